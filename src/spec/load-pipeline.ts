@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { byPosition, type Diagnostic, type Result } from './diagnostics.js';
+import { RULES } from './rules.js';
+import { validateAgainstSchema } from './schema-validation.js';
+import { SourceFile } from './source-file.js';
+import type { HeadLayerSpec, IdxFiles, PipelineFile, PipelineSpec } from './types.js';
+import { ZOO } from './zoo-catalog.js';
+
+/** Files larger than this are not pipelines; refuse before parsing. */
+const MAX_PIPELINE_BYTES = 1 << 20;
+
+export interface LoadedPipeline {
+  spec: PipelineSpec;
+  source: SourceFile;
+}
+
+/**
+ * Reads, parses, validates and resolves one pipeline file. Every problem
+ * comes back as a Diagnostic with its place in the file; nothing is thrown
+ * for bad input.
+ */
+export function loadPipeline(file: string): Result<LoadedPipeline> {
+  const displayName = path.relative(process.cwd(), file) || file;
+  let text: string;
+  try {
+    const buffer = readFileSync(file);
+    if (buffer.length > MAX_PIPELINE_BYTES) {
+      return fail({ file: displayName, path: [], severity: 'error', message: `file is ${buffer.length} bytes; a pipeline file is at most ${MAX_PIPELINE_BYTES}` });
+    }
+    text = buffer.toString('utf8');
+  } catch (error) {
+    return fail(fileError(displayName, error));
+  }
+  return loadPipelineText(file, text, displayName);
+}
+
+/** As loadPipeline, for text already in memory (`file` still anchors relative paths). */
+export function loadPipelineText(file: string, text: string, displayName = file): Result<LoadedPipeline> {
+  if (text.includes('\u0000')) {
+    return fail({ file: displayName, path: [], severity: 'error', message: 'this is a binary file, not a YAML pipeline' });
+  }
+  const source = new SourceFile(displayName, text);
+  const syntax = source.syntaxDiagnostics();
+  const syntaxErrors = syntax.filter((d) => d.severity === 'error');
+  if (syntaxErrors.length > 0) return fail(...syntaxErrors);
+
+  let data: unknown;
+  try {
+    data = source.toJS();
+  } catch (error) {
+    return fail({ file: displayName, path: [], severity: 'error', message: (error as Error).message, hint: 'write the values out instead of repeating aliases' });
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    return fail(source.at({ offset: 0 }, {
+      path: [], severity: 'error',
+      message: 'a pipeline file is a YAML mapping (key: value lines)',
+      hint: 'start from pipelines/quickstart.yaml',
+    }));
+  }
+
+  const schemaErrors = validateAgainstSchema(source, data);
+  if (schemaErrors.length > 0) return fail(...schemaErrors);
+
+  const pipelineFile = data as PipelineFile;
+  const findings = RULES.flatMap((rule) => rule(pipelineFile)).map((f) =>
+    source.at({ path: f.path, key: f.key ?? false }, { path: f.path, message: f.message, hint: f.hint, severity: f.severity ?? 'error' }),
+  );
+  const ruleErrors = findings.filter((d) => d.severity === 'error');
+  if (ruleErrors.length > 0) return fail(...ruleErrors);
+
+  const warnings = [...syntax, ...findings].sort(byPosition);
+  return { ok: true, value: { spec: resolvePipeline(file, pipelineFile), source }, warnings };
+}
+
+function fail(...diagnostics: Diagnostic[]): { ok: false; diagnostics: Diagnostic[] } {
+  return { ok: false, diagnostics: diagnostics.sort(byPosition) };
+}
+
+function fileError(file: string, error: unknown): Diagnostic {
+  const code = (error as NodeJS.ErrnoException).code;
+  const message =
+    code === 'ENOENT' ? 'no such file'
+    : code === 'EISDIR' ? 'is a directory, not a pipeline file'
+    : code === 'EACCES' ? 'permission denied'
+    : (error as Error).message;
+  return { file, path: [], severity: 'error', message, hint: code === 'ENOENT' ? 'check the path; pipelines/quickstart.yaml is an example' : undefined };
+}
+
+/**
+ * Fills what the schema's defaults cannot: values that depend on other keys
+ * (the cut on the base model), names derived from the file, absolute paths.
+ * Input has passed the schema, whose defaults ajv has already written in.
+ */
+export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
+  const absolute = path.resolve(file);
+  const dir = path.dirname(absolute);
+  const files = (p: { images: string; labels: string }): IdxFiles => ({
+    images: path.resolve(dir, p.images),
+    labels: path.resolve(dir, p.labels),
+  });
+  const model = f.base?.model ?? 'mobilenet_v2';
+  const common = {
+    ...(f.dataset.classNames ? { classNames: f.dataset.classNames } : {}),
+    limit: { ...f.dataset.limit },
+    validation: f.dataset.validation ?? 0.1,
+    image: { size: f.dataset.image?.size ?? [96, 96], channels: 3 as const },
+  };
+  const batchSize = f.train.batchSize ?? 32;
+  return {
+    name: f.name ?? path.basename(file).replace(/\.[^.]*$/, ''),
+    file: absolute,
+    seed: f.seed ?? 42,
+    backend: f.backend ?? 'auto',
+    dataset:
+      f.dataset.format === 'idx'
+        ? { format: 'idx', ...common, train: files(f.dataset.train!), ...(f.dataset.test ? { test: files(f.dataset.test) } : {}) }
+        : { format: 'mnist', ...common },
+    base: { model, cut: f.base?.cut ?? ZOO[model]!.featureLayer },
+    freeze: 'all',
+    head: f.head.map(resolveHeadLayer),
+    train: {
+      batchSize,
+      stages: f.train.stages.map((s, i) => ({
+        name: s.name ?? `stage-${i + 1}`,
+        epochs: s.epochs,
+        batchSize: s.batchSize ?? batchSize,
+        optimizer: {
+          name: s.optimizer?.name ?? 'adam',
+          learningRate: s.optimizer?.learningRate ?? 0.001,
+          momentum: s.optimizer?.momentum ?? 0,
+        },
+      })),
+    },
+  };
+}
+
+function resolveHeadLayer(layer: PipelineFile['head'][number]): HeadLayerSpec {
+  if ('dense' in layer) {
+    const { units, activation = 'linear', useBias = true } = layer.dense;
+    return { type: 'dense', units, activation, useBias };
+  }
+  if ('dropout' in layer) return { type: 'dropout', rate: layer.dropout.rate };
+  const type = Object.keys(layer)[0] as 'flatten' | 'globalAveragePooling2d' | 'globalMaxPooling2d';
+  return { type };
+}

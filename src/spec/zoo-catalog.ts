@@ -1,0 +1,39 @@
+/**
+ * What tlpipe knows about each zoo base model without loading it: enough to
+ * validate a pipeline and fill its defaults. The engine holds the loaders.
+ */
+export interface ZooEntry {
+  name: string;
+  description: string;
+  /** The layer whose output is the model's feature map; the default cut. */
+  featureLayer: string;
+  /** The input size the weights were trained at, and the smallest the architecture accepts. */
+  nativeInputSize: [number, number];
+  minInputSize: number;
+  /** How pixels in [0, 255] are scaled before the base sees them. */
+  preprocessing: { scale: number; offset: number; description: string };
+}
+
+export const ZOO: Readonly<Record<string, ZooEntry>> = {
+  mobilenet_v2: {
+    name: 'mobilenet_v2',
+    description:
+      'MobileNetV2 α=1.0 from the npm package nsfwjs 4.4.0: ImageNet-initialised, then trained on 5 photo classes; uint8-quantised weights.',
+    featureLayer: 'out_relu',
+    nativeInputSize: [224, 224],
+    minInputSize: 32,
+    preprocessing: { scale: 1 / 255, offset: 0, description: 'pixels / 255, in [0, 1] (as nsfwjs feeds it)' },
+  },
+  inception_v3: {
+    name: 'inception_v3',
+    description:
+      'InceptionV3 from the npm package nsfwjs 4.4.0: ImageNet-initialised, then trained on 5 photo classes; uint8-quantised weights.',
+    featureLayer: 'mixed10',
+    nativeInputSize: [299, 299],
+    minInputSize: 75,
+    preprocessing: { scale: 1 / 255, offset: 0, description: 'pixels / 255, in [0, 1] (as nsfwjs feeds it)' },
+  },
+};
+
+/** The class count of datasets whose labels are known without reading them. */
+export const KNOWN_CLASS_COUNTS: Readonly<Record<string, number>> = { mnist: 10 };

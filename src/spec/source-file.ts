@@ -80,8 +80,9 @@ export class SourceFile {
 
   /** Places a diagnostic made elsewhere (the engine, say) that knows only its key path. */
   locate(d: Diagnostic): Diagnostic {
-    if (d.line !== undefined || d.path.length === 0) return d;
-    return this.at({ path: d.path }, d);
+    const { file: _elsewhere, ...rest } = d;
+    if (d.line !== undefined) return { ...d, file: this.file };
+    return d.path.length === 0 ? { ...rest, file: this.file } : this.at({ path: d.path }, rest);
   }
 }
 

@@ -1,0 +1,193 @@
+#!/usr/bin/env node
+import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ProgressMode } from '../progress/renderers.js';
+import { formatDiagnostic, type Diagnostic } from '../spec/diagnostics.js';
+import { loadPipeline } from '../spec/load-pipeline.js';
+import type { BackendName } from '../spec/types.js';
+import { formatPlan } from './format-plan.js';
+import { planPipeline, runPipeline } from './run-pipeline.js';
+
+const EXIT = { ok: 0, userError: 1, usage: 2, interrupted: 130 } as const;
+
+class UsageError extends Error {}
+
+const HELP: Record<string, string> = {
+  main: `tlpipe — declarative transfer-learning pipelines
+
+Usage: tlpipe <command> [options]
+
+Commands:
+  run <pipeline.yaml>        validate, plan and run a pipeline into runs/<name>/<NNNN>-<fp8>/
+  validate <files…>          check pipeline files against the schema and rules
+  plan <pipeline.yaml>       show the compiled plan (tasks and fingerprints) without running
+
+Run 'tlpipe <command> --help' for a command's options.
+Exit codes: 0 success, 1 invalid pipeline or failed run, 2 usage error.`,
+  run: `Usage: tlpipe run <pipeline.yaml> [options]
+
+Validates the pipeline, compiles its plan, trains and evaluates, and writes a
+new run directory (run.json, metrics.jsonl, summary.json, model/, report.html…).
+
+Options:
+  --backend <name>   auto | tensorflow | wasm | cpu (overrides the file's backend)
+  --runs <dir>       where run directories go (default: ./runs)
+  --json             one JSON event per line on stdout
+  --quiet            print only the result
+  -h, --help         show this help`,
+  validate: `Usage: tlpipe validate <pipeline.yaml…>
+
+Checks each file against schemas/pipeline.schema.json and tlpipe's rules.
+Prints every problem as file:line:col with a hint; exit 1 if any file is invalid.
+
+Options:
+  -h, --help         show this help`,
+  plan: `Usage: tlpipe plan <pipeline.yaml> [--json]
+
+Reads the dataset and base model, and prints the compiled plan: the tasks,
+their inputs and content fingerprints. Nothing is trained or written.
+
+Options:
+  --backend <name>   auto | tensorflow | wasm | cpu
+  --json             print the plan as JSON
+  -h, --help         show this help`,
+};
+
+const BACKENDS: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+function parse<T extends Options>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } as const, ...options }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function backendOption(value: unknown): BackendName | undefined {
+  if (value === undefined) return undefined;
+  if (!BACKENDS.includes(value as BackendName)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got '${String(value)}'`);
+  return value as BackendName;
+}
+
+function printDiagnostics(diagnostics: Diagnostic[]): void {
+  for (const d of diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+}
+
+async function validateCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {});
+  if (values.help) return help('validate');
+  if (positionals.length === 0) throw new UsageError('validate needs at least one pipeline file');
+  let failed = 0;
+  for (const file of positionals) {
+    const result = loadPipeline(file);
+    if (result.ok) {
+      printDiagnostics(result.warnings);
+      process.stdout.write(`${file}: ok\n`);
+    } else {
+      printDiagnostics(result.diagnostics);
+      failed++;
+    }
+  }
+  if (positionals.length > 1) process.stdout.write(`${positionals.length - failed} valid, ${failed} invalid\n`);
+  return failed > 0 ? EXIT.userError : EXIT.ok;
+}
+
+async function planCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' }, backend: { type: 'string' } });
+  if (values.help) return help('plan');
+  if (positionals.length !== 1) throw new UsageError('plan takes exactly one pipeline file');
+  const planned = await planPipeline(positionals[0]!, backendOption(values.backend));
+  if (!planned.ok) {
+    printDiagnostics(planned.diagnostics);
+    return EXIT.userError;
+  }
+  printDiagnostics(planned.warnings);
+  planned.prepared.base.dispose();
+  process.stdout.write((values.json ? JSON.stringify(planned.plan, null, 2) : formatPlan(planned.plan)) + '\n');
+  return EXIT.ok;
+}
+
+async function runCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    backend: { type: 'string' },
+    runs: { type: 'string' },
+    json: { type: 'boolean' },
+    quiet: { type: 'boolean' },
+  });
+  if (values.help) return help('run');
+  if (positionals.length !== 1) throw new UsageError('run takes exactly one pipeline file');
+  const progress: ProgressMode = values.json ? 'json' : values.quiet ? 'quiet' : process.stderr.isTTY ? 'tty' : 'plain';
+  const controller = new AbortController();
+  const stop = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    process.stderr.write(`\n${signal}: stopping after the current batch (again to quit at once)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const print = (line: string): void => void process.stderr.write(line + '\n');
+  const outcome = await runPipeline(positionals[0]!, {
+    runsRoot: path.resolve(values.runs ?? 'runs'),
+    backend: backendOption(values.backend),
+    progress,
+    signal: controller.signal,
+    print,
+  });
+  if (outcome.kind === 'invalid') {
+    printDiagnostics(outcome.diagnostics);
+    return EXIT.userError;
+  }
+  printDiagnostics(outcome.diagnostics);
+  const { run, dir } = outcome;
+  const where = path.relative(process.cwd(), dir) || dir;
+  if (run.status !== 'completed') {
+    process.stderr.write(`run ${run.status}: ${where}${run.error ? ` — ${run.error.message}` : ''}\n`);
+    return run.status === 'interrupted' ? EXIT.interrupted : EXIT.userError;
+  }
+  const summary = JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(path.join(dir, 'summary.json'), 'utf8'))) as { test?: { accuracy: number; loss: number } };
+  const test = summary.test ? `test accuracy ${summary.test.accuracy.toFixed(4)}, test loss ${summary.test.loss.toFixed(4)}` : 'no test split';
+  process.stdout.write(`completed ${where} in ${run.seconds?.toFixed(1)}s on ${run.backend}: ${test}\n  report: ${path.join(where, 'report.html')}\n  model:  ${path.join(where, 'model')}/\n`);
+  return EXIT.ok;
+}
+
+function help(command: string): number {
+  process.stdout.write(HELP[command] + '\n');
+  return EXIT.ok;
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  run: runCommand,
+  validate: validateCommand,
+  plan: planCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      return help('main');
+    }
+    const handler = COMMANDS[command];
+    if (!handler) throw new UsageError(`unknown command '${command}'`);
+    return await handler(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`tlpipe: ${error.message}\n${command && HELP[command] ? '' : '\n' + HELP['main'] + '\n'}`);
+      if (command && HELP[command]) process.stderr.write(`Run 'tlpipe ${command} --help' for usage.\n`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`tlpipe: internal error (a bug; please report it with this trace):\n${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,59 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BackendName } from '../spec/types.js';
+import { UserError } from './errors.js';
+
+export type ConcreteBackend = Exclude<BackendName, 'auto'>;
+
+export interface BackendChoice {
+  name: ConcreteBackend;
+  /** Why each faster backend was passed over, for the run record and the log. */
+  skipped: { name: ConcreteBackend; reason: string }[];
+}
+
+/** Fastest first: native TensorFlow, then WebAssembly (SIMD, XNNPACK), then pure JS. */
+const AUTO_ORDER: readonly ConcreteBackend[] = ['tensorflow', 'wasm', 'cpu'];
+
+async function activate(name: ConcreteBackend): Promise<void> {
+  if (name === 'tensorflow') {
+    // Optional dependency: absent where its install could not download libtensorflow.
+    await import('@tensorflow/tfjs-node' as string);
+  } else if (name === 'wasm') {
+    await import('@tensorflow/tfjs-backend-wasm');
+  }
+  if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') returned false`);
+  await tf.ready();
+}
+
+function firstLine(error: unknown): string {
+  return ((error as Error).message ?? String(error)).split('\n')[0]!;
+}
+
+/**
+ * Activates the requested backend. `auto` takes the first that loads, so a
+ * machine where tfjs-node could not install still runs, on wasm.
+ */
+export async function selectBackend(requested: BackendName): Promise<BackendChoice> {
+  if (requested !== 'auto' && tf.getBackend() === requested) return { name: requested, skipped: [] };
+  if (requested !== 'auto') {
+    try {
+      await activate(requested);
+      return { name: requested, skipped: [] };
+    } catch (error) {
+      const hint =
+        requested === 'tensorflow'
+          ? 'install @tensorflow/tfjs-node (it downloads libtensorflow), or use `backend: auto`'
+          : 'use `backend: auto` to fall back to another backend';
+      throw new UserError(`backend \`${requested}\` is not available: ${firstLine(error)}`, ['backend'], hint);
+    }
+  }
+  const skipped: BackendChoice['skipped'] = [];
+  for (const name of AUTO_ORDER) {
+    try {
+      await activate(name);
+      return { name, skipped };
+    } catch (error) {
+      skipped.push({ name, reason: firstLine(error) });
+    }
+  }
+  throw new Error(`no TensorFlow.js backend could start: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}

@@ -1,0 +1,37 @@
+import type { ConcreteBackend } from './backend.js';
+import type { TestMetrics } from './metrics.js';
+
+/** One epoch's row in metrics.jsonl. Epochs count continuously across stages. */
+export interface EpochMetrics {
+  stage: string;
+  epoch: number;
+  stageEpoch: number;
+  loss: number;
+  accuracy: number;
+  val_loss?: number;
+  val_accuracy?: number;
+  lr: number;
+  seconds: number;
+}
+
+/**
+ * What the engine reports while it works. Renderers (listr2, plain lines,
+ * JSON) and the run store subscribe; the engine never knows who listens.
+ */
+export type EngineEvent =
+  | { type: 'backend'; backend: ConcreteBackend; skipped: { name: string; reason: string }[] }
+  | { type: 'data'; train: number; validation: number; test: number; numClasses: number; imageSize: [number, number] }
+  | { type: 'base'; model: string; cut: string; layers: number; params: number; outputShape: number[]; seconds: number }
+  | { type: 'features-start'; split: string; total: number }
+  | { type: 'features-progress'; split: string; done: number; total: number }
+  | { type: 'features-end'; split: string; total: number; seconds: number; imagesPerSecond: number }
+  | { type: 'stage-start'; stage: string; index: number; epochs: number; firstEpoch: number }
+  | { type: 'batch-end'; stage: string; epoch: number; batch: number; batches: number; loss: number }
+  | { type: 'epoch-end'; metrics: EpochMetrics }
+  | { type: 'checkpoint'; stage: string; epoch: number; dir: string }
+  | { type: 'stage-end'; stage: string; epochsRun: number; bestEpoch: number; bestValue: number; monitor: string }
+  | { type: 'evaluate-end'; test: TestMetrics }
+  | { type: 'export-end'; dir: string; verified: boolean; maxAbsDifference: number }
+  | { type: 'log'; level: 'info' | 'warn'; message: string };
+
+export type EventListener = (event: EngineEvent) => void;

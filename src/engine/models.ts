@@ -1,0 +1,68 @@
+import * as tf from '@tensorflow/tfjs';
+import type { ResolvedHeadLayer } from '../plan/types.js';
+import { enforceFrozenBatchNorm } from './frozen-batch-norm.js';
+import { SeededRandom } from './random.js';
+import { cutTopology, type ModelArtifacts } from './zoo.js';
+
+/**
+ * Builds the pretrained base, cut and resized, with its weights. Frozen
+ * (every layer non-trainable, batch norm in inference mode) because this
+ * version trains only the head.
+ */
+export async function buildBase(artifacts: ModelArtifacts, cut: string, inputSize: [number, number]): Promise<tf.LayersModel> {
+  const topology = cutTopology(artifacts.modelTopology, cut, inputSize, 3);
+  // strict: false — the weights of the dropped top have no layer to go to.
+  const base = await tf.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: topology as unknown as object, weightSpecs: artifacts.weightSpecs, weightData: artifacts.weightData }),
+    { strict: false },
+  );
+  for (const layer of base.layers) layer.trainable = false;
+  enforceFrozenBatchNorm(base);
+  return base;
+}
+
+/** Builds the head layers in order; initial weights are seeded from the pipeline's seed. */
+export function buildHeadLayers(head: ResolvedHeadLayer[], seed: number): tf.layers.Layer[] {
+  const random = new SeededRandom(seed).fork('head-init');
+  return head.map((layer, i) => {
+    const name = `head_${i}_${layer.type}`;
+    switch (layer.type) {
+      case 'globalAveragePooling2d':
+        return tf.layers.globalAveragePooling2d({ name });
+      case 'globalMaxPooling2d':
+        return tf.layers.globalMaxPooling2d({ name });
+      case 'flatten':
+        return tf.layers.flatten({ name });
+      case 'dropout':
+        return tf.layers.dropout({ name, rate: layer.rate });
+      case 'dense':
+        return tf.layers.dense({
+          name,
+          units: layer.units,
+          // 'linear' and 'swish' are tfjs's names too; relu6 etc. likewise.
+          activation: layer.activation as 'linear',
+          useBias: layer.useBias,
+          kernelInitializer: tf.initializers.glorotUniform({ seed: random.nextSeed() }),
+          biasInitializer: 'zeros',
+        });
+    }
+  });
+}
+
+/** The head on its own, taking the base's features: what is trained when the base is frozen. */
+export function buildHeadModel(layers: tf.layers.Layer[], featureShape: number[]): tf.LayersModel {
+  const input = tf.input({ shape: featureShape, name: 'features' });
+  let x: tf.SymbolicTensor = input;
+  for (const layer of layers) x = layer.apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: x, name: 'head' });
+}
+
+/**
+ * Base and head as one flat model for export. The head layers are the same
+ * objects as in the head model, so they share its trained weights.
+ */
+export function composeModel(base: tf.LayersModel, layers: tf.layers.Layer[], name: string): tf.LayersModel {
+  let x = base.outputs[0]!;
+  for (const layer of layers) x = layer.apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: base.inputs, outputs: x, name });
+}

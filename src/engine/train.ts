@@ -1,0 +1,148 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Plan, PlanStage } from '../plan/types.js';
+import type { OptimizerSpec } from '../spec/types.js';
+import { RunInterrupted, UserError } from './errors.js';
+import type { EpochMetrics, EventListener } from './events.js';
+import type { SeededRandom } from './random.js';
+
+/** A split that yields model inputs and one-hot targets for any list of its examples. */
+export interface BatchSource {
+  count: number;
+  /** Both tensors belong to the caller, who disposes them. */
+  batch(positions: number[]): { x: tf.Tensor; y: tf.Tensor };
+}
+
+export function createOptimizer(spec: OptimizerSpec): tf.Optimizer {
+  switch (spec.name) {
+    case 'adam':
+      return tf.train.adam(spec.learningRate);
+    case 'sgd':
+      return spec.momentum > 0 ? tf.train.momentum(spec.learningRate, spec.momentum) : tf.train.sgd(spec.learningRate);
+    case 'rmsprop':
+      return tf.train.rmsprop(spec.learningRate, 0.9, spec.momentum);
+  }
+}
+
+/** Mean loss over a batch, from probabilities (softmax head) or logits (linear head). */
+export function batchLoss(kind: Plan['loss'], yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
+  return kind === 'categoricalCrossentropy'
+    ? tf.mean(tf.metrics.categoricalCrossentropy(yTrue, yPred))
+    : tf.losses.softmaxCrossEntropy(yTrue, yPred);
+}
+
+function correctCount(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
+  return tf.sum(tf.cast(tf.equal(tf.argMax(yTrue, -1), tf.argMax(yPred, -1)), 'float32'));
+}
+
+/** Loss and accuracy of `model` in inference mode over a whole split. */
+export function evaluateSource(model: tf.LayersModel, source: BatchSource, batchSize: number, lossKind: Plan['loss']): { loss: number; accuracy: number } {
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = 0; start < source.count; start += batchSize) {
+    const positions = range(start, Math.min(source.count, start + batchSize));
+    const { x, y } = source.batch(positions);
+    const [l, c] = tf.tidy(() => {
+      const pred = model.apply(x, { training: false }) as tf.Tensor;
+      return [batchLoss(lossKind, y, pred).mul(positions.length).dataSync()[0]!, correctCount(y, pred).dataSync()[0]!];
+    });
+    tf.dispose([x, y]);
+    lossSum += l;
+    correct += c;
+  }
+  return { loss: lossSum / source.count, accuracy: correct / source.count };
+}
+
+export function range(start: number, end: number): number[] {
+  return Array.from({ length: end - start }, (_, i) => start + i);
+}
+
+export interface StageHooks {
+  onEvent: EventListener;
+  signal?: AbortSignal;
+  /** Called after every epoch, with the model in its trained state; saves a checkpoint. */
+  onEpochEnd(metrics: EpochMetrics, optimizer: tf.Optimizer): Promise<void>;
+}
+
+export interface StageOutcome {
+  epochsRun: number;
+  bestEpoch: number;
+  bestValue: number;
+  monitor: 'val_loss' | 'loss';
+}
+
+/**
+ * One stage: `epochs` passes over the training split in seeded random order,
+ * updating the model's trainable weights only; metrics after each epoch.
+ * Non-trainable layers (the frozen base) never change: tfjs computes no
+ * gradients for them, and batch norm runs in inference mode there.
+ */
+export async function trainStage(
+  model: tf.LayersModel,
+  stage: PlanStage,
+  data: { train: BatchSource; validation?: BatchSource },
+  lossKind: Plan['loss'],
+  random: SeededRandom,
+  hooks: StageHooks,
+): Promise<StageOutcome> {
+  const optimizer = createOptimizer(stage.optimizer);
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const monitor = data.validation && data.validation.count > 0 ? 'val_loss' : 'loss';
+  let best = { epoch: 0, value: Number.POSITIVE_INFINITY };
+  const batches = Math.ceil(data.train.count / stage.batchSize);
+  try {
+    for (let stageEpoch = 1; stageEpoch <= stage.epochs; stageEpoch++) {
+      const epoch = stage.firstEpoch + stageEpoch - 1;
+      const started = performance.now();
+      const order = random.shuffle(range(0, data.train.count));
+      let lossSum = 0;
+      let correct = 0;
+      for (let b = 0; b < batches; b++) {
+        if (hooks.signal?.aborted) throw new RunInterrupted();
+        const positions = order.slice(b * stage.batchSize, (b + 1) * stage.batchSize);
+        const { x, y } = data.train.batch(positions);
+        let correctInBatch: tf.Scalar | undefined;
+        const loss = optimizer.minimize(() => {
+          const pred = model.apply(x, { training: true }) as tf.Tensor;
+          correctInBatch = tf.keep(correctCount(y, pred));
+          return batchLoss(lossKind, y, pred);
+        }, true, variables)!;
+        const lossValue = loss.dataSync()[0]!;
+        correct += correctInBatch!.dataSync()[0]!;
+        tf.dispose([x, y, loss, correctInBatch!]);
+        if (!Number.isFinite(lossValue)) {
+          throw new UserError(
+            `the loss became ${lossValue} in stage \`${stage.name}\`, epoch ${epoch}, batch ${b + 1}/${batches}`,
+            ['train', 'stages', stage.index, 'optimizer', 'learningRate'],
+            'lower the learning rate; the last good checkpoint is kept',
+          );
+        }
+        lossSum += lossValue * positions.length;
+        hooks.onEvent({ type: 'batch-end', stage: stage.name, epoch, batch: b + 1, batches, loss: lossValue });
+        // Let listeners (progress, signals) run between batches: tfjs on wasm/cpu never yields.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      const metrics: EpochMetrics = {
+        stage: stage.name,
+        epoch,
+        stageEpoch,
+        loss: lossSum / data.train.count,
+        accuracy: correct / data.train.count,
+        lr: stage.optimizer.learningRate,
+        seconds: 0,
+      };
+      if (monitor === 'val_loss') {
+        const val = evaluateSource(model, data.validation!, stage.batchSize, lossKind);
+        metrics.val_loss = val.loss;
+        metrics.val_accuracy = val.accuracy;
+      }
+      metrics.seconds = (performance.now() - started) / 1000;
+      const value = monitor === 'val_loss' ? metrics.val_loss! : metrics.loss;
+      if (value < best.value) best = { epoch, value };
+      hooks.onEvent({ type: 'epoch-end', metrics });
+      await hooks.onEpochEnd(metrics, optimizer);
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return { epochsRun: stage.epochs, bestEpoch: best.epoch, bestValue: best.value, monitor };
+}

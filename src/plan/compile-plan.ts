@@ -1,0 +1,128 @@
+import type { Diagnostic, Result } from '../spec/diagnostics.js';
+import type { PipelineSpec } from '../spec/types.js';
+import { fingerprint } from './fingerprint.js';
+import type { Plan, PlanInputs, PlanStage, PlanTask, ResolvedHeadLayer, TaskKind } from './types.js';
+
+/**
+ * Compiles a validated pipeline and the facts about its inputs into a plan:
+ * plain, JSON-serialisable data with a content fingerprint on every task.
+ * Pure: no tfjs, no I/O, the same input always gives the same plan.
+ */
+export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan> {
+  const numClasses = inputs.dataset.numClasses;
+  const diagnostics: Diagnostic[] = [];
+  const error = (path: Diagnostic['path'], message: string, hint?: string): void => {
+    diagnostics.push({ file: spec.file, path, message, hint, severity: 'error' });
+  };
+
+  const names = spec.dataset.classNames ?? Array.from({ length: numClasses }, (_, i) => String(i));
+  if (names.length !== numClasses) {
+    error(['dataset', 'classNames'], `the labels have ${numClasses} classes, but ${names.length} names are given`, 'give one name per class, in label order');
+  }
+  if (numClasses < 2) {
+    error(['dataset'], `the training labels have ${numClasses} class; classification needs at least 2`);
+  }
+
+  const head = spec.head.map((layer): ResolvedHeadLayer =>
+    layer.type === 'dense' ? { ...layer, units: layer.units === 'classes' ? numClasses : layer.units } : layer,
+  );
+  const lastIndex = head.length - 1;
+  const last = head[lastIndex];
+  if (last?.type === 'dense' && last.units !== numClasses) {
+    error(['head', lastIndex, 'dense', 'units'], `the last layer outputs ${last.units} scores, but the dataset has ${numClasses} classes`, 'write `units: classes` and tlpipe fills in the class count');
+  }
+  if (diagnostics.length > 0) return { ok: false, diagnostics };
+
+  const tasks: PlanTask[] = [];
+  const addTask = (id: string, kind: TaskKind, dependsOn: string[], description: string, config: Record<string, unknown>): PlanTask => {
+    const upstream = dependsOn.map((dep) => tasks.find((t) => t.id === dep)!.fingerprint);
+    const task = { id, kind, dependsOn, description, config, fingerprint: fingerprint({ kind, config, upstream }) };
+    tasks.push(task);
+    return task;
+  };
+
+  const { dataset } = spec;
+  const dataConfig = {
+    format: dataset.format,
+    digest: inputs.dataset.digest,
+    limit: dataset.limit,
+    validation: dataset.validation,
+    image: dataset.image,
+    seed: spec.seed,
+  };
+  addTask('data', 'data', [], describeData(spec, inputs), dataConfig);
+  addTask('base', 'base', [], `${spec.base.model} cut at ${spec.base.cut} → ${inputs.base.cutOutputShape.join('×')}, frozen`, {
+    model: spec.base.model,
+    cut: spec.base.cut,
+    digest: inputs.base.digest,
+    inputSize: dataset.image.size,
+    freeze: spec.freeze,
+  });
+  addTask('model', 'model', ['base'], `head: ${head.map(describeLayer).join(' → ')}`, { head, seed: spec.seed, numClasses });
+
+  const stages: PlanStage[] = [];
+  let previous = 'model';
+  let epoch = 0;
+  for (const [index, stage] of spec.train.stages.entries()) {
+    const id = `train:${stage.name}`;
+    const config = { stage: stage.name, index, epochs: stage.epochs, batchSize: stage.batchSize, optimizer: stage.optimizer, trainable: 'head', seed: spec.seed };
+    const task = addTask(id, 'train', [previous, 'data'], `train the head ${stage.epochs} epoch(s), ${stage.optimizer.name} lr ${stage.optimizer.learningRate}, batch ${stage.batchSize}`, config);
+    stages.push({
+      name: stage.name, index, taskId: id, epochs: stage.epochs, firstEpoch: epoch + 1, lastEpoch: epoch + stage.epochs,
+      batchSize: stage.batchSize, optimizer: stage.optimizer, trainable: 'head', fingerprint: task.fingerprint,
+    });
+    epoch += stage.epochs;
+    previous = id;
+  }
+  addTask('evaluate', 'evaluate', [previous, 'data'], 'evaluate on the test split: loss, accuracy, per-class metrics, confusion matrix', {});
+  const exported = addTask('export', 'export', [previous], 'export the model (tfjs LayersModel) with labels.json and preprocessing.json', { classNames: names });
+
+  return {
+    ok: true,
+    warnings: [],
+    value: {
+      formatVersion: 1,
+      pipeline: spec.name,
+      fingerprint: fingerprint(tasks.map((t) => t.fingerprint).concat(exported.fingerprint)),
+      seed: spec.seed,
+      backend: spec.backend,
+      classes: { count: numClasses, names },
+      data: { format: dataset.format, limit: dataset.limit, validation: dataset.validation, image: dataset.image, digest: inputs.dataset.digest },
+      base: { model: spec.base.model, cut: spec.base.cut, ...inputs.base },
+      head,
+      features: featureMode(inputs),
+      loss: last?.type === 'dense' && last.activation === 'softmax' ? 'categoricalCrossentropy' : 'softmaxCrossEntropyFromLogits',
+      stages,
+      tasks,
+    },
+  };
+}
+
+/** Stored features beyond this size are recomputed per batch instead (the wasm heap is 4 GiB). */
+export const MAX_PRECOMPUTED_FEATURE_BYTES = 1 << 30;
+
+function featureMode(inputs: PlanInputs): Plan['features'] {
+  const { train, validation, test } = inputs.dataset.counts;
+  const perExample = inputs.base.cutOutputShape.reduce((a, b) => a * b, 1) * 4;
+  const bytes = perExample * (train + validation + test);
+  return { mode: bytes <= MAX_PRECOMPUTED_FEATURE_BYTES ? 'precompute' : 'perBatch', bytes };
+}
+
+function describeData(spec: PipelineSpec, inputs: PlanInputs): string {
+  const { limit, validation, image } = spec.dataset;
+  const perClass = limit.perClass ? `, ≤${limit.perClass}/class` : '';
+  const testPerClass = limit.testPerClass ? `, test ≤${limit.testPerClass}/class` : '';
+  const { train, validation: held, test } = inputs.dataset.counts;
+  return `${spec.dataset.format}: ${train} train / ${held} validation / ${test} test, ${inputs.dataset.numClasses} classes${perClass}${testPerClass} (validation ${validation}), ${image.size.join('×')}×${image.channels}`;
+}
+
+function describeLayer(layer: ResolvedHeadLayer): string {
+  switch (layer.type) {
+    case 'dense':
+      return `dense(${layer.units}${layer.activation === 'linear' ? '' : `, ${layer.activation}`})`;
+    case 'dropout':
+      return `dropout(${layer.rate})`;
+    default:
+      return layer.type;
+  }
+}

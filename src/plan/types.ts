@@ -1,0 +1,82 @@
+import type { BackendName, HeadLayerSpec, ImageSpec, LimitSpec, OptimizerSpec } from '../spec/types.js';
+
+/**
+ * Facts about a pipeline's inputs that only reading files can establish.
+ * The engine gathers them; the planner stays pure by taking them as data.
+ */
+export interface PlanInputs {
+  dataset: {
+    /** sha256 over the dataset's files (or their bundled copies). */
+    digest: string;
+    /** The class count found in the labels. */
+    numClasses: number;
+    /** Examples per split after subsampling and the validation split. */
+    counts: { train: number; validation: number; test: number };
+  };
+  base: {
+    /** sha256 over the base model's topology and weights. */
+    digest: string;
+    /** The base's output shape at the cut for the pipeline's image size, without the batch axis. */
+    cutOutputShape: number[];
+    /** Layers kept below (and including) the cut. */
+    layerCount: number;
+    paramCount: number;
+  };
+}
+
+export type TaskKind = 'data' | 'base' | 'model' | 'train' | 'evaluate' | 'export';
+
+/** One unit of work. Its fingerprint covers its own config and its upstream fingerprints. */
+export interface PlanTask {
+  id: string;
+  kind: TaskKind;
+  dependsOn: string[];
+  description: string;
+  config: Record<string, unknown>;
+  fingerprint: string;
+}
+
+/** A head layer with `units: classes` replaced by the class count. */
+export type ResolvedHeadLayer =
+  | Exclude<HeadLayerSpec, { type: 'dense' }>
+  | (Extract<HeadLayerSpec, { type: 'dense' }> & { units: number });
+
+export interface PlanStage {
+  name: string;
+  index: number;
+  taskId: string;
+  epochs: number;
+  /** Epochs are numbered continuously across stages, from 1. */
+  firstEpoch: number;
+  lastEpoch: number;
+  batchSize: number;
+  optimizer: OptimizerSpec;
+  /** What learns in this stage. */
+  trainable: 'head';
+  fingerprint: string;
+}
+
+export interface Plan {
+  formatVersion: 1;
+  pipeline: string;
+  /** Fingerprint of the whole plan: the fingerprint of its last task chain. */
+  fingerprint: string;
+  seed: number;
+  backend: BackendName;
+  classes: { count: number; names: string[] };
+  data: { format: string; limit: LimitSpec; validation: number; image: ImageSpec; digest: string };
+  base: { model: string; cut: string; digest: string; cutOutputShape: number[]; layerCount: number; paramCount: number };
+  head: ResolvedHeadLayer[];
+  /**
+   * How the frozen base feeds the head. precompute: run the base once per
+   * example (inference only) and train the head on the stored features —
+   * the same result as running it every epoch, because a frozen base with
+   * batch norm in inference mode is a fixed function. perBatch: run the base
+   * for every batch, when the features would not fit in memory.
+   */
+  features: { mode: 'precompute' | 'perBatch'; bytes: number };
+  /** The loss follows the last layer: probabilities (softmax) or logits (linear). */
+  loss: 'categoricalCrossentropy' | 'softmaxCrossEntropyFromLogits';
+  stages: PlanStage[];
+  tasks: PlanTask[];
+}

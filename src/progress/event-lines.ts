@@ -1,0 +1,37 @@
+import type { EngineEvent } from '../engine/events.js';
+
+const n4 = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(4));
+
+/**
+ * One human line per event worth a line, for pipes, CI and log.txt.
+ * Per-batch events return undefined: they are for live renderers only.
+ */
+export function formatEventLine(event: EngineEvent): string | undefined {
+  switch (event.type) {
+    case 'backend':
+      return `backend ${event.backend}${event.skipped.map((s) => ` (skipped ${s.name}: ${s.reason})`).join('')}`;
+    case 'data':
+      return `data ${event.train} train, ${event.validation} validation, ${event.test} test; ${event.numClasses} classes; ${event.imageSize.join('×')}`;
+    case 'base':
+      return `base ${event.model} cut at ${event.cut}: ${event.layers} layers, ${event.params.toLocaleString('en-US')} params, features ${event.outputShape.join('×')} (${event.seconds.toFixed(1)}s)`;
+    case 'features-end':
+      return `features ${event.split}: ${event.total} images in ${event.seconds.toFixed(1)}s (${event.imagesPerSecond.toFixed(1)} img/s)`;
+    case 'stage-start':
+      return `stage ${event.stage}: ${event.epochs} epoch(s) from epoch ${event.firstEpoch}`;
+    case 'epoch-end': {
+      const m = event.metrics;
+      const val = m.val_loss === undefined ? '' : `  val_loss ${n4(m.val_loss)} val_acc ${n4(m.val_accuracy)}`;
+      return `${m.stage} epoch ${m.epoch}  loss ${n4(m.loss)} acc ${n4(m.accuracy)}${val}  lr ${m.lr}  ${m.seconds.toFixed(1)}s`;
+    }
+    case 'stage-end':
+      return `stage ${event.stage} done: best ${event.monitor} ${n4(event.bestValue)} at epoch ${event.bestEpoch}`;
+    case 'evaluate-end':
+      return `test ${event.test.examples} examples: accuracy ${n4(event.test.accuracy)} loss ${n4(event.test.loss)}`;
+    case 'export-end':
+      return `exported ${event.dir}/ (reload check: ${event.verified ? 'identical predictions' : `max difference ${event.maxAbsDifference}`})`;
+    case 'log':
+      return `${event.level === 'warn' ? 'warning: ' : ''}${event.message}`;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,116 @@
+import { Listr, type DefaultRenderer, type ListrTaskWrapper, type SimpleRenderer } from 'listr2';
+import type { EngineEvent, EventListener } from '../engine/events.js';
+import type { Plan } from '../plan/types.js';
+import { formatEventLine } from './event-lines.js';
+
+export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
+
+export interface ProgressRenderer {
+  listener: EventListener;
+  /** Ends the display: every pending step succeeds, or fails with `error`. */
+  close(error?: Error): Promise<void>;
+}
+
+export function plainRenderer(write: (line: string) => void): ProgressRenderer {
+  return {
+    listener: (event) => {
+      const line = formatEventLine(event);
+      if (line !== undefined) write(line);
+    },
+    close: async () => {},
+  };
+}
+
+/** One JSON object per line per event, for machines. */
+export function jsonRenderer(write: (line: string) => void): ProgressRenderer {
+  return { listener: (event) => write(JSON.stringify(event)), close: async () => {} };
+}
+
+interface Step {
+  title: string;
+  /** The event that completes this step. */
+  endsOn: (event: EngineEvent) => boolean;
+  /** Live output for the step while it runs. */
+  output?: (event: EngineEvent) => string | undefined;
+  task?: { output: string };
+}
+
+/** A promise with its settle functions, created before listr asks for it. */
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } {
+  let resolve!: () => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Listr may stop before it awaits a later step; that rejection is not news.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/**
+ * listr2 on a TTY: one line per step of the plan (features, each stage,
+ * evaluate, export), live batch and epoch figures under the running one.
+ * It is only a subscriber of engine events; steps complete as events arrive.
+ */
+export function listrRenderer(plan: Plan): ProgressRenderer {
+  const steps: Step[] = [];
+  if (plan.features.mode === 'precompute') {
+    steps.push({
+      title: 'Extract features with the frozen base',
+      endsOn: (e) => e.type === 'stage-start',
+      output: (e) => (e.type === 'features-progress' ? `${e.split}: ${e.done}/${e.total}` : undefined),
+    });
+  }
+  for (const stage of plan.stages) {
+    let last = '';
+    steps.push({
+      title: `Stage ${stage.name}: epochs ${stage.firstEpoch}–${stage.lastEpoch}, ${stage.optimizer.name} lr ${stage.optimizer.learningRate}`,
+      endsOn: (e) => e.type === 'stage-end' && e.stage === stage.name,
+      output: (e) => {
+        if (e.type === 'epoch-end' && e.metrics.stage === stage.name) last = formatEventLine(e) ?? '';
+        if (e.type === 'batch-end' && e.stage === stage.name) return `${last ? `${last}\n` : ''}epoch ${e.epoch}: batch ${e.batch}/${e.batches} loss ${e.loss.toFixed(4)}`;
+        return e.type === 'epoch-end' ? last : undefined;
+      },
+    });
+  }
+  steps.push({ title: 'Evaluate on the test split', endsOn: (e) => e.type === 'evaluate-end' || e.type === 'export-end', output: (e) => (e.type === 'evaluate-end' ? formatEventLine(e) : undefined) });
+  steps.push({ title: 'Export the model', endsOn: (e) => e.type === 'export-end', output: (e) => (e.type === 'export-end' ? formatEventLine(e) : undefined) });
+  const settlers = steps.map(() => deferred());
+
+  const list = new Listr(
+    steps.map((step, i) => ({
+      title: step.title,
+      task: (_ctx: unknown, task: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>) => {
+        step.task = task;
+        return settlers[i]!.promise;
+      },
+      rendererOptions: { persistentOutput: true, outputBar: 2 },
+    })),
+    { concurrent: false, exitOnError: true, registerSignalListeners: false, rendererOptions: { collapseErrors: false } },
+  );
+  const running = list.run().catch(() => undefined);
+  let current = 0;
+  return {
+    listener: (event) => {
+      for (let i = current; i < steps.length; i++) {
+        const step = steps[i]!;
+        const text = step.output?.(event);
+        if (text !== undefined && step.task) step.task.output = text;
+        if (step.endsOn(event)) {
+          // Completing a later step completes every step before it.
+          for (let j = current; j <= i; j++) settlers[j]!.resolve();
+          current = i + 1;
+          break;
+        }
+      }
+    },
+    close: async (error) => {
+      for (const settler of settlers.slice(current)) {
+        if (error) settler.reject(error);
+        else settler.resolve();
+      }
+      await running;
+    },
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * report.html: one self-contained page (no scripts, no network) with the
+ * training curves as inline SVG, the confusion matrix as a heatmap, the
+ * per-class metrics, the run metadata and the pipeline as run.
+ */
+
+interface MetricRow {
+  stage: string;
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  val_loss?: number;
+  val_accuracy?: number;
+}
+
+interface ReportInput {
+  title: string;
+  run: Record<string, unknown>;
+  metrics: MetricRow[];
+  test?: { loss: number; accuracy: number; perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>; confusionMatrix: number[][] };
+  classNames: string[];
+  pipelineYaml: string;
+}
+
+const escape = (text: string): string =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+const fixed = (n: number | undefined, digits = 4): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
+
+interface Series { name: string; color: string; points: [number, number][]; dashed?: boolean }
+
+/** A line chart with stage boundaries marked; x is the continuous epoch number. */
+export function lineChart(title: string, series: Series[], boundaries: { epoch: number; stage: string }[]): string {
+  const width = 520, height = 260, left = 52, right = 16, top = 28, bottom = 36;
+  const all = series.flatMap((s) => s.points);
+  if (all.length === 0) return '';
+  const xs = all.map(([x]) => x), ys = all.map(([, y]) => y);
+  const xMin = Math.min(...xs, 0), xMax = Math.max(...xs, 1);
+  let yMin = Math.min(...ys), yMax = Math.max(...ys);
+  if (yMax - yMin < 1e-9) { yMin -= 0.5; yMax += 0.5; }
+  const sx = (x: number): number => left + ((x - xMin) / (xMax - xMin)) * (width - left - right);
+  const sy = (y: number): number => top + (1 - (y - yMin) / (yMax - yMin)) * (height - top - bottom);
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => yMin + f * (yMax - yMin));
+  const parts = [
+    `<svg class="chart" role="img" aria-label="${escape(title)}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg">`,
+    `<text x="${left}" y="18" class="title">${escape(title)}</text>`,
+    ...ticks.map((t) => `<line x1="${left}" x2="${width - right}" y1="${sy(t)}" y2="${sy(t)}" class="grid"/><text x="${left - 6}" y="${sy(t) + 4}" text-anchor="end" class="tick">${t.toFixed(3)}</text>`),
+    ...boundaries.map((b) => `<line x1="${sx(b.epoch)}" x2="${sx(b.epoch)}" y1="${top}" y2="${height - bottom}" class="stage"/><text x="${sx(b.epoch) + 4}" y="${top + 12}" class="tick">${escape(b.stage)}</text>`),
+    `<text x="${(left + width - right) / 2}" y="${height - 6}" text-anchor="middle" class="tick">epoch</text>`,
+    ...series.filter((s) => s.points.length > 0).map((s) => {
+      const d = s.points.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
+      const dots = s.points.map(([x, y]) => `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`).join('');
+      return `<path class="series" data-series="${escape(s.name)}" d="${d}" stroke="${s.color}" fill="none" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>${dots}`;
+    }),
+    ...series.map((s, i) => `<text x="${width - right - 120}" y="${top + 14 + i * 14}" class="tick" fill="${s.color}">— ${escape(s.name)}</text>`),
+    '</svg>',
+  ];
+  return parts.join('\n');
+}
+
+export function confusionHeatmap(matrix: number[][], classNames: string[]): string {
+  const max = Math.max(1, ...matrix.flat());
+  const header = `<tr><th>actual ＼ predicted</th>${classNames.map((n) => `<th>${escape(n)}</th>`).join('')}</tr>`;
+  const rows = matrix.map((row, i) => {
+    const cells = row.map((v, j) => {
+      const strength = v / max;
+      const hue = i === j ? 140 : 0;
+      const style = v === 0 ? '' : ` style="background:hsla(${hue},70%,45%,${(0.12 + 0.88 * strength).toFixed(2)})"`;
+      return `<td${style}>${v}</td>`;
+    });
+    return `<tr><th>${escape(classNames[i] ?? String(i))}</th>${cells.join('')}</tr>`;
+  });
+  return `<table class="confusion">${header}${rows.join('')}</table>`;
+}
+
+export function renderReport(input: ReportInput): string {
+  const epochs = (pick: (r: MetricRow) => number | undefined): [number, number][] =>
+    input.metrics.flatMap((r) => { const v = pick(r); return v === undefined ? [] : [[r.epoch, v] as [number, number]]; });
+  const boundaries = input.metrics.filter((r, i) => i > 0 && r.stage !== input.metrics[i - 1]!.stage).map((r) => ({ epoch: r.epoch - 0.5, stage: r.stage }));
+  const loss = lineChart('loss', [
+    { name: 'train', color: '#1f6feb', points: epochs((r) => r.loss) },
+    { name: 'validation', color: '#d9480f', points: epochs((r) => r.val_loss), dashed: true },
+  ], boundaries);
+  const accuracy = lineChart('accuracy', [
+    { name: 'train', color: '#1f6feb', points: epochs((r) => r.accuracy) },
+    { name: 'validation', color: '#d9480f', points: epochs((r) => r.val_accuracy), dashed: true },
+  ], boundaries);
+  const test = input.test;
+  const perClass = test
+    ? `<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>${Object.entries(test.perClass)
+        .map(([name, m]) => `<tr><td>${escape(name)}</td><td>${fixed(m.precision, 3)}</td><td>${fixed(m.recall, 3)}</td><td>${fixed(m.f1, 3)}</td><td>${m.support}</td></tr>`)
+        .join('')}</table>`
+    : '<p>No test split.</p>';
+  const meta = Object.entries(input.run)
+    .map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(typeof v === 'object' ? JSON.stringify(v) : String(v))}</td></tr>`)
+    .join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escape(input.title)}</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#1b1f24;padding:0 16px}
+h1{font-size:22px}h2{font-size:17px;margin-top:28px}
+.charts{display:flex;flex-wrap:wrap;gap:16px}
+.chart .title{font-weight:600;font-size:13px}.chart .tick{font-size:11px;fill:#57606a}
+.chart .grid{stroke:#eaeef2}.chart .stage{stroke:#8c959f;stroke-dasharray:3 3}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #d0d7de;padding:3px 8px;text-align:right}th{background:#f6f8fa}
+.confusion td{min-width:34px;text-align:center}
+pre{background:#f6f8fa;padding:12px;overflow:auto}
+.headline{font-size:18px}
+</style></head><body>
+<h1>${escape(input.title)}</h1>
+<p class="headline">${test ? `test accuracy <b id="test-accuracy">${fixed(test.accuracy)}</b>, test loss ${fixed(test.loss)}` : 'no test split'}</p>
+<h2>Training curves</h2>
+<div class="charts">${loss}${accuracy}</div>
+${test ? `<h2>Confusion matrix (test)</h2>${confusionHeatmap(test.confusionMatrix, input.classNames)}` : ''}
+<h2>Per-class metrics (test)</h2>${perClass}
+<h2>Run</h2><table>${meta}</table>
+<h2>Pipeline as run</h2><pre>${escape(input.pipelineYaml)}</pre>
+</body></html>
+`;
+}

@@ -50,15 +50,18 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
   onEvent({ type: 'base', model: plan.base.model, cut: plan.base.cut, layers: plan.base.layerCount, params: plan.base.paramCount, outputShape: plan.base.cutOutputShape, seconds: prepared.seconds.base });
 
   const headLayers = buildHeadLayers(plan.head, plan.seed);
-  const headModel = buildHeadModel(headLayers, plan.base.cutOutputShape);
+  const applied = plan.features.headLayersApplied;
+  // The head as trained: the layers after those folded into feature extraction.
+  const headModel = buildHeadModel(headLayers.slice(applied), plan.features.shape);
   const fullModel = composeModel(base, headLayers, plan.pipeline);
+  const extractor = composeModel(base, headLayers.slice(0, applied), `${plan.pipeline}_features`);
   const owned: tf.TensorContainer[] = [];
   try {
     const sourceFor = (split: 'train' | 'validation' | 'test'): BatchSource => {
       const images = split === 'test' ? dataset.test! : dataset.train;
       const indexes = selection[split];
       if (plan.features.mode === 'perBatch') return imageSource(images, indexes, preprocessing, numClasses);
-      const features = extractFeatures(base, images, indexes, preprocessing, split, onEvent, signal);
+      const features = extractFeatures(extractor, images, indexes, preprocessing, split, onEvent, signal);
       const labels = oneHotBatch(images, indexes, numClasses);
       owned.push(features, labels);
       return tensorSource(features, labels);
@@ -105,9 +108,9 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
   }
 }
 
-/** Runs the frozen base once over a split, in inference mode. */
+/** Runs the frozen base (and the head's weightless leading layers) once over a split, in inference mode. */
 function extractFeatures(
-  base: tf.LayersModel, images: LabeledImages, indexes: number[], pre: Preprocessing,
+  extractor: tf.LayersModel, images: LabeledImages, indexes: number[], pre: Preprocessing,
   split: string, onEvent: EventListener, signal?: AbortSignal,
 ): tf.Tensor {
   const started = performance.now();
@@ -117,7 +120,7 @@ function extractFeatures(
     for (let start = 0; start < indexes.length; start += INFERENCE_BATCH) {
       if (signal?.aborted) throw new RunInterrupted();
       const batch = indexes.slice(start, start + INFERENCE_BATCH);
-      parts.push(tf.tidy(() => base.predict(imageBatch(images, batch, pre)) as tf.Tensor));
+      parts.push(tf.tidy(() => extractor.predict(imageBatch(images, batch, pre)) as tf.Tensor));
       onEvent({ type: 'features-progress', split, done: start + batch.length, total: indexes.length });
     }
     const seconds = (performance.now() - started) / 1000;

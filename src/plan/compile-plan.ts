@@ -90,7 +90,7 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
       data: { format: dataset.format, limit: dataset.limit, validation: dataset.validation, image: dataset.image, digest: inputs.dataset.digest },
       base: { model: spec.base.model, cut: spec.base.cut, ...inputs.base },
       head,
-      features: featureMode(inputs),
+      features: featureMode(inputs, head),
       loss: last?.type === 'dense' && last.activation === 'softmax' ? 'categoricalCrossentropy' : 'softmaxCrossEntropyFromLogits',
       stages,
       tasks,
@@ -101,11 +101,20 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
 /** Stored features beyond this size are recomputed per batch instead (the wasm heap is 4 GiB). */
 export const MAX_PRECOMPUTED_FEATURE_BYTES = 1 << 30;
 
-function featureMode(inputs: PlanInputs): Plan['features'] {
+function featureMode(inputs: PlanInputs, head: ResolvedHeadLayer[]): Plan['features'] {
   const { train, validation, test } = inputs.dataset.counts;
-  const perExample = inputs.base.cutOutputShape.reduce((a, b) => a * b, 1) * 4;
-  const bytes = perExample * (train + validation + test);
-  return { mode: bytes <= MAX_PRECOMPUTED_FEATURE_BYTES ? 'precompute' : 'perBatch', bytes };
+  let shape = inputs.base.cutOutputShape;
+  let headLayersApplied = 0;
+  for (const layer of head) {
+    if (layer.type === 'globalAveragePooling2d' || layer.type === 'globalMaxPooling2d') shape = [shape[shape.length - 1]!];
+    else if (layer.type === 'flatten') shape = [shape.reduce((a, b) => a * b, 1)];
+    else break;
+    headLayersApplied++;
+  }
+  const bytes = shape.reduce((a, b) => a * b, 1) * 4 * (train + validation + test);
+  return bytes <= MAX_PRECOMPUTED_FEATURE_BYTES
+    ? { mode: 'precompute', headLayersApplied, shape, bytes }
+    : { mode: 'perBatch', headLayersApplied: 0, shape: inputs.base.cutOutputShape, bytes };
 }
 
 function describeData(spec: PipelineSpec, inputs: PlanInputs): string {

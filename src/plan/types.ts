@@ -74,7 +74,18 @@ export interface Plan {
    * batch norm in inference mode is a fixed function. perBatch: run the base
    * for every batch, when the features would not fit in memory.
    */
-  features: { mode: 'precompute' | 'perBatch'; bytes: number };
+  features: {
+    mode: 'precompute' | 'perBatch';
+    /**
+     * Leading head layers without weights or randomness (pooling, flatten)
+     * are part of the fixed function too; with precompute they run once at
+     * extraction, so the stored features are [channels], not [h, w, channels].
+     */
+    headLayersApplied: number;
+    /** The shape of one stored feature vector. */
+    shape: number[];
+    bytes: number;
+  };
   /** The loss follows the last layer: probabilities (softmax) or logits (linear). */
   loss: 'categoricalCrossentropy' | 'softmaxCrossEntropyFromLogits';
   stages: PlanStage[];

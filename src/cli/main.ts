@@ -6,7 +6,6 @@ import { formatDiagnostic, type Diagnostic } from '../spec/diagnostics.js';
 import { loadPipeline } from '../spec/load-pipeline.js';
 import type { BackendName } from '../spec/types.js';
 import { formatPlan } from './format-plan.js';
-import { planPipeline, runPipeline } from './run-pipeline.js';
 
 const EXIT = { ok: 0, userError: 1, usage: 2, interrupted: 130 } as const;
 
@@ -71,6 +70,9 @@ function backendOption(value: unknown): BackendName | undefined {
   return value as BackendName;
 }
 
+/** tfjs takes a second to import; `--help` and `validate` do not need it. */
+const loadRunner = () => import('./run-pipeline.js');
+
 function printDiagnostics(diagnostics: Diagnostic[]): void {
   for (const d of diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
 }
@@ -98,6 +100,7 @@ async function planCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { json: { type: 'boolean' }, backend: { type: 'string' } });
   if (values.help) return help('plan');
   if (positionals.length !== 1) throw new UsageError('plan takes exactly one pipeline file');
+  const { planPipeline } = await loadRunner();
   const planned = await planPipeline(positionals[0]!, backendOption(values.backend));
   if (!planned.ok) {
     printDiagnostics(planned.diagnostics);
@@ -128,6 +131,7 @@ async function runCommand(args: string[]): Promise<number> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const print = (line: string): void => void process.stderr.write(line + '\n');
+  const { runPipeline } = await loadRunner();
   const outcome = await runPipeline(positionals[0]!, {
     runsRoot: path.resolve(values.runs ?? 'runs'),
     backend: backendOption(values.backend),

@@ -37,7 +37,7 @@ export interface RunResult {
 }
 
 const INFERENCE_BATCH = 32;
-/** How many test examples the exported model is checked on after a save/load round trip. */
+/** How many test examples the exported model is checked on after a save/load round trip (kept in model/probe.json). */
 const EXPORT_PROBE_SIZE = 16;
 
 /** Executes a compiled plan: trains every stage, evaluates, exports. */
@@ -187,15 +187,17 @@ async function exportModel(model: tf.LayersModel, plan: Plan, prepared: Prepared
   await output.writeFile(`${dir}/preprocessing.json`, JSON.stringify(prepared.preprocessing, null, 2) + '\n');
 
   const { dataset, selection, preprocessing } = prepared;
-  const probeSplit = selection.test.length > 0 ? { images: dataset.test!, indexes: selection.test } : { images: dataset.train, indexes: selection.train };
-  const probe = imageBatch(probeSplit.images, probeSplit.indexes.slice(0, EXPORT_PROBE_SIZE), preprocessing);
+  const split = selection.test.length > 0 ? 'test' : 'train';
+  const indexes = selection[split].slice(0, EXPORT_PROBE_SIZE);
+  const probe = imageBatch(split === 'test' ? dataset.test! : dataset.train, indexes, preprocessing);
   const reloaded = await tf.loadLayersModel(output.modelHandler(dir));
   try {
-    const maxAbsDifference = tf.tidy(() => {
-      const a = model.predict(probe) as tf.Tensor;
-      const b = reloaded.predict(probe) as tf.Tensor;
-      return tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!;
-    });
+    const expected = tf.tidy(() => model.predict(probe) as tf.Tensor);
+    const actual = tf.tidy(() => reloaded.predict(probe) as tf.Tensor);
+    const maxAbsDifference = tf.tidy(() => tf.max(tf.abs(tf.sub(expected, actual))).dataSync()[0]!);
+    // Lets anyone who loads the model elsewhere check their preprocessing reproduces these outputs.
+    await output.writeFile(`${dir}/probe.json`, JSON.stringify({ split, indexes, predictions: expected.arraySync() }) + '\n');
+    tf.dispose([expected, actual]);
     return { dir, verified: maxAbsDifference === 0, maxAbsDifference, probeExamples: probe.shape[0] };
   } finally {
     probe.dispose();

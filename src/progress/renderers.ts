@@ -63,14 +63,12 @@ export function listrRenderer(plan: Plan): ProgressRenderer {
     });
   }
   for (const stage of plan.stages) {
-    let last = '';
     steps.push({
       title: `Stage ${stage.name}: epochs ${stage.firstEpoch}–${stage.lastEpoch}, ${stage.optimizer.name} lr ${stage.optimizer.learningRate}`,
       endsOn: (e) => e.type === 'stage-end' && e.stage === stage.name,
       output: (e) => {
-        if (e.type === 'epoch-end' && e.metrics.stage === stage.name) last = formatEventLine(e) ?? '';
-        if (e.type === 'batch-end' && e.stage === stage.name) return `${last ? `${last}\n` : ''}epoch ${e.epoch}: batch ${e.batch}/${e.batches} loss ${e.loss.toFixed(4)}`;
-        return e.type === 'epoch-end' ? last : undefined;
+        if (e.type === 'batch-end' && e.stage === stage.name) return `epoch ${e.epoch}: batch ${e.batch}/${e.batches} loss ${e.loss.toFixed(4)}`;
+        return e.type === 'epoch-end' && e.metrics.stage === stage.name ? formatEventLine(e) : undefined;
       },
     });
   }
@@ -85,7 +83,7 @@ export function listrRenderer(plan: Plan): ProgressRenderer {
         step.task = task;
         return settlers[i]!.promise;
       },
-      rendererOptions: { persistentOutput: true, outputBar: 2 },
+      rendererOptions: { persistentOutput: true, outputBar: 1 },
     })),
     { concurrent: false, exitOnError: true, registerSignalListeners: false, rendererOptions: { collapseErrors: false } },
   );

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { hasStackTrace, tlpipe, workspace, write, writeMnistSubsetIdx } from './cli-harness.js';
+
+const VALID = `dataset:
+  format: mnist
+  limit: { perClass: 2, testPerClass: 1 }
+  image: { size: [32, 32] }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: classes, activation: softmax }
+train:
+  stages:
+    - epochs: 1
+`;
+
+describe('usage', { concurrency: true }, () => {
+  const dir = workspace('usage');
+  const cases: { name: string; args: string[]; code: number; out?: RegExp; err?: RegExp }[] = [
+    { name: 'no command prints help', args: [], code: 0, out: /Usage: tlpipe <command>/ },
+    { name: '--help', args: ['--help'], code: 0, out: /Commands:/ },
+    { name: 'run --help', args: ['run', '--help'], code: 0, out: /Usage: tlpipe run <pipeline.yaml>/ },
+    { name: 'validate --help', args: ['validate', '--help'], code: 0, out: /Usage: tlpipe validate/ },
+    { name: 'plan --help', args: ['plan', '-h'], code: 0, out: /--json/ },
+    { name: 'unknown command', args: ['train'], code: 2, err: /unknown command 'train'/ },
+    { name: 'run without a file', args: ['run'], code: 2, err: /run takes exactly one pipeline file/ },
+    { name: 'unknown option', args: ['run', 'x.yaml', '--fast'], code: 2, err: /Unknown option '--fast'/ },
+    { name: 'bad --backend', args: ['plan', 'x.yaml', '--backend', 'gpu'], code: 2, err: /--backend must be one of auto, tensorflow, wasm, cpu/ },
+    { name: 'validate without files', args: ['validate'], code: 2, err: /at least one pipeline file/ },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const r = await tlpipe(c.args, dir);
+      assert.equal(r.code, c.code, r.stderr);
+      if (c.out) assert.match(r.stdout, c.out);
+      if (c.err) assert.match(r.stderr, c.err);
+    });
+  }
+});
+
+describe('validate', () => {
+  it('accepts the shipped pipelines', async () => {
+    const root = path.resolve(import.meta.dirname, '../../..');
+    const files = readdirSync(path.join(root, 'pipelines')).map((f) => path.join('pipelines', f));
+    const r = await tlpipe(['validate', ...files], root);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it('prints every invalid file as file:line:col with the line and a hint, exit 1, no stack trace', async () => {
+    const dir = workspace('validate');
+    write(dir, 'good.yaml', VALID);
+    write(dir, 'bad.yaml', VALID.replace('epochs: 1', 'epochs: 1\n      optimizer: { learningrate: 0.1 }'));
+    const r = await tlpipe(['validate', 'good.yaml', 'bad.yaml', 'missing.yaml'], dir);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /good.yaml: ok/);
+    assert.match(r.stdout, /1 valid, 2 invalid/);
+    assert.match(r.stderr, /^bad.yaml:11:20: error: train.stages\[0\].optimizer.learningrate: unknown key `learningrate`$/m);
+    assert.match(r.stderr, /^ {2}11 \| {7}optimizer: \{ learningrate: 0.1 \}$/m);
+    assert.match(r.stderr, /hint: did you mean `learningRate`\?/);
+    assert.match(r.stderr, /^missing.yaml: error: no such file$/m);
+    assert.equal(hasStackTrace(r.stderr), false);
+  });
+});
+
+describe('plan', () => {
+  it('prints the task table, and JSON with --json, without creating a run', async () => {
+    const dir = workspace('plan');
+    write(dir, 'p.yaml', VALID);
+    const table = await tlpipe(['plan', 'p.yaml'], dir);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^train:stage-1 +[0-9a-f]{12} +model, data +train the head 1 epoch/m);
+    const json = await tlpipe(['plan', 'p.yaml', '--json'], dir);
+    const plan = JSON.parse(json.stdout);
+    assert.deepEqual(plan.tasks.map((t: { id: string }) => t.id), ['data', 'base', 'model', 'train:stage-1', 'evaluate', 'export']);
+    assert.match(plan.fingerprint, /^[0-9a-f]{64}$/);
+    assert.equal(existsSync(path.join(dir, 'runs')), false);
+  });
+});
+
+describe('bad input to run: a clear message, exit 1, no run directory claiming success', { concurrency: 2 }, () => {
+  const cases: { name: string; text?: string; file?: string; setup?: (dir: string) => void; err: RegExp[] }[] = [
+    { name: 'missing pipeline file', file: 'nope.yaml', err: [/^nope.yaml: error: no such file$/m, /hint: check the path/] },
+    { name: 'YAML syntax error', text: VALID.replace('format: mnist', 'format: [mnist'), err: [/^p.yaml:\d+:\d+: error: Flow sequence/m] },
+    { name: 'schema violation', text: VALID.replace('epochs: 1', 'epochs: -3'), err: [/^p.yaml:10:15: error: train.stages\[0\].epochs: must be >= 1, got -3$/m] },
+    { name: 'unknown base model', text: VALID + 'base: { model: resnet50 }\n', err: [/^p.yaml:11:16: error: base.model: unknown base model `resnet50`$/m, /available offline: mobilenet_v2, inception_v3/] },
+    { name: 'unknown cut layer', text: VALID + 'base: { cut: block_13_expand_rel }\n', err: [/^p.yaml:11:14: error: base.cut: the base has no layer named `block_13_expand_rel`$/m, /nearest layer names: block_13_expand_relu/] },
+    {
+      name: 'a head whose output cannot match the classes in the data',
+      setup: (dir) => writeMnistSubsetIdx(dir, 2, 3),
+      text: VALID.replace('format: mnist', 'format: idx\n  train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }').replace('units: classes', 'units: 10').replace('testPerClass: 1 ', ''),
+      err: [/^p.yaml:8:21: error: head\[1\].dense.units: the last layer outputs 10 scores, but the dataset has 3 classes$/m, /units: classes/],
+    },
+    {
+      name: 'a missing dataset file',
+      text: VALID.replace('format: mnist', 'format: idx\n  train: { images: nowhere.gz, labels: nowhere-labels.gz }').replace('testPerClass: 1 ', ''),
+      err: [/^p.yaml:3:20: error: dataset.train.images: file not found: .*nowhere.gz$/m],
+    },
+    {
+      name: 'a corrupt IDX file',
+      setup: (dir) => write(dir, 'bad.gz', 'not gzip, not idx'),
+      text: VALID.replace('format: mnist', 'format: idx\n  train: { images: bad.gz, labels: bad.gz }').replace('testPerClass: 1 ', ''),
+      err: [/^p.yaml:3:20: error: dataset.train.images: .*bad.gz: not an IDX file/m],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const dir = workspace('bad');
+      c.setup?.(dir);
+      if (c.text) write(dir, 'p.yaml', c.text);
+      const r = await tlpipe(['run', c.file ?? 'p.yaml'], dir);
+      assert.equal(r.code, 1, r.stderr);
+      for (const pattern of c.err) assert.match(r.stderr, pattern);
+      assert.equal(hasStackTrace(r.stderr), false, r.stderr);
+      assert.equal(existsSync(path.join(dir, 'runs')), false, 'a run directory was created');
+    });
+  }
+});
+
+describe('interruption', () => {
+  it('SIGTERM stops the run at a batch boundary and marks it interrupted', async () => {
+    const dir = workspace('signal');
+    write(dir, 'p.yaml', VALID.replace('perClass: 2, testPerClass: 1', 'perClass: 50, testPerClass: 1').replace('epochs: 1', 'epochs: 200\n      batchSize: 4'));
+    const { spawn } = await import('node:child_process');
+    const { CLI } = await import('./cli-harness.js');
+    const child = spawn(process.execPath, [CLI, 'run', 'p.yaml'], { cwd: dir });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      // Interrupt once training is under way.
+      if (/epoch 1 /.test(stderr) && !child.killed) child.kill('SIGTERM');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 130, stderr);
+    const runs = path.join(dir, 'runs', 'p');
+    const [id] = readdirSync(runs).filter((n) => !n.startsWith('.'));
+    const run = JSON.parse(readFileSync(path.join(runs, id!, 'run.json'), 'utf8'));
+    assert.equal(run.status, 'interrupted');
+    assert.equal(existsSync(path.join(runs, id!, 'summary.json')), false, 'an interrupted run has no summary');
+    assert.ok(existsSync(path.join(runs, id!, 'checkpoints/stage-1/epoch-001/model.json')), 'the first epoch\'s checkpoint is kept');
+  });
+});

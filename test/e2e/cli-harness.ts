@@ -1,0 +1,73 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { mnistFiles } from '../../src/engine/datasets.js';
+import { encodeIdx, parseIdx } from '../../src/engine/idx-file.js';
+import { readFileSync } from 'node:fs';
+import { packageRoot } from '../../src/spec/package-root.js';
+
+export const CLI = path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real tlpipe CLI in a child process. */
+export function tlpipe(args: string[], cwd: string): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { cwd, maxBuffer: 64 << 20, env: { ...process.env, FORCE_COLOR: '0' } }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export function workspace(prefix: string): string {
+  return mkdtempSync(path.join(tmpdir(), `tlpipe-${prefix}-`));
+}
+
+export function write(dir: string, name: string, text: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** No JavaScript stack frames in what a user sees. */
+export function hasStackTrace(text: string): boolean {
+  return /^\s+at .+(:\d+:\d+\)?|\(node:)/m.test(text);
+}
+
+/**
+ * Writes gzipped IDX files holding the first `perClass` examples of each of
+ * the first `classes` digits of the real MNIST train and test sets.
+ */
+export function writeMnistSubsetIdx(dir: string, perClass: number, classes: number): { train: { images: string; labels: string }; test: { images: string; labels: string } } {
+  const files = mnistFiles();
+  const out = (split: 'train' | 'test') => {
+    const images = parseIdx(readFileSync(files[split].images));
+    const labels = parseIdx(readFileSync(files[split].labels));
+    const [, h, w] = images.shape as [number, number, number];
+    const chosen: number[] = [];
+    const counts = new Array<number>(classes).fill(0);
+    for (let i = 0; i < labels.data.length && chosen.length < perClass * classes; i++) {
+      const label = labels.data[i]!;
+      if (label < classes && counts[label]! < perClass) {
+        counts[label]!++;
+        chosen.push(i);
+      }
+    }
+    const imageBytes = new Uint8Array(chosen.length * h * w);
+    chosen.forEach((index, row) => imageBytes.set(images.data.subarray(index * h * w, (index + 1) * h * w), row * h * w));
+    const labelBytes = Uint8Array.from(chosen.map((i) => labels.data[i]!));
+    const imagesFile = path.join(dir, `${split}-images-idx3-ubyte.gz`);
+    const labelsFile = path.join(dir, `${split}-labels-idx1-ubyte.gz`);
+    writeFileSync(imagesFile, gzipSync(encodeIdx([chosen.length, h, w], imageBytes)));
+    writeFileSync(labelsFile, gzipSync(encodeIdx([chosen.length], labelBytes)));
+    return { images: imagesFile, labels: labelsFile };
+  };
+  return { train: out('train'), test: out('test') };
+}

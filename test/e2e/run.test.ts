@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../../src/engine/backend.js';
+import { readDataset } from '../../src/engine/datasets.js';
+import { imageBatch, type Preprocessing } from '../../src/engine/preprocess.js';
+import { fileModelHandler } from '../../src/store/model-files.js';
+import { hasStackTrace, tlpipe, workspace, write, writeMnistSubsetIdx } from './cli-harness.js';
+
+const TINY = `name: tiny
+seed: 7
+backend: wasm
+dataset:
+  format: mnist
+  limit: { perClass: 8, testPerClass: 4 }
+  validation: 0.25
+  image: { size: [32, 32] }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: 16, activation: relu }
+  - dropout: { rate: 0.2 }
+  - dense: { units: classes, activation: softmax }
+train:
+  batchSize: 8
+  stages:
+    - name: head
+      epochs: 2
+      optimizer: { name: adam, learningRate: 0.01 }
+    - name: more
+      epochs: 1
+      optimizer: { name: sgd, learningRate: 0.01, momentum: 0.9 }
+`;
+
+const readJson = (file: string): any => JSON.parse(readFileSync(file, 'utf8'));
+
+describe('tlpipe run on real MNIST digits and real MobileNetV2 weights', () => {
+  const dir = workspace('run');
+  const pipeline = write(dir, 'tiny.yaml', TINY);
+  let runDir = '';
+  let result: Awaited<ReturnType<typeof tlpipe>>;
+
+  before(async () => {
+    result = await tlpipe(['run', pipeline], dir);
+    const runs = path.join(dir, 'runs', 'tiny');
+    runDir = path.join(runs, readdirSync(runs).find((name) => /^0001-[0-9a-f]{8}$/.test(name)) ?? 'missing');
+  });
+
+  it('exits 0 and says where the run went and how it scored', () => {
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /completed runs\/tiny\/0001-[0-9a-f]{8} in [\d.]+s on wasm: test accuracy [01]\.\d{4}/);
+    assert.equal(hasStackTrace(result.stderr), false);
+  });
+
+  it('writes the run directory as DESIGN.md lays it out', () => {
+    for (const file of ['pipeline.yaml', 'resolved.json', 'plan.json', 'run.json', 'metrics.jsonl', 'summary.json', 'report.html', 'log.txt', 'model/model.json', 'model/weights.bin', 'model/labels.json', 'model/preprocessing.json']) {
+      assert.ok(existsSync(path.join(runDir, file)), `missing ${file}`);
+    }
+    assert.equal(readFileSync(path.join(runDir, 'pipeline.yaml'), 'utf8'), TINY);
+    assert.deepEqual(readdirSync(runDir).filter((f) => f.endsWith('.tmp')), [], 'temporary files left behind');
+  });
+
+  it('names the directory by the plan fingerprint and records a completed run', () => {
+    const plan = readJson(path.join(runDir, 'plan.json'));
+    const run = readJson(path.join(runDir, 'run.json'));
+    assert.equal(path.basename(runDir), `0001-${plan.fingerprint.slice(0, 8)}`);
+    assert.equal(run.status, 'completed');
+    assert.equal(run.backend, 'wasm');
+    assert.equal(run.seed, 7);
+    assert.equal(run.versions.tfjs, '4.22.0');
+    assert.ok(Date.parse(run.endedAt) >= Date.parse(run.startedAt));
+  });
+
+  it('writes one metrics line per epoch, numbered across stages', () => {
+    const rows = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((r) => [r.stage, r.epoch, r.stageEpoch]), [['head', 1, 1], ['head', 2, 2], ['more', 3, 1]]);
+    for (const r of rows) {
+      for (const key of ['loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'seconds']) assert.equal(typeof r[key], 'number', key);
+    }
+    assert.deepEqual(rows.map((r) => r.lr), [0.01, 0.01, 0.01]);
+  });
+
+  it('summarises stages and the test split with per-class metrics and a confusion matrix', () => {
+    const summary = readJson(path.join(runDir, 'summary.json'));
+    assert.equal(summary.status, 'completed');
+    assert.equal(summary.backend, 'wasm');
+    assert.deepEqual(summary.stages.map((s: any) => [s.name, s.epochsRun]), [['head', 2], ['more', 1]]);
+    for (const s of summary.stages) assert.ok(s.bestEpoch >= 1);
+    assert.equal(summary.test.examples, 40);
+    assert.equal(Object.keys(summary.test.perClass).length, 10);
+    assert.deepEqual(Object.keys(summary.test.perClass['3']).sort(), ['f1', 'precision', 'recall', 'support']);
+    const matrix: number[][] = summary.test.confusionMatrix;
+    assert.equal(matrix.length, 10);
+    assert.equal(matrix.flat().reduce((a, b) => a + b, 0), 40);
+    assert.equal(matrix.reduce((sum, row, i) => sum + row[i]!, 0) / 40, summary.test.accuracy);
+    assert.equal(summary.export.verified, true);
+  });
+
+  it('checkpoints every epoch of every stage with optimizer and trainer state', () => {
+    for (const dir of ['head/epoch-001', 'head/epoch-002', 'more/epoch-003']) {
+      for (const file of ['model.json', 'weights.bin', 'optimizer.bin', 'trainer-state.json']) {
+        assert.ok(existsSync(path.join(runDir, 'checkpoints', dir, file)), `missing checkpoints/${dir}/${file}`);
+      }
+    }
+    assert.equal(readJson(path.join(runDir, 'checkpoints/more/epoch-003/trainer-state.json')).epoch, 3);
+  });
+
+  it('the exported model reloads and predicts exactly what the in-memory model predicted', async () => {
+    await selectBackend('wasm');
+    const probe = readJson(path.join(runDir, 'model/probe.json'));
+    const pre: Preprocessing = readJson(path.join(runDir, 'model/preprocessing.json'));
+    assert.equal(probe.split, 'test');
+    assert.equal(probe.indexes.length, 16);
+    const mnist = readDataset({ format: 'mnist', limit: {}, validation: 0, image: { size: pre.inputSize, channels: 3 } });
+    const model = await tf.loadLayersModel(fileModelHandler(path.join(runDir, 'model')));
+    const x = imageBatch(mnist.test!, probe.indexes, pre);
+    const predicted = (model.predict(x) as tf.Tensor).arraySync();
+    assert.deepEqual(predicted, probe.predictions);
+    assert.deepEqual(readJson(path.join(runDir, 'model/labels.json')), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  });
+
+  it('report.html is self-contained and shows curves and the confusion matrix', () => {
+    const html = readFileSync(path.join(runDir, 'report.html'), 'utf8');
+    assert.match(html, /<svg class="chart"/);
+    assert.match(html, /<table class="confusion">/);
+    assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org)/);
+  });
+
+  it('a second run of the same pipeline gets the next number', async () => {
+    const second = await tlpipe(['run', pipeline, '--quiet'], dir);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /runs\/tiny\/0002-/);
+  });
+});
+
+describe('tlpipe run on gzipped IDX files', () => {
+  it('trains on IDX files made from real MNIST, with --json events on stdout', async () => {
+    const dir = workspace('idx');
+    writeMnistSubsetIdx(dir, 6, 3);
+    const pipeline = write(dir, 'digits.yaml', `dataset:
+  format: idx
+  train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }
+  test: { images: test-images-idx3-ubyte.gz, labels: test-labels-idx1-ubyte.gz }
+  classNames: [zero, one, two]
+  image: { size: [32, 32] }
+base: { cut: block_3_expand_relu }
+head:
+  - flatten: {}
+  - dense: { units: classes, activation: linear }
+train:
+  stages:
+    - { epochs: 1, batchSize: 4 }
+`);
+    const result = await tlpipe(['run', pipeline, '--json'], dir);
+    assert.equal(result.code, 0, result.stderr);
+    const events = result.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    assert.deepEqual([...new Set(events.map((e) => e.type))].filter((t) => ['backend', 'data', 'stage-start', 'epoch-end', 'evaluate-end', 'export-end'].includes(t)), ['backend', 'data', 'stage-start', 'epoch-end', 'evaluate-end', 'export-end']);
+    const data = events.find((e) => e.type === 'data');
+    assert.deepEqual([data.train + data.validation, data.test, data.numClasses], [18, 18, 3]);
+    const evaluated = events.find((e) => e.type === 'evaluate-end');
+    assert.deepEqual(Object.keys(evaluated.test.perClass), ['zero', 'one', 'two']);
+  });
+});

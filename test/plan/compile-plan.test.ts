@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { compilePlan, MAX_PRECOMPUTED_FEATURE_BYTES } from '../../src/plan/compile-plan.js';
+import { canonicalJson } from '../../src/plan/fingerprint.js';
+import type { PlanInputs } from '../../src/plan/types.js';
+import { loadPipelineText } from '../../src/spec/load-pipeline.js';
+import type { PipelineSpec } from '../../src/spec/types.js';
+
+const PIPELINE = `name: p
+dataset:
+  format: idx
+  train: { images: a, labels: b }
+  test: { images: c, labels: d }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: 16, activation: relu }
+  - dense: { units: classes, activation: softmax }
+train:
+  stages:
+    - { name: head, epochs: 3 }
+    - { name: more, epochs: 2, optimizer: { name: sgd, learningRate: 0.01 } }
+`;
+
+const INPUTS: PlanInputs = {
+  dataset: { digest: 'd'.repeat(64), numClasses: 4, counts: { train: 90, validation: 10, test: 40 } },
+  base: { digest: 'b'.repeat(64), cutOutputShape: [3, 3, 1280], layerCount: 155, paramCount: 2257984 },
+};
+
+function spec(text = PIPELINE): PipelineSpec {
+  const loaded = loadPipelineText('/p/p.yaml', text);
+  assert.ok(loaded.ok);
+  return loaded.value.spec;
+}
+
+function plan(s = spec(), inputs = INPUTS) {
+  const result = compilePlan(s, inputs);
+  assert.ok(result.ok, result.ok ? '' : result.diagnostics.map((d) => d.message).join('; '));
+  return result.value;
+}
+
+describe('compilePlan', () => {
+  it('resolves `units: classes` from the class count found in the data', () => {
+    assert.deepEqual(plan().head.map((l) => (l.type === 'dense' ? l.units : l.type)), ['globalAveragePooling2d', 16, 4]);
+  });
+
+  it('numbers epochs continuously across stages', () => {
+    assert.deepEqual(plan().stages.map((s) => [s.name, s.firstEpoch, s.lastEpoch]), [['head', 1, 3], ['more', 4, 5]]);
+  });
+
+  it('orders tasks data → base → model → stages → evaluate → export', () => {
+    assert.deepEqual(plan().tasks.map((t) => t.id), ['data', 'base', 'model', 'train:head', 'train:more', 'evaluate', 'export']);
+  });
+
+  it('is pure: the same input gives byte-identical JSON', () => {
+    assert.equal(canonicalJson(plan()), canonicalJson(plan()));
+  });
+
+  it('folds pooling into feature extraction and sizes the stored features', () => {
+    const p = plan();
+    assert.deepEqual(p.features, { mode: 'precompute', headLayersApplied: 1, shape: [1280], bytes: 1280 * 4 * 140 });
+  });
+
+  it('recomputes features per batch when they would not fit in memory', () => {
+    const big = { ...INPUTS, dataset: { ...INPUTS.dataset, counts: { train: 300_000, validation: 0, test: 0 } } };
+    const p = plan(spec(PIPELINE.replace('globalAveragePooling2d', 'flatten')), { ...big, base: { ...big.base, cutOutputShape: [7, 7, 1280] } });
+    assert.equal(p.features.mode, 'perBatch');
+    assert.ok(7 * 7 * 1280 * 4 * 300_000 > MAX_PRECOMPUTED_FEATURE_BYTES);
+  });
+
+  it('picks the loss from the last activation', () => {
+    assert.equal(plan().loss, 'categoricalCrossentropy');
+    assert.equal(plan(spec(PIPELINE.replace('activation: softmax', 'activation: linear'))).loss, 'softmaxCrossEntropyFromLogits');
+  });
+
+  it('uses class names when given, label numbers otherwise', () => {
+    assert.deepEqual(plan().classes.names, ['0', '1', '2', '3']);
+    assert.deepEqual(plan(spec(PIPELINE.replace('format: idx', 'format: idx\n  classNames: [a, b, c, d]'))).classes.names, ['a', 'b', 'c', 'd']);
+  });
+});
+
+describe('fingerprints', () => {
+  const base = plan();
+  const byId = (p: typeof base) => Object.fromEntries(p.tasks.map((t) => [t.id, t.fingerprint]));
+  const cases: { name: string; change: () => typeof base; changed: string[] }[] = [
+    { name: 'a later stage\'s learning rate changes only that stage and what follows', change: () => plan(spec(PIPELINE.replace('learningRate: 0.01', 'learningRate: 0.02'))), changed: ['train:more', 'evaluate', 'export'] },
+    { name: 'the dataset digest changes data and everything trained on it', change: () => plan(spec(), { ...INPUTS, dataset: { ...INPUTS.dataset, digest: 'e'.repeat(64) } }), changed: ['data', 'train:head', 'train:more', 'evaluate', 'export'] },
+    { name: 'the base digest changes every task that depends on the base', change: () => plan(spec(), { ...INPUTS, base: { ...INPUTS.base, digest: 'c'.repeat(64) } }), changed: ['base', 'model', 'train:head', 'train:more', 'evaluate', 'export'] },
+    { name: 'the seed changes everything random', change: () => plan(spec(PIPELINE + 'seed: 7\n')), changed: ['data', 'model', 'train:head', 'train:more', 'evaluate', 'export'] },
+    { name: 'comments and key order change nothing', change: () => plan(spec('# a comment\n' + PIPELINE.replace('name: p\n', '') + 'name: p\n')), changed: [] },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const before = byId(base);
+      const after = byId(c.change());
+      const changed = Object.keys(before).filter((id) => before[id] !== after[id]);
+      assert.deepEqual(changed, c.changed);
+    });
+  }
+});
+
+describe('compilePlan errors', () => {
+  it('a head whose output cannot match the classes found in the data', () => {
+    const result = compilePlan(spec(PIPELINE.replace('units: classes', 'units: 3')), INPUTS);
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.deepEqual(result.diagnostics[0]!.path, ['head', 2, 'dense', 'units']);
+    assert.match(result.diagnostics[0]!.message, /outputs 3 scores, but the dataset has 4 classes/);
+  });
+
+  it('class names that do not match the labels', () => {
+    const result = compilePlan(spec(PIPELINE.replace('format: idx', 'format: idx\n  classNames: [a, b]')), INPUTS);
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.deepEqual(result.diagnostics[0]!.path, ['dataset', 'classNames']);
+  });
+});

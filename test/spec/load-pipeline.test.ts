@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatDiagnostic } from '../../src/spec/diagnostics.js';
+import { loadPipelineText } from '../../src/spec/load-pipeline.js';
+
+/** A small valid pipeline; each bad case below damages one thing in it. */
+const VALID = `dataset:
+  format: mnist
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: classes, activation: softmax }
+train:
+  stages:
+    - epochs: 1
+`;
+
+function load(text: string) {
+  return loadPipelineText('/work/pipelines/p.yaml', text, 'p.yaml');
+}
+
+describe('valid pipelines', () => {
+  const cases: { name: string; text: string; check: (spec: ReturnType<typeof resolved>) => void }[] = [
+    {
+      name: 'defaults are filled from the schema and the zoo',
+      text: VALID,
+      check: (spec) => {
+        assert.equal(spec.name, 'p');
+        assert.equal(spec.seed, 42);
+        assert.equal(spec.backend, 'auto');
+        assert.deepEqual(spec.base, { model: 'mobilenet_v2', cut: 'out_relu' });
+        assert.deepEqual(spec.dataset.image, { size: [96, 96], channels: 3 });
+        assert.equal(spec.dataset.validation, 0.1);
+        assert.deepEqual(spec.train.stages[0], { name: 'stage-1', epochs: 1, batchSize: 32, optimizer: { name: 'adam', learningRate: 0.001, momentum: 0 } });
+        assert.equal(spec.file, '/work/pipelines/p.yaml');
+      },
+    },
+    {
+      name: 'idx paths resolve against the pipeline folder',
+      text: VALID.replace('format: mnist', 'format: idx\n  train: { images: ../data/x.gz, labels: y }'),
+      check: (spec) => {
+        assert.equal(spec.dataset.format, 'idx');
+        assert.deepEqual(spec.dataset.format === 'idx' && spec.dataset.train, { images: '/work/data/x.gz', labels: '/work/pipelines/y' });
+      },
+    },
+    {
+      name: 'stage batch size falls back to train.batchSize; inception_v3 cuts at mixed10',
+      text: VALID.replace('stages:', 'batchSize: 8\n  stages:') + 'base: { model: inception_v3 }\n',
+      check: (spec) => {
+        assert.equal(spec.train.stages[0]!.batchSize, 8);
+        assert.equal(spec.base.cut, 'mixed10');
+      },
+    },
+    {
+      name: 'head layers resolve to typed entries; `flatten:` with no value is allowed',
+      text: VALID.replace('- globalAveragePooling2d: {}', '- flatten:\n  - dropout: { rate: 0.5 }'),
+      check: (spec) => {
+        assert.deepEqual(spec.head, [
+          { type: 'flatten' },
+          { type: 'dropout', rate: 0.5 },
+          { type: 'dense', units: 'classes', activation: 'softmax', useBias: true },
+        ]);
+      },
+    },
+    {
+      name: 'the yaml-language-server comment and $schema key are accepted',
+      text: '# yaml-language-server: $schema=../schemas/pipeline.schema.json\n$schema: ../schemas/pipeline.schema.json\n' + VALID,
+      check: (spec) => assert.equal(spec.name, 'p'),
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => c.check(resolved(c.text)));
+  }
+});
+
+function resolved(text: string) {
+  const result = load(text);
+  assert.ok(result.ok, result.ok ? '' : result.diagnostics.map(formatDiagnostic).join('\n'));
+  return result.value.spec;
+}
+
+describe('invalid pipelines: message, place and hint', () => {
+  const cases: { name: string; text: string; at: string; message: RegExp; hint?: RegExp }[] = [
+    { name: 'misspelt key', text: VALID.replace('epochs: 1', 'epochs: 1\n      optimizer: { learningrate: 0.1 }'), at: '9:20', message: /unknown key `learningrate`/, hint: /did you mean `learningRate`\?/ },
+    { name: 'unknown top-level key', text: VALID + 'seeds: 3\n', at: '9:1', message: /unknown key `seeds`/, hint: /did you mean `seed`/ },
+    { name: 'YAML syntax error', text: VALID.replace('format: mnist', 'format: [mnist'), at: '3:1', message: /Flow sequence/ },
+    { name: 'wrong type', text: VALID.replace('epochs: 1', 'epochs: "three"'), at: '8:15', message: /expected integer, got string "three"/, hint: /Passes over the training data/ },
+    { name: 'out of range', text: VALID.replace('epochs: 1', 'epochs: 0'), at: '8:15', message: /must be >= 1, got 0/ },
+    { name: 'enum typo', text: VALID.replace('format: mnist', 'format: mnsit'), at: '2:11', message: /"mnsit" is not one of: mnist, idx/, hint: /did you mean `mnist`/ },
+    { name: 'unknown head layer type', text: VALID.replace('- globalAveragePooling2d: {}', '- globalAvgPool: {}'), at: '4:5', message: /unknown head layer type `globalAvgPool`/, hint: /globalAveragePooling2d/ },
+    { name: 'two layer types in one item', text: VALID.replace('- globalAveragePooling2d: {}', '- globalAveragePooling2d: {}\n    dense: { units: 3 }'), at: '4:5', message: /exactly one key, its type; found 2/ },
+    { name: 'head output does not match the class count', text: VALID.replace('units: classes', 'units: 5'), at: '5:21', message: /outputs 5 scores, but the dataset has 10 classes/, hint: /units: classes/ },
+    { name: 'units is neither a number nor `classes`', text: VALID.replace('units: classes', 'units: class'), at: '5:21', message: /"class" is not a valid value/, hint: /`classes` for the number of classes/ },
+    { name: 'unknown base model', text: VALID + 'base: { model: mobilenetv2 }\n', at: '9:16', message: /unknown base model `mobilenetv2`/, hint: /did you mean `mobilenet_v2`/ },
+    { name: 'dense before pooling', text: VALID.replace('- globalAveragePooling2d: {}', '- dense: { units: 4 }\n  - flatten: {}'), at: '4:5', message: /before it is pooled or flattened/ },
+    { name: 'last activation is not softmax or linear', text: VALID.replace('activation: softmax', 'activation: sigmoid'), at: '5:42', message: /softmax \(probabilities\) or linear \(logits\), not sigmoid/ },
+    { name: 'missing required section', text: VALID.replace(/train:[\s\S]*/, ''), at: '1:1', message: /missing required key `train`/ },
+    { name: 'duplicate key', text: VALID + 'seed: 1\nseed: 2\n', at: '10:1', message: /unique/, hint: /each key may appear once/ },
+    { name: 'not a mapping', text: '- a\n- b\n', at: '1:1', message: /a pipeline file is a YAML mapping/ },
+    { name: 'tab indentation', text: 'dataset:\n\tformat: mnist\n', at: '2:1', message: /Tabs/, hint: /spaces, not tabs/ },
+    { name: 'a key promised for later', text: VALID.replace('epochs: 1', 'epochs: 1\n      unfreeze: ["block_16_*"]'), at: '9:7', message: /`unfreeze` rules are not supported yet/ },
+    { name: 'idx without files', text: VALID.replace('format: mnist', 'format: idx'), at: '2:3', message: /format `idx` needs `train: \{ images, labels \}`/ },
+    { name: 'momentum with adam', text: VALID.replace('epochs: 1', 'epochs: 1\n      optimizer: { momentum: 0.9 }'), at: '9:20', message: /no effect with adam/ },
+    { name: 'image smaller than the base accepts', text: VALID.replace('format: mnist', 'format: mnist\n  image: { size: [16, 16] }'), at: '3:18', message: /at least 32×32, got 16×16/ },
+    { name: 'duplicate stage names', text: VALID.replace('- epochs: 1', '- { name: a, epochs: 1 }\n    - { name: a, epochs: 1 }'), at: '9:15', message: /stage name `a` is already used by train.stages\[0\]/ },
+    { name: 'mnist with file paths', text: VALID.replace('format: mnist', 'format: mnist\n  train: { images: a, labels: b }'), at: '3:3', message: /`train` is not used/, hint: /format: idx/ },
+    { name: 'class names of the wrong length', text: VALID.replace('format: mnist', 'format: mnist\n  classNames: [a, b]'), at: '3:15', message: /mnist has 10 classes, but 2 names are given/ },
+    { name: 'two pooling layers', text: VALID.replace('- globalAveragePooling2d: {}', '- globalAveragePooling2d: {}\n  - flatten: {}'), at: '5:5', message: /already turned it into a vector/ },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const result = load(c.text);
+      assert.equal(result.ok, false, 'expected the pipeline to be rejected');
+      if (result.ok) return;
+      const first = result.diagnostics[0]!;
+      assert.equal(`${first.line}:${first.col}`, c.at, formatDiagnostic(first));
+      assert.match(first.message, c.message);
+      if (c.hint) assert.match(first.hint ?? '', c.hint);
+      assert.equal(first.severity, 'error');
+    });
+  }
+
+  it('an alias bomb is refused, not expanded', () => {
+    const bomb = 'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n';
+    const result = load(bomb);
+    assert.equal(result.ok, false);
+    assert.match(!result.ok ? result.diagnostics[0]!.message : '', /alias/);
+  });
+
+  it('binary garbage is called a binary file', () => {
+    const result = load('\u0000\u0001\u0002');
+    assert.equal(result.ok, false);
+    assert.match(!result.ok ? result.diagnostics[0]!.message : '', /binary file/);
+  });
+
+  it('reports every schema problem, in file order', () => {
+    const result = load(VALID.replace('epochs: 1', 'epochs: 0\n      batchSize: -1') + 'seeds: 1\n');
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.deepEqual(result.diagnostics.map((d) => d.line), [8, 9, 10]);
+  });
+});
+
+describe('printed form (golden)', () => {
+  it('file:line:col, key path, the line, a caret, the hint', () => {
+    const result = load(VALID.replace('epochs: 1', 'epochs: 1\n      optimizer: { learningrate: 0.1 }'));
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.equal(
+      formatDiagnostic(result.diagnostics[0]!),
+      [
+        'p.yaml:9:20: error: train.stages[0].optimizer.learningrate: unknown key `learningrate`',
+        '  9 |       optimizer: { learningrate: 0.1 }',
+        '    |                    ^',
+        '  hint: did you mean `learningRate`?',
+      ].join('\n'),
+    );
+  });
+
+  it('a range error names the limit and the value', () => {
+    const result = load(VALID.replace('epochs: 1', 'epochs: 0'));
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.equal(
+      formatDiagnostic(result.diagnostics[0]!),
+      [
+        'p.yaml:8:15: error: train.stages[0].epochs: must be >= 1, got 0',
+        '  8 |     - epochs: 0',
+        '    |               ^',
+        '  hint: Passes over the training data in this stage.',
+      ].join('\n'),
+    );
+  });
+});

@@ -15,13 +15,22 @@ const AUTO_ORDER: readonly ConcreteBackend[] = ['tensorflow', 'wasm', 'cpu'];
 
 async function activate(name: ConcreteBackend): Promise<void> {
   if (name === 'tensorflow') {
-    // Optional dependency: absent where its install could not download libtensorflow.
-    await import('@tensorflow/tfjs-node' as string);
+    try {
+      await import('@tensorflow/tfjs-node' as string);
+    } catch (error) {
+      // Optional dependency: absent where its install could not download libtensorflow.
+      if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+        throw new Error('@tensorflow/tfjs-node is not installed (its install downloads libtensorflow)');
+      }
+      throw error;
+    }
   } else if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
   }
   if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') returned false`);
   await tf.ready();
+  // Production mode: no debug checks, and no banner urging tfjs-node (the run log says which backend ran and why).
+  tf.enableProdMode();
 }
 
 function firstLine(error: unknown): string {

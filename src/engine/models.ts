@@ -34,7 +34,7 @@ export function buildHeadLayers(head: ResolvedHeadLayer[], seed: number): tf.lay
       case 'flatten':
         return tf.layers.flatten({ name });
       case 'dropout':
-        return tf.layers.dropout({ name, rate: layer.rate });
+        return seedDropout(tf.layers.dropout({ name, rate: layer.rate }), layer.rate, random.fork(name));
       case 'dense':
         return tf.layers.dense({
           name,
@@ -47,6 +47,23 @@ export function buildHeadLayers(head: ResolvedHeadLayer[], seed: number): tf.lay
         });
     }
   });
+}
+
+/**
+ * tfjs's Dropout draws its mask from Math.random, or — given a seed — the
+ * same mask at every step. Either way a run could not be repeated. This
+ * draws a fresh seed per training call from the pipeline's seeded stream.
+ * Only the instance's call changes, so the model still serialises as a
+ * plain Dropout layer that any tfjs loader reads.
+ */
+function seedDropout(layer: tf.layers.Layer, rate: number, random: SeededRandom): tf.layers.Layer {
+  const target = layer as unknown as { call: (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor };
+  target.call = (inputs, kwargs) => {
+    const input = Array.isArray(inputs) ? inputs[0]! : inputs;
+    if (kwargs['training'] !== true || rate <= 0) return input;
+    return tf.dropout(input, rate, undefined, random.nextSeed());
+  };
+  return layer;
 }
 
 /** The head on its own, taking the base's features: what is trained when the base is frozen. */

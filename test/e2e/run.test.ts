@@ -127,10 +127,15 @@ describe('tlpipe run on real MNIST digits and real MobileNetV2 weights', () => {
     assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org)/);
   });
 
-  it('a second run of the same pipeline gets the next number', async () => {
+  it('a second run of the same pipeline gets the next number and, with the same seed, the same metrics', async () => {
     const second = await tlpipe(['run', pipeline, '--quiet'], dir);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /runs\/tiny\/0002-/);
+    const secondDir = runDir.replace('/0001-', '/0002-');
+    const withoutTimes = (dir: string) =>
+      readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => ({ ...JSON.parse(line), seconds: 0 }));
+    assert.deepEqual(withoutTimes(secondDir), withoutTimes(runDir));
+    assert.deepEqual(readJson(path.join(secondDir, 'summary.json')).test, readJson(path.join(runDir, 'summary.json')).test);
   });
 });
 

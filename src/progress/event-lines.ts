@@ -11,7 +11,7 @@ export function formatEventLine(event: EngineEvent): string | undefined {
     case 'backend':
       return `backend ${event.backend}${event.skipped.map((s) => ` (skipped ${s.name}: ${s.reason})`).join('')}`;
     case 'data':
-      return `data ${event.train} train, ${event.validation} validation, ${event.test} test; ${event.numClasses} classes; ${event.imageSize.join('×')}`;
+      return `data ${event.train} train, ${event.validation} validation, ${event.test} test; ${event.numClasses} classes; ${event.imageSize.join('×')}; pixels ${event.storage === 'memory' ? 'in memory' : 'decoded per batch'}${event.skipped > 0 ? `; ${event.skipped} bad file(s) skipped` : ''}${event.ignored > 0 ? `; ${event.ignored} non-image file(s) ignored` : ''}`;
     case 'base':
       return `base ${event.model} cut at ${event.cut}: ${event.layers} layers, ${event.params.toLocaleString('en-US')} params, features ${event.outputShape.join('×')} (${event.seconds.toFixed(1)}s)`;
     case 'features-end':

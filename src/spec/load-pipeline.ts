@@ -4,7 +4,7 @@ import { byPosition, type Diagnostic, type Result } from './diagnostics.js';
 import { RULES } from './rules.js';
 import { validateAgainstSchema } from './schema-validation.js';
 import { SourceFile } from './source-file.js';
-import type { HeadLayerSpec, IdxFiles, PipelineFile, PipelineSpec } from './types.js';
+import type { DatasetCommon, DatasetSpec, HeadLayerSpec, IdxFiles, PipelineFile, PipelineSpec } from './types.js';
 import { ZOO } from './zoo-catalog.js';
 
 /** Files larger than this are not pipelines; refuse before parsing. */
@@ -95,16 +95,13 @@ function fileError(file: string, error: unknown): Diagnostic {
 export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
   const absolute = path.resolve(file);
   const dir = path.dirname(absolute);
-  const files = (p: { images: string; labels: string }): IdxFiles => ({
-    images: path.resolve(dir, p.images),
-    labels: path.resolve(dir, p.labels),
-  });
   const model = f.base?.model ?? 'mobilenet_v2';
-  const common = {
+  const common: DatasetCommon = {
     ...(f.dataset.classNames ? { classNames: f.dataset.classNames } : {}),
     limit: { ...f.dataset.limit },
     validation: f.dataset.validation ?? 0.1,
-    image: { size: f.dataset.image?.size ?? [96, 96], channels: 3 as const },
+    // IDX arrays are stretched (they carry no aspect ratio worth keeping); photos are cropped.
+    image: { size: f.dataset.image?.size ?? [96, 96], channels: 3 as const, fit: f.dataset.image?.fit ?? (f.dataset.format === 'imageFolder' ? 'cover' : 'fill') },
   };
   const batchSize = f.train.batchSize ?? 32;
   return {
@@ -112,10 +109,7 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
     file: absolute,
     seed: f.seed ?? 42,
     backend: f.backend ?? 'auto',
-    dataset:
-      f.dataset.format === 'idx'
-        ? { format: 'idx', ...common, train: files(f.dataset.train!), ...(f.dataset.test ? { test: files(f.dataset.test) } : {}) }
-        : { format: 'mnist', ...common },
+    dataset: resolveDataset(f.dataset, common, dir),
     base: { model, cut: f.base?.cut ?? ZOO[model]!.featureLayer },
     freeze: 'all',
     head: f.head.map(resolveHeadLayer),
@@ -133,6 +127,28 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
       })),
     },
   };
+}
+
+function resolveDataset(d: PipelineFile['dataset'], common: DatasetCommon, dir: string): DatasetSpec {
+  const files = (p: { images: string; labels: string }): IdxFiles => ({
+    images: path.resolve(dir, p.images),
+    labels: path.resolve(dir, p.labels),
+  });
+  switch (d.format) {
+    case 'mnist':
+      return { format: 'mnist', ...common };
+    case 'idx':
+      return { format: 'idx', ...common, train: files(d.train!), ...(typeof d.test === 'object' ? { test: files(d.test) } : {}) };
+    case 'imageFolder':
+      return {
+        format: 'imageFolder',
+        ...common,
+        dir: path.resolve(dir, d.dir!),
+        ...(d.testDir ? { testDir: path.resolve(dir, d.testDir) } : {}),
+        testFraction: typeof d.test === 'number' ? d.test : 0,
+        onBadFile: d.onBadFile ?? 'error',
+      };
+  }
 }
 
 function resolveHeadLayer(layer: PipelineFile['head'][number]): HeadLayerSpec {

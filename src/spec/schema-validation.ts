@@ -16,8 +16,7 @@ const Ajv2020 = Ajv2020Module.default;
 const NOT_YET_SUPPORTED: Readonly<Record<string, string>> = {
   unfreeze: 'per-stage `unfreeze` rules are not supported yet; this version trains the head on a frozen base (`freeze: all`)',
   earlyStopping: '`earlyStopping` is not supported yet; set `epochs` per stage',
-  imageFolder: 'the `imageFolder` dataset format is not supported yet; use `mnist` or `idx`',
-  csv: 'the `csv` dataset format is not supported yet; use `mnist` or `idx`',
+  csv: 'the `csv` dataset format is not supported yet; use `mnist`, `idx` or `imageFolder`',
   none: '`freeze: none` is not supported yet; this version trains the head on a frozen base (`freeze: all`)',
 };
 

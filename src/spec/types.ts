@@ -18,13 +18,17 @@ export interface PipelineFile {
   seed?: number;
   backend?: BackendName;
   dataset: {
-    format: 'mnist' | 'idx';
+    format: 'mnist' | 'idx' | 'imageFolder';
+    dir?: string;
+    testDir?: string;
     train?: IdxFilesAsWritten;
-    test?: IdxFilesAsWritten;
+    /** IDX files for idx; a fraction for imageFolder. */
+    test?: IdxFilesAsWritten | number;
     classNames?: string[];
     limit?: { perClass?: number; testPerClass?: number };
     validation?: number;
-    image?: { size?: [number, number]; channels?: 3 };
+    image?: { size?: [number, number]; channels?: 3; fit?: FitMode };
+    onBadFile?: 'error' | 'skip';
   };
   base?: { model?: string; cut?: string };
   freeze?: 'all';
@@ -52,10 +56,11 @@ export interface StageAsWritten {
 /** A file pair with its path resolved against the pipeline file's folder. */
 export interface IdxFiles { images: string; labels: string }
 
-export interface ImageSpec { size: [number, number]; channels: 3 }
+export type FitMode = 'fill' | 'cover' | 'contain';
+export interface ImageSpec { size: [number, number]; channels: 3; fit: FitMode }
 export interface LimitSpec { perClass?: number; testPerClass?: number }
 
-interface DatasetCommon {
+export interface DatasetCommon {
   classNames?: string[];
   limit: LimitSpec;
   validation: number;
@@ -63,7 +68,17 @@ interface DatasetCommon {
 }
 export type DatasetSpec =
   | (DatasetCommon & { format: 'mnist' })
-  | (DatasetCommon & { format: 'idx'; train: IdxFiles; test?: IdxFiles });
+  | (DatasetCommon & { format: 'idx'; train: IdxFiles; test?: IdxFiles })
+  | (DatasetCommon & {
+      format: 'imageFolder';
+      /** Absolute. */
+      dir: string;
+      /** Absolute; a separate test folder. */
+      testDir?: string;
+      /** Fraction of each class held out as the test split when there is no testDir. */
+      testFraction: number;
+      onBadFile: 'error' | 'skip';
+    });
 
 export type HeadLayerSpec =
   | { type: 'globalAveragePooling2d' }

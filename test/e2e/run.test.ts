@@ -112,9 +112,9 @@ describe('tlpipe run on real MNIST digits and real MobileNetV2 weights', () => {
     const pre: Preprocessing = readJson(path.join(runDir, 'model/preprocessing.json'));
     assert.equal(probe.split, 'test');
     assert.equal(probe.indexes.length, 16);
-    const mnist = readDataset({ format: 'mnist', limit: {}, validation: 0, image: { size: pre.inputSize, channels: 3 } });
+    const mnist = await readDataset({ format: 'mnist', limit: {}, validation: 0, image: { size: pre.inputSize, channels: 3, fit: 'fill' } });
     const model = await tf.loadLayersModel(fileModelHandler(path.join(runDir, 'model')));
-    const x = imageBatch(mnist.test!, probe.indexes, pre);
+    const x = imageBatch(await mnist.test!.pixels(probe.indexes), pre);
     const predicted = (model.predict(x) as tf.Tensor).arraySync();
     assert.deepEqual(predicted, probe.predictions);
     assert.deepEqual(readJson(path.join(runDir, 'model/labels.json')), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
-import { readDataset, selectExamples } from '../../src/engine/datasets.js';
+import { readDataset, selectExamples, type SplitData } from '../../src/engine/datasets.js';
 import { encodeIdx, parseIdx } from '../../src/engine/idx-file.js';
 
 describe('parseIdx', () => {
@@ -25,9 +25,9 @@ describe('parseIdx', () => {
 
 describe('selectExamples', () => {
   // 3 classes, 10 examples each, interleaved.
-  const labels = Uint8Array.from({ length: 30 }, (_, i) => i % 3);
-  const images = { images: new Uint8Array(30), labels, count: 30, height: 1, width: 1 };
-  const dataset = { train: images, test: images, numClasses: 3 };
+  const labels = Int32Array.from({ length: 30 }, (_, i) => i % 3);
+  const split: SplitData = { labels, count: 30, name: (i) => String(i), pixels: async () => ({ data: new Uint8Array(0), count: 0, height: 1, width: 1, channels: 1 }) };
+  const dataset = { train: split, test: split, numClasses: 3 };
   const countBy = (indexes: number[]) => [0, 1, 2].map((c) => indexes.filter((i) => labels[i] === c).length);
 
   const cases: { name: string; options: Parameters<typeof selectExamples>[1]; train: number[]; validation: number[]; test: number[] }[] = [
@@ -46,6 +46,15 @@ describe('selectExamples', () => {
     });
   }
 
+  it('carves a stratified test split out of train when there is no separate one', () => {
+    const s = selectExamples({ train: split, numClasses: 3 }, { testFraction: 0.2, testPerClass: 1, validation: 0.25, seed: 3 });
+    assert.deepEqual(countBy(s.test), [1, 1, 1]);
+    assert.deepEqual(countBy(s.validation), [2, 2, 2]);
+    assert.deepEqual(countBy(s.train), [6, 6, 6]);
+    const used = [...s.train, ...s.validation, ...s.test];
+    assert.equal(new Set(used).size, used.length, 'splits overlap');
+  });
+
   it('is reproducible for a seed and differs across seeds', () => {
     const options = { perClass: 5, validation: 0.2, seed: 7 };
     assert.deepEqual(selectExamples(dataset, options), selectExamples(dataset, options));
@@ -54,11 +63,12 @@ describe('selectExamples', () => {
 });
 
 describe('readDataset on the real MNIST files', () => {
-  it('finds 60 000 + 10 000 28×28 digits in 10 classes', () => {
-    const d = readDataset({ format: 'mnist', limit: {}, validation: 0.1, image: { size: [32, 32], channels: 3 } });
+  it('finds 60 000 + 10 000 28×28 digits in 10 classes', async () => {
+    const d = await readDataset({ format: 'mnist', limit: {}, validation: 0.1, image: { size: [32, 32], channels: 3, fit: 'fill' } });
     assert.equal(d.train.count, 60000);
     assert.equal(d.test?.count, 10000);
-    assert.deepEqual([d.train.height, d.train.width], [28, 28]);
+    const pixels = await d.train.pixels([0, 1]);
+    assert.deepEqual([pixels.count, pixels.height, pixels.width, pixels.channels, pixels.data.length], [2, 28, 28, 1, 2 * 28 * 28]);
     assert.equal(d.numClasses, 10);
     assert.match(d.digest, /^[0-9a-f]{64}$/);
   });

@@ -18,7 +18,7 @@ const EXAMPLES = 48;
 let mnist: LoadedDataset;
 before(async () => {
   await selectBackend('wasm');
-  mnist = readDataset({ format: 'mnist', limit: {}, validation: 0, image: { size: SIZE, channels: 3 } });
+  mnist = await readDataset({ format: 'mnist', limit: {}, validation: 0, image: { size: SIZE, channels: 3, fit: 'fill' } });
 });
 
 function snapshot(model: tf.LayersModel): Map<string, Float32Array> {
@@ -32,13 +32,13 @@ function changedWeights(before: Map<string, Float32Array>, model: tf.LayersModel
 
 /** Trains base + a small head on real digits with the engine's training loop, base frozen. */
 async function trainOnDigits(base: tf.LayersModel): Promise<tf.LayersModel> {
-  const pre = preprocessingFor(ZOO['mobilenet_v2']!, SIZE);
+  const pre = preprocessingFor(ZOO['mobilenet_v2']!, { size: SIZE, channels: 3, fit: 'fill' });
   const head = buildHeadLayers([{ type: 'globalAveragePooling2d' }, { type: 'dense', units: 10, activation: 'softmax', useBias: true }], 1);
   const model = composeModel(base, head, 'frozen_bn_test');
   const indexes = Array.from({ length: EXAMPLES }, (_, i) => i);
   const source: BatchSource = {
     count: EXAMPLES,
-    batch: (positions) => ({ x: imageBatch(mnist.train, positions.map((p) => indexes[p]!), pre), y: oneHotBatch(mnist.train, positions, 10) }),
+    batch: async (positions) => ({ x: imageBatch(await mnist.train.pixels(positions.map((p) => indexes[p]!)), pre), y: oneHotBatch(mnist.train.labels, positions, 10) }),
   };
   const stage = { name: 'head', index: 0, taskId: 'train:head', epochs: 2, firstEpoch: 1, lastEpoch: 2, batchSize: 16, optimizer: { name: 'adam' as const, learningRate: 0.01, momentum: 0 }, trainable: 'head' as const, fingerprint: '' };
   await trainStage(model, stage, { train: source }, 'categoricalCrossentropy', new SeededRandom(1), { onEvent: () => undefined, onEpochEnd: async () => undefined });

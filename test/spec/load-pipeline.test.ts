@@ -28,7 +28,7 @@ describe('valid pipelines', () => {
         assert.equal(spec.seed, 42);
         assert.equal(spec.backend, 'auto');
         assert.deepEqual(spec.base, { model: 'mobilenet_v2', cut: 'out_relu' });
-        assert.deepEqual(spec.dataset.image, { size: [96, 96], channels: 3 });
+        assert.deepEqual(spec.dataset.image, { size: [96, 96], channels: 3, fit: 'fill' });
         assert.equal(spec.dataset.validation, 0.1);
         assert.deepEqual(spec.train.stages[0], { name: 'stage-1', epochs: 1, batchSize: 32, optimizer: { name: 'adam', learningRate: 0.001, momentum: 0 } });
         assert.equal(spec.file, '/work/pipelines/p.yaml');

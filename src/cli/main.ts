@@ -20,6 +20,7 @@ Commands:
   run <pipeline.yaml>        validate, plan and run a pipeline into runs/<name>/<NNNN>-<fp8>/
   validate <files…>          check pipeline files against the schema and rules
   plan <pipeline.yaml>       show the compiled plan (tasks and fingerprints) without running
+  data <pipeline.yaml>       report the dataset: class counts per split, image sizes, skipped files
 
 Run 'tlpipe <command> --help' for a command's options.
 Exit codes: 0 success, 1 invalid pipeline or failed run, 2 usage error.`,
@@ -40,6 +41,15 @@ Checks each file against schemas/pipeline.schema.json and tlpipe's rules.
 Prints every problem as file:line:col with a hint; exit 1 if any file is invalid.
 
 Options:
+  -h, --help         show this help`,
+  data: `Usage: tlpipe data <pipeline.yaml> [--json]
+
+Reads and decodes the pipeline's dataset and reports what training would see:
+class counts per split (after limits and splits), source image sizes, files
+skipped or ignored and why, and a warning when classes are imbalanced.
+
+Options:
+  --json             print the report as JSON
   -h, --help         show this help`,
   plan: `Usage: tlpipe plan <pipeline.yaml> [--json]
 
@@ -112,6 +122,30 @@ async function planCommand(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+async function dataCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
+  if (values.help) return help('data');
+  if (positionals.length !== 1) throw new UsageError('data takes exactly one pipeline file');
+  const loaded = loadPipeline(positionals[0]!);
+  if (!loaded.ok) {
+    printDiagnostics(loaded.diagnostics);
+    return EXIT.userError;
+  }
+  const { describeDataset } = await import('../engine/describe-dataset.js');
+  const { UserError } = await import('../engine/errors.js');
+  const { spec, source } = loaded.value;
+  try {
+    const report = await describeDataset(spec.dataset, spec.seed);
+    const { formatDataReport } = await import('./format-data-report.js');
+    process.stdout.write((values.json ? JSON.stringify(report, null, 2) : formatDataReport(report)) + '\n');
+    return EXIT.ok;
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    printDiagnostics([source.locate(error.toDiagnostic(spec.file))]);
+    return EXIT.userError;
+  }
+}
+
 async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     backend: { type: 'string' },
@@ -165,6 +199,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   run: runCommand,
   validate: validateCommand,
   plan: planCommand,
+  data: dataCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -71,3 +71,38 @@ export function writeMnistSubsetIdx(dir: string, perClass: number, classes: numb
   };
   return { train: out('train'), test: out('test') };
 }
+
+/** Digit classes written as image folders: class folder name → MNIST label. */
+export const DIGIT_FOLDERS = { one: 1, seven: 7, zero: 0 } as const;
+
+/**
+ * Writes real MNIST training digits as image files, one sub-folder per class
+ * (named in DIGIT_FOLDERS), cycling through `formats` so every decoder path
+ * runs. Returns the files written, in creation order.
+ */
+export async function writeDigitImageFolder(dir: string, perClass: number, formats: readonly ('png' | 'jpg' | 'webp' | 'gif' | 'PNG')[] = ['png', 'jpg']): Promise<string[]> {
+  const { mkdirSync } = await import('node:fs');
+  const sharp = (await import('sharp')).default;
+  const files = mnistFiles();
+  const images = parseIdx(readFileSync(files.train.images));
+  const labels = parseIdx(readFileSync(files.train.labels));
+  const written: string[] = [];
+  for (const [name, digit] of Object.entries(DIGIT_FOLDERS)) {
+    mkdirSync(path.join(dir, name), { recursive: true });
+    let n = 0;
+    for (let i = 0; i < labels.data.length && n < perClass; i++) {
+      if (labels.data[i] !== digit) continue;
+      const format = formats[n % formats.length]!;
+      // Some files in a nested folder: nested paths are allowed.
+      const file = path.join(dir, name, n % 4 === 3 ? 'more' : '', `${i}.${format}`);
+      mkdirSync(path.dirname(file), { recursive: true });
+      const pixels = Buffer.from(images.data.subarray(i * 784, (i + 1) * 784));
+      const image = sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } });
+      const lower = format.toLowerCase();
+      await (lower === 'jpg' ? image.jpeg({ quality: 95 }) : lower === 'webp' ? image.webp({ lossless: true }) : lower === 'gif' ? image.gif() : image.png()).toFile(file);
+      written.push(file);
+      n++;
+    }
+  }
+  return written;
+}

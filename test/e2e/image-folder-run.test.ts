@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { hasStackTrace, tlpipe, workspace, write, writeDigitImageFolder } from './cli-harness.js';
+
+const PIPELINE = `name: digits
+dataset:
+  format: imageFolder
+  dir: digits
+  test: 0.25
+  onBadFile: skip
+  image: { size: [32, 32], fit: contain }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: classes, activation: softmax }
+train:
+  stages:
+    - { epochs: 2, batchSize: 8 }
+`;
+
+const readJson = (file: string): any => JSON.parse(readFileSync(file, 'utf8'));
+
+describe('tlpipe run and tlpipe data on an image folder of real digits', () => {
+  const dir = workspace('folder-run');
+  let files: string[] = [];
+  before(async () => {
+    files = await writeDigitImageFolder(path.join(dir, 'digits'), 8, ['png', 'jpg', 'webp', 'gif']);
+    writeFileSync(files[2]!, readFileSync(files[2]!).subarray(0, 30));
+    writeFileSync(path.join(dir, 'digits', 'seven', 'notes.txt'), 'not an image');
+    write(dir, 'digits.yaml', PIPELINE);
+  });
+
+  it('data reports counts per split, image sizes, skipped and ignored files', async () => {
+    const r = await tlpipe(['data', 'digits.yaml', '--json'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.deepEqual(report.classNames, ['one', 'seven', 'zero']);
+    assert.deepEqual(report.counts.test, [2, 2, 2]);
+    assert.equal(report.counts.train.reduce((a: number, b: number) => a + b, 0) + report.counts.validation.reduce((a: number, b: number) => a + b, 0), 17);
+    assert.deepEqual(report.sourceSize.width, { min: 28, median: 28, max: 28 });
+    assert.deepEqual(report.skipped.map((s: { file: string }) => s.file), [files[2]]);
+    assert.deepEqual(report.ignored.map((s: { reason: string }) => s.reason), ['not an image']);
+    const table = await tlpipe(['data', 'digits.yaml'], dir);
+    assert.match(table.stdout, /^zero +\d+ +\d+ +2$/m);
+    assert.match(table.stdout, /skipped \(cannot be decoded\): 1/);
+  });
+
+  it('run trains, lists the skipped file in summary.json and log.txt, and uses the folder names as labels', async () => {
+    const r = await tlpipe(['run', 'digits.yaml'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(hasStackTrace(r.stderr), false);
+    const runs = path.join(dir, 'runs', 'digits');
+    const runDir = path.join(runs, readdirSync(runs).find((n) => n.startsWith('0001-'))!);
+    const summary = readJson(path.join(runDir, 'summary.json'));
+    assert.deepEqual(summary.data.skipped.map((s: { file: string }) => s.file), [files[2]]);
+    assert.equal(summary.data.ignored, 1);
+    assert.deepEqual(summary.data.counts, { train: 14, validation: 3, test: 6 });
+    assert.deepEqual(readJson(path.join(runDir, 'model/labels.json')), ['one', 'seven', 'zero']);
+    assert.equal(readJson(path.join(runDir, 'model/preprocessing.json')).fit, 'contain');
+    assert.match(readFileSync(path.join(runDir, 'log.txt'), 'utf8'), new RegExp(`warning: skipped ${files[2]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    const probe = readJson(path.join(runDir, 'model/probe.json'));
+    assert.ok(probe.examples.every((f: string) => f.startsWith(path.join(dir, 'digits'))), 'probe names its image files');
+  });
+
+  it('a second run with the same seed makes the same split and the same plan', async () => {
+    const first = readJson(path.join(dir, 'runs', 'digits', readdirSync(path.join(dir, 'runs', 'digits')).find((n) => n.startsWith('0001-'))!, 'model/probe.json'));
+    const r = await tlpipe(['run', 'digits.yaml', '--quiet'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const runs = readdirSync(path.join(dir, 'runs', 'digits')).filter((n) => !n.startsWith('.')).sort();
+    assert.equal(runs[0]!.slice(5), runs[1]!.slice(5), 'same plan fingerprint');
+    const second = readJson(path.join(dir, 'runs', 'digits', runs[1]!, 'model/probe.json'));
+    assert.deepEqual(second.examples, first.examples);
+  });
+
+  it('without onBadFile: skip, a corrupt file stops the run before training and is named', async () => {
+    write(dir, 'strict.yaml', PIPELINE.replace('  onBadFile: skip\n', '').replace('name: digits', 'name: strict'));
+    const r = await tlpipe(['run', 'strict.yaml'], dir);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^strict.yaml:4:8: error: dataset.dir: 1 image file cannot be decoded:/m);
+    assert.ok(r.stderr.includes(files[2]!));
+    assert.match(r.stderr, /hint: fix or remove them, or set `onBadFile: skip`/);
+    assert.equal(hasStackTrace(r.stderr), false);
+  });
+});

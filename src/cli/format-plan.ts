@@ -9,12 +9,13 @@ export function formatPlan(plan: Plan): string {
   const features =
     plan.features.mode === 'precompute'
       ? `precomputed once with the frozen base (${(plan.features.bytes / 2 ** 20).toFixed(1)} MiB in memory)`
-      : `recomputed per batch (${(plan.features.bytes / 2 ** 30).toFixed(2)} GiB would not fit in memory)`;
+      : `the base runs on every batch: ${plan.features.reason}`;
   return [
     `pipeline ${plan.pipeline}  plan ${plan.fingerprint.slice(0, 8)}  seed ${plan.seed}  backend ${plan.backend}`,
     `classes (${plan.classes.count}): ${plan.classes.names.join(', ')}`,
     `features: ${features}`,
-    `loss: ${plan.loss}`,
+    `loss: ${plan.loss}${plan.classWeights ? `, class weights ${plan.classWeights.map((w) => w.toFixed(3)).join(' ')}` : ''}`,
+    `pixels: ${plan.normalize.description}${plan.augment ? `; augmented: ${Object.entries(plan.augment).filter(([, v]) => v).map(([k, v]) => (v === true ? k : `${k} ${v}`)).join(', ')}` : ''}`,
     '',
     line(header),
     line(widths.map((w) => '-'.repeat(w))),

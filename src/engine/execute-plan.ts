@@ -3,6 +3,7 @@ import type { Plan } from '../plan/types.js';
 import { splitSource, type SplitData } from './datasets.js';
 import { RunInterrupted } from './errors.js';
 import type { EventListener } from './events.js';
+import { augmenter } from './augment.js';
 import { accuracyOf, confusionMatrix, perClassMetrics, type TestMetrics } from './metrics.js';
 import { buildHeadLayers, buildHeadModel, composeModel } from './models.js';
 import type { PreparedInputs } from './prepare-inputs.js';
@@ -67,10 +68,12 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
   const extractor = composeModel(base, headLayers.slice(0, applied), `${plan.pipeline}_features`);
   const owned: tf.TensorContainer[] = [];
   try {
+    // Only training batches are augmented, from their own seeded stream.
+    const augment = plan.augment ? augmenter(plan.augment, new SeededRandom(plan.seed).fork('augment')) : undefined;
     const sourceFor = async (split: 'train' | 'validation' | 'test'): Promise<BatchSource> => {
       const data = splitSource(dataset, split);
       const indexes = selection[split];
-      const examples = imageSource(data, indexes, preprocessing, numClasses);
+      const examples = imageSource(data, indexes, preprocessing, numClasses, split === 'train' ? augment : undefined);
       if (plan.features.mode === 'perBatch') return examples;
       const features = await extractFeatures(extractor, examples, split, onEvent, signal);
       const labels = oneHotBatch(data.labels, indexes, numClasses);
@@ -87,7 +90,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
     const stages: StageSummary[] = [];
     for (const stage of plan.stages) {
       onEvent({ type: 'stage-start', stage: stage.name, index: stage.index, epochs: stage.epochs, firstEpoch: stage.firstEpoch });
-      const outcome = await trainStage(trained, stage, { train, ...(validation ? { validation } : {}) }, plan.loss, random, {
+      const outcome = await trainStage(trained, stage, { train, ...(validation ? { validation } : {}) }, { kind: plan.loss, classWeights: plan.classWeights }, random, {
         onEvent,
         signal,
         onEpochEnd: async (metrics, optimizer) => {
@@ -157,14 +160,14 @@ function tensorSource(x: tf.Tensor, y: tf.Tensor): BatchSource {
   };
 }
 
-/** Examples `indexes` of `data` as model inputs, decoded and preprocessed per batch. */
-function imageSource(data: SplitData, indexes: number[], pre: Preprocessing, numClasses: number): BatchSource {
+/** Examples `indexes` of `data` as model inputs, decoded and preprocessed (and augmented) per batch. */
+function imageSource(data: SplitData, indexes: number[], pre: Preprocessing, numClasses: number, augment?: (x: tf.Tensor4D) => tf.Tensor4D): BatchSource {
   return {
     count: indexes.length,
     batch: async (positions) => {
       const chosen = positions.map((p) => indexes[p]!);
       const pixels = await data.pixels(chosen);
-      return { x: imageBatch(pixels, pre), y: oneHotBatch(data.labels, chosen, numClasses) };
+      return { x: imageBatch(pixels, pre, augment), y: oneHotBatch(data.labels, chosen, numClasses) };
     },
   };
 }

@@ -2,13 +2,18 @@ import * as tf from '@tensorflow/tfjs';
 import type { PlanInputs } from '../plan/types.js';
 import type { Result } from '../spec/diagnostics.js';
 import type { BackendName, PipelineSpec } from '../spec/types.js';
-import { ZOO } from '../spec/zoo-catalog.js';
 import { selectBackend, type BackendChoice } from './backend.js';
 import { readDataset, selectExamples, type LoadedDataset, type Selection } from './datasets.js';
 import { UserError } from './errors.js';
 import { buildBase } from './models.js';
 import { preprocessingFor, type Preprocessing } from './preprocess.js';
 import { loadZooArtifacts } from './zoo.js';
+
+function countPerClass(labels: Int32Array, indexes: number[], numClasses: number): number[] {
+  const counts = new Array<number>(numClasses).fill(0);
+  for (const index of indexes) counts[labels[index]!]! += 1;
+  return counts;
+}
 
 /** Everything read from disk for one pipeline, ready for planning and execution. */
 export interface PreparedInputs {
@@ -62,13 +67,14 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
         dataset,
         selection,
         base,
-        preprocessing: preprocessingFor(ZOO[spec.base.model]!, spec.dataset.image),
+        preprocessing: preprocessingFor(spec.base.normalize, spec.dataset.image),
         planInputs: {
           dataset: {
             digest: dataset.digest,
             numClasses: dataset.numClasses,
             ...(dataset.classNames ? { classNames: dataset.classNames } : {}),
             counts: { train: selection.train.length, validation: selection.validation.length, test: selection.test.length },
+            trainPerClass: countPerClass(dataset.train.labels, selection.train, dataset.numClasses),
           },
           base: { digest: artifacts.digest, cutOutputShape: outputShape, layerCount: base.layers.length, paramCount: base.countParams() },
         },

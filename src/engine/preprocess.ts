@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { FitMode, ImageSpec } from '../spec/types.js';
-import type { ZooEntry } from '../spec/zoo-catalog.js';
+import type { FitMode, ImageSpec, NormalizeSpec } from '../spec/types.js';
 import type { PixelBatch } from './datasets.js';
 
 /** Everything needed to turn a raw image into the model's input; saved as preprocessing.json. */
@@ -14,34 +13,49 @@ export interface Preprocessing {
    * resized by bilinear interpolation (they have no aspect ratio to keep).
    */
   fit: FitMode;
-  /** input = pixel (0–255) × scale + offset */
-  scale: number;
-  offset: number;
+  /** input[c] = pixel[c] × scale[c] + offset[c], with pixel in 0–255; equals (pixel / 255 − mean) / std. */
+  scale: [number, number, number];
+  offset: [number, number, number];
+  mean: [number, number, number];
+  std: [number, number, number];
   description: string;
 }
 
-export function preprocessingFor(entry: ZooEntry, image: ImageSpec): Preprocessing {
+type Triple = [number, number, number];
+
+export function preprocessingFor(normalize: NormalizeSpec, image: ImageSpec): Preprocessing {
   const inputSize = image.size;
   return {
     inputSize,
     channels: 3,
     grayscaleToRgb: true,
     fit: image.fit,
-    scale: entry.preprocessing.scale,
-    offset: entry.preprocessing.offset,
-    description: `resize to ${inputSize.join('×')} (${image.fit}), gray → RGB, ${entry.preprocessing.description}`,
+    scale: normalize.std.map((s) => 1 / (255 * s)) as Triple,
+    offset: normalize.mean.map((m, c) => -m / normalize.std[c]!) as Triple,
+    mean: normalize.mean,
+    std: normalize.std,
+    description: `resize to ${inputSize.join('×')} (${image.fit}), gray → RGB, ${normalize.description}`,
   };
 }
 
-/** The model input for a batch of pixels: [n, height, width, 3], float32, resized and scaled. */
-export function imageBatch(batch: PixelBatch, pre: Preprocessing): tf.Tensor4D {
-  const scaled = new Float32Array(batch.data.length);
-  for (let i = 0; i < batch.data.length; i++) scaled[i] = batch.data[i]! * pre.scale + pre.offset;
+/** Pixels as floats in 0–255 at the model's input size, 3 channels. */
+export function pixelsTensor(batch: PixelBatch, inputSize: [number, number]): tf.Tensor4D {
   return tf.tidy(() => {
-    const x = tf.tensor4d(scaled, [batch.count, batch.height, batch.width, batch.channels]);
-    // Scaling first is exact: bilinear resizing is linear in the pixel values.
-    const sized = batch.height === pre.inputSize[0] && batch.width === pre.inputSize[1] ? x : tf.image.resizeBilinear(x, pre.inputSize);
+    const x = tf.tensor4d(batch.data, [batch.count, batch.height, batch.width, batch.channels], 'int32').toFloat();
+    const sized = batch.height === inputSize[0] && batch.width === inputSize[1] ? x : tf.image.resizeBilinear(x, inputSize);
     return batch.channels === 1 ? tf.tile(sized, [1, 1, 1, 3]) : sized;
+  });
+}
+
+/**
+ * The model input for a batch of pixels: [n, height, width, 3], float32,
+ * resized, optionally augmented (training batches only), then normalised.
+ */
+export function imageBatch(batch: PixelBatch, pre: Preprocessing, augment?: (pixels: tf.Tensor4D) => tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const pixels = pixelsTensor(batch, pre.inputSize);
+    const changed = augment ? augment(pixels) : pixels;
+    return tf.add(tf.mul(changed, tf.tensor1d(pre.scale)), tf.tensor1d(pre.offset)) as tf.Tensor4D;
   });
 }
 

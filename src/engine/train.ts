@@ -49,11 +49,17 @@ export function createOptimizer(spec: OptimizerSpec): tf.Optimizer {
   }
 }
 
-/** Mean loss over a batch, from probabilities (softmax head) or logits (linear head). */
-export function batchLoss(kind: Plan['loss'], yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
-  return kind === 'categoricalCrossentropy'
-    ? tf.mean(tf.metrics.categoricalCrossentropy(yTrue, yPred))
-    : tf.losses.softmaxCrossEntropy(yTrue, yPred);
+/**
+ * Mean loss over a batch, from probabilities (softmax head) or logits
+ * (linear head). With class weights each example's loss is scaled by its
+ * class's weight before the mean, as Keras' class_weight does.
+ */
+export function batchLoss(kind: Plan['loss'], yTrue: tf.Tensor, yPred: tf.Tensor, classWeights?: tf.Tensor1D): tf.Scalar {
+  const perExample =
+    kind === 'categoricalCrossentropy'
+      ? tf.metrics.categoricalCrossentropy(yTrue, yPred)
+      : tf.losses.softmaxCrossEntropy(yTrue, yPred, undefined, 0, tf.Reduction.NONE);
+  return classWeights ? tf.mean(tf.mul(perExample, tf.sum(tf.mul(yTrue, classWeights), -1))) : tf.mean(perExample);
 }
 
 function correctCount(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
@@ -104,10 +110,12 @@ export async function trainStage(
   model: tf.LayersModel,
   stage: PlanStage,
   data: { train: BatchSource; validation?: BatchSource },
-  lossKind: Plan['loss'],
+  loss: { kind: Plan['loss']; classWeights: number[] | null },
   random: SeededRandom,
   hooks: StageHooks,
 ): Promise<StageOutcome> {
+  const lossKind = loss.kind;
+  const classWeights = loss.classWeights ? tf.tensor1d(loss.classWeights) : undefined;
   const optimizer = createOptimizer(stage.optimizer);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const monitor = data.validation && data.validation.count > 0 ? 'val_loss' : 'loss';
@@ -130,7 +138,7 @@ export async function trainStage(
         const loss = optimizer.minimize(() => {
           const pred = model.apply(x, { training: true }) as tf.Tensor;
           correctInBatch = tf.keep(correctCount(y, pred));
-          return batchLoss(lossKind, y, pred);
+          return batchLoss(lossKind, y, pred, classWeights);
         }, true, variables)!;
         const lossValue = loss.dataSync()[0]!;
         correct += correctInBatch!.dataSync()[0]!;
@@ -170,6 +178,7 @@ export async function trainStage(
     }
   } finally {
     optimizer.dispose();
+    classWeights?.dispose();
   }
   return { epochsRun: stage.epochs, bestEpoch: best.epoch, bestValue: best.value, monitor };
 }

@@ -47,7 +47,10 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
     digest: inputs.dataset.digest,
     limit: dataset.limit,
     validation: dataset.validation,
+    ...(dataset.format === 'imageFolder' ? { testFraction: dataset.testFraction, onBadFile: dataset.onBadFile } : {}),
     image: dataset.image,
+    normalize: spec.base.normalize,
+    augment: dataset.augment ?? null,
     seed: spec.seed,
   };
   addTask('data', 'data', [], describeData(spec, inputs), dataConfig);
@@ -60,12 +63,13 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
   });
   addTask('model', 'model', ['base'], `head: ${head.map(describeLayer).join(' → ')}`, { head, seed: spec.seed, numClasses });
 
+  const classWeights = spec.train.classWeights === 'balanced' ? balancedClassWeights(inputs.dataset.trainPerClass) : null;
   const stages: PlanStage[] = [];
   let previous = 'model';
   let epoch = 0;
   for (const [index, stage] of spec.train.stages.entries()) {
     const id = `train:${stage.name}`;
-    const config = { stage: stage.name, index, epochs: stage.epochs, batchSize: stage.batchSize, optimizer: stage.optimizer, trainable: 'head', seed: spec.seed };
+    const config = { stage: stage.name, index, epochs: stage.epochs, batchSize: stage.batchSize, optimizer: stage.optimizer, trainable: 'head', classWeights, seed: spec.seed };
     const task = addTask(id, 'train', [previous, 'data'], `train the head ${stage.epochs} epoch(s), ${stage.optimizer.name} lr ${stage.optimizer.learningRate}, batch ${stage.batchSize}`, config);
     stages.push({
       name: stage.name, index, taskId: id, epochs: stage.epochs, firstEpoch: epoch + 1, lastEpoch: epoch + stage.epochs,
@@ -90,7 +94,10 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
       data: { format: dataset.format, limit: dataset.limit, validation: dataset.validation, image: dataset.image, digest: inputs.dataset.digest },
       base: { model: spec.base.model, cut: spec.base.cut, ...inputs.base },
       head,
-      features: featureMode(inputs, head),
+      features: featureMode(inputs, head, dataset.augment !== undefined),
+      ...(dataset.augment ? { augment: dataset.augment } : {}),
+      normalize: spec.base.normalize,
+      classWeights,
       loss: last?.type === 'dense' && last.activation === 'softmax' ? 'categoricalCrossentropy' : 'softmaxCrossEntropyFromLogits',
       stages,
       tasks,
@@ -101,7 +108,13 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
 /** Stored features beyond this size are recomputed per batch instead (the wasm heap is 4 GiB). */
 export const MAX_PRECOMPUTED_FEATURE_BYTES = 1 << 30;
 
-function featureMode(inputs: PlanInputs, head: ResolvedHeadLayer[]): Plan['features'] {
+/** n / (classes × n_class), as scikit-learn's and Keras' "balanced"; a class with no examples weighs 0. */
+export function balancedClassWeights(perClass: number[]): number[] {
+  const total = perClass.reduce((a, b) => a + b, 0);
+  return perClass.map((n) => (n === 0 ? 0 : total / (perClass.length * n)));
+}
+
+function featureMode(inputs: PlanInputs, head: ResolvedHeadLayer[], augmented: boolean): Plan['features'] {
   const { train, validation, test } = inputs.dataset.counts;
   let shape = inputs.base.cutOutputShape;
   let headLayersApplied = 0;
@@ -112,9 +125,10 @@ function featureMode(inputs: PlanInputs, head: ResolvedHeadLayer[]): Plan['featu
     headLayersApplied++;
   }
   const bytes = shape.reduce((a, b) => a * b, 1) * 4 * (train + validation + test);
-  return bytes <= MAX_PRECOMPUTED_FEATURE_BYTES
-    ? { mode: 'precompute', headLayersApplied, shape, bytes }
-    : { mode: 'perBatch', headLayersApplied: 0, shape: inputs.base.cutOutputShape, bytes };
+  const perBatch = (reason: string): Plan['features'] => ({ mode: 'perBatch', reason, headLayersApplied: 0, shape: inputs.base.cutOutputShape, bytes });
+  if (augmented) return perBatch('augmentation changes every training image each epoch, so the base must see each batch');
+  if (bytes > MAX_PRECOMPUTED_FEATURE_BYTES) return perBatch(`${(bytes / 2 ** 30).toFixed(2)} GiB of features would not fit in memory`);
+  return { mode: 'precompute', headLayersApplied, shape, bytes };
 }
 
 function describeData(spec: PipelineSpec, inputs: PlanInputs): string {

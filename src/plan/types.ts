@@ -1,4 +1,4 @@
-import type { BackendName, HeadLayerSpec, ImageSpec, LimitSpec, OptimizerSpec } from '../spec/types.js';
+import type { AugmentSpec, BackendName, HeadLayerSpec, ImageSpec, LimitSpec, NormalizeSpec, OptimizerSpec } from '../spec/types.js';
 
 /**
  * Facts about a pipeline's inputs that only reading files can establish.
@@ -14,6 +14,8 @@ export interface PlanInputs {
     classNames?: string[];
     /** Examples per split after subsampling and the validation split. */
     counts: { train: number; validation: number; test: number };
+    /** Training examples of each class, in label order. */
+    trainPerClass: number[];
   };
   base: {
     /** sha256 over the base model's topology and weights. */
@@ -78,6 +80,8 @@ export interface Plan {
    */
   features: {
     mode: 'precompute' | 'perBatch';
+    /** Why features are computed per batch, when they are. */
+    reason?: string;
     /**
      * Leading head layers without weights or randomness (pooling, flatten)
      * are part of the fixed function too; with precompute they run once at
@@ -88,6 +92,12 @@ export interface Plan {
     shape: number[];
     bytes: number;
   };
+  /** Random changes to training images; absent when off. */
+  augment?: AugmentSpec;
+  /** How pixels are scaled for the base. */
+  normalize: NormalizeSpec;
+  /** Per-class loss weights in label order, or null for equal weights. */
+  classWeights: number[] | null;
   /** The loss follows the last layer: probabilities (softmax) or logits (linear). */
   loss: 'categoricalCrossentropy' | 'softmaxCrossEntropyFromLogits';
   stages: PlanStage[];

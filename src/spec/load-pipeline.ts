@@ -4,8 +4,8 @@ import { byPosition, type Diagnostic, type Result } from './diagnostics.js';
 import { RULES } from './rules.js';
 import { validateAgainstSchema } from './schema-validation.js';
 import { SourceFile } from './source-file.js';
-import type { DatasetCommon, DatasetSpec, HeadLayerSpec, IdxFiles, PipelineFile, PipelineSpec } from './types.js';
-import { ZOO } from './zoo-catalog.js';
+import type { AugmentSpec, DatasetCommon, DatasetSpec, HeadLayerSpec, IdxFiles, NormalizeSpec, PipelineFile, PipelineSpec } from './types.js';
+import { NORMALIZE_PRESETS, ZOO, type NormalizePreset } from './zoo-catalog.js';
 
 /** Files larger than this are not pipelines; refuse before parsing. */
 const MAX_PIPELINE_BYTES = 1 << 20;
@@ -96,8 +96,10 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
   const absolute = path.resolve(file);
   const dir = path.dirname(absolute);
   const model = f.base?.model ?? 'mobilenet_v2';
+  const augment = resolveAugment(f.dataset.augment);
   const common: DatasetCommon = {
     ...(f.dataset.classNames ? { classNames: f.dataset.classNames } : {}),
+    ...(augment ? { augment } : {}),
     limit: { ...f.dataset.limit },
     validation: f.dataset.validation ?? 0.1,
     // IDX arrays are stretched (they carry no aspect ratio worth keeping); photos are cropped.
@@ -110,11 +112,12 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
     seed: f.seed ?? 42,
     backend: f.backend ?? 'auto',
     dataset: resolveDataset(f.dataset, common, dir),
-    base: { model, cut: f.base?.cut ?? ZOO[model]!.featureLayer },
+    base: { model, cut: f.base?.cut ?? ZOO[model]!.featureLayer, normalize: resolveNormalize(f.base?.normalize ?? ZOO[model]!.normalize) },
     freeze: 'all',
     head: f.head.map(resolveHeadLayer),
     train: {
       batchSize,
+      classWeights: f.train.classWeights ?? 'none',
       stages: f.train.stages.map((s, i) => ({
         name: s.name ?? `stage-${i + 1}`,
         epochs: s.epochs,
@@ -127,6 +130,23 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
       })),
     },
   };
+}
+
+function resolveAugment(written: Partial<AugmentSpec> | undefined): AugmentSpec | undefined {
+  const augment: AugmentSpec = { flipHorizontal: false, rotate: 0, zoom: 0, translate: 0, brightness: 0, contrast: 0, ...written };
+  const active = augment.flipHorizontal || augment.rotate > 0 || augment.zoom > 0 || augment.translate > 0 || augment.brightness > 0 || augment.contrast > 0;
+  return active ? augment : undefined;
+}
+
+function resolveNormalize(written: NormalizePreset | { mean: number | number[]; std: number | number[] }): NormalizeSpec {
+  const triple = (v: number | number[]): [number, number, number] => (typeof v === 'number' ? [v, v, v] : [v[0]!, v[1]!, v[2]!]);
+  if (typeof written === 'string') {
+    const preset = NORMALIZE_PRESETS[written];
+    return { mean: triple(preset.mean), std: triple(preset.std), description: `${written}: ${preset.description}` };
+  }
+  const mean = triple(written.mean);
+  const std = triple(written.std);
+  return { mean, std, description: `(pixel / 255 − [${mean.join(', ')}]) / [${std.join(', ')}]` };
 }
 
 function resolveDataset(d: PipelineFile['dataset'], common: DatasetCommon, dir: string): DatasetSpec {

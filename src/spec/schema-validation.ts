@@ -49,8 +49,13 @@ function pointerToPath(pointer: string): (string | number)[] {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
-/** A type error at a path makes every other complaint about that path noise. */
+/**
+ * A type error at a path makes every other complaint about that path noise;
+ * an anyOf failure is one complaint, not one per alternative.
+ */
 function pruneErrors(errors: ErrorObject[]): ErrorObject[] {
+  const anyOfPaths = errors.filter((e) => e.keyword === 'anyOf').map((e) => e.schemaPath);
+  errors = errors.filter((e) => !anyOfPaths.some((p) => e.schemaPath.startsWith(`${p}/`)));
   const typeErrorPaths = new Set(errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
   const seen = new Set<string>();
   return errors.filter((e) => {
@@ -130,6 +135,8 @@ function explain(source: SourceFile, e: ErrorObject): Diagnostic {
         return source.at({ path }, { path, message: 'a head layer needs its type as its one key', severity, hint: 'e.g. `- dense: { units: classes, activation: softmax }`' });
       }
       break;
+    case 'anyOf':
+      return source.at({ path }, { path, message: `${show(e.data)} is not a valid value here`, severity, hint });
     case 'pattern':
       return source.at({ path }, { path, message: `${show(e.data)} is not a valid value here`, severity, hint });
     case 'minItems':

@@ -29,15 +29,30 @@ export interface PipelineFile {
     validation?: number;
     image?: { size?: [number, number]; channels?: 3; fit?: FitMode };
     onBadFile?: 'error' | 'skip';
+    augment?: Partial<AugmentSpec>;
   };
-  base?: { model?: string; cut?: string };
+  base?: { model?: string; cut?: string; normalize?: 'unit' | 'symmetric' | { mean: number | number[]; std: number | number[] } };
   freeze?: 'all';
   head: HeadLayerAsWritten[];
   train: {
     batchSize?: number;
+    classWeights?: 'none' | 'balanced';
     stages: StageAsWritten[];
   };
 }
+
+/** Random training-image changes; 0 or false turns one off. */
+export interface AugmentSpec {
+  flipHorizontal: boolean;
+  rotate: number;
+  zoom: number;
+  translate: number;
+  brightness: number;
+  contrast: number;
+}
+
+/** Pixel scaling as (pixel / 255 − mean) / std per RGB channel. */
+export interface NormalizeSpec { mean: [number, number, number]; std: [number, number, number]; description: string }
 
 export type HeadLayerAsWritten =
   | { globalAveragePooling2d: Record<string, never> | null }
@@ -62,6 +77,8 @@ export interface LimitSpec { perClass?: number; testPerClass?: number }
 
 export interface DatasetCommon {
   classNames?: string[];
+  /** Absent when no augmentation is asked for. */
+  augment?: AugmentSpec;
   limit: LimitSpec;
   validation: number;
   image: ImageSpec;
@@ -99,8 +116,8 @@ export interface PipelineSpec {
   seed: number;
   backend: BackendName;
   dataset: DatasetSpec;
-  base: { model: string; cut: string };
+  base: { model: string; cut: string; normalize: NormalizeSpec };
   freeze: 'all';
   head: HeadLayerSpec[];
-  train: { batchSize: number; stages: StageSpec[] };
+  train: { batchSize: number; classWeights: 'none' | 'balanced'; stages: StageSpec[] };
 }

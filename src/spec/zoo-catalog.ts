@@ -2,6 +2,14 @@
  * What tlpipe knows about each zoo base model without loading it: enough to
  * validate a pipeline and fill its defaults. The engine holds the loaders.
  */
+export type NormalizePreset = 'unit' | 'symmetric';
+
+/** Each preset as (pixel / 255 − mean) / std. */
+export const NORMALIZE_PRESETS: Readonly<Record<NormalizePreset, { mean: number; std: number; description: string }>> = {
+  unit: { mean: 0, std: 1, description: '[0, 1]' },
+  symmetric: { mean: 0.5, std: 0.5, description: '[-1, 1]' },
+};
+
 export interface ZooEntry {
   name: string;
   description: string;
@@ -10,8 +18,8 @@ export interface ZooEntry {
   /** The input size the weights were trained at, and the smallest the architecture accepts. */
   nativeInputSize: [number, number];
   minInputSize: number;
-  /** How pixels in [0, 255] are scaled before the base sees them. */
-  preprocessing: { scale: number; offset: number; description: string };
+  /** How pixels were scaled when the base was trained (the default of `base.normalize`). */
+  normalize: NormalizePreset;
 }
 
 export const ZOO: Readonly<Record<string, ZooEntry>> = {
@@ -22,7 +30,7 @@ export const ZOO: Readonly<Record<string, ZooEntry>> = {
     featureLayer: 'out_relu',
     nativeInputSize: [224, 224],
     minInputSize: 32,
-    preprocessing: { scale: 1 / 255, offset: 0, description: 'pixels / 255, in [0, 1] (as nsfwjs feeds it)' },
+    normalize: 'unit', // nsfwjs feeds these models pixels / 255
   },
   inception_v3: {
     name: 'inception_v3',
@@ -31,7 +39,7 @@ export const ZOO: Readonly<Record<string, ZooEntry>> = {
     featureLayer: 'mixed10',
     nativeInputSize: [299, 299],
     minInputSize: 75,
-    preprocessing: { scale: 1 / 255, offset: 0, description: 'pixels / 255, in [0, 1] (as nsfwjs feeds it)' },
+    normalize: 'unit', // nsfwjs feeds these models pixels / 255
   },
 };
 

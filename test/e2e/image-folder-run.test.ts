@@ -73,6 +73,19 @@ describe('tlpipe run and tlpipe data on an image folder of real digits', () => {
     assert.deepEqual(second.examples, first.examples);
   });
 
+  it('with augmentation and balanced class weights, the base runs per batch and the run completes', async () => {
+    write(dir, 'augmented.yaml', PIPELINE.replace('name: digits', 'name: augmented').replace('  onBadFile: skip\n', '  onBadFile: skip\n  augment: { flipHorizontal: true, rotate: 15, zoom: 0.1, brightness: 0.1 }\n').replace('  stages:', '  classWeights: balanced\n  stages:'));
+    const plan = await tlpipe(['plan', 'augmented.yaml'], dir);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /features: the base runs on every batch: augmentation/);
+    // one lost its corrupt file: 4 training digits against 5 → 14 / (3 × 4) and 14 / (3 × 5).
+    assert.match(plan.stdout, /class weights 1.167 0.933 0.933/);
+    assert.match(plan.stdout, /augmented: flipHorizontal, rotate 15, zoom 0.1, brightness 0.1/);
+    const r = await tlpipe(['run', 'augmented.yaml'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /^features /m, 'no feature extraction with augmentation');
+  });
+
   it('without onBadFile: skip, a corrupt file stops the run before training and is named', async () => {
     write(dir, 'strict.yaml', PIPELINE.replace('  onBadFile: skip\n', '').replace('name: digits', 'name: strict'));
     const r = await tlpipe(['run', 'strict.yaml'], dir);

@@ -8,7 +8,6 @@ import { imageBatch, oneHotBatch, preprocessingFor } from '../../src/engine/prep
 import { SeededRandom } from '../../src/engine/random.js';
 import { trainStage, type BatchSource } from '../../src/engine/train.js';
 import { cutTopology, loadZooArtifacts } from '../../src/engine/zoo.js';
-import { ZOO } from '../../src/spec/zoo-catalog.js';
 
 // Low in MobileNetV2, so the test is quick, but with several BatchNormalization layers.
 const CUT = 'block_2_add';
@@ -32,7 +31,7 @@ function changedWeights(before: Map<string, Float32Array>, model: tf.LayersModel
 
 /** Trains base + a small head on real digits with the engine's training loop, base frozen. */
 async function trainOnDigits(base: tf.LayersModel): Promise<tf.LayersModel> {
-  const pre = preprocessingFor(ZOO['mobilenet_v2']!, { size: SIZE, channels: 3, fit: 'fill' });
+  const pre = preprocessingFor({ mean: [0, 0, 0], std: [1, 1, 1], description: 'unit' }, { size: SIZE, channels: 3, fit: 'fill' });
   const head = buildHeadLayers([{ type: 'globalAveragePooling2d' }, { type: 'dense', units: 10, activation: 'softmax', useBias: true }], 1);
   const model = composeModel(base, head, 'frozen_bn_test');
   const indexes = Array.from({ length: EXAMPLES }, (_, i) => i);
@@ -41,7 +40,7 @@ async function trainOnDigits(base: tf.LayersModel): Promise<tf.LayersModel> {
     batch: async (positions) => ({ x: imageBatch(await mnist.train.pixels(positions.map((p) => indexes[p]!)), pre), y: oneHotBatch(mnist.train.labels, positions, 10) }),
   };
   const stage = { name: 'head', index: 0, taskId: 'train:head', epochs: 2, firstEpoch: 1, lastEpoch: 2, batchSize: 16, optimizer: { name: 'adam' as const, learningRate: 0.01, momentum: 0 }, trainable: 'head' as const, fingerprint: '' };
-  await trainStage(model, stage, { train: source }, 'categoricalCrossentropy', new SeededRandom(1), { onEvent: () => undefined, onEpochEnd: async () => undefined });
+  await trainStage(model, stage, { train: source }, { kind: 'categoricalCrossentropy', classWeights: null }, new SeededRandom(1), { onEvent: () => undefined, onEpochEnd: async () => undefined });
   return model;
 }
 

@@ -22,7 +22,7 @@ train:
 `;
 
 const INPUTS: PlanInputs = {
-  dataset: { digest: 'd'.repeat(64), numClasses: 4, counts: { train: 90, validation: 10, test: 40 } },
+  dataset: { digest: 'd'.repeat(64), numClasses: 4, counts: { train: 90, validation: 10, test: 40 }, trainPerClass: [30, 30, 20, 10] },
   base: { digest: 'b'.repeat(64), cutOutputShape: [3, 3, 1280], layerCount: 155, paramCount: 2257984 },
 };
 
@@ -65,6 +65,26 @@ describe('compilePlan', () => {
     const p = plan(spec(PIPELINE.replace('globalAveragePooling2d', 'flatten')), { ...big, base: { ...big.base, cutOutputShape: [7, 7, 1280] } });
     assert.equal(p.features.mode, 'perBatch');
     assert.ok(7 * 7 * 1280 * 4 * 300_000 > MAX_PRECOMPUTED_FEATURE_BYTES);
+  });
+
+  it('computes balanced class weights on request, n / (classes × n_class)', () => {
+    assert.equal(plan().classWeights, null);
+    assert.deepEqual(plan(spec(PIPELINE.replace('stages:', 'classWeights: balanced\n  stages:'))).classWeights, [0.75, 0.75, 1.125, 2.25]);
+  });
+
+  it('runs the base per batch when augmentation is on, and says why', () => {
+    const p = plan(spec(PIPELINE.replace('format: idx', 'format: idx\n  augment: { flipHorizontal: true, rotate: 10 }')));
+    assert.equal(p.features.mode, 'perBatch');
+    assert.match(p.features.reason ?? '', /augmentation/);
+    assert.deepEqual(p.augment, { flipHorizontal: true, rotate: 10, zoom: 0, translate: 0, brightness: 0, contrast: 0 });
+  });
+
+  it('normalises with the zoo default unless told otherwise', () => {
+    assert.deepEqual([plan().normalize.mean, plan().normalize.std], [[0, 0, 0], [1, 1, 1]]);
+    const symmetric = plan(spec(PIPELINE + 'base: { normalize: symmetric }\n')).normalize;
+    assert.deepEqual([symmetric.mean, symmetric.std], [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]);
+    const imagenet = plan(spec(PIPELINE + 'base: { normalize: { mean: [0.485, 0.456, 0.406], std: 0.25 } }\n')).normalize;
+    assert.deepEqual([imagenet.mean, imagenet.std], [[0.485, 0.456, 0.406], [0.25, 0.25, 0.25]]);
   });
 
   it('picks the loss from the last activation', () => {

@@ -27,7 +27,9 @@ describe('valid pipelines', () => {
         assert.equal(spec.name, 'p');
         assert.equal(spec.seed, 42);
         assert.equal(spec.backend, 'auto');
-        assert.deepEqual(spec.base, { model: 'mobilenet_v2', cut: 'out_relu' });
+        assert.deepEqual(spec.base, { model: 'mobilenet_v2', cut: 'out_relu', normalize: { mean: [0, 0, 0], std: [1, 1, 1], description: 'unit: [0, 1]' } });
+        assert.equal(spec.train.classWeights, 'none');
+        assert.equal(spec.dataset.augment, undefined);
         assert.deepEqual(spec.dataset.image, { size: [96, 96], channels: 3, fit: 'fill' });
         assert.equal(spec.dataset.validation, 0.1);
         assert.deepEqual(spec.train.stages[0], { name: 'stage-1', epochs: 1, batchSize: 32, optimizer: { name: 'adam', learningRate: 0.001, momentum: 0 } });
@@ -104,6 +106,13 @@ describe('invalid pipelines: message, place and hint', () => {
     { name: 'duplicate stage names', text: VALID.replace('- epochs: 1', '- { name: a, epochs: 1 }\n    - { name: a, epochs: 1 }'), at: '9:15', message: /stage name `a` is already used by train.stages\[0\]/ },
     { name: 'mnist with file paths', text: VALID.replace('format: mnist', 'format: mnist\n  train: { images: a, labels: b }'), at: '3:3', message: /`train` is not used/, hint: /format: idx/ },
     { name: 'class names of the wrong length', text: VALID.replace('format: mnist', 'format: mnist\n  classNames: [a, b]'), at: '3:15', message: /mnist has 10 classes, but 2 names are given/ },
+    { name: 'image folder without its folder', text: VALID.replace('format: mnist', 'format: imageFolder'), at: '2:3', message: /format `imageFolder` needs `dir`/ },
+    { name: 'a key of another format', text: VALID.replace('format: mnist', 'format: idx\n  train: { images: a, labels: b }\n  dir: photos'), at: '4:3', message: /`dir` is not used by format `idx`/, hint: /format `idx` reads `train/ },
+    { name: 'image folder test given as files', text: VALID.replace('format: mnist', 'format: imageFolder\n  dir: d\n  test: { images: a, labels: b }'), at: '4:9', message: /for format `imageFolder`, `test` is the fraction/ },
+    { name: 'both a test fraction and a test folder', text: VALID.replace('format: mnist', 'format: imageFolder\n  dir: d\n  test: 0.2\n  testDir: t'), at: '4:3', message: /both define the test split/ },
+    { name: 'fit for IDX data', text: VALID.replace('format: mnist', 'format: mnist\n  image: { fit: cover }'), at: '3:12', message: /`fit` applies to image files/ },
+    { name: 'a normalize that is neither a preset nor mean/std', text: VALID + 'base: { normalize: imagenet }\n', at: '9:20', message: /"imagenet" is not a valid value here/, hint: /unit: \[0, 1\]/ },
+    { name: 'an unknown augmentation', text: VALID.replace('format: mnist', 'format: mnist\n  augment: { flipVertical: true }'), at: '3:14', message: /unknown key `flipVertical`/, hint: /allowed here: flipHorizontal, rotate, zoom/ },
     { name: 'two pooling layers', text: VALID.replace('- globalAveragePooling2d: {}', '- globalAveragePooling2d: {}\n  - flatten: {}'), at: '5:5', message: /already turned it into a vector/ },
   ];
   for (const c of cases) {

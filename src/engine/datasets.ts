@@ -4,6 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { DatasetSpec, IdxFiles } from '../spec/types.js';
+import { didYouMean } from '../spec/did-you-mean.js';
+import { CsvFormatError, parseCsv } from './csv.js';
 import { UserError } from './errors.js';
 import { IdxFormatError, parseIdx } from './idx-file.js';
 import { decodeImage, listImageFolder, type FitMode, type SkippedFile } from './image-folder.js';
@@ -238,6 +240,72 @@ async function readImageFolderDataset(spec: Extract<DatasetSpec, { format: 'imag
   };
 }
 
+/**
+ * A CSV of image paths and labels. Classes are the distinct labels, sorted
+ * (or `classNames`, in that order); every row is checked before training, and
+ * a bad row is an error naming its line (or, with `onBadFile: skip`, skipped).
+ */
+async function readCsvDataset(spec: Extract<DatasetSpec, { format: 'csv' }>, cacheBytes: number): Promise<LoadedDataset> {
+  let text: string;
+  try {
+    text = await readFile(spec.file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'ENOENT' ? `file not found: ${spec.file}` : `cannot read ${spec.file}: ${(error as Error).message}`, ['dataset', 'file'], 'paths are relative to the pipeline file');
+  }
+  let records;
+  try {
+    records = parseCsv(text);
+  } catch (error) {
+    if (error instanceof CsvFormatError) throw new UserError(`${spec.file}:${error.line}: ${error.message}`, ['dataset', 'file']);
+    throw error;
+  }
+  const [header, ...rows] = records;
+  if (!header || rows.length === 0) throw new UserError(`${spec.file}: needs a header row and at least one data row`, ['dataset', 'file']);
+  const column = (name: string, key: string): number => {
+    const index = header.fields.indexOf(name);
+    if (index < 0) {
+      const hint = didYouMean(name, header.fields);
+      throw new UserError(`${spec.file}: no column named \`${name}\`; the header has ${header.fields.map((f) => `\`${f}\``).join(', ')}`, ['dataset', key], hint);
+    }
+    return index;
+  };
+  const labelAt = column(spec.labelColumn, 'labelColumn');
+  const imageAt = column(spec.imageColumn, 'imageColumn');
+  const problems: SkippedFile[] = [];
+  const usable: { file: string; label: string }[] = [];
+  const root = path.dirname(spec.file);
+  for (const row of rows) {
+    const where = `${spec.file}:${row.line}`;
+    const label = row.fields[labelAt]?.trim() ?? '';
+    const image = row.fields[imageAt]?.trim() ?? '';
+    if (row.fields.length !== header.fields.length) problems.push({ file: where, reason: `${row.fields.length} fields, the header has ${header.fields.length}` });
+    else if (label === '') problems.push({ file: where, reason: `missing label (column \`${spec.labelColumn}\`)` });
+    else if (image === '') problems.push({ file: where, reason: `missing image path (column \`${spec.imageColumn}\`)` });
+    else if (spec.classNames && !spec.classNames.includes(label)) problems.push({ file: where, reason: `label \`${label}\` is not one of classNames` });
+    else usable.push({ file: path.resolve(root, image), label });
+  }
+  if (problems.length > 0 && spec.onBadFile === 'error') {
+    const shown = problems.slice(0, 5).map((p) => `\n    ${p.file}: ${p.reason}`).join('');
+    throw new UserError(`${problems.length} bad row${problems.length === 1 ? '' : 's'}:${shown}${problems.length > 5 ? `\n    … and ${problems.length - 5} more` : ''}`, ['dataset', 'file'], 'fix the rows, or set `onBadFile: skip` to train without them');
+  }
+  const classNames = spec.classNames ?? [...new Set(usable.map((u) => u.label))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (classNames.length < 2) throw new UserError(`${spec.file}: ${classNames.length} distinct label(s); classification needs at least 2`, ['dataset', 'labelColumn']);
+  const hash = createHash('sha256').update(text);
+  const listing = { files: usable.map((u) => u.file), labels: usable.map((u) => classNames.indexOf(u.label)) };
+  const options: FolderOptions = { size: spec.image.size, fit: spec.image.fit, onBadFile: spec.onBadFile, cacheBytes };
+  const { split, skipped } = await decodeFolderSplit(listing, options, ['dataset', 'file'], hash, root);
+  return {
+    train: split,
+    numClasses: classNames.length,
+    classNames,
+    digest: hash.digest('hex'),
+    skipped: [...problems, ...skipped],
+    ignored: [],
+    storage: split.count * spec.image.size[0] * spec.image.size[1] * 3 <= cacheBytes ? 'memory' : 'streaming',
+  };
+}
+
 export async function readDataset(spec: DatasetSpec, options: { cacheBytes?: number } = {}): Promise<LoadedDataset> {
   switch (spec.format) {
     case 'mnist':
@@ -246,6 +314,8 @@ export async function readDataset(spec: DatasetSpec, options: { cacheBytes?: num
       return readIdxDataset({ train: spec.train, ...(spec.test ? { test: spec.test } : {}) });
     case 'imageFolder':
       return readImageFolderDataset(spec, options.cacheBytes ?? DECODED_CACHE_BYTES);
+    case 'csv':
+      return readCsvDataset(spec, options.cacheBytes ?? DECODED_CACHE_BYTES);
   }
 }
 

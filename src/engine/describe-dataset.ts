@@ -1,3 +1,4 @@
+import { isArrayFormat } from '../spec/rules.js';
 import type { DatasetSpec } from '../spec/types.js';
 import { readDataset, selectExamples, splitSource, type Selection } from './datasets.js';
 import { imageDimensions, type SkippedFile } from './image-folder.js';
@@ -34,7 +35,7 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
   const selection = selectExamples(dataset, {
     ...spec.limit,
     validation: spec.validation,
-    testFraction: spec.format === 'imageFolder' ? spec.testFraction : 0,
+    testFraction: 'testFraction' in spec ? spec.testFraction : 0,
     seed,
   });
   const classNames = spec.classNames ?? dataset.classNames ?? Array.from({ length: dataset.numClasses }, (_, i) => String(i));
@@ -51,7 +52,7 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
   const heights: number[] = [];
   for (const split of ['train', 'validation', 'test'] as const) {
     const source = splitSource(dataset, split);
-    if (spec.format === 'imageFolder') {
+    if (!isArrayFormat(spec.format)) {
       for (const index of selection[split]) {
         const size = await imageDimensions(source.name(index));
         if (size) {

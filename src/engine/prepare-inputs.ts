@@ -40,7 +40,7 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
     const selection = selectExamples(dataset, {
       ...spec.dataset.limit,
       validation: spec.dataset.validation,
-      testFraction: spec.dataset.format === 'imageFolder' ? spec.dataset.testFraction : 0,
+      testFraction: 'testFraction' in spec.dataset ? spec.dataset.testFraction : 0,
       seed: spec.seed,
     });
     const dataSeconds = (performance.now() - dataStarted) / 1000;

@@ -47,7 +47,7 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
     digest: inputs.dataset.digest,
     limit: dataset.limit,
     validation: dataset.validation,
-    ...(dataset.format === 'imageFolder' ? { testFraction: dataset.testFraction, onBadFile: dataset.onBadFile } : {}),
+    ...('testFraction' in dataset ? { testFraction: dataset.testFraction, onBadFile: dataset.onBadFile } : {}),
     image: dataset.image,
     normalize: spec.base.normalize,
     augment: dataset.augment ?? null,

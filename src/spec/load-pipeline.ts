@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { byPosition, type Diagnostic, type Result } from './diagnostics.js';
-import { RULES } from './rules.js';
+import { isArrayFormat, RULES } from './rules.js';
 import { validateAgainstSchema } from './schema-validation.js';
 import { SourceFile } from './source-file.js';
 import type { AugmentSpec, DatasetCommon, DatasetSpec, HeadLayerSpec, IdxFiles, NormalizeSpec, PipelineFile, PipelineSpec } from './types.js';
@@ -103,7 +103,7 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
     limit: { ...f.dataset.limit },
     validation: f.dataset.validation ?? 0.1,
     // IDX arrays are stretched (they carry no aspect ratio worth keeping); photos are cropped.
-    image: { size: f.dataset.image?.size ?? [96, 96], channels: 3 as const, fit: f.dataset.image?.fit ?? (f.dataset.format === 'imageFolder' ? 'cover' : 'fill') },
+    image: { size: f.dataset.image?.size ?? [96, 96], channels: 3 as const, fit: f.dataset.image?.fit ?? (isArrayFormat(f.dataset.format) ? 'fill' : 'cover') },
   };
   const batchSize = f.train.batchSize ?? 32;
   return {
@@ -165,6 +165,16 @@ function resolveDataset(d: PipelineFile['dataset'], common: DatasetCommon, dir: 
         ...common,
         dir: path.resolve(dir, d.dir!),
         ...(d.testDir ? { testDir: path.resolve(dir, d.testDir) } : {}),
+        testFraction: typeof d.test === 'number' ? d.test : 0,
+        onBadFile: d.onBadFile ?? 'error',
+      };
+    case 'csv':
+      return {
+        format: 'csv',
+        ...common,
+        file: path.resolve(dir, d.file!),
+        labelColumn: d.labelColumn ?? 'label',
+        imageColumn: d.imageColumn ?? 'image',
         testFraction: typeof d.test === 'number' ? d.test : 0,
         onBadFile: d.onBadFile ?? 'error',
       };

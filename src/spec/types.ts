@@ -18,9 +18,13 @@ export interface PipelineFile {
   seed?: number;
   backend?: BackendName;
   dataset: {
-    format: 'mnist' | 'idx' | 'imageFolder';
+    format: 'mnist' | 'idx' | 'imageFolder' | 'csv';
     dir?: string;
     testDir?: string;
+    file?: string;
+    labelColumn?: string;
+    imageColumn?: string;
+    featureColumns?: string[];
     train?: IdxFilesAsWritten;
     /** IDX files for idx; a fraction for imageFolder. */
     test?: IdxFilesAsWritten | number;
@@ -93,6 +97,15 @@ export type DatasetSpec =
       /** Absolute; a separate test folder. */
       testDir?: string;
       /** Fraction of each class held out as the test split when there is no testDir. */
+      testFraction: number;
+      onBadFile: 'error' | 'skip';
+    })
+  | (DatasetCommon & {
+      format: 'csv';
+      /** Absolute. */
+      file: string;
+      labelColumn: string;
+      imageColumn: string;
       testFraction: number;
       onBadFile: 'error' | 'skip';
     });

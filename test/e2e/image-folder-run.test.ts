@@ -86,6 +86,18 @@ describe('tlpipe run and tlpipe data on an image folder of real digits', () => {
     assert.doesNotMatch(r.stderr, /^features /m, 'no feature extraction with augmentation');
   });
 
+  it('a CSV of image paths and labels runs end to end', async () => {
+    const rows = files.map((f) => `"${path.relative(dir, f)}",${path.relative(path.join(dir, 'digits'), f).split(path.sep)[0]}`);
+    write(dir, 'labels.csv', ['file,digit', ...rows].join('\n') + '\n');
+    write(dir, 'csv.yaml', PIPELINE.replace('name: digits', 'name: fromcsv').replace('format: imageFolder\n  dir: digits', 'format: csv\n  file: labels.csv\n  labelColumn: digit\n  imageColumn: file'));
+    const r = await tlpipe(['run', 'csv.yaml'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const runs = path.join(dir, 'runs', 'fromcsv');
+    const summary = readJson(path.join(runs, readdirSync(runs).find((n) => n.startsWith('0001-'))!, 'summary.json'));
+    assert.deepEqual(summary.classes, ['one', 'seven', 'zero']);
+    assert.deepEqual(summary.data.skipped.map((s: { file: string }) => s.file), [files[2]]);
+  });
+
   it('without onBadFile: skip, a corrupt file stops the run before training and is named', async () => {
     write(dir, 'strict.yaml', PIPELINE.replace('  onBadFile: skip\n', '').replace('name: digits', 'name: strict'));
     const r = await tlpipe(['run', 'strict.yaml'], dir);

@@ -56,6 +56,7 @@ export async function runPipeline(file: string, options: RunOptions): Promise<Ou
   const { loaded, prepared, plan } = planned;
   const { spec, source } = loaded;
 
+  const started = Date.now();
   const run = await RunDirectory.create({
     runsRoot: options.runsRoot,
     pipeline: spec.name,
@@ -97,6 +98,8 @@ export async function runPipeline(file: string, options: RunOptions): Promise<Ou
       stages: result.stages,
       ...(result.test ? { test: result.test } : {}),
       export: result.export,
+      // Peak resident memory of the whole process, for sizing machines and checking streaming stays bounded.
+      resources: { peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), seconds: (Date.now() - started) / 1000 },
     };
     await run.writeJson('summary.json', summary);
     await run.writeFile('report.html', await buildReport(run, plan, summary));

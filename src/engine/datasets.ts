@@ -123,8 +123,11 @@ function readIdxDataset(sources: { train: IdxFiles; test?: IdxFiles }): LoadedDa
   return { train, ...(test ? { test } : {}), numClasses, digest: hash.digest('hex'), skipped: [], ignored: [], storage: 'memory' };
 }
 
-/** Decoded pixels of an image folder are kept in memory up to this size; beyond it they are decoded per batch. */
-export const DECODED_CACHE_BYTES = 512 * 2 ** 20;
+/**
+ * Decoded pixels of image files are kept in memory up to this size (512 MiB,
+ * or TLPIPE_DECODE_CACHE_MB); beyond it they are decoded again per batch.
+ */
+export const DECODED_CACHE_BYTES = Number(process.env['TLPIPE_DECODE_CACHE_MB'] ?? 512) * 2 ** 20;
 /** Files decoded at once: sharp decodes on libuv's thread pool, so this keeps both cores busy. */
 const DECODE_CONCURRENCY = 8;
 
@@ -167,7 +170,8 @@ async function decodeFolderSplit(
     try {
       const raw = await readFile(file);
       const pixels = await decodeImage(raw, options.size, options.fit);
-      return { raw, pixels: keep ? pixels : undefined };
+      // Keep a digest, not the file: holding every encoded file would defeat streaming.
+      return { digest: createHash('sha256').update(raw).digest(), pixels: keep ? pixels : undefined };
     } catch (error) {
       return { error: (error as Error).message.split('\n')[0]! };
     }
@@ -183,7 +187,7 @@ async function decodeFolderSplit(
       return;
     }
     // Path relative to the dataset root, so the digest survives moving the folder.
-    hash.update(path.relative(root, file)).update('\0').update(outcome.raw);
+    hash.update(path.relative(root, file)).update('\0').update(outcome.digest!);
     files.push(file);
     labels.push(listing.labels[i]!);
     if (outcome.pixels) decoded.push(outcome.pixels);

@@ -74,14 +74,14 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
       const data = splitSource(dataset, split);
       const indexes = selection[split];
       const examples = imageSource(data, indexes, preprocessing, numClasses, split === 'train' ? augment : undefined);
-      if (plan.features.mode === 'perBatch') return examples;
+      if (plan.features.mode === 'perBatch') return featureSource(extractor, examples);
       const features = await extractFeatures(extractor, examples, split, onEvent, signal);
       const labels = oneHotBatch(data.labels, indexes, numClasses);
       owned.push(features, labels);
       return tensorSource(features, labels);
     };
-    // With precomputed features the head learns alone; otherwise the whole (frozen-base) model runs.
-    const trained = plan.features.mode === 'precompute' ? headModel : fullModel;
+    // The base is frozen: it only ever runs in inference mode, and only the head trains.
+    const trained = headModel;
     const train = await sourceFor('train');
     const validation = selection.validation.length > 0 ? await sourceFor('validation') : undefined;
     const test = selection.test.length > 0 ? await sourceFor('test') : undefined;
@@ -157,6 +157,23 @@ function tensorSource(x: tf.Tensor, y: tf.Tensor): BatchSource {
       const at = tf.tensor1d(positions, 'int32');
       return { x: tf.gather(x, at), y: tf.gather(y, at) };
     }),
+  };
+}
+
+/**
+ * The frozen base's features for each batch of `examples`, computed in
+ * inference mode outside any gradient tape, so a training step holds no
+ * activations of the base.
+ */
+function featureSource(extractor: tf.LayersModel, examples: BatchSource): BatchSource {
+  return {
+    count: examples.count,
+    batch: async (positions) => {
+      const { x, y } = await examples.batch(positions);
+      const features = tf.tidy(() => extractor.predict(x) as tf.Tensor);
+      x.dispose();
+      return { x: features, y };
+    },
   };
 }
 

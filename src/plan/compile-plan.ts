@@ -125,7 +125,7 @@ function featureMode(inputs: PlanInputs, head: ResolvedHeadLayer[], augmented: b
     headLayersApplied++;
   }
   const bytes = shape.reduce((a, b) => a * b, 1) * 4 * (train + validation + test);
-  const perBatch = (reason: string): Plan['features'] => ({ mode: 'perBatch', reason, headLayersApplied: 0, shape: inputs.base.cutOutputShape, bytes });
+  const perBatch = (reason: string): Plan['features'] => ({ mode: 'perBatch', reason, headLayersApplied, shape, bytes });
   if (augmented) return perBatch('augmentation changes every training image each epoch, so the base must see each batch');
   if (bytes > MAX_PRECOMPUTED_FEATURE_BYTES) return perBatch(`${(bytes / 2 ** 30).toFixed(2)} GiB of features would not fit in memory`);
   return { mode: 'precompute', headLayersApplied, shape, bytes };

@@ -72,11 +72,11 @@ export interface Plan {
   base: { model: string; cut: string; digest: string; cutOutputShape: number[]; layerCount: number; paramCount: number };
   head: ResolvedHeadLayer[];
   /**
-   * How the frozen base feeds the head. precompute: run the base once per
-   * example (inference only) and train the head on the stored features —
-   * the same result as running it every epoch, because a frozen base with
-   * batch norm in inference mode is a fixed function. perBatch: run the base
-   * for every batch, when the features would not fit in memory.
+   * How the frozen base feeds the head. A frozen base with batch norm in
+   * inference mode is a fixed function, so it always runs in inference mode,
+   * outside the gradient tape, and only the head trains. precompute: once
+   * per example, features stored. perBatch: again for every batch, when
+   * augmentation changes the images or the features would not fit in memory.
    */
   features: {
     mode: 'precompute' | 'perBatch';
@@ -84,8 +84,8 @@ export interface Plan {
     reason?: string;
     /**
      * Leading head layers without weights or randomness (pooling, flatten)
-     * are part of the fixed function too; with precompute they run once at
-     * extraction, so the stored features are [channels], not [h, w, channels].
+     * are part of the fixed function too; they run with the base, so features
+     * are [channels], not [h, w, channels].
      */
     headLayersApplied: number;
     /** The shape of one stored feature vector. */

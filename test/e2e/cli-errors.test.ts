@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { hasStackTrace, tlpipe, workspace, write, writeMnistSubsetIdx } from './cli-harness.js';
@@ -15,6 +15,11 @@ train:
   stages:
     - epochs: 1
 `;
+
+function mkdtempIn(dir: string, name: string): string {
+  mkdirSync(path.join(dir, name));
+  return path.join(dir, name);
+}
 
 describe('usage', { concurrency: true }, () => {
   const dir = workspace('usage');
@@ -104,6 +109,39 @@ describe('bad input to run: a clear message, exit 1, no run directory claiming s
       name: 'a missing dataset file',
       text: VALID.replace('format: mnist', 'format: idx\n  train: { images: nowhere.gz, labels: nowhere-labels.gz }').replace('testPerClass: 1 ', ''),
       err: [/^p.yaml:3:20: error: dataset.train.images: file not found: .*nowhere.gz$/m],
+    },
+    {
+      name: 'IDX images and labels that disagree in count',
+      setup: (dir) => {
+        const files = writeMnistSubsetIdx(dir, 2, 3);
+        const other = writeMnistSubsetIdx(mkdtempIn(dir, 'other'), 3, 3);
+        copyFileSync(other.train.labels, files.train.labels);
+      },
+      text: VALID.replace('format: mnist', 'format: idx\n  train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }').replace('testPerClass: 1 ', ''),
+      err: [/^p.yaml:3:10: error: dataset.train: train: 6 images but 9 labels$/m, /must describe the same examples/],
+    },
+    {
+      name: 'IDX test labels outside the training classes',
+      setup: (dir) => {
+        writeMnistSubsetIdx(dir, 2, 3);
+        const wider = writeMnistSubsetIdx(mkdtempIn(dir, 'wider'), 2, 5);
+        copyFileSync(wider.test.images, path.join(dir, 'test-images-idx3-ubyte.gz'));
+        copyFileSync(wider.test.labels, path.join(dir, 'test-labels-idx1-ubyte.gz'));
+      },
+      text: VALID.replace('format: mnist', 'format: idx\n  train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }\n  test: { images: test-images-idx3-ubyte.gz, labels: test-labels-idx1-ubyte.gz }'),
+      err: [/^p.yaml:4:54: error: dataset.test.labels: the test labels include class 4, which never occurs in the training labels \(0..2\)$/m],
+    },
+    {
+      name: 'an image folder that is a file',
+      setup: (dir) => write(dir, 'photos', 'not a folder'),
+      text: VALID.replace('format: mnist', 'format: imageFolder\n  dir: photos').replace('testPerClass: 1 ', ''),
+      err: [/^p.yaml:3:8: error: dataset.dir: not a folder: .*photos$/m],
+    },
+    {
+      name: 'a CSV row without a label',
+      setup: (dir) => write(dir, 'labels.csv', 'image,label\na.png,cat\nb.png,\n'),
+      text: VALID.replace('format: mnist', 'format: csv\n  file: labels.csv').replace('testPerClass: 1 ', ''),
+      err: [/^p.yaml:3:9: error: dataset.file: 1 bad row:$/m, /labels.csv:3: missing label \(column `label`\)/],
     },
     {
       name: 'a corrupt IDX file',

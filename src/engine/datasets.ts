@@ -20,16 +20,29 @@ export interface PixelBatch {
   channels: 1 | 3;
 }
 
-/** One split's examples: labels known up front, pixels read on demand. */
+/** Numeric rows of tabular examples, row-major [count, width]. */
+export interface VectorBatch {
+  data: Float32Array;
+  count: number;
+  width: number;
+}
+
+/** One split's examples: labels known up front, pixels (or feature rows) read on demand. */
 export interface SplitData {
   count: number;
   labels: Int32Array;
-  /** What to call example `index` in reports: its file, or `train[123]` for IDX. */
+  /** What to call example `index` in reports: its file, `train[123]` for IDX, `file.csv:12` for a CSV row. */
   name(index: number): string;
   pixels(indexes: readonly number[]): Promise<PixelBatch>;
+  /** Tabular datasets only. */
+  vectors?(indexes: readonly number[]): Promise<VectorBatch>;
 }
 
 export interface LoadedDataset {
+  /** Images (pixels) or tabular rows (vectors). */
+  kind: 'images' | 'vectors';
+  /** Tabular datasets: the feature columns, in input order. */
+  columns?: string[];
   train: SplitData;
   /** A separate test split; absent when the test split is carved out of `train` (or there is none). */
   test?: SplitData;
@@ -120,7 +133,7 @@ function readIdxDataset(sources: { train: IdxFiles; test?: IdxFiles }): LoadedDa
       throw new UserError(`the test labels include class ${largest}, which never occurs in the training labels (0..${numClasses - 1})`, ['dataset', 'test', 'labels']);
     }
   }
-  return { train, ...(test ? { test } : {}), numClasses, digest: hash.digest('hex'), skipped: [], ignored: [], storage: 'memory' };
+  return { kind: 'images', train, ...(test ? { test } : {}), numClasses, digest: hash.digest('hex'), skipped: [], ignored: [], storage: 'memory' };
 }
 
 /**
@@ -233,6 +246,7 @@ async function readImageFolderDataset(spec: Extract<DatasetSpec, { format: 'imag
   }
   const bytes = (train.split.count + (test?.split.count ?? 0)) * spec.image.size[0] * spec.image.size[1] * 3;
   return {
+    kind: 'images',
     train: train.split,
     ...(test ? { test: test.split } : {}),
     numClasses: listing.classNames.length,
@@ -275,19 +289,23 @@ async function readCsvDataset(spec: Extract<DatasetSpec, { format: 'csv' }>, cac
     return index;
   };
   const labelAt = column(spec.labelColumn, 'labelColumn');
-  const imageAt = column(spec.imageColumn, 'imageColumn');
+  const featureAt = spec.featureColumns?.map((name) => column(name, 'featureColumns'));
+  const imageAt = featureAt ? -1 : column(spec.imageColumn, 'imageColumn');
   const problems: SkippedFile[] = [];
-  const usable: { file: string; label: string }[] = [];
+  const usable: { file: string; label: string; values?: number[] }[] = [];
   const root = path.dirname(spec.file);
   for (const row of rows) {
     const where = `${spec.file}:${row.line}`;
     const label = row.fields[labelAt]?.trim() ?? '';
-    const image = row.fields[imageAt]?.trim() ?? '';
+    const image = imageAt >= 0 ? (row.fields[imageAt]?.trim() ?? '') : '';
+    const values = featureAt?.map((at) => Number(row.fields[at]?.trim() === '' ? Number.NaN : row.fields[at]));
+    const badValue = featureAt && values ? values.findIndex((v) => !Number.isFinite(v)) : -1;
     if (row.fields.length !== header.fields.length) problems.push({ file: where, reason: `${row.fields.length} fields, the header has ${header.fields.length}` });
     else if (label === '') problems.push({ file: where, reason: `missing label (column \`${spec.labelColumn}\`)` });
-    else if (image === '') problems.push({ file: where, reason: `missing image path (column \`${spec.imageColumn}\`)` });
+    else if (imageAt >= 0 && image === '') problems.push({ file: where, reason: `missing image path (column \`${spec.imageColumn}\`)` });
+    else if (badValue >= 0) problems.push({ file: where, reason: `column \`${spec.featureColumns![badValue]}\` is not a number: ${JSON.stringify(row.fields[featureAt![badValue]!])}` });
     else if (spec.classNames && !spec.classNames.includes(label)) problems.push({ file: where, reason: `label \`${label}\` is not one of classNames` });
-    else usable.push({ file: path.resolve(root, image), label });
+    else usable.push({ file: imageAt >= 0 ? path.resolve(root, image) : where, label, ...(values ? { values } : {}) });
   }
   if (problems.length > 0 && spec.onBadFile === 'error') {
     const shown = problems.slice(0, 5).map((p) => `\n    ${p.file}: ${p.reason}`).join('');
@@ -296,10 +314,37 @@ async function readCsvDataset(spec: Extract<DatasetSpec, { format: 'csv' }>, cac
   const classNames = spec.classNames ?? [...new Set(usable.map((u) => u.label))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (classNames.length < 2) throw new UserError(`${spec.file}: ${classNames.length} distinct label(s); classification needs at least 2`, ['dataset', 'labelColumn']);
   const hash = createHash('sha256').update(text);
-  const listing = { files: usable.map((u) => u.file), labels: usable.map((u) => classNames.indexOf(u.label)) };
+  const labels = Int32Array.from(usable.map((u) => classNames.indexOf(u.label)));
+  if (spec.featureColumns) {
+    const width = spec.featureColumns.length;
+    const table = Float32Array.from(usable.flatMap((u) => u.values!));
+    return {
+      kind: 'vectors',
+      columns: spec.featureColumns,
+      train: {
+        count: usable.length,
+        labels,
+        name: (index) => usable[index]!.file,
+        pixels: () => Promise.reject(new Error('a tabular dataset has no pixels')),
+        vectors: async (indexes) => {
+          const data = new Float32Array(indexes.length * width);
+          indexes.forEach((index, row) => data.set(table.subarray(index * width, (index + 1) * width), row * width));
+          return { data, count: indexes.length, width };
+        },
+      },
+      numClasses: classNames.length,
+      classNames,
+      digest: hash.digest('hex'),
+      skipped: problems,
+      ignored: [],
+      storage: 'memory',
+    };
+  }
+  const listing = { files: usable.map((u) => u.file), labels: Array.from(labels) };
   const options: FolderOptions = { size: spec.image.size, fit: spec.image.fit, onBadFile: spec.onBadFile, cacheBytes };
   const { split, skipped } = await decodeFolderSplit(listing, options, ['dataset', 'file'], hash, root);
   return {
+    kind: 'images',
     train: split,
     numClasses: classNames.length,
     classNames,

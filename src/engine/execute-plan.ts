@@ -7,7 +7,7 @@ import { augmenter } from './augment.js';
 import { accuracyOf, confusionMatrix, perClassMetrics, type TestMetrics } from './metrics.js';
 import { buildHeadLayers, buildHeadModel, composeModel } from './models.js';
 import type { PreparedInputs } from './prepare-inputs.js';
-import { imageBatch, oneHotBatch, type Preprocessing } from './preprocess.js';
+import { imageBatch, oneHotBatch, vectorBatch, type Preprocessing } from './preprocess.js';
 import { SeededRandom } from './random.js';
 import { batchLoss, chunk, prefetched, range, trainStage, type BatchSource, type StageOutcome } from './train.js';
 
@@ -183,10 +183,14 @@ function imageSource(data: SplitData, indexes: number[], pre: Preprocessing, num
     count: indexes.length,
     batch: async (positions) => {
       const chosen = positions.map((p) => indexes[p]!);
-      const pixels = await data.pixels(chosen);
-      return { x: imageBatch(pixels, pre, augment), y: oneHotBatch(data.labels, chosen, numClasses) };
+      return { x: await modelInput(data, chosen, pre, augment), y: oneHotBatch(data.labels, chosen, numClasses) };
     },
   };
+}
+
+/** The model's input for some examples: preprocessed pixels, or standardised feature rows. */
+export async function modelInput(data: SplitData, indexes: number[], pre: Preprocessing, augment?: (x: tf.Tensor4D) => tf.Tensor4D): Promise<tf.Tensor> {
+  return pre.kind === 'tabular' ? vectorBatch(await data.vectors!(indexes), pre) : imageBatch(await data.pixels(indexes), pre, augment);
 }
 
 async function evaluateTest(model: tf.LayersModel, source: BatchSource, plan: Plan): Promise<TestMetrics> {
@@ -226,7 +230,7 @@ async function exportModel(model: tf.LayersModel, plan: Plan, prepared: Prepared
   const split = selection.test.length > 0 ? 'test' : 'train';
   const indexes = selection[split].slice(0, EXPORT_PROBE_SIZE);
   const source = splitSource(dataset, split);
-  const probe = imageBatch(await source.pixels(indexes), preprocessing);
+  const probe = await modelInput(source, indexes, preprocessing);
   const reloaded = await tf.loadLayersModel(output.modelHandler(dir));
   try {
     const expected = tf.tidy(() => model.predict(probe) as tf.Tensor);

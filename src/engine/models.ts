@@ -2,20 +2,31 @@ import * as tf from '@tensorflow/tfjs';
 import type { ResolvedHeadLayer } from '../plan/types.js';
 import { enforceFrozenBatchNorm } from './frozen-batch-norm.js';
 import { SeededRandom } from './random.js';
-import { cutTopology, type ModelArtifacts } from './zoo.js';
+import { UserError } from './errors.js';
+import { cutTopology } from './model-topology.js';
+import type { ModelArtifacts } from './zoo.js';
 
 /**
  * Builds the pretrained base, cut and resized, with its weights. Frozen
  * (every layer non-trainable, batch norm in inference mode) because this
  * version trains only the head.
  */
-export async function buildBase(artifacts: ModelArtifacts, cut: string, inputSize: [number, number]): Promise<tf.LayersModel> {
-  const topology = cutTopology(artifacts.modelTopology, cut, inputSize, 3);
-  // strict: false — the weights of the dropped top have no layer to go to.
-  const base = await tf.loadLayersModel(
-    tf.io.fromMemory({ modelTopology: topology as unknown as object, weightSpecs: artifacts.weightSpecs, weightData: artifacts.weightData }),
-    { strict: false },
-  );
+export async function buildBase(artifacts: ModelArtifacts, cut: string, input?: number[]): Promise<tf.LayersModel> {
+  const topology = cutTopology(artifacts.modelTopology, cut, input);
+  let base: tf.LayersModel;
+  try {
+    // strict: false — the weights of the dropped top have no layer to go to.
+    base = await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: topology as unknown as object, weightSpecs: artifacts.weightSpecs, weightData: artifacts.weightData }),
+      { strict: false },
+    );
+  } catch (error) {
+    throw new UserError(
+      `the base cannot be built cut at \`${cut}\`${input ? ` with input ${input.join('×')}` : ''}: ${(error as Error).message.split('\n')[0]}`,
+      ['base', 'cut'],
+      'layers such as Flatten and Dense only fit the input size the model was trained at; cut below them (e.g. at the last convolutional block) or use that size',
+    );
+  }
   for (const layer of base.layers) layer.trainable = false;
   enforceFrozenBatchNorm(base);
   return base;

@@ -6,8 +6,33 @@ import { selectBackend, type BackendChoice } from './backend.js';
 import { readDataset, selectExamples, type LoadedDataset, type Selection } from './datasets.js';
 import { UserError } from './errors.js';
 import { buildBase } from './models.js';
-import { preprocessingFor, type Preprocessing } from './preprocess.js';
+import { preprocessingFor, tabularPreprocessing, type Preprocessing } from './preprocess.js';
+import { loadLocalArtifacts } from './local-model.js';
+import { inputShape } from './model-topology.js';
 import { loadZooArtifacts } from './zoo.js';
+
+/** How examples become model inputs, checked against what the base takes. */
+async function preprocessingOf(spec: PipelineSpec, dataset: LoadedDataset, selection: Selection, baseInput: (number | null)[]): Promise<Preprocessing> {
+  if (dataset.kind === 'vectors') {
+    const columns = dataset.columns!;
+    if (baseInput.length !== 1 || baseInput[0] !== columns.length) {
+      throw new UserError(
+        `the base takes input [${baseInput.join(', ')}], but the dataset has ${columns.length} feature columns`,
+        ['dataset', 'featureColumns'],
+        baseInput.length === 1 ? `list the ${baseInput[0]} columns the base was trained on, in its order` : 'a tabular dataset needs a base whose input is a vector',
+      );
+    }
+    // Statistics of the training split only: validation and test must not leak into preprocessing.
+    return tabularPreprocessing(columns, await dataset.train.vectors!(selection.train));
+  }
+  if (baseInput.length !== 3) {
+    throw new UserError(`the base takes input [${baseInput.join(', ')}], not images [height, width, 3]`, ['base', 'model'], 'image datasets need an image base, such as mobilenet_v2');
+  }
+  if (baseInput[2] !== 3) {
+    throw new UserError(`the base takes ${baseInput[2]}-channel images; tlpipe feeds RGB (3 channels)`, ['base', 'model']);
+  }
+  return preprocessingFor(spec.base.normalize, spec.dataset.image);
+}
 
 function countPerClass(labels: Int32Array, indexes: number[], numClasses: number): number[] {
   const counts = new Array<number>(numClasses).fill(0);
@@ -46,10 +71,13 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
     const dataSeconds = (performance.now() - dataStarted) / 1000;
 
     const baseStarted = performance.now();
-    const artifacts = loadZooArtifacts(spec.base.model);
-    const base = await buildBase(artifacts, spec.base.cut, spec.dataset.image.size);
+    const artifacts = spec.base.file ? loadLocalArtifacts(spec.base.file) : loadZooArtifacts(spec.base.model);
+    const baseInput = inputShape(artifacts.modelTopology);
+    const preprocessing = await preprocessingOf(spec, dataset, selection, baseInput);
+    // Image bases take the pipeline's image size; vector bases keep their input.
+    const base = await buildBase(artifacts, spec.base.cut, preprocessing.kind === 'image' ? [...spec.dataset.image.size, 3] : undefined);
     const outputShape = base.outputs[0]!.shape.slice(1) as number[];
-    if (outputShape.length !== 3 || outputShape.some((d) => !(d > 0))) {
+    if (outputShape.some((d) => !(d > 0))) {
       base.dispose();
       throw new UserError(
         `at ${spec.dataset.image.size.join('×')} the base's output at \`${spec.base.cut}\` has shape [${outputShape.join(', ')}]`,
@@ -67,7 +95,7 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
         dataset,
         selection,
         base,
-        preprocessing: preprocessingFor(spec.base.normalize, spec.dataset.image),
+        preprocessing,
         planInputs: {
           dataset: {
             digest: dataset.digest,

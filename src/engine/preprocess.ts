@@ -1,9 +1,22 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FitMode, ImageSpec, NormalizeSpec } from '../spec/types.js';
-import type { PixelBatch } from './datasets.js';
+import type { PixelBatch, VectorBatch } from './datasets.js';
 
-/** Everything needed to turn a raw image into the model's input; saved as preprocessing.json. */
-export interface Preprocessing {
+/** Everything needed to turn a raw example into the model's input; saved as preprocessing.json. */
+export type Preprocessing = ImagePreprocessing | TabularPreprocessing;
+
+/** Tabular rows: each feature column standardised with the training split's statistics. */
+export interface TabularPreprocessing {
+  kind: 'tabular';
+  columns: string[];
+  /** input[i] = (value[i] − mean[i]) / std[i]; a constant column has std 1. */
+  mean: number[];
+  std: number[];
+  description: string;
+}
+
+export interface ImagePreprocessing {
+  kind: 'image';
   inputSize: [number, number];
   channels: 3;
   /** Grayscale sources are repeated into 3 channels; alpha is composited onto black. */
@@ -23,9 +36,10 @@ export interface Preprocessing {
 
 type Triple = [number, number, number];
 
-export function preprocessingFor(normalize: NormalizeSpec, image: ImageSpec): Preprocessing {
+export function preprocessingFor(normalize: NormalizeSpec, image: ImageSpec): ImagePreprocessing {
   const inputSize = image.size;
   return {
+    kind: 'image',
     inputSize,
     channels: 3,
     grayscaleToRgb: true,
@@ -51,12 +65,26 @@ export function pixelsTensor(batch: PixelBatch, inputSize: [number, number]): tf
  * The model input for a batch of pixels: [n, height, width, 3], float32,
  * resized, optionally augmented (training batches only), then normalised.
  */
-export function imageBatch(batch: PixelBatch, pre: Preprocessing, augment?: (pixels: tf.Tensor4D) => tf.Tensor4D): tf.Tensor4D {
+export function imageBatch(batch: PixelBatch, pre: ImagePreprocessing, augment?: (pixels: tf.Tensor4D) => tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
     const pixels = pixelsTensor(batch, pre.inputSize);
     const changed = augment ? augment(pixels) : pixels;
     return tf.add(tf.mul(changed, tf.tensor1d(pre.scale)), tf.tensor1d(pre.offset)) as tf.Tensor4D;
   });
+}
+
+/** Mean and standard deviation of each column over the given rows (population std, as scikit-learn's StandardScaler). */
+export function tabularPreprocessing(columns: string[], rows: VectorBatch): TabularPreprocessing {
+  const mean = new Array<number>(rows.width).fill(0);
+  const variance = new Array<number>(rows.width).fill(0);
+  for (let r = 0; r < rows.count; r++) for (let c = 0; c < rows.width; c++) mean[c]! += rows.data[r * rows.width + c]! / rows.count;
+  for (let r = 0; r < rows.count; r++) for (let c = 0; c < rows.width; c++) variance[c]! += (rows.data[r * rows.width + c]! - mean[c]!) ** 2 / rows.count;
+  const std = variance.map((v) => (v > 1e-12 ? Math.sqrt(v) : 1));
+  return { kind: 'tabular', columns, mean, std, description: `${columns.length} columns standardised with the training split's mean and std` };
+}
+
+export function vectorBatch(rows: VectorBatch, pre: TabularPreprocessing): tf.Tensor2D {
+  return tf.tidy(() => tf.div(tf.sub(tf.tensor2d(rows.data, [rows.count, rows.width]), tf.tensor1d(pre.mean)), tf.tensor1d(pre.std)) as tf.Tensor2D);
 }
 
 export function oneHotBatch(labels: Int32Array, indexes: readonly number[], numClasses: number): tf.Tensor2D {

@@ -1,4 +1,5 @@
 import type { Diagnostic, Result } from '../spec/diagnostics.js';
+import { headShapeProblems } from '../spec/head-shape.js';
 import type { PipelineSpec } from '../spec/types.js';
 import { fingerprint } from './fingerprint.js';
 import type { Plan, PlanInputs, PlanStage, PlanTask, ResolvedHeadLayer, TaskKind } from './types.js';
@@ -21,6 +22,10 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
   }
   if (numClasses < 2) {
     error(['dataset'], `the training labels have ${numClasses} class; classification needs at least 2`);
+  }
+
+  for (const problem of headShapeProblems(spec.head.map((l) => l.type), inputs.base.cutOutputShape.length)) {
+    error(['head', problem.index], problem.message, problem.hint);
   }
 
   const head = spec.head.map((layer): ResolvedHeadLayer =>
@@ -55,7 +60,8 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
   };
   addTask('data', 'data', [], describeData(spec, inputs), dataConfig);
   addTask('base', 'base', [], `${spec.base.model} cut at ${spec.base.cut} → ${inputs.base.cutOutputShape.join('×')}, frozen`, {
-    model: spec.base.model,
+    // The digest names the weights; a model.json's path does not change what it computes.
+    model: spec.base.file ? 'model.json' : spec.base.model,
     cut: spec.base.cut,
     digest: inputs.base.digest,
     inputSize: dataset.image.size,
@@ -136,7 +142,8 @@ function describeData(spec: PipelineSpec, inputs: PlanInputs): string {
   const perClass = limit.perClass ? `, ≤${limit.perClass}/class` : '';
   const testPerClass = limit.testPerClass ? `, test ≤${limit.testPerClass}/class` : '';
   const { train, validation: held, test } = inputs.dataset.counts;
-  return `${spec.dataset.format}: ${train} train / ${held} validation / ${test} test, ${inputs.dataset.numClasses} classes${perClass}${testPerClass} (validation ${validation}), ${image.size.join('×')}×${image.channels}`;
+  const shape = 'featureColumns' in spec.dataset && spec.dataset.featureColumns ? `${spec.dataset.featureColumns.length} feature columns` : `${image.size.join('×')}×${image.channels}`;
+  return `${spec.dataset.format}: ${train} train / ${held} validation / ${test} test, ${inputs.dataset.numClasses} classes${perClass}${testPerClass} (validation ${validation}), ${shape}`;
 }
 
 function describeLayer(layer: ResolvedHeadLayer): string {

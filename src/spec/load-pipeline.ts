@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { byPosition, type Diagnostic, type Result } from './diagnostics.js';
-import { isArrayFormat, RULES } from './rules.js';
+import { isArrayFormat, isModelPath, RULES } from './rules.js';
 import { validateAgainstSchema } from './schema-validation.js';
 import { SourceFile } from './source-file.js';
 import type { AugmentSpec, DatasetCommon, DatasetSpec, HeadLayerSpec, IdxFiles, NormalizeSpec, PipelineFile, PipelineSpec } from './types.js';
@@ -112,7 +112,13 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
     seed: f.seed ?? 42,
     backend: f.backend ?? 'auto',
     dataset: resolveDataset(f.dataset, common, dir),
-    base: { model, cut: f.base?.cut ?? ZOO[model]!.featureLayer, normalize: resolveNormalize(f.base?.normalize ?? ZOO[model]!.normalize) },
+    base: {
+      model,
+      ...(isModelPath(model) ? { file: path.resolve(dir, model) } : {}),
+      // A model.json base must name its cut (a rule says so); zoo entries know theirs.
+      cut: f.base?.cut ?? ZOO[model]?.featureLayer ?? '',
+      normalize: resolveNormalize(f.base?.normalize ?? ZOO[model]?.normalize ?? 'unit'),
+    },
     freeze: 'all',
     head: f.head.map(resolveHeadLayer),
     train: {
@@ -175,6 +181,7 @@ function resolveDataset(d: PipelineFile['dataset'], common: DatasetCommon, dir: 
         file: path.resolve(dir, d.file!),
         labelColumn: d.labelColumn ?? 'label',
         imageColumn: d.imageColumn ?? 'image',
+        ...(d.featureColumns ? { featureColumns: d.featureColumns } : {}),
         testFraction: typeof d.test === 'number' ? d.test : 0,
         onBadFile: d.onBadFile ?? 'error',
       };

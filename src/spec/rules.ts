@@ -1,5 +1,6 @@
 import type { KeyPath } from './diagnostics.js';
 import { didYouMean } from './did-you-mean.js';
+import { headShapeProblems } from './head-shape.js';
 import type { HeadLayerAsWritten, PipelineFile } from './types.js';
 import { KNOWN_CLASS_COUNTS, ZOO } from './zoo-catalog.js';
 
@@ -23,21 +24,30 @@ const layerType = (layer: HeadLayerAsWritten): string => Object.keys(layer)[0]!;
 /** Formats whose images are pixel arrays, not image files. */
 export const isArrayFormat = (format: PipelineFile['dataset']['format']): boolean => format === 'mnist' || format === 'idx';
 
+/** A base given as a path (not a zoo name): a model.json on disk. */
+export const isModelPath = (model: string | undefined): boolean => model !== undefined && (model.endsWith('.json') || model.includes('/'));
+
 /** The base model must be one tlpipe can load. */
 export const baseModelIsKnown: Rule = (file) => {
   const model = file.base?.model ?? 'mobilenet_v2';
-  if (ZOO[model]) return [];
+  if (ZOO[model] || isModelPath(model)) return [];
   const known = Object.keys(ZOO);
   return [{
     path: ['base', 'model'],
     message: `unknown base model \`${model}\``,
-    hint: didYouMean(model, known) ?? `available offline: ${known.join(', ')}`,
+    hint: didYouMean(model, known) ?? `available offline: ${known.join(', ')}; or the path of a model.json, such as another run's model/model.json`,
   }];
 };
 
+/** A model.json base has no known feature layer, so where to cut must be said. */
+export const fileBaseNamesItsCut: Rule = (file) =>
+  isModelPath(file.base?.model) && file.base?.cut === undefined
+    ? [{ path: ['base', 'model'], message: 'a model.json base needs `cut`: the last layer to keep (usually the one before its classifier)', hint: '`tlpipe plan` lists the layers when the cut is wrong' }]
+    : [];
+
 /** The image must be at least as large as the base architecture accepts. */
 export const imageFitsBase: Rule = (file) => {
-  const entry = ZOO[file.base?.model ?? 'mobilenet_v2'];
+  const entry = ZOO[file.base?.model ?? 'mobilenet_v2'];  // undefined for model.json bases
   const size = file.dataset.image?.size;
   if (!entry || !size) return [];
   if (Math.min(...size) >= entry.minInputSize) return [];
@@ -98,16 +108,23 @@ export const formatNamesItsSource: Rule = (file) => {
   return [];
 };
 
-/** Tabular CSV columns need a base whose input is a vector, which no base offers yet. */
-export const featureColumnsNeedVectorBase: Rule = (file) =>
-  file.dataset.featureColumns !== undefined
-    ? [{
-        path: ['dataset', 'featureColumns'],
-        key: true,
-        message: 'tabular `featureColumns` are not supported yet: transfer onto them needs a base model whose input is a vector, and the zoo holds image models',
-        hint: 'use `imageColumn` for a CSV of image paths',
-      }]
-    : [];
+/** Tabular CSV columns need a base whose input is a vector; zoo bases take images. */
+export const featureColumnsNeedVectorBase: Rule = (file) => {
+  const d = file.dataset;
+  if (d.featureColumns === undefined) return [];
+  if (d.imageColumn !== undefined) {
+    return [{ path: ['dataset', 'imageColumn'], key: true, message: '`imageColumn` and `featureColumns` both say what a row holds', hint: 'a CSV row is either an image path or numeric features; keep one' }];
+  }
+  if (!isModelPath(file.base?.model)) {
+    return [{
+      path: ['dataset', 'featureColumns'],
+      key: true,
+      message: `tabular \`featureColumns\` need a base whose input is a vector; \`${file.base?.model ?? 'mobilenet_v2'}\` takes images`,
+      hint: 'set `base.model` to the model.json of a pretrained dense network',
+    }];
+  }
+  return [];
+};
 
 /** `test` is files for idx and a fraction for imageFolder. */
 export const testFitsFormat: Rule = (file) => {
@@ -149,33 +166,11 @@ export const classNamesMatchClasses: Rule = (file) => {
   }];
 };
 
-/** A dense layer on a feature map would classify each position; pool or flatten first. */
-export const headFlattensBeforeDense: Rule = (file) => {
-  for (const [i, layer] of file.head.entries()) {
-    const type = layerType(layer);
-    if (type === 'flatten' || type === 'globalAveragePooling2d' || type === 'globalMaxPooling2d') return [];
-    if (type === 'dense') {
-      return [{
-        path: ['head', i],
-        message: '`dense` is applied to the base\'s feature map [height, width, channels] before it is pooled or flattened',
-        hint: 'start the head with `- globalAveragePooling2d: {}` (or `- flatten: {}`)',
-      }];
-    }
-  }
-  return [];
-};
-
-/** Only one pooling or flatten: after it, the features are a vector. */
-export const headReducesOnce: Rule = (file) => {
-  const reducers = file.head
-    .map((layer, i) => ({ type: layerType(layer), i }))
-    .filter(({ type }) => type === 'flatten' || type === 'globalAveragePooling2d' || type === 'globalMaxPooling2d');
-  return reducers.slice(1).map(({ type, i }) => ({
-    path: ['head', i],
-    message: `\`${type}\` needs a feature map, but head[${reducers[0]!.i}] already turned it into a vector`,
-    hint: 'keep one of the pooling/flatten layers',
-  }));
-};
+/** Zoo bases output feature maps, so the head must pool or flatten once before dense layers. (Other bases: checked by the planner.) */
+export const headFitsFeatureMap: Rule = (file) =>
+  isModelPath(file.base?.model)
+    ? []
+    : headShapeProblems(file.head.map(layerType), 3).map((p) => ({ path: ['head', p.index], message: p.message, hint: p.hint }));
 
 /** The last layer produces the class scores: dense, one unit per class, softmax or linear. */
 export const headEndsInClassifier: Rule = (file) => {
@@ -263,8 +258,8 @@ export const RULES: readonly Rule[] = [
   testFitsFormat,
   testLimitNeedsTestSplit,
   classNamesMatchClasses,
-  headFlattensBeforeDense,
-  headReducesOnce,
+  fileBaseNamesItsCut,
+  headFitsFeatureMap,
   headEndsInClassifier,
   classesUnitsOnlyLast,
   stageNamesUnique,

@@ -105,7 +105,10 @@ export type DatasetSpec =
       /** Absolute. */
       file: string;
       labelColumn: string;
+      /** Each row is an image path in this column … */
       imageColumn: string;
+      /** … or, for tabular data, numbers in these columns. */
+      featureColumns?: string[];
       testFraction: number;
       onBadFile: 'error' | 'skip';
     });
@@ -129,7 +132,14 @@ export interface PipelineSpec {
   seed: number;
   backend: BackendName;
   dataset: DatasetSpec;
-  base: { model: string; cut: string; normalize: NormalizeSpec };
+  base: {
+    /** A zoo name, or the model.json path as written. */
+    model: string;
+    /** Absolute path of the model.json, for a base loaded from disk. */
+    file?: string;
+    cut: string;
+    normalize: NormalizeSpec;
+  };
   freeze: 'all';
   head: HeadLayerSpec[];
   train: { batchSize: number; classWeights: 'none' | 'balanced'; stages: StageSpec[] };

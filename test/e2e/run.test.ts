@@ -5,7 +5,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/engine/backend.js';
 import { readDataset } from '../../src/engine/datasets.js';
-import { imageBatch, type Preprocessing } from '../../src/engine/preprocess.js';
+import { imageBatch, type ImagePreprocessing } from '../../src/engine/preprocess.js';
 import { fileModelHandler } from '../../src/store/model-files.js';
 import { hasStackTrace, tlpipe, workspace, write, writeMnistSubsetIdx } from './cli-harness.js';
 
@@ -109,7 +109,7 @@ describe('tlpipe run on real MNIST digits and real MobileNetV2 weights', () => {
   it('the exported model reloads and predicts exactly what the in-memory model predicted', async () => {
     await selectBackend('wasm');
     const probe = readJson(path.join(runDir, 'model/probe.json'));
-    const pre: Preprocessing = readJson(path.join(runDir, 'model/preprocessing.json'));
+    const pre: ImagePreprocessing = readJson(path.join(runDir, 'model/preprocessing.json'));
     assert.equal(probe.split, 'test');
     assert.equal(probe.indexes.length, 16);
     const mnist = await readDataset({ format: 'mnist', limit: {}, validation: 0, image: { size: pre.inputSize, channels: 3, fit: 'fill' } });

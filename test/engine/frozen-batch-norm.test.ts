@@ -7,7 +7,8 @@ import { buildBase, buildHeadLayers, composeModel } from '../../src/engine/model
 import { imageBatch, oneHotBatch, preprocessingFor } from '../../src/engine/preprocess.js';
 import { SeededRandom } from '../../src/engine/random.js';
 import { trainStage, type BatchSource } from '../../src/engine/train.js';
-import { cutTopology, loadZooArtifacts } from '../../src/engine/zoo.js';
+import { cutTopology } from '../../src/engine/model-topology.js';
+import { loadZooArtifacts } from '../../src/engine/zoo.js';
 
 // Low in MobileNetV2, so the test is quick, but with several BatchNormalization layers.
 const CUT = 'block_2_add';
@@ -46,7 +47,7 @@ async function trainOnDigits(base: tf.LayersModel): Promise<tf.LayersModel> {
 
 describe('a frozen base stays frozen while its head trains', () => {
   it('every base weight, BatchNorm moving statistics included, is bit-identical after training', async () => {
-    const base = await buildBase(loadZooArtifacts('mobilenet_v2'), CUT, SIZE);
+    const base = await buildBase(loadZooArtifacts('mobilenet_v2'), CUT, [...SIZE, 3]);
     const movingStats = base.weights.filter((w) => /moving_(mean|variance)/.test(w.originalName));
     assert.ok(movingStats.length >= 10, `expected BatchNorm moving statistics in the base, found ${movingStats.length}`);
     const baseBefore = snapshot(base);
@@ -60,7 +61,7 @@ describe('a frozen base stays frozen while its head trains', () => {
     // The same base loaded the plain tfjs way: trainable = false only.
     const artifacts = loadZooArtifacts('mobilenet_v2');
     const plain = await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: cutTopology(artifacts.modelTopology, CUT, SIZE, 3) as unknown as object, weightSpecs: artifacts.weightSpecs, weightData: artifacts.weightData }),
+      tf.io.fromMemory({ modelTopology: cutTopology(artifacts.modelTopology, CUT, [...SIZE, 3]) as unknown as object, weightSpecs: artifacts.weightSpecs, weightData: artifacts.weightData }),
       { strict: false },
     );
     for (const layer of plain.layers) layer.trainable = false;

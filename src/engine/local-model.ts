@@ -1,0 +1,52 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { UserError } from './errors.js';
+import type { KerasTopology } from './model-topology.js';
+import type { ModelArtifacts } from './zoo.js';
+
+function read(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UserError(
+      code === 'ENOENT' ? `${what} not found: ${file}` : `cannot read ${what} ${file}: ${(error as Error).message}`,
+      ['base', 'model'],
+      'a local base is a tfjs LayersModel: model.json with its weight files beside it (paths are relative to the pipeline file)',
+    );
+  }
+}
+
+/** A tfjs LayersModel saved on disk (model.json + weight shards), e.g. another run's model/ folder. */
+export function loadLocalArtifacts(file: string): ModelArtifacts {
+  const json = read(file, 'model file');
+  let model: { modelTopology?: KerasTopology; weightsManifest?: tf.io.WeightsManifestConfig; format?: string };
+  try {
+    model = JSON.parse(json.toString('utf8')) as typeof model;
+  } catch (error) {
+    throw new UserError(`${file} is not JSON: ${(error as Error).message}`, ['base', 'model']);
+  }
+  if (!model.modelTopology || !model.weightsManifest) {
+    throw new UserError(`${file} is not a tfjs LayersModel (it needs modelTopology and weightsManifest)`, ['base', 'model'], model.format === 'graph-model' ? 'graph models cannot be cut or fine-tuned; convert the Keras model as a layers model' : undefined);
+  }
+  const hash = createHash('sha256').update(json);
+  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+  const shards: Buffer[] = [];
+  for (const group of model.weightsManifest) {
+    for (const shard of group.paths) {
+      const data = read(path.resolve(path.dirname(file), shard), 'weight file');
+      hash.update(data);
+      shards.push(data);
+    }
+    weightSpecs.push(...group.weights);
+  }
+  const joined = Buffer.concat(shards);
+  return {
+    modelTopology: model.modelTopology,
+    weightSpecs,
+    weightData: joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength) as ArrayBuffer,
+    digest: hash.digest('hex'),
+  };
+}

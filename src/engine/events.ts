@@ -26,7 +26,8 @@ export type EngineEvent =
       validation: number;
       test: number;
       numClasses: number;
-      imageSize: [number, number];
+      /** What one example is as the base sees it: `64×64` images or `49 features`. */
+      input: string;
       /** Undecodable files left out (onBadFile: skip), and non-image files ignored. */
       skipped: number;
       ignored: number;

@@ -55,7 +55,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
   onEvent({ type: 'backend', backend: prepared.backend.name, skipped: prepared.backend.skipped });
   onEvent({
     type: 'data', train: selection.train.length, validation: selection.validation.length, test: selection.test.length, numClasses,
-    imageSize: plan.data.image.size, skipped: dataset.skipped.length, ignored: dataset.ignored.length, storage: dataset.storage,
+    input: preprocessing.kind === 'tabular' ? `${preprocessing.columns.length} features` : `${preprocessing.inputSize.join('×')} images`, skipped: dataset.skipped.length, ignored: dataset.ignored.length, storage: dataset.storage,
   });
   for (const { file, reason } of dataset.skipped) onEvent({ type: 'log', level: 'warn', message: `skipped ${file}: ${reason}` });
   onEvent({ type: 'base', model: plan.base.model, cut: plan.base.cut, layers: plan.base.layerCount, params: plan.base.paramCount, outputShape: plan.base.cutOutputShape, seconds: prepared.seconds.base });

@@ -11,11 +11,11 @@ export function formatEventLine(event: EngineEvent): string | undefined {
     case 'backend':
       return `backend ${event.backend}${event.skipped.map((s) => ` (skipped ${s.name}: ${s.reason})`).join('')}`;
     case 'data':
-      return `data ${event.train} train, ${event.validation} validation, ${event.test} test; ${event.numClasses} classes; ${event.imageSize.join('×')}; pixels ${event.storage === 'memory' ? 'in memory' : 'decoded per batch'}${event.skipped > 0 ? `; ${event.skipped} bad file(s) skipped` : ''}${event.ignored > 0 ? `; ${event.ignored} non-image file(s) ignored` : ''}`;
+      return `data ${event.train} train, ${event.validation} validation, ${event.test} test; ${event.numClasses} classes; ${event.input}, ${event.storage === 'memory' ? 'held in memory' : 'decoded per batch'}${event.skipped > 0 ? `; ${event.skipped} bad file(s) skipped` : ''}${event.ignored > 0 ? `; ${event.ignored} non-image file(s) ignored` : ''}`;
     case 'base':
       return `base ${event.model} cut at ${event.cut}: ${event.layers} layers, ${event.params.toLocaleString('en-US')} params, features ${event.outputShape.join('×')} (${event.seconds.toFixed(1)}s)`;
     case 'features-end':
-      return `features ${event.split}: ${event.total} images in ${event.seconds.toFixed(1)}s (${event.imagesPerSecond.toFixed(1)} img/s)`;
+      return `features ${event.split}: ${event.total} examples in ${event.seconds.toFixed(1)}s (${event.imagesPerSecond.toFixed(1)}/s)`;
     case 'stage-start':
       return `stage ${event.stage}: ${event.epochs} epoch(s) from epoch ${event.firstEpoch}`;
     case 'epoch-end': {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { readDataset, selectExamples } from '../../src/engine/datasets.js';
+import { describeDataset } from '../../src/engine/describe-dataset.js';
 import { decodeImage, listImageFolder } from '../../src/engine/image-folder.js';
 import type { DatasetSpec } from '../../src/spec/types.js';
 import { workspace, writeDigitImageFolder } from '../e2e/cli-harness.js';
@@ -108,6 +109,20 @@ describe('decodeImage', () => {
     },
   ];
   for (const c of bad) it(`fails on ${c.name}`, async () => assert.rejects(decodeImage(await c.bytes(), size, 'fill'), c.message));
+});
+
+describe('describeDataset', () => {
+  it('warns about imbalanced classes and names the rare ones', async () => {
+    const dir = workspace('imbalance');
+    const files = await writeDigitImageFolder(dir, 8);
+    // Leave `seven` with 2 images against 8.
+    for (const file of files.filter((f) => f.includes(`${path.sep}seven${path.sep}`)).slice(2)) rmSync(file);
+    const report = await describeDataset(folderSpec(dir, { validation: 0, testFraction: 0 }), 1);
+    assert.deepEqual(report.counts.train, [8, 2, 8]);
+    assert.equal(report.imbalance.ratio, 4);
+    assert.deepEqual(report.imbalance.rareClasses, ['seven']);
+    assert.deepEqual(report.sourceSize.height, { min: 28, median: 28, max: 28 });
+  });
 });
 
 describe('readDataset for image folders', () => {

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { DatasetSpec, IdxFiles } from '../spec/types.js';
 import { didYouMean } from '../spec/did-you-mean.js';
 import { CsvFormatError, parseCsv } from './csv.js';
-import { UserError } from './errors.js';
+import { readUserFile, UserError } from './errors.js';
 import { IdxFormatError, parseIdx } from './idx-file.js';
 import { decodeImage, listImageFolder, type FitMode, type SkippedFile } from './image-folder.js';
 import { SeededRandom } from './random.js';
@@ -72,13 +71,7 @@ export function mnistFiles(): { train: IdxFiles; test: IdxFiles } {
 type Hash = ReturnType<typeof createHash>;
 
 function readIdxFile(file: string, keyPath: (string | number)[], hash: Hash) {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file}: ${(error as Error).message}`, keyPath, 'paths are relative to the pipeline file');
-  }
+  const raw = readUserFile(file, keyPath);
   hash.update(raw);
   try {
     return parseIdx(raw);
@@ -264,13 +257,7 @@ async function readImageFolderDataset(spec: Extract<DatasetSpec, { format: 'imag
  * a bad row is an error naming its line (or, with `onBadFile: skip`, skipped).
  */
 async function readCsvDataset(spec: Extract<DatasetSpec, { format: 'csv' }>, cacheBytes: number): Promise<LoadedDataset> {
-  let text: string;
-  try {
-    text = await readFile(spec.file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'ENOENT' ? `file not found: ${spec.file}` : `cannot read ${spec.file}: ${(error as Error).message}`, ['dataset', 'file'], 'paths are relative to the pipeline file');
-  }
+  const text = readUserFile(spec.file, ['dataset', 'file']).toString('utf8');
   let records;
   try {
     records = parseCsv(text);

@@ -1,23 +1,12 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { UserError } from './errors.js';
+import { readUserFile, UserError } from './errors.js';
 import type { KerasTopology } from './model-topology.js';
 import type { ModelArtifacts } from './zoo.js';
 
-function read(file: string, what: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new UserError(
-      code === 'ENOENT' ? `${what} not found: ${file}` : `cannot read ${what} ${file}: ${(error as Error).message}`,
-      ['base', 'model'],
-      'a local base is a tfjs LayersModel: model.json with its weight files beside it (paths are relative to the pipeline file)',
-    );
-  }
-}
+const read = (file: string, what: string): Buffer =>
+  readUserFile(file, ['base', 'model'], what, 'a model.json base is a tfjs LayersModel: model.json with its weight files beside it (paths are relative to the pipeline file)');
 
 /** A tfjs LayersModel saved on disk (model.json + weight shards), e.g. another run's model/ folder. */
 export function loadLocalArtifacts(file: string): ModelArtifacts {

@@ -73,7 +73,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
     const sourceFor = async (split: 'train' | 'validation' | 'test'): Promise<BatchSource> => {
       const data = splitSource(dataset, split);
       const indexes = selection[split];
-      const examples = imageSource(data, indexes, preprocessing, numClasses, split === 'train' ? augment : undefined);
+      const examples = exampleSource(data, indexes, preprocessing, numClasses, split === 'train' ? augment : undefined);
       if (plan.features.mode === 'perBatch') return featureSource(extractor, examples);
       const features = await extractFeatures(extractor, examples, split, onEvent, signal);
       const labels = oneHotBatch(data.labels, indexes, numClasses);
@@ -81,7 +81,6 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
       return tensorSource(features, labels);
     };
     // The base is frozen: it only ever runs in inference mode, and only the head trains.
-    const trained = headModel;
     const train = await sourceFor('train');
     const validation = selection.validation.length > 0 ? await sourceFor('validation') : undefined;
     const test = selection.test.length > 0 ? await sourceFor('test') : undefined;
@@ -90,7 +89,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
     const stages: StageSummary[] = [];
     for (const stage of plan.stages) {
       onEvent({ type: 'stage-start', stage: stage.name, index: stage.index, epochs: stage.epochs, firstEpoch: stage.firstEpoch });
-      const outcome = await trainStage(trained, stage, { train, ...(validation ? { validation } : {}) }, { kind: plan.loss, classWeights: plan.classWeights }, random, {
+      const outcome = await trainStage(headModel, stage, { train, ...(validation ? { validation } : {}) }, { kind: plan.loss, classWeights: plan.classWeights }, random, {
         onEvent,
         signal,
         onEpochEnd: async (metrics, optimizer) => {
@@ -109,7 +108,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
 
     let testMetrics: TestMetrics | undefined;
     if (test) {
-      testMetrics = await evaluateTest(trained, test, plan);
+      testMetrics = await evaluateTest(headModel, test, plan);
       onEvent({ type: 'evaluate-end', test: testMetrics });
     }
 
@@ -178,7 +177,7 @@ function featureSource(extractor: tf.LayersModel, examples: BatchSource): BatchS
 }
 
 /** Examples `indexes` of `data` as model inputs, decoded and preprocessed (and augmented) per batch. */
-function imageSource(data: SplitData, indexes: number[], pre: Preprocessing, numClasses: number, augment?: (x: tf.Tensor4D) => tf.Tensor4D): BatchSource {
+function exampleSource(data: SplitData, indexes: number[], pre: Preprocessing, numClasses: number, augment?: (x: tf.Tensor4D) => tf.Tensor4D): BatchSource {
   return {
     count: indexes.length,
     batch: async (positions) => {

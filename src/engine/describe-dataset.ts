@@ -1,7 +1,8 @@
 import { isArrayFormat } from '../spec/rules.js';
 import type { DatasetSpec } from '../spec/types.js';
 import { readDataset, selectExamples, splitSource, type Selection } from './datasets.js';
-import { imageDimensions, type SkippedFile } from './image-folder.js';
+import type { SkippedFile } from './dataset-types.js';
+import { imageDimensions } from './image-folder.js';
 
 /** A class is "rare" when the largest class has more than this many times its examples. */
 export const IMBALANCE_RATIO = 3;

@@ -1,18 +1,16 @@
-import { readdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import fg from 'fast-glob';
 import sharp from 'sharp';
+import type { DatasetSpec } from '../spec/types.js';
+import type { LoadedDataset, SkippedFile, SplitData } from './dataset-types.js';
 import { UserError } from './errors.js';
 
 /** Extensions sharp's prebuilt libvips decodes; matched case-insensitively. */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'] as const;
 /** Image formats people have that sharp's prebuilt binaries cannot read: counted and reported, never silently dropped. */
 const UNSUPPORTED_IMAGE_EXTENSIONS = ['.bmp', '.heic', '.svg', '.ico'] as const;
-
-export interface SkippedFile {
-  file: string;
-  reason: string;
-}
 
 export interface FolderListing {
   /** Class names: the sub-folder names, sorted by code point so the order never depends on the OS. */
@@ -108,4 +106,126 @@ export async function imageDimensions(file: string): Promise<{ width: number; he
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Decoded pixels of image files are kept in memory up to this size (512 MiB,
+ * or TLPIPE_DECODE_CACHE_MB); beyond it they are decoded again per batch.
+ */
+export const DECODED_CACHE_BYTES = Number(process.env['TLPIPE_DECODE_CACHE_MB'] ?? 512) * 2 ** 20;
+/** Files decoded at once: sharp decodes on libuv's thread pool, so this keeps both cores busy. */
+const DECODE_CONCURRENCY = 8;
+
+export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+export interface DecodeOptions {
+  size: [number, number];
+  fit: FitMode;
+  onBadFile: 'error' | 'skip';
+  cacheBytes: number;
+}
+
+/**
+ * Reads and decodes every file once, before any training: a corrupt file is
+ * found now (an error naming it, or skipped and counted with
+ * `onBadFile: skip`), never mid-epoch. The decoded pixels are kept when they
+ * fit in `cacheBytes`; otherwise batches decode their files again (streaming).
+ */
+export async function decodeImageFiles(
+  listing: { files: string[]; labels: number[] },
+  options: DecodeOptions,
+  keyPath: (string | number)[],
+  hash: ReturnType<typeof createHash>,
+  root: string,
+): Promise<{ split: SplitData; skipped: SkippedFile[] }> {
+  const bytesPerImage = options.size[0] * options.size[1] * 3;
+  const keep = listing.files.length * bytesPerImage <= options.cacheBytes;
+  const outcomes = await mapConcurrent(listing.files, DECODE_CONCURRENCY, async (file) => {
+    try {
+      const raw = await readFile(file);
+      const pixels = await decodeImage(raw, options.size, options.fit);
+      // Keep a digest, not the file: holding every encoded file would defeat streaming.
+      return { digest: createHash('sha256').update(raw).digest(), pixels: keep ? pixels : undefined };
+    } catch (error) {
+      return { error: (error as Error).message.split('\n')[0]! };
+    }
+  });
+  const skipped: SkippedFile[] = [];
+  const files: string[] = [];
+  const labels: number[] = [];
+  const decoded: Uint8Array[] = [];
+  outcomes.forEach((outcome, i) => {
+    const file = listing.files[i]!;
+    if ('error' in outcome) {
+      skipped.push({ file, reason: outcome.error! });
+      return;
+    }
+    // Path relative to the dataset root, so the digest survives moving the folder.
+    hash.update(path.relative(root, file)).update('\0').update(outcome.digest!);
+    files.push(file);
+    labels.push(listing.labels[i]!);
+    if (outcome.pixels) decoded.push(outcome.pixels);
+  });
+  if (skipped.length > 0 && options.onBadFile === 'error') {
+    const shown = skipped.slice(0, 5).map((s) => `\n    ${s.file}: ${s.reason}`).join('');
+    throw new UserError(
+      `${skipped.length} image file${skipped.length === 1 ? '' : 's'} cannot be decoded:${shown}${skipped.length > 5 ? `\n    … and ${skipped.length - 5} more` : ''}`,
+      keyPath,
+      'fix or remove them, or set `onBadFile: skip` to train without them (they are counted in summary.json)',
+    );
+  }
+  const [height, width] = options.size;
+  const split: SplitData = {
+    count: files.length,
+    labels: Int32Array.from(labels),
+    name: (index) => files[index]!,
+    pixels: async (indexes) => {
+      const data = new Uint8Array(indexes.length * bytesPerImage);
+      if (keep) indexes.forEach((index, row) => data.set(decoded[index]!, row * bytesPerImage));
+      else {
+        await mapConcurrent(indexes, DECODE_CONCURRENCY, async (index, row) => {
+          data.set(await decodeImage(await readFile(files[index]!), options.size, options.fit), row * bytesPerImage);
+        });
+      }
+      return { data, count: indexes.length, height, width, channels: 3 };
+    },
+  };
+  return { split, skipped };
+}
+
+export async function readImageFolderDataset(spec: Extract<DatasetSpec, { format: 'imageFolder' }>, cacheBytes: number): Promise<LoadedDataset> {
+  const listing = await listImageFolder(spec.dir, ['dataset', 'dir'], spec.classNames);
+  const options: DecodeOptions = { size: spec.image.size, fit: spec.image.fit, onBadFile: spec.onBadFile, cacheBytes };
+  const hash = createHash('sha256');
+  const train = await decodeImageFiles(listing, options, ['dataset', 'dir'], hash, spec.dir);
+  let test: Awaited<ReturnType<typeof decodeImageFiles>> | undefined;
+  let ignored = listing.ignored;
+  if (spec.testDir) {
+    const testListing = await listImageFolder(spec.testDir, ['dataset', 'testDir'], listing.classNames);
+    test = await decodeImageFiles(testListing, options, ['dataset', 'testDir'], hash, spec.testDir);
+    ignored = [...ignored, ...testListing.ignored];
+  }
+  const bytes = (train.split.count + (test?.split.count ?? 0)) * spec.image.size[0] * spec.image.size[1] * 3;
+  return {
+    kind: 'images',
+    train: train.split,
+    ...(test ? { test: test.split } : {}),
+    numClasses: listing.classNames.length,
+    classNames: listing.classNames,
+    digest: hash.digest('hex'),
+    skipped: [...train.skipped, ...(test?.skipped ?? [])],
+    ignored,
+    storage: bytes <= cacheBytes ? 'memory' : 'streaming',
+  };
 }

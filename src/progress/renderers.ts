@@ -33,6 +33,8 @@ interface Step {
   /** Live output for the step while it runs. */
   output?: (event: EngineEvent) => string | undefined;
   task?: { output: string };
+  /** Output that arrived before listr started the step; shown when it does. */
+  pendingOutput?: string;
 }
 
 /** A promise with its settle functions, created before listr asks for it. */
@@ -81,6 +83,7 @@ export function listrRenderer(plan: Plan): ProgressRenderer {
       title: step.title,
       task: (_ctx: unknown, task: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>) => {
         step.task = task;
+        if (step.pendingOutput !== undefined) task.output = step.pendingOutput;
         return settlers[i]!.promise;
       },
       rendererOptions: { persistentOutput: true, outputBar: 1 },
@@ -88,13 +91,19 @@ export function listrRenderer(plan: Plan): ProgressRenderer {
     { concurrent: false, exitOnError: true, registerSignalListeners: false, rendererOptions: { collapseErrors: false } },
   );
   const running = list.run().catch(() => undefined);
+  // Warnings would break listr's redrawing; they are printed once it has finished.
+  const warnings: string[] = [];
   let current = 0;
   return {
     listener: (event) => {
+      if (event.type === 'log' && event.level === 'warn') warnings.push(formatEventLine(event)!);
       for (let i = current; i < steps.length; i++) {
         const step = steps[i]!;
         const text = step.output?.(event);
-        if (text !== undefined && step.task) step.task.output = text;
+        if (text !== undefined) {
+          if (step.task) step.task.output = text;
+          else step.pendingOutput = text;
+        }
         if (step.endsOn(event)) {
           // Completing a later step completes every step before it.
           for (let j = current; j <= i; j++) settlers[j]!.resolve();
@@ -109,6 +118,7 @@ export function listrRenderer(plan: Plan): ProgressRenderer {
         else settler.resolve();
       }
       await running;
+      for (const warning of warnings) process.stderr.write(`${warning}\n`);
     },
   };
 }

@@ -31,7 +31,7 @@ interface Series { name: string; color: string; points: [number, number][]; dash
 
 /** A line chart with stage boundaries marked; x is the continuous epoch number. */
 export function lineChart(title: string, series: Series[], boundaries: { epoch: number; stage: string }[]): string {
-  const width = 520, height = 260, left = 52, right = 16, top = 28, bottom = 36;
+  const width = 520, height = 260, left = 52, right = 16, top = 28, bottom = 40;
   const all = series.flatMap((s) => s.points);
   if (all.length === 0) return '';
   const xs = all.map(([x]) => x), ys = all.map(([, y]) => y);
@@ -46,21 +46,30 @@ export function lineChart(title: string, series: Series[], boundaries: { epoch: 
     `<text x="${left}" y="18" class="title">${escape(title)}</text>`,
     ...ticks.map((t) => `<line x1="${left}" x2="${width - right}" y1="${sy(t)}" y2="${sy(t)}" class="grid"/><text x="${left - 6}" y="${sy(t) + 4}" text-anchor="end" class="tick">${t.toFixed(3)}</text>`),
     ...boundaries.map((b) => `<line x1="${sx(b.epoch)}" x2="${sx(b.epoch)}" y1="${top}" y2="${height - bottom}" class="stage"/><text x="${sx(b.epoch) + 4}" y="${top + 12}" class="tick">${escape(b.stage)}</text>`),
-    `<text x="${(left + width - right) / 2}" y="${height - 6}" text-anchor="middle" class="tick">epoch</text>`,
+    ...epochTicks(xMin, xMax).map((x) => `<text x="${sx(x)}" y="${height - bottom + 14}" text-anchor="middle" class="tick">${x}</text>`),
+    `<text x="${(left + width - right) / 2}" y="${height - 4}" text-anchor="middle" class="tick">epoch</text>`,
     ...series.filter((s) => s.points.length > 0).map((s) => {
       const d = s.points.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
       const dots = s.points.map(([x, y]) => `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`).join('');
       return `<path class="series" data-series="${escape(s.name)}" d="${d}" stroke="${s.color}" fill="none" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>${dots}`;
     }),
-    ...series.map((s, i) => `<text x="${width - right - 120}" y="${top + 14 + i * 14}" class="tick" fill="${s.color}">— ${escape(s.name)}</text>`),
+    ...series.map((s, i) => `<text x="${width - right - 120}" y="${top + 14 + i * 14}" class="tick" style="fill:${s.color}">— ${escape(s.name)}</text>`),
     '</svg>',
   ];
   return parts.join('\n');
 }
 
+/** About six whole-epoch ticks between the ends. */
+function epochTicks(min: number, max: number): number[] {
+  const step = Math.max(1, Math.ceil((max - min) / 6));
+  const ticks: number[] = [];
+  for (let x = Math.max(1, Math.ceil(min)); x <= max; x += step) ticks.push(x);
+  return ticks;
+}
+
 export function confusionHeatmap(matrix: number[][], classNames: string[]): string {
   const max = Math.max(1, ...matrix.flat());
-  const header = `<tr><th>actual ＼ predicted</th>${classNames.map((n) => `<th>${escape(n)}</th>`).join('')}</tr>`;
+  const header = `<tr><th>actual ↓ predicted →</th>${classNames.map((n) => `<th>${escape(n)}</th>`).join('')}</tr>`;
   const rows = matrix.map((row, i) => {
     const cells = row.map((v, j) => {
       const strength = v / max;

@@ -21,6 +21,7 @@ Commands:
   validate <files…>          check pipeline files against the schema and rules
   plan <pipeline.yaml>       show the compiled plan (tasks and fingerprints) without running
   data <pipeline.yaml>       report the dataset: class counts per split, image sizes, skipped files
+  predict <run> <images…>    classify image files (or folders) with a run's exported model
 
 Run 'tlpipe <command> --help' for a command's options.
 Exit codes: 0 success, 1 invalid pipeline or failed run, 2 usage error.`,
@@ -50,6 +51,16 @@ skipped or ignored and why, and a warning when classes are imbalanced.
 
 Options:
   --json             print the report as JSON
+  -h, --help         show this help`,
+  predict: `Usage: tlpipe predict <run-dir> <image files or folders…> [--top N] [--json]
+
+Loads the run's exported model with its labels.json and preprocessing.json,
+prepares each image exactly as training did, and prints the most likely classes.
+
+Options:
+  --top <n>          how many classes to show per image (default 3)
+  --backend <name>   auto | tensorflow | wasm | cpu
+  --json             one JSON object per image
   -h, --help         show this help`,
   plan: `Usage: tlpipe plan <pipeline.yaml> [--json]
 
@@ -146,6 +157,27 @@ async function dataCommand(args: string[]): Promise<number> {
   }
 }
 
+async function predictCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { top: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' } });
+  if (values.help) return help('predict');
+  if (positionals.length < 2) throw new UsageError('predict takes a run directory and at least one image file or folder');
+  const top = Number(values.top ?? 3);
+  if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top must be a positive whole number, got '${values.top}'`);
+  const [runDir, ...inputs] = positionals as [string, ...string[]];
+  const { predictRunImages } = await import('./predict-images.js');
+  const result = await predictRunImages(runDir, inputs, { top, backend: backendOption(values.backend) ?? 'auto' });
+  if (!result.ok) {
+    process.stderr.write(`tlpipe: ${result.message}\n${result.hint ? `  hint: ${result.hint}\n` : ''}`);
+    return EXIT.userError;
+  }
+  for (const p of result.predictions) {
+    process.stdout.write(
+      values.json ? JSON.stringify(p) + '\n' : `${p.file}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}\n`,
+    );
+  }
+  return EXIT.ok;
+}
+
 async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     backend: { type: 'string' },
@@ -200,6 +232,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   validate: validateCommand,
   plan: planCommand,
   data: dataCommand,
+  predict: predictCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -63,6 +63,25 @@ describe('tlpipe run and tlpipe data on an image folder of real digits', () => {
     assert.ok(probe.examples.every((f: string) => f.startsWith(path.join(dir, 'digits'))), 'probe names its image files');
   });
 
+  it('predict prepares images exactly as training did: it reproduces the exported probe outputs', async () => {
+    const runDir = path.join(dir, 'runs', 'digits', readdirSync(path.join(dir, 'runs', 'digits')).find((n) => n.startsWith('0001-'))!);
+    const probe = readJson(path.join(runDir, 'model/probe.json'));
+    const r = await tlpipe(['predict', runDir, ...probe.examples, '--top', '3', '--json'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const predictions = r.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    assert.deepEqual(predictions.map((p: { file: string }) => p.file), probe.examples);
+    const labels: string[] = readJson(path.join(runDir, 'model/labels.json'));
+    predictions.forEach((p: { top: { label: string; probability: number }[] }, i: number) => {
+      const byLabel = labels.map((label) => p.top.find((t) => t.label === label)!.probability);
+      assert.deepEqual(byLabel, probe.predictions[i]);
+    });
+    const text = await tlpipe(['predict', runDir, path.join(dir, 'digits', 'zero'), '--top', '1'], dir);
+    assert.match(text.stdout, /zero.*: (one|seven|zero) \d+\.\d%$/m);
+    const missing = await tlpipe(['predict', runDir, 'nowhere.png'], dir);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no such file or folder: nowhere.png/);
+  });
+
   it('a second run with the same seed makes the same split and the same plan', async () => {
     const first = readJson(path.join(dir, 'runs', 'digits', readdirSync(path.join(dir, 'runs', 'digits')).find((n) => n.startsWith('0001-'))!, 'model/probe.json'));
     const r = await tlpipe(['run', 'digits.yaml', '--quiet'], dir);

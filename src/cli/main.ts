@@ -69,6 +69,7 @@ their inputs and content fingerprints. Nothing is trained or written.
 
 Options:
   --backend <name>   auto | tensorflow | wasm | cpu
+  --runs <dir>       where runs are, for run: bases (default: ./runs)
   --json             print the plan as JSON
   -h, --help         show this help`,
 };
@@ -118,11 +119,12 @@ async function validateCommand(args: string[]): Promise<number> {
 }
 
 async function planCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' }, backend: { type: 'string' } });
+  const { values, positionals } = parse(args, { json: { type: 'boolean' }, backend: { type: 'string' }, runs: { type: 'string' } });
   if (values.help) return help('plan');
   if (positionals.length !== 1) throw new UsageError('plan takes exactly one pipeline file');
   const { planPipeline } = await loadRunner();
-  const planned = await planPipeline(positionals[0]!, backendOption(values.backend));
+  const backend = backendOption(values.backend);
+  const planned = await planPipeline(positionals[0]!, { runsRoot: path.resolve(values.runs ?? 'runs'), ...(backend ? { backend } : {}) });
   if (!planned.ok) {
     printDiagnostics(planned.diagnostics);
     return EXIT.userError;

@@ -12,6 +12,7 @@ import type { Diagnostic } from '../spec/diagnostics.js';
 import { loadPipeline, type LoadedPipeline } from '../spec/load-pipeline.js';
 import type { BackendName } from '../spec/types.js';
 import { renderReport } from '../store/report-html.js';
+import { findRun } from '../store/find-run.js';
 import { RunDirectory, type RunRecord } from '../store/run-directory.js';
 
 export interface RunOptions {
@@ -27,14 +28,23 @@ export type Outcome =
   | { kind: 'invalid'; diagnostics: Diagnostic[] }
   | { kind: 'ran'; run: RunRecord; dir: string; diagnostics: Diagnostic[] };
 
-/** Load → prepare inputs → plan: everything short of running. Shared by `plan` and `run`. */
+/** Load → find upstream runs → prepare inputs → plan: everything short of running. Shared by `plan` and `run`. */
 export async function planPipeline(
   file: string,
-  backend?: BackendName,
+  options: { backend?: BackendName; runsRoot: string },
 ): Promise<{ ok: false; diagnostics: Diagnostic[] } | { ok: true; loaded: LoadedPipeline; prepared: PreparedInputs; plan: Plan; warnings: Diagnostic[] }> {
+  const backend = options.backend;
   const loaded = loadPipeline(file);
   if (!loaded.ok) return loaded;
-  const { spec, source } = loaded.value;
+  const { source } = loaded.value;
+  let spec = loaded.value.spec;
+  if (spec.base.run) {
+    // A run: base is the exported model of an earlier run, found in the runs folder.
+    const found = await findRun(options.runsRoot, spec.base.run.pipeline, spec.base.run.id);
+    if (!found.ok) return { ok: false, diagnostics: [source.at({ path: ['base', 'model'] }, { path: ['base', 'model'], message: found.message, hint: found.hint, severity: 'error' })] };
+    spec = { ...spec, base: { ...spec.base, file: path.join(found.dir, 'model', 'model.json'), run: { ...spec.base.run, id: found.record.id, fingerprint: found.record.fingerprint } } };
+    loaded.value.spec = spec;
+  }
   const prepared = await prepareInputs(spec, backend ? { backend } : {});
   if (!prepared.ok) return { ok: false, diagnostics: prepared.diagnostics.map((d) => source.locate(d)) };
   const plan = compilePlan(spec, prepared.value.planInputs);
@@ -51,7 +61,7 @@ export async function planPipeline(
  * marks it `failed` (or `interrupted`) with the reason.
  */
 export async function runPipeline(file: string, options: RunOptions): Promise<Outcome> {
-  const planned = await planPipeline(file, options.backend);
+  const planned = await planPipeline(file, { runsRoot: options.runsRoot, ...(options.backend ? { backend: options.backend } : {}) });
   if (!planned.ok) return { kind: 'invalid', diagnostics: planned.diagnostics };
   const { loaded, prepared, plan } = planned;
   const { spec, source } = loaded;
@@ -66,7 +76,7 @@ export async function runPipeline(file: string, options: RunOptions): Promise<Ou
   });
   await run.writeJson('resolved.json', spec);
   await run.writeJson('plan.json', plan);
-  await run.update({ backend: prepared.backend.name });
+  await run.update({ backend: prepared.backend.name, ...(spec.base.run ? { upstream: { pipeline: spec.base.run.pipeline, run: spec.base.run.id!, fingerprint: spec.base.run.fingerprint! } } : {}) });
   options.print(`run ${path.relative(process.cwd(), run.dir)}`);
 
   const renderer = makeRenderer(options, plan);

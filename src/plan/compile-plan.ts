@@ -62,6 +62,7 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
   addTask('base', 'base', [], `${spec.base.model} cut at ${spec.base.cut} → ${inputs.base.cutOutputShape.join('×')}, frozen`, {
     // The digest names the weights; a model.json's path does not change what it computes.
     model: spec.base.file ? 'model.json' : spec.base.model,
+    ...(spec.base.run ? { upstream: spec.base.run } : {}),
     cut: spec.base.cut,
     digest: inputs.base.digest,
     inputSize: dataset.image.size,
@@ -98,7 +99,7 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
       backend: spec.backend,
       classes: { count: numClasses, names },
       data: { format: dataset.format, limit: dataset.limit, validation: dataset.validation, image: dataset.image, digest: inputs.dataset.digest },
-      base: { model: spec.base.model, cut: spec.base.cut, ...inputs.base },
+      base: { model: spec.base.model, cut: spec.base.cut, ...(spec.base.run ? { upstream: spec.base.run } : {}), ...inputs.base },
       head,
       features: featureMode(inputs, head, dataset.augment !== undefined),
       ...(dataset.augment ? { augment: dataset.augment } : {}),

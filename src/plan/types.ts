@@ -69,7 +69,16 @@ export interface Plan {
   backend: BackendName;
   classes: { count: number; names: string[] };
   data: { format: string; limit: LimitSpec; validation: number; image: ImageSpec; digest: string };
-  base: { model: string; cut: string; digest: string; cutOutputShape: number[]; layerCount: number; paramCount: number };
+  base: {
+    model: string;
+    cut: string;
+    /** For a run: base, the run it came from. */
+    upstream?: { pipeline: string; id?: string; fingerprint?: string };
+    digest: string;
+    cutOutputShape: number[];
+    layerCount: number;
+    paramCount: number;
+  };
   head: ResolvedHeadLayer[];
   /**
    * How the frozen base feeds the head. A frozen base with batch norm in

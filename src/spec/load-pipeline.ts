@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { byPosition, type Diagnostic, type Result } from './diagnostics.js';
-import { isArrayFormat, isModelPath, RULES } from './rules.js';
+import { isArrayFormat, isModelPath, parseRunRef, RULES } from './rules.js';
 import { validateAgainstSchema } from './schema-validation.js';
 import { SourceFile } from './source-file.js';
 import type { AugmentSpec, DatasetCommon, DatasetSpec, HeadLayerSpec, IdxFiles, NormalizeSpec, PipelineFile, PipelineSpec } from './types.js';
@@ -115,6 +115,7 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
     base: {
       model,
       ...(isModelPath(model) ? { file: path.resolve(dir, model) } : {}),
+      ...(parseRunRef(model) ? { run: parseRunRef(model)! } : {}),
       // A model.json base must name its cut (a rule says so); zoo entries know theirs.
       cut: f.base?.cut ?? ZOO[model]?.featureLayer ?? '',
       normalize: resolveNormalize(f.base?.normalize ?? ZOO[model]?.normalize ?? 'unit'),

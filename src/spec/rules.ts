@@ -25,12 +25,25 @@ const layerType = (layer: HeadLayerAsWritten): string => Object.keys(layer)[0]!;
 export const isArrayFormat = (format: PipelineFile['dataset']['format']): boolean => format === 'mnist' || format === 'idx';
 
 /** A base given as a path (not a zoo name): a model.json on disk. */
-export const isModelPath = (model: string | undefined): boolean => model !== undefined && (model.endsWith('.json') || model.includes('/'));
+export const isModelPath = (model: string | undefined): boolean =>
+  model !== undefined && !model.startsWith('run:') && (model.endsWith('.json') || model.includes('/'));
+
+/** `run:<pipeline>` or `run:<pipeline>/<NNNN>[-<fp8>]`: the exported model of an earlier run. */
+export function parseRunRef(model: string | undefined): { pipeline: string; id?: string } | undefined {
+  const match = model?.match(/^run:([A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:\/(\d{4}(?:-[0-9a-f]{8})?))?$/);
+  return match ? { pipeline: match[1]!, ...(match[2] ? { id: match[2] } : {}) } : undefined;
+}
+
+/** Any base that is not a zoo entry: its layers and input are known only once it is loaded. */
+const isExternalBase = (model: string | undefined): boolean => isModelPath(model) || parseRunRef(model) !== undefined;
 
 /** The base model must be one tlpipe can load. */
 export const baseModelIsKnown: Rule = (file) => {
   const model = file.base?.model ?? 'mobilenet_v2';
-  if (ZOO[model] || isModelPath(model)) return [];
+  if (ZOO[model] || isExternalBase(model)) return [];
+  if (model.startsWith('run:')) {
+    return [{ path: ['base', 'model'], message: `\`${model}\` is not a run reference`, hint: 'write run:<pipeline> for its latest completed run, or run:<pipeline>/<NNNN> for one run' }];
+  }
   const known = Object.keys(ZOO);
   return [{
     path: ['base', 'model'],
@@ -41,8 +54,8 @@ export const baseModelIsKnown: Rule = (file) => {
 
 /** A model.json base has no known feature layer, so where to cut must be said. */
 export const fileBaseNamesItsCut: Rule = (file) =>
-  isModelPath(file.base?.model) && file.base?.cut === undefined
-    ? [{ path: ['base', 'model'], message: 'a model.json base needs `cut`: the last layer to keep (usually the one before its classifier)', hint: '`tlpipe plan` lists the layers when the cut is wrong' }]
+  isExternalBase(file.base?.model) && file.base?.cut === undefined
+    ? [{ path: ['base', 'model'], message: 'a model.json or run: base needs `cut`: the last layer to keep (usually the one before its classifier)', hint: '`tlpipe plan` lists the nearest layer names when the cut is wrong' }]
     : [];
 
 /** The image must be at least as large as the base architecture accepts. */
@@ -115,7 +128,7 @@ export const featureColumnsNeedVectorBase: Rule = (file) => {
   if (d.imageColumn !== undefined) {
     return [{ path: ['dataset', 'imageColumn'], key: true, message: '`imageColumn` and `featureColumns` both say what a row holds', hint: 'a CSV row is either an image path or numeric features; keep one' }];
   }
-  if (!isModelPath(file.base?.model)) {
+  if (!isExternalBase(file.base?.model)) {
     return [{
       path: ['dataset', 'featureColumns'],
       key: true,
@@ -168,7 +181,7 @@ export const classNamesMatchClasses: Rule = (file) => {
 
 /** Zoo bases output feature maps, so the head must pool or flatten once before dense layers. (Other bases: checked by the planner.) */
 export const headFitsFeatureMap: Rule = (file) =>
-  isModelPath(file.base?.model)
+  isExternalBase(file.base?.model)
     ? []
     : headShapeProblems(file.head.map(layerType), 3).map((p) => ({ path: ['head', p.index], message: p.message, hint: p.hint }));
 

@@ -135,8 +135,10 @@ export interface PipelineSpec {
   base: {
     /** A zoo name, or the model.json path as written. */
     model: string;
-    /** Absolute path of the model.json, for a base loaded from disk. */
+    /** Absolute path of the model.json, for a base loaded from disk (set for run: bases once the run is found). */
     file?: string;
+    /** For `run:<pipeline>[/<id>]` bases: which run, and once found, its fingerprint. */
+    run?: { pipeline: string; id?: string; fingerprint?: string };
     cut: string;
     normalize: NormalizeSpec;
   };

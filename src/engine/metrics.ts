@@ -9,10 +9,45 @@ export interface ClassMetrics {
 export interface TestMetrics {
   loss: number;
   accuracy: number;
+  /** Fraction of examples whose class is among the k most probable, for k = 1…min(5, classes). */
+  topK: Record<string, number>;
   examples: number;
   perClass: Record<string, ClassMetrics>;
   /** confusionMatrix[actual][predicted], in class order. */
   confusionMatrix: number[][];
+  /** The examples given the lowest probability for their true class, worst first. */
+  worst: { example: string; actual: string; predicted: string; probabilityOfActual: number; probabilityOfPredicted: number }[];
+}
+
+const argMax = (values: number[]): number => values.reduce((best, v, i) => (v > values[best]! ? i : best), 0);
+
+/** Every test metric from the true classes and the predicted probabilities. */
+export function testMetrics(actual: number[], probabilities: number[][], loss: number, classNames: string[], exampleNames: string[], worstCount: number): TestMetrics {
+  const predicted = probabilities.map(argMax);
+  const matrix = confusionMatrix(actual, predicted, classNames.length);
+  const topK: Record<string, number> = {};
+  for (let k = 1; k <= Math.min(5, classNames.length); k++) {
+    const hits = probabilities.filter((p, i) => p.filter((v) => v > p[actual[i]!]!).length < k).length;
+    topK[`top${k}`] = actual.length === 0 ? 0 : hits / actual.length;
+  }
+  const worst = actual
+    .map((a, i) => ({ i, a, p: probabilities[i]! }))
+    .sort((x, y) => x.p[x.a]! - y.p[y.a]! || x.i - y.i)
+    .slice(0, worstCount)
+    .map(({ i, a, p }) => ({
+      example: exampleNames[i] ?? String(i),
+      actual: classNames[a] ?? String(a),
+      predicted: classNames[predicted[i]!] ?? String(predicted[i]),
+      probabilityOfActual: p[a]!,
+      probabilityOfPredicted: p[predicted[i]!]!,
+    }));
+  return { loss, accuracy: accuracyOf(matrix), topK, examples: actual.length, perClass: perClassMetrics(matrix, classNames), confusionMatrix: matrix, worst };
+}
+
+/** The confusion matrix as CSV: a header of predicted classes, one row per actual class. */
+export function confusionMatrixCsv(matrix: number[][], classNames: string[]): string {
+  const quote = (text: string): string => (/[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);
+  return [['actual \\ predicted', ...classNames].map(quote).join(','), ...matrix.map((row, i) => [quote(classNames[i] ?? String(i)), ...row].join(','))].join('\n') + '\n';
 }
 
 export function confusionMatrix(actual: ArrayLike<number>, predicted: ArrayLike<number>, numClasses: number): number[][] {

@@ -17,7 +17,13 @@ interface ReportInput {
   title: string;
   run: Record<string, unknown>;
   metrics: MetricRow[];
-  test?: { loss: number; accuracy: number; perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>; confusionMatrix: number[][] };
+  test?: {
+    loss: number;
+    accuracy: number;
+    perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
+    confusionMatrix: number[][];
+    worst?: { example: string; actual: string; predicted: string; probabilityOfActual: number; probabilityOfPredicted: number }[];
+  };
   classNames: string[];
   pipelineYaml: string;
 }
@@ -100,6 +106,11 @@ export function renderReport(input: ReportInput): string {
         .map(([name, m]) => `<tr><td>${escape(name)}</td><td>${fixed(m.precision, 3)}</td><td>${fixed(m.recall, 3)}</td><td>${fixed(m.f1, 3)}</td><td>${m.support}</td></tr>`)
         .join('')}</table>`
     : '<p>No test split.</p>';
+  const worst = test?.worst?.length
+    ? `<h2>Most wrongly classified (test)</h2><table><tr><th>example</th><th>actual</th><th>p(actual)</th><th>predicted</th><th>p(predicted)</th></tr>${test.worst
+        .map((w) => `<tr><td style="text-align:left">${escape(w.example)}</td><td>${escape(w.actual)}</td><td>${fixed(w.probabilityOfActual, 3)}</td><td>${escape(w.predicted)}</td><td>${fixed(w.probabilityOfPredicted, 3)}</td></tr>`)
+        .join('')}</table>`
+    : '';
   const meta = Object.entries(input.run)
     .map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(typeof v === 'object' ? JSON.stringify(v) : String(v))}</td></tr>`)
     .join('');
@@ -122,6 +133,7 @@ pre{background:#f6f8fa;padding:12px;overflow:auto}
 <div class="charts">${loss}${accuracy}</div>
 ${test ? `<h2>Confusion matrix (test)</h2>${confusionHeatmap(test.confusionMatrix, input.classNames)}` : ''}
 <h2>Per-class metrics (test)</h2>${perClass}
+${worst}
 <h2>Run</h2><table>${meta}</table>
 <h2>Pipeline as run</h2><pre>${escape(input.pipelineYaml)}</pre>
 </body></html>

@@ -95,6 +95,13 @@ describe('tlpipe run on real MNIST digits and real MobileNetV2 weights', () => {
     assert.equal(matrix.flat().reduce((a, b) => a + b, 0), 40);
     assert.equal(matrix.reduce((sum, row, i) => sum + row[i]!, 0) / 40, summary.test.accuracy);
     assert.equal(summary.export.verified, true);
+    assert.equal(summary.test.topK.top1, summary.test.accuracy);
+    assert.ok(summary.test.topK.top5 >= summary.test.topK.top1);
+    assert.equal(summary.test.worst.length, 20);
+    assert.match(summary.test.worst[0].example, /^test\[\d+\]$/);
+    const csv = readFileSync(path.join(runDir, 'confusion-matrix.csv'), 'utf8').trim().split('\n');
+    assert.equal(csv.length, 11);
+    assert.deepEqual(csv[1]!.split(',').slice(1).map(Number), matrix[0]);
   });
 
   it('checkpoints every epoch of every stage with optimizer and trainer state', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { accuracyOf, confusionMatrix, perClassMetrics } from '../../src/engine/metrics.js';
+import { accuracyOf, confusionMatrix, confusionMatrixCsv, perClassMetrics, testMetrics } from '../../src/engine/metrics.js';
 
 describe('test metrics', () => {
   // actual:    a a a b b c
@@ -34,5 +34,31 @@ describe('test metrics', () => {
   it('a class never predicted has precision 0, not NaN', () => {
     const m = perClassMetrics(confusionMatrix([0, 1], [0, 0], 2), ['x', 'y']);
     assert.deepEqual(m['y'], { precision: 0, recall: 0, f1: 0, support: 1 });
+  });
+});
+
+describe('testMetrics', () => {
+  // Three examples of classes a, b, c with the model's probabilities.
+  const probabilities = [
+    [0.7, 0.2, 0.1], // a: right
+    [0.5, 0.3, 0.2], // b: wrong, b is 2nd
+    [0.6, 0.3, 0.1], // c: wrong, c is 3rd
+  ];
+  const m = testMetrics([0, 1, 2], probabilities, 1.5, ['a', 'b', 'c'], ['x.png', 'y.png', 'z.png'], 2);
+
+  it('top-k counts an example when its class is among the k most probable', () => {
+    assert.deepEqual(m.topK, { top1: 1 / 3, top2: 2 / 3, top3: 1 });
+    assert.equal(m.accuracy, m.topK['top1']);
+  });
+
+  it('lists the examples given the lowest probability for their class, worst first', () => {
+    assert.deepEqual(m.worst, [
+      { example: 'z.png', actual: 'c', predicted: 'a', probabilityOfActual: 0.1, probabilityOfPredicted: 0.6 },
+      { example: 'y.png', actual: 'b', predicted: 'a', probabilityOfActual: 0.3, probabilityOfPredicted: 0.5 },
+    ]);
+  });
+
+  it('writes the confusion matrix as CSV, quoting names that need it', () => {
+    assert.equal(confusionMatrixCsv([[1, 2], [3, 4]], ['cat', 'dog, big']), 'actual \\ predicted,cat,"dog, big"\ncat,1,2\n"dog, big",3,4\n');
   });
 });

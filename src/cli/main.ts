@@ -201,7 +201,7 @@ async function modelsCommand(args: string[]): Promise<number> {
   }
   const rows = zoo.map((m) => [
     m.name,
-    m.available ? 'offline' : `unavailable: ${m.problem}`,
+    m.url ? (m.available ? 'cached' : 'download') : m.available ? 'offline' : `unavailable: ${m.problem}`,
     `${m.nativeInputSize.join('×')} (≥ ${m.minInputSize})`,
     m.featureLayer,
     m.layers === undefined ? '–' : String(m.layers),
@@ -212,7 +212,7 @@ async function modelsCommand(args: string[]): Promise<number> {
   const header = ['model', 'source', 'input', 'default cut', 'layers', 'weights', 'normalize', 'load'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const row of [header, ...rows]) process.stdout.write(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
-  for (const m of zoo) process.stdout.write(`\n${m.name}: ${m.description}`);
+  for (const m of zoo) process.stdout.write(`\n${m.name}: ${m.description}${m.url && !m.available ? ` (${m.url})` : ''}`);
   process.stdout.write('\n\nAny tfjs LayersModel works too: base.model: path/to/model.json, or run:<pipeline> for an earlier run\'s model.\n');
   return EXIT.ok;
 }
@@ -293,6 +293,12 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   }
 }
+
+// `tlpipe … | head` closes the pipe early; that is not an error worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

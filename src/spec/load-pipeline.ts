@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { byPosition, type Diagnostic, type Result } from './diagnostics.js';
-import { isArrayFormat, isModelPath, parseRunRef, RULES } from './rules.js';
+import { isArrayFormat, isModelPath, isModelUrl, parseRunRef, RULES } from './rules.js';
 import { validateAgainstSchema } from './schema-validation.js';
 import { SourceFile } from './source-file.js';
 import type { AugmentSpec, DatasetCommon, DatasetSpec, HeadLayerSpec, IdxFiles, NormalizeSpec, PipelineFile, PipelineSpec } from './types.js';
@@ -116,6 +116,8 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
       model,
       ...(isModelPath(model) ? { file: path.resolve(dir, model) } : {}),
       ...(parseRunRef(model) ? { run: parseRunRef(model)! } : {}),
+      ...(isModelUrl(model) || ZOO[model]?.url ? { url: ZOO[model]?.url ?? model } : {}),
+      ...(f.base?.sha256 ? { sha256: f.base.sha256 } : {}),
       // A model.json base must name its cut (a rule says so); zoo entries know theirs.
       cut: f.base?.cut ?? ZOO[model]?.featureLayer ?? '',
       normalize: resolveNormalize(f.base?.normalize ?? ZOO[model]?.normalize ?? 'unit'),

@@ -26,7 +26,7 @@ export const isArrayFormat = (format: PipelineFile['dataset']['format']): boolea
 
 /** A base given as a path (not a zoo name): a model.json on disk. */
 export const isModelPath = (model: string | undefined): boolean =>
-  model !== undefined && !model.startsWith('run:') && (model.endsWith('.json') || model.includes('/'));
+  model !== undefined && !model.startsWith('run:') && !/^https?:\/\//.test(model) && (model.endsWith('.json') || model.includes('/'));
 
 /** `run:<pipeline>` or `run:<pipeline>/<NNNN>[-<fp8>]`: the exported model of an earlier run. */
 export function parseRunRef(model: string | undefined): { pipeline: string; id?: string } | undefined {
@@ -34,8 +34,11 @@ export function parseRunRef(model: string | undefined): { pipeline: string; id?:
   return match ? { pipeline: match[1]!, ...(match[2] ? { id: match[2] } : {}) } : undefined;
 }
 
+/** A base downloaded from an address. */
+export const isModelUrl = (model: string | undefined): boolean => model !== undefined && /^https?:\/\//.test(model);
+
 /** Any base that is not a zoo entry: its layers and input are known only once it is loaded. */
-const isExternalBase = (model: string | undefined): boolean => isModelPath(model) || parseRunRef(model) !== undefined;
+const isExternalBase = (model: string | undefined): boolean => isModelUrl(model) || isModelPath(model) || parseRunRef(model) !== undefined;
 
 /** The base model must be one tlpipe can load. */
 export const baseModelIsKnown: Rule = (file) => {
@@ -119,6 +122,14 @@ export const formatNamesItsSource: Rule = (file) => {
     return [{ path: ['dataset'], message: 'format `csv` needs `file`, the CSV with a label column and an image path column', hint: 'e.g. file: data/labels.csv' }];
   }
   return [];
+};
+
+/** A sha256 pin checks a download; other bases have nothing to check it against. */
+export const sha256PinsADownload: Rule = (file) => {
+  const model = file.base?.model ?? 'mobilenet_v2';
+  return file.base?.sha256 !== undefined && !isModelUrl(model) && !ZOO[model]?.url
+    ? [{ path: ['base', 'sha256'], key: true, message: '`sha256` checks a downloaded base; this base is not downloaded', hint: 'remove `sha256`, or give `model` as an https:// address' }]
+    : [];
 };
 
 /** Tabular CSV columns need a base whose input is a vector; zoo bases take images. */
@@ -272,6 +283,7 @@ export const RULES: readonly Rule[] = [
   testLimitNeedsTestSplit,
   classNamesMatchClasses,
   fileBaseNamesItsCut,
+  sha256PinsADownload,
   headFitsFeatureMap,
   headEndsInClassifier,
   classesUnitsOnlyLast,

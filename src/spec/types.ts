@@ -35,7 +35,7 @@ export interface PipelineFile {
     onBadFile?: 'error' | 'skip';
     augment?: Partial<AugmentSpec>;
   };
-  base?: { model?: string; cut?: string; normalize?: 'unit' | 'symmetric' | { mean: number | number[]; std: number | number[] } };
+  base?: { model?: string; cut?: string; sha256?: string; normalize?: 'unit' | 'symmetric' | { mean: number | number[]; std: number | number[] } };
   freeze?: 'all';
   head: HeadLayerAsWritten[];
   train: {
@@ -137,6 +137,9 @@ export interface PipelineSpec {
     model: string;
     /** Absolute path of the model.json, for a base loaded from disk (set for run: bases once the run is found). */
     file?: string;
+    /** For downloaded bases: the address, and the sha256 the download must have, if pinned. */
+    url?: string;
+    sha256?: string;
     /** For `run:<pipeline>[/<id>]` bases: which run, and once found, its fingerprint. */
     run?: { pipeline: string; id?: string; fingerprint?: string };
     cut: string;

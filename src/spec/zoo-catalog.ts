@@ -20,6 +20,8 @@ export interface ZooEntry {
   minInputSize: number;
   /** How pixels were scaled when the base was trained (the default of `base.normalize`). */
   normalize: NormalizePreset;
+  /** Online entries: the model.json downloaded once into the cache. Offline entries ship in an npm package. */
+  url?: string;
 }
 
 export const ZOO: Readonly<Record<string, ZooEntry>> = {
@@ -40,6 +42,24 @@ export const ZOO: Readonly<Record<string, ZooEntry>> = {
     nativeInputSize: [299, 299],
     minInputSize: 75,
     normalize: 'unit', // nsfwjs feeds these models pixels / 255
+  },
+  'mobilenet_v1_0.25_224': {
+    name: 'mobilenet_v1_0.25_224',
+    description: 'MobileNet v1 α=0.25 trained on ImageNet, the public tfjs LayersModel; downloaded once into the cache.',
+    featureLayer: 'conv_pw_13_relu',
+    nativeInputSize: [224, 224],
+    minInputSize: 32,
+    normalize: 'symmetric',
+    url: 'https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_0.25_224/model.json',
+  },
+  'mobilenet_v1_1.0_224': {
+    name: 'mobilenet_v1_1.0_224',
+    description: 'MobileNet v1 α=1.0 trained on ImageNet, the public tfjs LayersModel; downloaded once into the cache.',
+    featureLayer: 'conv_pw_13_relu',
+    nativeInputSize: [224, 224],
+    minInputSize: 32,
+    normalize: 'symmetric',
+    url: 'https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_1.0_224/model.json',
   },
 };
 

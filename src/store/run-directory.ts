@@ -29,6 +29,8 @@ export interface RunRecord {
   backend: string | null;
   git: GitState | null;
   versions: { tlpipe: string; tfjs: string; node: string };
+  /** For a downloaded base: its address and the sha256 of what was downloaded. */
+  download?: { url: string; sha256: string };
   /** For a run: base: the run whose exported model is this run's base. */
   upstream?: { pipeline: string; run: string; fingerprint: string };
   error?: { message: string; hint?: string };

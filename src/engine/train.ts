@@ -147,7 +147,7 @@ export async function trainStage(
           throw new UserError(
             `the loss became ${lossValue} in stage \`${stage.name}\`, epoch ${epoch}, batch ${b + 1}/${batches}`,
             ['train', 'stages', stage.index, 'optimizer', 'learningRate'],
-            'lower the learning rate; the last good checkpoint is kept',
+            'lower the learning rate; checkpoints of the epochs before are kept',
           );
         }
         lossSum += lossValue * positions.length;

@@ -166,6 +166,37 @@ describe('bad input to run: a clear message, exit 1, no run directory claiming s
   }
 });
 
+describe('a run that fails', () => {
+  it('a diverging loss stops the run, names stage, epoch and batch, and marks the run failed', async () => {
+    const dir = workspace('diverge');
+    write(dir, 'p.yaml', `name: diverge
+dataset:
+  format: mnist
+  limit: { perClass: 4, testPerClass: 1 }
+  image: { size: [32, 32] }
+base: { cut: block_3_expand_relu }
+head:
+  - flatten: {}
+  - dense: { units: 256, activation: linear }
+  - dense: { units: 256, activation: linear }
+  - dense: { units: classes, activation: linear }
+train:
+  stages:
+    - { name: boom, epochs: 40, batchSize: 4, optimizer: { name: sgd, learningRate: 10, momentum: 0.99 } }
+`);
+    const r = await tlpipe(['run', 'p.yaml'], dir);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^p.yaml:14:85: error: train.stages\[0\].optimizer.learningRate: the loss became (NaN|Infinity|-Infinity) in stage `boom`, epoch \d+, batch \d+\/8$/m);
+    assert.equal(hasStackTrace(r.stderr), false);
+    const runs = path.join(dir, 'runs', 'diverge');
+    const [id] = readdirSync(runs).filter((n) => !n.startsWith('.'));
+    const run = JSON.parse(readFileSync(path.join(runs, id!, 'run.json'), 'utf8'));
+    assert.equal(run.status, 'failed');
+    assert.match(run.error.message, /the loss became/);
+    assert.equal(existsSync(path.join(runs, id!, 'summary.json')), false, 'a failed run has no summary');
+  });
+});
+
 describe('interruption', () => {
   it('SIGTERM stops the run at a batch boundary and marks it interrupted', async () => {
     const dir = workspace('signal');

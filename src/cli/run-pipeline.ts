@@ -87,7 +87,7 @@ export async function runPipeline(file: string, options: RunOptions): Promise<Ou
   const renderer = makeRenderer(options, plan);
   // Store writes are chained so metrics lines land in event order.
   let recording: Promise<void> = Promise.resolve();
-  const record = (event: EngineEvent): void => {
+  const recordEvent = (event: EngineEvent): void => {
     const line = formatEventLine(event);
     recording = recording
       .then(async () => {
@@ -96,7 +96,7 @@ export async function runPipeline(file: string, options: RunOptions): Promise<Ou
       });
   };
   const onEvent = (event: EngineEvent): void => {
-    record(event);
+    recordEvent(event);
     renderer.listener(event);
   };
 
@@ -120,23 +120,24 @@ export async function runPipeline(file: string, options: RunOptions): Promise<Ou
     if (result.test) await run.writeFile('confusion-matrix.csv', confusionMatrixCsv(result.test.confusionMatrix, plan.classes.names));
     await run.writeFile('report.html', await buildReport(run, plan, summary));
     await renderer.close();
-    const record = await run.finish('completed');
-    return { kind: 'ran', run: record, dir: run.dir, diagnostics: [] };
+    const finished = await run.finish('completed');
+    return { kind: 'ran', run: finished, dir: run.dir, diagnostics: [] };
   } catch (error) {
     await recording.catch(() => undefined);
     await renderer.close(error as Error);
+    const stamp = new Date().toISOString();
     if (error instanceof RunInterrupted) {
-      const record = await run.finish('interrupted', { message: 'interrupted by a signal; checkpoints so far are kept' });
-      return { kind: 'ran', run: record, dir: run.dir, diagnostics: [] };
+      await run.appendLog(`${stamp} interrupted`);
+      const finished = await run.finish('interrupted', { message: 'interrupted by a signal; checkpoints so far are kept' });
+      return { kind: 'ran', run: finished, dir: run.dir, diagnostics: [] };
     }
     if (error instanceof UserError) {
-      const diagnostic = source.locate(error.toDiagnostic(spec.file));
-      const record = await run.finish('failed', { message: error.message, ...(error.hint ? { hint: error.hint } : {}) });
-      return { kind: 'ran', run: record, dir: run.dir, diagnostics: [diagnostic] };
+      await run.appendLog(`${stamp} failed: ${error.message}`);
+      const finished = await run.finish('failed', { message: error.message, ...(error.hint ? { hint: error.hint } : {}) });
+      return { kind: 'ran', run: finished, dir: run.dir, diagnostics: [source.locate(error.toDiagnostic(spec.file))] };
     }
-    // A bug, not a user error: keep the stack in the run record and the log.
-    const message = (error as Error).stack ?? String(error);
-    await run.appendLog(`internal error: ${message}`).catch(() => undefined);
+    // A bug, not a user error: keep the stack in the log and the reason in run.json.
+    await run.appendLog(`${stamp} internal error: ${(error as Error).stack ?? String(error)}`).catch(() => undefined);
     await run.finish('failed', { message: `internal error: ${(error as Error).message}` });
     throw error;
   } finally {

@@ -1,0 +1,72 @@
+/** What `tlpipe --help` and `tlpipe <command> --help` print. */
+export const HELP: Record<string, string> = {
+  main: `tlpipe — declarative transfer-learning pipelines
+
+Usage: tlpipe <command> [options]
+
+Commands:
+  run <pipeline.yaml>        validate, plan and run a pipeline into runs/<name>/<NNNN>-<fp8>/
+  validate <files…>          check pipeline files against the schema and rules
+  plan <pipeline.yaml>       show the compiled plan (tasks and fingerprints) without running
+  data <pipeline.yaml>       report the dataset: class counts per split, image sizes, skipped files
+  predict <run> <images…>    classify image files (or folders) with a run's exported model
+  models                     list the base models in the zoo
+
+Run 'tlpipe <command> --help' for a command's options.
+Exit codes: 0 success, 1 invalid pipeline or failed run, 2 usage error.`,
+  run: `Usage: tlpipe run <pipeline.yaml> [options]
+
+Validates the pipeline, compiles its plan, trains and evaluates, and writes a
+new run directory (run.json, metrics.jsonl, summary.json, model/, report.html…).
+
+Options:
+  --backend <name>   auto | tensorflow | wasm | cpu (overrides the file's backend)
+  --runs <dir>       where run directories go (default: ./runs)
+  --json             one JSON event per line on stdout
+  --quiet            print only the result
+  -h, --help         show this help`,
+  validate: `Usage: tlpipe validate <pipeline.yaml…>
+
+Checks each file against schemas/pipeline.schema.json and tlpipe's rules.
+Prints every problem as file:line:col with a hint; exit 1 if any file is invalid.
+
+Options:
+  -h, --help         show this help`,
+  data: `Usage: tlpipe data <pipeline.yaml> [--json]
+
+Reads and decodes the pipeline's dataset and reports what training would see:
+class counts per split (after limits and splits), source image sizes, files
+skipped or ignored and why, and a warning when classes are imbalanced.
+
+Options:
+  --json             print the report as JSON
+  -h, --help         show this help`,
+  predict: `Usage: tlpipe predict <run-dir> <image files or folders…> [--top N] [--json]
+
+Loads the run's exported model with its labels.json and preprocessing.json,
+prepares each image exactly as training did, and prints the most likely classes.
+
+Options:
+  --top <n>          how many classes to show per image (default 3)
+  --backend <name>   auto | tensorflow | wasm | cpu
+  --json             one JSON object per image
+  -h, --help         show this help`,
+  models: `Usage: tlpipe models [--json]
+
+Lists the zoo's base models: input sizes, default cut, layer and weight counts,
+and whether each is available offline here.
+
+Options:
+  --json             print the list as JSON
+  -h, --help         show this help`,
+  plan: `Usage: tlpipe plan <pipeline.yaml> [--json]
+
+Reads the dataset and base model, and prints the compiled plan: the tasks,
+their inputs and content fingerprints. Nothing is trained or written.
+
+Options:
+  --backend <name>   auto | tensorflow | wasm | cpu
+  --runs <dir>       where runs are, for run: bases (default: ./runs)
+  --json             print the plan as JSON
+  -h, --help         show this help`,
+};

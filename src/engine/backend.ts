@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../spec/types.js';
 import { UserError } from './errors.js';
+import { registerWasmGradientKernels } from './wasm-gradient-kernels.js';
 
 export type ConcreteBackend = Exclude<BackendName, 'auto'>;
 
@@ -26,6 +27,8 @@ async function activate(name: ConcreteBackend): Promise<void> {
     }
   } else if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
+    // Without these, wasm cannot train a convolution (fine-tuning a base, a conv head).
+    registerWasmGradientKernels();
   }
   if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') returned false`);
   await tf.ready();

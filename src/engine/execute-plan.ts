@@ -5,6 +5,7 @@ import { RunInterrupted } from './errors.js';
 import type { EventListener } from './events.js';
 import { augmenter } from './augment.js';
 import { testMetrics, type TestMetrics } from './metrics.js';
+import { setBatchNormPolicy } from './frozen-batch-norm.js';
 import { buildHeadLayers, buildHeadModel, composeModel } from './models.js';
 import type { PreparedInputs } from './prepare-inputs.js';
 import { imageBatch, oneHotBatch, vectorBatch, type Preprocessing } from './preprocess.js';
@@ -70,45 +71,71 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
   try {
     // Only training batches are augmented, from their own seeded stream.
     const augment = plan.augment ? augmenter(plan.augment, new SeededRandom(plan.seed).fork('augment')) : undefined;
-    const sourceFor = async (split: 'train' | 'validation' | 'test'): Promise<BatchSource> => {
-      const data = splitSource(dataset, split);
-      const indexes = selection[split];
-      const examples = exampleSource(data, indexes, preprocessing, numClasses, split === 'train' ? augment : undefined);
-      if (plan.features.mode === 'perBatch') return featureSource(extractor, examples);
-      const features = await extractFeatures(extractor, examples, split, onEvent, signal);
-      const labels = oneHotBatch(data.labels, indexes, numClasses);
-      owned.push(features, labels);
-      return tensorSource(features, labels);
+    const splits = (['train', 'validation', 'test'] as const).filter((split) => selection[split].length > 0);
+    const examples = Object.fromEntries(
+      splits.map((split) => [split, exampleSource(splitSource(dataset, split), selection[split], preprocessing, numClasses, split === 'train' ? augment : undefined)]),
+    ) as Partial<Record<'train' | 'validation' | 'test', BatchSource>>;
+
+    // The head trains on the base's features, computed in inference mode outside the gradient
+    // tape: once and stored (precompute), or per batch. Stored features go stale when a stage
+    // fine-tunes the base, and are computed again for the next head-only stage.
+    let features: typeof examples | undefined;
+    const featureSources = async (): Promise<typeof examples> => {
+      if (features) return features;
+      const out: typeof examples = {};
+      for (const split of splits) {
+        if (plan.features.mode === 'perBatch') {
+          out[split] = featureSource(extractor, examples[split]!);
+          continue;
+        }
+        const stored = await extractFeatures(extractor, examples[split]!, split, onEvent, signal);
+        const labels = oneHotBatch(splitSource(dataset, split).labels, selection[split], numClasses);
+        owned.push(stored, labels);
+        out[split] = tensorSource(stored, labels);
+      }
+      return (features = out);
     };
-    // The base is frozen: it only ever runs in inference mode, and only the head trains.
-    const train = await sourceFor('train');
-    const validation = selection.validation.length > 0 ? await sourceFor('validation') : undefined;
-    const test = selection.test.length > 0 ? await sourceFor('test') : undefined;
+    let baseChanged = false;
 
     const random = new SeededRandom(plan.seed).fork('shuffle');
     const stages: StageSummary[] = [];
     for (const stage of plan.stages) {
+      const trainsBase = stage.trainable === 'base+head';
+      const trainable = new Set(stage.trainableBaseLayers);
+      for (const layer of base.layers) layer.trainable = trainable.has(layer.name);
+      setBatchNormPolicy(base, stage.batchNorm);
+      if (trainsBase) {
+        features = undefined;
+        baseChanged = true;
+      }
+      // Fine-tuning runs images through the whole model; otherwise the head learns on features.
+      const model = trainsBase ? fullModel : headModel;
+      const sources = trainsBase ? examples : await featureSources();
       onEvent({ type: 'stage-start', stage: stage.name, index: stage.index, epochs: stage.epochs, firstEpoch: stage.firstEpoch });
-      const outcome = await trainStage(headModel, stage, { train, ...(validation ? { validation } : {}) }, { kind: plan.loss, classWeights: plan.classWeights }, random, {
+      const outcome = await trainStage(model, stage, { train: sources.train!, ...(sources.validation ? { validation: sources.validation } : {}) }, { kind: plan.loss, classWeights: plan.classWeights }, random, {
         onEvent,
         signal,
         onEpochEnd: async (metrics, optimizer) => {
           const dir = `checkpoints/${stage.name}/epoch-${String(metrics.epoch).padStart(3, '0')}`;
-          // The base is frozen and named by the plan's fingerprint; the head is all that changes.
-          await headModel.save(output.modelHandler(dir));
+          // A frozen base is named by the plan's fingerprint, so a head-only stage saves the head;
+          // a fine-tuning stage changes the base and saves the whole model.
+          await (trainsBase ? fullModel : headModel).save(output.modelHandler(dir));
           const { data, specs } = await tf.io.encodeWeights(await optimizer.getWeights());
           await output.writeFile(`${dir}/optimizer.bin`, new Uint8Array(data as ArrayBuffer));
-          await output.writeFile(`${dir}/trainer-state.json`, JSON.stringify({ stage: stage.name, stageIndex: stage.index, epoch: metrics.epoch, metrics, optimizer: { name: stage.optimizer.name, weightSpecs: specs } }, null, 2));
+          await output.writeFile(`${dir}/trainer-state.json`, JSON.stringify({ stage: stage.name, stageIndex: stage.index, epoch: metrics.epoch, model: trainsBase ? 'full' : 'head', metrics, optimizer: { name: stage.optimizer.name, weightSpecs: specs } }, null, 2));
           onEvent({ type: 'checkpoint', stage: stage.name, epoch: metrics.epoch, dir });
         },
       });
       stages.push({ name: stage.name, epochs: stage.epochs, ...outcome });
       onEvent({ type: 'stage-end', stage: stage.name, epochsRun: outcome.epochsRun, bestEpoch: outcome.bestEpoch, bestValue: outcome.bestValue, monitor: outcome.monitor });
     }
+    for (const layer of base.layers) layer.trainable = false;
 
+    const test = examples.test ? (baseChanged && !features ? examples.test : (await featureSources()).test) : undefined;
+    const evaluated = baseChanged && !features ? fullModel : headModel;
     let testMetrics: TestMetrics | undefined;
     if (test) {
-      testMetrics = await evaluateTest(headModel, test, plan, selection.test.map((i) => splitSource(dataset, 'test').name(i)));
+      testMetrics = await evaluateTest(evaluated, test, plan, selection.test.map((i) => splitSource(dataset, 'test').name(i)));
       onEvent({ type: 'evaluate-end', test: testMetrics });
     }
 

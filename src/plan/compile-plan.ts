@@ -1,5 +1,8 @@
 import type { Diagnostic, Result } from '../spec/diagnostics.js';
+import { closestMatches } from '../spec/did-you-mean.js';
 import { headShapeProblems } from '../spec/head-shape.js';
+import { ZOO } from '../spec/zoo-catalog.js';
+import { applyFreezeRules, splitBlocks } from './freeze-rules.js';
 import type { PipelineSpec } from '../spec/types.js';
 import { fingerprint } from './fingerprint.js';
 import type { Plan, PlanInputs, PlanStage, PlanTask, ResolvedHeadLayer, TaskKind } from './types.js';
@@ -66,21 +69,31 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
     cut: spec.base.cut,
     digest: inputs.base.digest,
     inputSize: dataset.image.size,
-    freeze: spec.freeze,
   });
   addTask('model', 'model', ['base'], `head: ${head.map(describeLayer).join(' → ')}`, { head, seed: spec.seed, numClasses });
 
   const classWeights = spec.train.classWeights === 'balanced' ? balancedClassWeights(inputs.dataset.trainPerClass) : null;
+  const trainableByStage = trainableBaseLayers(spec, inputs, diagnostics);
+  if (diagnostics.some((d) => d.severity === 'error')) return { ok: false, diagnostics: diagnostics.filter((d) => d.severity === 'error') };
+  const headParams = headParamCount(head, inputs.base.cutOutputShape);
   const stages: PlanStage[] = [];
   let previous = 'model';
   let epoch = 0;
   for (const [index, stage] of spec.train.stages.entries()) {
     const id = `train:${stage.name}`;
-    const config = { stage: stage.name, index, epochs: stage.epochs, batchSize: stage.batchSize, optimizer: stage.optimizer, trainable: 'head', classWeights, seed: spec.seed };
-    const task = addTask(id, 'train', [previous, 'data'], `train the head ${stage.epochs} epoch(s), ${stage.optimizer.name} lr ${stage.optimizer.learningRate}, batch ${stage.batchSize}`, config);
+    const baseLayers = trainableByStage[index]!;
+    const trainable = baseLayers.length > 0 ? 'base+head' : 'head';
+    const config = {
+      stage: stage.name, index, epochs: stage.epochs, batchSize: stage.batchSize, optimizer: stage.optimizer,
+      trainable, trainableBaseLayers: baseLayers, batchNorm: stage.batchNorm, classWeights, seed: spec.seed,
+    };
+    const what = trainable === 'head' ? 'the head' : `the head and ${baseLayers.length} base layer(s)`;
+    const task = addTask(id, 'train', [previous, 'data'], `train ${what} ${stage.epochs} epoch(s), ${stage.optimizer.name} lr ${stage.optimizer.learningRate}, batch ${stage.batchSize}`, config);
+    const baseTrainableParams = inputs.base.layers.filter((l) => baseLayers.includes(l.name)).reduce((sum, l) => sum + l.params, 0);
     stages.push({
       name: stage.name, index, taskId: id, epochs: stage.epochs, firstEpoch: epoch + 1, lastEpoch: epoch + stage.epochs,
-      batchSize: stage.batchSize, optimizer: stage.optimizer, trainable: 'head', fingerprint: task.fingerprint,
+      batchSize: stage.batchSize, optimizer: stage.optimizer, trainable, trainableBaseLayers: baseLayers, batchNorm: stage.batchNorm,
+      trainableParams: headParams + baseTrainableParams, totalParams: headParams + inputs.base.paramCount, fingerprint: task.fingerprint,
     });
     epoch += stage.epochs;
     previous = id;
@@ -90,7 +103,7 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
 
   return {
     ok: true,
-    warnings: [],
+    warnings: diagnostics.filter((d) => d.severity === 'warning'),
     value: {
       formatVersion: 1,
       pipeline: spec.name,
@@ -110,6 +123,58 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
       tasks,
     },
   };
+}
+
+/**
+ * The trainable base layers of each stage: the top-level `freeze` rules
+ * applied to an all-trainable base, then each stage's `unfreeze` and
+ * `freeze` on top of the stage before. Problems (a rule matching nothing)
+ * and warnings (a rule splitting a residual block) go to `diagnostics`.
+ */
+function trainableBaseLayers(spec: PipelineSpec, inputs: PlanInputs, diagnostics: Diagnostic[]): string[][] {
+  const layers = inputs.base.layers.map((l) => l.name);
+  const report = (path: Diagnostic['path'], problems: { index: number; kind: string; message: string; hint?: string }[]): void => {
+    for (const p of problems) {
+      const rulePath = [...path, ...(path[path.length - 1] === p.kind ? [] : [p.kind]), p.index];
+      const rule = String(p.message.match(/`([^`]+)`/)?.[1] ?? '');
+      const near = closestMatches(rule.replace(/^from: /, ''), layers, 3);
+      diagnostics.push({ file: spec.file, path: rulePath, message: p.message, hint: p.hint ?? (near.length > 0 ? `nearest layer names: ${near.join(', ')}` : `base layers run from ${layers[0]} to ${layers[layers.length - 1]}`), severity: 'error' });
+    }
+  };
+  const initial = applyFreezeRules(layers, new Set(layers), [{ kind: 'freeze', rules: spec.freeze }]);
+  report(['freeze'], initial.problems);
+  let trainable = initial.trainable;
+  const blockPattern = ZOO[spec.base.model]?.blockPattern;
+  return spec.train.stages.map((stage, index) => {
+    const next = applyFreezeRules(layers, trainable, [{ kind: 'unfreeze', rules: stage.unfreeze }, { kind: 'freeze', rules: stage.freeze }]);
+    report(['train', 'stages', index], next.problems);
+    trainable = next.trainable;
+    if (blockPattern) {
+      for (const block of splitBlocks(layers, trainable, new RegExp(blockPattern))) {
+        diagnostics.push({
+          file: spec.file, path: ['train', 'stages', index], severity: 'warning',
+          message: `stage \`${stage.name}\` trains part of ${block} and freezes the rest`,
+          hint: `unfreeze whole blocks, e.g. "${block}_*"`,
+        });
+      }
+    }
+    return layers.filter((name) => trainable.has(name));
+  });
+}
+
+/** Weights of the head layers, from the feature shape they receive. */
+function headParamCount(head: ResolvedHeadLayer[], featureShape: number[]): number {
+  let shape = featureShape;
+  let total = 0;
+  for (const layer of head) {
+    if (layer.type === 'globalAveragePooling2d' || layer.type === 'globalMaxPooling2d') shape = [shape[shape.length - 1]!];
+    else if (layer.type === 'flatten') shape = [shape.reduce((a, b) => a * b, 1)];
+    else if (layer.type === 'dense') {
+      total += shape[shape.length - 1]! * layer.units + (layer.useBias ? layer.units : 0);
+      shape = [...shape.slice(0, -1), layer.units];
+    }
+  }
+  return total;
 }
 
 /** Stored features beyond this size are recomputed per batch instead (the wasm heap is 4 GiB). */

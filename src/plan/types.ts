@@ -25,6 +25,8 @@ export interface PlanInputs {
     /** Layers kept below (and including) the cut. */
     layerCount: number;
     paramCount: number;
+    /** The kept layers in order (input layer excluded), with their weight counts. */
+    layers: { name: string; className: string; params: number }[];
   };
 }
 
@@ -55,8 +57,14 @@ export interface PlanStage {
   lastEpoch: number;
   batchSize: number;
   optimizer: OptimizerSpec;
-  /** What learns in this stage. */
-  trainable: 'head';
+  /** What learns in this stage: the head alone (on the frozen base's features) or part of the base too. */
+  trainable: 'head' | 'base+head';
+  /** Base layers whose weights learn in this stage, in base order. */
+  trainableBaseLayers: string[];
+  batchNorm: 'frozen' | 'train';
+  /** Weights that learn in this stage, and all weights of base + head. */
+  trainableParams: number;
+  totalParams: number;
   fingerprint: string;
 }
 
@@ -78,6 +86,7 @@ export interface Plan {
     cutOutputShape: number[];
     layerCount: number;
     paramCount: number;
+    layers: { name: string; className: string; params: number }[];
   };
   head: ResolvedHeadLayer[];
   /**

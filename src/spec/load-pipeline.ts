@@ -122,7 +122,7 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
       cut: f.base?.cut ?? ZOO[model]?.featureLayer ?? '',
       normalize: resolveNormalize(f.base?.normalize ?? ZOO[model]?.normalize ?? 'unit'),
     },
-    freeze: 'all',
+    freeze: typeof f.freeze === 'string' || f.freeze === undefined ? [f.freeze ?? 'all'] : f.freeze,
     head: f.head.map(resolveHeadLayer),
     train: {
       batchSize,
@@ -136,6 +136,9 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
           learningRate: s.optimizer?.learningRate ?? 0.001,
           momentum: s.optimizer?.momentum ?? 0,
         },
+        unfreeze: s.unfreeze ?? [],
+        freeze: s.freeze ?? [],
+        batchNorm: s.batchNorm ?? 'frozen',
       })),
     },
   };

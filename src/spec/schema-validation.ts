@@ -14,10 +14,8 @@ const Ajv2020 = Ajv2020Module.default;
  * bare "unknown key".
  */
 const NOT_YET_SUPPORTED: Readonly<Record<string, string>> = {
-  unfreeze: 'per-stage `unfreeze` rules are not supported yet; this version trains the head on a frozen base (`freeze: all`)',
   earlyStopping: '`earlyStopping` is not supported yet; set `epochs` per stage',
   csv: 'the `csv` dataset format is not supported yet; use `mnist`, `idx` or `imageFolder`',
-  none: '`freeze: none` is not supported yet; this version trains the head on a frozen base (`freeze: all`)',
 };
 
 let compiled: ValidateFunction | undefined;
@@ -56,6 +54,8 @@ function pointerToPath(pointer: string): (string | number)[] {
 function pruneErrors(errors: ErrorObject[]): ErrorObject[] {
   const anyOfPaths = errors.filter((e) => e.keyword === 'anyOf').map((e) => e.schemaPath);
   errors = errors.filter((e) => !anyOfPaths.some((p) => e.schemaPath.startsWith(`${p}/`)));
+  // Of nested anyOf failures, the innermost says most: `freeze[0]` rather than `freeze`.
+  errors = errors.filter((e) => e.keyword !== 'anyOf' || !errors.some((other) => other !== e && other.instancePath.startsWith(`${e.instancePath}/`)));
   const typeErrorPaths = new Set(errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
   const seen = new Set<string>();
   return errors.filter((e) => {

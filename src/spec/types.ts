@@ -36,7 +36,7 @@ export interface PipelineFile {
     augment?: Partial<AugmentSpec>;
   };
   base?: { model?: string; cut?: string; sha256?: string; normalize?: 'unit' | 'symmetric' | { mean: number | number[]; std: number | number[] } };
-  freeze?: 'all';
+  freeze?: 'all' | 'none' | FreezeRule[];
   head: HeadLayerAsWritten[];
   train: {
     batchSize?: number;
@@ -65,9 +65,15 @@ export type HeadLayerAsWritten =
   | { dense: { units: number | 'classes'; activation?: ActivationName; useBias?: boolean } }
   | { dropout: { rate: number } };
 
+/** See schemas/pipeline.schema.json `$defs/freezeRule`. */
+export type FreezeRule = string | { from: string };
+
 export interface StageAsWritten {
   name?: string;
   epochs: number;
+  unfreeze?: FreezeRule[];
+  freeze?: FreezeRule[];
+  batchNorm?: 'frozen' | 'train';
   batchSize?: number;
   optimizer?: { name?: OptimizerName; learningRate?: number; momentum?: number };
 }
@@ -122,7 +128,15 @@ export type HeadLayerSpec =
 export type HeadLayerType = HeadLayerSpec['type'];
 
 export interface OptimizerSpec { name: OptimizerName; learningRate: number; momentum: number }
-export interface StageSpec { name: string; epochs: number; batchSize: number; optimizer: OptimizerSpec }
+export interface StageSpec {
+  name: string;
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerSpec;
+  unfreeze: FreezeRule[];
+  freeze: FreezeRule[];
+  batchNorm: 'frozen' | 'train';
+}
 
 /** A validated pipeline with every default filled in. JSON-serialisable. */
 export interface PipelineSpec {
@@ -145,7 +159,8 @@ export interface PipelineSpec {
     cut: string;
     normalize: NormalizeSpec;
   };
-  freeze: 'all';
+  /** Rules naming the base layers frozen before the first stage; ['all'] by default. */
+  freeze: FreezeRule[];
   head: HeadLayerSpec[];
   train: { batchSize: number; classWeights: 'none' | 'balanced'; stages: StageSpec[] };
 }

@@ -20,6 +20,8 @@ export interface ZooEntry {
   minInputSize: number;
   /** How pixels were scaled when the base was trained (the default of `base.normalize`). */
   normalize: NormalizePreset;
+  /** A regular expression whose first group names a layer's block (layers of one residual block share it). */
+  blockPattern?: string;
   /** Online entries: the model.json downloaded once into the cache. Offline entries ship in an npm package. */
   url?: string;
 }
@@ -30,6 +32,7 @@ export const ZOO: Readonly<Record<string, ZooEntry>> = {
     description:
       'MobileNetV2 α=1.0 from the npm package nsfwjs 4.4.0: ImageNet-initialised, then trained on 5 photo classes; uint8-quantised weights.',
     featureLayer: 'out_relu',
+    blockPattern: '^(block_\\d+)_',
     nativeInputSize: [224, 224],
     minInputSize: 32,
     normalize: 'unit', // nsfwjs feeds these models pixels / 255

@@ -23,7 +23,18 @@ train:
 
 const INPUTS: PlanInputs = {
   dataset: { digest: 'd'.repeat(64), numClasses: 4, counts: { train: 90, validation: 10, test: 40 }, trainPerClass: [30, 30, 20, 10] },
-  base: { digest: 'b'.repeat(64), cutOutputShape: [3, 3, 1280], layerCount: 155, paramCount: 2257984 },
+  base: {
+    digest: 'b'.repeat(64), cutOutputShape: [3, 3, 1280], layerCount: 7, paramCount: 2257984,
+    layers: [
+      { name: 'Conv1', className: 'Conv2D', params: 864 },
+      { name: 'bn_Conv1', className: 'BatchNormalization', params: 128 },
+      { name: 'block_16_expand', className: 'Conv2D', params: 153600 },
+      { name: 'block_16_expand_BN', className: 'BatchNormalization', params: 3840 },
+      { name: 'block_16_project', className: 'Conv2D', params: 307200 },
+      { name: 'Conv_1', className: 'Conv2D', params: 409600 },
+      { name: 'out_relu', className: 'ReLU', params: 0 },
+    ],
+  },
 };
 
 function spec(text = PIPELINE): PipelineSpec {

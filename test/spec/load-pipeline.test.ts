@@ -32,7 +32,8 @@ describe('valid pipelines', () => {
         assert.equal(spec.dataset.augment, undefined);
         assert.deepEqual(spec.dataset.image, { size: [96, 96], channels: 3, fit: 'fill' });
         assert.equal(spec.dataset.validation, 0.1);
-        assert.deepEqual(spec.train.stages[0], { name: 'stage-1', epochs: 1, batchSize: 32, optimizer: { name: 'adam', learningRate: 0.001, momentum: 0 } });
+        assert.deepEqual(spec.train.stages[0], { name: 'stage-1', epochs: 1, batchSize: 32, optimizer: { name: 'adam', learningRate: 0.001, momentum: 0 }, unfreeze: [], freeze: [], batchNorm: 'frozen' });
+        assert.deepEqual(spec.freeze, ['all']);
         assert.equal(spec.file, '/work/pipelines/p.yaml');
       },
     },
@@ -99,7 +100,9 @@ describe('invalid pipelines: message, place and hint', () => {
     { name: 'duplicate key', text: VALID + 'seed: 1\nseed: 2\n', at: '10:1', message: /unique/, hint: /each key may appear once/ },
     { name: 'not a mapping', text: '- a\n- b\n', at: '1:1', message: /a pipeline file is a YAML mapping/ },
     { name: 'tab indentation', text: 'dataset:\n\tformat: mnist\n', at: '2:1', message: /Tabs/, hint: /spaces, not tabs/ },
-    { name: 'a key promised for later', text: VALID.replace('epochs: 1', 'epochs: 1\n      unfreeze: ["block_16_*"]'), at: '9:7', message: /`unfreeze` rules are not supported yet/ },
+    { name: 'a key promised for later', text: VALID.replace('epochs: 1', 'epochs: 1\n      earlyStopping: { patience: 2 }'), at: '9:7', message: /`earlyStopping` is not supported yet/ },
+    { name: 'a freeze rule of the wrong type', text: VALID + 'freeze: [3]\n', at: '9:10', message: /3 is not a valid value here/, hint: /a glob/ },
+    { name: 'an unknown batch norm policy', text: VALID.replace('epochs: 1', 'epochs: 1\n      batchNorm: update'), at: '9:18', message: /"update" is not one of: frozen, train/ },
     { name: 'idx without files', text: VALID.replace('format: mnist', 'format: idx'), at: '2:3', message: /format `idx` needs `train: \{ images, labels \}`/ },
     { name: 'momentum with adam', text: VALID.replace('epochs: 1', 'epochs: 1\n      optimizer: { momentum: 0.9 }'), at: '9:20', message: /no effect with adam/ },
     { name: 'image smaller than the base accepts', text: VALID.replace('format: mnist', 'format: mnist\n  image: { size: [16, 16] }'), at: '3:18', message: /at least 32×32, got 16×16/ },

@@ -9,7 +9,7 @@ import { compilePlan } from '../plan/compile-plan.js';
 import type { Plan } from '../plan/types.js';
 import { formatEventLine } from '../progress/event-lines.js';
 import { jsonRenderer, listrRenderer, plainRenderer, type ProgressMode, type ProgressRenderer } from '../progress/renderers.js';
-import type { Diagnostic } from '../spec/diagnostics.js';
+import { formatDiagnostic, type Diagnostic } from '../spec/diagnostics.js';
 import { loadPipeline, type LoadedPipeline } from '../spec/load-pipeline.js';
 import type { BackendName } from '../spec/types.js';
 import { renderReport } from '../store/report-html.js';
@@ -53,7 +53,7 @@ export async function planPipeline(
     prepared.value.base.dispose();
     return { ok: false, diagnostics: plan.diagnostics.map((d) => source.locate(d)) };
   }
-  return { ok: true, loaded: loaded.value, prepared: prepared.value, plan: plan.value, warnings: loaded.warnings };
+  return { ok: true, loaded: loaded.value, prepared: prepared.value, plan: plan.value, warnings: [...loaded.warnings, ...plan.warnings.map((d) => source.locate(d))] };
 }
 
 /**
@@ -66,6 +66,7 @@ export async function runPipeline(file: string, options: RunOptions): Promise<Ou
   if (!planned.ok) return { kind: 'invalid', diagnostics: planned.diagnostics };
   const { loaded, prepared, plan } = planned;
   const { spec, source } = loaded;
+  for (const warning of planned.warnings) options.print(formatDiagnostic(warning));
 
   const started = Date.now();
   const run = await RunDirectory.create({

@@ -129,6 +129,43 @@ describe('fingerprints', () => {
   }
 });
 
+describe('what learns in each stage', () => {
+  const twoStage = PIPELINE.replace(
+    "    - { name: more, epochs: 2, optimizer: { name: sgd, learningRate: 0.01 } }",
+    "    - { name: more, epochs: 2, unfreeze: ['block_16_*', 'Conv_1*'], optimizer: { name: sgd, learningRate: 0.01 } }",
+  );
+
+  it('the head alone while the base is frozen, then the unfrozen layers too', () => {
+    const p = plan(spec(twoStage));
+    assert.deepEqual(p.stages.map((s) => [s.trainable, s.trainableBaseLayers]), [
+      ['head', []],
+      ['base+head', ['block_16_expand', 'block_16_expand_BN', 'block_16_project', 'Conv_1']],
+    ]);
+    const head = 1280 * 16 + 16 + 16 * 4 + 4;
+    assert.deepEqual(p.stages.map((s) => s.trainableParams), [head, head + 153600 + 3840 + 307200 + 409600]);
+    assert.equal(p.stages[1]!.totalParams, head + 2257984);
+  });
+
+  it('freeze: none trains everything from the first stage', () => {
+    assert.equal(plan(spec(PIPELINE + 'freeze: none\n')).stages[0]!.trainableBaseLayers.length, 7);
+  });
+
+  it('a rule that matches nothing is an error at the rule, with the nearest layer names', () => {
+    const result = compilePlan(spec(twoStage.replace("'Conv_1*'", "'Conv_2*'")), INPUTS);
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.deepEqual(result.diagnostics[0]!.path, ['train', 'stages', 1, 'unfreeze', 1]);
+    assert.match(result.diagnostics[0]!.message, /`Conv_2\*` matches no base layer/);
+    assert.match(result.diagnostics[0]!.hint ?? '', /nearest layer names: Conv_1/);
+  });
+
+  it('warns when a stage splits a residual block', () => {
+    const result = compilePlan(spec(twoStage.replace("['block_16_*', 'Conv_1*']", "['block_16_project']")), INPUTS);
+    assert.ok(result.ok);
+    assert.match(result.warnings.map((w) => w.message).join('\n'), /stage `more` trains part of block_16 and freezes the rest/);
+  });
+});
+
 describe('compilePlan errors', () => {
   it('a head whose output cannot match the classes found in the data', () => {
     const result = compilePlan(spec(PIPELINE.replace('units: classes', 'units: 3')), INPUTS);

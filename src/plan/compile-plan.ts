@@ -27,7 +27,7 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
     error(['dataset'], `the training labels have ${numClasses} class; classification needs at least 2`);
   }
 
-  for (const problem of headShapeProblems(spec.head.map((l) => l.type), inputs.base.cutOutputShape.length)) {
+  for (const problem of headShapeProblems(spec.head, inputs.base.cutOutputShape.length)) {
     error(['head', problem.index], problem.message, problem.hint);
   }
 
@@ -172,7 +172,17 @@ function headParamCount(head: ResolvedHeadLayer[], featureShape: number[]): numb
     else if (layer.type === 'dense') {
       total += shape[shape.length - 1]! * layer.units + (layer.useBias ? layer.units : 0);
       shape = [...shape.slice(0, -1), layer.units];
-    }
+    } else if (layer.type === 'conv2d') {
+      total += layer.kernelSize[0] * layer.kernelSize[1] * shape[shape.length - 1]! * layer.filters + layer.filters;
+      const out = (n: number): number => (layer.padding === 'same' ? Math.ceil(n / layer.strides) : Math.ceil((n - layer.kernelSize[0] + 1) / layer.strides));
+      shape = [out(shape[0]!), out(shape[1]!), layer.filters];
+    } else if (layer.type === 'maxPooling2d') {
+      const out = (n: number): number => (layer.padding === 'same' ? Math.ceil(n / layer.strides) : Math.floor((n - layer.poolSize) / layer.strides) + 1);
+      shape = [out(shape[0]!), out(shape[1]!), shape[2]!];
+    } else if (layer.type === 'batchNormalization') {
+      // gamma and beta learn; the moving statistics are counted as weights but do not.
+      total += 2 * shape[shape.length - 1]!;
+    } else if (layer.type === 'reshape') shape = layer.targetShape;
   }
   return total;
 }

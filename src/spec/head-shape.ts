@@ -13,11 +13,18 @@ const REDUCERS = ['flatten', 'globalAveragePooling2d', 'globalMaxPooling2d'];
  * layer; a vector (rank 1) must not be. One function for the spec's early
  * check (zoo bases, rank known) and the planner's (any base).
  */
-export function headShapeProblems(types: readonly string[], featureRank: number): HeadShapeProblem[] {
+export function headShapeProblems(layers: readonly { type: string; targetShape?: number[] }[], featureRank: number): HeadShapeProblem[] {
   let rank = featureRank;
   let reducedAt = -1;
-  for (const [index, type] of types.entries()) {
-    if (REDUCERS.includes(type)) {
+  for (const [index, { type, targetShape }] of layers.entries()) {
+    if (type === 'reshape') {
+      rank = targetShape?.length ?? rank;
+      reducedAt = -1;
+    } else if (type === 'conv2d' || type === 'maxPooling2d') {
+      if (rank !== 3) {
+        return [{ index, message: `\`${type}\` needs a feature map [height, width, channels], but ${reducedAt >= 0 ? `head[${reducedAt}] turned it into a vector` : 'it receives a vector'}`, hint: 'put convolutions and pooling before any flatten, global pooling or dense layer' }];
+      }
+    } else if (REDUCERS.includes(type)) {
       if (rank === 3) {
         rank = 1;
         reducedAt = index;
@@ -30,7 +37,7 @@ export function headShapeProblems(types: readonly string[], featureRank: number)
       return [{
         index,
         message: '`dense` is applied to the base\'s feature map [height, width, channels] before it is pooled or flattened',
-        hint: 'start the head with `- globalAveragePooling2d: {}` (or `- flatten: {}`)',
+        hint: 'add `- globalAveragePooling2d: {}` (or `- flatten: {}`) before it',
       }];
     }
   }

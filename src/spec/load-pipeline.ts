@@ -196,10 +196,22 @@ function resolveDataset(d: PipelineFile['dataset'], common: DatasetCommon, dir: 
 
 function resolveHeadLayer(layer: PipelineFile['head'][number]): HeadLayerSpec {
   if ('dense' in layer) {
-    const { units, activation = 'linear', useBias = true } = layer.dense;
-    return { type: 'dense', units, activation, useBias };
+    const { units, activation = 'linear', useBias = true, kernelRegularizer } = layer.dense;
+    return { type: 'dense', units, activation, useBias, ...(kernelRegularizer ? { kernelRegularizer } : {}) };
   }
   if ('dropout' in layer) return { type: 'dropout', rate: layer.dropout.rate };
+  if ('conv2d' in layer) {
+    const { filters, kernelSize = 3, strides = 1, padding = 'same', activation = 'relu', kernelRegularizer } = layer.conv2d;
+    const size: [number, number] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
+    return { type: 'conv2d', filters, kernelSize: size, strides, padding, activation, ...(kernelRegularizer ? { kernelRegularizer } : {}) };
+  }
+  if ('maxPooling2d' in layer) {
+    const { poolSize = 2, strides, padding = 'valid' } = layer.maxPooling2d ?? {};
+    return { type: 'maxPooling2d', poolSize, strides: strides ?? poolSize, padding };
+  }
+  if ('activation' in layer) return { type: 'activation', activation: layer.activation.activation };
+  if ('reshape' in layer) return { type: 'reshape', targetShape: layer.reshape.targetShape };
+  if ('batchNormalization' in layer) return { type: 'batchNormalization' };
   const type = Object.keys(layer)[0] as 'flatten' | 'globalAveragePooling2d' | 'globalMaxPooling2d';
   return { type };
 }

@@ -40,10 +40,13 @@ export const isModelUrl = (model: string | undefined): boolean => model !== unde
 /** Any base that is not a zoo entry: its layers and input are known only once it is loaded. */
 const isExternalBase = (model: string | undefined): boolean => isModelUrl(model) || isModelPath(model) || parseRunRef(model) !== undefined;
 
+/** `base.model: none`: no pretrained base; the head learns from the images themselves. */
+export const isNoBase = (model: string | undefined): boolean => model === 'none';
+
 /** The base model must be one tlpipe can load. */
 export const baseModelIsKnown: Rule = (file) => {
   const model = file.base?.model ?? 'mobilenet_v2';
-  if (ZOO[model] || isExternalBase(model)) return [];
+  if (ZOO[model] || isExternalBase(model) || isNoBase(model)) return [];
   if (model.startsWith('run:')) {
     return [{ path: ['base', 'model'], message: `\`${model}\` is not a run reference`, hint: 'write run:<pipeline> for its latest completed run, or run:<pipeline>/<NNNN> for one run' }];
   }
@@ -139,12 +142,12 @@ export const featureColumnsNeedVectorBase: Rule = (file) => {
   if (d.imageColumn !== undefined) {
     return [{ path: ['dataset', 'imageColumn'], key: true, message: '`imageColumn` and `featureColumns` both say what a row holds', hint: 'a CSV row is either an image path or numeric features; keep one' }];
   }
-  if (!isExternalBase(file.base?.model)) {
+  if (!isExternalBase(file.base?.model) && !isNoBase(file.base?.model)) {
     return [{
       path: ['dataset', 'featureColumns'],
       key: true,
       message: `tabular \`featureColumns\` need a base whose input is a vector; \`${file.base?.model ?? 'mobilenet_v2'}\` takes images`,
-      hint: 'set `base.model` to the model.json of a pretrained dense network',
+      hint: 'set `base.model` to the model.json of a pretrained dense network (or `none` to train the head from scratch)',
     }];
   }
   return [];
@@ -194,7 +197,8 @@ export const classNamesMatchClasses: Rule = (file) => {
 export const headFitsFeatureMap: Rule = (file) =>
   isExternalBase(file.base?.model)
     ? []
-    : headShapeProblems(file.head.map(layerType), 3).map((p) => ({ path: ['head', p.index], message: p.message, hint: p.hint }));
+    : headShapeProblems(file.head.map((layer) => ({ type: layerType(layer), ...('reshape' in layer ? { targetShape: layer.reshape.targetShape } : {}) })), 3)
+        .map((p) => ({ path: ['head', p.index], message: p.message, hint: p.hint }));
 
 /** The last layer produces the class scores: dense, one unit per class, softmax or linear. */
 export const headEndsInClassifier: Rule = (file) => {

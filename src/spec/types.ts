@@ -62,8 +62,15 @@ export type HeadLayerAsWritten =
   | { globalAveragePooling2d: Record<string, never> | null }
   | { globalMaxPooling2d: Record<string, never> | null }
   | { flatten: Record<string, never> | null }
-  | { dense: { units: number | 'classes'; activation?: ActivationName; useBias?: boolean } }
-  | { dropout: { rate: number } };
+  | { dense: { units: number | 'classes'; activation?: ActivationName; useBias?: boolean; kernelRegularizer?: RegularizerSpec } }
+  | { dropout: { rate: number } }
+  | { conv2d: { filters: number; kernelSize?: number | [number, number]; strides?: number; padding?: 'same' | 'valid'; activation?: ActivationName; kernelRegularizer?: RegularizerSpec } }
+  | { maxPooling2d: { poolSize?: number; strides?: number; padding?: 'same' | 'valid' } | null }
+  | { batchNormalization: Record<string, never> | null }
+  | { activation: { activation: ActivationName } }
+  | { reshape: { targetShape: number[] } };
+
+export interface RegularizerSpec { l1?: number; l2?: number }
 
 /** See schemas/pipeline.schema.json `$defs/freezeRule`. */
 export type FreezeRule = string | { from: string };
@@ -123,8 +130,13 @@ export type HeadLayerSpec =
   | { type: 'globalAveragePooling2d' }
   | { type: 'globalMaxPooling2d' }
   | { type: 'flatten' }
-  | { type: 'dense'; units: number | 'classes'; activation: ActivationName; useBias: boolean }
-  | { type: 'dropout'; rate: number };
+  | { type: 'dense'; units: number | 'classes'; activation: ActivationName; useBias: boolean; kernelRegularizer?: RegularizerSpec }
+  | { type: 'dropout'; rate: number }
+  | { type: 'conv2d'; filters: number; kernelSize: [number, number]; strides: number; padding: 'same' | 'valid'; activation: ActivationName; kernelRegularizer?: RegularizerSpec }
+  | { type: 'maxPooling2d'; poolSize: number; strides: number; padding: 'same' | 'valid' }
+  | { type: 'batchNormalization' }
+  | { type: 'activation'; activation: ActivationName }
+  | { type: 'reshape'; targetShape: number[] };
 export type HeadLayerType = HeadLayerSpec['type'];
 
 export interface OptimizerSpec { name: OptimizerName; learningRate: number; momentum: number }

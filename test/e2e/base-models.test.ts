@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -7,7 +7,7 @@ import { selectBackend } from '../../src/engine/backend.js';
 import { mnistFiles } from '../../src/engine/datasets.js';
 import { parseIdx } from '../../src/engine/idx-file.js';
 import { fileModelHandler } from '../../src/store/model-files.js';
-import { hasStackTrace, tlpipe, workspace, write, writeDigitImageFolder } from './cli-harness.js';
+import { hasStackTrace, tlpipe, workspace, write, writeDigitImageFolder, writeMnistSubsetIdx } from './cli-harness.js';
 
 const readJson = (file: string): any => JSON.parse(readFileSync(file, 'utf8'));
 const latestRun = (dir: string, name: string): string => {
@@ -144,6 +144,57 @@ train:
     const missing = await tlpipe(['plan', 'third.yaml'], dir);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /^third.yaml:8:10: error: base.model: no run first\/0042 in .*runs$/m);
+  });
+
+  it('a small CNN trained from scratch (base: none) on IDX digits becomes the frozen base of a photo-folder pipeline', async () => {
+    mkdirSync(path.join(dir, 'idx'));
+    writeMnistSubsetIdx(path.join(dir, 'idx'), 30, 10);
+    write(dir, 'cnn.yaml', `name: cnn
+dataset:
+  format: idx
+  train: { images: idx/train-images-idx3-ubyte.gz, labels: idx/train-labels-idx1-ubyte.gz }
+  test: { images: idx/test-images-idx3-ubyte.gz, labels: idx/test-labels-idx1-ubyte.gz }
+  image: { size: [28, 28] }
+base: { model: none }
+head:
+  - conv2d: { filters: 8, kernelSize: 3, kernelRegularizer: { l2: 0.0001 } }
+  - maxPooling2d: {}
+  - conv2d: { filters: 16 }
+  - batchNormalization: {}
+  - globalAveragePooling2d: {}
+  - dense: { units: classes, activation: softmax }
+train:
+  stages:
+    - { epochs: 3, batchSize: 16, optimizer: { learningRate: 0.01 } }
+`);
+    const pretrain = await tlpipe(['run', 'cnn.yaml'], dir);
+    assert.equal(pretrain.code, 0, pretrain.stderr);
+    const cnn = readJson(path.join(latestRun(dir, 'cnn'), 'plan.json'));
+    assert.deepEqual(cnn.stages[0].trainable, 'head');
+    assert.ok(cnn.stages[0].trainableParams > 1000, `trainable ${cnn.stages[0].trainableParams}`);
+
+    write(dir, 'transfer.yaml', `name: transfer
+dataset:
+  format: imageFolder
+  dir: photos
+  test: 0.25
+  image: { size: [28, 28] }
+base:
+  model: run:cnn
+  cut: head_2_conv2d
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: classes, activation: softmax }
+train:
+  stages:
+    - { name: head, epochs: 2, batchSize: 4 }
+    - { name: tune, epochs: 1, batchSize: 4, unfreeze: ["head_2_conv2d"], optimizer: { learningRate: 0.0001 } }
+`);
+    const r = await tlpipe(['run', 'transfer.yaml'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const transfer = readJson(path.join(latestRun(dir, 'transfer'), 'plan.json'));
+    assert.deepEqual(transfer.stages.map((s: { trainableBaseLayers: string[] }) => s.trainableBaseLayers), [[], ['head_2_conv2d']]);
+    assert.equal(readJson(path.join(latestRun(dir, 'transfer'), 'run.json')).upstream.pipeline, 'cnn');
   });
 
   const bad: { name: string; yaml: string; err: RegExp[] }[] = [

@@ -103,7 +103,7 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
     limit: { ...f.dataset.limit },
     validation: f.dataset.validation ?? 0.1,
     // IDX arrays are stretched (they carry no aspect ratio worth keeping); photos are cropped.
-    image: { size: f.dataset.image?.size ?? [96, 96], channels: 3 as const, fit: f.dataset.image?.fit ?? (isArrayFormat(f.dataset.format) ? 'fill' : 'cover') },
+    image: { size: f.dataset.image?.size ?? f.base?.inputSize ?? [96, 96], channels: 3 as const, fit: f.dataset.image?.fit ?? (isArrayFormat(f.dataset.format) ? 'fill' : 'cover') },
   };
   const batchSize = f.train.batchSize ?? 32;
   return {

@@ -64,14 +64,22 @@ export const fileBaseNamesItsCut: Rule = (file) =>
     ? [{ path: ['base', 'model'], message: 'a model.json or run: base needs `cut`: the last layer to keep (usually the one before its classifier)', hint: '`tlpipe plan` lists the nearest layer names when the cut is wrong' }]
     : [];
 
+/** `base.inputSize` and `dataset.image.size` are one number said twice; they must agree. */
+export const inputSizeSaidOnce: Rule = (file) => {
+  const [a, b] = [file.base?.inputSize, file.dataset.image?.size];
+  return a && b && (a[0] !== b[0] || a[1] !== b[1])
+    ? [{ path: ['base', 'inputSize'], message: `base.inputSize ${a.join('×')} differs from dataset.image.size ${b.join('×')}`, hint: 'they are the same setting; give one of them' }]
+    : [];
+};
+
 /** The image must be at least as large as the base architecture accepts. */
 export const imageFitsBase: Rule = (file) => {
   const entry = ZOO[file.base?.model ?? 'mobilenet_v2'];  // undefined for model.json bases
-  const size = file.dataset.image?.size;
+  const size = file.dataset.image?.size ?? file.base?.inputSize;
   if (!entry || !size) return [];
   if (Math.min(...size) >= entry.minInputSize) return [];
   return [{
-    path: ['dataset', 'image', 'size'],
+    path: file.dataset.image?.size ? ['dataset', 'image', 'size'] : ['base', 'inputSize'],
     message: `${entry.name} needs images of at least ${entry.minInputSize}×${entry.minInputSize}, got ${size[0]}×${size[1]}`,
     hint: `its weights were trained at ${entry.nativeInputSize.join('×')}; larger inputs give better features but cost time`,
   }];
@@ -278,6 +286,7 @@ export const momentumNeedsSgdOrRmsprop: Rule = (file) =>
 
 export const RULES: readonly Rule[] = [
   baseModelIsKnown,
+  inputSizeSaidOnce,
   imageFitsBase,
   datasetKeysFitFormat,
   idxNamesItsFiles,

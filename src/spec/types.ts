@@ -35,7 +35,7 @@ export interface PipelineFile {
     onBadFile?: 'error' | 'skip';
     augment?: Partial<AugmentSpec>;
   };
-  base?: { model?: string; cut?: string; sha256?: string; normalize?: 'unit' | 'symmetric' | { mean: number | number[]; std: number | number[] } };
+  base?: { model?: string; cut?: string; inputSize?: [number, number]; sha256?: string; normalize?: 'unit' | 'symmetric' | { mean: number | number[]; std: number | number[] } };
   freeze?: 'all' | 'none' | FreezeRule[];
   head: HeadLayerAsWritten[];
   train: {

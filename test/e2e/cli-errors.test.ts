@@ -85,6 +85,21 @@ describe('plan', () => {
     assert.equal(existsSync(path.join(dir, 'runs')), false);
   });
 
+  const sizes: { size: number; cut: string; shape: string }[] = [
+    { size: 32, cut: 'out_relu', shape: '1×1×1280' },
+    { size: 96, cut: 'out_relu', shape: '3×3×1280' },
+    { size: 160, cut: 'block_13_expand_relu', shape: '10×10×576' },
+  ];
+  for (const c of sizes) {
+    it(`mobilenet_v2 at ${c.size}×${c.size} cut at ${c.cut} gives ${c.shape} features`, async () => {
+      const dir = workspace('plan-size');
+      write(dir, 'p.yaml', VALID.replace('  image: { size: [32, 32] }\n', '') + `base: { inputSize: [${c.size}, ${c.size}], cut: ${c.cut} }\n`);
+      const r = await tlpipe(['plan', 'p.yaml'], dir);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`mobilenet_v2 cut at ${c.cut} → ${c.shape}, frozen`));
+    });
+  }
+
   it('loads inception_v3 from the offline zoo and reports its feature shape', async () => {
     const dir = workspace('plan-inception');
     write(dir, 'p.yaml', VALID.replace('size: [32, 32]', 'size: [75, 75]') + 'base: { model: inception_v3 }\n');

@@ -65,6 +65,19 @@ describe('valid pipelines', () => {
       },
     },
     {
+      name: 'base.inputSize sets the image size',
+      text: VALID + 'base: { inputSize: [128, 160] }\n',
+      check: (spec) => assert.deepEqual(spec.dataset.image.size, [128, 160]),
+    },
+    {
+      name: 'freeze rules and stage unfreeze are kept as written',
+      text: VALID.replace('- epochs: 1', '- { epochs: 1, unfreeze: ["block_16_*", { from: Conv_1 }], batchNorm: train }') + 'freeze: ["[0, 100)", "/_BN$/"]\n',
+      check: (spec) => {
+        assert.deepEqual(spec.freeze, ['[0, 100)', '/_BN$/']);
+        assert.deepEqual([spec.train.stages[0]!.unfreeze, spec.train.stages[0]!.batchNorm], [['block_16_*', { from: 'Conv_1' }], 'train']);
+      },
+    },
+    {
       name: 'the yaml-language-server comment and $schema key are accepted',
       text: '# yaml-language-server: $schema=../schemas/pipeline.schema.json\n$schema: ../schemas/pipeline.schema.json\n' + VALID,
       check: (spec) => assert.equal(spec.name, 'p'),
@@ -116,6 +129,8 @@ describe('invalid pipelines: message, place and hint', () => {
     { name: 'fit for IDX data', text: VALID.replace('format: mnist', 'format: mnist\n  image: { fit: cover }'), at: '3:12', message: /`fit` applies to image files/ },
     { name: 'a normalize that is neither a preset nor mean/std', text: VALID + 'base: { normalize: imagenet }\n', at: '9:20', message: /"imagenet" is not a valid value here/, hint: /unit: \[0, 1\]/ },
     { name: 'an unknown augmentation', text: VALID.replace('format: mnist', 'format: mnist\n  augment: { flipVertical: true }'), at: '3:14', message: /unknown key `flipVertical`/, hint: /allowed here: flipHorizontal, rotate, zoom/ },
+    { name: 'base.inputSize and image.size disagree', text: VALID.replace('format: mnist', 'format: mnist\n  image: { size: [64, 64] }') + 'base: { inputSize: [96, 96] }\n', at: '10:20', message: /base.inputSize 96×96 differs from dataset.image.size 64×64/ },
+    { name: 'conv2d after the features became a vector', text: VALID.replace('- globalAveragePooling2d: {}', '- globalAveragePooling2d: {}\n  - conv2d: { filters: 4 }'), at: '5:5', message: /`conv2d` needs a feature map \[height, width, channels\], but head\[0\] turned it into a vector/ },
     { name: 'two pooling layers', text: VALID.replace('- globalAveragePooling2d: {}', '- globalAveragePooling2d: {}\n  - flatten: {}'), at: '5:5', message: /already turned it into a vector/ },
   ];
   for (const c of cases) {

@@ -10,10 +10,13 @@ export function formatPlan(plan: Plan): string {
     plan.features.mode === 'precompute'
       ? `precomputed once with the frozen base (${(plan.features.bytes / 2 ** 20).toFixed(1)} MiB in memory)`
       : `the base runs on every batch: ${plan.features.reason}`;
-  const stageLines = plan.stages.map((stage) => {
+  const stageLines = plan.stages.flatMap((stage) => {
     const share = `${stage.trainableParams.toLocaleString('en-US')} of ${stage.totalParams.toLocaleString('en-US')} weights learn`;
-    if (stage.trainable === 'head') return `  ${stage.name}: head only (base frozen); ${share}`;
-    return `  ${stage.name}: head + ${stage.trainableBaseLayers.length} of ${plan.base.layers.length} base layers (${collapse(stage.trainableBaseLayers, plan.base.layers.map((l) => l.name))}); batch norm ${stage.batchNorm}; ${share}`;
+    if (stage.trainable === 'head') return [`  ${stage.name}: head only (base frozen); ${share}`];
+    return [
+      `  ${stage.name}: head + ${stage.trainableBaseLayers.length} of ${plan.base.layers.length} base layers; batch norm ${stage.batchNorm}; ${share}`,
+      ...layerRuns(plan.base.layers, new Set(stage.trainableBaseLayers)).map((line) => `    ${line}`),
+    ];
   });
   return [
     `pipeline ${plan.pipeline}  plan ${plan.fingerprint.slice(0, 8)}  seed ${plan.seed}  backend ${plan.backend}`,
@@ -30,18 +33,19 @@ export function formatPlan(plan: Plan): string {
   ].join('\n');
 }
 
-/** Trainable layers as runs of consecutive base layers: "block_15_expand…Conv_1_bn (22)". */
-function collapse(trainable: string[], layers: string[]): string {
-  const set = new Set(trainable);
-  const runs: string[] = [];
-  let start = -1;
-  layers.forEach((name, i) => {
-    if (set.has(name) && start < 0) start = i;
-    if ((!set.has(name) || i === layers.length - 1) && start >= 0) {
-      const end = set.has(name) ? i : i - 1;
-      runs.push(end === start ? layers[start]! : `${layers[start]}…${layers[end]} (${end - start + 1})`);
-      start = -1;
-    }
-  });
-  return runs.join(', ');
+/** The base's layers as runs of consecutive layers in the same state, one table row per run. */
+function layerRuns(layers: Plan['base']['layers'], trainable: ReadonlySet<string>): string[] {
+  const runs: { first: string; last: string; count: number; params: number; learns: boolean }[] = [];
+  for (const layer of layers) {
+    const learns = trainable.has(layer.name);
+    const run = runs[runs.length - 1];
+    if (run && run.learns === learns) {
+      run.last = layer.name;
+      run.count++;
+      run.params += layer.params;
+    } else runs.push({ first: layer.name, last: layer.name, count: 1, params: layer.params, learns });
+  }
+  const rows = runs.map((r) => [r.learns ? 'trainable' : 'frozen', r.count === 1 ? r.first : `${r.first} … ${r.last}`, `${r.count} layer${r.count === 1 ? '' : 's'}`, `${r.params.toLocaleString('en-US')} weights`]);
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => row.map((cell, i) => (i === 3 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  '));
 }

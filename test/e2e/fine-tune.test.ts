@@ -55,7 +55,9 @@ describe('two-stage transfer: train the head on a frozen base, then fine-tune th
   it('exactly the unfrozen layers learn; batch norm keeps its statistics (batchNorm: frozen)', async () => {
     write(dir, 'frozen.yaml', pipeline('frozen', 'frozen'));
     const plan = await tlpipe(['plan', 'frozen.yaml'], dir);
-    assert.match(plan.stdout, /^ {2}finetune: head \+ 9 of 27 base layers \(block_2_expand…block_2_add \(9\)\); batch norm frozen; [\d,]+ of [\d,]+ weights learn$/m);
+    assert.match(plan.stdout, /^ {2}finetune: head \+ 9 of 27 base layers; batch norm frozen; [\d,]+ of [\d,]+ weights learn$/m);
+    assert.match(plan.stdout, /^ {4}frozen {5}Conv1_pad … block_1_project_BN {2}18 layers {2}7,552 weights$/m);
+    assert.match(plan.stdout, /^ {4}trainable {2}block_2_expand … block_2_add {4}9 layers {3}9,456 weights$/m);
     const r = await tlpipe(['run', 'frozen.yaml'], dir);
     assert.equal(r.code, 0, r.stderr);
     const planned = JSON.parse(readFileSync(path.join(runDir('frozen'), 'plan.json'), 'utf8'));

@@ -18,9 +18,9 @@ export function buildPassThroughBase(inputShape: number[]): tf.LayersModel {
 }
 
 /**
- * Builds the pretrained base, cut and resized, with its weights. Frozen
- * (every layer non-trainable, batch norm in inference mode) because this
- * version trains only the head.
+ * Builds the pretrained base, cut and resized, with its weights. It starts
+ * frozen (every layer non-trainable, batch norm in inference mode); each
+ * stage then makes trainable the layers its plan names.
  */
 export async function buildBase(artifacts: ModelArtifacts, cut: string, input?: number[]): Promise<tf.LayersModel> {
   const topology = cutTopology(artifacts.modelTopology, cut, input);

@@ -90,11 +90,13 @@ export interface Plan {
   };
   head: ResolvedHeadLayer[];
   /**
-   * How the frozen base feeds the head. A frozen base with batch norm in
-   * inference mode is a fixed function, so it always runs in inference mode,
-   * outside the gradient tape, and only the head trains. precompute: once
-   * per example, features stored. perBatch: again for every batch, when
-   * augmentation changes the images or the features would not fit in memory.
+   * How the frozen base feeds the head in stages that train only the head.
+   * A frozen base with batch norm in inference mode is a fixed function, so
+   * it runs in inference mode, outside the gradient tape. precompute: once
+   * per example, features stored (again after a fine-tuning stage changed
+   * the base). perBatch: for every batch, when augmentation changes the
+   * images or the features would not fit in memory. Stages that unfreeze
+   * base layers run images through the whole model instead.
    */
   features: {
     mode: 'precompute' | 'perBatch';

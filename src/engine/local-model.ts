@@ -3,7 +3,7 @@ import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { readUserFile, UserError } from './errors.js';
 import type { KerasTopology } from './model-topology.js';
-import type { ModelArtifacts } from './zoo.js';
+import { joinShards, type ModelArtifacts } from './zoo.js';
 
 const read = (file: string, what: string): Buffer =>
   readUserFile(file, ['base', 'model'], what, 'a model.json base is a tfjs LayersModel: model.json with its weight files beside it (paths are relative to the pipeline file)');
@@ -31,11 +31,10 @@ export function loadLocalArtifacts(file: string): ModelArtifacts {
     }
     weightSpecs.push(...group.weights);
   }
-  const joined = Buffer.concat(shards);
   return {
     modelTopology: model.modelTopology,
     weightSpecs,
-    weightData: joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength) as ArrayBuffer,
+    weightData: joinShards(shards),
     digest: hash.digest('hex'),
   };
 }

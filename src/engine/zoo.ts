@@ -25,6 +25,12 @@ const NSFWJS_MODELS: Readonly<Record<string, { dir: string }>> = {
 
 const cache = new Map<string, ModelArtifacts>();
 
+/** Weight shards as the one ArrayBuffer tfjs's weight specs index into. */
+export function joinShards(shards: Uint8Array[]): ArrayBuffer {
+  const joined = Buffer.concat(shards);
+  return joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength) as ArrayBuffer;
+}
+
 /** Loads a zoo model's artifacts from the installed nsfwjs package. No network, no tfjs. */
 export function loadZooArtifacts(name: string): ModelArtifacts {
   const cached = cache.get(name);
@@ -47,11 +53,10 @@ export function loadZooArtifacts(name: string): ModelArtifacts {
     }
     weightSpecs.push(...group.weights);
   }
-  const joined = Buffer.concat(shards);
   const artifacts: ModelArtifacts = {
     modelTopology: model.modelTopology,
     weightSpecs,
-    weightData: joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength) as ArrayBuffer,
+    weightData: joinShards(shards),
     digest: hash.digest('hex'),
   };
   cache.set(name, artifacts);

@@ -7,9 +7,8 @@ import { selectBackend } from '../../src/engine/backend.js';
 import { mnistFiles } from '../../src/engine/datasets.js';
 import { parseIdx } from '../../src/engine/idx-file.js';
 import { fileModelHandler } from '../../src/store/model-files.js';
-import { hasStackTrace, tlpipe, workspace, write, writeDigitImageFolder, writeMnistSubsetIdx } from './cli-harness.js';
+import { hasStackTrace, readJson, tlpipe, workspace, write, writeDigitImageFolder, writeMnistSubsetIdx } from './cli-harness.js';
 
-const readJson = (file: string): any => JSON.parse(readFileSync(file, 'utf8'));
 const latestRun = (dir: string, name: string): string => {
   const runs = path.join(dir, 'runs', name);
   return path.join(runs, readdirSync(runs).filter((n) => !n.startsWith('.')).sort().pop()!);

@@ -36,6 +36,9 @@ export function write(dir: string, name: string, text: string): string {
   return file;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- run files are checked field by field in tests
+export const readJson = (file: string): any => JSON.parse(readFileSync(file, 'utf8'));
+
 /** No JavaScript stack frames in what a user sees. */
 export function hasStackTrace(text: string): boolean {
   return /^\s+at .+(:\d+:\d+\)?|\(node:)/m.test(text);

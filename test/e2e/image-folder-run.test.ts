@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { hasStackTrace, tlpipe, workspace, write, writeDigitImageFolder } from './cli-harness.js';
+import { hasStackTrace, readJson, tlpipe, workspace, write, writeDigitImageFolder } from './cli-harness.js';
 
 const PIPELINE = `name: digits
 dataset:
@@ -19,7 +19,6 @@ train:
     - { epochs: 2, batchSize: 8 }
 `;
 
-const readJson = (file: string): any => JSON.parse(readFileSync(file, 'utf8'));
 
 describe('tlpipe run and tlpipe data on an image folder of real digits', () => {
   const dir = workspace('folder-run');

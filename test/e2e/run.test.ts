@@ -7,7 +7,7 @@ import { selectBackend } from '../../src/engine/backend.js';
 import { readDataset } from '../../src/engine/datasets.js';
 import { imageBatch, type ImagePreprocessing } from '../../src/engine/preprocess.js';
 import { fileModelHandler } from '../../src/store/model-files.js';
-import { hasStackTrace, tlpipe, workspace, write, writeMnistSubsetIdx } from './cli-harness.js';
+import { hasStackTrace, readJson, tlpipe, workspace, write, writeMnistSubsetIdx } from './cli-harness.js';
 
 const TINY = `name: tiny
 seed: 7
@@ -33,7 +33,6 @@ train:
       optimizer: { name: sgd, learningRate: 0.01, momentum: 0.9 }
 `;
 
-const readJson = (file: string): any => JSON.parse(readFileSync(file, 'utf8'));
 
 describe('tlpipe run on real MNIST digits and real MobileNetV2 weights', () => {
   const dir = workspace('run');

@@ -1,4 +1,5 @@
-import type { Plan } from '../plan/types.js';
+import { describeSchedule } from '../plan/learning-rate-schedule.js';
+import type { Plan, PlanStage } from '../plan/types.js';
 
 /** The plan as a table a person reads before spending minutes on a run. */
 export function formatPlan(plan: Plan): string {
@@ -12,9 +13,11 @@ export function formatPlan(plan: Plan): string {
       : `the base runs on every batch: ${plan.features.reason}`;
   const stageLines = plan.stages.flatMap((stage) => {
     const share = `${stage.trainableParams.toLocaleString('en-US')} of ${stage.totalParams.toLocaleString('en-US')} weights learn`;
-    if (stage.trainable === 'head') return [`  ${stage.name}: head only (base frozen); ${share}`];
+    const how = `    ${describeTraining(stage)}`;
+    if (stage.trainable === 'head') return [`  ${stage.name}: head only (base frozen); ${share}`, how];
     return [
       `  ${stage.name}: head + ${stage.trainableBaseLayers.length} of ${plan.base.layers.length} base layers; batch norm ${stage.batchNorm}; ${share}`,
+      how,
       ...layerRuns(plan.base.layers, new Set(stage.trainableBaseLayers)).map((line) => `    ${line}`),
     ];
   });
@@ -22,7 +25,8 @@ export function formatPlan(plan: Plan): string {
     `pipeline ${plan.pipeline}  plan ${plan.fingerprint.slice(0, 8)}  seed ${plan.seed}  backend ${plan.backend}`,
     `classes (${plan.classes.count}): ${plan.classes.names.join(', ')}`,
     `features: ${features}`,
-    `loss: ${plan.loss}${plan.classWeights ? `, class weights ${plan.classWeights.map((w) => w.toFixed(3)).join(' ')}` : ''}`,
+    `loss: ${plan.loss}`,
+    `checkpoints: every ${plan.checkpoints.every} epoch(s), keep the last ${plan.checkpoints.keepLast}${plan.checkpoints.best ? ` and the best by ${plan.checkpoints.monitor} (${plan.checkpoints.mode})` : ''}`,
     `pixels: ${plan.normalize.description}${plan.augment ? `; augmented: ${Object.entries(plan.augment).filter(([, v]) => v).map(([k, v]) => (v === true ? k : `${k} ${v}`)).join(', ')}` : ''}`,
     'what learns:',
     ...stageLines,
@@ -31,6 +35,22 @@ export function formatPlan(plan: Plan): string {
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
   ].join('\n');
+}
+
+/** Optimizer, rates per parameter group, schedule and callbacks of one stage, in one line. */
+function describeTraining(stage: PlanStage): string {
+  const { optimizer, parameterGroups: groups } = stage;
+  const rates = groups.length === 1 ? `lr ${groups[0]!.learningRate}` : `lr ${groups.map((g) => `${g.name} ${g.learningRate}`).join(', ')} (one optimizer each)`;
+  const extras = [
+    optimizer.momentum > 0 ? `momentum ${optimizer.momentum}${optimizer.nesterov ? ' nesterov' : ''}` : '',
+    optimizer.weightDecay > 0 ? `weight decay ${optimizer.weightDecay}` : '',
+    `schedule ${describeSchedule(stage.schedule)}`,
+    stage.earlyStopping ? `early stopping on ${stage.earlyStopping.monitor} (${stage.earlyStopping.mode}, patience ${stage.earlyStopping.patience}${stage.earlyStopping.restoreBest ? ', restore best' : ''})` : '',
+    stage.reduceLROnPlateau ? `lr ×${stage.reduceLROnPlateau.factor} on a ${stage.reduceLROnPlateau.monitor} plateau of ${stage.reduceLROnPlateau.patience} epoch(s)` : '',
+    stage.labelSmoothing > 0 ? `label smoothing ${stage.labelSmoothing}` : '',
+    stage.classWeights ? `class weights ${stage.classWeights.map((w) => w.toFixed(3)).join(' ')}` : '',
+  ].filter((s) => s !== '');
+  return [`${optimizer.name} ${rates}, batch ${stage.batchSize}`, ...extras].join('; ');
 }
 
 /** The base's layers as runs of consecutive layers in the same state, one table row per run. */

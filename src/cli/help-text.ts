@@ -6,6 +6,8 @@ Usage: tlpipe <command> [options]
 
 Commands:
   run <pipeline.yaml>        validate, plan and run a pipeline into runs/<name>/<NNNN>-<fp8>/
+  resume <run-dir>           continue an interrupted or failed run from its latest checkpoint
+  evaluate <run-dir>         evaluate a run's model on its test split (or --data <folder>)
   validate <files…>          check pipeline files against the schema and rules
   plan <pipeline.yaml>       show the compiled plan (tasks and fingerprints) without running
   data <pipeline.yaml>       report the dataset: class counts per split, image sizes, skipped files
@@ -22,6 +24,21 @@ new run directory (run.json, metrics.jsonl, summary.json, model/, report.html…
 Options:
   --backend <name>   auto | tensorflow | wasm | cpu (overrides the file's backend)
   --runs <dir>       where run directories go (default: ./runs)
+  --resume           continue the newest unfinished run of the same plan, if any
+  --json             one JSON event per line on stdout
+  --quiet            print only the result
+  -h, --help         show this help`,
+  resume: `Usage: tlpipe resume <run-dir> [options]
+
+Continues an interrupted or failed run in its own directory from its latest
+complete checkpoint (checkpoints/index.json): weights, optimizer state, stage,
+epoch, schedule, early-stopping counters and random streams. With the same
+backend the result equals an uninterrupted run. The dataset and base must be
+unchanged (the plan fingerprint is checked).
+
+Options:
+  --backend <name>   auto | tensorflow | wasm | cpu (default: the run's backend)
+  --runs <dir>       where runs are, for run: bases (default: ./runs)
   --json             one JSON event per line on stdout
   --quiet            print only the result
   -h, --help         show this help`,

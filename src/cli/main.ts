@@ -148,14 +148,30 @@ async function modelsCommand(args: string[]): Promise<number> {
 }
 
 async function runCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    backend: { type: 'string' },
-    runs: { type: 'string' },
-    json: { type: 'boolean' },
-    quiet: { type: 'boolean' },
-  });
+  const { values, positionals } = parse(args, { ...RUN_OPTIONS, resume: { type: 'boolean' } });
   if (values.help) return help('run');
   if (positionals.length !== 1) throw new UsageError('run takes exactly one pipeline file');
+  const { runPipeline } = await loadRunner();
+  return reportOutcome(await runPipeline(positionals[0]!, { ...runOptions(values), ...(values.resume ? { resume: true } : {}) }));
+}
+
+async function resumeCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, RUN_OPTIONS);
+  if (values.help) return help('resume');
+  if (positionals.length !== 1) throw new UsageError('resume takes exactly one run directory');
+  const { resumeRun } = await loadRunner();
+  return reportOutcome(await resumeRun(positionals[0]!, runOptions(values)));
+}
+
+const RUN_OPTIONS = {
+  backend: { type: 'string' },
+  runs: { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+} as const;
+
+/** Progress mode, runs folder, and a signal that the first Ctrl-C (or SIGTERM) aborts at a batch boundary. */
+function runOptions(values: { backend?: string | undefined; runs?: string | undefined; json?: boolean | undefined; quiet?: boolean | undefined }) {
   const progress: ProgressMode = values.json ? 'json' : values.quiet ? 'quiet' : process.stderr.isTTY ? 'tty' : 'plain';
   const controller = new AbortController();
   const stop = (signal: NodeJS.Signals): void => {
@@ -166,14 +182,10 @@ async function runCommand(args: string[]): Promise<number> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const print = (line: string): void => void process.stderr.write(line + '\n');
-  const { runPipeline } = await loadRunner();
-  const outcome = await runPipeline(positionals[0]!, {
-    runsRoot: path.resolve(values.runs ?? 'runs'),
-    backend: backendOption(values.backend),
-    progress,
-    signal: controller.signal,
-    print,
-  });
+  return { runsRoot: path.resolve(values.runs ?? 'runs'), backend: backendOption(values.backend), progress, signal: controller.signal, print };
+}
+
+async function reportOutcome(outcome: Awaited<ReturnType<Awaited<ReturnType<typeof loadRunner>>['runPipeline']>>): Promise<number> {
   if (outcome.kind === 'invalid') {
     printDiagnostics(outcome.diagnostics);
     return EXIT.userError;
@@ -183,6 +195,7 @@ async function runCommand(args: string[]): Promise<number> {
   const where = path.relative(process.cwd(), dir) || dir;
   if (run.status !== 'completed') {
     process.stderr.write(`run ${run.status}: ${where}${run.error ? ` — ${run.error.message}` : ''}\n`);
+    if (run.status === 'interrupted' || run.status === 'failed') process.stderr.write(`  continue it with: tlpipe resume ${where}\n`);
     return run.status === 'interrupted' ? EXIT.interrupted : EXIT.userError;
   }
   const summary = JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(path.join(dir, 'summary.json'), 'utf8'))) as { test?: { accuracy: number; loss: number } };
@@ -198,6 +211,7 @@ function help(command: string): number {
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   run: runCommand,
+  resume: resumeCommand,
   validate: validateCommand,
   plan: planCommand,
   data: dataCommand,

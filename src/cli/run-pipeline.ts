@@ -11,9 +11,10 @@ import { formatEventLine } from '../progress/event-lines.js';
 import { jsonRenderer, listrRenderer, plainRenderer, type ProgressMode, type ProgressRenderer } from '../progress/renderers.js';
 import { formatDiagnostic, type Diagnostic } from '../spec/diagnostics.js';
 import { loadPipeline, type LoadedPipeline } from '../spec/load-pipeline.js';
-import type { BackendName } from '../spec/types.js';
+import type { SourceFile } from '../spec/source-file.js';
+import type { BackendName, PipelineSpec } from '../spec/types.js';
 import { renderReport } from '../store/report-html.js';
-import { findRun } from '../store/find-run.js';
+import { findRun, listRuns } from '../store/find-run.js';
 import { RunDirectory, type RunRecord } from '../store/run-directory.js';
 
 export interface RunOptions {
@@ -59,16 +60,24 @@ export async function planPipeline(
 /**
  * `tlpipe run`: plan, create the run directory, execute, record. The run's
  * status is `completed` only after every output is written; any failure
- * marks it `failed` (or `interrupted`) with the reason.
+ * marks it `failed` (or `interrupted`) with the reason. With `resume`, the
+ * newest unfinished run of the same plan continues instead, if there is one.
  */
-export async function runPipeline(file: string, options: RunOptions): Promise<Outcome> {
+export async function runPipeline(file: string, options: RunOptions & { resume?: boolean }): Promise<Outcome> {
   const planned = await planPipeline(file, { runsRoot: options.runsRoot, ...(options.backend ? { backend: options.backend } : {}) });
   if (!planned.ok) return { kind: 'invalid', diagnostics: planned.diagnostics };
   const { loaded, prepared, plan } = planned;
   const { spec, source } = loaded;
   for (const warning of planned.warnings) options.print(formatDiagnostic(warning));
 
-  const started = Date.now();
+  if (options.resume) {
+    const unfinished = await findResumableRun(options.runsRoot, spec.name, plan.fingerprint);
+    if (unfinished) {
+      prepared.base.dispose();
+      return resumeRun(unfinished, options);
+    }
+    options.print(`no unfinished run of this plan in ${path.relative(process.cwd(), options.runsRoot) || '.'} to resume; starting a new run`);
+  }
   const run = await RunDirectory.create({
     runsRoot: options.runsRoot,
     pipeline: spec.name,
@@ -84,7 +93,77 @@ export async function runPipeline(file: string, options: RunOptions): Promise<Ou
     ...(spec.base.run ? { upstream: { pipeline: spec.base.run.pipeline, run: spec.base.run.id!, fingerprint: spec.base.run.fingerprint! } } : {}),
   });
   options.print(`run ${path.relative(process.cwd(), run.dir)}`);
+  return executeRun(run, { spec, source, prepared, plan }, options, false);
+}
 
+/**
+ * `tlpipe resume <run-dir>`: continues an interrupted or failed run from its
+ * latest complete checkpoint, in the same directory, with the pipeline as
+ * that run resolved it. The inputs must still give the same plan.
+ */
+export async function resumeRun(dir: string, options: RunOptions): Promise<Outcome> {
+  const invalid = (message: string, hint?: string): Outcome => ({ kind: 'invalid', diagnostics: [{ file: dir, path: [], severity: 'error', message, ...(hint ? { hint } : {}) }] });
+  const opened = await RunDirectory.open(dir).catch((error: Error) => error);
+  if (opened instanceof Error) return invalid(`${dir} is not a run directory: ${opened.message}`, 'pass a folder such as runs/<pipeline>/0003-1a2b3c4d');
+  const run = opened;
+  const record = run.record;
+  if (record.status === 'completed') return invalid(`run ${record.pipeline}/${record.id} has already completed`, 'start a new run with `tlpipe run`');
+  if (record.status === 'running' && isAlive(record.pid)) return invalid(`run ${record.pipeline}/${record.id} is still running (pid ${record.pid})`, 'stop it first (Ctrl-C or kill the process), then resume');
+  const lastEpoch = await run.latestCheckpointEpoch();
+  if (lastEpoch === undefined) return invalid(`run ${record.pipeline}/${record.id} has no complete checkpoint to resume from`, 'start it again with `tlpipe run`');
+
+  // The pipeline exactly as the run resolved it, with absolute paths; its source is the run's copy.
+  const spec = JSON.parse(await readFile(run.path('resolved.json'), 'utf8')) as PipelineSpec;
+  const loaded = loadPipeline(run.path('pipeline.yaml'));
+  const source = loaded.ok ? loaded.value.source : undefined;
+  const backend = options.backend ?? (record.backend as BackendName | null) ?? spec.backend;
+  const prepared = await prepareInputs(spec, { backend });
+  if (!prepared.ok) return { kind: 'invalid', diagnostics: prepared.diagnostics.map((d) => source?.locate(d) ?? d) };
+  const compiled = compilePlan(spec, prepared.value.planInputs);
+  if (!compiled.ok || compiled.value.fingerprint !== record.fingerprint) {
+    prepared.value.base.dispose();
+    return invalid(
+      `the inputs of run ${record.pipeline}/${record.id} changed since it started (plan ${record.fingerprint.slice(0, 8)}, now ${compiled.ok ? compiled.value.fingerprint.slice(0, 8) : 'invalid'})`,
+      'resume needs the same dataset and base; start a new run with `tlpipe run`',
+    );
+  }
+  await run.truncateMetrics(lastEpoch);
+  await run.resumed(lastEpoch);
+  await run.appendLog(`${new Date().toISOString()} resumed from epoch ${lastEpoch} by pid ${process.pid}`);
+  options.print(`resuming ${path.relative(process.cwd(), run.dir) || run.dir} from epoch ${lastEpoch}`);
+  return executeRun(run, { spec, source, prepared: prepared.value, plan: compiled.value }, options, true);
+}
+
+async function findResumableRun(runsRoot: string, pipeline: string, fingerprint: string): Promise<string | undefined> {
+  const runs = await listRuns(runsRoot, pipeline);
+  for (const { dir, record } of runs) {
+    if (record.fingerprint !== fingerprint) continue;
+    if (record.status === 'completed' || (record.status === 'running' && isAlive(record.pid))) continue;
+    if ((await RunDirectory.open(dir).then((r) => r.latestCheckpointEpoch())) !== undefined) return dir;
+  }
+  return undefined;
+}
+
+/** Whether a process with this pid exists (a dead `running` run was killed). */
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Executes a planned run into its directory and records how it ended. */
+async function executeRun(
+  run: RunDirectory,
+  planned: { spec: PipelineSpec; source: SourceFile | undefined; prepared: PreparedInputs; plan: Plan },
+  options: RunOptions,
+  resume: boolean,
+): Promise<Outcome> {
+  const { spec, source, prepared, plan } = planned;
+  const started = Date.now();
   const renderer = makeRenderer(options, plan);
   // Store writes are chained so metrics lines land in event order.
   let recording: Promise<void> = Promise.resolve();
@@ -102,7 +181,7 @@ export async function runPipeline(file: string, options: RunOptions): Promise<Ou
   };
 
   try {
-    const result = await executePlan(plan, prepared, { onEvent, signal: options.signal, output: run });
+    const result = await executePlan(plan, prepared, { onEvent, signal: options.signal, output: run, resume });
     await recording;
     const summary = {
       status: 'completed',
@@ -135,7 +214,8 @@ export async function runPipeline(file: string, options: RunOptions): Promise<Ou
     if (error instanceof UserError) {
       await run.appendLog(`${stamp} failed: ${error.message}`);
       const finished = await run.finish('failed', { message: error.message, ...(error.hint ? { hint: error.hint } : {}) });
-      return { kind: 'ran', run: finished, dir: run.dir, diagnostics: [source.locate(error.toDiagnostic(spec.file))] };
+      const diagnostic = error.toDiagnostic(spec.file);
+      return { kind: 'ran', run: finished, dir: run.dir, diagnostics: [source?.locate(diagnostic) ?? diagnostic] };
     }
     // A bug, not a user error: keep the stack in the log and the reason in run.json.
     await run.appendLog(`${stamp} internal error: ${(error as Error).stack ?? String(error)}`).catch(() => undefined);

@@ -10,7 +10,10 @@ export interface EpochMetrics {
   accuracy: number;
   val_loss?: number;
   val_accuracy?: number;
+  /** The learning rate at the epoch's first step (the head's, when groups differ). */
   lr: number;
+  /** Each parameter group's rate at the epoch's first step, when there are several. */
+  learningRates?: Record<string, number>;
   seconds: number;
 }
 
@@ -42,7 +45,7 @@ export type EngineEvent =
   | { type: 'batch-end'; stage: string; epoch: number; batch: number; batches: number; loss: number }
   | { type: 'epoch-end'; metrics: EpochMetrics }
   | { type: 'checkpoint'; stage: string; epoch: number; dir: string }
-  | { type: 'stage-end'; stage: string; epochsRun: number; bestEpoch: number; bestValue: number; monitor: string }
+  | { type: 'stage-end'; stage: string; epochsRun: number; stoppedEarly: boolean; restoredEpoch?: number }
   | { type: 'evaluate-end'; test: TestMetrics }
   | { type: 'export-end'; dir: string; verified: boolean; maxAbsDifference: number }
   | { type: 'log'; level: 'info' | 'warn'; message: string };

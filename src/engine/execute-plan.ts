@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Plan } from '../plan/types.js';
 import { splitSource, type SplitData } from './datasets.js';
-import { RunInterrupted } from './errors.js';
+import { RunInterrupted, UserError } from './errors.js';
 import type { EventListener } from './events.js';
 import { augmenter } from './augment.js';
 import { testMetrics, type TestMetrics } from './metrics.js';
@@ -9,25 +9,18 @@ import { setBatchNormPolicy } from './frozen-batch-norm.js';
 import { buildHeadLayers, buildHeadModel, composeModel } from './models.js';
 import type { PreparedInputs } from './prepare-inputs.js';
 import { imageBatch, oneHotBatch, vectorBatch, type Preprocessing } from './preprocess.js';
-import { SeededRandom } from './random.js';
-import { batchLoss, chunk, prefetched, range, trainStage, type BatchSource, type StageOutcome } from './train.js';
+import { RandomStreams } from './random.js';
+import { batchLoss, chunk, prefetched, range, trainStage, type BatchSource, type StageResume } from './train.js';
+import { CheckpointWriter, checkpointWeights, readResumePoint, type RunOutput, type StageSummary } from './checkpoints.js';
 
-/** Where the engine puts what it produces. The run store implements it; the engine never touches files. */
-export interface RunOutput {
-  /** A tfjs IO handler that saves to (and loads from) a folder inside the run directory. */
-  modelHandler(relativeDir: string): tf.io.IOHandler;
-  writeFile(relativePath: string, data: string | Uint8Array): Promise<void>;
-}
+export type { RunOutput, StageSummary } from './checkpoints.js';
 
 export interface ExecuteOptions {
   onEvent: EventListener;
   output: RunOutput;
   signal?: AbortSignal;
-}
-
-export interface StageSummary extends StageOutcome {
-  name: string;
-  epochs: number;
+  /** Continue from the run's latest checkpoint instead of starting afresh. */
+  resume?: boolean;
 }
 
 export interface RunResult {
@@ -61,7 +54,8 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
   for (const { file, reason } of dataset.skipped) onEvent({ type: 'log', level: 'warn', message: `skipped ${file}: ${reason}` });
   onEvent({ type: 'base', model: plan.base.model, cut: plan.base.cut, layers: plan.base.layerCount, params: plan.base.paramCount, outputShape: plan.base.cutOutputShape, seconds: prepared.seconds.base });
 
-  const headLayers = buildHeadLayers(plan.head, plan.seed);
+  const streams = new RandomStreams(plan.seed);
+  const headLayers = buildHeadLayers(plan.head, plan.seed, streams);
   const applied = plan.features.headLayersApplied;
   // The head as trained: the layers after those folded into feature extraction.
   const headModel = buildHeadModel(headLayers.slice(applied), plan.features.shape);
@@ -70,7 +64,8 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
   const owned: tf.TensorContainer[] = [];
   try {
     // Only training batches are augmented, from their own seeded stream.
-    const augment = plan.augment ? augmenter(plan.augment, new SeededRandom(plan.seed).fork('augment')) : undefined;
+    const augment = plan.augment ? augmenter(plan.augment, streams.get('augment')) : undefined;
+    const shuffle = streams.get('shuffle');
     const splits = (['train', 'validation', 'test'] as const).filter((split) => selection[split].length > 0);
     const examples = Object.fromEntries(
       splits.map((split) => [split, exampleSource(splitSource(dataset, split), selection[split], preprocessing, numClasses, split === 'train' ? augment : undefined)]),
@@ -97,37 +92,49 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
     };
     let baseChanged = false;
 
-    const random = new SeededRandom(plan.seed).fork('shuffle');
-    const stages: StageSummary[] = [];
+    let resumePoint = options.resume ? await readResumePoint(output) : undefined;
+    if (options.resume && !resumePoint) throw new UserError('the run has no complete checkpoint to resume from', [], 'start it again with `tlpipe run`');
+    const checkpoints = new CheckpointWriter(output, plan.checkpoints, resumePoint?.index);
+    const stages: StageSummary[] = [...(resumePoint?.state.completedStages ?? [])];
+    if (resumePoint) streams.restore(resumePoint.state.random);
+
     for (const stage of plan.stages) {
       const trainsBase = stage.trainable === 'base+head';
-      const trainable = new Set(stage.trainableBaseLayers);
-      for (const layer of base.layers) layer.trainable = trainable.has(layer.name);
-      setBatchNormPolicy(base, stage.batchNorm);
       if (trainsBase) {
         features = undefined;
         baseChanged = true;
       }
+      // Stages a resumed run had finished: their result is in the checkpoint's weights.
+      if (resumePoint && stage.index < resumePoint.state.stageIndex) continue;
+      const trainable = new Set(stage.trainableBaseLayers);
+      for (const layer of base.layers) layer.trainable = trainable.has(layer.name);
+      setBatchNormPolicy(base, stage.batchNorm);
       // Fine-tuning runs images through the whole model; otherwise the head learns on features.
       const model = trainsBase ? fullModel : headModel;
+      // A checkpoint holds the head alone while the base is the plan's; once a stage has changed it, base and head.
+      const kind = baseChanged ? 'full' : 'head';
+      let resume: StageResume | undefined;
+      if (resumePoint) {
+        const { state, dir, index } = resumePoint;
+        (state.model === 'full' ? fullModel : headModel).loadWeights(await checkpointWeights(output, dir));
+        const restorable = stage.earlyStopping?.restoreBest && index.stageBest?.stage === stage.name;
+        resume = { state: state.stageState, optimizers: resumePoint.optimizers, ...(restorable ? { bestWeights: await checkpointWeights(output, index.stageBest!.dir) } : {}) };
+        onEvent({ type: 'log', level: 'info', message: `resumed from ${dir} (stage ${stage.name}, epoch ${state.epoch})` });
+        resumePoint = undefined;
+      }
       const sources = trainsBase ? examples : await featureSources();
       onEvent({ type: 'stage-start', stage: stage.name, index: stage.index, epochs: stage.epochs, firstEpoch: stage.firstEpoch });
-      const outcome = await trainStage(model, stage, { train: sources.train!, ...(sources.validation ? { validation: sources.validation } : {}) }, { kind: plan.loss, classWeights: plan.classWeights }, random, {
+      const data = { train: sources.train!, ...(sources.validation ? { validation: sources.validation } : {}) };
+      const outcome = await trainStage(model, stage, data, plan.loss, shuffle, {
         onEvent,
         signal,
-        onEpochEnd: async (metrics, optimizer) => {
-          const dir = `checkpoints/${stage.name}/epoch-${String(metrics.epoch).padStart(3, '0')}`;
-          // A frozen base is named by the plan's fingerprint, so a head-only stage saves the head;
-          // a fine-tuning stage changes the base and saves the whole model.
-          await (trainsBase ? fullModel : headModel).save(output.modelHandler(dir));
-          const { data, specs } = await tf.io.encodeWeights(await optimizer.getWeights());
-          await output.writeFile(`${dir}/optimizer.bin`, new Uint8Array(data as ArrayBuffer));
-          await output.writeFile(`${dir}/trainer-state.json`, JSON.stringify({ stage: stage.name, stageIndex: stage.index, epoch: metrics.epoch, model: trainsBase ? 'full' : 'head', metrics, optimizer: { name: stage.optimizer.name, weightSpecs: specs } }, null, 2));
-          onEvent({ type: 'checkpoint', stage: stage.name, epoch: metrics.epoch, dir });
+        onEpochEnd: async (end) => {
+          const saved = await checkpoints.afterEpoch(end, { stage, model: kind === 'full' ? fullModel : headModel, kind, random: streams.snapshot(), completedStages: stages });
+          if (saved) onEvent({ type: 'checkpoint', stage: stage.name, epoch: end.metrics.epoch, dir: saved });
         },
-      });
+      }, resume);
       stages.push({ name: stage.name, epochs: stage.epochs, ...outcome });
-      onEvent({ type: 'stage-end', stage: stage.name, epochsRun: outcome.epochsRun, bestEpoch: outcome.bestEpoch, bestValue: outcome.bestValue, monitor: outcome.monitor });
+      onEvent({ type: 'stage-end', stage: stage.name, epochsRun: outcome.epochsRun, stoppedEarly: outcome.stoppedEarly, ...(outcome.restoredEpoch !== undefined ? { restoredEpoch: outcome.restoredEpoch } : {}) });
     }
     for (const layer of base.layers) layer.trainable = false;
 

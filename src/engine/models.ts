@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ResolvedHeadLayer } from '../plan/types.js';
 import { enforceFrozenBatchNorm } from './frozen-batch-norm.js';
-import { SeededRandom } from './random.js';
+import { RandomStreams, SeededRandom } from './random.js';
 import { UserError } from './errors.js';
 import { cutTopology } from './model-topology.js';
 import type { ModelArtifacts } from './zoo.js';
@@ -44,7 +44,7 @@ export async function buildBase(artifacts: ModelArtifacts, cut: string, input?: 
 }
 
 /** Builds the head layers in order; initial weights are seeded from the pipeline's seed. */
-export function buildHeadLayers(head: ResolvedHeadLayer[], seed: number): tf.layers.Layer[] {
+export function buildHeadLayers(head: ResolvedHeadLayer[], seed: number, streams = new RandomStreams(seed)): tf.layers.Layer[] {
   const random = new SeededRandom(seed).fork('head-init');
   return head.map((layer, i) => {
     const name = `head_${i}_${layer.type}`;
@@ -56,7 +56,7 @@ export function buildHeadLayers(head: ResolvedHeadLayer[], seed: number): tf.lay
       case 'flatten':
         return tf.layers.flatten({ name });
       case 'dropout':
-        return seedDropout(tf.layers.dropout({ name, rate: layer.rate }), layer.rate, random.fork(name));
+        return seedDropout(tf.layers.dropout({ name, rate: layer.rate }), layer.rate, streams.get(`dropout/${name}`));
       case 'dense':
         return tf.layers.dense({
           name,

@@ -33,10 +33,48 @@ export class SeededRandom {
     return items;
   }
 
+  /** The whole state, for a checkpoint; `restore` puts it back. */
+  snapshot(): number {
+    return this.state;
+  }
+
+  restore(state: number): void {
+    this.state = state >>> 0;
+  }
+
   /** An independent stream for one purpose, so adding a draw elsewhere does not shift this one. */
   fork(purpose: string): SeededRandom {
     let h = this.state ^ 0x9e3779b9;
     for (let i = 0; i < purpose.length; i++) h = Math.imul(h ^ purpose.charCodeAt(i), 0x01000193);
     return new SeededRandom(h >>> 0);
+  }
+}
+
+/**
+ * The run's random streams by purpose (shuffling, augmentation, each
+ * dropout layer), all derived from the pipeline's seed. A checkpoint
+ * records every stream's state so a resumed run draws what the
+ * uninterrupted run would have.
+ */
+export class RandomStreams {
+  private readonly streams = new Map<string, SeededRandom>();
+
+  constructor(private readonly seed: number) {}
+
+  get(purpose: string): SeededRandom {
+    let stream = this.streams.get(purpose);
+    if (!stream) {
+      stream = new SeededRandom(this.seed).fork(purpose);
+      this.streams.set(purpose, stream);
+    }
+    return stream;
+  }
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries([...this.streams].map(([purpose, stream]) => [purpose, stream.snapshot()]));
+  }
+
+  restore(states: Record<string, number>): void {
+    for (const [purpose, state] of Object.entries(states)) this.get(purpose).restore(state);
   }
 }

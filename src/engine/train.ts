@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Plan, PlanStage } from '../plan/types.js';
+import { learningRateAt } from '../plan/learning-rate-schedule.js';
+import type { ParameterGroup, Plan, PlanStage } from '../plan/types.js';
 import type { OptimizerSpec } from '../spec/types.js';
 import { RunInterrupted, UserError } from './errors.js';
 import type { EpochMetrics, EventListener } from './events.js';
+import { INITIAL_MONITOR, INITIAL_PLATEAU, monitoredValue, observeEarlyStopping, observePlateau, type MonitorState, type PlateauState } from './monitors.js';
 import type { SeededRandom } from './random.js';
 
 /** A split that yields model inputs and one-hot targets for any list of its examples. */
@@ -38,27 +40,45 @@ export function chunk(items: number[], size: number): number[][] {
   return out;
 }
 
-export function createOptimizer(spec: OptimizerSpec): tf.Optimizer {
+/** A fresh optimizer for one parameter group, at its peak rate (the schedule sets the rate every step). */
+export function createOptimizer(spec: OptimizerSpec, learningRate: number): tf.Optimizer {
   switch (spec.name) {
     case 'adam':
-      return tf.train.adam(spec.learningRate);
+    case 'adamw':
+      return tf.train.adam(learningRate);
     case 'sgd':
-      return spec.momentum > 0 ? tf.train.momentum(spec.learningRate, spec.momentum) : tf.train.sgd(spec.learningRate);
+      return spec.momentum > 0 ? tf.train.momentum(learningRate, spec.momentum, spec.nesterov) : tf.train.sgd(learningRate);
     case 'rmsprop':
-      return tf.train.rmsprop(spec.learningRate, 0.9, spec.momentum);
+      return tf.train.rmsprop(learningRate, 0.9, spec.momentum);
   }
+}
+
+/**
+ * tfjs optimizers take their rate at construction; adam, rmsprop and
+ * momentum read `learningRate` at every step, sgd (and momentum, its
+ * subclass) keep a scalar that `setLearningRate` renews.
+ */
+function setLearningRate(optimizer: tf.Optimizer, learningRate: number): void {
+  // Not `instanceof`: tfjs's Optimizer[Symbol.hasInstance] answers true for every optimizer.
+  const target = optimizer as unknown as { learningRate: number; setLearningRate?: (rate: number) => void };
+  if (target.setLearningRate) target.setLearningRate(learningRate);
+  else target.learningRate = learningRate;
 }
 
 /**
  * Mean loss over a batch, from probabilities (softmax head) or logits
  * (linear head). With class weights each example's loss is scaled by its
- * class's weight before the mean, as Keras' class_weight does.
+ * class's weight before the mean, as Keras' class_weight does. Label
+ * smoothing ε trains towards (1 − ε)·one-hot + ε/classes.
  */
-export function batchLoss(kind: Plan['loss'], yTrue: tf.Tensor, yPred: tf.Tensor, classWeights?: tf.Tensor1D): tf.Scalar {
+export function batchLoss(kind: Plan['loss'], yTrue: tf.Tensor, yPred: tf.Tensor, options: { classWeights?: tf.Tensor1D; labelSmoothing?: number } = {}): tf.Scalar {
+  const { classWeights, labelSmoothing = 0 } = options;
+  const classes = yTrue.shape[yTrue.shape.length - 1]!;
+  const target = labelSmoothing > 0 ? tf.add(tf.mul(yTrue, 1 - labelSmoothing), labelSmoothing / classes) : yTrue;
   const perExample =
     kind === 'categoricalCrossentropy'
-      ? tf.metrics.categoricalCrossentropy(yTrue, yPred)
-      : tf.losses.softmaxCrossEntropy(yTrue, yPred, undefined, 0, tf.Reduction.NONE);
+      ? tf.metrics.categoricalCrossentropy(target, yPred)
+      : tf.losses.softmaxCrossEntropy(target, yPred, undefined, 0, tf.Reduction.NONE);
   return classWeights ? tf.mean(tf.mul(perExample, tf.sum(tf.mul(yTrue, classWeights), -1))) : tf.mean(perExample);
 }
 
@@ -86,46 +106,100 @@ export function range(start: number, end: number): number[] {
   return Array.from({ length: end - start }, (_, i) => start + i);
 }
 
+/** One parameter group's optimizer and the variables it updates. */
+export interface GroupOptimizer {
+  group: ParameterGroup;
+  optimizer: tf.Optimizer;
+  variables: tf.Variable[];
+}
+
+/** Where a stage stands after an epoch: what a checkpoint must hold to continue it. */
+export interface StageState {
+  /** Epochs of this stage completed. */
+  stageEpoch: number;
+  /** The stage has ended: its last epoch ran or early stopping ended it. */
+  done: boolean;
+  stoppedEarly: boolean;
+  earlyStopping?: MonitorState;
+  plateau?: PlateauState;
+}
+
+export interface EpochEnd {
+  metrics: EpochMetrics;
+  state: StageState;
+  optimizers: GroupOptimizer[];
+  /** This epoch is the stage's best so far and early stopping may restore it. */
+  stageBest: boolean;
+}
+
 export interface StageHooks {
   onEvent: EventListener;
   signal?: AbortSignal;
-  /** Called after every epoch, with the model in its trained state; saves a checkpoint. */
-  onEpochEnd(metrics: EpochMetrics, optimizer: tf.Optimizer): Promise<void>;
+  /** Called after every epoch, with the model in its trained state; saves a checkpoint when due. */
+  onEpochEnd(end: EpochEnd): Promise<void>;
+}
+
+/** Continues a stage from a checkpoint. */
+export interface StageResume {
+  state: StageState;
+  /** Each group's optimizer state, in the order of `stage.parameterGroups` that have weights. */
+  optimizers: OptimizerSnapshot[];
+  /** For early stopping with restoreBest: the stage's best weights so far, by weight name. */
+  bestWeights?: tf.NamedTensorMap;
 }
 
 export interface StageOutcome {
   epochsRun: number;
-  bestEpoch: number;
-  bestValue: number;
-  monitor: 'val_loss' | 'loss';
+  stoppedEarly: boolean;
+  /** The epoch whose weights the stage ends with, when early stopping restored them. */
+  restoredEpoch?: number;
+  lastLearningRate: number;
 }
 
 /**
- * One stage: `epochs` passes over the training split in seeded random order,
- * updating the model's trainable weights only; metrics after each epoch.
- * Non-trainable layers (the frozen base) never change: tfjs computes no
- * gradients for them, and batch norm runs in inference mode there.
+ * One stage: up to `epochs` passes over the training split in seeded random
+ * order. Each parameter group has its own optimizer; every step sets each
+ * group's rate from the schedule (and any plateau reductions). Non-trainable
+ * layers (the frozen base) never change: tfjs computes no gradients for them,
+ * and batch norm runs in inference mode there.
  */
 export async function trainStage(
   model: tf.LayersModel,
   stage: PlanStage,
   data: { train: BatchSource; validation?: BatchSource },
-  loss: { kind: Plan['loss']; classWeights: number[] | null },
-  random: SeededRandom,
+  lossKind: Plan['loss'],
+  shuffle: SeededRandom,
   hooks: StageHooks,
+  resume?: StageResume,
 ): Promise<StageOutcome> {
-  const lossKind = loss.kind;
-  const classWeights = loss.classWeights ? tf.tensor1d(loss.classWeights) : undefined;
-  const optimizer = createOptimizer(stage.optimizer);
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const monitor = data.validation && data.validation.count > 0 ? 'val_loss' : 'loss';
-  let best = { epoch: 0, value: Number.POSITIVE_INFINITY };
+  const classWeights = stage.classWeights ? tf.tensor1d(stage.classWeights) : undefined;
+  const optimizers = groupOptimizers(model, stage);
+  let state: StageState = resume?.state ?? {
+    stageEpoch: 0, done: false, stoppedEarly: false,
+    ...(stage.earlyStopping ? { earlyStopping: INITIAL_MONITOR } : {}),
+    ...(stage.reduceLROnPlateau ? { plateau: INITIAL_PLATEAU } : {}),
+  };
+  // Early stopping's restoreBest keeps the best epoch's weights in memory.
+  const restoreBest = stage.earlyStopping?.restoreBest === true;
+  let bestWeights: tf.Tensor[] | undefined;
   const batches = Math.ceil(data.train.count / stage.batchSize);
+  const rateAt = (group: ParameterGroup, t: number): number => {
+    const scheduled = learningRateAt(stage.schedule, group.learningRate, t, stage.epochs);
+    const scale = state.plateau?.scale ?? 1;
+    return scale < 1 ? Math.max(stage.reduceLROnPlateau!.minLearningRate, scheduled * scale) : scheduled;
+  };
+  const allVariables = optimizers.flatMap((o) => o.variables);
   try {
-    for (let stageEpoch = 1; stageEpoch <= stage.epochs; stageEpoch++) {
+    if (resume) {
+      await Promise.all(optimizers.map((o, i) => restoreOptimizer(o.optimizer, resume.optimizers[i]!)));
+      if (resume.bestWeights) bestWeights = model.weights.map((w) => tf.clone(resume.bestWeights![w.originalName]!));
+    }
+    while (!state.done) {
+      const stageEpoch = state.stageEpoch + 1;
       const epoch = stage.firstEpoch + stageEpoch - 1;
       const started = performance.now();
-      const order = random.shuffle(range(0, data.train.count));
+      const order = shuffle.shuffle(range(0, data.train.count));
+      const firstRates = optimizers.map((o) => rateAt(o.group, stageEpoch - 1));
       let lossSum = 0;
       let correct = 0;
       let b = 0;
@@ -134,18 +208,24 @@ export async function trainStage(
           tf.dispose([x, y]);
           throw new RunInterrupted();
         }
+        const rates = optimizers.map((o) => rateAt(o.group, stageEpoch - 1 + b / batches));
+        optimizers.forEach((o, i) => setLearningRate(o.optimizer, rates[i]!));
         let correctInBatch: tf.Scalar | undefined;
-        const loss = optimizer.minimize(() => {
+        const { value: loss, grads } = tf.variableGrads(() => {
           const pred = model.apply(x, { training: true }) as tf.Tensor;
           correctInBatch = tf.keep(correctCount(y, pred));
           // Kernel regularizers of trainable layers add their penalties, as in Keras.
           const penalties = model.calculateLosses();
-          const dataLoss = batchLoss(lossKind, y, pred, classWeights);
+          const dataLoss = batchLoss(lossKind, y, pred, { ...(classWeights ? { classWeights } : {}), labelSmoothing: stage.labelSmoothing });
           return penalties.length > 0 ? tf.addN([dataLoss, ...penalties]) : dataLoss;
-        }, true, variables)!;
+        }, allVariables);
+        optimizers.forEach((o, i) => {
+          decayWeights(o.variables, rates[i]! * stage.optimizer.weightDecay);
+          o.optimizer.applyGradients(Object.fromEntries(o.variables.map((v) => [v.name, grads[v.name]!])));
+        });
         const lossValue = loss.dataSync()[0]!;
         correct += correctInBatch!.dataSync()[0]!;
-        tf.dispose([x, y, loss, correctInBatch!]);
+        tf.dispose([x, y, loss, correctInBatch!, grads]);
         if (!Number.isFinite(lossValue)) {
           throw new UserError(
             `the loss became ${lossValue} in stage \`${stage.name}\`, epoch ${epoch}, batch ${b + 1}/${batches}`,
@@ -165,23 +245,99 @@ export async function trainStage(
         stageEpoch,
         loss: lossSum / data.train.count,
         accuracy: correct / data.train.count,
-        lr: stage.optimizer.learningRate,
+        lr: firstRates[0]!,
+        ...(optimizers.length > 1 ? { learningRates: Object.fromEntries(optimizers.map((o, i) => [o.group.name, firstRates[i]!])) } : {}),
         seconds: 0,
       };
-      if (monitor === 'val_loss') {
-        const val = await evaluateSource(model, data.validation!, stage.batchSize, lossKind);
+      if (data.validation && data.validation.count > 0) {
+        const val = await evaluateSource(model, data.validation, stage.batchSize, lossKind);
         metrics.val_loss = val.loss;
         metrics.val_accuracy = val.accuracy;
       }
       metrics.seconds = (performance.now() - started) / 1000;
-      const value = monitor === 'val_loss' ? metrics.val_loss! : metrics.loss;
-      if (value < best.value) best = { epoch, value };
+
+      let stageBest = false;
+      let stop = false;
+      let next: StageState = { ...state, stageEpoch };
+      if (stage.earlyStopping) {
+        const observed = observeEarlyStopping(stage.earlyStopping, state.earlyStopping!, epoch, monitoredValue(stage.earlyStopping.monitor, metrics));
+        next.earlyStopping = observed.state;
+        stageBest = observed.improved && restoreBest;
+        stop = observed.stop;
+        if (stageBest) {
+          tf.dispose(bestWeights ?? []);
+          bestWeights = model.weights.map((w) => tf.clone(w.read()));
+        }
+      }
+      if (stage.reduceLROnPlateau) {
+        const observed = observePlateau(stage.reduceLROnPlateau, state.plateau!, epoch, monitoredValue(stage.reduceLROnPlateau.monitor, metrics));
+        next.plateau = observed.state;
+        if (observed.reduced) hooks.onEvent({ type: 'log', level: 'info', message: `stage ${stage.name}, epoch ${epoch}: ${stage.reduceLROnPlateau.monitor} has not improved for ${stage.reduceLROnPlateau.patience} epoch(s); learning rate ×${stage.reduceLROnPlateau.factor}` });
+      }
+      next = { ...next, done: stop || stageEpoch >= stage.epochs, stoppedEarly: stop && stageEpoch < stage.epochs };
+      state = next;
       hooks.onEvent({ type: 'epoch-end', metrics });
-      await hooks.onEpochEnd(metrics, optimizer);
+      await hooks.onEpochEnd({ metrics, state, optimizers, stageBest });
     }
+    const lastLearningRate = rateAt(optimizers[0]!.group, state.stageEpoch);
+    const bestEpoch = state.earlyStopping?.bestEpoch;
+    if (restoreBest && bestWeights && bestEpoch !== undefined && bestEpoch !== stage.firstEpoch + state.stageEpoch - 1) {
+      model.setWeights(bestWeights);
+      return { epochsRun: state.stageEpoch, stoppedEarly: state.stoppedEarly, restoredEpoch: bestEpoch, lastLearningRate };
+    }
+    return { epochsRun: state.stageEpoch, stoppedEarly: state.stoppedEarly, lastLearningRate };
   } finally {
-    optimizer.dispose();
+    for (const o of optimizers) o.optimizer.dispose();
+    tf.dispose(bestWeights ?? []);
     classWeights?.dispose();
   }
-  return { epochsRun: stage.epochs, bestEpoch: best.epoch, bestValue: best.value, monitor };
+}
+
+/**
+ * The stage's trainable variables by parameter group: a base layer's
+ * weights go to the group that names it, every other trainable layer's
+ * (the head's) to the head group.
+ */
+function groupOptimizers(model: tf.LayersModel, stage: PlanStage): GroupOptimizer[] {
+  const groups = stage.parameterGroups.map((group) => ({ group, optimizer: createOptimizer(stage.optimizer, group.learningRate), variables: [] as tf.Variable[] }));
+  const byLayer = new Map(groups.flatMap((g) => g.group.baseLayers.map((name) => [name, g] as const)));
+  const head = groups.find((g) => g.group.head)!;
+  for (const layer of model.layers) {
+    for (const weight of layer.trainableWeights) (byLayer.get(layer.name) ?? head).variables.push(weight.read() as tf.Variable);
+  }
+  return groups.filter((g) => g.variables.length > 0 || g.group.head);
+}
+
+/** Decoupled weight decay (AdamW): kernels shrink by (1 − lr·wd); biases and normalisation parameters do not. */
+function decayWeights(variables: tf.Variable[], amount: number): void {
+  if (amount <= 0) return;
+  tf.tidy(() => {
+    for (const v of variables) if (v.shape.length >= 2) v.assign(tf.mul(v, 1 - amount));
+  });
+}
+
+/**
+ * Optimizer state for a checkpoint: tfjs's own weights, plus adam's running
+ * bias-correction powers, which its setWeights would recompute as a power
+ * and so differ in the last bits from the running product.
+ */
+export interface OptimizerSnapshot {
+  weights: { name: string; tensor: tf.Tensor }[];
+  accBeta?: [number, number];
+}
+
+export async function optimizerState(optimizer: tf.Optimizer): Promise<OptimizerSnapshot> {
+  const weights = await optimizer.getWeights();
+  const adam = optimizer as unknown as { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
+  return adam.accBeta1 && adam.accBeta2 ? { weights, accBeta: [adam.accBeta1.dataSync()[0]!, adam.accBeta2.dataSync()[0]!] } : { weights };
+}
+
+async function restoreOptimizer(optimizer: tf.Optimizer, snapshot: OptimizerSnapshot): Promise<void> {
+  if (snapshot.weights.length === 0) return;
+  await optimizer.setWeights(snapshot.weights);
+  const adam = optimizer as unknown as { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
+  if (snapshot.accBeta && adam.accBeta1 && adam.accBeta2) {
+    adam.accBeta1.assign(tf.scalar(snapshot.accBeta[0]));
+    adam.accBeta2.assign(tf.scalar(snapshot.accBeta[1]));
+  }
 }

@@ -2,10 +2,11 @@ import type { Diagnostic, Result } from '../spec/diagnostics.js';
 import { closestMatches } from '../spec/did-you-mean.js';
 import { headShapeProblems } from '../spec/head-shape.js';
 import { ZOO } from '../spec/zoo-catalog.js';
-import { applyFreezeRules, splitBlocks } from './freeze-rules.js';
-import type { PipelineSpec } from '../spec/types.js';
+import { applyFreezeRules, matchRule, splitBlocks } from './freeze-rules.js';
+import { describeSchedule } from './learning-rate-schedule.js';
+import type { OptimizerSpec, PipelineSpec } from '../spec/types.js';
 import { fingerprint } from './fingerprint.js';
-import type { Plan, PlanInputs, PlanStage, PlanTask, ResolvedHeadLayer, TaskKind } from './types.js';
+import type { ParameterGroup, Plan, PlanInputs, PlanStage, PlanTask, ResolvedHeadLayer, TaskKind } from './types.js';
 
 /**
  * Compiles a validated pipeline and the facts about its inputs into a plan:
@@ -72,7 +73,6 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
   });
   addTask('model', 'model', ['base'], `head: ${head.map(describeLayer).join(' → ')}`, { head, seed: spec.seed, numClasses });
 
-  const classWeights = spec.train.classWeights === 'balanced' ? balancedClassWeights(inputs.dataset.trainPerClass) : null;
   const trainableByStage = trainableBaseLayers(spec, inputs, diagnostics);
   if (diagnostics.some((d) => d.severity === 'error')) return { ok: false, diagnostics: diagnostics.filter((d) => d.severity === 'error') };
   const headParams = headParamCount(head, inputs.base.cutOutputShape);
@@ -83,16 +83,22 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
     const id = `train:${stage.name}`;
     const baseLayers = trainableByStage[index]!;
     const trainable = baseLayers.length > 0 ? 'base+head' : 'head';
-    const config = {
-      stage: stage.name, index, epochs: stage.epochs, batchSize: stage.batchSize, optimizer: stage.optimizer,
-      trainable, trainableBaseLayers: baseLayers, batchNorm: stage.batchNorm, classWeights, seed: spec.seed,
+    const classWeights = stage.classWeights === 'balanced' ? balancedClassWeights(inputs.dataset.trainPerClass) : null;
+    const parameterGroups = groupByLearningRate(stage.optimizer, baseLayers);
+    const training = {
+      batchSize: stage.batchSize, optimizer: stage.optimizer, parameterGroups, schedule: stage.schedule,
+      ...(stage.earlyStopping ? { earlyStopping: stage.earlyStopping } : {}),
+      ...(stage.reduceLROnPlateau ? { reduceLROnPlateau: stage.reduceLROnPlateau } : {}),
+      classWeights, labelSmoothing: stage.labelSmoothing,
     };
+    const config = { stage: stage.name, index, epochs: stage.epochs, ...training, trainable, trainableBaseLayers: baseLayers, batchNorm: stage.batchNorm, seed: spec.seed };
     const what = trainable === 'head' ? 'the head' : `the head and ${baseLayers.length} base layer(s)`;
-    const task = addTask(id, 'train', [previous, 'data'], `train ${what} ${stage.epochs} epoch(s), ${stage.optimizer.name} lr ${stage.optimizer.learningRate}, batch ${stage.batchSize}`, config);
+    const rates = parameterGroups.map((g) => (parameterGroups.length > 1 ? `${g.name} ${g.learningRate}` : String(g.learningRate))).join(', ');
+    const task = addTask(id, 'train', [previous, 'data'], `train ${what} ${stage.epochs} epoch(s), ${stage.optimizer.name} lr ${rates} (${describeSchedule(stage.schedule)}), batch ${stage.batchSize}`, config);
     const baseTrainableParams = inputs.base.layers.filter((l) => baseLayers.includes(l.name)).reduce((sum, l) => sum + l.params, 0);
     stages.push({
       name: stage.name, index, taskId: id, epochs: stage.epochs, firstEpoch: epoch + 1, lastEpoch: epoch + stage.epochs,
-      batchSize: stage.batchSize, optimizer: stage.optimizer, trainable, trainableBaseLayers: baseLayers, batchNorm: stage.batchNorm,
+      ...training, trainable, trainableBaseLayers: baseLayers, batchNorm: stage.batchNorm,
       trainableParams: headParams + baseTrainableParams, totalParams: headParams + inputs.base.paramCount, fingerprint: task.fingerprint,
     });
     epoch += stage.epochs;
@@ -117,7 +123,7 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
       features: featureMode(inputs, head, dataset.augment !== undefined),
       ...(dataset.augment ? { augment: dataset.augment } : {}),
       normalize: spec.base.normalize,
-      classWeights,
+      checkpoints: spec.train.checkpoints,
       loss: last?.type === 'dense' && last.activation === 'softmax' ? 'categoricalCrossentropy' : 'softmaxCrossEntropyFromLogits',
       stages,
       tasks,
@@ -160,6 +166,30 @@ function trainableBaseLayers(spec: PipelineSpec, inputs: PlanInputs, diagnostics
     }
     return layers.filter((name) => trainable.has(name));
   });
+}
+
+/**
+ * The stage's learning weights split by peak learning rate: the head at
+ * `learningRate`, base layers at `baseLearningRate` times the first
+ * multiplier rule that names them. Layers with equal rates share a group.
+ */
+export function groupByLearningRate(optimizer: OptimizerSpec, trainableBaseLayers: string[]): ParameterGroup[] {
+  const groups: ParameterGroup[] = [{ name: 'head', learningRate: optimizer.learningRate, head: true, baseLayers: [] }];
+  const matched = optimizer.multipliers.map((m) => {
+    const names = matchRule(m.layers, trainableBaseLayers);
+    return { multiplier: m.multiplier, names: new Set(Array.isArray(names) ? names : []) };
+  });
+  for (const layer of trainableBaseLayers) {
+    const multiplier = matched.find((m) => m.names.has(layer))?.multiplier ?? 1;
+    const rate = optimizer.baseLearningRate * multiplier;
+    let group = groups.find((g) => !g.head && g.learningRate === rate);
+    if (!group) {
+      group = { name: multiplier === 1 ? 'base' : `base×${multiplier}`, learningRate: rate, head: false, baseLayers: [] };
+      groups.push(group);
+    }
+    group.baseLayers.push(layer);
+  }
+  return groups;
 }
 
 /** Weights of the head layers, from the feature shape they receive. */

@@ -1,4 +1,6 @@
-import type { AugmentSpec, BackendName, HeadLayerSpec, ImageSpec, LimitSpec, NormalizeSpec, OptimizerSpec } from '../spec/types.js';
+import type {
+  AugmentSpec, BackendName, CheckpointSpec, EarlyStoppingSpec, HeadLayerSpec, ImageSpec, LimitSpec, NormalizeSpec, OptimizerSpec, PlateauSpec, ScheduleSpec,
+} from '../spec/types.js';
 
 /**
  * Facts about a pipeline's inputs that only reading files can establish.
@@ -57,6 +59,18 @@ export interface PlanStage {
   lastEpoch: number;
   batchSize: number;
   optimizer: OptimizerSpec;
+  /**
+   * The weights that learn, split by learning rate; each group gets its own
+   * optimizer, since scaling gradients is not the same as a lower rate for
+   * Adam. The head's group comes first.
+   */
+  parameterGroups: ParameterGroup[];
+  schedule: ScheduleSpec;
+  earlyStopping?: EarlyStoppingSpec;
+  reduceLROnPlateau?: PlateauSpec;
+  /** Per-class loss weights in label order, or null for equal weights. */
+  classWeights: number[] | null;
+  labelSmoothing: number;
   /** What learns in this stage: the head alone (on the frozen base's features) or part of the base too. */
   trainable: 'head' | 'base+head';
   /** Base layers whose weights learn in this stage, in base order. */
@@ -66,6 +80,17 @@ export interface PlanStage {
   trainableParams: number;
   totalParams: number;
   fingerprint: string;
+}
+
+export interface ParameterGroup {
+  /** `head`, `base`, or `base×<multiplier>`. */
+  name: string;
+  /** Peak learning rate, before the schedule. */
+  learningRate: number;
+  /** Whether the head's weights are in this group. */
+  head: boolean;
+  /** Base layers whose weights are in this group. */
+  baseLayers: string[];
 }
 
 export interface Plan {
@@ -116,8 +141,8 @@ export interface Plan {
   augment?: AugmentSpec;
   /** How pixels are scaled for the base. */
   normalize: NormalizeSpec;
-  /** Per-class loss weights in label order, or null for equal weights. */
-  classWeights: number[] | null;
+  /** Which epochs' checkpoints are saved and kept. */
+  checkpoints: CheckpointSpec;
   /** The loss follows the last layer: probabilities (softmax) or logits (linear). */
   loss: 'categoricalCrossentropy' | 'softmaxCrossEntropyFromLogits';
   stages: PlanStage[];

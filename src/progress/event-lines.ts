@@ -21,10 +21,10 @@ export function formatEventLine(event: EngineEvent): string | undefined {
     case 'epoch-end': {
       const m = event.metrics;
       const val = m.val_loss === undefined ? '' : `  val_loss ${n4(m.val_loss)} val_acc ${n4(m.val_accuracy)}`;
-      return `${m.stage} epoch ${m.epoch}  loss ${n4(m.loss)} acc ${n4(m.accuracy)}${val}  lr ${m.lr}  ${m.seconds.toFixed(1)}s`;
+      return `${m.stage} epoch ${m.epoch}  loss ${n4(m.loss)} acc ${n4(m.accuracy)}${val}  lr ${Number(m.lr.toPrecision(3))}  ${m.seconds.toFixed(1)}s`;
     }
     case 'stage-end':
-      return `stage ${event.stage} done: best ${event.monitor} ${n4(event.bestValue)} at epoch ${event.bestEpoch}`;
+      return `stage ${event.stage} done after ${event.epochsRun} epoch(s)${event.stoppedEarly ? ', stopped early' : ''}${event.restoredEpoch !== undefined ? `; weights of epoch ${event.restoredEpoch} restored` : ''}`;
     case 'evaluate-end':
       return `test ${event.test.examples} examples: accuracy ${n4(event.test.accuracy)} loss ${n4(event.test.loss)}`;
     case 'export-end':

@@ -4,7 +4,10 @@ import { byPosition, type Diagnostic, type Result } from './diagnostics.js';
 import { isArrayFormat, isModelPath, isModelUrl, parseRunRef, RULES } from './rules.js';
 import { validateAgainstSchema } from './schema-validation.js';
 import { SourceFile } from './source-file.js';
-import type { AugmentSpec, DatasetCommon, DatasetSpec, HeadLayerSpec, IdxFiles, NormalizeSpec, PipelineFile, PipelineSpec } from './types.js';
+import type {
+  AugmentSpec, CheckpointSpec, DatasetCommon, DatasetSpec, EarlyStoppingSpec, HeadLayerSpec, IdxFiles, MonitorName, MonitorSpec, NormalizeSpec,
+  OptimizerSpec, PipelineFile, PipelineSpec, PlateauSpec, ScheduleSpec,
+} from './types.js';
 import { NORMALIZE_PRESETS, ZOO, type NormalizePreset } from './zoo-catalog.js';
 
 /** Files larger than this are not pipelines; refuse before parsing. */
@@ -106,6 +109,7 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
     image: { size: f.dataset.image?.size ?? f.base?.inputSize ?? [96, 96], channels: 3 as const, fit: f.dataset.image?.fit ?? (isArrayFormat(f.dataset.format) ? 'fill' : 'cover') },
   };
   const batchSize = f.train.batchSize ?? 32;
+  const hasValidation = common.validation > 0;
   return {
     name: f.name ?? path.basename(file).replace(/\.[^.]*$/, ''),
     file: absolute,
@@ -126,21 +130,83 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
     head: f.head.map(resolveHeadLayer),
     train: {
       batchSize,
-      classWeights: f.train.classWeights ?? 'none',
+      checkpoints: resolveCheckpoints(f.train.checkpoints, hasValidation),
       stages: f.train.stages.map((s, i) => ({
         name: s.name ?? `stage-${i + 1}`,
         epochs: s.epochs,
         batchSize: s.batchSize ?? batchSize,
-        optimizer: {
-          name: s.optimizer?.name ?? 'adam',
-          learningRate: s.optimizer?.learningRate ?? 0.001,
-          momentum: s.optimizer?.momentum ?? 0,
-        },
+        optimizer: resolveOptimizer(s.optimizer),
+        schedule: resolveSchedule(s.schedule),
+        ...(s.earlyStopping ? { earlyStopping: resolveEarlyStopping(s.earlyStopping) } : {}),
+        ...(s.reduceLROnPlateau ? { reduceLROnPlateau: resolvePlateau(s.reduceLROnPlateau) } : {}),
+        classWeights: s.classWeights ?? f.train.classWeights ?? 'none',
+        labelSmoothing: s.labelSmoothing ?? 0,
         unfreeze: s.unfreeze ?? [],
         freeze: s.freeze ?? [],
         batchNorm: s.batchNorm ?? 'frozen',
       })),
     },
+  };
+}
+
+type StageOptions = PipelineFile['train']['stages'][number];
+
+function resolveOptimizer(written: StageOptions['optimizer']): OptimizerSpec {
+  const name = written?.name ?? 'adam';
+  const rate = written?.learningRate ?? 0.001;
+  return {
+    name,
+    learningRate: typeof rate === 'number' ? rate : rate.head,
+    baseLearningRate: typeof rate === 'number' ? rate : rate.base,
+    multipliers: written?.multipliers ?? [],
+    momentum: written?.momentum ?? 0,
+    nesterov: written?.nesterov ?? false,
+    weightDecay: written?.weightDecay ?? (name === 'adamw' ? 0.01 : 0),
+  };
+}
+
+/** Each schedule's defaults, documented in the schema. */
+export function resolveSchedule(written: StageOptions['schedule']): ScheduleSpec {
+  switch (written?.type ?? 'constant') {
+    case 'constant':
+      return { type: 'constant' };
+    case 'step':
+      return { type: 'step', everyEpochs: written!.everyEpochs ?? 1, factor: written!.factor ?? 0.1 };
+    case 'exponential':
+      return { type: 'exponential', factor: written!.factor ?? 0.9 };
+    case 'cosine':
+      return { type: 'cosine', warmupEpochs: written!.warmupEpochs ?? 0, minLearningRate: written!.minLearningRate ?? 0 };
+    case 'oneCycle':
+      return { type: 'oneCycle', warmupFraction: written!.warmupFraction ?? 0.3, divFactor: written!.divFactor ?? 25, finalDivFactor: written!.finalDivFactor ?? 1e4 };
+  }
+}
+
+/** `auto` watches accuracies upwards and losses downwards. */
+function resolveMonitor(monitor: MonitorName, mode: 'auto' | 'min' | 'max' | undefined): MonitorSpec {
+  return { monitor, mode: mode === undefined || mode === 'auto' ? (monitor.endsWith('accuracy') ? 'max' : 'min') : mode };
+}
+
+function resolveEarlyStopping(written: NonNullable<StageOptions['earlyStopping']>): EarlyStoppingSpec {
+  return { ...resolveMonitor(written.monitor ?? 'val_loss', written.mode), patience: written.patience ?? 3, minDelta: written.minDelta ?? 0, restoreBest: written.restoreBest ?? true };
+}
+
+function resolvePlateau(written: NonNullable<StageOptions['reduceLROnPlateau']>): PlateauSpec {
+  return {
+    ...resolveMonitor(written.monitor ?? 'val_loss', written.mode),
+    factor: written.factor ?? 0.1,
+    patience: written.patience ?? 2,
+    minDelta: written.minDelta ?? 1e-4,
+    cooldown: written.cooldown ?? 0,
+    minLearningRate: written.minLearningRate ?? 0,
+  };
+}
+
+function resolveCheckpoints(written: PipelineFile['train']['checkpoints'], hasValidation: boolean): CheckpointSpec {
+  return {
+    ...resolveMonitor(written?.monitor ?? (hasValidation ? 'val_loss' : 'loss'), written?.mode),
+    every: written?.every ?? 1,
+    keepLast: written?.keepLast ?? 3,
+    best: written?.best ?? true,
   };
 }
 

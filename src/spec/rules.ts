@@ -274,13 +274,72 @@ export const stageNamesUnique: Rule = (file) => {
 /** Momentum is an sgd/rmsprop setting; adam has its own moment estimates. */
 export const momentumNeedsSgdOrRmsprop: Rule = (file) =>
   file.train.stages.flatMap((stage, i) =>
-    stage.optimizer?.momentum !== undefined && (stage.optimizer.name ?? 'adam') === 'adam'
+    stage.optimizer?.momentum !== undefined && ['adam', 'adamw'].includes(stage.optimizer.name ?? 'adam')
       ? [{
           path: ['train', 'stages', i, 'optimizer', 'momentum'],
           key: true,
           message: '`momentum` has no effect with adam',
           hint: 'use `name: sgd` or `name: rmsprop`, or remove `momentum`',
         }]
+      : [],
+  );
+
+/** Which schedule keys each schedule type reads. */
+const SCHEDULE_KEYS: Readonly<Record<string, readonly string[]>> = {
+  constant: [],
+  step: ['everyEpochs', 'factor'],
+  exponential: ['factor'],
+  cosine: ['warmupEpochs', 'minLearningRate'],
+  oneCycle: ['warmupFraction', 'divFactor', 'finalDivFactor'],
+};
+
+/** A schedule key another schedule type reads is a mistake, not a no-op. */
+export const scheduleKeysFitType: Rule = (file) =>
+  file.train.stages.flatMap((stage, i) => {
+    const schedule = stage.schedule;
+    if (!schedule) return [];
+    const allowed = SCHEDULE_KEYS[schedule.type] ?? [];
+    const findings: RuleFinding[] = Object.keys(schedule)
+      .filter((key) => key !== 'type' && !allowed.includes(key))
+      .map((key) => ({
+        path: ['train', 'stages', i, 'schedule', key],
+        key: true,
+        message: `\`${key}\` does not apply to a ${schedule.type} schedule`,
+        hint: allowed.length > 0 ? `a ${schedule.type} schedule takes ${allowed.map((k) => `\`${k}\``).join(', ')}` : 'a constant schedule takes no settings',
+      }));
+    if (schedule.type === 'step' && schedule.everyEpochs === undefined) {
+      findings.push({ path: ['train', 'stages', i, 'schedule'], message: 'a step schedule needs `everyEpochs`', hint: 'e.g. `everyEpochs: 5, factor: 0.1` drops the rate 10× every 5 epochs' });
+    }
+    if (schedule.type === 'cosine' && (schedule.warmupEpochs ?? 0) >= stage.epochs) {
+      findings.push({ path: ['train', 'stages', i, 'schedule', 'warmupEpochs'], message: `the warmup (${schedule.warmupEpochs} epochs) is not shorter than the stage (${stage.epochs})`, hint: 'warm up for a fraction of the stage, e.g. 1 epoch of 10' });
+    }
+    return findings;
+  });
+
+/** Validation metrics exist only with a validation split. */
+export const monitorNeedsValidation: Rule = (file) => {
+  if ((file.dataset.validation ?? 0.1) > 0) return [];
+  const watched: { path: KeyPath; monitor: string | undefined; fallback: string }[] = [
+    ...file.train.stages.flatMap((stage, i) => [
+      ...(stage.earlyStopping ? [{ path: ['train', 'stages', i, 'earlyStopping'], monitor: stage.earlyStopping.monitor, fallback: 'val_loss' }] : []),
+      ...(stage.reduceLROnPlateau ? [{ path: ['train', 'stages', i, 'reduceLROnPlateau'], monitor: stage.reduceLROnPlateau.monitor, fallback: 'val_loss' }] : []),
+    ]),
+    ...(file.train.checkpoints?.monitor ? [{ path: ['train', 'checkpoints'], monitor: file.train.checkpoints.monitor, fallback: 'loss' }] : []),
+  ];
+  return watched
+    .filter((w) => (w.monitor ?? w.fallback).startsWith('val_'))
+    .map((w) => ({
+      path: w.monitor ? [...w.path, 'monitor'] : w.path,
+      message: `${w.monitor ?? w.fallback} needs a validation split, but \`dataset.validation\` is 0`,
+      hint: 'set `dataset.validation: 0.1`, or monitor `loss` or `accuracy`',
+    }));
+};
+
+/** Nesterov is a form of momentum. */
+export const nesterovNeedsMomentum: Rule = (file) =>
+  file.train.stages.flatMap((stage, i) =>
+    stage.optimizer?.nesterov && !((stage.optimizer.momentum ?? 0) > 0 && (stage.optimizer.name ?? 'adam') === 'sgd')
+      ? [{ path: ['train', 'stages', i, 'optimizer', 'nesterov'], key: true, message: '`nesterov` needs sgd with `momentum` above 0', hint: 'write `name: sgd, momentum: 0.9, nesterov: true`' }]
       : [],
   );
 
@@ -302,4 +361,7 @@ export const RULES: readonly Rule[] = [
   classesUnitsOnlyLast,
   stageNamesUnique,
   momentumNeedsSgdOrRmsprop,
+  nesterovNeedsMomentum,
+  scheduleKeysFitType,
+  monitorNeedsValidation,
 ];

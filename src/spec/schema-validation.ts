@@ -14,7 +14,6 @@ const Ajv2020 = Ajv2020Module.default;
  * bare "unknown key".
  */
 const NOT_YET_SUPPORTED: Readonly<Record<string, string>> = {
-  earlyStopping: '`earlyStopping` is not supported yet; set `epochs` per stage',
   csv: 'the `csv` dataset format is not supported yet; use `mnist`, `idx` or `imageFolder`',
 };
 
@@ -52,6 +51,11 @@ function pointerToPath(pointer: string): (string | number)[] {
  * an anyOf failure is one complaint, not one per alternative.
  */
 function pruneErrors(errors: ErrorObject[]): ErrorObject[] {
+  // An anyOf answered by its one type-matching alternative: keep that alternative's errors, drop the rest.
+  for (const anyOf of errors.filter((e) => e.keyword === 'anyOf')) {
+    const chosen = matchingAlternativeErrors(anyOf, errors);
+    if (chosen) errors = errors.filter((e) => e !== anyOf && (!e.schemaPath.startsWith(`${anyOf.schemaPath}/`) || chosen.includes(e)));
+  }
   const anyOfPaths = errors.filter((e) => e.keyword === 'anyOf').map((e) => e.schemaPath);
   errors = errors.filter((e) => !anyOfPaths.some((p) => e.schemaPath.startsWith(`${p}/`)));
   // Of nested anyOf failures, the innermost says most: `freeze[0]` rather than `freeze`.
@@ -65,6 +69,22 @@ function pruneErrors(errors: ErrorObject[]): ErrorObject[] {
     seen.add(key);
     return true;
   });
+}
+
+/**
+ * When the value has the type of exactly one anyOf alternative, that
+ * alternative's complaints say more than "not a valid value": for
+ * `learningRate: { head: 0.001 }`, "missing required key `base`".
+ */
+function matchingAlternativeErrors(anyOf: ErrorObject, errors: ErrorObject[]): ErrorObject[] | undefined {
+  const inner = errors.filter((e) => e.schemaPath.startsWith(`${anyOf.schemaPath}/`));
+  const branchOf = (e: ErrorObject): string => e.schemaPath.slice(anyOf.schemaPath.length + 1).split('/')[0]!;
+  const wrongType = new Set(inner.filter((e) => e.keyword === 'type' && e.instancePath === anyOf.instancePath).map(branchOf));
+  const branches = new Set(inner.map(branchOf));
+  // Errors from behind a $ref carry the referenced schema's path; then not every alternative is seen here.
+  if (branches.size !== (anyOf.schema as unknown[]).length) return undefined;
+  const typed = [...branches].filter((b) => !wrongType.has(b));
+  return typed.length === 1 ? inner.filter((e) => branchOf(e) === typed[0]) : undefined;
 }
 
 function describe(schema: unknown): string | undefined {

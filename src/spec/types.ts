@@ -8,7 +8,9 @@
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export type ActivationName =
   | 'linear' | 'relu' | 'relu6' | 'elu' | 'selu' | 'sigmoid' | 'tanh' | 'softplus' | 'softmax' | 'swish';
-export type OptimizerName = 'adam' | 'sgd' | 'rmsprop';
+export type OptimizerName = 'adam' | 'adamw' | 'sgd' | 'rmsprop';
+export type MonitorName = 'val_loss' | 'val_accuracy' | 'loss' | 'accuracy';
+export type ScheduleType = 'constant' | 'step' | 'exponential' | 'cosine' | 'oneCycle';
 
 export interface IdxFilesAsWritten { images: string; labels: string }
 
@@ -41,6 +43,7 @@ export interface PipelineFile {
   train: {
     batchSize?: number;
     classWeights?: 'none' | 'balanced';
+    checkpoints?: { every?: number; keepLast?: number; best?: boolean; monitor?: MonitorName; mode?: 'auto' | 'min' | 'max' };
     stages: StageAsWritten[];
   };
 }
@@ -82,7 +85,19 @@ export interface StageAsWritten {
   freeze?: FreezeRule[];
   batchNorm?: 'frozen' | 'train';
   batchSize?: number;
-  optimizer?: { name?: OptimizerName; learningRate?: number; momentum?: number };
+  optimizer?: {
+    name?: OptimizerName;
+    learningRate?: number | { head: number; base: number };
+    multipliers?: { layers: FreezeRule; multiplier: number }[];
+    momentum?: number;
+    nesterov?: boolean;
+    weightDecay?: number;
+  };
+  schedule?: { type: ScheduleType; everyEpochs?: number; factor?: number; warmupEpochs?: number; minLearningRate?: number; warmupFraction?: number; divFactor?: number; finalDivFactor?: number };
+  earlyStopping?: { monitor?: MonitorName; mode?: 'auto' | 'min' | 'max'; patience?: number; minDelta?: number; restoreBest?: boolean };
+  reduceLROnPlateau?: { monitor?: MonitorName; mode?: 'auto' | 'min' | 'max'; factor?: number; patience?: number; minDelta?: number; cooldown?: number; minLearningRate?: number };
+  classWeights?: 'none' | 'balanced';
+  labelSmoothing?: number;
 }
 
 /** A file pair with its path resolved against the pipeline file's folder. */
@@ -139,12 +154,44 @@ export type HeadLayerSpec =
   | { type: 'reshape'; targetShape: number[] };
 export type HeadLayerType = HeadLayerSpec['type'];
 
-export interface OptimizerSpec { name: OptimizerName; learningRate: number; momentum: number }
+export interface OptimizerSpec {
+  name: OptimizerName;
+  /** The head's peak learning rate (and every weight's, unless `baseLearningRate` differs). */
+  learningRate: number;
+  /** The unfrozen base layers' peak learning rate; equal to `learningRate` unless written apart. */
+  baseLearningRate: number;
+  /** Per-rule factors on `baseLearningRate`; the first matching rule applies. */
+  multipliers: { layers: FreezeRule; multiplier: number }[];
+  momentum: number;
+  nesterov: boolean;
+  /** Decoupled: kernel ← kernel × (1 − lr × weightDecay) each step. */
+  weightDecay: number;
+}
+
+/** The learning rate as a function of the epoch position within a stage; see `learningRateAt`. */
+export type ScheduleSpec =
+  | { type: 'constant' }
+  | { type: 'step'; everyEpochs: number; factor: number }
+  | { type: 'exponential'; factor: number }
+  | { type: 'cosine'; warmupEpochs: number; minLearningRate: number }
+  | { type: 'oneCycle'; warmupFraction: number; divFactor: number; finalDivFactor: number };
+
+/** A watched metric with its direction resolved. */
+export interface MonitorSpec { monitor: MonitorName; mode: 'min' | 'max' }
+export interface EarlyStoppingSpec extends MonitorSpec { patience: number; minDelta: number; restoreBest: boolean }
+export interface PlateauSpec extends MonitorSpec { factor: number; patience: number; minDelta: number; cooldown: number; minLearningRate: number }
+export interface CheckpointSpec extends MonitorSpec { every: number; keepLast: number; best: boolean }
+
 export interface StageSpec {
   name: string;
   epochs: number;
   batchSize: number;
   optimizer: OptimizerSpec;
+  schedule: ScheduleSpec;
+  earlyStopping?: EarlyStoppingSpec;
+  reduceLROnPlateau?: PlateauSpec;
+  classWeights: 'none' | 'balanced';
+  labelSmoothing: number;
   unfreeze: FreezeRule[];
   freeze: FreezeRule[];
   batchNorm: 'frozen' | 'train';
@@ -174,5 +221,5 @@ export interface PipelineSpec {
   /** Rules naming the base layers frozen before the first stage; ['all'] by default. */
   freeze: FreezeRule[];
   head: HeadLayerSpec[];
-  train: { batchSize: number; classWeights: 'none' | 'balanced'; stages: StageSpec[] };
+  train: { batchSize: number; checkpoints: CheckpointSpec; stages: StageSpec[] };
 }

@@ -10,7 +10,7 @@ export type FoundRun = { ok: true; dir: string; record: RunRecord } | { ok: fals
  */
 export async function findRun(runsRoot: string, pipeline: string, id?: string): Promise<FoundRun> {
   const pipelineDir = path.join(runsRoot, pipeline);
-  const names = (await readdir(pipelineDir).catch(() => [] as string[])).filter((n) => /^\d{4}-[0-9a-f]{8}$/.test(n)).sort().reverse();
+  const names = await runNames(pipelineDir);
   const candidates = id ? names.filter((n) => n === id || n.startsWith(`${id}-`)) : names;
   for (const name of candidates) {
     const record = await readRunRecord(path.join(pipelineDir, name)).catch(() => undefined);
@@ -22,4 +22,20 @@ export async function findRun(runsRoot: string, pipeline: string, id?: string): 
     message: id ? `no run ${pipeline}/${id} in ${runsRoot}` : `no completed run of \`${pipeline}\` in ${runsRoot}`,
     hint: `run that pipeline first (tlpipe run <its file>), or pass --runs with the folder holding its runs`,
   };
+}
+
+/** Run folder names of one pipeline, newest first. */
+async function runNames(pipelineDir: string): Promise<string[]> {
+  return (await readdir(pipelineDir).catch(() => [] as string[])).filter((n) => /^\d{4}-[0-9a-f]{8}$/.test(n)).sort().reverse();
+}
+
+/** Every readable run of one pipeline, newest first. */
+export async function listRuns(runsRoot: string, pipeline: string): Promise<{ dir: string; record: RunRecord }[]> {
+  const pipelineDir = path.join(runsRoot, pipeline);
+  const runs: { dir: string; record: RunRecord }[] = [];
+  for (const name of await runNames(pipelineDir)) {
+    const record = await readRunRecord(path.join(pipelineDir, name)).catch(() => undefined);
+    if (record) runs.push({ dir: path.join(pipelineDir, name), record });
+  }
+  return runs;
 }

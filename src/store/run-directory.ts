@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFile, copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { io } from '@tensorflow/tfjs';
@@ -34,18 +34,51 @@ export interface RunRecord {
   /** For a run: base: the run whose exported model is this run's base. */
   upstream?: { pipeline: string; run: string; fingerprint: string };
   error?: { message: string; hint?: string };
+  /** Each time `tlpipe resume` continued the run: when, from which epoch, in which process. */
+  resumes?: { at: string; fromEpoch: number; pid: number }[];
 }
 
 /** One run's folder. Every write is atomic except the append-only logs. */
 export class RunDirectory {
-  private record: RunRecord;
+  private current: RunRecord;
 
   private constructor(readonly dir: string, record: RunRecord) {
-    this.record = record;
+    this.current = record;
   }
 
   get id(): string {
-    return this.record.id;
+    return this.current.id;
+  }
+
+  get record(): RunRecord {
+    return this.current;
+  }
+
+  /** An existing run's folder, to resume it. */
+  static async open(dir: string): Promise<RunDirectory> {
+    return new RunDirectory(path.resolve(dir), await readRunRecord(dir));
+  }
+
+  /** The epoch of the run's latest complete checkpoint (the one checkpoints/index.json names). */
+  async latestCheckpointEpoch(): Promise<number | undefined> {
+    const text = await readFile(this.path('checkpoints/index.json'), 'utf8').catch(() => undefined);
+    if (text === undefined) return undefined;
+    const index = JSON.parse(text) as { latest: { epoch: number } | null };
+    return index.latest?.epoch;
+  }
+
+  /** Drops metric rows after `lastEpoch`, which a resumed run computes again. */
+  async truncateMetrics(lastEpoch: number): Promise<void> {
+    const text = await readFile(this.path('metrics.jsonl'), 'utf8').catch(() => '');
+    const kept = text.split('\n').filter((line) => line.trim() !== '' && (JSON.parse(line) as { epoch: number }).epoch <= lastEpoch);
+    await this.writeFile('metrics.jsonl', kept.map((line) => line + '\n').join(''));
+  }
+
+  /** Marks the run running again in this process. */
+  async resumed(fromEpoch: number): Promise<void> {
+    const { error: _error, endedAt: _endedAt, seconds: _seconds, ...rest } = this.current;
+    this.current = { ...rest, status: 'running', pid: process.pid, resumes: [...(rest.resumes ?? []), { at: new Date().toISOString(), fromEpoch, pid: process.pid }] };
+    await this.writeJson('run.json', this.current);
   }
 
   /**
@@ -101,6 +134,20 @@ export class RunDirectory {
     return writeFileAtomic(this.path(relative), data);
   }
 
+  async readFile(relative: string): Promise<Uint8Array> {
+    return new Uint8Array(await readFile(this.path(relative)));
+  }
+
+  /** A checkpoint folder is written under a temporary name and renamed into place whole. */
+  async replaceDir(fromRelative: string, toRelative: string): Promise<void> {
+    await rm(this.path(toRelative), { recursive: true, force: true });
+    await rename(this.path(fromRelative), this.path(toRelative));
+  }
+
+  remove(relative: string): Promise<void> {
+    return rm(this.path(relative), { recursive: true, force: true });
+  }
+
   /** One JSON object per line, appended whole in one write. */
   appendJsonLine(relative: string, value: unknown): Promise<void> {
     return appendFile(this.path(relative), JSON.stringify(value) + '\n');
@@ -115,8 +162,8 @@ export class RunDirectory {
   }
 
   async update(changes: Partial<RunRecord>): Promise<void> {
-    this.record = { ...this.record, ...changes };
-    await this.writeJson('run.json', this.record);
+    this.current = { ...this.current, ...changes };
+    await this.writeJson('run.json', this.current);
   }
 
   /** Marks the run ended; `completed` only when every output has been written. */
@@ -125,10 +172,10 @@ export class RunDirectory {
     await this.update({
       status,
       endedAt: endedAt.toISOString(),
-      seconds: (endedAt.getTime() - Date.parse(this.record.startedAt)) / 1000,
+      seconds: (endedAt.getTime() - Date.parse(this.current.startedAt)) / 1000,
       ...(error ? { error } : {}),
     });
-    return this.record;
+    return this.current;
   }
 }
 

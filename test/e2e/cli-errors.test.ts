@@ -232,6 +232,6 @@ describe('interruption', () => {
     const run = JSON.parse(readFileSync(path.join(runs, id!, 'run.json'), 'utf8'));
     assert.equal(run.status, 'interrupted');
     assert.equal(existsSync(path.join(runs, id!, 'summary.json')), false, 'an interrupted run has no summary');
-    assert.ok(existsSync(path.join(runs, id!, 'checkpoints/stage-1/epoch-001/model.json')), 'the first epoch\'s checkpoint is kept');
+    assert.ok(existsSync(path.join(runs, id!, 'checkpoints/epoch-001/model.json')), 'the first epoch\'s checkpoint is kept');
   });
 });

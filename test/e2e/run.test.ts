@@ -85,7 +85,7 @@ describe('tlpipe run on real MNIST digits and real MobileNetV2 weights', () => {
     assert.equal(summary.status, 'completed');
     assert.equal(summary.backend, 'wasm');
     assert.deepEqual(summary.stages.map((s: any) => [s.name, s.epochsRun]), [['head', 2], ['more', 1]]);
-    for (const s of summary.stages) assert.ok(s.bestEpoch >= 1);
+    for (const s of summary.stages) assert.equal(s.stoppedEarly, false);
     assert.equal(summary.test.examples, 40);
     assert.equal(Object.keys(summary.test.perClass).length, 10);
     assert.deepEqual(Object.keys(summary.test.perClass['3']).sort(), ['f1', 'precision', 'recall', 'support']);
@@ -103,13 +103,21 @@ describe('tlpipe run on real MNIST digits and real MobileNetV2 weights', () => {
     assert.deepEqual(csv[1]!.split(',').slice(1).map(Number), matrix[0]);
   });
 
-  it('checkpoints every epoch of every stage with optimizer and trainer state', () => {
-    for (const dir of ['head/epoch-001', 'head/epoch-002', 'more/epoch-003']) {
+  it('checkpoints every epoch with optimizer and trainer state, and indexes the latest and the best', () => {
+    for (const dir of ['epoch-001', 'epoch-002', 'epoch-003']) {
       for (const file of ['model.json', 'weights.bin', 'optimizer.bin', 'trainer-state.json']) {
         assert.ok(existsSync(path.join(runDir, 'checkpoints', dir, file)), `missing checkpoints/${dir}/${file}`);
       }
     }
-    assert.equal(readJson(path.join(runDir, 'checkpoints/more/epoch-003/trainer-state.json')).epoch, 3);
+    const state = readJson(path.join(runDir, 'checkpoints/epoch-003/trainer-state.json'));
+    assert.deepEqual([state.stage, state.epoch, state.stageState.done, state.model], ['more', 3, true, 'head']);
+    assert.deepEqual(state.completedStages.map((s: any) => s.name), ['head']);
+    assert.ok(state.random.shuffle > 0 && Object.keys(state.random).some((k) => k.startsWith('dropout/')), JSON.stringify(state.random));
+    const index = readJson(path.join(runDir, 'checkpoints/index.json'));
+    assert.equal(index.latest.dir, 'checkpoints/epoch-003');
+    const rows = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const bestLoss = Math.min(...rows.map((r) => r.val_loss));
+    assert.deepEqual([index.best.monitor, index.best.value, index.best.epoch], ['val_loss', bestLoss, rows.find((r) => r.val_loss === bestLoss).epoch]);
   });
 
   it('the exported model reloads and predicts exactly what the in-memory model predicted', async () => {

@@ -68,8 +68,17 @@ describe('class-weighted loss', () => {
     const p = tf.tensor2d([[0.8, 0.2], [0.4, 0.6], [0.1, 0.9]]);
     const weights = tf.tensor1d([3, 0.5]);
     const expected = (3 * -Math.log(0.8) + 0.5 * -Math.log(0.6) + 0.5 * -Math.log(0.9)) / 3;
-    assert.ok(Math.abs(batchLoss('categoricalCrossentropy', y, p, weights).dataSync()[0]! - expected) < 1e-6);
+    assert.ok(Math.abs(batchLoss('categoricalCrossentropy', y, p, { classWeights: weights }).dataSync()[0]! - expected) < 1e-6);
     const logits = tf.log(p);
-    assert.ok(Math.abs(batchLoss('softmaxCrossEntropyFromLogits', y, logits, weights).dataSync()[0]! - expected) < 1e-5);
+    assert.ok(Math.abs(batchLoss('softmaxCrossEntropyFromLogits', y, logits, { classWeights: weights }).dataSync()[0]! - expected) < 1e-5);
+  });
+
+  it('label smoothing ε trains towards (1 − ε)·one-hot + ε/classes, for probabilities and logits alike', () => {
+    const y = tf.tensor2d([[1, 0], [0, 1]]);
+    const p = tf.tensor2d([[0.8, 0.2], [0.4, 0.6]]);
+    // ε = 0.2 over 2 classes: targets 0.9 / 0.1.
+    const expected = (-(0.9 * Math.log(0.8) + 0.1 * Math.log(0.2)) - (0.1 * Math.log(0.4) + 0.9 * Math.log(0.6))) / 2;
+    assert.ok(Math.abs(batchLoss('categoricalCrossentropy', y, p, { labelSmoothing: 0.2 }).dataSync()[0]! - expected) < 1e-6);
+    assert.ok(Math.abs(batchLoss('softmaxCrossEntropyFromLogits', y, tf.log(p), { labelSmoothing: 0.2 }).dataSync()[0]! - expected) < 1e-5);
   });
 });

@@ -79,8 +79,8 @@ describe('compilePlan', () => {
   });
 
   it('computes balanced class weights on request, n / (classes × n_class)', () => {
-    assert.equal(plan().classWeights, null);
-    assert.deepEqual(plan(spec(PIPELINE.replace('stages:', 'classWeights: balanced\n  stages:'))).classWeights, [0.75, 0.75, 1.125, 2.25]);
+    assert.equal(plan().stages[0]!.classWeights, null);
+    assert.deepEqual(plan(spec(PIPELINE.replace('stages:', 'classWeights: balanced\n  stages:'))).stages[0]!.classWeights, [0.75, 0.75, 1.125, 2.25]);
   });
 
   it('runs the base per batch when augmentation is on, and says why', () => {
@@ -157,6 +157,23 @@ describe('what learns in each stage', () => {
     assert.deepEqual(result.diagnostics[0]!.path, ['train', 'stages', 1, 'unfreeze', 1]);
     assert.match(result.diagnostics[0]!.message, /`Conv_2\*` matches no base layer/);
     assert.match(result.diagnostics[0]!.hint ?? '', /nearest layer names: Conv_1/);
+  });
+
+  it('one parameter group per learning rate: the head, then the base at its own rate and per-rule multipliers', () => {
+    const cases: { name: string; optimizer: string; groups: [string, number, boolean, string[]][] }[] = [
+      { name: 'one rate for all still keeps head and base apart', optimizer: '{ learningRate: 0.01 }', groups: [['head', 0.01, true, []], ['base', 0.01, false, ['block_16_expand', 'block_16_expand_BN', 'block_16_project', 'Conv_1']]] },
+      { name: 'head and base rates', optimizer: '{ learningRate: { head: 0.001, base: 0.00001 } }', groups: [['head', 0.001, true, []], ['base', 0.00001, false, ['block_16_expand', 'block_16_expand_BN', 'block_16_project', 'Conv_1']]] },
+      {
+        name: 'a multiplier rule splits the base; the first matching rule wins',
+        optimizer: "{ learningRate: { head: 0.01, base: 0.001 }, multipliers: [{ layers: 'block_16_*', multiplier: 0.1 }, { layers: '[0, end)', multiplier: 2 }] }",
+        groups: [['head', 0.01, true, []], ['base×0.1', 0.0001, false, ['block_16_expand', 'block_16_expand_BN', 'block_16_project']], ['base×2', 0.002, false, ['Conv_1']]],
+      },
+    ];
+    for (const c of cases) {
+      const p = plan(spec(twoStage.replace('optimizer: { name: sgd, learningRate: 0.01 }', `optimizer: ${c.optimizer}`)));
+      assert.deepEqual(p.stages[0]!.parameterGroups.map((g) => g.name), ['head'], c.name);
+      assert.deepEqual(p.stages[1]!.parameterGroups.map((g) => [g.name, g.learningRate, g.head, g.baseLayers]), c.groups, c.name);
+    }
   });
 
   it('warns when a stage splits a residual block', () => {

@@ -28,11 +28,16 @@ describe('valid pipelines', () => {
         assert.equal(spec.seed, 42);
         assert.equal(spec.backend, 'auto');
         assert.deepEqual(spec.base, { model: 'mobilenet_v2', cut: 'out_relu', normalize: { mean: [0, 0, 0], std: [1, 1, 1], description: 'unit: [0, 1]' } });
-        assert.equal(spec.train.classWeights, 'none');
+        assert.equal(spec.train.stages[0]!.classWeights, 'none');
         assert.equal(spec.dataset.augment, undefined);
         assert.deepEqual(spec.dataset.image, { size: [96, 96], channels: 3, fit: 'fill' });
         assert.equal(spec.dataset.validation, 0.1);
-        assert.deepEqual(spec.train.stages[0], { name: 'stage-1', epochs: 1, batchSize: 32, optimizer: { name: 'adam', learningRate: 0.001, momentum: 0 }, unfreeze: [], freeze: [], batchNorm: 'frozen' });
+        assert.deepEqual(spec.train.stages[0], {
+          name: 'stage-1', epochs: 1, batchSize: 32,
+          optimizer: { name: 'adam', learningRate: 0.001, baseLearningRate: 0.001, multipliers: [], momentum: 0, nesterov: false, weightDecay: 0 },
+          schedule: { type: 'constant' }, classWeights: 'none', labelSmoothing: 0, unfreeze: [], freeze: [], batchNorm: 'frozen',
+        });
+        assert.deepEqual(spec.train.checkpoints, { monitor: 'val_loss', mode: 'min', every: 1, keepLast: 3, best: true });
         assert.deepEqual(spec.freeze, ['all']);
         assert.equal(spec.file, '/work/pipelines/p.yaml');
       },
@@ -113,7 +118,12 @@ describe('invalid pipelines: message, place and hint', () => {
     { name: 'duplicate key', text: VALID + 'seed: 1\nseed: 2\n', at: '10:1', message: /unique/, hint: /each key may appear once/ },
     { name: 'not a mapping', text: '- a\n- b\n', at: '1:1', message: /a pipeline file is a YAML mapping/ },
     { name: 'tab indentation', text: 'dataset:\n\tformat: mnist\n', at: '2:1', message: /Tabs/, hint: /spaces, not tabs/ },
-    { name: 'a key promised for later', text: VALID.replace('epochs: 1', 'epochs: 1\n      earlyStopping: { patience: 2 }'), at: '9:7', message: /`earlyStopping` is not supported yet/ },
+    { name: 'a schedule key of another schedule type', text: VALID.replace('epochs: 1', 'epochs: 1\n      schedule: { type: cosine, everyEpochs: 2 }'), at: '9:33', message: /`everyEpochs` does not apply to a cosine schedule/, hint: /`warmupEpochs`, `minLearningRate`/ },
+    { name: 'a step schedule without its step', text: VALID.replace('epochs: 1', 'epochs: 1\n      schedule: { type: step }'), at: '9:17', message: /a step schedule needs `everyEpochs`/ },
+    { name: 'a warmup as long as the stage', text: VALID.replace('epochs: 1', 'epochs: 1\n      schedule: { type: cosine, warmupEpochs: 1 }'), at: '9:47', message: /warmup \(1 epochs\) is not shorter than the stage \(1\)/ },
+    { name: 'early stopping on val_loss without a validation split', text: VALID.replace('format: mnist', 'format: mnist\n  validation: 0').replace('epochs: 1', 'epochs: 1\n      earlyStopping: { patience: 2 }'), at: '10:22', message: /val_loss needs a validation split/, hint: /monitor `loss`/ },
+    { name: 'nesterov without momentum', text: VALID.replace('epochs: 1', 'epochs: 1\n      optimizer: { name: sgd, nesterov: true }'), at: '9:31', message: /`nesterov` needs sgd with `momentum` above 0/ },
+    { name: 'per-group rates missing the base', text: VALID.replace('epochs: 1', 'epochs: 1\n      optimizer: { learningRate: { head: 0.001 } }'), at: '9:34', message: /missing required key `base`/ },
     { name: 'a freeze rule of the wrong type', text: VALID + 'freeze: [3]\n', at: '9:10', message: /3 is not a valid value here/, hint: /a glob/ },
     { name: 'an unknown batch norm policy', text: VALID.replace('epochs: 1', 'epochs: 1\n      batchNorm: update'), at: '9:18', message: /"update" is not one of: frozen, train/ },
     { name: 'idx without files', text: VALID.replace('format: mnist', 'format: idx'), at: '2:3', message: /format `idx` needs `train: \{ images, labels \}`/ },
@@ -127,7 +137,7 @@ describe('invalid pipelines: message, place and hint', () => {
     { name: 'image folder test given as files', text: VALID.replace('format: mnist', 'format: imageFolder\n  dir: d\n  test: { images: a, labels: b }'), at: '4:9', message: /for format `imageFolder`, `test` is the fraction/ },
     { name: 'both a test fraction and a test folder', text: VALID.replace('format: mnist', 'format: imageFolder\n  dir: d\n  test: 0.2\n  testDir: t'), at: '4:3', message: /both define the test split/ },
     { name: 'fit for IDX data', text: VALID.replace('format: mnist', 'format: mnist\n  image: { fit: cover }'), at: '3:12', message: /`fit` applies to image files/ },
-    { name: 'a normalize that is neither a preset nor mean/std', text: VALID + 'base: { normalize: imagenet }\n', at: '9:20', message: /"imagenet" is not a valid value here/, hint: /unit: \[0, 1\]/ },
+    { name: 'a normalize that is neither a preset nor mean/std', text: VALID + 'base: { normalize: imagenet }\n', at: '9:20', message: /"imagenet" is not one of: unit, symmetric/ },
     { name: 'an unknown augmentation', text: VALID.replace('format: mnist', 'format: mnist\n  augment: { flipVertical: true }'), at: '3:14', message: /unknown key `flipVertical`/, hint: /allowed here: flipHorizontal, rotate, zoom/ },
     { name: 'base.inputSize and image.size disagree', text: VALID.replace('format: mnist', 'format: mnist\n  image: { size: [64, 64] }') + 'base: { inputSize: [96, 96] }\n', at: '10:20', message: /base.inputSize 96×96 differs from dataset.image.size 64×64/ },
     { name: 'conv2d after the features became a vector', text: VALID.replace('- globalAveragePooling2d: {}', '- globalAveragePooling2d: {}\n  - conv2d: { filters: 4 }'), at: '5:5', message: /`conv2d` needs a feature map \[height, width, channels\], but head\[0\] turned it into a vector/ },

@@ -68,6 +68,20 @@ Options:
   --backend <name>   auto | tensorflow | wasm | cpu
   --json             one JSON object per image
   -h, --help         show this help`,
+  evaluate: `Usage: tlpipe evaluate <run-dir> [--data <folder>] [--json] [--out <dir>]
+
+Evaluates the run's exported model: on the run's own test split (the dataset
+as the run resolved it, split with its seed), or with --data on a folder with
+one sub-folder of images per class (named as the model's classes). Prints
+loss, accuracy, top-k, per-class precision/recall/F1, the confusion matrix and
+the most wrong examples.
+
+Options:
+  --data <folder>    evaluate on these labelled images instead of the test split
+  --json             print the metrics as JSON
+  --out <dir>        also write evaluation.json and confusion-matrix.csv there
+  --backend <name>   auto | tensorflow | wasm | cpu
+  -h, --help         show this help`,
   models: `Usage: tlpipe models [--json]
 
 Lists the zoo's base models: input sizes, default cut, layer and weight counts,

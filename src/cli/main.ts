@@ -119,6 +119,26 @@ async function predictCommand(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+async function evaluateCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { data: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, backend: { type: 'string' } });
+  if (values.help) return help('evaluate');
+  if (positionals.length !== 1) throw new UsageError('evaluate takes exactly one run directory');
+  const { evaluateRun, formatEvaluation } = await import('./evaluate-run.js');
+  const result = await evaluateRun(positionals[0]!, { ...(values.data ? { data: values.data } : {}), backend: backendOption(values.backend) ?? 'auto' });
+  if (!result.ok) {
+    process.stderr.write(`tlpipe: ${result.message}\n${result.hint ? `  hint: ${result.hint}\n` : ''}`);
+    return EXIT.userError;
+  }
+  if (values.out) {
+    const { writeFileAtomic, writeJsonAtomic } = await import('../store/atomic-write.js');
+    const { confusionMatrixCsv } = await import('../engine/metrics.js');
+    await writeJsonAtomic(path.join(values.out, 'evaluation.json'), { on: result.on, ...result.metrics });
+    await writeFileAtomic(path.join(values.out, 'confusion-matrix.csv'), confusionMatrixCsv(result.metrics.confusionMatrix, result.classNames));
+  }
+  process.stdout.write(values.json ? JSON.stringify({ on: result.on, ...result.metrics }) + '\n' : `evaluated ${positionals[0]} on ${result.on}\n${formatEvaluation(result.metrics, result.classNames)}\n`);
+  return EXIT.ok;
+}
+
 async function modelsCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { json: { type: 'boolean' } });
   if (values.help) return help('models');
@@ -216,6 +236,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   plan: planCommand,
   data: dataCommand,
   predict: predictCommand,
+  evaluate: evaluateCommand,
   models: modelsCommand,
 };
 

@@ -1,16 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Plan } from '../plan/types.js';
-import { splitSource, type SplitData } from './datasets.js';
+import { splitSource } from './datasets.js';
 import { RunInterrupted, UserError } from './errors.js';
 import type { EventListener } from './events.js';
 import { augmenter } from './augment.js';
-import { testMetrics, type TestMetrics } from './metrics.js';
+import type { TestMetrics } from './metrics.js';
 import { setBatchNormPolicy } from './frozen-batch-norm.js';
 import { buildHeadLayers, buildHeadModel, composeModel } from './models.js';
 import type { PreparedInputs } from './prepare-inputs.js';
-import { imageBatch, oneHotBatch, vectorBatch, type Preprocessing } from './preprocess.js';
+import { oneHotBatch, type Preprocessing } from './preprocess.js';
 import { RandomStreams } from './random.js';
-import { batchLoss, chunk, prefetched, range, trainStage, type BatchSource, type StageResume } from './train.js';
+import { evaluateExamples, exampleSource, INFERENCE_BATCH, modelInput } from './evaluate.js';
+import { chunk, prefetched, range, trainStage, type BatchSource, type StageResume } from './train.js';
 import { CheckpointWriter, checkpointWeights, readResumePoint, type RunOutput, type StageSummary } from './checkpoints.js';
 
 export type { RunOutput, StageSummary } from './checkpoints.js';
@@ -37,7 +38,6 @@ export interface RunResult {
   preprocessing: Preprocessing;
 }
 
-const INFERENCE_BATCH = 32;
 /** How many test examples the exported model is checked on after a save/load round trip (kept in model/probe.json). */
 const EXPORT_PROBE_SIZE = 16;
 
@@ -142,7 +142,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
     const evaluated = baseChanged && !features ? fullModel : headModel;
     let testMetrics: TestMetrics | undefined;
     if (test) {
-      testMetrics = await evaluateTest(evaluated, test, plan, selection.test.map((i) => splitSource(dataset, 'test').name(i)));
+      testMetrics = await evaluateExamples(evaluated, test, plan.loss, plan.classes.names, selection.test.map((i) => splitSource(dataset, 'test').name(i)));
       onEvent({ type: 'evaluate-end', test: testMetrics });
     }
 
@@ -208,41 +208,6 @@ function featureSource(extractor: tf.LayersModel, examples: BatchSource): BatchS
       return { x: features, y };
     },
   };
-}
-
-/** Examples `indexes` of `data` as model inputs, decoded and preprocessed (and augmented) per batch. */
-function exampleSource(data: SplitData, indexes: number[], pre: Preprocessing, numClasses: number, augment?: (x: tf.Tensor4D) => tf.Tensor4D): BatchSource {
-  return {
-    count: indexes.length,
-    batch: async (positions) => {
-      const chosen = positions.map((p) => indexes[p]!);
-      return { x: await modelInput(data, chosen, pre, augment), y: oneHotBatch(data.labels, chosen, numClasses) };
-    },
-  };
-}
-
-/** The model's input for some examples: preprocessed pixels, or standardised feature rows. */
-export async function modelInput(data: SplitData, indexes: number[], pre: Preprocessing, augment?: (x: tf.Tensor4D) => tf.Tensor4D): Promise<tf.Tensor> {
-  return pre.kind === 'tabular' ? vectorBatch(await data.vectors!(indexes), pre) : imageBatch(await data.pixels(indexes), pre, augment);
-}
-
-/** How many of the test examples the model got most wrong are listed in summary.json. */
-const WORST_EXAMPLES = 20;
-
-async function evaluateTest(model: tf.LayersModel, source: BatchSource, plan: Plan, names: string[]): Promise<TestMetrics> {
-  const actual: number[] = [];
-  const probabilities: number[][] = [];
-  let lossSum = 0;
-  for await (const { positions, x, y } of prefetched(source, chunk(range(0, source.count), INFERENCE_BATCH))) {
-    tf.tidy(() => {
-      const output = model.apply(x, { training: false }) as tf.Tensor;
-      lossSum += batchLoss(plan.loss, y, output).dataSync()[0]! * positions.length;
-      actual.push(...tf.argMax(y, -1).dataSync());
-      probabilities.push(...((plan.loss === 'categoricalCrossentropy' ? output : tf.softmax(output)).arraySync() as number[][]));
-    });
-    tf.dispose([x, y]);
-  }
-  return testMetrics(actual, probabilities, lossSum / source.count, plan.classes.names, names, WORST_EXAMPLES);
 }
 
 /**

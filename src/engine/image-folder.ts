@@ -28,7 +28,7 @@ const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 
  * and counted; so are non-image files. Files are sorted, so the listing (and
  * every split made from it) is independent of the file system's order.
  */
-export async function listImageFolder(dir: string, keyPath: (string | number)[], classNames?: string[]): Promise<FolderListing> {
+export async function listImageFolder(dir: string, keyPath: (string | number)[], classNames?: string[], minClasses = 2): Promise<FolderListing> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -49,8 +49,8 @@ export async function listImageFolder(dir: string, keyPath: (string | number)[],
   if (missing.length > 0) {
     throw new UserError(`no class folder for ${missing.map((m) => `\`${m}\``).join(', ')} in ${dir}`, keyPath, `class folders found: ${folders.join(', ') || 'none'}`);
   }
-  if (classes.length < 2) {
-    throw new UserError(`${dir} has ${classes.length} class folder${classes.length === 1 ? '' : 's'}; classification needs at least 2`, keyPath, 'put each class\'s images in its own sub-folder');
+  if (classes.length < minClasses) {
+    throw new UserError(`${dir} has ${classes.length} class folder${classes.length === 1 ? '' : 's'}; ${minClasses === 2 ? 'classification needs at least 2' : `at least ${minClasses} needed`}`, keyPath, 'put each class\'s images in its own sub-folder');
   }
   const files: string[] = [];
   const labels: number[] = [];

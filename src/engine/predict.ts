@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import fg from 'fast-glob';
 import { UserError } from './errors.js';
 import { decodeImage, IMAGE_EXTENSIONS } from './image-folder.js';
-import { imageBatch, type Preprocessing } from './preprocess.js';
+import { imageBatch, type ImagePreprocessing, type Preprocessing } from './preprocess.js';
 
 export interface Prediction {
   file: string;
@@ -45,23 +45,29 @@ export async function predictImages(
   const batchSize = 32;
   for (let start = 0; start < files.length; start += batchSize) {
     const batchFiles = files.slice(start, start + batchSize);
-    const pixels = new Uint8Array(batchFiles.length * pre.inputSize[0] * pre.inputSize[1] * 3);
-    for (const [row, file] of batchFiles.entries()) {
-      try {
-        pixels.set(await decodeImage(await readFile(file), pre.inputSize, pre.fit), row * pre.inputSize[0] * pre.inputSize[1] * 3);
-      } catch (error) {
-        throw new UserError(`${file}: ${(error as Error).message.split('\n')[0]}`);
-      }
-    }
-    const probabilities = tf.tidy(() => {
-      const x = imageBatch({ data: pixels, count: batchFiles.length, height: pre.inputSize[0], width: pre.inputSize[1], channels: 3 }, pre);
+    const probabilities = await imageFileBatch(batchFiles, pre).then((x) => tf.tidy(() => {
       const y = model.predict(x) as tf.Tensor;
+      x.dispose();
       return (outputs === 'logits' ? tf.softmax(y) : y).arraySync() as number[][];
-    });
+    }));
     probabilities.forEach((p, i) => {
       const ranked = p.map((probability, c) => ({ label: labels[c] ?? String(c), probability })).sort((a, b) => b.probability - a.probability);
       predictions.push({ file: batchFiles[i]!, top: ranked.slice(0, top) });
     });
   }
   return predictions;
+}
+
+/** Image files decoded and prepared exactly as training prepared its images; a file that cannot be decoded is named. */
+export async function imageFileBatch(files: string[], pre: ImagePreprocessing): Promise<tf.Tensor4D> {
+  const [height, width] = pre.inputSize;
+  const pixels = new Uint8Array(files.length * height * width * 3);
+  for (const [row, file] of files.entries()) {
+    try {
+      pixels.set(await decodeImage(await readFile(file), pre.inputSize, pre.fit), row * height * width * 3);
+    } catch (error) {
+      throw new UserError(`${file}: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+  return imageBatch({ data: pixels, count: files.length, height, width, channels: 3 }, pre);
 }

@@ -65,6 +65,16 @@ export interface PreparedInputs {
   seconds: { data: number; base: number };
 }
 
+/** The pipeline's splits of its dataset: the same seed and limits always select the same examples. */
+export function selectionOf(spec: PipelineSpec, dataset: LoadedDataset): Selection {
+  return selectExamples(dataset, {
+    ...spec.dataset.limit,
+    validation: spec.dataset.validation,
+    testFraction: 'testFraction' in spec.dataset ? spec.dataset.testFraction : 0,
+    seed: spec.seed,
+  });
+}
+
 /**
  * Reads the dataset and the base model, checks them against the pipeline,
  * and measures what the planner needs (digests, class count, feature shape).
@@ -75,12 +85,7 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
     const backend = await selectBackend(options.backend ?? spec.backend);
     const dataStarted = performance.now();
     const dataset = await readDataset(spec.dataset);
-    const selection = selectExamples(dataset, {
-      ...spec.dataset.limit,
-      validation: spec.dataset.validation,
-      testFraction: 'testFraction' in spec.dataset ? spec.dataset.testFraction : 0,
-      seed: spec.seed,
-    });
+    const selection = selectionOf(spec, dataset);
     const dataSeconds = (performance.now() - dataStarted) / 1000;
 
     const baseStarted = performance.now();

@@ -209,6 +209,11 @@ train:
     assert.equal(run.status, 'failed');
     assert.match(run.error.message, /the loss became/);
     assert.equal(existsSync(path.join(runs, id!, 'summary.json')), false, 'a failed run has no summary');
+    // The epochs before the one that diverged keep their checkpoints, and the index names the last good one.
+    const failedEpoch = Number(/epoch (\d+), batch/.exec(run.error.message)![1]);
+    const index = existsSync(path.join(runs, id!, 'checkpoints/index.json')) ? JSON.parse(readFileSync(path.join(runs, id!, 'checkpoints/index.json'), 'utf8')) : { latest: null };
+    assert.equal(index.latest?.epoch ?? 0, failedEpoch - 1);
+    if (index.latest) assert.ok(existsSync(path.join(runs, id!, index.latest.dir, 'weights.bin')));
   });
 });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { hasStackTrace, readJson, tlpipe, workspace, write, writeDigitImageFolder } from './cli-harness.js';
@@ -79,6 +79,29 @@ describe('tlpipe run and tlpipe data on an image folder of real digits', () => {
     const missing = await tlpipe(['predict', runDir, 'nowhere.png'], dir);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no such file or folder: nowhere.png/);
+  });
+
+  it('evaluate --data scores the model on a folder of labelled images and rejects unknown classes', async () => {
+    const runDir = path.join(dir, 'runs', 'digits', readdirSync(path.join(dir, 'runs', 'digits')).find((n) => n.startsWith('0001-'))!);
+    // The good files of two classes, in their class folders.
+    const good = files.filter((f, i) => i !== 2 && !f.includes(`${path.sep}zero${path.sep}`));
+    for (const f of good) {
+      const to = path.join(dir, 'held', path.relative(path.join(dir, 'digits'), f));
+      mkdirSync(path.dirname(to), { recursive: true });
+      copyFileSync(f, to);
+    }
+    const r = await tlpipe(['evaluate', runDir, '--data', path.join(dir, 'held'), '--json'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const metrics = JSON.parse(r.stdout);
+    assert.equal(metrics.on, `${path.join(dir, 'held')} (${good.length} images)`);
+    assert.deepEqual(metrics.confusionMatrix[2], [0, 0, 0], 'no zeros among the images');
+    assert.equal(metrics.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0), metrics.examples);
+    assert.ok(metrics.worst.every((w: { example: string }) => /^(one|seven)\//.test(w.example)), JSON.stringify(metrics.worst[0]));
+    mkdirSync(path.join(dir, 'other', 'eight'), { recursive: true });
+    copyFileSync(files[0]!, path.join(dir, 'other', 'eight', path.basename(files[0]!)));
+    const unknown = await tlpipe(['evaluate', runDir, '--data', path.join(dir, 'other')], dir);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /class folder `eight` in .* is not one of the model's classes\n {2}hint: the model knows: one, seven, zero/);
   });
 
   it('a second run with the same seed makes the same split and the same plan', async () => {

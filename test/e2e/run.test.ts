@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -132,6 +134,43 @@ describe('tlpipe run on real MNIST digits and real MobileNetV2 weights', () => {
     const predicted = (model.predict(x) as tf.Tensor).arraySync();
     assert.deepEqual(predicted, probe.predictions);
     assert.deepEqual(readJson(path.join(runDir, 'model/labels.json')), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  });
+
+  it('loads over HTTP the way a browser does (tf.loadLayersModel on a URL) and predicts the probe outputs', async () => {
+    // Only relative weight paths and core layer classes: nothing in model.json needs Node or tlpipe.
+    const modelJson = readJson(path.join(runDir, 'model/model.json'));
+    assert.deepEqual(modelJson.weightsManifest.map((g: { paths: string[] }) => g.paths), [['./weights.bin']]);
+    const server = createServer((req, res) => {
+      const file = path.join(runDir, 'model', path.basename(req.url ?? ''));
+      if (!existsSync(file)) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream' }).end(readFileSync(file));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      await selectBackend('wasm');
+      const { port } = server.address() as AddressInfo;
+      const model = await tf.loadLayersModel(`http://127.0.0.1:${port}/model.json`);
+      const probe = readJson(path.join(runDir, 'model/probe.json'));
+      const pre: ImagePreprocessing = readJson(path.join(runDir, 'model/preprocessing.json'));
+      const mnist = await readDataset({ format: 'mnist', limit: {}, validation: 0, image: { size: pre.inputSize, channels: 3, fit: 'fill' } });
+      assert.deepEqual((model.predict(imageBatch(await mnist.test!.pixels(probe.indexes), pre)) as tf.Tensor).arraySync(), probe.predictions);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('tlpipe evaluate on the run reproduces its test metrics, and writes JSON and CSV on request', async () => {
+    const out = path.join(dir, 'evaluation');
+    const r = await tlpipe(['evaluate', runDir, '--json', '--out', out], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const { on, ...metrics } = JSON.parse(r.stdout);
+    assert.equal(on, 'its test split (40 examples)');
+    assert.deepEqual(metrics, readJson(path.join(runDir, 'summary.json')).test);
+    assert.deepEqual(readJson(path.join(out, 'evaluation.json')).confusionMatrix, metrics.confusionMatrix);
+    assert.equal(readFileSync(path.join(out, 'confusion-matrix.csv'), 'utf8'), readFileSync(path.join(runDir, 'confusion-matrix.csv'), 'utf8'));
+    const text = await tlpipe(['evaluate', runDir], dir);
+    assert.match(text.stdout, /^accuracy [01]\.\d{4} {2}loss [\d.]+ {2}top-2 [01]\.\d{4}/m);
+    assert.match(text.stdout, /^confusion matrix \(rows: actual/m);
   });
 
   it('report.html is self-contained and shows curves and the confusion matrix', () => {

@@ -40,7 +40,7 @@ export function formatPlan(plan: Plan): string {
 /** Optimizer, rates per parameter group, schedule and callbacks of one stage, in one line. */
 function describeTraining(stage: PlanStage): string {
   const { optimizer, parameterGroups: groups } = stage;
-  const rates = groups.length === 1 ? `lr ${groups[0]!.learningRate}` : `lr ${groups.map((g) => `${g.name} ${g.learningRate}`).join(', ')} (one optimizer each)`;
+  const rates = new Set(groups.map((g) => g.learningRate)).size === 1 ? `lr ${groups[0]!.learningRate}` : `lr ${groups.map((g) => `${g.name} ${g.learningRate}`).join(', ')} (one optimizer each)`;
   const extras = [
     optimizer.momentum > 0 ? `momentum ${optimizer.momentum}${optimizer.nesterov ? ' nesterov' : ''}` : '',
     optimizer.weightDecay > 0 ? `weight decay ${optimizer.weightDecay}` : '',

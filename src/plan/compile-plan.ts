@@ -93,7 +93,8 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
     };
     const config = { stage: stage.name, index, epochs: stage.epochs, ...training, trainable, trainableBaseLayers: baseLayers, batchNorm: stage.batchNorm, seed: spec.seed };
     const what = trainable === 'head' ? 'the head' : `the head and ${baseLayers.length} base layer(s)`;
-    const rates = parameterGroups.map((g) => (parameterGroups.length > 1 ? `${g.name} ${g.learningRate}` : String(g.learningRate))).join(', ');
+    const distinctRates = new Set(parameterGroups.map((g) => g.learningRate)).size > 1;
+    const rates = distinctRates ? parameterGroups.map((g) => `${g.name} ${g.learningRate}`).join(', ') : String(stage.optimizer.learningRate);
     const task = addTask(id, 'train', [previous, 'data'], `train ${what} ${stage.epochs} epoch(s), ${stage.optimizer.name} lr ${rates} (${describeSchedule(stage.schedule)}), batch ${stage.batchSize}`, config);
     const baseTrainableParams = inputs.base.layers.filter((l) => baseLayers.includes(l.name)).reduce((sum, l) => sum + l.params, 0);
     stages.push({

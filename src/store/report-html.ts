@@ -11,6 +11,8 @@ interface MetricRow {
   accuracy: number;
   val_loss?: number;
   val_accuracy?: number;
+  lr?: number;
+  learningRates?: Record<string, number>;
 }
 
 interface ReportInput {
@@ -100,6 +102,11 @@ export function renderReport(input: ReportInput): string {
     { name: 'train', color: '#1f6feb', points: epochs((r) => r.accuracy) },
     { name: 'validation', color: '#d9480f', points: epochs((r) => r.val_accuracy), dashed: true },
   ], boundaries);
+  const groups = [...new Set(input.metrics.flatMap((r) => Object.keys(r.learningRates ?? {})))];
+  const palette = ['#1f6feb', '#d9480f', '#2da44e', '#8250df'];
+  const learningRate = lineChart('learning rate (at each epoch\'s first step)', groups.length > 0
+    ? groups.map((g, i) => ({ name: g, color: palette[i % palette.length]!, points: epochs((r) => r.learningRates?.[g] ?? r.lr) }))
+    : [{ name: 'lr', color: '#2da44e', points: epochs((r) => r.lr) }], boundaries);
   const test = input.test;
   const perClass = test
     ? `<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>${Object.entries(test.perClass)
@@ -130,7 +137,7 @@ pre{background:#f6f8fa;padding:12px;overflow:auto}
 <h1>${escape(input.title)}</h1>
 <p class="headline">${test ? `test accuracy <b id="test-accuracy">${fixed(test.accuracy)}</b>, test loss ${fixed(test.loss)}` : 'no test split'}</p>
 <h2>Training curves</h2>
-<div class="charts">${loss}${accuracy}</div>
+<div class="charts">${loss}${accuracy}${learningRate}</div>
 ${test ? `<h2>Confusion matrix (test)</h2>${confusionHeatmap(test.confusionMatrix, input.classNames)}` : ''}
 <h2>Per-class metrics (test)</h2>${perClass}
 ${worst}

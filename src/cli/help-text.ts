@@ -8,6 +8,11 @@ Commands:
   run <pipeline.yaml>        validate, plan and run a pipeline into runs/<name>/<NNNN>-<fp8>/
   resume <run-dir>           continue an interrupted or failed run from its latest checkpoint
   evaluate <run-dir>         evaluate a run's model on its test split (or --data <folder>)
+  watch <pipeline.yaml…>     re-run on every save, reusing every unchanged stage
+  runs [pipeline]            list runs, newest first, with status and scores
+  compare <run> <run>…       config and metric differences side by side
+  report <run>…              rebuild a run's report.html, or a comparison page for several
+  init [dir]                 scaffold a pipeline and a .gitignore for run records
   validate <files…>          check pipeline files against the schema and rules
   plan <pipeline.yaml>       show the compiled plan (tasks and fingerprints) without running
   data <pipeline.yaml>       report the dataset: class counts per split, image sizes, skipped files
@@ -81,6 +86,48 @@ Options:
   --json             print the metrics as JSON
   --out <dir>        also write evaluation.json and confusion-matrix.csv there
   --backend <name>   auto | tensorflow | wasm | cpu
+  -h, --help         show this help`,
+  runs: `Usage: tlpipe runs [pipeline] [--json] [--runs <dir>]
+
+Lists runs, newest first: id, status, start, duration, backend, the best
+validation accuracy and its epoch, test accuracy and the git commit (* when
+the repository had uncommitted changes). A run whose process died shows as
+interrupted, not running (its pid is gone or its heartbeat stopped).
+
+Options:
+  --runs <dir>       where runs are (default: ./runs)
+  --json             print the list as JSON
+  -h, --help         show this help`,
+  compare: `Usage: tlpipe compare <run> <run> [more…] [--json] [--runs <dir>]
+
+Prints, side by side: status, duration and test metrics; per stage, its
+epochs and last epoch's metrics; and every config key path whose value
+differs (from each run's resolved.json). A run is a run folder, or
+<pipeline>/<NNNN> (or <pipeline> for its newest run) inside --runs.
+
+Options:
+  --runs <dir>       where runs are (default: ./runs)
+  --json             print the comparison as JSON
+  -h, --help         show this help`,
+  report: `Usage: tlpipe report <run> [more…] [--out <file>] [--runs <dir>]
+
+With one run, rebuilds its report.html from its files. With several, writes
+a comparison page (default ./compare.html): their curves overlaid, and their
+config and metric differences. Pages are single self-contained files.
+
+Options:
+  --out <file>       where to write the page
+  --runs <dir>       where runs are (default: ./runs)
+  -h, --help         show this help`,
+  init: `Usage: tlpipe init [dir]
+
+Writes, in dir (default: the current folder), a pipeline.yaml that runs as it
+is (with the schema modeline, so editors complete keys), and a .gitignore that
+keeps run records (run.json, metrics.jsonl, summary.json, report.html,
+pipeline.yaml) in git and leaves out checkpoints, models and caches. Never
+overwrites a file.
+
+Options:
   -h, --help         show this help`,
   models: `Usage: tlpipe models [--json]
 

@@ -139,6 +139,53 @@ async function evaluateCommand(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+async function runsCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' }, runs: { type: 'string' } });
+  if (values.help) return help('runs');
+  if (positionals.length > 1) throw new UsageError('runs takes at most one pipeline name');
+  const { listRunOverviews, formatRunTable } = await import('./run-records.js');
+  const runs = await listRunOverviews(path.resolve(values.runs ?? 'runs'), positionals[0]);
+  process.stdout.write((values.json ? JSON.stringify(runs.map(({ record: _record, ...r }) => r), null, 2) : formatRunTable(runs)) + '\n');
+  return EXIT.ok;
+}
+
+async function compareCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' }, runs: { type: 'string' } });
+  if (values.help) return help('compare');
+  if (positionals.length < 2) throw new UsageError('compare takes at least two runs');
+  const { compareCommandText } = await import('./run-records.js');
+  return printResult(await compareCommandText(path.resolve(values.runs ?? 'runs'), positionals, values.json === true));
+}
+
+async function reportCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { out: { type: 'string' }, runs: { type: 'string' } });
+  if (values.help) return help('report');
+  if (positionals.length < 1) throw new UsageError('report takes at least one run');
+  const { reportCommandFile } = await import('./run-records.js');
+  const { writeFileAtomic } = await import('../store/atomic-write.js');
+  const result = await reportCommandFile(path.resolve(values.runs ?? 'runs'), positionals, values.out, writeFileAtomic);
+  return printResult(result.ok ? { ok: true, text: `wrote ${path.relative(process.cwd(), result.text) || result.text}` } : result);
+}
+
+async function initCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {});
+  if (values.help) return help('init');
+  if (positionals.length > 1) throw new UsageError('init takes at most one folder');
+  const { initProject } = await import('./init-project.js');
+  const result = await initProject(positionals[0] ?? '.');
+  return printResult(result.ok ? { ok: true, text: result.written.map((f) => `wrote ${f}`).join('\n') || 'nothing to write' } : result);
+}
+
+/** A command's text on stdout, or its error with a hint on stderr. */
+function printResult(result: { ok: true; text: string } | { ok: false; message: string; hint?: string }): number {
+  if (!result.ok) {
+    process.stderr.write(`tlpipe: ${result.message}\n${result.hint ? `  hint: ${result.hint}\n` : ''}`);
+    return EXIT.userError;
+  }
+  process.stdout.write(result.text + '\n');
+  return EXIT.ok;
+}
+
 async function modelsCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { json: { type: 'boolean' } });
   if (values.help) return help('models');
@@ -237,6 +284,10 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   data: dataCommand,
   predict: predictCommand,
   evaluate: evaluateCommand,
+  runs: runsCommand,
+  compare: compareCommand,
+  report: reportCommand,
+  init: initCommand,
   models: modelsCommand,
 };
 

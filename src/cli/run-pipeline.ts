@@ -13,9 +13,10 @@ import { formatDiagnostic, type Diagnostic } from '../spec/diagnostics.js';
 import { loadPipeline, type LoadedPipeline } from '../spec/load-pipeline.js';
 import type { SourceFile } from '../spec/source-file.js';
 import type { BackendName, PipelineSpec } from '../spec/types.js';
-import { renderReport } from '../store/report-html.js';
 import { findRun, listRuns } from '../store/find-run.js';
 import { RunDirectory, type RunRecord } from '../store/run-directory.js';
+import { isAlive, overviewOf } from '../store/run-status.js';
+import { singleRunReport } from './run-records.js';
 
 export interface RunOptions {
   runsRoot: string;
@@ -144,17 +145,6 @@ async function findResumableRun(runsRoot: string, pipeline: string, fingerprint:
   return undefined;
 }
 
-/** Whether a process with this pid exists (a dead `running` run was killed). */
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Executes a planned run into its directory and records how it ended. */
 async function executeRun(
   run: RunDirectory,
@@ -164,6 +154,7 @@ async function executeRun(
 ): Promise<Outcome> {
   const { spec, source, prepared, plan } = planned;
   const started = Date.now();
+  run.startHeartbeat();
   const renderer = makeRenderer(options, plan);
   // Store writes are chained so metrics lines land in event order.
   let recording: Promise<void> = Promise.resolve();
@@ -198,7 +189,7 @@ async function executeRun(
     };
     await run.writeJson('summary.json', summary);
     if (result.test) await run.writeFile('confusion-matrix.csv', confusionMatrixCsv(result.test.confusionMatrix, plan.classes.names));
-    await run.writeFile('report.html', await buildReport(run, plan, summary));
+    await run.writeFile('report.html', await singleRunReport(await overviewOf(run.dir, run.record), await readMetrics(run)));
     await renderer.close();
     const finished = await run.finish('completed');
     return { kind: 'ran', run: finished, dir: run.dir, diagnostics: [] };
@@ -239,17 +230,9 @@ function makeRenderer(options: RunOptions, plan: Plan): ProgressRenderer {
   }
 }
 
-async function buildReport(run: RunDirectory, plan: Plan, summary: { test?: Parameters<typeof renderReport>[0]['test'] } & Record<string, unknown>): Promise<string> {
-  const metrics = (await readFile(run.path('metrics.jsonl'), 'utf8'))
+async function readMetrics(run: RunDirectory): Promise<Parameters<typeof singleRunReport>[1]> {
+  return (await readFile(run.path('metrics.jsonl'), 'utf8'))
     .split('\n')
     .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as Parameters<typeof renderReport>[0]['metrics'][number]);
-  return renderReport({
-    title: `${plan.pipeline} — run ${run.id}`,
-    run: { run: run.id, backend: summary['backend'], base: `${plan.base.model} @ ${plan.base.cut}`, plan: plan.fingerprint, seed: plan.seed },
-    metrics,
-    ...(summary.test ? { test: summary.test } : {}),
-    classNames: plan.classes.names,
-    pipelineYaml: await readFile(run.path('pipeline.yaml'), 'utf8'),
-  });
+    .map((line) => JSON.parse(line) as Parameters<typeof singleRunReport>[1][number]);
 }

@@ -39,3 +39,23 @@ export async function listRuns(runsRoot: string, pipeline: string): Promise<{ di
   }
   return runs;
 }
+
+/** The pipelines with runs in `runsRoot` (folders that are not tlpipe's own, such as .cache). */
+export async function listPipelines(runsRoot: string): Promise<string[]> {
+  const entries = await readdir(runsRoot, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+}
+
+/**
+ * A run named on the command line: a run folder's path, or `<pipeline>/<NNNN>[-<fp8>]`
+ * (or `<pipeline>` for its newest run) inside `runsRoot`.
+ */
+export async function resolveRunRef(runsRoot: string, ref: string): Promise<{ ok: true; dir: string; record: RunRecord } | { ok: false; message: string; hint: string }> {
+  const direct = await readRunRecord(ref).then((record) => ({ dir: path.resolve(ref), record })).catch(() => undefined);
+  if (direct) return { ok: true, ...direct };
+  const [pipeline, id] = ref.split('/') as [string, string | undefined];
+  const runs = await listRuns(runsRoot, pipeline);
+  const found = id ? runs.find((r) => r.record.id === id || r.record.id.startsWith(`${id}-`)) : runs[0];
+  if (found) return { ok: true, ...found };
+  return { ok: false, message: `no run \`${ref}\` (not a run folder, nor a run in ${runsRoot})`, hint: 'name a run folder, or <pipeline>/<NNNN>; `tlpipe runs` lists them' };
+}

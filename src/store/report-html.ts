@@ -121,8 +121,20 @@ export function renderReport(input: ReportInput): string {
   const meta = Object.entries(input.run)
     .map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(typeof v === 'object' ? JSON.stringify(v) : String(v))}</td></tr>`)
     .join('');
+  return page(input.title, `<p class="headline">${test ? `test accuracy <b id="test-accuracy">${fixed(test.accuracy)}</b>, test loss ${fixed(test.loss)}` : 'no test split'}</p>
+<h2>Training curves</h2>
+<div class="charts">${loss}${accuracy}${learningRate}</div>
+${test ? `<h2>Confusion matrix (test)</h2>${confusionHeatmap(test.confusionMatrix, input.classNames)}` : ''}
+<h2>Per-class metrics (test)</h2>${perClass}
+${worst}
+<h2>Run</h2><table>${meta}</table>
+<h2>Pipeline as run</h2><pre>${escape(input.pipelineYaml)}</pre>`);
+}
+
+/** The HTML document around a report's body: one file, its styles inline, no scripts, nothing fetched. */
+function page(title: string, body: string): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escape(input.title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#1b1f24;padding:0 16px}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}
@@ -134,15 +146,36 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #d0d7de;paddi
 pre{background:#f6f8fa;padding:12px;overflow:auto}
 .headline{font-size:18px}
 </style></head><body>
-<h1>${escape(input.title)}</h1>
-<p class="headline">${test ? `test accuracy <b id="test-accuracy">${fixed(test.accuracy)}</b>, test loss ${fixed(test.loss)}` : 'no test split'}</p>
-<h2>Training curves</h2>
-<div class="charts">${loss}${accuracy}${learningRate}</div>
-${test ? `<h2>Confusion matrix (test)</h2>${confusionHeatmap(test.confusionMatrix, input.classNames)}` : ''}
-<h2>Per-class metrics (test)</h2>${perClass}
-${worst}
-<h2>Run</h2><table>${meta}</table>
-<h2>Pipeline as run</h2><pre>${escape(input.pipelineYaml)}</pre>
+<h1>${escape(title)}</h1>
+${body}
 </body></html>
 `;
+}
+
+export interface ComparedRun {
+  label: string;
+  metrics: MetricRow[];
+}
+
+/**
+ * `tlpipe report <run> <run>…`: several runs' validation (or training)
+ * curves overlaid, and a table of what differs: config and metrics.
+ */
+export function renderComparisonReport(title: string, runs: ComparedRun[], table: { header: string[]; rows: string[][] }): string {
+  const palette = ['#1f6feb', '#d9480f', '#2da44e', '#8250df', '#bf3989', '#9a6700', '#0a7ea4', '#57606a'];
+  const curve = (pick: (r: MetricRow) => number | undefined) => runs.map((run, i) => ({
+    name: run.label,
+    color: palette[i % palette.length]!,
+    points: run.metrics.flatMap((r) => { const v = pick(r); return v === undefined ? [] : [[r.epoch, v] as [number, number]]; }),
+  }));
+  const hasValidation = runs.some((r) => r.metrics.some((m) => m.val_loss !== undefined));
+  const charts = hasValidation
+    ? [lineChart('validation loss', curve((r) => r.val_loss), []), lineChart('validation accuracy', curve((r) => r.val_accuracy), [])]
+    : [lineChart('training loss', curve((r) => r.loss), []), lineChart('training accuracy', curve((r) => r.accuracy), [])];
+  const head = `<tr>${table.header.map((h) => `<th>${escape(h)}</th>`).join('')}</tr>`;
+  const rows = table.rows.map((r) => `<tr>${r.map((cell, i) => (i === 0 ? `<th style="text-align:left">${escape(cell)}</th>` : `<td>${escape(cell)}</td>`)).join('')}</tr>`).join('');
+  return page(title, `<h2>Curves</h2>
+<div class="charts">${charts.join('')}</div>
+<h2>Side by side</h2>
+<table class="compare">${head}${rows}</table>`);
 }

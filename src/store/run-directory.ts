@@ -1,18 +1,24 @@
 import { execFileSync } from 'node:child_process';
-import { appendFile, copyFile, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { io } from '@tensorflow/tfjs';
 import { packageRoot } from '../spec/package-root.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
 import { fileModelHandler } from './model-files.js';
+import { HEARTBEAT_FILE, HEARTBEAT_MS } from './run-status.js';
 
 export type RunStatus = 'running' | 'completed' | 'failed' | 'interrupted';
 
 export interface GitState {
   commit: string;
   branch: string | null;
+  /** Uncommitted changes anywhere in the repository (untracked files aside). */
   dirty: boolean;
+  /** The pipeline file itself: unchanged, changed against HEAD, or not in git. */
+  pipelineFile: 'clean' | 'modified' | 'untracked';
+  /** `git diff HEAD` of the pipeline file when it is modified (cut at 64 KiB). */
+  pipelineDiff?: string;
 }
 
 /** run.json: who ran what, where and when, and how it ended. */
@@ -41,6 +47,7 @@ export interface RunRecord {
 /** One run's folder. Every write is atomic except the append-only logs. */
 export class RunDirectory {
   private current: RunRecord;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   private constructor(readonly dir: string, record: RunRecord) {
     this.current = record;
@@ -113,7 +120,7 @@ export class RunDirectory {
       fingerprint: options.fingerprint,
       seed: options.seed,
       backend: null,
-      git: gitState(path.dirname(options.pipelineFile)),
+      git: gitState(options.pipelineFile),
       versions: versions(),
     };
     const run = new RunDirectory(dir, record);
@@ -166,8 +173,21 @@ export class RunDirectory {
     await this.writeJson('run.json', this.current);
   }
 
+  /**
+   * Touches .heartbeat every few seconds while the run works, so `tlpipe runs`
+   * can tell a live run from one whose process was killed. Stops at finish.
+   */
+  startHeartbeat(): void {
+    const beat = (): void => void writeFile(this.path(HEARTBEAT_FILE), new Date().toISOString()).catch(() => undefined);
+    beat();
+    this.heartbeat = setInterval(beat, HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
   /** Marks the run ended; `completed` only when every output has been written. */
   async finish(status: Exclude<RunStatus, 'running'>, error?: RunRecord['error']): Promise<RunRecord> {
+    clearInterval(this.heartbeat);
+    await rm(this.path(HEARTBEAT_FILE), { force: true });
     const endedAt = new Date();
     await this.update({
       status,
@@ -179,13 +199,25 @@ export class RunDirectory {
   }
 }
 
-function gitState(cwd: string): GitState | null {
+/** The git state of the repository holding the pipeline file, or null outside git. */
+function gitState(pipelineFile: string): GitState | null {
+  const cwd = path.dirname(pipelineFile);
   const git = (...args: string[]): string =>
-    execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 16 << 20 }).trim();
   try {
     const commit = git('rev-parse', 'HEAD');
     const branch = git('rev-parse', '--abbrev-ref', 'HEAD');
-    return { commit, branch: branch === 'HEAD' ? null : branch, dirty: git('status', '--porcelain', '--untracked-files=no') !== '' };
+    const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
+    const name = path.basename(pipelineFile);
+    const tracked = git('ls-files', '--', name) !== '';
+    const diff = tracked ? git('diff', 'HEAD', '--', name) : '';
+    return {
+      commit,
+      branch: branch === 'HEAD' ? null : branch,
+      dirty,
+      pipelineFile: !tracked ? 'untracked' : diff === '' ? 'clean' : 'modified',
+      ...(diff !== '' ? { pipelineDiff: diff.length > 65536 ? `${diff.slice(0, 65536)}\n… (cut)` : diff } : {}),
+    };
   } catch {
     return null;
   }

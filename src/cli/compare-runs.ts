@@ -1,0 +1,89 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { RunOverview } from '../store/run-status.js';
+
+/** A value at a key path, as `train.stages[1].optimizer.learningRate`. */
+type Flat = Map<string, unknown>;
+
+/** Every leaf of a JSON value by its key path; arrays of scalars are one leaf. */
+export function flattenKeyPaths(value: unknown, prefix = '', out: Flat = new Map()): Flat {
+  if (Array.isArray(value) && value.some((v) => typeof v === 'object' && v !== null)) {
+    value.forEach((item, i) => flattenKeyPaths(item, `${prefix}[${i}]`, out));
+  } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    for (const [key, v] of Object.entries(value)) flattenKeyPaths(v, prefix ? `${prefix}.${key}` : key, out);
+  } else out.set(prefix, value);
+  return out;
+}
+
+/** Key paths whose values differ between any of the configurations, in first-seen order. */
+export function configDifferences(configs: unknown[]): { path: string; values: unknown[] }[] {
+  const flats = configs.map((c) => flattenKeyPaths(c));
+  const paths = [...new Set(flats.flatMap((f) => [...f.keys()]))];
+  return paths
+    .map((p) => ({ path: p, values: flats.map((f) => f.get(p)) }))
+    .filter(({ values }) => values.some((v) => JSON.stringify(v) !== JSON.stringify(values[0])));
+}
+
+interface EpochRow { stage: string; epoch: number; loss: number; accuracy: number; val_loss?: number; val_accuracy?: number; lr: number }
+
+/** Per stage: the epochs it ran and its last epoch's metrics. */
+export function stageEnds(rows: EpochRow[]): Map<string, EpochRow & { epochs: number }> {
+  const ends = new Map<string, EpochRow & { epochs: number }>();
+  for (const row of rows) ends.set(row.stage, { ...row, epochs: (ends.get(row.stage)?.epochs ?? 0) + 1 });
+  return ends;
+}
+
+export interface Comparison {
+  runs: { pipeline: string; id: string; status: string; seconds: number | null; testAccuracy: number | null; testLoss: number | null }[];
+  config: { path: string; values: unknown[] }[];
+  stages: { stage: string; metric: string; values: (number | null)[] }[];
+}
+
+const STAGE_METRICS = ['epochs', 'loss', 'accuracy', 'val_loss', 'val_accuracy'] as const;
+
+/** The config differences (from each run's resolved.json) and the metrics side by side, per stage. */
+export async function compareRuns(runs: RunOverview[]): Promise<Comparison> {
+  const read = (dir: string, file: string): Promise<string> => readFile(path.join(dir, file), 'utf8').catch(() => '');
+  const resolved = await Promise.all(runs.map(async (r) => {
+    const spec = JSON.parse((await read(r.dir, 'resolved.json')) || '{}') as Record<string, unknown>;
+    // Where the file lives is not how the run differs.
+    delete spec['file'];
+    return spec;
+  }));
+  const metrics = await Promise.all(runs.map(async (r) => stageEnds((await read(r.dir, 'metrics.jsonl')).split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as EpochRow))));
+  const summaries = await Promise.all(runs.map(async (r) => JSON.parse((await read(r.dir, 'summary.json')) || '{}') as { test?: { accuracy: number; loss: number } }));
+  const stageNames = [...new Set(metrics.flatMap((m) => [...m.keys()]))];
+  return {
+    runs: runs.map((r, i) => ({ pipeline: r.pipeline, id: r.id, status: r.status, seconds: r.seconds, testAccuracy: summaries[i]!.test?.accuracy ?? null, testLoss: summaries[i]!.test?.loss ?? null })),
+    config: configDifferences(resolved),
+    stages: stageNames.flatMap((stage) => STAGE_METRICS.map((metric) => ({ stage, metric, values: metrics.map((m) => (m.get(stage)?.[metric] as number | undefined) ?? null) }))),
+  };
+}
+
+/** Text columns, one per run. */
+export function formatComparison(c: Comparison): string {
+  const show = (v: unknown): string => (v === undefined ? '–' : typeof v === 'number' ? String(Number(v.toPrecision(6))) : JSON.stringify(v));
+  const num = (v: number | null, digits = 4): string => (v === null ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(digits));
+  const header = ['', ...c.runs.map((r) => `${r.pipeline}/${r.id}`)];
+  const rows: string[][] = [
+    ['status', ...c.runs.map((r) => r.status)],
+    ['seconds', ...c.runs.map((r) => num(r.seconds, 1))],
+    ['test accuracy', ...c.runs.map((r) => num(r.testAccuracy))],
+    ['test loss', ...c.runs.map((r) => num(r.testLoss))],
+  ];
+  const stageRows = c.stages.map((s) => [`${s.stage} ${s.metric}`, ...s.values.map((v) => num(v))]);
+  const configRows = c.config.map((d) => [d.path, ...d.values.map(show)]);
+  const all = [header, ...rows, ...stageRows, ...configRows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]): string => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [
+    line(header),
+    ...rows.map(line),
+    '',
+    'per stage (its last epoch):',
+    ...stageRows.map(line),
+    '',
+    c.config.length > 0 ? `config differences (${c.config.length}):` : 'config: identical',
+    ...configRows.map(line),
+  ].join('\n');
+}

@@ -1,0 +1,83 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { RunRecord, RunStatus } from './run-directory.js';
+
+/** How often a running run touches its heartbeat file. */
+export const HEARTBEAT_MS = 10_000;
+/** A heartbeat older than this means the process is gone, even if its pid was reused. */
+export const HEARTBEAT_STALE_MS = 5 * 60_000;
+export const HEARTBEAT_FILE = '.heartbeat';
+
+/** Whether a process with this pid exists (other than this one). */
+export function isAlive(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A run's status as it really is: run.json says `running` until the process
+ * records an end, so a process that was killed would look running forever.
+ * It is running only while its pid is alive and its heartbeat is fresh.
+ */
+export function effectiveStatus(record: Pick<RunRecord, 'status' | 'pid'>, heartbeatAgeMs: number | undefined): RunStatus {
+  if (record.status !== 'running') return record.status;
+  if (!isAlive(record.pid)) return 'interrupted';
+  if (heartbeatAgeMs !== undefined && heartbeatAgeMs > HEARTBEAT_STALE_MS) return 'interrupted';
+  return 'running';
+}
+
+/** One row of `tlpipe runs`: the record plus what its files say about how it went. */
+export interface RunOverview {
+  dir: string;
+  pipeline: string;
+  id: string;
+  status: RunStatus;
+  startedAt: string;
+  seconds: number | null;
+  backend: string | null;
+  /** The best validation accuracy (or, without one, the lowest training loss) over all epochs. */
+  best: { metric: string; value: number; epoch: number } | null;
+  testAccuracy: number | null;
+  git: { commit: string; dirty: boolean } | null;
+  record: RunRecord;
+}
+
+interface MetricLine { epoch: number; loss: number; val_accuracy?: number }
+
+export async function overviewOf(dir: string, record: RunRecord, now = Date.now()): Promise<RunOverview> {
+  const heartbeat = await stat(path.join(dir, HEARTBEAT_FILE)).catch(() => undefined);
+  const status = effectiveStatus(record, heartbeat ? now - heartbeat.mtimeMs : undefined);
+  const rows = (await readFile(path.join(dir, 'metrics.jsonl'), 'utf8').catch(() => ''))
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        return line.trim() === '' ? [] : [JSON.parse(line) as MetricLine];
+      } catch {
+        return []; // a line cut short by a crash
+      }
+    });
+  const summary = await readFile(path.join(dir, 'summary.json'), 'utf8').then((t) => JSON.parse(t) as { test?: { accuracy: number } }).catch(() => undefined);
+  const withVal = rows.filter((r) => r.val_accuracy !== undefined);
+  const best = withVal.length > 0
+    ? withVal.reduce((a, b) => (b.val_accuracy! > a.val_accuracy! ? b : a))
+    : rows.length > 0 ? rows.reduce((a, b) => (b.loss < a.loss ? b : a)) : undefined;
+  const ended = record.endedAt ? Date.parse(record.endedAt) : status === 'running' ? now : heartbeat?.mtimeMs;
+  return {
+    dir,
+    pipeline: record.pipeline,
+    id: record.id,
+    status,
+    startedAt: record.startedAt,
+    seconds: ended === undefined ? null : (ended - Date.parse(record.startedAt)) / 1000,
+    backend: record.backend,
+    best: best ? (withVal.length > 0 ? { metric: 'val_accuracy', value: best.val_accuracy!, epoch: best.epoch } : { metric: 'loss', value: best.loss, epoch: best.epoch }) : null,
+    testAccuracy: summary?.test?.accuracy ?? null,
+    git: record.git ? { commit: record.git.commit, dirty: record.git.dirty } : null,
+    record,
+  };
+}

@@ -9,8 +9,8 @@ export function formatPlan(plan: Plan): string {
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   const features =
     plan.features.mode === 'precompute'
-      ? `precomputed once with the frozen base (${(plan.features.bytes / 2 ** 20).toFixed(1)} MiB in memory)`
-      : `the base runs on every batch: ${plan.features.reason}`;
+      ? `precomputed once with the frozen base (${(plan.features.bytes / 2 ** 20).toFixed(1)} MiB in memory), kept in the stage cache for later runs with the same data, base and pooling`
+      : `the base runs on every batch, so features cannot be cached: ${plan.features.reason}`;
   const stageLines = plan.stages.flatMap((stage) => {
     const share = `${stage.trainableParams.toLocaleString('en-US')} of ${stage.totalParams.toLocaleString('en-US')} weights learn`;
     const how = `    ${describeTraining(stage)}`;

@@ -30,6 +30,8 @@ Options:
   --backend <name>   auto | tensorflow | wasm | cpu (overrides the file's backend)
   --runs <dir>       where run directories go (default: ./runs)
   --resume           continue the newest unfinished run of the same plan, if any
+  --no-cache         train every stage and extract features afresh (default: reuse
+                     stages and features an earlier run left in <runs>/.cache)
   --json             one JSON event per line on stdout
   --quiet            print only the result
   -h, --help         show this help`,
@@ -86,6 +88,23 @@ Options:
   --json             print the metrics as JSON
   --out <dir>        also write evaluation.json and confusion-matrix.csv there
   --backend <name>   auto | tensorflow | wasm | cpu
+  -h, --help         show this help`,
+  watch: `Usage: tlpipe watch <pipeline.yaml…> [options]
+
+Runs each pipeline, then runs it again whenever it is saved (or a local file it
+reads: a base model.json, IDX or CSV files). A save is validated first: a
+broken file prints its errors and waits, and the running run goes on. A valid
+save stops that pipeline's running run (marked interrupted, checkpoints kept)
+and starts a new one, which reuses every stage and the features the stage
+cache holds. Saves are debounced, so an editor's multi-write save runs once.
+Ctrl-C stops the running run at a batch boundary and exits.
+
+Options:
+  --debounce <ms>    quiet time after a save before acting (default 300)
+  --backend <name>   auto | tensorflow | wasm | cpu
+  --runs <dir>       where run directories go (default: ./runs)
+  --json             one JSON event per line on stdout
+  --quiet            print only each run's result
   -h, --help         show this help`,
   runs: `Usage: tlpipe runs [pipeline] [--json] [--runs <dir>]
 

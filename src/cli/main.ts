@@ -139,6 +139,52 @@ async function evaluateCommand(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+async function watchCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...RUN_OPTIONS, debounce: { type: 'string' } });
+  if (values.help) return help('watch');
+  if (positionals.length === 0) throw new UsageError('watch needs at least one pipeline file');
+  const debounceMs = Number(values.debounce ?? 300);
+  if (!Number.isFinite(debounceMs) || debounceMs < 0) throw new UsageError(`--debounce must be milliseconds, got '${values.debounce}'`);
+  const { watchPipelines } = await import('../watch/watch-pipelines.js');
+  const { runPipeline } = await loadRunner();
+  const print = (line: string): void => void process.stderr.write(line + '\n');
+  const progress: ProgressMode = values.json ? 'json' : values.quiet ? 'quiet' : 'plain';
+  const runsRoot = path.resolve(values.runs ?? 'runs');
+  const backend = backendOption(values.backend);
+  const watcher = watchPipelines(positionals, {
+    validate: (file) => {
+      const loaded = loadPipeline(file);
+      if (!loaded.ok) return { ok: false, report: loaded.diagnostics.map(formatDiagnostic).join('\n') };
+      return { ok: true, inputs: localInputs(loaded.value.spec) };
+    },
+    run: async (file, signal) => {
+      const outcome = await runPipeline(file, { runsRoot, ...(backend ? { backend } : {}), progress, signal, print });
+      await reportOutcome(outcome);
+    },
+    print,
+  }, { debounceMs });
+  let stops = 0;
+  const stop = (): void => {
+    if (++stops > 1) process.exit(EXIT.interrupted);
+    print('stopping: the running run ends at its next batch, marked interrupted (again to quit at once)');
+    void watcher.stop();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  await watcher.done;
+  return EXIT.ok;
+}
+
+/** The local files a pipeline reads besides itself, which a save to should also re-run it. */
+function localInputs(spec: import('../spec/types.js').PipelineSpec): string[] {
+  const { dataset } = spec;
+  return [
+    ...(spec.base.file && !spec.base.run ? [spec.base.file] : []),
+    ...(dataset.format === 'csv' ? [dataset.file] : []),
+    ...(dataset.format === 'idx' ? [dataset.train.images, dataset.train.labels, ...(dataset.test ? [dataset.test.images, dataset.test.labels] : [])] : []),
+  ];
+}
+
 async function runsCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { json: { type: 'boolean' }, runs: { type: 'string' } });
   if (values.help) return help('runs');
@@ -215,11 +261,11 @@ async function modelsCommand(args: string[]): Promise<number> {
 }
 
 async function runCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...RUN_OPTIONS, resume: { type: 'boolean' } });
+  const { values, positionals } = parse(args, { ...RUN_OPTIONS, resume: { type: 'boolean' }, 'no-cache': { type: 'boolean' } });
   if (values.help) return help('run');
   if (positionals.length !== 1) throw new UsageError('run takes exactly one pipeline file');
   const { runPipeline } = await loadRunner();
-  return reportOutcome(await runPipeline(positionals[0]!, { ...runOptions(values), ...(values.resume ? { resume: true } : {}) }));
+  return reportOutcome(await runPipeline(positionals[0]!, { ...runOptions(values), ...(values.resume ? { resume: true } : {}), ...(values['no-cache'] ? { noCache: true } : {}) }));
 }
 
 async function resumeCommand(args: string[]): Promise<number> {
@@ -284,6 +330,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   data: dataCommand,
   predict: predictCommand,
   evaluate: evaluateCommand,
+  watch: watchCommand,
   runs: runsCommand,
   compare: compareCommand,
   report: reportCommand,

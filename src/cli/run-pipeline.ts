@@ -16,6 +16,7 @@ import type { BackendName, PipelineSpec } from '../spec/types.js';
 import { findRun, listRuns } from '../store/find-run.js';
 import { RunDirectory, type RunRecord } from '../store/run-directory.js';
 import { isAlive, overviewOf } from '../store/run-status.js';
+import { StageCacheFiles } from '../store/stage-cache-files.js';
 import { singleRunReport } from './run-records.js';
 
 export interface RunOptions {
@@ -25,6 +26,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Where human output goes (stderr for --json, so stdout stays machine-readable). */
   print: (line: string) => void;
+  /** Train every stage and extract features afresh, ignoring (and not filling) the stage cache. */
+  noCache?: boolean;
 }
 
 export type Outcome =
@@ -172,7 +175,8 @@ async function executeRun(
   };
 
   try {
-    const result = await executePlan(plan, prepared, { onEvent, signal: options.signal, output: run, resume });
+    const cache = options.noCache ? undefined : new StageCacheFiles(path.join(options.runsRoot, '.cache'));
+    const result = await executePlan(plan, prepared, { onEvent, signal: options.signal, output: run, resume, ...(cache ? { cache } : {}) });
     await recording;
     const summary = {
       status: 'completed',

@@ -15,6 +15,8 @@ export interface EpochMetrics {
   /** Each parameter group's rate at the epoch's first step, when there are several. */
   learningRates?: Record<string, number>;
   seconds: number;
+  /** Taken from the stage cache: an earlier run trained this epoch with the same plan. */
+  reused?: true;
 }
 
 /**
@@ -41,6 +43,8 @@ export type EngineEvent =
   | { type: 'features-start'; split: string; total: number }
   | { type: 'features-progress'; split: string; done: number; total: number }
   | { type: 'features-end'; split: string; total: number; seconds: number; imagesPerSecond: number }
+  | { type: 'features-reused'; split: string; total: number }
+  | { type: 'stage-reused'; stage: string; epochs: number }
   | { type: 'stage-start'; stage: string; index: number; epochs: number; firstEpoch: number }
   | { type: 'batch-end'; stage: string; epoch: number; batch: number; batches: number; loss: number }
   | { type: 'epoch-end'; metrics: EpochMetrics }

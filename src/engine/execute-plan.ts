@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Plan } from '../plan/types.js';
 import { splitSource } from './datasets.js';
 import { RunInterrupted, UserError } from './errors.js';
-import type { EventListener } from './events.js';
+import type { EpochMetrics, EventListener } from './events.js';
 import { augmenter } from './augment.js';
 import type { TestMetrics } from './metrics.js';
 import { setBatchNormPolicy } from './frozen-batch-norm.js';
@@ -12,6 +12,7 @@ import { oneHotBatch, type Preprocessing } from './preprocess.js';
 import { RandomStreams } from './random.js';
 import { evaluateExamples, exampleSource, INFERENCE_BATCH, modelInput } from './evaluate.js';
 import { chunk, prefetched, range, trainStage, type BatchSource, type StageResume } from './train.js';
+import { cachedWeights, decodeCachedWeights, featuresKey, pristineBaseState, stageKey, type CachedStage, type StageCache } from './stage-cache.js';
 import { CheckpointWriter, checkpointWeights, readResumePoint, type RunOutput, type StageSummary } from './checkpoints.js';
 
 export type { RunOutput, StageSummary } from './checkpoints.js';
@@ -22,6 +23,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Continue from the run's latest checkpoint instead of starting afresh. */
   resume?: boolean;
+  /** Where finished stages and extracted features are kept for later runs; absent: nothing is reused. */
+  cache?: StageCache;
 }
 
 export interface RunResult {
@@ -75,6 +78,9 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
     // tape: once and stored (precompute), or per batch. Stored features go stale when a stage
     // fine-tunes the base, and are computed again for the next head-only stage.
     let features: typeof examples | undefined;
+    // What the base is now: the plan's, or as the last fine-tuning stage left it; it names cached features.
+    let baseState = pristineBaseState(plan);
+    const backendName = prepared.backend.name;
     const featureSources = async (): Promise<typeof examples> => {
       if (features) return features;
       const out: typeof examples = {};
@@ -83,7 +89,16 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
           out[split] = featureSource(extractor, examples[split]!);
           continue;
         }
-        const stored = await extractFeatures(extractor, examples[split]!, split, onEvent, signal);
+        const key = featuresKey(plan, baseState, split, backendName);
+        const cached = await options.cache?.readFeatures(key);
+        let stored: tf.Tensor;
+        if (cached && cached.shape[0] === examples[split]!.count) {
+          stored = tf.tensor(cached.data, cached.shape);
+          onEvent({ type: 'features-reused', split, total: examples[split]!.count });
+        } else {
+          stored = await extractFeatures(extractor, examples[split]!, split, onEvent, signal);
+          await options.cache?.writeFeatures(key, stored.shape, (await stored.data()) as Float32Array);
+        }
         const labels = oneHotBatch(splitSource(dataset, split).labels, selection[split], numClasses);
         owned.push(stored, labels);
         out[split] = tensorSource(stored, labels);
@@ -91,6 +106,12 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
       return (features = out);
     };
     let baseChanged = false;
+    // Every epoch's metrics so far, for the stage cache.
+    const history: EpochMetrics[] = [];
+    const record: EventListener = (event) => {
+      if (event.type === 'epoch-end') history.push(event.metrics);
+      onEvent(event);
+    };
 
     let resumePoint = options.resume ? await readResumePoint(output) : undefined;
     if (options.resume && !resumePoint) throw new UserError('the run has no complete checkpoint to resume from', [], 'start it again with `tlpipe run`');
@@ -98,14 +119,38 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
     const stages: StageSummary[] = [...(resumePoint?.state.completedStages ?? [])];
     if (resumePoint) streams.restore(resumePoint.state.random);
 
+    // The longest run of leading stages an earlier run finished with the same plan: their weights,
+    // random streams and metrics are taken as they are, and training starts after them.
+    let reused = 0;
+    let reusedStage: CachedStage | undefined;
+    if (options.cache && !resumePoint) {
+      for (const stage of plan.stages) {
+        const cached = await options.cache.readStage(stageKey(stage, backendName));
+        if (!cached) break;
+        reusedStage = cached;
+        reused++;
+      }
+    }
+    if (reusedStage) {
+      (reusedStage.kind === 'full' ? fullModel : headModel).loadWeights(decodeCachedWeights(reusedStage));
+      streams.restore(reusedStage.random);
+      stages.push(...reusedStage.completedStages);
+      for (const metrics of reusedStage.metrics) record({ type: 'epoch-end', metrics: { ...metrics, reused: true } });
+    }
+
     for (const stage of plan.stages) {
       const trainsBase = stage.trainable === 'base+head';
       if (trainsBase) {
         features = undefined;
         baseChanged = true;
       }
+      if (trainsBase) baseState = stage.fingerprint;
       // Stages a resumed run had finished: their result is in the checkpoint's weights.
       if (resumePoint && stage.index < resumePoint.state.stageIndex) continue;
+      if (stage.index < reused) {
+        onEvent({ type: 'stage-reused', stage: stage.name, epochs: stages[stage.index]?.epochsRun ?? stage.epochs });
+        continue;
+      }
       const trainable = new Set(stage.trainableBaseLayers);
       for (const layer of base.layers) layer.trainable = trainable.has(layer.name);
       setBatchNormPolicy(base, stage.batchNorm);
@@ -126,7 +171,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
       onEvent({ type: 'stage-start', stage: stage.name, index: stage.index, epochs: stage.epochs, firstEpoch: stage.firstEpoch });
       const data = { train: sources.train!, ...(sources.validation ? { validation: sources.validation } : {}) };
       const outcome = await trainStage(model, stage, data, plan.loss, shuffle, {
-        onEvent,
+        onEvent: record,
         signal,
         onEpochEnd: async (end) => {
           const saved = await checkpoints.afterEpoch(end, { stage, model: kind === 'full' ? fullModel : headModel, kind, random: streams.snapshot(), completedStages: stages });
@@ -134,6 +179,11 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
         },
       }, resume);
       stages.push({ name: stage.name, epochs: stage.epochs, ...outcome });
+      // A resumed run lacks the metrics of epochs before it resumed, so it leaves nothing to reuse.
+      if (options.cache && !options.resume) {
+        const finished = kind === 'full' ? fullModel : headModel;
+        await options.cache.writeStage(stageKey(stage, backendName), { kind, ...(await cachedWeights(finished)), random: streams.snapshot(), completedStages: [...stages], metrics: [...history] });
+      }
       onEvent({ type: 'stage-end', stage: stage.name, epochsRun: outcome.epochsRun, stoppedEarly: outcome.stoppedEarly, ...(outcome.restoredEpoch !== undefined ? { restoredEpoch: outcome.restoredEpoch } : {}) });
     }
     for (const layer of base.layers) layer.trainable = false;

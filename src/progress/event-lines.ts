@@ -16,12 +16,16 @@ export function formatEventLine(event: EngineEvent): string | undefined {
       return `base ${event.model} cut at ${event.cut}: ${event.layers} layers, ${event.params.toLocaleString('en-US')} params, features ${event.outputShape.join('×')} (${event.seconds.toFixed(1)}s)`;
     case 'features-end':
       return `features ${event.split}: ${event.total} examples in ${event.seconds.toFixed(1)}s (${event.imagesPerSecond.toFixed(1)}/s)`;
+    case 'features-reused':
+      return `features ${event.split}: ${event.total} examples from the stage cache`;
+    case 'stage-reused':
+      return `stage ${event.stage}: ${event.epochs} epoch(s) reused from the stage cache`;
     case 'stage-start':
       return `stage ${event.stage}: ${event.epochs} epoch(s) from epoch ${event.firstEpoch}`;
     case 'epoch-end': {
       const m = event.metrics;
       const val = m.val_loss === undefined ? '' : `  val_loss ${n4(m.val_loss)} val_acc ${n4(m.val_accuracy)}`;
-      return `${m.stage} epoch ${m.epoch}  loss ${n4(m.loss)} acc ${n4(m.accuracy)}${val}  lr ${Number(m.lr.toPrecision(3))}  ${m.seconds.toFixed(1)}s`;
+      return `${m.stage} epoch ${m.epoch}${m.reused ? ' (reused)' : ''}  loss ${n4(m.loss)} acc ${n4(m.accuracy)}${val}  lr ${Number(m.lr.toPrecision(3))}  ${m.seconds.toFixed(1)}s`;
     }
     case 'stage-end':
       return `stage ${event.stage} done after ${event.epochsRun} epoch(s)${event.stoppedEarly ? ', stopped early' : ''}${event.restoredEpoch !== undefined ? `; weights of epoch ${event.restoredEpoch} restored` : ''}`;

@@ -60,14 +60,14 @@ export function listrRenderer(plan: Plan): ProgressRenderer {
   if (plan.features.mode === 'precompute') {
     steps.push({
       title: 'Extract features with the frozen base',
-      endsOn: (e) => e.type === 'stage-start',
+      endsOn: (e) => e.type === 'stage-start' || e.type === 'evaluate-end' || e.type === 'export-end',
       output: (e) => (e.type === 'features-progress' ? `${e.split}: ${e.done}/${e.total}` : undefined),
     });
   }
   for (const stage of plan.stages) {
     steps.push({
       title: `Stage ${stage.name}: epochs ${stage.firstEpoch}–${stage.lastEpoch}, ${stage.optimizer.name} lr ${stage.optimizer.learningRate}`,
-      endsOn: (e) => e.type === 'stage-end' && e.stage === stage.name,
+      endsOn: (e) => (e.type === 'stage-end' || e.type === 'stage-reused') && e.stage === stage.name,
       output: (e) => {
         if (e.type === 'batch-end' && e.stage === stage.name) return `epoch ${e.epoch}: batch ${e.batch}/${e.batches} loss ${e.loss.toFixed(4)}`;
         return e.type === 'epoch-end' && e.metrics.stage === stage.name ? formatEventLine(e) : undefined;

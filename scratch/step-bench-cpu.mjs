@@ -1,0 +1,26 @@
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '/work/main/dist/src/engine/backend.js';
+await selectBackend("cpu");
+const input = tf.input({ shape: [576] });
+const d1 = tf.layers.dense({ units: 128, activation: 'relu' });
+const dr = tf.layers.dropout({ rate: 0.3 });
+const d2 = tf.layers.dense({ units: 10, activation: 'softmax' });
+const model = tf.model({ inputs: input, outputs: d2.apply(dr.apply(d1.apply(input))) });
+const x = tf.randomNormal([32, 576]); const y = tf.oneHot(tf.randomUniform([32], 0, 10, 'int32'), 10).toFloat();
+const opt = tf.train.adam(0.003);
+const vars = model.trainableWeights.map((w) => w.read());
+const time = (name, fn, n = 300) => { for (let i = 0; i < 20; i++) fn(); const t = performance.now(); for (let i = 0; i < n; i++) fn(); console.log(name, ((performance.now() - t) / n).toFixed(3), 'ms'); };
+time('forward only', () => tf.tidy(() => model.apply(x, { training: true })));
+time('variableGrads', () => { const { value, grads } = tf.variableGrads(() => tf.mean(tf.metrics.categoricalCrossentropy(y, model.apply(x, { training: true }))), vars); tf.dispose([value, grads]); });
+time('minimize', () => { const l = opt.minimize(() => tf.mean(tf.metrics.categoricalCrossentropy(y, model.apply(x, { training: true }))), true, vars); l.dataSync(); l.dispose(); });
+
+console.log(tf.memory().numTensors);
+const [k1, b1, k2, b2] = vars;
+const raw = () => tf.softmax(tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, k1), b1)), k2), b2));
+time('raw variableGrads', () => { const { value, grads } = tf.variableGrads(() => tf.mean(tf.metrics.categoricalCrossentropy(y, raw())), vars); tf.dispose([value, grads]); });
+time('raw fused variableGrads', () => { const { value, grads } = tf.variableGrads(() => tf.mean(tf.metrics.categoricalCrossentropy(y, tf.softmax(tf.fused.matMul({a: tf.fused.matMul({a: x, b: k1, bias: b1, activation: 'relu'}), b: k2, bias: b2})))), vars); tf.dispose([value, grads]); });
+time('raw grads+adam', () => { const l = opt.minimize(() => tf.mean(tf.metrics.categoricalCrossentropy(y, raw())), true, vars); l.dataSync(); l.dispose(); });
+let c = 0; const origRunKernel = tf.engine().runKernel.bind(tf.engine());
+tf.engine().runKernel = (...a) => { c++; return origRunKernel(...a); };
+c = 0; { const { value, grads } = tf.variableGrads(() => tf.mean(tf.metrics.categoricalCrossentropy(y, model.apply(x, { training: true }))), vars); tf.dispose([value, grads]); } console.log('kernels layers', c);
+c = 0; { const { value, grads } = tf.variableGrads(() => tf.mean(tf.metrics.categoricalCrossentropy(y, raw())), vars); tf.dispose([value, grads]); } console.log('kernels raw', c);

@@ -1,0 +1,74 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { CachedStage, StageCache } from '../engine/stage-cache.js';
+
+const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+/**
+ * The stage cache on disk, beside the runs it serves: <runs>/.cache/
+ * features/<key>/ and stages/<key>/. Each entry is written to a temporary
+ * folder and renamed into place whole; its meta.json holds the sha256 of its
+ * data, and an entry whose data does not match (or cannot be read) is
+ * removed and treated as absent, so it is rebuilt, never used.
+ */
+export class StageCacheFiles implements StageCache {
+  constructor(readonly root: string) {}
+
+  async readFeatures(key: string): Promise<{ shape: number[]; data: Float32Array } | undefined> {
+    const entry = await this.read<{ shape: number[] }>('features', key);
+    if (!entry) return undefined;
+    const { meta, data } = entry;
+    return { shape: meta.shape, data: new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4) };
+  }
+
+  writeFeatures(key: string, shape: number[], data: Float32Array): Promise<void> {
+    return this.write('features', key, { shape }, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  async readStage(key: string): Promise<CachedStage | undefined> {
+    const entry = await this.read<Omit<CachedStage, 'weightData'>>('stages', key);
+    return entry ? { ...entry.meta, weightData: entry.data } : undefined;
+  }
+
+  writeStage(key: string, stage: CachedStage): Promise<void> {
+    const { weightData, ...meta } = stage;
+    return this.write('stages', key, meta, weightData);
+  }
+
+  private dir(kind: string, key: string): string {
+    if (!/^[0-9a-f]{64}$/.test(key)) throw new Error(`not a cache key: ${key}`);
+    return path.join(this.root, kind, key);
+  }
+
+  private async read<M>(kind: string, key: string): Promise<{ meta: M; data: Uint8Array } | undefined> {
+    const dir = this.dir(kind, key);
+    try {
+      const meta = JSON.parse(await readFile(path.join(dir, 'meta.json'), 'utf8')) as M & { sha256: string };
+      const data = new Uint8Array(await readFile(path.join(dir, 'data.bin')));
+      if (sha256(data) === meta.sha256) return { meta, data };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    }
+    // Unreadable or corrupt: never use it; the caller computes it again and rewrites it.
+    await rm(dir, { recursive: true, force: true });
+    return undefined;
+  }
+
+  private async write(kind: string, key: string, meta: object, data: Uint8Array): Promise<void> {
+    const dir = this.dir(kind, key);
+    const temporary = `${dir}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await mkdir(temporary, { recursive: true });
+    try {
+      await writeFile(path.join(temporary, 'data.bin'), data);
+      await writeFile(path.join(temporary, 'meta.json'), JSON.stringify({ ...meta, sha256: sha256(data), bytes: data.byteLength }));
+      await rm(dir, { recursive: true, force: true });
+      await rename(temporary, dir);
+    } catch (error) {
+      await rm(temporary, { recursive: true, force: true });
+      // Another run wrote the same entry (same key, same content) first.
+      if (['ENOTEMPTY', 'EEXIST'].includes((error as NodeJS.ErrnoException).code ?? '')) return;
+      throw error;
+    }
+  }
+}

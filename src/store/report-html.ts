@@ -45,14 +45,16 @@ export function lineChart(title: string, series: Series[], boundaries: { epoch: 
   const xs = all.map(([x]) => x), ys = all.map(([, y]) => y);
   const xMin = Math.min(...xs, 0), xMax = Math.max(...xs, 1);
   let yMin = Math.min(...ys), yMax = Math.max(...ys);
-  if (yMax - yMin < 1e-9) { yMin -= 0.5; yMax += 0.5; }
+  // A flat series (a constant learning rate) gets a band around its value, never a negative axis for a positive quantity.
+  if (yMax - yMin < 1e-12) { const pad = Math.abs(yMax) * 0.5 || 0.5; yMin = yMin - pad < 0 && yMin >= 0 ? 0 : yMin - pad; yMax += pad; }
+  const tick = (v: number): string => (v === 0 || Math.abs(v) >= 0.01 ? v.toFixed(3) : v.toExponential(1));
   const sx = (x: number): number => left + ((x - xMin) / (xMax - xMin)) * (width - left - right);
   const sy = (y: number): number => top + (1 - (y - yMin) / (yMax - yMin)) * (height - top - bottom);
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => yMin + f * (yMax - yMin));
   const parts = [
     `<svg class="chart" role="img" aria-label="${escape(title)}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg">`,
     `<text x="${left}" y="18" class="title">${escape(title)}</text>`,
-    ...ticks.map((t) => `<line x1="${left}" x2="${width - right}" y1="${sy(t)}" y2="${sy(t)}" class="grid"/><text x="${left - 6}" y="${sy(t) + 4}" text-anchor="end" class="tick">${t.toFixed(3)}</text>`),
+    ...ticks.map((t) => `<line x1="${left}" x2="${width - right}" y1="${sy(t)}" y2="${sy(t)}" class="grid"/><text x="${left - 6}" y="${sy(t) + 4}" text-anchor="end" class="tick">${tick(t)}</text>`),
     ...boundaries.map((b) => `<line x1="${sx(b.epoch)}" x2="${sx(b.epoch)}" y1="${top}" y2="${height - bottom}" class="stage"/><text x="${sx(b.epoch) + 4}" y="${top + 12}" class="tick">${escape(b.stage)}</text>`),
     ...epochTicks(xMin, xMax).map((x) => `<text x="${sx(x)}" y="${height - bottom + 14}" text-anchor="middle" class="tick">${x}</text>`),
     `<text x="${(left + width - right) / 2}" y="${height - 4}" text-anchor="middle" class="tick">epoch</text>`,
@@ -61,7 +63,8 @@ export function lineChart(title: string, series: Series[], boundaries: { epoch: 
       const dots = s.points.map(([x, y]) => `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`).join('');
       return `<path class="series" data-series="${escape(s.name)}" d="${d}" stroke="${s.color}" fill="none" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>${dots}`;
     }),
-    ...series.map((s, i) => `<text x="${width - right - 120}" y="${top + 14 + i * 14}" class="tick" style="fill:${s.color}">— ${escape(s.name)}</text>`),
+    // The legend sits in the title row, right-aligned, clear of the curves.
+    `<text x="${width - right}" y="18" text-anchor="end" class="tick">${series.map((s) => `<tspan style="fill:${s.color}">— ${escape(s.name)}</tspan>`).join('<tspan>  </tspan>')}</text>`,
     '</svg>',
   ];
   return parts.join('\n');
@@ -103,7 +106,8 @@ export function renderReport(input: ReportInput): string {
     { name: 'validation', color: '#d9480f', points: epochs((r) => r.val_accuracy), dashed: true },
   ], boundaries);
   const groups = [...new Set(input.metrics.flatMap((r) => Object.keys(r.learningRates ?? {})))];
-  const palette = ['#1f6feb', '#d9480f', '#2da44e', '#8250df'];
+  // Its own colours, apart from the train/validation pair of the other charts.
+  const palette = ['#2da44e', '#8250df', '#bf3989', '#9a6700'];
   const learningRate = lineChart('learning rate (at each epoch\'s first step)', groups.length > 0
     ? groups.map((g, i) => ({ name: g, color: palette[i % palette.length]!, points: epochs((r) => r.learningRates?.[g] ?? r.lr) }))
     : [{ name: 'lr', color: '#2da44e', points: epochs((r) => r.lr) }], boundaries);

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { CLI, readJson, workspace, write } from './cli-harness.js';
+
+const PIPELINE = `name: w
+seed: 2
+backend: wasm
+dataset:
+  format: mnist
+  limit: { perClass: 8, testPerClass: 2 }
+  image: { size: [32, 32] }
+base: { cut: block_3_expand_relu }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: 16, activation: relu }
+  - dense: { units: classes, activation: softmax }
+train:
+  batchSize: 8
+  stages:
+    - { name: head, epochs: EPOCHS }
+`;
+
+/** A running `tlpipe watch` and its stderr so far, with a way to wait for a line. */
+function startWatch(dir: string, files: string[]): { child: ChildProcess; output: () => string; waitFor(pattern: RegExp, count?: number): Promise<void> } {
+  const child = spawn(process.execPath, [CLI, 'watch', ...files, '--debounce', '200'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
+  let text = '';
+  const waiters: { pattern: RegExp; count: number; resolve: () => void }[] = [];
+  const check = (): void => {
+    for (const w of [...waiters]) {
+      if ((text.match(new RegExp(w.pattern.source, 'gm')) ?? []).length >= w.count) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  };
+  const collect = (chunk: Buffer): void => {
+    text += chunk.toString();
+    check();
+  };
+  child.stderr!.on('data', collect);
+  child.stdout!.on('data', collect);
+  return {
+    child,
+    output: () => text,
+    waitFor: (pattern, count = 1) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern} ×${count}; output:\n${text}`)), 120_000);
+        waiters.push({ pattern, count, resolve: () => { clearTimeout(timer); resolve(); } });
+        check();
+      }),
+  };
+}
+
+const runIds = (dir: string): string[] => (existsSync(path.join(dir, 'runs', 'w')) ? readdirSync(path.join(dir, 'runs', 'w')).filter((n) => /^\d{4}-/.test(n)).sort() : []);
+const exited = (child: ChildProcess): Promise<number | null> => new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('tlpipe watch', () => {
+  it('two quick saves start exactly one new run, which reuses the features; a broken save waits', async () => {
+    const dir = workspace('watch');
+    const file = write(dir, 'w.yaml', PIPELINE.replace('EPOCHS', '2'));
+    const watch = startWatch(dir, ['w.yaml']);
+    await watch.waitFor(/^completed runs\/w\/0001-/);
+    // An editor that writes a file in two steps, 20 ms apart.
+    writeFileSync(file, PIPELINE.replace('EPOCHS', '2').replace('units: 16', 'units: 12'));
+    await sleep(20);
+    writeFileSync(file, PIPELINE.replace('EPOCHS', '2').replace('units: 16', 'units: 24'));
+    await watch.waitFor(/^completed runs\/w\/0002-/);
+    await sleep(1500);
+    assert.equal(runIds(dir).length, 2, watch.output());
+    assert.equal(readJson(path.join(dir, 'runs', 'w', runIds(dir)[1]!, 'resolved.json')).head[1].units, 24);
+    assert.match(watch.output(), /features train: \d+ examples from the stage cache/);
+    // A broken save: its errors are printed with file:line:col, and no run starts.
+    writeFileSync(file, PIPELINE.replace('EPOCHS', '2').replace('units: 16', 'units: -1'));
+    await watch.waitFor(/is not valid; waiting for the next save/);
+    assert.match(watch.output(), /^w\.yaml:11:21: error: head\[1\]\.dense\.units/m);
+    await sleep(800);
+    assert.equal(runIds(dir).length, 2);
+    watch.child.kill('SIGINT');
+    assert.equal(await exited(watch.child), 0);
+  });
+
+  it('a valid save cancels the running run cleanly and Ctrl-C leaves nothing half-written', async () => {
+    const dir = workspace('watch-cancel');
+    const file = write(dir, 'w.yaml', PIPELINE.replace('EPOCHS', '400'));
+    const watch = startWatch(dir, ['w.yaml']);
+    await watch.waitFor(/^head epoch 2 /);
+    writeFileSync(file, PIPELINE.replace('EPOCHS', '400').replace('units: 16', 'units: 20'));
+    await watch.waitFor(/^run runs\/w\/0002-/);
+    const [first, second] = runIds(dir);
+    const firstRun = readJson(path.join(dir, 'runs', 'w', first!, 'run.json'));
+    assert.equal(firstRun.status, 'interrupted');
+    const index = readJson(path.join(dir, 'runs', 'w', first!, 'checkpoints', 'index.json'));
+    assert.ok(existsSync(path.join(dir, 'runs', 'w', first!, index.latest.dir, 'weights.bin')), 'the cancelled run keeps its checkpoints');
+    await watch.waitFor(/^head epoch 1 /, 2);
+    watch.child.kill('SIGINT');
+    assert.equal(await exited(watch.child), 0);
+    assert.equal(readJson(path.join(dir, 'runs', 'w', second!, 'run.json')).status, 'interrupted');
+    const leftovers = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? leftovers(path.join(d, e.name)) : /\.tmp$|^\.partial/.test(e.name) ? [path.join(d, e.name)] : []));
+    assert.deepEqual(leftovers(path.join(dir, 'runs')), []);
+    assert.equal(readFileSync(path.join(dir, 'runs', 'w', second!, 'metrics.jsonl'), 'utf8').endsWith('\n'), true);
+  });
+});

@@ -87,10 +87,12 @@ export function watchPipelines(files: string[], hooks: WatchHooks, options: Watc
         const next = queue.shift();
         if (!next || stopping) break;
         const controller = new AbortController();
+        const started = performance.now();
         const finished = hooks.run(next, controller.signal).catch((error: unknown) => hooks.print(`internal error in ${rel(next)}: ${(error as Error).stack ?? String(error)}`));
         current = { file: next, controller, finished };
         await finished;
         current = undefined;
+        hooks.print(`${rel(next)}: ${((performance.now() - started) / 1000).toFixed(1)}s from start to end, planning included`);
         if (queue.length === 0) hooks.print(`watching ${pipelines.map(rel).join(', ')} — save to run again, Ctrl-C to stop`);
       }
     } finally {

@@ -138,6 +138,29 @@ describe('resume: a run killed mid-training continues from its last checkpoint a
   });
 });
 
+describe('run --resume after Ctrl-C', () => {
+  it('continues the interrupted run of the same plan instead of starting a new one', async () => {
+    const dir = workspace('resume-sigint');
+    write(dir, 'recipe.yaml', PIPELINE);
+    const child = spawn(process.execPath, [CLI, 'run', 'recipe.yaml'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (/head epoch 2 /.test(stderr) && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /continue it with: tlpipe resume runs\/recipe\/0001-/);
+    const r = await tlpipe(['run', 'recipe.yaml', '--resume'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /resuming runs\/recipe\/0001-[0-9a-f]{8} from epoch [23]/);
+    assert.deepEqual(readdirSync(path.join(dir, 'runs', 'recipe')).filter((n) => /^\d{4}-/.test(n)).length, 1);
+    assert.equal(metricsOf(runDirOf(dir)).length, 6);
+    const again = await tlpipe(['run', 'recipe.yaml', '--resume', '--no-cache'], dir);
+    assert.match(again.stderr, /no unfinished run of this plan .* to resume; starting a new run/);
+  });
+});
+
 describe('early stopping with restoreBest', () => {
   const dir = workspace('early-stop');
   let runDir = '';

@@ -181,7 +181,7 @@ describe('tlpipe run on real MNIST digits and real MobileNetV2 weights', () => {
   });
 
   it('a second run of the same pipeline gets the next number and, with the same seed, the same metrics', async () => {
-    const second = await tlpipe(['run', pipeline, '--quiet'], dir);
+    const second = await tlpipe(['run', pipeline, '--quiet', '--no-cache'], dir);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /runs\/tiny\/0002-/);
     const secondDir = runDir.replace('/0001-', '/0002-');

@@ -118,7 +118,7 @@ describe('tlpipe run and tlpipe data on an image folder of real digits', () => {
     write(dir, 'augmented.yaml', PIPELINE.replace('name: digits', 'name: augmented').replace('  onBadFile: skip\n', '  onBadFile: skip\n  augment: { flipHorizontal: true, rotate: 15, zoom: 0.1, brightness: 0.1 }\n').replace('  stages:', '  classWeights: balanced\n  stages:'));
     const plan = await tlpipe(['plan', 'augmented.yaml'], dir);
     assert.equal(plan.code, 0, plan.stderr);
-    assert.match(plan.stdout, /features: the base runs on every batch: augmentation/);
+    assert.match(plan.stdout, /features: the base runs on every batch, so features cannot be cached: augmentation/);
     // one lost its corrupt file: 4 training digits against 5 → 14 / (3 × 4) and 14 / (3 × 5).
     assert.match(plan.stdout, /class weights 1.167 0.933 0.933/);
     assert.match(plan.stdout, /augmented: flipHorizontal, rotate 15, zoom 0.1, brightness 0.1/);

@@ -1,3 +1,4 @@
+import { stringify } from 'yaml';
 import { describeSchedule } from '../plan/learning-rate-schedule.js';
 import type { Plan, PlanStage } from '../plan/types.js';
 
@@ -7,8 +8,9 @@ export function formatPlan(plan: Plan): string {
   const header = ['task', 'fingerprint', 'after', 'what'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-  const features =
-    plan.features.mode === 'precompute'
+  const features = plan.stages.every((s) => s.trainable === 'base+head')
+    ? 'none: every stage trains base layers, so images run through the whole model'
+    : plan.features.mode === 'precompute'
       ? `precomputed once with the frozen base (${(plan.features.bytes / 2 ** 20).toFixed(1)} MiB in memory), kept in the stage cache for later runs with the same data, base and pooling`
       : `the base runs on every batch, so features cannot be cached: ${plan.features.reason}`;
   const stageLines = plan.stages.flatMap((stage) => {
@@ -22,12 +24,14 @@ export function formatPlan(plan: Plan): string {
     ];
   });
   return [
+    ...(plan.strategy ? [describeStrategy(plan.strategy), ''] : []),
     `pipeline ${plan.pipeline}  plan ${plan.fingerprint.slice(0, 8)}  seed ${plan.seed}  backend ${plan.backend}`,
     `classes (${plan.classes.count}): ${plan.classes.names.join(', ')}`,
     `features: ${features}`,
     `loss: ${plan.loss}`,
     `checkpoints: every ${plan.checkpoints.every} epoch(s), keep the last ${plan.checkpoints.keepLast}${plan.checkpoints.best ? ` and the best by ${plan.checkpoints.monitor} (${plan.checkpoints.mode})` : ''}`,
     `pixels: ${plan.normalize.description}${plan.augment ? `; augmented: ${Object.entries(plan.augment).filter(([, v]) => v).map(([k, v]) => (v === true ? k : `${k} ${v}`)).join(', ')}` : ''}`,
+    ...(plan.baseline === 'scratch' ? ['baseline: the same architecture and stages from random initialisation (every layer trains, batch norm learns), recorded beside this run'] : []),
     'what learns:',
     ...stageLines,
     '',
@@ -35,6 +39,19 @@ export function formatPlan(plan: Plan): string {
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
   ].join('\n');
+}
+
+/** What the strategy chose and filled, as YAML to copy into the file to pin or change it. */
+function describeStrategy(strategy: NonNullable<Plan['strategy']>): string {
+  const chosen = strategy.requested === 'auto' ? `auto → ${strategy.chosen}` : strategy.chosen;
+  const m = strategy.measurement;
+  const why = m
+    ? [`  ${m.sentence}`, `  linear probes (${m.sample.fit}/class fitted, ${m.sample.score}/class scored): ${m.probes.map((p) => `${p.cut} ${p.accuracy.toFixed(2)}`).join(', ')}`]
+    : [];
+  const filled = Object.keys(strategy.filled).length > 0
+    ? ['  it fills (keys written in the file win; copy these to pin or change them):', ...stringify(strategy.filled).trimEnd().split('\n').map((l) => `    ${l}`)]
+    : ['  the file writes every key it would fill'];
+  return [`strategy ${chosen}`, ...why, ...filled].join('\n');
 }
 
 /** Optimizer, rates per parameter group, schedule and callbacks of one stage, in one line. */

@@ -53,6 +53,9 @@ export async function planPipeline(
   }
   const prepared = await prepareInputs(spec, backend ? { backend } : {});
   if (!prepared.ok) return { ok: false, diagnostics: prepared.diagnostics.map((d) => source.locate(d)) };
+  // `strategy: auto` resolves the pipeline again once it has measured.
+  spec = prepared.value.spec;
+  loaded.value.spec = spec;
   const plan = compilePlan(spec, prepared.value.planInputs);
   if (!plan.ok) {
     prepared.value.base.dispose();
@@ -95,6 +98,7 @@ export async function runPipeline(file: string, options: RunOptions & { resume?:
     backend: prepared.backend.name,
     ...(prepared.download ? { download: { url: prepared.download.url, sha256: prepared.download.sha256 } } : {}),
     ...(spec.base.run ? { upstream: { pipeline: spec.base.run.pipeline, run: spec.base.run.id!, fingerprint: spec.base.run.fingerprint! } } : {}),
+    ...(plan.strategy ? { strategy: { requested: plan.strategy.requested, chosen: plan.strategy.chosen, ...(plan.strategy.measurement ? { decision: plan.strategy.measurement.sentence } : {}) } } : {}),
   });
   options.print(`run ${path.relative(process.cwd(), run.dir)}`);
   return executeRun(run, { spec, source, prepared, plan }, options, false);
@@ -166,6 +170,7 @@ async function executeRun(
     recording = recording
       .then(async () => {
         if (event.type === 'epoch-end') await run.appendJsonLine('metrics.jsonl', event.metrics);
+        if (event.type === 'baseline-epoch-end') await run.appendJsonLine('baseline-metrics.jsonl', event.metrics);
         if (line !== undefined) await run.appendLog(`${new Date().toISOString()} ${line}`);
       });
   };
@@ -187,6 +192,8 @@ async function executeRun(
       data: result.data,
       stages: result.stages,
       ...(result.test ? { test: result.test } : {}),
+      ...(result.baseline ? { baseline: { kind: 'scratch', stages: result.baseline.stages, ...(result.baseline.test ? { test: result.baseline.test } : {}) } } : {}),
+      ...(plan.strategy?.measurement ? { strategy: plan.strategy.measurement } : {}),
       export: result.export,
       // Peak resident memory of the whole process, for sizing machines and checking streaming stays bounded.
       resources: { peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), seconds: (Date.now() - started) / 1000 },

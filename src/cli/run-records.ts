@@ -86,7 +86,8 @@ export async function reportCommandFile(runsRoot: string, refs: string[], out: s
 export async function singleRunReport(run: RunOverview, metrics: Parameters<typeof renderReport>[0]['metrics']): Promise<string> {
   const read = (file: string): Promise<string> => readFile(path.join(run.dir, file), 'utf8');
   const plan = JSON.parse(await read('plan.json')) as { pipeline: string; fingerprint: string; seed: number; classes: { names: string[] }; base: { model: string; cut: string } };
-  const summary = JSON.parse(await read('summary.json').catch(() => '{}')) as { status?: string; test?: Parameters<typeof renderReport>[0]['test'] };
+  const summary = JSON.parse(await read('summary.json').catch(() => '{}')) as { status?: string; test?: Parameters<typeof renderReport>[0]['test']; baseline?: { test?: { accuracy: number; loss: number } } };
+  const baselineMetrics = (await read('baseline-metrics.jsonl').catch(() => '')).split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Parameters<typeof renderReport>[0]['metrics'][number]);
   const { record } = run;
   return renderReport({
     title: `${plan.pipeline} — run ${record.id}`,
@@ -94,8 +95,10 @@ export async function singleRunReport(run: RunOverview, metrics: Parameters<type
       run: record.id, status: summary.status ?? run.status, started: record.startedAt, backend: record.backend, base: `${plan.base.model} @ ${plan.base.cut}`,
       plan: plan.fingerprint, seed: plan.seed, git: record.git ? `${record.git.commit.slice(0, 12)}${record.git.branch ? ` (${record.git.branch})` : ''}${record.git.dirty ? ', uncommitted changes' : ''}` : 'not in git',
       versions: record.versions,
+      ...(record.strategy ? { strategy: record.strategy.decision ?? record.strategy.chosen } : {}),
     },
     metrics,
+    ...(baselineMetrics.length > 0 ? { baseline: { metrics: baselineMetrics, ...(summary.baseline?.test ? { test: summary.baseline.test } : {}) } } : {}),
     ...(summary.test ? { test: summary.test } : {}),
     classNames: plan.classes.names,
     pipelineYaml: await read('pipeline.yaml'),

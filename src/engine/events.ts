@@ -51,6 +51,9 @@ export type EngineEvent =
   | { type: 'checkpoint'; stage: string; epoch: number; dir: string }
   | { type: 'stage-end'; stage: string; epochsRun: number; stoppedEarly: boolean; restoredEpoch?: number }
   | { type: 'evaluate-end'; test: TestMetrics }
+  | { type: 'baseline-start'; epochs: number }
+  | { type: 'baseline-epoch-end'; metrics: EpochMetrics }
+  | { type: 'baseline-end'; test?: TestMetrics }
   | { type: 'export-end'; dir: string; verified: boolean; maxAbsDifference: number }
   | { type: 'log'; level: 'info' | 'warn'; message: string };
 

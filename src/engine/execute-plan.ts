@@ -10,6 +10,7 @@ import { buildHeadLayers, buildHeadModel, composeModel } from './models.js';
 import type { PreparedInputs } from './prepare-inputs.js';
 import { oneHotBatch, type Preprocessing } from './preprocess.js';
 import { RandomStreams } from './random.js';
+import { trainScratchBaseline, type BaselineResult } from './scratch-baseline.js';
 import { evaluateExamples, exampleSource, INFERENCE_BATCH, modelInput } from './evaluate.js';
 import { chunk, prefetched, range, trainStage, type BatchSource, type StageResume } from './train.js';
 import { cachedWeights, decodeCachedWeights, featuresKey, pristineBaseState, stageKey, type CachedStage, type StageCache } from './stage-cache.js';
@@ -37,6 +38,8 @@ export interface RunResult {
   };
   stages: StageSummary[];
   test?: TestMetrics;
+  /** `baseline: scratch`: the same architecture and stages from random initialisation. */
+  baseline?: BaselineResult;
   export: { dir: string; verified: boolean; maxAbsDifference: number; probeExamples: number };
   preprocessing: Preprocessing;
 }
@@ -196,6 +199,13 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
       onEvent({ type: 'evaluate-end', test: testMetrics });
     }
 
+    let baseline: BaselineResult | undefined;
+    if (plan.baseline === 'scratch') {
+      onEvent({ type: 'baseline-start', epochs: plan.stages.reduce((n, s) => n + s.epochs, 0) });
+      baseline = await trainScratchBaseline(plan, base, examples as { train: BatchSource }, selection.test.map((i) => splitSource(dataset, 'test').name(i)), onEvent, signal);
+      onEvent({ type: 'baseline-end', ...(baseline.test ? { test: baseline.test } : {}) });
+    }
+
     const exported = await exportModel(fullModel, plan, prepared, output);
     onEvent({ type: 'export-end', dir: exported.dir, verified: exported.verified, maxAbsDifference: exported.maxAbsDifference });
     const data: RunResult['data'] = {
@@ -204,7 +214,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
       skipped: dataset.skipped,
       ignored: dataset.ignored.length,
     };
-    return { backend: prepared.backend.name, data, stages, ...(testMetrics ? { test: testMetrics } : {}), export: exported, preprocessing };
+    return { backend: prepared.backend.name, data, stages, ...(testMetrics ? { test: testMetrics } : {}), ...(baseline ? { baseline } : {}), export: exported, preprocessing };
   } finally {
     tf.dispose(owned);
     headModel.dispose();

@@ -3,6 +3,9 @@ import type { PlanInputs } from '../plan/types.js';
 import type { Result } from '../spec/diagnostics.js';
 import type { BackendName, PipelineSpec } from '../spec/types.js';
 import { selectBackend, type BackendChoice } from './backend.js';
+import { resolvePipeline } from '../spec/load-pipeline.js';
+import type { StrategyMeasurement } from '../plan/types.js';
+import { measureStrategy } from './strategy-probe.js';
 import { readDataset, selectExamples, type LoadedDataset, type Selection } from './datasets.js';
 import { UserError } from './errors.js';
 import { buildBase, buildPassThroughBase } from './models.js';
@@ -93,6 +96,12 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
     const vectorWidth = dataset.kind === 'vectors' ? dataset.columns!.length : undefined;
     const baseInput = artifacts ? inputShape(artifacts.modelTopology) : vectorWidth !== undefined ? [vectorWidth] : [...spec.dataset.image.size, 3];
     const preprocessing = await preprocessingOf(spec, dataset, selection, baseInput);
+    // strategy: auto measures before the base is built, then resolves the pipeline with its choice.
+    let strategy: StrategyMeasurement | undefined;
+    if (spec.strategy?.requested === 'auto' && artifacts && preprocessing.kind === 'image') {
+      strategy = await measureStrategy(spec, artifacts, dataset, selection, preprocessing);
+      spec = resolvePipeline(spec.file, spec.strategy.asWritten!, { strategy: strategy.chosen, cut: strategy.cut });
+    }
     // Image bases take the pipeline's image size; vector bases keep their input.
     const base = artifacts
       ? await buildBase(artifacts, spec.base.cut, preprocessing.kind === 'image' ? [...spec.dataset.image.size, 3] : undefined)
@@ -126,6 +135,7 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
             counts: { train: selection.train.length, validation: selection.validation.length, test: selection.test.length },
             trainPerClass: countPerClass(dataset.train.labels, selection.train, dataset.numClasses),
           },
+          ...(strategy ? { strategy } : {}),
           base: {
             digest: artifacts?.digest ?? 'none',
             cutOutputShape: outputShape,

@@ -6,6 +6,7 @@ import { applyFreezeRules, matchRule, splitBlocks } from './freeze-rules.js';
 import { describeSchedule } from './learning-rate-schedule.js';
 import type { OptimizerSpec, PipelineSpec } from '../spec/types.js';
 import { fingerprint } from './fingerprint.js';
+import { strategyKeys } from '../spec/strategy.js';
 import type { ParameterGroup, Plan, PlanInputs, PlanStage, PlanTask, ResolvedHeadLayer, TaskKind } from './types.js';
 
 /**
@@ -105,6 +106,9 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
     epoch += stage.epochs;
     previous = id;
   }
+  if (spec.baseline === 'scratch') {
+    addTask('baseline', 'baseline', ['data'], `baseline: the same architecture from random initialisation, ${epoch} epoch(s) over the same stages`, { head, stages: stages.map((s) => ({ epochs: s.epochs, optimizer: s.optimizer, schedule: s.schedule })), seed: spec.seed, base: inputs.base.digest });
+  }
   addTask('evaluate', 'evaluate', [previous, 'data'], 'evaluate on the test split: loss, accuracy, per-class metrics, confusion matrix', {});
   const exported = addTask('export', 'export', [previous], 'export the model (tfjs LayersModel) with labels.json and preprocessing.json', { classNames: names });
 
@@ -124,6 +128,8 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
       features: featureMode(inputs, head, dataset.augment !== undefined),
       ...(dataset.augment ? { augment: dataset.augment } : {}),
       normalize: spec.base.normalize,
+      ...(spec.strategy ? { strategy: strategyRecord(spec, inputs) } : {}),
+      baseline: spec.baseline,
       checkpoints: spec.train.checkpoints,
       loss: last?.type === 'dense' && last.activation === 'softmax' ? 'categoricalCrossentropy' : 'softmaxCrossEntropyFromLogits',
       stages,
@@ -191,6 +197,22 @@ export function groupByLearningRate(optimizer: OptimizerSpec, trainableBaseLayer
     group.baseLayers.push(layer);
   }
   return groups;
+}
+
+/** The keys a strategy filled, as a user would write them, so `tlpipe plan` can show them for copying. */
+function strategyRecord(spec: PipelineSpec, inputs: PlanInputs): NonNullable<Plan['strategy']> {
+  const { requested, chosen, filled } = spec.strategy!;
+  const keys = strategyKeys(chosen, spec.base.model, spec.base.cut);
+  return {
+    requested,
+    chosen,
+    filled: {
+      ...(filled.includes('base.cut') ? { base: { cut: spec.base.cut } } : {}),
+      ...(filled.includes('freeze') ? { freeze: keys.freeze } : {}),
+      ...(filled.includes('train.stages') ? { train: { stages: keys.stages } } : {}),
+    },
+    ...(inputs.strategy ? { measurement: inputs.strategy } : {}),
+  };
 }
 
 /** Weights of the head layers, from the feature shape they receive. */

@@ -1,11 +1,27 @@
 import type {
   AugmentSpec, BackendName, CheckpointSpec, EarlyStoppingSpec, HeadLayerSpec, ImageSpec, LimitSpec, NormalizeSpec, OptimizerSpec, PlateauSpec, ScheduleSpec,
+  StageAsWritten,
 } from '../spec/types.js';
+import type { NamedStrategy, StrategyName } from '../spec/strategy.js';
 
 /**
  * Facts about a pipeline's inputs that only reading files can establish.
  * The engine gathers them; the planner stays pure by taking them as data.
  */
+/** What `strategy: auto` measured before choosing (engine/strategy-probe). */
+export interface StrategyMeasurement {
+  /** Training examples per class (the mean over classes). */
+  perClass: number;
+  /** Held-out accuracy of a linear probe on the base's pooled features at each candidate cut, top first. */
+  probes: { cut: string; accuracy: number }[];
+  /** Probe examples per class: fitted on, and scored on. */
+  sample: { fit: number; score: number };
+  chosen: NamedStrategy;
+  cut: string;
+  /** The decision in one sentence. */
+  sentence: string;
+}
+
 export interface PlanInputs {
   dataset: {
     /** sha256 over the dataset's files (or their bundled copies). */
@@ -19,6 +35,8 @@ export interface PlanInputs {
     /** Training examples of each class, in label order. */
     trainPerClass: number[];
   };
+  /** For `strategy: auto`: what was measured and chosen. */
+  strategy?: StrategyMeasurement;
   base: {
     /** sha256 over the base model's topology and weights. */
     digest: string;
@@ -32,7 +50,7 @@ export interface PlanInputs {
   };
 }
 
-export type TaskKind = 'data' | 'base' | 'model' | 'train' | 'evaluate' | 'export';
+export type TaskKind = 'data' | 'base' | 'model' | 'train' | 'evaluate' | 'baseline' | 'export';
 
 /** One unit of work. Its fingerprint covers its own config and its upstream fingerprints. */
 export interface PlanTask {
@@ -141,6 +159,10 @@ export interface Plan {
   augment?: AugmentSpec;
   /** How pixels are scaled for the base. */
   normalize: NormalizeSpec;
+  /** The strategy asked for, what it filled in (as a user would write it), and for auto, why. */
+  strategy?: { requested: StrategyName; chosen: NamedStrategy; filled: Partial<{ base: { cut: string }; freeze: 'all' | 'none'; train: { stages: StageAsWritten[] } }>; measurement?: StrategyMeasurement };
+  /** `baseline: scratch`: the same architecture and stages trained from random initialisation. */
+  baseline: 'none' | 'scratch';
   /** Which epochs' checkpoints are saved and kept. */
   checkpoints: CheckpointSpec;
   /** The loss follows the last layer: probabilities (softmax) or logits (linear). */

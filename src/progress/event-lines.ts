@@ -29,6 +29,12 @@ export function formatEventLine(event: EngineEvent): string | undefined {
     }
     case 'stage-end':
       return `stage ${event.stage} done after ${event.epochsRun} epoch(s)${event.stoppedEarly ? ', stopped early' : ''}${event.restoredEpoch !== undefined ? `; weights of epoch ${event.restoredEpoch} restored` : ''}`;
+    case 'baseline-start':
+      return `baseline: the same architecture from random initialisation, ${event.epochs} epoch(s)`;
+    case 'baseline-epoch-end':
+      return `scratch ${formatEventLine({ type: 'epoch-end', metrics: event.metrics })}`;
+    case 'baseline-end':
+      return event.test ? `scratch baseline test ${event.test.examples} examples: accuracy ${n4(event.test.accuracy)} loss ${n4(event.test.loss)}` : 'scratch baseline done';
     case 'evaluate-end':
       return `test ${event.test.examples} examples: accuracy ${n4(event.test.accuracy)} loss ${n4(event.test.loss)}`;
     case 'export-end':

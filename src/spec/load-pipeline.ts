@@ -6,8 +6,9 @@ import { validateAgainstSchema } from './schema-validation.js';
 import { SourceFile } from './source-file.js';
 import type {
   AugmentSpec, CheckpointSpec, DatasetCommon, DatasetSpec, EarlyStoppingSpec, HeadLayerSpec, IdxFiles, MonitorName, MonitorSpec, NormalizeSpec,
-  OptimizerSpec, PipelineFile, PipelineSpec, PlateauSpec, ScheduleSpec,
+  OptimizerSpec, PipelineFile, PipelineSpec, PlateauSpec, ScheduleSpec, StageAsWritten,
 } from './types.js';
+import { expandStrategy, type NamedStrategy } from './strategy.js';
 import { NORMALIZE_PRESETS, ZOO, type NormalizePreset } from './zoo-catalog.js';
 
 /** Files larger than this are not pipelines; refuse before parsing. */
@@ -95,7 +96,12 @@ function fileError(file: string, error: unknown): Diagnostic {
  * (the cut on the base model), names derived from the file, absolute paths.
  * Input has passed the schema, whose defaults ajv has already written in.
  */
-export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
+export function resolvePipeline(file: string, written: PipelineFile, chosen?: { strategy: NamedStrategy; cut?: string }): PipelineSpec {
+  // A strategy fills the keys the file leaves out; `auto` starts as head-only until measured.
+  const requested = written.strategy;
+  const strategy = chosen?.strategy ?? (requested === 'auto' ? 'head-only' : requested);
+  const expanded = strategy ? expandStrategy(written, strategy, chosen?.cut) : undefined;
+  const f = (expanded?.file ?? written) as PipelineFile & { train: { stages: StageAsWritten[] } };
   const absolute = path.resolve(file);
   const dir = path.dirname(absolute);
   const model = f.base?.model ?? 'mobilenet_v2';
@@ -108,7 +114,7 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
     // IDX arrays are stretched (they carry no aspect ratio worth keeping); photos are cropped.
     image: { size: f.dataset.image?.size ?? f.base?.inputSize ?? [96, 96], channels: 3 as const, fit: f.dataset.image?.fit ?? (isArrayFormat(f.dataset.format) ? 'fill' : 'cover') },
   };
-  const batchSize = f.train.batchSize ?? 32;
+  const batchSize = f.train?.batchSize ?? 32;
   const hasValidation = common.validation > 0;
   return {
     name: f.name ?? path.basename(file).replace(/\.[^.]*$/, ''),
@@ -128,9 +134,11 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
     },
     freeze: typeof f.freeze === 'string' || f.freeze === undefined ? [f.freeze ?? 'all'] : f.freeze,
     head: f.head.map(resolveHeadLayer),
+    ...(requested && strategy ? { strategy: { requested, chosen: strategy, filled: expanded!.filled, ...(requested === 'auto' ? { asWritten: written } : {}) } } : {}),
+    baseline: f.baseline ?? 'none',
     train: {
       batchSize,
-      checkpoints: resolveCheckpoints(f.train.checkpoints, hasValidation),
+      checkpoints: resolveCheckpoints(f.train?.checkpoints, hasValidation),
       stages: f.train.stages.map((s, i) => ({
         name: s.name ?? `stage-${i + 1}`,
         epochs: s.epochs,
@@ -139,7 +147,7 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
         schedule: resolveSchedule(s.schedule),
         ...(s.earlyStopping ? { earlyStopping: resolveEarlyStopping(s.earlyStopping) } : {}),
         ...(s.reduceLROnPlateau ? { reduceLROnPlateau: resolvePlateau(s.reduceLROnPlateau) } : {}),
-        classWeights: s.classWeights ?? f.train.classWeights ?? 'none',
+        classWeights: s.classWeights ?? f.train?.classWeights ?? 'none',
         labelSmoothing: s.labelSmoothing ?? 0,
         unfreeze: s.unfreeze ?? [],
         freeze: s.freeze ?? [],
@@ -149,7 +157,7 @@ export function resolvePipeline(file: string, f: PipelineFile): PipelineSpec {
   };
 }
 
-type StageOptions = PipelineFile['train']['stages'][number];
+type StageOptions = StageAsWritten;
 
 function resolveOptimizer(written: StageOptions['optimizer']): OptimizerSpec {
   const name = written?.name ?? 'adam';
@@ -201,7 +209,7 @@ function resolvePlateau(written: NonNullable<StageOptions['reduceLROnPlateau']>)
   };
 }
 
-function resolveCheckpoints(written: PipelineFile['train']['checkpoints'], hasValidation: boolean): CheckpointSpec {
+function resolveCheckpoints(written: NonNullable<PipelineFile['train']>['checkpoints'], hasValidation: boolean): CheckpointSpec {
   return {
     ...resolveMonitor(written?.monitor ?? (hasValidation ? 'val_loss' : 'loss'), written?.mode),
     every: written?.every ?? 1,

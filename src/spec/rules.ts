@@ -257,7 +257,7 @@ export const classesUnitsOnlyLast: Rule = (file) =>
 export const stageNamesUnique: Rule = (file) => {
   const seen = new Map<string, number>();
   const findings: RuleFinding[] = [];
-  file.train.stages.forEach((stage, i) => {
+  (file.train?.stages ?? []).forEach((stage, i) => {
     const name = stage.name ?? `stage-${i + 1}`;
     const first = seen.get(name);
     if (first !== undefined) {
@@ -273,7 +273,7 @@ export const stageNamesUnique: Rule = (file) => {
 
 /** Momentum is an sgd/rmsprop setting; adam has its own moment estimates. */
 export const momentumNeedsSgdOrRmsprop: Rule = (file) =>
-  file.train.stages.flatMap((stage, i) =>
+  (file.train?.stages ?? []).flatMap((stage, i) =>
     stage.optimizer?.momentum !== undefined && ['adam', 'adamw'].includes(stage.optimizer.name ?? 'adam')
       ? [{
           path: ['train', 'stages', i, 'optimizer', 'momentum'],
@@ -295,7 +295,7 @@ const SCHEDULE_KEYS: Readonly<Record<string, readonly string[]>> = {
 
 /** A schedule key another schedule type reads is a mistake, not a no-op. */
 export const scheduleKeysFitType: Rule = (file) =>
-  file.train.stages.flatMap((stage, i) => {
+  (file.train?.stages ?? []).flatMap((stage, i) => {
     const schedule = stage.schedule;
     if (!schedule) return [];
     const allowed = SCHEDULE_KEYS[schedule.type] ?? [];
@@ -320,11 +320,11 @@ export const scheduleKeysFitType: Rule = (file) =>
 export const monitorNeedsValidation: Rule = (file) => {
   if ((file.dataset.validation ?? 0.1) > 0) return [];
   const watched: { path: KeyPath; monitor: string | undefined; fallback: string }[] = [
-    ...file.train.stages.flatMap((stage, i) => [
+    ...(file.train?.stages ?? []).flatMap((stage, i) => [
       ...(stage.earlyStopping ? [{ path: ['train', 'stages', i, 'earlyStopping'], monitor: stage.earlyStopping.monitor, fallback: 'val_loss' }] : []),
       ...(stage.reduceLROnPlateau ? [{ path: ['train', 'stages', i, 'reduceLROnPlateau'], monitor: stage.reduceLROnPlateau.monitor, fallback: 'val_loss' }] : []),
     ]),
-    ...(file.train.checkpoints?.monitor ? [{ path: ['train', 'checkpoints'], monitor: file.train.checkpoints.monitor, fallback: 'loss' }] : []),
+    ...(file.train?.checkpoints?.monitor ? [{ path: ['train', 'checkpoints'], monitor: file.train?.checkpoints.monitor, fallback: 'loss' }] : []),
   ];
   return watched
     .filter((w) => (w.monitor ?? w.fallback).startsWith('val_'))
@@ -337,11 +337,25 @@ export const monitorNeedsValidation: Rule = (file) => {
 
 /** Nesterov is a form of momentum. */
 export const nesterovNeedsMomentum: Rule = (file) =>
-  file.train.stages.flatMap((stage, i) =>
+  (file.train?.stages ?? []).flatMap((stage, i) =>
     stage.optimizer?.nesterov && !((stage.optimizer.momentum ?? 0) > 0 && (stage.optimizer.name ?? 'adam') === 'sgd')
       ? [{ path: ['train', 'stages', i, 'optimizer', 'nesterov'], key: true, message: '`nesterov` needs sgd with `momentum` above 0', hint: 'write `name: sgd, momentum: 0.9, nesterov: true`' }]
       : [],
   );
+
+/** Stages come from the file or from a strategy; with neither there is nothing to run. */
+export const stagesOrStrategy: Rule = (file) =>
+  file.train?.stages === undefined && file.strategy === undefined
+    ? [{ path: file.train ? ['train'] : [], message: 'no training stages: write `train.stages`, or a `strategy` that fills them', hint: 'e.g. `strategy: head-only`, or train: { stages: [{ name: head, epochs: 10 }] }' }]
+    : [];
+
+/** auto probes the zoo's candidate cuts; other bases have none on record. */
+export const autoNeedsZooBase: Rule = (file) => {
+  const model = file.base?.model ?? 'mobilenet_v2';
+  return file.strategy === 'auto' && !ZOO[model]
+    ? [{ path: ['strategy'], message: `\`strategy: auto\` probes the zoo's candidate cuts, and \`${model}\` is not a zoo model`, hint: 'name a strategy (head-only, head-then-all, low-level, all) and write base.cut' }]
+    : [];
+};
 
 export const RULES: readonly Rule[] = [
   baseModelIsKnown,
@@ -364,4 +378,6 @@ export const RULES: readonly Rule[] = [
   nesterovNeedsMomentum,
   scheduleKeysFitType,
   monitorNeedsValidation,
+  stagesOrStrategy,
+  autoNeedsZooBase,
 ];

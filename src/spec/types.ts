@@ -5,6 +5,8 @@
  * same pipeline with every default filled in and every path made absolute.
  */
 
+import type { NamedStrategy, StrategyKey, StrategyName } from './strategy.js';
+
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export type ActivationName =
   | 'linear' | 'relu' | 'relu6' | 'elu' | 'selu' | 'sigmoid' | 'tanh' | 'softplus' | 'softmax' | 'swish';
@@ -40,11 +42,13 @@ export interface PipelineFile {
   base?: { model?: string; cut?: string; inputSize?: [number, number]; sha256?: string; normalize?: 'unit' | 'symmetric' | { mean: number | number[]; std: number | number[] } };
   freeze?: 'all' | 'none' | FreezeRule[];
   head: HeadLayerAsWritten[];
-  train: {
+  strategy?: StrategyName;
+  baseline?: 'none' | 'scratch';
+  train?: {
     batchSize?: number;
     classWeights?: 'none' | 'balanced';
     checkpoints?: { every?: number; keepLast?: number; best?: boolean; monitor?: MonitorName; mode?: 'auto' | 'min' | 'max' };
-    stages: StageAsWritten[];
+    stages?: StageAsWritten[];
   };
 }
 
@@ -222,4 +226,11 @@ export interface PipelineSpec {
   freeze: FreezeRule[];
   head: HeadLayerSpec[];
   train: { batchSize: number; checkpoints: CheckpointSpec; stages: StageSpec[] };
+  /**
+   * The strategy asked for and the keys it filled. For `auto`, the keys are
+   * provisional (head-only) until the engine measures and chooses; it then
+   * resolves `asWritten` again with its choice.
+   */
+  strategy?: { requested: StrategyName; chosen: NamedStrategy; filled: StrategyKey[]; asWritten?: PipelineFile };
+  baseline: 'none' | 'scratch';
 }

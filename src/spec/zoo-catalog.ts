@@ -24,6 +24,10 @@ export interface ZooEntry {
   blockPattern?: string;
   /** Online entries: the model.json downloaded once into the cache. Offline entries ship in an npm package. */
   url?: string;
+  /** A mid-level layer: where `strategy: low-level` cuts. */
+  lowLevelCut: string;
+  /** Cuts `strategy: auto` probes, top first: the feature layer, then lower ones. */
+  probeCuts: string[];
 }
 
 export const ZOO: Readonly<Record<string, ZooEntry>> = {
@@ -32,6 +36,8 @@ export const ZOO: Readonly<Record<string, ZooEntry>> = {
     description:
       'MobileNetV2 α=1.0 from the npm package nsfwjs 4.4.0: ImageNet-initialised, then trained on 5 photo classes; uint8-quantised weights.',
     featureLayer: 'out_relu',
+    lowLevelCut: 'block_13_expand_relu',
+    probeCuts: ['out_relu', 'block_13_expand_relu', 'block_6_expand_relu'],
     blockPattern: '^(block_\\d+)_',
     nativeInputSize: [224, 224],
     minInputSize: 32,
@@ -42,6 +48,8 @@ export const ZOO: Readonly<Record<string, ZooEntry>> = {
     description:
       'InceptionV3 from the npm package nsfwjs 4.4.0: ImageNet-initialised, then trained on 5 photo classes; uint8-quantised weights.',
     featureLayer: 'mixed10',
+    lowLevelCut: 'mixed7',
+    probeCuts: ['mixed10', 'mixed7', 'mixed4'],
     nativeInputSize: [299, 299],
     minInputSize: 75,
     normalize: 'unit', // nsfwjs feeds these models pixels / 255
@@ -50,6 +58,8 @@ export const ZOO: Readonly<Record<string, ZooEntry>> = {
     name: 'mobilenet_v1_0.25_224',
     description: 'MobileNet v1 α=0.25 trained on ImageNet, the public tfjs LayersModel; downloaded once into the cache.',
     featureLayer: 'conv_pw_13_relu',
+    lowLevelCut: 'conv_pw_11_relu',
+    probeCuts: ['conv_pw_13_relu', 'conv_pw_11_relu', 'conv_pw_5_relu'],
     nativeInputSize: [224, 224],
     minInputSize: 32,
     normalize: 'symmetric',
@@ -59,6 +69,8 @@ export const ZOO: Readonly<Record<string, ZooEntry>> = {
     name: 'mobilenet_v1_1.0_224',
     description: 'MobileNet v1 α=1.0 trained on ImageNet, the public tfjs LayersModel; downloaded once into the cache.',
     featureLayer: 'conv_pw_13_relu',
+    lowLevelCut: 'conv_pw_11_relu',
+    probeCuts: ['conv_pw_13_relu', 'conv_pw_11_relu', 'conv_pw_5_relu'],
     nativeInputSize: [224, 224],
     minInputSize: 32,
     normalize: 'symmetric',

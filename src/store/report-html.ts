@@ -28,6 +28,8 @@ interface ReportInput {
   };
   classNames: string[];
   pipelineYaml: string;
+  /** `baseline: scratch`: the same architecture trained from random initialisation, drawn on the same charts. */
+  baseline?: { metrics: MetricRow[]; test?: { accuracy: number; loss: number } };
 }
 
 const escape = (text: string): string =>
@@ -97,13 +99,19 @@ export function renderReport(input: ReportInput): string {
   const epochs = (pick: (r: MetricRow) => number | undefined): [number, number][] =>
     input.metrics.flatMap((r) => { const v = pick(r); return v === undefined ? [] : [[r.epoch, v] as [number, number]]; });
   const boundaries = input.metrics.filter((r, i) => i > 0 && r.stage !== input.metrics[i - 1]!.stage).map((r) => ({ epoch: r.epoch - 0.5, stage: r.stage }));
+  const scratch = (pick: (r: MetricRow) => number | undefined): [number, number][] =>
+    (input.baseline?.metrics ?? []).flatMap((r) => { const v = pick(r); return v === undefined ? [] : [[r.epoch, v] as [number, number]]; });
+  const baselineSeries = (pick: (r: MetricRow) => number | undefined, pickVal: (r: MetricRow) => number | undefined): Series[] =>
+    input.baseline ? [{ name: 'scratch train', color: '#8c959f', points: scratch(pick) }, { name: 'scratch val', color: '#bf3989', points: scratch(pickVal), dashed: true }] : [];
   const loss = lineChart('loss', [
     { name: 'train', color: '#1f6feb', points: epochs((r) => r.loss) },
     { name: 'validation', color: '#d9480f', points: epochs((r) => r.val_loss), dashed: true },
+    ...baselineSeries((r) => r.loss, (r) => r.val_loss),
   ], boundaries);
   const accuracy = lineChart('accuracy', [
     { name: 'train', color: '#1f6feb', points: epochs((r) => r.accuracy) },
     { name: 'validation', color: '#d9480f', points: epochs((r) => r.val_accuracy), dashed: true },
+    ...baselineSeries((r) => r.accuracy, (r) => r.val_accuracy),
   ], boundaries);
   const groups = [...new Set(input.metrics.flatMap((r) => Object.keys(r.learningRates ?? {})))];
   // Its own colours, apart from the train/validation pair of the other charts.
@@ -125,7 +133,11 @@ export function renderReport(input: ReportInput): string {
   const meta = Object.entries(input.run)
     .map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(typeof v === 'object' ? JSON.stringify(v) : String(v))}</td></tr>`)
     .join('');
+  const baselineLine = input.baseline?.test
+    ? `<p class="headline">scratch baseline (same architecture and stages, random initialisation): test accuracy <b id="baseline-accuracy">${fixed(input.baseline.test.accuracy)}</b>, test loss ${fixed(input.baseline.test.loss)}</p>`
+    : '';
   return page(input.title, `<p class="headline">${test ? `test accuracy <b id="test-accuracy">${fixed(test.accuracy)}</b>, test loss ${fixed(test.loss)}` : 'no test split'}</p>
+${baselineLine}
 <h2>Training curves</h2>
 <div class="charts">${loss}${accuracy}${learningRate}</div>
 ${test ? `<h2>Confusion matrix (test)</h2>${confusionHeatmap(test.confusionMatrix, input.classNames)}` : ''}

@@ -40,6 +40,8 @@ export interface RunRecord {
   /** For a run: base: the run whose exported model is this run's base. */
   upstream?: { pipeline: string; run: string; fingerprint: string };
   error?: { message: string; hint?: string };
+  /** The strategy asked for and chosen; for auto, the decision in one sentence. */
+  strategy?: { requested: string; chosen: string; decision?: string };
   /** Each time `tlpipe resume` continued the run: when, from which epoch, in which process. */
   resumes?: { at: string; fromEpoch: number; pid: number }[];
 }

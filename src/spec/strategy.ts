@@ -1,0 +1,99 @@
+import type { PipelineFile, StageAsWritten } from './types.js';
+import { ZOO } from './zoo-catalog.js';
+
+/**
+ * The four classic transfer scenarios, by how large the target dataset is
+ * and how similar it is to what the base learned:
+ *   head-only      small, similar    new head on the frozen base
+ *   head-then-all  large, similar    new head, then the whole network at a 100× lower rate
+ *   low-level      small, different  cut early, keep low-level features, train new layers
+ *   all            large, different  new head, every layer trains from the first epoch
+ * `auto` chooses among them by measuring (see engine/strategy-probe).
+ */
+export type NamedStrategy = 'head-only' | 'head-then-all' | 'low-level' | 'all';
+export type StrategyName = NamedStrategy | 'auto';
+export const NAMED_STRATEGIES: readonly NamedStrategy[] = ['head-only', 'head-then-all', 'low-level', 'all'];
+
+/** Keys a strategy fills when the file does not write them. */
+export type StrategyKey = 'base.cut' | 'freeze' | 'train.stages';
+
+/** The head's learning rate in every strategy; fine-tuning runs 100× lower. */
+const HEAD_RATE = 0.001;
+const HEAD_EPOCHS = 10;
+const FINE_TUNE_EPOCHS = 5;
+
+/** What a strategy writes for a base: the keys, as a user would write them. */
+export function strategyKeys(strategy: NamedStrategy, model: string, cut?: string): { cut?: string; freeze: 'all' | 'none'; stages: StageAsWritten[] } {
+  const zoo = ZOO[model];
+  const head: StageAsWritten = { name: 'head', epochs: HEAD_EPOCHS, optimizer: { name: 'adam', learningRate: HEAD_RATE } };
+  switch (strategy) {
+    case 'head-only':
+      return { ...(cut ?? zoo?.featureLayer ? { cut: cut ?? zoo!.featureLayer } : {}), freeze: 'all', stages: [head] };
+    case 'head-then-all':
+      return {
+        ...(cut ?? zoo?.featureLayer ? { cut: cut ?? zoo!.featureLayer } : {}),
+        freeze: 'all',
+        stages: [head, { name: 'finetune', epochs: FINE_TUNE_EPOCHS, unfreeze: ['all'], optimizer: { name: 'adam', learningRate: HEAD_RATE / 100 } }],
+      };
+    case 'low-level':
+      return { ...(cut ?? zoo?.lowLevelCut ? { cut: cut ?? zoo!.lowLevelCut } : {}), freeze: 'all', stages: [head] };
+    case 'all':
+      return {
+        ...(cut ?? zoo?.featureLayer ? { cut: cut ?? zoo!.featureLayer } : {}),
+        freeze: 'none',
+        stages: [{ name: 'all', epochs: HEAD_EPOCHS, optimizer: { name: 'adam', learningRate: { head: HEAD_RATE, base: HEAD_RATE / 10 } } }],
+      };
+  }
+}
+
+/**
+ * The file with a strategy's keys filled in where the file does not write
+ * them: what is written always wins. Pure; returns which keys it filled.
+ */
+export function expandStrategy(file: PipelineFile, strategy: NamedStrategy, cut?: string): { file: PipelineFile; filled: StrategyKey[] } {
+  const model = file.base?.model ?? 'mobilenet_v2';
+  const keys = strategyKeys(strategy, model, cut);
+  const filled: StrategyKey[] = [];
+  const base = { ...file.base };
+  if (base.cut === undefined && keys.cut !== undefined) {
+    base.cut = keys.cut;
+    filled.push('base.cut');
+  }
+  let freeze = file.freeze;
+  if (freeze === undefined) {
+    freeze = keys.freeze;
+    filled.push('freeze');
+  }
+  const train = { ...file.train };
+  if (train.stages === undefined) {
+    train.stages = keys.stages;
+    filled.push('train.stages');
+  }
+  return { file: { ...file, base, freeze, train }, filled };
+}
+
+/** Fewer training examples per class than this is "small": too few to retrain the whole network without overfitting. */
+export const SMALL_PER_CLASS = 300;
+/** A lower cut whose probe beats the top cut by more than this means the data differs from what the base learned. */
+export const DIFFERENT_MARGIN = 0.02;
+
+/**
+ * The textbook decision from two measurements: examples per class, and
+ * whether a linear probe on lower-level features beats one on the top
+ * features (then the base's high-level features do not fit this data).
+ * `probes` lists the top cut first. Pure.
+ */
+export function decideStrategy(perClass: number, probes: { cut: string; accuracy: number }[]): { chosen: NamedStrategy; cut: string; sentence: string } {
+  const [top, ...lower] = probes;
+  if (!top) throw new Error('no probes');
+  const bestLower = lower.reduce<{ cut: string; accuracy: number } | undefined>((best, p) => (!best || p.accuracy > best.accuracy ? p : best), undefined);
+  const small = perClass < SMALL_PER_CLASS;
+  const different = bestLower !== undefined && bestLower.accuracy > top.accuracy + DIFFERENT_MARGIN;
+  const chosen: NamedStrategy = small ? (different ? 'low-level' : 'head-only') : different ? 'all' : 'head-then-all';
+  const cut = chosen === 'low-level' ? bestLower!.cut : top.cut;
+  const size = `${Math.round(perClass)} images/class (${small ? 'small' : 'large'}: ${small ? '<' : '≥'} ${SMALL_PER_CLASS})`;
+  const probeText = bestLower
+    ? `probe accuracy ${bestLower.cut} ${bestLower.accuracy.toFixed(2)} vs ${top.cut} ${top.accuracy.toFixed(2)} (${different ? 'different from' : 'similar to'} what the base learned)`
+    : `probe accuracy ${top.cut} ${top.accuracy.toFixed(2)}`;
+  return { chosen, cut, sentence: `chose ${chosen}: ${size}; ${probeText}` };
+}

@@ -30,7 +30,30 @@ export function isCached(url: string, root = cacheRoot()): boolean {
   return existsSync(path.join(cacheDir(url, root), 'download.json'));
 }
 
-async function fetchBytes(url: string): Promise<Buffer> {
+/** The most a base model download may bring, all files together: $TLPIPE_MAX_DOWNLOAD_MB, 1 GiB by default. */
+export function maxDownloadBytes(): number {
+  return Number(process.env['TLPIPE_MAX_DOWNLOAD_MB'] ?? 1024) * 2 ** 20;
+}
+
+interface FetchOptions {
+  allowHttp: boolean;
+  /** Bytes this download may still bring. */
+  budget: { left: number };
+}
+
+/** https only, unless the pipeline allows plain http (`base.allowHttp`), before and after redirects. */
+function checkProtocol(url: string, allowHttp: boolean): void {
+  const protocol = new URL(url).protocol;
+  if (protocol === 'https:' || (protocol === 'http:' && allowHttp)) return;
+  throw new UserError(
+    `${url}: tlpipe downloads base models over https only`,
+    KEY,
+    protocol === 'http:' ? 'use an https:// address, or set `base.allowHttp: true` for a server you trust (such as one on localhost)' : 'give an https:// address of a model.json',
+  );
+}
+
+async function fetchBytes(url: string, options: FetchOptions): Promise<Buffer> {
+  checkProtocol(url, options.allowHttp);
   let response: Response;
   try {
     response = await fetch(url, { redirect: 'follow' });
@@ -38,13 +61,27 @@ async function fetchBytes(url: string): Promise<Buffer> {
     const cause = (error as { cause?: Error }).cause?.message ?? (error as Error).message;
     throw new UserError(`cannot download ${url}: ${cause}`, KEY, 'check the address and the network; a model downloaded once is used from the cache afterwards');
   }
+  if (response.url && response.url !== url) checkProtocol(response.url, options.allowHttp);
   if (!response.ok) throw new UserError(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`, KEY);
-  let body: Buffer;
+  const tooLarge = (): UserError =>
+    new UserError(`download of ${url} exceeds the size limit of ${Number((maxDownloadBytes() / 2 ** 20).toFixed(2))} MiB`, KEY, 'raise TLPIPE_MAX_DOWNLOAD_MB if this model is really that large; nothing was cached');
+  if (Number(response.headers.get('content-length') ?? 0) > options.budget.left) throw tooLarge();
+  // Read in chunks, so a server that sends without end is cut off at the limit rather than filling memory.
+  const chunks: Uint8Array[] = [];
   try {
-    body = Buffer.from(await response.arrayBuffer());
+    for await (const chunk of response.body ?? []) {
+      options.budget.left -= chunk.byteLength;
+      if (options.budget.left < 0) {
+        await response.body?.cancel().catch(() => undefined);
+        throw tooLarge();
+      }
+      chunks.push(chunk);
+    }
   } catch (error) {
+    if (error instanceof UserError) throw error;
     throw new UserError(`download of ${url} broke off: ${(error as Error).message}`, KEY, 'try again; nothing was cached');
   }
+  const body = Buffer.concat(chunks);
   const declared = Number(response.headers.get('content-length') ?? Number.NaN);
   if (Number.isFinite(declared) && declared !== body.length && !response.headers.get('content-encoding')) {
     throw new UserError(`download of ${url} is truncated: ${body.length} of ${declared} bytes`, KEY, 'try again; nothing was cached');
@@ -59,7 +96,9 @@ async function fetchBytes(url: string): Promise<Buffer> {
  * was pinned, matched it: an interrupted or wrong download never poses as
  * a cached model.
  */
-export async function downloadModel(url: string, options: { sha256?: string; cache?: string } = {}): Promise<DownloadedModel> {
+export async function downloadModel(url: string, options: { sha256?: string; cache?: string; allowHttp?: boolean } = {}): Promise<DownloadedModel> {
+  const fetching: FetchOptions = { allowHttp: options.allowHttp ?? false, budget: { left: maxDownloadBytes() } };
+  checkProtocol(url, fetching.allowHttp);
   const root = options.cache ?? cacheRoot();
   const dir = cacheDir(url, root);
   const record = path.join(dir, 'download.json');
@@ -67,7 +106,7 @@ export async function downloadModel(url: string, options: { sha256?: string; cac
     const cached = JSON.parse(readFileSync(record, 'utf8')) as { url: string; sha256: string };
     if (!options.sha256 || cached.sha256 === options.sha256) return { file: path.join(dir, 'model.json'), sha256: cached.sha256, fetched: false };
   }
-  const json = await fetchBytes(url);
+  const json = await fetchBytes(url, fetching);
   let manifest: { weightsManifest?: { paths: string[] }[] };
   try {
     manifest = JSON.parse(json.toString('utf8')) as typeof manifest;
@@ -85,7 +124,7 @@ export async function downloadModel(url: string, options: { sha256?: string; cac
       for (const shard of group.paths) {
         const target = path.resolve(staging, shard);
         if (!target.startsWith(staging + path.sep)) throw new UserError(`${url} names a weight file outside its folder: ${shard}`, KEY);
-        const data = await fetchBytes(new URL(shard, url).href);
+        const data = await fetchBytes(new URL(shard, url).href, fetching);
         hash.update(data);
         await mkdir(path.dirname(target), { recursive: true });
         await writeFile(target, data);

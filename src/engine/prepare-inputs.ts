@@ -19,7 +19,7 @@ import { downloadModel } from './download.js';
 async function loadBaseArtifacts(spec: PipelineSpec): Promise<{ artifacts?: ModelArtifacts; download?: PreparedInputs['download'] }> {
   if (spec.base.model === 'none') return {};
   if (spec.base.url) {
-    const downloaded = await downloadModel(spec.base.url, spec.base.sha256 ? { sha256: spec.base.sha256 } : {});
+    const downloaded = await downloadModel(spec.base.url, { ...(spec.base.sha256 ? { sha256: spec.base.sha256 } : {}), allowHttp: spec.base.allowHttp ?? false });
     return { artifacts: loadLocalArtifacts(downloaded.file), download: { url: spec.base.url, sha256: downloaded.sha256, fetched: downloaded.fetched } };
   }
   return { artifacts: spec.base.file ? loadLocalArtifacts(spec.base.file) : loadZooArtifacts(spec.base.model) };

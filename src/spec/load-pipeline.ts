@@ -39,10 +39,79 @@ export function loadPipeline(file: string): Result<LoadedPipeline> {
   return loadPipelineText(file, text, displayName);
 }
 
+/**
+ * The file name without its extension, made a safe folder name: runs go to
+ * runs/<name>/, so `..`, separators and odd characters must not reach it
+ * (the schema holds a written `name` to the same pattern).
+ */
+export function nameFromFile(file: string): string {
+  const stem = path.basename(file).replace(/\.[^.]*$/, '');
+  const safe = stem.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return safe === '' ? 'pipeline' : safe;
+}
+
+/** Deeper than any pipeline needs; the YAML parser recurses per level and would run out of stack. */
+const MAX_NESTING = 64;
+
+/**
+ * Where the text first nests deeper than MAX_NESTING: flow brackets (outside
+ * quotes and comments) plus block indentation, counted before parsing.
+ */
+function tooDeep(text: string): { line: number; col: number; sourceLine: string } | undefined {
+  let flow = 0;
+  let quote: string | undefined;
+  let line = 1;
+  let lineStart = 0;
+  let comment = false;
+  const indents: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\n') {
+      line++;
+      lineStart = i + 1;
+      comment = false;
+      // Block nesting: how many greater indentations enclose this line.
+      let indent = 0;
+      while (text[i + 1 + indent] === ' ') indent++;
+      while (indents.length > 0 && indents[indents.length - 1]! >= indent) indents.pop();
+      indents.push(indent);
+      if (indents.length + flow > MAX_NESTING) return place(text, line, lineStart, i + 1 + indent);
+      continue;
+    }
+    if (comment) continue;
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    // A quote opens a quoted scalar only where a scalar starts; in `don't` it is a plain character.
+    const before = text.slice(lineStart, i).trimEnd();
+    if ((c === '"' || c === "'") && (before === '' || /[:\-[{,?]$/.test(before))) quote = c;
+    else if (c === '#' && (i === lineStart || /\s/.test(text[i - 1]!))) comment = true;
+    else if (c === '[' || c === '{') {
+      flow++;
+      if (indents.length + flow > MAX_NESTING) return place(text, line, lineStart, i);
+    } else if ((c === ']' || c === '}') && flow > 0) flow--;
+  }
+  return undefined;
+}
+
+function place(text: string, line: number, lineStart: number, offset: number): { line: number; col: number; sourceLine: string } {
+  const end = text.indexOf('\n', lineStart);
+  return { line, col: offset - lineStart + 1, sourceLine: text.slice(lineStart, end < 0 ? undefined : end).slice(0, 200) };
+}
+
 /** As loadPipeline, for text already in memory (`file` still anchors relative paths). */
 export function loadPipelineText(file: string, text: string, displayName = file): Result<LoadedPipeline> {
   if (text.includes('\u0000')) {
     return fail({ file: displayName, path: [], severity: 'error', message: 'this is a binary file, not a YAML pipeline' });
+  }
+  const deep = tooDeep(text);
+  if (deep) {
+    return fail({
+      file: displayName, line: deep.line, col: deep.col, sourceLine: deep.sourceLine, path: [], severity: 'error',
+      message: `nested more than ${MAX_NESTING} levels deep`, hint: 'a pipeline nests a few levels; look for unclosed [ or { above this point',
+    });
   }
   const source = new SourceFile(displayName, text);
   const syntax = source.syntaxDiagnostics();
@@ -117,7 +186,7 @@ export function resolvePipeline(file: string, written: PipelineFile, chosen?: { 
   const batchSize = f.train?.batchSize ?? 32;
   const hasValidation = common.validation > 0;
   return {
-    name: f.name ?? path.basename(file).replace(/\.[^.]*$/, ''),
+    name: f.name ?? nameFromFile(file),
     file: absolute,
     seed: f.seed ?? 42,
     backend: f.backend ?? 'auto',
@@ -128,6 +197,7 @@ export function resolvePipeline(file: string, written: PipelineFile, chosen?: { 
       ...(parseRunRef(model) ? { run: parseRunRef(model)! } : {}),
       ...(isModelUrl(model) || ZOO[model]?.url ? { url: ZOO[model]?.url ?? model } : {}),
       ...(f.base?.sha256 ? { sha256: f.base.sha256 } : {}),
+      ...(f.base?.allowHttp ? { allowHttp: true } : {}),
       // A model.json base must name its cut (a rule says so); zoo entries know theirs.
       cut: f.base?.cut ?? ZOO[model]?.featureLayer ?? '',
       normalize: resolveNormalize(f.base?.normalize ?? ZOO[model]?.normalize ?? 'unit'),

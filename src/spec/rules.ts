@@ -357,6 +357,12 @@ export const autoNeedsZooBase: Rule = (file) => {
     : [];
 };
 
+/** Models are fetched over https; plain http must be asked for by name. */
+export const httpNeedsAllowing: Rule = (file) =>
+  /^http:\/\//.test(file.base?.model ?? '') && !file.base?.allowHttp
+    ? [{ path: ['base', 'model'], message: 'tlpipe downloads base models over https only', hint: 'use an https:// address, or add `allowHttp: true` under base for a server you trust (such as one on localhost)' }]
+    : [];
+
 export const RULES: readonly Rule[] = [
   baseModelIsKnown,
   inputSizeSaidOnce,
@@ -380,4 +386,5 @@ export const RULES: readonly Rule[] = [
   monitorNeedsValidation,
   stagesOrStrategy,
   autoNeedsZooBase,
+  httpNeedsAllowing,
 ];

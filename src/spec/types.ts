@@ -39,7 +39,7 @@ export interface PipelineFile {
     onBadFile?: 'error' | 'skip';
     augment?: Partial<AugmentSpec>;
   };
-  base?: { model?: string; cut?: string; inputSize?: [number, number]; sha256?: string; normalize?: 'unit' | 'symmetric' | { mean: number | number[]; std: number | number[] } };
+  base?: { model?: string; cut?: string; inputSize?: [number, number]; sha256?: string; allowHttp?: boolean; normalize?: 'unit' | 'symmetric' | { mean: number | number[]; std: number | number[] } };
   freeze?: 'all' | 'none' | FreezeRule[];
   head: HeadLayerAsWritten[];
   strategy?: StrategyName;
@@ -217,6 +217,8 @@ export interface PipelineSpec {
     /** For downloaded bases: the address, and the sha256 the download must have, if pinned. */
     url?: string;
     sha256?: string;
+    /** Plain http:// downloads allowed for this base. */
+    allowHttp?: boolean;
     /** For `run:<pipeline>[/<id>]` bases: which run, and once found, its fingerprint. */
     run?: { pipeline: string; id?: string; fingerprint?: string };
     cut: string;

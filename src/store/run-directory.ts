@@ -96,6 +96,8 @@ export class RunDirectory {
    * started at the same moment never share a number, whatever their fingerprints.
    */
   static async create(options: { runsRoot: string; pipeline: string; pipelineFile: string; fingerprint: string; seed: number }): Promise<RunDirectory> {
+    // Defence in depth: the spec already restricts names; nothing may lead out of the runs folder.
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(options.pipeline)) throw new Error(`unsafe pipeline name for a run folder: ${JSON.stringify(options.pipeline)}`);
     const pipelineDir = path.join(options.runsRoot, options.pipeline);
     const idsDir = path.join(pipelineDir, '.ids');
     await mkdir(idsDir, { recursive: true });

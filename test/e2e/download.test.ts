@@ -52,16 +52,18 @@ describe('downloading a base model over HTTP', () => {
 
   it('downloads once into the cache, then uses the cache without the network', async () => {
     const cache = workspace('cache');
-    const first = await downloadModel(`${base}/good/model.json`, { cache });
+    const first = await downloadModel(`${base}/good/model.json`, { cache, allowHttp: true });
     assert.equal(first.fetched, true);
     assert.equal(first.sha256, loadLocalArtifacts(path.join(served, 'model.json')).digest);
     const count = requests.length;
-    const second = await downloadModel(`${base}/good/model.json`, { cache });
+    const second = await downloadModel(`${base}/good/model.json`, { cache, allowHttp: true });
     assert.deepEqual([second.fetched, second.file, second.sha256], [false, first.file, first.sha256]);
     assert.equal(requests.length, count, 'no request for a cached model');
   });
 
-  const failures: { name: string; url: () => string; sha256?: string; message: RegExp }[] = [
+  const failures: { name: string; url: () => string; sha256?: string; allowHttp?: boolean; maxMb?: string; message: RegExp }[] = [
+    { name: 'plain http without allowHttp', url: () => `${base}/good/model.json`, allowHttp: false, message: /downloads base models over https only/ },
+    { name: 'a download over the size limit', url: () => `${base}/good/model.json`, maxMb: '0.01', message: /exceeds the size limit of 0\.01 MiB/ },
     { name: 'a truncated download', url: () => `${base}/truncated/model.json`, message: /broke off|truncated/ },
     { name: 'a wrong checksum', url: () => `${base}/good/model.json`, sha256: 'f'.repeat(64), message: /downloaded with sha256 [0-9a-f]{64}, but the pipeline pins f{64}/ },
     { name: 'a missing file', url: () => `${base}/good/nothing.json`, message: /HTTP 404/ },
@@ -70,7 +72,12 @@ describe('downloading a base model over HTTP', () => {
   for (const c of failures) {
     it(`${c.name} is a clear error and caches nothing`, async () => {
       const cache = workspace('cache-bad');
-      await assert.rejects(downloadModel(c.url(), { cache, ...(c.sha256 ? { sha256: c.sha256 } : {}) }), c.message);
+      if (c.maxMb) process.env['TLPIPE_MAX_DOWNLOAD_MB'] = c.maxMb;
+      try {
+        await assert.rejects(downloadModel(c.url(), { cache, allowHttp: c.allowHttp ?? true, ...(c.sha256 ? { sha256: c.sha256 } : {}) }), c.message);
+      } finally {
+        delete process.env['TLPIPE_MAX_DOWNLOAD_MB'];
+      }
       const models = path.join(cache, 'models');
       assert.deepEqual(existsSync(models) ? readdirSync(models) : [], []);
     });
@@ -85,6 +92,7 @@ dataset:
   image: { size: [32, 32] }
 base:
   model: ${base}/good/model.json
+  allowHttp: true
   cut: block_1_expand_relu
 head:
   - globalAveragePooling2d: {}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatDiagnostic } from '../../src/spec/diagnostics.js';
-import { loadPipelineText } from '../../src/spec/load-pipeline.js';
+import { loadPipelineText, nameFromFile } from '../../src/spec/load-pipeline.js';
 
 /** A small valid pipeline; each bad case below damages one thing in it. */
 const VALID = `dataset:
@@ -114,7 +114,7 @@ describe('invalid pipelines: message, place and hint', () => {
     { name: 'unknown base model', text: VALID + 'base: { model: mobilenetv2 }\n', at: '9:16', message: /unknown base model `mobilenetv2`/, hint: /did you mean `mobilenet_v2`/ },
     { name: 'dense before pooling', text: VALID.replace('- globalAveragePooling2d: {}', '- dense: { units: 4 }\n  - flatten: {}'), at: '4:5', message: /before it is pooled or flattened/ },
     { name: 'last activation is not softmax or linear', text: VALID.replace('activation: softmax', 'activation: sigmoid'), at: '5:42', message: /softmax \(probabilities\) or linear \(logits\), not sigmoid/ },
-    { name: 'missing required section', text: VALID.replace(/train:[\s\S]*/, ''), at: '1:1', message: /missing required key `train`/ },
+    { name: 'no stages and no strategy', text: VALID.replace(/train:[\s\S]*/, ''), at: '1:1', message: /no training stages: write `train.stages`, or a `strategy` that fills them/, hint: /strategy: head-only/ },
     { name: 'duplicate key', text: VALID + 'seed: 1\nseed: 2\n', at: '10:1', message: /unique/, hint: /each key may appear once/ },
     { name: 'not a mapping', text: '- a\n- b\n', at: '1:1', message: /a pipeline file is a YAML mapping/ },
     { name: 'tab indentation', text: 'dataset:\n\tformat: mnist\n', at: '2:1', message: /Tabs/, hint: /spaces, not tabs/ },
@@ -122,6 +122,7 @@ describe('invalid pipelines: message, place and hint', () => {
     { name: 'a step schedule without its step', text: VALID.replace('epochs: 1', 'epochs: 1\n      schedule: { type: step }'), at: '9:17', message: /a step schedule needs `everyEpochs`/ },
     { name: 'a warmup as long as the stage', text: VALID.replace('epochs: 1', 'epochs: 1\n      schedule: { type: cosine, warmupEpochs: 1 }'), at: '9:47', message: /warmup \(1 epochs\) is not shorter than the stage \(1\)/ },
     { name: 'early stopping on val_loss without a validation split', text: VALID.replace('format: mnist', 'format: mnist\n  validation: 0').replace('epochs: 1', 'epochs: 1\n      earlyStopping: { patience: 2 }'), at: '10:22', message: /val_loss needs a validation split/, hint: /monitor `loss`/ },
+    { name: 'a plain http base without allowHttp', text: VALID + 'base: { model: "http://example.com/m.json", cut: x }\n', at: '9:16', message: /downloads base models over https only/, hint: /allowHttp: true/ },
     { name: 'nesterov without momentum', text: VALID.replace('epochs: 1', 'epochs: 1\n      optimizer: { name: sgd, nesterov: true }'), at: '9:31', message: /`nesterov` needs sgd with `momentum` above 0/ },
     { name: 'per-group rates missing the base', text: VALID.replace('epochs: 1', 'epochs: 1\n      optimizer: { learningRate: { head: 0.001 } }'), at: '9:34', message: /missing required key `base`/ },
     { name: 'a freeze rule of the wrong type', text: VALID + 'freeze: [3]\n', at: '9:10', message: /3 is not a valid value here/, hint: /a glob/ },
@@ -207,4 +208,16 @@ describe('printed form (golden)', () => {
       ].join('\n'),
     );
   });
+});
+
+describe('a pipeline name taken from its file name is a safe folder name', () => {
+  const cases: [file: string, name: string][] = [
+    ['/w/quickstart.yaml', 'quickstart'],
+    ['/w/...yaml', 'pipeline'],
+    ['/w/..yaml', 'pipeline'],
+    ['/w/my pipeline (v2).yml', 'my-pipeline-v2-'],
+    ['/w/-lead.yaml', 'lead'],
+    [`/w/${'x'.repeat(300)}.yaml`, 'x'.repeat(64)],
+  ];
+  for (const [file, name] of cases) it(`${file.slice(0, 40)} → ${name.slice(0, 20)}`, () => assert.equal(nameFromFile(file), name));
 });

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { readUserFile, UserError } from './errors.js';
-import type { KerasTopology } from './model-topology.js';
+import { checkTopology, type KerasTopology } from './model-topology.js';
 import { joinShards, type ModelArtifacts } from './zoo.js';
 
 const read = (file: string, what: string): Buffer =>
@@ -25,16 +25,26 @@ export function loadLocalArtifacts(file: string): ModelArtifacts {
   const shards: Buffer[] = [];
   for (const group of model.weightsManifest) {
     for (const shard of group.paths) {
-      const data = read(path.resolve(path.dirname(file), shard), 'weight file');
+      const shardFile = path.resolve(path.dirname(file), shard);
+      if (!shardFile.startsWith(path.dirname(path.resolve(file)) + path.sep)) {
+        throw new UserError(`${file} names a weight file outside its folder: ${shard}`, ['base', 'model'], 'weight files sit beside model.json');
+      }
+      const data = read(shardFile, 'weight file');
       hash.update(data);
       shards.push(data);
     }
     weightSpecs.push(...group.weights);
   }
+  checkTopology(model.modelTopology, weightSpecs, knownLayerClasses(), file);
   return {
     modelTopology: model.modelTopology,
     weightSpecs,
     weightData: joinShards(shards),
     digest: hash.digest('hex'),
   };
+}
+
+/** The layer classes tfjs-layers has registered: the only ones a model.json may name. */
+function knownLayerClasses(): ReadonlySet<string> {
+  return new Set(Object.keys(tf.serialization.SerializationMap.getMap().classNameMap));
 }

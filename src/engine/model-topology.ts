@@ -86,3 +86,47 @@ export function cutTopology(topology: KerasTopology, cut: string, input?: number
   const inputs = (config.config.input_layers ?? []).filter((entry) => keep.has((entry as [string])[0]));
   return withModelConfig(topology, { ...config, config: { ...config.config, layers: kept, input_layers: inputs, output_layers: [[cut, 0, 0]] } });
 }
+
+/** Beyond these a model.json is not a model tlpipe can train on this machine: rejected before tfjs allocates anything. */
+const LIMITS = { weightElements: 2 ** 28, totalWeightElements: 2 ** 29, dimension: 1_000_000, inputSide: 8192, units: 1_000_000 } as const;
+
+/**
+ * Checks a model.json someone else wrote before tfjs builds it: every layer
+ * class must be one tfjs-layers knows (tlpipe never loads code a model
+ * names), and every shape must be sane, so an absurd file gets a clear
+ * message instead of an allocation failure.
+ */
+export function checkTopology(topology: KerasTopology, weightSpecs: { name: string; shape: number[] }[], knownClasses: ReadonlySet<string>, file: string): void {
+  const fail = (message: string, hint?: string): never => {
+    throw new UserError(`${file}: ${message}`, ['base', 'model'], hint);
+  };
+  const config = modelConfig(topology);
+  if (!config || !Array.isArray(config.config?.layers)) fail('its modelTopology has no layer list');
+  const visit = (layers: KerasLayerJson[]): void => {
+    for (const layer of layers) {
+      if (!knownClasses.has(layer.class_name)) {
+        const near = closestMatches(layer.class_name, [...knownClasses], 1);
+        fail(`layer \`${layerName(layer)}\` has class \`${layer.class_name}\`, which tfjs-layers does not know`, near.length > 0 ? `did you mean \`${near[0]}\`? custom layers cannot be loaded` : 'custom layers cannot be loaded');
+      }
+      const c = layer.config;
+      for (const key of ['units', 'filters'] as const) {
+        const v = c[key];
+        if (v !== undefined && !(Number.isInteger(v) && (v as number) > 0 && (v as number) <= LIMITS.units)) fail(`layer \`${layerName(layer)}\` has ${key} ${JSON.stringify(v)}`, `a ${key} count is a positive whole number up to ${LIMITS.units}`);
+      }
+      for (const d of c.batch_input_shape ?? []) {
+        if (d !== null && !(Number.isInteger(d) && d > 0 && d <= LIMITS.inputSide)) fail(`layer \`${layerName(layer)}\` has input shape [${(c.batch_input_shape ?? []).join(', ')}]`);
+      }
+      const nested = (c as { layers?: KerasLayerJson[] }).layers;
+      if (Array.isArray(nested)) visit(nested);
+    }
+  };
+  visit(config.config.layers);
+  let total = 0;
+  for (const spec of weightSpecs) {
+    if (!Array.isArray(spec.shape) || spec.shape.some((d) => !Number.isInteger(d) || d < 0 || d > LIMITS.dimension)) fail(`weight \`${spec.name}\` has shape ${JSON.stringify(spec.shape)}`);
+    const elements = spec.shape.reduce((a, b) => a * b, 1);
+    if (elements > LIMITS.weightElements) fail(`weight \`${spec.name}\` has ${elements.toExponential(2)} elements`, `tlpipe takes weights up to ${LIMITS.weightElements} elements (1 GiB of float32)`);
+    total += elements;
+  }
+  if (total > LIMITS.totalWeightElements) fail(`its weights have ${total.toExponential(2)} elements in all`, `tlpipe takes models up to ${LIMITS.totalWeightElements} weights (2 GiB of float32)`);
+}

@@ -35,6 +35,18 @@ function digitFeatures(digits: number[], perDigit: number, offset = 0): { rows: 
   return { rows, labels: chosen.map((i) => labels.data[i]!) };
 }
 
+/** A Sequential model.json with one layer `hidden` of class `className`, written by hand as an attacker or a broken exporter might. */
+function handWrittenModel(className: string, shapes: number[][], weightsPath = './weights.bin'): string {
+  return JSON.stringify({
+    format: 'layers-model',
+    modelTopology: {
+      class_name: 'Sequential',
+      config: { name: 's', layers: [{ class_name: className, config: { name: 'hidden', units: 8, batch_input_shape: [null, 49] } }] },
+    },
+    weightsManifest: [{ paths: [weightsPath], weights: shapes.map((shape) => ({ name: 'hidden/kernel', shape, dtype: 'float32' })) }],
+  });
+}
+
 describe('a model.json on disk as the base', () => {
   const dir = workspace('bases');
 
@@ -196,7 +208,7 @@ train:
     assert.equal(readJson(path.join(latestRun(dir, 'transfer'), 'run.json')).upstream.pipeline, 'cnn');
   });
 
-  const bad: { name: string; yaml: string; err: RegExp[] }[] = [
+  const bad: { name: string; yaml: string; err: RegExp[]; files?: Record<string, string> }[] = [
     {
       name: 'a model.json base without a cut',
       yaml: 'dataset: { format: mnist }\nbase: { model: pretrained/model.json }\nhead:\n  - dense: { units: classes, activation: softmax }\ntrain: { stages: [{ epochs: 1 }] }\n',
@@ -228,6 +240,24 @@ train:
       err: [/^bad.yaml:4:5: error: head\[0\]: `globalAveragePooling2d` needs a feature map \[height, width, channels\], but the base outputs a vector$/m],
     },
     {
+      name: 'a model.json naming a layer class tfjs does not know (no code is loaded)',
+      files: { 'custom/model.json': handWrittenModel('MyCustomLayer', [[49, 8]]), 'custom/weights.bin': '' },
+      yaml: 'dataset: { format: mnist }\nbase: { model: custom/model.json, cut: hidden }\nhead:\n  - dense: { units: classes, activation: softmax }\ntrain: { stages: [{ epochs: 1 }] }\n',
+      err: [/^bad.yaml:2:16: error: base.model: .*custom\/model.json: layer `hidden` has class `MyCustomLayer`, which tfjs-layers does not know$/m, /custom layers cannot be loaded/],
+    },
+    {
+      name: 'a model.json with an absurd weight shape',
+      files: { 'huge/model.json': handWrittenModel('Dense', [[300000, 100000]]), 'huge/weights.bin': '' },
+      yaml: 'dataset: { format: mnist }\nbase: { model: huge/model.json, cut: hidden }\nhead:\n  - dense: { units: classes, activation: softmax }\ntrain: { stages: [{ epochs: 1 }] }\n',
+      err: [/error: base.model: .*huge\/model.json: weight `hidden\/kernel` has 3.00e\+10 elements$/m, /up to 268435456 elements/],
+    },
+    {
+      name: 'a model.json whose weights lie outside its folder',
+      files: { 'escape/model.json': handWrittenModel('Dense', [[49, 8]], '../pretrained/weights.bin') },
+      yaml: 'dataset: { format: mnist }\nbase: { model: escape/model.json, cut: hidden }\nhead:\n  - dense: { units: classes, activation: softmax }\ntrain: { stages: [{ epochs: 1 }] }\n',
+      err: [/error: base.model: .*escape\/model.json names a weight file outside its folder: ..\/pretrained\/weights.bin$/m],
+    },
+    {
       name: 'an unknown cut in a model.json base',
       yaml: 'dataset: { format: csv, file: digits.csv, labelColumn: digit, featureColumns: [' + Array.from({ length: 49 }, (_, i) => `p${i}`).join(', ') + '] }\nbase: { model: pretrained/model.json, cut: hiden }\nhead:\n  - dense: { units: classes, activation: softmax }\ntrain: { stages: [{ epochs: 1 }] }\n',
       err: [/error: base.cut: the base has no layer named `hiden`$/m, /nearest layer names: hidden/],
@@ -235,6 +265,10 @@ train:
   ];
   for (const c of bad) {
     it(`rejects ${c.name}`, async () => {
+      for (const [file, text] of Object.entries(c.files ?? {})) {
+        mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+        writeFileSync(path.join(dir, file), text);
+      }
       writeFileSync(path.join(dir, 'bad.yaml'), c.yaml);
       const r = await tlpipe(['run', 'bad.yaml'], dir);
       assert.equal(r.code, 1, r.stderr);

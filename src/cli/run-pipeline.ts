@@ -117,8 +117,8 @@ export async function resumeRun(dir: string, options: RunOptions): Promise<Outco
   const record = run.record;
   if (record.status === 'completed') return invalid(`run ${record.pipeline}/${record.id} has already completed`, 'start a new run with `tlpipe run`');
   if (record.status === 'running' && isAlive(record.pid)) return invalid(`run ${record.pipeline}/${record.id} is still running (pid ${record.pid})`, 'stop it first (Ctrl-C or kill the process), then resume');
-  const lastEpoch = await run.latestCheckpointEpoch();
-  if (lastEpoch === undefined) return invalid(`run ${record.pipeline}/${record.id} has no complete checkpoint to resume from`, 'start it again with `tlpipe run`');
+  // Without a complete checkpoint the run starts over from its first epoch, in the same directory.
+  const lastEpoch = (await run.latestCheckpointEpoch()) ?? 0;
 
   // The pipeline exactly as the run resolved it, with absolute paths; its source is the run's copy.
   const spec = JSON.parse(await readFile(run.path('resolved.json'), 'utf8')) as PipelineSpec;
@@ -138,7 +138,7 @@ export async function resumeRun(dir: string, options: RunOptions): Promise<Outco
   await run.truncateMetrics(lastEpoch);
   await run.resumed(lastEpoch);
   await run.appendLog(`${new Date().toISOString()} resumed from epoch ${lastEpoch} by pid ${process.pid}`);
-  options.print(`resuming ${path.relative(process.cwd(), run.dir) || run.dir} from epoch ${lastEpoch}`);
+  options.print(`resuming ${path.relative(process.cwd(), run.dir) || run.dir} ${lastEpoch > 0 ? `from epoch ${lastEpoch}` : 'from the start (it died before its first checkpoint)'}`);
   return executeRun(run, { spec, source, prepared: prepared.value, plan: compiled.value }, options, true);
 }
 
@@ -147,7 +147,7 @@ async function findResumableRun(runsRoot: string, pipeline: string, fingerprint:
   for (const { dir, record } of runs) {
     if (record.fingerprint !== fingerprint) continue;
     if (record.status === 'completed' || (record.status === 'running' && isAlive(record.pid))) continue;
-    if ((await RunDirectory.open(dir).then((r) => r.latestCheckpointEpoch())) !== undefined) return dir;
+    return dir;
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Plan } from '../plan/types.js';
 import { splitSource } from './datasets.js';
-import { RunInterrupted, UserError } from './errors.js';
+import { RunInterrupted } from './errors.js';
 import type { EpochMetrics, EventListener } from './events.js';
 import { augmenter } from './augment.js';
 import type { TestMetrics } from './metrics.js';
@@ -22,7 +22,7 @@ export interface ExecuteOptions {
   onEvent: EventListener;
   output: RunOutput;
   signal?: AbortSignal;
-  /** Continue from the run's latest checkpoint instead of starting afresh. */
+  /** Continue from the run's latest checkpoint (if it has one) instead of starting afresh. */
   resume?: boolean;
   /** Where finished stages and extracted features are kept for later runs; absent: nothing is reused. */
   cache?: StageCache;
@@ -116,8 +116,8 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
       onEvent(event);
     };
 
+    // Resuming a run that died before its first checkpoint starts it over, in the same directory.
     let resumePoint = options.resume ? await readResumePoint(output) : undefined;
-    if (options.resume && !resumePoint) throw new UserError('the run has no complete checkpoint to resume from', [], 'start it again with `tlpipe run`');
     const checkpoints = new CheckpointWriter(output, plan.checkpoints, resumePoint?.index);
     const stages: StageSummary[] = [...(resumePoint?.state.completedStages ?? [])];
     if (resumePoint) streams.restore(resumePoint.state.random);

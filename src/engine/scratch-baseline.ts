@@ -29,7 +29,7 @@ export async function trainScratchBaseline(
   signal?: AbortSignal,
 ): Promise<BaselineResult> {
   // The same topology with fresh weights: loaded without weights, then seeded (tfjs's own initializers draw from Math.random).
-  const topology = base.toJSON(null, false) as object;
+  const topology = withBatchNormMomentum(base.toJSON(null, false) as Record<string, unknown>, SCRATCH_BN_MOMENTUM);
   const scratchBase = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: topology }));
   const streams = new RandomStreams(plan.seed);
   const model = composeModel(scratchBase, buildHeadLayers(plan.head, plan.seed, streams), `${plan.pipeline}_scratch`);
@@ -59,6 +59,26 @@ export async function trainScratchBaseline(
     // The composed model owns every layer, the scratch base's included.
     model.dispose();
   }
+}
+
+/**
+ * Batch norm's moving-average momentum for the scratch network. Pretrained
+ * Keras bases keep 0.99–0.999, fine for statistics that start right; from
+ * scratch they start at 0 and 1, and at 0.999 a few hundred steps leave them
+ * there, so validation in inference mode would measure the initial
+ * statistics rather than the network. 0.9 is PyTorch's default (its 0.1).
+ */
+const SCRATCH_BN_MOMENTUM = 0.9;
+
+function withBatchNormMomentum(topology: Record<string, unknown>, momentum: number): Record<string, unknown> {
+  const layers = (topology['config'] as { layers: { class_name: string; config: Record<string, unknown> }[] }).layers;
+  return {
+    ...topology,
+    config: {
+      ...(topology['config'] as object),
+      layers: layers.map((l) => (l.class_name === 'BatchNormalization' ? { ...l, config: { ...l.config, momentum } } : l)),
+    },
+  };
 }
 
 /**

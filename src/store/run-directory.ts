@@ -83,8 +83,10 @@ export class RunDirectory {
     await this.writeFile('metrics.jsonl', kept.map((line) => line + '\n').join(''));
   }
 
-  /** Marks the run running again in this process. */
+  /** Marks the run running again in this process, and clears what its dead process left half-written. */
   async resumed(fromEpoch: number): Promise<void> {
+    const checkpoints = await readdir(this.path('checkpoints')).catch(() => [] as string[]);
+    for (const name of checkpoints.filter((n) => n.startsWith('.partial-'))) await rm(this.path(`checkpoints/${name}`), { recursive: true, force: true });
     const { error: _error, endedAt: _endedAt, seconds: _seconds, ...rest } = this.current;
     this.current = { ...rest, status: 'running', pid: process.pid, resumes: [...(rest.resumes ?? []), { at: new Date().toISOString(), fromEpoch, pid: process.pid }] };
     await this.writeJson('run.json', this.current);

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { UserError } from '../engine/errors.js';
 import type { CachedStage, StageCache } from '../engine/stage-cache.js';
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
@@ -43,14 +44,28 @@ export class StageCacheFiles implements StageCache {
 
   private async read<M>(kind: string, key: string): Promise<{ meta: M; data: Uint8Array } | undefined> {
     const dir = this.dir(kind, key);
+    let metaText: string;
+    let data: Uint8Array;
     try {
-      const meta = JSON.parse(await readFile(path.join(dir, 'meta.json'), 'utf8')) as M & { sha256: string };
-      const data = new Uint8Array(await readFile(path.join(dir, 'data.bin')));
-      if (sha256(data) === meta.sha256) return { meta, data };
+      metaText = await readFile(path.join(dir, 'meta.json'), 'utf8');
+      data = new Uint8Array(await readFile(path.join(dir, 'data.bin')));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      // The entry exists but cannot be read (permissions, a folder where a file should be, a disk error).
+      throw new UserError(
+        `cannot read the stage cache entry ${dir}: ${code ?? (error as Error).message}`,
+        [],
+        `delete it (rm -r ${dir}) or run with --no-cache`,
+      );
     }
-    // Unreadable or corrupt: never use it; the caller computes it again and rewrites it.
+    try {
+      const meta = JSON.parse(metaText) as M & { sha256: string };
+      if (sha256(data) === meta.sha256) return { meta, data };
+    } catch {
+      // meta.json is not JSON: as corrupt as a digest mismatch.
+    }
+    // Corrupt: never used; the caller computes it again and rewrites it.
     await rm(dir, { recursive: true, force: true });
     return undefined;
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { CLI, readJson, tlpipe, workspace, write } from './cli-harness.js';
@@ -86,6 +86,19 @@ describe('the stage cache', () => {
     assert.deepEqual(readJson(path.join(last, 'summary.json')).status, 'completed');
     const healed = await tlpipe(['run', 'exp.yaml'], dir);
     assert.match(healed.stderr, /reused from the stage cache/, 'the rebuilt entry is used next time');
+  });
+
+  it('an unreadable cache entry is a clear error and a failed run, not a crash or a silent rebuild', async () => {
+    const features = path.join(dir, 'runs', '.cache', 'features');
+    for (const key of readdirSync(features)) {
+      rmSync(path.join(features, key, 'data.bin'));
+      mkdirSync(path.join(features, key, 'data.bin'));
+    }
+    const r = await tlpipe(['run', 'exp.yaml'], dir);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^exp\.yaml: error: cannot read the stage cache entry .*features\/[0-9a-f]{64}: EISDIR\n {2}hint: delete it \(rm -r .*\) or run with --no-cache$/m);
+    assert.doesNotMatch(r.stderr, /internal error|^\s+at /m);
+    assert.equal(readJson(path.join(runDirs(dir, 'exp').at(-1)!, 'run.json')).status, 'failed');
   });
 });
 

@@ -46,6 +46,7 @@ unchanged (the plan fingerprint is checked).
 Options:
   --backend <name>   auto | tensorflow | wasm | cpu (default: the run's backend)
   --runs <dir>       where runs are, for run: bases (default: ./runs)
+  --no-cache         do not read or fill the stage cache
   --json             one JSON event per line on stdout
   --quiet            print only the result
   -h, --help         show this help`,

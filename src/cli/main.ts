@@ -269,11 +269,11 @@ async function runCommand(args: string[]): Promise<number> {
 }
 
 async function resumeCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, RUN_OPTIONS);
+  const { values, positionals } = parse(args, { ...RUN_OPTIONS, 'no-cache': { type: 'boolean' } });
   if (values.help) return help('resume');
   if (positionals.length !== 1) throw new UsageError('resume takes exactly one run directory');
   const { resumeRun } = await loadRunner();
-  return reportOutcome(await resumeRun(positionals[0]!, runOptions(values)));
+  return reportOutcome(await resumeRun(positionals[0]!, { ...runOptions(values), ...(values['no-cache'] ? { noCache: true } : {}) }));
 }
 
 const RUN_OPTIONS = {

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../../src/engine/backend.js';
+import { SeededRandom } from '../../src/engine/random.js';
+import { fileModelHandler } from '../../src/store/model-files.js';
+import { CLI, readJson, tlpipe, workspace, write } from './cli-harness.js';
+
+const PIPELINE = `name: crash
+seed: 9
+backend: wasm
+dataset: { format: mnist, limit: { perClass: 6, testPerClass: 2 }, image: { size: [32, 32] } }
+base: { cut: block_2_add }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: 12, activation: relu }
+  - dense: { units: classes, activation: softmax }
+train:
+  batchSize: 8
+  checkpoints: { keepLast: 2 }
+  stages:
+    - { name: head, epochs: 4, optimizer: { learningRate: 0.01 } }
+    - { name: tune, epochs: 2, unfreeze: ["block_2_*"], optimizer: { learningRate: 0.001 } }
+`;
+
+/** Trials in npm test; TLPIPE_KILL_TRIALS=100 for a long run. */
+const TRIALS = Number(process.env['TLPIPE_KILL_TRIALS'] ?? 5);
+
+const rows = (runDir: string): Record<string, unknown>[] =>
+  readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => {
+    const { seconds: _s, reused: _r, ...row } = JSON.parse(line) as Record<string, unknown>;
+    return row;
+  });
+
+/** Every file of a run folder that should parse does: .json whole, .jsonl line by line. */
+function unparsable(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) return unparsable(file);
+    try {
+      if (entry.name.endsWith('.json')) JSON.parse(readFileSync(file, 'utf8'));
+      if (entry.name.endsWith('.jsonl')) for (const line of readFileSync(file, 'utf8').split('\n').filter((l) => l !== '')) JSON.parse(line);
+      return [];
+    } catch {
+      return [file];
+    }
+  });
+}
+
+describe(`SIGKILL at random moments, ${TRIALS} trials: nothing is corrupt, and resume completes the run`, () => {
+  const dir = workspace('crash');
+  let reference: Record<string, unknown>[] = [];
+  /** How long the reference run worked after its folder appeared: the window the kills fall in. */
+  let window = 0;
+  before(async () => {
+    await selectBackend('wasm');
+    write(dir, 'crash.yaml', PIPELINE);
+    const child = spawn(process.execPath, [CLI, 'run', 'crash.yaml', '--runs', 'reference', '--no-cache'], { cwd: dir });
+    let appeared = 0;
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (appeared === 0 && /^run /m.test(chunk.toString())) appeared = performance.now();
+    });
+    assert.equal(await new Promise((resolve) => child.on('exit', resolve)), 0);
+    window = performance.now() - appeared;
+    const runs = path.join(dir, 'reference', 'crash');
+    reference = rows(path.join(runs, readdirSync(runs).find((n) => /^\d{4}-/.test(n))!));
+  });
+
+  const random = new SeededRandom(20261128);
+  const outcomes: string[] = [];
+  for (let trial = 1; trial <= TRIALS; trial++) {
+    it(`trial ${trial}: killed at a seeded random moment while the run works`, async () => {
+      // From the moment the run folder exists to about when the run ends: data, features, epochs, checkpoints.
+      const delay = Math.floor(random.next() * window);
+      const runsRoot = `trial-${trial}`;
+      const child = spawn(process.execPath, [CLI, 'run', 'crash.yaml', '--runs', runsRoot, '--no-cache'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        const first = !/^run /m.test(stderr);
+        stderr += chunk.toString();
+        if (first && /^run /m.test(stderr)) setTimeout(() => child.kill('SIGKILL'), delay);
+      });
+      const code = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(signal ?? c)));
+      outcomes.push(code === 'SIGKILL' ? `killed at: ${stderr.trim().split('\n').at(-1)}` : 'finished first');
+      const runs = path.join(dir, runsRoot, 'crash');
+      const runDir = path.join(runs, readdirSync(runs).find((n) => /^\d{4}-/.test(n))!);
+      assert.deepEqual(unparsable(runDir), [], stderr);
+      // Every checkpoint folder present is whole: it loads.
+      const checkpoints = existsSync(path.join(runDir, 'checkpoints')) ? readdirSync(path.join(runDir, 'checkpoints')).filter((n) => /^epoch-\d{3}$/.test(n)) : [];
+      for (const name of checkpoints) (await tf.loadLayersModel(fileModelHandler(path.join(runDir, 'checkpoints', name)))).dispose();
+      const listed = JSON.parse((await tlpipe(['runs', '--runs', runsRoot, '--json'], dir)).stdout)[0];
+      if (code === 'SIGKILL') {
+        assert.equal(listed.status, 'interrupted');
+        const resumed = await tlpipe(['resume', runDir, '--no-cache'], dir);
+        assert.equal(resumed.code, 0, resumed.stderr);
+      } else assert.equal(code, 0, `the run ended before the kill: ${stderr}`);
+      assert.equal(readJson(path.join(runDir, 'run.json')).status, 'completed');
+      assert.deepEqual(unparsable(runDir), []);
+      assert.deepEqual(rows(runDir), reference, 'the resumed run ends exactly as the uninterrupted one');
+    });
+  }
+  it('the kills landed while the runs worked', () => {
+    assert.ok(outcomes.filter((o) => o.startsWith('killed')).length >= Math.ceil(TRIALS / 2), outcomes.join('\n'));
+    console.log(outcomes.join('\n'));
+  });
+});
+
+describe('concurrency', () => {
+  it('four runs of one pipeline started at once get distinct folders and never interleave', async () => {
+    const dir = workspace('concurrent');
+    write(dir, 'crash.yaml', PIPELINE.replace(/ {4}- \{ name: tune.*\n/, ''));
+    const results = await Promise.all([1, 2, 3, 4].map(() => tlpipe(['run', 'crash.yaml'], dir)));
+    for (const r of results) assert.equal(r.code, 0, r.stderr);
+    const runs = path.join(dir, 'runs', 'crash');
+    const ids = readdirSync(runs).filter((n) => /^\d{4}-/.test(n)).sort();
+    assert.deepEqual(ids.map((id) => id.slice(0, 4)), ['0001', '0002', '0003', '0004']);
+    const first = rows(path.join(runs, ids[0]!));
+    assert.deepEqual(first.map((r) => r['epoch']), [1, 2, 3, 4]);
+    for (const id of ids) {
+      assert.deepEqual(unparsable(path.join(runs, id)), []);
+      assert.equal(readJson(path.join(runs, id, 'run.json')).status, 'completed');
+      assert.deepEqual(rows(path.join(runs, id)), first, `${id}: one line per epoch, its own`);
+    }
+  });
+});

@@ -204,8 +204,10 @@ async function executeRun(
     await renderer.close();
     const finished = await run.finish('completed');
     return { kind: 'ran', run: finished, dir: run.dir, diagnostics: [] };
-  } catch (error) {
+  } catch (thrown) {
     await recording.catch(() => undefined);
+    // A full or read-only disk is the machine's state, not a bug: say so, and how to go on.
+    const error = diskError(thrown, run.dir) ?? thrown;
     await renderer.close(error as Error);
     const stamp = new Date().toISOString();
     if (error instanceof RunInterrupted) {
@@ -214,7 +216,7 @@ async function executeRun(
       return { kind: 'ran', run: finished, dir: run.dir, diagnostics: [] };
     }
     if (error instanceof UserError) {
-      await run.appendLog(`${stamp} failed: ${error.message}`);
+      await run.appendLog(`${stamp} failed: ${error.message}`).catch(() => undefined);
       const finished = await run.finish('failed', { message: error.message, ...(error.hint ? { hint: error.hint } : {}) });
       const diagnostic = error.toDiagnostic(spec.file);
       return { kind: 'ran', run: finished, dir: run.dir, diagnostics: [source?.locate(diagnostic) ?? diagnostic] };
@@ -239,6 +241,16 @@ function makeRenderer(options: RunOptions, plan: Plan): ProgressRenderer {
     case 'plain':
       return plainRenderer(options.print);
   }
+}
+
+/** Errors of the disk under the run folder, as user errors that name the file and the way on. */
+function diskError(error: unknown, runDir: string): UserError | undefined {
+  const e = error as NodeJS.ErrnoException;
+  const reasons: Record<string, string> = { ENOSPC: 'no space left on the device', EDQUOT: 'the disk quota is used up', EROFS: 'the file system is read-only', EIO: 'the disk reported an I/O error' };
+  const reason = e?.code ? reasons[e.code] : undefined;
+  if (!reason) return undefined;
+  const where = e.path ? ` writing ${path.relative(process.cwd(), e.path) || e.path}` : '';
+  return new UserError(`${reason}${where}`, [], `free space (old checkpoints, runs/.cache) and continue with \`tlpipe resume ${path.relative(process.cwd(), runDir) || runDir}\``);
 }
 
 async function readMetrics(run: RunDirectory): Promise<Parameters<typeof singleRunReport>[1]> {

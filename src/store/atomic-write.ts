@@ -16,6 +16,8 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
   } catch (error) {
     await handle.close();
     await rm(temporary, { force: true });
+    // Name the file meant, not the temporary one, in what the user reads.
+    (error as NodeJS.ErrnoException).path = file;
     throw error;
   }
   await handle.close();

@@ -176,7 +176,14 @@ export class RunDirectory {
 
   async update(changes: Partial<RunRecord>): Promise<void> {
     this.current = { ...this.current, ...changes };
-    await this.writeJson('run.json', this.current);
+    try {
+      await this.writeJson('run.json', this.current);
+    } catch (error) {
+      // On a full disk the temporary copy cannot be written, but run.json's own blocks can be
+      // overwritten: a run must be able to record that it failed for lack of space.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+      await writeFile(this.path('run.json'), JSON.stringify(this.current, null, 2) + '\n');
+    }
   }
 
   /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -123,6 +123,41 @@ describe('concurrency', () => {
       assert.deepEqual(unparsable(path.join(runs, id)), []);
       assert.equal(readJson(path.join(runs, id, 'run.json')).status, 'completed');
       assert.deepEqual(rows(path.join(runs, id)), first, `${id}: one line per epoch, its own`);
+    }
+  });
+});
+
+/** A tmpfs of `size` mounted at `dir`, when this machine allows mounting (root in a container that permits it). */
+function mountTmpfs(dir: string, size: string): boolean {
+  try {
+    mkdirSync(dir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('resource limits', () => {
+  it('a full disk (a 96 KiB tmpfs) fails the run with a clear message, its files intact', async (t) => {
+    const dir = workspace('full-disk');
+    write(dir, 'full.yaml', PIPELINE.replace(/ {4}- \{ name: tune.*\n/, ''));
+    const runsRoot = path.join(dir, 'runs');
+    if (!mountTmpfs(runsRoot, '96k')) return t.skip('cannot mount a tmpfs here (needs root)');
+    try {
+      const r = await tlpipe(['run', 'full.yaml', '--no-cache'], dir);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^full\.yaml: error: no space left on the device writing runs\/crash\/0001-[0-9a-f]{8}\/\S+\n {2}hint: free space .* and continue with `tlpipe resume runs\/crash\/0001-/m);
+      assert.doesNotMatch(r.stderr, /internal error|^\s+at /m);
+      const runDir = path.join(runsRoot, 'crash', readdirSync(path.join(runsRoot, 'crash')).find((n) => /^\d{4}-/.test(n))!);
+      assert.deepEqual(unparsable(runDir), []);
+      const run = readJson(path.join(runDir, 'run.json'));
+      assert.equal(run.status, 'failed');
+      assert.match(run.error.message, /no space left/);
+      const temporary = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? temporary(path.join(d, e.name)) : e.name.endsWith('.tmp') ? [e.name] : []));
+      assert.deepEqual(temporary(runDir), []);
+    } finally {
+      execFileSync('umount', [runsRoot]);
     }
   });
 });

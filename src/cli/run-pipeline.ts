@@ -6,6 +6,7 @@ import { executePlan } from '../engine/execute-plan.js';
 import { confusionMatrixCsv } from '../engine/metrics.js';
 import { prepareInputs, type PreparedInputs } from '../engine/prepare-inputs.js';
 import { compilePlan } from '../plan/compile-plan.js';
+import { heapProblems } from '../plan/memory-estimate.js';
 import type { Plan } from '../plan/types.js';
 import { formatEventLine } from '../progress/event-lines.js';
 import { jsonRenderer, listrRenderer, plainRenderer, type ProgressMode, type ProgressRenderer } from '../progress/renderers.js';
@@ -60,6 +61,23 @@ export async function planPipeline(
   if (!plan.ok) {
     prepared.value.base.dispose();
     return { ok: false, diagnostics: plan.diagnostics.map((d) => source.locate(d)) };
+  }
+  // The wasm heap is 4 GiB: a batch that cannot fit is an error now, not an abort mid-run.
+  if (prepared.value.backend.name === 'wasm') {
+    const tooLarge = heapProblems(plan.value).map((p): Diagnostic => {
+      const written = (at: (string | number)[]): boolean => source.has(at);
+      const own = ['train', 'stages', p.stage.index, 'batchSize'];
+      const at = written(own) ? own : written(['train', 'batchSize']) ? ['train', 'batchSize'] : ['train', 'stages', p.stage.index];
+      return source.locate({
+        file: spec.file, path: at, severity: 'error',
+        message: `stage \`${p.stage.name}\` trains on batches of ${p.stage.batchSize} at ${spec.dataset.image.size.join('×')}, which need about ${(p.needBytes / 2 ** 30).toFixed(1)} GiB; the wasm backend's heap holds 4 GiB`,
+        hint: p.largest > 0 ? `the largest batch that fits is ${p.largest}: set \`batchSize: ${p.largest}\` on this stage, or use smaller images or fewer unfrozen layers` : 'use smaller images or fewer unfrozen layers',
+      });
+    });
+    if (tooLarge.length > 0) {
+      prepared.value.base.dispose();
+      return { ok: false, diagnostics: tooLarge };
+    }
   }
   return { ok: true, loaded: loaded.value, prepared: prepared.value, plan: plan.value, warnings: [...loaded.warnings, ...plan.warnings.map((d) => source.locate(d))] };
 }
@@ -206,8 +224,8 @@ async function executeRun(
     return { kind: 'ran', run: finished, dir: run.dir, diagnostics: [] };
   } catch (thrown) {
     await recording.catch(() => undefined);
-    // A full or read-only disk is the machine's state, not a bug: say so, and how to go on.
-    const error = diskError(thrown, run.dir) ?? thrown;
+    // A full disk or an exhausted heap is the machine's state, not a bug: say so, and how to go on.
+    const error = diskError(thrown, run.dir) ?? heapError(thrown, prepared.backend.name) ?? thrown;
     await renderer.close(error as Error);
     const stamp = new Date().toISOString();
     if (error instanceof RunInterrupted) {
@@ -251,6 +269,17 @@ function diskError(error: unknown, runDir: string): UserError | undefined {
   if (!reason) return undefined;
   const where = e.path ? ` writing ${path.relative(process.cwd(), e.path) || e.path}` : '';
   return new UserError(`${reason}${where}`, [], `free space (old checkpoints, runs/.cache) and continue with \`tlpipe resume ${path.relative(process.cwd(), runDir) || runDir}\``);
+}
+
+/**
+ * The wasm backend reports an exhausted 4 GiB heap as a bare `Aborted()` or
+ * an out-of-bounds access; the plan's estimate should prevent it, and if it
+ * does not, this says what happened instead of printing a stack.
+ */
+function heapError(error: unknown, backend: string): UserError | undefined {
+  const message = (error as Error)?.message ?? '';
+  if (backend !== 'wasm' || !((error as Error)?.name === 'RuntimeError' || /^Aborted\(|memory access out of bounds|Cannot enlarge memory/.test(message))) return undefined;
+  return new UserError(`the wasm backend ran out of memory (its heap holds 4 GiB): ${message.split('.')[0]}`, [], 'lower the batch size of the stage that was running, use smaller images, or unfreeze fewer layers');
 }
 
 async function readMetrics(run: RunDirectory): Promise<Parameters<typeof singleRunReport>[1]> {

@@ -141,7 +141,7 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
             cutOutputShape: outputShape,
             layerCount: base.layers.length,
             paramCount: base.countParams(),
-            layers: base.layers.filter((l) => l.getClassName() !== 'InputLayer').map((l) => ({ name: l.name, className: l.getClassName(), params: l.countParams() })),
+            layers: base.layers.filter((l) => l.getClassName() !== 'InputLayer').map((l) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), outputElements: outputElements(l) })),
           },
         },
         seconds: { data: dataSeconds, base: baseSeconds },
@@ -151,4 +151,11 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
     if (error instanceof UserError) return { ok: false, diagnostics: [error.toDiagnostic(spec.file)] };
     throw error;
   }
+}
+
+/** Values one example produces at a layer's output (0 for layers with several outputs). */
+function outputElements(layer: tf.layers.Layer): number {
+  const shape = layer.outputShape;
+  if (!Array.isArray(shape) || Array.isArray(shape[0])) return 0;
+  return (shape as (number | null)[]).slice(1).reduce<number>((a, b) => a * (b ?? 1), 1);
 }

@@ -46,7 +46,7 @@ export interface PlanInputs {
     layerCount: number;
     paramCount: number;
     /** The kept layers in order (input layer excluded), with their weight counts. */
-    layers: { name: string; className: string; params: number }[];
+    layers: { name: string; className: string; params: number; outputElements?: number }[];
   };
 }
 
@@ -129,7 +129,7 @@ export interface Plan {
     cutOutputShape: number[];
     layerCount: number;
     paramCount: number;
-    layers: { name: string; className: string; params: number }[];
+    layers: { name: string; className: string; params: number; outputElements?: number }[];
   };
   head: ResolvedHeadLayer[];
   /**

@@ -49,6 +49,11 @@ export class SourceFile {
     return { node, depth };
   }
 
+  /** Whether the file writes `path` itself (not only an ancestor of it). */
+  has(path: KeyPath): boolean {
+    return this.nodeAt(path).depth === path.length;
+  }
+
   /** The offset of the key (not the value) of `path`'s last element, for "unknown key" errors. */
   keyOffset(path: KeyPath): number | undefined {
     const parent = this.nodeAt(path.slice(0, -1));

@@ -161,3 +161,30 @@ describe('resource limits', () => {
     }
   });
 });
+
+describe('the wasm heap', () => {
+  it('a fine-tuning batch too large for the 4 GiB heap is an error before training, naming the largest batch that fits — and that batch trains', async () => {
+    const dir = workspace('heap');
+    const pipeline = (batch: number): string => `name: heap
+backend: wasm
+dataset: { format: mnist, limit: { perClass: 2, testPerClass: 1 }, validation: 0, image: { size: [224, 224] } }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: classes, activation: softmax }
+train:
+  batchSize: ${batch}
+  stages:
+    - { name: tune, epochs: 1, unfreeze: ["block_16_*", "Conv_1*"] }
+`;
+    write(dir, 'heap.yaml', pipeline(32));
+    const r = await tlpipe(['run', 'heap.yaml'], dir);
+    assert.equal(r.code, 1, r.stderr);
+    const found = /^heap\.yaml:8:14: error: train\.batchSize: stage `tune` trains on batches of 32 at 224×224, which need about [\d.]+ GiB; the wasm backend's heap holds 4 GiB\n.*\n.*\n {2}hint: the largest batch that fits is (\d+): /m.exec(r.stderr);
+    assert.ok(found, r.stderr);
+    assert.equal(existsSync(path.join(dir, 'runs')), false, 'refused before a run folder was made');
+    // The batch it names really trains: one step at that size, no abort.
+    write(dir, 'heap.yaml', pipeline(Number(found[1])));
+    const fits = await tlpipe(['run', 'heap.yaml', '--no-cache'], dir);
+    assert.equal(fits.code, 0, fits.stderr);
+  });
+});

@@ -1,0 +1,43 @@
+import type { Plan, PlanStage } from './types.js';
+
+/** The wasm backend's heap: 32-bit addresses. */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+/** Kept free for the weights, the optimizer's moments and the allocator's slack. */
+const HEAP_RESERVE_BYTES = 256 * 2 ** 20;
+
+/**
+ * Heap bytes one training example costs in a stage that runs images through
+ * the base: every layer's activations stay alive until the step ends, and
+ * the trainable part adds its gradients. Calibrated on MobileNetV2 with the
+ * wasm backend (peak heap / activation bytes): 3.1–3.3 with the top blocks
+ * unfrozen at 96×96 and 224×224, 5.1 with every layer unfrozen at 224×224;
+ * the constants below sit just above those.
+ */
+export function trainingBytesPerExample(plan: Plan, stage: PlanStage): number {
+  const trainable = new Set(stage.trainableBaseLayers);
+  const all = plan.base.layers.reduce((sum, l) => sum + (l.outputElements ?? 0), 0);
+  const learning = plan.base.layers.reduce((sum, l) => sum + (trainable.has(l.name) ? (l.outputElements ?? 0) : 0), 0);
+  return 4 * all * (3.4 + (2.0 * learning) / Math.max(1, all));
+}
+
+/** The largest batch whose training step fits a heap of `heapBytes`. */
+export function largestBatch(bytesPerExample: number, heapBytes: number): number {
+  return Math.max(0, Math.floor((heapBytes - HEAP_RESERVE_BYTES) / bytesPerExample));
+}
+
+export interface HeapProblem {
+  stage: PlanStage;
+  needBytes: number;
+  largest: number;
+}
+
+/** Stages whose training batches would not fit the heap: found before any training, never a bare `Aborted()`. */
+export function heapProblems(plan: Plan, heapBytes = WASM_HEAP_BYTES): HeapProblem[] {
+  return plan.stages
+    .filter((stage) => stage.trainable === 'base+head')
+    .map((stage) => {
+      const perExample = trainingBytesPerExample(plan, stage);
+      return { stage, needBytes: perExample * stage.batchSize + HEAP_RESERVE_BYTES, largest: largestBatch(perExample, heapBytes) };
+    })
+    .filter((p) => p.needBytes > heapBytes);
+}

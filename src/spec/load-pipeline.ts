@@ -103,6 +103,10 @@ function place(text: string, line: number, lineStart: number, offset: number): {
 
 /** As loadPipeline, for text already in memory (`file` still anchors relative paths). */
 export function loadPipelineText(file: string, text: string, displayName = file): Result<LoadedPipeline> {
+  // Bounded work for any input: a pipeline is a few KiB.
+  if (text.length > MAX_PIPELINE_BYTES) {
+    return fail({ file: displayName, path: [], severity: 'error', message: `the text is ${text.length} characters; a pipeline file is at most ${MAX_PIPELINE_BYTES}` });
+  }
   if (text.includes('\u0000')) {
     return fail({ file: displayName, path: [], severity: 'error', message: 'this is a binary file, not a YAML pipeline' });
   }

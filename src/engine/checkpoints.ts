@@ -109,6 +109,8 @@ export class CheckpointWriter {
     await context.model.save(this.output.modelHandler(partial));
     const snapshots = await Promise.all(end.optimizers.map((o) => optimizerState(o.optimizer)));
     const encoded = await Promise.all(snapshots.map((s) => tf.io.encodeWeights(s.weights)));
+    // getWeights makes a fresh scalar for the iteration count; the rest are the optimizer's own variables.
+    tf.dispose(snapshots.flatMap((s) => s.weights.filter((w) => w.name === 'iter').map((w) => w.tensor)));
     const optimizers: TrainerState['optimizers'] = [];
     let offset = 0;
     encoded.forEach(({ data, specs }, i) => {

@@ -15,6 +15,8 @@ export interface EpochMetrics {
   /** Each parameter group's rate at the epoch's first step, when there are several. */
   learningRates?: Record<string, number>;
   seconds: number;
+  /** tfjs tensors alive at the epoch's end; the same at every epoch of a stage, or something leaks. */
+  tensors?: number;
   /** Taken from the stage cache: an earlier run trained this epoch with the same plan. */
   reused?: true;
 }

@@ -81,6 +81,8 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
     // tape: once and stored (precompute), or per batch. Stored features go stale when a stage
     // fine-tunes the base, and are computed again for the next head-only stage.
     let features: typeof examples | undefined;
+    const storedFeatures: tf.Tensor[] = [];
+    owned.push(storedFeatures);
     // What the base is now: the plan's, or as the last fine-tuning stage left it; it names cached features.
     let baseState = pristineBaseState(plan);
     const backendName = prepared.backend.name;
@@ -103,7 +105,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
           await options.cache?.writeFeatures(key, stored.shape, (await stored.data()) as Float32Array);
         }
         const labels = oneHotBatch(splitSource(dataset, split).labels, selection[split], numClasses);
-        owned.push(stored, labels);
+        storedFeatures.push(stored, labels);
         out[split] = tensorSource(stored, labels);
       }
       return (features = out);
@@ -144,6 +146,8 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
     for (const stage of plan.stages) {
       const trainsBase = stage.trainable === 'base+head';
       if (trainsBase) {
+        // Stored features describe the base before this stage changes it: free them now.
+        tf.dispose(storedFeatures.splice(0));
         features = undefined;
         baseChanged = true;
       }

@@ -276,6 +276,8 @@ export async function trainStage(
       }
       next = { ...next, done: stop || stageEpoch >= stage.epochs, stoppedEarly: stop && stageEpoch < stage.epochs };
       state = next;
+      // Live tensors after the epoch (the best-weights snapshot included): constant from epoch to epoch unless something leaks.
+      metrics.tensors = tf.memory().numTensors;
       hooks.onEvent({ type: 'epoch-end', metrics });
       await hooks.onEpochEnd({ metrics, state, optimizers, stageBest });
     }

@@ -31,7 +31,7 @@ const TRIALS = Number(process.env['TLPIPE_KILL_TRIALS'] ?? 5);
 
 const rows = (runDir: string): Record<string, unknown>[] =>
   readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => {
-    const { seconds: _s, reused: _r, ...row } = JSON.parse(line) as Record<string, unknown>;
+    const { seconds: _s, reused: _r, tensors: _t, ...row } = JSON.parse(line) as Record<string, unknown>;
     return row;
   });
 

@@ -27,7 +27,7 @@ const runDirs = (dir: string, pipeline: string): string[] =>
   readdirSync(path.join(dir, 'runs', pipeline)).filter((n) => /^\d{4}-/.test(n)).sort().map((n) => path.join(dir, 'runs', pipeline, n));
 const metricRows = (runDir: string): Record<string, unknown>[] =>
   readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {
-    const { seconds: _seconds, reused: _reused, ...row } = JSON.parse(l) as Record<string, unknown>;
+    const { seconds: _seconds, reused: _reused, tensors: _tensors, ...row } = JSON.parse(l) as Record<string, unknown>;
     return row;
   });
 

@@ -80,6 +80,11 @@ describe('tlpipe run on real MNIST digits and real MobileNetV2 weights', () => {
       for (const key of ['loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'seconds']) assert.equal(typeof r[key], 'number', key);
     }
     assert.deepEqual(rows.map((r) => r.lr), [0.01, 0.01, 0.01]);
+    // No leaks: as many live tensors after every epoch of a stage; the next stage holds no more
+    // (its optimizer's state replaces the last one's: sgd with momentum keeps fewer than adam).
+    assert.ok(rows[0].tensors > 0);
+    assert.equal(rows[1].tensors, rows[0].tensors);
+    assert.ok(rows[2].tensors <= rows[1].tensors, rows.map((r) => r.tensors).join(', '));
   });
 
   it('summarises stages and the test split with per-class metrics and a confusion matrix', () => {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Plan } from '../plan/types.js';
-import { splitSource } from './datasets.js';
+import { splitSource, type SplitData } from './datasets.js';
+import { FeatureWorkerPool, featureWorkerCount, MIN_EXAMPLES_FOR_WORKERS } from './feature-workers.js';
 import { RunInterrupted } from './errors.js';
 import type { EpochMetrics, EventListener } from './events.js';
 import { augmenter } from './augment.js';
@@ -68,6 +69,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
   const fullModel = composeModel(base, headLayers, plan.pipeline);
   const extractor = composeModel(base, headLayers.slice(0, applied), `${plan.pipeline}_features`);
   const owned: tf.TensorContainer[] = [];
+  let workers: Promise<FeatureWorkerPool> | undefined;
   try {
     // Only training batches are augmented, from their own seeded stream.
     const augment = plan.augment ? augmenter(plan.augment, streams.get('augment')) : undefined;
@@ -100,6 +102,9 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
         if (cached && cached.shape[0] === examples[split]!.count) {
           stored = tf.tensor(cached.data, cached.shape);
           onEvent({ type: 'features-reused', split, total: examples[split]!.count });
+        } else if (pool() && baseState === pristineBaseState(plan)) {
+          stored = await extractFeaturesInWorkers((await pool())!, splitSource(dataset, split), selection[split], split, onEvent, signal);
+          await options.cache?.writeFeatures(key, stored.shape, (await stored.data()) as Float32Array);
         } else {
           stored = await extractFeatures(extractor, examples[split]!, split, onEvent, signal);
           await options.cache?.writeFeatures(key, stored.shape, (await stored.data()) as Float32Array);
@@ -111,6 +116,15 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
       return (features = out);
     };
     let baseChanged = false;
+    // Feature workers (one wasm backend each) when there are enough images to repay starting them.
+    const workerCount = featureWorkerCount();
+    const useWorkers = plan.features.mode === 'precompute' && prepared.backend.name === 'wasm' && workerCount > 1 && prepared.baseArtifacts !== undefined
+      && preprocessing.kind === 'image' && selection.train.length + selection.validation.length + selection.test.length >= MIN_EXAMPLES_FOR_WORKERS;
+    const pool = (): Promise<FeatureWorkerPool> | undefined => {
+      if (!useWorkers || preprocessing.kind !== 'image') return undefined;
+      workers ??= FeatureWorkerPool.start(workerCount, { artifacts: prepared.baseArtifacts!, cut: plan.base.cut, inputShape: [...preprocessing.inputSize, 3], folded: plan.head.slice(0, applied), pre: preprocessing });
+      return workers;
+    };
     // Every epoch's metrics so far, for the stage cache.
     const history: EpochMetrics[] = [];
     const record: EventListener = (event) => {
@@ -222,7 +236,22 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
   } finally {
     tf.dispose(owned);
     headModel.dispose();
+    await (await workers?.catch(() => undefined))?.close();
   }
+}
+
+/** As extractFeatures, with the base running in worker threads over the split's raw pixels. */
+async function extractFeaturesInWorkers(pool: FeatureWorkerPool, split: SplitData, indexes: number[], name: string, onEvent: EventListener, signal?: AbortSignal): Promise<tf.Tensor> {
+  const started = performance.now();
+  onEvent({ type: 'features-start', split: name, total: indexes.length });
+  const features = await pool.extract(split, indexes, INFERENCE_BATCH, (done) => onEvent({ type: 'features-progress', split: name, done, total: indexes.length }), () => signal?.aborted === true);
+  if (signal?.aborted) {
+    features.dispose();
+    throw new RunInterrupted();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  onEvent({ type: 'features-end', split: name, total: indexes.length, seconds, imagesPerSecond: indexes.length / Math.max(seconds, 1e-9) });
+  return features;
 }
 
 /** Runs the frozen base (and the head's weightless leading layers) once over a split, in inference mode. */

@@ -61,6 +61,8 @@ export interface PreparedInputs {
   dataset: LoadedDataset;
   selection: Selection;
   base: tf.LayersModel;
+  /** What the base was built from, so feature workers can build their own copies. */
+  baseArtifacts?: ModelArtifacts;
   preprocessing: Preprocessing;
   planInputs: PlanInputs;
   /** For a downloaded base: where from, its sha256, and whether this run fetched it or found it cached. */
@@ -125,6 +127,7 @@ export async function prepareInputs(spec: PipelineSpec, options: { backend?: Bac
         dataset,
         selection,
         base,
+        ...(artifacts ? { baseArtifacts: artifacts } : {}),
         preprocessing,
         ...(download ? { download } : {}),
         planInputs: {

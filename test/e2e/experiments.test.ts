@@ -189,3 +189,18 @@ describe('tlpipe init', () => {
     assert.equal(ignored('pipeline.yaml'), false);
   });
 });
+
+describe('feature extraction on both cores', () => {
+  it('workers compute the very features the main thread does: identical metrics with 1 and 2 workers', async () => {
+    const dir = workspace('workers');
+    // 300 examples: above the size where workers start.
+    write(dir, 'exp.yaml', PIPELINE.replace('perClass: 8, testPerClass: 2', 'perClass: 27, testPerClass: 3'));
+    const one = await tlpipe(['run', 'exp.yaml', '--no-cache', '--runs', 'one'], dir, { TLPIPE_WORKERS: '1' });
+    const two = await tlpipe(['run', 'exp.yaml', '--no-cache', '--runs', 'two'], dir, { TLPIPE_WORKERS: '2' });
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(two.code, 0, two.stderr);
+    const only = (root: string): string => path.join(dir, root, 'exp', readdirSync(path.join(dir, root, 'exp')).find((n) => /^\d{4}-/.test(n))!);
+    assert.deepEqual(metricRows(only('two')), metricRows(only('one')));
+    assert.deepEqual(readJson(path.join(only('two'), 'summary.json')).test, readJson(path.join(only('one'), 'summary.json')).test);
+  });
+});

@@ -50,6 +50,11 @@ const CASES: Case[] = [
   { name: 'conv 3×3 same, stride 1', depthwise: false, x: [2, 6, 6, 3], filter: [3, 3, 3, 5], strides: 1, pad: 'same' },
   { name: 'conv 3×3 valid, stride 2 (MobileNet stem)', depthwise: false, x: [2, 9, 9, 3], filter: [3, 3, 3, 4], strides: 2, pad: 'valid' },
   { name: 'conv 3×3 same, stride 2, odd size', depthwise: false, x: [1, 7, 8, 2], filter: [3, 3, 2, 3], strides: 2, pad: 'same' },
+  { name: 'conv 3×3 valid, stride 1, batch 3 (a small CNN)', depthwise: false, x: [3, 8, 8, 2], filter: [3, 3, 2, 4], strides: 1, pad: 'valid' },
+  { name: 'conv 5×5 same, stride 1', depthwise: false, x: [1, 7, 7, 2], filter: [5, 5, 2, 3], strides: 1, pad: 'same' },
+  { name: 'conv 2×2 same, stride 2, even size', depthwise: false, x: [2, 8, 8, 3], filter: [2, 2, 3, 2], strides: 2, pad: 'same' },
+  { name: 'conv 3×3 valid, stride 3, leftover rows', depthwise: false, x: [1, 10, 11, 2], filter: [3, 3, 2, 2], strides: 3, pad: 'valid' },
+  { name: 'conv 1×3 same, stride 1 (non-square)', depthwise: false, x: [2, 5, 6, 2], filter: [1, 3, 2, 3], strides: 1, pad: 'same' },
   { name: 'fused conv with relu6', depthwise: false, x: [2, 6, 6, 3], filter: [3, 3, 3, 4], strides: 1, pad: 'same', fused: true },
   { name: 'depthwise 3×3 same, stride 1', depthwise: true, x: [2, 6, 6, 4], filter: [3, 3, 4, 1], strides: 1, pad: 'same' },
   { name: 'depthwise 3×3 valid, stride 2', depthwise: true, x: [2, 9, 9, 3], filter: [3, 3, 3, 1], strides: 2, pad: 'valid' },
@@ -94,4 +99,29 @@ describe('convolution gradients on wasm equal the cpu backend\'s', () => {
     assert.notDeepEqual(after[0], before[0], 'conv kernel trained');
     assert.notDeepEqual(after[2], before[2], 'depthwise kernel trained');
   });
+});
+
+describe('matrix products with transposed operands on wasm equal the cpu backend\'s', () => {
+  const cases: { name: string; a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }[] = [
+    { name: 'aᵀ·b (a weight gradient)', a: [7, 5], b: [7, 3], transposeA: true, transposeB: false },
+    { name: 'a·bᵀ (an input gradient)', a: [4, 6], b: [5, 6], transposeA: false, transposeB: true },
+    { name: 'aᵀ·bᵀ', a: [6, 4], b: [5, 6], transposeA: true, transposeB: true },
+    { name: 'batched aᵀ·b', a: [3, 7, 5], b: [3, 7, 2], transposeA: true, transposeB: false },
+  ];
+  const product = (c: (typeof cases)[number]): Float32Array => tf.tidy(() =>
+    tf.matMul(tf.tensor(values(c.a.reduce((x, y) => x * y), 4), c.a as [number, number]) as tf.Tensor2D, tf.tensor(values(c.b.reduce((x, y) => x * y), 5), c.b as [number, number]) as tf.Tensor2D, c.transposeA, c.transposeB).dataSync() as Float32Array);
+  const expected = new Map<string, Float32Array>();
+  before(async () => {
+    await selectBackend('cpu');
+    for (const c of cases) expected.set(c.name, product(c));
+    await selectBackend('wasm');
+  });
+  for (const c of cases) {
+    it(c.name, () => {
+      const actual = product(c);
+      const want = expected.get(c.name)!;
+      assert.equal(actual.length, want.length);
+      assert.ok(actual.every((v, i) => Math.abs(v - want[i]!) < 1e-5));
+    });
+  }
 });

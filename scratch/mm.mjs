@@ -1,0 +1,15 @@
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '/work/main/dist/src/engine/backend.js';
+await selectBackend('wasm');
+const a = tf.randomUniform([32 * 3 * 3, 960]), b = tf.randomUniform([32 * 3 * 3, 160]);
+const a2 = tf.randomUniform([64, 9216]), b2 = tf.randomUniform([64, 128]);
+const t = (name, f, n = 20) => { f(); const s = performance.now(); for (let i = 0; i < n; i++) tf.dispose(f()); console.log(name, ((performance.now() - s) / n).toFixed(2), 'ms'); };
+t('matMul tA', () => tf.matMul(a, b, true, false));
+t('transpose then matMul', () => tf.tidy(() => tf.matMul(tf.transpose(a), b)));
+t('dense dW tA 9216', () => tf.matMul(a2, b2, true, false));
+t('dense dW transpose first', () => tf.tidy(() => tf.matMul(tf.transpose(a2), b2)));
+t('dense dx (dy · W^T) tB', () => tf.matMul(b2, tf.randomUniform([9216, 128]), false, true), 5);
+const w = tf.randomUniform([9216, 128]);
+t('dense dx tB prealloc', () => tf.matMul(b2, w, false, true));
+t('dense dx transpose first', () => tf.tidy(() => tf.matMul(b2, tf.transpose(w))));
+t('dense fwd', () => tf.matMul(a2, w));

@@ -5,6 +5,7 @@ import { selectBackend } from '../engine/backend.js';
 import { readDataset, splitSource } from '../engine/datasets.js';
 import { UserError } from '../engine/errors.js';
 import { evaluateExamples, exampleSource, imageFileSource } from '../engine/evaluate.js';
+import { foldBatchNorm } from '../engine/fold-batch-norm.js';
 import { listImageFolder } from '../engine/image-folder.js';
 import type { TestMetrics } from '../engine/metrics.js';
 import { selectionOf } from '../engine/prepare-inputs.js';
@@ -66,11 +67,14 @@ export async function evaluateRun(runDir: string, options: { data?: string; back
       names = selection.test.map((i) => split.name(i));
       on = `its test split (${selection.test.length} examples)`;
     }
-    const model = await tf.loadLayersModel(fileModelHandler(path.join(runDir, 'model')));
+    const exported = await tf.loadLayersModel(fileModelHandler(path.join(runDir, 'model')));
+    // Batch norm folded, as the run computed its features: the same numbers as summary.json.
+    const model = await foldBatchNorm(exported);
     try {
       return { ok: true, on, classNames, metrics: await evaluateExamples(model, source, plan.loss, classNames, names) };
     } finally {
-      model.dispose();
+      if (model !== exported) model.dispose();
+      exported.dispose();
     }
   } catch (error) {
     if (error instanceof UserError) return { ok: false, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Plan } from '../plan/types.js';
 import { splitSource, type SplitData } from './datasets.js';
+import { foldBatchNorm } from './fold-batch-norm.js';
 import { FeatureWorkerPool, featureWorkerCount, MIN_EXAMPLES_FOR_WORKERS } from './feature-workers.js';
 import { RunInterrupted } from './errors.js';
 import type { EpochMetrics, EventListener } from './events.js';
@@ -70,6 +71,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
   const extractor = composeModel(base, headLayers.slice(0, applied), `${plan.pipeline}_features`);
   const owned: tf.TensorContainer[] = [];
   let workers: Promise<FeatureWorkerPool> | undefined;
+  let folded: tf.LayersModel | undefined;
   try {
     // Only training batches are augmented, from their own seeded stream.
     const augment = plan.augment ? augmenter(plan.augment, streams.get('augment')) : undefined;
@@ -88,12 +90,19 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
     // What the base is now: the plan's, or as the last fine-tuning stage left it; it names cached features.
     let baseState = pristineBaseState(plan);
     const backendName = prepared.backend.name;
+    // The base as it is now, batch norm folded into its convolutions: the same function, faster.
+    const foldedExtractor = async (): Promise<tf.LayersModel> => {
+      if (folded && folded !== extractor) folded.dispose();
+      folded = await foldBatchNorm(extractor);
+      return folded;
+    };
     const featureSources = async (): Promise<typeof examples> => {
       if (features) return features;
       const out: typeof examples = {};
+      const fast = await foldedExtractor();
       for (const split of splits) {
         if (plan.features.mode === 'perBatch') {
-          out[split] = featureSource(extractor, examples[split]!);
+          out[split] = featureSource(fast, examples[split]!);
           continue;
         }
         const key = featuresKey(plan, baseState, split, backendName);
@@ -106,7 +115,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
           stored = await extractFeaturesInWorkers((await pool())!, splitSource(dataset, split), selection[split], split, onEvent, signal);
           await options.cache?.writeFeatures(key, stored.shape, (await stored.data()) as Float32Array);
         } else {
-          stored = await extractFeatures(extractor, examples[split]!, split, onEvent, signal);
+          stored = await extractFeatures(fast, examples[split]!, split, onEvent, signal);
           await options.cache?.writeFeatures(key, stored.shape, (await stored.data()) as Float32Array);
         }
         const labels = oneHotBatch(splitSource(dataset, split).labels, selection[split], numClasses);
@@ -236,6 +245,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
   } finally {
     tf.dispose(owned);
     headModel.dispose();
+    if (folded && folded !== extractor) folded.dispose();
     await (await workers?.catch(() => undefined))?.close();
   }
 }

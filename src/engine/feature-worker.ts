@@ -10,6 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { ResolvedHeadLayer } from '../plan/types.js';
 import { selectBackend } from './backend.js';
+import { foldBatchNorm } from './fold-batch-norm.js';
 import { buildBase, buildHeadLayers, composeModel } from './models.js';
 import { imageBatch, type ImagePreprocessing } from './preprocess.js';
 import type { ModelArtifacts } from './zoo.js';
@@ -28,7 +29,8 @@ export type FeatureReply = { id: number; features: Float32Array; shape: number[]
 const data = workerData as FeatureWorkerData;
 await selectBackend('wasm');
 const base = await buildBase(data.artifacts, data.cut, data.inputShape);
-const extractor = composeModel(base, buildHeadLayers(data.folded, 0), 'worker_features');
+// Folded as on the main thread, so both compute the same features.
+const extractor = await foldBatchNorm(composeModel(base, buildHeadLayers(data.folded, 0), 'worker_features'));
 parentPort!.on('message', (request: FeatureRequest) => {
   try {
     // Pixels as the dataset holds them (a digit's 28×28×1, say); imageBatch resizes and normalises as on the main thread.

@@ -1,0 +1,12 @@
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '/work/main/dist/src/engine/backend.js';
+import { buildBase } from '/work/main/dist/src/engine/models.js';
+import { loadZooArtifacts } from '/work/main/dist/src/engine/zoo.js';
+await selectBackend('wasm');
+const base = await (await import('/work/main/dist/src/engine/fold-batch-norm.js')).foldBatchNorm(await buildBase(loadZooArtifacts('mobilenet_v2'), 'out_relu', [96, 96, 3]));
+const x = tf.randomUniform([32, 96, 96, 3]);
+tf.dispose(base.predict(x));
+const engine = tf.engine(); const orig = engine.runKernel.bind(engine); const totals = new Map();
+engine.runKernel = (name, ...rest) => { const s = performance.now(); try { return orig(name, ...rest); } finally { const t = totals.get(name) ?? 0; totals.set(name, t + performance.now() - s); } };
+const s = performance.now(); for (let i = 0; i < 3; i++) tf.dispose(base.predict(x)); const wall = (performance.now() - s) / 3;
+console.log('wall ms', wall.toFixed(0)); for (const [k, v] of [...totals].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(k, (v / 3).toFixed(1));

@@ -15,13 +15,46 @@ export function flattenKeyPaths(value: unknown, prefix = '', out: Flat = new Map
   return out;
 }
 
-/** Key paths whose values differ between any of the configurations, in first-seen order. */
+/**
+ * Key paths whose values differ between any of the configurations, in
+ * first-seen order. A subtree one run lacks entirely (a stage only one run
+ * has) is one row, its whole value, not a row per leaf.
+ */
 export function configDifferences(configs: unknown[]): { path: string; values: unknown[] }[] {
   const flats = configs.map((c) => flattenKeyPaths(c));
   const paths = [...new Set(flats.flatMap((f) => [...f.keys()]))];
-  return paths
-    .map((p) => ({ path: p, values: flats.map((f) => f.get(p)) }))
-    .filter(({ values }) => values.some((v) => JSON.stringify(v) !== JSON.stringify(values[0])));
+  const rows: { path: string; values: unknown[] }[] = [];
+  const seen = new Set<string>();
+  for (const p of paths) {
+    const values = flats.map((f) => f.get(p));
+    if (!values.some((v) => JSON.stringify(v) !== JSON.stringify(values[0]))) continue;
+    const top = values.includes(undefined) ? outermostMissing(configs, p) : p;
+    if (seen.has(top)) continue;
+    seen.add(top);
+    rows.push({ path: top, values: top === p ? values : configs.map((c) => valueAt(c, top)) });
+  }
+  return rows;
+}
+
+/** `a.b[2].c` → ['a', 'b', 2, 'c']. */
+function tokens(path: string): (string | number)[] {
+  return [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]!));
+}
+
+function valueAt(value: unknown, path: string): unknown {
+  let at: unknown = value;
+  for (const t of tokens(path)) at = at === null || typeof at !== 'object' ? undefined : (at as Record<string | number, unknown>)[t];
+  return at;
+}
+
+/** The shortest prefix of `path` that some configuration lacks altogether. */
+function outermostMissing(configs: unknown[], path: string): string {
+  const parts = tokens(path);
+  for (let n = 1; n <= parts.length; n++) {
+    const prefix = parts.slice(0, n).map((t, i) => (typeof t === 'number' ? `[${t}]` : i === 0 ? t : `.${t}`)).join('');
+    if (configs.some((c) => valueAt(c, prefix) === undefined)) return prefix;
+  }
+  return path;
 }
 
 interface EpochRow { stage: string; epoch: number; loss: number; accuracy: number; val_loss?: number; val_accuracy?: number; lr: number }
@@ -62,7 +95,11 @@ export async function compareRuns(runs: RunOverview[]): Promise<Comparison> {
 
 /** Text columns, one per run. */
 export function formatComparison(c: Comparison): string {
-  const show = (v: unknown): string => (v === undefined ? '–' : typeof v === 'number' ? String(Number(v.toPrecision(6))) : JSON.stringify(v));
+  // Whole subtrees are cut short in the table; --json has them in full.
+  const show = (v: unknown): string => {
+    const text = v === undefined ? '–' : typeof v === 'number' ? String(Number(v.toPrecision(6))) : JSON.stringify(v);
+    return text.length > 60 ? `${text.slice(0, 59)}…` : text;
+  };
   const num = (v: number | null, digits = 4): string => (v === null ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(digits));
   const header = ['', ...c.runs.map((r) => `${r.pipeline}/${r.id}`)];
   const rows: string[][] = [

@@ -204,3 +204,19 @@ describe('feature extraction on both cores', () => {
     assert.deepEqual(readJson(path.join(only('two'), 'summary.json')).test, readJson(path.join(only('one'), 'summary.json')).test);
   });
 });
+
+describe('config differences', () => {
+  it('a subtree only one run has is one row, not a row per leaf', async () => {
+    const { configDifferences } = await import('../../src/cli/compare-runs.js');
+    assert.deepEqual(
+      configDifferences([
+        { name: 'a', train: { stages: [{ epochs: 1 }, { epochs: 2, optimizer: { name: 'sgd' } }] } },
+        { name: 'a', train: { stages: [{ epochs: 3 }] } },
+      ]),
+      [
+        { path: 'train.stages[0].epochs', values: [1, 3] },
+        { path: 'train.stages[1]', values: [{ epochs: 2, optimizer: { name: 'sgd' } }, undefined] },
+      ],
+    );
+  });
+});

@@ -11,6 +11,7 @@ import type { TestMetrics } from '../engine/metrics.js';
 import { selectionOf } from '../engine/prepare-inputs.js';
 import type { Preprocessing } from '../engine/preprocess.js';
 import type { BatchSource } from '../engine/train.js';
+import { inferenceBatch } from '../plan/memory-estimate.js';
 import type { Plan } from '../plan/types.js';
 import type { BackendName, PipelineSpec } from '../spec/types.js';
 import { fileModelHandler } from '../store/model-files.js';
@@ -39,7 +40,7 @@ export async function evaluateRun(runDir: string, options: { data?: string; back
   try {
     const classNames = await readRunFile<string[]>(runDir, 'model/labels.json');
     const pre = await readRunFile<Preprocessing>(runDir, 'model/preprocessing.json');
-    const plan = await readRunFile<Pick<Plan, 'loss'>>(runDir, 'plan.json');
+    const plan = await readRunFile<Pick<Plan, 'loss' | 'base'>>(runDir, 'plan.json');
     await selectBackend(options.backend);
     let source: BatchSource;
     let names: string[];
@@ -71,7 +72,7 @@ export async function evaluateRun(runDir: string, options: { data?: string; back
     // Batch norm folded, as the run computed its features: the same numbers as summary.json.
     const model = await foldBatchNorm(exported);
     try {
-      return { ok: true, on, classNames, metrics: await evaluateExamples(model, source, plan.loss, classNames, names) };
+      return { ok: true, on, classNames, metrics: await evaluateExamples(model, source, plan.loss, classNames, names, inferenceBatch(plan.base.layers)) };
     } finally {
       if (model !== exported) model.dispose();
       exported.dispose();

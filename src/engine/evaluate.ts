@@ -41,11 +41,11 @@ export function imageFileSource(files: string[], labels: Int32Array, pre: Prepro
 }
 
 /** Loss, accuracy, top-k, per-class metrics, confusion matrix and the worst examples of `model` on `source`, in inference mode. */
-export async function evaluateExamples(model: tf.LayersModel, source: BatchSource, loss: Plan['loss'], classNames: string[], exampleNames: string[]): Promise<TestMetrics> {
+export async function evaluateExamples(model: tf.LayersModel, source: BatchSource, loss: Plan['loss'], classNames: string[], exampleNames: string[], batch = INFERENCE_BATCH): Promise<TestMetrics> {
   const actual: number[] = [];
   const probabilities: number[][] = [];
   let lossSum = 0;
-  for await (const { positions, x, y } of prefetched(source, chunk(range(0, source.count), INFERENCE_BATCH))) {
+  for await (const { positions, x, y } of prefetched(source, chunk(range(0, source.count), batch))) {
     tf.tidy(() => {
       const output = model.apply(x, { training: false }) as tf.Tensor;
       lossSum += batchLoss(loss, y, output).dataSync()[0]! * positions.length;

@@ -13,7 +13,8 @@ import type { PreparedInputs } from './prepare-inputs.js';
 import { oneHotBatch, type Preprocessing } from './preprocess.js';
 import { RandomStreams } from './random.js';
 import { trainScratchBaseline, type BaselineResult } from './scratch-baseline.js';
-import { evaluateExamples, exampleSource, INFERENCE_BATCH, modelInput } from './evaluate.js';
+import { evaluateExamples, exampleSource, modelInput } from './evaluate.js';
+import { inferenceBatch } from '../plan/memory-estimate.js';
 import { chunk, prefetched, range, trainStage, type BatchSource, type StageResume } from './train.js';
 import { cachedWeights, decodeCachedWeights, featuresKey, pristineBaseState, stageKey, type CachedStage, type StageCache } from './stage-cache.js';
 import { CheckpointWriter, checkpointWeights, readResumePoint, type RunOutput, type StageSummary } from './checkpoints.js';
@@ -90,6 +91,8 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
     // What the base is now: the plan's, or as the last fine-tuning stage left it; it names cached features.
     let baseState = pristineBaseState(plan);
     const backendName = prepared.backend.name;
+    // Inference batches small enough for the heap at any image size.
+    const batch = inferenceBatch(plan.base.layers);
     // The base as it is now, batch norm folded into its convolutions: the same function, faster.
     const foldedExtractor = async (): Promise<tf.LayersModel> => {
       if (folded && folded !== extractor) folded.dispose();
@@ -112,10 +115,10 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
           stored = tf.tensor(cached.data, cached.shape);
           onEvent({ type: 'features-reused', split, total: examples[split]!.count });
         } else if (pool() && baseState === pristineBaseState(plan)) {
-          stored = await extractFeaturesInWorkers((await pool())!, splitSource(dataset, split), selection[split], split, onEvent, signal);
+          stored = await extractFeaturesInWorkers((await pool())!, splitSource(dataset, split), selection[split], split, batch, onEvent, signal);
           await options.cache?.writeFeatures(key, stored.shape, (await stored.data()) as Float32Array);
         } else {
-          stored = await extractFeatures(fast, examples[split]!, split, onEvent, signal);
+          stored = await extractFeatures(fast, examples[split]!, split, batch, onEvent, signal);
           await options.cache?.writeFeatures(key, stored.shape, (await stored.data()) as Float32Array);
         }
         const labels = oneHotBatch(splitSource(dataset, split).labels, selection[split], numClasses);
@@ -222,7 +225,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
     const evaluated = baseChanged && !features ? fullModel : headModel;
     let testMetrics: TestMetrics | undefined;
     if (test) {
-      testMetrics = await evaluateExamples(evaluated, test, plan.loss, plan.classes.names, selection.test.map((i) => splitSource(dataset, 'test').name(i)));
+      testMetrics = await evaluateExamples(evaluated, test, plan.loss, plan.classes.names, selection.test.map((i) => splitSource(dataset, 'test').name(i)), batch);
       onEvent({ type: 'evaluate-end', test: testMetrics });
     }
 
@@ -251,10 +254,10 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
 }
 
 /** As extractFeatures, with the base running in worker threads over the split's raw pixels. */
-async function extractFeaturesInWorkers(pool: FeatureWorkerPool, split: SplitData, indexes: number[], name: string, onEvent: EventListener, signal?: AbortSignal): Promise<tf.Tensor> {
+async function extractFeaturesInWorkers(pool: FeatureWorkerPool, split: SplitData, indexes: number[], name: string, batch: number, onEvent: EventListener, signal?: AbortSignal): Promise<tf.Tensor> {
   const started = performance.now();
   onEvent({ type: 'features-start', split: name, total: indexes.length });
-  const features = await pool.extract(split, indexes, INFERENCE_BATCH, (done) => onEvent({ type: 'features-progress', split: name, done, total: indexes.length }), () => signal?.aborted === true);
+  const features = await pool.extract(split, indexes, batch, (done) => onEvent({ type: 'features-progress', split: name, done, total: indexes.length }), () => signal?.aborted === true);
   if (signal?.aborted) {
     features.dispose();
     throw new RunInterrupted();
@@ -265,13 +268,13 @@ async function extractFeaturesInWorkers(pool: FeatureWorkerPool, split: SplitDat
 }
 
 /** Runs the frozen base (and the head's weightless leading layers) once over a split, in inference mode. */
-async function extractFeatures(extractor: tf.LayersModel, examples: BatchSource, split: string, onEvent: EventListener, signal?: AbortSignal): Promise<tf.Tensor> {
+async function extractFeatures(extractor: tf.LayersModel, examples: BatchSource, split: string, batch: number, onEvent: EventListener, signal?: AbortSignal): Promise<tf.Tensor> {
   const started = performance.now();
   onEvent({ type: 'features-start', split, total: examples.count });
   const parts: tf.Tensor[] = [];
   try {
     let done = 0;
-    for await (const { x, y } of prefetched(examples, chunk(range(0, examples.count), INFERENCE_BATCH))) {
+    for await (const { x, y } of prefetched(examples, chunk(range(0, examples.count), batch))) {
       parts.push(tf.tidy(() => extractor.predict(x) as tf.Tensor));
       done += x.shape[0]!;
       tf.dispose([x, y]);

@@ -41,3 +41,18 @@ export function heapProblems(plan: Plan, heapBytes = WASM_HEAP_BYTES): HeapProbl
     })
     .filter((p) => p.needBytes > heapBytes);
 }
+
+/** What one inference batch may take of the heap: the rest holds weights, stored features and training state. */
+const INFERENCE_BUDGET_BYTES = 2 ** 30;
+export const MAX_INFERENCE_BATCH = 32;
+
+/**
+ * Examples per inference batch (feature extraction, evaluation): 32, or
+ * fewer when the base's largest activation map would not leave the batch
+ * within a GiB of heap (large images). Inference frees each layer's input
+ * once used, so a few activation maps at a time are alive, not all of them.
+ */
+export function inferenceBatch(layers: { outputElements?: number }[]): number {
+  const largest = Math.max(1, ...layers.map((l) => l.outputElements ?? 0));
+  return Math.max(1, Math.min(MAX_INFERENCE_BATCH, Math.floor(INFERENCE_BUDGET_BYTES / (16 * largest))));
+}

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../engine/errors.js';
 import type { CachedStage, StageCache } from '../engine/stage-cache.js';
@@ -14,7 +14,14 @@ const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).d
  * removed and treated as absent, so it is rebuilt, never used.
  */
 export class StageCacheFiles implements StageCache {
-  constructor(readonly root: string) {}
+  /**
+   * The cache keeps under `maxBytes` ($TLPIPE_CACHE_MAX_MB, 4 GiB by
+   * default): after each write, the least recently used entries go first.
+   */
+  constructor(
+    readonly root: string,
+    readonly maxBytes = Number(process.env['TLPIPE_CACHE_MAX_MB'] ?? 4096) * 2 ** 20,
+  ) {}
 
   async readFeatures(key: string): Promise<{ shape: number[]; data: Float32Array } | undefined> {
     const entry = await this.read<{ shape: number[] }>('features', key);
@@ -35,6 +42,25 @@ export class StageCacheFiles implements StageCache {
   writeStage(key: string, stage: CachedStage): Promise<void> {
     const { weightData, ...meta } = stage;
     return this.write('stages', key, meta, weightData);
+  }
+
+  /** Removes least recently used entries until the cache fits `maxBytes`. */
+  private async evict(): Promise<void> {
+    const entries: { dir: string; bytes: number; used: number }[] = [];
+    for (const kind of ['features', 'stages']) {
+      for (const key of await readdir(path.join(this.root, kind)).catch(() => [] as string[])) {
+        if (!/^[0-9a-f]{64}$/.test(key)) continue;
+        const dir = path.join(this.root, kind, key);
+        const [meta, data] = await Promise.all([stat(path.join(dir, 'meta.json')).catch(() => undefined), stat(path.join(dir, 'data.bin')).catch(() => undefined)]);
+        if (meta && data) entries.push({ dir, bytes: meta.size + data.size, used: meta.mtimeMs });
+      }
+    }
+    let total = entries.reduce((sum, e) => sum + e.bytes, 0);
+    for (const entry of entries.sort((a, b) => a.used - b.used)) {
+      if (total <= this.maxBytes) break;
+      await rm(entry.dir, { recursive: true, force: true });
+      total -= entry.bytes;
+    }
   }
 
   private dir(kind: string, key: string): string {
@@ -61,7 +87,12 @@ export class StageCacheFiles implements StageCache {
     }
     try {
       const meta = JSON.parse(metaText) as M & { sha256: string };
-      if (sha256(data) === meta.sha256) return { meta, data };
+      if (sha256(data) === meta.sha256) {
+        // Recently used: the last to be evicted.
+        const now = new Date();
+        await utimes(path.join(dir, 'meta.json'), now, now).catch(() => undefined);
+        return { meta, data };
+      }
     } catch {
       // meta.json is not JSON: as corrupt as a digest mismatch.
     }
@@ -79,6 +110,7 @@ export class StageCacheFiles implements StageCache {
       await writeFile(path.join(temporary, 'meta.json'), JSON.stringify({ ...meta, sha256: sha256(data), bytes: data.byteLength }));
       await rm(dir, { recursive: true, force: true });
       await rename(temporary, dir);
+      await this.evict();
     } catch (error) {
       await rm(temporary, { recursive: true, force: true });
       // Another run wrote the same entry (same key, same content) first.

@@ -20,6 +20,7 @@ import { FeatureWorkerPool } from '../src/engine/feature-workers.js';
 import { foldBatchNorm } from '../src/engine/fold-batch-norm.js';
 import { buildBase, buildHeadLayers, buildHeadModel, composeModel } from '../src/engine/models.js';
 import { preprocessingFor } from '../src/engine/preprocess.js';
+import { smallCnn, topBlocksTuned } from './bench-models.js';
 import { loadZooArtifacts } from '../src/engine/zoo.js';
 import { packageRoot } from '../src/spec/package-root.js';
 import { CLI, readJson, workspace, write } from '../test/e2e/cli-harness.js';
@@ -67,8 +68,7 @@ async function tlpipeCases(): Promise<Record<string, number>> {
         features.dispose();
       }, 32);
       // The top three blocks and the last 1×1 conv unfrozen (batch norm frozen), full forward and backward.
-      for (const layer of base.layers) layer.trainable = /^(block_1[456]_|Conv_1)/.test(layer.name);
-      const tuned = composeModel(base, buildHeadLayers([{ type: 'globalAveragePooling2d' }, { type: 'dense', units: 10, activation: 'linear', useBias: true }], 2), 'tuned');
+      const tuned = topBlocksTuned(base);
       const optimizer2 = tf.train.adam(1e-4);
       out['finetune_top3_96'] = rate(() => trainStep(tuned, optimizer2, x96, y32), 32, Math.max(3, Math.floor(ITERATIONS / 2)));
       tf.dispose([x96]);
@@ -91,13 +91,7 @@ async function tlpipeCases(): Promise<Record<string, number>> {
     out[`features_96_${workers}_worker${workers > 1 ? 's' : ''}`] = images / ((performance.now() - started) / 1000);
     await pool.close();
   }
-  const cnnInput = tf.input({ shape: [28, 28, 1] });
-  let h = tf.layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu' }).apply(cnnInput) as tf.SymbolicTensor;
-  h = tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }).apply(h) as tf.SymbolicTensor;
-  h = tf.layers.maxPooling2d({ poolSize: 2 }).apply(h) as tf.SymbolicTensor;
-  h = tf.layers.flatten().apply(h) as tf.SymbolicTensor;
-  h = tf.layers.dense({ units: 128, activation: 'relu' }).apply(h) as tf.SymbolicTensor;
-  const cnn = tf.model({ inputs: cnnInput, outputs: tf.layers.dense({ units: 10 }).apply(h) as tf.SymbolicTensor });
+  const cnn = smallCnn();
   const x28 = tf.randomUniform([64, 28, 28, 1]);
   const y64 = tf.oneHot(tf.randomUniform([64], 0, 10, 'int32'), 10).toFloat();
   const optimizer3 = tf.train.adam(1e-3);

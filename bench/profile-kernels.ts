@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/engine/backend.js';
-import { buildBase, buildHeadLayers, composeModel } from '../src/engine/models.js';
+import { buildBase } from '../src/engine/models.js';
+import { smallCnn, topBlocksTuned } from './bench-models.js';
 import { loadZooArtifacts } from '../src/engine/zoo.js';
 
 await selectBackend('wasm');
@@ -40,16 +41,9 @@ function profile(label: string, model: tf.LayersModel, x: tf.Tensor, y: tf.Tenso
   for (const [name, t] of rows) console.log(`  ${name.padEnd(36)} ${(t.ms / steps).toFixed(1).padStart(8)} ms/step  ${String(t.calls / steps).padStart(5)} calls/step`);
 }
 
-const input = tf.input({ shape: [28, 28, 1] });
-let h = tf.layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu' }).apply(input) as tf.SymbolicTensor;
-h = tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }).apply(h) as tf.SymbolicTensor;
-h = tf.layers.maxPooling2d({ poolSize: 2 }).apply(h) as tf.SymbolicTensor;
-h = tf.layers.flatten().apply(h) as tf.SymbolicTensor;
-h = tf.layers.dense({ units: 128, activation: 'relu' }).apply(h) as tf.SymbolicTensor;
-const cnn = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 10 }).apply(h) as tf.SymbolicTensor });
+const cnn = smallCnn();
 profile('small CNN from scratch, 28×28', cnn, tf.randomUniform([64, 28, 28, 1]), tf.oneHot(tf.randomUniform([64], 0, 10, 'int32'), 10).toFloat(), 5);
 
 const base = await buildBase(loadZooArtifacts('mobilenet_v2'), 'out_relu', [96, 96, 3]);
-for (const layer of base.layers) layer.trainable = /^(block_1[456]_|Conv_1)/.test(layer.name);
-const tuned = composeModel(base, buildHeadLayers([{ type: 'globalAveragePooling2d' }, { type: 'dense', units: 10, activation: 'linear', useBias: true }], 2), 'tuned');
+const tuned = topBlocksTuned(base);
 profile('MobileNetV2, top 3 blocks fine-tuned, 96×96', tuned, tf.randomUniform([32, 96, 96, 3]), tf.oneHot(tf.randomUniform([32], 0, 10, 'int32'), 10).toFloat(), 3);

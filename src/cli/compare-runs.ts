@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunOverview } from '../store/run-status.js';
+import { alignColumns } from './text-table.js';
 
 /** A value at a key path, as `train.stages[1].optimizer.learningRate`. */
 type Flat = Map<string, unknown>;
@@ -110,17 +111,18 @@ export function formatComparison(c: Comparison): string {
   ];
   const stageRows = c.stages.map((s) => [`${s.stage} ${s.metric}`, ...s.values.map((v) => num(v))]);
   const configRows = c.config.map((d) => [d.path, ...d.values.map(show)]);
-  const all = [header, ...rows, ...stageRows, ...configRows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]): string => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  const [headerLine, ...lines] = alignColumns([header, ...rows, ...stageRows, ...configRows]);
+  const top = lines.slice(0, rows.length);
+  const stageLines = lines.slice(rows.length, rows.length + stageRows.length);
+  const configLines = lines.slice(rows.length + stageRows.length);
   return [
-    line(header),
-    ...rows.map(line),
+    headerLine!,
+    ...top,
     '',
     'per stage (its last epoch):',
-    ...stageRows.map(line),
+    ...stageLines,
     '',
     c.config.length > 0 ? `config differences (${c.config.length}):` : 'config: identical',
-    ...configRows.map(line),
+    ...configLines,
   ].join('\n');
 }

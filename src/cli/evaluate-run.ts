@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../engine/backend.js';
@@ -15,21 +14,9 @@ import { inferenceBatch } from '../plan/memory-estimate.js';
 import type { Plan } from '../plan/types.js';
 import type { BackendName, PipelineSpec } from '../spec/types.js';
 import { fileModelHandler } from '../store/model-files.js';
+import { readRunJson } from './run-files.js';
 
 export type EvaluateOutcome = { ok: true; on: string; classNames: string[]; metrics: TestMetrics } | { ok: false; message: string; hint?: string };
-
-async function readRunFile<T>(runDir: string, relative: string): Promise<T> {
-  const file = path.join(runDir, relative);
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as T;
-  } catch (error) {
-    throw new UserError(
-      (error as NodeJS.ErrnoException).code === 'ENOENT' ? `${file} not found` : `${file}: ${(error as Error).message}`,
-      [],
-      'pass a completed run directory, e.g. runs/quickstart/0001-04643d3d',
-    );
-  }
-}
 
 /**
  * `tlpipe evaluate`: the run's exported model on its own test split (the
@@ -38,9 +25,9 @@ async function readRunFile<T>(runDir: string, relative: string): Promise<T> {
  */
 export async function evaluateRun(runDir: string, options: { data?: string; backend: BackendName }): Promise<EvaluateOutcome> {
   try {
-    const classNames = await readRunFile<string[]>(runDir, 'model/labels.json');
-    const pre = await readRunFile<Preprocessing>(runDir, 'model/preprocessing.json');
-    const plan = await readRunFile<Pick<Plan, 'loss' | 'base'>>(runDir, 'plan.json');
+    const classNames = await readRunJson<string[]>(runDir, 'model/labels.json');
+    const pre = await readRunJson<Preprocessing>(runDir, 'model/preprocessing.json');
+    const plan = await readRunJson<Pick<Plan, 'loss' | 'base'>>(runDir, 'plan.json');
     await selectBackend(options.backend);
     let source: BatchSource;
     let names: string[];
@@ -59,7 +46,7 @@ export async function evaluateRun(runDir: string, options: { data?: string; back
       names = listing.files.map((f) => path.relative(options.data!, f));
       on = `${options.data} (${listing.files.length} images)`;
     } else {
-      const spec = await readRunFile<PipelineSpec>(runDir, 'resolved.json');
+      const spec = await readRunJson<PipelineSpec>(runDir, 'resolved.json');
       const dataset = await readDataset(spec.dataset);
       const selection = selectionOf(spec, dataset);
       if (selection.test.length === 0) throw new UserError('the run has no test split', [], 'pass --data <folder> with labelled images');

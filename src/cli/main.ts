@@ -6,6 +6,7 @@ import { formatDiagnostic, type Diagnostic } from '../spec/diagnostics.js';
 import { loadPipeline } from '../spec/load-pipeline.js';
 import type { BackendName } from '../spec/types.js';
 import { formatPlan } from './format-plan.js';
+import { alignColumns } from './text-table.js';
 import { HELP } from './help-text.js';
 
 const EXIT = { ok: 0, userError: 1, usage: 2, interrupted: 130 } as const;
@@ -107,10 +108,7 @@ async function predictCommand(args: string[]): Promise<number> {
   const [runDir, ...inputs] = positionals as [string, ...string[]];
   const { predictRunImages } = await import('./predict-images.js');
   const result = await predictRunImages(runDir, inputs, { top, backend: backendOption(values.backend) ?? 'auto' });
-  if (!result.ok) {
-    process.stderr.write(`tlpipe: ${result.message}\n${result.hint ? `  hint: ${result.hint}\n` : ''}`);
-    return EXIT.userError;
-  }
+  if (!result.ok) return printFailure(result);
   for (const p of result.predictions) {
     process.stdout.write(
       values.json ? JSON.stringify(p) + '\n' : `${p.file}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}\n`,
@@ -125,10 +123,7 @@ async function evaluateCommand(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('evaluate takes exactly one run directory');
   const { evaluateRun, formatEvaluation } = await import('./evaluate-run.js');
   const result = await evaluateRun(positionals[0]!, { ...(values.data ? { data: values.data } : {}), backend: backendOption(values.backend) ?? 'auto' });
-  if (!result.ok) {
-    process.stderr.write(`tlpipe: ${result.message}\n${result.hint ? `  hint: ${result.hint}\n` : ''}`);
-    return EXIT.userError;
-  }
+  if (!result.ok) return printFailure(result);
   if (values.out) {
     const { writeFileAtomic, writeJsonAtomic } = await import('../store/atomic-write.js');
     const { confusionMatrixCsv } = await import('../engine/metrics.js');
@@ -224,12 +219,15 @@ async function initCommand(args: string[]): Promise<number> {
 
 /** A command's text on stdout, or its error with a hint on stderr. */
 function printResult(result: { ok: true; text: string } | { ok: false; message: string; hint?: string }): number {
-  if (!result.ok) {
-    process.stderr.write(`tlpipe: ${result.message}\n${result.hint ? `  hint: ${result.hint}\n` : ''}`);
-    return EXIT.userError;
-  }
+  if (!result.ok) return printFailure(result);
   process.stdout.write(result.text + '\n');
   return EXIT.ok;
+}
+
+/** A command's user error, with its hint, on stderr. */
+function printFailure(failure: { message: string; hint?: string }): number {
+  process.stderr.write(`tlpipe: ${failure.message}\n${failure.hint ? `  hint: ${failure.hint}\n` : ''}`);
+  return EXIT.userError;
 }
 
 async function modelsCommand(args: string[]): Promise<number> {
@@ -253,8 +251,7 @@ async function modelsCommand(args: string[]): Promise<number> {
     m.loadSeconds === undefined ? '–' : `${m.loadSeconds.toFixed(2)}s`,
   ]);
   const header = ['model', 'source', 'input', 'default cut', 'layers', 'weights', 'normalize', 'load'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  for (const row of [header, ...rows]) process.stdout.write(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
+  for (const line of alignColumns([header, ...rows])) process.stdout.write(line + '\n');
   for (const m of zoo) process.stdout.write(`\n${m.name}: ${m.description}${m.url && !m.available ? ` (${m.url})` : ''}`);
   process.stdout.write('\n\nAny tfjs LayersModel works too: base.model: path/to/model.json, or run:<pipeline> for an earlier run\'s model.\n');
   return EXIT.ok;

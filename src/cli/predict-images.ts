@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../engine/backend.js';
@@ -8,27 +7,16 @@ import type { Preprocessing } from '../engine/preprocess.js';
 import type { Plan } from '../plan/types.js';
 import type { BackendName } from '../spec/types.js';
 import { fileModelHandler } from '../store/model-files.js';
+import { readRunJson } from './run-files.js';
 
 export type PredictOutcome = { ok: true; predictions: Prediction[] } | { ok: false; message: string; hint?: string };
-
-async function readJson<T>(file: string): Promise<T> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as T;
-  } catch (error) {
-    throw new UserError(
-      (error as NodeJS.ErrnoException).code === 'ENOENT' ? `${file} not found` : `${file}: ${(error as Error).message}`,
-      [],
-      'pass a completed run directory, e.g. runs/quickstart/0001-04643d3d',
-    );
-  }
-}
 
 /** `tlpipe predict`: the run's model, labels and preprocessing, applied to image files. */
 export async function predictRunImages(runDir: string, inputs: string[], options: { top: number; backend: BackendName }): Promise<PredictOutcome> {
   try {
-    const labels = await readJson<string[]>(path.join(runDir, 'model', 'labels.json'));
-    const pre = await readJson<Preprocessing>(path.join(runDir, 'model', 'preprocessing.json'));
-    const plan = await readJson<Pick<Plan, 'loss'>>(path.join(runDir, 'plan.json'));
+    const labels = await readRunJson<string[]>(runDir, 'model/labels.json');
+    const pre = await readRunJson<Preprocessing>(runDir, 'model/preprocessing.json');
+    const plan = await readRunJson<Pick<Plan, 'loss'>>(runDir, 'plan.json');
     const files = await collectImageFiles(inputs);
     await selectBackend(options.backend);
     const model = await tf.loadLayersModel(fileModelHandler(path.join(runDir, 'model')));

@@ -65,9 +65,8 @@ export async function planPipeline(
   // The wasm heap is 4 GiB: a batch that cannot fit is an error now, not an abort mid-run.
   if (prepared.value.backend.name === 'wasm') {
     const tooLarge = heapProblems(plan.value).map((p): Diagnostic => {
-      const written = (at: (string | number)[]): boolean => source.has(at);
       const own = ['train', 'stages', p.stage.index, 'batchSize'];
-      const at = written(own) ? own : written(['train', 'batchSize']) ? ['train', 'batchSize'] : ['train', 'stages', p.stage.index];
+      const at = source.has(own) ? own : source.has(['train', 'batchSize']) ? ['train', 'batchSize'] : ['train', 'stages', p.stage.index];
       return source.locate({
         file: spec.file, path: at, severity: 'error',
         message: `stage \`${p.stage.name}\` trains on batches of ${p.stage.batchSize} at ${spec.dataset.image.size.join('×')}, which need about ${(p.needBytes / 2 ** 30).toFixed(1)} GiB; the wasm backend's heap holds 4 GiB`,

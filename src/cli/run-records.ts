@@ -4,6 +4,7 @@ import { renderComparisonReport, renderReport } from '../store/report-html.js';
 import { listPipelines, listRuns, resolveRunRef } from '../store/find-run.js';
 import { overviewOf, type RunOverview } from '../store/run-status.js';
 import { compareRuns, formatComparison } from './compare-runs.js';
+import { alignColumns } from './text-table.js';
 
 export type CommandResult = { ok: true; text: string } | { ok: false; message: string; hint?: string };
 
@@ -29,8 +30,7 @@ export function formatRunTable(runs: RunOverview[]): string {
     r.testAccuracy === null ? '–' : r.testAccuracy.toFixed(4),
     r.git ? `${r.git.commit.slice(0, 8)}${r.git.dirty ? '*' : ''}` : '–',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return alignColumns([header, ...rows]).join('\n');
 }
 
 async function overviewsOf(runsRoot: string, refs: string[]): Promise<RunOverview[] | { message: string; hint: string }> {

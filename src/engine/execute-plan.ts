@@ -102,10 +102,11 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
     const featureSources = async (): Promise<typeof examples> => {
       if (features) return features;
       const out: typeof examples = {};
-      const fast = await foldedExtractor();
+      // Folded only when this thread extracts: not for features from the cache or the workers.
+      let fast: tf.LayersModel | undefined;
       for (const split of splits) {
         if (plan.features.mode === 'perBatch') {
-          out[split] = featureSource(fast, examples[split]!);
+          out[split] = featureSource((fast ??= await foldedExtractor()), examples[split]!);
           continue;
         }
         const key = featuresKey(plan, baseState, split, backendName);
@@ -118,7 +119,7 @@ export async function executePlan(plan: Plan, prepared: PreparedInputs, options:
           stored = await extractFeaturesInWorkers((await pool())!, splitSource(dataset, split), selection[split], split, batch, onEvent, signal);
           await options.cache?.writeFeatures(key, stored.shape, (await stored.data()) as Float32Array);
         } else {
-          stored = await extractFeatures(fast, examples[split]!, split, batch, onEvent, signal);
+          stored = await extractFeatures((fast ??= await foldedExtractor()), examples[split]!, split, batch, onEvent, signal);
           await options.cache?.writeFeatures(key, stored.shape, (await stored.data()) as Float32Array);
         }
         const labels = oneHotBatch(splitSource(dataset, split).labels, selection[split], numClasses);

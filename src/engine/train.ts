@@ -111,6 +111,8 @@ export interface GroupOptimizer {
   group: ParameterGroup;
   optimizer: tf.Optimizer;
   variables: tf.Variable[];
+  /** The rate the optimizer holds now. */
+  rate: number;
 }
 
 /** Where a stage stands after an epoch: what a checkpoint must hold to continue it. */
@@ -209,7 +211,10 @@ export async function trainStage(
           throw new RunInterrupted();
         }
         const rates = optimizers.map((o) => rateAt(o.group, stageEpoch - 1 + b / batches));
-        optimizers.forEach((o, i) => setLearningRate(o.optimizer, rates[i]!));
+        // Only when it changes: sgd's setLearningRate makes a new scalar each time.
+        optimizers.forEach((o, i) => {
+          if (o.rate !== rates[i]) setLearningRate(o.optimizer, (o.rate = rates[i]!));
+        });
         let correctInBatch: tf.Scalar | undefined;
         const { value: loss, grads } = tf.variableGrads(() => {
           const pred = model.apply(x, { training: true }) as tf.Tensor;
@@ -301,7 +306,7 @@ export async function trainStage(
  * (the head's) to the head group.
  */
 function groupOptimizers(model: tf.LayersModel, stage: PlanStage): GroupOptimizer[] {
-  const groups = stage.parameterGroups.map((group) => ({ group, optimizer: createOptimizer(stage.optimizer, group.learningRate), variables: [] as tf.Variable[] }));
+  const groups = stage.parameterGroups.map((group) => ({ group, optimizer: createOptimizer(stage.optimizer, group.learningRate), variables: [] as tf.Variable[], rate: group.learningRate }));
   const byLayer = new Map(groups.flatMap((g) => g.group.baseLayers.map((name) => [name, g] as const)));
   const head = groups.find((g) => g.group.head)!;
   for (const layer of model.layers) {

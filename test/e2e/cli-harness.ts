@@ -39,6 +39,15 @@ export function write(dir: string, name: string, text: string): string {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- run files are checked field by field in tests
 export const readJson = (file: string): any => JSON.parse(readFileSync(file, 'utf8'));
 
+/** A run's metrics.jsonl rows without the fields that differ between equal runs (by default timings, cache marks, tensor counts). */
+export function epochRows(runDir: string, omit: readonly string[] = ['seconds', 'reused', 'tensors']): Record<string, unknown>[] {
+  return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => {
+    const row = JSON.parse(line) as Record<string, unknown>;
+    for (const key of omit) delete row[key];
+    return row;
+  });
+}
+
 /** No JavaScript stack frames in what a user sees. */
 export function hasStackTrace(text: string): boolean {
   return /^\s+at .+(:\d+:\d+\)?|\(node:)/m.test(text);

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/engine/backend.js';
 import { SeededRandom } from '../../src/engine/random.js';
 import { fileModelHandler } from '../../src/store/model-files.js';
-import { CLI, readJson, tlpipe, workspace, write } from './cli-harness.js';
+import { CLI, epochRows, readJson, tlpipe, workspace, write } from './cli-harness.js';
 
 const PIPELINE = `name: crash
 seed: 9
@@ -28,12 +28,6 @@ train:
 
 /** Trials in npm test; TLPIPE_KILL_TRIALS=100 for a long run. */
 const TRIALS = Number(process.env['TLPIPE_KILL_TRIALS'] ?? 5);
-
-const rows = (runDir: string): Record<string, unknown>[] =>
-  readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => {
-    const { seconds: _s, reused: _r, tensors: _t, ...row } = JSON.parse(line) as Record<string, unknown>;
-    return row;
-  });
 
 /** Every file of a run folder that should parse does: .json whole, .jsonl line by line. */
 function unparsable(dir: string): string[] {
@@ -66,7 +60,7 @@ describe(`SIGKILL at random moments, ${TRIALS} trials: nothing is corrupt, and r
     assert.equal(await new Promise((resolve) => child.on('exit', resolve)), 0);
     window = performance.now() - appeared;
     const runs = path.join(dir, 'reference', 'crash');
-    reference = rows(path.join(runs, readdirSync(runs).find((n) => /^\d{4}-/.test(n))!));
+    reference = epochRows(path.join(runs, readdirSync(runs).find((n) => /^\d{4}-/.test(n))!));
   });
 
   const random = new SeededRandom(20261128);
@@ -100,7 +94,7 @@ describe(`SIGKILL at random moments, ${TRIALS} trials: nothing is corrupt, and r
       // (Killed after it recorded completion, while exiting: it is complete, and says so.)
       assert.equal(readJson(path.join(runDir, 'run.json')).status, 'completed');
       assert.deepEqual(unparsable(runDir), []);
-      assert.deepEqual(rows(runDir), reference, 'the resumed run ends exactly as the uninterrupted one');
+      assert.deepEqual(epochRows(runDir), reference, 'the resumed run ends exactly as the uninterrupted one');
     });
   }
   it('the kills landed while the runs worked', () => {
@@ -118,12 +112,12 @@ describe('concurrency', () => {
     const runs = path.join(dir, 'runs', 'crash');
     const ids = readdirSync(runs).filter((n) => /^\d{4}-/.test(n)).sort();
     assert.deepEqual(ids.map((id) => id.slice(0, 4)), ['0001', '0002', '0003', '0004']);
-    const first = rows(path.join(runs, ids[0]!));
+    const first = epochRows(path.join(runs, ids[0]!));
     assert.deepEqual(first.map((r) => r['epoch']), [1, 2, 3, 4]);
     for (const id of ids) {
       assert.deepEqual(unparsable(path.join(runs, id)), []);
       assert.equal(readJson(path.join(runs, id, 'run.json')).status, 'completed');
-      assert.deepEqual(rows(path.join(runs, id)), first, `${id}: one line per epoch, its own`);
+      assert.deepEqual(epochRows(path.join(runs, id)), first, `${id}: one line per epoch, its own`);
     }
   });
 });

@@ -3,7 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { CLI, readJson, tlpipe, workspace, write } from './cli-harness.js';
+import { CLI, epochRows, readJson, tlpipe, workspace, write } from './cli-harness.js';
 
 const PIPELINE = `name: exp
 seed: 5
@@ -25,12 +25,6 @@ train:
 
 const runDirs = (dir: string, pipeline: string): string[] =>
   readdirSync(path.join(dir, 'runs', pipeline)).filter((n) => /^\d{4}-/.test(n)).sort().map((n) => path.join(dir, 'runs', pipeline, n));
-const metricRows = (runDir: string): Record<string, unknown>[] =>
-  readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {
-    const { seconds: _seconds, reused: _reused, tensors: _tensors, ...row } = JSON.parse(l) as Record<string, unknown>;
-    return row;
-  });
-
 describe('the stage cache', () => {
   const dir = workspace('cache');
   const results: Awaited<ReturnType<typeof tlpipe>>[] = [];
@@ -50,7 +44,7 @@ describe('the stage cache', () => {
     const [first, second] = runDirs(dir, 'exp');
     assert.match(results[1]!.stderr, /stage head: 3 epoch\(s\) reused from the stage cache/);
     assert.doesNotMatch(results[1]!.stderr, /head epoch 1 {2}loss/);
-    assert.deepEqual(metricRows(second!), metricRows(first!));
+    assert.deepEqual(epochRows(second!), epochRows(first!));
     assert.ok(readFileSync(path.join(second!, 'metrics.jsonl'), 'utf8').trim().split('\n').every((l) => JSON.parse(l).reused === true));
     assert.deepEqual(readJson(path.join(second!, 'summary.json')).test, readJson(path.join(first!, 'summary.json')).test);
   });
@@ -200,7 +194,7 @@ describe('feature extraction on both cores', () => {
     assert.equal(one.code, 0, one.stderr);
     assert.equal(two.code, 0, two.stderr);
     const only = (root: string): string => path.join(dir, root, 'exp', readdirSync(path.join(dir, root, 'exp')).find((n) => /^\d{4}-/.test(n))!);
-    assert.deepEqual(metricRows(only('two')), metricRows(only('one')));
+    assert.deepEqual(epochRows(only('two')), epochRows(only('one')));
     assert.deepEqual(readJson(path.join(only('two'), 'summary.json')).test, readJson(path.join(only('one'), 'summary.json')).test);
   });
 });

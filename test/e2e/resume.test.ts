@@ -6,7 +6,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/engine/backend.js';
 import { fileModelHandler } from '../../src/store/model-files.js';
-import { CLI, readJson, tlpipe, workspace, write } from './cli-harness.js';
+import { CLI, epochRows, readJson, tlpipe, workspace, write } from './cli-harness.js';
 
 /**
  * Two stages that use everything a checkpoint must carry: a dropout stream,
@@ -47,12 +47,8 @@ const runDirOf = (dir: string): string => {
   const runs = path.join(dir, 'runs', 'recipe');
   return path.join(runs, readdirSync(runs).find((n) => /^\d{4}-/.test(n))!);
 };
-const metricsOf = (runDir: string): Record<string, unknown>[] =>
-  readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => {
-    // Live-tensor counts differ after a resume (nothing of the earlier stages is in memory); the leak check is per run.
-    const { seconds: _seconds, tensors: _tensors, ...row } = JSON.parse(line) as Record<string, unknown>;
-    return row;
-  });
+// Live-tensor counts differ after a resume (nothing of the earlier stages is in memory); the leak check is per run.
+const metricsOf = (runDir: string): Record<string, unknown>[] => epochRows(runDir, ['seconds', 'tensors']);
 
 describe('resume: a run killed mid-training continues from its last checkpoint and ends as if never stopped', () => {
   const whole = workspace('resume-whole');

@@ -1,6 +1,6 @@
 /** The models `npm run bench` and `npm run bench:profile` train, built one way for both. */
 import * as tf from '@tensorflow/tfjs';
-import { buildHeadLayers, composeModel } from '../src/engine/models.js';
+import { buildHeadLayers, composeModel } from '../src/engine/model/build-models.js';
 
 /** conv 32 → conv 64 → max-pool → dense 128 → dense 10, on 28×28×1 (PyTorch's side builds the same). */
 export function smallCnn(): tf.LayersModel {

@@ -6,8 +6,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../src/spec/package-root.js';
-import { checkCase, fuzzCases } from '../test/spec/pipeline-fuzz.js';
+import { packageRoot } from '../src/package/package-root.js';
+import { checkCase, fuzzCases } from '../test/format/pipeline-fuzz.js';
 
 const count = Number(process.argv[2] ?? 10_000);
 const seed = Number(process.argv[3] ?? Date.now() % 2 ** 31);

@@ -7,11 +7,11 @@
  * time over this script's.
  */
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/engine/backend.js';
-import { readDataset, selectExamples } from '../src/engine/datasets.js';
-import { buildBase } from '../src/engine/models.js';
-import { imageBatch, preprocessingFor } from '../src/engine/preprocess.js';
-import { loadZooArtifacts } from '../src/engine/zoo.js';
+import { selectBackend } from '../src/engine/kernels/backend.js';
+import { readDataset, selectExamples } from '../src/engine/data/datasets.js';
+import { buildBase } from '../src/engine/model/build-models.js';
+import { imageBatch, preprocessingFor } from '../src/engine/data/preprocess.js';
+import { loadZooArtifacts } from '../src/engine/model/zoo.js';
 
 const [perClass, epochs] = process.argv.slice(2).map(Number) as [number, number];
 await selectBackend('wasm');

@@ -5,10 +5,10 @@
  * MobileNetV2 fine-tuned at 96×96). Prints the kernels by total time.
  */
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/engine/backend.js';
-import { buildBase } from '../src/engine/models.js';
+import { selectBackend } from '../src/engine/kernels/backend.js';
+import { buildBase } from '../src/engine/model/build-models.js';
 import { smallCnn, topBlocksTuned } from './bench-models.js';
-import { loadZooArtifacts } from '../src/engine/zoo.js';
+import { loadZooArtifacts } from '../src/engine/model/zoo.js';
 
 await selectBackend('wasm');
 const engine = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };

@@ -12,9 +12,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { readDataset } from '../src/engine/datasets.js';
-import { mnistFiles } from '../src/engine/datasets.js';
-import { parseIdx } from '../src/engine/idx-file.js';
+import { readDataset } from '../src/engine/data/datasets.js';
+import { mnistFiles } from '../src/engine/data/datasets.js';
+import { parseIdx } from '../src/engine/data/idx-file.js';
 import { CLI, workspace } from '../test/e2e/cli-harness.js';
 
 const SMALL = Number(process.env['BENCH_SMALL'] ?? 300);

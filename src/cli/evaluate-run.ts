@@ -1,18 +1,18 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../engine/backend.js';
-import { readDataset, splitSource } from '../engine/datasets.js';
+import { selectBackend } from '../engine/kernels/backend.js';
+import { readDataset, splitSource } from '../engine/data/datasets.js';
 import { UserError } from '../engine/errors.js';
-import { evaluateExamples, exampleSource, imageFileSource } from '../engine/evaluate.js';
-import { foldBatchNorm } from '../engine/fold-batch-norm.js';
-import { listImageFolder } from '../engine/image-folder.js';
-import type { TestMetrics } from '../engine/metrics.js';
-import { selectionOf } from '../engine/prepare-inputs.js';
-import type { Preprocessing } from '../engine/preprocess.js';
-import type { BatchSource } from '../engine/train.js';
+import { evaluateExamples, exampleSource, imageFileSource } from '../engine/evaluate/evaluate.js';
+import { foldBatchNorm } from '../engine/model/fold-batch-norm.js';
+import { listImageFolder } from '../engine/data/image-folder.js';
+import type { TestMetrics } from '../engine/evaluate/metrics.js';
+import { selectionOf } from '../engine/facts/gather-facts.js';
+import type { Preprocessing } from '../engine/data/preprocess.js';
+import type { BatchSource } from '../engine/train/train-stage.js';
 import { inferenceBatch } from '../plan/memory-estimate.js';
 import type { Plan } from '../plan/types.js';
-import type { BackendName, PipelineSpec } from '../spec/types.js';
+import type { BackendName, PipelineSpec } from '../format/types.js';
 import { fileModelHandler } from '../store/model-files.js';
 import { readRunJson } from './run-files.js';
 

@@ -1,4 +1,4 @@
-import type { DatasetReport } from '../engine/describe-dataset.js';
+import type { DatasetReport } from '../engine/data/describe-dataset.js';
 
 /** The dataset report as a table: classes down, splits across. */
 export function formatDataReport(report: DatasetReport): string {

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { SCHEMA_PATH } from '../spec/package-root.js';
+import { SCHEMA_PATH } from '../package/package-root.js';
 
 /**
  * Keeps the small run records in git (what a reviewer reads) and leaves out

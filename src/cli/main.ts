@@ -2,9 +2,9 @@
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ProgressMode } from '../progress/renderers.js';
-import { formatDiagnostic, type Diagnostic } from '../spec/diagnostics.js';
-import { loadPipeline } from '../spec/load-pipeline.js';
-import type { BackendName } from '../spec/types.js';
+import { formatDiagnostic, type Diagnostic } from '../diagnostics/diagnostic.js';
+import { loadPipeline } from '../format/load-pipeline.js';
+import type { BackendName } from '../format/types.js';
 import { formatPlan } from './format-plan.js';
 import { alignColumns } from './text-table.js';
 import { HELP } from './help-text.js';
@@ -84,7 +84,7 @@ async function dataCommand(args: string[]): Promise<number> {
     printDiagnostics(loaded.diagnostics);
     return EXIT.userError;
   }
-  const { describeDataset } = await import('../engine/describe-dataset.js');
+  const { describeDataset } = await import('../engine/data/describe-dataset.js');
   const { UserError } = await import('../engine/errors.js');
   const { spec, source } = loaded.value;
   try {
@@ -126,7 +126,7 @@ async function evaluateCommand(args: string[]): Promise<number> {
   if (!result.ok) return printFailure(result);
   if (values.out) {
     const { writeFileAtomic, writeJsonAtomic } = await import('../store/atomic-write.js');
-    const { confusionMatrixCsv } = await import('../engine/metrics.js');
+    const { confusionMatrixCsv } = await import('../engine/evaluate/metrics.js');
     await writeJsonAtomic(path.join(values.out, 'evaluation.json'), { on: result.on, ...result.metrics });
     await writeFileAtomic(path.join(values.out, 'confusion-matrix.csv'), confusionMatrixCsv(result.metrics.confusionMatrix, result.classNames));
   }
@@ -171,7 +171,7 @@ async function watchCommand(args: string[]): Promise<number> {
 }
 
 /** The local files a pipeline reads besides itself, which a save to should also re-run it. */
-function localInputs(spec: import('../spec/types.js').PipelineSpec): string[] {
+function localInputs(spec: import('../format/types.js').PipelineSpec): string[] {
   const { dataset } = spec;
   return [
     ...(spec.base.file && !spec.base.run ? [spec.base.file] : []),
@@ -234,7 +234,7 @@ async function modelsCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { json: { type: 'boolean' } });
   if (values.help) return help('models');
   if (positionals.length > 0) throw new UsageError('models takes no arguments');
-  const { listZoo } = await import('../engine/zoo.js');
+  const { listZoo } = await import('../engine/model/zoo.js');
   const zoo = listZoo();
   if (values.json) {
     process.stdout.write(JSON.stringify(zoo, null, 2) + '\n');

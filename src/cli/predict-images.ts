@@ -1,11 +1,11 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../engine/backend.js';
+import { selectBackend } from '../engine/kernels/backend.js';
 import { UserError } from '../engine/errors.js';
-import { collectImageFiles, predictImages, type Prediction } from '../engine/predict.js';
-import type { Preprocessing } from '../engine/preprocess.js';
+import { collectImageFiles, predictImages, type Prediction } from '../engine/evaluate/predict.js';
+import type { Preprocessing } from '../engine/data/preprocess.js';
 import type { Plan } from '../plan/types.js';
-import type { BackendName } from '../spec/types.js';
+import type { BackendName } from '../format/types.js';
 import { fileModelHandler } from '../store/model-files.js';
 import { readRunJson } from './run-files.js';
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Diagnostic, KeyPath } from '../spec/diagnostics.js';
+import type { Diagnostic, KeyPath } from '../diagnostics/diagnostic.js';
 
 /**
  * A problem with the user's input found while running (a missing dataset

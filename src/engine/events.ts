@@ -1,5 +1,5 @@
-import type { ConcreteBackend } from './backend.js';
-import type { TestMetrics } from './metrics.js';
+import type { ConcreteBackend } from './kernels/backend.js';
+import type { TestMetrics } from './evaluate/metrics.js';
 
 /** One epoch's row in metrics.jsonl. Epochs count continuously across stages. */
 export interface EpochMetrics {

@@ -1,12 +1,12 @@
-import type { Diagnostic, Result } from '../spec/diagnostics.js';
-import { closestMatches } from '../spec/did-you-mean.js';
-import { headShapeProblems } from '../spec/head-shape.js';
-import { ZOO } from '../spec/zoo-catalog.js';
+import type { Diagnostic, Result } from '../diagnostics/diagnostic.js';
+import { closestMatches } from '../diagnostics/did-you-mean.js';
+import { headShapeProblems } from '../format/head-shape.js';
+import { ZOO } from '../format/zoo-catalog.js';
 import { applyFreezeRules, matchRule, splitBlocks } from './freeze-rules.js';
 import { describeSchedule } from './learning-rate-schedule.js';
-import type { OptimizerSpec, PipelineSpec } from '../spec/types.js';
+import type { OptimizerSpec, PipelineSpec } from '../format/types.js';
 import { fingerprint } from './fingerprint.js';
-import { strategyKeys } from '../spec/strategy.js';
+import { strategyKeys } from '../format/strategy.js';
 import type { ParameterGroup, Plan, PlanInputs, PlanStage, PlanTask, ResolvedHeadLayer, TaskKind } from './types.js';
 
 /**

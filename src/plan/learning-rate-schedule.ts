@@ -1,4 +1,4 @@
-import type { ScheduleSpec } from '../spec/types.js';
+import type { ScheduleSpec } from '../format/types.js';
 
 /**
  * The learning rate at epoch position `t` of a stage of `epochs` epochs,

@@ -1,8 +1,8 @@
 import type {
   AugmentSpec, BackendName, CheckpointSpec, EarlyStoppingSpec, HeadLayerSpec, ImageSpec, LimitSpec, NormalizeSpec, OptimizerSpec, PlateauSpec, ScheduleSpec,
   StageAsWritten,
-} from '../spec/types.js';
-import type { NamedStrategy, StrategyName } from '../spec/strategy.js';
+} from '../format/types.js';
+import type { NamedStrategy, StrategyName } from '../format/strategy.js';
 
 /**
  * Facts about a pipeline's inputs that only reading files can establish.

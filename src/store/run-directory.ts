@@ -3,7 +3,7 @@ import { appendFile, copyFile, mkdir, readdir, readFile, rename, rm, writeFile }
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { io } from '@tensorflow/tfjs';
-import { packageRoot } from '../spec/package-root.js';
+import { packageRoot } from '../package/package-root.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
 import { fileModelHandler } from './model-files.js';
 import { HEARTBEAT_FILE, HEARTBEAT_MS } from './run-status.js';

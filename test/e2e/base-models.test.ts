@@ -3,9 +3,9 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../../src/engine/backend.js';
-import { mnistFiles } from '../../src/engine/datasets.js';
-import { parseIdx } from '../../src/engine/idx-file.js';
+import { selectBackend } from '../../src/engine/kernels/backend.js';
+import { mnistFiles } from '../../src/engine/data/datasets.js';
+import { parseIdx } from '../../src/engine/data/idx-file.js';
 import { fileModelHandler } from '../../src/store/model-files.js';
 import { hasStackTrace, readJson, tlpipe, workspace, write, writeDigitImageFolder, writeMnistSubsetIdx } from './cli-harness.js';
 

@@ -3,10 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { mnistFiles } from '../../src/engine/datasets.js';
-import { encodeIdx, parseIdx } from '../../src/engine/idx-file.js';
+import { mnistFiles } from '../../src/engine/data/datasets.js';
+import { encodeIdx, parseIdx } from '../../src/engine/data/idx-file.js';
 import { readFileSync } from 'node:fs';
-import { packageRoot } from '../../src/spec/package-root.js';
+import { packageRoot } from '../../src/package/package-root.js';
 
 export const CLI = path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
 

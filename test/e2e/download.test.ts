@@ -4,11 +4,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { selectBackend } from '../../src/engine/backend.js';
-import { downloadModel } from '../../src/engine/download.js';
-import { loadLocalArtifacts } from '../../src/engine/local-model.js';
-import { buildBase } from '../../src/engine/models.js';
-import { loadZooArtifacts } from '../../src/engine/zoo.js';
+import { selectBackend } from '../../src/engine/kernels/backend.js';
+import { downloadModel } from '../../src/engine/model/download.js';
+import { loadLocalArtifacts } from '../../src/engine/model/local-model.js';
+import { buildBase } from '../../src/engine/model/build-models.js';
+import { loadZooArtifacts } from '../../src/engine/model/zoo.js';
 import { fileModelHandler } from '../../src/store/model-files.js';
 import { tlpipe, workspace, write } from './cli-harness.js';
 

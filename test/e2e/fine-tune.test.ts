@@ -3,9 +3,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../../src/engine/backend.js';
-import { buildBase } from '../../src/engine/models.js';
-import { loadZooArtifacts } from '../../src/engine/zoo.js';
+import { selectBackend } from '../../src/engine/kernels/backend.js';
+import { buildBase } from '../../src/engine/model/build-models.js';
+import { loadZooArtifacts } from '../../src/engine/model/zoo.js';
 import { fileModelHandler } from '../../src/store/model-files.js';
 import { tlpipe, workspace, write } from './cli-harness.js';
 

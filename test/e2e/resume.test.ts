@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../../src/engine/backend.js';
+import { selectBackend } from '../../src/engine/kernels/backend.js';
 import { fileModelHandler } from '../../src/store/model-files.js';
 import { CLI, epochRows, readJson, tlpipe, workspace, write } from './cli-harness.js';
 

@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../../src/engine/backend.js';
-import { readDataset } from '../../src/engine/datasets.js';
-import { imageBatch, type ImagePreprocessing } from '../../src/engine/preprocess.js';
+import { selectBackend } from '../../src/engine/kernels/backend.js';
+import { readDataset } from '../../src/engine/data/datasets.js';
+import { imageBatch, type ImagePreprocessing } from '../../src/engine/data/preprocess.js';
 import { fileModelHandler } from '../../src/store/model-files.js';
 import { hasStackTrace, readJson, tlpipe, workspace, write, writeMnistSubsetIdx } from './cli-harness.js';
 

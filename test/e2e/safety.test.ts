@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { packageRoot } from '../../src/spec/package-root.js';
+import { packageRoot } from '../../src/package/package-root.js';
 import { CLI, readJson, tlpipe, workspace, write, writeDigitImageFolder } from './cli-harness.js';
 
 /** Every file under `dir` with its modification time. */

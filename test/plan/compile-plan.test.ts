@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { compilePlan, MAX_PRECOMPUTED_FEATURE_BYTES } from '../../src/plan/compile-plan.js';
 import { canonicalJson } from '../../src/plan/fingerprint.js';
 import type { PlanInputs } from '../../src/plan/types.js';
-import { loadPipelineText } from '../../src/spec/load-pipeline.js';
-import type { PipelineSpec } from '../../src/spec/types.js';
+import { loadPipelineText } from '../../src/format/load-pipeline.js';
+import type { PipelineSpec } from '../../src/format/types.js';
 
 const PIPELINE = `name: p
 dataset:

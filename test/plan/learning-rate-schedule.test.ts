@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { learningRateAt } from '../../src/plan/learning-rate-schedule.js';
-import { resolveSchedule } from '../../src/spec/load-pipeline.js';
-import type { ScheduleSpec } from '../../src/spec/types.js';
+import { resolveSchedule } from '../../src/format/load-pipeline.js';
+import type { ScheduleSpec } from '../../src/format/types.js';
 
 /** Each case: a schedule over `epochs` epochs at peak 0.1, and the rate expected at epoch positions t. */
 const CASES: { name: string; schedule: ScheduleSpec; epochs: number; expected: [t: number, lr: number][] }[] = [

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compilePlan } from '../../src/plan/compile-plan.js';
 import type { PlanInputs } from '../../src/plan/types.js';
-import { loadPipelineText, resolvePipeline } from '../../src/spec/load-pipeline.js';
-import { decideStrategy, type NamedStrategy } from '../../src/spec/strategy.js';
+import { loadPipelineText, resolvePipeline } from '../../src/format/load-pipeline.js';
+import { decideStrategy, type NamedStrategy } from '../../src/format/strategy.js';
 
 const HEAD = `dataset: { format: mnist }
 head:

@@ -1,0 +1,60 @@
+import * as tf from '@tensorflow/tfjs';
+import { fingerprint } from '../../plan/fingerprint.js';
+import type { Plan } from '../../plan/types.js';
+import type { StageSummary } from '../train/checkpoints.js';
+import type { EpochMetrics } from '../events.js';
+
+/**
+ * What a finished stage leaves for a later run whose plan is the same up to
+ * that stage: the model's weights at the stage's end, the random streams'
+ * state, and the record of every epoch so far. Keyed by the stage's plan
+ * fingerprint (which chains the data, base, head and every stage before)
+ * and the backend, since backends differ in the last bits.
+ */
+export interface CachedStage {
+  kind: 'head' | 'full';
+  weightSpecs: tf.io.WeightsManifestEntry[];
+  weightData: Uint8Array;
+  random: Record<string, number>;
+  completedStages: StageSummary[];
+  metrics: EpochMetrics[];
+}
+
+/** The store implements it; every read is checked against the digest it was written with. */
+export interface StageCache {
+  readFeatures(key: string): Promise<{ shape: number[]; data: Float32Array } | undefined>;
+  writeFeatures(key: string, shape: number[], data: Float32Array): Promise<void>;
+  readStage(key: string): Promise<CachedStage | undefined>;
+  writeStage(key: string, stage: CachedStage): Promise<void>;
+}
+
+/** A stage's cache key on this backend. */
+export function stageKey(stage: Plan['stages'][number], backend: string): string {
+  return fingerprint({ stage: stage.fingerprint, backend });
+}
+
+/**
+ * Features depend only on the data, the base as it is (the plan's, or as a
+ * fine-tuning stage left it), the weightless head layers folded into
+ * extraction, and the backend — not on the head that trains on them.
+ */
+export function featuresKey(plan: Plan, baseState: string, split: string, backend: string): string {
+  const task = (id: string): string => plan.tasks.find((t) => t.id === id)!.fingerprint;
+  return fingerprint({ data: task('data'), base: baseState, folded: plan.head.slice(0, plan.features.headLayersApplied), split, backend });
+}
+
+/** The base's state before any stage changes it. */
+export function pristineBaseState(plan: Plan): string {
+  return plan.tasks.find((t) => t.id === 'base')!.fingerprint;
+}
+
+/** Serialises a model's weights for the cache. */
+export async function cachedWeights(model: tf.LayersModel): Promise<{ weightSpecs: tf.io.WeightsManifestEntry[]; weightData: Uint8Array }> {
+  const { data, specs } = await tf.io.encodeWeights(model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })));
+  return { weightSpecs: specs, weightData: new Uint8Array(data as ArrayBuffer) };
+}
+
+export function decodeCachedWeights(stage: CachedStage): tf.NamedTensorMap {
+  const bytes = stage.weightData;
+  return tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, stage.weightSpecs);
+}

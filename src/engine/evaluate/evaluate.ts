@@ -1,0 +1,58 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Plan } from '../../plan/types.js';
+import type { SplitData } from '../data/datasets.js';
+import { UserError } from '../errors.js';
+import { testMetrics, type TestMetrics } from './metrics.js';
+import { imageFileBatch } from './predict.js';
+import { imageBatch, oneHotBatch, vectorBatch, type Preprocessing } from '../data/preprocess.js';
+import { batchLoss, chunk, prefetched, range, type BatchSource } from '../train/train-stage.js';
+
+/** Examples per inference batch when evaluating or extracting features. */
+export const INFERENCE_BATCH = 32;
+/** How many of the test examples the model got most wrong are listed. */
+const WORST_EXAMPLES = 20;
+
+/** Examples `indexes` of `data` as model inputs, decoded and preprocessed (and augmented) per batch. */
+export function exampleSource(data: SplitData, indexes: number[], pre: Preprocessing, numClasses: number, augment?: (x: tf.Tensor4D) => tf.Tensor4D): BatchSource {
+  return {
+    count: indexes.length,
+    batch: async (positions) => {
+      const chosen = positions.map((p) => indexes[p]!);
+      return { x: await modelInput(data, chosen, pre, augment), y: oneHotBatch(data.labels, chosen, numClasses) };
+    },
+  };
+}
+
+/** The model's input for some examples: preprocessed pixels, or standardised feature rows. */
+export async function modelInput(data: SplitData, indexes: number[], pre: Preprocessing, augment?: (x: tf.Tensor4D) => tf.Tensor4D): Promise<tf.Tensor> {
+  return pre.kind === 'tabular' ? vectorBatch(await data.vectors!(indexes), pre) : imageBatch(await data.pixels(indexes), pre, augment);
+}
+
+/**
+ * Labelled image files as model inputs, each decoded and prepared exactly as
+ * training prepared its images (the run's preprocessing.json).
+ */
+export function imageFileSource(files: string[], labels: Int32Array, pre: Preprocessing, numClasses: number): BatchSource {
+  if (pre.kind !== 'image') throw new UserError('this run was trained on tabular rows, not images');
+  return {
+    count: files.length,
+    batch: async (positions) => ({ x: await imageFileBatch(positions.map((p) => files[p]!), pre), y: oneHotBatch(labels, positions, numClasses) }),
+  };
+}
+
+/** Loss, accuracy, top-k, per-class metrics, confusion matrix and the worst examples of `model` on `source`, in inference mode. */
+export async function evaluateExamples(model: tf.LayersModel, source: BatchSource, loss: Plan['loss'], classNames: string[], exampleNames: string[], batch = INFERENCE_BATCH): Promise<TestMetrics> {
+  const actual: number[] = [];
+  const probabilities: number[][] = [];
+  let lossSum = 0;
+  for await (const { positions, x, y } of prefetched(source, chunk(range(0, source.count), batch))) {
+    tf.tidy(() => {
+      const output = model.apply(x, { training: false }) as tf.Tensor;
+      lossSum += batchLoss(loss, y, output).dataSync()[0]! * positions.length;
+      actual.push(...tf.argMax(y, -1).dataSync());
+      probabilities.push(...((loss === 'categoricalCrossentropy' ? output : tf.softmax(output)).arraySync() as number[][]));
+    });
+    tf.dispose([x, y]);
+  }
+  return testMetrics(actual, probabilities, lossSum / Math.max(1, source.count), classNames, exampleNames, WORST_EXAMPLES);
+}

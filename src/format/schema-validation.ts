@@ -1,0 +1,173 @@
+import { readFileSync } from 'node:fs';
+import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { Diagnostic, KeyPath } from '../diagnostics/diagnostic.js';
+import { didYouMean } from '../diagnostics/did-you-mean.js';
+import { SCHEMA_PATH } from '../package/package-root.js';
+import type { SourceFile } from './source-file.js';
+
+// ajv ships CommonJS with the class on `.default`; NodeNext sees the namespace.
+const Ajv2020 = Ajv2020Module.default;
+
+/**
+ * Keys and values users will reach for because the design promises them, but
+ * which this version does not run yet. They get a plain sentence instead of a
+ * bare "unknown key".
+ */
+const NOT_YET_SUPPORTED: Readonly<Record<string, string>> = {
+  csv: 'the `csv` dataset format is not supported yet; use `mnist`, `idx` or `imageFolder`',
+};
+
+let compiled: ValidateFunction | undefined;
+
+/** The compiled schema; ajv fills defaults into the data it validates. */
+export function pipelineValidator(): ValidateFunction {
+  if (!compiled) {
+    const schema = JSON.parse(readFileSync(SCHEMA_PATH(), 'utf8')) as object;
+    const ajv = new Ajv2020({ allErrors: true, verbose: true, useDefaults: true, strict: true, allowUnionTypes: true });
+    compiled = ajv.compile(schema);
+  }
+  return compiled;
+}
+
+/** Validates `data` in place (filling defaults) and explains each violation at its place in `source`. */
+export function validateAgainstSchema(source: SourceFile, data: unknown): Diagnostic[] {
+  const validate = pipelineValidator();
+  if (validate(data)) return [];
+  const errors = pruneErrors(validate.errors ?? []);
+  return errors.map((e) => explain(source, e));
+}
+
+function pointerToPath(pointer: string): (string | number)[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+/**
+ * A type error at a path makes every other complaint about that path noise;
+ * an anyOf failure is one complaint, not one per alternative.
+ */
+function pruneErrors(errors: ErrorObject[]): ErrorObject[] {
+  // An anyOf answered by its one type-matching alternative: keep that alternative's errors, drop the rest.
+  for (const anyOf of errors.filter((e) => e.keyword === 'anyOf')) {
+    const chosen = matchingAlternativeErrors(anyOf, errors);
+    if (chosen) errors = errors.filter((e) => e !== anyOf && (!e.schemaPath.startsWith(`${anyOf.schemaPath}/`) || chosen.includes(e)));
+  }
+  const anyOfPaths = errors.filter((e) => e.keyword === 'anyOf').map((e) => e.schemaPath);
+  errors = errors.filter((e) => !anyOfPaths.some((p) => e.schemaPath.startsWith(`${p}/`)));
+  // Of nested anyOf failures, the innermost says most: `freeze[0]` rather than `freeze`.
+  errors = errors.filter((e) => e.keyword !== 'anyOf' || !errors.some((other) => other !== e && other.instancePath.startsWith(`${e.instancePath}/`)));
+  const typeErrorPaths = new Set(errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    if (e.keyword !== 'type' && typeErrorPaths.has(e.instancePath)) return false;
+    const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * When the value has the type of exactly one anyOf alternative, that
+ * alternative's complaints say more than "not a valid value": for
+ * `learningRate: { head: 0.001 }`, "missing required key `base`".
+ */
+function matchingAlternativeErrors(anyOf: ErrorObject, errors: ErrorObject[]): ErrorObject[] | undefined {
+  const inner = errors.filter((e) => e.schemaPath.startsWith(`${anyOf.schemaPath}/`));
+  const branchOf = (e: ErrorObject): string => e.schemaPath.slice(anyOf.schemaPath.length + 1).split('/')[0]!;
+  const wrongType = new Set(inner.filter((e) => e.keyword === 'type' && e.instancePath === anyOf.instancePath).map(branchOf));
+  const branches = new Set(inner.map(branchOf));
+  // Errors from behind a $ref carry the referenced schema's path; then not every alternative is seen here.
+  if (branches.size !== (anyOf.schema as unknown[]).length) return undefined;
+  const typed = [...branches].filter((b) => !wrongType.has(b));
+  return typed.length === 1 ? inner.filter((e) => branchOf(e) === typed[0]) : undefined;
+}
+
+function describe(schema: unknown): string | undefined {
+  return (schema as { description?: string } | undefined)?.description;
+}
+
+function show(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function explain(source: SourceFile, e: ErrorObject): Diagnostic {
+  const path: KeyPath = pointerToPath(e.instancePath);
+  const hint = describe(e.parentSchema);
+  const severity = 'error' as const;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const key = String(e.params.additionalProperty);
+      const keyPath = [...path, key];
+      const known = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
+      const notYet = NOT_YET_SUPPORTED[key];
+      if (notYet) return source.at({ path: keyPath, key: true }, { path: keyPath, message: notYet, severity });
+      const isHeadLayer = path[0] === 'head' && path.length === 2;
+      const message = isHeadLayer ? `unknown head layer type \`${key}\`` : `unknown key \`${key}\``;
+      const suggestion = didYouMean(key, known);
+      const allowed = known.length > 0 ? `allowed here: ${known.join(', ')}` : 'no keys are allowed here';
+      return source.at({ path: keyPath, key: true }, { path: keyPath, message, severity, hint: suggestion ?? allowed });
+    }
+    case 'required': {
+      const key = String(e.params.missingProperty);
+      const properties = (e.parentSchema as { properties?: Record<string, unknown> }).properties ?? {};
+      return source.at(
+        { path },
+        { path, message: `missing required key \`${key}\``, severity, hint: describe(properties[key]) },
+      );
+    }
+    case 'enum': {
+      const allowed = (e.params.allowedValues as unknown[]).map(String);
+      const notYet = typeof e.data === 'string' ? NOT_YET_SUPPORTED[e.data] : undefined;
+      if (notYet) return source.at({ path }, { path, message: notYet, severity });
+      const suggestion = typeof e.data === 'string' ? didYouMean(e.data, allowed) : undefined;
+      return source.at(
+        { path },
+        { path, message: `${show(e.data)} is not one of: ${allowed.join(', ')}`, severity, hint: suggestion ?? hint },
+      );
+    }
+    case 'type': {
+      const expected = ([] as string[]).concat(e.params.type as string | string[]).join(' or ');
+      const actual = e.data === null ? 'nothing (null)' : Array.isArray(e.data) ? 'a list' : `${typeof e.data} ${show(e.data)}`;
+      return source.at({ path }, { path, message: `expected ${expected}, got ${actual}`, severity, hint });
+    }
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return source.at({ path }, { path, message: `must be ${e.params.comparison} ${e.params.limit}, got ${show(e.data)}`, severity, hint });
+    case 'maxProperties':
+      if (path[0] === 'head') {
+        const keys = Object.keys(e.data as object);
+        return source.at(
+          { path },
+          { path, message: `a head layer has exactly one key, its type; found ${keys.length}: ${keys.join(', ')}`, severity, hint: 'write each layer as its own list item, e.g. `- dense: { units: 128 }` then `- dropout: { rate: 0.3 }`' },
+        );
+      }
+      break;
+    case 'minProperties':
+      if (path[0] === 'head') {
+        return source.at({ path }, { path, message: 'a head layer needs its type as its one key', severity, hint: 'e.g. `- dense: { units: classes, activation: softmax }`' });
+      }
+      break;
+    case 'anyOf':
+      return source.at({ path }, { path, message: `${show(e.data)} is not a valid value here`, severity, hint });
+    case 'pattern':
+      return source.at({ path }, { path, message: `${show(e.data)} is not a valid value here`, severity, hint });
+    case 'minItems':
+      return source.at({ path }, { path, message: `needs at least ${e.params.limit} item(s)`, severity, hint });
+    case 'maxItems':
+      return source.at({ path }, { path, message: `takes at most ${e.params.limit} item(s)`, severity, hint });
+    case 'uniqueItems':
+      return source.at({ path }, { path, message: `items ${e.params.j} and ${e.params.i} are the same`, severity, hint });
+    default:
+      break;
+  }
+  return source.at({ path }, { path, message: e.message ?? `fails ${e.keyword}`, severity, hint });
+}
+

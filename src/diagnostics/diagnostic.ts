@@ -15,6 +15,11 @@ export interface Diagnostic {
   hint?: string;
   /** The source line the position points into, for the snippet. */
   sourceLine?: string;
+  /**
+   * Other key paths the problem may be shown at, in order, when the file
+   * does not write `path` itself (a stage's batch size, else train.batchSize).
+   */
+  locateAt?: readonly KeyPath[];
   severity: 'error' | 'warning';
 }
 

@@ -1,15 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { byPosition, type Diagnostic, type Result } from '../diagnostics/diagnostic.js';
-import { isArrayFormat, isModelPath, isModelUrl, parseRunRef, RULES } from './rules.js';
+import { applyOverrides, type Override } from './overrides.js';
+import { resolvePipeline } from './resolve-pipeline.js';
+import { FILE_RULES, SPEC_RULES, type RuleFinding } from './rules.js';
 import { validateAgainstSchema } from './schema-validation.js';
 import { SourceFile } from './source-file.js';
-import type {
-  AugmentSpec, CheckpointSpec, DatasetCommon, DatasetSpec, EarlyStoppingSpec, HeadLayerSpec, IdxFiles, MonitorName, MonitorSpec, NormalizeSpec,
-  OptimizerSpec, PipelineFile, PipelineSpec, PlateauSpec, ScheduleSpec, StageAsWritten,
-} from './types.js';
-import { expandStrategy, type NamedStrategy } from './strategy.js';
-import { NORMALIZE_PRESETS, ZOO, type NormalizePreset } from './zoo-catalog.js';
+import type { PipelineFile, PipelineSpec } from './types.js';
+
+export { nameFromFile, resolvePipeline, resolveSchedule } from './resolve-pipeline.js';
+export type { Override } from './overrides.js';
 
 /** Files larger than this are not pipelines; refuse before parsing. */
 const MAX_PIPELINE_BYTES = 1 << 20;
@@ -17,37 +17,40 @@ const MAX_PIPELINE_BYTES = 1 << 20;
 export interface LoadedPipeline {
   spec: PipelineSpec;
   source: SourceFile;
+  /** The file as written (overrides applied), before resolution; strategy: auto resolves it again once measured. */
+  written: PipelineFile;
+  /** The pipeline's text as it runs: the file's own bytes, or with overrides, the document they changed. */
+  text: string;
+}
+
+export interface LoadOptions {
+  /** How the file is named in messages (default: its path relative to the working folder). */
+  displayName?: string;
+  /** Values set by key path, validated like the file; a problem with one is reported at its label. */
+  overrides?: readonly Override[];
 }
 
 /**
  * Reads, parses, validates and resolves one pipeline file. Every problem
  * comes back as a Diagnostic with its place in the file; nothing is thrown
- * for bad input.
+ * for bad input. Only a regular file is read: a FIFO or a device would
+ * block or never end.
  */
-export function loadPipeline(file: string): Result<LoadedPipeline> {
-  const displayName = path.relative(process.cwd(), file) || file;
+export function loadPipeline(file: string, options: LoadOptions = {}): Result<LoadedPipeline> {
+  const displayName = options.displayName ?? (path.relative(process.cwd(), file) || file);
   let text: string;
   try {
-    const buffer = readFileSync(file);
-    if (buffer.length > MAX_PIPELINE_BYTES) {
-      return fail({ file: displayName, path: [], severity: 'error', message: `file is ${buffer.length} bytes; a pipeline file is at most ${MAX_PIPELINE_BYTES}` });
+    const stats = statSync(file);
+    if (stats.isDirectory()) return fail({ file: displayName, path: [], severity: 'error', message: 'is a directory, not a pipeline file' });
+    if (!stats.isFile()) return fail({ file: displayName, path: [], severity: 'error', message: 'is not a regular file (a pipe, socket or device), not a pipeline file' });
+    if (stats.size > MAX_PIPELINE_BYTES) {
+      return fail({ file: displayName, path: [], severity: 'error', message: `file is ${stats.size} bytes; a pipeline file is at most ${MAX_PIPELINE_BYTES}` });
     }
-    text = buffer.toString('utf8');
+    text = readFileSync(file).toString('utf8');
   } catch (error) {
     return fail(fileError(displayName, error));
   }
-  return loadPipelineText(file, text, displayName);
-}
-
-/**
- * The file name without its extension, made a safe folder name: runs go to
- * runs/<name>/, so `..`, separators and odd characters must not reach it
- * (the schema holds a written `name` to the same pattern).
- */
-export function nameFromFile(file: string): string {
-  const stem = path.basename(file).replace(/\.[^.]*$/, '');
-  const safe = stem.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
-  return safe === '' ? 'pipeline' : safe;
+  return loadPipelineText(file, text, { ...options, displayName });
 }
 
 /** Deeper than any pipeline needs; the YAML parser recurses per level and would run out of stack. */
@@ -101,8 +104,13 @@ function place(text: string, line: number, lineStart: number, offset: number): {
   return { line, col: offset - lineStart + 1, sourceLine: text.slice(lineStart, end < 0 ? undefined : end).slice(0, 200) };
 }
 
-/** As loadPipeline, for text already in memory (`file` still anchors relative paths). */
-export function loadPipelineText(file: string, text: string, displayName = file): Result<LoadedPipeline> {
+/**
+ * As loadPipeline, for text already in memory (`file` still anchors relative
+ * paths and names the pipeline): parse, apply overrides, the schema, the
+ * rules on what is written, resolution, the rules on the resolved spec.
+ */
+export function loadPipelineText(file: string, text: string, options: LoadOptions = {}): Result<LoadedPipeline> {
+  const displayName = options.displayName ?? file;
   // Bounded work for any input: a pipeline is a few KiB.
   if (text.length > MAX_PIPELINE_BYTES) {
     return fail({ file: displayName, path: [], severity: 'error', message: `the text is ${text.length} characters; a pipeline file is at most ${MAX_PIPELINE_BYTES}` });
@@ -122,6 +130,13 @@ export function loadPipelineText(file: string, text: string, displayName = file)
   const syntaxErrors = syntax.filter((d) => d.severity === 'error');
   if (syntaxErrors.length > 0) return fail(...syntaxErrors);
 
+  const overrides = options.overrides ?? [];
+  if (overrides.length > 0) {
+    const { applied, problems } = applyOverrides(source.document, overrides, displayName);
+    if (problems.length > 0) return fail(...problems);
+    source.overrides = applied;
+  }
+
   let data: unknown;
   try {
     data = source.toJS();
@@ -139,15 +154,27 @@ export function loadPipelineText(file: string, text: string, displayName = file)
   const schemaErrors = validateAgainstSchema(source, data);
   if (schemaErrors.length > 0) return fail(...schemaErrors);
 
-  const pipelineFile = data as PipelineFile;
-  const findings = RULES.flatMap((rule) => rule(pipelineFile)).map((f) =>
-    source.at({ path: f.path, key: f.key ?? false }, { path: f.path, message: f.message, hint: f.hint, severity: f.severity ?? 'error' }),
-  );
-  const ruleErrors = findings.filter((d) => d.severity === 'error');
-  if (ruleErrors.length > 0) return fail(...ruleErrors);
+  const written = data as PipelineFile;
+  const fileFindings = FILE_RULES.flatMap((rule) => rule(written)).map((f) => placeFinding(source, f));
+  const fileErrors = fileFindings.filter((d) => d.severity === 'error');
+  if (fileErrors.length > 0) return fail(...fileErrors);
 
-  const warnings = [...syntax, ...findings].sort(byPosition);
-  return { ok: true, value: { spec: resolvePipeline(file, pipelineFile), source }, warnings };
+  const spec = resolvePipeline(file, written);
+  const checked = checkSpec(spec, source);
+  if (checked.errors.length > 0) return fail(...checked.errors);
+  const warnings = [...syntax, ...fileFindings, ...checked.warnings].sort(byPosition);
+  return { ok: true, value: { spec, source, written, text: overrides.length > 0 ? source.document.toString() : text }, warnings };
+}
+
+/** The rules on a resolved spec, placed in the file: also run again when `strategy: auto` resolves the file with its choice. */
+export function checkSpec(spec: PipelineSpec, source: SourceFile): { errors: Diagnostic[]; warnings: Diagnostic[] } {
+  const findings = SPEC_RULES.flatMap((rule) => rule(spec)).map((f) => placeFinding(source, f));
+  return { errors: findings.filter((d) => d.severity === 'error'), warnings: findings.filter((d) => d.severity === 'warning') };
+}
+
+function placeFinding(source: SourceFile, f: RuleFinding): Diagnostic {
+  const place = f.locateAt ? source.firstWritten([f.path, ...f.locateAt]) : f.path;
+  return source.at({ path: place, key: f.key ?? false }, { path: f.path, message: f.message, ...(f.hint ? { hint: f.hint } : {}), severity: f.severity ?? 'error' });
 }
 
 function fail(...diagnostics: Diagnostic[]): { ok: false; diagnostics: Diagnostic[] } {
@@ -164,202 +191,3 @@ function fileError(file: string, error: unknown): Diagnostic {
   return { file, path: [], severity: 'error', message, hint: code === 'ENOENT' ? 'check the path; pipelines/quickstart.yaml is an example' : undefined };
 }
 
-/**
- * Fills what the schema's defaults cannot: values that depend on other keys
- * (the cut on the base model), names derived from the file, absolute paths.
- * Input has passed the schema, whose defaults ajv has already written in.
- */
-export function resolvePipeline(file: string, written: PipelineFile, chosen?: { strategy: NamedStrategy; cut?: string }): PipelineSpec {
-  // A strategy fills the keys the file leaves out; `auto` starts as head-only until measured.
-  const requested = written.strategy;
-  const strategy = chosen?.strategy ?? (requested === 'auto' ? 'head-only' : requested);
-  const expanded = strategy ? expandStrategy(written, strategy, chosen?.cut) : undefined;
-  const f = (expanded?.file ?? written) as PipelineFile & { train: { stages: StageAsWritten[] } };
-  const absolute = path.resolve(file);
-  const dir = path.dirname(absolute);
-  const model = f.base?.model ?? 'mobilenet_v2';
-  const augment = resolveAugment(f.dataset.augment);
-  const common: DatasetCommon = {
-    ...(f.dataset.classNames ? { classNames: f.dataset.classNames } : {}),
-    ...(augment ? { augment } : {}),
-    limit: { ...f.dataset.limit },
-    validation: f.dataset.validation ?? 0.1,
-    // IDX arrays are stretched (they carry no aspect ratio worth keeping); photos are cropped.
-    image: { size: f.dataset.image?.size ?? f.base?.inputSize ?? [96, 96], channels: 3 as const, fit: f.dataset.image?.fit ?? (isArrayFormat(f.dataset.format) ? 'fill' : 'cover') },
-  };
-  const batchSize = f.train?.batchSize ?? 32;
-  const hasValidation = common.validation > 0;
-  return {
-    name: f.name ?? nameFromFile(file),
-    file: absolute,
-    seed: f.seed ?? 42,
-    backend: f.backend ?? 'auto',
-    dataset: resolveDataset(f.dataset, common, dir),
-    base: {
-      model,
-      ...(isModelPath(model) ? { file: path.resolve(dir, model) } : {}),
-      ...(parseRunRef(model) ? { run: parseRunRef(model)! } : {}),
-      ...(isModelUrl(model) || ZOO[model]?.url ? { url: ZOO[model]?.url ?? model } : {}),
-      ...(f.base?.sha256 ? { sha256: f.base.sha256 } : {}),
-      ...(f.base?.allowHttp ? { allowHttp: true } : {}),
-      // A model.json base must name its cut (a rule says so); zoo entries know theirs.
-      cut: f.base?.cut ?? ZOO[model]?.featureLayer ?? '',
-      normalize: resolveNormalize(f.base?.normalize ?? ZOO[model]?.normalize ?? 'unit'),
-    },
-    freeze: typeof f.freeze === 'string' || f.freeze === undefined ? [f.freeze ?? 'all'] : f.freeze,
-    head: f.head.map(resolveHeadLayer),
-    ...(requested && strategy ? { strategy: { requested, chosen: strategy, filled: expanded!.filled, ...(requested === 'auto' ? { asWritten: written } : {}) } } : {}),
-    baseline: f.baseline ?? 'none',
-    train: {
-      batchSize,
-      checkpoints: resolveCheckpoints(f.train?.checkpoints, hasValidation),
-      stages: f.train.stages.map((s, i) => ({
-        name: s.name ?? `stage-${i + 1}`,
-        epochs: s.epochs,
-        batchSize: s.batchSize ?? batchSize,
-        optimizer: resolveOptimizer(s.optimizer),
-        schedule: resolveSchedule(s.schedule),
-        ...(s.earlyStopping ? { earlyStopping: resolveEarlyStopping(s.earlyStopping) } : {}),
-        ...(s.reduceLROnPlateau ? { reduceLROnPlateau: resolvePlateau(s.reduceLROnPlateau) } : {}),
-        classWeights: s.classWeights ?? f.train?.classWeights ?? 'none',
-        labelSmoothing: s.labelSmoothing ?? 0,
-        unfreeze: s.unfreeze ?? [],
-        freeze: s.freeze ?? [],
-        batchNorm: s.batchNorm ?? 'frozen',
-      })),
-    },
-  };
-}
-
-type StageOptions = StageAsWritten;
-
-function resolveOptimizer(written: StageOptions['optimizer']): OptimizerSpec {
-  const name = written?.name ?? 'adam';
-  const rate = written?.learningRate ?? 0.001;
-  return {
-    name,
-    learningRate: typeof rate === 'number' ? rate : rate.head,
-    baseLearningRate: typeof rate === 'number' ? rate : rate.base,
-    multipliers: written?.multipliers ?? [],
-    momentum: written?.momentum ?? 0,
-    nesterov: written?.nesterov ?? false,
-    weightDecay: written?.weightDecay ?? (name === 'adamw' ? 0.01 : 0),
-  };
-}
-
-/** Each schedule's defaults, documented in the schema. */
-export function resolveSchedule(written: StageOptions['schedule']): ScheduleSpec {
-  switch (written?.type ?? 'constant') {
-    case 'constant':
-      return { type: 'constant' };
-    case 'step':
-      return { type: 'step', everyEpochs: written!.everyEpochs ?? 1, factor: written!.factor ?? 0.1 };
-    case 'exponential':
-      return { type: 'exponential', factor: written!.factor ?? 0.9 };
-    case 'cosine':
-      return { type: 'cosine', warmupEpochs: written!.warmupEpochs ?? 0, minLearningRate: written!.minLearningRate ?? 0 };
-    case 'oneCycle':
-      return { type: 'oneCycle', warmupFraction: written!.warmupFraction ?? 0.3, divFactor: written!.divFactor ?? 25, finalDivFactor: written!.finalDivFactor ?? 1e4 };
-  }
-}
-
-/** `auto` watches accuracies upwards and losses downwards. */
-function resolveMonitor(monitor: MonitorName, mode: 'auto' | 'min' | 'max' | undefined): MonitorSpec {
-  return { monitor, mode: mode === undefined || mode === 'auto' ? (monitor.endsWith('accuracy') ? 'max' : 'min') : mode };
-}
-
-function resolveEarlyStopping(written: NonNullable<StageOptions['earlyStopping']>): EarlyStoppingSpec {
-  return { ...resolveMonitor(written.monitor ?? 'val_loss', written.mode), patience: written.patience ?? 3, minDelta: written.minDelta ?? 0, restoreBest: written.restoreBest ?? true };
-}
-
-function resolvePlateau(written: NonNullable<StageOptions['reduceLROnPlateau']>): PlateauSpec {
-  return {
-    ...resolveMonitor(written.monitor ?? 'val_loss', written.mode),
-    factor: written.factor ?? 0.1,
-    patience: written.patience ?? 2,
-    minDelta: written.minDelta ?? 1e-4,
-    cooldown: written.cooldown ?? 0,
-    minLearningRate: written.minLearningRate ?? 0,
-  };
-}
-
-function resolveCheckpoints(written: NonNullable<PipelineFile['train']>['checkpoints'], hasValidation: boolean): CheckpointSpec {
-  return {
-    ...resolveMonitor(written?.monitor ?? (hasValidation ? 'val_loss' : 'loss'), written?.mode),
-    every: written?.every ?? 1,
-    keepLast: written?.keepLast ?? 3,
-    best: written?.best ?? true,
-  };
-}
-
-function resolveAugment(written: Partial<AugmentSpec> | undefined): AugmentSpec | undefined {
-  const augment: AugmentSpec = { flipHorizontal: false, rotate: 0, zoom: 0, translate: 0, brightness: 0, contrast: 0, ...written };
-  const active = augment.flipHorizontal || augment.rotate > 0 || augment.zoom > 0 || augment.translate > 0 || augment.brightness > 0 || augment.contrast > 0;
-  return active ? augment : undefined;
-}
-
-function resolveNormalize(written: NormalizePreset | { mean: number | number[]; std: number | number[] }): NormalizeSpec {
-  const triple = (v: number | number[]): [number, number, number] => (typeof v === 'number' ? [v, v, v] : [v[0]!, v[1]!, v[2]!]);
-  if (typeof written === 'string') {
-    const preset = NORMALIZE_PRESETS[written];
-    return { mean: triple(preset.mean), std: triple(preset.std), description: `${written}: ${preset.description}` };
-  }
-  const mean = triple(written.mean);
-  const std = triple(written.std);
-  return { mean, std, description: `(pixel / 255 − [${mean.join(', ')}]) / [${std.join(', ')}]` };
-}
-
-function resolveDataset(d: PipelineFile['dataset'], common: DatasetCommon, dir: string): DatasetSpec {
-  const files = (p: { images: string; labels: string }): IdxFiles => ({
-    images: path.resolve(dir, p.images),
-    labels: path.resolve(dir, p.labels),
-  });
-  switch (d.format) {
-    case 'mnist':
-      return { format: 'mnist', ...common };
-    case 'idx':
-      return { format: 'idx', ...common, train: files(d.train!), ...(typeof d.test === 'object' ? { test: files(d.test) } : {}) };
-    case 'imageFolder':
-      return {
-        format: 'imageFolder',
-        ...common,
-        dir: path.resolve(dir, d.dir!),
-        ...(d.testDir ? { testDir: path.resolve(dir, d.testDir) } : {}),
-        testFraction: typeof d.test === 'number' ? d.test : 0,
-        onBadFile: d.onBadFile ?? 'error',
-      };
-    case 'csv':
-      return {
-        format: 'csv',
-        ...common,
-        file: path.resolve(dir, d.file!),
-        labelColumn: d.labelColumn ?? 'label',
-        imageColumn: d.imageColumn ?? 'image',
-        ...(d.featureColumns ? { featureColumns: d.featureColumns } : {}),
-        testFraction: typeof d.test === 'number' ? d.test : 0,
-        onBadFile: d.onBadFile ?? 'error',
-      };
-  }
-}
-
-function resolveHeadLayer(layer: PipelineFile['head'][number]): HeadLayerSpec {
-  if ('dense' in layer) {
-    const { units, activation = 'linear', useBias = true, kernelRegularizer } = layer.dense;
-    return { type: 'dense', units, activation, useBias, ...(kernelRegularizer ? { kernelRegularizer } : {}) };
-  }
-  if ('dropout' in layer) return { type: 'dropout', rate: layer.dropout.rate };
-  if ('conv2d' in layer) {
-    const { filters, kernelSize = 3, strides = 1, padding = 'same', activation = 'relu', kernelRegularizer } = layer.conv2d;
-    const size: [number, number] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
-    return { type: 'conv2d', filters, kernelSize: size, strides, padding, activation, ...(kernelRegularizer ? { kernelRegularizer } : {}) };
-  }
-  if ('maxPooling2d' in layer) {
-    const { poolSize = 2, strides, padding = 'valid' } = layer.maxPooling2d ?? {};
-    return { type: 'maxPooling2d', poolSize, strides: strides ?? poolSize, padding };
-  }
-  if ('activation' in layer) return { type: 'activation', activation: layer.activation.activation };
-  if ('reshape' in layer) return { type: 'reshape', targetShape: layer.reshape.targetShape };
-  if ('batchNormalization' in layer) return { type: 'batchNormalization' };
-  const type = Object.keys(layer)[0] as 'flatten' | 'globalAveragePooling2d' | 'globalMaxPooling2d';
-  return { type };
-}

@@ -1,98 +1,62 @@
 import type { KeyPath } from '../diagnostics/diagnostic.js';
 import { didYouMean } from '../diagnostics/did-you-mean.js';
 import { headShapeProblems } from './head-shape.js';
-import type { HeadLayerAsWritten, PipelineFile } from './types.js';
+import { isArrayFormat, isModelUrl } from './resolve-pipeline.js';
+import type { PipelineFile, PipelineSpec } from './types.js';
 import { KNOWN_CLASS_COUNTS, ZOO } from './zoo-catalog.js';
 
 /**
- * Cross-field rules the schema cannot express. Each is a small named function
- * that returns its findings as data: where (a key path), what is wrong, and
- * how to fix it.
+ * Checks the schema cannot express, as small named functions (Ludwig's
+ * config_validation/checks.py) that return their findings as data: where
+ * (a key path), what is wrong, how to fix it.
+ *
+ * Most run on the resolved spec, where every default is filled in, so no
+ * rule derives a default again. A few are about what the file writes, which
+ * the resolved spec no longer shows (a key another format reads, two keys
+ * that say the same thing): those run on the file as written, before
+ * resolution, which needs them to hold.
  */
 export interface RuleFinding {
   path: KeyPath;
   /** Point at the key itself rather than its value. */
   key?: boolean;
+  /** Other places the finding may point at, in order, when the file does not write `path`. */
+  locateAt?: KeyPath[];
   message: string;
   hint?: string;
   severity?: 'error' | 'warning';
 }
-export type Rule = (file: PipelineFile) => RuleFinding[];
-
-const layerType = (layer: HeadLayerAsWritten): string => Object.keys(layer)[0]!;
-
-/** Formats whose images are pixel arrays, not image files. */
-export const isArrayFormat = (format: PipelineFile['dataset']['format']): boolean => format === 'mnist' || format === 'idx';
-
-/** A base given as a path (not a zoo name): a model.json on disk. */
-export const isModelPath = (model: string | undefined): boolean =>
-  model !== undefined && !model.startsWith('run:') && !/^https?:\/\//.test(model) && (model.endsWith('.json') || model.includes('/'));
-
-/** `run:<pipeline>` or `run:<pipeline>/<NNNN>[-<fp8>]`: the exported model of an earlier run. */
-export function parseRunRef(model: string | undefined): { pipeline: string; id?: string } | undefined {
-  const match = model?.match(/^run:([A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:\/(\d{4}(?:-[0-9a-f]{8})?))?$/);
-  return match ? { pipeline: match[1]!, ...(match[2] ? { id: match[2] } : {}) } : undefined;
-}
-
-/** A base downloaded from an address. */
-export const isModelUrl = (model: string | undefined): boolean => model !== undefined && /^https?:\/\//.test(model);
+export type FileRule = (file: PipelineFile) => RuleFinding[];
+export type SpecRule = (spec: PipelineSpec) => RuleFinding[];
 
 /** Any base that is not a zoo entry: its layers and input are known only once it is loaded. */
-const isExternalBase = (model: string | undefined): boolean => isModelUrl(model) || isModelPath(model) || parseRunRef(model) !== undefined;
+const isExternalBase = (base: PipelineSpec['base']): boolean => base.file !== undefined || base.run !== undefined || (base.url !== undefined && !ZOO[base.model]);
 
 /** `base.model: none`: no pretrained base; the head learns from the images themselves. */
 export const isNoBase = (model: string | undefined): boolean => model === 'none';
 
-/** The base model must be one tlpipe can load. */
-export const baseModelIsKnown: Rule = (file) => {
-  const model = file.base?.model ?? 'mobilenet_v2';
-  if (ZOO[model] || isExternalBase(model) || isNoBase(model)) return [];
-  if (model.startsWith('run:')) {
-    return [{ path: ['base', 'model'], message: `\`${model}\` is not a run reference`, hint: 'write run:<pipeline> for its latest completed run, or run:<pipeline>/<NNNN> for one run' }];
-  }
-  const known = Object.keys(ZOO);
-  return [{
-    path: ['base', 'model'],
-    message: `unknown base model \`${model}\``,
-    hint: didYouMean(model, known) ?? `available offline: ${known.join(', ')}; or the path of a model.json, such as another run's model/model.json`,
-  }];
-};
-
-/** A model.json base has no known feature layer, so where to cut must be said. */
-export const fileBaseNamesItsCut: Rule = (file) =>
-  isExternalBase(file.base?.model) && file.base?.cut === undefined
-    ? [{ path: ['base', 'model'], message: 'a model.json or run: base needs `cut`: the last layer to keep (usually the one before its classifier)', hint: '`tlpipe plan` lists the nearest layer names when the cut is wrong' }]
-    : [];
-
-/** `base.inputSize` and `dataset.image.size` are one number said twice; they must agree. */
-export const inputSizeSaidOnce: Rule = (file) => {
-  const [a, b] = [file.base?.inputSize, file.dataset.image?.size];
-  return a && b && (a[0] !== b[0] || a[1] !== b[1])
-    ? [{ path: ['base', 'inputSize'], message: `base.inputSize ${a.join('×')} differs from dataset.image.size ${b.join('×')}`, hint: 'they are the same setting; give one of them' }]
-    : [];
-};
-
-/** The image must be at least as large as the base architecture accepts. */
-export const imageFitsBase: Rule = (file) => {
-  const entry = ZOO[file.base?.model ?? 'mobilenet_v2'];  // undefined for model.json bases
-  const size = file.dataset.image?.size ?? file.base?.inputSize;
-  if (!entry || !size) return [];
-  if (Math.min(...size) >= entry.minInputSize) return [];
-  return [{
-    path: file.dataset.image?.size ? ['dataset', 'image', 'size'] : ['base', 'inputSize'],
-    message: `${entry.name} needs images of at least ${entry.minInputSize}×${entry.minInputSize}, got ${size[0]}×${size[1]}`,
-    hint: `its weights were trained at ${entry.nativeInputSize.join('×')}; larger inputs give better features but cost time`,
-  }];
-};
+// ——— Rules on the file as written ———
 
 /** `idx` reads the user's files, so it needs at least the training pair. */
-export const idxNamesItsFiles: Rule = (file) => {
+export const idxNamesItsFiles: FileRule = (file) => {
   if (file.dataset.format !== 'idx' || file.dataset.train) return [];
   return [{
     path: ['dataset'],
     message: 'format `idx` needs `train: { images, labels }`',
     hint: 'e.g. train: { images: data/train-images-idx3-ubyte.gz, labels: data/train-labels-idx1-ubyte.gz }',
   }];
+};
+
+/** `imageFolder` needs its folder, `csv` its file. */
+export const formatNamesItsSource: FileRule = (file) => {
+  const d = file.dataset;
+  if (d.format === 'imageFolder' && !d.dir) {
+    return [{ path: ['dataset'], message: 'format `imageFolder` needs `dir`, the folder with one sub-folder per class', hint: 'e.g. dir: data/flowers' }];
+  }
+  if (d.format === 'csv' && !d.file) {
+    return [{ path: ['dataset'], message: 'format `csv` needs `file`, the CSV with a label column and an image path column', hint: 'e.g. file: data/labels.csv' }];
+  }
+  return [];
 };
 
 /** Which dataset keys each format reads; any other is a mistake worth naming. */
@@ -110,7 +74,7 @@ const FORMAT_HINTS: Readonly<Record<PipelineFile['dataset']['format'], string>> 
 };
 
 /** Each format reads its own keys; a key another format uses is flagged, not silently ignored. */
-export const datasetKeysFitFormat: Rule = (file) => {
+export const datasetKeysFitFormat: FileRule = (file) => {
   const format = file.dataset.format;
   const used = FORMAT_KEYS[format];
   const all = new Set(Object.values(FORMAT_KEYS).flat());
@@ -120,49 +84,14 @@ export const datasetKeysFitFormat: Rule = (file) => {
   if (file.dataset.image?.fit !== undefined && isArrayFormat(format)) {
     findings.push({ path: ['dataset', 'image', 'fit'], key: true, message: `\`fit\` applies to image files; format \`${format}\` images are stretched to \`size\``, hint: 'remove `fit`' });
   }
+  if (file.dataset.featureColumns !== undefined && file.dataset.imageColumn !== undefined) {
+    findings.push({ path: ['dataset', 'imageColumn'], key: true, message: '`imageColumn` and `featureColumns` both say what a row holds', hint: 'a CSV row is either an image path or numeric features; keep one' });
+  }
   return findings;
 };
 
-/** `imageFolder` needs its folder, `csv` its file. */
-export const formatNamesItsSource: Rule = (file) => {
-  const d = file.dataset;
-  if (d.format === 'imageFolder' && !d.dir) {
-    return [{ path: ['dataset'], message: 'format `imageFolder` needs `dir`, the folder with one sub-folder per class', hint: 'e.g. dir: data/flowers' }];
-  }
-  if (d.format === 'csv' && !d.file) {
-    return [{ path: ['dataset'], message: 'format `csv` needs `file`, the CSV with a label column and an image path column', hint: 'e.g. file: data/labels.csv' }];
-  }
-  return [];
-};
-
-/** A sha256 pin checks a download; other bases have nothing to check it against. */
-export const sha256PinsADownload: Rule = (file) => {
-  const model = file.base?.model ?? 'mobilenet_v2';
-  return file.base?.sha256 !== undefined && !isModelUrl(model) && !ZOO[model]?.url
-    ? [{ path: ['base', 'sha256'], key: true, message: '`sha256` checks a downloaded base; this base is not downloaded', hint: 'remove `sha256`, or give `model` as an https:// address' }]
-    : [];
-};
-
-/** Tabular CSV columns need a base whose input is a vector; zoo bases take images. */
-export const featureColumnsNeedVectorBase: Rule = (file) => {
-  const d = file.dataset;
-  if (d.featureColumns === undefined) return [];
-  if (d.imageColumn !== undefined) {
-    return [{ path: ['dataset', 'imageColumn'], key: true, message: '`imageColumn` and `featureColumns` both say what a row holds', hint: 'a CSV row is either an image path or numeric features; keep one' }];
-  }
-  if (!isExternalBase(file.base?.model) && !isNoBase(file.base?.model)) {
-    return [{
-      path: ['dataset', 'featureColumns'],
-      key: true,
-      message: `tabular \`featureColumns\` need a base whose input is a vector; \`${file.base?.model ?? 'mobilenet_v2'}\` takes images`,
-      hint: 'set `base.model` to the model.json of a pretrained dense network (or `none` to train the head from scratch)',
-    }];
-  }
-  return [];
-};
-
-/** `test` is files for idx and a fraction for imageFolder. */
-export const testFitsFormat: Rule = (file) => {
+/** `test` is files for idx and a fraction for imageFolder and csv. */
+export const testFitsFormat: FileRule = (file) => {
   const { format, test } = file.dataset;
   if (test === undefined) return [];
   if (format === 'idx' && typeof test !== 'object') {
@@ -177,112 +106,13 @@ export const testFitsFormat: Rule = (file) => {
   return [];
 };
 
-/** A test subsample needs a test split to sample from. */
-export const testLimitNeedsTestSplit: Rule = (file) => {
-  const d = file.dataset;
-  if (d.limit?.testPerClass === undefined || d.format === 'mnist' || d.test !== undefined || d.testDir !== undefined) return [];
-  return [{
-    path: ['dataset', 'limit', 'testPerClass'],
-    key: true,
-    message: '`testPerClass` limits the test split, but this dataset has none',
-    hint: d.format === 'idx' ? 'add `test: { images, labels }` or remove `testPerClass`' : 'add `test: <fraction>` or `testDir`, or remove `testPerClass`',
-  }];
+/** `base.inputSize` and `dataset.image.size` are one number said twice; they must agree. */
+export const inputSizeSaidOnce: FileRule = (file) => {
+  const [a, b] = [file.base?.inputSize, file.dataset.image?.size];
+  return a && b && (a[0] !== b[0] || a[1] !== b[1])
+    ? [{ path: ['base', 'inputSize'], message: `base.inputSize ${a.join('×')} differs from dataset.image.size ${b.join('×')}`, hint: 'they are the same setting; give one of them' }]
+    : [];
 };
-
-/** Display names must cover every class when the class count is known up front. */
-export const classNamesMatchClasses: Rule = (file) => {
-  const known = KNOWN_CLASS_COUNTS[file.dataset.format];
-  const names = file.dataset.classNames;
-  if (known === undefined || names === undefined || names.length === known) return [];
-  return [{
-    path: ['dataset', 'classNames'],
-    message: `${file.dataset.format} has ${known} classes, but ${names.length} names are given`,
-    hint: 'give one name per class, in label order',
-  }];
-};
-
-/** Zoo bases output feature maps, so the head must pool or flatten once before dense layers. (Other bases: checked by the planner.) */
-export const headFitsFeatureMap: Rule = (file) =>
-  isExternalBase(file.base?.model)
-    ? []
-    : headShapeProblems(file.head.map((layer) => ({ type: layerType(layer), ...('reshape' in layer ? { targetShape: layer.reshape.targetShape } : {}) })), 3)
-        .map((p) => ({ path: ['head', p.index], message: p.message, hint: p.hint }));
-
-/** The last layer produces the class scores: dense, one unit per class, softmax or linear. */
-export const headEndsInClassifier: Rule = (file) => {
-  const i = file.head.length - 1;
-  const last = file.head[i];
-  if (last === undefined) return [];
-  if (!('dense' in last)) {
-    return [{
-      path: ['head', i],
-      message: `the head must end with a dense layer that outputs one score per class, not \`${layerType(last)}\``,
-      hint: 'add `- dense: { units: classes, activation: softmax }` at the end',
-    }];
-  }
-  const findings: RuleFinding[] = [];
-  const { units, activation = 'linear' } = last.dense;
-  const known = file.dataset.classNames?.length ?? KNOWN_CLASS_COUNTS[file.dataset.format];
-  if (typeof units === 'number' && known !== undefined && units !== known) {
-    findings.push({
-      path: ['head', i, 'dense', 'units'],
-      message: `the last layer outputs ${units} scores, but the dataset has ${known} classes`,
-      hint: 'write `units: classes` and tlpipe fills in the class count',
-    });
-  }
-  if (activation !== 'softmax' && activation !== 'linear') {
-    findings.push({
-      path: ['head', i, 'dense', 'activation'],
-      message: `the last layer's activation must be softmax (probabilities) or linear (logits), not ${activation}`,
-      hint: 'tlpipe trains with categorical cross-entropy over the classes',
-    });
-  }
-  return findings;
-};
-
-/** `units: classes` only means something in a layer that outputs class scores. */
-export const classesUnitsOnlyLast: Rule = (file) =>
-  file.head.flatMap((layer, i) =>
-    'dense' in layer && layer.dense.units === 'classes' && i !== file.head.length - 1
-      ? [{
-          path: ['head', i, 'dense', 'units'],
-          severity: 'warning' as const,
-          message: '`units: classes` in a hidden layer makes its width the class count',
-          hint: 'usually only the last layer has `units: classes`',
-        }]
-      : [],
-  );
-
-/** Stage names name checkpoint folders and metric rows, so they must differ. */
-export const stageNamesUnique: Rule = (file) => {
-  const seen = new Map<string, number>();
-  const findings: RuleFinding[] = [];
-  (file.train?.stages ?? []).forEach((stage, i) => {
-    const name = stage.name ?? `stage-${i + 1}`;
-    const first = seen.get(name);
-    if (first !== undefined) {
-      findings.push({
-        path: ['train', 'stages', i, 'name'],
-        message: `stage name \`${name}\` is already used by train.stages[${first}]`,
-        hint: 'give each stage its own name',
-      });
-    } else seen.set(name, i);
-  });
-  return findings;
-};
-
-/** Momentum is an sgd/rmsprop setting; adam has its own moment estimates. */
-export const momentumNeedsSgdOrRmsprop: Rule = (file) =>
-  (file.train?.stages ?? []).flatMap((stage, i) =>
-    stage.optimizer?.momentum !== undefined && ['adam', 'adamw'].includes(stage.optimizer.name ?? 'adam')
-      ? [{
-          path: ['train', 'stages', i, 'optimizer', 'momentum'],
-          key: true,
-          message: '`momentum` has no effect with adam',
-          hint: 'use `name: sgd` or `name: rmsprop`, or remove `momentum`',
-        }]
-      : [],
-  );
 
 /** Which schedule keys each schedule type reads. */
 const SCHEDULE_KEYS: Readonly<Record<string, readonly string[]>> = {
@@ -293,8 +123,8 @@ const SCHEDULE_KEYS: Readonly<Record<string, readonly string[]>> = {
   oneCycle: ['warmupFraction', 'divFactor', 'finalDivFactor'],
 };
 
-/** A schedule key another schedule type reads is a mistake, not a no-op. */
-export const scheduleKeysFitType: Rule = (file) =>
+/** A schedule key another schedule type reads is a mistake, not a no-op; a step schedule says its step. */
+export const scheduleKeysFitType: FileRule = (file) =>
   (file.train?.stages ?? []).flatMap((stage, i) => {
     const schedule = stage.schedule;
     if (!schedule) return [];
@@ -310,68 +140,196 @@ export const scheduleKeysFitType: Rule = (file) =>
     if (schedule.type === 'step' && schedule.everyEpochs === undefined) {
       findings.push({ path: ['train', 'stages', i, 'schedule'], message: 'a step schedule needs `everyEpochs`', hint: 'e.g. `everyEpochs: 5, factor: 0.1` drops the rate 10× every 5 epochs' });
     }
-    if (schedule.type === 'cosine' && (schedule.warmupEpochs ?? 0) >= stage.epochs) {
-      findings.push({ path: ['train', 'stages', i, 'schedule', 'warmupEpochs'], message: `the warmup (${schedule.warmupEpochs} epochs) is not shorter than the stage (${stage.epochs})`, hint: 'warm up for a fraction of the stage, e.g. 1 epoch of 10' });
-    }
     return findings;
   });
 
-/** Validation metrics exist only with a validation split. */
-export const monitorNeedsValidation: Rule = (file) => {
-  if ((file.dataset.validation ?? 0.1) > 0) return [];
-  const watched: { path: KeyPath; monitor: string | undefined; fallback: string }[] = [
-    ...(file.train?.stages ?? []).flatMap((stage, i) => [
-      ...(stage.earlyStopping ? [{ path: ['train', 'stages', i, 'earlyStopping'], monitor: stage.earlyStopping.monitor, fallback: 'val_loss' }] : []),
-      ...(stage.reduceLROnPlateau ? [{ path: ['train', 'stages', i, 'reduceLROnPlateau'], monitor: stage.reduceLROnPlateau.monitor, fallback: 'val_loss' }] : []),
-    ]),
-    ...(file.train?.checkpoints?.monitor ? [{ path: ['train', 'checkpoints'], monitor: file.train?.checkpoints.monitor, fallback: 'loss' }] : []),
-  ];
-  return watched
-    .filter((w) => (w.monitor ?? w.fallback).startsWith('val_'))
-    .map((w) => ({
-      path: w.monitor ? [...w.path, 'monitor'] : w.path,
-      message: `${w.monitor ?? w.fallback} needs a validation split, but \`dataset.validation\` is 0`,
-      hint: 'set `dataset.validation: 0.1`, or monitor `loss` or `accuracy`',
-    }));
-};
-
-/** Nesterov is a form of momentum. */
-export const nesterovNeedsMomentum: Rule = (file) =>
-  (file.train?.stages ?? []).flatMap((stage, i) =>
-    stage.optimizer?.nesterov && !((stage.optimizer.momentum ?? 0) > 0 && (stage.optimizer.name ?? 'adam') === 'sgd')
-      ? [{ path: ['train', 'stages', i, 'optimizer', 'nesterov'], key: true, message: '`nesterov` needs sgd with `momentum` above 0', hint: 'write `name: sgd, momentum: 0.9, nesterov: true`' }]
-      : [],
-  );
-
 /** Stages come from the file or from a strategy; with neither there is nothing to run. */
-export const stagesOrStrategy: Rule = (file) =>
+export const stagesOrStrategy: FileRule = (file) =>
   file.train?.stages === undefined && file.strategy === undefined
     ? [{ path: file.train ? ['train'] : [], message: 'no training stages: write `train.stages`, or a `strategy` that fills them', hint: 'e.g. `strategy: head-only`, or train: { stages: [{ name: head, epochs: 10 }] }' }]
     : [];
 
-/** auto probes the zoo's candidate cuts; other bases have none on record. */
-export const autoNeedsZooBase: Rule = (file) => {
-  const model = file.base?.model ?? 'mobilenet_v2';
-  return file.strategy === 'auto' && !ZOO[model]
-    ? [{ path: ['strategy'], message: `\`strategy: auto\` probes the zoo's candidate cuts, and \`${model}\` is not a zoo model`, hint: 'name a strategy (head-only, head-then-all, low-level, all) and write base.cut' }]
-    : [];
+export const FILE_RULES: readonly FileRule[] = [
+  idxNamesItsFiles,
+  formatNamesItsSource,
+  datasetKeysFitFormat,
+  testFitsFormat,
+  inputSizeSaidOnce,
+  scheduleKeysFitType,
+  stagesOrStrategy,
+];
+
+// ——— Rules on the resolved spec ———
+
+/** The base model must be one tlpipe can load. */
+export const baseModelIsKnown: SpecRule = ({ base }) => {
+  if (ZOO[base.model] || isExternalBase(base) || isNoBase(base.model)) return [];
+  if (base.model.startsWith('run:')) {
+    return [{ path: ['base', 'model'], message: `\`${base.model}\` is not a run reference`, hint: 'write run:<pipeline> for its latest completed run, or run:<pipeline>/<NNNN> for one run' }];
+  }
+  const known = Object.keys(ZOO);
+  return [{
+    path: ['base', 'model'],
+    message: `unknown base model \`${base.model}\``,
+    hint: didYouMean(base.model, known) ?? `available offline: ${known.join(', ')}; or the path of a model.json, such as another run's model/model.json`,
+  }];
 };
 
+/** A model.json base has no known feature layer, so where to cut must be said. */
+export const fileBaseNamesItsCut: SpecRule = ({ base }) =>
+  isExternalBase(base) && base.cut === ''
+    ? [{ path: ['base', 'model'], message: 'a model.json or run: base needs `cut`: the last layer to keep (usually the one before its classifier)', hint: '`tlpipe plan` lists the nearest layer names when the cut is wrong' }]
+    : [];
+
+/** The image must be at least as large as the base architecture accepts. */
+export const imageFitsBase: SpecRule = ({ base, dataset }) => {
+  const entry = ZOO[base.model];
+  const size = dataset.image.size;
+  if (!entry || Math.min(...size) >= entry.minInputSize) return [];
+  return [{
+    path: ['dataset', 'image', 'size'],
+    locateAt: [['base', 'inputSize']],
+    message: `${entry.name} needs images of at least ${entry.minInputSize}×${entry.minInputSize}, got ${size[0]}×${size[1]}`,
+    hint: `its weights were trained at ${entry.nativeInputSize.join('×')}; larger inputs give better features but cost time`,
+  }];
+};
+
+/** Tabular CSV columns need a base whose input is a vector; zoo bases take images. */
+export const featureColumnsNeedVectorBase: SpecRule = ({ dataset, base }) => {
+  if (dataset.format !== 'csv' || dataset.featureColumns === undefined || isExternalBase(base) || isNoBase(base.model)) return [];
+  return [{
+    path: ['dataset', 'featureColumns'],
+    key: true,
+    message: `tabular \`featureColumns\` need a base whose input is a vector; \`${base.model}\` takes images`,
+    hint: 'set `base.model` to the model.json of a pretrained dense network (or `none` to train the head from scratch)',
+  }];
+};
+
+/** A test subsample needs a test split to sample from. */
+export const testLimitNeedsTestSplit: SpecRule = ({ dataset: d }) => {
+  const hasTest = d.format === 'mnist' || (d.format === 'idx' ? d.test !== undefined : d.testFraction > 0 || (d.format === 'imageFolder' && d.testDir !== undefined));
+  if (d.limit.testPerClass === undefined || hasTest) return [];
+  return [{
+    path: ['dataset', 'limit', 'testPerClass'],
+    key: true,
+    message: '`testPerClass` limits the test split, but this dataset has none',
+    hint: d.format === 'idx' ? 'add `test: { images, labels }` or remove `testPerClass`' : 'add `test: <fraction>` or `testDir`, or remove `testPerClass`',
+  }];
+};
+
+/** Display names must cover every class when the class count is known up front. */
+export const classNamesMatchClasses: SpecRule = ({ dataset }) => {
+  const known = KNOWN_CLASS_COUNTS[dataset.format];
+  const names = dataset.classNames;
+  if (known === undefined || names === undefined || names.length === known) return [];
+  return [{ path: ['dataset', 'classNames'], message: `${dataset.format} has ${known} classes, but ${names.length} names are given`, hint: 'give one name per class, in label order' }];
+};
+
+/** A sha256 pin checks a download; other bases have nothing to check it against. */
+export const sha256PinsADownload: SpecRule = ({ base }) =>
+  base.sha256 !== undefined && base.url === undefined
+    ? [{ path: ['base', 'sha256'], key: true, message: '`sha256` checks a downloaded base; this base is not downloaded', hint: 'remove `sha256`, or give `model` as an https:// address' }]
+    : [];
+
+/** Zoo bases output feature maps, so the head must pool or flatten once before dense layers. (Other bases: checked by the planner.) */
+export const headFitsFeatureMap: SpecRule = ({ base, head }) =>
+  isExternalBase(base) ? [] : headShapeProblems(head, 3).map((p) => ({ path: ['head', p.index], message: p.message, hint: p.hint }));
+
+/** The last layer produces the class scores: dense, one unit per class, softmax or linear. */
+export const headEndsInClassifier: SpecRule = ({ head, dataset }) => {
+  const i = head.length - 1;
+  const last = head[i];
+  if (last === undefined) return [];
+  if (last.type !== 'dense') {
+    return [{ path: ['head', i], message: `the head must end with a dense layer that outputs one score per class, not \`${last.type}\``, hint: 'add `- dense: { units: classes, activation: softmax }` at the end' }];
+  }
+  const findings: RuleFinding[] = [];
+  const known = dataset.classNames?.length ?? KNOWN_CLASS_COUNTS[dataset.format];
+  if (typeof last.units === 'number' && known !== undefined && last.units !== known) {
+    findings.push({ path: ['head', i, 'dense', 'units'], message: `the last layer outputs ${last.units} scores, but the dataset has ${known} classes`, hint: 'write `units: classes` and tlpipe fills in the class count' });
+  }
+  if (last.activation !== 'softmax' && last.activation !== 'linear') {
+    findings.push({ path: ['head', i, 'dense', 'activation'], message: `the last layer's activation must be softmax (probabilities) or linear (logits), not ${last.activation}`, hint: 'tlpipe trains with categorical cross-entropy over the classes' });
+  }
+  return findings;
+};
+
+/** `units: classes` only means something in a layer that outputs class scores. */
+export const classesUnitsOnlyLast: SpecRule = ({ head }) =>
+  head.flatMap((layer, i) =>
+    layer.type === 'dense' && layer.units === 'classes' && i !== head.length - 1
+      ? [{ path: ['head', i, 'dense', 'units'], severity: 'warning' as const, message: '`units: classes` in a hidden layer makes its width the class count', hint: 'usually only the last layer has `units: classes`' }]
+      : [],
+  );
+
+/** Stage names name checkpoint folders and metric rows, so they must differ. */
+export const stageNamesUnique: SpecRule = ({ train }) => {
+  const seen = new Map<string, number>();
+  const findings: RuleFinding[] = [];
+  train.stages.forEach((stage, i) => {
+    const first = seen.get(stage.name);
+    if (first !== undefined) {
+      findings.push({ path: ['train', 'stages', i, 'name'], message: `stage name \`${stage.name}\` is already used by train.stages[${first}]`, hint: 'give each stage its own name' });
+    } else seen.set(stage.name, i);
+  });
+  return findings;
+};
+
+/** Momentum is an sgd/rmsprop setting; adam has its own moment estimates. */
+export const momentumNeedsSgdOrRmsprop: SpecRule = ({ train }) =>
+  train.stages.flatMap((stage, i) =>
+    stage.optimizer.momentum > 0 && (stage.optimizer.name === 'adam' || stage.optimizer.name === 'adamw')
+      ? [{ path: ['train', 'stages', i, 'optimizer', 'momentum'], key: true, message: `\`momentum\` has no effect with ${stage.optimizer.name}`, hint: 'use `name: sgd` or `name: rmsprop`, or remove `momentum`' }]
+      : [],
+  );
+
+/** Nesterov is a form of momentum. */
+export const nesterovNeedsMomentum: SpecRule = ({ train }) =>
+  train.stages.flatMap((stage, i) =>
+    stage.optimizer.nesterov && !(stage.optimizer.momentum > 0 && stage.optimizer.name === 'sgd')
+      ? [{ path: ['train', 'stages', i, 'optimizer', 'nesterov'], key: true, message: '`nesterov` needs sgd with `momentum` above 0', hint: 'write `name: sgd, momentum: 0.9, nesterov: true`' }]
+      : [],
+  );
+
+/** A cosine warmup as long as the stage never decays. */
+export const warmupShorterThanStage: SpecRule = ({ train }) =>
+  train.stages.flatMap((stage, i) =>
+    stage.schedule.type === 'cosine' && stage.schedule.warmupEpochs >= stage.epochs
+      ? [{ path: ['train', 'stages', i, 'schedule', 'warmupEpochs'], message: `the warmup (${stage.schedule.warmupEpochs} epochs) is not shorter than the stage (${stage.epochs})`, hint: 'warm up for a fraction of the stage, e.g. 1 epoch of 10' }]
+      : [],
+  );
+
+/** Validation metrics exist only with a validation split. */
+export const monitorNeedsValidation: SpecRule = ({ dataset, train }) => {
+  if (dataset.validation > 0) return [];
+  const watched: { path: KeyPath; monitor: string }[] = [
+    ...train.stages.flatMap((stage, i) => [
+      ...(stage.earlyStopping ? [{ path: ['train', 'stages', i, 'earlyStopping', 'monitor'], monitor: stage.earlyStopping.monitor }] : []),
+      ...(stage.reduceLROnPlateau ? [{ path: ['train', 'stages', i, 'reduceLROnPlateau', 'monitor'], monitor: stage.reduceLROnPlateau.monitor }] : []),
+    ]),
+    { path: ['train', 'checkpoints', 'monitor'], monitor: train.checkpoints.monitor },
+  ];
+  return watched
+    .filter((w) => w.monitor.startsWith('val_'))
+    .map((w) => ({ path: w.path, message: `${w.monitor} needs a validation split, but \`dataset.validation\` is 0`, hint: 'set `dataset.validation: 0.1`, or monitor `loss` or `accuracy`' }));
+};
+
+/** auto probes the zoo's candidate cuts; other bases have none on record. */
+export const autoNeedsZooBase: SpecRule = ({ strategy, base }) =>
+  strategy?.requested === 'auto' && !ZOO[base.model]
+    ? [{ path: ['strategy'], message: `\`strategy: auto\` probes the zoo's candidate cuts, and \`${base.model}\` is not a zoo model`, hint: 'name a strategy (head-only, head-then-all, low-level, all) and write base.cut' }]
+    : [];
+
 /** Models are fetched over https; plain http must be asked for by name. */
-export const httpNeedsAllowing: Rule = (file) =>
-  /^http:\/\//.test(file.base?.model ?? '') && !file.base?.allowHttp
+export const httpNeedsAllowing: SpecRule = ({ base }) =>
+  isModelUrl(base.model) && base.model.startsWith('http://') && !base.allowHttp
     ? [{ path: ['base', 'model'], message: 'tlpipe downloads base models over https only', hint: 'use an https:// address, or add `allowHttp: true` under base for a server you trust (such as one on localhost)' }]
     : [];
 
-export const RULES: readonly Rule[] = [
+export const SPEC_RULES: readonly SpecRule[] = [
   baseModelIsKnown,
-  inputSizeSaidOnce,
   imageFitsBase,
-  datasetKeysFitFormat,
-  idxNamesItsFiles,
-  formatNamesItsSource,
   featureColumnsNeedVectorBase,
-  testFitsFormat,
   testLimitNeedsTestSplit,
   classNamesMatchClasses,
   fileBaseNamesItsCut,
@@ -382,9 +340,9 @@ export const RULES: readonly Rule[] = [
   stageNamesUnique,
   momentumNeedsSgdOrRmsprop,
   nesterovNeedsMomentum,
-  scheduleKeysFitType,
+  warmupShorterThanStage,
   monitorNeedsValidation,
-  stagesOrStrategy,
   autoNeedsZooBase,
   httpNeedsAllowing,
 ];
+

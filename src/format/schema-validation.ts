@@ -1,35 +1,37 @@
-import { readFileSync } from 'node:fs';
 import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { Diagnostic, KeyPath } from '../diagnostics/diagnostic.js';
 import { didYouMean } from '../diagnostics/did-you-mean.js';
-import { SCHEMA_PATH } from '../package/package-root.js';
+import { PipelineFileSchema } from './schema.js';
 import type { SourceFile } from './source-file.js';
 
 // ajv ships CommonJS with the class on `.default`; NodeNext sees the namespace.
 const Ajv2020 = Ajv2020Module.default;
 
 /**
- * Keys and values users will reach for because the design promises them, but
- * which this version does not run yet. They get a plain sentence instead of a
- * bare "unknown key".
+ * Keys users write where a value of another key belongs, with the sentence
+ * that says so: `dataset: { csv: … }` means `format: csv`.
  */
-const NOT_YET_SUPPORTED: Readonly<Record<string, string>> = {
-  csv: 'the `csv` dataset format is not supported yet; use `mnist`, `idx` or `imageFolder`',
+const MEANT_AS_VALUE: Readonly<Record<string, { parent: string; hint: string }>> = {
+  csv: { parent: 'dataset', hint: 'a dataset names its format as a value: `format: csv` with `file: <the CSV>`' },
+  idx: { parent: 'dataset', hint: 'a dataset names its format as a value: `format: idx` with `train: { images, labels }`' },
+  mnist: { parent: 'dataset', hint: 'a dataset names its format as a value: `format: mnist`' },
+  imageFolder: { parent: 'dataset', hint: 'a dataset names its format as a value: `format: imageFolder` with `dir: <folder>`' },
 };
 
 let compiled: ValidateFunction | undefined;
 
-/** The compiled schema; ajv fills defaults into the data it validates. */
+/** The compiled schema. It only checks: the file as written stays as written (resolution fills defaults). */
 export function pipelineValidator(): ValidateFunction {
   if (!compiled) {
-    const schema = JSON.parse(readFileSync(SCHEMA_PATH(), 'utf8')) as object;
-    const ajv = new Ajv2020({ allErrors: true, verbose: true, useDefaults: true, strict: true, allowUnionTypes: true });
+    // JSON round trip: TypeBox's markers are symbols, which ajv need not see.
+    const schema = JSON.parse(JSON.stringify(PipelineFileSchema)) as object;
+    const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
     compiled = ajv.compile(schema);
   }
   return compiled;
 }
 
-/** Validates `data` in place (filling defaults) and explains each violation at its place in `source`. */
+/** Validates `data` and explains each violation at its place in `source`. */
 export function validateAgainstSchema(source: SourceFile, data: unknown): Diagnostic[] {
   const validate = pipelineValidator();
   if (validate(data)) return [];
@@ -79,7 +81,10 @@ function pruneErrors(errors: ErrorObject[]): ErrorObject[] {
 function matchingAlternativeErrors(anyOf: ErrorObject, errors: ErrorObject[]): ErrorObject[] | undefined {
   const inner = errors.filter((e) => e.schemaPath.startsWith(`${anyOf.schemaPath}/`));
   const branchOf = (e: ErrorObject): string => e.schemaPath.slice(anyOf.schemaPath.length + 1).split('/')[0]!;
-  const wrongType = new Set(inner.filter((e) => e.keyword === 'type' && e.instancePath === anyOf.instancePath).map(branchOf));
+  // A branch is of the wrong type when it says so, or is an enum none of whose values has the value's type.
+  const ofOtherType = (e: ErrorObject): boolean =>
+    e.keyword === 'type' || (e.keyword === 'enum' && !(e.params.allowedValues as unknown[]).some((v) => typeof v === typeof e.data && Array.isArray(v) === Array.isArray(e.data)));
+  const wrongType = new Set(inner.filter((e) => e.instancePath === anyOf.instancePath && ofOtherType(e)).map(branchOf));
   const branches = new Set(inner.map(branchOf));
   // Errors from behind a $ref carry the referenced schema's path; then not every alternative is seen here.
   if (branches.size !== (anyOf.schema as unknown[]).length) return undefined;
@@ -105,8 +110,8 @@ function explain(source: SourceFile, e: ErrorObject): Diagnostic {
       const key = String(e.params.additionalProperty);
       const keyPath = [...path, key];
       const known = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
-      const notYet = NOT_YET_SUPPORTED[key];
-      if (notYet) return source.at({ path: keyPath, key: true }, { path: keyPath, message: notYet, severity });
+      const meant = MEANT_AS_VALUE[key];
+      if (meant && path[path.length - 1] === meant.parent) return source.at({ path: keyPath, key: true }, { path: keyPath, message: `unknown key \`${key}\``, severity, hint: meant.hint });
       const isHeadLayer = path[0] === 'head' && path.length === 2;
       const message = isHeadLayer ? `unknown head layer type \`${key}\`` : `unknown key \`${key}\``;
       const suggestion = didYouMean(key, known);
@@ -123,8 +128,6 @@ function explain(source: SourceFile, e: ErrorObject): Diagnostic {
     }
     case 'enum': {
       const allowed = (e.params.allowedValues as unknown[]).map(String);
-      const notYet = typeof e.data === 'string' ? NOT_YET_SUPPORTED[e.data] : undefined;
-      if (notYet) return source.at({ path }, { path, message: notYet, severity });
       const suggestion = typeof e.data === 'string' ? didYouMean(e.data, allowed) : undefined;
       return source.at(
         { path },

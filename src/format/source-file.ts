@@ -1,5 +1,6 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { Diagnostic, KeyPath } from '../diagnostics/diagnostic.js';
+import type { AppliedOverride } from './overrides.js';
 
 /** Aliases expanded past this count are an "alias bomb", refused rather than expanded. */
 const MAX_ALIAS_COUNT = 100;
@@ -13,6 +14,8 @@ export class SourceFile {
   readonly lines: string[];
   readonly lineCounter = new LineCounter();
   readonly document: Document.Parsed;
+  /** Values set from outside the file (`--set`): problems with them are reported at the override, not at a line. */
+  overrides: readonly AppliedOverride[] = [];
 
   constructor(readonly file: string, readonly text: string) {
     this.lines = text.split(/\r?\n/);
@@ -69,8 +72,17 @@ export class SourceFile {
     return node?.range?.[0];
   }
 
+  /** The override that set the value at `path` (or created the node that holds it), if one did. */
+  overrideAt(path: KeyPath): AppliedOverride | undefined {
+    const startsWith = (long: KeyPath, short: KeyPath): boolean => short.every((part, i) => long[i] === part);
+    return this.overrides.find((o) => startsWith(path, o.path))
+      ?? this.overrides.find((o) => startsWith(o.path, path) && this.nodeAt(path).depth === path.length && this.nodeAt(path).node?.range === undefined);
+  }
+
   /** Fills in line, column and source line for a diagnostic about `where`. */
   at(where: { offset?: number; path?: KeyPath; key?: boolean }, d: Omit<Diagnostic, 'file'>): Diagnostic {
+    const override = where.path && where.offset === undefined ? this.overrideAt(where.path) : undefined;
+    if (override) return { ...d, file: override.label };
     const offset =
       where.offset ?? (where.path ? (where.key ? this.keyOffset(where.path) : undefined) ?? this.valueOffset(where.path) : undefined);
     const out: Diagnostic = { file: this.file, ...d };
@@ -83,11 +95,20 @@ export class SourceFile {
     return out;
   }
 
-  /** Places a diagnostic made elsewhere (the engine, say) that knows only its key path. */
+  /** The first of `paths` the file (or an override) writes, or the first when none is written. */
+  firstWritten(paths: readonly KeyPath[]): KeyPath {
+    return paths.find((p) => this.has(p)) ?? paths[0]!;
+  }
+
+  /**
+   * Places a diagnostic made elsewhere (the planner, the engine) that knows
+   * only its key path, or (`locateAt`) the places it may point at in order.
+   */
   locate(d: Diagnostic): Diagnostic {
-    const { file: _elsewhere, ...rest } = d;
-    if (d.line !== undefined) return { ...d, file: this.file };
-    return d.path.length === 0 ? { ...rest, file: this.file } : this.at({ path: d.path }, rest);
+    const { file: _elsewhere, locateAt, ...rest } = d;
+    if (d.line !== undefined) return { ...rest, file: this.file };
+    const place = locateAt ? this.firstWritten([d.path, ...locateAt]) : d.path;
+    return place.length === 0 ? { ...rest, file: this.file } : this.at({ path: place }, rest);
   }
 }
 

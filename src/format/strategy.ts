@@ -8,7 +8,8 @@ import { ZOO } from './zoo-catalog.js';
  *   head-then-all  large, similar    new head, then the whole network at a 100× lower rate
  *   low-level      small, different  cut early, keep low-level features, train new layers
  *   all            large, different  new head, every layer trains from the first epoch
- * `auto` chooses among them by measuring (see engine/strategy-probe).
+ * `auto` chooses among them by measuring (engine/facts/strategy-probe) and
+ * deciding (plan/strategy).
  */
 export type NamedStrategy = 'head-only' | 'head-then-all' | 'low-level' | 'all';
 export type StrategyName = NamedStrategy | 'auto';
@@ -70,30 +71,4 @@ export function expandStrategy(file: PipelineFile, strategy: NamedStrategy, cut?
     filled.push('train.stages');
   }
   return { file: { ...file, base, freeze, train }, filled };
-}
-
-/** Fewer training examples per class than this is "small": too few to retrain the whole network without overfitting. */
-export const SMALL_PER_CLASS = 300;
-/** A lower cut whose probe beats the top cut by more than this means the data differs from what the base learned. */
-export const DIFFERENT_MARGIN = 0.02;
-
-/**
- * The textbook decision from two measurements: examples per class, and
- * whether a linear probe on lower-level features beats one on the top
- * features (then the base's high-level features do not fit this data).
- * `probes` lists the top cut first. Pure.
- */
-export function decideStrategy(perClass: number, probes: { cut: string; accuracy: number }[]): { chosen: NamedStrategy; cut: string; sentence: string } {
-  const [top, ...lower] = probes;
-  if (!top) throw new Error('no probes');
-  const bestLower = lower.reduce<{ cut: string; accuracy: number } | undefined>((best, p) => (!best || p.accuracy > best.accuracy ? p : best), undefined);
-  const small = perClass < SMALL_PER_CLASS;
-  const different = bestLower !== undefined && bestLower.accuracy > top.accuracy + DIFFERENT_MARGIN;
-  const chosen: NamedStrategy = small ? (different ? 'low-level' : 'head-only') : different ? 'all' : 'head-then-all';
-  const cut = chosen === 'low-level' ? bestLower!.cut : top.cut;
-  const size = `${Math.round(perClass)} images/class (${small ? 'small' : 'large'}: ${small ? '<' : '≥'} ${SMALL_PER_CLASS})`;
-  const probeText = bestLower
-    ? `probe accuracy ${bestLower.cut} ${bestLower.accuracy.toFixed(2)} vs ${top.cut} ${top.accuracy.toFixed(2)} (${different ? 'different from' : 'similar to'} what the base learned)`
-    : `probe accuracy ${top.cut} ${top.accuracy.toFixed(2)}`;
-  return { chosen, cut, sentence: `chose ${chosen}: ${size}; ${probeText}` };
 }

@@ -1,56 +1,20 @@
 /**
  * Two views of a pipeline, kept apart as tfjs-layers keeps its `keras_format`
  * types apart from its resolved ones: `PipelineFile` is what a user may write
- * (every key optional where the schema has a default), `PipelineSpec` is the
+ * (declared once, with the JSON Schema, in schema.ts), `PipelineSpec` is the
  * same pipeline with every default filled in and every path made absolute.
  */
 
+import type { FreezeRule, PipelineFile } from './schema.js';
 import type { NamedStrategy, StrategyKey, StrategyName } from './strategy.js';
 
-export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export type ActivationName =
-  | 'linear' | 'relu' | 'relu6' | 'elu' | 'selu' | 'sigmoid' | 'tanh' | 'softplus' | 'softmax' | 'swish';
+export type { FreezeRule, HeadLayerAsWritten, IdxFilesAsWritten, PipelineFile, StageAsWritten } from './schema.js';
+
+export type BackendName = NonNullable<PipelineFile['backend']>;
+export type ActivationName = NonNullable<NonNullable<NonNullable<PipelineFile['head'][number]['dense']>['activation']>>;
 export type OptimizerName = 'adam' | 'adamw' | 'sgd' | 'rmsprop';
 export type MonitorName = 'val_loss' | 'val_accuracy' | 'loss' | 'accuracy';
 export type ScheduleType = 'constant' | 'step' | 'exponential' | 'cosine' | 'oneCycle';
-
-export interface IdxFilesAsWritten { images: string; labels: string }
-
-/** The pipeline file as written; see schemas/pipeline.schema.json for every key's meaning. */
-export interface PipelineFile {
-  name?: string;
-  seed?: number;
-  backend?: BackendName;
-  dataset: {
-    format: 'mnist' | 'idx' | 'imageFolder' | 'csv';
-    dir?: string;
-    testDir?: string;
-    file?: string;
-    labelColumn?: string;
-    imageColumn?: string;
-    featureColumns?: string[];
-    train?: IdxFilesAsWritten;
-    /** IDX files for idx; a fraction for imageFolder. */
-    test?: IdxFilesAsWritten | number;
-    classNames?: string[];
-    limit?: { perClass?: number; testPerClass?: number };
-    validation?: number;
-    image?: { size?: [number, number]; channels?: 3; fit?: FitMode };
-    onBadFile?: 'error' | 'skip';
-    augment?: Partial<AugmentSpec>;
-  };
-  base?: { model?: string; cut?: string; inputSize?: [number, number]; sha256?: string; allowHttp?: boolean; normalize?: 'unit' | 'symmetric' | { mean: number | number[]; std: number | number[] } };
-  freeze?: 'all' | 'none' | FreezeRule[];
-  head: HeadLayerAsWritten[];
-  strategy?: StrategyName;
-  baseline?: 'none' | 'scratch';
-  train?: {
-    batchSize?: number;
-    classWeights?: 'none' | 'balanced';
-    checkpoints?: { every?: number; keepLast?: number; best?: boolean; monitor?: MonitorName; mode?: 'auto' | 'min' | 'max' };
-    stages?: StageAsWritten[];
-  };
-}
 
 /** Random training-image changes; 0 or false turns one off. */
 export interface AugmentSpec {
@@ -65,44 +29,7 @@ export interface AugmentSpec {
 /** Pixel scaling as (pixel / 255 − mean) / std per RGB channel. */
 export interface NormalizeSpec { mean: [number, number, number]; std: [number, number, number]; description: string }
 
-export type HeadLayerAsWritten =
-  | { globalAveragePooling2d: Record<string, never> | null }
-  | { globalMaxPooling2d: Record<string, never> | null }
-  | { flatten: Record<string, never> | null }
-  | { dense: { units: number | 'classes'; activation?: ActivationName; useBias?: boolean; kernelRegularizer?: RegularizerSpec } }
-  | { dropout: { rate: number } }
-  | { conv2d: { filters: number; kernelSize?: number | [number, number]; strides?: number; padding?: 'same' | 'valid'; activation?: ActivationName; kernelRegularizer?: RegularizerSpec } }
-  | { maxPooling2d: { poolSize?: number; strides?: number; padding?: 'same' | 'valid' } | null }
-  | { batchNormalization: Record<string, never> | null }
-  | { activation: { activation: ActivationName } }
-  | { reshape: { targetShape: number[] } };
-
 export interface RegularizerSpec { l1?: number; l2?: number }
-
-/** See schemas/pipeline.schema.json `$defs/freezeRule`. */
-export type FreezeRule = string | { from: string };
-
-export interface StageAsWritten {
-  name?: string;
-  epochs: number;
-  unfreeze?: FreezeRule[];
-  freeze?: FreezeRule[];
-  batchNorm?: 'frozen' | 'train';
-  batchSize?: number;
-  optimizer?: {
-    name?: OptimizerName;
-    learningRate?: number | { head: number; base: number };
-    multipliers?: { layers: FreezeRule; multiplier: number }[];
-    momentum?: number;
-    nesterov?: boolean;
-    weightDecay?: number;
-  };
-  schedule?: { type: ScheduleType; everyEpochs?: number; factor?: number; warmupEpochs?: number; minLearningRate?: number; warmupFraction?: number; divFactor?: number; finalDivFactor?: number };
-  earlyStopping?: { monitor?: MonitorName; mode?: 'auto' | 'min' | 'max'; patience?: number; minDelta?: number; restoreBest?: boolean };
-  reduceLROnPlateau?: { monitor?: MonitorName; mode?: 'auto' | 'min' | 'max'; factor?: number; patience?: number; minDelta?: number; cooldown?: number; minLearningRate?: number };
-  classWeights?: 'none' | 'balanced';
-  labelSmoothing?: number;
-}
 
 /** A file pair with its path resolved against the pipeline file's folder. */
 export interface IdxFiles { images: string; labels: string }

@@ -15,7 +15,7 @@ train:
 `;
 
 function load(text: string) {
-  return loadPipelineText('/work/pipelines/p.yaml', text, 'p.yaml');
+  return loadPipelineText('/work/pipelines/p.yaml', text, { displayName: 'p.yaml' });
 }
 
 describe('valid pipelines', () => {
@@ -220,4 +220,65 @@ describe('a pipeline name taken from its file name is a safe folder name', () =>
     [`/w/${'x'.repeat(300)}.yaml`, 'x'.repeat(64)],
   ];
   for (const [file, name] of cases) it(`${file.slice(0, 40)} → ${name.slice(0, 20)}`, () => assert.equal(nameFromFile(file), name));
+});
+
+describe('overrides by key path: validated like the file, problems reported at the override', () => {
+  const set = (path: string, value: unknown) => ({ path, value, label: `--set ${path}=${JSON.stringify(value)}` });
+  const loadWith = (overrides: ReturnType<typeof set>[], text = VALID) => loadPipelineText('/work/pipelines/p.yaml', text, { displayName: 'p.yaml', overrides });
+
+  const valid: { name: string; overrides: ReturnType<typeof set>[]; check: (spec: ReturnType<typeof resolved>, text: string) => void }[] = [
+    { name: 'a number in an existing stage', overrides: [set('train.stages[0].epochs', 3)], check: (spec) => assert.equal(spec.train.stages[0]!.epochs, 3) },
+    { name: 'a key the file does not write', overrides: [set('train.stages[0].optimizer.learningRate', 0.01)], check: (spec) => assert.equal(spec.train.stages[0]!.optimizer.learningRate, 0.01) },
+    { name: 'a whole new section', overrides: [set('base.cut', 'block_13_expand_relu'), set('seed', 7)], check: (spec) => assert.deepEqual([spec.base.cut, spec.seed], ['block_13_expand_relu', 7]) },
+    { name: 'a list value', overrides: [set('train.stages[0].unfreeze', ['block_16_*'])], check: (spec) => assert.deepEqual(spec.train.stages[0]!.unfreeze, ['block_16_*']) },
+    { name: 'the stage after the last', overrides: [set('train.stages[1]', { name: 'more', epochs: 2 })], check: (spec) => assert.deepEqual(spec.train.stages.map((s) => s.name), ['stage-1', 'more']) },
+    { name: 'a head layer option, keeping the file\'s comments in the text as run', overrides: [set('head[1].dense.units', 'classes')], check: (_spec, text) => assert.match(text, /units: classes/) },
+  ];
+  for (const c of valid) {
+    it(c.name, () => {
+      const result = loadWith(c.overrides);
+      assert.ok(result.ok, result.ok ? '' : result.diagnostics.map(formatDiagnostic).join('\n'));
+      c.check(result.value.spec, result.value.text);
+    });
+  }
+
+  const invalid: { name: string; overrides: ReturnType<typeof set>[]; printed: RegExp }[] = [
+    { name: 'a value the schema refuses', overrides: [set('train.stages[0].epochs', 0)], printed: /^--set train.stages\[0\].epochs=0: error: train.stages\[0\].epochs: must be >= 1, got 0$/m },
+    { name: 'an unknown key', overrides: [set('train.stages[0].epoch', 2)], printed: /^--set train.stages\[0\].epoch=2: error: train.stages\[0\].epoch: unknown key `epoch`\n {2}hint: did you mean `epochs`\?$/m },
+    { name: 'a rule on the resolved spec', overrides: [set('train.stages[0].optimizer.momentum', 0.9)], printed: /^--set train.stages\[0\].optimizer.momentum=0.9: error: .*`momentum` has no effect with adam/m },
+    { name: 'not a key path', overrides: [set('train..stages', 1)], printed: /^--set train..stages=1: error: `train..stages` is not a key path/m },
+    { name: 'through a scalar', overrides: [set('dataset.format.x', 1)], printed: /cannot set dataset.format.x: dataset.format is not a mapping/ },
+    { name: 'a list index past the end', overrides: [set('train.stages[5].epochs', 1)], printed: /train.stages has 1 item\(s\); an override can change one or add the next/ },
+    { name: 'a stage the override creates, without its epochs', overrides: [set('train.stages[1].name', 'b')], printed: /^--set train.stages\[1\].name="b": error: train.stages\[1\]: missing required key `epochs`/m },
+  ];
+  for (const c of invalid) {
+    it(`refused: ${c.name}`, () => {
+      const result = loadWith(c.overrides);
+      assert.equal(result.ok, false);
+      if (result.ok) return;
+      assert.match(result.diagnostics.map(formatDiagnostic).join('\n'), c.printed);
+    });
+  }
+});
+
+describe('defaults come from the schema declaration', () => {
+  it("a regularizer's unwritten factor is 0, not tfjs's 0.01", () => {
+    const spec = resolved(VALID.replace('units: classes, activation: softmax', 'units: classes, activation: softmax, kernelRegularizer: { l2: 0.0001 }'));
+    assert.deepEqual(spec.head[1], { type: 'dense', units: 'classes', activation: 'softmax', useBias: true, kernelRegularizer: { l1: 0, l2: 0.0001 } });
+  });
+
+  it('early stopping and plateau settings are filled from the schema', () => {
+    const spec = resolved(VALID.replace('- epochs: 1', '- { epochs: 4, earlyStopping: {}, reduceLROnPlateau: { monitor: val_accuracy } }'));
+    assert.deepEqual(spec.train.stages[0]!.earlyStopping, { monitor: 'val_loss', mode: 'min', patience: 3, minDelta: 0, restoreBest: true });
+    assert.deepEqual(spec.train.stages[0]!.reduceLROnPlateau, { monitor: 'val_accuracy', mode: 'max', factor: 0.1, patience: 2, minDelta: 0.0001, cooldown: 0, minLearningRate: 0 });
+  });
+
+  it('`dataset: { csv: … }` says how to name the format, and never that csv is unsupported', () => {
+    const result = load(VALID.replace('format: mnist', 'format: mnist\n  csv: labels.csv'));
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    const printed = result.diagnostics.map(formatDiagnostic).join('\n');
+    assert.match(printed, /unknown key `csv`\n.*\n.*\n {2}hint: a dataset names its format as a value: `format: csv` with `file: <the CSV>`/);
+    assert.doesNotMatch(printed, /not supported/);
+  });
 });

@@ -127,7 +127,7 @@ export function checkCase(text: string): Verdict {
   const started = performance.now();
   const ms = (): number => performance.now() - started;
   try {
-    const loaded = loadPipelineText('/fuzz/p.yaml', text, 'p.yaml');
+    const loaded = loadPipelineText('/fuzz/p.yaml', text, { displayName: 'p.yaml' });
     if (!loaded.ok) {
       if (loaded.diagnostics.length === 0) return { ok: false, problem: 'rejected without a diagnostic', ms: ms() };
       for (const d of loaded.diagnostics) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { pipelineJsonSchema } from '../../src/format/schema.js';
 import { SCHEMA_PATH } from '../../src/package/package-root.js';
 
 type Schema = { description?: string; properties?: Record<string, Schema>; prefixItems?: Schema[]; items?: Schema; $defs?: Record<string, Schema>; $ref?: string };
@@ -19,6 +20,10 @@ function properties(schema: Schema, at = '#'): { at: string; schema: Schema }[] 
 
 describe('schemas/pipeline.schema.json', () => {
   const schema = JSON.parse(readFileSync(SCHEMA_PATH(), 'utf8')) as Schema & { $schema: string };
+
+  it('is what src/format/schema.ts declares (run `npm run schema` after changing the declaration)', () => {
+    assert.equal(readFileSync(SCHEMA_PATH(), 'utf8'), pipelineJsonSchema());
+  });
 
   it('is JSON Schema 2020-12', () => {
     assert.equal(schema.$schema, 'https://json-schema.org/draft/2020-12/schema');

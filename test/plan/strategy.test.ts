@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { compilePlan } from '../../src/plan/compile-plan.js';
 import type { PlanInputs } from '../../src/plan/types.js';
 import { loadPipelineText, resolvePipeline } from '../../src/format/load-pipeline.js';
-import { decideStrategy, type NamedStrategy } from '../../src/format/strategy.js';
+import type { NamedStrategy } from '../../src/format/strategy.js';
+import { decideStrategy } from '../../src/plan/strategy.js';
 
 const HEAD = `dataset: { format: mnist }
 head:

@@ -1,4 +1,4 @@
-import { isArrayFormat } from '../../format/rules.js';
+import { isArrayFormat } from '../../format/resolve-pipeline.js';
 import type { DatasetSpec } from '../../format/types.js';
 import { readDataset, selectExamples, splitSource, type Selection } from './datasets.js';
 import type { SkippedFile } from './dataset-types.js';

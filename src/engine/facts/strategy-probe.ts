@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { StrategyMeasurement } from '../../plan/types.js';
-import { decideStrategy } from '../../format/strategy.js';
+import { decideStrategy } from '../../plan/strategy.js';
 import type { PipelineSpec } from '../../format/types.js';
 import { ZOO } from '../../format/zoo-catalog.js';
 import type { LoadedDataset, Selection } from '../data/datasets.js';

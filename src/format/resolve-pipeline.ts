@@ -1,0 +1,223 @@
+import path from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import { PipelineFileSchema } from './schema.js';
+import { expandStrategy, type NamedStrategy } from './strategy.js';
+import type {
+  AugmentSpec, CheckpointSpec, DatasetCommon, DatasetSpec, EarlyStoppingSpec, HeadLayerSpec, IdxFiles, MonitorName, MonitorSpec, NormalizeSpec,
+  OptimizerSpec, PipelineFile, PipelineSpec, PlateauSpec, ScheduleSpec, StageAsWritten,
+} from './types.js';
+import { NORMALIZE_PRESETS, ZOO, type NormalizePreset } from './zoo-catalog.js';
+
+/** Formats whose images are pixel arrays, not image files. */
+export const isArrayFormat = (format: PipelineFile['dataset']['format']): boolean => format === 'mnist' || format === 'idx';
+
+/** A base given as a path (not a zoo name): a model.json on disk. */
+export const isModelPath = (model: string | undefined): boolean =>
+  model !== undefined && !model.startsWith('run:') && !/^https?:\/\//.test(model) && (model.endsWith('.json') || model.includes('/'));
+
+/** `run:<pipeline>` or `run:<pipeline>/<NNNN>[-<fp8>]`: the exported model of an earlier run. */
+export function parseRunRef(model: string | undefined): { pipeline: string; id?: string } | undefined {
+  const match = model?.match(/^run:([A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:\/(\d{4}(?:-[0-9a-f]{8})?))?$/);
+  return match ? { pipeline: match[1]!, ...(match[2] ? { id: match[2] } : {}) } : undefined;
+}
+
+/** A base downloaded from an address. */
+export const isModelUrl = (model: string | undefined): boolean => model !== undefined && /^https?:\/\//.test(model);
+
+/**
+ * The file name without its extension, made a safe folder name: runs go to
+ * runs/<name>/, so `..`, separators and odd characters must not reach it
+ * (the schema holds a written `name` to the same pattern).
+ */
+export function nameFromFile(file: string): string {
+  const stem = path.basename(file).replace(/\.[^.]*$/, '');
+  const safe = stem.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return safe === '' ? 'pipeline' : safe;
+}
+
+/** A file with every schema default filled in: what is left optional has no default that holds on its own. */
+type Defaulted = PipelineFile & {
+  seed: number;
+  backend: NonNullable<PipelineFile['backend']>;
+  base: NonNullable<PipelineFile['base']> & { model: string };
+  baseline: 'none' | 'scratch';
+  train: NonNullable<PipelineFile['train']> & { batchSize: number; classWeights: 'none' | 'balanced'; checkpoints: NonNullable<NonNullable<PipelineFile['train']>['checkpoints']> };
+};
+
+/**
+ * The pipeline with every default filled: first the schema's own (its
+ * `default` keywords, by TypeBox), then those that depend on another key
+ * (the cut on the base model, a stage's batch size on train.batchSize,
+ * whether images are stretched on the format), then absolute paths. The
+ * file has passed the schema and the file rules. Pure.
+ */
+export function resolvePipeline(file: string, written: PipelineFile, chosen?: { strategy: NamedStrategy; cut?: string }): PipelineSpec {
+  // A strategy fills the keys the file leaves out; `auto` starts as head-only until measured.
+  const requested = written.strategy;
+  const strategy = chosen?.strategy ?? (requested === 'auto' ? 'head-only' : requested);
+  const expanded = strategy ? expandStrategy(written, strategy, chosen?.cut) : undefined;
+  const f = Value.Default(PipelineFileSchema, structuredClone(expanded?.file ?? written)) as Defaulted & { train: { stages: StageAsWritten[] } };
+  const absolute = path.resolve(file);
+  const dir = path.dirname(absolute);
+  const model = f.base.model;
+  const zoo = ZOO[model];
+  const d = f.dataset as Required<Pick<PipelineFile['dataset'], 'limit' | 'validation' | 'image' | 'labelColumn' | 'imageColumn' | 'onBadFile'>> & PipelineFile['dataset'];
+  const augment = resolveAugment(d.augment as AugmentSpec | undefined);
+  const common: DatasetCommon = {
+    ...(d.classNames ? { classNames: d.classNames } : {}),
+    ...(augment ? { augment } : {}),
+    limit: { ...d.limit },
+    validation: d.validation,
+    // IDX arrays are stretched (they carry no aspect ratio worth keeping); photos are cropped.
+    image: { size: d.image.size ?? f.base.inputSize ?? [96, 96], channels: 3 as const, fit: d.image.fit ?? (isArrayFormat(d.format) ? 'fill' : 'cover') },
+  };
+  const run = parseRunRef(model);
+  return {
+    name: f.name ?? nameFromFile(file),
+    file: absolute,
+    seed: f.seed,
+    backend: f.backend,
+    dataset: resolveDataset(d, common, dir),
+    base: {
+      model,
+      ...(isModelPath(model) ? { file: path.resolve(dir, model) } : {}),
+      ...(run ? { run } : {}),
+      ...(isModelUrl(model) || zoo?.url ? { url: zoo?.url ?? model } : {}),
+      ...(f.base.sha256 ? { sha256: f.base.sha256 } : {}),
+      ...(f.base.allowHttp ? { allowHttp: true } : {}),
+      // A model.json base must name its cut (a rule says so); zoo entries know theirs.
+      cut: f.base.cut ?? zoo?.featureLayer ?? '',
+      normalize: resolveNormalize(f.base.normalize ?? zoo?.normalize ?? 'unit'),
+    },
+    freeze: typeof f.freeze === 'string' || f.freeze === undefined ? [f.freeze ?? 'all'] : f.freeze,
+    head: f.head.map(resolveHeadLayer),
+    ...(requested && strategy ? { strategy: { requested, chosen: strategy, filled: expanded!.filled, ...(requested === 'auto' ? { asWritten: written } : {}) } } : {}),
+    baseline: f.baseline,
+    train: {
+      batchSize: f.train.batchSize,
+      checkpoints: resolveCheckpoints(f.train.checkpoints, common.validation > 0),
+      stages: f.train.stages.map((s, i) => ({
+        name: s.name ?? `stage-${i + 1}`,
+        epochs: s.epochs,
+        batchSize: s.batchSize ?? f.train.batchSize,
+        optimizer: resolveOptimizer(s.optimizer as Required<NonNullable<StageAsWritten['optimizer']>>),
+        schedule: resolveSchedule(s.schedule),
+        ...(s.earlyStopping ? { earlyStopping: withMode(s.earlyStopping as Omit<EarlyStoppingSpec, 'mode'> & { mode: Mode }) } : {}),
+        ...(s.reduceLROnPlateau ? { reduceLROnPlateau: withMode(s.reduceLROnPlateau as Omit<PlateauSpec, 'mode'> & { mode: Mode }) } : {}),
+        classWeights: s.classWeights ?? f.train.classWeights,
+        labelSmoothing: s.labelSmoothing!,
+        unfreeze: s.unfreeze ?? [],
+        freeze: s.freeze ?? [],
+        batchNorm: s.batchNorm!,
+      })),
+    },
+  };
+}
+
+type Mode = 'auto' | 'min' | 'max';
+
+function resolveOptimizer(o: Required<NonNullable<StageAsWritten['optimizer']>>): OptimizerSpec {
+  const rate = o.learningRate;
+  return {
+    name: o.name,
+    learningRate: typeof rate === 'number' ? rate : rate.head,
+    baseLearningRate: typeof rate === 'number' ? rate : rate.base,
+    multipliers: o.multipliers,
+    momentum: o.momentum,
+    nesterov: o.nesterov,
+    weightDecay: o.weightDecay ?? (o.name === 'adamw' ? 0.01 : 0),
+  };
+}
+
+/** Each schedule type's defaults (the schema says them per key; which apply depends on the type). */
+export function resolveSchedule(written: StageAsWritten['schedule']): ScheduleSpec {
+  switch (written?.type ?? 'constant') {
+    case 'constant':
+      return { type: 'constant' };
+    case 'step':
+      return { type: 'step', everyEpochs: written!.everyEpochs ?? 1, factor: written!.factor ?? 0.1 };
+    case 'exponential':
+      return { type: 'exponential', factor: written!.factor ?? 0.9 };
+    case 'cosine':
+      return { type: 'cosine', warmupEpochs: written!.warmupEpochs ?? 0, minLearningRate: written!.minLearningRate ?? 0 };
+    case 'oneCycle':
+      return { type: 'oneCycle', warmupFraction: written!.warmupFraction ?? 0.3, divFactor: written!.divFactor ?? 25, finalDivFactor: written!.finalDivFactor ?? 1e4 };
+  }
+}
+
+/** `auto` watches accuracies upwards and losses downwards. */
+function resolveMode(monitor: MonitorName, mode: Mode): MonitorSpec['mode'] {
+  return mode === 'auto' ? (monitor.endsWith('accuracy') ? 'max' : 'min') : mode;
+}
+
+function withMode<T extends { monitor: MonitorName; mode: Mode }>(written: T): Omit<T, 'mode'> & { mode: MonitorSpec['mode'] } {
+  return { ...written, mode: resolveMode(written.monitor, written.mode) };
+}
+
+function resolveCheckpoints(written: Defaulted['train']['checkpoints'], hasValidation: boolean): CheckpointSpec {
+  const monitor = written.monitor ?? (hasValidation ? 'val_loss' : 'loss');
+  return { monitor, mode: resolveMode(monitor, written.mode ?? 'auto'), every: written.every!, keepLast: written.keepLast!, best: written.best! };
+}
+
+function resolveAugment(written: AugmentSpec | undefined): AugmentSpec | undefined {
+  if (!written) return undefined;
+  const active = written.flipHorizontal || written.rotate > 0 || written.zoom > 0 || written.translate > 0 || written.brightness > 0 || written.contrast > 0;
+  return active ? { ...written } : undefined;
+}
+
+function resolveNormalize(written: NormalizePreset | { mean: number | number[]; std: number | number[] }): NormalizeSpec {
+  const triple = (v: number | number[]): [number, number, number] => (typeof v === 'number' ? [v, v, v] : [v[0]!, v[1]!, v[2]!]);
+  if (typeof written === 'string') {
+    const preset = NORMALIZE_PRESETS[written];
+    return { mean: triple(preset.mean), std: triple(preset.std), description: `${written}: ${preset.description}` };
+  }
+  const mean = triple(written.mean);
+  const std = triple(written.std);
+  return { mean, std, description: `(pixel / 255 − [${mean.join(', ')}]) / [${std.join(', ')}]` };
+}
+
+function resolveDataset(d: PipelineFile['dataset'] & { labelColumn: string; imageColumn: string; onBadFile: 'error' | 'skip' }, common: DatasetCommon, dir: string): DatasetSpec {
+  const files = (p: { images: string; labels: string }): IdxFiles => ({ images: path.resolve(dir, p.images), labels: path.resolve(dir, p.labels) });
+  const testFraction = typeof d.test === 'number' ? d.test : 0;
+  switch (d.format) {
+    case 'mnist':
+      return { format: 'mnist', ...common };
+    case 'idx':
+      return { format: 'idx', ...common, train: files(d.train!), ...(typeof d.test === 'object' ? { test: files(d.test) } : {}) };
+    case 'imageFolder':
+      return { format: 'imageFolder', ...common, dir: path.resolve(dir, d.dir!), ...(d.testDir ? { testDir: path.resolve(dir, d.testDir) } : {}), testFraction, onBadFile: d.onBadFile };
+    case 'csv':
+      return {
+        format: 'csv', ...common, file: path.resolve(dir, d.file!), labelColumn: d.labelColumn, imageColumn: d.imageColumn,
+        ...(d.featureColumns ? { featureColumns: d.featureColumns } : {}), testFraction, onBadFile: d.onBadFile,
+      };
+  }
+}
+
+/** A head layer as written (`{ dense: {…} }`, defaults filled) as a typed entry. */
+function resolveHeadLayer(layer: PipelineFile['head'][number]): HeadLayerSpec {
+  const [type, options] = Object.entries(layer)[0] as [HeadLayerSpec['type'], object | null];
+  // Typed by the schema, which has passed; `never` lets each field go where the resolved type wants it.
+  const o = (key: string): never => (options as Record<string, unknown> | null)?.[key] as never;
+  switch (type) {
+    case 'dense':
+      return { type, units: o('units'), activation: o('activation'), useBias: o('useBias'), ...(o('kernelRegularizer') ? { kernelRegularizer: o('kernelRegularizer') } : {}) };
+    case 'dropout':
+      return { type, rate: o('rate') };
+    case 'conv2d': {
+      const size: number | [number, number] = o('kernelSize');
+      return {
+        type, filters: o('filters'), kernelSize: typeof size === 'number' ? [size, size] : size, strides: o('strides'), padding: o('padding'), activation: o('activation'),
+        ...(o('kernelRegularizer') ? { kernelRegularizer: o('kernelRegularizer') } : {}),
+      };
+    }
+    case 'maxPooling2d':
+      return { type, poolSize: o('poolSize'), strides: o('strides') ?? o('poolSize'), padding: o('padding') };
+    case 'activation':
+      return { type, activation: o('activation') };
+    case 'reshape':
+      return { type, targetShape: o('targetShape') };
+    default:
+      return { type } as HeadLayerSpec;
+  }
+}

@@ -1,25 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { Diagnostic, KeyPath } from '../diagnostics/diagnostic.js';
-
-/**
- * A problem with the user's input found while running (a missing dataset
- * file, an unknown cut layer). It names the pipeline key it concerns so the
- * CLI can point at the line; it is never printed with a stack trace.
- */
-export class UserError extends Error {
-  constructor(
-    message: string,
-    readonly path: KeyPath = [],
-    readonly hint?: string,
-  ) {
-    super(message);
-    this.name = 'UserError';
-  }
-
-  toDiagnostic(file: string): Diagnostic {
-    return { file, path: this.path, message: this.message, hint: this.hint, severity: 'error' };
-  }
-}
+import type { KeyPath } from '../diagnostics/diagnostic.js';
+import { UserError } from '../diagnostics/user-error.js';
 
 /** The run was cancelled through its AbortSignal. */
 export class RunInterrupted extends Error {

@@ -60,3 +60,44 @@ export type EngineEvent =
   | { type: 'log'; level: 'info' | 'warn'; message: string };
 
 export type EventListener = (event: EngineEvent) => void;
+
+/**
+ * A run's first and last events (the API sends them around the engine's):
+ * `run-start` once its folder exists, `run-end` however it ended. With
+ * `--json` they are the first and the last line.
+ */
+export interface RunStartEvent {
+  type: 'run-start';
+  pipeline: string;
+  id: string;
+  dir: string;
+  fingerprint: string;
+  backend: string;
+  /** A resumed run continues in its own folder from `fromEpoch` (0: from the start). */
+  resumed: boolean;
+  fromEpoch?: number;
+  /** What will happen, for progress displays: the stages with their epochs, and how the features are made. */
+  stages: { name: string; firstEpoch: number; lastEpoch: number; optimizer: string; learningRate: number }[];
+  features: 'precompute' | 'perBatch' | 'none';
+  evaluates: boolean;
+}
+export interface RunEndEvent {
+  type: 'run-end';
+  pipeline: string;
+  id: string;
+  dir: string;
+  status: 'completed' | 'failed' | 'interrupted';
+  seconds: number;
+  backend: string;
+  test?: { accuracy: number; loss: number; examples: number };
+  error?: { message: string; hint?: string };
+  /** What the run wrote for people and programs (absent when it did not get that far). */
+  paths: { summary?: string; report?: string; model?: string };
+}
+/** A problem that does not stop the run (a stage that splits a residual block, say). */
+export interface WarningEvent {
+  type: 'warning';
+  diagnostic: import('../diagnostics/diagnostic.js').Diagnostic;
+}
+export type RunEvent = EngineEvent | RunStartEvent | RunEndEvent | WarningEvent;
+export type RunEventListener = (event: RunEvent) => void;

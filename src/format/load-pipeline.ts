@@ -174,7 +174,7 @@ export function checkSpec(spec: PipelineSpec, source: SourceFile): { errors: Dia
 
 function placeFinding(source: SourceFile, f: RuleFinding): Diagnostic {
   const place = f.locateAt ? source.firstWritten([f.path, ...f.locateAt]) : f.path;
-  return source.at({ path: place, key: f.key ?? false }, { path: f.path, message: f.message, ...(f.hint ? { hint: f.hint } : {}), severity: f.severity ?? 'error' });
+  return source.at({ path: place, key: f.key ?? false }, { path: place, message: f.message, ...(f.hint ? { hint: f.hint } : {}), severity: f.severity ?? 'error' });
 }
 
 function fail(...diagnostics: Diagnostic[]): { ok: false; diagnostics: Diagnostic[] } {

@@ -91,7 +91,7 @@ export function resolvePipeline(file: string, written: PipelineFile, chosen?: { 
     },
     freeze: typeof f.freeze === 'string' || f.freeze === undefined ? [f.freeze ?? 'all'] : f.freeze,
     head: f.head.map(resolveHeadLayer),
-    ...(requested && strategy ? { strategy: { requested, chosen: strategy, filled: expanded!.filled, ...(requested === 'auto' ? { asWritten: written } : {}) } } : {}),
+    ...(requested && strategy ? { strategy: { requested, chosen: strategy, filled: expanded!.filled } } : {}),
     baseline: f.baseline,
     train: {
       batchSize: f.train.batchSize,

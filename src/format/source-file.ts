@@ -107,8 +107,9 @@ export class SourceFile {
   locate(d: Diagnostic): Diagnostic {
     const { file: _elsewhere, locateAt, ...rest } = d;
     if (d.line !== undefined) return { ...rest, file: this.file };
+    // Said at the key the file writes: `train.batchSize`, not the stage's own that it does not write.
     const place = locateAt ? this.firstWritten([d.path, ...locateAt]) : d.path;
-    return place.length === 0 ? { ...rest, file: this.file } : this.at({ path: place }, rest);
+    return place.length === 0 ? { ...rest, file: this.file } : this.at({ path: place }, { ...rest, path: place });
   }
 }
 

@@ -157,9 +157,9 @@ export interface PipelineSpec {
   train: { batchSize: number; checkpoints: CheckpointSpec; stages: StageSpec[] };
   /**
    * The strategy asked for and the keys it filled. For `auto`, the keys are
-   * provisional (head-only) until the engine measures and chooses; it then
-   * resolves `asWritten` again with its choice.
+   * provisional (head-only) until the probe has measured and the planner
+   * chosen; the file as written is then resolved again with the choice.
    */
-  strategy?: { requested: StrategyName; chosen: NamedStrategy; filled: StrategyKey[]; asWritten?: PipelineFile };
+  strategy?: { requested: StrategyName; chosen: NamedStrategy; filled: StrategyKey[] };
   baseline: 'none' | 'scratch';
 }

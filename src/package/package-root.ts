@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,3 +14,9 @@ export function packageRoot(): string {
 }
 
 export const SCHEMA_PATH = (): string => path.join(packageRoot(), 'schemas', 'pipeline.schema.json');
+
+/** The installed tlpipe's version, from its package.json. */
+export const version: string = (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+
+/** The JSON Schema of pipeline files, for editors and validators (also `tlpipe/schema.json`). */
+export const schemaPath = (): string => SCHEMA_PATH();

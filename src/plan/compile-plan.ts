@@ -7,7 +7,10 @@ import { describeSchedule } from './learning-rate-schedule.js';
 import type { OptimizerSpec, PipelineSpec } from '../format/types.js';
 import { fingerprint } from './fingerprint.js';
 import { strategyKeys } from '../format/strategy.js';
-import type { ParameterGroup, Plan, PlanInputs, PlanStage, PlanTask, ResolvedHeadLayer, TaskKind } from './types.js';
+import { heapProblems, type HeapProblem } from './memory-estimate.js';
+import type {
+  BaseTask, BaselineTask, DataTask, EvaluateTask, ExportTask, FeaturesTask, HeadTask, ParameterGroup, Plan, PlanInputs, PlanStage, PlanTask, ResolvedHeadLayer, TrainTask,
+} from './types.js';
 
 /**
  * Compiles a validated pipeline and the facts about its inputs into a plan:
@@ -44,11 +47,11 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
   if (diagnostics.length > 0) return { ok: false, diagnostics };
 
   const tasks: PlanTask[] = [];
-  const addTask = (id: string, kind: TaskKind, dependsOn: string[], description: string, config: Record<string, unknown>): PlanTask => {
-    const upstream = dependsOn.map((dep) => tasks.find((t) => t.id === dep)!.fingerprint);
-    const task = { id, kind, dependsOn, description, config, fingerprint: fingerprint({ kind, config, upstream }) };
-    tasks.push(task);
-    return task;
+  const addTask = <T extends PlanTask>(task: Omit<T, 'fingerprint'>): T => {
+    const upstream = task.dependsOn.map((dep) => tasks.find((t) => t.id === dep)!.fingerprint);
+    const made = { ...task, fingerprint: fingerprint({ kind: task.kind, config: task.config, upstream }) } as T;
+    tasks.push(made);
+    return made;
   };
 
   const { dataset } = spec;
@@ -63,27 +66,47 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
     augment: dataset.augment ?? null,
     seed: spec.seed,
   };
-  addTask('data', 'data', [], describeData(spec, inputs), dataConfig);
-  addTask('base', 'base', [], `${spec.base.model} cut at ${spec.base.cut} → ${inputs.base.cutOutputShape.join('×')}, frozen`, {
-    // The digest names the weights; a model.json's path does not change what it computes.
-    model: spec.base.file ? 'model.json' : spec.base.model,
-    ...(spec.base.run ? { upstream: spec.base.run } : {}),
-    cut: spec.base.cut,
-    digest: inputs.base.digest,
-    inputSize: dataset.image.size,
+  addTask<DataTask>({ id: 'data', kind: 'data', dependsOn: [], description: describeData(spec, inputs), config: dataConfig });
+  addTask<BaseTask>({
+    id: 'base', kind: 'base', dependsOn: [], description: `${spec.base.model} cut at ${spec.base.cut} → ${inputs.base.cutOutputShape.join('×')}, frozen`,
+    config: {
+      // The digest names the weights; a model.json's path does not change what it computes.
+      model: spec.base.file ? 'model.json' : spec.base.model,
+      ...(spec.base.run ? { upstream: spec.base.run } : {}),
+      cut: spec.base.cut,
+      digest: inputs.base.digest,
+      inputSize: dataset.image.size,
+    },
   });
-  addTask('model', 'model', ['base'], `head: ${head.map(describeLayer).join(' → ')}`, { head, seed: spec.seed, numClasses });
+  addTask<HeadTask>({ id: 'head', kind: 'head', dependsOn: ['base'], description: `head: ${head.map(describeLayer).join(' → ')}`, config: { head, seed: spec.seed, numClasses } });
 
   const trainableByStage = trainableBaseLayers(spec, inputs, diagnostics);
   if (diagnostics.some((d) => d.severity === 'error')) return { ok: false, diagnostics: diagnostics.filter((d) => d.severity === 'error') };
   const headParams = headParamCount(head, inputs.base.cutOutputShape);
+  const features = featureMode(inputs, head, dataset.augment !== undefined);
   const stages: PlanStage[] = [];
-  let previous = 'model';
+  let previous = 'head';
+  // The task that last set the base (the base task, or a stage that fine-tuned it), and the features computed from it.
+  let baseSetBy = 'base';
+  let current: FeaturesTask | undefined;
+  const featuresFor = (name: string): FeaturesTask => {
+    if (current && current.dependsOn.includes(baseSetBy)) return current;
+    const pristine = baseSetBy === 'base';
+    current = addTask<FeaturesTask>({
+      id: `features:${name}`, kind: 'features', dependsOn: ['data', baseSetBy], mode: features.mode, pristine,
+      description: `features of every split from the ${pristine ? 'frozen base' : `base as stage \`${baseSetBy.replace(/^train:/, '')}\` left it`}, ${features.mode === 'precompute' ? 'once per example' : 'per batch'}`,
+      // Not the head: changing the head reuses the features.
+      config: { folded: head.slice(0, features.headLayersApplied), mode: features.mode },
+    });
+    return current;
+  };
   let epoch = 0;
+  let baseChanged = false;
   for (const [index, stage] of spec.train.stages.entries()) {
     const id = `train:${stage.name}`;
     const baseLayers = trainableByStage[index]!;
     const trainable = baseLayers.length > 0 ? 'base+head' : 'head';
+    baseChanged ||= trainable === 'base+head';
     const classWeights = stage.classWeights === 'balanced' ? balancedClassWeights(inputs.dataset.trainPerClass) : null;
     const parameterGroups = groupByLearningRate(stage.optimizer, baseLayers);
     const training = {
@@ -96,45 +119,76 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
     const what = trainable === 'head' ? 'the head' : `the head and ${baseLayers.length} base layer(s)`;
     const distinctRates = new Set(parameterGroups.map((g) => g.learningRate)).size > 1;
     const rates = distinctRates ? parameterGroups.map((g) => `${g.name} ${g.learningRate}`).join(', ') : String(stage.optimizer.learningRate);
-    const task = addTask(id, 'train', [previous, 'data'], `train ${what} ${stage.epochs} epoch(s), ${stage.optimizer.name} lr ${rates} (${describeSchedule(stage.schedule)}), batch ${stage.batchSize}`, config);
+    const input = trainable === 'head' ? featuresFor(stage.name) : undefined;
+    const task = addTask<TrainTask>({
+      id, kind: 'train', stage: index, ...(input ? { features: input.id } : {}),
+      dependsOn: [previous, 'data', ...(input ? [input.id] : [])],
+      description: `train ${what} ${stage.epochs} epoch(s), ${stage.optimizer.name} lr ${rates} (${describeSchedule(stage.schedule)}), batch ${stage.batchSize}${input ? '' : ', images through the whole model'}`,
+      config,
+    });
     const baseTrainableParams = inputs.base.layers.filter((l) => baseLayers.includes(l.name)).reduce((sum, l) => sum + l.params, 0);
     stages.push({
       name: stage.name, index, taskId: id, epochs: stage.epochs, firstEpoch: epoch + 1, lastEpoch: epoch + stage.epochs,
-      ...training, trainable, trainableBaseLayers: baseLayers, batchNorm: stage.batchNorm,
+      ...training, trainable, weights: baseChanged ? 'full' : 'head', trainableBaseLayers: baseLayers, batchNorm: stage.batchNorm,
       trainableParams: headParams + baseTrainableParams, totalParams: headParams + inputs.base.paramCount, fingerprint: task.fingerprint,
     });
     epoch += stage.epochs;
     previous = id;
+    if (trainable === 'base+head') baseSetBy = id;
+  }
+  if (inputs.dataset.counts.test > 0) {
+    // The last stage trained the head on features: evaluate it on the same features; else the whole model on images.
+    const onFeatures = stages[stages.length - 1]?.trainable === 'head' ? current : undefined;
+    addTask<EvaluateTask>({
+      id: 'evaluate', kind: 'evaluate', on: onFeatures ? 'features' : 'images', ...(onFeatures ? { features: onFeatures.id } : {}),
+      dependsOn: [previous, 'data', ...(onFeatures ? [onFeatures.id] : [])],
+      description: `evaluate on the test split${onFeatures ? ' (head on the features)' : ' (the whole model on images)'}: loss, accuracy, per-class metrics, confusion matrix`,
+      config: {},
+    });
   }
   if (spec.baseline === 'scratch') {
-    addTask('baseline', 'baseline', ['data'], `baseline: the same architecture from random initialisation, ${epoch} epoch(s) over the same stages`, { head, stages: stages.map((s) => ({ epochs: s.epochs, optimizer: s.optimizer, schedule: s.schedule })), seed: spec.seed, base: inputs.base.digest });
+    addTask<BaselineTask>({
+      id: 'baseline', kind: 'baseline', dependsOn: ['data'],
+      description: `baseline: the same architecture from random initialisation, ${epoch} epoch(s) over the same stages`,
+      config: { head, stages: stages.map((s) => ({ epochs: s.epochs, optimizer: s.optimizer, schedule: s.schedule })), seed: spec.seed, base: inputs.base.digest },
+    });
   }
-  addTask('evaluate', 'evaluate', [previous, 'data'], 'evaluate on the test split: loss, accuracy, per-class metrics, confusion matrix', {});
-  const exported = addTask('export', 'export', [previous], 'export the model (tfjs LayersModel) with labels.json and preprocessing.json', { classNames: names });
+  const exported = addTask<ExportTask>({ id: 'export', kind: 'export', dependsOn: [previous], description: 'export the model (tfjs LayersModel) with labels.json and preprocessing.json', config: { classNames: names } });
 
+  const plan: Plan = {
+    formatVersion: 2,
+    pipeline: spec.name,
+    fingerprint: fingerprint(tasks.map((t) => t.fingerprint).concat(exported.fingerprint)),
+    seed: spec.seed,
+    backend: spec.backend,
+    classes: { count: numClasses, names },
+    data: { format: dataset.format, limit: dataset.limit, validation: dataset.validation, image: dataset.image, digest: inputs.dataset.digest },
+    base: { model: spec.base.model, cut: spec.base.cut, ...(spec.base.run ? { upstream: spec.base.run } : {}), ...inputs.base },
+    head,
+    features,
+    ...(dataset.augment ? { augment: dataset.augment } : {}),
+    normalize: spec.base.normalize,
+    ...(spec.strategy ? { strategy: strategyRecord(spec, inputs) } : {}),
+    baseline: spec.baseline,
+    checkpoints: spec.train.checkpoints,
+    loss: last?.type === 'dense' && last.activation === 'softmax' ? 'categoricalCrossentropy' : 'softmaxCrossEntropyFromLogits',
+    stages,
+    tasks,
+  };
+  // The wasm heap is 4 GiB: a batch that cannot fit is an error now, not an abort mid-run.
+  const heap = inputs.backend === 'wasm' ? heapProblems(plan).map((p) => heapDiagnostic(spec, p)) : [];
+  if (heap.length > 0) return { ok: false, diagnostics: heap };
+  return { ok: true, warnings: diagnostics.filter((d) => d.severity === 'warning'), value: plan };
+}
+
+/** A stage whose batch cannot fit the wasm heap, said at the batch size that set it. */
+function heapDiagnostic(spec: PipelineSpec, p: HeapProblem): Diagnostic {
   return {
-    ok: true,
-    warnings: diagnostics.filter((d) => d.severity === 'warning'),
-    value: {
-      formatVersion: 1,
-      pipeline: spec.name,
-      fingerprint: fingerprint(tasks.map((t) => t.fingerprint).concat(exported.fingerprint)),
-      seed: spec.seed,
-      backend: spec.backend,
-      classes: { count: numClasses, names },
-      data: { format: dataset.format, limit: dataset.limit, validation: dataset.validation, image: dataset.image, digest: inputs.dataset.digest },
-      base: { model: spec.base.model, cut: spec.base.cut, ...(spec.base.run ? { upstream: spec.base.run } : {}), ...inputs.base },
-      head,
-      features: featureMode(inputs, head, dataset.augment !== undefined),
-      ...(dataset.augment ? { augment: dataset.augment } : {}),
-      normalize: spec.base.normalize,
-      ...(spec.strategy ? { strategy: strategyRecord(spec, inputs) } : {}),
-      baseline: spec.baseline,
-      checkpoints: spec.train.checkpoints,
-      loss: last?.type === 'dense' && last.activation === 'softmax' ? 'categoricalCrossentropy' : 'softmaxCrossEntropyFromLogits',
-      stages,
-      tasks,
-    },
+    file: spec.file, severity: 'error',
+    path: ['train', 'stages', p.stage.index, 'batchSize'],
+    locateAt: [['train', 'batchSize'], ['train', 'stages', p.stage.index]],
+    message: `stage \`${p.stage.name}\` trains on batches of ${p.stage.batchSize} at ${spec.dataset.image.size.join('×')}, which need about ${(p.needBytes / 2 ** 30).toFixed(1)} GiB; the wasm backend's heap holds 4 GiB`,
+    hint: p.largest > 0 ? `the largest batch that fits is ${p.largest}: set \`batchSize: ${p.largest}\` on this stage, or use smaller images or fewer unfrozen layers` : 'use smaller images or fewer unfrozen layers',
   };
 }
 

@@ -1,4 +1,5 @@
 import type { NamedStrategy } from '../format/strategy.js';
+import type { StrategyMeasurement, StrategyProbe } from './types.js';
 
 /** Fewer training examples per class than this is "small": too few to retrain the whole network without overfitting. */
 export const SMALL_PER_CLASS = 300;
@@ -24,4 +25,9 @@ export function decideStrategy(perClass: number, probes: { cut: string; accuracy
     ? `probe accuracy ${bestLower.cut} ${bestLower.accuracy.toFixed(2)} vs ${top.cut} ${top.accuracy.toFixed(2)} (${different ? 'different from' : 'similar to'} what the base learned)`
     : `probe accuracy ${top.cut} ${top.accuracy.toFixed(2)}`;
   return { chosen, cut, sentence: `chose ${chosen}: ${size}; ${probeText}` };
+}
+
+/** The probe with the decision made from it, as the plan and the run record keep it. */
+export function decideFromProbe(probe: StrategyProbe): StrategyMeasurement {
+  return { ...probe, ...decideStrategy(probe.perClass, probe.probes) };
 }

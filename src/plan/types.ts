@@ -4,25 +4,34 @@ import type {
 } from '../format/types.js';
 import type { NamedStrategy, StrategyName } from '../format/strategy.js';
 
-/**
- * Facts about a pipeline's inputs that only reading files can establish.
- * The engine gathers them; the planner stays pure by taking them as data.
- */
-/** What `strategy: auto` measured before choosing (engine/strategy-probe). */
-export interface StrategyMeasurement {
+/** What `strategy: auto` measures before choosing (engine/facts/strategy-probe): a fact, gathered before planning. */
+export interface StrategyProbe {
   /** Training examples per class (the mean over classes). */
   perClass: number;
   /** Held-out accuracy of a linear probe on the base's pooled features at each candidate cut, top first. */
   probes: { cut: string; accuracy: number }[];
   /** Probe examples per class: fitted on, and scored on. */
   sample: { fit: number; score: number };
+}
+
+/** The probe and the decision plan/strategy made from it. */
+export interface StrategyMeasurement extends StrategyProbe {
   chosen: NamedStrategy;
   cut: string;
   /** The decision in one sentence. */
   sentence: string;
 }
 
+/** A backend that can run: what `auto` became. */
+export type ConcreteBackend = Exclude<BackendName, 'auto'>;
+
+/**
+ * Facts about a pipeline's inputs that only reading files can establish.
+ * The engine gathers them; the planner stays pure by taking them as data.
+ */
 export interface PlanInputs {
+  /** The backend that will run the plan: the wasm heap limit applies to it alone. */
+  backend?: ConcreteBackend;
   dataset: {
     /** sha256 over the dataset's files (or their bundled copies). */
     digest: string;
@@ -50,17 +59,53 @@ export interface PlanInputs {
   };
 }
 
-export type TaskKind = 'data' | 'base' | 'model' | 'train' | 'evaluate' | 'baseline' | 'export';
+export type TaskKind = PlanTask['kind'];
 
-/** One unit of work. Its fingerprint covers its own config and its upstream fingerprints. */
-export interface PlanTask {
+/**
+ * One unit of work, in the order the runner executes them. Its fingerprint
+ * covers its own config and its upstream fingerprints (`dependsOn`), so it
+ * names what the task computes: the stage cache keys features and stages
+ * by it.
+ */
+interface TaskCommon<K extends string> {
   id: string;
-  kind: TaskKind;
+  kind: K;
   dependsOn: string[];
   description: string;
   config: Record<string, unknown>;
   fingerprint: string;
 }
+/** The examples of each split, as the data's digest, limits, split and seed select them. */
+export type DataTask = TaskCommon<'data'>;
+/** The pretrained base, cut. */
+export type BaseTask = TaskCommon<'base'>;
+/** The new head layers, seeded. */
+export type HeadTask = TaskCommon<'head'>;
+/**
+ * The frozen base's output (and the head's weightless leading layers) for
+ * every split, in inference mode, for the head-only stages after it: once
+ * per example (precompute) or per batch. It depends on the task that last
+ * set the base: the base task, or a stage that fine-tuned it.
+ */
+export interface FeaturesTask extends TaskCommon<'features'> {
+  mode: 'precompute' | 'perBatch';
+  /** The base is the plan's own (no stage has changed it), so feature workers can build their own copies. */
+  pristine: boolean;
+}
+export interface TrainTask extends TaskCommon<'train'> {
+  /** Index into `plan.stages`. */
+  stage: number;
+  /** The features task it trains on; absent when it runs images through the whole model. */
+  features?: string;
+}
+export interface EvaluateTask extends TaskCommon<'evaluate'> {
+  /** The head on the features of the last features task, or the whole model on images. */
+  on: 'features' | 'images';
+  features?: string;
+}
+export type BaselineTask = TaskCommon<'baseline'>;
+export type ExportTask = TaskCommon<'export'>;
+export type PlanTask = DataTask | BaseTask | HeadTask | FeaturesTask | TrainTask | EvaluateTask | BaselineTask | ExportTask;
 
 /** A head layer with `units: classes` replaced by the class count. */
 export type ResolvedHeadLayer =
@@ -91,6 +136,12 @@ export interface PlanStage {
   labelSmoothing: number;
   /** What learns in this stage: the head alone (on the frozen base's features) or part of the base too. */
   trainable: 'head' | 'base+head';
+  /**
+   * What its checkpoints and stage-cache entry hold: the head alone while
+   * the base is the plan's, base and head once this or an earlier stage has
+   * changed it.
+   */
+  weights: 'head' | 'full';
   /** Base layers whose weights learn in this stage, in base order. */
   trainableBaseLayers: string[];
   batchNorm: 'frozen' | 'train';
@@ -112,7 +163,7 @@ export interface ParameterGroup {
 }
 
 export interface Plan {
-  formatVersion: 1;
+  formatVersion: 2;
   pipeline: string;
   /** Fingerprint of the whole plan: the fingerprint of its last task chain. */
   fingerprint: string;

@@ -1,4 +1,6 @@
-import type { EngineEvent } from '../engine/events.js';
+import path from 'node:path';
+import { formatDiagnostic } from '../diagnostics/diagnostic.js';
+import type { RunEvent } from '../engine/events.js';
 
 const n4 = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(4));
 
@@ -6,8 +8,16 @@ const n4 = (x: number | undefined): string => (x === undefined ? '–' : x.toFix
  * One human line per event worth a line, for pipes, CI and log.txt.
  * Per-batch events return undefined: they are for live renderers only.
  */
-export function formatEventLine(event: EngineEvent): string | undefined {
+export function formatEventLine(event: RunEvent): string | undefined {
   switch (event.type) {
+    case 'run-start':
+      return event.resumed
+        ? `resuming ${shown(event.dir)} ${event.fromEpoch ? `from epoch ${event.fromEpoch}` : 'from the start (it died before its first checkpoint)'}`
+        : `run ${shown(event.dir)}`;
+    case 'run-end':
+      return `run ${event.status} in ${event.seconds.toFixed(1)}s${event.error ? `: ${event.error.message}` : ''}`;
+    case 'warning':
+      return formatDiagnostic(event.diagnostic);
     case 'backend':
       return `backend ${event.backend}${event.skipped.map((s) => ` (skipped ${s.name}: ${s.reason})`).join('')}`;
     case 'data':
@@ -45,3 +55,6 @@ export function formatEventLine(event: EngineEvent): string | undefined {
       return undefined;
   }
 }
+
+/** A path as a person in the working folder would type it. */
+export const shown = (file: string): string => path.relative(process.cwd(), file) || file;

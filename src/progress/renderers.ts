@@ -1,37 +1,39 @@
 import { Listr, type DefaultRenderer, type ListrTaskWrapper, type SimpleRenderer } from 'listr2';
-import type { EngineEvent, EventListener } from '../engine/events.js';
-import type { Plan } from '../plan/types.js';
+import type { RunEvent, RunStartEvent } from '../engine/events.js';
 import { formatEventLine } from './event-lines.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
 
 export interface ProgressRenderer {
-  listener: EventListener;
+  listener: (event: RunEvent) => void;
   /** Ends the display: every pending step succeeds, or fails with `error`. */
   close(error?: Error): Promise<void>;
 }
 
+/** One line per event worth a line, for pipes and CI (how the run ended is the caller's to say). */
 export function plainRenderer(write: (line: string) => void): ProgressRenderer {
   return {
     listener: (event) => {
-      const line = formatEventLine(event);
+      const line = event.type === 'run-end' ? undefined : formatEventLine(event);
       if (line !== undefined) write(line);
     },
     close: async () => {},
   };
 }
 
-/** One JSON object per line per event, for machines. */
+/** One JSON object per line per event, for machines: nothing else goes to stdout. */
 export function jsonRenderer(write: (line: string) => void): ProgressRenderer {
   return { listener: (event) => write(JSON.stringify(event)), close: async () => {} };
 }
 
+export const quietRenderer = (): ProgressRenderer => ({ listener: () => undefined, close: async () => {} });
+
 interface Step {
   title: string;
   /** The event that completes this step. */
-  endsOn: (event: EngineEvent) => boolean;
+  endsOn: (event: RunEvent) => boolean;
   /** Live output for the step while it runs. */
-  output?: (event: EngineEvent) => string | undefined;
+  output?: (event: RunEvent) => string | undefined;
   task?: { output: string };
   /** Output that arrived before listr started the step; shown when it does. */
   pendingOutput?: string;
@@ -50,23 +52,19 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err
   return { promise, resolve, reject };
 }
 
-/**
- * listr2 on a TTY: one line per step of the plan (features, each stage,
- * evaluate, export), live batch and epoch figures under the running one.
- * It is only a subscriber of engine events; steps complete as events arrive.
- */
-export function listrRenderer(plan: Plan): ProgressRenderer {
+/** The steps a run shows, from what its run-start event says it will do. */
+function stepsOf(start: RunStartEvent): Step[] {
   const steps: Step[] = [];
-  if (plan.features.mode === 'precompute') {
+  if (start.features === 'precompute') {
     steps.push({
       title: 'Extract features with the frozen base',
       endsOn: (e) => e.type === 'stage-start' || e.type === 'evaluate-end' || e.type === 'export-end',
       output: (e) => (e.type === 'features-progress' ? `${e.split}: ${e.done}/${e.total}` : undefined),
     });
   }
-  for (const stage of plan.stages) {
+  for (const stage of start.stages) {
     steps.push({
-      title: `Stage ${stage.name}: epochs ${stage.firstEpoch}–${stage.lastEpoch}, ${stage.optimizer.name} lr ${stage.optimizer.learningRate}`,
+      title: `Stage ${stage.name}: epochs ${stage.firstEpoch}–${stage.lastEpoch}, ${stage.optimizer} lr ${stage.learningRate}`,
       endsOn: (e) => (e.type === 'stage-end' || e.type === 'stage-reused') && e.stage === stage.name,
       output: (e) => {
         if (e.type === 'batch-end' && e.stage === stage.name) return `epoch ${e.epoch}: batch ${e.batch}/${e.batches} loss ${e.loss.toFixed(4)}`;
@@ -74,29 +72,64 @@ export function listrRenderer(plan: Plan): ProgressRenderer {
       },
     });
   }
-  steps.push({ title: 'Evaluate on the test split', endsOn: (e) => e.type === 'evaluate-end' || e.type === 'export-end', output: (e) => (e.type === 'evaluate-end' ? formatEventLine(e) : undefined) });
+  if (start.evaluates) steps.push({ title: 'Evaluate on the test split', endsOn: (e) => e.type === 'evaluate-end' || e.type === 'export-end', output: (e) => (e.type === 'evaluate-end' ? formatEventLine(e) : undefined) });
   steps.push({ title: 'Export the model', endsOn: (e) => e.type === 'export-end', output: (e) => (e.type === 'export-end' ? formatEventLine(e) : undefined) });
-  const settlers = steps.map(() => deferred());
+  return steps;
+}
 
-  const list = new Listr(
-    steps.map((step, i) => ({
-      title: step.title,
-      task: (_ctx: unknown, task: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>) => {
-        step.task = task;
-        if (step.pendingOutput !== undefined) task.output = step.pendingOutput;
-        return settlers[i]!.promise;
-      },
-      rendererOptions: { persistentOutput: true, outputBar: 1 },
-    })),
-    { concurrent: false, exitOnError: true, registerSignalListeners: false, rendererOptions: { collapseErrors: false } },
-  );
-  const running = list.run().catch(() => undefined);
+/**
+ * listr2 on a TTY: one line per step of the run (features, each stage,
+ * evaluate, export), live batch and epoch figures under the running one.
+ * It is only a subscriber of events; it learns the steps from run-start, and
+ * steps complete as events arrive. Lines before run-start (or after a run
+ * that never started) are written as they are.
+ */
+export function ttyRenderer(write: (line: string) => void): ProgressRenderer {
+  let steps: Step[] = [];
+  let settlers: ReturnType<typeof deferred>[] = [];
+  let running: Promise<unknown> | undefined;
   // Warnings would break listr's redrawing; they are printed once it has finished.
   const warnings: string[] = [];
   let current = 0;
+  const start = (event: RunStartEvent): void => {
+    steps = stepsOf(event);
+    settlers = steps.map(() => deferred());
+    const list = new Listr(
+      steps.map((step, i) => ({
+        title: step.title,
+        task: (_ctx: unknown, task: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>) => {
+          step.task = task;
+          if (step.pendingOutput !== undefined) task.output = step.pendingOutput;
+          return settlers[i]!.promise;
+        },
+        rendererOptions: { persistentOutput: true, outputBar: 1 },
+      })),
+      { concurrent: false, exitOnError: true, registerSignalListeners: false, rendererOptions: { collapseErrors: false } },
+    );
+    running = list.run().catch(() => undefined);
+  };
   return {
     listener: (event) => {
-      if (event.type === 'log' && event.level === 'warn') warnings.push(formatEventLine(event)!);
+      if (event.type === 'run-start') {
+        write(formatEventLine(event)!);
+        start(event);
+        return;
+      }
+      if (!running) {
+        const line = formatEventLine(event);
+        if (line !== undefined) write(line);
+        return;
+      }
+      if (event.type === 'run-end') {
+        // However it ended, the display stops: pending steps succeed with the run or fail with it.
+        for (const settler of settlers.slice(current)) {
+          if (event.status === 'completed') settler.resolve();
+          else settler.reject(new Error(event.error?.message ?? event.status));
+        }
+        current = steps.length;
+        return;
+      }
+      if ((event.type === 'log' && event.level === 'warn') || event.type === 'warning') warnings.push(formatEventLine(event)!);
       for (let i = current; i < steps.length; i++) {
         const step = steps[i]!;
         const text = step.output?.(event);
@@ -118,7 +151,7 @@ export function listrRenderer(plan: Plan): ProgressRenderer {
         else settler.resolve();
       }
       await running;
-      for (const warning of warnings) process.stderr.write(`${warning}\n`);
+      for (const warning of warnings) write(warning);
     },
   };
 }

@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { readRunRecord, type RunRecord } from './run-directory.js';
+import { readRunRecord, type RunRecord } from './run-record.js';
 
 export type FoundRun = { ok: true; dir: string; record: RunRecord } | { ok: false; message: string; hint: string };
 

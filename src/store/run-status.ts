@@ -1,6 +1,8 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { RunRecord, RunStatus } from './run-directory.js';
+import { readMetricRows } from './metrics-file.js';
+import type { RunRecord, RunStatus } from './run-record.js';
+import { readSummary } from './summary-file.js';
 
 /** How often a running run touches its heartbeat file. */
 export const HEARTBEAT_MS = 10_000;
@@ -47,21 +49,12 @@ export interface RunOverview {
   record: RunRecord;
 }
 
-interface MetricLine { epoch: number; loss: number; val_accuracy?: number }
-
 export async function overviewOf(dir: string, record: RunRecord, now = Date.now()): Promise<RunOverview> {
   const heartbeat = await stat(path.join(dir, HEARTBEAT_FILE)).catch(() => undefined);
   const status = effectiveStatus(record, heartbeat ? now - heartbeat.mtimeMs : undefined);
-  const rows = (await readFile(path.join(dir, 'metrics.jsonl'), 'utf8').catch(() => ''))
-    .split('\n')
-    .flatMap((line) => {
-      try {
-        return line.trim() === '' ? [] : [JSON.parse(line) as MetricLine];
-      } catch {
-        return []; // a line cut short by a crash
-      }
-    });
-  const summary = await readFile(path.join(dir, 'summary.json'), 'utf8').then((t) => JSON.parse(t) as { test?: { accuracy: number } }).catch(() => undefined);
+  // A listing shows what it can: a damaged file leaves its columns empty rather than hiding the run.
+  const rows = await readMetricRows(dir).catch(() => []);
+  const summary = await readSummary(dir).catch(() => undefined);
   const withVal = rows.filter((r) => r.val_accuracy !== undefined);
   const best = withVal.length > 0
     ? withVal.reduce((a, b) => (b.val_accuracy! > a.val_accuracy! ? b : a))

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { UserError } from '../engine/errors.js';
+import { UserError } from '../diagnostics/user-error.js';
 import type { CachedStage, StageCache } from '../engine/cache/stage-cache.js';
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');

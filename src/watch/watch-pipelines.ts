@@ -1,13 +1,23 @@
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 
-/** What the watcher needs from the rest of tlpipe; the CLI supplies it, so imports keep one direction. */
+import type { Diagnostic } from '../diagnostics/diagnostic.js';
+
+/** What the watcher reports, besides the runs' own events. */
+export type WatchEvent =
+  | { type: 'watch-invalid'; file: string; diagnostics: Diagnostic[]; running: boolean }
+  | { type: 'watch-changed'; file: string }
+  | { type: 'watch-run-finished'; file: string; seconds: number }
+  | { type: 'watch-idle'; files: string[] }
+  | { type: 'watch-error'; file: string; message: string; stack?: string };
+
+/** What the watcher needs from the rest of tlpipe; the API supplies it, so imports keep one direction. */
 export interface WatchHooks {
   /** Validates a pipeline file; on success, the local files it reads (a base model.json, IDX or CSV files). */
-  validate(file: string): { ok: true; inputs: string[] } | { ok: false; report: string };
+  validate(file: string): { ok: true; inputs: string[] } | { ok: false; diagnostics: Diagnostic[] };
   /** Runs a pipeline to its end, or until `signal` aborts it (the run is then marked interrupted). */
   run(file: string, signal: AbortSignal): Promise<void>;
-  print(line: string): void;
+  onEvent(event: WatchEvent): void;
 }
 
 export interface WatchOptions {
@@ -37,7 +47,7 @@ export function watchPipelines(files: string[], hooks: WatchHooks, options: Watc
   const enqueue = (file: string): void => {
     if (!queue.includes(file)) queue.push(file);
     if (current?.file === file) {
-      hooks.print(`${rel(file)} changed: stopping its run to start again`);
+      hooks.onEvent({ type: 'watch-changed', file });
       current.controller.abort();
     }
     void pump();
@@ -46,8 +56,7 @@ export function watchPipelines(files: string[], hooks: WatchHooks, options: Watc
   const check = (file: string): void => {
     const result = hooks.validate(file);
     if (!result.ok) {
-      hooks.print(result.report);
-      hooks.print(`${rel(file)} is not valid; waiting for the next save${current ? ' (the running run goes on)' : ''}`);
+      hooks.onEvent({ type: 'watch-invalid', file, diagnostics: result.diagnostics, running: current !== undefined });
       return;
     }
     follow(file, result.inputs);
@@ -88,12 +97,13 @@ export function watchPipelines(files: string[], hooks: WatchHooks, options: Watc
         if (!next || stopping) break;
         const controller = new AbortController();
         const started = performance.now();
-        const finished = hooks.run(next, controller.signal).catch((error: unknown) => hooks.print(`internal error in ${rel(next)}: ${(error as Error).stack ?? String(error)}`));
+        const finished = hooks.run(next, controller.signal).catch((error: unknown) =>
+          hooks.onEvent({ type: 'watch-error', file: next, message: (error as Error).message ?? String(error), ...((error as Error).stack ? { stack: (error as Error).stack } : {}) }));
         current = { file: next, controller, finished };
         await finished;
         current = undefined;
-        hooks.print(`${rel(next)}: ${((performance.now() - started) / 1000).toFixed(1)}s from start to end, planning included`);
-        if (queue.length === 0) hooks.print(`watching ${pipelines.map(rel).join(', ')} — save to run again, Ctrl-C to stop`);
+        hooks.onEvent({ type: 'watch-run-finished', file: next, seconds: (performance.now() - started) / 1000 });
+        if (queue.length === 0) hooks.onEvent({ type: 'watch-idle', files: pipelines });
       }
     } finally {
       pumping = false;
@@ -118,5 +128,3 @@ export function watchPipelines(files: string[], hooks: WatchHooks, options: Watc
   };
   return { stop, done };
 }
-
-const rel = (file: string): string => path.relative(process.cwd(), file) || file;

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/engine/kernels/backend.js';
 import { mnistFiles } from '../../src/engine/data/datasets.js';
 import { parseIdx } from '../../src/engine/data/idx-file.js';
-import { fileModelHandler } from '../../src/store/model-files.js';
+import { fileModelHandler } from '../../src/store/model-folder.js';
 import { hasStackTrace, readJson, tlpipe, workspace, write, writeDigitImageFolder, writeMnistSubsetIdx } from './cli-harness.js';
 
 const latestRun = (dir: string, name: string): string => {

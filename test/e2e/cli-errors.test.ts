@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { COMMANDS } from '../../src/cli/commands.js';
 import { hasStackTrace, tlpipe, workspace, write, writeMnistSubsetIdx } from './cli-harness.js';
 
 const VALID = `dataset:
@@ -24,18 +25,21 @@ function mkdtempIn(dir: string, name: string): string {
 describe('usage', { concurrency: true }, () => {
   const dir = workspace('usage');
   const cases: { name: string; args: string[]; code: number; out?: RegExp; err?: RegExp }[] = [
-    { name: 'no command prints help', args: [], code: 0, out: /Usage: tlpipe <command>/ },
-    { name: '--help', args: ['--help'], code: 0, out: /Commands:/ },
-    { name: 'run --help', args: ['run', '--help'], code: 0, out: /Usage: tlpipe run <pipeline.yaml>/ },
-    { name: 'validate --help', args: ['validate', '--help'], code: 0, out: /Usage: tlpipe validate/ },
+    { name: 'no command prints help', args: [], code: 0, out: /Usage: tlpipe \[options\] \[command\]/ },
+    { name: '--help', args: ['--help'], code: 0, out: /Commands:\n {2}run \[options\] <pipeline>/ },
+    { name: '--version and -V print the version', args: ['-V'], code: 0, out: /^\d+\.\d+\.\d+\n$/ },
+    { name: 'validate --help', args: ['validate', '--help'], code: 0, out: /Usage: tlpipe validate \[options\] <pipelines\.\.\.>/ },
     { name: 'plan --help', args: ['plan', '-h'], code: 0, out: /--json/ },
-    { name: 'unknown command', args: ['train'], code: 2, err: /unknown command 'train'/ },
-    { name: 'run without a file', args: ['run'], code: 2, err: /run takes exactly one pipeline file/ },
-    { name: 'unknown option', args: ['run', 'x.yaml', '--fast'], code: 2, err: /Unknown option '--fast'/ },
-    { name: 'bad --backend', args: ['plan', 'x.yaml', '--backend', 'gpu'], code: 2, err: /--backend must be one of auto, tensorflow, wasm, cpu/ },
-    { name: 'validate without files', args: ['validate'], code: 2, err: /at least one pipeline file/ },
+    { name: 'unknown command, with the nearest one', args: ['rnu'], code: 2, err: /unknown command 'rnu'\n\(Did you mean run\?\)/ },
+    { name: 'run without a file', args: ['run'], code: 2, err: /missing required argument 'pipeline'/ },
+    { name: 'run with two files', args: ['run', 'a.yaml', 'b.yaml'], code: 2, err: /too many arguments/ },
+    { name: 'unknown option, with the nearest one', args: ['run', 'x.yaml', '--jsn'], code: 2, err: /unknown option '--jsn'\n\(Did you mean --json\?\)/ },
+    { name: 'bad --backend', args: ['plan', 'x.yaml', '--backend', 'gpu'], code: 2, err: /argument 'gpu' is invalid. Allowed choices are auto, tensorflow, wasm, cpu/ },
+    { name: 'a --set without =', args: ['validate', 'x.yaml', '--set', 'seed'], code: 2, err: /--set takes key=value, got 'seed'/ },
+    { name: 'validate without files', args: ['validate'], code: 2, err: /missing required argument 'pipelines'/ },
     { name: 'models lists the offline zoo', args: ['models'], code: 0, out: /^mobilenet_v2 +offline +224×224 \(≥ 32\) +out_relu +162 +2,619,461/m },
-    { name: 'predict without images', args: ['predict', 'runs/x'], code: 2, err: /predict takes a run directory and at least one image/ },
+    { name: 'predict without images', args: ['predict', 'runs/x'], code: 2, err: /missing required argument 'images'/ },
+    { name: 'compare with one run', args: ['compare', 'p/0001'], code: 2, err: /compare takes at least two runs/ },
   ];
   for (const c of cases) {
     it(c.name, async () => {
@@ -43,6 +47,21 @@ describe('usage', { concurrency: true }, () => {
       assert.equal(r.code, c.code, r.stderr);
       if (c.out) assert.match(r.stdout, c.out);
       if (c.err) assert.match(r.stderr, c.err);
+    });
+  }
+});
+
+describe('help is generated from the command table', { concurrency: true }, () => {
+  const dir = workspace('help');
+  for (const command of COMMANDS) {
+    it(`${command.name} --help shows its arguments and every option`, async () => {
+      const r = await tlpipe([command.name, '--help'], dir);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^Usage: tlpipe ${command.name}`));
+      // Help wraps long lines; compare with the white space folded.
+      const text = r.stdout.replace(/\s+/g, ' ');
+      for (const arg of command.args) assert.ok(text.includes(arg.description), `${command.name}: argument ${arg.syntax}`);
+      for (const option of command.options) assert.ok(r.stdout.includes(option.flags), `${command.name}: ${option.flags}`);
     });
   }
 });
@@ -77,10 +96,10 @@ describe('plan', () => {
     write(dir, 'p.yaml', VALID);
     const table = await tlpipe(['plan', 'p.yaml'], dir);
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /^train:stage-1 +[0-9a-f]{12} +model, data +train the head 1 epoch/m);
+    assert.match(table.stdout, /^train:stage-1 +[0-9a-f]{12} +head, data, features:stage-1 +train the head 1 epoch/m);
     const json = await tlpipe(['plan', 'p.yaml', '--json'], dir);
     const plan = JSON.parse(json.stdout);
-    assert.deepEqual(plan.tasks.map((t: { id: string }) => t.id), ['data', 'base', 'model', 'train:stage-1', 'evaluate', 'export']);
+    assert.deepEqual(plan.tasks.map((t: { id: string }) => t.id), ['data', 'base', 'head', 'features:stage-1', 'train:stage-1', 'evaluate', 'export']);
     assert.match(plan.fingerprint, /^[0-9a-f]{64}$/);
     assert.equal(existsSync(path.join(dir, 'runs')), false);
   });

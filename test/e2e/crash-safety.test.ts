@@ -6,7 +6,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/engine/kernels/backend.js';
 import { SeededRandom } from '../../src/engine/random.js';
-import { fileModelHandler } from '../../src/store/model-files.js';
+import { fileModelHandler } from '../../src/store/model-folder.js';
 import { CLI, epochRows, readJson, tlpipe, workspace, write } from './cli-harness.js';
 
 const PIPELINE = `name: crash

@@ -9,7 +9,7 @@ import { downloadModel } from '../../src/engine/model/download.js';
 import { loadLocalArtifacts } from '../../src/engine/model/local-model.js';
 import { buildBase } from '../../src/engine/model/build-models.js';
 import { loadZooArtifacts } from '../../src/engine/model/zoo.js';
-import { fileModelHandler } from '../../src/store/model-files.js';
+import { fileModelHandler } from '../../src/store/model-folder.js';
 import { tlpipe, workspace, write } from './cli-harness.js';
 
 /**

@@ -201,7 +201,7 @@ describe('feature extraction on both cores', () => {
 
 describe('config differences', () => {
   it('a subtree only one run has is one row, not a row per leaf', async () => {
-    const { configDifferences } = await import('../../src/cli/compare-runs.js');
+    const { configDifferences } = await import('../../src/api/compare.js');
     assert.deepEqual(
       configDifferences([
         { name: 'a', train: { stages: [{ epochs: 1 }, { epochs: 2, optimizer: { name: 'sgd' } }] } },

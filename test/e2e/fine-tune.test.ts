@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/engine/kernels/backend.js';
 import { buildBase } from '../../src/engine/model/build-models.js';
 import { loadZooArtifacts } from '../../src/engine/model/zoo.js';
-import { fileModelHandler } from '../../src/store/model-files.js';
+import { fileModelHandler } from '../../src/store/model-folder.js';
 import { tlpipe, workspace, write } from './cli-harness.js';
 
 const pipeline = (name: string, batchNorm: 'frozen' | 'train') => `name: ${name}

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/engine/kernels/backend.js';
-import { fileModelHandler } from '../../src/store/model-files.js';
+import { fileModelHandler } from '../../src/store/model-folder.js';
 import { CLI, epochRows, readJson, tlpipe, workspace, write } from './cli-harness.js';
 
 /**
@@ -162,7 +162,7 @@ describe('run --resume after Ctrl-C', () => {
     assert.deepEqual(readdirSync(path.join(dir, 'runs', 'recipe')).filter((n) => /^\d{4}-/.test(n)).length, 1);
     assert.equal(metricsOf(runDirOf(dir)).length, 6);
     const again = await tlpipe(['run', 'recipe.yaml', '--resume', '--no-cache'], dir);
-    assert.match(again.stderr, /no unfinished run of this plan .* to resume; starting a new run/);
+    assert.match(again.stderr, /no unfinished run of this plan in runs to resume; starting a new run/);
   });
 });
 

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/engine/kernels/backend.js';
 import { readDataset } from '../../src/engine/data/datasets.js';
 import { imageBatch, type ImagePreprocessing } from '../../src/engine/data/preprocess.js';
-import { fileModelHandler } from '../../src/store/model-files.js';
+import { fileModelHandler } from '../../src/store/model-folder.js';
 import { hasStackTrace, readJson, tlpipe, workspace, write, writeMnistSubsetIdx } from './cli-harness.js';
 
 const TINY = `name: tiny

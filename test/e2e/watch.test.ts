@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { CLI, readJson, workspace, write } from './cli-harness.js';
 
 const PIPELINE = `name: w
@@ -24,8 +24,15 @@ train:
 `;
 
 /** A running `tlpipe watch` and its stderr so far, with a way to wait for a line. */
+/** Watchers a test started; any still alive when the file's tests end (a failed wait) are killed, so nothing outlives the tests. */
+const started: ChildProcess[] = [];
+after(() => {
+  for (const child of started) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
 function startWatch(dir: string, files: string[]): { child: ChildProcess; output: () => string; waitFor(pattern: RegExp, count?: number): Promise<void> } {
   const child = spawn(process.execPath, [CLI, 'watch', ...files, '--debounce', '200'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
+  started.push(child);
   let text = '';
   const waiters: { pattern: RegExp; count: number; resolve: () => void }[] = [];
   const check = (): void => {

@@ -58,8 +58,8 @@ describe('compilePlan', () => {
     assert.deepEqual(plan().stages.map((s) => [s.name, s.firstEpoch, s.lastEpoch]), [['head', 1, 3], ['more', 4, 5]]);
   });
 
-  it('orders tasks data → base → model → stages → evaluate → export', () => {
-    assert.deepEqual(plan().tasks.map((t) => t.id), ['data', 'base', 'model', 'train:head', 'train:more', 'evaluate', 'export']);
+  it('orders tasks data → base → head → features → stages → evaluate → export', () => {
+    assert.deepEqual(plan().tasks.map((t) => t.id), ['data', 'base', 'head', 'features:head', 'train:head', 'train:more', 'evaluate', 'export']);
   });
 
   it('is pure: the same input gives byte-identical JSON', () => {
@@ -114,9 +114,10 @@ describe('fingerprints', () => {
   const byId = (p: typeof base) => Object.fromEntries(p.tasks.map((t) => [t.id, t.fingerprint]));
   const cases: { name: string; change: () => typeof base; changed: string[] }[] = [
     { name: 'a later stage\'s learning rate changes only that stage and what follows', change: () => plan(spec(PIPELINE.replace('learningRate: 0.01', 'learningRate: 0.02'))), changed: ['train:more', 'evaluate', 'export'] },
-    { name: 'the dataset digest changes data and everything trained on it', change: () => plan(spec(), { ...INPUTS, dataset: { ...INPUTS.dataset, digest: 'e'.repeat(64) } }), changed: ['data', 'train:head', 'train:more', 'evaluate', 'export'] },
-    { name: 'the base digest changes every task that depends on the base', change: () => plan(spec(), { ...INPUTS, base: { ...INPUTS.base, digest: 'c'.repeat(64) } }), changed: ['base', 'model', 'train:head', 'train:more', 'evaluate', 'export'] },
-    { name: 'the seed changes everything random', change: () => plan(spec(PIPELINE + 'seed: 7\n')), changed: ['data', 'model', 'train:head', 'train:more', 'evaluate', 'export'] },
+    { name: 'the dataset digest changes data and everything trained on it', change: () => plan(spec(), { ...INPUTS, dataset: { ...INPUTS.dataset, digest: 'e'.repeat(64) } }), changed: ['data', 'features:head', 'train:head', 'train:more', 'evaluate', 'export'] },
+    { name: 'the base digest changes every task that depends on the base', change: () => plan(spec(), { ...INPUTS, base: { ...INPUTS.base, digest: 'c'.repeat(64) } }), changed: ['base', 'head', 'features:head', 'train:head', 'train:more', 'evaluate', 'export'] },
+    { name: 'the seed changes everything random', change: () => plan(spec(PIPELINE + 'seed: 7\n')), changed: ['data', 'head', 'features:head', 'train:head', 'train:more', 'evaluate', 'export'] },
+    { name: 'a head layer changes the head and what trains on it, not the features', change: () => plan(spec(PIPELINE.replace('units: 16', 'units: 32'))), changed: ['head', 'train:head', 'train:more', 'evaluate', 'export'] },
     { name: 'comments and key order change nothing', change: () => plan(spec('# a comment\n' + PIPELINE.replace('name: p\n', '') + 'name: p\n')), changed: [] },
   ];
   for (const c of cases) {
@@ -197,5 +198,70 @@ describe('compilePlan errors', () => {
     assert.equal(result.ok, false);
     if (result.ok) return;
     assert.deepEqual(result.diagnostics[0]!.path, ['dataset', 'classNames']);
+  });
+});
+
+describe('tasks say what runs', () => {
+  const stages = (lines: string[]) => PIPELINE.replace(/ {2}stages:[\s\S]*/, `  stages:\n${lines.map((l) => `    - ${l}`).join('\n')}\n`);
+  const cases: { name: string; stages: string[]; counts?: PlanInputs['dataset']['counts']; tasks: string[]; evaluateOn?: 'features' | 'images'; weights: ('head' | 'full')[] }[] = [
+    {
+      name: 'head stages share one features task; evaluation uses it',
+      stages: ['{ name: a, epochs: 1 }', '{ name: b, epochs: 1 }'],
+      tasks: ['data', 'base', 'head', 'features:a', 'train:a', 'train:b', 'evaluate', 'export'], evaluateOn: 'features', weights: ['head', 'head'],
+    },
+    {
+      name: 'a fine-tuning stage runs images; the head stage after it gets features of the base it left',
+      stages: ['{ name: a, epochs: 1 }', "{ name: tune, epochs: 1, unfreeze: ['Conv_1'] }", "{ name: c, epochs: 1, freeze: ['Conv_1'] }"],
+      tasks: ['data', 'base', 'head', 'features:a', 'train:a', 'train:tune', 'features:c', 'train:c', 'evaluate', 'export'], evaluateOn: 'features', weights: ['head', 'full', 'full'],
+    },
+    {
+      name: 'ending with fine-tuning evaluates the whole model on images',
+      stages: ['{ name: a, epochs: 1 }', "{ name: tune, epochs: 1, unfreeze: ['Conv_1'] }"],
+      tasks: ['data', 'base', 'head', 'features:a', 'train:a', 'train:tune', 'evaluate', 'export'], evaluateOn: 'images', weights: ['head', 'full'],
+    },
+    {
+      name: 'every layer trains from the start: no features task at all',
+      stages: ["{ name: all, epochs: 1, unfreeze: [all] }"],
+      tasks: ['data', 'base', 'head', 'train:all', 'evaluate', 'export'], evaluateOn: 'images', weights: ['full'],
+    },
+    {
+      name: 'no test split, no evaluate task',
+      stages: ['{ name: a, epochs: 1 }'], counts: { train: 90, validation: 10, test: 0 },
+      tasks: ['data', 'base', 'head', 'features:a', 'train:a', 'export'], weights: ['head'],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const p = plan(spec(stages(c.stages)), { ...INPUTS, dataset: { ...INPUTS.dataset, ...(c.counts ? { counts: c.counts } : {}) } });
+      assert.deepEqual(p.tasks.map((t) => t.id), c.tasks);
+      const evaluate = p.tasks.find((t) => t.kind === 'evaluate');
+      assert.equal(evaluate?.kind === 'evaluate' ? evaluate.on : undefined, c.evaluateOn);
+      assert.deepEqual(p.stages.map((s) => s.weights), c.weights);
+      // Every dependency is a task that comes earlier: the list is the order they run in.
+      p.tasks.forEach((t, i) => t.dependsOn.forEach((d) => assert.ok(p.tasks.findIndex((u) => u.id === d) < i, `${t.id} after ${d}`)));
+    });
+  }
+
+  it('the features after a fine-tuning stage depend on that stage, so they are named by what it left', () => {
+    const p = plan(spec(stages(['{ name: a, epochs: 1 }', "{ name: tune, epochs: 1, unfreeze: ['Conv_1'] }", "{ name: c, epochs: 1, freeze: ['Conv_1'] }"])));
+    const features = p.tasks.filter((t) => t.kind === 'features');
+    assert.deepEqual(features.map((t) => [t.id, t.dependsOn, t.kind === 'features' && t.pristine]), [['features:a', ['data', 'base'], true], ['features:c', ['data', 'train:tune'], false]]);
+  });
+});
+
+describe('the wasm heap, checked by the planner', () => {
+  const fineTune = PIPELINE.replace(/ {2}stages:[\s\S]*/, "  stages:\n    - { name: tune, epochs: 1, batchSize: 4096, unfreeze: ['Conv_1'] }\n");
+  const huge = { ...INPUTS, backend: 'wasm' as const, base: { ...INPUTS.base, layers: INPUTS.base.layers.map((l) => ({ ...l, outputElements: 200_000 })) } };
+  it('a batch that cannot fit is an error at the stage\'s batch size, naming the largest that fits', () => {
+    const result = compilePlan(spec(fineTune), huge);
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    const [d] = result.diagnostics;
+    assert.deepEqual([d!.path, d!.locateAt], [['train', 'stages', 0, 'batchSize'], [['train', 'batchSize'], ['train', 'stages', 0]]]);
+    assert.match(d!.message, /stage `tune` trains on batches of 4096 at 96×96, which need about [\d.]+ GiB; the wasm backend's heap holds 4 GiB/);
+    assert.match(d!.hint ?? '', /the largest batch that fits is \d+/);
+  });
+  it('other backends have no such limit', () => {
+    assert.equal(compilePlan(spec(fineTune), { ...huge, backend: 'cpu' }).ok, true);
   });
 });

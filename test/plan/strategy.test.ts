@@ -55,7 +55,7 @@ describe('named strategies compile to explicit cuts, freeze sets and stages', ()
     assert.ok(loaded.ok);
     const spec = loaded.value.spec;
     assert.deepEqual([spec.strategy?.requested, spec.strategy?.chosen], ['auto', 'head-only']);
-    const chosen = resolvePipeline('/p/p.yaml', spec.strategy!.asWritten!, { strategy: 'low-level', cut: 'block_6_expand_relu' });
+    const chosen = resolvePipeline('/p/p.yaml', loaded.value.written, { strategy: 'low-level', cut: 'block_6_expand_relu' });
     assert.equal(chosen.base.cut, 'block_6_expand_relu');
     assert.deepEqual(chosen.strategy?.chosen, 'low-level');
   });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fingerprint } from '../../plan/fingerprint.js';
-import type { Plan } from '../../plan/types.js';
+import type { FeaturesTask, Plan } from '../../plan/types.js';
 import type { StageSummary } from '../train/checkpoints.js';
 import type { EpochMetrics } from '../events.js';
 
@@ -34,18 +34,13 @@ export function stageKey(stage: Plan['stages'][number], backend: string): string
 }
 
 /**
- * Features depend only on the data, the base as it is (the plan's, or as a
- * fine-tuning stage left it), the weightless head layers folded into
- * extraction, and the backend — not on the head that trains on them.
+ * One split's features on this backend. The features task's fingerprint
+ * chains the data, the base as it is (the plan's, or as a fine-tuning stage
+ * left it) and the weightless head layers folded into extraction — not the
+ * head that trains on them.
  */
-export function featuresKey(plan: Plan, baseState: string, split: string, backend: string): string {
-  const task = (id: string): string => plan.tasks.find((t) => t.id === id)!.fingerprint;
-  return fingerprint({ data: task('data'), base: baseState, folded: plan.head.slice(0, plan.features.headLayersApplied), split, backend });
-}
-
-/** The base's state before any stage changes it. */
-export function pristineBaseState(plan: Plan): string {
-  return plan.tasks.find((t) => t.id === 'base')!.fingerprint;
+export function featuresKey(task: FeaturesTask, split: string, backend: string): string {
+  return fingerprint({ features: task.fingerprint, split, backend });
 }
 
 /** Serialises a model's weights for the cache. */

@@ -4,7 +4,8 @@ import { didYouMean } from '../../diagnostics/did-you-mean.js';
 import type { DatasetSpec } from '../../format/types.js';
 import { CsvFormatError, parseCsv } from './csv.js';
 import type { LoadedDataset, SkippedFile } from './dataset-types.js';
-import { readUserFile, UserError } from '../errors.js';
+import { readUserFile } from '../errors.js';
+import { UserError } from '../../diagnostics/user-error.js';
 import { decodeImageFiles, type DecodeOptions } from './image-folder.js';
 
 /**

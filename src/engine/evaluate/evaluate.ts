@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Plan } from '../../plan/types.js';
 import type { SplitData } from '../data/datasets.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../diagnostics/user-error.js';
 import { testMetrics, type TestMetrics } from './metrics.js';
-import { imageFileBatch } from './predict.js';
+import { preparedImages } from './predict.js';
 import { imageBatch, oneHotBatch, vectorBatch, type Preprocessing } from '../data/preprocess.js';
 import { batchLoss, chunk, prefetched, range, type BatchSource } from '../train/train-stage.js';
 
@@ -36,7 +36,7 @@ export function imageFileSource(files: string[], labels: Int32Array, pre: Prepro
   if (pre.kind !== 'image') throw new UserError('this run was trained on tabular rows, not images');
   return {
     count: files.length,
-    batch: async (positions) => ({ x: await imageFileBatch(positions.map((p) => files[p]!), pre), y: oneHotBatch(labels, positions, numClasses) }),
+    batch: async (positions) => ({ x: await preparedImages(positions.map((p) => files[p]!), pre), y: oneHotBatch(labels, positions, numClasses) }),
   };
 }
 

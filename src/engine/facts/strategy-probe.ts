@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { StrategyMeasurement } from '../../plan/types.js';
-import { decideStrategy } from '../../plan/strategy.js';
+import type { StrategyProbe } from '../../plan/types.js';
 import type { PipelineSpec } from '../../format/types.js';
 import { ZOO } from '../../format/zoo-catalog.js';
 import type { LoadedDataset, Selection } from '../data/datasets.js';
@@ -18,8 +17,8 @@ const PROBE_STEPS = 150;
  * `strategy: auto`: measures how well the base's features at each candidate
  * cut separate this data — a linear probe (softmax regression on pooled,
  * standardised features) fitted on 3/4 of a small stratified, seeded sample
- * of the training split and scored on the rest — then decides with the
- * examples per class.
+ * of the training split and scored on the rest. The planner decides from
+ * these numbers (plan/strategy).
  */
 export async function measureStrategy(
   spec: PipelineSpec,
@@ -27,7 +26,7 @@ export async function measureStrategy(
   dataset: LoadedDataset,
   selection: Selection,
   pre: ImagePreprocessing,
-): Promise<StrategyMeasurement> {
+): Promise<StrategyProbe> {
   const cuts = ZOO[spec.base.model]!.probeCuts;
   const { fit, score } = probeSample(dataset.train.labels, selection.train, dataset.numClasses, spec.seed);
   const pixels = await dataset.train.pixels([...fit, ...score]);
@@ -43,9 +42,7 @@ export async function measureStrategy(
       base.dispose();
     }
   }
-  const perClass = selection.train.length / dataset.numClasses;
-  const decision = decideStrategy(perClass, probes);
-  return { perClass, probes, sample: { fit: fit.length / dataset.numClasses, score: score.length / dataset.numClasses }, ...decision };
+  return { perClass: selection.train.length / dataset.numClasses, probes, sample: { fit: fit.length / dataset.numClasses, score: score.length / dataset.numClasses } };
 }
 
 /** Up to PROBE_PER_CLASS training examples of each class, 3/4 to fit and 1/4 to score. */

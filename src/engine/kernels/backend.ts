@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../../format/types.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../diagnostics/user-error.js';
 import { registerWasmGradientKernels } from './wasm-gradient-kernels.js';
 
 export type ConcreteBackend = Exclude<BackendName, 'auto'>;
@@ -68,4 +68,15 @@ export async function selectBackend(requested: BackendName): Promise<BackendChoi
     }
   }
   throw new Error(`no TensorFlow.js backend could start: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}
+
+/**
+ * The wasm backend reports an exhausted 4 GiB heap as a bare `Aborted()` or
+ * an out-of-bounds access. The plan's estimate should prevent it; if it does
+ * not, this says what happened instead of a stack trace.
+ */
+export function outOfMemoryError(error: unknown, backend: string): UserError | undefined {
+  const message = (error as Error)?.message ?? '';
+  if (backend !== 'wasm' || !((error as Error)?.name === 'RuntimeError' || /^Aborted\(|memory access out of bounds|Cannot enlarge memory/.test(message))) return undefined;
+  return new UserError(`the wasm backend ran out of memory (its heap holds 4 GiB): ${message.split('.')[0]}`, [], 'lower the batch size of the stage that was running, use smaller images, or unfreeze fewer layers');
 }

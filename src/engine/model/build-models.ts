@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ResolvedHeadLayer } from '../../plan/types.js';
 import { enforceFrozenBatchNorm } from './frozen-batch-norm.js';
 import { RandomStreams, SeededRandom } from '../random.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../diagnostics/user-error.js';
 import { cutTopology } from './model-topology.js';
 import type { ModelArtifacts } from './zoo.js';
 

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { UserError } from '../errors.js';
+import { UserError } from '../../diagnostics/user-error.js';
 
 /** Where downloaded base models are kept: $TLPIPE_CACHE or ~/.cache/tlpipe. */
 export function cacheRoot(): string {

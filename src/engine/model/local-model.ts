@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { readUserFile, UserError } from '../errors.js';
+import { readUserFile } from '../errors.js';
+import { UserError } from '../../diagnostics/user-error.js';
 import { checkTopology, type KerasTopology } from './model-topology.js';
 import { joinShards, type ModelArtifacts } from './zoo.js';
 

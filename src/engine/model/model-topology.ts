@@ -1,5 +1,5 @@
 import { closestMatches } from '../../diagnostics/did-you-mean.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../diagnostics/user-error.js';
 
 /**
  * Keras model JSON as tfjs reads it. Converted Keras files wrap it in

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { ZOO } from '../../format/zoo-catalog.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../diagnostics/user-error.js';
 import { isCached } from './download.js';
 import { layerNames, type KerasTopology } from './model-topology.js';
 

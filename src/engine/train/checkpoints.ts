@@ -1,11 +1,23 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PlanStage } from '../../plan/types.js';
 import type { CheckpointSpec } from '../../format/types.js';
+import type { Preprocessing } from '../data/preprocess.js';
 import type { EpochMetrics } from '../events.js';
 import { isImprovement, monitoredValue } from './monitors.js';
 import { optimizerState, type EpochEnd, type OptimizerSnapshot, type StageOutcome, type StageState } from './train-stage.js';
 
-/** Where the engine puts what it produces. The run store implements it; the engine never touches files. */
+/** What the exported model folder holds beside model.json and its weights. */
+export interface ExportFiles {
+  labels: string[];
+  preprocessing: Preprocessing;
+  /** Test examples and the model's outputs on them, so anyone loading the model can check their preprocessing. */
+  probe: { split: string; indexes: number[]; examples: string[]; predictions: number[][] };
+}
+
+/**
+ * Where the engine puts what it produces. The run store implements it (one
+ * module per run-folder file); the engine never touches files itself.
+ */
 export interface RunOutput {
   /** A tfjs IO handler that saves to (and loads from) a folder inside the run directory. */
   modelHandler(relativeDir: string): tf.io.IOHandler;
@@ -15,6 +27,10 @@ export interface RunOutput {
   /** Moves a finished folder into place in one rename, replacing any folder there. */
   replaceDir(fromRelative: string, toRelative: string): Promise<void>;
   remove(relativePath: string): Promise<void>;
+  /** checkpoints/index.json: undefined when there is none. */
+  readCheckpointIndex(): Promise<CheckpointIndex | undefined>;
+  writeCheckpointIndex(index: CheckpointIndex): Promise<void>;
+  writeExportFiles(files: ExportFiles): Promise<void>;
 }
 
 export interface StageSummary extends StageOutcome {
@@ -63,7 +79,6 @@ export interface TrainerState {
   optimizers: { group: string; weightSpecs: tf.io.WeightsManifestEntry[]; byteOffset: number; byteLength: number; accBeta?: [number, number] }[];
 }
 
-const INDEX = 'checkpoints/index.json';
 const EMPTY_INDEX: CheckpointIndex = { formatVersion: 1, latest: null, best: null, stageBest: null, kept: [] };
 
 export function checkpointDir(epoch: number): string {
@@ -132,7 +147,7 @@ export class CheckpointWriter {
     const protectedDirs = new Set([best?.dir, stageBest?.dir].filter((d): d is string => d !== undefined));
     const { keep, remove } = checkpointsToKeep([...previous.kept.filter((c) => c.dir !== entry.dir), entry], this.spec.keepLast, protectedDirs);
     this.index = { formatVersion: 1, latest: entry, best, stageBest, kept: keep };
-    await this.output.writeFile(INDEX, JSON.stringify(this.index, null, 2) + '\n');
+    await this.output.writeCheckpointIndex(this.index);
     // Pruned only after the index no longer names them.
     for (const old of remove) await this.output.remove(old.dir);
     return entry.dir;
@@ -148,13 +163,8 @@ export interface ResumePoint {
 
 /** The latest complete checkpoint of a run, or undefined when it has none. */
 export async function readResumePoint(output: RunOutput): Promise<ResumePoint | undefined> {
-  const text = await output.readFile(INDEX).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return undefined;
-    throw error;
-  });
-  if (!text) return undefined;
-  const index = JSON.parse(Buffer.from(text).toString('utf8')) as CheckpointIndex;
-  if (!index.latest) return undefined;
+  const index = await output.readCheckpointIndex();
+  if (!index?.latest) return undefined;
   const dir = index.latest.dir;
   const state = JSON.parse(Buffer.from(await output.readFile(`${dir}/trainer-state.json`)).toString('utf8')) as TrainerState;
   const bytes = await output.readFile(`${dir}/optimizer.bin`);

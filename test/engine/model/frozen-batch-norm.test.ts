@@ -41,7 +41,7 @@ async function trainOnDigits(base: tf.LayersModel): Promise<tf.LayersModel> {
     batch: async (positions) => ({ x: imageBatch(await mnist.train.pixels(positions.map((p) => indexes[p]!)), pre), y: oneHotBatch(mnist.train.labels, positions, 10) }),
   };
   const stage = { name: 'head', index: 0, taskId: 'train:head', epochs: 2, firstEpoch: 1, lastEpoch: 2, batchSize: 16, optimizer: { name: 'adam' as const, learningRate: 0.01, baseLearningRate: 0.01, multipliers: [], momentum: 0, nesterov: false, weightDecay: 0 },
-    parameterGroups: [{ name: 'head', learningRate: 0.01, head: true, baseLayers: [] }], schedule: { type: 'constant' as const }, classWeights: null, labelSmoothing: 0, trainable: 'head' as const, trainableBaseLayers: [], batchNorm: 'frozen' as const, trainableParams: 0, totalParams: 0, fingerprint: '' };
+    parameterGroups: [{ name: 'head', learningRate: 0.01, head: true, baseLayers: [] }], schedule: { type: 'constant' as const }, classWeights: null, labelSmoothing: 0, trainable: 'head' as const, weights: 'head' as const, trainableBaseLayers: [], batchNorm: 'frozen' as const, trainableParams: 0, totalParams: 0, fingerprint: '' };
   await trainStage(model, stage, { train: source }, 'categoricalCrossentropy', new SeededRandom(1), { onEvent: () => undefined, onEpochEnd: async () => undefined });
   return model;
 }

@@ -17,7 +17,7 @@ function stage(optimizer: Partial<OptimizerSpec>): PlanStage {
   return {
     name: 's', index: 0, taskId: 'train:s', epochs: 1, firstEpoch: 1, lastEpoch: 1, batchSize: 8, optimizer: full,
     parameterGroups: [{ name: 'head', learningRate: LR, head: true, baseLayers: [] }], schedule: { type: 'constant' }, classWeights: null, labelSmoothing: 0,
-    trainable: 'head', trainableBaseLayers: [], batchNorm: 'frozen', trainableParams: 6, totalParams: 6, fingerprint: '',
+    trainable: 'head', weights: 'head', trainableBaseLayers: [], batchNorm: 'frozen', trainableParams: 6, totalParams: 6, fingerprint: '',
   };
 }
 

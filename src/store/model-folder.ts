@@ -1,7 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { io } from '@tensorflow/tfjs';
+import { UserError } from '../diagnostics/user-error.js';
+import type { Preprocessing } from '../engine/data/preprocess.js';
+import type { ExportFiles } from '../engine/train/checkpoints.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
+
+/**
+ * A run's exported model folder, model/: model.json and weights.bin (the
+ * LayersModel, through `fileModelHandler`), labels.json, preprocessing.json
+ * and probe.json. This module is the only one that reads or writes them.
+ */
+export const MODEL_DIR = 'model';
 
 const MODEL_FILE = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';
@@ -64,4 +74,44 @@ export function fileModelHandler(dir: string): io.IOHandler {
       };
     },
   };
+}
+
+/** labels.json, preprocessing.json and probe.json, beside the saved model. */
+export async function writeExportFiles(runDir: string, files: ExportFiles): Promise<void> {
+  const dir = path.join(runDir, MODEL_DIR);
+  await writeFileAtomic(path.join(dir, 'labels.json'), JSON.stringify(files.labels, null, 2) + '\n');
+  await writeFileAtomic(path.join(dir, 'preprocessing.json'), JSON.stringify(files.preprocessing, null, 2) + '\n');
+  await writeFileAtomic(path.join(dir, 'probe.json'), JSON.stringify(files.probe) + '\n');
+}
+
+/** What a run exported besides the weights: its class names, how inputs are prepared, and the probe. */
+export interface ExportedModelInfo {
+  dir: string;
+  labels: string[];
+  preprocessing: Preprocessing;
+  probe?: ExportFiles['probe'];
+}
+
+/** A run's model folder, checked to be whole; a missing piece is a user error that says what to pass. */
+export async function readExportedModel(runDir: string): Promise<ExportedModelInfo> {
+  const dir = path.join(runDir, MODEL_DIR);
+  const read = async <T>(name: string, required: boolean): Promise<T | undefined> => {
+    const file = path.join(dir, name);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if (!required) return undefined;
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new UserError(code === 'ENOENT' ? `${file} not found` : `cannot read ${file}: ${code ?? (error as Error).message}`, [], 'pass a completed run; only a completed run has an exported model');
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new UserError(`${file} is not valid JSON`, [], 'the exported model is damaged; run the pipeline again');
+    }
+  };
+  await read(MODEL_FILE, true);
+  const probe = await read<ExportFiles['probe']>('probe.json', false);
+  return { dir, labels: (await read<string[]>('labels.json', true))!, preprocessing: (await read<Preprocessing>('preprocessing.json', true))!, ...(probe ? { probe } : {}) };
 }

@@ -1,0 +1,132 @@
+import path from 'node:path';
+import { loadPipeline } from '../format/load-pipeline.js';
+import { readMetricRows } from '../store/metrics-file.js';
+import { readResolved } from '../store/plan-file.js';
+import { PIPELINE_COPY } from '../store/run-folder.js';
+import type { RunOverview } from '../store/run-status.js';
+import { readSummary } from '../store/summary-file.js';
+import type { EpochMetrics } from '../engine/events.js';
+
+/** A value at a key path, as `train.stages[1].optimizer.learningRate`. */
+type Flat = Map<string, unknown>;
+
+/** Every leaf of a JSON value by its key path; arrays of scalars are one leaf. */
+export function flattenKeyPaths(value: unknown, prefix = '', out: Flat = new Map()): Flat {
+  if (Array.isArray(value) && value.some((v) => typeof v === 'object' && v !== null)) {
+    value.forEach((item, i) => flattenKeyPaths(item, `${prefix}[${i}]`, out));
+  } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    for (const [key, v] of Object.entries(value)) flattenKeyPaths(v, prefix ? `${prefix}.${key}` : key, out);
+  } else out.set(prefix, value);
+  return out;
+}
+
+/**
+ * Key paths whose values differ between any of the configurations, in
+ * first-seen order. A subtree one run lacks entirely (a stage only one run
+ * has) is one row, its whole value, not a row per leaf.
+ */
+export function configDifferences(configs: unknown[]): { path: string; values: unknown[] }[] {
+  const flats = configs.map((c) => flattenKeyPaths(c));
+  const paths = [...new Set(flats.flatMap((f) => [...f.keys()]))];
+  const rows: { path: string; values: unknown[] }[] = [];
+  const seen = new Set<string>();
+  for (const p of paths) {
+    const values = flats.map((f) => f.get(p));
+    if (!values.some((v) => JSON.stringify(v) !== JSON.stringify(values[0]))) continue;
+    const top = values.includes(undefined) ? outermostMissing(configs, p) : p;
+    if (seen.has(top)) continue;
+    seen.add(top);
+    rows.push({ path: top, values: top === p ? values : configs.map((c) => valueAt(c, top)) });
+  }
+  return rows;
+}
+
+/** `a.b[2].c` → ['a', 'b', 2, 'c']. */
+function tokens(keyPath: string): (string | number)[] {
+  return [...keyPath.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]!));
+}
+
+function valueAt(value: unknown, keyPath: string): unknown {
+  let at: unknown = value;
+  for (const t of tokens(keyPath)) at = at === null || typeof at !== 'object' ? undefined : (at as Record<string | number, unknown>)[t];
+  return at;
+}
+
+/** The shortest prefix of `keyPath` that some configuration lacks altogether. */
+function outermostMissing(configs: unknown[], keyPath: string): string {
+  const parts = tokens(keyPath);
+  for (let n = 1; n <= parts.length; n++) {
+    const prefix = parts.slice(0, n).map((t, i) => (typeof t === 'number' ? `[${t}]` : i === 0 ? t : `.${t}`)).join('');
+    if (configs.some((c) => valueAt(c, prefix) === undefined)) return prefix;
+  }
+  return keyPath;
+}
+
+/** Per stage: the epochs it ran and its last epoch's metrics. */
+export function stageEnds(rows: EpochMetrics[]): Map<string, EpochMetrics & { epochs: number }> {
+  const ends = new Map<string, EpochMetrics & { epochs: number }>();
+  for (const row of rows) ends.set(row.stage, { ...row, epochs: (ends.get(row.stage)?.epochs ?? 0) + 1 });
+  return ends;
+}
+
+/** Where a run's configuration was read from: resolved.json, or its pipeline.yaml resolved again (resolved.json is not kept in git). */
+export type ConfigSource = 'resolved.json' | 'pipeline.yaml' | 'missing';
+
+export interface Comparison {
+  runs: { pipeline: string; id: string; status: string; seconds: number | null; testAccuracy: number | null; testLoss: number | null; config: ConfigSource }[];
+  /** Differences by key path; empty means identical only when `complete`. */
+  config: { path: string; values: unknown[] }[];
+  /** Every run's configuration could be read; otherwise `notes` say which could not and why. */
+  complete: boolean;
+  notes: string[];
+  stages: { stage: string; metric: string; values: (number | null)[] }[];
+}
+
+const STAGE_METRICS = ['epochs', 'loss', 'accuracy', 'val_loss', 'val_accuracy'] as const;
+
+/**
+ * A run's configuration with every default filled in: its resolved.json,
+ * or, in a clone where that file is not kept, its pipeline.yaml (the file as
+ * it ran, overrides applied) resolved again. Paths that depend on where the
+ * folder is are dropped: they are not how runs differ.
+ */
+async function configOf(run: RunOverview): Promise<{ config?: Record<string, unknown>; source: ConfigSource; note?: string }> {
+  const resolved = await readResolved(run.dir).catch(() => undefined);
+  if (resolved) return { config: withoutLocation(resolved as unknown as Record<string, unknown>), source: 'resolved.json' };
+  const loaded = loadPipeline(path.join(run.dir, PIPELINE_COPY), { displayName: `${run.pipeline}/${run.id}/${PIPELINE_COPY}` });
+  if (loaded.ok) return { config: withoutLocation(loaded.value.spec as unknown as Record<string, unknown>), source: 'pipeline.yaml', note: `${run.pipeline}/${run.id}: resolved.json is missing; compared its pipeline.yaml resolved again (defaults filled in by this version of tlpipe)` };
+  return { source: 'missing', note: `${run.pipeline}/${run.id}: neither resolved.json nor a valid pipeline.yaml, so its configuration is not compared` };
+}
+
+function withoutLocation(spec: Record<string, unknown>): Record<string, unknown> {
+  const { file: _file, ...rest } = spec;
+  return rest;
+}
+
+/** The config differences and the metrics side by side, per stage. */
+export async function compareRuns(runs: RunOverview[]): Promise<Comparison> {
+  const configs = await Promise.all(runs.map(configOf));
+  const readable = configs.filter((c) => c.config !== undefined);
+  const mixed = new Set(readable.map((c) => c.source)).size > 1;
+  const metrics = await Promise.all(runs.map(async (r) => stageEnds(await readMetricRows(r.dir).catch(() => []))));
+  const summaries = await Promise.all(runs.map((r) => readSummary(r.dir).catch(() => undefined)));
+  const stageNames = [...new Set(metrics.flatMap((m) => [...m.keys()]))];
+  const notes = configs.flatMap((c) => (c.note ? [c.note] : []));
+  if (mixed) notes.push('some configurations come from resolved.json and some from pipeline.yaml; defaults of another tlpipe version may show as differences');
+  return {
+    runs: runs.map((r, i) => ({ pipeline: r.pipeline, id: r.id, status: r.status, seconds: r.seconds, testAccuracy: summaries[i]?.test?.accuracy ?? null, testLoss: summaries[i]?.test?.loss ?? null, config: configs[i]!.source })),
+    // A run whose configuration cannot be read is left out of the rows rather than counted as empty.
+    config: readable.length >= 2 ? spreadBack(configDifferences(readable.map((c) => c.config)), configs.map((c) => c.config !== undefined)) : [],
+    complete: readable.length === runs.length,
+    notes,
+    stages: stageNames.flatMap((stage) => STAGE_METRICS.map((metric) => ({ stage, metric, values: metrics.map((m) => (m.get(stage)?.[metric] as number | undefined) ?? null) }))),
+  };
+}
+
+/** Differences computed over the readable runs, with a hole (undefined) for each run that was not. */
+function spreadBack(rows: { path: string; values: unknown[] }[], readable: boolean[]): { path: string; values: unknown[] }[] {
+  return rows.map((row) => {
+    let next = 0;
+    return { path: row.path, values: readable.map((r) => (r ? row.values[next++] : undefined)) };
+  });
+}

@@ -1,0 +1,80 @@
+import path from 'node:path';
+import { UserError } from '../diagnostics/user-error.js';
+import { readDataset, splitSource } from '../engine/data/datasets.js';
+import { listImageFolder } from '../engine/data/image-folder.js';
+import { exampleSource, imageFileSource } from '../engine/evaluate/evaluate.js';
+import { confusionMatrixCsv, type TestMetrics } from '../engine/evaluate/metrics.js';
+import { selectionOf } from '../engine/facts/gather-facts.js';
+import { selectBackend } from '../engine/kernels/backend.js';
+import { evaluateExportedModel } from '../engine/evaluate/exported-model.js';
+import type { BatchSource } from '../engine/train/train-stage.js';
+import { inferenceBatch } from '../plan/memory-estimate.js';
+import { writeFileAtomic, writeJsonAtomic } from '../store/atomic-write.js';
+import { fileModelHandler, readExportedModel } from '../store/model-folder.js';
+import { readPlan, readResolved } from '../store/plan-file.js';
+import { findRunFolder, userErrorsAt } from './run-refs.js';
+import { ok, type Outcome, type PipelineOptions } from './types.js';
+
+export interface EvaluateOptions extends Pick<PipelineOptions, 'runsDir' | 'backend'> {
+  /** A folder of labelled images (one sub-folder per class, named as the model's classes) instead of the run's test split. */
+  data?: string;
+  /** Also write evaluation.json and confusion-matrix.csv here. */
+  out?: string;
+}
+
+export interface Evaluation {
+  /** What was evaluated: the run's test split, or the folder given. */
+  on: string;
+  classNames: string[];
+  metrics: TestMetrics;
+}
+
+/**
+ * A run's exported model evaluated on its own test split (the dataset as the
+ * run resolved it, split with the run's seed: the numbers of summary.json),
+ * or on a folder of labelled images whose class folders are among its classes.
+ */
+export async function evaluate(runRef: string, options: EvaluateOptions = {}): Promise<Outcome<Evaluation>> {
+  const found = await findRunFolder(runRef, options);
+  if (!found.ok) return found.outcome;
+  return userErrorsAt(runRef, async () => {
+    const runDir = found.dir;
+    const exported = await readExportedModel(runDir);
+    const { labels: classNames, preprocessing: pre } = exported;
+    const plan = await readPlan(runDir);
+    await selectBackend(options.backend ?? 'auto');
+    let source: BatchSource;
+    let names: string[];
+    let on: string;
+    if (options.data) {
+      // One class folder is enough to measure how a model does on that class.
+      const listing = await listImageFolder(options.data, [], undefined, 1);
+      const labels = Int32Array.from(listing.labels, (label) => {
+        const name = listing.classNames[label]!;
+        const index = classNames.indexOf(name);
+        if (index < 0) throw new UserError(`class folder \`${name}\` in ${options.data} is not one of the model's classes`, [], `the model knows: ${classNames.join(', ')}`);
+        return index;
+      });
+      if (listing.files.length === 0) throw new UserError(`no image files in ${options.data}`, [], "an image folder has one sub-folder per class, named as the model's classes");
+      source = imageFileSource(listing.files, labels, pre, classNames.length);
+      names = listing.files.map((f) => path.relative(options.data!, f));
+      on = `${options.data} (${listing.files.length} images)`;
+    } else {
+      const spec = await readResolved(runDir);
+      if (!spec) throw new UserError(`${runDir} has no resolved.json, so its test split cannot be rebuilt`, [], 'pass --data <folder> with labelled images');
+      const dataset = await readDataset(spec.dataset);
+      const selection = selectionOf(spec, dataset);
+      if (selection.test.length === 0) throw new UserError('the run has no test split', [], 'pass --data <folder> with labelled images');
+      const split = splitSource(dataset, 'test');
+      source = exampleSource(split, selection.test, pre, classNames.length);
+      names = selection.test.map((i) => split.name(i));
+      on = `its test split (${selection.test.length} examples)`;
+    }
+    const metrics = await evaluateExportedModel(fileModelHandler(exported.dir), source, plan.loss, classNames, names, inferenceBatch(plan.base.layers));
+    if (options.out) {
+      await writeJsonAtomic(path.join(options.out, 'evaluation.json'), { on, ...metrics });
+      await writeFileAtomic(path.join(options.out, 'confusion-matrix.csv'), confusionMatrixCsv(metrics.confusionMatrix, classNames));
+    }
+    return ok({ on, classNames, metrics });
+  });
+}

@@ -1,0 +1,32 @@
+/**
+ * tlpipe as a library: what the CLI does, as functions that return data.
+ *
+ *   import { run, loadModel } from 'tlpipe';
+ *   const result = await run('pipeline.yaml', { overrides: { 'train.stages[0].epochs': 3 } });
+ *   if (!result.ok) for (const d of result.diagnostics) console.error(formatDiagnostic(d));
+ *
+ * Every function returns `{ ok, value, diagnostics, warnings }` (errors are
+ * data, each placed at its file:line:col where it has one); none prints,
+ * exits or installs signal handlers. Long ones take an AbortSignal and an
+ * event listener.
+ */
+export { validate } from './validate.js';
+export { plan } from './plan.js';
+export { run, resume, type RunOptions, type RunResult, type RunInfo } from './run.js';
+export { evaluate, type Evaluation, type EvaluateOptions } from './evaluate.js';
+export { predict } from './predict.js';
+export { loadModel, modelFiles, type LoadedModel, type Prediction } from './load-model.js';
+export { listRuns, compare, report, type Comparison, type RunOverview } from './runs.js';
+export { describeData, type DatasetReport } from './data.js';
+export { listModels, type ZooListing } from './models.js';
+export { initProject, type InitResult } from './init.js';
+export { watch, type WatchOptions, type WatchEvent } from './watch.js';
+export { version, schemaPath } from '../package/package-root.js';
+export { formatDiagnostic, type Diagnostic, type KeyPath } from '../diagnostics/diagnostic.js';
+export type { Outcome, PipelineInput, PipelineOptions, Cancellable } from './types.js';
+export type { PipelineFile, PipelineSpec, BackendName } from '../format/types.js';
+export type { Plan, PlanTask, PlanStage } from '../plan/types.js';
+export type { EngineEvent, RunEvent, RunStartEvent, RunEndEvent, EpochMetrics } from '../engine/events.js';
+export type { TestMetrics } from '../engine/evaluate/metrics.js';
+export type { RunRecord, RunStatus } from '../store/run-record.js';
+export type { RunSummary } from '../store/summary-file.js';

@@ -1,0 +1,116 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { failed, ok, problem, type Outcome } from './types.js';
+
+/**
+ * Keeps the small run records in git (what a reviewer reads) and leaves out
+ * what is large or rebuilt: checkpoints, exported weights, caches, locks.
+ */
+export const GITIGNORE_RULES = [
+  'runs/**',
+  '!runs/**/',
+  '!runs/**/run.json',
+  '!runs/**/metrics.jsonl',
+  '!runs/**/summary.json',
+  '!runs/**/report.html',
+  '!runs/**/pipeline.yaml',
+  'runs/.cache/',
+  'runs/*/.ids/',
+  'node_modules/',
+] as const;
+const GITIGNORE_HEADER = '# tlpipe: run records go in git; weights, checkpoints and caches do not.';
+
+/** Where the schema is in a project that has tlpipe as a (dev) dependency. */
+const SCHEMA_IN_PROJECT = ['node_modules', 'tlpipe', 'schemas', 'pipeline.schema.json'];
+
+/** A pipeline that runs as it is (offline MNIST, pretrained MobileNetV2), with the schema modeline for editors. */
+export function starterPipeline(schemaPath: string, name: string, file = 'pipeline.yaml'): string {
+  return `# yaml-language-server: $schema=${schemaPath}
+#
+# A transfer-learning pipeline: \`tlpipe run ${file}\`, or \`tlpipe watch ${file}\`
+# to re-run on every save. \`tlpipe plan ${file}\` shows what will run.
+name: ${name}
+seed: 42
+dataset:
+  format: mnist                 # or: imageFolder with dir: data/<class>/<images>
+  limit: { perClass: 100, testPerClass: 50 }
+  validation: 0.1
+  image: { size: [64, 64] }
+base:
+  model: mobilenet_v2           # \`tlpipe models\` lists the zoo
+  cut: block_13_expand_relu
+freeze: all
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: 64, activation: relu }
+  - dropout: { rate: 0.2 }
+  - dense: { units: classes, activation: softmax }
+train:
+  batchSize: 32
+  stages:
+    - name: head
+      epochs: 10
+      optimizer: { name: adam, learningRate: 0.003 }
+`;
+}
+
+/** The folder of the nearest package.json at or above `dir` (the project), or `dir` itself. */
+function projectRoot(dir: string): string {
+  for (let at = dir; ; at = path.dirname(at)) {
+    if (existsSync(path.join(at, 'package.json'))) return at;
+    if (path.dirname(at) === at) return dir;
+  }
+}
+
+export interface InitResult {
+  /** Files written or changed. */
+  written: string[];
+  /** What the user should know: where the schema modeline points, rules added to an existing .gitignore. */
+  notes: string[];
+}
+
+/**
+ * `tlpipe init [dir]`: writes pipeline.yaml (never over an existing one) and
+ * a .gitignore for run records, or adds tlpipe's rules to an existing one.
+ * The schema modeline points into the project's own node_modules/tlpipe, so
+ * it works for everyone who clones the project and runs `npm install` — never
+ * into a global prefix or npx's cache.
+ */
+export async function initProject(dir = '.'): Promise<Outcome<InitResult>> {
+  const target = path.resolve(dir);
+  await mkdir(target, { recursive: true });
+  const name = path.basename(target).replace(/[^A-Za-z0-9_-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64) || 'pipeline';
+  const project = projectRoot(target);
+  const schemaFile = path.join(project, ...SCHEMA_IN_PROJECT);
+  const schema = path.relative(target, schemaFile).split(path.sep).join('/');
+  const written: string[] = [];
+  const notes: string[] = [];
+  const pipelineFile = path.join(target, 'pipeline.yaml');
+  try {
+    await writeFile(pipelineFile, starterPipeline(schema, name), { flag: 'wx' });
+    written.push(pipelineFile);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return failed([problem(pipelineFile, 'already exists', 'init never overwrites; pick another folder or move the file')]);
+    throw error;
+  }
+  notes.push(existsSync(schemaFile)
+    ? `the schema modeline points at ${path.relative(process.cwd(), schemaFile) || schemaFile}, which npm install gives everyone who clones the project`
+    : `the schema modeline points at ${schema}: add tlpipe as a dev dependency (npm i -D tlpipe) so editors, yours and your teammates', find the schema there`);
+  const gitignore = path.join(target, '.gitignore');
+  const existing = await readFile(gitignore, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+  if (existing === undefined) {
+    await writeFile(gitignore, [GITIGNORE_HEADER, ...GITIGNORE_RULES].join('\n') + '\n');
+    written.push(gitignore);
+  } else {
+    const present = new Set(existing.split(/\r?\n/).map((line) => line.trim()));
+    const missing = GITIGNORE_RULES.filter((rule) => !present.has(rule));
+    if (missing.length > 0) {
+      // Appended after the user's own lines, so tlpipe's negations come last and win.
+      await writeFile(gitignore, `${existing}${existing === '' || existing.endsWith('\n') ? '' : '\n'}\n${GITIGNORE_HEADER}\n${missing.join('\n')}\n`);
+      written.push(gitignore);
+      notes.push(`added ${missing.length} rule(s) to the existing ${path.relative(process.cwd(), gitignore) || gitignore}: ${missing.join(' ')}`);
+    } else notes.push(`${path.relative(process.cwd(), gitignore) || gitignore} already has tlpipe's rules`);
+  }
+  return ok({ written, notes });
+}

@@ -1,0 +1,17 @@
+import type { Plan } from '../plan/types.js';
+import { loadInput, runsRootOf } from './pipeline-input.js';
+import { preparePlan } from './prepare-plan.js';
+import { failed, ok, type Outcome, type PipelineInput, type PipelineOptions } from './types.js';
+
+/**
+ * The compiled plan, without running: reads the data and the base (and for
+ * `strategy: auto`, measures) to gather the facts the planner needs.
+ */
+export async function plan(input: PipelineInput, options: PipelineOptions = {}): Promise<Outcome<Plan>> {
+  const loaded = loadInput(input, options);
+  if (!loaded.ok) return failed(loaded.diagnostics);
+  const planned = await preparePlan(loaded.value, { runsRoot: runsRootOf(options), ...(options.backend ? { backend: options.backend } : {}) });
+  if (!planned.ok) return failed(planned.diagnostics, loaded.warnings);
+  planned.value.inputs.base.dispose();
+  return ok(planned.value.plan, [...loaded.warnings, ...planned.warnings]);
+}

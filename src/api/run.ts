@@ -1,0 +1,240 @@
+import path from 'node:path';
+import type { Diagnostic } from '../diagnostics/diagnostic.js';
+import { UserError } from '../diagnostics/user-error.js';
+import { RunInterrupted } from '../engine/errors.js';
+import type { RunEvent, RunEventListener } from '../engine/events.js';
+import { loadInputs } from '../engine/facts/gather-facts.js';
+import { outOfMemoryError } from '../engine/kernels/backend.js';
+import { runPlan } from '../engine/run/run-plan.js';
+import { loadPipeline } from '../format/load-pipeline.js';
+import type { BackendName } from '../format/types.js';
+import { formatEventLine } from '../progress/event-lines.js';
+import { diskError } from '../store/disk-errors.js';
+import { listRuns, resolveRunRef } from '../store/find-run.js';
+import { truncateMetricRows } from '../store/metrics-file.js';
+import { MODEL_DIR } from '../store/model-folder.js';
+import { readResolved, writePlan, writeResolved } from '../store/plan-file.js';
+import { REPORT_FILE, writeConfusionCsv, writeRunReport } from '../store/report-file.js';
+import { PIPELINE_COPY, RunFolder } from '../store/run-folder.js';
+import type { RunRecord, RunStatus } from '../store/run-record.js';
+import { RunRecorder } from '../store/run-recorder.js';
+import { isAlive } from '../store/run-status.js';
+import { StageCacheFiles } from '../store/stage-cache-files.js';
+import { SUMMARY_FILE, writeSummary, type RunSummary } from '../store/summary-file.js';
+import { loadInput, overrideRecord, runsRootOf } from './pipeline-input.js';
+import { planFromSpec, preparePlan, type PreparedPlan } from './prepare-plan.js';
+import { failed, ok, problem, type Cancellable, type Outcome, type PipelineInput, type PipelineOptions } from './types.js';
+
+export interface RunOptions extends PipelineOptions, Cancellable {
+  /** Every event of the run, in order: `run-start`, the engine's, `run-end`. */
+  onEvent?: RunEventListener;
+  /** Train every stage and extract features afresh, ignoring (and not filling) the stage cache. */
+  noCache?: boolean;
+  /** Continue the newest unfinished run of the same plan instead, when there is one. */
+  resume?: boolean;
+}
+
+/** How a run ended and where it is. */
+export interface RunInfo {
+  pipeline: string;
+  id: string;
+  dir: string;
+  status: Exclude<RunStatus, 'running'>;
+  record: RunRecord;
+  /** summary.json, for a completed run: test metrics, per-class metrics, confusion matrix, stages. */
+  summary?: RunSummary;
+  paths: { summary?: string; report?: string; model?: string };
+}
+
+export type RunResult = Outcome<RunInfo>;
+
+/**
+ * Validates, plans and runs a pipeline into a new run folder (or, with
+ * `resume`, continues the newest unfinished run of the same plan). The run
+ * is `completed` only after every output is written; a failure marks it
+ * `failed` with the reason, an abort `interrupted` with its checkpoints
+ * kept. `ok` means completed. Never prints, exits or handles signals.
+ */
+export async function run(input: PipelineInput, options: RunOptions = {}): Promise<RunResult> {
+  const loaded = loadInput(input, options);
+  if (!loaded.ok) return failed(loaded.diagnostics);
+  const runsRoot = runsRootOf(options);
+  const planned = await preparePlan(loaded.value, { runsRoot, ...(options.backend ? { backend: options.backend } : {}) });
+  if (!planned.ok) return failed(planned.diagnostics, loaded.warnings);
+  const warnings = [...loaded.warnings, ...planned.warnings];
+  const { spec, plan, inputs } = planned.value;
+  if (options.resume) {
+    const unfinished = await findResumableRun(runsRoot, spec.name, plan.fingerprint);
+    if (unfinished) {
+      inputs.base.dispose();
+      return resume(unfinished, options);
+    }
+  }
+  try {
+    const folder = await RunFolder.create({
+      runsRoot, pipeline: spec.name, pipelineFile: spec.file, pipelineText: loaded.value.text, fingerprint: plan.fingerprint, seed: spec.seed,
+      ...(options.overrides ? { overrides: overrideRecord(options.overrides) } : {}),
+    });
+    await writeResolved(folder.dir, spec);
+    await writePlan(folder.dir, plan);
+    await folder.update({
+      backend: inputs.backend.name,
+      ...(inputs.download ? { download: { url: inputs.download.url, sha256: inputs.download.sha256 } } : {}),
+      ...(spec.base.run ? { upstream: { pipeline: spec.base.run.pipeline, run: spec.base.run.id!, fingerprint: spec.base.run.fingerprint! } } : {}),
+      ...(plan.strategy ? { strategy: { requested: plan.strategy.requested, chosen: plan.strategy.chosen, ...(plan.strategy.measurement ? { decision: plan.strategy.measurement.sentence } : {}) } } : {}),
+    });
+    const notes: RunEvent[] = options.resume ? [{ type: 'log', level: 'info', message: `no unfinished run of this plan in ${path.relative(process.cwd(), runsRoot) || '.'} to resume; starting a new run` }] : [];
+    return await executeRun(folder, planned.value, { ...options, runsRoot, resumed: false, warnings, notes });
+  } finally {
+    inputs.base.dispose();
+  }
+}
+
+/**
+ * Continues an interrupted or failed run (a folder, or `<pipeline>/<NNNN>`)
+ * in its own folder from its latest complete checkpoint, with the pipeline
+ * as that run resolved it. The inputs must still give the same plan.
+ */
+export async function resume(runRef: string, options: Omit<RunOptions, 'overrides' | 'resume'> = {}): Promise<RunResult> {
+  const runsRoot = runsRootOf(options);
+  const found = await resolveRunRef(runsRoot, runRef);
+  if (!found.ok) return failed([problem(runRef, found.message, found.hint)]);
+  let folder: RunFolder;
+  try {
+    folder = await RunFolder.open(found.dir);
+  } catch (error) {
+    if (error instanceof UserError) return failed([error.toDiagnostic(runRef)]);
+    throw error;
+  }
+  const { record } = folder;
+  const name = `${record.pipeline}/${record.id}`;
+  if (record.status === 'completed') return failed([problem(runRef, `run ${name} has already completed`, 'start a new run with `tlpipe run`')]);
+  if (record.status === 'running' && isAlive(record.pid)) return failed([problem(runRef, `run ${name} is still running (pid ${record.pid})`, 'stop it first (Ctrl-C or kill the process), then resume')]);
+  const spec = await readResolved(folder.dir).catch((error: unknown) => (error instanceof UserError ? error : Promise.reject(error)));
+  if (spec instanceof UserError) return failed([spec.toDiagnostic(runRef)]);
+  if (!spec) return failed([problem(runRef, `run ${name} has no resolved.json, which resume needs`, 'start a new run with `tlpipe run` (resolved.json is kept in every run folder that has not been copied from git)')]);
+  // Without a complete checkpoint the run starts over from its first epoch, in the same directory.
+  const lastEpoch = (await folder.latestCheckpointEpoch()) ?? 0;
+  // The run's copy of the pipeline places problems at their lines.
+  const copy = loadPipeline(folder.path(PIPELINE_COPY));
+  const source = copy.ok ? copy.value.source : undefined;
+  const backend = options.backend ?? (record.backend as BackendName | null) ?? spec.backend;
+  const read = await loadInputs(spec, { backend });
+  if (!read.ok) return failed(read.diagnostics.map((d) => source?.locate(d) ?? d));
+  const planned = await planFromSpec(spec, read.value, source);
+  if (!planned.ok) return failed(planned.diagnostics);
+  const { plan, inputs } = planned.value;
+  try {
+    if (plan.fingerprint !== record.fingerprint) {
+      return failed([problem(runRef, `the inputs of run ${name} changed since it started (plan ${record.fingerprint.slice(0, 8)}, now ${plan.fingerprint.slice(0, 8)})`, 'resume needs the same dataset and base; start a new run with `tlpipe run`')]);
+    }
+    await truncateMetricRows(folder.dir, lastEpoch);
+    // The baseline trains after the transfer run, from its first epoch each time.
+    await truncateMetricRows(folder.dir, 0, 'baseline');
+    await folder.resumed(lastEpoch);
+    await folder.appendLog(`${new Date().toISOString()} resumed from epoch ${lastEpoch} by pid ${process.pid}`);
+    return await executeRun(folder, planned.value, { ...options, runsRoot, resumed: true, fromEpoch: lastEpoch, warnings: planned.warnings, notes: [] });
+  } finally {
+    inputs.base.dispose();
+  }
+}
+
+/** The newest run of `pipeline` with this plan that has not completed and is not running. */
+async function findResumableRun(runsRoot: string, pipeline: string, fingerprint: string): Promise<string | undefined> {
+  for (const { dir, record } of await listRuns(runsRoot, pipeline)) {
+    if (record.fingerprint !== fingerprint) continue;
+    if (record.status === 'completed' || (record.status === 'running' && isAlive(record.pid))) continue;
+    return dir;
+  }
+  return undefined;
+}
+
+interface ExecuteOptions extends Omit<RunOptions, 'overrides' | 'resume'> {
+  runsRoot: string;
+  resumed: boolean;
+  fromEpoch?: number;
+  warnings: Diagnostic[];
+  /** Events to send right after run-start. */
+  notes: RunEvent[];
+}
+
+/**
+ * Runs a planned run into its folder and records how it ended: a failure is
+ * data (the run marked failed, a diagnostic), except a bug, which is marked
+ * too and then thrown.
+ */
+async function executeRun(folder: RunFolder, planned: PreparedPlan, options: ExecuteOptions): Promise<RunResult> {
+  const { spec, source, plan, inputs } = planned;
+  const started = Date.now();
+  const recorder = new RunRecorder(folder, formatEventLine);
+  const emit = (event: RunEvent): void => {
+    recorder.record(event);
+    options.onEvent?.(event);
+  };
+  folder.startHeartbeat();
+  emit({ type: 'run-start', pipeline: spec.name, id: folder.id, dir: folder.dir, fingerprint: plan.fingerprint, backend: inputs.backend.name, resumed: options.resumed, ...(options.resumed ? { fromEpoch: options.fromEpoch ?? 0 } : {}),
+    stages: plan.stages.map((s) => ({ name: s.name, firstEpoch: s.firstEpoch, lastEpoch: s.lastEpoch, optimizer: s.optimizer.name, learningRate: s.optimizer.learningRate })),
+    features: plan.tasks.some((t) => t.kind === 'features') ? plan.features.mode : 'none',
+    evaluates: plan.tasks.some((t) => t.kind === 'evaluate'),
+  });
+  for (const diagnostic of options.warnings) emit({ type: 'warning', diagnostic });
+  for (const note of options.notes) emit(note);
+  const end = (record: RunRecord, summary?: RunSummary): RunInfo => {
+    const paths = record.status === 'completed' ? { summary: folder.path(SUMMARY_FILE), report: folder.path(REPORT_FILE), model: folder.path(MODEL_DIR) } : {};
+    emit({
+      type: 'run-end', pipeline: record.pipeline, id: record.id, dir: folder.dir, status: record.status as RunInfo['status'], seconds: record.seconds ?? 0, backend: inputs.backend.name,
+      ...(summary?.test ? { test: { accuracy: summary.test.accuracy, loss: summary.test.loss, examples: summary.test.examples } } : {}),
+      ...(record.error ? { error: record.error } : {}), paths,
+    });
+    return { pipeline: record.pipeline, id: record.id, dir: folder.dir, status: record.status as RunInfo['status'], record, ...(summary ? { summary } : {}), paths };
+  };
+  try {
+    const cache = options.noCache ? undefined : new StageCacheFiles(path.join(options.runsRoot, '.cache'));
+    const outcome = await runPlan(plan, inputs, { onEvent: emit, output: folder, resume: options.resumed, ...(options.signal ? { signal: options.signal } : {}), ...(cache ? { cache } : {}) });
+    await recorder.flush();
+    const summary: RunSummary = {
+      status: 'completed',
+      pipeline: spec.name,
+      run: folder.id,
+      backend: outcome.backend,
+      classes: plan.classes.names,
+      data: outcome.data,
+      stages: outcome.stages,
+      ...(outcome.test ? { test: outcome.test } : {}),
+      ...(outcome.baseline ? { baseline: { kind: 'scratch' as const, stages: outcome.baseline.stages, ...(outcome.baseline.test ? { test: outcome.baseline.test } : {}) } } : {}),
+      ...(plan.strategy?.measurement ? { strategy: plan.strategy.measurement } : {}),
+      export: outcome.export,
+      resources: { peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), seconds: (Date.now() - started) / 1000 },
+    };
+    await writeSummary(folder.dir, summary);
+    if (outcome.test) await writeConfusionCsv(folder.dir, outcome.test.confusionMatrix, plan.classes.names);
+    await writeRunReport(folder.dir);
+    const record = await folder.finish('completed');
+    const info = end(record, summary);
+    await recorder.settle();
+    return ok(info, options.warnings);
+  } catch (thrown) {
+    await recorder.settle();
+    // A full disk or an exhausted heap is the machine's state, not a bug: say so, and how to go on.
+    const cause = diskError(thrown, folder.dir) ?? outOfMemoryError(thrown, inputs.backend.name) ?? thrown;
+    const stamp = new Date().toISOString();
+    if (cause instanceof RunInterrupted) {
+      await folder.appendLog(`${stamp} interrupted`).catch(() => undefined);
+      const info = end(await folder.finish('interrupted', { message: 'interrupted by a signal; checkpoints so far are kept' }));
+      await recorder.settle();
+      return failed([], options.warnings, info);
+    }
+    if (cause instanceof UserError) {
+      await folder.appendLog(`${stamp} failed: ${cause.message}`).catch(() => undefined);
+      const info = end(await folder.finish('failed', { message: cause.message, ...(cause.hint ? { hint: cause.hint } : {}) }));
+      await recorder.settle();
+      const diagnostic = cause.toDiagnostic(spec.file);
+      return failed([source?.locate(diagnostic) ?? diagnostic], options.warnings, info);
+    }
+    // A bug, not a user error: keep the stack in the log and the reason in run.json, then let it through.
+    await folder.appendLog(`${stamp} internal error: ${(cause as Error).stack ?? String(cause)}`).catch(() => undefined);
+    end(await folder.finish('failed', { message: `internal error: ${(cause as Error).message}` }));
+    await recorder.settle();
+    throw cause;
+  }
+}

@@ -1,0 +1,63 @@
+import path from 'node:path';
+import { listPipelines, listRuns as runsOf, resolveRunRef } from '../store/find-run.js';
+import { writeComparisonReport, writeRunReport } from '../store/report-file.js';
+import { overviewOf, type RunOverview } from '../store/run-status.js';
+import { compareRuns, type Comparison } from './compare.js';
+import { runsRootOf } from './pipeline-input.js';
+import { userErrorsAt } from './run-refs.js';
+import { failed, ok, problem, type Outcome, type PipelineOptions } from './types.js';
+
+export type { Comparison } from './compare.js';
+export type { RunOverview } from '../store/run-status.js';
+
+/** Every run (of one pipeline, or of all), newest first, with its status as it really is (a killed run shows `interrupted`). */
+export async function listRuns(options: Pick<PipelineOptions, 'runsDir'> & { pipeline?: string } = {}): Promise<Outcome<RunOverview[]>> {
+  const root = runsRootOf(options);
+  const pipelines = options.pipeline ? [options.pipeline] : await listPipelines(root);
+  const runs = (await Promise.all(pipelines.map((p) => runsOf(root, p)))).flat();
+  const overviews = await Promise.all(runs.map(({ dir, record }) => overviewOf(dir, record)));
+  return ok(overviews.sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.id.localeCompare(a.id)));
+}
+
+async function overviewsOf(refs: readonly string[], options: Pick<PipelineOptions, 'runsDir'>): Promise<Outcome<RunOverview[]>> {
+  const overviews: RunOverview[] = [];
+  for (const ref of refs) {
+    const found = await resolveRunRef(runsRootOf(options), ref);
+    if (!found.ok) return failed([problem(ref, found.message, found.hint)]);
+    overviews.push(await overviewOf(found.dir, found.record));
+  }
+  return ok(overviews);
+}
+
+/** What differs between runs: their configurations by key path, and their metrics per stage. */
+export async function compare(refs: readonly string[], options: Pick<PipelineOptions, 'runsDir'> = {}): Promise<Outcome<Comparison>> {
+  const runs = await overviewsOf(refs, options);
+  if (!runs.ok) return failed(runs.diagnostics);
+  return ok(await compareRuns(runs.value));
+}
+
+/**
+ * One run: its report.html rebuilt (in place, or at `out`). Several: one
+ * comparison page at `out` (default compare.html) with their curves and
+ * what differs.
+ */
+export async function report(refs: readonly string[], options: Pick<PipelineOptions, 'runsDir'> & { out?: string } = {}): Promise<Outcome<{ file: string }>> {
+  const runs = await overviewsOf(refs, options);
+  if (!runs.ok) return failed(runs.diagnostics);
+  return userErrorsAt(refs.join(' '), async () => {
+    if (runs.value.length === 1) return ok({ file: await writeRunReport(runs.value[0]!.dir, options.out ? path.resolve(options.out) : undefined) });
+    const comparison = await compareRuns(runs.value);
+    const num = (v: number | null): string => (v === null ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(4));
+    const header = ['', ...comparison.runs.map((r) => `${r.pipeline}/${r.id}`)];
+    const rows = [
+      ['status', ...comparison.runs.map((r) => r.status)],
+      ['test accuracy', ...comparison.runs.map((r) => num(r.testAccuracy))],
+      ['seconds', ...comparison.runs.map((r) => num(r.seconds))],
+      ...comparison.stages.map((s) => [`${s.stage} ${s.metric}`, ...s.values.map(num)]),
+      ...comparison.config.map((d) => [d.path, ...d.values.map((v) => (v === undefined ? '–' : JSON.stringify(v)))]),
+    ];
+    const title = `tlpipe: ${runs.value.map((r) => `${r.pipeline}/${r.id}`).join(' vs ')}`;
+    const file = await writeComparisonReport(path.resolve(options.out ?? 'compare.html'), title, runs.value.map((r) => ({ label: `${r.pipeline}/${r.id}`, dir: r.dir })), { header, rows });
+    return ok({ file });
+  });
+}

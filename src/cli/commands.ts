@@ -1,0 +1,278 @@
+import { parse } from 'yaml';
+import type { BackendName } from '../api/index.js';
+import { EXIT, printDiagnostics, printLine, type Printer } from './output.js';
+
+/** An option of a command, as commander declares it. */
+export interface CommandOption {
+  flags: string;
+  description: string;
+  choices?: readonly string[];
+  /** May be given several times; the values are collected in order. */
+  repeatable?: boolean;
+}
+
+/**
+ * One command: its arguments and options (from which parsing and --help
+ * are generated, so help cannot drift from what is parsed) and what it
+ * does, behind a lazy import so `--help` and `validate` never load tfjs.
+ */
+export interface CommandSpec {
+  name: string;
+  /** commander's syntax: `<pipeline>`, `<pipelines...>`, `[dir]`. */
+  args: { syntax: string; description: string }[];
+  summary: string;
+  description: string;
+  options: CommandOption[];
+  run(args: CommandArgs, print: Printer): Promise<number>;
+}
+
+/** Parsed arguments and options of one command. */
+export interface CommandArgs {
+  positional: string[];
+  options: Record<string, unknown>;
+}
+
+const BACKENDS: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+const BACKEND: CommandOption = { flags: '--backend <name>', description: 'backend to run on (overrides the pipeline\'s `backend`)', choices: BACKENDS };
+const RUNS: CommandOption = { flags: '--runs <dir>', description: 'where run folders are (default: ./runs)' };
+const JSON_LINES: CommandOption = { flags: '--json', description: 'JSON lines on stdout (run-start first, run-end last); everything for people goes to stderr' };
+const QUIET: CommandOption = { flags: '--quiet', description: 'print only the result' };
+const SET: CommandOption = { flags: '--set <key=value>', description: 'set a value by key path, validated like the file, e.g. --set train.stages[0].epochs=3 (repeatable; the value is YAML)', repeatable: true };
+const NO_CACHE: CommandOption = { flags: '--no-cache', description: 'train every stage and extract features afresh (default: reuse those an earlier run left in <runs>/.cache)' };
+const JSON_OUT = (what: string): CommandOption => ({ flags: '--json', description: `print ${what} as JSON` });
+
+const api = () => import('../api/index.js');
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'run',
+    args: [{ syntax: '<pipeline>', description: 'the pipeline file (YAML)' }],
+    summary: 'validate, plan and run a pipeline into runs/<name>/<NNNN>-<fp8>/',
+    description: 'Validates the pipeline, compiles its plan, trains and evaluates, and writes a new run folder (run.json, metrics.jsonl, summary.json, model/, report.html…).',
+    options: [BACKEND, RUNS, { flags: '--resume', description: 'continue the newest unfinished run of the same plan, if there is one' }, NO_CACHE, SET, JSON_LINES, QUIET],
+    run: async (args, print) => (await import('./run-commands.js')).runCommand(args, print),
+  },
+  {
+    name: 'resume',
+    args: [{ syntax: '<run>', description: 'a run folder, or <pipeline>/<NNNN> (or <pipeline> for its newest run)' }],
+    summary: 'continue an interrupted or failed run from its latest checkpoint',
+    description: 'Continues an interrupted or failed run in its own folder from its latest complete checkpoint (checkpoints/index.json): weights, optimizer state, stage, epoch, schedule, early-stopping counters and random streams. With the same backend the result equals an uninterrupted run. The dataset and base must be unchanged (the plan fingerprint is checked).',
+    options: [BACKEND, RUNS, NO_CACHE, JSON_LINES, QUIET],
+    run: async (args, print) => (await import('./run-commands.js')).resumeCommand(args, print),
+  },
+  {
+    name: 'watch',
+    args: [{ syntax: '<pipelines...>', description: 'pipeline files to watch' }],
+    summary: 're-run on every save, reusing every unchanged stage',
+    description: 'Runs each pipeline, then again whenever it is saved (or a local file it reads: a base model.json, IDX or CSV files). A save is validated first: a broken file prints its errors and waits, and the running run goes on. A valid save stops that pipeline\'s running run (marked interrupted, checkpoints kept) and starts a new one, which reuses every stage and the features the stage cache holds. Ctrl-C stops the running run at a batch boundary and exits.',
+    options: [{ flags: '--debounce <ms>', description: 'quiet time after a save before acting (default 300)' }, BACKEND, RUNS, NO_CACHE, SET, JSON_LINES, QUIET],
+    run: async (args, print) => (await import('./run-commands.js')).watchCommand(args, print),
+  },
+  {
+    name: 'evaluate',
+    args: [{ syntax: '<run>', description: 'a run folder, or <pipeline>/<NNNN>' }],
+    summary: "evaluate a run's model on its test split (or --data <folder>)",
+    description: "Evaluates the run's exported model: on the run's own test split (the dataset as the run resolved it, split with its seed), or with --data on a folder with one sub-folder of images per class (named as the model's classes). Prints loss, accuracy, top-k, per-class precision/recall/F1, the confusion matrix and the most wrong examples.",
+    options: [{ flags: '--data <folder>', description: 'evaluate on these labelled images instead of the test split' }, JSON_OUT('the metrics'), { flags: '--out <dir>', description: 'also write evaluation.json and confusion-matrix.csv there' }, BACKEND, RUNS],
+    run: async ({ positional: [run], options }, print) => {
+      const { evaluate } = await api();
+      const result = await evaluate(run!, { ...dataOption(options), ...(options['out'] ? { out: String(options['out']) } : {}), ...backendAndRuns(options) });
+      if (!result.ok) return failure(result.diagnostics, print);
+      const { formatEvaluation } = await import('./format-results.js');
+      printLine(print.out, options['json'] ? JSON.stringify({ on: result.value.on, ...result.value.metrics }) : `evaluated ${run} on ${result.value.on}\n${formatEvaluation(result.value)}`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'predict',
+    args: [{ syntax: '<run>', description: 'a run folder, or <pipeline>/<NNNN>' }, { syntax: '<images...>', description: 'image files or folders of them' }],
+    summary: "classify image files (or folders) with a run's exported model",
+    description: "Loads the run's exported model with its labels.json and preprocessing.json, prepares each image exactly as training did, and prints the most likely classes.",
+    options: [{ flags: '--top <n>', description: 'how many classes to show per image (default 3)' }, { flags: '--json', description: 'one JSON object per image' }, BACKEND, RUNS],
+    run: async ({ positional: [run, ...images], options }, print) => {
+      const top = Number(options['top'] ?? 3);
+      if (!Number.isInteger(top) || top < 1) return usage(`--top must be a positive whole number, got '${String(options['top'])}'`, print);
+      const { predict } = await api();
+      const result = await predict(run!, images, { top, ...backendAndRuns(options) });
+      if (!result.ok) return failure(result.diagnostics, print);
+      for (const p of result.value) printLine(print.out, options['json'] ? JSON.stringify(p) : `${p.file}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'runs',
+    args: [{ syntax: '[pipeline]', description: 'only this pipeline\'s runs' }],
+    summary: 'list runs, newest first, with status and scores',
+    description: 'Lists runs, newest first: id, status, start, duration, backend, the best validation accuracy and its epoch, test accuracy and the git commit (* when the repository had uncommitted changes). A run whose process died shows as interrupted, not running (its pid is gone or its heartbeat stopped).',
+    options: [RUNS, JSON_OUT('the list')],
+    run: async ({ positional: [pipeline], options }, print) => {
+      const { listRuns } = await import('../api/runs.js');
+      const runs = await listRuns({ ...runsOption(options), ...(pipeline ? { pipeline } : {}) });
+      if (!runs.ok) return failure(runs.diagnostics, print);
+      const { formatRunTable } = await import('./format-results.js');
+      printLine(print.out, options['json'] ? JSON.stringify(runs.value.map(({ record: _record, ...r }) => r), null, 2) : formatRunTable(runs.value));
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'compare',
+    args: [{ syntax: '<runs...>', description: 'two or more runs: folders, or <pipeline>/<NNNN>' }],
+    summary: 'config and metric differences side by side',
+    description: "Prints, side by side: status, duration and test metrics; per stage, its epochs and last epoch's metrics; and every config key path whose value differs (from each run's resolved.json, or where that is not kept, its pipeline.yaml resolved again). A run is a run folder, or <pipeline>/<NNNN> (or <pipeline> for its newest run) inside --runs.",
+    options: [RUNS, JSON_OUT('the comparison')],
+    run: async ({ positional, options }, print) => {
+      if (positional.length < 2) return usage('compare takes at least two runs', print);
+      const { compare } = await import('../api/runs.js');
+      const result = await compare(positional, runsOption(options));
+      if (!result.ok) return failure(result.diagnostics, print);
+      const { formatComparison } = await import('./format-results.js');
+      printLine(print.out, options['json'] ? JSON.stringify(result.value, null, 2) : formatComparison(result.value));
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'report',
+    args: [{ syntax: '<runs...>', description: 'one run, or several to compare' }],
+    summary: "rebuild a run's report.html, or a comparison page for several",
+    description: 'With one run, rebuilds its report.html from its files. With several, writes a comparison page (default ./compare.html): their curves overlaid, and their config and metric differences. Pages are single self-contained files.',
+    options: [{ flags: '--out <file>', description: 'where to write the page' }, RUNS],
+    run: async ({ positional, options }, print) => {
+      const { report } = await import('../api/runs.js');
+      const result = await report(positional, { ...runsOption(options), ...(options['out'] ? { out: String(options['out']) } : {}) });
+      if (!result.ok) return failure(result.diagnostics, print);
+      printLine(print.out, `wrote ${shownPath(result.value.file)}`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'init',
+    args: [{ syntax: '[dir]', description: 'the folder to set up (default: the current one)' }],
+    summary: 'scaffold a pipeline and a .gitignore for run records',
+    description: 'Writes, in dir, a pipeline.yaml that runs as it is (with the schema modeline, pointing into the project\'s node_modules/tlpipe, so editors complete keys once tlpipe is a dev dependency), and a .gitignore that keeps run records (run.json, metrics.jsonl, summary.json, report.html, pipeline.yaml) in git and leaves out checkpoints, models and caches; an existing .gitignore gets the rules it lacks. Never overwrites a pipeline.',
+    options: [],
+    run: async ({ positional: [dir] }, print) => {
+      const { initProject } = await import('../api/init.js');
+      const result = await initProject(dir ?? '.');
+      if (!result.ok) return failure(result.diagnostics, print);
+      printLine(print.out, [...result.value.written.map((f) => `wrote ${shownPath(f)}`), ...result.value.notes.map((n) => `note: ${n}`)].join('\n'));
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'validate',
+    args: [{ syntax: '<pipelines...>', description: 'pipeline files' }],
+    summary: 'check pipeline files against the schema and rules',
+    description: "Checks each file against schemas/pipeline.schema.json and tlpipe's rules. Prints every problem as file:line:col with a hint; exit 1 if any file is invalid. With --json, one JSON document for editors and CI.",
+    options: [SET, { flags: '--json', description: 'print { files: [{ file, ok, diagnostics, warnings }], valid, invalid } as JSON' }],
+    run: async ({ positional, options }, print) => {
+      const { validate } = await import('../api/validate.js');
+      const overrides = await setOption(options);
+      if (!Array.isArray(overrides)) return usage(overrides.message, print);
+      const files = [];
+      for (const file of positional) {
+        const result = await validate(file, { overrides });
+        files.push({ file, ok: result.ok, diagnostics: result.diagnostics, warnings: result.warnings });
+      }
+      const invalid = files.filter((f) => !f.ok).length;
+      if (options['json']) printLine(print.out, JSON.stringify({ files, valid: files.length - invalid, invalid }, null, 2));
+      else {
+        for (const f of files) {
+          printDiagnostics([...f.diagnostics, ...f.warnings], print);
+          if (f.ok) printLine(print.out, `${f.file}: ok`);
+        }
+        if (files.length > 1) printLine(print.out, `${files.length - invalid} valid, ${invalid} invalid`);
+      }
+      return invalid > 0 ? EXIT.failed : EXIT.ok;
+    },
+  },
+  {
+    name: 'plan',
+    args: [{ syntax: '<pipeline>', description: 'the pipeline file' }],
+    summary: 'show the compiled plan (tasks and fingerprints) without running',
+    description: 'Reads the dataset and base model, and prints the compiled plan: what learns in each stage, the tasks in the order they run, their inputs and content fingerprints. Nothing is trained or written.',
+    options: [BACKEND, RUNS, SET, JSON_OUT('the plan')],
+    run: async ({ positional: [file], options }, print) => {
+      const overrides = await setOption(options);
+      if (!Array.isArray(overrides)) return usage(overrides.message, print);
+      const { plan } = await import('../api/plan.js');
+      const result = await plan(file!, { overrides, ...backendAndRuns(options) });
+      printDiagnostics(result.warnings, print);
+      if (!result.ok) return failure(result.diagnostics, print, options['json'] === true);
+      const { formatPlan } = await import('./format-plan.js');
+      printLine(print.out, options['json'] ? JSON.stringify(result.value, null, 2) : formatPlan(result.value));
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'data',
+    args: [{ syntax: '<pipeline>', description: 'the pipeline file' }],
+    summary: 'report the dataset: class counts per split, image sizes, skipped files',
+    description: "Reads and decodes the pipeline's dataset and reports what training would see: class counts per split (after limits and splits), source image sizes, files skipped or ignored and why, and a warning when classes are imbalanced.",
+    options: [SET, JSON_OUT('the report')],
+    run: async ({ positional: [file], options }, print) => {
+      const overrides = await setOption(options);
+      if (!Array.isArray(overrides)) return usage(overrides.message, print);
+      const { describeData } = await import('../api/data.js');
+      const result = await describeData(file!, { overrides });
+      if (!result.ok) return failure(result.diagnostics, print);
+      const { formatDataReport } = await import('./format-data-report.js');
+      printLine(print.out, options['json'] ? JSON.stringify(result.value, null, 2) : formatDataReport(result.value));
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'models',
+    args: [],
+    summary: 'list the base models in the zoo',
+    description: 'Lists the zoo\'s base models: input sizes, default cut, layer and weight counts, and whether each is available offline here.',
+    options: [JSON_OUT('the list')],
+    run: async ({ options }, print) => {
+      const { listModels } = await import('../api/models.js');
+      const zoo = listModels();
+      const { formatModels } = await import('./format-results.js');
+      printLine(print.out, options['json'] ? JSON.stringify(zoo, null, 2) : formatModels(zoo));
+      return EXIT.ok;
+    },
+  },
+];
+
+/** `--set key=value …` as overrides: the value is YAML (`3`, `[a, b]`, `relu`), so numbers stay numbers. */
+export async function setOption(options: Record<string, unknown>): Promise<{ path: string; value: unknown; label: string }[] | { message: string }> {
+  const out: { path: string; value: unknown; label: string }[] = [];
+  for (const raw of (options['set'] as string[] | undefined) ?? []) {
+    const at = raw.indexOf('=');
+    if (at <= 0) return { message: `--set takes key=value, got '${raw}' (e.g. --set train.stages[0].epochs=3)` };
+    let value: unknown;
+    try {
+      value = parse(raw.slice(at + 1));
+    } catch (error) {
+      return { message: `--set ${raw}: the value is not YAML: ${(error as Error).message.split('\n')[0]}` };
+    }
+    out.push({ path: raw.slice(0, at), value, label: `--set ${raw}` });
+  }
+  return out;
+}
+
+export const runsOption = (options: Record<string, unknown>): { runsDir?: string } => (options['runs'] ? { runsDir: String(options['runs']) } : {});
+export const backendAndRuns = (options: Record<string, unknown>): { backend?: BackendName; runsDir?: string } => ({
+  ...(options['backend'] ? { backend: options['backend'] as BackendName } : {}),
+  ...runsOption(options),
+});
+const dataOption = (options: Record<string, unknown>): { data?: string } => (options['data'] ? { data: String(options['data']) } : {});
+
+/** Problems on stderr; with `json`, also as one `{ type: 'invalid' }` line on stdout, for machines. */
+export function failure(diagnostics: Parameters<typeof printDiagnostics>[0], print: Printer, json = false): number {
+  printDiagnostics(diagnostics, print);
+  if (json) printLine(print.out, JSON.stringify({ type: 'invalid', diagnostics }));
+  return EXIT.failed;
+}
+
+export function usage(message: string, print: Printer): number {
+  printLine(print.err, `tlpipe: error: ${message}`);
+  return EXIT.usage;
+}
+
+export const shownPath = (file: string): string => {
+  const relative = file.startsWith(process.cwd() + '/') ? file.slice(process.cwd().length + 1) : file;
+  return relative || file;
+};

@@ -1,0 +1,99 @@
+import type { Comparison, Evaluation, RunOverview, ZooListing } from '../api/index.js';
+import { alignColumns } from './text-table.js';
+
+/** `tlpipe runs`: one line per run. */
+export function formatRunTable(runs: RunOverview[]): string {
+  if (runs.length === 0) return 'no runs yet';
+  const header = ['run', 'status', 'started', 'seconds', 'backend', 'best', 'test acc', 'git'];
+  const rows = runs.map((r) => [
+    `${r.pipeline}/${r.id}`,
+    r.status,
+    r.startedAt.replace('T', ' ').slice(0, 19),
+    r.seconds === null ? '–' : r.seconds.toFixed(1),
+    r.backend ?? '–',
+    r.best ? `${r.best.metric} ${r.best.value.toFixed(4)} @${r.best.epoch}` : '–',
+    r.testAccuracy === null ? '–' : r.testAccuracy.toFixed(4),
+    r.git ? `${r.git.commit.slice(0, 8)}${r.git.dirty ? '*' : ''}` : '–',
+  ]);
+  return alignColumns([header, ...rows]).join('\n');
+}
+
+/** `tlpipe compare`: text columns, one per run. */
+export function formatComparison(c: Comparison): string {
+  // Whole subtrees are cut short in the table; --json has them in full.
+  const show = (v: unknown): string => {
+    const text = v === undefined ? '–' : typeof v === 'number' ? String(Number(v.toPrecision(6))) : JSON.stringify(v);
+    return text.length > 60 ? `${text.slice(0, 59)}…` : text;
+  };
+  const num = (v: number | null, digits = 4): string => (v === null ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(digits));
+  const header = ['', ...c.runs.map((r) => `${r.pipeline}/${r.id}`)];
+  const rows: string[][] = [
+    ['status', ...c.runs.map((r) => r.status)],
+    ['seconds', ...c.runs.map((r) => num(r.seconds, 1))],
+    ['test accuracy', ...c.runs.map((r) => num(r.testAccuracy))],
+    ['test loss', ...c.runs.map((r) => num(r.testLoss))],
+  ];
+  const stageRows = c.stages.map((s) => [`${s.stage} ${s.metric}`, ...s.values.map((v) => num(v))]);
+  const configRows = c.config.map((d) => [d.path, ...d.values.map(show)]);
+  const [headerLine, ...lines] = alignColumns([header, ...rows, ...stageRows, ...configRows]);
+  const top = lines.slice(0, rows.length);
+  const stageLines = lines.slice(rows.length, rows.length + stageRows.length);
+  const configLines = lines.slice(rows.length + stageRows.length);
+  const configTitle = c.config.length > 0 ? `config differences (${c.config.length}):` : c.complete ? 'config: identical' : 'config: no differences among the runs whose configuration could be read';
+  return [
+    headerLine!,
+    ...top,
+    '',
+    'per stage (its last epoch):',
+    ...stageLines,
+    '',
+    configTitle,
+    ...configLines,
+    ...c.notes.map((n) => `note: ${n}`),
+  ].join('\n');
+}
+
+/** The metrics as a person reads them: headline numbers, a per-class table, the confusion matrix, the worst examples. */
+export function formatEvaluation({ metrics, classNames }: Evaluation): string {
+  const pct = (v: number): string => v.toFixed(4);
+  const topK = Object.entries(metrics.topK).filter(([k]) => k !== 'top1').map(([k, v]) => `${k.replace('top', 'top-')} ${pct(v)}`).join('  ');
+  const width = Math.max(5, ...classNames.map((n) => n.length));
+  const perClass = classNames.map((name) => {
+    const m = metrics.perClass[name]!;
+    return `  ${name.padEnd(width)}  ${pct(m.precision)}     ${pct(m.recall)}  ${pct(m.f1)}  ${String(m.support).padStart(7)}`;
+  });
+  const cell = Math.max(4, ...metrics.confusionMatrix.flat().map((v) => String(v).length));
+  const matrix = metrics.confusionMatrix.map((row, i) => `  ${classNames[i]!.padEnd(width)}  ${row.map((v) => String(v).padStart(cell)).join(' ')}`);
+  return [
+    `accuracy ${pct(metrics.accuracy)}  loss ${pct(metrics.loss)}  ${topK}  (${metrics.examples} examples)`,
+    '',
+    `  ${'class'.padEnd(width)}  precision  recall  f1      support`,
+    ...perClass,
+    '',
+    'confusion matrix (rows: actual, columns: predicted in the same order)',
+    ...matrix,
+    '',
+    'most wrong (lowest probability of the true class):',
+    ...metrics.worst.slice(0, 10).map((w) => `  ${w.example}: ${w.actual} → ${w.predicted} (p(actual) ${w.probabilityOfActual.toFixed(3)})`),
+  ].join('\n');
+}
+
+/** `tlpipe models`: the zoo as a table, then each entry's description. */
+export function formatModels(zoo: ZooListing[]): string {
+  const rows = zoo.map((m) => [
+    m.name,
+    m.url ? (m.available ? 'cached' : 'download') : m.available ? 'offline' : `unavailable: ${m.problem}`,
+    `${m.nativeInputSize.join('×')} (≥ ${m.minInputSize})`,
+    m.featureLayer,
+    m.layers === undefined ? '–' : String(m.layers),
+    m.params === undefined ? '–' : m.params.toLocaleString('en-US'),
+    m.normalize,
+    m.loadSeconds === undefined ? '–' : `${m.loadSeconds.toFixed(2)}s`,
+  ]);
+  const header = ['model', 'source', 'input', 'default cut', 'layers', 'weights', 'normalize', 'load'];
+  return [
+    ...alignColumns([header, ...rows]),
+    ...zoo.map((m) => `\n${m.name}: ${m.description}${m.url && !m.available ? ` (${m.url})` : ''}`),
+    "\nAny tfjs LayersModel works too: base.model: path/to/model.json, or run:<pipeline> for an earlier run's model.",
+  ].join('\n');
+}

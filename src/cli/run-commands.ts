@@ -1,0 +1,155 @@
+import path from 'node:path';
+import type { RunEndEvent, RunEvent, RunResult } from '../api/index.js';
+import { formatDiagnostic } from '../diagnostics/diagnostic.js';
+import { shown } from '../progress/event-lines.js';
+import { jsonRenderer, plainRenderer, quietRenderer, ttyRenderer, type ProgressRenderer } from '../progress/renderers.js';
+import { backendAndRuns, failure, setOption, usage, type CommandArgs } from './commands.js';
+import { EXIT, printDiagnostics, printLine, type Printer } from './output.js';
+
+type Mode = 'tty' | 'plain' | 'json' | 'quiet';
+
+function modeOf(options: Record<string, unknown>): Mode {
+  return options['json'] ? 'json' : options['quiet'] ? 'quiet' : process.stderr.isTTY ? 'tty' : 'plain';
+}
+
+/** Progress for people on stderr; with --json, JSON lines on stdout and nothing else there. */
+function rendererFor(mode: Mode, print: Printer): ProgressRenderer {
+  const err = (line: string): void => printLine(print.err, line);
+  switch (mode) {
+    case 'json':
+      return jsonRenderer((line) => printLine(print.out, line));
+    case 'quiet':
+      return quietRenderer();
+    case 'tty':
+      return ttyRenderer(err);
+    case 'plain':
+      return plainRenderer(err);
+  }
+}
+
+/**
+ * A signal the first Ctrl-C, SIGTERM or SIGHUP (a closed terminal) aborts: the
+ * run stops at its next batch, marked interrupted. A second one exits at once.
+ */
+function interruptOnSignals(print: Printer, onStop: () => void): () => void {
+  let stops = 0;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (++stops > 1) process.exit(EXIT.interrupted);
+    printLine(print.err, `\n${signal}: stopping after the current batch (again to quit at once)`);
+    onStop();
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, stop);
+  return () => {
+    for (const s of signals) process.off(s, stop);
+  };
+}
+
+/** How a run ended, for people: where it is, the test metrics, or how to continue it. */
+export function describeRunEnd(end: Pick<RunEndEvent, 'status' | 'dir' | 'seconds' | 'backend' | 'test' | 'error'>): string {
+  const where = shown(end.dir);
+  if (end.status !== 'completed') return `run ${end.status}: ${where}${end.error ? ` — ${end.error.message}` : ''}\n  continue it with: tlpipe resume ${where}`;
+  const test = end.test ? `test accuracy ${end.test.accuracy.toFixed(4)}, test loss ${end.test.loss.toFixed(4)}` : 'no test split';
+  return `completed ${where} in ${end.seconds.toFixed(1)}s on ${end.backend}: ${test}\n  report: ${path.join(where, 'report.html')}\n  model:  ${path.join(where, 'model')}/`;
+}
+
+/** Prints how a run ended and returns the exit code. */
+function reportRun(result: RunResult, mode: Mode, print: Printer): number {
+  if (!result.value) return failure(result.diagnostics, print, mode === 'json');
+  printDiagnostics(result.diagnostics, print);
+  const { status, dir, record, summary } = result.value;
+  const line = describeRunEnd({ status, dir, seconds: record.seconds ?? 0, backend: record.backend ?? '–', ...(summary?.test ? { test: summary.test } : {}), ...(record.error ? { error: record.error } : {}) });
+  // Results go to stdout, except with --json, where stdout is for JSON lines only.
+  printLine(status === 'completed' && mode !== 'json' ? print.out : print.err, line);
+  return status === 'completed' ? EXIT.ok : status === 'interrupted' ? EXIT.interrupted : EXIT.failed;
+}
+
+async function runWith(print: Printer, options: Record<string, unknown>, start: (onEvent: (event: RunEvent) => void, signal: AbortSignal) => Promise<RunResult>): Promise<number> {
+  const mode = modeOf(options);
+  const renderer = rendererFor(mode, print);
+  const controller = new AbortController();
+  const release = interruptOnSignals(print, () => controller.abort());
+  try {
+    let result: RunResult;
+    try {
+      result = await start(renderer.listener, controller.signal);
+    } catch (error) {
+      await renderer.close(error as Error);
+      throw error;
+    }
+    await renderer.close();
+    return reportRun(result, mode, print);
+  } finally {
+    release();
+  }
+}
+
+export async function runCommand({ positional: [file], options }: CommandArgs, print: Printer): Promise<number> {
+  const overrides = await setOption(options);
+  if (!Array.isArray(overrides)) return usage(overrides.message, print);
+  const { run } = await import('../api/run.js');
+  return runWith(print, options, (onEvent, signal) => run(file!, {
+    overrides, onEvent, signal, ...backendAndRuns(options), ...(options['resume'] ? { resume: true } : {}), ...(options['cache'] === false ? { noCache: true } : {}),
+  }));
+}
+
+export async function resumeCommand({ positional: [ref], options }: CommandArgs, print: Printer): Promise<number> {
+  const { resume } = await import('../api/run.js');
+  return runWith(print, options, (onEvent, signal) => resume(ref!, { onEvent, signal, ...backendAndRuns(options), ...(options['cache'] === false ? { noCache: true } : {}) }));
+}
+
+export async function watchCommand({ positional: files, options }: CommandArgs, print: Printer): Promise<number> {
+  const debounceMs = Number(options['debounce'] ?? 300);
+  if (!Number.isFinite(debounceMs) || debounceMs < 0) return usage(`--debounce must be milliseconds, got '${String(options['debounce'])}'`, print);
+  const overrides = await setOption(options);
+  if (!Array.isArray(overrides)) return usage(overrides.message, print);
+  const { watch } = await import('../api/watch.js');
+  const json = options['json'] === true;
+  // One run after another, each drawn as plain lines (a live display would fight the watcher's own lines).
+  const renderer = json ? jsonRenderer((line) => printLine(print.out, line)) : options['quiet'] ? quietRenderer() : plainRenderer((line) => printLine(print.err, line));
+  const say = (line: string): void => printLine(print.err, line);
+  const watcher = watch(files, {
+    overrides, debounceMs, ...backendAndRuns(options), ...(options['cache'] === false ? { noCache: true } : {}),
+    onEvent: (event) => {
+      switch (event.type) {
+        case 'watch-invalid':
+          for (const d of event.diagnostics) say(formatDiagnostic(d));
+          say(`${shown(event.file)} is not valid; waiting for the next save${event.running ? ' (the running run goes on)' : ''}`);
+          if (json) printLine(print.out, JSON.stringify({ type: 'invalid', file: event.file, diagnostics: event.diagnostics }));
+          break;
+        case 'watch-changed':
+          say(`${shown(event.file)} changed: stopping its run to start again`);
+          break;
+        case 'watch-run-finished':
+          say(`${shown(event.file)}: ${event.seconds.toFixed(1)}s from start to end, planning included`);
+          break;
+        case 'watch-idle':
+          say(`watching ${event.files.map(shown).join(', ')} — save to run again, Ctrl-C to stop`);
+          break;
+        case 'watch-error':
+          say(`internal error in ${shown(event.file)} (a bug; please report it): ${event.stack ?? event.message}`);
+          break;
+        case 'run-problems':
+          for (const d of event.diagnostics) say(formatDiagnostic(d));
+          if (json) printLine(print.out, JSON.stringify({ type: 'invalid', file: event.file, diagnostics: event.diagnostics }));
+          break;
+        case 'run-end':
+          renderer.listener(event);
+          if (!json) printLine(event.status === 'completed' ? print.out : print.err, describeRunEnd(event));
+          break;
+        default:
+          renderer.listener(event);
+      }
+    },
+  });
+  const release = interruptOnSignals(print, () => {
+    say('stopping: the running run ends at its next batch, marked interrupted');
+    void watcher.stop();
+  });
+  try {
+    await watcher.done;
+    return EXIT.ok;
+  } finally {
+    release();
+  }
+}

@@ -1,0 +1,108 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Plan } from '../../plan/types.js';
+import type { StageCache } from '../cache/stage-cache.js';
+import type { TestMetrics } from '../evaluate/metrics.js';
+import type { EpochMetrics, EventListener } from '../events.js';
+import type { RunInputs } from '../facts/gather-facts.js';
+import type { RandomStreams } from '../random.js';
+import type { CheckpointWriter, ResumePoint, RunOutput, StageSummary } from '../train/checkpoints.js';
+import type { BaselineResult } from '../train/scratch-baseline.js';
+import type { BatchSource } from '../train/train-stage.js';
+import type { FeatureWorkerPool } from '../workers/feature-pool.js';
+
+export type Split = 'train' | 'validation' | 'test';
+export type SplitSources = Partial<Record<Split, BatchSource>>;
+
+export interface RunPlanOptions {
+  onEvent: EventListener;
+  output: RunOutput;
+  signal?: AbortSignal;
+  /** Continue from the run's latest checkpoint (if it has one) instead of starting afresh. */
+  resume?: boolean;
+  /** Where finished stages and extracted features are kept for later runs; absent: nothing is reused. */
+  cache?: StageCache;
+}
+
+/** What a run produced, for summary.json. */
+export interface PlanOutcome {
+  backend: string;
+  data: {
+    counts: { train: number; validation: number; test: number };
+    storage: 'memory' | 'streaming';
+    skipped: { file: string; reason: string }[];
+    ignored: number;
+  };
+  stages: StageSummary[];
+  test?: TestMetrics;
+  /** `baseline: scratch`: the same architecture and stages from random initialisation. */
+  baseline?: BaselineResult;
+  export: { dir: string; verified: boolean; maxAbsDifference: number; probeExamples: number };
+}
+
+/**
+ * What the tasks of one run hand each other, in the order they run: the
+ * examples (data), the models (head), the features of the base as it is now
+ * (features), the stages' outcomes (train), the test metrics (evaluate).
+ * Each executor reads what earlier tasks left and adds its own; `dispose`
+ * frees every tensor and worker the run made.
+ */
+export class RunState {
+  examples: SplitSources = {};
+  headLayers: tf.layers.Layer[] = [];
+  /** The head as trained on features: the layers after those folded into feature extraction. */
+  headModel: tf.LayersModel | undefined;
+  /** Base and head as one model: trained when a stage fine-tunes, exported at the end. */
+  fullModel: tf.LayersModel | undefined;
+  /** Base plus the head's weightless leading layers, whose output the features are. */
+  extractor: tf.LayersModel | undefined;
+  /** The extractor with batch norm folded into its convolutions, for the base as it is now. */
+  folded: tf.LayersModel | undefined;
+  /** The features of the base as it is now: which task made them, the sources per split, the tensors they hold. */
+  features: { task: string; sources: SplitSources; tensors: tf.Tensor[] } | undefined;
+  workers: Promise<FeatureWorkerPool> | undefined;
+  readonly stages: StageSummary[] = [];
+  /** Every epoch's metrics so far, for the stage cache. */
+  readonly history: EpochMetrics[] = [];
+  /** The checkpoint to continue from; the stage it belongs to takes it. */
+  resumePoint: ResumePoint | undefined;
+  /** Whether this run continues from a checkpoint: then it leaves nothing in the stage cache. */
+  resumed = false;
+  checkpoints!: CheckpointWriter;
+  test: TestMetrics | undefined;
+  baseline: BaselineResult | undefined;
+  exported: PlanOutcome['export'] | undefined;
+
+  constructor(
+    readonly plan: Plan,
+    readonly inputs: RunInputs,
+    readonly options: RunPlanOptions,
+    readonly streams: RandomStreams,
+  ) {}
+
+  get backend(): string {
+    return this.inputs.backend.name;
+  }
+
+  /** The model a stage trains or checkpoints: the head alone, or base and head. */
+  model(kind: 'head' | 'full'): tf.LayersModel {
+    return (kind === 'full' ? this.fullModel : this.headModel)!;
+  }
+
+  /** Every base layer frozen again, as evaluation and the exported model.json should see them. */
+  freezeBase(): void {
+    for (const layer of this.inputs.base.layers) layer.trainable = false;
+  }
+
+  /** Frees the stored features; they describe a base a stage is about to change. */
+  dropFeatures(): void {
+    if (this.features) tf.dispose(this.features.tensors);
+    this.features = undefined;
+  }
+
+  async dispose(): Promise<void> {
+    this.dropFeatures();
+    this.headModel?.dispose();
+    if (this.folded && this.folded !== this.extractor) this.folded.dispose();
+    await (await this.workers?.catch(() => undefined))?.close();
+  }
+}

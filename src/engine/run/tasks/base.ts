@@ -1,0 +1,13 @@
+import type { BaseTask } from '../../../plan/types.js';
+import type { RunState } from '../run-state.js';
+
+/**
+ * The base was built while gathering the plan's facts, at the spec's cut;
+ * the plan's cut is the one that counts, so they must agree.
+ */
+export async function runBaseTask(_task: BaseTask, state: RunState): Promise<void> {
+  const { plan, inputs, options } = state;
+  if (inputs.cut !== plan.base.cut) throw new Error(`the base was built cut at ${inputs.cut}, but the plan cuts at ${plan.base.cut}`);
+  for (const layer of inputs.base.layers) layer.trainable = false;
+  options.onEvent({ type: 'base', model: plan.base.model, cut: plan.base.cut, layers: plan.base.layerCount, params: plan.base.paramCount, outputShape: plan.base.cutOutputShape, seconds: inputs.seconds.base });
+}

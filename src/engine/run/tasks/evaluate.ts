@@ -1,0 +1,18 @@
+import type { EvaluateTask } from '../../../plan/types.js';
+import { splitSource } from '../../data/datasets.js';
+import { evaluateExamples } from '../../evaluate/evaluate.js';
+import { inferenceBatch } from '../../../plan/memory-estimate.js';
+import type { RunState } from '../run-state.js';
+
+/** The test split: the head on the features the last stage trained on, or the whole model on images. */
+export async function runEvaluateTask(task: EvaluateTask, state: RunState): Promise<void> {
+  const { plan, inputs, options } = state;
+  state.freezeBase();
+  const onFeatures = task.on === 'features';
+  if (onFeatures && state.features?.task !== task.features) throw new Error(`evaluate needs ${task.features}, which no earlier task made`);
+  const test = onFeatures ? state.features!.sources.test : state.examples.test;
+  if (!test) throw new Error('the plan evaluates a test split the data does not have');
+  const names = inputs.selection.test.map((i) => splitSource(inputs.dataset, 'test').name(i));
+  state.test = await evaluateExamples(state.model(onFeatures ? 'head' : 'full'), test, plan.loss, plan.classes.names, names, inferenceBatch(plan.base.layers));
+  options.onEvent({ type: 'evaluate-end', test: state.test });
+}

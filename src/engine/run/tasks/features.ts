@@ -1,0 +1,141 @@
+import * as tf from '@tensorflow/tfjs';
+import { inferenceBatch } from '../../../plan/memory-estimate.js';
+import type { FeaturesTask } from '../../../plan/types.js';
+import { featuresKey } from '../../cache/stage-cache.js';
+import { splitSource, type SplitData } from '../../data/datasets.js';
+import { oneHotBatch } from '../../data/preprocess.js';
+import { RunInterrupted } from '../../errors.js';
+import type { EventListener } from '../../events.js';
+import { foldBatchNorm } from '../../model/fold-batch-norm.js';
+import { chunk, prefetched, range, type BatchSource } from '../../train/train-stage.js';
+import { FeatureWorkerPool, featureWorkerCount, MIN_EXAMPLES_FOR_WORKERS } from '../../workers/feature-pool.js';
+import type { RunState, SplitSources } from '../run-state.js';
+
+/**
+ * The base's features for every split, computed in inference mode outside
+ * the gradient tape. precompute: once per example, from the stage cache
+ * when an earlier run stored them, else in worker threads (the plan's own
+ * base) or on this thread, then stored; perBatch: for every batch.
+ */
+export async function runFeaturesTask(task: FeaturesTask, state: RunState): Promise<void> {
+  const { plan, inputs, options } = state;
+  state.dropFeatures();
+  const sources: SplitSources = {};
+  const tensors: tf.Tensor[] = [];
+  // Inference batches small enough for the heap at any image size.
+  const batch = inferenceBatch(plan.base.layers);
+  // Folded only when this thread extracts: not for features from the cache or the workers.
+  let folded: tf.LayersModel | undefined;
+  const extractor = async (): Promise<tf.LayersModel> => (folded ??= await foldedExtractor(state));
+  try {
+    for (const [split, examples] of Object.entries(state.examples) as [keyof SplitSources, BatchSource][]) {
+      if (task.mode === 'perBatch') {
+        sources[split] = featureSource(await extractor(), examples);
+        continue;
+      }
+      const key = featuresKey(task, split, state.backend);
+      const cached = await options.cache?.readFeatures(key);
+      let stored: tf.Tensor;
+      if (cached && cached.shape[0] === examples.count) {
+        stored = tf.tensor(cached.data, cached.shape);
+        options.onEvent({ type: 'features-reused', split, total: examples.count });
+      } else {
+        const pool = task.pristine ? workerPool(state) : undefined;
+        stored = pool
+          ? await extractInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, options.onEvent, options.signal)
+          : await extractOnThisThread(await extractor(), examples, split, batch, options.onEvent, options.signal);
+        await options.cache?.writeFeatures(key, stored.shape, (await stored.data()) as Float32Array);
+      }
+      const labels = oneHotBatch(splitSource(inputs.dataset, split).labels, inputs.selection[split], plan.classes.count);
+      tensors.push(stored, labels);
+      sources[split] = tensorSource(stored, labels);
+    }
+  } catch (error) {
+    tf.dispose(tensors);
+    throw error;
+  }
+  state.features = { task: task.id, sources, tensors };
+}
+
+/** The extractor with batch norm folded into its convolutions, for the base as it is now: the same function, faster. */
+async function foldedExtractor(state: RunState): Promise<tf.LayersModel> {
+  if (state.folded && state.folded !== state.extractor) state.folded.dispose();
+  state.folded = await foldBatchNorm(state.extractor!);
+  return state.folded;
+}
+
+/** Feature workers (one wasm backend each), when there are enough images to repay starting them. */
+function workerPool(state: RunState): Promise<FeatureWorkerPool> | undefined {
+  const { plan, inputs } = state;
+  const { preprocessing, selection, artifacts } = inputs;
+  const count = featureWorkerCount();
+  const examples = selection.train.length + selection.validation.length + selection.test.length;
+  if (plan.features.mode !== 'precompute' || state.backend !== 'wasm' || count <= 1 || !artifacts || preprocessing.kind !== 'image' || examples < MIN_EXAMPLES_FOR_WORKERS) return undefined;
+  state.workers ??= FeatureWorkerPool.start(count, {
+    artifacts, cut: plan.base.cut, inputShape: [...preprocessing.inputSize, 3], folded: plan.head.slice(0, plan.features.headLayersApplied), pre: preprocessing,
+  });
+  return state.workers;
+}
+
+/** As extractOnThisThread, with the base running in worker threads over the split's raw pixels. */
+async function extractInWorkers(pool: FeatureWorkerPool, split: SplitData, indexes: number[], name: string, batch: number, onEvent: EventListener, signal?: AbortSignal): Promise<tf.Tensor> {
+  const started = performance.now();
+  onEvent({ type: 'features-start', split: name, total: indexes.length });
+  const features = await pool.extract(split, indexes, batch, (done) => onEvent({ type: 'features-progress', split: name, done, total: indexes.length }), () => signal?.aborted === true);
+  if (signal?.aborted) {
+    features.dispose();
+    throw new RunInterrupted();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  onEvent({ type: 'features-end', split: name, total: indexes.length, seconds, imagesPerSecond: indexes.length / Math.max(seconds, 1e-9) });
+  return features;
+}
+
+/** Runs the frozen base (and the head's weightless leading layers) once over a split, in inference mode. */
+async function extractOnThisThread(extractor: tf.LayersModel, examples: BatchSource, split: string, batch: number, onEvent: EventListener, signal?: AbortSignal): Promise<tf.Tensor> {
+  const started = performance.now();
+  onEvent({ type: 'features-start', split, total: examples.count });
+  const parts: tf.Tensor[] = [];
+  try {
+    let done = 0;
+    for await (const { x, y } of prefetched(examples, chunk(range(0, examples.count), batch))) {
+      parts.push(tf.tidy(() => extractor.predict(x) as tf.Tensor));
+      done += x.shape[0]!;
+      tf.dispose([x, y]);
+      if (signal?.aborted) throw new RunInterrupted();
+      onEvent({ type: 'features-progress', split, done, total: examples.count });
+    }
+    const seconds = (performance.now() - started) / 1000;
+    onEvent({ type: 'features-end', split, total: examples.count, seconds, imagesPerSecond: examples.count / Math.max(seconds, 1e-9) });
+    return tf.concat(parts);
+  } finally {
+    tf.dispose(parts);
+  }
+}
+
+function tensorSource(x: tf.Tensor, y: tf.Tensor): BatchSource {
+  return {
+    count: x.shape[0]!,
+    batch: async (positions) => tf.tidy(() => {
+      const at = tf.tensor1d(positions, 'int32');
+      return { x: tf.gather(x, at), y: tf.gather(y, at) };
+    }),
+  };
+}
+
+/**
+ * The frozen base's features for each batch of `examples`, computed in
+ * inference mode outside any gradient tape, so a training step holds no
+ * activations of the base.
+ */
+function featureSource(extractor: tf.LayersModel, examples: BatchSource): BatchSource {
+  return {
+    count: examples.count,
+    batch: async (positions) => {
+      const { x, y } = await examples.batch(positions);
+      const features = tf.tidy(() => extractor.predict(x) as tf.Tensor);
+      x.dispose();
+      return { x: features, y };
+    },
+  };
+}

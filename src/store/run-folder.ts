@@ -1,0 +1,182 @@
+import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { io } from '@tensorflow/tfjs';
+import type { CheckpointIndex, ExportFiles, RunOutput } from '../engine/train/checkpoints.js';
+import { writeFileAtomic } from './atomic-write.js';
+import { readCheckpointIndex, writeCheckpointIndex } from './checkpoint-index.js';
+import { gitState } from './git-state.js';
+import { fileModelHandler, writeExportFiles } from './model-folder.js';
+import { readRunRecord, versions, writeRunRecord, type RunRecord, type RunStatus } from './run-record.js';
+import { HEARTBEAT_FILE, HEARTBEAT_MS } from './run-status.js';
+
+/** pipeline.yaml: the pipeline exactly as it ran (the file's bytes, or with overrides applied). */
+export const PIPELINE_COPY = 'pipeline.yaml';
+const LOG_FILE = 'log.txt';
+
+/**
+ * One run's folder: runs/<pipeline>/<NNNN>-<fp8>/. It numbers and creates
+ * the folder, keeps run.json current, touches the heartbeat, appends the log,
+ * and gives the engine its RunOutput; every file has its own module
+ * (run-record, metrics-file, summary-file, plan-file, checkpoint-index,
+ * model-folder), and this class goes through them.
+ */
+export class RunFolder implements RunOutput {
+  private current: RunRecord;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  private constructor(readonly dir: string, record: RunRecord) {
+    this.current = record;
+  }
+
+  get id(): string {
+    return this.current.id;
+  }
+
+  get record(): RunRecord {
+    return this.current;
+  }
+
+  /** An existing run's folder, to resume it. */
+  static async open(dir: string): Promise<RunFolder> {
+    return new RunFolder(path.resolve(dir), await readRunRecord(dir));
+  }
+
+  /**
+   * Creates runs/<pipeline>/<NNNN>-<fp8>/. The number is reserved by an
+   * exclusive mkdir of runs/<pipeline>/.ids/<NNNN> first, so two runs
+   * started at the same moment never share a number, whatever their fingerprints.
+   */
+  static async create(options: { runsRoot: string; pipeline: string; pipelineFile: string; pipelineText: string; fingerprint: string; seed: number; overrides?: Record<string, unknown> }): Promise<RunFolder> {
+    // Defence in depth: the format already restricts names; nothing may lead out of the runs folder.
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(options.pipeline)) throw new Error(`unsafe pipeline name for a run folder: ${JSON.stringify(options.pipeline)}`);
+    const pipelineDir = path.join(options.runsRoot, options.pipeline);
+    const idsDir = path.join(pipelineDir, '.ids');
+    await mkdir(idsDir, { recursive: true });
+    const taken = (await readdir(idsDir)).map(Number).filter(Number.isInteger);
+    let number = Math.max(0, ...taken) + 1;
+    for (;;) {
+      try {
+        await mkdir(path.join(idsDir, String(number).padStart(4, '0')));
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        number++;
+      }
+    }
+    const id = `${String(number).padStart(4, '0')}-${options.fingerprint.slice(0, 8)}`;
+    const dir = path.join(pipelineDir, id);
+    await mkdir(dir);
+    const record: RunRecord = {
+      id,
+      pipeline: options.pipeline,
+      status: 'running',
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      fingerprint: options.fingerprint,
+      seed: options.seed,
+      backend: null,
+      git: gitState(options.pipelineFile),
+      versions: versions(),
+      ...(options.overrides && Object.keys(options.overrides).length > 0 ? { overrides: options.overrides } : {}),
+    };
+    const run = new RunFolder(dir, record);
+    await writeFileAtomic(path.join(dir, PIPELINE_COPY), options.pipelineText);
+    await writeRunRecord(dir, record);
+    return run;
+  }
+
+  path(relative: string): string {
+    return path.join(this.dir, relative);
+  }
+
+  /** The pipeline as it ran. */
+  pipelineText(): Promise<string> {
+    return readFile(this.path(PIPELINE_COPY), 'utf8');
+  }
+
+  // ——— RunOutput, for the engine ———
+
+  writeFile(relative: string, data: string | Uint8Array): Promise<void> {
+    return writeFileAtomic(this.path(relative), data);
+  }
+
+  async readFile(relative: string): Promise<Uint8Array> {
+    return new Uint8Array(await readFile(this.path(relative)));
+  }
+
+  /** A checkpoint folder is written under a temporary name and renamed into place whole. */
+  async replaceDir(fromRelative: string, toRelative: string): Promise<void> {
+    await rm(this.path(toRelative), { recursive: true, force: true });
+    await rename(this.path(fromRelative), this.path(toRelative));
+  }
+
+  remove(relative: string): Promise<void> {
+    return rm(this.path(relative), { recursive: true, force: true });
+  }
+
+  modelHandler(relativeDir: string): io.IOHandler {
+    return fileModelHandler(this.path(relativeDir));
+  }
+
+  readCheckpointIndex(): Promise<CheckpointIndex | undefined> {
+    return readCheckpointIndex(this.dir);
+  }
+
+  writeCheckpointIndex(index: CheckpointIndex): Promise<void> {
+    return writeCheckpointIndex(this.dir, index);
+  }
+
+  writeExportFiles(files: ExportFiles): Promise<void> {
+    return writeExportFiles(this.dir, files);
+  }
+
+  // ——— The run's record and log ———
+
+  /** The epoch of the run's latest complete checkpoint (the one checkpoints/index.json names). */
+  async latestCheckpointEpoch(): Promise<number | undefined> {
+    return (await this.readCheckpointIndex())?.latest?.epoch;
+  }
+
+  /** Marks the run running again in this process, and clears what its dead process left half-written. */
+  async resumed(fromEpoch: number): Promise<void> {
+    const checkpoints = await readdir(this.path('checkpoints')).catch(() => [] as string[]);
+    for (const name of checkpoints.filter((n) => n.startsWith('.partial-'))) await rm(this.path(`checkpoints/${name}`), { recursive: true, force: true });
+    const { error: _error, endedAt: _endedAt, seconds: _seconds, ...rest } = this.current;
+    this.current = { ...rest, status: 'running', pid: process.pid, resumes: [...(rest.resumes ?? []), { at: new Date().toISOString(), fromEpoch, pid: process.pid }] };
+    await writeRunRecord(this.dir, this.current);
+  }
+
+  appendLog(line: string): Promise<void> {
+    return appendFile(this.path(LOG_FILE), line + '\n');
+  }
+
+  async update(changes: Partial<RunRecord>): Promise<void> {
+    this.current = { ...this.current, ...changes };
+    await writeRunRecord(this.dir, this.current);
+  }
+
+  /**
+   * Touches .heartbeat every few seconds while the run works, so `tlpipe runs`
+   * can tell a live run from one whose process was killed. Stops at finish.
+   */
+  startHeartbeat(): void {
+    const beat = (): void => void writeFile(this.path(HEARTBEAT_FILE), new Date().toISOString()).catch(() => undefined);
+    beat();
+    this.heartbeat = setInterval(beat, HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  /** Marks the run ended; `completed` only when every output has been written. */
+  async finish(status: Exclude<RunStatus, 'running'>, error?: RunRecord['error']): Promise<RunRecord> {
+    clearInterval(this.heartbeat);
+    await rm(this.path(HEARTBEAT_FILE), { force: true });
+    const endedAt = new Date();
+    await this.update({
+      status,
+      endedAt: endedAt.toISOString(),
+      seconds: (endedAt.getTime() - Date.parse(this.current.startedAt)) / 1000,
+      ...(error ? { error } : {}),
+    });
+    return this.current;
+  }
+}

@@ -3,7 +3,7 @@ import { UserError } from '../diagnostics/user-error.js';
 import { readDataset, splitSource } from '../engine/data/datasets.js';
 import { listImageFolder } from '../engine/data/image-folder.js';
 import { exampleSource, imageFileSource } from '../engine/evaluate/evaluate.js';
-import { confusionMatrixCsv, type TestMetrics } from '../engine/evaluate/metrics.js';
+import type { TestMetrics } from '../engine/evaluate/metrics.js';
 import { selectionOf } from '../engine/facts/gather-facts.js';
 import { selectBackend } from '../engine/kernels/backend.js';
 import { evaluateExportedModel } from '../engine/evaluate/exported-model.js';
@@ -12,6 +12,7 @@ import { inferenceBatch } from '../plan/memory-estimate.js';
 import { writeFileAtomic, writeJsonAtomic } from '../store/atomic-write.js';
 import { fileModelHandler, readExportedModel } from '../store/model-folder.js';
 import { readPlan, readResolved } from '../store/plan-file.js';
+import { confusionMatrixCsv } from '../store/report-file.js';
 import { findRunFolder, userErrorsAt } from './run-refs.js';
 import { ok, type Outcome, type PipelineOptions } from './types.js';
 

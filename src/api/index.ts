@@ -23,6 +23,7 @@ export { initProject, type InitResult } from './init.js';
 export { watch, type WatchOptions, type WatchEvent } from './watch.js';
 export { version, schemaPath } from '../package/package-root.js';
 export { formatDiagnostic, type Diagnostic, type KeyPath } from '../diagnostics/diagnostic.js';
+export { describeSchedule } from './describe.js';
 export type { Outcome, PipelineInput, PipelineOptions, Cancellable } from './types.js';
 export type { PipelineFile, PipelineSpec, BackendName } from '../format/types.js';
 export type { Plan, PlanTask, PlanStage } from '../plan/types.js';

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { describeSchedule } from '../plan/learning-rate-schedule.js';
+import { describeSchedule } from '../api/describe.js';
 import type { Plan, PlanStage } from '../plan/types.js';
 
 /** The plan as a table a person reads before spending minutes on a run. */

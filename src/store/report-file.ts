@@ -1,5 +1,5 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { confusionMatrixCsv } from '../engine/evaluate/metrics.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { readMetricRows } from './metrics-file.js';
 import { readPlan } from './plan-file.js';
@@ -8,7 +8,6 @@ import { PIPELINE_COPY } from './run-folder.js';
 import { readRunRecord } from './run-record.js';
 import { effectiveStatus } from './run-status.js';
 import { readSummary } from './summary-file.js';
-import { readFile } from 'node:fs/promises';
 
 /** report.html and confusion-matrix.csv: what a person opens, rebuilt from the run's other files alone. */
 export const REPORT_FILE = 'report.html';
@@ -41,6 +40,12 @@ export async function runReportHtml(dir: string): Promise<string> {
 export async function writeRunReport(dir: string, out = path.join(dir, REPORT_FILE)): Promise<string> {
   await writeFileAtomic(out, await runReportHtml(dir));
   return out;
+}
+
+/** The confusion matrix as CSV: a header of predicted classes, one row per actual class. */
+export function confusionMatrixCsv(matrix: number[][], classNames: string[]): string {
+  const quote = (text: string): string => (/[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);
+  return [['actual \\ predicted', ...classNames].map(quote).join(','), ...matrix.map((row, i) => [quote(classNames[i] ?? String(i)), ...row].join(','))].join('\n') + '\n';
 }
 
 export async function writeConfusionCsv(dir: string, matrix: number[][], classNames: string[]): Promise<void> {

@@ -225,3 +225,50 @@ train:
     assert.deepEqual(Object.keys(evaluated.test.perClass), ['zero', 'one', 'two']);
   });
 });
+
+describe('machine-readable output', () => {
+  const dir = workspace('json');
+  write(dir, 'tiny.yaml', TINY);
+
+  it('run --json: stdout is JSON lines only, run-start first (id, folder, fingerprint, backend) and run-end last (status, test metrics, paths)', async () => {
+    const r = await tlpipe(['run', 'tiny.yaml', '--json', '--set', 'train.stages[1].epochs=2'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const events = r.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; [key: string]: unknown });
+    const [first, last] = [events[0]!, events.at(-1)!];
+    assert.equal(first.type, 'run-start');
+    assert.match(String(first['id']), /^0001-[0-9a-f]{8}$/);
+    assert.equal(first['backend'], 'wasm');
+    assert.ok(existsSync(String(first['dir'])));
+    assert.match(String(first['fingerprint']), /^[0-9a-f]{64}$/);
+    assert.equal(last.type, 'run-end');
+    assert.equal(last['status'], 'completed');
+    const summary = readJson(path.join(String(first['dir']), 'summary.json'));
+    assert.deepEqual(last['test'], { accuracy: summary.test.accuracy, loss: summary.test.loss, examples: summary.test.examples });
+    assert.equal((last['paths'] as { model: string }).model, path.join(String(first['dir']), 'model'));
+    assert.equal(events.filter((e) => e.type === 'epoch-end').length, 4);
+    // What people read went to stderr.
+    assert.match(r.stderr, /^completed runs\/tiny\/0001-/m);
+  });
+
+  it('an invalid pipeline under --json: one `invalid` line with the diagnostics, exit 1', async () => {
+    const r = await tlpipe(['run', 'tiny.yaml', '--json', '--set', 'seed=-1'], dir);
+    assert.equal(r.code, 1);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 1);
+    const invalid = JSON.parse(lines[0]!) as { type: string; diagnostics: { file: string; message: string }[] };
+    assert.equal(invalid.type, 'invalid');
+    assert.deepEqual([invalid.diagnostics[0]!.file, invalid.diagnostics[0]!.message], ['--set seed=-1', 'must be >= 0, got -1']);
+  });
+
+  it('validate --json and plan --json print one JSON document', async () => {
+    write(dir, 'bad.yaml', TINY.replace('epochs: 2', 'epochs: 0'));
+    const v = await tlpipe(['validate', 'tiny.yaml', 'bad.yaml', '--json'], dir);
+    assert.equal(v.code, 1);
+    const report = JSON.parse(v.stdout) as { files: { file: string; ok: boolean; diagnostics: { line: number; col: number }[] }[]; valid: number; invalid: number };
+    assert.deepEqual([report.valid, report.invalid, report.files.map((f) => f.ok)], [1, 1, [true, false]]);
+    assert.deepEqual([report.files[1]!.diagnostics[0]!.line, report.files[1]!.diagnostics[0]!.col], [18, 15]);
+    const p = await tlpipe(['plan', 'tiny.yaml', '--json'], dir);
+    assert.equal(p.code, 0, p.stderr);
+    assert.equal((JSON.parse(p.stdout) as { pipeline: string }).pipeline, 'tiny');
+  });
+});

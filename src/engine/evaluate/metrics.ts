@@ -44,12 +44,6 @@ export function testMetrics(actual: number[], probabilities: number[][], loss: n
   return { loss, accuracy: accuracyOf(matrix), topK, examples: actual.length, perClass: perClassMetrics(matrix, classNames), confusionMatrix: matrix, worst };
 }
 
-/** The confusion matrix as CSV: a header of predicted classes, one row per actual class. */
-export function confusionMatrixCsv(matrix: number[][], classNames: string[]): string {
-  const quote = (text: string): string => (/[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);
-  return [['actual \\ predicted', ...classNames].map(quote).join(','), ...matrix.map((row, i) => [quote(classNames[i] ?? String(i)), ...row].join(','))].join('\n') + '\n';
-}
-
 export function confusionMatrix(actual: ArrayLike<number>, predicted: ArrayLike<number>, numClasses: number): number[][] {
   const matrix = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   for (let i = 0; i < actual.length; i++) matrix[actual[i]!]![predicted[i]!]! += 1;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { accuracyOf, confusionMatrix, confusionMatrixCsv, perClassMetrics, testMetrics } from '../../../src/engine/evaluate/metrics.js';
+import { confusionMatrixCsv } from '../../../src/store/report-file.js';
+import { accuracyOf, confusionMatrix, perClassMetrics, testMetrics } from '../../../src/engine/evaluate/metrics.js';
 
 describe('test metrics', () => {
   // actual:    a a a b b c

@@ -1,0 +1,2 @@
+/** Plain-language descriptions of plan parts, for programs (and the CLI) that print plans. */
+export { describeSchedule } from '../plan/learning-rate-schedule.js';

@@ -1,10 +1,9 @@
 import path from 'node:path';
 import { UserError } from '../diagnostics/user-error.js';
 import { readDataset, splitSource } from '../engine/data/datasets.js';
-import { listImageFolder } from '../engine/data/image-folder.js';
-import { exampleSource, imageFileSource } from '../engine/evaluate/evaluate.js';
+import { DECODED_CACHE_BYTES, listImageFolder, readImageSplits } from '../engine/data/image-folder.js';
+import { exampleSource } from '../engine/evaluate/evaluate.js';
 import type { TestMetrics } from '../engine/evaluate/metrics.js';
-import { selectionOf } from '../engine/facts/gather-facts.js';
 import { selectBackend } from '../engine/kernels/backend.js';
 import { evaluateExportedModel } from '../engine/evaluate/exported-model.js';
 import type { BatchSource } from '../engine/train/train-stage.js';
@@ -14,7 +13,7 @@ import { fileModelHandler, readExportedModel } from '../store/model-folder.js';
 import { readPlan, readResolved } from '../store/plan-file.js';
 import { confusionMatrixCsv } from '../store/report-file.js';
 import { findRunFolder, userErrorsAt } from './run-refs.js';
-import { ok, type Outcome, type PipelineOptions } from './types.js';
+import { failed, ok, problem, type Outcome, type PipelineOptions } from './types.js';
 
 export interface EvaluateOptions extends Pick<PipelineOptions, 'runsDir' | 'backend'> {
   /** A folder of labelled images (one sub-folder per class, named as the model's classes) instead of the run's test split. */
@@ -47,24 +46,32 @@ export async function evaluate(runRef: string, options: EvaluateOptions = {}): P
     let source: BatchSource;
     let names: string[];
     let on: string;
+    let skipped: { file: string; reason: string }[] = [];
     if (options.data) {
+      if (pre.kind !== 'image') throw new UserError('this run was trained on tabular rows, not images', [], 'evaluate it on its own test split (without --data)');
       // One class folder is enough to measure how a model does on that class.
       const listing = await listImageFolder(options.data, [], undefined, 1);
-      const labels = Int32Array.from(listing.labels, (label) => {
+      const labels = listing.labels.map((label) => {
         const name = listing.classNames[label]!;
         const index = classNames.indexOf(name);
         if (index < 0) throw new UserError(`class folder \`${name}\` in ${options.data} is not one of the model's classes`, [], `the model knows: ${classNames.join(', ')}`);
         return index;
       });
-      if (listing.files.length === 0) throw new UserError(`no image files in ${options.data}`, [], "an image folder has one sub-folder per class, named as the model's classes");
-      source = imageFileSource(listing.files, labels, pre, classNames.length);
-      names = listing.files.map((f) => path.relative(options.data!, f));
-      on = `${options.data} (${listing.files.length} images)`;
+      // Every file decoded once first: one that cannot be is reported, and the rest are evaluated.
+      const read = await readImageSplits(
+        { files: listing.files, labels, root: options.data }, undefined, ({ train }) => ({ train: [...train.keys()], validation: [], test: [] }),
+        { size: pre.inputSize, fit: pre.fit, onBadFile: 'skip', cacheBytes: DECODED_CACHE_BYTES }, [],
+      );
+      skipped = read.skipped;
+      if (read.train.count === 0) throw new UserError(`no image in ${options.data} can be decoded`, [], "an image folder has one sub-folder per class, named as the model's classes");
+      source = exampleSource(read.train, read.selection.train, pre, classNames.length);
+      names = read.selection.train.map((i) => path.relative(options.data!, read.train.name(i)));
+      on = `${options.data} (${read.train.count} images${skipped.length > 0 ? `, ${skipped.length} that cannot be decoded left out` : ''})`;
     } else {
       const spec = await readResolved(runDir);
       if (!spec) throw new UserError(`${runDir} has no resolved.json, so its test split cannot be rebuilt`, [], 'pass --data <folder> with labelled images');
-      const dataset = await readDataset(spec.dataset);
-      const selection = selectionOf(spec, dataset);
+      const dataset = await readDataset(spec.dataset, { seed: spec.seed });
+      const { selection } = dataset;
       if (selection.test.length === 0) throw new UserError('the run has no test split', [], 'pass --data <folder> with labelled images');
       const split = splitSource(dataset, 'test');
       source = exampleSource(split, selection.test, pre, classNames.length);
@@ -76,6 +83,8 @@ export async function evaluate(runRef: string, options: EvaluateOptions = {}): P
       await writeJsonAtomic(path.join(options.out, 'evaluation.json'), { on, ...metrics });
       await writeFileAtomic(path.join(options.out, 'confusion-matrix.csv'), confusionMatrixCsv(metrics.confusionMatrix, classNames));
     }
-    return ok({ on, classNames, metrics });
+    const evaluation = { on, classNames, metrics };
+    // Each file that could not be read is a problem of its own; the metrics cover the rest.
+    return skipped.length === 0 ? ok(evaluation) : failed(skipped.map((s) => problem(s.file, `cannot be decoded: ${s.reason}`, 'it was left out of the evaluation')), [], evaluation);
   });
 }

@@ -15,7 +15,7 @@ export { plan } from './plan.js';
 export { run, resume, type RunOptions, type RunResult, type RunInfo } from './run.js';
 export { evaluate, type Evaluation, type EvaluateOptions } from './evaluate.js';
 export { predict } from './predict.js';
-export { loadModel, modelFiles, type LoadedModel, type Prediction } from './load-model.js';
+export { loadModel, modelFiles, type LoadedModel, type Prediction, type PredictionFailure } from './load-model.js';
 export { listRuns, compare, report, type Comparison, type RunOverview } from './runs.js';
 export { describeData, type DatasetReport } from './data.js';
 export { listModels, type ZooListing } from './models.js';

@@ -1,14 +1,14 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Preprocessing } from '../engine/data/preprocess.js';
 import { loadExportedModel, preparedImages } from '../engine/evaluate/exported-model.js';
-import { collectImageFiles, predictImages, type Prediction } from '../engine/evaluate/predict.js';
+import { collectImageFiles, predictImages, type Prediction, type PredictionFailure } from '../engine/evaluate/predict.js';
 import { selectBackend } from '../engine/kernels/backend.js';
 import { fileModelHandler, readExportedModel } from '../store/model-folder.js';
 import { readPlan } from '../store/plan-file.js';
 import { findRunFolder, userErrorsAt } from './run-refs.js';
 import { ok, type Outcome, type PipelineOptions } from './types.js';
 
-export type { Prediction } from '../engine/evaluate/predict.js';
+export type { Prediction, PredictionFailure } from '../engine/evaluate/predict.js';
 
 /**
  * A tfjs IO handler for an exported model folder (runs/<p>/<id>/model/): plain
@@ -28,8 +28,12 @@ export interface LoadedModel {
   outputs: 'probabilities' | 'logits';
   /** Image files, or encoded images in memory, as the model's input batch: decoded and prepared as training prepared its images. */
   preprocess(images: readonly (string | Uint8Array)[]): Promise<tf.Tensor4D>;
-  /** The `top` most likely classes of each image file (or every image file under a folder), best first. */
-  classify(inputs: readonly string[], options?: { top?: number }): Promise<Prediction[]>;
+  /**
+   * The `top` most likely classes of each image file (or every image file
+   * under a folder), best first; a file that cannot be read or decoded is a
+   * failure, and the others are still classified.
+   */
+  classify(inputs: readonly string[], options?: { top?: number }): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }>;
   dispose(): void;
 }
 
@@ -55,8 +59,9 @@ export async function loadModel(runRef: string, options: Pick<PipelineOptions, '
       outputs,
       preprocess: (images) => preparedImages(images, pre),
       async classify(inputs, classifyOptions = {}) {
-        const files = await collectImageFiles([...inputs]);
-        return predictImages(model, exported.labels, pre, outputs, files, Math.min(classifyOptions.top ?? 3, exported.labels.length));
+        const collected = await collectImageFiles(inputs);
+        const classified = await predictImages(model, exported.labels, pre, outputs, collected.files, Math.min(classifyOptions.top ?? 3, exported.labels.length));
+        return { predictions: classified.predictions, failures: [...collected.failures, ...classified.failures] };
       },
       dispose: () => model.dispose(),
     });

@@ -6,10 +6,11 @@ import type { RunEvent, RunEventListener } from '../engine/events.js';
 import { loadInputs } from '../engine/facts/gather-facts.js';
 import { outOfMemoryError } from '../engine/kernels/backend.js';
 import { runPlan } from '../engine/run/run-plan.js';
+import { checkpointIndexOf } from '../engine/train/checkpoints.js';
 import { loadPipeline } from '../format/load-pipeline.js';
 import type { BackendName } from '../format/types.js';
 import { formatEventLine } from '../progress/event-lines.js';
-import { diskError } from '../store/disk-errors.js';
+import { fileSystemError } from '../store/disk-errors.js';
 import { listRuns, resolveRunRef } from '../store/find-run.js';
 import { truncateMetricRows } from '../store/metrics-file.js';
 import { MODEL_DIR } from '../store/model-folder.js';
@@ -17,13 +18,14 @@ import { readResolved, writePlan, writeResolved } from '../store/plan-file.js';
 import { REPORT_FILE, writeConfusionCsv, writeRunReport } from '../store/report-file.js';
 import { PIPELINE_COPY, RunFolder } from '../store/run-folder.js';
 import type { RunRecord, RunStatus } from '../store/run-record.js';
+import { describeOwner, isLocked } from '../store/run-lock.js';
 import { RunRecorder } from '../store/run-recorder.js';
 import { isAlive } from '../store/run-status.js';
 import { StageCacheFiles } from '../store/stage-cache-files.js';
 import { SUMMARY_FILE, writeSummary, type RunSummary } from '../store/summary-file.js';
 import { loadInput, overrideRecord, runsRootOf } from './pipeline-input.js';
 import { planFromSpec, preparePlan, type PreparedPlan } from './prepare-plan.js';
-import { failed, ok, problem, type Cancellable, type Outcome, type PipelineInput, type PipelineOptions } from './types.js';
+import { failed, interruptedEarly, ok, problem, type Cancellable, type Outcome, type PipelineInput, type PipelineOptions } from './types.js';
 
 export interface RunOptions extends PipelineOptions, Cancellable {
   /** Every event of the run, in order: `run-start`, the engine's, `run-end`. */
@@ -59,7 +61,14 @@ export async function run(input: PipelineInput, options: RunOptions = {}): Promi
   const loaded = loadInput(input, options);
   if (!loaded.ok) return failed(loaded.diagnostics);
   const runsRoot = runsRootOf(options);
-  const planned = await preparePlan(loaded.value, { runsRoot, ...(options.backend ? { backend: options.backend } : {}) });
+  let planned: Awaited<ReturnType<typeof preparePlan>>;
+  try {
+    planned = await preparePlan(loaded.value, { runsRoot, ...(options.backend ? { backend: options.backend } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  } catch (error) {
+    // Stopped while reading the data, before any run folder: nothing was written.
+    if (error instanceof RunInterrupted) return interruptedEarly(loaded.warnings);
+    throw error;
+  }
   if (!planned.ok) return failed(planned.diagnostics, loaded.warnings);
   const warnings = [...loaded.warnings, ...planned.warnings];
   const { spec, plan, inputs } = planned.value;
@@ -70,8 +79,9 @@ export async function run(input: PipelineInput, options: RunOptions = {}): Promi
       return resume(unfinished, options);
     }
   }
+  let folder: RunFolder | undefined;
   try {
-    const folder = await RunFolder.create({
+    folder = await RunFolder.create({
       runsRoot, pipeline: spec.name, pipelineFile: spec.file, pipelineText: loaded.value.text, fingerprint: plan.fingerprint, seed: spec.seed,
       ...(options.overrides ? { overrides: overrideRecord(options.overrides) } : {}),
     });
@@ -83,12 +93,23 @@ export async function run(input: PipelineInput, options: RunOptions = {}): Promi
       ...(spec.base.run ? { upstream: { pipeline: spec.base.run.pipeline, run: spec.base.run.id!, fingerprint: spec.base.run.fingerprint! } } : {}),
       ...(plan.strategy ? { strategy: { requested: plan.strategy.requested, chosen: plan.strategy.chosen, ...(plan.strategy.measurement ? { decision: plan.strategy.measurement.sentence } : {}) } } : {}),
     });
-    const notes: RunEvent[] = options.resume ? [{ type: 'log', level: 'info', message: `no unfinished run of this plan in ${path.relative(process.cwd(), runsRoot) || '.'} to resume; starting a new run` }] : [];
+  } catch (error) {
+    // The runs folder cannot be written (read-only, full, not ours): said, and a folder made so far marked failed.
+    inputs.base.dispose();
+    const cause = fileSystemError(error, folder?.dir);
+    if (!cause) throw error;
+    await folder?.finish('failed', { message: cause.message, ...(cause.hint ? { hint: cause.hint } : {}) }).catch(() => undefined);
+    return failed([cause.toDiagnostic(shownRuns(runsRoot))], warnings);
+  }
+  try {
+    const notes: RunEvent[] = options.resume ? [{ type: 'log', level: 'info', message: `no unfinished run of this plan in ${shownRuns(runsRoot)} to resume; starting a new run` }] : [];
     return await executeRun(folder, planned.value, { ...options, runsRoot, resumed: false, warnings, notes });
   } finally {
     inputs.base.dispose();
   }
 }
+
+const shownRuns = (runsRoot: string): string => path.relative(process.cwd(), runsRoot) || '.';
 
 /**
  * Continues an interrupted or failed run (a folder, or `<pipeline>/<NNNN>`)
@@ -106,34 +127,69 @@ export async function resume(runRef: string, options: Omit<RunOptions, 'override
     if (error instanceof UserError) return failed([error.toDiagnostic(runRef)]);
     throw error;
   }
+  // One owner at a time: a second resume (or a run still going) is told who has the folder.
+  const locked = await folder.lock('resume').catch((error: unknown) => {
+    const cause = fileSystemError(error, folder.dir);
+    if (!cause) throw error;
+    return cause;
+  });
+  if (locked instanceof UserError) return failed([locked.toDiagnostic(runRef)]);
+  if (!locked.ok) {
+    const name = `${folder.record.pipeline}/${folder.record.id}`;
+    return failed([problem(runRef, `run ${name} is in use by ${describeOwner(locked.owner)}`, 'wait for it to end, or stop it (Ctrl-C or kill the process); a lock whose process has died is taken over')]);
+  }
+  let handedOver = false;
+  try {
+    const result = await resumeLocked(folder, runRef, runsRoot, options);
+    handedOver = result.handedOver;
+    return result.outcome;
+  } catch (error) {
+    const cause = fileSystemError(error, folder.dir);
+    if (!cause) throw error;
+    return failed([cause.toDiagnostic(runRef)]);
+  } finally {
+    // A resume that could not start gives the folder back; one that ran gave it back when it finished.
+    if (!handedOver) await folder.unlock();
+  }
+}
+
+async function resumeLocked(folder: RunFolder, runRef: string, runsRoot: string, options: Omit<RunOptions, 'overrides' | 'resume'>): Promise<{ outcome: RunResult; handedOver: boolean }> {
+  const early = (outcome: RunResult): { outcome: RunResult; handedOver: false } => ({ outcome, handedOver: false });
   const { record } = folder;
   const name = `${record.pipeline}/${record.id}`;
-  if (record.status === 'completed') return failed([problem(runRef, `run ${name} has already completed`, 'start a new run with `tlpipe run`')]);
-  if (record.status === 'running' && isAlive(record.pid)) return failed([problem(runRef, `run ${name} is still running (pid ${record.pid})`, 'stop it first (Ctrl-C or kill the process), then resume')]);
+  if (record.status === 'completed') return early(failed([problem(runRef, `run ${name} has already completed`, 'start a new run with `tlpipe run`')]));
   const spec = await readResolved(folder.dir).catch((error: unknown) => (error instanceof UserError ? error : Promise.reject(error)));
-  if (spec instanceof UserError) return failed([spec.toDiagnostic(runRef)]);
-  if (!spec) return failed([problem(runRef, `run ${name} has no resolved.json, which resume needs`, 'start a new run with `tlpipe run` (resolved.json is kept in every run folder that has not been copied from git)')]);
-  // Without a complete checkpoint the run starts over from its first epoch, in the same directory.
-  const lastEpoch = (await folder.latestCheckpointEpoch()) ?? 0;
+  if (spec instanceof UserError) return early(failed([spec.toDiagnostic(runRef)]));
+  if (!spec) return early(failed([problem(runRef, `run ${name} has no resolved.json, which resume needs`, 'start a new run with `tlpipe run` (resolved.json is kept in every run folder that has not been copied from git)')]));
   // The run's copy of the pipeline places problems at their lines.
   const copy = loadPipeline(folder.path(PIPELINE_COPY));
   const source = copy.ok ? copy.value.source : undefined;
   const backend = options.backend ?? (record.backend as BackendName | null) ?? spec.backend;
-  const read = await loadInputs(spec, { backend });
-  if (!read.ok) return failed(read.diagnostics.map((d) => source?.locate(d) ?? d));
+  let read: Awaited<ReturnType<typeof loadInputs>>;
+  try {
+    read = await loadInputs(spec, { backend, ...(options.signal ? { signal: options.signal } : {}) });
+  } catch (error) {
+    if (error instanceof RunInterrupted) return early(interruptedEarly());
+    throw error;
+  }
+  if (!read.ok) return early(failed(read.diagnostics.map((d) => source?.locate(d) ?? d)));
   const planned = await planFromSpec(spec, read.value, source);
-  if (!planned.ok) return failed(planned.diagnostics);
+  if (!planned.ok) return early(failed(planned.diagnostics));
   const { plan, inputs } = planned.value;
   try {
     if (plan.fingerprint !== record.fingerprint) {
-      return failed([problem(runRef, `the inputs of run ${name} changed since it started (plan ${record.fingerprint.slice(0, 8)}, now ${plan.fingerprint.slice(0, 8)})`, 'resume needs the same dataset and base; start a new run with `tlpipe run`')]);
+      return early(failed([problem(runRef, `the inputs of run ${name} changed since it started (plan ${record.fingerprint.slice(0, 8)}, now ${plan.fingerprint.slice(0, 8)})`, 'resume needs the same dataset and base; start a new run with `tlpipe run`')]));
     }
+    // Without a complete checkpoint the run starts over from its first epoch, in the same directory.
+    const checkpoints = await checkpointIndexOf(folder, plan.checkpoints);
+    const lastEpoch = checkpoints.index?.latest?.epoch ?? 0;
     await truncateMetricRows(folder.dir, lastEpoch);
     // The baseline trains after the transfer run, from its first epoch each time.
     await truncateMetricRows(folder.dir, 0, 'baseline');
     await folder.resumed(lastEpoch);
     await folder.appendLog(`${new Date().toISOString()} resumed from epoch ${lastEpoch} by pid ${process.pid}`);
-    return await executeRun(folder, planned.value, { ...options, runsRoot, resumed: true, fromEpoch: lastEpoch, warnings: planned.warnings, notes: [] });
+    const notes: RunEvent[] = checkpoints.rebuiltFrom ? [{ type: 'log', level: 'warn', message: `checkpoints/index.json was missing or damaged: rebuilt from ${checkpoints.rebuiltFrom} complete checkpoint(s)` }] : [];
+    return { outcome: await executeRun(folder, planned.value, { ...options, runsRoot, resumed: true, fromEpoch: lastEpoch, warnings: planned.warnings, notes }), handedOver: true };
   } finally {
     inputs.base.dispose();
   }
@@ -143,7 +199,7 @@ export async function resume(runRef: string, options: Omit<RunOptions, 'override
 async function findResumableRun(runsRoot: string, pipeline: string, fingerprint: string): Promise<string | undefined> {
   for (const { dir, record } of await listRuns(runsRoot, pipeline)) {
     if (record.fingerprint !== fingerprint) continue;
-    if (record.status === 'completed' || (record.status === 'running' && isAlive(record.pid))) continue;
+    if (record.status === 'completed' || (record.status === 'running' && isAlive(record.pid)) || (await isLocked(dir))) continue;
     return dir;
   }
   return undefined;
@@ -216,24 +272,27 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
   } catch (thrown) {
     await recorder.settle();
     // A full disk or an exhausted heap is the machine's state, not a bug: say so, and how to go on.
-    const cause = diskError(thrown, folder.dir) ?? outOfMemoryError(thrown, inputs.backend.name) ?? thrown;
+    const cause = fileSystemError(thrown, folder.dir) ?? outOfMemoryError(thrown, inputs.backend.name) ?? thrown;
     const stamp = new Date().toISOString();
+    // Recording how it ended may fail too (the folder deleted, the disk full): the outcome is still said.
+    const finishAs = (status: 'failed' | 'interrupted', error: RunRecord['error']): Promise<RunRecord> =>
+      folder.finish(status, error).catch(() => ({ ...folder.record, status, ...(error ? { error } : {}), seconds: (Date.now() - Date.parse(folder.record.startedAt)) / 1000 }));
     if (cause instanceof RunInterrupted) {
       await folder.appendLog(`${stamp} interrupted`).catch(() => undefined);
-      const info = end(await folder.finish('interrupted', { message: 'interrupted by a signal; checkpoints so far are kept' }));
+      const info = end(await finishAs('interrupted', { message: 'interrupted by a signal; checkpoints so far are kept' }));
       await recorder.settle();
       return failed([], options.warnings, info);
     }
     if (cause instanceof UserError) {
       await folder.appendLog(`${stamp} failed: ${cause.message}`).catch(() => undefined);
-      const info = end(await folder.finish('failed', { message: cause.message, ...(cause.hint ? { hint: cause.hint } : {}) }));
+      const info = end(await finishAs('failed', { message: cause.message, ...(cause.hint ? { hint: cause.hint } : {}) }));
       await recorder.settle();
       const diagnostic = cause.toDiagnostic(spec.file);
       return failed([source?.locate(diagnostic) ?? diagnostic], options.warnings, info);
     }
     // A bug, not a user error: keep the stack in the log and the reason in run.json, then let it through.
     await folder.appendLog(`${stamp} internal error: ${(cause as Error).stack ?? String(cause)}`).catch(() => undefined);
-    end(await folder.finish('failed', { message: `internal error: ${(cause as Error).message}` }));
+    end(await finishAs('failed', { message: `internal error: ${(cause as Error).message}` }));
     await recorder.settle();
     throw cause;
   }

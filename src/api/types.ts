@@ -11,7 +11,7 @@ import type { BackendName, PipelineFile } from '../format/types.js';
  */
 export type Outcome<T> =
   | { ok: true; value: T; diagnostics: []; warnings: Diagnostic[] }
-  | { ok: false; value?: T; diagnostics: Diagnostic[]; warnings: Diagnostic[] };
+  | { ok: false; value?: T; diagnostics: Diagnostic[]; warnings: Diagnostic[]; interrupted?: true };
 
 /**
  * A pipeline: the path of its YAML file, its YAML text, or the pipeline as
@@ -41,6 +41,9 @@ export interface Cancellable {
 export const ok = <T>(value: T, warnings: Diagnostic[] = []): Outcome<T> => ({ ok: true, value, diagnostics: [], warnings });
 export const failed = <T>(diagnostics: Diagnostic[], warnings: Diagnostic[] = [], value?: T): Outcome<T> =>
   ({ ok: false, diagnostics, warnings, ...(value !== undefined ? { value } : {}) });
+
+/** Stopped through its AbortSignal before there was anything to show (before a run folder existed). */
+export const interruptedEarly = <T>(warnings: Diagnostic[] = []): Outcome<T> => ({ ok: false, diagnostics: [], warnings, interrupted: true });
 
 /** A problem that has no place in a file (a run folder that is not one, say). */
 export function problem(file: string, message: string, hint?: string): Diagnostic {

@@ -77,10 +77,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: async ({ positional: [run], options }, print) => {
       const { evaluate } = await api();
       const result = await evaluate(run!, { ...dataOption(options), ...(options['out'] ? { out: String(options['out']) } : {}), ...backendAndRuns(options) });
-      if (!result.ok) return failure(result.diagnostics, print);
-      const { formatEvaluation } = await import('./format-results.js');
-      printLine(print.out, options['json'] ? JSON.stringify({ on: result.value.on, ...result.value.metrics }) : `evaluated ${run} on ${result.value.on}\n${formatEvaluation(result.value)}`);
-      return EXIT.ok;
+      if (result.value) {
+        const { formatEvaluation } = await import('./format-results.js');
+        printLine(print.out, options['json'] ? JSON.stringify({ on: result.value.on, ...result.value.metrics }) : `evaluated ${run} on ${result.value.on}\n${formatEvaluation(result.value)}`);
+      }
+      // Files that could not be decoded were left out of the metrics: said, and exit 1.
+      return result.ok ? EXIT.ok : failure(result.diagnostics, print);
     },
   },
   {
@@ -94,9 +96,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       if (!Number.isInteger(top) || top < 1) return usage(`--top must be a positive whole number, got '${String(options['top'])}'`, print);
       const { predict } = await api();
       const result = await predict(run!, images, { top, ...backendAndRuns(options) });
-      if (!result.ok) return failure(result.diagnostics, print);
-      for (const p of result.value) printLine(print.out, options['json'] ? JSON.stringify(p) : `${p.file}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`);
-      return EXIT.ok;
+      // The images that could be classified are printed even when others could not; then exit 1.
+      for (const p of result.value ?? []) printLine(print.out, options['json'] ? JSON.stringify(p) : `${p.file}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`);
+      return result.ok ? EXIT.ok : failure(result.diagnostics, print);
     },
   },
   {

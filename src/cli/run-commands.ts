@@ -55,6 +55,11 @@ export function describeRunEnd(end: Pick<RunEndEvent, 'status' | 'dir' | 'second
 
 /** Prints how a run ended and returns the exit code. */
 function reportRun(result: RunResult, mode: Mode, print: Printer): number {
+  if (!result.ok && result.interrupted && !result.value) {
+    printLine(print.err, 'interrupted before the run started: nothing was written');
+    if (mode === 'json') printLine(print.out, JSON.stringify({ type: 'interrupted', before: 'run-start' }));
+    return EXIT.interrupted;
+  }
   if (!result.value) return failure(result.diagnostics, print, mode === 'json');
   printDiagnostics(result.diagnostics, print);
   const { status, dir, record, summary } = result.value;

@@ -49,11 +49,24 @@ export function formatDiagnostic(d: Diagnostic): string {
   const lines = [`${where}: ${d.severity}: ${key}${d.message}`];
   if (d.line !== undefined && d.sourceLine !== undefined) {
     const gutter = String(d.line);
-    lines.push(`  ${gutter} | ${d.sourceLine}`);
-    lines.push(`  ${' '.repeat(gutter.length)} | ${' '.repeat(Math.max(0, (d.col ?? 1) - 1))}^`);
+    const { text, caret } = excerpt(d.sourceLine, (d.col ?? 1) - 1);
+    lines.push(`  ${gutter} | ${text}`);
+    lines.push(`  ${' '.repeat(gutter.length)} | ${' '.repeat(caret)}^`);
   }
   if (d.hint) lines.push(`  hint: ${d.hint}`);
   return lines.join('\n');
+}
+
+/** Source lines are echoed at most this wide: a 900 KB line of a huge value is not. */
+export const MAX_ECHOED_LINE = 120;
+
+/** The part of a long line around `column` (0-based), marked with … where cut, and where the caret goes in it. */
+export function excerpt(line: string, column: number): { text: string; caret: number } {
+  if (line.length <= MAX_ECHOED_LINE) return { text: line, caret: column };
+  const start = Math.max(0, Math.min(column - MAX_ECHOED_LINE / 3, line.length - MAX_ECHOED_LINE));
+  const end = Math.min(line.length, start + MAX_ECHOED_LINE);
+  const head = start > 0 ? '…' : '';
+  return { text: `${head}${line.slice(start, end)}${end < line.length ? '…' : ''}`, caret: column - start + head.length };
 }
 
 export function byPosition(a: Diagnostic, b: Diagnostic): number {

@@ -1,8 +1,7 @@
 import type { Diagnostic, Result } from '../diagnostics/diagnostic.js';
-import { closestMatches } from '../diagnostics/did-you-mean.js';
 import { headShapeProblems } from '../format/head-shape.js';
 import { ZOO } from '../format/zoo-catalog.js';
-import { applyFreezeRules, matchRule, splitBlocks } from './freeze-rules.js';
+import { applyFreezeRules, matchRule, resolveSelector, splitBlocks } from './freeze-rules.js';
 import { describeSchedule } from './learning-rate-schedule.js';
 import type { OptimizerSpec, PipelineSpec } from '../format/types.js';
 import { fingerprint } from './fingerprint.js';
@@ -203,9 +202,7 @@ function trainableBaseLayers(spec: PipelineSpec, inputs: PlanInputs, diagnostics
   const report = (path: Diagnostic['path'], problems: { index: number; kind: string; message: string; hint?: string }[]): void => {
     for (const p of problems) {
       const rulePath = [...path, ...(path[path.length - 1] === p.kind ? [] : [p.kind]), p.index];
-      const rule = String(p.message.match(/`([^`]+)`/)?.[1] ?? '');
-      const near = closestMatches(rule.replace(/^from: /, ''), layers, 3);
-      diagnostics.push({ file: spec.file, path: rulePath, message: p.message, hint: p.hint ?? (near.length > 0 ? `nearest layer names: ${near.join(', ')}` : `base layers run from ${layers[0]} to ${layers[layers.length - 1]}`), severity: 'error' });
+      diagnostics.push({ file: spec.file, path: rulePath, message: p.message, ...(p.hint ? { hint: p.hint } : {}), severity: 'error' });
     }
   };
   const initial = applyFreezeRules(layers, new Set(layers), [{ kind: 'freeze', rules: spec.freeze }]);
@@ -216,6 +213,15 @@ function trainableBaseLayers(spec: PipelineSpec, inputs: PlanInputs, diagnostics
     const next = applyFreezeRules(layers, trainable, [{ kind: 'unfreeze', rules: stage.unfreeze }, { kind: 'freeze', rules: stage.freeze }]);
     report(['train', 'stages', index], next.problems);
     trainable = next.trainable;
+    // Multipliers select layers as freeze rules do, through the same resolver: a typo is an error here too.
+    stage.optimizer.multipliers.forEach((m, j) => {
+      const at = ['train', 'stages', index, 'optimizer', 'multipliers', j, 'layers'];
+      const resolved = resolveSelector(m.layers, layers);
+      if (!resolved.ok) diagnostics.push({ file: spec.file, path: at, message: resolved.message, hint: resolved.hint, severity: 'error' });
+      else if (!resolved.names.some((name) => trainable.has(name))) {
+        diagnostics.push({ file: spec.file, path: at, severity: 'warning', message: `the multiplier for \`${typeof m.layers === 'string' ? m.layers : `from: ${m.layers.from}`}\` applies to no layer that learns in stage \`${stage.name}\``, hint: 'unfreeze those layers in this stage, or remove the multiplier' });
+      }
+    });
     if (blockPattern) {
       for (const block of splitBlocks(layers, trainable, new RegExp(blockPattern))) {
         diagnostics.push({

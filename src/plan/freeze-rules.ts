@@ -10,6 +10,8 @@
  *   - `[0, 100)`, `[-20, end)`, `[3, 7]`   an index range; negatives count from the top
  *   - `{ from: block_13_expand }`     that layer and everything above it
  */
+import { closestMatches } from '../diagnostics/did-you-mean.js';
+
 export type FreezeRule = string | { from: string };
 
 export interface RuleMatch {
@@ -74,6 +76,26 @@ export function matchRule(rule: FreezeRule, layers: readonly string[]): string[]
   return layers.includes(rule) ? [rule] : [];
 }
 
+const showRule = (rule: FreezeRule): string => (typeof rule === 'string' ? rule : `from: ${rule.from}`);
+
+/**
+ * The one resolver of layer selectors — freeze rules, a stage's `unfreeze`
+ * and `freeze`, a learning-rate multiplier's `layers`: the base layers it
+ * names, or why it names none, with the nearest layer names as the hint.
+ * `none` names no layer and is never a problem.
+ */
+export function resolveSelector(rule: FreezeRule, layers: readonly string[]): { ok: true; names: string[] } | { ok: false; message: string; hint: string } {
+  const matched = matchRule(rule, layers);
+  const near = (text: string): string => {
+    const names = closestMatches(text, layers, 3);
+    return names.length > 0 ? `nearest layer names: ${names.join(', ')}` : `base layers run from ${layers[0]} to ${layers[layers.length - 1]}`;
+  };
+  if (!Array.isArray(matched)) return { ok: false, message: `\`${showRule(rule)}\`: ${matched.message}`, hint: matched.hint ?? near(typeof rule === 'string' ? rule : rule.from) };
+  if (rule === 'none') return { ok: true, names: [] };
+  if (matched.length === 0) return { ok: false, message: `\`${showRule(rule)}\` matches no base layer`, hint: near(typeof rule === 'string' ? rule.replace(/[*?[\]/]/g, '') : rule.from) };
+  return { ok: true, names: matched };
+}
+
 export interface TrainableChange {
   /** `freeze` rules make layers frozen; `unfreeze` rules make them trainable. */
   kind: 'freeze' | 'unfreeze';
@@ -94,17 +116,12 @@ export function applyFreezeRules(
   const problems: (RuleProblem & { kind: TrainableChange['kind'] })[] = [];
   for (const change of changes) {
     change.rules.forEach((rule, index) => {
-      const matched = matchRule(rule, layers);
-      if (!Array.isArray(matched)) {
-        problems.push({ index, kind: change.kind, ...matched });
+      const resolved = resolveSelector(rule, layers);
+      if (!resolved.ok) {
+        problems.push({ index, kind: change.kind, message: resolved.message, hint: resolved.hint });
         return;
       }
-      if (matched.length === 0 && rule !== 'none') {
-        problems.push({ index, kind: change.kind, message: `\`${typeof rule === 'string' ? rule : `from: ${rule.from}`}\` matches no base layer` });
-        return;
-      }
-      const selected = rule === 'none' ? [] : matched;
-      for (const name of selected) {
+      for (const name of resolved.names) {
         if (change.kind === 'freeze') result.delete(name);
         else result.add(name);
       }

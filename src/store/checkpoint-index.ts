@@ -7,7 +7,7 @@ import { writeJsonAtomic } from './atomic-write.js';
 /** checkpoints/index.json: the commit point of every checkpoint, rewritten after each one is complete. */
 export const CHECKPOINT_INDEX = 'checkpoints/index.json';
 
-/** The run's checkpoint index, or undefined when it has none yet. */
+/** The run's checkpoint index, or undefined when it has none yet or it is damaged (the engine then rebuilds it from the checkpoint folders). */
 export async function readCheckpointIndex(dir: string): Promise<CheckpointIndex | undefined> {
   const file = path.join(dir, CHECKPOINT_INDEX);
   const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
@@ -16,9 +16,10 @@ export async function readCheckpointIndex(dir: string): Promise<CheckpointIndex 
   });
   if (text === undefined) return undefined;
   try {
-    return JSON.parse(text) as CheckpointIndex;
+    const index = JSON.parse(text) as CheckpointIndex;
+    return index && typeof index === 'object' && index.formatVersion === 1 ? index : undefined;
   } catch {
-    throw new UserError(`${file} is not valid JSON`, [], 'the checkpoint index is damaged');
+    return undefined;
   }
 }
 

@@ -42,10 +42,20 @@ export async function writeRunReport(dir: string, out = path.join(dir, REPORT_FI
   return out;
 }
 
+/**
+ * One CSV field, safe to open in a spreadsheet: a value that starts with
+ * `=`, `+`, `-`, `@`, a tab or a carriage return would be run as a formula
+ * (OWASP's CSV injection), so it gets a leading `'`; a value with a comma,
+ * a quote or a line break is quoted.
+ */
+export function csvField(text: string): string {
+  const neutral = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return /[",\r\n]/.test(neutral) || neutral !== text ? `"${neutral.replace(/"/g, '""')}"` : neutral;
+}
+
 /** The confusion matrix as CSV: a header of predicted classes, one row per actual class. */
 export function confusionMatrixCsv(matrix: number[][], classNames: string[]): string {
-  const quote = (text: string): string => (/[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);
-  return [['actual \\ predicted', ...classNames].map(quote).join(','), ...matrix.map((row, i) => [quote(classNames[i] ?? String(i)), ...row].join(','))].join('\n') + '\n';
+  return [['actual \\ predicted', ...classNames].map(csvField).join(','), ...matrix.map((row, i) => [csvField(classNames[i] ?? String(i)), ...row].join(','))].join('\n') + '\n';
 }
 
 export async function writeConfusionCsv(dir: string, matrix: number[][], classNames: string[]): Promise<void> {

@@ -6,6 +6,7 @@ import { writeFileAtomic } from './atomic-write.js';
 import { readCheckpointIndex, writeCheckpointIndex } from './checkpoint-index.js';
 import { gitState } from './git-state.js';
 import { fileModelHandler, writeExportFiles } from './model-folder.js';
+import { RunLock, type LockOwner } from './run-lock.js';
 import { readRunRecord, versions, writeRunRecord, type RunRecord, type RunStatus } from './run-record.js';
 import { HEARTBEAT_FILE, HEARTBEAT_MS } from './run-status.js';
 
@@ -23,6 +24,8 @@ const LOG_FILE = 'log.txt';
 export class RunFolder implements RunOutput {
   private current: RunRecord;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** The folder's lock while this process runs or resumes it: one owner at a time. */
+  private held: RunLock | undefined;
 
   private constructor(readonly dir: string, record: RunRecord) {
     this.current = record;
@@ -80,9 +83,29 @@ export class RunFolder implements RunOutput {
       ...(options.overrides && Object.keys(options.overrides).length > 0 ? { overrides: options.overrides } : {}),
     };
     const run = new RunFolder(dir, record);
+    // A folder this process just made is free; the lock keeps a resume of it out while it runs.
+    const locked = await RunLock.acquire(dir, 'run');
+    if (!locked.ok) throw new Error(`the new run folder ${dir} is locked by another process`);
+    run.held = locked.lock;
     await writeFileAtomic(path.join(dir, PIPELINE_COPY), options.pipelineText);
     await writeRunRecord(dir, record);
     return run;
+  }
+
+  /** Takes the folder's lock for this process (`run` or `resume`), or says who holds it. */
+  async lock(by: string): Promise<{ ok: true } | { ok: false; owner: LockOwner | undefined }> {
+    const result = await RunLock.acquire(this.dir, by);
+    if (!result.ok) return result;
+    this.held = result.lock;
+    // The record as it is now that nobody else can change it.
+    this.current = await readRunRecord(this.dir);
+    return { ok: true };
+  }
+
+  /** Gives the lock up without finishing the run (a resume that found it cannot continue). */
+  async unlock(): Promise<void> {
+    await this.held?.release();
+    this.held = undefined;
   }
 
   path(relative: string): string {
@@ -122,6 +145,10 @@ export class RunFolder implements RunOutput {
     return readCheckpointIndex(this.dir);
   }
 
+  async listDir(relativeDir: string): Promise<string[]> {
+    return readdir(this.path(relativeDir)).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' || error.code === 'ENOTDIR' ? [] : Promise.reject(error)));
+  }
+
   writeCheckpointIndex(index: CheckpointIndex): Promise<void> {
     return writeCheckpointIndex(this.dir, index);
   }
@@ -131,11 +158,6 @@ export class RunFolder implements RunOutput {
   }
 
   // ——— The run's record and log ———
-
-  /** The epoch of the run's latest complete checkpoint (the one checkpoints/index.json names). */
-  async latestCheckpointEpoch(): Promise<number | undefined> {
-    return (await this.readCheckpointIndex())?.latest?.epoch;
-  }
 
   /** Marks the run running again in this process, and clears what its dead process left half-written. */
   async resumed(fromEpoch: number): Promise<void> {
@@ -160,7 +182,10 @@ export class RunFolder implements RunOutput {
    * can tell a live run from one whose process was killed. Stops at finish.
    */
   startHeartbeat(): void {
-    const beat = (): void => void writeFile(this.path(HEARTBEAT_FILE), new Date().toISOString()).catch(() => undefined);
+    const beat = (): void => {
+      void writeFile(this.path(HEARTBEAT_FILE), new Date().toISOString()).catch(() => undefined);
+      void this.held?.touch();
+    };
     beat();
     this.heartbeat = setInterval(beat, HEARTBEAT_MS);
     this.heartbeat.unref();
@@ -171,12 +196,16 @@ export class RunFolder implements RunOutput {
     clearInterval(this.heartbeat);
     await rm(this.path(HEARTBEAT_FILE), { force: true });
     const endedAt = new Date();
-    await this.update({
-      status,
-      endedAt: endedAt.toISOString(),
-      seconds: (endedAt.getTime() - Date.parse(this.current.startedAt)) / 1000,
-      ...(error ? { error } : {}),
-    });
+    try {
+      await this.update({
+        status,
+        endedAt: endedAt.toISOString(),
+        seconds: (endedAt.getTime() - Date.parse(this.current.startedAt)) / 1000,
+        ...(error ? { error } : {}),
+      });
+    } finally {
+      await this.unlock();
+    }
     return this.current;
   }
 }

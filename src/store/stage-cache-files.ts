@@ -3,6 +3,14 @@ import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'n
 import path from 'node:path';
 import { UserError } from '../diagnostics/user-error.js';
 import type { CachedStage, StageCache } from '../engine/cache/stage-cache.js';
+import { isAlive } from './run-status.js';
+
+/** The bytes of the files directly in a folder (a cache entry has two). */
+async function folderBytes(dir: string): Promise<number> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const sizes = await Promise.all(names.map((n) => stat(path.join(dir, n)).then((s) => s.size, () => 0)));
+  return sizes.reduce((a, b) => a + b, 0);
+}
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
@@ -44,18 +52,29 @@ export class StageCacheFiles implements StageCache {
     return this.write('stages', key, meta, weightData);
   }
 
-  /** Removes least recently used entries until the cache fits `maxBytes`. */
-  private async evict(): Promise<void> {
+  /**
+   * Removes least recently used entries until the cache fits `maxBytes`.
+   * Temporary entries a killed process left (its pid gone) are removed
+   * first; those still being written count against the limit.
+   */
+  async evict(): Promise<void> {
     const entries: { dir: string; bytes: number; used: number }[] = [];
+    let writing = 0;
     for (const kind of ['features', 'stages']) {
-      for (const key of await readdir(path.join(this.root, kind)).catch(() => [] as string[])) {
-        if (!/^[0-9a-f]{64}$/.test(key)) continue;
-        const dir = path.join(this.root, kind, key);
+      for (const name of await readdir(path.join(this.root, kind)).catch(() => [] as string[])) {
+        const dir = path.join(this.root, kind, name);
+        const temporary = /^[0-9a-f]{64}\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
+        if (temporary) {
+          if (isAlive(Number(temporary[1])) || Number(temporary[1]) === process.pid) writing += await folderBytes(dir);
+          else await rm(dir, { recursive: true, force: true });
+          continue;
+        }
+        if (!/^[0-9a-f]{64}$/.test(name)) continue;
         const [meta, data] = await Promise.all([stat(path.join(dir, 'meta.json')).catch(() => undefined), stat(path.join(dir, 'data.bin')).catch(() => undefined)]);
         if (meta && data) entries.push({ dir, bytes: meta.size + data.size, used: meta.mtimeMs });
       }
     }
-    let total = entries.reduce((sum, e) => sum + e.bytes, 0);
+    let total = writing + entries.reduce((sum, e) => sum + e.bytes, 0);
     for (const entry of entries.sort((a, b) => a.used - b.used)) {
       if (total <= this.maxBytes) break;
       await rm(entry.dir, { recursive: true, force: true });

@@ -139,12 +139,12 @@ describe('the library API', { concurrency: false }, () => {
     const classified = await loaded.value.classify([images], { top: 3 });
     const predicted = await predict('lib/0001', [images], { runsDir, top: 3 });
     assert.ok(predicted.ok);
-    assert.deepEqual(classified, predicted.value);
+    assert.deepEqual(classified, { predictions: predicted.value, failures: [] });
     const x = await loaded.value.preprocess([path.join(images, 'd0.png')]);
     const plain = await tf.loadLayersModel(modelFiles(path.join(firstDir, 'model')));
     const [a, b] = [loaded.value.model.predict(x) as tf.Tensor, plain.predict(x) as tf.Tensor];
     assert.deepEqual(await a.array(), await b.array());
-    assert.equal(classified[0]!.top[0]!.probability, ((await b.array()) as number[][])[0]!.reduce((m, v) => Math.max(m, v), 0));
+    assert.equal(classified.predictions[0]!.top[0]!.probability, ((await b.array()) as number[][])[0]!.reduce((m, v) => Math.max(m, v), 0));
     tf.dispose([x, a, b]);
     plain.dispose();
     loaded.value.dispose();

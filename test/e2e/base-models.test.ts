@@ -217,7 +217,7 @@ train:
     {
       name: 'a missing model.json',
       yaml: 'dataset: { format: mnist }\nbase: { model: nowhere/model.json, cut: x }\nhead:\n  - dense: { units: classes, activation: softmax }\ntrain: { stages: [{ epochs: 1 }] }\n',
-      err: [/^bad.yaml:2:16: error: base.model: model file not found: .*nowhere\/model.json$/m],
+      err: [/^bad.yaml:2:16: error: base.model: model file .*nowhere\/model.json: not found$/m],
     },
     {
       name: 'images on a vector base',

@@ -144,7 +144,7 @@ describe('bad input to run: a clear message, exit 1, no run directory claiming s
     {
       name: 'a missing dataset file',
       text: VALID.replace('format: mnist', 'format: idx\n  train: { images: nowhere.gz, labels: nowhere-labels.gz }').replace('testPerClass: 1 ', ''),
-      err: [/^p.yaml:3:20: error: dataset.train.images: file not found: .*nowhere.gz$/m],
+      err: [/^p.yaml:3:20: error: dataset.train.images: IDX file .*nowhere.gz: not found$/m],
     },
     {
       name: 'IDX images and labels that disagree in count',
@@ -171,7 +171,7 @@ describe('bad input to run: a clear message, exit 1, no run directory claiming s
       name: 'an image folder that is a file',
       setup: (dir) => write(dir, 'photos', 'not a folder'),
       text: VALID.replace('format: mnist', 'format: imageFolder\n  dir: photos').replace('testPerClass: 1 ', ''),
-      err: [/^p.yaml:3:8: error: dataset.dir: not a folder: .*photos$/m],
+      err: [/^p.yaml:3:8: error: dataset.dir: image folder .*photos: not a folder$/m],
     },
     {
       name: 'a CSV row without a label',

@@ -54,7 +54,7 @@ describe('downloading a base model over HTTP', () => {
     const cache = workspace('cache');
     const first = await downloadModel(`${base}/good/model.json`, { cache, allowHttp: true });
     assert.equal(first.fetched, true);
-    assert.equal(first.sha256, loadLocalArtifacts(path.join(served, 'model.json')).digest);
+    assert.equal(first.sha256, (await loadLocalArtifacts(path.join(served, 'model.json'))).digest);
     const count = requests.length;
     const second = await downloadModel(`${base}/good/model.json`, { cache, allowHttp: true });
     assert.deepEqual([second.fetched, second.file, second.sha256], [false, first.file, first.sha256]);
@@ -106,7 +106,7 @@ train:
     assert.equal(r.code, 0, r.stderr);
     const runs = path.join(dir, 'runs', 'remote');
     const run = JSON.parse(readFileSync(path.join(runs, readdirSync(runs).find((n) => n.startsWith('0001-'))!, 'run.json'), 'utf8'));
-    assert.deepEqual(run.download, { url: `${base}/good/model.json`, sha256: loadLocalArtifacts(path.join(served, 'model.json')).digest });
+    assert.deepEqual(run.download, { url: `${base}/good/model.json`, sha256: (await loadLocalArtifacts(path.join(served, 'model.json'))).digest });
     const count = requests.length;
     assert.equal((await tlpipe(['run', 'remote.yaml', '--quiet'], dir, env)).code, 0);
     assert.equal(requests.length, count, 'the second run used the cache');

@@ -76,9 +76,14 @@ describe('tlpipe run and tlpipe data on an image folder of real digits', () => {
     });
     const text = await tlpipe(['predict', runDir, path.join(dir, 'digits', 'zero'), '--top', '1'], dir);
     assert.match(text.stdout, /zero.*: (one|seven|zero) \d+\.\d%$/m);
-    const missing = await tlpipe(['predict', runDir, 'nowhere.png'], dir);
-    assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /no such file or folder: nowhere.png/);
+    // One missing and one undecodable image among good ones: each is reported, the rest are classified, exit 1.
+    write(dir, 'broken.png', 'not a png');
+    const good = probe.examples[0]!;
+    const mixed = await tlpipe(['predict', runDir, 'nowhere.png', good, 'broken.png'], dir);
+    assert.equal(mixed.code, 1);
+    assert.match(mixed.stderr, /^nowhere.png: error: not found$/m);
+    assert.match(mixed.stderr, /^broken.png: error: .*unsupported image format/m);
+    assert.deepEqual(mixed.stdout.trim().split('\n').map((l) => l.split(':')[0]), [good]);
   });
 
   it('evaluate --data scores the model on a folder of labelled images and rejects unknown classes', async () => {

@@ -80,7 +80,7 @@ console.log(JSON.stringify({ accuracy: test?.accuracy, loss: test?.loss, perClas
 const loaded = await loadModel(result.value.dir);
 if (!loaded.ok) throw new Error(loaded.diagnostics.map(formatDiagnostic).join('\\n'));
 const images = readdirSync('images').sort().map((f) => \`images/\${f}\`);
-for (const p of await loaded.value.classify(images, { top: 2 })) {
+for (const p of (await loaded.value.classify(images, { top: 2 })).predictions) {
   console.log(\`\${p.file}: \${p.top.map((t) => \`\${t.label} \${(t.probability * 100).toFixed(1)}%\`).join(', ')}\`);
 }
 loaded.value.dispose();

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { fingerprint } from '../../plan/fingerprint.js';
 import type { FeaturesTask, Plan } from '../../plan/types.js';
 import type { StageSummary } from '../train/checkpoints.js';
-import type { EpochMetrics } from '../events.js';
+import type { EpochMetrics, EventListener } from '../events.js';
 
 /**
  * What a finished stage leaves for a later run whose plan is the same up to
@@ -52,4 +52,19 @@ export async function cachedWeights(model: tf.LayersModel): Promise<{ weightSpec
 export function decodeCachedWeights(stage: CachedStage): tf.NamedTensorMap {
   const bytes = stage.weightData;
   return tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, stage.weightSpecs);
+}
+
+/**
+ * Keeps something in the stage cache, which is an optimisation: when the
+ * write fails (a full disk, a read-only folder) the run goes on and a
+ * warning says what was not kept and why.
+ */
+export async function keepInCache(what: string, write: () => Promise<void>, onEvent: EventListener): Promise<void> {
+  try {
+    await write();
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    const reason = e.code === 'ENOSPC' ? 'no space left on the device' : e.code === 'EDQUOT' ? 'the disk quota is used up' : e.code === 'EROFS' ? 'the file system is read-only' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : (e.code ?? e.message);
+    onEvent({ type: 'log', level: 'warn', message: `the stage cache could not keep ${what} (${reason}${e.path ? `: ${e.path}` : ''}); the run goes on without it` });
+  }
 }

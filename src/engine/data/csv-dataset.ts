@@ -4,17 +4,27 @@ import { didYouMean } from '../../diagnostics/did-you-mean.js';
 import type { DatasetSpec } from '../../format/types.js';
 import { CsvFormatError, parseCsv } from './csv.js';
 import type { LoadedDataset, SkippedFile } from './dataset-types.js';
-import { readUserFile } from '../errors.js';
 import { UserError } from '../../diagnostics/user-error.js';
-import { decodeImageFiles, type DecodeOptions } from './image-folder.js';
+import { readRegularFile } from '../read-file.js';
+import { readImageSplits, type DecodeOptions } from './image-folder.js';
+import type { Selection } from './selection.js';
+
+/** A field as a message shows it: never more than a few dozen characters of a file's contents. */
+const shownField = (field: string | undefined): string => {
+  const text = JSON.stringify(field ?? '');
+  return text.length > 40 ? `${text.slice(0, 37)}…"` : text;
+};
 
 /**
  * A CSV of image paths and labels. Classes are the distinct labels, sorted
  * (or `classNames`, in that order); every row is checked before training, and
  * a bad row is an error naming its line (or, with `onBadFile: skip`, skipped).
  */
-export async function readCsvDataset(spec: Extract<DatasetSpec, { format: 'csv' }>, cacheBytes: number): Promise<LoadedDataset> {
-  const text = readUserFile(spec.file, ['dataset', 'file']).toString('utf8');
+export async function readCsvDataset(
+  spec: Extract<DatasetSpec, { format: 'csv' }>,
+  options: { cacheBytes: number; select: (labels: { train: Int32Array }, numClasses: number) => Selection; signal?: AbortSignal },
+): Promise<LoadedDataset & { selection: Selection }> {
+  const text = (await readRegularFile(spec.file, 'csv', ['dataset', 'file'])).toString('utf8');
   let records;
   try {
     records = parseCsv(text);
@@ -47,7 +57,7 @@ export async function readCsvDataset(spec: Extract<DatasetSpec, { format: 'csv' 
     if (row.fields.length !== header.fields.length) problems.push({ file: where, reason: `${row.fields.length} fields, the header has ${header.fields.length}` });
     else if (label === '') problems.push({ file: where, reason: `missing label (column \`${spec.labelColumn}\`)` });
     else if (imageAt >= 0 && image === '') problems.push({ file: where, reason: `missing image path (column \`${spec.imageColumn}\`)` });
-    else if (badValue >= 0) problems.push({ file: where, reason: `column \`${spec.featureColumns![badValue]}\` is not a number: ${JSON.stringify(row.fields[featureAt![badValue]!])}` });
+    else if (badValue >= 0) problems.push({ file: where, reason: `column \`${spec.featureColumns![badValue]}\` is not a number: ${shownField(row.fields[featureAt![badValue]!])}` });
     else if (spec.classNames && !spec.classNames.includes(label)) problems.push({ file: where, reason: `label \`${label}\` is not one of classNames` });
     else usable.push({ file: imageAt >= 0 ? path.resolve(root, image) : where, label, ...(values ? { values } : {}) });
   }
@@ -82,19 +92,21 @@ export async function readCsvDataset(spec: Extract<DatasetSpec, { format: 'csv' 
       skipped: problems,
       ignored: [],
       storage: 'memory',
+      selection: options.select({ train: labels }, classNames.length),
     };
   }
-  const listing = { files: usable.map((u) => u.file), labels: Array.from(labels) };
-  const options: DecodeOptions = { size: spec.image.size, fit: spec.image.fit, onBadFile: spec.onBadFile, cacheBytes };
-  const { split, skipped } = await decodeImageFiles(listing, options, ['dataset', 'file'], hash, root);
+  const decode: DecodeOptions = { size: spec.image.size, fit: spec.image.fit, onBadFile: spec.onBadFile, cacheBytes: options.cacheBytes, ...(options.signal ? { signal: options.signal } : {}) };
+  const read = await readImageSplits({ files: usable.map((u) => u.file), labels: Array.from(labels), root }, undefined, (l) => options.select(l, classNames.length), decode, ['dataset', 'file']);
   return {
     kind: 'images',
-    train: split,
+    train: read.train,
     numClasses: classNames.length,
     classNames,
-    digest: hash.digest('hex'),
-    skipped: [...problems, ...skipped],
+    // The CSV's own bytes and the images it names.
+    digest: hash.update(read.digest).digest('hex'),
+    skipped: [...problems, ...read.skipped],
     ignored: [],
-    storage: split.count * spec.image.size[0] * spec.image.size[1] * 3 <= cacheBytes ? 'memory' : 'streaming',
+    storage: read.storage,
+    selection: read.selection,
   };
 }

@@ -1,6 +1,6 @@
 import { isArrayFormat } from '../../format/resolve-pipeline.js';
 import type { DatasetSpec } from '../../format/types.js';
-import { readDataset, selectExamples, splitSource, type Selection } from './datasets.js';
+import { readDataset, splitSource, type Selection } from './datasets.js';
 import type { SkippedFile } from './dataset-types.js';
 import { imageDimensions } from './image-folder.js';
 
@@ -32,13 +32,8 @@ function stats(values: number[]): SizeStats {
 }
 
 export async function describeDataset(spec: DatasetSpec, seed: number): Promise<DatasetReport> {
-  const dataset = await readDataset(spec);
-  const selection = selectExamples(dataset, {
-    ...spec.limit,
-    validation: spec.validation,
-    testFraction: 'testFraction' in spec ? spec.testFraction : 0,
-    seed,
-  });
+  const dataset = await readDataset(spec, { seed });
+  const { selection } = dataset;
   const classNames = spec.classNames ?? dataset.classNames ?? Array.from({ length: dataset.numClasses }, (_, i) => String(i));
   const counts = Object.fromEntries(
     (['train', 'validation', 'test'] as const).map((split) => {

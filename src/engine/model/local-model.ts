@@ -1,23 +1,31 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { readUserFile } from '../errors.js';
+import { readRegularFile } from '../read-file.js';
 import { UserError } from '../../diagnostics/user-error.js';
 import { checkTopology, type KerasTopology } from './model-topology.js';
 import { joinShards, type ModelArtifacts } from './zoo.js';
 
-const read = (file: string, what: string): Buffer =>
-  readUserFile(file, ['base', 'model'], what, 'a model.json base is a tfjs LayersModel: model.json with its weight files beside it (paths are relative to the pipeline file)');
+const HINT = 'a model.json base is a tfjs LayersModel: model.json with its weight files beside it (paths are relative to the pipeline file)';
+
+/** What a file that should be JSON holds instead, said without quoting it (it may be anything, /etc/passwd say). */
+export function describeNonJson(bytes: Uint8Array): string {
+  if (bytes.length === 0) return 'it is empty';
+  const sample = bytes.subarray(0, 512);
+  const binary = sample.some((b) => b < 9 || (b > 13 && b < 32));
+  return binary ? `it holds binary data (${bytes.length} bytes)` : `it holds text that is not JSON (${bytes.length} bytes)`;
+}
 
 /** A tfjs LayersModel saved on disk (model.json + weight shards), e.g. another run's model/ folder. */
-export function loadLocalArtifacts(file: string): ModelArtifacts {
-  const json = read(file, 'model file');
+export async function loadLocalArtifacts(file: string): Promise<ModelArtifacts> {
+  const json = await readRegularFile(file, 'model', ['base', 'model'], HINT);
   let model: { modelTopology?: KerasTopology; weightsManifest?: tf.io.WeightsManifestConfig; format?: string };
   try {
     model = JSON.parse(json.toString('utf8')) as typeof model;
-  } catch (error) {
-    throw new UserError(`${file} is not JSON: ${(error as Error).message}`, ['base', 'model']);
+  } catch {
+    throw new UserError(`${file} is not a model.json: ${describeNonJson(json)}`, ['base', 'model'], HINT);
   }
+  if (model === null || typeof model !== 'object') throw new UserError(`${file} is not a model.json: it holds a JSON ${Array.isArray(model) ? 'list' : typeof model}, not an object`, ['base', 'model'], HINT);
   if (!model.modelTopology || !model.weightsManifest) {
     throw new UserError(`${file} is not a tfjs LayersModel (it needs modelTopology and weightsManifest)`, ['base', 'model'], model.format === 'graph-model' ? 'graph models cannot be cut or fine-tuned; convert the Keras model as a layers model' : undefined);
   }
@@ -30,7 +38,7 @@ export function loadLocalArtifacts(file: string): ModelArtifacts {
       if (!shardFile.startsWith(path.dirname(path.resolve(file)) + path.sep)) {
         throw new UserError(`${file} names a weight file outside its folder: ${shard}`, ['base', 'model'], 'weight files sit beside model.json');
       }
-      const data = read(shardFile, 'weight file');
+      const data = await readRegularFile(shardFile, 'weights', ['base', 'model'], HINT);
       hash.update(data);
       shards.push(data);
     }

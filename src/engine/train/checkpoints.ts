@@ -27,8 +27,10 @@ export interface RunOutput {
   /** Moves a finished folder into place in one rename, replacing any folder there. */
   replaceDir(fromRelative: string, toRelative: string): Promise<void>;
   remove(relativePath: string): Promise<void>;
-  /** checkpoints/index.json: undefined when there is none. */
+  /** checkpoints/index.json: undefined when there is none, or when it is damaged (it is then rebuilt). */
   readCheckpointIndex(): Promise<CheckpointIndex | undefined>;
+  /** The names in a folder of the run directory; none when it does not exist. */
+  listDir(relativeDir: string): Promise<string[]>;
   writeCheckpointIndex(index: CheckpointIndex): Promise<void>;
   writeExportFiles(files: ExportFiles): Promise<void>;
 }
@@ -159,6 +161,46 @@ export interface ResumePoint {
   dir: string;
   state: TrainerState;
   optimizers: OptimizerSnapshot[];
+}
+
+const CHECKPOINT_FILES = ['model.json', 'weights.bin', 'optimizer.bin', 'trainer-state.json'] as const;
+
+/**
+ * The run's checkpoint index. When index.json is missing or damaged (a kill
+ * in the wrong instant, a hand that deleted it) but complete checkpoint
+ * folders are there, the index is rebuilt from them and written, rather than
+ * the run starting over and its checkpoints discarded. A folder counts only
+ * when every file is there and its trainer state reads.
+ */
+export async function checkpointIndexOf(output: RunOutput, spec: CheckpointSpec): Promise<{ index?: CheckpointIndex; rebuiltFrom?: number }> {
+  const existing = await output.readCheckpointIndex();
+  if (existing) return { index: existing };
+  const complete: (CheckpointEntry & { state: TrainerState })[] = [];
+  for (const name of (await output.listDir('checkpoints')).filter((n) => /^epoch-\d{3,}$/.test(n)).sort()) {
+    const dir = `checkpoints/${name}`;
+    const files = await output.listDir(dir);
+    if (!CHECKPOINT_FILES.every((f) => files.includes(f))) continue;
+    try {
+      const state = JSON.parse(Buffer.from(await output.readFile(`${dir}/trainer-state.json`)).toString('utf8')) as TrainerState;
+      if (checkpointDir(state.epoch) === dir) complete.push({ dir, epoch: state.epoch, stage: state.stage, state });
+    } catch {
+      // Not complete after all.
+    }
+  }
+  if (complete.length === 0) return {};
+  complete.sort((a, b) => a.epoch - b.epoch);
+  const latest = complete[complete.length - 1]!;
+  const entry = ({ dir, epoch, stage }: CheckpointEntry): CheckpointEntry => ({ dir, epoch, stage });
+  let best: CheckpointIndex['best'] = null;
+  for (const c of complete) {
+    const value = c.state.metrics[spec.monitor];
+    if (spec.best && value !== undefined && isImprovement(spec.mode, 0, value, best?.value ?? null)) best = { ...entry(c), monitor: spec.monitor, value: monitoredValue(spec.monitor, c.state.metrics) };
+  }
+  const bestEpoch = latest.state.stageState.earlyStopping?.bestEpoch;
+  const stageBest = complete.find((c) => c.stage === latest.stage && c.epoch === bestEpoch);
+  const index: CheckpointIndex = { formatVersion: 1, latest: entry(latest), best, stageBest: stageBest ? entry(stageBest) : null, kept: complete.map(entry) };
+  await output.writeCheckpointIndex(index);
+  return { index, rebuiltFrom: complete.length };
 }
 
 /** The latest complete checkpoint of a run, or undefined when it has none. */

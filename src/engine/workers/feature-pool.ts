@@ -2,6 +2,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { PixelBatch, SplitData } from '../data/datasets.js';
+import { RunInterrupted } from '../errors.js';
 import type { FeatureReply, FeatureRequest, FeatureWorkerData } from './feature-worker.js';
 
 /** Below this many examples starting workers costs more than it saves. */
@@ -45,10 +46,12 @@ export class FeatureWorkerPool {
     for (let i = 0; i < indexes.length; i += batch) chunks.push(indexes.slice(i, i + batch));
     const results: { features: Float32Array; shape: number[] }[] = new Array(chunks.length);
     let done = 0;
+    // A chunk that finds the run aborted stops it: Promise.all rejects at once, and the chunks in
+    // flight finish into the void (their workers are terminated with the pool).
     await Promise.all(chunks.map(async (chunk, i) => {
       const worker = await this.acquire();
       try {
-        if (aborted()) return;
+        if (aborted()) throw new RunInterrupted();
         const pixels = await split.pixels(chunk);
         results[i] = await this.run(worker, pixels);
         done += chunk.length;
@@ -57,7 +60,6 @@ export class FeatureWorkerPool {
         this.release(worker);
       }
     }));
-    if (results.some((r) => r === undefined)) return tf.zeros([0]);
     const shape = [indexes.length, ...results[0]!.shape.slice(1)];
     const all = new Float32Array(shape.reduce((a, b) => a * b, 1));
     let offset = 0;

@@ -45,12 +45,12 @@ describe('listImageFolder', () => {
       'one/notes.txt': 'not an image',
       'one/scan.bmp': '.bmp images are not supported (convert to PNG or JPEG)',
       'zero/.DS_Store': 'hidden',
-      'zero/.thumbnails/a.png': 'hidden',
+      'zero/.thumbnails': 'hidden',
     });
   });
 
   const errors: { name: string; setup: (d: string) => void; message: RegExp }[] = [
-    { name: 'a missing folder', setup: () => undefined, message: /folder not found: .*nowhere/ },
+    { name: 'a missing folder', setup: () => undefined, message: /image folder .*nowhere: not found/ },
     { name: 'a class folder with no images', setup: (d) => { mkdirSync(path.join(d, 'a')); mkdirSync(path.join(d, 'b')); writeFileSync(path.join(d, 'a', 'x.png'), 'x'); writeFileSync(path.join(d, 'b', 'x.txt'), 'x'); }, message: /class folder `b` has no images/ },
     { name: 'a single class', setup: (d) => { mkdirSync(path.join(d, 'a')); writeFileSync(path.join(d, 'a', 'x.png'), 'x'); }, message: /has 1 class folder; classification needs at least 2/ },
   ];

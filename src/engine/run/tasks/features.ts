@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { inferenceBatch } from '../../../plan/memory-estimate.js';
 import type { FeaturesTask } from '../../../plan/types.js';
-import { featuresKey } from '../../cache/stage-cache.js';
+import { featuresKey, keepInCache } from '../../cache/stage-cache.js';
 import { splitSource, type SplitData } from '../../data/datasets.js';
 import { oneHotBatch } from '../../data/preprocess.js';
 import { RunInterrupted } from '../../errors.js';
@@ -44,7 +44,11 @@ export async function runFeaturesTask(task: FeaturesTask, state: RunState): Prom
         stored = pool
           ? await extractInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, options.onEvent, options.signal)
           : await extractOnThisThread(await extractor(), examples, split, batch, options.onEvent, options.signal);
-        await options.cache?.writeFeatures(key, stored.shape, (await stored.data()) as Float32Array);
+        if (options.cache) {
+          const { cache } = options;
+          const data = (await stored.data()) as Float32Array;
+          await keepInCache(`the ${split} features`, () => cache.writeFeatures(key, stored.shape, data), options.onEvent);
+        }
       }
       const labels = oneHotBatch(splitSource(inputs.dataset, split).labels, inputs.selection[split], plan.classes.count);
       tensors.push(stored, labels);
@@ -82,10 +86,6 @@ async function extractInWorkers(pool: FeatureWorkerPool, split: SplitData, index
   const started = performance.now();
   onEvent({ type: 'features-start', split: name, total: indexes.length });
   const features = await pool.extract(split, indexes, batch, (done) => onEvent({ type: 'features-progress', split: name, done, total: indexes.length }), () => signal?.aborted === true);
-  if (signal?.aborted) {
-    features.dispose();
-    throw new RunInterrupted();
-  }
   const seconds = (performance.now() - started) / 1000;
   onEvent({ type: 'features-end', split: name, total: indexes.length, seconds, imagesPerSecond: indexes.length / Math.max(seconds, 1e-9) });
   return features;

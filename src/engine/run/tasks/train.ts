@@ -1,5 +1,5 @@
 import type { TrainTask } from '../../../plan/types.js';
-import { cachedWeights, stageKey } from '../../cache/stage-cache.js';
+import { cachedWeights, keepInCache, stageKey } from '../../cache/stage-cache.js';
 import { setBatchNormPolicy } from '../../model/frozen-batch-norm.js';
 import { checkpointWeights } from '../../train/checkpoints.js';
 import { trainStage, type StageResume } from '../../train/train-stage.js';
@@ -46,7 +46,9 @@ export async function runTrainTask(task: TrainTask, state: RunState): Promise<vo
   state.stages.push({ name: stage.name, epochs: stage.epochs, ...outcome });
   // A resumed run lacks the metrics of epochs before it resumed, so it leaves nothing to reuse.
   if (options.cache && !state.resumed) {
-    await options.cache.writeStage(stageKey(stage, state.backend), { kind: stage.weights, ...(await cachedWeights(saved)), random: state.streams.snapshot(), completedStages: [...state.stages], metrics: [...state.history] });
+    const { cache } = options;
+    const entry = { kind: stage.weights, ...(await cachedWeights(saved)), random: state.streams.snapshot(), completedStages: [...state.stages], metrics: [...state.history] };
+    await keepInCache(`stage \`${stage.name}\``, () => cache.writeStage(stageKey(stage, state.backend), entry), options.onEvent);
   }
   options.onEvent({ type: 'stage-end', stage: stage.name, epochsRun: outcome.epochsRun, stoppedEarly: outcome.stoppedEarly, ...(outcome.restoredEpoch !== undefined ? { restoredEpoch: outcome.restoredEpoch } : {}) });
 }

@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { link, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { HEARTBEAT_STALE_MS } from './run-status.js';
+
+/** `.lock` in a run folder: who owns the folder while a run or resume writes it. */
+export const LOCK_FILE = '.lock';
+const TAKEOVER_FILE = '.lock.takeover';
+/** A takeover is a few file operations; one older than this was left by a process that died in it. */
+const TAKEOVER_STALE_MS = 30_000;
+
+export interface LockOwner {
+  pid: number;
+  host: string;
+  since: string;
+  /** What holds it: `run` or `resume`. */
+  by: string;
+  token: string;
+}
+
+/** Whether a process with this pid exists on this host (this process included). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Writes `content` to `file` only if it does not exist, whole or not at all:
+ * written beside it, then hard-linked into place — link fails when the name
+ * is taken, so a reader never sees a half-written owner.
+ */
+async function createExclusive(file: string, content: string): Promise<boolean> {
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temporary, content);
+  try {
+    await link(temporary, file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await unlink(temporary).catch(() => undefined);
+  }
+}
+
+async function readOwner(file: string): Promise<{ owner: LockOwner | undefined; ageMs: number } | undefined> {
+  const [text, stats] = await Promise.all([readFile(file, 'utf8').catch(() => undefined), stat(file).catch(() => undefined)]);
+  if (text === undefined || stats === undefined) return undefined;
+  let owner: LockOwner | undefined;
+  try {
+    owner = JSON.parse(text) as LockOwner;
+  } catch {
+    owner = undefined;
+  }
+  return { owner, ageMs: Date.now() - stats.mtimeMs };
+}
+
+/** A lock whose owner is gone: its process has ended (on this host), or its heartbeat stopped long ago. */
+function isStale(found: { owner: LockOwner | undefined; ageMs: number }): boolean {
+  if (found.ageMs > HEARTBEAT_STALE_MS) return true;
+  if (!found.owner) return found.ageMs > TAKEOVER_STALE_MS;
+  return found.owner.host === os.hostname() && !processExists(found.owner.pid);
+}
+
+export class RunLock {
+  private constructor(private readonly file: string, readonly owner: LockOwner) {}
+
+  /**
+   * Takes the run folder's lock, or says who has it. A stale lock (its
+   * process gone, or its heartbeat stopped) is taken over under a second,
+   * short-lived lock, so that of several processes that find it stale at
+   * once exactly one takes it; the others then find it fresh.
+   */
+  static async acquire(dir: string, by: string): Promise<{ ok: true; lock: RunLock } | { ok: false; owner: LockOwner | undefined }> {
+    const file = path.join(dir, LOCK_FILE);
+    const owner: LockOwner = { pid: process.pid, host: os.hostname(), since: new Date().toISOString(), by, token: randomBytes(8).toString('hex') };
+    const content = JSON.stringify(owner) + '\n';
+    for (let attempt = 0; attempt < 50; attempt++) {
+      if (await createExclusive(file, content)) return { ok: true, lock: new RunLock(file, owner) };
+      const found = await readOwner(file);
+      if (!found) continue; // released between our attempt and the read: try again
+      if (!isStale(found)) return { ok: false, owner: found.owner };
+      const takeover = path.join(dir, TAKEOVER_FILE);
+      if (await createExclusive(takeover, content)) {
+        try {
+          // Under the takeover lock, look again: another process may have taken it over just before.
+          const again = await readOwner(file);
+          if (again && !isStale(again)) return { ok: false, owner: again.owner };
+          await unlink(file).catch(() => undefined);
+          if (await createExclusive(file, content)) return { ok: true, lock: new RunLock(file, owner) };
+        } finally {
+          await unlink(takeover).catch(() => undefined);
+        }
+      } else {
+        const holder = await stat(takeover).catch(() => undefined);
+        // Its holder died in the middle of a takeover: clear it.
+        if (holder && Date.now() - holder.mtimeMs > TAKEOVER_STALE_MS) await unlink(takeover).catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
+      }
+    }
+    const found = await readOwner(file);
+    return { ok: false, owner: found?.owner };
+  }
+
+  /** Keeps the lock fresh; the run's heartbeat calls it. */
+  async touch(): Promise<void> {
+    const now = new Date();
+    await utimes(this.file, now, now).catch(() => undefined);
+  }
+
+  /** Gives the folder up, if it is still this lock's. */
+  async release(): Promise<void> {
+    const found = await readOwner(this.file);
+    if (found?.owner?.token === this.owner.token) await unlink(this.file).catch(() => undefined);
+  }
+}
+
+/** Who holds a run folder, as a sentence: `pid 123 (resume) on host h since …`. */
+export function describeOwner(owner: LockOwner | undefined): string {
+  return owner ? `pid ${owner.pid} (${owner.by}) on ${owner.host} since ${owner.since}` : 'another process';
+}
+
+/** Whether a live process holds the run folder (for `run --resume`, which skips such runs). */
+export async function isLocked(dir: string): Promise<boolean> {
+  const found = await readOwner(path.join(dir, LOCK_FILE));
+  return found !== undefined && !isStale(found);
+}

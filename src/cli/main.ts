@@ -8,7 +8,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { version } from '../package/package-root.js';
 import { COMMANDS, type CommandSpec } from './commands.js';
-import { EXIT, printLine, processPrinter, type Printer } from './output.js';
+import { EXIT, handleSignals, printLine, processPrinter, type Printer } from './output.js';
 
 const EPILOG = `
 Run 'tlpipe <command> --help' for a command's options.
@@ -70,6 +70,8 @@ export async function main(argv: string[], print: Printer = processPrinter): Pro
   }
 }
 
+// Before anything slow is loaded, so that a signal in the first second is an orderly exit too.
+handleSignals(processPrinter);
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

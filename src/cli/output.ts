@@ -21,3 +21,34 @@ export function printLine(write: (text: string) => void, text: string): void {
 export function printDiagnostics(diagnostics: readonly Diagnostic[], print: Printer): void {
   for (const d of diagnostics) printLine(print.err, formatDiagnostic(d));
 }
+
+/**
+ * Ctrl-C, SIGTERM and SIGHUP (a closed terminal), from the moment the CLI
+ * starts. While a run works (`whileRunning`), the first one aborts it — it
+ * stops at its next batch, marked interrupted — and a second quits at once;
+ * at any other time the CLI quits at once with 130, having written nothing.
+ */
+const interruption = { controller: undefined as AbortController | undefined, stops: 0, onStop: undefined as ((signal: NodeJS.Signals) => void) | undefined };
+
+export function handleSignals(print: Printer): void {
+  const stop = (signal: NodeJS.Signals): void => {
+    if (!interruption.controller || ++interruption.stops > 1) process.exit(EXIT.interrupted);
+    if (interruption.onStop) interruption.onStop(signal);
+    else printLine(print.err, `\n${signal}: stopping after the current batch (again to quit at once)`);
+    interruption.controller.abort();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
+}
+
+/** The signal that stops the run `work` starts; `onStop` says what stopping means (watch says it its own way). */
+export async function whileRunning<T>(work: (signal: AbortSignal) => Promise<T>, onStop?: (signal: NodeJS.Signals) => void): Promise<T> {
+  interruption.controller = new AbortController();
+  interruption.stops = 0;
+  interruption.onStop = onStop;
+  try {
+    return await work(interruption.controller.signal);
+  } finally {
+    interruption.controller = undefined;
+    interruption.onStop = undefined;
+  }
+}

@@ -4,7 +4,7 @@ import { formatDiagnostic } from '../diagnostics/diagnostic.js';
 import { shown } from '../progress/event-lines.js';
 import { jsonRenderer, plainRenderer, quietRenderer, ttyRenderer, type ProgressRenderer } from '../progress/renderers.js';
 import { backendAndRuns, failure, setOption, usage, type CommandArgs } from './commands.js';
-import { EXIT, printDiagnostics, printLine, type Printer } from './output.js';
+import { EXIT, printDiagnostics, printLine, whileRunning, type Printer } from './output.js';
 
 type Mode = 'tty' | 'plain' | 'json' | 'quiet';
 
@@ -25,24 +25,6 @@ function rendererFor(mode: Mode, print: Printer): ProgressRenderer {
     case 'plain':
       return plainRenderer(err);
   }
-}
-
-/**
- * A signal the first Ctrl-C, SIGTERM or SIGHUP (a closed terminal) aborts: the
- * run stops at its next batch, marked interrupted. A second one exits at once.
- */
-function interruptOnSignals(print: Printer, onStop: () => void): () => void {
-  let stops = 0;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (++stops > 1) process.exit(EXIT.interrupted);
-    printLine(print.err, `\n${signal}: stopping after the current batch (again to quit at once)`);
-    onStop();
-  };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const s of signals) process.on(s, stop);
-  return () => {
-    for (const s of signals) process.off(s, stop);
-  };
 }
 
 /** How a run ended, for people: where it is, the test metrics, or how to continue it. */
@@ -72,21 +54,15 @@ function reportRun(result: RunResult, mode: Mode, print: Printer): number {
 async function runWith(print: Printer, options: Record<string, unknown>, start: (onEvent: (event: RunEvent) => void, signal: AbortSignal) => Promise<RunResult>): Promise<number> {
   const mode = modeOf(options);
   const renderer = rendererFor(mode, print);
-  const controller = new AbortController();
-  const release = interruptOnSignals(print, () => controller.abort());
+  let result: RunResult;
   try {
-    let result: RunResult;
-    try {
-      result = await start(renderer.listener, controller.signal);
-    } catch (error) {
-      await renderer.close(error as Error);
-      throw error;
-    }
-    await renderer.close();
-    return reportRun(result, mode, print);
-  } finally {
-    release();
+    result = await whileRunning((signal) => start(renderer.listener, signal));
+  } catch (error) {
+    await renderer.close(error as Error);
+    throw error;
   }
+  await renderer.close();
+  return reportRun(result, mode, print);
 }
 
 export async function runCommand({ positional: [file], options }: CommandArgs, print: Printer): Promise<number> {
@@ -113,48 +89,43 @@ export async function watchCommand({ positional: files, options }: CommandArgs, 
   // One run after another, each drawn as plain lines (a live display would fight the watcher's own lines).
   const renderer = json ? jsonRenderer((line) => printLine(print.out, line)) : options['quiet'] ? quietRenderer() : plainRenderer((line) => printLine(print.err, line));
   const say = (line: string): void => printLine(print.err, line);
-  const watcher = watch(files, {
-    overrides, debounceMs, ...backendAndRuns(options), ...(options['cache'] === false ? { noCache: true } : {}),
-    onEvent: (event) => {
-      switch (event.type) {
-        case 'watch-invalid':
-          for (const d of event.diagnostics) say(formatDiagnostic(d));
-          say(`${shown(event.file)} is not valid; waiting for the next save${event.running ? ' (the running run goes on)' : ''}`);
-          if (json) printLine(print.out, JSON.stringify({ type: 'invalid', file: event.file, diagnostics: event.diagnostics }));
-          break;
-        case 'watch-changed':
-          say(`${shown(event.file)} changed: stopping its run to start again`);
-          break;
-        case 'watch-run-finished':
-          say(`${shown(event.file)}: ${event.seconds.toFixed(1)}s from start to end, planning included`);
-          break;
-        case 'watch-idle':
-          say(`watching ${event.files.map(shown).join(', ')} — save to run again, Ctrl-C to stop`);
-          break;
-        case 'watch-error':
-          say(`internal error in ${shown(event.file)} (a bug; please report it): ${event.stack ?? event.message}`);
-          break;
-        case 'run-problems':
-          for (const d of event.diagnostics) say(formatDiagnostic(d));
-          if (json) printLine(print.out, JSON.stringify({ type: 'invalid', file: event.file, diagnostics: event.diagnostics }));
-          break;
-        case 'run-end':
-          renderer.listener(event);
-          if (!json) printLine(event.status === 'completed' ? print.out : print.err, describeRunEnd(event));
-          break;
-        default:
-          renderer.listener(event);
-      }
-    },
-  });
-  const release = interruptOnSignals(print, () => {
-    say('stopping: the running run ends at its next batch, marked interrupted');
-    void watcher.stop();
-  });
-  try {
+  return whileRunning(async (signal) => {
+    const watcher = watch(files, {
+      overrides, debounceMs, ...backendAndRuns(options), ...(options['cache'] === false ? { noCache: true } : {}),
+      onEvent: (event) => {
+        switch (event.type) {
+          case 'watch-invalid':
+            for (const d of event.diagnostics) say(formatDiagnostic(d));
+            say(`${shown(event.file)} is not valid; waiting for the next save${event.running ? ' (the running run goes on)' : ''}`);
+            if (json) printLine(print.out, JSON.stringify({ type: 'invalid', file: event.file, diagnostics: event.diagnostics }));
+            break;
+          case 'watch-changed':
+            say(`${shown(event.file)} changed: stopping its run to start again`);
+            break;
+          case 'watch-run-finished':
+            say(`${shown(event.file)}: ${event.seconds.toFixed(1)}s from start to end, planning included`);
+            break;
+          case 'watch-idle':
+            say(`watching ${event.files.map(shown).join(', ')} — save to run again, Ctrl-C to stop`);
+            break;
+          case 'watch-error':
+            say(`internal error in ${shown(event.file)} (a bug; please report it): ${event.stack ?? event.message}`);
+            break;
+          case 'run-problems':
+            for (const d of event.diagnostics) say(formatDiagnostic(d));
+            if (json) printLine(print.out, JSON.stringify({ type: 'invalid', file: event.file, diagnostics: event.diagnostics }));
+            break;
+          case 'run-end':
+            renderer.listener(event);
+            if (!json) printLine(event.status === 'completed' ? print.out : print.err, describeRunEnd(event));
+            break;
+          default:
+            renderer.listener(event);
+        }
+      },
+    });
+    signal.addEventListener('abort', () => void watcher.stop());
     await watcher.done;
     return EXIT.ok;
-  } finally {
-    release();
-  }
+  }, () => say('stopping: the running run ends at its next batch, marked interrupted (again to quit at once)'));
 }

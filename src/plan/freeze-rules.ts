@@ -87,12 +87,16 @@ const showRule = (rule: FreezeRule): string => (typeof rule === 'string' ? rule 
 export function resolveSelector(rule: FreezeRule, layers: readonly string[]): { ok: true; names: string[] } | { ok: false; message: string; hint: string } {
   const matched = matchRule(rule, layers);
   const near = (text: string): string => {
-    const names = closestMatches(text, layers, 3);
+    // A glob is compared by its literal start with the layer names cut to that length: `blok_16_*` is near `block_16_…`.
+    const literal = text.split(/[*?[]/)[0]!;
+    const isGlob = literal !== text;
+    const prefixes = isGlob && literal.length > 0 ? closestMatches(literal, new Set(layers.map((l) => l.slice(0, literal.length + 1))), 2) : [];
+    const names = isGlob ? [...new Set(prefixes.flatMap((p) => layers.filter((l) => l.startsWith(p))))].slice(0, 3) : closestMatches(text, layers, 3);
     return names.length > 0 ? `nearest layer names: ${names.join(', ')}` : `base layers run from ${layers[0]} to ${layers[layers.length - 1]}`;
   };
   if (!Array.isArray(matched)) return { ok: false, message: `\`${showRule(rule)}\`: ${matched.message}`, hint: matched.hint ?? near(typeof rule === 'string' ? rule : rule.from) };
   if (rule === 'none') return { ok: true, names: [] };
-  if (matched.length === 0) return { ok: false, message: `\`${showRule(rule)}\` matches no base layer`, hint: near(typeof rule === 'string' ? rule.replace(/[*?[\]/]/g, '') : rule.from) };
+  if (matched.length === 0) return { ok: false, message: `\`${showRule(rule)}\` matches no base layer`, hint: near(typeof rule === 'string' ? rule.replace(/^\/|\/$/g, '') : rule.from) };
   return { ok: true, names: matched };
 }
 

@@ -24,6 +24,8 @@ export function formatEventLine(event: RunEvent): string | undefined {
       return `data ${event.train} train, ${event.validation} validation, ${event.test} test; ${event.numClasses} classes; ${event.input}, ${event.storage === 'memory' ? 'held in memory' : 'decoded per batch'}${event.skipped > 0 ? `; ${event.skipped} bad file(s) skipped` : ''}${event.ignored > 0 ? `; ${event.ignored} non-image file(s) ignored` : ''}`;
     case 'base':
       return `base ${event.model} cut at ${event.cut}: ${event.layers} layers, ${event.params.toLocaleString('en-US')} params, features ${event.outputShape.join('×')} (${event.seconds.toFixed(1)}s)`;
+    case 'features-start':
+      return `features ${event.split}: extracting ${event.total} examples`;
     case 'features-end':
       return `features ${event.split}: ${event.total} examples in ${event.seconds.toFixed(1)}s (${event.imagesPerSecond.toFixed(1)}/s)`;
     case 'features-reused':

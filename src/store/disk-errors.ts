@@ -26,7 +26,9 @@ const shown = (file: string): string => path.relative(process.cwd(), file) || fi
 export function fileSystemError(error: unknown, runDir?: string): UserError | undefined {
   const e = error as NodeJS.ErrnoException;
   if (!e || typeof e !== 'object' || typeof e.code !== 'string') return undefined;
-  const where = e.path ? ` (${shown(e.path)})` : '';
+  // Space and read-only errors come from writing; the others may come from reading too.
+  const writing = ['ENOSPC', 'EDQUOT', 'EROFS'].includes(e.code);
+  const where = e.path ? (writing ? ` writing ${shown(e.path)}` : ` (${shown(e.path)})`) : '';
   const resume = runDir ? ` and continue with \`tlpipe resume ${shown(runDir)}\`` : '';
   if (e.code === 'ENOENT' && runDir && e.path?.startsWith(runDir)) {
     return new UserError(`the run folder ${shown(runDir)} was removed or moved while the run was writing it${where}`, [], 'start the run again; nothing of this one is left to resume');

@@ -96,7 +96,7 @@ export class StageCacheFiles implements StageCache {
       data = new Uint8Array(await readFile(path.join(dir, 'data.bin')));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return undefined;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
       // The entry exists but cannot be read (permissions, a folder where a file should be, a disk error).
       throw new UserError(
         `cannot read the stage cache entry ${dir}: ${code ?? (error as Error).message}`,

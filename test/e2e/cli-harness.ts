@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -117,4 +117,47 @@ export async function writeDigitImageFolder(dir: string, perClass: number, forma
     }
   }
   return written;
+}
+
+export interface BoundedResult extends CliResult {
+  ms: number;
+  /** The child's peak resident memory (VmHWM), in MiB, as /proc last showed it. */
+  peakMiB: number;
+  /** The bound was hit and the child killed. */
+  timedOut: boolean;
+}
+
+/**
+ * Runs the CLI with a time bound, killing it at the bound, and samples its
+ * peak memory from /proc, so a hostile-input case can say "ends within 10 s
+ * and 600 MiB" rather than hang the suite.
+ */
+export function tlpipeBounded(args: string[], cwd: string, options: { timeoutMs: number; env?: Record<string, string>; uid?: number }): Promise<BoundedResult> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0', ...options.env }, ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}) });
+    let stdout = '';
+    let stderr = '';
+    let peakMiB = 0;
+    let timedOut = false;
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const sample = setInterval(() => {
+      try {
+        const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (hwm) peakMiB = Math.max(peakMiB, Number(hwm[1]) / 1024);
+      } catch {
+        // Gone already.
+      }
+    }, 50);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearInterval(sample);
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, ms: performance.now() - started, peakMiB, timedOut });
+    });
+  });
 }

@@ -265,3 +265,25 @@ describe('the wasm heap, checked by the planner', () => {
     assert.equal(compilePlan(spec(fineTune), { ...huge, backend: 'cpu' }).ok, true);
   });
 });
+
+describe('layer selectors: one resolver for freeze rules, unfreeze and learning-rate multipliers', () => {
+  const withStage = (stage: string) => PIPELINE.replace(/ {2}stages:[\s\S]*/, `  stages:\n    - ${stage}\n`);
+  const cases: { name: string; stage: string; path: (string | number)[]; message: RegExp; hint?: RegExp; severity: 'error' | 'warning' }[] = [
+    { name: 'a misspelt multiplier glob', stage: "{ name: t, epochs: 1, unfreeze: ['block_16_*'], optimizer: { learningRate: 0.01, multipliers: [{ layers: 'blok_16_*', multiplier: 0.1 }] } }", path: ['train', 'stages', 0, 'optimizer', 'multipliers', 0, 'layers'], message: /`blok_16_\*` matches no base layer/, hint: /nearest layer names: block_16_/, severity: 'error' },
+    { name: 'a multiplier regular expression that does not compile', stage: "{ name: t, epochs: 1, unfreeze: ['block_16_*'], optimizer: { multipliers: [{ layers: '/[/', multiplier: 0.1 }] } }", path: ['train', 'stages', 0, 'optimizer', 'multipliers', 0, 'layers'], message: /`\/\[\/`: not a valid regular expression/, severity: 'error' },
+    { name: 'the same misspelling under unfreeze', stage: "{ name: t, epochs: 1, unfreeze: ['blok_16_*'] }", path: ['train', 'stages', 0, 'unfreeze', 0], message: /`blok_16_\*` matches no base layer/, hint: /nearest layer names: block_16_/, severity: 'error' },
+    { name: 'a multiplier for layers frozen in its stage', stage: "{ name: t, epochs: 1, unfreeze: ['Conv_1'], optimizer: { multipliers: [{ layers: 'block_16_*', multiplier: 0.1 }] } }", path: ['train', 'stages', 0, 'optimizer', 'multipliers', 0, 'layers'], message: /applies to no layer that learns in stage `t`/, severity: 'warning' },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const result = compilePlan(spec(withStage(c.stage)), INPUTS);
+      const found = result.ok ? result.warnings : result.diagnostics;
+      const d = found.find((x) => x.severity === c.severity);
+      assert.ok(d, JSON.stringify(found));
+      assert.deepEqual(d.path, c.path);
+      assert.match(d.message, c.message);
+      if (c.hint) assert.match(d.hint ?? '', c.hint);
+      assert.equal(result.ok, c.severity === 'warning');
+    });
+  }
+});

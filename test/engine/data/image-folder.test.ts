@@ -176,3 +176,20 @@ describe('readDataset for image folders', () => {
     assert.deepEqual(await split(b), await split(a));
   });
 });
+
+describe('only what the limits select is read', () => {
+  it('perClass and testPerClass: of 40 undecodable files per class, only the 2 + 1 selected are read (and named)', async () => {
+    const dir = workspace('select-first');
+    for (const split of ['train', 'test']) {
+      for (const name of ['a', 'b', 'c']) {
+        mkdirSync(path.join(dir, split, name), { recursive: true });
+        for (let i = 0; i < 40; i++) writeFileSync(path.join(dir, split, name, `${String(i).padStart(2, '0')}.png`), 'not a png');
+      }
+    }
+    const spec = { ...folderSpec(path.join(dir, 'train'), { validation: 0, testFraction: 0 }), testDir: path.join(dir, 'test'), limit: { perClass: 2, testPerClass: 1 } };
+    await assert.rejects(readDataset(spec), (error: Error) => {
+      assert.match(error.message, /^9 image files cannot be decoded:/);
+      return true;
+    });
+  });
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { confusionMatrixCsv } from '../../../src/store/report-file.js';
+import { confusionMatrixCsv, csvField } from '../../../src/store/report-file.js';
 import { accuracyOf, confusionMatrix, perClassMetrics, testMetrics } from '../../../src/engine/evaluate/metrics.js';
 
 describe('test metrics', () => {
@@ -61,5 +61,23 @@ describe('testMetrics', () => {
 
   it('writes the confusion matrix as CSV, quoting names that need it', () => {
     assert.equal(confusionMatrixCsv([[1, 2], [3, 4]], ['cat', 'dog, big']), 'actual \\ predicted,cat,"dog, big"\ncat,1,2\n"dog, big",3,4\n');
+  });
+});
+
+describe('CSV a spreadsheet opens safely', () => {
+  const cases: [name: string, field: string, written: string][] = [
+    ['a formula', '=HYPERLINK("http://x")', `"'=HYPERLINK(""http://x"")"`],
+    ['a plus', '+1', `"'+1"`],
+    ['a minus', '-2+3', `"'-2+3"`],
+    ['an at sign', '@SUM(A1)', `"'@SUM(A1)"`],
+    ['a leading tab', '\tx', `"'\tx"`],
+    ['a leading carriage return', '\rx', `"'\rx"`],
+    ['a line break inside', 'a\nb', '"a\nb"'],
+    ['a plain name', 'dog', 'dog'],
+  ];
+  for (const [name, field, written] of cases) it(name, () => assert.equal(csvField(field), written));
+
+  it('class names in confusion-matrix.csv are neutralised in the header and the rows', () => {
+    assert.equal(confusionMatrixCsv([[1, 0], [0, 1]], ['=cmd', 'ok']), `actual \\ predicted,"'=cmd",ok\n"'=cmd",1,0\nok,0,1\n`);
   });
 });

@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { CLI, epochRows, hasStackTrace, readJson, tlpipe, workspace, write } from './cli-harness.js';
+
+/** Two small stages; every epoch checkpoints, so an interrupted run has several complete checkpoints. */
+const PIPELINE = `name: owner
+seed: 3
+backend: wasm
+dataset: { format: mnist, limit: { perClass: 6, testPerClass: 2 }, image: { size: [32, 32] } }
+base: { cut: block_2_add }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: 12, activation: relu }
+  - dense: { units: classes, activation: softmax }
+train:
+  batchSize: 8
+  checkpoints: { keepLast: 10 }
+  stages:
+    - { name: head, epochs: 4, optimizer: { learningRate: 0.01 } }
+    - { name: tune, epochs: 2, unfreeze: ["block_2_*"], optimizer: { learningRate: 0.001 } }
+`;
+const PLANNED_EPOCHS = 6;
+
+const runIn = (runs: string): string => path.join(runs, readdirSync(runs).find((n) => /^\d{4}-/.test(n))!);
+
+/** Starts a run and interrupts it with `signal` once its `epoch` has ended; resolves with the exit code and the run folder. */
+async function interrupted(dir: string, runs: string, epoch: number, signal: NodeJS.Signals = 'SIGINT'): Promise<{ code: number | null; runDir: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, 'run', 'owner.yaml', '--runs', runs, '--no-cache'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (new RegExp(`epoch ${epoch} `).test(stderr) && !child.killed) child.kill(signal);
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, runDir: runIn(path.join(dir, runs, 'owner')), stderr };
+}
+
+describe('a run folder has one owner, and what a kill leaves is read right', () => {
+  const dir = workspace('owner');
+  let reference: Record<string, unknown>[] = [];
+  before(async () => {
+    write(dir, 'owner.yaml', PIPELINE);
+    const whole = await tlpipe(['run', 'owner.yaml', '--runs', 'whole', '--no-cache'], dir);
+    assert.equal(whole.code, 0, whole.stderr);
+    reference = epochRows(runIn(path.join(dir, 'whole', 'owner')));
+    assert.equal(reference.length, PLANNED_EPOCHS);
+  });
+
+  it('three resumes of one run at once: exactly one trains, the others are told who has it; the run ends with exactly the planned rows', async () => {
+    const stopped = await interrupted(dir, 'three', 2);
+    assert.equal(stopped.code, 130, stopped.stderr);
+    const results = await Promise.all([1, 2, 3].map(() => tlpipe(['resume', stopped.runDir, '--no-cache'], dir)));
+    assert.deepEqual(results.map((r) => r.code).sort(), [0, 1, 1], results.map((r) => r.stderr).join('\n---\n'));
+    for (const r of results.filter((x) => x.code === 1)) {
+      assert.match(r.stderr, /is in use by pid \d+ \(resume\) on .* since /);
+      assert.equal(hasStackTrace(r.stderr), false);
+    }
+    assert.deepEqual(epochRows(stopped.runDir), reference);
+    const record = readJson(path.join(stopped.runDir, 'run.json'));
+    assert.equal(record.status, 'completed');
+    assert.equal(record.resumes.length, 1);
+    assert.equal(existsSync(path.join(stopped.runDir, '.lock')), false, 'the lock is given back');
+  });
+
+  it('a lock left by a killed process is taken over by the next resume', async () => {
+    const stopped = await interrupted(dir, 'killed', 2, 'SIGKILL');
+    assert.ok(existsSync(path.join(stopped.runDir, '.lock')), 'a SIGKILL leaves the lock');
+    const r = await tlpipe(['resume', stopped.runDir, '--no-cache'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(epochRows(stopped.runDir), reference);
+  });
+
+  it('resume refuses a run whose own process still runs it, naming that process', async () => {
+    const child = spawn(process.execPath, [CLI, 'run', 'owner.yaml', '--runs', 'live', '--no-cache'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
+    let stderr = '';
+    const started = new Promise<void>((resolve) => child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (/head epoch 1 /.test(stderr)) resolve();
+    }));
+    await started;
+    const r = await tlpipe(['resume', 'owner', '--runs', 'live'], dir);
+    child.kill('SIGINT');
+    await new Promise((resolve) => child.on('exit', resolve));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`is in use by pid ${child.pid} \\(run\\)`));
+  });
+
+  it('a torn last line in metrics.jsonl (a kill mid-write) does not stop resume', async () => {
+    const stopped = await interrupted(dir, 'torn', 3, 'SIGKILL');
+    appendFileSync(path.join(stopped.runDir, 'metrics.jsonl'), '{"stage":"head","epoch":9,"lo');
+    const r = await tlpipe(['resume', stopped.runDir, '--no-cache'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(epochRows(stopped.runDir), reference);
+  });
+
+  const damages: { name: string; damage: (index: string) => void }[] = [
+    { name: 'deleted', damage: (index) => unlinkSync(index) },
+    { name: 'not JSON', damage: (index) => writeFileSync(index, '{"latest": {"dir": "checkpoints/ep') },
+  ];
+  for (const d of damages) {
+    it(`checkpoints/index.json ${d.name}: resume rebuilds it from the complete checkpoints, and the run ends as an uninterrupted one`, async () => {
+      const stopped = await interrupted(dir, `index-${d.name.replace(/\W/g, '')}`, 3);
+      assert.equal(stopped.code, 130, stopped.stderr);
+      d.damage(path.join(stopped.runDir, 'checkpoints', 'index.json'));
+      // A half-written checkpoint folder beside the complete ones is not taken for one.
+      mkdirSync(path.join(stopped.runDir, 'checkpoints', 'epoch-009'));
+      writeFileSync(path.join(stopped.runDir, 'checkpoints', 'epoch-009', 'model.json'), '{}');
+      const r = await tlpipe(['resume', stopped.runDir, '--no-cache'], dir);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /resuming .* from epoch [34]/);
+      assert.match(r.stderr, /checkpoints\/index\.json was missing or damaged: rebuilt from \d+ complete checkpoint\(s\)/);
+      assert.deepEqual(epochRows(stopped.runDir), reference);
+    });
+  }
+
+  it('the run folder deleted mid-run fails with a message that says so, no stack trace', async () => {
+    const child = spawn(process.execPath, [CLI, 'run', 'owner.yaml', '--runs', 'gone', '--no-cache'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      const before = stderr;
+      stderr += chunk.toString();
+      if (!/head epoch 2 /.test(before) && /head epoch 2 /.test(stderr)) rmSync(runIn(path.join(dir, 'gone', 'owner')), { recursive: true, force: true });
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /the run folder .* was removed or moved while the run was writing it/);
+    assert.equal(hasStackTrace(stderr), false, stderr);
+  });
+
+  it('a stage cache that cannot be written warns and the run goes on; temporary entries a killed process left are removed', async () => {
+    const runs = path.join(dir, 'cache-runs');
+    mkdirSync(path.join(runs, '.cache', 'stages'), { recursive: true });
+    // features/ is a file: nothing can be kept under it.
+    writeFileSync(path.join(runs, '.cache', 'features'), 'not a folder');
+    const stale = path.join(runs, '.cache', 'stages', `${'a'.repeat(64)}.99999999.0badf00d.tmp`);
+    mkdirSync(stale);
+    writeFileSync(path.join(stale, 'data.bin'), Buffer.alloc(1000));
+    const r = await tlpipe(['run', 'owner.yaml', '--runs', 'cache-runs'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /the stage cache could not keep the train features \(.*\); the run goes on without it/);
+    assert.equal(existsSync(stale), false, 'the dead process\'s temporary entry is gone');
+    assert.deepEqual(epochRows(runIn(path.join(runs, 'owner'))), reference);
+  });
+
+  it('compare in a clone without resolved.json compares the pipelines as they ran, and says so', async () => {
+    const clone = path.join(dir, 'clone');
+    const a = runIn(path.join(dir, 'whole', 'owner'));
+    write(dir, 'other.yaml', PIPELINE.replace('units: 12', 'units: 24').replace('name: owner', 'name: other'));
+    const other = await tlpipe(['run', 'other.yaml', '--runs', 'whole', '--no-cache'], dir);
+    assert.equal(other.code, 0, other.stderr);
+    const b = runIn(path.join(dir, 'whole', 'other'));
+    for (const run of [a, b]) {
+      const to = path.join(clone, path.basename(path.dirname(run)), path.basename(run));
+      cpSync(run, to, { recursive: true });
+      rmSync(path.join(to, 'resolved.json'));
+    }
+    const r = await tlpipe(['compare', path.join(clone, 'owner', path.basename(a)), path.join(clone, 'other', path.basename(b))], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^config differences \(\d+\):$/m);
+    assert.match(r.stdout, /^head\[1\]\.units +12 +24$/m);
+    assert.match(r.stdout, /note: owner\/.*: resolved\.json is missing; compared its pipeline\.yaml resolved again/);
+    assert.doesNotMatch(r.stdout, /config: identical/);
+  });
+
+  it('SIGHUP (the terminal closed) ends the run interrupted, exit 130, resumable', async () => {
+    const stopped = await interrupted(dir, 'hup', 2, 'SIGHUP');
+    assert.equal(stopped.code, 130, stopped.stderr);
+    assert.equal(readJson(path.join(stopped.runDir, 'run.json')).status, 'interrupted');
+    const r = await tlpipe(['resume', stopped.runDir, '--no-cache'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(epochRows(stopped.runDir), reference);
+  });
+});
+
+describe('init in a project that has a .gitignore', () => {
+  it('adds the rules it lacks, says so, and names the file it wrote in its header', async () => {
+    const dir = workspace('init-existing');
+    writeFileSync(path.join(dir, '.gitignore'), 'dist/\n*.log');
+    const r = await tlpipe(['init'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const ignore = readFileSync(path.join(dir, '.gitignore'), 'utf8');
+    assert.match(ignore, /^dist\/\n\*\.log\n\n# tlpipe: run records go in git/);
+    assert.match(ignore, /^!runs\/\*\*\/run\.json$/m);
+    assert.match(r.stdout, /note: added 10 rule\(s\) to the existing \.gitignore/);
+    assert.match(readFileSync(path.join(dir, 'pipeline.yaml'), 'utf8'), /`tlpipe run pipeline\.yaml`/);
+    const again = await tlpipe(['init', 'sub'], dir);
+    assert.equal(again.code, 0, again.stderr);
+  });
+});

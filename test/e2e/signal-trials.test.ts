@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { SeededRandom } from '../../src/engine/random.js';
+import { CLI, epochRows, readJson, tlpipe, workspace, write, writeDigitImageFolder } from './cli-harness.js';
+
+/** 300 images: enough that features are extracted in two worker threads; two stages, checkpoints every epoch. */
+const PIPELINE = `name: sig
+seed: 13
+backend: wasm
+dataset: { format: imageFolder, dir: digits, test: 0.2, image: { size: [32, 32] } }
+base: { cut: block_2_add }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: classes, activation: softmax }
+train:
+  batchSize: 16
+  stages:
+    - { name: head, epochs: 2, optimizer: { learningRate: 0.01 } }
+    - { name: tune, epochs: 1, unfreeze: ["block_2_*"], optimizer: { learningRate: 0.001 } }
+`;
+const ENV = { FORCE_COLOR: '0', TLPIPE_WORKERS: '2' };
+/** Trials in npm test; TLPIPE_SIGNAL_TRIALS=60 for a long run. */
+const TRIALS = Number(process.env['TLPIPE_SIGNAL_TRIALS'] ?? 6);
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+const runsOf = (dir: string, runs: string): string[] => {
+  const folder = path.join(dir, runs, 'sig');
+  return existsSync(folder) ? readdirSync(folder).filter((n) => /^\d{4}-/.test(n)).map((n) => path.join(folder, n)) : [];
+};
+
+/** Runs the pipeline and sends `signal` when `when` says so; the exit code and what it printed. */
+function signalled(dir: string, runs: string, signal: NodeJS.Signals, when: { afterMs?: number; onLine?: RegExp }): Promise<{ code: number | null; stderr: string; sentAt?: number; exitedAt: number }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, 'run', 'p.yaml', '--runs', runs, '--no-cache'], { cwd: dir, env: { ...process.env, ...ENV } });
+    let stderr = '';
+    let sentAt: number | undefined;
+    const send = (): void => {
+      if (sentAt === undefined && child.exitCode === null) {
+        sentAt = performance.now();
+        child.kill(signal);
+      }
+    };
+    if (when.afterMs !== undefined) setTimeout(send, when.afterMs);
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (when.onLine?.test(stderr)) send();
+    });
+    child.on('exit', (code) => resolve({ code, stderr, ...(sentAt !== undefined ? { sentAt } : {}), exitedAt: performance.now() }));
+  });
+}
+
+describe('signals at any moment: interrupted, exit 130, and the resumed run ends as an uninterrupted one', () => {
+  const dir = workspace('signals');
+  let reference: Record<string, unknown>[] = [];
+  let window = 0;
+  before(async () => {
+    await writeDigitImageFolder(path.join(dir, 'digits'), 100);
+    write(dir, 'p.yaml', PIPELINE);
+    const started = performance.now();
+    const whole = await tlpipe(['run', 'p.yaml', '--runs', 'whole', '--no-cache'], dir, ENV);
+    window = performance.now() - started;
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.match(whole.stderr, /features train: \d+ examples in/);
+    reference = epochRows(runsOf(dir, 'whole')[0]!);
+  });
+
+  /** After an interruption: the run is marked interrupted (if it had started), and run --resume finishes it equal to the reference. */
+  async function resumesEqual(runs: string, result: { code: number | null; stderr: string }): Promise<string> {
+    const started = runsOf(dir, runs);
+    if (result.code === 0) return 'finished first';
+    assert.equal(result.code, 130, result.stderr);
+    if (started.length === 0) assert.match(result.stderr, /interrupted before the run started: nothing was written/);
+    else assert.equal(readJson(path.join(started[0]!, 'run.json')).status, 'interrupted');
+    const resumed = await tlpipe(['run', 'p.yaml', '--runs', runs, '--resume', '--no-cache'], dir, ENV);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const after = runsOf(dir, runs);
+    assert.equal(after.length, 1, 'one run folder: the interrupted run continued, or the first one started');
+    assert.deepEqual(epochRows(after[0]!), reference);
+    return started.length === 0 ? 'before the run folder' : /features train: extracting/.test(result.stderr) && !/features train: \d+ examples in/.test(result.stderr) ? 'during feature extraction' : 'during training';
+  }
+
+  it('Ctrl-C during worker-thread feature extraction', async () => {
+    const result = await signalled(dir, 'workers', 'SIGINT', { onLine: /features train: extracting/ });
+    assert.equal(await resumesEqual('workers', result), 'during feature extraction');
+  });
+
+  it('Ctrl-C while images are being decoded stops within seconds, before any run folder', async () => {
+    // Decoding 300 images comes right after start-up; a signal soon after start lands in it (or just before it).
+    const result = await signalled(dir, 'decoding', 'SIGINT', { afterMs: 900 });
+    assert.ok(result.sentAt !== undefined);
+    assert.ok(result.exitedAt - result.sentAt < 5000, `${(result.exitedAt - result.sentAt).toFixed(0)} ms from the signal to the exit`);
+    await resumesEqual('decoding', result);
+  });
+
+  const random = new SeededRandom(20261201);
+  const where: string[] = [];
+  for (let trial = 1; trial <= TRIALS; trial++) {
+    const signal = SIGNALS[(trial - 1) % SIGNALS.length]!;
+    it(`trial ${trial}: ${signal} at a seeded moment`, async () => {
+      // From the moment the CLI has started (its signal handlers are the first thing it sets up) to about the run's end.
+      const afterMs = 300 + Math.floor(random.next() * (window - 300));
+      const result = await signalled(dir, `trial-${trial}`, signal, { afterMs });
+      where.push(`${signal} at ${afterMs} ms: ${await resumesEqual(`trial-${trial}`, result)}`);
+    });
+  }
+  it('the trials fell at different moments', (t) => {
+    t.diagnostic(where.join('; '));
+    assert.equal(where.length, TRIALS);
+  });
+});

@@ -8,7 +8,8 @@ import { encodeIdx, parseIdx } from '../../src/engine/data/idx-file.js';
 import { readFileSync } from 'node:fs';
 import { packageRoot } from '../../src/package/package-root.js';
 
-export const CLI = path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+/** The CLI under test: this build's, or another's (TLPIPE_TEST_CLI), to show a test fails on an older version. */
+export const CLI = process.env['TLPIPE_TEST_CLI'] ?? path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
 
 export interface CliResult {
   code: number;

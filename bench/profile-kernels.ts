@@ -45,5 +45,5 @@ const cnn = smallCnn();
 profile('small CNN from scratch, 28×28', cnn, tf.randomUniform([64, 28, 28, 1]), tf.oneHot(tf.randomUniform([64], 0, 10, 'int32'), 10).toFloat(), 5);
 
 const base = await buildBase(loadZooArtifacts('mobilenet_v2'), 'out_relu', [96, 96, 3]);
-const tuned = topBlocksTuned(base);
+const tuned = await topBlocksTuned(base);
 profile('MobileNetV2, top 3 blocks fine-tuned, 96×96', tuned, tf.randomUniform([32, 96, 96, 3]), tf.oneHot(tf.randomUniform([32], 0, 10, 'int32'), 10).toFloat(), 3);

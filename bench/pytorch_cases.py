@@ -1,21 +1,24 @@
-"""The PyTorch side of `npm run bench`: the same cases as bench/compare-pytorch.ts,
-on the CPU with 2 threads, random data of the same shapes. Prints one JSON object:
-images per second per case, and the wall time of the end-to-end frozen-base loop."""
+"""The PyTorch side of `npm run bench`: the same cases as bench/tlpipe-steps.ts and
+bench/compare-pytorch.ts's end-to-end pipelines, on the CPU with 2 threads, random
+data of the same shapes. `python3 pytorch_cases.py '{"case": ...}'` prints one JSON
+object: images per second per step case ("steps"), or the wall time of one plain
+training loop ("frozen_e2e", "two_stage", "seed_cnn")."""
 import json
+import math
 import sys
 import time
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import torchvision
 
 torch.set_num_threads(2)
 torch.manual_seed(0)
 args = json.loads(sys.argv[1])
-iterations = args["iterations"]
 
 
-def rate(step, batch, n=iterations):
+def rate(step, batch, n):
     step()  # warm up
     start = time.perf_counter()
     for _ in range(n):
@@ -24,104 +27,196 @@ def rate(step, batch, n=iterations):
 
 
 def mobilenet():
-    model = torchvision.models.mobilenet_v2(weights=None)
-    return model.features.eval()
+    return torchvision.models.mobilenet_v2(weights=None).features.eval()
 
 
-def head(inputs):
-    return nn.Sequential(nn.Linear(inputs, 128), nn.ReLU(), nn.Linear(128, 10))
+def head(inputs, dropout=0.0):
+    layers = [nn.Linear(inputs, 128), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else []) + [nn.Linear(128, 10)]
+    return nn.Sequential(*layers)
 
 
-results = {}
-base = mobilenet()
-for size in (96, 224):
-    x = torch.rand(32, 3, size, size)
-    with torch.no_grad():
-        results[f"inference_{size}"] = rate(lambda: base(x), 32)
-
-pool = nn.AdaptiveAvgPool2d(1)
-top = head(1280)
-optimizer = torch.optim.Adam(top.parameters(), 1e-3)
-x96 = torch.rand(32, 3, 96, 96)
-y = torch.randint(0, 10, (32,))
+def freeze_batch_norm(model):
+    """Batch norm in inference mode, as tlpipe's default `batchNorm: frozen`."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
 
 
-def frozen_step():
-    with torch.no_grad():
-        f = pool(base(x96)).flatten(1)
-    optimizer.zero_grad()
-    nn.functional.cross_entropy(top(f), y).backward()
-    optimizer.step()
+def augment(pixels, flip, rotate, zoom):
+    """A random horizontal flip, rotation and zoom per image, bilinear with reflection, as tlpipe's augmenter."""
+    n = pixels.shape[0]
+    angle = (torch.rand(n) * 2 - 1) * rotate * math.pi / 180
+    scale = 1 + (torch.rand(n) * 2 - 1) * zoom
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = torch.cos(angle) / scale
+    theta[:, 0, 1] = -torch.sin(angle) / scale
+    theta[:, 1, 0] = torch.sin(angle) / scale
+    theta[:, 1, 1] = torch.cos(angle) / scale
+    grid = F.affine_grid(theta, list(pixels.shape), align_corners=False)
+    x = F.grid_sample(pixels, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    if flip:
+        flipped = torch.rand(n) < 0.5
+        x = torch.where(flipped[:, None, None, None], x.flip(3), x)
+    return x.clamp(0, 255) / 255
 
 
-results["frozen_head_96"] = rate(frozen_step, 32)
-
-tuned = mobilenet().train()
-for p in tuned.parameters():
-    p.requires_grad = False
-for block in tuned[-4:]:  # the last three inverted-residual blocks and the final 1×1 conv
-    for p in block.parameters():
-        p.requires_grad = True
-for m in tuned.modules():  # batch norm in inference mode, as tlpipe's batchNorm: frozen
-    if isinstance(m, nn.BatchNorm2d):
-        m.eval()
-top2 = head(1280)
-params = [p for p in tuned.parameters() if p.requires_grad] + list(top2.parameters())
-optimizer2 = torch.optim.Adam(params, 1e-4)
-
-
-def finetune_step():
-    optimizer2.zero_grad()
-    nn.functional.cross_entropy(top2(pool(tuned(x96)).flatten(1)), y).backward()
-    optimizer2.step()
-
-
-results["finetune_top3_96"] = rate(finetune_step, 32, max(3, iterations // 2))
-
-cnn = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 12 * 12, 128), nn.ReLU(), nn.Linear(128, 10))
-optimizer3 = torch.optim.Adam(cnn.parameters(), 1e-3)
-x28 = torch.rand(64, 1, 28, 28)
-y64 = torch.randint(0, 10, (64,))
-
-
-def cnn_step():
-    optimizer3.zero_grad()
-    nn.functional.cross_entropy(cnn(x28), y64).backward()
-    optimizer3.step()
-
-
-results["scratch_cnn_28"] = rate(cnn_step, 64)
-
-top4 = head(1280)
-optimizer4 = torch.optim.Adam(top4.parameters(), 1e-3)
-feats = torch.rand(32, 1280)
-
-
-def head_step():
-    optimizer4.zero_grad()
-    nn.functional.cross_entropy(top4(feats), y).backward()
-    optimizer4.step()
-
-
-results["head_on_features"] = rate(head_step, 32, iterations * 20)
-
-# End to end: a frozen base in the forward pass of every batch of every epoch, the plain loop.
-images, epochs = args["e2eImages"], args["e2eEpochs"]
-data = torch.rand(images, 3, 96, 96)
-labels = torch.randint(0, 10, (images,))
-top5 = head(1280)
-optimizer5 = torch.optim.Adam(top5.parameters(), 1e-3)
-start = time.perf_counter()
-for _ in range(epochs):
-    order = torch.randperm(images)
-    for i in range(0, images, 32):
-        idx = order[i:i + 32]
+def steps():
+    iterations = args["iterations"]
+    results = {}
+    base = mobilenet()
+    for size in (96, 224):
+        x = torch.rand(32, 3, size, size)
         with torch.no_grad():
-            f = pool(base(data[idx])).flatten(1)
-        optimizer5.zero_grad()
-        nn.functional.cross_entropy(top5(f), labels[idx]).backward()
-        optimizer5.step()
-results["e2e_seconds"] = time.perf_counter() - start
-results["torch"] = torch.__version__
-results["threads"] = torch.get_num_threads()
-print(json.dumps(results))
+            results[f"inference_{size}"] = rate(lambda: base(x), 32, iterations if size == 96 else max(2, iterations // 4))
+    pool = nn.AdaptiveAvgPool2d(1)
+    top = head(1280)
+    optimizer = torch.optim.Adam(top.parameters(), 1e-3)
+    x96 = torch.rand(32, 3, 96, 96)
+    y = torch.randint(0, 10, (32,))
+
+    def frozen_step():
+        with torch.no_grad():
+            f = pool(base(x96)).flatten(1)
+        optimizer.zero_grad()
+        F.cross_entropy(top(f), y).backward()
+        optimizer.step()
+
+    results["frozen_head_96"] = rate(frozen_step, 32, iterations)
+
+    tuned = mobilenet().train()
+    for p in tuned.parameters():
+        p.requires_grad = False
+    for block in tuned[-4:]:  # the last three inverted-residual blocks and the final 1×1 conv
+        for p in block.parameters():
+            p.requires_grad = True
+    freeze_batch_norm(tuned)
+    top2 = head(1280)
+    params = [p for p in tuned.parameters() if p.requires_grad] + list(top2.parameters())
+    optimizer2 = torch.optim.Adam(params, 1e-4)
+
+    def finetune_step(x):
+        optimizer2.zero_grad()
+        F.cross_entropy(top2(pool(tuned(x)).flatten(1)), y).backward()
+        optimizer2.step()
+
+    n = max(3, iterations // 2)
+    results["finetune_top3_96"] = rate(lambda: finetune_step(x96), 32, n)
+    a = args["augment"]
+    pixels = torch.rand(32, 3, 96, 96) * 255
+    results["finetune_top3_96_augmented"] = rate(lambda: finetune_step(augment(pixels, a["flipHorizontal"], a["rotate"], a["zoom"])), 32, n)
+
+    cnn = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 12 * 12, 128), nn.ReLU(), nn.Linear(128, 10))
+    optimizer3 = torch.optim.Adam(cnn.parameters(), 1e-3)
+    x28 = torch.rand(64, 1, 28, 28)
+    y64 = torch.randint(0, 10, (64,))
+
+    def cnn_step():
+        optimizer3.zero_grad()
+        F.cross_entropy(cnn(x28), y64).backward()
+        optimizer3.step()
+
+    results["scratch_cnn_28"] = rate(cnn_step, 64, iterations)
+    top4 = head(1280)
+    optimizer4 = torch.optim.Adam(top4.parameters(), 1e-3)
+    feats = torch.rand(32, 1280)
+
+    def head_step():
+        optimizer4.zero_grad()
+        F.cross_entropy(top4(feats), y).backward()
+        optimizer4.step()
+
+    results["head_on_features"] = rate(head_step, 32, iterations * 20)
+    return results
+
+
+def epochs_of(model, optimizer, data, labels, epochs, batch, schedule=None, validation=None):
+    """The plain loop: shuffled batches, a validation pass after every epoch in inference mode."""
+    step = 0
+    total = math.ceil(data.shape[0] / batch) * epochs
+    for _ in range(epochs):
+        model.train()
+        freeze_batch_norm(model)
+        order = torch.randperm(data.shape[0])
+        for i in range(0, data.shape[0], batch):
+            if schedule:
+                for g in optimizer.param_groups:
+                    g["lr"] = schedule(step / total)
+            idx = order[i:i + batch]
+            optimizer.zero_grad()
+            F.cross_entropy(model(data[idx]), labels[idx]).backward()
+            optimizer.step()
+            step += 1
+        if validation is not None:
+            evaluate(model, *validation, batch)
+
+
+def evaluate(model, data, labels, batch):
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, data.shape[0], batch):
+            correct += (model(data[i:i + batch]).argmax(1) == labels[i:i + batch]).sum().item()
+    return correct / max(1, data.shape[0])
+
+
+def frozen_e2e():
+    """A frozen base in the forward pass of every batch of every epoch, the head trained: training only."""
+    images, epochs = args["train"], args["epochs"]
+    base, pool = mobilenet(), nn.AdaptiveAvgPool2d(1)
+    data, labels = torch.rand(images, 3, 96, 96), torch.randint(0, 10, (images,))
+    top = head(1280)
+    optimizer = torch.optim.Adam(top.parameters(), 1e-3)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        order = torch.randperm(images)
+        for i in range(0, images, 32):
+            idx = order[i:i + 32]
+            with torch.no_grad():
+                f = pool(base(data[idx])).flatten(1)
+            optimizer.zero_grad()
+            F.cross_entropy(top(f), labels[idx]).backward()
+            optimizer.step()
+    return {"seconds": time.perf_counter() - start}
+
+
+def two_stage():
+    """pipelines/two-stage.yaml at bench size: MobileNetV2 cut at block_13_expand_relu (torchvision's
+    features[:14] + features[14].conv[0]); stage 1 the head on the frozen base (cosine from 3e-3),
+    stage 2 block_12 and block_13's expansion unfrozen at 3e-5; validation every epoch, test at the end."""
+    size, batch = args["size"], args["batch"]
+    features = torchvision.models.mobilenet_v2(weights=None).features
+    base = nn.Sequential(*features[:14], features[14].conv[0])
+    model = nn.Sequential(base, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(576, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
+    split = lambda n: (torch.rand(n, 3, size, size), torch.randint(0, 10, (n,)))
+    train, validation, test = split(args["train"]), split(args["validation"]), split(args["test"])
+    start = time.perf_counter()
+    for p in base.parameters():
+        p.requires_grad = False
+    head_params = [p for p in model.parameters() if p.requires_grad]
+    peak, floor = 3e-3, 3e-4
+    cosine = lambda t: floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * t))
+    epochs_of(model, torch.optim.Adam(head_params, peak), *train, args["headEpochs"], batch, cosine, validation)
+    for p in list(features[13].parameters()) + list(features[14].conv[0].parameters()):
+        p.requires_grad = True
+    tuned = [p for p in model.parameters() if p.requires_grad]
+    epochs_of(model, torch.optim.Adam(tuned, 3e-5), *train, args["tuneEpochs"], batch, None, validation)
+    evaluate(model, *test, batch)
+    return {"seconds": time.perf_counter() - start}
+
+
+def seed_cnn():
+    """The seed article's CNN: conv 32 3×3 (valid, relu) → max-pool 2 → flatten → dense 256 relu → dropout 0.5
+    → dense 10, Adam 1e-3, batch 32, one epoch over the training images, then the test images."""
+    channels = args["channels"]
+    model = nn.Sequential(nn.Conv2d(channels, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 13 * 13, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10))
+    train = (torch.rand(args["train"], channels, 28, 28), torch.randint(0, 10, (args["train"],)))
+    test = (torch.rand(args["test"], channels, 28, 28), torch.randint(0, 10, (args["test"],)))
+    start = time.perf_counter()
+    epochs_of(model, torch.optim.Adam(model.parameters(), 1e-3), *train, 1, 32, None, test)
+    return {"seconds": time.perf_counter() - start}
+
+
+result = {"steps": steps, "frozen_e2e": frozen_e2e, "two_stage": two_stage, "seed_cnn": seed_cnn}[args["case"]]()
+result["torch"] = torch.__version__
+result["threads"] = torch.get_num_threads()
+print(json.dumps(result))

@@ -32,7 +32,12 @@ const interruption = { controller: undefined as AbortController | undefined, sto
 
 export function handleSignals(print: Printer): void {
   const stop = (signal: NodeJS.Signals): void => {
-    if (!interruption.controller || ++interruption.stops > 1) process.exit(EXIT.interrupted);
+    if (!interruption.controller) {
+      // Still starting up (loading the library, reading the pipeline): nothing has been written yet.
+      printLine(print.err, `\n${signal}: interrupted before it started: nothing was written`);
+      process.exit(EXIT.interrupted);
+    }
+    if (++interruption.stops > 1) process.exit(EXIT.interrupted);
     if (interruption.onStop) interruption.onStop(signal);
     else printLine(print.err, `\n${signal}: stopping after the current batch (again to quit at once)`);
     interruption.controller.abort();

@@ -76,12 +76,21 @@ describe('a run folder has one owner, and what a kill leaves is read right', () 
   it('resume refuses a run whose own process still runs it, naming that process', async () => {
     const child = spawn(process.execPath, [CLI, 'run', 'owner.yaml', '--runs', 'live', '--no-cache'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
     let stderr = '';
-    const started = new Promise<void>((resolve) => child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (/head epoch 1 /.test(stderr)) resolve();
-    }));
+    let stopped = false;
+    const started = new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        // Stopped, not ended: the run takes about a second, less than starting a second CLI; a stopped process still owns its lock.
+        if (!stopped && /head epoch 1 /.test(stderr)) {
+          stopped = child.kill('SIGSTOP');
+          resolve();
+        }
+      });
+      child.on('exit', () => reject(new Error(`the run ended before it could be stopped:\n${stderr}`)));
+    });
     await started;
     const r = await tlpipe(['resume', 'owner', '--runs', 'live'], dir);
+    child.kill('SIGCONT');
     child.kill('SIGINT');
     await new Promise((resolve) => child.on('exit', resolve));
     assert.equal(r.code, 1);
@@ -122,7 +131,12 @@ describe('a run folder has one owner, and what a kill leaves is read right', () 
     child.stderr.on('data', (chunk: Buffer) => {
       const before = stderr;
       stderr += chunk.toString();
-      if (!/head epoch 2 /.test(before) && /head epoch 2 /.test(stderr)) rmSync(runIn(path.join(dir, 'gone', 'owner')), { recursive: true, force: true });
+      if (!/head epoch 2 /.test(before) && /head epoch 2 /.test(stderr)) {
+        // Stopped while the folder goes, so no checkpoint is half-way into it as it is removed.
+        child.kill('SIGSTOP');
+        rmSync(runIn(path.join(dir, 'gone', 'owner')), { recursive: true, force: true });
+        child.kill('SIGCONT');
+      }
     });
     const code = await new Promise((resolve) => child.on('exit', resolve));
     assert.equal(code, 1, stderr);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../../format/types.js';
 import { UserError } from '../../diagnostics/user-error.js';
-import { registerWasmGradientKernels } from './wasm-gradient-kernels.js';
+import { registerWasmKernels } from './register-wasm-kernels.js';
 
 export type ConcreteBackend = Exclude<BackendName, 'auto'>;
 
@@ -27,8 +27,8 @@ async function activate(name: ConcreteBackend): Promise<void> {
     }
   } else if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
-    // Without these, wasm cannot train a convolution (fine-tuning a base, a conv head).
-    registerWasmGradientKernels();
+    // Without these, wasm cannot train a convolution (fine-tuning a base, a conv head); the rest are faster paths.
+    registerWasmKernels((process.env['TLPIPE_WASM_NATIVE'] ?? '').split(',').map((name) => name.trim()).filter(Boolean));
   }
   if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') returned false`);
   await tf.ready();

@@ -61,6 +61,11 @@ const CASES: Case[] = [
   { name: 'depthwise 3×3 same, stride 2, odd size', depthwise: true, x: [1, 7, 8, 3], filter: [3, 3, 3, 1], strides: 2, pad: 'same' },
   { name: 'depthwise with channel multiplier 2', depthwise: true, x: [2, 5, 5, 3], filter: [3, 3, 3, 2], strides: 1, pad: 'same' },
   { name: 'fused depthwise with relu6', depthwise: true, x: [2, 6, 6, 4], filter: [3, 3, 4, 1], strides: 1, pad: 'same', fused: true },
+  { name: 'depthwise 5×5 same, stride 2, even size', depthwise: true, x: [2, 10, 10, 3], filter: [5, 5, 3, 1], strides: 2, pad: 'same' },
+  { name: 'depthwise 3×3 valid, stride 2, multiplier 3', depthwise: true, x: [3, 7, 7, 2], filter: [3, 3, 2, 3], strides: 2, pad: 'valid' },
+  { name: 'depthwise 3×3 same on a 1×1 map (a top block at a small size)', depthwise: true, x: [4, 1, 1, 8], filter: [3, 3, 8, 1], strides: 1, pad: 'same' },
+  { name: 'depthwise 3×3 same, batch 1', depthwise: true, x: [1, 4, 4, 5], filter: [3, 3, 5, 1], strides: 1, pad: 'same' },
+
 ];
 
 describe('convolution gradients on wasm equal the cpu backend\'s', () => {

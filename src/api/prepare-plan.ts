@@ -57,7 +57,8 @@ export async function planFromSpec(spec: PipelineSpec, read: LoadedInputs, sourc
   const place = (d: Diagnostic): Diagnostic => source?.locate(d) ?? d;
   const gathered = await gatherFacts(spec, read, strategy);
   if (!gathered.ok) return { ok: false, diagnostics: gathered.diagnostics.map(place) };
-  const compiled = compilePlan(spec, gathered.value.facts);
+  // TLPIPE_FROZEN_PREFIX=0 trains fine-tuning stages through the whole model, as tlpipe did before the prefix split (to compare).
+  const compiled = compilePlan(spec, gathered.value.facts, { frozenPrefix: process.env['TLPIPE_FROZEN_PREFIX'] !== '0' });
   if (!compiled.ok) {
     gathered.value.base.dispose();
     return { ok: false, diagnostics: compiled.diagnostics.map(place) };

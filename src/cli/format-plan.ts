@@ -8,7 +8,9 @@ export function formatPlan(plan: Plan): string {
   const header = ['task', 'fingerprint', 'after', 'what'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-  const features = plan.stages.every((s) => s.trainable === 'base+head')
+  const features = plan.base.model === 'none'
+    ? 'none: there is no base, so the head trains on the image batches themselves'
+    : plan.stages.every((s) => s.trainable === 'base+head')
     ? 'none: every stage trains base layers, so images run through the whole model'
     : plan.features.mode === 'precompute'
       ? `precomputed once with the frozen base (${(plan.features.bytes / 2 ** 20).toFixed(1)} MiB in memory), kept in the stage cache for later runs with the same data, base and pooling`
@@ -20,6 +22,7 @@ export function formatPlan(plan: Plan): string {
     return [
       `  ${stage.name}: head + ${stage.trainableBaseLayers.length} of ${plan.base.layers.length} base layers; batch norm ${stage.batchNorm}; ${share}`,
       how,
+      `    ${describePrefix(stage)}`,
       ...layerRuns(plan.base.layers, new Set(stage.trainableBaseLayers)).map((line) => `    ${line}`),
     ];
   });
@@ -52,6 +55,16 @@ function describeStrategy(strategy: NonNullable<Plan['strategy']>): string {
     ? ['  it fills (keys written in the file win; copy these to pin or change them):', ...stringify(strategy.filled).trimEnd().split('\n').map((l) => `    ${l}`)]
     : ['  the file writes every key it would fill'];
   return [`strategy ${chosen}`, ...why, ...filled].join('\n');
+}
+
+/** What a fine-tuning stage runs images through: above its frozen prefix, or the whole model and why. */
+function describePrefix(stage: PlanStage): string {
+  const prefix = stage.frozenPrefix;
+  if (!prefix) return `images run through the whole model every step (${stage.whole ?? 'no frozen prefix'})`;
+  const size = `${(prefix.bytes / 2 ** 20).toFixed(1)} MiB`;
+  return prefix.mode === 'precompute'
+    ? `trains above ${prefix.boundary}: the frozen prefix's output (${prefix.shape.join('×')}) computed once per example and kept (${size})`
+    : `trains above ${prefix.boundary}: the frozen prefix runs every batch, outside the gradient tape (${prefix.reason})`;
 }
 
 /** Optimizer, rates per parameter group, schedule and callbacks of one stage, in one line. */

@@ -42,10 +42,11 @@ export type EngineEvent =
       storage: 'memory' | 'streaming';
     }
   | { type: 'base'; model: string; cut: string; layers: number; params: number; outputShape: number[]; seconds: number }
-  | { type: 'features-start'; split: string; total: number }
-  | { type: 'features-progress'; split: string; done: number; total: number }
-  | { type: 'features-end'; split: string; total: number; seconds: number; imagesPerSecond: number }
-  | { type: 'features-reused'; split: string; total: number }
+  // `at`: a fine-tuning stage's frozen prefix, by the layer it ends at; absent: the base's features for the head.
+  | { type: 'features-start'; split: string; total: number; at?: string }
+  | { type: 'features-progress'; split: string; done: number; total: number; at?: string }
+  | { type: 'features-end'; split: string; total: number; seconds: number; imagesPerSecond: number; at?: string }
+  | { type: 'features-reused'; split: string; total: number; at?: string }
   | { type: 'stage-reused'; stage: string; epochs: number }
   | { type: 'stage-start'; stage: string; index: number; epochs: number; firstEpoch: number }
   | { type: 'batch-end'; stage: string; epoch: number; batch: number; batches: number; loss: number }

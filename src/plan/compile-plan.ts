@@ -1,12 +1,14 @@
 import type { Diagnostic, Result } from '../diagnostics/diagnostic.js';
 import { headShapeProblems } from '../format/head-shape.js';
 import { ZOO } from '../format/zoo-catalog.js';
+import { isNoBase } from '../format/rules.js';
 import { applyFreezeRules, matchRule, resolveSelector, splitBlocks } from './freeze-rules.js';
 import { describeSchedule } from './learning-rate-schedule.js';
 import type { OptimizerSpec, PipelineSpec } from '../format/types.js';
 import { fingerprint } from './fingerprint.js';
 import { strategyKeys } from '../format/strategy.js';
 import { heapProblems, type HeapProblem } from './memory-estimate.js';
+import { frozenPrefix, prefixMode, type FrozenPrefix } from './frozen-prefix.js';
 import type {
   BaseTask, BaselineTask, DataTask, EvaluateTask, ExportTask, FeaturesTask, HeadTask, ParameterGroup, Plan, PlanInputs, PlanStage, PlanTask, ResolvedHeadLayer, TrainTask,
 } from './types.js';
@@ -16,7 +18,17 @@ import type {
  * plain, JSON-serialisable data with a content fingerprint on every task.
  * Pure: no tfjs, no I/O, the same input always gives the same plan.
  */
-export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan> {
+/** How the engine may run the plan; the defaults are what `tlpipe run` does. */
+export interface PlanOptions {
+  /**
+   * Train a fine-tuning stage above its frozen prefix (true), or run images
+   * through the whole model inside every step (false: how tlpipe trained
+   * before, kept to compare against; TLPIPE_FROZEN_PREFIX=0).
+   */
+  frozenPrefix?: boolean;
+}
+
+export function compilePlan(spec: PipelineSpec, inputs: PlanInputs, options: PlanOptions = {}): Result<Plan> {
   const numClasses = inputs.dataset.numClasses;
   const diagnostics: Diagnostic[] = [];
   const error = (path: Diagnostic['path'], message: string, hint?: string): void => {
@@ -99,6 +111,21 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
     });
     return current;
   };
+  // Which stage last trained each base layer: a prefix's output depends on the latest that trained one of its layers.
+  const lastTrainedBy = new Map<string, string>();
+  const prefixFor = (name: string, split: Extract<FrozenPrefix, { kind: 'split' }>): { task: FeaturesTask; record: NonNullable<PlanStage['frozenPrefix']> } => {
+    const record = prefixMode(split, inputs.dataset.counts.train + inputs.dataset.counts.validation, dataset.augment !== undefined);
+    const setBy = tasks.filter((t) => t.kind === 'train' && split.layers.some((layer) => lastTrainedBy.get(layer) === t.id)).pop()?.id ?? 'base';
+    // The runner keeps one set of features at a time: the last one made can serve this stage too.
+    const last = tasks.filter((t): t is FeaturesTask => t.kind === 'features').pop();
+    if (last && last.boundary === split.boundary && last.mode === record.mode && last.dependsOn.includes(setBy)) return { task: last, record };
+    const task = addTask<FeaturesTask>({
+      id: `prefix:${name}`, kind: 'features', dependsOn: ['data', setBy], mode: record.mode, pristine: false, boundary: split.boundary,
+      description: `the frozen prefix's output (${split.layers.length} base layers up to ${split.boundary} → ${split.shape.join('×')}) for the training and validation splits, ${record.mode === 'precompute' ? `once per example (${(record.bytes / 2 ** 20).toFixed(1)} MiB)` : `per batch: ${record.reason}`}`,
+      config: { boundary: split.boundary, mode: record.mode },
+    });
+    return { task, record };
+  };
   let epoch = 0;
   let baseChanged = false;
   for (const [index, stage] of spec.train.stages.entries()) {
@@ -118,17 +145,24 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
     const what = trainable === 'head' ? 'the head' : `the head and ${baseLayers.length} base layer(s)`;
     const distinctRates = new Set(parameterGroups.map((g) => g.learningRate)).size > 1;
     const rates = distinctRates ? parameterGroups.map((g) => `${g.name} ${g.learningRate}`).join(', ') : String(stage.optimizer.learningRate);
-    const input = trainable === 'head' ? featuresFor(stage.name) : undefined;
+    const split = trainable === 'base+head' ? (options.frozenPrefix === false ? { kind: 'none' as const, reason: 'the frozen prefix is off (TLPIPE_FROZEN_PREFIX=0)' } : frozenPrefix(inputs.base.layers, new Set(baseLayers))) : undefined;
+    const prefix = split?.kind === 'split' ? prefixFor(stage.name, split) : undefined;
+    // Without a base the features would be the images themselves: the head trains on the image batches directly.
+    const noBase = isNoBase(spec.base.model);
+    const input = trainable === 'head' ? (noBase ? undefined : featuresFor(stage.name)) : prefix?.task;
+    const on = noBase ? ', on the images' : trainable === 'head' ? '' : prefix ? `, above ${prefix.record.boundary} (the frozen prefix's output, ${prefix.record.mode === 'precompute' ? 'once per example' : 'per batch'})` : ', images through the whole model';
     const task = addTask<TrainTask>({
       id, kind: 'train', stage: index, ...(input ? { features: input.id } : {}),
       dependsOn: [previous, 'data', ...(input ? [input.id] : [])],
-      description: `train ${what} ${stage.epochs} epoch(s), ${stage.optimizer.name} lr ${rates} (${describeSchedule(stage.schedule)}), batch ${stage.batchSize}${input ? '' : ', images through the whole model'}`,
+      description: `train ${what} ${stage.epochs} epoch(s), ${stage.optimizer.name} lr ${rates} (${describeSchedule(stage.schedule)}), batch ${stage.batchSize}${on}`,
       config,
     });
+    for (const layer of baseLayers) lastTrainedBy.set(layer, id);
     const baseTrainableParams = inputs.base.layers.filter((l) => baseLayers.includes(l.name)).reduce((sum, l) => sum + l.params, 0);
     stages.push({
       name: stage.name, index, taskId: id, epochs: stage.epochs, firstEpoch: epoch + 1, lastEpoch: epoch + stage.epochs,
       ...training, trainable, weights: baseChanged ? 'full' : 'head', trainableBaseLayers: baseLayers, batchNorm: stage.batchNorm,
+      ...(prefix ? { frozenPrefix: prefix.record } : split?.kind === 'none' ? { whole: split.reason } : {}),
       trainableParams: headParams + baseTrainableParams, totalParams: headParams + inputs.base.paramCount, fingerprint: task.fingerprint,
     });
     epoch += stage.epochs;

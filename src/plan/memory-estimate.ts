@@ -1,3 +1,4 @@
+import { frozenPrefix } from './frozen-prefix.js';
 import type { Plan, PlanStage } from './types.js';
 
 /** The wasm backend's heap: 32-bit addresses. */
@@ -8,15 +9,20 @@ const HEAP_RESERVE_BYTES = 256 * 2 ** 20;
 /**
  * Heap bytes one training example costs in a stage that runs images through
  * the base: every layer's activations stay alive until the step ends, and
- * the trainable part adds its gradients. Calibrated on MobileNetV2 with the
- * wasm backend (peak heap / activation bytes): 3.1–3.3 with the top blocks
- * unfrozen at 96×96 and 224×224, 5.1 with every layer unfrozen at 224×224;
- * the constants below sit just above those.
+ * the trainable part adds its gradients. A stage trained above its frozen
+ * prefix holds only the layers above it (the prefix runs outside the tape,
+ * or not at all). Calibrated on MobileNetV2 with the wasm backend (peak
+ * heap / activation bytes): 3.1–3.3 with the top blocks unfrozen at 96×96
+ * and 224×224, 5.1 with every layer unfrozen at 224×224; the constants
+ * below sit just above those.
  */
 export function trainingBytesPerExample(plan: Plan, stage: PlanStage): number {
   const trainable = new Set(stage.trainableBaseLayers);
-  const all = plan.base.layers.reduce((sum, l) => sum + (l.outputElements ?? 0), 0);
-  const learning = plan.base.layers.reduce((sum, l) => sum + (trainable.has(l.name) ? (l.outputElements ?? 0) : 0), 0);
+  const split = stage.frozenPrefix ? frozenPrefix(plan.base.layers, trainable) : undefined;
+  const outside = new Set(split?.kind === 'split' ? split.layers : []);
+  const held = plan.base.layers.filter((l) => !outside.has(l.name));
+  const all = held.reduce((sum, l) => sum + (l.outputElements ?? 0), 0);
+  const learning = held.reduce((sum, l) => sum + (trainable.has(l.name) ? (l.outputElements ?? 0) : 0), 0);
   return 4 * all * (3.4 + (2.0 * learning) / Math.max(1, all));
 }
 

@@ -54,9 +54,20 @@ export interface PlanInputs {
     /** Layers kept below (and including) the cut. */
     layerCount: number;
     paramCount: number;
-    /** The kept layers in order (input layer excluded), with their weight counts. */
-    layers: { name: string; className: string; params: number; outputElements?: number }[];
+    /** The kept layers in order (input layer excluded), with their weight counts, the layers they read and their output shape. */
+    layers: BaseLayerFacts[];
   };
+}
+
+export interface BaseLayerFacts {
+  name: string;
+  className: string;
+  params: number;
+  outputElements?: number;
+  /** One example's output shape (no batch axis). */
+  outputShape?: number[];
+  /** The layers whose outputs this one reads (the input layer by its name). */
+  inbound?: string[];
 }
 
 export type TaskKind = PlanTask['kind'];
@@ -91,6 +102,12 @@ export interface FeaturesTask extends TaskCommon<'features'> {
   mode: 'precompute' | 'perBatch';
   /** The base is the plan's own (no stage has changed it), so feature workers can build their own copies. */
   pristine: boolean;
+  /**
+   * For a fine-tuning stage: the output of its frozen prefix, the base
+   * layer named here, for the training and validation splits. Absent: the
+   * base's output at the cut with the head's weightless leading layers.
+   */
+  boundary?: string;
 }
 export interface TrainTask extends TaskCommon<'train'> {
   /** Index into `plan.stages`. */
@@ -144,6 +161,17 @@ export interface PlanStage {
   weights: 'head' | 'full';
   /** Base layers whose weights learn in this stage, in base order. */
   trainableBaseLayers: string[];
+  /**
+   * A fine-tuning stage's frozen prefix: the base layers below everything
+   * that learns, a fixed function run in inference mode outside the
+   * gradient tape; the stage trains the layers above `boundary` on its
+   * output. precompute: once per example, kept in memory; perBatch: for
+   * every batch (augmentation, or too large to keep). Absent: the stage
+   * runs images through the whole model (`whole` says why).
+   */
+  frozenPrefix?: { boundary: string; shape: number[]; layers: number; bytes: number; mode: 'precompute' | 'perBatch'; reason?: string };
+  /** Why a fine-tuning stage runs images through the whole model. */
+  whole?: string;
   batchNorm: 'frozen' | 'train';
   /** Weights that learn in this stage, and all weights of base + head. */
   trainableParams: number;
@@ -180,7 +208,7 @@ export interface Plan {
     cutOutputShape: number[];
     layerCount: number;
     paramCount: number;
-    layers: { name: string; className: string; params: number; outputElements?: number }[];
+    layers: BaseLayerFacts[];
   };
   head: ResolvedHeadLayer[];
   /**

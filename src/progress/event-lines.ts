@@ -25,11 +25,11 @@ export function formatEventLine(event: RunEvent): string | undefined {
     case 'base':
       return `base ${event.model} cut at ${event.cut}: ${event.layers} layers, ${event.params.toLocaleString('en-US')} params, features ${event.outputShape.join('×')} (${event.seconds.toFixed(1)}s)`;
     case 'features-start':
-      return `features ${event.split}: extracting ${event.total} examples`;
+      return `${featuresOf(event.at)} ${event.split}: extracting ${event.total} examples`;
     case 'features-end':
-      return `features ${event.split}: ${event.total} examples in ${event.seconds.toFixed(1)}s (${event.imagesPerSecond.toFixed(1)}/s)`;
+      return `${featuresOf(event.at)} ${event.split}: ${event.total} examples in ${event.seconds.toFixed(1)}s (${event.imagesPerSecond.toFixed(1)}/s)`;
     case 'features-reused':
-      return `features ${event.split}: ${event.total} examples from the stage cache`;
+      return `${featuresOf(event.at)} ${event.split}: ${event.total} examples from the stage cache`;
     case 'stage-reused':
       return `stage ${event.stage}: ${event.epochs} epoch(s) reused from the stage cache`;
     case 'stage-start':
@@ -60,3 +60,8 @@ export function formatEventLine(event: RunEvent): string | undefined {
 
 /** A path as a person in the working folder would type it. */
 export const shown = (file: string): string => path.relative(process.cwd(), file) || file;
+
+/** Features for the head, or a fine-tuning stage's frozen prefix up to the layer `at`. */
+function featuresOf(at: string | undefined): string {
+  return at ? `frozen prefix (to ${at})` : 'features';
+}

@@ -68,6 +68,7 @@ function stepsOf(start: RunStartEvent): Step[] {
       endsOn: (e) => (e.type === 'stage-end' || e.type === 'stage-reused') && e.stage === stage.name,
       output: (e) => {
         if (e.type === 'batch-end' && e.stage === stage.name) return `epoch ${e.epoch}: batch ${e.batch}/${e.batches} loss ${e.loss.toFixed(4)}`;
+        if (e.type === 'features-progress' && e.at) return `frozen prefix ${e.split}: ${e.done}/${e.total}`;
         return e.type === 'epoch-end' && e.metrics.stage === stage.name ? formatEventLine(e) : undefined;
       },
     });

@@ -91,7 +91,7 @@ describe('the library API', { concurrency: false }, () => {
     assert.equal(valid.value.train.stages[1]!.epochs, 1);
     const planned = await plan({ yaml: text, path: at }, { runsDir });
     assert.ok(planned.ok, JSON.stringify(planned.diagnostics));
-    assert.deepEqual(planned.value.tasks.map((t) => t.kind), ['data', 'base', 'head', 'features', 'train', 'train', 'evaluate', 'export']);
+    assert.deepEqual(planned.value.tasks.map((t) => t.kind), ['data', 'base', 'head', 'features', 'train', 'features', 'train', 'evaluate', 'export']);
     const data = await describeData({ yaml: text, path: at });
     assert.ok(data.ok);
     assert.deepEqual(data.value.counts.test, Array(10).fill(2));

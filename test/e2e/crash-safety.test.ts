@@ -169,7 +169,7 @@ head:
 train:
   batchSize: ${batch}
   stages:
-    - { name: tune, epochs: 1, unfreeze: ["block_16_*", "Conv_1*"] }
+    - { name: tune, epochs: 1, unfreeze: ["block_3_*"] }
 `;
     write(dir, 'heap.yaml', pipeline(32));
     const r = await tlpipe(['run', 'heap.yaml'], dir);

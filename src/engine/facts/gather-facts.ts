@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Result } from '../../diagnostics/diagnostic.js';
 import { UserError } from '../../diagnostics/user-error.js';
 import type { BackendName, PipelineSpec } from '../../format/types.js';
-import type { PlanInputs, StrategyMeasurement, StrategyProbe } from '../../plan/types.js';
+import type { BaseLayerFacts, PlanInputs, StrategyMeasurement, StrategyProbe } from '../../plan/types.js';
 import { readDataset, type LoadedDataset, type Selection } from '../data/datasets.js';
 import { preprocessingFor, tabularPreprocessing, type Preprocessing } from '../data/preprocess.js';
 import { selectBackend, type BackendChoice } from '../kernels/backend.js';
@@ -98,7 +98,7 @@ export async function gatherFacts(spec: PipelineSpec, inputs: LoadedInputs, stra
         cutOutputShape: outputShape,
         layerCount: base.layers.length,
         paramCount: base.countParams(),
-        layers: base.layers.filter((l) => l.getClassName() !== 'InputLayer').map((l) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), outputElements: outputElements(l) })),
+        layers: base.layers.filter((l) => l.getClassName() !== 'InputLayer').map(layerFacts),
       },
     };
     return { ...inputs, base, cut: spec.base.cut, facts, seconds: { ...inputs.seconds, base: inputs.seconds.base + (performance.now() - started) / 1000 } };
@@ -152,6 +152,20 @@ function countPerClass(labels: Int32Array, indexes: number[], numClasses: number
   const counts = new Array<number>(numClasses).fill(0);
   for (const index of indexes) counts[labels[index]!]! += 1;
   return counts;
+}
+
+/** What the plan knows of a base layer: its weights, its output, and the layers it reads (its node in the base). */
+export function layerFacts(layer: tf.layers.Layer): BaseLayerFacts {
+  const shape = layer.outputShape;
+  const single = Array.isArray(shape) && !Array.isArray(shape[0]) && (shape as (number | null)[]).slice(1).every((d) => typeof d === 'number');
+  return {
+    name: layer.name,
+    className: layer.getClassName(),
+    params: layer.countParams(),
+    outputElements: outputElements(layer),
+    ...(single ? { outputShape: (shape as number[]).slice(1) } : {}),
+    inbound: layer.inboundNodes[0]?.inboundLayers.map((l) => l.name) ?? [],
+  };
 }
 
 /** Values one example produces at a layer's output (0 for layers with several outputs). */

@@ -9,6 +9,7 @@ import type { CheckpointWriter, ResumePoint, RunOutput, StageSummary } from '../
 import type { BaselineResult } from '../train/scratch-baseline.js';
 import type { BatchSource } from '../train/train-stage.js';
 import type { FeatureWorkerPool } from '../workers/feature-pool.js';
+import { prefixModel, suffixModel } from '../model/split-model.js';
 
 export type Split = 'train' | 'validation' | 'test';
 export type SplitSources = Partial<Record<Split, BatchSource>>;
@@ -60,6 +61,8 @@ export class RunState {
   /** The features of the base as it is now: which task made them, the sources per split, the tensors they hold. */
   features: { task: string; sources: SplitSources; tensors: tf.Tensor[] } | undefined;
   workers: Promise<FeatureWorkerPool> | undefined;
+  /** The whole model cut at a fine-tuning stage's frozen prefix, by the layer it ends at: both halves share its layers. */
+  private readonly halves = new Map<string, { prefix: tf.LayersModel; suffix: tf.LayersModel }>();
   readonly stages: StageSummary[] = [];
   /** Every epoch's metrics so far, for the stage cache. */
   readonly history: EpochMetrics[] = [];
@@ -86,6 +89,22 @@ export class RunState {
   /** The model a stage trains or checkpoints: the head alone, or base and head. */
   model(kind: 'head' | 'full'): tf.LayersModel {
     return (kind === 'full' ? this.fullModel : this.headModel)!;
+  }
+
+  /** The whole model from its input to `boundary`'s output. */
+  prefix(boundary: string): tf.LayersModel {
+    return this.split(boundary).prefix;
+  }
+
+  /** The whole model above `boundary`: what a fine-tuning stage trains on its frozen prefix's output. */
+  suffix(boundary: string): tf.LayersModel {
+    return this.split(boundary).suffix;
+  }
+
+  private split(boundary: string): { prefix: tf.LayersModel; suffix: tf.LayersModel } {
+    let halves = this.halves.get(boundary);
+    if (!halves) this.halves.set(boundary, (halves = { prefix: prefixModel(this.fullModel!, boundary), suffix: suffixModel(this.fullModel!, boundary) }));
+    return halves;
   }
 
   /** Every base layer frozen again, as evaluation and the exported model.json should see them. */

@@ -220,8 +220,8 @@ export async function trainStage(
         const { value: loss, grads } = tf.variableGrads(() => {
           const pred = model.apply(x, { training: true }) as tf.Tensor;
           correctInBatch = tf.keep(correctCount(y, pred));
-          // Kernel regularizers of trainable layers add their penalties, as in Keras.
-          const penalties = model.calculateLosses();
+          // Kernel regularizers of trainable layers add their penalties (a frozen layer's is a constant that teaches nothing).
+          const penalties = model.layers.filter((layer) => layer.trainable).flatMap((layer) => layer.calculateLosses());
           const dataLoss = batchLoss(lossKind, y, pred, { ...(classWeights ? { classWeights } : {}), labelSmoothing: stage.labelSmoothing });
           return penalties.length > 0 ? tf.addN([dataLoss, ...penalties]) : dataLoss;
         }, allVariables);

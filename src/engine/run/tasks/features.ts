@@ -20,6 +20,7 @@ import type { RunState, SplitSources } from '../run-state.js';
 export async function runFeaturesTask(task: FeaturesTask, state: RunState): Promise<void> {
   const { plan, inputs, options } = state;
   state.dropFeatures();
+  if (task.boundary) return runPrefixTask(task, task.boundary, state);
   const sources: SplitSources = {};
   const tensors: tf.Tensor[] = [];
   // Inference batches small enough for the heap at any image size.
@@ -111,6 +112,88 @@ async function extractOnThisThread(extractor: tf.LayersModel, examples: BatchSou
   } finally {
     tf.dispose(parts);
   }
+}
+
+/**
+ * A fine-tuning stage's frozen prefix over the training and validation
+ * splits. precompute: run once per example in inference mode with its batch
+ * norm as the whole model runs it (so the stage trains on the very values
+ * the whole model would compute), kept as rows in the process's memory
+ * (outside the wasm heap) and in the stage cache; perBatch: folded, for
+ * every batch, outside the gradient tape.
+ */
+async function runPrefixTask(task: FeaturesTask, boundary: string, state: RunState): Promise<void> {
+  const { plan, inputs, options } = state;
+  const prefix = state.prefix(boundary);
+  const batch = inferenceBatch(plan.base.layers);
+  const sources: SplitSources = {};
+  const tensors: tf.Tensor[] = [];
+  let folded: tf.LayersModel | undefined;
+  try {
+    for (const split of ['train', 'validation'] as const) {
+      const examples = state.examples[split];
+      if (!examples || examples.count === 0) continue;
+      if (task.mode === 'perBatch') {
+        sources[split] = featureSource((folded ??= await foldBatchNorm(prefix)), examples);
+        continue;
+      }
+      const key = featuresKey(task, split, state.backend);
+      const cached = await options.cache?.readFeatures(key);
+      let stored: { shape: number[]; data: Float32Array };
+      if (cached && cached.shape[0] === examples.count) {
+        stored = cached;
+        options.onEvent({ type: 'features-reused', split, total: examples.count, at: boundary });
+      } else {
+        stored = await rowsOf(prefix, examples, split, batch, boundary, options.onEvent, options.signal);
+        if (options.cache) {
+          const { cache } = options;
+          await keepInCache(`the frozen prefix's ${split} activations`, () => cache.writeFeatures(key, stored.shape, stored.data), options.onEvent);
+        }
+      }
+      const labels = oneHotBatch(splitSource(inputs.dataset, split).labels, inputs.selection[split], plan.classes.count);
+      tensors.push(labels);
+      sources[split] = rowSource(stored, labels);
+    }
+  } catch (error) {
+    tf.dispose(tensors);
+    throw error;
+  }
+  state.features = { task: task.id, sources, tensors };
+}
+
+/** `model`'s output for every example, as rows of one Float32Array: one batch at a time is in the heap. */
+async function rowsOf(model: tf.LayersModel, examples: BatchSource, split: string, batch: number, at: string, onEvent: EventListener, signal?: AbortSignal): Promise<{ shape: number[]; data: Float32Array }> {
+  const started = performance.now();
+  onEvent({ type: 'features-start', split, total: examples.count, at });
+  const shape = (model.outputs[0]!.shape as number[]).slice(1);
+  const row = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(examples.count * row);
+  let done = 0;
+  for await (const { x, y } of prefetched(examples, chunk(range(0, examples.count), batch))) {
+    const out = tf.tidy(() => model.predict(x) as tf.Tensor);
+    data.set((await out.data()) as Float32Array, done * row);
+    done += x.shape[0]!;
+    tf.dispose([x, y, out]);
+    if (signal?.aborted) throw new RunInterrupted();
+    onEvent({ type: 'features-progress', split, done, total: examples.count, at });
+  }
+  const seconds = (performance.now() - started) / 1000;
+  onEvent({ type: 'features-end', split, total: examples.count, seconds, imagesPerSecond: examples.count / Math.max(seconds, 1e-9), at });
+  return { shape: [examples.count, ...shape], data };
+}
+
+/** Batches of stored rows: each batch's rows copied into a tensor of its own. */
+function rowSource(stored: { shape: number[]; data: Float32Array }, labels: tf.Tensor): BatchSource {
+  const [count, ...shape] = stored.shape as [number, ...number[]];
+  const row = shape.reduce((a, b) => a * b, 1);
+  return {
+    count,
+    batch: async (positions) => {
+      const values = new Float32Array(positions.length * row);
+      positions.forEach((p, i) => values.set(stored.data.subarray(p * row, (p + 1) * row), i * row));
+      return tf.tidy(() => ({ x: tf.tensor(values, [positions.length, ...shape]), y: tf.gather(labels, tf.tensor1d(positions, 'int32')) }));
+    },
+  };
 }
 
 function tensorSource(x: tf.Tensor, y: tf.Tensor): BatchSource {

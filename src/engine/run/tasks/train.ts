@@ -14,12 +14,15 @@ import type { RunState } from '../run-state.js';
 export async function runTrainTask(task: TrainTask, state: RunState): Promise<void> {
   const { plan, inputs, options } = state;
   const stage = plan.stages[task.stage]!;
-  // Stored features describe the base before this stage changes it.
+  // Stored features describe the base before this stage changes it (a frozen prefix's output stays true).
   if (!task.features) state.dropFeatures();
   const trainable = new Set(stage.trainableBaseLayers);
   for (const layer of inputs.base.layers) layer.trainable = trainable.has(layer.name);
   setBatchNormPolicy(inputs.base, stage.batchNorm);
-  const model = state.model(task.features ? 'head' : 'full');
+  // On features: the head; on a frozen prefix's output: the layers above it; else the whole model.
+  const prefixTask = task.features ? plan.tasks.find((t) => t.id === task.features && t.kind === 'features') : undefined;
+  const boundary = prefixTask?.kind === 'features' ? prefixTask.boundary : undefined;
+  const model = boundary ? state.suffix(boundary) : state.model(task.features ? 'head' : 'full');
   const saved = state.model(stage.weights);
 
   let resume: StageResume | undefined;

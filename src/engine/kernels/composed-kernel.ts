@@ -48,6 +48,18 @@ export interface Replacement {
   covers: (inputs: Record<string, Info>, attrs: Record<string, unknown>) => boolean;
 }
 
+/**
+ * The native kernel a replacement set aside, run on tensors of the current
+ * scope (the engine is not asked: it would route the call back to the
+ * replacement). For a composition that needs the native form itself.
+ */
+export function nativeKernel(kernelName: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>, backend: unknown): tf.Tensor {
+  const native = nativeKernels.get(kernelName);
+  if (!native) throw new Error(`no native ${kernelName} kernel was set aside`);
+  const out = native({ inputs, attrs, backend } as never) as unknown as Info;
+  return tf.engine().makeTensorFromTensorInfo(out, backend as tf.KernelBackend);
+}
+
 function withFallback({ kernelName, compute, covers }: Replacement): tf.KernelFunc {
   const ours = composed(compute);
   return ((args: KernelArgs) => {

@@ -155,20 +155,6 @@ const conv2DBackpropInput: Compute = (inputs, a, backend) => {
   return tf.conv2d(padded, turned, 1, 'valid');
 };
 
-/**
- * A matrix product with a transposed operand — what every dense and 1×1
- * convolution gradient asks for. wasm's BatchMatMul takes a slow path for
- * transposed operands (216 ms vs 6 ms for a 9216×64·64×128 weight gradient
- * in the profile), so the operand is transposed first and the product taken
- * plainly, by the native kernel.
- */
-const batchMatMulTransposed: Compute = (inputs, a, backend) => {
-  const swapLast = (x: tf.Tensor): tf.Tensor => tf.transpose(x, [...x.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : i === all.length - 2 ? i + 1 : i - 1)));
-  const left = asTensor(backend, inputs['a']!);
-  const right = asTensor(backend, inputs['b']!);
-  return tf.matMul(a['transposeA'] ? swapLast(left) : left, a['transposeB'] ? swapLast(right) : right);
-};
-
 const undilated = (attrs: Record<string, unknown>): boolean => {
   const d = attrs['dilations'] as number | [number, number] | undefined;
   return d === undefined || d === 1 || (Array.isArray(d) && d[0] === 1 && d[1] === 1);
@@ -184,6 +170,4 @@ export const MISSING_GRADIENT_KERNELS: [string, Compute][] = [
 /** Gradients wasm has but runs slowly. */
 export const GRADIENT_REPLACEMENTS: Replacement[] = [
   { kernelName: 'Conv2DBackpropInput', compute: conv2DBackpropInput, covers: (_, attrs) => undilated(attrs) },
-  // Untransposed products go to the native kernel, so the composition's own matMul never comes back here.
-  { kernelName: 'BatchMatMul', compute: batchMatMulTransposed, covers: (_, attrs) => attrs['transposeA'] === true || attrs['transposeB'] === true },
 ];

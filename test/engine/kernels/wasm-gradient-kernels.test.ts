@@ -106,15 +106,22 @@ describe('convolution gradients on wasm equal the cpu backend\'s', () => {
   });
 });
 
-describe('matrix products with transposed operands on wasm equal the cpu backend\'s', () => {
+describe('matrix products on wasm, transposed or taken the other way round, equal the cpu backend\'s', () => {
   const cases: { name: string; a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }[] = [
     { name: 'aᵀ·b (a weight gradient)', a: [7, 5], b: [7, 3], transposeA: true, transposeB: false },
     { name: 'a·bᵀ (an input gradient)', a: [4, 6], b: [5, 6], transposeA: false, transposeB: true },
     { name: 'aᵀ·bᵀ', a: [6, 4], b: [5, 6], transposeA: true, transposeB: true },
     { name: 'batched aᵀ·b', a: [3, 7, 5], b: [3, 7, 2], transposeA: true, transposeB: false },
+    { name: 'batched a·b (wasm\'s own kernel)', a: [2, 3, 4], b: [2, 4, 5], transposeA: false, transposeB: false },
+    // Right operands larger than the left: taken as (bᵀ·aᵀ)ᵀ, so the small operand is the one packed.
+    { name: 'a dense layer\'s forward product, weights larger than the batch', a: [4, 300], b: [300, 64], transposeA: false, transposeB: false },
+    { name: 'a dense layer\'s input gradient, a·bᵀ with large weights', a: [4, 64], b: [300, 64], transposeA: false, transposeB: true },
+    { name: 'aᵀ·b with a wide right operand', a: [9, 2], b: [9, 200], transposeA: true, transposeB: false },
+    { name: 'a single row', a: [1, 50], b: [50, 70], transposeA: false, transposeB: false },
+    { name: 'leading axes of size 1', a: [1, 1, 4, 30], b: [1, 30, 40], transposeA: false, transposeB: false },
   ];
   const product = (c: (typeof cases)[number]): Float32Array => tf.tidy(() =>
-    tf.matMul(tf.tensor(values(c.a.reduce((x, y) => x * y), 4), c.a as [number, number]) as tf.Tensor2D, tf.tensor(values(c.b.reduce((x, y) => x * y), 5), c.b as [number, number]) as tf.Tensor2D, c.transposeA, c.transposeB).dataSync() as Float32Array);
+    tf.matMul(tf.tensor(values(c.a.reduce((x, y) => x * y), 4), c.a), tf.tensor(values(c.b.reduce((x, y) => x * y), 5), c.b), c.transposeA, c.transposeB).dataSync() as Float32Array);
   const expected = new Map<string, Float32Array>();
   before(async () => {
     await selectBackend('cpu');
@@ -129,4 +136,15 @@ describe('matrix products with transposed operands on wasm equal the cpu backend
       assert.ok(actual.every((v, i) => Math.abs(v - want[i]!) < 1e-5));
     });
   }
+
+  it('the same weights again (packed once, then reused by wasm) give the same bits as the first product, and nothing leaks', () => {
+    const weights = tf.tensor2d(values(300 * 64, 6), [300, 64]);
+    const batch = tf.tensor2d(values(4 * 300, 7), [4, 300]);
+    const before = tf.memory().numTensors;
+    const runs = [0, 1, 2].map(() => tf.tidy(() => tf.matMul(batch, weights).dataSync() as Float32Array));
+    assert.equal(tf.memory().numTensors, before);
+    assert.deepEqual(runs[1], runs[0]);
+    assert.deepEqual(runs[2], runs[0]);
+    tf.dispose([weights, batch]);
+  });
 });

@@ -69,7 +69,7 @@ export function resolvePipeline(file: string, written: PipelineFile, chosen?: { 
     limit: { ...d.limit },
     validation: d.validation,
     // IDX arrays are stretched (they carry no aspect ratio worth keeping); photos are cropped.
-    image: { size: d.image.size ?? f.base.inputSize ?? [96, 96], channels: 3 as const, fit: d.image.fit ?? (isArrayFormat(d.format) ? 'fill' : 'cover') },
+    image: { size: d.image.size ?? f.base.inputSize ?? [96, 96], channels: d.image.channels ?? 3, fit: d.image.fit ?? (isArrayFormat(d.format) ? 'fill' : 'cover') },
   };
   const run = parseRunRef(model);
   return {

@@ -194,6 +194,17 @@ export const imageFitsBase: SpecRule = ({ base, dataset }) => {
   }];
 };
 
+/** Zoo bases take RGB: gray input is for a model without a pretrained base (or one trained on gray images, checked once it is loaded). */
+export const channelsFitBase: SpecRule = ({ base, dataset }) => {
+  const entry = ZOO[base.model];
+  if (!entry || !('image' in dataset) || dataset.image.channels === 3) return [];
+  return [{
+    path: ['dataset', 'image', 'channels'],
+    message: `${entry.name} takes 3-channel (RGB) images, not ${dataset.image.channels}`,
+    hint: 'remove `channels` (grayscale images are repeated to 3 channels); `channels: 1` is for `base: none` or a base trained on 1-channel images',
+  }];
+};
+
 /** Tabular CSV columns need a base whose input is a vector; zoo bases take images. */
 export const featureColumnsNeedVectorBase: SpecRule = ({ dataset, base }) => {
   if (dataset.format !== 'csv' || dataset.featureColumns === undefined || isExternalBase(base) || isNoBase(base.model)) return [];
@@ -329,6 +340,7 @@ export const httpNeedsAllowing: SpecRule = ({ base }) =>
 export const SPEC_RULES: readonly SpecRule[] = [
   baseModelIsKnown,
   imageFitsBase,
+  channelsFitBase,
   featureColumnsNeedVectorBase,
   testLimitNeedsTestSplit,
   classNamesMatchClasses,

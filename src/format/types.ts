@@ -35,7 +35,7 @@ export interface RegularizerSpec { l1?: number; l2?: number }
 export interface IdxFiles { images: string; labels: string }
 
 export type FitMode = 'fill' | 'cover' | 'contain';
-export interface ImageSpec { size: [number, number]; channels: 3; fit: FitMode }
+export interface ImageSpec { size: [number, number]; channels: 1 | 3; fit: FitMode }
 export interface LimitSpec { perClass?: number; testPerClass?: number }
 
 export interface DatasetCommon {

@@ -79,7 +79,7 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs, options: Pla
   };
   addTask<DataTask>({ id: 'data', kind: 'data', dependsOn: [], description: describeData(spec, inputs), config: dataConfig });
   addTask<BaseTask>({
-    id: 'base', kind: 'base', dependsOn: [], description: `${spec.base.model} cut at ${spec.base.cut} → ${inputs.base.cutOutputShape.join('×')}, frozen`,
+    id: 'base', kind: 'base', dependsOn: [], description: isNoBase(spec.base.model) ? `no base: the head reads the ${inputs.base.cutOutputShape.join('×')} inputs themselves` : `${spec.base.model} cut at ${spec.base.cut} → ${inputs.base.cutOutputShape.join('×')}, frozen`,
     config: {
       // The digest names the weights; a model.json's path does not change what it computes.
       model: spec.base.file ? 'model.json' : spec.base.model,

@@ -157,7 +157,7 @@ train:
     assert.match(missing.stderr, /^third.yaml:8:10: error: base.model: no run first\/0042 in .*runs$/m);
   });
 
-  it('a small CNN trained from scratch (base: none) on IDX digits becomes the frozen base of a photo-folder pipeline', async () => {
+  it('a small CNN trained from scratch (base: none) on gray IDX digits becomes the frozen base of a photo-folder pipeline, fed gray', async () => {
     mkdirSync(path.join(dir, 'idx'));
     writeMnistSubsetIdx(path.join(dir, 'idx'), 30, 10);
     write(dir, 'cnn.yaml', `name: cnn
@@ -165,7 +165,7 @@ dataset:
   format: idx
   train: { images: idx/train-images-idx3-ubyte.gz, labels: idx/train-labels-idx1-ubyte.gz }
   test: { images: idx/test-images-idx3-ubyte.gz, labels: idx/test-labels-idx1-ubyte.gz }
-  image: { size: [28, 28] }
+  image: { size: [28, 28], channels: 1 }
 base: { model: none }
 head:
   - conv2d: { filters: 8, kernelSize: 3, kernelRegularizer: { l2: 0.0001 } }
@@ -183,6 +183,8 @@ train:
     const cnn = readJson(path.join(latestRun(dir, 'cnn'), 'plan.json'));
     assert.deepEqual(cnn.stages[0].trainable, 'head');
     assert.ok(cnn.stages[0].trainableParams > 1000, `trainable ${cnn.stages[0].trainableParams}`);
+    // One input channel, as the exported model says.
+    assert.deepEqual(readJson(path.join(latestRun(dir, 'cnn'), 'model', 'model.json')).modelTopology.config.layers[0].config.batch_input_shape, [null, 28, 28, 1]);
 
     write(dir, 'transfer.yaml', `name: transfer
 dataset:
@@ -201,6 +203,11 @@ train:
     - { name: head, epochs: 2, batchSize: 4 }
     - { name: tune, epochs: 1, batchSize: 4, unfreeze: ["head_2_conv2d"], optimizer: { learningRate: 0.0001 } }
 `);
+    // RGB into a base that takes gray: refused, saying which key to set.
+    const rgb = await tlpipe(['plan', 'transfer.yaml'], dir);
+    assert.equal(rgb.code, 1);
+    assert.match(rgb.stderr, /transfer\.yaml:\d+:\d+: error: dataset\.image\.channels: the base takes 1-channel images; the pipeline feeds 3\n[^]*hint: set dataset\.image\.channels: 1/);
+    write(dir, 'transfer.yaml', readFileSync(path.join(dir, 'transfer.yaml'), 'utf8').replace('image: { size: [28, 28] }', 'image: { size: [28, 28], channels: 1 }'));
     const r = await tlpipe(['run', 'transfer.yaml'], dir);
     assert.equal(r.code, 0, r.stderr);
     const transfer = readJson(path.join(latestRun(dir, 'transfer'), 'plan.json'));
@@ -222,7 +229,7 @@ train:
     {
       name: 'images on a vector base',
       yaml: 'dataset: { format: mnist, limit: { perClass: 2 } }\nbase: { model: pretrained/model.json, cut: hidden }\nhead:\n  - dense: { units: classes, activation: softmax }\ntrain: { stages: [{ epochs: 1 }] }\n',
-      err: [/^bad.yaml:2:16: error: base.model: the base takes input \[49\], not images \[height, width, 3\]$/m],
+      err: [/^bad.yaml:2:16: error: base.model: the base takes input \[49\], not images \[height, width, channels\]$/m],
     },
     {
       name: 'tabular columns on an image base',

@@ -18,56 +18,60 @@ export interface TabularPreprocessing {
 export interface ImagePreprocessing {
   kind: 'image';
   inputSize: [number, number];
-  channels: 3;
-  /** Grayscale sources are repeated into 3 channels; alpha is composited onto black. */
+  /** 3: grayscale sources are repeated into 3 channels. 1: colour sources are turned gray. Alpha is composited onto black. */
+  channels: 1 | 3;
   grayscaleToRgb: boolean;
   /**
    * Image files: resized by sharp (lanczos3) with this fit. IDX arrays:
    * resized by bilinear interpolation (they have no aspect ratio to keep).
    */
   fit: FitMode;
-  /** input[c] = pixel[c] × scale[c] + offset[c], with pixel in 0–255; equals (pixel / 255 − mean) / std. */
-  scale: [number, number, number];
-  offset: [number, number, number];
-  mean: [number, number, number];
-  std: [number, number, number];
+  /** input[c] = pixel[c] × scale[c] + offset[c], with pixel in 0–255; equals (pixel / 255 − mean) / std. One entry per channel. */
+  scale: number[];
+  offset: number[];
+  mean: number[];
+  std: number[];
   description: string;
 }
 
-type Triple = [number, number, number];
-
 export function preprocessingFor(normalize: NormalizeSpec, image: ImageSpec): ImagePreprocessing {
   const inputSize = image.size;
+  const average = (v: number[]): number[] => [v.reduce((a, b) => a + b, 0) / v.length];
+  const [mean, std] = image.channels === 1 ? [average(normalize.mean), average(normalize.std)] : [[...normalize.mean], [...normalize.std]];
   return {
     kind: 'image',
     inputSize,
-    channels: 3,
-    grayscaleToRgb: true,
+    channels: image.channels,
+    grayscaleToRgb: image.channels === 3,
     fit: image.fit,
-    scale: normalize.std.map((s) => 1 / (255 * s)) as Triple,
-    offset: normalize.mean.map((m, c) => -m / normalize.std[c]!) as Triple,
-    mean: normalize.mean,
-    std: normalize.std,
-    description: `resize to ${inputSize.join('×')} (${image.fit}), gray → RGB, ${normalize.description}`,
+    scale: std.map((s) => 1 / (255 * s)),
+    offset: mean.map((m, c) => -m / std[c]!),
+    mean,
+    std,
+    description: `resize to ${inputSize.join('×')} (${image.fit}), ${image.channels === 3 ? 'gray → RGB' : 'colour → gray'}, ${normalize.description}`,
   };
 }
 
-/** Pixels as floats in 0–255 at the model's input size, 3 channels. */
-export function pixelsTensor(batch: PixelBatch, inputSize: [number, number]): tf.Tensor4D {
+/** tf.image.rgb_to_grayscale's weights (ITU-R BT.601 luma). */
+const LUMA = [0.2989, 0.587, 0.114];
+
+/** Pixels as floats in 0–255 at the model's input size, with the channels it takes (3 unless said). */
+export function pixelsTensor(batch: PixelBatch, inputSize: [number, number], channels: 1 | 3 = 3): tf.Tensor4D {
   return tf.tidy(() => {
     const x = tf.tensor4d(batch.data, [batch.count, batch.height, batch.width, batch.channels], 'int32').toFloat();
     const sized = batch.height === inputSize[0] && batch.width === inputSize[1] ? x : tf.image.resizeBilinear(x, inputSize);
-    return batch.channels === 1 ? tf.tile(sized, [1, 1, 1, 3]) : sized;
+    if (batch.channels === channels) return sized;
+    return channels === 3 ? tf.tile(sized, [1, 1, 1, 3]) : tf.sum(tf.mul(sized, tf.tensor1d(LUMA)), -1, true);
   });
 }
 
 /**
- * The model input for a batch of pixels: [n, height, width, 3], float32,
+ * The model input for a batch of pixels: [n, height, width, channels], float32,
  * resized, optionally augmented (training batches only), then normalised.
  */
 export function imageBatch(batch: PixelBatch, pre: ImagePreprocessing, augment?: (pixels: tf.Tensor4D) => tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
-    const pixels = pixelsTensor(batch, pre.inputSize);
+    const pixels = pixelsTensor(batch, pre.inputSize, pre.channels);
     const changed = augment ? augment(pixels) : pixels;
     return tf.add(tf.mul(changed, tf.tensor1d(pre.scale)), tf.tensor1d(pre.offset)) as tf.Tensor4D;
   });

@@ -50,7 +50,7 @@ export async function loadInputs(spec: PipelineSpec, options: { backend?: Backen
     const baseStarted = performance.now();
     const { artifacts, download } = await loadBaseArtifacts(spec);
     const vectorWidth = dataset.kind === 'vectors' ? dataset.columns!.length : undefined;
-    const baseInput = artifacts ? inputShape(artifacts.modelTopology) : vectorWidth !== undefined ? [vectorWidth] : [...spec.dataset.image.size, 3];
+    const baseInput = artifacts ? inputShape(artifacts.modelTopology) : vectorWidth !== undefined ? [vectorWidth] : [...spec.dataset.image.size, spec.dataset.image.channels];
     const preprocessing = await preprocessingOf(spec, dataset, selection, baseInput);
     return {
       backend, dataset, selection, ...(artifacts ? { artifacts } : {}), ...(download ? { download } : {}), preprocessing, baseInput,
@@ -76,7 +76,7 @@ export async function gatherFacts(spec: PipelineSpec, inputs: LoadedInputs, stra
     const { artifacts, preprocessing, dataset, selection } = inputs;
     // Image bases take the pipeline's image size; vector bases keep their input.
     const base = artifacts
-      ? await buildBase(artifacts, spec.base.cut, preprocessing.kind === 'image' ? [...spec.dataset.image.size, 3] : undefined)
+      ? await buildBase(artifacts, spec.base.cut, preprocessing.kind === 'image' ? [...spec.dataset.image.size, spec.dataset.image.channels] : undefined)
       : buildPassThroughBase(inputs.baseInput as number[]);
     const outputShape = base.outputs[0]!.shape.slice(1) as number[];
     if (outputShape.some((d) => !(d > 0))) {
@@ -140,10 +140,15 @@ async function preprocessingOf(spec: PipelineSpec, dataset: LoadedDataset, selec
     return tabularPreprocessing(columns, await dataset.train.vectors!(selection.train));
   }
   if (baseInput.length !== 3) {
-    throw new UserError(`the base takes input [${baseInput.join(', ')}], not images [height, width, 3]`, ['base', 'model'], 'image datasets need an image base, such as mobilenet_v2');
+    throw new UserError(`the base takes input [${baseInput.join(', ')}], not images [height, width, channels]`, ['base', 'model'], 'image datasets need an image base, such as mobilenet_v2');
   }
-  if (baseInput[2] !== 3) {
-    throw new UserError(`the base takes ${baseInput[2]}-channel images; tlpipe feeds RGB (3 channels)`, ['base', 'model']);
+  if (baseInput[2] !== spec.dataset.image.channels) {
+    const fits = baseInput[2] === 1 || baseInput[2] === 3;
+    throw new UserError(
+      `the base takes ${baseInput[2]}-channel images; the pipeline feeds ${spec.dataset.image.channels}`,
+      fits ? ['dataset', 'image', 'channels'] : ['base', 'model'],
+      fits ? `set dataset.image.channels: ${baseInput[2]}` : 'tlpipe feeds 1-channel (gray) or 3-channel (RGB) images',
+    );
   }
   return preprocessingFor(spec.base.normalize, spec.dataset.image);
 }

@@ -77,7 +77,7 @@ function workerPool(state: RunState): Promise<FeatureWorkerPool> | undefined {
   const examples = selection.train.length + selection.validation.length + selection.test.length;
   if (plan.features.mode !== 'precompute' || state.backend !== 'wasm' || count <= 1 || !artifacts || preprocessing.kind !== 'image' || examples < MIN_EXAMPLES_FOR_WORKERS) return undefined;
   state.workers ??= FeatureWorkerPool.start(count, {
-    artifacts, cut: plan.base.cut, inputShape: [...preprocessing.inputSize, 3], folded: plan.head.slice(0, plan.features.headLayersApplied), pre: preprocessing,
+    artifacts, cut: plan.base.cut, inputShape: [...preprocessing.inputSize, preprocessing.channels], folded: plan.head.slice(0, plan.features.headLayersApplied), pre: preprocessing,
   });
   return state.workers;
 }

@@ -168,9 +168,9 @@ dataset:
   image: { size: [28, 28], channels: 1 }
 base: { model: none }
 head:
-  - conv2d: { filters: 8, kernelSize: 3, kernelRegularizer: { l2: 0.0001 } }
+  - conv2d: { filters: 8, kernelSize: 3, activation: relu, kernelRegularizer: { l2: 0.0001 } }
   - maxPooling2d: {}
-  - conv2d: { filters: 16 }
+  - conv2d: { filters: 16, padding: same, activation: relu }
   - batchNormalization: {}
   - globalAveragePooling2d: {}
   - dense: { units: classes, activation: softmax }

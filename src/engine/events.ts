@@ -31,6 +31,8 @@ export type EngineEvent =
       type: 'data';
       train: number;
       validation: number;
+      /** `validation: test`: the validation examples are the test split's. */
+      validationFrom?: 'test';
       test: number;
       numClasses: number;
       /** What one example is as the base sees it: `64×64` images or `49 features`. */

@@ -95,7 +95,7 @@ export function resolvePipeline(file: string, written: PipelineFile, chosen?: { 
     baseline: f.baseline,
     train: {
       batchSize: f.train.batchSize,
-      checkpoints: resolveCheckpoints(f.train.checkpoints, common.validation > 0),
+      checkpoints: resolveCheckpoints(f.train.checkpoints, hasValidation(common.validation)),
       stages: f.train.stages.map((s, i) => ({
         name: s.name ?? `stage-${i + 1}`,
         epochs: s.epochs,
@@ -153,6 +153,9 @@ function resolveMode(monitor: MonitorName, mode: Mode): MonitorSpec['mode'] {
 function withMode<T extends { monitor: MonitorName; mode: Mode }>(written: T): Omit<T, 'mode'> & { mode: MonitorSpec['mode'] } {
   return { ...written, mode: resolveMode(written.monitor, written.mode) };
 }
+
+/** Whether there are validation metrics: a held-out fraction, or the test split. */
+export const hasValidation = (validation: number | 'test'): boolean => validation === 'test' || validation > 0;
 
 function resolveCheckpoints(written: Defaulted['train']['checkpoints'], hasValidation: boolean): CheckpointSpec {
   const monitor = written.monitor ?? (hasValidation ? 'val_loss' : 'loss');

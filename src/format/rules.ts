@@ -1,7 +1,7 @@
 import type { KeyPath } from '../diagnostics/diagnostic.js';
 import { didYouMean } from '../diagnostics/did-you-mean.js';
 import { headShapeProblems } from './head-shape.js';
-import { isArrayFormat, isModelUrl } from './resolve-pipeline.js';
+import { hasValidation, isArrayFormat, isModelUrl } from './resolve-pipeline.js';
 import type { PipelineFile, PipelineSpec } from './types.js';
 import { KNOWN_CLASS_COUNTS, ZOO } from './zoo-catalog.js';
 
@@ -217,9 +217,10 @@ export const featureColumnsNeedVectorBase: SpecRule = ({ dataset, base }) => {
 };
 
 /** A test subsample needs a test split to sample from. */
+const hasTestSplit = (d: PipelineSpec['dataset']): boolean => d.format === 'mnist' || (d.format === 'idx' ? d.test !== undefined : d.testFraction > 0 || (d.format === 'imageFolder' && d.testDir !== undefined));
+
 export const testLimitNeedsTestSplit: SpecRule = ({ dataset: d }) => {
-  const hasTest = d.format === 'mnist' || (d.format === 'idx' ? d.test !== undefined : d.testFraction > 0 || (d.format === 'imageFolder' && d.testDir !== undefined));
-  if (d.limit.testPerClass === undefined || hasTest) return [];
+  if (d.limit.testPerClass === undefined || hasTestSplit(d)) return [];
   return [{
     path: ['dataset', 'limit', 'testPerClass'],
     key: true,
@@ -227,6 +228,12 @@ export const testLimitNeedsTestSplit: SpecRule = ({ dataset: d }) => {
     hint: d.format === 'idx' ? 'add `test: { images, labels }` or remove `testPerClass`' : 'add `test: <fraction>` or `testDir`, or remove `testPerClass`',
   }];
 };
+
+/** Validating on the test split needs one. */
+export const validationOnTestNeedsTestSplit: SpecRule = ({ dataset: d }) =>
+  d.validation === 'test' && !hasTestSplit(d)
+    ? [{ path: ['dataset', 'validation'], message: '`validation: test` validates on the test split, but this dataset has none', hint: d.format === 'idx' ? 'add `test: { images, labels }`, or hold out a fraction: `validation: 0.1`' : 'add `test: <fraction>` or `testDir`, or hold out a fraction: `validation: 0.1`' }]
+    : [];
 
 /** Display names must cover every class when the class count is known up front. */
 export const classNamesMatchClasses: SpecRule = ({ dataset }) => {
@@ -312,7 +319,7 @@ export const warmupShorterThanStage: SpecRule = ({ train }) =>
 
 /** Validation metrics exist only with a validation split. */
 export const monitorNeedsValidation: SpecRule = ({ dataset, train }) => {
-  if (dataset.validation > 0) return [];
+  if (hasValidation(dataset.validation)) return [];
   const watched: { path: KeyPath; monitor: string }[] = [
     ...train.stages.flatMap((stage, i) => [
       ...(stage.earlyStopping ? [{ path: ['train', 'stages', i, 'earlyStopping', 'monitor'], monitor: stage.earlyStopping.monitor }] : []),
@@ -343,6 +350,7 @@ export const SPEC_RULES: readonly SpecRule[] = [
   channelsFitBase,
   featureColumnsNeedVectorBase,
   testLimitNeedsTestSplit,
+  validationOnTestNeedsTestSplit,
   classNamesMatchClasses,
   fileBaseNamesItsCut,
   sha256PinsADownload,

@@ -187,7 +187,10 @@ const dataset = Type.Object({
     perClass: Type.Optional(Type.Integer({ description: 'At most this many training examples per class (before the validation split).', minimum: 1 })),
     testPerClass: Type.Optional(Type.Integer({ description: 'At most this many test examples per class.', minimum: 1 })),
   }, { description: 'A stratified, seeded subsample: at most this many examples of each class.', additionalProperties: false, default: {} })),
-  validation: Type.Optional(withDefault(0.1, Type.Number({ description: 'Fraction of the training examples held out for validation, stratified by class and seeded. 0 disables validation.', minimum: 0, maximum: 0.9 }))),
+  validation: Type.Optional(withDefault(0.1, Type.Union([
+    Type.Number({ description: 'Fraction of the training examples held out for validation, stratified by class and seeded. 0 disables validation.', minimum: 0, maximum: 0.9 }),
+    Type.Literal('test', { description: 'Validate on the test split every epoch, as Keras\' `validation_data=(x_test, y_test)`: every training example trains, and val_* are test metrics. Monitoring them (early stopping, the best checkpoint) then chooses by the test set.' }),
+  ], { description: 'Fraction of the training examples held out for validation (stratified, seeded; 0 disables validation), or `test` to validate on the test split every epoch.' }))),
   image: Type.Optional(Type.Object({
     size: Type.Optional(imageSize('[height, width] in pixels fed to the base. Default: base.inputSize, else [96, 96].')),
     channels: Type.Optional(Enum([1, 3], { description: 'Channels fed to the model. 3 (RGB, what every pretrained zoo base takes): grayscale sources are repeated to 3 channels. 1 (gray): for `base: none` or a base trained on 1-channel images, such as Keras\' `Reshape((28, 28, 1))` on MNIST; colour sources are turned gray (0.2989 R + 0.587 G + 0.114 B, as tf.image.rgb_to_grayscale), and `normalize` uses the mean of its three means and stds.', default: 3 })),

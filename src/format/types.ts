@@ -43,7 +43,8 @@ export interface DatasetCommon {
   /** Absent when no augmentation is asked for. */
   augment?: AugmentSpec;
   limit: LimitSpec;
-  validation: number;
+  /** A fraction of the training examples, or the test split itself. */
+  validation: number | 'test';
   image: ImageSpec;
 }
 export type DatasetSpec =

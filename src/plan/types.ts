@@ -198,7 +198,7 @@ export interface Plan {
   seed: number;
   backend: BackendName;
   classes: { count: number; names: string[] };
-  data: { format: string; limit: LimitSpec; validation: number; image: ImageSpec; digest: string };
+  data: { format: string; limit: LimitSpec; validation: number | 'test'; image: ImageSpec; digest: string };
   base: {
     model: string;
     cut: string;

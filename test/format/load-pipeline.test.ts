@@ -129,6 +129,7 @@ describe('invalid pipelines: message, place and hint', () => {
     { name: 'an unknown batch norm policy', text: VALID.replace('epochs: 1', 'epochs: 1\n      batchNorm: update'), at: '9:18', message: /"update" is not one of: frozen, train/ },
     { name: 'idx without files', text: VALID.replace('format: mnist', 'format: idx'), at: '2:3', message: /format `idx` needs `train: \{ images, labels \}`/ },
     { name: 'momentum with adam', text: VALID.replace('epochs: 1', 'epochs: 1\n      optimizer: { momentum: 0.9 }'), at: '9:20', message: /no effect with adam/ },
+    { name: 'validation on a test split the dataset lacks', text: VALID.replace('format: mnist', 'format: imageFolder\n  dir: d\n  validation: test'), at: '4:15', message: /`validation: test` validates on the test split, but this dataset has none/, hint: /add `test: <fraction>` or `testDir`/ },
     { name: 'gray images for a zoo base', text: VALID.replace('format: mnist', 'format: mnist\n  image: { channels: 1 }'), at: '3:22', message: /mobilenet_v2 takes 3-channel \(RGB\) images, not 1/, hint: /`channels: 1` is for `base: none`/ },
     { name: 'image smaller than the base accepts', text: VALID.replace('format: mnist', 'format: mnist\n  image: { size: [16, 16] }'), at: '3:18', message: /at least 32×32, got 16×16/ },
     { name: 'duplicate stage names', text: VALID.replace('- epochs: 1', '- { name: a, epochs: 1 }\n    - { name: a, epochs: 1 }'), at: '9:15', message: /stage name `a` is already used by train.stages\[0\]/ },

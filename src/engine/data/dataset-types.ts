@@ -50,4 +50,6 @@ export interface LoadedDataset {
   ignored: SkippedFile[];
   /** Whether pixels are held decoded in memory or decoded again per batch. */
   storage: 'memory' | 'streaming';
+  /** `validation: test`: the validation examples are the test split's. */
+  validationFrom?: 'test';
 }

@@ -20,7 +20,8 @@ export interface ReadOptions {
 
 /** The split that `selection[split]` indexes into. */
 export function splitSource(dataset: LoadedDataset, split: keyof Selection): SplitData {
-  return split === 'test' ? (dataset.test ?? dataset.train) : dataset.train;
+  const reads = split === 'validation' && dataset.validationFrom === 'test' ? 'test' : split;
+  return reads === 'test' ? (dataset.test ?? dataset.train) : dataset.train;
 }
 
 /**
@@ -29,6 +30,12 @@ export function splitSource(dataset: LoadedDataset, split: keyof Selection): Spl
  * `limit.perClass: 10` on a folder of 20 000 images reads 10 per class.
  */
 export async function readDataset(spec: DatasetSpec, options: ReadOptions = {}): Promise<LoadedDataset & { selection: Selection }> {
+  const read = await readSelected(spec, options);
+  // Selected with nothing held out (so no training file is read for it), then pointed at the test examples.
+  return spec.validation === 'test' ? { ...read, validationFrom: 'test', selection: { ...read.selection, validation: read.selection.test } } : read;
+}
+
+async function readSelected(spec: DatasetSpec, options: ReadOptions): Promise<LoadedDataset & { selection: Selection }> {
   const select = (labels: { train: Int32Array; test?: Int32Array }, numClasses: number): Selection => selectExamples(
     { train: { labels: labels.train }, ...(labels.test ? { test: { labels: labels.test } } : {}), numClasses },
     { ...spec.limit, validation: spec.validation, testFraction: 'testFraction' in spec ? spec.testFraction : 0, seed: options.seed ?? 42 },

@@ -29,7 +29,7 @@ function heldOut(n: number, fraction: number): number {
  */
 export function selectExamples(
   dataset: { train: Pick<SplitData, 'labels'>; test?: Pick<SplitData, 'labels'>; numClasses: number },
-  options: { perClass?: number; testPerClass?: number; validation: number; testFraction?: number; seed: number },
+  options: { perClass?: number; testPerClass?: number; validation: number | 'test'; testFraction?: number; seed: number },
 ): Selection {
   const random = new SeededRandom(options.seed);
   const trainRandom = random.fork('train-split');
@@ -45,7 +45,8 @@ export function selectExamples(
       pool = pool.slice(held);
     }
     const chosen = pool.slice(0, options.perClass ?? pool.length);
-    const held = heldOut(chosen.length, options.validation);
+    // Validation on the test split holds nothing out: readDataset points validation at the test examples.
+    const held = options.validation === 'test' ? 0 : heldOut(chosen.length, options.validation);
     validation.push(...chosen.slice(0, held));
     train.push(...chosen.slice(held));
   }

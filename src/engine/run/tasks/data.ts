@@ -10,7 +10,7 @@ export async function runDataTask(_task: DataTask, state: RunState): Promise<voi
   const { dataset, selection, preprocessing, backend } = inputs;
   options.onEvent({ type: 'backend', backend: backend.name, skipped: backend.skipped });
   options.onEvent({
-    type: 'data', train: selection.train.length, validation: selection.validation.length, test: selection.test.length, numClasses: plan.classes.count,
+    type: 'data', train: selection.train.length, validation: selection.validation.length, ...(dataset.validationFrom ? { validationFrom: dataset.validationFrom } : {}), test: selection.test.length, numClasses: plan.classes.count,
     input: preprocessing.kind === 'tabular' ? `${preprocessing.columns.length} features` : `${preprocessing.inputSize.join('×')} images`,
     skipped: dataset.skipped.length, ignored: dataset.ignored.length, storage: dataset.storage,
   });

@@ -30,6 +30,8 @@ export async function runFeaturesTask(task: FeaturesTask, state: RunState): Prom
   const extractor = async (): Promise<tf.LayersModel> => (folded ??= await foldedExtractor(state));
   try {
     for (const [split, examples] of Object.entries(state.examples) as [keyof SplitSources, BatchSource][]) {
+      // Validation on the test split: the test split's features, computed once (below).
+      if (split === 'validation' && inputs.dataset.validationFrom === 'test') continue;
       if (task.mode === 'perBatch') {
         sources[split] = featureSource(await extractor(), examples);
         continue;
@@ -59,6 +61,7 @@ export async function runFeaturesTask(task: FeaturesTask, state: RunState): Prom
     tf.dispose(tensors);
     throw error;
   }
+  if (inputs.dataset.validationFrom === 'test' && sources.test) sources.validation = sources.test;
   state.features = { task: task.id, sources, tensors };
 }
 

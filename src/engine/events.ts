@@ -47,7 +47,7 @@ export type EngineEvent =
   // `at`: a fine-tuning stage's frozen prefix, by the layer it ends at; absent: the base's features for the head.
   | { type: 'features-start'; split: string; total: number; at?: string }
   | { type: 'features-progress'; split: string; done: number; total: number; at?: string }
-  | { type: 'features-end'; split: string; total: number; seconds: number; imagesPerSecond: number; at?: string }
+  | { type: 'features-end'; split: string; total: number; seconds: number; imagesPerSecond: number; at?: string; /** Worker threads that computed them (absent: this thread). */ workers?: number }
   | { type: 'features-reused'; split: string; total: number; at?: string }
   | { type: 'stage-reused'; stage: string; epochs: number }
   | { type: 'stage-start'; stage: string; index: number; epochs: number; firstEpoch: number }

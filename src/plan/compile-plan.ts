@@ -120,7 +120,7 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs, options: Pla
     const last = tasks.filter((t): t is FeaturesTask => t.kind === 'features').pop();
     if (last && last.boundary === split.boundary && last.mode === record.mode && last.dependsOn.includes(setBy)) return { task: last, record };
     const task = addTask<FeaturesTask>({
-      id: `prefix:${name}`, kind: 'features', dependsOn: ['data', setBy], mode: record.mode, pristine: false, boundary: split.boundary,
+      id: `prefix:${name}`, kind: 'features', dependsOn: ['data', setBy], mode: record.mode, pristine: setBy === 'base', boundary: split.boundary,
       description: `the frozen prefix's output (${split.layers.length} base layers up to ${split.boundary} → ${split.shape.join('×')}) for the training and validation splits, ${record.mode === 'precompute' ? `once per example (${(record.bytes / 2 ** 20).toFixed(1)} MiB)` : `per batch: ${record.reason}`}`,
       config: { boundary: split.boundary, mode: record.mode },
     });

@@ -27,7 +27,7 @@ export function formatEventLine(event: RunEvent): string | undefined {
     case 'features-start':
       return `${featuresOf(event.at)} ${event.split}: extracting ${event.total} examples`;
     case 'features-end':
-      return `${featuresOf(event.at)} ${event.split}: ${event.total} examples in ${event.seconds.toFixed(1)}s (${event.imagesPerSecond.toFixed(1)}/s)`;
+      return `${featuresOf(event.at)} ${event.split}: ${event.total} examples in ${event.seconds.toFixed(1)}s (${event.imagesPerSecond.toFixed(1)}/s${event.workers ? `, ${event.workers} workers` : ''})`;
     case 'features-reused':
       return `${featuresOf(event.at)} ${event.split}: ${event.total} examples from the stage cache`;
     case 'stage-reused':

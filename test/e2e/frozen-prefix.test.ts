@@ -5,12 +5,12 @@ import { before, describe, it } from 'node:test';
 import { epochRows, readJson, tlpipe, workspace, write } from './cli-harness.js';
 
 /** A head stage, then block 4 and 5 fine-tuned: the frozen prefix ends at block_3_project_BN, which block_4_add also reads. */
-const pipeline = (name: string, extra: { backend?: string; augment?: boolean; tuneRate?: number } = {}): string => `name: ${name}
+const pipeline = (name: string, extra: { backend?: string; augment?: boolean; tuneRate?: number; perClass?: number } = {}): string => `name: ${name}
 seed: 5
 backend: ${extra.backend ?? 'wasm'}
 dataset:
   format: mnist
-  limit: { perClass: 8, testPerClass: 3 }
+  limit: { perClass: ${extra.perClass ?? 8}, testPerClass: 3 }
   validation: 0.25
   image: { size: [32, 32] }${extra.augment ? '\n  augment: { flipHorizontal: true, rotate: 8 }' : ''}
 base: { cut: block_5_add }
@@ -73,6 +73,17 @@ describe('a fine-tuning stage trains above its frozen prefix', () => {
     const b = runOf(dir, 'whole', 'p');
     assert.deepEqual(epochRows(a), epochRows(b));
     assert.deepEqual(readJson(path.join(a, 'summary.json')).test, readJson(path.join(b, 'summary.json')).test);
+  });
+
+  it('in two feature workers (enough examples to repay them): the same metrics, bit for bit, as on this thread', async () => {
+    write(dir, 'many.yaml', pipeline('many', { perClass: 30 }));
+    const workers = await tlpipe(['run', 'many.yaml', '--runs', 'workers', '--no-cache'], dir, { TLPIPE_WORKERS: '2' });
+    assert.equal(workers.code, 0, workers.stderr);
+    assert.match(workers.stderr, /frozen prefix \(to block_3_project_BN\) train: 220 examples in [\d.]+s \([\d.]+\/s, 2 workers\)/);
+    const alone = await tlpipe(['run', 'many.yaml', '--runs', 'alone', '--no-cache'], dir, { TLPIPE_WORKERS: '1' });
+    assert.equal(alone.code, 0, alone.stderr);
+    assert.doesNotMatch(alone.stderr, /workers\)/);
+    assert.deepEqual(epochRows(runOf(dir, 'workers', 'many')), epochRows(runOf(dir, 'alone', 'many')));
   });
 
   it('with augmentation: the folded prefix every batch, within 1e-4 of the whole model', async () => {

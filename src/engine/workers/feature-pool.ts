@@ -26,6 +26,11 @@ export class FeatureWorkerPool {
 
   private constructor() {}
 
+  /** How many workers the pool runs. */
+  get size(): number {
+    return this.workers.length;
+  }
+
   static async start(count: number, data: FeatureWorkerData): Promise<FeatureWorkerPool> {
     const pool = new FeatureWorkerPool();
     await Promise.all(Array.from({ length: count }, async () => {
@@ -42,6 +47,12 @@ export class FeatureWorkerPool {
 
   /** Features of `indexes` of `split`, in order, as one tensor on this thread. */
   async extract(split: SplitData, indexes: number[], batch: number, onProgress: (done: number) => void, aborted: () => boolean): Promise<tf.Tensor> {
+    const { shape, data } = await this.rows(split, indexes, batch, onProgress, aborted);
+    return tf.tensor(data, shape);
+  }
+
+  /** As `extract`, as rows of one Float32Array (outside the wasm heap); with `prefix`, the unfolded base up to that layer. */
+  async rows(split: SplitData, indexes: number[], batch: number, onProgress: (done: number) => void, aborted: () => boolean, prefix?: string): Promise<{ shape: number[]; data: Float32Array }> {
     const chunks: number[][] = [];
     for (let i = 0; i < indexes.length; i += batch) chunks.push(indexes.slice(i, i + batch));
     const results: { features: Float32Array; shape: number[] }[] = new Array(chunks.length);
@@ -53,7 +64,7 @@ export class FeatureWorkerPool {
       try {
         if (aborted()) throw new RunInterrupted();
         const pixels = await split.pixels(chunk);
-        results[i] = await this.run(worker, pixels);
+        results[i] = await this.run(worker, pixels, prefix);
         done += chunk.length;
         onProgress(done);
       } finally {
@@ -67,7 +78,7 @@ export class FeatureWorkerPool {
       all.set(r.features, offset);
       offset += r.features.length;
     }
-    return tf.tensor(all, shape);
+    return { shape, data: all };
   }
 
   async close(): Promise<void> {
@@ -85,7 +96,7 @@ export class FeatureWorkerPool {
     else this.idle.push(worker);
   }
 
-  private run(worker: Worker, batch: PixelBatch): Promise<{ features: Float32Array; shape: number[] }> {
+  private run(worker: Worker, batch: PixelBatch, prefix?: string): Promise<{ features: Float32Array; shape: number[] }> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const onMessage = (reply: FeatureReply): void => {
@@ -98,7 +109,7 @@ export class FeatureWorkerPool {
       worker.on('message', onMessage);
       worker.once('error', reject);
       const copy = batch.data.slice();
-      worker.postMessage({ id, pixels: copy, count: batch.count, height: batch.height, width: batch.width, channels: batch.channels } satisfies FeatureRequest, [copy.buffer as ArrayBuffer]);
+      worker.postMessage({ id, pixels: copy, count: batch.count, height: batch.height, width: batch.width, channels: batch.channels, ...(prefix ? { prefix } : {}) } satisfies FeatureRequest, [copy.buffer as ArrayBuffer]);
     });
   }
 }

@@ -43,7 +43,7 @@ export async function runFeaturesTask(task: FeaturesTask, state: RunState): Prom
         stored = tf.tensor(cached.data, cached.shape);
         options.onEvent({ type: 'features-reused', split, total: examples.count });
       } else {
-        const pool = task.pristine ? workerPool(state) : undefined;
+        const pool = workerPool(task, state);
         stored = pool
           ? await extractInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, options.onEvent, options.signal)
           : await extractOnThisThread(await extractor(), examples, split, batch, options.onEvent, options.signal);
@@ -72,13 +72,13 @@ async function foldedExtractor(state: RunState): Promise<tf.LayersModel> {
   return state.folded;
 }
 
-/** Feature workers (one wasm backend each), when there are enough images to repay starting them. */
-function workerPool(state: RunState): Promise<FeatureWorkerPool> | undefined {
+/** Feature workers (one wasm backend each) for a task over the plan's own base, when there are enough images to repay starting them. */
+function workerPool(task: FeaturesTask, state: RunState): Promise<FeatureWorkerPool> | undefined {
   const { plan, inputs } = state;
   const { preprocessing, selection, artifacts } = inputs;
   const count = featureWorkerCount();
-  const examples = selection.train.length + selection.validation.length + selection.test.length;
-  if (plan.features.mode !== 'precompute' || state.backend !== 'wasm' || count <= 1 || !artifacts || preprocessing.kind !== 'image' || examples < MIN_EXAMPLES_FOR_WORKERS) return undefined;
+  const examples = selection.train.length + selection.validation.length + (task.boundary ? 0 : selection.test.length);
+  if (!task.pristine || task.mode !== 'precompute' || state.backend !== 'wasm' || count <= 1 || !artifacts || preprocessing.kind !== 'image' || examples < MIN_EXAMPLES_FOR_WORKERS) return undefined;
   state.workers ??= FeatureWorkerPool.start(count, {
     artifacts, cut: plan.base.cut, inputShape: [...preprocessing.inputSize, preprocessing.channels], folded: plan.head.slice(0, plan.features.headLayersApplied), pre: preprocessing,
   });
@@ -91,7 +91,7 @@ async function extractInWorkers(pool: FeatureWorkerPool, split: SplitData, index
   onEvent({ type: 'features-start', split: name, total: indexes.length });
   const features = await pool.extract(split, indexes, batch, (done) => onEvent({ type: 'features-progress', split: name, done, total: indexes.length }), () => signal?.aborted === true);
   const seconds = (performance.now() - started) / 1000;
-  onEvent({ type: 'features-end', split: name, total: indexes.length, seconds, imagesPerSecond: indexes.length / Math.max(seconds, 1e-9) });
+  onEvent({ type: 'features-end', split: name, total: indexes.length, seconds, imagesPerSecond: indexes.length / Math.max(seconds, 1e-9), workers: pool.size });
   return features;
 }
 
@@ -147,7 +147,10 @@ async function runPrefixTask(task: FeaturesTask, boundary: string, state: RunSta
         stored = cached;
         options.onEvent({ type: 'features-reused', split, total: examples.count, at: boundary });
       } else {
-        stored = await rowsOf(prefix, examples, split, batch, boundary, options.onEvent, options.signal);
+        const pool = workerPool(task, state);
+        stored = pool
+          ? await prefixInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, boundary, options.onEvent, options.signal)
+          : await rowsOf(prefix, examples, split, batch, boundary, options.onEvent, options.signal);
         if (options.cache) {
           const { cache } = options;
           await keepInCache(`the frozen prefix's ${split} activations`, () => cache.writeFeatures(key, stored.shape, stored.data), options.onEvent);
@@ -162,6 +165,16 @@ async function runPrefixTask(task: FeaturesTask, boundary: string, state: RunSta
     throw error;
   }
   state.features = { task: task.id, sources, tensors };
+}
+
+/** As rowsOf, with the prefix running in the feature workers over the split's raw pixels (the plan's own base, unchanged by any stage). */
+async function prefixInWorkers(pool: FeatureWorkerPool, split: SplitData, indexes: number[], name: string, batch: number, at: string, onEvent: EventListener, signal?: AbortSignal): Promise<{ shape: number[]; data: Float32Array }> {
+  const started = performance.now();
+  onEvent({ type: 'features-start', split: name, total: indexes.length, at });
+  const rows = await pool.rows(split, indexes, batch, (done) => onEvent({ type: 'features-progress', split: name, done, total: indexes.length, at }), () => signal?.aborted === true, at);
+  const seconds = (performance.now() - started) / 1000;
+  onEvent({ type: 'features-end', split: name, total: indexes.length, seconds, imagesPerSecond: indexes.length / Math.max(seconds, 1e-9), at, workers: pool.size });
+  return rows;
 }
 
 /** `model`'s output for every example, as rows of one Float32Array: one batch at a time is in the heap. */

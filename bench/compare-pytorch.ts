@@ -37,7 +37,7 @@ interface EndToEndCase {
   pytorch: Record<string, unknown>;
 }
 
-const CASES: EndToEndCase[] = [
+const ALL_CASES: EndToEndCase[] = [
   {
     name: 'frozen_head_e2e',
     what: '450 MNIST digits at 96×96, MobileNetV2 frozen (cut out_relu), 10 head epochs; PyTorch runs the base in every batch',
@@ -122,8 +122,13 @@ function findPython(): string | undefined {
 }
 
 const python = findPython();
-const pytorch = (args: Record<string, unknown>): Record<string, number | string> =>
-  JSON.parse(execFileSync(python!, [path.join(packageRoot(), 'bench', 'pytorch_cases.py'), JSON.stringify(args)], { encoding: 'utf8', maxBuffer: 1 << 24 })) as Record<string, number | string>;
+/** Which PyTorch answered, from its first result. */
+let torchInfo: string | undefined;
+const pytorch = (args: Record<string, unknown>): Record<string, number | string> => {
+  const result = JSON.parse(execFileSync(python!, [path.join(packageRoot(), 'bench', 'pytorch_cases.py'), JSON.stringify(args)], { encoding: 'utf8', maxBuffer: 1 << 24 })) as Record<string, number | string>;
+  torchInfo ??= `${result['torch']} (${result['threads']} threads)`;
+  return result;
+};
 const seconds = (work: () => void): number => {
   const started = performance.now();
   work();
@@ -138,6 +143,11 @@ const round = (n: number): number => Number(n.toPrecision(4));
 const load = (): number[] => os.loadavg().map((l) => Number(l.toFixed(2)));
 
 const dir = workspace('bench-e2e');
+/** BENCH_ONLY=two_stage_e2e,seed_cnn_epoch: only these end-to-end cases, without the per-step ones (to measure one change quickly). */
+const only = process.env['BENCH_ONLY']?.split(',').map((name) => name.trim()).filter(Boolean);
+const unknown = only?.filter((name) => !ALL_CASES.some((c) => c.name === name)) ?? [];
+if (unknown.length > 0) throw new Error(`BENCH_ONLY names no such case: ${unknown.join(', ')} (cases: ${ALL_CASES.map((c) => c.name).join(', ')})`);
+const CASES = only ? ALL_CASES.filter((c) => only.includes(c.name)) : ALL_CASES;
 for (const c of CASES) write(dir, `${c.name}.yaml`, c.pipeline);
 /** One end-to-end run through the real CLI; its wall time, after checking the run completed. */
 function tlpipeRun(c: EndToEndCase): number {
@@ -158,7 +168,7 @@ let augment: unknown;
 for (let r = 0; r < ROUNDS; r++) {
   // Alternate which side goes first, so a burst of load elsewhere falls on both.
   const sides: ('tlpipe' | 'pytorch')[] = r % 2 === 0 ? ['tlpipe', 'pytorch'] : ['pytorch', 'tlpipe'];
-  for (const side of sides) {
+  for (const side of only ? [] : sides) {
     if (side === 'tlpipe') {
       const steps = JSON.parse(execFileSync(process.execPath, [path.join(packageRoot(), 'dist', 'bench', 'tlpipe-steps.js')], { encoding: 'utf8', env: { ...process.env, BENCH_ITERATIONS: String(ITERATIONS) } })) as { augment: unknown; cases: Record<string, number> };
       ours.push(steps.cases);
@@ -171,14 +181,14 @@ for (let r = 0; r < ROUNDS; r++) {
       else if (python) e2e.get(c.name)!.pytorch.push(Number(pytorch(c.pytorch)['seconds']));
     }
   }
-  handWritten.push(seconds(() => execFileSync(process.execPath, [path.join(packageRoot(), 'dist', 'bench', 'hand-written-tfjs.js'), '50', '10'], { stdio: 'pipe' })));
+  if (CASES.some((c) => c.name === 'frozen_head_e2e')) handWritten.push(seconds(() => execFileSync(process.execPath, [path.join(packageRoot(), 'dist', 'bench', 'hand-written-tfjs.js'), '50', '10'], { stdio: 'pipe' })));
 }
 
 const caseMedian = (rounds: Record<string, number | string>[], name: string): number | undefined => {
   const values = rounds.map((r) => r[name]).filter((v): v is number => typeof v === 'number');
   return values.length > 0 ? median(values) : undefined;
 };
-const cases = Object.fromEntries(Object.keys(ours[0]!).map((name) => {
+const cases = Object.fromEntries(Object.keys(ours[0] ?? {}).map((name) => {
   const value = caseMedian(ours, name)!;
   // Feature extraction compares with PyTorch's inference at the same size.
   const peer = caseMedian(theirs, name.startsWith('features_') ? `inference_${name.split('_')[1]}` : name);
@@ -194,17 +204,17 @@ const endToEnd = Object.fromEntries(CASES.map((c) => {
     rounds: { tlpipe: tlpipe.map(round), pytorch: peer.map(round) },
   }];
 }));
-const frozen = median(e2e.get('frozen_head_e2e')!.tlpipe);
+const frozen = e2e.get('frozen_head_e2e') ? median(e2e.get('frozen_head_e2e')!.tlpipe) : undefined;
 console.log(JSON.stringify({
   machine: {
     cpus: os.cpus().length, backend: 'wasm', tfjs: tf.version.tfjs,
-    pytorch: theirs[0] ? `${theirs[0]['torch']} (${theirs[0]['threads']} threads)` : 'not found: apt-get install python3-torch python3-torchvision',
+    pytorch: torchInfo ?? 'not found: apt-get install python3-torch python3-torchvision',
     loadAverage: { start: loadAtStart, end: load() },
   },
   rounds: ROUNDS,
   note: 'ratio: for images per second tlpipe/PyTorch (above 1 tlpipe is faster); for end-to-end seconds tlpipe/PyTorch (below 1 tlpipe is faster). Medians over rounds.',
   cases,
   endToEnd,
-  featureWorkersSpeedup: round(median(ours.map((o) => o['features_96_2_workers']! / o['features_96_1_worker']!))),
-  runnerOverhead: { what: 'frozen_head_e2e through tlpipe run against a hand-written tfjs script doing the same training', tlpipeRunSeconds: round(frozen), handWrittenTfjsSeconds: round(median(handWritten)), ratio: round(frozen / median(handWritten)) },
+  ...(ours.length > 0 ? { featureWorkersSpeedup: round(median(ours.map((o) => o['features_96_2_workers']! / o['features_96_1_worker']!))) } : {}),
+  ...(frozen !== undefined ? { runnerOverhead: { what: 'frozen_head_e2e through tlpipe run against a hand-written tfjs script doing the same training', tlpipeRunSeconds: round(frozen), handWrittenTfjsSeconds: round(median(handWritten)), ratio: round(frozen / median(handWritten)) } } : {}),
 }, null, 2));

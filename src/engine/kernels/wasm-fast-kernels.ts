@@ -70,7 +70,7 @@ const leadingSum: Compute = (inputs, attrs, backend) => {
   return tf.reshape(tf.mul(mean, outer), outShape);
 };
 
-/** A float Sum whose reduced axes are the leading ones, or have size 1: what the matrix product covers. */
+/** A float Sum whose reduced axes are the leading ones, or have size 1: what the pooling covers. */
 function leadingOrTrivial(inputs: Record<string, Info>, attrs: Record<string, unknown>): boolean {
   const x = inputs['x']!;
   if (x.dtype !== 'float32' || x.shape.some((d) => d === 0)) return false;

@@ -121,8 +121,9 @@ async function extractOnThisThread(extractor: tf.LayersModel, examples: BatchSou
  * A fine-tuning stage's frozen prefix over the training and validation
  * splits. precompute: run once per example in inference mode with its batch
  * norm as the whole model runs it (so the stage trains on the very values
- * the whole model would compute), kept as rows in the process's memory
- * (outside the wasm heap) and in the stage cache; perBatch: folded, for
+ * the whole model would compute; in the feature workers when no stage has
+ * changed those layers), kept as rows in the process's memory (outside the
+ * wasm heap) and in the stage cache; perBatch: folded, for
  * every batch, outside the gradient tape.
  */
 async function runPrefixTask(task: FeaturesTask, boundary: string, state: RunState): Promise<void> {

@@ -33,9 +33,9 @@ async function featureRate(artifacts: ReturnType<typeof loadZooArtifacts>, size:
   const pre = preprocessingFor({ mean: [0, 0, 0], std: [1, 1, 1], description: 'unit' }, { size: [size, size], channels: 3, fit: 'fill' });
   const pool = await FeatureWorkerPool.start(workers, { artifacts, cut: 'out_relu', inputShape: [size, size, 3], folded: [{ type: 'globalAveragePooling2d' }], pre });
   try {
-    tf.dispose(await pool.extract(split, [...Array(32).keys()], 32, () => undefined, () => false));
+    await pool.rows(split, [...Array(32).keys()], 32, () => undefined, () => false);
     const started = performance.now();
-    tf.dispose(await pool.extract(split, [...Array(images).keys()], 32, () => undefined, () => false));
+    await pool.rows(split, [...Array(images).keys()], 32, () => undefined, () => false);
     return images / ((performance.now() - started) / 1000);
   } finally {
     await pool.close();

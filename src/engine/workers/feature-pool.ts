@@ -1,6 +1,5 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs';
 import type { PixelBatch, SplitData } from '../data/datasets.js';
 import { RunInterrupted } from '../errors.js';
 import type { FeatureReply, FeatureRequest, FeatureWorkerData } from './feature-worker.js';
@@ -45,13 +44,7 @@ export class FeatureWorkerPool {
     return pool;
   }
 
-  /** Features of `indexes` of `split`, in order, as one tensor on this thread. */
-  async extract(split: SplitData, indexes: number[], batch: number, onProgress: (done: number) => void, aborted: () => boolean): Promise<tf.Tensor> {
-    const { shape, data } = await this.rows(split, indexes, batch, onProgress, aborted);
-    return tf.tensor(data, shape);
-  }
-
-  /** As `extract`, as rows of one Float32Array (outside the wasm heap); with `prefix`, the unfolded base up to that layer. */
+  /** Features of `indexes` of `split`, in order, as rows of one Float32Array (outside the wasm heap); with `prefix`, the unfolded base up to that layer. */
   async rows(split: SplitData, indexes: number[], batch: number, onProgress: (done: number) => void, aborted: () => boolean, prefix?: string): Promise<{ shape: number[]; data: Float32Array }> {
     const chunks: number[][] = [];
     for (let i = 0; i < indexes.length; i += batch) chunks.push(indexes.slice(i, i + batch));

@@ -45,7 +45,7 @@ export async function runFeaturesTask(task: FeaturesTask, state: RunState): Prom
       } else {
         const pool = workerPool(task, state);
         stored = pool
-          ? await extractInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, options.onEvent, options.signal)
+          ? await extractInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, options.onEvent, options.signal).then(({ shape, data }) => tf.tensor(data, shape))
           : await extractOnThisThread(await extractor(), examples, split, batch, options.onEvent, options.signal);
         if (options.cache) {
           const { cache } = options;
@@ -85,14 +85,19 @@ function workerPool(task: FeaturesTask, state: RunState): Promise<FeatureWorkerP
   return state.workers;
 }
 
-/** As extractOnThisThread, with the base running in worker threads over the split's raw pixels. */
-async function extractInWorkers(pool: FeatureWorkerPool, split: SplitData, indexes: number[], name: string, batch: number, onEvent: EventListener, signal?: AbortSignal): Promise<tf.Tensor> {
+/**
+ * As extractOnThisThread (or, with `at`, rowsOf a frozen prefix ending at
+ * that layer), in the worker threads over the split's raw pixels: the plan's
+ * own base, unchanged by any stage. Rows of one Float32Array.
+ */
+async function extractInWorkers(pool: FeatureWorkerPool, split: SplitData, indexes: number[], name: string, batch: number, onEvent: EventListener, signal?: AbortSignal, at?: string): Promise<{ shape: number[]; data: Float32Array }> {
   const started = performance.now();
-  onEvent({ type: 'features-start', split: name, total: indexes.length });
-  const features = await pool.extract(split, indexes, batch, (done) => onEvent({ type: 'features-progress', split: name, done, total: indexes.length }), () => signal?.aborted === true);
+  const where = at ? { at } : {};
+  onEvent({ type: 'features-start', split: name, total: indexes.length, ...where });
+  const rows = await pool.rows(split, indexes, batch, (done) => onEvent({ type: 'features-progress', split: name, done, total: indexes.length, ...where }), () => signal?.aborted === true, at);
   const seconds = (performance.now() - started) / 1000;
-  onEvent({ type: 'features-end', split: name, total: indexes.length, seconds, imagesPerSecond: indexes.length / Math.max(seconds, 1e-9), workers: pool.size });
-  return features;
+  onEvent({ type: 'features-end', split: name, total: indexes.length, seconds, imagesPerSecond: indexes.length / Math.max(seconds, 1e-9), ...where, workers: pool.size });
+  return rows;
 }
 
 /** Runs the frozen base (and the head's weightless leading layers) once over a split, in inference mode. */
@@ -150,7 +155,7 @@ async function runPrefixTask(task: FeaturesTask, boundary: string, state: RunSta
       } else {
         const pool = workerPool(task, state);
         stored = pool
-          ? await prefixInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, boundary, options.onEvent, options.signal)
+          ? await extractInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, options.onEvent, options.signal, boundary)
           : await rowsOf(prefix, examples, split, batch, boundary, options.onEvent, options.signal);
         if (options.cache) {
           const { cache } = options;
@@ -166,16 +171,6 @@ async function runPrefixTask(task: FeaturesTask, boundary: string, state: RunSta
     throw error;
   }
   state.features = { task: task.id, sources, tensors };
-}
-
-/** As rowsOf, with the prefix running in the feature workers over the split's raw pixels (the plan's own base, unchanged by any stage). */
-async function prefixInWorkers(pool: FeatureWorkerPool, split: SplitData, indexes: number[], name: string, batch: number, at: string, onEvent: EventListener, signal?: AbortSignal): Promise<{ shape: number[]; data: Float32Array }> {
-  const started = performance.now();
-  onEvent({ type: 'features-start', split: name, total: indexes.length, at });
-  const rows = await pool.rows(split, indexes, batch, (done) => onEvent({ type: 'features-progress', split: name, done, total: indexes.length, at }), () => signal?.aborted === true, at);
-  const seconds = (performance.now() - started) / 1000;
-  onEvent({ type: 'features-end', split: name, total: indexes.length, seconds, imagesPerSecond: indexes.length / Math.max(seconds, 1e-9), at, workers: pool.size });
-  return rows;
 }
 
 /** `model`'s output for every example, as rows of one Float32Array: one batch at a time is in the heap. */

@@ -6,7 +6,6 @@ import { HEARTBEAT_STALE_MS } from './run-status.js';
 
 /** `.lock` in a run folder: who owns the folder while a run or resume writes it. */
 export const LOCK_FILE = '.lock';
-const TAKEOVER_FILE = '.lock.takeover';
 /** A takeover is a few file operations; one older than this was left by a process that died in it. */
 const TAKEOVER_STALE_MS = 30_000;
 
@@ -74,10 +73,11 @@ export class RunLock {
    * Takes the run folder's lock, or says who has it. A stale lock (its
    * process gone, or its heartbeat stopped) is taken over under a second,
    * short-lived lock, so that of several processes that find it stale at
-   * once exactly one takes it; the others then find it fresh.
+   * once exactly one takes it; the others then find it fresh. `name` is the
+   * lock file's (the stage cache locks an entry it computes the same way).
    */
-  static async acquire(dir: string, by: string): Promise<{ ok: true; lock: RunLock } | { ok: false; owner: LockOwner | undefined }> {
-    const file = path.join(dir, LOCK_FILE);
+  static async acquire(dir: string, by: string, name = LOCK_FILE): Promise<{ ok: true; lock: RunLock } | { ok: false; owner: LockOwner | undefined }> {
+    const file = path.join(dir, name);
     const owner: LockOwner = { pid: process.pid, host: os.hostname(), since: new Date().toISOString(), by, token: randomBytes(8).toString('hex') };
     const content = JSON.stringify(owner) + '\n';
     for (let attempt = 0; attempt < 50; attempt++) {
@@ -85,7 +85,7 @@ export class RunLock {
       const found = await readOwner(file);
       if (!found) continue; // released between our attempt and the read: try again
       if (!isStale(found)) return { ok: false, owner: found.owner };
-      const takeover = path.join(dir, TAKEOVER_FILE);
+      const takeover = path.join(dir, `${name}.takeover`);
       if (await createExclusive(takeover, content)) {
         try {
           // Under the takeover lock, look again: another process may have taken it over just before.

@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../diagnostics/user-error.js';
 import type { CachedStage, StageCache } from '../engine/cache/stage-cache.js';
-import { isAlive } from './run-status.js';
+import { describeOwner, RunLock } from './run-lock.js';
+import { HEARTBEAT_MS, isAlive } from './run-status.js';
 
 /** The bytes of the files directly in a folder (a cache entry has two). */
 async function folderBytes(dir: string): Promise<number> {
@@ -50,6 +52,37 @@ export class StageCacheFiles implements StageCache {
   writeStage(key: string, stage: CachedStage): Promise<void> {
     const { weightData, ...meta } = stage;
     return this.write('stages', key, meta, weightData);
+  }
+
+  /**
+   * The entry's claim is `<kind>/<key>.claim`, a run-folder lock by another
+   * name: its owner's pid and host, kept fresh while it computes, stale when
+   * that process is gone. The wait is bounded by $TLPIPE_CACHE_WAIT_S (6 h)
+   * and by the signal; a cache that cannot hold a claim (read-only) lets
+   * the run compute the entry itself, as the cache does with every failure.
+   */
+  async claim(kind: 'features' | 'stages', key: string, wait: { signal?: AbortSignal; onWait?: (holder: string) => void }): Promise<() => Promise<void>> {
+    const dir = path.dirname(this.dir(kind, key));
+    const unclaimed = async (): Promise<void> => undefined;
+    const deadline = Date.now() + Number(process.env['TLPIPE_CACHE_WAIT_S'] ?? 6 * 3600) * 1000;
+    let told = false;
+    for (;;) {
+      const got = await mkdir(dir, { recursive: true }).then(() => RunLock.acquire(dir, 'stage cache', `${key}.claim`)).catch(() => undefined);
+      if (!got) return unclaimed;
+      if (got.ok) {
+        const beat = setInterval(() => void got.lock.touch(), HEARTBEAT_MS);
+        beat.unref();
+        return async () => {
+          clearInterval(beat);
+          await got.lock.release();
+        };
+      }
+      if (!told) wait.onWait?.(describeOwner(got.owner));
+      told = true;
+      if (Date.now() > deadline) return unclaimed;
+      // Rejects when the signal aborts: the engine turns that into the run's interruption.
+      await sleep(250, undefined, wait.signal ? { signal: wait.signal } : {});
+    }
   }
 
   /**

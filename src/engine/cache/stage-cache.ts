@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { fingerprint } from '../../plan/fingerprint.js';
 import type { FeaturesTask, Plan } from '../../plan/types.js';
 import type { StageSummary } from '../train/checkpoints.js';
+import { RunInterrupted } from '../errors.js';
 import type { EpochMetrics, EventListener } from '../events.js';
 
 /**
@@ -26,6 +27,39 @@ export interface StageCache {
   writeFeatures(key: string, shape: number[], data: Float32Array): Promise<void>;
   readStage(key: string): Promise<CachedStage | undefined>;
   writeStage(key: string, stage: CachedStage): Promise<void>;
+  /**
+   * Single-flight across processes (trials of a sweep, on one machine or on
+   * several sharing the folder): resolves once this run may compute the
+   * entry, with the function that gives it up, after waiting while another
+   * live process holds it. Read again before computing: that process has
+   * usually written it.
+   */
+  claim(kind: 'features' | 'stages', key: string, wait: { signal?: AbortSignal; onWait?: (holder: string) => void }): Promise<() => Promise<void>>;
+}
+
+/**
+ * An entry of the cache, read, or computed by `compute` (which also writes
+ * it) under the entry's claim, so that runs needing the same entry at once
+ * compute it once: the others wait, then read it.
+ */
+export async function readOrCompute<T>(
+  cache: StageCache | undefined,
+  entry: { kind: 'features' | 'stages'; key: string; what: string },
+  read: (cache: StageCache) => Promise<T | undefined>,
+  compute: () => Promise<T>,
+  options: { onEvent: EventListener; signal?: AbortSignal },
+): Promise<{ value: T; reused: boolean }> {
+  if (!cache) return { value: await compute(), reused: false };
+  const first = await read(cache);
+  if (first !== undefined) return { value: first, reused: true };
+  const release = await claimEntry(cache, entry.kind, entry.key, `computing ${entry.what} (computed once, then shared)`, options);
+  try {
+    const written = await read(cache);
+    if (written !== undefined) return { value: written, reused: true };
+    return { value: await compute(), reused: false };
+  } finally {
+    await release();
+  }
 }
 
 /** A stage's cache key on this backend. */
@@ -66,5 +100,18 @@ export async function keepInCache(what: string, write: () => Promise<void>, onEv
     const e = error as NodeJS.ErrnoException;
     const reason = e.code === 'ENOSPC' ? 'no space left on the device' : e.code === 'EDQUOT' ? 'the disk quota is used up' : e.code === 'EROFS' ? 'the file system is read-only' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : (e.code ?? e.message);
     onEvent({ type: 'log', level: 'warn', message: `the stage cache could not keep ${what} (${reason}${e.path ? `: ${e.path}` : ''}); the run goes on without it` });
+  }
+}
+
+/** The cache's claim on an entry, waiting (and saying so) while another run holds it; stopped by the run's signal as the run is. */
+export async function claimEntry(cache: StageCache, kind: 'features' | 'stages', key: string, holderIs: string, options: { onEvent: EventListener; signal?: AbortSignal }): Promise<() => Promise<void>> {
+  try {
+    return await cache.claim(kind, key, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      onWait: (holder) => options.onEvent({ type: 'log', level: 'info', message: `waiting for ${holder}, which is ${holderIs}` }),
+    });
+  } catch (error) {
+    if (options.signal?.aborted) throw new RunInterrupted();
+    throw error;
   }
 }

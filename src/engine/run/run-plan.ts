@@ -1,5 +1,5 @@
 import type { Plan, PlanTask } from '../../plan/types.js';
-import { decodeCachedWeights, stageKey, type CachedStage } from '../cache/stage-cache.js';
+import { claimEntry, decodeCachedWeights, stageKey, type CachedStage } from '../cache/stage-cache.js';
 import { RunInterrupted } from '../errors.js';
 import type { RunInputs } from '../facts/gather-facts.js';
 import { RandomStreams } from '../random.js';
@@ -84,8 +84,18 @@ async function restore(state: RunState): Promise<number> {
   let reused: CachedStage | undefined;
   let count = 0;
   for (const stage of plan.stages) {
-    const cached = await options.cache.readStage(stageKey(stage, state.backend));
-    if (!cached) break;
+    const key = stageKey(stage, state.backend);
+    let cached = await options.cache.readStage(key);
+    if (!cached) {
+      // Single-flight: a run training this very stage now is waited for; else this run trains it, and holds the claim until the entry is written.
+      const release = await claimEntry(options.cache, 'stages', key, `training stage \`${stage.name}\` of the same plan (trained once, then shared)`, options);
+      cached = await options.cache.readStage(key);
+      if (!cached) {
+        state.stageClaim = { key, release };
+        break;
+      }
+      await release();
+    }
     reused = cached;
     count++;
   }

@@ -70,6 +70,12 @@ export class RunState {
   resumePoint: ResumePoint | undefined;
   /** Whether this run continues from a checkpoint: then it leaves nothing in the stage cache. */
   resumed = false;
+  /**
+   * The stage cache entry this run is to train (the first stage it found
+   * neither cached nor being trained by another run): claimed, so that a
+   * run needing the same stage waits for it; given up once it is written.
+   */
+  stageClaim: { key: string; release: () => Promise<void> } | undefined;
   checkpoints!: CheckpointWriter;
   test: TestMetrics | undefined;
   baseline: BaselineResult | undefined;
@@ -118,7 +124,16 @@ export class RunState {
     this.features = undefined;
   }
 
+  /** Gives up the stage claim when it is this stage's. */
+  async releaseStageClaim(key?: string): Promise<void> {
+    const claim = this.stageClaim;
+    if (!claim || (key !== undefined && claim.key !== key)) return;
+    this.stageClaim = undefined;
+    await claim.release();
+  }
+
   async dispose(): Promise<void> {
+    await this.releaseStageClaim();
     this.dropFeatures();
     this.headModel?.dispose();
     if (this.folded && this.folded !== this.extractor) this.folded.dispose();

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { inferenceBatch } from '../../../plan/memory-estimate.js';
 import type { FeaturesTask } from '../../../plan/types.js';
-import { featuresKey, keepInCache } from '../../cache/stage-cache.js';
+import { featuresKey, keepInCache, readOrCompute } from '../../cache/stage-cache.js';
 import { splitSource, type SplitData } from '../../data/datasets.js';
 import { oneHotBatch } from '../../data/preprocess.js';
 import { RunInterrupted } from '../../errors.js';
@@ -37,22 +37,24 @@ export async function runFeaturesTask(task: FeaturesTask, state: RunState): Prom
         continue;
       }
       const key = featuresKey(task, split, state.backend);
-      const cached = await options.cache?.readFeatures(key);
-      let stored: tf.Tensor;
-      if (cached && cached.shape[0] === examples.count) {
-        stored = tf.tensor(cached.data, cached.shape);
-        options.onEvent({ type: 'features-reused', split, total: examples.count });
-      } else {
-        const pool = workerPool(task, state);
-        stored = pool
-          ? await extractInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, options.onEvent, options.signal).then(({ shape, data }) => tf.tensor(data, shape))
-          : await extractOnThisThread(await extractor(), examples, split, batch, options.onEvent, options.signal);
-        if (options.cache) {
-          const { cache } = options;
-          const data = (await stored.data()) as Float32Array;
-          await keepInCache(`the ${split} features`, () => cache.writeFeatures(key, stored.shape, data), options.onEvent);
-        }
-      }
+      const { value: stored, reused } = await readOrCompute(options.cache, { kind: 'features', key, what: `the ${split} features` },
+        async (cache) => {
+          const cached = await cache.readFeatures(key);
+          return cached && cached.shape[0] === examples.count ? tf.tensor(cached.data, cached.shape) : undefined;
+        },
+        async () => {
+          const pool = workerPool(task, state);
+          const computed = pool
+            ? await extractInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, options.onEvent, options.signal).then(({ shape, data }) => tf.tensor(data, shape))
+            : await extractOnThisThread(await extractor(), examples, split, batch, options.onEvent, options.signal);
+          if (options.cache) {
+            const { cache } = options;
+            const data = (await computed.data()) as Float32Array;
+            await keepInCache(`the ${split} features`, () => cache.writeFeatures(key, computed.shape, data), options.onEvent);
+          }
+          return computed;
+        }, options);
+      if (reused) options.onEvent({ type: 'features-reused', split, total: examples.count });
       const labels = oneHotBatch(splitSource(inputs.dataset, split).labels, inputs.selection[split], plan.classes.count);
       tensors.push(stored, labels);
       sources[split] = tensorSource(stored, labels);
@@ -147,21 +149,23 @@ async function runPrefixTask(task: FeaturesTask, boundary: string, state: RunSta
         continue;
       }
       const key = featuresKey(task, split, state.backend);
-      const cached = await options.cache?.readFeatures(key);
-      let stored: { shape: number[]; data: Float32Array };
-      if (cached && cached.shape[0] === examples.count) {
-        stored = cached;
-        options.onEvent({ type: 'features-reused', split, total: examples.count, at: boundary });
-      } else {
-        const pool = workerPool(task, state);
-        stored = pool
-          ? await extractInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, options.onEvent, options.signal, boundary)
-          : await rowsOf(prefix, examples, split, batch, boundary, options.onEvent, options.signal);
-        if (options.cache) {
-          const { cache } = options;
-          await keepInCache(`the frozen prefix's ${split} activations`, () => cache.writeFeatures(key, stored.shape, stored.data), options.onEvent);
-        }
-      }
+      const { value: stored, reused } = await readOrCompute(options.cache, { kind: 'features', key, what: `the frozen prefix's ${split} activations` },
+        async (cache) => {
+          const cached = await cache.readFeatures(key);
+          return cached && cached.shape[0] === examples.count ? cached : undefined;
+        },
+        async () => {
+          const pool = workerPool(task, state);
+          const computed = pool
+            ? await extractInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, options.onEvent, options.signal, boundary)
+            : await rowsOf(prefix, examples, split, batch, boundary, options.onEvent, options.signal);
+          if (options.cache) {
+            const { cache } = options;
+            await keepInCache(`the frozen prefix's ${split} activations`, () => cache.writeFeatures(key, computed.shape, computed.data), options.onEvent);
+          }
+          return computed;
+        }, options);
+      if (reused) options.onEvent({ type: 'features-reused', split, total: examples.count, at: boundary });
       const labels = oneHotBatch(splitSource(inputs.dataset, split).labels, inputs.selection[split], plan.classes.count);
       tensors.push(labels);
       sources[split] = rowSource(stored, labels);

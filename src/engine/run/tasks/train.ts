@@ -51,7 +51,9 @@ export async function runTrainTask(task: TrainTask, state: RunState): Promise<vo
   if (options.cache && !state.resumed) {
     const { cache } = options;
     const entry = { kind: stage.weights, ...(await cachedWeights(saved)), random: state.streams.snapshot(), completedStages: [...state.stages], metrics: [...state.history] };
-    await keepInCache(`stage \`${stage.name}\``, () => cache.writeStage(stageKey(stage, state.backend), entry), options.onEvent);
+    const key = stageKey(stage, state.backend);
+    await keepInCache(`stage \`${stage.name}\``, () => cache.writeStage(key, entry), options.onEvent);
+    await state.releaseStageClaim(key);
   }
   options.onEvent({ type: 'stage-end', stage: stage.name, epochsRun: outcome.epochsRun, stoppedEarly: outcome.stoppedEarly, ...(outcome.restoredEpoch !== undefined ? { restoredEpoch: outcome.restoredEpoch } : {}) });
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { Result } from '../diagnostics/diagnostic.js';
@@ -29,3 +30,9 @@ export function loadInput(input: PipelineInput, options: PipelineOptions = {}): 
 
 /** The runs folder, absolute. */
 export const runsRootOf = (options: PipelineOptions): string => path.resolve(options.runsDir ?? 'runs');
+
+/** The pipeline's file (absolute) and text as given, before any override: what a sweep hands each trial. */
+export function inputSource(input: PipelineInput): { file: string; text: string } {
+  if (typeof input === 'string') return { file: path.resolve(input), text: readFileSync(input, 'utf8') };
+  return { file: path.resolve(input.path ?? 'pipeline.yaml'), text: 'yaml' in input ? input.yaml : stringify(input.pipeline) };
+}

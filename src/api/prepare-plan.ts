@@ -26,7 +26,10 @@ export interface PreparedPlan {
  * built at the cut the spec now names, the facts gathered, the plan
  * compiled. Whoever gets the value owns `inputs.base` and disposes it.
  */
-export async function preparePlan(loaded: LoadedPipeline, options: { backend?: BackendName; runsRoot: string; signal?: AbortSignal }): Promise<Result<PreparedPlan>> {
+export async function preparePlan(
+  loaded: LoadedPipeline,
+  options: { backend?: BackendName; runsRoot: string; signal?: AbortSignal; /** Reads the inputs instead of loadInputs (a sweep reads the data once for its trials). */ readInputs?: typeof loadInputs },
+): Promise<Result<PreparedPlan>> {
   const { source } = loaded;
   const located = (diagnostics: Diagnostic[]): { ok: false; diagnostics: Diagnostic[] } => ({ ok: false, diagnostics: diagnostics.map((d) => source.locate(d)) });
   let spec = loaded.spec;
@@ -36,7 +39,7 @@ export async function preparePlan(loaded: LoadedPipeline, options: { backend?: B
     if (!found.ok) return located([{ file: spec.file, path: ['base', 'model'], message: found.message, hint: found.hint, severity: 'error' }]);
     spec = { ...spec, base: { ...spec.base, file: path.join(found.dir, MODEL_DIR, 'model.json'), run: { ...spec.base.run, id: found.record.id, fingerprint: found.record.fingerprint } } };
   }
-  const read = await loadInputs(spec, { ...(options.backend ? { backend: options.backend } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const read = await (options.readInputs ?? loadInputs)(spec, { ...(options.backend ? { backend: options.backend } : {}), ...(options.signal ? { signal: options.signal } : {}) });
   if (!read.ok) return located(read.diagnostics);
   let strategy: StrategyMeasurement | undefined;
   if (spec.strategy?.requested === 'auto') {

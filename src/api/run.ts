@@ -279,7 +279,9 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
       folder.finish(status, error).catch(() => ({ ...folder.record, status, ...(error ? { error } : {}), seconds: (Date.now() - Date.parse(folder.record.startedAt)) / 1000 }));
     if (cause instanceof RunInterrupted) {
       await folder.appendLog(`${stamp} interrupted`).catch(() => undefined);
-      const info = end(await finishAs('interrupted', { message: 'interrupted by a signal; checkpoints so far are kept' }));
+      // A caller that stops a run for a reason of its own (a sweep's early termination) gives it as the abort's reason.
+      const reason = typeof options.signal?.reason === 'string' ? options.signal.reason : 'interrupted by a signal';
+      const info = end(await finishAs('interrupted', { message: `${reason}; checkpoints so far are kept` }));
       await recorder.settle();
       return failed([], options.warnings, info);
     }

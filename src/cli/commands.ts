@@ -53,6 +53,34 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: async (args, print) => (await import('./run-commands.js')).runCommand(args, print),
   },
   {
+    name: 'sweep',
+    args: [{ syntax: '[pipeline]', description: 'a pipeline file with a `sweep:` block' }],
+    summary: 'run the trials of a pipeline\'s sweep, here (-j N) or on workers (--queue)',
+    description: 'Expands the pipeline\'s `sweep:` into trials, validates and plans every one first (an invalid value is an error at its line; trials with the same plan run once), then runs them: each trial is an ordinary run (runs/<name>/<NNNN>-<fp8>/, its values in run.json) and trials that share the base features or a first stage compute them once. The sweep is recorded in runs/<name>/sweeps/<NNNN>-<fp8>/ (sweep.json, trials/, results.csv, report.html) and names the best trial. With --queue the trials go on a BullMQ queue on Redis that `tlpipe worker` processes take, on any machines sharing the runs folder.',
+    options: [
+      { flags: '-j, --jobs <n>', description: 'trials at once, each a child process on this machine (default 1)' },
+      { flags: '--queue <redis-url>', description: 'put the trials on the BullMQ queue at this Redis (redis://host:6379/0, unix:///path/redis.sock) for `tlpipe worker`s, and wait for them' },
+      { flags: '--resume <sweep>', description: 'continue a sweep (its folder, <pipeline>/sweeps/<NNNN>, or <pipeline> for its newest): its unfinished trials run again, resuming their runs' },
+      BACKEND, RUNS, NO_CACHE, SET, { flags: '--json', description: 'JSON lines on stdout: sweep-start, one per trial state change, sweep-end' }, QUIET,
+    ],
+    run: async (args, print) => (await import('./sweep-commands.js')).sweepCommand(args, print),
+  },
+  {
+    name: 'worker',
+    args: [],
+    summary: 'take sweep trials from a Redis queue and run them, until stopped',
+    description: 'Runs the trials `tlpipe sweep --queue` puts on the queue, each in a child process, into the runs folder that every worker and the sweep share (a network file system across machines). A trial that fails (invalid data, a NaN loss) is not retried; one whose process crashes, or whose worker dies, is resumed from its checkpoint by whichever worker takes it. Ctrl-C stops the running trials, which go back to the queue.',
+    options: [
+      { flags: '--queue <redis-url>', description: 'the Redis the sweeps queue on (required)' },
+      { flags: '-j, --jobs <n>', description: 'trials at once (default 1)' },
+      RUNS, { flags: '--json', description: 'JSON lines on stdout: one per trial state change' },
+    ],
+    run: async (args, print) => {
+      if (!args.options['queue']) return usage('worker needs --queue <redis-url>', print);
+      return (await import('./sweep-commands.js')).workerCommand(args, print);
+    },
+  },
+  {
     name: 'resume',
     args: [{ syntax: '<run>', description: 'a run folder, or <pipeline>/<NNNN> (or <pipeline> for its newest run)' }],
     summary: 'continue an interrupted or failed run from its latest checkpoint',
@@ -190,12 +218,21 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'plan',
     args: [{ syntax: '<pipeline>', description: 'the pipeline file' }],
-    summary: 'show the compiled plan (tasks and fingerprints) without running',
+    summary: 'show the compiled plan (tasks and fingerprints), or a sweep\'s trials, without running',
     description: 'Reads the dataset and base model, and prints the compiled plan: what learns in each stage, the tasks in the order they run, their inputs and content fingerprints. Nothing is trained or written.',
     options: [BACKEND, RUNS, SET, JSON_OUT('the plan')],
     run: async ({ positional: [file], options }, print) => {
       const overrides = await setOption(options);
       if (!Array.isArray(overrides)) return usage(overrides.message, print);
+      if (await hasSweep(file!)) {
+        const { planSweep } = await import('../api/sweep.js');
+        const swept = await planSweep(file!, { overrides, ...backendAndRuns(options) });
+        printDiagnostics(swept.warnings, print);
+        if (!swept.ok) return failure(swept.diagnostics, print, options['json'] === true);
+        const { formatSweepPlan } = await import('./sweep-commands.js');
+        printLine(print.out, options['json'] ? JSON.stringify(swept.value, null, 2) : formatSweepPlan(swept.value));
+        return EXIT.ok;
+      }
       const { plan } = await import('../api/plan.js');
       const result = await plan(file!, { overrides, ...backendAndRuns(options) });
       printDiagnostics(result.warnings, print);
@@ -278,3 +315,16 @@ export const shownPath = (file: string): string => {
   const relative = file.startsWith(process.cwd() + '/') ? file.slice(process.cwd().length + 1) : file;
   return relative || file;
 };
+
+/** Whether the file has a top-level `sweep:` (then `plan` shows its trials); a file that does not parse is left to the loader to report. */
+async function hasSweep(file: string): Promise<boolean> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    const text = await readFile(file, 'utf8');
+    if (text.length > 1_000_000) return false;
+    const data = parse(text) as unknown;
+    return data !== null && typeof data === 'object' && 'sweep' in data;
+  } catch {
+    return false;
+  }
+}

@@ -10,12 +10,18 @@ export interface Override {
   path: string;
   value: unknown;
   label: string;
+  /**
+   * Where in the file a problem with it is reported, when the file itself
+   * asked for the value: a sweep's parameter. The label then says which trial.
+   */
+  at?: KeyPath;
 }
 
 /** An override applied to a document, with its key path parsed. */
 export interface AppliedOverride {
   path: KeyPath;
   label: string;
+  at?: KeyPath;
 }
 
 const SEGMENT = /^(?:([A-Za-z_$][\w$-]*)|\[(\d+)\])/;
@@ -57,7 +63,7 @@ export function applyOverrides(document: Document.Parsed, overrides: readonly Ov
       continue;
     }
     document.setIn(path, document.createNode(override.value));
-    applied.push({ path, label: override.label });
+    applied.push({ path, label: override.label, ...(override.at ? { at: override.at } : {}) });
   }
   return { applied, problems };
 }

@@ -1,6 +1,7 @@
 import type { KeyPath } from '../diagnostics/diagnostic.js';
 import { didYouMean } from '../diagnostics/did-you-mean.js';
 import { headShapeProblems } from './head-shape.js';
+import { sweepIsWellFormed } from './sweep-rules.js';
 import { hasValidation, isArrayFormat, isModelUrl } from './resolve-pipeline.js';
 import type { PipelineFile, PipelineSpec } from './types.js';
 import { KNOWN_CLASS_COUNTS, ZOO } from './zoo-catalog.js';
@@ -157,6 +158,7 @@ export const FILE_RULES: readonly FileRule[] = [
   inputSizeSaidOnce,
   scheduleKeysFitType,
   stagesOrStrategy,
+  sweepIsWellFormed,
 ];
 
 // ——— Rules on the resolved spec ———

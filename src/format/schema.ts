@@ -237,6 +237,29 @@ const train = Type.Object({
   checkpoints: Type.Optional(checkpoints),
 }, { description: 'How the model is trained. Optional with `strategy`, which fills the stages.', additionalProperties: false, default: {} });
 
+const sweepParameter = Type.Object({
+  values: Type.Optional(Type.Array(Type.Unknown(), { description: 'The values to try, in order (grid: each; random: one drawn per trial). Any YAML value the key takes: numbers, names, lists, mappings.', minItems: 1, maxItems: 1000 })),
+  min: Type.Optional(Type.Number({ description: 'random: the smallest value drawn (with max).' })),
+  max: Type.Optional(Type.Number({ description: 'random: the largest value drawn (with min).' })),
+  distribution: Type.Optional(Enum(['uniform', 'logUniform', 'int'], { description: 'random: how a value between min and max is drawn. uniform; logUniform: uniform in log space (learning rates; min > 0); int: a uniform integer, both ends included.', default: 'uniform' })),
+}, { description: 'Either `values` (grid or random) or `min` and `max` (random only).', additionalProperties: false });
+
+const sweep = Type.Object({
+  method: Type.Optional(Enum(['grid', 'random'], { description: 'grid: every combination of the parameters\' values, in order (the last parameter varies fastest). random: `runCap` trials, each value drawn with `seed`.', default: 'grid' })),
+  metric: Type.Optional(Type.Object({
+    name: Type.Optional(Enum(['val_accuracy', 'val_loss', 'test_accuracy', 'test_loss'], { description: 'val_*: the validation metric of the epoch whose weights the trial ends with (the restored epoch when early stopping restores one, else the last); test_*: on the test split after training.', default: 'val_accuracy' })),
+    goal: Type.Optional(Enum(['maximize', 'minimize'], { description: 'Default: maximize for accuracies, minimize for losses.' })),
+  }, { description: 'How trials are ranked: the sweep names the best trial by it, and early termination compares trials by it.', additionalProperties: false, default: {} })),
+  runCap: Type.Optional(Type.Integer({ description: 'random: how many trials (required). grid: an upper bound; a grid larger than it is an error rather than silently cut.', minimum: 1, maximum: 1000 })),
+  seed: Type.Optional(Type.Integer({ description: "random: the seed values are drawn with. Default: the pipeline's seed.", minimum: 0, maximum: 4294967295 })),
+  parameters: Type.Record(Type.String(), sweepParameter, { description: 'Key paths into this pipeline (`base.cut`, `train.stages[0].optimizer.learningRate`, `head[1].dense.units`), each set in every trial as `tlpipe run --set` would.', minProperties: 1, maxProperties: 32 }),
+  earlyTerminate: Type.Optional(Type.Object({
+    type: Enum(['asha'], { description: 'asha: asynchronous successive halving. At rung epochs minEpochs · reductionFactor^k, a trial whose metric is outside the best 1/reductionFactor of the trials that reached that rung before it stops (recorded as stopped, with the reason).' }),
+    minEpochs: Type.Optional(withDefault(1, Type.Integer({ description: 'The first rung: the epoch (counted over all stages) at which trials are first compared.', minimum: 1 }))),
+    reductionFactor: Type.Optional(withDefault(3, Type.Integer({ description: 'Rungs are this factor apart, and about 1 in this many trials goes on past each.', minimum: 2, maximum: 100 }))),
+  }, { description: 'Stop trials that fall behind early. Compares the validation metric per epoch, so the metric is val_accuracy or val_loss.', additionalProperties: false })),
+}, { description: 'A search over this pipeline, run by `tlpipe sweep`: each trial is an ordinary run of the pipeline with the parameters set. `tlpipe run` runs the pipeline as written and leaves this out.', additionalProperties: false });
+
 export const PipelineFileSchema = Type.Object({
   $schema: Type.Optional(Type.String({ description: 'Optional pointer to this schema, for editors.' })),
   name: Type.Optional(Type.String({ description: "The pipeline's name; runs go to runs/<name>/. Default: the file name without its extension.", pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' })),
@@ -249,6 +272,7 @@ export const PipelineFileSchema = Type.Object({
   strategy: Type.Optional(Enum(['head-only', 'head-then-all', 'low-level', 'all', 'auto'], { description: "Which classic transfer scenario to run; it fills base.cut, freeze and train.stages where the file does not write them (written keys win), and `tlpipe plan` prints what it filled. head-only (small data, similar to the base's): a new head on the frozen base. head-then-all (large, similar): the head, then every layer at a 100× lower rate. low-level (small, different): cut at a mid-level layer and train a head there. all (large, different): every layer trains from the first epoch. auto: measure data size per class and a linear probe of the base's features at a few cuts, and choose." })),
   baseline: Type.Optional(Enum(['none', 'scratch'], { description: 'scratch: also train the same architecture from random initialisation with the same data, split and stages (every layer trainable, batch norm training), and record it beside the transfer run: its metrics per epoch, its test accuracy, and its curves in report.html.', default: 'none' })),
   train: Type.Optional(train),
+  sweep: Type.Optional(sweep),
 }, {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: 'https://tlpipe.dev/schemas/pipeline.schema.json',
@@ -263,6 +287,8 @@ export type StageAsWritten = Static<typeof stage>;
 export type HeadLayerAsWritten = Static<typeof headLayer>;
 export type FreezeRule = Static<typeof freezeRule>;
 export type IdxFilesAsWritten = Static<typeof idxFiles>;
+export type SweepAsWritten = Static<typeof sweep>;
+export type SweepParameterAsWritten = Static<typeof sweepParameter>;
 
 /** The schema as the JSON document editors and ajv read (TypeBox's own markers are symbols, so JSON leaves them out). */
 export function pipelineJsonSchema(): string {

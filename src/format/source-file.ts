@@ -82,6 +82,7 @@ export class SourceFile {
   /** Fills in line, column and source line for a diagnostic about `where`. */
   at(where: { offset?: number; path?: KeyPath; key?: boolean }, d: Omit<Diagnostic, 'file'>): Diagnostic {
     const override = where.path && where.offset === undefined ? this.overrideAt(where.path) : undefined;
+    if (override?.at) return this.at({ path: override.at }, { ...d, message: `${d.message} (in ${override.label})` });
     if (override) return { ...d, file: override.label };
     const offset =
       where.offset ?? (where.path ? (where.key ? this.keyOffset(where.path) : undefined) ?? this.valueOffset(where.path) : undefined);

@@ -70,20 +70,7 @@ export class RunFolder implements RunOutput {
     // Defence in depth: the format already restricts names; nothing may lead out of the runs folder.
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(options.pipeline)) throw new Error(`unsafe pipeline name for a run folder: ${JSON.stringify(options.pipeline)}`);
     const pipelineDir = path.join(options.runsRoot, options.pipeline);
-    const idsDir = path.join(pipelineDir, '.ids');
-    await makeFolder(idsDir);
-    const taken = (await readdir(idsDir)).map(Number).filter(Number.isInteger);
-    let number = Math.max(0, ...taken) + 1;
-    for (;;) {
-      try {
-        await mkdir(path.join(idsDir, String(number).padStart(4, '0')));
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        number++;
-      }
-    }
-    const id = `${String(number).padStart(4, '0')}-${options.fingerprint.slice(0, 8)}`;
+    const id = await reserveFolderName(pipelineDir, options.fingerprint);
     const dir = path.join(pipelineDir, id);
     await mkdir(dir);
     const record: RunRecord = {
@@ -224,5 +211,26 @@ export class RunFolder implements RunOutput {
       await this.unlock();
     }
     return this.current;
+  }
+}
+
+/**
+ * `<NNNN>-<fp8>`, the next free number in `parent`, reserved by an exclusive
+ * mkdir of `<parent>/.ids/<NNNN>`, so two folders made at the same moment
+ * never share a number, whatever their fingerprints (runs and sweeps).
+ */
+export async function reserveFolderName(parent: string, fingerprint: string): Promise<string> {
+  const idsDir = path.join(parent, '.ids');
+  await makeFolder(idsDir);
+  const taken = (await readdir(idsDir)).map(Number).filter(Number.isInteger);
+  let number = Math.max(0, ...taken) + 1;
+  for (;;) {
+    try {
+      await mkdir(path.join(idsDir, String(number).padStart(4, '0')));
+      return `${String(number).padStart(4, '0')}-${fingerprint.slice(0, 8)}`;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      number++;
+    }
   }
 }

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import {
-  compare, describeData, evaluate, listRuns, loadModel, modelFiles, plan, predict, report, resume, run, validate,
+  compare, describeData, evaluate, listRuns, loadModel, modelFiles, plan, planSweep, predict, report, resume, run, sweep, validate,
   type PipelineFile, type RunEvent,
 } from '../../src/api/index.js';
 import { mnistFiles } from '../../src/engine/data/datasets.js';
@@ -148,5 +148,28 @@ describe('the library API', { concurrency: false }, () => {
     tf.dispose([x, a, b]);
     plain.dispose();
     loaded.value.dispose();
+  });
+
+  it('plans and runs a sweep given as an object: trials, events, the best trial, nothing printed', async () => {
+    const pipeline = {
+      name: 'api-sweep', seed: 3,
+      dataset: { format: 'mnist', limit: { perClass: 6, testPerClass: 2 }, validation: 0.25, image: { size: [32, 32] } },
+      base: { model: 'mobilenet_v2', cut: 'block_6_expand_relu' },
+      head: [{ globalAveragePooling2d: {} }, { dense: { units: 'classes', activation: 'softmax' } }],
+      train: { batchSize: 16, stages: [{ name: 'head', epochs: 1 }] },
+      sweep: { parameters: { 'train.stages[0].optimizer.learningRate': { values: [0.001, 0.01] } } },
+    };
+    const planned = await planSweep({ pipeline, path: path.join(dir, 'api-sweep.yaml') }, { runsDir });
+    assert.ok(planned.ok, JSON.stringify(planned.diagnostics));
+    assert.deepEqual(planned.value.trials.map((t) => t.values), [{ 'train.stages[0].optimizer.learningRate': 0.001 }, { 'train.stages[0].optimizer.learningRate': 0.01 }]);
+    const types: string[] = [];
+    const { value: result, printed } = await silently(() => sweep({ pipeline, path: path.join(dir, 'api-sweep.yaml') }, { runsDir, jobs: 2, onEvent: (e) => types.push(e.type === 'trial' ? `trial ${e.state.status}` : e.type) }));
+    assert.equal(printed, '');
+    assert.ok(result.ok, JSON.stringify(result.diagnostics));
+    assert.equal(types[0], 'sweep-start');
+    assert.equal(types.at(-1), 'sweep-end');
+    assert.equal(types.filter((t) => t === 'trial completed').length, 2);
+    assert.deepEqual(result.value.trials.map((t) => t.status), ['completed', 'completed']);
+    assert.ok(result.value.record.best && result.value.trials.some((t) => t.run === result.value.record.best!.run));
   });
 });

@@ -1,0 +1,151 @@
+import type { KeyPath } from '../diagnostics/diagnostic.js';
+import { parseKeyPath } from '../format/overrides.js';
+import type { SweepAsWritten, SweepParameterAsWritten } from '../format/schema.js';
+
+/**
+ * A sweep as it runs: its defaults filled in and each parameter's key path
+ * parsed. Pure data; the trials come from `expandTrials`, and which trial is
+ * best or stops early from `isBetter` and `ashaDecision`.
+ */
+export interface SweepSpec {
+  method: 'grid' | 'random';
+  metric: { name: SweepMetricName; goal: 'maximize' | 'minimize' };
+  runCap?: number;
+  seed: number;
+  parameters: SweepParameter[];
+  earlyTerminate?: { type: 'asha'; minEpochs: number; reductionFactor: number };
+}
+
+export type SweepMetricName = 'val_accuracy' | 'val_loss' | 'test_accuracy' | 'test_loss';
+
+export interface SweepParameter {
+  /** As written (`head[1].dense.units`): the override's key and the results' column. */
+  name: string;
+  path: KeyPath;
+  values?: unknown[];
+  min?: number;
+  max?: number;
+  distribution: 'uniform' | 'logUniform' | 'int';
+}
+
+/** One trial: the value each parameter takes, by parameter name, in the parameters' order. */
+export interface TrialValues {
+  index: number;
+  values: Record<string, unknown>;
+}
+
+/** The sweep with its defaults; call on a file that loaded (the loader's rules checked it). */
+export function resolveSweep(sweep: SweepAsWritten, pipelineSeed: number): SweepSpec {
+  const name = sweep.metric?.name ?? 'val_accuracy';
+  return {
+    method: sweep.method ?? 'grid',
+    metric: { name, goal: sweep.metric?.goal ?? (name.endsWith('accuracy') ? 'maximize' : 'minimize') },
+    ...(sweep.runCap !== undefined ? { runCap: sweep.runCap } : {}),
+    seed: sweep.seed ?? pipelineSeed,
+    parameters: Object.entries(sweep.parameters).map(([name, p]) => ({
+      name, path: parseKeyPath(name)!, distribution: p.distribution ?? 'uniform',
+      ...(p.values ? { values: p.values } : {}), ...(p.min !== undefined ? { min: p.min } : {}), ...(p.max !== undefined ? { max: p.max } : {}),
+    })),
+    ...(sweep.earlyTerminate ? { earlyTerminate: { type: 'asha' as const, minEpochs: sweep.earlyTerminate.minEpochs ?? 1, reductionFactor: sweep.earlyTerminate.reductionFactor ?? 3 } } : {}),
+  };
+}
+
+/**
+ * The trials, in order. grid: every combination, the last parameter varying
+ * fastest (as itertools.product). random: `runCap` draws from a generator
+ * seeded with the sweep's seed, so the same file gives the same trials.
+ */
+export function expandTrials(spec: SweepSpec): TrialValues[] {
+  if (spec.method === 'grid') {
+    let combos: Record<string, unknown>[] = [{}];
+    for (const p of spec.parameters) combos = combos.flatMap((combo) => p.values!.map((v) => ({ ...combo, [p.name]: v })));
+    return combos.map((values, index) => ({ index, values }));
+  }
+  const next = mulberry32(spec.seed);
+  return Array.from({ length: spec.runCap! }, (_, index) => ({
+    index,
+    values: Object.fromEntries(spec.parameters.map((p) => [p.name, draw(p, next)])),
+  }));
+}
+
+function draw(p: SweepParameter, next: () => number): unknown {
+  if (p.values) return p.values[Math.floor(next() * p.values.length)];
+  const [min, max] = [p.min!, p.max!];
+  if (p.distribution === 'int') return min + Math.floor(next() * (max - min + 1));
+  // Rounded to 6 significant digits: a learning rate of 0.0031622776601683794 reads as 0.00316228 in results and run names.
+  const value = p.distribution === 'logUniform' ? Math.exp(Math.log(min) + next() * (Math.log(max) - Math.log(min))) : min + next() * (max - min);
+  return Number(value.toPrecision(6));
+}
+
+/** mulberry32, as engine/random.ts: the plan layer draws the same way without depending on the engine. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Whether `a` beats `b` under the sweep's goal (an absent value never does). */
+export function isBetter(goal: SweepSpec['metric']['goal'], a: number | undefined, b: number | undefined): boolean {
+  if (a === undefined || !Number.isFinite(a)) return false;
+  if (b === undefined || !Number.isFinite(b)) return true;
+  return goal === 'maximize' ? a > b : a < b;
+}
+
+/** The rung epochs of ASHA up to `lastEpoch`: minEpochs · reductionFactor^k. */
+export function rungEpochs(asha: NonNullable<SweepSpec['earlyTerminate']>, lastEpoch: number): number[] {
+  const rungs: number[] = [];
+  for (let epoch = asha.minEpochs; epoch < lastEpoch; epoch *= asha.reductionFactor) rungs.push(epoch);
+  return rungs;
+}
+
+/**
+ * Asynchronous successive halving (Li et al. 2020, as Ray Tune's
+ * AsyncHyperBand): a trial reaching a rung goes on when its metric is at
+ * least the (1 − 1/η) quantile of the values trials recorded at that rung
+ * before it; the first to arrive always goes on. `earlier` are those
+ * values. Returns the reason to stop, or undefined to go on.
+ */
+export function ashaDecision(goal: SweepSpec['metric']['goal'], reductionFactor: number, value: number, earlier: readonly number[]): string | undefined {
+  if (earlier.length === 0) return undefined;
+  const oriented = (v: number): number => (goal === 'maximize' ? v : -v);
+  const sorted = earlier.map(oriented).sort((a, b) => a - b);
+  const cutoff = quantile(sorted, 1 - 1 / reductionFactor);
+  if (oriented(value) >= cutoff) return undefined;
+  const shown = goal === 'maximize' ? cutoff : -cutoff;
+  return `${round(value)} is outside the best 1/${reductionFactor} of the ${earlier.length} trial(s) that reached this rung before it (cutoff ${round(shown)})`;
+}
+
+/** Linear interpolation between order statistics (numpy's default percentile). */
+function quantile(sorted: readonly number[], q: number): number {
+  const at = q * (sorted.length - 1);
+  const low = Math.floor(at);
+  const high = Math.ceil(at);
+  return sorted[low]! + (sorted[high]! - sorted[low]!) * (at - low);
+}
+
+const round = (v: number): string => String(Number(v.toPrecision(4)));
+
+/**
+ * A finished trial's value of the sweep's metric. val_*: at the epoch whose
+ * weights the trial ends with (the last stage's restored epoch, else the
+ * last epoch); test_*: on the test split.
+ */
+export function trialMetric(
+  name: SweepMetricName,
+  run: { rows: readonly { epoch: number; val_loss?: number; val_accuracy?: number }[]; restoredEpoch?: number; test?: { accuracy: number; loss: number } },
+): number | undefined {
+  if (name === 'test_accuracy') return run.test?.accuracy;
+  if (name === 'test_loss') return run.test?.loss;
+  const epoch = run.restoredEpoch ?? Math.max(0, ...run.rows.map((r) => r.epoch));
+  return epochMetric(name, run.rows.find((r) => r.epoch === epoch));
+}
+
+/** The validation metric of one epoch's row, as early termination compares it. */
+export function epochMetric(name: SweepMetricName, row: { val_loss?: number; val_accuracy?: number } | undefined): number | undefined {
+  return name === 'val_accuracy' ? row?.val_accuracy : name === 'val_loss' ? row?.val_loss : undefined;
+}

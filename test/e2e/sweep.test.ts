@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { CLI, epochRows, hasStackTrace, readJson, tlpipe, workspace, write } from './cli-harness.js';
+import { extractions, resultsOf, sweepDir, SWEEP_PIPELINE } from './sweep-harness.js';
+
+describe('tlpipe sweep: trials as local child processes', () => {
+  const dir = workspace('sweep');
+  const file = write(dir, 'grid.yaml', SWEEP_PIPELINE());
+  const runs = (name: string): string => path.join(dir, name);
+  let reference = '';
+
+  it('plan shows every trial with its values and what the trials compute once', async () => {
+    const r = await tlpipe(['plan', file, '--json'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const plan = JSON.parse(r.stdout);
+    assert.deepEqual(plan.trials.map((t: { values: Record<string, unknown> }) => Object.values(t.values)), [
+      ['block_13_expand_relu', 0.001], ['block_13_expand_relu', 0.01], ['block_6_expand_relu', 0.001], ['block_6_expand_relu', 0.01],
+    ]);
+    assert.deepEqual(plan.work, [{ task: 'features:head', trials: 4, distinct: 2 }, { task: 'stage head', trials: 4, distinct: 4 }]);
+    const text = await tlpipe(['plan', file], dir);
+    assert.match(text.stdout, /^sweep: grid, 4 trial\(s\) \(4 to run\), ranked by val_accuracy \(maximize\)$/m);
+    assert.match(text.stdout, /^ {2}features:head: 2 for 4 trial\(s\)$/m);
+    assert.ok(text.stdout.split('\n').every((l) => l.length <= 100), text.stdout);
+  });
+
+  it('-j 1: every trial is an ordinary run; results.csv, sweep.json and the best trial; base features extracted once per cut', async () => {
+    const r = await tlpipe(['sweep', file, '-j', '1', '--runs', runs('one')], dir, { TLPIPE_WORKERS: '1' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^sweep completed: .*grid\/sweeps\/0001-[0-9a-f]{8} — best: trial \d, val_accuracy [\d.]+ \(grid\/\d{4}-[0-9a-f]{8}\)$/m);
+    reference = resultsOf(runs('one'));
+    const lines = reference.trim().split('\n');
+    assert.equal(lines[0], 'trial,status,base.cut,train.stages[0].optimizer.learningRate,val_accuracy,test_accuracy,test_loss,epochs,note');
+    assert.deepEqual(lines.slice(1).map((l) => l.split(',').slice(0, 4).join(',')), ['0,completed,block_13_expand_relu,0.001', '1,completed,block_13_expand_relu,0.01', '2,completed,block_6_expand_relu,0.001', '3,completed,block_6_expand_relu,0.01']);
+    const record = readJson(path.join(sweepDir(runs('one')), 'sweep.json'));
+    assert.equal(record.status, 'completed');
+    const states = record.trials.map((t: { index: number }) => readJson(path.join(sweepDir(runs('one')), 'trials', `${String(t.index).padStart(4, '0')}.json`)));
+    const best = states.reduce((a: { metric: number }, b: { metric: number }) => (b.metric > a.metric ? b : a));
+    assert.equal(record.best.metric, best.metric);
+    // Each trial's run records its values as overrides, and `runs` lists it like any run.
+    const run = readJson(path.join(runs('one'), states[3].run, 'run.json'));
+    assert.deepEqual(run.overrides, { 'base.cut': 'block_6_expand_relu', 'train.stages[0].optimizer.learningRate': 0.01 });
+    assert.equal(run.status, 'completed');
+    // Three splits of features for each of the two cuts; the other two trials take them from the stage cache.
+    assert.equal(extractions(runs('one')), 6);
+    const html = readFileSync(path.join(sweepDir(runs('one')), 'report.html'), 'utf8');
+    assert.match(html, /★ best/);
+    assert.equal((html.match(/<tr><th style="text-align:left">trial \d<\/th>/g) ?? []).length, 4);
+  });
+
+  it('-j 3: the same results.csv; concurrent trials wait for the features another is extracting instead of extracting them again', async () => {
+    const r = await tlpipe(['sweep', file, '-j', '3', '--runs', runs('three')], dir, { TLPIPE_WORKERS: '1' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(resultsOf(runs('three')), reference);
+    assert.equal(extractions(runs('three')), 6);
+  });
+
+  it('--no-cache: the same metrics, every trial extracting its own features', async () => {
+    const r = await tlpipe(['sweep', file, '-j', '2', '--no-cache', '--runs', runs('nocache')], dir, { TLPIPE_WORKERS: '1' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(resultsOf(runs('nocache')), reference);
+    assert.equal(extractions(runs('nocache')), 12);
+  });
+
+  it('--json: one line per trial state change, between sweep-start and sweep-end, nothing else on stdout', async () => {
+    const r = await tlpipe(['sweep', file, '-j', '2', '--json', '--runs', runs('one')], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(events[0].type, 'sweep-start');
+    assert.equal(events.at(-1).type, 'sweep-end');
+    assert.equal(events.at(-1).counts.completed, 4);
+    const trialEvents = events.filter((e) => e.type === 'trial');
+    assert.deepEqual([...new Set(trialEvents.filter((e) => e.state.status === 'completed').map((e) => e.state.index))].sort(), [0, 1, 2, 3]);
+    // A second sweep in the same runs folder: its trials' stages all come from the stage cache, with the same results.
+    assert.equal(resultsOf(runs('one')), reference);
+  });
+
+  it('a trial whose process is killed is started again and resumes its run; one that fails on its own (a NaN loss) is not retried', async () => {
+    // Trial 1's penalty overflows the loss to Infinity at its first batch: a failure of the trial itself.
+    const text = SWEEP_PIPELINE('', 30).replace(/sweep:\n[\s\S]*$/, 'sweep:\n  parameters:\n    head[1].dense.kernelRegularizer: { values: [{ l2: 0 }, { l2: 1.0e+38 }] }\n');
+    const crashFile = write(dir, 'crash.yaml', text);
+    const child = spawn(process.execPath, [CLI, 'sweep', crashFile, '-j', '1', '--runs', runs('crash')], { cwd: dir, env: { ...process.env, TLPIPE_WORKERS: '1' } });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => void (err += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // Kill trial 0's process once its run has a checkpoint: the run's pid is the trial's process.
+    let killed: { run: string; pid: number } | undefined;
+    for (let i = 0; i < 600 && !killed; i++) {
+      await sleep(100);
+      const file = path.join(runs('crash'), 'grid', 'sweeps');
+      if (!existsSync(file)) continue;
+      const stateFile = path.join(sweepDir(runs('crash')), 'trials', '0000.json');
+      const state = existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8') || '{}') : {};
+      const index = state.run ? path.join(runs('crash'), state.run, 'checkpoints', 'index.json') : '';
+      if (index && existsSync(index) && readJson(index).latest?.epoch < 25) {
+        killed = { run: state.run, pid: readJson(path.join(runs('crash'), state.run, 'run.json')).pid };
+        process.kill(killed.pid, 'SIGKILL');
+      }
+    }
+    assert.ok(killed, 'trial 0 never reached a checkpoint');
+    assert.equal(await exited, 1, err);
+    const states = [0, 1].map((i) => readJson(path.join(sweepDir(runs('crash')), 'trials', `000${i}.json`)));
+    assert.equal(states[0].status, 'completed');
+    assert.equal(states[0].attempts, 2);
+    assert.equal(states[0].run, killed.run);
+    assert.match(readFileSync(path.join(runs('crash'), killed.run, 'log.txt'), 'utf8'), /resumed from epoch \d by pid/);
+    assert.equal(states[1].status, 'failed');
+    assert.equal(states[1].attempts, 1, 'a failure of the trial itself is not retried');
+    assert.match(states[1].reason, /the loss became Infinity in stage `head`, epoch 1, batch 1/);
+    assert.match(err, /trial 1 failed: .*the loss became/);
+    assert.equal(hasStackTrace(err), false, err);
+  });
+
+  it('duplicate trials (the same plan) run once', async () => {
+    const dupFile = write(dir, 'dup.yaml', SWEEP_PIPELINE('    head[1].dense.units: { values: [32, 32] }').replace('base.cut: { values: [block_13_expand_relu, block_6_expand_relu] }', 'base.cut: { values: [block_13_expand_relu] }').replace('[0.001, 0.01]', '[0.001]'));
+    const r = await tlpipe(['sweep', dupFile, '--runs', runs('dup')], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = resultsOf(runs('dup')).trim().split('\n');
+    assert.match(lines[2]!, /^1,duplicate,.*the same plan as trial 0, which runs once/);
+    assert.equal(readdirSync(path.join(runs('dup'), 'grid')).filter((n) => /^\d{4}-/.test(n)).length, 1);
+  });
+
+  it('early termination (ASHA): trials that fall behind at a rung stop, recorded as stopped with the reason', async () => {
+    const ashaFile = write(dir, 'asha.yaml', SWEEP_PIPELINE('  metric: { name: val_loss }\n  earlyTerminate: { type: asha, minEpochs: 1, reductionFactor: 2 }', 4)
+      .replace('[0.001, 0.01]', '[0.01, 0.00001, 0.000001, 0.0000001]').replace('base.cut: { values: [block_13_expand_relu, block_6_expand_relu] }', 'base.cut: { values: [block_13_expand_relu] }'));
+    const r = await tlpipe(['sweep', ashaFile, '-j', '1', '--runs', runs('asha')], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const record = readJson(path.join(sweepDir(runs('asha')), 'sweep.json'));
+    const states = record.trials.map((t: { index: number }) => readJson(path.join(sweepDir(runs('asha')), 'trials', `${String(t.index).padStart(4, '0')}.json`)));
+    const stopped = states.filter((s: { status: string }) => s.status === 'stopped');
+    assert.ok(stopped.length >= 1, JSON.stringify(states));
+    for (const s of stopped) {
+      assert.match(s.reason, /^early termination at epoch [12]: val_loss [\d.]+ is outside the best 1\/2 of the \d trial\(s\) that reached this rung before it/);
+      const run = readJson(path.join(runs('asha'), s.run, 'run.json'));
+      assert.equal(run.status, 'interrupted');
+      assert.match(run.error.message, /^stopped by the sweep's early termination \(epoch \d\); checkpoints so far are kept$/);
+      assert.ok(epochRows(path.join(runs('asha'), s.run)).length < 4);
+    }
+    assert.equal(states[0].status, 'completed', 'the first trial at every rung goes on');
+    assert.match(resultsOf(runs('asha')), /,stopped,.*early termination at epoch/);
+  });
+
+  it('Ctrl-C stops the sweep (running trial interrupted, checkpoint kept); --resume finishes it with the results of an uninterrupted sweep', async () => {
+    const child = spawn(process.execPath, [CLI, 'sweep', file, '--json', '--runs', runs('resumed')], { cwd: dir, env: { ...process.env, TLPIPE_WORKERS: '1' } });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => void (err += c.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        const states = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((e) => e.type === 'trial').map((e) => e.state);
+        // After the first trial completed and the second started its run.
+        const started = states.some((s) => s.index === 0 && s.status === 'completed') && states.some((s) => s.index === 1 && s.status === 'running' && s.run);
+        if (started && !child.killed) child.kill('SIGINT');
+      });
+      child.on('exit', resolve);
+    });
+    assert.equal(code, 130, err);
+    assert.equal(hasStackTrace(err), false, err);
+    const folder = sweepDir(runs('resumed'));
+    assert.equal(readJson(path.join(folder, 'sweep.json')).status, 'interrupted');
+    const second = readJson(path.join(folder, 'trials', '0001.json'));
+    assert.equal(second.status, 'queued');
+    assert.equal(readJson(path.join(runs('resumed'), second.run, 'run.json')).status, 'interrupted');
+    const r = await tlpipe(['sweep', '--resume', 'grid', '--runs', runs('resumed')], dir, { TLPIPE_WORKERS: '1' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(resultsOf(runs('resumed')), reference);
+    // The interrupted trial went on in its own run folder.
+    assert.equal(readJson(path.join(folder, 'trials', '0001.json')).run, second.run);
+    assert.ok(existsSync(path.join(runs('resumed'), second.run, 'summary.json')));
+  });
+});
+
+describe('tlpipe sweep: a sweep that cannot run is an error at its line, before anything runs', () => {
+  const dir = workspace('sweep-errors');
+  const at = (text: string, needle: string, nth = 0): string => {
+    const lines = text.split('\n');
+    let seen = 0;
+    for (const [i, line] of lines.entries()) {
+      const col = line.indexOf(needle);
+      if (col >= 0 && seen++ === nth) return `:${i + 1}:${col + 1}:`;
+    }
+    throw new Error(`${needle} not in the file`);
+  };
+  const cases: { name: string; sweep: string; where: string; message: RegExp }[] = [
+    { name: 'a value the schema refuses', sweep: '    head[1].dense.units: { values: [32, 0] }', where: '0] }', message: /error: head\[1\]\.dense\.units: must be >= 1, got 0 \(in trial \d \(head\[1\]\.dense\.units=0\)\)/ },
+    { name: 'a cut the base does not have', sweep: '    base.cut: { values: [block_13_expand_relu, blok_6_expand_relu] }', where: 'blok_6', message: /error: base\.cut: .*blok_6_expand_relu.*\(in trial \d/ },
+    { name: 'a key path that is not one', sweep: '    "head[x].units": { values: [1] }', where: '"head[x]', message: /error: .*`head\[x\]\.units` is not a key path/ },
+    { name: 'a range in a grid', sweep: '    train.batchSize: { min: 8, max: 32 }', where: '{ min: 8', message: /error: .*a grid tries listed values; `min` and `max` are drawn from by method: random/ },
+    { name: 'both values and a range', sweep: '    train.batchSize: { values: [8], min: 8, max: 32 }', where: '{ values: [8]', message: /error: .*give either `values` or `min` and `max`, not both/ },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const file = write(dir, 'bad.yaml', SWEEP_PIPELINE().replace(/sweep:\n[\s\S]*$/, `sweep:\n  parameters:\n${c.sweep}\n`));
+      const written = readFileSync(file, 'utf8');
+      for (const command of [['plan', file], ['sweep', file, '--runs', path.join(dir, 'runs')]]) {
+        const r = await tlpipe(command, dir);
+        assert.equal(r.code, 1, r.stderr);
+        assert.ok(r.stderr.includes(`bad.yaml${at(written, c.where)} error:`), r.stderr);
+        assert.match(r.stderr, c.message);
+        assert.equal(hasStackTrace(r.stderr), false, r.stderr);
+      }
+      assert.equal(existsSync(path.join(dir, 'runs')), false, 'nothing was written');
+    });
+  }
+
+  it('a random sweep needs runCap; a grid over runCap is refused', async () => {
+    const random = write(dir, 'random.yaml', SWEEP_PIPELINE().replace('sweep:\n', 'sweep:\n  method: random\n'));
+    const r = await tlpipe(['plan', random], dir);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /random\.yaml:\d+:\d+: error: sweep\.method: a random sweep needs `runCap`/);
+    const capped = write(dir, 'capped.yaml', SWEEP_PIPELINE().replace('sweep:\n', 'sweep:\n  runCap: 3\n'));
+    const c = await tlpipe(['plan', capped], dir);
+    assert.equal(c.code, 1);
+    assert.match(c.stderr, /capped\.yaml:\d+:\d+: error: sweep\.runCap: the grid has 4 trials, more than runCap 3/);
+  });
+
+  it('tlpipe run on a pipeline with a sweep runs it as written', async () => {
+    const file = write(dir, 'grid.yaml', SWEEP_PIPELINE('', 1));
+    const r = await tlpipe(['run', file, '--runs', path.join(dir, 'plain')], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const name = readdirSync(path.join(dir, 'plain', 'grid')).find((n) => /^\d{4}-/.test(n))!;
+    assert.equal(readJson(path.join(dir, 'plain', 'grid', name, 'run.json')).overrides, undefined);
+  });
+});

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ashaDecision, expandTrials, isBetter, resolveSweep, rungEpochs, trialMetric, type SweepSpec } from '../../src/plan/sweep-trials.js';
+
+const grid = (parameters: Record<string, { values: unknown[] }>): SweepSpec => resolveSweep({ parameters }, 42);
+
+describe('expandTrials', () => {
+  it('a grid is every combination, the last parameter varying fastest, numbered from 0', () => {
+    const trials = expandTrials(grid({ 'base.cut': { values: ['a', 'b'] }, 'head[1].dense.units': { values: [32, 64, 128] } }));
+    assert.deepEqual(trials.map((t) => [t.index, t.values['base.cut'], t.values['head[1].dense.units']]), [
+      [0, 'a', 32], [1, 'a', 64], [2, 'a', 128], [3, 'b', 32], [4, 'b', 64], [5, 'b', 128],
+    ]);
+  });
+
+  it('values may be any YAML value: lists and mappings are set whole', () => {
+    const trials = expandTrials(grid({ 'dataset.image.size': { values: [[32, 32], [48, 48]] }, 'train.stages[0].optimizer': { values: [{ name: 'sgd' }] } }));
+    assert.deepEqual(trials.map((t) => t.values), [
+      { 'dataset.image.size': [32, 32], 'train.stages[0].optimizer': { name: 'sgd' } },
+      { 'dataset.image.size': [48, 48], 'train.stages[0].optimizer': { name: 'sgd' } },
+    ]);
+  });
+
+  const random = (p: Record<string, object>, seed = 1, runCap = 200): SweepSpec => resolveSweep({ method: 'random', runCap, seed, parameters: p }, 42);
+  const cases: { name: string; parameter: object; check: (v: number) => boolean }[] = [
+    { name: 'uniform stays in [min, max]', parameter: { min: 0.1, max: 0.5 }, check: (v) => v >= 0.1 && v <= 0.5 },
+    { name: 'logUniform stays in [min, max]', parameter: { min: 0.0001, max: 0.01, distribution: 'logUniform' }, check: (v) => v >= 0.0001 && v <= 0.01 },
+    { name: 'int gives whole numbers, both ends included', parameter: { min: 1, max: 3, distribution: 'int' }, check: (v) => Number.isInteger(v) && v >= 1 && v <= 3 },
+  ];
+  for (const c of cases) {
+    it(`random: ${c.name}`, () => {
+      const values = expandTrials(random({ x: c.parameter })).map((t) => t.values['x'] as number);
+      assert.equal(values.length, 200);
+      assert.deepEqual(values.filter((v) => !c.check(v)), []);
+      assert.ok(new Set(values).size > 2, 'the draws vary');
+    });
+  }
+
+  it('random: int reaches both ends; logUniform spreads over the decades', () => {
+    const ints = expandTrials(random({ x: { min: 1, max: 3, distribution: 'int' } })).map((t) => t.values['x']);
+    assert.deepEqual([...new Set(ints)].sort(), [1, 2, 3]);
+    const logs = expandTrials(random({ x: { min: 0.0001, max: 0.01, distribution: 'logUniform' } })).map((t) => t.values['x'] as number);
+    const lowDecade = logs.filter((v) => v < 0.001).length;
+    assert.ok(lowDecade > 60 && lowDecade < 140, `${lowDecade} of 200 below 0.001 (about half in log space)`);
+  });
+
+  it('random: the same seed gives the same trials, another seed others', () => {
+    const draw = (seed: number) => expandTrials(random({ x: { min: 0, max: 1 }, y: { values: ['a', 'b', 'c'] } }, seed, 5)).map((t) => t.values);
+    assert.deepEqual(draw(7), draw(7));
+    assert.notDeepEqual(draw(7), draw(8));
+  });
+});
+
+describe('resolveSweep', () => {
+  it('defaults: grid, val_accuracy maximized, the pipeline seed; a loss is minimized', () => {
+    const spec = resolveSweep({ parameters: { 'base.cut': { values: ['a'] } } }, 9);
+    assert.deepEqual([spec.method, spec.metric, spec.seed], ['grid', { name: 'val_accuracy', goal: 'maximize' }, 9]);
+    assert.equal(resolveSweep({ metric: { name: 'test_loss' }, parameters: { a: { values: [1] } } }, 1).metric.goal, 'minimize');
+    assert.deepEqual(resolveSweep({ earlyTerminate: { type: 'asha' }, parameters: { a: { values: [1] } } }, 1).earlyTerminate, { type: 'asha', minEpochs: 1, reductionFactor: 3 });
+  });
+});
+
+describe('ASHA', () => {
+  it('rungs are minEpochs · η^k before the last epoch', () => {
+    assert.deepEqual(rungEpochs({ type: 'asha', minEpochs: 1, reductionFactor: 3 }, 30), [1, 3, 9, 27]);
+    assert.deepEqual(rungEpochs({ type: 'asha', minEpochs: 2, reductionFactor: 2 }, 8), [2, 4]);
+    assert.deepEqual(rungEpochs({ type: 'asha', minEpochs: 5, reductionFactor: 3 }, 5), []);
+  });
+
+  const cases: { name: string; goal: 'maximize' | 'minimize'; value: number; earlier: number[]; stops: boolean }[] = [
+    { name: 'the first trial at a rung goes on', goal: 'maximize', value: 0.1, earlier: [], stops: false },
+    { name: 'below the top third stops', goal: 'maximize', value: 0.5, earlier: [0.6, 0.7, 0.8], stops: true },
+    { name: 'at the top goes on', goal: 'maximize', value: 0.9, earlier: [0.6, 0.7, 0.8], stops: false },
+    { name: 'at the cutoff goes on', goal: 'maximize', value: 0.7, earlier: [0.7, 0.7], stops: false },
+    { name: 'minimize: a higher loss stops', goal: 'minimize', value: 0.9, earlier: [0.2, 0.3, 0.4], stops: true },
+    { name: 'minimize: the lowest loss goes on', goal: 'minimize', value: 0.1, earlier: [0.2, 0.3, 0.4], stops: false },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const reason = ashaDecision(c.goal, 3, c.value, c.earlier);
+      assert.equal(reason !== undefined, c.stops, reason);
+      if (reason) assert.match(reason, /outside the best 1\/3 of the \d+ trial\(s\) that reached this rung before it \(cutoff [\d.]+\)/);
+    });
+  }
+});
+
+describe('trialMetric and isBetter', () => {
+  const rows = [{ epoch: 1, val_accuracy: 0.5, val_loss: 1 }, { epoch: 2, val_accuracy: 0.8, val_loss: 0.5 }, { epoch: 3, val_accuracy: 0.7, val_loss: 0.6 }];
+  it('val_*: the epoch the trial ends with: the restored one, else the last', () => {
+    assert.equal(trialMetric('val_accuracy', { rows }), 0.7);
+    assert.equal(trialMetric('val_accuracy', { rows, restoredEpoch: 2 }), 0.8);
+    assert.equal(trialMetric('val_loss', { rows, restoredEpoch: 2 }), 0.5);
+  });
+  it('test_*: the test split', () => {
+    assert.equal(trialMetric('test_accuracy', { rows, test: { accuracy: 0.9, loss: 0.3 } }), 0.9);
+    assert.equal(trialMetric('test_loss', { rows }), undefined);
+  });
+  it('an absent or NaN value is never better', () => {
+    assert.equal(isBetter('maximize', 0.5, undefined), true);
+    assert.equal(isBetter('maximize', Number.NaN, 0.1), false);
+    assert.equal(isBetter('minimize', 0.2, 0.3), true);
+  });
+});

@@ -15,8 +15,12 @@ export const GITIGNORE_RULES = [
   '!runs/**/summary.json',
   '!runs/**/report.html',
   '!runs/**/pipeline.yaml',
+  '!runs/**/sweep.json',
+  '!runs/**/results.csv',
+  '!runs/**/trials/*.json',
   'runs/.cache/',
   'runs/*/.ids/',
+  'runs/*/sweeps/.ids/',
   'node_modules/',
 ] as const;
 const GITIGNORE_HEADER = '# tlpipe: run records go in git; weights, checkpoints and caches do not.';

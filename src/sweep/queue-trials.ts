@@ -39,6 +39,12 @@ export async function connectRedis(address: string): Promise<Redis> {
     redis.disconnect();
     throw new UserError(`cannot reach Redis at ${address}: ${(error as Error).message}`, [], 'start redis-server there, or check the address (redis://host:port/db)');
   }
+  // BullMQ 6 uses commands Redis has from 6.2 on; an older server would fail mid-sweep instead of here.
+  const version = /redis_version:(\d+)\.(\d+)/.exec(await redis.info('server'));
+  if (version && (Number(version[1]) < 6 || (Number(version[1]) === 6 && Number(version[2]) < 2))) {
+    redis.disconnect();
+    throw new UserError(`Redis at ${address} is version ${version[1]}.${version[2]}; sweeps on a queue need Redis 6.2 or later`, [], 'upgrade redis-server (Debian bookworm has 7.0)');
+  }
   return redis;
 }
 

@@ -180,6 +180,9 @@ describe('tlpipe init', () => {
     for (const kept of ['run.json', 'metrics.jsonl', 'summary.json', 'report.html', 'pipeline.yaml']) assert.equal(ignored(`runs/p/0001-abcdef12/${kept}`), false, kept);
     for (const dropped of ['checkpoints/epoch-001/weights.bin', 'model/weights.bin', 'log.txt']) assert.equal(ignored(`runs/p/0001-abcdef12/${dropped}`), true, dropped);
     assert.equal(ignored('runs/.cache/features/x/data.bin'), true);
+    // A sweep's record goes in git too; early termination's rung files and the id reservations do not.
+    for (const kept of ['sweep.json', 'results.csv', 'report.html', 'trials/0003.json']) assert.equal(ignored(`runs/p/sweeps/0001-abcdef12/${kept}`), false, kept);
+    for (const dropped of ['sweeps/0001-abcdef12/rungs/1/0003.json', 'sweeps/.ids/0001']) assert.equal(ignored(`runs/p/${dropped}`), true, dropped);
     assert.equal(ignored('pipeline.yaml'), false);
   });
 });

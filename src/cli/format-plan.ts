@@ -1,13 +1,13 @@
 import { stringify } from 'yaml';
 import { describeSchedule } from '../api/describe.js';
 import type { Plan, PlanStage } from '../plan/types.js';
+import { alignColumns, TEXT_WIDTH, wrapParagraph } from './text-table.js';
 
 /** The plan as a table a person reads before spending minutes on a run. */
 export function formatPlan(plan: Plan): string {
   const rows = plan.tasks.map((t) => [t.id, t.fingerprint.slice(0, 12), t.dependsOn.join(', ') || '–', t.description]);
-  const header = ['task', 'fingerprint', 'after', 'what'];
+  const header = ['task', 'fingerprint', 'after'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   const features = plan.base.model === 'none'
     ? 'none: there is no base, so the head trains on the image batches themselves'
     : plan.stages.every((s) => s.trainable === 'base+head')
@@ -26,7 +26,7 @@ export function formatPlan(plan: Plan): string {
       ...layerRuns(plan.base.layers, new Set(stage.trainableBaseLayers)).map((line) => `    ${line}`),
     ];
   });
-  return [
+  const top = [
     ...(plan.strategy ? [describeStrategy(plan.strategy), ''] : []),
     `pipeline ${plan.pipeline}  plan ${plan.fingerprint.slice(0, 8)}  seed ${plan.seed}  backend ${plan.backend}`,
     `classes (${plan.classes.count}): ${plan.classes.names.join(', ')}`,
@@ -37,10 +37,13 @@ export function formatPlan(plan: Plan): string {
     ...(plan.baseline === 'scratch' ? ['baseline: the same architecture and stages from random initialisation (every layer trains, batch norm learns), recorded beside this run'] : []),
     'what learns:',
     ...stageLines,
+  ];
+  // Each line of the top part, and the table's last column, wrap to fit TEXT_WIDTH.
+  return [
+    ...top.flatMap((l) => l.split('\n')).flatMap((l) => (l === '' ? [''] : wrapParagraph(l))),
     '',
-    line(header),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...rows.map(line),
+    // One line per task (id, fingerprint, what it runs after), and under it what it does, wrapped.
+    ...alignColumns([header.slice(0, 3), widths.slice(0, 3).map((w) => '-'.repeat(w)), ...rows.map((r) => r.slice(0, 3))]).flatMap((line, i) => (i < 2 ? [line] : [line, ...wrapParagraph(`  ${rows[i - 2]![3]}`, TEXT_WIDTH, 2)])),
   ].join('\n');
 }
 

@@ -1,5 +1,5 @@
 import type { Comparison, Evaluation, RunOverview, ZooListing } from '../api/index.js';
-import { alignColumns } from './text-table.js';
+import { alignColumns, fitColumns, TEXT_WIDTH, wrapParagraph } from './text-table.js';
 
 /** `tlpipe runs`: one line per run. */
 export function formatRunTable(runs: RunOverview[]): string {
@@ -8,14 +8,14 @@ export function formatRunTable(runs: RunOverview[]): string {
   const rows = runs.map((r) => [
     `${r.pipeline}/${r.id}`,
     r.status,
-    r.startedAt.replace('T', ' ').slice(0, 19),
+    r.startedAt.replace('T', ' ').slice(0, 16),
     r.seconds === null ? '–' : r.seconds.toFixed(1),
     r.backend ?? '–',
-    r.best ? `${r.best.metric} ${r.best.value.toFixed(4)} @${r.best.epoch}` : '–',
+    r.best ? `${r.best.metric.replace('accuracy', 'acc')} ${r.best.value.toFixed(4)} @${r.best.epoch}` : '–',
     r.testAccuracy === null ? '–' : r.testAccuracy.toFixed(4),
     r.git ? `${r.git.commit.slice(0, 8)}${r.git.dirty ? '*' : ''}` : '–',
   ]);
-  return alignColumns([header, ...rows]).join('\n');
+  return fitColumns([header, ...rows]).join('\n');
 }
 
 /** `tlpipe compare`: text columns, one per run. */
@@ -35,11 +35,13 @@ export function formatComparison(c: Comparison): string {
   ];
   const stageRows = c.stages.map((s) => [`${s.stage} ${s.metric}`, ...s.values.map((v) => num(v))]);
   const configRows = c.config.map((d) => [d.path, ...d.values.map(show)]);
-  const [headerLine, ...lines] = alignColumns([header, ...rows, ...stageRows, ...configRows]);
+  const table = alignColumns([header, ...rows, ...stageRows, ...configRows]);
+  if (table.some((l) => l.length > TEXT_WIDTH)) return verticalComparison(c, header.slice(1), rows, stageRows, configRows, configTitleOf(c));
+  const [headerLine, ...lines] = table;
   const top = lines.slice(0, rows.length);
   const stageLines = lines.slice(rows.length, rows.length + stageRows.length);
   const configLines = lines.slice(rows.length + stageRows.length);
-  const configTitle = c.config.length > 0 ? `config differences (${c.config.length}):` : c.complete ? 'config: identical' : 'config: no differences among the runs whose configuration could be read';
+  const configTitle = configTitleOf(c);
   return [
     headerLine!,
     ...top,
@@ -50,6 +52,24 @@ export function formatComparison(c: Comparison): string {
     configTitle,
     ...configLines,
     ...c.notes.map((n) => `note: ${n}`),
+  ].join('\n');
+}
+
+const configTitleOf = (c: Comparison): string =>
+  c.config.length > 0 ? `config differences (${c.config.length}):` : c.complete ? 'config: identical' : 'config: no differences among the runs whose configuration could be read';
+
+/** Too many runs, or values too long, for columns within TEXT_WIDTH: each row as a heading with one line per run. */
+function verticalComparison(c: Comparison, names: string[], rows: string[][], stageRows: string[][], configRows: string[][], configTitle: string): string {
+  const block = ([label, ...values]: string[]): string[] => [`${label}:`, ...values.flatMap((v, i) => wrapParagraph(`  ${names[i]}  ${v}`, TEXT_WIDTH, 4))];
+  return [
+    ...rows.flatMap(block),
+    '',
+    'per stage (its last epoch):',
+    ...stageRows.flatMap(block),
+    '',
+    configTitle,
+    ...configRows.flatMap(block),
+    ...c.notes.flatMap((n) => wrapParagraph(`note: ${n}`)),
   ].join('\n');
 }
 
@@ -83,17 +103,18 @@ export function formatModels(zoo: ZooListing[]): string {
   const rows = zoo.map((m) => [
     m.name,
     m.url ? (m.available ? 'cached' : 'download') : m.available ? 'offline' : `unavailable: ${m.problem}`,
-    `${m.nativeInputSize.join('×')} (≥ ${m.minInputSize})`,
+    `${m.nativeInputSize.join('×')}, ≥ ${m.minInputSize}`,
     m.featureLayer,
     m.layers === undefined ? '–' : String(m.layers),
-    m.params === undefined ? '–' : m.params.toLocaleString('en-US'),
+    m.params === undefined ? '–' : `${(m.params / 1e6).toFixed(1)} M`,
     m.normalize,
     m.loadSeconds === undefined ? '–' : `${m.loadSeconds.toFixed(2)}s`,
   ]);
-  const header = ['model', 'source', 'input', 'default cut', 'layers', 'weights', 'normalize', 'load'];
+  const header = ['model', 'source', 'input', 'cut', 'layers', 'weights', 'normalize', 'load'];
   return [
-    ...alignColumns([header, ...rows]),
-    ...zoo.map((m) => `\n${m.name}: ${m.description}${m.url && !m.available ? ` (${m.url})` : ''}`),
-    "\nAny tfjs LayersModel works too: base.model: path/to/model.json, or run:<pipeline> for an earlier run's model.",
+    ...fitColumns([header, ...rows]),
+    ...zoo.flatMap((m) => ['', ...wrapParagraph(`${m.name}: ${m.description}${m.url && !m.available ? ` (${m.url})` : ''}`)]),
+    '',
+    ...wrapParagraph("Any tfjs LayersModel works too: base.model: path/to/model.json, or run:<pipeline> for an earlier run's model."),
   ].join('\n');
 }

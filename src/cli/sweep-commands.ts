@@ -3,7 +3,7 @@ import { formatDiagnostic } from '../diagnostics/diagnostic.js';
 import { shown } from '../progress/event-lines.js';
 import { backendAndRuns, failure, setOption, usage, type CommandArgs } from './commands.js';
 import { EXIT, printDiagnostics, printLine, whileRunning, type Printer } from './output.js';
-import { alignColumns } from './text-table.js';
+import { fitColumns } from './text-table.js';
 
 const short = (value: unknown): string => {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
@@ -19,15 +19,16 @@ export function formatSweepPlan(plan: SweepPlan): string {
     '',
   ];
   const names = spec.parameters.map((p) => p.name);
-  // Long key paths are shown by their last part in the table, and in full above it.
-  const labels = names.map((n) => (n.length > 24 ? `…${n.slice(-22)}` : n));
+  // Key paths are shown by their last key in the table (the whole path when two end alike), and in full above it.
+  const lastKey = (n: string): string => n.split('.').at(-1)!;
+  const labels = names.map((n) => (names.filter((o) => lastKey(o) === lastKey(n)).length > 1 ? n : lastKey(n)));
   const abbreviated = names.flatMap((n, i) => (labels[i] !== n ? [`  ${labels[i]} = ${n}`] : []));
   if (abbreviated.length > 0) lines.push(...abbreviated, '');
-  lines.push(...alignColumns([
-    ['trial', ...labels, 'plan', 'epochs', 'shares'],
+  lines.push(...fitColumns([
+    ['trial', ...labels, 'plan', 'epochs', 'shared with others (trials)'],
     ...trials.map((t) => [
       String(t.index), ...names.map((n) => short(t.values[n])), t.fingerprint.slice(0, 8), String(t.epochs),
-      t.duplicateOf !== undefined ? `same plan as trial ${t.duplicateOf}: not run` : t.shares.map((s) => `${s.task} (${s.with.length + 1})`).join(', ') || '–',
+      t.duplicateOf !== undefined ? `same plan as trial ${t.duplicateOf}: not run` : t.shares.map((s) => `${s.task} ×${s.with.length + 1}`).join(', ') || '–',
     ]),
   ]));
   lines.push('', 'computed once per distinct fingerprint, then shared through the stage cache:');

@@ -53,10 +53,11 @@ describe('a fine-tuning stage trains above its frozen prefix', () => {
   it('the plan says where the stage trains, and why when it cannot', async () => {
     const plan = await tlpipe(['plan', 'p.yaml'], dir);
     assert.equal(plan.code, 0, plan.stderr);
-    assert.match(plan.stdout, /^ {4}trains above block_3_project_BN: the frozen prefix's output \(4×4×32\) computed once per example and kept \(0\.2 MiB\)$/m);
-    assert.match(plan.stdout, /^prefix:tune +\w+ +data, base +the frozen prefix's output \(\d+ base layers up to block_3_project_BN → 4×4×32\)/m);
+    // The line wraps at 100 columns.
+    assert.match(plan.stdout, /^ {4}trains above block_3_project_BN: the frozen prefix's output \(4×4×32\) computed once per example\s+and kept \(0\.2 MiB\)$/m);
+    assert.match(plan.stdout, /^prefix:tune +\w+ +data, base\n {2}the frozen prefix's output \(\d+ base layers up to block_3_project_BN → 4×4×32\)/m);
     const augmented = await tlpipe(['plan', 'aug.yaml'], dir);
-    assert.match(augmented.stdout, /^ {4}trains above block_3_project_BN: the frozen prefix runs every batch, outside the gradient tape \(augmentation changes the images every epoch\)$/m);
+    assert.match(augmented.stdout, /^ {4}trains above block_3_project_BN: the frozen prefix runs every batch, outside the gradient tape\s+\(augmentation changes the images every epoch\)$/m);
     write(dir, 'all.yaml', pipeline('all').replace('unfreeze: ["block_4_*", "block_5_*"]', 'unfreeze: ["*"]'));
     const all = await tlpipe(['plan', 'all.yaml'], dir);
     assert.match(all.stdout, /^ {4}images run through the whole model every step \(the stage trains from the first layer\)$/m);

@@ -198,7 +198,7 @@ describe('init in a project that has a .gitignore', () => {
     const ignore = readFileSync(path.join(dir, '.gitignore'), 'utf8');
     assert.match(ignore, /^dist\/\n\*\.log\n\n# tlpipe: run records go in git/);
     assert.match(ignore, /^!runs\/\*\*\/run\.json$/m);
-    assert.match(r.stdout, /note: added 10 rule\(s\) to the existing \.gitignore/);
+    assert.match(r.stdout, /note: added 14 rule\(s\) to the existing \.gitignore/);
     assert.match(readFileSync(path.join(dir, 'pipeline.yaml'), 'utf8'), /`tlpipe run pipeline\.yaml`/);
     const again = await tlpipe(['init', 'sub'], dir);
     assert.equal(again.code, 0, again.stderr);

@@ -29,7 +29,8 @@ head:
     assert.match(strategy.measurement.sentence, /^chose low-level: 36 images\/class \(small: < 300\); probe accuracy block_\d+_expand_relu 0\.\d\d vs out_relu 0\.\d\d \(different from what the base learned\)$/);
     const text = await tlpipe(['plan', 'auto.yaml'], dir);
     assert.match(text.stdout, /^strategy auto → low-level\n {2}chose low-level/);
-    assert.match(text.stdout, /^ {2}linear probes \(24\/class fitted, 8\/class scored\): out_relu 0\.\d\d, block_13_expand_relu 0\.\d\d, block_6_expand_relu 0\.\d\d$/m);
+    // The line wraps at 100 columns.
+    assert.match(text.stdout, /^ {2}linear probes \(24\/class fitted, 8\/class scored\):\s+out_relu\s+0\.\d\d,\s+block_13_expand_relu\s+0\.\d\d,\s+block_6_expand_relu\s+0\.\d\d$/m);
   });
 });
 

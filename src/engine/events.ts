@@ -59,7 +59,7 @@ export type EngineEvent =
   | { type: 'baseline-start'; epochs: number }
   | { type: 'baseline-epoch-end'; metrics: EpochMetrics }
   | { type: 'baseline-end'; test?: TestMetrics }
-  | { type: 'export-end'; dir: string; verified: boolean; maxAbsDifference: number }
+  | { type: 'export-end'; dir: string; verified: boolean; maxAbsDifference: number; quantized?: { dtype: 'uint8' | 'float16'; dir: string; weightBytes: number; floatWeightBytes: number; maxAbsDifference: number; test?: { accuracy: number; loss: number } } }
   | { type: 'log'; level: 'info' | 'warn'; message: string };
 
 export type EventListener = (event: EngineEvent) => void;

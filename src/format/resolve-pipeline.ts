@@ -41,6 +41,7 @@ type Defaulted = PipelineFile & {
   backend: NonNullable<PipelineFile['backend']>;
   base: NonNullable<PipelineFile['base']> & { model: string };
   baseline: 'none' | 'scratch';
+  export: { quantize: 'none' | 'uint8' | 'float16' };
   train: NonNullable<PipelineFile['train']> & { batchSize: number; classWeights: 'none' | 'balanced'; checkpoints: NonNullable<NonNullable<PipelineFile['train']>['checkpoints']> };
 };
 
@@ -93,6 +94,7 @@ export function resolvePipeline(file: string, written: PipelineFile, chosen?: { 
     head: f.head.map(resolveHeadLayer),
     ...(requested && strategy ? { strategy: { requested, chosen: strategy, filled: expanded!.filled } } : {}),
     baseline: f.baseline,
+    export: { quantize: f.export.quantize ?? 'none' },
     train: {
       batchSize: f.train.batchSize,
       checkpoints: resolveCheckpoints(f.train.checkpoints, hasValidation(common.validation)),

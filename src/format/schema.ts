@@ -272,6 +272,9 @@ export const PipelineFileSchema = Type.Object({
   strategy: Type.Optional(Enum(['head-only', 'head-then-all', 'low-level', 'all', 'auto'], { description: "Which classic transfer scenario to run; it fills base.cut, freeze and train.stages where the file does not write them (written keys win), and `tlpipe plan` prints what it filled. head-only (small data, similar to the base's): a new head on the frozen base. head-then-all (large, similar): the head, then every layer at a 100× lower rate. low-level (small, different): cut at a mid-level layer and train a head there. all (large, different): every layer trains from the first epoch. auto: measure data size per class and a linear probe of the base's features at a few cuts, and choose." })),
   baseline: Type.Optional(Enum(['none', 'scratch'], { description: 'scratch: also train the same architecture from random initialisation with the same data, split and stages (every layer trainable, batch norm training), and record it beside the transfer run: its metrics per epoch, its test accuracy, and its curves in report.html.', default: 'none' })),
   train: Type.Optional(train),
+  export: Type.Optional(Type.Object({
+    quantize: Type.Optional(Enum(['none', 'uint8', 'float16'], { description: "Also export a copy with quantized weights for the web (model-uint8/ or model-float16/), which tf.loadLayersModel loads as it is (tfjs's weight-manifest quantization): uint8 is about 4× smaller (per tensor, v ≈ q·scale + min), float16 2×. The quantized copy's test accuracy is in summary.json beside the float model's.", default: 'none' })),
+  }, { description: 'What the run exports besides the float32 model in model/.', additionalProperties: false, default: {} })),
   sweep: Type.Optional(sweep),
 }, {
   $schema: 'https://json-schema.org/draft/2020-12/schema',

@@ -186,7 +186,11 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs, options: Pla
       config: { head, stages: stages.map((s) => ({ epochs: s.epochs, optimizer: s.optimizer, schedule: s.schedule })), seed: spec.seed, base: inputs.base.digest },
     });
   }
-  const exported = addTask<ExportTask>({ id: 'export', kind: 'export', dependsOn: [previous], description: 'export the model (tfjs LayersModel) with labels.json and preprocessing.json', config: { classNames: names } });
+  const quantize = spec.export.quantize === 'none' ? undefined : spec.export.quantize;
+  const exported = addTask<ExportTask>({
+    id: 'export', kind: 'export', dependsOn: [previous], config: { classNames: names, ...(quantize ? { quantize } : {}) }, ...(quantize ? { quantize } : {}),
+    description: `export the model (tfjs LayersModel) with labels.json and preprocessing.json${quantize ? `; and with ${quantize} weights in model-${quantize}/ (${quantize === 'uint8' ? '4' : '2'}× smaller), evaluated on the test split` : ''}`,
+  });
 
   const plan: Plan = {
     formatVersion: 2,

@@ -121,7 +121,10 @@ export interface EvaluateTask extends TaskCommon<'evaluate'> {
   features?: string;
 }
 export type BaselineTask = TaskCommon<'baseline'>;
-export type ExportTask = TaskCommon<'export'>;
+export interface ExportTask extends TaskCommon<'export'> {
+  /** Also a copy with quantized weights, in model-<dtype>/, evaluated on the test split. */
+  quantize?: 'uint8' | 'float16';
+}
 export type PlanTask = DataTask | BaseTask | HeadTask | FeaturesTask | TrainTask | EvaluateTask | BaselineTask | ExportTask;
 
 /** A head layer with `units: classes` replaced by the class count. */

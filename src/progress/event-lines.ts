@@ -51,7 +51,11 @@ export function formatEventLine(event: RunEvent): string | undefined {
     case 'evaluate-end':
       return `test ${event.test.examples} examples: accuracy ${n4(event.test.accuracy)} loss ${n4(event.test.loss)}`;
     case 'export-end':
-      return `exported ${event.dir}/ (reload check: ${event.verified ? 'identical predictions' : `max difference ${event.maxAbsDifference}`})`;
+    {
+      const q = event.quantized;
+      const quantized = q ? `; ${q.dir}/ with ${q.dtype} weights, ${(q.floatWeightBytes / q.weightBytes).toFixed(2)}× smaller${q.test ? `: test accuracy ${n4(q.test.accuracy)}` : ''}` : '';
+      return `exported ${event.dir}/ (reload check: ${event.verified ? 'identical predictions' : `max difference ${event.maxAbsDifference}`})${quantized}`;
+    }
     case 'log':
       return `${event.level === 'warn' ? 'warning: ' : ''}${event.message}`;
     default:

@@ -77,8 +77,8 @@ export function fileModelHandler(dir: string): io.IOHandler {
 }
 
 /** labels.json, preprocessing.json and probe.json, beside the saved model. */
-export async function writeExportFiles(runDir: string, files: ExportFiles): Promise<void> {
-  const dir = path.join(runDir, MODEL_DIR);
+export async function writeExportFiles(runDir: string, files: ExportFiles, relativeDir = MODEL_DIR): Promise<void> {
+  const dir = path.join(runDir, relativeDir);
   await writeFileAtomic(path.join(dir, 'labels.json'), JSON.stringify(files.labels, null, 2) + '\n');
   await writeFileAtomic(path.join(dir, 'preprocessing.json'), JSON.stringify(files.preprocessing, null, 2) + '\n');
   await writeFileAtomic(path.join(dir, 'probe.json'), JSON.stringify(files.probe) + '\n');

@@ -157,8 +157,8 @@ export class RunFolder implements RunOutput {
     return writeCheckpointIndex(this.dir, index);
   }
 
-  writeExportFiles(files: ExportFiles): Promise<void> {
-    return writeExportFiles(this.dir, files);
+  writeExportFiles(files: ExportFiles, relativeDir?: string): Promise<void> {
+    return writeExportFiles(this.dir, files, relativeDir);
   }
 
   // ——— The run's record and log ———

@@ -37,7 +37,11 @@ export interface PlanOutcome {
   test?: TestMetrics;
   /** `baseline: scratch`: the same architecture and stages from random initialisation. */
   baseline?: BaselineResult;
-  export: { dir: string; verified: boolean; maxAbsDifference: number; probeExamples: number };
+  export: {
+    dir: string; verified: boolean; maxAbsDifference: number; probeExamples: number;
+    /** `export.quantize`: the copy with quantized weights, its size beside the float model's, and its test metrics. */
+    quantized?: { dtype: 'uint8' | 'float16'; dir: string; weightBytes: number; floatWeightBytes: number; maxAbsDifference: number; test?: { accuracy: number; loss: number } };
+  };
 }
 
 /**

@@ -32,7 +32,8 @@ export interface RunOutput {
   /** The names in a folder of the run directory; none when it does not exist. */
   listDir(relativeDir: string): Promise<string[]>;
   writeCheckpointIndex(index: CheckpointIndex): Promise<void>;
-  writeExportFiles(files: ExportFiles): Promise<void>;
+  /** Into model/, or another exported model's folder (model-uint8/). */
+  writeExportFiles(files: ExportFiles, relativeDir?: string): Promise<void>;
 }
 
 export interface StageSummary extends StageOutcome {

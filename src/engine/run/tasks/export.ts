@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ExportTask } from '../../../plan/types.js';
 import { splitSource } from '../../data/datasets.js';
-import { modelInput } from '../../evaluate/evaluate.js';
+import { evaluateExamples, modelInput } from '../../evaluate/evaluate.js';
+import { inferenceBatch } from '../../../plan/memory-estimate.js';
+import { quantizeWeights } from '../../model/quantize-weights.js';
 import type { RunState } from '../run-state.js';
 
 /** How many test examples the exported model is checked on after a save/load round trip (kept in model/probe.json). */
@@ -12,7 +14,7 @@ const EXPORT_PROBE_SIZE = 16;
  * then loads it back through the same handler and checks it predicts what
  * the in-memory model predicts.
  */
-export async function runExportTask(_task: ExportTask, state: RunState): Promise<void> {
+export async function runExportTask(task: ExportTask, state: RunState): Promise<void> {
   const { plan, inputs, options } = state;
   const { output } = options;
   const model = state.model('full');
@@ -41,5 +43,56 @@ export async function runExportTask(_task: ExportTask, state: RunState): Promise
     probe.dispose();
     reloaded.dispose();
   }
-  options.onEvent({ type: 'export-end', dir, verified: state.exported.verified, maxAbsDifference: state.exported.maxAbsDifference });
+  if (task.quantize) state.exported.quantized = await exportQuantized(model, task.quantize, state);
+  options.onEvent({ type: 'export-end', dir, verified: state.exported.verified, maxAbsDifference: state.exported.maxAbsDifference, ...(state.exported.quantized ? { quantized: state.exported.quantized } : {}) });
+}
+
+/**
+ * The same model with quantized weights in model-<dtype>/ (with the same
+ * labels, preprocessing and probe), loaded back as a user would load it and
+ * evaluated on the test split, so the accuracy it costs is measured, not guessed.
+ */
+async function exportQuantized(model: tf.LayersModel, dtype: 'uint8' | 'float16', state: RunState): Promise<NonNullable<RunState['exported']>['quantized']> {
+  const { plan, inputs, options } = state;
+  const { output } = options;
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler(async (a) => {
+    artifacts = a;
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  const floatData = joinedWeights(artifacts!.weightData!);
+  const quantized = quantizeWeights(artifacts!.weightSpecs!, floatData, dtype);
+  const dir = `model-${dtype}`;
+  await output.modelHandler(dir).save!({ ...artifacts!, weightSpecs: quantized.specs, weightData: quantized.data });
+  const loaded = await tf.loadLayersModel(output.modelHandler(dir));
+  try {
+    const { dataset, selection, preprocessing } = inputs;
+    const split = selection.test.length > 0 ? 'test' : 'train';
+    const indexes = selection[split].slice(0, EXPORT_PROBE_SIZE);
+    const source = splitSource(dataset, split);
+    const probe = await modelInput(source, indexes, preprocessing);
+    const expected = tf.tidy(() => model.predict(probe) as tf.Tensor);
+    const actual = tf.tidy(() => loaded.predict(probe) as tf.Tensor);
+    const maxAbsDifference = tf.tidy(() => tf.max(tf.abs(tf.sub(expected, actual))).dataSync()[0]!);
+    await output.writeExportFiles({ labels: plan.classes.names, preprocessing, probe: { split, indexes, examples: indexes.map((index) => source.name(index)), predictions: actual.arraySync() as number[][] } }, dir);
+    tf.dispose([probe, expected, actual]);
+    const test = state.examples.test && selection.test.length > 0
+      ? await evaluateExamples(loaded, state.examples.test, plan.loss, plan.classes.names, selection.test.map((i) => splitSource(dataset, 'test').name(i)), inferenceBatch(plan.base.layers))
+      : undefined;
+    return { dtype, dir, weightBytes: quantized.data.byteLength, floatWeightBytes: floatData.byteLength, maxAbsDifference, ...(test ? { test: { accuracy: test.accuracy, loss: test.loss } } : {}) };
+  } finally {
+    loaded.dispose();
+  }
+}
+
+function joinedWeights(data: tf.io.WeightData): ArrayBuffer {
+  if (data instanceof ArrayBuffer) return data;
+  const parts = data.map((b) => new Uint8Array(b));
+  const joined = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.byteLength;
+  }
+  return joined.buffer;
 }

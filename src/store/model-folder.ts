@@ -4,6 +4,7 @@ import type { io } from '@tensorflow/tfjs';
 import { UserError } from '../diagnostics/user-error.js';
 import type { Preprocessing } from '../engine/data/preprocess.js';
 import type { ExportFiles } from '../engine/train/checkpoints.js';
+import { writeDemoPage } from './demo-page.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
 
 /**
@@ -82,6 +83,8 @@ export async function writeExportFiles(runDir: string, files: ExportFiles, relat
   await writeFileAtomic(path.join(dir, 'labels.json'), JSON.stringify(files.labels, null, 2) + '\n');
   await writeFileAtomic(path.join(dir, 'preprocessing.json'), JSON.stringify(files.preprocessing, null, 2) + '\n');
   await writeFileAtomic(path.join(dir, 'probe.json'), JSON.stringify(files.probe) + '\n');
+  // Last: the page carries the model, its labels and preprocessing inside it.
+  await writeDemoPage(dir, writeFileAtomic);
 }
 
 /** What a run exported besides the weights: its class names, how inputs are prepared, and the probe. */

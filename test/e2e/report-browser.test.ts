@@ -1,27 +1,21 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { browserSkip, CHROMIUM, chromiumFlags } from './browser-harness.js';
 import { tlpipe, workspace, write, writeDigitImageFolder } from './cli-harness.js';
-
-/** Debian's chromium (apt-get install chromium); .ci/run installs it and sets TLPIPE_REQUIRE_BROWSER=1. */
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-const skip = CHROMIUM || process.env['TLPIPE_REQUIRE_BROWSER'] === '1' ? false : 'chromium is not installed (apt-get install chromium); CI installs it';
 
 /** A class folder name that would run script if a report pasted it in unescaped. */
 const HOSTILE = '<img src=x onerror=alert(1)>';
 
 /** Renders a page in headless Chromium: a PNG screenshot and the DOM as the browser built it. */
 function render(file: string, out: string): { png: string; dom: string } {
-  assert.ok(CHROMIUM, 'chromium is required here (TLPIPE_REQUIRE_BROWSER=1) but not installed');
-  const profile = mkdtempSync(path.join(tmpdir(), 'tlpipe-chromium-'));
-  const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--hide-scrollbars', '--no-first-run', '--disable-background-networking', '--disable-extensions', `--user-data-dir=${profile}`];
+  const flags = chromiumFlags();
   const png = path.join(out, `${path.basename(file)}.png`);
-  execFileSync(CHROMIUM, [...flags, '--window-size=1100,1600', `--screenshot=${png}`, `file://${file}`], { stdio: 'pipe', timeout: 60_000 });
-  const dom = execFileSync(CHROMIUM, [...flags, '--dump-dom', `file://${file}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  execFileSync(CHROMIUM!, [...flags, '--window-size=1100,1600', `--screenshot=${png}`, `file://${file}`], { stdio: 'pipe', timeout: 60_000 });
+  const dom = execFileSync(CHROMIUM!, [...flags, '--dump-dom', `file://${file}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
   return { png, dom };
 }
 
@@ -35,7 +29,7 @@ async function pixelsOf(png: string, [r, g, b]: [number, number, number]): Promi
   return count;
 }
 
-describe('report.html in a real browser (headless Chromium)', { skip }, () => {
+describe('report.html in a real browser (headless Chromium)', { skip: browserSkip }, () => {
   const dir = workspace('browser');
   let runDir = '';
   before(async () => {

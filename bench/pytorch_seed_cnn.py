@@ -9,7 +9,6 @@ prints one JSON object: the test accuracy after each epoch and the wall time of 
 and validation (reading the files excluded)."""
 import json
 import os
-import struct
 import sys
 import time
 
@@ -17,17 +16,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mnist_idx import idx as read_idx
+
 torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
 torch.manual_seed(42)
 data_dir, epochs = sys.argv[1], int(sys.argv[2])
 
 
 def idx(name):
-    with open(os.path.join(data_dir, name), "rb") as f:
-        raw = f.read()
-    dims = raw[3]
-    shape = struct.unpack(">" + "I" * dims, raw[4:4 + 4 * dims])
-    return torch.frombuffer(bytearray(raw[4 + 4 * dims:]), dtype=torch.uint8).reshape(shape)
+    return read_idx(data_dir, name)
 
 
 x_train = idx("train-images-idx3-ubyte").float().div(255).unsqueeze(1)

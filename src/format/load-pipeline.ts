@@ -132,7 +132,7 @@ export function loadPipelineText(file: string, text: string, options: LoadOption
 
   const overrides = options.overrides ?? [];
   if (overrides.length > 0) {
-    const { applied, problems } = applyOverrides(source.document, overrides, displayName);
+    const { applied, problems } = applyOverrides(source.document, overrides, displayName, (at, d) => source.at({ path: at, key: true }, d));
     if (problems.length > 0) return fail(...problems);
     source.overrides = applied;
   }

@@ -47,11 +47,20 @@ export function parseKeyPath(text: string): KeyPath | undefined {
  * list index may name an existing item or the one after the last; anything
  * else is a problem reported at the override.
  */
-export function applyOverrides(document: Document.Parsed, overrides: readonly Override[], file: string): { applied: AppliedOverride[]; problems: Diagnostic[] } {
+export function applyOverrides(
+  document: Document.Parsed,
+  overrides: readonly Override[],
+  file: string,
+  /** Places a problem with an override that has `at` (a sweep's parameter) at that place in the file. */
+  placeAt?: (at: KeyPath, d: Omit<Diagnostic, 'file'>) => Diagnostic,
+): { applied: AppliedOverride[]; problems: Diagnostic[] } {
   const applied: AppliedOverride[] = [];
   const problems: Diagnostic[] = [];
   for (const override of overrides) {
-    const fail = (message: string, hint?: string): void => void problems.push({ file: override.label, path: [], severity: 'error', message, ...(hint ? { hint } : {}) });
+    const fail = (message: string, hint?: string): void => {
+      const problem = { path: [], severity: 'error' as const, message, ...(hint ? { hint } : {}) };
+      problems.push(override.at && placeAt ? placeAt(override.at, { ...problem, message: `${message} (in ${override.label})` }) : { file: override.label, ...problem });
+    };
     const path = parseKeyPath(override.path);
     if (!path) {
       fail(`\`${override.path}\` is not a key path`, 'write keys with dots and list items with [n], e.g. train.stages[0].epochs');

@@ -188,6 +188,8 @@ describe('tlpipe sweep: a sweep that cannot run is an error at its line, before 
   const cases: { name: string; sweep: string; where: string; message: RegExp }[] = [
     { name: 'a value the schema refuses', sweep: '    head[1].dense.units: { values: [32, 0] }', where: '0] }', message: /error: head\[1\]\.dense\.units: must be >= 1, got 0 \(in trial \d \(head\[1\]\.dense\.units=0\)\)/ },
     { name: 'a cut the base does not have', sweep: '    base.cut: { values: [block_13_expand_relu, blok_6_expand_relu] }', where: 'blok_6', message: /error: base\.cut: .*blok_6_expand_relu.*\(in trial \d/ },
+    { name: 'a list item the pipeline does not have', sweep: '    train.stages[5].epochs: { values: [3] }', where: '3] }', message: /error: cannot set train\.stages\[5\]\.epochs: train\.stages has 1 item\(s\); an override can change one or add the next \(in trial 0/ },
+    { name: 'a key the schema does not know', sweep: '    head[1].dense.unitz: { values: [3] }', where: '3] }', message: /error: .*unitz/ },
     { name: 'a key path that is not one', sweep: '    "head[x].units": { values: [1] }', where: '"head[x]', message: /error: .*`head\[x\]\.units` is not a key path/ },
     { name: 'a range in a grid', sweep: '    train.batchSize: { min: 8, max: 32 }', where: '{ min: 8', message: /error: .*a grid tries listed values; `min` and `max` are drawn from by method: random/ },
     { name: 'both values and a range', sweep: '    train.batchSize: { values: [8], min: 8, max: 32 }', where: '{ values: [8]', message: /error: .*give either `values` or `min` and `max`, not both/ },

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import { joinShards } from './zoo.js';
 
 export type QuantizeDtype = 'uint8' | 'float16';
 
@@ -44,13 +45,7 @@ export function quantizeWeights(specs: readonly tf.io.WeightsManifestEntry[], da
     out.push(q);
     quantized.push({ ...spec, quantization: { dtype: 'uint8', scale, min } });
   }
-  const joined = new Uint8Array(out.reduce((n, part) => n + part.byteLength, 0));
-  let at = 0;
-  for (const part of out) {
-    joined.set(part, at);
-    at += part.byteLength;
-  }
-  return { specs: quantized, data: joined.buffer };
+  return { specs: quantized, data: joinShards(out) };
 }
 
 /** Float32 values as IEEE 754 half-precision bit patterns, rounded to nearest even (overflow to ±Infinity, tiny values to subnormals or 0). */

@@ -4,6 +4,7 @@ import { splitSource } from '../../data/datasets.js';
 import { evaluateExamples, modelInput } from '../../evaluate/evaluate.js';
 import { inferenceBatch } from '../../../plan/memory-estimate.js';
 import { quantizeWeights } from '../../model/quantize-weights.js';
+import { joinShards } from '../../model/zoo.js';
 import type { RunState } from '../run-state.js';
 
 /** How many test examples the exported model is checked on after a save/load round trip (kept in model/probe.json). */
@@ -85,14 +86,4 @@ async function exportQuantized(model: tf.LayersModel, dtype: 'uint8' | 'float16'
   }
 }
 
-function joinedWeights(data: tf.io.WeightData): ArrayBuffer {
-  if (data instanceof ArrayBuffer) return data;
-  const parts = data.map((b) => new Uint8Array(b));
-  const joined = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    joined.set(part, at);
-    at += part.byteLength;
-  }
-  return joined.buffer;
-}
+const joinedWeights = (data: tf.io.WeightData): ArrayBuffer => (data instanceof ArrayBuffer ? data : joinShards(data.map((b) => new Uint8Array(b))));

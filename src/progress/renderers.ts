@@ -1,6 +1,7 @@
 import { Listr, type DefaultRenderer, type ListrTaskWrapper, type SimpleRenderer } from 'listr2';
 import type { RunEvent, RunStartEvent } from '../engine/events.js';
 import { formatEventLine } from './event-lines.js';
+import { formatProgress, progressTracker } from './progress-rate.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
 
@@ -11,19 +12,55 @@ export interface ProgressRenderer {
 }
 
 /** One line per event worth a line, for pipes and CI (how the run ended is the caller's to say). */
-export function plainRenderer(write: (line: string) => void): ProgressRenderer {
+export function plainRenderer(write: (line: string) => void, everyMs = progressIntervalMs()): ProgressRenderer {
+  const track = progressTracker();
+  let lastLine = performance.now();
   return {
     listener: (event) => {
+      // A long phase (extraction, an epoch) says where it is every ~10 s, with its rate and ETA, so a pipe is never silent for long.
+      const progress = track(event);
+      if (progress) {
+        if (!progress.last && performance.now() - lastLine >= everyMs) {
+          write(formatProgress(progress));
+          lastLine = performance.now();
+        }
+        return;
+      }
       const line = event.type === 'run-end' ? undefined : formatEventLine(event);
-      if (line !== undefined) write(line);
+      if (line !== undefined) {
+        write(line);
+        lastLine = performance.now();
+      }
     },
     close: async () => {},
   };
 }
 
-/** One JSON object per line per event, for machines: nothing else goes to stdout. */
-export function jsonRenderer(write: (line: string) => void): ProgressRenderer {
-  return { listener: (event) => write(JSON.stringify(event)), close: async () => {} };
+/** How often piped output reports a long phase: $TLPIPE_PROGRESS_S (10 s). */
+const progressIntervalMs = (): number => Number(process.env['TLPIPE_PROGRESS_S'] ?? 10) * 1000;
+
+/**
+ * One JSON object per line per event, for machines: nothing else goes to
+ * stdout. Per-batch progress (batch-end, features-progress) is at most one
+ * line per 250 ms of each phase, plus its last, each with its rate and ETA.
+ */
+export function jsonRenderer(write: (line: string) => void, everyMs = 250): ProgressRenderer {
+  const track = progressTracker();
+  const lastWritten = new Map<string, number>();
+  return {
+    listener: (event) => {
+      const progress = track(event);
+      if (progress) {
+        const at = performance.now();
+        if (!progress.last && at - (lastWritten.get(progress.phase) ?? -Infinity) < everyMs) return;
+        lastWritten.set(progress.phase, at);
+        write(JSON.stringify({ ...event, perSecond: progress.perSecond, ...(Number.isFinite(progress.etaSeconds) ? { etaSeconds: progress.etaSeconds } : {}) }));
+        return;
+      }
+      write(JSON.stringify(event));
+    },
+    close: async () => {},
+  };
 }
 
 export const quietRenderer = (): ProgressRenderer => ({ listener: () => undefined, close: async () => {} });
@@ -55,11 +92,15 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err
 /** The steps a run shows, from what its run-start event says it will do. */
 function stepsOf(start: RunStartEvent): Step[] {
   const steps: Step[] = [];
+  const track = progressTracker();
   if (start.features === 'precompute') {
     steps.push({
       title: 'Extract features with the frozen base',
       endsOn: (e) => e.type === 'stage-start' || e.type === 'evaluate-end' || e.type === 'export-end',
-      output: (e) => (e.type === 'features-progress' ? `${e.split}: ${e.done}/${e.total}` : undefined),
+      output: (e) => {
+        const p = e.type === 'features-progress' ? track(e) : undefined;
+        return p ? formatProgress(p) : undefined;
+      },
     });
   }
   for (const stage of start.stages) {
@@ -67,8 +108,8 @@ function stepsOf(start: RunStartEvent): Step[] {
       title: `Stage ${stage.name}: epochs ${stage.firstEpoch}–${stage.lastEpoch}, ${stage.optimizer} lr ${stage.learningRate}`,
       endsOn: (e) => (e.type === 'stage-end' || e.type === 'stage-reused') && e.stage === stage.name,
       output: (e) => {
-        if (e.type === 'batch-end' && e.stage === stage.name) return `epoch ${e.epoch}: batch ${e.batch}/${e.batches} loss ${e.loss.toFixed(4)}`;
-        if (e.type === 'features-progress' && e.at) return `frozen prefix ${e.split}: ${e.done}/${e.total}`;
+        if (e.type === 'batch-end' && e.stage === stage.name) return `${formatProgress(track(e)!)}, loss ${e.loss.toFixed(4)}`;
+        if (e.type === 'features-progress' && e.at) return formatProgress(track(e)!);
         return e.type === 'epoch-end' && e.metrics.stage === stage.name ? formatEventLine(e) : undefined;
       },
     });

@@ -8,7 +8,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { version } from '../package/package-root.js';
 import { COMMANDS, type CommandSpec } from './commands.js';
-import { EXIT, handleSignals, printLine, processPrinter, type Printer } from './output.js';
+import { commandFinished, EXIT, handleSignals, printLine, processPrinter, type Printer } from './output.js';
 
 const EPILOG = `
 Run 'tlpipe <command> --help' for a command's options.
@@ -72,13 +72,19 @@ export async function main(argv: string[], print: Printer = processPrinter): Pro
 
 // Before anything slow is loaded, so that a signal in the first second is an orderly exit too.
 handleSignals(processPrinter);
+// Exits as soon as the command is done, rather than when the event loop drains: a Ctrl-C in
+// that drain would otherwise be taken for one during start-up, or kill the process as it tears
+// down, and a completed run would end with 130. (stdout and stderr are synchronous on pipes and
+// files here, so nothing printed is lost.)
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    commandFinished();
+    process.exit(code);
   },
   (error: unknown) => {
     // Not a user error: those are data and were printed. This is a bug.
     printLine(processPrinter.err, `tlpipe: internal error (a bug; please report it): ${(error as Error).stack ?? String(error)}`);
-    process.exitCode = EXIT.failed;
+    commandFinished();
+    process.exit(EXIT.failed);
   },
 );

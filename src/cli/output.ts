@@ -28,10 +28,16 @@ export function printDiagnostics(diagnostics: readonly Diagnostic[], print: Prin
  * stops at its next batch, marked interrupted — and a second quits at once;
  * at any other time the CLI quits at once with 130, having written nothing.
  */
-const interruption = { controller: undefined as AbortController | undefined, stops: 0, onStop: undefined as ((signal: NodeJS.Signals) => void) | undefined };
+const interruption = { controller: undefined as AbortController | undefined, stops: 0, onStop: undefined as ((signal: NodeJS.Signals) => void) | undefined, finished: false };
+
+/** The command's work is done and its outcome printed: a signal from now on changes nothing, and the CLI exits with the command's code. */
+export function commandFinished(): void {
+  interruption.finished = true;
+}
 
 export function handleSignals(print: Printer): void {
   const stop = (signal: NodeJS.Signals): void => {
+    if (interruption.finished) return;
     if (!interruption.controller) {
       // Still starting up (loading the library, reading the pipeline): nothing has been written yet.
       printLine(print.err, `\n${signal}: interrupted before it started: nothing was written`);

@@ -1,5 +1,6 @@
 import type { KeyPath } from '../diagnostics/diagnostic.js';
 import { parseKeyPath } from '../format/overrides.js';
+import { SeededRandom } from './seeded-random.js';
 import type { SweepAsWritten, SweepParameterAsWritten } from '../format/schema.js';
 
 /**
@@ -61,7 +62,8 @@ export function expandTrials(spec: SweepSpec): TrialValues[] {
     for (const p of spec.parameters) combos = combos.flatMap((combo) => p.values!.map((v) => ({ ...combo, [p.name]: v })));
     return combos.map((values, index) => ({ index, values }));
   }
-  const next = mulberry32(spec.seed);
+  const random = new SeededRandom(spec.seed);
+  const next = (): number => random.next();
   return Array.from({ length: spec.runCap! }, (_, index) => ({
     index,
     values: Object.fromEntries(spec.parameters.map((p) => [p.name, draw(p, next)])),
@@ -75,18 +77,6 @@ function draw(p: SweepParameter, next: () => number): unknown {
   // Rounded to 6 significant digits: a learning rate of 0.0031622776601683794 reads as 0.00316228 in results and run names.
   const value = p.distribution === 'logUniform' ? Math.exp(Math.log(min) + next() * (Math.log(max) - Math.log(min))) : min + next() * (max - min);
   return Number(value.toPrecision(6));
-}
-
-/** mulberry32, as engine/random.ts: the plan layer draws the same way without depending on the engine. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Whether `a` beats `b` under the sweep's goal (an absent value never does). */

@@ -69,6 +69,13 @@ describe('tlpipe sweep --queue: trials on BullMQ, taken by tlpipe worker process
   });
 
   const file = write(dir, 'grid.yaml', SWEEP_PIPELINE('', 4));
+  /** `tlpipe sweep --queue` in the background: what it has printed so far, and its exit code when it ends. */
+  const startSweep = (runs: string): { stderr: () => string; done: Promise<number | null> } => {
+    const child = spawn(process.execPath, [CLI, 'sweep', file, '--queue', redis.address, '--runs', runs], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => void (err += c.toString()));
+    return { stderr: () => err, done: new Promise((resolve) => child.on('exit', resolve)) };
+  };
   let reference = '';
 
   it('the reference: the same sweep with -j 1, no queue', async () => {
@@ -96,10 +103,7 @@ describe('tlpipe sweep --queue: trials on BullMQ, taken by tlpipe worker process
     const runs = path.join(dir, 'killed');
     startWorker(runs);
     startWorker(runs);
-    const sweep = spawn(process.execPath, [CLI, 'sweep', file, '--queue', redis.address, '--runs', runs], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    sweep.stderr!.on('data', (c: Buffer) => void (err += c.toString()));
-    const done = new Promise<number | null>((resolve) => sweep.on('exit', resolve));
+    const sweep = startSweep(runs);
     // Wait for a trial with a checkpoint written, then kill the worker running it.
     let victim: { index: number; run: string; pid: number } | undefined;
     for (let i = 0; i < 600 && !victim; i++) {
@@ -114,7 +118,7 @@ describe('tlpipe sweep --queue: trials on BullMQ, taken by tlpipe worker process
     }
     assert.ok(victim, 'no trial got to a checkpoint');
     process.kill(-victim.pid, 'SIGKILL');
-    assert.equal(await done, 0, err);
+    assert.equal(await sweep.done, 0, sweep.stderr());
     assert.equal(resultsOf(runs), reference);
     const state = readJson(path.join(sweepDir(runs), 'trials', `${String(victim.index).padStart(4, '0')}.json`));
     assert.equal(state.status, 'completed');
@@ -128,7 +132,7 @@ describe('tlpipe sweep --queue: trials on BullMQ, taken by tlpipe worker process
     for (const name of readdirSync(path.join(dir, 'local', uninterrupted, 'model')).filter((n) => n.endsWith('.bin'))) {
       assert.ok(readFileSync(path.join(runs, victim.run, 'model', name)).equals(readFileSync(path.join(dir, 'local', uninterrupted, 'model', name))), `${name} differs`);
     }
-    assert.equal(hasStackTrace(err), false, err);
+    assert.equal(hasStackTrace(sweep.stderr()), false, sweep.stderr());
     await stopWorkers();
   });
 
@@ -136,18 +140,15 @@ describe('tlpipe sweep --queue: trials on BullMQ, taken by tlpipe worker process
     const runs = path.join(dir, 'restart');
     startWorker(runs);
     startWorker(runs);
-    const sweep = spawn(process.execPath, [CLI, 'sweep', file, '--queue', redis.address, '--runs', runs], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    sweep.stderr!.on('data', (c: Buffer) => void (err += c.toString()));
-    const done = new Promise<number | null>((resolve) => sweep.on('exit', resolve));
-    for (let i = 0; i < 600 && !/trial \d completed/.test(err); i++) await sleep(100);
-    assert.match(err, /trial \d completed/);
+    const sweep = startSweep(runs);
+    for (let i = 0; i < 600 && !/trial \d completed/.test(sweep.stderr()); i++) await sleep(100);
+    assert.match(sweep.stderr(), /trial \d completed/);
     await redis.stop();
     await sleep(1500);
     await redis.start();
-    assert.equal(await done, 0, err);
+    assert.equal(await sweep.done, 0, sweep.stderr());
     assert.equal(resultsOf(runs), reference);
-    assert.match(err, /job was gone from Redis \(restarted without its data\?\): queued again/);
+    assert.match(sweep.stderr(), /job was gone from Redis \(restarted without its data\?\): queued again/);
     await stopWorkers();
   });
 

@@ -130,6 +130,35 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
+    name: 'explain',
+    args: [{ syntax: '<run>', description: 'a run folder, or <pipeline>/<NNNN>' }, { syntax: '<images...>', description: 'image files or folders of them' }],
+    summary: "show where in each image the evidence for its class lies (Grad-CAM)",
+    description: "Classifies each image with the run's exported model, as predict does, and computes a Grad-CAM map of the class it is given (and of each --class): the last convolutional layer's activations weighed by the class score's gradient. Writes each map over the image as the model saw it, as <out>/<image>.<class>.png (red: most evidence), and prints the most likely classes.",
+    options: [
+      { flags: '--out <dir>', description: 'where the overlay PNGs go (default: ./explanations)' },
+      { flags: '--class <label>', description: 'also map this class for every image (repeatable), e.g. the class it should have been', repeatable: true },
+      { flags: '--layer <name>', description: 'the layer to explain at (default: the last with height and width)' },
+      { flags: '--top <n>', description: 'how many classes to show per image (default 3)' },
+      { flags: '--json', description: 'one JSON object per image: top classes, and each map\'s class and PNG' },
+      BACKEND, RUNS,
+    ],
+    run: async ({ positional: [run, ...images], options }, print) => {
+      const top = Number(options['top'] ?? 3);
+      if (!Number.isInteger(top) || top < 1) return usage(`--top must be a positive whole number, got '${String(options['top'])}'`, print);
+      const { explain } = await api();
+      const out = String(options['out'] ?? 'explanations');
+      const result = await explain(run!, images, { top, out, ...(options['class'] ? { classes: options['class'] as string[] } : {}), ...(options['layer'] ? { layer: String(options['layer']) } : {}), ...backendAndRuns(options) });
+      for (const e of result.value?.explanations ?? []) {
+        const maps = e.maps.map((m) => ({ label: m.label, probability: m.probability, why: m.why, overlay: m.overlay }));
+        printLine(print.out, options['json']
+          ? JSON.stringify({ file: e.file, layer: result.value!.layer, top: e.top, maps })
+          : `${e.file}: ${e.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}\n${maps.map((m) => `  ${m.why === 'predicted' ? 'predicted' : 'asked'} ${m.label}: ${shownPath(m.overlay!)}`).join('\n')}`);
+      }
+      if (result.value && !options['json']) printLine(print.err, `Grad-CAM at layer ${result.value.layer}; overlays in ${shownPath(out)}/`);
+      return result.ok ? EXIT.ok : failure(result.diagnostics, print);
+    },
+  },
+  {
     name: 'runs',
     args: [{ syntax: '[pipeline]', description: 'only this pipeline\'s runs' }],
     summary: 'list runs, newest first, with status and scores',

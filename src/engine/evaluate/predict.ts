@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../diagnostics/user-error.js';
 import { decodeImage, IMAGE_EXTENSIONS, listImageFiles } from '../data/image-folder.js';
 import { readRegularFile, unreadable } from '../read-file.js';
-import { imageBatch, type Preprocessing } from '../data/preprocess.js';
+import type { PixelBatch } from '../data/dataset-types.js';
+import { imageBatch, type ImagePreprocessing, type Preprocessing } from '../data/preprocess.js';
 
 export interface Prediction {
   file: string;
@@ -38,6 +39,33 @@ export async function collectImageFiles(inputs: readonly string[]): Promise<{ fi
   return { files, failures };
 }
 
+/** Image files decoded at the model's input size (RGB bytes, as training decoded them); one that cannot be decoded is a failure, and the others are kept. */
+export async function decodeFiles(files: readonly string[], pre: ImagePreprocessing): Promise<{ decoded: { file: string; pixels: Uint8Array }[]; failures: PredictionFailure[] }> {
+  const decoded: { file: string; pixels: Uint8Array }[] = [];
+  const failures: PredictionFailure[] = [];
+  for (const file of files) {
+    try {
+      decoded.push({ file, pixels: await decodeImage(await readRegularFile(file, 'image'), pre.inputSize, pre.fit) });
+    } catch (error) {
+      failures.push({ file, reason: (error as Error).message.replace(`image file ${file}: `, '').replace(`image file ${file} `, '').split('\n')[0]! });
+    }
+  }
+  return { decoded, failures };
+}
+
+/** Decoded images (RGB at the input size) as one batch. */
+export function joinedPixels(decoded: readonly { pixels: Uint8Array }[], pre: ImagePreprocessing): PixelBatch {
+  const [height, width] = pre.inputSize;
+  const data = new Uint8Array(decoded.length * height * width * 3);
+  decoded.forEach((d, row) => data.set(d.pixels, row * height * width * 3));
+  return { data, count: decoded.length, height, width, channels: 3 };
+}
+
+/** The ranked classes of one output row, best first. */
+export function rankedClasses(probabilities: readonly number[], labels: readonly string[]): { label: string; probability: number }[] {
+  return probabilities.map((probability, c) => ({ label: labels[c] ?? String(c), probability })).sort((a, b) => b.probability - a.probability);
+}
+
 /**
  * Classifies image files with an exported model, preparing each image
  * exactly as training did (the run's preprocessing.json). `outputs` says
@@ -58,25 +86,15 @@ export async function predictImages(
   const failures: PredictionFailure[] = [];
   const batchSize = 32;
   for (let start = 0; start < files.length; start += batchSize) {
-    const decoded: { file: string; pixels: Uint8Array }[] = [];
-    for (const file of files.slice(start, start + batchSize)) {
-      try {
-        decoded.push({ file, pixels: await decodeImage(await readRegularFile(file, 'image'), pre.inputSize, pre.fit) });
-      } catch (error) {
-        failures.push({ file, reason: (error as Error).message.replace(`image file ${file}: `, '').replace(`image file ${file} `, '').split('\n')[0]! });
-      }
-    }
+    const { decoded, failures: failed } = await decodeFiles(files.slice(start, start + batchSize), pre);
+    failures.push(...failed);
     if (decoded.length === 0) continue;
-    const [height, width] = pre.inputSize;
-    const pixels = new Uint8Array(decoded.length * height * width * 3);
-    decoded.forEach((d, row) => pixels.set(d.pixels, row * height * width * 3));
     const probabilities = tf.tidy(() => {
-      const y = model.predict(imageBatch({ data: pixels, count: decoded.length, height, width, channels: 3 }, pre)) as tf.Tensor;
+      const y = model.predict(imageBatch(joinedPixels(decoded, pre), pre)) as tf.Tensor;
       return (outputs === 'logits' ? tf.softmax(y) : y).arraySync() as number[][];
     });
     probabilities.forEach((p, i) => {
-      const ranked = p.map((probability, c) => ({ label: labels[c] ?? String(c), probability })).sort((a, b) => b.probability - a.probability);
-      predictions.push({ file: decoded[i]!.file, top: ranked.slice(0, top) });
+      predictions.push({ file: decoded[i]!.file, top: rankedClasses(p, labels).slice(0, top) });
     });
   }
   return { predictions, failures };

@@ -15,6 +15,7 @@ import { listRuns, resolveRunRef } from '../store/find-run.js';
 import { truncateMetricRows } from '../store/metrics-file.js';
 import { MODEL_DIR } from '../store/model-folder.js';
 import { readResolved, writePlan, writeResolved } from '../store/plan-file.js';
+import { writeGallery } from '../store/gallery-file.js';
 import { REPORT_FILE, writeConfusionCsv, writeRunReport } from '../store/report-file.js';
 import { PIPELINE_COPY, RunFolder } from '../store/run-folder.js';
 import type { RunRecord, RunStatus } from '../store/run-record.js';
@@ -264,6 +265,7 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
     };
     await writeSummary(folder.dir, summary);
     if (outcome.test) await writeConfusionCsv(folder.dir, outcome.test.confusionMatrix, plan.classes.names);
+    if (outcome.gallery) await writeGallery(folder.dir, outcome.gallery);
     await writeRunReport(folder.dir);
     const record = await folder.finish('completed');
     const info = end(record, summary);

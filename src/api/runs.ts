@@ -49,15 +49,20 @@ export async function report(refs: readonly string[], options: Pick<PipelineOpti
     const comparison = await compareRuns(runs.value);
     const num = (v: number | null): string => (v === null ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(4));
     const header = ['', ...comparison.runs.map((r) => `${r.pipeline}/${r.id}`)];
-    const rows = [
-      ['status', ...comparison.runs.map((r) => r.status)],
-      ['test accuracy', ...comparison.runs.map((r) => num(r.testAccuracy))],
-      ['seconds', ...comparison.runs.map((r) => num(r.seconds))],
-      ...comparison.stages.map((s) => [`${s.stage} ${s.metric}`, ...s.values.map(num)]),
-      ...comparison.config.map((d) => [d.path, ...d.values.map((v) => (v === undefined ? '–' : JSON.stringify(v)))]),
-    ];
+    const testAccuracy = ['test accuracy', ...comparison.runs.map((r) => num(r.testAccuracy))];
+    const metrics = {
+      header,
+      rows: [
+        ['status', ...comparison.runs.map((r) => r.status)],
+        testAccuracy,
+        ['seconds', ...comparison.runs.map((r) => num(r.seconds))],
+        ...comparison.stages.map((s) => [`${s.stage} ${s.metric}`, ...s.values.map(num)]),
+      ],
+    };
+    // Each differing key beside the metric it led to.
+    const config = { header, rows: comparison.config.length === 0 ? [] : [testAccuracy, ...comparison.config.map((d) => [d.path, ...d.values.map((v) => (v === undefined ? '–' : JSON.stringify(v)))])] };
     const title = `tlpipe: ${runs.value.map((r) => `${r.pipeline}/${r.id}`).join(' vs ')}`;
-    const file = await writeComparisonReport(path.resolve(options.out ?? 'compare.html'), title, runs.value.map((r) => ({ label: `${r.pipeline}/${r.id}`, dir: r.dir })), { header, rows });
+    const file = await writeComparisonReport(path.resolve(options.out ?? 'compare.html'), title, runs.value.map((r) => ({ label: `${r.pipeline}/${r.id}`, dir: r.dir })), { metrics, config });
     return ok({ file });
   });
 }

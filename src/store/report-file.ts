@@ -3,7 +3,11 @@ import path from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
 import { readMetricRows } from './metrics-file.js';
 import { readPlan } from './plan-file.js';
-import { renderComparisonReport, renderReport, type ComparedRun } from './report-html.js';
+import type { Plan, PlanStage } from '../plan/types.js';
+import { describeSchedule } from '../plan/learning-rate-schedule.js';
+import { readGallery } from './gallery-file.js';
+import { renderComparisonReport, renderReport, type ComparedRun, type StageView } from './report-html.js';
+import type { RunSummary } from './summary-file.js';
 import { PIPELINE_COPY } from './run-folder.js';
 import { readRunRecord } from './run-record.js';
 import { effectiveStatus } from './run-status.js';
@@ -19,20 +23,46 @@ export async function runReportHtml(dir: string): Promise<string> {
   const plan = await readPlan(dir);
   const summary = await readSummary(dir);
   const baseline = await readMetricRows(dir, 'baseline');
+  const gallery = await readGallery(dir);
+  const minutes = (seconds: number): string => (seconds < 60 ? `${seconds.toFixed(1)} s` : `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`);
   return renderReport({
     title: `${plan.pipeline} — run ${record.id}`,
     run: {
-      run: record.id, status: summary?.status ?? effectiveStatus(record, undefined), started: record.startedAt, backend: record.backend, base: `${plan.base.model} @ ${plan.base.cut}`,
-      plan: plan.fingerprint, seed: plan.seed, git: record.git ? `${record.git.commit.slice(0, 12)}${record.git.branch ? ` (${record.git.branch})` : ''}${record.git.dirty ? ', uncommitted changes' : ''}` : 'not in git',
+      run: record.id, status: summary?.status ?? effectiveStatus(record, undefined), started: record.startedAt,
+      ...(summary ? { duration: minutes(summary.resources.seconds), 'peak memory': `${summary.resources.peakRssMiB} MiB (resident, whole process)` } : {}),
+      ...(summary ? { examples: `${summary.data.counts.train} train, ${summary.data.counts.validation} validation, ${summary.data.counts.test} test` } : {}),
+      backend: record.backend, base: `${plan.base.model} @ ${plan.base.cut}`, input: plan.data.format === 'csv' ? 'tabular rows' : `${plan.data.image.size.join('×')} images, ${plan.data.image.channels} channel(s)`,
+      features: plan.features.mode, plan: plan.fingerprint, seed: plan.seed,
+      git: record.git ? `${record.git.commit.slice(0, 12)}${record.git.branch ? ` (${record.git.branch})` : ''}${record.git.dirty ? ', uncommitted changes' : ''}` : 'not in git',
       versions: record.versions,
       ...(record.overrides ? { overrides: record.overrides } : {}),
       ...(record.strategy ? { strategy: record.strategy.decision ?? record.strategy.chosen } : {}),
     },
     metrics: await readMetricRows(dir),
+    stages: stageViews(plan, summary),
+    monitor: { metric: plan.checkpoints.monitor, mode: plan.checkpoints.mode },
     ...(baseline.length > 0 ? { baseline: { metrics: baseline, ...(summary?.baseline?.test ? { test: summary.baseline.test } : {}) } } : {}),
     ...(summary?.test ? { test: summary.test } : {}),
+    ...(gallery ? { gallery } : {}),
     classNames: plan.classes.names,
     pipelineYaml: await readFile(path.join(dir, PIPELINE_COPY), 'utf8').catch(() => ''),
+  });
+}
+
+/** Each stage's hyperparameters as the plan resolved them, with how it went once summary.json says. */
+function stageViews(plan: Plan, summary: RunSummary | undefined): StageView[] {
+  const learns = (s: PlanStage): string => (s.trainable === 'head' ? 'the head' : `the head and ${s.trainableBaseLayers.length} base layer(s) (${s.trainableBaseLayers[0]} … ${s.trainableBaseLayers.at(-1)})`);
+  return plan.stages.map((s) => {
+    const outcome = summary?.stages[s.index];
+    const stopping = s.earlyStopping;
+    return {
+      name: s.name, firstEpoch: s.firstEpoch, lastEpoch: s.lastEpoch, batchSize: s.batchSize, optimizer: s.optimizer.name,
+      groups: s.parameterGroups.map((g) => ({ name: g.name, learningRate: g.learningRate })),
+      schedule: describeSchedule(s.schedule), learns: learns(s), batchNorm: s.trainable === 'head' ? '–' : s.batchNorm,
+      ...(stopping ? { earlyStopping: `${stopping.monitor}, patience ${stopping.patience}${stopping.restoreBest ? ', restores best' : ''}` } : {}),
+      labelSmoothing: s.labelSmoothing, classWeights: s.classWeights !== null, trainableParams: s.trainableParams, totalParams: s.totalParams,
+      ...(outcome ? { epochsRun: outcome.epochsRun, stoppedEarly: outcome.stoppedEarly, ...(outcome.restoredEpoch !== undefined ? { restoredEpoch: outcome.restoredEpoch } : {}) } : {}),
+    };
   });
 }
 
@@ -63,8 +93,8 @@ export async function writeConfusionCsv(dir: string, matrix: number[][], classNa
 }
 
 /** One page comparing runs: their curves on shared charts and a table of what differs. */
-export async function writeComparisonReport(out: string, title: string, runs: { label: string; dir: string }[], table: { header: string[]; rows: string[][] }): Promise<string> {
+export async function writeComparisonReport(out: string, title: string, runs: { label: string; dir: string }[], tables: Parameters<typeof renderComparisonReport>[2]): Promise<string> {
   const compared: ComparedRun[] = await Promise.all(runs.map(async (r) => ({ label: r.label, metrics: await readMetricRows(r.dir) })));
-  await writeFileAtomic(out, renderComparisonReport(title, compared, table));
+  await writeFileAtomic(out, renderComparisonReport(title, compared, tables));
   return out;
 }

@@ -1,24 +1,47 @@
 /**
  * report.html: one self-contained page (no scripts, no network) with the
- * training curves as inline SVG, the confusion matrix as a heatmap, the
- * per-class metrics, the run metadata and the pipeline as run.
+ * training curves as inline SVG, the hardest test images and where the
+ * model looked in them (inline PNGs), the confusion matrix as a heatmap,
+ * the per-class metrics, the hyperparameters as resolved, the run's facts
+ * and the pipeline as run.
  */
+import type { EpochMetrics } from '../engine/events.js';
+import type { MonitorName } from '../format/types.js';
+import type { StoredGallery, StoredGalleryImage } from './gallery-file.js';
+import { escapeHtml as escape, lineChart, type EpochMark, type Series } from './report-charts.js';
 
-interface MetricRow {
-  stage: string;
-  epoch: number;
-  loss: number;
-  accuracy: number;
-  val_loss?: number;
-  val_accuracy?: number;
-  lr?: number;
-  learningRates?: Record<string, number>;
+type MetricRow = Omit<EpochMetrics, 'seconds' | 'stageEpoch'> & { seconds?: number; stageEpoch?: number };
+
+/** One stage's hyperparameters as the plan resolved them, and how it went. */
+export interface StageView {
+  name: string;
+  firstEpoch: number;
+  lastEpoch: number;
+  batchSize: number;
+  optimizer: string;
+  /** Parameter groups with their peak rates, the head's first. */
+  groups: { name: string; learningRate: number }[];
+  schedule: string;
+  learns: string;
+  batchNorm: string;
+  earlyStopping?: string;
+  labelSmoothing: number;
+  classWeights: boolean;
+  trainableParams: number;
+  totalParams: number;
+  /** From summary.json, once the run completed. */
+  epochsRun?: number;
+  stoppedEarly?: boolean;
+  restoredEpoch?: number;
 }
 
-interface ReportInput {
+export interface ReportInput {
   title: string;
   run: Record<string, unknown>;
   metrics: MetricRow[];
+  stages: StageView[];
+  /** The metric the run's best checkpoint is chosen by. */
+  monitor?: { metric: MonitorName; mode: 'min' | 'max' };
   test?: {
     loss: number;
     accuracy: number;
@@ -26,58 +49,151 @@ interface ReportInput {
     confusionMatrix: number[][];
     worst?: { example: string; actual: string; predicted: string; probabilityOfActual: number; probabilityOfPredicted: number }[];
   };
+  gallery?: StoredGallery;
   classNames: string[];
   pipelineYaml: string;
   /** `baseline: scratch`: the same architecture trained from random initialisation, drawn on the same charts. */
   baseline?: { metrics: MetricRow[]; test?: { accuracy: number; loss: number } };
 }
 
-const escape = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
 const fixed = (n: number | undefined, digits = 4): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
 
-interface Series { name: string; color: string; points: [number, number][]; dashed?: boolean }
+const TRAIN = '#1f6feb';
+const VALIDATION = '#d9480f';
+/** The learning-rate groups' colours, apart from the train/validation pair of the other charts. */
+const GROUP_COLOURS = ['#2da44e', '#8250df', '#bf3989', '#9a6700'];
+const BEST = '#0a7ea4';
+const RESTORED = '#57606a';
 
-/** A line chart with stage boundaries marked; x is the continuous epoch number. */
-export function lineChart(title: string, series: Series[], boundaries: { epoch: number; stage: string }[]): string {
-  const width = 520, height = 260, left = 52, right = 16, top = 28, bottom = 40;
-  const all = series.flatMap((s) => s.points);
-  if (all.length === 0) return '';
-  const xs = all.map(([x]) => x), ys = all.map(([, y]) => y);
-  const xMin = Math.min(...xs, 0), xMax = Math.max(...xs, 1);
-  let yMin = Math.min(...ys), yMax = Math.max(...ys);
-  // A flat series (a constant learning rate) gets a band around its value, never a negative axis for a positive quantity.
-  if (yMax - yMin < 1e-12) { const pad = Math.abs(yMax) * 0.5 || 0.5; yMin = yMin - pad < 0 && yMin >= 0 ? 0 : yMin - pad; yMax += pad; }
-  const tick = (v: number): string => (v === 0 || Math.abs(v) >= 0.01 ? v.toFixed(3) : v.toExponential(1));
-  const sx = (x: number): number => left + ((x - xMin) / (xMax - xMin)) * (width - left - right);
-  const sy = (y: number): number => top + (1 - (y - yMin) / (yMax - yMin)) * (height - top - bottom);
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => yMin + f * (yMax - yMin));
-  const parts = [
-    `<svg class="chart" role="img" aria-label="${escape(title)}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg">`,
-    `<text x="${left}" y="18" class="title">${escape(title)}</text>`,
-    ...ticks.map((t) => `<line x1="${left}" x2="${width - right}" y1="${sy(t)}" y2="${sy(t)}" class="grid"/><text x="${left - 6}" y="${sy(t) + 4}" text-anchor="end" class="tick">${tick(t)}</text>`),
-    ...boundaries.map((b) => `<line x1="${sx(b.epoch)}" x2="${sx(b.epoch)}" y1="${top}" y2="${height - bottom}" class="stage"/><text x="${sx(b.epoch) + 4}" y="${top + 12}" class="tick">${escape(b.stage)}</text>`),
-    ...epochTicks(xMin, xMax).map((x) => `<text x="${sx(x)}" y="${height - bottom + 14}" text-anchor="middle" class="tick">${x}</text>`),
-    `<text x="${(left + width - right) / 2}" y="${height - 4}" text-anchor="middle" class="tick">epoch</text>`,
-    ...series.filter((s) => s.points.length > 0).map((s) => {
-      const d = s.points.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
-      const dots = s.points.map(([x, y]) => `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`).join('');
-      return `<path class="series" data-series="${escape(s.name)}" d="${d}" stroke="${s.color}" fill="none" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>${dots}`;
-    }),
-    // The legend sits in the title row, right-aligned, clear of the curves.
-    `<text x="${width - right}" y="18" text-anchor="end" class="tick">${series.map((s) => `<tspan style="fill:${s.color}">— ${escape(s.name)}</tspan>`).join('<tspan>  </tspan>')}</text>`,
-    '</svg>',
-  ];
-  return parts.join('\n');
+/** The epoch whose value of `monitor` is best, among the epochs that have it. */
+export function bestEpoch(rows: readonly MetricRow[], monitor: { metric: MonitorName; mode: 'min' | 'max' }): number | undefined {
+  let best: { epoch: number; value: number } | undefined;
+  for (const row of rows) {
+    const value = row[monitor.metric];
+    if (value === undefined || !Number.isFinite(value)) continue;
+    if (!best || (monitor.mode === 'max' ? value > best.value : value < best.value)) best = { epoch: row.epoch, value };
+  }
+  return best?.epoch;
 }
 
-/** About six whole-epoch ticks between the ends. */
-function epochTicks(min: number, max: number): number[] {
-  const step = Math.max(1, Math.ceil((max - min) / 6));
-  const ticks: number[] = [];
-  for (let x = Math.max(1, Math.ceil(min)); x <= max; x += step) ticks.push(x);
-  return ticks;
+/**
+ * Each row's learning rate per parameter group: the groups it lists, or,
+ * for a stage with a single group, that group. A group that does not learn
+ * in a stage (the base while it is frozen) has no value there.
+ */
+function ratesByGroup(rows: readonly MetricRow[], stages: readonly StageView[]): Map<string, [number, number][]> {
+  const byGroup = new Map<string, [number, number][]>();
+  for (const row of rows) {
+    const only = stages.find((s) => s.name === row.stage)?.groups;
+    const rates = row.learningRates ?? { [only?.length === 1 ? only[0]!.name : 'head']: row.lr };
+    for (const [group, rate] of Object.entries(rates)) {
+      if (!byGroup.has(group)) byGroup.set(group, []);
+      byGroup.get(group)!.push([row.epoch, rate]);
+    }
+  }
+  return byGroup;
+}
+
+export function renderReport(input: ReportInput): string {
+  const points = (rows: readonly MetricRow[], pick: (r: MetricRow) => number | undefined): [number, number][] =>
+    rows.flatMap((r) => { const v = pick(r); return v === undefined ? [] : [[r.epoch, v] as [number, number]]; });
+  const boundaries = input.metrics.filter((r, i) => i > 0 && r.stage !== input.metrics[i - 1]!.stage).map((r) => ({ epoch: r.epoch - 0.5, stage: r.stage }));
+  const best = input.monitor ? bestEpoch(input.metrics, input.monitor) : undefined;
+  const marks: EpochMark[] = [
+    ...(best !== undefined ? [{ epoch: best, label: `best ${input.monitor!.metric}`, color: BEST }] : []),
+    ...input.stages.filter((s) => s.restoredEpoch !== undefined).map((s) => ({ epoch: s.restoredEpoch!, label: `${s.name}: weights restored`, color: RESTORED })),
+  ];
+  const baselineSeries = (pick: (r: MetricRow) => number | undefined, pickVal: (r: MetricRow) => number | undefined): Series[] =>
+    input.baseline ? [{ name: 'scratch train', color: '#8c959f', points: points(input.baseline.metrics, pick) }, { name: 'scratch val', color: '#bf3989', points: points(input.baseline.metrics, pickVal), dashed: true }] : [];
+  const chart = (title: string, pick: (r: MetricRow) => number | undefined, pickVal: (r: MetricRow) => number | undefined): string => lineChart(title, [
+    { name: 'train', color: TRAIN, points: points(input.metrics, pick) },
+    { name: 'validation', color: VALIDATION, points: points(input.metrics, pickVal), dashed: true },
+    ...baselineSeries(pick, pickVal),
+  ], { boundaries, marks });
+  const groups = [...ratesByGroup(input.metrics, input.stages)];
+  // The first group (the head) is drawn wide and pale under the others: equal rates stay visible as two lines.
+  const learningRate = lineChart('learning rate (at each epoch\'s first step)', groups.map(([name, rates], i) => ({
+    name, color: GROUP_COLOURS[i % GROUP_COLOURS.length]!, points: rates, ...(i === 0 && groups.length > 1 ? { wide: true } : {}), ...(i > 0 ? { dashed: true } : {}),
+  })), { boundaries, log: logScale(groups.flatMap(([, rates]) => rates.map(([, r]) => r))) });
+  const test = input.test;
+  const perClass = test
+    ? `<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>${Object.entries(test.perClass)
+        .map(([name, m]) => `<tr><td>${escape(name)}</td><td>${fixed(m.precision, 3)}</td><td>${fixed(m.recall, 3)}</td><td>${fixed(m.f1, 3)}</td><td>${m.support}</td></tr>`)
+        .join('')}</table>`
+    : '<p>No test split.</p>';
+  const meta = Object.entries(input.run)
+    .map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(typeof v === 'object' ? JSON.stringify(v) : String(v))}</td></tr>`)
+    .join('');
+  const baselineLine = input.baseline?.test
+    ? `<p class="headline">scratch baseline (same architecture and stages, random initialisation): test accuracy <b id="baseline-accuracy">${fixed(input.baseline.test.accuracy)}</b>, test loss ${fixed(input.baseline.test.loss)}</p>`
+    : '';
+  return page(input.title, `<p class="headline">${test ? `test accuracy <b id="test-accuracy">${fixed(test.accuracy)}</b>, test loss ${fixed(test.loss)}` : 'no test split'}</p>
+${baselineLine}
+<h2>Training curves</h2>
+<div class="charts">${chart('loss', (r) => r.loss, (r) => r.val_loss)}${chart('accuracy', (r) => r.accuracy, (r) => r.val_accuracy)}${learningRate}</div>
+<h2>Hyperparameters as resolved</h2>${stageTable(input.stages)}
+${worstSection(input)}
+${perClassGallery(input.gallery)}
+${test ? `<h2>Confusion matrix (test)</h2>${confusionHeatmap(test.confusionMatrix, input.classNames)}` : ''}
+<h2>Per-class metrics (test)</h2>${perClass}
+<h2>Run</h2><table class="facts">${meta}</table>
+<h2>Pipeline as run</h2><pre>${escape(input.pipelineYaml)}</pre>`);
+}
+
+/** Rates spanning more than a factor of 20 are drawn on a log scale, or the smaller ones would lie flat on the axis. */
+const logScale = (rates: number[]): boolean => rates.length > 0 && Math.min(...rates) > 0 && Math.max(...rates) / Math.min(...rates) > 20;
+
+/** One column per stage, one row per hyperparameter: a few stages stay readable however many settings there are. */
+function stageTable(stages: readonly StageView[]): string {
+  if (stages.length === 0) return '';
+  const number = (n: number): string => n.toLocaleString('en-US');
+  const rows: [string, (s: StageView) => string][] = [
+    ['epochs', (s) => `${s.firstEpoch}–${s.lastEpoch}${s.epochsRun !== undefined && s.epochsRun < s.lastEpoch - s.firstEpoch + 1 ? ` (ran ${s.epochsRun}${s.stoppedEarly ? ', stopped early' : ''})` : ''}`],
+    ['batch size', (s) => String(s.batchSize)],
+    ['optimizer', (s) => escape(s.optimizer)],
+    ['peak learning rate', (s) => s.groups.map((g) => `${escape(g.name)} ${g.learningRate}`).join('<br>')],
+    ['schedule', (s) => escape(s.schedule)],
+    ['what learns', (s) => escape(s.learns)],
+    ['weights trained / all', (s) => `${number(s.trainableParams)} / ${number(s.totalParams)}`],
+    ['batch norm', (s) => escape(s.batchNorm)],
+    ['early stopping', (s) => escape(s.earlyStopping ?? '–')],
+    ['restored epoch', (s) => (s.restoredEpoch !== undefined ? String(s.restoredEpoch) : '–')],
+    ['label smoothing', (s) => String(s.labelSmoothing)],
+    ['class weights', (s) => (s.classWeights ? 'yes' : '–')],
+  ];
+  const header = `<tr><th></th>${stages.map((s) => `<th>${escape(s.name)}</th>`).join('')}</tr>`;
+  return `<table class="hyperparameters">${header}${rows.map(([name, cell]) => `<tr><th style="text-align:left">${name}</th>${stages.map((s) => `<td style="text-align:left">${cell(s)}</td>`).join('')}</tr>`).join('')}</table>`;
+}
+
+const img = (png: string, alt: string, cls: string): string => `<img class="${cls}" src="data:image/png;base64,${png}" alt="${escape(alt)}" width="96" height="96">`;
+
+/** The misclassified test examples, worst first: each image, and Grad-CAM for the class predicted and the class expected. */
+function worstSection(input: ReportInput): string {
+  const gallery = input.gallery;
+  if (gallery && gallery.worst.length > 0) {
+    const heat = gallery.layer !== undefined && gallery.worst.some((w) => w.heat);
+    const header = `<tr><th>image</th>${heat ? '<th>Grad-CAM: predicted</th><th>Grad-CAM: expected</th>' : ''}<th>example</th><th>actual</th><th>p(actual)</th><th>predicted</th><th>p(predicted)</th></tr>`;
+    const rows = gallery.worst.map((w) => `<tr><td>${img(w.png, w.example, 'thumbnail')}</td>${heat ? `<td>${w.heat ? img(w.heat.predicted, `Grad-CAM of ${w.predicted} on ${w.example}`, 'heatmap') : ''}</td><td>${w.heat ? img(w.heat.actual, `Grad-CAM of ${w.actual} on ${w.example}`, 'heatmap') : ''}</td>` : ''}`
+      + `<td style="text-align:left">${escape(w.example)}</td><td>${escape(w.actual)}</td><td>${fixed(w.probabilityOfActual, 3)}</td><td>${escape(w.predicted)}</td><td>${fixed(w.probabilityOfPredicted, 3)}</td></tr>`).join('');
+    const note = heat ? `<p class="note">Grad-CAM at layer <code>${escape(gallery.layer!)}</code>: red where the layer's activations, weighed by the gradient of the class's score, most support that class.</p>` : '';
+    return `<h2>Most wrongly classified (test)</h2>${note}<table class="worst">${header}${rows}</table>`;
+  }
+  const worst = input.test?.worst ?? [];
+  if (worst.length === 0) return input.test ? '<h2>Most wrongly classified (test)</h2><p>No test example was misclassified.</p>' : '';
+  return `<h2>Most wrongly classified (test)</h2><table class="worst"><tr><th>example</th><th>actual</th><th>p(actual)</th><th>predicted</th><th>p(predicted)</th></tr>${worst
+    .map((w) => `<tr><td style="text-align:left">${escape(w.example)}</td><td>${escape(w.actual)}</td><td>${fixed(w.probabilityOfActual, 3)}</td><td>${escape(w.predicted)}</td><td>${fixed(w.probabilityOfPredicted, 3)}</td></tr>`)
+    .join('')}</table>`;
+}
+
+/** For every class, its hardest test examples, misclassified ones outlined. */
+function perClassGallery(gallery: StoredGallery | undefined): string {
+  if (!gallery || gallery.perClass.every((c) => c.examples.length === 0)) return '';
+  const figure = (e: StoredGalleryImage): string => {
+    const wrong = e.predicted !== e.actual;
+    return `<figure class="${wrong ? 'wrong' : 'right'}">${img(e.png, e.example, 'thumbnail')}<figcaption>${wrong ? `✗ ${escape(e.predicted)}` : '✓'} ${fixed(e.probabilityOfActual, 2)}</figcaption></figure>`;
+  };
+  const rows = gallery.perClass.map((c) => `<tr><th>${escape(c.name)}</th><td class="strip">${c.examples.map(figure).join('')}</td></tr>`).join('');
+  return `<h2>Hardest test examples per class</h2><p class="note">Each class's test examples with the lowest probability of their class; the caption is what the model said (✗ and the class it chose, or ✓) and p(actual).</p><table class="per-class">${rows}</table>`;
 }
 
 export function confusionHeatmap(matrix: number[][], classNames: string[]): string {
@@ -95,58 +211,6 @@ export function confusionHeatmap(matrix: number[][], classNames: string[]): stri
   return `<table class="confusion">${header}${rows.join('')}</table>`;
 }
 
-export function renderReport(input: ReportInput): string {
-  const epochs = (pick: (r: MetricRow) => number | undefined): [number, number][] =>
-    input.metrics.flatMap((r) => { const v = pick(r); return v === undefined ? [] : [[r.epoch, v] as [number, number]]; });
-  const boundaries = input.metrics.filter((r, i) => i > 0 && r.stage !== input.metrics[i - 1]!.stage).map((r) => ({ epoch: r.epoch - 0.5, stage: r.stage }));
-  const scratch = (pick: (r: MetricRow) => number | undefined): [number, number][] =>
-    (input.baseline?.metrics ?? []).flatMap((r) => { const v = pick(r); return v === undefined ? [] : [[r.epoch, v] as [number, number]]; });
-  const baselineSeries = (pick: (r: MetricRow) => number | undefined, pickVal: (r: MetricRow) => number | undefined): Series[] =>
-    input.baseline ? [{ name: 'scratch train', color: '#8c959f', points: scratch(pick) }, { name: 'scratch val', color: '#bf3989', points: scratch(pickVal), dashed: true }] : [];
-  const loss = lineChart('loss', [
-    { name: 'train', color: '#1f6feb', points: epochs((r) => r.loss) },
-    { name: 'validation', color: '#d9480f', points: epochs((r) => r.val_loss), dashed: true },
-    ...baselineSeries((r) => r.loss, (r) => r.val_loss),
-  ], boundaries);
-  const accuracy = lineChart('accuracy', [
-    { name: 'train', color: '#1f6feb', points: epochs((r) => r.accuracy) },
-    { name: 'validation', color: '#d9480f', points: epochs((r) => r.val_accuracy), dashed: true },
-    ...baselineSeries((r) => r.accuracy, (r) => r.val_accuracy),
-  ], boundaries);
-  const groups = [...new Set(input.metrics.flatMap((r) => Object.keys(r.learningRates ?? {})))];
-  // Its own colours, apart from the train/validation pair of the other charts.
-  const palette = ['#2da44e', '#8250df', '#bf3989', '#9a6700'];
-  const learningRate = lineChart('learning rate (at each epoch\'s first step)', groups.length > 0
-    ? groups.map((g, i) => ({ name: g, color: palette[i % palette.length]!, points: epochs((r) => r.learningRates?.[g] ?? r.lr) }))
-    : [{ name: 'lr', color: '#2da44e', points: epochs((r) => r.lr) }], boundaries);
-  const test = input.test;
-  const perClass = test
-    ? `<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>${Object.entries(test.perClass)
-        .map(([name, m]) => `<tr><td>${escape(name)}</td><td>${fixed(m.precision, 3)}</td><td>${fixed(m.recall, 3)}</td><td>${fixed(m.f1, 3)}</td><td>${m.support}</td></tr>`)
-        .join('')}</table>`
-    : '<p>No test split.</p>';
-  const worst = test?.worst?.length
-    ? `<h2>Most wrongly classified (test)</h2><table><tr><th>example</th><th>actual</th><th>p(actual)</th><th>predicted</th><th>p(predicted)</th></tr>${test.worst
-        .map((w) => `<tr><td style="text-align:left">${escape(w.example)}</td><td>${escape(w.actual)}</td><td>${fixed(w.probabilityOfActual, 3)}</td><td>${escape(w.predicted)}</td><td>${fixed(w.probabilityOfPredicted, 3)}</td></tr>`)
-        .join('')}</table>`
-    : '';
-  const meta = Object.entries(input.run)
-    .map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(typeof v === 'object' ? JSON.stringify(v) : String(v))}</td></tr>`)
-    .join('');
-  const baselineLine = input.baseline?.test
-    ? `<p class="headline">scratch baseline (same architecture and stages, random initialisation): test accuracy <b id="baseline-accuracy">${fixed(input.baseline.test.accuracy)}</b>, test loss ${fixed(input.baseline.test.loss)}</p>`
-    : '';
-  return page(input.title, `<p class="headline">${test ? `test accuracy <b id="test-accuracy">${fixed(test.accuracy)}</b>, test loss ${fixed(test.loss)}` : 'no test split'}</p>
-${baselineLine}
-<h2>Training curves</h2>
-<div class="charts">${loss}${accuracy}${learningRate}</div>
-${test ? `<h2>Confusion matrix (test)</h2>${confusionHeatmap(test.confusionMatrix, input.classNames)}` : ''}
-<h2>Per-class metrics (test)</h2>${perClass}
-${worst}
-<h2>Run</h2><table>${meta}</table>
-<h2>Pipeline as run</h2><pre>${escape(input.pipelineYaml)}</pre>`);
-}
-
 /** The HTML document around a report's body: one file, its styles inline, no scripts, nothing fetched. */
 function page(title: string, body: string): string {
   return `<!doctype html>
@@ -155,10 +219,15 @@ function page(title: string, body: string): string {
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#1b1f24;padding:0 16px}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}
 .charts{display:flex;flex-wrap:wrap;gap:16px}
-.chart .title{font-weight:600;font-size:13px}.chart .tick{font-size:11px;fill:#57606a}
+.chart .title{font-weight:600;font-size:13px}.chart .tick,.chart .legend-label{font-size:11px;fill:#57606a}
 .chart .grid{stroke:#eaeef2}.chart .stage{stroke:#8c959f;stroke-dasharray:3 3}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #d0d7de;padding:3px 8px;text-align:right}th{background:#f6f8fa}
 .confusion td{min-width:34px;text-align:center}
+img.thumbnail,img.heatmap{image-rendering:pixelated;display:block}
+.per-class td.strip{text-align:left}
+figure{display:inline-block;margin:2px 6px 2px 0;text-align:center;font-size:12px}
+figure.wrong img{outline:3px solid #cf222e}
+.note{color:#57606a;font-size:13px}
 pre{background:#f6f8fa;padding:12px;overflow:auto}
 .headline{font-size:18px}
 </style></head><body>
@@ -174,24 +243,27 @@ export interface ComparedRun {
 }
 
 /**
- * `tlpipe report <run> <run>…`: several runs' validation (or training)
- * curves overlaid, and a table of what differs: config and metrics.
+ * `tlpipe report <run> <run>…` and a sweep's report: several runs' curves
+ * overlaid (validation solid, training dotted, one colour per run), the
+ * metrics side by side and the configuration keys that differ.
  */
-export function renderComparisonReport(title: string, runs: ComparedRun[], table: { header: string[]; rows: string[][] }): string {
+export function renderComparisonReport(title: string, runs: ComparedRun[], tables: { metrics: { header: string[]; rows: string[][] }; config?: { header: string[]; rows: string[][] } }): string {
   const palette = ['#1f6feb', '#d9480f', '#2da44e', '#8250df', '#bf3989', '#9a6700', '#0a7ea4', '#57606a'];
-  const curve = (pick: (r: MetricRow) => number | undefined) => runs.map((run, i) => ({
-    name: run.label,
-    color: palette[i % palette.length]!,
-    points: run.metrics.flatMap((r) => { const v = pick(r); return v === undefined ? [] : [[r.epoch, v] as [number, number]]; }),
-  }));
-  const hasValidation = runs.some((r) => r.metrics.some((m) => m.val_loss !== undefined));
-  const charts = hasValidation
-    ? [lineChart('validation loss', curve((r) => r.val_loss), []), lineChart('validation accuracy', curve((r) => r.val_accuracy), [])]
-    : [lineChart('training loss', curve((r) => r.loss), []), lineChart('training accuracy', curve((r) => r.accuracy), [])];
-  const head = `<tr>${table.header.map((h) => `<th>${escape(h)}</th>`).join('')}</tr>`;
-  const rows = table.rows.map((r) => `<tr>${r.map((cell, i) => (i === 0 ? `<th style="text-align:left">${escape(cell)}</th>` : `<td>${escape(cell)}</td>`)).join('')}</tr>`).join('');
+  const curves = (pick: (r: MetricRow) => number | undefined, pickVal: (r: MetricRow) => number | undefined): Series[] => runs.flatMap((run, i) => {
+    const color = palette[i % palette.length]!;
+    const points = (p: (r: MetricRow) => number | undefined): [number, number][] => run.metrics.flatMap((r) => { const v = p(r); return v === undefined ? [] : [[r.epoch, v] as [number, number]]; });
+    const breaks = run.metrics.filter((r, k) => k > 0 && r.stage !== run.metrics[k - 1]!.stage).map((r) => r.epoch - 0.5);
+    return [{ name: `${run.label} validation`, color, points: points(pickVal), breaks }, { name: `${run.label} train`, color, points: points(pick), dashed: true, breaks }];
+  });
+  const charts = [lineChart('loss (validation solid, train dashed)', curves((r) => r.loss, (r) => r.val_loss)), lineChart('accuracy (validation solid, train dashed)', curves((r) => r.accuracy, (r) => r.val_accuracy))];
+  const table = (t: { header: string[]; rows: string[][] }, cls: string): string => {
+    const head = `<tr>${t.header.map((h) => `<th>${escape(h)}</th>`).join('')}</tr>`;
+    const rows = t.rows.map((r) => `<tr>${r.map((cell, i) => (i === 0 ? `<th style="text-align:left">${escape(cell)}</th>` : `<td>${escape(cell)}</td>`)).join('')}</tr>`).join('');
+    return `<table class="${cls}">${head}${rows}</table>`;
+  };
   return page(title, `<h2>Curves</h2>
 <div class="charts">${charts.join('')}</div>
-<h2>Side by side</h2>
-<table class="compare">${head}${rows}</table>`);
+<h2>Metrics</h2>
+${table(tables.metrics, 'compare metrics')}
+${tables.config ? `<h2>Configuration that differs</h2>${tables.config.rows.length > 0 ? table(tables.config, 'compare config') : '<p>The runs\' configurations are the same.</p>'}` : ''}`);
 }

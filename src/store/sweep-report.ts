@@ -45,6 +45,6 @@ export async function writeSweepReport(folder: SweepFolder, states: ReadonlyMap<
     }),
   };
   const title = `sweep ${record.pipeline}/sweeps/${record.id}: ${record.spec.method}, ${record.trials.length} trials, ${metric} (${record.spec.metric.goal})`;
-  await folder.writeFile(SWEEP_REPORT_FILE, renderComparisonReport(title, compared, table));
+  await folder.writeFile(SWEEP_REPORT_FILE, renderComparisonReport(title, compared, { metrics: table }));
   return { results: path.join(folder.dir, RESULTS_FILE), report: path.join(folder.dir, SWEEP_REPORT_FILE) };
 }

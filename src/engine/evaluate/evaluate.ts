@@ -29,6 +29,11 @@ export async function modelInput(data: SplitData, indexes: number[], pre: Prepro
 
 /** Loss, accuracy, top-k, per-class metrics, confusion matrix and the worst examples of `model` on `source`, in inference mode. */
 export async function evaluateExamples(model: tf.LayersModel, source: BatchSource, loss: Plan['loss'], classNames: string[], exampleNames: string[], batch = INFERENCE_BATCH): Promise<TestMetrics> {
+  return (await evaluatePredictions(model, source, loss, classNames, exampleNames, batch)).metrics;
+}
+
+/** The metrics, with each example's true class and predicted probabilities (for choosing what a report shows). */
+export async function evaluatePredictions(model: tf.LayersModel, source: BatchSource, loss: Plan['loss'], classNames: string[], exampleNames: string[], batch = INFERENCE_BATCH): Promise<{ metrics: TestMetrics; actual: number[]; probabilities: number[][] }> {
   const actual: number[] = [];
   const probabilities: number[][] = [];
   let lossSum = 0;
@@ -41,5 +46,5 @@ export async function evaluateExamples(model: tf.LayersModel, source: BatchSourc
     });
     tf.dispose([x, y]);
   }
-  return testMetrics(actual, probabilities, lossSum / Math.max(1, source.count), classNames, exampleNames, WORST_EXAMPLES);
+  return { metrics: testMetrics(actual, probabilities, lossSum / Math.max(1, source.count), classNames, exampleNames, WORST_EXAMPLES), actual, probabilities };
 }

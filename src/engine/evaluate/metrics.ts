@@ -15,7 +15,7 @@ export interface TestMetrics {
   perClass: Record<string, ClassMetrics>;
   /** confusionMatrix[actual][predicted], in class order. */
   confusionMatrix: number[][];
-  /** The examples given the lowest probability for their true class, worst first. */
+  /** The misclassified examples given the lowest probability for their true class, worst first. */
   worst: { example: string; actual: string; predicted: string; probabilityOfActual: number; probabilityOfPredicted: number }[];
 }
 
@@ -30,10 +30,10 @@ export function testMetrics(actual: number[], probabilities: number[][], loss: n
     const hits = probabilities.filter((p, i) => p.filter((v) => v > p[actual[i]!]!).length < k).length;
     topK[`top${k}`] = actual.length === 0 ? 0 : hits / actual.length;
   }
-  const worst = actual
-    .map((a, i) => ({ i, a, p: probabilities[i]! }))
-    .sort((x, y) => x.p[x.a]! - y.p[y.a]! || x.i - y.i)
+  const worst = hardestFirst(actual, probabilities)
+    .filter((i) => predicted[i] !== actual[i])
     .slice(0, worstCount)
+    .map((i) => ({ i, a: actual[i]!, p: probabilities[i]! }))
     .map(({ i, a, p }) => ({
       example: exampleNames[i] ?? String(i),
       actual: classNames[a] ?? String(a),
@@ -42,6 +42,26 @@ export function testMetrics(actual: number[], probabilities: number[][], loss: n
       probabilityOfPredicted: p[predicted[i]!]!,
     }));
   return { loss, accuracy: accuracyOf(matrix), topK, examples: actual.length, perClass: perClassMetrics(matrix, classNames), confusionMatrix: matrix, worst };
+}
+
+/** Positions of the examples from the lowest probability of their true class to the highest (ties by position). */
+export function hardestFirst(actual: readonly number[], probabilities: readonly number[][]): number[] {
+  return actual.map((_, i) => i).sort((x, y) => probabilities[x]![actual[x]!]! - probabilities[y]![actual[y]!]! || x - y);
+}
+
+/**
+ * Which test examples a report shows as images: the `worst` misclassified
+ * (lowest probability of their class first), and for each class its
+ * `perClass` hardest examples, right or wrong, so every class is seen where
+ * the model finds it hardest.
+ */
+export function galleryPositions(actual: readonly number[], probabilities: readonly number[][], numClasses: number, worst: number, perClass: number): { worst: number[]; perClass: number[][] } {
+  const order = hardestFirst(actual, probabilities);
+  const predicted = probabilities.map(argMax);
+  return {
+    worst: order.filter((i) => predicted[i] !== actual[i]).slice(0, worst),
+    perClass: Array.from({ length: numClasses }, (_, c) => order.filter((i) => actual[i] === c).slice(0, perClass)),
+  };
 }
 
 export function confusionMatrix(actual: ArrayLike<number>, predicted: ArrayLike<number>, numClasses: number): number[][] {

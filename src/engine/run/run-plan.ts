@@ -143,6 +143,7 @@ function outcome(state: RunState): PlanOutcome {
     },
     stages: state.stages,
     ...(state.test ? { test: state.test } : {}),
+    ...(state.gallery ? { gallery: state.gallery } : {}),
     ...(state.baseline ? { baseline: state.baseline } : {}),
     export: state.exported!,
   };

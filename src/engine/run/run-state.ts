@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Plan } from '../../plan/types.js';
 import type { StageCache } from '../cache/stage-cache.js';
 import type { TestMetrics } from '../evaluate/metrics.js';
+import type { ExampleGallery } from '../evaluate/example-gallery.js';
 import type { EpochMetrics, EventListener } from '../events.js';
 import type { RunInputs } from '../facts/gather-facts.js';
 import type { RandomStreams } from '../random.js';
@@ -35,6 +36,8 @@ export interface PlanOutcome {
   };
   stages: StageSummary[];
   test?: TestMetrics;
+  /** The test images a report shows (image datasets with a test split). */
+  gallery?: ExampleGallery;
   /** `baseline: scratch`: the same architecture and stages from random initialisation. */
   baseline?: BaselineResult;
   export: {
@@ -82,6 +85,7 @@ export class RunState {
   stageClaim: { key: string; release: () => Promise<void> } | undefined;
   checkpoints!: CheckpointWriter;
   test: TestMetrics | undefined;
+  gallery: ExampleGallery | undefined;
   baseline: BaselineResult | undefined;
   exported: PlanOutcome['export'] | undefined;
 

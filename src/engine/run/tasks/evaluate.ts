@@ -1,6 +1,7 @@
 import type { EvaluateTask } from '../../../plan/types.js';
 import { splitSource } from '../../data/datasets.js';
-import { evaluateExamples } from '../../evaluate/evaluate.js';
+import { evaluatePredictions } from '../../evaluate/evaluate.js';
+import { exampleGallery } from '../../evaluate/example-gallery.js';
 import { inferenceBatch } from '../../../plan/memory-estimate.js';
 import type { RunState } from '../run-state.js';
 
@@ -12,7 +13,11 @@ export async function runEvaluateTask(task: EvaluateTask, state: RunState): Prom
   if (onFeatures && state.features?.task !== task.features) throw new Error(`evaluate needs ${task.features}, which no earlier task made`);
   const test = onFeatures ? state.features!.sources.test : state.examples.test;
   if (!test) throw new Error('the plan evaluates a test split the data does not have');
-  const names = inputs.selection.test.map((i) => splitSource(inputs.dataset, 'test').name(i));
-  state.test = await evaluateExamples(state.model(onFeatures ? 'head' : 'full'), test, plan.loss, plan.classes.names, names, inferenceBatch(plan.base.layers));
+  const split = splitSource(inputs.dataset, 'test');
+  const names = inputs.selection.test.map((i) => split.name(i));
+  const evaluated = await evaluatePredictions(state.model(onFeatures ? 'head' : 'full'), test, plan.loss, plan.classes.names, names, inferenceBatch(plan.base.layers));
+  state.test = evaluated.metrics;
+  // The report shows the hardest test images, and where the whole model looked in them.
+  if (inputs.preprocessing.kind === 'image') state.gallery = await exampleGallery(state.model('full'), split, inputs.selection.test, inputs.preprocessing, plan.classes.names, evaluated);
   options.onEvent({ type: 'evaluate-end', test: state.test });
 }

@@ -31,8 +31,10 @@ function rendererFor(mode: Mode, print: Printer): ProgressRenderer {
 export function describeRunEnd(end: Pick<RunEndEvent, 'status' | 'dir' | 'seconds' | 'backend' | 'test' | 'error'>): string {
   const where = shown(end.dir);
   if (end.status !== 'completed') return `run ${end.status}: ${where}${end.error ? ` — ${end.error.message}` : ''}\n  continue it with: tlpipe resume ${where}`;
-  const test = end.test ? `test accuracy ${end.test.accuracy.toFixed(4)}, test loss ${end.test.loss.toFixed(4)}` : 'no test split';
-  return `completed ${where} in ${end.seconds.toFixed(1)}s on ${end.backend}: ${test}\n  report: ${path.join(where, 'report.html')}\n  model:  ${path.join(where, 'model')}/`;
+  // The loss has a line of its own, so the first line fits 80 columns with a usual runs path.
+  const test = end.test ? `test accuracy ${end.test.accuracy.toFixed(4)}` : 'no test split';
+  const loss = end.test ? `\n  test loss ${end.test.loss.toFixed(4)}` : '';
+  return `completed ${where} in ${end.seconds.toFixed(1)}s on ${end.backend}: ${test}${loss}\n  report: ${path.join(where, 'report.html')}\n  model:  ${path.join(where, 'model')}/`;
 }
 
 /** Prints how a run ended and returns the exit code. */

@@ -48,6 +48,16 @@ export function formatProgress(p: PhaseProgress): string {
   return `${p.phase}: ${count(p.done)}/${count(p.total)} ${p.unit}${rate}${eta}`;
 }
 
+/** Cells of a drawn bar on a terminal: with the count, rate and ETA beside it, a line fits 80 columns. */
+const BAR_CELLS = 16;
+
+/** `██████░░░░░░░░░░ epoch 3: 416/540 batches, 23/s, ETA 5s`: the same figures behind a drawn bar, for a terminal; `phase` relabels the phase where a title already names it. */
+export function formatProgressBar(p: PhaseProgress, phase = p.phase, cells = BAR_CELLS): string {
+  const fraction = p.total > 0 ? Math.min(1, p.done / p.total) : 0;
+  const full = Math.round(fraction * cells);
+  return `${'█'.repeat(full)}${'░'.repeat(cells - full)} ${formatProgress({ ...p, phase })}`;
+}
+
 export function duration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s}s`;

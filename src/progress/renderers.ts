@@ -1,7 +1,7 @@
 import { Listr, type DefaultRenderer, type ListrTaskWrapper, type SimpleRenderer } from 'listr2';
-import type { RunEvent, RunStartEvent } from '../engine/events.js';
+import type { EpochMetrics, RunEvent, RunStartEvent } from '../engine/events.js';
 import { formatEventLine } from './event-lines.js';
-import { formatProgress, progressTracker } from './progress-rate.js';
+import { formatProgress, formatProgressBar, progressTracker } from './progress-rate.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
 
@@ -94,29 +94,53 @@ function stepsOf(start: RunStartEvent): Step[] {
   const steps: Step[] = [];
   const track = progressTracker();
   if (start.features === 'precompute') {
+    // Each split's line stays once it is done; the bar of the split in progress goes below them.
+    const splitLines: string[] = [];
     steps.push({
       title: 'Extract features with the frozen base',
       endsOn: (e) => e.type === 'stage-start' || e.type === 'evaluate-end' || e.type === 'export-end',
       output: (e) => {
-        const p = e.type === 'features-progress' ? track(e) : undefined;
-        return p ? formatProgress(p) : undefined;
+        if ((e.type === 'features-end' || e.type === 'features-reused') && !e.at) {
+          splitLines.push(formatEventLine(e)!);
+          return splitLines.join('\n');
+        }
+        const p = e.type === 'features-progress' && !e.at ? track(e) : undefined;
+        return p ? [...splitLines, formatProgressBar(p)].join('\n') : undefined;
       },
     });
   }
   for (const stage of start.stages) {
+    // Every finished epoch's line stays under its stage; the bar of the epoch in progress goes below them.
+    const epochLines: string[] = [];
+    const withEpochs = (live?: string): string => [...epochLines, ...(live !== undefined ? [live] : [])].join('\n');
     steps.push({
       title: `Stage ${stage.name}: epochs ${stage.firstEpoch}–${stage.lastEpoch}, ${stage.optimizer} lr ${stage.learningRate}`,
       endsOn: (e) => (e.type === 'stage-end' || e.type === 'stage-reused') && e.stage === stage.name,
       output: (e) => {
-        if (e.type === 'batch-end' && e.stage === stage.name) return `${formatProgress(track(e)!)}, loss ${e.loss.toFixed(4)}`;
-        if (e.type === 'features-progress' && e.at) return formatProgress(track(e)!);
-        return e.type === 'epoch-end' && e.metrics.stage === stage.name ? formatEventLine(e) : undefined;
+        if (e.type === 'batch-end' && e.stage === stage.name) return withEpochs(`${formatProgressBar(track(e)!, `epoch ${e.epoch}`)}, loss ${e.loss.toFixed(4)}`);
+        if (e.type === 'features-progress' && e.at) return withEpochs(formatProgressBar(track(e)!));
+        if (e.type === 'epoch-end' && e.metrics.stage === stage.name) {
+          epochLines.push(epochLine(e.metrics));
+          return withEpochs();
+        }
+        if (e.type === 'stage-end' && e.stage === stage.name) return withEpochs(formatEventLine(e));
+        return undefined;
       },
     });
   }
   if (start.evaluates) steps.push({ title: 'Evaluate on the test split', endsOn: (e) => e.type === 'evaluate-end' || e.type === 'export-end', output: (e) => (e.type === 'evaluate-end' ? formatEventLine(e) : undefined) });
   steps.push({ title: 'Export the model', endsOn: (e) => e.type === 'export-end', output: (e) => (e.type === 'export-end' ? formatEventLine(e) : undefined) });
   return steps;
+}
+
+/** An epoch's figures in at most 80 columns with listr's indent, under its stage's title (which names the stage). */
+export function epochLine(m: EpochMetrics): string {
+  const loss = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(4));
+  const percent = (x: number | undefined): string => (x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
+  const rate = m.lr >= 1e-3 ? String(Number(m.lr.toPrecision(2))) : m.lr.toExponential(1).replace('.0e', 'e');
+  const seconds = m.seconds >= 10 ? `${Math.round(m.seconds)}s` : `${m.seconds.toFixed(1)}s`;
+  const val = m.val_loss === undefined ? '' : `  val loss ${loss(m.val_loss)} acc ${percent(m.val_accuracy)}`;
+  return `epoch ${m.epoch}${m.reused ? ' (reused)' : ''}  loss ${loss(m.loss)} acc ${percent(m.accuracy)}${val}  lr ${rate}  ${seconds}`;
 }
 
 /**

@@ -150,7 +150,7 @@ describe('runs and compare', () => {
     assert.equal(r.code, 0, r.stderr);
     const html = readFileSync(path.join(dir, 'cmp.html'), 'utf8');
     assert.equal((html.match(/<svg class="chart"/g) ?? []).length, 2);
-    assert.match(html, /data-series="exp\/0001-[0-9a-f]{8}"/);
+    for (const curve of ['validation', 'train']) assert.match(html, new RegExp(`data-series="exp/0001-[0-9a-f]{8} ${curve}"`));
     assert.match(html, /<th style="text-align:left">head\[1\]\.units<\/th><td>16<\/td><td>24<\/td>/);
     assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org)/);
   });

@@ -91,7 +91,8 @@ describe('tlpipe sweep: trials as local child processes', () => {
     for (let i = 0; i < 600 && !killed; i++) {
       await sleep(100);
       const file = path.join(runs('crash'), 'grid', 'sweeps');
-      if (!existsSync(file)) continue;
+      // The sweeps folder is made a moment before the sweep's own folder inside it.
+      if (!existsSync(file) || !readdirSync(file).some((n) => /^\d{4}-/.test(n))) continue;
       const stateFile = path.join(sweepDir(runs('crash')), 'trials', '0000.json');
       const state = existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8') || '{}') : {};
       const index = state.run ? path.join(runs('crash'), state.run, 'checkpoints', 'index.json') : '';

@@ -6,9 +6,20 @@ import * as tf from '@tensorflow/tfjs';
  * run its frozen prefix once and train only what lies above.
  */
 
+/**
+ * A layer's output as `model` computes it. A layer applied in several
+ * models (the head's layers: in the head alone and in base + head) has one
+ * node per application; the one in this model's graph is the one wanted.
+ */
+export function outputIn(model: tf.LayersModel, name: string): tf.SymbolicTensor {
+  const layer = model.getLayer(name);
+  const index = layer.inboundNodes.findIndex((_, k) => model.containerNodes.has(`${layer.name}_ib-${k}`));
+  return layer.getOutputAt(Math.max(0, index)) as tf.SymbolicTensor;
+}
+
 /** The model from its input up to `boundary`'s output. */
 export function prefixModel(model: tf.LayersModel, boundary: string): tf.LayersModel {
-  return tf.model({ inputs: model.inputs, outputs: model.getLayer(boundary).getOutputAt(0) as tf.SymbolicTensor, name: `${model.name}_to_${boundary}` });
+  return tf.model({ inputs: model.inputs, outputs: outputIn(model, boundary), name: `${model.name}_to_${boundary}` });
 }
 
 /**
@@ -18,7 +29,7 @@ export function prefixModel(model: tf.LayersModel, boundary: string): tf.LayersM
  * layer above reads anything below the boundary but the boundary itself.
  */
 export function suffixModel(model: tf.LayersModel, boundary: string): tf.LayersModel {
-  const cut = model.getLayer(boundary).getOutputAt(0) as tf.SymbolicTensor;
+  const cut = outputIn(model, boundary);
   const input = tf.input({ shape: cut.shape.slice(1) as number[], name: `${boundary}_output` });
   const made = new Map<number, tf.SymbolicTensor>([[cut.id, input]]);
   const inModel = new Set(model.layers);

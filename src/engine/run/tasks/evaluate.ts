@@ -17,7 +17,14 @@ export async function runEvaluateTask(task: EvaluateTask, state: RunState): Prom
   const names = inputs.selection.test.map((i) => split.name(i));
   const evaluated = await evaluatePredictions(state.model(onFeatures ? 'head' : 'full'), test, plan.loss, plan.classes.names, names, inferenceBatch(plan.base.layers));
   state.test = evaluated.metrics;
-  // The report shows the hardest test images, and where the whole model looked in them.
-  if (inputs.preprocessing.kind === 'image') state.gallery = await exampleGallery(state.model('full'), split, inputs.selection.test, inputs.preprocessing, plan.classes.names, evaluated);
+  // The report shows the hardest test images, and where the whole model looked in them. They are
+  // a view of the run, not its result: if they cannot be made, the run still completes, and says so.
+  if (inputs.preprocessing.kind === 'image') {
+    try {
+      state.gallery = await exampleGallery(state.model('full'), split, inputs.selection.test, inputs.preprocessing, plan.classes.names, evaluated);
+    } catch (error) {
+      options.onEvent({ type: 'log', level: 'warn', message: `the report shows no test images: ${(error as Error).message.split('\n')[0]}` });
+    }
+  }
   options.onEvent({ type: 'evaluate-end', test: state.test });
 }

@@ -185,6 +185,11 @@ train:
     assert.ok(cnn.stages[0].trainableParams > 1000, `trainable ${cnn.stages[0].trainableParams}`);
     // One input channel, as the exported model says.
     assert.deepEqual(readJson(path.join(latestRun(dir, 'cnn'), 'model', 'model.json')).modelTopology.config.layers[0].config.batch_input_shape, [null, 28, 28, 1]);
+    // The report's Grad-CAM reads the head's last convolution: its layers live in two models (head alone, base + head), and the map is of the one that sees images.
+    const gallery = readJson(path.join(latestRun(dir, 'cnn'), 'examples.json'));
+    assert.equal(gallery.layer, 'head_3_batchNormalization');
+    assert.ok(gallery.worst.length > 0 && gallery.worst.every((w: { heat?: unknown }) => w.heat), 'every misclassified example has its maps');
+    assert.doesNotMatch(pretrain.stderr, /shows no test images/);
 
     write(dir, 'transfer.yaml', `name: transfer
 dataset:

@@ -90,7 +90,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err
 }
 
 /** The steps a run shows, from what its run-start event says it will do. */
-function stepsOf(start: RunStartEvent): Step[] {
+function stepsOf(start: RunStartEvent, rows = process.stderr.rows || 40): Step[] {
   const steps: Step[] = [];
   const track = progressTracker();
   if (start.features === 'precompute') {
@@ -112,7 +112,14 @@ function stepsOf(start: RunStartEvent): Step[] {
   for (const stage of start.stages) {
     // Every finished epoch's line stays under its stage; the bar of the epoch in progress goes below them.
     const epochLines: string[] = [];
-    const withEpochs = (live?: string): string => [...epochLines, ...(live !== undefined ? [live] : [])].join('\n');
+    // Past what the terminal can show with the other steps, the oldest lines give way (listr redraws its whole
+    // display, and a display taller than the terminal leaves a copy in the scrollback at every redraw).
+    const room = Math.max(5, rows - start.stages.length - 12);
+    const withEpochs = (live?: string): string => {
+      const hidden = epochLines.length > room ? epochLines.length - room + 1 : 0;
+      const shown = hidden > 0 ? [`… ${hidden} earlier epoch(s), every one in log.txt`, ...epochLines.slice(hidden)] : epochLines;
+      return [...shown, ...(live !== undefined ? [live] : [])].join('\n');
+    };
     steps.push({
       title: `Stage ${stage.name}: epochs ${stage.firstEpoch}–${stage.lastEpoch}, ${stage.optimizer} lr ${stage.learningRate}`,
       endsOn: (e) => (e.type === 'stage-end' || e.type === 'stage-reused') && e.stage === stage.name,

@@ -29,13 +29,13 @@ train:
 `;
 
 /** The CLI in an 80×60 tmux terminal; every screen seen while it runs, and the last one, with lines the terminal wrapped joined again (-J), so a line too wide shows as one. */
-async function screensOf(dir: string, args: string[]): Promise<{ screens: string[]; last: string; code: number }> {
+async function screensOf(dir: string, args: string[], rows = 60): Promise<{ screens: string[]; last: string; code: number }> {
   assert.ok(TMUX, 'tmux is required here (TLPIPE_REQUIRE_TMUX=1) but not installed');
   const session = `tlpipe-test-${process.pid}`;
-  const codeFile = path.join(dir, 'exit-code');
+  const codeFile = path.join(dir, `exit-code-${Date.now()}`);
   const command = `cd ${JSON.stringify(dir)} && ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} ${args.join(' ')}; echo $? > ${JSON.stringify(codeFile)}; sleep 600`;
   const tmux = (...a: string[]): string => execFileSync(TMUX!, ['-L', session, ...a], { encoding: 'utf8', timeout: 10_000 });
-  tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '60', command);
+  tmux('new-session', '-d', '-s', session, '-x', '80', '-y', String(rows), command);
   const screens: string[] = [];
   try {
     const deadline = Date.now() + 300_000;
@@ -73,5 +73,20 @@ describe('progress on a terminal (tmux, 80 columns)', { skip: tmuxSkip }, () => 
     assert.match(last, /^completed runs\/tty\/0001-[0-9a-f]{8} in [\d.]+s on \w+: test accuracy/m);
     // Nothing wrapped: every line, joined where the terminal wrapped it, fits 80 columns.
     for (const screen of [...screens, last]) for (const line of screen.split('\n')) assert.ok([...line.trimEnd()].length <= 80, `${[...line.trimEnd()].length} columns: ${line}`);
+  });
+
+  it('in a short terminal, a long stage keeps its latest epochs and says where the others are', async () => {
+    const dir = workspace('tty-short');
+    write(dir, 'tty.yaml', PIPELINE.replace('perClass: 40', 'perClass: 10').replace(/    - \{ name: head[^\n]*\n    - \{ name: tune[^\n]*\n/, '    - { name: head, epochs: 12, optimizer: { learningRate: 0.01 } }\n'));
+    // 22 rows: room for 9 lines under the stage (22 − 1 stage − 12 for the other steps and the run's lines).
+    const { last, code } = await screensOf(dir, ['run', 'tty.yaml', '--no-cache'], 22);
+    assert.equal(code, 0, last);
+    const full = await screensOf(dir, ['run', 'tty.yaml', '--no-cache'], 60);
+    assert.equal(full.code, 0, full.last);
+    assert.match(last, /^ +› … 4 earlier epoch\(s\), every one in log\.txt$/m);
+    for (let epoch = 5; epoch <= 12; epoch++) assert.match(last, new RegExp(`^ +epoch ${epoch}  loss`, 'm'));
+    assert.doesNotMatch(last, /^ +(› )?epoch [1-4]  loss/m);
+    // A terminal tall enough shows all twelve.
+    for (let epoch = 1; epoch <= 12; epoch++) assert.match(full.last, new RegExp(`^ +(› )?epoch ${epoch}  loss`, 'm'));
   });
 });

@@ -104,6 +104,10 @@ function stepsOf(start: RunStartEvent, rows = process.stderr.rows || 40): Step[]
           splitLines.push(formatEventLine(e)!);
           return splitLines.join('\n');
         }
+        // Until the first count (the data read, the base built, feature workers loading tfjs), the step says what it is doing.
+        if (e.type === 'data') return `data: ${e.train} train, ${e.validation} validation, ${e.test} test`;
+        if (e.type === 'base') return e.model === 'none' ? 'no base' : `base ${e.model} cut at ${e.cut}, features ${e.outputShape.join('×')}`;
+        if (e.type === 'features-start' && !e.at) return [...splitLines, `${formatEventLine(e)!}…`].join('\n');
         const p = e.type === 'features-progress' && !e.at ? track(e) : undefined;
         return p ? [...splitLines, formatProgressBar(p)].join('\n') : undefined;
       },

@@ -52,7 +52,7 @@ export async function explain(runRef: string, inputs: readonly string[], options
           maps: await Promise.all(e.maps.map(async (m) => {
             if (!options.out) return m;
             const overlay = path.join(options.out, `${names[i]}.${safeName(m.label)}.png`);
-            await writeFileAtomic(overlay, await overlayPng(e.image, m.heatmap));
+            await writeFileAtomic(overlay, await overlayPng(e.image, m.heatmap, { reduce: false }));
             return { ...m, overlay };
           })),
         }))),

@@ -145,7 +145,7 @@ function stepsOf(start: RunStartEvent, rows = process.stderr.rows || 40): Step[]
 }
 
 /** An epoch's figures in at most 80 columns with listr's indent, under its stage's title (which names the stage). */
-export function epochLine(m: EpochMetrics): string {
+function epochLine(m: EpochMetrics): string {
   const loss = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(4));
   const percent = (x: number | undefined): string => (x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
   const rate = m.lr >= 1e-3 ? String(Number(m.lr.toPrecision(2))) : m.lr.toExponential(1).replace('.0e', 'e');

@@ -24,7 +24,7 @@ export async function runReportHtml(dir: string): Promise<string> {
   const summary = await readSummary(dir);
   const baseline = await readMetricRows(dir, 'baseline');
   const gallery = await readGallery(dir);
-  const minutes = (seconds: number): string => (seconds < 60 ? `${seconds.toFixed(1)} s` : `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`);
+  const minutes = (seconds: number): string => (seconds < 60 ? `${seconds.toFixed(1)} s` : `${Math.floor(Math.round(seconds) / 60)} min ${Math.round(seconds) % 60} s`);
   return renderReport({
     title: `${plan.pipeline} — run ${record.id}`,
     run: {

@@ -52,6 +52,7 @@ export async function exampleGallery(
   const perClass = Math.max(1, Math.min(PER_CLASS_SHOWN, Math.floor(PER_CLASS_TOTAL / classNames.length)));
   const chosen = galleryPositions(actual, probabilities, classNames.length, WORST_SHOWN, perClass);
   const positions = [...new Set([...chosen.worst, ...chosen.perClass.flat()])];
+  if (positions.length === 0) return { worst: [], perClass: [] };
   const predicted = (i: number): number => probabilities[i]!.reduce((best, v, c, p) => (v > p[best]! ? c : best), 0);
   const batch = await split.pixels(positions.map((i) => indexes[i]!));
   const images = inputImages(batch, pre);

@@ -9,8 +9,13 @@ export interface InputImage {
   rgb: Uint8Array;
 }
 
-/** Small inputs (28×28 digits, 64×64) are enlarged to at least this many pixels on their longer side, so a person can see them. */
-const MIN_DISPLAY = 128;
+/**
+ * The longer side of a shown image: small inputs (28×28 digits, 64×64) are
+ * enlarged to about this without smoothing, so a person can see them; large
+ * ones (224×224 photos) are made this small, so a report of dozens of
+ * images stays a few hundred kilobytes.
+ */
+const DISPLAY = 128;
 
 /**
  * A colour for a heat value in 0–1, from dark blue through green and
@@ -22,16 +27,16 @@ export function heatColour(v: number): [number, number, number] {
   return [channel(3), channel(2), channel(1)];
 }
 
-/** The image as a PNG, enlarged without smoothing (pixels stay pixels). */
+/** The image as a PNG at display size. */
 export function thumbnailPng(image: InputImage): Promise<Uint8Array> {
-  return encode(image.rgb, image);
+  return encode(image.rgb, image, true);
 }
 
 /**
  * The image with the heat drawn over it: each pixel mixed with its heat's
  * colour in proportion to the heat, so cold regions show the image as it is.
  */
-export function overlayPng(image: InputImage, map: ClassHeatmap): Promise<Uint8Array> {
+export function overlayPng(image: InputImage, map: ClassHeatmap, options: { reduce: boolean } = { reduce: true }): Promise<Uint8Array> {
   if (map.height !== image.height || map.width !== image.width) throw new Error(`a ${map.height}×${map.width} map over a ${image.height}×${image.width} image`);
   const out = new Uint8Array(image.rgb.length);
   for (let p = 0; p < map.values.length; p++) {
@@ -40,14 +45,16 @@ export function overlayPng(image: InputImage, map: ClassHeatmap): Promise<Uint8A
     const alpha = 0.65 * heat;
     for (let c = 0; c < 3; c++) out[p * 3 + c] = Math.round((1 - alpha) * image.rgb[p * 3 + c]! + alpha * colour[c]!);
   }
-  return encode(out, image);
+  return encode(out, image, options.reduce);
 }
 
-async function encode(rgb: Uint8Array, size: { height: number; width: number }): Promise<Uint8Array> {
-  const factor = Math.max(1, Math.ceil(MIN_DISPLAY / Math.max(size.height, size.width)));
-  const png = await sharp(rgb, { raw: { width: size.width, height: size.height, channels: 3 } })
-    .resize({ width: size.width * factor, height: size.height * factor, kernel: 'nearest' })
-    .png({ compressionLevel: 9 })
-    .toBuffer();
+/** `reduce`: a large image is made display-sized (a report's many images); else it keeps its pixels (an overlay a person asked for). */
+async function encode(rgb: Uint8Array, size: { height: number; width: number }, reduce: boolean): Promise<Uint8Array> {
+  const longer = Math.max(size.height, size.width);
+  let image = sharp(rgb, { raw: { width: size.width, height: size.height, channels: 3 } });
+  // Enlarged by a whole factor without smoothing (pixels stay pixels), or reduced with smoothing.
+  if (longer < DISPLAY) image = image.resize({ width: size.width * Math.ceil(DISPLAY / longer), height: size.height * Math.ceil(DISPLAY / longer), kernel: 'nearest' });
+  else if (reduce) image = image.resize({ width: Math.round((size.width * DISPLAY) / longer), height: Math.round((size.height * DISPLAY) / longer), kernel: 'lanczos3' });
+  const png = await image.png({ compressionLevel: 9 }).toBuffer();
   return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }

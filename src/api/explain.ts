@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { overlayPng } from '../engine/evaluate/heatmap-image.js';
 import type { ClassHeatmap } from '../engine/evaluate/grad-cam.js';
@@ -6,6 +5,7 @@ import { writeFileAtomic } from '../store/atomic-write.js';
 import { loadModel } from './load-model.js';
 import { userErrorsAt } from './run-refs.js';
 import { failed, ok, problem, type Outcome, type PipelineOptions } from './types.js';
+import { makeDirs } from '../engine/make-dirs.js';
 
 export interface ExplainOptions extends Pick<PipelineOptions, 'runsDir' | 'backend'> {
   /** Write each map over its image as a PNG here: `<image name>.<class>.png`. Absent: nothing is written. */
@@ -43,7 +43,7 @@ export async function explain(runRef: string, inputs: readonly string[], options
         ...(options.layer ? { layer: options.layer } : {}),
       });
       const names = overlayNames(explanations.map((e) => e.file));
-      if (options.out) await mkdir(options.out, { recursive: true });
+      if (options.out) await makeDirs(options.out);
       const value = {
         layer,
         explanations: await Promise.all(explanations.map(async (e, i): Promise<Explanation> => ({

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { failed, ok, problem, type Outcome } from './types.js';
+import { makeDirs } from '../engine/make-dirs.js';
+import { fileSystemError } from '../store/disk-errors.js';
 
 /**
  * Keeps the small run records in git (what a reviewer reads) and leaves out
@@ -83,7 +85,13 @@ export interface InitResult {
  */
 export async function initProject(dir = '.'): Promise<Outcome<InitResult>> {
   const target = path.resolve(dir);
-  await mkdir(target, { recursive: true });
+  try {
+    await makeDirs(target);
+  } catch (error) {
+    const cause = fileSystemError(error);
+    if (!cause) throw error;
+    return failed([cause.toDiagnostic(dir)]);
+  }
   const name = path.basename(target).replace(/[^A-Za-z0-9_-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64) || 'pipeline';
   const project = projectRoot(target);
   const schemaFile = path.join(project, ...SCHEMA_IN_PROJECT);

@@ -12,11 +12,16 @@ const REASONS: Readonly<Record<string, string>> = {
   ELOOP: 'a symbolic link loops',
   EISDIR: 'a folder is where a file should be',
   ENOTDIR: 'a file is where a folder should be',
+  ENOTSUP: 'the file system there does not allow it (no new folders on /proc, say)',
   EMFILE: 'too many files are open',
   ENFILE: 'too many files are open',
 };
 
-const shown = (file: string): string => path.relative(process.cwd(), file) || file;
+/** A path as typed from the working folder; one outside it stays absolute (`/proc/x`, not `../../proc/x`). */
+const shown = (file: string): string => {
+  const relative = path.relative(process.cwd(), file);
+  return relative === '' || relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+};
 
 /**
  * An error of the file system (a full disk, a read-only or unreadable

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { io } from '@tensorflow/tfjs';
 import type { CheckpointIndex, ExportFiles, RunOutput } from '../engine/train/checkpoints.js';
@@ -9,23 +9,7 @@ import { fileModelHandler, writeExportFiles } from './model-folder.js';
 import { RunLock, type LockOwner } from './run-lock.js';
 import { readRunRecord, versions, writeRunRecord, type RunRecord, type RunStatus } from './run-record.js';
 import { HEARTBEAT_FILE, HEARTBEAT_MS } from './run-status.js';
-
-/**
- * mkdir -p that fails with the real reason: a recursive mkdir that cannot
- * create a level reports ENOENT (on a read-only mount, say), so the first
- * missing level is made on its own to learn why (EROFS, EACCES).
- */
-async function makeFolder(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    let missing = dir;
-    while (!(await stat(path.dirname(missing)).then(() => true, () => false)) && path.dirname(missing) !== missing) missing = path.dirname(missing);
-    await mkdir(missing);
-    throw error;
-  }
-}
+import { makeDirs } from '../engine/make-dirs.js';
 
 /** pipeline.yaml: the pipeline exactly as it ran (the file's bytes, or with overrides applied). */
 export const PIPELINE_COPY = 'pipeline.yaml';
@@ -221,7 +205,7 @@ export class RunFolder implements RunOutput {
  */
 export async function reserveFolderName(parent: string, fingerprint: string): Promise<string> {
   const idsDir = path.join(parent, '.ids');
-  await makeFolder(idsDir);
+  await makeDirs(idsDir);
   const taken = (await readdir(idsDir)).map(Number).filter(Number.isInteger);
   let number = Math.max(0, ...taken) + 1;
   for (;;) {

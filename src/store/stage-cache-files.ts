@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../diagnostics/user-error.js';
 import type { CachedStage, StageCache } from '../engine/cache/stage-cache.js';
 import { describeOwner, RunLock } from './run-lock.js';
 import { HEARTBEAT_MS, isAlive } from './run-status.js';
+import { makeDirs } from '../engine/make-dirs.js';
 
 /** The bytes of the files directly in a folder (a cache entry has two). */
 async function folderBytes(dir: string): Promise<number> {
@@ -67,7 +68,7 @@ export class StageCacheFiles implements StageCache {
     const deadline = Date.now() + Number(process.env['TLPIPE_CACHE_WAIT_S'] ?? 6 * 3600) * 1000;
     let told = false;
     for (;;) {
-      const got = await mkdir(dir, { recursive: true }).then(() => RunLock.acquire(dir, 'stage cache', `${key}.claim`)).catch(() => undefined);
+      const got = await makeDirs(dir).then(() => RunLock.acquire(dir, 'stage cache', `${key}.claim`)).catch(() => undefined);
       if (!got) return unclaimed;
       if (got.ok) {
         const beat = setInterval(() => void got.lock.touch(), HEARTBEAT_MS);
@@ -156,7 +157,7 @@ export class StageCacheFiles implements StageCache {
   private async write(kind: string, key: string, meta: object, data: Uint8Array): Promise<void> {
     const dir = this.dir(kind, key);
     const temporary = `${dir}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await mkdir(temporary, { recursive: true });
+    await makeDirs(temporary);
     try {
       await writeFile(path.join(temporary, 'data.bin'), data);
       await writeFile(path.join(temporary, 'meta.json'), JSON.stringify({ ...meta, sha256: sha256(data), bytes: data.byteLength }));

@@ -1,9 +1,10 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../diagnostics/user-error.js';
 import type { SweepSpec } from '../plan/sweep-trials.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
 import { reserveFolderName } from './run-folder.js';
+import { makeDirs } from '../engine/make-dirs.js';
 
 /**
  * A sweep's record: runs/<pipeline>/sweeps/<NNNN>-<fp8>/. sweep.json says
@@ -77,7 +78,7 @@ export class SweepFolder {
     const parent = path.join(runsRoot, record.pipeline, SWEEPS_DIR);
     const id = await reserveFolderName(parent, fingerprint);
     const folder = new SweepFolder(path.join(parent, id), { id, ...record });
-    await mkdir(path.join(folder.dir, 'trials'), { recursive: true });
+    await makeDirs(path.join(folder.dir, 'trials'));
     await folder.save();
     return folder;
   }
@@ -140,7 +141,7 @@ export class SweepFolder {
    */
   async recordRung(epoch: number, index: number, value: number): Promise<number[]> {
     const dir = path.join(this.dir, 'rungs', String(epoch));
-    await mkdir(dir, { recursive: true });
+    await makeDirs(dir);
     const earlier: number[] = [];
     for (const name of await readdir(dir)) {
       if (!/^\d{4}\.json$/.test(name) || Number(name.slice(0, 4)) === index) continue;

@@ -274,6 +274,17 @@ const cases: HostileCase[] = [
     ...(AS_ROOT ? { uid: NOBODY } : {}),
     code: 1, stderr: /^runs: error: permission denied \(runs\/p\/\.ids\)|permission denied \(runs\/p/m,
   },
+  // Node's recursive mkdir never returns under /proc: every folder tlpipe makes is made one level at a time.
+  {
+    name: 'a runs folder where the file system takes no new folders (/proc): an error at once, not a hang',
+    setup: (dir) => ['run', write(dir, 'p.yaml', `backend: wasm\ndataset: { format: mnist, limit: { perClass: 2, testPerClass: 1 }, image: { size: [32, 32] } }\nbase: { cut: block_2_add }\n${HEAD}`), '--runs', '/proc/tlpipe-runs'],
+    code: 1, stderr: /error: the file system there does not allow it \(no new folders on \/proc, say\) \(\/proc\/tlpipe-runs\)\n {2}hint: check the path/, timeoutMs: 30_000,
+  },
+  {
+    name: 'a project folder for init under /proc: an error at once, not a hang',
+    setup: () => ['init', '/proc/tlpipe-project/sub'],
+    code: 1, stderr: /^\/proc\/tlpipe-project\/sub: error: the file system there does not allow it \(no new folders on \/proc, say\) \(\/proc\/tlpipe-project\)/m, timeoutMs: 30_000,
+  },
   {
     name: 'a read-only file system under the runs folder (a real ro mount)',
     skip: () => (mountable() ? undefined : 'cannot mount a tmpfs here (needs root)'),

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../diagnostics/user-error.js';
+import { makeDirs } from '../make-dirs.js';
 
 /** Where downloaded base models are kept: $TLPIPE_CACHE or ~/.cache/tlpipe. */
 export function cacheRoot(): string {
@@ -179,7 +180,7 @@ export async function downloadModel(url: string, options: { sha256?: string; cac
   const hash = createHash('sha256').update(json);
   const staging = `${dir}.${process.pid}.partial`;
   await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true });
+  await makeDirs(staging);
   try {
     await writeFile(path.join(staging, 'model.json'), json);
     for (const group of manifest.weightsManifest) {
@@ -188,7 +189,7 @@ export async function downloadModel(url: string, options: { sha256?: string; cac
         if (!target.startsWith(staging + path.sep)) throw new UserError(`${url} names a weight file outside its folder: ${shard}`, KEY);
         const data = await fetchBytes(new URL(shard, url).href, fetching);
         hash.update(data);
-        await mkdir(path.dirname(target), { recursive: true });
+        await makeDirs(path.dirname(target));
         await writeFile(target, data);
       }
     }

@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../store/atomic-write.js';
 import { loadModel } from './load-model.js';
 import { userErrorsAt } from './run-refs.js';
 import { failed, ok, problem, type Outcome, type PipelineOptions } from './types.js';
-import { makeDirs } from '../engine/make-dirs.js';
+import { makeDirs } from '../platform/make-dirs.js';
 
 export interface ExplainOptions extends Pick<PipelineOptions, 'runsDir' | 'backend'> {
   /** Write each map over its image as a PNG here: `<image name>.<class>.png`. Absent: nothing is written. */

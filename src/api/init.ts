@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { failed, ok, problem, type Outcome } from './types.js';
-import { makeDirs } from '../engine/make-dirs.js';
+import { makeDirs } from '../platform/make-dirs.js';
 import { fileSystemError } from '../store/disk-errors.js';
 
 /**

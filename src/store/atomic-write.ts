@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { makeDirs } from '../engine/make-dirs.js';
+import { makeDirs } from '../platform/make-dirs.js';
 
 /**
  * Writes a file so that readers see either the old content or the whole new

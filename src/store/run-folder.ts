@@ -9,7 +9,7 @@ import { fileModelHandler, writeExportFiles } from './model-folder.js';
 import { RunLock, type LockOwner } from './run-lock.js';
 import { readRunRecord, versions, writeRunRecord, type RunRecord, type RunStatus } from './run-record.js';
 import { HEARTBEAT_FILE, HEARTBEAT_MS } from './run-status.js';
-import { makeDirs } from '../engine/make-dirs.js';
+import { makeDirs } from '../platform/make-dirs.js';
 
 /** pipeline.yaml: the pipeline exactly as it ran (the file's bytes, or with overrides applied). */
 export const PIPELINE_COPY = 'pipeline.yaml';

@@ -6,7 +6,7 @@ import { UserError } from '../diagnostics/user-error.js';
 import type { CachedStage, StageCache } from '../engine/cache/stage-cache.js';
 import { describeOwner, RunLock } from './run-lock.js';
 import { HEARTBEAT_MS, isAlive } from './run-status.js';
-import { makeDirs } from '../engine/make-dirs.js';
+import { makeDirs } from '../platform/make-dirs.js';
 
 /** The bytes of the files directly in a folder (a cache entry has two). */
 async function folderBytes(dir: string): Promise<number> {

@@ -4,7 +4,7 @@ import { UserError } from '../diagnostics/user-error.js';
 import type { SweepSpec } from '../plan/sweep-trials.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
 import { reserveFolderName } from './run-folder.js';
-import { makeDirs } from '../engine/make-dirs.js';
+import { makeDirs } from '../platform/make-dirs.js';
 
 /**
  * A sweep's record: runs/<pipeline>/sweeps/<NNNN>-<fp8>/. sweep.json says

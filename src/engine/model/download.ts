@@ -4,7 +4,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../diagnostics/user-error.js';
-import { makeDirs } from '../make-dirs.js';
+import { makeDirs } from '../../platform/make-dirs.js';
 
 /** Where downloaded base models are kept: $TLPIPE_CACHE or ~/.cache/tlpipe. */
 export function cacheRoot(): string {

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { io } from '@tensorflow/tfjs';
 import type { CheckpointIndex, ExportFiles, RunOutput } from '../engine/train/checkpoints.js';
@@ -107,7 +107,18 @@ export class RunFolder implements RunOutput {
 
   // ——— RunOutput, for the engine ———
 
-  writeFile(relative: string, data: string | Uint8Array): Promise<void> {
+  /**
+   * Rejects with ENOENT (the folder's path) once the run folder is gone.
+   * Every write into it checks first: making a file's missing parents would
+   * otherwise make the deleted run folder again, half empty, and the run
+   * would go on into it instead of failing as removed.
+   */
+  private async present(): Promise<void> {
+    await stat(this.dir);
+  }
+
+  async writeFile(relative: string, data: string | Uint8Array): Promise<void> {
+    await this.present();
     return writeFileAtomic(this.path(relative), data);
   }
 
@@ -117,6 +128,7 @@ export class RunFolder implements RunOutput {
 
   /** A checkpoint folder is written under a temporary name and renamed into place whole. */
   async replaceDir(fromRelative: string, toRelative: string): Promise<void> {
+    await this.present();
     await rm(this.path(toRelative), { recursive: true, force: true });
     await rename(this.path(fromRelative), this.path(toRelative));
   }
@@ -126,7 +138,14 @@ export class RunFolder implements RunOutput {
   }
 
   modelHandler(relativeDir: string): io.IOHandler {
-    return fileModelHandler(this.path(relativeDir));
+    const handler = fileModelHandler(this.path(relativeDir));
+    return {
+      ...handler,
+      save: async (artifacts) => {
+        await this.present();
+        return handler.save!(artifacts);
+      },
+    };
   }
 
   readCheckpointIndex(): Promise<CheckpointIndex | undefined> {
@@ -137,11 +156,13 @@ export class RunFolder implements RunOutput {
     return readdir(this.path(relativeDir)).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' || error.code === 'ENOTDIR' ? [] : Promise.reject(error)));
   }
 
-  writeCheckpointIndex(index: CheckpointIndex): Promise<void> {
+  async writeCheckpointIndex(index: CheckpointIndex): Promise<void> {
+    await this.present();
     return writeCheckpointIndex(this.dir, index);
   }
 
-  writeExportFiles(files: ExportFiles, relativeDir?: string): Promise<void> {
+  async writeExportFiles(files: ExportFiles, relativeDir?: string): Promise<void> {
+    await this.present();
     return writeExportFiles(this.dir, files, relativeDir);
   }
 

@@ -5,7 +5,7 @@ import { imageBatch, type ImagePreprocessing } from '../data/preprocess.js';
 import { inputImages } from './explain-images.js';
 import { GradCam, explanationLayer } from './grad-cam.js';
 import { overlayPng, thumbnailPng } from './heatmap-image.js';
-import { galleryPositions } from './metrics.js';
+import { argMax, galleryPositions } from './metrics.js';
 
 /** Misclassified test examples shown with their Grad-CAM maps. */
 const WORST_SHOWN = 8;
@@ -53,7 +53,7 @@ export async function exampleGallery(
   const chosen = galleryPositions(actual, probabilities, classNames.length, WORST_SHOWN, perClass);
   const positions = [...new Set([...chosen.worst, ...chosen.perClass.flat()])];
   if (positions.length === 0) return { worst: [], perClass: [] };
-  const predicted = (i: number): number => probabilities[i]!.reduce((best, v, c, p) => (v > p[best]! ? c : best), 0);
+  const predicted = (i: number): number => argMax(probabilities[i]!);
   const batch = await split.pixels(positions.map((i) => indexes[i]!));
   const images = inputImages(batch, pre);
   const pngs = await Promise.all(images.map(thumbnailPng));

@@ -4,6 +4,7 @@ import type { PixelBatch } from '../data/dataset-types.js';
 import { imageBatch, pixelsTensor, type ImagePreprocessing, type Preprocessing } from '../data/preprocess.js';
 import { GradCam, explanationLayer, type ClassHeatmap } from './grad-cam.js';
 import type { InputImage } from './heatmap-image.js';
+import { argMax } from './metrics.js';
 import { decodeFiles, joinedPixels, rankedClasses, type PredictionFailure } from './predict.js';
 
 /** Images explained per Grad-CAM pass: each holds the model's activations and their gradients. */
@@ -86,5 +87,3 @@ export function inputImages(batch: PixelBatch, pre: ImagePreprocessing): InputIm
   const size = height * width * 3;
   return Array.from({ length: batch.count }, (_, i) => ({ height, width, rgb: Uint8Array.from(bytes.subarray(i * size, (i + 1) * size)) }));
 }
-
-const argMax = (values: readonly number[]): number => values.reduce((best, v, i) => (v > values[best]! ? i : best), 0);

@@ -19,7 +19,8 @@ export interface TestMetrics {
   worst: { example: string; actual: string; predicted: string; probabilityOfActual: number; probabilityOfPredicted: number }[];
 }
 
-const argMax = (values: number[]): number => values.reduce((best, v, i) => (v > values[best]! ? i : best), 0);
+/** The index of the largest value (the first, on ties): the predicted class of a row of probabilities. */
+export const argMax = (values: readonly number[]): number => values.reduce((best, v, i) => (v > values[best]! ? i : best), 0);
 
 /** Every test metric from the true classes and the predicted probabilities. */
 export function testMetrics(actual: number[], probabilities: number[][], loss: number, classNames: string[], exampleNames: string[], worstCount: number): TestMetrics {

@@ -6,13 +6,13 @@ import { packageRoot } from '../../src/package/package-root.js';
 
 /**
  * Imports go one way: cli → api → watch/progress/sweep → store → engine → plan →
- * format → diagnostics/package/platform (the few things Node itself gets
- * wrong, worked around once). A folder imports from folders below it (and
+ * format → platform (the few things Node itself gets wrong, worked around
+ * once, and reading back files nothing vouches for) → diagnostics/package. A folder imports from folders below it (and
  * from itself). The store implements the engine's output interfaces, so it
  * may use the engine's types, never its code; the CLI uses the layers under
  * the API only for types and for printing (progress, diagnostics).
  */
-const RANK: Readonly<Record<string, number>> = { diagnostics: 0, package: 0, platform: 0, format: 1, plan: 2, engine: 3, store: 4, progress: 5, watch: 5, sweep: 5, api: 6, cli: 7 };
+const RANK: Readonly<Record<string, number>> = { diagnostics: 0, package: 0, platform: 0.5, format: 1, plan: 2, engine: 3, store: 4, progress: 5, watch: 5, sweep: 5, api: 6, cli: 7 };
 /** Layers a folder may import code (not only types) from, beyond the rank rule. */
 const CODE_FROM: Readonly<Record<string, readonly string[] | undefined>> = {
   store: ['diagnostics', 'package', 'platform', 'format', 'plan', 'store'],

@@ -16,7 +16,7 @@ export { run, resume, type RunOptions, type RunResult, type RunInfo } from './ru
 export { evaluate, type Evaluation, type EvaluateOptions } from './evaluate.js';
 export { predict } from './predict.js';
 export { explain, type Explanation, type ExplainOptions } from './explain.js';
-export { loadModel, modelFiles, type LoadedModel, type Prediction, type PredictionFailure, type ImageExplanation, type ClassHeatmap } from './load-model.js';
+export { loadModel, modelFiles, type ModelOptions, type LoadedModel, type Prediction, type PredictionFailure, type ImageExplanation, type ClassHeatmap } from './load-model.js';
 export { listRuns, compare, report, type Comparison, type RunOverview } from './runs.js';
 export { describeData, type DatasetReport } from './data.js';
 export { listModels, type ZooListing } from './models.js';

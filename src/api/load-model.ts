@@ -1,26 +1,133 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Preprocessing } from '../engine/data/preprocess.js';
-import { loadExportedModel, preparedImages } from '../engine/evaluate/exported-model.js';
+import { lstat } from 'node:fs/promises';
+import path from 'node:path';
+import { loadExportedModel, modelShapes, preparedImages } from '../engine/evaluate/exported-model.js';
 import { collectImageFiles, predictImages, type Prediction, type PredictionFailure } from '../engine/evaluate/predict.js';
 import { explainImages, type ImageExplanation } from '../engine/evaluate/explain-images.js';
 import { UserError } from '../diagnostics/user-error.js';
 import { closestMatches } from '../diagnostics/did-you-mean.js';
 import { selectBackend } from '../engine/kernels/backend.js';
-import { fileModelHandler, readExportedModel } from '../store/model-folder.js';
-import { readPlan } from '../store/plan-file.js';
+import { isModelFolder, MODEL_DIR, readExportedModel, type ExportedModelInfo } from '../store/model-folder.js';
+import { readRunRecord, RUN_FILE, type RunRecord } from '../store/run-record.js';
+import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { findRunFolder, userErrorsAt } from './run-refs.js';
-import { ok, type Outcome, type PipelineOptions } from './types.js';
+import { failed, ok, problem, type Outcome, type PipelineOptions } from './types.js';
 
 export type { Prediction, PredictionFailure } from '../engine/evaluate/predict.js';
 export type { ImageExplanation } from '../engine/evaluate/explain-images.js';
 export type { ClassHeatmap } from '../engine/evaluate/grad-cam.js';
 
 /**
- * A tfjs IO handler for an exported model folder (runs/<p>/<id>/model/): plain
- * `@tensorflow/tfjs` has no file:// loader in Node, so
+ * A tfjs IO handler for an exported model folder (runs/<p>/<id>/model/, or a
+ * copy of one): plain `@tensorflow/tfjs` has no file:// loader in Node, so
  * `tf.loadLayersModel(modelFiles(dir))` is how a program loads it directly.
+ * It checks the folder first as `loadModel` does: every file against
+ * manifest.json (a folder without one is read with a warning on stderr),
+ * weight files inside the folder, sizes declared before they are allocated.
  */
-export const modelFiles = (dir: string): tf.io.IOHandler => fileModelHandler(dir);
+export const modelFiles = (dir: string): tf.io.IOHandler => ({
+  async load() {
+    const exported = await readExportedModel(dir);
+    if (exported.note) process.emitWarning(exported.note, { code: 'TLPIPE_UNVERIFIED_MODEL' });
+    return exported.handler.load!();
+  },
+});
+
+/** Options of every command that uses a run's exported model. */
+export interface ModelOptions extends Pick<PipelineOptions, 'runsDir' | 'backend'> {
+  /**
+   * Use the model of a run that did not complete (failed, interrupted, still
+   * running). Refused by default: such a run may have stopped while writing
+   * its model, or after something went wrong that the model reflects.
+   */
+  allowIncomplete?: boolean;
+}
+
+/** An exported model opened and checked, with where it came from. */
+export interface OpenedModel {
+  model: tf.LayersModel;
+  exported: ExportedModelInfo;
+  outputs: 'probabilities' | 'logits';
+  /** The run folder the model belongs to; absent for a model folder outside any run (a deployed copy). */
+  runDir?: string;
+  warnings: Diagnostic[];
+}
+
+const MODEL_REF_HINT = 'or name a model folder itself (one with model.json, such as runs/<pipeline>/<run>/model-uint8)';
+
+/**
+ * Where the model a command names is: a model folder given directly (with
+ * model.json: model/, model-uint8/ inside a run, or a copy elsewhere), or a
+ * run (a run folder, `<pipeline>/<NNNN>`, `<pipeline>`) and its model/.
+ * A run that did not complete is refused unless `allowIncomplete`.
+ */
+export async function findExportedModel(ref: string, options: ModelOptions): Promise<{ ok: true; modelDir: string; runDir?: string } | { ok: false; outcome: Outcome<never> }> {
+  let modelDir: string;
+  let runDir: string | undefined;
+  let record: RunRecord | undefined;
+  if (await isModelFolder(ref)) {
+    modelDir = path.resolve(ref);
+    const parent = path.dirname(modelDir);
+    // Inside a run folder, the run's status counts as much as for the run named.
+    if (await lstat(path.join(parent, RUN_FILE)).then(() => true, () => false)) {
+      runDir = parent;
+      try {
+        record = await readRunRecord(parent);
+      } catch (error) {
+        if (!(error instanceof UserError) || options.allowIncomplete) throw error;
+        return { ok: false, outcome: failed([problem(ref, `the run ${parent} that holds this model cannot be read, so whether it completed is unknown: ${error.message}`, ALLOW_HINT)]) };
+      }
+    }
+  } else {
+    const found = await findRunFolder(ref, options);
+    if (!found.ok) return { ok: false, outcome: failed(found.outcome.diagnostics.map((d) => ({ ...d, hint: d.hint ? `${d.hint}; ${MODEL_REF_HINT}` : MODEL_REF_HINT }))) };
+    runDir = found.dir;
+    record = found.record;
+    modelDir = path.join(found.dir, MODEL_DIR);
+  }
+  if (record && record.status !== 'completed' && !options.allowIncomplete) {
+    const why = record.error?.message ? ` (${record.error.message.split('\n')[0]})` : '';
+    return { ok: false, outcome: failed([problem(ref, `run ${runDir} is ${record.status}, not completed${why}: its model may be incomplete, or reflect what went wrong`, ALLOW_HINT)]) };
+  }
+  return { ok: true, modelDir, ...(runDir ? { runDir } : {}) };
+}
+
+const ALLOW_HINT = 'name a completed run, or pass --allow-incomplete (the API: allowIncomplete: true) to use this model anyway';
+
+/**
+ * The exported model a command names, read without trust (see
+ * readExportedModel), built by tfjs only once its topology is checked, and
+ * checked against its labels and preprocessing: as many class names as
+ * outputs, the input size and channels preprocessing.json gives.
+ */
+export async function openExportedModel(ref: string, options: ModelOptions): Promise<{ ok: true; opened: OpenedModel } | { ok: false; outcome: Outcome<never> }> {
+  const found = await findExportedModel(ref, options);
+  if (!found.ok) return found;
+  const exported = await readExportedModel(found.modelDir);
+  await selectBackend(options.backend ?? 'auto');
+  const modelFile = path.join(found.modelDir, 'model.json');
+  const model = await loadExportedModel(exported.handler, modelFile);
+  try {
+    const shapes = modelShapes(model);
+    checkAgreement(exported, shapes);
+    const warnings = exported.note ? [{ ...problem(found.modelDir, exported.note, 'run the pipeline again to export the model with a manifest'), severity: 'warning' as const }] : [];
+    return { ok: true, opened: { model, exported, outputs: shapes.outputs, ...(found.runDir ? { runDir: found.runDir } : {}), warnings } };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+}
+
+/** labels.json and preprocessing.json must describe the model beside them. */
+function checkAgreement(exported: ExportedModelInfo, shapes: ReturnType<typeof modelShapes>): void {
+  const hint = 'the files of a model folder belong together; the folder was damaged, edited, or assembled from different runs';
+  if (exported.labels.length !== shapes.classes) throw new UserError(`${path.join(exported.dir, 'labels.json')} names ${exported.labels.length} classes, but the model has ${shapes.classes} outputs`, [], hint);
+  const pre = exported.preprocessing;
+  const expected = pre.kind === 'image' ? [...pre.inputSize, pre.channels] : [pre.columns.length];
+  const fits = shapes.input.length === expected.length && shapes.input.every((d, i) => d === null || d === expected[i]);
+  if (!fits) throw new UserError(`${path.join(exported.dir, 'preprocessing.json')} prepares inputs of shape [${expected.join(', ')}], but the model takes [${shapes.input.map((d) => d ?? 'any').join(', ')}]`, [], hint);
+}
 
 /** A run's exported model, ready to classify images exactly as `tlpipe predict` does. */
 export interface LoadedModel {
@@ -51,18 +158,15 @@ export interface LoadedModel {
 
 /**
  * Loads a run's exported model (a run folder, `<pipeline>/<NNNN>` or
- * `<pipeline>`), its labels and its preprocessing. It activates a backend
- * (`auto` unless told) on the tfjs this package uses.
+ * `<pipeline>`), or a model folder given directly, with its labels and its
+ * preprocessing, each checked (see openExportedModel). It activates a
+ * backend (`auto` unless told) on the tfjs this package uses.
  */
-export async function loadModel(runRef: string, options: Pick<PipelineOptions, 'runsDir' | 'backend'> = {}): Promise<Outcome<LoadedModel>> {
-  const found = await findRunFolder(runRef, options);
-  if (!found.ok) return found.outcome;
-  return userErrorsAt(runRef, async () => {
-    const exported = await readExportedModel(found.dir);
-    const plan = await readPlan(found.dir);
-    await selectBackend(options.backend ?? 'auto');
-    const model = await loadExportedModel(fileModelHandler(exported.dir));
-    const outputs = plan.loss === 'categoricalCrossentropy' ? 'probabilities' : 'logits';
+export async function loadModel(ref: string, options: ModelOptions = {}): Promise<Outcome<LoadedModel>> {
+  return userErrorsAt(ref, async () => {
+    const opened = await openExportedModel(ref, options);
+    if (!opened.ok) return opened.outcome;
+    const { model, exported, outputs, warnings } = opened.opened;
     const pre = exported.preprocessing;
     return ok<LoadedModel>({
       model,
@@ -89,6 +193,6 @@ export async function loadModel(runRef: string, options: Pick<PipelineOptions, '
         return { ...explained, failures: [...collected.failures, ...explained.failures] };
       },
       dispose: () => model.dispose(),
-    });
+    }, warnings);
   });
 }

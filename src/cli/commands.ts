@@ -40,6 +40,9 @@ const QUIET: CommandOption = { flags: '--quiet', description: 'print only the re
 const SET: CommandOption = { flags: '--set <key=value>', description: 'set a value by key path, validated like the file, e.g. --set train.stages[0].epochs=3 (repeatable; the value is YAML)', repeatable: true };
 const NO_CACHE: CommandOption = { flags: '--no-cache', description: 'train every stage and extract features afresh (default: reuse those an earlier run left in <runs>/.cache)' };
 const JSON_OUT = (what: string): CommandOption => ({ flags: '--json', description: `print ${what} as JSON` });
+const ALLOW_INCOMPLETE: CommandOption = { flags: '--allow-incomplete', description: 'use the model of a run that did not complete (failed, interrupted, running); refused without it' };
+const MODEL_REF = { syntax: '<run>', description: 'a run folder, <pipeline>/<NNNN>, or a model folder (model/, model-uint8/ or a copy)' };
+const allowIncomplete = (options: Record<string, unknown>): { allowIncomplete?: true } => (options['allowIncomplete'] ? { allowIncomplete: true } : {});
 
 const api = () => import('../api/index.js');
 
@@ -98,16 +101,17 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'evaluate',
-    args: [{ syntax: '<run>', description: 'a run folder, or <pipeline>/<NNNN>' }],
+    args: [MODEL_REF],
     summary: "evaluate a run's model on its test split (or --data <folder>)",
     description: "Evaluates the run's exported model: on the run's own test split (the dataset as the run resolved it, split with its seed), or with --data on a folder with one sub-folder of images per class (named as the model's classes). Prints loss, accuracy, top-k, per-class precision/recall/F1, the confusion matrix and the most wrong examples.",
-    options: [{ flags: '--data <folder>', description: 'evaluate on these labelled images instead of the test split' }, JSON_OUT('the metrics'), { flags: '--out <dir>', description: 'also write evaluation.json and confusion-matrix.csv there' }, BACKEND, RUNS],
+    options: [{ flags: '--data <folder>', description: 'evaluate on these labelled images instead of the test split' }, JSON_OUT('the metrics'), { flags: '--out <dir>', description: 'also write evaluation.json and confusion-matrix.csv there' }, ALLOW_INCOMPLETE, BACKEND, RUNS],
     run: async ({ positional: [run], options }, print) => {
       const { evaluate } = await api();
-      const result = await evaluate(run!, { ...dataOption(options), ...(options['out'] ? { out: String(options['out']) } : {}), ...backendAndRuns(options) });
+      const result = await evaluate(run!, { ...dataOption(options), ...(options['out'] ? { out: String(options['out']) } : {}), ...allowIncomplete(options), ...backendAndRuns(options) });
+      printDiagnostics(result.warnings, print);
       if (result.value) {
-        const { formatEvaluation } = await import('./format-results.js');
-        printLine(print.out, options['json'] ? JSON.stringify({ on: result.value.on, ...result.value.metrics }) : `evaluated ${run} on ${result.value.on}\n${formatEvaluation(result.value)}`);
+        const { formatEvaluated } = await import('./format-results.js');
+        printLine(print.out, options['json'] ? JSON.stringify({ on: result.value.on, ...result.value.metrics }) : formatEvaluated(run!, result.value));
       }
       // Files that could not be decoded were left out of the metrics: said, and exit 1.
       return result.ok ? EXIT.ok : failure(result.diagnostics, print);
@@ -115,23 +119,25 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'predict',
-    args: [{ syntax: '<run>', description: 'a run folder, or <pipeline>/<NNNN>' }, { syntax: '<images...>', description: 'image files or folders of them' }],
+    args: [MODEL_REF, { syntax: '<images...>', description: 'image files or folders of them' }],
     summary: "classify image files (or folders) with a run's exported model",
     description: "Loads the run's exported model with its labels.json and preprocessing.json, prepares each image exactly as training did, and prints the most likely classes.",
-    options: [{ flags: '--top <n>', description: 'how many classes to show per image (default 3)' }, { flags: '--json', description: 'one JSON object per image' }, BACKEND, RUNS],
+    options: [{ flags: '--top <n>', description: 'how many classes to show per image (default 3)' }, { flags: '--json', description: 'one JSON object per image' }, ALLOW_INCOMPLETE, BACKEND, RUNS],
     run: async ({ positional: [run, ...images], options }, print) => {
       const top = Number(options['top'] ?? 3);
       if (!Number.isInteger(top) || top < 1) return usage(`--top must be a positive whole number, got '${String(options['top'])}'`, print);
       const { predict } = await api();
-      const result = await predict(run!, images, { top, ...backendAndRuns(options) });
+      const result = await predict(run!, images, { top, ...allowIncomplete(options), ...backendAndRuns(options) });
+      printDiagnostics(result.warnings, print);
+      const { formatPrediction } = await import('./format-results.js');
       // The images that could be classified are printed even when others could not; then exit 1.
-      for (const p of result.value ?? []) printLine(print.out, options['json'] ? JSON.stringify(p) : `${p.file}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`);
+      for (const p of result.value ?? []) printLine(print.out, options['json'] ? JSON.stringify(p) : formatPrediction(p));
       return result.ok ? EXIT.ok : failure(result.diagnostics, print);
     },
   },
   {
     name: 'explain',
-    args: [{ syntax: '<run>', description: 'a run folder, or <pipeline>/<NNNN>' }, { syntax: '<images...>', description: 'image files or folders of them' }],
+    args: [MODEL_REF, { syntax: '<images...>', description: 'image files or folders of them' }],
     summary: "show where in each image the evidence for its class lies (Grad-CAM)",
     description: "Classifies each image with the run's exported model, as predict does, and computes a Grad-CAM map of the class it is given (and of each --class): the last convolutional layer's activations weighed by the class score's gradient. Writes each map over the image as the model saw it, as <out>/<image>.<class>.png (red: most evidence), and prints the most likely classes.",
     options: [
@@ -140,21 +146,22 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--layer <name>', description: 'the layer to explain at (default: the last with height and width)' },
       { flags: '--top <n>', description: 'how many classes to show per image (default 3)' },
       { flags: '--json', description: 'one JSON object per image: top classes, and each map\'s class and PNG' },
-      BACKEND, RUNS,
+      ALLOW_INCOMPLETE, BACKEND, RUNS,
     ],
     run: async ({ positional: [run, ...images], options }, print) => {
       const top = Number(options['top'] ?? 3);
       if (!Number.isInteger(top) || top < 1) return usage(`--top must be a positive whole number, got '${String(options['top'])}'`, print);
       const { explain } = await api();
       const out = String(options['out'] ?? 'explanations');
-      const result = await explain(run!, images, { top, out, ...(options['class'] ? { classes: options['class'] as string[] } : {}), ...(options['layer'] ? { layer: String(options['layer']) } : {}), ...backendAndRuns(options) });
+      const result = await explain(run!, images, { top, out, ...(options['class'] ? { classes: options['class'] as string[] } : {}), ...(options['layer'] ? { layer: String(options['layer']) } : {}), ...allowIncomplete(options), ...backendAndRuns(options) });
+      printDiagnostics(result.warnings, print);
+      const { formatExplanation } = await import('./format-results.js');
+      const { terminalText } = await import('./terminal-text.js');
       for (const e of result.value?.explanations ?? []) {
         const maps = e.maps.map((m) => ({ label: m.label, probability: m.probability, why: m.why, overlay: m.overlay }));
-        printLine(print.out, options['json']
-          ? JSON.stringify({ file: e.file, layer: result.value!.layer, top: e.top, maps })
-          : `${e.file}: ${e.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}\n${maps.map((m) => `  ${m.why === 'predicted' ? 'predicted' : 'asked'} ${m.label}: ${shownPath(m.overlay!)}`).join('\n')}`);
+        printLine(print.out, options['json'] ? JSON.stringify({ file: e.file, layer: result.value!.layer, top: e.top, maps }) : formatExplanation(e, shownPath));
       }
-      if (result.value && !options['json']) printLine(print.err, `Grad-CAM at layer ${result.value.layer}; overlays in ${shownPath(out)}/`);
+      if (result.value && !options['json']) printLine(print.err, `Grad-CAM at layer ${terminalText(result.value.layer)}; overlays in ${terminalText(shownPath(out))}/`);
       return result.ok ? EXIT.ok : failure(result.diagnostics, print);
     },
   },

@@ -1,4 +1,5 @@
-import type { Comparison, Evaluation, RunOverview, ZooListing } from '../api/index.js';
+import type { Comparison, Evaluation, Explanation, Prediction, RunOverview, ZooListing } from '../api/index.js';
+import { terminalText } from './terminal-text.js';
 import { alignColumns, fitColumns, TEXT_WIDTH, wrapParagraph } from './text-table.js';
 
 /** `tlpipe runs`: one line per run. */
@@ -73,17 +74,35 @@ function verticalComparison(c: Comparison, names: string[], rows: string[][], st
   ].join('\n');
 }
 
+/** `tlpipe predict`: an image and its most likely classes (names from the model's labels.json, escaped for the terminal). */
+export function formatPrediction(p: Prediction): string {
+  return `${terminalText(p.file)}: ${p.top.map((t) => `${terminalText(t.label)} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`;
+}
+
+/** `tlpipe explain`: an image, its most likely classes, and each map's overlay PNG. */
+export function formatExplanation(e: Explanation, shownPath: (file: string) => string): string {
+  const maps = e.maps.map((m) => `  ${m.why === 'predicted' ? 'predicted' : 'asked'} ${terminalText(m.label)}: ${m.overlay ? terminalText(shownPath(m.overlay)) : '–'}`);
+  return [formatPrediction(e), ...maps].join('\n');
+}
+
+/** `tlpipe evaluate`: what was evaluated, then the metrics. */
+export function formatEvaluated(run: string, evaluation: Evaluation): string {
+  return `evaluated ${terminalText(run)} on ${terminalText(evaluation.on)}\n${formatEvaluation(evaluation)}`;
+}
+
 /** The metrics as a person reads them: headline numbers, a per-class table, the confusion matrix, the worst examples. */
 export function formatEvaluation({ metrics, classNames }: Evaluation): string {
   const pct = (v: number): string => v.toFixed(4);
   const topK = Object.entries(metrics.topK).filter(([k]) => k !== 'top1').map(([k, v]) => `${k.replace('top', 'top-')} ${pct(v)}`).join('  ');
-  const width = Math.max(5, ...classNames.map((n) => n.length));
-  const perClass = classNames.map((name) => {
+  // Class names come from the model's labels.json: shown escaped, and measured as shown.
+  const shown = classNames.map(terminalText);
+  const width = Math.max(5, ...shown.map((n) => n.length));
+  const perClass = classNames.map((name, i) => {
     const m = metrics.perClass[name]!;
-    return `  ${name.padEnd(width)}  ${pct(m.precision)}     ${pct(m.recall)}  ${pct(m.f1)}  ${String(m.support).padStart(7)}`;
+    return `  ${shown[i]!.padEnd(width)}  ${pct(m.precision)}     ${pct(m.recall)}  ${pct(m.f1)}  ${String(m.support).padStart(7)}`;
   });
   const cell = Math.max(4, ...metrics.confusionMatrix.flat().map((v) => String(v).length));
-  const matrix = metrics.confusionMatrix.map((row, i) => `  ${classNames[i]!.padEnd(width)}  ${row.map((v) => String(v).padStart(cell)).join(' ')}`);
+  const matrix = metrics.confusionMatrix.map((row, i) => `  ${shown[i]!.padEnd(width)}  ${row.map((v) => String(v).padStart(cell)).join(' ')}`);
   return [
     `accuracy ${pct(metrics.accuracy)}  loss ${pct(metrics.loss)}  ${topK}  (${metrics.examples} examples)`,
     '',
@@ -94,7 +113,7 @@ export function formatEvaluation({ metrics, classNames }: Evaluation): string {
     ...matrix,
     '',
     'most wrong (lowest probability of the true class):',
-    ...metrics.worst.slice(0, 10).map((w) => `  ${w.example}: ${w.actual} → ${w.predicted} (p(actual) ${w.probabilityOfActual.toFixed(3)})`),
+    ...metrics.worst.slice(0, 10).map((w) => `  ${terminalText(w.example)}: ${terminalText(w.actual)} → ${terminalText(w.predicted)} (p(actual) ${w.probabilityOfActual.toFixed(3)})`),
   ].join('\n');
 }
 

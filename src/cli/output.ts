@@ -1,4 +1,5 @@
 import { formatDiagnostic, type Diagnostic } from '../diagnostics/diagnostic.js';
+import { terminalLines } from './terminal-text.js';
 
 /** 0 success; 1 an invalid pipeline or a failed run; 2 a usage error; 130 interrupted (128 + SIGINT). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
@@ -19,7 +20,8 @@ export function printLine(write: (text: string) => void, text: string): void {
 }
 
 export function printDiagnostics(diagnostics: readonly Diagnostic[], print: Printer): void {
-  for (const d of diagnostics) printLine(print.err, formatDiagnostic(d));
+  // A message may quote a class or file name: its control characters are shown escaped.
+  for (const d of diagnostics) printLine(print.err, terminalLines(formatDiagnostic(d)));
 }
 
 /**

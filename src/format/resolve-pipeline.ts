@@ -41,7 +41,7 @@ type Defaulted = PipelineFile & {
   backend: NonNullable<PipelineFile['backend']>;
   base: NonNullable<PipelineFile['base']> & { model: string };
   baseline: 'none' | 'scratch';
-  export: { quantize: 'none' | 'uint8' | 'float16' };
+  export: { quantize: 'none' | 'uint8' | 'float16'; demoPage?: boolean };
   train: NonNullable<PipelineFile['train']> & { batchSize: number; classWeights: 'none' | 'balanced'; checkpoints: NonNullable<NonNullable<PipelineFile['train']>['checkpoints']> };
 };
 
@@ -94,7 +94,7 @@ export function resolvePipeline(file: string, written: PipelineFile, chosen?: { 
     head: f.head.map(resolveHeadLayer),
     ...(requested && strategy ? { strategy: { requested, chosen: strategy, filled: expanded!.filled } } : {}),
     baseline: f.baseline,
-    export: { quantize: f.export.quantize ?? 'none' },
+    export: { quantize: f.export.quantize ?? 'none', ...(f.export.demoPage !== undefined ? { demoPage: f.export.demoPage } : {}) },
     train: {
       batchSize: f.train.batchSize,
       checkpoints: resolveCheckpoints(f.train.checkpoints, hasValidation(common.validation)),

@@ -274,6 +274,7 @@ export const PipelineFileSchema = Type.Object({
   train: Type.Optional(train),
   export: Type.Optional(Type.Object({
     quantize: Type.Optional(Enum(['none', 'uint8', 'float16'], { description: "Also export a copy with quantized weights for the web (model-uint8/ or model-float16/), which tf.loadLayersModel loads as it is (tfjs's weight-manifest quantization): uint8 is about 4× smaller (per tensor, v ≈ q·scale + min), float16 2×. The quantized copy's test accuracy is in summary.json beside the float model's.", default: 'none' })),
+    demoPage: Type.Optional(Type.Boolean({ description: "index.html beside each exported image model: a page that classifies a picked image offline, with tfjs and the weights inside it. Default: written when the weights take up to 32 MiB (a bigger model makes a page too big to open or keep). true: always; false: never." })),
   }, { description: 'What the run exports besides the float32 model in model/.', additionalProperties: false, default: {} })),
   sweep: Type.Optional(sweep),
 }, {

@@ -164,5 +164,5 @@ export interface PipelineSpec {
   strategy?: { requested: StrategyName; chosen: NamedStrategy; filled: StrategyKey[] };
   baseline: 'none' | 'scratch';
   /** A quantized copy of the exported model, for the web. */
-  export: { quantize: 'none' | 'uint8' | 'float16' };
+  export: { quantize: 'none' | 'uint8' | 'float16'; demoPage?: boolean };
 }

@@ -189,6 +189,7 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs, options: Pla
   const quantize = spec.export.quantize === 'none' ? undefined : spec.export.quantize;
   const exported = addTask<ExportTask>({
     id: 'export', kind: 'export', dependsOn: [previous], config: { classNames: names, ...(quantize ? { quantize } : {}) }, ...(quantize ? { quantize } : {}),
+    ...(spec.export.demoPage !== undefined ? { demoPage: spec.export.demoPage } : {}),
     description: `export the model (tfjs LayersModel) with labels.json and preprocessing.json${quantize ? `; and with ${quantize} weights in model-${quantize}/ (${quantize === 'uint8' ? '4' : '2'}× smaller), evaluated on the test split` : ''}`,
   });
 

@@ -124,6 +124,8 @@ export type BaselineTask = TaskCommon<'baseline'>;
 export interface ExportTask extends TaskCommon<'export'> {
   /** Also a copy with quantized weights, in model-<dtype>/, evaluated on the test split. */
   quantize?: 'uint8' | 'float16';
+  /** `export.demoPage`: index.html always (true) or never (false); absent: when the weights are small enough. It changes no model, so no fingerprint. */
+  demoPage?: boolean;
 }
 export type PlanTask = DataTask | BaseTask | HeadTask | FeaturesTask | TrainTask | EvaluateTask | BaselineTask | ExportTask;
 

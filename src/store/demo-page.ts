@@ -1,9 +1,16 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
 /** index.html beside an exported model: a page that classifies an image the user picks. */
 export const DEMO_PAGE = 'index.html';
+
+/**
+ * Weights above this are not put in a page (base64 makes them a third
+ * bigger): inception_v3's made a 118 MB page that a browser loads slowly and
+ * git keeps for ever. `export.demoPage: true` writes it anyway.
+ */
+export const DEMO_PAGE_MAX_WEIGHT_BYTES = 32 * 2 ** 20;
 
 /** tfjs's browser bundle, from the installed package: the page needs no network. */
 async function tfjsBundle(): Promise<string> {
@@ -24,9 +31,14 @@ const scriptJson = (value: unknown): string => JSON.stringify(value).replace(/</
  * already at the input size is prepared exactly as tlpipe prepares it; others
  * are resized by the browser's canvas, not sharp's lanczos3.
  * `#image=<url>` classifies that image on load (and `backend=cpu` picks tfjs's
- * CPU backend): how the page is tested, and a link to share.
+ * CPU backend): how the page is tested, and a link to share. An image that
+ * cannot be read says so; only a model that fails to load says that. Not
+ * written (false) for tabular models, nor above DEMO_PAGE_MAX_WEIGHT_BYTES
+ * unless `always`.
  */
-export async function writeDemoPage(dir: string, write: (file: string, content: string) => Promise<void>): Promise<void> {
+export async function writeDemoPage(dir: string, write: (file: string, content: string) => Promise<void>, options: { always?: boolean } = {}): Promise<boolean> {
+  const weightBytes = (await stat(path.join(dir, 'weights.bin'))).size;
+  if (weightBytes > DEMO_PAGE_MAX_WEIGHT_BYTES && !options.always) return false;
   const [modelJson, weights, labels, preprocessing, tfjs] = await Promise.all([
     readFile(path.join(dir, 'model.json'), 'utf8').then((t) => JSON.parse(t) as { modelTopology: unknown; weightsManifest: { weights: unknown[] }[] }),
     readFile(path.join(dir, 'weights.bin')),
@@ -34,7 +46,7 @@ export async function writeDemoPage(dir: string, write: (file: string, content: 
     readFile(path.join(dir, 'preprocessing.json'), 'utf8').then((t) => JSON.parse(t) as { kind: string }),
     tfjsBundle(),
   ]);
-  if (preprocessing.kind !== 'image') return;
+  if (preprocessing.kind !== 'image') return false;
   const model = { modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest.flatMap((g) => g.weights), weights: weights.toString('base64') };
   await write(path.join(dir, DEMO_PAGE), `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -90,10 +102,19 @@ function input(pixels) {
     return tf.add(tf.mul(x, tf.tensor1d(pre.scale.slice(0, pre.channels))), tf.tensor1d(pre.offset.slice(0, pre.channels))).expandDims(0);
   });
 }
-async function classify(model, url) {
+/** The image at url, decoded; one that cannot be read is said as such, not as a model that did not load. */
+async function decoded(url) {
   const image = new Image();
   image.src = url;
-  await image.decode();
+  try {
+    await image.decode();
+  } catch (error) {
+    throw new Error('the image could not be read (' + (error && error.message ? error.message : 'not an image the browser can decode') + ')');
+  }
+  return image;
+}
+async function classify(model, url) {
+  const image = await decoded(url);
   const x = input(draw(image));
   const p = Array.from(await model.predict(x).data());
   x.dispose();
@@ -114,12 +135,13 @@ load().then(async (model) => {
   status('pick an image');
   document.getElementById('file').addEventListener('change', (e) => {
     const file = e.target.files[0];
-    if (file) classify(model, URL.createObjectURL(file)).catch((error) => status('cannot read that image: ' + error.message));
+    if (file) classify(model, URL.createObjectURL(file)).catch((error) => status(error.message));
   });
   const image = new URLSearchParams(location.hash.slice(1)).get('image');
-  if (image) await classify(model, image);
-}).catch((error) => status('the model did not load: ' + error.message));
+  if (image) await classify(model, image).catch((error) => status(error.message));
+}, (error) => status('the model did not load: ' + error.message));
 </script>
 </body></html>
 `);
+  return true;
 }

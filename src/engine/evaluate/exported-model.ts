@@ -1,27 +1,52 @@
 import * as tf from '@tensorflow/tfjs';
+import type { KeyPath } from '../../diagnostics/diagnostic.js';
+import { UserError } from '../../diagnostics/user-error.js';
 import type { Plan } from '../../plan/types.js';
 import { foldBatchNorm } from '../model/fold-batch-norm.js';
+import { knownLayerClasses } from '../model/local-model.js';
+import { checkTopology, type KerasTopology } from '../model/model-topology.js';
 import type { BatchSource } from '../train/train-stage.js';
 import { evaluateExamples } from './evaluate.js';
 import type { TestMetrics } from './metrics.js';
 
-/** A run's exported LayersModel, loaded through the given IO handler (the run's model folder). */
-export function loadExportedModel(handler: tf.io.IOHandler): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(handler);
+/**
+ * A run's exported LayersModel, loaded through the given IO handler (the
+ * model folder's, which has checked its files). The topology is checked
+ * before tfjs builds anything (layer classes tfjs knows, bounded units,
+ * filters, input sides and weight shapes), and a model whose layers and
+ * weights still do not fit together is a UserError naming `file`, not an
+ * allocation failure with a stack.
+ */
+export async function loadExportedModel(handler: tf.io.IOHandler, file: string, keyPath: KeyPath = []): Promise<tf.LayersModel> {
+  const artifacts = await handler.load!();
+  checkTopology(artifacts.modelTopology as KerasTopology, (artifacts.weightSpecs ?? []) as { name: string; shape: number[] }[], knownLayerClasses(), file, keyPath);
+  try {
+    return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+  } catch (error) {
+    if (error instanceof UserError) throw error;
+    throw new UserError(`${file} cannot be built into a model: ${String((error as Error)?.message ?? error).split('\n')[0]}`, keyPath, 'its layers and its weights do not fit together; the exported model was damaged or edited');
+  }
+}
+
+/** What a loaded model takes and gives: its input shape without the batch axis, its number of classes, and whether it ends in softmax. */
+export function modelShapes(model: tf.LayersModel): { input: (number | null)[]; classes: number; outputs: 'probabilities' | 'logits' } {
+  const input = model.inputs[0]!.shape.slice(1);
+  const output = model.outputs[0]!;
+  const config = output.sourceLayer.getConfig() as { activation?: unknown };
+  const softmax = config.activation === 'softmax' || output.sourceLayer.getClassName() === 'Softmax';
+  return { input, classes: output.shape[output.shape.length - 1] ?? 0, outputs: softmax ? 'probabilities' : 'logits' };
 }
 
 /**
  * An exported model evaluated with batch norm folded into its convolutions,
  * as the run computed its features, so the numbers are summary.json's.
  */
-export async function evaluateExportedModel(handler: tf.io.IOHandler, source: BatchSource, loss: Plan['loss'], classNames: string[], exampleNames: string[], batch: number): Promise<TestMetrics> {
-  const model = await tf.loadLayersModel(handler);
+export async function evaluateExportedModel(model: tf.LayersModel, source: BatchSource, loss: Plan['loss'], classNames: string[], exampleNames: string[], batch: number): Promise<TestMetrics> {
   const folded = await foldBatchNorm(model);
   try {
     return await evaluateExamples(folded, source, loss, classNames, exampleNames, batch);
   } finally {
     if (folded !== model) folded.dispose();
-    model.dispose();
   }
 }
 

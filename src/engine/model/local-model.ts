@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readRegularFile } from '../read-file.js';
+import type { KeyPath } from '../../diagnostics/diagnostic.js';
 import { UserError } from '../../diagnostics/user-error.js';
+import { confinedPath } from '../../platform/read-back.js';
 import { checkTopology, type KerasTopology } from './model-topology.js';
 import { joinShards, type ModelArtifacts } from './zoo.js';
 
@@ -34,10 +36,7 @@ export async function loadLocalArtifacts(file: string): Promise<ModelArtifacts> 
   const shards: Buffer[] = [];
   for (const group of model.weightsManifest) {
     for (const shard of group.paths) {
-      const shardFile = path.resolve(path.dirname(file), shard);
-      if (!shardFile.startsWith(path.dirname(path.resolve(file)) + path.sep)) {
-        throw new UserError(`${file} names a weight file outside its folder: ${shard}`, ['base', 'model'], 'weight files sit beside model.json');
-      }
+      const shardFile = confinedWeightFile(file, shard, ['base', 'model']);
       const data = await readRegularFile(shardFile, 'weights', ['base', 'model'], HINT);
       hash.update(data);
       shards.push(data);
@@ -53,7 +52,20 @@ export async function loadLocalArtifacts(file: string): Promise<ModelArtifacts> 
   };
 }
 
+/**
+ * A weight file a model.json names, resolved beside it: `../../w.bin`, an
+ * absolute path or a NUL byte is refused. The one check every loader of a
+ * model.json makes (a base model here, a run's exported model in the store).
+ */
+export function confinedWeightFile(modelFile: string, shard: unknown, keyPath: KeyPath): string {
+  try {
+    return confinedPath(path.dirname(path.resolve(modelFile)), shard as string, 'weight file');
+  } catch {
+    throw new UserError(`${modelFile} names a weight file outside its folder: ${JSON.stringify(shard)}`, keyPath, 'weight files sit beside model.json');
+  }
+}
+
 /** The layer classes tfjs-layers has registered: the only ones a model.json may name. */
-function knownLayerClasses(): ReadonlySet<string> {
+export function knownLayerClasses(): ReadonlySet<string> {
   return new Set(Object.keys(tf.serialization.SerializationMap.getMap().classNameMap));
 }

@@ -1,4 +1,5 @@
 import { closestMatches } from '../../diagnostics/did-you-mean.js';
+import type { KeyPath } from '../../diagnostics/diagnostic.js';
 import { UserError } from '../../diagnostics/user-error.js';
 
 /**
@@ -96,14 +97,15 @@ const LIMITS = { weightElements: 2 ** 28, totalWeightElements: 2 ** 29, dimensio
  * names), and every shape must be sane, so an absurd file gets a clear
  * message instead of an allocation failure.
  */
-export function checkTopology(topology: KerasTopology, weightSpecs: { name: string; shape: number[] }[], knownClasses: ReadonlySet<string>, file: string): void {
+export function checkTopology(topology: KerasTopology, weightSpecs: { name: string; shape: number[] }[], knownClasses: ReadonlySet<string>, file: string, keyPath: KeyPath = ['base', 'model']): void {
   const fail = (message: string, hint?: string): never => {
-    throw new UserError(`${file}: ${message}`, ['base', 'model'], hint);
+    throw new UserError(`${file}: ${message}`, keyPath, hint);
   };
-  const config = modelConfig(topology);
-  if (!config || !Array.isArray(config.config?.layers)) fail('its modelTopology has no layer list');
+  const config = topology && typeof topology === 'object' ? modelConfig(topology) : undefined;
+  if (!config || typeof config !== 'object' || !Array.isArray(config.config?.layers)) return fail('its modelTopology has no layer list');
   const visit = (layers: KerasLayerJson[]): void => {
     for (const layer of layers) {
+      if (!layer || typeof layer !== 'object' || !layer.config || typeof layer.config !== 'object') fail('its layer list holds something that is not a layer');
       if (!knownClasses.has(layer.class_name)) {
         const near = closestMatches(layer.class_name, [...knownClasses], 1);
         fail(`layer \`${layerName(layer)}\` has class \`${layer.class_name}\`, which tfjs-layers does not know`, near.length > 0 ? `did you mean \`${near[0]}\`? custom layers cannot be loaded` : 'custom layers cannot be loaded');
@@ -113,6 +115,7 @@ export function checkTopology(topology: KerasTopology, weightSpecs: { name: stri
         const v = c[key];
         if (v !== undefined && !(Number.isInteger(v) && (v as number) > 0 && (v as number) <= LIMITS.units)) fail(`layer \`${layerName(layer)}\` has ${key} ${JSON.stringify(v)}`, `a ${key} count is a positive whole number up to ${LIMITS.units}`);
       }
+      if (c.batch_input_shape !== undefined && !Array.isArray(c.batch_input_shape)) fail(`layer \`${layerName(layer)}\` has an input shape that is not a list`);
       for (const d of c.batch_input_shape ?? []) {
         if (d !== null && !(Number.isInteger(d) && d > 0 && d <= LIMITS.inputSide)) fail(`layer \`${layerName(layer)}\` has input shape [${(c.batch_input_shape ?? []).join(', ')}]`);
       }

@@ -12,6 +12,8 @@ export interface ExportFiles {
   preprocessing: Preprocessing;
   /** Test examples and the model's outputs on them, so anyone loading the model can check their preprocessing. */
   probe: { split: string; indexes: number[]; examples: string[]; predictions: number[][] };
+  /** index.html beside the model: always (true), never (false), or when the weights are small enough (absent). */
+  demoPage?: boolean;
 }
 
 /**

@@ -37,6 +37,7 @@ export async function runExportTask(task: ExportTask, state: RunState): Promise<
       labels: plan.classes.names,
       preprocessing,
       probe: { split, indexes, examples: indexes.map((index) => source.name(index)), predictions: expected.arraySync() as number[][] },
+      ...(task.demoPage !== undefined ? { demoPage: task.demoPage } : {}),
     });
     tf.dispose([expected, actual]);
     state.exported = { dir, verified: maxAbsDifference === 0, maxAbsDifference, probeExamples: probe.shape[0]! };
@@ -44,7 +45,7 @@ export async function runExportTask(task: ExportTask, state: RunState): Promise<
     probe.dispose();
     reloaded.dispose();
   }
-  if (task.quantize) state.exported.quantized = await exportQuantized(model, task.quantize, state);
+  if (task.quantize) state.exported.quantized = await exportQuantized(model, task.quantize, task.demoPage, state);
   options.onEvent({ type: 'export-end', dir, verified: state.exported.verified, maxAbsDifference: state.exported.maxAbsDifference, ...(state.exported.quantized ? { quantized: state.exported.quantized } : {}) });
 }
 
@@ -53,7 +54,7 @@ export async function runExportTask(task: ExportTask, state: RunState): Promise<
  * labels, preprocessing and probe), loaded back as a user would load it and
  * evaluated on the test split, so the accuracy it costs is measured, not guessed.
  */
-async function exportQuantized(model: tf.LayersModel, dtype: 'uint8' | 'float16', state: RunState): Promise<NonNullable<RunState['exported']>['quantized']> {
+async function exportQuantized(model: tf.LayersModel, dtype: 'uint8' | 'float16', demoPage: boolean | undefined, state: RunState): Promise<NonNullable<RunState['exported']>['quantized']> {
   const { plan, inputs, options } = state;
   const { output } = options;
   let artifacts: tf.io.ModelArtifacts | undefined;
@@ -75,7 +76,7 @@ async function exportQuantized(model: tf.LayersModel, dtype: 'uint8' | 'float16'
     const expected = tf.tidy(() => model.predict(probe) as tf.Tensor);
     const actual = tf.tidy(() => loaded.predict(probe) as tf.Tensor);
     const maxAbsDifference = tf.tidy(() => tf.max(tf.abs(tf.sub(expected, actual))).dataSync()[0]!);
-    await output.writeExportFiles({ labels: plan.classes.names, preprocessing, probe: { split, indexes, examples: indexes.map((index) => source.name(index)), predictions: actual.arraySync() as number[][] } }, dir);
+    await output.writeExportFiles({ labels: plan.classes.names, preprocessing, probe: { split, indexes, examples: indexes.map((index) => source.name(index)), predictions: actual.arraySync() as number[][] }, ...(demoPage !== undefined ? { demoPage } : {}) }, dir);
     tf.dispose([probe, expected, actual]);
     const test = state.examples.test && selection.test.length > 0
       ? await evaluateExamples(loaded, state.examples.test, plan.loss, plan.classes.names, selection.test.map((i) => splitSource(dataset, 'test').name(i)), inferenceBatch(plan.base.layers))

@@ -4,7 +4,7 @@ import { UserError } from '../../diagnostics/user-error.js';
 import type { Plan } from '../../plan/types.js';
 import { foldBatchNorm } from '../model/fold-batch-norm.js';
 import { knownLayerClasses } from '../model/local-model.js';
-import { checkTopology, type KerasTopology } from '../model/model-topology.js';
+import { checkLayerWeights, checkTopology, type KerasTopology } from '../model/model-topology.js';
 import type { BatchSource } from '../train/train-stage.js';
 import { evaluateExamples } from './evaluate.js';
 import type { TestMetrics } from './metrics.js';
@@ -13,13 +13,16 @@ import type { TestMetrics } from './metrics.js';
  * A run's exported LayersModel, loaded through the given IO handler (the
  * model folder's, which has checked its files). The topology is checked
  * before tfjs builds anything (layer classes tfjs knows, bounded units,
- * filters, input sides and weight shapes), and a model whose layers and
+ * filters, input sides and weight shapes, each dense and convolution
+ * kernel present at its declared size), and a model whose layers and
  * weights still do not fit together is a UserError naming `file`, not an
  * allocation failure with a stack.
  */
 export async function loadExportedModel(handler: tf.io.IOHandler, file: string, keyPath: KeyPath = []): Promise<tf.LayersModel> {
   const artifacts = await handler.load!();
-  checkTopology(artifacts.modelTopology as KerasTopology, (artifacts.weightSpecs ?? []) as { name: string; shape: number[] }[], knownLayerClasses(), file, keyPath);
+  const specs = (artifacts.weightSpecs ?? []) as { name: string; shape: number[] }[];
+  checkTopology(artifacts.modelTopology as KerasTopology, specs, knownLayerClasses(), file, keyPath);
+  checkLayerWeights(artifacts.modelTopology as KerasTopology, specs, file, keyPath);
   try {
     return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   } catch (error) {

@@ -133,3 +133,33 @@ export function checkTopology(topology: KerasTopology, weightSpecs: { name: stri
   }
   if (total > LIMITS.totalWeightElements) fail(`its weights have ${total.toExponential(2)} elements in all`, `tlpipe takes models up to ${LIMITS.totalWeightElements} weights (2 GiB of float32)`);
 }
+
+/** Layers whose kernel ends in their `units` or `filters`: [in, units] or [kh, (kw, (kd,)) in, filters]. */
+const KERNEL_LAST_DIMENSION: Readonly<Record<string, 'units' | 'filters'>> = { Dense: 'units', Conv1D: 'filters', Conv2D: 'filters', Conv3D: 'filters' };
+
+/**
+ * Each dense or convolution layer of a model tlpipe exported must have its
+ * kernel among the weights, ending in the units or filters it declares:
+ * tfjs builds each layer (allocating its kernel at the declared size)
+ * before it compares shapes, so a model.json whose `units` disagrees with
+ * its weights is refused here, before anything is allocated.
+ */
+export function checkLayerWeights(topology: KerasTopology, weightSpecs: { name: string; shape: number[] }[], file: string, keyPath: KeyPath = []): void {
+  const shapes = new Map(weightSpecs.map((w) => [w.name, w.shape]));
+  const visit = (layers: KerasLayerJson[]): void => {
+    for (const layer of layers) {
+      const key = KERNEL_LAST_DIMENSION[layer.class_name];
+      const nested = (layer.config as { layers?: KerasLayerJson[] }).layers;
+      if (Array.isArray(nested)) visit(nested);
+      if (!key) continue;
+      const name = layerName(layer);
+      const kernel = shapes.get(`${name}/kernel`);
+      if (!kernel) throw new UserError(`${file}: layer \`${name}\` has no kernel among the model's weights`, keyPath, 'its layers and its weights do not fit together; the model was damaged or edited');
+      const declared = layer.config[key];
+      if (kernel[kernel.length - 1] !== declared) {
+        throw new UserError(`${file}: layer \`${name}\` has ${key} ${JSON.stringify(declared)}, but its kernel has shape [${kernel.join(', ')}]`, keyPath, 'its layers and its weights do not fit together; the model was damaged or edited');
+      }
+    }
+  };
+  visit(modelConfig(topology).config.layers);
+}

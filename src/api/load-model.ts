@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Preprocessing } from '../engine/data/preprocess.js';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { loadExportedModel, modelShapes, preparedImages } from '../engine/evaluate/exported-model.js';
+import { checkedArtifacts, loadExportedModel, modelShapes, preparedImages } from '../engine/evaluate/exported-model.js';
 import { collectImageFiles, predictImages, type Prediction, type PredictionFailure } from '../engine/evaluate/predict.js';
 import { explainImages, type ImageExplanation } from '../engine/evaluate/explain-images.js';
 import { UserError } from '../diagnostics/user-error.js';
@@ -29,8 +29,9 @@ export type { ClassHeatmap } from '../engine/evaluate/grad-cam.js';
 export const modelFiles = (dir: string): tf.io.IOHandler => ({
   async load() {
     const exported = await readExportedModel(dir);
+    // A handler has no outcome to carry a warning: Node's warning channel (process.on('warning')) does.
     if (exported.note) process.emitWarning(exported.note, { code: 'TLPIPE_UNVERIFIED_MODEL' });
-    return exported.handler.load!();
+    return checkedArtifacts(exported.handler, path.join(dir, 'model.json'));
   },
 });
 
@@ -75,8 +76,8 @@ export async function findExportedModel(ref: string, options: ModelOptions): Pro
       try {
         record = await readRunRecord(parent);
       } catch (error) {
-        if (!(error instanceof UserError) || options.allowIncomplete) throw error;
-        return { ok: false, outcome: failed([problem(ref, `the run ${parent} that holds this model cannot be read, so whether it completed is unknown: ${error.message}`, ALLOW_HINT)]) };
+        if (!(error instanceof UserError)) throw error;
+        if (!options.allowIncomplete) return { ok: false, outcome: failed([problem(ref, `the run ${parent} that holds this model cannot be read, so whether it completed is unknown: ${error.message}`, ALLOW_HINT)]) };
       }
     }
   } else {

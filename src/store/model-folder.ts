@@ -6,7 +6,7 @@ import type { io } from '@tensorflow/tfjs';
 import { UserError } from '../diagnostics/user-error.js';
 import type { Preprocessing } from '../engine/data/preprocess.js';
 import type { ExportFiles } from '../engine/train/checkpoints.js';
-import { confinedPath, readBackFile, READ_BACK_LIMITS } from '../platform/read-back.js';
+import { confinedPath, readBackFile, readBackIfPresent, READ_BACK_LIMITS } from '../platform/read-back.js';
 import { writeDemoPage } from './demo-page.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
 import { MANIFEST_FILE, readVerifiedFiles, writeFolderManifest } from './file-manifest.js';
@@ -301,7 +301,8 @@ export async function readExportedModel(dir: string): Promise<ExportedModelInfo>
     note = `${path.join(dir, MANIFEST_FILE)} is missing, so the model's files cannot be checked for damage (it was exported before tlpipe wrote manifests, or copied without it); its files were checked for what they must hold, and used`;
     files = new Map();
     for (const name of needed) files.set(name, await readBackFile(dir, name, { what: `${what} file`, kind: 'json', hint: DAMAGED_HINT }).catch(missingIsUserError(dir, name)));
-    const probe = await readBackFile(dir, PROBE_FILE, { what: `${what} file`, kind: 'json', hint: DAMAGED_HINT }).catch(() => undefined);
+    // Optional: absent is fine, but present and unreadable (a FIFO, a link out) is refused like the others.
+    const probe = await readBackIfPresent(dir, PROBE_FILE, { what: `${what} file`, kind: 'json', hint: DAMAGED_HINT });
     if (probe) files.set(PROBE_FILE, probe);
   } else {
     const missingModel = first.file === path.join(dir, MODEL_FILE) && /is missing$/.test(first.problem);

@@ -19,6 +19,12 @@ function classifyInBrowser(page: string, image: string): { backend: string; prob
   return JSON.parse(result[1]!.replace(/&quot;/g, '"'));
 }
 
+/** What the page's status line says once it has tried `image`. */
+function statusOf(page: string, image: string): string {
+  const dom = execFileSync(CHROMIUM!, [...chromiumFlags(), '--virtual-time-budget=60000', '--allow-file-access-from-files', '--dump-dom', `file://${page}#backend=cpu&image=${encodeURIComponent(image)}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 64 << 20 });
+  return /<p id="status">([^<]*)/.exec(dom)?.[1] ?? '';
+}
+
 /** index.html beside the exported model classifies an image in a browser, offline, as tlpipe predict does in Node. */
 describe('the exported model\'s demo page in a real browser (headless Chromium)', { skip: browserSkip }, () => {
   const dir = workspace('demo-page');
@@ -44,5 +50,11 @@ describe('the exported model\'s demo page in a real browser (headless Chromium)'
     // Nothing is fetched: no script or link points outside the page.
     const html = readFileSync(path.join(run, 'model', 'index.html'), 'utf8');
     assert.equal(/<script[^>]+src=|<link[^>]+href=|https?:\/\/cdn/i.test(html), false);
+    // An image that cannot be read is said as such: the model loaded.
+    for (const image of ['data:image/png;base64,bm90IGFuIGltYWdl', `file://${path.join(dir, 'nowhere.png')}`]) {
+      const shown = statusOf(path.join(run, 'model', 'index.html'), image);
+      assert.match(shown, /the image could not be read/);
+      assert.doesNotMatch(shown, /the model did not load/);
+    }
   });
 });

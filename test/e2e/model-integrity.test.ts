@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { loadModel } from '../../src/api/load-model.js';
+import { loadModel, modelFiles } from '../../src/api/load-model.js';
+import { UserError } from '../../src/diagnostics/user-error.js';
+import { DEMO_PAGE_MAX_WEIGHT_BYTES } from '../../src/store/demo-page.js';
+import { writeExportFiles } from '../../src/store/model-folder.js';
 import { portableName } from '../../src/api/explain.js';
 import { mnistFiles } from '../../src/engine/data/datasets.js';
 import { parseIdx } from '../../src/engine/data/idx-file.js';
@@ -83,6 +87,8 @@ const CASES: DamageCase[] = [
   { name: 'no manifest: 5 channels', damage: (m) => unverified(m, 'preprocessing.json', (p) => ({ ...p, channels: 5 })), err: /preprocessing\.json is not a valid preprocessing file \(at \/channels/ },
   { name: 'no manifest: a scale of 1e999 (Infinity)', damage: (m) => { writeFileSync(path.join(m, 'preprocessing.json'), readFileSync(path.join(m, 'preprocessing.json'), 'utf8').replace(/"scale": \[\s*[-\d.e]+/, '"scale": [1e999')); rmSync(path.join(m, 'manifest.json')); }, err: /preprocessing\.json is not a valid preprocessing file \(at \/scale\/0/ },
   { name: 'no manifest: a probe of the wrong width', damage: (m) => unverified(m, 'probe.json', (p) => ({ ...p, predictions: p.predictions.map((r: number[]) => r.slice(1)) })), err: /probe\.json does not fit the model/ },
+  { name: 'no manifest: probe.json a FIFO', damage: (m) => { rmSync(path.join(m, 'manifest.json')); fifo(path.join(m, 'probe.json')); }, err: /model\/probe\.json is a named pipe \(FIFO\), not a file/ },
+  { name: 'no manifest: weights.bin a link to /dev/zero', damage: (m) => { rmSync(path.join(m, 'manifest.json')); rmSync(path.join(m, 'weights.bin')); symlinkSync('/dev/zero', path.join(m, 'weights.bin')); }, err: /model\/weights\.bin is a link that leads outside/ },
   { name: 'no manifest: 2^31 units', damage: (m) => unverified(m, 'model.json', (j) => { denseOf(j).config.units = 2 ** 31; return j; }), err: /model\/model\.json: layer `head_\d+_dense` has units 2147483648/ },
   { name: 'no manifest: units that do not fit the weights', damage: (m) => unverified(m, 'model.json', (j) => { denseOf(j).config.units = 5000; return j; }), err: /model\/model\.json: layer `head_\d+_dense` has units 5000, but its kernel has shape \[\d+, 3\]/ },
   { name: 'no manifest: a convolution that does not fit its weights', damage: (m) => unverified(m, 'model.json', (j) => { const t = j.modelTopology.model_config ?? j.modelTopology; t.config.layers.find((l: any) => l.class_name === 'Conv2D').config.kernel_size = [9, 9]; return j; }), err: /model\/model\.json cannot be built into a model: .*[Ss]hape/ },
@@ -161,6 +167,22 @@ describe('an exported model is read back without trust (manifest, confinement, b
     const allowed = await loadModel(copy, { allowIncomplete: true });
     assert.ok(allowed.ok, JSON.stringify(allowed.diagnostics));
     allowed.value.dispose();
+    // The model folder named directly: the run around it counts, and an unreadable run.json is not "completed".
+    writeFileSync(path.join(copy, 'run.json'), '{"status": "compl');
+    const unknown = await tlpipe(['predict', path.join(copy, 'model-uint8'), digit], dir);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /that holds this model cannot be read, so whether it completed is unknown[\s\S]*--allow-incomplete/);
+    assert.equal((await tlpipe(['predict', path.join(copy, 'model-uint8'), digit, '--allow-incomplete'], dir)).code, 0);
+  });
+
+  it('modelFiles (plain tf.loadLayersModel) verifies the folder as loadModel does', async () => {
+    const copy = path.join(dir, 'cases', 'plain', 'model');
+    cpSync(path.join(run, 'model'), copy, { recursive: true });
+    const model = await tf.loadLayersModel(modelFiles(copy));
+    assert.deepEqual(model.outputs[0]!.shape, [null, 3]);
+    model.dispose();
+    flip(path.join(copy, 'weights.bin'), 11);
+    await assert.rejects(tf.loadLayersModel(modelFiles(copy)), (error: unknown) => error instanceof UserError && /weights\.bin does not match the sha256/.test(error.message));
   });
 
   it('a folder without manifest.json (an older export) is used with a warning that says so', async () => {
@@ -235,6 +257,29 @@ describe('an exported model is read back without trust (manifest, confinement, b
     }
     const overlays = r.stdout.trim().split('\n').flatMap((line) => JSON.parse(line).maps.map((m: { overlay: string }) => path.basename(m.overlay)));
     assert.deepEqual([...overlays].sort(), [...written].sort());
+  });
+
+  it('the demo page: export.demoPage false writes none, a model too big for a page gets none unless asked, and the manifest covers what is there', async () => {
+    const files = { labels: json(path.join(run, 'model', 'labels.json')), preprocessing: json(path.join(run, 'model', 'preprocessing.json')), probe: json(path.join(run, 'model', 'probe.json')) };
+    const fresh = (name: string): string => {
+      const folder = path.join(dir, 'pages', name);
+      cpSync(path.join(run, 'model'), path.join(folder, 'model'), { recursive: true });
+      for (const f of ['index.html', 'manifest.json']) rmSync(path.join(folder, 'model', f));
+      return folder;
+    };
+    const off = fresh('off');
+    await writeExportFiles(off, { ...files, demoPage: false });
+    assert.deepEqual(Object.keys(json(path.join(off, 'model', 'manifest.json')).files).sort(), ['labels.json', 'model.json', 'preprocessing.json', 'probe.json', 'weights.bin']);
+    const big = fresh('big');
+    writeFileSync(path.join(big, 'model', 'weights.bin'), Buffer.alloc(DEMO_PAGE_MAX_WEIGHT_BYTES + 1));
+    await writeExportFiles(big, files);
+    assert.equal(readdirSync(path.join(big, 'model')).includes('index.html'), false);
+    const small = fresh('small');
+    await writeExportFiles(small, files);
+    assert.ok(json(path.join(small, 'model', 'manifest.json')).files['index.html']);
+    const planned = await tlpipe(['plan', 'integrity.yaml', '--set', 'export.demoPage=false', '--json'], dir);
+    assert.equal(planned.code, 0, planned.stderr);
+    assert.equal(JSON.parse(planned.stdout).tasks.find((t: { kind: string }) => t.kind === 'export').demoPage, false);
   });
 
   it('portable names: each class of hostile name, and names that differ stay apart', () => {

@@ -19,16 +19,22 @@ import type { TestMetrics } from './metrics.js';
  * allocation failure with a stack.
  */
 export async function loadExportedModel(handler: tf.io.IOHandler, file: string, keyPath: KeyPath = []): Promise<tf.LayersModel> {
-  const artifacts = await handler.load!();
-  const specs = (artifacts.weightSpecs ?? []) as { name: string; shape: number[] }[];
-  checkTopology(artifacts.modelTopology as KerasTopology, specs, knownLayerClasses(), file, keyPath);
-  checkLayerWeights(artifacts.modelTopology as KerasTopology, specs, file, keyPath);
+  const artifacts = await checkedArtifacts(handler, file, keyPath);
   try {
     return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   } catch (error) {
     if (error instanceof UserError) throw error;
     throw new UserError(`${file} cannot be built into a model: ${String((error as Error)?.message ?? error).split('\n')[0]}`, keyPath, 'its layers and its weights do not fit together; the exported model was damaged or edited');
   }
+}
+
+/** The handler's artifacts, their topology checked against its weights before anyone builds it. */
+export async function checkedArtifacts(handler: tf.io.IOHandler, file: string, keyPath: KeyPath = []): Promise<tf.io.ModelArtifacts> {
+  const artifacts = await handler.load!();
+  const specs = (artifacts.weightSpecs ?? []) as { name: string; shape: number[] }[];
+  checkTopology(artifacts.modelTopology as KerasTopology, specs, knownLayerClasses(), file, keyPath);
+  checkLayerWeights(artifacts.modelTopology as KerasTopology, specs, file, keyPath);
+  return artifacts;
 }
 
 /** What a loaded model takes and gives: its input shape without the batch axis, its number of classes, and whether it ends in softmax. */

@@ -2,6 +2,7 @@ import { stringify } from 'yaml';
 import { describeSchedule } from '../api/describe.js';
 import type { Plan, PlanStage } from '../plan/types.js';
 import { alignColumns, TEXT_WIDTH, wrapParagraph } from './text-table.js';
+import { terminalText } from './terminal-text.js';
 
 /** The plan as a table a person reads before spending minutes on a run. */
 export function formatPlan(plan: Plan): string {
@@ -29,7 +30,8 @@ export function formatPlan(plan: Plan): string {
   const top = [
     ...(plan.strategy ? [describeStrategy(plan.strategy), ''] : []),
     `pipeline ${plan.pipeline}  plan ${plan.fingerprint.slice(0, 8)}  seed ${plan.seed}  backend ${plan.backend}`,
-    `classes (${plan.classes.count}): ${plan.classes.names.join(', ')}`,
+    // Class names come from the data (folder names, classNames): shown escaped.
+    `classes (${plan.classes.count}): ${plan.classes.names.map(terminalText).join(', ')}`,
     `features: ${features}`,
     `loss: ${plan.loss}`,
     `checkpoints: every ${plan.checkpoints.every} epoch(s), keep the last ${plan.checkpoints.keepLast}${plan.checkpoints.best ? ` and the best by ${plan.checkpoints.monitor} (${plan.checkpoints.mode})` : ''}`,

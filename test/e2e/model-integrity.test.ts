@@ -111,7 +111,8 @@ function fifo(file: string): void {
   execFileSync('mkfifo', [file]);
 }
 
-describe('an exported model is read back without trust (manifest, confinement, bounds, status)', () => {
+// Two cases at a time: each copies its own folder, and most of a case is a CLI process starting.
+describe('an exported model is read back without trust (manifest, confinement, bounds, status)', { concurrency: 2 }, () => {
   const dir = workspace('model-integrity');
   let run = '';
   let digit = '';
@@ -235,6 +236,9 @@ describe('an exported model is read back without trust (manifest, confinement, b
     assert.equal(data.code, 0, data.stderr);
     assert.doesNotMatch(data.stdout + data.stderr, /[\u0007\u001b\u202e]/);
     assert.match(data.stdout, /seven\\x1b/);
+    const planned = await tlpipe(['plan', 'integrity.yaml'], dir);
+    assert.equal(planned.code, 0, planned.stderr);
+    assert.doesNotMatch(planned.stdout + planned.stderr, /[\u0007\u001b\u202e]/);
     const unknown = await tlpipe(['explain', run, digit, '--class', 'bad\u001b]0;X\u0007', '--out', path.join(dir, 'none')], dir);
     assert.equal(unknown.code, 1);
     assert.doesNotMatch(unknown.stderr, /[\u0007\u001b]/);

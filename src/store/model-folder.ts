@@ -75,8 +75,8 @@ export function weightFileNames(model: io.ModelJSON, dir: string, file: string):
   return model.weightsManifest.flatMap((group) => group.paths.map((shard) => {
     try {
       return path.relative(path.resolve(dir), confinedPath(dir, shard, 'weight file'));
-    } catch (error) {
-      throw new UserError(`${file} names a weight file outside its folder: ${JSON.stringify(shard)}`, [], error instanceof UserError ? 'weight files sit beside model.json; the model folder was damaged or written by someone else' : undefined);
+    } catch {
+      throw new UserError(`${file} names a weight file outside its folder: ${shard}`, [], 'weight files sit beside model.json; the model folder was damaged or written by someone else');
     }
   }));
 }

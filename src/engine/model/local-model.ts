@@ -61,7 +61,7 @@ export function confinedWeightFile(modelFile: string, shard: unknown, keyPath: K
   try {
     return confinedPath(path.dirname(path.resolve(modelFile)), shard as string, 'weight file');
   } catch {
-    throw new UserError(`${modelFile} names a weight file outside its folder: ${JSON.stringify(shard)}`, keyPath, 'weight files sit beside model.json');
+    throw new UserError(`${modelFile} names a weight file outside its folder: ${String(shard)}`, keyPath, 'weight files sit beside model.json');
   }
 }
 

@@ -77,7 +77,8 @@ export async function sweepCommand({ positional: [file], options }: CommandArgs,
   );
   printDiagnostics(result.warnings, print);
   if (!result.value) return failure(result.diagnostics, print, json);
-  printDiagnostics(result.diagnostics, print);
+  // A trial's reason can be long (a worker's refusal names two folders): wrapped, not cut, as it is all there is to go on.
+  for (const d of result.diagnostics) for (const line of fittedLines(formatDiagnostic(d))) printLine(print.err, line);
   const { record, paths } = result.value;
   const where = shown(result.value.dir);
   const best = record.best ? `trial ${record.best.index}, ${record.spec.metric.name} ${record.best.metric.toFixed(4)} (${record.best.run})` : 'no completed trial';

@@ -4,8 +4,6 @@ import { UserError } from '../diagnostics/user-error.js';
 import { loadInputs } from '../engine/facts/gather-facts.js';
 import { canonicalJson, fingerprint } from '../plan/fingerprint.js';
 import { compareTrials, expandTrials, resolveSweep, type SweepSpec } from '../plan/sweep-trials.js';
-/** How a sweep's best trial is chosen, in words (the CLI says it under the best). */
-export { rankingRule } from '../plan/sweep-trials.js';
 import { fileSystemError } from '../store/disk-errors.js';
 import { FINAL_TRIAL_STATES, listSweeps, SweepFolder, type SweepRecord, type SweepTrialPlan, type TrialState } from '../store/sweep-folder.js';
 import { writeSweepReport } from '../store/sweep-report.js';
@@ -15,6 +13,9 @@ import type { RunEvent } from '../engine/events.js';
 import { inputSource, loadInput, overrideList, runsRootOf } from './pipeline-input.js';
 import { preparePlan } from './prepare-plan.js';
 import { failed, ok, problem, type Cancellable, type Outcome, type PipelineInput, type PipelineOptions } from './types.js';
+
+/** How a sweep's best trial is chosen, in words (the CLI says it under the best). */
+export { rankingRule } from '../plan/sweep-trials.js';
 
 /** One trial as planned: its values, its plan, and which of its parts other trials compute too. */
 export interface PlannedTrial extends SweepTrialPlan {

@@ -14,10 +14,13 @@ const short = (value: unknown): string => {
 const ellipsized = (word: string, max: number): string =>
   [...word].length <= max ? word : `${[...word].slice(0, Math.ceil((max - 1) / 2)).join('')}…${[...word].slice(-Math.floor((max - 1) / 2)).join('')}`;
 
+/** A diagnostic's excerpt of the file (`  20 |     optimizer: …`, and its caret line): wrapping it would move the caret off its column. */
+const EXCERPT_LINE = /^\s*\d*\s\|/;
+
 /** Text as lines of at most 100 columns: wrapped at spaces, a word longer than a line cut in its middle. */
 export function fittedLines(text: string, width = TEXT_WIDTH): string[] {
-  return text.split('\n').flatMap((line) => wrapParagraph(line, width, 4)).map((line) => {
-    if ([...line].length <= width) return line;
+  return text.split('\n').flatMap((line) => (EXCERPT_LINE.test(line) ? [line] : wrapParagraph(line, width, 4))).map((line) => {
+    if ([...line].length <= width || EXCERPT_LINE.test(line)) return line;
     const indent = /^ */.exec(line)![0];
     return `${indent}${ellipsized(line.slice(indent.length), width - indent.length)}`;
   });
@@ -104,11 +107,13 @@ function describeSweepEvent(event: SweepEvent, say: (line: string) => void): voi
       }
       const metric = state.metric !== undefined ? ` ${state.metric.toFixed(4)}` : '';
       const best = event.best ? `; best ${event.best.index}: ${event.best.metric.toFixed(4)}` : '';
-      // The counts end the line and always show; the run folder and the reason give way (the reason is whole in the sweep folder).
       const tally = ` [${counts.completed + counts.stopped}/${counts.total} done, ${counts.running} running, ${counts.failed} failed${best}]`;
       const head = `trial ${state.index} ${state.status}${metric}${state.run ? ` ${ellipsized(state.run, 40)}` : ''}`;
-      const reason = state.status !== 'completed' && state.reason ? ` — ${state.reason.split('\n')[0]}` : '';
-      say(`${head}${clipped(reason, TEXT_WIDTH - [...head].length - [...tally].length)}${tally}`);
+      // A diagnostic's place (file:line:col) is in the sweep's last lines, whole; here the message says more in the room there is.
+      const reason = state.status !== 'completed' && state.reason ? state.reason.split('\n')[0]!.replace(/^\S+:\d+:\d+: (error|warning): /, '') : '';
+      // One line when it fits; else the reason on a line of its own under it, cut at its end (it is whole in the sweep folder).
+      if ([...`${head} — ${reason}${tally}`].length <= TEXT_WIDTH || !reason) say(`${head}${reason ? ` — ${reason}` : ''}${tally}`);
+      else say(`${head}${tally}\n    ${clipped(reason, TEXT_WIDTH - 4)}`);
       break;
     }
     case 'log':

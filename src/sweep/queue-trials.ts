@@ -104,7 +104,9 @@ async function enqueue(queue: Queue, folder: SweepFolder, index: number): Promis
   const existing = await Job.fromId(queue, jobId);
   if (existing) {
     const state = await existing.getState();
-    if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return 'kept';
+    // A job of this sweep's making is kept; one that is not (queued by an older tlpipe, or by someone else under this id) is replaced unless a worker holds it.
+    const ours = (existing.data as { uid?: unknown } | null)?.uid === folder.record.uid;
+    if (state === 'active' || (ours && state !== 'completed' && state !== 'failed' && state !== 'unknown')) return 'kept';
     await existing.remove();
   }
   await queue.add(QUEUE_JOB_NAME, queueJobOf(folder, index), {
@@ -297,7 +299,13 @@ export async function runWorker(
       log('warn', reason);
       throw new UnrecoverableError(reason);
     }
-    const located = await locateSweep(runsRoot, checked.job);
+    const located = await locateSweep(runsRoot, checked.job).catch((error: unknown) => {
+      // The schema leaves no path that leaves the runs folder; should one get through, it is refused like any invalid job.
+      if (!(error instanceof UserError)) throw error;
+      refused++;
+      log('warn', `refused job ${shownId(job)}: ${error.message}`);
+      throw new UnrecoverableError(`refused job ${shownId(job)}: ${error.message}`);
+    });
     if (!located.ok) {
       refused++;
       const reason = `${me} handed job ${shownId(job)} back: ${located.reason}`;

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { epochRows, hasStackTrace, readJson, tlpipeBounded, workspace, write, type CliResult } from './cli-harness.js';
-import { extractions, newestSweepDir, Processes, resultsOf, sweepDir, SWEEP_PIPELINE, waitFor } from './sweep-harness.js';
+import { extractions, newestSweepDir, Processes, resultsOf, sweepDir, SWEEP_PIPELINE, unwrapped, waitFor } from './sweep-harness.js';
 
 /** A sweep of a few small trials on a loaded machine: minutes; a hang fails the test instead of the suite. */
 const SWEEP_MS = 15 * 60_000;
@@ -122,7 +122,8 @@ describe('tlpipe sweep: trials as local child processes', () => {
     assert.equal(states[1].status, 'failed');
     assert.equal(states[1].attempts, 1, 'a failure of the trial itself is not retried');
     assert.match(states[1].reason, /the loss became Infinity in stage `head`, epoch 1, batch 1/);
-    assert.match(err(), /trial 1 failed: .*the loss became/);
+    assert.match(unwrapped(err()), /trial 1 failed: .*the loss became/);
+    assert.match(err(), /^trial 1 failed grid\/\d{4}-[0-9a-f]{8} \[1\/2 done, 0 running, 1 failed; best 0: [\d.]+\]\n {4}train\.stages\[0\]\.optimizer\.learningRate: the loss became Infinity/m);
     assert.equal(hasStackTrace(err()), false, err());
     assert.deepEqual(tooWide(err()), []);
   });

@@ -89,8 +89,14 @@ function answerWithin<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, sleep(ms, undefined, { ref: false }).then(() => Promise.reject(new Error(`no answer in ${Math.round(ms / 1000)}s`)))]);
 }
 
-/** A job's id as a log line says it: Redis lets anyone choose it, so at most 80 printable characters. */
-const shownId = (job: Job): string => String(job.id).replace(/[^\x20-\x7e]/g, '?').slice(0, 80);
+/** Text from Redis as a line says it: anyone who can write there chooses it, so printable characters only (no terminal escapes), and a bounded length. */
+const printable = (text: unknown, max: number): string => {
+  // Cc: ESC, BEL, newlines; Cf: right-to-left overrides and other invisible format characters.
+  const clean = String(text).replace(/[\p{Cc}\p{Cf}]/gu, '?');
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+};
+/** A job's id as a log line says it. */
+const shownId = (job: Job): string => printable(job.id, 80);
 
 const jobIdOf = (folder: SweepFolder, index: number): string => `${folder.record.pipeline}--${folder.record.id}--${index}`;
 
@@ -231,13 +237,13 @@ async function checkJobs(queue: Queue, folder: SweepFolder, open: readonly numbe
     const finished = FINAL_TRIAL_STATES.has(recorded?.status ?? 'queued');
     const { logs, count } = await queue.getJobLogs(jobId, watch.logsSeen.get(index) ?? 0, -1);
     watch.logsSeen.set(index, count);
-    for (const line of logs) log('warn', `trial ${index}: ${line}`);
+    for (const line of logs) log('warn', `trial ${index}: ${printable(line, 400)}`);
     if (jobState === 'failed' && !finished) {
-      await folder.writeTrial({ index, status: 'failed', attempts: recorded?.attempts ?? 0, ...(recorded?.run ? { run: recorded.run } : {}), reason: found.failedReason || 'the queue failed its job', updatedAt: new Date().toISOString() });
+      await folder.writeTrial({ index, status: 'failed', attempts: recorded?.attempts ?? 0, ...(recorded?.run ? { run: recorded.run } : {}), reason: printable(found.failedReason || 'the queue failed its job', 1000), updatedAt: new Date().toISOString() });
     } else if (jobState === 'completed' && !finished) {
       const times = (watch.unrecorded.get(index) ?? 0) + 1;
       watch.unrecorded.set(index, times);
-      const by = typeof found.returnvalue === 'object' && found.returnvalue !== null && typeof (found.returnvalue as { by?: unknown }).by === 'string' ? ` by ${(found.returnvalue as { by: string }).by}` : '';
+      const by = typeof found.returnvalue === 'object' && found.returnvalue !== null && typeof (found.returnvalue as { by?: unknown }).by === 'string' ? ` by ${printable((found.returnvalue as { by: string }).by, 80)}` : '';
       const why = `Redis calls job ${jobId} completed${by}, but this sweep folder never recorded trial ${index} finishing: likely a worker with another --runs folder (or another tlpipe) took it`;
       if (times < MAX_UNRECORDED_COMPLETIONS) {
         await enqueue(queue, folder, index);

@@ -179,7 +179,11 @@ describe('a sweep and workers that do not share a runs folder', { skip: skipWith
     try {
       await redis.start();
       // A worker that completes every job without running it: a tlpipe of before these checks, with another --runs.
-      rogue = new Worker(QUEUE, async () => ({ by: 'an-older-worker:1' }), { connection: { path: redis.socket } });
+      // It also writes a job log line with a terminal escape (OSC: retitle the window): the sweep prints it, made harmless.
+      rogue = new Worker(QUEUE, async (job) => {
+        await job.log('\u001b]0;owned\u0007 a line from Redis');
+        return { by: 'an-older-worker:1' };
+      }, { connection: { path: redis.socket } });
       const runs = path.join(dir, 'runs-rogue');
       const sweep = processes.tlpipe(['sweep', file, '--queue', redis.address, '--runs', runs], dir, env);
       const code = await Promise.race([sweep.done, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 300_000).unref())]);
@@ -187,6 +191,8 @@ describe('a sweep and workers that do not share a runs folder', { skip: skipWith
       assert.match(unwrapped(sweep.stderr()), /Redis calls job tiny--\d{4}-[0-9a-f]{8}--0 completed by an-older-worker:1, but this sweep folder never recorded trial 0 finishing/);
       assert.match(unwrapped(sweep.stderr()), /likely a worker with another --runs folder/);
       assert.match(unwrapped(sweep.stderr()), /queued again \(2 of 2\)/);
+      assert.match(sweep.stderr(), /trial 0: \?\]0;owned\? a line from Redis/);
+      assert.equal(/[\u0007\u001b]/.test(sweep.stderr()), false, 'no terminal escape from Redis reaches the terminal');
       const state = readJson(path.join(sweepDir(runs, 'tiny'), 'trials', '0000.json'));
       assert.equal(state.status, 'failed');
       assert.match(state.reason, /never recorded trial 0 finishing.*, 3 times/);

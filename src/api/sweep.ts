@@ -1,3 +1,4 @@
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Diagnostic, KeyPath } from '../diagnostics/diagnostic.js';
 import { UserError } from '../diagnostics/user-error.js';
@@ -5,7 +6,7 @@ import { loadInputs } from '../engine/facts/gather-facts.js';
 import { canonicalJson, fingerprint } from '../plan/fingerprint.js';
 import { compareTrials, expandTrials, resolveSweep, type SweepSpec } from '../plan/sweep-trials.js';
 import { fileSystemError } from '../store/disk-errors.js';
-import { FINAL_TRIAL_STATES, listSweeps, SweepFolder, type SweepRecord, type SweepTrialPlan, type TrialState } from '../store/sweep-folder.js';
+import { FINAL_TRIAL_STATES, listSweeps, SWEEP_FILE, SweepFolder, type SweepRecord, type SweepTrialPlan, type TrialState } from '../store/sweep-folder.js';
 import { writeSweepReport } from '../store/sweep-report.js';
 import { runTrialsLocally } from '../sweep/local-trials.js';
 import { trialJobOf, type TrialJob } from '../sweep/trial-messages.js';
@@ -196,7 +197,8 @@ export async function resumeSweep(ref: string, options: Omit<SweepOptions, 'over
 
 async function findSweep(runsRoot: string, ref: string): Promise<string | undefined> {
   const direct = [path.resolve(ref), path.join(runsRoot, ref)];
-  for (const dir of direct) if (await SweepFolder.open(dir).then(() => true, () => false)) return dir;
+  // A folder with a sweep.json of any kind is the sweep meant: opening it then says what is wrong with it (a FIFO, a damaged record), rather than "no sweep".
+  for (const dir of direct) if (await lstat(path.join(dir, SWEEP_FILE)).then(() => true, () => false)) return dir;
   const match = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:\/sweeps\/(\d{4})(?:-[0-9a-f]{8})?)?$/.exec(ref);
   if (!match) return undefined;
   const sweeps = await listSweeps(runsRoot, match[1]!);

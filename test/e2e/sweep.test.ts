@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { epochRows, hasStackTrace, readJson, tlpipeBounded, workspace, write, type CliResult } from './cli-harness.js';
@@ -236,4 +237,36 @@ describe('tlpipe sweep: a sweep that cannot run is an error at its line, before 
     const name = readdirSync(path.join(dir, 'plain', 'grid')).find((n) => /^\d{4}-/.test(n))!;
     assert.equal(readJson(path.join(dir, 'plain', 'grid', name, 'run.json')).overrides, undefined);
   });
+});
+
+describe('tlpipe sweep --resume on a damaged sweep folder: a message naming the file, no stack trace, no hang', () => {
+  const dir = workspace('sweep-damaged');
+  const record = (over: Record<string, unknown> = {}): string => JSON.stringify({
+    id: '0001-0123abcd', uid: '0'.repeat(32), pipeline: 'grid', file: path.join(dir, 'grid.yaml'), text: SWEEP_PIPELINE(), createdAt: '2026-01-01T00:00:00.000Z', status: 'interrupted',
+    spec: { method: 'grid', parameters: [], metric: { name: 'val_accuracy', goal: 'maximize' } }, trials: [], runner: { kind: 'local', jobs: 1 }, ...over,
+  });
+  const cases: { name: string; make: (file: string) => void; message: RegExp }[] = [
+    { name: 'sweep.json is a FIFO', make: (file) => execFileSync('mkfifo', [file]), message: /sweep record .*sweep\.json is a named pipe \(FIFO\), not a file/ },
+    { name: 'sweep.json links to /dev/zero', make: (file) => symlinkSync('/dev/zero', file), message: /sweep record .*sweep\.json is a link that leads outside/ },
+    { name: 'sweep.json is a list', make: (file) => writeFileSync(file, '[]'), message: /sweep\.json is not a sweep record: it is not an object/ },
+    { name: 'sweep.json is not JSON', make: (file) => writeFileSync(file, '{"id": '), message: /sweep\.json is not valid JSON/ },
+    { name: 'its trials are not a list', make: (file) => writeFileSync(file, record({ trials: 'all' })), message: /sweep\.json is not a sweep record: `trials` is not a list/ },
+    { name: 'a trial index that is a path', make: (file) => writeFileSync(file, record({ trials: [{ index: '../../x', values: {}, fingerprint: 'f', epochs: 1 }] })), message: /trials\[0\] has no index from 0 to 9999/ },
+    { name: 'an id that is a path', make: (file) => writeFileSync(file, record({ id: '../../../elsewhere' })), message: /`id` is not <NNNN>-<8 hex digits>/ },
+    { name: 'sweep.json of 20 MB', make: (file) => writeFileSync(file, Buffer.alloc(20 * 2 ** 20, 32)), message: /sweep record .*sweep\.json is \d+ bytes, more than the \d+ tlpipe reads of it/ },
+  ];
+  for (const [n, c] of cases.entries()) {
+    it(c.name, async () => {
+      const runs = path.join(dir, `runs-${n}`);
+      const folder = path.join(runs, 'grid', 'sweeps', '0001-0123abcd');
+      mkdirSync(path.join(folder, 'trials'), { recursive: true });
+      c.make(path.join(folder, 'sweep.json'));
+      const r = await tlpipeBounded(['sweep', '--resume', folder, '--runs', runs], dir, { timeoutMs: 120_000 });
+      assert.equal(r.timedOut, false, 'did not hang');
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(unwrapped(r.stderr), c.message);
+      assert.equal(hasStackTrace(r.stderr), false, r.stderr);
+      assert.deepEqual(readdirSync(folder).sort(), ['sweep.json', 'trials'], 'nothing written into the damaged sweep');
+    });
+  }
 });

@@ -1,18 +1,22 @@
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Diagnostic, KeyPath } from '../diagnostics/diagnostic.js';
 import { UserError } from '../diagnostics/user-error.js';
 import { loadInputs } from '../engine/facts/gather-facts.js';
 import { canonicalJson, fingerprint } from '../plan/fingerprint.js';
-import { expandTrials, isBetter, resolveSweep, type SweepSpec } from '../plan/sweep-trials.js';
+import { compareTrials, expandTrials, resolveSweep, type SweepSpec } from '../plan/sweep-trials.js';
 import { fileSystemError } from '../store/disk-errors.js';
-import { FINAL_TRIAL_STATES, listSweeps, SweepFolder, type SweepRecord, type SweepTrialPlan, type TrialState } from '../store/sweep-folder.js';
+import { FINAL_TRIAL_STATES, listSweeps, SWEEP_FILE, SweepFolder, type SweepRecord, type SweepTrialPlan, type TrialState } from '../store/sweep-folder.js';
 import { writeSweepReport } from '../store/sweep-report.js';
 import { runTrialsLocally } from '../sweep/local-trials.js';
-import type { TrialJob } from '../sweep/trial-messages.js';
+import { trialJobOf, type TrialJob } from '../sweep/trial-messages.js';
 import type { RunEvent } from '../engine/events.js';
 import { inputSource, loadInput, overrideList, runsRootOf } from './pipeline-input.js';
 import { preparePlan } from './prepare-plan.js';
 import { failed, ok, problem, type Cancellable, type Outcome, type PipelineInput, type PipelineOptions } from './types.js';
+
+/** How a sweep's best trial is chosen, in words (the CLI says it under the best). */
+export { rankingRule } from '../plan/sweep-trials.js';
 
 /** One trial as planned: its values, its plan, and which of its parts other trials compute too. */
 export interface PlannedTrial extends SweepTrialPlan {
@@ -193,7 +197,8 @@ export async function resumeSweep(ref: string, options: Omit<SweepOptions, 'over
 
 async function findSweep(runsRoot: string, ref: string): Promise<string | undefined> {
   const direct = [path.resolve(ref), path.join(runsRoot, ref)];
-  for (const dir of direct) if (await SweepFolder.open(dir).then(() => true, () => false)) return dir;
+  // A folder with a sweep.json of any kind is the sweep meant: opening it then says what is wrong with it (a FIFO, a damaged record), rather than "no sweep".
+  for (const dir of direct) if (await lstat(path.join(dir, SWEEP_FILE)).then(() => true, () => false)) return dir;
   const match = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:\/sweeps\/(\d{4})(?:-[0-9a-f]{8})?)?$/.exec(ref);
   if (!match) return undefined;
   const sweeps = await listSweeps(runsRoot, match[1]!);
@@ -220,15 +225,11 @@ async function runSweep(folder: SweepFolder, runsRoot: string, options: SweepOpt
   emit({ type: 'sweep-start', id: record.id, dir: folder.dir, trials: record.trials.length, duplicates: record.trials.filter((t) => t.duplicateOf !== undefined).length, runner: record.runner, resumed });
   const jobs: TrialJob[] = record.trials
     .filter((t) => t.duplicateOf === undefined && !FINAL_TRIAL_STATES.has(states.get(t.index)?.status ?? 'queued'))
-    .map((t) => ({
-      sweep: sweepRef, index: t.index, file: record.file, text: record.text,
-      overrides: [...(record.overrides ?? []), ...record.spec.parameters.map((p) => ({ path: p.name, value: t.values[p.name] }))],
-      ...(options.backend ? { backend: options.backend } : {}), ...(options.noCache ? { noCache: true } : {}),
-    }));
+    .map((t) => trialJobOf(record, sweepRef, t, { ...(options.backend ? { backend: options.backend } : {}), ...(options.noCache ? { noCache: true } : {}) }));
   if (options.queue) {
     const { runTrialsOnQueue } = await import('../sweep/queue-trials.js');
     try {
-      await runTrialsOnQueue(options.queue, folder, jobs, { onState, onLog: (level, message) => emit({ type: 'log', level, message }), ...(options.signal ? { signal: options.signal } : {}) });
+      await runTrialsOnQueue(options.queue, folder, jobs.map((j) => j.index), { onState, onLog: (level, message) => emit({ type: 'log', level, message }), ...(options.signal ? { signal: options.signal } : {}) });
     } catch (error) {
       if (!(error instanceof UserError)) throw error;
       await folder.update({ status: 'failed', endedAt: new Date().toISOString() });
@@ -263,14 +264,18 @@ function countTrials(trials: readonly SweepTrialPlan[], states: ReadonlyMap<numb
   return counts;
 }
 
-/** The best completed trial so far by the sweep's metric (a stopped trial's value is of an earlier epoch, so it does not compete). */
+/**
+ * The best completed trial so far: by the sweep's metric, then val_loss, then
+ * the lowest index (compareTrials), so a tie names the same best whatever
+ * order the trials finished in. A stopped trial's value is of an earlier
+ * epoch, so it does not compete.
+ */
 function bestOf(record: SweepRecord, states: ReadonlyMap<number, TrialState>): { best?: SweepRecord['best'] } {
-  let best: SweepRecord['best'];
-  for (const state of states.values()) {
-    if (state.status !== 'completed' || state.metric === undefined || !state.run) continue;
-    if (isBetter(record.spec.metric.goal, state.metric, best?.metric)) best = { index: state.index, metric: state.metric, run: state.run };
-  }
-  return best ? { best } : {};
+  const ranked = [...states.values()]
+    .filter((s) => s.status === 'completed' && s.metric !== undefined && Number.isFinite(s.metric) && s.run)
+    .sort((a, b) => compareTrials(record.spec.metric, a, b));
+  const top = ranked[0];
+  return top ? { best: { index: top.index, metric: top.metric!, run: top.run! } } : {};
 }
 
 /** A Redis address as records keep it: without its password. */
@@ -301,7 +306,7 @@ export type WorkerEvent = { type: 'trial-state'; state: TrialState } | Extract<S
  * Takes sweep trials from the queue until the signal stops it: each trial is
  * an ordinary run in the shared runs folder, recorded in its sweep folder.
  */
-export async function worker(options: WorkerOptions): Promise<Outcome<{ processed: number }>> {
+export async function worker(options: WorkerOptions): Promise<Outcome<{ processed: number; refused: number }>> {
   const { runWorker } = await import('../sweep/queue-trials.js');
   const emit = options.onEvent ?? ((): void => undefined);
   try {

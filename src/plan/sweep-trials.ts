@@ -135,6 +135,39 @@ export function trialMetric(
   return epochMetric(name, run.rows.find((r) => r.epoch === epoch));
 }
 
+/** The trial's val_loss at the epoch its metric is taken from (the restored one, or the last): the first tie-break. */
+export function trialValLoss(run: { rows: readonly { epoch: number; val_loss?: number }[]; restoredEpoch?: number }): number | undefined {
+  const epoch = run.restoredEpoch ?? Math.max(0, ...run.rows.map((r) => r.epoch));
+  return run.rows.find((r) => r.epoch === epoch)?.val_loss;
+}
+
+/** How the best trial is chosen, as the sweep report says it. */
+export function rankingRule(metric: SweepSpec['metric']): string {
+  const way = metric.goal === 'maximize' ? 'highest' : 'lowest';
+  return metric.name === 'val_loss'
+    ? `${way} val_loss; a tie goes to the lowest trial index`
+    : `${way} ${metric.name}; a tie goes to the lowest val_loss, then to the lowest trial index`;
+}
+
+/**
+ * The order of two completed trials, best first (negative when `a` is
+ * better): the sweep's metric, then val_loss (lower is better), then the
+ * trial index, so trials that tie on the metric still have one best, the
+ * same whatever order they finished in. A missing value ranks last.
+ */
+export function compareTrials(
+  metric: SweepSpec['metric'],
+  a: { index: number; metric?: number; valLoss?: number },
+  b: { index: number; metric?: number; valLoss?: number },
+): number {
+  const byValue = (x: number | undefined, y: number | undefined, goal: SweepSpec['metric']['goal']): number => {
+    const [hasX, hasY] = [x !== undefined && Number.isFinite(x), y !== undefined && Number.isFinite(y)];
+    if (!hasX || !hasY) return (hasX ? 0 : 1) - (hasY ? 0 : 1);
+    return x === y ? 0 : (goal === 'maximize' ? x! > y! : x! < y!) ? -1 : 1;
+  };
+  return byValue(a.metric, b.metric, metric.goal) || byValue(a.valLoss, b.valLoss, 'minimize') || a.index - b.index;
+}
+
 /** The validation metric of one epoch's row, as early termination compares it. */
 export function epochMetric(name: SweepMetricName, row: { val_loss?: number; val_accuracy?: number } | undefined): number | undefined {
   return name === 'val_accuracy' ? row?.val_accuracy : name === 'val_loss' ? row?.val_loss : undefined;

@@ -1,6 +1,8 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../diagnostics/user-error.js';
+import { readBackIfPresent, readBackJson } from '../platform/read-back.js';
 import type { SweepSpec } from '../plan/sweep-trials.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
 import { reserveFolderName } from './run-folder.js';
@@ -34,6 +36,8 @@ export interface SweepTrialPlan {
 
 export interface SweepRecord {
   id: string;
+  /** Random, made when the sweep starts: a queue job names it, so a worker tells this sweep from another at the same path of another runs folder. */
+  uid?: string;
   pipeline: string;
   /** The pipeline file, absolute. */
   file: string;
@@ -59,6 +63,8 @@ export interface TrialState {
   /** `<pipeline>/<NNNN>-<fp8>`, once the trial has a run folder. */
   run?: string;
   metric?: number;
+  /** val_loss at the epoch the metric is taken from: the first tie-break between trials equal on the metric. */
+  valLoss?: number;
   test?: { accuracy: number; loss: number };
   epochs?: number;
   seconds?: number;
@@ -77,25 +83,24 @@ export class SweepFolder {
   static async create(runsRoot: string, record: Omit<SweepRecord, 'id'>, fingerprint: string): Promise<SweepFolder> {
     const parent = path.join(runsRoot, record.pipeline, SWEEPS_DIR);
     const id = await reserveFolderName(parent, fingerprint);
-    const folder = new SweepFolder(path.join(parent, id), { id, ...record });
+    const folder = new SweepFolder(path.join(parent, id), { id, uid: newSweepUid(), ...record });
     await makeDirs(path.join(folder.dir, 'trials'));
     await folder.save();
     return folder;
   }
 
   static async open(dir: string): Promise<SweepFolder> {
-    const file = path.join(dir, SWEEP_FILE);
-    let text: string;
+    const hint = 'name a folder under runs/<pipeline>/sweeps/, or <pipeline>/sweeps/<NNNN>';
+    let parsed: unknown;
     try {
-      text = await readFile(file, 'utf8');
-    } catch {
-      throw new UserError(`${dir} is not a sweep folder (it has no readable ${SWEEP_FILE})`, [], 'name a folder under runs/<pipeline>/sweeps/, or <pipeline>/sweeps/<NNNN>');
+      parsed = await readBackJson(dir, SWEEP_FILE, { what: 'sweep record', maxBytes: MAX_SWEEP_RECORD_BYTES });
+    } catch (error) {
+      if (error instanceof UserError) throw error;
+      throw new UserError(`${dir} is not a sweep folder (it has no readable ${SWEEP_FILE})`, [], hint);
     }
-    try {
-      return new SweepFolder(path.resolve(dir), JSON.parse(text) as SweepRecord);
-    } catch {
-      throw new UserError(`${file} is not valid JSON`, [], 'the sweep record is damaged; start the sweep again');
-    }
+    const problem = sweepRecordProblem(parsed);
+    if (problem) throw new UserError(`${path.join(dir, SWEEP_FILE)} is not a sweep record: ${problem}`, [], 'the sweep record is damaged; start the sweep again');
+    return new SweepFolder(path.resolve(dir), parsed as SweepRecord);
   }
 
   async save(): Promise<void> {
@@ -115,11 +120,14 @@ export class SweepFolder {
     await writeJsonAtomic(this.trialFile(state.index), state);
   }
 
+  /** A trial's state; undefined when it has none yet, or when its file is not one (damaged: the trial runs again). */
   async readTrial(index: number): Promise<TrialState | undefined> {
-    const text = await readFile(this.trialFile(index), 'utf8').catch(() => undefined);
-    if (text === undefined) return undefined;
+    const name = path.relative(this.dir, this.trialFile(index));
+    const bytes = await readBackIfPresent(this.dir, name, { what: 'trial state', maxBytes: MAX_TRIAL_STATE_BYTES }).catch(() => undefined);
+    if (bytes === undefined) return undefined;
     try {
-      return JSON.parse(text) as TrialState;
+      const state = JSON.parse(bytes.toString('utf8')) as Partial<TrialState> | null;
+      return isTrialState(state, index) ? state : undefined;
     } catch {
       return undefined;
     }
@@ -145,9 +153,15 @@ export class SweepFolder {
     const earlier: number[] = [];
     for (const name of await readdir(dir)) {
       if (!/^\d{4}\.json$/.test(name) || Number(name.slice(0, 4)) === index) continue;
-      const text = await readFile(path.join(dir, name), 'utf8').catch(() => undefined);
-      const parsed = text === undefined ? undefined : (JSON.parse(text) as { value: number });
-      if (parsed && Number.isFinite(parsed.value)) earlier.push(parsed.value);
+      const bytes = await readBackIfPresent(dir, name, { what: 'rung value', maxBytes: MAX_TRIAL_STATE_BYTES }).catch(() => undefined);
+      let parsed: unknown;
+      try {
+        parsed = bytes === undefined ? undefined : JSON.parse(bytes.toString('utf8'));
+      } catch {
+        parsed = undefined;
+      }
+      const value = (parsed as { value?: unknown } | null | undefined)?.value;
+      if (typeof value === 'number' && Number.isFinite(value)) earlier.push(value);
     }
     await writeJsonAtomic(path.join(dir, `${String(index).padStart(4, '0')}.json`), { value });
     return earlier;
@@ -156,6 +170,47 @@ export class SweepFolder {
   async writeFile(name: string, content: string): Promise<void> {
     await writeFileAtomic(path.join(this.dir, name), content);
   }
+}
+
+/** sweep.json holds the pipeline's text and every trial's values: generous, but bounded. */
+const MAX_SWEEP_RECORD_BYTES = 16 * 2 ** 20;
+const MAX_TRIAL_STATE_BYTES = 1 * 2 ** 20;
+const TRIAL_STATUSES: ReadonlySet<string> = new Set(['queued', 'running', 'completed', 'failed', 'stopped', 'duplicate']);
+
+export const newSweepUid = (): string => randomBytes(16).toString('hex');
+
+/**
+ * What is wrong with a sweep record read back, or undefined: the fields the
+ * sweep and its workers rely on, with their types (the record is written by
+ * tlpipe, but the runs folder is shared and can be edited).
+ */
+function sweepRecordProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'it is not an object';
+  const r = value as Record<string, unknown>;
+  for (const key of ['id', 'pipeline', 'file', 'text', 'createdAt', 'status'] as const) if (typeof r[key] !== 'string') return `\`${key}\` is not a string`;
+  if (!/^\d{4}-[0-9a-f]{8}$/.test(r['id'] as string)) return '`id` is not <NNNN>-<8 hex digits>';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(r['pipeline'] as string)) return '`pipeline` is not a pipeline name';
+  if (r['uid'] !== undefined && (typeof r['uid'] !== 'string' || !/^[0-9a-f]{32}$/.test(r['uid']))) return '`uid` is not 32 hex digits';
+  const spec = r['spec'] as Record<string, unknown> | null | undefined;
+  if (typeof spec !== 'object' || spec === null || !Array.isArray(spec['parameters']) || typeof spec['metric'] !== 'object' || spec['metric'] === null) return '`spec` is not a sweep specification';
+  if (!Array.isArray(r['trials'])) return '`trials` is not a list';
+  for (const [i, t] of (r['trials'] as unknown[]).entries()) {
+    const trial = t as Record<string, unknown> | null;
+    if (typeof trial !== 'object' || trial === null || !Number.isInteger(trial['index']) || (trial['index'] as number) < 0 || (trial['index'] as number) > 9999) return `trials[${i}] has no index from 0 to 9999`;
+    if (typeof trial['values'] !== 'object' || trial['values'] === null || typeof trial['fingerprint'] !== 'string') return `trials[${i}] has no values or fingerprint`;
+  }
+  if (r['overrides'] !== undefined && !Array.isArray(r['overrides'])) return '`overrides` is not a list';
+  const runner = r['runner'] as Record<string, unknown> | null | undefined;
+  if (typeof runner !== 'object' || runner === null || (runner['kind'] !== 'local' && runner['kind'] !== 'queue')) return '`runner` is not local or queue';
+  return undefined;
+}
+
+function isTrialState(state: Partial<TrialState> | null, index: number): state is TrialState {
+  return typeof state === 'object' && state !== null && state.index === index && typeof state.status === 'string' && TRIAL_STATUSES.has(state.status)
+    && typeof state.attempts === 'number' && typeof state.updatedAt === 'string'
+    && (state.metric === undefined || typeof state.metric === 'number') && (state.valLoss === undefined || typeof state.valLoss === 'number')
+    // A run is <pipeline>/<NNNN>-<fp8>: the sweep report reads it, so a path elsewhere is not one.
+    && (state.run === undefined || (typeof state.run === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/\d{4}-[0-9a-f]{8}$/.test(state.run)));
 }
 
 /** The sweeps of one pipeline, newest first. */

@@ -1,9 +1,9 @@
 import { fork } from 'node:child_process';
 import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunEvent } from '../engine/events.js';
-import { ashaDecision, epochMetric, rungEpochs, trialMetric } from '../plan/sweep-trials.js';
+import { confinedPath } from '../platform/read-back.js';
+import { ashaDecision, epochMetric, rungEpochs, trialMetric, trialValLoss } from '../plan/sweep-trials.js';
 import { readMetricRows } from '../store/metrics-file.js';
 import { readSummary } from '../store/summary-file.js';
 import { SweepFolder, type TrialState } from '../store/sweep-folder.js';
@@ -38,7 +38,7 @@ export interface TrialOutcome {
  * the reason). Never throws for the trial's own failure: that is its state.
  */
 export async function runTrial(job: TrialJob, runsRoot: string, hooks: TrialHooks = {}): Promise<TrialOutcome> {
-  const folder = await SweepFolder.open(path.join(runsRoot, job.sweep));
+  const folder = await SweepFolder.open(confinedPath(runsRoot, job.sweep, 'the sweep of a trial'));
   const { spec } = folder.record;
   const previous = await folder.readTrial(job.index);
   let state: TrialState = {
@@ -109,9 +109,10 @@ export async function runTrial(job: TrialJob, runsRoot: string, hooks: TrialHook
     const [rows, summary] = await Promise.all([readMetricRows(result.dir), readSummary(result.dir)]);
     const restoredEpoch = summary?.stages.at(-1)?.restoredEpoch;
     const metric = trialMetric(spec.metric.name, { rows, ...(restoredEpoch !== undefined ? { restoredEpoch } : {}), ...(summary?.test ? { test: summary.test } : {}) });
+    const valLoss = trialValLoss({ rows, ...(restoredEpoch !== undefined ? { restoredEpoch } : {}) });
     await record({
       status: 'completed', reason: undefined,
-      ...(metric !== undefined ? { metric } : {}),
+      ...(metric !== undefined ? { metric } : {}), ...(valLoss !== undefined ? { valLoss } : {}),
       ...(summary?.test ? { test: { accuracy: summary.test.accuracy, loss: summary.test.loss } } : {}),
       epochs: rows.length, ...(summary?.resources ? { seconds: summary.resources.seconds } : {}),
     });

@@ -1,14 +1,25 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, it } from 'node:test';
-import { CLI, epochRows, hasStackTrace, readJson, tlpipe, workspace, write } from './cli-harness.js';
-import { extractions, resultsOf, sweepDir, SWEEP_PIPELINE } from './sweep-harness.js';
+import { after, describe, it } from 'node:test';
+import { epochRows, hasStackTrace, readJson, tlpipeBounded, workspace, write, type CliResult } from './cli-harness.js';
+import { extractions, newestSweepDir, Processes, resultsOf, sweepDir, SWEEP_PIPELINE, unwrapped, waitFor } from './sweep-harness.js';
+
+/** A sweep of a few small trials on a loaded machine: minutes; a hang fails the test instead of the suite. */
+const SWEEP_MS = 15 * 60_000;
+const tlpipe = async (args: string[], cwd: string, env: Record<string, string> = {}): Promise<CliResult> => {
+  const r = await tlpipeBounded(args, cwd, { timeoutMs: SWEEP_MS, env });
+  assert.equal(r.timedOut, false, `tlpipe ${args.join(' ')} did not end in ${SWEEP_MS / 60_000} minutes:\n${r.stderr.slice(-3000)}`);
+  return r;
+};
+const WIDTH = 100;
+const tooWide = (text: string): string[] => text.split('\n').filter((l) => [...l].length > WIDTH);
 
 describe('tlpipe sweep: trials as local child processes', () => {
   const dir = workspace('sweep');
+  const processes = new Processes();
+  after(() => processes.stopAll());
   const file = write(dir, 'grid.yaml', SWEEP_PIPELINE());
   const runs = (name: string): string => path.join(dir, name);
   let reference = '';
@@ -30,16 +41,21 @@ describe('tlpipe sweep: trials as local child processes', () => {
   it('-j 1: every trial is an ordinary run; results.csv, sweep.json and the best trial; base features extracted once per cut', async () => {
     const r = await tlpipe(['sweep', file, '-j', '1', '--runs', runs('one')], dir, { TLPIPE_WORKERS: '1' });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^sweep completed: .*grid\/sweeps\/0001-[0-9a-f]{8} — best: trial \d, val_accuracy [\d.]+ \(grid\/\d{4}-[0-9a-f]{8}\)$/m);
+    assert.match(r.stdout, /^sweep completed: .*grid\/sweeps\/0001-[0-9a-f]{8}\n {2}best: {4}trial \d, val_accuracy [\d.]+ \(grid\/\d{4}-[0-9a-f]{8}\)\n {2}ranked: {2}highest val_accuracy; a tie goes to the lowest val_loss, then to the lowest trial index$/m);
+    assert.deepEqual(tooWide(r.stdout + r.stderr), []);
     reference = resultsOf(runs('one'));
     const lines = reference.trim().split('\n');
-    assert.equal(lines[0], 'trial,status,base.cut,train.stages[0].optimizer.learningRate,val_accuracy,test_accuracy,test_loss,epochs,note');
+    assert.equal(lines[0], 'trial,status,base.cut,train.stages[0].optimizer.learningRate,val_accuracy,val_loss,test_accuracy,test_loss,epochs,rank,note');
     assert.deepEqual(lines.slice(1).map((l) => l.split(',').slice(0, 4).join(',')), ['0,completed,block_13_expand_relu,0.001', '1,completed,block_13_expand_relu,0.01', '2,completed,block_6_expand_relu,0.001', '3,completed,block_6_expand_relu,0.01']);
     const record = readJson(path.join(sweepDir(runs('one')), 'sweep.json'));
     assert.equal(record.status, 'completed');
     const states = record.trials.map((t: { index: number }) => readJson(path.join(sweepDir(runs('one')), 'trials', `${String(t.index).padStart(4, '0')}.json`)));
-    const best = states.reduce((a: { metric: number }, b: { metric: number }) => (b.metric > a.metric ? b : a));
-    assert.equal(record.best.metric, best.metric);
+    // The best: the highest val_accuracy, a tie to the lowest val_loss, then the lowest index; rank 1 in results.csv.
+    const ranked = [...states].sort((a: { metric: number; valLoss: number; index: number }, b: { metric: number; valLoss: number; index: number }) => b.metric - a.metric || a.valLoss - b.valLoss || a.index - b.index);
+    assert.equal(record.best.index, ranked[0].index);
+    assert.deepEqual(lines.slice(1).map((l) => l.split(',')[9]), states.map((s: { index: number }) => String(ranked.findIndex((x: { index: number }) => x.index === s.index) + 1)));
+    for (const state of states) assert.equal(typeof state.valLoss, 'number');
+    assert.match(readFileSync(path.join(sweepDir(runs('one')), 'report.html'), 'utf8'), /best: highest val_accuracy; a tie goes to the lowest val_loss, then to the lowest trial index/);
     // Each trial's run records its values as overrides, and `runs` lists it like any run.
     const run = readJson(path.join(runs('one'), states[3].run, 'run.json'));
     assert.deepEqual(run.overrides, { 'base.cut': 'block_6_expand_relu', 'train.stages[0].optimizer.learningRate': 0.01 });
@@ -82,27 +98,23 @@ describe('tlpipe sweep: trials as local child processes', () => {
     // Trial 1's penalty overflows the loss to Infinity at its first batch: a failure of the trial itself.
     const text = SWEEP_PIPELINE('', 30).replace(/sweep:\n[\s\S]*$/, 'sweep:\n  parameters:\n    head[1].dense.kernelRegularizer: { values: [{ l2: 0 }, { l2: 1.0e+38 }] }\n');
     const crashFile = write(dir, 'crash.yaml', text);
-    const child = spawn(process.execPath, [CLI, 'sweep', crashFile, '-j', '1', '--runs', runs('crash')], { cwd: dir, env: { ...process.env, TLPIPE_WORKERS: '1' } });
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => void (err += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const sweep = processes.tlpipe(['sweep', crashFile, '-j', '1', '--runs', runs('crash')], dir, { TLPIPE_WORKERS: '1' });
     // Kill trial 0's process once its run has a checkpoint: the run's pid is the trial's process.
-    let killed: { run: string; pid: number } | undefined;
-    for (let i = 0; i < 600 && !killed; i++) {
-      await sleep(100);
-      const file = path.join(runs('crash'), 'grid', 'sweeps');
-      // The sweeps folder is made a moment before the sweep's own folder inside it.
-      if (!existsSync(file) || !readdirSync(file).some((n) => /^\d{4}-/.test(n))) continue;
-      const stateFile = path.join(sweepDir(runs('crash')), 'trials', '0000.json');
-      const state = existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8') || '{}') : {};
-      const index = state.run ? path.join(runs('crash'), state.run, 'checkpoints', 'index.json') : '';
-      if (index && existsSync(index) && readJson(index).latest?.epoch < 25) {
-        killed = { run: state.run, pid: readJson(path.join(runs('crash'), state.run, 'run.json')).pid };
-        process.kill(killed.pid, 'SIGKILL');
+    const killed = await waitFor('trial 0 to reach a checkpoint', () => {
+      const folder = newestSweepDir(runs('crash'));
+      const stateFile = folder && path.join(folder, 'trials', '0000.json');
+      try {
+        const state = stateFile && existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : {};
+        const index = state.run ? path.join(runs('crash'), state.run, 'checkpoints', 'index.json') : '';
+        if (index && existsSync(index) && readJson(index).latest?.epoch < 25) return { run: state.run as string, pid: readJson(path.join(runs('crash'), state.run, 'run.json')).pid as number };
+      } catch {
+        // A file between its write and its rename's end: the next look.
       }
-    }
-    assert.ok(killed, 'trial 0 never reached a checkpoint');
-    assert.equal(await exited, 1, err);
+      return undefined;
+    }, { timeoutMs: SWEEP_MS, context: () => sweep.stderr() });
+    process.kill(killed.pid, 'SIGKILL');
+    const err = (): string => sweep.stderr();
+    assert.equal(await Promise.race([sweep.done, new Promise((resolve) => setTimeout(() => resolve('hung'), SWEEP_MS).unref())]), 1, err());
     const states = [0, 1].map((i) => readJson(path.join(sweepDir(runs('crash')), 'trials', `000${i}.json`)));
     assert.equal(states[0].status, 'completed');
     assert.equal(states[0].attempts, 2);
@@ -111,8 +123,10 @@ describe('tlpipe sweep: trials as local child processes', () => {
     assert.equal(states[1].status, 'failed');
     assert.equal(states[1].attempts, 1, 'a failure of the trial itself is not retried');
     assert.match(states[1].reason, /the loss became Infinity in stage `head`, epoch 1, batch 1/);
-    assert.match(err, /trial 1 failed: .*the loss became/);
-    assert.equal(hasStackTrace(err), false, err);
+    assert.match(unwrapped(err()), /trial 1 failed: .*the loss became/);
+    assert.match(err(), /^trial 1 failed grid\/\d{4}-[0-9a-f]{8} \[1\/2 done, 0 running, 1 failed; best 0: [\d.]+\]\n {4}train\.stages\[0\]\.optimizer\.learningRate: the loss became Infinity/m);
+    assert.equal(hasStackTrace(err()), false, err());
+    assert.deepEqual(tooWide(err()), []);
   });
 
   it('duplicate trials (the same plan) run once', async () => {
@@ -145,20 +159,15 @@ describe('tlpipe sweep: trials as local child processes', () => {
   });
 
   it('Ctrl-C stops the sweep (running trial interrupted, checkpoint kept); --resume finishes it with the results of an uninterrupted sweep', async () => {
-    const child = spawn(process.execPath, [CLI, 'sweep', file, '--json', '--runs', runs('resumed')], { cwd: dir, env: { ...process.env, TLPIPE_WORKERS: '1' } });
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => void (err += c.toString()));
-    const code = await new Promise<number | null>((resolve) => {
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        const states = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((e) => e.type === 'trial').map((e) => e.state);
-        // After the first trial completed and the second started its run.
-        const started = states.some((s) => s.index === 0 && s.status === 'completed') && states.some((s) => s.index === 1 && s.status === 'running' && s.run);
-        if (started && !child.killed) child.kill('SIGINT');
-      });
-      child.on('exit', resolve);
-    });
+    const sweep = processes.tlpipe(['sweep', file, '--json', '--runs', runs('resumed')], dir, { TLPIPE_WORKERS: '1' });
+    // After the first trial completed and the second started its run.
+    await waitFor('trial 0 completed and trial 1 running', () => {
+      const states = sweep.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((e) => e.type === 'trial').map((e) => e.state);
+      return states.some((s) => s.index === 0 && s.status === 'completed') && states.some((s) => s.index === 1 && s.status === 'running' && s.run);
+    }, { timeoutMs: SWEEP_MS, context: () => sweep.stderr() });
+    sweep.child.kill('SIGINT');
+    const code = await Promise.race([sweep.done, new Promise((resolve) => setTimeout(() => resolve('hung'), 300_000).unref())]);
+    const err = sweep.stderr();
     assert.equal(code, 130, err);
     assert.equal(hasStackTrace(err), false, err);
     const folder = sweepDir(runs('resumed'));
@@ -228,4 +237,36 @@ describe('tlpipe sweep: a sweep that cannot run is an error at its line, before 
     const name = readdirSync(path.join(dir, 'plain', 'grid')).find((n) => /^\d{4}-/.test(n))!;
     assert.equal(readJson(path.join(dir, 'plain', 'grid', name, 'run.json')).overrides, undefined);
   });
+});
+
+describe('tlpipe sweep --resume on a damaged sweep folder: a message naming the file, no stack trace, no hang', () => {
+  const dir = workspace('sweep-damaged');
+  const record = (over: Record<string, unknown> = {}): string => JSON.stringify({
+    id: '0001-0123abcd', uid: '0'.repeat(32), pipeline: 'grid', file: path.join(dir, 'grid.yaml'), text: SWEEP_PIPELINE(), createdAt: '2026-01-01T00:00:00.000Z', status: 'interrupted',
+    spec: { method: 'grid', parameters: [], metric: { name: 'val_accuracy', goal: 'maximize' } }, trials: [], runner: { kind: 'local', jobs: 1 }, ...over,
+  });
+  const cases: { name: string; make: (file: string) => void; message: RegExp }[] = [
+    { name: 'sweep.json is a FIFO', make: (file) => execFileSync('mkfifo', [file]), message: /sweep record .*sweep\.json is a named pipe \(FIFO\), not a file/ },
+    { name: 'sweep.json links to /dev/zero', make: (file) => symlinkSync('/dev/zero', file), message: /sweep record .*sweep\.json is a link that leads outside/ },
+    { name: 'sweep.json is a list', make: (file) => writeFileSync(file, '[]'), message: /sweep\.json is not a sweep record: it is not an object/ },
+    { name: 'sweep.json is not JSON', make: (file) => writeFileSync(file, '{"id": '), message: /sweep\.json is not valid JSON/ },
+    { name: 'its trials are not a list', make: (file) => writeFileSync(file, record({ trials: 'all' })), message: /sweep\.json is not a sweep record: `trials` is not a list/ },
+    { name: 'a trial index that is a path', make: (file) => writeFileSync(file, record({ trials: [{ index: '../../x', values: {}, fingerprint: 'f', epochs: 1 }] })), message: /trials\[0\] has no index from 0 to 9999/ },
+    { name: 'an id that is a path', make: (file) => writeFileSync(file, record({ id: '../../../elsewhere' })), message: /`id` is not <NNNN>-<8 hex digits>/ },
+    { name: 'sweep.json of 20 MB', make: (file) => writeFileSync(file, Buffer.alloc(20 * 2 ** 20, 32)), message: /sweep record .*sweep\.json is \d+ bytes, more than the \d+ tlpipe reads of it/ },
+  ];
+  for (const [n, c] of cases.entries()) {
+    it(c.name, async () => {
+      const runs = path.join(dir, `runs-${n}`);
+      const folder = path.join(runs, 'grid', 'sweeps', '0001-0123abcd');
+      mkdirSync(path.join(folder, 'trials'), { recursive: true });
+      c.make(path.join(folder, 'sweep.json'));
+      const r = await tlpipeBounded(['sweep', '--resume', folder, '--runs', runs], dir, { timeoutMs: 120_000 });
+      assert.equal(r.timedOut, false, 'did not hang');
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(unwrapped(r.stderr), c.message);
+      assert.equal(hasStackTrace(r.stderr), false, r.stderr);
+      assert.deepEqual(readdirSync(folder).sort(), ['sweep.json', 'trials'], 'nothing written into the damaged sweep');
+    });
+  }
 });

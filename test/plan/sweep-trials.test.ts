@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ashaDecision, expandTrials, isBetter, resolveSweep, rungEpochs, trialMetric, type SweepSpec } from '../../src/plan/sweep-trials.js';
+import { ashaDecision, compareTrials, expandTrials, isBetter, rankingRule, resolveSweep, rungEpochs, trialMetric, trialValLoss, type SweepSpec } from '../../src/plan/sweep-trials.js';
 
 const grid = (parameters: Record<string, { values: unknown[] }>): SweepSpec => resolveSweep({ parameters }, 42);
 
@@ -98,5 +98,34 @@ describe('trialMetric and isBetter', () => {
     assert.equal(isBetter('maximize', 0.5, undefined), true);
     assert.equal(isBetter('maximize', Number.NaN, 0.1), false);
     assert.equal(isBetter('minimize', 0.2, 0.3), true);
+  });
+});
+
+describe('compareTrials: one best, whatever order the trials finished in', () => {
+  const maximize = { name: 'val_accuracy', goal: 'maximize' } as const;
+  const minimize = { name: 'val_loss', goal: 'minimize' } as const;
+  const best = (metric: SweepSpec['metric'], trials: { index: number; metric?: number; valLoss?: number }[]): number => [...trials].sort((a, b) => compareTrials(metric, a, b))[0]!.index;
+  const cases: { name: string; metric: SweepSpec['metric']; trials: { index: number; metric?: number; valLoss?: number }[]; best: number }[] = [
+    { name: 'the metric first', metric: maximize, trials: [{ index: 0, metric: 0.5, valLoss: 0.1 }, { index: 1, metric: 0.75, valLoss: 0.9 }], best: 1 },
+    { name: 'a tie on the metric goes to the lower val_loss', metric: maximize, trials: [{ index: 0, metric: 0.75, valLoss: 0.4 }, { index: 1, metric: 0.75, valLoss: 0.3 }, { index: 2, metric: 0.5, valLoss: 0.1 }], best: 1 },
+    { name: 'a tie on both goes to the lower index', metric: maximize, trials: [{ index: 3, metric: 0.75, valLoss: 0.3 }, { index: 1, metric: 0.75, valLoss: 0.3 }, { index: 2, metric: 0.75, valLoss: 0.3 }], best: 1 },
+    { name: 'a missing val_loss ranks after one present', metric: maximize, trials: [{ index: 0, metric: 0.75 }, { index: 1, metric: 0.75, valLoss: 2 }], best: 1 },
+    { name: 'NaN and a missing metric rank last', metric: maximize, trials: [{ index: 0, metric: Number.NaN }, { index: 1 }, { index: 2, metric: 0.1 }], best: 2 },
+    { name: 'minimize: lower first, then the index', metric: minimize, trials: [{ index: 2, metric: 0.3, valLoss: 0.3 }, { index: 1, metric: 0.3, valLoss: 0.3 }, { index: 0, metric: 0.4, valLoss: 0.4 }], best: 1 },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      assert.equal(best(c.metric, c.trials), c.best);
+      // Every order of finishing gives the same best.
+      assert.equal(best(c.metric, [...c.trials].reverse()), c.best);
+    });
+  }
+
+  it('val_loss is taken at the epoch the metric is (the restored one, else the last); the rule is said', () => {
+    const rows = [{ epoch: 1, val_loss: 0.9 }, { epoch: 2, val_loss: 0.5 }, { epoch: 3, val_loss: 0.7 }];
+    assert.equal(trialValLoss({ rows }), 0.7);
+    assert.equal(trialValLoss({ rows, restoredEpoch: 2 }), 0.5);
+    assert.equal(rankingRule(maximize), 'highest val_accuracy; a tie goes to the lowest val_loss, then to the lowest trial index');
+    assert.equal(rankingRule(minimize), 'lowest val_loss; a tie goes to the lowest trial index');
   });
 });

@@ -1,9 +1,12 @@
-import { appendFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { io } from '@tensorflow/tfjs';
-import type { CheckpointIndex, ExportFiles, RunOutput } from '../engine/train/checkpoints.js';
+import { UserError } from '../diagnostics/user-error.js';
+import type { CheckpointIndex, ExportFiles, RunOutput, SealedFiles } from '../engine/train/checkpoints.js';
+import { confinedPath, readBackFile } from '../platform/read-back.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { readCheckpointIndex, writeCheckpointIndex } from './checkpoint-index.js';
+import { readVerifiedFiles, writeFolderManifest } from './file-manifest.js';
 import { gitState } from './git-state.js';
 import { fileModelHandler, writeExportFiles } from './model-folder.js';
 import { RunLock, type LockOwner } from './run-lock.js';
@@ -101,8 +104,8 @@ export class RunFolder implements RunOutput {
   }
 
   /** The pipeline as it ran. */
-  pipelineText(): Promise<string> {
-    return readFile(this.path(PIPELINE_COPY), 'utf8');
+  async pipelineText(): Promise<string> {
+    return (await readBackFile(this.dir, PIPELINE_COPY, { what: 'pipeline copy', kind: 'text' })).toString('utf8');
   }
 
   // ——— RunOutput, for the engine ———
@@ -122,8 +125,23 @@ export class RunFolder implements RunOutput {
     return writeFileAtomic(this.path(relative), data);
   }
 
+  /** Read back like every file of the folder: inside it (after links), a regular file, within the binary bound; ENOENT when absent. */
   async readFile(relative: string): Promise<Uint8Array> {
-    return new Uint8Array(await readFile(this.path(relative)));
+    return readBackFile(this.dir, relative, { what: 'run file', kind: 'binary' });
+  }
+
+  async sealDir(relativeDir: string): Promise<void> {
+    await this.present();
+    await writeFolderManifest(confinedPath(this.dir, relativeDir, 'checkpoint folder'));
+  }
+
+  async readSealedFiles(relativeDir: string, names: readonly string[]): Promise<SealedFiles> {
+    const dir = confinedPath(this.dir, relativeDir, 'checkpoint folder');
+    const verified = await readVerifiedFiles(dir, names, { what: 'checkpoint' });
+    if (verified.ok) return { ok: true, files: verified.files };
+    // Named from the run folder: `checkpoints/epoch-003/weights.bin …`, as the user finds it.
+    const shown = (text: string): string => text.split(this.dir + path.sep).join('');
+    return { ok: false, problem: shown(verified.problem), ...(verified.file ? { file: shown(verified.file) } : {}) };
   }
 
   /** A checkpoint folder is written under a temporary name and renamed into place whole. */
@@ -148,7 +166,7 @@ export class RunFolder implements RunOutput {
     };
   }
 
-  readCheckpointIndex(): Promise<CheckpointIndex | undefined> {
+  readCheckpointIndex(): Promise<{ index?: CheckpointIndex; problem?: string }> {
     return readCheckpointIndex(this.dir);
   }
 
@@ -219,16 +237,26 @@ export class RunFolder implements RunOutput {
   }
 }
 
+/** A folder made by reserveFolderName: `<NNNN>-<fp8>`. */
+const NUMBERED_FOLDER = /^(\d{4,})-/;
+
 /**
  * `<NNNN>-<fp8>`, the next free number in `parent`, reserved by an exclusive
  * mkdir of `<parent>/.ids/<NNNN>`, so two folders made at the same moment
- * never share a number, whatever their fingerprints (runs and sweeps).
+ * never share a number, whatever their fingerprints (runs and sweeps). The
+ * numbers of the folders already in `parent` count too: a clone of a
+ * repository that keeps runs in git has them but no .ids (git keeps no
+ * empty folders), and the next number must still come after them.
  */
 export async function reserveFolderName(parent: string, fingerprint: string): Promise<string> {
   const idsDir = path.join(parent, '.ids');
-  await makeDirs(idsDir);
-  const taken = (await readdir(idsDir)).map(Number).filter(Number.isInteger);
-  let number = Math.max(0, ...taken) + 1;
+  await makeDirs(idsDir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOTDIR' && error.code !== 'EEXIST') throw error;
+    throw new UserError(`${idsDir} is not a folder (tlpipe keeps the numbers it has given out in it)`, [], `remove or rename it; tlpipe makes it again and numbers new folders after those already in ${parent}`);
+  });
+  const numbers = (names: string[], pattern: RegExp): number[] => names.map((n) => pattern.exec(n)?.[1]).filter((n): n is string => n !== undefined).map(Number).filter(Number.isSafeInteger);
+  const taken = [...numbers(await readdir(idsDir), /^(\d+)$/), ...numbers(await readdir(parent), NUMBERED_FOLDER)];
+  let number = taken.reduce((max, n) => Math.max(max, n), 0) + 1;
   for (;;) {
     try {
       await mkdir(path.join(idsDir, String(number).padStart(4, '0')));

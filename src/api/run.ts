@@ -98,7 +98,7 @@ export async function run(input: PipelineInput, options: RunOptions = {}): Promi
   } catch (error) {
     // The runs folder cannot be written (read-only, full, not ours): said, and a folder made so far marked failed.
     inputs.base.dispose();
-    const cause = fileSystemError(error, folder?.dir);
+    const cause = error instanceof UserError ? error : fileSystemError(error, folder?.dir);
     if (!cause) throw error;
     await folder?.finish('failed', { message: cause.message, ...(cause.hint ? { hint: cause.hint } : {}) }).catch(() => undefined);
     return failed([cause.toDiagnostic(shownRuns(runsRoot))], warnings);
@@ -197,8 +197,8 @@ async function resumeLocked(folder: RunFolder, runRef: string, runsRoot: string,
     // The baseline trains after the transfer run, from its first epoch each time.
     await truncateMetricRows(folder.dir, 0, 'baseline');
     await folder.resumed(lastEpoch);
-    for (const warning of choice.warnings) await folder.appendLog(`${new Date().toISOString()} warning: ${warning}`);
     await folder.appendLog(`${new Date().toISOString()} resumed from epoch ${lastEpoch} by pid ${process.pid}`);
+    // Said at the run's start, and kept in its log: which checkpoint was damaged, and where the run continues from.
     const notes: RunEvent[] = choice.warnings.map((message) => ({ type: 'log', level: 'warn', message }));
     return { outcome: await executeRun(folder, planned.value, { ...options, runsRoot, resumed: true, resumeFrom: choice, fromEpoch: lastEpoch, warnings: planned.warnings, notes }), handedOver: true };
   } finally {

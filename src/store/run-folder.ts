@@ -218,18 +218,29 @@ export class RunFolder implements RunOutput {
     this.heartbeat.unref();
   }
 
-  /** Marks the run ended; `completed` only when every output has been written. */
+  /**
+   * Marks the run ended; `completed` only when every output has been
+   * written. A completed status is read back before it counts: a runs folder
+   * gone read-only, full or removed must leave the run failing, never a
+   * completed run.json nobody wrote or a success whose record says otherwise.
+   */
   async finish(status: Exclude<RunStatus, 'running'>, error?: RunRecord['error']): Promise<RunRecord> {
     clearInterval(this.heartbeat);
-    await rm(this.path(HEARTBEAT_FILE), { force: true });
     const endedAt = new Date();
     try {
+      await rm(this.path(HEARTBEAT_FILE), { force: true });
       await this.update({
         status,
         endedAt: endedAt.toISOString(),
         seconds: (endedAt.getTime() - Date.parse(this.current.startedAt)) / 1000,
         ...(error ? { error } : {}),
       });
+      if (status === 'completed') {
+        const written = await readRunRecord(this.dir);
+        if (written.status !== 'completed' || written.endedAt !== this.current.endedAt) {
+          throw new UserError(`${this.path('run.json')} does not read back as completed after it was written`, [], 'the runs folder is not keeping what is written to it (read-only, full or removed); resume the run once it is writable');
+        }
+      }
     } finally {
       await this.unlock();
     }

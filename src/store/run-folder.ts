@@ -151,8 +151,9 @@ export class RunFolder implements RunOutput {
     await rename(this.path(fromRelative), this.path(toRelative));
   }
 
-  remove(relative: string): Promise<void> {
-    return rm(this.path(relative), { recursive: true, force: true });
+  /** Removes a file or folder of the run, never anything outside it (the path may come from a file read back). */
+  async remove(relative: string): Promise<void> {
+    await rm(confinedPath(this.dir, relative, 'run path'), { recursive: true, force: true });
   }
 
   modelHandler(relativeDir: string): io.IOHandler {

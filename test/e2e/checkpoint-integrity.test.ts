@@ -22,7 +22,7 @@ const EPOCHS = 6;
 const PIPELINE = `name: ci
 seed: 5
 backend: wasm
-dataset: { format: mnist, limit: { perClass: 20, testPerClass: 2 }, image: { size: [32, 32] } }
+dataset: { format: mnist, limit: { perClass: 10, testPerClass: 2 }, image: { size: [32, 32] } }
 base: { cut: block_2_add }
 head:
   - globalAveragePooling2d: {}

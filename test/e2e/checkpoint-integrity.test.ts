@@ -184,7 +184,7 @@ const CASES: Case[] = [
   {
     name: 'index.json missing: rebuilt from the intact folders',
     damage: (d) => unlinkSync(path.join(d, 'checkpoints/index.json')),
-    code: 0, stderr: () => /checkpoints\/index\.json is missing: rebuilt from \d+ intact checkpoint folder/, from: (l) => l,
+    code: 0, stderr: (l) => new RegExp(`checkpoints/index\\.json was missing or damaged: rebuilt from ${l} complete checkpoint`), from: (l) => l,
   },
   { name: 'run.json a FIFO: refused, not waited on', damage: (d) => { unlinkSync(path.join(d, 'run.json')); execFileSync('mkfifo', [path.join(d, 'run.json')]); }, code: 1, ...runJson(/run record \S+run\.json is a named pipe \(FIFO\), not a file/) },
   { name: 'run.json a link to /dev/zero: refused at once', damage: (d) => { unlinkSync(path.join(d, 'run.json')); symlinkSync('/dev/zero', path.join(d, 'run.json')); }, code: 1, ...runJson(/run record \S+run\.json is a link that leads outside|run\.json is a device/) },

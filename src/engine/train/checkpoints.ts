@@ -290,7 +290,7 @@ export async function chooseResumePoint(output: RunOutput, plan: Plan): Promise<
     const best = indexBest && indexBest.epoch <= checkpoint.entry.epoch && (await verify(indexBest.dir)) ? indexBest : bestOf([...older, checkpoint], plan.checkpoints);
     const index: CheckpointIndex = { formatVersion: 1, latest: checkpoint.entry, best, stageBest: stageBest?.entry ?? null, kept: [...kept, checkpoint.entry] };
     if (checkpoint.entry.dir !== candidates[0]!.dir) warnings.push(`resuming from ${checkpoint.entry.dir} (epoch ${checkpoint.entry.epoch}), the newest intact checkpoint; the epochs after it are trained again`);
-    else if (!read.index && !read.problem) warnings.push(`checkpoints/index.json is missing: rebuilt from ${older.length + 1} intact checkpoint folder(s)`);
+    if (!read.index) warnings.push(`checkpoints/index.json was missing or damaged: rebuilt from ${older.length + 1} complete checkpoint(s)`);
     const fellBack = read.index?.latest?.dir !== checkpoint.entry.dir;
     if (fellBack) await output.writeCheckpointIndex(index);
     return { index, point: { ...checkpoint, ...(stageBest ? { stageBest } : {}) }, warnings };

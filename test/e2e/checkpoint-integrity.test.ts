@@ -32,7 +32,11 @@ train:
   batchSize: 10
   checkpoints: { every: 1, keepLast: 10 }
   stages:
-    - { name: head, epochs: ${EPOCHS}, optimizer: { learningRate: 0.01 } }
+    - name: head
+      epochs: ${EPOCHS}
+      optimizer: { learningRate: 0.01 }
+      # Best when the training loss is highest: the first epoch, so the checkpoint early stopping would restore is an old one.
+      earlyStopping: { monitor: loss, mode: max, patience: 20, restoreBest: true }
 `;
 
 const runDirOf = (workspaceDir: string): string => {
@@ -82,6 +86,11 @@ const damagedLatest = (file: string, problem: RegExp | string): Pick<Case, 'code
  * readRunRecord itself says which file and what is wrong.
  */
 const runJson = (record: RegExp): Pick<Case, 'stderr' | 'record'> => ({ stderr: () => new RegExp(`${record.source}|no run \``), record });
+
+/** The stage's best epoch so far, as the latest checkpoint records it. */
+const bestEpochAt = (runDir: string, latest: number): number => readJson(path.join(runDir, checkpoint(latest), 'trainer-state.json')).stageState.earlyStopping.bestEpoch;
+/** Set once the killed run is there: the best epoch its latest checkpoint names. */
+let stageBest = 0;
 
 const CASES: Case[] = [
   { name: 'one byte flipped in the latest weights.bin', damage: (d, l) => flipByte(path.join(d, checkpoint(l), 'weights.bin')), ...damagedLatest('weights.bin', 'does not match the sha256') },
@@ -143,6 +152,13 @@ const CASES: Case[] = [
       flipByte(path.join(d, checkpoint(l - 1), 'optimizer.bin'));
     },
     code: 0, stderr: (l) => new RegExp(`checkpoint ${checkpoint(l - 1)} is damaged[^\\n]*optimizer\\.bin`), from: (l) => l - 2,
+  },
+  {
+    name: 'the checkpoint of the stage\'s best epoch (which early stopping restores) damaged: back to before it',
+    damage: (d, l) => flipByte(path.join(d, checkpoint(bestEpochAt(d, l)), 'weights.bin')),
+    code: 0,
+    stderr: () => /needs the stage's best epoch \d+ \(early stopping restores it\), whose checkpoint is not intact; going back further/,
+    from: () => stageBest - 1,
   },
   {
     name: 'no checkpoint intact: the run starts over, saying so',
@@ -228,6 +244,7 @@ describe('resume reads checkpoints back without trust: a damaged one is passed o
     reference = metricsOf(runDirOf(whole));
     killedRun = runDirOf(killed);
     latest = readJson(path.join(killedRun, 'checkpoints/index.json')).latest.epoch;
+    stageBest = bestEpochAt(killedRun, latest);
   });
 
   it('the killed run was left running, with at least three checkpoints and epochs still to train', () => {
@@ -235,6 +252,7 @@ describe('resume reads checkpoints back without trust: a damaged one is passed o
     assert.equal(readJson(path.join(killedRun, 'run.json')).status, 'running');
     assert.ok(latest >= 3 && latest < EPOCHS, `latest checkpoint: epoch ${latest}`);
     for (let epoch = 1; epoch <= latest; epoch++) assert.ok(existsSync(path.join(killedRun, checkpoint(epoch), 'manifest.json')), `${checkpoint(epoch)} has a manifest`);
+    assert.ok(stageBest >= 1 && stageBest < latest, `the stage's best epoch: ${stageBest}`);
   });
 
   for (const c of CASES) {

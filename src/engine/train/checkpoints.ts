@@ -172,7 +172,6 @@ export class CheckpointWriter {
   }
 }
 
-
 const CHECKPOINT_FILES = ['model.json', 'weights.bin', 'optimizer.bin', 'trainer-state.json'] as const;
 
 /** A checkpoint whose every file matched its manifest and whose trainer state fits the plan: the bytes, not yet tensors. */
@@ -256,7 +255,7 @@ export interface ResumeChoice {
 export async function chooseResumePoint(output: RunOutput, plan: Plan): Promise<ResumeChoice> {
   const warnings: string[] = [];
   const read = await output.readCheckpointIndex();
-  if (read.problem) warnings.push(`${read.problem}; it is not used, and is rebuilt from the intact checkpoint folders`);
+  if (read.problem) warnings.push(read.problem);
   const candidates = read.index ? [...new Map([read.index.latest, ...read.index.kept].filter((c): c is CheckpointEntry => c !== null).map((c) => [c.dir, c])).values()].sort((a, b) => b.epoch - a.epoch) : await checkpointFolders(output);
   const checked = new Map<string, VerifiedCheckpoint | undefined>();
   const verify = async (dir: string): Promise<VerifiedCheckpoint | undefined> => {

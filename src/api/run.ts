@@ -131,7 +131,8 @@ export async function resume(runRef: string, options: Omit<RunOptions, 'override
   }
   // One owner at a time: a second resume (or a run still going) is told who has the folder.
   const locked = await folder.lock('resume').catch((error: unknown) => {
-    const cause = fileSystemError(error, folder.dir);
+    // The record is read again under the lock: damaged since, it is said like any damaged run.json.
+    const cause = error instanceof UserError ? error : fileSystemError(error, folder.dir);
     if (!cause) throw error;
     return cause;
   });

@@ -141,7 +141,9 @@ export class RunFolder implements RunOutput {
     if (verified.ok) return { ok: true, files: verified.files };
     // Named from the run folder: `checkpoints/epoch-003/weights.bin …`, as the user finds it.
     const shown = (text: string): string => text.split(this.dir + path.sep).join('');
-    return { ok: false, problem: shown(verified.problem), ...(verified.file ? { file: shown(verified.file) } : {}) };
+    // A folder without a manifest was never finished, or an older tlpipe wrote it: either way nothing vouches for its files.
+    const problem = verified.missingManifest ? `${verified.problem} (the checkpoint was not finished, or an older tlpipe wrote it)` : verified.problem;
+    return { ok: false, problem: shown(problem), ...(verified.file ? { file: shown(verified.file) } : {}) };
   }
 
   /** A checkpoint folder is written under a temporary name and renamed into place whole. */

@@ -280,13 +280,17 @@ export async function chooseResumePoint(output: RunOutput, plan: Plan): Promise<
     }
     const isBefore = (c: CheckpointEntry): boolean => c.epoch < checkpoint.entry.epoch;
     const damaged = (dir: string): boolean => checked.has(dir) && checked.get(dir) === undefined;
-    // With no index, every older folder is read to rebuild it; with one, the older checkpoints it keeps stay unless found damaged.
-    const older: VerifiedCheckpoint[] = [];
-    if (!read.index) for (const c of candidates.filter(isBefore).reverse()) older.push(...[await verify(c.dir)].filter((v): v is VerifiedCheckpoint => v !== undefined));
-    const kept = read.index ? read.index.kept.filter((c) => isBefore(c) && !damaged(c.dir)) : older.map((c) => c.entry);
-    // The index's best stays when it is at or before the chosen epoch and intact; else it is found again among what is left.
+    // The index's best stays when it is at or before the chosen epoch and intact; else (and with no index) it is found
+    // again among the intact older checkpoints. The older checkpoints an index keeps stay unless found damaged.
     const indexBest = read.index?.best;
-    const best = indexBest && indexBest.epoch <= checkpoint.entry.epoch && (await verify(indexBest.dir)) ? indexBest : bestOf([...older, checkpoint], plan.checkpoints);
+    const keepBest = indexBest && indexBest.epoch <= checkpoint.entry.epoch && (await verify(indexBest.dir)) !== undefined;
+    const older: VerifiedCheckpoint[] = [];
+    if (!keepBest) {
+      const before = read.index ? read.index.kept.filter(isBefore) : candidates.filter(isBefore).reverse();
+      for (const c of before) older.push(...[await verify(c.dir)].filter((v): v is VerifiedCheckpoint => v !== undefined));
+    }
+    const kept = read.index ? read.index.kept.filter((c) => isBefore(c) && !damaged(c.dir)) : older.map((c) => c.entry);
+    const best = keepBest ? indexBest : bestOf([...older, checkpoint], plan.checkpoints);
     const index: CheckpointIndex = { formatVersion: 1, latest: checkpoint.entry, best, stageBest: stageBest?.entry ?? null, kept: [...kept, checkpoint.entry] };
     if (checkpoint.entry.dir !== candidates[0]!.dir) warnings.push(`resuming from ${checkpoint.entry.dir} (epoch ${checkpoint.entry.epoch}), the newest intact checkpoint; the epochs after it are trained again`);
     if (!read.index) warnings.push(`checkpoints/index.json was missing or damaged: rebuilt from ${older.length + 1} complete checkpoint(s)`);

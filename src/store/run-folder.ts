@@ -1,4 +1,5 @@
-import { appendFile, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { io } from '@tensorflow/tfjs';
 import { UserError } from '../diagnostics/user-error.js';
@@ -198,8 +199,14 @@ export class RunFolder implements RunOutput {
     await writeRunRecord(this.dir, this.current);
   }
 
-  appendLog(line: string): Promise<void> {
-    return appendFile(this.path(LOG_FILE), line + '\n');
+  /** Appends to log.txt, never through a link or into a FIFO: a run folder is read back, and may have been tampered with. */
+  async appendLog(line: string): Promise<void> {
+    const handle = await openOwnFile(this.path(LOG_FILE), constants.O_APPEND);
+    try {
+      await handle.write(line + '\n');
+    } finally {
+      await handle.close();
+    }
   }
 
   async update(changes: Partial<RunRecord>): Promise<void> {
@@ -213,7 +220,13 @@ export class RunFolder implements RunOutput {
    */
   startHeartbeat(): void {
     const beat = (): void => {
-      void writeFile(this.path(HEARTBEAT_FILE), new Date().toISOString()).catch(() => undefined);
+      void openOwnFile(this.path(HEARTBEAT_FILE), constants.O_TRUNC).then(async (handle) => {
+        try {
+          await handle.write(new Date().toISOString());
+        } finally {
+          await handle.close();
+        }
+      }).catch(() => undefined);
       void this.held?.touch();
     };
     beat();
@@ -249,6 +262,22 @@ export class RunFolder implements RunOutput {
     }
     return this.current;
   }
+}
+
+/**
+ * Opens a file of the run folder for writing in place (created when
+ * missing), refusing a symbolic link (a log.txt linked to ~/.bashrc would
+ * be appended to) or anything but a regular file (a FIFO would block).
+ */
+async function openOwnFile(file: string, mode: number): Promise<FileHandle> {
+  const existing = await lstat(file).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+  if (existing && !existing.isFile()) throw new UserError(`${file} is ${existing.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; tlpipe writes only regular files of the run folder`, [], 'the run folder was tampered with; remove that entry, then resume');
+  const handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK | mode, 0o644);
+  if (!(await handle.stat()).isFile()) {
+    await handle.close();
+    throw new UserError(`${file} is not a regular file; tlpipe writes only regular files of the run folder`, [], 'the run folder was tampered with; remove that entry, then resume');
+  }
+  return handle;
 }
 
 /** A folder made by reserveFolderName: `<NNNN>-<fp8>`. */

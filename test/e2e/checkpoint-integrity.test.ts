@@ -72,7 +72,19 @@ interface Case {
   stderr: (latest: number) => RegExp;
   /** For a resume that goes on: the epoch it continues from. */
   from?: (latest: number) => number;
+  /** Anything else to check once resume has ended. */
+  then?: (runDir: string) => void;
 }
+
+/** A file outside the run folder that a link inside it points at: tlpipe must never write through the link. */
+const OUTSIDE_TEXT = 'not tlpipe\'s\n';
+function linkOutside(runDir: string, name: string): void {
+  const outside = path.join(runDir, '..', '..', '..', `outside-${name}`);
+  writeFileSync(outside, OUTSIDE_TEXT);
+  rmSync(path.join(runDir, name), { force: true });
+  symlinkSync(outside, path.join(runDir, name));
+}
+const outsideUnchanged = (name: string) => (runDir: string): void => assert.equal(readFileSync(path.join(runDir, '..', '..', '..', `outside-${name}`), 'utf8'), OUTSIDE_TEXT);
 
 const damagedLatest = (file: string, problem: RegExp | string): Pick<Case, 'code' | 'stderr' | 'from'> => ({
   code: 0,
@@ -202,6 +214,16 @@ const CASES: Case[] = [
     damage: (d) => unlinkSync(path.join(d, 'checkpoints/index.json')),
     code: 0, stderr: (l) => new RegExp(`checkpoints/index\\.json was missing or damaged: rebuilt from ${l} complete checkpoint`), from: (l) => l,
   },
+  {
+    name: 'log.txt a link to a file outside the run folder: refused, nothing appended through it',
+    damage: (d) => linkOutside(d, 'log.txt'),
+    code: 1, stderr: () => /log\.txt is a symbolic link; tlpipe writes only regular files of the run folder/, then: outsideUnchanged('log.txt'),
+  },
+  {
+    name: '.heartbeat a link to a file outside the run folder: never written through, the run goes on',
+    damage: (d) => linkOutside(d, '.heartbeat'),
+    code: 0, stderr: (l) => new RegExp(`resuming \\S+ from epoch ${l}\\b`), from: (l) => l, then: outsideUnchanged('.heartbeat'),
+  },
   { name: 'run.json a FIFO: refused, not waited on', damage: (d) => { unlinkSync(path.join(d, 'run.json')); execFileSync('mkfifo', [path.join(d, 'run.json')]); }, code: 1, ...runJson(/run record \S+run\.json is a named pipe \(FIFO\), not a file/) },
   { name: 'run.json a link to /dev/zero: refused at once', damage: (d) => { unlinkSync(path.join(d, 'run.json')); symlinkSync('/dev/zero', path.join(d, 'run.json')); }, code: 1, ...runJson(/run record \S+run\.json is a link that leads outside|run\.json is a device/) },
   { name: 'run.json of 2 MiB: refused before reading', damage: (d) => writeFileSync(path.join(d, 'run.json'), ' '.repeat(2 * 2 ** 20)), code: 1, ...runJson(/run record \S+run\.json is 2097152 bytes, more than/) },
@@ -276,6 +298,7 @@ describe('resume reads checkpoints back without trust: a damaged one is passed o
         // Epochs after the fallback point are trained again, exactly as the first time.
         assert.deepEqual(metricsOf(runDir), reference);
       }
+      c.then?.(runDir);
       rmSync(copy, { recursive: true, force: true });
     });
   }

@@ -197,8 +197,9 @@ async function resumeLocked(folder: RunFolder, runRef: string, runsRoot: string,
     await truncateMetricRows(folder.dir, lastEpoch);
     // The baseline trains after the transfer run, from its first epoch each time.
     await truncateMetricRows(folder.dir, 0, 'baseline');
-    await folder.resumed(lastEpoch);
+    // Logged first: a log that cannot be written (a link, say) leaves run.json as it was, not `running` for a process that gave up.
     await folder.appendLog(`${new Date().toISOString()} resumed from epoch ${lastEpoch} by pid ${process.pid}`);
+    await folder.resumed(lastEpoch);
     // Said at the run's start, and kept in its log: which checkpoint was damaged, and where the run continues from.
     const notes: RunEvent[] = choice.warnings.map((message) => ({ type: 'log', level: 'warn', message }));
     return { outcome: await executeRun(folder, planned.value, { ...options, runsRoot, resumed: true, resumeFrom: choice, fromEpoch: lastEpoch, warnings: planned.warnings, notes }), handedOver: true };

@@ -217,7 +217,11 @@ const CASES: Case[] = [
   {
     name: 'log.txt a link to a file outside the run folder: refused, nothing appended through it',
     damage: (d) => linkOutside(d, 'log.txt'),
-    code: 1, stderr: () => /log\.txt is a symbolic link; tlpipe writes only regular files of the run folder/, then: outsideUnchanged('log.txt'),
+    code: 1, stderr: () => /log\.txt is a symbolic link; tlpipe writes only regular files of the run folder/,
+    then: (runDir) => {
+      outsideUnchanged('log.txt')(runDir);
+      assert.equal(readJson(path.join(runDir, 'run.json')).resumes, undefined, 'a resume that could not start is not recorded');
+    },
   },
   {
     name: '.heartbeat a link to a file outside the run folder: never written through, the run goes on',

@@ -107,7 +107,7 @@ export function trainerStateProblem(value: unknown, plan: Plan, dir: string, opt
   }
 
   const metrics = value['metrics'];
-  if (!isRecord(metrics) || metrics['epoch'] !== at || metrics['stage'] !== stage.name || !isFiniteNumber(metrics['loss'])) return `trainer-state.json's metrics are not those of epoch ${at} of stage ${stage.name}`;
+  if (!isRecord(metrics) || metrics['epoch'] !== at || metrics['stage'] !== stage.name) return `trainer-state.json's metrics are not those of epoch ${at} of stage ${stage.name}`;
   const random = value['random'];
   if (!isRecord(random) || Object.keys(random).length > 64 || !Object.values(random).every((s) => isCount(s, 2 ** 32 - 1))) return 'trainer-state.json\'s random streams are not 32-bit states';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { UserError } from '../../src/diagnostics/user-error.js';
 import { writeFolderManifest } from '../../src/store/file-manifest.js';
 import { readRunRecord } from '../../src/store/run-record.js';
@@ -271,6 +271,9 @@ describe('resume reads checkpoints back without trust: a damaged one is passed o
     killedRun = runDirOf(killed);
     latest = readJson(path.join(killedRun, 'checkpoints/index.json')).latest.epoch;
     stageBest = bestEpochAt(killedRun, latest);
+  });
+  after(() => {
+    for (const dir of [whole, killed]) rmSync(dir, { recursive: true, force: true });
   });
 
   it('the killed run was left running, with at least three checkpoints and epochs still to train', () => {

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { UserError } from '../diagnostics/user-error.js';
@@ -6,7 +7,7 @@ import type { RunEvent, RunEventListener } from '../engine/events.js';
 import { loadInputs } from '../engine/facts/gather-facts.js';
 import { outOfMemoryError } from '../engine/kernels/backend.js';
 import { runPlan } from '../engine/run/run-plan.js';
-import { checkpointIndexOf } from '../engine/train/checkpoints.js';
+import { chooseResumePoint, type ResumeChoice } from '../engine/train/checkpoints.js';
 import { loadPipeline } from '../format/load-pipeline.js';
 import type { BackendName } from '../format/types.js';
 import { formatEventLine } from '../progress/event-lines.js';
@@ -97,7 +98,7 @@ export async function run(input: PipelineInput, options: RunOptions = {}): Promi
   } catch (error) {
     // The runs folder cannot be written (read-only, full, not ours): said, and a folder made so far marked failed.
     inputs.base.dispose();
-    const cause = fileSystemError(error, folder?.dir);
+    const cause = error instanceof UserError ? error : fileSystemError(error, folder?.dir);
     if (!cause) throw error;
     await folder?.finish('failed', { message: cause.message, ...(cause.hint ? { hint: cause.hint } : {}) }).catch(() => undefined);
     return failed([cause.toDiagnostic(shownRuns(runsRoot))], warnings);
@@ -130,7 +131,8 @@ export async function resume(runRef: string, options: Omit<RunOptions, 'override
   }
   // One owner at a time: a second resume (or a run still going) is told who has the folder.
   const locked = await folder.lock('resume').catch((error: unknown) => {
-    const cause = fileSystemError(error, folder.dir);
+    // The record is read again under the lock: damaged since, it is said like any damaged run.json.
+    const cause = error instanceof UserError ? error : fileSystemError(error, folder.dir);
     if (!cause) throw error;
     return cause;
   });
@@ -145,6 +147,8 @@ export async function resume(runRef: string, options: Omit<RunOptions, 'override
     handedOver = result.handedOver;
     return result.outcome;
   } catch (error) {
+    // A damaged file found before the run started (a checkpoint index, a run file): said, not thrown.
+    if (error instanceof UserError) return failed([error.toDiagnostic(runRef)]);
     const cause = fileSystemError(error, folder.dir);
     if (!cause) throw error;
     return failed([cause.toDiagnostic(runRef)]);
@@ -158,7 +162,12 @@ async function resumeLocked(folder: RunFolder, runRef: string, runsRoot: string,
   const early = (outcome: RunResult): { outcome: RunResult; handedOver: false } => ({ outcome, handedOver: false });
   const { record } = folder;
   const name = `${record.pipeline}/${record.id}`;
-  if (record.status === 'completed') return early(failed([problem(runRef, `run ${name} has already completed`, 'start a new run with `tlpipe run`')]));
+  if (record.status === 'completed') {
+    // Completed means run.json says so and the outputs are there: a run whose folder went read-only or lost files is not.
+    const missing = await missingOutputs(folder);
+    if (missing.length === 0) return early(failed([problem(runRef, `run ${name} has already completed`, 'start a new run with `tlpipe run`')]));
+    return early(failed([problem(runRef, `run ${name} says it completed, but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing or not a file`, 'its outputs were removed or never written; start a new run with `tlpipe run`')]));
+  }
   const spec = await readResolved(folder.dir).catch((error: unknown) => (error instanceof UserError ? error : Promise.reject(error)));
   if (spec instanceof UserError) return early(failed([spec.toDiagnostic(runRef)]));
   if (!spec) return early(failed([problem(runRef, `run ${name} has no resolved.json, which resume needs`, 'start a new run with `tlpipe run` (resolved.json is kept in every run folder that has not been copied from git)')]));
@@ -181,19 +190,29 @@ async function resumeLocked(folder: RunFolder, runRef: string, runsRoot: string,
     if (plan.fingerprint !== record.fingerprint) {
       return early(failed([problem(runRef, `the inputs of run ${name} changed since it started (plan ${record.fingerprint.slice(0, 8)}, now ${plan.fingerprint.slice(0, 8)})`, 'resume needs the same dataset and base; start a new run with `tlpipe run`')]));
     }
-    // Without a complete checkpoint the run starts over from its first epoch, in the same directory.
-    const checkpoints = await checkpointIndexOf(folder, plan.checkpoints);
-    const lastEpoch = checkpoints.index?.latest?.epoch ?? 0;
+    // The newest intact checkpoint, each one before it checked against its manifest and the plan; without one the run
+    // starts over from its first epoch, in the same directory. Rows after it are computed again.
+    const choice = await chooseResumePoint(folder, plan);
+    const lastEpoch = choice.point?.state.epoch ?? 0;
     await truncateMetricRows(folder.dir, lastEpoch);
     // The baseline trains after the transfer run, from its first epoch each time.
     await truncateMetricRows(folder.dir, 0, 'baseline');
-    await folder.resumed(lastEpoch);
+    // Logged first: a log that cannot be written (a link, say) leaves run.json as it was, not `running` for a process that gave up.
     await folder.appendLog(`${new Date().toISOString()} resumed from epoch ${lastEpoch} by pid ${process.pid}`);
-    const notes: RunEvent[] = checkpoints.rebuiltFrom ? [{ type: 'log', level: 'warn', message: `checkpoints/index.json was missing or damaged: rebuilt from ${checkpoints.rebuiltFrom} complete checkpoint(s)` }] : [];
-    return { outcome: await executeRun(folder, planned.value, { ...options, runsRoot, resumed: true, fromEpoch: lastEpoch, warnings: planned.warnings, notes }), handedOver: true };
+    await folder.resumed(lastEpoch);
+    // Said at the run's start, and kept in its log: which checkpoint was damaged, and where the run continues from.
+    const notes: RunEvent[] = choice.warnings.map((message) => ({ type: 'log', level: 'warn', message }));
+    return { outcome: await executeRun(folder, planned.value, { ...options, runsRoot, resumed: true, resumeFrom: choice, fromEpoch: lastEpoch, warnings: planned.warnings, notes }), handedOver: true };
   } finally {
     inputs.base.dispose();
   }
+}
+
+/** The outputs a completed run has written, those of them not (or no longer) there as regular files. */
+async function missingOutputs(folder: RunFolder): Promise<string[]> {
+  const outputs = [SUMMARY_FILE, REPORT_FILE, `${MODEL_DIR}/model.json`, `${MODEL_DIR}/weights.bin`];
+  const present = await Promise.all(outputs.map((file) => stat(folder.path(file)).then((s) => s.isFile(), () => false)));
+  return outputs.filter((_, i) => !present[i]);
 }
 
 /** The newest run of `pipeline` with this plan that has not completed and is not running. */
@@ -209,6 +228,8 @@ async function findResumableRun(runsRoot: string, pipeline: string, fingerprint:
 interface ExecuteOptions extends Omit<RunOptions, 'overrides' | 'resume'> {
   runsRoot: string;
   resumed: boolean;
+  /** The checkpoint a resumed run continues from, already chosen and verified. */
+  resumeFrom?: ResumeChoice;
   fromEpoch?: number;
   warnings: Diagnostic[];
   /** Events to send right after run-start. */
@@ -247,7 +268,7 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
   };
   try {
     const cache = options.noCache ? undefined : new StageCacheFiles(path.join(options.runsRoot, '.cache'));
-    const outcome = await runPlan(plan, inputs, { onEvent: emit, output: folder, resume: options.resumed, ...(options.signal ? { signal: options.signal } : {}), ...(cache ? { cache } : {}) });
+    const outcome = await runPlan(plan, inputs, { onEvent: emit, output: folder, resume: options.resumed, ...(options.resumeFrom ? { resumeFrom: options.resumeFrom } : {}), ...(options.signal ? { signal: options.signal } : {}), ...(cache ? { cache } : {}) });
     await recorder.flush();
     const summary: RunSummary = {
       status: 'completed',

@@ -12,7 +12,7 @@ export function formatEventLine(event: RunEvent): string | undefined {
   switch (event.type) {
     case 'run-start':
       return event.resumed
-        ? `resuming ${shown(event.dir)} ${event.fromEpoch ? `from epoch ${event.fromEpoch}` : 'from the start (it died before its first checkpoint)'}`
+        ? `resuming ${shown(event.dir)} ${event.fromEpoch ? `from epoch ${event.fromEpoch}` : 'from the start (it has no intact checkpoint to continue from)'}`
         : `run ${shown(event.dir)}`;
     case 'run-end':
       return `run ${event.status} in ${event.seconds.toFixed(1)}s${event.error ? `: ${event.error.message}` : ''}`;

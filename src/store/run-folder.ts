@@ -1,9 +1,13 @@
-import { appendFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { io } from '@tensorflow/tfjs';
-import type { CheckpointIndex, ExportFiles, RunOutput } from '../engine/train/checkpoints.js';
+import { UserError } from '../diagnostics/user-error.js';
+import type { CheckpointIndex, ExportFiles, RunOutput, SealedFiles } from '../engine/train/checkpoints.js';
+import { confinedPath, readBackFile } from '../platform/read-back.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { readCheckpointIndex, writeCheckpointIndex } from './checkpoint-index.js';
+import { readVerifiedFiles, writeFolderManifest } from './file-manifest.js';
 import { gitState } from './git-state.js';
 import { fileModelHandler, writeExportFiles } from './model-folder.js';
 import { RunLock, type LockOwner } from './run-lock.js';
@@ -101,8 +105,8 @@ export class RunFolder implements RunOutput {
   }
 
   /** The pipeline as it ran. */
-  pipelineText(): Promise<string> {
-    return readFile(this.path(PIPELINE_COPY), 'utf8');
+  async pipelineText(): Promise<string> {
+    return (await readBackFile(this.dir, PIPELINE_COPY, { what: 'pipeline copy', kind: 'text' })).toString('utf8');
   }
 
   // ——— RunOutput, for the engine ———
@@ -122,8 +126,25 @@ export class RunFolder implements RunOutput {
     return writeFileAtomic(this.path(relative), data);
   }
 
+  /** Read back like every file of the folder: inside it (after links), a regular file, within the binary bound; ENOENT when absent. */
   async readFile(relative: string): Promise<Uint8Array> {
-    return new Uint8Array(await readFile(this.path(relative)));
+    return readBackFile(this.dir, relative, { what: 'run file', kind: 'binary' });
+  }
+
+  async sealDir(relativeDir: string): Promise<void> {
+    await this.present();
+    await writeFolderManifest(confinedPath(this.dir, relativeDir, 'checkpoint folder'));
+  }
+
+  async readSealedFiles(relativeDir: string, names: readonly string[]): Promise<SealedFiles> {
+    const dir = confinedPath(this.dir, relativeDir, 'checkpoint folder');
+    const verified = await readVerifiedFiles(dir, names, { what: 'checkpoint' });
+    if (verified.ok) return { ok: true, files: verified.files };
+    // Named from the run folder: `checkpoints/epoch-003/weights.bin …`, as the user finds it.
+    const shown = (text: string): string => text.split(this.dir + path.sep).join('');
+    // A folder without a manifest was never finished, or an older tlpipe wrote it: either way nothing vouches for its files.
+    const problem = verified.missingManifest ? `${verified.problem} (the checkpoint was not finished, or an older tlpipe wrote it)` : verified.problem;
+    return { ok: false, problem: shown(problem), ...(verified.file ? { file: shown(verified.file) } : {}) };
   }
 
   /** A checkpoint folder is written under a temporary name and renamed into place whole. */
@@ -133,8 +154,9 @@ export class RunFolder implements RunOutput {
     await rename(this.path(fromRelative), this.path(toRelative));
   }
 
-  remove(relative: string): Promise<void> {
-    return rm(this.path(relative), { recursive: true, force: true });
+  /** Removes a file or folder of the run, never anything outside it (the path may come from a file read back). */
+  async remove(relative: string): Promise<void> {
+    await rm(confinedPath(this.dir, relative, 'run path'), { recursive: true, force: true });
   }
 
   modelHandler(relativeDir: string): io.IOHandler {
@@ -148,7 +170,7 @@ export class RunFolder implements RunOutput {
     };
   }
 
-  readCheckpointIndex(): Promise<CheckpointIndex | undefined> {
+  readCheckpointIndex(): Promise<{ index?: CheckpointIndex; problem?: string }> {
     return readCheckpointIndex(this.dir);
   }
 
@@ -177,8 +199,14 @@ export class RunFolder implements RunOutput {
     await writeRunRecord(this.dir, this.current);
   }
 
-  appendLog(line: string): Promise<void> {
-    return appendFile(this.path(LOG_FILE), line + '\n');
+  /** Appends to log.txt, never through a link or into a FIFO: a run folder is read back, and may have been tampered with. */
+  async appendLog(line: string): Promise<void> {
+    const handle = await openOwnFile(this.path(LOG_FILE), constants.O_APPEND);
+    try {
+      await handle.write(line + '\n');
+    } finally {
+      await handle.close();
+    }
   }
 
   async update(changes: Partial<RunRecord>): Promise<void> {
@@ -192,7 +220,13 @@ export class RunFolder implements RunOutput {
    */
   startHeartbeat(): void {
     const beat = (): void => {
-      void writeFile(this.path(HEARTBEAT_FILE), new Date().toISOString()).catch(() => undefined);
+      void openOwnFile(this.path(HEARTBEAT_FILE), constants.O_TRUNC).then(async (handle) => {
+        try {
+          await handle.write(new Date().toISOString());
+        } finally {
+          await handle.close();
+        }
+      }).catch(() => undefined);
       void this.held?.touch();
     };
     beat();
@@ -200,18 +234,29 @@ export class RunFolder implements RunOutput {
     this.heartbeat.unref();
   }
 
-  /** Marks the run ended; `completed` only when every output has been written. */
+  /**
+   * Marks the run ended; `completed` only when every output has been
+   * written. A completed status is read back before it counts: a runs folder
+   * gone read-only, full or removed must leave the run failing, never a
+   * completed run.json nobody wrote or a success whose record says otherwise.
+   */
   async finish(status: Exclude<RunStatus, 'running'>, error?: RunRecord['error']): Promise<RunRecord> {
     clearInterval(this.heartbeat);
-    await rm(this.path(HEARTBEAT_FILE), { force: true });
     const endedAt = new Date();
     try {
+      await rm(this.path(HEARTBEAT_FILE), { force: true });
       await this.update({
         status,
         endedAt: endedAt.toISOString(),
         seconds: (endedAt.getTime() - Date.parse(this.current.startedAt)) / 1000,
         ...(error ? { error } : {}),
       });
+      if (status === 'completed') {
+        const written = await readRunRecord(this.dir);
+        if (written.status !== 'completed' || written.endedAt !== this.current.endedAt) {
+          throw new UserError(`${this.path('run.json')} does not read back as completed after it was written`, [], 'the runs folder is not keeping what is written to it (read-only, full or removed); resume the run once it is writable');
+        }
+      }
     } finally {
       await this.unlock();
     }
@@ -220,15 +265,41 @@ export class RunFolder implements RunOutput {
 }
 
 /**
+ * Opens a file of the run folder for writing in place (created when
+ * missing), refusing a symbolic link (a log.txt linked to ~/.bashrc would
+ * be appended to) or anything but a regular file (a FIFO would block).
+ */
+async function openOwnFile(file: string, mode: number): Promise<FileHandle> {
+  const existing = await lstat(file).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+  if (existing && !existing.isFile()) throw new UserError(`${file} is ${existing.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; tlpipe writes only regular files of the run folder`, [], 'the run folder was tampered with; remove that entry, then resume');
+  const handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK | mode, 0o644);
+  if (!(await handle.stat()).isFile()) {
+    await handle.close();
+    throw new UserError(`${file} is not a regular file; tlpipe writes only regular files of the run folder`, [], 'the run folder was tampered with; remove that entry, then resume');
+  }
+  return handle;
+}
+
+/** A folder made by reserveFolderName: `<NNNN>-<fp8>`. */
+const NUMBERED_FOLDER = /^(\d{4,})-/;
+
+/**
  * `<NNNN>-<fp8>`, the next free number in `parent`, reserved by an exclusive
  * mkdir of `<parent>/.ids/<NNNN>`, so two folders made at the same moment
- * never share a number, whatever their fingerprints (runs and sweeps).
+ * never share a number, whatever their fingerprints (runs and sweeps). The
+ * numbers of the folders already in `parent` count too: a clone of a
+ * repository that keeps runs in git has them but no .ids (git keeps no
+ * empty folders), and the next number must still come after them.
  */
 export async function reserveFolderName(parent: string, fingerprint: string): Promise<string> {
   const idsDir = path.join(parent, '.ids');
-  await makeDirs(idsDir);
-  const taken = (await readdir(idsDir)).map(Number).filter(Number.isInteger);
-  let number = Math.max(0, ...taken) + 1;
+  await makeDirs(idsDir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOTDIR' && error.code !== 'EEXIST') throw error;
+    throw new UserError(`${idsDir} is not a folder (tlpipe keeps the numbers it has given out in it)`, [], `remove or rename it; tlpipe makes it again and numbers new folders after those already in ${parent}`);
+  });
+  const numbers = (names: string[], pattern: RegExp): number[] => names.map((n) => pattern.exec(n)?.[1]).filter((n): n is string => n !== undefined).map(Number).filter(Number.isSafeInteger);
+  const taken = [...numbers(await readdir(idsDir), /^(\d+)$/), ...numbers(await readdir(parent), NUMBERED_FOLDER)];
+  let number = taken.reduce((max, n) => Math.max(max, n), 0) + 1;
   for (;;) {
     try {
       await mkdir(path.join(idsDir, String(number).padStart(4, '0')));

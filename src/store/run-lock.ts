@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { link, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { link, lstat, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { readBackIfPresent } from '../platform/read-back.js';
 import { HEARTBEAT_STALE_MS } from './run-status.js';
 
 /** `.lock` in a run folder: who owns the folder while a run or resume writes it. */
@@ -47,12 +48,32 @@ async function createExclusive(file: string, content: string): Promise<boolean> 
   }
 }
 
+const isOwner = (value: unknown): value is LockOwner => {
+  const v = value as Partial<Record<keyof LockOwner, unknown>> | null;
+  return typeof v === 'object' && v !== null && Number.isSafeInteger(v.pid) && typeof v.host === 'string' && typeof v.since === 'string' && typeof v.by === 'string' && typeof v.token === 'string';
+};
+
+/** A lock is a line of JSON; anything bigger was not written by tlpipe. */
+const LOCK_MAX_BYTES = 64 * 1024;
+
+/**
+ * Who holds the lock, and how long since it was touched; undefined when
+ * there is none. Read back like every file: a lock that is not a regular
+ * file of a sane size (a FIFO would block for ever, a link to /dev/zero
+ * never end) was not written by tlpipe, and counts as stale, so the next
+ * run or resume replaces it rather than hanging on it.
+ */
 async function readOwner(file: string): Promise<{ owner: LockOwner | undefined; ageMs: number } | undefined> {
-  const [text, stats] = await Promise.all([readFile(file, 'utf8').catch(() => undefined), stat(file).catch(() => undefined)]);
-  if (text === undefined || stats === undefined) return undefined;
+  const stats = await lstat(file).catch(() => undefined);
+  if (stats === undefined) return undefined;
+  if (!stats.isFile()) return { owner: undefined, ageMs: Infinity };
+  const bytes = await readBackIfPresent(path.dirname(file), path.basename(file), { what: 'run lock', maxBytes: LOCK_MAX_BYTES }).catch(() => null);
+  if (bytes === undefined) return undefined;
+  if (bytes === null) return { owner: undefined, ageMs: Infinity };
   let owner: LockOwner | undefined;
   try {
-    owner = JSON.parse(text) as LockOwner;
+    const value = JSON.parse(bytes.toString('utf8')) as unknown;
+    owner = isOwner(value) ? value : undefined;
   } catch {
     owner = undefined;
   }

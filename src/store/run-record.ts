@@ -1,8 +1,9 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { UserError } from '../diagnostics/user-error.js';
 import { packageRoot } from '../package/package-root.js';
+import { readBackJson } from '../platform/read-back.js';
 import { writeJsonAtomic } from './atomic-write.js';
 
 export const RUN_FILE = 'run.json';
@@ -47,21 +48,58 @@ export interface RunRecord {
   resumes?: { at: string; fromEpoch: number; pid: number }[];
 }
 
-/** A run folder's run.json; a missing or unreadable one is a user error naming the folder. */
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const STATUSES: readonly RunStatus[] = ['running', 'completed', 'failed', 'interrupted'];
+/** run.json is a few kilobytes (a pipeline diff is cut at 64 KiB); a megabyte is far beyond what tlpipe writes. */
+const RUN_FILE_MAX_BYTES = 2 ** 20;
+
+/** The first of the record's object fields that holds something else. */
+function notAnObject(value: Record<string, unknown>): string | undefined {
+  const field = ['git', 'versions', 'overrides', 'download', 'upstream', 'strategy'].find((f) => value[f] !== undefined && value[f] !== null && !isRecord(value[f]));
+  return field ? `${field} is not an object` : undefined;
+}
+
+/** Why a parsed run.json is not a run record tlpipe wrote, field by field; nothing when it is one. */
+export function runRecordProblem(value: unknown): string | undefined {
+  if (!isRecord(value)) return `it holds ${Array.isArray(value) ? 'a list' : value === null ? 'null' : `a ${typeof value}`}, not a run record`;
+  const text = (field: string, pattern?: RegExp): string | undefined => {
+    const v = value[field];
+    return typeof v !== 'string' || (pattern && !pattern.test(v)) ? `${field} is ${JSON.stringify(v) ?? 'missing'}` : undefined;
+  };
+  const problem =
+    text('id', /^\d{4,}-[A-Za-z0-9]{1,64}$/) ?? text('pipeline', /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/) ?? text('startedAt') ?? text('fingerprint', /^[A-Za-z0-9]{1,128}$/) ??
+    (STATUSES.includes(value['status'] as RunStatus) ? undefined : `status is ${JSON.stringify(value['status']) ?? 'missing'}, not one of ${STATUSES.join(', ')}`) ??
+    (Number.isSafeInteger(value['pid']) ? undefined : 'pid is not a process id') ??
+    (typeof value['seed'] === 'number' ? undefined : 'seed is not a number') ??
+    (value['backend'] === null || typeof value['backend'] === 'string' ? undefined : 'backend is not a name') ??
+    (value['endedAt'] === undefined || typeof value['endedAt'] === 'string' ? undefined : 'endedAt is not a time') ??
+    (value['seconds'] === undefined || (typeof value['seconds'] === 'number' && Number.isFinite(value['seconds'])) ? undefined : 'seconds is not a number') ??
+    (value['error'] === undefined || (isRecord(value['error']) && typeof value['error']['message'] === 'string') ? undefined : 'error has no message') ??
+    (value['resumes'] === undefined || (Array.isArray(value['resumes']) && value['resumes'].every((r) => isRecord(r) && typeof r['at'] === 'string' && Number.isSafeInteger(r['fromEpoch']) && Number.isSafeInteger(r['pid']))) ? undefined : 'resumes is not a list of resumes') ??
+    notAnObject(value);
+  return problem;
+}
+
+/**
+ * A run folder's run.json, read back like every file tlpipe left: a regular
+ * file (a FIFO would block for ever, a link to /dev/zero never end) within a
+ * size bound, JSON of a run record's shape. Anything else is a user error
+ * naming the file and what is wrong, never a hang or a crash.
+ */
 export async function readRunRecord(dir: string): Promise<RunRecord> {
   const file = path.join(dir, RUN_FILE);
-  let text: string;
+  const hint = 'the run record is damaged or was edited by hand; the run cannot be read or resumed';
+  let value: unknown;
   try {
-    text = await readFile(file, 'utf8');
+    value = await readBackJson(dir, RUN_FILE, { what: 'run record', maxBytes: RUN_FILE_MAX_BYTES, hint });
   } catch (error) {
+    if (error instanceof UserError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw new UserError(code === 'ENOENT' || code === 'ENOTDIR' ? `${dir} is not a run folder (it has no run.json)` : `cannot read ${file}: ${code ?? (error as Error).message}`, [], 'name a folder such as runs/<pipeline>/0003-1a2b3c4d, or <pipeline>/<NNNN>; `tlpipe runs` lists them');
   }
-  try {
-    return JSON.parse(text) as RunRecord;
-  } catch {
-    throw new UserError(`${file} is not valid JSON`, [], 'the run record is damaged; the run cannot be read or resumed');
-  }
+  const problem = runRecordProblem(value);
+  if (problem) throw new UserError(`run record ${file} is damaged: ${problem}`, [], hint);
+  return value as RunRecord;
 }
 
 /**

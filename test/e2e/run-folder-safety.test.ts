@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { appendFileSync, chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { before, describe, it } from 'node:test';
-import { CLI, epochRows, hasStackTrace, readJson, tlpipe, workspace, write } from './cli-harness.js';
+import { after, before, describe, it } from 'node:test';
+import { CLI, epochRows, hasStackTrace, readJson, tlpipe, tlpipeBounded, workspace, write } from './cli-harness.js';
 
 /** Two small stages; every epoch checkpoints, so an interrupted run has several complete checkpoints. */
 const PIPELINE = `name: owner
@@ -202,5 +202,109 @@ describe('init in a project that has a .gitignore', () => {
     assert.match(readFileSync(path.join(dir, 'pipeline.yaml'), 'utf8'), /`tlpipe run pipeline\.yaml`/);
     const again = await tlpipe(['init', 'sub'], dir);
     assert.equal(again.code, 0, again.stderr);
+  });
+});
+
+describe('run numbers when runs/<pipeline>/.ids is missing or not a folder', () => {
+  const dir = workspace('integrity-ids');
+  before(async () => {
+    write(dir, 'owner.yaml', PIPELINE);
+    const first = await tlpipe(['run', 'owner.yaml', '--no-cache'], dir);
+    assert.equal(first.code, 0, first.stderr);
+  });
+
+  it('.ids missing (a git clone keeps no empty folders): the next run is 0002, not a crash or a second 0001', async () => {
+    rmSync(path.join(dir, 'runs', 'owner', '.ids'), { recursive: true });
+    const r = await tlpipe(['run', 'owner.yaml', '--no-cache'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const numbers = readdirSync(path.join(dir, 'runs', 'owner')).filter((n) => /^\d{4}-/.test(n)).map((n) => n.slice(0, 4)).sort();
+    assert.deepEqual(numbers, ['0001', '0002']);
+  });
+
+  it('.ids a file: a clear message naming it', async () => {
+    rmSync(path.join(dir, 'runs', 'owner', '.ids'), { recursive: true });
+    writeFileSync(path.join(dir, 'runs', 'owner', '.ids'), '');
+    const r = await tlpipe(['run', 'owner.yaml', '--no-cache'], dir);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /runs\/owner\/\.ids is not a folder/);
+    assert.equal(hasStackTrace(r.stderr), false, r.stderr);
+  });
+});
+
+/**
+ * As root, permissions stop nothing: the run goes as `nobody` in a folder it
+ * owns, and root takes the write permission away from the whole runs folder
+ * at a chosen moment (no read-only mount is available in the test machine;
+ * EACCES and EROFS take the same path in tlpipe).
+ */
+const AS_ROOT = process.getuid?.() === 0;
+const NOBODY = 65534;
+
+describe('a runs folder that becomes read-only mid-run: never completed, never exit 0', { skip: AS_ROOT ? false : 'needs root to run the CLI as nobody' }, () => {
+  const moments = [
+    { when: 'mid-training', line: /head epoch 2 / },
+    // The export (a save and a reload check) still follows: the folder goes read-only before the outputs are written.
+    { when: 'after the test metrics', line: /^test \d+ examples/m },
+  ];
+  const children = new Set<ReturnType<typeof spawn>>();
+  after(() => {
+    for (const child of children) child.kill('SIGKILL');
+  });
+
+  for (const moment of moments) {
+    it(`read-only ${moment.when}: the run fails with the path, and resume does not call it complete`, async () => {
+      const dir = workspace('integrity-readonly');
+      chmodSync(dir, 0o777);
+      chownSync(write(dir, 'owner.yaml', PIPELINE), NOBODY, NOBODY);
+      const child = spawn(process.execPath, [CLI, 'run', 'owner.yaml', '--no-cache'], { cwd: dir, uid: NOBODY, gid: NOBODY, env: { ...process.env, FORCE_COLOR: '0' } });
+      children.add(child);
+      let stderr = '';
+      let madeReadOnly = false;
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (!madeReadOnly && moment.line.test(stderr)) {
+          madeReadOnly = true;
+          execFileSync('chmod', ['-R', 'a-w', path.join(dir, 'runs')]);
+        }
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      children.delete(child);
+      assert.ok(madeReadOnly, stderr);
+      assert.notEqual(code, 0, stderr);
+      assert.match(stderr, /permission denied|read-only|does not read back as completed/);
+      assert.equal(hasStackTrace(stderr), false, stderr);
+      const runDir = runIn(path.join(dir, 'runs', 'owner'));
+      assert.notEqual(readJson(path.join(runDir, 'run.json')).status, 'completed');
+
+      // Still read-only: resume says why it cannot go on, never that the run is complete.
+      const blocked = await tlpipeBounded(['resume', runDir], dir, { timeoutMs: 120_000, uid: NOBODY });
+      assert.notEqual(blocked.code, 0, blocked.stderr);
+      assert.doesNotMatch(blocked.stderr, /already completed/);
+      assert.equal(hasStackTrace(blocked.stderr), false, blocked.stderr);
+
+      // Writable again: resume completes it.
+      execFileSync('chmod', ['-R', 'u+w', path.join(dir, 'runs')]);
+      const resumed = await tlpipeBounded(['resume', runDir], dir, { timeoutMs: 180_000, uid: NOBODY });
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.equal(readJson(path.join(runDir, 'run.json')).status, 'completed');
+      assert.equal(epochRows(runDir).length, PLANNED_EPOCHS);
+      rmSync(dir, { recursive: true, force: true });
+    });
+  }
+});
+
+describe('resume of a run whose run.json says completed', () => {
+  it('run.json says completed but the outputs are gone: resume says what is missing, not "already completed"', async () => {
+    const dir = workspace('integrity-outputs');
+    write(dir, 'owner.yaml', PIPELINE);
+    const first = await tlpipe(['run', 'owner.yaml', '--no-cache'], dir);
+    assert.equal(first.code, 0, first.stderr);
+    const runDir = runIn(path.join(dir, 'runs', 'owner'));
+    rmSync(path.join(runDir, 'summary.json'));
+    mkdirSync(path.join(runDir, 'summary.json'));
+    const r = await tlpipe(['resume', runDir], dir);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /says it completed, but summary\.json is missing or not a file/);
+    assert.doesNotMatch(r.stderr, /already completed/);
   });
 });

@@ -3,7 +3,7 @@ import { claimEntry, decodeCachedWeights, stageKey, type CachedStage } from '../
 import { RunInterrupted } from '../errors.js';
 import type { RunInputs } from '../facts/gather-facts.js';
 import { RandomStreams } from '../random.js';
-import { CheckpointWriter, checkpointWeights, readResumePoint } from '../train/checkpoints.js';
+import { CheckpointWriter, checkpointWeights, chooseResumePoint } from '../train/checkpoints.js';
 import { RunState, type PlanOutcome, type RunPlanOptions } from './run-state.js';
 import { runBaseTask } from './tasks/base.js';
 import { runBaselineTask } from './tasks/baseline.js';
@@ -66,16 +66,22 @@ export async function runPlan(plan: Plan, inputs: RunInputs, options: RunPlanOpt
  */
 async function restore(state: RunState): Promise<number> {
   const { plan, options } = state;
-  // Resuming a run that died before its first checkpoint starts it over, in the same directory.
-  const point = options.resume ? await readResumePoint(options.output) : undefined;
-  state.checkpoints = new CheckpointWriter(options.output, plan.checkpoints, point?.index);
+  // Resuming a run that died before its first checkpoint (or whose every checkpoint is damaged) starts it over, in the same directory.
+  let choice = options.resume ? options.resumeFrom : undefined;
+  if (options.resume && !choice) {
+    choice = await chooseResumePoint(options.output, plan);
+    for (const message of choice.warnings) options.onEvent({ type: 'log', level: 'warn', message });
+  }
+  const point = choice?.point;
+  state.checkpoints = new CheckpointWriter(options.output, plan.checkpoints, choice?.index);
   state.resumed = options.resume === true;
   if (point) {
     state.streams.restore(point.state.random);
     state.stages.push(...point.state.completedStages);
-    state.model(point.state.model).loadWeights(await checkpointWeights(options.output, point.dir));
+    const model = state.model(point.state.model);
+    model.loadWeights(checkpointWeights(point, model));
     state.resumePoint = point;
-    options.onEvent({ type: 'log', level: 'info', message: `resumed from ${point.dir} (stage ${point.state.stage}, epoch ${point.state.epoch})` });
+    options.onEvent({ type: 'log', level: 'info', message: `resumed from ${point.entry.dir} (stage ${point.state.stage}, epoch ${point.state.epoch})` });
     return point.state.stageIndex;
   }
   if (!options.cache || options.resume) return 0;

@@ -6,7 +6,7 @@ import type { ExampleGallery } from '../evaluate/example-gallery.js';
 import type { EpochMetrics, EventListener } from '../events.js';
 import type { RunInputs } from '../facts/gather-facts.js';
 import type { RandomStreams } from '../random.js';
-import type { CheckpointWriter, ResumePoint, RunOutput, StageSummary } from '../train/checkpoints.js';
+import type { CheckpointWriter, ResumeChoice, RunOutput, StageSummary } from '../train/checkpoints.js';
 import type { BaselineResult } from '../train/scratch-baseline.js';
 import type { BatchSource } from '../train/train-stage.js';
 import type { FeatureWorkerPool } from '../workers/feature-pool.js';
@@ -19,8 +19,10 @@ export interface RunPlanOptions {
   onEvent: EventListener;
   output: RunOutput;
   signal?: AbortSignal;
-  /** Continue from the run's latest checkpoint (if it has one) instead of starting afresh. */
+  /** Continue from the run's newest intact checkpoint (if it has one) instead of starting afresh. */
   resume?: boolean;
+  /** With `resume`: the checkpoint already chosen and verified (the caller needed its epoch); chosen here when absent. */
+  resumeFrom?: ResumeChoice;
   /** Where finished stages and extracted features are kept for later runs; absent: nothing is reused. */
   cache?: StageCache;
 }
@@ -74,7 +76,7 @@ export class RunState {
   /** Every epoch's metrics so far, for the stage cache. */
   readonly history: EpochMetrics[] = [];
   /** The checkpoint to continue from; the stage it belongs to takes it. */
-  resumePoint: ResumePoint | undefined;
+  resumePoint: ResumeChoice['point'];
   /** Whether this run continues from a checkpoint: then it leaves nothing in the stage cache. */
   resumed = false;
   /**

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import type { PlanStage } from '../../plan/types.js';
+import { UserError } from '../../diagnostics/user-error.js';
+import type { Plan, PlanStage } from '../../plan/types.js';
 import type { CheckpointSpec } from '../../format/types.js';
 import type { Preprocessing } from '../data/preprocess.js';
 import type { EpochMetrics } from '../events.js';
+import { checkpointModelProblem, trainerStateProblem, weightsFitProblem } from './checkpoint-checks.js';
 import { isImprovement, monitoredValue } from './monitors.js';
 import { optimizerState, type EpochEnd, type OptimizerSnapshot, type StageOutcome, type StageState } from './train-stage.js';
 
@@ -29,14 +31,25 @@ export interface RunOutput {
   /** Moves a finished folder into place in one rename, replacing any folder there. */
   replaceDir(fromRelative: string, toRelative: string): Promise<void>;
   remove(relativePath: string): Promise<void>;
-  /** checkpoints/index.json: undefined when there is none, or when it is damaged (it is then rebuilt). */
-  readCheckpointIndex(): Promise<CheckpointIndex | undefined>;
+  /**
+   * checkpoints/index.json, its shape checked field by field: no index when
+   * there is none; a problem (and no index) when it is damaged, unreadable
+   * or names a folder other than checkpoints/epoch-NNN (it is then rebuilt).
+   */
+  readCheckpointIndex(): Promise<{ index?: CheckpointIndex; problem?: string }>;
+  /** Writes the manifest of a finished folder (the sha256 and size of each of its files): last, before it is renamed into place. */
+  sealDir(relativeDir: string): Promise<void>;
+  /** The named files of a sealed folder, each checked against its manifest; the bytes returned are the bytes checked. */
+  readSealedFiles(relativeDir: string, names: readonly string[]): Promise<SealedFiles>;
   /** The names in a folder of the run directory; none when it does not exist. */
   listDir(relativeDir: string): Promise<string[]>;
   writeCheckpointIndex(index: CheckpointIndex): Promise<void>;
   /** Into model/, or another exported model's folder (model-uint8/). */
   writeExportFiles(files: ExportFiles, relativeDir?: string): Promise<void>;
 }
+
+/** What readSealedFiles found: the verified bytes, or which file is wrong and how, in a person's words. */
+export type SealedFiles = { ok: true; files: Map<string, Uint8Array> } | { ok: false; problem: string; file?: string };
 
 export interface StageSummary extends StageOutcome {
   name: string;
@@ -144,6 +157,8 @@ export class CheckpointWriter {
       model: context.kind, metrics, random: context.random, completedStages: context.completedStages, optimizers,
     };
     await this.output.writeFile(`${partial}/trainer-state.json`, JSON.stringify(trainerState, null, 2) + '\n');
+    // Last: a checkpoint whose manifest reads was whole, and every later read checks each file against it.
+    await this.output.sealDir(partial);
     await this.output.replaceDir(partial, entry.dir);
 
     const previous = this.index;
@@ -159,71 +174,149 @@ export class CheckpointWriter {
   }
 }
 
-export interface ResumePoint {
-  index: CheckpointIndex;
-  dir: string;
-  state: TrainerState;
-  optimizers: OptimizerSnapshot[];
-}
-
 const CHECKPOINT_FILES = ['model.json', 'weights.bin', 'optimizer.bin', 'trainer-state.json'] as const;
 
-/**
- * The run's checkpoint index. When index.json is missing or damaged (a kill
- * in the wrong instant, a hand that deleted it) but complete checkpoint
- * folders are there, the index is rebuilt from them and written, rather than
- * the run starting over and its checkpoints discarded. A folder counts only
- * when every file is there and its trainer state reads.
- */
-export async function checkpointIndexOf(output: RunOutput, spec: CheckpointSpec): Promise<{ index?: CheckpointIndex; rebuiltFrom?: number }> {
-  const existing = await output.readCheckpointIndex();
-  if (existing) return { index: existing };
-  const complete: (CheckpointEntry & { state: TrainerState })[] = [];
-  for (const name of (await output.listDir('checkpoints')).filter((n) => /^epoch-\d{3,}$/.test(n)).sort()) {
-    const dir = `checkpoints/${name}`;
-    const files = await output.listDir(dir);
-    if (!CHECKPOINT_FILES.every((f) => files.includes(f))) continue;
-    try {
-      const state = JSON.parse(Buffer.from(await output.readFile(`${dir}/trainer-state.json`)).toString('utf8')) as TrainerState;
-      if (checkpointDir(state.epoch) === dir) complete.push({ dir, epoch: state.epoch, stage: state.stage, state });
-    } catch {
-      // Not complete after all.
-    }
-  }
-  if (complete.length === 0) return {};
-  complete.sort((a, b) => a.epoch - b.epoch);
-  const latest = complete[complete.length - 1]!;
-  const entry = ({ dir, epoch, stage }: CheckpointEntry): CheckpointEntry => ({ dir, epoch, stage });
-  let best: CheckpointIndex['best'] = null;
-  for (const c of complete) {
-    const value = c.state.metrics[spec.monitor];
-    if (spec.best && value !== undefined && isImprovement(spec.mode, 0, value, best?.value ?? null)) best = { ...entry(c), monitor: spec.monitor, value: monitoredValue(spec.monitor, c.state.metrics) };
-  }
-  const bestEpoch = latest.state.stageState.earlyStopping?.bestEpoch;
-  const stageBest = complete.find((c) => c.stage === latest.stage && c.epoch === bestEpoch);
-  const index: CheckpointIndex = { formatVersion: 1, latest: entry(latest), best, stageBest: stageBest ? entry(stageBest) : null, kept: complete.map(entry) };
-  await output.writeCheckpointIndex(index);
-  return { index, rebuiltFrom: complete.length };
+/** A checkpoint whose every file matched its manifest and whose trainer state fits the plan: the bytes, not yet tensors. */
+export interface VerifiedCheckpoint {
+  entry: CheckpointEntry;
+  state: TrainerState;
+  weightSpecs: tf.io.WeightsManifestEntry[];
+  weightData: Uint8Array;
+  optimizerData: Uint8Array;
 }
 
-/** The latest complete checkpoint of a run, or undefined when it has none. */
-export async function readResumePoint(output: RunOutput): Promise<ResumePoint | undefined> {
-  const index = await output.readCheckpointIndex();
-  if (!index?.latest) return undefined;
-  const dir = index.latest.dir;
-  const state = JSON.parse(Buffer.from(await output.readFile(`${dir}/trainer-state.json`)).toString('utf8')) as TrainerState;
-  const bytes = await output.readFile(`${dir}/optimizer.bin`);
-  const optimizers = state.optimizers.map((o): OptimizerSnapshot => {
-    const slice = bytes.slice(o.byteOffset, o.byteOffset + o.byteLength);
-    const named = tf.io.decodeWeights(slice.buffer.slice(slice.byteOffset, slice.byteOffset + slice.byteLength), o.weightSpecs);
+const CHECKPOINT_NAME = /^epoch-(\d{3,6})$/;
+
+/**
+ * One checkpoint folder read back: each file checked against the manifest
+ * (a flipped byte, a file cut short or missing), then model.json and
+ * trainer-state.json checked against the plan and against the sizes of the
+ * binary files. A problem names the file and says what is wrong.
+ */
+export async function readCheckpoint(output: RunOutput, dir: string, plan: Plan): Promise<{ ok: true; checkpoint: VerifiedCheckpoint } | { ok: false; problem: string }> {
+  const sealed = await output.readSealedFiles(dir, CHECKPOINT_FILES);
+  if (!sealed.ok) return { ok: false, problem: sealed.problem };
+  const file = (name: (typeof CHECKPOINT_FILES)[number]): Uint8Array => sealed.files.get(name)!;
+  const json = (name: 'model.json' | 'trainer-state.json'): unknown => {
+    try {
+      return JSON.parse(Buffer.from(file(name)).toString('utf8')) as unknown;
+    } catch {
+      return undefined;
+    }
+  };
+  const where = (problem: string): string => `${dir}/${problem}`;
+  const stateProblem = trainerStateProblem(json('trainer-state.json'), plan, dir, file('optimizer.bin').byteLength);
+  if (stateProblem) return { ok: false, problem: where(stateProblem) };
+  const model = checkpointModelProblem(json('model.json'), file('weights.bin').byteLength);
+  if (!model.specs) return { ok: false, problem: where(model.problem!) };
+  const state = json('trainer-state.json') as TrainerState;
+  return { ok: true, checkpoint: { entry: { dir, epoch: state.epoch, stage: state.stage }, state, weightSpecs: model.specs, weightData: file('weights.bin'), optimizerData: file('optimizer.bin') } };
+}
+
+/** The run's best checkpoint by `checkpoints.monitor` among the intact ones given, oldest first. */
+function bestOf(checkpoints: readonly VerifiedCheckpoint[], spec: CheckpointSpec): CheckpointIndex['best'] {
+  let best: CheckpointIndex['best'] = null;
+  for (const c of checkpoints) {
+    const value = c.state.metrics[spec.monitor];
+    if (spec.best && value !== undefined && isImprovement(spec.mode, 0, value, best?.value ?? null)) best = { ...c.entry, monitor: spec.monitor, value: monitoredValue(spec.monitor, c.state.metrics) };
+  }
+  return best;
+}
+
+/** The epoch-NNN folders on disk, newest first. */
+async function checkpointFolders(output: RunOutput): Promise<CheckpointEntry[]> {
+  const entries: CheckpointEntry[] = [];
+  for (const name of await output.listDir('checkpoints')) {
+    const match = CHECKPOINT_NAME.exec(name);
+    if (match) entries.push({ dir: `checkpoints/${name}`, epoch: Number(match[1]), stage: '' });
+  }
+  return entries.sort((a, b) => b.epoch - a.epoch);
+}
+
+/** What resuming a run can continue from, and what it found on the way. */
+export interface ResumeChoice {
+  /** The index to continue writing: its latest is the checkpoint chosen. */
+  index?: CheckpointIndex;
+  /** The newest intact checkpoint, and the stage's best one when early stopping may restore it. */
+  point?: VerifiedCheckpoint & { stageBest?: VerifiedCheckpoint };
+  /** What was damaged and what was done about it, for the run's log and the user. */
+  warnings: string[];
+}
+
+/**
+ * Where a resumed run continues: the newest checkpoint that is intact. The
+ * index's latest comes first, then the other checkpoints it keeps, newest
+ * first (with no readable index, the epoch-NNN folders on disk); a damaged
+ * one is passed over, saying which file is wrong, and the run continues from
+ * an earlier epoch, recomputing the ones after it exactly as it did the
+ * first time. With early stopping that may restore a stage's best epoch,
+ * that epoch's checkpoint must be intact too. When no checkpoint is intact
+ * the run starts over from its first epoch, as a run killed before its first
+ * checkpoint does, which gives the same result, only later.
+ */
+export async function chooseResumePoint(output: RunOutput, plan: Plan): Promise<ResumeChoice> {
+  const warnings: string[] = [];
+  const read = await output.readCheckpointIndex();
+  if (read.problem) warnings.push(read.problem);
+  const candidates = read.index ? [...new Map([read.index.latest, ...read.index.kept].filter((c): c is CheckpointEntry => c !== null).map((c) => [c.dir, c])).values()].sort((a, b) => b.epoch - a.epoch) : await checkpointFolders(output);
+  const checked = new Map<string, VerifiedCheckpoint | undefined>();
+  const verify = async (dir: string): Promise<VerifiedCheckpoint | undefined> => {
+    if (checked.has(dir)) return checked.get(dir);
+    const result = await readCheckpoint(output, dir, plan);
+    if (!result.ok) warnings.push(`checkpoint ${dir} is damaged: ${result.problem}`);
+    checked.set(dir, result.ok ? result.checkpoint : undefined);
+    return result.ok ? result.checkpoint : undefined;
+  };
+  for (const candidate of candidates) {
+    const checkpoint = await verify(candidate.dir);
+    if (!checkpoint) continue;
+    const stage = plan.stages[checkpoint.state.stageIndex]!;
+    const bestEpoch = checkpoint.state.stageState.earlyStopping?.bestEpoch;
+    let stageBest: VerifiedCheckpoint | undefined;
+    if (stage.earlyStopping?.restoreBest && bestEpoch !== undefined && bestEpoch >= stage.firstEpoch) {
+      stageBest = await verify(checkpointDir(bestEpoch));
+      if (!stageBest) {
+        warnings.push(`checkpoint ${candidate.dir} needs the stage's best epoch ${bestEpoch} (early stopping restores it), whose checkpoint is not intact; going back further`);
+        continue;
+      }
+    }
+    const isBefore = (c: CheckpointEntry): boolean => c.epoch < checkpoint.entry.epoch;
+    const damaged = (dir: string): boolean => checked.has(dir) && checked.get(dir) === undefined;
+    // The index's best stays when it is at or before the chosen epoch and intact; else (and with no index) it is found
+    // again among the intact older checkpoints. The older checkpoints an index keeps stay unless found damaged.
+    const indexBest = read.index?.best;
+    const keepBest = indexBest && indexBest.epoch <= checkpoint.entry.epoch && (await verify(indexBest.dir)) !== undefined;
+    const older: VerifiedCheckpoint[] = [];
+    if (!keepBest) {
+      const before = read.index ? read.index.kept.filter(isBefore) : candidates.filter(isBefore).reverse();
+      for (const c of before) older.push(...[await verify(c.dir)].filter((v): v is VerifiedCheckpoint => v !== undefined));
+    }
+    const kept = read.index ? read.index.kept.filter((c) => isBefore(c) && !damaged(c.dir)) : older.map((c) => c.entry);
+    const best = keepBest ? indexBest : bestOf([...older, checkpoint], plan.checkpoints);
+    const index: CheckpointIndex = { formatVersion: 1, latest: checkpoint.entry, best, stageBest: stageBest?.entry ?? null, kept: [...kept, checkpoint.entry] };
+    if (checkpoint.entry.dir !== candidates[0]!.dir) warnings.push(`resuming from ${checkpoint.entry.dir} (epoch ${checkpoint.entry.epoch}), the newest intact checkpoint; the epochs after it are trained again`);
+    if (!read.index) warnings.push(`checkpoints/index.json was missing or damaged: rebuilt from ${older.length + 1} complete checkpoint(s)`);
+    const fellBack = read.index?.latest?.dir !== checkpoint.entry.dir;
+    if (fellBack) await output.writeCheckpointIndex(index);
+    return { index, point: { ...checkpoint, ...(stageBest ? { stageBest } : {}) }, warnings };
+  }
+  if (candidates.length > 0) warnings.push('no checkpoint of this run is intact: it starts over from its first epoch, in the same folder');
+  return { warnings };
+}
+
+/** A verified checkpoint's model weights by name, for `LayersModel.loadWeights`, after checking they fit the model. */
+export function checkpointWeights(checkpoint: VerifiedCheckpoint, model: tf.LayersModel): tf.NamedTensorMap {
+  const problem = weightsFitProblem(model, checkpoint.weightSpecs);
+  if (problem) throw new UserError(`${checkpoint.entry.dir}/${problem}`, [], 'the checkpoint does not belong to this run\'s plan; delete the checkpoints folder to start the run over');
+  return tf.io.decodeWeights(arrayBufferOf(checkpoint.weightData), checkpoint.weightSpecs);
+}
+
+/** Each parameter group's optimizer state, decoded from optimizer.bin at the ranges the (checked) trainer state gives. */
+export function checkpointOptimizers(checkpoint: VerifiedCheckpoint): OptimizerSnapshot[] {
+  return checkpoint.state.optimizers.map((o): OptimizerSnapshot => {
+    const named = tf.io.decodeWeights(arrayBufferOf(checkpoint.optimizerData.subarray(o.byteOffset, o.byteOffset + o.byteLength)), o.weightSpecs);
     return { weights: o.weightSpecs.map((spec) => ({ name: spec.name, tensor: named[spec.name]! })), ...(o.accBeta ? { accBeta: o.accBeta } : {}) };
   });
-  return { index, dir, state, optimizers };
 }
 
-/** A checkpoint's model weights by name, for `LayersModel.loadWeights`. */
-export async function checkpointWeights(output: RunOutput, dir: string): Promise<tf.NamedTensorMap> {
-  const artifacts = await output.modelHandler(dir).load!();
-  const data = artifacts.weightData!;
-  return tf.io.decodeWeights(Array.isArray(data) ? tf.io.concatenateArrayBuffers(data) : data, artifacts.weightSpecs!);
-}
+const arrayBufferOf = (bytes: Uint8Array): ArrayBuffer => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;

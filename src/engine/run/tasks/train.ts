@@ -1,7 +1,7 @@
 import type { TrainTask } from '../../../plan/types.js';
 import { cachedWeights, keepInCache, stageKey } from '../../cache/stage-cache.js';
 import { setBatchNormPolicy } from '../../model/frozen-batch-norm.js';
-import { checkpointWeights } from '../../train/checkpoints.js';
+import { checkpointOptimizers, checkpointWeights } from '../../train/checkpoints.js';
 import { trainStage, type StageResume } from '../../train/train-stage.js';
 import type { RunState } from '../run-state.js';
 
@@ -28,8 +28,9 @@ export async function runTrainTask(task: TrainTask, state: RunState): Promise<vo
   let resume: StageResume | undefined;
   const point = state.resumePoint?.state.stageIndex === stage.index ? state.resumePoint : undefined;
   if (point) {
-    const restorable = stage.earlyStopping?.restoreBest && point.index.stageBest?.stage === stage.name;
-    resume = { state: point.state.stageState, optimizers: point.optimizers, ...(restorable ? { bestWeights: await checkpointWeights(options.output, point.index.stageBest!.dir) } : {}) };
+    // The stage's best epoch, verified when the resume point was chosen, for early stopping to restore.
+    const best = stage.earlyStopping?.restoreBest && point.stageBest?.entry.stage === stage.name ? point.stageBest : undefined;
+    resume = { state: point.state.stageState, optimizers: checkpointOptimizers(point), ...(best ? { bestWeights: checkpointWeights(best, saved) } : {}) };
     state.resumePoint = undefined;
   }
   const sources = task.features ? state.features?.sources : state.examples;

@@ -296,9 +296,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [JSON_OUT('the list')],
     run: async ({ options }, print) => {
       const { listModels } = await import('../api/models.js');
-      const zoo = listModels();
+      const result = await listModels();
+      if (!result.ok) return failure(result.diagnostics, print);
       const { formatModels } = await import('./format-results.js');
-      printLine(print.out, options['json'] ? JSON.stringify(zoo, null, 2) : formatModels(zoo));
+      printLine(print.out, options['json'] ? JSON.stringify(result.value, null, 2) : formatModels(result.value));
       return EXIT.ok;
     },
   },

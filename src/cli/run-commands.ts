@@ -104,6 +104,9 @@ export async function watchCommand({ positional: files, options }: CommandArgs, 
           case 'watch-changed':
             say(`${shown(event.file)} changed: stopping its run to start again`);
             break;
+          case 'watch-unchanged':
+            say(`${shown(event.file)} saved with nothing changed that a run depends on: ${{ running: 'the running run goes on', queued: 'its queued run stands', completed: 'its last run completed as it is' }[event.run]}`);
+            break;
           case 'watch-run-finished':
             say(`${shown(event.file)}: ${event.seconds.toFixed(1)}s from start to end, planning included`);
             break;

@@ -40,7 +40,11 @@ export async function preparePlan(
     spec = { ...spec, base: { ...spec.base, file: path.join(found.dir, MODEL_DIR, 'model.json'), run: { ...spec.base.run, id: found.record.id, fingerprint: found.record.fingerprint } } };
   }
   const read = await (options.readInputs ?? loadInputs)(spec, { ...(options.backend ? { backend: options.backend } : {}), ...(options.signal ? { signal: options.signal } : {}) });
-  if (!read.ok) return located(read.diagnostics);
+  if (!read.ok) {
+    // A backend the caller's option chose is the option's problem, not a line of the file (which may name no backend).
+    const byOption = (d: Diagnostic): boolean => options.backend !== undefined && d.path.length === 1 && d.path[0] === 'backend';
+    return { ok: false, diagnostics: read.diagnostics.map((d) => (byOption(d) ? { ...d, file: `backend option '${options.backend}'` } : source.locate(d))) };
+  }
   let strategy: StrategyMeasurement | undefined;
   if (spec.strategy?.requested === 'auto') {
     const probe = await probeStrategy(spec, read.value);

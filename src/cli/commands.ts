@@ -1,5 +1,6 @@
 import { parse } from 'yaml';
 import type { BackendName } from '../api/index.js';
+import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { EXIT, printDiagnostics, printLine, type Printer } from './output.js';
 
 /** An option of a command, as commander declares it. */
@@ -110,7 +111,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         printLine(print.out, options['json'] ? JSON.stringify({ on: result.value.on, ...result.value.metrics }) : `evaluated ${run} on ${result.value.on}\n${formatEvaluation(result.value)}`);
       }
       // Files that could not be decoded were left out of the metrics: said, and exit 1.
-      return result.ok ? EXIT.ok : failure(result.diagnostics, print);
+      return result.ok ? EXIT.ok : failure(result.diagnostics, print, false, options);
     },
   },
   {
@@ -126,7 +127,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       const result = await predict(run!, images, { top, ...backendAndRuns(options) });
       // The images that could be classified are printed even when others could not; then exit 1.
       for (const p of result.value ?? []) printLine(print.out, options['json'] ? JSON.stringify(p) : `${p.file}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`);
-      return result.ok ? EXIT.ok : failure(result.diagnostics, print);
+      return result.ok ? EXIT.ok : failure(result.diagnostics, print, false, options);
     },
   },
   {
@@ -155,7 +156,7 @@ export const COMMANDS: readonly CommandSpec[] = [
           : `${e.file}: ${e.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}\n${maps.map((m) => `  ${m.why === 'predicted' ? 'predicted' : 'asked'} ${m.label}: ${shownPath(m.overlay!)}`).join('\n')}`);
       }
       if (result.value && !options['json']) printLine(print.err, `Grad-CAM at layer ${result.value.layer}; overlays in ${shownPath(out)}/`);
-      return result.ok ? EXIT.ok : failure(result.diagnostics, print);
+      return result.ok ? EXIT.ok : failure(result.diagnostics, print, false, options);
     },
   },
   {
@@ -257,7 +258,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         const { planSweep } = await import('../api/sweep.js');
         const swept = await planSweep(file!, { overrides, ...backendAndRuns(options) });
         printDiagnostics(swept.warnings, print);
-        if (!swept.ok) return failure(swept.diagnostics, print, options['json'] === true);
+        if (!swept.ok) return failure(swept.diagnostics, print, options['json'] === true, options);
         const { formatSweepPlan } = await import('./sweep-commands.js');
         printLine(print.out, options['json'] ? JSON.stringify(swept.value, null, 2) : formatSweepPlan(swept.value));
         return EXIT.ok;
@@ -265,7 +266,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       const { plan } = await import('../api/plan.js');
       const result = await plan(file!, { overrides, ...backendAndRuns(options) });
       printDiagnostics(result.warnings, print);
-      if (!result.ok) return failure(result.diagnostics, print, options['json'] === true);
+      if (!result.ok) return failure(result.diagnostics, print, options['json'] === true, options);
       const { formatPlan } = await import('./format-plan.js');
       printLine(print.out, options['json'] ? JSON.stringify(result.value, null, 2) : formatPlan(result.value));
       return EXIT.ok;
@@ -330,7 +331,22 @@ export const backendAndRuns = (options: Record<string, unknown>): { backend?: Ba
 const dataOption = (options: Record<string, unknown>): { data?: string } => (options['data'] ? { data: String(options['data']) } : {});
 
 /** Problems on stderr; with `json`, also as one `{ type: 'invalid' }` line on stdout, for machines. */
-export function failure(diagnostics: Parameters<typeof printDiagnostics>[0], print: Printer, json = false): number {
+/**
+ * Diagnostics as the command line caused them: a problem with the backend
+ * when `--backend` chose it is the flag's, reported at `--backend <name>`
+ * as a `--set` problem is at its `--set`, not at a line of the pipeline
+ * (which may not even name a backend) or at a run folder.
+ */
+export function atFlags(diagnostics: readonly Diagnostic[], options: Record<string, unknown>): Diagnostic[] {
+  const backend = options['backend'];
+  if (typeof backend !== 'string') return [...diagnostics];
+  return diagnostics.map((d) => (d.path.length === 1 && d.path[0] === 'backend'
+    ? { file: `--backend ${backend}`, path: [], severity: d.severity, message: d.message, ...(d.hint ? { hint: d.hint } : {}) }
+    : d));
+}
+
+export function failure(diagnostics: Parameters<typeof printDiagnostics>[0], print: Printer, json = false, options: Record<string, unknown> = {}): number {
+  diagnostics = atFlags(diagnostics, options);
   printDiagnostics(diagnostics, print);
   if (json) printLine(print.out, JSON.stringify({ type: 'invalid', diagnostics }));
   return EXIT.failed;

@@ -3,7 +3,7 @@ import type { RunEndEvent, RunEvent, RunResult } from '../api/index.js';
 import { formatDiagnostic } from '../diagnostics/diagnostic.js';
 import { shown } from '../progress/event-lines.js';
 import { jsonRenderer, plainRenderer, quietRenderer, ttyRenderer, type ProgressRenderer } from '../progress/renderers.js';
-import { backendAndRuns, failure, setOption, usage, type CommandArgs } from './commands.js';
+import { atFlags, backendAndRuns, failure, setOption, usage, type CommandArgs } from './commands.js';
 import { EXIT, printDiagnostics, printLine, whileRunning, type Printer } from './output.js';
 
 type Mode = 'tty' | 'plain' | 'json' | 'quiet';
@@ -38,14 +38,14 @@ export function describeRunEnd(end: Pick<RunEndEvent, 'status' | 'dir' | 'second
 }
 
 /** Prints how a run ended and returns the exit code. */
-function reportRun(result: RunResult, mode: Mode, print: Printer): number {
+function reportRun(result: RunResult, mode: Mode, print: Printer, options: Record<string, unknown>): number {
   if (!result.ok && result.interrupted && !result.value) {
     printLine(print.err, 'interrupted before the run started: nothing was written');
     if (mode === 'json') printLine(print.out, JSON.stringify({ type: 'interrupted', before: 'run-start' }));
     return EXIT.interrupted;
   }
-  if (!result.value) return failure(result.diagnostics, print, mode === 'json');
-  printDiagnostics(result.diagnostics, print);
+  if (!result.value) return failure(result.diagnostics, print, mode === 'json', options);
+  printDiagnostics(atFlags(result.diagnostics, options), print);
   const { status, dir, record, summary } = result.value;
   const line = describeRunEnd({ status, dir, seconds: record.seconds ?? 0, backend: record.backend ?? '–', ...(summary?.test ? { test: summary.test } : {}), ...(record.error ? { error: record.error } : {}) });
   // Results go to stdout, except with --json, where stdout is for JSON lines only.
@@ -64,7 +64,7 @@ async function runWith(print: Printer, options: Record<string, unknown>, start: 
     throw error;
   }
   await renderer.close();
-  return reportRun(result, mode, print);
+  return reportRun(result, mode, print, options);
 }
 
 export async function runCommand({ positional: [file], options }: CommandArgs, print: Printer): Promise<number> {
@@ -116,10 +116,12 @@ export async function watchCommand({ positional: files, options }: CommandArgs, 
           case 'watch-error':
             say(`internal error in ${shown(event.file)} (a bug; please report it): ${event.stack ?? event.message}`);
             break;
-          case 'run-problems':
-            for (const d of event.diagnostics) say(formatDiagnostic(d));
-            if (json) printLine(print.out, JSON.stringify({ type: 'invalid', file: event.file, diagnostics: event.diagnostics }));
+          case 'run-problems': {
+            const diagnostics = atFlags(event.diagnostics, options);
+            for (const d of diagnostics) say(formatDiagnostic(d));
+            if (json) printLine(print.out, JSON.stringify({ type: 'invalid', file: event.file, diagnostics }));
             break;
+          }
           case 'run-end':
             renderer.listener(event);
             if (!json) printLine(event.status === 'completed' ? print.out : print.err, describeRunEnd(event));

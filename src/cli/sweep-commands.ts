@@ -60,7 +60,7 @@ export async function sweepCommand({ positional: [file], options }: CommandArgs,
     () => say('stopping: running trials end at their next batch, marked interrupted (again to quit at once)'),
   );
   printDiagnostics(result.warnings, print);
-  if (!result.value) return failure(result.diagnostics, print, json);
+  if (!result.value) return failure(result.diagnostics, print, json, options);
   printDiagnostics(result.diagnostics, print);
   const { record, paths } = result.value;
   const where = shown(result.value.dir);

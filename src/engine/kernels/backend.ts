@@ -81,10 +81,11 @@ export async function selectBackend(requested: BackendName): Promise<BackendChoi
       await activate(requested);
       return { name: requested, skipped: [] };
     } catch (error) {
+      // Said of the backend, not of where it was asked for: the pipeline's `backend:` or a --backend flag.
       const hint =
         requested === 'tensorflow'
-          ? 'install @tensorflow/tfjs-node (it downloads libtensorflow), or use `backend: auto`'
-          : 'use `backend: auto` to fall back to another backend';
+          ? 'install @tensorflow/tfjs-node (it downloads libtensorflow), or ask for backend auto, which falls back to wasm'
+          : 'ask for backend auto to fall back to another backend';
       throw new UserError(`backend \`${requested}\` is not available: ${firstLine(error)}`, ['backend'], hint);
     }
   }

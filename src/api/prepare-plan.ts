@@ -1,6 +1,7 @@
 import type { Diagnostic, Result } from '../diagnostics/diagnostic.js';
 import path from 'node:path';
 import { gatherFacts, loadInputs, probeStrategy, type LoadedInputs, type RunInputs } from '../engine/facts/gather-facts.js';
+import type { EventListener } from '../engine/events.js';
 import { checkSpec, resolvePipeline, type LoadedPipeline } from '../format/load-pipeline.js';
 import type { SourceFile } from '../format/source-file.js';
 import type { BackendName, PipelineSpec } from '../format/types.js';
@@ -28,7 +29,11 @@ export interface PreparedPlan {
  */
 export async function preparePlan(
   loaded: LoadedPipeline,
-  options: { backend?: BackendName; runsRoot: string; signal?: AbortSignal; /** Reads the inputs instead of loadInputs (a sweep reads the data once for its trials). */ readInputs?: typeof loadInputs },
+  options: {
+    backend?: BackendName; runsRoot: string; signal?: AbortSignal;
+    /** Reads the inputs instead of loadInputs (a sweep reads the data once for its trials). */ readInputs?: typeof loadInputs;
+    /** Hears what takes long before a run starts: `strategy: auto`'s probe. */ onEvent?: EventListener;
+  },
 ): Promise<Result<PreparedPlan>> {
   const { source } = loaded;
   const located = (diagnostics: Diagnostic[]): { ok: false; diagnostics: Diagnostic[] } => ({ ok: false, diagnostics: diagnostics.map((d) => source.locate(d)) });
@@ -47,9 +52,11 @@ export async function preparePlan(
   }
   let strategy: StrategyMeasurement | undefined;
   if (spec.strategy?.requested === 'auto') {
-    const probe = await probeStrategy(spec, read.value);
+    const started = performance.now();
+    const probe = await probeStrategy(spec, read.value, options.onEvent);
     if (probe) {
       strategy = decideFromProbe(probe);
+      options.onEvent?.({ type: 'strategy-probe-end', chosen: strategy.chosen, decision: strategy.sentence, seconds: (performance.now() - started) / 1000 });
       // The file resolved again with the choice; written keys still win.
       spec = resolvePipeline(spec.file, loaded.written, { strategy: strategy.chosen, cut: strategy.cut });
       const checked = checkSpec(spec, source);

@@ -2,6 +2,7 @@ import { parse } from 'yaml';
 import type { BackendName } from '../api/index.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { EXIT, printDiagnostics, printLine, type Printer } from './output.js';
+import { fitText } from '../progress/text-width.js';
 
 /** An option of a command, as commander declares it. */
 export interface CommandOption {
@@ -264,7 +265,13 @@ export const COMMANDS: readonly CommandSpec[] = [
         return EXIT.ok;
       }
       const { plan } = await import('../api/plan.js');
-      const result = await plan(file!, { overrides, ...backendAndRuns(options) });
+      const { formatEventLine } = await import('../progress/event-lines.js');
+      // The plan goes to stdout; what takes long before it (strategy: auto's probe) is said on stderr as it happens.
+      const onEvent = (event: Parameters<typeof formatEventLine>[0]): void => {
+        const line = formatEventLine(event);
+        if (line !== undefined) printLine(print.err, fitText(line));
+      };
+      const result = await plan(file!, { overrides, ...backendAndRuns(options), onEvent });
       printDiagnostics(result.warnings, print);
       if (!result.ok) return failure(result.diagnostics, print, options['json'] === true, options);
       const { formatPlan } = await import('./format-plan.js');

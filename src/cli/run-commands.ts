@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { RunEndEvent, RunEvent, RunResult } from '../api/index.js';
 import { formatDiagnostic } from '../diagnostics/diagnostic.js';
 import { shown } from '../progress/event-lines.js';
+import { fitText } from '../progress/text-width.js';
 import { jsonRenderer, plainRenderer, quietRenderer, ttyRenderer, type ProgressRenderer } from '../progress/renderers.js';
 import { atFlags, backendAndRuns, failure, setOption, usage, type CommandArgs } from './commands.js';
 import { EXIT, printDiagnostics, printLine, whileRunning, type Printer } from './output.js';
@@ -30,11 +31,11 @@ function rendererFor(mode: Mode, print: Printer): ProgressRenderer {
 /** How a run ended, for people: where it is, the test metrics, or how to continue it. */
 export function describeRunEnd(end: Pick<RunEndEvent, 'status' | 'dir' | 'seconds' | 'backend' | 'test' | 'error'>): string {
   const where = shown(end.dir);
-  if (end.status !== 'completed') return `run ${end.status}: ${where}${end.error ? ` — ${end.error.message}` : ''}\n  continue it with: tlpipe resume ${where}`;
+  if (end.status !== 'completed') return fitText(`run ${end.status}: ${where}${end.error ? ` — ${end.error.message}` : ''}\n  continue it with: tlpipe resume ${where}`);
   // The loss has a line of its own, so the first line fits 80 columns with a usual runs path.
   const test = end.test ? `test accuracy ${end.test.accuracy.toFixed(4)}` : 'no test split';
   const loss = end.test ? `\n  test loss ${end.test.loss.toFixed(4)}` : '';
-  return `completed ${where} in ${end.seconds.toFixed(1)}s on ${end.backend}: ${test}${loss}\n  report: ${path.join(where, 'report.html')}\n  model:  ${path.join(where, 'model')}/`;
+  return fitText(`completed ${where} in ${end.seconds.toFixed(1)}s on ${end.backend}: ${test}${loss}\n  report: ${path.join(where, 'report.html')}\n  model:  ${path.join(where, 'model')}/`);
 }
 
 /** Prints how a run ended and returns the exit code. */
@@ -90,7 +91,7 @@ export async function watchCommand({ positional: files, options }: CommandArgs, 
   const json = options['json'] === true;
   // One run after another, each drawn as plain lines (a live display would fight the watcher's own lines).
   const renderer = json ? jsonRenderer((line) => printLine(print.out, line)) : options['quiet'] ? quietRenderer() : plainRenderer((line) => printLine(print.err, line));
-  const say = (line: string): void => printLine(print.err, line);
+  const say = (line: string): void => printLine(print.err, fitText(line));
   return whileRunning(async (signal) => {
     const watcher = watch(files, {
       overrides, debounceMs, ...backendAndRuns(options), ...(options['cache'] === false ? { noCache: true } : {}),

@@ -172,6 +172,22 @@ const cases: HostileCase[] = [
     code: 1, stderr: /CSV file .*labels\.csv is a named pipe \(FIFO\), not a file/,
   },
   {
+    name: 'a CSV whose one field is 100 MB: refused at its line as the parser reaches the bound, in bounded memory',
+    setup: (dir) => {
+      writeFileSync(path.join(dir, 'labels.csv'), `image,label\na.png,cat\nb.png,${'x'.repeat(100_000_000)}\nc.png,dog\n`);
+      return ['data', write(dir, 'p.yaml', `dataset: { format: csv, file: labels.csv, test: 0.2 }\n${HEAD}`)];
+    },
+    code: 1, stderr: /labels\.csv:3: a field longer than 1048576 characters/, maxMiB: 600,
+  },
+  {
+    name: 'a CSV record of 200 000 fields is refused at its line',
+    setup: (dir) => {
+      writeFileSync(path.join(dir, 'labels.csv'), `image,label\n${'1,'.repeat(200_000)}1\n`);
+      return ['data', write(dir, 'p.yaml', `dataset: { format: csv, file: labels.csv, test: 0.2 }\n${HEAD}`)];
+    },
+    code: 1, stderr: /labels\.csv:2: a record of more than 100000 fields/, maxMiB: 600,
+  },
+  {
     name: 'a base model.json that is a device, through a link',
     setup: (dir) => {
       symlinkSync('/dev/zero', path.join(dir, 'model.json'));

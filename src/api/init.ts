@@ -1,7 +1,7 @@
 import { existsSync, type Stats } from 'node:fs';
 import { lstat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { failed, ok, problem, type Outcome } from './types.js';
+import { failed, ok, type Outcome } from './types.js';
 import { makeDirs } from '../platform/make-dirs.js';
 import { fileSystemError } from '../store/disk-errors.js';
 import { readBackFile } from '../platform/read-back.js';

@@ -337,7 +337,6 @@ export const backendAndRuns = (options: Record<string, unknown>): { backend?: Ba
 });
 const dataOption = (options: Record<string, unknown>): { data?: string } => (options['data'] ? { data: String(options['data']) } : {});
 
-/** Problems on stderr; with `json`, also as one `{ type: 'invalid' }` line on stdout, for machines. */
 /**
  * Diagnostics as the command line caused them: a problem with the backend
  * when `--backend` chose it is the flag's, reported at `--backend <name>`
@@ -352,6 +351,7 @@ export function atFlags(diagnostics: readonly Diagnostic[], options: Record<stri
     : d));
 }
 
+/** Problems on stderr (at the flags that caused them, given the command's `options`); with `json`, also as one `{ type: 'invalid' }` line on stdout, for machines. */
 export function failure(diagnostics: Parameters<typeof printDiagnostics>[0], print: Printer, json = false, options: Record<string, unknown> = {}): number {
   diagnostics = atFlags(diagnostics, options);
   printDiagnostics(diagnostics, print);

@@ -1,11 +1,21 @@
 import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { packageRoot } from '../../src/package/package-root.js';
-import { tlpipe, workspace, write } from './cli-harness.js';
+import { CLI, tlpipe, workspace, write } from './cli-harness.js';
 import { SWEEP_PIPELINE } from './sweep-harness.js';
 
 const WIDTH = 100;
+/** script(1) (util-linux) runs a command on a pseudo-terminal, so the live display is what runs. */
+const SCRIPT = ((): boolean => {
+  try {
+    execFileSync('script', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 const tooWide = (text: string): string[] => text.split('\n').filter((l) => [...l].length > WIDTH);
 
 /** plan, models, runs and compare print within 100 columns: a normal terminal shows them without wrapping. */
@@ -89,6 +99,17 @@ export: { quantize: uint8 }
     assert.equal(r.code, 0, r.stderr);
     const types = r.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { type: string }).type);
     assert.deepEqual(types.slice(0, 3), ['strategy-probe-start', 'strategy-probe-end', 'run-start']);
+  });
+
+  it('on a terminal (a pty through script(1)), the live display says the probe before its steps too', { skip: SCRIPT ? false : 'script(1) is not installed' }, async () => {
+    const file = write(dir, 'auto-tty.yaml', AUTO_UINT8);
+    // A pty made by script(1) has no size until one is set: listr would draw into 0 columns.
+    const command = `stty cols ${WIDTH} rows 40; ${[process.execPath, CLI, 'run', file, '--runs', runs].map((a) => `'${a}'`).join(' ')}`;
+    const r = await new Promise<{ code: number; out: string }>((resolve) => {
+      execFile('script', ['-qec', command, '/dev/null'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 64 << 20 }, (error, stdout) => resolve({ code: error ? 1 : 0, out: stdout }));
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /strategy auto: probing mobilenet_v2 at [\s\S]*strategy auto \(\d+\.\d+s\): chose [\s\S]*Export the model/);
   });
 
   it('plan of stages with long names: the tasks each runs after go under the row', async () => {

@@ -1,9 +1,11 @@
-import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { existsSync, type Stats } from 'node:fs';
+import { lstat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { failed, ok, problem, type Outcome } from './types.js';
+import { failed, ok, type Outcome } from './types.js';
 import { makeDirs } from '../platform/make-dirs.js';
 import { fileSystemError } from '../store/disk-errors.js';
+import { readBackFile } from '../platform/read-back.js';
+import { UserError } from '../diagnostics/user-error.js';
 
 /**
  * Keeps the small run records in git (what a reviewer reads) and leaves out
@@ -61,11 +63,64 @@ train:
 `;
 }
 
+/** A path as the user would type it from the working folder. */
+const shown = (file: string): string => path.relative(process.cwd(), file) || '.';
+
 /** The folder of the nearest package.json at or above `dir` (the project), or `dir` itself. */
 function projectRoot(dir: string): string {
   for (let at = dir; ; at = path.dirname(at)) {
     if (existsSync(path.join(at, 'package.json'))) return at;
     if (path.dirname(at) === at) return dir;
+  }
+}
+
+/** A .gitignore is a short list of patterns; anything bigger is not one. */
+const GITIGNORE_MAX_BYTES = 1 * 2 ** 20;
+
+/** A problem with one of the files init writes, reported at that file. */
+class FileProblem extends UserError {
+  constructor(readonly file: string, message: string, hint: string) {
+    super(message, [], hint);
+  }
+}
+
+/** What a path that must not exist yet is, for the message; nothing when it is free. */
+async function refuseExisting(file: string): Promise<void> {
+  const stats = await lstat(file).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+  if (!stats) return;
+  throw new FileProblem(file, stats.isFile() ? 'already exists' : `already exists as ${kindOf(stats)}`, 'init never overwrites; pick another folder or move it away');
+}
+
+function kindOf(stats: Stats): string {
+  if (stats.isDirectory()) return 'a folder';
+  if (stats.isSymbolicLink()) return 'a symbolic link';
+  if (stats.isFIFO()) return 'a named pipe (FIFO)';
+  if (stats.isSocket()) return 'a socket';
+  return 'a device';
+}
+
+/**
+ * The project's .gitignore, or undefined when it has none: a regular file
+ * inside the project of at most 1 MiB, read without waiting on a FIFO or
+ * reading a device for ever. A symbolic link that leads out of the folder
+ * is refused, as git itself no longer follows one for .gitignore; one that
+ * leads nowhere is refused too (writing through it would make its target).
+ */
+async function readGitignore(dir: string, file: string): Promise<string | undefined> {
+  const hint = 'init adds its rules to a .gitignore that is a text file; make it one (or remove it) and run init again';
+  try {
+    const bytes = await readBackFile(dir, '.gitignore', { what: '.gitignore', kind: 'text', maxBytes: GITIGNORE_MAX_BYTES, hint });
+    return bytes.toString('utf8');
+  } catch (error) {
+    if (error instanceof UserError) {
+      // readBackFile's message names the file first; the diagnostic names it already.
+      const named = `.gitignore ${file} `;
+      throw new FileProblem(file, error.message.startsWith(named) ? error.message.slice(named.length) : error.message, hint);
+    }
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const dangling = await lstat(file).then((stats) => stats.isSymbolicLink(), () => false);
+    if (dangling) throw new FileProblem(file, 'is a symbolic link to a file that does not exist', hint);
+    return undefined;
   }
 }
 
@@ -96,33 +151,37 @@ export async function initProject(dir = '.'): Promise<Outcome<InitResult>> {
   const project = projectRoot(target);
   const schemaFile = path.join(project, ...SCHEMA_IN_PROJECT);
   const schema = path.relative(target, schemaFile).split(path.sep).join('/');
-  const written: string[] = [];
-  const notes: string[] = [];
   const pipelineFile = path.join(target, 'pipeline.yaml');
+  const gitignore = path.join(target, '.gitignore');
   try {
+    // Both checked before anything is written: a .gitignore init cannot use leaves no pipeline.yaml behind.
+    await refuseExisting(pipelineFile);
+    const existing = await readGitignore(target, gitignore);
+    const written: string[] = [];
+    const notes: string[] = [];
     await writeFile(pipelineFile, starterPipeline(schema, name), { flag: 'wx' });
     written.push(pipelineFile);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return failed([problem(pipelineFile, 'already exists', 'init never overwrites; pick another folder or move the file')]);
-    throw error;
-  }
-  notes.push(existsSync(schemaFile)
-    ? `the schema modeline points at ${path.relative(process.cwd(), schemaFile) || schemaFile}, which npm install gives everyone who clones the project`
-    : `the schema modeline points at ${schema}: add tlpipe as a dev dependency (npm i -D tlpipe) so editors, yours and your teammates', find the schema there`);
-  const gitignore = path.join(target, '.gitignore');
-  const existing = await readFile(gitignore, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
-  if (existing === undefined) {
-    await writeFile(gitignore, [GITIGNORE_HEADER, ...GITIGNORE_RULES].join('\n') + '\n');
-    written.push(gitignore);
-  } else {
-    const present = new Set(existing.split(/\r?\n/).map((line) => line.trim()));
-    const missing = GITIGNORE_RULES.filter((rule) => !present.has(rule));
-    if (missing.length > 0) {
-      // Appended after the user's own lines, so tlpipe's negations come last and win.
-      await writeFile(gitignore, `${existing}${existing === '' || existing.endsWith('\n') ? '' : '\n'}\n${GITIGNORE_HEADER}\n${missing.join('\n')}\n`);
+    notes.push(existsSync(schemaFile)
+      ? `the schema modeline points at ${path.relative(process.cwd(), schemaFile) || schemaFile}, which npm install gives everyone who clones the project`
+      : `the schema modeline points at ${schema}: add tlpipe as a dev dependency (npm i -D tlpipe) so editors, yours and your teammates', find the schema there`);
+    if (existing === undefined) {
+      await writeFile(gitignore, [GITIGNORE_HEADER, ...GITIGNORE_RULES].join('\n') + '\n', { flag: 'wx' });
       written.push(gitignore);
-      notes.push(`added ${missing.length} rule(s) to the existing ${path.relative(process.cwd(), gitignore) || gitignore}: ${missing.join(' ')}`);
-    } else notes.push(`${path.relative(process.cwd(), gitignore) || gitignore} already has tlpipe's rules`);
+    } else {
+      const present = new Set(existing.split(/\r?\n/).map((line) => line.trim()));
+      const missing = GITIGNORE_RULES.filter((rule) => !present.has(rule));
+      if (missing.length > 0) {
+        // Appended after the user's own lines, so tlpipe's negations come last and win.
+        await writeFile(gitignore, `${existing === '' || existing.endsWith('\n') ? '' : '\n'}\n${GITIGNORE_HEADER}\n${missing.join('\n')}\n`, { flag: 'a' });
+        written.push(gitignore);
+        notes.push(`added ${missing.length} rule(s) to the existing ${path.relative(process.cwd(), gitignore) || gitignore}: ${missing.join(' ')}`);
+      } else notes.push(`${path.relative(process.cwd(), gitignore) || gitignore} already has tlpipe's rules`);
+    }
+    return ok({ written, notes });
+  } catch (error) {
+    if (error instanceof FileProblem) return failed([error.toDiagnostic(shown(error.file))]);
+    const cause = fileSystemError(error);
+    if (!cause) throw error;
+    return failed([cause.toDiagnostic(shown(target))]);
   }
-  return ok({ written, notes });
 }

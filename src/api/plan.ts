@@ -1,3 +1,4 @@
+import type { EngineEvent } from '../engine/events.js';
 import type { Plan } from '../plan/types.js';
 import { loadInput, runsRootOf } from './pipeline-input.js';
 import { preparePlan } from './prepare-plan.js';
@@ -7,10 +8,10 @@ import { failed, ok, type Outcome, type PipelineInput, type PipelineOptions } fr
  * The compiled plan, without running: reads the data and the base (and for
  * `strategy: auto`, measures) to gather the facts the planner needs.
  */
-export async function plan(input: PipelineInput, options: PipelineOptions = {}): Promise<Outcome<Plan>> {
+export async function plan(input: PipelineInput, options: PipelineOptions & { /** Hears `strategy: auto`'s probe start and end, which take seconds. */ onEvent?: (event: EngineEvent) => void } = {}): Promise<Outcome<Plan>> {
   const loaded = loadInput(input, options);
   if (!loaded.ok) return failed(loaded.diagnostics);
-  const planned = await preparePlan(loaded.value, { runsRoot: runsRootOf(options), ...(options.backend ? { backend: options.backend } : {}) });
+  const planned = await preparePlan(loaded.value, { runsRoot: runsRootOf(options), ...(options.backend ? { backend: options.backend } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}) });
   if (!planned.ok) return failed(planned.diagnostics, loaded.warnings);
   planned.value.inputs.base.dispose();
   return ok(planned.value.plan, [...loaded.warnings, ...planned.warnings]);

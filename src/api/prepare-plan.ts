@@ -1,6 +1,7 @@
 import type { Diagnostic, Result } from '../diagnostics/diagnostic.js';
 import path from 'node:path';
 import { gatherFacts, loadInputs, probeStrategy, type LoadedInputs, type RunInputs } from '../engine/facts/gather-facts.js';
+import type { EventListener } from '../engine/events.js';
 import { checkSpec, resolvePipeline, type LoadedPipeline } from '../format/load-pipeline.js';
 import type { SourceFile } from '../format/source-file.js';
 import type { BackendName, PipelineSpec } from '../format/types.js';
@@ -28,7 +29,11 @@ export interface PreparedPlan {
  */
 export async function preparePlan(
   loaded: LoadedPipeline,
-  options: { backend?: BackendName; runsRoot: string; signal?: AbortSignal; /** Reads the inputs instead of loadInputs (a sweep reads the data once for its trials). */ readInputs?: typeof loadInputs },
+  options: {
+    backend?: BackendName; runsRoot: string; signal?: AbortSignal;
+    /** Reads the inputs instead of loadInputs (a sweep reads the data once for its trials). */ readInputs?: typeof loadInputs;
+    /** Hears what takes long before a run starts: `strategy: auto`'s probe. */ onEvent?: EventListener;
+  },
 ): Promise<Result<PreparedPlan>> {
   const { source } = loaded;
   const located = (diagnostics: Diagnostic[]): { ok: false; diagnostics: Diagnostic[] } => ({ ok: false, diagnostics: diagnostics.map((d) => source.locate(d)) });
@@ -40,12 +45,18 @@ export async function preparePlan(
     spec = { ...spec, base: { ...spec.base, file: path.join(found.dir, MODEL_DIR, 'model.json'), run: { ...spec.base.run, id: found.record.id, fingerprint: found.record.fingerprint } } };
   }
   const read = await (options.readInputs ?? loadInputs)(spec, { ...(options.backend ? { backend: options.backend } : {}), ...(options.signal ? { signal: options.signal } : {}) });
-  if (!read.ok) return located(read.diagnostics);
+  if (!read.ok) {
+    // A backend the caller's option chose is the option's problem, not a line of the file (which may name no backend).
+    const byOption = (d: Diagnostic): boolean => options.backend !== undefined && d.path.length === 1 && d.path[0] === 'backend';
+    return { ok: false, diagnostics: read.diagnostics.map((d) => (byOption(d) ? { ...d, file: `backend option '${options.backend}'` } : source.locate(d))) };
+  }
   let strategy: StrategyMeasurement | undefined;
   if (spec.strategy?.requested === 'auto') {
-    const probe = await probeStrategy(spec, read.value);
+    const started = performance.now();
+    const probe = await probeStrategy(spec, read.value, options.onEvent);
     if (probe) {
       strategy = decideFromProbe(probe);
+      options.onEvent?.({ type: 'strategy-probe-end', chosen: strategy.chosen, decision: strategy.sentence, seconds: (performance.now() - started) / 1000 });
       // The file resolved again with the choice; written keys still win.
       spec = resolvePipeline(spec.file, loaded.written, { strategy: strategy.chosen, cut: strategy.cut });
       const checked = checkSpec(spec, source);

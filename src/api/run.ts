@@ -65,7 +65,7 @@ export async function run(input: PipelineInput, options: RunOptions = {}): Promi
   const runsRoot = runsRootOf(options);
   let planned: Awaited<ReturnType<typeof preparePlan>>;
   try {
-    planned = await preparePlan(loaded.value, { runsRoot, ...(options.backend ? { backend: options.backend } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+    planned = await preparePlan(loaded.value, { runsRoot, ...(options.backend ? { backend: options.backend } : {}), ...(options.signal ? { signal: options.signal } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}) });
   } catch (error) {
     // Stopped while reading the data, before any run folder: nothing was written.
     if (error instanceof RunInterrupted) return interruptedEarly(loaded.warnings);

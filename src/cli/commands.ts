@@ -1,6 +1,8 @@
 import { parse } from 'yaml';
 import type { BackendName } from '../api/index.js';
+import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { EXIT, printDiagnostics, printLine, type Printer } from './output.js';
+import { fitText } from '../progress/text-width.js';
 
 /** An option of a command, as commander declares it. */
 export interface CommandOption {
@@ -114,7 +116,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         printLine(print.out, options['json'] ? JSON.stringify({ on: result.value.on, ...result.value.metrics }) : formatEvaluated(run!, result.value));
       }
       // Files that could not be decoded were left out of the metrics: said, and exit 1.
-      return result.ok ? EXIT.ok : failure(result.diagnostics, print);
+      return result.ok ? EXIT.ok : failure(result.diagnostics, print, false, options);
     },
   },
   {
@@ -132,7 +134,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       const { formatPrediction } = await import('./format-results.js');
       // The images that could be classified are printed even when others could not; then exit 1.
       for (const p of result.value ?? []) printLine(print.out, options['json'] ? JSON.stringify(p) : formatPrediction(p));
-      return result.ok ? EXIT.ok : failure(result.diagnostics, print);
+      return result.ok ? EXIT.ok : failure(result.diagnostics, print, false, options);
     },
   },
   {
@@ -162,7 +164,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         printLine(print.out, options['json'] ? JSON.stringify({ file: e.file, layer: result.value!.layer, top: e.top, maps }) : formatExplanation(e, shownPath));
       }
       if (result.value && !options['json']) printLine(print.err, `Grad-CAM at layer ${terminalText(result.value.layer)}; overlays in ${terminalText(shownPath(out))}/`);
-      return result.ok ? EXIT.ok : failure(result.diagnostics, print);
+      return result.ok ? EXIT.ok : failure(result.diagnostics, print, false, options);
     },
   },
   {
@@ -264,15 +266,21 @@ export const COMMANDS: readonly CommandSpec[] = [
         const { planSweep } = await import('../api/sweep.js');
         const swept = await planSweep(file!, { overrides, ...backendAndRuns(options) });
         printDiagnostics(swept.warnings, print);
-        if (!swept.ok) return failure(swept.diagnostics, print, options['json'] === true);
+        if (!swept.ok) return failure(swept.diagnostics, print, options['json'] === true, options);
         const { formatSweepPlan } = await import('./sweep-commands.js');
         printLine(print.out, options['json'] ? JSON.stringify(swept.value, null, 2) : formatSweepPlan(swept.value));
         return EXIT.ok;
       }
       const { plan } = await import('../api/plan.js');
-      const result = await plan(file!, { overrides, ...backendAndRuns(options) });
+      const { formatEventLine } = await import('../progress/event-lines.js');
+      // The plan goes to stdout; what takes long before it (strategy: auto's probe) is said on stderr as it happens.
+      const onEvent = (event: Parameters<typeof formatEventLine>[0]): void => {
+        const line = formatEventLine(event);
+        if (line !== undefined) printLine(print.err, fitText(line));
+      };
+      const result = await plan(file!, { overrides, ...backendAndRuns(options), onEvent });
       printDiagnostics(result.warnings, print);
-      if (!result.ok) return failure(result.diagnostics, print, options['json'] === true);
+      if (!result.ok) return failure(result.diagnostics, print, options['json'] === true, options);
       const { formatPlan } = await import('./format-plan.js');
       printLine(print.out, options['json'] ? JSON.stringify(result.value, null, 2) : formatPlan(result.value));
       return EXIT.ok;
@@ -303,9 +311,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [JSON_OUT('the list')],
     run: async ({ options }, print) => {
       const { listModels } = await import('../api/models.js');
-      const zoo = listModels();
+      const result = await listModels();
+      if (!result.ok) return failure(result.diagnostics, print);
       const { formatModels } = await import('./format-results.js');
-      printLine(print.out, options['json'] ? JSON.stringify(zoo, null, 2) : formatModels(zoo));
+      printLine(print.out, options['json'] ? JSON.stringify(result.value, null, 2) : formatModels(result.value));
       return EXIT.ok;
     },
   },
@@ -335,8 +344,23 @@ export const backendAndRuns = (options: Record<string, unknown>): { backend?: Ba
 });
 const dataOption = (options: Record<string, unknown>): { data?: string } => (options['data'] ? { data: String(options['data']) } : {});
 
-/** Problems on stderr; with `json`, also as one `{ type: 'invalid' }` line on stdout, for machines. */
-export function failure(diagnostics: Parameters<typeof printDiagnostics>[0], print: Printer, json = false): number {
+/**
+ * Diagnostics as the command line caused them: a problem with the backend
+ * when `--backend` chose it is the flag's, reported at `--backend <name>`
+ * as a `--set` problem is at its `--set`, not at a line of the pipeline
+ * (which may not even name a backend) or at a run folder.
+ */
+export function atFlags(diagnostics: readonly Diagnostic[], options: Record<string, unknown>): Diagnostic[] {
+  const backend = options['backend'];
+  if (typeof backend !== 'string') return [...diagnostics];
+  return diagnostics.map((d) => (d.path.length === 1 && d.path[0] === 'backend'
+    ? { file: `--backend ${backend}`, path: [], severity: d.severity, message: d.message, ...(d.hint ? { hint: d.hint } : {}) }
+    : d));
+}
+
+/** Problems on stderr (at the flags that caused them, given the command's `options`); with `json`, also as one `{ type: 'invalid' }` line on stdout, for machines. */
+export function failure(diagnostics: Parameters<typeof printDiagnostics>[0], print: Printer, json = false, options: Record<string, unknown> = {}): number {
+  diagnostics = atFlags(diagnostics, options);
   printDiagnostics(diagnostics, print);
   if (json) printLine(print.out, JSON.stringify({ type: 'invalid', diagnostics }));
   return EXIT.failed;

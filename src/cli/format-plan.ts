@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import { describeSchedule } from '../api/describe.js';
 import type { Plan, PlanStage } from '../plan/types.js';
-import { alignColumns, TEXT_WIDTH, wrapParagraph } from './text-table.js';
+import { TEXT_WIDTH, wrapParagraph } from './text-table.js';
 import { terminalText } from './terminal-text.js';
 
 /** The plan as a table a person reads before spending minutes on a run. */
@@ -44,9 +44,30 @@ export function formatPlan(plan: Plan): string {
   return [
     ...top.flatMap((l) => l.split('\n')).flatMap((l) => (l === '' ? [''] : wrapParagraph(l))),
     '',
-    // One line per task (id, fingerprint, what it runs after), and under it what it does, wrapped.
-    ...alignColumns([header.slice(0, 3), widths.slice(0, 3).map((w) => '-'.repeat(w)), ...rows.map((r) => r.slice(0, 3))]).flatMap((line, i) => (i < 2 ? [line] : [line, ...wrapParagraph(`  ${rows[i - 2]![3]}`, TEXT_WIDTH, 2)])),
+    // One line per task (id, fingerprint, what it runs after: wrapped under itself when long), and under it what it does, wrapped.
+    ...taskTable(header, widths, rows),
   ].join('\n');
+}
+
+/**
+ * The task table: id, fingerprint and the tasks it runs after, each row with
+ * what it does wrapped under it. When the ids are so long that "after" does
+ * not fit beside them (long stage names), it goes on a line of its own under
+ * the row instead, so no line passes TEXT_WIDTH.
+ */
+function taskTable(header: string[], widths: number[], rows: string[][]): string[] {
+  const columns = (cells: string[]): string => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  const besides = widths[0]! + 2 + widths[1]! + 2 + widths[2]! <= TEXT_WIDTH;
+  const shown = besides ? 3 : 2;
+  return [
+    columns(header.slice(0, shown)),
+    columns(widths.slice(0, shown).map((w) => '-'.repeat(w))),
+    ...rows.flatMap((row) => [
+      columns(row.slice(0, shown)),
+      ...(besides ? [] : wrapParagraph(`  after: ${row[2]}`, TEXT_WIDTH, 2)),
+      ...wrapParagraph(`  ${row[3]}`, TEXT_WIDTH, 2),
+    ]),
+  ];
 }
 
 /** What the strategy chose and filled, as YAML to copy into the file to pin or change it. */

@@ -2,8 +2,9 @@ import path from 'node:path';
 import type { RunEndEvent, RunEvent, RunResult } from '../api/index.js';
 import { formatDiagnostic } from '../diagnostics/diagnostic.js';
 import { shown } from '../progress/event-lines.js';
+import { fitText } from '../progress/text-width.js';
 import { jsonRenderer, plainRenderer, quietRenderer, ttyRenderer, type ProgressRenderer } from '../progress/renderers.js';
-import { backendAndRuns, failure, setOption, usage, type CommandArgs } from './commands.js';
+import { atFlags, backendAndRuns, failure, setOption, usage, type CommandArgs } from './commands.js';
 import { EXIT, printDiagnostics, printLine, whileRunning, type Printer } from './output.js';
 
 type Mode = 'tty' | 'plain' | 'json' | 'quiet';
@@ -30,22 +31,22 @@ function rendererFor(mode: Mode, print: Printer): ProgressRenderer {
 /** How a run ended, for people: where it is, the test metrics, or how to continue it. */
 export function describeRunEnd(end: Pick<RunEndEvent, 'status' | 'dir' | 'seconds' | 'backend' | 'test' | 'error'>): string {
   const where = shown(end.dir);
-  if (end.status !== 'completed') return `run ${end.status}: ${where}${end.error ? ` — ${end.error.message}` : ''}\n  continue it with: tlpipe resume ${where}`;
+  if (end.status !== 'completed') return fitText(`run ${end.status}: ${where}${end.error ? ` — ${end.error.message}` : ''}\n  continue it with: tlpipe resume ${where}`);
   // The loss has a line of its own, so the first line fits 80 columns with a usual runs path.
   const test = end.test ? `test accuracy ${end.test.accuracy.toFixed(4)}` : 'no test split';
   const loss = end.test ? `\n  test loss ${end.test.loss.toFixed(4)}` : '';
-  return `completed ${where} in ${end.seconds.toFixed(1)}s on ${end.backend}: ${test}${loss}\n  report: ${path.join(where, 'report.html')}\n  model:  ${path.join(where, 'model')}/`;
+  return fitText(`completed ${where} in ${end.seconds.toFixed(1)}s on ${end.backend}: ${test}${loss}\n  report: ${path.join(where, 'report.html')}\n  model:  ${path.join(where, 'model')}/`);
 }
 
 /** Prints how a run ended and returns the exit code. */
-function reportRun(result: RunResult, mode: Mode, print: Printer): number {
+function reportRun(result: RunResult, mode: Mode, print: Printer, options: Record<string, unknown>): number {
   if (!result.ok && result.interrupted && !result.value) {
     printLine(print.err, 'interrupted before the run started: nothing was written');
     if (mode === 'json') printLine(print.out, JSON.stringify({ type: 'interrupted', before: 'run-start' }));
     return EXIT.interrupted;
   }
-  if (!result.value) return failure(result.diagnostics, print, mode === 'json');
-  printDiagnostics(result.diagnostics, print);
+  if (!result.value) return failure(result.diagnostics, print, mode === 'json', options);
+  printDiagnostics(atFlags(result.diagnostics, options), print);
   const { status, dir, record, summary } = result.value;
   const line = describeRunEnd({ status, dir, seconds: record.seconds ?? 0, backend: record.backend ?? '–', ...(summary?.test ? { test: summary.test } : {}), ...(record.error ? { error: record.error } : {}) });
   // Results go to stdout, except with --json, where stdout is for JSON lines only.
@@ -64,7 +65,7 @@ async function runWith(print: Printer, options: Record<string, unknown>, start: 
     throw error;
   }
   await renderer.close();
-  return reportRun(result, mode, print);
+  return reportRun(result, mode, print, options);
 }
 
 export async function runCommand({ positional: [file], options }: CommandArgs, print: Printer): Promise<number> {
@@ -90,7 +91,7 @@ export async function watchCommand({ positional: files, options }: CommandArgs, 
   const json = options['json'] === true;
   // One run after another, each drawn as plain lines (a live display would fight the watcher's own lines).
   const renderer = json ? jsonRenderer((line) => printLine(print.out, line)) : options['quiet'] ? quietRenderer() : plainRenderer((line) => printLine(print.err, line));
-  const say = (line: string): void => printLine(print.err, line);
+  const say = (line: string): void => printLine(print.err, fitText(line));
   return whileRunning(async (signal) => {
     const watcher = watch(files, {
       overrides, debounceMs, ...backendAndRuns(options), ...(options['cache'] === false ? { noCache: true } : {}),
@@ -104,6 +105,9 @@ export async function watchCommand({ positional: files, options }: CommandArgs, 
           case 'watch-changed':
             say(`${shown(event.file)} changed: stopping its run to start again`);
             break;
+          case 'watch-unchanged':
+            say(`${shown(event.file)} saved with nothing changed that a run depends on: ${{ running: 'the running run goes on', queued: 'its queued run stands', completed: 'its last run completed as it is' }[event.run]}`);
+            break;
           case 'watch-run-finished':
             say(`${shown(event.file)}: ${event.seconds.toFixed(1)}s from start to end, planning included`);
             break;
@@ -113,10 +117,12 @@ export async function watchCommand({ positional: files, options }: CommandArgs, 
           case 'watch-error':
             say(`internal error in ${shown(event.file)} (a bug; please report it): ${event.stack ?? event.message}`);
             break;
-          case 'run-problems':
-            for (const d of event.diagnostics) say(formatDiagnostic(d));
-            if (json) printLine(print.out, JSON.stringify({ type: 'invalid', file: event.file, diagnostics: event.diagnostics }));
+          case 'run-problems': {
+            const diagnostics = atFlags(event.diagnostics, options);
+            for (const d of diagnostics) say(formatDiagnostic(d));
+            if (json) printLine(print.out, JSON.stringify({ type: 'invalid', file: event.file, diagnostics }));
             break;
+          }
           case 'run-end':
             renderer.listener(event);
             if (!json) printLine(event.status === 'completed' ? print.out : print.err, describeRunEnd(event));

@@ -79,7 +79,7 @@ export async function sweepCommand({ positional: [file], options }: CommandArgs,
     () => say('stopping: running trials end at their next batch, marked interrupted (again to quit at once)'),
   );
   printDiagnostics(result.warnings, print);
-  if (!result.value) return failure(result.diagnostics, print, json);
+  if (!result.value) return failure(result.diagnostics, print, json, options);
   // A trial's reason can be long (a worker's refusal names two folders): wrapped, not cut, as it is all there is to go on.
   for (const d of result.diagnostics) for (const line of fittedLines(formatDiagnostic(d))) printLine(print.err, line);
   const { record, paths } = result.value;

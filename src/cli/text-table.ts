@@ -1,5 +1,7 @@
-/** What the CLI's tables and paragraphs fit in: a terminal a little wider than 80 columns. */
-export const TEXT_WIDTH = 100;
+import { TEXT_WIDTH, wrapText } from '../progress/text-width.js';
+
+// One width and one way of wrapping for tables, paragraphs and progress lines alike.
+export { TEXT_WIDTH, wrapParagraph, wrapText } from '../progress/text-width.js';
 
 /** Rows as left-aligned columns two spaces apart, trailing spaces trimmed. */
 export function alignColumns(rows: string[][]): string[] {
@@ -22,26 +24,4 @@ export function fitColumns(rows: string[][], width = TEXT_WIDTH): string[] {
     const [first, ...rest] = wrapText(row[last] ?? '', room);
     return [`${head}  ${first ?? ''}`.trimEnd(), ...rest.map((line) => `${' '.repeat(indent)}${line}`)];
   });
-}
-
-/** `text` wrapped at spaces into lines of at most `width` (a word longer than that stays whole on its line). */
-export function wrapText(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    if (line !== '' && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else line = line === '' ? word : `${line} ${word}`;
-  }
-  lines.push(line);
-  return lines;
-}
-
-/** A line wrapped to `width`, its continuation lines indented by `indent` more than its own indentation. */
-export function wrapParagraph(line: string, width = TEXT_WIDTH, indent = 2): string[] {
-  const own = /^ */.exec(line)![0];
-  const [first, ...rest] = wrapText(line.slice(own.length), width - own.length);
-  const next = wrapText(rest.join(' '), width - own.length - indent);
-  return [`${own}${first}`, ...(rest.length > 0 ? next.map((l) => `${own}${' '.repeat(indent)}${l}`) : [])];
 }

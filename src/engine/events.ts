@@ -60,7 +60,11 @@ export type EngineEvent =
   | { type: 'baseline-epoch-end'; metrics: EpochMetrics }
   | { type: 'baseline-end'; test?: TestMetrics }
   | { type: 'export-end'; dir: string; verified: boolean; maxAbsDifference: number; quantized?: { dtype: 'uint8' | 'float16'; dir: string; weightBytes: number; floatWeightBytes: number; maxAbsDifference: number; test?: { accuracy: number; loss: number } } }
-  | { type: 'log'; level: 'info' | 'warn'; message: string };
+  | { type: 'log'; level: 'info' | 'warn'; message: string }
+  /** `strategy: auto` starts measuring (before the run starts: it decides the plan); it takes seconds, so it is said. */
+  | { type: 'strategy-probe-start'; model: string; cuts: string[]; examples: number }
+  /** What `strategy: auto` chose, and why, in how long. */
+  | { type: 'strategy-probe-end'; chosen: string; decision: string; seconds: number };
 
 export type EventListener = (event: EngineEvent) => void;
 

@@ -56,6 +56,10 @@ export function formatEventLine(event: RunEvent): string | undefined {
       const quantized = q ? `; ${q.dir}/ with ${q.dtype} weights, ${(q.floatWeightBytes / q.weightBytes).toFixed(2)}× smaller${q.test ? `: test accuracy ${n4(q.test.accuracy)}` : ''}` : '';
       return `exported ${event.dir}/ (reload check: ${event.verified ? 'identical predictions' : `max difference ${event.maxAbsDifference}`})${quantized}`;
     }
+    case 'strategy-probe-start':
+      return `strategy auto: probing ${event.model} at ${event.cuts.join(', ')} on ${event.examples} training examples…`;
+    case 'strategy-probe-end':
+      return `strategy auto (${event.seconds.toFixed(1)}s): ${event.decision}`;
     case 'log':
       return `${event.level === 'warn' ? 'warning: ' : ''}${event.message}`;
     default:

@@ -2,6 +2,7 @@ import { Listr, type DefaultRenderer, type ListrTaskWrapper, type SimpleRenderer
 import type { EpochMetrics, RunEvent, RunStartEvent } from '../engine/events.js';
 import { formatEventLine } from './event-lines.js';
 import { formatProgress, formatProgressBar, progressTracker } from './progress-rate.js';
+import { fitText } from './text-width.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
 
@@ -12,7 +13,8 @@ export interface ProgressRenderer {
 }
 
 /** One line per event worth a line, for pipes and CI (how the run ended is the caller's to say). */
-export function plainRenderer(write: (line: string) => void, everyMs = progressIntervalMs()): ProgressRenderer {
+export function plainRenderer(writeLine: (line: string) => void, everyMs = progressIntervalMs()): ProgressRenderer {
+  const write = (line: string): void => writeLine(fitText(line));
   const track = progressTracker();
   let lastLine = performance.now();
   return {
@@ -161,7 +163,9 @@ function epochLine(m: EpochMetrics): string {
  * steps complete as events arrive. Lines before run-start (or after a run
  * that never started) are written as they are.
  */
-export function ttyRenderer(write: (line: string) => void): ProgressRenderer {
+export function ttyRenderer(writeLine: (line: string) => void): ProgressRenderer {
+  // What is written outside listr's display (lines before run-start, warnings after it) fits the width too.
+  const write = (line: string): void => writeLine(fitText(line));
   let steps: Step[] = [];
   let settlers: ReturnType<typeof deferred>[] = [];
   let running: Promise<unknown> | undefined;

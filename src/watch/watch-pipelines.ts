@@ -7,16 +7,23 @@ import type { Diagnostic } from '../diagnostics/diagnostic.js';
 export type WatchEvent =
   | { type: 'watch-invalid'; file: string; diagnostics: Diagnostic[]; running: boolean }
   | { type: 'watch-changed'; file: string }
+  /** A save that changes nothing the run depends on (an editor's `:w`, a formatter, a touch): nothing restarts. */
+  | { type: 'watch-unchanged'; file: string; run: 'running' | 'queued' | 'completed' }
   | { type: 'watch-run-finished'; file: string; seconds: number }
   | { type: 'watch-idle'; files: string[] }
   | { type: 'watch-error'; file: string; message: string; stack?: string };
 
 /** What the watcher needs from the rest of tlpipe; the API supplies it, so imports keep one direction. */
 export interface WatchHooks {
-  /** Validates a pipeline file; on success, the local files it reads (a base model.json, IDX or CSV files). */
-  validate(file: string): { ok: true; inputs: string[] } | { ok: false; diagnostics: Diagnostic[] };
-  /** Runs a pipeline to its end, or until `signal` aborts it (the run is then marked interrupted). */
-  run(file: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Validates a pipeline file; on success, the local files it reads (a base
+   * model.json, IDX or CSV files) and a fingerprint of everything a run of
+   * it depends on (the pipeline as resolved, the inputs' bytes), so a save
+   * that changes none of it is told from one that does.
+   */
+  validate(file: string): Promise<{ ok: true; inputs: string[]; fingerprint: string } | { ok: false; diagnostics: Diagnostic[] }>;
+  /** Runs a pipeline to its end, or until `signal` aborts it (the run is then marked interrupted); true when it completed. */
+  run(file: string, signal: AbortSignal): Promise<boolean>;
   onEvent(event: WatchEvent): void;
 }
 
@@ -28,9 +35,12 @@ export interface WatchOptions {
 /**
  * `tlpipe watch`: runs each pipeline once, then again whenever it (or a
  * local file it reads) is saved. A save that does not validate prints its
- * errors and changes nothing; a valid one cancels that pipeline's running
- * run (which ends `interrupted`, its checkpoints intact) and queues a new
- * run, which reuses every stage the stage cache holds. One run at a time:
+ * errors and changes nothing; a valid one that changes what runs cancels
+ * that pipeline's running run (which ends `interrupted`, its checkpoints
+ * intact) and queues a new run, which reuses every stage the stage cache
+ * holds. A save that changes nothing a run depends on (the same bytes, a
+ * touch, a reformat) neither restarts the running run nor repeats a
+ * completed one; after a failed run, it runs again. One run at a time:
  * tfjs trains on this thread. Resolves when `stop` is called and the
  * current run has wound down.
  */
@@ -40,6 +50,10 @@ export function watchPipelines(files: string[], hooks: WatchHooks, options: Watc
   let current: { file: string; controller: AbortController; finished: Promise<void> } | undefined;
   let stopping = false;
   const timers = new Map<string, NodeJS.Timeout>();
+  // Per pipeline: the fingerprint of the run queued, running, or last completed; a save that matches it starts nothing.
+  const settled = new Map<string, string>();
+  // Per pipeline: the check under way, so checks of one file run in the order of its saves.
+  const checking = new Map<string, Promise<void>>();
   // Which pipelines each watched path belongs to (a base model may serve several).
   const owners = new Map<string, Set<string>>();
   let watcher: FSWatcher | undefined;
@@ -53,14 +67,30 @@ export function watchPipelines(files: string[], hooks: WatchHooks, options: Watc
     void pump();
   };
 
-  const check = (file: string): void => {
-    const result = hooks.validate(file);
+  const checkNow = async (file: string): Promise<void> => {
+    const result = await hooks.validate(file);
+    if (stopping) return;
     if (!result.ok) {
       hooks.onEvent({ type: 'watch-invalid', file, diagnostics: result.diagnostics, running: current !== undefined });
       return;
     }
     follow(file, result.inputs);
+    if (settled.get(file) === result.fingerprint) {
+      hooks.onEvent({ type: 'watch-unchanged', file, run: current?.file === file ? 'running' : queue.includes(file) ? 'queued' : 'completed' });
+      return;
+    }
+    settled.set(file, result.fingerprint);
     enqueue(file);
+  };
+
+  const check = (file: string): void => {
+    const previous = checking.get(file) ?? Promise.resolve();
+    const next = previous.then(() => checkNow(file)).catch((error: unknown) =>
+      hooks.onEvent({ type: 'watch-error', file, message: (error as Error).message ?? String(error), ...((error as Error).stack ? { stack: (error as Error).stack } : {}) }));
+    checking.set(file, next);
+    void next.finally(() => {
+      if (checking.get(file) === next) checking.delete(file);
+    });
   };
 
   const follow = (file: string, inputs: string[]): void => {
@@ -97,8 +127,14 @@ export function watchPipelines(files: string[], hooks: WatchHooks, options: Watc
         if (!next || stopping) break;
         const controller = new AbortController();
         const started = performance.now();
-        const finished = hooks.run(next, controller.signal).catch((error: unknown) =>
-          hooks.onEvent({ type: 'watch-error', file: next, message: (error as Error).message ?? String(error), ...((error as Error).stack ? { stack: (error as Error).stack } : {}) }));
+        const fingerprint = settled.get(next);
+        const finished = hooks.run(next, controller.signal).then((completed) => {
+          // A run that did not complete is not what a save of the same pipeline should leave alone: the next save retries it.
+          if (!completed && settled.get(next) === fingerprint) settled.delete(next);
+        }, (error: unknown) => {
+          if (settled.get(next) === fingerprint) settled.delete(next);
+          hooks.onEvent({ type: 'watch-error', file: next, message: (error as Error).message ?? String(error), ...((error as Error).stack ? { stack: (error as Error).stack } : {}) });
+        });
         current = { file: next, controller, finished };
         await finished;
         current = undefined;

@@ -17,6 +17,16 @@ train:
     - epochs: 1
 `;
 
+/** Why the cases of a missing tfjs-node cannot run here: it is installed. */
+const TFJS_NODE = ((): string | undefined => {
+  try {
+    import.meta.resolve('@tensorflow/tfjs-node');
+    return '@tensorflow/tfjs-node is installed here';
+  } catch {
+    return undefined;
+  }
+})();
+
 function mkdtempIn(dir: string, name: string): string {
   mkdirSync(path.join(dir, name));
   return path.join(dir, name);
@@ -129,7 +139,7 @@ describe('plan', () => {
 });
 
 describe('bad input to run: a clear message, exit 1, no run directory claiming success', { concurrency: 2 }, () => {
-  const cases: { name: string; text?: string; file?: string; setup?: (dir: string) => void; err: RegExp[] }[] = [
+  const cases: { name: string; text?: string; file?: string; args?: string[]; setup?: (dir: string) => void; err: RegExp[]; notErr?: RegExp; skip?: string }[] = [
     { name: 'missing pipeline file', file: 'nope.yaml', err: [/^nope.yaml: error: no such file$/m, /hint: check the path/] },
     { name: 'YAML syntax error', text: VALID.replace('format: mnist', 'format: [mnist'), err: [/^p.yaml:\d+:\d+: error: Flow sequence/m] },
     { name: 'schema violation', text: VALID.replace('epochs: 1', 'epochs: -3'), err: [/^p.yaml:10:15: error: train.stages\[0\].epochs: must be >= 1, got -3$/m] },
@@ -185,15 +195,32 @@ describe('bad input to run: a clear message, exit 1, no run directory claiming s
       text: VALID.replace('format: mnist', 'format: idx\n  train: { images: bad.gz, labels: bad.gz }').replace('testPerClass: 1 ', ''),
       err: [/^p.yaml:3:20: error: dataset.train.images: .*bad.gz: not an IDX file/m],
     },
+    // A problem a flag causes is reported at the flag, as a --set's is; one the file's key causes, at that key.
+    {
+      name: 'a --backend this machine lacks, at the flag (not at a line of a file that names no backend)',
+      args: ['--backend', 'tensorflow'], text: VALID, skip: TFJS_NODE,
+      err: [/^--backend tensorflow: error: backend `tensorflow` is not available: @tensorflow\/tfjs-node is not installed/m, /hint: install @tensorflow\/tfjs-node/], notErr: /^p\.yaml/m,
+    },
+    {
+      name: 'a --backend this machine lacks, at the flag even when the file names another backend',
+      args: ['--backend', 'tensorflow'], text: VALID.replace('head:\n', 'backend: wasm\nhead:\n'), skip: TFJS_NODE,
+      err: [/^--backend tensorflow: error: backend `tensorflow` is not available/m], notErr: /^p\.yaml/m,
+    },
+    {
+      name: "the file's `backend:` this machine lacks, at that key's line",
+      text: VALID.replace('head:\n', 'backend: tensorflow\nhead:\n'), skip: TFJS_NODE,
+      err: [/^p\.yaml:5:10: error: backend: backend `tensorflow` is not available/m, /^ {2}5 \| backend: tensorflow$/m], notErr: /^--backend/m,
+    },
   ];
   for (const c of cases) {
-    it(c.name, async () => {
+    it(c.name, { ...(c.skip ? { skip: c.skip } : {}) }, async () => {
       const dir = workspace('bad');
       c.setup?.(dir);
       if (c.text) write(dir, 'p.yaml', c.text);
-      const r = await tlpipe(['run', c.file ?? 'p.yaml'], dir);
+      const r = await tlpipe(['run', c.file ?? 'p.yaml', ...(c.args ?? [])], dir);
       assert.equal(r.code, 1, r.stderr);
       for (const pattern of c.err) assert.match(r.stderr, pattern);
+      if (c.notErr) assert.doesNotMatch(r.stderr, c.notErr);
       assert.equal(hasStackTrace(r.stderr), false, r.stderr);
       assert.equal(existsSync(path.join(dir, 'runs')), false, 'a run directory was created');
     });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -68,14 +68,22 @@ interface HostileCase {
   stdout?: RegExp;
   /** Text that must never appear in what is printed. */
   never?: string;
-  timeoutMs?: number;
   maxMiB?: number;
+  /** What must (not) be on disk afterwards, checked in `dir`. */
+  check?: (dir: string) => void;
   env?: Record<string, string>;
   /** Run the CLI as another user (for permission cases when the tests run as root). */
   uid?: number;
   /** Why the case cannot run here, if it cannot. */
   skip?: () => string | undefined;
 }
+
+/**
+ * How long a case may take before it counts as hung. The cases assert "ends",
+ * not speed: each does seconds of work, and the bound must hold with two
+ * suites running at once on two loaded cores (15–20 s bounds failed at load 5–13).
+ */
+const HANG_BOUND_MS = 120_000;
 
 let server: Server;
 let port = 0;
@@ -89,7 +97,7 @@ const cases: HostileCase[] = [
       symlinkSync('.', path.join(dir, 'd', 'zero', 'again'));
       return ['data', write(dir, 'p.yaml', folderPipeline('d'))];
     },
-    code: 0, stdout: /ignored: \d+ \(.*1 a link back to a folder it is inside \(a loop\)/, timeoutMs: 30_000,
+    code: 0, stdout: /ignored: \d+ \(.*1 a link back to a folder it is inside \(a loop\)/,
   },
   {
     name: "a link to the dataset root inside a class folder is an error, not the other classes' images pulled in",
@@ -137,7 +145,7 @@ const cases: HostileCase[] = [
       execFileSync('mkfifo', [path.join(dir, 'd', 'zero', 'pipe.png')]);
       return ['data', write(dir, 'p.yaml', folderPipeline('d'))];
     },
-    code: 0, stdout: /not a regular file \(a pipe, socket or device\)/, timeoutMs: 30_000,
+    code: 0, stdout: /not a regular file \(a pipe, socket or device\)/,
   },
   {
     name: 'a FIFO as the IDX images file is refused at once',
@@ -145,7 +153,7 @@ const cases: HostileCase[] = [
       execFileSync('mkfifo', [path.join(dir, 'images')]);
       return ['data', write(dir, 'p.yaml', idxPipeline('images', 'labels'))];
     },
-    code: 1, stderr: /^p\.yaml:2:42: error: dataset\.train\.images: IDX file .*images is a named pipe \(FIFO\), not a file$/m, timeoutMs: 15_000,
+    code: 1, stderr: /^p\.yaml:2:42: error: dataset\.train\.images: IDX file .*images is a named pipe \(FIFO\), not a file$/m,
   },
   {
     name: '/dev/zero as the IDX labels file is refused, not read for ever',
@@ -153,7 +161,7 @@ const cases: HostileCase[] = [
       const { train } = writeMnistSubsetIdx(dir, 2, 2);
       return ['data', write(dir, 'p.yaml', idxPipeline(train.images, '/dev/zero'))];
     },
-    code: 1, stderr: /IDX file \/dev\/zero is a device, not a file/, timeoutMs: 15_000, maxMiB: 600,
+    code: 1, stderr: /IDX file \/dev\/zero is a device, not a file/, maxMiB: 600,
   },
   {
     name: 'a FIFO as the CSV file is refused at once',
@@ -161,7 +169,23 @@ const cases: HostileCase[] = [
       execFileSync('mkfifo', [path.join(dir, 'labels.csv')]);
       return ['data', write(dir, 'p.yaml', `dataset: { format: csv, file: labels.csv, test: 0.2 }\n${HEAD}`)];
     },
-    code: 1, stderr: /CSV file .*labels\.csv is a named pipe \(FIFO\), not a file/, timeoutMs: 15_000,
+    code: 1, stderr: /CSV file .*labels\.csv is a named pipe \(FIFO\), not a file/,
+  },
+  {
+    name: 'a CSV whose one field is 100 MB: refused at its line as the parser reaches the bound, in bounded memory',
+    setup: (dir) => {
+      writeFileSync(path.join(dir, 'labels.csv'), `image,label\na.png,cat\nb.png,${'x'.repeat(100_000_000)}\nc.png,dog\n`);
+      return ['data', write(dir, 'p.yaml', `dataset: { format: csv, file: labels.csv, test: 0.2 }\n${HEAD}`)];
+    },
+    code: 1, stderr: /labels\.csv:3: a field longer than 1048576 characters/, maxMiB: 600,
+  },
+  {
+    name: 'a CSV record of 200 000 fields is refused at its line',
+    setup: (dir) => {
+      writeFileSync(path.join(dir, 'labels.csv'), `image,label\n${'1,'.repeat(200_000)}1\n`);
+      return ['data', write(dir, 'p.yaml', `dataset: { format: csv, file: labels.csv, test: 0.2 }\n${HEAD}`)];
+    },
+    code: 1, stderr: /labels\.csv:2: a record of more than 100000 fields/, maxMiB: 600,
   },
   {
     name: 'a base model.json that is a device, through a link',
@@ -169,7 +193,7 @@ const cases: HostileCase[] = [
       symlinkSync('/dev/zero', path.join(dir, 'model.json'));
       return ['plan', write(dir, 'p.yaml', `dataset: { format: mnist, limit: { perClass: 2 } }\nbase: { model: ./model.json, cut: x }\n${HEAD}`)];
     },
-    code: 1, stderr: /model file .*model\.json is a device, not a file/, timeoutMs: 15_000, maxMiB: 600,
+    code: 1, stderr: /model file .*model\.json is a device, not a file/, maxMiB: 600,
   },
   {
     name: 'a base model.json that is a link to itself',
@@ -195,7 +219,7 @@ const cases: HostileCase[] = [
       writeFileSync(path.join(dir, 'images.gz'), gzipSync(Buffer.concat([header, Buffer.alloc(100_000_000)])));
       return ['data', write(dir, 'p.yaml', idxPipeline('images.gz', 'labels.gz'))];
     },
-    code: 1, stderr: /it decompresses to more than the 784016 bytes its header declares/, timeoutMs: 20_000, maxMiB: 600,
+    code: 1, stderr: /it decompresses to more than the 784016 bytes its header declares/, maxMiB: 600,
   },
   {
     name: 'a gzipped IDX whose header declares 10¹¹ bytes is refused after its header',
@@ -204,7 +228,7 @@ const cases: HostileCase[] = [
       writeFileSync(path.join(dir, 'images.gz'), gzipSync(Buffer.concat([header, Buffer.alloc(10_000_000)])));
       return ['data', write(dir, 'p.yaml', idxPipeline('images.gz', 'labels.gz'))];
     },
-    code: 1, stderr: /the header declares 100000×1000×1000 = 100000000016 bytes, more than the 4096 MiB tlpipe reads/, timeoutMs: 20_000, maxMiB: 600,
+    code: 1, stderr: /the header declares 100000×1000×1000 = 100000000016 bytes, more than the 4096 MiB tlpipe reads/, maxMiB: 600,
   },
   {
     name: 'IDX images of 0×0 pixels are refused',
@@ -222,7 +246,7 @@ const cases: HostileCase[] = [
       writeFileSync(path.join(dir, 'd', 'zero', 'huge.png'), blackPng(10000, 10000));
       return ['data', write(dir, 'p.yaml', folderPipeline('d'))];
     },
-    code: 1, stderr: /huge\.png: the image has more than 40000000 pixels \(TLPIPE_MAX_IMAGE_PIXELS\)/, timeoutMs: 20_000, maxMiB: 700,
+    code: 1, stderr: /huge\.png: the image has more than 40000000 pixels \(TLPIPE_MAX_IMAGE_PIXELS\)/, maxMiB: 700,
   },
   // What messages show.
   {
@@ -243,13 +267,13 @@ const cases: HostileCase[] = [
     name: 'a server that accepts and never answers: a bounded wait, a retry, a clear message',
     setup: (dir) => ['plan', write(dir, 'p.yaml', `dataset: { format: mnist, limit: { perClass: 2 } }\nbase: { model: "http://127.0.0.1:${port}/hang/model.json", allowHttp: true, cut: x }\n${HEAD}`)],
     env: { TLPIPE_DOWNLOAD_IDLE_S: '1', TLPIPE_DOWNLOAD_RETRIES: '1' },
-    code: 1, stderr: /cannot download http:\/\/127\.0\.0\.1:\d+\/hang\/model\.json: no answer for 1 s \(tried 2 times\)/, timeoutMs: 20_000,
+    code: 1, stderr: /cannot download http:\/\/127\.0\.0\.1:\d+\/hang\/model\.json: no answer for 1 s \(tried 2 times\)/,
   },
   {
     name: 'a server that trickles a byte at a time is cut off at the total timeout',
     setup: (dir) => ['plan', write(dir, 'p.yaml', `dataset: { format: mnist, limit: { perClass: 2 } }\nbase: { model: "http://127.0.0.1:${port}/trickle/model.json", allowHttp: true, cut: x }\n${HEAD}`)],
     env: { TLPIPE_DOWNLOAD_IDLE_S: '1', TLPIPE_DOWNLOAD_TIMEOUT_S: '2', TLPIPE_DOWNLOAD_RETRIES: '0' },
-    code: 1, stderr: /download of http:\/\/127\.0\.0\.1:\d+\/trickle\/model\.json broke off: not complete after 2 s/, timeoutMs: 20_000,
+    code: 1, stderr: /download of http:\/\/127\.0\.0\.1:\d+\/trickle\/model\.json broke off: not complete after 2 s/,
   },
   // File-system errors.
   {
@@ -278,12 +302,44 @@ const cases: HostileCase[] = [
   {
     name: 'a runs folder where the file system takes no new folders (/proc): an error at once, not a hang',
     setup: (dir) => ['run', write(dir, 'p.yaml', `backend: wasm\ndataset: { format: mnist, limit: { perClass: 2, testPerClass: 1 }, image: { size: [32, 32] } }\nbase: { cut: block_2_add }\n${HEAD}`), '--runs', '/proc/tlpipe-runs'],
-    code: 1, stderr: /error: the file system there does not allow it \(no new folders on \/proc, say\) \(\/proc\/tlpipe-runs\)\n {2}hint: check the path/, timeoutMs: 30_000,
+    code: 1, stderr: /error: the file system there does not allow it \(no new folders on \/proc, say\) \(\/proc\/tlpipe-runs\)\n {2}hint: check the path/,
   },
+  // init: what is already in the project folder.
+  ...([
+    ['a folder', (file: string) => mkdirSync(file), /is a folder, not a file/],
+    ['a FIFO', (file: string) => execFileSync('mkfifo', [file]), /is a named pipe \(FIFO\), not a file/],
+    ['a link to /dev/zero', (file: string) => symlinkSync('/dev/zero', file), /is a link that leads outside .* \(to \/dev\/zero\)/],
+    ['a link to a file outside the project', (file: string) => symlinkSync(write(path.dirname(path.dirname(file)), 'elsewhere', 'x\n'), file), /is a link that leads outside .* \(to .*elsewhere\)/],
+    ['a link to nothing', (file: string) => symlinkSync('missing-target', file), /is a symbolic link to a file that does not exist/],
+    ['a 3 MB file', (file: string) => writeFileSync(file, '#'.repeat(3_000_000)), /is 3000000 bytes, more than the 1048576 tlpipe reads of it/],
+  ] as const).map(([what, make, stderr]): HostileCase => ({
+    name: `init where .gitignore is ${what}: refused, naming it, nothing written`,
+    setup: (dir) => {
+      mkdirSync(path.join(dir, 'proj'));
+      make(path.join(dir, 'proj', '.gitignore'));
+      return ['init', 'proj'];
+    },
+    code: 1, stderr: new RegExp(`^proj/\\.gitignore: error: ${stderr.source}\\n  hint: `, 'm'), maxMiB: 600,
+    check: (dir) => assert.equal(existsSync(path.join(dir, 'proj', 'pipeline.yaml')), false, 'init wrote pipeline.yaml though it failed'),
+  })),
+  ...([
+    ['a FIFO', (file: string) => execFileSync('mkfifo', [file]), 'a named pipe \\(FIFO\\)'],
+    ['a folder', (file: string) => mkdirSync(file), 'a folder'],
+    ['a link to nothing', (file: string) => symlinkSync('missing-target', file), 'a symbolic link'],
+  ] as const).map(([what, make, kind]): HostileCase => ({
+    name: `init where pipeline.yaml is ${what}: refused, never opened or written through`,
+    setup: (dir) => {
+      mkdirSync(path.join(dir, 'proj'));
+      make(path.join(dir, 'proj', 'pipeline.yaml'));
+      return ['init', 'proj'];
+    },
+    code: 1, stderr: new RegExp(`^proj/pipeline\\.yaml: error: already exists as ${kind}$`, 'm'),
+    check: (dir) => assert.deepEqual([existsSync(path.join(dir, 'proj', '.gitignore')), existsSync(path.join(dir, 'proj', 'missing-target'))], [false, false]),
+  })),
   {
     name: 'a project folder for init under /proc: an error at once, not a hang',
     setup: () => ['init', '/proc/tlpipe-project/sub'],
-    code: 1, stderr: /^\/proc\/tlpipe-project\/sub: error: the file system there does not allow it \(no new folders on \/proc, say\) \(\/proc\/tlpipe-project\)/m, timeoutMs: 30_000,
+    code: 1, stderr: /^\/proc\/tlpipe-project\/sub: error: the file system there does not allow it \(no new folders on \/proc, say\) \(\/proc\/tlpipe-project\)/m,
   },
   {
     name: 'a read-only file system under the runs folder (a real ro mount)',
@@ -341,12 +397,13 @@ describe('hostile files, folders, links, archives and servers: a clear message w
       }
       const args = await c.setup(dir);
       if (c.uid !== undefined) for (const entry of readdirSync(dir)) if (entry.endsWith('.yaml')) chownSync(path.join(dir, entry), c.uid, c.uid);
-      const r = await tlpipeBounded(args, dir, { timeoutMs: c.timeoutMs ?? 60_000, ...(c.env ? { env: c.env } : {}), ...(c.uid !== undefined ? { uid: c.uid } : {}) });
-      assert.equal(r.timedOut, false, `still running after ${c.timeoutMs ?? 60_000} ms:\n${r.stderr}`);
+      const r = await tlpipeBounded(args, dir, { timeoutMs: HANG_BOUND_MS, ...(c.env ? { env: c.env } : {}), ...(c.uid !== undefined ? { uid: c.uid } : {}) });
+      assert.equal(r.timedOut, false, `still running after ${HANG_BOUND_MS} ms:\n${r.stderr}`);
       assert.equal(r.code, c.code, r.stderr);
       if (c.stderr) assert.match(r.stderr, c.stderr);
       if (c.stdout) assert.match(r.stdout, c.stdout);
       if (c.never) assert.equal(`${r.stdout}${r.stderr}`.includes(c.never), false, 'printed what the file holds');
+      c.check?.(dir);
       if (c.maxMiB) assert.ok(r.peakMiB < c.maxMiB, `peak memory ${r.peakMiB.toFixed(0)} MiB`);
       assert.equal(hasStackTrace(r.stderr), false, r.stderr);
       assert.ok(r.stderr.split('\n').every((line) => line.length < 300), 'a printed line is longer than 300 characters');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CLI, readJson, workspace, write } from './cli-harness.js';
@@ -109,5 +109,34 @@ describe('tlpipe watch', () => {
     const leftovers = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? leftovers(path.join(d, e.name)) : /\.tmp$|^\.partial/.test(e.name) ? [path.join(d, e.name)] : []));
     assert.deepEqual(leftovers(path.join(dir, 'runs')), []);
     assert.equal(readFileSync(path.join(dir, 'runs', 'w', second!, 'metrics.jsonl'), 'utf8').endsWith('\n'), true);
+  });
+
+  it('a save that changes nothing a run depends on (the same bytes, a touch, a reformat) leaves the running run alone; it completes', async () => {
+    const dir = workspace('watch-same');
+    const text = PIPELINE.replace('EPOCHS', '400');
+    const file = write(dir, 'w.yaml', text);
+    const watch = startWatch(dir, ['w.yaml']);
+    await watch.waitFor(/^head epoch 2 /);
+    const unchanged = /^w\.yaml saved with nothing changed that a run depends on: the running run goes on$/;
+    // An editor's `:w`: the same bytes written again.
+    writeFileSync(file, text);
+    await watch.waitFor(unchanged, 1);
+    // A touch: only the times change.
+    const now = new Date();
+    utimesSync(file, now, now);
+    await watch.waitFor(unchanged, 2);
+    // A formatter: other spacing and a comment, the same pipeline.
+    writeFileSync(file, text.replace('base: { cut: block_3_expand_relu }', 'base:\n  cut: block_3_expand_relu   # where the base is cut\n'));
+    await watch.waitFor(unchanged, 3);
+    await watch.waitFor(/^completed runs\/w\/0001-/);
+    assert.deepEqual(runIds(dir).map((id) => readJson(path.join(dir, 'runs', 'w', id, 'run.json')).status), ['completed'], watch.output());
+    assert.doesNotMatch(watch.output(), /changed: stopping its run/);
+    // Once it completed, the same save again runs nothing.
+    writeFileSync(file, text);
+    await watch.waitFor(/^w\.yaml saved with nothing changed that a run depends on: its last run completed as it is$/);
+    await sleep(800);
+    assert.equal(runIds(dir).length, 1);
+    watch.child.kill('SIGINT');
+    assert.equal(await exited(watch.child), 0);
   });
 });

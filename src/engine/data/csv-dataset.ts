@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { didYouMean } from '../../diagnostics/did-you-mean.js';
 import type { DatasetSpec } from '../../format/types.js';
-import { CsvFormatError, parseCsv } from './csv.js';
+import { CsvFormatError, parseCsvBytes } from './csv.js';
 import type { LoadedDataset, SkippedFile } from './dataset-types.js';
 import { UserError } from '../../diagnostics/user-error.js';
 import { readRegularFile } from '../read-file.js';
@@ -24,10 +24,11 @@ export async function readCsvDataset(
   spec: Extract<DatasetSpec, { format: 'csv' }>,
   options: { cacheBytes: number; select: (labels: { train: Int32Array }, numClasses: number) => Selection; signal?: AbortSignal },
 ): Promise<LoadedDataset & { selection: Selection }> {
-  const text = (await readRegularFile(spec.file, 'csv', ['dataset', 'file'])).toString('utf8');
+  const bytes = await readRegularFile(spec.file, 'csv', ['dataset', 'file']);
   let records;
   try {
-    records = parseCsv(text);
+    // Parsed from the bytes a piece at a time: the file is never in memory a second time as one string.
+    records = parseCsvBytes(bytes);
   } catch (error) {
     if (error instanceof CsvFormatError) throw new UserError(`${spec.file}:${error.line}: ${error.message}`, ['dataset', 'file']);
     throw error;
@@ -67,7 +68,7 @@ export async function readCsvDataset(
   }
   const classNames = spec.classNames ?? [...new Set(usable.map((u) => u.label))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (classNames.length < 2) throw new UserError(`${spec.file}: ${classNames.length} distinct label(s); classification needs at least 2`, ['dataset', 'labelColumn']);
-  const hash = createHash('sha256').update(text);
+  const hash = createHash('sha256').update(bytes);
   const labels = Int32Array.from(usable.map((u) => classNames.indexOf(u.label)));
   if (spec.featureColumns) {
     const width = spec.featureColumns.length;

@@ -12,6 +12,7 @@ import { loadLocalArtifacts } from '../model/local-model.js';
 import { inputShape } from '../model/model-topology.js';
 import { loadZooArtifacts, type ModelArtifacts } from '../model/zoo.js';
 import { measureStrategy } from './strategy-probe.js';
+import type { EventListener } from '../events.js';
 
 /** Everything read from disk for one pipeline, before its base is built. */
 export interface LoadedInputs {
@@ -60,9 +61,9 @@ export async function loadInputs(spec: PipelineSpec, options: { backend?: Backen
 }
 
 /** `strategy: auto`'s measurement: linear probes at the zoo's candidate cuts. A fact for the planner, which decides. */
-export async function probeStrategy(spec: PipelineSpec, inputs: LoadedInputs): Promise<StrategyProbe | undefined> {
+export async function probeStrategy(spec: PipelineSpec, inputs: LoadedInputs, onEvent?: EventListener): Promise<StrategyProbe | undefined> {
   if (!inputs.artifacts || inputs.preprocessing.kind !== 'image') return undefined;
-  return measureStrategy(spec, inputs.artifacts, inputs.dataset, inputs.selection, inputs.preprocessing);
+  return measureStrategy(spec, inputs.artifacts, inputs.dataset, inputs.selection, inputs.preprocessing, onEvent);
 }
 
 /**

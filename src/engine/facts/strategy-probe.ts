@@ -6,6 +6,7 @@ import type { LoadedDataset, Selection } from '../data/datasets.js';
 import { buildBase } from '../model/build-models.js';
 import { imageBatch, type ImagePreprocessing } from '../data/preprocess.js';
 import { SeededRandom } from '../random.js';
+import type { EventListener } from '../events.js';
 import type { ModelArtifacts } from '../model/zoo.js';
 
 /** At most this many training examples per class are probed: enough to rank cuts, quick at any image size. */
@@ -26,9 +27,12 @@ export async function measureStrategy(
   dataset: LoadedDataset,
   selection: Selection,
   pre: ImagePreprocessing,
+  onEvent: EventListener = () => undefined,
 ): Promise<StrategyProbe> {
   const cuts = ZOO[spec.base.model]!.probeCuts;
   const { fit, score } = probeSample(dataset.train.labels, selection.train, dataset.numClasses, spec.seed);
+  // Said before the work: decoding the sample and a base per cut takes seconds, and nothing else is printed meanwhile.
+  onEvent({ type: 'strategy-probe-start', model: spec.base.model, cuts: [...cuts], examples: fit.length + score.length });
   const pixels = await dataset.train.pixels([...fit, ...score]);
   const labels = Int32Array.from([...fit, ...score], (i) => dataset.train.labels[i]!);
   const probes: { cut: string; accuracy: number }[] = [];
@@ -88,9 +92,9 @@ function linearProbeAccuracy(features: tf.Tensor2D, labels: Int32Array, fitCount
     for (let step = 0; step < PROBE_STEPS; step++) {
       optimizer.minimize(() => tf.add(tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(x, w), b)), tf.mul(1e-3, tf.sum(tf.square(w)))) as tf.Scalar);
     }
-    const scoreX = standardise(features.slice(fitCount));
-    const predicted = tf.argMax(tf.add(tf.matMul(scoreX, w), b), -1).dataSync();
     const actual = labels.slice(fitCount);
+    // Nothing left to score (a class or two of one example): no product of zero rows, which wasm's XNNPACK refuses aloud on stderr.
+    const predicted = actual.length === 0 ? new Int32Array(0) : tf.argMax(tf.add(tf.matMul(standardise(features.slice(fitCount)), w), b), -1).dataSync();
     optimizer.dispose();
     w.dispose();
     b.dispose();

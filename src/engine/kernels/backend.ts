@@ -14,7 +14,37 @@ export interface BackendChoice {
 /** Fastest first: native TensorFlow, then WebAssembly (SIMD, XNNPACK), then pure JS. */
 const AUTO_ORDER: readonly ConcreteBackend[] = ['tensorflow', 'wasm', 'cpu'];
 
+/** The process-wide handlers a backend's start-up may add behind the user's back. */
+const PROCESS_HANDLER_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+
+/**
+ * Runs `work`, then removes exactly the `uncaughtException` and
+ * `unhandledRejection` listeners it added to the process. The wasm
+ * backend's emscripten module adds both when it starts under Node (no
+ * option turns that off) and rethrows from them, so a later error of the
+ * program that uses tlpipe would exit with code 7 and a trace into tfjs;
+ * a library must leave the process's error handling to its program.
+ */
+async function withoutAddedProcessHandlers<T>(work: () => Promise<T>): Promise<T> {
+  // As a plain emitter: Process types listeners() per event, one overload at a time.
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(PROCESS_HANDLER_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
+  try {
+    return await work();
+  } finally {
+    for (const event of PROCESS_HANDLER_EVENTS) {
+      for (const listener of emitter.listeners(event)) {
+        if (!before.get(event)!.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
+  }
+}
+
 async function activate(name: ConcreteBackend): Promise<void> {
+  await withoutAddedProcessHandlers(() => start(name));
+}
+
+async function start(name: ConcreteBackend): Promise<void> {
   if (name === 'tensorflow') {
     try {
       await import('@tensorflow/tfjs-node' as string);
@@ -51,10 +81,11 @@ export async function selectBackend(requested: BackendName): Promise<BackendChoi
       await activate(requested);
       return { name: requested, skipped: [] };
     } catch (error) {
+      // Said of the backend, not of where it was asked for: the pipeline's `backend:` or a --backend flag.
       const hint =
         requested === 'tensorflow'
-          ? 'install @tensorflow/tfjs-node (it downloads libtensorflow), or use `backend: auto`'
-          : 'use `backend: auto` to fall back to another backend';
+          ? 'install @tensorflow/tfjs-node (it downloads libtensorflow), or ask for backend auto, which falls back to wasm'
+          : 'ask for backend auto to fall back to another backend';
       throw new UserError(`backend \`${requested}\` is not available: ${firstLine(error)}`, ['backend'], hint);
     }
   }

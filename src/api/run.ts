@@ -246,7 +246,7 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
     return { pipeline: record.pipeline, id: record.id, dir: folder.dir, status: record.status as RunInfo['status'], record, ...(summary ? { summary } : {}), paths };
   };
   try {
-    const cache = options.noCache ? undefined : new StageCacheFiles(path.join(options.runsRoot, '.cache'));
+    const cache = options.noCache ? undefined : new StageCacheFiles(path.join(options.runsRoot, '.cache'), undefined, (message) => emit({ type: 'log', level: 'warn', message }));
     const outcome = await runPlan(plan, inputs, { onEvent: emit, output: folder, resume: options.resumed, ...(options.signal ? { signal: options.signal } : {}), ...(cache ? { cache } : {}) });
     await recorder.flush();
     const summary: RunSummary = {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { UserError } from '../diagnostics/user-error.js';
 import { loadPipeline } from '../format/load-pipeline.js';
 import { readMetricRows } from '../store/metrics-file.js';
 import { readResolved } from '../store/plan-file.js';
@@ -91,10 +92,11 @@ const STAGE_METRICS = ['epochs', 'loss', 'accuracy', 'val_loss', 'val_accuracy']
  * folder is are dropped: they are not how runs differ.
  */
 async function configOf(run: RunOverview): Promise<{ config?: Record<string, unknown>; source: ConfigSource; note?: string }> {
-  const resolved = await readResolved(run.dir).catch(() => undefined);
-  if (resolved) return { config: withoutLocation(resolved as unknown as Record<string, unknown>), source: 'resolved.json' };
+  const resolved = await readResolved(run.dir).catch((error: unknown) => (error instanceof UserError ? error : Promise.reject(error)));
+  if (resolved && !(resolved instanceof UserError)) return { config: withoutLocation(resolved as unknown as Record<string, unknown>), source: 'resolved.json' };
+  const why = resolved instanceof UserError ? `is damaged (${resolved.message})` : 'is missing';
   const loaded = loadPipeline(path.join(run.dir, PIPELINE_COPY), { displayName: `${run.pipeline}/${run.id}/${PIPELINE_COPY}` });
-  if (loaded.ok) return { config: withoutLocation(loaded.value.spec as unknown as Record<string, unknown>), source: 'pipeline.yaml', note: `${run.pipeline}/${run.id}: resolved.json is missing; compared its pipeline.yaml resolved again (defaults filled in by this version of tlpipe)` };
+  if (loaded.ok) return { config: withoutLocation(loaded.value.spec as unknown as Record<string, unknown>), source: 'pipeline.yaml', note: `${run.pipeline}/${run.id}: resolved.json ${why}; compared its pipeline.yaml resolved again (defaults filled in by this version of tlpipe)` };
   return { source: 'missing', note: `${run.pipeline}/${run.id}: neither resolved.json nor a valid pipeline.yaml, so its configuration is not compared` };
 }
 
@@ -108,10 +110,18 @@ export async function compareRuns(runs: RunOverview[]): Promise<Comparison> {
   const configs = await Promise.all(runs.map(configOf));
   const readable = configs.filter((c) => c.config !== undefined);
   const mixed = new Set(readable.map((c) => c.source)).size > 1;
-  const metrics = await Promise.all(runs.map(async (r) => stageEnds(await readMetricRows(r.dir).catch(() => []))));
-  const summaries = await Promise.all(runs.map((r) => readSummary(r.dir).catch(() => undefined)));
+  // A damaged file leaves its run's cells empty, and a note says which file and why; the other runs compare.
+  const damage: string[] = [];
+  const orNothing = <T>(run: RunOverview, read: Promise<T>, empty: T): Promise<T> =>
+    read.catch((error: unknown) => {
+      if (!(error instanceof UserError)) throw error;
+      damage.push(`${run.pipeline}/${run.id}: ${error.message}; left out`);
+      return empty;
+    });
+  const metrics = await Promise.all(runs.map(async (r) => stageEnds(await orNothing(r, readMetricRows(r.dir), []))));
+  const summaries = await Promise.all(runs.map((r) => orNothing(r, readSummary(r.dir), undefined)));
   const stageNames = [...new Set(metrics.flatMap((m) => [...m.keys()]))];
-  const notes = configs.flatMap((c) => (c.note ? [c.note] : []));
+  const notes = [...configs.flatMap((c) => (c.note ? [c.note] : [])), ...damage];
   if (mixed) notes.push('some configurations come from resolved.json and some from pipeline.yaml; defaults of another tlpipe version may show as differences');
   return {
     runs: runs.map((r, i) => ({ pipeline: r.pipeline, id: r.id, status: r.status, seconds: r.seconds, testAccuracy: summaries[i]?.test?.accuracy ?? null, testLoss: summaries[i]?.test?.loss ?? null, config: configs[i]!.source })),

@@ -263,9 +263,9 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
       export: outcome.export,
       resources: { peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), seconds: (Date.now() - started) / 1000 },
     };
-    await writeSummary(folder.dir, summary);
+    await writeSummary(folder.dir, summary, path.dirname(spec.file));
     if (outcome.test) await writeConfusionCsv(folder.dir, outcome.test.confusionMatrix, plan.classes.names);
-    if (outcome.gallery) await writeGallery(folder.dir, outcome.gallery);
+    if (outcome.gallery) await writeGallery(folder.dir, outcome.gallery, path.dirname(spec.file));
     await writeRunReport(folder.dir);
     const record = await folder.finish('completed');
     const info = end(record, summary);

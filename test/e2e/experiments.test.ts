@@ -134,11 +134,14 @@ describe('runs and compare', () => {
     const r = await tlpipe(['compare', 'exp/0001', 'exp/0002', '--json'], dir);
     assert.equal(r.code, 0, r.stderr);
     const c = JSON.parse(r.stdout);
-    assert.deepEqual(c.config, [{ path: 'head[1].units', values: [16, 24] }]);
+    assert.deepEqual(c.config, [{ path: 'head[1].dense.units', values: [16, 24] }]);
+    // Each key path printed is one --set takes.
+    const set = await tlpipe(['validate', 'a.yaml', '--set', `${c.config[0].path}=24`], dir);
+    assert.equal(set.code, 0, set.stderr);
     assert.deepEqual(c.stages.filter((s: { metric: string }) => s.metric === 'epochs').map((s: { values: number[] }) => s.values), [[3, 3]]);
     assert.equal(c.runs.length, 2);
     const text = await tlpipe(['compare', 'exp/0001', 'exp/0002'], dir);
-    assert.match(text.stdout, /^head\[1\]\.units +16 +24$/m);
+    assert.match(text.stdout, /^head\[1\]\.dense\.units +16 +24$/m);
     assert.match(text.stdout, /^head val_accuracy +[\d.]+ +[\d.]+$/m);
     const missing = await tlpipe(['compare', 'exp/0001', 'exp/0099'], dir);
     assert.equal(missing.code, 1);
@@ -151,7 +154,7 @@ describe('runs and compare', () => {
     const html = readFileSync(path.join(dir, 'cmp.html'), 'utf8');
     assert.equal((html.match(/<svg class="chart"/g) ?? []).length, 2);
     for (const curve of ['validation', 'train']) assert.match(html, new RegExp(`data-series="exp/0001-[0-9a-f]{8} ${curve}"`));
-    assert.match(html, /<th style="text-align:left">head\[1\]\.units<\/th><td>16<\/td><td>24<\/td>/);
+    assert.match(html, /<th style="text-align:left">head\[1\]\.dense\.units<\/th><td>16<\/td><td>24<\/td>/);
     assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org)/);
   });
 });

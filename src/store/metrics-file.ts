@@ -52,7 +52,7 @@ export async function readMetricRows(dir: string, kind: MetricsKind = 'run'): Pr
       if (last) break;
       throw new UserError(`${file}:${i + 1} is not a JSON line`, [], hint);
     }
-    const problem = shapeProblem(MetricRowSchema, row);
+    const problem = shapeProblem(MetricRowSchema, row, 'the line');
     if (problem !== undefined) throw new UserError(`${file}:${i + 1} is not a metrics row (an object with stage, epoch, loss and accuracy): ${problem}`, [], hint);
     rows.push(row as EpochMetrics);
   }

@@ -26,16 +26,16 @@ function validatorOf(schema: TSchema): ValidateFunction {
   return validate;
 }
 
-/** One violation in a person's words: `/resources/seconds must be number`. */
-function said(error: ErrorObject): string {
-  const at = error.instancePath === '' ? 'the whole file' : error.instancePath;
+/** One violation in a person's words: `/resources/seconds must be number`; `whole` names the value itself (the whole file, a line). */
+function said(error: ErrorObject, whole: string): string {
+  const at = error.instancePath === '' ? whole : error.instancePath;
   return `${at} ${error.message ?? 'is not as tlpipe writes it'}`;
 }
 
 /** Why `value` is not of the schema's shape, or undefined when it is. */
-export function shapeProblem(schema: TSchema, value: unknown): string | undefined {
+export function shapeProblem(schema: TSchema, value: unknown, whole = 'the whole file'): string | undefined {
   const validate = validatorOf(schema);
-  return validate(value) ? undefined : said(validate.errors![0]!);
+  return validate(value) ? undefined : said(validate.errors![0]!, whole);
 }
 
 /**

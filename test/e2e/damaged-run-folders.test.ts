@@ -67,7 +67,7 @@ const metricsCase = (name: string, damage: (run: string) => void, says: RegExp):
 const summaryCase = (name: string, damage: (run: string) => void, says: RegExp): DamageCase => ({ name, file: 'summary.json', damage, says, runs: 'warns', compare: 'note', report: 'error' });
 
 const CASES: DamageCase[] = [
-  metricsCase('metrics.jsonl: a middle line null', metricsWithMiddle('null'), /metrics\.jsonl:2 is not a metrics row .*the whole file must be object/),
+  metricsCase('metrics.jsonl: a middle line null', metricsWithMiddle('null'), /metrics\.jsonl:2 is not a metrics row .*the line must be object/),
   metricsCase('metrics.jsonl: a middle line {}', metricsWithMiddle('{}'), /metrics\.jsonl:2 is not a metrics row .*must have required property 'stage'/),
   metricsCase('metrics.jsonl: a middle line []', metricsWithMiddle('[]'), /metrics\.jsonl:2 is not a metrics row/),
   metricsCase('metrics.jsonl: a middle line "x"', metricsWithMiddle('"x"'), /metrics\.jsonl:2 is not a metrics row/),

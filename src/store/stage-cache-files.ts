@@ -44,7 +44,7 @@ const StageMeta = Type.Object({
   random: Type.Record(Type.String(), Type.Number()),
   completedStages: Type.Array(Type.Object({
     name: Type.String(), epochs: Type.Integer({ minimum: 0 }), epochsRun: Type.Integer({ minimum: 0 }), stoppedEarly: Type.Boolean(),
-    restoredEpoch: Type.Optional(PositiveInteger), lastLearningRate: Metric,
+    restoredEpoch: Type.Optional(Type.Integer({ minimum: 0 })), lastLearningRate: Metric,
   })),
   metrics: Type.Array(EpochRow),
 });

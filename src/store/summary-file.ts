@@ -54,7 +54,7 @@ const TestMetricsSchema = Type.Object({
   confusionMatrix: Type.Array(Type.Array(Count)),
   worst: Type.Optional(Type.Array(Type.Object({ example: Type.String(), actual: Type.String(), predicted: Type.String(), probabilityOfActual: Metric, probabilityOfPredicted: Metric }))),
 });
-const StageOutcomeSchema = Type.Object({ name: Type.Optional(Type.String()), epochsRun: Count, stoppedEarly: Type.Boolean(), restoredEpoch: Type.Optional(Type.Integer({ minimum: 1 })) });
+const StageOutcomeSchema = Type.Object({ name: Type.Optional(Type.String()), epochsRun: Count, stoppedEarly: Type.Boolean(), restoredEpoch: Type.Optional(Type.Integer({ minimum: 0 })) });
 /** What the readers of summary.json use (report, compare, runs, a sweep's trial). */
 const SummarySchema = Type.Object({
   status: Type.Literal('completed'),

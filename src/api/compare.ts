@@ -1,5 +1,7 @@
 import path from 'node:path';
+import { UserError } from '../diagnostics/user-error.js';
 import { loadPipeline } from '../format/load-pipeline.js';
+import { PipelineFileSchema } from '../format/schema.js';
 import { readMetricRows } from '../store/metrics-file.js';
 import { readResolved } from '../store/plan-file.js';
 import { PIPELINE_COPY } from '../store/run-folder.js';
@@ -91,16 +93,48 @@ const STAGE_METRICS = ['epochs', 'loss', 'accuracy', 'val_loss', 'val_accuracy']
  * folder is are dropped: they are not how runs differ.
  */
 async function configOf(run: RunOverview): Promise<{ config?: Record<string, unknown>; source: ConfigSource; note?: string }> {
-  const resolved = await readResolved(run.dir).catch(() => undefined);
-  if (resolved) return { config: withoutLocation(resolved as unknown as Record<string, unknown>), source: 'resolved.json' };
+  const resolved = await readResolved(run.dir).catch((error: unknown) => (error instanceof UserError ? error : Promise.reject(error)));
+  if (resolved && !(resolved instanceof UserError)) return { config: withoutLocation(resolved as unknown as Record<string, unknown>), source: 'resolved.json' };
+  const why = resolved instanceof UserError ? `is damaged (${resolved.message})` : 'is missing';
   const loaded = loadPipeline(path.join(run.dir, PIPELINE_COPY), { displayName: `${run.pipeline}/${run.id}/${PIPELINE_COPY}` });
-  if (loaded.ok) return { config: withoutLocation(loaded.value.spec as unknown as Record<string, unknown>), source: 'pipeline.yaml', note: `${run.pipeline}/${run.id}: resolved.json is missing; compared its pipeline.yaml resolved again (defaults filled in by this version of tlpipe)` };
+  if (loaded.ok) return { config: withoutLocation(loaded.value.spec as unknown as Record<string, unknown>), source: 'pipeline.yaml', note: `${run.pipeline}/${run.id}: resolved.json ${why}; compared its pipeline.yaml resolved again (defaults filled in by this version of tlpipe)` };
   return { source: 'missing', note: `${run.pipeline}/${run.id}: neither resolved.json nor a valid pipeline.yaml, so its configuration is not compared` };
 }
 
+/**
+ * The configuration as a pipeline file writes it, so each key path printed
+ * is one `--set` accepts: the file's location dropped (it is not how runs
+ * differ), and head layers as written, `{ dense: { units } }`, where the
+ * resolved spec has `{ type: 'dense', units }`.
+ */
 function withoutLocation(spec: Record<string, unknown>): Record<string, unknown> {
   const { file: _file, ...rest } = spec;
-  return rest;
+  if (!Array.isArray(rest['head'])) return rest;
+  const asWritten = (layer: unknown): unknown => {
+    if (!layer || typeof layer !== 'object' || typeof (layer as { type?: unknown }).type !== 'string') return layer;
+    const { type, ...options } = layer as { type: string };
+    return { [type]: options };
+  };
+  return { ...rest, head: rest['head'].map(asWritten) };
+}
+
+type JsonSchema = { type?: string; properties?: Record<string, JsonSchema>; additionalProperties?: boolean | JsonSchema; items?: JsonSchema; anyOf?: JsonSchema[]; oneOf?: JsonSchema[]; allOf?: JsonSchema[] };
+let pipelineSchema: JsonSchema | undefined;
+
+/** Whether the pipeline file's schema has this key path, as `--set` requires; a value the resolver derives (a stage's base learning rate) has none. */
+export function isSettable(keyPath: string): boolean {
+  pipelineSchema ??= JSON.parse(JSON.stringify(PipelineFileSchema)) as JsonSchema;
+  const within = (schema: JsonSchema | undefined, rest: (string | number)[]): boolean => {
+    if (!schema) return false;
+    if (rest.length === 0) return true;
+    const choices = [...(schema.anyOf ?? []), ...(schema.oneOf ?? []), ...(schema.allOf ?? [])];
+    if (choices.some((c) => within(c, rest))) return true;
+    const [first, ...next] = rest;
+    if (typeof first === 'number') return within(schema.items, next);
+    const property = schema.properties?.[first!] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+    return within(property, next);
+  };
+  return within(pipelineSchema, tokens(keyPath));
 }
 
 /** The config differences and the metrics side by side, per stage. */
@@ -108,15 +142,24 @@ export async function compareRuns(runs: RunOverview[]): Promise<Comparison> {
   const configs = await Promise.all(runs.map(configOf));
   const readable = configs.filter((c) => c.config !== undefined);
   const mixed = new Set(readable.map((c) => c.source)).size > 1;
-  const metrics = await Promise.all(runs.map(async (r) => stageEnds(await readMetricRows(r.dir).catch(() => []))));
-  const summaries = await Promise.all(runs.map((r) => readSummary(r.dir).catch(() => undefined)));
+  // A damaged file leaves its run's cells empty, and a note says which file and why; the other runs compare.
+  const damage: string[] = [];
+  const orNothing = <T>(run: RunOverview, read: Promise<T>, empty: T): Promise<T> =>
+    read.catch((error: unknown) => {
+      if (!(error instanceof UserError)) throw error;
+      damage.push(`${run.pipeline}/${run.id}: ${error.message}; left out`);
+      return empty;
+    });
+  const metrics = await Promise.all(runs.map(async (r) => stageEnds(await orNothing(r, readMetricRows(r.dir), []))));
+  const summaries = await Promise.all(runs.map((r) => orNothing(r, readSummary(r.dir), undefined)));
   const stageNames = [...new Set(metrics.flatMap((m) => [...m.keys()]))];
-  const notes = configs.flatMap((c) => (c.note ? [c.note] : []));
+  const notes = [...configs.flatMap((c) => (c.note ? [c.note] : [])), ...damage];
   if (mixed) notes.push('some configurations come from resolved.json and some from pipeline.yaml; defaults of another tlpipe version may show as differences');
   return {
     runs: runs.map((r, i) => ({ pipeline: r.pipeline, id: r.id, status: r.status, seconds: r.seconds, testAccuracy: summaries[i]?.test?.accuracy ?? null, testLoss: summaries[i]?.test?.loss ?? null, config: configs[i]!.source })),
     // A run whose configuration cannot be read is left out of the rows rather than counted as empty.
-    config: readable.length >= 2 ? spreadBack(configDifferences(readable.map((c) => c.config)), configs.map((c) => c.config !== undefined)) : [],
+    // Only key paths `--set` accepts: a derived value differs only where one of those does, which is listed.
+    config: readable.length >= 2 ? spreadBack(configDifferences(readable.map((c) => c.config)).filter((row) => isSettable(row.path)), configs.map((c) => c.config !== undefined)) : [],
     complete: readable.length === runs.length,
     notes,
     stages: stageNames.flatMap((stage) => STAGE_METRICS.map((metric) => ({ stage, metric, values: metrics.map((m) => (m.get(stage)?.[metric] as number | undefined) ?? null) }))),

@@ -267,7 +267,7 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
     return { pipeline: record.pipeline, id: record.id, dir: folder.dir, status: record.status as RunInfo['status'], record, ...(summary ? { summary } : {}), paths };
   };
   try {
-    const cache = options.noCache ? undefined : new StageCacheFiles(path.join(options.runsRoot, '.cache'));
+    const cache = options.noCache ? undefined : new StageCacheFiles(path.join(options.runsRoot, '.cache'), undefined, (message) => emit({ type: 'log', level: 'warn', message }));
     const outcome = await runPlan(plan, inputs, { onEvent: emit, output: folder, resume: options.resumed, ...(options.resumeFrom ? { resumeFrom: options.resumeFrom } : {}), ...(options.signal ? { signal: options.signal } : {}), ...(cache ? { cache } : {}) });
     await recorder.flush();
     const summary: RunSummary = {
@@ -284,9 +284,9 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
       export: outcome.export,
       resources: { peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), seconds: (Date.now() - started) / 1000 },
     };
-    await writeSummary(folder.dir, summary);
+    await writeSummary(folder.dir, summary, path.dirname(spec.file));
     if (outcome.test) await writeConfusionCsv(folder.dir, outcome.test.confusionMatrix, plan.classes.names);
-    if (outcome.gallery) await writeGallery(folder.dir, outcome.gallery);
+    if (outcome.gallery) await writeGallery(folder.dir, outcome.gallery, path.dirname(spec.file));
     await writeRunReport(folder.dir);
     const record = await folder.finish('completed');
     const info = end(record, summary);

@@ -179,6 +179,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       if (!runs.ok) return failure(runs.diagnostics, print);
       const { formatRunTable } = await import('./format-results.js');
       printLine(print.out, options['json'] ? JSON.stringify(runs.value.map(({ record: _record, ...r }) => r), null, 2) : formatRunTable(runs.value));
+      printDiagnostics(runs.warnings, print);
       return EXIT.ok;
     },
   },
@@ -208,6 +209,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       const { report } = await import('../api/runs.js');
       const result = await report(positional, { ...runsOption(options), ...(options['out'] ? { out: String(options['out']) } : {}) });
       if (!result.ok) return failure(result.diagnostics, print);
+      printDiagnostics(result.warnings, print);
       printLine(print.out, `wrote ${shownPath(result.value.file)}`);
       return EXIT.ok;
     },

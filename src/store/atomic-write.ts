@@ -22,7 +22,14 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     throw error;
   }
   await handle.close();
-  await rename(temporary, file);
+  try {
+    await rename(temporary, file);
+  } catch (error) {
+    // A folder (or anything rename cannot replace) where the file goes: no temporary file is left behind.
+    await rm(temporary, { force: true });
+    (error as NodeJS.ErrnoException).path = file;
+    throw error;
+  }
 }
 
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {

@@ -1,6 +1,6 @@
-import { readdir } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { readRunRecord, type RunRecord } from './run-record.js';
+import { readRunRecord, RUN_FILE, type RunRecord } from './run-record.js';
 
 export type FoundRun = { ok: true; dir: string; record: RunRecord } | { ok: false; message: string; hint: string };
 
@@ -29,13 +29,14 @@ async function runNames(pipelineDir: string): Promise<string[]> {
   return (await readdir(pipelineDir).catch(() => [] as string[])).filter((n) => /^\d{4}-[0-9a-f]{8}$/.test(n)).sort().reverse();
 }
 
-/** Every readable run of one pipeline, newest first. */
-export async function listRuns(runsRoot: string, pipeline: string): Promise<{ dir: string; record: RunRecord }[]> {
+/** Every readable run of one pipeline, newest first; `onUnreadable` hears of each run folder whose run.json cannot be read, and why. */
+export async function listRuns(runsRoot: string, pipeline: string, onUnreadable?: (dir: string, why: string) => void): Promise<{ dir: string; record: RunRecord }[]> {
   const pipelineDir = path.join(runsRoot, pipeline);
   const runs: { dir: string; record: RunRecord }[] = [];
   for (const name of await runNames(pipelineDir)) {
-    const record = await readRunRecord(path.join(pipelineDir, name)).catch(() => undefined);
-    if (record) runs.push({ dir: path.join(pipelineDir, name), record });
+    const dir = path.join(pipelineDir, name);
+    const record = await readRunRecord(dir).catch((error: unknown) => void onUnreadable?.(dir, (error as Error).message));
+    if (record) runs.push({ dir, record });
   }
   return runs;
 }
@@ -51,11 +52,16 @@ export async function listPipelines(runsRoot: string): Promise<string[]> {
  * (or `<pipeline>` for its newest run) inside `runsRoot`.
  */
 export async function resolveRunRef(runsRoot: string, ref: string): Promise<{ ok: true; dir: string; record: RunRecord } | { ok: false; message: string; hint: string }> {
-  const direct = await readRunRecord(ref).then((record) => ({ dir: path.resolve(ref), record })).catch(() => undefined);
-  if (direct) return { ok: true, ...direct };
+  const direct = await readRunRecord(ref).then((record) => ({ dir: path.resolve(ref), record }), (error: unknown) => error as Error);
+  if (!(direct instanceof Error)) return { ok: true, ...direct };
+  // A folder that has a run.json it cannot read is a damaged run, not an unknown name.
+  if (await lstat(path.join(ref, RUN_FILE)).then(() => true, () => false)) return { ok: false, message: direct.message, hint: 'the run folder is damaged; `tlpipe runs` lists the others' };
   const [pipeline, id] = ref.split('/') as [string, string | undefined];
-  const runs = await listRuns(runsRoot, pipeline);
+  const unreadable: { dir: string; why: string }[] = [];
+  const runs = await listRuns(runsRoot, pipeline, (dir, why) => unreadable.push({ dir, why }));
   const found = id ? runs.find((r) => r.record.id === id || r.record.id.startsWith(`${id}-`)) : runs[0];
   if (found) return { ok: true, ...found };
+  const damaged = id ? unreadable.find((u) => path.basename(u.dir) === id || path.basename(u.dir).startsWith(`${id}-`)) : undefined;
+  if (damaged) return { ok: false, message: damaged.why, hint: 'the run folder is damaged; `tlpipe runs` lists the others' };
   return { ok: false, message: `no run \`${ref}\` (not a run folder, nor a run in ${runsRoot})`, hint: 'name a run folder, or <pipeline>/<NNNN>; `tlpipe runs` lists them' };
 }

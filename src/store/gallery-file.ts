@@ -1,7 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Type } from '@sinclair/typebox';
+import { UserError } from '../diagnostics/user-error.js';
 import type { ExampleGallery, GalleryImage } from '../engine/evaluate/example-gallery.js';
+import { readBackIfPresent } from '../platform/read-back.js';
 import { writeJsonAtomic } from './atomic-write.js';
+import { checkShape } from './read-back-shape.js';
+import { relativePath } from './relative-paths.js';
 
 /** examples.json: the test images report.html shows (thumbnails, Grad-CAM overlays), PNGs as base64, so the report can be rebuilt from the run folder alone. */
 export const GALLERY_FILE = 'examples.json';
@@ -17,17 +21,42 @@ const stored = ({ png, heat, ...described }: GalleryImage): StoredGalleryImage =
   ...(heat ? { heat: { predicted: base64(heat.predicted), actual: base64(heat.actual) } } : {}),
 });
 
-export function writeGallery(dir: string, gallery: ExampleGallery): Promise<void> {
-  const value: StoredGallery = { ...(gallery.layer ? { layer: gallery.layer } : {}), worst: gallery.worst.map(stored), perClass: gallery.perClass.map((c) => ({ name: c.name, examples: c.examples.map(stored) })) };
+/** Writes examples.json, each example's file named relative to `pipelineDir` (the pipeline file's folder; default the run folder). */
+export function writeGallery(dir: string, gallery: ExampleGallery, pipelineDir = dir): Promise<void> {
+  const kept = (image: GalleryImage): StoredGalleryImage => ({ ...stored(image), example: relativePath(image.example, pipelineDir) });
+  const value: StoredGallery = { ...(gallery.layer ? { layer: gallery.layer } : {}), worst: gallery.worst.map(kept), perClass: gallery.perClass.map((c) => ({ name: c.name, examples: c.examples.map(kept) })) };
   return writeJsonAtomic(path.join(dir, GALLERY_FILE), value);
 }
 
-/** A run's examples.json; undefined when it has none (no test split, tabular data, an older run) or it cannot be read. */
+/** A PNG as base64 and nothing else: it goes into the report's HTML as it is. */
+const Base64 = Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$' });
+const Probability = Type.Union([Type.Number(), Type.Null()]);
+const StoredImage = Type.Object({
+  example: Type.String(), actual: Type.String(), predicted: Type.String(), probabilityOfActual: Probability, probabilityOfPredicted: Probability,
+  png: Base64, heat: Type.Optional(Type.Object({ predicted: Base64, actual: Base64 })),
+});
+const GallerySchema = Type.Object({
+  layer: Type.Optional(Type.String()),
+  worst: Type.Array(StoredImage),
+  perClass: Type.Array(Type.Object({ name: Type.String(), examples: Type.Array(StoredImage) })),
+});
+
+/**
+ * A run's examples.json; undefined when it has none (no test split, tabular
+ * data, an older run). Read back bounded and confined; one that is damaged
+ * (not JSON, another shape, a FIFO) is a user error naming it: the report
+ * can be rebuilt without it once it is removed.
+ */
 export async function readGallery(dir: string): Promise<StoredGallery | undefined> {
+  const file = path.join(dir, GALLERY_FILE);
+  const hint = `examples.json was damaged or edited by hand; remove it (rm ${file}) to rebuild the report without its images`;
+  const bytes = await readBackIfPresent(dir, GALLERY_FILE, { what: 'the report\'s example images', kind: 'text', hint });
+  if (bytes === undefined) return undefined;
+  let value: unknown;
   try {
-    return JSON.parse(await readFile(path.join(dir, GALLERY_FILE), 'utf8')) as StoredGallery;
+    value = JSON.parse(bytes.toString('utf8'));
   } catch {
-    // The report is still made without the images: they are a view, not a record.
-    return undefined;
+    throw new UserError(`${file} is not valid JSON`, [], hint);
   }
+  return checkShape(GallerySchema, value, file, 'a gallery of example images (an object with worst and perClass)', hint) as StoredGallery;
 }

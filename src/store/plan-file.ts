@@ -1,26 +1,59 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Type, type TSchema } from '@sinclair/typebox';
 import { UserError } from '../diagnostics/user-error.js';
 import type { PipelineSpec } from '../format/types.js';
 import type { Plan } from '../plan/types.js';
+import { readBackIfPresent } from '../platform/read-back.js';
 import { writeJsonAtomic } from './atomic-write.js';
+import { checkShape } from './read-back-shape.js';
 
 /** plan.json: the compiled plan with its fingerprints; resolved.json: the spec with every default filled in. */
 export const PLAN_FILE = 'plan.json';
 export const RESOLVED_FILE = 'resolved.json';
 
-async function readJson<T>(dir: string, name: string, what: string): Promise<T | undefined> {
+const Integer = Type.Integer({ minimum: 0 });
+const PlanStageSchema = Type.Object({
+  name: Type.String(), index: Integer, epochs: Integer, firstEpoch: Integer, lastEpoch: Integer, batchSize: Type.Integer({ minimum: 1 }),
+  optimizer: Type.Object({ name: Type.String() }),
+  parameterGroups: Type.Array(Type.Object({ name: Type.String(), learningRate: Type.Number() })),
+  schedule: Type.Object({ type: Type.String() }),
+  trainable: Type.String(), weights: Type.String(), trainableBaseLayers: Type.Array(Type.String()),
+  labelSmoothing: Type.Number(), classWeights: Type.Union([Type.Array(Type.Number()), Type.Null()]),
+  trainableParams: Integer, totalParams: Integer,
+  earlyStopping: Type.Optional(Type.Object({ monitor: Type.String(), patience: Integer, restoreBest: Type.Boolean() })),
+});
+/**
+ * What readers of plan.json use (report, evaluate, predict through the
+ * exported model): the top level and each stage, field by field.
+ */
+const PlanSchema = Type.Object({
+  formatVersion: Type.Literal(2),
+  pipeline: Type.String(), fingerprint: Type.String(), seed: Type.Number(), backend: Type.String(),
+  classes: Type.Object({ count: Type.Integer({ minimum: 1 }), names: Type.Array(Type.String()) }),
+  data: Type.Object({ format: Type.String(), image: Type.Optional(Type.Object({ size: Type.Array(Type.Integer({ minimum: 1 })), channels: Type.Integer({ minimum: 1 }) })) }),
+  base: Type.Object({ model: Type.String(), cut: Type.String() }),
+  head: Type.Array(Type.Object({})),
+  features: Type.Object({ mode: Type.String() }),
+  normalize: Type.Object({}),
+  checkpoints: Type.Object({ monitor: Type.String(), mode: Type.String() }),
+  stages: Type.Array(PlanStageSchema, { minItems: 1 }),
+  tasks: Type.Array(Type.Object({ kind: Type.String() })),
+});
+/** resolved.json: a pipeline with its defaults filled in; compare flattens it, evaluate reads its dataset. */
+const ResolvedSchema = Type.Object({ name: Type.String(), dataset: Type.Object({ format: Type.String() }), train: Type.Object({}) });
+
+async function readJson(dir: string, name: string, what: string, schema: TSchema, expected: string): Promise<unknown> {
   const file = path.join(dir, name);
-  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return undefined;
-    throw new UserError(`cannot read ${file}: ${error.code ?? error.message}`);
-  });
-  if (text === undefined) return undefined;
+  const hint = `the run's ${what} was damaged or edited by hand; tlpipe will not use it (run the pipeline again)`;
+  const bytes = await readBackIfPresent(dir, name, { what: `the run's ${what}`, kind: 'text', hint });
+  if (bytes === undefined) return undefined;
+  let value: unknown;
   try {
-    return JSON.parse(text) as T;
+    value = JSON.parse(bytes.toString('utf8'));
   } catch {
-    throw new UserError(`${file} is not valid JSON`, [], `the run's ${what} is damaged`);
+    throw new UserError(`${file} is not valid JSON`, [], hint);
   }
+  return checkShape(schema, value, file, expected, hint);
 }
 
 export const writePlan = (dir: string, plan: Plan): Promise<void> => writeJsonAtomic(path.join(dir, PLAN_FILE), plan);
@@ -28,12 +61,12 @@ export const writeResolved = (dir: string, spec: PipelineSpec): Promise<void> =>
 
 /** The run's plan; every run folder has one, so its absence is a user error. */
 export async function readPlan(dir: string): Promise<Plan> {
-  const plan = await readJson<Plan>(dir, PLAN_FILE, 'plan');
+  const plan = (await readJson(dir, PLAN_FILE, 'plan', PlanSchema, 'a plan tlpipe wrote (formatVersion 2, with its stages)')) as Plan | undefined;
   if (!plan) throw new UserError(`${path.join(dir, PLAN_FILE)} not found`, [], 'the run folder is incomplete; a run writes plan.json before it trains');
   return plan;
 }
 
 /** The run's resolved spec, or undefined when absent (init's .gitignore leaves it out of git). */
 export function readResolved(dir: string): Promise<PipelineSpec | undefined> {
-  return readJson<PipelineSpec>(dir, RESOLVED_FILE, 'resolved pipeline');
+  return readJson(dir, RESOLVED_FILE, 'resolved pipeline', ResolvedSchema, 'a resolved pipeline (an object with name, dataset and train)') as Promise<PipelineSpec | undefined>;
 }

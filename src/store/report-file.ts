@@ -1,6 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { UserError } from '../diagnostics/user-error.js';
+import { readBackIfPresent } from '../platform/read-back.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { relativePath } from './relative-paths.js';
 import { readMetricRows } from './metrics-file.js';
 import { readPlan } from './plan-file.js';
 import type { Plan, PlanStage } from '../plan/types.js';
@@ -21,9 +23,12 @@ export const CONFUSION_FILE = 'confusion-matrix.csv';
 export async function runReportHtml(dir: string): Promise<string> {
   const record = await readRunRecord(dir);
   const plan = await readPlan(dir);
-  const summary = await readSummary(dir);
+  const summary = withoutMachinePaths(await readSummary(dir), dir);
   const baseline = await readMetricRows(dir, 'baseline');
   const gallery = await readGallery(dir);
+  // A run written before paths were kept relative: its files are shown relative to the run folder.
+  const shown = <T extends { example: string }>(image: T): T => ({ ...image, example: relativePath(image.example, dir) });
+  if (gallery) Object.assign(gallery, { worst: gallery.worst.map(shown), perClass: gallery.perClass.map((c) => ({ ...c, examples: c.examples.map(shown) })) });
   const minutes = (seconds: number): string => (seconds < 60 ? `${seconds.toFixed(1)} s` : `${Math.floor(Math.round(seconds) / 60)} min ${Math.round(seconds) % 60} s`);
   return renderReport({
     title: `${plan.pipeline} — run ${record.id}`,
@@ -45,8 +50,14 @@ export async function runReportHtml(dir: string): Promise<string> {
     ...(summary?.test ? { test: summary.test } : {}),
     ...(gallery ? { gallery } : {}),
     classNames: plan.classes.names,
-    pipelineYaml: await readFile(path.join(dir, PIPELINE_COPY), 'utf8').catch(() => ''),
+    pipelineYaml: (await readBackIfPresent(dir, PIPELINE_COPY, { what: 'the run\'s copy of its pipeline', kind: 'text' }))?.toString('utf8') ?? '',
   });
+}
+
+/** A summary whose test examples are named relative to the run folder when an older run kept them absolute. */
+function withoutMachinePaths(summary: RunSummary | undefined, dir: string): RunSummary | undefined {
+  if (!summary?.test?.worst) return summary;
+  return { ...summary, test: { ...summary.test, worst: summary.test.worst.map((w) => ({ ...w, example: relativePath(w.example, dir) })) } };
 }
 
 /** Each stage's hyperparameters as the plan resolved them, with how it went once summary.json says. */
@@ -92,9 +103,16 @@ export async function writeConfusionCsv(dir: string, matrix: number[][], classNa
   await writeFileAtomic(path.join(dir, CONFUSION_FILE), confusionMatrixCsv(matrix, classNames));
 }
 
-/** One page comparing runs: their curves on shared charts and a table of what differs. */
+/**
+ * One page comparing runs: their curves on shared charts and a table of
+ * what differs. A run whose metrics file is damaged has no curves (the
+ * comparison's notes say which file and why).
+ */
 export async function writeComparisonReport(out: string, title: string, runs: { label: string; dir: string }[], tables: Parameters<typeof renderComparisonReport>[2]): Promise<string> {
-  const compared: ComparedRun[] = await Promise.all(runs.map(async (r) => ({ label: r.label, metrics: await readMetricRows(r.dir) })));
+  const compared: ComparedRun[] = await Promise.all(runs.map(async (r) => ({
+    label: r.label,
+    metrics: await readMetricRows(r.dir).catch((error: unknown) => (error instanceof UserError ? [] : Promise.reject(error))),
+  })));
   await writeFileAtomic(out, renderComparisonReport(title, compared, tables));
   return out;
 }

@@ -223,6 +223,9 @@ h1{font-size:22px}h2{font-size:17px;margin-top:28px}
 .chart .grid{stroke:#eaeef2}.chart .stage{stroke:#8c959f;stroke-dasharray:3 3}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #d0d7de;padding:3px 8px;text-align:right}th{background:#f6f8fa}
 .confusion td{min-width:34px;text-align:center}
+table.compare{table-layout:fixed;width:100%}table.compare th:first-child{width:20%}
+table.compare td,table.compare th{overflow-wrap:anywhere;vertical-align:top}
+code.json{display:block;white-space:pre-wrap;text-align:left;font-size:12px}
 img.thumbnail,img.heatmap{image-rendering:pixelated;display:block}
 .per-class td.strip{text-align:left}
 figure{display:inline-block;margin:2px 6px 2px 0;text-align:center;font-size:12px}
@@ -242,15 +245,36 @@ export interface ComparedRun {
   metrics: MetricRow[];
 }
 
+const PALETTE = ['#1f6feb', '#d9480f', '#2da44e', '#8250df', '#bf3989', '#9a6700', '#0a7ea4', '#57606a'];
+
+/**
+ * Run `index` of `count`'s colour, a different one for every run: the
+ * palette up to its size, then hues spread evenly round the wheel,
+ * neighbours alternating dark and light, so 16 runs are 16 colours.
+ */
+export function runColour(index: number, count: number): string {
+  if (count <= PALETTE.length) return PALETTE[index]!;
+  return `hsl(${Math.round((index * 360) / count)}, 75%, ${index % 2 === 0 ? 38 : 52}%)`;
+}
+
+/** A compared value: a whole subtree (a stage that only one run has) laid out as indented JSON that wraps inside its column. */
+function comparedCell(cell: string): string {
+  if (!/^[[{]/.test(cell)) return escape(cell);
+  try {
+    return `<code class="json">${escape(JSON.stringify(JSON.parse(cell), null, 1))}</code>`;
+  } catch {
+    return escape(cell);
+  }
+}
+
 /**
  * `tlpipe report <run> <run>…` and a sweep's report: several runs' curves
  * overlaid (validation solid, training dotted, one colour per run), the
  * metrics side by side and the configuration keys that differ.
  */
 export function renderComparisonReport(title: string, runs: ComparedRun[], tables: { metrics: { header: string[]; rows: string[][] }; config?: { header: string[]; rows: string[][] } }): string {
-  const palette = ['#1f6feb', '#d9480f', '#2da44e', '#8250df', '#bf3989', '#9a6700', '#0a7ea4', '#57606a'];
   const curves = (pick: (r: MetricRow) => number | undefined, pickVal: (r: MetricRow) => number | undefined): Series[] => runs.flatMap((run, i) => {
-    const color = palette[i % palette.length]!;
+    const color = runColour(i, runs.length);
     const points = (p: (r: MetricRow) => number | undefined): [number, number][] => run.metrics.flatMap((r) => { const v = p(r); return v === undefined ? [] : [[r.epoch, v] as [number, number]]; });
     const breaks = run.metrics.filter((r, k) => k > 0 && r.stage !== run.metrics[k - 1]!.stage).map((r) => r.epoch - 0.5);
     return [{ name: `${run.label} validation`, color, points: points(pickVal), breaks }, { name: `${run.label} train`, color, points: points(pick), dashed: true, breaks }];
@@ -258,7 +282,7 @@ export function renderComparisonReport(title: string, runs: ComparedRun[], table
   const charts = [lineChart('loss (validation solid, train dashed)', curves((r) => r.loss, (r) => r.val_loss)), lineChart('accuracy (validation solid, train dashed)', curves((r) => r.accuracy, (r) => r.val_accuracy))];
   const table = (t: { header: string[]; rows: string[][] }, cls: string): string => {
     const head = `<tr>${t.header.map((h) => `<th>${escape(h)}</th>`).join('')}</tr>`;
-    const rows = t.rows.map((r) => `<tr>${r.map((cell, i) => (i === 0 ? `<th style="text-align:left">${escape(cell)}</th>` : `<td>${escape(cell)}</td>`)).join('')}</tr>`).join('');
+    const rows = t.rows.map((r) => `<tr>${r.map((cell, i) => (i === 0 ? `<th style="text-align:left">${escape(cell)}</th>` : `<td>${comparedCell(cell)}</td>`)).join('')}</tr>`).join('');
     return `<table class="${cls}">${head}${rows}</table>`;
   };
   return page(title, `<h2>Curves</h2>

@@ -1,44 +1,100 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { UserError } from '../diagnostics/user-error.js';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { CachedStage, StageCache } from '../engine/cache/stage-cache.js';
+import { MANIFEST_FILE, readVerifiedFiles, writeFolderManifest } from './file-manifest.js';
+import { shapeProblem } from './read-back-shape.js';
 import { describeOwner, RunLock } from './run-lock.js';
 import { HEARTBEAT_MS, isAlive } from './run-status.js';
 import { makeDirs } from '../platform/make-dirs.js';
 
-/** The bytes of the files directly in a folder (a cache entry has two). */
+const META_FILE = 'meta.json';
+const DATA_FILE = 'data.bin';
+
+/** The bytes of the files directly in a folder (a cache entry has three). */
 async function folderBytes(dir: string): Promise<number> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  const sizes = await Promise.all(names.map((n) => stat(path.join(dir, n)).then((s) => s.size, () => 0)));
+  const sizes = await Promise.all(names.map((n) => lstat(path.join(dir, n)).then((s) => s.size, () => 0)));
   return sizes.reduce((a, b) => a + b, 0);
 }
 
-const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+const PositiveInteger = Type.Integer({ minimum: 1 });
+/** A metric JSON could not hold (NaN, a diverged loss) was written as null. */
+const Metric = Type.Union([Type.Number(), Type.Null()]);
+
+const FeaturesMeta = Type.Object({ shape: Type.Array(PositiveInteger, { minItems: 1, maxItems: 8 }) });
+
+/** tfjs's encodeWeights writes these dtypes, 4 bytes an element, unquantised. */
+const DTYPE_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1 };
+const WeightSpec = Type.Object({
+  name: Type.String({ minLength: 1 }),
+  shape: Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 8 }),
+  dtype: Type.Union(Object.keys(DTYPE_BYTES).map((d) => Type.Literal(d))),
+});
+const EpochRow = Type.Object({
+  stage: Type.String(), epoch: PositiveInteger, stageEpoch: PositiveInteger, loss: Metric, accuracy: Metric, lr: Metric, seconds: Type.Number({ minimum: 0 }),
+  val_loss: Type.Optional(Metric), val_accuracy: Type.Optional(Metric), learningRates: Type.Optional(Type.Record(Type.String(), Metric)),
+});
+const StageMeta = Type.Object({
+  kind: Type.Union([Type.Literal('head'), Type.Literal('full')]),
+  weightSpecs: Type.Array(WeightSpec),
+  random: Type.Record(Type.String(), Type.Number()),
+  completedStages: Type.Array(Type.Object({
+    name: Type.String(), epochs: Type.Integer({ minimum: 0 }), epochsRun: Type.Integer({ minimum: 0 }), stoppedEarly: Type.Boolean(),
+    restoredEpoch: Type.Optional(Type.Integer({ minimum: 0 })), lastLearningRate: Metric,
+  })),
+  metrics: Type.Array(EpochRow),
+});
+
+const elements = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** The features' shape accounts for every byte of the data, 4 a float. */
+function featuresFit(meta: Static<typeof FeaturesMeta>, data: Uint8Array): string | undefined {
+  const bytes = elements(meta.shape) * 4;
+  return bytes === data.byteLength ? undefined : `shape [${meta.shape.join(', ')}] needs ${bytes} bytes, ${DATA_FILE} has ${data.byteLength}`;
+}
+
+/** The weight specs account for every byte of the data, in order, with no name twice. */
+function weightsFit(meta: Static<typeof StageMeta>, data: Uint8Array): string | undefined {
+  const bytes = meta.weightSpecs.reduce((sum, w) => sum + elements(w.shape) * DTYPE_BYTES[w.dtype]!, 0);
+  if (bytes !== data.byteLength) return `the weight shapes need ${bytes} bytes, ${DATA_FILE} has ${data.byteLength}`;
+  if (new Set(meta.weightSpecs.map((w) => w.name)).size !== meta.weightSpecs.length) return 'a weight is named twice';
+  return undefined;
+}
 
 /**
  * The stage cache on disk, beside the runs it serves: <runs>/.cache/
  * features/<key>/ and stages/<key>/. Each entry is written to a temporary
- * folder and renamed into place whole; its meta.json holds the sha256 of its
- * data, and an entry whose data does not match (or cannot be read) is
- * removed and treated as absent, so it is rebuilt, never used.
+ * folder and renamed into place whole, its manifest.json (sha256 and size
+ * of meta.json and data.bin) written last. An entry is used only when both
+ * files match the manifest and meta.json has the shape its kind has and
+ * accounts for every byte of the data; anything else (a flipped byte, an
+ * edited meta.json, a link to a device, an entry of an older tlpipe without
+ * a manifest) is removed and treated as absent, so it is rebuilt, never
+ * used, and the next run finds the rebuilt one.
  */
 export class StageCacheFiles implements StageCache {
   /**
    * The cache keeps under `maxBytes` ($TLPIPE_CACHE_MAX_MB, 4 GiB by
    * default): after each write, the least recently used entries go first.
+   * `onDamaged` hears of each entry removed as damaged (a run says it).
    */
   constructor(
     readonly root: string,
     readonly maxBytes = Number(process.env['TLPIPE_CACHE_MAX_MB'] ?? 4096) * 2 ** 20,
+    private readonly onDamaged?: (message: string) => void,
   ) {}
 
   async readFeatures(key: string): Promise<{ shape: number[]; data: Float32Array } | undefined> {
-    const entry = await this.read<{ shape: number[] }>('features', key);
+    const entry = await this.read('features', key, FeaturesMeta, featuresFit);
     if (!entry) return undefined;
     const { meta, data } = entry;
-    return { shape: meta.shape, data: new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4) };
+    // A Float32Array needs its start on a multiple of 4; a small buffer may sit anywhere in Node's pool.
+    const aligned = data.byteOffset % 4 === 0 ? data : data.slice();
+    return { shape: meta.shape, data: new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4) };
   }
 
   writeFeatures(key: string, shape: number[], data: Float32Array): Promise<void> {
@@ -46,8 +102,8 @@ export class StageCacheFiles implements StageCache {
   }
 
   async readStage(key: string): Promise<CachedStage | undefined> {
-    const entry = await this.read<Omit<CachedStage, 'weightData'>>('stages', key);
-    return entry ? { ...entry.meta, weightData: entry.data } : undefined;
+    const entry = await this.read('stages', key, StageMeta, weightsFit);
+    return entry ? { ...(entry.meta as Omit<CachedStage, 'weightData'>), weightData: entry.data } : undefined;
   }
 
   writeStage(key: string, stage: CachedStage): Promise<void> {
@@ -104,8 +160,9 @@ export class StageCacheFiles implements StageCache {
           continue;
         }
         if (!/^[0-9a-f]{64}$/.test(name)) continue;
-        const [meta, data] = await Promise.all([stat(path.join(dir, 'meta.json')).catch(() => undefined), stat(path.join(dir, 'data.bin')).catch(() => undefined)]);
-        if (meta && data) entries.push({ dir, bytes: meta.size + data.size, used: meta.mtimeMs });
+        // Every file of the entry counts (its manifest too); a damaged one counts until a read removes it.
+        const used = await stat(path.join(dir, META_FILE)).then((s) => s.mtimeMs, () => lstat(dir).then((s) => s.mtimeMs, () => undefined));
+        if (used !== undefined) entries.push({ dir, bytes: await folderBytes(dir), used });
       }
     }
     let total = writing + entries.reduce((sum, e) => sum + e.bytes, 0);
@@ -121,37 +178,42 @@ export class StageCacheFiles implements StageCache {
     return path.join(this.root, kind, key);
   }
 
-  private async read<M>(kind: string, key: string): Promise<{ meta: M; data: Uint8Array } | undefined> {
+  /**
+   * An entry, verified against its manifest (meta.json included) and its
+   * meta checked for the shape its kind has; anything else is damage: the
+   * entry is removed, the listener told, and the caller rebuilds it. A
+   * missing entry is absent, silently.
+   */
+  private async read<S extends TSchema>(kind: 'features' | 'stages', key: string, schema: S, consistent: (meta: Static<S>, data: Uint8Array) => string | undefined): Promise<{ meta: Static<S>; data: Uint8Array } | undefined> {
     const dir = this.dir(kind, key);
-    let metaText: string;
-    let data: Uint8Array;
-    try {
-      metaText = await readFile(path.join(dir, 'meta.json'), 'utf8');
-      data = new Uint8Array(await readFile(path.join(dir, 'data.bin')));
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-      // The entry exists but cannot be read (permissions, a folder where a file should be, a disk error).
-      throw new UserError(
-        `cannot read the stage cache entry ${dir}: ${code ?? (error as Error).message}`,
-        [],
-        `delete it (rm -r ${dir}) or run with --no-cache`,
-      );
+    const found = await lstat(dir).catch(() => undefined);
+    if (!found) return undefined;
+    const damage = await this.problemOf(dir, found, schema, consistent);
+    if (typeof damage !== 'string') {
+      // Recently used: the last to be evicted.
+      const now = new Date();
+      await utimes(path.join(dir, META_FILE), now, now).catch(() => undefined);
+      return damage;
     }
-    try {
-      const meta = JSON.parse(metaText) as M & { sha256: string };
-      if (sha256(data) === meta.sha256) {
-        // Recently used: the last to be evicted.
-        const now = new Date();
-        await utimes(path.join(dir, 'meta.json'), now, now).catch(() => undefined);
-        return { meta, data };
-      }
-    } catch {
-      // meta.json is not JSON: as corrupt as a digest mismatch.
-    }
-    // Corrupt: never used; the caller computes it again and rewrites it.
-    await rm(dir, { recursive: true, force: true });
+    // Never used; the caller computes it again and rewrites it.
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    this.onDamaged?.(`the stage cache entry ${dir} ${damage}; it was removed and is computed again`);
     return undefined;
+  }
+
+  private async problemOf<S extends TSchema>(dir: string, found: Stats, schema: S, consistent: (meta: Static<S>, data: Uint8Array) => string | undefined): Promise<string | { meta: Static<S>; data: Uint8Array }> {
+    if (!found.isDirectory()) return 'is not a folder';
+    const verified = await readVerifiedFiles(dir, [META_FILE, DATA_FILE], { kind: 'binary', what: 'stage cache entry' });
+    if (!verified.ok) return verified.missingManifest ? `has no ${MANIFEST_FILE} (an entry of an older tlpipe, or one left unfinished)` : `is damaged (${verified.problem})`;
+    let meta: unknown;
+    try {
+      meta = JSON.parse(verified.files.get(META_FILE)!.toString('utf8'));
+    } catch {
+      return `is damaged (${META_FILE} is not JSON)`;
+    }
+    const data = verified.files.get(DATA_FILE)!;
+    const problem = shapeProblem(schema, meta) ?? consistent(meta as Static<S>, data);
+    return problem === undefined ? { meta: meta as Static<S>, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) } : `is damaged (${META_FILE}: ${problem})`;
   }
 
   private async write(kind: string, key: string, meta: object, data: Uint8Array): Promise<void> {
@@ -159,8 +221,10 @@ export class StageCacheFiles implements StageCache {
     const temporary = `${dir}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await makeDirs(temporary);
     try {
-      await writeFile(path.join(temporary, 'data.bin'), data);
-      await writeFile(path.join(temporary, 'meta.json'), JSON.stringify({ ...meta, sha256: sha256(data), bytes: data.byteLength }));
+      await writeFile(path.join(temporary, DATA_FILE), data);
+      await writeFile(path.join(temporary, META_FILE), JSON.stringify({ ...meta, bytes: data.byteLength }));
+      // Last, so an entry with a manifest was written whole; it covers meta.json as well as the data.
+      await writeFolderManifest(temporary);
       await rm(dir, { recursive: true, force: true });
       await rename(temporary, dir);
       await this.evict();

@@ -1,10 +1,13 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Type } from '@sinclair/typebox';
 import { UserError } from '../diagnostics/user-error.js';
+import { readBackIfPresent } from '../platform/read-back.js';
 import type { TestMetrics } from '../engine/evaluate/metrics.js';
 import type { PlanOutcome } from '../engine/run/run-plan.js';
 import type { StrategyMeasurement } from '../plan/types.js';
 import { writeJsonAtomic } from './atomic-write.js';
+import { checkShape } from './read-back-shape.js';
+import { relativePath, withRelativePaths } from './relative-paths.js';
 
 export const SUMMARY_FILE = 'summary.json';
 
@@ -25,21 +28,63 @@ export interface RunSummary {
   resources: { peakRssMiB: number; seconds: number };
 }
 
-export function writeSummary(dir: string, summary: RunSummary): Promise<void> {
-  return writeJsonAtomic(path.join(dir, SUMMARY_FILE), summary);
+/**
+ * Writes summary.json, every file it names (skipped files, the test's worst
+ * examples) relative to `pipelineDir`, the folder of the pipeline file,
+ * whose paths the pipeline's own are relative to (default: the run folder).
+ */
+export function writeSummary(dir: string, summary: RunSummary, pipelineDir = dir): Promise<void> {
+  const test = (metrics: TestMetrics | undefined): TestMetrics | undefined =>
+    metrics && { ...metrics, worst: metrics.worst.map((w) => ({ ...w, example: relativePath(w.example, pipelineDir) })) };
+  const relative: RunSummary = {
+    ...summary,
+    data: { ...summary.data, skipped: summary.data.skipped.map((s) => ({ file: relativePath(s.file, pipelineDir), reason: withRelativePaths(s.reason, pipelineDir) })) },
+    ...(summary.test ? { test: test(summary.test)! } : {}),
+    ...(summary.baseline ? { baseline: { ...summary.baseline, ...(summary.baseline.test ? { test: test(summary.baseline.test)! } : {}) } } : {}),
+  };
+  return writeJsonAtomic(path.join(dir, SUMMARY_FILE), relative);
 }
 
-/** A run's summary.json, or undefined when it has none (it has not completed). */
+const Count = Type.Integer({ minimum: 0 });
+const Metric = Type.Union([Type.Number(), Type.Null()]);
+const TestMetricsSchema = Type.Object({
+  loss: Metric, accuracy: Metric, examples: Count,
+  topK: Type.Optional(Type.Record(Type.String(), Metric)),
+  perClass: Type.Record(Type.String(), Type.Object({ precision: Metric, recall: Metric, f1: Metric, support: Count })),
+  confusionMatrix: Type.Array(Type.Array(Count)),
+  worst: Type.Optional(Type.Array(Type.Object({ example: Type.String(), actual: Type.String(), predicted: Type.String(), probabilityOfActual: Metric, probabilityOfPredicted: Metric }))),
+});
+const StageOutcomeSchema = Type.Object({ name: Type.Optional(Type.String()), epochsRun: Count, stoppedEarly: Type.Boolean(), restoredEpoch: Type.Optional(Type.Integer({ minimum: 0 })) });
+/** What the readers of summary.json use (report, compare, runs, a sweep's trial). */
+const SummarySchema = Type.Object({
+  status: Type.Literal('completed'),
+  pipeline: Type.String(),
+  run: Type.String(),
+  backend: Type.String(),
+  classes: Type.Array(Type.String()),
+  data: Type.Object({ counts: Type.Object({ train: Count, validation: Count, test: Count }) }),
+  stages: Type.Array(StageOutcomeSchema),
+  test: Type.Optional(TestMetricsSchema),
+  baseline: Type.Optional(Type.Object({ stages: Type.Array(StageOutcomeSchema), test: Type.Optional(TestMetricsSchema) })),
+  resources: Type.Object({ peakRssMiB: Type.Number({ minimum: 0 }), seconds: Type.Number({ minimum: 0 }) }),
+});
+
+/**
+ * A run's summary.json, or undefined when it has none (it has not
+ * completed). Read back bounded and confined (a FIFO or a device is
+ * refused at once); valid JSON of another shape (`[]`, `null`, a number
+ * where the test accuracy goes) is a user error naming the file.
+ */
 export async function readSummary(dir: string): Promise<RunSummary | undefined> {
+  const hint = 'summary.json was damaged or edited by hand; run the pipeline again (or restore the file from git)';
+  const bytes = await readBackIfPresent(dir, SUMMARY_FILE, { what: 'run summary', kind: 'json', hint });
+  if (bytes === undefined) return undefined;
   const file = path.join(dir, SUMMARY_FILE);
-  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return undefined;
-    throw error;
-  });
-  if (text === undefined) return undefined;
+  let value: unknown;
   try {
-    return JSON.parse(text) as RunSummary;
+    value = JSON.parse(bytes.toString('utf8'));
   } catch {
-    throw new UserError(`${file} is not valid JSON`, [], 'rebuild it by running the pipeline again');
+    throw new UserError(`${file} is not valid JSON`, [], hint);
   }
+  return checkShape(SummarySchema, value, file, "a run's summary (an object with status, stages, data and resources)", hint) as unknown as RunSummary;
 }

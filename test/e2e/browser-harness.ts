@@ -21,12 +21,12 @@ export function chromiumFlags(): string[] {
  * how tests measure a page the browser laid out (image decoding, bounding
  * boxes) when the page itself has no scripts.
  */
-export function probePage(file: string, script: string): unknown {
+export function probePage(file: string, script: string, windowSize = '1100,1600'): unknown {
   const copy = `${file}.probe.html`;
   const html = readFileSync(file, 'utf8');
   const probe = `<script>window.addEventListener('load', () => { const result = (() => { ${script} })(); const pre = document.createElement('pre'); pre.id = 'probe-result'; pre.textContent = JSON.stringify(result); document.body.append(pre); });</script>`;
   writeFileSync(copy, html.replace('</body>', `${probe}</body>`));
-  const dom = execFileSync(CHROMIUM!, [...chromiumFlags(), '--window-size=1100,1600', '--virtual-time-budget=10000', '--dump-dom', `file://${copy}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000, maxBuffer: 64 << 20 });
+  const dom = execFileSync(CHROMIUM!, [...chromiumFlags(), `--window-size=${windowSize}`, '--virtual-time-budget=10000', '--dump-dom', `file://${copy}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000, maxBuffer: 64 << 20 });
   const found = /<pre id="probe-result">([^<]*)<\/pre>/.exec(dom);
   assert.ok(found, 'the probe script ran and left its result');
   return JSON.parse(found[1]!.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, renameSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { browserSkip, CHROMIUM, chromiumFlags, probePage } from './browser-harness.js';
-import { readJson, tlpipe, workspace, write, writeDigitImageFolder } from './cli-harness.js';
+import { readJson, tlpipe, workspace, write, writeDigitImageFolder, writeMnistSubsetIdx } from './cli-harness.js';
 
 /** A class folder name that would run script if a report pasted it in unescaped. */
 const HOSTILE = '<img src=x onerror=alert(1)>';
@@ -178,5 +178,64 @@ train:
     assert.equal(probe.config[1]![0], 'test accuracy');
     const rate = probe.config.find((row) => row[0] === 'train.stages[0].optimizer.learningRate');
     assert.deepEqual(rate?.slice(1), ['0.01', '0.05']);
+  });
+});
+
+describe('the comparison page of many runs fits a 1280-px window (headless Chromium)', { skip: browserSkip }, () => {
+  it('16 runs whose configurations differ by whole stages: no horizontal overflow, a colour for every run', async () => {
+    const dir = workspace('compare-width');
+    writeMnistSubsetIdx(dir, 4, 3);
+    write(dir, 'w.yaml', `name: w
+seed: 1
+backend: wasm
+dataset: { format: idx, train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }, image: { size: [32, 32] } }
+base: { cut: block_2_add }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: classes, activation: softmax }
+train:
+  stages:
+    - { epochs: 1 }
+`);
+    const r = await tlpipe(['run', 'w.yaml', '--runs', 'made'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const made = path.join(dir, 'made', 'w');
+    const run = path.join(made, readdirSync(made).find((n) => /^\d{4}-/.test(n))!);
+    const fingerprint = path.basename(run).slice(5);
+    // Copies of the run whose resolved configurations differ: a head width, and a whole second stage in every other one.
+    const refs: string[] = [];
+    for (let i = 1; i <= 16; i++) {
+      const id = `${String(i).padStart(4, '0')}-${fingerprint}`;
+      const copy = path.join(dir, 'runs', 'w', id);
+      cpSync(run, copy, { recursive: true });
+      const record = readJson(path.join(copy, 'run.json'));
+      writeFileSync(path.join(copy, 'run.json'), JSON.stringify({ ...record, id }));
+      const resolved = readJson(path.join(copy, 'resolved.json'));
+      resolved.head[1].units = 8 * i;
+      if (i % 2 === 0) resolved.train.stages.push({ ...resolved.train.stages[0], name: `tune-with-a-long-name-${i}`, unfreeze: ['block_1_*', 'block_2_*'], epochs: i });
+      writeFileSync(path.join(copy, 'resolved.json'), JSON.stringify(resolved));
+      refs.push(`w/${id}`);
+    }
+    const page = path.join(dir, 'compare.html');
+    const report = await tlpipe(['report', ...refs, '--out', page], dir);
+    assert.equal(report.code, 0, report.stderr);
+    const probe = probePage(page, `
+      const strokes = (svg) => [...svg.querySelectorAll('path.series')].filter((p) => p.dataset.series.endsWith(' validation')).map((p) => getComputedStyle(p).stroke);
+      return {
+        viewport: window.innerWidth,
+        scrollWidth: document.documentElement.scrollWidth,
+        widest: Math.max(...[...document.querySelectorAll('body *')].map((e) => e.getBoundingClientRect().right)),
+        colours: [...document.querySelectorAll('svg.chart')].map(strokes),
+        configRows: [...document.querySelectorAll('table.config tr')].map((tr) => tr.cells[0].textContent),
+      };`, '1280,900') as { viewport: number; scrollWidth: number; widest: number; colours: string[][]; configRows: string[] };
+    assert.equal(probe.viewport, 1280);
+    assert.ok(probe.scrollWidth <= 1280, `the page is ${probe.scrollWidth} px wide`);
+    assert.ok(probe.widest <= 1280, `an element reaches ${probe.widest} px`);
+    for (const colours of probe.colours) {
+      assert.equal(colours.length, 16);
+      assert.equal(new Set(colours).size, 16, `every run has its own colour: ${colours.join(' ')}`);
+    }
+    assert.ok(probe.configRows.includes('head[1].dense.units'), `key paths as --set takes them: ${probe.configRows.join(', ')}`);
+    assert.ok(probe.configRows.includes('train.stages[1]'), probe.configRows.join(', '));
   });
 });

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import type { CachedStage } from '../../src/engine/cache/stage-cache.js';
+import { writeFolderManifest } from '../../src/store/file-manifest.js';
 import { StageCacheFiles } from '../../src/store/stage-cache-files.js';
+import { epochRows, hasStackTrace, tlpipeBounded, workspace, write, writeMnistSubsetIdx } from '../e2e/cli-harness.js';
 
 const key = (n: number): string => n.toString(16).padStart(64, '0');
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -74,5 +78,138 @@ describe('single-flight: a claimed entry is computed once', () => {
     setTimeout(() => controller.abort(), 300);
     await assert.rejects(waiting);
     await release();
+  });
+});
+
+describe('a damaged stage cache entry is removed and rebuilt, never used', () => {
+  /** One layer's weights as a run caches them: a 2×3 kernel and a bias of 3, float32. */
+  const stage = (): CachedStage => ({
+    kind: 'head',
+    weightSpecs: [{ name: 'dense/kernel', shape: [2, 3], dtype: 'float32' }, { name: 'dense/bias', shape: [3], dtype: 'float32' }],
+    weightData: new Uint8Array(new Float32Array([1, 2, 3, 4, 5, 6, 0.5, 0.25, 0.125]).buffer),
+    random: { shuffle: 7 },
+    completedStages: [{ name: 'head', epochs: 1, epochsRun: 1, stoppedEarly: false, lastLearningRate: 0.01 }],
+    metrics: [{ stage: 'head', epoch: 1, stageEpoch: 1, loss: 0.9, accuracy: 0.5, lr: 0.01, seconds: 1 }],
+  });
+  const editJson = (file: string, edit: (value: any) => unknown): void => writeFileSync(file, JSON.stringify(edit(JSON.parse(readFileSync(file, 'utf8')))));
+  /** Edits meta.json and writes a manifest matching the edit, so only the shape check can find it. */
+  const editBehindManifest = (edit: (value: any) => unknown) => async (entry: string): Promise<void> => {
+    editJson(path.join(entry, 'meta.json'), edit);
+    await writeFolderManifest(entry);
+  };
+
+  const cases: { name: string; kind: 'features' | 'stages'; damage: (entry: string) => void | Promise<void>; says: RegExp }[] = [
+    { name: 'features: meta.json shape edited (not in the manifest any more)', kind: 'features', damage: (e) => editJson(path.join(e, 'meta.json'), (m) => ({ ...m, shape: [2, 2] })), says: /meta\.json does not match the sha256/ },
+    { name: 'features: shape that does not account for the bytes, manifest rewritten to match', kind: 'features', damage: editBehindManifest((m) => ({ ...m, shape: [3, 4] })), says: /shape \[3, 4\] needs 48 bytes, data\.bin has 32/ },
+    { name: 'features: a zero, negative or fractional dimension', kind: 'features', damage: editBehindManifest((m) => ({ ...m, shape: [0, 8] })), says: /\/shape\/0 must be >= 1/ },
+    { name: 'features: meta.json is [] behind a matching manifest', kind: 'features', damage: editBehindManifest(() => []), says: /meta\.json: the whole file must be object/ },
+    { name: 'features: data.bin a link to /dev/zero', kind: 'features', damage: (e) => { rmSync(path.join(e, 'data.bin')); symlinkSync('/dev/zero', path.join(e, 'data.bin')); }, says: /data\.bin is a link that leads outside/ },
+    { name: 'features: data.bin a FIFO', kind: 'features', damage: (e) => { rmSync(path.join(e, 'data.bin')); execFileSync('mkfifo', [path.join(e, 'data.bin')]); }, says: /data\.bin is a named pipe \(FIFO\), not a file/ },
+    { name: 'features: data.bin cut short', kind: 'features', damage: (e) => truncateSync(path.join(e, 'data.bin'), 12), says: /data\.bin has 12 bytes, 32 when it was written/ },
+    { name: 'features: manifest.json is not a manifest', kind: 'features', damage: (e) => writeFileSync(path.join(e, 'manifest.json'), 'null'), says: /manifest\.json is damaged/ },
+    { name: 'features: an entry of an older tlpipe, without a manifest', kind: 'features', damage: (e) => rmSync(path.join(e, 'manifest.json')), says: /has no manifest\.json/ },
+    { name: 'features: the entry is a file, not a folder', kind: 'features', damage: (e) => { rmSync(e, { recursive: true }); writeFileSync(e, 'x'); }, says: /is not a folder/ },
+    { name: 'stages: invented metrics in meta.json', kind: 'stages', damage: (e) => editJson(path.join(e, 'meta.json'), (m) => ({ ...m, metrics: [{ ...m.metrics[0], accuracy: 0.7 }] })), says: /meta\.json does not match the sha256/ },
+    { name: 'stages: weight shapes that do not account for the bytes, manifest rewritten', kind: 'stages', damage: editBehindManifest((m) => ({ ...m, weightSpecs: [{ ...m.weightSpecs[0], shape: [4, 3] }, m.weightSpecs[1]] })), says: /the weight shapes need 60 bytes, data\.bin has 36/ },
+    { name: 'stages: a metric that is a string, manifest rewritten', kind: 'stages', damage: editBehindManifest((m) => ({ ...m, metrics: [{ ...m.metrics[0], loss: 'low' }] })), says: /\/metrics\/0\/loss must be number/ },
+    { name: 'stages: a weight dtype tfjs does not write, manifest rewritten', kind: 'stages', damage: editBehindManifest((m) => ({ ...m, weightSpecs: [{ ...m.weightSpecs[0], dtype: 'complex64' }, m.weightSpecs[1]] })), says: /\/weightSpecs\/0\/dtype/ },
+    { name: 'stages: completedStages missing, manifest rewritten', kind: 'stages', damage: editBehindManifest(({ completedStages: _c, ...m }) => m), says: /must have required property 'completedStages'/ },
+    { name: 'stages: data.bin a link to /dev/zero', kind: 'stages', damage: (e) => { rmSync(path.join(e, 'data.bin')); symlinkSync('/dev/zero', path.join(e, 'data.bin')); }, says: /data\.bin is a link that leads outside/ },
+  ];
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      const told: string[] = [];
+      const root = mkdtempSync(path.join(tmpdir(), 'tlpipe-damaged-'));
+      const cache = new StageCacheFiles(root, undefined, (message) => told.push(message));
+      const features = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]);
+      const write = (): Promise<void> => (c.kind === 'features' ? cache.writeFeatures(key(1), [2, 4], features) : cache.writeStage(key(1), stage()));
+      const read = (): Promise<unknown> => (c.kind === 'features' ? cache.readFeatures(key(1)) : cache.readStage(key(1)));
+      await write();
+      const entry = path.join(root, c.kind, key(1));
+      assert.deepEqual(Object.keys(JSON.parse(readFileSync(path.join(entry, 'manifest.json'), 'utf8')).files).sort(), ['data.bin', 'meta.json'], 'the manifest covers the metadata too');
+      assert.ok(await read(), 'intact, the entry is used');
+      await c.damage(entry);
+      const started = Date.now();
+      assert.equal(await read(), undefined, 'a damaged entry is never used');
+      assert.ok(Date.now() - started < 60_000, 'refused without waiting on it');
+      assert.equal(told.length, 1, told.join('\n'));
+      assert.match(told[0]!, new RegExp(`^the stage cache entry ${entry.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `));
+      assert.match(told[0]!, c.says);
+      assert.match(told[0]!, /it was removed and is computed again$/);
+      assert.equal(existsSync(entry), false, 'removed, so the next run does not meet it again');
+      assert.equal(await read(), undefined);
+      assert.equal(told.length, 1, 'an absent entry is not damage');
+      await write();
+      const again = await read();
+      assert.ok(again, 'rebuilt, it is used');
+      if (c.kind === 'features') assert.deepEqual(Array.from((again as { data: Float32Array }).data), Array.from(features));
+      else assert.deepEqual((again as CachedStage).metrics, stage().metrics);
+    });
+  }
+
+  it('eviction counts every file of an entry, its manifest included', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'tlpipe-evict-'));
+    const cache = new StageCacheFiles(root);
+    await cache.writeFeatures(key(1), [1024], new Float32Array(1024));
+    const entry = path.join(root, 'features', key(1));
+    const bytes = ['data.bin', 'meta.json', 'manifest.json'].reduce((sum, name) => sum + statSync(path.join(entry, name)).size, 0);
+    // Just room for the entry with its manifest: kept; one byte less: evicted.
+    await new StageCacheFiles(root, bytes).evict();
+    assert.ok(existsSync(entry));
+    await new StageCacheFiles(root, bytes - 1).evict();
+    assert.equal(existsSync(entry), false);
+  });
+});
+
+describe('end to end: a damaged cache entry is rebuilt by the next run, and the run after uses the rebuilt one', () => {
+  it('an invented metric in a stage entry and a features entry linked to /dev/zero: two more runs, both complete with the true metrics', async () => {
+    const dir = workspace('cache-damage');
+    writeMnistSubsetIdx(dir, 4, 3);
+    write(dir, 'p.yaml', `name: cached
+seed: 1
+backend: wasm
+dataset: { format: idx, train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }, image: { size: [32, 32] } }
+base: { cut: block_2_add }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: classes, activation: softmax }
+train:
+  stages:
+    - { epochs: 1 }
+`);
+    const runs = path.join(dir, 'runs', 'cached');
+    const run = async (): Promise<{ stderr: string; rows: Record<string, unknown>[] }> => {
+      const before = new Set(existsSync(runs) ? readdirSync(runs) : []);
+      const r = await tlpipeBounded(['run', 'p.yaml'], dir, { timeoutMs: 180_000 });
+      assert.equal(r.timedOut, false);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(hasStackTrace(r.stderr), false);
+      const made = readdirSync(runs).find((n) => /^\d{4}-/.test(n) && !before.has(n))!;
+      return { stderr: r.stderr, rows: epochRows(path.join(runs, made), ['seconds', 'tensors']) };
+    };
+    const first = await run();
+    const cache = path.join(dir, 'runs', '.cache');
+    const [stage] = readdirSync(path.join(cache, 'stages')).filter((n) => /^[0-9a-f]{64}$/.test(n));
+    const [features] = readdirSync(path.join(cache, 'features')).filter((n) => /^[0-9a-f]{64}$/.test(n));
+    assert.ok(stage && features, 'the first run kept its stage and features');
+    // Same length, so only the digest can tell: an accuracy no run reached.
+    const meta = path.join(cache, 'stages', stage, 'meta.json');
+    const text = readFileSync(meta, 'utf8');
+    writeFileSync(meta, text.replace(/"accuracy":0\.(\d)/, (_m, digit: string) => `"accuracy":0.${digit === '9' ? '8' : '9'}`));
+    assert.notEqual(readFileSync(meta, 'utf8'), text, 'the metric was edited');
+    rmSync(path.join(cache, 'features', features, 'data.bin'));
+    symlinkSync('/dev/zero', path.join(cache, 'features', features, 'data.bin'));
+
+    const second = await run();
+    assert.match(second.stderr, new RegExp(`the stage cache entry .*stages/${stage} is damaged \\(.*meta\\.json does not match the sha256`));
+    assert.match(second.stderr, new RegExp(`the stage cache entry .*features/${features} is damaged \\(.*data\\.bin is a link that leads outside`));
+    assert.deepEqual(second.rows, first.rows, 'trained again, not the invented metric');
+    assert.equal(second.rows.some((r) => r['reused']), false);
+
+    const third = await run();
+    assert.doesNotMatch(third.stderr, /stage cache entry .* is damaged/);
+    assert.deepEqual(third.rows.map(({ reused: _r, ...row }) => row), first.rows, 'the rebuilt entry is the true one');
+    assert.equal(third.rows.every((r) => r['reused'] === true), true, 'and it is used');
   });
 });

@@ -21,7 +21,12 @@ export interface CachedStage {
   metrics: EpochMetrics[];
 }
 
-/** The store implements it; every read is checked against the digest it was written with. */
+/**
+ * The store implements it. Every read is verified against the entry's
+ * manifest (its metadata included) and its metadata's shape against the
+ * data; a damaged entry reads as absent (the store says so), so it is
+ * computed again and rewritten, never used.
+ */
 export interface StageCache {
   readFeatures(key: string): Promise<{ shape: number[]; data: Float32Array } | undefined>;
   writeFeatures(key: string, shape: number[], data: Float32Array): Promise<void>;

@@ -1,0 +1,49 @@
+import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { Static, TSchema } from '@sinclair/typebox';
+import { UserError } from '../diagnostics/user-error.js';
+
+// ajv ships CommonJS with the class on `.default`; NodeNext sees the namespace.
+const Ajv2020 = Ajv2020Module.default;
+
+/**
+ * The shape of a file tlpipe wrote and reads back (summary.json, plan.json,
+ * a metrics row, a cache entry's meta.json), checked against a TypeBox
+ * schema before any field is used: valid JSON of the wrong shape (`[]`,
+ * `null`, a number where a list was) is damage, said as such, not a
+ * TypeError later. The schemas list what the readers use; other fields may
+ * be there (older and newer versions add some).
+ */
+const ajv = new Ajv2020({ allErrors: false, strict: false, allowUnionTypes: true });
+const compiled = new WeakMap<TSchema, ValidateFunction>();
+
+function validatorOf(schema: TSchema): ValidateFunction {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    // JSON round trip: TypeBox's markers are symbols, which ajv need not see.
+    validate = ajv.compile(JSON.parse(JSON.stringify(schema)) as object);
+    compiled.set(schema, validate);
+  }
+  return validate;
+}
+
+/** One violation in a person's words: `/resources/seconds must be number`; `whole` names the value itself (the whole file, a line). */
+function said(error: ErrorObject, whole: string): string {
+  const at = error.instancePath === '' ? whole : error.instancePath;
+  return `${at} ${error.message ?? 'is not as tlpipe writes it'}`;
+}
+
+/** Why `value` is not of the schema's shape, or undefined when it is. */
+export function shapeProblem(schema: TSchema, value: unknown, whole = 'the whole file'): string | undefined {
+  const validate = validatorOf(schema);
+  return validate(value) ? undefined : said(validate.errors![0]!, whole);
+}
+
+/**
+ * `value` as the schema's type, or a UserError naming `where` (a file, or
+ * file:line) and what was expected there.
+ */
+export function checkShape<T extends TSchema>(schema: T, value: unknown, where: string, expected: string, hint = 'the run folder was damaged or edited by hand; tlpipe will not use it'): Static<T> {
+  const problem = shapeProblem(schema, value);
+  if (problem !== undefined) throw new UserError(`${where} is not ${expected}: ${problem}`, [], hint);
+  return value as Static<T>;
+}

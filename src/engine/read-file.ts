@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { KeyPath } from '../diagnostics/diagnostic.js';
 import { UserError } from '../diagnostics/user-error.js';
+import { kindOf } from '../platform/read-back.js';
 
 /**
  * What tlpipe reads of a kind of file at most, in MiB. A bigger file is
@@ -17,15 +18,6 @@ export function fileLimitBytes(kind: FileKind): number {
 }
 
 const WHAT: Readonly<Record<FileKind, string>> = { image: 'image file', csv: 'CSV file', idx: 'IDX file', model: 'model file', weights: 'weight file' };
-
-/** The kind of thing a path is, for a message that says what was found instead of a file. */
-function kindOf(stats: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
-  if (stats.isDirectory()) return 'a folder';
-  if (stats.isFIFO()) return 'a named pipe (FIFO)';
-  if (stats.isSocket()) return 'a socket';
-  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
-  return 'not a regular file';
-}
 
 /** Why a file cannot be read, as a user would say it; the path comes first in the message. */
 export function unreadable(error: unknown): string {

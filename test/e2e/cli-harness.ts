@@ -38,6 +38,29 @@ export function write(dir: string, name: string, text: string): string {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- run files are checked field by field in tests
+/**
+ * The smallest pipeline the end-to-end tests train: MobileNetV2 cut early at
+ * 32×32, a softmax head, one epoch, on wasm; `dataset` is the flow mapping
+ * of the dataset key.
+ */
+export function tinyPipeline(name: string, dataset: string): string {
+  return `name: ${name}
+seed: 1
+backend: wasm
+dataset: ${dataset}
+base: { cut: block_2_add }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: classes, activation: softmax }
+train:
+  stages:
+    - { epochs: 1 }
+`;
+}
+
+/** The dataset key of tinyPipeline for writeMnistSubsetIdx's files. */
+export const IDX_TRAIN_DATASET = '{ format: idx, train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }, image: { size: [32, 32] } }';
+
 export const readJson = (file: string): any => JSON.parse(readFileSync(file, 'utf8'));
 
 /** A run's metrics.jsonl rows without the fields that differ between equal runs (by default timings, cache marks, tensor counts). */

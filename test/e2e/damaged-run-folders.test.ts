@@ -4,21 +4,10 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writ
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { hasStackTrace, readJson, tlpipe, tlpipeBounded, workspace, write, writeDigitImageFolder, writeMnistSubsetIdx } from './cli-harness.js';
+import { hasStackTrace, readJson, tinyPipeline, tlpipe, tlpipeBounded, workspace, write, writeDigitImageFolder, writeMnistSubsetIdx } from './cli-harness.js';
 
 /** One small real run: three MNIST digits, 32×32, the base cut early, one epoch. */
-const PIPELINE = `name: damaged
-seed: 1
-backend: wasm
-dataset: { format: idx, train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }, test: { images: test-images-idx3-ubyte.gz, labels: test-labels-idx1-ubyte.gz }, image: { size: [32, 32] } }
-base: { cut: block_2_add }
-head:
-  - globalAveragePooling2d: {}
-  - dense: { units: classes, activation: softmax }
-train:
-  stages:
-    - { epochs: 1 }
-`;
+const PIPELINE = tinyPipeline('damaged', '{ format: idx, train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }, test: { images: test-images-idx3-ubyte.gz, labels: test-labels-idx1-ubyte.gz }, image: { size: [32, 32] } }');
 
 /** Did not hang: generous, for two suites on two cores. */
 const BOUND_MS = 90_000;
@@ -198,18 +187,7 @@ describe('report.html and summary.json hold no absolute path of the machine', ()
     const dir = workspace('paths');
     await writeDigitImageFolder(path.join(dir, 'digits'), 6);
     writeFileSync(path.join(dir, 'digits', 'one', 'broken.png'), 'not an image');
-    write(dir, 'p.yaml', `name: paths
-seed: 1
-backend: wasm
-dataset: { format: imageFolder, dir: digits, test: 0.25, image: { size: [32, 32] }, onBadFile: skip }
-base: { cut: block_2_add }
-head:
-  - globalAveragePooling2d: {}
-  - dense: { units: classes, activation: softmax }
-train:
-  stages:
-    - { epochs: 1 }
-`);
+    write(dir, 'p.yaml', tinyPipeline('paths', '{ format: imageFolder, dir: digits, test: 0.25, image: { size: [32, 32] }, onBadFile: skip }'));
     const r = await tlpipe(['run', 'p.yaml', '--runs', 'runs'], dir);
     assert.equal(r.code, 0, r.stderr);
     const runs = path.join(dir, 'runs', 'paths');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { browserSkip, CHROMIUM, chromiumFlags, probePage } from './browser-harness.js';
-import { readJson, tlpipe, workspace, write, writeDigitImageFolder, writeMnistSubsetIdx } from './cli-harness.js';
+import { IDX_TRAIN_DATASET, readJson, tinyPipeline, tlpipe, workspace, write, writeDigitImageFolder, writeMnistSubsetIdx } from './cli-harness.js';
 
 /** A class folder name that would run script if a report pasted it in unescaped. */
 const HOSTILE = '<img src=x onerror=alert(1)>';
@@ -185,18 +185,7 @@ describe('the comparison page of many runs fits a 1280-px window (headless Chrom
   it('16 runs whose configurations differ by whole stages: no horizontal overflow, a colour for every run', async () => {
     const dir = workspace('compare-width');
     writeMnistSubsetIdx(dir, 4, 3);
-    write(dir, 'w.yaml', `name: w
-seed: 1
-backend: wasm
-dataset: { format: idx, train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }, image: { size: [32, 32] } }
-base: { cut: block_2_add }
-head:
-  - globalAveragePooling2d: {}
-  - dense: { units: classes, activation: softmax }
-train:
-  stages:
-    - { epochs: 1 }
-`);
+    write(dir, 'w.yaml', tinyPipeline('w', IDX_TRAIN_DATASET));
     const r = await tlpipe(['run', 'w.yaml', '--runs', 'made'], dir);
     assert.equal(r.code, 0, r.stderr);
     const made = path.join(dir, 'made', 'w');

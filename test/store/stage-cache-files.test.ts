@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import type { CachedStage } from '../../src/engine/cache/stage-cache.js';
 import { writeFolderManifest } from '../../src/store/file-manifest.js';
 import { StageCacheFiles } from '../../src/store/stage-cache-files.js';
-import { epochRows, hasStackTrace, tlpipeBounded, workspace, write, writeMnistSubsetIdx } from '../e2e/cli-harness.js';
+import { epochRows, hasStackTrace, IDX_TRAIN_DATASET, tinyPipeline, tlpipeBounded, workspace, write, writeMnistSubsetIdx } from '../e2e/cli-harness.js';
 
 const key = (n: number): string => n.toString(16).padStart(64, '0');
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -166,18 +166,7 @@ describe('end to end: a damaged cache entry is rebuilt by the next run, and the 
   it('an invented metric in a stage entry and a features entry linked to /dev/zero: two more runs, both complete with the true metrics', async () => {
     const dir = workspace('cache-damage');
     writeMnistSubsetIdx(dir, 4, 3);
-    write(dir, 'p.yaml', `name: cached
-seed: 1
-backend: wasm
-dataset: { format: idx, train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }, image: { size: [32, 32] } }
-base: { cut: block_2_add }
-head:
-  - globalAveragePooling2d: {}
-  - dense: { units: classes, activation: softmax }
-train:
-  stages:
-    - { epochs: 1 }
-`);
+    write(dir, 'p.yaml', tinyPipeline('cached', IDX_TRAIN_DATASET));
     const runs = path.join(dir, 'runs', 'cached');
     const run = async (): Promise<{ stderr: string; rows: Record<string, unknown>[] }> => {
       const before = new Set(existsSync(runs) ? readdirSync(runs) : []);

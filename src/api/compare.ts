@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { UserError } from '../diagnostics/user-error.js';
-import { loadPipeline } from '../format/load-pipeline.js';
+import { loadPipelineText } from '../format/load-pipeline.js';
+import { readBackFile } from '../platform/read-back.js';
 import { PipelineFileSchema } from '../format/schema.js';
 import { readMetricRows } from '../store/metrics-file.js';
 import { readResolved } from '../store/plan-file.js';
@@ -96,8 +97,9 @@ async function configOf(run: RunOverview): Promise<{ config?: Record<string, unk
   const resolved = await readResolved(run.dir).catch((error: unknown) => (error instanceof UserError ? error : Promise.reject(error)));
   if (resolved && !(resolved instanceof UserError)) return { config: withoutLocation(resolved as unknown as Record<string, unknown>), source: 'resolved.json' };
   const why = resolved instanceof UserError ? `is damaged (${resolved.message})` : 'is missing';
-  const loaded = loadPipeline(path.join(run.dir, PIPELINE_COPY), { displayName: `${run.pipeline}/${run.id}/${PIPELINE_COPY}` });
-  if (loaded.ok) return { config: withoutLocation(loaded.value.spec as unknown as Record<string, unknown>), source: 'pipeline.yaml', note: `${run.pipeline}/${run.id}: resolved.json ${why}; compared its pipeline.yaml resolved again (defaults filled in by this version of tlpipe)` };
+  const text = await readBackFile(run.dir, PIPELINE_COPY, { what: 'pipeline copy', kind: 'text' }).then((b) => b.toString('utf8'), () => undefined);
+  const loaded = text === undefined ? undefined : loadPipelineText(path.join(run.dir, PIPELINE_COPY), text, { displayName: `${run.pipeline}/${run.id}/${PIPELINE_COPY}` });
+  if (loaded?.ok) return { config: withoutLocation(loaded.value.spec as unknown as Record<string, unknown>), source: 'pipeline.yaml', note: `${run.pipeline}/${run.id}: resolved.json ${why}; compared its pipeline.yaml resolved again (defaults filled in by this version of tlpipe)` };
   return { source: 'missing', note: `${run.pipeline}/${run.id}: neither resolved.json nor a valid pipeline.yaml, so its configuration is not compared` };
 }
 

@@ -8,7 +8,7 @@ import { loadInputs } from '../engine/facts/gather-facts.js';
 import { outOfMemoryError } from '../engine/kernels/backend.js';
 import { runPlan } from '../engine/run/run-plan.js';
 import { chooseResumePoint, type ResumeChoice } from '../engine/train/checkpoints.js';
-import { loadPipeline } from '../format/load-pipeline.js';
+import { loadPipelineText } from '../format/load-pipeline.js';
 import type { BackendName } from '../format/types.js';
 import { formatEventLine } from '../progress/event-lines.js';
 import { fileSystemError } from '../store/disk-errors.js';
@@ -172,8 +172,10 @@ async function resumeLocked(folder: RunFolder, runRef: string, runsRoot: string,
   if (spec instanceof UserError) return early(failed([spec.toDiagnostic(runRef)]));
   if (!spec) return early(failed([problem(runRef, `run ${name} has no resolved.json, which resume needs`, 'start a new run with `tlpipe run` (resolved.json is kept in every run folder that has not been copied from git)')]));
   // The run's copy of the pipeline places problems at their lines.
-  const copy = loadPipeline(folder.path(PIPELINE_COPY));
-  const source = copy.ok ? copy.value.source : undefined;
+  // Read back like every file of the folder (confined, regular, bounded); without it problems are placed by key path only.
+  const copyText = await folder.pipelineText().catch(() => undefined);
+  const copy = copyText === undefined ? undefined : loadPipelineText(folder.path(PIPELINE_COPY), copyText);
+  const source = copy?.ok ? copy.value.source : undefined;
   const backend = options.backend ?? (record.backend as BackendName | null) ?? spec.backend;
   let read: Awaited<ReturnType<typeof loadInputs>>;
   try {

@@ -199,7 +199,7 @@ async function findSweep(runsRoot: string, ref: string): Promise<string | undefi
   const direct = [path.resolve(ref), path.join(runsRoot, ref)];
   // A folder with a sweep.json of any kind is the sweep meant: opening it then says what is wrong with it (a FIFO, a damaged record), rather than "no sweep".
   for (const dir of direct) if (await lstat(path.join(dir, SWEEP_FILE)).then(() => true, () => false)) return dir;
-  const match = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:\/sweeps\/(\d{4})(?:-[0-9a-f]{8})?)?$/.exec(ref);
+  const match = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:\/sweeps\/(\d{4,})(?:-[0-9a-f]{8})?)?$/.exec(ref);
   if (!match) return undefined;
   const sweeps = await listSweeps(runsRoot, match[1]!);
   return match[2] ? sweeps.find((d) => path.basename(d).startsWith(`${match[2]}-`)) : sweeps[0];

@@ -4,6 +4,7 @@ import { shown } from '../progress/event-lines.js';
 import { backendAndRuns, failure, setOption, usage, type CommandArgs } from './commands.js';
 import { EXIT, printDiagnostics, printLine, whileRunning, type Printer } from './output.js';
 import { fitColumns, TEXT_WIDTH, wrapParagraph } from './text-table.js';
+import { terminalLines } from './terminal-text.js';
 
 const short = (value: unknown): string => {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
@@ -17,9 +18,13 @@ const ellipsized = (word: string, max: number): string =>
 /** A diagnostic's excerpt of the file (`  20 |     optimizer: …`, and its caret line): wrapping it would move the caret off its column. */
 const EXCERPT_LINE = /^\s*\d*\s\|/;
 
-/** Text as lines of at most 100 columns: wrapped at spaces, a word longer than a line cut in its middle. */
+/**
+ * Text as lines of at most 100 columns: wrapped at spaces, a word longer than a line cut in
+ * its middle. Every line a sweep or worker prints comes through here, and much of it quotes
+ * files of a shared folder or Redis (a trial's reason, a worker's log): control characters are escaped.
+ */
 export function fittedLines(text: string, width = TEXT_WIDTH): string[] {
-  return text.split('\n').flatMap((line) => (EXCERPT_LINE.test(line) ? [line] : wrapParagraph(line, width, 4))).map((line) => {
+  return terminalLines(text).split('\n').flatMap((line) => (EXCERPT_LINE.test(line) ? [line] : wrapParagraph(line, width, 4))).map((line) => {
     if ([...line].length <= width || EXCERPT_LINE.test(line)) return line;
     const indent = /^ */.exec(line)![0];
     return `${indent}${ellipsized(line.slice(indent.length), width - indent.length)}`;

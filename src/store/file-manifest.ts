@@ -71,11 +71,15 @@ export type VerifiedFiles = { ok: true; files: Map<string, Buffer>; manifest: Fo
  * which file; a missing manifest is a problem too (the folder was not
  * finished, or predates manifests: `missingManifest` tells which to the caller).
  */
-export async function readVerifiedFiles(dir: string, names: readonly string[], options: { kind?: ReadBackKind; what?: string } = {}): Promise<VerifiedFiles & { missingManifest?: boolean }> {
+export async function readVerifiedFiles(dir: string, names: readonly string[], options: { kind?: ReadBackKind; what?: string; within?: string } = {}): Promise<VerifiedFiles & { missingManifest?: boolean }> {
   const what = options.what ?? 'folder';
+  // Every file is read as a path inside `within` (the run folder of a checkpoint, the cache's root):
+  // a folder that is itself a link leading out of it is refused like a file that is.
+  const root = options.within ?? dir;
+  const inRoot = (name: string): string => path.join(path.relative(root, dir), name);
   let manifest: FolderManifest | undefined;
   try {
-    const bytes = await readBackIfPresent(dir, MANIFEST_FILE, { what: `${what}'s manifest` });
+    const bytes = await readBackIfPresent(root, inRoot(MANIFEST_FILE), { what: `${what}'s manifest` });
     if (!bytes) return { ok: false, problem: `${path.join(dir, MANIFEST_FILE)} is missing`, file: path.join(dir, MANIFEST_FILE), missingManifest: true };
     manifest = parseManifest(JSON.parse(bytes.toString('utf8')));
   } catch (error) {
@@ -86,12 +90,13 @@ export async function readVerifiedFiles(dir: string, names: readonly string[], o
   const files = new Map<string, Buffer>();
   for (const name of names) {
     const file = path.join(dir, name);
-    const entry = manifest.files[name];
+    // Own keys only: `constructor` or `__proto__` are never listed files.
+    const entry = Object.hasOwn(manifest.files, name) ? manifest.files[name] : undefined;
     if (!entry) return { ok: false, problem: `${file} is not listed in ${MANIFEST_FILE}`, file };
     let data: Buffer;
     try {
       // Bounded by the size the manifest gives: a file that grew is refused before it is read whole.
-      data = await readBackFile(dir, name, { what: `${what} file`, kind: options.kind ?? 'binary', maxBytes: entry.bytes });
+      data = await readBackFile(root, inRoot(name), { what: `${what} file`, kind: options.kind ?? 'binary', maxBytes: entry.bytes });
     } catch (error) {
       if (error instanceof UserError) return { ok: false, problem: error.message, file };
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { ok: false, problem: `${file} is missing`, file };

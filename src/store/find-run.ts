@@ -24,9 +24,14 @@ export async function findRun(runsRoot: string, pipeline: string, id?: string): 
   };
 }
 
+/** `<NNNN>-<fp8>` folder names, highest number first: by number, since 10000 follows 9999 (runs and sweeps). */
+export function newestFirst(names: string[]): string[] {
+  return [...names].sort((a, b) => parseInt(b, 10) - parseInt(a, 10) || (a < b ? 1 : a > b ? -1 : 0));
+}
+
 /** Run folder names of one pipeline, newest first. */
 async function runNames(pipelineDir: string): Promise<string[]> {
-  return (await readdir(pipelineDir).catch(() => [] as string[])).filter((n) => /^\d{4}-[0-9a-f]{8}$/.test(n)).sort().reverse();
+  return newestFirst((await readdir(pipelineDir).catch(() => [] as string[])).filter((n) => /^\d{4,}-[0-9a-f]{8}$/.test(n)));
 }
 
 /** Every readable run of one pipeline, newest first; `onUnreadable` hears of each run folder whose run.json cannot be read, and why. */

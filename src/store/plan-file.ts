@@ -31,7 +31,8 @@ const PlanSchema = Type.Object({
   pipeline: Type.String(), fingerprint: Type.String(), seed: Type.Number(), backend: Type.String(),
   classes: Type.Object({ count: Type.Integer({ minimum: 1 }), names: Type.Array(Type.String()) }),
   data: Type.Object({ format: Type.String(), image: Type.Optional(Type.Object({ size: Type.Array(Type.Integer({ minimum: 1 })), channels: Type.Integer({ minimum: 1 }) })) }),
-  base: Type.Object({ model: Type.String(), cut: Type.String() }),
+  // evaluate sizes its batches from the layers' outputs.
+  base: Type.Object({ model: Type.String(), cut: Type.String(), layers: Type.Array(Type.Object({ outputElements: Type.Optional(Type.Number({ minimum: 0 })) })) }),
   head: Type.Array(Type.Object({})),
   features: Type.Object({ mode: Type.String() }),
   normalize: Type.Object({}),
@@ -40,7 +41,14 @@ const PlanSchema = Type.Object({
   tasks: Type.Array(Type.Object({ kind: Type.String() })),
 });
 /** resolved.json: a pipeline with its defaults filled in; compare flattens it, evaluate reads its dataset. */
-const ResolvedSchema = Type.Object({ name: Type.String(), dataset: Type.Object({ format: Type.String() }), train: Type.Object({}) });
+/** What resume and evaluate read of a resolved spec before they hand it to the data readers and the planner. */
+const ResolvedSchema = Type.Object({
+  name: Type.String(), seed: Type.Number(), backend: Type.String(),
+  dataset: Type.Object({ format: Type.String() }),
+  base: Type.Object({ model: Type.String() }),
+  head: Type.Array(Type.Object({})),
+  train: Type.Object({ stages: Type.Array(Type.Object({ epochs: Type.Integer({ minimum: 1 }) }), { minItems: 1 }) }),
+});
 
 async function readJson(dir: string, name: string, what: string, schema: TSchema, expected: string): Promise<unknown> {
   const file = path.join(dir, name);
@@ -68,5 +76,5 @@ export async function readPlan(dir: string): Promise<Plan> {
 
 /** The run's resolved spec, or undefined when absent (init's .gitignore leaves it out of git). */
 export function readResolved(dir: string): Promise<PipelineSpec | undefined> {
-  return readJson(dir, RESOLVED_FILE, 'resolved pipeline', ResolvedSchema, 'a resolved pipeline (an object with name, dataset and train)') as Promise<PipelineSpec | undefined>;
+  return readJson(dir, RESOLVED_FILE, 'resolved pipeline', ResolvedSchema, 'a resolved pipeline (name, seed, backend, dataset, base, head and train with its stages)') as Promise<PipelineSpec | undefined>;
 }

@@ -138,7 +138,7 @@ export class RunFolder implements RunOutput {
 
   async readSealedFiles(relativeDir: string, names: readonly string[]): Promise<SealedFiles> {
     const dir = confinedPath(this.dir, relativeDir, 'checkpoint folder');
-    const verified = await readVerifiedFiles(dir, names, { what: 'checkpoint' });
+    const verified = await readVerifiedFiles(dir, names, { what: 'checkpoint', within: this.dir });
     if (verified.ok) return { ok: true, files: verified.files };
     // Named from the run folder: `checkpoints/epoch-003/weights.bin …`, as the user finds it.
     const shown = (text: string): string => text.split(this.dir + path.sep).join('');

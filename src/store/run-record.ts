@@ -59,6 +59,15 @@ function notAnObject(value: Record<string, unknown>): string | undefined {
   return field ? `${field} is not an object` : undefined;
 }
 
+/** The fields of `git` that listings and reports print, checked: null is a run outside git. */
+function gitProblem(git: unknown): string | undefined {
+  if (git === undefined || git === null) return undefined;
+  const g = git as Record<string, unknown>;
+  if (typeof g['commit'] !== 'string' || typeof g['dirty'] !== 'boolean') return 'git has no commit and dirty flag';
+  if (g['branch'] !== undefined && g['branch'] !== null && typeof g['branch'] !== 'string') return 'git.branch is not a name';
+  return undefined;
+}
+
 /** Why a parsed run.json is not a run record tlpipe wrote, field by field; nothing when it is one. */
 export function runRecordProblem(value: unknown): string | undefined {
   if (!isRecord(value)) return `it holds ${Array.isArray(value) ? 'a list' : value === null ? 'null' : `a ${typeof value}`}, not a run record`;
@@ -76,7 +85,8 @@ export function runRecordProblem(value: unknown): string | undefined {
     (value['seconds'] === undefined || (typeof value['seconds'] === 'number' && Number.isFinite(value['seconds'])) ? undefined : 'seconds is not a number') ??
     (value['error'] === undefined || (isRecord(value['error']) && typeof value['error']['message'] === 'string') ? undefined : 'error has no message') ??
     (value['resumes'] === undefined || (Array.isArray(value['resumes']) && value['resumes'].every((r) => isRecord(r) && typeof r['at'] === 'string' && Number.isSafeInteger(r['fromEpoch']) && Number.isSafeInteger(r['pid']))) ? undefined : 'resumes is not a list of resumes') ??
-    notAnObject(value);
+    notAnObject(value) ?? gitProblem(value['git']) ??
+    (value['versions'] === undefined || Object.values(value['versions'] as Record<string, unknown>).every((v) => typeof v === 'string') ? undefined : 'versions holds something other than version strings');
   return problem;
 }
 

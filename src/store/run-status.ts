@@ -55,10 +55,12 @@ export async function overviewOf(dir: string, record: RunRecord, now = Date.now(
   // A listing shows what it can: a damaged file leaves its columns empty rather than hiding the run.
   const rows = await readMetricRows(dir).catch(() => []);
   const summary = await readSummary(dir).catch(() => undefined);
-  const withVal = rows.filter((r) => r.val_accuracy !== undefined);
+  // A diverged epoch records null: only numbers compete for the best.
+  const withVal = rows.filter((r) => typeof r.val_accuracy === 'number' && Number.isFinite(r.val_accuracy));
+  const withLoss = rows.filter((r) => typeof r.loss === 'number' && Number.isFinite(r.loss));
   const best = withVal.length > 0
     ? withVal.reduce((a, b) => (b.val_accuracy! > a.val_accuracy! ? b : a))
-    : rows.length > 0 ? rows.reduce((a, b) => (b.loss < a.loss ? b : a)) : undefined;
+    : withLoss.length > 0 ? withLoss.reduce((a, b) => (b.loss < a.loss ? b : a)) : undefined;
   const ended = record.endedAt ? Date.parse(record.endedAt) : status === 'running' ? now : heartbeat?.mtimeMs;
   return {
     dir,

@@ -203,7 +203,7 @@ export class StageCacheFiles implements StageCache {
 
   private async problemOf<S extends TSchema>(dir: string, found: Stats, schema: S, consistent: (meta: Static<S>, data: Uint8Array) => string | undefined): Promise<string | { meta: Static<S>; data: Uint8Array }> {
     if (!found.isDirectory()) return 'is not a folder';
-    const verified = await readVerifiedFiles(dir, [META_FILE, DATA_FILE], { kind: 'binary', what: 'stage cache entry' });
+    const verified = await readVerifiedFiles(dir, [META_FILE, DATA_FILE], { kind: 'binary', what: 'stage cache entry', within: this.root });
     if (!verified.ok) return verified.missingManifest ? `has no ${MANIFEST_FILE} (an entry of an older tlpipe, or one left unfinished)` : `is damaged (${verified.problem})`;
     let meta: unknown;
     try {

@@ -6,6 +6,7 @@ import { readBackIfPresent, readBackJson } from '../platform/read-back.js';
 import type { SweepSpec } from '../plan/sweep-trials.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
 import { reserveFolderName } from './run-folder.js';
+import { newestFirst } from './find-run.js';
 import { makeDirs } from '../platform/make-dirs.js';
 
 /**
@@ -188,7 +189,7 @@ function sweepRecordProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'it is not an object';
   const r = value as Record<string, unknown>;
   for (const key of ['id', 'pipeline', 'file', 'text', 'createdAt', 'status'] as const) if (typeof r[key] !== 'string') return `\`${key}\` is not a string`;
-  if (!/^\d{4}-[0-9a-f]{8}$/.test(r['id'] as string)) return '`id` is not <NNNN>-<8 hex digits>';
+  if (!/^\d{4,}-[0-9a-f]{8}$/.test(r['id'] as string)) return '`id` is not <NNNN>-<8 hex digits>';
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(r['pipeline'] as string)) return '`pipeline` is not a pipeline name';
   if (r['uid'] !== undefined && (typeof r['uid'] !== 'string' || !/^[0-9a-f]{32}$/.test(r['uid']))) return '`uid` is not 32 hex digits';
   const spec = r['spec'] as Record<string, unknown> | null | undefined;
@@ -210,12 +211,12 @@ function isTrialState(state: Partial<TrialState> | null, index: number): state i
     && typeof state.attempts === 'number' && typeof state.updatedAt === 'string'
     && (state.metric === undefined || typeof state.metric === 'number') && (state.valLoss === undefined || typeof state.valLoss === 'number')
     // A run is <pipeline>/<NNNN>-<fp8>: the sweep report reads it, so a path elsewhere is not one.
-    && (state.run === undefined || (typeof state.run === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/\d{4}-[0-9a-f]{8}$/.test(state.run)));
+    && (state.run === undefined || (typeof state.run === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/\d{4,}-[0-9a-f]{8}$/.test(state.run)));
 }
 
 /** The sweeps of one pipeline, newest first. */
 export async function listSweeps(runsRoot: string, pipeline: string): Promise<string[]> {
   const parent = path.join(runsRoot, pipeline, SWEEPS_DIR);
   const names = await readdir(parent).catch(() => [] as string[]);
-  return names.filter((n) => /^\d{4}-[0-9a-f]{8}$/.test(n)).sort().reverse().map((n) => path.join(parent, n));
+  return newestFirst(names.filter((n) => /^\d{4,}-[0-9a-f]{8}$/.test(n))).map((n) => path.join(parent, n));
 }

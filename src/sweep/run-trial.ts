@@ -13,6 +13,8 @@ const CHILD = fileURLToPath(new URL('../cli/trial-child.js', import.meta.url));
 /** After `stop`, a trial's process finishes its batch and writes its checkpoint; one that takes longer than this is killed. */
 const STOP_GRACE_MS = 60_000;
 
+const isNumber = (value: number | null | undefined): value is number => typeof value === 'number' && Number.isFinite(value);
+
 export interface TrialHooks {
   /** The trial's run events (batch and extraction progress left out). */
   onEvent?: (index: number, event: RunEvent) => void;
@@ -112,7 +114,8 @@ export async function runTrial(job: TrialJob, runsRoot: string, hooks: TrialHook
     const valLoss = trialValLoss({ rows, ...(restoredEpoch !== undefined ? { restoredEpoch } : {}) });
     await record({
       status: 'completed', reason: undefined,
-      ...(metric !== undefined ? { metric } : {}), ...(valLoss !== undefined ? { valLoss } : {}),
+      // A diverged trial's NaN is null in JSON: recorded as absent, so its state still reads back.
+      ...(isNumber(metric) ? { metric } : {}), ...(isNumber(valLoss) ? { valLoss } : {}),
       ...(summary?.test ? { test: { accuracy: summary.test.accuracy, loss: summary.test.loss } } : {}),
       epochs: rows.length, ...(summary?.resources ? { seconds: summary.resources.seconds } : {}),
     });

@@ -48,7 +48,7 @@ const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 export const QueueJobSchema = Type.Object({
   v: Type.Literal(1),
   pipeline: Type.String({ pattern: NAME_PATTERN }),
-  sweep: Type.String({ pattern: '^\\d{4}-[0-9a-f]{8}$' }),
+  sweep: Type.String({ pattern: '^\\d{4,6}-[0-9a-f]{8}$' }),
   uid: Type.String({ pattern: '^[0-9a-f]{32}$' }),
   index: Type.Integer({ minimum: 0, maximum: MAX_TRIAL_INDEX }),
   sig: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),

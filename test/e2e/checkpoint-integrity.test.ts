@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { UserError } from '../../src/diagnostics/user-error.js';
 import { writeFolderManifest } from '../../src/store/file-manifest.js';
 import { readRunRecord } from '../../src/store/run-record.js';
-import { CLI, epochRows, hasStackTrace, readJson, tlpipe, tlpipeBounded, workspace, write } from './cli-harness.js';
+import { CLI, epochRows, hasStackTrace, readJson, tlpipe, tlpipeBounded, unwrapped, workspace, write } from './cli-harness.js';
 
 /**
  * Checkpoints, the checkpoint index and run.json are read back by resume,
@@ -294,11 +294,11 @@ describe('resume reads checkpoints back without trust: a damaged one is passed o
       assert.equal(r.timedOut, false, `resume still running after 180 s:\n${r.stderr}`);
       assert.equal(hasStackTrace(r.stdout + r.stderr), false, r.stderr);
       assert.equal(r.code, c.code, r.stderr);
-      assert.match(r.stderr, c.stderr(latest));
+      assert.match(unwrapped(r.stderr), c.stderr(latest));
       if (c.record) await assert.rejects(readRunRecord(runDir), (error: Error) => error instanceof UserError && c.record!.test(error.message));
       if (c.from) {
         const from = c.from(latest);
-        assert.match(r.stderr, from === 0 ? /resuming \S+ from the start/ : new RegExp(`resuming \\S+ from epoch ${from}\\b`));
+        assert.match(unwrapped(r.stderr), from === 0 ? /resuming \S+ from the start/ : new RegExp(`resuming \\S+ from epoch ${from}\\b`));
         const record = readJson(path.join(runDir, 'run.json'));
         assert.equal(record.status, 'completed');
         assert.equal(record.resumes.at(-1).fromEpoch, from);

@@ -61,6 +61,9 @@ train:
 /** The dataset key of tinyPipeline for writeMnistSubsetIdx's files. */
 export const IDX_TRAIN_DATASET = '{ format: idx, train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }, image: { size: [32, 32] } }';
 
+/** Plain output as one line per message: the renderers wrap lines over 100 columns with a hanging indent. */
+export const unwrapped = (text: string): string => text.replace(/\n {2,}/g, ' ');
+
 export const readJson = (file: string): any => JSON.parse(readFileSync(file, 'utf8'));
 
 /** A run's metrics.jsonl rows without the fields that differ between equal runs (by default timings, cache marks, tensor counts). */

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import type { CachedStage } from '../../src/engine/cache/stage-cache.js';
 import { writeFolderManifest } from '../../src/store/file-manifest.js';
 import { StageCacheFiles } from '../../src/store/stage-cache-files.js';
-import { epochRows, hasStackTrace, IDX_TRAIN_DATASET, tinyPipeline, tlpipeBounded, workspace, write, writeMnistSubsetIdx } from '../e2e/cli-harness.js';
+import { epochRows, hasStackTrace, IDX_TRAIN_DATASET, tinyPipeline, tlpipeBounded, unwrapped, workspace, write, writeMnistSubsetIdx } from '../e2e/cli-harness.js';
 
 const key = (n: number): string => n.toString(16).padStart(64, '0');
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -191,8 +191,8 @@ describe('end to end: a damaged cache entry is rebuilt by the next run, and the 
     symlinkSync('/dev/zero', path.join(cache, 'features', features, 'data.bin'));
 
     const second = await run();
-    assert.match(second.stderr, new RegExp(`the stage cache entry .*stages/${stage} is damaged \\(.*meta\\.json does not match the sha256`));
-    assert.match(second.stderr, new RegExp(`the stage cache entry .*features/${features} is damaged \\(.*data\\.bin is a link that leads outside`));
+    assert.match(unwrapped(second.stderr), new RegExp(`the stage cache entry .*stages/${stage} is damaged \\(.*meta\\.json does not match the sha256`));
+    assert.match(unwrapped(second.stderr), new RegExp(`the stage cache entry .*features/${features} is damaged \\(.*data\\.bin is a link that leads outside`));
     assert.deepEqual(second.rows, first.rows, 'trained again, not the invented metric');
     assert.equal(second.rows.some((r) => r['reused']), false);
 

@@ -1,10 +1,10 @@
-import { existsSync, type Stats } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { lstat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { failed, ok, type Outcome } from './types.js';
 import { makeDirs } from '../platform/make-dirs.js';
 import { fileSystemError } from '../store/disk-errors.js';
-import { readBackFile } from '../platform/read-back.js';
+import { kindOf, readBackFile } from '../platform/read-back.js';
 import { UserError } from '../diagnostics/user-error.js';
 
 /**
@@ -89,14 +89,6 @@ async function refuseExisting(file: string): Promise<void> {
   const stats = await lstat(file).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
   if (!stats) return;
   throw new FileProblem(file, stats.isFile() ? 'already exists' : `already exists as ${kindOf(stats)}`, 'init never overwrites; pick another folder or move it away');
-}
-
-function kindOf(stats: Stats): string {
-  if (stats.isDirectory()) return 'a folder';
-  if (stats.isSymbolicLink()) return 'a symbolic link';
-  if (stats.isFIFO()) return 'a named pipe (FIFO)';
-  if (stats.isSocket()) return 'a socket';
-  return 'a device';
 }
 
 /**

@@ -39,8 +39,10 @@ function because(error: unknown): string {
 }
 
 /** The kind of thing a path is, for a message that says what was found instead of a file. */
-export function kindOf(stats: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+export function kindOf(stats: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSymbolicLink?(): boolean }): string {
   if (stats.isDirectory()) return 'a folder';
+  // Only stats of lstat can say so.
+  if (stats.isSymbolicLink?.()) return 'a symbolic link';
   if (stats.isFIFO()) return 'a named pipe (FIFO)';
   if (stats.isSocket()) return 'a socket';
   if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';

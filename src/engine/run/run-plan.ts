@@ -1,8 +1,9 @@
 import type { Plan, PlanTask } from '../../plan/types.js';
-import { claimEntry, decodeCachedWeights, stageKey, type CachedStage } from '../cache/stage-cache.js';
+import { claimEntry, decodeCachedWeights, stageKey, type CachedStage, type StageCache } from '../cache/stage-cache.js';
 import { RunInterrupted } from '../errors.js';
 import type { RunInputs } from '../facts/gather-facts.js';
 import { RandomStreams } from '../random.js';
+import { weightsFitProblem } from '../train/checkpoint-checks.js';
 import { CheckpointWriter, checkpointWeights, chooseResumePoint } from '../train/checkpoints.js';
 import { RunState, type PlanOutcome, type RunPlanOptions } from './run-state.js';
 import { runBaseTask } from './tasks/base.js';
@@ -91,11 +92,11 @@ async function restore(state: RunState): Promise<number> {
   let count = 0;
   for (const stage of plan.stages) {
     const key = stageKey(stage, state.backend);
-    let cached = await options.cache.readStage(key);
+    let cached = await fittingStage(options.cache, key, state, options);
     if (!cached) {
       // Single-flight: a run training this very stage now is waited for; else this run trains it, and holds the claim until the entry is written.
       const release = await claimEntry(options.cache, 'stages', key, `training stage \`${stage.name}\` of the same plan (trained once, then shared)`, options);
-      cached = await options.cache.readStage(key);
+      cached = await fittingStage(options.cache, key, state, options);
       if (!cached) {
         state.stageClaim = { key, release };
         break;
@@ -116,6 +117,21 @@ async function restore(state: RunState): Promise<number> {
   }
   for (const stage of plan.stages.slice(0, count)) options.onEvent({ type: 'stage-reused', stage: stage.name, epochs: state.stages[stage.index]?.epochsRun ?? stage.epochs });
   return count;
+}
+
+/**
+ * A cached stage whose weights fit the model this run built, or undefined: an
+ * entry can pass its manifest and still name weights of other shapes (written
+ * by hand, or by another tlpipe); it is said, and training the stage again
+ * writes the entry anew.
+ */
+async function fittingStage(cache: StageCache, key: string, state: RunState, options: Pick<RunPlanOptions, 'onEvent'>): Promise<CachedStage | undefined> {
+  const cached = await cache.readStage(key);
+  if (!cached) return undefined;
+  const problem = weightsFitProblem(state.model(cached.kind), cached.weightSpecs);
+  if (!problem) return cached;
+  options.onEvent({ type: 'log', level: 'warn', message: `the stage cache entry ${key.slice(0, 12)}… does not fit this model (${problem}); the stage is trained again and the entry rewritten` });
+  return undefined;
 }
 
 /**

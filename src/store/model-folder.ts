@@ -6,7 +6,8 @@ import type { io } from '@tensorflow/tfjs';
 import { UserError } from '../diagnostics/user-error.js';
 import type { Preprocessing } from '../engine/data/preprocess.js';
 import type { ExportFiles } from '../engine/train/checkpoints.js';
-import { confinedPath, readBackFile, readBackIfPresent, READ_BACK_LIMITS } from '../platform/read-back.js';
+import { confinedPath, readBackFile, readBackIfPresent } from '../platform/read-back.js';
+import { weightSpecsProblem } from '../platform/weight-specs.js';
 import { writeDemoPage } from './demo-page.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
 import { MANIFEST_FILE, readVerifiedFiles, writeFolderManifest } from './file-manifest.js';
@@ -60,12 +61,6 @@ const ModelJsonSchema = Type.Object({
   weightsManifest: Type.Array(Type.Object({ paths: Type.Array(Type.String({ minLength: 1, maxLength: 1000 }), { maxItems: 10_000 }), weights: Type.Array(WeightSpecSchema) }), { maxItems: 10_000 }),
 });
 
-/** Bytes one element of a weight takes in the weight file (a quantized weight is stored in its quantized type). */
-function elementBytes(spec: Static<typeof WeightSpecSchema>): number {
-  const stored = spec.quantization?.dtype ?? spec.dtype;
-  return stored === 'uint8' || stored === 'bool' ? 1 : stored === 'uint16' || stored === 'float16' ? 2 : 4;
-}
-
 /**
  * The weight files a model.json names, each confined to its folder (the
  * same check as a base model.json's: `../../w.bin` or an absolute path is
@@ -95,13 +90,8 @@ export function parseModelJson(bytes: Uint8Array, file: string): io.ModelJSON {
  * declared shape that is absurd, or weights cut short, is a clear error.
  */
 export function checkWeightBytes(specs: readonly io.WeightsManifestEntry[], dataBytes: number, file: string): void {
-  let declared = 0;
-  for (const spec of specs as Static<typeof WeightSpecSchema>[]) {
-    const elements = spec.shape.reduce((a, b) => a * b, 1);
-    declared += elements * elementBytes(spec);
-    if (!Number.isSafeInteger(declared) || declared > READ_BACK_LIMITS.binary) throw new UserError(`${file}: weight \`${spec.name}\` has shape [${spec.shape.join(', ')}], more than the weight files can hold`, [], DAMAGED_HINT);
-  }
-  if (declared !== dataBytes) throw new UserError(`${file} declares ${declared} bytes of weights, but its weight files hold ${dataBytes}`, [], DAMAGED_HINT);
+  const problem = weightSpecsProblem(specs, dataBytes, file, { quantized: true });
+  if (problem) throw new UserError(problem, [], DAMAGED_HINT);
 }
 
 /**

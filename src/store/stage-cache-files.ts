@@ -10,6 +10,7 @@ import { shapeProblem } from './read-back-shape.js';
 import { describeOwner, RunLock } from './run-lock.js';
 import { HEARTBEAT_MS, isAlive } from './run-status.js';
 import { makeDirs } from '../platform/make-dirs.js';
+import { DTYPE_BYTES, weightSpecsProblem } from '../platform/weight-specs.js';
 
 const META_FILE = 'meta.json';
 const DATA_FILE = 'data.bin';
@@ -27,8 +28,6 @@ const Metric = Type.Union([Type.Number(), Type.Null()]);
 
 const FeaturesMeta = Type.Object({ shape: Type.Array(PositiveInteger, { minItems: 1, maxItems: 8 }) });
 
-/** tfjs's encodeWeights writes these dtypes, 4 bytes an element, unquantised. */
-const DTYPE_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1 };
 const WeightSpec = Type.Object({
   name: Type.String({ minLength: 1 }),
   shape: Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 8 }),
@@ -59,10 +58,7 @@ function featuresFit(meta: Static<typeof FeaturesMeta>, data: Uint8Array): strin
 
 /** The weight specs account for every byte of the data, in order, with no name twice. */
 function weightsFit(meta: Static<typeof StageMeta>, data: Uint8Array): string | undefined {
-  const bytes = meta.weightSpecs.reduce((sum, w) => sum + elements(w.shape) * DTYPE_BYTES[w.dtype]!, 0);
-  if (bytes !== data.byteLength) return `the weight shapes need ${bytes} bytes, ${DATA_FILE} has ${data.byteLength}`;
-  if (new Set(meta.weightSpecs.map((w) => w.name)).size !== meta.weightSpecs.length) return 'a weight is named twice';
-  return undefined;
+  return weightSpecsProblem(meta.weightSpecs, data.byteLength, `${META_FILE}'s weightSpecs`);
 }
 
 /**

@@ -3,7 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { CLI, epochRows, readJson, tlpipe, workspace, write } from './cli-harness.js';
+import { CLI, epochRows, readJson, tlpipe, unwrapped, workspace, write } from './cli-harness.js';
 
 const PIPELINE = `name: exp
 seed: 5
@@ -91,7 +91,7 @@ describe('the stage cache', () => {
     }
     const r = await tlpipe(['run', 'exp.yaml'], dir);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /the stage cache entry .*features\/[0-9a-f]{64} is damaged \(.*data\.bin is a folder, not a file\); it was removed and is computed again/);
+    assert.match(unwrapped(r.stderr), /the stage cache entry .*features\/[0-9a-f]{64} is damaged \(.*data\.bin is a folder, not a file\); it was removed and is computed again/);
     assert.doesNotMatch(r.stderr, /internal error|^\s+at /m);
     assert.equal(readJson(path.join(runDirs(dir, 'exp').at(-1)!, 'run.json')).status, 'completed');
     const damaged = [...r.stderr.matchAll(/features\/([0-9a-f]{64}) is damaged/g)].map((m) => m[1]!);

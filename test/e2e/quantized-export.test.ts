@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { modelFiles } from '../../src/api/index.js';
-import { readJson, tlpipe, workspace, write } from './cli-harness.js';
+import { readJson, tlpipe, unwrapped, workspace, write } from './cli-harness.js';
 import { SWEEP_PIPELINE } from './sweep-harness.js';
 
 /** export.quantize: a copy of the model with uint8 or float16 weights that plain tfjs loads, its test accuracy measured. */
@@ -17,7 +17,7 @@ describe('a quantized export for the web', () => {
       const runs = path.join(dir, c.dtype);
       const r = await tlpipe(['run', file, '--runs', runs, '--set', `export.quantize=${c.dtype}`], dir);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, new RegExp(`model-${c.dtype}/ with ${c.dtype} weights, ${c.ratio}\\.00× smaller: test accuracy [\\d.]+`));
+      assert.match(unwrapped(r.stderr), new RegExp(`model-${c.dtype}/ with ${c.dtype} weights, ${c.ratio}\\.00× smaller: test accuracy [\\d.]+`));
       const run = path.join(runs, 'grid', readdirSync(path.join(runs, 'grid')).find((n) => /^\d{4}-/.test(n))!);
       const summary = readJson(path.join(run, 'summary.json'));
       const q = summary.export.quantized;

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Plan } from '../../plan/types.js';
+import { weightSpecsProblem } from '../../platform/weight-specs.js';
 
 /**
  * A checkpoint's files checked against the run's plan before anything is
@@ -11,44 +12,11 @@ import type { Plan } from '../../plan/types.js';
  * words, or nothing.
  */
 
-/** Bytes per element of the dtypes tlpipe's checkpoints hold. */
-const DTYPE_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1 };
-/** More dimensions than any layer of a model tlpipe builds has. */
-const MAX_RANK = 8;
-/** More weights in one checkpoint than any model tlpipe builds has. */
-const MAX_SPECS = 100_000;
-
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isCount = (value: unknown, max = Number.MAX_SAFE_INTEGER): value is number => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= max;
 const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
-/**
- * A list of weight specs whose shapes and dtypes add up to `byteLength`
- * exactly; the sum stops as soon as it passes, so a declared 2³¹ × 2³¹
- * tensor is refused before any multiplication overflows or memory is asked for.
- */
-export function weightSpecsProblem(specs: unknown, byteLength: number, where: string): string | undefined {
-  if (!Array.isArray(specs) || specs.length > MAX_SPECS) return `${where} is not a list of weights`;
-  let total = 0;
-  for (const [i, spec] of specs.entries()) {
-    if (!isRecord(spec) || typeof spec['name'] !== 'string' || spec['name'] === '') return `${where}[${i}] has no name`;
-    const name = spec['name'];
-    if ('quantization' in spec) return `${where}: weight ${name} is quantized, which tlpipe's checkpoints never are`;
-    const bytes = DTYPE_BYTES[spec['dtype'] as string];
-    if (bytes === undefined) return `${where}: weight ${name} has dtype ${JSON.stringify(spec['dtype'])} (float32, int32 or bool expected)`;
-    const shape = spec['shape'];
-    if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every((d) => isCount(d, 2 ** 31))) return `${where}: weight ${name} has shape ${JSON.stringify(shape)}, not a list of at most ${MAX_RANK} sizes`;
-    let size = bytes;
-    for (const d of shape as number[]) {
-      size *= d;
-      if (size > byteLength) return `${where}: weight ${name} declares ${JSON.stringify(shape)} ${spec['dtype']}, more than the ${byteLength} bytes there are`;
-    }
-    total += size;
-    if (total > byteLength) return `${where}: the weights declare more than the ${byteLength} bytes there are`;
-  }
-  if (total !== byteLength) return `${where}: the weights declare ${total} bytes, but there are ${byteLength}`;
-  return undefined;
-}
+export { weightSpecsProblem };
 
 /** model.json of a checkpoint: one weights group in ./weights.bin, whose specs add up to its size. */
 export function checkpointModelProblem(model: unknown, weightBytes: number): { specs?: tf.io.WeightsManifestEntry[]; problem?: string } {

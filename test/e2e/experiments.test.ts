@@ -94,7 +94,7 @@ describe('the stage cache', () => {
     assert.match(unwrapped(r.stderr), /the stage cache entry .*features\/[0-9a-f]{64} is damaged \(.*data\.bin is a folder, not a file\); it was removed and is computed again/);
     assert.doesNotMatch(r.stderr, /internal error|^\s+at /m);
     assert.equal(readJson(path.join(runDirs(dir, 'exp').at(-1)!, 'run.json')).status, 'completed');
-    const damaged = [...r.stderr.matchAll(/features\/([0-9a-f]{64}) is damaged/g)].map((m) => m[1]!);
+    const damaged = [...unwrapped(r.stderr).matchAll(/features\/([0-9a-f]{64}) is damaged/g)].map((m) => m[1]!);
     assert.ok(damaged.length > 0);
     for (const key of damaged) assert.ok(statSync(path.join(features, key, 'data.bin')).isFile(), 'rebuilt');
   });

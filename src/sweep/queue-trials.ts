@@ -183,13 +183,20 @@ export async function runTrialsOnQueue(
       if (open.length === 0) return;
       if (Date.now() - lastCheck > 5000) {
         lastCheck = Date.now();
-        try {
-          await answerWithin(checkJobs(queue, folder, open, states, watch, log), ANSWER_MS);
+        const answered = (): void => {
           if (unreachableSince !== undefined) log('info', 'Redis answers again');
           unreachableSince = undefined;
+        };
+        const check = checkJobs(queue, folder, open, states, watch, log);
+        try {
+          await answerWithin(check, ANSWER_MS);
+          answered();
         } catch (error) {
           if (unreachableSince === undefined) log('warn', `Redis does not answer (${(error as Error).message}); the workers' trials go on, and the sweep waits for it`);
           unreachableSince ??= Date.now();
+          // The check goes on after the wait gave up on it (ioredis queues commands until it reconnects):
+          // its late answer is Redis answering again, which the trials may finish before the next check.
+          check.then(answered, () => undefined);
         }
       }
       if (Date.now() - lastStatus >= statusMs()) {

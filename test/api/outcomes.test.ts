@@ -1,28 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { listModels, plan } from '../../src/api/index.js';
-import { workspace, write } from '../e2e/cli-harness.js';
-
-const PIPELINE = `dataset:
-  format: mnist
-  limit: { perClass: 2, testPerClass: 1 }
-  image: { size: [32, 32] }
-head:
-  - globalAveragePooling2d: {}
-  - dense: { units: classes, activation: softmax }
-train:
-  stages:
-    - epochs: 1
-`;
-
-const TFJS_NODE = ((): string | undefined => {
-  try {
-    import.meta.resolve('@tensorflow/tfjs-node');
-    return '@tensorflow/tfjs-node is installed here';
-  } catch {
-    return undefined;
-  }
-})();
+import { TFJS_NODE, VALID as PIPELINE, workspace, write } from '../e2e/cli-harness.js';
 
 describe('API outcomes', () => {
   it('listModels returns { ok, value, diagnostics, warnings } like every other function', async () => {

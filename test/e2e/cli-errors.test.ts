@@ -3,29 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from '
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { COMMANDS } from '../../src/cli/commands.js';
-import { hasStackTrace, tlpipe, workspace, write, writeMnistSubsetIdx } from './cli-harness.js';
-
-const VALID = `dataset:
-  format: mnist
-  limit: { perClass: 2, testPerClass: 1 }
-  image: { size: [32, 32] }
-head:
-  - globalAveragePooling2d: {}
-  - dense: { units: classes, activation: softmax }
-train:
-  stages:
-    - epochs: 1
-`;
-
-/** Why the cases of a missing tfjs-node cannot run here: it is installed. */
-const TFJS_NODE = ((): string | undefined => {
-  try {
-    import.meta.resolve('@tensorflow/tfjs-node');
-    return '@tensorflow/tfjs-node is installed here';
-  } catch {
-    return undefined;
-  }
-})();
+import { hasStackTrace, TFJS_NODE, tlpipe, VALID, workspace, write, writeMnistSubsetIdx } from './cli-harness.js';
 
 function mkdtempIn(dir: string, name: string): string {
   mkdirSync(path.join(dir, name));

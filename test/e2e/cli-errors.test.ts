@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from '
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { COMMANDS } from '../../src/cli/commands.js';
-import { hasStackTrace, TFJS_NODE, tlpipe, VALID, workspace, write, writeMnistSubsetIdx } from './cli-harness.js';
+import { hasStackTrace, startCli, TFJS_NODE, tlpipe, VALID, workspace, write, writeMnistSubsetIdx } from './cli-harness.js';
 
 function mkdtempIn(dir: string, name: string): string {
   mkdirSync(path.join(dir, name));
@@ -245,16 +245,10 @@ describe('interruption', () => {
   it('SIGTERM stops the run at a batch boundary and marks it interrupted', async () => {
     const dir = workspace('signal');
     write(dir, 'p.yaml', VALID.replace('perClass: 2, testPerClass: 1', 'perClass: 50, testPerClass: 1').replace('epochs: 1', 'epochs: 200\n      batchSize: 4'));
-    const { spawn } = await import('node:child_process');
-    const { CLI } = await import('./cli-harness.js');
-    const child = spawn(process.execPath, [CLI, 'run', 'p.yaml'], { cwd: dir });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      // Interrupt once training is under way.
-      if (/epoch 1 /.test(stderr) && !child.killed) child.kill('SIGTERM');
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // Interrupted once training is under way.
+    const cli = startCli(['run', 'p.yaml'], dir, { onStderr: (stderr, child) => /epoch 1 /.test(stderr) && !child.killed && child.kill('SIGTERM') });
+    const code = await cli.exited();
+    const stderr = cli.stderr();
     assert.equal(code, 130, stderr);
     const runs = path.join(dir, 'runs', 'p');
     const [id] = readdirSync(runs).filter((n) => !n.startsWith('.'));

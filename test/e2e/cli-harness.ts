@@ -1,4 +1,5 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after } from 'node:test';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,14 +18,79 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real tlpipe CLI in a child process. */
-export function tlpipe(args: string[], cwd: string, env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd, maxBuffer: 64 << 20, env: { ...process.env, FORCE_COLOR: '0', ...env } }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
+/**
+ * Every CLI process a test file started and that has not ended: killed when
+ * the file's tests end, whether they passed or not, so a failed assertion
+ * never leaves a training run behind on the shared cores.
+ */
+const live = new Set<ChildProcess>();
+// Under the test runner only: a bench that imports these helpers is not a test file, and an `after` would make it one.
+if (process.env['NODE_TEST_CONTEXT'] !== undefined) after(() => stopAll());
+process.on('exit', () => stopAll());
+
+function stopAll(): void {
+  for (const child of live) child.kill('SIGKILL');
+  live.clear();
+}
+
+/** Did not hang: the bound on any one CLI process a test waits for (generous: two suites share the 2 cores). */
+export const CLI_BOUND_MS = 600_000;
+
+export interface StartedCli {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /**
+   * The exit code, or the signal's name when a signal ended it; a process
+   * still running after `timeoutMs` is killed and the wait fails, saying
+   * what it printed last.
+   */
+  exited(timeoutMs?: number): Promise<number | NodeJS.Signals>;
+}
+
+/**
+ * Starts the real tlpipe CLI in a child process, tracked so the file's end
+ * stops it. `onStderr` sees the whole stderr so far after each chunk (to
+ * send a signal at a chosen moment).
+ */
+export function startCli(args: string[], cwd: string, options: { env?: Record<string, string>; uid?: number; onStderr?: (stderr: string, child: ChildProcess) => void } = {}): StartedCli {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0', ...options.env }, ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}) });
+  live.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    options.onStderr?.(stderr, child);
+  });
+  const ended = new Promise<number | NodeJS.Signals>((resolve) => {
+    child.on('exit', (code, signal) => {
+      live.delete(child);
+      resolve(signal ?? code ?? 1);
     });
   });
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited: (timeoutMs = CLI_BOUND_MS) => {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`tlpipe ${args.join(' ')} did not end within ${timeoutMs / 1000} s; its stderr ended:\n${stderr.slice(-2000)}`));
+        }, timeoutMs);
+      });
+      return Promise.race([ended, bound]).finally(() => clearTimeout(timer));
+    },
+  };
+}
+
+/** Runs the real tlpipe CLI in a child process, bounded by CLI_BOUND_MS. */
+export async function tlpipe(args: string[], cwd: string, env: Record<string, string> = {}): Promise<CliResult> {
+  const started = startCli(args, cwd, { env });
+  const ended = await started.exited();
+  return { code: typeof ended === 'number' ? ended : 1, stdout: started.stdout(), stderr: started.stderr() };
 }
 
 export function workspace(prefix: string): string {
@@ -182,32 +248,22 @@ export interface BoundedResult extends CliResult {
  * peak memory from /proc, so a hostile-input case can say "ends within 10 s
  * and 600 MiB" rather than hang the suite.
  */
-export function tlpipeBounded(args: string[], cwd: string, options: { timeoutMs: number; env?: Record<string, string>; uid?: number }): Promise<BoundedResult> {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0', ...options.env }, ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}) });
-    let stdout = '';
-    let stderr = '';
-    let peakMiB = 0;
-    let timedOut = false;
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const sample = setInterval(() => {
-      try {
-        const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (hwm) peakMiB = Math.max(peakMiB, Number(hwm[1]) / 1024);
-      } catch {
-        // Gone already.
-      }
-    }, 50);
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, options.timeoutMs);
-    child.on('exit', (code, signal) => {
-      clearInterval(sample);
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, ms: performance.now() - started, peakMiB, timedOut });
-    });
-  });
+export async function tlpipeBounded(args: string[], cwd: string, options: { timeoutMs: number; env?: Record<string, string>; uid?: number }): Promise<BoundedResult> {
+  const started = performance.now();
+  const cli = startCli(args, cwd, { ...(options.env ? { env: options.env } : {}), ...(options.uid !== undefined ? { uid: options.uid } : {}) });
+  let peakMiB = 0;
+  const sample = setInterval(() => {
+    try {
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${cli.child.pid}/status`, 'utf8'));
+      if (hwm) peakMiB = Math.max(peakMiB, Number(hwm[1]) / 1024);
+    } catch {
+      // Gone already.
+    }
+  }, 50);
+  try {
+    const ended = await cli.exited(options.timeoutMs).then((e) => ({ e, timedOut: false }), () => ({ e: 'SIGKILL' as const, timedOut: true }));
+    return { code: typeof ended.e === 'number' ? ended.e : 128, stdout: cli.stdout(), stderr: cli.stderr(), ms: performance.now() - started, peakMiB, timedOut: ended.timedOut };
+  } finally {
+    clearInterval(sample);
+  }
 }

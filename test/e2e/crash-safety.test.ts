@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/engine/kernels/backend.js';
 import { SeededRandom } from '../../src/engine/random.js';
 import { fileModelHandler } from '../../src/store/model-folder.js';
-import { CLI, epochRows, readJson, tlpipe, workspace, write } from './cli-harness.js';
+import { epochRows, readJson, startCli, tlpipe, workspace, write } from './cli-harness.js';
 
 const PIPELINE = `name: crash
 seed: 9
@@ -52,12 +52,13 @@ describe(`SIGKILL at random moments, ${TRIALS} trials: nothing is corrupt, and r
   before(async () => {
     await selectBackend('wasm');
     write(dir, 'crash.yaml', PIPELINE);
-    const child = spawn(process.execPath, [CLI, 'run', 'crash.yaml', '--runs', 'reference', '--no-cache'], { cwd: dir });
     let appeared = 0;
-    child.stderr.on('data', (chunk: Buffer) => {
-      if (appeared === 0 && /^run /m.test(chunk.toString())) appeared = performance.now();
+    const run = startCli(['run', 'crash.yaml', '--runs', 'reference', '--no-cache'], dir, {
+      onStderr: (stderr) => {
+        if (appeared === 0 && /^run /m.test(stderr)) appeared = performance.now();
+      },
     });
-    assert.equal(await new Promise((resolve) => child.on('exit', resolve)), 0);
+    assert.equal(await run.exited(), 0, run.stderr());
     window = performance.now() - appeared;
     const runs = path.join(dir, 'reference', 'crash');
     reference = epochRows(path.join(runs, readdirSync(runs).find((n) => /^\d{4}-/.test(n))!));
@@ -70,14 +71,16 @@ describe(`SIGKILL at random moments, ${TRIALS} trials: nothing is corrupt, and r
       // From the moment the run folder exists to about when the run ends: data, features, epochs, checkpoints.
       const delay = Math.floor(random.next() * window);
       const runsRoot = `trial-${trial}`;
-      const child = spawn(process.execPath, [CLI, 'run', 'crash.yaml', '--runs', runsRoot, '--no-cache'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        const first = !/^run /m.test(stderr);
-        stderr += chunk.toString();
-        if (first && /^run /m.test(stderr)) setTimeout(() => child.kill('SIGKILL'), delay);
+      let timed = false;
+      const run = startCli(['run', 'crash.yaml', '--runs', runsRoot, '--no-cache'], dir, {
+        onStderr: (stderr, child) => {
+          if (timed || !/^run /m.test(stderr)) return;
+          timed = true;
+          setTimeout(() => child.kill('SIGKILL'), delay);
+        },
       });
-      const code = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(signal ?? c)));
+      const code = await run.exited();
+      const stderr = run.stderr();
       outcomes.push(code === 'SIGKILL' ? `killed at: ${stderr.trim().split('\n').at(-1)}` : 'finished first');
       const runs = path.join(dir, runsRoot, 'crash');
       const runDir = path.join(runs, readdirSync(runs).find((n) => /^\d{4}-/.test(n))!);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { CLI, epochRows, readJson, tlpipe, unwrapped, workspace, write } from './cli-harness.js';
+import { epochRows, readJson, startCli, tlpipe, unwrapped, workspace, write } from './cli-harness.js';
 
 const PIPELINE = `name: exp
 seed: 5
@@ -110,13 +110,7 @@ describe('runs and compare', () => {
     assert.equal((await tlpipe(['run', 'b.yaml', '--no-cache'], dir)).code, 0);
     // A third run, killed outright: run.json still says running, but its process is gone.
     write(dir, 'long.yaml', PIPELINE.replace('epochs: 3', 'epochs: 500'));
-    const child = spawn(process.execPath, [CLI, 'run', 'long.yaml', '--no-cache'], { cwd: dir });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (/head epoch 2 /.test(stderr) && !child.killed) child.kill('SIGKILL');
-    });
-    await new Promise((resolve) => child.on('exit', resolve));
+    await startCli(['run', 'long.yaml', '--no-cache'], dir, { onStderr: (stderr, child) => /head epoch 2 /.test(stderr) && !child.killed && child.kill('SIGKILL') }).exited();
     killedId = path.basename(runDirs(dir, 'exp').at(-1)!);
   });
 

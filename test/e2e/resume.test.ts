@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/engine/kernels/backend.js';
 import { fileModelHandler } from '../../src/store/model-folder.js';
-import { CLI, epochRows, readJson, tlpipe, workspace, write } from './cli-harness.js';
+import { epochRows, readJson, startCli, tlpipe, workspace, write } from './cli-harness.js';
 
 /**
  * Two stages that use everything a checkpoint must carry: a dropout stream,
@@ -67,14 +66,9 @@ describe('resume: a run killed mid-training continues from its last checkpoint a
       (async () => {
         // SIGKILL as soon as the first fine-tuning epoch has ended: no handler runs, the checkpoint
         // of that epoch may be half-written, and run.json still says running.
-        const child = spawn(process.execPath, [CLI, 'run', 'recipe.yaml'], { cwd: killed, env: { ...process.env, FORCE_COLOR: '0' } });
-        let stderr = '';
-        child.stderr.on('data', (chunk: Buffer) => {
-          stderr += chunk.toString();
-          if (/finetune epoch 4 /.test(stderr) && !child.killed) child.kill('SIGKILL');
-        });
-        await new Promise((resolve) => child.on('exit', resolve));
-        killedAfter = stderr;
+        const run = startCli(['run', 'recipe.yaml'], killed, { onStderr: (stderr, child) => /finetune epoch 4 /.test(stderr) && !child.killed && child.kill('SIGKILL') });
+        await run.exited();
+        killedAfter = run.stderr();
       })(),
     ]);
     assert.equal(uninterrupted.code, 0, uninterrupted.stderr);
@@ -147,13 +141,9 @@ describe('run --resume after Ctrl-C', () => {
   it('continues the interrupted run of the same plan instead of starting a new one', async () => {
     const dir = workspace('resume-sigint');
     write(dir, 'recipe.yaml', PIPELINE);
-    const child = spawn(process.execPath, [CLI, 'run', 'recipe.yaml'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (/head epoch 2 /.test(stderr) && !child.killed) child.kill('SIGINT');
-    });
-    const code = await new Promise((resolve) => child.on('exit', resolve));
+    const run = startCli(['run', 'recipe.yaml'], dir, { onStderr: (stderr, child) => /head epoch 2 /.test(stderr) && !child.killed && child.kill('SIGINT') });
+    const code = await run.exited();
+    const stderr = run.stderr();
     assert.equal(code, 130, stderr);
     assert.match(stderr, /continue it with: tlpipe resume runs\/recipe\/0001-/);
     const r = await tlpipe(['run', 'recipe.yaml', '--resume'], dir);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { CLI, epochRows, hasStackTrace, readJson, tlpipe, tlpipeBounded, unwrapped, workspace, write } from './cli-harness.js';
+import { before, describe, it } from 'node:test';
+import { epochRows, hasStackTrace, readJson, startCli, tlpipe, tlpipeBounded, unwrapped, workspace, write } from './cli-harness.js';
 
 /** Two small stages; every epoch checkpoints, so an interrupted run has several complete checkpoints. */
 const PIPELINE = `name: owner
@@ -28,14 +28,9 @@ const runIn = (runs: string): string => path.join(runs, readdirSync(runs).find((
 
 /** Starts a run and interrupts it with `signal` once its `epoch` has ended; resolves with the exit code and the run folder. */
 async function interrupted(dir: string, runs: string, epoch: number, signal: NodeJS.Signals = 'SIGINT'): Promise<{ code: number | null; runDir: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, 'run', 'owner.yaml', '--runs', runs, '--no-cache'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    if (new RegExp(`epoch ${epoch} `).test(stderr) && !child.killed) child.kill(signal);
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return { code, runDir: runIn(path.join(dir, runs, 'owner')), stderr };
+  const cli = startCli(['run', 'owner.yaml', '--runs', runs, '--no-cache'], dir, { onStderr: (stderr, child) => new RegExp(`epoch ${epoch} `).test(stderr) && !child.killed && child.kill(signal) });
+  const ended = await cli.exited();
+  return { code: typeof ended === 'number' ? ended : null, runDir: runIn(path.join(dir, runs, 'owner')), stderr: cli.stderr() };
 }
 
 describe('a run folder has one owner, and what a kill leaves is read right', () => {
@@ -74,25 +69,23 @@ describe('a run folder has one owner, and what a kill leaves is read right', () 
   });
 
   it('resume refuses a run whose own process still runs it, naming that process', async () => {
-    const child = spawn(process.execPath, [CLI, 'run', 'owner.yaml', '--runs', 'live', '--no-cache'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
-    let stderr = '';
     let stopped = false;
-    const started = new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
+    let resolveStopped: () => void = () => undefined;
+    const whenStopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+    const live = startCli(['run', 'owner.yaml', '--runs', 'live', '--no-cache'], dir, {
+      onStderr: (stderr, child) => {
         // Stopped, not ended: the run takes about a second, less than starting a second CLI; a stopped process still owns its lock.
-        if (!stopped && /head epoch 1 /.test(stderr)) {
-          stopped = child.kill('SIGSTOP');
-          resolve();
-        }
-      });
-      child.on('exit', () => reject(new Error(`the run ended before it could be stopped:\n${stderr}`)));
+        if (stopped || !/head epoch 1 /.test(stderr)) return;
+        stopped = child.kill('SIGSTOP');
+        resolveStopped();
+      },
     });
-    await started;
+    const { child } = live;
+    await Promise.race([whenStopped, live.exited().then(() => assert.fail(`the run ended before it could be stopped:\n${live.stderr()}`))]);
     const r = await tlpipe(['resume', 'owner', '--runs', 'live'], dir);
     child.kill('SIGCONT');
     child.kill('SIGINT');
-    await new Promise((resolve) => child.on('exit', resolve));
+    await live.exited();
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`is in use by pid ${child.pid} \\(run\\)`));
   });
@@ -126,19 +119,19 @@ describe('a run folder has one owner, and what a kill leaves is read right', () 
   }
 
   it('the run folder deleted mid-run fails with a message that says so, no stack trace', async () => {
-    const child = spawn(process.execPath, [CLI, 'run', 'owner.yaml', '--runs', 'gone', '--no-cache'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      const before = stderr;
-      stderr += chunk.toString();
-      if (!/head epoch 2 /.test(before) && /head epoch 2 /.test(stderr)) {
+    let removed = false;
+    const gone = startCli(['run', 'owner.yaml', '--runs', 'gone', '--no-cache'], dir, {
+      onStderr: (stderr, child) => {
+        if (removed || !/head epoch 2 /.test(stderr)) return;
+        removed = true;
         // Stopped while the folder goes, so no checkpoint is half-way into it as it is removed.
         child.kill('SIGSTOP');
         rmSync(runIn(path.join(dir, 'gone', 'owner')), { recursive: true, force: true });
         child.kill('SIGCONT');
-      }
+      },
     });
-    const code = await new Promise((resolve) => child.on('exit', resolve));
+    const code = await gone.exited();
+    const stderr = gone.stderr();
     assert.equal(code, 1, stderr);
     assert.match(stderr, /the run folder .* was removed or moved while the run was writing it/);
     assert.equal(hasStackTrace(stderr), false, stderr);
@@ -246,29 +239,23 @@ describe('a runs folder that becomes read-only mid-run: never completed, never e
     // The export (a save and a reload check) still follows: the folder goes read-only before the outputs are written.
     { when: 'after the test metrics', line: /^test \d+ examples/m },
   ];
-  const children = new Set<ReturnType<typeof spawn>>();
-  after(() => {
-    for (const child of children) child.kill('SIGKILL');
-  });
 
   for (const moment of moments) {
     it(`read-only ${moment.when}: the run fails with the path, and resume does not call it complete`, async () => {
       const dir = workspace('integrity-readonly');
       chmodSync(dir, 0o777);
       chownSync(write(dir, 'owner.yaml', PIPELINE), NOBODY, NOBODY);
-      const child = spawn(process.execPath, [CLI, 'run', 'owner.yaml', '--no-cache'], { cwd: dir, uid: NOBODY, gid: NOBODY, env: { ...process.env, FORCE_COLOR: '0' } });
-      children.add(child);
-      let stderr = '';
       let madeReadOnly = false;
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        if (!madeReadOnly && moment.line.test(stderr)) {
+      const cli = startCli(['run', 'owner.yaml', '--no-cache'], dir, {
+        uid: NOBODY,
+        onStderr: (stderr) => {
+          if (madeReadOnly || !moment.line.test(stderr)) return;
           madeReadOnly = true;
           execFileSync('chmod', ['-R', 'a-w', path.join(dir, 'runs')]);
-        }
+        },
       });
-      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-      children.delete(child);
+      const code = await cli.exited();
+      const stderr = cli.stderr();
       assert.ok(madeReadOnly, stderr);
       assert.notEqual(code, 0, stderr);
       assert.match(stderr, /permission denied|read-only|does not read back as completed/);

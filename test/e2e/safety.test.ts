@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { packageRoot } from '../../src/package/package-root.js';
-import { CLI, readJson, tlpipe, workspace, write, writeDigitImageFolder } from './cli-harness.js';
+import { readJson, startCli, tlpipe, workspace, write, writeDigitImageFolder } from './cli-harness.js';
 
 /** Every file under `dir` with its modification time. */
 function snapshot(dir: string): Map<string, number> {
@@ -84,16 +83,19 @@ train:
   stages:
     - { epochs: 2 }
 `);
-    const watchers = [1, 2].map(() => spawn(process.execPath, [CLI, 'watch', 'w.yaml'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } }));
-    await Promise.all(watchers.map((child) => new Promise<void>((resolve) => {
-      let text = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        text += chunk.toString();
-        if (/^watching w\.yaml/m.test(text)) resolve();
-      });
-    })));
-    for (const child of watchers) child.kill('SIGINT');
-    assert.deepEqual(await Promise.all(watchers.map((child) => new Promise((resolve) => child.on('exit', resolve)))), [0, 0]);
+    const watching = [1, 2].map(() => {
+      let resolveWatching: () => void = () => undefined;
+      const started = new Promise<void>((resolve) => (resolveWatching = resolve));
+      const cli = startCli(['watch', 'w.yaml'], dir, { onStderr: (stderr) => /^watching w\.yaml/m.test(stderr) && resolveWatching() });
+      return { cli, started };
+    });
+    // Bounded: a watcher that exits before watching (or never watches) fails the wait instead of hanging it.
+    await Promise.race([
+      Promise.all(watching.map((w) => w.started)),
+      Promise.all(watching.map((w) => w.cli.exited())).then(() => assert.fail('a watcher exited before it watched')),
+    ]);
+    for (const { cli } of watching) cli.child.kill('SIGINT');
+    assert.deepEqual(await Promise.all(watching.map((w) => w.cli.exited())), [0, 0], watching.map((w) => w.cli.stderr()).join('\n'));
     const ids = readdirSync(path.join(dir, 'runs', 'w')).filter((n) => /^\d{4}-/.test(n)).sort();
     assert.deepEqual(ids.map((id) => id.slice(0, 4)), ['0001', '0002']);
     for (const id of ids) assert.equal(readJson(path.join(dir, 'runs', 'w', id, 'run.json')).status, 'completed');

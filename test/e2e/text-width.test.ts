@@ -3,7 +3,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { packageRoot } from '../../src/package/package-root.js';
-import { CLI, tlpipe, workspace, write } from './cli-harness.js';
+import { CLI, CLI_BOUND_MS, tlpipe, workspace, write } from './cli-harness.js';
 import { SWEEP_PIPELINE } from './sweep-harness.js';
 
 const WIDTH = 100;
@@ -106,7 +106,7 @@ export: { quantize: uint8 }
     // A pty made by script(1) has no size until one is set: listr would draw into 0 columns.
     const command = `stty cols ${WIDTH} rows 40; ${[process.execPath, CLI, 'run', file, '--runs', runs].map((a) => `'${a}'`).join(' ')}`;
     const r = await new Promise<{ code: number; out: string }>((resolve) => {
-      execFile('script', ['-qec', command, '/dev/null'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 64 << 20 }, (error, stdout) => resolve({ code: error ? 1 : 0, out: stdout }));
+      execFile('script', ['-qec', command, '/dev/null'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 64 << 20, timeout: CLI_BOUND_MS, killSignal: 'SIGKILL' }, (error, stdout) => resolve({ code: error ? 1 : 0, out: stdout }));
     });
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /strategy auto: probing mobilenet_v2 at [\s\S]*strategy auto \(\d+\.\d+s\): chose [\s\S]*Export the model/);

@@ -62,7 +62,16 @@ function startWatch(dir: string, files: string[]): { child: ChildProcess; output
 }
 
 const runIds = (dir: string): string[] => (existsSync(path.join(dir, 'runs', 'w')) ? readdirSync(path.join(dir, 'runs', 'w')).filter((n) => /^\d{4}-/.test(n)).sort() : []);
-const exited = (child: ChildProcess): Promise<number | null> => new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+/** The watcher's exit code; one still running after 120 s fails the wait (the file's `after` kills it). */
+const exited = (child: ChildProcess): Promise<number | null> =>
+  new Promise((resolve, reject) => {
+    if (child.exitCode !== null) return resolve(child.exitCode);
+    const timer = setTimeout(() => reject(new Error('the watcher did not exit within 120 s of SIGINT')), 120_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('tlpipe watch', () => {

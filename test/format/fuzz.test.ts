@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkCase, fuzzCases, MUTATIONS, regressionCases } from './pipeline-fuzz.js';
 
-/** Per case; generous for CI's slower machines, far below what a hang or a blow-up takes. */
+/** CPU milliseconds per case, after a warm-up case: generous for CI's slower machines, far below what a blow-up takes. */
 const MAX_MS = 3000;
 const CASES = Number(process.env['TLPIPE_FUZZ_CASES'] ?? 400);
 
@@ -12,6 +12,8 @@ describe('fuzzed pipeline files: valid, or a clean located error — never a cra
     assert.ok(cases.length >= Object.keys(MUTATIONS).length);
     const failures: string[] = [];
     const kinds = { valid: 0, rejected: 0 };
+    // The first valid case compiles the schema validators and warms the JIT: seconds of CPU once, not a blow-up.
+    for (const c of cases.slice(0, 8)) checkCase(c.text);
     const heapBefore = process.memoryUsage().heapUsed;
     for (const c of cases) {
       const verdict = checkCase(c.text);

@@ -87,7 +87,8 @@ export async function run(input: PipelineInput, options: RunOptions = {}): Promi
   try {
     folder = await RunFolder.create({
       runsRoot, pipeline: spec.name, pipelineFile: spec.file, pipelineText: loaded.value.text, fingerprint: plan.fingerprint, seed: spec.seed,
-      ...(options.overrides ? { overrides: overrideRecord(options.overrides) } : {}), renderDemoPage,
+      ...(options.overrides ? { overrides: overrideRecord(options.overrides) } : {}),
+      renderDemoPage,
     });
     await writeResolved(folder.dir, spec);
     await writePlan(folder.dir, plan);

@@ -19,6 +19,8 @@ import { readResolved, writePlan, writeResolved } from '../store/plan-file.js';
 import { writeGallery } from '../store/gallery-file.js';
 import { REPORT_FILE, writeConfusionCsv, writeRunReport } from '../store/report-file.js';
 import { PIPELINE_COPY, RunFolder } from '../store/run-folder.js';
+import { renderDemoPage } from '../render/demo-page.js';
+import { renderRunReport } from '../render/run-report.js';
 import type { RunRecord, RunStatus } from '../store/run-record.js';
 import { describeOwner, isLocked } from '../store/run-lock.js';
 import { RunRecorder } from '../store/run-recorder.js';
@@ -86,6 +88,7 @@ export async function run(input: PipelineInput, options: RunOptions = {}): Promi
     folder = await RunFolder.create({
       runsRoot, pipeline: spec.name, pipelineFile: spec.file, pipelineText: loaded.value.text, fingerprint: plan.fingerprint, seed: spec.seed,
       ...(options.overrides ? { overrides: overrideRecord(options.overrides) } : {}),
+      renderDemoPage,
     });
     await writeResolved(folder.dir, spec);
     await writePlan(folder.dir, plan);
@@ -124,7 +127,7 @@ export async function resume(runRef: string, options: Omit<RunOptions, 'override
   if (!found.ok) return failed([problem(runRef, found.message, found.hint)]);
   let folder: RunFolder;
   try {
-    folder = await RunFolder.open(found.dir);
+    folder = await RunFolder.open(found.dir, renderDemoPage);
   } catch (error) {
     if (error instanceof UserError) return failed([error.toDiagnostic(runRef)]);
     throw error;
@@ -289,7 +292,7 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
     await writeSummary(folder.dir, summary, path.dirname(spec.file));
     if (outcome.test) await writeConfusionCsv(folder.dir, outcome.test.confusionMatrix, plan.classes.names);
     if (outcome.gallery) await writeGallery(folder.dir, outcome.gallery, path.dirname(spec.file));
-    await writeRunReport(folder.dir);
+    await writeRunReport(folder.dir, renderRunReport);
     const record = await folder.finish('completed');
     const info = end(record, summary);
     await recorder.settle();

@@ -7,6 +7,8 @@ import { readMetricRows } from '../store/metrics-file.js';
 import { readSummary } from '../store/summary-file.js';
 import { listPipelines, listRuns as runsOf, resolveRunRef } from '../store/find-run.js';
 import { REPORT_FILE, writeComparisonReport, writeRunReport } from '../store/report-file.js';
+import { renderComparisonReport } from '../render/report-html.js';
+import { renderRunReport } from '../render/run-report.js';
 import { overviewOf, type RunOverview } from '../store/run-status.js';
 import { compareRuns, type Comparison } from './compare.js';
 import { runsRootOf } from './pipeline-input.js';
@@ -71,7 +73,7 @@ export async function report(refs: readonly string[], options: Pick<PipelineOpti
     return failed([problem(options.out, `--out ${options.out} is a folder; it names the page's file`, `name a file, such as ${path.join(options.out, page)}`)]);
   }
   return userErrorsAt(refs.join(' '), async () => {
-    if (runs.value.length === 1) return ok({ file: await writeRunReport(runs.value[0]!.dir, options.out ? path.resolve(options.out) : undefined) });
+    if (runs.value.length === 1) return ok({ file: await writeRunReport(runs.value[0]!.dir, renderRunReport, options.out ? path.resolve(options.out) : undefined) });
     const comparison = await compareRuns(runs.value);
     const num = (v: number | null): string => (v === null ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(4));
     const header = ['', ...comparison.runs.map((r) => `${r.pipeline}/${r.id}`)];
@@ -88,7 +90,7 @@ export async function report(refs: readonly string[], options: Pick<PipelineOpti
     // Each differing key beside the metric it led to.
     const config = { header, rows: comparison.config.length === 0 ? [] : [testAccuracy, ...comparison.config.map((d) => [d.path, ...d.values.map((v) => (v === undefined ? '–' : JSON.stringify(v)))])] };
     const title = `tlpipe: ${runs.value.map((r) => `${r.pipeline}/${r.id}`).join(' vs ')}`;
-    const file = await writeComparisonReport(path.resolve(options.out ?? page), title, runs.value.map((r) => ({ label: `${r.pipeline}/${r.id}`, dir: r.dir })), { metrics, config });
+    const file = await writeComparisonReport(path.resolve(options.out ?? page), runs.value.map((r) => ({ label: `${r.pipeline}/${r.id}`, dir: r.dir })), (compared) => renderComparisonReport(title, compared, { metrics, config }));
     // What could not be read (a damaged file, a configuration not compared) is said, not just left blank.
     return ok({ file }, comparison.notes.map((note) => ({ ...problem(refs.join(' '), note), severity: 'warning' as const })));
   });

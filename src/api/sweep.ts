@@ -8,6 +8,7 @@ import { compareTrials, expandTrials, resolveSweep, type SweepSpec } from '../pl
 import { fileSystemError } from '../store/disk-errors.js';
 import { FINAL_TRIAL_STATES, listSweeps, SWEEP_FILE, SweepFolder, type SweepRecord, type SweepTrialPlan, type TrialState } from '../store/sweep-folder.js';
 import { writeSweepReport } from '../store/sweep-report.js';
+import { renderSweepReport } from '../render/sweep-report.js';
 import { runTrialsLocally } from '../sweep/local-trials.js';
 import { trialJobOf, type TrialJob } from '../sweep/trial-messages.js';
 import type { RunEvent } from '../engine/events.js';
@@ -244,7 +245,7 @@ async function runSweep(folder: SweepFolder, runsRoot: string, options: SweepOpt
   const status: SweepRecord['status'] = interrupted ? 'interrupted' : finalCounts.failed > 0 || finalCounts.queued + finalCounts.running > 0 ? 'failed' : 'completed';
   const best = bestOf(record, final).best;
   await folder.update({ status, endedAt: new Date().toISOString(), ...(best ? { best } : {}) });
-  const paths = await writeSweepReport(folder, final);
+  const paths = await writeSweepReport(folder, final, renderSweepReport);
   const trialsList = [...final.values()].sort((a, b) => a.index - b.index);
   emit({ type: 'sweep-end', id: record.id, dir: folder.dir, status, counts: finalCounts, ...(best ? { best } : {}), seconds: (Date.now() - started) / 1000, paths });
   const info: SweepInfo = { id: record.id, dir: folder.dir, record: folder.record, trials: trialsList, paths };

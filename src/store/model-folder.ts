@@ -8,7 +8,7 @@ import type { Preprocessing } from '../engine/data/preprocess.js';
 import type { ExportFiles } from '../engine/train/checkpoints.js';
 import { confinedPath, readBackFile, readBackIfPresent } from '../platform/read-back.js';
 import { weightSpecsProblem } from '../platform/weight-specs.js';
-import { writeDemoPage } from './demo-page.js';
+import { writeDemoPage, type DemoPageRenderer } from './demo-page.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
 import { MANIFEST_FILE, readVerifiedFiles, writeFolderManifest } from './file-manifest.js';
 
@@ -165,12 +165,12 @@ export function fileModelHandler(dir: string, verified?: ReadonlyMap<string, Uin
  * to carry inside a page), then manifest.json last: a folder whose manifest
  * reads was written whole.
  */
-export async function writeExportFiles(runDir: string, files: ExportFiles, relativeDir = MODEL_DIR): Promise<void> {
+export async function writeExportFiles(runDir: string, files: ExportFiles, renderDemoPage: DemoPageRenderer, relativeDir = MODEL_DIR): Promise<void> {
   const dir = path.join(runDir, relativeDir);
   await writeFileAtomic(path.join(dir, LABELS_FILE), JSON.stringify(files.labels, null, 2) + '\n');
   await writeFileAtomic(path.join(dir, PREPROCESSING_FILE), JSON.stringify(files.preprocessing, null, 2) + '\n');
   await writeFileAtomic(path.join(dir, PROBE_FILE), JSON.stringify(files.probe) + '\n');
-  if (files.demoPage !== false) await writeDemoPage(dir, writeFileAtomic, { always: files.demoPage === true });
+  if (files.demoPage !== false) await writeDemoPage(dir, writeFileAtomic, renderDemoPage, { always: files.demoPage === true });
   await writeFolderManifest(dir);
 }
 

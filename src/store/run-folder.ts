@@ -9,6 +9,7 @@ import { writeFileAtomic } from './atomic-write.js';
 import { readCheckpointIndex, writeCheckpointIndex } from './checkpoint-index.js';
 import { readVerifiedFiles, writeFolderManifest } from './file-manifest.js';
 import { gitState } from './git-state.js';
+import type { DemoPageRenderer } from './demo-page.js';
 import { fileModelHandler, writeExportFiles } from './model-folder.js';
 import { RunLock, type LockOwner } from './run-lock.js';
 import { readRunRecord, versions, writeRunRecord, type RunRecord, type RunStatus } from './run-record.js';
@@ -32,7 +33,8 @@ export class RunFolder implements RunOutput {
   /** The folder's lock while this process runs or resumes it: one owner at a time. */
   private held: RunLock | undefined;
 
-  private constructor(readonly dir: string, record: RunRecord) {
+  /** `renderDemoPage`: the exported models' index.html, rendered above the store (src/render/). */
+  private constructor(readonly dir: string, record: RunRecord, private readonly renderDemoPage: DemoPageRenderer) {
     this.current = record;
   }
 
@@ -45,8 +47,8 @@ export class RunFolder implements RunOutput {
   }
 
   /** An existing run's folder, to resume it. */
-  static async open(dir: string): Promise<RunFolder> {
-    return new RunFolder(path.resolve(dir), await readRunRecord(dir));
+  static async open(dir: string, renderDemoPage: DemoPageRenderer): Promise<RunFolder> {
+    return new RunFolder(path.resolve(dir), await readRunRecord(dir), renderDemoPage);
   }
 
   /**
@@ -54,7 +56,7 @@ export class RunFolder implements RunOutput {
    * exclusive mkdir of runs/<pipeline>/.ids/<NNNN> first, so two runs
    * started at the same moment never share a number, whatever their fingerprints.
    */
-  static async create(options: { runsRoot: string; pipeline: string; pipelineFile: string; pipelineText: string; fingerprint: string; seed: number; overrides?: Record<string, unknown> }): Promise<RunFolder> {
+  static async create(options: { runsRoot: string; pipeline: string; pipelineFile: string; pipelineText: string; fingerprint: string; seed: number; overrides?: Record<string, unknown>; renderDemoPage: DemoPageRenderer }): Promise<RunFolder> {
     // Defence in depth: the format already restricts names; nothing may lead out of the runs folder.
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(options.pipeline)) throw new Error(`unsafe pipeline name for a run folder: ${JSON.stringify(options.pipeline)}`);
     const pipelineDir = path.join(options.runsRoot, options.pipeline);
@@ -74,7 +76,7 @@ export class RunFolder implements RunOutput {
       versions: versions(),
       ...(options.overrides && Object.keys(options.overrides).length > 0 ? { overrides: options.overrides } : {}),
     };
-    const run = new RunFolder(dir, record);
+    const run = new RunFolder(dir, record, options.renderDemoPage);
     // A folder this process just made is free; the lock keeps a resume of it out while it runs.
     const locked = await RunLock.acquire(dir, 'run');
     if (!locked.ok) throw new Error(`the new run folder ${dir} is locked by another process`);
@@ -185,7 +187,7 @@ export class RunFolder implements RunOutput {
 
   async writeExportFiles(files: ExportFiles, relativeDir?: string): Promise<void> {
     await this.present();
-    return writeExportFiles(this.dir, files, relativeDir);
+    return writeExportFiles(this.dir, files, this.renderDemoPage, relativeDir);
   }
 
   // ——— The run's record and log ———

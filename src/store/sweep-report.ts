@@ -1,12 +1,24 @@
 import path from 'node:path';
-import { compareTrials, rankingRule } from '../plan/sweep-trials.js';
+import { compareTrials } from '../plan/sweep-trials.js';
 import { readMetricRows } from './metrics-file.js';
-import { csvField } from './report-file.js';
-import { renderComparisonReport, type ComparedRun } from './report-html.js';
-import type { SweepFolder, TrialState } from './sweep-folder.js';
+import { csvField, type ComparedRunMetrics } from './report-file.js';
+import type { SweepFolder, SweepRecord, TrialState } from './sweep-folder.js';
 
 export const RESULTS_FILE = 'results.csv';
 export const SWEEP_REPORT_FILE = 'report.html';
+
+/** What a sweep's report page shows, read from the sweep's record and its trials' runs. */
+export interface SweepReportSources {
+  record: SweepRecord;
+  states: ReadonlyMap<number, TrialState>;
+  /** Each completed trial's rank (1 the best), as results.csv has it. */
+  rankOf: ReadonlyMap<number, number>;
+  /** The curves of the trials whose runs have metrics, in trial order. */
+  compared: ComparedRunMetrics[];
+}
+
+/** The renderer of a sweep's report page, handed in from above the store (src/render/). */
+export type SweepReportRenderer = (sources: SweepReportSources) => string;
 
 /**
  * results.csv and report.html of a sweep, from its record and its trials'
@@ -15,8 +27,9 @@ export const SWEEP_REPORT_FILE = 'report.html';
  * same sweep gives the same file with -j 1, -j 3 or on a queue. `rank` is
  * the order of the completed trials by the sweep's metric, then val_loss,
  * then the trial index (compareTrials): rank 1 is the best, ties included.
+ * report.html is what `render` makes of the trials' curves and states.
  */
-export async function writeSweepReport(folder: SweepFolder, states: ReadonlyMap<number, TrialState>): Promise<{ results: string; report: string }> {
+export async function writeSweepReport(folder: SweepFolder, states: ReadonlyMap<number, TrialState>, render: SweepReportRenderer): Promise<{ results: string; report: string }> {
   const { record } = folder;
   const names = record.spec.parameters.map((p) => p.name);
   const metric = record.spec.metric.name;
@@ -39,23 +52,13 @@ export async function writeSweepReport(folder: SweepFolder, states: ReadonlyMap<
   await folder.writeFile(RESULTS_FILE, [header.map(csvField).join(','), ...rows.map((r) => r.join(','))].join('\n') + '\n');
 
   const runsRoot = path.dirname(path.dirname(path.dirname(folder.dir)));
-  const compared: ComparedRun[] = [];
+  const compared: ComparedRunMetrics[] = [];
   for (const trial of record.trials) {
     const run = states.get(trial.index)?.run;
     if (!run) continue;
     const metrics = await readMetricRows(path.join(runsRoot, run)).catch(() => []);
     if (metrics.length > 0) compared.push({ label: `trial ${trial.index}`, metrics });
   }
-  const fixed = (v: number | undefined): string => (v === undefined ? '–' : v.toFixed(4));
-  const table = {
-    header: ['trial', 'status', ...names, metric, ...(withValLoss ? ['val loss'] : []), 'rank', 'test accuracy', 'run', 'note'],
-    rows: record.trials.map((trial) => {
-      const state = states.get(trial.index);
-      const best = record.best?.index === trial.index ? ' ★ best' : '';
-      return [`trial ${trial.index}`, `${state?.status ?? 'queued'}${best}`, ...names.map((n) => JSON.stringify(trial.values[n])), fixed(state?.metric), ...(withValLoss ? [fixed(state?.valLoss)] : []), String(rankOf.get(trial.index) ?? '–'), fixed(state?.test?.accuracy), state?.run ?? '–', (state?.status === 'completed' ? '' : state?.reason ?? '').split('\n')[0]!];
-    }),
-  };
-  const title = `sweep ${record.pipeline}/sweeps/${record.id}: ${record.spec.method}, ${record.trials.length} trials; best: ${rankingRule(record.spec.metric)}`;
-  await folder.writeFile(SWEEP_REPORT_FILE, renderComparisonReport(title, compared, { metrics: table }));
+  await folder.writeFile(SWEEP_REPORT_FILE, render({ record, states, rankOf, compared }));
   return { results: path.join(folder.dir, RESULTS_FILE), report: path.join(folder.dir, SWEEP_REPORT_FILE) };
 }

@@ -5,17 +5,21 @@ import { describe, it } from 'node:test';
 import { packageRoot } from '../../src/package/package-root.js';
 
 /**
- * Imports go one way: cli → api → watch/progress/sweep → store → engine → plan →
- * format → platform (the few things Node itself gets wrong, worked around
+ * Imports go one way: cli → api → watch/progress/sweep → render → store → engine →
+ * plan → format → platform (the few things Node itself gets wrong, worked around
  * once, and reading back files nothing vouches for) → diagnostics/package. A folder imports from folders below it (and
  * from itself). The store implements the engine's output interfaces, so it
- * may use the engine's types, never its code; the CLI uses the layers under
- * the API only for types and for printing (progress, diagnostics).
+ * may use the engine's types, never its code; rendering (report pages,
+ * charts, the demo page) makes text from what the store reads and hands it
+ * back to the store to write, so it too uses the engine's types only; the
+ * CLI uses the layers under the API only for types and for printing
+ * (progress, diagnostics).
  */
-const RANK: Readonly<Record<string, number>> = { diagnostics: 0, package: 0, platform: 0.5, format: 1, plan: 2, engine: 3, store: 4, progress: 5, watch: 5, sweep: 5, api: 6, cli: 7 };
+const RANK: Readonly<Record<string, number>> = { diagnostics: 0, package: 0, platform: 0.5, format: 1, plan: 2, engine: 3, store: 4, render: 4.5, progress: 5, watch: 5, sweep: 5, api: 6, cli: 7 };
 /** Layers a folder may import code (not only types) from, beyond the rank rule. */
 const CODE_FROM: Readonly<Record<string, readonly string[] | undefined>> = {
   store: ['diagnostics', 'package', 'platform', 'format', 'plan', 'store'],
+  render: ['diagnostics', 'package', 'platform', 'format', 'plan', 'store', 'render'],
   cli: ['cli', 'api', 'progress', 'diagnostics', 'package'],
 };
 
@@ -59,7 +63,7 @@ describe('imports go one way', () => {
     assert.deepEqual(upward.map((i) => `${i.from}:${i.line} → ${i.to}`), []);
   });
 
-  it('the store uses the engine\'s types only, and the CLI only the API, progress and diagnostics for code', () => {
+  it('the store and rendering use the engine\'s types only, and the CLI only the API, progress and diagnostics for code', () => {
     const crossing = imports.filter((i) => !i.typeOnly && CODE_FROM[layer(i.from)] && !CODE_FROM[layer(i.from)]!.includes(layer(i.to)));
     assert.deepEqual(crossing.map((i) => `${i.from}:${i.line} → ${i.to}`), []);
   });

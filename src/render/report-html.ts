@@ -7,7 +7,7 @@
  */
 import type { EpochMetrics } from '../engine/events.js';
 import type { MonitorName } from '../format/types.js';
-import type { StoredGallery, StoredGalleryImage } from './gallery-file.js';
+import type { StoredGallery, StoredGalleryImage } from '../store/gallery-file.js';
 import { escapeHtml as escape, lineChart, type EpochMark, type Series } from './report-charts.js';
 
 type MetricRow = Omit<EpochMetrics, 'seconds' | 'stageEpoch'> & { seconds?: number; stageEpoch?: number };

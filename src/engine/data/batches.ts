@@ -17,12 +17,14 @@ export async function* prefetched(source: BatchSource, chunks: number[][]): Asyn
   for (let i = 0; i < chunks.length; i++) {
     const current = await next!;
     next = i + 1 < chunks.length ? source.batch(chunks[i + 1]!) : undefined;
+    let consumed = false;
     try {
       yield { positions: chunks[i]!, ...current };
-    } catch (error) {
-      // Dispose what was already prefetched before passing the error on.
-      if (next) tf.dispose(Object.values(await next));
-      throw error;
+      consumed = true;
+    } finally {
+      // The consumer stopped here (an error or a break in its loop calls `return`, which runs only this):
+      // dispose what was already prefetched; a batch that failed to load has nothing to dispose, and its error is not the one to report.
+      if (!consumed && next) await next.then((batch) => tf.dispose(Object.values(batch)), () => undefined);
     }
   }
 }

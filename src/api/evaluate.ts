@@ -5,7 +5,7 @@ import { DECODED_CACHE_BYTES, listImageFolder, readImageSplits } from '../engine
 import { exampleSource } from '../engine/evaluate/evaluate.js';
 import type { TestMetrics } from '../engine/evaluate/metrics.js';
 import { evaluateExportedModel } from '../engine/evaluate/exported-model.js';
-import type { BatchSource } from '../engine/train/train-stage.js';
+import type { BatchSource } from '../engine/data/batches.js';
 import { inferenceBatch } from '../plan/memory-estimate.js';
 import { writeFileAtomic, writeJsonAtomic } from '../store/atomic-write.js';
 import type { ExportedModelInfo } from '../store/model-folder.js';

@@ -4,7 +4,8 @@ import type { SplitData } from '../data/datasets.js';
 import { UserError } from '../../diagnostics/user-error.js';
 import { testMetrics, type TestMetrics } from './metrics.js';
 import { imageBatch, oneHotBatch, vectorBatch, type Preprocessing } from '../data/preprocess.js';
-import { batchLoss, chunk, prefetched, range, type BatchSource } from '../train/train-stage.js';
+import { chunk, prefetched, range, type BatchSource } from '../data/batches.js';
+import { batchLoss } from '../train/loss.js';
 
 /** Examples per inference batch when evaluating or extracting features. */
 export const INFERENCE_BATCH = 32;

@@ -5,7 +5,7 @@ import type { Plan } from '../../plan/types.js';
 import { foldBatchNorm } from '../model/fold-batch-norm.js';
 import { knownLayerClasses } from '../model/local-model.js';
 import { checkLayerWeights, checkTopology, type KerasTopology } from '../model/model-topology.js';
-import type { BatchSource } from '../train/train-stage.js';
+import type { BatchSource } from '../data/batches.js';
 import { evaluateExamples } from './evaluate.js';
 import type { TestMetrics } from './metrics.js';
 

@@ -8,7 +8,7 @@ import type { RunInputs } from '../facts/gather-facts.js';
 import type { RandomStreams } from '../random.js';
 import type { CheckpointWriter, ResumeChoice, RunOutput, StageSummary } from '../train/checkpoints.js';
 import type { BaselineResult } from '../train/scratch-baseline.js';
-import type { BatchSource } from '../train/train-stage.js';
+import type { BatchSource } from '../data/batches.js';
 import type { FeatureWorkerPool } from '../workers/feature-pool.js';
 import { prefixModel, suffixModel } from '../model/split-model.js';
 

@@ -6,7 +6,8 @@ import type { Preprocessing } from '../data/preprocess.js';
 import type { EpochMetrics } from '../events.js';
 import { checkpointModelProblem, trainerStateProblem, weightsFitProblem } from './checkpoint-checks.js';
 import { isImprovement, monitoredValue } from './monitors.js';
-import { optimizerState, type EpochEnd, type OptimizerSnapshot, type StageOutcome, type StageState } from './train-stage.js';
+import { optimizerState, type OptimizerSnapshot } from './optimizers.js';
+import type { EpochEnd, StageOutcome, StageState } from './train-stage.js';
 
 /** What the exported model folder holds beside model.json and its weights. */
 export interface ExportFiles {

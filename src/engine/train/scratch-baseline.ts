@@ -6,7 +6,8 @@ import { setBatchNormPolicy } from '../model/frozen-batch-norm.js';
 import type { TestMetrics } from '../evaluate/metrics.js';
 import { buildHeadLayers, composeModel } from '../model/build-models.js';
 import { RandomStreams, SeededRandom } from '../random.js';
-import { trainStage, type BatchSource, type StageOutcome } from './train-stage.js';
+import type { BatchSource } from '../data/batches.js';
+import { trainStage, type StageOutcome } from './train-stage.js';
 
 export interface BaselineResult {
   stages: (StageOutcome & { name: string })[];

@@ -6,7 +6,7 @@ import { selectBackend } from '../../../src/engine/kernels/backend.js';
 import { readDataset } from '../../../src/engine/data/datasets.js';
 import { imageBatch, pixelsTensor, preprocessingFor } from '../../../src/engine/data/preprocess.js';
 import { SeededRandom } from '../../../src/engine/random.js';
-import { batchLoss } from '../../../src/engine/train/train-stage.js';
+import { batchLoss } from '../../../src/engine/train/loss.js';
 import type { AugmentSpec } from '../../../src/format/types.js';
 
 const OFF: AugmentSpec = { flipHorizontal: false, rotate: 0, zoom: 0, translate: 0, brightness: 0, contrast: 0 };

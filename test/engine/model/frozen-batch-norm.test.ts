@@ -6,7 +6,8 @@ import { readDataset, type LoadedDataset } from '../../../src/engine/data/datase
 import { buildBase, buildHeadLayers, composeModel } from '../../../src/engine/model/build-models.js';
 import { imageBatch, oneHotBatch, preprocessingFor } from '../../../src/engine/data/preprocess.js';
 import { SeededRandom } from '../../../src/engine/random.js';
-import { trainStage, type BatchSource } from '../../../src/engine/train/train-stage.js';
+import type { BatchSource } from '../../../src/engine/data/batches.js';
+import { trainStage } from '../../../src/engine/train/train-stage.js';
 import { cutTopology } from '../../../src/engine/model/model-topology.js';
 import { loadZooArtifacts } from '../../../src/engine/model/zoo.js';
 

@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../../src/engine/kernels/backend.js';
 import { buildHeadLayers, buildHeadModel } from '../../../src/engine/model/build-models.js';
 import { SeededRandom } from '../../../src/engine/random.js';
-import { trainStage, type BatchSource } from '../../../src/engine/train/train-stage.js';
+import type { BatchSource } from '../../../src/engine/data/batches.js';
+import { trainStage } from '../../../src/engine/train/train-stage.js';
 import type { PlanStage } from '../../../src/plan/types.js';
 import type { OptimizerSpec } from '../../../src/format/types.js';
 

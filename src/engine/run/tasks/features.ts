@@ -7,7 +7,7 @@ import { oneHotBatch } from '../../data/preprocess.js';
 import { RunInterrupted } from '../../errors.js';
 import type { EventListener } from '../../events.js';
 import { foldBatchNorm } from '../../model/fold-batch-norm.js';
-import { chunk, prefetched, range, type BatchSource } from '../../train/train-stage.js';
+import { chunk, prefetched, range, type BatchSource } from '../../data/batches.js';
 import { FeatureWorkerPool, featureWorkerCount, MIN_EXAMPLES_FOR_WORKERS } from '../../workers/feature-pool.js';
 import type { RunState, SplitSources } from '../run-state.js';
 

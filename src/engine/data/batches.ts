@@ -1,0 +1,40 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** A split that yields model inputs and one-hot targets for any list of its examples. */
+export interface BatchSource {
+  count: number;
+  /** Both tensors belong to the caller, who disposes them. */
+  batch(positions: number[]): Promise<{ x: tf.Tensor; y: tf.Tensor }>;
+}
+
+/**
+ * Yields the batches for `chunks` in order, asking for the next one before
+ * the current one is used: image decoding (sharp, on libuv's threads) then
+ * overlaps the training step (tfjs, on this thread).
+ */
+export async function* prefetched(source: BatchSource, chunks: number[][]): AsyncGenerator<{ positions: number[]; x: tf.Tensor; y: tf.Tensor }> {
+  let next = chunks.length > 0 ? source.batch(chunks[0]!) : undefined;
+  for (let i = 0; i < chunks.length; i++) {
+    const current = await next!;
+    next = i + 1 < chunks.length ? source.batch(chunks[i + 1]!) : undefined;
+    let consumed = false;
+    try {
+      yield { positions: chunks[i]!, ...current };
+      consumed = true;
+    } finally {
+      // The consumer stopped here (an error or a break in its loop calls `return`, which runs only this):
+      // dispose what was already prefetched; a batch that failed to load has nothing to dispose, and its error is not the one to report.
+      if (!consumed && next) await next.then((batch) => tf.dispose(Object.values(batch)), () => undefined);
+    }
+  }
+}
+
+export function chunk(items: number[], size: number): number[][] {
+  const out: number[][] = [];
+  for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
+  return out;
+}
+
+export function range(start: number, end: number): number[] {
+  return Array.from({ length: end - start }, (_, i) => start + i);
+}

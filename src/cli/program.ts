@@ -8,7 +8,9 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { version } from '../package/package-root.js';
+import { settingProblems, settingsTable, TEST_SUITE_VARIABLES } from '../api/settings.js';
 import { COMMANDS, type CommandSpec } from './commands.js';
+import { formatSettings } from './format-settings.js';
 import { commandFinished, EXIT, handleSignals, printLine, processPrinter, type Printer } from './output.js';
 
 const EPILOG = `
@@ -24,7 +26,13 @@ function program(print: Printer, setExit: (code: number) => void): Command {
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ writeOut: print.out, writeErr: print.err, outputError: (text, write) => write(`tlpipe: ${text}`) })
+    .addOption(new Option('--help-env', 'list the TLPIPE_* environment variables: their defaults and what they set'))
     .addHelpText('after', EPILOG);
+  // Printed as --version is: it ends parsing, with exit code 0.
+  root.on('option:help-env', () => {
+    printLine(print.out, formatSettings(settingsTable(), TEST_SUITE_VARIABLES));
+    throw new CommanderError(EXIT.ok, 'tlpipe.helpEnv', '(outputHelpEnv)');
+  });
   for (const spec of COMMANDS) root.addCommand(command(spec, print, setExit));
   return root;
 }
@@ -48,9 +56,20 @@ function command(spec: CommandSpec, print: Printer, setExit: (code: number) => v
     // commander passes the arguments, then the options object, then the command.
     const options = values[values.length - 2] as Record<string, unknown>;
     const positional = values.slice(0, spec.args.length).flatMap((v) => (v === undefined ? [] : Array.isArray(v) ? (v as string[]) : [String(v)]));
-    setExit(await spec.run({ positional, options }, print));
+    setExit(environmentUsable(print) ? await spec.run({ positional, options }, print) : EXIT.usage);
   });
   return cmd;
+}
+
+/**
+ * Whether every TLPIPE_* variable holds a value it takes; if not, says which
+ * do not. Checked before any command starts, so that a mistyped value stops
+ * it at once rather than at the first module that reads it, mid-run.
+ */
+function environmentUsable(print: Printer): boolean {
+  const problems = settingProblems();
+  for (const problem of problems) printLine(print.err, `tlpipe: error: ${problem.message}\n  hint: ${problem.hint}`);
+  return problems.length === 0;
 }
 
 /**

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { settingsTable } from '../../src/api/settings.js';
 import { COMMANDS } from '../../src/cli/commands.js';
 import { runCli } from '../../src/cli/program.js';
 
@@ -68,4 +69,50 @@ describe('runCli leaves the process alone', () => {
     assert.deepEqual(['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => process.listenerCount(s)), before);
     assert.equal(process.exitCode, undefined);
   });
+});
+
+describe('the environment', () => {
+  /** Runs the CLI with `env` set in this process, then puts the variables back as they were. */
+  async function withEnv(env: Record<string, string>, args: string[]): Promise<Awaited<ReturnType<typeof cli>>> {
+    const before = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, env);
+    try {
+      return await cli(args);
+    } finally {
+      for (const [name, value] of Object.entries(before)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  }
+
+  it('--help-env lists every variable with its default and description, exit 0', async () => {
+    const r = await cli(['--help-env']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    const text = r.stdout.replace(/\s+/g, ' ');
+    for (const row of settingsTable()) assert.ok(text.includes(`${row.name} ${row.default} ${row.description}`), row.name);
+    assert.match(r.stdout, /TLPIPE_REQUIRE_REDIS/, 'and those only the test suite reads');
+    assert.ok(r.stdout.split('\n').every((line) => line.length <= 100), 'fits 100 columns');
+  });
+
+  it('--help names --help-env', async () => {
+    assert.match((await cli(['--help'])).stdout, /--help-env +list the TLPIPE_\* environment variables/);
+  });
+
+  const cases: { name: string; env: Record<string, string>; args: string[]; code: number; err: RegExp; out?: RegExp }[] = [
+    { name: 'a bad value stops a command before it starts, exit 2', env: { TLPIPE_WORKERS: 'abc' }, args: ['compare', 'a', 'b'], code: 2, err: /^tlpipe: error: TLPIPE_WORKERS is 'abc', not a whole number ≥ 1\n {2}hint: unset it for the default \(cores, at most 4\); tlpipe --help-env lists every variable\n$/ },
+    { name: 'every bad value is named', env: { TLPIPE_WORKERS: '0', TLPIPE_FROZEN_PREFIX: 'no' }, args: ['compare', 'a', 'b'], code: 2, err: /TLPIPE_WORKERS is '0'[\s\S]*TLPIPE_FROZEN_PREFIX is 'no', not 0 or 1/ },
+    { name: '--help still works with a bad value', env: { TLPIPE_WORKERS: 'abc' }, args: ['run', '--help'], code: 0, err: /^$/, out: /^Usage: tlpipe run/ },
+    { name: '--help-env still works with a bad value', env: { TLPIPE_WORKERS: 'abc' }, args: ['--help-env'], code: 0, err: /^$/, out: /TLPIPE_WORKERS/ },
+    { name: 'an empty value is the default', env: { TLPIPE_WORKERS: '' }, args: ['compare', 'p/0001'], code: 2, err: /^tlpipe: error: compare takes at least two runs\n$/ },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const r = await withEnv(c.env, c.args);
+      assert.equal(r.code, c.code, r.stderr);
+      assert.match(r.stderr, c.err);
+      if (c.out) assert.match(r.stdout, c.out);
+    });
+  }
 });

@@ -12,15 +12,16 @@ function mkdtempIn(dir: string, name: string): string {
 // The help, usage and argument cases run in-process in test/cli/program.test.ts; these few run the bin, to show it wires them to the process.
 describe('the bin', { concurrency: true }, () => {
   const dir = workspace('usage');
-  const cases: { name: string; args: string[]; code: number; out?: RegExp; err?: RegExp }[] = [
+  const cases: { name: string; args: string[]; env?: Record<string, string>; code: number; out?: RegExp; err?: RegExp }[] = [
     { name: '--help', args: ['--help'], code: 0, out: /Commands:\n {2}run \[options\] <pipeline>/ },
     { name: '--version and -V print the version', args: ['-V'], code: 0, out: /^\d+\.\d+\.\d+\n$/ },
     { name: 'unknown command, with the nearest one', args: ['rnu'], code: 2, err: /unknown command 'rnu'\n\(Did you mean run\?\)/ },
     { name: 'models lists the offline zoo', args: ['models'], code: 0, out: /^mobilenet_v2 +offline +224×224, ≥ 32 +out_relu +162 +2.6 M/m },
+    { name: 'a TLPIPE_* variable set to a value it does not take', args: ['validate', 'x.yaml'], env: { TLPIPE_WORKERS: 'many' }, code: 2, err: /^tlpipe: error: TLPIPE_WORKERS is 'many', not a whole number ≥ 1$/m },
   ];
   for (const c of cases) {
     it(c.name, async () => {
-      const r = await tlpipe(c.args, dir);
+      const r = await tlpipe(c.args, dir, c.env);
       assert.equal(r.code, c.code, r.stderr);
       if (c.out) assert.match(r.stdout, c.out);
       if (c.err) assert.match(r.stderr, c.err);

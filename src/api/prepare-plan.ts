@@ -10,6 +10,7 @@ import { decideFromProbe } from '../plan/strategy.js';
 import type { Plan, StrategyMeasurement } from '../plan/types.js';
 import { findRun } from '../store/find-run.js';
 import { MODEL_DIR } from '../store/model-folder.js';
+import { setting } from '../platform/settings.js';
 
 /** A pipeline ready to run: the spec as planned, its inputs read (the base built), and the plan. */
 export interface PreparedPlan {
@@ -72,7 +73,7 @@ export async function planFromSpec(spec: PipelineSpec, read: LoadedInputs, sourc
   const gathered = await gatherFacts(spec, read, strategy);
   if (!gathered.ok) return { ok: false, diagnostics: gathered.diagnostics.map(place) };
   // TLPIPE_FROZEN_PREFIX=0 trains fine-tuning stages through the whole model, as tlpipe did before the prefix split (to compare).
-  const compiled = compilePlan(spec, gathered.value.facts, { frozenPrefix: process.env['TLPIPE_FROZEN_PREFIX'] !== '0' });
+  const compiled = compilePlan(spec, gathered.value.facts, { frozenPrefix: setting('TLPIPE_FROZEN_PREFIX') });
   if (!compiled.ok) {
     gathered.value.base.dispose();
     return { ok: false, diagnostics: compiled.diagnostics.map(place) };

@@ -3,6 +3,7 @@ import { open, stat } from 'node:fs/promises';
 import type { KeyPath } from '../diagnostics/diagnostic.js';
 import { UserError } from '../diagnostics/user-error.js';
 import { kindOf } from '../platform/read-back.js';
+import { setting } from '../platform/settings.js';
 
 /**
  * What tlpipe reads of a kind of file at most, in MiB. A bigger file is
@@ -13,8 +14,7 @@ export const FILE_LIMITS_MB = { image: 256, csv: 1024, idx: 4096, model: 64, wei
 export type FileKind = keyof typeof FILE_LIMITS_MB;
 
 export function fileLimitBytes(kind: FileKind): number {
-  const configured = Number(process.env['TLPIPE_MAX_FILE_MB']);
-  return (Number.isFinite(configured) && configured > 0 ? configured : FILE_LIMITS_MB[kind]) * 2 ** 20;
+  return (setting('TLPIPE_MAX_FILE_MB') ?? FILE_LIMITS_MB[kind]) * 2 ** 20;
 }
 
 const WHAT: Readonly<Record<FileKind, string>> = { image: 'image file', csv: 'CSV file', idx: 'IDX file', model: 'model file', weights: 'weight file' };

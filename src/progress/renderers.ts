@@ -3,6 +3,7 @@ import type { EpochMetrics, RunEvent, RunStartEvent } from '../engine/events.js'
 import { formatEventLine } from './event-lines.js';
 import { formatProgress, formatProgressBar, progressTracker } from './progress-rate.js';
 import { fitText } from './text-width.js';
+import { setting } from '../platform/settings.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
 
@@ -39,7 +40,7 @@ export function plainRenderer(writeLine: (line: string) => void, everyMs = progr
 }
 
 /** How often piped output reports a long phase: $TLPIPE_PROGRESS_S (10 s). */
-const progressIntervalMs = (): number => Number(process.env['TLPIPE_PROGRESS_S'] ?? 10) * 1000;
+const progressIntervalMs = (): number => setting('TLPIPE_PROGRESS_S') * 1000;
 
 /**
  * One JSON object per line per event, for machines: nothing else goes to

@@ -11,6 +11,7 @@ import { describeOwner, RunLock } from './run-lock.js';
 import { HEARTBEAT_MS, isAlive } from './run-status.js';
 import { makeDirs } from '../platform/make-dirs.js';
 import { DTYPE_BYTES, weightSpecsProblem } from '../platform/weight-specs.js';
+import { setting } from '../platform/settings.js';
 
 const META_FILE = 'meta.json';
 const DATA_FILE = 'data.bin';
@@ -80,7 +81,7 @@ export class StageCacheFiles implements StageCache {
    */
   constructor(
     readonly root: string,
-    readonly maxBytes = Number(process.env['TLPIPE_CACHE_MAX_MB'] ?? 4096) * 2 ** 20,
+    readonly maxBytes = setting('TLPIPE_CACHE_MAX_MB') * 2 ** 20,
     private readonly onDamaged?: (message: string) => void,
   ) {}
 
@@ -117,7 +118,7 @@ export class StageCacheFiles implements StageCache {
   async claim(kind: 'features' | 'stages', key: string, wait: { signal?: AbortSignal; onWait?: (holder: string) => void }): Promise<() => Promise<void>> {
     const dir = path.dirname(this.dir(kind, key));
     const unclaimed = async (): Promise<void> => undefined;
-    const deadline = Date.now() + Number(process.env['TLPIPE_CACHE_WAIT_S'] ?? 6 * 3600) * 1000;
+    const deadline = Date.now() + setting('TLPIPE_CACHE_WAIT_S') * 1000;
     let told = false;
     for (;;) {
       const got = await makeDirs(dir).then(() => RunLock.acquire(dir, 'stage cache', `${key}.claim`)).catch(() => undefined);

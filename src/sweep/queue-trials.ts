@@ -37,23 +37,20 @@ import { FINAL_TRIAL_STATES, newSweepUid, SWEEPS_DIR, SweepFolder, type TrialSta
 import { MAX_TRIAL_ATTEMPTS } from './local-trials.js';
 import { runTrial } from './run-trial.js';
 import { checkQueueJob, QUEUE_JOB_NAME, signedQueueJob, trialJobOf, type QueueJob, type TrialJob } from './trial-messages.js';
+import { setting } from '../platform/settings.js';
 
 export const QUEUE_NAME = 'tlpipe-trials';
 
-const seconds = (name: string, fallback: number): number => {
-  const value = Number(process.env[name] ?? fallback);
-  return (Number.isFinite(value) && value > 0 ? value : fallback) * 1000;
-};
 /** How long a job's lock lasts without renewal: a worker killed mid-trial gives its trial up after about this long. */
-const lockMs = (): number => seconds('TLPIPE_QUEUE_LOCK_S', 30);
+const lockMs = (): number => setting('TLPIPE_QUEUE_LOCK_S') * 1000;
 /** The first connection to Redis: a wrong address fails within this, rather than retrying for ever. */
-const connectMs = (): number => seconds('TLPIPE_QUEUE_CONNECT_S', 10);
+const connectMs = (): number => setting('TLPIPE_QUEUE_CONNECT_S') * 1000;
 /** The longest the coordinator waits without a line saying what it waits for. */
-const statusMs = (): number => seconds('TLPIPE_QUEUE_STATUS_S', 30);
+const statusMs = (): number => setting('TLPIPE_QUEUE_STATUS_S') * 1000;
 /** A job handed back by a worker that cannot see its sweep is offered again after this long (to other workers first). */
-const handBackMs = (): number => seconds('TLPIPE_QUEUE_HAND_BACK_S', 5);
+const handBackMs = (): number => setting('TLPIPE_QUEUE_HAND_BACK_S') * 1000;
 /** The shared secret jobs are signed with, when set. */
-const queueSecret = (): string | undefined => process.env['TLPIPE_QUEUE_SECRET'] || undefined;
+const queueSecret = (): string | undefined => setting('TLPIPE_QUEUE_SECRET');
 /** A trial's job is kept in Redis this long after it ends, so a late `sweep --resume` finds it. */
 const KEEP_S = 7 * 24 * 3600;
 /** A job Redis calls completed while the sweep folder has no record of its trial is queued again this many times, then its trial fails. */

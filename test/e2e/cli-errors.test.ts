@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { COMMANDS } from '../../src/cli/commands.js';
 import { hasStackTrace, startCli, TFJS_NODE, tlpipe, VALID, workspace, write, writeMnistSubsetIdx } from './cli-harness.js';
 
 function mkdtempIn(dir: string, name: string): string {
@@ -10,46 +9,22 @@ function mkdtempIn(dir: string, name: string): string {
   return path.join(dir, name);
 }
 
-describe('usage', { concurrency: true }, () => {
+// The help, usage and argument cases run in-process in test/cli/program.test.ts; these few run the bin, to show it wires them to the process.
+describe('the bin', { concurrency: true }, () => {
   const dir = workspace('usage');
-  const cases: { name: string; args: string[]; code: number; out?: RegExp; err?: RegExp }[] = [
-    { name: 'no command prints help', args: [], code: 0, out: /Usage: tlpipe \[options\] \[command\]/ },
+  const cases: { name: string; args: string[]; env?: Record<string, string>; code: number; out?: RegExp; err?: RegExp }[] = [
     { name: '--help', args: ['--help'], code: 0, out: /Commands:\n {2}run \[options\] <pipeline>/ },
     { name: '--version and -V print the version', args: ['-V'], code: 0, out: /^\d+\.\d+\.\d+\n$/ },
-    { name: 'validate --help', args: ['validate', '--help'], code: 0, out: /Usage: tlpipe validate \[options\] <pipelines\.\.\.>/ },
-    { name: 'plan --help', args: ['plan', '-h'], code: 0, out: /--json/ },
     { name: 'unknown command, with the nearest one', args: ['rnu'], code: 2, err: /unknown command 'rnu'\n\(Did you mean run\?\)/ },
-    { name: 'run without a file', args: ['run'], code: 2, err: /missing required argument 'pipeline'/ },
-    { name: 'run with two files', args: ['run', 'a.yaml', 'b.yaml'], code: 2, err: /too many arguments/ },
-    { name: 'unknown option, with the nearest one', args: ['run', 'x.yaml', '--jsn'], code: 2, err: /unknown option '--jsn'\n\(Did you mean --json\?\)/ },
-    { name: 'bad --backend', args: ['plan', 'x.yaml', '--backend', 'gpu'], code: 2, err: /argument 'gpu' is invalid. Allowed choices are auto, tensorflow, wasm, cpu/ },
-    { name: 'a --set without =', args: ['validate', 'x.yaml', '--set', 'seed'], code: 2, err: /--set takes key=value, got 'seed'/ },
-    { name: 'validate without files', args: ['validate'], code: 2, err: /missing required argument 'pipelines'/ },
     { name: 'models lists the offline zoo', args: ['models'], code: 0, out: /^mobilenet_v2 +offline +224×224, ≥ 32 +out_relu +162 +2.6 M/m },
-    { name: 'predict without images', args: ['predict', 'runs/x'], code: 2, err: /missing required argument 'images'/ },
-    { name: 'compare with one run', args: ['compare', 'p/0001'], code: 2, err: /compare takes at least two runs/ },
+    { name: 'a TLPIPE_* variable set to a value it does not take', args: ['validate', 'x.yaml'], env: { TLPIPE_WORKERS: 'many' }, code: 2, err: /^tlpipe: error: TLPIPE_WORKERS is 'many', not a whole number ≥ 1$/m },
   ];
   for (const c of cases) {
     it(c.name, async () => {
-      const r = await tlpipe(c.args, dir);
+      const r = await tlpipe(c.args, dir, c.env);
       assert.equal(r.code, c.code, r.stderr);
       if (c.out) assert.match(r.stdout, c.out);
       if (c.err) assert.match(r.stderr, c.err);
-    });
-  }
-});
-
-describe('help is generated from the command table', { concurrency: true }, () => {
-  const dir = workspace('help');
-  for (const command of COMMANDS) {
-    it(`${command.name} --help shows its arguments and every option`, async () => {
-      const r = await tlpipe([command.name, '--help'], dir);
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`^Usage: tlpipe ${command.name}`));
-      // Help wraps long lines; compare with the white space folded.
-      const text = r.stdout.replace(/\s+/g, ' ');
-      for (const arg of command.args) assert.ok(text.includes(arg.description), `${command.name}: argument ${arg.syntax}`);
-      for (const option of command.options) assert.ok(r.stdout.includes(option.flags), `${command.name}: ${option.flags}`);
     });
   }
 });

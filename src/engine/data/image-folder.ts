@@ -8,6 +8,7 @@ import { throwIfAborted } from '../errors.js';
 import { readRegularFile, unreadable } from '../read-file.js';
 import type { LoadedDataset, SkippedFile, SplitData } from './dataset-types.js';
 import type { Selection } from './selection.js';
+import { setting } from '../../platform/settings.js';
 
 /** Extensions sharp's prebuilt libvips decodes; matched case-insensitively. */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'] as const;
@@ -157,8 +158,7 @@ export type FitMode = 'fill' | 'cover' | 'contain';
  * declares a huge canvas would otherwise cost seconds of CPU and gigabytes.
  */
 export function maxImagePixels(): number {
-  const configured = Number(process.env['TLPIPE_MAX_IMAGE_PIXELS']);
-  return Number.isInteger(configured) && configured > 0 ? configured : 40_000_000;
+  return setting('TLPIPE_MAX_IMAGE_PIXELS');
 }
 
 /**
@@ -198,7 +198,7 @@ export async function imageDimensions(file: string): Promise<{ width: number; he
  * Decoded pixels of image files are kept in memory up to this size (512 MiB,
  * or TLPIPE_DECODE_CACHE_MB); beyond it they are decoded again per batch.
  */
-export const DECODED_CACHE_BYTES = Number(process.env['TLPIPE_DECODE_CACHE_MB'] ?? 512) * 2 ** 20;
+export const DECODED_CACHE_BYTES = setting('TLPIPE_DECODE_CACHE_MB') * 2 ** 20;
 /** Files decoded at once: sharp decodes on libuv's thread pool, so this keeps both cores busy. */
 const DECODE_CONCURRENCY = 8;
 

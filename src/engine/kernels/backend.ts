@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../../format/types.js';
 import { UserError } from '../../diagnostics/user-error.js';
 import { registerWasmKernels } from './register-wasm-kernels.js';
+import { setting } from '../../platform/settings.js';
 
 export type ConcreteBackend = Exclude<BackendName, 'auto'>;
 
@@ -58,7 +59,7 @@ async function start(name: ConcreteBackend): Promise<void> {
   } else if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
     // Without these, wasm cannot train a convolution (fine-tuning a base, a conv head); the rest are faster paths.
-    registerWasmKernels((process.env['TLPIPE_WASM_NATIVE'] ?? '').split(',').map((name) => name.trim()).filter(Boolean));
+    registerWasmKernels(setting('TLPIPE_WASM_NATIVE'));
   }
   if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') returned false`);
   await tf.ready();

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../diagnostics/user-error.js';
 import { makeDirs } from '../../platform/make-dirs.js';
+import { setting } from '../../platform/settings.js';
 
 /** Where downloaded base models are kept: $TLPIPE_CACHE or ~/.cache/tlpipe. */
 export function cacheRoot(): string {
-  return process.env['TLPIPE_CACHE'] ?? path.join(os.homedir(), '.cache', 'tlpipe');
+  return setting('TLPIPE_CACHE');
 }
 
 export interface DownloadedModel {
@@ -33,7 +33,7 @@ export function isCached(url: string, root = cacheRoot()): boolean {
 
 /** The most a base model download may bring, all files together: $TLPIPE_MAX_DOWNLOAD_MB, 1 GiB by default. */
 export function maxDownloadBytes(): number {
-  return Number(process.env['TLPIPE_MAX_DOWNLOAD_MB'] ?? 1024) * 2 ** 20;
+  return setting('TLPIPE_MAX_DOWNLOAD_MB') * 2 ** 20;
 }
 
 interface FetchOptions {
@@ -53,12 +53,6 @@ function checkProtocol(url: string, allowHttp: boolean): void {
   );
 }
 
-/** Seconds from env `name`, or `fallback` when unset or not a positive number. */
-function seconds(name: string, fallback: number): number {
-  const value = Number(process.env[name]);
-  return (Number.isFinite(value) && value > 0 ? value : fallback) * 1000;
-}
-
 /**
  * How long a download may wait: for a connection, headers or the next bytes
  * ($TLPIPE_DOWNLOAD_IDLE_S, 30 s), and in all ($TLPIPE_DOWNLOAD_TIMEOUT_S,
@@ -66,8 +60,7 @@ function seconds(name: string, fallback: number): number {
  * a failed request is tried again ($TLPIPE_DOWNLOAD_RETRIES, 2).
  */
 export function downloadLimits(): { idleMs: number; totalMs: number; retries: number } {
-  const retries = Number(process.env['TLPIPE_DOWNLOAD_RETRIES']);
-  return { idleMs: seconds('TLPIPE_DOWNLOAD_IDLE_S', 30), totalMs: seconds('TLPIPE_DOWNLOAD_TIMEOUT_S', 600), retries: Number.isInteger(retries) && retries >= 0 ? retries : 2 };
+  return { idleMs: setting('TLPIPE_DOWNLOAD_IDLE_S') * 1000, totalMs: setting('TLPIPE_DOWNLOAD_TIMEOUT_S') * 1000, retries: setting('TLPIPE_DOWNLOAD_RETRIES') };
 }
 
 /** A failure worth another try: the network, a timeout, or the server's own trouble (5xx, 429). */

@@ -1,16 +1,15 @@
-import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { PixelBatch, SplitData } from '../data/datasets.js';
 import { RunInterrupted } from '../errors.js';
 import type { FeatureReply, FeatureRequest, FeatureWorkerData } from './feature-worker.js';
+import { setting } from '../../platform/settings.js';
 
 /** Below this many examples starting workers costs more than it saves. */
 export const MIN_EXAMPLES_FOR_WORKERS = 256;
 
 /** Workers for feature extraction: $TLPIPE_WORKERS, or one per core (at most 4). 1 means the main thread alone. */
 export function featureWorkerCount(): number {
-  const configured = Number(process.env['TLPIPE_WORKERS'] ?? Math.min(4, os.availableParallelism?.() ?? os.cpus().length));
-  return Number.isInteger(configured) && configured >= 1 ? configured : 1;
+  return setting('TLPIPE_WORKERS');
 }
 
 /**

@@ -1,12 +1,15 @@
-import type { Diagnostic, Result } from '../diagnostics/diagnostic.js';
 import path from 'node:path';
-import { gatherFacts, loadInputs, probeStrategy, type LoadedInputs, type RunInputs } from '../engine/facts/gather-facts.js';
+import type { Diagnostic, Result } from '../diagnostics/diagnostic.js';
 import type { EventListener } from '../engine/events.js';
-import { checkSpec, resolvePipeline, type LoadedPipeline } from '../format/load-pipeline.js';
+import { cutBase } from '../engine/facts/cut-base.js';
+import { gatherFacts, type RunInputs } from '../engine/facts/gather-facts.js';
+import { loadInputs, type LoadedInputs } from '../engine/facts/read-inputs.js';
+import { probeStrategy } from '../engine/facts/strategy-probe.js';
+import type { LoadedPipeline } from '../format/load-pipeline.js';
 import type { SourceFile } from '../format/source-file.js';
 import type { BackendName, PipelineSpec } from '../format/types.js';
 import { compilePlan } from '../plan/compile-plan.js';
-import { decideFromProbe } from '../plan/strategy.js';
+import { chooseStrategy } from '../plan/strategy.js';
 import type { Plan, StrategyMeasurement } from '../plan/types.js';
 import { findRun } from '../store/find-run.js';
 import { MODEL_DIR } from '../store/model-folder.js';
@@ -21,62 +24,79 @@ export interface PreparedPlan {
   plan: Plan;
 }
 
+export interface PrepareOptions {
+  backend?: BackendName;
+  runsRoot: string;
+  signal?: AbortSignal;
+  /** Reads the inputs instead of loadInputs (a sweep reads the data once for its trials). */
+  readInputs?: typeof loadInputs;
+  /** Hears what takes long before a run starts: `strategy: auto`'s probe. */
+  onEvent?: EventListener;
+}
+
 /**
- * Everything short of running, in the order the data flows: the spec (with
- * a `run:` base found in the runs folder), the inputs read, for `strategy:
- * auto` the probe measured and the decision made by the planner, the base
- * built at the cut the spec now names, the facts gathered, the plan
- * compiled. Whoever gets the value owns `inputs.base` and disposes it.
+ * Everything short of running, one way from the loaded file to the plan,
+ * each step once and in the order the data flows: a `run:` base found in
+ * the runs folder, the inputs read, for `strategy: auto` the probe measured
+ * and the planner's choice filled in, then (planFromSpec) the base cut, the
+ * facts gathered, the plan compiled. No step goes back to an earlier one:
+ * the file is resolved and checked once, when it is loaded. Whoever gets
+ * the value owns `inputs.base` and disposes it.
  */
-export async function preparePlan(
-  loaded: LoadedPipeline,
-  options: {
-    backend?: BackendName; runsRoot: string; signal?: AbortSignal;
-    /** Reads the inputs instead of loadInputs (a sweep reads the data once for its trials). */ readInputs?: typeof loadInputs;
-    /** Hears what takes long before a run starts: `strategy: auto`'s probe. */ onEvent?: EventListener;
-  },
-): Promise<Result<PreparedPlan>> {
+export async function preparePlan(loaded: LoadedPipeline, options: PrepareOptions): Promise<Result<PreparedPlan>> {
   const { source } = loaded;
   const located = (diagnostics: Diagnostic[]): { ok: false; diagnostics: Diagnostic[] } => ({ ok: false, diagnostics: diagnostics.map((d) => source.locate(d)) });
-  let spec = loaded.spec;
-  if (spec.base.run) {
-    // A run: base is the exported model of an earlier run, found in the runs folder.
-    const found = await findRun(options.runsRoot, spec.base.run.pipeline, spec.base.run.id);
-    if (!found.ok) return located([{ file: spec.file, path: ['base', 'model'], message: found.message, hint: found.hint, severity: 'error' }]);
-    spec = { ...spec, base: { ...spec.base, file: path.join(found.dir, MODEL_DIR, 'model.json'), run: { ...spec.base.run, id: found.record.id, fingerprint: found.record.fingerprint } } };
-  }
-  const read = await (options.readInputs ?? loadInputs)(spec, { ...(options.backend ? { backend: options.backend } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const found = await withRunBase(loaded.spec, options.runsRoot);
+  if (!found.ok) return located(found.diagnostics);
+  const read = await (options.readInputs ?? loadInputs)(found.value, { ...(options.backend ? { backend: options.backend } : {}), ...(options.signal ? { signal: options.signal } : {}) });
   if (!read.ok) {
     // A backend the caller's option chose is the option's problem, not a line of the file (which may name no backend).
     const byOption = (d: Diagnostic): boolean => options.backend !== undefined && d.path.length === 1 && d.path[0] === 'backend';
     return { ok: false, diagnostics: read.diagnostics.map((d) => (byOption(d) ? { ...d, file: `backend option '${options.backend}'` } : source.locate(d))) };
   }
-  let strategy: StrategyMeasurement | undefined;
-  if (spec.strategy?.requested === 'auto') {
-    const started = performance.now();
-    const probe = await probeStrategy(spec, read.value, options.onEvent);
-    if (probe) {
-      strategy = decideFromProbe(probe);
-      options.onEvent?.({ type: 'strategy-probe-end', chosen: strategy.chosen, decision: strategy.sentence, seconds: (performance.now() - started) / 1000 });
-      // The file resolved again with the choice; written keys still win.
-      spec = resolvePipeline(spec.file, loaded.written, { strategy: strategy.chosen, cut: strategy.cut });
-      const checked = checkSpec(spec, source);
-      if (checked.errors.length > 0) return { ok: false, diagnostics: checked.errors };
-    }
-  }
-  return planFromSpec(spec, read.value, source, strategy);
+  const decided = await decideAuto(found.value, loaded, read.value, options.onEvent);
+  return planFromSpec(decided.spec, read.value, source, decided.measurement);
 }
 
-/** The base built at the spec's cut, the facts gathered, the plan compiled; for a new run and for a resumed one. */
+/** A `run:` base is the exported model of an earlier run, found in the runs folder; other specs pass as they are. */
+async function withRunBase(spec: PipelineSpec, runsRoot: string): Promise<Result<PipelineSpec>> {
+  if (!spec.base.run) return { ok: true, value: spec, warnings: [] };
+  const found = await findRun(runsRoot, spec.base.run.pipeline, spec.base.run.id);
+  if (!found.ok) return { ok: false, diagnostics: [{ file: spec.file, path: ['base', 'model'], message: found.message, hint: found.hint, severity: 'error' }] };
+  const base = { ...spec.base, file: path.join(found.dir, MODEL_DIR, 'model.json'), run: { ...spec.base.run, id: found.record.id, fingerprint: found.record.fingerprint } };
+  return { ok: true, value: { ...spec, base }, warnings: [] };
+}
+
+/**
+ * `strategy: auto`: the probe measured (engine), the strategy chosen and its
+ * keys filled in (plan, from the choices the file was resolved with). Other
+ * specs, and bases the probe cannot measure, pass as they are.
+ */
+async function decideAuto(spec: PipelineSpec, loaded: LoadedPipeline, read: LoadedInputs, onEvent?: EventListener): Promise<{ spec: PipelineSpec; measurement?: StrategyMeasurement }> {
+  if (spec.strategy?.requested !== 'auto' || !loaded.strategyChoices) return { spec };
+  const started = performance.now();
+  const probe = await probeStrategy(spec, read, onEvent);
+  if (!probe) return { spec };
+  const { measurement, spec: chosen } = chooseStrategy(spec, loaded.strategyChoices, probe);
+  onEvent?.({ type: 'strategy-probe-end', chosen: measurement.chosen, decision: measurement.sentence, seconds: (performance.now() - started) / 1000 });
+  return { spec: chosen, measurement };
+}
+
+/**
+ * The base cut at the spec's cut (where the cut is checked), the facts
+ * gathered, the plan compiled: the end of preparePlan, and all of it for a
+ * resumed run, whose spec is the one its run folder recorded.
+ */
 export async function planFromSpec(spec: PipelineSpec, read: LoadedInputs, source: SourceFile | undefined, strategy?: StrategyMeasurement): Promise<Result<PreparedPlan>> {
   const place = (d: Diagnostic): Diagnostic => source?.locate(d) ?? d;
-  const gathered = await gatherFacts(spec, read, strategy);
-  if (!gathered.ok) return { ok: false, diagnostics: gathered.diagnostics.map(place) };
+  const cut = await cutBase(spec, read);
+  if (!cut.ok) return { ok: false, diagnostics: cut.diagnostics.map(place) };
+  const inputs = gatherFacts(spec, read, cut.value, strategy);
   // TLPIPE_FROZEN_PREFIX=0 trains fine-tuning stages through the whole model, as tlpipe did before the prefix split (to compare).
-  const compiled = compilePlan(spec, gathered.value.facts, { frozenPrefix: setting('TLPIPE_FROZEN_PREFIX') });
+  const compiled = compilePlan(spec, inputs.facts, { frozenPrefix: setting('TLPIPE_FROZEN_PREFIX') });
   if (!compiled.ok) {
-    gathered.value.base.dispose();
+    inputs.base.dispose();
     return { ok: false, diagnostics: compiled.diagnostics.map(place) };
   }
-  return { ok: true, value: { spec, source, inputs: gathered.value, plan: compiled.value }, warnings: compiled.warnings.map(place) };
+  return { ok: true, value: { spec, source, inputs, plan: compiled.value }, warnings: compiled.warnings.map(place) };
 }

@@ -4,7 +4,7 @@ import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { UserError } from '../diagnostics/user-error.js';
 import { RunInterrupted } from '../engine/errors.js';
 import type { RunEvent, RunEventListener } from '../engine/events.js';
-import { loadInputs } from '../engine/facts/gather-facts.js';
+import { loadInputs } from '../engine/facts/read-inputs.js';
 import { outOfMemoryError } from '../engine/kernels/backend.js';
 import { runPlan } from '../engine/run/run-plan.js';
 import { chooseResumePoint, type ResumeChoice } from '../engine/train/checkpoints.js';

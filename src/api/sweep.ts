@@ -2,7 +2,7 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Diagnostic, KeyPath } from '../diagnostics/diagnostic.js';
 import { UserError } from '../diagnostics/user-error.js';
-import { loadInputs } from '../engine/facts/gather-facts.js';
+import { loadInputs } from '../engine/facts/read-inputs.js';
 import { canonicalJson, fingerprint } from '../plan/fingerprint.js';
 import { compareTrials, expandTrials, resolveSweep, type SweepSpec } from '../plan/sweep-trials.js';
 import { fileSystemError } from '../store/disk-errors.js';

@@ -6,6 +6,7 @@ import { resolvePipeline } from './resolve-pipeline.js';
 import { FILE_RULES, SPEC_RULES, type RuleFinding } from './rules.js';
 import { validateAgainstSchema } from './schema-validation.js';
 import { SourceFile } from './source-file.js';
+import type { StrategyChoices } from './strategy.js';
 import type { PipelineFile, PipelineSpec } from './types.js';
 
 export { nameFromFile, resolvePipeline, resolveSchedule } from './resolve-pipeline.js';
@@ -17,8 +18,10 @@ const MAX_PIPELINE_BYTES = 1 << 20;
 export interface LoadedPipeline {
   spec: PipelineSpec;
   source: SourceFile;
-  /** The file as written (overrides applied), before resolution; strategy: auto resolves it again once measured. */
+  /** The file as written (overrides applied), before resolution. */
   written: PipelineFile;
+  /** For `strategy: auto`: the keys each named strategy would set, resolved; the planner picks one once measured. */
+  strategyChoices?: StrategyChoices;
   /** The pipeline's text as it runs: the file's own bytes, or with overrides, the document they changed. */
   text: string;
 }
@@ -159,15 +162,20 @@ export function loadPipelineText(file: string, text: string, options: LoadOption
   const fileErrors = fileFindings.filter((d) => d.severity === 'error');
   if (fileErrors.length > 0) return fail(...fileErrors);
 
-  const spec = resolvePipeline(file, written);
+  const { spec, strategyChoices } = resolvePipeline(file, written);
   const checked = checkSpec(spec, source);
   if (checked.errors.length > 0) return fail(...checked.errors);
   const warnings = [...syntax, ...fileFindings, ...checked.warnings].sort(byPosition);
-  return { ok: true, value: { spec, source, written, text: overrides.length > 0 ? source.document.toString() : text }, warnings };
+  return { ok: true, value: { spec, source, written, ...(strategyChoices ? { strategyChoices } : {}), text: overrides.length > 0 ? source.document.toString() : text }, warnings };
 }
 
-/** The rules on a resolved spec, placed in the file: also run again when `strategy: auto` resolves the file with its choice. */
-export function checkSpec(spec: PipelineSpec, source: SourceFile): { errors: Diagnostic[]; warnings: Diagnostic[] } {
+/**
+ * The rules on a resolved spec, placed in the file. They run once: what
+ * `strategy: auto` later fills in (one of the named strategies' freeze and
+ * stages, a probed cut) passes them for any file that passes here, which
+ * test/plan/strategy.test.ts holds for every strategy.
+ */
+function checkSpec(spec: PipelineSpec, source: SourceFile): { errors: Diagnostic[]; warnings: Diagnostic[] } {
   const findings = SPEC_RULES.flatMap((rule) => rule(spec)).map((f) => placeFinding(source, f));
   return { errors: findings.filter((d) => d.severity === 'error'), warnings: findings.filter((d) => d.severity === 'warning') };
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { PipelineFileSchema } from './schema.js';
-import { expandStrategy, type NamedStrategy } from './strategy.js';
+import { expandStrategy, NAMED_STRATEGIES, type NamedStrategy, type StrategyChoices } from './strategy.js';
 import type {
   AugmentSpec, CheckpointSpec, DatasetCommon, DatasetSpec, EarlyStoppingSpec, HeadLayerSpec, IdxFiles, MonitorName, MonitorSpec, NormalizeSpec,
   OptimizerSpec, PipelineFile, PipelineSpec, PlateauSpec, ScheduleSpec, StageAsWritten,
@@ -46,17 +46,30 @@ type Defaulted = PipelineFile & {
 };
 
 /**
- * The pipeline with every default filled: first the schema's own (its
+ * The pipeline with every default filled: first what a `strategy` fills
+ * where the file is silent, then the schema's own defaults (its
  * `default` keywords, by TypeBox), then those that depend on another key
  * (the cut on the base model, a stage's batch size on train.batchSize,
  * whether images are stretched on the format), then absolute paths. The
- * file has passed the schema and the file rules. Pure.
+ * file has passed the schema and the file rules. For `strategy: auto`,
+ * also the keys each named strategy would fill. Pure.
  */
-export function resolvePipeline(file: string, written: PipelineFile, chosen?: { strategy: NamedStrategy; cut?: string }): PipelineSpec {
-  // A strategy fills the keys the file leaves out; `auto` starts as head-only until measured.
+export function resolvePipeline(file: string, written: PipelineFile): { spec: PipelineSpec; strategyChoices?: StrategyChoices } {
+  if (written.strategy !== 'auto') return { spec: resolveWith(file, written, written.strategy) };
+  // `auto` is head-only until measured (what `tlpipe validate` checks); the keys of every named strategy are
+  // resolved now, so that the planner's choice, once measured, is a pick and not a second resolution.
+  const choice = (strategy: NamedStrategy): StrategyChoices[NamedStrategy] => {
+    const spec = resolveWith(file, written, strategy);
+    return { freeze: spec.freeze, stages: spec.train.stages };
+  };
+  const strategyChoices = Object.fromEntries(NAMED_STRATEGIES.map((strategy) => [strategy, choice(strategy)])) as Record<NamedStrategy, StrategyChoices[NamedStrategy]>;
+  return { spec: resolveWith(file, written, 'head-only'), strategyChoices };
+}
+
+/** The pipeline resolved with `strategy` filling the keys the file leaves out. */
+function resolveWith(file: string, written: PipelineFile, strategy: NamedStrategy | undefined): PipelineSpec {
   const requested = written.strategy;
-  const strategy = chosen?.strategy ?? (requested === 'auto' ? 'head-only' : requested);
-  const expanded = strategy ? expandStrategy(written, strategy, chosen?.cut) : undefined;
+  const expanded = strategy ? expandStrategy(written, strategy) : undefined;
   const f = Value.Default(PipelineFileSchema, structuredClone(expanded?.file ?? written)) as Defaulted & { train: { stages: StageAsWritten[] } };
   const absolute = path.resolve(file);
   const dir = path.dirname(absolute);

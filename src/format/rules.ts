@@ -177,7 +177,11 @@ export const baseModelIsKnown: SpecRule = ({ base }) => {
   }];
 };
 
-/** A model.json base has no known feature layer, so where to cut must be said. */
+/**
+ * A model.json base has no known feature layer, so where to cut must be said.
+ * Only whether the file says it: that the cut fits the base is checked once
+ * the base is read, in one place (engine/facts/cut-base).
+ */
 export const fileBaseNamesItsCut: SpecRule = ({ base }) =>
   isExternalBase(base) && base.cut === ''
     ? [{ path: ['base', 'model'], message: 'a model.json or run: base needs `cut`: the last layer to keep (usually the one before its classifier)', hint: '`tlpipe plan` lists the nearest layer names when the cut is wrong' }]

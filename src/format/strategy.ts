@@ -1,4 +1,4 @@
-import type { PipelineFile, StageAsWritten } from './types.js';
+import type { FreezeRule, PipelineFile, StageAsWritten, StageSpec } from './types.js';
 import { ZOO } from './zoo-catalog.js';
 
 /**
@@ -17,6 +17,14 @@ export const NAMED_STRATEGIES: readonly NamedStrategy[] = ['head-only', 'head-th
 
 /** Keys a strategy fills when the file does not write them. */
 export type StrategyKey = 'base.cut' | 'freeze' | 'train.stages';
+
+/**
+ * For `strategy: auto`, what each named strategy sets in this file, resolved
+ * like the rest of it (keys the file writes win): the planner picks one once
+ * measured (plan/strategy), so nothing is resolved or checked a second
+ * time. The cut is not among them: auto's cut is the one the probe chose.
+ */
+export type StrategyChoices = Readonly<Record<NamedStrategy, { freeze: FreezeRule[]; stages: StageSpec[] }>>;
 
 /** The head's learning rate in every strategy; fine-tuning runs 100× lower. */
 const HEAD_RATE = 0.001;
@@ -51,9 +59,9 @@ export function strategyKeys(strategy: NamedStrategy, model: string, cut?: strin
  * The file with a strategy's keys filled in where the file does not write
  * them: what is written always wins. Pure; returns which keys it filled.
  */
-export function expandStrategy(file: PipelineFile, strategy: NamedStrategy, cut?: string): { file: PipelineFile; filled: StrategyKey[] } {
+export function expandStrategy(file: PipelineFile, strategy: NamedStrategy): { file: PipelineFile; filled: StrategyKey[] } {
   const model = file.base?.model ?? 'mobilenet_v2';
-  const keys = strategyKeys(strategy, model, cut);
+  const keys = strategyKeys(strategy, model);
   const filled: StrategyKey[] = [];
   const base = { ...file.base };
   if (base.cut === undefined && keys.cut !== undefined) {

@@ -159,7 +159,8 @@ export interface PipelineSpec {
   /**
    * The strategy asked for and the keys it filled. For `auto`, the keys are
    * provisional (head-only) until the probe has measured and the planner
-   * chosen; the file as written is then resolved again with the choice.
+   * chosen; its choice is then filled in from the keys every named strategy
+   * was resolved with at load (plan/strategy chooseStrategy).
    */
   strategy?: { requested: StrategyName; chosen: NamedStrategy; filled: StrategyKey[] };
   baseline: 'none' | 'scratch';

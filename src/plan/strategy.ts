@@ -1,4 +1,5 @@
-import type { NamedStrategy } from '../format/strategy.js';
+import type { NamedStrategy, StrategyChoices } from '../format/strategy.js';
+import type { PipelineSpec } from '../format/types.js';
 import type { StrategyMeasurement, StrategyProbe } from './types.js';
 
 /** Fewer training examples per class than this is "small": too few to retrain the whole network without overfitting. */
@@ -27,7 +28,35 @@ export function decideStrategy(perClass: number, probes: { cut: string; accuracy
   return { chosen, cut, sentence: `chose ${chosen}: ${size}; ${probeText}` };
 }
 
-/** The probe with the decision made from it, as the plan and the run record keep it. */
-export function decideFromProbe(probe: StrategyProbe): StrategyMeasurement {
-  return { ...probe, ...decideStrategy(probe.perClass, probe.probes) };
+/** What `strategy: auto` fills once measured: the chosen strategy's keys, and the cut (the file's own when it writes one). */
+export interface ChosenKeys {
+  strategy: NamedStrategy;
+  cut: string;
+  freeze: PipelineSpec['freeze'];
+  stages: PipelineSpec['train']['stages'];
+}
+
+/**
+ * `strategy: auto`'s decision from the probe: the measurement as the plan
+ * and the run record keep it, the keys to fill (picked from the choices the
+ * file was resolved with, format/resolve-pipeline), and the spec with them
+ * filled in. Pure.
+ */
+export function chooseStrategy(spec: PipelineSpec, choices: StrategyChoices, probe: StrategyProbe): { measurement: StrategyMeasurement; keys: ChosenKeys; spec: PipelineSpec } {
+  const measurement: StrategyMeasurement = { ...probe, ...decideStrategy(probe.perClass, probe.probes) };
+  const cutFilled = spec.strategy?.filled.includes('base.cut') ?? false;
+  const { freeze, stages } = choices[measurement.chosen];
+  const keys: ChosenKeys = { strategy: measurement.chosen, cut: cutFilled ? measurement.cut : spec.base.cut, freeze, stages };
+  return { measurement, keys, spec: withChosenKeys(spec, keys) };
+}
+
+/** The spec with auto's chosen keys filled in: the pipeline as it runs and as resolved.json records it. Pure. */
+export function withChosenKeys(spec: PipelineSpec, keys: ChosenKeys): PipelineSpec {
+  return {
+    ...spec,
+    base: { ...spec.base, cut: keys.cut },
+    freeze: keys.freeze,
+    train: { ...spec.train, stages: keys.stages },
+    ...(spec.strategy ? { strategy: { ...spec.strategy, chosen: keys.strategy } } : {}),
+  };
 }

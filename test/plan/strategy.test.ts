@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compilePlan } from '../../src/plan/compile-plan.js';
 import type { PlanInputs } from '../../src/plan/types.js';
-import { loadPipelineText, resolvePipeline } from '../../src/format/load-pipeline.js';
-import type { NamedStrategy } from '../../src/format/strategy.js';
-import { decideStrategy } from '../../src/plan/strategy.js';
+import { loadPipelineText } from '../../src/format/load-pipeline.js';
+import { SPEC_RULES } from '../../src/format/rules.js';
+import { NAMED_STRATEGIES, type NamedStrategy } from '../../src/format/strategy.js';
+import { ZOO } from '../../src/format/zoo-catalog.js';
+import { chooseStrategy, decideStrategy, withChosenKeys } from '../../src/plan/strategy.js';
+import type { StrategyProbe } from '../../src/plan/types.js';
 
 const HEAD = `dataset: { format: mnist }
 head:
@@ -50,15 +53,74 @@ describe('named strategies compile to explicit cuts, freeze sets and stages', ()
     assert.deepEqual(plan.strategy!.filled, { freeze: 'all' });
   });
 
-  it('auto starts as head-only and keeps the file as written, to resolve again once measured', () => {
+  it('auto starts as head-only, with the keys of every named strategy resolved for the planner to pick from', () => {
     const loaded = loadPipelineText('/p/p.yaml', `${HEAD}strategy: auto\n`);
     assert.ok(loaded.ok);
     const spec = loaded.value.spec;
     assert.deepEqual([spec.strategy?.requested, spec.strategy?.chosen], ['auto', 'head-only']);
-    const chosen = resolvePipeline('/p/p.yaml', loaded.value.written, { strategy: 'low-level', cut: 'block_6_expand_relu' });
+    const chosen = chooseStrategy(spec, loaded.value.strategyChoices!, PROBES['low-level']).spec;
     assert.equal(chosen.base.cut, 'block_6_expand_relu');
     assert.deepEqual(chosen.strategy?.chosen, 'low-level');
   });
+});
+
+/** Probes of mobilenet_v2's candidate cuts that lead to each strategy (see the decision's table below). */
+const PROBES: Record<NamedStrategy, StrategyProbe> = {
+  'head-only': probe(100, 0.9, 0.85),
+  'head-then-all': probe(1000, 0.9, 0.91),
+  'low-level': probe(100, 0.6, 0.85),
+  all: probe(1000, 0.6, 0.85),
+};
+function probe(perClass: number, top: number, lower: number): StrategyProbe {
+  return { perClass, probes: [{ cut: 'out_relu', accuracy: top }, { cut: 'block_13_expand_relu', accuracy: lower - 0.1 }, { cut: 'block_6_expand_relu', accuracy: lower }], sample: { fit: 24, score: 8 } };
+}
+
+/** Files that write some of the keys a strategy fills, or change what the filled keys resolve with (without `strategy:`). */
+const AUTO_FILES: { name: string; text: string }[] = [
+  { name: 'nothing written', text: HEAD },
+  { name: 'a written cut', text: `${HEAD}base: { cut: block_16_project }\n` },
+  { name: 'written stages', text: `${HEAD}train:\n  batchSize: 8\n  stages:\n    - { name: mine, epochs: 2, optimizer: { name: sgd, learningRate: 0.1, momentum: 0.9 } }\n` },
+  { name: 'a written freeze, a batch size and class weights', text: `${HEAD}freeze: ['Conv1']\ntrain: { batchSize: 16, classWeights: balanced }\n` },
+  { name: 'no validation split', text: HEAD.replace('{ format: mnist }', '{ format: mnist, validation: 0 }') },
+];
+
+describe("auto's choice fills what resolving the file with that strategy would", () => {
+  for (const file of AUTO_FILES) {
+    for (const strategy of NAMED_STRATEGIES) {
+      it(`${file.name}: ${strategy}`, () => {
+        const auto = loadPipelineText('/p/p.yaml', `${file.text}strategy: auto\n`);
+        assert.ok(auto.ok, auto.ok ? '' : auto.diagnostics.map((d) => d.message).join('; '));
+        const { measurement, spec: filled } = chooseStrategy(auto.value.spec, auto.value.strategyChoices!, PROBES[strategy]);
+        assert.equal(measurement.chosen, strategy);
+        // The same file naming the strategy and, unless it writes one, the probe's cut: what auto used to resolve again.
+        const cut = auto.value.written.base?.cut === undefined ? measurement.cut : undefined;
+        const named = loadPipelineText('/p/p.yaml', `${file.text}strategy: ${strategy}\n${cut ? `base: { cut: ${cut} }\n` : ''}`);
+        assert.ok(named.ok, named.ok ? '' : named.diagnostics.map((d) => d.message).join('; '));
+        const { strategy: filledStrategy, ...filledRest } = filled;
+        const { strategy: namedStrategy, ...namedRest } = named.value.spec;
+        // As resolved.json records it: the same keys in the same order.
+        assert.equal(JSON.stringify(filledRest), JSON.stringify(namedRest));
+        assert.deepEqual(filledStrategy, { ...auto.value.spec.strategy, chosen: strategy });
+        assert.equal(namedStrategy?.chosen, strategy);
+      });
+    }
+  }
+});
+
+describe("auto's choice needs no second check: every strategy's keys pass the rules the file passed", () => {
+  for (const file of AUTO_FILES) {
+    it(file.name, () => {
+      const auto = loadPipelineText('/p/p.yaml', `${file.text}strategy: auto\n`);
+      assert.ok(auto.ok, auto.ok ? '' : auto.diagnostics.map((d) => d.message).join('; '));
+      for (const strategy of NAMED_STRATEGIES) {
+        for (const cut of ZOO['mobilenet_v2']!.probeCuts) {
+          const spec = withChosenKeys(auto.value.spec, { strategy, cut, ...auto.value.strategyChoices![strategy] });
+          const errors = SPEC_RULES.flatMap((rule) => rule(spec)).filter((f) => (f.severity ?? 'error') === 'error');
+          assert.deepEqual(errors, [], `${strategy} cut at ${cut}`);
+        }
+      }
+    });
+  }
 });
 
 describe('the auto decision: data size × similarity', () => {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { StrategyProbe } from '../../plan/types.js';
+import type { LoadedInputs } from './read-inputs.js';
 import type { PipelineSpec } from '../../format/types.js';
 import { ZOO } from '../../format/zoo-catalog.js';
 import type { LoadedDataset, Selection } from '../data/datasets.js';
@@ -13,6 +14,12 @@ import type { ModelArtifacts } from '../model/zoo.js';
 const PROBE_PER_CLASS = 32;
 /** Full-batch steps of the linear probe. */
 const PROBE_STEPS = 150;
+
+/** `strategy: auto`'s measurement, for an image dataset and a base: a fact for the planner, which decides (plan/strategy). */
+export async function probeStrategy(spec: PipelineSpec, inputs: LoadedInputs, onEvent?: EventListener): Promise<StrategyProbe | undefined> {
+  if (!inputs.artifacts || inputs.preprocessing.kind !== 'image') return undefined;
+  return measureStrategy(spec, inputs.artifacts, inputs.dataset, inputs.selection, inputs.preprocessing, onEvent);
+}
 
 /**
  * `strategy: auto`: measures how well the base's features at each candidate

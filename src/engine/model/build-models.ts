@@ -2,8 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ResolvedHeadLayer } from '../../plan/types.js';
 import { enforceFrozenBatchNorm } from './frozen-batch-norm.js';
 import { RandomStreams, SeededRandom } from '../random.js';
-import { UserError } from '../../diagnostics/user-error.js';
-import { cutTopology } from './model-topology.js';
+import { cutTopology, type KerasTopology } from './model-topology.js';
 import type { ModelArtifacts } from './zoo.js';
 
 /**
@@ -18,26 +17,27 @@ export function buildPassThroughBase(inputShape: number[]): tf.LayersModel {
 }
 
 /**
- * Builds the pretrained base, cut and resized, with its weights. It starts
- * frozen (every layer non-trainable, batch norm in inference mode); each
- * stage then makes trainable the layers its plan names.
+ * Builds the pretrained base, cut and resized, with its weights, at a cut
+ * already checked (engine/facts/cut-base checks the pipeline's; feature
+ * workers and the strategy probe cut where the plan or the zoo says).
  */
 export async function buildBase(artifacts: ModelArtifacts, cut: string, input?: number[]): Promise<tf.LayersModel> {
   const topology = cutTopology(artifacts.modelTopology, cut, input);
-  let base: tf.LayersModel;
-  try {
-    // strict: false — the weights of the dropped top have no layer to go to.
-    base = await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: topology as unknown as object, weightSpecs: artifacts.weightSpecs, weightData: artifacts.weightData }),
-      { strict: false },
-    );
-  } catch (error) {
-    throw new UserError(
-      `the base cannot be built cut at \`${cut}\`${input ? ` with input ${input.join('×')}` : ''}: ${(error as Error).message.split('\n')[0]}`,
-      ['base', 'cut'],
-      'layers such as Flatten and Dense only fit the input size the model was trained at; cut below them (e.g. at the last convolutional block) or use that size',
-    );
-  }
+  if (!topology) throw new Error(`the base has no layer named ${cut}; a cut reaches here checked (engine/facts/cut-base), so this is a bug`);
+  return buildCutBase(artifacts, topology);
+}
+
+/**
+ * The base from its cut topology, with its weights. It starts frozen (every
+ * layer non-trainable, batch norm in inference mode); each stage then makes
+ * trainable the layers its plan names.
+ */
+export async function buildCutBase(artifacts: ModelArtifacts, topology: KerasTopology): Promise<tf.LayersModel> {
+  // strict: false — the weights of the dropped top have no layer to go to.
+  const base = await tf.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: topology as unknown as object, weightSpecs: artifacts.weightSpecs, weightData: artifacts.weightData }),
+    { strict: false },
+  );
   for (const layer of base.layers) layer.trainable = false;
   enforceFrozenBatchNorm(base);
   return base;

@@ -44,24 +44,15 @@ export function inputShape(topology: KerasTopology): (number | null)[] {
   return first.config.batch_input_shape!.slice(1);
 }
 
-function unknownLayer(topology: KerasTopology, cut: string): UserError {
-  const names = layerNames(topology);
-  const near = closestMatches(cut, names, 3);
-  return new UserError(
-    `the base has no layer named \`${cut}\``,
-    ['base', 'cut'],
-    near.length > 0 ? `nearest layer names: ${near.join(', ')}` : `layers run from ${names[0]} to ${names[names.length - 1]}`,
-  );
-}
-
 /**
  * The topology kept up to `cut` (the cut layer and everything it depends
- * on), with the input resized when `input` is given. Weights are matched by
- * name when loaded, so the dropped top's weights are simply not used; conv
- * weights do not depend on the spatial size, which is why any input size ≥
- * the architecture's minimum works.
+ * on), with the input resized when `input` is given; undefined when the
+ * model has no layer of that name (engine/facts/cut-base says so). Weights
+ * are matched by name when loaded, so the dropped top's weights are simply
+ * not used; conv weights do not depend on the spatial size, which is why
+ * any input size ≥ the architecture's minimum works.
  */
-export function cutTopology(topology: KerasTopology, cut: string, input?: number[]): KerasTopology {
+export function cutTopology(topology: KerasTopology, cut: string, input?: number[]): KerasTopology | undefined {
   const config = modelConfig(topology);
   const layers = config.config.layers;
   const resize = (layer: KerasLayerJson): KerasLayerJson =>
@@ -69,12 +60,12 @@ export function cutTopology(topology: KerasTopology, cut: string, input?: number
 
   if (isSequential(topology)) {
     const index = layers.findIndex((l) => layerName(l) === cut);
-    if (index < 0) throw unknownLayer(topology, cut);
+    if (index < 0) return undefined;
     return withModelConfig(topology, { ...config, config: { ...config.config, layers: layers.slice(0, index + 1).map(resize) } });
   }
 
   const byName = new Map(layers.map((layer) => [layerName(layer), layer]));
-  if (!byName.has(cut)) throw unknownLayer(topology, cut);
+  if (!byName.has(cut)) return undefined;
   const keep = new Set<string>();
   const pending = [cut];
   while (pending.length > 0) {

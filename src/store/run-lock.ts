@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, lstat, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { UserError } from '../diagnostics/user-error.js';
 import { readBackIfPresent } from '../platform/read-back.js';
 import { HEARTBEAT_STALE_MS } from './run-status.js';
 
@@ -112,7 +113,11 @@ export class RunLock {
           // Under the takeover lock, look again: another process may have taken it over just before.
           const again = await readOwner(file);
           if (again && !isStale(again)) return { ok: false, owner: again.owner };
-          await unlink(file).catch(() => undefined);
+          await unlink(file).catch((error: NodeJS.ErrnoException) => {
+            if (error.code === 'ENOENT') return;
+            // A folder (or anything unlink refuses) in the lock's place would make every attempt fail as if someone held it.
+            throw new UserError(`${file} is ${error.code === 'EISDIR' ? 'a folder' : 'something tlpipe cannot remove'} where the lock file belongs (${error.code ?? error.message})`, [], 'remove it, then try again: tlpipe writes that file itself');
+          });
           if (await createExclusive(file, content)) return { ok: true, lock: new RunLock(file, owner) };
         } finally {
           await unlink(takeover).catch(() => undefined);

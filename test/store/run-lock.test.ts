@@ -67,6 +67,14 @@ describe('the run folder\'s lock: one owner at a time', () => {
     assert.equal(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).token, 'other');
   });
 
+  it('a folder where the lock file belongs: acquire says so, not that another process holds the run', async () => {
+    const dir = folder();
+    mkdirSync(path.join(dir, LOCK_FILE));
+    writeFileSync(path.join(dir, LOCK_FILE, 'kept.txt'), 'a user file');
+    await assert.rejects(RunLock.acquire(dir, 'resume'), /is a folder where the lock file belongs/);
+    assert.equal(readFileSync(path.join(dir, LOCK_FILE, 'kept.txt'), 'utf8'), 'a user file', 'nothing of the folder is removed');
+  });
+
   it('a folder without a lock is not locked', async () => assert.equal(await isLocked(folder()), false));
 
   it('the owner as a sentence', () => {

@@ -4,6 +4,7 @@ import { enforceFrozenBatchNorm } from './frozen-batch-norm.js';
 import { RandomStreams, SeededRandom } from '../random.js';
 import { UserError } from '../../diagnostics/user-error.js';
 import { cutTopology } from './model-topology.js';
+import { setTrainableLayers } from './trainable-layers.js';
 import type { ModelArtifacts } from './zoo.js';
 
 /**
@@ -38,7 +39,7 @@ export async function buildBase(artifacts: ModelArtifacts, cut: string, input?: 
       'layers such as Flatten and Dense only fit the input size the model was trained at; cut below them (e.g. at the last convolutional block) or use that size',
     );
   }
-  for (const layer of base.layers) layer.trainable = false;
+  setTrainableLayers(base, 'none');
   enforceFrozenBatchNorm(base);
   return base;
 }

@@ -1,5 +1,5 @@
 import type { Plan, PlanTask, TaskKind } from '../../plan/types.js';
-import { readsOf } from './task-results.js';
+import { readDependencies, readsOf } from './task-results.js';
 
 /** Kinds whose executors use the run's models, which the head task builds. */
 const USES_MODELS: ReadonlySet<TaskKind> = new Set(['features', 'train', 'evaluate', 'export']);
@@ -56,12 +56,12 @@ function taskProblems(task: PlanTask, earlier: ReadonlyMap<string, PlanTask>): s
  * task something still reads would otherwise surface mid-run.
  */
 export function unmetReads(plan: Plan, runs: ReadonlySet<number>, restored: (id: string) => boolean): string[] {
+  const byId = new Map(plan.tasks.map((t) => [t.id, t]));
   const made = new Set<string>();
   const problems: string[] = [];
   for (const [index, task] of plan.tasks.entries()) {
     if (!runs.has(index)) continue;
-    for (const read of readsOf(task)) {
-      const id = read.id ?? task.dependsOn.find((d) => plan.tasks.find((t) => t.id === d)?.kind === read.kind);
+    for (const { read, id } of readDependencies(task, byId)) {
       if (id !== undefined && !made.has(id) && !restored(id)) problems.push(`task ${task.id} reads ${read.what} from ${id}, which neither runs before it nor was restored`);
     }
     made.add(task.id);

@@ -99,6 +99,11 @@ export function readsOf(task: PlanTask): Read[] {
   }
 }
 
+/** The task each of `task`'s reads reads from: the one it names, or its dependency of that kind (none: undefined). */
+export function readDependencies(task: PlanTask, byId: ReadonlyMap<string, PlanTask>): { read: Read; id: string | undefined }[] {
+  return readsOf(task).map((read) => ({ read, id: read.id ?? task.dependsOn.find((d) => byId.get(d)?.kind === read.kind) }));
+}
+
 /**
  * Each task's output, kept by task id as tasks finish (as vitest keeps a
  * test's result on the test). Features hold tensors: they are freed as
@@ -136,7 +141,7 @@ export class TaskResults {
 
   /** Frees the features no task in `later` reads. */
   releaseUnread(later: readonly PlanTask[]): void {
-    const read = new Set(later.flatMap((t) => readsOf(t).map((r) => r.id).filter((id) => id !== undefined)));
+    const read = new Set(later.flatMap((t) => readDependencies(t, this.byId).map((r) => r.id)));
     for (const [id, output] of this.outputs) {
       if (this.byId.get(id)?.kind !== 'features' || read.has(id)) continue;
       (output as Features).dispose();

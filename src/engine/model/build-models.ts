@@ -3,6 +3,7 @@ import type { ResolvedHeadLayer } from '../../plan/types.js';
 import { enforceFrozenBatchNorm } from './frozen-batch-norm.js';
 import { RandomStreams, SeededRandom } from '../random.js';
 import { cutTopology, type KerasTopology } from './model-topology.js';
+import { setTrainableLayers } from './trainable-layers.js';
 import type { ModelArtifacts } from './zoo.js';
 
 /**
@@ -38,7 +39,7 @@ export async function buildCutBase(artifacts: ModelArtifacts, topology: KerasTop
     tf.io.fromMemory({ modelTopology: topology as unknown as object, weightSpecs: artifacts.weightSpecs, weightData: artifacts.weightData }),
     { strict: false },
   );
-  for (const layer of base.layers) layer.trainable = false;
+  setTrainableLayers(base, 'none');
   enforceFrozenBatchNorm(base);
   return base;
 }

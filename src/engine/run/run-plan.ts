@@ -1,11 +1,12 @@
-import type { Plan, PlanTask } from '../../plan/types.js';
-import { claimEntry, decodeCachedWeights, stageKey, type CachedStage, type StageCache } from '../cache/stage-cache.js';
+import type { Plan, PlanTask, TaskKind } from '../../plan/types.js';
 import { RunInterrupted } from '../errors.js';
 import type { RunInputs } from '../facts/gather-facts.js';
 import { RandomStreams } from '../random.js';
-import { weightsFitProblem } from '../train/checkpoint-checks.js';
-import { CheckpointWriter, checkpointWeights, chooseResumePoint } from '../train/checkpoints.js';
-import { RunState, type PlanOutcome, type RunPlanOptions } from './run-state.js';
+import { FeatureWorkers, type PlanOutcome, type RunContext, type RunPlanOptions, type SetupContext } from './run-context.js';
+import type { RunModels } from './run-models.js';
+import { restore, type Restored } from './restore.js';
+import { dependencyProblems, unmetReads } from './task-dependencies.js';
+import { TaskResults, type TaskInputs, type TaskOf, type TaskOutputs } from './task-results.js';
 import { runBaseTask } from './tasks/base.js';
 import { runBaselineTask } from './tasks/baseline.js';
 import { runDataTask } from './tasks/data.js';
@@ -15,12 +16,17 @@ import { runFeaturesTask } from './tasks/features.js';
 import { runHeadTask } from './tasks/head.js';
 import { runTrainTask } from './tasks/train.js';
 
-export type { PlanOutcome, RunPlanOptions } from './run-state.js';
+export type { PlanOutcome, RunPlanOptions } from './run-context.js';
 
-type Executors = { [K in PlanTask['kind']]: (task: Extract<PlanTask, { kind: K }>, state: RunState) => Promise<void> };
+/** Tasks that make what every later task needs (the examples, the frozen base, the models); they run whatever point the run starts from. */
+type SetupKind = 'data' | 'base' | 'head';
+const SETUP: ReadonlySet<TaskKind> = new Set<SetupKind>(['data', 'base', 'head']);
+
+/** An executor gets its task, the outputs of the dependencies it reads, and the run-wide resources; it returns its own output. */
+type Executor<K extends TaskKind> = (task: TaskOf<K>, inputs: TaskInputs[K], run: K extends SetupKind ? SetupContext : RunContext) => Promise<TaskOutputs[K]>;
 
 /** One small executor per kind of task. */
-const EXECUTORS: Executors = {
+const EXECUTORS: { [K in TaskKind]: Executor<K> } = {
   data: runDataTask,
   base: runBaseTask,
   head: runHeadTask,
@@ -31,107 +37,62 @@ const EXECUTORS: Executors = {
   export: runExportTask,
 };
 
-/** Tasks that make in-memory state every later task needs; they run whatever point the run starts from. */
-const SETUP: ReadonlySet<PlanTask['kind']> = new Set(['data', 'base', 'head']);
-
-function execute(task: PlanTask, state: RunState): Promise<void> {
-  return (EXECUTORS[task.kind] as (task: PlanTask, state: RunState) => Promise<void>)(task, state);
+async function execute(task: PlanTask, results: TaskResults, run: SetupContext | RunContext): Promise<void> {
+  const executor = EXECUTORS[task.kind] as (task: PlanTask, inputs: unknown, run: SetupContext | RunContext) => Promise<unknown>;
+  results.set(task, (await executor(task, results.inputsOf(task), run)) as TaskOutputs[TaskKind]);
 }
 
 /**
- * Runs a compiled plan: a loop over `plan.tasks`. Where it starts is decided
- * once, before the loop, by what can be restored: a checkpoint of this run
- * (resume), or the leading stages an earlier run with the same plan left in
- * the stage cache. Tasks before that point are skipped, except the setup
- * tasks and the features tasks that later tasks train or evaluate on.
+ * Runs a compiled plan: a loop over `plan.tasks`, each executor given the
+ * outputs of the tasks it depends on. Before any task runs, the plan's
+ * dependencies are checked to fit. Where training starts is decided once,
+ * after setup, by what can be restored: a checkpoint of this run (resume),
+ * or the leading stages an earlier run with the same plan left in the stage
+ * cache. Tasks before that point are skipped, except the setup tasks and the
+ * features tasks that later tasks train or evaluate on.
  */
 export async function runPlan(plan: Plan, inputs: RunInputs, options: RunPlanOptions): Promise<PlanOutcome> {
-  const state = new RunState(plan, inputs, options, new RandomStreams(plan.seed));
+  const problems = dependencyProblems(plan);
+  if (problems.length > 0) throw new Error(`the plan's tasks do not fit together: ${problems.join('; ')}`);
+  const setup: SetupContext = { plan, inputs, options, streams: new RandomStreams(plan.seed) };
+  const results = new TaskResults(plan.tasks);
+  let run: RunContext | undefined;
   try {
-    for (const task of plan.tasks.filter((t) => SETUP.has(t.kind))) await execute(task, state);
-    const runs = tasksFrom(plan, await restore(state));
-    for (const [index, task] of plan.tasks.entries()) {
-      if (SETUP.has(task.kind) || !runs.has(index)) continue;
+    for (const task of plan.tasks.filter((t) => SETUP.has(t.kind))) await execute(task, results, setup);
+    const models = modelsOf(plan, results);
+    // dependencyProblems made sure a plan whose tasks use models has a head task, and setup ran it.
+    if (!models) throw new Error('the plan has no head task, so no models to train');
+    const restored = await restore(setup, models);
+    run = { ...setup, models, checkpoints: restored.checkpoints, resumePoint: restored.resumePoint, resumed: options.resume === true, stageClaim: restored.stageClaim, featureWorkers: new FeatureWorkers() };
+    const runs = tasksFrom(plan, restored.firstStage);
+    keepRestoredTraining(plan, restored, results);
+    const unmet = unmetReads(plan, runs, (id) => results.has(id));
+    if (unmet.length > 0) throw new Error(`the run cannot start at stage ${restored.firstStage}: ${unmet.join('; ')}`);
+    const toRun = plan.tasks.filter((t, i) => runs.has(i) && !SETUP.has(t.kind));
+    for (const [index, task] of toRun.entries()) {
       if (options.signal?.aborted) throw new RunInterrupted();
-      await execute(task, state);
+      await execute(task, results, run);
+      results.releaseUnread(toRun.slice(index + 1));
     }
-    return outcome(state);
+    return outcome(plan, inputs, results);
   } finally {
-    await state.dispose();
+    results.dispose();
+    await run?.stageClaim.release();
+    modelsOf(plan, results)?.dispose();
+    await run?.featureWorkers.close();
   }
 }
 
-/**
- * Puts back what a checkpoint or the stage cache holds and returns the index
- * of the first stage still to train (`plan.stages.length` when none is).
- */
-async function restore(state: RunState): Promise<number> {
-  const { plan, options } = state;
-  // Resuming a run that died before its first checkpoint (or whose every checkpoint is damaged) starts it over, in the same directory.
-  let choice = options.resume ? options.resumeFrom : undefined;
-  if (options.resume && !choice) {
-    choice = await chooseResumePoint(options.output, plan);
-    for (const message of choice.warnings) options.onEvent({ type: 'log', level: 'warn', message });
-  }
-  const point = choice?.point;
-  state.checkpoints = new CheckpointWriter(options.output, plan.checkpoints, choice?.index);
-  state.resumed = options.resume === true;
-  if (point) {
-    state.streams.restore(point.state.random);
-    state.stages.push(...point.state.completedStages);
-    const model = state.model(point.state.model);
-    model.loadWeights(checkpointWeights(point, model));
-    state.resumePoint = point;
-    options.onEvent({ type: 'log', level: 'info', message: `resumed from ${point.entry.dir} (stage ${point.state.stage}, epoch ${point.state.epoch})` });
-    return point.state.stageIndex;
-  }
-  if (!options.cache || options.resume) return 0;
-  // The longest run of leading stages an earlier run finished with the same plan: their weights,
-  // random streams and metrics are taken as they are, and training starts after them.
-  let reused: CachedStage | undefined;
-  let count = 0;
-  for (const stage of plan.stages) {
-    const key = stageKey(stage, state.backend);
-    let cached = await fittingStage(options.cache, key, state, options);
-    if (!cached) {
-      // Single-flight: a run training this very stage now is waited for; else this run trains it, and holds the claim until the entry is written.
-      const release = await claimEntry(options.cache, 'stages', key, `training stage \`${stage.name}\` of the same plan (trained once, then shared)`, options);
-      cached = await fittingStage(options.cache, key, state, options);
-      if (!cached) {
-        state.stageClaim = { key, release };
-        break;
-      }
-      await release();
-    }
-    reused = cached;
-    count++;
-  }
-  if (!reused) return 0;
-  state.model(reused.kind).loadWeights(decodeCachedWeights(reused));
-  state.streams.restore(reused.random);
-  state.stages.push(...reused.completedStages);
-  for (const metrics of reused.metrics) {
-    const row = { ...metrics, reused: true as const };
-    state.history.push(row);
-    options.onEvent({ type: 'epoch-end', metrics: row });
-  }
-  for (const stage of plan.stages.slice(0, count)) options.onEvent({ type: 'stage-reused', stage: stage.name, epochs: state.stages[stage.index]?.epochsRun ?? stage.epochs });
-  return count;
+/** The models the head task built (once setup ran it): run-wide, since every stage changes them in place. */
+function modelsOf(plan: Plan, results: TaskResults): RunModels | undefined {
+  const head = plan.tasks.find((t): t is TaskOf<'head'> => t.kind === 'head');
+  return head && results.get(head);
 }
 
-/**
- * A cached stage whose weights fit the model this run built, or undefined: an
- * entry can pass its manifest and still name weights of other shapes (written
- * by hand, or by another tlpipe); it is said, and training the stage again
- * writes the entry anew.
- */
-async function fittingStage(cache: StageCache, key: string, state: RunState, options: Pick<RunPlanOptions, 'onEvent'>): Promise<CachedStage | undefined> {
-  const cached = await cache.readStage(key);
-  if (!cached) return undefined;
-  const problem = weightsFitProblem(state.model(cached.kind), cached.weightSpecs);
-  if (!problem) return cached;
-  options.onEvent({ type: 'log', level: 'warn', message: `the stage cache entry ${key.slice(0, 12)}… does not fit this model (${problem}); the stage is trained again and the entry rewritten` });
-  return undefined;
+/** The restored stages stand for the output of the train task of the last stage they cover, which the next stage reads. */
+function keepRestoredTraining(plan: Plan, restored: Restored, results: TaskResults): void {
+  const last = plan.tasks.find((t): t is TaskOf<'train'> => t.kind === 'train' && t.stage === restored.firstStage - 1);
+  if (last && restored.training) results.set(last, restored.training);
 }
 
 /**
@@ -152,21 +113,29 @@ export function tasksFrom(plan: Plan, firstStage: number): Set<number> {
   return runs;
 }
 
-function outcome(state: RunState): PlanOutcome {
-  const { inputs } = state;
+/** What the run produced, from its tasks' outputs: the last train task's stages, the evaluation, the baseline, the export. */
+function outcome(plan: Plan, inputs: RunInputs, results: TaskResults): PlanOutcome {
   const { selection, dataset } = inputs;
+  const last = <K extends TaskKind>(kind: K): TaskOutputs[K] | undefined => {
+    const task = [...plan.tasks].reverse().find((t): t is TaskOf<K> => t.kind === kind);
+    return task && results.get(task);
+  };
+  const evaluation = last('evaluate');
+  const baseline = last('baseline');
+  const exported = last('export');
+  if (!exported) throw new Error('the plan exports no model');
   return {
-    backend: state.backend,
+    backend: inputs.backend.name,
     data: {
       counts: { train: selection.train.length, validation: selection.validation.length, test: selection.test.length },
       storage: dataset.storage,
       skipped: dataset.skipped,
       ignored: dataset.ignored.length,
     },
-    stages: state.stages,
-    ...(state.test ? { test: state.test } : {}),
-    ...(state.gallery ? { gallery: state.gallery } : {}),
-    ...(state.baseline ? { baseline: state.baseline } : {}),
-    export: state.exported!,
+    stages: last('train')?.stages ?? [],
+    ...(evaluation ? { test: evaluation.test } : {}),
+    ...(evaluation?.gallery ? { gallery: evaluation.gallery } : {}),
+    ...(baseline ? { baseline } : {}),
+    export: exported,
   };
 }

@@ -5,6 +5,7 @@ import { evaluateExamples } from '../evaluate/evaluate.js';
 import { setBatchNormPolicy } from '../model/frozen-batch-norm.js';
 import type { TestMetrics } from '../evaluate/metrics.js';
 import { buildHeadLayers, composeModel } from '../model/build-models.js';
+import { setTrainableLayers } from '../model/trainable-layers.js';
 import { RandomStreams, SeededRandom } from '../random.js';
 import type { BatchSource } from '../data/batches.js';
 import { trainStage, type StageOutcome } from './train-stage.js';
@@ -36,7 +37,7 @@ export async function trainScratchBaseline(
   const model = composeModel(scratchBase, buildHeadLayers(plan.head, plan.seed, streams), `${plan.pipeline}_scratch`);
   try {
     initialiseFromScratch(scratchBase, new SeededRandom(plan.seed).fork('scratch-init'));
-    for (const layer of scratchBase.layers) layer.trainable = true;
+    setTrainableLayers(scratchBase, 'all');
     setBatchNormPolicy(scratchBase, 'train');
     const shuffle = streams.get('shuffle');
     const stages: BaselineResult['stages'] = [];

@@ -1,30 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { tasksFrom } from '../../../src/engine/run/run-plan.js';
-import { loadPipelineText } from '../../../src/format/load-pipeline.js';
-import { compilePlan } from '../../../src/plan/compile-plan.js';
-import type { PlanInputs } from '../../../src/plan/types.js';
-
-const INPUTS: PlanInputs = {
-  dataset: { digest: 'd'.repeat(64), numClasses: 2, counts: { train: 8, validation: 2, test: 2 }, trainPerClass: [4, 4] },
-  base: { digest: 'b'.repeat(64), cutOutputShape: [2, 2, 8], layerCount: 2, paramCount: 10, layers: [{ name: 'conv', className: 'Conv2D', params: 10 }, { name: 'top', className: 'ReLU', params: 0 }] },
-};
-
-function planOf(stages: string[]) {
-  const loaded = loadPipelineText('/p/p.yaml', `dataset: { format: idx, train: { images: a, labels: b }, test: { images: c, labels: d } }
-base: { model: ./m.json, cut: top }
-head:
-  - globalAveragePooling2d: {}
-  - dense: { units: classes, activation: softmax }
-train:
-  stages:
-${stages.map((s) => `    - ${s}`).join('\n')}
-`);
-  assert.ok(loaded.ok, loaded.ok ? '' : loaded.diagnostics.map((d) => d.message).join('; '));
-  const plan = compilePlan(loaded.value.spec, INPUTS);
-  assert.ok(plan.ok, plan.ok ? '' : plan.diagnostics.map((d) => d.message).join('; '));
-  return plan.value;
-}
+import { planOf } from './plan-fixture.js';
 
 describe('where a resumed or cache-restored run starts: the tasks that still run', () => {
   const threeStages = ['{ name: a, epochs: 1 }', "{ name: tune, epochs: 1, unfreeze: ['conv'] }", "{ name: c, epochs: 1, freeze: ['conv'] }"];

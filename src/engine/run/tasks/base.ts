@@ -1,13 +1,15 @@
 import type { BaseTask } from '../../../plan/types.js';
-import type { RunState } from '../run-state.js';
+import { setTrainableLayers } from '../../model/trainable-layers.js';
+import type { SetupContext } from '../run-context.js';
 
 /**
  * The base was built while gathering the plan's facts, at the spec's cut;
  * the plan's cut is the one that counts, so they must agree.
  */
-export async function runBaseTask(_task: BaseTask, state: RunState): Promise<void> {
-  const { plan, inputs, options } = state;
+export async function runBaseTask(_task: BaseTask, _inputs: object, run: SetupContext): Promise<undefined> {
+  const { plan, inputs, options } = run;
   if (inputs.cut !== plan.base.cut) throw new Error(`the base was built cut at ${inputs.cut}, but the plan cuts at ${plan.base.cut}`);
-  for (const layer of inputs.base.layers) layer.trainable = false;
+  setTrainableLayers(inputs.base, 'none');
   options.onEvent({ type: 'base', model: plan.base.model, cut: plan.base.cut, layers: plan.base.layerCount, params: plan.base.paramCount, outputShape: plan.base.cutOutputShape, seconds: inputs.seconds.base });
+  return undefined;
 }

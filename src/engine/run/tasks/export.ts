@@ -5,7 +5,10 @@ import { evaluateExamples, modelInput } from '../../evaluate/evaluate.js';
 import { inferenceBatch } from '../../../plan/memory-estimate.js';
 import { quantizeWeights } from '../../model/quantize-weights.js';
 import { joinShards } from '../../model/zoo.js';
-import type { RunState } from '../run-state.js';
+import { setTrainableLayers } from '../../model/trainable-layers.js';
+import type { RunContext } from '../run-context.js';
+import type { Exported } from '../task-results.js';
+import { splitExamples } from './data.js';
 
 /** How many test examples the exported model is checked on after a save/load round trip (kept in model/probe.json). */
 const EXPORT_PROBE_SIZE = 16;
@@ -15,11 +18,11 @@ const EXPORT_PROBE_SIZE = 16;
  * then loads it back through the same handler and checks it predicts what
  * the in-memory model predicts.
  */
-export async function runExportTask(task: ExportTask, state: RunState): Promise<void> {
-  const { plan, inputs, options } = state;
+export async function runExportTask(task: ExportTask, _inputs: object, run: RunContext): Promise<Exported> {
+  const { plan, inputs, options } = run;
   const { output } = options;
-  const model = state.model('full');
-  state.freezeBase();
+  const model = run.models.full;
+  setTrainableLayers(inputs.base, 'none');
   const dir = 'model';
   await model.save(output.modelHandler(dir));
   const { dataset, selection, preprocessing } = inputs;
@@ -28,6 +31,7 @@ export async function runExportTask(task: ExportTask, state: RunState): Promise<
   const source = splitSource(dataset, split);
   const probe = await modelInput(source, indexes, preprocessing);
   const reloaded = await tf.loadLayersModel(output.modelHandler(dir));
+  let exported: Exported;
   try {
     const expected = tf.tidy(() => model.predict(probe) as tf.Tensor);
     const actual = tf.tidy(() => reloaded.predict(probe) as tf.Tensor);
@@ -40,13 +44,14 @@ export async function runExportTask(task: ExportTask, state: RunState): Promise<
       ...(task.demoPage !== undefined ? { demoPage: task.demoPage } : {}),
     });
     tf.dispose([expected, actual]);
-    state.exported = { dir, verified: maxAbsDifference === 0, maxAbsDifference, probeExamples: probe.shape[0]! };
+    exported = { dir, verified: maxAbsDifference === 0, maxAbsDifference, probeExamples: probe.shape[0]! };
   } finally {
     probe.dispose();
     reloaded.dispose();
   }
-  if (task.quantize) state.exported.quantized = await exportQuantized(model, task.quantize, task.demoPage, state);
-  options.onEvent({ type: 'export-end', dir, verified: state.exported.verified, maxAbsDifference: state.exported.maxAbsDifference, ...(state.exported.quantized ? { quantized: state.exported.quantized } : {}) });
+  if (task.quantize) exported.quantized = await exportQuantized(model, task.quantize, task.demoPage, run);
+  options.onEvent({ type: 'export-end', dir, verified: exported.verified, maxAbsDifference: exported.maxAbsDifference, ...(exported.quantized ? { quantized: exported.quantized } : {}) });
+  return exported;
 }
 
 /**
@@ -54,8 +59,8 @@ export async function runExportTask(task: ExportTask, state: RunState): Promise<
  * labels, preprocessing and probe), loaded back as a user would load it and
  * evaluated on the test split, so the accuracy it costs is measured, not guessed.
  */
-async function exportQuantized(model: tf.LayersModel, dtype: 'uint8' | 'float16', demoPage: boolean | undefined, state: RunState): Promise<NonNullable<RunState['exported']>['quantized']> {
-  const { plan, inputs, options } = state;
+async function exportQuantized(model: tf.LayersModel, dtype: 'uint8' | 'float16', demoPage: boolean | undefined, run: RunContext): Promise<Exported['quantized']> {
+  const { plan, inputs, options } = run;
   const { output } = options;
   let artifacts: tf.io.ModelArtifacts | undefined;
   await model.save(tf.io.withSaveHandler(async (a) => {
@@ -78,8 +83,8 @@ async function exportQuantized(model: tf.LayersModel, dtype: 'uint8' | 'float16'
     const maxAbsDifference = tf.tidy(() => tf.max(tf.abs(tf.sub(expected, actual))).dataSync()[0]!);
     await output.writeExportFiles({ labels: plan.classes.names, preprocessing, probe: { split, indexes, examples: indexes.map((index) => source.name(index)), predictions: actual.arraySync() as number[][] }, ...(demoPage !== undefined ? { demoPage } : {}) }, dir);
     tf.dispose([probe, expected, actual]);
-    const test = state.examples.test && selection.test.length > 0
-      ? await evaluateExamples(loaded, state.examples.test, plan.loss, plan.classes.names, selection.test.map((i) => splitSource(dataset, 'test').name(i)), inferenceBatch(plan.base.layers))
+    const test = selection.test.length > 0
+      ? await evaluateExamples(loaded, splitExamples(run, 'test'), plan.loss, plan.classes.names, selection.test.map((i) => splitSource(dataset, 'test').name(i)), inferenceBatch(plan.base.layers))
       : undefined;
     return { dtype, dir, weightBytes: quantized.data.byteLength, floatWeightBytes: floatData.byteLength, maxAbsDifference, ...(test ? { test: { accuracy: test.accuracy, loss: test.loss } } : {}) };
   } finally {

@@ -9,7 +9,8 @@ import type { EventListener } from '../../events.js';
 import { foldBatchNorm } from '../../model/fold-batch-norm.js';
 import { chunk, prefetched, range, type BatchSource } from '../../data/batches.js';
 import { FeatureWorkerPool, featureWorkerCount, MIN_EXAMPLES_FOR_WORKERS } from '../../workers/feature-pool.js';
-import type { RunState, SplitSources } from '../run-state.js';
+import type { RunContext } from '../run-context.js';
+import type { Features, SplitSources, TaskInputs } from '../task-results.js';
 
 /**
  * The base's features for every split, computed in inference mode outside
@@ -17,35 +18,35 @@ import type { RunState, SplitSources } from '../run-state.js';
  * when an earlier run stored them, else in worker threads (the plan's own
  * base) or on this thread, then stored; perBatch: for every batch.
  */
-export async function runFeaturesTask(task: FeaturesTask, state: RunState): Promise<void> {
-  const { plan, inputs, options } = state;
-  state.dropFeatures();
-  if (task.boundary) return runPrefixTask(task, task.boundary, state);
+export async function runFeaturesTask(task: FeaturesTask, { data }: TaskInputs['features'], run: RunContext): Promise<Features> {
+  if (task.boundary) return runPrefixTask(task, task.boundary, data, run);
+  const { plan, inputs, options } = run;
+  const backend = inputs.backend.name;
   const sources: SplitSources = {};
   const tensors: tf.Tensor[] = [];
   // Inference batches small enough for the heap at any image size.
   const batch = inferenceBatch(plan.base.layers);
   // Folded only when this thread extracts: not for features from the cache or the workers.
   let folded: tf.LayersModel | undefined;
-  const extractor = async (): Promise<tf.LayersModel> => (folded ??= await foldedExtractor(state));
+  const extractor = async (): Promise<tf.LayersModel> => (folded ??= await foldBatchNorm(run.models.extractor));
   try {
-    for (const [split, examples] of Object.entries(state.examples) as [keyof SplitSources, BatchSource][]) {
+    for (const [split, examples] of Object.entries(data) as [keyof SplitSources, BatchSource][]) {
       // Validation on the test split: the test split's features, computed once (below).
       if (split === 'validation' && inputs.dataset.validationFrom === 'test') continue;
       if (task.mode === 'perBatch') {
         sources[split] = featureSource(await extractor(), examples);
         continue;
       }
-      const key = featuresKey(task, split, state.backend);
+      const key = featuresKey(task, split, backend);
       const { value: stored, reused } = await readOrCompute(options.cache, { kind: 'features', key, what: `the ${split} features` },
         async (cache) => {
           const cached = await cache.readFeatures(key);
           return cached && cached.shape[0] === examples.count ? tf.tensor(cached.data, cached.shape) : undefined;
         },
         async () => {
-          const pool = workerPool(task, state);
+          const pool = workerPool(task, run);
           const computed = pool
-            ? await extractInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, options.onEvent, options.signal).then(({ shape, data }) => tf.tensor(data, shape))
+            ? await extractInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, options.onEvent, options.signal).then((rows) => tf.tensor(rows.data, rows.shape))
             : await extractOnThisThread(await extractor(), examples, split, batch, options.onEvent, options.signal);
           if (options.cache) {
             const { cache } = options;
@@ -60,31 +61,29 @@ export async function runFeaturesTask(task: FeaturesTask, state: RunState): Prom
       sources[split] = tensorSource(stored, labels);
     }
   } catch (error) {
-    tf.dispose(tensors);
+    disposeFeatures(tensors, folded, run.models.extractor);
     throw error;
   }
   if (inputs.dataset.validationFrom === 'test' && sources.test) sources.validation = sources.test;
-  state.features = { task: task.id, sources, tensors };
+  return { task: task.id, sources, dispose: () => disposeFeatures(tensors, folded, run.models.extractor) };
 }
 
-/** The extractor with batch norm folded into its convolutions, for the base as it is now: the same function, faster. */
-async function foldedExtractor(state: RunState): Promise<tf.LayersModel> {
-  if (state.folded && state.folded !== state.extractor) state.folded.dispose();
-  state.folded = await foldBatchNorm(state.extractor!);
-  return state.folded;
+/** Frees features' tensors, and the folded copy of the model they came from (the model itself when nothing folded, which is the run's). */
+function disposeFeatures(tensors: tf.Tensor[], folded: tf.LayersModel | undefined, model: tf.LayersModel): void {
+  tf.dispose(tensors);
+  if (folded && folded !== model) folded.dispose();
 }
 
 /** Feature workers (one wasm backend each) for a task over the plan's own base, when there are enough images to repay starting them. */
-function workerPool(task: FeaturesTask, state: RunState): Promise<FeatureWorkerPool> | undefined {
-  const { plan, inputs } = state;
+function workerPool(task: FeaturesTask, run: RunContext): Promise<FeatureWorkerPool> | undefined {
+  const { plan, inputs } = run;
   const { preprocessing, selection, artifacts } = inputs;
   const count = featureWorkerCount();
   const examples = selection.train.length + selection.validation.length + (task.boundary ? 0 : selection.test.length);
-  if (!task.pristine || task.mode !== 'precompute' || state.backend !== 'wasm' || count <= 1 || !artifacts || preprocessing.kind !== 'image' || examples < MIN_EXAMPLES_FOR_WORKERS) return undefined;
-  state.workers ??= FeatureWorkerPool.start(count, {
+  if (!task.pristine || task.mode !== 'precompute' || inputs.backend.name !== 'wasm' || count <= 1 || !artifacts || preprocessing.kind !== 'image' || examples < MIN_EXAMPLES_FOR_WORKERS) return undefined;
+  return run.featureWorkers.get(() => FeatureWorkerPool.start(count, {
     artifacts, cut: plan.base.cut, inputShape: [...preprocessing.inputSize, preprocessing.channels], folded: plan.head.slice(0, plan.features.headLayersApplied), pre: preprocessing,
-  });
-  return state.workers;
+  }));
 }
 
 /**
@@ -133,29 +132,29 @@ async function extractOnThisThread(extractor: tf.LayersModel, examples: BatchSou
  * wasm heap) and in the stage cache; perBatch: folded, for
  * every batch, outside the gradient tape.
  */
-async function runPrefixTask(task: FeaturesTask, boundary: string, state: RunState): Promise<void> {
-  const { plan, inputs, options } = state;
-  const prefix = state.prefix(boundary);
+async function runPrefixTask(task: FeaturesTask, boundary: string, data: SplitSources, run: RunContext): Promise<Features> {
+  const { plan, inputs, options } = run;
+  const prefix = run.models.prefix(boundary);
   const batch = inferenceBatch(plan.base.layers);
   const sources: SplitSources = {};
   const tensors: tf.Tensor[] = [];
   let folded: tf.LayersModel | undefined;
   try {
     for (const split of ['train', 'validation'] as const) {
-      const examples = state.examples[split];
+      const examples = data[split];
       if (!examples || examples.count === 0) continue;
       if (task.mode === 'perBatch') {
         sources[split] = featureSource((folded ??= await foldBatchNorm(prefix)), examples);
         continue;
       }
-      const key = featuresKey(task, split, state.backend);
+      const key = featuresKey(task, split, inputs.backend.name);
       const { value: stored, reused } = await readOrCompute(options.cache, { kind: 'features', key, what: `the frozen prefix's ${split} activations` },
         async (cache) => {
           const cached = await cache.readFeatures(key);
           return cached && cached.shape[0] === examples.count ? cached : undefined;
         },
         async () => {
-          const pool = workerPool(task, state);
+          const pool = workerPool(task, run);
           const computed = pool
             ? await extractInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, options.onEvent, options.signal, boundary)
             : await rowsOf(prefix, examples, split, batch, boundary, options.onEvent, options.signal);
@@ -171,10 +170,10 @@ async function runPrefixTask(task: FeaturesTask, boundary: string, state: RunSta
       sources[split] = rowSource(stored, labels);
     }
   } catch (error) {
-    tf.dispose(tensors);
+    disposeFeatures(tensors, folded, prefix);
     throw error;
   }
-  state.features = { task: task.id, sources, tensors };
+  return { task: task.id, boundary, sources, dispose: () => disposeFeatures(tensors, folded, prefix) };
 }
 
 /** `model`'s output for every example, as rows of one Float32Array: one batch at a time is in the heap. */

@@ -1,17 +1,20 @@
 import type { HeadTask } from '../../../plan/types.js';
 import { buildHeadLayers, buildHeadModel, composeModel } from '../../model/build-models.js';
-import type { RunState } from '../run-state.js';
+import type { SetupContext } from '../run-context.js';
+import { RunModels } from '../run-models.js';
 
 /**
  * The head's layers, seeded, and the three models that share them: the
  * head alone on features, base and head as one, and the base with the
  * head's weightless leading layers (the feature extractor).
  */
-export async function runHeadTask(_task: HeadTask, state: RunState): Promise<void> {
-  const { plan, inputs } = state;
+export async function runHeadTask(_task: HeadTask, _inputs: object, run: SetupContext): Promise<RunModels> {
+  const { plan, inputs } = run;
   const applied = plan.features.headLayersApplied;
-  state.headLayers = buildHeadLayers(plan.head, plan.seed, state.streams);
-  state.headModel = buildHeadModel(state.headLayers.slice(applied), plan.features.shape);
-  state.fullModel = composeModel(inputs.base, state.headLayers, plan.pipeline);
-  state.extractor = composeModel(inputs.base, state.headLayers.slice(0, applied), `${plan.pipeline}_features`);
+  const layers = buildHeadLayers(plan.head, plan.seed, run.streams);
+  return new RunModels(
+    buildHeadModel(layers.slice(applied), plan.features.shape),
+    composeModel(inputs.base, layers, plan.pipeline),
+    composeModel(inputs.base, layers.slice(0, applied), `${plan.pipeline}_features`),
+  );
 }

@@ -1,60 +1,63 @@
-import type { TrainTask } from '../../../plan/types.js';
+import type { PlanStage, TrainTask } from '../../../plan/types.js';
 import { cachedWeights, keepInCache, stageKey } from '../../cache/stage-cache.js';
+import type { EpochMetrics } from '../../events.js';
 import { setBatchNormPolicy } from '../../model/frozen-batch-norm.js';
-import { checkpointOptimizers, checkpointWeights } from '../../train/checkpoints.js';
+import { setTrainableLayers } from '../../model/trainable-layers.js';
+import { checkpointOptimizers, checkpointWeights, type StageSummary } from '../../train/checkpoints.js';
 import { trainStage, type StageResume } from '../../train/train-stage.js';
-import type { RunState } from '../run-state.js';
+import type { RunContext } from '../run-context.js';
+import type { TaskInputs, Training } from '../task-results.js';
 
 /**
  * One training stage. A head-only stage trains the head on the features
  * task before it; a stage that unfreezes base layers runs images through the
- * whole model, and the features of the base before it are freed. Each epoch
- * may checkpoint; the finished stage goes to the stage cache.
+ * whole model, or the layers above its frozen prefix on the prefix's output.
+ * Each epoch may checkpoint; the finished stage goes to the stage cache.
  */
-export async function runTrainTask(task: TrainTask, state: RunState): Promise<void> {
-  const { plan, inputs, options } = state;
+export async function runTrainTask(task: TrainTask, inputs: TaskInputs['train'], run: RunContext): Promise<Training> {
+  const { plan, options, models } = run;
   const stage = plan.stages[task.stage]!;
-  // Stored features describe the base before this stage changes it (a frozen prefix's output stays true).
-  if (!task.features) state.dropFeatures();
-  const trainable = new Set(stage.trainableBaseLayers);
-  for (const layer of inputs.base.layers) layer.trainable = trainable.has(layer.name);
-  setBatchNormPolicy(inputs.base, stage.batchNorm);
+  setTrainableLayers(run.inputs.base, new Set(stage.trainableBaseLayers));
+  setBatchNormPolicy(run.inputs.base, stage.batchNorm);
   // On features: the head; on a frozen prefix's output: the layers above it; else the whole model.
-  const prefixTask = task.features ? plan.tasks.find((t) => t.id === task.features && t.kind === 'features') : undefined;
-  const boundary = prefixTask?.kind === 'features' ? prefixTask.boundary : undefined;
-  const model = boundary ? state.suffix(boundary) : state.model(task.features ? 'head' : 'full');
-  const saved = state.model(stage.weights);
-
-  let resume: StageResume | undefined;
-  const point = state.resumePoint?.state.stageIndex === stage.index ? state.resumePoint : undefined;
-  if (point) {
-    // The stage's best epoch, verified when the resume point was chosen, for early stopping to restore.
-    const best = stage.earlyStopping?.restoreBest && point.stageBest?.entry.stage === stage.name ? point.stageBest : undefined;
-    resume = { state: point.state.stageState, optimizers: checkpointOptimizers(point), ...(best ? { bestWeights: checkpointWeights(best, saved) } : {}) };
-    state.resumePoint = undefined;
-  }
-  const sources = task.features ? state.features?.sources : state.examples;
-  if (!sources?.train || (task.features && state.features?.task !== task.features)) throw new Error(`stage ${stage.name} needs ${task.features ?? 'the examples'}, which no earlier task made`);
+  const boundary = inputs.features?.boundary;
+  const model = boundary ? models.suffix(boundary) : models.model(task.features ? 'head' : 'full');
+  const saved = models.model(stage.weights);
+  const resume = stageResume(stage, run);
+  const sources = task.features ? inputs.features?.sources : inputs.data;
+  if (!sources?.train) throw new Error(`stage ${stage.name} has no training examples`);
+  const before = inputs.train?.stages ?? [];
+  const history: EpochMetrics[] = [...(inputs.train?.history ?? [])];
   options.onEvent({ type: 'stage-start', stage: stage.name, index: stage.index, epochs: stage.epochs, firstEpoch: stage.firstEpoch });
-  const outcome = await trainStage(model, stage, { train: sources.train, ...(sources.validation ? { validation: sources.validation } : {}) }, plan.loss, state.streams.get('shuffle'), {
+  const outcome = await trainStage(model, stage, { train: sources.train, ...(sources.validation ? { validation: sources.validation } : {}) }, plan.loss, run.streams.get('shuffle'), {
     onEvent: (event) => {
-      if (event.type === 'epoch-end') state.history.push(event.metrics);
+      if (event.type === 'epoch-end') history.push(event.metrics);
       options.onEvent(event);
     },
     ...(options.signal ? { signal: options.signal } : {}),
     onEpochEnd: async (end) => {
-      const dir = await state.checkpoints.afterEpoch(end, { stage, model: saved, kind: stage.weights, random: state.streams.snapshot(), completedStages: state.stages });
+      const dir = await run.checkpoints.afterEpoch(end, { stage, model: saved, kind: stage.weights, random: run.streams.snapshot(), completedStages: before });
       if (dir) options.onEvent({ type: 'checkpoint', stage: stage.name, epoch: end.metrics.epoch, dir });
     },
   }, resume);
-  state.stages.push({ name: stage.name, epochs: stage.epochs, ...outcome });
+  const stages: StageSummary[] = [...before, { name: stage.name, epochs: stage.epochs, ...outcome }];
   // A resumed run lacks the metrics of epochs before it resumed, so it leaves nothing to reuse.
-  if (options.cache && !state.resumed) {
+  if (options.cache && !run.resumed) {
     const { cache } = options;
-    const entry = { kind: stage.weights, ...(await cachedWeights(saved)), random: state.streams.snapshot(), completedStages: [...state.stages], metrics: [...state.history] };
-    const key = stageKey(stage, state.backend);
+    const entry = { kind: stage.weights, ...(await cachedWeights(saved)), random: run.streams.snapshot(), completedStages: [...stages], metrics: [...history] };
+    const key = stageKey(stage, run.inputs.backend.name);
     await keepInCache(`stage \`${stage.name}\``, () => cache.writeStage(key, entry), options.onEvent);
-    await state.releaseStageClaim(key);
+    await run.stageClaim.release(key);
   }
   options.onEvent({ type: 'stage-end', stage: stage.name, epochsRun: outcome.epochsRun, stoppedEarly: outcome.stoppedEarly, ...(outcome.restoredEpoch !== undefined ? { restoredEpoch: outcome.restoredEpoch } : {}) });
+  return { stages, history };
+}
+
+/** Where the stage continues when the run resumes inside it: its trainer state and optimizers, and its best epoch for early stopping to restore. */
+function stageResume(stage: PlanStage, run: RunContext): StageResume | undefined {
+  const point = run.resumePoint?.state.stageIndex === stage.index ? run.resumePoint : undefined;
+  if (!point) return undefined;
+  // The stage's best epoch, verified when the resume point was chosen.
+  const best = stage.earlyStopping?.restoreBest && point.stageBest?.entry.stage === stage.name ? point.stageBest : undefined;
+  return { state: point.state.stageState, optimizers: checkpointOptimizers(point), ...(best ? { bestWeights: checkpointWeights(best, run.models.model(stage.weights)) } : {}) };
 }

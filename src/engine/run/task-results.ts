@@ -1,0 +1,156 @@
+import type { PlanTask, TaskKind } from '../../plan/types.js';
+import type { ExampleGallery } from '../evaluate/example-gallery.js';
+import type { TestMetrics } from '../evaluate/metrics.js';
+import type { EpochMetrics } from '../events.js';
+import type { StageSummary } from '../train/checkpoints.js';
+import type { BaselineResult } from '../train/scratch-baseline.js';
+import type { BatchSource } from '../data/batches.js';
+import type { RunModels } from './run-models.js';
+
+export type Split = 'train' | 'validation' | 'test';
+export type SplitSources = Partial<Record<Split, BatchSource>>;
+
+/** A features task's output: the features of the base as it was when the task ran, per split. */
+export interface Features {
+  task: string;
+  /** A fine-tuning stage's frozen prefix ends at this layer; absent: the base's output at the cut. */
+  boundary?: string;
+  sources: SplitSources;
+  /** Frees the tensors and folded models the sources read. */
+  dispose(): void;
+}
+
+/** The stages trained so far, as a train task leaves them for the next: what checkpoints and the stage cache record. */
+export interface Training {
+  stages: StageSummary[];
+  /** Every epoch's metrics so far, for the stage cache. */
+  history: EpochMetrics[];
+}
+
+export interface Evaluation {
+  test: TestMetrics;
+  /** The test images a report shows (image datasets). */
+  gallery?: ExampleGallery;
+}
+
+export interface Exported {
+  dir: string; verified: boolean; maxAbsDifference: number; probeExamples: number;
+  /** `export.quantize`: the copy with quantized weights, its size beside the float model's, and its test metrics. */
+  quantized?: { dtype: 'uint8' | 'float16'; dir: string; weightBytes: number; floatWeightBytes: number; maxAbsDifference: number; test?: { accuracy: number; loss: number } };
+}
+
+/** What a task of each kind returns, for the tasks that depend on it. */
+export interface TaskOutputs {
+  data: SplitSources;
+  base: undefined;
+  head: RunModels;
+  features: Features;
+  train: Training;
+  evaluate: Evaluation;
+  baseline: BaselineResult;
+  export: Exported;
+}
+
+/**
+ * What a task of each kind is given: the outputs of its dependencies, by
+ * their kind (a task depends on one task of a kind at most). Present when
+ * `readsOf` says the task reads them; the runner checks, before the first
+ * task runs, that each of those is made by a task that runs earlier or was
+ * restored.
+ */
+export interface TaskInputs {
+  data: object;
+  base: object;
+  head: object;
+  features: { data: SplitSources };
+  train: { data: SplitSources; features?: Features; train?: Training };
+  evaluate: { data?: SplitSources; features?: Features };
+  baseline: { data: SplitSources };
+  export: object;
+}
+
+export type TaskOf<K extends TaskKind> = Extract<PlanTask, { kind: K }>;
+
+/** One dependency a task reads, and what it reads from it (for messages). */
+export interface Read {
+  kind: TaskKind;
+  what: string;
+  /** The dependency must be this task. */
+  id?: string;
+  /** Read when the task has such a dependency: a train task's first stage starts from the head, with no stages before it. */
+  optional?: boolean;
+}
+
+const EXAMPLES: Read = { kind: 'data', what: 'the examples' };
+const featuresOf = (id: string | undefined): Read => (id ? { kind: 'features', what: `the features of ${id}`, id } : { kind: 'features', what: 'features' });
+
+/** The dependencies a task reads: the contract between `TaskInputs` and the plan's `dependsOn`. */
+export function readsOf(task: PlanTask): Read[] {
+  switch (task.kind) {
+    case 'features':
+    case 'baseline':
+      return [EXAMPLES];
+    case 'train':
+      return [EXAMPLES, ...(task.features ? [featuresOf(task.features)] : []), { kind: 'train', what: 'the stages trained before it', optional: true }];
+    case 'evaluate':
+      return task.on === 'features' ? [featuresOf(task.features)] : [EXAMPLES];
+    default:
+      return [];
+  }
+}
+
+/** The task each of `task`'s reads reads from: the one it names, or its dependency of that kind (none: undefined). */
+export function readDependencies(task: PlanTask, byId: ReadonlyMap<string, PlanTask>): { read: Read; id: string | undefined }[] {
+  return readsOf(task).map((read) => ({ read, id: read.id ?? task.dependsOn.find((d) => byId.get(d)?.kind === read.kind) }));
+}
+
+/**
+ * Each task's output, kept by task id as tasks finish (as vitest keeps a
+ * test's result on the test). Features hold tensors: they are freed as
+ * soon as no task still to run reads them.
+ */
+export class TaskResults {
+  private readonly outputs = new Map<string, unknown>();
+  private readonly byId: ReadonlyMap<string, PlanTask>;
+
+  constructor(tasks: readonly PlanTask[]) {
+    this.byId = new Map(tasks.map((t) => [t.id, t]));
+  }
+
+  has(id: string): boolean {
+    return this.outputs.has(id);
+  }
+
+  set<K extends TaskKind>(task: TaskOf<K>, output: TaskOutputs[K]): void {
+    this.outputs.set(task.id, output);
+  }
+
+  get<K extends TaskKind>(task: TaskOf<K>): TaskOutputs[K] | undefined {
+    return this.outputs.get(task.id) as TaskOutputs[K] | undefined;
+  }
+
+  /** The outputs of `task`'s dependencies that have one, by their kind. */
+  inputsOf<K extends TaskKind>(task: TaskOf<K>): TaskInputs[K] {
+    const inputs: Partial<Record<TaskKind, unknown>> = {};
+    for (const id of task.dependsOn) {
+      const dependency = this.byId.get(id);
+      if (dependency && this.outputs.has(id)) inputs[dependency.kind] = this.outputs.get(id);
+    }
+    return inputs as TaskInputs[K];
+  }
+
+  /** Frees the features no task in `later` reads. */
+  releaseUnread(later: readonly PlanTask[]): void {
+    const read = new Set(later.flatMap((t) => readDependencies(t, this.byId).map((r) => r.id)));
+    for (const [id, output] of this.outputs) {
+      if (this.byId.get(id)?.kind !== 'features' || read.has(id)) continue;
+      (output as Features).dispose();
+      this.outputs.delete(id);
+    }
+  }
+
+  /** Frees every output still held. */
+  dispose(): void {
+    this.releaseUnread([]);
+  }
+}

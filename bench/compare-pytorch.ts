@@ -154,7 +154,7 @@ function tlpipeRun(c: EndToEndCase): number {
   const runs = `runs-${Math.random().toString(36).slice(2)}`;
   const time = seconds(() => execFileSync(process.execPath, [CLI, 'run', `${c.name}.yaml`, '--no-cache', '--quiet', '--runs', runs], { cwd: dir, stdio: 'pipe' }));
   const folder = path.join(dir, runs, c.name);
-  const summary = readJson(path.join(folder, readdirSync(folder).find((n) => /^\d{4}-/.test(n))!, 'summary.json'));
+  const summary = readJson(path.join(folder, readdirSync(folder).find((n) => /^\d{4}-/.test(n))!, 'summary.json')) as { status: string };
   if (summary.status !== 'completed') throw new Error(`the ${c.name} run did not complete`);
   return time;
 }

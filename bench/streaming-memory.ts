@@ -60,7 +60,7 @@ function runStreaming(root: string, dir: string): { peakRssMiB: number; seconds:
   });
   const runs = path.join(root, 'runs', 'stream');
   const latest = readdirSync(runs).filter((n) => !n.startsWith('.')).sort().pop()!;
-  const summary = JSON.parse(readFileSync(path.join(runs, latest, 'summary.json'), 'utf8'));
+  const summary = JSON.parse(readFileSync(path.join(runs, latest, 'summary.json'), 'utf8')) as { resources: { peakRssMiB: number; seconds: number }; data: { counts: { train: number } } };
   return { ...summary.resources, examples: summary.data.counts.train };
 }
 

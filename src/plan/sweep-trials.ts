@@ -1,7 +1,7 @@
 import type { KeyPath } from '../diagnostics/diagnostic.js';
 import { parseKeyPath } from '../format/overrides.js';
 import { SeededRandom } from './seeded-random.js';
-import type { SweepAsWritten, SweepParameterAsWritten } from '../format/schema.js';
+import type { SweepAsWritten } from '../format/schema.js';
 
 /**
  * A sweep as it runs: its defaults filled in and each parameter's key path

@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { io } from '@tensorflow/tfjs';
 import { UserError } from '../diagnostics/user-error.js';
@@ -216,7 +216,7 @@ export function parsePreprocessing(bytes: Uint8Array, file: string): Preprocessi
   }
   const pre = value as Preprocessing;
   const perValue = pre.kind === 'image' ? pre.channels : pre.columns.length;
-  const lists = pre.kind === 'image' ? { scale: pre.scale, offset: pre.offset, mean: pre.mean, std: pre.std } : { mean: pre.mean, std: pre.std };
+  const lists: Record<string, number[]> = pre.kind === 'image' ? { scale: pre.scale, offset: pre.offset, mean: pre.mean, std: pre.std } : { mean: pre.mean, std: pre.std };
   for (const [name, list] of Object.entries(lists)) {
     if (list.length !== perValue && !(pre.kind === 'image' && list.length === 1)) {
       throw new UserError(`${file}: ${name} has ${list.length} values for ${perValue} ${pre.kind === 'image' ? 'channels' : 'columns'}`, [], hint);

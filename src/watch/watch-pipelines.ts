@@ -56,6 +56,8 @@ export function watchPipelines(files: string[], hooks: WatchHooks, options: Watc
   const checking = new Map<string, Promise<void>>();
   // Which pipelines each watched path belongs to (a base model may serve several).
   const owners = new Map<string, Set<string>>();
+  // Declared before the closures that read it, which may run before the watcher exists (a const would throw there).
+  // eslint-disable-next-line prefer-const
   let watcher: FSWatcher | undefined;
 
   const enqueue = (file: string): void => {

@@ -30,6 +30,8 @@ const PIPELINE: PipelineFile = {
 
 /** Everything written to stdout and stderr while `work` runs: the library must write nothing. */
 async function silently<T>(work: () => Promise<T>): Promise<{ value: T; printed: string }> {
+  // Saved to be put back as they were, never called detached.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const [out, err] = [process.stdout.write, process.stderr.write];
   let printed = '';
   // The test runner reports through stdout in binary frames; what a library prints is text.

@@ -103,7 +103,6 @@ export function write(dir: string, name: string, text: string): string {
   return file;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- run files are checked field by field in tests
 /**
  * The smallest pipeline the end-to-end tests train: MobileNetV2 cut early at
  * 32×32, a softmax head, one epoch, on wasm; `dataset` is the flow mapping

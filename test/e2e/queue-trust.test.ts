@@ -208,10 +208,9 @@ describe('a sweep and workers that do not share a runs folder', { skip: skipWith
 /** Polls a job's state until `wanted`, for at most two minutes (a loaded machine), failing with the last state seen. */
 async function pollJob(queue: Queue, id: string, wanted: (state: string) => boolean, worker: Background): Promise<Job> {
   const deadline = Date.now() + 120_000;
-  let last = 'none';
   for (;;) {
     const job = await Job.fromId(queue, id);
-    last = job ? await job.getState() : 'gone';
+    const last = job ? await job.getState() : 'gone';
     // Read again once in that state: the hash read before it may predate the move (no failedReason yet).
     if (job && wanted(last)) return (await Job.fromId(queue, id)) ?? job;
     if (Date.now() > deadline) assert.fail(`job ${id} was still ${last} after 120s; the worker said:\n${worker.stdout().slice(-2000)}`);

@@ -79,7 +79,7 @@ export const MUTATIONS: Record<string, Mutation> = {
   'delete a span': (t, r) => { const i = at(t, r); return t.slice(0, i) + t.slice(i + 1 + Math.floor(r.next() * 20)); },
   'insert syntax': (t, r) => { const i = at(t, r); return t.slice(0, i) + pick(['[', ']', '{', '}', ':', '- ', '\t', '"', "'", '#', '&', '*', '!', '|', '>', '%', '@', '`', '\n  ', '\r'], r) + t.slice(i); },
   'swap lines': (t, r) => { const lines = t.split('\n'); const a = Math.floor(r.next() * lines.length); const b = Math.floor(r.next() * lines.length); [lines[a], lines[b]] = [lines[b]!, lines[a]!]; return lines.join('\n'); },
-  'replace a value': (t, r) => t.replace(/: ([^\n{[]+)/g, (m, v: string) => (r.next() < 0.15 ? `: ${pick(SCALARS, r)}` : m)),
+  'replace a value': (t, r) => t.replace(/: ([^\n{[]+)/g, (m, _value: string) => (r.next() < 0.15 ? `: ${pick(SCALARS, r)}` : m)),
   'wrong type for a value': (t, r) => t.replace(/: (\d+(\.\d+)?)/g, (m) => (r.next() < 0.3 ? `: ${pick(['[1, 2]', '{ a: 1 }', 'text', '"3"', 'yes'], r)}` : m)),
   'out-of-range number': (t, r) => t.replace(/\b\d+(\.\d+)?\b/g, (m) => (r.next() < 0.3 ? pick(['-5', '0', '1e9', '4097', '-0.0001', '100000000000000000000'], r) : m)),
   'unknown key': (t, r) => { const lines = t.split('\n'); const i = Math.floor(r.next() * lines.length); const indent = /^\s*/.exec(lines[i]!)![0]; lines.splice(i, 0, `${indent}${pick(KEYS, r)}: ${pick(SCALARS, r)}`); return lines.join('\n'); },

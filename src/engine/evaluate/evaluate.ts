@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Plan } from '../../plan/types.js';
 import type { SplitData } from '../data/datasets.js';
-import { UserError } from '../../diagnostics/user-error.js';
 import { testMetrics, type TestMetrics } from './metrics.js';
 import { imageBatch, oneHotBatch, vectorBatch, type Preprocessing } from '../data/preprocess.js';
 import { chunk, prefetched, range, type BatchSource } from '../data/batches.js';

@@ -52,7 +52,7 @@ async function start(name: ConcreteBackend): Promise<void> {
     } catch (error) {
       // Optional dependency: absent where its install could not download libtensorflow.
       if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-        throw new Error('@tensorflow/tfjs-node is not installed (its install downloads libtensorflow)');
+        throw new Error('@tensorflow/tfjs-node is not installed (its install downloads libtensorflow)', { cause: error });
       }
       throw error;
     }

@@ -120,7 +120,7 @@ async function fetchOnce(url: string, options: FetchOptions): Promise<Buffer> {
     // Read in chunks, so a server that sends without end is cut off at the limit rather than filling memory.
     const chunks: Uint8Array[] = [];
     try {
-      for await (const chunk of response.body ?? []) {
+      for await (const chunk of (response.body ?? []) as AsyncIterable<Uint8Array>) {
         progress();
         options.budget.left -= chunk.byteLength;
         if (options.budget.left < 0) {

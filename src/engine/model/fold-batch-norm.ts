@@ -48,7 +48,7 @@ export async function foldBatchNorm(model: tf.LayersModel): Promise<tf.LayersMod
     const epsilon = (bn.config['epsilon'] as number | undefined) ?? 1e-3;
     const channels = kernel.shape[2]! * (depthwise ? kernel.shape[3]! : 1);
     const outChannels = depthwise ? channels : kernel.shape[3]!;
-    const [foldedKernel, foldedBias] = tf.tidy(() => {
+    const [foldedKernel, foldedBias] = tf.tidy((): [tf.Tensor, tf.Tensor] => {
       const gamma = get('gamma') ?? tf.ones([outChannels]);
       const beta = get('beta') ?? tf.zeros([outChannels]);
       const scale = tf.div(gamma, tf.sqrt(tf.add(get('moving_variance')!, epsilon)));

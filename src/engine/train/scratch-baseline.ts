@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Plan, PlanStage } from '../../plan/types.js';
-import type { EpochMetrics, EventListener } from '../events.js';
+import type { EventListener } from '../events.js';
 import { evaluateExamples } from '../evaluate/evaluate.js';
 import { setBatchNormPolicy } from '../model/frozen-batch-norm.js';
 import type { TestMetrics } from '../evaluate/metrics.js';

@@ -47,7 +47,7 @@ export class FeatureWorkerPool {
   async rows(split: SplitData, indexes: number[], batch: number, onProgress: (done: number) => void, aborted: () => boolean, prefix?: string): Promise<{ shape: number[]; data: Float32Array }> {
     const chunks: number[][] = [];
     for (let i = 0; i < indexes.length; i += batch) chunks.push(indexes.slice(i, i + batch));
-    const results: { features: Float32Array; shape: number[] }[] = new Array(chunks.length);
+    const results = new Array<{ features: Float32Array; shape: number[] }>(chunks.length);
     let done = 0;
     // A chunk that finds the run aborted stops it: Promise.all rejects at once, and the chunks in
     // flight finish into the void (their workers are terminated with the pool).

@@ -34,7 +34,10 @@ const base = await buildBase(data.artifacts, data.cut, data.inputShape);
 const extractor = await foldBatchNorm(composeModel(base, buildHeadLayers(data.folded, 0), 'worker_features'));
 // Prefixes unfolded, as the main thread computes them (its whole model's batch norm as it trains): the same bits.
 const prefixes = new Map<string, tf.LayersModel>();
-parentPort!.on('message', async (request: FeatureRequest) => {
+// Answers every request, an error included, so the promise never rejects and the listener need not await it.
+parentPort!.on('message', (request: FeatureRequest) => void answer(request));
+
+async function answer(request: FeatureRequest): Promise<void> {
   try {
     // Pixels as the dataset holds them (a digit's 28×28×1, say); imageBatch resizes and normalises as on the main thread.
     const { pixels, count, height, width, channels, prefix } = request;
@@ -51,5 +54,5 @@ parentPort!.on('message', async (request: FeatureRequest) => {
   } catch (error) {
     parentPort!.postMessage({ id: request.id, error: (error as Error).message } satisfies FeatureReply);
   }
-});
+}
 parentPort!.postMessage({ ready: true });

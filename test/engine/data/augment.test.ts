@@ -57,7 +57,7 @@ describe('normalisation', () => {
     it(c.name, () => {
       const pre = preprocessingFor({ mean: c.mean, std: c.std, description: c.name }, { size: [1, 1], channels: 3, fit: 'fill' });
       const values = Array.from(imageBatch(batch, pre).dataSync());
-      values.forEach((v, i) => assert.ok(Math.abs(v - c.expected[i]!) < 1e-6, `${values} vs ${c.expected}`));
+      values.forEach((v, i) => assert.ok(Math.abs(v - c.expected[i]!) < 1e-6, `${values.join(',')} vs ${c.expected.join(',')}`));
     });
   }
 });

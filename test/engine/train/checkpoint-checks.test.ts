@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any -- the tests damage parsed JSON field by field */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkpointModelProblem, trainerStateProblem, weightSpecsProblem } from '../../../src/engine/train/checkpoint-checks.js';

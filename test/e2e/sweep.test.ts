@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { epochRows, hasStackTrace, readJson, tlpipeBounded, workspace, write, type CliResult } from './cli-harness.js';
+import { epochRows, hasStackTrace, readJson, tlpipeBounded, workspace, write, writeMnistSubsetIdx, type CliResult } from './cli-harness.js';
 import { extractions, newestSweepDir, Processes, resultsOf, sweepDir, SWEEP_PIPELINE, unwrapped, waitFor } from './sweep-harness.js';
 
 /** A sweep of a few small trials on a loaded machine: minutes; a hang fails the test instead of the suite. */
@@ -181,6 +181,70 @@ describe('tlpipe sweep: trials as local child processes', () => {
     // The interrupted trial went on in its own run folder.
     assert.equal(readJson(path.join(folder, 'trials', '0001.json')).run, second.run);
     assert.ok(existsSync(path.join(runs('resumed'), second.run, 'summary.json')));
+  });
+});
+
+describe('tlpipe sweep: a trial runs only the plan its sweep planned', () => {
+  const dir = workspace('sweep-plan-check');
+  const processes = new Processes();
+  after(() => processes.stopAll());
+
+  it('the dataset changed after the sweep planned: the next trial\'s process refuses its plan naming what differs, writes no run, and the sweep ends failed saying so', async () => {
+    const idx = path.join(dir, 'idx');
+    mkdirSync(idx);
+    writeMnistSubsetIdx(idx, 8, 3);
+    // No base and one epoch: the first trial trains in seconds, and it is only the window in which the data changes.
+    const file = write(dir, 'changed.yaml', `name: changed
+seed: 5
+dataset:
+  format: idx
+  train: { images: idx/train-images-idx3-ubyte.gz, labels: idx/train-labels-idx1-ubyte.gz }
+  test: { images: idx/test-images-idx3-ubyte.gz, labels: idx/test-labels-idx1-ubyte.gz }
+  validation: 0.25
+  image: { size: [28, 28], channels: 1 }
+base: { model: none }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: classes, activation: softmax }
+train:
+  stages:
+    - { epochs: 1, batchSize: 8, optimizer: { learningRate: 0.01 } }
+sweep:
+  parameters:
+    train.stages[0].optimizer.learningRate: { values: [0.01, 0.001] }
+`);
+    const runs = path.join(dir, 'runs');
+    const sweep = processes.tlpipe(['sweep', file, '-j', '1', '--runs', runs], dir);
+    // Trial 0's run has started, so its process has planned: the data changes before trial 1's process plans.
+    await waitFor('trial 0 to start its run', () => {
+      const folder = newestSweepDir(runs, 'changed');
+      try {
+        return folder && existsSync(path.join(folder, 'trials', '0000.json')) && readJson(path.join(folder, 'trials', '0000.json')).run;
+      } catch {
+        return undefined; // between its write and its rename
+      }
+    }, { timeoutMs: SWEEP_MS, context: () => sweep.stderr() });
+    writeMnistSubsetIdx(idx, 9, 3);
+    const code = await Promise.race([sweep.done, new Promise((resolve) => setTimeout(() => resolve('hung'), SWEEP_MS).unref())]);
+    const err = unwrapped(sweep.stderr());
+    assert.equal(code, 1, err);
+    const folder = sweepDir(runs, 'changed');
+    const [first, second] = [0, 1].map((i) => readJson(path.join(folder, 'trials', `000${i}.json`)));
+    assert.equal(first.status, 'completed');
+    assert.equal(second.status, 'failed');
+    assert.equal(second.attempts, 1, 'a refused plan is not retried');
+    assert.equal(second.run, undefined, 'no run folder for a plan the sweep did not plan');
+    const said = /sweep trial 1 planned another plan than its sweep did: plan ([0-9a-f]{8}) when the sweep planned it, ([0-9a-f]{8}) here; [^\n]*data\.digest[^\n]* differ \([^\n]*the dataset's files changed/;
+    assert.match(second.reason, said);
+    const [, planned, here] = said.exec(second.reason)!;
+    assert.equal(planned, readJson(path.join(folder, 'sweep.json')).trials[1].fingerprint.slice(0, 8));
+    assert.notEqual(here, planned);
+    assert.match(err, /trial 1 failed: .*sweep trial 1 planned another plan than its sweep did/);
+    assert.match(err, /hint: the trial runs only the plan its sweep recorded/);
+    assert.equal(readJson(path.join(folder, 'sweep.json')).status, 'failed');
+    assert.deepEqual(readdirSync(path.join(runs, 'changed')).filter((n) => /^\d{4}-/.test(n)).length, 1, 'only trial 0 has a run');
+    assert.equal(hasStackTrace(err), false, err);
+    assert.deepEqual(tooWide(sweep.stderr()), []);
   });
 });
 

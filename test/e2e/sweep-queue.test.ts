@@ -119,6 +119,29 @@ describe('tlpipe sweep --queue: trials on BullMQ, taken by tlpipe worker process
     assert.match(unwrapped(s.stderr()), /Redis answers again/);
   }));
 
+  it('a worker that plans differently (TLPIPE_FROZEN_PREFIX=0 on the worker only): each trial refused naming the stage fields that differ, no run written, the sweep ends failed', () => withQueue('env', async ({ processes, redis, runs }) => {
+    // A fine-tuning stage: the frozen prefix below its unfrozen layers is in the coordinator's plan, not in this worker's.
+    const tune = write(dir, 'tune.yaml', SWEEP_PIPELINE('', 1).replace('sweep:', `    - name: tune
+      epochs: 1
+      unfreeze: ['block_12_*']
+      optimizer: { name: adam, learningRate: 0.0001 }
+sweep:`).replace('base.cut: { values: [block_13_expand_relu, block_6_expand_relu] }', 'base.cut: { values: [block_13_expand_relu] }'));
+    processes.tlpipe(['worker', '--queue', redis.address, '--runs', runs, '--json'], dir, { ...env, TLPIPE_FROZEN_PREFIX: '0' });
+    const s = processes.tlpipe(['sweep', tune, '--queue', redis.address, '--runs', runs], dir, env);
+    assert.equal(await finished(s), 1, s.stderr());
+    const err = unwrapped(s.stderr());
+    for (const index of [0, 1]) {
+      const state = readJson(path.join(sweepDir(runs), 'trials', `000${index}.json`));
+      assert.equal(state.status, 'failed');
+      assert.equal(state.run, undefined);
+      assert.match(state.reason, new RegExp(`sweep trial ${index} planned another plan than its sweep did: .*stages\\[1\\]\\.frozenPrefix \\(only in the sweep's plan\\), stages\\[1\\]\\.whole \\(only in this plan\\)`));
+      assert.match(state.reason, /\(the frozen prefix is on in one process and off in the other \(TLPIPE_FROZEN_PREFIX\)\)/);
+      assert.match(err, new RegExp(`trial ${index} failed: .*sweep trial ${index} planned another plan`));
+    }
+    assert.deepEqual(readdirSync(path.join(runs, 'grid')), ['sweeps'], 'no run folder');
+    assert.equal(hasStackTrace(s.stderr()), false, s.stderr());
+  }));
+
   it('an address with nothing listening fails at once with a message, no stack trace', async () => {
     const r = await tlpipeBounded(['sweep', file, '--queue', `unix://${path.join(dir, 'none.sock')}`, '--runs', path.join(dir, 'none')], dir, { timeoutMs: 120_000, env: { ...env, TLPIPE_QUEUE_CONNECT_S: '2' } });
     assert.equal(r.code, 1);

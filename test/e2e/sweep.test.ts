@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { epochRows, hasStackTrace, readJson, tlpipeBounded, workspace, write, writeMnistSubsetIdx, type CliResult } from './cli-harness.js';
+import { formatDiagnostic, planSweep, resumeSweep } from '../../src/api/index.js';
+import { formatSweepPlan } from '../../src/cli/sweep-commands.js';
 import { extractions, newestSweepDir, Processes, resultsOf, sweepDir, SWEEP_PIPELINE, unwrapped, waitFor } from './sweep-harness.js';
 
 /** A sweep of a few small trials on a loaded machine: minutes; a hang fails the test instead of the suite. */
@@ -32,10 +34,11 @@ describe('tlpipe sweep: trials as local child processes', () => {
       ['block_13_expand_relu', 0.001], ['block_13_expand_relu', 0.01], ['block_6_expand_relu', 0.001], ['block_6_expand_relu', 0.01],
     ]);
     assert.deepEqual(plan.work, [{ task: 'features:head', trials: 4, distinct: 2 }, { task: 'stage head', trials: 4, distinct: 4 }]);
-    const text = await tlpipe(['plan', file], dir);
-    assert.match(text.stdout, /^sweep: grid, 4 trial\(s\) \(4 to run\), ranked by val_accuracy \(maximize\)$/m);
-    assert.match(text.stdout, /^ {2}features:head: 2 for 4 trial\(s\)$/m);
-    assert.ok(text.stdout.split('\n').every((l) => l.length <= 100), text.stdout);
+    // The text form from the same plan, in this process (the CLI prints formatSweepPlan's lines).
+    const text = formatSweepPlan(plan);
+    assert.match(text, /^sweep: grid, 4 trial\(s\) \(4 to run\), ranked by val_accuracy \(maximize\)$/m);
+    assert.match(text, /^ {2}features:head: 2 for 4 trial\(s\)$/m);
+    assert.ok(text.split('\n').every((l) => l.length <= 100), text);
   });
 
   it('-j 1: every trial is an ordinary run; results.csv, sweep.json and the best trial; base features extracted once per cut', async () => {
@@ -268,30 +271,41 @@ describe('tlpipe sweep: a sweep that cannot run is an error at its line, before 
     { name: 'a range in a grid', sweep: '    train.batchSize: { min: 8, max: 32 }', where: '{ min: 8', message: /error: .*a grid tries listed values; `min` and `max` are drawn from by method: random/ },
     { name: 'both values and a range', sweep: '    train.batchSize: { values: [8], min: 8, max: 32 }', where: '{ values: [8]', message: /error: .*give either `values` or `min` and `max`, not both/ },
   ];
-  for (const c of cases) {
+  // Planned in this process (plan and sweep share planSweep, and the CLI prints each diagnostic with formatDiagnostic):
+  // seconds for all, rather than two processes each loading the base. The CLI's own path is the two cases after.
+  for (const [n, c] of cases.entries()) {
     it(c.name, async () => {
-      const file = write(dir, 'bad.yaml', SWEEP_PIPELINE().replace(/sweep:\n[\s\S]*$/, `sweep:\n  parameters:\n${c.sweep}\n`));
-      const written = readFileSync(file, 'utf8');
-      for (const command of [['plan', file], ['sweep', file, '--runs', path.join(dir, 'runs')]]) {
-        const r = await tlpipe(command, dir);
-        assert.equal(r.code, 1, r.stderr);
-        assert.ok(r.stderr.includes(`bad.yaml${at(written, c.where)} error:`), r.stderr);
-        assert.match(r.stderr, c.message);
-        assert.equal(hasStackTrace(r.stderr), false, r.stderr);
-      }
+      const file = write(dir, `bad-${n}.yaml`, SWEEP_PIPELINE().replace(/sweep:\n[\s\S]*$/, `sweep:\n  parameters:\n${c.sweep}\n`));
+      const planned = await planSweep(file, { runsDir: path.join(dir, 'runs') });
+      assert.equal(planned.ok, false);
+      const said = planned.diagnostics.map((d) => formatDiagnostic(d)).join('\n');
+      assert.ok(said.includes(`bad-${n}.yaml${at(readFileSync(file, 'utf8'), c.where)} error:`), said);
+      assert.match(said, c.message);
+    });
+  }
+
+  for (const command of ['plan', 'sweep']) {
+    it(`tlpipe ${command} says it at the line, exits 1, and writes nothing`, async () => {
+      const file = write(dir, `bad-${command}.yaml`, SWEEP_PIPELINE().replace(/sweep:\n[\s\S]*$/, `sweep:\n  parameters:\n${cases[1]!.sweep}\n`));
+      const r = await tlpipe([command, file, '--runs', path.join(dir, 'runs')], dir);
+      assert.equal(r.code, 1, r.stderr);
+      assert.ok(r.stderr.includes(`bad-${command}.yaml${at(readFileSync(file, 'utf8'), cases[1]!.where)} error:`), r.stderr);
+      assert.match(r.stderr, cases[1]!.message);
+      assert.equal(hasStackTrace(r.stderr), false, r.stderr);
       assert.equal(existsSync(path.join(dir, 'runs')), false, 'nothing was written');
     });
   }
 
   it('a random sweep needs runCap; a grid over runCap is refused', async () => {
     const random = write(dir, 'random.yaml', SWEEP_PIPELINE().replace('sweep:\n', 'sweep:\n  method: random\n'));
-    const r = await tlpipe(['plan', random], dir);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /random\.yaml:\d+:\d+: error: sweep\.method: a random sweep needs `runCap`/);
+    const said = async (file: string): Promise<string> => {
+      const planned = await planSweep(file);
+      assert.equal(planned.ok, false);
+      return planned.diagnostics.map((d) => formatDiagnostic(d)).join('\n');
+    };
+    assert.match(await said(random), /random\.yaml:\d+:\d+: error: sweep\.method: a random sweep needs `runCap`/);
     const capped = write(dir, 'capped.yaml', SWEEP_PIPELINE().replace('sweep:\n', 'sweep:\n  runCap: 3\n'));
-    const c = await tlpipe(['plan', capped], dir);
-    assert.equal(c.code, 1);
-    assert.match(c.stderr, /capped\.yaml:\d+:\d+: error: sweep\.runCap: the grid has 4 trials, more than runCap 3/);
+    assert.match(await said(capped), /capped\.yaml:\d+:\d+: error: sweep\.runCap: the grid has 4 trials, more than runCap 3/);
   });
 
   it('tlpipe run on a pipeline with a sweep runs it as written', async () => {
@@ -319,18 +333,33 @@ describe('tlpipe sweep --resume on a damaged sweep folder: a message naming the 
     { name: 'an id that is a path', make: (file) => writeFileSync(file, record({ id: '../../../elsewhere' })), message: /`id` is not <NNNN>-<8 hex digits>/ },
     { name: 'sweep.json of 20 MB', make: (file) => writeFileSync(file, Buffer.alloc(20 * 2 ** 20, 32)), message: /sweep record .*sweep\.json is \d+ bytes, more than the \d+ tlpipe reads of it/ },
   ];
+  const damaged = (n: number, c: (typeof cases)[number]): { runs: string; folder: string } => {
+    const runs = path.join(dir, `runs-${n}`);
+    const folder = path.join(runs, 'grid', 'sweeps', '0001-0123abcd');
+    mkdirSync(path.join(folder, 'trials'), { recursive: true });
+    c.make(path.join(folder, 'sweep.json'));
+    return { runs, folder };
+  };
+  // resumeSweep in this process for each (the CLI prints its diagnostics with formatDiagnostic), bounded: a read that blocks fails the case.
   for (const [n, c] of cases.entries()) {
     it(c.name, async () => {
-      const runs = path.join(dir, `runs-${n}`);
-      const folder = path.join(runs, 'grid', 'sweeps', '0001-0123abcd');
-      mkdirSync(path.join(folder, 'trials'), { recursive: true });
-      c.make(path.join(folder, 'sweep.json'));
-      const r = await tlpipeBounded(['sweep', '--resume', folder, '--runs', runs], dir, { timeoutMs: 120_000 });
-      assert.equal(r.timedOut, false, 'did not hang');
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(unwrapped(r.stderr), c.message);
-      assert.equal(hasStackTrace(r.stderr), false, r.stderr);
+      const { runs, folder } = damaged(n, c);
+      const resumed = await Promise.race([resumeSweep(folder, { runsDir: runs }), new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 120_000).unref())]);
+      assert.notEqual(resumed, 'hung', 'did not hang');
+      const result = resumed as Exclude<typeof resumed, 'hung'>;
+      assert.equal(result.ok, false);
+      assert.match(result.diagnostics.map((d) => formatDiagnostic(d)).join('\n'), c.message);
       assert.deepEqual(readdirSync(folder).sort(), ['sweep.json', 'trials'], 'nothing written into the damaged sweep');
     });
   }
+
+  it('tlpipe sweep --resume on one (a FIFO, which a plain read would wait on for ever): exit 1, the message, no stack trace', async () => {
+    const { runs, folder } = damaged(cases.length, cases[0]!);
+    const r = await tlpipeBounded(['sweep', '--resume', folder, '--runs', runs], dir, { timeoutMs: 120_000 });
+    assert.equal(r.timedOut, false, 'did not hang');
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(unwrapped(r.stderr), cases[0]!.message);
+    assert.equal(hasStackTrace(r.stderr), false, r.stderr);
+    assert.deepEqual(readdirSync(folder).sort(), ['sweep.json', 'trials'], 'nothing written into the damaged sweep');
+  });
 });

@@ -48,23 +48,10 @@ describe('tlpipe sweep --queue: trials on BullMQ, taken by tlpipe worker process
     reference = resultsOf(path.join(dir, 'local'));
   });
 
-  it('three workers: every trial completes, results.csv equals -j 1\'s, the shared base features extracted once per cut', () => withQueue('three', async ({ runs, worker, sweep }) => {
+  it('three workers, one killed mid-trial with its trial\'s process: every trial completes, results.csv equals -j 1\'s, the shared base features extracted once per cut; another worker resumes the killed trial, its metrics and weights equal an uninterrupted trial\'s, byte for byte', () => withQueue('three', async ({ runs, worker, sweep }) => {
     for (let i = 0; i < 3; i++) worker();
     const s = sweep();
-    assert.equal(await finished(s), 0, s.stderr());
-    assert.match(unwrapped(s.stderr()), /4 trial\(s\) queued on tlpipe-trials/);
-    assert.equal(resultsOf(runs), reference);
-    assert.equal(extractions(runs), 6);
-    // The trials were spread over the workers.
-    const by = new Set(readJson(path.join(sweepDir(runs), 'sweep.json')).trials.map((t: { index: number }) => readJson(path.join(sweepDir(runs), 'trials', `${String(t.index).padStart(4, '0')}.json`)).by));
-    assert.ok(by.size >= 2, [...by].join(', '));
-  }));
-
-  it('a worker killed mid-trial (with its trial\'s process): another worker resumes the trial; its metrics and weights equal an uninterrupted trial\'s, byte for byte', () => withQueue('killed', async ({ runs, worker, sweep }) => {
-    worker();
-    worker();
-    const s = sweep();
-    // A trial with a checkpoint written: the worker running it is killed.
+    // A trial with a checkpoint written (its features extracted and in the stage cache): the worker running it is killed.
     const victim = await waitFor('a running trial with a checkpoint', () => {
       const folder = newestSweepDir(runs);
       if (!folder || !existsSync(path.join(folder, 'trials'))) return undefined;
@@ -88,7 +75,12 @@ describe('tlpipe sweep --queue: trials on BullMQ, taken by tlpipe worker process
     }, { timeoutMs: SWEEP_MS, context: () => s.stderr() });
     process.kill(-victim.pid, 'SIGKILL');
     assert.equal(await finished(s), 0, s.stderr());
+    assert.match(unwrapped(s.stderr()), /4 trial\(s\) queued on tlpipe-trials/);
     assert.equal(resultsOf(runs), reference);
+    assert.equal(extractions(runs), 6);
+    // The trials were spread over the workers.
+    const by = new Set(readJson(path.join(sweepDir(runs), 'sweep.json')).trials.map((t: { index: number }) => readJson(path.join(sweepDir(runs), 'trials', `${String(t.index).padStart(4, '0')}.json`)).by));
+    assert.ok(by.size >= 2, [...by].join(', '));
     const state = readJson(path.join(sweepDir(runs), 'trials', `${String(victim.index).padStart(4, '0')}.json`));
     assert.equal(state.status, 'completed');
     assert.equal(state.run, victim.run, 'resumed in its own run folder');

@@ -70,31 +70,28 @@ describe('tlpipe sweep: trials as local child processes', () => {
     assert.equal((html.match(/<tr><th style="text-align:left">trial \d<\/th>/g) ?? []).length, 4);
   });
 
-  it('-j 3: the same results.csv; concurrent trials wait for the features another is extracting instead of extracting them again', async () => {
-    const r = await tlpipe(['sweep', file, '-j', '3', '--runs', runs('three')], dir, { TLPIPE_WORKERS: '1' });
+  it('-j 3 --json: the same results.csv; concurrent trials wait for the features another is extracting; one JSON line per trial state change, nothing else on stdout', async () => {
+    const r = await tlpipe(['sweep', file, '-j', '3', '--json', '--runs', runs('three')], dir, { TLPIPE_WORKERS: '1' });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(resultsOf(runs('three')), reference);
     assert.equal(extractions(runs('three')), 6);
-  });
-
-  it('--no-cache: the same metrics, every trial extracting its own features', async () => {
-    const r = await tlpipe(['sweep', file, '-j', '2', '--no-cache', '--runs', runs('nocache')], dir, { TLPIPE_WORKERS: '1' });
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(resultsOf(runs('nocache')), reference);
-    assert.equal(extractions(runs('nocache')), 12);
-  });
-
-  it('--json: one line per trial state change, between sweep-start and sweep-end, nothing else on stdout', async () => {
-    const r = await tlpipe(['sweep', file, '-j', '2', '--json', '--runs', runs('one')], dir);
-    assert.equal(r.code, 0, r.stderr);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(events[0].type, 'sweep-start');
     assert.equal(events.at(-1).type, 'sweep-end');
     assert.equal(events.at(-1).counts.completed, 4);
     const trialEvents = events.filter((e) => e.type === 'trial');
     assert.deepEqual([...new Set(trialEvents.filter((e) => e.state.status === 'completed').map((e) => e.state.index))].sort(), [0, 1, 2, 3]);
-    // A second sweep in the same runs folder: its trials' stages all come from the stage cache, with the same results.
-    assert.equal(resultsOf(runs('one')), reference);
+  });
+
+  it('--no-cache: the same metrics, every trial extracting its own features', async () => {
+    // Two trials of one cut: without the cache each extracts the three splits itself (with it, they would share one extraction).
+    const oneCut = write(dir, 'one-cut.yaml', SWEEP_PIPELINE().replace('base.cut: { values: [block_13_expand_relu, block_6_expand_relu] }', 'base.cut: { values: [block_13_expand_relu] }'));
+    const r = await tlpipe(['sweep', oneCut, '-j', '2', '--no-cache', '--runs', runs('nocache')], dir, { TLPIPE_WORKERS: '1' });
+    assert.equal(r.code, 0, r.stderr);
+    // Up to the epochs column: the rank is among these two trials.
+    const columns = (csv: string): string[] => csv.trim().split('\n').map((l) => l.split(',').slice(0, 9).join(','));
+    assert.deepEqual(columns(resultsOf(runs('nocache'))), columns(reference).slice(0, 3));
+    assert.equal(extractions(runs('nocache')), 6);
   });
 
   it('a trial whose process is killed is started again and resumes its run; one that fails on its own (a NaN loss) is not retried', async () => {
@@ -132,18 +129,24 @@ describe('tlpipe sweep: trials as local child processes', () => {
     assert.deepEqual(tooWide(err()), []);
   });
 
-  it('duplicate trials (the same plan) run once', async () => {
+  it('duplicate trials (the same plan) run once; a later sweep in the same runs folder takes a planned trial from the stage cache, with the same metrics', async () => {
+    // Trial 0 is the -j 1 sweep's trial 0 (block_13_expand_relu, 0.001, 32 units): in its runs folder, nothing is extracted or trained again.
     const dupFile = write(dir, 'dup.yaml', SWEEP_PIPELINE('    head[1].dense.units: { values: [32, 32] }').replace('base.cut: { values: [block_13_expand_relu, block_6_expand_relu] }', 'base.cut: { values: [block_13_expand_relu] }').replace('[0.001, 0.01]', '[0.001]'));
-    const r = await tlpipe(['sweep', dupFile, '--runs', runs('dup')], dir);
+    const runFolders = (): string[] => readdirSync(path.join(runs('one'), 'grid')).filter((n) => /^\d{4}-/.test(n));
+    const before = runFolders().length;
+    const r = await tlpipe(['sweep', dupFile, '--runs', runs('one')], dir);
     assert.equal(r.code, 0, r.stderr);
-    const lines = resultsOf(runs('dup')).trim().split('\n');
+    const lines = resultsOf(runs('one')).trim().split('\n');
     assert.match(lines[2]!, /^1,duplicate,.*the same plan as trial 0, which runs once/);
-    assert.equal(readdirSync(path.join(runs('dup'), 'grid')).filter((n) => /^\d{4}-/.test(n)).length, 1);
+    assert.equal(runFolders().length, before + 1, 'one run for the two trials');
+    assert.equal(extractions(runs('one')), 6, 'the features came from the stage cache');
+    const metrics = (line: string): string => line.split(',').slice(4, 9).join(',');
+    assert.equal(metrics(lines[1]!), metrics(reference.trim().split('\n')[1]!));
   });
 
   it('early termination (ASHA): trials that fall behind at a rung stop, recorded as stopped with the reason', async () => {
     const ashaFile = write(dir, 'asha.yaml', SWEEP_PIPELINE('  metric: { name: val_loss }\n  earlyTerminate: { type: asha, minEpochs: 1, reductionFactor: 2 }', 4)
-      .replace('[0.001, 0.01]', '[0.01, 0.00001, 0.000001, 0.0000001]').replace('base.cut: { values: [block_13_expand_relu, block_6_expand_relu] }', 'base.cut: { values: [block_13_expand_relu] }'));
+      .replace('[0.001, 0.01]', '[0.01, 0.00001, 0.000001]').replace('base.cut: { values: [block_13_expand_relu, block_6_expand_relu] }', 'base.cut: { values: [block_13_expand_relu] }'));
     const r = await tlpipe(['sweep', ashaFile, '-j', '1', '--runs', runs('asha')], dir);
     assert.equal(r.code, 0, r.stderr);
     const record = readJson(path.join(sweepDir(runs('asha')), 'sweep.json'));

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Job, Queue, Worker } from 'bullmq';
 import { canonicalJson } from '../../src/plan/fingerprint.js';
@@ -64,7 +65,8 @@ describe('queue jobs are untrusted input', { skip: skipWithoutRedis }, () => {
     before_ = tree(dir, ['runs', 'redis']);
   });
   after(async () => {
-    await queue?.close();
+    // Bounded: a close that waits on a Redis gone wrong must not keep the workers below from being stopped.
+    await Promise.race([queue?.close(), sleep(30_000, undefined, { ref: false })]);
     await processes.stopAll();
   });
 
@@ -201,7 +203,7 @@ describe('a sweep and workers that do not share a runs folder', { skip: skipWith
       assert.deepEqual(sweep.stderr().split('\n').filter((l) => [...l].length > WIDTH), []);
       assert.equal(hasStackTrace(sweep.stderr()), false, sweep.stderr());
     } finally {
-      await rogue?.close();
+      await Promise.race([rogue?.close(), sleep(30_000, undefined, { ref: false })]);
       await processes.stopAll();
     }
   });

@@ -10,6 +10,7 @@ import { runPlan } from '../engine/run/run-plan.js';
 import { chooseResumePoint, type ResumeChoice } from '../engine/train/checkpoints.js';
 import { loadPipelineText } from '../format/load-pipeline.js';
 import type { BackendName } from '../format/types.js';
+import type { Plan } from '../plan/types.js';
 import { formatEventLine } from '../progress/event-lines.js';
 import { fileSystemError } from '../store/disk-errors.js';
 import { listRuns, resolveRunRef } from '../store/find-run.js';
@@ -38,6 +39,8 @@ export interface RunOptions extends PipelineOptions, Cancellable {
   noCache?: boolean;
   /** Continue the newest unfinished run of the same plan instead, when there is one. */
   resume?: boolean;
+  /** Refuses the plan before anything is written, with the diagnostic it returns (a sweep trial checks its plan is its sweep's). */
+  checkPlan?: (plan: Plan) => Diagnostic | undefined;
 }
 
 /** How a run ended and where it is. */
@@ -76,6 +79,11 @@ export async function run(input: PipelineInput, options: RunOptions = {}): Promi
   if (!planned.ok) return failed(planned.diagnostics, loaded.warnings);
   const warnings = [...loaded.warnings, ...planned.warnings];
   const { spec, plan, inputs } = planned.value;
+  const refused = options.checkPlan?.(plan);
+  if (refused) {
+    inputs.base.dispose();
+    return failed([refused], warnings);
+  }
   if (options.resume) {
     const unfinished = await findResumableRun(runsRoot, spec.name, plan.fingerprint);
     if (unfinished) {

@@ -1,9 +1,11 @@
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Diagnostic, KeyPath } from '../diagnostics/diagnostic.js';
 import { UserError } from '../diagnostics/user-error.js';
 import { loadInputs } from '../engine/facts/read-inputs.js';
 import { canonicalJson, fingerprint } from '../plan/fingerprint.js';
+import { planSections, splitSharedSections } from '../plan/plan-digest.js';
 import { compareTrials, expandTrials, resolveSweep, type SweepSpec } from '../plan/sweep-trials.js';
 import { fileSystemError } from '../store/disk-errors.js';
 import { FINAL_TRIAL_STATES, listSweeps, SWEEP_FILE, SweepFolder, type SweepRecord, type SweepTrialPlan, type TrialState } from '../store/sweep-folder.js';
@@ -15,6 +17,14 @@ import type { RunEvent } from '../engine/events.js';
 import { inputSource, loadInput, overrideList, runsRootOf } from './pipeline-input.js';
 import { preparePlan } from './prepare-plan.js';
 import { failed, ok, problem, type Cancellable, type Outcome, type PipelineInput, type PipelineOptions } from './types.js';
+
+/**
+ * The program each trial runs in (trial-child.ts, beside this file): the
+ * sweep layer below starts it, and is given its path from here, so no
+ * module refers to a layer above its own (the import test reads these
+ * `new URL(…, import.meta.url)` references like imports).
+ */
+const TRIAL_CHILD = fileURLToPath(new URL('./trial-child.js', import.meta.url));
 
 /** How a sweep's best trial is chosen, in words (the CLI says it under the best). */
 export { rankingRule } from '../plan/sweep-trials.js';
@@ -43,6 +53,14 @@ export interface SweepPlan {
  * once (the later ones are `duplicateOf` the first).
  */
 export async function planSweep(input: PipelineInput, options: PipelineOptions = {}): Promise<Outcome<SweepPlan>> {
+  const planned = await planSweepWithSections(input, options);
+  if (!planned.ok) return planned;
+  const { sections: _s, ...plan } = planned.value;
+  return { ...planned, value: plan };
+}
+
+/** planSweep, with each trial's plan section digests (in trial order): what sweep.json keeps for the trials' processes to compare with. */
+async function planSweepWithSections(input: PipelineInput, options: PipelineOptions): Promise<Outcome<SweepPlan & { sections: Record<string, string>[] }>> {
   const loaded = loadInput(input, options);
   if (!loaded.ok) return failed(loaded.diagnostics);
   const { written, spec: pipelineSpec } = loaded.value;
@@ -59,6 +77,7 @@ export async function planSweep(input: PipelineInput, options: PipelineOptions =
   const diagnostics: Diagnostic[] = [];
   const warnings = [...loaded.warnings];
   const trials: PlannedTrial[] = [];
+  const sections: Record<string, string>[] = [];
   for (const trial of expandTrials(spec)) {
     const trialOverrides = spec.parameters.map((p) => ({
       path: p.name, value: trial.values[p.name], label: `trial ${trial.index} (${p.name}=${JSON.stringify(trial.values[p.name])})`, at: valuePlace(p.name, p.values, trial.values[p.name]),
@@ -79,6 +98,7 @@ export async function planSweep(input: PipelineInput, options: PipelineOptions =
       ...plan.tasks.filter((t) => t.kind === 'features').map((t) => ({ id: t.id, fingerprint: t.fingerprint })),
       ...plan.stages.map((s) => ({ id: `stage ${s.name}`, fingerprint: s.fingerprint })),
     ];
+    sections.push(planSections(plan));
     const duplicate = trials.find((t) => t.fingerprint === plan.fingerprint && t.duplicateOf === undefined);
     trials.push({
       index: trial.index, values: trial.values, fingerprint: plan.fingerprint, epochs: plan.stages.at(-1)?.lastEpoch ?? 0,
@@ -97,7 +117,7 @@ export async function planSweep(input: PipelineInput, options: PipelineOptions =
     const having = running.flatMap((t) => t.tasks.filter((x) => x.id === id));
     return { task: id, trials: having.length, distinct: new Set(having.map((x) => x.fingerprint)).size };
   });
-  return ok({ pipeline: pipelineSpec.name, spec, trials, work, fingerprint: fingerprint({ sweep: spec, trials: trials.map((t) => t.fingerprint) }) }, warnings);
+  return ok({ pipeline: pipelineSpec.name, spec, trials, work, fingerprint: fingerprint({ sweep: spec, trials: trials.map((t) => t.fingerprint) }), sections }, warnings);
 }
 
 /** Where a trial's value is written: the item of `values` it came from, or the parameter (a drawn value). */
@@ -152,16 +172,18 @@ export interface SweepInfo {
  * names the best trial. `ok` when every trial completed or was stopped early.
  */
 export async function sweep(input: PipelineInput, options: SweepOptions = {}): Promise<Outcome<SweepInfo>> {
-  const planned = await planSweep(input, options);
+  const planned = await planSweepWithSections(input, options);
   if (!planned.ok) return failed(planned.diagnostics, planned.warnings);
   const runsRoot = runsRootOf(options);
   const { spec, trials } = planned.value;
+  // Most sections are the same in every trial: kept once, each trial keeping its own.
+  const { shared, own } = splitSharedSections(planned.value.sections);
   const source = inputSource(input);
   let folder: SweepFolder;
   try {
     folder = await SweepFolder.create(runsRoot, {
       pipeline: planned.value.pipeline, file: source.file, text: source.text, createdAt: new Date().toISOString(), status: 'running', spec,
-      trials: trials.map(({ tasks: _t, shares: _s, ...t }) => t),
+      trials: trials.map(({ tasks: _t, shares: _s, ...t }, i) => ({ ...t, sections: own[i]! })), sharedSections: shared,
       runner: options.queue ? { kind: 'queue', queue: redactedAddress(options.queue) } : { kind: 'local', jobs: options.jobs ?? 1 },
       ...(options.backend ? { backend: options.backend } : {}), ...(options.noCache ? { noCache: true } : {}),
       overrides: overrideList(options.overrides).map(({ path: p, value }) => ({ path: p, value })),
@@ -237,7 +259,7 @@ async function runSweep(folder: SweepFolder, runsRoot: string, options: SweepOpt
       return failed([error.toDiagnostic(options.queue)], warnings);
     }
   } else {
-    await runTrialsLocally(jobs, runsRoot, { jobs: options.jobs ?? 1, onState, onEvent: (index, event) => emit({ type: 'trial-event', index, event }), ...(options.signal ? { signal: options.signal } : {}) });
+    await runTrialsLocally(jobs, runsRoot, { jobs: options.jobs ?? 1, child: TRIAL_CHILD, onState, onEvent: (index, event) => emit({ type: 'trial-event', index, event }), ...(options.signal ? { signal: options.signal } : {}) });
   }
   const final = await folder.readTrials();
   const finalCounts = countTrials(record.trials, final);
@@ -312,7 +334,7 @@ export async function worker(options: WorkerOptions): Promise<Outcome<{ processe
   const emit = options.onEvent ?? ((): void => undefined);
   try {
     const value = await runWorker(options.queue, {
-      runsRoot: runsRootOf(options), concurrency: options.jobs ?? 1, ...(options.signal ? { signal: options.signal } : {}),
+      runsRoot: runsRootOf(options), concurrency: options.jobs ?? 1, child: TRIAL_CHILD, ...(options.signal ? { signal: options.signal } : {}),
       onState: (state) => emit({ type: 'trial-state', state }),
       onEvent: (index, event) => emit({ type: 'trial-event', index, event }),
       onLog: (level, message) => emit({ type: 'log', level, message }),

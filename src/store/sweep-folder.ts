@@ -33,6 +33,8 @@ export interface SweepTrialPlan {
   epochs: number;
   /** Set when an earlier trial has the same plan: this one is not run. */
   duplicateOf?: number;
+  /** Its plan's section digests other trials do not share (plan/plan-digest.ts): with the record's `sharedSections`, what its process compares its own plan with. */
+  sections?: Record<string, string>;
 }
 
 export interface SweepRecord {
@@ -48,6 +50,8 @@ export interface SweepRecord {
   status: 'running' | 'completed' | 'failed' | 'interrupted';
   spec: SweepSpec;
   trials: SweepTrialPlan[];
+  /** The plan section digests every trial shares (absent in a sweep of an older tlpipe). */
+  sharedSections?: Record<string, string>;
   /** How it runs: local child processes, or a queue (its address, without a password). */
   runner: { kind: 'local'; jobs: number } | { kind: 'queue'; queue: string };
   /** Values the command line set (`--set`) for every trial, before the trial's own. */

@@ -36,7 +36,7 @@ import { confinedPath, isInside } from '../platform/read-back.js';
 import { FINAL_TRIAL_STATES, newSweepUid, SWEEPS_DIR, SweepFolder, type TrialState } from '../store/sweep-folder.js';
 import { MAX_TRIAL_ATTEMPTS } from './local-trials.js';
 import { runTrial } from './run-trial.js';
-import { checkQueueJob, QUEUE_JOB_NAME, signedQueueJob, trialJobOf, type QueueJob, type TrialJob } from './trial-messages.js';
+import { checkQueueJob, QUEUE_JOB_NAME, QUEUE_JOB_VERSION, signedQueueJob, trialJobOf, type QueueJob, type TrialJob } from './trial-messages.js';
 import { setting } from '../platform/settings.js';
 
 export const QUEUE_NAME = 'tlpipe-trials';
@@ -97,8 +97,11 @@ const shownId = (job: Job): string => printable(job.id, 80);
 
 const jobIdOf = (folder: SweepFolder, index: number): string => `${folder.record.pipeline}--${folder.record.id}--${index}`;
 
+const planOf = (folder: SweepFolder, index: number): string => folder.record.trials.find((t) => t.index === index)!.fingerprint;
+
 function queueJobOf(folder: SweepFolder, index: number): QueueJob {
-  return signedQueueJob({ v: 1, pipeline: folder.record.pipeline, sweep: folder.record.id, uid: folder.record.uid!, index }, queueSecret());
+  const fingerprint = planOf(folder, index);
+  return signedQueueJob({ v: QUEUE_JOB_VERSION, pipeline: folder.record.pipeline, sweep: folder.record.id, uid: folder.record.uid!, index, fingerprint }, queueSecret());
 }
 
 /** Adds a trial's job unless Redis has it waiting, running or delayed; a finished job whose trial is not finished (a resume) is replaced. */
@@ -108,7 +111,8 @@ async function enqueue(queue: Queue, folder: SweepFolder, index: number): Promis
   if (existing) {
     const state = await existing.getState();
     // A job of this sweep's making is kept; one that is not (queued by an older tlpipe, or by someone else under this id) is replaced unless a worker holds it.
-    const ours = (existing.data as { uid?: unknown } | null)?.uid === folder.record.uid;
+    const data = existing.data as { uid?: unknown; fingerprint?: unknown } | null;
+    const ours = data?.uid === folder.record.uid && data?.fingerprint === planOf(folder, index);
     if (state === 'active' || (ours && state !== 'completed' && state !== 'failed' && state !== 'unknown')) return 'kept';
     await existing.remove();
   }
@@ -292,7 +296,7 @@ async function locateSweep(runsRoot: string, job: QueueJob): Promise<{ ok: true;
  */
 export async function runWorker(
   address: string,
-  options: { runsRoot: string; concurrency: number; signal?: AbortSignal; onState?: (state: TrialState) => void; onEvent?: (index: number, event: RunEvent) => void; onLog?: Log },
+  options: { runsRoot: string; concurrency: number; child: string; signal?: AbortSignal; onState?: (state: TrialState) => void; onEvent?: (index: number, event: RunEvent) => void; onLog?: Log },
 ): Promise<{ processed: number; refused: number }> {
   const log: Log = options.onLog ?? ((): void => undefined);
   const secret = queueSecret();
@@ -332,6 +336,12 @@ export async function runWorker(
       log('warn', reason);
       throw new UnrecoverableError(reason);
     }
+    if (trial.fingerprint !== checked.job.fingerprint) {
+      refused++;
+      const reason = `refused job ${shownId(job)}: it names plan ${checked.job.fingerprint.slice(0, 8)} for trial ${trial.index}, but ${folder.dir} says ${trial.fingerprint.slice(0, 8)}`;
+      log('warn', reason);
+      throw new UnrecoverableError(reason);
+    }
     const previous = await folder.readTrial(trial.index);
     if (previous && FINAL_TRIAL_STATES.has(previous.status)) {
       log('info', `job ${shownId(job)}: trial ${trial.index} is already ${previous.status} in ${folder.dir}; nothing to run`);
@@ -340,7 +350,7 @@ export async function runWorker(
     const backend = folder.record.backend as TrialJob['backend'];
     const trialJob = trialJobOf(folder.record, path.relative(runsRoot, folder.dir), trial, { ...(backend ? { backend } : {}), ...(folder.record.noCache ? { noCache: true } : {}) });
     const outcome = await runTrial(trialJob, runsRoot, {
-      maxAttempts: MAX_TRIAL_ATTEMPTS, ...(signal ? { signal } : {}),
+      child: options.child, maxAttempts: MAX_TRIAL_ATTEMPTS, ...(signal ? { signal } : {}),
       ...(options.onState ? { onState: options.onState } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
     processed++;

@@ -1,21 +1,27 @@
 import { fork } from 'node:child_process';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { RunEvent } from '../engine/events.js';
 import { confinedPath } from '../platform/read-back.js';
-import { ashaDecision, epochMetric, rungEpochs, trialMetric, trialValLoss } from '../plan/sweep-trials.js';
+import { ashaDecision, epochMetric, rungEpochs, trialMetric, trialValLoss, type SweepSpec } from '../plan/sweep-trials.js';
 import { readMetricRows } from '../store/metrics-file.js';
-import { readSummary } from '../store/summary-file.js';
+import { readSummary, type RunSummary } from '../store/summary-file.js';
 import { SweepFolder, type TrialState } from '../store/sweep-folder.js';
 import type { ChildMessage, ParentMessage, TrialJob } from './trial-messages.js';
 
-const CHILD = fileURLToPath(new URL('../cli/trial-child.js', import.meta.url));
 /** After `stop`, a trial's process finishes its batch and writes its checkpoint; one that takes longer than this is killed. */
 const STOP_GRACE_MS = 60_000;
+/** The end of a trial process's stderr kept: what says why it died. */
+const STDERR_TAIL = 4000;
 
 const isNumber = (value: number | null | undefined): value is number => typeof value === 'number' && Number.isFinite(value);
 
 export interface TrialHooks {
+  /**
+   * The program a trial runs in, a module path: the API's trial child,
+   * given by the API (which it imports), so this layer has no path to a
+   * layer above it. It speaks trial-messages.ts over an IPC channel.
+   */
+  child: string;
   /** The trial's run events (batch and extraction progress left out). */
   onEvent?: (index: number, event: RunEvent) => void;
   /** Every change of the trial's recorded state. */
@@ -32,6 +38,9 @@ export interface TrialOutcome {
   crashed: boolean;
 }
 
+type TrialResult = Extract<ChildMessage, { type: 'result' }>;
+type ProcessExit = { code: number | null; signal: NodeJS.Signals | null };
+
 /**
  * Runs one trial in a child process and records it in the sweep folder:
  * `running` when it starts, then how it ended. With early termination, the
@@ -39,9 +48,8 @@ export interface TrialOutcome {
  * trials' there, and a trial that falls behind is stopped (`stopped`, with
  * the reason). Never throws for the trial's own failure: that is its state.
  */
-export async function runTrial(job: TrialJob, runsRoot: string, hooks: TrialHooks = {}): Promise<TrialOutcome> {
+export async function runTrial(job: TrialJob, runsRoot: string, hooks: TrialHooks): Promise<TrialOutcome> {
   const folder = await SweepFolder.open(confinedPath(runsRoot, job.sweep, 'the sweep of a trial'));
-  const { spec } = folder.record;
   const previous = await folder.readTrial(job.index);
   let state: TrialState = {
     index: job.index, status: 'running', attempts: (previous?.attempts ?? 0) + 1, by: `${os.hostname()}:${process.pid}`,
@@ -53,16 +61,33 @@ export async function runTrial(job: TrialJob, runsRoot: string, hooks: TrialHook
     hooks.onState?.(state);
   };
   await record({});
+  const { result, exit, stderr, stoppedFor } = await runChild(job, runsRoot, folder, hooks, record);
+  if (result?.run) state.run = result.run;
+  const ending = trialEnding({ result, exit, stderr, stoppedFor, attempts: state.attempts, ...(hooks.maxAttempts !== undefined ? { maxAttempts: hooks.maxAttempts } : {}) });
+  if (ending.read) await record(await completedState(folder.record.spec, ending.read));
+  else await record(ending.state);
+  return { state, crashed: ending.crashed };
+}
 
+/**
+ * The trial's process, from fork to exit: the job sent, its events passed
+ * on (and the rungs of early termination recorded as they come), a stop
+ * sent on the signal. Resolves once the process is gone and every record
+ * its events started is written.
+ */
+async function runChild(
+  job: TrialJob, runsRoot: string, folder: SweepFolder, hooks: TrialHooks, record: (change: Partial<TrialState>) => Promise<void>,
+): Promise<{ result: TrialResult | undefined; exit: ProcessExit; stderr: string; stoppedFor: StoppedFor | undefined }> {
+  const { spec } = folder.record;
   const epochs = folder.record.trials.find((t) => t.index === job.index)?.epochs ?? 0;
   const rungs = new Set(spec.earlyTerminate ? rungEpochs(spec.earlyTerminate, epochs) : []);
-  let stoppedFor: { reason: string; metric: number } | undefined;
-  let result: Extract<ChildMessage, { type: 'result' }> | undefined;
+  let stoppedFor: StoppedFor | undefined;
+  let result: TrialResult | undefined;
   let stderr = '';
-  const child = fork(CHILD, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
+  const child = fork(hooks.child, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
   // tfjs greets on stdout and warns on stderr; a sweep's own output (--json) stays clean, and the end of stderr says why a process died.
   child.stdout!.resume();
-  child.stderr!.on('data', (chunk: Buffer) => void (stderr = (stderr + chunk.toString()).slice(-4000)));
+  child.stderr!.on('data', (chunk: Buffer) => void (stderr = (stderr + chunk.toString()).slice(-STDERR_TAIL)));
   const stop = (reason: string): void => {
     if (child.connected) child.send({ type: 'stop', reason } satisfies ParentMessage);
     setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS).unref();
@@ -91,40 +116,69 @@ export async function runTrial(job: TrialJob, runsRoot: string, hooks: TrialHook
       }));
     }
   });
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+  const exit = await new Promise<ProcessExit>((resolve) => {
     child.on('error', () => undefined);
     child.on('exit', (code, signal) => resolve({ code, signal }));
     child.send({ type: 'start', job, runsRoot } satisfies ParentMessage);
   });
   hooks.signal?.removeEventListener('abort', onAbort);
   await Promise.all(pending);
+  return { result, exit, stderr, stoppedFor };
+}
 
+export interface StoppedFor { reason: string; metric: number }
+
+/** How a trial's process ended, as trialEnding reads it. */
+export interface TrialProcessEnd {
+  /** The result the process sent, if it sent one. */
+  result: TrialResult | undefined;
+  exit: ProcessExit;
+  /** The end of its stderr. */
+  stderr: string;
+  /** Early termination's reason, when the sweep stopped it. */
+  stoppedFor?: StoppedFor | undefined;
+  /** This attempt's number, from 1. */
+  attempts: number;
+  maxAttempts?: number;
+}
+
+/**
+ * The trial's state from how its process ended: crashed (no result, or an
+ * internal error) → queued for another attempt, or failed on the last;
+ * completed → its metrics, read from its run folder (`read`); interrupted
+ * → stopped when early termination stopped it, else queued to resume;
+ * failed → failed with its diagnostics. Pure.
+ */
+export function trialEnding(end: TrialProcessEnd): { state: Partial<TrialState>; crashed: boolean; read?: string } {
+  const { result, exit } = end;
   if (!result || result.status === 'crashed') {
     const how = result?.reason ?? (exit.signal ? `its process was killed (${exit.signal})` : `its process exited with code ${exit.code}`);
-    const tail = stderr.trim().split('\n').slice(-3).join(' | ');
-    const last = state.attempts >= (hooks.maxAttempts ?? Number.POSITIVE_INFINITY);
-    await record({ status: last ? 'failed' : 'queued', reason: `${how}${tail && !result ? `: ${tail}` : ''}${last ? ` (attempt ${state.attempts} of ${hooks.maxAttempts})` : ''}` });
-    return { state, crashed: true };
+    const tail = end.stderr.trim().split('\n').slice(-3).join(' | ');
+    const last = end.attempts >= (end.maxAttempts ?? Number.POSITIVE_INFINITY);
+    return { crashed: true, state: { status: last ? 'failed' : 'queued', reason: `${how}${tail && !result ? `: ${tail}` : ''}${last ? ` (attempt ${end.attempts} of ${end.maxAttempts})` : ''}` } };
   }
-  if (result.run) state.run = result.run;
-  if (result.status === 'completed' && result.dir) {
-    const [rows, summary] = await Promise.all([readMetricRows(result.dir), readSummary(result.dir)]);
-    const restoredEpoch = summary?.stages.at(-1)?.restoredEpoch;
-    const metric = trialMetric(spec.metric.name, { rows, ...(restoredEpoch !== undefined ? { restoredEpoch } : {}), ...(summary?.test ? { test: summary.test } : {}) });
-    const valLoss = trialValLoss({ rows, ...(restoredEpoch !== undefined ? { restoredEpoch } : {}) });
-    await record({
-      status: 'completed', reason: undefined,
-      // A diverged trial's NaN is null in JSON: recorded as absent, so its state still reads back.
-      ...(isNumber(metric) ? { metric } : {}), ...(isNumber(valLoss) ? { valLoss } : {}),
-      ...(summary?.test ? { test: { accuracy: summary.test.accuracy, loss: summary.test.loss } } : {}),
-      epochs: rows.length, ...(summary?.resources ? { seconds: summary.resources.seconds } : {}),
-    });
-  } else if (result.status === 'interrupted' && stoppedFor) {
-    await record({ status: 'stopped', reason: stoppedFor.reason, metric: stoppedFor.metric });
-  } else if (result.status === 'interrupted') {
-    await record({ status: 'queued', reason: 'interrupted; resumed from its checkpoint when run again' });
-  } else {
-    await record({ status: 'failed', reason: result.diagnostics.join('\n') || result.reason || 'failed' });
-  }
-  return { state, crashed: false };
+  if (result.status === 'completed' && result.dir) return { crashed: false, state: { status: 'completed' }, read: result.dir };
+  if (result.status === 'interrupted' && end.stoppedFor) return { crashed: false, state: { status: 'stopped', reason: end.stoppedFor.reason, metric: end.stoppedFor.metric } };
+  if (result.status === 'interrupted') return { crashed: false, state: { status: 'queued', reason: 'interrupted; resumed from its checkpoint when run again' } };
+  return { crashed: false, state: { status: 'failed', reason: result.diagnostics.join('\n') || result.reason || 'failed' } };
+}
+
+/** A completed trial's state: its metric (as the sweep ranks trials), val_loss, test results, epochs and seconds, from its run folder. */
+async function completedState(spec: SweepSpec, dir: string): Promise<Partial<TrialState>> {
+  const [rows, summary] = await Promise.all([readMetricRows(dir), readSummary(dir)]);
+  return completedStateOf(spec, rows, summary);
+}
+
+/** completedState from the run's metric rows and summary. Pure. */
+export function completedStateOf(spec: SweepSpec, rows: Parameters<typeof trialMetric>[1]['rows'], summary: RunSummary | undefined): Partial<TrialState> {
+  const restoredEpoch = summary?.stages.at(-1)?.restoredEpoch;
+  const metric = trialMetric(spec.metric.name, { rows, ...(restoredEpoch !== undefined ? { restoredEpoch } : {}), ...(summary?.test ? { test: summary.test } : {}) });
+  const valLoss = trialValLoss({ rows, ...(restoredEpoch !== undefined ? { restoredEpoch } : {}) });
+  return {
+    status: 'completed', reason: undefined,
+    // A diverged trial's NaN is null in JSON: recorded as absent, so its state still reads back.
+    ...(isNumber(metric) ? { metric } : {}), ...(isNumber(valLoss) ? { valLoss } : {}),
+    ...(summary?.test ? { test: { accuracy: summary.test.accuracy, loss: summary.test.loss } } : {}),
+    epochs: rows.length, ...(summary?.resources ? { seconds: summary.resources.seconds } : {}),
+  };
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Job, Queue, Worker } from 'bullmq';
 import { canonicalJson } from '../../src/plan/fingerprint.js';
@@ -29,7 +30,7 @@ const QUEUE = 'tlpipe-trials';
 const SECRET = 'the workers and the sweep share this';
 const WIDTH = 100;
 const sign = (data: Record<string, unknown>, secret = SECRET): Record<string, unknown> => ({ ...data, sig: createHmac('sha256', secret).update(canonicalJson(data)).digest('hex') });
-const validJob = (over: Record<string, unknown> = {}): Record<string, unknown> => ({ v: 1, pipeline: 'tiny', sweep: '0001-0123abcd', uid: randomBytes(16).toString('hex'), index: 0, ...over });
+const validJob = (over: Record<string, unknown> = {}): Record<string, unknown> => ({ v: 2, pipeline: 'tiny', sweep: '0001-0123abcd', uid: randomBytes(16).toString('hex'), index: 0, fingerprint: 'f'.repeat(64), ...over });
 /** Every file and folder under `dir` but `except`, with its size: what a worker must not change. */
 const tree = (dir: string, except: readonly string[]): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' })
   .filter((p) => !except.some((e) => p === e || p.startsWith(`${e}/`)))
@@ -64,7 +65,8 @@ describe('queue jobs are untrusted input', { skip: skipWithoutRedis }, () => {
     before_ = tree(dir, ['runs', 'redis']);
   });
   after(async () => {
-    await queue?.close();
+    // Bounded: a close that waits on a Redis gone wrong must not keep the workers below from being stopped.
+    await Promise.race([queue?.close(), sleep(30_000, undefined, { ref: false })]);
     await processes.stopAll();
   });
 
@@ -78,6 +80,8 @@ describe('queue jobs are untrusted input', { skip: skipWithoutRedis }, () => {
     { name: 'an absolute pipeline', data: sign(validJob({ pipeline: '/etc' })), reason: /pipeline must match pattern/ },
     { name: 'a pipeline text in the job', data: sign(validJob({ text: 'dataset: { format: imageFolder, dir: /etc }' })), reason: /unknown field "text"/ },
     { name: 'a uid of the wrong type', data: sign(validJob({ uid: 7 })), reason: /uid must be string/ },
+    { name: 'a plan fingerprint that is a path', data: sign(validJob({ fingerprint: '../../../../escape/PWNED' })), reason: /fingerprint must match pattern/ },
+    { name: 'a job of the first version (no plan fingerprint)', data: sign((({ fingerprint: _f, ...rest }) => ({ ...rest, v: 1 }))(validJob())), reason: /it is a version 1 trial job \(another tlpipe queued it\); this worker takes version 2/ },
     { name: 'no fields at all', data: {}, reason: /must have required property/ },
     { name: 'a string', data: 'tiny/sweeps/0001-0123abcd', reason: /the job must be object/ },
     { name: 'a list', data: [1, 2, 3], reason: /the job must be object/ },
@@ -199,7 +203,7 @@ describe('a sweep and workers that do not share a runs folder', { skip: skipWith
       assert.deepEqual(sweep.stderr().split('\n').filter((l) => [...l].length > WIDTH), []);
       assert.equal(hasStackTrace(sweep.stderr()), false, sweep.stderr());
     } finally {
-      await rogue?.close();
+      await Promise.race([rogue?.close(), sleep(30_000, undefined, { ref: false })]);
       await processes.stopAll();
     }
   });

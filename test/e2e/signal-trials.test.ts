@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { SeededRandom } from '../../src/engine/random.js';
-import { CLI, epochRows, readJson, tlpipe, workspace, write, writeDigitImageFolder } from './cli-harness.js';
+import { CLI, epochRows, readJson, tlpipeBounded, workspace, write, writeDigitImageFolder, type CliResult } from './cli-harness.js';
 
 /** 300 images: enough that features are extracted in two worker threads; two stages, checkpoints every epoch. */
 const PIPELINE = `name: sig
@@ -26,6 +26,16 @@ const ENV = { FORCE_COLOR: '0', TLPIPE_WORKERS: '2' };
 const TRIALS = Number(process.env['TLPIPE_SIGNAL_TRIALS'] ?? 6);
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
+/** One run of this small pipeline on a machine running two suites: minutes at most; past this it is killed and the test fails. */
+const RUN_MS = 10 * 60_000;
+const tlpipe = async (args: string[], cwd: string, env: Record<string, string>): Promise<CliResult> => {
+  const r = await tlpipeBounded(args, cwd, { timeoutMs: RUN_MS, env });
+  assert.equal(r.timedOut, false, `tlpipe ${args.join(' ')} did not end in ${RUN_MS / 60_000} minutes:\n${r.stderr.slice(-3000)}`);
+  return r;
+};
+/** The signalled runs still going: killed in `after`, however a test ended. */
+const running = new Set<ChildProcess>();
+
 const runsOf = (dir: string, runs: string): string[] => {
   const folder = path.join(dir, runs, 'sig');
   return existsSync(folder) ? readdirSync(folder).filter((n) => /^\d{4}-/.test(n)).map((n) => path.join(folder, n)) : [];
@@ -35,6 +45,9 @@ const runsOf = (dir: string, runs: string): string[] => {
 function signalled(dir: string, runs: string, signal: NodeJS.Signals, when: { afterMs?: number; onLine?: RegExp }): Promise<{ code: number | null; stderr: string; sentAt?: number; exitedAt: number }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, 'run', 'p.yaml', '--runs', runs, '--no-cache'], { cwd: dir, env: { ...process.env, ...ENV } });
+    running.add(child);
+    // A run that outlives its bound is killed: its exit (code null) fails the test that waits for it.
+    const bound = setTimeout(() => child.kill('SIGKILL'), RUN_MS);
     let stderr = '';
     let sentAt: number | undefined;
     const send = (): void => {
@@ -48,7 +61,11 @@ function signalled(dir: string, runs: string, signal: NodeJS.Signals, when: { af
       stderr += chunk.toString();
       if (when.onLine?.test(stderr)) send();
     });
-    child.on('exit', (code) => resolve({ code, stderr, ...(sentAt !== undefined ? { sentAt } : {}), exitedAt: performance.now() }));
+    child.on('exit', (code) => {
+      clearTimeout(bound);
+      running.delete(child);
+      resolve({ code, stderr, ...(sentAt !== undefined ? { sentAt } : {}), exitedAt: performance.now() });
+    });
   });
 }
 
@@ -56,6 +73,9 @@ describe('signals at any moment: interrupted, exit 130, and the resumed run ends
   const dir = workspace('signals');
   let reference: Record<string, unknown>[] = [];
   let window = 0;
+  after(() => {
+    for (const child of running) child.kill('SIGKILL');
+  });
   before(async () => {
     await writeDigitImageFolder(path.join(dir, 'digits'), 100);
     write(dir, 'p.yaml', PIPELINE);

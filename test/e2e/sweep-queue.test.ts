@@ -48,23 +48,10 @@ describe('tlpipe sweep --queue: trials on BullMQ, taken by tlpipe worker process
     reference = resultsOf(path.join(dir, 'local'));
   });
 
-  it('three workers: every trial completes, results.csv equals -j 1\'s, the shared base features extracted once per cut', () => withQueue('three', async ({ runs, worker, sweep }) => {
+  it('three workers, one killed mid-trial with its trial\'s process: every trial completes, results.csv equals -j 1\'s, the shared base features extracted once per cut; another worker resumes the killed trial, its metrics and weights equal an uninterrupted trial\'s, byte for byte', () => withQueue('three', async ({ runs, worker, sweep }) => {
     for (let i = 0; i < 3; i++) worker();
     const s = sweep();
-    assert.equal(await finished(s), 0, s.stderr());
-    assert.match(unwrapped(s.stderr()), /4 trial\(s\) queued on tlpipe-trials/);
-    assert.equal(resultsOf(runs), reference);
-    assert.equal(extractions(runs), 6);
-    // The trials were spread over the workers.
-    const by = new Set(readJson(path.join(sweepDir(runs), 'sweep.json')).trials.map((t: { index: number }) => readJson(path.join(sweepDir(runs), 'trials', `${String(t.index).padStart(4, '0')}.json`)).by));
-    assert.ok(by.size >= 2, [...by].join(', '));
-  }));
-
-  it('a worker killed mid-trial (with its trial\'s process): another worker resumes the trial; its metrics and weights equal an uninterrupted trial\'s, byte for byte', () => withQueue('killed', async ({ runs, worker, sweep }) => {
-    worker();
-    worker();
-    const s = sweep();
-    // A trial with a checkpoint written: the worker running it is killed.
+    // A trial with a checkpoint written (its features extracted and in the stage cache): the worker running it is killed.
     const victim = await waitFor('a running trial with a checkpoint', () => {
       const folder = newestSweepDir(runs);
       if (!folder || !existsSync(path.join(folder, 'trials'))) return undefined;
@@ -88,7 +75,12 @@ describe('tlpipe sweep --queue: trials on BullMQ, taken by tlpipe worker process
     }, { timeoutMs: SWEEP_MS, context: () => s.stderr() });
     process.kill(-victim.pid, 'SIGKILL');
     assert.equal(await finished(s), 0, s.stderr());
+    assert.match(unwrapped(s.stderr()), /4 trial\(s\) queued on tlpipe-trials/);
     assert.equal(resultsOf(runs), reference);
+    assert.equal(extractions(runs), 6);
+    // The trials were spread over the workers.
+    const by = new Set(readJson(path.join(sweepDir(runs), 'sweep.json')).trials.map((t: { index: number }) => readJson(path.join(sweepDir(runs), 'trials', `${String(t.index).padStart(4, '0')}.json`)).by));
+    assert.ok(by.size >= 2, [...by].join(', '));
     const state = readJson(path.join(sweepDir(runs), 'trials', `${String(victim.index).padStart(4, '0')}.json`));
     assert.equal(state.status, 'completed');
     assert.equal(state.run, victim.run, 'resumed in its own run folder');
@@ -117,6 +109,29 @@ describe('tlpipe sweep --queue: trials on BullMQ, taken by tlpipe worker process
     assert.equal(resultsOf(runs), reference);
     assert.match(unwrapped(s.stderr()), /job was gone from Redis \(restarted without its data\?\): queued again/);
     assert.match(unwrapped(s.stderr()), /Redis answers again/);
+  }));
+
+  it('a worker that plans differently (TLPIPE_FROZEN_PREFIX=0 on the worker only): each trial refused naming the stage fields that differ, no run written, the sweep ends failed', () => withQueue('env', async ({ processes, redis, runs }) => {
+    // A fine-tuning stage: the frozen prefix below its unfrozen layers is in the coordinator's plan, not in this worker's.
+    const tune = write(dir, 'tune.yaml', SWEEP_PIPELINE('', 1).replace('sweep:', `    - name: tune
+      epochs: 1
+      unfreeze: ['block_12_*']
+      optimizer: { name: adam, learningRate: 0.0001 }
+sweep:`).replace('base.cut: { values: [block_13_expand_relu, block_6_expand_relu] }', 'base.cut: { values: [block_13_expand_relu] }'));
+    processes.tlpipe(['worker', '--queue', redis.address, '--runs', runs, '--json'], dir, { ...env, TLPIPE_FROZEN_PREFIX: '0' });
+    const s = processes.tlpipe(['sweep', tune, '--queue', redis.address, '--runs', runs], dir, env);
+    assert.equal(await finished(s), 1, s.stderr());
+    const err = unwrapped(s.stderr());
+    for (const index of [0, 1]) {
+      const state = readJson(path.join(sweepDir(runs), 'trials', `000${index}.json`));
+      assert.equal(state.status, 'failed');
+      assert.equal(state.run, undefined);
+      assert.match(state.reason, new RegExp(`sweep trial ${index} planned another plan than its sweep did: .*stages\\[1\\]\\.frozenPrefix \\(only in the sweep's plan\\), stages\\[1\\]\\.whole \\(only in this plan\\)`));
+      assert.match(state.reason, /\(the frozen prefix is on in one process and off in the other \(TLPIPE_FROZEN_PREFIX\)\)/);
+      assert.match(err, new RegExp(`trial ${index} failed: .*sweep trial ${index} planned another plan`));
+    }
+    assert.deepEqual(readdirSync(path.join(runs, 'grid')), ['sweeps'], 'no run folder');
+    assert.equal(hasStackTrace(s.stderr()), false, s.stderr());
   }));
 
   it('an address with nothing listening fails at once with a message, no stack trace', async () => {

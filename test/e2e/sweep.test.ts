@@ -3,7 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { epochRows, hasStackTrace, readJson, tlpipeBounded, workspace, write, type CliResult } from './cli-harness.js';
+import { epochRows, hasStackTrace, readJson, tlpipeBounded, workspace, write, writeMnistSubsetIdx, type CliResult } from './cli-harness.js';
+import { formatDiagnostic, planSweep, resumeSweep } from '../../src/api/index.js';
+import { formatSweepPlan } from '../../src/cli/sweep-commands.js';
 import { extractions, newestSweepDir, Processes, resultsOf, sweepDir, SWEEP_PIPELINE, unwrapped, waitFor } from './sweep-harness.js';
 
 /** A sweep of a few small trials on a loaded machine: minutes; a hang fails the test instead of the suite. */
@@ -32,10 +34,11 @@ describe('tlpipe sweep: trials as local child processes', () => {
       ['block_13_expand_relu', 0.001], ['block_13_expand_relu', 0.01], ['block_6_expand_relu', 0.001], ['block_6_expand_relu', 0.01],
     ]);
     assert.deepEqual(plan.work, [{ task: 'features:head', trials: 4, distinct: 2 }, { task: 'stage head', trials: 4, distinct: 4 }]);
-    const text = await tlpipe(['plan', file], dir);
-    assert.match(text.stdout, /^sweep: grid, 4 trial\(s\) \(4 to run\), ranked by val_accuracy \(maximize\)$/m);
-    assert.match(text.stdout, /^ {2}features:head: 2 for 4 trial\(s\)$/m);
-    assert.ok(text.stdout.split('\n').every((l) => l.length <= 100), text.stdout);
+    // The text form from the same plan, in this process (the CLI prints formatSweepPlan's lines).
+    const text = formatSweepPlan(plan);
+    assert.match(text, /^sweep: grid, 4 trial\(s\) \(4 to run\), ranked by val_accuracy \(maximize\)$/m);
+    assert.match(text, /^ {2}features:head: 2 for 4 trial\(s\)$/m);
+    assert.ok(text.split('\n').every((l) => l.length <= 100), text);
   });
 
   it('-j 1: every trial is an ordinary run; results.csv, sweep.json and the best trial; base features extracted once per cut', async () => {
@@ -67,31 +70,28 @@ describe('tlpipe sweep: trials as local child processes', () => {
     assert.equal((html.match(/<tr><th style="text-align:left">trial \d<\/th>/g) ?? []).length, 4);
   });
 
-  it('-j 3: the same results.csv; concurrent trials wait for the features another is extracting instead of extracting them again', async () => {
-    const r = await tlpipe(['sweep', file, '-j', '3', '--runs', runs('three')], dir, { TLPIPE_WORKERS: '1' });
+  it('-j 3 --json: the same results.csv; concurrent trials wait for the features another is extracting; one JSON line per trial state change, nothing else on stdout', async () => {
+    const r = await tlpipe(['sweep', file, '-j', '3', '--json', '--runs', runs('three')], dir, { TLPIPE_WORKERS: '1' });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(resultsOf(runs('three')), reference);
     assert.equal(extractions(runs('three')), 6);
-  });
-
-  it('--no-cache: the same metrics, every trial extracting its own features', async () => {
-    const r = await tlpipe(['sweep', file, '-j', '2', '--no-cache', '--runs', runs('nocache')], dir, { TLPIPE_WORKERS: '1' });
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(resultsOf(runs('nocache')), reference);
-    assert.equal(extractions(runs('nocache')), 12);
-  });
-
-  it('--json: one line per trial state change, between sweep-start and sweep-end, nothing else on stdout', async () => {
-    const r = await tlpipe(['sweep', file, '-j', '2', '--json', '--runs', runs('one')], dir);
-    assert.equal(r.code, 0, r.stderr);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(events[0].type, 'sweep-start');
     assert.equal(events.at(-1).type, 'sweep-end');
     assert.equal(events.at(-1).counts.completed, 4);
     const trialEvents = events.filter((e) => e.type === 'trial');
     assert.deepEqual([...new Set(trialEvents.filter((e) => e.state.status === 'completed').map((e) => e.state.index))].sort(), [0, 1, 2, 3]);
-    // A second sweep in the same runs folder: its trials' stages all come from the stage cache, with the same results.
-    assert.equal(resultsOf(runs('one')), reference);
+  });
+
+  it('--no-cache: the same metrics, every trial extracting its own features', async () => {
+    // Two trials of one cut: without the cache each extracts the three splits itself (with it, they would share one extraction).
+    const oneCut = write(dir, 'one-cut.yaml', SWEEP_PIPELINE().replace('base.cut: { values: [block_13_expand_relu, block_6_expand_relu] }', 'base.cut: { values: [block_13_expand_relu] }'));
+    const r = await tlpipe(['sweep', oneCut, '-j', '2', '--no-cache', '--runs', runs('nocache')], dir, { TLPIPE_WORKERS: '1' });
+    assert.equal(r.code, 0, r.stderr);
+    // Up to the epochs column: the rank is among these two trials.
+    const columns = (csv: string): string[] => csv.trim().split('\n').map((l) => l.split(',').slice(0, 9).join(','));
+    assert.deepEqual(columns(resultsOf(runs('nocache'))), columns(reference).slice(0, 3));
+    assert.equal(extractions(runs('nocache')), 6);
   });
 
   it('a trial whose process is killed is started again and resumes its run; one that fails on its own (a NaN loss) is not retried', async () => {
@@ -129,18 +129,29 @@ describe('tlpipe sweep: trials as local child processes', () => {
     assert.deepEqual(tooWide(err()), []);
   });
 
-  it('duplicate trials (the same plan) run once', async () => {
+  it('duplicate trials (the same plan) run once; a later sweep in the same runs folder takes a planned trial from the stage cache, with the same metrics', async () => {
+    // Trial 0 is the -j 1 sweep's trial 0 (block_13_expand_relu, 0.001, 32 units): in its runs folder, nothing is extracted or trained again.
     const dupFile = write(dir, 'dup.yaml', SWEEP_PIPELINE('    head[1].dense.units: { values: [32, 32] }').replace('base.cut: { values: [block_13_expand_relu, block_6_expand_relu] }', 'base.cut: { values: [block_13_expand_relu] }').replace('[0.001, 0.01]', '[0.001]'));
-    const r = await tlpipe(['sweep', dupFile, '--runs', runs('dup')], dir);
+    const runFolders = (): string[] => readdirSync(path.join(runs('one'), 'grid')).filter((n) => /^\d{4}-/.test(n));
+    const before = runFolders().length;
+    const r = await tlpipe(['sweep', dupFile, '--runs', runs('one')], dir);
     assert.equal(r.code, 0, r.stderr);
-    const lines = resultsOf(runs('dup')).trim().split('\n');
+    const lines = resultsOf(runs('one')).trim().split('\n');
     assert.match(lines[2]!, /^1,duplicate,.*the same plan as trial 0, which runs once/);
-    assert.equal(readdirSync(path.join(runs('dup'), 'grid')).filter((n) => /^\d{4}-/.test(n)).length, 1);
+    assert.equal(runFolders().length, before + 1, 'one run for the two trials');
+    assert.equal(extractions(runs('one')), 6, 'the features came from the stage cache');
+    // Its metrics, val_accuracy to epochs (the columns before them are the sweeps' own parameters), equal the -j 1 sweep's trial 0.
+    const metrics = (csv: string): string => {
+      const [header, first] = csv.trim().split('\n');
+      const at = header!.split(',').indexOf('val_accuracy');
+      return first!.split(',').slice(at, at + 5).join(',');
+    };
+    assert.equal(metrics(lines.join('\n')), metrics(reference));
   });
 
   it('early termination (ASHA): trials that fall behind at a rung stop, recorded as stopped with the reason', async () => {
     const ashaFile = write(dir, 'asha.yaml', SWEEP_PIPELINE('  metric: { name: val_loss }\n  earlyTerminate: { type: asha, minEpochs: 1, reductionFactor: 2 }', 4)
-      .replace('[0.001, 0.01]', '[0.01, 0.00001, 0.000001, 0.0000001]').replace('base.cut: { values: [block_13_expand_relu, block_6_expand_relu] }', 'base.cut: { values: [block_13_expand_relu] }'));
+      .replace('[0.001, 0.01]', '[0.01, 0.00001, 0.000001]').replace('base.cut: { values: [block_13_expand_relu, block_6_expand_relu] }', 'base.cut: { values: [block_13_expand_relu] }'));
     const r = await tlpipe(['sweep', ashaFile, '-j', '1', '--runs', runs('asha')], dir);
     assert.equal(r.code, 0, r.stderr);
     const record = readJson(path.join(sweepDir(runs('asha')), 'sweep.json'));
@@ -184,6 +195,70 @@ describe('tlpipe sweep: trials as local child processes', () => {
   });
 });
 
+describe('tlpipe sweep: a trial runs only the plan its sweep planned', () => {
+  const dir = workspace('sweep-plan-check');
+  const processes = new Processes();
+  after(() => processes.stopAll());
+
+  it('the dataset changed after the sweep planned: the next trial\'s process refuses its plan naming what differs, writes no run, and the sweep ends failed saying so', async () => {
+    const idx = path.join(dir, 'idx');
+    mkdirSync(idx);
+    writeMnistSubsetIdx(idx, 8, 3);
+    // No base and one epoch: the first trial trains in seconds, and it is only the window in which the data changes.
+    const file = write(dir, 'changed.yaml', `name: changed
+seed: 5
+dataset:
+  format: idx
+  train: { images: idx/train-images-idx3-ubyte.gz, labels: idx/train-labels-idx1-ubyte.gz }
+  test: { images: idx/test-images-idx3-ubyte.gz, labels: idx/test-labels-idx1-ubyte.gz }
+  validation: 0.25
+  image: { size: [28, 28], channels: 1 }
+base: { model: none }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: classes, activation: softmax }
+train:
+  stages:
+    - { epochs: 1, batchSize: 8, optimizer: { learningRate: 0.01 } }
+sweep:
+  parameters:
+    train.stages[0].optimizer.learningRate: { values: [0.01, 0.001] }
+`);
+    const runs = path.join(dir, 'runs');
+    const sweep = processes.tlpipe(['sweep', file, '-j', '1', '--runs', runs], dir);
+    // Trial 0's run has started, so its process has planned: the data changes before trial 1's process plans.
+    await waitFor('trial 0 to start its run', () => {
+      const folder = newestSweepDir(runs, 'changed');
+      try {
+        return folder && existsSync(path.join(folder, 'trials', '0000.json')) && readJson(path.join(folder, 'trials', '0000.json')).run;
+      } catch {
+        return undefined; // between its write and its rename
+      }
+    }, { timeoutMs: SWEEP_MS, context: () => sweep.stderr() });
+    writeMnistSubsetIdx(idx, 9, 3);
+    const code = await Promise.race([sweep.done, new Promise((resolve) => setTimeout(() => resolve('hung'), SWEEP_MS).unref())]);
+    const err = unwrapped(sweep.stderr());
+    assert.equal(code, 1, err);
+    const folder = sweepDir(runs, 'changed');
+    const [first, second] = [0, 1].map((i) => readJson(path.join(folder, 'trials', `000${i}.json`)));
+    assert.equal(first.status, 'completed');
+    assert.equal(second.status, 'failed');
+    assert.equal(second.attempts, 1, 'a refused plan is not retried');
+    assert.equal(second.run, undefined, 'no run folder for a plan the sweep did not plan');
+    const said = /sweep trial 1 planned another plan than its sweep did: plan ([0-9a-f]{8}) when the sweep planned it, ([0-9a-f]{8}) here; [^\n]*data\.digest[^\n]* differ \([^\n]*the dataset's files changed/;
+    assert.match(second.reason, said);
+    const [, planned, here] = said.exec(second.reason)!;
+    assert.equal(planned, readJson(path.join(folder, 'sweep.json')).trials[1].fingerprint.slice(0, 8));
+    assert.notEqual(here, planned);
+    assert.match(err, /trial 1 failed: .*sweep trial 1 planned another plan than its sweep did/);
+    assert.match(err, /hint: the trial runs only the plan its sweep recorded/);
+    assert.equal(readJson(path.join(folder, 'sweep.json')).status, 'failed');
+    assert.deepEqual(readdirSync(path.join(runs, 'changed')).filter((n) => /^\d{4}-/.test(n)).length, 1, 'only trial 0 has a run');
+    assert.equal(hasStackTrace(err), false, err);
+    assert.deepEqual(tooWide(sweep.stderr()), []);
+  });
+});
+
 describe('tlpipe sweep: a sweep that cannot run is an error at its line, before anything runs', () => {
   const dir = workspace('sweep-errors');
   const at = (text: string, needle: string, nth = 0): string => {
@@ -204,30 +279,41 @@ describe('tlpipe sweep: a sweep that cannot run is an error at its line, before 
     { name: 'a range in a grid', sweep: '    train.batchSize: { min: 8, max: 32 }', where: '{ min: 8', message: /error: .*a grid tries listed values; `min` and `max` are drawn from by method: random/ },
     { name: 'both values and a range', sweep: '    train.batchSize: { values: [8], min: 8, max: 32 }', where: '{ values: [8]', message: /error: .*give either `values` or `min` and `max`, not both/ },
   ];
-  for (const c of cases) {
+  // Planned in this process (plan and sweep share planSweep, and the CLI prints each diagnostic with formatDiagnostic):
+  // seconds for all, rather than two processes each loading the base. The CLI's own path is the two cases after.
+  for (const [n, c] of cases.entries()) {
     it(c.name, async () => {
-      const file = write(dir, 'bad.yaml', SWEEP_PIPELINE().replace(/sweep:\n[\s\S]*$/, `sweep:\n  parameters:\n${c.sweep}\n`));
-      const written = readFileSync(file, 'utf8');
-      for (const command of [['plan', file], ['sweep', file, '--runs', path.join(dir, 'runs')]]) {
-        const r = await tlpipe(command, dir);
-        assert.equal(r.code, 1, r.stderr);
-        assert.ok(r.stderr.includes(`bad.yaml${at(written, c.where)} error:`), r.stderr);
-        assert.match(r.stderr, c.message);
-        assert.equal(hasStackTrace(r.stderr), false, r.stderr);
-      }
+      const file = write(dir, `bad-${n}.yaml`, SWEEP_PIPELINE().replace(/sweep:\n[\s\S]*$/, `sweep:\n  parameters:\n${c.sweep}\n`));
+      const planned = await planSweep(file, { runsDir: path.join(dir, 'runs') });
+      assert.equal(planned.ok, false);
+      const said = planned.diagnostics.map((d) => formatDiagnostic(d)).join('\n');
+      assert.ok(said.includes(`bad-${n}.yaml${at(readFileSync(file, 'utf8'), c.where)} error:`), said);
+      assert.match(said, c.message);
+    });
+  }
+
+  for (const command of ['plan', 'sweep']) {
+    it(`tlpipe ${command} says it at the line, exits 1, and writes nothing`, async () => {
+      const file = write(dir, `bad-${command}.yaml`, SWEEP_PIPELINE().replace(/sweep:\n[\s\S]*$/, `sweep:\n  parameters:\n${cases[1]!.sweep}\n`));
+      const r = await tlpipe([command, file, '--runs', path.join(dir, 'runs')], dir);
+      assert.equal(r.code, 1, r.stderr);
+      assert.ok(r.stderr.includes(`bad-${command}.yaml${at(readFileSync(file, 'utf8'), cases[1]!.where)} error:`), r.stderr);
+      assert.match(r.stderr, cases[1]!.message);
+      assert.equal(hasStackTrace(r.stderr), false, r.stderr);
       assert.equal(existsSync(path.join(dir, 'runs')), false, 'nothing was written');
     });
   }
 
   it('a random sweep needs runCap; a grid over runCap is refused', async () => {
     const random = write(dir, 'random.yaml', SWEEP_PIPELINE().replace('sweep:\n', 'sweep:\n  method: random\n'));
-    const r = await tlpipe(['plan', random], dir);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /random\.yaml:\d+:\d+: error: sweep\.method: a random sweep needs `runCap`/);
+    const said = async (file: string): Promise<string> => {
+      const planned = await planSweep(file);
+      assert.equal(planned.ok, false);
+      return planned.diagnostics.map((d) => formatDiagnostic(d)).join('\n');
+    };
+    assert.match(await said(random), /random\.yaml:\d+:\d+: error: sweep\.method: a random sweep needs `runCap`/);
     const capped = write(dir, 'capped.yaml', SWEEP_PIPELINE().replace('sweep:\n', 'sweep:\n  runCap: 3\n'));
-    const c = await tlpipe(['plan', capped], dir);
-    assert.equal(c.code, 1);
-    assert.match(c.stderr, /capped\.yaml:\d+:\d+: error: sweep\.runCap: the grid has 4 trials, more than runCap 3/);
+    assert.match(await said(capped), /capped\.yaml:\d+:\d+: error: sweep\.runCap: the grid has 4 trials, more than runCap 3/);
   });
 
   it('tlpipe run on a pipeline with a sweep runs it as written', async () => {
@@ -255,18 +341,33 @@ describe('tlpipe sweep --resume on a damaged sweep folder: a message naming the 
     { name: 'an id that is a path', make: (file) => writeFileSync(file, record({ id: '../../../elsewhere' })), message: /`id` is not <NNNN>-<8 hex digits>/ },
     { name: 'sweep.json of 20 MB', make: (file) => writeFileSync(file, Buffer.alloc(20 * 2 ** 20, 32)), message: /sweep record .*sweep\.json is \d+ bytes, more than the \d+ tlpipe reads of it/ },
   ];
+  const damaged = (n: number, c: (typeof cases)[number]): { runs: string; folder: string } => {
+    const runs = path.join(dir, `runs-${n}`);
+    const folder = path.join(runs, 'grid', 'sweeps', '0001-0123abcd');
+    mkdirSync(path.join(folder, 'trials'), { recursive: true });
+    c.make(path.join(folder, 'sweep.json'));
+    return { runs, folder };
+  };
+  // resumeSweep in this process for each (the CLI prints its diagnostics with formatDiagnostic), bounded: a read that blocks fails the case.
   for (const [n, c] of cases.entries()) {
     it(c.name, async () => {
-      const runs = path.join(dir, `runs-${n}`);
-      const folder = path.join(runs, 'grid', 'sweeps', '0001-0123abcd');
-      mkdirSync(path.join(folder, 'trials'), { recursive: true });
-      c.make(path.join(folder, 'sweep.json'));
-      const r = await tlpipeBounded(['sweep', '--resume', folder, '--runs', runs], dir, { timeoutMs: 120_000 });
-      assert.equal(r.timedOut, false, 'did not hang');
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(unwrapped(r.stderr), c.message);
-      assert.equal(hasStackTrace(r.stderr), false, r.stderr);
+      const { runs, folder } = damaged(n, c);
+      const resumed = await Promise.race([resumeSweep(folder, { runsDir: runs }), new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 120_000).unref())]);
+      assert.notEqual(resumed, 'hung', 'did not hang');
+      const result = resumed as Exclude<typeof resumed, 'hung'>;
+      assert.equal(result.ok, false);
+      assert.match(result.diagnostics.map((d) => formatDiagnostic(d)).join('\n'), c.message);
       assert.deepEqual(readdirSync(folder).sort(), ['sweep.json', 'trials'], 'nothing written into the damaged sweep');
     });
   }
+
+  it('tlpipe sweep --resume on one (a FIFO, which a plain read would wait on for ever): exit 1, the message, no stack trace', async () => {
+    const { runs, folder } = damaged(cases.length, cases[0]!);
+    const r = await tlpipeBounded(['sweep', '--resume', folder, '--runs', runs], dir, { timeoutMs: 120_000 });
+    assert.equal(r.timedOut, false, 'did not hang');
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(unwrapped(r.stderr), cases[0]!.message);
+    assert.equal(hasStackTrace(r.stderr), false, r.stderr);
+    assert.deepEqual(readdirSync(folder).sort(), ['sweep.json', 'trials'], 'nothing written into the damaged sweep');
+  });
 });

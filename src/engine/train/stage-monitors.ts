@@ -21,7 +21,7 @@ export function stageMonitors(model: tf.LayersModel, stage: PlanStage, hooks: St
     ...(stage.earlyStopping?.restoreBest ? [bestWeightsMonitor(model, stage, resumedBest)] : []),
     ...(stage.reduceLROnPlateau ? [plateauMonitor(stage, hooks.onEvent)] : []),
     epochReportMonitor(stage, hooks.onEvent),
-    checkpointMonitor(hooks.onEpochEnd),
+    checkpointMonitor((end) => hooks.onEpochEnd(end)),
   ];
 }
 

@@ -29,18 +29,37 @@ export interface TunedModel {
 /** MobileNetV2 with its top three blocks and last 1×1 conv unfrozen (batch norm frozen), a 10-class head on top. */
 export async function topBlocksTuned(base: tf.LayersModel): Promise<TunedModel> {
   for (const layer of base.layers) layer.trainable = /^(block_1[456]_|Conv_1)/.test(layer.name);
-  const whole = composeModel(base, buildHeadLayers([{ type: 'globalAveragePooling2d' }, { type: 'dense', units: 10, activation: 'linear', useBias: true }], 2), 'tuned');
+  const whole = composeModel(
+    base,
+    buildHeadLayers(
+      [{ type: 'globalAveragePooling2d' }, { type: 'dense', units: 10, activation: 'linear', useBias: true }],
+      2,
+    ),
+    'tuned',
+  );
   const facts = base.layers.filter((l) => l.getClassName() !== 'InputLayer').map(layerFacts);
   const found = frozenPrefix(facts, new Set(base.layers.filter((l) => l.trainable).map((l) => l.name)));
   if (found.kind !== 'split') return { whole };
   const prefix = prefixModel(whole, found.boundary);
-  return { whole, split: { boundary: found.boundary, prefix, folded: await foldBatchNorm(prefix), suffix: suffixModel(whole, found.boundary) } };
+  return {
+    whole,
+    split: {
+      boundary: found.boundary,
+      prefix,
+      folded: await foldBatchNorm(prefix),
+      suffix: suffixModel(whole, found.boundary),
+    },
+  };
 }
 
 /** One training step of `model` on (x, y) over its trainable weights. */
 export function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, x: tf.Tensor, y: tf.Tensor): void {
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const cost = optimizer.minimize(() => tf.mean(tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, true, variables);
+  const cost = optimizer.minimize(
+    () => tf.mean(tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar,
+    true,
+    variables,
+  );
   cost?.dispose();
 }
 
@@ -51,7 +70,14 @@ export function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, x: tf.
  * lies above on it; `augmented`: they change, so the folded prefix runs
  * first, outside the gradient tape. Without a split, the whole model.
  */
-export function fineTuneStep(model: TunedModel, optimizer: tf.Optimizer, x: tf.Tensor, y: tf.Tensor, images: 'cached' | 'augmented', cache: Map<tf.Tensor, tf.Tensor>): void {
+export function fineTuneStep(
+  model: TunedModel,
+  optimizer: tf.Optimizer,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  images: 'cached' | 'augmented',
+  cache: Map<tf.Tensor, tf.Tensor>,
+): void {
   if (!model.split) return trainStep(model.whole, optimizer, x, y);
   const { prefix, folded, suffix } = model.split;
   if (images === 'augmented') {
@@ -69,7 +95,14 @@ export function fineTuneStep(model: TunedModel, optimizer: tf.Optimizer, x: tf.T
 }
 
 /** The augmentation of the bench's augmented cases, on both sides: a random flip, ±10° rotation and ±10% zoom. */
-export const AUGMENT: AugmentSpec = { flipHorizontal: true, rotate: 10, zoom: 0.1, translate: 0, brightness: 0, contrast: 0 };
+export const AUGMENT: AugmentSpec = {
+  flipHorizontal: true,
+  rotate: 10,
+  zoom: 0.1,
+  translate: 0,
+  brightness: 0,
+  contrast: 0,
+};
 const augment = augmenter(AUGMENT, new SeededRandom(7));
 
 /** Pixels in 0–255, augmented as tlpipe's data task does, scaled to 0–1. */

@@ -82,7 +82,16 @@ train:
       unfreeze: ["block_12_*", "block_13_*"]
       optimizer: { name: adam, learningRate: 0.00003 }
 `,
-    pytorch: { case: 'two_stage', size: 64, batch: 32, train: 900, validation: 100, test: 200, headEpochs: 5, tuneEpochs: 3 },
+    pytorch: {
+      case: 'two_stage',
+      size: 64,
+      batch: 32,
+      train: 900,
+      validation: 100,
+      test: 200,
+      headEpochs: 5,
+      tuneEpochs: 3,
+    },
   },
   {
     name: 'seed_cnn_epoch',
@@ -110,7 +119,9 @@ train:
 ];
 
 function findPython(): string | undefined {
-  for (const candidate of [process.env['TLPIPE_PYTHON'], 'python3', '/usr/bin/python3'].filter((c): c is string => !!c)) {
+  for (const candidate of [process.env['TLPIPE_PYTHON'], 'python3', '/usr/bin/python3'].filter(
+    (c): c is string => !!c,
+  )) {
     try {
       execFileSync(candidate, ['-c', 'import torch, torchvision'], { stdio: 'ignore' });
       return candidate;
@@ -125,7 +136,12 @@ const python = findPython();
 /** Which PyTorch answered, from its first result. */
 let torchInfo: string | undefined;
 const pytorch = (args: Record<string, unknown>): Record<string, number | string> => {
-  const result = JSON.parse(execFileSync(python!, [path.join(packageRoot(), 'bench', 'pytorch_cases.py'), JSON.stringify(args)], { encoding: 'utf8', maxBuffer: 1 << 24 })) as Record<string, number | string>;
+  const result = JSON.parse(
+    execFileSync(python!, [path.join(packageRoot(), 'bench', 'pytorch_cases.py'), JSON.stringify(args)], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    }),
+  ) as Record<string, number | string>;
   torchInfo ??= `${result['torch']} (${result['threads']} threads)`;
   return result;
 };
@@ -144,17 +160,34 @@ const load = (): number[] => os.loadavg().map((l) => Number(l.toFixed(2)));
 
 const dir = workspace('bench-e2e');
 /** BENCH_ONLY=two_stage_e2e,seed_cnn_epoch: only these end-to-end cases, without the per-step ones (to measure one change quickly). */
-const only = process.env['BENCH_ONLY']?.split(',').map((name) => name.trim()).filter(Boolean);
+const only = process.env['BENCH_ONLY']
+  ?.split(',')
+  .map((name) => name.trim())
+  .filter(Boolean);
 const unknown = only?.filter((name) => !ALL_CASES.some((c) => c.name === name)) ?? [];
-if (unknown.length > 0) throw new Error(`BENCH_ONLY names no such case: ${unknown.join(', ')} (cases: ${ALL_CASES.map((c) => c.name).join(', ')})`);
+if (unknown.length > 0)
+  throw new Error(
+    `BENCH_ONLY names no such case: ${unknown.join(', ')} (cases: ${ALL_CASES.map((c) => c.name).join(', ')})`,
+  );
 const CASES = only ? ALL_CASES.filter((c) => only.includes(c.name)) : ALL_CASES;
 for (const c of CASES) write(dir, `${c.name}.yaml`, c.pipeline);
 /** One end-to-end run through the real CLI; its wall time, after checking the run completed. */
 function tlpipeRun(c: EndToEndCase): number {
   const runs = `runs-${Math.random().toString(36).slice(2)}`;
-  const time = seconds(() => execFileSync(process.execPath, [CLI, 'run', `${c.name}.yaml`, '--no-cache', '--quiet', '--runs', runs], { cwd: dir, stdio: 'pipe' }));
+  const time = seconds(() =>
+    execFileSync(process.execPath, [CLI, 'run', `${c.name}.yaml`, '--no-cache', '--quiet', '--runs', runs], {
+      cwd: dir,
+      stdio: 'pipe',
+    }),
+  );
   const folder = path.join(dir, runs, c.name);
-  const summary = readJson(path.join(folder, readdirSync(folder).find((n) => /^\d{4}-/.test(n))!, 'summary.json')) as { status: string };
+  const summary = readJson(
+    path.join(
+      folder,
+      readdirSync(folder).find((n) => /^\d{4}-/.test(n))!,
+      'summary.json',
+    ),
+  ) as { status: string };
   if (summary.status !== 'completed') throw new Error(`the ${c.name} run did not complete`);
   return time;
 }
@@ -162,7 +195,9 @@ function tlpipeRun(c: EndToEndCase): number {
 const loadAtStart = load();
 const ours: Record<string, number>[] = [];
 const theirs: Record<string, number | string>[] = [];
-const e2e = new Map<string, { tlpipe: number[]; pytorch: number[] }>(CASES.map((c) => [c.name, { tlpipe: [], pytorch: [] }]));
+const e2e = new Map<string, { tlpipe: number[]; pytorch: number[] }>(
+  CASES.map((c) => [c.name, { tlpipe: [], pytorch: [] }]),
+);
 const handWritten: number[] = [];
 let augment: unknown;
 for (let r = 0; r < ROUNDS; r++) {
@@ -170,10 +205,22 @@ for (let r = 0; r < ROUNDS; r++) {
   const sides: ('tlpipe' | 'pytorch')[] = r % 2 === 0 ? ['tlpipe', 'pytorch'] : ['pytorch', 'tlpipe'];
   for (const side of only ? [] : sides) {
     if (side === 'tlpipe') {
-      const steps = JSON.parse(execFileSync(process.execPath, [path.join(packageRoot(), 'dist', 'bench', 'tlpipe-steps.js')], { encoding: 'utf8', env: { ...process.env, BENCH_ITERATIONS: String(ITERATIONS) } })) as { augment: unknown; cases: Record<string, number> };
+      const steps = JSON.parse(
+        execFileSync(process.execPath, [path.join(packageRoot(), 'dist', 'bench', 'tlpipe-steps.js')], {
+          encoding: 'utf8',
+          env: { ...process.env, BENCH_ITERATIONS: String(ITERATIONS) },
+        }),
+      ) as { augment: unknown; cases: Record<string, number> };
       ours.push(steps.cases);
       augment = steps.augment;
-    } else if (python) theirs.push(pytorch({ case: 'steps', iterations: ITERATIONS, augment: augment ?? { flipHorizontal: true, rotate: 10, zoom: 0.1 } }));
+    } else if (python)
+      theirs.push(
+        pytorch({
+          case: 'steps',
+          iterations: ITERATIONS,
+          augment: augment ?? { flipHorizontal: true, rotate: 10, zoom: 0.1 },
+        }),
+      );
   }
   for (const c of CASES) {
     for (const side of sides) {
@@ -181,40 +228,85 @@ for (let r = 0; r < ROUNDS; r++) {
       else if (python) e2e.get(c.name)!.pytorch.push(Number(pytorch(c.pytorch)['seconds']));
     }
   }
-  if (CASES.some((c) => c.name === 'frozen_head_e2e')) handWritten.push(seconds(() => execFileSync(process.execPath, [path.join(packageRoot(), 'dist', 'bench', 'hand-written-tfjs.js'), '50', '10'], { stdio: 'pipe' })));
+  if (CASES.some((c) => c.name === 'frozen_head_e2e'))
+    handWritten.push(
+      seconds(() =>
+        execFileSync(
+          process.execPath,
+          [path.join(packageRoot(), 'dist', 'bench', 'hand-written-tfjs.js'), '50', '10'],
+          { stdio: 'pipe' },
+        ),
+      ),
+    );
 }
 
 const caseMedian = (rounds: Record<string, number | string>[], name: string): number | undefined => {
   const values = rounds.map((r) => r[name]).filter((v): v is number => typeof v === 'number');
   return values.length > 0 ? median(values) : undefined;
 };
-const cases = Object.fromEntries(Object.keys(ours[0] ?? {}).map((name) => {
-  const value = caseMedian(ours, name)!;
-  // Feature extraction compares with PyTorch's inference at the same size.
-  const peer = caseMedian(theirs, name.startsWith('features_') ? `inference_${name.split('_')[1]}` : name);
-  return [name, { tlpipeImagesPerSecond: round(value), ...(peer !== undefined ? { pytorchImagesPerSecond: round(peer), ratio: round(value / peer) } : {}) }];
-}));
-const endToEnd = Object.fromEntries(CASES.map((c) => {
-  const { tlpipe, pytorch: peer } = e2e.get(c.name)!;
-  const t = median(tlpipe);
-  return [c.name, {
-    what: c.what,
-    tlpipeRunSeconds: round(t),
-    ...(peer.length > 0 ? { pytorchLoopSeconds: round(median(peer)), ratio: round(t / median(peer)) } : {}),
-    rounds: { tlpipe: tlpipe.map(round), pytorch: peer.map(round) },
-  }];
-}));
+const cases = Object.fromEntries(
+  Object.keys(ours[0] ?? {}).map((name) => {
+    const value = caseMedian(ours, name)!;
+    // Feature extraction compares with PyTorch's inference at the same size.
+    const peer = caseMedian(theirs, name.startsWith('features_') ? `inference_${name.split('_')[1]}` : name);
+    return [
+      name,
+      {
+        tlpipeImagesPerSecond: round(value),
+        ...(peer !== undefined ? { pytorchImagesPerSecond: round(peer), ratio: round(value / peer) } : {}),
+      },
+    ];
+  }),
+);
+const endToEnd = Object.fromEntries(
+  CASES.map((c) => {
+    const { tlpipe, pytorch: peer } = e2e.get(c.name)!;
+    const t = median(tlpipe);
+    return [
+      c.name,
+      {
+        what: c.what,
+        tlpipeRunSeconds: round(t),
+        ...(peer.length > 0 ? { pytorchLoopSeconds: round(median(peer)), ratio: round(t / median(peer)) } : {}),
+        rounds: { tlpipe: tlpipe.map(round), pytorch: peer.map(round) },
+      },
+    ];
+  }),
+);
 const frozen = e2e.get('frozen_head_e2e') ? median(e2e.get('frozen_head_e2e')!.tlpipe) : undefined;
-console.log(JSON.stringify({
-  machine: {
-    cpus: os.cpus().length, backend: 'wasm', tfjs: tf.version.tfjs,
-    pytorch: torchInfo ?? 'not found: apt-get install python3-torch python3-torchvision',
-    loadAverage: { start: loadAtStart, end: load() },
-  },
-  rounds: ROUNDS,
-  note: 'ratio: for images per second tlpipe/PyTorch (above 1 tlpipe is faster); for end-to-end seconds tlpipe/PyTorch (below 1 tlpipe is faster). Medians over rounds.',
-  cases,
-  endToEnd,
-  ...(ours.length > 0 ? { featureWorkersSpeedup: round(median(ours.map((o) => o['features_96_2_workers']! / o['features_96_1_worker']!))) } : {}),
-  ...(frozen !== undefined ? { runnerOverhead: { what: 'frozen_head_e2e through tlpipe run against a hand-written tfjs script doing the same training', tlpipeRunSeconds: round(frozen), handWrittenTfjsSeconds: round(median(handWritten)), ratio: round(frozen / median(handWritten)) } } : {}),
-}, null, 2));
+console.log(
+  JSON.stringify(
+    {
+      machine: {
+        cpus: os.cpus().length,
+        backend: 'wasm',
+        tfjs: tf.version.tfjs,
+        pytorch: torchInfo ?? 'not found: apt-get install python3-torch python3-torchvision',
+        loadAverage: { start: loadAtStart, end: load() },
+      },
+      rounds: ROUNDS,
+      note: 'ratio: for images per second tlpipe/PyTorch (above 1 tlpipe is faster); for end-to-end seconds tlpipe/PyTorch (below 1 tlpipe is faster). Medians over rounds.',
+      cases,
+      endToEnd,
+      ...(ours.length > 0
+        ? {
+            featureWorkersSpeedup: round(
+              median(ours.map((o) => o['features_96_2_workers']! / o['features_96_1_worker']!)),
+            ),
+          }
+        : {}),
+      ...(frozen !== undefined
+        ? {
+            runnerOverhead: {
+              what: 'frozen_head_e2e through tlpipe run against a hand-written tfjs script doing the same training',
+              tlpipeRunSeconds: round(frozen),
+              handWrittenTfjsSeconds: round(median(handWritten)),
+              ratio: round(frozen / median(handWritten)),
+            },
+          }
+        : {}),
+    },
+    null,
+    2,
+  ),
+);

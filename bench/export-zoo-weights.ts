@@ -34,7 +34,10 @@ await tf.setBackend('cpu');
 const base = await buildBase(artifacts, cut, [64, 64, 3]);
 const images = parseIdx(readFileSync(mnistFiles().test.images));
 const digits = tf.tidy(() => {
-  const x = tf.tensor4d(Float32Array.from(images.data.subarray(0, 8 * 28 * 28), (v) => v / 255), [8, 28, 28, 1]);
+  const x = tf.tensor4d(
+    Float32Array.from(images.data.subarray(0, 8 * 28 * 28), (v) => v / 255),
+    [8, 28, 28, 1],
+  );
   return tf.tile(tf.image.resizeBilinear(x, [64, 64]), [1, 1, 1, 3]);
 });
 const features = base.predict(digits) as tf.Tensor;

@@ -22,9 +22,24 @@ for (const c of fuzzCases(seed, count)) {
     continue;
   }
   counts.failed++;
-  const file = path.join(packageRoot(), 'test', 'fixtures', 'fuzz', `seed-${seed}-${c.name.split(' ')[0]!.slice(1)}.yaml`);
+  const file = path.join(
+    packageRoot(),
+    'test',
+    'fixtures',
+    'fuzz',
+    `seed-${seed}-${c.name.split(' ')[0]!.slice(1)}.yaml`,
+  );
   writeFileSync(file, c.text, 'latin1');
   console.log(`FAILED ${c.name}: ${verdict.problem.split('\n')[0]}\n  saved ${path.relative(process.cwd(), file)}`);
 }
-console.log(JSON.stringify({ seed, cases: count, ...counts, seconds: Number(((performance.now() - started) / 1000).toFixed(1)), slowestMs: Number(slowest.ms.toFixed(0)), slowestCase: slowest.name }));
+console.log(
+  JSON.stringify({
+    seed,
+    cases: count,
+    ...counts,
+    seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
+    slowestMs: Number(slowest.ms.toFixed(0)),
+    slowestCase: slowest.name,
+  }),
+);
 process.exitCode = counts.failed > 0 ? 1 : 0;

@@ -30,12 +30,28 @@ const features = async (split: 'train' | 'test', indexes: number[]): Promise<tf.
   }
   return tf.concat(parts);
 };
-const labels = (split: 'train' | 'test', indexes: number[]): tf.Tensor => tf.oneHot(tf.tensor1d(indexes.map((i) => (split === 'test' ? mnist.test! : mnist.train).labels[i]!), 'int32'), 10).toFloat();
+const labels = (split: 'train' | 'test', indexes: number[]): tf.Tensor =>
+  tf
+    .oneHot(
+      tf.tensor1d(
+        indexes.map((i) => (split === 'test' ? mnist.test! : mnist.train).labels[i]!),
+        'int32',
+      ),
+      10,
+    )
+    .toFloat();
 const xTrain = await features('train', selection.train);
 const xTest = await features('test', selection.test);
-const head = tf.sequential({ layers: [tf.layers.dense({ inputShape: [1280], units: 128, activation: 'relu' }), tf.layers.dense({ units: 10, activation: 'softmax' })] });
+const head = tf.sequential({
+  layers: [
+    tf.layers.dense({ inputShape: [1280], units: 128, activation: 'relu' }),
+    tf.layers.dense({ units: 10, activation: 'softmax' }),
+  ],
+});
 head.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
 await head.fit(xTrain, labels('train', selection.train), { epochs, batchSize: 32, shuffle: true, verbose: 0 });
 const [, accuracy] = head.evaluate(xTest, labels('test', selection.test)) as tf.Scalar[];
 console.log(`test accuracy ${accuracy!.dataSync()[0]!.toFixed(4)}`);
-await head.save(tf.io.withSaveHandler(async () => ({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+await head.save(
+  tf.io.withSaveHandler(async () => ({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })),
+);

@@ -39,7 +39,10 @@ function profile(label: string, step: () => void, batch: number, steps: number):
   const wall = (performance.now() - started) / steps;
   const rows = [...totals].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12);
   console.log(`\n${label}: ${wall.toFixed(0)} ms per step (batch ${batch})`);
-  for (const [name, t] of rows) console.log(`  ${name.padEnd(36)} ${(t.ms / steps).toFixed(1).padStart(8)} ms/step  ${String(t.calls / steps).padStart(5)} calls/step`);
+  for (const [name, t] of rows)
+    console.log(
+      `  ${name.padEnd(36)} ${(t.ms / steps).toFixed(1).padStart(8)} ms/step  ${String(t.calls / steps).padStart(5)} calls/step`,
+    );
 }
 
 const cnn = smallCnn();
@@ -53,12 +56,27 @@ const tuned = await topBlocksTuned(base);
 const x = tf.randomUniform([32, 96, 96, 3]);
 const y = tf.oneHot(tf.randomUniform([32], 0, 10, 'int32'), 10).toFloat();
 const adam2 = tf.train.adam(1e-4);
-profile('MobileNetV2, top 3 blocks fine-tuned, 96×96, the whole model', () => trainStep(tuned.whole, adam2, x, y), 32, 3);
+profile(
+  'MobileNetV2, top 3 blocks fine-tuned, 96×96, the whole model',
+  () => trainStep(tuned.whole, adam2, x, y),
+  32,
+  3,
+);
 const cache = new Map<tf.Tensor, tf.Tensor>();
-profile(`the same above the frozen prefix (to ${tuned.split?.boundary}), on its stored output`, () => fineTuneStep(tuned, adam2, x, y, 'cached', cache), 32, 5);
+profile(
+  `the same above the frozen prefix (to ${tuned.split?.boundary}), on its stored output`,
+  () => fineTuneStep(tuned, adam2, x, y, 'cached', cache),
+  32,
+  5,
+);
 const pixels = tf.randomUniform([32, 96, 96, 3], 0, 255) as tf.Tensor4D;
-profile('the same with augmentation: the folded prefix first, outside the tape', () => {
-  const batch = augmentedBatch(pixels);
-  fineTuneStep(tuned, adam2, batch, y, 'augmented', cache);
-  batch.dispose();
-}, 32, 3);
+profile(
+  'the same with augmentation: the folded prefix first, outside the tape',
+  () => {
+    const batch = augmentedBatch(pixels);
+    fineTuneStep(tuned, adam2, batch, y, 'augmented', cache);
+    batch.dispose();
+  },
+  32,
+  3,
+);

@@ -28,7 +28,9 @@ async function writeFolder(dir: string, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
     const label = labels.data[i]!;
     mkdirSync(path.join(dir, `digit-${label}`), { recursive: true });
-    await sharp(Buffer.from(images.data.subarray(i * 784, (i + 1) * 784)), { raw: { width: 28, height: 28, channels: 1 } })
+    await sharp(Buffer.from(images.data.subarray(i * 784, (i + 1) * 784)), {
+      raw: { width: 28, height: 28, channels: 1 },
+    })
       .resize(SIZE, SIZE)
       .png()
       .toFile(path.join(dir, `digit-${label}`, `${i}.png`));
@@ -54,13 +56,23 @@ train:
 function runStreaming(root: string, dir: string): { peakRssMiB: number; seconds: number; examples: number } {
   const file = path.join(root, `${path.basename(dir)}.yaml`);
   writeFileSync(file, PIPELINE(dir));
-  execFileSync(process.execPath, [CLI, 'run', file, '--quiet', '--backend', 'wasm', '--runs', path.join(root, 'runs')], {
-    env: { ...process.env, TLPIPE_DECODE_CACHE_MB: '0' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  execFileSync(
+    process.execPath,
+    [CLI, 'run', file, '--quiet', '--backend', 'wasm', '--runs', path.join(root, 'runs')],
+    {
+      env: { ...process.env, TLPIPE_DECODE_CACHE_MB: '0' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const runs = path.join(root, 'runs', 'stream');
-  const latest = readdirSync(runs).filter((n) => !n.startsWith('.')).sort().pop()!;
-  const summary = JSON.parse(readFileSync(path.join(runs, latest, 'summary.json'), 'utf8')) as { resources: { peakRssMiB: number; seconds: number }; data: { counts: { train: number } } };
+  const latest = readdirSync(runs)
+    .filter((n) => !n.startsWith('.'))
+    .sort()
+    .pop()!;
+  const summary = JSON.parse(readFileSync(path.join(runs, latest, 'summary.json'), 'utf8')) as {
+    resources: { peakRssMiB: number; seconds: number };
+    data: { counts: { train: number } };
+  };
   return { ...summary.resources, examples: summary.data.counts.train };
 }
 
@@ -72,14 +84,26 @@ await writeFolder(large, LARGE);
 
 const started = performance.now();
 const decoded = await readDataset(
-  { format: 'imageFolder', dir: large, limit: {}, validation: 0, testFraction: 0, onBadFile: 'error', image: { size: [SIZE, SIZE], channels: 3, fit: 'cover' } },
+  {
+    format: 'imageFolder',
+    dir: large,
+    limit: {},
+    validation: 0,
+    testFraction: 0,
+    onBadFile: 'error',
+    image: { size: [SIZE, SIZE], channels: 3, fit: 'cover' },
+  },
   { cacheBytes: 0 },
 );
 const decodeSeconds = (performance.now() - started) / 1000;
 
 const a = runStreaming(root, small);
 const b = runStreaming(root, large);
-console.log(`decode: ${decoded.train.count} PNG files → ${SIZE}×${SIZE} RGB in ${decodeSeconds.toFixed(2)}s = ${(decoded.train.count / decodeSeconds).toFixed(0)} images/s (sharp, 8 in flight)`);
+console.log(
+  `decode: ${decoded.train.count} PNG files → ${SIZE}×${SIZE} RGB in ${decodeSeconds.toFixed(2)}s = ${(decoded.train.count / decodeSeconds).toFixed(0)} images/s (sharp, 8 in flight)`,
+);
 console.log(`streaming run, ${a.examples} images × 2 epochs: peak RSS ${a.peakRssMiB} MiB, ${a.seconds.toFixed(1)}s`);
 console.log(`streaming run, ${b.examples} images × 2 epochs: peak RSS ${b.peakRssMiB} MiB, ${b.seconds.toFixed(1)}s`);
-console.log(`peak RSS ratio (4× the images): ${(b.peakRssMiB / a.peakRssMiB).toFixed(2)}  (float32 pixels of the larger set alone would be ${((LARGE * SIZE * SIZE * 3 * 4) / 2 ** 20).toFixed(0)} MiB)`);
+console.log(
+  `peak RSS ratio (4× the images): ${(b.peakRssMiB / a.peakRssMiB).toFixed(2)}  (float32 pixels of the larger set alone would be ${((LARGE * SIZE * SIZE * 3 * 4) / 2 ** 20).toFixed(0)} MiB)`,
+);

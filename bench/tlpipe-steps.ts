@@ -24,18 +24,50 @@ function rate(step: () => void, batch: number, n = ITERATIONS): number {
   return (batch * n) / ((performance.now() - started) / 1000);
 }
 
-async function featureRate(artifacts: ReturnType<typeof loadZooArtifacts>, size: number, workers: number, images: number): Promise<number> {
+async function featureRate(
+  artifacts: ReturnType<typeof loadZooArtifacts>,
+  size: number,
+  workers: number,
+  images: number,
+): Promise<number> {
   const split = {
     labels: new Int32Array(images),
     name: (i: number) => String(i),
-    pixels: async (indexes: readonly number[]) => ({ data: new Uint8Array(indexes.length * size * size * 3).fill(128), count: indexes.length, height: size, width: size, channels: 3 as const }),
+    pixels: async (indexes: readonly number[]) => ({
+      data: new Uint8Array(indexes.length * size * size * 3).fill(128),
+      count: indexes.length,
+      height: size,
+      width: size,
+      channels: 3 as const,
+    }),
   } as unknown as SplitData;
-  const pre = preprocessingFor({ mean: [0, 0, 0], std: [1, 1, 1], description: 'unit' }, { size: [size, size], channels: 3, fit: 'fill' });
-  const pool = await FeatureWorkerPool.start(workers, { artifacts, cut: 'out_relu', inputShape: [size, size, 3], folded: [{ type: 'globalAveragePooling2d' }], pre });
+  const pre = preprocessingFor(
+    { mean: [0, 0, 0], std: [1, 1, 1], description: 'unit' },
+    { size: [size, size], channels: 3, fit: 'fill' },
+  );
+  const pool = await FeatureWorkerPool.start(workers, {
+    artifacts,
+    cut: 'out_relu',
+    inputShape: [size, size, 3],
+    folded: [{ type: 'globalAveragePooling2d' }],
+    pre,
+  });
   try {
-    await pool.rows(split, [...Array(32).keys()], 32, () => undefined, () => false);
+    await pool.rows(
+      split,
+      [...Array(32).keys()],
+      32,
+      () => undefined,
+      () => false,
+    );
     const started = performance.now();
-    await pool.rows(split, [...Array(images).keys()], 32, () => undefined, () => false);
+    await pool.rows(
+      split,
+      [...Array(images).keys()],
+      32,
+      () => undefined,
+      () => false,
+    );
     return images / ((performance.now() - started) / 1000);
   } finally {
     await pool.close();
@@ -51,11 +83,22 @@ for (const size of [96, 224]) {
   // A frozen base runs as tlpipe runs it for features: batch norm folded into the convolutions.
   const folded = await foldBatchNorm(base);
   const x = tf.randomUniform([32, size, size, 3]);
-  out[`inference_${size}`] = rate(() => tf.dispose(folded.predict(x) as tf.Tensor), 32, size === 224 ? Math.max(2, ITERATIONS / 4) : ITERATIONS);
+  out[`inference_${size}`] = rate(
+    () => tf.dispose(folded.predict(x) as tf.Tensor),
+    32,
+    size === 224 ? Math.max(2, ITERATIONS / 4) : ITERATIONS,
+  );
   tf.dispose([x]);
   if (size === 96) {
     // Frozen base in the forward pass, the head trained on its pooled output (tlpipe's perBatch mode).
-    const layers = buildHeadLayers([{ type: 'globalAveragePooling2d' }, { type: 'dense', units: 128, activation: 'relu', useBias: true }, { type: 'dense', units: 10, activation: 'linear', useBias: true }], 1);
+    const layers = buildHeadLayers(
+      [
+        { type: 'globalAveragePooling2d' },
+        { type: 'dense', units: 128, activation: 'relu', useBias: true },
+        { type: 'dense', units: 10, activation: 'linear', useBias: true },
+      ],
+      1,
+    );
     const extractor = await foldBatchNorm(composeModel(base, layers.slice(0, 1), 'extractor'));
     const head = buildHeadModel(layers.slice(1), [1280]);
     const optimizer = tf.train.adam(1e-3);
@@ -73,11 +116,15 @@ for (const size of [96, 224]) {
     out['finetune_top3_96'] = rate(() => fineTuneStep(tuned, optimizer2, x96, y32, 'cached', cache), 32, steps);
     // The same with augmentation on (flip, rotate, zoom): the images change every epoch, so the frozen part runs every step.
     const pixels = tf.randomUniform([32, 96, 96, 3], 0, 255);
-    out['finetune_top3_96_augmented'] = rate(() => {
-      const batch = augmentedBatch(pixels as tf.Tensor4D);
-      fineTuneStep(tuned, optimizer2, batch, y32, 'augmented', cache);
-      batch.dispose();
-    }, 32, steps);
+    out['finetune_top3_96_augmented'] = rate(
+      () => {
+        const batch = augmentedBatch(pixels as tf.Tensor4D);
+        fineTuneStep(tuned, optimizer2, batch, y32, 'augmented', cache);
+        batch.dispose();
+      },
+      32,
+      steps,
+    );
     tf.dispose([x96, pixels]);
   }
   base.dispose();
@@ -91,7 +138,16 @@ const x28 = tf.randomUniform([64, 28, 28, 1]);
 const y64 = tf.oneHot(tf.randomUniform([64], 0, 10, 'int32'), 10).toFloat();
 const optimizer3 = tf.train.adam(1e-3);
 out['scratch_cnn_28'] = rate(() => trainStep(cnn, optimizer3, x28, y64), 64);
-const headOnly = buildHeadModel(buildHeadLayers([{ type: 'dense', units: 128, activation: 'relu', useBias: true }, { type: 'dense', units: 10, activation: 'linear', useBias: true }], 3), [1280]);
+const headOnly = buildHeadModel(
+  buildHeadLayers(
+    [
+      { type: 'dense', units: 128, activation: 'relu', useBias: true },
+      { type: 'dense', units: 10, activation: 'linear', useBias: true },
+    ],
+    3,
+  ),
+  [1280],
+);
 const features = tf.randomUniform([32, 1280]);
 const optimizer4 = tf.train.adam(1e-3);
 out['head_on_features'] = rate(() => trainStep(headOnly, optimizer4, features, y32), 32, ITERATIONS * 20);

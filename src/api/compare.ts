@@ -51,7 +51,8 @@ function tokens(keyPath: string): (string | number)[] {
 
 function valueAt(value: unknown, keyPath: string): unknown {
   let at: unknown = value;
-  for (const t of tokens(keyPath)) at = at === null || typeof at !== 'object' ? undefined : (at as Record<string | number, unknown>)[t];
+  for (const t of tokens(keyPath))
+    at = at === null || typeof at !== 'object' ? undefined : (at as Record<string | number, unknown>)[t];
   return at;
 }
 
@@ -59,7 +60,10 @@ function valueAt(value: unknown, keyPath: string): unknown {
 function outermostMissing(configs: unknown[], keyPath: string): string {
   const parts = tokens(keyPath);
   for (let n = 1; n <= parts.length; n++) {
-    const prefix = parts.slice(0, n).map((t, i) => (typeof t === 'number' ? `[${t}]` : i === 0 ? t : `.${t}`)).join('');
+    const prefix = parts
+      .slice(0, n)
+      .map((t, i) => (typeof t === 'number' ? `[${t}]` : i === 0 ? t : `.${t}`))
+      .join('');
     if (configs.some((c) => valueAt(c, prefix) === undefined)) return prefix;
   }
   return keyPath;
@@ -76,7 +80,15 @@ export function stageEnds(rows: EpochMetrics[]): Map<string, EpochMetrics & { ep
 export type ConfigSource = 'resolved.json' | 'pipeline.yaml' | 'missing';
 
 export interface Comparison {
-  runs: { pipeline: string; id: string; status: string; seconds: number | null; testAccuracy: number | null; testLoss: number | null; config: ConfigSource }[];
+  runs: {
+    pipeline: string;
+    id: string;
+    status: string;
+    seconds: number | null;
+    testAccuracy: number | null;
+    testLoss: number | null;
+    config: ConfigSource;
+  }[];
   /** Differences by key path; empty means identical only when `complete`. */
   config: { path: string; values: unknown[] }[];
   /** Every run's configuration could be read; otherwise `notes` say which could not and why. */
@@ -93,14 +105,35 @@ const STAGE_METRICS = ['epochs', 'loss', 'accuracy', 'val_loss', 'val_accuracy']
  * it ran, overrides applied) resolved again. Paths that depend on where the
  * folder is are dropped: they are not how runs differ.
  */
-async function configOf(run: RunOverview): Promise<{ config?: Record<string, unknown>; source: ConfigSource; note?: string }> {
-  const resolved = await readResolved(run.dir).catch((error: unknown) => (error instanceof UserError ? error : Promise.reject(error)));
-  if (resolved && !(resolved instanceof UserError)) return { config: withoutLocation(resolved as unknown as Record<string, unknown>), source: 'resolved.json' };
+async function configOf(
+  run: RunOverview,
+): Promise<{ config?: Record<string, unknown>; source: ConfigSource; note?: string }> {
+  const resolved = await readResolved(run.dir).catch((error: unknown) =>
+    error instanceof UserError ? error : Promise.reject(error),
+  );
+  if (resolved && !(resolved instanceof UserError))
+    return { config: withoutLocation(resolved as unknown as Record<string, unknown>), source: 'resolved.json' };
   const why = resolved instanceof UserError ? `is damaged (${resolved.message})` : 'is missing';
-  const text = await readBackFile(run.dir, PIPELINE_COPY, { what: 'pipeline copy', kind: 'text' }).then((b) => b.toString('utf8'), () => undefined);
-  const loaded = text === undefined ? undefined : loadPipelineText(path.join(run.dir, PIPELINE_COPY), text, { displayName: `${run.pipeline}/${run.id}/${PIPELINE_COPY}` });
-  if (loaded?.ok) return { config: withoutLocation(loaded.value.spec as unknown as Record<string, unknown>), source: 'pipeline.yaml', note: `${run.pipeline}/${run.id}: resolved.json ${why}; compared its pipeline.yaml resolved again (defaults filled in by this version of tlpipe)` };
-  return { source: 'missing', note: `${run.pipeline}/${run.id}: neither resolved.json nor a valid pipeline.yaml, so its configuration is not compared` };
+  const text = await readBackFile(run.dir, PIPELINE_COPY, { what: 'pipeline copy', kind: 'text' }).then(
+    (b) => b.toString('utf8'),
+    () => undefined,
+  );
+  const loaded =
+    text === undefined
+      ? undefined
+      : loadPipelineText(path.join(run.dir, PIPELINE_COPY), text, {
+          displayName: `${run.pipeline}/${run.id}/${PIPELINE_COPY}`,
+        });
+  if (loaded?.ok)
+    return {
+      config: withoutLocation(loaded.value.spec as unknown as Record<string, unknown>),
+      source: 'pipeline.yaml',
+      note: `${run.pipeline}/${run.id}: resolved.json ${why}; compared its pipeline.yaml resolved again (defaults filled in by this version of tlpipe)`,
+    };
+  return {
+    source: 'missing',
+    note: `${run.pipeline}/${run.id}: neither resolved.json nor a valid pipeline.yaml, so its configuration is not compared`,
+  };
 }
 
 /**
@@ -120,7 +153,15 @@ function withoutLocation(spec: Record<string, unknown>): Record<string, unknown>
   return { ...rest, head: rest['head'].map(asWritten) };
 }
 
-type JsonSchema = { type?: string; properties?: Record<string, JsonSchema>; additionalProperties?: boolean | JsonSchema; items?: JsonSchema; anyOf?: JsonSchema[]; oneOf?: JsonSchema[]; allOf?: JsonSchema[] };
+type JsonSchema = {
+  type?: string;
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: boolean | JsonSchema;
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  allOf?: JsonSchema[];
+};
 let pipelineSchema: JsonSchema | undefined;
 
 /** Whether the pipeline file's schema has this key path, as `--set` requires; a value the resolver derives (a stage's base learning rate) has none. */
@@ -133,7 +174,9 @@ export function isSettable(keyPath: string): boolean {
     if (choices.some((c) => within(c, rest))) return true;
     const [first, ...next] = rest;
     if (typeof first === 'number') return within(schema.items, next);
-    const property = schema.properties?.[first!] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+    const property =
+      schema.properties?.[first!] ??
+      (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
     return within(property, next);
   };
   return within(pipelineSchema, tokens(keyPath));
@@ -156,20 +199,46 @@ export async function compareRuns(runs: RunOverview[]): Promise<Comparison> {
   const summaries = await Promise.all(runs.map((r) => orNothing(r, readSummary(r.dir), undefined)));
   const stageNames = [...new Set(metrics.flatMap((m) => [...m.keys()]))];
   const notes = [...configs.flatMap((c) => (c.note ? [c.note] : [])), ...damage];
-  if (mixed) notes.push('some configurations come from resolved.json and some from pipeline.yaml; defaults of another tlpipe version may show as differences');
+  if (mixed)
+    notes.push(
+      'some configurations come from resolved.json and some from pipeline.yaml; defaults of another tlpipe version may show as differences',
+    );
   return {
-    runs: runs.map((r, i) => ({ pipeline: r.pipeline, id: r.id, status: r.status, seconds: r.seconds, testAccuracy: summaries[i]?.test?.accuracy ?? null, testLoss: summaries[i]?.test?.loss ?? null, config: configs[i]!.source })),
+    runs: runs.map((r, i) => ({
+      pipeline: r.pipeline,
+      id: r.id,
+      status: r.status,
+      seconds: r.seconds,
+      testAccuracy: summaries[i]?.test?.accuracy ?? null,
+      testLoss: summaries[i]?.test?.loss ?? null,
+      config: configs[i]!.source,
+    })),
     // A run whose configuration cannot be read is left out of the rows rather than counted as empty.
     // Only key paths `--set` accepts: a derived value differs only where one of those does, which is listed.
-    config: readable.length >= 2 ? spreadBack(configDifferences(readable.map((c) => c.config)).filter((row) => isSettable(row.path)), configs.map((c) => c.config !== undefined)) : [],
+    config:
+      readable.length >= 2
+        ? spreadBack(
+            configDifferences(readable.map((c) => c.config)).filter((row) => isSettable(row.path)),
+            configs.map((c) => c.config !== undefined),
+          )
+        : [],
     complete: readable.length === runs.length,
     notes,
-    stages: stageNames.flatMap((stage) => STAGE_METRICS.map((metric) => ({ stage, metric, values: metrics.map((m) => (m.get(stage)?.[metric] as number | undefined) ?? null) }))),
+    stages: stageNames.flatMap((stage) =>
+      STAGE_METRICS.map((metric) => ({
+        stage,
+        metric,
+        values: metrics.map((m) => (m.get(stage)?.[metric] as number | undefined) ?? null),
+      })),
+    ),
   };
 }
 
 /** Differences computed over the readable runs, with a hole (undefined) for each run that was not. */
-function spreadBack(rows: { path: string; values: unknown[] }[], readable: boolean[]): { path: string; values: unknown[] }[] {
+function spreadBack(
+  rows: { path: string; values: unknown[] }[],
+  readable: boolean[],
+): { path: string; values: unknown[] }[] {
   return rows.map((row) => {
     let next = 0;
     return { path: row.path, values: readable.map((r) => (r ? row.values[next++] : undefined)) };

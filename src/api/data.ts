@@ -6,10 +6,20 @@ import { failed, ok, type Outcome, type PipelineInput, type PipelineOptions } fr
 export type { DatasetReport } from '../engine/data/describe-dataset.js';
 
 /** What training will see, before it starts: class counts per split, image sizes, skipped and ignored files. */
-export async function describeData(input: PipelineInput, options: Omit<PipelineOptions, 'runsDir' | 'backend'> = {}): Promise<Outcome<DatasetReport>> {
+export async function describeData(
+  input: PipelineInput,
+  options: Omit<PipelineOptions, 'runsDir' | 'backend'> = {},
+): Promise<Outcome<DatasetReport>> {
   const loaded = loadInput(input, options);
   if (!loaded.ok) return failed(loaded.diagnostics);
   const { spec, source } = loaded.value;
-  const described = await userErrorsAt(spec.file, async () => ok(await describeDataset(spec.dataset, spec.seed), loaded.warnings));
-  return described.ok ? described : failed(described.diagnostics.map((d) => source.locate(d)), loaded.warnings);
+  const described = await userErrorsAt(spec.file, async () =>
+    ok(await describeDataset(spec.dataset, spec.seed), loaded.warnings),
+  );
+  return described.ok
+    ? described
+    : failed(
+        described.diagnostics.map((d) => source.locate(d)),
+        loaded.warnings,
+      );
 }

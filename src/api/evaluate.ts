@@ -49,7 +49,14 @@ export async function evaluate(runRef: string, options: EvaluateOptions = {}): P
   });
 }
 
-async function evaluateOpened(model: LayersModel, exported: ExportedModelInfo, outputs: 'probabilities' | 'logits', runDir: string | undefined, warnings: Diagnostic[], options: EvaluateOptions): Promise<Outcome<Evaluation>> {
+async function evaluateOpened(
+  model: LayersModel,
+  exported: ExportedModelInfo,
+  outputs: 'probabilities' | 'logits',
+  runDir: string | undefined,
+  warnings: Diagnostic[],
+  options: EvaluateOptions,
+): Promise<Outcome<Evaluation>> {
   const { labels: classNames, preprocessing: pre } = exported;
   const loss = outputs === 'probabilities' ? 'categoricalCrossentropy' : 'softmaxCrossEntropyFromLogits';
   // A model folder outside a run has no plan: a batch of 16 fits any image model tlpipe exports.
@@ -59,32 +66,61 @@ async function evaluateOpened(model: LayersModel, exported: ExportedModelInfo, o
   let on: string;
   let skipped: { file: string; reason: string }[] = [];
   if (options.data) {
-    if (pre.kind !== 'image') throw new UserError('this run was trained on tabular rows, not images', [], 'evaluate it on its own test split (without --data)');
+    if (pre.kind !== 'image')
+      throw new UserError(
+        'this run was trained on tabular rows, not images',
+        [],
+        'evaluate it on its own test split (without --data)',
+      );
     // One class folder is enough to measure how a model does on that class.
     const listing = await listImageFolder(options.data, [], undefined, 1);
     const labels = listing.labels.map((label) => {
       const name = listing.classNames[label]!;
       const index = classNames.indexOf(name);
-      if (index < 0) throw new UserError(`class folder \`${name}\` in ${options.data} is not one of the model's classes`, [], `the model knows: ${classNames.join(', ')}`);
+      if (index < 0)
+        throw new UserError(
+          `class folder \`${name}\` in ${options.data} is not one of the model's classes`,
+          [],
+          `the model knows: ${classNames.join(', ')}`,
+        );
       return index;
     });
     // Every file decoded once first: one that cannot be is reported, and the rest are evaluated.
     const read = await readImageSplits(
-      { files: listing.files, labels, root: options.data }, undefined, ({ train }) => ({ train: [...train.keys()], validation: [], test: [] }),
-      { size: pre.inputSize, fit: pre.fit, onBadFile: 'skip', cacheBytes: DECODED_CACHE_BYTES }, [],
+      { files: listing.files, labels, root: options.data },
+      undefined,
+      ({ train }) => ({ train: [...train.keys()], validation: [], test: [] }),
+      { size: pre.inputSize, fit: pre.fit, onBadFile: 'skip', cacheBytes: DECODED_CACHE_BYTES },
+      [],
     );
     skipped = read.skipped;
-    if (read.train.count === 0) throw new UserError(`no image in ${options.data} can be decoded`, [], "an image folder has one sub-folder per class, named as the model's classes");
+    if (read.train.count === 0)
+      throw new UserError(
+        `no image in ${options.data} can be decoded`,
+        [],
+        "an image folder has one sub-folder per class, named as the model's classes",
+      );
     source = exampleSource(read.train, read.selection.train, pre, classNames.length);
     names = read.selection.train.map((i) => path.relative(options.data!, read.train.name(i)));
     on = `${options.data} (${read.train.count} images${skipped.length > 0 ? `, ${skipped.length} that cannot be decoded left out` : ''})`;
   } else {
-    if (!runDir) throw new UserError(`${exported.dir} is a model folder outside any run, so it has no test split`, [], 'pass --data <folder> with labelled images (one sub-folder per class)');
+    if (!runDir)
+      throw new UserError(
+        `${exported.dir} is a model folder outside any run, so it has no test split`,
+        [],
+        'pass --data <folder> with labelled images (one sub-folder per class)',
+      );
     const spec = await readResolved(runDir);
-    if (!spec) throw new UserError(`${runDir} has no resolved.json, so its test split cannot be rebuilt`, [], 'pass --data <folder> with labelled images');
+    if (!spec)
+      throw new UserError(
+        `${runDir} has no resolved.json, so its test split cannot be rebuilt`,
+        [],
+        'pass --data <folder> with labelled images',
+      );
     const dataset = await readDataset(spec.dataset, { seed: spec.seed });
     const { selection } = dataset;
-    if (selection.test.length === 0) throw new UserError('the run has no test split', [], 'pass --data <folder> with labelled images');
+    if (selection.test.length === 0)
+      throw new UserError('the run has no test split', [], 'pass --data <folder> with labelled images');
     const split = splitSource(dataset, 'test');
     source = exampleSource(split, selection.test, pre, classNames.length);
     names = selection.test.map((i) => split.name(i));
@@ -93,9 +129,18 @@ async function evaluateOpened(model: LayersModel, exported: ExportedModelInfo, o
   const metrics = await evaluateExportedModel(model, source, loss, classNames, names, batch);
   if (options.out) {
     await writeJsonAtomic(path.join(options.out, 'evaluation.json'), { on, ...metrics });
-    await writeFileAtomic(path.join(options.out, 'confusion-matrix.csv'), confusionMatrixCsv(metrics.confusionMatrix, classNames));
+    await writeFileAtomic(
+      path.join(options.out, 'confusion-matrix.csv'),
+      confusionMatrixCsv(metrics.confusionMatrix, classNames),
+    );
   }
   const evaluation = { on, classNames, metrics };
   // Each file that could not be read is a problem of its own; the metrics cover the rest.
-  return skipped.length === 0 ? ok(evaluation, warnings) : failed(skipped.map((s) => problem(s.file, `cannot be decoded: ${s.reason}`, 'it was left out of the evaluation')), warnings, evaluation);
+  return skipped.length === 0
+    ? ok(evaluation, warnings)
+    : failed(
+        skipped.map((s) => problem(s.file, `cannot be decoded: ${s.reason}`, 'it was left out of the evaluation')),
+        warnings,
+        evaluation,
+      );
 }

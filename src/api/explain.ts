@@ -23,7 +23,13 @@ export interface Explanation {
   file: string;
   /** Best first. */
   top: { label: string; probability: number }[];
-  maps: { label: string; probability: number; why: 'predicted' | 'asked'; heatmap: ClassHeatmap; /** The overlay PNG, when `out` was given. */ overlay?: string }[];
+  maps: {
+    label: string;
+    probability: number;
+    why: 'predicted' | 'asked';
+    heatmap: ClassHeatmap;
+    /** The overlay PNG, when `out` was given. */ overlay?: string;
+  }[];
 }
 
 /**
@@ -33,7 +39,11 @@ export interface Explanation {
  * map drawn over the image as the model saw it. A file that cannot be
  * decoded is a diagnostic of its own; the others are explained.
  */
-export async function explain(runRef: string, inputs: readonly string[], options: ExplainOptions = {}): Promise<Outcome<{ layer: string; explanations: Explanation[] }>> {
+export async function explain(
+  runRef: string,
+  inputs: readonly string[],
+  options: ExplainOptions = {},
+): Promise<Outcome<{ layer: string; explanations: Explanation[] }>> {
   const loaded = await loadModel(runRef, options);
   if (!loaded.ok) return failed(loaded.diagnostics, loaded.warnings);
   try {
@@ -48,18 +58,31 @@ export async function explain(runRef: string, inputs: readonly string[], options
       if (options.out) await makeDirs(options.out);
       const value = {
         layer,
-        explanations: await Promise.all(explanations.map(async (e, i): Promise<Explanation> => ({
-          file: e.file,
-          top: e.top,
-          maps: await Promise.all(e.maps.map(async (m) => {
-            if (!options.out) return m;
-            const overlay = path.join(options.out, `${names[i]}.${labelNames.get(m.label) ?? portableName(m.label)}.png`);
-            await writeFileAtomic(overlay, await overlayPng(e.image, m.heatmap, { reduce: false }));
-            return { ...m, overlay };
+        explanations: await Promise.all(
+          explanations.map(async (e, i): Promise<Explanation> => ({
+            file: e.file,
+            top: e.top,
+            maps: await Promise.all(
+              e.maps.map(async (m) => {
+                if (!options.out) return m;
+                const overlay = path.join(
+                  options.out,
+                  `${names[i]}.${labelNames.get(m.label) ?? portableName(m.label)}.png`,
+                );
+                await writeFileAtomic(overlay, await overlayPng(e.image, m.heatmap, { reduce: false }));
+                return { ...m, overlay };
+              }),
+            ),
           })),
-        }))),
+        ),
       };
-      return failures.length === 0 ? ok(value, loaded.warnings) : failed(failures.map((f) => problem(f.file, f.reason, 'the other images were explained')), loaded.warnings, value);
+      return failures.length === 0
+        ? ok(value, loaded.warnings)
+        : failed(
+            failures.map((f) => problem(f.file, f.reason, 'the other images were explained')),
+            loaded.warnings,
+            value,
+          );
     });
   } finally {
     loaded.value.dispose();

@@ -16,13 +16,35 @@ export { run, resume, type RunOptions, type RunResult, type RunInfo } from './ru
 export { evaluate, type Evaluation, type EvaluateOptions } from './evaluate.js';
 export { predict } from './predict.js';
 export { explain, type Explanation, type ExplainOptions } from './explain.js';
-export { loadModel, modelFiles, type ModelOptions, type LoadedModel, type Prediction, type PredictionFailure, type ImageExplanation, type ClassHeatmap } from './load-model.js';
+export {
+  loadModel,
+  modelFiles,
+  type ModelOptions,
+  type LoadedModel,
+  type Prediction,
+  type PredictionFailure,
+  type ImageExplanation,
+  type ClassHeatmap,
+} from './load-model.js';
 export { listRuns, compare, report, type Comparison, type RunOverview } from './runs.js';
 export { describeData, type DatasetReport } from './data.js';
 export { listModels, type ZooListing } from './models.js';
 export { initProject, type InitResult } from './init.js';
 export { watch, type WatchOptions, type WatchEvent } from './watch.js';
-export { planSweep, sweep, resumeSweep, worker, type SweepPlan, type PlannedTrial, type SweepOptions, type SweepInfo, type SweepEvent, type SweepCounts, type WorkerOptions, type WorkerEvent } from './sweep.js';
+export {
+  planSweep,
+  sweep,
+  resumeSweep,
+  worker,
+  type SweepPlan,
+  type PlannedTrial,
+  type SweepOptions,
+  type SweepInfo,
+  type SweepEvent,
+  type SweepCounts,
+  type WorkerOptions,
+  type WorkerEvent,
+} from './sweep.js';
 export type { SweepRecord, TrialState, TrialStatus } from '../store/sweep-folder.js';
 export type { SweepSpec } from '../plan/sweep-trials.js';
 export { version, schemaPath } from '../package/package-root.js';

@@ -79,16 +79,26 @@ const GITIGNORE_MAX_BYTES = 1 * 2 ** 20;
 
 /** A problem with one of the files init writes, reported at that file. */
 class FileProblem extends UserError {
-  constructor(readonly file: string, message: string, hint: string) {
+  constructor(
+    readonly file: string,
+    message: string,
+    hint: string,
+  ) {
     super(message, [], hint);
   }
 }
 
 /** What a path that must not exist yet is, for the message; nothing when it is free. */
 async function refuseExisting(file: string): Promise<void> {
-  const stats = await lstat(file).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+  const stats = await lstat(file).catch((error: NodeJS.ErrnoException) =>
+    error.code === 'ENOENT' ? undefined : Promise.reject(error),
+  );
   if (!stats) return;
-  throw new FileProblem(file, stats.isFile() ? 'already exists' : `already exists as ${kindOf(stats)}`, 'init never overwrites; pick another folder or move it away');
+  throw new FileProblem(
+    file,
+    stats.isFile() ? 'already exists' : `already exists as ${kindOf(stats)}`,
+    'init never overwrites; pick another folder or move it away',
+  );
 }
 
 /**
@@ -101,16 +111,28 @@ async function refuseExisting(file: string): Promise<void> {
 async function readGitignore(dir: string, file: string): Promise<string | undefined> {
   const hint = 'init adds its rules to a .gitignore that is a text file; make it one (or remove it) and run init again';
   try {
-    const bytes = await readBackFile(dir, '.gitignore', { what: '.gitignore', kind: 'text', maxBytes: GITIGNORE_MAX_BYTES, hint });
+    const bytes = await readBackFile(dir, '.gitignore', {
+      what: '.gitignore',
+      kind: 'text',
+      maxBytes: GITIGNORE_MAX_BYTES,
+      hint,
+    });
     return bytes.toString('utf8');
   } catch (error) {
     if (error instanceof UserError) {
       // readBackFile's message names the file first; the diagnostic names it already.
       const named = `.gitignore ${file} `;
-      throw new FileProblem(file, error.message.startsWith(named) ? error.message.slice(named.length) : error.message, hint);
+      throw new FileProblem(
+        file,
+        error.message.startsWith(named) ? error.message.slice(named.length) : error.message,
+        hint,
+      );
     }
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    const dangling = await lstat(file).then((stats) => stats.isSymbolicLink(), () => false);
+    const dangling = await lstat(file).then(
+      (stats) => stats.isSymbolicLink(),
+      () => false,
+    );
     if (dangling) throw new FileProblem(file, 'is a symbolic link to a file that does not exist', hint);
     return undefined;
   }
@@ -139,7 +161,12 @@ export async function initProject(dir = '.'): Promise<Outcome<InitResult>> {
     if (!cause) throw error;
     return failed([cause.toDiagnostic(dir)]);
   }
-  const name = path.basename(target).replace(/[^A-Za-z0-9_-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64) || 'pipeline';
+  const name =
+    path
+      .basename(target)
+      .replace(/[^A-Za-z0-9_-]/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .slice(0, 64) || 'pipeline';
   const project = projectRoot(target);
   const schemaFile = path.join(project, ...SCHEMA_IN_PROJECT);
   const schema = path.relative(target, schemaFile).split(path.sep).join('/');
@@ -153,9 +180,11 @@ export async function initProject(dir = '.'): Promise<Outcome<InitResult>> {
     const notes: string[] = [];
     await writeFile(pipelineFile, starterPipeline(schema, name), { flag: 'wx' });
     written.push(pipelineFile);
-    notes.push(existsSync(schemaFile)
-      ? `the schema modeline points at ${path.relative(process.cwd(), schemaFile) || schemaFile}, which npm install gives everyone who clones the project`
-      : `the schema modeline points at ${schema}: add tlpipe as a dev dependency (npm i -D tlpipe) so editors, yours and your teammates', find the schema there`);
+    notes.push(
+      existsSync(schemaFile)
+        ? `the schema modeline points at ${path.relative(process.cwd(), schemaFile) || schemaFile}, which npm install gives everyone who clones the project`
+        : `the schema modeline points at ${schema}: add tlpipe as a dev dependency (npm i -D tlpipe) so editors, yours and your teammates', find the schema there`,
+    );
     if (existing === undefined) {
       await writeFile(gitignore, [GITIGNORE_HEADER, ...GITIGNORE_RULES].join('\n') + '\n', { flag: 'wx' });
       written.push(gitignore);
@@ -164,9 +193,15 @@ export async function initProject(dir = '.'): Promise<Outcome<InitResult>> {
       const missing = GITIGNORE_RULES.filter((rule) => !present.has(rule));
       if (missing.length > 0) {
         // Appended after the user's own lines, so tlpipe's negations come last and win.
-        await writeFile(gitignore, `${existing === '' || existing.endsWith('\n') ? '' : '\n'}\n${GITIGNORE_HEADER}\n${missing.join('\n')}\n`, { flag: 'a' });
+        await writeFile(
+          gitignore,
+          `${existing === '' || existing.endsWith('\n') ? '' : '\n'}\n${GITIGNORE_HEADER}\n${missing.join('\n')}\n`,
+          { flag: 'a' },
+        );
         written.push(gitignore);
-        notes.push(`added ${missing.length} rule(s) to the existing ${path.relative(process.cwd(), gitignore) || gitignore}: ${missing.join(' ')}`);
+        notes.push(
+          `added ${missing.length} rule(s) to the existing ${path.relative(process.cwd(), gitignore) || gitignore}: ${missing.join(' ')}`,
+        );
       } else notes.push(`${path.relative(process.cwd(), gitignore) || gitignore} already has tlpipe's rules`);
     }
     return ok({ written, notes });

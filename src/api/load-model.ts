@@ -3,7 +3,12 @@ import type { Preprocessing } from '../engine/data/preprocess.js';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { checkedArtifacts, loadExportedModel, modelShapes, preparedImages } from '../engine/evaluate/exported-model.js';
-import { collectImageFiles, predictImages, type Prediction, type PredictionFailure } from '../engine/evaluate/predict.js';
+import {
+  collectImageFiles,
+  predictImages,
+  type Prediction,
+  type PredictionFailure,
+} from '../engine/evaluate/predict.js';
 import { explainImages, type ImageExplanation } from '../engine/evaluate/explain-images.js';
 import { UserError } from '../diagnostics/user-error.js';
 import { closestMatches } from '../diagnostics/did-you-mean.js';
@@ -63,7 +68,10 @@ const MODEL_REF_HINT = 'or name a model folder itself (one with model.json, such
  * run (a run folder, `<pipeline>/<NNNN>`, `<pipeline>`) and its model/.
  * A run that did not complete is refused unless `allowIncomplete`.
  */
-export async function findExportedModel(ref: string, options: ModelOptions): Promise<{ ok: true; modelDir: string; runDir?: string } | { ok: false; outcome: Outcome<never> }> {
+export async function findExportedModel(
+  ref: string,
+  options: ModelOptions,
+): Promise<{ ok: true; modelDir: string; runDir?: string } | { ok: false; outcome: Outcome<never> }> {
   let modelDir: string;
   let runDir: string | undefined;
   let record: RunRecord | undefined;
@@ -71,30 +79,64 @@ export async function findExportedModel(ref: string, options: ModelOptions): Pro
     modelDir = path.resolve(ref);
     const parent = path.dirname(modelDir);
     // Inside a run folder, the run's status counts as much as for the run named.
-    if (await lstat(path.join(parent, RUN_FILE)).then(() => true, () => false)) {
+    if (
+      await lstat(path.join(parent, RUN_FILE)).then(
+        () => true,
+        () => false,
+      )
+    ) {
       runDir = parent;
       try {
         record = await readRunRecord(parent);
       } catch (error) {
         if (!(error instanceof UserError)) throw error;
-        if (!options.allowIncomplete) return { ok: false, outcome: failed([problem(ref, `the run ${parent} that holds this model cannot be read, so whether it completed is unknown: ${error.message}`, ALLOW_HINT)]) };
+        if (!options.allowIncomplete)
+          return {
+            ok: false,
+            outcome: failed([
+              problem(
+                ref,
+                `the run ${parent} that holds this model cannot be read, so whether it completed is unknown: ${error.message}`,
+                ALLOW_HINT,
+              ),
+            ]),
+          };
       }
     }
   } else {
     const found = await findRunFolder(ref, options);
-    if (!found.ok) return { ok: false, outcome: failed(found.outcome.diagnostics.map((d) => ({ ...d, hint: d.hint ? `${d.hint}; ${MODEL_REF_HINT}` : MODEL_REF_HINT }))) };
+    if (!found.ok)
+      return {
+        ok: false,
+        outcome: failed(
+          found.outcome.diagnostics.map((d) => ({
+            ...d,
+            hint: d.hint ? `${d.hint}; ${MODEL_REF_HINT}` : MODEL_REF_HINT,
+          })),
+        ),
+      };
     runDir = found.dir;
     record = found.record;
     modelDir = path.join(found.dir, MODEL_DIR);
   }
   if (record && record.status !== 'completed' && !options.allowIncomplete) {
     const why = record.error?.message ? ` (${record.error.message.split('\n')[0]})` : '';
-    return { ok: false, outcome: failed([problem(ref, `run ${runDir} is ${record.status}, not completed${why}: its model may be incomplete, or reflect what went wrong`, ALLOW_HINT)]) };
+    return {
+      ok: false,
+      outcome: failed([
+        problem(
+          ref,
+          `run ${runDir} is ${record.status}, not completed${why}: its model may be incomplete, or reflect what went wrong`,
+          ALLOW_HINT,
+        ),
+      ]),
+    };
   }
   return { ok: true, modelDir, ...(runDir ? { runDir } : {}) };
 }
 
-const ALLOW_HINT = 'name a completed run, or pass --allow-incomplete (the API: allowIncomplete: true) to use this model anyway';
+const ALLOW_HINT =
+  'name a completed run, or pass --allow-incomplete (the API: allowIncomplete: true) to use this model anyway';
 
 /**
  * The exported model a command names, read without trust (see
@@ -102,7 +144,10 @@ const ALLOW_HINT = 'name a completed run, or pass --allow-incomplete (the API: a
  * checked against its labels and preprocessing: as many class names as
  * outputs, the input size and channels preprocessing.json gives.
  */
-export async function openExportedModel(ref: string, options: ModelOptions): Promise<{ ok: true; opened: OpenedModel } | { ok: false; outcome: Outcome<never> }> {
+export async function openExportedModel(
+  ref: string,
+  options: ModelOptions,
+): Promise<{ ok: true; opened: OpenedModel } | { ok: false; outcome: Outcome<never> }> {
   const found = await findExportedModel(ref, options);
   if (!found.ok) return found;
   const exported = await readExportedModel(found.modelDir);
@@ -112,8 +157,18 @@ export async function openExportedModel(ref: string, options: ModelOptions): Pro
   try {
     const shapes = modelShapes(model);
     checkAgreement(exported, shapes);
-    const warnings = exported.note ? [{ ...problem(found.modelDir, exported.note, 'run the pipeline again to export the model with a manifest'), severity: 'warning' as const }] : [];
-    return { ok: true, opened: { model, exported, outputs: shapes.outputs, ...(found.runDir ? { runDir: found.runDir } : {}), warnings } };
+    const warnings = exported.note
+      ? [
+          {
+            ...problem(found.modelDir, exported.note, 'run the pipeline again to export the model with a manifest'),
+            severity: 'warning' as const,
+          },
+        ]
+      : [];
+    return {
+      ok: true,
+      opened: { model, exported, outputs: shapes.outputs, ...(found.runDir ? { runDir: found.runDir } : {}), warnings },
+    };
   } catch (error) {
     model.dispose();
     throw error;
@@ -122,12 +177,23 @@ export async function openExportedModel(ref: string, options: ModelOptions): Pro
 
 /** labels.json and preprocessing.json must describe the model beside them. */
 function checkAgreement(exported: ExportedModelInfo, shapes: ReturnType<typeof modelShapes>): void {
-  const hint = 'the files of a model folder belong together; the folder was damaged, edited, or assembled from different runs';
-  if (exported.labels.length !== shapes.classes) throw new UserError(`${path.join(exported.dir, 'labels.json')} names ${exported.labels.length} classes, but the model has ${shapes.classes} outputs`, [], hint);
+  const hint =
+    'the files of a model folder belong together; the folder was damaged, edited, or assembled from different runs';
+  if (exported.labels.length !== shapes.classes)
+    throw new UserError(
+      `${path.join(exported.dir, 'labels.json')} names ${exported.labels.length} classes, but the model has ${shapes.classes} outputs`,
+      [],
+      hint,
+    );
   const pre = exported.preprocessing;
   const expected = pre.kind === 'image' ? [...pre.inputSize, pre.channels] : [pre.columns.length];
   const fits = shapes.input.length === expected.length && shapes.input.every((d, i) => d === null || d === expected[i]);
-  if (!fits) throw new UserError(`${path.join(exported.dir, 'preprocessing.json')} prepares inputs of shape [${expected.join(', ')}], but the model takes [${shapes.input.map((d) => d ?? 'any').join(', ')}]`, [], hint);
+  if (!fits)
+    throw new UserError(
+      `${path.join(exported.dir, 'preprocessing.json')} prepares inputs of shape [${expected.join(', ')}], but the model takes [${shapes.input.map((d) => d ?? 'any').join(', ')}]`,
+      [],
+      hint,
+    );
 }
 
 /** A run's exported model, ready to classify images exactly as `tlpipe predict` does. */
@@ -146,14 +212,20 @@ export interface LoadedModel {
    * under a folder), best first; a file that cannot be read or decoded is a
    * failure, and the others are still classified.
    */
-  classify(inputs: readonly string[], options?: { top?: number }): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }>;
+  classify(
+    inputs: readonly string[],
+    options?: { top?: number },
+  ): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }>;
   /**
    * Grad-CAM maps of image files (or every image file under a folder): for
    * the class each is given, and for each class named in `classes`, at
    * `layer` (default: the last layer with height and width). Each map is at
    * the model's input size, 0–1.
    */
-  explain(inputs: readonly string[], options?: { top?: number; classes?: readonly string[]; layer?: string }): Promise<{ layer: string; explanations: ImageExplanation[]; failures: PredictionFailure[] }>;
+  explain(
+    inputs: readonly string[],
+    options?: { top?: number; classes?: readonly string[]; layer?: string },
+  ): Promise<{ layer: string; explanations: ImageExplanation[]; failures: PredictionFailure[] }>;
   dispose(): void;
 }
 
@@ -169,31 +241,51 @@ export async function loadModel(ref: string, options: ModelOptions = {}): Promis
     if (!opened.ok) return opened.outcome;
     const { model, exported, outputs, warnings } = opened.opened;
     const pre = exported.preprocessing;
-    return ok<LoadedModel>({
-      model,
-      labels: exported.labels,
-      preprocessing: pre,
-      outputs,
-      preprocess: (images) => preparedImages(images, pre),
-      async classify(inputs, classifyOptions = {}) {
-        const collected = await collectImageFiles(inputs);
-        const classified = await predictImages(model, exported.labels, pre, outputs, collected.files, Math.min(classifyOptions.top ?? 3, exported.labels.length));
-        return { predictions: classified.predictions, failures: [...collected.failures, ...classified.failures] };
+    return ok<LoadedModel>(
+      {
+        model,
+        labels: exported.labels,
+        preprocessing: pre,
+        outputs,
+        preprocess: (images) => preparedImages(images, pre),
+        async classify(inputs, classifyOptions = {}) {
+          const collected = await collectImageFiles(inputs);
+          const classified = await predictImages(
+            model,
+            exported.labels,
+            pre,
+            outputs,
+            collected.files,
+            Math.min(classifyOptions.top ?? 3, exported.labels.length),
+          );
+          return { predictions: classified.predictions, failures: [...collected.failures, ...classified.failures] };
+        },
+        async explain(inputs, explainOptions = {}) {
+          const ask = (explainOptions.classes ?? []).map((label) => {
+            const index = exported.labels.indexOf(label);
+            if (index < 0) {
+              const near = closestMatches(label, exported.labels);
+              throw new UserError(
+                `the model has no class \`${label}\``,
+                [],
+                near.length > 0
+                  ? `did you mean ${near.map((n) => `\`${n}\``).join(' or ')}?`
+                  : `its classes: ${exported.labels.join(', ')}`,
+              );
+            }
+            return index;
+          });
+          const collected = await collectImageFiles(inputs);
+          const explained = await explainImages(model, exported.labels, pre, outputs, collected.files, {
+            top: Math.min(explainOptions.top ?? 3, exported.labels.length),
+            ask,
+            ...(explainOptions.layer ? { layer: explainOptions.layer } : {}),
+          });
+          return { ...explained, failures: [...collected.failures, ...explained.failures] };
+        },
+        dispose: () => model.dispose(),
       },
-      async explain(inputs, explainOptions = {}) {
-        const ask = (explainOptions.classes ?? []).map((label) => {
-          const index = exported.labels.indexOf(label);
-          if (index < 0) {
-            const near = closestMatches(label, exported.labels);
-            throw new UserError(`the model has no class \`${label}\``, [], near.length > 0 ? `did you mean ${near.map((n) => `\`${n}\``).join(' or ')}?` : `its classes: ${exported.labels.join(', ')}`);
-          }
-          return index;
-        });
-        const collected = await collectImageFiles(inputs);
-        const explained = await explainImages(model, exported.labels, pre, outputs, collected.files, { top: Math.min(explainOptions.top ?? 3, exported.labels.length), ask, ...(explainOptions.layer ? { layer: explainOptions.layer } : {}) });
-        return { ...explained, failures: [...collected.failures, ...explained.failures] };
-      },
-      dispose: () => model.dispose(),
-    }, warnings);
+      warnings,
+    );
   });
 }

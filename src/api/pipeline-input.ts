@@ -25,7 +25,10 @@ export function loadInput(input: PipelineInput, options: PipelineOptions = {}): 
   if (typeof input === 'string') return loadPipeline(input, { overrides });
   const file = path.resolve(input.path ?? 'pipeline.yaml');
   const text = 'yaml' in input ? input.yaml : stringify(input.pipeline);
-  return loadPipelineText(file, text, { displayName: input.path ?? ('yaml' in input ? '<pipeline text>' : '<pipeline object>'), overrides });
+  return loadPipelineText(file, text, {
+    displayName: input.path ?? ('yaml' in input ? '<pipeline text>' : '<pipeline object>'),
+    overrides,
+  });
 }
 
 /** The runs folder, absolute. */
@@ -34,5 +37,8 @@ export const runsRootOf = (options: PipelineOptions): string => path.resolve(opt
 /** The pipeline's file (absolute) and text as given, before any override: what a sweep hands each trial. */
 export function inputSource(input: PipelineInput): { file: string; text: string } {
   if (typeof input === 'string') return { file: path.resolve(input), text: readFileSync(input, 'utf8') };
-  return { file: path.resolve(input.path ?? 'pipeline.yaml'), text: 'yaml' in input ? input.yaml : stringify(input.pipeline) };
+  return {
+    file: path.resolve(input.path ?? 'pipeline.yaml'),
+    text: 'yaml' in input ? input.yaml : stringify(input.pipeline),
+  };
 }

@@ -8,10 +8,19 @@ import { failed, ok, type Outcome, type PipelineInput, type PipelineOptions } fr
  * The compiled plan, without running: reads the data and the base (and for
  * `strategy: auto`, measures) to gather the facts the planner needs.
  */
-export async function plan(input: PipelineInput, options: PipelineOptions & { /** Hears `strategy: auto`'s probe start and end, which take seconds. */ onEvent?: (event: EngineEvent) => void } = {}): Promise<Outcome<Plan>> {
+export async function plan(
+  input: PipelineInput,
+  options: PipelineOptions & {
+    /** Hears `strategy: auto`'s probe start and end, which take seconds. */ onEvent?: (event: EngineEvent) => void;
+  } = {},
+): Promise<Outcome<Plan>> {
   const loaded = loadInput(input, options);
   if (!loaded.ok) return failed(loaded.diagnostics);
-  const planned = await preparePlan(loaded.value, { runsRoot: runsRootOf(options), ...(options.backend ? { backend: options.backend } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}) });
+  const planned = await preparePlan(loaded.value, {
+    runsRoot: runsRootOf(options),
+    ...(options.backend ? { backend: options.backend } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+  });
   if (!planned.ok) return failed(planned.diagnostics, loaded.warnings);
   planned.value.inputs.base.dispose();
   return ok(planned.value.plan, [...loaded.warnings, ...planned.warnings]);

@@ -45,14 +45,26 @@ export interface PrepareOptions {
  */
 export async function preparePlan(loaded: LoadedPipeline, options: PrepareOptions): Promise<Result<PreparedPlan>> {
   const { source } = loaded;
-  const located = (diagnostics: Diagnostic[]): { ok: false; diagnostics: Diagnostic[] } => ({ ok: false, diagnostics: diagnostics.map((d) => source.locate(d)) });
+  const located = (diagnostics: Diagnostic[]): { ok: false; diagnostics: Diagnostic[] } => ({
+    ok: false,
+    diagnostics: diagnostics.map((d) => source.locate(d)),
+  });
   const found = await withRunBase(loaded.spec, options.runsRoot);
   if (!found.ok) return located(found.diagnostics);
-  const read = await (options.readInputs ?? loadInputs)(found.value, { ...(options.backend ? { backend: options.backend } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const read = await (options.readInputs ?? loadInputs)(found.value, {
+    ...(options.backend ? { backend: options.backend } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   if (!read.ok) {
     // A backend the caller's option chose is the option's problem, not a line of the file (which may name no backend).
-    const byOption = (d: Diagnostic): boolean => options.backend !== undefined && d.path.length === 1 && d.path[0] === 'backend';
-    return { ok: false, diagnostics: read.diagnostics.map((d) => (byOption(d) ? { ...d, file: `backend option '${options.backend}'` } : source.locate(d))) };
+    const byOption = (d: Diagnostic): boolean =>
+      options.backend !== undefined && d.path.length === 1 && d.path[0] === 'backend';
+    return {
+      ok: false,
+      diagnostics: read.diagnostics.map((d) =>
+        byOption(d) ? { ...d, file: `backend option '${options.backend}'` } : source.locate(d),
+      ),
+    };
   }
   const decided = await decideAuto(found.value, loaded, read.value, options.onEvent);
   return planFromSpec(decided.spec, read.value, source, decided.measurement);
@@ -62,8 +74,18 @@ export async function preparePlan(loaded: LoadedPipeline, options: PrepareOption
 async function withRunBase(spec: PipelineSpec, runsRoot: string): Promise<Result<PipelineSpec>> {
   if (!spec.base.run) return { ok: true, value: spec, warnings: [] };
   const found = await findRun(runsRoot, spec.base.run.pipeline, spec.base.run.id);
-  if (!found.ok) return { ok: false, diagnostics: [{ file: spec.file, path: ['base', 'model'], message: found.message, hint: found.hint, severity: 'error' }] };
-  const base = { ...spec.base, file: path.join(found.dir, MODEL_DIR, 'model.json'), run: { ...spec.base.run, id: found.record.id, fingerprint: found.record.fingerprint } };
+  if (!found.ok)
+    return {
+      ok: false,
+      diagnostics: [
+        { file: spec.file, path: ['base', 'model'], message: found.message, hint: found.hint, severity: 'error' },
+      ],
+    };
+  const base = {
+    ...spec.base,
+    file: path.join(found.dir, MODEL_DIR, 'model.json'),
+    run: { ...spec.base.run, id: found.record.id, fingerprint: found.record.fingerprint },
+  };
   return { ok: true, value: { ...spec, base }, warnings: [] };
 }
 
@@ -72,13 +94,23 @@ async function withRunBase(spec: PipelineSpec, runsRoot: string): Promise<Result
  * keys filled in (plan, from the choices the file was resolved with). Other
  * specs, and bases the probe cannot measure, pass as they are.
  */
-async function decideAuto(spec: PipelineSpec, loaded: LoadedPipeline, read: LoadedInputs, onEvent?: EventListener): Promise<{ spec: PipelineSpec; measurement?: StrategyMeasurement }> {
+async function decideAuto(
+  spec: PipelineSpec,
+  loaded: LoadedPipeline,
+  read: LoadedInputs,
+  onEvent?: EventListener,
+): Promise<{ spec: PipelineSpec; measurement?: StrategyMeasurement }> {
   if (spec.strategy?.requested !== 'auto' || !loaded.strategyChoices) return { spec };
   const started = performance.now();
   const probe = await probeStrategy(spec, read, onEvent);
   if (!probe) return { spec };
   const { measurement, spec: chosen } = chooseStrategy(spec, loaded.strategyChoices, probe);
-  onEvent?.({ type: 'strategy-probe-end', chosen: measurement.chosen, decision: measurement.sentence, seconds: (performance.now() - started) / 1000 });
+  onEvent?.({
+    type: 'strategy-probe-end',
+    chosen: measurement.chosen,
+    decision: measurement.sentence,
+    seconds: (performance.now() - started) / 1000,
+  });
   return { spec: chosen, measurement };
 }
 
@@ -87,7 +119,12 @@ async function decideAuto(spec: PipelineSpec, loaded: LoadedPipeline, read: Load
  * gathered, the plan compiled: the end of preparePlan, and all of it for a
  * resumed run, whose spec is the one its run folder recorded.
  */
-export async function planFromSpec(spec: PipelineSpec, read: LoadedInputs, source: SourceFile | undefined, strategy?: StrategyMeasurement): Promise<Result<PreparedPlan>> {
+export async function planFromSpec(
+  spec: PipelineSpec,
+  read: LoadedInputs,
+  source: SourceFile | undefined,
+  strategy?: StrategyMeasurement,
+): Promise<Result<PreparedPlan>> {
   const place = (d: Diagnostic): Diagnostic => source?.locate(d) ?? d;
   const cut = await cutBase(spec, read);
   if (!cut.ok) return { ok: false, diagnostics: cut.diagnostics.map(place) };

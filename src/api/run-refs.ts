@@ -6,7 +6,10 @@ import { runsRootOf } from './pipeline-input.js';
 import { failed, problem, type Outcome, type PipelineOptions } from './types.js';
 
 /** A run named as a folder, `<pipeline>/<NNNN>[-<fp8>]` or `<pipeline>` (its newest), as every command that takes a run accepts. */
-export async function findRunFolder(ref: string, options: Pick<PipelineOptions, 'runsDir'>): Promise<{ ok: true; dir: string; record: RunRecord } | { ok: false; outcome: Outcome<never> }> {
+export async function findRunFolder(
+  ref: string,
+  options: Pick<PipelineOptions, 'runsDir'>,
+): Promise<{ ok: true; dir: string; record: RunRecord } | { ok: false; outcome: Outcome<never> }> {
   const found = await resolveRunRef(runsRootOf(options), ref);
   return found.ok ? found : { ok: false, outcome: failed([problem(ref, found.message, found.hint)]) };
 }

@@ -30,7 +30,16 @@ import { StageCacheFiles } from '../store/stage-cache-files.js';
 import { SUMMARY_FILE, writeSummary, type RunSummary } from '../store/summary-file.js';
 import { loadInput, overrideRecord, runsRootOf } from './pipeline-input.js';
 import { planFromSpec, preparePlan, type PreparedPlan } from './prepare-plan.js';
-import { failed, interruptedEarly, ok, problem, type Cancellable, type Outcome, type PipelineInput, type PipelineOptions } from './types.js';
+import {
+  failed,
+  interruptedEarly,
+  ok,
+  problem,
+  type Cancellable,
+  type Outcome,
+  type PipelineInput,
+  type PipelineOptions,
+} from './types.js';
 
 export interface RunOptions extends PipelineOptions, Cancellable {
   /** Every event of the run, in order: `run-start`, the engine's, `run-end`. */
@@ -70,7 +79,12 @@ export async function run(input: PipelineInput, options: RunOptions = {}): Promi
   const runsRoot = runsRootOf(options);
   let planned: Awaited<ReturnType<typeof preparePlan>>;
   try {
-    planned = await preparePlan(loaded.value, { runsRoot, ...(options.backend ? { backend: options.backend } : {}), ...(options.signal ? { signal: options.signal } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}) });
+    planned = await preparePlan(loaded.value, {
+      runsRoot,
+      ...(options.backend ? { backend: options.backend } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    });
   } catch (error) {
     // Stopped while reading the data, before any run folder: nothing was written.
     if (error instanceof RunInterrupted) return interruptedEarly(loaded.warnings);
@@ -94,7 +108,12 @@ export async function run(input: PipelineInput, options: RunOptions = {}): Promi
   let folder: RunFolder | undefined;
   try {
     folder = await RunFolder.create({
-      runsRoot, pipeline: spec.name, pipelineFile: spec.file, pipelineText: loaded.value.text, fingerprint: plan.fingerprint, seed: spec.seed,
+      runsRoot,
+      pipeline: spec.name,
+      pipelineFile: spec.file,
+      pipelineText: loaded.value.text,
+      fingerprint: plan.fingerprint,
+      seed: spec.seed,
       ...(options.overrides ? { overrides: overrideRecord(options.overrides) } : {}),
       renderDemoPage,
     });
@@ -103,19 +122,45 @@ export async function run(input: PipelineInput, options: RunOptions = {}): Promi
     await folder.update({
       backend: inputs.backend.name,
       ...(inputs.download ? { download: { url: inputs.download.url, sha256: inputs.download.sha256 } } : {}),
-      ...(spec.base.run ? { upstream: { pipeline: spec.base.run.pipeline, run: spec.base.run.id!, fingerprint: spec.base.run.fingerprint! } } : {}),
-      ...(plan.strategy ? { strategy: { requested: plan.strategy.requested, chosen: plan.strategy.chosen, ...(plan.strategy.measurement ? { decision: plan.strategy.measurement.sentence } : {}) } } : {}),
+      ...(spec.base.run
+        ? {
+            upstream: {
+              pipeline: spec.base.run.pipeline,
+              run: spec.base.run.id!,
+              fingerprint: spec.base.run.fingerprint!,
+            },
+          }
+        : {}),
+      ...(plan.strategy
+        ? {
+            strategy: {
+              requested: plan.strategy.requested,
+              chosen: plan.strategy.chosen,
+              ...(plan.strategy.measurement ? { decision: plan.strategy.measurement.sentence } : {}),
+            },
+          }
+        : {}),
     });
   } catch (error) {
     // The runs folder cannot be written (read-only, full, not ours): said, and a folder made so far marked failed.
     inputs.base.dispose();
     const cause = error instanceof UserError ? error : fileSystemError(error, folder?.dir);
     if (!cause) throw error;
-    await folder?.finish('failed', { message: cause.message, ...(cause.hint ? { hint: cause.hint } : {}) }).catch(() => undefined);
+    await folder
+      ?.finish('failed', { message: cause.message, ...(cause.hint ? { hint: cause.hint } : {}) })
+      .catch(() => undefined);
     return failed([cause.toDiagnostic(shownRuns(runsRoot))], warnings);
   }
   try {
-    const notes: RunEvent[] = options.resume ? [{ type: 'log', level: 'info', message: `no unfinished run of this plan in ${shownRuns(runsRoot)} to resume; starting a new run` }] : [];
+    const notes: RunEvent[] = options.resume
+      ? [
+          {
+            type: 'log',
+            level: 'info',
+            message: `no unfinished run of this plan in ${shownRuns(runsRoot)} to resume; starting a new run`,
+          },
+        ]
+      : [];
     return await executeRun(folder, planned.value, { ...options, runsRoot, resumed: false, warnings, notes });
   } finally {
     inputs.base.dispose();
@@ -129,7 +174,10 @@ const shownRuns = (runsRoot: string): string => path.relative(process.cwd(), run
  * in its own folder from its latest complete checkpoint, with the pipeline
  * as that run resolved it. The inputs must still give the same plan.
  */
-export async function resume(runRef: string, options: Omit<RunOptions, 'overrides' | 'resume'> = {}): Promise<RunResult> {
+export async function resume(
+  runRef: string,
+  options: Omit<RunOptions, 'overrides' | 'resume'> = {},
+): Promise<RunResult> {
   const runsRoot = runsRootOf(options);
   const found = await resolveRunRef(runsRoot, runRef);
   if (!found.ok) return failed([problem(runRef, found.message, found.hint)]);
@@ -150,7 +198,13 @@ export async function resume(runRef: string, options: Omit<RunOptions, 'override
   if (locked instanceof UserError) return failed([locked.toDiagnostic(runRef)]);
   if (!locked.ok) {
     const name = `${folder.record.pipeline}/${folder.record.id}`;
-    return failed([problem(runRef, `run ${name} is in use by ${describeOwner(locked.owner)}`, 'wait for it to end, or stop it (Ctrl-C or kill the process); a lock whose process has died is taken over')]);
+    return failed([
+      problem(
+        runRef,
+        `run ${name} is in use by ${describeOwner(locked.owner)}`,
+        'wait for it to end, or stop it (Ctrl-C or kill the process); a lock whose process has died is taken over',
+      ),
+    ]);
   }
   let handedOver = false;
   try {
@@ -169,19 +223,44 @@ export async function resume(runRef: string, options: Omit<RunOptions, 'override
   }
 }
 
-async function resumeLocked(folder: RunFolder, runRef: string, runsRoot: string, options: Omit<RunOptions, 'overrides' | 'resume'>): Promise<{ outcome: RunResult; handedOver: boolean }> {
+async function resumeLocked(
+  folder: RunFolder,
+  runRef: string,
+  runsRoot: string,
+  options: Omit<RunOptions, 'overrides' | 'resume'>,
+): Promise<{ outcome: RunResult; handedOver: boolean }> {
   const early = (outcome: RunResult): { outcome: RunResult; handedOver: false } => ({ outcome, handedOver: false });
   const { record } = folder;
   const name = `${record.pipeline}/${record.id}`;
   if (record.status === 'completed') {
     // Completed means run.json says so and the outputs are there: a run whose folder went read-only or lost files is not.
     const missing = await missingOutputs(folder);
-    if (missing.length === 0) return early(failed([problem(runRef, `run ${name} has already completed`, 'start a new run with `tlpipe run`')]));
-    return early(failed([problem(runRef, `run ${name} says it completed, but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing or not a file`, 'its outputs were removed or never written; start a new run with `tlpipe run`')]));
+    if (missing.length === 0)
+      return early(failed([problem(runRef, `run ${name} has already completed`, 'start a new run with `tlpipe run`')]));
+    return early(
+      failed([
+        problem(
+          runRef,
+          `run ${name} says it completed, but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing or not a file`,
+          'its outputs were removed or never written; start a new run with `tlpipe run`',
+        ),
+      ]),
+    );
   }
-  const spec = await readResolved(folder.dir).catch((error: unknown) => (error instanceof UserError ? error : Promise.reject(error)));
+  const spec = await readResolved(folder.dir).catch((error: unknown) =>
+    error instanceof UserError ? error : Promise.reject(error),
+  );
   if (spec instanceof UserError) return early(failed([spec.toDiagnostic(runRef)]));
-  if (!spec) return early(failed([problem(runRef, `run ${name} has no resolved.json, which resume needs`, 'start a new run with `tlpipe run` (resolved.json is kept in every run folder that has not been copied from git)')]));
+  if (!spec)
+    return early(
+      failed([
+        problem(
+          runRef,
+          `run ${name} has no resolved.json, which resume needs`,
+          'start a new run with `tlpipe run` (resolved.json is kept in every run folder that has not been copied from git)',
+        ),
+      ]),
+    );
   // The run's copy of the pipeline places problems at their lines.
   // Read back like every file of the folder (confined, regular, bounded); without it problems are placed by key path only.
   const copyText = await folder.pipelineText().catch(() => undefined);
@@ -201,7 +280,15 @@ async function resumeLocked(folder: RunFolder, runRef: string, runsRoot: string,
   const { plan, inputs } = planned.value;
   try {
     if (plan.fingerprint !== record.fingerprint) {
-      return early(failed([problem(runRef, `the inputs of run ${name} changed since it started (plan ${record.fingerprint.slice(0, 8)}, now ${plan.fingerprint.slice(0, 8)})`, 'resume needs the same dataset and base; start a new run with `tlpipe run`')]));
+      return early(
+        failed([
+          problem(
+            runRef,
+            `the inputs of run ${name} changed since it started (plan ${record.fingerprint.slice(0, 8)}, now ${plan.fingerprint.slice(0, 8)})`,
+            'resume needs the same dataset and base; start a new run with `tlpipe run`',
+          ),
+        ]),
+      );
     }
     // The newest intact checkpoint, each one before it checked against its manifest and the plan; without one the run
     // starts over from its first epoch, in the same directory. Rows after it are computed again.
@@ -215,7 +302,18 @@ async function resumeLocked(folder: RunFolder, runRef: string, runsRoot: string,
     await folder.resumed(lastEpoch);
     // Said at the run's start, and kept in its log: which checkpoint was damaged, and where the run continues from.
     const notes: RunEvent[] = choice.warnings.map((message) => ({ type: 'log', level: 'warn', message }));
-    return { outcome: await executeRun(folder, planned.value, { ...options, runsRoot, resumed: true, resumeFrom: choice, fromEpoch: lastEpoch, warnings: planned.warnings, notes }), handedOver: true };
+    return {
+      outcome: await executeRun(folder, planned.value, {
+        ...options,
+        runsRoot,
+        resumed: true,
+        resumeFrom: choice,
+        fromEpoch: lastEpoch,
+        warnings: planned.warnings,
+        notes,
+      }),
+      handedOver: true,
+    };
   } finally {
     inputs.base.dispose();
   }
@@ -224,7 +322,14 @@ async function resumeLocked(folder: RunFolder, runRef: string, runsRoot: string,
 /** The outputs a completed run has written, those of them not (or no longer) there as regular files. */
 async function missingOutputs(folder: RunFolder): Promise<string[]> {
   const outputs = [SUMMARY_FILE, REPORT_FILE, `${MODEL_DIR}/model.json`, `${MODEL_DIR}/weights.bin`];
-  const present = await Promise.all(outputs.map((file) => stat(folder.path(file)).then((s) => s.isFile(), () => false)));
+  const present = await Promise.all(
+    outputs.map((file) =>
+      stat(folder.path(file)).then(
+        (s) => s.isFile(),
+        () => false,
+      ),
+    ),
+  );
   return outputs.filter((_, i) => !present[i]);
 }
 
@@ -232,7 +337,8 @@ async function missingOutputs(folder: RunFolder): Promise<string[]> {
 async function findResumableRun(runsRoot: string, pipeline: string, fingerprint: string): Promise<string | undefined> {
   for (const { dir, record } of await listRuns(runsRoot, pipeline)) {
     if (record.fingerprint !== fingerprint) continue;
-    if (record.status === 'completed' || (record.status === 'running' && isAlive(record.pid)) || (await isLocked(dir))) continue;
+    if (record.status === 'completed' || (record.status === 'running' && isAlive(record.pid)) || (await isLocked(dir)))
+      continue;
     return dir;
   }
   return undefined;
@@ -263,25 +369,70 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
     options.onEvent?.(event);
   };
   folder.startHeartbeat();
-  emit({ type: 'run-start', pipeline: spec.name, id: folder.id, dir: folder.dir, fingerprint: plan.fingerprint, backend: inputs.backend.name, resumed: options.resumed, ...(options.resumed ? { fromEpoch: options.fromEpoch ?? 0 } : {}),
-    stages: plan.stages.map((s) => ({ name: s.name, firstEpoch: s.firstEpoch, lastEpoch: s.lastEpoch, optimizer: s.optimizer.name, learningRate: s.optimizer.learningRate })),
+  emit({
+    type: 'run-start',
+    pipeline: spec.name,
+    id: folder.id,
+    dir: folder.dir,
+    fingerprint: plan.fingerprint,
+    backend: inputs.backend.name,
+    resumed: options.resumed,
+    ...(options.resumed ? { fromEpoch: options.fromEpoch ?? 0 } : {}),
+    stages: plan.stages.map((s) => ({
+      name: s.name,
+      firstEpoch: s.firstEpoch,
+      lastEpoch: s.lastEpoch,
+      optimizer: s.optimizer.name,
+      learningRate: s.optimizer.learningRate,
+    })),
     features: plan.tasks.some((t) => t.kind === 'features') ? plan.features.mode : 'none',
     evaluates: plan.tasks.some((t) => t.kind === 'evaluate'),
   });
   for (const diagnostic of options.warnings) emit({ type: 'warning', diagnostic });
   for (const note of options.notes) emit(note);
   const end = (record: RunRecord, summary?: RunSummary): RunInfo => {
-    const paths = record.status === 'completed' ? { summary: folder.path(SUMMARY_FILE), report: folder.path(REPORT_FILE), model: folder.path(MODEL_DIR) } : {};
+    const paths =
+      record.status === 'completed'
+        ? { summary: folder.path(SUMMARY_FILE), report: folder.path(REPORT_FILE), model: folder.path(MODEL_DIR) }
+        : {};
     emit({
-      type: 'run-end', pipeline: record.pipeline, id: record.id, dir: folder.dir, status: record.status as RunInfo['status'], seconds: record.seconds ?? 0, backend: inputs.backend.name,
-      ...(summary?.test ? { test: { accuracy: summary.test.accuracy, loss: summary.test.loss, examples: summary.test.examples } } : {}),
-      ...(record.error ? { error: record.error } : {}), paths,
+      type: 'run-end',
+      pipeline: record.pipeline,
+      id: record.id,
+      dir: folder.dir,
+      status: record.status as RunInfo['status'],
+      seconds: record.seconds ?? 0,
+      backend: inputs.backend.name,
+      ...(summary?.test
+        ? { test: { accuracy: summary.test.accuracy, loss: summary.test.loss, examples: summary.test.examples } }
+        : {}),
+      ...(record.error ? { error: record.error } : {}),
+      paths,
     });
-    return { pipeline: record.pipeline, id: record.id, dir: folder.dir, status: record.status as RunInfo['status'], record, ...(summary ? { summary } : {}), paths };
+    return {
+      pipeline: record.pipeline,
+      id: record.id,
+      dir: folder.dir,
+      status: record.status as RunInfo['status'],
+      record,
+      ...(summary ? { summary } : {}),
+      paths,
+    };
   };
   try {
-    const cache = options.noCache ? undefined : new StageCacheFiles(path.join(options.runsRoot, '.cache'), undefined, (message) => emit({ type: 'log', level: 'warn', message }));
-    const outcome = await runPlan(plan, inputs, { onEvent: emit, output: folder, resume: options.resumed, ...(options.resumeFrom ? { resumeFrom: options.resumeFrom } : {}), ...(options.signal ? { signal: options.signal } : {}), ...(cache ? { cache } : {}) });
+    const cache = options.noCache
+      ? undefined
+      : new StageCacheFiles(path.join(options.runsRoot, '.cache'), undefined, (message) =>
+          emit({ type: 'log', level: 'warn', message }),
+        );
+    const outcome = await runPlan(plan, inputs, {
+      onEvent: emit,
+      output: folder,
+      resume: options.resumed,
+      ...(options.resumeFrom ? { resumeFrom: options.resumeFrom } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(cache ? { cache } : {}),
+    });
     await recorder.flush();
     const summary: RunSummary = {
       status: 'completed',
@@ -292,10 +443,21 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
       data: outcome.data,
       stages: outcome.stages,
       ...(outcome.test ? { test: outcome.test } : {}),
-      ...(outcome.baseline ? { baseline: { kind: 'scratch' as const, stages: outcome.baseline.stages, ...(outcome.baseline.test ? { test: outcome.baseline.test } : {}) } } : {}),
+      ...(outcome.baseline
+        ? {
+            baseline: {
+              kind: 'scratch' as const,
+              stages: outcome.baseline.stages,
+              ...(outcome.baseline.test ? { test: outcome.baseline.test } : {}),
+            },
+          }
+        : {}),
       ...(plan.strategy?.measurement ? { strategy: plan.strategy.measurement } : {}),
       export: outcome.export,
-      resources: { peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), seconds: (Date.now() - started) / 1000 },
+      resources: {
+        peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+        seconds: (Date.now() - started) / 1000,
+      },
     };
     await writeSummary(folder.dir, summary, path.dirname(spec.file));
     if (outcome.test) await writeConfusionCsv(folder.dir, outcome.test.confusionMatrix, plan.classes.names);
@@ -312,7 +474,12 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
     const stamp = new Date().toISOString();
     // Recording how it ended may fail too (the folder deleted, the disk full): the outcome is still said.
     const finishAs = (status: 'failed' | 'interrupted', error: RunRecord['error']): Promise<RunRecord> =>
-      folder.finish(status, error).catch(() => ({ ...folder.record, status, ...(error ? { error } : {}), seconds: (Date.now() - Date.parse(folder.record.startedAt)) / 1000 }));
+      folder.finish(status, error).catch(() => ({
+        ...folder.record,
+        status,
+        ...(error ? { error } : {}),
+        seconds: (Date.now() - Date.parse(folder.record.startedAt)) / 1000,
+      }));
     if (cause instanceof RunInterrupted) {
       await folder.appendLog(`${stamp} interrupted`).catch(() => undefined);
       // A caller that stops a run for a reason of its own (a sweep's early termination) gives it as the abort's reason.
@@ -323,13 +490,17 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
     }
     if (cause instanceof UserError) {
       await folder.appendLog(`${stamp} failed: ${cause.message}`).catch(() => undefined);
-      const info = end(await finishAs('failed', { message: cause.message, ...(cause.hint ? { hint: cause.hint } : {}) }));
+      const info = end(
+        await finishAs('failed', { message: cause.message, ...(cause.hint ? { hint: cause.hint } : {}) }),
+      );
       await recorder.settle();
       const diagnostic = cause.toDiagnostic(spec.file);
       return failed([source?.locate(diagnostic) ?? diagnostic], options.warnings, info);
     }
     // A bug, not a user error: keep the stack in the log and the reason in run.json, then let it through.
-    await folder.appendLog(`${stamp} internal error: ${(cause as Error).stack ?? String(cause)}`).catch(() => undefined);
+    await folder
+      .appendLog(`${stamp} internal error: ${(cause as Error).stack ?? String(cause)}`)
+      .catch(() => undefined);
     end(await finishAs('failed', { message: `internal error: ${(cause as Error).message}` }));
     await recorder.settle();
     throw cause;

@@ -19,31 +19,52 @@ export type { Comparison } from './compare.js';
 export type { RunOverview } from '../store/run-status.js';
 
 /** Every run (of one pipeline, or of all), newest first, with its status as it really is (a killed run shows `interrupted`). A damaged run is a warning naming its file and why; the others are listed. */
-export async function listRuns(options: Pick<PipelineOptions, 'runsDir'> & { pipeline?: string } = {}): Promise<Outcome<RunOverview[]>> {
+export async function listRuns(
+  options: Pick<PipelineOptions, 'runsDir'> & { pipeline?: string } = {},
+): Promise<Outcome<RunOverview[]>> {
   const root = runsRootOf(options);
   const pipelines = options.pipeline ? [options.pipeline] : await listPipelines(root);
   const warnings: Diagnostic[] = [];
   const unreadable = (dir: string, why: string): void => void warnings.push(damagedRun(dir, `not listed: ${why}`));
   const runs = (await Promise.all(pipelines.map((p) => runsOf(root, p, unreadable)))).flat();
   const overviews = await Promise.all(runs.map(({ dir, record }) => overviewOf(dir, record)));
-  for (const { dir } of runs) for (const why of await damageOf(dir)) warnings.push(damagedRun(dir, `listed without its scores: ${why}`));
-  return ok(overviews.sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.id.localeCompare(a.id)), warnings);
+  for (const { dir } of runs)
+    for (const why of await damageOf(dir)) warnings.push(damagedRun(dir, `listed without its scores: ${why}`));
+  return ok(
+    overviews.sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.id.localeCompare(a.id)),
+    warnings,
+  );
 }
 
 /** A warning about one run folder, at `<pipeline>/<run>`. */
 function damagedRun(dir: string, message: string): Diagnostic {
-  return { ...problem(`${path.basename(path.dirname(dir))}/${path.basename(dir)}`, message, 'the run folder was damaged or edited by hand; restore the file (from git), or remove the run'), severity: 'warning' };
+  return {
+    ...problem(
+      `${path.basename(path.dirname(dir))}/${path.basename(dir)}`,
+      message,
+      'the run folder was damaged or edited by hand; restore the file (from git), or remove the run',
+    ),
+    severity: 'warning',
+  };
 }
 
 /** What is wrong with the files a listing reads beyond run.json (its overview shows what it can without them). */
 async function damageOf(dir: string): Promise<string[]> {
-  const problems = await Promise.all([readMetricRows(dir), readMetricRows(dir, 'baseline'), readSummary(dir)].map((read) => read.then(() => undefined, messageOf)));
+  const problems = await Promise.all(
+    [readMetricRows(dir), readMetricRows(dir, 'baseline'), readSummary(dir)].map((read) =>
+      read.then(() => undefined, messageOf),
+    ),
+  );
   return problems.filter((p): p is string => p !== undefined);
 }
 
-const messageOf = (error: unknown): string => (error instanceof UserError ? error.message : (fileSystemError(error)?.message ?? String(error)));
+const messageOf = (error: unknown): string =>
+  error instanceof UserError ? error.message : (fileSystemError(error)?.message ?? String(error));
 
-async function overviewsOf(refs: readonly string[], options: Pick<PipelineOptions, 'runsDir'>): Promise<Outcome<RunOverview[]>> {
+async function overviewsOf(
+  refs: readonly string[],
+  options: Pick<PipelineOptions, 'runsDir'>,
+): Promise<Outcome<RunOverview[]>> {
   const overviews: RunOverview[] = [];
   for (const ref of refs) {
     const found = await resolveRunRef(runsRootOf(options), ref);
@@ -54,7 +75,10 @@ async function overviewsOf(refs: readonly string[], options: Pick<PipelineOption
 }
 
 /** What differs between runs: their configurations by key path, and their metrics per stage. */
-export async function compare(refs: readonly string[], options: Pick<PipelineOptions, 'runsDir'> = {}): Promise<Outcome<Comparison>> {
+export async function compare(
+  refs: readonly string[],
+  options: Pick<PipelineOptions, 'runsDir'> = {},
+): Promise<Outcome<Comparison>> {
   const runs = await overviewsOf(refs, options);
   if (!runs.ok) return failed(runs.diagnostics);
   return ok(await compareRuns(runs.value));
@@ -65,15 +89,37 @@ export async function compare(refs: readonly string[], options: Pick<PipelineOpt
  * comparison page at `out` (default compare.html) with their curves and
  * what differs.
  */
-export async function report(refs: readonly string[], options: Pick<PipelineOptions, 'runsDir'> & { out?: string } = {}): Promise<Outcome<{ file: string }>> {
+export async function report(
+  refs: readonly string[],
+  options: Pick<PipelineOptions, 'runsDir'> & { out?: string } = {},
+): Promise<Outcome<{ file: string }>> {
   const runs = await overviewsOf(refs, options);
   if (!runs.ok) return failed(runs.diagnostics);
   const page = runs.value.length === 1 ? REPORT_FILE : 'compare.html';
-  if (options.out !== undefined && (await stat(options.out).then((s) => s.isDirectory(), () => false))) {
-    return failed([problem(options.out, `--out ${options.out} is a folder; it names the page's file`, `name a file, such as ${path.join(options.out, page)}`)]);
+  if (
+    options.out !== undefined &&
+    (await stat(options.out).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  ) {
+    return failed([
+      problem(
+        options.out,
+        `--out ${options.out} is a folder; it names the page's file`,
+        `name a file, such as ${path.join(options.out, page)}`,
+      ),
+    ]);
   }
   return userErrorsAt(refs.join(' '), async () => {
-    if (runs.value.length === 1) return ok({ file: await writeRunReport(runs.value[0]!.dir, renderRunReport, options.out ? path.resolve(options.out) : undefined) });
+    if (runs.value.length === 1)
+      return ok({
+        file: await writeRunReport(
+          runs.value[0]!.dir,
+          renderRunReport,
+          options.out ? path.resolve(options.out) : undefined,
+        ),
+      });
     const comparison = await compareRuns(runs.value);
     const num = (v: number | null): string => (v === null ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(4));
     const header = ['', ...comparison.runs.map((r) => `${r.pipeline}/${r.id}`)];
@@ -88,10 +134,29 @@ export async function report(refs: readonly string[], options: Pick<PipelineOpti
       ],
     };
     // Each differing key beside the metric it led to.
-    const config = { header, rows: comparison.config.length === 0 ? [] : [testAccuracy, ...comparison.config.map((d) => [d.path, ...d.values.map((v) => (v === undefined ? '–' : JSON.stringify(v)))])] };
+    const config = {
+      header,
+      rows:
+        comparison.config.length === 0
+          ? []
+          : [
+              testAccuracy,
+              ...comparison.config.map((d) => [
+                d.path,
+                ...d.values.map((v) => (v === undefined ? '–' : JSON.stringify(v))),
+              ]),
+            ],
+    };
     const title = `tlpipe: ${runs.value.map((r) => `${r.pipeline}/${r.id}`).join(' vs ')}`;
-    const file = await writeComparisonReport(path.resolve(options.out ?? page), runs.value.map((r) => ({ label: `${r.pipeline}/${r.id}`, dir: r.dir })), (compared) => renderComparisonReport(title, compared, { metrics, config }));
+    const file = await writeComparisonReport(
+      path.resolve(options.out ?? page),
+      runs.value.map((r) => ({ label: `${r.pipeline}/${r.id}`, dir: r.dir })),
+      (compared) => renderComparisonReport(title, compared, { metrics, config }),
+    );
     // What could not be read (a damaged file, a configuration not compared) is said, not just left blank.
-    return ok({ file }, comparison.notes.map((note) => ({ ...problem(refs.join(' '), note), severity: 'warning' as const })));
+    return ok(
+      { file },
+      comparison.notes.map((note) => ({ ...problem(refs.join(' '), note), severity: 'warning' as const })),
+    );
   });
 }

@@ -8,7 +8,15 @@ import { canonicalJson, fingerprint } from '../plan/fingerprint.js';
 import { planSections, splitSharedSections } from '../plan/plan-digest.js';
 import { compareTrials, expandTrials, resolveSweep, type SweepSpec } from '../plan/sweep-trials.js';
 import { fileSystemError } from '../store/disk-errors.js';
-import { FINAL_TRIAL_STATES, listSweeps, SWEEP_FILE, SweepFolder, type SweepRecord, type SweepTrialPlan, type TrialState } from '../store/sweep-folder.js';
+import {
+  FINAL_TRIAL_STATES,
+  listSweeps,
+  SWEEP_FILE,
+  SweepFolder,
+  type SweepRecord,
+  type SweepTrialPlan,
+  type TrialState,
+} from '../store/sweep-folder.js';
 import { writeSweepReport } from '../store/sweep-report.js';
 import { renderSweepReport } from '../render/sweep-report.js';
 import { runTrialsLocally } from '../sweep/local-trials.js';
@@ -16,7 +24,15 @@ import { trialJobOf, type TrialJob } from '../sweep/trial-messages.js';
 import type { RunEvent } from '../engine/events.js';
 import { inputSource, loadInput, overrideList, runsRootOf } from './pipeline-input.js';
 import { preparePlan } from './prepare-plan.js';
-import { failed, ok, problem, type Cancellable, type Outcome, type PipelineInput, type PipelineOptions } from './types.js';
+import {
+  failed,
+  ok,
+  problem,
+  type Cancellable,
+  type Outcome,
+  type PipelineInput,
+  type PipelineOptions,
+} from './types.js';
 
 /**
  * The program each trial runs in (trial-child.ts, beside this file): the
@@ -60,17 +76,32 @@ export async function planSweep(input: PipelineInput, options: PipelineOptions =
 }
 
 /** planSweep, with each trial's plan section digests (in trial order): what sweep.json keeps for the trials' processes to compare with. */
-async function planSweepWithSections(input: PipelineInput, options: PipelineOptions): Promise<Outcome<SweepPlan & { sections: Record<string, string>[] }>> {
+async function planSweepWithSections(
+  input: PipelineInput,
+  options: PipelineOptions,
+): Promise<Outcome<SweepPlan & { sections: Record<string, string>[] }>> {
   const loaded = loadInput(input, options);
   if (!loaded.ok) return failed(loaded.diagnostics);
   const { written, spec: pipelineSpec } = loaded.value;
-  if (!written.sweep) return failed([problem(pipelineSpec.file, 'this pipeline has no `sweep:`', 'add a sweep: block (see the README, "Sweeps"), or run it once with `tlpipe run`')]);
+  if (!written.sweep)
+    return failed([
+      problem(
+        pipelineSpec.file,
+        'this pipeline has no `sweep:`',
+        'add a sweep: block (see the README, "Sweeps"), or run it once with `tlpipe run`',
+      ),
+    ]);
   const spec = resolveSweep(written.sweep, pipelineSpec.seed);
   const runsRoot = runsRootOf(options);
   // The data and the base file are read once for all trials; each trial builds its own base at its cut.
   const reads = new Map<string, ReturnType<typeof loadInputs>>();
   const readInputs: typeof loadInputs = (s, o) => {
-    const key = canonicalJson({ dataset: s.dataset, seed: s.seed, backend: o?.backend ?? s.backend, base: { ...s.base, cut: undefined } });
+    const key = canonicalJson({
+      dataset: s.dataset,
+      seed: s.seed,
+      backend: o?.backend ?? s.backend,
+      base: { ...s.base, cut: undefined },
+    });
     if (!reads.has(key)) reads.set(key, loadInputs(s, o));
     return reads.get(key)!;
   };
@@ -80,14 +111,21 @@ async function planSweepWithSections(input: PipelineInput, options: PipelineOpti
   const sections: Record<string, string>[] = [];
   for (const trial of expandTrials(spec)) {
     const trialOverrides = spec.parameters.map((p) => ({
-      path: p.name, value: trial.values[p.name], label: `trial ${trial.index} (${p.name}=${JSON.stringify(trial.values[p.name])})`, at: valuePlace(p.name, p.values, trial.values[p.name]),
+      path: p.name,
+      value: trial.values[p.name],
+      label: `trial ${trial.index} (${p.name}=${JSON.stringify(trial.values[p.name])})`,
+      at: valuePlace(p.name, p.values, trial.values[p.name]),
     }));
     const trialLoaded = loadInput(input, { overrides: [...overrideList(options.overrides), ...trialOverrides] });
     if (!trialLoaded.ok) {
       diagnostics.push(...trialLoaded.diagnostics);
       continue;
     }
-    const planned = await preparePlan(trialLoaded.value, { runsRoot, readInputs, ...(options.backend ? { backend: options.backend } : {}) });
+    const planned = await preparePlan(trialLoaded.value, {
+      runsRoot,
+      readInputs,
+      ...(options.backend ? { backend: options.backend } : {}),
+    });
     if (!planned.ok) {
       diagnostics.push(...planned.diagnostics);
       continue;
@@ -101,15 +139,25 @@ async function planSweepWithSections(input: PipelineInput, options: PipelineOpti
     sections.push(planSections(plan));
     const duplicate = trials.find((t) => t.fingerprint === plan.fingerprint && t.duplicateOf === undefined);
     trials.push({
-      index: trial.index, values: trial.values, fingerprint: plan.fingerprint, epochs: plan.stages.at(-1)?.lastEpoch ?? 0,
-      ...(duplicate ? { duplicateOf: duplicate.index } : {}), tasks, shares: [],
+      index: trial.index,
+      values: trial.values,
+      fingerprint: plan.fingerprint,
+      epochs: plan.stages.at(-1)?.lastEpoch ?? 0,
+      ...(duplicate ? { duplicateOf: duplicate.index } : {}),
+      tasks,
+      shares: [],
     });
   }
   if (diagnostics.length > 0) return failed(distinct(diagnostics), warnings);
   const running = trials.filter((t) => t.duplicateOf === undefined);
   for (const trial of trials) {
     trial.shares = trial.tasks
-      .map((task) => ({ task: task.id, with: running.filter((o) => o.index !== trial.index && o.tasks.some((t) => t.fingerprint === task.fingerprint)).map((o) => o.index) }))
+      .map((task) => ({
+        task: task.id,
+        with: running
+          .filter((o) => o.index !== trial.index && o.tasks.some((t) => t.fingerprint === task.fingerprint))
+          .map((o) => o.index),
+      }))
       .filter((s) => s.with.length > 0);
   }
   const taskIds = [...new Set(running.flatMap((t) => t.tasks.map((x) => x.id)))];
@@ -117,7 +165,17 @@ async function planSweepWithSections(input: PipelineInput, options: PipelineOpti
     const having = running.flatMap((t) => t.tasks.filter((x) => x.id === id));
     return { task: id, trials: having.length, distinct: new Set(having.map((x) => x.fingerprint)).size };
   });
-  return ok({ pipeline: pipelineSpec.name, spec, trials, work, fingerprint: fingerprint({ sweep: spec, trials: trials.map((t) => t.fingerprint) }), sections }, warnings);
+  return ok(
+    {
+      pipeline: pipelineSpec.name,
+      spec,
+      trials,
+      work,
+      fingerprint: fingerprint({ sweep: spec, trials: trials.map((t) => t.fingerprint) }),
+      sections,
+    },
+    warnings,
+  );
 }
 
 /** Where a trial's value is written: the item of `values` it came from, or the parameter (a drawn value). */
@@ -140,13 +198,43 @@ function distinct(diagnostics: Diagnostic[]): Diagnostic[] {
 
 /** What `sweep` reports as it goes: each trial's state change, and the trials' own run events. */
 export type SweepEvent =
-  | { type: 'sweep-start'; id: string; dir: string; trials: number; duplicates: number; runner: SweepRecord['runner']; resumed: boolean }
-  | { type: 'trial'; state: TrialState; values: Record<string, unknown>; counts: SweepCounts; best?: SweepRecord['best'] }
+  | {
+      type: 'sweep-start';
+      id: string;
+      dir: string;
+      trials: number;
+      duplicates: number;
+      runner: SweepRecord['runner'];
+      resumed: boolean;
+    }
+  | {
+      type: 'trial';
+      state: TrialState;
+      values: Record<string, unknown>;
+      counts: SweepCounts;
+      best?: SweepRecord['best'];
+    }
   | { type: 'trial-event'; index: number; event: RunEvent }
-  | { type: 'sweep-end'; id: string; dir: string; status: SweepRecord['status']; counts: SweepCounts; best?: SweepRecord['best']; seconds: number; paths: { results: string; report: string } }
+  | {
+      type: 'sweep-end';
+      id: string;
+      dir: string;
+      status: SweepRecord['status'];
+      counts: SweepCounts;
+      best?: SweepRecord['best'];
+      seconds: number;
+      paths: { results: string; report: string };
+    }
   | { type: 'log'; level: 'info' | 'warn'; message: string };
 
-export interface SweepCounts { total: number; completed: number; running: number; failed: number; stopped: number; queued: number }
+export interface SweepCounts {
+  total: number;
+  completed: number;
+  running: number;
+  failed: number;
+  stopped: number;
+  queued: number;
+}
 
 export interface SweepOptions extends PipelineOptions, Cancellable {
   /** Local child processes running trials at once (default 1); ignored with `queue`. */
@@ -181,13 +269,26 @@ export async function sweep(input: PipelineInput, options: SweepOptions = {}): P
   const source = inputSource(input);
   let folder: SweepFolder;
   try {
-    folder = await SweepFolder.create(runsRoot, {
-      pipeline: planned.value.pipeline, file: source.file, text: source.text, createdAt: new Date().toISOString(), status: 'running', spec,
-      trials: trials.map(({ tasks: _t, shares: _s, ...t }, i) => ({ ...t, sections: own[i]! })), sharedSections: shared,
-      runner: options.queue ? { kind: 'queue', queue: redactedAddress(options.queue) } : { kind: 'local', jobs: options.jobs ?? 1 },
-      ...(options.backend ? { backend: options.backend } : {}), ...(options.noCache ? { noCache: true } : {}),
-      overrides: overrideList(options.overrides).map(({ path: p, value }) => ({ path: p, value })),
-    }, planned.value.fingerprint);
+    folder = await SweepFolder.create(
+      runsRoot,
+      {
+        pipeline: planned.value.pipeline,
+        file: source.file,
+        text: source.text,
+        createdAt: new Date().toISOString(),
+        status: 'running',
+        spec,
+        trials: trials.map(({ tasks: _t, shares: _s, ...t }, i) => ({ ...t, sections: own[i]! })),
+        sharedSections: shared,
+        runner: options.queue
+          ? { kind: 'queue', queue: redactedAddress(options.queue) }
+          : { kind: 'local', jobs: options.jobs ?? 1 },
+        ...(options.backend ? { backend: options.backend } : {}),
+        ...(options.noCache ? { noCache: true } : {}),
+        overrides: overrideList(options.overrides).map(({ path: p, value }) => ({ path: p, value })),
+      },
+      planned.value.fingerprint,
+    );
   } catch (error) {
     const cause = fileSystemError(error);
     if (!cause) throw error;
@@ -202,10 +303,20 @@ export async function sweep(input: PipelineInput, options: SweepOptions = {}): P
  * finished runs again, resuming its run from its checkpoint; on a queue,
  * the trials Redis no longer has are queued again.
  */
-export async function resumeSweep(ref: string, options: Omit<SweepOptions, 'overrides'> = {}): Promise<Outcome<SweepInfo>> {
+export async function resumeSweep(
+  ref: string,
+  options: Omit<SweepOptions, 'overrides'> = {},
+): Promise<Outcome<SweepInfo>> {
   const runsRoot = runsRootOf(options);
   const dir = await findSweep(runsRoot, ref);
-  if (!dir) return failed([problem(ref, `no sweep \`${ref}\` in ${path.relative(process.cwd(), runsRoot) || '.'}`, 'name a sweep folder, <pipeline>/sweeps/<NNNN>, or <pipeline> for its newest sweep (`ls runs/<pipeline>/sweeps`)')]);
+  if (!dir)
+    return failed([
+      problem(
+        ref,
+        `no sweep \`${ref}\` in ${path.relative(process.cwd(), runsRoot) || '.'}`,
+        'name a sweep folder, <pipeline>/sweeps/<NNNN>, or <pipeline> for its newest sweep (`ls runs/<pipeline>/sweeps`)',
+      ),
+    ]);
   let folder: SweepFolder;
   try {
     folder = await SweepFolder.open(dir);
@@ -213,22 +324,49 @@ export async function resumeSweep(ref: string, options: Omit<SweepOptions, 'over
     if (error instanceof UserError) return failed([error.toDiagnostic(ref)]);
     throw error;
   }
-  const runner: SweepRecord['runner'] = options.queue ? { kind: 'queue', queue: redactedAddress(options.queue) } : { kind: 'local', jobs: options.jobs ?? 1 };
+  const runner: SweepRecord['runner'] = options.queue
+    ? { kind: 'queue', queue: redactedAddress(options.queue) }
+    : { kind: 'local', jobs: options.jobs ?? 1 };
   await folder.update({ status: 'running', runner });
-  return runSweep(folder, runsRoot, { ...options, ...(folder.record.backend && !options.backend ? { backend: folder.record.backend as NonNullable<SweepOptions['backend']> } : {}), ...(folder.record.noCache ? { noCache: true } : {}) }, true, []);
+  return runSweep(
+    folder,
+    runsRoot,
+    {
+      ...options,
+      ...(folder.record.backend && !options.backend
+        ? { backend: folder.record.backend as NonNullable<SweepOptions['backend']> }
+        : {}),
+      ...(folder.record.noCache ? { noCache: true } : {}),
+    },
+    true,
+    [],
+  );
 }
 
 async function findSweep(runsRoot: string, ref: string): Promise<string | undefined> {
   const direct = [path.resolve(ref), path.join(runsRoot, ref)];
   // A folder with a sweep.json of any kind is the sweep meant: opening it then says what is wrong with it (a FIFO, a damaged record), rather than "no sweep".
-  for (const dir of direct) if (await lstat(path.join(dir, SWEEP_FILE)).then(() => true, () => false)) return dir;
+  for (const dir of direct)
+    if (
+      await lstat(path.join(dir, SWEEP_FILE)).then(
+        () => true,
+        () => false,
+      )
+    )
+      return dir;
   const match = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:\/sweeps\/(\d{4,})(?:-[0-9a-f]{8})?)?$/.exec(ref);
   if (!match) return undefined;
   const sweeps = await listSweeps(runsRoot, match[1]!);
   return match[2] ? sweeps.find((d) => path.basename(d).startsWith(`${match[2]}-`)) : sweeps[0];
 }
 
-async function runSweep(folder: SweepFolder, runsRoot: string, options: SweepOptions, resumed: boolean, warnings: Diagnostic[]): Promise<Outcome<SweepInfo>> {
+async function runSweep(
+  folder: SweepFolder,
+  runsRoot: string,
+  options: SweepOptions,
+  resumed: boolean,
+  warnings: Diagnostic[],
+): Promise<Outcome<SweepInfo>> {
   const started = Date.now();
   const { record } = folder;
   const emit = (event: SweepEvent): void => options.onEvent?.(event);
@@ -238,43 +376,108 @@ async function runSweep(folder: SweepFolder, runsRoot: string, options: SweepOpt
   const counts = (): SweepCounts => countTrials(record.trials, states);
   const onState = (state: TrialState): void => {
     states.set(state.index, state);
-    emit({ type: 'trial', state, values: trialOf.get(state.index)?.values ?? {}, counts: counts(), ...bestOf(record, states) });
+    emit({
+      type: 'trial',
+      state,
+      values: trialOf.get(state.index)?.values ?? {},
+      counts: counts(),
+      ...bestOf(record, states),
+    });
   };
   for (const trial of record.trials.filter((t) => t.duplicateOf !== undefined && !states.has(t.index))) {
-    const state: TrialState = { index: trial.index, status: 'duplicate', attempts: 0, reason: `the same plan as trial ${trial.duplicateOf}, which runs once`, updatedAt: new Date().toISOString() };
+    const state: TrialState = {
+      index: trial.index,
+      status: 'duplicate',
+      attempts: 0,
+      reason: `the same plan as trial ${trial.duplicateOf}, which runs once`,
+      updatedAt: new Date().toISOString(),
+    };
     await folder.writeTrial(state);
     states.set(trial.index, state);
   }
-  emit({ type: 'sweep-start', id: record.id, dir: folder.dir, trials: record.trials.length, duplicates: record.trials.filter((t) => t.duplicateOf !== undefined).length, runner: record.runner, resumed });
+  emit({
+    type: 'sweep-start',
+    id: record.id,
+    dir: folder.dir,
+    trials: record.trials.length,
+    duplicates: record.trials.filter((t) => t.duplicateOf !== undefined).length,
+    runner: record.runner,
+    resumed,
+  });
   const jobs: TrialJob[] = record.trials
     .filter((t) => t.duplicateOf === undefined && !FINAL_TRIAL_STATES.has(states.get(t.index)?.status ?? 'queued'))
-    .map((t) => trialJobOf(record, sweepRef, t, { ...(options.backend ? { backend: options.backend } : {}), ...(options.noCache ? { noCache: true } : {}) }));
+    .map((t) =>
+      trialJobOf(record, sweepRef, t, {
+        ...(options.backend ? { backend: options.backend } : {}),
+        ...(options.noCache ? { noCache: true } : {}),
+      }),
+    );
   if (options.queue) {
     const { runTrialsOnQueue } = await import('../sweep/queue-trials.js');
     try {
-      await runTrialsOnQueue(options.queue, folder, jobs.map((j) => j.index), { onState, onLog: (level, message) => emit({ type: 'log', level, message }), ...(options.signal ? { signal: options.signal } : {}) });
+      await runTrialsOnQueue(
+        options.queue,
+        folder,
+        jobs.map((j) => j.index),
+        {
+          onState,
+          onLog: (level, message) => emit({ type: 'log', level, message }),
+          ...(options.signal ? { signal: options.signal } : {}),
+        },
+      );
     } catch (error) {
       if (!(error instanceof UserError)) throw error;
       await folder.update({ status: 'failed', endedAt: new Date().toISOString() });
       return failed([error.toDiagnostic(options.queue)], warnings);
     }
   } else {
-    await runTrialsLocally(jobs, runsRoot, { jobs: options.jobs ?? 1, child: TRIAL_CHILD, onState, onEvent: (index, event) => emit({ type: 'trial-event', index, event }), ...(options.signal ? { signal: options.signal } : {}) });
+    await runTrialsLocally(jobs, runsRoot, {
+      jobs: options.jobs ?? 1,
+      child: TRIAL_CHILD,
+      onState,
+      onEvent: (index, event) => emit({ type: 'trial-event', index, event }),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
   const final = await folder.readTrials();
   const finalCounts = countTrials(record.trials, final);
   const interrupted = options.signal?.aborted === true;
-  const status: SweepRecord['status'] = interrupted ? 'interrupted' : finalCounts.failed > 0 || finalCounts.queued + finalCounts.running > 0 ? 'failed' : 'completed';
+  const status: SweepRecord['status'] = interrupted
+    ? 'interrupted'
+    : finalCounts.failed > 0 || finalCounts.queued + finalCounts.running > 0
+      ? 'failed'
+      : 'completed';
   const best = bestOf(record, final).best;
   await folder.update({ status, endedAt: new Date().toISOString(), ...(best ? { best } : {}) });
   const paths = await writeSweepReport(folder, final, renderSweepReport);
   const trialsList = [...final.values()].sort((a, b) => a.index - b.index);
-  emit({ type: 'sweep-end', id: record.id, dir: folder.dir, status, counts: finalCounts, ...(best ? { best } : {}), seconds: (Date.now() - started) / 1000, paths });
+  emit({
+    type: 'sweep-end',
+    id: record.id,
+    dir: folder.dir,
+    status,
+    counts: finalCounts,
+    ...(best ? { best } : {}),
+    seconds: (Date.now() - started) / 1000,
+    paths,
+  });
   const info: SweepInfo = { id: record.id, dir: folder.dir, record: folder.record, trials: trialsList, paths };
   if (status === 'completed') return ok(info, warnings);
   if (interrupted) return { ok: false, value: info, diagnostics: [], warnings, interrupted: true };
-  const failedTrials = trialsList.filter((t) => t.status === 'failed' || t.status === 'queued' || t.status === 'running');
-  return failed(failedTrials.map((t) => problem(`${record.pipeline}/sweeps/${record.id}`, `trial ${t.index} ${t.status === 'failed' ? 'failed' : 'did not finish'}: ${t.reason ?? ''}`.trim(), t.status === 'failed' ? undefined : `tlpipe sweep --resume ${record.pipeline}/sweeps/${record.id.slice(0, 4)}`)), warnings, info);
+  const failedTrials = trialsList.filter(
+    (t) => t.status === 'failed' || t.status === 'queued' || t.status === 'running',
+  );
+  return failed(
+    failedTrials.map((t) =>
+      problem(
+        `${record.pipeline}/sweeps/${record.id}`,
+        `trial ${t.index} ${t.status === 'failed' ? 'failed' : 'did not finish'}: ${t.reason ?? ''}`.trim(),
+        t.status === 'failed' ? undefined : `tlpipe sweep --resume ${record.pipeline}/sweeps/${record.id.slice(0, 4)}`,
+      ),
+    ),
+    warnings,
+    info,
+  );
 }
 
 function countTrials(trials: readonly SweepTrialPlan[], states: ReadonlyMap<number, TrialState>): SweepCounts {
@@ -323,7 +526,8 @@ export interface WorkerOptions extends Cancellable {
 }
 
 /** What a worker reports: the state changes of the trials it runs, their run events, and its own lines. */
-export type WorkerEvent = { type: 'trial-state'; state: TrialState } | Extract<SweepEvent, { type: 'trial-event' | 'log' }>;
+export type WorkerEvent =
+  { type: 'trial-state'; state: TrialState } | Extract<SweepEvent, { type: 'trial-event' | 'log' }>;
 
 /**
  * Takes sweep trials from the queue until the signal stops it: each trial is
@@ -334,7 +538,10 @@ export async function worker(options: WorkerOptions): Promise<Outcome<{ processe
   const emit = options.onEvent ?? ((): void => undefined);
   try {
     const value = await runWorker(options.queue, {
-      runsRoot: runsRootOf(options), concurrency: options.jobs ?? 1, child: TRIAL_CHILD, ...(options.signal ? { signal: options.signal } : {}),
+      runsRoot: runsRootOf(options),
+      concurrency: options.jobs ?? 1,
+      child: TRIAL_CHILD,
+      ...(options.signal ? { signal: options.signal } : {}),
       onState: (state) => emit({ type: 'trial-state', state }),
       onEvent: (index, event) => emit({ type: 'trial-event', index, event }),
       onLog: (level, message) => emit({ type: 'log', level, message }),

@@ -42,25 +42,34 @@ function samePlanCheck(job: TrialJob): (plan: Plan) => ReturnType<typeof problem
   return (plan) => {
     const difference = planDifference(job.plan, planDigest(plan));
     if (!difference) return undefined;
-    return problem(job.file, `sweep trial ${job.index} planned another plan than its sweep did: ${difference}`,
-      'the trial runs only the plan its sweep recorded; start the sweep again to plan every trial anew (tlpipe sweep <pipeline>)');
+    return problem(
+      job.file,
+      `sweep trial ${job.index} planned another plan than its sweep did: ${difference}`,
+      'the trial runs only the plan its sweep recorded; start the sweep again to plan every trial anew (tlpipe sweep <pipeline>)',
+    );
   };
 }
 
 async function start({ job, runsRoot }: Extract<ParentMessage, { type: 'start' }>): Promise<void> {
   try {
-    const result = await run({ yaml: job.text, path: job.file }, {
-      overrides: job.overrides.map((o) => ({ ...o, label: `sweep trial ${job.index}: ${o.path}=${JSON.stringify(o.value)}` })),
-      runsDir: runsRoot,
-      resume: true,
-      signal: controller.signal,
-      checkPlan: samePlanCheck(job),
-      ...(job.backend ? { backend: job.backend } : {}),
-      ...(job.noCache ? { noCache: true } : {}),
-      onEvent: (event) => {
-        if (event.type !== 'batch-end' && event.type !== 'features-progress') send({ type: 'event', event });
+    const result = await run(
+      { yaml: job.text, path: job.file },
+      {
+        overrides: job.overrides.map((o) => ({
+          ...o,
+          label: `sweep trial ${job.index}: ${o.path}=${JSON.stringify(o.value)}`,
+        })),
+        runsDir: runsRoot,
+        resume: true,
+        signal: controller.signal,
+        checkPlan: samePlanCheck(job),
+        ...(job.backend ? { backend: job.backend } : {}),
+        ...(job.noCache ? { noCache: true } : {}),
+        onEvent: (event) => {
+          if (event.type !== 'batch-end' && event.type !== 'features-progress') send({ type: 'event', event });
+        },
       },
-    });
+    );
     const info = result.value;
     send({
       type: 'result',

@@ -19,7 +19,8 @@ export type Outcome<T> =
  * read from that folder and its name comes from it (default: pipeline.yaml
  * in the working folder).
  */
-export type PipelineInput = string | { yaml: string; path?: string } | { pipeline: PipelineFile | Record<string, unknown>; path?: string };
+export type PipelineInput =
+  string | { yaml: string; path?: string } | { pipeline: PipelineFile | Record<string, unknown>; path?: string };
 
 export interface PipelineOptions {
   /**
@@ -38,12 +39,26 @@ export interface Cancellable {
   signal?: AbortSignal;
 }
 
-export const ok = <T>(value: T, warnings: Diagnostic[] = []): Outcome<T> => ({ ok: true, value, diagnostics: [], warnings });
-export const failed = <T>(diagnostics: Diagnostic[], warnings: Diagnostic[] = [], value?: T): Outcome<T> =>
-  ({ ok: false, diagnostics, warnings, ...(value !== undefined ? { value } : {}) });
+export const ok = <T>(value: T, warnings: Diagnostic[] = []): Outcome<T> => ({
+  ok: true,
+  value,
+  diagnostics: [],
+  warnings,
+});
+export const failed = <T>(diagnostics: Diagnostic[], warnings: Diagnostic[] = [], value?: T): Outcome<T> => ({
+  ok: false,
+  diagnostics,
+  warnings,
+  ...(value !== undefined ? { value } : {}),
+});
 
 /** Stopped through its AbortSignal before there was anything to show (before a run folder existed). */
-export const interruptedEarly = <T>(warnings: Diagnostic[] = []): Outcome<T> => ({ ok: false, diagnostics: [], warnings, interrupted: true });
+export const interruptedEarly = <T>(warnings: Diagnostic[] = []): Outcome<T> => ({
+  ok: false,
+  diagnostics: [],
+  warnings,
+  interrupted: true,
+});
 
 /** A problem that has no place in a file (a run folder that is not one, say). */
 export function problem(file: string, message: string, hint?: string): Diagnostic {

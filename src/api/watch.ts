@@ -14,7 +14,12 @@ export interface WatchOptions extends Omit<RunOptions, 'onEvent' | 'signal' | 'r
   /** Quiet time after the last change before acting, so an editor's multi-write save runs once (default 300 ms). */
   debounceMs?: number;
   /** The watcher's events and every run's. */
-  onEvent?: (event: WatchEvent | RunEvent | { type: 'run-problems'; file: string; diagnostics: import('../diagnostics/diagnostic.js').Diagnostic[] }) => void;
+  onEvent?: (
+    event:
+      | WatchEvent
+      | RunEvent
+      | { type: 'run-problems'; file: string; diagnostics: import('../diagnostics/diagnostic.js').Diagnostic[] },
+  ) => void;
 }
 
 /** The local files a pipeline reads besides itself, which a save to should also re-run it. */
@@ -23,7 +28,13 @@ function localInputs(spec: PipelineSpec): string[] {
   return [
     ...(spec.base.file && !spec.base.run ? [spec.base.file] : []),
     ...(dataset.format === 'csv' ? [dataset.file] : []),
-    ...(dataset.format === 'idx' ? [dataset.train.images, dataset.train.labels, ...(dataset.test ? [dataset.test.images, dataset.test.labels] : [])] : []),
+    ...(dataset.format === 'idx'
+      ? [
+          dataset.train.images,
+          dataset.train.labels,
+          ...(dataset.test ? [dataset.test.images, dataset.test.labels] : []),
+        ]
+      : []),
   ];
 }
 
@@ -59,21 +70,32 @@ async function contentDigest(file: string): Promise<string> {
  * (the resolved pipeline, the bytes of its local inputs) is left alone.
  * `stop()` ends watching once the current run has wound down.
  */
-export function watch(files: readonly string[], options: WatchOptions = {}): { stop(): Promise<void>; done: Promise<void> } {
+export function watch(
+  files: readonly string[],
+  options: WatchOptions = {},
+): { stop(): Promise<void>; done: Promise<void> } {
   const onEvent = options.onEvent ?? (() => undefined);
-  return watchPipelines([...files], {
-    validate: async (file) => {
-      const loaded = loadInput(file, options);
-      if (!loaded.ok) return { ok: false, diagnostics: loaded.diagnostics };
-      const inputs = localInputs(loaded.value.spec);
-      const digests = await Promise.all(inputs.map(contentDigest));
-      return { ok: true, inputs, fingerprint: fingerprint({ spec: loaded.value.spec, inputs: inputs.map((file, i) => [file, digests[i]]) }) };
+  return watchPipelines(
+    [...files],
+    {
+      validate: async (file) => {
+        const loaded = loadInput(file, options);
+        if (!loaded.ok) return { ok: false, diagnostics: loaded.diagnostics };
+        const inputs = localInputs(loaded.value.spec);
+        const digests = await Promise.all(inputs.map(contentDigest));
+        return {
+          ok: true,
+          inputs,
+          fingerprint: fingerprint({ spec: loaded.value.spec, inputs: inputs.map((file, i) => [file, digests[i]]) }),
+        };
+      },
+      run: async (file, signal) => {
+        const result = await run(file, { ...options, signal, onEvent });
+        if (result.diagnostics.length > 0) onEvent({ type: 'run-problems', file, diagnostics: result.diagnostics });
+        return result.ok;
+      },
+      onEvent,
     },
-    run: async (file, signal) => {
-      const result = await run(file, { ...options, signal, onEvent });
-      if (result.diagnostics.length > 0) onEvent({ type: 'run-problems', file, diagnostics: result.diagnostics });
-      return result.ok;
-    },
-    onEvent,
-  }, { debounceMs: options.debounceMs ?? 300 });
+    { debounceMs: options.debounceMs ?? 300 },
+  );
 }

@@ -35,16 +35,39 @@ export interface CommandArgs {
 }
 
 const BACKENDS: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
-const BACKEND: CommandOption = { flags: '--backend <name>', description: 'backend to run on (overrides the pipeline\'s `backend`)', choices: BACKENDS };
+const BACKEND: CommandOption = {
+  flags: '--backend <name>',
+  description: "backend to run on (overrides the pipeline's `backend`)",
+  choices: BACKENDS,
+};
 const RUNS: CommandOption = { flags: '--runs <dir>', description: 'where run folders are (default: ./runs)' };
-const JSON_LINES: CommandOption = { flags: '--json', description: 'JSON lines on stdout (run-start first, run-end last); everything for people goes to stderr' };
+const JSON_LINES: CommandOption = {
+  flags: '--json',
+  description: 'JSON lines on stdout (run-start first, run-end last); everything for people goes to stderr',
+};
 const QUIET: CommandOption = { flags: '--quiet', description: 'print only the result' };
-const SET: CommandOption = { flags: '--set <key=value>', description: 'set a value by key path, validated like the file, e.g. --set train.stages[0].epochs=3 (repeatable; the value is YAML)', repeatable: true };
-const NO_CACHE: CommandOption = { flags: '--no-cache', description: 'train every stage and extract features afresh (default: reuse those an earlier run left in <runs>/.cache)' };
+const SET: CommandOption = {
+  flags: '--set <key=value>',
+  description:
+    'set a value by key path, validated like the file, e.g. --set train.stages[0].epochs=3 (repeatable; the value is YAML)',
+  repeatable: true,
+};
+const NO_CACHE: CommandOption = {
+  flags: '--no-cache',
+  description:
+    'train every stage and extract features afresh (default: reuse those an earlier run left in <runs>/.cache)',
+};
 const JSON_OUT = (what: string): CommandOption => ({ flags: '--json', description: `print ${what} as JSON` });
-const ALLOW_INCOMPLETE: CommandOption = { flags: '--allow-incomplete', description: 'use the model of a run that did not complete (failed, interrupted, running); refused without it' };
-const MODEL_REF = { syntax: '<run>', description: 'a run folder, <pipeline>/<NNNN>, or a model folder (model/, model-uint8/ or a copy)' };
-const allowIncomplete = (options: Record<string, unknown>): { allowIncomplete?: true } => (options['allowIncomplete'] ? { allowIncomplete: true } : {});
+const ALLOW_INCOMPLETE: CommandOption = {
+  flags: '--allow-incomplete',
+  description: 'use the model of a run that did not complete (failed, interrupted, running); refused without it',
+};
+const MODEL_REF = {
+  syntax: '<run>',
+  description: 'a run folder, <pipeline>/<NNNN>, or a model folder (model/, model-uint8/ or a copy)',
+};
+const allowIncomplete = (options: Record<string, unknown>): { allowIncomplete?: true } =>
+  options['allowIncomplete'] ? { allowIncomplete: true } : {};
 
 const api = () => import('../api/index.js');
 
@@ -53,20 +76,43 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'run',
     args: [{ syntax: '<pipeline>', description: 'the pipeline file (YAML)' }],
     summary: 'validate, plan and run a pipeline into runs/<name>/<NNNN>-<fp8>/',
-    description: 'Validates the pipeline, compiles its plan, trains and evaluates, and writes a new run folder (run.json, metrics.jsonl, summary.json, model/, report.html…).',
-    options: [BACKEND, RUNS, { flags: '--resume', description: 'continue the newest unfinished run of the same plan, if there is one' }, NO_CACHE, SET, JSON_LINES, QUIET],
+    description:
+      'Validates the pipeline, compiles its plan, trains and evaluates, and writes a new run folder (run.json, metrics.jsonl, summary.json, model/, report.html…).',
+    options: [
+      BACKEND,
+      RUNS,
+      { flags: '--resume', description: 'continue the newest unfinished run of the same plan, if there is one' },
+      NO_CACHE,
+      SET,
+      JSON_LINES,
+      QUIET,
+    ],
     run: async (args, print) => (await import('./run-commands.js')).runCommand(args, print),
   },
   {
     name: 'sweep',
     args: [{ syntax: '[pipeline]', description: 'a pipeline file with a `sweep:` block' }],
-    summary: 'run the trials of a pipeline\'s sweep, here (-j N) or on workers (--queue)',
-    description: 'Expands the pipeline\'s `sweep:` into trials, validates and plans every one first (an invalid value is an error at its line; trials with the same plan run once), then runs them: each trial is an ordinary run (runs/<name>/<NNNN>-<fp8>/, its values in run.json) and trials that share the base features or a first stage compute them once. The sweep is recorded in runs/<name>/sweeps/<NNNN>-<fp8>/ (sweep.json, trials/, results.csv, report.html) and names the best trial. With --queue the trials go on a BullMQ queue on Redis that `tlpipe worker` processes take, on any machines sharing the runs folder.',
+    summary: "run the trials of a pipeline's sweep, here (-j N) or on workers (--queue)",
+    description:
+      "Expands the pipeline's `sweep:` into trials, validates and plans every one first (an invalid value is an error at its line; trials with the same plan run once), then runs them: each trial is an ordinary run (runs/<name>/<NNNN>-<fp8>/, its values in run.json) and trials that share the base features or a first stage compute them once. The sweep is recorded in runs/<name>/sweeps/<NNNN>-<fp8>/ (sweep.json, trials/, results.csv, report.html) and names the best trial. With --queue the trials go on a BullMQ queue on Redis that `tlpipe worker` processes take, on any machines sharing the runs folder.",
     options: [
       { flags: '-j, --jobs <n>', description: 'trials at once, each a child process on this machine (default 1)' },
-      { flags: '--queue <redis-url>', description: 'put the trials on the BullMQ queue at this Redis (redis://host:6379/0, unix:///path/redis.sock) for `tlpipe worker`s, and wait for them' },
-      { flags: '--resume <sweep>', description: 'continue a sweep (its folder, <pipeline>/sweeps/<NNNN>, or <pipeline> for its newest): its unfinished trials run again, resuming their runs' },
-      BACKEND, RUNS, NO_CACHE, SET, { flags: '--json', description: 'JSON lines on stdout: sweep-start, one per trial state change, sweep-end' }, QUIET,
+      {
+        flags: '--queue <redis-url>',
+        description:
+          'put the trials on the BullMQ queue at this Redis (redis://host:6379/0, unix:///path/redis.sock) for `tlpipe worker`s, and wait for them',
+      },
+      {
+        flags: '--resume <sweep>',
+        description:
+          'continue a sweep (its folder, <pipeline>/sweeps/<NNNN>, or <pipeline> for its newest): its unfinished trials run again, resuming their runs',
+      },
+      BACKEND,
+      RUNS,
+      NO_CACHE,
+      SET,
+      { flags: '--json', description: 'JSON lines on stdout: sweep-start, one per trial state change, sweep-end' },
+      QUIET,
     ],
     run: async (args, print) => (await import('./sweep-commands.js')).sweepCommand(args, print),
   },
@@ -74,11 +120,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'worker',
     args: [],
     summary: 'take sweep trials from a Redis queue and run them, until stopped',
-    description: 'Runs the trials `tlpipe sweep --queue` puts on the queue, each in a child process, into the runs folder that every worker and the sweep share (a network file system across machines). A trial that fails (invalid data, a NaN loss) is not retried; one whose process crashes, or whose worker dies, is resumed from its checkpoint by whichever worker takes it. Ctrl-C stops the running trials, which go back to the queue.',
+    description:
+      'Runs the trials `tlpipe sweep --queue` puts on the queue, each in a child process, into the runs folder that every worker and the sweep share (a network file system across machines). A trial that fails (invalid data, a NaN loss) is not retried; one whose process crashes, or whose worker dies, is resumed from its checkpoint by whichever worker takes it. Ctrl-C stops the running trials, which go back to the queue.',
     options: [
       { flags: '--queue <redis-url>', description: 'the Redis the sweeps queue on (required)' },
       { flags: '-j, --jobs <n>', description: 'trials at once (default 1)' },
-      RUNS, { flags: '--json', description: 'JSON lines on stdout: one per trial state change' },
+      RUNS,
+      { flags: '--json', description: 'JSON lines on stdout: one per trial state change' },
     ],
     run: async (args, print) => {
       if (!args.options['queue']) return usage('worker needs --queue <redis-url>', print);
@@ -89,7 +137,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'resume',
     args: [{ syntax: '<run>', description: 'a run folder, or <pipeline>/<NNNN> (or <pipeline> for its newest run)' }],
     summary: 'continue an interrupted or failed run from its latest checkpoint',
-    description: 'Continues an interrupted or failed run in its own folder from its latest complete checkpoint (checkpoints/index.json): weights, optimizer state, stage, epoch, schedule, early-stopping counters and random streams. With the same backend the result equals an uninterrupted run. The dataset and base must be unchanged (the plan fingerprint is checked).',
+    description:
+      'Continues an interrupted or failed run in its own folder from its latest complete checkpoint (checkpoints/index.json): weights, optimizer state, stage, epoch, schedule, early-stopping counters and random streams. With the same backend the result equals an uninterrupted run. The dataset and base must be unchanged (the plan fingerprint is checked).',
     options: [BACKEND, RUNS, NO_CACHE, JSON_LINES, QUIET],
     run: async (args, print) => (await import('./run-commands.js')).resumeCommand(args, print),
   },
@@ -97,23 +146,50 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'watch',
     args: [{ syntax: '<pipelines...>', description: 'pipeline files to watch' }],
     summary: 're-run on every save, reusing every unchanged stage',
-    description: 'Runs each pipeline, then again whenever it is saved (or a local file it reads: a base model.json, IDX or CSV files). A save is validated first: a broken file prints its errors and waits, and the running run goes on. A valid save stops that pipeline\'s running run (marked interrupted, checkpoints kept) and starts a new one, which reuses every stage and the features the stage cache holds. Ctrl-C stops the running run at a batch boundary and exits.',
-    options: [{ flags: '--debounce <ms>', description: 'quiet time after a save before acting (default 300)' }, BACKEND, RUNS, NO_CACHE, SET, JSON_LINES, QUIET],
+    description:
+      "Runs each pipeline, then again whenever it is saved (or a local file it reads: a base model.json, IDX or CSV files). A save is validated first: a broken file prints its errors and waits, and the running run goes on. A valid save stops that pipeline's running run (marked interrupted, checkpoints kept) and starts a new one, which reuses every stage and the features the stage cache holds. Ctrl-C stops the running run at a batch boundary and exits.",
+    options: [
+      { flags: '--debounce <ms>', description: 'quiet time after a save before acting (default 300)' },
+      BACKEND,
+      RUNS,
+      NO_CACHE,
+      SET,
+      JSON_LINES,
+      QUIET,
+    ],
     run: async (args, print) => (await import('./run-commands.js')).watchCommand(args, print),
   },
   {
     name: 'evaluate',
     args: [MODEL_REF],
     summary: "evaluate a run's model on its test split (or --data <folder>)",
-    description: "Evaluates the run's exported model: on the run's own test split (the dataset as the run resolved it, split with its seed), or with --data on a folder with one sub-folder of images per class (named as the model's classes). Prints loss, accuracy, top-k, per-class precision/recall/F1, the confusion matrix and the most wrong examples.",
-    options: [{ flags: '--data <folder>', description: 'evaluate on these labelled images instead of the test split' }, JSON_OUT('the metrics'), { flags: '--out <dir>', description: 'also write evaluation.json and confusion-matrix.csv there' }, ALLOW_INCOMPLETE, BACKEND, RUNS],
+    description:
+      "Evaluates the run's exported model: on the run's own test split (the dataset as the run resolved it, split with its seed), or with --data on a folder with one sub-folder of images per class (named as the model's classes). Prints loss, accuracy, top-k, per-class precision/recall/F1, the confusion matrix and the most wrong examples.",
+    options: [
+      { flags: '--data <folder>', description: 'evaluate on these labelled images instead of the test split' },
+      JSON_OUT('the metrics'),
+      { flags: '--out <dir>', description: 'also write evaluation.json and confusion-matrix.csv there' },
+      ALLOW_INCOMPLETE,
+      BACKEND,
+      RUNS,
+    ],
     run: async ({ positional: [run], options }, print) => {
       const { evaluate } = await api();
-      const result = await evaluate(run!, { ...dataOption(options), ...(options['out'] ? { out: String(options['out']) } : {}), ...allowIncomplete(options), ...backendAndRuns(options) });
+      const result = await evaluate(run!, {
+        ...dataOption(options),
+        ...(options['out'] ? { out: String(options['out']) } : {}),
+        ...allowIncomplete(options),
+        ...backendAndRuns(options),
+      });
       printDiagnostics(result.warnings, print);
       if (result.value) {
         const { formatEvaluated } = await import('./format-results.js');
-        printLine(print.out, options['json'] ? JSON.stringify({ on: result.value.on, ...result.value.metrics }) : formatEvaluated(run!, result.value));
+        printLine(
+          print.out,
+          options['json']
+            ? JSON.stringify({ on: result.value.on, ...result.value.metrics })
+            : formatEvaluated(run!, result.value),
+        );
       }
       // Files that could not be decoded were left out of the metrics: said, and exit 1.
       return result.ok ? EXIT.ok : failure(result.diagnostics, print, false, options);
@@ -123,62 +199,110 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'predict',
     args: [MODEL_REF, { syntax: '<images...>', description: 'image files or folders of them' }],
     summary: "classify image files (or folders) with a run's exported model",
-    description: "Loads the run's exported model with its labels.json and preprocessing.json, prepares each image exactly as training did, and prints the most likely classes.",
-    options: [{ flags: '--top <n>', description: 'how many classes to show per image (default 3)' }, { flags: '--json', description: 'one JSON object per image' }, ALLOW_INCOMPLETE, BACKEND, RUNS],
+    description:
+      "Loads the run's exported model with its labels.json and preprocessing.json, prepares each image exactly as training did, and prints the most likely classes.",
+    options: [
+      { flags: '--top <n>', description: 'how many classes to show per image (default 3)' },
+      { flags: '--json', description: 'one JSON object per image' },
+      ALLOW_INCOMPLETE,
+      BACKEND,
+      RUNS,
+    ],
     run: async ({ positional: [run, ...images], options }, print) => {
       const top = Number(options['top'] ?? 3);
-      if (!Number.isInteger(top) || top < 1) return usage(`--top must be a positive whole number, got '${String(options['top'])}'`, print);
+      if (!Number.isInteger(top) || top < 1)
+        return usage(`--top must be a positive whole number, got '${String(options['top'])}'`, print);
       const { predict } = await api();
       const result = await predict(run!, images, { top, ...allowIncomplete(options), ...backendAndRuns(options) });
       printDiagnostics(result.warnings, print);
       const { formatPrediction } = await import('./format-results.js');
       // The images that could be classified are printed even when others could not; then exit 1.
-      for (const p of result.value ?? []) printLine(print.out, options['json'] ? JSON.stringify(p) : formatPrediction(p));
+      for (const p of result.value ?? [])
+        printLine(print.out, options['json'] ? JSON.stringify(p) : formatPrediction(p));
       return result.ok ? EXIT.ok : failure(result.diagnostics, print, false, options);
     },
   },
   {
     name: 'explain',
     args: [MODEL_REF, { syntax: '<images...>', description: 'image files or folders of them' }],
-    summary: "show where in each image the evidence for its class lies (Grad-CAM)",
-    description: "Classifies each image with the run's exported model, as predict does, and computes a Grad-CAM map of the class it is given (and of each --class): the last convolutional layer's activations weighed by the class score's gradient. Writes each map over the image as the model saw it, as <out>/<image>.<class>.png (red: most evidence), and prints the most likely classes.",
+    summary: 'show where in each image the evidence for its class lies (Grad-CAM)',
+    description:
+      "Classifies each image with the run's exported model, as predict does, and computes a Grad-CAM map of the class it is given (and of each --class): the last convolutional layer's activations weighed by the class score's gradient. Writes each map over the image as the model saw it, as <out>/<image>.<class>.png (red: most evidence), and prints the most likely classes.",
     options: [
       { flags: '--out <dir>', description: 'where the overlay PNGs go (default: ./explanations)' },
-      { flags: '--class <label>', description: 'also map this class for every image (repeatable), e.g. the class it should have been', repeatable: true },
+      {
+        flags: '--class <label>',
+        description: 'also map this class for every image (repeatable), e.g. the class it should have been',
+        repeatable: true,
+      },
       { flags: '--layer <name>', description: 'the layer to explain at (default: the last with height and width)' },
       { flags: '--top <n>', description: 'how many classes to show per image (default 3)' },
-      { flags: '--json', description: 'one JSON object per image: top classes, and each map\'s class and PNG' },
-      ALLOW_INCOMPLETE, BACKEND, RUNS,
+      { flags: '--json', description: "one JSON object per image: top classes, and each map's class and PNG" },
+      ALLOW_INCOMPLETE,
+      BACKEND,
+      RUNS,
     ],
     run: async ({ positional: [run, ...images], options }, print) => {
       const top = Number(options['top'] ?? 3);
-      if (!Number.isInteger(top) || top < 1) return usage(`--top must be a positive whole number, got '${String(options['top'])}'`, print);
+      if (!Number.isInteger(top) || top < 1)
+        return usage(`--top must be a positive whole number, got '${String(options['top'])}'`, print);
       const { explain } = await api();
       const out = String(options['out'] ?? 'explanations');
-      const result = await explain(run!, images, { top, out, ...(options['class'] ? { classes: options['class'] as string[] } : {}), ...(options['layer'] ? { layer: String(options['layer']) } : {}), ...allowIncomplete(options), ...backendAndRuns(options) });
+      const result = await explain(run!, images, {
+        top,
+        out,
+        ...(options['class'] ? { classes: options['class'] as string[] } : {}),
+        ...(options['layer'] ? { layer: String(options['layer']) } : {}),
+        ...allowIncomplete(options),
+        ...backendAndRuns(options),
+      });
       printDiagnostics(result.warnings, print);
       const { formatExplanation } = await import('./format-results.js');
       const { terminalText } = await import('./terminal-text.js');
       for (const e of result.value?.explanations ?? []) {
-        const maps = e.maps.map((m) => ({ label: m.label, probability: m.probability, why: m.why, overlay: m.overlay }));
-        printLine(print.out, options['json'] ? JSON.stringify({ file: e.file, layer: result.value!.layer, top: e.top, maps }) : formatExplanation(e, shownPath));
+        const maps = e.maps.map((m) => ({
+          label: m.label,
+          probability: m.probability,
+          why: m.why,
+          overlay: m.overlay,
+        }));
+        printLine(
+          print.out,
+          options['json']
+            ? JSON.stringify({ file: e.file, layer: result.value!.layer, top: e.top, maps })
+            : formatExplanation(e, shownPath),
+        );
       }
-      if (result.value && !options['json']) printLine(print.err, `Grad-CAM at layer ${terminalText(result.value.layer)}; overlays in ${terminalText(shownPath(out))}/`);
+      if (result.value && !options['json'])
+        printLine(
+          print.err,
+          `Grad-CAM at layer ${terminalText(result.value.layer)}; overlays in ${terminalText(shownPath(out))}/`,
+        );
       return result.ok ? EXIT.ok : failure(result.diagnostics, print, false, options);
     },
   },
   {
     name: 'runs',
-    args: [{ syntax: '[pipeline]', description: 'only this pipeline\'s runs' }],
+    args: [{ syntax: '[pipeline]', description: "only this pipeline's runs" }],
     summary: 'list runs, newest first, with status and scores',
-    description: 'Lists runs, newest first: id, status, start, duration, backend, the best validation accuracy and its epoch, test accuracy and the git commit (* when the repository had uncommitted changes). A run whose process died shows as interrupted, not running (its pid is gone or its heartbeat stopped).',
+    description:
+      'Lists runs, newest first: id, status, start, duration, backend, the best validation accuracy and its epoch, test accuracy and the git commit (* when the repository had uncommitted changes). A run whose process died shows as interrupted, not running (its pid is gone or its heartbeat stopped).',
     options: [RUNS, JSON_OUT('the list')],
     run: async ({ positional: [pipeline], options }, print) => {
       const { listRuns } = await import('../api/runs.js');
       const runs = await listRuns({ ...runsOption(options), ...(pipeline ? { pipeline } : {}) });
       if (!runs.ok) return failure(runs.diagnostics, print);
       const { formatRunTable } = await import('./format-results.js');
-      printLine(print.out, options['json'] ? JSON.stringify(runs.value.map(({ record: _record, ...r }) => r), null, 2) : formatRunTable(runs.value));
+      printLine(
+        print.out,
+        options['json']
+          ? JSON.stringify(
+              runs.value.map(({ record: _record, ...r }) => r),
+              null,
+              2,
+            )
+          : formatRunTable(runs.value),
+      );
       printDiagnostics(runs.warnings, print);
       return EXIT.ok;
     },
@@ -187,7 +311,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'compare',
     args: [{ syntax: '<runs...>', description: 'two or more runs: folders, or <pipeline>/<NNNN>' }],
     summary: 'config and metric differences side by side',
-    description: "Prints, side by side: status, duration and test metrics; per stage, its epochs and last epoch's metrics; and every config key path whose value differs (from each run's resolved.json, or where that is not kept, its pipeline.yaml resolved again). A run is a run folder, or <pipeline>/<NNNN> (or <pipeline> for its newest run) inside --runs.",
+    description:
+      "Prints, side by side: status, duration and test metrics; per stage, its epochs and last epoch's metrics; and every config key path whose value differs (from each run's resolved.json, or where that is not kept, its pipeline.yaml resolved again). A run is a run folder, or <pipeline>/<NNNN> (or <pipeline> for its newest run) inside --runs.",
     options: [RUNS, JSON_OUT('the comparison')],
     run: async ({ positional, options }, print) => {
       if (positional.length < 2) return usage('compare takes at least two runs', print);
@@ -203,11 +328,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'report',
     args: [{ syntax: '<runs...>', description: 'one run, or several to compare' }],
     summary: "rebuild a run's report.html, or a comparison page for several",
-    description: 'With one run, rebuilds its report.html from its files. With several, writes a comparison page (default ./compare.html): their curves overlaid, and their config and metric differences. Pages are single self-contained files.',
+    description:
+      'With one run, rebuilds its report.html from its files. With several, writes a comparison page (default ./compare.html): their curves overlaid, and their config and metric differences. Pages are single self-contained files.',
     options: [{ flags: '--out <file>', description: 'where to write the page' }, RUNS],
     run: async ({ positional, options }, print) => {
       const { report } = await import('../api/runs.js');
-      const result = await report(positional, { ...runsOption(options), ...(options['out'] ? { out: String(options['out']) } : {}) });
+      const result = await report(positional, {
+        ...runsOption(options),
+        ...(options['out'] ? { out: String(options['out']) } : {}),
+      });
       if (!result.ok) return failure(result.diagnostics, print);
       printDiagnostics(result.warnings, print);
       printLine(print.out, `wrote ${shownPath(result.value.file)}`);
@@ -218,13 +347,20 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'init',
     args: [{ syntax: '[dir]', description: 'the folder to set up (default: the current one)' }],
     summary: 'scaffold a pipeline and a .gitignore for run records',
-    description: 'Writes, in dir, a pipeline.yaml that runs as it is (with the schema modeline, pointing into the project\'s node_modules/tlpipe, so editors complete keys once tlpipe is a dev dependency), and a .gitignore that keeps run records (run.json, metrics.jsonl, summary.json, report.html, pipeline.yaml) in git and leaves out checkpoints, models and caches; an existing .gitignore gets the rules it lacks. Never overwrites a pipeline.',
+    description:
+      "Writes, in dir, a pipeline.yaml that runs as it is (with the schema modeline, pointing into the project's node_modules/tlpipe, so editors complete keys once tlpipe is a dev dependency), and a .gitignore that keeps run records (run.json, metrics.jsonl, summary.json, report.html, pipeline.yaml) in git and leaves out checkpoints, models and caches; an existing .gitignore gets the rules it lacks. Never overwrites a pipeline.",
     options: [],
     run: async ({ positional: [dir] }, print) => {
       const { initProject } = await import('../api/init.js');
       const result = await initProject(dir ?? '.');
       if (!result.ok) return failure(result.diagnostics, print);
-      printLine(print.out, [...result.value.written.map((f) => `wrote ${shownPath(f)}`), ...result.value.notes.map((n) => `note: ${n}`)].join('\n'));
+      printLine(
+        print.out,
+        [
+          ...result.value.written.map((f) => `wrote ${shownPath(f)}`),
+          ...result.value.notes.map((n) => `note: ${n}`),
+        ].join('\n'),
+      );
       return EXIT.ok;
     },
   },
@@ -232,8 +368,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'validate',
     args: [{ syntax: '<pipelines...>', description: 'pipeline files' }],
     summary: 'check pipeline files against the schema and rules',
-    description: "Checks each file against schemas/pipeline.schema.json and tlpipe's rules. Prints every problem as file:line:col with a hint; exit 1 if any file is invalid. With --json, one JSON document for editors and CI.",
-    options: [SET, { flags: '--json', description: 'print { files: [{ file, ok, diagnostics, warnings }], valid, invalid } as JSON' }],
+    description:
+      "Checks each file against schemas/pipeline.schema.json and tlpipe's rules. Prints every problem as file:line:col with a hint; exit 1 if any file is invalid. With --json, one JSON document for editors and CI.",
+    options: [
+      SET,
+      {
+        flags: '--json',
+        description: 'print { files: [{ file, ok, diagnostics, warnings }], valid, invalid } as JSON',
+      },
+    ],
     run: async ({ positional, options }, print) => {
       const { validate } = await import('../api/validate.js');
       const overrides = await setOption(options);
@@ -244,7 +387,8 @@ export const COMMANDS: readonly CommandSpec[] = [
         files.push({ file, ok: result.ok, diagnostics: result.diagnostics, warnings: result.warnings });
       }
       const invalid = files.filter((f) => !f.ok).length;
-      if (options['json']) printLine(print.out, JSON.stringify({ files, valid: files.length - invalid, invalid }, null, 2));
+      if (options['json'])
+        printLine(print.out, JSON.stringify({ files, valid: files.length - invalid, invalid }, null, 2));
       else {
         for (const f of files) {
           printDiagnostics([...f.diagnostics, ...f.warnings], print);
@@ -258,8 +402,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'plan',
     args: [{ syntax: '<pipeline>', description: 'the pipeline file' }],
-    summary: 'show the compiled plan (tasks and fingerprints), or a sweep\'s trials, without running',
-    description: 'Reads the dataset and base model, and prints the compiled plan: what learns in each stage, the tasks in the order they run, their inputs and content fingerprints. Nothing is trained or written.',
+    summary: "show the compiled plan (tasks and fingerprints), or a sweep's trials, without running",
+    description:
+      'Reads the dataset and base model, and prints the compiled plan: what learns in each stage, the tasks in the order they run, their inputs and content fingerprints. Nothing is trained or written.',
     options: [BACKEND, RUNS, SET, JSON_OUT('the plan')],
     run: async ({ positional: [file], options }, print) => {
       const overrides = await setOption(options);
@@ -292,7 +437,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'data',
     args: [{ syntax: '<pipeline>', description: 'the pipeline file' }],
     summary: 'report the dataset: class counts per split, image sizes, skipped files',
-    description: "Reads and decodes the pipeline's dataset and reports what training would see: class counts per split (after limits and splits), source image sizes, files skipped or ignored and why, and a warning when classes are imbalanced.",
+    description:
+      "Reads and decodes the pipeline's dataset and reports what training would see: class counts per split (after limits and splits), source image sizes, files skipped or ignored and why, and a warning when classes are imbalanced.",
     options: [SET, JSON_OUT('the report')],
     run: async ({ positional: [file], options }, print) => {
       const overrides = await setOption(options);
@@ -309,7 +455,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'models',
     args: [],
     summary: 'list the base models in the zoo',
-    description: 'Lists the zoo\'s base models: input sizes, default cut, layer and weight counts, and whether each is available offline here.',
+    description:
+      "Lists the zoo's base models: input sizes, default cut, layer and weight counts, and whether each is available offline here.",
     options: [JSON_OUT('the list')],
     run: async ({ options }, print) => {
       const { listModels } = await import('../api/models.js');
@@ -323,7 +470,9 @@ export const COMMANDS: readonly CommandSpec[] = [
 ];
 
 /** `--set key=value …` as overrides: the value is YAML (`3`, `[a, b]`, `relu`), so numbers stay numbers. */
-export async function setOption(options: Record<string, unknown>): Promise<{ path: string; value: unknown; label: string }[] | { message: string }> {
+export async function setOption(
+  options: Record<string, unknown>,
+): Promise<{ path: string; value: unknown; label: string }[] | { message: string }> {
   const out: { path: string; value: unknown; label: string }[] = [];
   for (const raw of (options['set'] as string[] | undefined) ?? []) {
     const at = raw.indexOf('=');
@@ -339,12 +488,14 @@ export async function setOption(options: Record<string, unknown>): Promise<{ pat
   return out;
 }
 
-export const runsOption = (options: Record<string, unknown>): { runsDir?: string } => (options['runs'] ? { runsDir: String(options['runs']) } : {});
+export const runsOption = (options: Record<string, unknown>): { runsDir?: string } =>
+  options['runs'] ? { runsDir: String(options['runs']) } : {};
 export const backendAndRuns = (options: Record<string, unknown>): { backend?: BackendName; runsDir?: string } => ({
   ...(options['backend'] ? { backend: options['backend'] as BackendName } : {}),
   ...runsOption(options),
 });
-const dataOption = (options: Record<string, unknown>): { data?: string } => (options['data'] ? { data: String(options['data']) } : {});
+const dataOption = (options: Record<string, unknown>): { data?: string } =>
+  options['data'] ? { data: String(options['data']) } : {};
 
 /**
  * Diagnostics as the command line caused them: a problem with the backend
@@ -355,13 +506,26 @@ const dataOption = (options: Record<string, unknown>): { data?: string } => (opt
 export function atFlags(diagnostics: readonly Diagnostic[], options: Record<string, unknown>): Diagnostic[] {
   const backend = options['backend'];
   if (typeof backend !== 'string') return [...diagnostics];
-  return diagnostics.map((d) => (d.path.length === 1 && d.path[0] === 'backend'
-    ? { file: `--backend ${backend}`, path: [], severity: d.severity, message: d.message, ...(d.hint ? { hint: d.hint } : {}) }
-    : d));
+  return diagnostics.map((d) =>
+    d.path.length === 1 && d.path[0] === 'backend'
+      ? {
+          file: `--backend ${backend}`,
+          path: [],
+          severity: d.severity,
+          message: d.message,
+          ...(d.hint ? { hint: d.hint } : {}),
+        }
+      : d,
+  );
 }
 
 /** Problems on stderr (at the flags that caused them, given the command's `options`); with `json`, also as one `{ type: 'invalid' }` line on stdout, for machines. */
-export function failure(diagnostics: Parameters<typeof printDiagnostics>[0], print: Printer, json = false, options: Record<string, unknown> = {}): number {
+export function failure(
+  diagnostics: Parameters<typeof printDiagnostics>[0],
+  print: Printer,
+  json = false,
+  options: Record<string, unknown> = {},
+): number {
   diagnostics = atFlags(diagnostics, options);
   printDiagnostics(diagnostics, print);
   if (json) printLine(print.out, JSON.stringify({ type: 'invalid', diagnostics }));

@@ -5,10 +5,14 @@ import { terminalText } from './terminal-text.js';
 export function formatDataReport(report: DatasetReport): string {
   const splits = ['train', 'validation', 'test'] as const;
   const header = ['class', ...splits];
-  const rows = report.classNames.map((name, c) => [terminalText(name), ...splits.map((s) => String(report.counts[s][c] ?? 0))]);
+  const rows = report.classNames.map((name, c) => [
+    terminalText(name),
+    ...splits.map((s) => String(report.counts[s][c] ?? 0)),
+  ]);
   rows.push(['total', ...splits.map((s) => String(report.counts[s].reduce((a, b) => a + b, 0)))]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   const { width, height, examples } = report.sourceSize;
   const out = [
     `${report.format}: ${report.classNames.length} classes, dataset digest ${report.digest.slice(0, 12)}`,
@@ -21,16 +25,26 @@ export function formatDataReport(report: DatasetReport): string {
     `pixels: ${report.storage === 'memory' ? 'decoded once, held in memory' : 'decoded per batch (too many to hold in memory)'}`,
   ];
   if (report.skipped.length > 0) {
-    out.push('', `skipped (cannot be decoded): ${report.skipped.length}`, ...report.skipped.map((s) => `  ${terminalText(s.file)}: ${terminalText(s.reason)}`));
+    out.push(
+      '',
+      `skipped (cannot be decoded): ${report.skipped.length}`,
+      ...report.skipped.map((s) => `  ${terminalText(s.file)}: ${terminalText(s.reason)}`),
+    );
   }
   if (report.ignored.length > 0) {
     const reasons = new Map<string, number>();
     for (const s of report.ignored) reasons.set(terminalText(s.reason), (reasons.get(s.reason) ?? 0) + 1);
-    out.push('', `ignored: ${report.ignored.length} (${[...reasons].map(([reason, n]) => `${n} ${reason}`).join(', ')})`);
+    out.push(
+      '',
+      `ignored: ${report.ignored.length} (${[...reasons].map(([reason, n]) => `${n} ${reason}`).join(', ')})`,
+    );
   }
   if (report.imbalance.rareClasses.length > 0) {
-    out.push('', `warning: classes are imbalanced (largest/smallest training class = ${report.imbalance.ratio.toFixed(1)}); rare: ${report.imbalance.rareClasses.map(terminalText).join(', ')}`,
-      '  hint: set `limit.perClass` to even out the classes, or add examples of the rare ones');
+    out.push(
+      '',
+      `warning: classes are imbalanced (largest/smallest training class = ${report.imbalance.ratio.toFixed(1)}); rare: ${report.imbalance.rareClasses.map(terminalText).join(', ')}`,
+      '  hint: set `limit.perClass` to even out the classes, or add examples of the rare ones',
+    );
   }
   return out.join('\n');
 }

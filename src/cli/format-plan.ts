@@ -9,13 +9,14 @@ export function formatPlan(plan: Plan): string {
   const rows = plan.tasks.map((t) => [t.id, t.fingerprint.slice(0, 12), t.dependsOn.join(', ') || '–', t.description]);
   const header = ['task', 'fingerprint', 'after'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const features = plan.base.model === 'none'
-    ? 'none: there is no base, so the head trains on the image batches themselves'
-    : plan.stages.every((s) => s.trainable === 'base+head')
-    ? 'none: every stage trains base layers, so images run through the whole model'
-    : plan.features.mode === 'precompute'
-      ? `precomputed once with the frozen base (${(plan.features.bytes / 2 ** 20).toFixed(1)} MiB in memory), kept in the stage cache for later runs with the same data, base and pooling`
-      : `the base runs on every batch, so features cannot be cached: ${plan.features.reason}`;
+  const features =
+    plan.base.model === 'none'
+      ? 'none: there is no base, so the head trains on the image batches themselves'
+      : plan.stages.every((s) => s.trainable === 'base+head')
+        ? 'none: every stage trains base layers, so images run through the whole model'
+        : plan.features.mode === 'precompute'
+          ? `precomputed once with the frozen base (${(plan.features.bytes / 2 ** 20).toFixed(1)} MiB in memory), kept in the stage cache for later runs with the same data, base and pooling`
+          : `the base runs on every batch, so features cannot be cached: ${plan.features.reason}`;
   const stageLines = plan.stages.flatMap((stage) => {
     const share = `${stage.trainableParams.toLocaleString('en-US')} of ${stage.totalParams.toLocaleString('en-US')} weights learn`;
     const how = `    ${describeTraining(stage)}`;
@@ -35,8 +36,19 @@ export function formatPlan(plan: Plan): string {
     `features: ${features}`,
     `loss: ${plan.loss}`,
     `checkpoints: every ${plan.checkpoints.every} epoch(s), keep the last ${plan.checkpoints.keepLast}${plan.checkpoints.best ? ` and the best by ${plan.checkpoints.monitor} (${plan.checkpoints.mode})` : ''}`,
-    `pixels: ${plan.normalize.description}${plan.augment ? `; augmented: ${Object.entries(plan.augment).filter(([, v]) => v).map(([k, v]) => (v === true ? k : `${k} ${v}`)).join(', ')}` : ''}`,
-    ...(plan.baseline === 'scratch' ? ['baseline: the same architecture and stages from random initialisation (every layer trains, batch norm learns), recorded beside this run'] : []),
+    `pixels: ${plan.normalize.description}${
+      plan.augment
+        ? `; augmented: ${Object.entries(plan.augment)
+            .filter(([, v]) => v)
+            .map(([k, v]) => (v === true ? k : `${k} ${v}`))
+            .join(', ')}`
+        : ''
+    }`,
+    ...(plan.baseline === 'scratch'
+      ? [
+          'baseline: the same architecture and stages from random initialisation (every layer trains, batch norm learns), recorded beside this run',
+        ]
+      : []),
     'what learns:',
     ...stageLines,
   ];
@@ -56,7 +68,11 @@ export function formatPlan(plan: Plan): string {
  * the row instead, so no line passes TEXT_WIDTH.
  */
 function taskTable(header: string[], widths: number[], rows: string[][]): string[] {
-  const columns = (cells: string[]): string => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  const columns = (cells: string[]): string =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const besides = widths[0]! + 2 + widths[1]! + 2 + widths[2]! <= TEXT_WIDTH;
   const shown = besides ? 3 : 2;
   return [
@@ -75,11 +91,21 @@ function describeStrategy(strategy: NonNullable<Plan['strategy']>): string {
   const chosen = strategy.requested === 'auto' ? `auto → ${strategy.chosen}` : strategy.chosen;
   const m = strategy.measurement;
   const why = m
-    ? [`  ${m.sentence}`, `  linear probes (${m.sample.fit}/class fitted, ${m.sample.score}/class scored): ${m.probes.map((p) => `${p.cut} ${p.accuracy.toFixed(2)}`).join(', ')}`]
+    ? [
+        `  ${m.sentence}`,
+        `  linear probes (${m.sample.fit}/class fitted, ${m.sample.score}/class scored): ${m.probes.map((p) => `${p.cut} ${p.accuracy.toFixed(2)}`).join(', ')}`,
+      ]
     : [];
-  const filled = Object.keys(strategy.filled).length > 0
-    ? ['  it fills (keys written in the file win; copy these to pin or change them):', ...stringify(strategy.filled).trimEnd().split('\n').map((l) => `    ${l}`)]
-    : ['  the file writes every key it would fill'];
+  const filled =
+    Object.keys(strategy.filled).length > 0
+      ? [
+          '  it fills (keys written in the file win; copy these to pin or change them):',
+          ...stringify(strategy.filled)
+            .trimEnd()
+            .split('\n')
+            .map((l) => `    ${l}`),
+        ]
+      : ['  the file writes every key it would fill'];
   return [`strategy ${chosen}`, ...why, ...filled].join('\n');
 }
 
@@ -96,13 +122,20 @@ function describePrefix(stage: PlanStage): string {
 /** Optimizer, rates per parameter group, schedule and callbacks of one stage, in one line. */
 function describeTraining(stage: PlanStage): string {
   const { optimizer, parameterGroups: groups } = stage;
-  const rates = new Set(groups.map((g) => g.learningRate)).size === 1 ? `lr ${groups[0]!.learningRate}` : `lr ${groups.map((g) => `${g.name} ${g.learningRate}`).join(', ')} (one optimizer each)`;
+  const rates =
+    new Set(groups.map((g) => g.learningRate)).size === 1
+      ? `lr ${groups[0]!.learningRate}`
+      : `lr ${groups.map((g) => `${g.name} ${g.learningRate}`).join(', ')} (one optimizer each)`;
   const extras = [
     optimizer.momentum > 0 ? `momentum ${optimizer.momentum}${optimizer.nesterov ? ' nesterov' : ''}` : '',
     optimizer.weightDecay > 0 ? `weight decay ${optimizer.weightDecay}` : '',
     `schedule ${describeSchedule(stage.schedule)}`,
-    stage.earlyStopping ? `early stopping on ${stage.earlyStopping.monitor} (${stage.earlyStopping.mode}, patience ${stage.earlyStopping.patience}${stage.earlyStopping.restoreBest ? ', restore best' : ''})` : '',
-    stage.reduceLROnPlateau ? `lr ×${stage.reduceLROnPlateau.factor} on a ${stage.reduceLROnPlateau.monitor} plateau of ${stage.reduceLROnPlateau.patience} epoch(s)` : '',
+    stage.earlyStopping
+      ? `early stopping on ${stage.earlyStopping.monitor} (${stage.earlyStopping.mode}, patience ${stage.earlyStopping.patience}${stage.earlyStopping.restoreBest ? ', restore best' : ''})`
+      : '',
+    stage.reduceLROnPlateau
+      ? `lr ×${stage.reduceLROnPlateau.factor} on a ${stage.reduceLROnPlateau.monitor} plateau of ${stage.reduceLROnPlateau.patience} epoch(s)`
+      : '',
     stage.labelSmoothing > 0 ? `label smoothing ${stage.labelSmoothing}` : '',
     stage.classWeights ? `class weights ${stage.classWeights.map((w) => w.toFixed(3)).join(' ')}` : '',
   ].filter((s) => s !== '');
@@ -121,7 +154,14 @@ function layerRuns(layers: Plan['base']['layers'], trainable: ReadonlySet<string
       run.params += layer.params;
     } else runs.push({ first: layer.name, last: layer.name, count: 1, params: layer.params, learns });
   }
-  const rows = runs.map((r) => [r.learns ? 'trainable' : 'frozen', r.count === 1 ? r.first : `${r.first} … ${r.last}`, `${r.count} layer${r.count === 1 ? '' : 's'}`, `${r.params.toLocaleString('en-US')} weights`]);
+  const rows = runs.map((r) => [
+    r.learns ? 'trainable' : 'frozen',
+    r.count === 1 ? r.first : `${r.first} … ${r.last}`,
+    `${r.count} layer${r.count === 1 ? '' : 's'}`,
+    `${r.params.toLocaleString('en-US')} weights`,
+  ]);
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((cell, i) => (i === 3 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  '));
+  return rows.map((row) =>
+    row.map((cell, i) => (i === 3 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  '),
+  );
 }

@@ -26,7 +26,8 @@ export function formatComparison(c: Comparison): string {
     const text = v === undefined ? '–' : typeof v === 'number' ? String(Number(v.toPrecision(6))) : JSON.stringify(v);
     return text.length > 60 ? `${text.slice(0, 59)}…` : text;
   };
-  const num = (v: number | null, digits = 4): string => (v === null ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(digits));
+  const num = (v: number | null, digits = 4): string =>
+    v === null ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(digits);
   const header = ['', ...c.runs.map((r) => `${r.pipeline}/${r.id}`)];
   const rows: string[][] = [
     ['status', ...c.runs.map((r) => r.status)],
@@ -37,7 +38,8 @@ export function formatComparison(c: Comparison): string {
   const stageRows = c.stages.map((s) => [`${s.stage} ${s.metric}`, ...s.values.map((v) => num(v))]);
   const configRows = c.config.map((d) => [d.path, ...d.values.map(show)]);
   const table = alignColumns([header, ...rows, ...stageRows, ...configRows]);
-  if (table.some((l) => l.length > TEXT_WIDTH)) return verticalComparison(c, header.slice(1), rows, stageRows, configRows, configTitleOf(c));
+  if (table.some((l) => l.length > TEXT_WIDTH))
+    return verticalComparison(c, header.slice(1), rows, stageRows, configRows, configTitleOf(c));
   const [headerLine, ...lines] = table;
   const top = lines.slice(0, rows.length);
   const stageLines = lines.slice(rows.length, rows.length + stageRows.length);
@@ -57,11 +59,25 @@ export function formatComparison(c: Comparison): string {
 }
 
 const configTitleOf = (c: Comparison): string =>
-  c.config.length > 0 ? `config differences (${c.config.length}):` : c.complete ? 'config: identical' : 'config: no differences among the runs whose configuration could be read';
+  c.config.length > 0
+    ? `config differences (${c.config.length}):`
+    : c.complete
+      ? 'config: identical'
+      : 'config: no differences among the runs whose configuration could be read';
 
 /** Too many runs, or values too long, for columns within TEXT_WIDTH: each row as a heading with one line per run. */
-function verticalComparison(c: Comparison, names: string[], rows: string[][], stageRows: string[][], configRows: string[][], configTitle: string): string {
-  const block = ([label, ...values]: string[]): string[] => [`${label}:`, ...values.flatMap((v, i) => wrapParagraph(`  ${names[i]}  ${v}`, TEXT_WIDTH, 4))];
+function verticalComparison(
+  c: Comparison,
+  names: string[],
+  rows: string[][],
+  stageRows: string[][],
+  configRows: string[][],
+  configTitle: string,
+): string {
+  const block = ([label, ...values]: string[]): string[] => [
+    `${label}:`,
+    ...values.flatMap((v, i) => wrapParagraph(`  ${names[i]}  ${v}`, TEXT_WIDTH, 4)),
+  ];
   return [
     ...rows.flatMap(block),
     '',
@@ -81,7 +97,10 @@ export function formatPrediction(p: Prediction): string {
 
 /** `tlpipe explain`: an image, its most likely classes, and each map's overlay PNG. */
 export function formatExplanation(e: Explanation, shownPath: (file: string) => string): string {
-  const maps = e.maps.map((m) => `  ${m.why === 'predicted' ? 'predicted' : 'asked'} ${terminalText(m.label)}: ${m.overlay ? terminalText(shownPath(m.overlay)) : '–'}`);
+  const maps = e.maps.map(
+    (m) =>
+      `  ${m.why === 'predicted' ? 'predicted' : 'asked'} ${terminalText(m.label)}: ${m.overlay ? terminalText(shownPath(m.overlay)) : '–'}`,
+  );
   return [formatPrediction(e), ...maps].join('\n');
 }
 
@@ -93,7 +112,10 @@ export function formatEvaluated(run: string, evaluation: Evaluation): string {
 /** The metrics as a person reads them: headline numbers, a per-class table, the confusion matrix, the worst examples. */
 export function formatEvaluation({ metrics, classNames }: Evaluation): string {
   const pct = (v: number): string => v.toFixed(4);
-  const topK = Object.entries(metrics.topK).filter(([k]) => k !== 'top1').map(([k, v]) => `${k.replace('top', 'top-')} ${pct(v)}`).join('  ');
+  const topK = Object.entries(metrics.topK)
+    .filter(([k]) => k !== 'top1')
+    .map(([k, v]) => `${k.replace('top', 'top-')} ${pct(v)}`)
+    .join('  ');
   // Class names come from the model's labels.json: shown escaped, and measured as shown.
   const shown = classNames.map(terminalText);
   const width = Math.max(5, ...shown.map((n) => n.length));
@@ -102,7 +124,9 @@ export function formatEvaluation({ metrics, classNames }: Evaluation): string {
     return `  ${shown[i]!.padEnd(width)}  ${pct(m.precision)}     ${pct(m.recall)}  ${pct(m.f1)}  ${String(m.support).padStart(7)}`;
   });
   const cell = Math.max(4, ...metrics.confusionMatrix.flat().map((v) => String(v).length));
-  const matrix = metrics.confusionMatrix.map((row, i) => `  ${shown[i]!.padEnd(width)}  ${row.map((v) => String(v).padStart(cell)).join(' ')}`);
+  const matrix = metrics.confusionMatrix.map(
+    (row, i) => `  ${shown[i]!.padEnd(width)}  ${row.map((v) => String(v).padStart(cell)).join(' ')}`,
+  );
   return [
     `accuracy ${pct(metrics.accuracy)}  loss ${pct(metrics.loss)}  ${topK}  (${metrics.examples} examples)`,
     '',
@@ -113,7 +137,12 @@ export function formatEvaluation({ metrics, classNames }: Evaluation): string {
     ...matrix,
     '',
     'most wrong (lowest probability of the true class):',
-    ...metrics.worst.slice(0, 10).map((w) => `  ${terminalText(w.example)}: ${terminalText(w.actual)} → ${terminalText(w.predicted)} (p(actual) ${w.probabilityOfActual.toFixed(3)})`),
+    ...metrics.worst
+      .slice(0, 10)
+      .map(
+        (w) =>
+          `  ${terminalText(w.example)}: ${terminalText(w.actual)} → ${terminalText(w.predicted)} (p(actual) ${w.probabilityOfActual.toFixed(3)})`,
+      ),
   ].join('\n');
 }
 
@@ -132,8 +161,13 @@ export function formatModels(zoo: ZooListing[]): string {
   const header = ['model', 'source', 'input', 'cut', 'layers', 'weights', 'normalize', 'load'];
   return [
     ...fitColumns([header, ...rows]),
-    ...zoo.flatMap((m) => ['', ...wrapParagraph(`${m.name}: ${m.description}${m.url && !m.available ? ` (${m.url})` : ''}`)]),
+    ...zoo.flatMap((m) => [
+      '',
+      ...wrapParagraph(`${m.name}: ${m.description}${m.url && !m.available ? ` (${m.url})` : ''}`),
+    ]),
     '',
-    ...wrapParagraph("Any tfjs LayersModel works too: base.model: path/to/model.json, or run:<pipeline> for an earlier run's model."),
+    ...wrapParagraph(
+      "Any tfjs LayersModel works too: base.model: path/to/model.json, or run:<pipeline> for an earlier run's model.",
+    ),
   ].join('\n');
 }

@@ -13,11 +13,20 @@ export function formatSettings(rows: readonly SettingRow[], testSuite: readonly 
   const all = [...rows, ...testSuite];
   const nameWidth = Math.max(...all.map((r) => r.name.length));
   const defaultWidth = Math.max(...all.map((r) => r.default.length));
-  const table = (group: readonly Omit<SettingRow, 'for'>[]): string[] => fitColumns([['variable', 'default', 'what it sets'], ...group.map((r) => [r.name, r.default, r.description])]
-    .map(([name, shown, description]) => [`  ${name!.padEnd(nameWidth)}`, shown!.padEnd(defaultWidth), description!]));
-  const sections = (Object.keys(GROUPS) as SettingAudience[]).map((audience) => [GROUPS[audience], ...table(rows.filter((r) => r.for === audience))].join('\n'));
+  const table = (group: readonly Omit<SettingRow, 'for'>[]): string[] =>
+    fitColumns(
+      [['variable', 'default', 'what it sets'], ...group.map((r) => [r.name, r.default, r.description])].map(
+        ([name, shown, description]) => [`  ${name!.padEnd(nameWidth)}`, shown!.padEnd(defaultWidth), description!],
+      ),
+    );
+  const sections = (Object.keys(GROUPS) as SettingAudience[]).map((audience) =>
+    [GROUPS[audience], ...table(rows.filter((r) => r.for === audience))].join('\n'),
+  );
   return [
-    wrapText('Environment variables tlpipe reads. Unset or empty means the default; a value a variable does not take is an error (exit 2) before a command starts.', TEXT_WIDTH).join('\n'),
+    wrapText(
+      'Environment variables tlpipe reads. Unset or empty means the default; a value a variable does not take is an error (exit 2) before a command starts.',
+      TEXT_WIDTH,
+    ).join('\n'),
     ...sections,
     ["Read only by tlpipe's own test suite (test/, .ci/run):", ...table(testSuite)].join('\n'),
   ].join('\n\n');

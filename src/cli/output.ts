@@ -30,7 +30,12 @@ export function printDiagnostics(diagnostics: readonly Diagnostic[], print: Prin
  * stops at its next batch, marked interrupted — and a second quits at once;
  * at any other time the CLI quits at once with 130, having written nothing.
  */
-const interruption = { controller: undefined as AbortController | undefined, stops: 0, onStop: undefined as ((signal: NodeJS.Signals) => void) | undefined, finished: false };
+const interruption = {
+  controller: undefined as AbortController | undefined,
+  stops: 0,
+  onStop: undefined as ((signal: NodeJS.Signals) => void) | undefined,
+  finished: false,
+};
 
 /** The command's work is done and its outcome printed: a signal from now on changes nothing, and the CLI exits with the command's code. */
 export function commandFinished(): void {
@@ -54,7 +59,10 @@ export function handleSignals(print: Printer): void {
 }
 
 /** The signal that stops the run `work` starts; `onStop` says what stopping means (watch says it its own way). */
-export async function whileRunning<T>(work: (signal: AbortSignal) => Promise<T>, onStop?: (signal: NodeJS.Signals) => void): Promise<T> {
+export async function whileRunning<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  onStop?: (signal: NodeJS.Signals) => void,
+): Promise<T> {
   interruption.controller = new AbortController();
   interruption.stops = 0;
   interruption.onStop = onStop;

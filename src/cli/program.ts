@@ -25,7 +25,11 @@ function program(print: Printer, setExit: (code: number) => void): Command {
     .addHelpCommand(false)
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ writeOut: print.out, writeErr: print.err, outputError: (text, write) => write(`tlpipe: ${text}`) })
+    .configureOutput({
+      writeOut: print.out,
+      writeErr: print.err,
+      outputError: (text, write) => write(`tlpipe: ${text}`),
+    })
     .addOption(new Option('--help-env', 'list the TLPIPE_* environment variables: their defaults and what they set'))
     .addHelpText('after', EPILOG);
   // Printed as --version is: it ends parsing, with exit code 0.
@@ -44,7 +48,11 @@ function command(spec: CommandSpec, print: Printer, setExit: (code: number) => v
     .helpOption('-h, --help', 'show this help')
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ writeOut: print.out, writeErr: print.err, outputError: (text, write) => write(`tlpipe: ${text}`) });
+    .configureOutput({
+      writeOut: print.out,
+      writeErr: print.err,
+      outputError: (text, write) => write(`tlpipe: ${text}`),
+    });
   for (const arg of spec.args) cmd.argument(arg.syntax, arg.description);
   for (const o of spec.options) {
     const option = new Option(o.flags, o.description);
@@ -55,7 +63,9 @@ function command(spec: CommandSpec, print: Printer, setExit: (code: number) => v
   cmd.action(async (...values: unknown[]) => {
     // commander passes the arguments, then the options object, then the command.
     const options = values[values.length - 2] as Record<string, unknown>;
-    const positional = values.slice(0, spec.args.length).flatMap((v) => (v === undefined ? [] : Array.isArray(v) ? (v as string[]) : [String(v)]));
+    const positional = values
+      .slice(0, spec.args.length)
+      .flatMap((v) => (v === undefined ? [] : Array.isArray(v) ? (v as string[]) : [String(v)]));
     setExit(environmentUsable(print) ? await spec.run({ positional, options }, print) : EXIT.usage);
   });
   return cmd;
@@ -110,7 +120,10 @@ export function runBin(argv: readonly string[]): void {
     },
     (error: unknown) => {
       // Not a user error: those are data and were printed. This is a bug.
-      printLine(processPrinter.err, `tlpipe: internal error (a bug; please report it): ${(error as Error).stack ?? String(error)}`);
+      printLine(
+        processPrinter.err,
+        `tlpipe: internal error (a bug; please report it): ${(error as Error).stack ?? String(error)}`,
+      );
       commandFinished();
       process.exit(EXIT.failed);
     },

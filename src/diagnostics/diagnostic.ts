@@ -66,7 +66,10 @@ export function excerpt(line: string, column: number): { text: string; caret: nu
   const start = Math.max(0, Math.min(column - MAX_ECHOED_LINE / 3, line.length - MAX_ECHOED_LINE));
   const end = Math.min(line.length, start + MAX_ECHOED_LINE);
   const head = start > 0 ? '…' : '';
-  return { text: `${head}${line.slice(start, end)}${end < line.length ? '…' : ''}`, caret: column - start + head.length };
+  return {
+    text: `${head}${line.slice(start, end)}${end < line.length ? '…' : ''}`,
+    caret: column - start + head.length,
+  };
 }
 
 export function byPosition(a: Diagnostic, b: Diagnostic): number {

@@ -17,6 +17,12 @@ export class UserError extends Error {
   }
 
   toDiagnostic(file: string): Diagnostic {
-    return { file, path: this.path, message: this.message, ...(this.hint ? { hint: this.hint } : {}), severity: 'error' };
+    return {
+      file,
+      path: this.path,
+      message: this.message,
+      ...(this.hint ? { hint: this.hint } : {}),
+      severity: 'error',
+    };
   }
 }

@@ -47,7 +47,15 @@ export type EngineEvent =
   // `at`: a fine-tuning stage's frozen prefix, by the layer it ends at; absent: the base's features for the head.
   | { type: 'features-start'; split: string; total: number; at?: string }
   | { type: 'features-progress'; split: string; done: number; total: number; at?: string }
-  | { type: 'features-end'; split: string; total: number; seconds: number; imagesPerSecond: number; at?: string; /** Worker threads that computed them (absent: this thread). */ workers?: number }
+  | {
+      type: 'features-end';
+      split: string;
+      total: number;
+      seconds: number;
+      imagesPerSecond: number;
+      at?: string;
+      /** Worker threads that computed them (absent: this thread). */ workers?: number;
+    }
   | { type: 'features-reused'; split: string; total: number; at?: string }
   | { type: 'stage-reused'; stage: string; epochs: number }
   | { type: 'stage-start'; stage: string; index: number; epochs: number; firstEpoch: number }
@@ -59,7 +67,20 @@ export type EngineEvent =
   | { type: 'baseline-start'; epochs: number }
   | { type: 'baseline-epoch-end'; metrics: EpochMetrics }
   | { type: 'baseline-end'; test?: TestMetrics }
-  | { type: 'export-end'; dir: string; verified: boolean; maxAbsDifference: number; quantized?: { dtype: 'uint8' | 'float16'; dir: string; weightBytes: number; floatWeightBytes: number; maxAbsDifference: number; test?: { accuracy: number; loss: number } } }
+  | {
+      type: 'export-end';
+      dir: string;
+      verified: boolean;
+      maxAbsDifference: number;
+      quantized?: {
+        dtype: 'uint8' | 'float16';
+        dir: string;
+        weightBytes: number;
+        floatWeightBytes: number;
+        maxAbsDifference: number;
+        test?: { accuracy: number; loss: number };
+      };
+    }
   | { type: 'log'; level: 'info' | 'warn'; message: string }
   /** `strategy: auto` starts measuring (before the run starts: it decides the plan); it takes seconds, so it is said. */
   | { type: 'strategy-probe-start'; model: string; cuts: string[]; examples: number }

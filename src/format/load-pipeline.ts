@@ -44,10 +44,22 @@ export function loadPipeline(file: string, options: LoadOptions = {}): Result<Lo
   let text: string;
   try {
     const stats = statSync(file);
-    if (stats.isDirectory()) return fail({ file: displayName, path: [], severity: 'error', message: 'is a directory, not a pipeline file' });
-    if (!stats.isFile()) return fail({ file: displayName, path: [], severity: 'error', message: 'is not a regular file (a pipe, socket or device), not a pipeline file' });
+    if (stats.isDirectory())
+      return fail({ file: displayName, path: [], severity: 'error', message: 'is a directory, not a pipeline file' });
+    if (!stats.isFile())
+      return fail({
+        file: displayName,
+        path: [],
+        severity: 'error',
+        message: 'is not a regular file (a pipe, socket or device), not a pipeline file',
+      });
     if (stats.size > MAX_PIPELINE_BYTES) {
-      return fail({ file: displayName, path: [], severity: 'error', message: `file is ${stats.size} bytes; a pipeline file is at most ${MAX_PIPELINE_BYTES}` });
+      return fail({
+        file: displayName,
+        path: [],
+        severity: 'error',
+        message: `file is ${stats.size} bytes; a pipeline file is at most ${MAX_PIPELINE_BYTES}`,
+      });
     }
     text = readFileSync(file).toString('utf8');
   } catch (error) {
@@ -102,9 +114,18 @@ function tooDeep(text: string): { line: number; col: number; sourceLine: string 
   return undefined;
 }
 
-function place(text: string, line: number, lineStart: number, offset: number): { line: number; col: number; sourceLine: string } {
+function place(
+  text: string,
+  line: number,
+  lineStart: number,
+  offset: number,
+): { line: number; col: number; sourceLine: string } {
   const end = text.indexOf('\n', lineStart);
-  return { line, col: offset - lineStart + 1, sourceLine: text.slice(lineStart, end < 0 ? undefined : end).slice(0, 200) };
+  return {
+    line,
+    col: offset - lineStart + 1,
+    sourceLine: text.slice(lineStart, end < 0 ? undefined : end).slice(0, 200),
+  };
 }
 
 /**
@@ -116,16 +137,32 @@ export function loadPipelineText(file: string, text: string, options: LoadOption
   const displayName = options.displayName ?? file;
   // Bounded work for any input: a pipeline is a few KiB.
   if (text.length > MAX_PIPELINE_BYTES) {
-    return fail({ file: displayName, path: [], severity: 'error', message: `the text is ${text.length} characters; a pipeline file is at most ${MAX_PIPELINE_BYTES}` });
+    return fail({
+      file: displayName,
+      path: [],
+      severity: 'error',
+      message: `the text is ${text.length} characters; a pipeline file is at most ${MAX_PIPELINE_BYTES}`,
+    });
   }
   if (text.includes('\u0000')) {
-    return fail({ file: displayName, path: [], severity: 'error', message: 'this is a binary file, not a YAML pipeline' });
+    return fail({
+      file: displayName,
+      path: [],
+      severity: 'error',
+      message: 'this is a binary file, not a YAML pipeline',
+    });
   }
   const deep = tooDeep(text);
   if (deep) {
     return fail({
-      file: displayName, line: deep.line, col: deep.col, sourceLine: deep.sourceLine, path: [], severity: 'error',
-      message: `nested more than ${MAX_NESTING} levels deep`, hint: 'a pipeline nests a few levels; look for unclosed [ or { above this point',
+      file: displayName,
+      line: deep.line,
+      col: deep.col,
+      sourceLine: deep.sourceLine,
+      path: [],
+      severity: 'error',
+      message: `nested more than ${MAX_NESTING} levels deep`,
+      hint: 'a pipeline nests a few levels; look for unclosed [ or { above this point',
     });
   }
   const source = new SourceFile(displayName, text);
@@ -135,7 +172,9 @@ export function loadPipelineText(file: string, text: string, options: LoadOption
 
   const overrides = options.overrides ?? [];
   if (overrides.length > 0) {
-    const { applied, problems } = applyOverrides(source.document, overrides, displayName, (at, d) => source.at({ path: at, key: true }, d));
+    const { applied, problems } = applyOverrides(source.document, overrides, displayName, (at, d) =>
+      source.at({ path: at, key: true }, d),
+    );
     if (problems.length > 0) return fail(...problems);
     source.overrides = applied;
   }
@@ -144,14 +183,26 @@ export function loadPipelineText(file: string, text: string, options: LoadOption
   try {
     data = source.toJS();
   } catch (error) {
-    return fail({ file: displayName, path: [], severity: 'error', message: (error as Error).message, hint: 'write the values out instead of repeating aliases' });
+    return fail({
+      file: displayName,
+      path: [],
+      severity: 'error',
+      message: (error as Error).message,
+      hint: 'write the values out instead of repeating aliases',
+    });
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    return fail(source.at({ offset: 0 }, {
-      path: [], severity: 'error',
-      message: 'a pipeline file is a YAML mapping (key: value lines)',
-      hint: 'start from pipelines/quickstart.yaml',
-    }));
+    return fail(
+      source.at(
+        { offset: 0 },
+        {
+          path: [],
+          severity: 'error',
+          message: 'a pipeline file is a YAML mapping (key: value lines)',
+          hint: 'start from pipelines/quickstart.yaml',
+        },
+      ),
+    );
   }
 
   const schemaErrors = validateAgainstSchema(source, data);
@@ -166,7 +217,17 @@ export function loadPipelineText(file: string, text: string, options: LoadOption
   const checked = checkSpec(spec, source);
   if (checked.errors.length > 0) return fail(...checked.errors);
   const warnings = [...syntax, ...fileFindings, ...checked.warnings].sort(byPosition);
-  return { ok: true, value: { spec, source, written, ...(strategyChoices ? { strategyChoices } : {}), text: overrides.length > 0 ? source.document.toString() : text }, warnings };
+  return {
+    ok: true,
+    value: {
+      spec,
+      source,
+      written,
+      ...(strategyChoices ? { strategyChoices } : {}),
+      text: overrides.length > 0 ? source.document.toString() : text,
+    },
+    warnings,
+  };
 }
 
 /**
@@ -177,12 +238,18 @@ export function loadPipelineText(file: string, text: string, options: LoadOption
  */
 function checkSpec(spec: PipelineSpec, source: SourceFile): { errors: Diagnostic[]; warnings: Diagnostic[] } {
   const findings = SPEC_RULES.flatMap((rule) => rule(spec)).map((f) => placeFinding(source, f));
-  return { errors: findings.filter((d) => d.severity === 'error'), warnings: findings.filter((d) => d.severity === 'warning') };
+  return {
+    errors: findings.filter((d) => d.severity === 'error'),
+    warnings: findings.filter((d) => d.severity === 'warning'),
+  };
 }
 
 function placeFinding(source: SourceFile, f: RuleFinding): Diagnostic {
   const place = f.locateAt ? source.firstWritten([f.path, ...f.locateAt]) : f.path;
-  return source.at({ path: place, key: f.key ?? false }, { path: place, message: f.message, ...(f.hint ? { hint: f.hint } : {}), severity: f.severity ?? 'error' });
+  return source.at(
+    { path: place, key: f.key ?? false },
+    { path: place, message: f.message, ...(f.hint ? { hint: f.hint } : {}), severity: f.severity ?? 'error' },
+  );
 }
 
 function fail(...diagnostics: Diagnostic[]): { ok: false; diagnostics: Diagnostic[] } {
@@ -192,10 +259,18 @@ function fail(...diagnostics: Diagnostic[]): { ok: false; diagnostics: Diagnosti
 function fileError(file: string, error: unknown): Diagnostic {
   const code = (error as NodeJS.ErrnoException).code;
   const message =
-    code === 'ENOENT' ? 'no such file'
-    : code === 'EISDIR' ? 'is a directory, not a pipeline file'
-    : code === 'EACCES' ? 'permission denied'
-    : (error as Error).message;
-  return { file, path: [], severity: 'error', message, hint: code === 'ENOENT' ? 'check the path; pipelines/quickstart.yaml is an example' : undefined };
+    code === 'ENOENT'
+      ? 'no such file'
+      : code === 'EISDIR'
+        ? 'is a directory, not a pipeline file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : (error as Error).message;
+  return {
+    file,
+    path: [],
+    severity: 'error',
+    message,
+    hint: code === 'ENOENT' ? 'check the path; pipelines/quickstart.yaml is an example' : undefined,
+  };
 }
-

@@ -59,11 +59,18 @@ export function applyOverrides(
   for (const override of overrides) {
     const fail = (message: string, hint?: string): void => {
       const problem = { path: [], severity: 'error' as const, message, ...(hint ? { hint } : {}) };
-      problems.push(override.at && placeAt ? placeAt(override.at, { ...problem, message: `${message} (in ${override.label})` }) : { file: override.label, ...problem });
+      problems.push(
+        override.at && placeAt
+          ? placeAt(override.at, { ...problem, message: `${message} (in ${override.label})` })
+          : { file: override.label, ...problem },
+      );
     };
     const path = parseKeyPath(override.path);
     if (!path) {
-      fail(`\`${override.path}\` is not a key path`, 'write keys with dots and list items with [n], e.g. train.stages[0].epochs');
+      fail(
+        `\`${override.path}\` is not a key path`,
+        'write keys with dots and list items with [n], e.g. train.stages[0].epochs',
+      );
       continue;
     }
     const reason = unreachable(document, path);
@@ -84,12 +91,15 @@ function unreachable(document: Document.Parsed, path: KeyPath): string | undefin
     if (node === null || node === undefined) {
       // The rest is created: a new list starts at its first item.
       const index = path.slice(depth).find((p) => typeof p === 'number' && p !== 0);
-      return index === undefined ? undefined : `${formatKeyPath(path.slice(0, depth))} does not exist; an override can create a list only from its first item, [0]`;
+      return index === undefined
+        ? undefined
+        : `${formatKeyPath(path.slice(0, depth))} does not exist; an override can create a list only from its first item, [0]`;
     }
     const at = formatKeyPath(path.slice(0, depth));
     if (typeof part === 'number') {
       if (!isSeq(node)) return `${at} is not a list`;
-      if (part > node.items.length) return `${at} has ${node.items.length} item(s); an override can change one or add the next`;
+      if (part > node.items.length)
+        return `${at} has ${node.items.length} item(s); an override can change one or add the next`;
     } else if (!isMap(node)) {
       return `${at === '(top level)' ? 'the file' : at} is not a mapping`;
     }

@@ -3,17 +3,35 @@ import { Value } from '@sinclair/typebox/value';
 import { PipelineFileSchema } from './schema.js';
 import { expandStrategy, NAMED_STRATEGIES, type NamedStrategy, type StrategyChoices } from './strategy.js';
 import type {
-  AugmentSpec, CheckpointSpec, DatasetCommon, DatasetSpec, EarlyStoppingSpec, HeadLayerSpec, IdxFiles, MonitorName, MonitorSpec, NormalizeSpec,
-  OptimizerSpec, PipelineFile, PipelineSpec, PlateauSpec, ScheduleSpec, StageAsWritten,
+  AugmentSpec,
+  CheckpointSpec,
+  DatasetCommon,
+  DatasetSpec,
+  EarlyStoppingSpec,
+  HeadLayerSpec,
+  IdxFiles,
+  MonitorName,
+  MonitorSpec,
+  NormalizeSpec,
+  OptimizerSpec,
+  PipelineFile,
+  PipelineSpec,
+  PlateauSpec,
+  ScheduleSpec,
+  StageAsWritten,
 } from './types.js';
 import { NORMALIZE_PRESETS, ZOO, type NormalizePreset } from './zoo-catalog.js';
 
 /** Formats whose images are pixel arrays, not image files. */
-export const isArrayFormat = (format: PipelineFile['dataset']['format']): boolean => format === 'mnist' || format === 'idx';
+export const isArrayFormat = (format: PipelineFile['dataset']['format']): boolean =>
+  format === 'mnist' || format === 'idx';
 
 /** A base given as a path (not a zoo name): a model.json on disk. */
 export const isModelPath = (model: string | undefined): boolean =>
-  model !== undefined && !model.startsWith('run:') && !/^https?:\/\//.test(model) && (model.endsWith('.json') || model.includes('/'));
+  model !== undefined &&
+  !model.startsWith('run:') &&
+  !/^https?:\/\//.test(model) &&
+  (model.endsWith('.json') || model.includes('/'));
 
 /** `run:<pipeline>` or `run:<pipeline>/<NNNN>[-<fp8>]`: the exported model of an earlier run. */
 export function parseRunRef(model: string | undefined): { pipeline: string; id?: string } | undefined {
@@ -31,7 +49,10 @@ export const isModelUrl = (model: string | undefined): boolean => model !== unde
  */
 export function nameFromFile(file: string): string {
   const stem = path.basename(file).replace(/\.[^.]*$/, '');
-  const safe = stem.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  const safe = stem
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 64);
   return safe === '' ? 'pipeline' : safe;
 }
 
@@ -42,7 +63,11 @@ type Defaulted = PipelineFile & {
   base: NonNullable<PipelineFile['base']> & { model: string };
   baseline: 'none' | 'scratch';
   export: { quantize: 'none' | 'uint8' | 'float16'; demoPage?: boolean };
-  train: NonNullable<PipelineFile['train']> & { batchSize: number; classWeights: 'none' | 'balanced'; checkpoints: NonNullable<NonNullable<PipelineFile['train']>['checkpoints']> };
+  train: NonNullable<PipelineFile['train']> & {
+    batchSize: number;
+    classWeights: 'none' | 'balanced';
+    checkpoints: NonNullable<NonNullable<PipelineFile['train']>['checkpoints']>;
+  };
 };
 
 /**
@@ -54,7 +79,10 @@ type Defaulted = PipelineFile & {
  * file has passed the schema and the file rules. For `strategy: auto`,
  * also the keys each named strategy would fill. Pure.
  */
-export function resolvePipeline(file: string, written: PipelineFile): { spec: PipelineSpec; strategyChoices?: StrategyChoices } {
+export function resolvePipeline(
+  file: string,
+  written: PipelineFile,
+): { spec: PipelineSpec; strategyChoices?: StrategyChoices } {
   if (written.strategy !== 'auto') return { spec: resolveWith(file, written, written.strategy) };
   // `auto` is head-only until measured (what `tlpipe validate` checks); the keys of every named strategy are
   // resolved now, so that the planner's choice, once measured, is a pick and not a second resolution.
@@ -62,7 +90,9 @@ export function resolvePipeline(file: string, written: PipelineFile): { spec: Pi
     const spec = resolveWith(file, written, strategy);
     return { freeze: spec.freeze, stages: spec.train.stages };
   };
-  const strategyChoices = Object.fromEntries(NAMED_STRATEGIES.map((strategy) => [strategy, choice(strategy)])) as Record<NamedStrategy, StrategyChoices[NamedStrategy]>;
+  const strategyChoices = Object.fromEntries(
+    NAMED_STRATEGIES.map((strategy) => [strategy, choice(strategy)]),
+  ) as Record<NamedStrategy, StrategyChoices[NamedStrategy]>;
   return { spec: resolveWith(file, written, 'head-only'), strategyChoices };
 }
 
@@ -70,12 +100,17 @@ export function resolvePipeline(file: string, written: PipelineFile): { spec: Pi
 function resolveWith(file: string, written: PipelineFile, strategy: NamedStrategy | undefined): PipelineSpec {
   const requested = written.strategy;
   const expanded = strategy ? expandStrategy(written, strategy) : undefined;
-  const f = Value.Default(PipelineFileSchema, structuredClone(expanded?.file ?? written)) as Defaulted & { train: { stages: StageAsWritten[] } };
+  const f = Value.Default(PipelineFileSchema, structuredClone(expanded?.file ?? written)) as Defaulted & {
+    train: { stages: StageAsWritten[] };
+  };
   const absolute = path.resolve(file);
   const dir = path.dirname(absolute);
   const model = f.base.model;
   const zoo = ZOO[model];
-  const d = f.dataset as Required<Pick<PipelineFile['dataset'], 'limit' | 'validation' | 'image' | 'labelColumn' | 'imageColumn' | 'onBadFile'>> & PipelineFile['dataset'];
+  const d = f.dataset as Required<
+    Pick<PipelineFile['dataset'], 'limit' | 'validation' | 'image' | 'labelColumn' | 'imageColumn' | 'onBadFile'>
+  > &
+    PipelineFile['dataset'];
   const augment = resolveAugment(d.augment as AugmentSpec | undefined);
   const common: DatasetCommon = {
     ...(d.classNames ? { classNames: d.classNames } : {}),
@@ -83,7 +118,11 @@ function resolveWith(file: string, written: PipelineFile, strategy: NamedStrateg
     limit: { ...d.limit },
     validation: d.validation,
     // IDX arrays are stretched (they carry no aspect ratio worth keeping); photos are cropped.
-    image: { size: d.image.size ?? f.base.inputSize ?? [96, 96], channels: d.image.channels ?? 3, fit: d.image.fit ?? (isArrayFormat(d.format) ? 'fill' : 'cover') },
+    image: {
+      size: d.image.size ?? f.base.inputSize ?? [96, 96],
+      channels: d.image.channels ?? 3,
+      fit: d.image.fit ?? (isArrayFormat(d.format) ? 'fill' : 'cover'),
+    },
   };
   const run = parseRunRef(model);
   return {
@@ -107,7 +146,10 @@ function resolveWith(file: string, written: PipelineFile, strategy: NamedStrateg
     head: f.head.map(resolveHeadLayer),
     ...(requested && strategy ? { strategy: { requested, chosen: strategy, filled: expanded!.filled } } : {}),
     baseline: f.baseline,
-    export: { quantize: f.export.quantize ?? 'none', ...(f.export.demoPage !== undefined ? { demoPage: f.export.demoPage } : {}) },
+    export: {
+      quantize: f.export.quantize ?? 'none',
+      ...(f.export.demoPage !== undefined ? { demoPage: f.export.demoPage } : {}),
+    },
     train: {
       batchSize: f.train.batchSize,
       checkpoints: resolveCheckpoints(f.train.checkpoints, hasValidation(common.validation)),
@@ -117,8 +159,12 @@ function resolveWith(file: string, written: PipelineFile, strategy: NamedStrateg
         batchSize: s.batchSize ?? f.train.batchSize,
         optimizer: resolveOptimizer(s.optimizer as Required<NonNullable<StageAsWritten['optimizer']>>),
         schedule: resolveSchedule(s.schedule),
-        ...(s.earlyStopping ? { earlyStopping: withMode(s.earlyStopping as Omit<EarlyStoppingSpec, 'mode'> & { mode: Mode }) } : {}),
-        ...(s.reduceLROnPlateau ? { reduceLROnPlateau: withMode(s.reduceLROnPlateau as Omit<PlateauSpec, 'mode'> & { mode: Mode }) } : {}),
+        ...(s.earlyStopping
+          ? { earlyStopping: withMode(s.earlyStopping as Omit<EarlyStoppingSpec, 'mode'> & { mode: Mode }) }
+          : {}),
+        ...(s.reduceLROnPlateau
+          ? { reduceLROnPlateau: withMode(s.reduceLROnPlateau as Omit<PlateauSpec, 'mode'> & { mode: Mode }) }
+          : {}),
         classWeights: s.classWeights ?? f.train.classWeights,
         labelSmoothing: s.labelSmoothing!,
         unfreeze: s.unfreeze ?? [],
@@ -154,9 +200,18 @@ export function resolveSchedule(written: StageAsWritten['schedule']): ScheduleSp
     case 'exponential':
       return { type: 'exponential', factor: written!.factor ?? 0.9 };
     case 'cosine':
-      return { type: 'cosine', warmupEpochs: written!.warmupEpochs ?? 0, minLearningRate: written!.minLearningRate ?? 0 };
+      return {
+        type: 'cosine',
+        warmupEpochs: written!.warmupEpochs ?? 0,
+        minLearningRate: written!.minLearningRate ?? 0,
+      };
     case 'oneCycle':
-      return { type: 'oneCycle', warmupFraction: written!.warmupFraction ?? 0.3, divFactor: written!.divFactor ?? 25, finalDivFactor: written!.finalDivFactor ?? 1e4 };
+      return {
+        type: 'oneCycle',
+        warmupFraction: written!.warmupFraction ?? 0.3,
+        divFactor: written!.divFactor ?? 25,
+        finalDivFactor: written!.finalDivFactor ?? 1e4,
+      };
   }
 }
 
@@ -165,7 +220,9 @@ function resolveMode(monitor: MonitorName, mode: Mode): MonitorSpec['mode'] {
   return mode === 'auto' ? (monitor.endsWith('accuracy') ? 'max' : 'min') : mode;
 }
 
-function withMode<T extends { monitor: MonitorName; mode: Mode }>(written: T): Omit<T, 'mode'> & { mode: MonitorSpec['mode'] } {
+function withMode<T extends { monitor: MonitorName; mode: Mode }>(
+  written: T,
+): Omit<T, 'mode'> & { mode: MonitorSpec['mode'] } {
   return { ...written, mode: resolveMode(written.monitor, written.mode) };
 }
 
@@ -174,17 +231,32 @@ export const hasValidation = (validation: number | 'test'): boolean => validatio
 
 function resolveCheckpoints(written: Defaulted['train']['checkpoints'], hasValidation: boolean): CheckpointSpec {
   const monitor = written.monitor ?? (hasValidation ? 'val_loss' : 'loss');
-  return { monitor, mode: resolveMode(monitor, written.mode ?? 'auto'), every: written.every!, keepLast: written.keepLast!, best: written.best! };
+  return {
+    monitor,
+    mode: resolveMode(monitor, written.mode ?? 'auto'),
+    every: written.every!,
+    keepLast: written.keepLast!,
+    best: written.best!,
+  };
 }
 
 function resolveAugment(written: AugmentSpec | undefined): AugmentSpec | undefined {
   if (!written) return undefined;
-  const active = written.flipHorizontal || written.rotate > 0 || written.zoom > 0 || written.translate > 0 || written.brightness > 0 || written.contrast > 0;
+  const active =
+    written.flipHorizontal ||
+    written.rotate > 0 ||
+    written.zoom > 0 ||
+    written.translate > 0 ||
+    written.brightness > 0 ||
+    written.contrast > 0;
   return active ? { ...written } : undefined;
 }
 
-function resolveNormalize(written: NormalizePreset | { mean: number | number[]; std: number | number[] }): NormalizeSpec {
-  const triple = (v: number | number[]): [number, number, number] => (typeof v === 'number' ? [v, v, v] : [v[0]!, v[1]!, v[2]!]);
+function resolveNormalize(
+  written: NormalizePreset | { mean: number | number[]; std: number | number[] },
+): NormalizeSpec {
+  const triple = (v: number | number[]): [number, number, number] =>
+    typeof v === 'number' ? [v, v, v] : [v[0]!, v[1]!, v[2]!];
   if (typeof written === 'string') {
     const preset = NORMALIZE_PRESETS[written];
     return { mean: triple(preset.mean), std: triple(preset.std), description: `${written}: ${preset.description}` };
@@ -194,20 +266,45 @@ function resolveNormalize(written: NormalizePreset | { mean: number | number[]; 
   return { mean, std, description: `(pixel / 255 − [${mean.join(', ')}]) / [${std.join(', ')}]` };
 }
 
-function resolveDataset(d: PipelineFile['dataset'] & { labelColumn: string; imageColumn: string; onBadFile: 'error' | 'skip' }, common: DatasetCommon, dir: string): DatasetSpec {
-  const files = (p: { images: string; labels: string }): IdxFiles => ({ images: path.resolve(dir, p.images), labels: path.resolve(dir, p.labels) });
+function resolveDataset(
+  d: PipelineFile['dataset'] & { labelColumn: string; imageColumn: string; onBadFile: 'error' | 'skip' },
+  common: DatasetCommon,
+  dir: string,
+): DatasetSpec {
+  const files = (p: { images: string; labels: string }): IdxFiles => ({
+    images: path.resolve(dir, p.images),
+    labels: path.resolve(dir, p.labels),
+  });
   const testFraction = typeof d.test === 'number' ? d.test : 0;
   switch (d.format) {
     case 'mnist':
       return { format: 'mnist', ...common };
     case 'idx':
-      return { format: 'idx', ...common, train: files(d.train!), ...(typeof d.test === 'object' ? { test: files(d.test) } : {}) };
+      return {
+        format: 'idx',
+        ...common,
+        train: files(d.train!),
+        ...(typeof d.test === 'object' ? { test: files(d.test) } : {}),
+      };
     case 'imageFolder':
-      return { format: 'imageFolder', ...common, dir: path.resolve(dir, d.dir!), ...(d.testDir ? { testDir: path.resolve(dir, d.testDir) } : {}), testFraction, onBadFile: d.onBadFile };
+      return {
+        format: 'imageFolder',
+        ...common,
+        dir: path.resolve(dir, d.dir!),
+        ...(d.testDir ? { testDir: path.resolve(dir, d.testDir) } : {}),
+        testFraction,
+        onBadFile: d.onBadFile,
+      };
     case 'csv':
       return {
-        format: 'csv', ...common, file: path.resolve(dir, d.file!), labelColumn: d.labelColumn, imageColumn: d.imageColumn,
-        ...(d.featureColumns ? { featureColumns: d.featureColumns } : {}), testFraction, onBadFile: d.onBadFile,
+        format: 'csv',
+        ...common,
+        file: path.resolve(dir, d.file!),
+        labelColumn: d.labelColumn,
+        imageColumn: d.imageColumn,
+        ...(d.featureColumns ? { featureColumns: d.featureColumns } : {}),
+        testFraction,
+        onBadFile: d.onBadFile,
       };
   }
 }
@@ -219,13 +316,24 @@ function resolveHeadLayer(layer: PipelineFile['head'][number]): HeadLayerSpec {
   const o = (key: string): never => (options as Record<string, unknown> | null)?.[key] as never;
   switch (type) {
     case 'dense':
-      return { type, units: o('units'), activation: o('activation'), useBias: o('useBias'), ...(o('kernelRegularizer') ? { kernelRegularizer: o('kernelRegularizer') } : {}) };
+      return {
+        type,
+        units: o('units'),
+        activation: o('activation'),
+        useBias: o('useBias'),
+        ...(o('kernelRegularizer') ? { kernelRegularizer: o('kernelRegularizer') } : {}),
+      };
     case 'dropout':
       return { type, rate: o('rate') };
     case 'conv2d': {
       const size: number | [number, number] = o('kernelSize');
       return {
-        type, filters: o('filters'), kernelSize: typeof size === 'number' ? [size, size] : size, strides: o('strides'), padding: o('padding'), activation: o('activation'),
+        type,
+        filters: o('filters'),
+        kernelSize: typeof size === 'number' ? [size, size] : size,
+        strides: o('strides'),
+        padding: o('padding'),
+        activation: o('activation'),
         ...(o('kernelRegularizer') ? { kernelRegularizer: o('kernelRegularizer') } : {}),
       };
     }

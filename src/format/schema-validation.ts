@@ -13,9 +13,15 @@ const Ajv2020 = Ajv2020Module.default;
  */
 const MEANT_AS_VALUE: Readonly<Record<string, { parent: string; hint: string }>> = {
   csv: { parent: 'dataset', hint: 'a dataset names its format as a value: `format: csv` with `file: <the CSV>`' },
-  idx: { parent: 'dataset', hint: 'a dataset names its format as a value: `format: idx` with `train: { images, labels }`' },
+  idx: {
+    parent: 'dataset',
+    hint: 'a dataset names its format as a value: `format: idx` with `train: { images, labels }`',
+  },
   mnist: { parent: 'dataset', hint: 'a dataset names its format as a value: `format: mnist`' },
-  imageFolder: { parent: 'dataset', hint: 'a dataset names its format as a value: `format: imageFolder` with `dir: <folder>`' },
+  imageFolder: {
+    parent: 'dataset',
+    hint: 'a dataset names its format as a value: `format: imageFolder` with `dir: <folder>`',
+  },
 };
 
 let compiled: ValidateFunction | undefined;
@@ -56,12 +62,19 @@ function pruneErrors(errors: ErrorObject[]): ErrorObject[] {
   // An anyOf answered by its one type-matching alternative: keep that alternative's errors, drop the rest.
   for (const anyOf of errors.filter((e) => e.keyword === 'anyOf')) {
     const chosen = matchingAlternativeErrors(anyOf, errors);
-    if (chosen) errors = errors.filter((e) => e !== anyOf && (!e.schemaPath.startsWith(`${anyOf.schemaPath}/`) || chosen.includes(e)));
+    if (chosen)
+      errors = errors.filter(
+        (e) => e !== anyOf && (!e.schemaPath.startsWith(`${anyOf.schemaPath}/`) || chosen.includes(e)),
+      );
   }
   const anyOfPaths = errors.filter((e) => e.keyword === 'anyOf').map((e) => e.schemaPath);
   errors = errors.filter((e) => !anyOfPaths.some((p) => e.schemaPath.startsWith(`${p}/`)));
   // Of nested anyOf failures, the innermost says most: `freeze[0]` rather than `freeze`.
-  errors = errors.filter((e) => e.keyword !== 'anyOf' || !errors.some((other) => other !== e && other.instancePath.startsWith(`${e.instancePath}/`)));
+  errors = errors.filter(
+    (e) =>
+      e.keyword !== 'anyOf' ||
+      !errors.some((other) => other !== e && other.instancePath.startsWith(`${e.instancePath}/`)),
+  );
   const typeErrorPaths = new Set(errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
   const seen = new Set<string>();
   return errors.filter((e) => {
@@ -83,7 +96,11 @@ function matchingAlternativeErrors(anyOf: ErrorObject, errors: ErrorObject[]): E
   const branchOf = (e: ErrorObject): string => e.schemaPath.slice(anyOf.schemaPath.length + 1).split('/')[0]!;
   // A branch is of the wrong type when it says so, or is an enum none of whose values has the value's type.
   const ofOtherType = (e: ErrorObject): boolean =>
-    e.keyword === 'type' || (e.keyword === 'enum' && !(e.params.allowedValues as unknown[]).some((v) => typeof v === typeof e.data && Array.isArray(v) === Array.isArray(e.data)));
+    e.keyword === 'type' ||
+    (e.keyword === 'enum' &&
+      !(e.params.allowedValues as unknown[]).some(
+        (v) => typeof v === typeof e.data && Array.isArray(v) === Array.isArray(e.data),
+      ));
   const wrongType = new Set(inner.filter((e) => e.instancePath === anyOf.instancePath && ofOtherType(e)).map(branchOf));
   const branches = new Set(inner.map(branchOf));
   // Errors from behind a $ref carry the referenced schema's path; then not every alternative is seen here.
@@ -111,7 +128,11 @@ function explain(source: SourceFile, e: ErrorObject): Diagnostic {
       const keyPath = [...path, key];
       const known = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
       const meant = MEANT_AS_VALUE[key];
-      if (meant && path[path.length - 1] === meant.parent) return source.at({ path: keyPath, key: true }, { path: keyPath, message: `unknown key \`${key}\``, severity, hint: meant.hint });
+      if (meant && path[path.length - 1] === meant.parent)
+        return source.at(
+          { path: keyPath, key: true },
+          { path: keyPath, message: `unknown key \`${key}\``, severity, hint: meant.hint },
+        );
       const isHeadLayer = path[0] === 'head' && path.length === 2;
       const message = isHeadLayer ? `unknown head layer type \`${key}\`` : `unknown key \`${key}\``;
       const suggestion = didYouMean(key, known);
@@ -136,26 +157,43 @@ function explain(source: SourceFile, e: ErrorObject): Diagnostic {
     }
     case 'type': {
       const expected = ([] as string[]).concat(e.params.type as string | string[]).join(' or ');
-      const actual = e.data === null ? 'nothing (null)' : Array.isArray(e.data) ? 'a list' : `${typeof e.data} ${show(e.data)}`;
+      const actual =
+        e.data === null ? 'nothing (null)' : Array.isArray(e.data) ? 'a list' : `${typeof e.data} ${show(e.data)}`;
       return source.at({ path }, { path, message: `expected ${expected}, got ${actual}`, severity, hint });
     }
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
     case 'exclusiveMaximum':
-      return source.at({ path }, { path, message: `must be ${e.params.comparison} ${e.params.limit}, got ${show(e.data)}`, severity, hint });
+      return source.at(
+        { path },
+        { path, message: `must be ${e.params.comparison} ${e.params.limit}, got ${show(e.data)}`, severity, hint },
+      );
     case 'maxProperties':
       if (path[0] === 'head') {
         const keys = Object.keys(e.data as object);
         return source.at(
           { path },
-          { path, message: `a head layer has exactly one key, its type; found ${keys.length}: ${keys.join(', ')}`, severity, hint: 'write each layer as its own list item, e.g. `- dense: { units: 128 }` then `- dropout: { rate: 0.3 }`' },
+          {
+            path,
+            message: `a head layer has exactly one key, its type; found ${keys.length}: ${keys.join(', ')}`,
+            severity,
+            hint: 'write each layer as its own list item, e.g. `- dense: { units: 128 }` then `- dropout: { rate: 0.3 }`',
+          },
         );
       }
       break;
     case 'minProperties':
       if (path[0] === 'head') {
-        return source.at({ path }, { path, message: 'a head layer needs its type as its one key', severity, hint: 'e.g. `- dense: { units: classes, activation: softmax }`' });
+        return source.at(
+          { path },
+          {
+            path,
+            message: 'a head layer needs its type as its one key',
+            severity,
+            hint: 'e.g. `- dense: { units: classes, activation: softmax }`',
+          },
+        );
       }
       break;
     case 'anyOf':
@@ -167,10 +205,12 @@ function explain(source: SourceFile, e: ErrorObject): Diagnostic {
     case 'maxItems':
       return source.at({ path }, { path, message: `takes at most ${e.params.limit} item(s)`, severity, hint });
     case 'uniqueItems':
-      return source.at({ path }, { path, message: `items ${e.params.j} and ${e.params.i} are the same`, severity, hint });
+      return source.at(
+        { path },
+        { path, message: `items ${e.params.j} and ${e.params.i} are the same`, severity, hint },
+      );
     default:
       break;
   }
   return source.at({ path }, { path, message: e.message ?? `fails ${e.keyword}`, severity, hint });
 }
-

@@ -17,7 +17,10 @@ export class SourceFile {
   /** Values set from outside the file (`--set`): problems with them are reported at the override, not at a line. */
   overrides: readonly AppliedOverride[] = [];
 
-  constructor(readonly file: string, readonly text: string) {
+  constructor(
+    readonly file: string,
+    readonly text: string,
+  ) {
     this.lines = text.split(/\r?\n/);
     this.document = parseDocument(text, { lineCounter: this.lineCounter, prettyErrors: false, uniqueKeys: true });
   }
@@ -25,7 +28,10 @@ export class SourceFile {
   /** Syntax errors and warnings of the YAML itself. */
   syntaxDiagnostics(): Diagnostic[] {
     const out: Diagnostic[] = [];
-    for (const [severity, list] of [['error', this.document.errors], ['warning', this.document.warnings]] as const) {
+    for (const [severity, list] of [
+      ['error', this.document.errors],
+      ['warning', this.document.warnings],
+    ] as const) {
       for (const e of list) {
         // yaml's messages end with a position summary we print ourselves.
         const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
@@ -75,8 +81,15 @@ export class SourceFile {
   /** The override that set the value at `path` (or created the node that holds it), if one did. */
   overrideAt(path: KeyPath): AppliedOverride | undefined {
     const startsWith = (long: KeyPath, short: KeyPath): boolean => short.every((part, i) => long[i] === part);
-    return this.overrides.find((o) => startsWith(path, o.path))
-      ?? this.overrides.find((o) => startsWith(o.path, path) && this.nodeAt(path).depth === path.length && this.nodeAt(path).node?.range === undefined);
+    return (
+      this.overrides.find((o) => startsWith(path, o.path)) ??
+      this.overrides.find(
+        (o) =>
+          startsWith(o.path, path) &&
+          this.nodeAt(path).depth === path.length &&
+          this.nodeAt(path).node?.range === undefined,
+      )
+    );
   }
 
   /** Fills in line, column and source line for a diagnostic about `where`. */
@@ -85,7 +98,8 @@ export class SourceFile {
     if (override?.at) return this.at({ path: override.at }, { ...d, message: `${d.message} (in ${override.label})` });
     if (override) return { ...d, file: override.label };
     const offset =
-      where.offset ?? (where.path ? (where.key ? this.keyOffset(where.path) : undefined) ?? this.valueOffset(where.path) : undefined);
+      where.offset ??
+      (where.path ? ((where.key ? this.keyOffset(where.path) : undefined) ?? this.valueOffset(where.path)) : undefined);
     const out: Diagnostic = { file: this.file, ...d };
     if (offset !== undefined) {
       const { line, col } = this.lineCounter.linePos(offset);

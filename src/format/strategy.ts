@@ -32,25 +32,51 @@ const HEAD_EPOCHS = 10;
 const FINE_TUNE_EPOCHS = 5;
 
 /** What a strategy writes for a base: the keys, as a user would write them. */
-export function strategyKeys(strategy: NamedStrategy, model: string, cut?: string): { cut?: string; freeze: 'all' | 'none'; stages: StageAsWritten[] } {
+export function strategyKeys(
+  strategy: NamedStrategy,
+  model: string,
+  cut?: string,
+): { cut?: string; freeze: 'all' | 'none'; stages: StageAsWritten[] } {
   const zoo = ZOO[model];
-  const head: StageAsWritten = { name: 'head', epochs: HEAD_EPOCHS, optimizer: { name: 'adam', learningRate: HEAD_RATE } };
+  const head: StageAsWritten = {
+    name: 'head',
+    epochs: HEAD_EPOCHS,
+    optimizer: { name: 'adam', learningRate: HEAD_RATE },
+  };
   switch (strategy) {
     case 'head-only':
-      return { ...(cut ?? zoo?.featureLayer ? { cut: cut ?? zoo!.featureLayer } : {}), freeze: 'all', stages: [head] };
+      return {
+        ...((cut ?? zoo?.featureLayer) ? { cut: cut ?? zoo!.featureLayer } : {}),
+        freeze: 'all',
+        stages: [head],
+      };
     case 'head-then-all':
       return {
-        ...(cut ?? zoo?.featureLayer ? { cut: cut ?? zoo!.featureLayer } : {}),
+        ...((cut ?? zoo?.featureLayer) ? { cut: cut ?? zoo!.featureLayer } : {}),
         freeze: 'all',
-        stages: [head, { name: 'finetune', epochs: FINE_TUNE_EPOCHS, unfreeze: ['all'], optimizer: { name: 'adam', learningRate: HEAD_RATE / 100 } }],
+        stages: [
+          head,
+          {
+            name: 'finetune',
+            epochs: FINE_TUNE_EPOCHS,
+            unfreeze: ['all'],
+            optimizer: { name: 'adam', learningRate: HEAD_RATE / 100 },
+          },
+        ],
       };
     case 'low-level':
-      return { ...(cut ?? zoo?.lowLevelCut ? { cut: cut ?? zoo!.lowLevelCut } : {}), freeze: 'all', stages: [head] };
+      return { ...((cut ?? zoo?.lowLevelCut) ? { cut: cut ?? zoo!.lowLevelCut } : {}), freeze: 'all', stages: [head] };
     case 'all':
       return {
-        ...(cut ?? zoo?.featureLayer ? { cut: cut ?? zoo!.featureLayer } : {}),
+        ...((cut ?? zoo?.featureLayer) ? { cut: cut ?? zoo!.featureLayer } : {}),
         freeze: 'none',
-        stages: [{ name: 'all', epochs: HEAD_EPOCHS, optimizer: { name: 'adam', learningRate: { head: HEAD_RATE, base: HEAD_RATE / 10 } } }],
+        stages: [
+          {
+            name: 'all',
+            epochs: HEAD_EPOCHS,
+            optimizer: { name: 'adam', learningRate: { head: HEAD_RATE, base: HEAD_RATE / 10 } },
+          },
+        ],
       };
   }
 }
@@ -59,7 +85,10 @@ export function strategyKeys(strategy: NamedStrategy, model: string, cut?: strin
  * The file with a strategy's keys filled in where the file does not write
  * them: what is written always wins. Pure; returns which keys it filled.
  */
-export function expandStrategy(file: PipelineFile, strategy: NamedStrategy): { file: PipelineFile; filled: StrategyKey[] } {
+export function expandStrategy(
+  file: PipelineFile,
+  strategy: NamedStrategy,
+): { file: PipelineFile; filled: StrategyKey[] } {
   const model = file.base?.model ?? 'mobilenet_v2';
   const keys = strategyKeys(strategy, model);
   const filled: StrategyKey[] = [];

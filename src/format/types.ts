@@ -27,16 +27,33 @@ export interface AugmentSpec {
 }
 
 /** Pixel scaling as (pixel / 255 − mean) / std per RGB channel. */
-export interface NormalizeSpec { mean: [number, number, number]; std: [number, number, number]; description: string }
+export interface NormalizeSpec {
+  mean: [number, number, number];
+  std: [number, number, number];
+  description: string;
+}
 
-export interface RegularizerSpec { l1?: number; l2?: number }
+export interface RegularizerSpec {
+  l1?: number;
+  l2?: number;
+}
 
 /** A file pair with its path resolved against the pipeline file's folder. */
-export interface IdxFiles { images: string; labels: string }
+export interface IdxFiles {
+  images: string;
+  labels: string;
+}
 
 export type FitMode = 'fill' | 'cover' | 'contain';
-export interface ImageSpec { size: [number, number]; channels: 1 | 3; fit: FitMode }
-export interface LimitSpec { perClass?: number; testPerClass?: number }
+export interface ImageSpec {
+  size: [number, number];
+  channels: 1 | 3;
+  fit: FitMode;
+}
+export interface LimitSpec {
+  perClass?: number;
+  testPerClass?: number;
+}
 
 export interface DatasetCommon {
   classNames?: string[];
@@ -77,9 +94,23 @@ export type HeadLayerSpec =
   | { type: 'globalAveragePooling2d' }
   | { type: 'globalMaxPooling2d' }
   | { type: 'flatten' }
-  | { type: 'dense'; units: number | 'classes'; activation: ActivationName; useBias: boolean; kernelRegularizer?: RegularizerSpec }
+  | {
+      type: 'dense';
+      units: number | 'classes';
+      activation: ActivationName;
+      useBias: boolean;
+      kernelRegularizer?: RegularizerSpec;
+    }
   | { type: 'dropout'; rate: number }
-  | { type: 'conv2d'; filters: number; kernelSize: [number, number]; strides: number; padding: 'same' | 'valid'; activation: ActivationName; kernelRegularizer?: RegularizerSpec }
+  | {
+      type: 'conv2d';
+      filters: number;
+      kernelSize: [number, number];
+      strides: number;
+      padding: 'same' | 'valid';
+      activation: ActivationName;
+      kernelRegularizer?: RegularizerSpec;
+    }
   | { type: 'maxPooling2d'; poolSize: number; strides: number; padding: 'same' | 'valid' }
   | { type: 'batchNormalization' }
   | { type: 'activation'; activation: ActivationName }
@@ -109,10 +140,27 @@ export type ScheduleSpec =
   | { type: 'oneCycle'; warmupFraction: number; divFactor: number; finalDivFactor: number };
 
 /** A watched metric with its direction resolved. */
-export interface MonitorSpec { monitor: MonitorName; mode: 'min' | 'max' }
-export interface EarlyStoppingSpec extends MonitorSpec { patience: number; minDelta: number; restoreBest: boolean }
-export interface PlateauSpec extends MonitorSpec { factor: number; patience: number; minDelta: number; cooldown: number; minLearningRate: number }
-export interface CheckpointSpec extends MonitorSpec { every: number; keepLast: number; best: boolean }
+export interface MonitorSpec {
+  monitor: MonitorName;
+  mode: 'min' | 'max';
+}
+export interface EarlyStoppingSpec extends MonitorSpec {
+  patience: number;
+  minDelta: number;
+  restoreBest: boolean;
+}
+export interface PlateauSpec extends MonitorSpec {
+  factor: number;
+  patience: number;
+  minDelta: number;
+  cooldown: number;
+  minLearningRate: number;
+}
+export interface CheckpointSpec extends MonitorSpec {
+  every: number;
+  keepLast: number;
+  best: boolean;
+}
 
 export interface StageSpec {
   name: string;

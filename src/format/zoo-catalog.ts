@@ -5,10 +5,11 @@
 export type NormalizePreset = 'unit' | 'symmetric';
 
 /** Each preset as (pixel / 255 − mean) / std. */
-export const NORMALIZE_PRESETS: Readonly<Record<NormalizePreset, { mean: number; std: number; description: string }>> = {
-  unit: { mean: 0, std: 1, description: '[0, 1]' },
-  symmetric: { mean: 0.5, std: 0.5, description: '[-1, 1]' },
-};
+export const NORMALIZE_PRESETS: Readonly<Record<NormalizePreset, { mean: number; std: number; description: string }>> =
+  {
+    unit: { mean: 0, std: 1, description: '[0, 1]' },
+    symmetric: { mean: 0.5, std: 0.5, description: '[-1, 1]' },
+  };
 
 export interface ZooEntry {
   name: string;
@@ -56,7 +57,8 @@ export const ZOO: Readonly<Record<string, ZooEntry>> = {
   },
   'mobilenet_v1_0.25_224': {
     name: 'mobilenet_v1_0.25_224',
-    description: 'MobileNet v1 α=0.25 trained on ImageNet, the public tfjs LayersModel; downloaded once into the cache.',
+    description:
+      'MobileNet v1 α=0.25 trained on ImageNet, the public tfjs LayersModel; downloaded once into the cache.',
     featureLayer: 'conv_pw_13_relu',
     lowLevelCut: 'conv_pw_11_relu',
     probeCuts: ['conv_pw_13_relu', 'conv_pw_11_relu', 'conv_pw_5_relu'],

@@ -16,7 +16,9 @@ export function packageRoot(): string {
 export const SCHEMA_PATH = (): string => path.join(packageRoot(), 'schemas', 'pipeline.schema.json');
 
 /** The installed tlpipe's version, from its package.json. */
-export const version: string = (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+export const version: string = (
+  JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }
+).version;
 
 /** The JSON Schema of pipeline files, for editors and validators (also `tlpipe/schema.json`). */
 export const schemaPath = (): string => SCHEMA_PATH();

@@ -44,14 +44,24 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs, options: Pla
 
   const features = featureMode(inputs, head, spec.dataset.augment !== undefined);
   const context: StageContext = {
-    spec, inputs, head, features,
+    spec,
+    inputs,
+    head,
+    features,
     trainableByStage: trainable.byStage,
     headParams: headParamCount(head, inputs.base.cutOutputShape),
     splitPrefix: options.frozenPrefix !== false,
   };
   const trained = spec.train.stages.reduce(planStage(context), noStagesYet(setupTasks(spec, inputs, head)));
   const { tasks, exported } = closingTasks(spec, inputs, head, classes.names, trained);
-  const plan = assemblePlan(spec, inputs, { names: classes.names, head, features, stages: trained.stages, tasks, exported });
+  const plan = assemblePlan(spec, inputs, {
+    names: classes.names,
+    head,
+    features,
+    stages: trained.stages,
+    tasks,
+    exported,
+  });
 
   const heap = heapDiagnostics(spec, inputs, plan);
   if (heap.length > 0) return { ok: false, diagnostics: heap };

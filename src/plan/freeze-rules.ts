@@ -57,7 +57,10 @@ export function matchRule(rule: FreezeRule, layers: readonly string[]): string[]
   if (range) {
     const resolve = (n: number): number => (n < 0 ? layers.length + n : n);
     const start = resolve(Number(range[2]!)) + (range[1] === '(' ? 1 : 0);
-    const end = range[3] === undefined || range[3] === 'end' ? layers.length : resolve(Number(range[3])) + (range[4] === ']' ? 1 : 0);
+    const end =
+      range[3] === undefined || range[3] === 'end'
+        ? layers.length
+        : resolve(Number(range[3])) + (range[4] === ']' ? 1 : 0);
     return layers.slice(Math.max(0, start), Math.max(0, Math.min(layers.length, end)));
   }
   if (rule.length > 2 && rule.startsWith('/') && rule.endsWith('/')) {
@@ -84,19 +87,39 @@ const showRule = (rule: FreezeRule): string => (typeof rule === 'string' ? rule 
  * names, or why it names none, with the nearest layer names as the hint.
  * `none` names no layer and is never a problem.
  */
-export function resolveSelector(rule: FreezeRule, layers: readonly string[]): { ok: true; names: string[] } | { ok: false; message: string; hint: string } {
+export function resolveSelector(
+  rule: FreezeRule,
+  layers: readonly string[],
+): { ok: true; names: string[] } | { ok: false; message: string; hint: string } {
   const matched = matchRule(rule, layers);
   const near = (text: string): string => {
     // A glob is compared by its literal start with the layer names cut to that length: `blok_16_*` is near `block_16_…`.
     const literal = text.split(/[*?[]/)[0]!;
     const isGlob = literal !== text;
-    const prefixes = isGlob && literal.length > 0 ? closestMatches(literal, new Set(layers.map((l) => l.slice(0, literal.length + 1))), 2) : [];
-    const names = isGlob ? [...new Set(prefixes.flatMap((p) => layers.filter((l) => l.startsWith(p))))].slice(0, 3) : closestMatches(text, layers, 3);
-    return names.length > 0 ? `nearest layer names: ${names.join(', ')}` : `base layers run from ${layers[0]} to ${layers[layers.length - 1]}`;
+    const prefixes =
+      isGlob && literal.length > 0
+        ? closestMatches(literal, new Set(layers.map((l) => l.slice(0, literal.length + 1))), 2)
+        : [];
+    const names = isGlob
+      ? [...new Set(prefixes.flatMap((p) => layers.filter((l) => l.startsWith(p))))].slice(0, 3)
+      : closestMatches(text, layers, 3);
+    return names.length > 0
+      ? `nearest layer names: ${names.join(', ')}`
+      : `base layers run from ${layers[0]} to ${layers[layers.length - 1]}`;
   };
-  if (!Array.isArray(matched)) return { ok: false, message: `\`${showRule(rule)}\`: ${matched.message}`, hint: matched.hint ?? near(typeof rule === 'string' ? rule : rule.from) };
+  if (!Array.isArray(matched))
+    return {
+      ok: false,
+      message: `\`${showRule(rule)}\`: ${matched.message}`,
+      hint: matched.hint ?? near(typeof rule === 'string' ? rule : rule.from),
+    };
   if (rule === 'none') return { ok: true, names: [] };
-  if (matched.length === 0) return { ok: false, message: `\`${showRule(rule)}\` matches no base layer`, hint: near(typeof rule === 'string' ? rule.replace(/^\/|\/$/g, '') : rule.from) };
+  if (matched.length === 0)
+    return {
+      ok: false,
+      message: `\`${showRule(rule)}\` matches no base layer`,
+      hint: near(typeof rule === 'string' ? rule.replace(/^\/|\/$/g, '') : rule.from),
+    };
   return { ok: true, names: matched };
 }
 

@@ -43,7 +43,11 @@ export function heapProblems(plan: Plan, heapBytes = WASM_HEAP_BYTES): HeapProbl
     .filter((stage) => stage.trainable === 'base+head')
     .map((stage) => {
       const perExample = trainingBytesPerExample(plan, stage);
-      return { stage, needBytes: perExample * stage.batchSize + HEAP_RESERVE_BYTES, largest: largestBatch(perExample, heapBytes) };
+      return {
+        stage,
+        needBytes: perExample * stage.batchSize + HEAP_RESERVE_BYTES,
+        largest: largestBatch(perExample, heapBytes),
+      };
     })
     .filter((p) => p.needBytes > heapBytes);
 }

@@ -17,7 +17,8 @@ export interface PlanDigest {
 }
 
 const short = (value: unknown): string => fingerprint(value ?? null).slice(0, 8);
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The section digests of a plan, in the plan's key order. */
 export function planSections(plan: Plan): Record<string, string> {
@@ -28,7 +29,8 @@ export function planSections(plan: Plan): Record<string, string> {
     else sections[key] = short(value);
   }
   for (const [i, stage] of plan.stages.entries()) {
-    for (const [field, value] of Object.entries(stage)) if (field !== 'fingerprint' && field !== 'taskId') sections[`stages[${i}].${field}`] = short(value);
+    for (const [field, value] of Object.entries(stage))
+      if (field !== 'fingerprint' && field !== 'taskId') sections[`stages[${i}].${field}`] = short(value);
   }
   // A task's description is prose about the rest, and its fingerprint chains its upstream's: its own content is the rest.
   for (const { fingerprint: _f, description: _d, ...own } of plan.tasks) sections[`tasks[${own.id}]`] = short(own);
@@ -43,19 +45,27 @@ export function planDigest(plan: Plan): PlanDigest {
  * The sections every trial of a sweep shares (kept once in its record), and
  * each trial's own; `{ ...shared, ...own }` gives a trial's sections back.
  */
-export function splitSharedSections(all: readonly Record<string, string>[]): { shared: Record<string, string>; own: Record<string, string>[] } {
+export function splitSharedSections(all: readonly Record<string, string>[]): {
+  shared: Record<string, string>;
+  own: Record<string, string>[];
+} {
   const [first, ...rest] = all;
-  const shared = Object.fromEntries(Object.entries(first ?? {}).filter(([key, digest]) => rest.every((s) => s[key] === digest)));
+  const shared = Object.fromEntries(
+    Object.entries(first ?? {}).filter(([key, digest]) => rest.every((s) => s[key] === digest)),
+  );
   const own = all.map((s) => Object.fromEntries(Object.entries(s).filter(([key]) => !(key in shared))));
   return { shared, own };
 }
 
 /** What likely made a section differ, for the sections whose cause is one thing. */
 const CAUSES: readonly { section: RegExp; cause: string }[] = [
-  { section: /^data\.digest$/, cause: 'the dataset\'s files changed' },
-  { section: /^base\.digest$/, cause: 'the base model\'s files changed' },
+  { section: /^data\.digest$/, cause: "the dataset's files changed" },
+  { section: /^base\.digest$/, cause: "the base model's files changed" },
   { section: /^base\.upstream$/, cause: 'the `run:` base now names another run' },
-  { section: /^stages\[\d+\]\.(frozenPrefix|whole)$/, cause: 'the frozen prefix is on in one process and off in the other (TLPIPE_FROZEN_PREFIX)' },
+  {
+    section: /^stages\[\d+\]\.(frozenPrefix|whole)$/,
+    cause: 'the frozen prefix is on in one process and off in the other (TLPIPE_FROZEN_PREFIX)',
+  },
   { section: /^strategy\./, cause: '`strategy: auto` decided otherwise' },
 ];
 
@@ -71,7 +81,8 @@ const MAX_NAMED = 8;
 export function planDifference(expected: PlanDigest, actual: PlanDigest): string | undefined {
   if (expected.fingerprint === actual.fingerprint) return undefined;
   const plans = `plan ${expected.fingerprint.slice(0, 8)} when the sweep planned it, ${actual.fingerprint.slice(0, 8)} here`;
-  if (!expected.sections || !actual.sections) return `${plans}; the sweep's record has no digest of each part (an older tlpipe made it), so which parts differ cannot be said`;
+  if (!expected.sections || !actual.sections)
+    return `${plans}; the sweep's record has no digest of each part (an older tlpipe made it), so which parts differ cannot be said`;
   const differing = differingSections(expected.sections, actual.sections);
   const ownKeys = differing.filter((d) => !d.name.startsWith('tasks['));
   const named = ownKeys.length > 0 ? ownKeys : differing;
@@ -85,14 +96,17 @@ export function planDifference(expected: PlanDigest, actual: PlanDigest): string
 interface SectionDifference {
   name: string;
   /** Where a section exists on one side only. */
-  only?: 'in the sweep\'s plan' | 'in this plan';
+  only?: "in the sweep's plan" | 'in this plan';
 }
 
 /** The sections whose digests differ, in the expected plan's order, then those only the actual plan has. */
-export function differingSections(expected: Record<string, string>, actual: Record<string, string>): SectionDifference[] {
+export function differingSections(
+  expected: Record<string, string>,
+  actual: Record<string, string>,
+): SectionDifference[] {
   const out: SectionDifference[] = [];
   for (const [name, digest] of Object.entries(expected)) {
-    if (!(name in actual)) out.push({ name, only: 'in the sweep\'s plan' });
+    if (!(name in actual)) out.push({ name, only: "in the sweep's plan" });
     else if (actual[name] !== digest) out.push({ name });
   }
   for (const name of Object.keys(actual)) if (!(name in expected)) out.push({ name, only: 'in this plan' });
@@ -103,5 +117,7 @@ export function differingSections(expected: Record<string, string>, actual: Reco
 export function sectionsOrUndefined(value: unknown): Record<string, string> | undefined {
   if (!isRecord(value)) return undefined;
   const entries = Object.entries(value);
-  return entries.every(([, digest]) => typeof digest === 'string' && /^[0-9a-f]{8}$/.test(digest)) ? (value as Record<string, string>) : undefined;
+  return entries.every(([, digest]) => typeof digest === 'string' && /^[0-9a-f]{8}$/.test(digest))
+    ? (value as Record<string, string>)
+    : undefined;
 }

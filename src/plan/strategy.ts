@@ -13,10 +13,16 @@ export const DIFFERENT_MARGIN = 0.02;
  * features (then the base's high-level features do not fit this data).
  * `probes` lists the top cut first. Pure.
  */
-export function decideStrategy(perClass: number, probes: { cut: string; accuracy: number }[]): { chosen: NamedStrategy; cut: string; sentence: string } {
+export function decideStrategy(
+  perClass: number,
+  probes: { cut: string; accuracy: number }[],
+): { chosen: NamedStrategy; cut: string; sentence: string } {
   const [top, ...lower] = probes;
   if (!top) throw new Error('no probes');
-  const bestLower = lower.reduce<{ cut: string; accuracy: number } | undefined>((best, p) => (!best || p.accuracy > best.accuracy ? p : best), undefined);
+  const bestLower = lower.reduce<{ cut: string; accuracy: number } | undefined>(
+    (best, p) => (!best || p.accuracy > best.accuracy ? p : best),
+    undefined,
+  );
   const small = perClass < SMALL_PER_CLASS;
   const different = bestLower !== undefined && bestLower.accuracy > top.accuracy + DIFFERENT_MARGIN;
   const chosen: NamedStrategy = small ? (different ? 'low-level' : 'head-only') : different ? 'all' : 'head-then-all';
@@ -42,11 +48,20 @@ export interface ChosenKeys {
  * file was resolved with, format/resolve-pipeline), and the spec with them
  * filled in. Pure.
  */
-export function chooseStrategy(spec: PipelineSpec, choices: StrategyChoices, probe: StrategyProbe): { measurement: StrategyMeasurement; keys: ChosenKeys; spec: PipelineSpec } {
+export function chooseStrategy(
+  spec: PipelineSpec,
+  choices: StrategyChoices,
+  probe: StrategyProbe,
+): { measurement: StrategyMeasurement; keys: ChosenKeys; spec: PipelineSpec } {
   const measurement: StrategyMeasurement = { ...probe, ...decideStrategy(probe.perClass, probe.probes) };
   const cutFilled = spec.strategy?.filled.includes('base.cut') ?? false;
   const { freeze, stages } = choices[measurement.chosen];
-  const keys: ChosenKeys = { strategy: measurement.chosen, cut: cutFilled ? measurement.cut : spec.base.cut, freeze, stages };
+  const keys: ChosenKeys = {
+    strategy: measurement.chosen,
+    cut: cutFilled ? measurement.cut : spec.base.cut,
+    freeze,
+    stages,
+  };
   return { measurement, keys, spec: withChosenKeys(spec, keys) };
 }
 

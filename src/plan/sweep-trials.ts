@@ -44,10 +44,22 @@ export function resolveSweep(sweep: SweepAsWritten, pipelineSeed: number): Sweep
     ...(sweep.runCap !== undefined ? { runCap: sweep.runCap } : {}),
     seed: sweep.seed ?? pipelineSeed,
     parameters: Object.entries(sweep.parameters).map(([name, p]) => ({
-      name, path: parseKeyPath(name)!, distribution: p.distribution ?? 'uniform',
-      ...(p.values ? { values: p.values } : {}), ...(p.min !== undefined ? { min: p.min } : {}), ...(p.max !== undefined ? { max: p.max } : {}),
+      name,
+      path: parseKeyPath(name)!,
+      distribution: p.distribution ?? 'uniform',
+      ...(p.values ? { values: p.values } : {}),
+      ...(p.min !== undefined ? { min: p.min } : {}),
+      ...(p.max !== undefined ? { max: p.max } : {}),
     })),
-    ...(sweep.earlyTerminate ? { earlyTerminate: { type: 'asha' as const, minEpochs: sweep.earlyTerminate.minEpochs ?? 1, reductionFactor: sweep.earlyTerminate.reductionFactor ?? 3 } } : {}),
+    ...(sweep.earlyTerminate
+      ? {
+          earlyTerminate: {
+            type: 'asha' as const,
+            minEpochs: sweep.earlyTerminate.minEpochs ?? 1,
+            reductionFactor: sweep.earlyTerminate.reductionFactor ?? 3,
+          },
+        }
+      : {}),
   };
 }
 
@@ -59,7 +71,8 @@ export function resolveSweep(sweep: SweepAsWritten, pipelineSeed: number): Sweep
 export function expandTrials(spec: SweepSpec): TrialValues[] {
   if (spec.method === 'grid') {
     let combos: Record<string, unknown>[] = [{}];
-    for (const p of spec.parameters) combos = combos.flatMap((combo) => p.values!.map((v) => ({ ...combo, [p.name]: v })));
+    for (const p of spec.parameters)
+      combos = combos.flatMap((combo) => p.values!.map((v) => ({ ...combo, [p.name]: v })));
     return combos.map((values, index) => ({ index, values }));
   }
   const random = new SeededRandom(spec.seed);
@@ -75,7 +88,10 @@ function draw(p: SweepParameter, next: () => number): unknown {
   const [min, max] = [p.min!, p.max!];
   if (p.distribution === 'int') return min + Math.floor(next() * (max - min + 1));
   // Rounded to 6 significant digits: a learning rate of 0.0031622776601683794 reads as 0.00316228 in results and run names.
-  const value = p.distribution === 'logUniform' ? Math.exp(Math.log(min) + next() * (Math.log(max) - Math.log(min))) : min + next() * (max - min);
+  const value =
+    p.distribution === 'logUniform'
+      ? Math.exp(Math.log(min) + next() * (Math.log(max) - Math.log(min)))
+      : min + next() * (max - min);
   return Number(value.toPrecision(6));
 }
 
@@ -100,7 +116,12 @@ export function rungEpochs(asha: NonNullable<SweepSpec['earlyTerminate']>, lastE
  * before it; the first to arrive always goes on. `earlier` are those
  * values. Returns the reason to stop, or undefined to go on.
  */
-export function ashaDecision(goal: SweepSpec['metric']['goal'], reductionFactor: number, value: number, earlier: readonly number[]): string | undefined {
+export function ashaDecision(
+  goal: SweepSpec['metric']['goal'],
+  reductionFactor: number,
+  value: number,
+  earlier: readonly number[],
+): string | undefined {
   if (earlier.length === 0) return undefined;
   const oriented = (v: number): number => (goal === 'maximize' ? v : -v);
   const sorted = earlier.map(oriented).sort((a, b) => a - b);
@@ -127,16 +148,26 @@ const round = (v: number): string => String(Number(v.toPrecision(4)));
  */
 export function trialMetric(
   name: SweepMetricName,
-  run: { rows: readonly { epoch: number; val_loss?: number; val_accuracy?: number }[]; restoredEpoch?: number; test?: { accuracy: number; loss: number } },
+  run: {
+    rows: readonly { epoch: number; val_loss?: number; val_accuracy?: number }[];
+    restoredEpoch?: number;
+    test?: { accuracy: number; loss: number };
+  },
 ): number | undefined {
   if (name === 'test_accuracy') return run.test?.accuracy;
   if (name === 'test_loss') return run.test?.loss;
   const epoch = run.restoredEpoch ?? Math.max(0, ...run.rows.map((r) => r.epoch));
-  return epochMetric(name, run.rows.find((r) => r.epoch === epoch));
+  return epochMetric(
+    name,
+    run.rows.find((r) => r.epoch === epoch),
+  );
 }
 
 /** The trial's val_loss at the epoch its metric is taken from (the restored one, or the last): the first tie-break. */
-export function trialValLoss(run: { rows: readonly { epoch: number; val_loss?: number }[]; restoredEpoch?: number }): number | undefined {
+export function trialValLoss(run: {
+  rows: readonly { epoch: number; val_loss?: number }[];
+  restoredEpoch?: number;
+}): number | undefined {
   const epoch = run.restoredEpoch ?? Math.max(0, ...run.rows.map((r) => r.epoch));
   return run.rows.find((r) => r.epoch === epoch)?.val_loss;
 }
@@ -169,6 +200,9 @@ export function compareTrials(
 }
 
 /** The validation metric of one epoch's row, as early termination compares it. */
-export function epochMetric(name: SweepMetricName, row: { val_loss?: number; val_accuracy?: number } | undefined): number | undefined {
+export function epochMetric(
+  name: SweepMetricName,
+  row: { val_loss?: number; val_accuracy?: number } | undefined,
+): number | undefined {
   return name === 'val_accuracy' ? row?.val_accuracy : name === 'val_loss' ? row?.val_loss : undefined;
 }

@@ -1,5 +1,15 @@
 import type {
-  AugmentSpec, BackendName, CheckpointSpec, EarlyStoppingSpec, HeadLayerSpec, ImageSpec, LimitSpec, NormalizeSpec, OptimizerSpec, PlateauSpec, ScheduleSpec,
+  AugmentSpec,
+  BackendName,
+  CheckpointSpec,
+  EarlyStoppingSpec,
+  HeadLayerSpec,
+  ImageSpec,
+  LimitSpec,
+  NormalizeSpec,
+  OptimizerSpec,
+  PlateauSpec,
+  ScheduleSpec,
   StageAsWritten,
 } from '../format/types.js';
 import type { NamedStrategy, StrategyName } from '../format/strategy.js';
@@ -127,12 +137,12 @@ export interface ExportTask extends TaskCommon<'export'> {
   /** `export.demoPage`: index.html always (true) or never (false); absent: when the weights are small enough. It changes no model, so no fingerprint. */
   demoPage?: boolean;
 }
-export type PlanTask = DataTask | BaseTask | HeadTask | FeaturesTask | TrainTask | EvaluateTask | BaselineTask | ExportTask;
+export type PlanTask =
+  DataTask | BaseTask | HeadTask | FeaturesTask | TrainTask | EvaluateTask | BaselineTask | ExportTask;
 
 /** A head layer with `units: classes` replaced by the class count. */
 export type ResolvedHeadLayer =
-  | Exclude<HeadLayerSpec, { type: 'dense' }>
-  | (Extract<HeadLayerSpec, { type: 'dense' }> & { units: number });
+  Exclude<HeadLayerSpec, { type: 'dense' }> | (Extract<HeadLayerSpec, { type: 'dense' }> & { units: number });
 
 export interface PlanStage {
   name: string;
@@ -174,7 +184,14 @@ export interface PlanStage {
    * every batch (augmentation, or too large to keep). Absent: the stage
    * runs images through the whole model (`whole` says why).
    */
-  frozenPrefix?: { boundary: string; shape: number[]; layers: number; bytes: number; mode: 'precompute' | 'perBatch'; reason?: string };
+  frozenPrefix?: {
+    boundary: string;
+    shape: number[];
+    layers: number;
+    bytes: number;
+    mode: 'precompute' | 'perBatch';
+    reason?: string;
+  };
   /** Why a fine-tuning stage runs images through the whole model. */
   whole?: string;
   batchNorm: 'frozen' | 'train';
@@ -244,7 +261,12 @@ export interface Plan {
   /** How pixels are scaled for the base. */
   normalize: NormalizeSpec;
   /** The strategy asked for, what it filled in (as a user would write it), and for auto, why. */
-  strategy?: { requested: StrategyName; chosen: NamedStrategy; filled: Partial<{ base: { cut: string }; freeze: 'all' | 'none'; train: { stages: StageAsWritten[] } }>; measurement?: StrategyMeasurement };
+  strategy?: {
+    requested: StrategyName;
+    chosen: NamedStrategy;
+    filled: Partial<{ base: { cut: string }; freeze: 'all' | 'none'; train: { stages: StageAsWritten[] } }>;
+    measurement?: StrategyMeasurement;
+  };
   /** `baseline: scratch`: the same architecture and stages trained from random initialisation. */
   baseline: 'none' | 'scratch';
   /** Which epochs' checkpoints are saved and kept. */

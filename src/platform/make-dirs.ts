@@ -11,13 +11,17 @@ export async function makeDirs(dir: string): Promise<void> {
   const missing: string[] = [];
   for (let at = path.resolve(dir); ; at = path.dirname(at)) {
     // Probing upwards without creating anything: the first level that exists ends the walk.
-    const exists = await stat(at).then((s) => {
-      if (!s.isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${at}'`), { code: 'ENOTDIR', path: at });
-      return true;
-    }, (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT' && path.dirname(at) !== at) return false;
-      throw error;
-    });
+    const exists = await stat(at).then(
+      (s) => {
+        if (!s.isDirectory())
+          throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${at}'`), { code: 'ENOTDIR', path: at });
+        return true;
+      },
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT' && path.dirname(at) !== at) return false;
+        throw error;
+      },
+    );
     if (exists) break;
     missing.push(at);
   }
@@ -26,7 +30,12 @@ export async function makeDirs(dir: string): Promise<void> {
   for (const folder of missing.reverse()) {
     await mkdir(folder).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'EEXIST') return;
-      if (error.code === 'ENOENT') throw Object.assign(new Error(`ENOTSUP: the file system takes no new folders, mkdir '${folder}'`), { code: 'ENOTSUP', syscall: 'mkdir', path: folder });
+      if (error.code === 'ENOENT')
+        throw Object.assign(new Error(`ENOTSUP: the file system takes no new folders, mkdir '${folder}'`), {
+          code: 'ENOTSUP',
+          syscall: 'mkdir',
+          path: folder,
+        });
       throw error;
     });
   }

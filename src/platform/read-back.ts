@@ -27,19 +27,33 @@ export type ReadBackKind = keyof typeof READ_BACK_LIMITS;
 function because(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
   switch (code) {
-    case 'ENOENT': return 'is missing';
+    case 'ENOENT':
+      return 'is missing';
     case 'EACCES':
-    case 'EPERM': return 'cannot be read (permission denied)';
-    case 'ELOOP': return 'is a symbolic link that loops';
-    case 'ENOTDIR': return 'lies under something that is not a folder';
-    case 'EISDIR': return 'is a folder';
-    case 'EIO': return 'cannot be read (the disk reported an I/O error)';
-    default: return `cannot be read (${code ?? (error as Error).message.split('\n')[0]})`;
+    case 'EPERM':
+      return 'cannot be read (permission denied)';
+    case 'ELOOP':
+      return 'is a symbolic link that loops';
+    case 'ENOTDIR':
+      return 'lies under something that is not a folder';
+    case 'EISDIR':
+      return 'is a folder';
+    case 'EIO':
+      return 'cannot be read (the disk reported an I/O error)';
+    default:
+      return `cannot be read (${code ?? (error as Error).message.split('\n')[0]})`;
   }
 }
 
 /** The kind of thing a path is, for a message that says what was found instead of a file. */
-export function kindOf(stats: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSymbolicLink?(): boolean }): string {
+export function kindOf(stats: {
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSymbolicLink?(): boolean;
+}): string {
   if (stats.isDirectory()) return 'a folder';
   // Only stats of lstat can say so.
   if (stats.isSymbolicLink?.()) return 'a symbolic link';
@@ -52,7 +66,10 @@ export function kindOf(stats: { isDirectory(): boolean; isFIFO(): boolean; isSoc
 /** True when `inner` is `outer` or lies under it (both absolute and normalised). */
 export function isInside(outer: string, inner: string): boolean {
   const relative = path.relative(outer, inner);
-  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative) && relative.split(path.sep)[0] !== '..');
+  return (
+    relative === '' ||
+    (!relative.startsWith('..') && !path.isAbsolute(relative) && relative.split(path.sep)[0] !== '..')
+  );
 }
 
 /**
@@ -63,11 +80,19 @@ export function isInside(outer: string, inner: string): boolean {
 export function confinedPath(root: string, relative: string, what = 'a path'): string {
   const base = path.resolve(root);
   if (typeof relative !== 'string' || relative === '' || relative.includes('\0') || path.isAbsolute(relative)) {
-    throw new UserError(`${what} ${JSON.stringify(relative)} in ${base} is not a relative path inside that folder`, [], 'the file that names it was damaged or written by someone else');
+    throw new UserError(
+      `${what} ${JSON.stringify(relative)} in ${base} is not a relative path inside that folder`,
+      [],
+      'the file that names it was damaged or written by someone else',
+    );
   }
   const file = path.resolve(base, relative);
   if (!isInside(base, file)) {
-    throw new UserError(`${what} ${JSON.stringify(relative)} leads outside ${base}`, [], 'tlpipe reads only inside the folder that names a file; the file that names it was damaged or written by someone else');
+    throw new UserError(
+      `${what} ${JSON.stringify(relative)} leads outside ${base}`,
+      [],
+      'tlpipe reads only inside the folder that names a file; the file that names it was damaged or written by someone else',
+    );
   }
   return file;
 }
@@ -109,12 +134,14 @@ export async function readBackFile(root: string, relative: string, options: Read
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw error;
     throw new UserError(`${what} ${file} ${because(error)}`, [], hint);
   }
-  if (!isInside(realFolder(root), real)) throw new UserError(`${what} ${file} is a link that leads outside ${path.resolve(root)} (to ${real})`, [], hint);
+  if (!isInside(realFolder(root), real))
+    throw new UserError(`${what} ${file} is a link that leads outside ${path.resolve(root)} (to ${real})`, [], hint);
   const stats = await stat(real).catch((error: unknown) => {
     throw new UserError(`${what} ${file} ${because(error)}`, [], hint);
   });
   if (!stats.isFile()) throw new UserError(`${what} ${file} is ${kindOf(stats)}, not a file`, [], hint);
-  if (stats.size > limit) throw new UserError(`${what} ${file} is ${stats.size} bytes, more than the ${limit} tlpipe reads of it`, [], hint);
+  if (stats.size > limit)
+    throw new UserError(`${what} ${file} is ${stats.size} bytes, more than the ${limit} tlpipe reads of it`, [], hint);
   let handle;
   try {
     handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -141,8 +168,14 @@ export async function readBackFile(root: string, relative: string, options: Read
 }
 
 /** Like readBackFile, but undefined when the file is missing. */
-export async function readBackIfPresent(root: string, relative: string, options: ReadBackOptions = {}): Promise<Buffer | undefined> {
-  return readBackFile(root, relative, options).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' && !(error instanceof UserError) ? undefined : Promise.reject(error)));
+export async function readBackIfPresent(
+  root: string,
+  relative: string,
+  options: ReadBackOptions = {},
+): Promise<Buffer | undefined> {
+  return readBackFile(root, relative, options).catch((error: NodeJS.ErrnoException) =>
+    error.code === 'ENOENT' && !(error instanceof UserError) ? undefined : Promise.reject(error),
+  );
 }
 
 /** A JSON file read back and parsed; its shape is the caller's to check. */
@@ -151,6 +184,10 @@ export async function readBackJson(root: string, relative: string, options: Read
   try {
     return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch {
-    throw new UserError(`${options.what ?? 'file'} ${path.resolve(root, relative)} is not valid JSON`, [], options.hint ?? 'the folder was damaged or edited by hand; tlpipe will not trust it');
+    throw new UserError(
+      `${options.what ?? 'file'} ${path.resolve(root, relative)} is not valid JSON`,
+      [],
+      options.hint ?? 'the folder was damaged or edited by hand; tlpipe will not trust it',
+    );
   }
 }

@@ -15,8 +15,10 @@ const MAX_RANK = 8;
 /** More weights in one file than any model tlpipe builds has. */
 const MAX_SPECS = 100_000;
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const isSize = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= 2 ** 31;
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isSize = (value: unknown): value is number =>
+  Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= 2 ** 31;
 
 /**
  * A list of weight specs whose shapes and dtypes add up to `byteLength`
@@ -25,7 +27,12 @@ const isSize = (value: unknown): value is number => Number.isSafeInteger(value) 
  * before any multiplication overflows or memory is asked for. `quantized`:
  * an exported copy's specs may say how their values are stored.
  */
-export function weightSpecsProblem(specs: unknown, byteLength: number, where: string, options: { quantized?: boolean } = {}): string | undefined {
+export function weightSpecsProblem(
+  specs: unknown,
+  byteLength: number,
+  where: string,
+  options: { quantized?: boolean } = {},
+): string | undefined {
   if (!Array.isArray(specs) || specs.length > MAX_SPECS) return `${where} is not a list of weights`;
   const names = new Set<string>();
   let total = 0;
@@ -35,19 +42,24 @@ export function weightSpecsProblem(specs: unknown, byteLength: number, where: st
     if (names.has(name)) return `${where}: weight ${name} is named twice`;
     names.add(name);
     let bytes = DTYPE_BYTES[spec['dtype'] as string];
-    if (bytes === undefined) return `${where}: weight ${name} has dtype ${JSON.stringify(spec['dtype'])} (float32, int32 or bool expected)`;
+    if (bytes === undefined)
+      return `${where}: weight ${name} has dtype ${JSON.stringify(spec['dtype'])} (float32, int32 or bool expected)`;
     if ('quantization' in spec) {
-      const stored = isRecord(spec['quantization']) ? QUANTIZED_BYTES[spec['quantization']['dtype'] as string] : undefined;
+      const stored = isRecord(spec['quantization'])
+        ? QUANTIZED_BYTES[spec['quantization']['dtype'] as string]
+        : undefined;
       if (!options.quantized) return `${where}: weight ${name} is quantized, which tlpipe never writes there`;
       if (stored === undefined) return `${where}: weight ${name} has a quantization tfjs does not know`;
       bytes = stored;
     }
     const shape = spec['shape'];
-    if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every(isSize)) return `${where}: weight ${name} has shape ${JSON.stringify(shape)}, not a list of at most ${MAX_RANK} sizes`;
+    if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every(isSize))
+      return `${where}: weight ${name} has shape ${JSON.stringify(shape)}, not a list of at most ${MAX_RANK} sizes`;
     let size = bytes;
     for (const d of shape as number[]) {
       size *= d;
-      if (size > byteLength) return `${where}: weight ${name} declares ${JSON.stringify(shape)} ${String(spec['dtype'])}, more than the ${byteLength} bytes there are`;
+      if (size > byteLength)
+        return `${where}: weight ${name} declares ${JSON.stringify(shape)} ${String(spec['dtype'])}, more than the ${byteLength} bytes there are`;
     }
     total += size;
     if (total > byteLength) return `${where}: the weights declare more than the ${byteLength} bytes there are`;

@@ -47,13 +47,16 @@ export function formatEventLine(event: RunEvent): string | undefined {
     case 'baseline-epoch-end':
       return `scratch ${formatEventLine({ type: 'epoch-end', metrics: event.metrics })}`;
     case 'baseline-end':
-      return event.test ? `scratch baseline test ${event.test.examples} examples: accuracy ${n4(event.test.accuracy)} loss ${n4(event.test.loss)}` : 'scratch baseline done';
+      return event.test
+        ? `scratch baseline test ${event.test.examples} examples: accuracy ${n4(event.test.accuracy)} loss ${n4(event.test.loss)}`
+        : 'scratch baseline done';
     case 'evaluate-end':
       return `test ${event.test.examples} examples: accuracy ${n4(event.test.accuracy)} loss ${n4(event.test.loss)}`;
-    case 'export-end':
-    {
+    case 'export-end': {
       const q = event.quantized;
-      const quantized = q ? `; ${q.dir}/ with ${q.dtype} weights, ${(q.floatWeightBytes / q.weightBytes).toFixed(2)}× smaller${q.test ? `: test accuracy ${n4(q.test.accuracy)}` : ''}` : '';
+      const quantized = q
+        ? `; ${q.dir}/ with ${q.dtype} weights, ${(q.floatWeightBytes / q.weightBytes).toFixed(2)}× smaller${q.test ? `: test accuracy ${n4(q.test.accuracy)}` : ''}`
+        : '';
       return `exported ${event.dir}/ (reload check: ${event.verified ? 'identical predictions' : `max difference ${event.maxAbsDifference}`})${quantized}`;
     }
     case 'strategy-probe-start':

@@ -18,7 +18,9 @@ export interface PhaseProgress {
  * the phase's first count (so a slow start does not stay in it) and the
  * time left at that rate. `now` is for tests.
  */
-export function progressTracker(now: () => number = () => performance.now()): (event: RunEvent) => PhaseProgress | undefined {
+export function progressTracker(
+  now: () => number = () => performance.now(),
+): (event: RunEvent) => PhaseProgress | undefined {
   const started = new Map<string, { at: number; done: number }>();
   return (event) => {
     let phase: string;
@@ -26,7 +28,12 @@ export function progressTracker(now: () => number = () => performance.now()): (e
     let total: number;
     let unit: string;
     if (event.type === 'features-progress') {
-      [phase, done, total, unit] = [`${event.at ? 'frozen prefix' : 'features'} ${event.split}`, event.done, event.total, 'examples'];
+      [phase, done, total, unit] = [
+        `${event.at ? 'frozen prefix' : 'features'} ${event.split}`,
+        event.done,
+        event.total,
+        'examples',
+      ];
     } else if (event.type === 'batch-end') {
       [phase, done, total, unit] = [`${event.stage} epoch ${event.epoch}`, event.batch, event.batches, 'batches'];
     } else return undefined;
@@ -36,7 +43,15 @@ export function progressTracker(now: () => number = () => performance.now()): (e
     const perSecond = first && seconds > 0 ? (done - first.done) / seconds : 0;
     const last = done >= total;
     if (last) started.delete(phase);
-    return { phase, done, total, unit, perSecond, etaSeconds: perSecond > 0 ? (total - done) / perSecond : Number.NaN, last };
+    return {
+      phase,
+      done,
+      total,
+      unit,
+      perSecond,
+      etaSeconds: perSecond > 0 ? (total - done) / perSecond : Number.NaN,
+      last,
+    };
   };
 }
 

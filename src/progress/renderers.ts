@@ -57,7 +57,13 @@ export function jsonRenderer(write: (line: string) => void, everyMs = 250): Prog
         const at = performance.now();
         if (!progress.last && at - (lastWritten.get(progress.phase) ?? -Infinity) < everyMs) return;
         lastWritten.set(progress.phase, at);
-        write(JSON.stringify({ ...event, perSecond: progress.perSecond, ...(Number.isFinite(progress.etaSeconds) ? { etaSeconds: progress.etaSeconds } : {}) }));
+        write(
+          JSON.stringify({
+            ...event,
+            perSecond: progress.perSecond,
+            ...(Number.isFinite(progress.etaSeconds) ? { etaSeconds: progress.etaSeconds } : {}),
+          }),
+        );
         return;
       }
       write(JSON.stringify(event));
@@ -109,7 +115,10 @@ function stepsOf(start: RunStartEvent, rows = process.stderr.rows || 40): Step[]
         }
         // Until the first count (the data read, the base built, feature workers loading tfjs), the step says what it is doing.
         if (e.type === 'data') return `data: ${e.train} train, ${e.validation} validation, ${e.test} test`;
-        if (e.type === 'base') return e.model === 'none' ? 'no base' : `base ${e.model} cut at ${e.cut}, features ${e.outputShape.join('×')}`;
+        if (e.type === 'base')
+          return e.model === 'none'
+            ? 'no base'
+            : `base ${e.model} cut at ${e.cut}, features ${e.outputShape.join('×')}`;
         if (e.type === 'features-start' && !e.at) return [...splitLines, `${formatEventLine(e)!}…`].join('\n');
         const p = e.type === 'features-progress' && !e.at ? track(e) : undefined;
         return p ? [...splitLines, formatProgressBar(p)].join('\n') : undefined;
@@ -124,14 +133,16 @@ function stepsOf(start: RunStartEvent, rows = process.stderr.rows || 40): Step[]
     const room = Math.max(5, rows - start.stages.length - 12);
     const withEpochs = (live?: string): string => {
       const hidden = epochLines.length > room ? epochLines.length - room + 1 : 0;
-      const shown = hidden > 0 ? [`… ${hidden} earlier epoch(s), every one in log.txt`, ...epochLines.slice(hidden)] : epochLines;
+      const shown =
+        hidden > 0 ? [`… ${hidden} earlier epoch(s), every one in log.txt`, ...epochLines.slice(hidden)] : epochLines;
       return [...shown, ...(live !== undefined ? [live] : [])].join('\n');
     };
     steps.push({
       title: `Stage ${stage.name}: epochs ${stage.firstEpoch}–${stage.lastEpoch}, ${stage.optimizer} lr ${stage.learningRate}`,
       endsOn: (e) => (e.type === 'stage-end' || e.type === 'stage-reused') && e.stage === stage.name,
       output: (e) => {
-        if (e.type === 'batch-end' && e.stage === stage.name) return withEpochs(`${formatProgressBar(track(e)!, `epoch ${e.epoch}`)}, loss ${e.loss.toFixed(4)}`);
+        if (e.type === 'batch-end' && e.stage === stage.name)
+          return withEpochs(`${formatProgressBar(track(e)!, `epoch ${e.epoch}`)}, loss ${e.loss.toFixed(4)}`);
         if (e.type === 'features-progress' && e.at) return withEpochs(formatProgressBar(track(e)!));
         if (e.type === 'epoch-end' && e.metrics.stage === stage.name) {
           epochLines.push(epochLine(e.metrics));
@@ -142,8 +153,17 @@ function stepsOf(start: RunStartEvent, rows = process.stderr.rows || 40): Step[]
       },
     });
   }
-  if (start.evaluates) steps.push({ title: 'Evaluate on the test split', endsOn: (e) => e.type === 'evaluate-end' || e.type === 'export-end', output: (e) => (e.type === 'evaluate-end' ? formatEventLine(e) : undefined) });
-  steps.push({ title: 'Export the model', endsOn: (e) => e.type === 'export-end', output: (e) => (e.type === 'export-end' ? formatEventLine(e) : undefined) });
+  if (start.evaluates)
+    steps.push({
+      title: 'Evaluate on the test split',
+      endsOn: (e) => e.type === 'evaluate-end' || e.type === 'export-end',
+      output: (e) => (e.type === 'evaluate-end' ? formatEventLine(e) : undefined),
+    });
+  steps.push({
+    title: 'Export the model',
+    endsOn: (e) => e.type === 'export-end',
+    output: (e) => (e.type === 'export-end' ? formatEventLine(e) : undefined),
+  });
   return steps;
 }
 
@@ -186,7 +206,12 @@ export function ttyRenderer(writeLine: (line: string) => void): ProgressRenderer
         },
         rendererOptions: { persistentOutput: true, outputBar: 1 },
       })),
-      { concurrent: false, exitOnError: true, registerSignalListeners: false, rendererOptions: { collapseErrors: false } },
+      {
+        concurrent: false,
+        exitOnError: true,
+        registerSignalListeners: false,
+        rendererOptions: { collapseErrors: false },
+      },
     );
     running = list.run().catch(() => undefined);
   };
@@ -211,7 +236,8 @@ export function ttyRenderer(writeLine: (line: string) => void): ProgressRenderer
         current = steps.length;
         return;
       }
-      if ((event.type === 'log' && event.level === 'warn') || event.type === 'warning') warnings.push(formatEventLine(event)!);
+      if ((event.type === 'log' && event.level === 'warn') || event.type === 'warning')
+        warnings.push(formatEventLine(event)!);
       for (let i = current; i < steps.length; i++) {
         const step = steps[i]!;
         const text = step.output?.(event);

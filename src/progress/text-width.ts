@@ -38,5 +38,8 @@ export function wrapParagraph(line: string, width = TEXT_WIDTH, indent = 2): str
  * as it is: wrapping it would move the caret off the column it marks.
  */
 export function fitText(text: string, width = TEXT_WIDTH): string {
-  return text.split('\n').flatMap((line) => (columns(line) <= width || /^\s+(\d+ )?\| /.test(line) ? [line] : wrapParagraph(line, width))).join('\n');
+  return text
+    .split('\n')
+    .flatMap((line) => (columns(line) <= width || /^\s+(\d+ )?\| /.test(line) ? [line] : wrapParagraph(line, width)))
+    .join('\n');
 }

@@ -6,7 +6,10 @@ import type { DemoPageModel } from '../store/demo-page.js';
 /** tfjs's browser bundle, from the installed package: the page needs no network. */
 async function tfjsBundle(): Promise<string> {
   const require = createRequire(import.meta.url);
-  return readFile(path.join(path.dirname(require.resolve('@tensorflow/tfjs/package.json')), 'dist', 'tf.es2017.min.js'), 'utf8');
+  return readFile(
+    path.join(path.dirname(require.resolve('@tensorflow/tfjs/package.json')), 'dist', 'tf.es2017.min.js'),
+    'utf8',
+  );
 }
 
 /** JSON inside a <script> element: `</script>` or `<!--` in a value cannot end or change it. */
@@ -25,7 +28,13 @@ const scriptJson = (value: unknown): string => JSON.stringify(value).replace(/</
  * CPU backend): how the page is tested, and a link to share. An image that
  * cannot be read says so; only a model that fails to load says that.
  */
-export async function renderDemoPage({ modelTopology, weightSpecs, weights, labels, preprocessing }: DemoPageModel): Promise<string> {
+export async function renderDemoPage({
+  modelTopology,
+  weightSpecs,
+  weights,
+  labels,
+  preprocessing,
+}: DemoPageModel): Promise<string> {
   const tfjs = await tfjsBundle();
   const model = { modelTopology, weightSpecs, weights: Buffer.from(weights).toString('base64') };
   return `<!doctype html>

@@ -47,7 +47,13 @@ export interface ReportInput {
     accuracy: number;
     perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
     confusionMatrix: number[][];
-    worst?: { example: string; actual: string; predicted: string; probabilityOfActual: number; probabilityOfPredicted: number }[];
+    worst?: {
+      example: string;
+      actual: string;
+      predicted: string;
+      probabilityOfActual: number;
+      probabilityOfPredicted: number;
+    }[];
   };
   gallery?: StoredGallery;
   classNames: string[];
@@ -56,7 +62,8 @@ export interface ReportInput {
   baseline?: { metrics: MetricRow[]; test?: { accuracy: number; loss: number } };
 }
 
-const fixed = (n: number | undefined, digits = 4): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
+const fixed = (n: number | undefined, digits = 4): string =>
+  n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits);
 
 const TRAIN = '#1f6feb';
 const VALIDATION = '#d9480f';
@@ -66,7 +73,10 @@ const BEST = '#0a7ea4';
 const RESTORED = '#57606a';
 
 /** The epoch whose value of `monitor` is best, among the epochs that have it. */
-export function bestEpoch(rows: readonly MetricRow[], monitor: { metric: MonitorName; mode: 'min' | 'max' }): number | undefined {
+export function bestEpoch(
+  rows: readonly MetricRow[],
+  monitor: { metric: MonitorName; mode: 'min' | 'max' },
+): number | undefined {
   let best: { epoch: number; value: number } | undefined;
   for (const row of rows) {
     const value = row[monitor.metric];
@@ -96,59 +106,115 @@ function ratesByGroup(rows: readonly MetricRow[], stages: readonly StageView[]):
 
 export function renderReport(input: ReportInput): string {
   const points = (rows: readonly MetricRow[], pick: (r: MetricRow) => number | undefined): [number, number][] =>
-    rows.flatMap((r) => { const v = pick(r); return v === undefined ? [] : [[r.epoch, v] as [number, number]]; });
-  const boundaries = input.metrics.filter((r, i) => i > 0 && r.stage !== input.metrics[i - 1]!.stage).map((r) => ({ epoch: r.epoch - 0.5, stage: r.stage }));
+    rows.flatMap((r) => {
+      const v = pick(r);
+      return v === undefined ? [] : [[r.epoch, v] as [number, number]];
+    });
+  const boundaries = input.metrics
+    .filter((r, i) => i > 0 && r.stage !== input.metrics[i - 1]!.stage)
+    .map((r) => ({ epoch: r.epoch - 0.5, stage: r.stage }));
   const best = input.monitor ? bestEpoch(input.metrics, input.monitor) : undefined;
   const marks: EpochMark[] = [
     ...(best !== undefined ? [{ epoch: best, label: `best ${input.monitor!.metric}`, color: BEST }] : []),
-    ...input.stages.filter((s) => s.restoredEpoch !== undefined).map((s) => ({ epoch: s.restoredEpoch!, label: `${s.name}: weights restored`, color: RESTORED })),
+    ...input.stages
+      .filter((s) => s.restoredEpoch !== undefined)
+      .map((s) => ({ epoch: s.restoredEpoch!, label: `${s.name}: weights restored`, color: RESTORED })),
   ];
-  const baselineSeries = (pick: (r: MetricRow) => number | undefined, pickVal: (r: MetricRow) => number | undefined): Series[] =>
-    input.baseline ? [{ name: 'scratch train', color: '#8c959f', points: points(input.baseline.metrics, pick) }, { name: 'scratch val', color: '#bf3989', points: points(input.baseline.metrics, pickVal), dashed: true }] : [];
-  const chart = (title: string, pick: (r: MetricRow) => number | undefined, pickVal: (r: MetricRow) => number | undefined): string => lineChart(title, [
-    { name: 'train', color: TRAIN, points: points(input.metrics, pick) },
-    { name: 'validation', color: VALIDATION, points: points(input.metrics, pickVal), dashed: true },
-    ...baselineSeries(pick, pickVal),
-  ], { boundaries, marks });
+  const baselineSeries = (
+    pick: (r: MetricRow) => number | undefined,
+    pickVal: (r: MetricRow) => number | undefined,
+  ): Series[] =>
+    input.baseline
+      ? [
+          { name: 'scratch train', color: '#8c959f', points: points(input.baseline.metrics, pick) },
+          { name: 'scratch val', color: '#bf3989', points: points(input.baseline.metrics, pickVal), dashed: true },
+        ]
+      : [];
+  const chart = (
+    title: string,
+    pick: (r: MetricRow) => number | undefined,
+    pickVal: (r: MetricRow) => number | undefined,
+  ): string =>
+    lineChart(
+      title,
+      [
+        { name: 'train', color: TRAIN, points: points(input.metrics, pick) },
+        { name: 'validation', color: VALIDATION, points: points(input.metrics, pickVal), dashed: true },
+        ...baselineSeries(pick, pickVal),
+      ],
+      { boundaries, marks },
+    );
   const groups = [...ratesByGroup(input.metrics, input.stages)];
   // The first group (the head) is drawn wide and pale under the others: equal rates stay visible as two lines.
-  const learningRate = lineChart('learning rate (at each epoch\'s first step)', groups.map(([name, rates], i) => ({
-    name, color: GROUP_COLOURS[i % GROUP_COLOURS.length]!, points: rates, ...(i === 0 && groups.length > 1 ? { wide: true } : {}), ...(i > 0 ? { dashed: true } : {}),
-  })), { boundaries, log: logScale(groups.flatMap(([, rates]) => rates.map(([, r]) => r))) });
+  const learningRate = lineChart(
+    "learning rate (at each epoch's first step)",
+    groups.map(([name, rates], i) => ({
+      name,
+      color: GROUP_COLOURS[i % GROUP_COLOURS.length]!,
+      points: rates,
+      ...(i === 0 && groups.length > 1 ? { wide: true } : {}),
+      ...(i > 0 ? { dashed: true } : {}),
+    })),
+    { boundaries, log: logScale(groups.flatMap(([, rates]) => rates.map(([, r]) => r))) },
+  );
   const test = input.test;
   const perClass = test
-    ? `<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>${Object.entries(test.perClass)
-        .map(([name, m]) => `<tr><td>${escape(name)}</td><td>${fixed(m.precision, 3)}</td><td>${fixed(m.recall, 3)}</td><td>${fixed(m.f1, 3)}</td><td>${m.support}</td></tr>`)
+    ? `<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>${Object.entries(
+        test.perClass,
+      )
+        .map(
+          ([name, m]) =>
+            `<tr><td>${escape(name)}</td><td>${fixed(m.precision, 3)}</td><td>${fixed(m.recall, 3)}</td><td>${fixed(m.f1, 3)}</td><td>${m.support}</td></tr>`,
+        )
         .join('')}</table>`
     : '<p>No test split.</p>';
   const meta = Object.entries(input.run)
-    .map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(typeof v === 'object' ? JSON.stringify(v) : String(v))}</td></tr>`)
+    .map(
+      ([k, v]) =>
+        `<tr><th>${escape(k)}</th><td>${escape(typeof v === 'object' ? JSON.stringify(v) : String(v))}</td></tr>`,
+    )
     .join('');
   const baselineLine = input.baseline?.test
     ? `<p class="headline">scratch baseline (same architecture and stages, random initialisation): test accuracy <b id="baseline-accuracy">${fixed(input.baseline.test.accuracy)}</b>, test loss ${fixed(input.baseline.test.loss)}</p>`
     : '';
-  return page(input.title, `<p class="headline">${test ? `test accuracy <b id="test-accuracy">${fixed(test.accuracy)}</b>, test loss ${fixed(test.loss)}` : 'no test split'}</p>
+  return page(
+    input.title,
+    `<p class="headline">${test ? `test accuracy <b id="test-accuracy">${fixed(test.accuracy)}</b>, test loss ${fixed(test.loss)}` : 'no test split'}</p>
 ${baselineLine}
 <h2>Training curves</h2>
-<div class="charts">${chart('loss', (r) => r.loss, (r) => r.val_loss)}${chart('accuracy', (r) => r.accuracy, (r) => r.val_accuracy)}${learningRate}</div>
+<div class="charts">${chart(
+      'loss',
+      (r) => r.loss,
+      (r) => r.val_loss,
+    )}${chart(
+      'accuracy',
+      (r) => r.accuracy,
+      (r) => r.val_accuracy,
+    )}${learningRate}</div>
 <h2>Hyperparameters as resolved</h2>${stageTable(input.stages)}
 ${worstSection(input)}
 ${perClassGallery(input.gallery)}
 ${test ? `<h2>Confusion matrix (test)</h2>${confusionHeatmap(test.confusionMatrix, input.classNames)}` : ''}
 <h2>Per-class metrics (test)</h2>${perClass}
 <h2>Run</h2><table class="facts">${meta}</table>
-<h2>Pipeline as run</h2><pre>${escape(input.pipelineYaml)}</pre>`);
+<h2>Pipeline as run</h2><pre>${escape(input.pipelineYaml)}</pre>`,
+  );
 }
 
 /** Rates spanning more than a factor of 20 are drawn on a log scale, or the smaller ones would lie flat on the axis. */
-const logScale = (rates: number[]): boolean => rates.length > 0 && Math.min(...rates) > 0 && Math.max(...rates) / Math.min(...rates) > 20;
+const logScale = (rates: number[]): boolean =>
+  rates.length > 0 && Math.min(...rates) > 0 && Math.max(...rates) / Math.min(...rates) > 20;
 
 /** One column per stage, one row per hyperparameter: a few stages stay readable however many settings there are. */
 function stageTable(stages: readonly StageView[]): string {
   if (stages.length === 0) return '';
   const number = (n: number): string => n.toLocaleString('en-US');
   const rows: [string, (s: StageView) => string][] = [
-    ['epochs', (s) => `${s.firstEpoch}–${s.lastEpoch}${s.epochsRun !== undefined && s.epochsRun < s.lastEpoch - s.firstEpoch + 1 ? ` (ran ${s.epochsRun}${s.stoppedEarly ? ', stopped early' : ''})` : ''}`],
+    [
+      'epochs',
+      (s) =>
+        `${s.firstEpoch}–${s.lastEpoch}${s.epochsRun !== undefined && s.epochsRun < s.lastEpoch - s.firstEpoch + 1 ? ` (ran ${s.epochsRun}${s.stoppedEarly ? ', stopped early' : ''})` : ''}`,
+    ],
     ['batch size', (s) => String(s.batchSize)],
     ['optimizer', (s) => escape(s.optimizer)],
     ['peak learning rate', (s) => s.groups.map((g) => `${escape(g.name)} ${g.learningRate}`).join('<br>')],
@@ -165,7 +231,8 @@ function stageTable(stages: readonly StageView[]): string {
   return `<table class="hyperparameters">${header}${rows.map(([name, cell]) => `<tr><th style="text-align:left">${name}</th>${stages.map((s) => `<td style="text-align:left">${cell(s)}</td>`).join('')}</tr>`).join('')}</table>`;
 }
 
-const img = (png: string, alt: string, cls: string): string => `<img class="${cls}" src="data:image/png;base64,${png}" alt="${escape(alt)}" width="96" height="96">`;
+const img = (png: string, alt: string, cls: string): string =>
+  `<img class="${cls}" src="data:image/png;base64,${png}" alt="${escape(alt)}" width="96" height="96">`;
 
 /** The misclassified test examples, worst first: each image, and Grad-CAM for the class predicted and the class expected. */
 function worstSection(input: ReportInput): string {
@@ -173,15 +240,26 @@ function worstSection(input: ReportInput): string {
   if (gallery && gallery.worst.length > 0) {
     const heat = gallery.layer !== undefined && gallery.worst.some((w) => w.heat);
     const header = `<tr><th>image</th>${heat ? '<th>Grad-CAM: predicted</th><th>Grad-CAM: expected</th>' : ''}<th>example</th><th>actual</th><th>p(actual)</th><th>predicted</th><th>p(predicted)</th></tr>`;
-    const rows = gallery.worst.map((w) => `<tr><td>${img(w.png, w.example, 'thumbnail')}</td>${heat ? `<td>${w.heat ? img(w.heat.predicted, `Grad-CAM of ${w.predicted} on ${w.example}`, 'heatmap') : ''}</td><td>${w.heat ? img(w.heat.actual, `Grad-CAM of ${w.actual} on ${w.example}`, 'heatmap') : ''}</td>` : ''}`
-      + `<td style="text-align:left">${escape(w.example)}</td><td>${escape(w.actual)}</td><td>${fixed(w.probabilityOfActual, 3)}</td><td>${escape(w.predicted)}</td><td>${fixed(w.probabilityOfPredicted, 3)}</td></tr>`).join('');
-    const note = heat ? `<p class="note">Grad-CAM at layer <code>${escape(gallery.layer!)}</code>: red where the layer's activations, weighed by the gradient of the class's score, most support that class.</p>` : '';
+    const rows = gallery.worst
+      .map(
+        (w) =>
+          `<tr><td>${img(w.png, w.example, 'thumbnail')}</td>${heat ? `<td>${w.heat ? img(w.heat.predicted, `Grad-CAM of ${w.predicted} on ${w.example}`, 'heatmap') : ''}</td><td>${w.heat ? img(w.heat.actual, `Grad-CAM of ${w.actual} on ${w.example}`, 'heatmap') : ''}</td>` : ''}` +
+          `<td style="text-align:left">${escape(w.example)}</td><td>${escape(w.actual)}</td><td>${fixed(w.probabilityOfActual, 3)}</td><td>${escape(w.predicted)}</td><td>${fixed(w.probabilityOfPredicted, 3)}</td></tr>`,
+      )
+      .join('');
+    const note = heat
+      ? `<p class="note">Grad-CAM at layer <code>${escape(gallery.layer!)}</code>: red where the layer's activations, weighed by the gradient of the class's score, most support that class.</p>`
+      : '';
     return `<h2>Most wrongly classified (test)</h2>${note}<table class="worst">${header}${rows}</table>`;
   }
   const worst = input.test?.worst ?? [];
-  if (worst.length === 0) return input.test ? '<h2>Most wrongly classified (test)</h2><p>No test example was misclassified.</p>' : '';
+  if (worst.length === 0)
+    return input.test ? '<h2>Most wrongly classified (test)</h2><p>No test example was misclassified.</p>' : '';
   return `<h2>Most wrongly classified (test)</h2><table class="worst"><tr><th>example</th><th>actual</th><th>p(actual)</th><th>predicted</th><th>p(predicted)</th></tr>${worst
-    .map((w) => `<tr><td style="text-align:left">${escape(w.example)}</td><td>${escape(w.actual)}</td><td>${fixed(w.probabilityOfActual, 3)}</td><td>${escape(w.predicted)}</td><td>${fixed(w.probabilityOfPredicted, 3)}</td></tr>`)
+    .map(
+      (w) =>
+        `<tr><td style="text-align:left">${escape(w.example)}</td><td>${escape(w.actual)}</td><td>${fixed(w.probabilityOfActual, 3)}</td><td>${escape(w.predicted)}</td><td>${fixed(w.probabilityOfPredicted, 3)}</td></tr>`,
+    )
     .join('')}</table>`;
 }
 
@@ -192,7 +270,9 @@ function perClassGallery(gallery: StoredGallery | undefined): string {
     const wrong = e.predicted !== e.actual;
     return `<figure class="${wrong ? 'wrong' : 'right'}">${img(e.png, e.example, 'thumbnail')}<figcaption>${wrong ? `✗ ${escape(e.predicted)}` : '✓'} ${fixed(e.probabilityOfActual, 2)}</figcaption></figure>`;
   };
-  const rows = gallery.perClass.map((c) => `<tr><th>${escape(c.name)}</th><td class="strip">${c.examples.map(figure).join('')}</td></tr>`).join('');
+  const rows = gallery.perClass
+    .map((c) => `<tr><th>${escape(c.name)}</th><td class="strip">${c.examples.map(figure).join('')}</td></tr>`)
+    .join('');
   return `<h2>Hardest test examples per class</h2><p class="note">Each class's test examples with the lowest probability of their class; the caption is what the model said (✗ and the class it chose, or ✓) and p(actual).</p><table class="per-class">${rows}</table>`;
 }
 
@@ -272,22 +352,62 @@ function comparedCell(cell: string): string {
  * overlaid (validation solid, training dotted, one colour per run), the
  * metrics side by side and the configuration keys that differ.
  */
-export function renderComparisonReport(title: string, runs: ComparedRun[], tables: { metrics: { header: string[]; rows: string[][] }; config?: { header: string[]; rows: string[][] } }): string {
-  const curves = (pick: (r: MetricRow) => number | undefined, pickVal: (r: MetricRow) => number | undefined): Series[] => runs.flatMap((run, i) => {
-    const color = runColour(i, runs.length);
-    const points = (p: (r: MetricRow) => number | undefined): [number, number][] => run.metrics.flatMap((r) => { const v = p(r); return v === undefined ? [] : [[r.epoch, v] as [number, number]]; });
-    const breaks = run.metrics.filter((r, k) => k > 0 && r.stage !== run.metrics[k - 1]!.stage).map((r) => r.epoch - 0.5);
-    return [{ name: `${run.label} validation`, color, points: points(pickVal), breaks }, { name: `${run.label} train`, color, points: points(pick), dashed: true, breaks }];
-  });
-  const charts = [lineChart('loss (validation solid, train dashed)', curves((r) => r.loss, (r) => r.val_loss)), lineChart('accuracy (validation solid, train dashed)', curves((r) => r.accuracy, (r) => r.val_accuracy))];
+export function renderComparisonReport(
+  title: string,
+  runs: ComparedRun[],
+  tables: { metrics: { header: string[]; rows: string[][] }; config?: { header: string[]; rows: string[][] } },
+): string {
+  const curves = (
+    pick: (r: MetricRow) => number | undefined,
+    pickVal: (r: MetricRow) => number | undefined,
+  ): Series[] =>
+    runs.flatMap((run, i) => {
+      const color = runColour(i, runs.length);
+      const points = (p: (r: MetricRow) => number | undefined): [number, number][] =>
+        run.metrics.flatMap((r) => {
+          const v = p(r);
+          return v === undefined ? [] : [[r.epoch, v] as [number, number]];
+        });
+      const breaks = run.metrics
+        .filter((r, k) => k > 0 && r.stage !== run.metrics[k - 1]!.stage)
+        .map((r) => r.epoch - 0.5);
+      return [
+        { name: `${run.label} validation`, color, points: points(pickVal), breaks },
+        { name: `${run.label} train`, color, points: points(pick), dashed: true, breaks },
+      ];
+    });
+  const charts = [
+    lineChart(
+      'loss (validation solid, train dashed)',
+      curves(
+        (r) => r.loss,
+        (r) => r.val_loss,
+      ),
+    ),
+    lineChart(
+      'accuracy (validation solid, train dashed)',
+      curves(
+        (r) => r.accuracy,
+        (r) => r.val_accuracy,
+      ),
+    ),
+  ];
   const table = (t: { header: string[]; rows: string[][] }, cls: string): string => {
     const head = `<tr>${t.header.map((h) => `<th>${escape(h)}</th>`).join('')}</tr>`;
-    const rows = t.rows.map((r) => `<tr>${r.map((cell, i) => (i === 0 ? `<th style="text-align:left">${escape(cell)}</th>` : `<td>${comparedCell(cell)}</td>`)).join('')}</tr>`).join('');
+    const rows = t.rows
+      .map(
+        (r) =>
+          `<tr>${r.map((cell, i) => (i === 0 ? `<th style="text-align:left">${escape(cell)}</th>` : `<td>${comparedCell(cell)}</td>`)).join('')}</tr>`,
+      )
+      .join('');
     return `<table class="${cls}">${head}${rows}</table>`;
   };
-  return page(title, `<h2>Curves</h2>
+  return page(
+    title,
+    `<h2>Curves</h2>
 <div class="charts">${charts.join('')}</div>
 <h2>Metrics</h2>
 ${table(tables.metrics, 'compare metrics')}
-${tables.config ? `<h2>Configuration that differs</h2>${tables.config.rows.length > 0 ? table(tables.config, 'compare config') : '<p>The runs\' configurations are the same.</p>'}` : ''}`);
+${tables.config ? `<h2>Configuration that differs</h2>${tables.config.rows.length > 0 ? table(tables.config, 'compare config') : "<p>The runs' configurations are the same.</p>"}` : ''}`,
+  );
 }

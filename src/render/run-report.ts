@@ -14,7 +14,9 @@ export function renderRunReport(sources: RunReportSources): string {
     metrics: sources.metrics,
     stages: stageViews(plan, summary),
     monitor: { metric: plan.checkpoints.monitor, mode: plan.checkpoints.mode },
-    ...(baseline.length > 0 ? { baseline: { metrics: baseline, ...(summary?.baseline?.test ? { test: summary.baseline.test } : {}) } } : {}),
+    ...(baseline.length > 0
+      ? { baseline: { metrics: baseline, ...(summary?.baseline?.test ? { test: summary.baseline.test } : {}) } }
+      : {}),
     ...(summary?.test ? { test: summary.test } : {}),
     ...(gallery ? { gallery } : {}),
     classNames: plan.classes.names,
@@ -22,17 +24,40 @@ export function renderRunReport(sources: RunReportSources): string {
   });
 }
 
-const minutes = (seconds: number): string => (seconds < 60 ? `${seconds.toFixed(1)} s` : `${Math.floor(Math.round(seconds) / 60)} min ${Math.round(seconds) % 60} s`);
+const minutes = (seconds: number): string =>
+  seconds < 60
+    ? `${seconds.toFixed(1)} s`
+    : `${Math.floor(Math.round(seconds) / 60)} min ${Math.round(seconds) % 60} s`;
 
 /** The run's facts, in the order the report's table lists them. */
 function runFacts({ record, plan, summary }: RunReportSources): Record<string, unknown> {
   return {
-    run: record.id, status: summary?.status ?? effectiveStatus(record, undefined), started: record.startedAt,
-    ...(summary ? { duration: minutes(summary.resources.seconds), 'peak memory': `${summary.resources.peakRssMiB} MiB (resident, whole process)` } : {}),
-    ...(summary ? { examples: `${summary.data.counts.train} train, ${summary.data.counts.validation} validation, ${summary.data.counts.test} test` } : {}),
-    backend: record.backend, base: `${plan.base.model} @ ${plan.base.cut}`, input: plan.data.format === 'csv' ? 'tabular rows' : `${plan.data.image.size.join('×')} images, ${plan.data.image.channels} channel(s)`,
-    features: plan.features.mode, plan: plan.fingerprint, seed: plan.seed,
-    git: record.git ? `${record.git.commit.slice(0, 12)}${record.git.branch ? ` (${record.git.branch})` : ''}${record.git.dirty ? ', uncommitted changes' : ''}` : 'not in git',
+    run: record.id,
+    status: summary?.status ?? effectiveStatus(record, undefined),
+    started: record.startedAt,
+    ...(summary
+      ? {
+          duration: minutes(summary.resources.seconds),
+          'peak memory': `${summary.resources.peakRssMiB} MiB (resident, whole process)`,
+        }
+      : {}),
+    ...(summary
+      ? {
+          examples: `${summary.data.counts.train} train, ${summary.data.counts.validation} validation, ${summary.data.counts.test} test`,
+        }
+      : {}),
+    backend: record.backend,
+    base: `${plan.base.model} @ ${plan.base.cut}`,
+    input:
+      plan.data.format === 'csv'
+        ? 'tabular rows'
+        : `${plan.data.image.size.join('×')} images, ${plan.data.image.channels} channel(s)`,
+    features: plan.features.mode,
+    plan: plan.fingerprint,
+    seed: plan.seed,
+    git: record.git
+      ? `${record.git.commit.slice(0, 12)}${record.git.branch ? ` (${record.git.branch})` : ''}${record.git.dirty ? ', uncommitted changes' : ''}`
+      : 'not in git',
     versions: record.versions,
     ...(record.overrides ? { overrides: record.overrides } : {}),
     ...(record.strategy ? { strategy: record.strategy.decision ?? record.strategy.chosen } : {}),
@@ -41,17 +66,39 @@ function runFacts({ record, plan, summary }: RunReportSources): Record<string, u
 
 /** Each stage's hyperparameters as the plan resolved them, with how it went once summary.json says. */
 function stageViews(plan: Plan, summary: RunSummary | undefined): StageView[] {
-  const learns = (s: PlanStage): string => (s.trainable === 'head' ? 'the head' : `the head and ${s.trainableBaseLayers.length} base layer(s) (${s.trainableBaseLayers[0]} … ${s.trainableBaseLayers.at(-1)})`);
+  const learns = (s: PlanStage): string =>
+    s.trainable === 'head'
+      ? 'the head'
+      : `the head and ${s.trainableBaseLayers.length} base layer(s) (${s.trainableBaseLayers[0]} … ${s.trainableBaseLayers.at(-1)})`;
   return plan.stages.map((s) => {
     const outcome = summary?.stages[s.index];
     const stopping = s.earlyStopping;
     return {
-      name: s.name, firstEpoch: s.firstEpoch, lastEpoch: s.lastEpoch, batchSize: s.batchSize, optimizer: s.optimizer.name,
+      name: s.name,
+      firstEpoch: s.firstEpoch,
+      lastEpoch: s.lastEpoch,
+      batchSize: s.batchSize,
+      optimizer: s.optimizer.name,
       groups: s.parameterGroups.map((g) => ({ name: g.name, learningRate: g.learningRate })),
-      schedule: describeSchedule(s.schedule), learns: learns(s), batchNorm: s.trainable === 'head' ? '–' : s.batchNorm,
-      ...(stopping ? { earlyStopping: `${stopping.monitor}, patience ${stopping.patience}${stopping.restoreBest ? ', restores best' : ''}` } : {}),
-      labelSmoothing: s.labelSmoothing, classWeights: s.classWeights !== null, trainableParams: s.trainableParams, totalParams: s.totalParams,
-      ...(outcome ? { epochsRun: outcome.epochsRun, stoppedEarly: outcome.stoppedEarly, ...(outcome.restoredEpoch !== undefined ? { restoredEpoch: outcome.restoredEpoch } : {}) } : {}),
+      schedule: describeSchedule(s.schedule),
+      learns: learns(s),
+      batchNorm: s.trainable === 'head' ? '–' : s.batchNorm,
+      ...(stopping
+        ? {
+            earlyStopping: `${stopping.monitor}, patience ${stopping.patience}${stopping.restoreBest ? ', restores best' : ''}`,
+          }
+        : {}),
+      labelSmoothing: s.labelSmoothing,
+      classWeights: s.classWeights !== null,
+      trainableParams: s.trainableParams,
+      totalParams: s.totalParams,
+      ...(outcome
+        ? {
+            epochsRun: outcome.epochsRun,
+            stoppedEarly: outcome.stoppedEarly,
+            ...(outcome.restoredEpoch !== undefined ? { restoredEpoch: outcome.restoredEpoch } : {}),
+          }
+        : {}),
     };
   });
 }

@@ -9,7 +9,10 @@ import { makeDirs } from '../platform/make-dirs.js';
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   await makeDirs(path.dirname(file));
-  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const temporary = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  );
   const handle = await open(temporary, 'w');
   try {
     await handle.writeFile(data);

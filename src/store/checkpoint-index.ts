@@ -12,7 +12,8 @@ const INDEX_MAX_BYTES = 2 ** 20;
 const MAX_EPOCH = 999_999;
 const MAX_KEPT = 10_000;
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * One entry checked field by field. Its folder must be exactly
@@ -22,7 +23,8 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
 function entryProblem(value: unknown, field: string): string | undefined {
   if (!isRecord(value)) return `${field} is not a checkpoint entry`;
   const { dir, epoch, stage } = value;
-  if (!Number.isSafeInteger(epoch) || (epoch as number) < 1 || (epoch as number) > MAX_EPOCH) return `${field}.epoch is ${JSON.stringify(epoch)}, not an epoch number`;
+  if (!Number.isSafeInteger(epoch) || (epoch as number) < 1 || (epoch as number) > MAX_EPOCH)
+    return `${field}.epoch is ${JSON.stringify(epoch)}, not an epoch number`;
   const expected = `checkpoints/epoch-${String(epoch).padStart(3, '0')}`;
   if (dir !== expected) return `${field}.dir is ${JSON.stringify(dir)}, not ${expected}`;
   if (typeof stage !== 'string' || stage === '' || stage.length > 128) return `${field}.stage is not a stage name`;
@@ -33,7 +35,10 @@ function entryProblem(value: unknown, field: string): string | undefined {
 export function checkpointIndexProblem(value: unknown): string | undefined {
   if (!isRecord(value) || value['formatVersion'] !== 1) return 'it is not a checkpoint index tlpipe wrote';
   const { latest, best, stageBest, kept } = value;
-  for (const [field, entry] of [['latest', latest], ['stageBest', stageBest]] as const) {
+  for (const [field, entry] of [
+    ['latest', latest],
+    ['stageBest', stageBest],
+  ] as const) {
     if (entry !== null) {
       const problem = entryProblem(entry, field);
       if (problem) return problem;
@@ -43,14 +48,16 @@ export function checkpointIndexProblem(value: unknown): string | undefined {
     const problem = entryProblem(best, 'best');
     if (problem) return problem;
     const { monitor, value: monitored } = best as Record<string, unknown>;
-    if (typeof monitor !== 'string' || typeof monitored !== 'number' || !Number.isFinite(monitored)) return 'best has no monitor or value';
+    if (typeof monitor !== 'string' || typeof monitored !== 'number' || !Number.isFinite(monitored))
+      return 'best has no monitor or value';
   }
   if (!Array.isArray(kept) || kept.length > MAX_KEPT) return 'kept is not a list of checkpoints';
   for (const [i, entry] of kept.entries()) {
     const problem = entryProblem(entry, `kept[${i}]`);
     if (problem) return problem;
   }
-  if (latest !== null && !kept.some((c: CheckpointEntry) => c.dir === (latest as CheckpointEntry).dir)) return 'latest is not among the kept checkpoints';
+  if (latest !== null && !kept.some((c: CheckpointEntry) => c.dir === (latest as CheckpointEntry).dir))
+    return 'latest is not among the kept checkpoints';
   return undefined;
 }
 
@@ -71,7 +78,9 @@ export async function readCheckpointIndex(dir: string): Promise<{ index?: Checkp
     throw error;
   }
   const problem = checkpointIndexProblem(value);
-  return problem ? { problem: `checkpoint index ${path.join(dir, CHECKPOINT_INDEX)} is damaged: ${problem}` } : { index: value as CheckpointIndex };
+  return problem
+    ? { problem: `checkpoint index ${path.join(dir, CHECKPOINT_INDEX)} is damaged: ${problem}` }
+    : { index: value as CheckpointIndex };
 }
 
 export function writeCheckpointIndex(dir: string, index: CheckpointIndex): Promise<void> {

@@ -36,18 +36,30 @@ export type DemoPageRenderer = (model: DemoPageModel) => Promise<string>;
  * Not written (false) for tabular models, nor above DEMO_PAGE_MAX_WEIGHT_BYTES
  * unless `always`.
  */
-export async function writeDemoPage(dir: string, write: (file: string, content: string) => Promise<void>, render: DemoPageRenderer, options: { always?: boolean } = {}): Promise<boolean> {
+export async function writeDemoPage(
+  dir: string,
+  write: (file: string, content: string) => Promise<void>,
+  render: DemoPageRenderer,
+  options: { always?: boolean } = {},
+): Promise<boolean> {
   const weightBytes = (await stat(path.join(dir, 'weights.bin'))).size;
   if (weightBytes > DEMO_PAGE_MAX_WEIGHT_BYTES && !options.always) return false;
   const [modelJson, weights, labels, preprocessing] = await Promise.all([
-    readFile(path.join(dir, 'model.json'), 'utf8').then((t) => JSON.parse(t) as { modelTopology: unknown; weightsManifest: { weights: unknown[] }[] }),
+    readFile(path.join(dir, 'model.json'), 'utf8').then(
+      (t) => JSON.parse(t) as { modelTopology: unknown; weightsManifest: { weights: unknown[] }[] },
+    ),
     readFile(path.join(dir, 'weights.bin')),
     readFile(path.join(dir, 'labels.json'), 'utf8').then((t) => JSON.parse(t) as string[]),
-    readFile(path.join(dir, 'preprocessing.json'), 'utf8').then((t) => JSON.parse(t) as { kind: string } & Record<string, unknown>),
+    readFile(path.join(dir, 'preprocessing.json'), 'utf8').then(
+      (t) => JSON.parse(t) as { kind: string } & Record<string, unknown>,
+    ),
   ]);
   if (preprocessing.kind !== 'image') return false;
   const page = await render({
-    modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest.flatMap((g) => g.weights), weights, labels,
+    modelTopology: modelJson.modelTopology,
+    weightSpecs: modelJson.weightsManifest.flatMap((g) => g.weights),
+    weights,
+    labels,
     preprocessing: preprocessing as DemoPageModel['preprocessing'],
   });
   await write(path.join(dir, DEMO_PAGE), page);

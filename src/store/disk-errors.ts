@@ -36,15 +36,19 @@ export function fileSystemError(error: unknown, runDir?: string): UserError | un
   const where = e.path ? (writing ? ` writing ${shown(e.path)}` : ` (${shown(e.path)})`) : '';
   const resume = runDir ? ` and continue with \`tlpipe resume ${shown(runDir)}\`` : '';
   if (e.code === 'ENOENT' && runDir && e.path?.startsWith(runDir)) {
-    return new UserError(`the run folder ${shown(runDir)} was removed or moved while the run was writing it${where}`, [], 'start the run again; nothing of this one is left to resume');
+    return new UserError(
+      `the run folder ${shown(runDir)} was removed or moved while the run was writing it${where}`,
+      [],
+      'start the run again; nothing of this one is left to resume',
+    );
   }
   const reason = REASONS[e.code];
   if (!reason) return undefined;
-  const hint = e.code === 'ENOSPC' || e.code === 'EDQUOT'
-    ? `free space (old checkpoints, runs/.cache)${resume}`
-    : e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS'
-      ? `make the folder writable, or pass --runs with a folder that is${resume}`
-      : `check the path${resume}`;
+  const hint =
+    e.code === 'ENOSPC' || e.code === 'EDQUOT'
+      ? `free space (old checkpoints, runs/.cache)${resume}`
+      : e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS'
+        ? `make the folder writable, or pass --runs with a folder that is${resume}`
+        : `check the path${resume}`;
   return new UserError(`${reason}${where}`, [], hint);
 }
-

@@ -35,11 +35,20 @@ const SAFE_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
  * manifest, temporary files and `exclude`), reading each back so the digest
  * is of what reached the disk.
  */
-export async function writeFolderManifest(dir: string, options: { exclude?: readonly string[] } = {}): Promise<FolderManifest> {
+export async function writeFolderManifest(
+  dir: string,
+  options: { exclude?: readonly string[] } = {},
+): Promise<FolderManifest> {
   const files: Record<string, ManifestEntry> = {};
   const entries = await readdir(dir, { withFileTypes: true });
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-    if (!entry.isFile() || entry.name === MANIFEST_FILE || entry.name.endsWith('.tmp') || options.exclude?.includes(entry.name)) continue;
+    if (
+      !entry.isFile() ||
+      entry.name === MANIFEST_FILE ||
+      entry.name.endsWith('.tmp') ||
+      options.exclude?.includes(entry.name)
+    )
+      continue;
     if (!SAFE_NAME.test(entry.name)) continue;
     const data = await readBackFile(dir, entry.name, { kind: 'binary' });
     files[entry.name] = { bytes: data.byteLength, sha256: sha256Of(data) };
@@ -57,12 +66,19 @@ function parseManifest(value: unknown): FolderManifest | undefined {
   for (const [name, entry] of Object.entries(files as Record<string, unknown>)) {
     if (!SAFE_NAME.test(name) || !entry || typeof entry !== 'object') return undefined;
     const { bytes, sha256 } = entry as { bytes?: unknown; sha256?: unknown };
-    if (!Number.isSafeInteger(bytes) || (bytes as number) < 0 || typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+    if (
+      !Number.isSafeInteger(bytes) ||
+      (bytes as number) < 0 ||
+      typeof sha256 !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(sha256)
+    )
+      return undefined;
   }
   return value as FolderManifest;
 }
 
-export type VerifiedFiles = { ok: true; files: Map<string, Buffer>; manifest: FolderManifest } | { ok: false; problem: string; file?: string };
+export type VerifiedFiles =
+  { ok: true; files: Map<string, Buffer>; manifest: FolderManifest } | { ok: false; problem: string; file?: string };
 
 /**
  * The named files of `dir`, each checked against the manifest (present,
@@ -71,7 +87,11 @@ export type VerifiedFiles = { ok: true; files: Map<string, Buffer>; manifest: Fo
  * which file; a missing manifest is a problem too (the folder was not
  * finished, or predates manifests: `missingManifest` tells which to the caller).
  */
-export async function readVerifiedFiles(dir: string, names: readonly string[], options: { kind?: ReadBackKind; what?: string; within?: string } = {}): Promise<VerifiedFiles & { missingManifest?: boolean }> {
+export async function readVerifiedFiles(
+  dir: string,
+  names: readonly string[],
+  options: { kind?: ReadBackKind; what?: string; within?: string } = {},
+): Promise<VerifiedFiles & { missingManifest?: boolean }> {
   const what = options.what ?? 'folder';
   // Every file is read as a path inside `within` (the run folder of a checkpoint, the cache's root):
   // a folder that is itself a link leading out of it is refused like a file that is.
@@ -80,13 +100,24 @@ export async function readVerifiedFiles(dir: string, names: readonly string[], o
   let manifest: FolderManifest | undefined;
   try {
     const bytes = await readBackIfPresent(root, inRoot(MANIFEST_FILE), { what: `${what}'s manifest` });
-    if (!bytes) return { ok: false, problem: `${path.join(dir, MANIFEST_FILE)} is missing`, file: path.join(dir, MANIFEST_FILE), missingManifest: true };
+    if (!bytes)
+      return {
+        ok: false,
+        problem: `${path.join(dir, MANIFEST_FILE)} is missing`,
+        file: path.join(dir, MANIFEST_FILE),
+        missingManifest: true,
+      };
     manifest = parseManifest(JSON.parse(bytes.toString('utf8')));
   } catch (error) {
     if (error instanceof UserError) return { ok: false, problem: error.message, file: path.join(dir, MANIFEST_FILE) };
     manifest = undefined;
   }
-  if (!manifest) return { ok: false, problem: `${path.join(dir, MANIFEST_FILE)} is damaged (not a manifest tlpipe wrote)`, file: path.join(dir, MANIFEST_FILE) };
+  if (!manifest)
+    return {
+      ok: false,
+      problem: `${path.join(dir, MANIFEST_FILE)} is damaged (not a manifest tlpipe wrote)`,
+      file: path.join(dir, MANIFEST_FILE),
+    };
   const files = new Map<string, Buffer>();
   for (const name of names) {
     const file = path.join(dir, name);
@@ -96,14 +127,28 @@ export async function readVerifiedFiles(dir: string, names: readonly string[], o
     let data: Buffer;
     try {
       // Bounded by the size the manifest gives: a file that grew is refused before it is read whole.
-      data = await readBackFile(root, inRoot(name), { what: `${what} file`, kind: options.kind ?? 'binary', maxBytes: entry.bytes });
+      data = await readBackFile(root, inRoot(name), {
+        what: `${what} file`,
+        kind: options.kind ?? 'binary',
+        maxBytes: entry.bytes,
+      });
     } catch (error) {
       if (error instanceof UserError) return { ok: false, problem: error.message, file };
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { ok: false, problem: `${file} is missing`, file };
       throw error;
     }
-    if (data.byteLength !== entry.bytes) return { ok: false, problem: `${file} has ${data.byteLength} bytes, ${entry.bytes} when it was written (truncated or changed)`, file };
-    if (sha256Of(data) !== entry.sha256) return { ok: false, problem: `${file} does not match the sha256 in ${MANIFEST_FILE} (damaged or changed since it was written)`, file };
+    if (data.byteLength !== entry.bytes)
+      return {
+        ok: false,
+        problem: `${file} has ${data.byteLength} bytes, ${entry.bytes} when it was written (truncated or changed)`,
+        file,
+      };
+    if (sha256Of(data) !== entry.sha256)
+      return {
+        ok: false,
+        problem: `${file} does not match the sha256 in ${MANIFEST_FILE} (damaged or changed since it was written)`,
+        file,
+      };
     files.set(name, data);
   }
   return { ok: true, files, manifest };

@@ -11,8 +11,15 @@ import { relativePath } from './relative-paths.js';
 export const GALLERY_FILE = 'examples.json';
 
 /** A gallery image as stored and as a report uses it: each PNG as base64. */
-export type StoredGalleryImage = Omit<GalleryImage, 'png' | 'heat'> & { png: string; heat?: { predicted: string; actual: string } };
-export interface StoredGallery { layer?: string; worst: StoredGalleryImage[]; perClass: { name: string; examples: StoredGalleryImage[] }[] }
+export type StoredGalleryImage = Omit<GalleryImage, 'png' | 'heat'> & {
+  png: string;
+  heat?: { predicted: string; actual: string };
+};
+export interface StoredGallery {
+  layer?: string;
+  worst: StoredGalleryImage[];
+  perClass: { name: string; examples: StoredGalleryImage[] }[];
+}
 
 const base64 = (png: Uint8Array): string => Buffer.from(png).toString('base64');
 const stored = ({ png, heat, ...described }: GalleryImage): StoredGalleryImage => ({
@@ -23,8 +30,15 @@ const stored = ({ png, heat, ...described }: GalleryImage): StoredGalleryImage =
 
 /** Writes examples.json, each example's file named relative to `pipelineDir` (the pipeline file's folder; default the run folder). */
 export function writeGallery(dir: string, gallery: ExampleGallery, pipelineDir = dir): Promise<void> {
-  const kept = (image: GalleryImage): StoredGalleryImage => ({ ...stored(image), example: relativePath(image.example, pipelineDir) });
-  const value: StoredGallery = { ...(gallery.layer ? { layer: gallery.layer } : {}), worst: gallery.worst.map(kept), perClass: gallery.perClass.map((c) => ({ name: c.name, examples: c.examples.map(kept) })) };
+  const kept = (image: GalleryImage): StoredGalleryImage => ({
+    ...stored(image),
+    example: relativePath(image.example, pipelineDir),
+  });
+  const value: StoredGallery = {
+    ...(gallery.layer ? { layer: gallery.layer } : {}),
+    worst: gallery.worst.map(kept),
+    perClass: gallery.perClass.map((c) => ({ name: c.name, examples: c.examples.map(kept) })),
+  };
   return writeJsonAtomic(path.join(dir, GALLERY_FILE), value);
 }
 
@@ -32,8 +46,13 @@ export function writeGallery(dir: string, gallery: ExampleGallery, pipelineDir =
 const Base64 = Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$' });
 const Probability = Type.Union([Type.Number(), Type.Null()]);
 const StoredImage = Type.Object({
-  example: Type.String(), actual: Type.String(), predicted: Type.String(), probabilityOfActual: Probability, probabilityOfPredicted: Probability,
-  png: Base64, heat: Type.Optional(Type.Object({ predicted: Base64, actual: Base64 })),
+  example: Type.String(),
+  actual: Type.String(),
+  predicted: Type.String(),
+  probabilityOfActual: Probability,
+  probabilityOfPredicted: Probability,
+  png: Base64,
+  heat: Type.Optional(Type.Object({ predicted: Base64, actual: Base64 })),
 });
 const GallerySchema = Type.Object({
   layer: Type.Optional(Type.String()),
@@ -50,7 +69,7 @@ const GallerySchema = Type.Object({
 export async function readGallery(dir: string): Promise<StoredGallery | undefined> {
   const file = path.join(dir, GALLERY_FILE);
   const hint = `examples.json was damaged or edited by hand; remove it (rm ${file}) to rebuild the report without its images`;
-  const bytes = await readBackIfPresent(dir, GALLERY_FILE, { what: 'the report\'s example images', kind: 'text', hint });
+  const bytes = await readBackIfPresent(dir, GALLERY_FILE, { what: "the report's example images", kind: 'text', hint });
   if (bytes === undefined) return undefined;
   let value: unknown;
   try {
@@ -58,5 +77,11 @@ export async function readGallery(dir: string): Promise<StoredGallery | undefine
   } catch {
     throw new UserError(`${file} is not valid JSON`, [], hint);
   }
-  return checkShape(GallerySchema, value, file, 'a gallery of example images (an object with worst and perClass)', hint) as StoredGallery;
+  return checkShape(
+    GallerySchema,
+    value,
+    file,
+    'a gallery of example images (an object with worst and perClass)',
+    hint,
+  ) as StoredGallery;
 }

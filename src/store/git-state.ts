@@ -6,7 +6,13 @@ import type { GitState } from './run-record.js';
 export function gitState(pipelineFile: string): GitState | null {
   const cwd = path.dirname(pipelineFile);
   const git = (...args: string[]): string =>
-    execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 16 << 20, timeout: 10_000 }).trim();
+    execFileSync('git', args, {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      maxBuffer: 16 << 20,
+      timeout: 10_000,
+    }).trim();
   try {
     const commit = git('rev-parse', 'HEAD');
     const branch = git('rev-parse', '--abbrev-ref', 'HEAD');

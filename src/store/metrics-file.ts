@@ -38,7 +38,8 @@ export const MetricRowSchema = Type.Object({
 export async function readMetricRows(dir: string, kind: MetricsKind = 'run'): Promise<EpochMetrics[]> {
   const name = METRICS_FILES[kind];
   const file = path.join(dir, name);
-  const hint = 'the metrics file was damaged or edited by hand; restore it from where the run folder is kept (git), or run the pipeline again';
+  const hint =
+    'the metrics file was damaged or edited by hand; restore it from where the run folder is kept (git), or run the pipeline again';
   const bytes = await readBackIfPresent(dir, name, { what: 'metrics file', kind: 'text', hint });
   const lines = bytes ? bytes.toString('utf8').split('\n') : [];
   const rows: EpochMetrics[] = [];
@@ -53,7 +54,12 @@ export async function readMetricRows(dir: string, kind: MetricsKind = 'run'): Pr
       throw new UserError(`${file}:${i + 1} is not a JSON line`, [], hint);
     }
     const problem = shapeProblem(MetricRowSchema, row, 'the line');
-    if (problem !== undefined) throw new UserError(`${file}:${i + 1} is not a metrics row (an object with stage, epoch, loss and accuracy): ${problem}`, [], hint);
+    if (problem !== undefined)
+      throw new UserError(
+        `${file}:${i + 1} is not a metrics row (an object with stage, epoch, loss and accuracy): ${problem}`,
+        [],
+        hint,
+      );
     rows.push(row as EpochMetrics);
   }
   return rows;

@@ -26,10 +26,17 @@ const LABELS_FILE = 'labels.json';
 const PREPROCESSING_FILE = 'preprocessing.json';
 const PROBE_FILE = 'probe.json';
 
-const DAMAGED_HINT = 'the exported model was damaged or edited since it was written; run the pipeline again, or copy the model folder again from where it is whole';
+const DAMAGED_HINT =
+  'the exported model was damaged or edited since it was written; run the pipeline again, or copy the model folder again from where it is whole';
 
 /** Beyond these a file of a model folder is refused before anything is allocated for it (the format allows 1024 per side). */
-export const MODEL_FOLDER_LIMITS = { inputSide: 4096, classes: 65_536, labelLength: 1000, columns: 100_000, probeRows: 10_000 } as const;
+export const MODEL_FOLDER_LIMITS = {
+  inputSide: 4096,
+  classes: 65_536,
+  labelLength: 1000,
+  columns: 100_000,
+  probeRows: 10_000,
+} as const;
 
 function joinWeightData(data: io.WeightData): Uint8Array {
   return Array.isArray(data) ? Buffer.concat(data.map((part) => new Uint8Array(part))) : new Uint8Array(data);
@@ -39,7 +46,9 @@ function joinWeightData(data: io.WeightData): Uint8Array {
 function firstMismatch(schema: TSchema, value: unknown): string | undefined {
   if (Value.Check(schema, value)) return undefined;
   const error = Value.Errors(schema, value).First();
-  return error ? `${error.path === '' ? 'the whole file' : `at ${error.path}`}: ${error.message.toLowerCase()}` : 'it does not have the expected shape';
+  return error
+    ? `${error.path === '' ? 'the whole file' : `at ${error.path}`}: ${error.message.toLowerCase()}`
+    : 'it does not have the expected shape';
 }
 
 function parseJson(bytes: Uint8Array, file: string, hint = DAMAGED_HINT): unknown {
@@ -54,11 +63,19 @@ const WeightSpecSchema = Type.Object({
   name: Type.String({ maxLength: 1000 }),
   shape: Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 8 }),
   dtype: Type.Union([Type.Literal('float32'), Type.Literal('int32'), Type.Literal('bool')]),
-  quantization: Type.Optional(Type.Object({ dtype: Type.Union([Type.Literal('uint8'), Type.Literal('uint16'), Type.Literal('float16')]) })),
+  quantization: Type.Optional(
+    Type.Object({ dtype: Type.Union([Type.Literal('uint8'), Type.Literal('uint16'), Type.Literal('float16')]) }),
+  ),
 });
 const ModelJsonSchema = Type.Object({
   modelTopology: Type.Object({}),
-  weightsManifest: Type.Array(Type.Object({ paths: Type.Array(Type.String({ minLength: 1, maxLength: 1000 }), { maxItems: 10_000 }), weights: Type.Array(WeightSpecSchema) }), { maxItems: 10_000 }),
+  weightsManifest: Type.Array(
+    Type.Object({
+      paths: Type.Array(Type.String({ minLength: 1, maxLength: 1000 }), { maxItems: 10_000 }),
+      weights: Type.Array(WeightSpecSchema),
+    }),
+    { maxItems: 10_000 },
+  ),
 });
 
 /**
@@ -67,13 +84,19 @@ const ModelJsonSchema = Type.Object({
  * refused), as names relative to the folder.
  */
 export function weightFileNames(model: io.ModelJSON, dir: string, file: string): string[] {
-  return model.weightsManifest.flatMap((group) => group.paths.map((shard) => {
-    try {
-      return path.relative(path.resolve(dir), confinedPath(dir, shard, 'weight file'));
-    } catch {
-      throw new UserError(`${file} names a weight file outside its folder: ${shard}`, [], 'weight files sit beside model.json; the model folder was damaged or written by someone else');
-    }
-  }));
+  return model.weightsManifest.flatMap((group) =>
+    group.paths.map((shard) => {
+      try {
+        return path.relative(path.resolve(dir), confinedPath(dir, shard, 'weight file'));
+      } catch {
+        throw new UserError(
+          `${file} names a weight file outside its folder: ${shard}`,
+          [],
+          'weight files sit beside model.json; the model folder was damaged or written by someone else',
+        );
+      }
+    }),
+  );
 }
 
 /** model.json parsed and its shape checked: a weights manifest with string paths and weight specs of known types. */
@@ -134,9 +157,19 @@ export function fileModelHandler(dir: string, verified?: ReadonlyMap<string, Uin
     async load(): Promise<io.ModelArtifacts> {
       const file = path.join(dir, MODEL_FILE);
       const read = async (name: string, kind: 'json' | 'binary'): Promise<Uint8Array> => {
-        if (!verified) return readBackFile(dir, name, { what: kind === 'json' ? 'model file' : 'weight file', kind, hint: DAMAGED_HINT });
+        if (!verified)
+          return readBackFile(dir, name, {
+            what: kind === 'json' ? 'model file' : 'weight file',
+            kind,
+            hint: DAMAGED_HINT,
+          });
         const bytes = verified.get(name);
-        if (!bytes) throw new UserError(`${path.join(dir, name)} is not among the files checked against ${MANIFEST_FILE}`, [], DAMAGED_HINT);
+        if (!bytes)
+          throw new UserError(
+            `${path.join(dir, name)} is not among the files checked against ${MANIFEST_FILE}`,
+            [],
+            DAMAGED_HINT,
+          );
         return bytes;
       };
       const modelJson = parseModelJson(await read(MODEL_FILE, 'json'), file);
@@ -165,19 +198,29 @@ export function fileModelHandler(dir: string, verified?: ReadonlyMap<string, Uin
  * to carry inside a page), then manifest.json last: a folder whose manifest
  * reads was written whole.
  */
-export async function writeExportFiles(runDir: string, files: ExportFiles, renderDemoPage: DemoPageRenderer, relativeDir = MODEL_DIR): Promise<void> {
+export async function writeExportFiles(
+  runDir: string,
+  files: ExportFiles,
+  renderDemoPage: DemoPageRenderer,
+  relativeDir = MODEL_DIR,
+): Promise<void> {
   const dir = path.join(runDir, relativeDir);
   await writeFileAtomic(path.join(dir, LABELS_FILE), JSON.stringify(files.labels, null, 2) + '\n');
   await writeFileAtomic(path.join(dir, PREPROCESSING_FILE), JSON.stringify(files.preprocessing, null, 2) + '\n');
   await writeFileAtomic(path.join(dir, PROBE_FILE), JSON.stringify(files.probe) + '\n');
-  if (files.demoPage !== false) await writeDemoPage(dir, writeFileAtomic, renderDemoPage, { always: files.demoPage === true });
+  if (files.demoPage !== false)
+    await writeDemoPage(dir, writeFileAtomic, renderDemoPage, { always: files.demoPage === true });
   await writeFolderManifest(dir);
 }
 
-const finite = (options: { minimum?: number; exclusiveMinimum?: number } = {}) => Type.Number({ minimum: -1e9, maximum: 1e9, ...options });
+const finite = (options: { minimum?: number; exclusiveMinimum?: number } = {}) =>
+  Type.Number({ minimum: -1e9, maximum: 1e9, ...options });
 const ImagePreprocessingSchema = Type.Object({
   kind: Type.Literal('image'),
-  inputSize: Type.Tuple([Type.Integer({ minimum: 1, maximum: MODEL_FOLDER_LIMITS.inputSide }), Type.Integer({ minimum: 1, maximum: MODEL_FOLDER_LIMITS.inputSide })]),
+  inputSize: Type.Tuple([
+    Type.Integer({ minimum: 1, maximum: MODEL_FOLDER_LIMITS.inputSide }),
+    Type.Integer({ minimum: 1, maximum: MODEL_FOLDER_LIMITS.inputSide }),
+  ]),
   channels: Type.Union([Type.Literal(1), Type.Literal(3)]),
   grayscaleToRgb: Type.Boolean(),
   fit: Type.Union([Type.Literal('fill'), Type.Literal('cover'), Type.Literal('contain')]),
@@ -195,7 +238,10 @@ const TabularPreprocessingSchema = Type.Object({
   description: Type.String({ maxLength: 10_000 }),
 });
 const PreprocessingSchema = Type.Union([ImagePreprocessingSchema, TabularPreprocessingSchema]);
-const LabelsSchema = Type.Array(Type.String({ maxLength: MODEL_FOLDER_LIMITS.labelLength }), { minItems: 1, maxItems: MODEL_FOLDER_LIMITS.classes });
+const LabelsSchema = Type.Array(Type.String({ maxLength: MODEL_FOLDER_LIMITS.labelLength }), {
+  minItems: 1,
+  maxItems: MODEL_FOLDER_LIMITS.classes,
+});
 const ProbeSchema = Type.Object({
   split: Type.String({ maxLength: 100 }),
   indexes: Type.Array(Type.Integer({ minimum: 0 }), { maxItems: MODEL_FOLDER_LIMITS.probeRows }),
@@ -211,15 +257,27 @@ export function parsePreprocessing(bytes: Uint8Array, file: string): Preprocessi
   if (wrong) {
     // The union's own error says only "expected union value": say which member's field is wrong.
     const kind = (value as { kind?: unknown } | null)?.kind;
-    const member = kind === 'image' ? ImagePreprocessingSchema : kind === 'tabular' ? TabularPreprocessingSchema : undefined;
-    throw new UserError(`${file} is not a valid preprocessing file (${member ? firstMismatch(member, value) : 'its kind is neither image nor tabular'})`, [], hint);
+    const member =
+      kind === 'image' ? ImagePreprocessingSchema : kind === 'tabular' ? TabularPreprocessingSchema : undefined;
+    throw new UserError(
+      `${file} is not a valid preprocessing file (${member ? firstMismatch(member, value) : 'its kind is neither image nor tabular'})`,
+      [],
+      hint,
+    );
   }
   const pre = value as Preprocessing;
   const perValue = pre.kind === 'image' ? pre.channels : pre.columns.length;
-  const lists: Record<string, number[]> = pre.kind === 'image' ? { scale: pre.scale, offset: pre.offset, mean: pre.mean, std: pre.std } : { mean: pre.mean, std: pre.std };
+  const lists: Record<string, number[]> =
+    pre.kind === 'image'
+      ? { scale: pre.scale, offset: pre.offset, mean: pre.mean, std: pre.std }
+      : { mean: pre.mean, std: pre.std };
   for (const [name, list] of Object.entries(lists)) {
     if (list.length !== perValue && !(pre.kind === 'image' && list.length === 1)) {
-      throw new UserError(`${file}: ${name} has ${list.length} values for ${perValue} ${pre.kind === 'image' ? 'channels' : 'columns'}`, [], hint);
+      throw new UserError(
+        `${file}: ${name} has ${list.length} values for ${perValue} ${pre.kind === 'image' ? 'channels' : 'columns'}`,
+        [],
+        hint,
+      );
     }
   }
   return pre;
@@ -229,7 +287,12 @@ export function parsePreprocessing(bytes: Uint8Array, file: string): Preprocessi
 export function parseLabels(bytes: Uint8Array, file: string): string[] {
   const value = parseJson(bytes, file);
   const wrong = firstMismatch(LabelsSchema, value);
-  if (wrong) throw new UserError(`${file} is not a list of class names (${wrong})`, [], `labels.json is a JSON list of strings, one per class, up to ${MODEL_FOLDER_LIMITS.labelLength} characters each; ${DAMAGED_HINT}`);
+  if (wrong)
+    throw new UserError(
+      `${file} is not a list of class names (${wrong})`,
+      [],
+      `labels.json is a JSON list of strings, one per class, up to ${MODEL_FOLDER_LIMITS.labelLength} characters each; ${DAMAGED_HINT}`,
+    );
   return value as string[];
 }
 
@@ -239,8 +302,16 @@ function parseProbe(bytes: Uint8Array, file: string, classes: number): ExportFil
   if (wrong) throw new UserError(`${file} is not a valid probe (${wrong})`, [], DAMAGED_HINT);
   const probe = value as ExportFiles['probe'];
   const rows = probe.predictions.length;
-  if (probe.indexes.length !== rows || probe.examples.length !== rows || probe.predictions.some((p) => p.length !== classes)) {
-    throw new UserError(`${file} does not fit the model: ${rows} predictions of ${classes} classes each, for ${probe.examples.length} examples`, [], DAMAGED_HINT);
+  if (
+    probe.indexes.length !== rows ||
+    probe.examples.length !== rows ||
+    probe.predictions.some((p) => p.length !== classes)
+  ) {
+    throw new UserError(
+      `${file} does not fit the model: ${rows} predictions of ${classes} classes each, for ${probe.examples.length} examples`,
+      [],
+      DAMAGED_HINT,
+    );
   }
   return probe;
 }
@@ -261,7 +332,10 @@ export interface ExportedModelInfo {
 
 /** Whether `dir` itself looks like an exported model folder (it has a model.json). */
 export async function isModelFolder(dir: string): Promise<boolean> {
-  return lstat(path.join(dir, MODEL_FILE)).then(() => true, () => false);
+  return lstat(path.join(dir, MODEL_FILE)).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**
@@ -282,7 +356,10 @@ export async function readExportedModel(dir: string): Promise<ExportedModelInfo>
   if (first.ok) {
     files = first.files;
     const modelJson = parseModelJson(files.get(MODEL_FILE)!, path.join(dir, MODEL_FILE));
-    const more = [...new Set(weightFileNames(modelJson, dir, path.join(dir, MODEL_FILE))), ...(first.manifest.files[PROBE_FILE] ? [PROBE_FILE] : [])];
+    const more = [
+      ...new Set(weightFileNames(modelJson, dir, path.join(dir, MODEL_FILE))),
+      ...(first.manifest.files[PROBE_FILE] ? [PROBE_FILE] : []),
+    ];
     const rest = await readVerifiedFiles(dir, more, { kind: 'binary', what });
     if (!rest.ok) throw new UserError(rest.problem, [], DAMAGED_HINT);
     for (const [name, bytes] of rest.files) files.set(name, bytes);
@@ -290,22 +367,48 @@ export async function readExportedModel(dir: string): Promise<ExportedModelInfo>
     verified = false;
     note = `${path.join(dir, MANIFEST_FILE)} is missing, so the model's files cannot be checked for damage (it was exported before tlpipe wrote manifests, or copied without it); its files were checked for what they must hold, and used`;
     files = new Map();
-    for (const name of needed) files.set(name, await readBackFile(dir, name, { what: `${what} file`, kind: 'json', hint: DAMAGED_HINT }).catch(missingIsUserError(dir, name)));
+    for (const name of needed)
+      files.set(
+        name,
+        await readBackFile(dir, name, { what: `${what} file`, kind: 'json', hint: DAMAGED_HINT }).catch(
+          missingIsUserError(dir, name),
+        ),
+      );
     // Optional: absent is fine, but present and unreadable (a FIFO, a link out) is refused like the others.
     const probe = await readBackIfPresent(dir, PROBE_FILE, { what: `${what} file`, kind: 'json', hint: DAMAGED_HINT });
     if (probe) files.set(PROBE_FILE, probe);
   } else {
     const missingModel = first.file === path.join(dir, MODEL_FILE) && /is missing$/.test(first.problem);
-    throw new UserError(first.problem, [], missingModel ? 'a model folder holds model.json, weights.bin, labels.json, preprocessing.json and manifest.json' : DAMAGED_HINT);
+    throw new UserError(
+      first.problem,
+      [],
+      missingModel
+        ? 'a model folder holds model.json, weights.bin, labels.json, preprocessing.json and manifest.json'
+        : DAMAGED_HINT,
+    );
   }
   const labels = parseLabels(files.get(LABELS_FILE)!, path.join(dir, LABELS_FILE));
   const preprocessing = parsePreprocessing(files.get(PREPROCESSING_FILE)!, path.join(dir, PREPROCESSING_FILE));
   const probeBytes = files.get(PROBE_FILE);
   const probe = probeBytes ? parseProbe(probeBytes, path.join(dir, PROBE_FILE), labels.length) : undefined;
-  return { dir, labels, preprocessing, ...(probe ? { probe } : {}), handler: fileModelHandler(dir, verified ? files : undefined), verified, ...(note ? { note } : {}) };
+  return {
+    dir,
+    labels,
+    preprocessing,
+    ...(probe ? { probe } : {}),
+    handler: fileModelHandler(dir, verified ? files : undefined),
+    verified,
+    ...(note ? { note } : {}),
+  };
 }
 
-const missingIsUserError = (dir: string, name: string) => (error: NodeJS.ErrnoException): never => {
-  if (error instanceof UserError) throw error;
-  throw new UserError(`${path.join(dir, name)} is missing`, [], 'a model folder holds model.json, weights.bin, labels.json, preprocessing.json and manifest.json; only a completed run has a whole one');
-};
+const missingIsUserError =
+  (dir: string, name: string) =>
+  (error: NodeJS.ErrnoException): never => {
+    if (error instanceof UserError) throw error;
+    throw new UserError(
+      `${path.join(dir, name)} is missing`,
+      [],
+      'a model folder holds model.json, weights.bin, labels.json, preprocessing.json and manifest.json; only a completed run has a whole one',
+    );
+  };

@@ -13,13 +13,22 @@ export const RESOLVED_FILE = 'resolved.json';
 
 const Integer = Type.Integer({ minimum: 0 });
 const PlanStageSchema = Type.Object({
-  name: Type.String(), index: Integer, epochs: Integer, firstEpoch: Integer, lastEpoch: Integer, batchSize: Type.Integer({ minimum: 1 }),
+  name: Type.String(),
+  index: Integer,
+  epochs: Integer,
+  firstEpoch: Integer,
+  lastEpoch: Integer,
+  batchSize: Type.Integer({ minimum: 1 }),
   optimizer: Type.Object({ name: Type.String() }),
   parameterGroups: Type.Array(Type.Object({ name: Type.String(), learningRate: Type.Number() })),
   schedule: Type.Object({ type: Type.String() }),
-  trainable: Type.String(), weights: Type.String(), trainableBaseLayers: Type.Array(Type.String()),
-  labelSmoothing: Type.Number(), classWeights: Type.Union([Type.Array(Type.Number()), Type.Null()]),
-  trainableParams: Integer, totalParams: Integer,
+  trainable: Type.String(),
+  weights: Type.String(),
+  trainableBaseLayers: Type.Array(Type.String()),
+  labelSmoothing: Type.Number(),
+  classWeights: Type.Union([Type.Array(Type.Number()), Type.Null()]),
+  trainableParams: Integer,
+  totalParams: Integer,
   earlyStopping: Type.Optional(Type.Object({ monitor: Type.String(), patience: Integer, restoreBest: Type.Boolean() })),
 });
 /**
@@ -28,11 +37,23 @@ const PlanStageSchema = Type.Object({
  */
 const PlanSchema = Type.Object({
   formatVersion: Type.Literal(2),
-  pipeline: Type.String(), fingerprint: Type.String(), seed: Type.Number(), backend: Type.String(),
+  pipeline: Type.String(),
+  fingerprint: Type.String(),
+  seed: Type.Number(),
+  backend: Type.String(),
   classes: Type.Object({ count: Type.Integer({ minimum: 1 }), names: Type.Array(Type.String()) }),
-  data: Type.Object({ format: Type.String(), image: Type.Optional(Type.Object({ size: Type.Array(Type.Integer({ minimum: 1 })), channels: Type.Integer({ minimum: 1 }) })) }),
+  data: Type.Object({
+    format: Type.String(),
+    image: Type.Optional(
+      Type.Object({ size: Type.Array(Type.Integer({ minimum: 1 })), channels: Type.Integer({ minimum: 1 }) }),
+    ),
+  }),
   // evaluate sizes its batches from the layers' outputs.
-  base: Type.Object({ model: Type.String(), cut: Type.String(), layers: Type.Array(Type.Object({ outputElements: Type.Optional(Type.Number({ minimum: 0 })) })) }),
+  base: Type.Object({
+    model: Type.String(),
+    cut: Type.String(),
+    layers: Type.Array(Type.Object({ outputElements: Type.Optional(Type.Number({ minimum: 0 })) })),
+  }),
   head: Type.Array(Type.Object({})),
   features: Type.Object({ mode: Type.String() }),
   normalize: Type.Object({}),
@@ -43,7 +64,9 @@ const PlanSchema = Type.Object({
 /** resolved.json: a pipeline with its defaults filled in; compare flattens it, evaluate reads its dataset. */
 /** What resume and evaluate read of a resolved spec before they hand it to the data readers and the planner. */
 const ResolvedSchema = Type.Object({
-  name: Type.String(), seed: Type.Number(), backend: Type.String(),
+  name: Type.String(),
+  seed: Type.Number(),
+  backend: Type.String(),
   dataset: Type.Object({ format: Type.String() }),
   base: Type.Object({ model: Type.String() }),
   head: Type.Array(Type.Object({})),
@@ -65,16 +88,34 @@ async function readJson(dir: string, name: string, what: string, schema: TSchema
 }
 
 export const writePlan = (dir: string, plan: Plan): Promise<void> => writeJsonAtomic(path.join(dir, PLAN_FILE), plan);
-export const writeResolved = (dir: string, spec: PipelineSpec): Promise<void> => writeJsonAtomic(path.join(dir, RESOLVED_FILE), spec);
+export const writeResolved = (dir: string, spec: PipelineSpec): Promise<void> =>
+  writeJsonAtomic(path.join(dir, RESOLVED_FILE), spec);
 
 /** The run's plan; every run folder has one, so its absence is a user error. */
 export async function readPlan(dir: string): Promise<Plan> {
-  const plan = (await readJson(dir, PLAN_FILE, 'plan', PlanSchema, 'a plan tlpipe wrote (formatVersion 2, with its stages)')) as Plan | undefined;
-  if (!plan) throw new UserError(`${path.join(dir, PLAN_FILE)} not found`, [], 'the run folder is incomplete; a run writes plan.json before it trains');
+  const plan = (await readJson(
+    dir,
+    PLAN_FILE,
+    'plan',
+    PlanSchema,
+    'a plan tlpipe wrote (formatVersion 2, with its stages)',
+  )) as Plan | undefined;
+  if (!plan)
+    throw new UserError(
+      `${path.join(dir, PLAN_FILE)} not found`,
+      [],
+      'the run folder is incomplete; a run writes plan.json before it trains',
+    );
   return plan;
 }
 
 /** The run's resolved spec, or undefined when absent (init's .gitignore leaves it out of git). */
 export function readResolved(dir: string): Promise<PipelineSpec | undefined> {
-  return readJson(dir, RESOLVED_FILE, 'resolved pipeline', ResolvedSchema, 'a resolved pipeline (name, seed, backend, dataset, base, head and train with its stages)') as Promise<PipelineSpec | undefined>;
+  return readJson(
+    dir,
+    RESOLVED_FILE,
+    'resolved pipeline',
+    ResolvedSchema,
+    'a resolved pipeline (name, seed, backend, dataset, base, head and train with its stages)',
+  ) as Promise<PipelineSpec | undefined>;
 }

@@ -42,7 +42,13 @@ export function shapeProblem(schema: TSchema, value: unknown, whole = 'the whole
  * `value` as the schema's type, or a UserError naming `where` (a file, or
  * file:line) and what was expected there.
  */
-export function checkShape<T extends TSchema>(schema: T, value: unknown, where: string, expected: string, hint = 'the run folder was damaged or edited by hand; tlpipe will not use it'): Static<T> {
+export function checkShape<T extends TSchema>(
+  schema: T,
+  value: unknown,
+  where: string,
+  expected: string,
+  hint = 'the run folder was damaged or edited by hand; tlpipe will not use it',
+): Static<T> {
   const problem = shapeProblem(schema, value);
   if (problem !== undefined) throw new UserError(`${where} is not ${expected}: ${problem}`, [], hint);
   return value as Static<T>;

@@ -44,21 +44,38 @@ export async function readRunReportSources(dir: string): Promise<RunReportSource
   const baseline = await readMetricRows(dir, 'baseline');
   const gallery = await readGallery(dir);
   // A run written before paths were kept relative: its files are shown relative to the run folder.
-  const shown = <T extends { example: string }>(image: T): T => ({ ...image, example: relativePath(image.example, dir) });
-  if (gallery) Object.assign(gallery, { worst: gallery.worst.map(shown), perClass: gallery.perClass.map((c) => ({ ...c, examples: c.examples.map(shown) })) });
+  const shown = <T extends { example: string }>(image: T): T => ({
+    ...image,
+    example: relativePath(image.example, dir),
+  });
+  if (gallery)
+    Object.assign(gallery, {
+      worst: gallery.worst.map(shown),
+      perClass: gallery.perClass.map((c) => ({ ...c, examples: c.examples.map(shown) })),
+    });
   const metrics = await readMetricRows(dir);
-  const pipelineYaml = (await readBackIfPresent(dir, PIPELINE_COPY, { what: 'the run\'s copy of its pipeline', kind: 'text' }))?.toString('utf8') ?? '';
+  const pipelineYaml =
+    (await readBackIfPresent(dir, PIPELINE_COPY, { what: "the run's copy of its pipeline", kind: 'text' }))?.toString(
+      'utf8',
+    ) ?? '';
   return { record, plan, summary, metrics, baseline, gallery, pipelineYaml };
 }
 
 /** A summary whose test examples are named relative to the run folder when an older run kept them absolute. */
 function withoutMachinePaths(summary: RunSummary | undefined, dir: string): RunSummary | undefined {
   if (!summary?.test?.worst) return summary;
-  return { ...summary, test: { ...summary.test, worst: summary.test.worst.map((w) => ({ ...w, example: relativePath(w.example, dir) })) } };
+  return {
+    ...summary,
+    test: { ...summary.test, worst: summary.test.worst.map((w) => ({ ...w, example: relativePath(w.example, dir) })) },
+  };
 }
 
 /** Writes a run's report.html, rendered from its own files (into the run folder unless `out` says where). */
-export async function writeRunReport(dir: string, render: RunReportRenderer, out = path.join(dir, REPORT_FILE)): Promise<string> {
+export async function writeRunReport(
+  dir: string,
+  render: RunReportRenderer,
+  out = path.join(dir, REPORT_FILE),
+): Promise<string> {
   await writeFileAtomic(out, render(await readRunReportSources(dir)));
   return out;
 }
@@ -76,7 +93,12 @@ export function csvField(text: string): string {
 
 /** The confusion matrix as CSV: a header of predicted classes, one row per actual class. */
 export function confusionMatrixCsv(matrix: number[][], classNames: string[]): string {
-  return [['actual \\ predicted', ...classNames].map(csvField).join(','), ...matrix.map((row, i) => [csvField(classNames[i] ?? String(i)), ...row].join(','))].join('\n') + '\n';
+  return (
+    [
+      ['actual \\ predicted', ...classNames].map(csvField).join(','),
+      ...matrix.map((row, i) => [csvField(classNames[i] ?? String(i)), ...row].join(',')),
+    ].join('\n') + '\n'
+  );
 }
 
 export async function writeConfusionCsv(dir: string, matrix: number[][], classNames: string[]): Promise<void> {
@@ -94,11 +116,19 @@ export interface ComparedRunMetrics {
  * whose metrics file is damaged has no curves (the comparison's notes say
  * which file and why).
  */
-export async function writeComparisonReport(out: string, runs: { label: string; dir: string }[], render: (runs: ComparedRunMetrics[]) => string): Promise<string> {
-  const compared: ComparedRunMetrics[] = await Promise.all(runs.map(async (r) => ({
-    label: r.label,
-    metrics: await readMetricRows(r.dir).catch((error: unknown) => (error instanceof UserError ? [] : Promise.reject(error))),
-  })));
+export async function writeComparisonReport(
+  out: string,
+  runs: { label: string; dir: string }[],
+  render: (runs: ComparedRunMetrics[]) => string,
+): Promise<string> {
+  const compared: ComparedRunMetrics[] = await Promise.all(
+    runs.map(async (r) => ({
+      label: r.label,
+      metrics: await readMetricRows(r.dir).catch((error: unknown) =>
+        error instanceof UserError ? [] : Promise.reject(error),
+      ),
+    })),
+  );
   await writeFileAtomic(out, render(compared));
   return out;
 }

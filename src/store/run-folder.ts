@@ -34,7 +34,11 @@ export class RunFolder implements RunOutput {
   private held: RunLock | undefined;
 
   /** `renderDemoPage`: the exported models' index.html, rendered above the store (src/render/). */
-  private constructor(readonly dir: string, record: RunRecord, private readonly renderDemoPage: DemoPageRenderer) {
+  private constructor(
+    readonly dir: string,
+    record: RunRecord,
+    private readonly renderDemoPage: DemoPageRenderer,
+  ) {
     this.current = record;
   }
 
@@ -56,9 +60,19 @@ export class RunFolder implements RunOutput {
    * exclusive mkdir of runs/<pipeline>/.ids/<NNNN> first, so two runs
    * started at the same moment never share a number, whatever their fingerprints.
    */
-  static async create(options: { runsRoot: string; pipeline: string; pipelineFile: string; pipelineText: string; fingerprint: string; seed: number; overrides?: Record<string, unknown>; renderDemoPage: DemoPageRenderer }): Promise<RunFolder> {
+  static async create(options: {
+    runsRoot: string;
+    pipeline: string;
+    pipelineFile: string;
+    pipelineText: string;
+    fingerprint: string;
+    seed: number;
+    overrides?: Record<string, unknown>;
+    renderDemoPage: DemoPageRenderer;
+  }): Promise<RunFolder> {
     // Defence in depth: the format already restricts names; nothing may lead out of the runs folder.
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(options.pipeline)) throw new Error(`unsafe pipeline name for a run folder: ${JSON.stringify(options.pipeline)}`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(options.pipeline))
+      throw new Error(`unsafe pipeline name for a run folder: ${JSON.stringify(options.pipeline)}`);
     const pipelineDir = path.join(options.runsRoot, options.pipeline);
     const id = await reserveFolderName(pipelineDir, options.fingerprint);
     const dir = path.join(pipelineDir, id);
@@ -145,7 +159,9 @@ export class RunFolder implements RunOutput {
     // Named from the run folder: `checkpoints/epoch-003/weights.bin …`, as the user finds it.
     const shown = (text: string): string => text.split(this.dir + path.sep).join('');
     // A folder without a manifest was never finished, or an older tlpipe wrote it: either way nothing vouches for its files.
-    const problem = verified.missingManifest ? `${verified.problem} (the checkpoint was not finished, or an older tlpipe wrote it)` : verified.problem;
+    const problem = verified.missingManifest
+      ? `${verified.problem} (the checkpoint was not finished, or an older tlpipe wrote it)`
+      : verified.problem;
     return { ok: false, problem: shown(problem), ...(verified.file ? { file: shown(verified.file) } : {}) };
   }
 
@@ -177,7 +193,9 @@ export class RunFolder implements RunOutput {
   }
 
   async listDir(relativeDir: string): Promise<string[]> {
-    return readdir(this.path(relativeDir)).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' || error.code === 'ENOTDIR' ? [] : Promise.reject(error)));
+    return readdir(this.path(relativeDir)).catch((error: NodeJS.ErrnoException) =>
+      error.code === 'ENOENT' || error.code === 'ENOTDIR' ? [] : Promise.reject(error),
+    );
   }
 
   async writeCheckpointIndex(index: CheckpointIndex): Promise<void> {
@@ -195,9 +213,15 @@ export class RunFolder implements RunOutput {
   /** Marks the run running again in this process, and clears what its dead process left half-written. */
   async resumed(fromEpoch: number): Promise<void> {
     const checkpoints = await readdir(this.path('checkpoints')).catch(() => [] as string[]);
-    for (const name of checkpoints.filter((n) => n.startsWith('.partial-'))) await rm(this.path(`checkpoints/${name}`), { recursive: true, force: true });
+    for (const name of checkpoints.filter((n) => n.startsWith('.partial-')))
+      await rm(this.path(`checkpoints/${name}`), { recursive: true, force: true });
     const { error: _error, endedAt: _endedAt, seconds: _seconds, ...rest } = this.current;
-    this.current = { ...rest, status: 'running', pid: process.pid, resumes: [...(rest.resumes ?? []), { at: new Date().toISOString(), fromEpoch, pid: process.pid }] };
+    this.current = {
+      ...rest,
+      status: 'running',
+      pid: process.pid,
+      resumes: [...(rest.resumes ?? []), { at: new Date().toISOString(), fromEpoch, pid: process.pid }],
+    };
     await writeRunRecord(this.dir, this.current);
   }
 
@@ -222,13 +246,15 @@ export class RunFolder implements RunOutput {
    */
   startHeartbeat(): void {
     const beat = (): void => {
-      void openOwnFile(this.path(HEARTBEAT_FILE), constants.O_TRUNC).then(async (handle) => {
-        try {
-          await handle.write(new Date().toISOString());
-        } finally {
-          await handle.close();
-        }
-      }).catch(() => undefined);
+      void openOwnFile(this.path(HEARTBEAT_FILE), constants.O_TRUNC)
+        .then(async (handle) => {
+          try {
+            await handle.write(new Date().toISOString());
+          } finally {
+            await handle.close();
+          }
+        })
+        .catch(() => undefined);
       void this.held?.touch();
     };
     beat();
@@ -256,7 +282,11 @@ export class RunFolder implements RunOutput {
       if (status === 'completed') {
         const written = await readRunRecord(this.dir);
         if (written.status !== 'completed' || written.endedAt !== this.current.endedAt) {
-          throw new UserError(`${this.path('run.json')} does not read back as completed after it was written`, [], 'the runs folder is not keeping what is written to it (read-only, full or removed); resume the run once it is writable');
+          throw new UserError(
+            `${this.path('run.json')} does not read back as completed after it was written`,
+            [],
+            'the runs folder is not keeping what is written to it (read-only, full or removed); resume the run once it is writable',
+          );
         }
       }
     } finally {
@@ -272,12 +302,27 @@ export class RunFolder implements RunOutput {
  * be appended to) or anything but a regular file (a FIFO would block).
  */
 async function openOwnFile(file: string, mode: number): Promise<FileHandle> {
-  const existing = await lstat(file).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
-  if (existing && !existing.isFile()) throw new UserError(`${file} is ${existing.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; tlpipe writes only regular files of the run folder`, [], 'the run folder was tampered with; remove that entry, then resume');
-  const handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK | mode, 0o644);
+  const existing = await lstat(file).catch((error: NodeJS.ErrnoException) =>
+    error.code === 'ENOENT' ? undefined : Promise.reject(error),
+  );
+  if (existing && !existing.isFile())
+    throw new UserError(
+      `${file} is ${existing.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; tlpipe writes only regular files of the run folder`,
+      [],
+      'the run folder was tampered with; remove that entry, then resume',
+    );
+  const handle = await open(
+    file,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK | mode,
+    0o644,
+  );
   if (!(await handle.stat()).isFile()) {
     await handle.close();
-    throw new UserError(`${file} is not a regular file; tlpipe writes only regular files of the run folder`, [], 'the run folder was tampered with; remove that entry, then resume');
+    throw new UserError(
+      `${file} is not a regular file; tlpipe writes only regular files of the run folder`,
+      [],
+      'the run folder was tampered with; remove that entry, then resume',
+    );
   }
   return handle;
 }
@@ -297,9 +342,18 @@ export async function reserveFolderName(parent: string, fingerprint: string): Pr
   const idsDir = path.join(parent, '.ids');
   await makeDirs(idsDir).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOTDIR' && error.code !== 'EEXIST') throw error;
-    throw new UserError(`${idsDir} is not a folder (tlpipe keeps the numbers it has given out in it)`, [], `remove or rename it; tlpipe makes it again and numbers new folders after those already in ${parent}`);
+    throw new UserError(
+      `${idsDir} is not a folder (tlpipe keeps the numbers it has given out in it)`,
+      [],
+      `remove or rename it; tlpipe makes it again and numbers new folders after those already in ${parent}`,
+    );
   });
-  const numbers = (names: string[], pattern: RegExp): number[] => names.map((n) => pattern.exec(n)?.[1]).filter((n): n is string => n !== undefined).map(Number).filter(Number.isSafeInteger);
+  const numbers = (names: string[], pattern: RegExp): number[] =>
+    names
+      .map((n) => pattern.exec(n)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number)
+      .filter(Number.isSafeInteger);
   const taken = [...numbers(await readdir(idsDir), /^(\d+)$/), ...numbers(await readdir(parent), NUMBERED_FOLDER)];
   let number = taken.reduce((max, n) => Math.max(max, n), 0) + 1;
   for (;;) {

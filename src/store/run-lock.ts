@@ -51,7 +51,15 @@ async function createExclusive(file: string, content: string): Promise<boolean> 
 
 const isOwner = (value: unknown): value is LockOwner => {
   const v = value as Partial<Record<keyof LockOwner, unknown>> | null;
-  return typeof v === 'object' && v !== null && Number.isSafeInteger(v.pid) && typeof v.host === 'string' && typeof v.since === 'string' && typeof v.by === 'string' && typeof v.token === 'string';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    Number.isSafeInteger(v.pid) &&
+    typeof v.host === 'string' &&
+    typeof v.since === 'string' &&
+    typeof v.by === 'string' &&
+    typeof v.token === 'string'
+  );
 };
 
 /** A lock is a line of JSON; anything bigger was not written by tlpipe. */
@@ -68,7 +76,10 @@ async function readOwner(file: string): Promise<{ owner: LockOwner | undefined; 
   const stats = await lstat(file).catch(() => undefined);
   if (stats === undefined) return undefined;
   if (!stats.isFile()) return { owner: undefined, ageMs: Infinity };
-  const bytes = await readBackIfPresent(path.dirname(file), path.basename(file), { what: 'run lock', maxBytes: LOCK_MAX_BYTES }).catch(() => null);
+  const bytes = await readBackIfPresent(path.dirname(file), path.basename(file), {
+    what: 'run lock',
+    maxBytes: LOCK_MAX_BYTES,
+  }).catch(() => null);
   if (bytes === undefined) return undefined;
   if (bytes === null) return { owner: undefined, ageMs: Infinity };
   let owner: LockOwner | undefined;
@@ -89,7 +100,10 @@ function isStale(found: { owner: LockOwner | undefined; ageMs: number }): boolea
 }
 
 export class RunLock {
-  private constructor(private readonly file: string, readonly owner: LockOwner) {}
+  private constructor(
+    private readonly file: string,
+    readonly owner: LockOwner,
+  ) {}
 
   /**
    * Takes the run folder's lock, or says who has it. A stale lock (its
@@ -98,9 +112,19 @@ export class RunLock {
    * once exactly one takes it; the others then find it fresh. `name` is the
    * lock file's (the stage cache locks an entry it computes the same way).
    */
-  static async acquire(dir: string, by: string, name = LOCK_FILE): Promise<{ ok: true; lock: RunLock } | { ok: false; owner: LockOwner | undefined }> {
+  static async acquire(
+    dir: string,
+    by: string,
+    name = LOCK_FILE,
+  ): Promise<{ ok: true; lock: RunLock } | { ok: false; owner: LockOwner | undefined }> {
     const file = path.join(dir, name);
-    const owner: LockOwner = { pid: process.pid, host: os.hostname(), since: new Date().toISOString(), by, token: randomBytes(8).toString('hex') };
+    const owner: LockOwner = {
+      pid: process.pid,
+      host: os.hostname(),
+      since: new Date().toISOString(),
+      by,
+      token: randomBytes(8).toString('hex'),
+    };
     const content = JSON.stringify(owner) + '\n';
     for (let attempt = 0; attempt < 50; attempt++) {
       if (await createExclusive(file, content)) return { ok: true, lock: new RunLock(file, owner) };
@@ -116,7 +140,11 @@ export class RunLock {
           await unlink(file).catch((error: NodeJS.ErrnoException) => {
             if (error.code === 'ENOENT') return;
             // A folder (or anything unlink refuses) in the lock's place would make every attempt fail as if someone held it.
-            throw new UserError(`${file} is ${error.code === 'EISDIR' ? 'a folder' : 'something tlpipe cannot remove'} where the lock file belongs (${error.code ?? error.message})`, [], 'remove it, then try again: tlpipe writes that file itself');
+            throw new UserError(
+              `${file} is ${error.code === 'EISDIR' ? 'a folder' : 'something tlpipe cannot remove'} where the lock file belongs (${error.code ?? error.message})`,
+              [],
+              'remove it, then try again: tlpipe writes that file itself',
+            );
           });
           if (await createExclusive(file, content)) return { ok: true, lock: new RunLock(file, owner) };
         } finally {

@@ -48,14 +48,17 @@ export interface RunRecord {
   resumes?: { at: string; fromEpoch: number; pid: number }[];
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 const STATUSES: readonly RunStatus[] = ['running', 'completed', 'failed', 'interrupted'];
 /** run.json is a few kilobytes (a pipeline diff is cut at 64 KiB); a megabyte is far beyond what tlpipe writes. */
 const RUN_FILE_MAX_BYTES = 2 ** 20;
 
 /** The first of the record's object fields that holds something else. */
 function notAnObject(value: Record<string, unknown>): string | undefined {
-  const field = ['git', 'versions', 'overrides', 'download', 'upstream', 'strategy'].find((f) => value[f] !== undefined && value[f] !== null && !isRecord(value[f]));
+  const field = ['git', 'versions', 'overrides', 'download', 'upstream', 'strategy'].find(
+    (f) => value[f] !== undefined && value[f] !== null && !isRecord(value[f]),
+  );
   return field ? `${field} is not an object` : undefined;
 }
 
@@ -64,29 +67,56 @@ function gitProblem(git: unknown): string | undefined {
   if (git === undefined || git === null) return undefined;
   const g = git as Record<string, unknown>;
   if (typeof g['commit'] !== 'string' || typeof g['dirty'] !== 'boolean') return 'git has no commit and dirty flag';
-  if (g['branch'] !== undefined && g['branch'] !== null && typeof g['branch'] !== 'string') return 'git.branch is not a name';
+  if (g['branch'] !== undefined && g['branch'] !== null && typeof g['branch'] !== 'string')
+    return 'git.branch is not a name';
   return undefined;
 }
 
 /** Why a parsed run.json is not a run record tlpipe wrote, field by field; nothing when it is one. */
 export function runRecordProblem(value: unknown): string | undefined {
-  if (!isRecord(value)) return `it holds ${Array.isArray(value) ? 'a list' : value === null ? 'null' : `a ${typeof value}`}, not a run record`;
+  if (!isRecord(value))
+    return `it holds ${Array.isArray(value) ? 'a list' : value === null ? 'null' : `a ${typeof value}`}, not a run record`;
   const text = (field: string, pattern?: RegExp): string | undefined => {
     const v = value[field];
-    return typeof v !== 'string' || (pattern && !pattern.test(v)) ? `${field} is ${JSON.stringify(v) ?? 'missing'}` : undefined;
+    return typeof v !== 'string' || (pattern && !pattern.test(v))
+      ? `${field} is ${JSON.stringify(v) ?? 'missing'}`
+      : undefined;
   };
   const problem =
-    text('id', /^\d{4,}-[A-Za-z0-9]{1,64}$/) ?? text('pipeline', /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/) ?? text('startedAt') ?? text('fingerprint', /^[A-Za-z0-9]{1,128}$/) ??
-    (STATUSES.includes(value['status'] as RunStatus) ? undefined : `status is ${JSON.stringify(value['status']) ?? 'missing'}, not one of ${STATUSES.join(', ')}`) ??
+    text('id', /^\d{4,}-[A-Za-z0-9]{1,64}$/) ??
+    text('pipeline', /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/) ??
+    text('startedAt') ??
+    text('fingerprint', /^[A-Za-z0-9]{1,128}$/) ??
+    (STATUSES.includes(value['status'] as RunStatus)
+      ? undefined
+      : `status is ${JSON.stringify(value['status']) ?? 'missing'}, not one of ${STATUSES.join(', ')}`) ??
     (Number.isSafeInteger(value['pid']) ? undefined : 'pid is not a process id') ??
     (typeof value['seed'] === 'number' ? undefined : 'seed is not a number') ??
     (value['backend'] === null || typeof value['backend'] === 'string' ? undefined : 'backend is not a name') ??
     (value['endedAt'] === undefined || typeof value['endedAt'] === 'string' ? undefined : 'endedAt is not a time') ??
-    (value['seconds'] === undefined || (typeof value['seconds'] === 'number' && Number.isFinite(value['seconds'])) ? undefined : 'seconds is not a number') ??
-    (value['error'] === undefined || (isRecord(value['error']) && typeof value['error']['message'] === 'string') ? undefined : 'error has no message') ??
-    (value['resumes'] === undefined || (Array.isArray(value['resumes']) && value['resumes'].every((r) => isRecord(r) && typeof r['at'] === 'string' && Number.isSafeInteger(r['fromEpoch']) && Number.isSafeInteger(r['pid']))) ? undefined : 'resumes is not a list of resumes') ??
-    notAnObject(value) ?? gitProblem(value['git']) ??
-    (value['versions'] === undefined || Object.values(value['versions'] as Record<string, unknown>).every((v) => typeof v === 'string') ? undefined : 'versions holds something other than version strings');
+    (value['seconds'] === undefined || (typeof value['seconds'] === 'number' && Number.isFinite(value['seconds']))
+      ? undefined
+      : 'seconds is not a number') ??
+    (value['error'] === undefined || (isRecord(value['error']) && typeof value['error']['message'] === 'string')
+      ? undefined
+      : 'error has no message') ??
+    (value['resumes'] === undefined ||
+    (Array.isArray(value['resumes']) &&
+      value['resumes'].every(
+        (r) =>
+          isRecord(r) &&
+          typeof r['at'] === 'string' &&
+          Number.isSafeInteger(r['fromEpoch']) &&
+          Number.isSafeInteger(r['pid']),
+      ))
+      ? undefined
+      : 'resumes is not a list of resumes') ??
+    notAnObject(value) ??
+    gitProblem(value['git']) ??
+    (value['versions'] === undefined ||
+    Object.values(value['versions'] as Record<string, unknown>).every((v) => typeof v === 'string')
+      ? undefined
+      : 'versions holds something other than version strings');
   return problem;
 }
 
@@ -105,7 +135,13 @@ export async function readRunRecord(dir: string): Promise<RunRecord> {
   } catch (error) {
     if (error instanceof UserError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'ENOENT' || code === 'ENOTDIR' ? `${dir} is not a run folder (it has no run.json)` : `cannot read ${file}: ${code ?? (error as Error).message}`, [], 'name a folder such as runs/<pipeline>/0003-1a2b3c4d, or <pipeline>/<NNNN>; `tlpipe runs` lists them');
+    throw new UserError(
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? `${dir} is not a run folder (it has no run.json)`
+        : `cannot read ${file}: ${code ?? (error as Error).message}`,
+      [],
+      'name a folder such as runs/<pipeline>/0003-1a2b3c4d, or <pipeline>/<NNNN>; `tlpipe runs` lists them',
+    );
   }
   const problem = runRecordProblem(value);
   if (problem) throw new UserError(`run record ${file} is damaged: ${problem}`, [], hint);
@@ -130,5 +166,9 @@ export async function writeRunRecord(dir: string, record: RunRecord): Promise<vo
 export function versions(): RunRecord['versions'] {
   const require = createRequire(import.meta.url);
   const read = (file: string): string => (require(file) as { version: string }).version;
-  return { tlpipe: read(path.join(packageRoot(), 'package.json')), tfjs: read('@tensorflow/tfjs/package.json'), node: process.versions.node };
+  return {
+    tlpipe: read(path.join(packageRoot(), 'package.json')),
+    tfjs: read('@tensorflow/tfjs/package.json'),
+    node: process.versions.node,
+  };
 }

@@ -21,14 +21,16 @@ export class RunRecorder {
 
   record(event: RunEvent): void {
     const line = this.describe(event);
-    this.writing = this.writing.then(async () => {
-      if (this.failure) return;
-      if (event.type === 'epoch-end') await appendMetricRow(this.folder.dir, event.metrics);
-      if (event.type === 'baseline-epoch-end') await appendMetricRow(this.folder.dir, event.metrics, 'baseline');
-      if (line !== undefined) await this.folder.appendLog(`${new Date().toISOString()} ${line}`);
-    }).catch((error: unknown) => {
-      this.failure ??= { error };
-    });
+    this.writing = this.writing
+      .then(async () => {
+        if (this.failure) return;
+        if (event.type === 'epoch-end') await appendMetricRow(this.folder.dir, event.metrics);
+        if (event.type === 'baseline-epoch-end') await appendMetricRow(this.folder.dir, event.metrics, 'baseline');
+        if (line !== undefined) await this.folder.appendLog(`${new Date().toISOString()} ${line}`);
+      })
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      });
   }
 
   /** Waits for the pending writes; rethrows the first that failed (later ones were not attempted). */

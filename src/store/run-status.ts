@@ -26,7 +26,10 @@ export function isAlive(pid: number): boolean {
  * records an end, so a process that was killed would look running forever.
  * It is running only while its pid is alive and its heartbeat is fresh.
  */
-export function effectiveStatus(record: Pick<RunRecord, 'status' | 'pid'>, heartbeatAgeMs: number | undefined): RunStatus {
+export function effectiveStatus(
+  record: Pick<RunRecord, 'status' | 'pid'>,
+  heartbeatAgeMs: number | undefined,
+): RunStatus {
   if (record.status !== 'running') return record.status;
   if (!isAlive(record.pid)) return 'interrupted';
   if (heartbeatAgeMs !== undefined && heartbeatAgeMs > HEARTBEAT_STALE_MS) return 'interrupted';
@@ -58,9 +61,12 @@ export async function overviewOf(dir: string, record: RunRecord, now = Date.now(
   // A diverged epoch records null: only numbers compete for the best.
   const withVal = rows.filter((r) => typeof r.val_accuracy === 'number' && Number.isFinite(r.val_accuracy));
   const withLoss = rows.filter((r) => typeof r.loss === 'number' && Number.isFinite(r.loss));
-  const best = withVal.length > 0
-    ? withVal.reduce((a, b) => (b.val_accuracy! > a.val_accuracy! ? b : a))
-    : withLoss.length > 0 ? withLoss.reduce((a, b) => (b.loss < a.loss ? b : a)) : undefined;
+  const best =
+    withVal.length > 0
+      ? withVal.reduce((a, b) => (b.val_accuracy! > a.val_accuracy! ? b : a))
+      : withLoss.length > 0
+        ? withLoss.reduce((a, b) => (b.loss < a.loss ? b : a))
+        : undefined;
   const ended = record.endedAt ? Date.parse(record.endedAt) : status === 'running' ? now : heartbeat?.mtimeMs;
   return {
     dir,
@@ -70,7 +76,11 @@ export async function overviewOf(dir: string, record: RunRecord, now = Date.now(
     startedAt: record.startedAt,
     seconds: ended === undefined ? null : (ended - Date.parse(record.startedAt)) / 1000,
     backend: record.backend,
-    best: best ? (withVal.length > 0 ? { metric: 'val_accuracy', value: best.val_accuracy!, epoch: best.epoch } : { metric: 'loss', value: best.loss, epoch: best.epoch }) : null,
+    best: best
+      ? withVal.length > 0
+        ? { metric: 'val_accuracy', value: best.val_accuracy!, epoch: best.epoch }
+        : { metric: 'loss', value: best.loss, epoch: best.epoch }
+      : null,
     testAccuracy: summary?.test?.accuracy ?? null,
     git: record.git ? { commit: record.git.commit, dirty: record.git.dirty } : null,
     record,

@@ -19,7 +19,14 @@ const DATA_FILE = 'data.bin';
 /** The bytes of the files directly in a folder (a cache entry has three). */
 async function folderBytes(dir: string): Promise<number> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  const sizes = await Promise.all(names.map((n) => lstat(path.join(dir, n)).then((s) => s.size, () => 0)));
+  const sizes = await Promise.all(
+    names.map((n) =>
+      lstat(path.join(dir, n)).then(
+        (s) => s.size,
+        () => 0,
+      ),
+    ),
+  );
   return sizes.reduce((a, b) => a + b, 0);
 }
 
@@ -35,17 +42,31 @@ const WeightSpec = Type.Object({
   dtype: Type.Union(Object.keys(DTYPE_BYTES).map((d) => Type.Literal(d))),
 });
 const EpochRow = Type.Object({
-  stage: Type.String(), epoch: PositiveInteger, stageEpoch: PositiveInteger, loss: Metric, accuracy: Metric, lr: Metric, seconds: Type.Number({ minimum: 0 }),
-  val_loss: Type.Optional(Metric), val_accuracy: Type.Optional(Metric), learningRates: Type.Optional(Type.Record(Type.String(), Metric)),
+  stage: Type.String(),
+  epoch: PositiveInteger,
+  stageEpoch: PositiveInteger,
+  loss: Metric,
+  accuracy: Metric,
+  lr: Metric,
+  seconds: Type.Number({ minimum: 0 }),
+  val_loss: Type.Optional(Metric),
+  val_accuracy: Type.Optional(Metric),
+  learningRates: Type.Optional(Type.Record(Type.String(), Metric)),
 });
 const StageMeta = Type.Object({
   kind: Type.Union([Type.Literal('head'), Type.Literal('full')]),
   weightSpecs: Type.Array(WeightSpec),
   random: Type.Record(Type.String(), Type.Number()),
-  completedStages: Type.Array(Type.Object({
-    name: Type.String(), epochs: Type.Integer({ minimum: 0 }), epochsRun: Type.Integer({ minimum: 0 }), stoppedEarly: Type.Boolean(),
-    restoredEpoch: Type.Optional(Type.Integer({ minimum: 0 })), lastLearningRate: Metric,
-  })),
+  completedStages: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      epochs: Type.Integer({ minimum: 0 }),
+      epochsRun: Type.Integer({ minimum: 0 }),
+      stoppedEarly: Type.Boolean(),
+      restoredEpoch: Type.Optional(Type.Integer({ minimum: 0 })),
+      lastLearningRate: Metric,
+    }),
+  ),
   metrics: Type.Array(EpochRow),
 });
 
@@ -54,7 +75,9 @@ const elements = (shape: readonly number[]): number => shape.reduce((a, b) => a 
 /** The features' shape accounts for every byte of the data, 4 a float. */
 function featuresFit(meta: Static<typeof FeaturesMeta>, data: Uint8Array): string | undefined {
   const bytes = elements(meta.shape) * 4;
-  return bytes === data.byteLength ? undefined : `shape [${meta.shape.join(', ')}] needs ${bytes} bytes, ${DATA_FILE} has ${data.byteLength}`;
+  return bytes === data.byteLength
+    ? undefined
+    : `shape [${meta.shape.join(', ')}] needs ${bytes} bytes, ${DATA_FILE} has ${data.byteLength}`;
 }
 
 /** The weight specs account for every byte of the data, in order, with no name twice. */
@@ -115,13 +138,19 @@ export class StageCacheFiles implements StageCache {
    * and by the signal; a cache that cannot hold a claim (read-only) lets
    * the run compute the entry itself, as the cache does with every failure.
    */
-  async claim(kind: 'features' | 'stages', key: string, wait: { signal?: AbortSignal; onWait?: (holder: string) => void }): Promise<() => Promise<void>> {
+  async claim(
+    kind: 'features' | 'stages',
+    key: string,
+    wait: { signal?: AbortSignal; onWait?: (holder: string) => void },
+  ): Promise<() => Promise<void>> {
     const dir = path.dirname(this.dir(kind, key));
     const unclaimed = async (): Promise<void> => undefined;
     const deadline = Date.now() + setting('TLPIPE_CACHE_WAIT_S') * 1000;
     let told = false;
     for (;;) {
-      const got = await makeDirs(dir).then(() => RunLock.acquire(dir, 'stage cache', `${key}.claim`)).catch(() => undefined);
+      const got = await makeDirs(dir)
+        .then(() => RunLock.acquire(dir, 'stage cache', `${key}.claim`))
+        .catch(() => undefined);
       if (!got) return unclaimed;
       if (got.ok) {
         const beat = setInterval(() => void got.lock.touch(), HEARTBEAT_MS);
@@ -158,7 +187,14 @@ export class StageCacheFiles implements StageCache {
         }
         if (!/^[0-9a-f]{64}$/.test(name)) continue;
         // Every file of the entry counts (its manifest too); a damaged one counts until a read removes it.
-        const used = await stat(path.join(dir, META_FILE)).then((s) => s.mtimeMs, () => lstat(dir).then((s) => s.mtimeMs, () => undefined));
+        const used = await stat(path.join(dir, META_FILE)).then(
+          (s) => s.mtimeMs,
+          () =>
+            lstat(dir).then(
+              (s) => s.mtimeMs,
+              () => undefined,
+            ),
+        );
         if (used !== undefined) entries.push({ dir, bytes: await folderBytes(dir), used });
       }
     }
@@ -181,7 +217,12 @@ export class StageCacheFiles implements StageCache {
    * entry is removed, the listener told, and the caller rebuilds it. A
    * missing entry is absent, silently.
    */
-  private async read<S extends TSchema>(kind: 'features' | 'stages', key: string, schema: S, consistent: (meta: Static<S>, data: Uint8Array) => string | undefined): Promise<{ meta: Static<S>; data: Uint8Array } | undefined> {
+  private async read<S extends TSchema>(
+    kind: 'features' | 'stages',
+    key: string,
+    schema: S,
+    consistent: (meta: Static<S>, data: Uint8Array) => string | undefined,
+  ): Promise<{ meta: Static<S>; data: Uint8Array } | undefined> {
     const dir = this.dir(kind, key);
     const found = await lstat(dir).catch(() => undefined);
     if (!found) return undefined;
@@ -198,10 +239,22 @@ export class StageCacheFiles implements StageCache {
     return undefined;
   }
 
-  private async problemOf<S extends TSchema>(dir: string, found: Stats, schema: S, consistent: (meta: Static<S>, data: Uint8Array) => string | undefined): Promise<string | { meta: Static<S>; data: Uint8Array }> {
+  private async problemOf<S extends TSchema>(
+    dir: string,
+    found: Stats,
+    schema: S,
+    consistent: (meta: Static<S>, data: Uint8Array) => string | undefined,
+  ): Promise<string | { meta: Static<S>; data: Uint8Array }> {
     if (!found.isDirectory()) return 'is not a folder';
-    const verified = await readVerifiedFiles(dir, [META_FILE, DATA_FILE], { kind: 'binary', what: 'stage cache entry', within: this.root });
-    if (!verified.ok) return verified.missingManifest ? `has no ${MANIFEST_FILE} (an entry of an older tlpipe, or one left unfinished)` : `is damaged (${verified.problem})`;
+    const verified = await readVerifiedFiles(dir, [META_FILE, DATA_FILE], {
+      kind: 'binary',
+      what: 'stage cache entry',
+      within: this.root,
+    });
+    if (!verified.ok)
+      return verified.missingManifest
+        ? `has no ${MANIFEST_FILE} (an entry of an older tlpipe, or one left unfinished)`
+        : `is damaged (${verified.problem})`;
     let meta: unknown;
     try {
       meta = JSON.parse(verified.files.get(META_FILE)!.toString('utf8'));
@@ -210,7 +263,9 @@ export class StageCacheFiles implements StageCache {
     }
     const data = verified.files.get(DATA_FILE)!;
     const problem = shapeProblem(schema, meta) ?? consistent(meta as Static<S>, data);
-    return problem === undefined ? { meta: meta as Static<S>, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) } : `is damaged (${META_FILE}: ${problem})`;
+    return problem === undefined
+      ? { meta: meta as Static<S>, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }
+      : `is damaged (${META_FILE}: ${problem})`;
   }
 
   private async write(kind: string, key: string, meta: object, data: Uint8Array): Promise<void> {

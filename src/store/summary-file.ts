@@ -35,12 +35,23 @@ export interface RunSummary {
  */
 export function writeSummary(dir: string, summary: RunSummary, pipelineDir = dir): Promise<void> {
   const test = (metrics: TestMetrics | undefined): TestMetrics | undefined =>
-    metrics && { ...metrics, worst: metrics.worst.map((w) => ({ ...w, example: relativePath(w.example, pipelineDir) })) };
+    metrics && {
+      ...metrics,
+      worst: metrics.worst.map((w) => ({ ...w, example: relativePath(w.example, pipelineDir) })),
+    };
   const relative: RunSummary = {
     ...summary,
-    data: { ...summary.data, skipped: summary.data.skipped.map((s) => ({ file: relativePath(s.file, pipelineDir), reason: withRelativePaths(s.reason, pipelineDir) })) },
+    data: {
+      ...summary.data,
+      skipped: summary.data.skipped.map((s) => ({
+        file: relativePath(s.file, pipelineDir),
+        reason: withRelativePaths(s.reason, pipelineDir),
+      })),
+    },
     ...(summary.test ? { test: test(summary.test)! } : {}),
-    ...(summary.baseline ? { baseline: { ...summary.baseline, ...(summary.baseline.test ? { test: test(summary.baseline.test)! } : {}) } } : {}),
+    ...(summary.baseline
+      ? { baseline: { ...summary.baseline, ...(summary.baseline.test ? { test: test(summary.baseline.test)! } : {}) } }
+      : {}),
   };
   return writeJsonAtomic(path.join(dir, SUMMARY_FILE), relative);
 }
@@ -48,13 +59,30 @@ export function writeSummary(dir: string, summary: RunSummary, pipelineDir = dir
 const Count = Type.Integer({ minimum: 0 });
 const Metric = Type.Union([Type.Number(), Type.Null()]);
 const TestMetricsSchema = Type.Object({
-  loss: Metric, accuracy: Metric, examples: Count,
+  loss: Metric,
+  accuracy: Metric,
+  examples: Count,
   topK: Type.Optional(Type.Record(Type.String(), Metric)),
   perClass: Type.Record(Type.String(), Type.Object({ precision: Metric, recall: Metric, f1: Metric, support: Count })),
   confusionMatrix: Type.Array(Type.Array(Count)),
-  worst: Type.Optional(Type.Array(Type.Object({ example: Type.String(), actual: Type.String(), predicted: Type.String(), probabilityOfActual: Metric, probabilityOfPredicted: Metric }))),
+  worst: Type.Optional(
+    Type.Array(
+      Type.Object({
+        example: Type.String(),
+        actual: Type.String(),
+        predicted: Type.String(),
+        probabilityOfActual: Metric,
+        probabilityOfPredicted: Metric,
+      }),
+    ),
+  ),
 });
-const StageOutcomeSchema = Type.Object({ name: Type.Optional(Type.String()), epochsRun: Count, stoppedEarly: Type.Boolean(), restoredEpoch: Type.Optional(Type.Integer({ minimum: 0 })) });
+const StageOutcomeSchema = Type.Object({
+  name: Type.Optional(Type.String()),
+  epochsRun: Count,
+  stoppedEarly: Type.Boolean(),
+  restoredEpoch: Type.Optional(Type.Integer({ minimum: 0 })),
+});
 /** What the readers of summary.json use (report, compare, runs, a sweep's trial). */
 const SummarySchema = Type.Object({
   status: Type.Literal('completed'),
@@ -65,7 +93,9 @@ const SummarySchema = Type.Object({
   data: Type.Object({ counts: Type.Object({ train: Count, validation: Count, test: Count }) }),
   stages: Type.Array(StageOutcomeSchema),
   test: Type.Optional(TestMetricsSchema),
-  baseline: Type.Optional(Type.Object({ stages: Type.Array(StageOutcomeSchema), test: Type.Optional(TestMetricsSchema) })),
+  baseline: Type.Optional(
+    Type.Object({ stages: Type.Array(StageOutcomeSchema), test: Type.Optional(TestMetricsSchema) }),
+  ),
   resources: Type.Object({ peakRssMiB: Type.Number({ minimum: 0 }), seconds: Type.Number({ minimum: 0 }) }),
 });
 
@@ -86,5 +116,11 @@ export async function readSummary(dir: string): Promise<RunSummary | undefined> 
   } catch {
     throw new UserError(`${file} is not valid JSON`, [], hint);
   }
-  return checkShape(SummarySchema, value, file, "a run's summary (an object with status, stages, data and resources)", hint) as unknown as RunSummary;
+  return checkShape(
+    SummarySchema,
+    value,
+    file,
+    "a run's summary (an object with status, stages, data and resources)",
+    hint,
+  ) as unknown as RunSummary;
 }

@@ -83,7 +83,10 @@ export interface TrialState {
 }
 
 export class SweepFolder {
-  private constructor(readonly dir: string, public record: SweepRecord) {}
+  private constructor(
+    readonly dir: string,
+    public record: SweepRecord,
+  ) {}
 
   static async create(runsRoot: string, record: Omit<SweepRecord, 'id'>, fingerprint: string): Promise<SweepFolder> {
     const parent = path.join(runsRoot, record.pipeline, SWEEPS_DIR);
@@ -104,7 +107,12 @@ export class SweepFolder {
       throw new UserError(`${dir} is not a sweep folder (it has no readable ${SWEEP_FILE})`, [], hint);
     }
     const problem = sweepRecordProblem(parsed);
-    if (problem) throw new UserError(`${path.join(dir, SWEEP_FILE)} is not a sweep record: ${problem}`, [], 'the sweep record is damaged; start the sweep again');
+    if (problem)
+      throw new UserError(
+        `${path.join(dir, SWEEP_FILE)} is not a sweep record: ${problem}`,
+        [],
+        'the sweep record is damaged; start the sweep again',
+      );
     return new SweepFolder(path.resolve(dir), parsed as SweepRecord);
   }
 
@@ -128,7 +136,10 @@ export class SweepFolder {
   /** A trial's state; undefined when it has none yet, or when its file is not one (damaged: the trial runs again). */
   async readTrial(index: number): Promise<TrialState | undefined> {
     const name = path.relative(this.dir, this.trialFile(index));
-    const bytes = await readBackIfPresent(this.dir, name, { what: 'trial state', maxBytes: MAX_TRIAL_STATE_BYTES }).catch(() => undefined);
+    const bytes = await readBackIfPresent(this.dir, name, {
+      what: 'trial state',
+      maxBytes: MAX_TRIAL_STATE_BYTES,
+    }).catch(() => undefined);
     if (bytes === undefined) return undefined;
     try {
       const state = JSON.parse(bytes.toString('utf8')) as Partial<TrialState> | null;
@@ -158,7 +169,9 @@ export class SweepFolder {
     const earlier: number[] = [];
     for (const name of await readdir(dir)) {
       if (!/^\d{4}\.json$/.test(name) || Number(name.slice(0, 4)) === index) continue;
-      const bytes = await readBackIfPresent(dir, name, { what: 'rung value', maxBytes: MAX_TRIAL_STATE_BYTES }).catch(() => undefined);
+      const bytes = await readBackIfPresent(dir, name, { what: 'rung value', maxBytes: MAX_TRIAL_STATE_BYTES }).catch(
+        () => undefined,
+      );
       let parsed: unknown;
       try {
         parsed = bytes === undefined ? undefined : JSON.parse(bytes.toString('utf8'));
@@ -180,7 +193,14 @@ export class SweepFolder {
 /** sweep.json holds the pipeline's text and every trial's values: generous, but bounded. */
 const MAX_SWEEP_RECORD_BYTES = 16 * 2 ** 20;
 const MAX_TRIAL_STATE_BYTES = 1 * 2 ** 20;
-const TRIAL_STATUSES: ReadonlySet<string> = new Set(['queued', 'running', 'completed', 'failed', 'stopped', 'duplicate']);
+const TRIAL_STATUSES: ReadonlySet<string> = new Set([
+  'queued',
+  'running',
+  'completed',
+  'failed',
+  'stopped',
+  'duplicate',
+]);
 
 export const newSweepUid = (): string => randomBytes(16).toString('hex');
 
@@ -192,30 +212,57 @@ export const newSweepUid = (): string => randomBytes(16).toString('hex');
 function sweepRecordProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'it is not an object';
   const r = value as Record<string, unknown>;
-  for (const key of ['id', 'pipeline', 'file', 'text', 'createdAt', 'status'] as const) if (typeof r[key] !== 'string') return `\`${key}\` is not a string`;
+  for (const key of ['id', 'pipeline', 'file', 'text', 'createdAt', 'status'] as const)
+    if (typeof r[key] !== 'string') return `\`${key}\` is not a string`;
   if (!/^\d{4,}-[0-9a-f]{8}$/.test(r['id'] as string)) return '`id` is not <NNNN>-<8 hex digits>';
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(r['pipeline'] as string)) return '`pipeline` is not a pipeline name';
-  if (r['uid'] !== undefined && (typeof r['uid'] !== 'string' || !/^[0-9a-f]{32}$/.test(r['uid']))) return '`uid` is not 32 hex digits';
+  if (r['uid'] !== undefined && (typeof r['uid'] !== 'string' || !/^[0-9a-f]{32}$/.test(r['uid'])))
+    return '`uid` is not 32 hex digits';
   const spec = r['spec'] as Record<string, unknown> | null | undefined;
-  if (typeof spec !== 'object' || spec === null || !Array.isArray(spec['parameters']) || typeof spec['metric'] !== 'object' || spec['metric'] === null) return '`spec` is not a sweep specification';
+  if (
+    typeof spec !== 'object' ||
+    spec === null ||
+    !Array.isArray(spec['parameters']) ||
+    typeof spec['metric'] !== 'object' ||
+    spec['metric'] === null
+  )
+    return '`spec` is not a sweep specification';
   if (!Array.isArray(r['trials'])) return '`trials` is not a list';
   for (const [i, t] of (r['trials'] as unknown[]).entries()) {
     const trial = t as Record<string, unknown> | null;
-    if (typeof trial !== 'object' || trial === null || !Number.isInteger(trial['index']) || (trial['index'] as number) < 0 || (trial['index'] as number) > 9999) return `trials[${i}] has no index from 0 to 9999`;
-    if (typeof trial['values'] !== 'object' || trial['values'] === null || typeof trial['fingerprint'] !== 'string') return `trials[${i}] has no values or fingerprint`;
+    if (
+      typeof trial !== 'object' ||
+      trial === null ||
+      !Number.isInteger(trial['index']) ||
+      (trial['index'] as number) < 0 ||
+      (trial['index'] as number) > 9999
+    )
+      return `trials[${i}] has no index from 0 to 9999`;
+    if (typeof trial['values'] !== 'object' || trial['values'] === null || typeof trial['fingerprint'] !== 'string')
+      return `trials[${i}] has no values or fingerprint`;
   }
   if (r['overrides'] !== undefined && !Array.isArray(r['overrides'])) return '`overrides` is not a list';
   const runner = r['runner'] as Record<string, unknown> | null | undefined;
-  if (typeof runner !== 'object' || runner === null || (runner['kind'] !== 'local' && runner['kind'] !== 'queue')) return '`runner` is not local or queue';
+  if (typeof runner !== 'object' || runner === null || (runner['kind'] !== 'local' && runner['kind'] !== 'queue'))
+    return '`runner` is not local or queue';
   return undefined;
 }
 
 function isTrialState(state: Partial<TrialState> | null, index: number): state is TrialState {
-  return typeof state === 'object' && state !== null && state.index === index && typeof state.status === 'string' && TRIAL_STATUSES.has(state.status)
-    && typeof state.attempts === 'number' && typeof state.updatedAt === 'string'
-    && (state.metric === undefined || typeof state.metric === 'number') && (state.valLoss === undefined || typeof state.valLoss === 'number')
+  return (
+    typeof state === 'object' &&
+    state !== null &&
+    state.index === index &&
+    typeof state.status === 'string' &&
+    TRIAL_STATUSES.has(state.status) &&
+    typeof state.attempts === 'number' &&
+    typeof state.updatedAt === 'string' &&
+    (state.metric === undefined || typeof state.metric === 'number') &&
+    (state.valLoss === undefined || typeof state.valLoss === 'number') &&
     // A run is <pipeline>/<NNNN>-<fp8>: the sweep report reads it, so a path elsewhere is not one.
-    && (state.run === undefined || (typeof state.run === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/\d{4,}-[0-9a-f]{8}$/.test(state.run)));
+    (state.run === undefined ||
+      (typeof state.run === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/\d{4,}-[0-9a-f]{8}$/.test(state.run)))
+  );
 }
 
 /** The sweeps of one pipeline, newest first. */

@@ -29,27 +29,54 @@ export type SweepReportRenderer = (sources: SweepReportSources) => string;
  * then the trial index (compareTrials): rank 1 is the best, ties included.
  * report.html is what `render` makes of the trials' curves and states.
  */
-export async function writeSweepReport(folder: SweepFolder, states: ReadonlyMap<number, TrialState>, render: SweepReportRenderer): Promise<{ results: string; report: string }> {
+export async function writeSweepReport(
+  folder: SweepFolder,
+  states: ReadonlyMap<number, TrialState>,
+  render: SweepReportRenderer,
+): Promise<{ results: string; report: string }> {
   const { record } = folder;
   const names = record.spec.parameters.map((p) => p.name);
   const metric = record.spec.metric.name;
-  const value = (v: unknown): string => (typeof v === 'number' ? String(v) : csvField(typeof v === 'string' ? v : JSON.stringify(v)));
+  const value = (v: unknown): string =>
+    typeof v === 'number' ? String(v) : csvField(typeof v === 'string' ? v : JSON.stringify(v));
   const number = (v: number | undefined): string => (v === undefined ? '' : String(v));
   const withValLoss = metric !== 'val_loss';
   const ranked = [...states.values()]
     .filter((s) => s.status === 'completed' && s.metric !== undefined && Number.isFinite(s.metric))
     .sort((a, b) => compareTrials(record.spec.metric, a, b));
   const rankOf = new Map(ranked.map((s, i) => [s.index, i + 1]));
-  const header = ['trial', 'status', ...names, metric, ...(withValLoss ? ['val_loss'] : []), 'test_accuracy', 'test_loss', 'epochs', 'rank', 'note'];
+  const header = [
+    'trial',
+    'status',
+    ...names,
+    metric,
+    ...(withValLoss ? ['val_loss'] : []),
+    'test_accuracy',
+    'test_loss',
+    'epochs',
+    'rank',
+    'note',
+  ];
   const rows = record.trials.map((trial) => {
     const state = states.get(trial.index);
-    const note = state?.status === 'completed' ? '' : state?.reason ?? '';
+    const note = state?.status === 'completed' ? '' : (state?.reason ?? '');
     return [
-      String(trial.index), state?.status ?? 'queued', ...names.map((n) => value(trial.values[n])), number(state?.metric), ...(withValLoss ? [number(state?.valLoss)] : []),
-      number(state?.test?.accuracy), number(state?.test?.loss), number(state?.epochs), number(rankOf.get(trial.index)), csvField(note.split('\n')[0] ?? ''),
+      String(trial.index),
+      state?.status ?? 'queued',
+      ...names.map((n) => value(trial.values[n])),
+      number(state?.metric),
+      ...(withValLoss ? [number(state?.valLoss)] : []),
+      number(state?.test?.accuracy),
+      number(state?.test?.loss),
+      number(state?.epochs),
+      number(rankOf.get(trial.index)),
+      csvField(note.split('\n')[0] ?? ''),
     ];
   });
-  await folder.writeFile(RESULTS_FILE, [header.map(csvField).join(','), ...rows.map((r) => r.join(','))].join('\n') + '\n');
+  await folder.writeFile(
+    RESULTS_FILE,
+    [header.map(csvField).join(','), ...rows.map((r) => r.join(','))].join('\n') + '\n',
+  );
 
   const runsRoot = path.dirname(path.dirname(path.dirname(folder.dir)));
   const compared: ComparedRunMetrics[] = [];

@@ -15,7 +15,13 @@ export const MAX_TRIAL_ATTEMPTS = 3;
 export async function runTrialsLocally(
   jobs: readonly TrialJob[],
   runsRoot: string,
-  options: { jobs: number; child: string; signal?: AbortSignal; onState?: (state: TrialState) => void; onEvent?: (index: number, event: RunEvent) => void },
+  options: {
+    jobs: number;
+    child: string;
+    signal?: AbortSignal;
+    onState?: (state: TrialState) => void;
+    onEvent?: (index: number, event: RunEvent) => void;
+  },
 ): Promise<void> {
   const waiting = [...jobs];
   const lane = async (): Promise<void> => {

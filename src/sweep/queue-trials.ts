@@ -36,7 +36,15 @@ import { confinedPath, isInside } from '../platform/read-back.js';
 import { FINAL_TRIAL_STATES, newSweepUid, SWEEPS_DIR, SweepFolder, type TrialState } from '../store/sweep-folder.js';
 import { MAX_TRIAL_ATTEMPTS } from './local-trials.js';
 import { runTrial } from './run-trial.js';
-import { checkQueueJob, QUEUE_JOB_NAME, QUEUE_JOB_VERSION, signedQueueJob, trialJobOf, type QueueJob, type TrialJob } from './trial-messages.js';
+import {
+  checkQueueJob,
+  QUEUE_JOB_NAME,
+  QUEUE_JOB_VERSION,
+  signedQueueJob,
+  trialJobOf,
+  type QueueJob,
+  type TrialJob,
+} from './trial-messages.js';
 import { setting } from '../platform/settings.js';
 
 export const QUEUE_NAME = 'tlpipe-trials';
@@ -61,29 +69,50 @@ const ANSWER_MS = 10_000;
 /** redis://host:port/db, rediss://…, or unix:///path/redis.sock; BullMQ needs `maxRetriesPerRequest: null`. */
 export async function connectRedis(address: string): Promise<Redis> {
   let redis: Redis;
-  if (address.startsWith('unix://')) redis = new Redis({ path: address.slice('unix://'.length), maxRetriesPerRequest: null, lazyConnect: true });
+  if (address.startsWith('unix://'))
+    redis = new Redis({ path: address.slice('unix://'.length), maxRetriesPerRequest: null, lazyConnect: true });
   else if (/^rediss?:\/\//.test(address)) redis = new Redis(address, { maxRetriesPerRequest: null, lazyConnect: true });
-  else throw new UserError(`\`${address}\` is not a Redis address`, [], 'write redis://host:6379/0 (or rediss:// with TLS, unix:///path/redis.sock for a socket)');
+  else
+    throw new UserError(
+      `\`${address}\` is not a Redis address`,
+      [],
+      'write redis://host:6379/0 (or rediss:// with TLS, unix:///path/redis.sock for a socket)',
+    );
   redis.on('error', () => undefined); // reconnects on its own; the waits below say what is going on
   try {
     await answerWithin(redis.connect(), connectMs());
     await answerWithin(redis.ping(), connectMs());
   } catch (error) {
     redis.disconnect();
-    throw new UserError(`cannot reach Redis at ${address}: ${(error as Error).message}`, [], 'start redis-server there, or check the address (redis://host:port/db)');
+    throw new UserError(
+      `cannot reach Redis at ${address}: ${(error as Error).message}`,
+      [],
+      'start redis-server there, or check the address (redis://host:port/db)',
+    );
   }
   // BullMQ 6 uses commands Redis has from 6.2 on; an older server would fail mid-sweep instead of here.
-  const version = /redis_version:(\d+)\.(\d+)/.exec(await answerWithin(redis.info('server'), connectMs()).catch(() => ''));
+  const version = /redis_version:(\d+)\.(\d+)/.exec(
+    await answerWithin(redis.info('server'), connectMs()).catch(() => ''),
+  );
   if (version && (Number(version[1]) < 6 || (Number(version[1]) === 6 && Number(version[2]) < 2))) {
     redis.disconnect();
-    throw new UserError(`Redis at ${address} is version ${version[1]}.${version[2]}; sweeps on a queue need Redis 6.2 or later`, [], 'upgrade redis-server (Debian bookworm has 7.0)');
+    throw new UserError(
+      `Redis at ${address} is version ${version[1]}.${version[2]}; sweeps on a queue need Redis 6.2 or later`,
+      [],
+      'upgrade redis-server (Debian bookworm has 7.0)',
+    );
   }
   return redis;
 }
 
 /** `work`, or a rejection when Redis does not answer within `ms` (ioredis would otherwise wait for ever for a server that is gone). */
 function answerWithin<T>(work: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([work, sleep(ms, undefined, { ref: false }).then(() => Promise.reject(new Error(`no answer in ${Math.round(ms / 1000)}s`)))]);
+  return Promise.race([
+    work,
+    sleep(ms, undefined, { ref: false }).then(() =>
+      Promise.reject(new Error(`no answer in ${Math.round(ms / 1000)}s`)),
+    ),
+  ]);
 }
 
 /** Text from Redis as a line says it: anyone who can write there chooses it, so printable characters only (no terminal escapes), and a bounded length. */
@@ -95,13 +124,25 @@ const printable = (text: unknown, max: number): string => {
 /** A job's id as a log line says it. */
 const shownId = (job: Job): string => printable(job.id, 80);
 
-const jobIdOf = (folder: SweepFolder, index: number): string => `${folder.record.pipeline}--${folder.record.id}--${index}`;
+const jobIdOf = (folder: SweepFolder, index: number): string =>
+  `${folder.record.pipeline}--${folder.record.id}--${index}`;
 
-const planOf = (folder: SweepFolder, index: number): string => folder.record.trials.find((t) => t.index === index)!.fingerprint;
+const planOf = (folder: SweepFolder, index: number): string =>
+  folder.record.trials.find((t) => t.index === index)!.fingerprint;
 
 function queueJobOf(folder: SweepFolder, index: number): QueueJob {
   const fingerprint = planOf(folder, index);
-  return signedQueueJob({ v: QUEUE_JOB_VERSION, pipeline: folder.record.pipeline, sweep: folder.record.id, uid: folder.record.uid!, index, fingerprint }, queueSecret());
+  return signedQueueJob(
+    {
+      v: QUEUE_JOB_VERSION,
+      pipeline: folder.record.pipeline,
+      sweep: folder.record.id,
+      uid: folder.record.uid!,
+      index,
+      fingerprint,
+    },
+    queueSecret(),
+  );
 }
 
 /** Adds a trial's job unless Redis has it waiting, running or delayed; a finished job whose trial is not finished (a resume) is replaced. */
@@ -113,11 +154,16 @@ async function enqueue(queue: Queue, folder: SweepFolder, index: number): Promis
     // A job of this sweep's making is kept; one that is not (queued by an older tlpipe, or by someone else under this id) is replaced unless a worker holds it.
     const data = existing.data as { uid?: unknown; fingerprint?: unknown } | null;
     const ours = data?.uid === folder.record.uid && data?.fingerprint === planOf(folder, index);
-    if (state === 'active' || (ours && state !== 'completed' && state !== 'failed' && state !== 'unknown')) return 'kept';
+    if (state === 'active' || (ours && state !== 'completed' && state !== 'failed' && state !== 'unknown'))
+      return 'kept';
     await existing.remove();
   }
   await queue.add(QUEUE_JOB_NAME, queueJobOf(folder, index), {
-    jobId, attempts: MAX_TRIAL_ATTEMPTS, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: { age: KEEP_S }, removeOnFail: { age: KEEP_S },
+    jobId,
+    attempts: MAX_TRIAL_ATTEMPTS,
+    backoff: { type: 'fixed', delay: 1000 },
+    removeOnComplete: { age: KEEP_S },
+    removeOnFail: { age: KEEP_S },
   });
   return 'added';
 }
@@ -159,13 +205,24 @@ export async function runTrialsOnQueue(
   try {
     let added = 0;
     try {
-      for (const index of indices) if ((await answerWithin(enqueue(queue, folder, index), ANSWER_MS)) === 'added') added++;
+      for (const index of indices)
+        if ((await answerWithin(enqueue(queue, folder, index), ANSWER_MS)) === 'added') added++;
     } catch (error) {
-      throw new UserError(`cannot queue the trials on Redis at ${address}: ${(error as Error).message}`, [], `start redis-server there, then: tlpipe sweep --resume ${resumeRef(folder)} --queue ${address}`);
+      throw new UserError(
+        `cannot queue the trials on Redis at ${address}: ${(error as Error).message}`,
+        [],
+        `start redis-server there, then: tlpipe sweep --resume ${resumeRef(folder)} --queue ${address}`,
+      );
     }
     const runs = path.dirname(path.dirname(path.dirname(folder.dir)));
-    log('info', `${added} trial(s) queued on ${QUEUE_NAME} at ${address}${indices.length > added ? `, ${indices.length - added} already there` : ''}`);
-    log('info', `start workers on the same runs folder: tlpipe worker --queue ${address} --runs ${runs}${queueSecret() ? ' (with the same TLPIPE_QUEUE_SECRET)' : ''}`);
+    log(
+      'info',
+      `${added} trial(s) queued on ${QUEUE_NAME} at ${address}${indices.length > added ? `, ${indices.length - added} already there` : ''}`,
+    );
+    log(
+      'info',
+      `start workers on the same runs folder: tlpipe worker --queue ${address} --runs ${runs}${queueSecret() ? ' (with the same TLPIPE_QUEUE_SECRET)' : ''}`,
+    );
     const seen = new Map<number, string>();
     const watch: Watch = { logsSeen: new Map(), unrecorded: new Map(), states: new Map(), workers: undefined };
     let lastCheck = 0;
@@ -193,7 +250,11 @@ export async function runTrialsOnQueue(
           await answerWithin(check, ANSWER_MS);
           answered();
         } catch (error) {
-          if (unreachableSince === undefined) log('warn', `Redis does not answer (${(error as Error).message}); the workers' trials go on, and the sweep waits for it`);
+          if (unreachableSince === undefined)
+            log(
+              'warn',
+              `Redis does not answer (${(error as Error).message}); the workers' trials go on, and the sweep waits for it`,
+            );
           unreachableSince ??= Date.now();
           // The check goes on after the wait gave up on it (ioredis queues commands until it reconnects):
           // its late answer is Redis answering again, which the trials may finish before the next check.
@@ -206,7 +267,10 @@ export async function runTrialsOnQueue(
       }
       await sleep(500, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
     }
-    log('info', `the trials stay on the queue and workers go on with them; follow them again with: tlpipe sweep --resume ${resumeRef(folder)} --queue ${address}`);
+    log(
+      'info',
+      `the trials stay on the queue and workers go on with them; follow them again with: tlpipe sweep --resume ${resumeRef(folder)} --queue ${address}`,
+    );
   } finally {
     await answerWithin(queue.close(), ANSWER_MS).catch(() => undefined);
     redis.disconnect();
@@ -216,18 +280,38 @@ export async function runTrialsOnQueue(
 const resumeRef = (folder: SweepFolder): string => `${folder.record.pipeline}/sweeps/${folder.record.id.slice(0, 4)}`;
 
 /** What the sweep waits for, in one line. */
-function waitingLine(open: readonly number[], states: ReadonlyMap<number, TrialState>, watch: Watch, unreachableSince: number | undefined, address: string, runs: string): string {
-  if (unreachableSince !== undefined) return `waiting for Redis at ${address}, which has not answered for ${Math.round((Date.now() - unreachableSince) / 1000)}s (${open.length} trial(s) open)`;
+function waitingLine(
+  open: readonly number[],
+  states: ReadonlyMap<number, TrialState>,
+  watch: Watch,
+  unreachableSince: number | undefined,
+  address: string,
+  runs: string,
+): string {
+  if (unreachableSince !== undefined)
+    return `waiting for Redis at ${address}, which has not answered for ${Math.round((Date.now() - unreachableSince) / 1000)}s (${open.length} trial(s) open)`;
   const running = open.filter((i) => states.get(i)?.status === 'running').length;
   const waiting = open.length - running;
   const handedBack = open.filter((i) => watch.states.get(i) === 'delayed').length;
   const parts = [`${running} running`, `${waiting} waiting for a worker`];
   if (handedBack > 0) parts.push(`${handedBack} handed back by workers that cannot see this sweep`);
-  const workers = watch.workers === undefined ? '' : watch.workers === 0 ? `; no worker is connected: start one with tlpipe worker --queue ${address} --runs ${runs}` : `; ${watch.workers} worker(s) connected`;
+  const workers =
+    watch.workers === undefined
+      ? ''
+      : watch.workers === 0
+        ? `; no worker is connected: start one with tlpipe worker --queue ${address} --runs ${runs}`
+        : `; ${watch.workers} worker(s) connected`;
   return `waiting for ${open.length} trial(s): ${parts.join(', ')}${workers}`;
 }
 
-async function checkJobs(queue: Queue, folder: SweepFolder, open: readonly number[], states: ReadonlyMap<number, TrialState>, watch: Watch, log: Log): Promise<void> {
+async function checkJobs(
+  queue: Queue,
+  folder: SweepFolder,
+  open: readonly number[],
+  states: ReadonlyMap<number, TrialState>,
+  watch: Watch,
+  log: Log,
+): Promise<void> {
   watch.workers = await queue.getWorkersCount().catch(() => undefined);
   for (const index of open) {
     const jobId = jobIdOf(folder, index);
@@ -247,31 +331,62 @@ async function checkJobs(queue: Queue, folder: SweepFolder, open: readonly numbe
     watch.logsSeen.set(index, count);
     for (const line of logs) log('warn', `trial ${index}: ${printable(line, 400)}`);
     if (jobState === 'failed' && !finished) {
-      await folder.writeTrial({ index, status: 'failed', attempts: recorded?.attempts ?? 0, ...(recorded?.run ? { run: recorded.run } : {}), reason: printable(found.failedReason || 'the queue failed its job', 1000), updatedAt: new Date().toISOString() });
+      await folder.writeTrial({
+        index,
+        status: 'failed',
+        attempts: recorded?.attempts ?? 0,
+        ...(recorded?.run ? { run: recorded.run } : {}),
+        reason: printable(found.failedReason || 'the queue failed its job', 1000),
+        updatedAt: new Date().toISOString(),
+      });
     } else if (jobState === 'completed' && !finished) {
       const times = (watch.unrecorded.get(index) ?? 0) + 1;
       watch.unrecorded.set(index, times);
-      const by = typeof found.returnvalue === 'object' && found.returnvalue !== null && typeof (found.returnvalue as { by?: unknown }).by === 'string' ? ` by ${printable((found.returnvalue as { by: string }).by, 80)}` : '';
+      const by =
+        typeof found.returnvalue === 'object' &&
+        found.returnvalue !== null &&
+        typeof (found.returnvalue as { by?: unknown }).by === 'string'
+          ? ` by ${printable((found.returnvalue as { by: string }).by, 80)}`
+          : '';
       const why = `Redis calls job ${jobId} completed${by}, but this sweep folder never recorded trial ${index} finishing: likely a worker with another --runs folder (or another tlpipe) took it`;
       if (times < MAX_UNRECORDED_COMPLETIONS) {
         await enqueue(queue, folder, index);
         log('warn', `${why}; queued again (${times} of ${MAX_UNRECORDED_COMPLETIONS - 1})`);
       } else {
-        await folder.writeTrial({ index, status: 'failed', attempts: recorded?.attempts ?? 0, ...(recorded?.run ? { run: recorded.run } : {}), reason: `${why}, ${times} times`, updatedAt: new Date().toISOString() });
+        await folder.writeTrial({
+          index,
+          status: 'failed',
+          attempts: recorded?.attempts ?? 0,
+          ...(recorded?.run ? { run: recorded.run } : {}),
+          reason: `${why}, ${times} times`,
+          updatedAt: new Date().toISOString(),
+        });
         log('warn', `${why}, ${times} times: trial ${index} failed`);
       }
     } else if (jobState === 'waiting' && before === 'active' && recorded?.status === 'running') {
-      log('warn', `trial ${index}'s worker (${recorded.by ?? 'unknown'}) stopped renewing its job's lock (killed, or its machine stalled): the job is back on the queue for another worker`);
+      log(
+        'warn',
+        `trial ${index}'s worker (${recorded.by ?? 'unknown'}) stopped renewing its job's lock (killed, or its machine stalled): the job is back on the queue for another worker`,
+      );
     }
   }
 }
 
 /** Where a queue job's sweep is under this worker's runs folder, or why it is not there. */
-async function locateSweep(runsRoot: string, job: QueueJob): Promise<{ ok: true; folder: SweepFolder } | { ok: false; reason: string }> {
+async function locateSweep(
+  runsRoot: string,
+  job: QueueJob,
+): Promise<{ ok: true; folder: SweepFolder } | { ok: false; reason: string }> {
   const ref = `${job.pipeline}/${SWEEPS_DIR}/${job.sweep}`;
   const dir = confinedPath(runsRoot, path.join(job.pipeline, SWEEPS_DIR, job.sweep), 'the sweep a queue job names');
-  const cannotSee = (why: string): { ok: false; reason: string } => ({ ok: false, reason: `this worker's runs folder ${runsRoot} ${why} the sweep ${ref} the job names (uid ${job.uid}): is the worker's --runs the sweep's?` });
-  const [realRoot, realDir] = await Promise.all([realpath(runsRoot).catch(() => undefined), realpath(dir).catch(() => undefined)]);
+  const cannotSee = (why: string): { ok: false; reason: string } => ({
+    ok: false,
+    reason: `this worker's runs folder ${runsRoot} ${why} the sweep ${ref} the job names (uid ${job.uid}): is the worker's --runs the sweep's?`,
+  });
+  const [realRoot, realDir] = await Promise.all([
+    realpath(runsRoot).catch(() => undefined),
+    realpath(dir).catch(() => undefined),
+  ]);
   if (!realRoot || !realDir) return cannotSee('does not have');
   if (!isInside(realRoot, realDir)) return cannotSee(`has, as a link that leads outside it (to ${realDir}),`);
   let folder: SweepFolder;
@@ -280,7 +395,8 @@ async function locateSweep(runsRoot: string, job: QueueJob): Promise<{ ok: true;
   } catch (error) {
     return cannotSee(`cannot read (${(error as Error).message}),`);
   }
-  if (folder.record.uid !== job.uid) return cannotSee(`has another sweep (uid ${folder.record.uid ?? 'none'}) at the path of`);
+  if (folder.record.uid !== job.uid)
+    return cannotSee(`has another sweep (uid ${folder.record.uid ?? 'none'}) at the path of`);
   return { ok: true, folder };
 }
 
@@ -296,7 +412,15 @@ async function locateSweep(runsRoot: string, job: QueueJob): Promise<{ ok: true;
  */
 export async function runWorker(
   address: string,
-  options: { runsRoot: string; concurrency: number; child: string; signal?: AbortSignal; onState?: (state: TrialState) => void; onEvent?: (index: number, event: RunEvent) => void; onLog?: Log },
+  options: {
+    runsRoot: string;
+    concurrency: number;
+    child: string;
+    signal?: AbortSignal;
+    onState?: (state: TrialState) => void;
+    onEvent?: (index: number, event: RunEvent) => void;
+    onLog?: Log;
+  },
 ): Promise<{ processed: number; refused: number }> {
   const log: Log = options.onLog ?? ((): void => undefined);
   const secret = queueSecret();
@@ -305,61 +429,81 @@ export async function runWorker(
   const me = `${os.hostname()}:${process.pid}`;
   let processed = 0;
   let refused = 0;
-  const worker = new Worker<unknown, TrialState>(QUEUE_NAME, async (job, token, signal) => {
-    const checked = checkQueueJob(job.name, job.data, secret);
-    if (!checked.ok) {
-      refused++;
-      const reason = `refused job ${shownId(job)}: ${checked.reason}`;
-      log('warn', reason);
-      throw new UnrecoverableError(reason);
-    }
-    const located = await locateSweep(runsRoot, checked.job).catch((error: unknown) => {
-      // The schema leaves no path that leaves the runs folder; should one get through, it is refused like any invalid job.
-      if (!(error instanceof UserError)) throw error;
-      refused++;
-      log('warn', `refused job ${shownId(job)}: ${error.message}`);
-      throw new UnrecoverableError(`refused job ${shownId(job)}: ${error.message}`);
-    });
-    if (!located.ok) {
-      refused++;
-      const reason = `${me} handed job ${shownId(job)} back: ${located.reason}`;
-      log('warn', reason);
-      await job.log(reason).catch(() => undefined);
-      await job.moveToDelayed(Date.now() + handBackMs(), token);
-      throw new DelayedError(reason);
-    }
-    const { folder } = located;
-    const trial = folder.record.trials.find((t) => t.index === checked.job.index);
-    if (!trial || trial.duplicateOf !== undefined) {
-      refused++;
-      const reason = `refused job ${shownId(job)}: the sweep ${folder.dir} has no trial ${checked.job.index} to run`;
-      log('warn', reason);
-      throw new UnrecoverableError(reason);
-    }
-    if (trial.fingerprint !== checked.job.fingerprint) {
-      refused++;
-      const reason = `refused job ${shownId(job)}: it names plan ${checked.job.fingerprint.slice(0, 8)} for trial ${trial.index}, but ${folder.dir} says ${trial.fingerprint.slice(0, 8)}`;
-      log('warn', reason);
-      throw new UnrecoverableError(reason);
-    }
-    const previous = await folder.readTrial(trial.index);
-    if (previous && FINAL_TRIAL_STATES.has(previous.status)) {
-      log('info', `job ${shownId(job)}: trial ${trial.index} is already ${previous.status} in ${folder.dir}; nothing to run`);
-      return previous;
-    }
-    const backend = folder.record.backend as TrialJob['backend'];
-    const trialJob = trialJobOf(folder.record, path.relative(runsRoot, folder.dir), trial, { ...(backend ? { backend } : {}), ...(folder.record.noCache ? { noCache: true } : {}) });
-    const outcome = await runTrial(trialJob, runsRoot, {
-      child: options.child, maxAttempts: MAX_TRIAL_ATTEMPTS, ...(signal ? { signal } : {}),
-      ...(options.onState ? { onState: options.onState } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-    });
-    processed++;
-    const { state } = outcome;
-    if (state.status === 'failed') throw new UnrecoverableError(state.reason ?? 'the trial failed');
-    // Crashed, or stopped here (lock lost, worker stopping): another attempt resumes its run.
-    if (state.status === 'queued') throw new Error(state.reason ?? 'the trial did not finish');
-    return state;
-  }, { connection: redis, concurrency: options.concurrency, lockDuration: lockMs(), stalledInterval: lockMs(), maxStalledCount: MAX_TRIAL_ATTEMPTS, autorun: false });
+  const worker = new Worker<unknown, TrialState>(
+    QUEUE_NAME,
+    async (job, token, signal) => {
+      const checked = checkQueueJob(job.name, job.data, secret);
+      if (!checked.ok) {
+        refused++;
+        const reason = `refused job ${shownId(job)}: ${checked.reason}`;
+        log('warn', reason);
+        throw new UnrecoverableError(reason);
+      }
+      const located = await locateSweep(runsRoot, checked.job).catch((error: unknown) => {
+        // The schema leaves no path that leaves the runs folder; should one get through, it is refused like any invalid job.
+        if (!(error instanceof UserError)) throw error;
+        refused++;
+        log('warn', `refused job ${shownId(job)}: ${error.message}`);
+        throw new UnrecoverableError(`refused job ${shownId(job)}: ${error.message}`);
+      });
+      if (!located.ok) {
+        refused++;
+        const reason = `${me} handed job ${shownId(job)} back: ${located.reason}`;
+        log('warn', reason);
+        await job.log(reason).catch(() => undefined);
+        await job.moveToDelayed(Date.now() + handBackMs(), token);
+        throw new DelayedError(reason);
+      }
+      const { folder } = located;
+      const trial = folder.record.trials.find((t) => t.index === checked.job.index);
+      if (!trial || trial.duplicateOf !== undefined) {
+        refused++;
+        const reason = `refused job ${shownId(job)}: the sweep ${folder.dir} has no trial ${checked.job.index} to run`;
+        log('warn', reason);
+        throw new UnrecoverableError(reason);
+      }
+      if (trial.fingerprint !== checked.job.fingerprint) {
+        refused++;
+        const reason = `refused job ${shownId(job)}: it names plan ${checked.job.fingerprint.slice(0, 8)} for trial ${trial.index}, but ${folder.dir} says ${trial.fingerprint.slice(0, 8)}`;
+        log('warn', reason);
+        throw new UnrecoverableError(reason);
+      }
+      const previous = await folder.readTrial(trial.index);
+      if (previous && FINAL_TRIAL_STATES.has(previous.status)) {
+        log(
+          'info',
+          `job ${shownId(job)}: trial ${trial.index} is already ${previous.status} in ${folder.dir}; nothing to run`,
+        );
+        return previous;
+      }
+      const backend = folder.record.backend as TrialJob['backend'];
+      const trialJob = trialJobOf(folder.record, path.relative(runsRoot, folder.dir), trial, {
+        ...(backend ? { backend } : {}),
+        ...(folder.record.noCache ? { noCache: true } : {}),
+      });
+      const outcome = await runTrial(trialJob, runsRoot, {
+        child: options.child,
+        maxAttempts: MAX_TRIAL_ATTEMPTS,
+        ...(signal ? { signal } : {}),
+        ...(options.onState ? { onState: options.onState } : {}),
+        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      });
+      processed++;
+      const { state } = outcome;
+      if (state.status === 'failed') throw new UnrecoverableError(state.reason ?? 'the trial failed');
+      // Crashed, or stopped here (lock lost, worker stopping): another attempt resumes its run.
+      if (state.status === 'queued') throw new Error(state.reason ?? 'the trial did not finish');
+      return state;
+    },
+    {
+      connection: redis,
+      concurrency: options.concurrency,
+      lockDuration: lockMs(),
+      stalledInterval: lockMs(),
+      maxStalledCount: MAX_TRIAL_ATTEMPTS,
+      autorun: false,
+    },
+  );
   worker.on('error', (error) => log('warn', `queue: ${error.message}`));
   worker.on('lockRenewalFailed', (ids) => {
     for (const id of ids) {

@@ -2,7 +2,14 @@ import { fork } from 'node:child_process';
 import os from 'node:os';
 import type { RunEvent } from '../engine/events.js';
 import { confinedPath } from '../platform/read-back.js';
-import { ashaDecision, epochMetric, rungEpochs, trialMetric, trialValLoss, type SweepSpec } from '../plan/sweep-trials.js';
+import {
+  ashaDecision,
+  epochMetric,
+  rungEpochs,
+  trialMetric,
+  trialValLoss,
+  type SweepSpec,
+} from '../plan/sweep-trials.js';
 import { readMetricRows } from '../store/metrics-file.js';
 import { readSummary, type RunSummary } from '../store/summary-file.js';
 import { SweepFolder, type TrialState } from '../store/sweep-folder.js';
@@ -13,7 +20,8 @@ const STOP_GRACE_MS = 60_000;
 /** The end of a trial process's stderr kept: what says why it died. */
 const STDERR_TAIL = 4000;
 
-const isNumber = (value: number | null | undefined): value is number => typeof value === 'number' && Number.isFinite(value);
+const isNumber = (value: number | null | undefined): value is number =>
+  typeof value === 'number' && Number.isFinite(value);
 
 export interface TrialHooks {
   /**
@@ -52,8 +60,12 @@ export async function runTrial(job: TrialJob, runsRoot: string, hooks: TrialHook
   const folder = await SweepFolder.open(confinedPath(runsRoot, job.sweep, 'the sweep of a trial'));
   const previous = await folder.readTrial(job.index);
   let state: TrialState = {
-    index: job.index, status: 'running', attempts: (previous?.attempts ?? 0) + 1, by: `${os.hostname()}:${process.pid}`,
-    ...(previous?.run ? { run: previous.run } : {}), updatedAt: new Date().toISOString(),
+    index: job.index,
+    status: 'running',
+    attempts: (previous?.attempts ?? 0) + 1,
+    by: `${os.hostname()}:${process.pid}`,
+    ...(previous?.run ? { run: previous.run } : {}),
+    updatedAt: new Date().toISOString(),
   };
   const record = async (change: Partial<TrialState>): Promise<void> => {
     state = { ...state, ...change, updatedAt: new Date().toISOString() };
@@ -63,7 +75,14 @@ export async function runTrial(job: TrialJob, runsRoot: string, hooks: TrialHook
   await record({});
   const { result, exit, stderr, stoppedFor } = await runChild(job, runsRoot, folder, hooks, record);
   if (result?.run) state.run = result.run;
-  const ending = trialEnding({ result, exit, stderr, stoppedFor, attempts: state.attempts, ...(hooks.maxAttempts !== undefined ? { maxAttempts: hooks.maxAttempts } : {}) });
+  const ending = trialEnding({
+    result,
+    exit,
+    stderr,
+    stoppedFor,
+    attempts: state.attempts,
+    ...(hooks.maxAttempts !== undefined ? { maxAttempts: hooks.maxAttempts } : {}),
+  });
   if (ending.read) await record(await completedState(folder.record.spec, ending.read));
   else await record(ending.state);
   return { state, crashed: ending.crashed };
@@ -76,7 +95,11 @@ export async function runTrial(job: TrialJob, runsRoot: string, hooks: TrialHook
  * its events started is written.
  */
 async function runChild(
-  job: TrialJob, runsRoot: string, folder: SweepFolder, hooks: TrialHooks, record: (change: Partial<TrialState>) => Promise<void>,
+  job: TrialJob,
+  runsRoot: string,
+  folder: SweepFolder,
+  hooks: TrialHooks,
+  record: (change: Partial<TrialState>) => Promise<void>,
 ): Promise<{ result: TrialResult | undefined; exit: ProcessExit; stderr: string; stoppedFor: StoppedFor | undefined }> {
   const { spec } = folder.record;
   const epochs = folder.record.trials.find((t) => t.index === job.index)?.epochs ?? 0;
@@ -108,12 +131,17 @@ async function runChild(
       const value = epochMetric(spec.metric.name, event.metrics);
       if (value === undefined) return;
       const asha = spec.earlyTerminate;
-      pending.push(folder.recordRung(event.metrics.epoch, job.index, value).then((earlier) => {
-        const reason = ashaDecision(spec.metric.goal, asha.reductionFactor, value, earlier);
-        if (!reason) return;
-        stoppedFor = { reason: `early termination at epoch ${event.metrics.epoch}: ${spec.metric.name} ${reason}`, metric: value };
-        stop(`stopped by the sweep's early termination (epoch ${event.metrics.epoch})`);
-      }));
+      pending.push(
+        folder.recordRung(event.metrics.epoch, job.index, value).then((earlier) => {
+          const reason = ashaDecision(spec.metric.goal, asha.reductionFactor, value, earlier);
+          if (!reason) return;
+          stoppedFor = {
+            reason: `early termination at epoch ${event.metrics.epoch}: ${spec.metric.name} ${reason}`,
+            metric: value,
+          };
+          stop(`stopped by the sweep's early termination (epoch ${event.metrics.epoch})`);
+        }),
+      );
     }
   });
   const exit = await new Promise<ProcessExit>((resolve) => {
@@ -126,7 +154,10 @@ async function runChild(
   return { result, exit, stderr, stoppedFor };
 }
 
-export interface StoppedFor { reason: string; metric: number }
+export interface StoppedFor {
+  reason: string;
+  metric: number;
+}
 
 /** How a trial's process ended, as trialEnding reads it. */
 export interface TrialProcessEnd {
@@ -152,15 +183,35 @@ export interface TrialProcessEnd {
 export function trialEnding(end: TrialProcessEnd): { state: Partial<TrialState>; crashed: boolean; read?: string } {
   const { result, exit } = end;
   if (!result || result.status === 'crashed') {
-    const how = result?.reason ?? (exit.signal ? `its process was killed (${exit.signal})` : `its process exited with code ${exit.code}`);
+    const how =
+      result?.reason ??
+      (exit.signal ? `its process was killed (${exit.signal})` : `its process exited with code ${exit.code}`);
     const tail = end.stderr.trim().split('\n').slice(-3).join(' | ');
     const last = end.attempts >= (end.maxAttempts ?? Number.POSITIVE_INFINITY);
-    return { crashed: true, state: { status: last ? 'failed' : 'queued', reason: `${how}${tail && !result ? `: ${tail}` : ''}${last ? ` (attempt ${end.attempts} of ${end.maxAttempts})` : ''}` } };
+    return {
+      crashed: true,
+      state: {
+        status: last ? 'failed' : 'queued',
+        reason: `${how}${tail && !result ? `: ${tail}` : ''}${last ? ` (attempt ${end.attempts} of ${end.maxAttempts})` : ''}`,
+      },
+    };
   }
-  if (result.status === 'completed' && result.dir) return { crashed: false, state: { status: 'completed' }, read: result.dir };
-  if (result.status === 'interrupted' && end.stoppedFor) return { crashed: false, state: { status: 'stopped', reason: end.stoppedFor.reason, metric: end.stoppedFor.metric } };
-  if (result.status === 'interrupted') return { crashed: false, state: { status: 'queued', reason: 'interrupted; resumed from its checkpoint when run again' } };
-  return { crashed: false, state: { status: 'failed', reason: result.diagnostics.join('\n') || result.reason || 'failed' } };
+  if (result.status === 'completed' && result.dir)
+    return { crashed: false, state: { status: 'completed' }, read: result.dir };
+  if (result.status === 'interrupted' && end.stoppedFor)
+    return {
+      crashed: false,
+      state: { status: 'stopped', reason: end.stoppedFor.reason, metric: end.stoppedFor.metric },
+    };
+  if (result.status === 'interrupted')
+    return {
+      crashed: false,
+      state: { status: 'queued', reason: 'interrupted; resumed from its checkpoint when run again' },
+    };
+  return {
+    crashed: false,
+    state: { status: 'failed', reason: result.diagnostics.join('\n') || result.reason || 'failed' },
+  };
 }
 
 /** A completed trial's state: its metric (as the sweep ranks trials), val_loss, test results, epochs and seconds, from its run folder. */
@@ -170,15 +221,26 @@ async function completedState(spec: SweepSpec, dir: string): Promise<Partial<Tri
 }
 
 /** completedState from the run's metric rows and summary. Pure. */
-export function completedStateOf(spec: SweepSpec, rows: Parameters<typeof trialMetric>[1]['rows'], summary: RunSummary | undefined): Partial<TrialState> {
+export function completedStateOf(
+  spec: SweepSpec,
+  rows: Parameters<typeof trialMetric>[1]['rows'],
+  summary: RunSummary | undefined,
+): Partial<TrialState> {
   const restoredEpoch = summary?.stages.at(-1)?.restoredEpoch;
-  const metric = trialMetric(spec.metric.name, { rows, ...(restoredEpoch !== undefined ? { restoredEpoch } : {}), ...(summary?.test ? { test: summary.test } : {}) });
+  const metric = trialMetric(spec.metric.name, {
+    rows,
+    ...(restoredEpoch !== undefined ? { restoredEpoch } : {}),
+    ...(summary?.test ? { test: summary.test } : {}),
+  });
   const valLoss = trialValLoss({ rows, ...(restoredEpoch !== undefined ? { restoredEpoch } : {}) });
   return {
-    status: 'completed', reason: undefined,
+    status: 'completed',
+    reason: undefined,
     // A diverged trial's NaN is null in JSON: recorded as absent, so its state still reads back.
-    ...(isNumber(metric) ? { metric } : {}), ...(isNumber(valLoss) ? { valLoss } : {}),
+    ...(isNumber(metric) ? { metric } : {}),
+    ...(isNumber(valLoss) ? { valLoss } : {}),
     ...(summary?.test ? { test: { accuracy: summary.test.accuracy, loss: summary.test.loss } } : {}),
-    epochs: rows.length, ...(summary?.resources ? { seconds: summary.resources.seconds } : {}),
+    epochs: rows.length,
+    ...(summary?.resources ? { seconds: summary.resources.seconds } : {}),
   };
 }

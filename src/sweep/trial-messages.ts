@@ -25,12 +25,24 @@ export interface TrialJob {
 }
 
 /** A trial of a sweep as its record describes it: the values of the command line, then the trial's own. */
-export function trialJobOf(record: SweepRecord, sweepRef: string, trial: SweepTrialPlan, options: { backend?: TrialJob['backend']; noCache?: boolean } = {}): TrialJob {
+export function trialJobOf(
+  record: SweepRecord,
+  sweepRef: string,
+  trial: SweepTrialPlan,
+  options: { backend?: TrialJob['backend']; noCache?: boolean } = {},
+): TrialJob {
   return {
-    sweep: sweepRef, index: trial.index, file: record.file, text: record.text,
-    overrides: [...(record.overrides ?? []), ...record.spec.parameters.map((p) => ({ path: p.name, value: trial.values[p.name] }))],
+    sweep: sweepRef,
+    index: trial.index,
+    file: record.file,
+    text: record.text,
+    overrides: [
+      ...(record.overrides ?? []),
+      ...record.spec.parameters.map((p) => ({ path: p.name, value: trial.values[p.name] })),
+    ],
     plan: expectedPlan(record, trial),
-    ...(options.backend ? { backend: options.backend } : {}), ...(options.noCache ? { noCache: true } : {}),
+    ...(options.backend ? { backend: options.backend } : {}),
+    ...(options.noCache ? { noCache: true } : {}),
   };
 }
 
@@ -65,20 +77,25 @@ export const QUEUE_JOB_VERSION = 2;
  * same, and the trial's process that it plans the same); `sig` is the
  * coordinator's HMAC-SHA256 over the rest (TLPIPE_QUEUE_SECRET).
  */
-export const QueueJobSchema = Type.Object({
-  v: Type.Literal(QUEUE_JOB_VERSION),
-  pipeline: Type.String({ pattern: NAME_PATTERN }),
-  sweep: Type.String({ pattern: '^\\d{4,6}-[0-9a-f]{8}$' }),
-  uid: Type.String({ pattern: '^[0-9a-f]{32}$' }),
-  index: Type.Integer({ minimum: 0, maximum: MAX_TRIAL_INDEX }),
-  fingerprint: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-  sig: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
-}, { additionalProperties: false });
+export const QueueJobSchema = Type.Object(
+  {
+    v: Type.Literal(QUEUE_JOB_VERSION),
+    pipeline: Type.String({ pattern: NAME_PATTERN }),
+    sweep: Type.String({ pattern: '^\\d{4,6}-[0-9a-f]{8}$' }),
+    uid: Type.String({ pattern: '^[0-9a-f]{32}$' }),
+    index: Type.Integer({ minimum: 0, maximum: MAX_TRIAL_INDEX }),
+    fingerprint: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    sig: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+  },
+  { additionalProperties: false },
+);
 export type QueueJob = Static<typeof QueueJobSchema>;
 
 const Ajv2020 = Ajv2020Module.default;
 // JSON round trip: TypeBox's markers are symbols, which ajv need not see.
-const validateQueueJob = new Ajv2020({ allErrors: true, strict: true }).compile<QueueJob>(JSON.parse(JSON.stringify(QueueJobSchema)) as object);
+const validateQueueJob = new Ajv2020({ allErrors: true, strict: true }).compile<QueueJob>(
+  JSON.parse(JSON.stringify(QueueJobSchema)) as object,
+);
 
 /** The signature of a job: HMAC-SHA256 over its canonical JSON without `sig`, hex. */
 export function queueJobSignature(job: Omit<QueueJob, 'sig'> & { sig?: string }, secret: string): string {
@@ -96,24 +113,44 @@ export function signedQueueJob(job: Omit<QueueJob, 'sig'>, secret: string | unde
  * secret. The reason says what is wrong, for the worker's log and the job's
  * failed reason.
  */
-export function checkQueueJob(name: unknown, data: unknown, secret: string | undefined): { ok: true; job: QueueJob } | { ok: false; reason: string } {
-  if (name !== QUEUE_JOB_NAME) return { ok: false, reason: `its name is ${JSON.stringify(String(name).slice(0, 40))}, not "${QUEUE_JOB_NAME}"` };
+export function checkQueueJob(
+  name: unknown,
+  data: unknown,
+  secret: string | undefined,
+): { ok: true; job: QueueJob } | { ok: false; reason: string } {
+  if (name !== QUEUE_JOB_NAME)
+    return { ok: false, reason: `its name is ${JSON.stringify(String(name).slice(0, 40))}, not "${QUEUE_JOB_NAME}"` };
   const bytes = Buffer.byteLength(JSON.stringify(data) ?? '');
-  if (bytes > MAX_QUEUE_JOB_BYTES) return { ok: false, reason: `its data is ${bytes} bytes, more than the ${MAX_QUEUE_JOB_BYTES} a trial job has` };
+  if (bytes > MAX_QUEUE_JOB_BYTES)
+    return { ok: false, reason: `its data is ${bytes} bytes, more than the ${MAX_QUEUE_JOB_BYTES} a trial job has` };
   const version = (data as { v?: unknown } | null)?.v;
-  if (typeof version === 'number' && version !== QUEUE_JOB_VERSION) return { ok: false, reason: `it is a version ${String(version).slice(0, 12)} trial job (another tlpipe queued it); this worker takes version ${QUEUE_JOB_VERSION}` };
-  if (!validateQueueJob(data)) return { ok: false, reason: `it is not a trial job: ${(validateQueueJob.errors ?? []).slice(0, 3).map(describeError).join('; ')}` };
+  if (typeof version === 'number' && version !== QUEUE_JOB_VERSION)
+    return {
+      ok: false,
+      reason: `it is a version ${String(version).slice(0, 12)} trial job (another tlpipe queued it); this worker takes version ${QUEUE_JOB_VERSION}`,
+    };
+  if (!validateQueueJob(data))
+    return {
+      ok: false,
+      reason: `it is not a trial job: ${(validateQueueJob.errors ?? []).slice(0, 3).map(describeError).join('; ')}`,
+    };
   if (secret) {
-    if (data.sig === undefined) return { ok: false, reason: 'it is not signed, and this worker takes only jobs signed with its TLPIPE_QUEUE_SECRET' };
+    if (data.sig === undefined)
+      return {
+        ok: false,
+        reason: 'it is not signed, and this worker takes only jobs signed with its TLPIPE_QUEUE_SECRET',
+      };
     const expected = Buffer.from(queueJobSignature(data, secret), 'hex');
-    if (!timingSafeEqual(expected, Buffer.from(data.sig, 'hex'))) return { ok: false, reason: 'its signature does not match this worker\'s TLPIPE_QUEUE_SECRET' };
+    if (!timingSafeEqual(expected, Buffer.from(data.sig, 'hex')))
+      return { ok: false, reason: "its signature does not match this worker's TLPIPE_QUEUE_SECRET" };
   }
   return { ok: true, job: data };
 }
 
 function describeError(error: ErrorObject): string {
   const at = error.instancePath ? error.instancePath.slice(1).replace(/\//g, '.') : 'the job';
-  if (error.keyword === 'additionalProperties') return `${at} has an unknown field ${JSON.stringify(String(error.params['additionalProperty']).slice(0, 40))}`;
+  if (error.keyword === 'additionalProperties')
+    return `${at} has an unknown field ${JSON.stringify(String(error.params['additionalProperty']).slice(0, 40))}`;
   return `${at} ${error.message ?? 'is invalid'}`;
 }
 

@@ -21,7 +21,9 @@ export interface WatchHooks {
    * it depends on (the pipeline as resolved, the inputs' bytes), so a save
    * that changes none of it is told from one that does.
    */
-  validate(file: string): Promise<{ ok: true; inputs: string[]; fingerprint: string } | { ok: false; diagnostics: Diagnostic[] }>;
+  validate(
+    file: string,
+  ): Promise<{ ok: true; inputs: string[]; fingerprint: string } | { ok: false; diagnostics: Diagnostic[] }>;
   /** Runs a pipeline to its end, or until `signal` aborts it (the run is then marked interrupted); true when it completed. */
   run(file: string, signal: AbortSignal): Promise<boolean>;
   onEvent(event: WatchEvent): void;
@@ -44,7 +46,11 @@ export interface WatchOptions {
  * tfjs trains on this thread. Resolves when `stop` is called and the
  * current run has wound down.
  */
-export function watchPipelines(files: string[], hooks: WatchHooks, options: WatchOptions): { stop(): Promise<void>; done: Promise<void> } {
+export function watchPipelines(
+  files: string[],
+  hooks: WatchHooks,
+  options: WatchOptions,
+): { stop(): Promise<void>; done: Promise<void> } {
   const pipelines = files.map((f) => path.resolve(f));
   const queue: string[] = [];
   let current: { file: string; controller: AbortController; finished: Promise<void> } | undefined;
@@ -78,7 +84,11 @@ export function watchPipelines(files: string[], hooks: WatchHooks, options: Watc
     }
     follow(file, result.inputs);
     if (settled.get(file) === result.fingerprint) {
-      hooks.onEvent({ type: 'watch-unchanged', file, run: current?.file === file ? 'running' : queue.includes(file) ? 'queued' : 'completed' });
+      hooks.onEvent({
+        type: 'watch-unchanged',
+        file,
+        run: current?.file === file ? 'running' : queue.includes(file) ? 'queued' : 'completed',
+      });
       return;
     }
     settled.set(file, result.fingerprint);
@@ -87,8 +97,16 @@ export function watchPipelines(files: string[], hooks: WatchHooks, options: Watc
 
   const check = (file: string): void => {
     const previous = checking.get(file) ?? Promise.resolve();
-    const next = previous.then(() => checkNow(file)).catch((error: unknown) =>
-      hooks.onEvent({ type: 'watch-error', file, message: (error as Error).message ?? String(error), ...((error as Error).stack ? { stack: (error as Error).stack } : {}) }));
+    const next = previous
+      .then(() => checkNow(file))
+      .catch((error: unknown) =>
+        hooks.onEvent({
+          type: 'watch-error',
+          file,
+          message: (error as Error).message ?? String(error),
+          ...((error as Error).stack ? { stack: (error as Error).stack } : {}),
+        }),
+      );
     checking.set(file, next);
     void next.finally(() => {
       if (checking.get(file) === next) checking.delete(file);
@@ -109,10 +127,13 @@ export function watchPipelines(files: string[], hooks: WatchHooks, options: Watc
   const changed = (changedPath: string): void => {
     for (const file of owners.get(path.resolve(changedPath)) ?? []) {
       clearTimeout(timers.get(file));
-      timers.set(file, setTimeout(() => {
-        timers.delete(file);
-        if (!stopping) check(file);
-      }, options.debounceMs));
+      timers.set(
+        file,
+        setTimeout(() => {
+          timers.delete(file);
+          if (!stopping) check(file);
+        }, options.debounceMs),
+      );
     }
   };
 
@@ -130,13 +151,21 @@ export function watchPipelines(files: string[], hooks: WatchHooks, options: Watc
         const controller = new AbortController();
         const started = performance.now();
         const fingerprint = settled.get(next);
-        const finished = hooks.run(next, controller.signal).then((completed) => {
-          // A run that did not complete is not what a save of the same pipeline should leave alone: the next save retries it.
-          if (!completed && settled.get(next) === fingerprint) settled.delete(next);
-        }, (error: unknown) => {
-          if (settled.get(next) === fingerprint) settled.delete(next);
-          hooks.onEvent({ type: 'watch-error', file: next, message: (error as Error).message ?? String(error), ...((error as Error).stack ? { stack: (error as Error).stack } : {}) });
-        });
+        const finished = hooks.run(next, controller.signal).then(
+          (completed) => {
+            // A run that did not complete is not what a save of the same pipeline should leave alone: the next save retries it.
+            if (!completed && settled.get(next) === fingerprint) settled.delete(next);
+          },
+          (error: unknown) => {
+            if (settled.get(next) === fingerprint) settled.delete(next);
+            hooks.onEvent({
+              type: 'watch-error',
+              file: next,
+              message: (error as Error).message ?? String(error),
+              ...((error as Error).stack ? { stack: (error as Error).stack } : {}),
+            });
+          },
+        );
         current = { file: next, controller, finished };
         await finished;
         current = undefined;

@@ -23,33 +23,48 @@ if (!result.ok) { console.log('RUN FAILED', JSON.stringify(result.diagnostics));
 const models = await listModels();
 console.log(JSON.stringify({ backend: result.value.record.backend ?? null, models: models.ok && Array.isArray(models.value),
   handlers: process.listenerCount('uncaughtException') + process.listenerCount('unhandledRejection') }));
-${mistake === 'throw'
+${
+  mistake === 'throw'
     ? "setTimeout(() => { throw new Error('the user program own mistake'); }, 0);"
-    : "Promise.reject(new Error('the user program own mistake'));"}
+    : "Promise.reject(new Error('the user program own mistake'));"
+}
 `;
 }
 
 function node(file: string, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [file], { cwd, timeout: 300_000, env: { ...process.env, FORCE_COLOR: '0' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [file],
+      { cwd, timeout: 300_000, env: { ...process.env, FORCE_COLOR: '0' } },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
 describe('the library leaves the process its program’s', () => {
   for (const mistake of ['throw', 'reject'] as const) {
-    it(`after training on wasm, the program's own ${mistake === 'throw' ? 'uncaught exception' : 'unhandled rejection'} ends it as Node would: exit 1, its own stack, nothing from tfjs`, { timeout: 300_000 }, async () => {
-      const dir = workspace('handlers');
-      const program = write(dir, 'program.mjs', userProgram(mistake));
-      const { code, stdout, stderr } = await node(program, dir);
-      assert.doesNotMatch(stdout, /RUN FAILED/, stdout);
-      const report = JSON.parse(stdout.trim().split('\n').pop()!) as { backend: string; models: boolean; handlers: number };
-      assert.deepEqual(report, { backend: 'wasm', models: true, handlers: 0 });
-      assert.equal(code, 1, stderr);
-      assert.match(stderr, /the user program own mistake/);
-      assert.ok(hasStackTrace(stderr) && stderr.includes(program), stderr);
-      assert.doesNotMatch(stderr, /tfjs|tensorflow|emscripten/i);
-    });
+    it(
+      `after training on wasm, the program's own ${mistake === 'throw' ? 'uncaught exception' : 'unhandled rejection'} ends it as Node would: exit 1, its own stack, nothing from tfjs`,
+      { timeout: 300_000 },
+      async () => {
+        const dir = workspace('handlers');
+        const program = write(dir, 'program.mjs', userProgram(mistake));
+        const { code, stdout, stderr } = await node(program, dir);
+        assert.doesNotMatch(stdout, /RUN FAILED/, stdout);
+        const report = JSON.parse(stdout.trim().split('\n').pop()!) as {
+          backend: string;
+          models: boolean;
+          handlers: number;
+        };
+        assert.deepEqual(report, { backend: 'wasm', models: true, handlers: 0 });
+        assert.equal(code, 1, stderr);
+        assert.match(stderr, /the user program own mistake/);
+        assert.ok(hasStackTrace(stderr) && stderr.includes(program), stderr);
+        assert.doesNotMatch(stderr, /tfjs|tensorflow|emscripten/i);
+      },
+    );
   }
 });

@@ -16,24 +16,74 @@ describe('usage', () => {
   const cases: { name: string; args: string[]; code: number; out?: RegExp; err?: RegExp }[] = [
     { name: 'no command prints help', args: [], code: 0, out: /Usage: tlpipe \[options\] \[command\]/ },
     { name: '--help', args: ['--help'], code: 0, out: /Commands:\n {2}run \[options\] <pipeline>/ },
-    { name: '--help ends with the exit codes', args: ['--help'], code: 0, out: /Exit codes: 0 success, 1 invalid pipeline or failed run, 2 usage error, 130 interrupted\.\n$/ },
+    {
+      name: '--help ends with the exit codes',
+      args: ['--help'],
+      code: 0,
+      out: /Exit codes: 0 success, 1 invalid pipeline or failed run, 2 usage error, 130 interrupted\.\n$/,
+    },
     { name: '--version and -V print the version', args: ['-V'], code: 0, out: /^\d+\.\d+\.\d+\n$/ },
     { name: '--version', args: ['--version'], code: 0, out: /^\d+\.\d+\.\d+\n$/ },
-    { name: 'validate --help', args: ['validate', '--help'], code: 0, out: /Usage: tlpipe validate \[options\] <pipelines\.\.\.>/ },
+    {
+      name: 'validate --help',
+      args: ['validate', '--help'],
+      code: 0,
+      out: /Usage: tlpipe validate \[options\] <pipelines\.\.\.>/,
+    },
     { name: 'plan --help', args: ['plan', '-h'], code: 0, out: /--json/ },
-    { name: 'unknown command, with the nearest one', args: ['rnu'], code: 2, err: /unknown command 'rnu'\n\(Did you mean run\?\)/ },
+    {
+      name: 'unknown command, with the nearest one',
+      args: ['rnu'],
+      code: 2,
+      err: /unknown command 'rnu'\n\(Did you mean run\?\)/,
+    },
     { name: 'run without a file', args: ['run'], code: 2, err: /missing required argument 'pipeline'/ },
     { name: 'run with two files', args: ['run', 'a.yaml', 'b.yaml'], code: 2, err: /too many arguments/ },
-    { name: 'unknown option, with the nearest one', args: ['run', 'x.yaml', '--jsn'], code: 2, err: /unknown option '--jsn'\n\(Did you mean --json\?\)/ },
-    { name: 'bad --backend', args: ['plan', 'x.yaml', '--backend', 'gpu'], code: 2, err: /argument 'gpu' is invalid. Allowed choices are auto, tensorflow, wasm, cpu/ },
-    { name: 'a --set without =', args: ['validate', 'x.yaml', '--set', 'seed'], code: 2, err: /--set takes key=value, got 'seed'/ },
+    {
+      name: 'unknown option, with the nearest one',
+      args: ['run', 'x.yaml', '--jsn'],
+      code: 2,
+      err: /unknown option '--jsn'\n\(Did you mean --json\?\)/,
+    },
+    {
+      name: 'bad --backend',
+      args: ['plan', 'x.yaml', '--backend', 'gpu'],
+      code: 2,
+      err: /argument 'gpu' is invalid. Allowed choices are auto, tensorflow, wasm, cpu/,
+    },
+    {
+      name: 'a --set without =',
+      args: ['validate', 'x.yaml', '--set', 'seed'],
+      code: 2,
+      err: /--set takes key=value, got 'seed'/,
+    },
     { name: 'validate without files', args: ['validate'], code: 2, err: /missing required argument 'pipelines'/ },
     { name: 'predict without images', args: ['predict', 'runs/x'], code: 2, err: /missing required argument 'images'/ },
     { name: 'compare with one run', args: ['compare', 'p/0001'], code: 2, err: /compare takes at least two runs/ },
-    { name: 'worker without --queue', args: ['worker'], code: 2, err: /^tlpipe: error: worker needs --queue <redis-url>\n$/ },
-    { name: 'sweep with neither a pipeline nor --resume', args: ['sweep'], code: 2, err: /^tlpipe: error: name a pipeline, or --resume <sweep>\n$/ },
-    { name: 'sweep -j out of range', args: ['sweep', 'p.yaml', '-j', '0'], code: 2, err: /-j takes a number of trials at once from 1 to 64, got '0'/ },
-    { name: 'watch with a bad --debounce', args: ['watch', 'p.yaml', '--debounce', 'soon'], code: 2, err: /--debounce must be milliseconds, got 'soon'/ },
+    {
+      name: 'worker without --queue',
+      args: ['worker'],
+      code: 2,
+      err: /^tlpipe: error: worker needs --queue <redis-url>\n$/,
+    },
+    {
+      name: 'sweep with neither a pipeline nor --resume',
+      args: ['sweep'],
+      code: 2,
+      err: /^tlpipe: error: name a pipeline, or --resume <sweep>\n$/,
+    },
+    {
+      name: 'sweep -j out of range',
+      args: ['sweep', 'p.yaml', '-j', '0'],
+      code: 2,
+      err: /-j takes a number of trials at once from 1 to 64, got '0'/,
+    },
+    {
+      name: 'watch with a bad --debounce',
+      args: ['watch', 'p.yaml', '--debounce', 'soon'],
+      code: 2,
+      err: /--debounce must be milliseconds, got 'soon'/,
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {
@@ -55,8 +105,10 @@ describe('help is generated from the command table', () => {
       assert.match(r.stdout, new RegExp(`^Usage: tlpipe ${command.name}`));
       // Help wraps long lines; compare with the white space folded.
       const text = r.stdout.replace(/\s+/g, ' ');
-      for (const arg of command.args) assert.ok(text.includes(arg.description), `${command.name}: argument ${arg.syntax}`);
-      for (const option of command.options) assert.ok(r.stdout.includes(option.flags), `${command.name}: ${option.flags}`);
+      for (const arg of command.args)
+        assert.ok(text.includes(arg.description), `${command.name}: argument ${arg.syntax}`);
+      for (const option of command.options)
+        assert.ok(r.stdout.includes(option.flags), `${command.name}: ${option.flags}`);
     });
   }
 });
@@ -66,7 +118,10 @@ describe('runCli leaves the process alone', () => {
     const before = ['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => process.listenerCount(s));
     const r = await cli(['rnu']);
     assert.equal(r.code, 2);
-    assert.deepEqual(['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => process.listenerCount(s)), before);
+    assert.deepEqual(
+      ['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => process.listenerCount(s)),
+      before,
+    );
     assert.equal(process.exitCode, undefined);
   });
 });
@@ -91,21 +146,64 @@ describe('the environment', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
     const text = r.stdout.replace(/\s+/g, ' ');
-    for (const row of settingsTable()) assert.ok(text.includes(`${row.name} ${row.default} ${row.description}`), row.name);
+    for (const row of settingsTable())
+      assert.ok(text.includes(`${row.name} ${row.default} ${row.description}`), row.name);
     assert.match(r.stdout, /TLPIPE_REQUIRE_REDIS/, 'and those only the test suite reads');
-    assert.ok(r.stdout.split('\n').every((line) => line.length <= 100), 'fits 100 columns');
+    assert.ok(
+      r.stdout.split('\n').every((line) => line.length <= 100),
+      'fits 100 columns',
+    );
   });
 
   it('--help names --help-env', async () => {
     assert.match((await cli(['--help'])).stdout, /--help-env +list the TLPIPE_\* environment variables/);
   });
 
-  const cases: { name: string; env: Record<string, string>; args: string[]; code: number; err: RegExp; out?: RegExp }[] = [
-    { name: 'a bad value stops a command before it starts, exit 2', env: { TLPIPE_WORKERS: 'abc' }, args: ['compare', 'a', 'b'], code: 2, err: /^tlpipe: error: TLPIPE_WORKERS is 'abc', not a whole number ≥ 1\n {2}hint: unset it for the default \(cores, at most 4\); tlpipe --help-env lists every variable\n$/ },
-    { name: 'every bad value is named', env: { TLPIPE_WORKERS: '0', TLPIPE_FROZEN_PREFIX: 'no' }, args: ['compare', 'a', 'b'], code: 2, err: /TLPIPE_WORKERS is '0'[\s\S]*TLPIPE_FROZEN_PREFIX is 'no', not 0 or 1/ },
-    { name: '--help still works with a bad value', env: { TLPIPE_WORKERS: 'abc' }, args: ['run', '--help'], code: 0, err: /^$/, out: /^Usage: tlpipe run/ },
-    { name: '--help-env still works with a bad value', env: { TLPIPE_WORKERS: 'abc' }, args: ['--help-env'], code: 0, err: /^$/, out: /TLPIPE_WORKERS/ },
-    { name: 'an empty value is the default', env: { TLPIPE_WORKERS: '' }, args: ['compare', 'p/0001'], code: 2, err: /^tlpipe: error: compare takes at least two runs\n$/ },
+  const cases: {
+    name: string;
+    env: Record<string, string>;
+    args: string[];
+    code: number;
+    err: RegExp;
+    out?: RegExp;
+  }[] = [
+    {
+      name: 'a bad value stops a command before it starts, exit 2',
+      env: { TLPIPE_WORKERS: 'abc' },
+      args: ['compare', 'a', 'b'],
+      code: 2,
+      err: /^tlpipe: error: TLPIPE_WORKERS is 'abc', not a whole number ≥ 1\n {2}hint: unset it for the default \(cores, at most 4\); tlpipe --help-env lists every variable\n$/,
+    },
+    {
+      name: 'every bad value is named',
+      env: { TLPIPE_WORKERS: '0', TLPIPE_FROZEN_PREFIX: 'no' },
+      args: ['compare', 'a', 'b'],
+      code: 2,
+      err: /TLPIPE_WORKERS is '0'[\s\S]*TLPIPE_FROZEN_PREFIX is 'no', not 0 or 1/,
+    },
+    {
+      name: '--help still works with a bad value',
+      env: { TLPIPE_WORKERS: 'abc' },
+      args: ['run', '--help'],
+      code: 0,
+      err: /^$/,
+      out: /^Usage: tlpipe run/,
+    },
+    {
+      name: '--help-env still works with a bad value',
+      env: { TLPIPE_WORKERS: 'abc' },
+      args: ['--help-env'],
+      code: 0,
+      err: /^$/,
+      out: /TLPIPE_WORKERS/,
+    },
+    {
+      name: 'an empty value is the default',
+      env: { TLPIPE_WORKERS: '' },
+      args: ['compare', 'p/0001'],
+      code: 2,
+      err: /^tlpipe: error: compare takes at least two runs\n$/,
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {

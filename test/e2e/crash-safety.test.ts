@@ -36,7 +36,11 @@ function unparsable(dir: string): string[] {
     if (entry.isDirectory()) return unparsable(file);
     try {
       if (entry.name.endsWith('.json')) JSON.parse(readFileSync(file, 'utf8'));
-      if (entry.name.endsWith('.jsonl')) for (const line of readFileSync(file, 'utf8').split('\n').filter((l) => l !== '')) JSON.parse(line);
+      if (entry.name.endsWith('.jsonl'))
+        for (const line of readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((l) => l !== ''))
+          JSON.parse(line);
       return [];
     } catch {
       return [file];
@@ -61,7 +65,12 @@ describe(`SIGKILL at random moments, ${TRIALS} trials: nothing is corrupt, and r
     assert.equal(await run.exited(), 0, run.stderr());
     window = performance.now() - appeared;
     const runs = path.join(dir, 'reference', 'crash');
-    reference = epochRows(path.join(runs, readdirSync(runs).find((n) => /^\d{4}-/.test(n))!));
+    reference = epochRows(
+      path.join(
+        runs,
+        readdirSync(runs).find((n) => /^\d{4}-/.test(n))!,
+      ),
+    );
   });
 
   const random = new SeededRandom(20261128);
@@ -83,11 +92,17 @@ describe(`SIGKILL at random moments, ${TRIALS} trials: nothing is corrupt, and r
       const stderr = run.stderr();
       outcomes.push(code === 'SIGKILL' ? `killed at: ${stderr.trim().split('\n').at(-1)}` : 'finished first');
       const runs = path.join(dir, runsRoot, 'crash');
-      const runDir = path.join(runs, readdirSync(runs).find((n) => /^\d{4}-/.test(n))!);
+      const runDir = path.join(
+        runs,
+        readdirSync(runs).find((n) => /^\d{4}-/.test(n))!,
+      );
       assert.deepEqual(unparsable(runDir), [], stderr);
       // Every checkpoint folder present is whole: it loads.
-      const checkpoints = existsSync(path.join(runDir, 'checkpoints')) ? readdirSync(path.join(runDir, 'checkpoints')).filter((n) => /^epoch-\d{3}$/.test(n)) : [];
-      for (const name of checkpoints) (await tf.loadLayersModel(fileModelHandler(path.join(runDir, 'checkpoints', name)))).dispose();
+      const checkpoints = existsSync(path.join(runDir, 'checkpoints'))
+        ? readdirSync(path.join(runDir, 'checkpoints')).filter((n) => /^epoch-\d{3}$/.test(n))
+        : [];
+      for (const name of checkpoints)
+        (await tf.loadLayersModel(fileModelHandler(path.join(runDir, 'checkpoints', name)))).dispose();
       const listed = JSON.parse((await tlpipe(['runs', '--runs', runsRoot, '--json'], dir)).stdout)[0];
       if (code === 'SIGKILL' && listed.status !== 'completed') {
         assert.equal(listed.status, 'interrupted');
@@ -113,10 +128,18 @@ describe('concurrency', () => {
     const results = await Promise.all([1, 2, 3, 4].map(() => tlpipe(['run', 'crash.yaml'], dir)));
     for (const r of results) assert.equal(r.code, 0, r.stderr);
     const runs = path.join(dir, 'runs', 'crash');
-    const ids = readdirSync(runs).filter((n) => /^\d{4}-/.test(n)).sort();
-    assert.deepEqual(ids.map((id) => id.slice(0, 4)), ['0001', '0002', '0003', '0004']);
+    const ids = readdirSync(runs)
+      .filter((n) => /^\d{4}-/.test(n))
+      .sort();
+    assert.deepEqual(
+      ids.map((id) => id.slice(0, 4)),
+      ['0001', '0002', '0003', '0004'],
+    );
     const first = epochRows(path.join(runs, ids[0]!));
-    assert.deepEqual(first.map((r) => r['epoch']), [1, 2, 3, 4]);
+    assert.deepEqual(
+      first.map((r) => r['epoch']),
+      [1, 2, 3, 4],
+    );
     for (const id of ids) {
       assert.deepEqual(unparsable(path.join(runs, id)), []);
       assert.equal(readJson(path.join(runs, id, 'run.json')).status, 'completed');
@@ -145,14 +168,24 @@ describe('resource limits', () => {
     try {
       const r = await tlpipe(['run', 'full.yaml', '--no-cache'], dir);
       assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /^full\.yaml: error: no space left on the device writing runs\/crash\/0001-[0-9a-f]{8}\/\S+\n {2}hint: free space .* and continue with `tlpipe resume runs\/crash\/0001-/m);
+      assert.match(
+        r.stderr,
+        /^full\.yaml: error: no space left on the device writing runs\/crash\/0001-[0-9a-f]{8}\/\S+\n {2}hint: free space .* and continue with `tlpipe resume runs\/crash\/0001-/m,
+      );
       assert.doesNotMatch(r.stderr, /internal error|^\s+at /m);
-      const runDir = path.join(runsRoot, 'crash', readdirSync(path.join(runsRoot, 'crash')).find((n) => /^\d{4}-/.test(n))!);
+      const runDir = path.join(
+        runsRoot,
+        'crash',
+        readdirSync(path.join(runsRoot, 'crash')).find((n) => /^\d{4}-/.test(n))!,
+      );
       assert.deepEqual(unparsable(runDir), []);
       const run = readJson(path.join(runDir, 'run.json'));
       assert.equal(run.status, 'failed');
       assert.match(run.error.message, /no space left/);
-      const temporary = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? temporary(path.join(d, e.name)) : e.name.endsWith('.tmp') ? [e.name] : []));
+      const temporary = (d: string): string[] =>
+        readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+          e.isDirectory() ? temporary(path.join(d, e.name)) : e.name.endsWith('.tmp') ? [e.name] : [],
+        );
       assert.deepEqual(temporary(runDir), []);
     } finally {
       execFileSync('umount', [runsRoot]);
@@ -177,7 +210,10 @@ train:
     write(dir, 'heap.yaml', pipeline(32));
     const r = await tlpipe(['run', 'heap.yaml'], dir);
     assert.equal(r.code, 1, r.stderr);
-    const found = /^heap\.yaml:8:14: error: train\.batchSize: stage `tune` trains on batches of 32 at 224×224, which need about [\d.]+ GiB; the wasm backend's heap holds 4 GiB\n.*\n.*\n {2}hint: the largest batch that fits is (\d+): /m.exec(r.stderr);
+    const found =
+      /^heap\.yaml:8:14: error: train\.batchSize: stage `tune` trains on batches of 32 at 224×224, which need about [\d.]+ GiB; the wasm backend's heap holds 4 GiB\n.*\n.*\n {2}hint: the largest batch that fits is (\d+): /m.exec(
+        r.stderr,
+      );
     assert.ok(found, r.stderr);
     assert.equal(existsSync(path.join(dir, 'runs')), false, 'refused before a run folder was made');
     // The batch it names really trains: one step at that size, no abort.

@@ -4,10 +4,23 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writ
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { hasStackTrace, readJson, tinyPipeline, tlpipe, tlpipeBounded, workspace, write, writeDigitImageFolder, writeMnistSubsetIdx } from './cli-harness.js';
+import {
+  hasStackTrace,
+  readJson,
+  tinyPipeline,
+  tlpipe,
+  tlpipeBounded,
+  workspace,
+  write,
+  writeDigitImageFolder,
+  writeMnistSubsetIdx,
+} from './cli-harness.js';
 
 /** One small real run: three MNIST digits, 32×32, the base cut early, one epoch. */
-const PIPELINE = tinyPipeline('damaged', '{ format: idx, train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }, test: { images: test-images-idx3-ubyte.gz, labels: test-labels-idx1-ubyte.gz }, image: { size: [32, 32] } }');
+const PIPELINE = tinyPipeline(
+  'damaged',
+  '{ format: idx, train: { images: train-images-idx3-ubyte.gz, labels: train-labels-idx1-ubyte.gz }, test: { images: test-images-idx3-ubyte.gz, labels: test-labels-idx1-ubyte.gz }, image: { size: [32, 32] } }',
+);
 
 /** Did not hang: generous, for two suites on two cores. */
 const BOUND_MS = 90_000;
@@ -32,55 +45,205 @@ interface DamageCase {
 
 const lines = (run: string): string[] => readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n');
 /** metrics.jsonl with `middle` between two real rows, so it is not a torn last line. */
-const metricsWithMiddle = (middle: string) => (run: string): void => {
-  const [row] = lines(run);
-  writeFileSync(path.join(run, 'metrics.jsonl'), `${row}\n${middle}\n${row}\n`);
-};
-const rowWithout = (field: string) => (run: string): void => {
-  const row = JSON.parse(lines(run)[0]!) as Record<string, unknown>;
-  delete row[field];
-  metricsWithMiddle(JSON.stringify(row))(run);
-};
-const replaceWith = (name: string, text: string) => (run: string): void => writeFileSync(path.join(run, name), text);
-const linkToDevZero = (name: string) => (run: string): void => {
-  rmSync(path.join(run, name));
-  symlinkSync('/dev/zero', path.join(run, name));
-};
-const fifo = (name: string) => (run: string): void => {
-  rmSync(path.join(run, name));
-  execFileSync('mkfifo', [path.join(run, name)]);
-};
-const editJson = (name: string, edit: (value: any) => unknown) => (run: string): void => writeFileSync(path.join(run, name), JSON.stringify(edit(JSON.parse(readFileSync(path.join(run, name), 'utf8')))));
+const metricsWithMiddle =
+  (middle: string) =>
+  (run: string): void => {
+    const [row] = lines(run);
+    writeFileSync(path.join(run, 'metrics.jsonl'), `${row}\n${middle}\n${row}\n`);
+  };
+const rowWithout =
+  (field: string) =>
+  (run: string): void => {
+    const row = JSON.parse(lines(run)[0]!) as Record<string, unknown>;
+    delete row[field];
+    metricsWithMiddle(JSON.stringify(row))(run);
+  };
+const replaceWith =
+  (name: string, text: string) =>
+  (run: string): void =>
+    writeFileSync(path.join(run, name), text);
+const linkToDevZero =
+  (name: string) =>
+  (run: string): void => {
+    rmSync(path.join(run, name));
+    symlinkSync('/dev/zero', path.join(run, name));
+  };
+const fifo =
+  (name: string) =>
+  (run: string): void => {
+    rmSync(path.join(run, name));
+    execFileSync('mkfifo', [path.join(run, name)]);
+  };
+const editJson =
+  (name: string, edit: (value: any) => unknown) =>
+  (run: string): void =>
+    writeFileSync(path.join(run, name), JSON.stringify(edit(JSON.parse(readFileSync(path.join(run, name), 'utf8')))));
 
-const metricsCase = (name: string, damage: (run: string) => void, says: RegExp): DamageCase => ({ name, file: 'metrics.jsonl', damage, says, runs: 'warns', compare: 'note', report: 'error' });
-const summaryCase = (name: string, damage: (run: string) => void, says: RegExp): DamageCase => ({ name, file: 'summary.json', damage, says, runs: 'warns', compare: 'note', report: 'error' });
+const metricsCase = (name: string, damage: (run: string) => void, says: RegExp): DamageCase => ({
+  name,
+  file: 'metrics.jsonl',
+  damage,
+  says,
+  runs: 'warns',
+  compare: 'note',
+  report: 'error',
+});
+const summaryCase = (name: string, damage: (run: string) => void, says: RegExp): DamageCase => ({
+  name,
+  file: 'summary.json',
+  damage,
+  says,
+  runs: 'warns',
+  compare: 'note',
+  report: 'error',
+});
 
 const CASES: DamageCase[] = [
-  metricsCase('metrics.jsonl: a middle line null', metricsWithMiddle('null'), /metrics\.jsonl:2 is not a metrics row .*the line must be object/),
-  metricsCase('metrics.jsonl: a middle line {}', metricsWithMiddle('{}'), /metrics\.jsonl:2 is not a metrics row .*must have required property 'stage'/),
+  metricsCase(
+    'metrics.jsonl: a middle line null',
+    metricsWithMiddle('null'),
+    /metrics\.jsonl:2 is not a metrics row .*the line must be object/,
+  ),
+  metricsCase(
+    'metrics.jsonl: a middle line {}',
+    metricsWithMiddle('{}'),
+    /metrics\.jsonl:2 is not a metrics row .*must have required property 'stage'/,
+  ),
   metricsCase('metrics.jsonl: a middle line []', metricsWithMiddle('[]'), /metrics\.jsonl:2 is not a metrics row/),
   metricsCase('metrics.jsonl: a middle line "x"', metricsWithMiddle('"x"'), /metrics\.jsonl:2 is not a metrics row/),
-  metricsCase('metrics.jsonl: a row without its stage', rowWithout('stage'), /metrics\.jsonl:2 is not a metrics row .*'stage'/),
-  metricsCase('metrics.jsonl: a row without its epoch', rowWithout('epoch'), /metrics\.jsonl:2 is not a metrics row .*'epoch'/),
-  metricsCase('metrics.jsonl: a middle line that is not JSON', metricsWithMiddle('{"stage": "stage-1", "ep'), /metrics\.jsonl:2 is not a JSON line/),
-  metricsCase('metrics.jsonl: a link to /dev/zero', linkToDevZero('metrics.jsonl'), /metrics file .*metrics\.jsonl is a link that leads outside/),
-  metricsCase('metrics.jsonl: a FIFO', fifo('metrics.jsonl'), /metrics file .*metrics\.jsonl is a named pipe \(FIFO\), not a file/),
-  summaryCase('summary.json: []', replaceWith('summary.json', '[]'), /summary\.json is not a run's summary .*the whole file must be object/),
+  metricsCase(
+    'metrics.jsonl: a row without its stage',
+    rowWithout('stage'),
+    /metrics\.jsonl:2 is not a metrics row .*'stage'/,
+  ),
+  metricsCase(
+    'metrics.jsonl: a row without its epoch',
+    rowWithout('epoch'),
+    /metrics\.jsonl:2 is not a metrics row .*'epoch'/,
+  ),
+  metricsCase(
+    'metrics.jsonl: a middle line that is not JSON',
+    metricsWithMiddle('{"stage": "stage-1", "ep'),
+    /metrics\.jsonl:2 is not a JSON line/,
+  ),
+  metricsCase(
+    'metrics.jsonl: a link to /dev/zero',
+    linkToDevZero('metrics.jsonl'),
+    /metrics file .*metrics\.jsonl is a link that leads outside/,
+  ),
+  metricsCase(
+    'metrics.jsonl: a FIFO',
+    fifo('metrics.jsonl'),
+    /metrics file .*metrics\.jsonl is a named pipe \(FIFO\), not a file/,
+  ),
+  summaryCase(
+    'summary.json: []',
+    replaceWith('summary.json', '[]'),
+    /summary\.json is not a run's summary .*the whole file must be object/,
+  ),
   summaryCase('summary.json: null', replaceWith('summary.json', 'null'), /summary\.json is not a run's summary/),
   summaryCase('summary.json: a number', replaceWith('summary.json', '42'), /summary\.json is not a run's summary/),
-  summaryCase('summary.json: the test accuracy a string', editJson('summary.json', (s) => ({ ...s, test: { ...s.test, accuracy: 'high' } })), /summary\.json is not a run's summary .*\/test\/accuracy/),
-  summaryCase('summary.json: resources missing', editJson('summary.json', ({ resources: _r, ...s }) => s), /summary\.json is not a run's summary .*'resources'/),
+  summaryCase(
+    'summary.json: the test accuracy a string',
+    editJson('summary.json', (s) => ({ ...s, test: { ...s.test, accuracy: 'high' } })),
+    /summary\.json is not a run's summary .*\/test\/accuracy/,
+  ),
+  summaryCase(
+    'summary.json: resources missing',
+    editJson('summary.json', ({ resources: _r, ...s }) => s),
+    /summary\.json is not a run's summary .*'resources'/,
+  ),
   summaryCase('summary.json: a FIFO', fifo('summary.json'), /run summary .*summary\.json is a named pipe \(FIFO\)/),
-  { name: 'plan.json: []', file: 'plan.json', damage: replaceWith('plan.json', '[]'), says: /plan\.json is not a plan tlpipe wrote/, runs: 'silent', compare: 'silent', report: 'error', evaluate: 'error' },
-  { name: 'plan.json: stages a number', file: 'plan.json', damage: editJson('plan.json', (p) => ({ ...p, stages: 3 })), says: /plan\.json is not a plan tlpipe wrote .*\/stages must be array/, runs: 'silent', compare: 'silent', report: 'error', evaluate: 'error' },
-  { name: 'plan.json: a link to /dev/zero', file: 'plan.json', damage: linkToDevZero('plan.json'), says: /plan\.json is a link that leads outside/, runs: 'silent', compare: 'silent', report: 'error', evaluate: 'error' },
-  { name: 'resolved.json: null', file: 'resolved.json', damage: replaceWith('resolved.json', 'null'), says: /resolved\.json is not a resolved pipeline/, runs: 'silent', compare: 'note', report: 'ok', evaluate: 'error' },
-  { name: 'resolved.json: a FIFO', file: 'resolved.json', damage: fifo('resolved.json'), says: /resolved\.json is a named pipe \(FIFO\)/, runs: 'silent', compare: 'note', report: 'ok', evaluate: 'error' },
-  { name: 'examples.json: {}', file: 'examples.json', damage: replaceWith('examples.json', '{}'), says: /examples\.json is not a gallery of example images .*'worst'/, runs: 'silent', compare: 'silent', report: 'error' },
-  { name: 'examples.json: an image that is not base64', file: 'examples.json', damage: editJson('examples.json', (g) => ({ ...g, worst: [{ ...g.worst[0], png: '"><script>alert(1)</script>' }] })), says: /examples\.json is not a gallery of example images .*\/worst\/0\/png/, runs: 'silent', compare: 'silent', report: 'error' },
-  { name: 'examples.json: a FIFO', file: 'examples.json', damage: fifo('examples.json'), says: /examples\.json is a named pipe \(FIFO\)/, runs: 'silent', compare: 'silent', report: 'error' },
+  {
+    name: 'plan.json: []',
+    file: 'plan.json',
+    damage: replaceWith('plan.json', '[]'),
+    says: /plan\.json is not a plan tlpipe wrote/,
+    runs: 'silent',
+    compare: 'silent',
+    report: 'error',
+    evaluate: 'error',
+  },
+  {
+    name: 'plan.json: stages a number',
+    file: 'plan.json',
+    damage: editJson('plan.json', (p) => ({ ...p, stages: 3 })),
+    says: /plan\.json is not a plan tlpipe wrote .*\/stages must be array/,
+    runs: 'silent',
+    compare: 'silent',
+    report: 'error',
+    evaluate: 'error',
+  },
+  {
+    name: 'plan.json: a link to /dev/zero',
+    file: 'plan.json',
+    damage: linkToDevZero('plan.json'),
+    says: /plan\.json is a link that leads outside/,
+    runs: 'silent',
+    compare: 'silent',
+    report: 'error',
+    evaluate: 'error',
+  },
+  {
+    name: 'resolved.json: null',
+    file: 'resolved.json',
+    damage: replaceWith('resolved.json', 'null'),
+    says: /resolved\.json is not a resolved pipeline/,
+    runs: 'silent',
+    compare: 'note',
+    report: 'ok',
+    evaluate: 'error',
+  },
+  {
+    name: 'resolved.json: a FIFO',
+    file: 'resolved.json',
+    damage: fifo('resolved.json'),
+    says: /resolved\.json is a named pipe \(FIFO\)/,
+    runs: 'silent',
+    compare: 'note',
+    report: 'ok',
+    evaluate: 'error',
+  },
+  {
+    name: 'examples.json: {}',
+    file: 'examples.json',
+    damage: replaceWith('examples.json', '{}'),
+    says: /examples\.json is not a gallery of example images .*'worst'/,
+    runs: 'silent',
+    compare: 'silent',
+    report: 'error',
+  },
+  {
+    name: 'examples.json: an image that is not base64',
+    file: 'examples.json',
+    damage: editJson('examples.json', (g) => ({
+      ...g,
+      worst: [{ ...g.worst[0], png: '"><script>alert(1)</script>' }],
+    })),
+    says: /examples\.json is not a gallery of example images .*\/worst\/0\/png/,
+    runs: 'silent',
+    compare: 'silent',
+    report: 'error',
+  },
+  {
+    name: 'examples.json: a FIFO',
+    file: 'examples.json',
+    damage: fifo('examples.json'),
+    says: /examples\.json is a named pipe \(FIFO\)/,
+    runs: 'silent',
+    compare: 'silent',
+    report: 'error',
+  },
   // run.json is read by the store's readRunRecord (made safe against FIFOs on another branch).
-  { name: 'run.json: a FIFO', file: 'run.json', damage: fifo('run.json'), says: /run\.json/, runs: 'warns', compare: 'silent', report: 'error' },
+  {
+    name: 'run.json: a FIFO',
+    file: 'run.json',
+    damage: fifo('run.json'),
+    says: /run\.json/,
+    runs: 'warns',
+    compare: 'silent',
+    report: 'error',
+  },
 ];
 
 describe('commands on a runs folder holding a damaged run: the damage is named, the other runs go on, never a crash or a hang', () => {
@@ -92,11 +255,17 @@ describe('commands on a runs folder holding a damaged run: the damage is named, 
     const run = await tlpipe(['run', 'p.yaml', '--runs', 'made'], dir);
     assert.equal(run.code, 0, run.stderr);
     const runs = path.join(dir, 'made', 'damaged');
-    good = path.join(runs, readdirSync(runs).find((n) => /^\d{4}-/.test(n))!);
+    good = path.join(
+      runs,
+      readdirSync(runs).find((n) => /^\d{4}-/.test(n))!,
+    );
   });
 
   /** A runs folder with the intact run as 0001 and a copy of it, damaged, as 0002. */
-  function runsWithDamaged(index: number, damage: (run: string) => void): { root: string; intact: string; damaged: string } {
+  function runsWithDamaged(
+    index: number,
+    damage: (run: string) => void,
+  ): { root: string; intact: string; damaged: string } {
     const root = path.join(dir, `case-${index}`);
     const fingerprint = path.basename(good).slice(5);
     const intact = path.join(root, 'damaged', `0001-${fingerprint}`);
@@ -104,7 +273,10 @@ describe('commands on a runs folder holding a damaged run: the damage is named, 
     mkdirSync(path.dirname(intact), { recursive: true });
     cpSync(good, intact, { recursive: true });
     cpSync(good, damaged, { recursive: true });
-    for (const [folder, id] of [[intact, '0001'], [damaged, '0002']] as const) {
+    for (const [folder, id] of [
+      [intact, '0001'],
+      [damaged, '0002'],
+    ] as const) {
       const record = readJson(path.join(folder, 'run.json'));
       writeFileSync(path.join(folder, 'run.json'), JSON.stringify({ ...record, id: `${id}-${fingerprint}` }));
     }
@@ -115,7 +287,11 @@ describe('commands on a runs folder holding a damaged run: the damage is named, 
   const bounded = async (args: string[]): Promise<{ code: number; out: string; err: string }> => {
     const r = await tlpipeBounded(args, dir, { timeoutMs: BOUND_MS });
     assert.equal(r.timedOut, false, `tlpipe ${args.join(' ')} did not end within ${BOUND_MS / 1000} s`);
-    assert.equal(hasStackTrace(r.stdout + r.stderr), false, `no stack trace from tlpipe ${args.join(' ')}:\n${r.stderr}`);
+    assert.equal(
+      hasStackTrace(r.stdout + r.stderr),
+      false,
+      `no stack trace from tlpipe ${args.join(' ')}:\n${r.stderr}`,
+    );
     assert.doesNotMatch(r.stderr, /internal error/i);
     return { code: r.code, out: r.stdout, err: r.stderr };
   };
@@ -140,7 +316,11 @@ describe('commands on a runs folder holding a damaged run: the damage is named, 
       } else {
         assert.equal(compare.code, 0, compare.err);
         // Notes wrap at the terminal's width.
-        if (c.compare === 'note') assert.match(compare.out.replace(/\n\s+/g, ' '), new RegExp(`note: damaged/${path.basename(damaged)}.*${c.says.source}`));
+        if (c.compare === 'note')
+          assert.match(
+            compare.out.replace(/\n\s+/g, ' '),
+            new RegExp(`note: damaged/${path.basename(damaged)}.*${c.says.source}`),
+          );
       }
 
       const report = await bounded(['report', id(damaged), '--runs', root]);
@@ -170,28 +350,45 @@ describe('commands on a runs folder holding a damaged run: the damage is named, 
   it('report --out onto an existing folder is an error, and no temporary file is left anywhere', async () => {
     const out = path.join(dir, 'out-folder');
     mkdirSync(out, { recursive: true });
-    for (const args of [['report', good, '--out', out], ['report', good, good, '--out', out]]) {
+    for (const args of [
+      ['report', good, '--out', out],
+      ['report', good, good, '--out', out],
+    ]) {
       const r = await bounded(args);
       assert.equal(r.code, 1, r.out);
       assert.match(r.err, /--out .*out-folder is a folder; it names the page's file/);
       assert.match(r.err, /hint: name a file, such as .*out-folder\/(report|compare)\.html/);
     }
-    const temporary = (folder: string): string[] => readdirSync(folder, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.tmp'));
+    const temporary = (folder: string): string[] =>
+      readdirSync(folder, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.tmp'));
     assert.deepEqual(temporary(out), []);
-    assert.deepEqual(temporary(dir).filter((n) => !n.includes('.cache')), []);
+    assert.deepEqual(
+      temporary(dir).filter((n) => !n.includes('.cache')),
+      [],
+    );
   });
 });
 
 describe('report.html and summary.json hold no absolute path of the machine', () => {
-  it('an image-folder run (example images, a skipped file): every path relative to the pipeline\'s folder', async () => {
+  it("an image-folder run (example images, a skipped file): every path relative to the pipeline's folder", async () => {
     const dir = workspace('paths');
     await writeDigitImageFolder(path.join(dir, 'digits'), 6);
     writeFileSync(path.join(dir, 'digits', 'one', 'broken.png'), 'not an image');
-    write(dir, 'p.yaml', tinyPipeline('paths', '{ format: imageFolder, dir: digits, test: 0.25, image: { size: [32, 32] }, onBadFile: skip }'));
+    write(
+      dir,
+      'p.yaml',
+      tinyPipeline(
+        'paths',
+        '{ format: imageFolder, dir: digits, test: 0.25, image: { size: [32, 32] }, onBadFile: skip }',
+      ),
+    );
     const r = await tlpipe(['run', 'p.yaml', '--runs', 'runs'], dir);
     assert.equal(r.code, 0, r.stderr);
     const runs = path.join(dir, 'runs', 'paths');
-    const run = path.join(runs, readdirSync(runs).find((n) => /^\d{4}-/.test(n))!);
+    const run = path.join(
+      runs,
+      readdirSync(runs).find((n) => /^\d{4}-/.test(n))!,
+    );
     const summary = readJson(path.join(run, 'summary.json'));
     assert.equal(summary.data.skipped[0].file, 'digits/one/broken.png');
     assert.match(summary.test.worst[0].example, /^digits\/(one|seven|zero)\//);

@@ -61,20 +61,49 @@ describe('downloading a base model over HTTP', () => {
     assert.equal(requests.length, count, 'no request for a cached model');
   });
 
-  const failures: { name: string; url: () => string; sha256?: string; allowHttp?: boolean; maxMb?: string; message: RegExp }[] = [
-    { name: 'plain http without allowHttp', url: () => `${base}/good/model.json`, allowHttp: false, message: /downloads base models over https only/ },
-    { name: 'a download over the size limit', url: () => `${base}/good/model.json`, maxMb: '0.01', message: /exceeds the size limit of 0\.01 MiB/ },
+  const failures: {
+    name: string;
+    url: () => string;
+    sha256?: string;
+    allowHttp?: boolean;
+    maxMb?: string;
+    message: RegExp;
+  }[] = [
+    {
+      name: 'plain http without allowHttp',
+      url: () => `${base}/good/model.json`,
+      allowHttp: false,
+      message: /downloads base models over https only/,
+    },
+    {
+      name: 'a download over the size limit',
+      url: () => `${base}/good/model.json`,
+      maxMb: '0.01',
+      message: /exceeds the size limit of 0\.01 MiB/,
+    },
     { name: 'a truncated download', url: () => `${base}/truncated/model.json`, message: /broke off|truncated/ },
-    { name: 'a wrong checksum', url: () => `${base}/good/model.json`, sha256: 'f'.repeat(64), message: /downloaded with sha256 [0-9a-f]{64}, but the pipeline pins f{64}/ },
+    {
+      name: 'a wrong checksum',
+      url: () => `${base}/good/model.json`,
+      sha256: 'f'.repeat(64),
+      message: /downloaded with sha256 [0-9a-f]{64}, but the pipeline pins f{64}/,
+    },
     { name: 'a missing file', url: () => `${base}/good/nothing.json`, message: /HTTP 404/ },
-    { name: 'a closed port', url: () => 'http://127.0.0.1:9/model.json', message: /cannot download http:\/\/127.0.0.1:9\/model.json: / },
+    {
+      name: 'a closed port',
+      url: () => 'http://127.0.0.1:9/model.json',
+      message: /cannot download http:\/\/127.0.0.1:9\/model.json: /,
+    },
   ];
   for (const c of failures) {
     it(`${c.name} is a clear error and caches nothing`, async () => {
       const cache = workspace('cache-bad');
       if (c.maxMb) process.env['TLPIPE_MAX_DOWNLOAD_MB'] = c.maxMb;
       try {
-        await assert.rejects(downloadModel(c.url(), { cache, allowHttp: c.allowHttp ?? true, ...(c.sha256 ? { sha256: c.sha256 } : {}) }), c.message);
+        await assert.rejects(
+          downloadModel(c.url(), { cache, allowHttp: c.allowHttp ?? true, ...(c.sha256 ? { sha256: c.sha256 } : {}) }),
+          c.message,
+        );
       } finally {
         delete process.env['TLPIPE_MAX_DOWNLOAD_MB'];
       }
@@ -85,7 +114,10 @@ describe('downloading a base model over HTTP', () => {
 
   it('tlpipe run with an http base downloads it, records its sha256 in run.json, and reuses the cache', async () => {
     const cache = workspace('cache-cli');
-    write(dir, 'remote.yaml', `name: remote
+    write(
+      dir,
+      'remote.yaml',
+      `name: remote
 dataset:
   format: mnist
   limit: { perClass: 3, testPerClass: 1 }
@@ -100,13 +132,26 @@ head:
 train:
   stages:
     - { epochs: 1 }
-`);
+`,
+    );
     const env = { TLPIPE_CACHE: cache };
     const r = await tlpipe(['run', 'remote.yaml'], dir, env);
     assert.equal(r.code, 0, r.stderr);
     const runs = path.join(dir, 'runs', 'remote');
-    const run = JSON.parse(readFileSync(path.join(runs, readdirSync(runs).find((n) => n.startsWith('0001-'))!, 'run.json'), 'utf8'));
-    assert.deepEqual(run.download, { url: `${base}/good/model.json`, sha256: (await loadLocalArtifacts(path.join(served, 'model.json'))).digest });
+    const run = JSON.parse(
+      readFileSync(
+        path.join(
+          runs,
+          readdirSync(runs).find((n) => n.startsWith('0001-'))!,
+          'run.json',
+        ),
+        'utf8',
+      ),
+    );
+    assert.deepEqual(run.download, {
+      url: `${base}/good/model.json`,
+      sha256: (await loadLocalArtifacts(path.join(served, 'model.json'))).digest,
+    });
     const count = requests.length;
     assert.equal((await tlpipe(['run', 'remote.yaml', '--quiet'], dir, env)).code, 0);
     assert.equal(requests.length, count, 'the second run used the cache');

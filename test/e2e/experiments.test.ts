@@ -24,7 +24,10 @@ train:
 `;
 
 const runDirs = (dir: string, pipeline: string): string[] =>
-  readdirSync(path.join(dir, 'runs', pipeline)).filter((n) => /^\d{4}-/.test(n)).sort().map((n) => path.join(dir, 'runs', pipeline, n));
+  readdirSync(path.join(dir, 'runs', pipeline))
+    .filter((n) => /^\d{4}-/.test(n))
+    .sort()
+    .map((n) => path.join(dir, 'runs', pipeline, n));
 describe('the stage cache', () => {
   const dir = workspace('cache');
   const results: Awaited<ReturnType<typeof tlpipe>>[] = [];
@@ -45,8 +48,16 @@ describe('the stage cache', () => {
     assert.match(results[1]!.stderr, /stage head: 3 epoch\(s\) reused from the stage cache/);
     assert.doesNotMatch(results[1]!.stderr, /head epoch 1 {2}loss/);
     assert.deepEqual(epochRows(second!), epochRows(first!));
-    assert.ok(readFileSync(path.join(second!, 'metrics.jsonl'), 'utf8').trim().split('\n').every((l) => JSON.parse(l).reused === true));
-    assert.deepEqual(readJson(path.join(second!, 'summary.json')).test, readJson(path.join(first!, 'summary.json')).test);
+    assert.ok(
+      readFileSync(path.join(second!, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .every((l) => JSON.parse(l).reused === true),
+    );
+    assert.deepEqual(
+      readJson(path.join(second!, 'summary.json')).test,
+      readJson(path.join(first!, 'summary.json')).test,
+    );
   });
 
   it('a changed head key reuses the feature extraction and trains the head again', () => {
@@ -91,7 +102,10 @@ describe('the stage cache', () => {
     }
     const r = await tlpipe(['run', 'exp.yaml'], dir);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(unwrapped(r.stderr), /the stage cache entry .*features\/[0-9a-f]{64} is damaged \(.*data\.bin is a folder, not a file\); it was removed and is computed again/);
+    assert.match(
+      unwrapped(r.stderr),
+      /the stage cache entry .*features\/[0-9a-f]{64} is damaged \(.*data\.bin is a folder, not a file\); it was removed and is computed again/,
+    );
     assert.doesNotMatch(r.stderr, /internal error|^\s+at /m);
     assert.equal(readJson(path.join(runDirs(dir, 'exp').at(-1)!, 'run.json')).status, 'completed');
     const damaged = [...unwrapped(r.stderr).matchAll(/features\/([0-9a-f]{64}) is damaged/g)].map((m) => m[1]!);
@@ -110,7 +124,9 @@ describe('runs and compare', () => {
     assert.equal((await tlpipe(['run', 'b.yaml', '--no-cache'], dir)).code, 0);
     // A third run, killed outright: run.json still says running, but its process is gone.
     write(dir, 'long.yaml', PIPELINE.replace('epochs: 3', 'epochs: 500'));
-    await startCli(['run', 'long.yaml', '--no-cache'], dir, { onStderr: (stderr, child) => /head epoch 2 /.test(stderr) && !child.killed && child.kill('SIGKILL') }).exited();
+    await startCli(['run', 'long.yaml', '--no-cache'], dir, {
+      onStderr: (stderr, child) => /head epoch 2 /.test(stderr) && !child.killed && child.kill('SIGKILL'),
+    }).exited();
     killedId = path.basename(runDirs(dir, 'exp').at(-1)!);
   });
 
@@ -119,8 +135,14 @@ describe('runs and compare', () => {
     const r = await tlpipe(['runs', '--json'], dir);
     assert.equal(r.code, 0, r.stderr);
     const runs = JSON.parse(r.stdout);
-    assert.deepEqual(runs.map((x: { id: string }) => x.id.slice(0, 4)), ['0003', '0002', '0001']);
-    assert.deepEqual(runs.map((x: { status: string }) => x.status), ['interrupted', 'completed', 'completed']);
+    assert.deepEqual(
+      runs.map((x: { id: string }) => x.id.slice(0, 4)),
+      ['0003', '0002', '0001'],
+    );
+    assert.deepEqual(
+      runs.map((x: { status: string }) => x.status),
+      ['interrupted', 'completed', 'completed'],
+    );
     assert.equal(typeof runs[1].testAccuracy, 'number');
     assert.equal(runs[1].best.metric, 'val_accuracy');
     const text = await tlpipe(['runs', 'exp'], dir);
@@ -136,7 +158,10 @@ describe('runs and compare', () => {
     // Each key path printed is one --set takes.
     const set = await tlpipe(['validate', 'a.yaml', '--set', `${c.config[0].path}=24`], dir);
     assert.equal(set.code, 0, set.stderr);
-    assert.deepEqual(c.stages.filter((s: { metric: string }) => s.metric === 'epochs').map((s: { values: number[] }) => s.values), [[3, 3]]);
+    assert.deepEqual(
+      c.stages.filter((s: { metric: string }) => s.metric === 'epochs').map((s: { values: number[] }) => s.values),
+      [[3, 3]],
+    );
     assert.equal(c.runs.length, 2);
     const text = await tlpipe(['compare', 'exp/0001', 'exp/0002'], dir);
     assert.match(text.stdout, /^head\[1\]\.dense\.units +16 +24$/m);
@@ -151,7 +176,8 @@ describe('runs and compare', () => {
     assert.equal(r.code, 0, r.stderr);
     const html = readFileSync(path.join(dir, 'cmp.html'), 'utf8');
     assert.equal((html.match(/<svg class="chart"/g) ?? []).length, 2);
-    for (const curve of ['validation', 'train']) assert.match(html, new RegExp(`data-series="exp/0001-[0-9a-f]{8} ${curve}"`));
+    for (const curve of ['validation', 'train'])
+      assert.match(html, new RegExp(`data-series="exp/0001-[0-9a-f]{8} ${curve}"`));
     assert.match(html, /<th style="text-align:left">head\[1\]\.dense\.units<\/th><td>16<\/td><td>24<\/td>/);
     assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org)/);
   });
@@ -163,7 +189,10 @@ describe('tlpipe init', () => {
     const r = await tlpipe(['init', 'proj'], dir);
     assert.equal(r.code, 0, r.stderr);
     const project = path.join(dir, 'proj');
-    assert.match(readFileSync(path.join(project, 'pipeline.yaml'), 'utf8'), /^# yaml-language-server: \$schema=.*schemas\/pipeline\.schema\.json$/m);
+    assert.match(
+      readFileSync(path.join(project, 'pipeline.yaml'), 'utf8'),
+      /^# yaml-language-server: \$schema=.*schemas\/pipeline\.schema\.json$/m,
+    );
     assert.equal((await tlpipe(['validate', 'pipeline.yaml'], project)).code, 0);
     const again = await tlpipe(['init', 'proj'], dir);
     assert.equal(again.code, 1);
@@ -178,12 +207,16 @@ describe('tlpipe init', () => {
         return false;
       }
     };
-    for (const kept of ['run.json', 'metrics.jsonl', 'summary.json', 'report.html', 'pipeline.yaml']) assert.equal(ignored(`runs/p/0001-abcdef12/${kept}`), false, kept);
-    for (const dropped of ['checkpoints/epoch-001/weights.bin', 'model/weights.bin', 'log.txt']) assert.equal(ignored(`runs/p/0001-abcdef12/${dropped}`), true, dropped);
+    for (const kept of ['run.json', 'metrics.jsonl', 'summary.json', 'report.html', 'pipeline.yaml'])
+      assert.equal(ignored(`runs/p/0001-abcdef12/${kept}`), false, kept);
+    for (const dropped of ['checkpoints/epoch-001/weights.bin', 'model/weights.bin', 'log.txt'])
+      assert.equal(ignored(`runs/p/0001-abcdef12/${dropped}`), true, dropped);
     assert.equal(ignored('runs/.cache/features/x/data.bin'), true);
     // A sweep's record goes in git too; early termination's rung files and the id reservations do not.
-    for (const kept of ['sweep.json', 'results.csv', 'report.html', 'trials/0003.json']) assert.equal(ignored(`runs/p/sweeps/0001-abcdef12/${kept}`), false, kept);
-    for (const dropped of ['sweeps/0001-abcdef12/rungs/1/0003.json', 'sweeps/.ids/0001']) assert.equal(ignored(`runs/p/${dropped}`), true, dropped);
+    for (const kept of ['sweep.json', 'results.csv', 'report.html', 'trials/0003.json'])
+      assert.equal(ignored(`runs/p/sweeps/0001-abcdef12/${kept}`), false, kept);
+    for (const dropped of ['sweeps/0001-abcdef12/rungs/1/0003.json', 'sweeps/.ids/0001'])
+      assert.equal(ignored(`runs/p/${dropped}`), true, dropped);
     assert.equal(ignored('pipeline.yaml'), false);
   });
 });
@@ -197,9 +230,18 @@ describe('feature extraction on both cores', () => {
     const two = await tlpipe(['run', 'exp.yaml', '--no-cache', '--runs', 'two'], dir, { TLPIPE_WORKERS: '2' });
     assert.equal(one.code, 0, one.stderr);
     assert.equal(two.code, 0, two.stderr);
-    const only = (root: string): string => path.join(dir, root, 'exp', readdirSync(path.join(dir, root, 'exp')).find((n) => /^\d{4}-/.test(n))!);
+    const only = (root: string): string =>
+      path.join(
+        dir,
+        root,
+        'exp',
+        readdirSync(path.join(dir, root, 'exp')).find((n) => /^\d{4}-/.test(n))!,
+      );
     assert.deepEqual(epochRows(only('two')), epochRows(only('one')));
-    assert.deepEqual(readJson(path.join(only('two'), 'summary.json')).test, readJson(path.join(only('one'), 'summary.json')).test);
+    assert.deepEqual(
+      readJson(path.join(only('two'), 'summary.json')).test,
+      readJson(path.join(only('one'), 'summary.json')).test,
+    );
   });
 });
 

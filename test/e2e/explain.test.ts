@@ -17,13 +17,23 @@ const DIGIT = 28;
 const CLASSES = [0, 1, 2, 3];
 
 /** Where a digit was pasted, in canvas pixels (right and bottom exclusive). */
-interface Box { left: number; top: number; right: number; bottom: number }
+interface Box {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
 
 /**
  * Real MNIST digits of `CLASSES`, each pasted at a seeded random place on a
  * blank canvas: a task whose evidence is known to lie inside the digit's box.
  */
-function pastedDigits(split: 'train' | 'test', perClass: number, seed: number, skip = 0): { pixels: Uint8Array[]; labels: number[]; boxes: Box[] } {
+function pastedDigits(
+  split: 'train' | 'test',
+  perClass: number,
+  seed: number,
+  skip = 0,
+): { pixels: Uint8Array[]; labels: number[]; boxes: Box[] } {
   const files = mnistFiles();
   const images = parseIdx(readFileSync(files[split].images));
   const labels = parseIdx(readFileSync(files[split].labels));
@@ -39,7 +49,8 @@ function pastedDigits(split: 'train' | 'test', perClass: number, seed: number, s
     const left = Math.floor(random.next() * (CANVAS - DIGIT + 1));
     const top = Math.floor(random.next() * (CANVAS - DIGIT + 1));
     const canvas = new Uint8Array(CANVAS * CANVAS);
-    for (let y = 0; y < DIGIT; y++) canvas.set(images.data.subarray(i * 784 + y * DIGIT, i * 784 + (y + 1) * DIGIT), (top + y) * CANVAS + left);
+    for (let y = 0; y < DIGIT; y++)
+      canvas.set(images.data.subarray(i * 784 + y * DIGIT, i * 784 + (y + 1) * DIGIT), (top + y) * CANVAS + left);
     out.pixels.push(canvas);
     out.labels.push(label);
     out.boxes.push({ left, top, right: left + DIGIT, bottom: top + DIGIT });
@@ -50,20 +61,29 @@ function pastedDigits(split: 'train' | 'test', perClass: number, seed: number, s
 function writeIdx(dir: string, split: 'train' | 'test', digits: ReturnType<typeof pastedDigits>): void {
   const bytes = new Uint8Array(digits.pixels.length * CANVAS * CANVAS);
   digits.pixels.forEach((p, i) => bytes.set(p, i * CANVAS * CANVAS));
-  writeFileSync(path.join(dir, `${split}-images.gz`), gzipSync(encodeIdx([digits.pixels.length, CANVAS, CANVAS], bytes)));
-  writeFileSync(path.join(dir, `${split}-labels.gz`), gzipSync(encodeIdx([digits.labels.length], Uint8Array.from(digits.labels))));
+  writeFileSync(
+    path.join(dir, `${split}-images.gz`),
+    gzipSync(encodeIdx([digits.pixels.length, CANVAS, CANVAS], bytes)),
+  );
+  writeFileSync(
+    path.join(dir, `${split}-labels.gz`),
+    gzipSync(encodeIdx([digits.labels.length], Uint8Array.from(digits.labels))),
+  );
 }
 
 /** The share of a map's heat inside a box given in canvas pixels (the map is at the model's input size). */
 function heatInside(map: ClassHeatmap, box: Box): number {
-  const sx = map.width / CANVAS, sy = map.height / CANVAS;
-  let inside = 0, total = 0;
+  const sx = map.width / CANVAS,
+    sy = map.height / CANVAS;
+  let inside = 0,
+    total = 0;
   for (let y = 0; y < map.height; y++) {
     for (let x = 0; x < map.width; x++) {
       const v = map.values[y * map.width + x]!;
       total += v;
       // A map pixel is inside when its centre is.
-      const cx = (x + 0.5) / sx, cy = (y + 0.5) / sy;
+      const cx = (x + 0.5) / sx,
+        cy = (y + 0.5) / sy;
       if (cx >= box.left && cx < box.right && cy >= box.top && cy < box.bottom) inside += v;
     }
   }
@@ -103,15 +123,23 @@ describe('tlpipe explain: Grad-CAM on a run whose answer is known', () => {
     const fresh = pastedDigits('test', 5, 3, 10);
     const { mkdirSync } = await import('node:fs');
     mkdirSync(images);
-    probes = await Promise.all(fresh.pixels.map(async (pixels, i) => {
-      const file = path.join(images, `digit-${i}.png`);
-      await sharp(Buffer.from(pixels), { raw: { width: CANVAS, height: CANVAS, channels: 1 } }).png().toFile(file);
-      return { file, label: fresh.labels[i]!, box: fresh.boxes[i]! };
-    }));
+    probes = await Promise.all(
+      fresh.pixels.map(async (pixels, i) => {
+        const file = path.join(images, `digit-${i}.png`);
+        await sharp(Buffer.from(pixels), { raw: { width: CANVAS, height: CANVAS, channels: 1 } })
+          .png()
+          .toFile(file);
+        return { file, label: fresh.labels[i]!, box: fresh.boxes[i]! };
+      }),
+    );
   });
 
-  it('puts most of the heat of the predicted class inside the digit\'s box', async () => {
-    const result = await explain('canvas', probes.map((p) => p.file), { runsDir: path.join(dir, 'runs') });
+  it("puts most of the heat of the predicted class inside the digit's box", async () => {
+    const result = await explain(
+      'canvas',
+      probes.map((p) => p.file),
+      { runsDir: path.join(dir, 'runs') },
+    );
     assert.ok(result.ok, JSON.stringify(result.diagnostics));
     const { explanations, layer } = result.value;
     assert.equal(layer, 'block_6_expand_relu');
@@ -125,7 +153,9 @@ describe('tlpipe explain: Grad-CAM on a run whose answer is known', () => {
       return `${name} ${((of.reduce((a, b) => a + b, 0) / of.length) * 100).toFixed(0)}%`;
     });
     // The box is 1/9 of the canvas: heat spread evenly would put 11% inside.
-    console.log(`grad-cam: ${correct}/${probes.length} classified right; heat of the predicted class inside the digit's box: median ${(median * 100).toFixed(1)}%; mean by true class: ${byClass.join(', ')}`);
+    console.log(
+      `grad-cam: ${correct}/${probes.length} classified right; heat of the predicted class inside the digit's box: median ${(median * 100).toFixed(1)}%; mean by true class: ${byClass.join(', ')}`,
+    );
     assert.ok(correct >= probes.length * 0.7, `${correct}/${probes.length} classified right`);
     assert.ok(median >= 0.6, `median heat inside the box ${median}`);
     for (const e of explanations) {
@@ -137,7 +167,10 @@ describe('tlpipe explain: Grad-CAM on a run whose answer is known', () => {
 
   it('the CLI writes an overlay PNG per map and prints the top classes; --class adds the asked class', async () => {
     const out = path.join(dir, 'overlays');
-    const r = await tlpipe(['explain', 'canvas', probes[0]!.file, probes[1]!.file, '--class', 'three', '--out', out, '--top', '2'], dir);
+    const r = await tlpipe(
+      ['explain', 'canvas', probes[0]!.file, probes[1]!.file, '--class', 'three', '--out', out, '--top', '2'],
+      dir,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /digit-0\.png: (zero|one|two|three) \d+\.\d%, (zero|one|two|three) \d+\.\d%$/m);
     assert.match(r.stdout, /^ {2}predicted (zero|one|two|three): .*overlays\/digit-0\.\w+\.png$/m);
@@ -161,7 +194,10 @@ describe('tlpipe explain: Grad-CAM on a run whose answer is known', () => {
     const cases = [
       { args: ['--class', 'thre'], err: /the model has no class `thre`.*\n.*did you mean `three`\?/ },
       { args: ['--layer', 'nowhere'], err: /the model has no layer `nowhere`/ },
-      { args: ['--layer', 'head_1_dense'], err: /layer `head_1_dense` has output shape \[,4\], not height × width × channels/ },
+      {
+        args: ['--layer', 'head_1_dense'],
+        err: /layer `head_1_dense` has output shape \[,4\], not height × width × channels/,
+      },
     ];
     for (const c of cases) {
       const r = await tlpipe(['explain', 'canvas', probes[0]!.file, ...c.args, '--out', path.join(dir, 'x')], dir);

@@ -5,7 +5,10 @@ import { before, describe, it } from 'node:test';
 import { epochRows, readJson, tlpipe, workspace, write } from './cli-harness.js';
 
 /** A head stage, then block 4 and 5 fine-tuned: the frozen prefix ends at block_3_project_BN, which block_4_add also reads. */
-const pipeline = (name: string, extra: { backend?: string; augment?: boolean; tuneRate?: number; perClass?: number } = {}): string => `name: ${name}
+const pipeline = (
+  name: string,
+  extra: { backend?: string; augment?: boolean; tuneRate?: number; perClass?: number } = {},
+): string => `name: ${name}
 seed: 5
 backend: ${extra.backend ?? 'wasm'}
 dataset:
@@ -28,7 +31,10 @@ train:
 
 const runOf = (dir: string, runs: string, name: string): string => {
   const folder = path.join(dir, runs, name);
-  return path.join(folder, readdirSync(folder).find((n) => /^\d{4}-/.test(n))!);
+  return path.join(
+    folder,
+    readdirSync(folder).find((n) => /^\d{4}-/.test(n))!,
+  );
 };
 const METRICS = ['loss', 'accuracy', 'val_loss', 'val_accuracy'] as const;
 /** The largest difference between two runs' epoch metrics and test metrics. */
@@ -54,13 +60,25 @@ describe('a fine-tuning stage trains above its frozen prefix', () => {
     const plan = await tlpipe(['plan', 'p.yaml'], dir);
     assert.equal(plan.code, 0, plan.stderr);
     // The line wraps at 100 columns.
-    assert.match(plan.stdout, /^ {4}trains above block_3_project_BN: the frozen prefix's output \(4×4×32\) computed once per example\s+and kept \(0\.2 MiB\)$/m);
-    assert.match(plan.stdout, /^prefix:tune +\w+ +data, base\n {2}the frozen prefix's output \(\d+ base layers up to block_3_project_BN → 4×4×32\)/m);
+    assert.match(
+      plan.stdout,
+      /^ {4}trains above block_3_project_BN: the frozen prefix's output \(4×4×32\) computed once per example\s+and kept \(0\.2 MiB\)$/m,
+    );
+    assert.match(
+      plan.stdout,
+      /^prefix:tune +\w+ +data, base\n {2}the frozen prefix's output \(\d+ base layers up to block_3_project_BN → 4×4×32\)/m,
+    );
     const augmented = await tlpipe(['plan', 'aug.yaml'], dir);
-    assert.match(augmented.stdout, /^ {4}trains above block_3_project_BN: the frozen prefix runs every batch, outside the gradient tape\s+\(augmentation changes the images every epoch\)$/m);
+    assert.match(
+      augmented.stdout,
+      /^ {4}trains above block_3_project_BN: the frozen prefix runs every batch, outside the gradient tape\s+\(augmentation changes the images every epoch\)$/m,
+    );
     write(dir, 'all.yaml', pipeline('all').replace('unfreeze: ["block_4_*", "block_5_*"]', 'unfreeze: ["*"]'));
     const all = await tlpipe(['plan', 'all.yaml'], dir);
-    assert.match(all.stdout, /^ {4}images run through the whole model every step \(the stage trains from the first layer\)$/m);
+    assert.match(
+      all.stdout,
+      /^ {4}images run through the whole model every step \(the stage trains from the first layer\)$/m,
+    );
   });
 
   it('once per example: the same metrics, bit for bit, as the whole model in every step (TLPIPE_FROZEN_PREFIX=0)', async () => {
@@ -80,7 +98,10 @@ describe('a fine-tuning stage trains above its frozen prefix', () => {
     write(dir, 'many.yaml', pipeline('many', { perClass: 30 }));
     const workers = await tlpipe(['run', 'many.yaml', '--runs', 'workers', '--no-cache'], dir, { TLPIPE_WORKERS: '2' });
     assert.equal(workers.code, 0, workers.stderr);
-    assert.match(workers.stderr, /frozen prefix \(to block_3_project_BN\) train: 220 examples in [\d.]+s \([\d.]+\/s, 2 workers\)/);
+    assert.match(
+      workers.stderr,
+      /frozen prefix \(to block_3_project_BN\) train: 220 examples in [\d.]+s \([\d.]+\/s, 2 workers\)/,
+    );
     const alone = await tlpipe(['run', 'many.yaml', '--runs', 'alone', '--no-cache'], dir, { TLPIPE_WORKERS: '1' });
     assert.equal(alone.code, 0, alone.stderr);
     assert.doesNotMatch(alone.stderr, /workers\)/);
@@ -90,14 +111,16 @@ describe('a fine-tuning stage trains above its frozen prefix', () => {
   it('with augmentation: the folded prefix every batch, within 1e-4 of the whole model', async () => {
     const split = await tlpipe(['run', 'aug.yaml', '--runs', 'split', '--no-cache'], dir);
     assert.equal(split.code, 0, split.stderr);
-    const whole = await tlpipe(['run', 'aug.yaml', '--runs', 'whole', '--no-cache'], dir, { TLPIPE_FROZEN_PREFIX: '0' });
+    const whole = await tlpipe(['run', 'aug.yaml', '--runs', 'whole', '--no-cache'], dir, {
+      TLPIPE_FROZEN_PREFIX: '0',
+    });
     assert.equal(whole.code, 0, whole.stderr);
     // Batch norm folded into the convolutions rounds differently in the last bits; nothing else differs.
     const difference = largestDifference(runOf(dir, 'split', 'aug'), runOf(dir, 'whole', 'aug'));
     assert.ok(difference < 1e-4, `largest difference ${difference}`);
   });
 
-  it('a later run that changes only the fine-tuning rate takes the prefix\'s output from the stage cache, and trains as a fresh run does', async () => {
+  it("a later run that changes only the fine-tuning rate takes the prefix's output from the stage cache, and trains as a fresh run does", async () => {
     const first = await tlpipe(['run', 'p.yaml', '--runs', 'cached'], dir);
     assert.equal(first.code, 0, first.stderr);
     write(dir, 'p.yaml', pipeline('p', { tuneRate: 0.004 }));
@@ -107,8 +130,14 @@ describe('a fine-tuning stage trains above its frozen prefix', () => {
     assert.match(second.stderr, /frozen prefix \(to block_3_project_BN\) train: 60 examples from the stage cache/);
     const fresh = await tlpipe(['run', 'p.yaml', '--runs', 'fresh', '--no-cache'], dir);
     assert.equal(fresh.code, 0, fresh.stderr);
-    const cachedRun = readdirSync(path.join(dir, 'cached', 'p')).filter((n) => /^\d{4}-/.test(n)).sort().pop()!;
-    assert.deepEqual(epochRows(path.join(dir, 'cached', 'p', cachedRun)).map(({ reused: _, ...row }) => row), epochRows(runOf(dir, 'fresh', 'p')));
+    const cachedRun = readdirSync(path.join(dir, 'cached', 'p'))
+      .filter((n) => /^\d{4}-/.test(n))
+      .sort()
+      .pop()!;
+    assert.deepEqual(
+      epochRows(path.join(dir, 'cached', 'p', cachedRun)).map(({ reused: _, ...row }) => row),
+      epochRows(runOf(dir, 'fresh', 'p')),
+    );
   });
 
   it('the cpu backend gives the same metrics as wasm within 1e-3', async () => {

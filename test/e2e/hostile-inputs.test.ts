@@ -1,13 +1,29 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { encodeIdx } from '../../src/engine/data/idx-file.js';
-import { hasStackTrace, tlpipeBounded, workspace, write, writeDigitImageFolder, writeMnistSubsetIdx } from './cli-harness.js';
+import {
+  hasStackTrace,
+  tlpipeBounded,
+  workspace,
+  write,
+  writeDigitImageFolder,
+  writeMnistSubsetIdx,
+} from './cli-harness.js';
 
 const HEAD = `head:
   - globalAveragePooling2d: {}
@@ -51,7 +67,12 @@ function blackPng(width: number, height: number): Buffer {
   header[8] = 1; // bit depth
   header[9] = 0; // grayscale
   const rows = Buffer.alloc((1 + Math.ceil(width / 8)) * height);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows, { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows, { level: 9 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** As root, permissions do not stop reads: such cases run the CLI as `nobody`. */
@@ -97,7 +118,8 @@ const cases: HostileCase[] = [
       symlinkSync('.', path.join(dir, 'd', 'zero', 'again'));
       return ['data', write(dir, 'p.yaml', folderPipeline('d'))];
     },
-    code: 0, stdout: /ignored: \d+ \(.*1 a link back to a folder it is inside \(a loop\)/,
+    code: 0,
+    stdout: /ignored: \d+ \(.*1 a link back to a folder it is inside \(a loop\)/,
   },
   {
     name: "a link to the dataset root inside a class folder is an error, not the other classes' images pulled in",
@@ -106,7 +128,8 @@ const cases: HostileCase[] = [
       symlinkSync('..', path.join(dir, 'd', 'seven', 'up'));
       return ['data', write(dir, 'p.yaml', folderPipeline('d'))];
     },
-    code: 1, stderr: /are one file in two classes/,
+    code: 1,
+    stderr: /are one file in two classes/,
   },
   {
     name: 'a class folder that is itself a link is a class',
@@ -116,7 +139,8 @@ const cases: HostileCase[] = [
       symlinkSync(path.join(dir, 'elsewhere'), path.join(dir, 'd', 'one'));
       return ['data', write(dir, 'p.yaml', folderPipeline('d'))];
     },
-    code: 0, stdout: /^one +2 +1 +1$/m,
+    code: 0,
+    stdout: /^one +2 +1 +1$/m,
   },
   {
     name: 'a second link to an image in its own class is read once',
@@ -125,7 +149,8 @@ const cases: HostileCase[] = [
       symlinkSync(files[0]!, path.join(dir, 'd', 'one', 'again.png'));
       return ['data', write(dir, 'p.yaml', folderPipeline('d'))];
     },
-    code: 0, stdout: /ignored: 1 \(1 the same file as .* \(reached through a link\)\)/,
+    code: 0,
+    stdout: /ignored: 1 \(1 the same file as .* \(reached through a link\)\)/,
   },
   {
     name: 'class folders `café` in NFC and in NFD are refused as one name written twice',
@@ -135,7 +160,8 @@ const cases: HostileCase[] = [
       renameSync(path.join(dir, 'd', 'seven'), path.join(dir, 'd', 'cafe\u0301'));
       return ['data', write(dir, 'p.yaml', folderPipeline('d'))];
     },
-    code: 1, stderr: /the same name in different Unicode forms/,
+    code: 1,
+    stderr: /the same name in different Unicode forms/,
   },
   // Special files.
   {
@@ -145,7 +171,8 @@ const cases: HostileCase[] = [
       execFileSync('mkfifo', [path.join(dir, 'd', 'zero', 'pipe.png')]);
       return ['data', write(dir, 'p.yaml', folderPipeline('d'))];
     },
-    code: 0, stdout: /not a regular file \(a pipe, socket or device\)/,
+    code: 0,
+    stdout: /not a regular file \(a pipe, socket or device\)/,
   },
   {
     name: 'a FIFO as the IDX images file is refused at once',
@@ -153,7 +180,8 @@ const cases: HostileCase[] = [
       execFileSync('mkfifo', [path.join(dir, 'images')]);
       return ['data', write(dir, 'p.yaml', idxPipeline('images', 'labels'))];
     },
-    code: 1, stderr: /^p\.yaml:2:42: error: dataset\.train\.images: IDX file .*images is a named pipe \(FIFO\), not a file$/m,
+    code: 1,
+    stderr: /^p\.yaml:2:42: error: dataset\.train\.images: IDX file .*images is a named pipe \(FIFO\), not a file$/m,
   },
   {
     name: '/dev/zero as the IDX labels file is refused, not read for ever',
@@ -161,7 +189,9 @@ const cases: HostileCase[] = [
       const { train } = writeMnistSubsetIdx(dir, 2, 2);
       return ['data', write(dir, 'p.yaml', idxPipeline(train.images, '/dev/zero'))];
     },
-    code: 1, stderr: /IDX file \/dev\/zero is a device, not a file/, maxMiB: 600,
+    code: 1,
+    stderr: /IDX file \/dev\/zero is a device, not a file/,
+    maxMiB: 600,
   },
   {
     name: 'a FIFO as the CSV file is refused at once',
@@ -169,15 +199,21 @@ const cases: HostileCase[] = [
       execFileSync('mkfifo', [path.join(dir, 'labels.csv')]);
       return ['data', write(dir, 'p.yaml', `dataset: { format: csv, file: labels.csv, test: 0.2 }\n${HEAD}`)];
     },
-    code: 1, stderr: /CSV file .*labels\.csv is a named pipe \(FIFO\), not a file/,
+    code: 1,
+    stderr: /CSV file .*labels\.csv is a named pipe \(FIFO\), not a file/,
   },
   {
     name: 'a CSV whose one field is 100 MB: refused at its line as the parser reaches the bound, in bounded memory',
     setup: (dir) => {
-      writeFileSync(path.join(dir, 'labels.csv'), `image,label\na.png,cat\nb.png,${'x'.repeat(100_000_000)}\nc.png,dog\n`);
+      writeFileSync(
+        path.join(dir, 'labels.csv'),
+        `image,label\na.png,cat\nb.png,${'x'.repeat(100_000_000)}\nc.png,dog\n`,
+      );
       return ['data', write(dir, 'p.yaml', `dataset: { format: csv, file: labels.csv, test: 0.2 }\n${HEAD}`)];
     },
-    code: 1, stderr: /labels\.csv:3: a field longer than 1048576 characters/, maxMiB: 600,
+    code: 1,
+    stderr: /labels\.csv:3: a field longer than 1048576 characters/,
+    maxMiB: 600,
   },
   {
     name: 'a CSV record of 200 000 fields is refused at its line',
@@ -185,23 +221,42 @@ const cases: HostileCase[] = [
       writeFileSync(path.join(dir, 'labels.csv'), `image,label\n${'1,'.repeat(200_000)}1\n`);
       return ['data', write(dir, 'p.yaml', `dataset: { format: csv, file: labels.csv, test: 0.2 }\n${HEAD}`)];
     },
-    code: 1, stderr: /labels\.csv:2: a record of more than 100000 fields/, maxMiB: 600,
+    code: 1,
+    stderr: /labels\.csv:2: a record of more than 100000 fields/,
+    maxMiB: 600,
   },
   {
     name: 'a base model.json that is a device, through a link',
     setup: (dir) => {
       symlinkSync('/dev/zero', path.join(dir, 'model.json'));
-      return ['plan', write(dir, 'p.yaml', `dataset: { format: mnist, limit: { perClass: 2 } }\nbase: { model: ./model.json, cut: x }\n${HEAD}`)];
+      return [
+        'plan',
+        write(
+          dir,
+          'p.yaml',
+          `dataset: { format: mnist, limit: { perClass: 2 } }\nbase: { model: ./model.json, cut: x }\n${HEAD}`,
+        ),
+      ];
     },
-    code: 1, stderr: /model file .*model\.json is a device, not a file/, maxMiB: 600,
+    code: 1,
+    stderr: /model file .*model\.json is a device, not a file/,
+    maxMiB: 600,
   },
   {
     name: 'a base model.json that is a link to itself',
     setup: (dir) => {
       symlinkSync('loop.json', path.join(dir, 'loop.json'));
-      return ['plan', write(dir, 'p.yaml', `dataset: { format: mnist, limit: { perClass: 2 } }\nbase: { model: ./loop.json, cut: x }\n${HEAD}`)];
+      return [
+        'plan',
+        write(
+          dir,
+          'p.yaml',
+          `dataset: { format: mnist, limit: { perClass: 2 } }\nbase: { model: ./loop.json, cut: x }\n${HEAD}`,
+        ),
+      ];
     },
-    code: 1, stderr: /model file .*loop\.json: a symbolic link that loops/,
+    code: 1,
+    stderr: /model file .*loop\.json: a symbolic link that loops/,
   },
   {
     name: 'a folder where the IDX images file should be',
@@ -209,17 +264,20 @@ const cases: HostileCase[] = [
       mkdirSync(path.join(dir, 'images'));
       return ['data', write(dir, 'p.yaml', idxPipeline('images', 'labels'))];
     },
-    code: 1, stderr: /IDX file .*images is a folder, not a file/,
+    code: 1,
+    stderr: /IDX file .*images is a folder, not a file/,
   },
   // Decompression and decoding bombs.
   {
-    name: 'a gzip bomb: 100 MB of zeros behind a 1000×28×28 header stops at the header\'s size',
+    name: "a gzip bomb: 100 MB of zeros behind a 1000×28×28 header stops at the header's size",
     setup: (dir) => {
       const header = encodeIdx([1000, 28, 28], new Uint8Array(0)).subarray(0, 16);
       writeFileSync(path.join(dir, 'images.gz'), gzipSync(Buffer.concat([header, Buffer.alloc(100_000_000)])));
       return ['data', write(dir, 'p.yaml', idxPipeline('images.gz', 'labels.gz'))];
     },
-    code: 1, stderr: /it decompresses to more than the 784016 bytes its header declares/, maxMiB: 600,
+    code: 1,
+    stderr: /it decompresses to more than the 784016 bytes its header declares/,
+    maxMiB: 600,
   },
   {
     name: 'a gzipped IDX whose header declares 10¹¹ bytes is refused after its header',
@@ -228,7 +286,9 @@ const cases: HostileCase[] = [
       writeFileSync(path.join(dir, 'images.gz'), gzipSync(Buffer.concat([header, Buffer.alloc(10_000_000)])));
       return ['data', write(dir, 'p.yaml', idxPipeline('images.gz', 'labels.gz'))];
     },
-    code: 1, stderr: /the header declares 100000×1000×1000 = 100000000016 bytes, more than the 4096 MiB tlpipe reads/, maxMiB: 600,
+    code: 1,
+    stderr: /the header declares 100000×1000×1000 = 100000000016 bytes, more than the 4096 MiB tlpipe reads/,
+    maxMiB: 600,
   },
   {
     name: 'IDX images of 0×0 pixels are refused',
@@ -237,7 +297,8 @@ const cases: HostileCase[] = [
       writeFileSync(path.join(dir, 'labels'), encodeIdx([10], new Uint8Array(10)));
       return ['data', write(dir, 'p.yaml', idxPipeline('images', 'labels'))];
     },
-    code: 1, stderr: /the header declares 10×0×0: examples of no pixels/,
+    code: 1,
+    stderr: /the header declares 10×0×0: examples of no pixels/,
   },
   {
     name: 'a small PNG that declares 100 megapixels is refused before it is decoded',
@@ -246,34 +307,65 @@ const cases: HostileCase[] = [
       writeFileSync(path.join(dir, 'd', 'zero', 'huge.png'), blackPng(10000, 10000));
       return ['data', write(dir, 'p.yaml', folderPipeline('d'))];
     },
-    code: 1, stderr: /huge\.png: the image has more than 40000000 pixels \(TLPIPE_MAX_IMAGE_PIXELS\)/, maxMiB: 700,
+    code: 1,
+    stderr: /huge\.png: the image has more than 40000000 pixels \(TLPIPE_MAX_IMAGE_PIXELS\)/,
+    maxMiB: 700,
   },
   // What messages show.
   {
     name: 'a base model that is a text file: the message says what it is, never what it holds',
     setup: (dir) => {
       write(dir, 'passwd.json', 'root:x:0:0:SECRET-HASH-0123:/root:/bin/bash\n');
-      return ['plan', write(dir, 'p.yaml', `dataset: { format: mnist, limit: { perClass: 2 } }\nbase: { model: ./passwd.json, cut: x }\n${HEAD}`)];
+      return [
+        'plan',
+        write(
+          dir,
+          'p.yaml',
+          `dataset: { format: mnist, limit: { perClass: 2 } }\nbase: { model: ./passwd.json, cut: x }\n${HEAD}`,
+        ),
+      ];
     },
-    code: 1, stderr: /passwd\.json is not a model\.json: it holds text that is not JSON \(\d+ bytes\)/, never: 'SECRET-HASH',
+    code: 1,
+    stderr: /passwd\.json is not a model\.json: it holds text that is not JSON \(\d+ bytes\)/,
+    never: 'SECRET-HASH',
   },
   {
     name: 'a 300 KB line is echoed cut to a sane width',
-    setup: (dir) => ['validate', write(dir, 'p.yaml', `dataset: { format: mnist }\nname: ${'x'.repeat(300_000)}\n${HEAD}`)],
-    code: 1, stderr: /name: must|is not a valid value/,
+    setup: (dir) => [
+      'validate',
+      write(dir, 'p.yaml', `dataset: { format: mnist }\nname: ${'x'.repeat(300_000)}\n${HEAD}`),
+    ],
+    code: 1,
+    stderr: /name: must|is not a valid value/,
   },
   // Downloads from a real HTTP server on 127.0.0.1.
   {
     name: 'a server that accepts and never answers: a bounded wait, a retry, a clear message',
-    setup: (dir) => ['plan', write(dir, 'p.yaml', `dataset: { format: mnist, limit: { perClass: 2 } }\nbase: { model: "http://127.0.0.1:${port}/hang/model.json", allowHttp: true, cut: x }\n${HEAD}`)],
+    setup: (dir) => [
+      'plan',
+      write(
+        dir,
+        'p.yaml',
+        `dataset: { format: mnist, limit: { perClass: 2 } }\nbase: { model: "http://127.0.0.1:${port}/hang/model.json", allowHttp: true, cut: x }\n${HEAD}`,
+      ),
+    ],
     env: { TLPIPE_DOWNLOAD_IDLE_S: '1', TLPIPE_DOWNLOAD_RETRIES: '1' },
-    code: 1, stderr: /cannot download http:\/\/127\.0\.0\.1:\d+\/hang\/model\.json: no answer for 1 s \(tried 2 times\)/,
+    code: 1,
+    stderr: /cannot download http:\/\/127\.0\.0\.1:\d+\/hang\/model\.json: no answer for 1 s \(tried 2 times\)/,
   },
   {
     name: 'a server that trickles a byte at a time is cut off at the total timeout',
-    setup: (dir) => ['plan', write(dir, 'p.yaml', `dataset: { format: mnist, limit: { perClass: 2 } }\nbase: { model: "http://127.0.0.1:${port}/trickle/model.json", allowHttp: true, cut: x }\n${HEAD}`)],
+    setup: (dir) => [
+      'plan',
+      write(
+        dir,
+        'p.yaml',
+        `dataset: { format: mnist, limit: { perClass: 2 } }\nbase: { model: "http://127.0.0.1:${port}/trickle/model.json", allowHttp: true, cut: x }\n${HEAD}`,
+      ),
+    ],
     env: { TLPIPE_DOWNLOAD_IDLE_S: '1', TLPIPE_DOWNLOAD_TIMEOUT_S: '2', TLPIPE_DOWNLOAD_RETRIES: '0' },
-    code: 1, stderr: /download of http:\/\/127\.0\.0\.1:\d+\/trickle\/model\.json broke off: not complete after 2 s/,
+    code: 1,
+    stderr: /download of http:\/\/127\.0\.0\.1:\d+\/trickle\/model\.json broke off: not complete after 2 s/,
   },
   // File-system errors.
   {
@@ -286,60 +378,114 @@ const cases: HostileCase[] = [
       return ['data', write(dir, 'p.yaml', folderPipeline('d'))];
     },
     ...(AS_ROOT ? { uid: NOBODY } : {}),
-    code: 1, stderr: /cannot read folder .*private: permission denied/,
+    code: 1,
+    stderr: /cannot read folder .*private: permission denied/,
   },
   {
     name: 'a runs folder that cannot be written fails with the path, no stack trace',
     setup: (dir) => {
       mkdirSync(path.join(dir, 'runs'));
       chmodSync(path.join(dir, 'runs'), 0o555);
-      return ['run', write(dir, 'p.yaml', `backend: wasm\ndataset: { format: mnist, limit: { perClass: 2, testPerClass: 1 }, image: { size: [32, 32] } }\nbase: { cut: block_2_add }\n${HEAD}`)];
+      return [
+        'run',
+        write(
+          dir,
+          'p.yaml',
+          `backend: wasm\ndataset: { format: mnist, limit: { perClass: 2, testPerClass: 1 }, image: { size: [32, 32] } }\nbase: { cut: block_2_add }\n${HEAD}`,
+        ),
+      ];
     },
     ...(AS_ROOT ? { uid: NOBODY } : {}),
-    code: 1, stderr: /^runs: error: permission denied \(runs\/p\/\.ids\)|permission denied \(runs\/p/m,
+    code: 1,
+    stderr: /^runs: error: permission denied \(runs\/p\/\.ids\)|permission denied \(runs\/p/m,
   },
   // Node's recursive mkdir never returns under /proc: every folder tlpipe makes is made one level at a time.
   {
     name: 'a runs folder where the file system takes no new folders (/proc): an error at once, not a hang',
-    setup: (dir) => ['run', write(dir, 'p.yaml', `backend: wasm\ndataset: { format: mnist, limit: { perClass: 2, testPerClass: 1 }, image: { size: [32, 32] } }\nbase: { cut: block_2_add }\n${HEAD}`), '--runs', '/proc/tlpipe-runs'],
-    code: 1, stderr: /error: the file system there does not allow it \(no new folders on \/proc, say\) \(\/proc\/tlpipe-runs\)\n {2}hint: check the path/,
+    setup: (dir) => [
+      'run',
+      write(
+        dir,
+        'p.yaml',
+        `backend: wasm\ndataset: { format: mnist, limit: { perClass: 2, testPerClass: 1 }, image: { size: [32, 32] } }\nbase: { cut: block_2_add }\n${HEAD}`,
+      ),
+      '--runs',
+      '/proc/tlpipe-runs',
+    ],
+    code: 1,
+    stderr:
+      /error: the file system there does not allow it \(no new folders on \/proc, say\) \(\/proc\/tlpipe-runs\)\n {2}hint: check the path/,
   },
   // init: what is already in the project folder.
-  ...([
-    ['a folder', (file: string) => mkdirSync(file), /is a folder, not a file/],
-    ['a FIFO', (file: string) => execFileSync('mkfifo', [file]), /is a named pipe \(FIFO\), not a file/],
-    ['a link to /dev/zero', (file: string) => symlinkSync('/dev/zero', file), /is a link that leads outside .* \(to \/dev\/zero\)/],
-    ['a link to a file outside the project', (file: string) => symlinkSync(write(path.dirname(path.dirname(file)), 'elsewhere', 'x\n'), file), /is a link that leads outside .* \(to .*elsewhere\)/],
-    ['a link to nothing', (file: string) => symlinkSync('missing-target', file), /is a symbolic link to a file that does not exist/],
-    ['a 3 MB file', (file: string) => writeFileSync(file, '#'.repeat(3_000_000)), /is 3000000 bytes, more than the 1048576 tlpipe reads of it/],
-  ] as const).map(([what, make, stderr]): HostileCase => ({
+  ...(
+    [
+      ['a folder', (file: string) => mkdirSync(file), /is a folder, not a file/],
+      ['a FIFO', (file: string) => execFileSync('mkfifo', [file]), /is a named pipe \(FIFO\), not a file/],
+      [
+        'a link to /dev/zero',
+        (file: string) => symlinkSync('/dev/zero', file),
+        /is a link that leads outside .* \(to \/dev\/zero\)/,
+      ],
+      [
+        'a link to a file outside the project',
+        (file: string) => symlinkSync(write(path.dirname(path.dirname(file)), 'elsewhere', 'x\n'), file),
+        /is a link that leads outside .* \(to .*elsewhere\)/,
+      ],
+      [
+        'a link to nothing',
+        (file: string) => symlinkSync('missing-target', file),
+        /is a symbolic link to a file that does not exist/,
+      ],
+      [
+        'a 3 MB file',
+        (file: string) => writeFileSync(file, '#'.repeat(3_000_000)),
+        /is 3000000 bytes, more than the 1048576 tlpipe reads of it/,
+      ],
+    ] as const
+  ).map(([what, make, stderr]): HostileCase => ({
     name: `init where .gitignore is ${what}: refused, naming it, nothing written`,
     setup: (dir) => {
       mkdirSync(path.join(dir, 'proj'));
       make(path.join(dir, 'proj', '.gitignore'));
       return ['init', 'proj'];
     },
-    code: 1, stderr: new RegExp(`^proj/\\.gitignore: error: ${stderr.source}\\n  hint: `, 'm'), maxMiB: 600,
-    check: (dir) => assert.equal(existsSync(path.join(dir, 'proj', 'pipeline.yaml')), false, 'init wrote pipeline.yaml though it failed'),
+    code: 1,
+    stderr: new RegExp(`^proj/\\.gitignore: error: ${stderr.source}\\n  hint: `, 'm'),
+    maxMiB: 600,
+    check: (dir) =>
+      assert.equal(
+        existsSync(path.join(dir, 'proj', 'pipeline.yaml')),
+        false,
+        'init wrote pipeline.yaml though it failed',
+      ),
   })),
-  ...([
-    ['a FIFO', (file: string) => execFileSync('mkfifo', [file]), 'a named pipe \\(FIFO\\)'],
-    ['a folder', (file: string) => mkdirSync(file), 'a folder'],
-    ['a link to nothing', (file: string) => symlinkSync('missing-target', file), 'a symbolic link'],
-  ] as const).map(([what, make, kind]): HostileCase => ({
+  ...(
+    [
+      ['a FIFO', (file: string) => execFileSync('mkfifo', [file]), 'a named pipe \\(FIFO\\)'],
+      ['a folder', (file: string) => mkdirSync(file), 'a folder'],
+      ['a link to nothing', (file: string) => symlinkSync('missing-target', file), 'a symbolic link'],
+    ] as const
+  ).map(([what, make, kind]): HostileCase => ({
     name: `init where pipeline.yaml is ${what}: refused, never opened or written through`,
     setup: (dir) => {
       mkdirSync(path.join(dir, 'proj'));
       make(path.join(dir, 'proj', 'pipeline.yaml'));
       return ['init', 'proj'];
     },
-    code: 1, stderr: new RegExp(`^proj/pipeline\\.yaml: error: already exists as ${kind}$`, 'm'),
-    check: (dir) => assert.deepEqual([existsSync(path.join(dir, 'proj', '.gitignore')), existsSync(path.join(dir, 'proj', 'missing-target'))], [false, false]),
+    code: 1,
+    stderr: new RegExp(`^proj/pipeline\\.yaml: error: already exists as ${kind}$`, 'm'),
+    check: (dir) =>
+      assert.deepEqual(
+        [existsSync(path.join(dir, 'proj', '.gitignore')), existsSync(path.join(dir, 'proj', 'missing-target'))],
+        [false, false],
+      ),
   })),
   {
     name: 'a project folder for init under /proc: an error at once, not a hang',
     setup: () => ['init', '/proc/tlpipe-project/sub'],
-    code: 1, stderr: /^\/proc\/tlpipe-project\/sub: error: the file system there does not allow it \(no new folders on \/proc, say\) \(\/proc\/tlpipe-project\)/m,
+    code: 1,
+    stderr:
+      /^\/proc\/tlpipe-project\/sub: error: the file system there does not allow it \(no new folders on \/proc, say\) \(\/proc\/tlpipe-project\)/m,
   },
   {
     name: 'a read-only file system under the runs folder (a real ro mount)',
@@ -348,9 +494,19 @@ const cases: HostileCase[] = [
       mkdirSync(path.join(dir, 'ro'));
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', path.join(dir, 'ro')]);
       mounted.push(path.join(dir, 'ro'));
-      return ['run', write(dir, 'p.yaml', `backend: wasm\ndataset: { format: mnist, limit: { perClass: 2, testPerClass: 1 }, image: { size: [32, 32] } }\nbase: { cut: block_2_add }\n${HEAD}`), '--runs', 'ro'];
+      return [
+        'run',
+        write(
+          dir,
+          'p.yaml',
+          `backend: wasm\ndataset: { format: mnist, limit: { perClass: 2, testPerClass: 1 }, image: { size: [32, 32] } }\nbase: { cut: block_2_add }\n${HEAD}`,
+        ),
+        '--runs',
+        'ro',
+      ];
     },
-    code: 1, stderr: /the file system is read-only writing ro\//,
+    code: 1,
+    stderr: /the file system is read-only writing ro\//,
   },
 ];
 
@@ -367,46 +523,59 @@ function mountable(): boolean {
   }
 }
 
-describe('hostile files, folders, links, archives and servers: a clear message within bounds, never a hang or a stack trace', { concurrency: 2 }, () => {
-  before(async () => {
-    // /hang accepts and never answers; /trickle sends its headers, then a byte every 300 ms.
-    server = createServer((request, response) => {
-      if (request.url?.startsWith('/trickle')) {
-        response.writeHead(200, { 'content-type': 'application/json' });
-        const timer = setInterval(() => response.write(' '), 300);
-        response.on('close', () => clearInterval(timer));
-      }
+describe(
+  'hostile files, folders, links, archives and servers: a clear message within bounds, never a hang or a stack trace',
+  { concurrency: 2 },
+  () => {
+    before(async () => {
+      // /hang accepts and never answers; /trickle sends its headers, then a byte every 300 ms.
+      server = createServer((request, response) => {
+        if (request.url?.startsWith('/trickle')) {
+          response.writeHead(200, { 'content-type': 'application/json' });
+          const timer = setInterval(() => response.write(' '), 300);
+          response.on('close', () => clearInterval(timer));
+        }
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      port = (server.address() as AddressInfo).port;
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
-  });
-  after(() => {
-    server.closeAllConnections();
-    server.close();
-    for (const dir of mounted) execFileSync('umount', [dir]);
-  });
+    after(() => {
+      server.closeAllConnections();
+      server.close();
+      for (const dir of mounted) execFileSync('umount', [dir]);
+    });
 
-  for (const c of cases) {
-    it(c.name, async (t) => {
-      const reason = c.skip?.();
-      if (reason) return t.skip(reason);
-      const dir = workspace('hostile');
-      if (c.uid !== undefined) {
-        // The user the CLI runs as must be able to work in the folder it is given.
-        chmodSync(dir, 0o777);
-      }
-      const args = await c.setup(dir);
-      if (c.uid !== undefined) for (const entry of readdirSync(dir)) if (entry.endsWith('.yaml')) chownSync(path.join(dir, entry), c.uid, c.uid);
-      const r = await tlpipeBounded(args, dir, { timeoutMs: HANG_BOUND_MS, ...(c.env ? { env: c.env } : {}), ...(c.uid !== undefined ? { uid: c.uid } : {}) });
-      assert.equal(r.timedOut, false, `still running after ${HANG_BOUND_MS} ms:\n${r.stderr}`);
-      assert.equal(r.code, c.code, r.stderr);
-      if (c.stderr) assert.match(r.stderr, c.stderr);
-      if (c.stdout) assert.match(r.stdout, c.stdout);
-      if (c.never) assert.equal(`${r.stdout}${r.stderr}`.includes(c.never), false, 'printed what the file holds');
-      c.check?.(dir);
-      if (c.maxMiB) assert.ok(r.peakMiB < c.maxMiB, `peak memory ${r.peakMiB.toFixed(0)} MiB`);
-      assert.equal(hasStackTrace(r.stderr), false, r.stderr);
-      assert.ok(r.stderr.split('\n').every((line) => line.length < 300), 'a printed line is longer than 300 characters');
-    });
-  }
-});
+    for (const c of cases) {
+      it(c.name, async (t) => {
+        const reason = c.skip?.();
+        if (reason) return t.skip(reason);
+        const dir = workspace('hostile');
+        if (c.uid !== undefined) {
+          // The user the CLI runs as must be able to work in the folder it is given.
+          chmodSync(dir, 0o777);
+        }
+        const args = await c.setup(dir);
+        if (c.uid !== undefined)
+          for (const entry of readdirSync(dir))
+            if (entry.endsWith('.yaml')) chownSync(path.join(dir, entry), c.uid, c.uid);
+        const r = await tlpipeBounded(args, dir, {
+          timeoutMs: HANG_BOUND_MS,
+          ...(c.env ? { env: c.env } : {}),
+          ...(c.uid !== undefined ? { uid: c.uid } : {}),
+        });
+        assert.equal(r.timedOut, false, `still running after ${HANG_BOUND_MS} ms:\n${r.stderr}`);
+        assert.equal(r.code, c.code, r.stderr);
+        if (c.stderr) assert.match(r.stderr, c.stderr);
+        if (c.stdout) assert.match(r.stdout, c.stdout);
+        if (c.never) assert.equal(`${r.stdout}${r.stderr}`.includes(c.never), false, 'printed what the file holds');
+        c.check?.(dir);
+        if (c.maxMiB) assert.ok(r.peakMiB < c.maxMiB, `peak memory ${r.peakMiB.toFixed(0)} MiB`);
+        assert.equal(hasStackTrace(r.stderr), false, r.stderr);
+        assert.ok(
+          r.stderr.split('\n').every((line) => line.length < 300),
+          'a printed line is longer than 300 characters',
+        );
+      });
+    }
+  },
+);

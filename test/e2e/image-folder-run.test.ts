@@ -19,7 +19,6 @@ train:
     - { epochs: 2, batchSize: 8 }
 `;
 
-
 describe('tlpipe run and tlpipe data on an image folder of real digits', () => {
   const dir = workspace('folder-run');
   let files: string[] = [];
@@ -36,10 +35,20 @@ describe('tlpipe run and tlpipe data on an image folder of real digits', () => {
     const report = JSON.parse(r.stdout);
     assert.deepEqual(report.classNames, ['one', 'seven', 'zero']);
     assert.deepEqual(report.counts.test, [2, 2, 2]);
-    assert.equal(report.counts.train.reduce((a: number, b: number) => a + b, 0) + report.counts.validation.reduce((a: number, b: number) => a + b, 0), 17);
+    assert.equal(
+      report.counts.train.reduce((a: number, b: number) => a + b, 0) +
+        report.counts.validation.reduce((a: number, b: number) => a + b, 0),
+      17,
+    );
     assert.deepEqual(report.sourceSize.width, { min: 28, median: 28, max: 28 });
-    assert.deepEqual(report.skipped.map((s: { file: string }) => s.file), [files[2]]);
-    assert.deepEqual(report.ignored.map((s: { reason: string }) => s.reason), ['not an image']);
+    assert.deepEqual(
+      report.skipped.map((s: { file: string }) => s.file),
+      [files[2]],
+    );
+    assert.deepEqual(
+      report.ignored.map((s: { reason: string }) => s.reason),
+      ['not an image'],
+    );
     const table = await tlpipe(['data', 'digits.yaml'], dir);
     assert.match(table.stdout, /^zero +\d+ +\d+ +2$/m);
     assert.match(table.stdout, /skipped \(cannot be decoded\): 1/);
@@ -50,26 +59,49 @@ describe('tlpipe run and tlpipe data on an image folder of real digits', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(hasStackTrace(r.stderr), false);
     const runs = path.join(dir, 'runs', 'digits');
-    const runDir = path.join(runs, readdirSync(runs).find((n) => n.startsWith('0001-'))!);
+    const runDir = path.join(
+      runs,
+      readdirSync(runs).find((n) => n.startsWith('0001-'))!,
+    );
     const summary = readJson(path.join(runDir, 'summary.json'));
     // Named from the pipeline's folder: summary.json holds no path of this machine.
-    assert.deepEqual(summary.data.skipped.map((s: { file: string }) => s.file), [path.relative(dir, files[2]!)]);
+    assert.deepEqual(
+      summary.data.skipped.map((s: { file: string }) => s.file),
+      [path.relative(dir, files[2]!)],
+    );
     assert.equal(summary.data.ignored, 1);
     assert.deepEqual(summary.data.counts, { train: 14, validation: 3, test: 6 });
     assert.deepEqual(readJson(path.join(runDir, 'model/labels.json')), ['one', 'seven', 'zero']);
     assert.equal(readJson(path.join(runDir, 'model/preprocessing.json')).fit, 'contain');
-    assert.match(readFileSync(path.join(runDir, 'log.txt'), 'utf8'), new RegExp(`warning: skipped ${files[2]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.match(
+      readFileSync(path.join(runDir, 'log.txt'), 'utf8'),
+      new RegExp(`warning: skipped ${files[2]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+    );
     const probe = readJson(path.join(runDir, 'model/probe.json'));
-    assert.ok(probe.examples.every((f: string) => f.startsWith(path.join(dir, 'digits'))), 'probe names its image files');
+    assert.ok(
+      probe.examples.every((f: string) => f.startsWith(path.join(dir, 'digits'))),
+      'probe names its image files',
+    );
   });
 
   it('predict prepares images exactly as training did: it reproduces the exported probe outputs', async () => {
-    const runDir = path.join(dir, 'runs', 'digits', readdirSync(path.join(dir, 'runs', 'digits')).find((n) => n.startsWith('0001-'))!);
+    const runDir = path.join(
+      dir,
+      'runs',
+      'digits',
+      readdirSync(path.join(dir, 'runs', 'digits')).find((n) => n.startsWith('0001-'))!,
+    );
     const probe = readJson(path.join(runDir, 'model/probe.json'));
     const r = await tlpipe(['predict', runDir, ...probe.examples, '--top', '3', '--json'], dir);
     assert.equal(r.code, 0, r.stderr);
-    const predictions = r.stdout.trim().split('\n').map((line) => JSON.parse(line));
-    assert.deepEqual(predictions.map((p: { file: string }) => p.file), probe.examples);
+    const predictions = r.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.deepEqual(
+      predictions.map((p: { file: string }) => p.file),
+      probe.examples,
+    );
     const labels: string[] = readJson(path.join(runDir, 'model/labels.json'));
     predictions.forEach((p: { top: { label: string; probability: number }[] }, i: number) => {
       const byLabel = labels.map((label) => p.top.find((t) => t.label === label)!.probability);
@@ -84,11 +116,22 @@ describe('tlpipe run and tlpipe data on an image folder of real digits', () => {
     assert.equal(mixed.code, 1);
     assert.match(mixed.stderr, /^nowhere.png: error: not found$/m);
     assert.match(mixed.stderr, /^broken.png: error: .*unsupported image format/m);
-    assert.deepEqual(mixed.stdout.trim().split('\n').map((l) => l.split(':')[0]), [good]);
+    assert.deepEqual(
+      mixed.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(':')[0]),
+      [good],
+    );
   });
 
   it('evaluate --data scores the model on a folder of labelled images and rejects unknown classes', async () => {
-    const runDir = path.join(dir, 'runs', 'digits', readdirSync(path.join(dir, 'runs', 'digits')).find((n) => n.startsWith('0001-'))!);
+    const runDir = path.join(
+      dir,
+      'runs',
+      'digits',
+      readdirSync(path.join(dir, 'runs', 'digits')).find((n) => n.startsWith('0001-'))!,
+    );
     // The good files of two classes, in their class folders.
     const good = files.filter((f, i) => i !== 2 && !f.includes(`${path.sep}zero${path.sep}`));
     for (const f of good) {
@@ -101,27 +144,55 @@ describe('tlpipe run and tlpipe data on an image folder of real digits', () => {
     const metrics = JSON.parse(r.stdout);
     assert.equal(metrics.on, `${path.join(dir, 'held')} (${good.length} images)`);
     assert.deepEqual(metrics.confusionMatrix[2], [0, 0, 0], 'no zeros among the images');
-    assert.equal(metrics.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0), metrics.examples);
-    assert.ok(metrics.worst.every((w: { example: string }) => /^(one|seven)\//.test(w.example)), JSON.stringify(metrics.worst[0]));
+    assert.equal(
+      metrics.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0),
+      metrics.examples,
+    );
+    assert.ok(
+      metrics.worst.every((w: { example: string }) => /^(one|seven)\//.test(w.example)),
+      JSON.stringify(metrics.worst[0]),
+    );
     mkdirSync(path.join(dir, 'other', 'eight'), { recursive: true });
     copyFileSync(files[0]!, path.join(dir, 'other', 'eight', path.basename(files[0]!)));
     const unknown = await tlpipe(['evaluate', runDir, '--data', path.join(dir, 'other')], dir);
     assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /class folder `eight` in .* is not one of the model's classes\n {2}hint: the model knows: one, seven, zero/);
+    assert.match(
+      unknown.stderr,
+      /class folder `eight` in .* is not one of the model's classes\n {2}hint: the model knows: one, seven, zero/,
+    );
   });
 
   it('a second run with the same seed makes the same split and the same plan', async () => {
-    const first = readJson(path.join(dir, 'runs', 'digits', readdirSync(path.join(dir, 'runs', 'digits')).find((n) => n.startsWith('0001-'))!, 'model/probe.json'));
+    const first = readJson(
+      path.join(
+        dir,
+        'runs',
+        'digits',
+        readdirSync(path.join(dir, 'runs', 'digits')).find((n) => n.startsWith('0001-'))!,
+        'model/probe.json',
+      ),
+    );
     const r = await tlpipe(['run', 'digits.yaml', '--quiet', '--no-cache'], dir);
     assert.equal(r.code, 0, r.stderr);
-    const runs = readdirSync(path.join(dir, 'runs', 'digits')).filter((n) => !n.startsWith('.')).sort();
+    const runs = readdirSync(path.join(dir, 'runs', 'digits'))
+      .filter((n) => !n.startsWith('.'))
+      .sort();
     assert.equal(runs[0]!.slice(5), runs[1]!.slice(5), 'same plan fingerprint');
     const second = readJson(path.join(dir, 'runs', 'digits', runs[1]!, 'model/probe.json'));
     assert.deepEqual(second.examples, first.examples);
   });
 
   it('with augmentation and balanced class weights, the base runs per batch and the run completes', async () => {
-    write(dir, 'augmented.yaml', PIPELINE.replace('name: digits', 'name: augmented').replace('  onBadFile: skip\n', '  onBadFile: skip\n  augment: { flipHorizontal: true, rotate: 15, zoom: 0.1, brightness: 0.1 }\n').replace('  stages:', '  classWeights: balanced\n  stages:'));
+    write(
+      dir,
+      'augmented.yaml',
+      PIPELINE.replace('name: digits', 'name: augmented')
+        .replace(
+          '  onBadFile: skip\n',
+          '  onBadFile: skip\n  augment: { flipHorizontal: true, rotate: 15, zoom: 0.1, brightness: 0.1 }\n',
+        )
+        .replace('  stages:', '  classWeights: balanced\n  stages:'),
+    );
     const plan = await tlpipe(['plan', 'augmented.yaml'], dir);
     assert.equal(plan.code, 0, plan.stderr);
     assert.match(plan.stdout, /features: the base runs on every batch, so features cannot be cached: augmentation/);
@@ -134,16 +205,34 @@ describe('tlpipe run and tlpipe data on an image folder of real digits', () => {
   });
 
   it('a CSV of image paths and labels runs end to end', async () => {
-    const rows = files.map((f) => `"${path.relative(dir, f)}",${path.relative(path.join(dir, 'digits'), f).split(path.sep)[0]}`);
+    const rows = files.map(
+      (f) => `"${path.relative(dir, f)}",${path.relative(path.join(dir, 'digits'), f).split(path.sep)[0]}`,
+    );
     write(dir, 'labels.csv', ['file,digit', ...rows].join('\n') + '\n');
-    write(dir, 'csv.yaml', PIPELINE.replace('name: digits', 'name: fromcsv').replace('format: imageFolder\n  dir: digits', 'format: csv\n  file: labels.csv\n  labelColumn: digit\n  imageColumn: file'));
+    write(
+      dir,
+      'csv.yaml',
+      PIPELINE.replace('name: digits', 'name: fromcsv').replace(
+        'format: imageFolder\n  dir: digits',
+        'format: csv\n  file: labels.csv\n  labelColumn: digit\n  imageColumn: file',
+      ),
+    );
     const r = await tlpipe(['run', 'csv.yaml'], dir);
     assert.equal(r.code, 0, r.stderr);
     const runs = path.join(dir, 'runs', 'fromcsv');
-    const summary = readJson(path.join(runs, readdirSync(runs).find((n) => n.startsWith('0001-'))!, 'summary.json'));
+    const summary = readJson(
+      path.join(
+        runs,
+        readdirSync(runs).find((n) => n.startsWith('0001-'))!,
+        'summary.json',
+      ),
+    );
     assert.deepEqual(summary.classes, ['one', 'seven', 'zero']);
     // Named from the pipeline's folder: summary.json holds no path of this machine.
-    assert.deepEqual(summary.data.skipped.map((s: { file: string }) => s.file), [path.relative(dir, files[2]!)]);
+    assert.deepEqual(
+      summary.data.skipped.map((s: { file: string }) => s.file),
+      [path.relative(dir, files[2]!)],
+    );
   });
 
   it('without onBadFile: skip, a corrupt file stops the run before training and is named', async () => {

@@ -11,7 +11,12 @@ import { workspace } from './cli-harness.js';
 
 const exec = promisify(execFile);
 const root = packageRoot();
-const npm = (args: string[], cwd: string) => exec('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, maxBuffer: 64 << 20, env: { ...process.env, FORCE_COLOR: '0' } });
+const npm = (args: string[], cwd: string) =>
+  exec('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd,
+    maxBuffer: 64 << 20,
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
 
 /** The files `npm pack` would put in the tarball (dist is built by `pretest`, so nothing is rebuilt here). */
 async function packedFiles(): Promise<string[]> {
@@ -22,52 +27,116 @@ async function packedFiles(): Promise<string[]> {
 describe('the package as users get it', () => {
   it('the tarball holds the compiled library with its types, the schema, pipelines, README and LICENSE — no tests, benchmarks or sources', async () => {
     const files = await packedFiles();
-    for (const needed of ['package.json', 'LICENSE', 'README.md', 'schemas/pipeline.schema.json', 'pipelines/quickstart.yaml', 'dist/src/cli/main.js', 'dist/src/api/index.js', 'dist/src/api/index.d.ts', 'dist/src/engine/workers/feature-worker.js']) {
+    for (const needed of [
+      'package.json',
+      'LICENSE',
+      'README.md',
+      'schemas/pipeline.schema.json',
+      'pipelines/quickstart.yaml',
+      'dist/src/cli/main.js',
+      'dist/src/api/index.js',
+      'dist/src/api/index.d.ts',
+      'dist/src/engine/workers/feature-worker.js',
+    ]) {
       assert.ok(files.includes(needed), needed);
     }
-    const stray = files.filter((f) => /^(test|bench|scripts|src)\//.test(f) || /^dist\/(test|bench|scripts)\//.test(f) || f.endsWith('.map') || f.endsWith('.ts') && !f.endsWith('.d.ts'));
+    const stray = files.filter(
+      (f) =>
+        /^(test|bench|scripts|src)\//.test(f) ||
+        /^dist\/(test|bench|scripts)\//.test(f) ||
+        f.endsWith('.map') ||
+        (f.endsWith('.ts') && !f.endsWith('.d.ts')),
+    );
     assert.deepEqual(stray, []);
   });
 
   it('its exports resolve: the library, its types and tlpipe/schema.json', async () => {
-    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown>; bin: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      exports: Record<string, unknown>;
+      bin: Record<string, string>;
+    };
     assert.deepEqual(Object.keys(manifest.exports), ['.', './schema.json', './package.json']);
     // Node's self-reference: this package imported by its own name goes through "exports", as a user's import does.
     const name = 'tlpipe';
     const library = (await import(name)) as Record<string, unknown>;
-    for (const fn of ['validate', 'plan', 'run', 'resume', 'evaluate', 'predict', 'listRuns', 'compare', 'report', 'loadModel', 'modelFiles', 'describeData', 'listModels', 'initProject', 'watch', 'formatDiagnostic']) {
+    for (const fn of [
+      'validate',
+      'plan',
+      'run',
+      'resume',
+      'evaluate',
+      'predict',
+      'listRuns',
+      'compare',
+      'report',
+      'loadModel',
+      'modelFiles',
+      'describeData',
+      'listModels',
+      'initProject',
+      'watch',
+      'formatDiagnostic',
+    ]) {
       assert.equal(typeof library[fn], 'function', fn);
     }
     assert.equal(library['version'], JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version);
-    assert.equal(new URL(import.meta.resolve(`${name}/schema.json`)).pathname, path.join(root, 'schemas', 'pipeline.schema.json'));
+    assert.equal(
+      new URL(import.meta.resolve(`${name}/schema.json`)).pathname,
+      path.join(root, 'schemas', 'pipeline.schema.json'),
+    );
   });
 
-  it('installs from its tarball into an empty project; the CLI trains, and a strict TypeScript program gets the same metrics and predictions through the API', { timeout: 600_000 }, async () => {
-    const dir = workspace('package');
-    const { stdout: packed } = await npm(['pack', '--ignore-scripts', '--pack-destination', dir], root);
-    const tarball = path.join(dir, packed.trim().split('\n').pop()!);
-    const project = path.join(dir, 'project');
-    mkdirSync(project);
-    writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'project', version: '1.0.0', type: 'module', private: true }));
-    await npm(['install', '--save-dev', '--prefer-offline', tarball], project);
-    const bin = path.join(project, 'node_modules', '.bin', 'tlpipe');
-    const tlpipe = (args: string[]) => exec(bin, args, { cwd: project, maxBuffer: 64 << 20, env: { ...process.env, FORCE_COLOR: '0' } });
-    assert.match((await tlpipe(['--version'])).stdout, /^\d+\.\d+\.\d+\n$/);
-    await tlpipe(['init']);
-    assert.match(readFileSync(path.join(project, 'pipeline.yaml'), 'utf8'), /^# yaml-language-server: \$schema=node_modules\/tlpipe\/schemas\/pipeline\.schema\.json$/m);
+  it(
+    'installs from its tarball into an empty project; the CLI trains, and a strict TypeScript program gets the same metrics and predictions through the API',
+    { timeout: 600_000 },
+    async () => {
+      const dir = workspace('package');
+      const { stdout: packed } = await npm(['pack', '--ignore-scripts', '--pack-destination', dir], root);
+      const tarball = path.join(dir, packed.trim().split('\n').pop()!);
+      const project = path.join(dir, 'project');
+      mkdirSync(project);
+      writeFileSync(
+        path.join(project, 'package.json'),
+        JSON.stringify({ name: 'project', version: '1.0.0', type: 'module', private: true }),
+      );
+      await npm(['install', '--save-dev', '--prefer-offline', tarball], project);
+      const bin = path.join(project, 'node_modules', '.bin', 'tlpipe');
+      const tlpipe = (args: string[]) =>
+        exec(bin, args, { cwd: project, maxBuffer: 64 << 20, env: { ...process.env, FORCE_COLOR: '0' } });
+      assert.match((await tlpipe(['--version'])).stdout, /^\d+\.\d+\.\d+\n$/);
+      await tlpipe(['init']);
+      assert.match(
+        readFileSync(path.join(project, 'pipeline.yaml'), 'utf8'),
+        /^# yaml-language-server: \$schema=node_modules\/tlpipe\/schemas\/pipeline\.schema\.json$/m,
+      );
 
-    // Six real test digits as PNG files, to classify both ways.
-    mkdirSync(path.join(project, 'images'));
-    const digits = readFileSync(mnistFiles().test.images).subarray(16);
-    for (let i = 0; i < 6; i++) await sharp(Buffer.from(digits.subarray(i * 784, (i + 1) * 784)), { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(path.join(project, 'images', `digit-${i}.png`));
+      // Six real test digits as PNG files, to classify both ways.
+      mkdirSync(path.join(project, 'images'));
+      const digits = readFileSync(mnistFiles().test.images).subarray(16);
+      for (let i = 0; i < 6; i++)
+        await sharp(Buffer.from(digits.subarray(i * 784, (i + 1) * 784)), {
+          raw: { width: 28, height: 28, channels: 1 },
+        })
+          .png()
+          .toFile(path.join(project, 'images', `digit-${i}.png`));
 
-    const sets = ['dataset.limit.perClass=30', 'train.stages[0].epochs=2', 'head[1].dense.units=32'];
-    const cli = await tlpipe(['run', 'pipeline.yaml', '--runs', 'cli-runs', ...sets.flatMap((s) => ['--set', s])]);
-    assert.match(cli.stdout, /^completed cli-runs\/project\/0001-[0-9a-f]{8} in [\d.]+s on wasm: test accuracy [\d.]+/);
-    const cliRun = path.join(project, 'cli-runs', 'project', readdirSync(path.join(project, 'cli-runs', 'project')).find((n) => /^\d{4}-/.test(n))!);
-    const predicted = (await tlpipe(['predict', cliRun, 'images', '--top', '2'])).stdout;
+      const sets = ['dataset.limit.perClass=30', 'train.stages[0].epochs=2', 'head[1].dense.units=32'];
+      const cli = await tlpipe(['run', 'pipeline.yaml', '--runs', 'cli-runs', ...sets.flatMap((s) => ['--set', s])]);
+      assert.match(
+        cli.stdout,
+        /^completed cli-runs\/project\/0001-[0-9a-f]{8} in [\d.]+s on wasm: test accuracy [\d.]+/,
+      );
+      const cliRun = path.join(
+        project,
+        'cli-runs',
+        'project',
+        readdirSync(path.join(project, 'cli-runs', 'project')).find((n) => /^\d{4}-/.test(n))!,
+      );
+      const predicted = (await tlpipe(['predict', cliRun, 'images', '--top', '2'])).stdout;
 
-    writeFileSync(path.join(project, 'check.ts'), `import { run, loadModel, formatDiagnostic, type RunResult } from 'tlpipe';
+      writeFileSync(
+        path.join(project, 'check.ts'),
+        `import { run, loadModel, formatDiagnostic, type RunResult } from 'tlpipe';
 import { readdirSync } from 'node:fs';
 
 const result: RunResult = await run('pipeline.yaml', {
@@ -84,23 +153,52 @@ for (const p of (await loaded.value.classify(images, { top: 2 })).predictions) {
   console.log(\`\${p.file}: \${p.top.map((t) => \`\${t.label} \${(t.probability * 100).toFixed(1)}%\`).join(', ')}\`);
 }
 loaded.value.dispose();
-`);
-    const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const config = (skipLibCheck: boolean) => JSON.stringify({
-      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck, outDir: 'out', types: ['node'], typeRoots: [path.join(root, 'node_modules', '@types')] },
-      include: ['check.ts'],
-    });
-    // Without skipLibCheck every declaration is checked: tlpipe's own must have no error (tfjs 4.22's have some, as for any program that imports tfjs).
-    writeFileSync(path.join(project, 'tsconfig.json'), config(false));
-    const strict = await exec(process.execPath, [tsc, '-p', '.'], { cwd: project }).then(() => '', (error: { stdout: string }) => error.stdout);
-    const errorFiles = [...strict.matchAll(/^([^\s(][^(]*)\(\d+,\d+\): error/gm)].map((m) => m[1]!);
-    assert.deepEqual(errorFiles.filter((f) => !f.startsWith('node_modules/@tensorflow/')), [], strict);
-    writeFileSync(path.join(project, 'tsconfig.json'), config(true));
-    await exec(process.execPath, [tsc, '-p', '.'], { cwd: project });
-    const [metrics, ...predictions] = (await exec(process.execPath, ['out/check.js'], { cwd: project, maxBuffer: 64 << 20 })).stdout.trim().split('\n');
+`,
+      );
+      const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+      const config = (skipLibCheck: boolean) =>
+        JSON.stringify({
+          compilerOptions: {
+            target: 'ES2022',
+            module: 'NodeNext',
+            moduleResolution: 'NodeNext',
+            strict: true,
+            skipLibCheck,
+            outDir: 'out',
+            types: ['node'],
+            typeRoots: [path.join(root, 'node_modules', '@types')],
+          },
+          include: ['check.ts'],
+        });
+      // Without skipLibCheck every declaration is checked: tlpipe's own must have no error (tfjs 4.22's have some, as for any program that imports tfjs).
+      writeFileSync(path.join(project, 'tsconfig.json'), config(false));
+      const strict = await exec(process.execPath, [tsc, '-p', '.'], { cwd: project }).then(
+        () => '',
+        (error: { stdout: string }) => error.stdout,
+      );
+      const errorFiles = [...strict.matchAll(/^([^\s(][^(]*)\(\d+,\d+\): error/gm)].map((m) => m[1]!);
+      assert.deepEqual(
+        errorFiles.filter((f) => !f.startsWith('node_modules/@tensorflow/')),
+        [],
+        strict,
+      );
+      writeFileSync(path.join(project, 'tsconfig.json'), config(true));
+      await exec(process.execPath, [tsc, '-p', '.'], { cwd: project });
+      const [metrics, ...predictions] = (
+        await exec(process.execPath, ['out/check.js'], { cwd: project, maxBuffer: 64 << 20 })
+      ).stdout
+        .trim()
+        .split('\n');
 
-    const summary = JSON.parse(readFileSync(path.join(cliRun, 'summary.json'), 'utf8')) as { test: { accuracy: number; loss: number; perClass: unknown } };
-    assert.deepEqual(JSON.parse(metrics!), { accuracy: summary.test.accuracy, loss: summary.test.loss, perClass: summary.test.perClass });
-    assert.deepEqual(predictions, predicted.trim().split('\n'));
-  });
+      const summary = JSON.parse(readFileSync(path.join(cliRun, 'summary.json'), 'utf8')) as {
+        test: { accuracy: number; loss: number; perClass: unknown };
+      };
+      assert.deepEqual(JSON.parse(metrics!), {
+        accuracy: summary.test.accuracy,
+        loss: summary.test.loss,
+        perClass: summary.test.perClass,
+      });
+      assert.deepEqual(predictions, predicted.trim().split('\n'));
+    },
+  );
 });

@@ -1,9 +1,31 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { epochRows, hasStackTrace, readJson, startCli, tlpipe, tlpipeBounded, unwrapped, workspace, write } from './cli-harness.js';
+import {
+  epochRows,
+  hasStackTrace,
+  readJson,
+  startCli,
+  tlpipe,
+  tlpipeBounded,
+  unwrapped,
+  workspace,
+  write,
+} from './cli-harness.js';
 
 /** Two small stages; every epoch checkpoints, so an interrupted run has several complete checkpoints. */
 const PIPELINE = `name: owner
@@ -24,13 +46,28 @@ train:
 `;
 const PLANNED_EPOCHS = 6;
 
-const runIn = (runs: string): string => path.join(runs, readdirSync(runs).find((n) => /^\d{4}-/.test(n))!);
+const runIn = (runs: string): string =>
+  path.join(
+    runs,
+    readdirSync(runs).find((n) => /^\d{4}-/.test(n))!,
+  );
 
 /** Starts a run and interrupts it with `signal` once its `epoch` has ended; resolves with the exit code and the run folder. */
-async function interrupted(dir: string, runs: string, epoch: number, signal: NodeJS.Signals = 'SIGINT'): Promise<{ code: number | null; runDir: string; stderr: string }> {
-  const cli = startCli(['run', 'owner.yaml', '--runs', runs, '--no-cache'], dir, { onStderr: (stderr, child) => new RegExp(`epoch ${epoch} `).test(stderr) && !child.killed && child.kill(signal) });
+async function interrupted(
+  dir: string,
+  runs: string,
+  epoch: number,
+  signal: NodeJS.Signals = 'SIGINT',
+): Promise<{ code: number | null; runDir: string; stderr: string }> {
+  const cli = startCli(['run', 'owner.yaml', '--runs', runs, '--no-cache'], dir, {
+    onStderr: (stderr, child) => new RegExp(`epoch ${epoch} `).test(stderr) && !child.killed && child.kill(signal),
+  });
   const ended = await cli.exited();
-  return { code: typeof ended === 'number' ? ended : null, runDir: runIn(path.join(dir, runs, 'owner')), stderr: cli.stderr() };
+  return {
+    code: typeof ended === 'number' ? ended : null,
+    runDir: runIn(path.join(dir, runs, 'owner')),
+    stderr: cli.stderr(),
+  };
 }
 
 describe('a run folder has one owner, and what a kill leaves is read right', () => {
@@ -81,7 +118,10 @@ describe('a run folder has one owner, and what a kill leaves is read right', () 
       },
     });
     const { child } = live;
-    await Promise.race([whenStopped, live.exited().then(() => assert.fail(`the run ended before it could be stopped:\n${live.stderr()}`))]);
+    await Promise.race([
+      whenStopped,
+      live.exited().then(() => assert.fail(`the run ended before it could be stopped:\n${live.stderr()}`)),
+    ]);
     const r = await tlpipe(['resume', 'owner', '--runs', 'live'], dir);
     child.kill('SIGCONT');
     child.kill('SIGINT');
@@ -113,7 +153,10 @@ describe('a run folder has one owner, and what a kill leaves is read right', () 
       const r = await tlpipe(['resume', stopped.runDir, '--no-cache'], dir);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /resuming .* from epoch [34]/);
-      assert.match(r.stderr, /checkpoints\/index\.json was missing or damaged: rebuilt from \d+ complete checkpoint\(s\)/);
+      assert.match(
+        r.stderr,
+        /checkpoints\/index\.json was missing or damaged: rebuilt from \d+ complete checkpoint\(s\)/,
+      );
       assert.deepEqual(epochRows(stopped.runDir), reference);
     });
   }
@@ -147,8 +190,11 @@ describe('a run folder has one owner, and what a kill leaves is read right', () 
     writeFileSync(path.join(stale, 'data.bin'), Buffer.alloc(1000));
     const r = await tlpipe(['run', 'owner.yaml', '--runs', 'cache-runs'], dir);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(unwrapped(r.stderr), /the stage cache could not keep the train features \(.*\); the run goes on without it/);
-    assert.equal(existsSync(stale), false, 'the dead process\'s temporary entry is gone');
+    assert.match(
+      unwrapped(r.stderr),
+      /the stage cache could not keep the train features \(.*\); the run goes on without it/,
+    );
+    assert.equal(existsSync(stale), false, "the dead process's temporary entry is gone");
     assert.deepEqual(epochRows(runIn(path.join(runs, 'owner'))), reference);
   });
 
@@ -164,7 +210,10 @@ describe('a run folder has one owner, and what a kill leaves is read right', () 
       cpSync(run, to, { recursive: true });
       rmSync(path.join(to, 'resolved.json'));
     }
-    const r = await tlpipe(['compare', path.join(clone, 'owner', path.basename(a)), path.join(clone, 'other', path.basename(b))], dir);
+    const r = await tlpipe(
+      ['compare', path.join(clone, 'owner', path.basename(a)), path.join(clone, 'other', path.basename(b))],
+      dir,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^config differences \(\d+\):$/m);
     assert.match(r.stdout, /^head\[1\]\.dense\.units +12 +24$/m);
@@ -210,7 +259,10 @@ describe('run numbers when runs/<pipeline>/.ids is missing or not a folder', () 
     rmSync(path.join(dir, 'runs', 'owner', '.ids'), { recursive: true });
     const r = await tlpipe(['run', 'owner.yaml', '--no-cache'], dir);
     assert.equal(r.code, 0, r.stderr);
-    const numbers = readdirSync(path.join(dir, 'runs', 'owner')).filter((n) => /^\d{4}-/.test(n)).map((n) => n.slice(0, 4)).sort();
+    const numbers = readdirSync(path.join(dir, 'runs', 'owner'))
+      .filter((n) => /^\d{4}-/.test(n))
+      .map((n) => n.slice(0, 4))
+      .sort();
     assert.deepEqual(numbers, ['0001', '0002']);
   });
 
@@ -233,52 +285,56 @@ describe('run numbers when runs/<pipeline>/.ids is missing or not a folder', () 
 const AS_ROOT = process.getuid?.() === 0;
 const NOBODY = 65534;
 
-describe('a runs folder that becomes read-only mid-run: never completed, never exit 0', { skip: AS_ROOT ? false : 'needs root to run the CLI as nobody' }, () => {
-  const moments = [
-    { when: 'mid-training', line: /head epoch 2 / },
-    // The export (a save and a reload check) still follows: the folder goes read-only before the outputs are written.
-    { when: 'after the test metrics', line: /^test \d+ examples/m },
-  ];
+describe(
+  'a runs folder that becomes read-only mid-run: never completed, never exit 0',
+  { skip: AS_ROOT ? false : 'needs root to run the CLI as nobody' },
+  () => {
+    const moments = [
+      { when: 'mid-training', line: /head epoch 2 / },
+      // The export (a save and a reload check) still follows: the folder goes read-only before the outputs are written.
+      { when: 'after the test metrics', line: /^test \d+ examples/m },
+    ];
 
-  for (const moment of moments) {
-    it(`read-only ${moment.when}: the run fails with the path, and resume does not call it complete`, async () => {
-      const dir = workspace('integrity-readonly');
-      chmodSync(dir, 0o777);
-      chownSync(write(dir, 'owner.yaml', PIPELINE), NOBODY, NOBODY);
-      let madeReadOnly = false;
-      const cli = startCli(['run', 'owner.yaml', '--no-cache'], dir, {
-        uid: NOBODY,
-        onStderr: (stderr) => {
-          if (madeReadOnly || !moment.line.test(stderr)) return;
-          madeReadOnly = true;
-          execFileSync('chmod', ['-R', 'a-w', path.join(dir, 'runs')]);
-        },
+    for (const moment of moments) {
+      it(`read-only ${moment.when}: the run fails with the path, and resume does not call it complete`, async () => {
+        const dir = workspace('integrity-readonly');
+        chmodSync(dir, 0o777);
+        chownSync(write(dir, 'owner.yaml', PIPELINE), NOBODY, NOBODY);
+        let madeReadOnly = false;
+        const cli = startCli(['run', 'owner.yaml', '--no-cache'], dir, {
+          uid: NOBODY,
+          onStderr: (stderr) => {
+            if (madeReadOnly || !moment.line.test(stderr)) return;
+            madeReadOnly = true;
+            execFileSync('chmod', ['-R', 'a-w', path.join(dir, 'runs')]);
+          },
+        });
+        const code = await cli.exited();
+        const stderr = cli.stderr();
+        assert.ok(madeReadOnly, stderr);
+        assert.notEqual(code, 0, stderr);
+        assert.match(stderr, /permission denied|read-only|does not read back as completed/);
+        assert.equal(hasStackTrace(stderr), false, stderr);
+        const runDir = runIn(path.join(dir, 'runs', 'owner'));
+        assert.notEqual(readJson(path.join(runDir, 'run.json')).status, 'completed');
+
+        // Still read-only: resume says why it cannot go on, never that the run is complete.
+        const blocked = await tlpipeBounded(['resume', runDir], dir, { timeoutMs: 120_000, uid: NOBODY });
+        assert.notEqual(blocked.code, 0, blocked.stderr);
+        assert.doesNotMatch(blocked.stderr, /already completed/);
+        assert.equal(hasStackTrace(blocked.stderr), false, blocked.stderr);
+
+        // Writable again: resume completes it.
+        execFileSync('chmod', ['-R', 'u+w', path.join(dir, 'runs')]);
+        const resumed = await tlpipeBounded(['resume', runDir], dir, { timeoutMs: 180_000, uid: NOBODY });
+        assert.equal(resumed.code, 0, resumed.stderr);
+        assert.equal(readJson(path.join(runDir, 'run.json')).status, 'completed');
+        assert.equal(epochRows(runDir).length, PLANNED_EPOCHS);
+        rmSync(dir, { recursive: true, force: true });
       });
-      const code = await cli.exited();
-      const stderr = cli.stderr();
-      assert.ok(madeReadOnly, stderr);
-      assert.notEqual(code, 0, stderr);
-      assert.match(stderr, /permission denied|read-only|does not read back as completed/);
-      assert.equal(hasStackTrace(stderr), false, stderr);
-      const runDir = runIn(path.join(dir, 'runs', 'owner'));
-      assert.notEqual(readJson(path.join(runDir, 'run.json')).status, 'completed');
-
-      // Still read-only: resume says why it cannot go on, never that the run is complete.
-      const blocked = await tlpipeBounded(['resume', runDir], dir, { timeoutMs: 120_000, uid: NOBODY });
-      assert.notEqual(blocked.code, 0, blocked.stderr);
-      assert.doesNotMatch(blocked.stderr, /already completed/);
-      assert.equal(hasStackTrace(blocked.stderr), false, blocked.stderr);
-
-      // Writable again: resume completes it.
-      execFileSync('chmod', ['-R', 'u+w', path.join(dir, 'runs')]);
-      const resumed = await tlpipeBounded(['resume', runDir], dir, { timeoutMs: 180_000, uid: NOBODY });
-      assert.equal(resumed.code, 0, resumed.stderr);
-      assert.equal(readJson(path.join(runDir, 'run.json')).status, 'completed');
-      assert.equal(epochRows(runDir).length, PLANNED_EPOCHS);
-      rmSync(dir, { recursive: true, force: true });
-    });
-  }
-});
+    }
+  },
+);
 
 describe('resume of a run whose run.json says completed', () => {
   it('run.json says completed but the outputs are gone: resume says what is missing, not "already completed"', async () => {

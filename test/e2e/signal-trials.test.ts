@@ -4,7 +4,16 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SeededRandom } from '../../src/engine/random.js';
-import { CLI, epochRows, readJson, tlpipeBounded, workspace, write, writeDigitImageFolder, type CliResult } from './cli-harness.js';
+import {
+  CLI,
+  epochRows,
+  readJson,
+  tlpipeBounded,
+  workspace,
+  write,
+  writeDigitImageFolder,
+  type CliResult,
+} from './cli-harness.js';
 
 /** 300 images: enough that features are extracted in two worker threads; two stages, checkpoints every epoch. */
 const PIPELINE = `name: sig
@@ -30,7 +39,11 @@ const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const RUN_MS = 10 * 60_000;
 const tlpipe = async (args: string[], cwd: string, env: Record<string, string>): Promise<CliResult> => {
   const r = await tlpipeBounded(args, cwd, { timeoutMs: RUN_MS, env });
-  assert.equal(r.timedOut, false, `tlpipe ${args.join(' ')} did not end in ${RUN_MS / 60_000} minutes:\n${r.stderr.slice(-3000)}`);
+  assert.equal(
+    r.timedOut,
+    false,
+    `tlpipe ${args.join(' ')} did not end in ${RUN_MS / 60_000} minutes:\n${r.stderr.slice(-3000)}`,
+  );
   return r;
 };
 /** The signalled runs still going: killed in `after`, however a test ended. */
@@ -38,13 +51,25 @@ const running = new Set<ChildProcess>();
 
 const runsOf = (dir: string, runs: string): string[] => {
   const folder = path.join(dir, runs, 'sig');
-  return existsSync(folder) ? readdirSync(folder).filter((n) => /^\d{4}-/.test(n)).map((n) => path.join(folder, n)) : [];
+  return existsSync(folder)
+    ? readdirSync(folder)
+        .filter((n) => /^\d{4}-/.test(n))
+        .map((n) => path.join(folder, n))
+    : [];
 };
 
 /** Runs the pipeline and sends `signal` when `when` says so; the exit code and what it printed. */
-function signalled(dir: string, runs: string, signal: NodeJS.Signals, when: { afterMs?: number; onLine?: RegExp }): Promise<{ code: number | null; stderr: string; sentAt?: number; exitedAt: number }> {
+function signalled(
+  dir: string,
+  runs: string,
+  signal: NodeJS.Signals,
+  when: { afterMs?: number; onLine?: RegExp },
+): Promise<{ code: number | null; stderr: string; sentAt?: number; exitedAt: number }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'run', 'p.yaml', '--runs', runs, '--no-cache'], { cwd: dir, env: { ...process.env, ...ENV } });
+    const child = spawn(process.execPath, [CLI, 'run', 'p.yaml', '--runs', runs, '--no-cache'], {
+      cwd: dir,
+      env: { ...process.env, ...ENV },
+    });
     running.add(child);
     // A run that outlives its bound is killed: its exit (code null) fails the test that waits for it.
     const bound = setTimeout(() => child.kill('SIGKILL'), RUN_MS);
@@ -92,14 +117,19 @@ describe('signals at any moment: interrupted, exit 130, and the resumed run ends
     const started = runsOf(dir, runs);
     if (result.code === 0) return 'finished first';
     assert.equal(result.code, 130, result.stderr);
-    if (started.length === 0) assert.match(result.stderr, /interrupted before (the run|it) started: nothing was written/);
+    if (started.length === 0)
+      assert.match(result.stderr, /interrupted before (the run|it) started: nothing was written/);
     else assert.equal(readJson(path.join(started[0]!, 'run.json')).status, 'interrupted');
     const resumed = await tlpipe(['run', 'p.yaml', '--runs', runs, '--resume', '--no-cache'], dir, ENV);
     assert.equal(resumed.code, 0, resumed.stderr);
     const after = runsOf(dir, runs);
     assert.equal(after.length, 1, 'one run folder: the interrupted run continued, or the first one started');
     assert.deepEqual(epochRows(after[0]!), reference);
-    return started.length === 0 ? 'before the run folder' : /features train: extracting/.test(result.stderr) && !/features train: \d+ examples in/.test(result.stderr) ? 'during feature extraction' : 'during training';
+    return started.length === 0
+      ? 'before the run folder'
+      : /features train: extracting/.test(result.stderr) && !/features train: \d+ examples in/.test(result.stderr)
+        ? 'during feature extraction'
+        : 'during training';
   }
 
   it('Ctrl-C during worker-thread feature extraction', async () => {
@@ -111,7 +141,10 @@ describe('signals at any moment: interrupted, exit 130, and the resumed run ends
     // Decoding 300 images comes right after start-up; a signal soon after start lands in it (or just before it).
     const result = await signalled(dir, 'decoding', 'SIGINT', { afterMs: 900 });
     assert.ok(result.sentAt !== undefined);
-    assert.ok(result.exitedAt - result.sentAt < 5000, `${(result.exitedAt - result.sentAt).toFixed(0)} ms from the signal to the exit`);
+    assert.ok(
+      result.exitedAt - result.sentAt < 5000,
+      `${(result.exitedAt - result.sentAt).toFixed(0)} ms from the signal to the exit`,
+    );
     await resumesEqual('decoding', result);
   });
 

@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { epochRows, hasStackTrace, IDX_TRAIN_DATASET, tinyPipeline, tlpipeBounded, unwrapped, workspace, write, writeMnistSubsetIdx } from './cli-harness.js';
+import {
+  epochRows,
+  hasStackTrace,
+  IDX_TRAIN_DATASET,
+  tinyPipeline,
+  tlpipeBounded,
+  unwrapped,
+  workspace,
+  write,
+  writeMnistSubsetIdx,
+} from './cli-harness.js';
 
 // Moved from test/store/stage-cache-files.test.ts: it trains three runs through the CLI, so it belongs with the end-to-end tests, not in `npm run test:unit`.
 describe('end to end: a damaged cache entry is rebuilt by the next run, and the run after uses the rebuilt one', () => {
@@ -28,20 +38,42 @@ describe('end to end: a damaged cache entry is rebuilt by the next run, and the 
     // Same length, so only the digest can tell: an accuracy no run reached.
     const meta = path.join(cache, 'stages', stage, 'meta.json');
     const text = readFileSync(meta, 'utf8');
-    writeFileSync(meta, text.replace(/"accuracy":0\.(\d)/, (_m, digit: string) => `"accuracy":0.${digit === '9' ? '8' : '9'}`));
+    writeFileSync(
+      meta,
+      text.replace(/"accuracy":0\.(\d)/, (_m, digit: string) => `"accuracy":0.${digit === '9' ? '8' : '9'}`),
+    );
     assert.notEqual(readFileSync(meta, 'utf8'), text, 'the metric was edited');
     rmSync(path.join(cache, 'features', features, 'data.bin'));
     symlinkSync('/dev/zero', path.join(cache, 'features', features, 'data.bin'));
 
     const second = await run();
-    assert.match(unwrapped(second.stderr), new RegExp(`the stage cache entry .*stages/${stage} is damaged \\(.*meta\\.json does not match the sha256`));
-    assert.match(unwrapped(second.stderr), new RegExp(`the stage cache entry .*features/${features} is damaged \\(.*data\\.bin is a link that leads outside`));
+    assert.match(
+      unwrapped(second.stderr),
+      new RegExp(`the stage cache entry .*stages/${stage} is damaged \\(.*meta\\.json does not match the sha256`),
+    );
+    assert.match(
+      unwrapped(second.stderr),
+      new RegExp(
+        `the stage cache entry .*features/${features} is damaged \\(.*data\\.bin is a link that leads outside`,
+      ),
+    );
     assert.deepEqual(second.rows, first.rows, 'trained again, not the invented metric');
-    assert.equal(second.rows.some((r) => r['reused']), false);
+    assert.equal(
+      second.rows.some((r) => r['reused']),
+      false,
+    );
 
     const third = await run();
     assert.doesNotMatch(third.stderr, /stage cache entry .* is damaged/);
-    assert.deepEqual(third.rows.map(({ reused: _r, ...row }) => row), first.rows, 'the rebuilt entry is the true one');
-    assert.equal(third.rows.every((r) => r['reused'] === true), true, 'and it is used');
+    assert.deepEqual(
+      third.rows.map(({ reused: _r, ...row }) => row),
+      first.rows,
+      'the rebuilt entry is the true one',
+    );
+    assert.equal(
+      third.rows.every((r) => r['reused'] === true),
+      true,
+      'and it is used',
+    );
   });
 });

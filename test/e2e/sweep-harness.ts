@@ -42,15 +42,25 @@ export const sweepDir = (runs: string, pipeline = 'grid'): string => {
 export const newestSweepDir = (runs: string, pipeline = 'grid'): string | undefined => {
   const parent = path.join(runs, pipeline, 'sweeps');
   if (!existsSync(parent)) return undefined;
-  const name = readdirSync(parent).filter((n) => /^\d{4}-[0-9a-f]{8}$/.test(n)).sort().at(-1);
+  const name = readdirSync(parent)
+    .filter((n) => /^\d{4}-[0-9a-f]{8}$/.test(n))
+    .sort()
+    .at(-1);
   return name && existsSync(path.join(parent, name, 'sweep.json')) ? path.join(parent, name) : undefined;
 };
 /** Feature extractions the runs of a runs folder did (not taken from the stage cache), from their logs. */
 export const extractions = (runs: string, pipeline = 'grid'): number =>
-  readdirSync(path.join(runs, pipeline)).filter((n) => /^\d{4}-/.test(n))
-    .map((n) => readFileSync(path.join(runs, pipeline, n, 'log.txt'), 'utf8').split('\n').filter((l) => / features \w+: \d+ examples in /.test(l)).length)
+  readdirSync(path.join(runs, pipeline))
+    .filter((n) => /^\d{4}-/.test(n))
+    .map(
+      (n) =>
+        readFileSync(path.join(runs, pipeline, n, 'log.txt'), 'utf8')
+          .split('\n')
+          .filter((l) => / features \w+: \d+ examples in /.test(l)).length,
+    )
     .reduce((a, b) => a + b, 0);
-export const resultsOf = (runs: string, pipeline = 'grid'): string => readFileSync(path.join(sweepDir(runs, pipeline), 'results.csv'), 'utf8');
+export const resultsOf = (runs: string, pipeline = 'grid'): string =>
+  readFileSync(path.join(sweepDir(runs, pipeline), 'results.csv'), 'utf8');
 
 /** What the CLI printed with its wrapped lines joined again (a continuation line starts with four spaces). */
 export const unwrapped = (text: string): string => text.replace(/\n {4}/g, ' ');
@@ -59,12 +69,19 @@ export const unwrapped = (text: string): string => text.replace(/\n {4}/g, ' ');
  * Polls `check` until it gives a value, for at most `timeoutMs`; then fails
  * naming what it waited for and, from `context`, what was seen meanwhile.
  */
-export async function waitFor<T>(what: string, check: () => T | undefined | false, options: { timeoutMs?: number; context?: () => string } = {}): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false,
+  options: { timeoutMs?: number; context?: () => string } = {},
+): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 240_000);
   for (;;) {
     const value = check();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) assert.fail(`waited ${Math.round((options.timeoutMs ?? 240_000) / 1000)}s for ${what}${options.context ? `; seen:\n${options.context().slice(-3000)}` : ''}`);
+    if (Date.now() > deadline)
+      assert.fail(
+        `waited ${Math.round((options.timeoutMs ?? 240_000) / 1000)}s for ${what}${options.context ? `; seen:\n${options.context().slice(-3000)}` : ''}`,
+      );
     await sleep(200);
   }
 }
@@ -89,13 +106,26 @@ export class Processes {
   private readonly started: Background[] = [];
 
   spawn(command: string, args: string[], options: { cwd: string; env?: Record<string, string> }): Background {
-    const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, FORCE_COLOR: '0', ...options.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: { ...process.env, FORCE_COLOR: '0', ...options.env },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout!.on('data', (c: Buffer) => void (out += c.toString()));
     child.stderr!.on('data', (c: Buffer) => void (err += c.toString()));
-    const done = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : 15))));
-    const started: Background = { child, stdout: () => out, stderr: () => err, done, running: () => child.exitCode === null && child.signalCode === null };
+    const done = new Promise<number>((resolve) =>
+      child.on('exit', (code, signal) => resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : 15))),
+    );
+    const started: Background = {
+      child,
+      stdout: () => out,
+      stderr: () => err,
+      done,
+      running: () => child.exitCode === null && child.signalCode === null,
+    };
     this.started.push(started);
     return started;
   }
@@ -132,7 +162,10 @@ export class Processes {
 /** Debian's redis-server (apt-get install redis-server); .ci/run installs it and sets TLPIPE_REQUIRE_REDIS=1. */
 export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
 /** A test that needs Redis is skipped without it, unless TLPIPE_REQUIRE_REDIS=1 (then it fails). */
-export const skipWithoutRedis = REDIS_SERVER || process.env['TLPIPE_REQUIRE_REDIS'] === '1' ? false : 'redis-server is not installed (apt-get install redis-server); CI installs it';
+export const skipWithoutRedis =
+  REDIS_SERVER || process.env['TLPIPE_REQUIRE_REDIS'] === '1'
+    ? false
+    : 'redis-server is not installed (apt-get install redis-server); CI installs it';
 
 /**
  * A Redis of the test's own on a unix socket in `dir` (no TCP port, nothing
@@ -140,7 +173,10 @@ export const skipWithoutRedis = REDIS_SERVER || process.env['TLPIPE_REQUIRE_REDI
  */
 export class TestRedis {
   private server: Background | undefined;
-  constructor(readonly dir: string, private readonly processes: Processes) {
+  constructor(
+    readonly dir: string,
+    private readonly processes: Processes,
+  ) {
     mkdirSync(dir, { recursive: true });
   }
   get socket(): string {
@@ -154,9 +190,15 @@ export class TestRedis {
     // The socket of a killed server stays behind: gone first, so its reappearance means this server listens.
     rmSync(this.socket, { force: true });
     // No persistence: a restart loses every job, the hardest case for the sweep.
-    const server = this.processes.spawn(REDIS_SERVER, ['--port', '0', '--unixsocket', this.socket, '--save', '', '--appendonly', 'no', '--dir', this.dir], { cwd: this.dir });
+    const server = this.processes.spawn(
+      REDIS_SERVER,
+      ['--port', '0', '--unixsocket', this.socket, '--save', '', '--appendonly', 'no', '--dir', this.dir],
+      { cwd: this.dir },
+    );
     this.server = server;
-    await waitFor(`redis-server to listen on ${this.socket}`, () => existsSync(this.socket) || !server.running(), { timeoutMs: 60_000 });
+    await waitFor(`redis-server to listen on ${this.socket}`, () => existsSync(this.socket) || !server.running(), {
+      timeoutMs: 60_000,
+    });
     assert.ok(server.running(), `redis-server did not start: ${server.stdout().slice(-2000)}`);
   }
   async stop(): Promise<void> {

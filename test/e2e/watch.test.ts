@@ -30,8 +30,14 @@ after(() => {
   for (const child of started) if (child.exitCode === null) child.kill('SIGKILL');
 });
 
-function startWatch(dir: string, files: string[]): { child: ChildProcess; output: () => string; waitFor(pattern: RegExp, count?: number): Promise<void> } {
-  const child = spawn(process.execPath, [CLI, 'watch', ...files, '--debounce', '200'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
+function startWatch(
+  dir: string,
+  files: string[],
+): { child: ChildProcess; output: () => string; waitFor(pattern: RegExp, count?: number): Promise<void> } {
+  const child = spawn(process.execPath, [CLI, 'watch', ...files, '--debounce', '200'], {
+    cwd: dir,
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
   started.push(child);
   let text = '';
   const waiters: { pattern: RegExp; count: number; resolve: () => void }[] = [];
@@ -54,14 +60,29 @@ function startWatch(dir: string, files: string[]): { child: ChildProcess; output
     output: () => text,
     waitFor: (pattern, count = 1) =>
       new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern} ×${count}; output:\n${text}`)), 120_000);
-        waiters.push({ pattern, count, resolve: () => { clearTimeout(timer); resolve(); } });
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for ${pattern} ×${count}; output:\n${text}`)),
+          120_000,
+        );
+        waiters.push({
+          pattern,
+          count,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
         check();
       }),
   };
 }
 
-const runIds = (dir: string): string[] => (existsSync(path.join(dir, 'runs', 'w')) ? readdirSync(path.join(dir, 'runs', 'w')).filter((n) => /^\d{4}-/.test(n)).sort() : []);
+const runIds = (dir: string): string[] =>
+  existsSync(path.join(dir, 'runs', 'w'))
+    ? readdirSync(path.join(dir, 'runs', 'w'))
+        .filter((n) => /^\d{4}-/.test(n))
+        .sort()
+    : [];
 /** The watcher's exit code; one still running after 120 s fails the wait (the file's `after` kills it). */
 const exited = (child: ChildProcess): Promise<number | null> =>
   new Promise((resolve, reject) => {
@@ -110,12 +131,22 @@ describe('tlpipe watch', () => {
     const firstRun = readJson(path.join(dir, 'runs', 'w', first!, 'run.json'));
     assert.equal(firstRun.status, 'interrupted');
     const index = readJson(path.join(dir, 'runs', 'w', first!, 'checkpoints', 'index.json'));
-    assert.ok(existsSync(path.join(dir, 'runs', 'w', first!, index.latest.dir, 'weights.bin')), 'the cancelled run keeps its checkpoints');
+    assert.ok(
+      existsSync(path.join(dir, 'runs', 'w', first!, index.latest.dir, 'weights.bin')),
+      'the cancelled run keeps its checkpoints',
+    );
     await watch.waitFor(/^head epoch 1 /, 2);
     watch.child.kill('SIGINT');
     assert.equal(await exited(watch.child), 0);
     assert.equal(readJson(path.join(dir, 'runs', 'w', second!, 'run.json')).status, 'interrupted');
-    const leftovers = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? leftovers(path.join(d, e.name)) : /\.tmp$|^\.partial/.test(e.name) ? [path.join(d, e.name)] : []));
+    const leftovers = (d: string): string[] =>
+      readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory()
+          ? leftovers(path.join(d, e.name))
+          : /\.tmp$|^\.partial/.test(e.name)
+            ? [path.join(d, e.name)]
+            : [],
+      );
     assert.deepEqual(leftovers(path.join(dir, 'runs')), []);
     assert.equal(readFileSync(path.join(dir, 'runs', 'w', second!, 'metrics.jsonl'), 'utf8').endsWith('\n'), true);
   });
@@ -135,10 +166,20 @@ describe('tlpipe watch', () => {
     utimesSync(file, now, now);
     await watch.waitFor(unchanged, 2);
     // A formatter: other spacing and a comment, the same pipeline.
-    writeFileSync(file, text.replace('base: { cut: block_3_expand_relu }', 'base:\n  cut: block_3_expand_relu   # where the base is cut\n'));
+    writeFileSync(
+      file,
+      text.replace(
+        'base: { cut: block_3_expand_relu }',
+        'base:\n  cut: block_3_expand_relu   # where the base is cut\n',
+      ),
+    );
     await watch.waitFor(unchanged, 3);
     await watch.waitFor(/^completed runs\/w\/0001-/);
-    assert.deepEqual(runIds(dir).map((id) => readJson(path.join(dir, 'runs', 'w', id, 'run.json')).status), ['completed'], watch.output());
+    assert.deepEqual(
+      runIds(dir).map((id) => readJson(path.join(dir, 'runs', 'w', id, 'run.json')).status),
+      ['completed'],
+      watch.output(),
+    );
     assert.doesNotMatch(watch.output(), /changed: stopping its run/);
     // Once it completed, the same save again runs nothing.
     writeFileSync(file, text);

@@ -4,7 +4,14 @@ import { describe, it } from 'node:test';
 import { pipelineJsonSchema } from '../../src/format/schema.js';
 import { SCHEMA_PATH } from '../../src/package/package-root.js';
 
-type Schema = { description?: string; properties?: Record<string, Schema>; prefixItems?: Schema[]; items?: Schema; $defs?: Record<string, Schema>; $ref?: string };
+type Schema = {
+  description?: string;
+  properties?: Record<string, Schema>;
+  prefixItems?: Schema[];
+  items?: Schema;
+  $defs?: Record<string, Schema>;
+  $ref?: string;
+};
 
 /** Every property schema in the document, with its JSON path. */
 function properties(schema: Schema, at = '#'): { at: string; schema: Schema }[] {

@@ -2,17 +2,33 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { applyFreezeRules, splitBlocks, type FreezeRule, type TrainableChange } from '../../src/plan/freeze-rules.js';
 
-const LAYERS = ['Conv1', 'bn_Conv1', 'block_12_expand', 'block_12_add', 'block_13_expand', 'block_13_expand_BN', 'block_16_project', 'Conv_1', 'Conv_1_bn', 'out_relu'];
+const LAYERS = [
+  'Conv1',
+  'bn_Conv1',
+  'block_12_expand',
+  'block_12_add',
+  'block_13_expand',
+  'block_13_expand_BN',
+  'block_16_project',
+  'Conv_1',
+  'Conv_1_bn',
+  'out_relu',
+];
 
 /** Trainable layers after top-level `freeze` rules on an all-trainable base. */
-const afterFreeze = (rules: FreezeRule[]) => [...applyFreezeRules(LAYERS, new Set(LAYERS), [{ kind: 'freeze', rules }]).trainable];
+const afterFreeze = (rules: FreezeRule[]) => [
+  ...applyFreezeRules(LAYERS, new Set(LAYERS), [{ kind: 'freeze', rules }]).trainable,
+];
 
 describe('freeze rules: rule → exactly which layers stay trainable', () => {
   const cases: { rules: FreezeRule[]; trainable: string[] }[] = [
     { rules: ['all'], trainable: [] },
     { rules: ['none'], trainable: LAYERS },
     { rules: ['Conv1'], trainable: LAYERS.filter((l) => l !== 'Conv1') },
-    { rules: ['block_1[23]_*'], trainable: ['Conv1', 'bn_Conv1', 'block_16_project', 'Conv_1', 'Conv_1_bn', 'out_relu'] },
+    {
+      rules: ['block_1[23]_*'],
+      trainable: ['Conv1', 'bn_Conv1', 'block_16_project', 'Conv_1', 'Conv_1_bn', 'out_relu'],
+    },
     { rules: ['/_BN$|_bn$/'], trainable: LAYERS.filter((l) => !/_BN$|_bn$/.test(l)) },
     { rules: ['[0, 7)'], trainable: ['Conv_1', 'Conv_1_bn', 'out_relu'] },
     { rules: ['[0, -3)'], trainable: ['Conv_1', 'Conv_1_bn', 'out_relu'] },
@@ -29,7 +45,10 @@ describe('freeze rules: rule → exactly which layers stay trainable', () => {
       { kind: 'unfreeze', rules: [{ from: 'block_13_expand' }] },
       { kind: 'freeze', rules: ['/_BN$|_bn$/'] },
     ];
-    assert.deepEqual([...applyFreezeRules(LAYERS, start, changes).trainable], ['block_13_expand', 'block_16_project', 'Conv_1', 'out_relu']);
+    assert.deepEqual(
+      [...applyFreezeRules(LAYERS, start, changes).trainable],
+      ['block_13_expand', 'block_16_project', 'Conv_1', 'out_relu'],
+    );
   });
 
   const problems: { rules: FreezeRule[]; message: RegExp }[] = [
@@ -50,7 +69,11 @@ describe('freeze rules: rule → exactly which layers stay trainable', () => {
 
 describe('splitBlocks', () => {
   it('names the residual blocks a trainable set cuts through', () => {
-    const blocks = splitBlocks(LAYERS, new Set(['block_13_expand', 'block_12_expand', 'block_12_add']), /^(block_\d+)_/);
+    const blocks = splitBlocks(
+      LAYERS,
+      new Set(['block_13_expand', 'block_12_expand', 'block_12_add']),
+      /^(block_\d+)_/,
+    );
     assert.deepEqual(blocks, ['block_13']);
   });
 });

@@ -11,7 +11,8 @@ describe('inference batches fit the heap at any image size', () => {
     ['1024×1024', 512 * 512 * 96, 2],
     ['a map too large for even one example still gets a batch of 1', 2 ** 28, 1],
   ];
-  for (const [name, largest, batch] of cases) it(name, () => assert.equal(inferenceBatch([{ outputElements: 10 }, { outputElements: largest }]), batch));
+  for (const [name, largest, batch] of cases)
+    it(name, () => assert.equal(inferenceBatch([{ outputElements: 10 }, { outputElements: largest }]), batch));
 });
 
 describe('the largest training batch that fits', () => {

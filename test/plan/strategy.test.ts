@@ -15,10 +15,29 @@ head:
   - dense: { units: classes, activation: softmax }
 `;
 
-const LAYERS = ['Conv1', 'block_6_expand_relu', 'block_13_expand', 'block_13_expand_relu', 'block_16_project', 'Conv_1', 'out_relu'];
+const LAYERS = [
+  'Conv1',
+  'block_6_expand_relu',
+  'block_13_expand',
+  'block_13_expand_relu',
+  'block_16_project',
+  'Conv_1',
+  'out_relu',
+];
 const INPUTS: PlanInputs = {
-  dataset: { digest: 'd'.repeat(64), numClasses: 10, counts: { train: 900, validation: 100, test: 100 }, trainPerClass: Array(10).fill(90) },
-  base: { digest: 'b'.repeat(64), cutOutputShape: [2, 2, 1280], layerCount: LAYERS.length, paramCount: 700, layers: LAYERS.map((name) => ({ name, className: 'Conv2D', params: 100 })) },
+  dataset: {
+    digest: 'd'.repeat(64),
+    numClasses: 10,
+    counts: { train: 900, validation: 100, test: 100 },
+    trainPerClass: Array(10).fill(90),
+  },
+  base: {
+    digest: 'b'.repeat(64),
+    cutOutputShape: [2, 2, 1280],
+    layerCount: LAYERS.length,
+    paramCount: 700,
+    layers: LAYERS.map((name) => ({ name, className: 'Conv2D', params: 100 })),
+  },
 };
 
 function planOf(text: string) {
@@ -30,9 +49,20 @@ function planOf(text: string) {
 }
 
 describe('named strategies compile to explicit cuts, freeze sets and stages', () => {
-  const cases: { strategy: NamedStrategy; cut: string; stages: [name: string, trainableBaseLayers: number, rates: number[]][] }[] = [
+  const cases: {
+    strategy: NamedStrategy;
+    cut: string;
+    stages: [name: string, trainableBaseLayers: number, rates: number[]][];
+  }[] = [
     { strategy: 'head-only', cut: 'out_relu', stages: [['head', 0, [0.001]]] },
-    { strategy: 'head-then-all', cut: 'out_relu', stages: [['head', 0, [0.001]], ['finetune', LAYERS.length, [0.00001, 0.00001]]] },
+    {
+      strategy: 'head-then-all',
+      cut: 'out_relu',
+      stages: [
+        ['head', 0, [0.001]],
+        ['finetune', LAYERS.length, [0.00001, 0.00001]],
+      ],
+    },
     { strategy: 'low-level', cut: 'block_13_expand_relu', stages: [['head', 0, [0.001]]] },
     { strategy: 'all', cut: 'out_relu', stages: [['all', LAYERS.length, [0.001, 0.0001]]] },
   ];
@@ -40,16 +70,24 @@ describe('named strategies compile to explicit cuts, freeze sets and stages', ()
     it(c.strategy, () => {
       const { spec, plan } = planOf(`${HEAD}strategy: ${c.strategy}\n`);
       assert.equal(spec.base.cut, c.cut);
-      assert.deepEqual(plan.stages.map((s) => [s.name, s.trainableBaseLayers.length, s.parameterGroups.map((g) => g.learningRate)]), c.stages);
+      assert.deepEqual(
+        plan.stages.map((s) => [s.name, s.trainableBaseLayers.length, s.parameterGroups.map((g) => g.learningRate)]),
+        c.stages,
+      );
       assert.deepEqual(plan.strategy?.chosen, c.strategy);
       assert.deepEqual(Object.keys(plan.strategy!.filled).sort(), ['base', 'freeze', 'train']);
     });
   }
 
   it('keys written in the file win over what the strategy fills', () => {
-    const { spec, plan } = planOf(`${HEAD}strategy: head-then-all\nbase: { cut: Conv_1 }\ntrain:\n  stages:\n    - { name: mine, epochs: 2 }\n`);
+    const { spec, plan } = planOf(
+      `${HEAD}strategy: head-then-all\nbase: { cut: Conv_1 }\ntrain:\n  stages:\n    - { name: mine, epochs: 2 }\n`,
+    );
     assert.equal(spec.base.cut, 'Conv_1');
-    assert.deepEqual(plan.stages.map((s) => s.name), ['mine']);
+    assert.deepEqual(
+      plan.stages.map((s) => s.name),
+      ['mine'],
+    );
     assert.deepEqual(plan.strategy!.filled, { freeze: 'all' });
   });
 
@@ -72,15 +110,29 @@ const PROBES: Record<NamedStrategy, StrategyProbe> = {
   all: probe(1000, 0.6, 0.85),
 };
 function probe(perClass: number, top: number, lower: number): StrategyProbe {
-  return { perClass, probes: [{ cut: 'out_relu', accuracy: top }, { cut: 'block_13_expand_relu', accuracy: lower - 0.1 }, { cut: 'block_6_expand_relu', accuracy: lower }], sample: { fit: 24, score: 8 } };
+  return {
+    perClass,
+    probes: [
+      { cut: 'out_relu', accuracy: top },
+      { cut: 'block_13_expand_relu', accuracy: lower - 0.1 },
+      { cut: 'block_6_expand_relu', accuracy: lower },
+    ],
+    sample: { fit: 24, score: 8 },
+  };
 }
 
 /** Files that write some of the keys a strategy fills, or change what the filled keys resolve with (without `strategy:`). */
 const AUTO_FILES: { name: string; text: string }[] = [
   { name: 'nothing written', text: HEAD },
   { name: 'a written cut', text: `${HEAD}base: { cut: block_16_project }\n` },
-  { name: 'written stages', text: `${HEAD}train:\n  batchSize: 8\n  stages:\n    - { name: mine, epochs: 2, optimizer: { name: sgd, learningRate: 0.1, momentum: 0.9 } }\n` },
-  { name: 'a written freeze, a batch size and class weights', text: `${HEAD}freeze: ['Conv1']\ntrain: { batchSize: 16, classWeights: balanced }\n` },
+  {
+    name: 'written stages',
+    text: `${HEAD}train:\n  batchSize: 8\n  stages:\n    - { name: mine, epochs: 2, optimizer: { name: sgd, learningRate: 0.1, momentum: 0.9 } }\n`,
+  },
+  {
+    name: 'a written freeze, a batch size and class weights',
+    text: `${HEAD}freeze: ['Conv1']\ntrain: { batchSize: 16, classWeights: balanced }\n`,
+  },
   { name: 'no validation split', text: HEAD.replace('{ format: mnist }', '{ format: mnist, validation: 0 }') },
 ];
 
@@ -90,11 +142,18 @@ describe("auto's choice fills what resolving the file with that strategy would",
       it(`${file.name}: ${strategy}`, () => {
         const auto = loadPipelineText('/p/p.yaml', `${file.text}strategy: auto\n`);
         assert.ok(auto.ok, auto.ok ? '' : auto.diagnostics.map((d) => d.message).join('; '));
-        const { measurement, spec: filled } = chooseStrategy(auto.value.spec, auto.value.strategyChoices!, PROBES[strategy]);
+        const { measurement, spec: filled } = chooseStrategy(
+          auto.value.spec,
+          auto.value.strategyChoices!,
+          PROBES[strategy],
+        );
         assert.equal(measurement.chosen, strategy);
         // The same file naming the strategy and, unless it writes one, the probe's cut: what auto used to resolve again.
         const cut = auto.value.written.base?.cut === undefined ? measurement.cut : undefined;
-        const named = loadPipelineText('/p/p.yaml', `${file.text}strategy: ${strategy}\n${cut ? `base: { cut: ${cut} }\n` : ''}`);
+        const named = loadPipelineText(
+          '/p/p.yaml',
+          `${file.text}strategy: ${strategy}\n${cut ? `base: { cut: ${cut} }\n` : ''}`,
+        );
         assert.ok(named.ok, named.ok ? '' : named.diagnostics.map((d) => d.message).join('; '));
         const { strategy: filledStrategy, ...filledRest } = filled;
         const { strategy: namedStrategy, ...namedRest } = named.value.spec;
@@ -124,11 +183,22 @@ describe("auto's choice needs no second check: every strategy's keys pass the ru
 });
 
 describe('the auto decision: data size × similarity', () => {
-  const probes = (top: number, lower: number) => [{ cut: 'out_relu', accuracy: top }, { cut: 'block_13_expand_relu', accuracy: lower }, { cut: 'block_6_expand_relu', accuracy: lower - 0.1 }];
+  const probes = (top: number, lower: number) => [
+    { cut: 'out_relu', accuracy: top },
+    { cut: 'block_13_expand_relu', accuracy: lower },
+    { cut: 'block_6_expand_relu', accuracy: lower - 0.1 },
+  ];
   const cases: { name: string; perClass: number; top: number; lower: number; chosen: NamedStrategy; cut: string }[] = [
     { name: 'small and similar', perClass: 100, top: 0.9, lower: 0.85, chosen: 'head-only', cut: 'out_relu' },
     { name: 'large and similar', perClass: 1000, top: 0.9, lower: 0.91, chosen: 'head-then-all', cut: 'out_relu' },
-    { name: 'small and different', perClass: 100, top: 0.6, lower: 0.85, chosen: 'low-level', cut: 'block_13_expand_relu' },
+    {
+      name: 'small and different',
+      perClass: 100,
+      top: 0.6,
+      lower: 0.85,
+      chosen: 'low-level',
+      cut: 'block_13_expand_relu',
+    },
     { name: 'large and different', perClass: 1000, top: 0.6, lower: 0.85, chosen: 'all', cut: 'out_relu' },
   ];
   for (const c of cases) {

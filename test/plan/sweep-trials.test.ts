@@ -1,36 +1,82 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ashaDecision, compareTrials, expandTrials, isBetter, rankingRule, resolveSweep, rungEpochs, trialMetric, trialValLoss, type SweepSpec } from '../../src/plan/sweep-trials.js';
+import {
+  ashaDecision,
+  compareTrials,
+  expandTrials,
+  isBetter,
+  rankingRule,
+  resolveSweep,
+  rungEpochs,
+  trialMetric,
+  trialValLoss,
+  type SweepSpec,
+} from '../../src/plan/sweep-trials.js';
 
 const grid = (parameters: Record<string, { values: unknown[] }>): SweepSpec => resolveSweep({ parameters }, 42);
 
 describe('expandTrials', () => {
   it('a grid is every combination, the last parameter varying fastest, numbered from 0', () => {
-    const trials = expandTrials(grid({ 'base.cut': { values: ['a', 'b'] }, 'head[1].dense.units': { values: [32, 64, 128] } }));
-    assert.deepEqual(trials.map((t) => [t.index, t.values['base.cut'], t.values['head[1].dense.units']]), [
-      [0, 'a', 32], [1, 'a', 64], [2, 'a', 128], [3, 'b', 32], [4, 'b', 64], [5, 'b', 128],
-    ]);
+    const trials = expandTrials(
+      grid({ 'base.cut': { values: ['a', 'b'] }, 'head[1].dense.units': { values: [32, 64, 128] } }),
+    );
+    assert.deepEqual(
+      trials.map((t) => [t.index, t.values['base.cut'], t.values['head[1].dense.units']]),
+      [
+        [0, 'a', 32],
+        [1, 'a', 64],
+        [2, 'a', 128],
+        [3, 'b', 32],
+        [4, 'b', 64],
+        [5, 'b', 128],
+      ],
+    );
   });
 
   it('values may be any YAML value: lists and mappings are set whole', () => {
-    const trials = expandTrials(grid({ 'dataset.image.size': { values: [[32, 32], [48, 48]] }, 'train.stages[0].optimizer': { values: [{ name: 'sgd' }] } }));
-    assert.deepEqual(trials.map((t) => t.values), [
-      { 'dataset.image.size': [32, 32], 'train.stages[0].optimizer': { name: 'sgd' } },
-      { 'dataset.image.size': [48, 48], 'train.stages[0].optimizer': { name: 'sgd' } },
-    ]);
+    const trials = expandTrials(
+      grid({
+        'dataset.image.size': {
+          values: [
+            [32, 32],
+            [48, 48],
+          ],
+        },
+        'train.stages[0].optimizer': { values: [{ name: 'sgd' }] },
+      }),
+    );
+    assert.deepEqual(
+      trials.map((t) => t.values),
+      [
+        { 'dataset.image.size': [32, 32], 'train.stages[0].optimizer': { name: 'sgd' } },
+        { 'dataset.image.size': [48, 48], 'train.stages[0].optimizer': { name: 'sgd' } },
+      ],
+    );
   });
 
-  const random = (p: Record<string, object>, seed = 1, runCap = 200): SweepSpec => resolveSweep({ method: 'random', runCap, seed, parameters: p }, 42);
+  const random = (p: Record<string, object>, seed = 1, runCap = 200): SweepSpec =>
+    resolveSweep({ method: 'random', runCap, seed, parameters: p }, 42);
   const cases: { name: string; parameter: object; check: (v: number) => boolean }[] = [
     { name: 'uniform stays in [min, max]', parameter: { min: 0.1, max: 0.5 }, check: (v) => v >= 0.1 && v <= 0.5 },
-    { name: 'logUniform stays in [min, max]', parameter: { min: 0.0001, max: 0.01, distribution: 'logUniform' }, check: (v) => v >= 0.0001 && v <= 0.01 },
-    { name: 'int gives whole numbers, both ends included', parameter: { min: 1, max: 3, distribution: 'int' }, check: (v) => Number.isInteger(v) && v >= 1 && v <= 3 },
+    {
+      name: 'logUniform stays in [min, max]',
+      parameter: { min: 0.0001, max: 0.01, distribution: 'logUniform' },
+      check: (v) => v >= 0.0001 && v <= 0.01,
+    },
+    {
+      name: 'int gives whole numbers, both ends included',
+      parameter: { min: 1, max: 3, distribution: 'int' },
+      check: (v) => Number.isInteger(v) && v >= 1 && v <= 3,
+    },
   ];
   for (const c of cases) {
     it(`random: ${c.name}`, () => {
       const values = expandTrials(random({ x: c.parameter })).map((t) => t.values['x'] as number);
       assert.equal(values.length, 200);
-      assert.deepEqual(values.filter((v) => !c.check(v)), []);
+      assert.deepEqual(
+        values.filter((v) => !c.check(v)),
+        [],
+      );
       assert.ok(new Set(values).size > 2, 'the draws vary');
     });
   }
@@ -38,13 +84,16 @@ describe('expandTrials', () => {
   it('random: int reaches both ends; logUniform spreads over the decades', () => {
     const ints = expandTrials(random({ x: { min: 1, max: 3, distribution: 'int' } })).map((t) => t.values['x']);
     assert.deepEqual([...new Set(ints)].sort(), [1, 2, 3]);
-    const logs = expandTrials(random({ x: { min: 0.0001, max: 0.01, distribution: 'logUniform' } })).map((t) => t.values['x'] as number);
+    const logs = expandTrials(random({ x: { min: 0.0001, max: 0.01, distribution: 'logUniform' } })).map(
+      (t) => t.values['x'] as number,
+    );
     const lowDecade = logs.filter((v) => v < 0.001).length;
     assert.ok(lowDecade > 60 && lowDecade < 140, `${lowDecade} of 200 below 0.001 (about half in log space)`);
   });
 
   it('random: the same seed gives the same trials, another seed others', () => {
-    const draw = (seed: number) => expandTrials(random({ x: { min: 0, max: 1 }, y: { values: ['a', 'b', 'c'] } }, seed, 5)).map((t) => t.values);
+    const draw = (seed: number) =>
+      expandTrials(random({ x: { min: 0, max: 1 }, y: { values: ['a', 'b', 'c'] } }, seed, 5)).map((t) => t.values);
     assert.deepEqual(draw(7), draw(7));
     assert.notDeepEqual(draw(7), draw(8));
   });
@@ -54,8 +103,14 @@ describe('resolveSweep', () => {
   it('defaults: grid, val_accuracy maximized, the pipeline seed; a loss is minimized', () => {
     const spec = resolveSweep({ parameters: { 'base.cut': { values: ['a'] } } }, 9);
     assert.deepEqual([spec.method, spec.metric, spec.seed], ['grid', { name: 'val_accuracy', goal: 'maximize' }, 9]);
-    assert.equal(resolveSweep({ metric: { name: 'test_loss' }, parameters: { a: { values: [1] } } }, 1).metric.goal, 'minimize');
-    assert.deepEqual(resolveSweep({ earlyTerminate: { type: 'asha' }, parameters: { a: { values: [1] } } }, 1).earlyTerminate, { type: 'asha', minEpochs: 1, reductionFactor: 3 });
+    assert.equal(
+      resolveSweep({ metric: { name: 'test_loss' }, parameters: { a: { values: [1] } } }, 1).metric.goal,
+      'minimize',
+    );
+    assert.deepEqual(
+      resolveSweep({ earlyTerminate: { type: 'asha' }, parameters: { a: { values: [1] } } }, 1).earlyTerminate,
+      { type: 'asha', minEpochs: 1, reductionFactor: 3 },
+    );
   });
 });
 
@@ -78,13 +133,21 @@ describe('ASHA', () => {
     it(c.name, () => {
       const reason = ashaDecision(c.goal, 3, c.value, c.earlier);
       assert.equal(reason !== undefined, c.stops, reason);
-      if (reason) assert.match(reason, /outside the best 1\/3 of the \d+ trial\(s\) that reached this rung before it \(cutoff [\d.]+\)/);
+      if (reason)
+        assert.match(
+          reason,
+          /outside the best 1\/3 of the \d+ trial\(s\) that reached this rung before it \(cutoff [\d.]+\)/,
+        );
     });
   }
 });
 
 describe('trialMetric and isBetter', () => {
-  const rows = [{ epoch: 1, val_accuracy: 0.5, val_loss: 1 }, { epoch: 2, val_accuracy: 0.8, val_loss: 0.5 }, { epoch: 3, val_accuracy: 0.7, val_loss: 0.6 }];
+  const rows = [
+    { epoch: 1, val_accuracy: 0.5, val_loss: 1 },
+    { epoch: 2, val_accuracy: 0.8, val_loss: 0.5 },
+    { epoch: 3, val_accuracy: 0.7, val_loss: 0.6 },
+  ];
   it('val_*: the epoch the trial ends with: the restored one, else the last', () => {
     assert.equal(trialMetric('val_accuracy', { rows }), 0.7);
     assert.equal(trialMetric('val_accuracy', { rows, restoredEpoch: 2 }), 0.8);
@@ -104,14 +167,68 @@ describe('trialMetric and isBetter', () => {
 describe('compareTrials: one best, whatever order the trials finished in', () => {
   const maximize = { name: 'val_accuracy', goal: 'maximize' } as const;
   const minimize = { name: 'val_loss', goal: 'minimize' } as const;
-  const best = (metric: SweepSpec['metric'], trials: { index: number; metric?: number; valLoss?: number }[]): number => [...trials].sort((a, b) => compareTrials(metric, a, b))[0]!.index;
-  const cases: { name: string; metric: SweepSpec['metric']; trials: { index: number; metric?: number; valLoss?: number }[]; best: number }[] = [
-    { name: 'the metric first', metric: maximize, trials: [{ index: 0, metric: 0.5, valLoss: 0.1 }, { index: 1, metric: 0.75, valLoss: 0.9 }], best: 1 },
-    { name: 'a tie on the metric goes to the lower val_loss', metric: maximize, trials: [{ index: 0, metric: 0.75, valLoss: 0.4 }, { index: 1, metric: 0.75, valLoss: 0.3 }, { index: 2, metric: 0.5, valLoss: 0.1 }], best: 1 },
-    { name: 'a tie on both goes to the lower index', metric: maximize, trials: [{ index: 3, metric: 0.75, valLoss: 0.3 }, { index: 1, metric: 0.75, valLoss: 0.3 }, { index: 2, metric: 0.75, valLoss: 0.3 }], best: 1 },
-    { name: 'a missing val_loss ranks after one present', metric: maximize, trials: [{ index: 0, metric: 0.75 }, { index: 1, metric: 0.75, valLoss: 2 }], best: 1 },
-    { name: 'NaN and a missing metric rank last', metric: maximize, trials: [{ index: 0, metric: Number.NaN }, { index: 1 }, { index: 2, metric: 0.1 }], best: 2 },
-    { name: 'minimize: lower first, then the index', metric: minimize, trials: [{ index: 2, metric: 0.3, valLoss: 0.3 }, { index: 1, metric: 0.3, valLoss: 0.3 }, { index: 0, metric: 0.4, valLoss: 0.4 }], best: 1 },
+  const best = (metric: SweepSpec['metric'], trials: { index: number; metric?: number; valLoss?: number }[]): number =>
+    [...trials].sort((a, b) => compareTrials(metric, a, b))[0]!.index;
+  const cases: {
+    name: string;
+    metric: SweepSpec['metric'];
+    trials: { index: number; metric?: number; valLoss?: number }[];
+    best: number;
+  }[] = [
+    {
+      name: 'the metric first',
+      metric: maximize,
+      trials: [
+        { index: 0, metric: 0.5, valLoss: 0.1 },
+        { index: 1, metric: 0.75, valLoss: 0.9 },
+      ],
+      best: 1,
+    },
+    {
+      name: 'a tie on the metric goes to the lower val_loss',
+      metric: maximize,
+      trials: [
+        { index: 0, metric: 0.75, valLoss: 0.4 },
+        { index: 1, metric: 0.75, valLoss: 0.3 },
+        { index: 2, metric: 0.5, valLoss: 0.1 },
+      ],
+      best: 1,
+    },
+    {
+      name: 'a tie on both goes to the lower index',
+      metric: maximize,
+      trials: [
+        { index: 3, metric: 0.75, valLoss: 0.3 },
+        { index: 1, metric: 0.75, valLoss: 0.3 },
+        { index: 2, metric: 0.75, valLoss: 0.3 },
+      ],
+      best: 1,
+    },
+    {
+      name: 'a missing val_loss ranks after one present',
+      metric: maximize,
+      trials: [
+        { index: 0, metric: 0.75 },
+        { index: 1, metric: 0.75, valLoss: 2 },
+      ],
+      best: 1,
+    },
+    {
+      name: 'NaN and a missing metric rank last',
+      metric: maximize,
+      trials: [{ index: 0, metric: Number.NaN }, { index: 1 }, { index: 2, metric: 0.1 }],
+      best: 2,
+    },
+    {
+      name: 'minimize: lower first, then the index',
+      metric: minimize,
+      trials: [
+        { index: 2, metric: 0.3, valLoss: 0.3 },
+        { index: 1, metric: 0.3, valLoss: 0.3 },
+        { index: 0, metric: 0.4, valLoss: 0.4 },
+      ],
+      best: 1,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -122,10 +239,17 @@ describe('compareTrials: one best, whatever order the trials finished in', () =>
   }
 
   it('val_loss is taken at the epoch the metric is (the restored one, else the last); the rule is said', () => {
-    const rows = [{ epoch: 1, val_loss: 0.9 }, { epoch: 2, val_loss: 0.5 }, { epoch: 3, val_loss: 0.7 }];
+    const rows = [
+      { epoch: 1, val_loss: 0.9 },
+      { epoch: 2, val_loss: 0.5 },
+      { epoch: 3, val_loss: 0.7 },
+    ];
     assert.equal(trialValLoss({ rows }), 0.7);
     assert.equal(trialValLoss({ rows, restoredEpoch: 2 }), 0.5);
-    assert.equal(rankingRule(maximize), 'highest val_accuracy; a tie goes to the lowest val_loss, then to the lowest trial index');
+    assert.equal(
+      rankingRule(maximize),
+      'highest val_accuracy; a tie goes to the lowest val_loss, then to the lowest trial index',
+    );
     assert.equal(rankingRule(minimize), 'lowest val_loss; a tie goes to the lowest trial index');
   });
 });

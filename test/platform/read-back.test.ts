@@ -38,7 +38,10 @@ describe('readBackFile: confined, regular, bounded', () => {
   ];
   for (const c of refused) {
     it(`refuses ${c.name}`, async () => {
-      await assert.rejects(readBackFile(folder, c.relative, { what: 'test file', ...(c.maxBytes ? { maxBytes: c.maxBytes } : {}) }), (error: unknown) => error instanceof UserError && c.message.test(error.message));
+      await assert.rejects(
+        readBackFile(folder, c.relative, { what: 'test file', ...(c.maxBytes ? { maxBytes: c.maxBytes } : {}) }),
+        (error: unknown) => error instanceof UserError && c.message.test(error.message),
+      );
     });
   }
 
@@ -56,7 +59,10 @@ describe('readBackFile: confined, regular, bounded', () => {
 
   it('parses JSON and says which file is not', async () => {
     assert.deepEqual(await readBackJson(folder, 'ok.json'), { a: 1 });
-    await assert.rejects(readBackJson(folder, 'bad.json', { what: 'summary' }), /summary .*bad\.json is not valid JSON/);
+    await assert.rejects(
+      readBackJson(folder, 'bad.json', { what: 'summary' }),
+      /summary .*bad\.json is not valid JSON/,
+    );
   });
 
   it('confinedPath keeps names inside the folder', () => {

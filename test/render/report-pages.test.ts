@@ -10,14 +10,33 @@ import { niceTicks } from '../../src/render/report-charts.js';
 import { bestEpoch, renderComparisonReport, runColour } from '../../src/render/report-html.js';
 import { renderRunReport } from '../../src/render/run-report.js';
 import { writePlan } from '../../src/store/plan-file.js';
-import { readRunReportSources, REPORT_FILE, writeComparisonReport, writeRunReport } from '../../src/store/report-file.js';
+import {
+  readRunReportSources,
+  REPORT_FILE,
+  writeComparisonReport,
+  writeRunReport,
+} from '../../src/store/report-file.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'tlpipe-report-pages-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 const INPUTS: PlanInputs = {
-  dataset: { digest: 'd'.repeat(64), numClasses: 2, counts: { train: 8, validation: 2, test: 2 }, trainPerClass: [4, 4] },
-  base: { digest: 'b'.repeat(64), cutOutputShape: [2, 2, 8], layerCount: 2, paramCount: 10, layers: [{ name: 'conv', className: 'Conv2D', params: 10 }, { name: 'top', className: 'ReLU', params: 0 }] },
+  dataset: {
+    digest: 'd'.repeat(64),
+    numClasses: 2,
+    counts: { train: 8, validation: 2, test: 2 },
+    trainPerClass: [4, 4],
+  },
+  base: {
+    digest: 'b'.repeat(64),
+    cutOutputShape: [2, 2, 8],
+    layerCount: 2,
+    paramCount: 10,
+    layers: [
+      { name: 'conv', className: 'Conv2D', params: 10 },
+      { name: 'top', className: 'ReLU', params: 0 },
+    ],
+  },
 };
 /** Class names a report must show as text, never as markup. */
 const HOSTILE = '<img src=x onerror=alert(1)>';
@@ -31,7 +50,17 @@ train:
     - { name: head, epochs: 4, earlyStopping: { patience: 1, restoreBest: true } }
     - { name: tune, epochs: 2, unfreeze: ['conv'] }
 `;
-const row = (stage: string, epoch: number, valLoss: number) => JSON.stringify({ stage, epoch, loss: 1 / epoch, accuracy: epoch / 10, val_loss: valLoss, val_accuracy: 0.5, lr: 0.01, seconds: 1 }) + '\n';
+const row = (stage: string, epoch: number, valLoss: number) =>
+  JSON.stringify({
+    stage,
+    epoch,
+    loss: 1 / epoch,
+    accuracy: epoch / 10,
+    val_loss: valLoss,
+    val_accuracy: 0.5,
+    lr: 0.01,
+    seconds: 1,
+  }) + '\n';
 
 /** A completed run's folder as tlpipe leaves it, examples.json naming its example absolutely (as runs before relative paths did). */
 async function runFolder(): Promise<string> {
@@ -42,31 +71,91 @@ async function runFolder(): Promise<string> {
   const plan = compilePlan(loaded.value.spec, INPUTS);
   assert.ok(plan.ok);
   await writePlan(dir, plan.value);
-  writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ id: '0001-abcdef12', pipeline: 'p', status: 'completed', pid: 1, startedAt: '2026-01-01T00:00:00.000Z', endedAt: '2026-01-01T00:02:05.000Z', fingerprint: plan.value.fingerprint, seed: 42, backend: 'wasm', git: null, versions: { tlpipe: '1.0.0' } }));
-  writeFileSync(path.join(dir, 'metrics.jsonl'), row('head', 1, 0.9) + row('head', 2, 0.4) + row('head', 3, 0.6) + row('tune', 5, 0.5));
+  writeFileSync(
+    path.join(dir, 'run.json'),
+    JSON.stringify({
+      id: '0001-abcdef12',
+      pipeline: 'p',
+      status: 'completed',
+      pid: 1,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      endedAt: '2026-01-01T00:02:05.000Z',
+      fingerprint: plan.value.fingerprint,
+      seed: 42,
+      backend: 'wasm',
+      git: null,
+      versions: { tlpipe: '1.0.0' },
+    }),
+  );
+  writeFileSync(
+    path.join(dir, 'metrics.jsonl'),
+    row('head', 1, 0.9) + row('head', 2, 0.4) + row('head', 3, 0.6) + row('tune', 5, 0.5),
+  );
   writeFileSync(path.join(dir, 'pipeline.yaml'), PIPELINE);
-  const perClass = { cat: { precision: 1, recall: 0.5, f1: 0.667, support: 2 }, [HOSTILE]: { precision: 0.667, recall: 1, f1: 0.8, support: 2 } };
-  writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({
-    status: 'completed', pipeline: 'p', run: '0001-abcdef12', backend: 'wasm', classes: ['cat', HOSTILE], data: { counts: { train: 8, validation: 2, test: 4 } },
-    stages: [{ name: 'head', epochsRun: 3, stoppedEarly: true, restoredEpoch: 2 }, { name: 'tune', epochsRun: 1, stoppedEarly: false }],
-    test: { loss: 0.4, accuracy: 0.75, examples: 4, perClass, confusionMatrix: [[1, 1], [0, 2]] }, resources: { peakRssMiB: 300, seconds: 125 },
-  }));
+  const perClass = {
+    cat: { precision: 1, recall: 0.5, f1: 0.667, support: 2 },
+    [HOSTILE]: { precision: 0.667, recall: 1, f1: 0.8, support: 2 },
+  };
+  writeFileSync(
+    path.join(dir, 'summary.json'),
+    JSON.stringify({
+      status: 'completed',
+      pipeline: 'p',
+      run: '0001-abcdef12',
+      backend: 'wasm',
+      classes: ['cat', HOSTILE],
+      data: { counts: { train: 8, validation: 2, test: 4 } },
+      stages: [
+        { name: 'head', epochsRun: 3, stoppedEarly: true, restoredEpoch: 2 },
+        { name: 'tune', epochsRun: 1, stoppedEarly: false },
+      ],
+      test: {
+        loss: 0.4,
+        accuracy: 0.75,
+        examples: 4,
+        perClass,
+        confusionMatrix: [
+          [1, 1],
+          [0, 2],
+        ],
+      },
+      resources: { peakRssMiB: 300, seconds: 125 },
+    }),
+  );
   const png = Buffer.from('png bytes').toString('base64');
-  writeFileSync(path.join(dir, 'examples.json'), JSON.stringify({ worst: [{ example: path.join(dir, 'data', 'cat', '1.png'), actual: 'cat', predicted: HOSTILE, probabilityOfActual: 0.2, probabilityOfPredicted: 0.8, png }], perClass: [] }));
+  writeFileSync(
+    path.join(dir, 'examples.json'),
+    JSON.stringify({
+      worst: [
+        {
+          example: path.join(dir, 'data', 'cat', '1.png'),
+          actual: 'cat',
+          predicted: HOSTILE,
+          probabilityOfActual: 0.2,
+          probabilityOfPredicted: 0.8,
+          png,
+        },
+      ],
+      perClass: [],
+    }),
+  );
   return dir;
 }
 
-describe('a run\'s report page, from its own files', () => {
-  it('the store reads what the page shows; an older run\'s absolute example paths come back relative to the run', async () => {
+describe("a run's report page, from its own files", () => {
+  it("the store reads what the page shows; an older run's absolute example paths come back relative to the run", async () => {
     const sources = await readRunReportSources(await runFolder());
-    assert.deepEqual(sources.metrics.map((r) => r.epoch), [1, 2, 3, 5]);
+    assert.deepEqual(
+      sources.metrics.map((r) => r.epoch),
+      [1, 2, 3, 5],
+    );
     assert.deepEqual(sources.baseline, []);
     assert.equal(sources.gallery!.worst[0]!.example, 'data/cat/1.png');
     assert.equal(sources.pipelineYaml, PIPELINE);
     assert.equal(sources.summary!.test!.accuracy, 0.75);
   });
 
-  it('report.html is the renderer\'s page of those files, hostile names shown as text', async () => {
+  it("report.html is the renderer's page of those files, hostile names shown as text", async () => {
     const dir = await runFolder();
     assert.equal(await writeRunReport(dir, renderRunReport), path.join(dir, REPORT_FILE));
     const page = readFileSync(path.join(dir, REPORT_FILE), 'utf8');
@@ -86,7 +175,7 @@ describe('a run\'s report page, from its own files', () => {
     assert.equal(page.includes(HOSTILE), false);
   });
 
-  it('a page at another place (`tlpipe report --out`) leaves the run folder\'s alone', async () => {
+  it("a page at another place (`tlpipe report --out`) leaves the run folder's alone", async () => {
     const dir = await runFolder();
     const out = path.join(root, 'elsewhere.html');
     assert.equal(await writeRunReport(dir, renderRunReport, out), out);
@@ -95,13 +184,23 @@ describe('a run\'s report page, from its own files', () => {
 });
 
 describe('a comparison page', () => {
-  it('has each run\'s curves; a run whose metrics file is damaged has none, and the page is still written', async () => {
+  it("has each run's curves; a run whose metrics file is damaged has none, and the page is still written", async () => {
     const good = await runFolder();
     const damaged = path.join(root, 'damaged');
     mkdirSync(damaged, { recursive: true });
     writeFileSync(path.join(damaged, 'metrics.jsonl'), 'not json\n' + row('head', 2, 1));
     const out = path.join(root, 'compare.html');
-    await writeComparisonReport(out, [{ label: 'good', dir: good }, { label: 'damaged', dir: damaged }], (runs) => renderComparisonReport('good vs damaged', runs, { metrics: { header: ['', 'good', 'damaged'], rows: [['test accuracy', '0.75', '–']] } }));
+    await writeComparisonReport(
+      out,
+      [
+        { label: 'good', dir: good },
+        { label: 'damaged', dir: damaged },
+      ],
+      (runs) =>
+        renderComparisonReport('good vs damaged', runs, {
+          metrics: { header: ['', 'good', 'damaged'], rows: [['test accuracy', '0.75', '–']] },
+        }),
+    );
     const page = readFileSync(out, 'utf8');
     assert.ok(page.includes('data-series="good validation"'));
     assert.equal(page.includes('data-series="damaged'), false);
@@ -109,7 +208,7 @@ describe('a comparison page', () => {
   });
 });
 
-describe('the charts\' arithmetic', () => {
+describe("the charts' arithmetic", () => {
   const monitor = (metric: 'val_loss' | 'val_accuracy', mode: 'min' | 'max') => ({ metric, mode });
   const rows = [
     { stage: 'a', epoch: 1, loss: 1, accuracy: 0, lr: 0.1, val_loss: 0.8, val_accuracy: 0.5 },
@@ -129,7 +228,12 @@ describe('the charts\' arithmetic', () => {
     { name: 'a flat series gets a band around its value', min: 2, max: 2, labels: ['1.0', '1.5', '2.0', '2.5', '3.0'] },
     { name: 'tiny values in e-notation', min: 0.0001, max: 0.0004, labels: ['1e-4', '2e-4', '3e-4', '4e-4'] },
   ];
-  for (const c of ticks) it(`ticks: ${c.name}`, () => assert.deepEqual(niceTicks(c.min, c.max).map((t) => t.label), c.labels));
+  for (const c of ticks)
+    it(`ticks: ${c.name}`, () =>
+      assert.deepEqual(
+        niceTicks(c.min, c.max).map((t) => t.label),
+        c.labels,
+      ));
 
   it('every run of sixteen has its own colour', () => {
     assert.equal(new Set(Array.from({ length: 16 }, (_, i) => runColour(i, 16))).size, 16);

@@ -17,7 +17,13 @@ const folder = (): string => {
 describe('writeFileAtomic', () => {
   const cases: { name: string; before?: string; file: string; data: string | Uint8Array; read: string }[] = [
     { name: 'a new file', file: 'a.txt', data: 'hello\n', read: 'hello\n' },
-    { name: 'replaces a longer file whole (no tail of the old content)', before: 'old content, longer', file: 'a.txt', data: 'new', read: 'new' },
+    {
+      name: 'replaces a longer file whole (no tail of the old content)',
+      before: 'old content, longer',
+      file: 'a.txt',
+      data: 'new',
+      read: 'new',
+    },
     { name: 'bytes', file: 'w.bin', data: Uint8Array.from([0, 255, 10]), read: '\u0000\ufffd\n' },
     { name: 'into folders that do not exist yet', file: 'checkpoints/epoch-001/x.json', data: '{}', read: '{}' },
   ];
@@ -35,7 +41,11 @@ describe('writeFileAtomic', () => {
     const dir = folder();
     mkdirSync(path.join(dir, 'report.html'));
     writeFileSync(path.join(dir, 'report.html', 'inside'), 'x');
-    await assert.rejects(writeFileAtomic(path.join(dir, 'report.html'), 'page'), (error: NodeJS.ErrnoException) => error.path === path.join(dir, 'report.html') && /^E(ISDIR|NOTEMPTY|EXIST)$/.test(error.code ?? ''));
+    await assert.rejects(
+      writeFileAtomic(path.join(dir, 'report.html'), 'page'),
+      (error: NodeJS.ErrnoException) =>
+        error.path === path.join(dir, 'report.html') && /^E(ISDIR|NOTEMPTY|EXIST)$/.test(error.code ?? ''),
+    );
     assert.deepEqual(readdirSync(dir), ['report.html']);
   });
 

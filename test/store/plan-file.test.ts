@@ -7,7 +7,14 @@ import { UserError } from '../../src/diagnostics/user-error.js';
 import { loadPipelineText } from '../../src/format/load-pipeline.js';
 import { compilePlan } from '../../src/plan/compile-plan.js';
 import type { PlanInputs } from '../../src/plan/types.js';
-import { PLAN_FILE, readPlan, readResolved, RESOLVED_FILE, writePlan, writeResolved } from '../../src/store/plan-file.js';
+import {
+  PLAN_FILE,
+  readPlan,
+  readResolved,
+  RESOLVED_FILE,
+  writePlan,
+  writeResolved,
+} from '../../src/store/plan-file.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'tlpipe-plan-file-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -19,13 +26,29 @@ const folder = (): string => {
 };
 
 const INPUTS: PlanInputs = {
-  dataset: { digest: 'd'.repeat(64), numClasses: 2, counts: { train: 8, validation: 2, test: 2 }, trainPerClass: [4, 4] },
-  base: { digest: 'b'.repeat(64), cutOutputShape: [2, 2, 8], layerCount: 2, paramCount: 10, layers: [{ name: 'conv', className: 'Conv2D', params: 10 }, { name: 'top', className: 'ReLU', params: 0 }] },
+  dataset: {
+    digest: 'd'.repeat(64),
+    numClasses: 2,
+    counts: { train: 8, validation: 2, test: 2 },
+    trainPerClass: [4, 4],
+  },
+  base: {
+    digest: 'b'.repeat(64),
+    cutOutputShape: [2, 2, 8],
+    layerCount: 2,
+    paramCount: 10,
+    layers: [
+      { name: 'conv', className: 'Conv2D', params: 10 },
+      { name: 'top', className: 'ReLU', params: 0 },
+    ],
+  },
 };
 
 /** A real plan and resolved spec, compiled from a two-stage pipeline. */
 function compiled() {
-  const loaded = loadPipelineText('/p/p.yaml', `dataset: { format: idx, train: { images: a, labels: b }, test: { images: c, labels: d } }
+  const loaded = loadPipelineText(
+    '/p/p.yaml',
+    `dataset: { format: idx, train: { images: a, labels: b }, test: { images: c, labels: d } }
 base: { model: ./m.json, cut: top }
 head:
   - globalAveragePooling2d: {}
@@ -34,7 +57,8 @@ train:
   stages:
     - { name: head, epochs: 3 }
     - { name: tune, epochs: 2, unfreeze: ['conv'] }
-`);
+`,
+  );
   assert.ok(loaded.ok);
   const plan = compilePlan(loaded.value.spec, INPUTS);
   assert.ok(plan.ok);
@@ -50,7 +74,13 @@ describe('plan.json and resolved.json', () => {
     const read = await readPlan(dir);
     assert.deepEqual(read, JSON.parse(JSON.stringify(plan)));
     assert.equal(read.fingerprint, plan.fingerprint);
-    assert.deepEqual(read.stages.map((s) => [s.name, s.firstEpoch, s.lastEpoch]), [['head', 1, 3], ['tune', 4, 5]]);
+    assert.deepEqual(
+      read.stages.map((s) => [s.name, s.firstEpoch, s.lastEpoch]),
+      [
+        ['head', 1, 3],
+        ['tune', 4, 5],
+      ],
+    );
   });
 
   it('the resolved spec reads back as written', async () => {
@@ -62,34 +92,68 @@ describe('plan.json and resolved.json', () => {
 
   it('a run folder without plan.json is incomplete: a user error', async () => {
     const dir = folder();
-    await assert.rejects(readPlan(dir), (error: unknown) => error instanceof UserError && error.message === `${path.join(dir, PLAN_FILE)} not found` && /writes plan\.json before it trains/.test(error.hint ?? ''));
+    await assert.rejects(
+      readPlan(dir),
+      (error: unknown) =>
+        error instanceof UserError &&
+        error.message === `${path.join(dir, PLAN_FILE)} not found` &&
+        /writes plan\.json before it trains/.test(error.hint ?? ''),
+    );
   });
 
-  it('without resolved.json (left out of git) there is none', async () => assert.equal(await readResolved(folder()), undefined));
+  it('without resolved.json (left out of git) there is none', async () =>
+    assert.equal(await readResolved(folder()), undefined));
 
   const damagedPlans: { name: string; edit: (p: Record<string, unknown>) => unknown; problem: RegExp }[] = [
-    { name: 'an older format version', edit: (p) => ({ ...p, formatVersion: 1 }), problem: /is not a plan tlpipe wrote .*\/formatVersion must be equal to constant/ },
+    {
+      name: 'an older format version',
+      edit: (p) => ({ ...p, formatVersion: 1 }),
+      problem: /is not a plan tlpipe wrote .*\/formatVersion must be equal to constant/,
+    },
     { name: 'no stages', edit: (p) => ({ ...p, stages: [] }), problem: /\/stages must NOT have fewer than 1 items/ },
-    { name: 'a stage without its batch size', edit: (p) => ({ ...p, stages: [{ ...(p['stages'] as object[])[0], batchSize: 0 }] }), problem: /\/stages\/0\/batchSize must be >= 1/ },
+    {
+      name: 'a stage without its batch size',
+      edit: (p) => ({ ...p, stages: [{ ...(p['stages'] as object[])[0], batchSize: 0 }] }),
+      problem: /\/stages\/0\/batchSize must be >= 1/,
+    },
     { name: 'a number for the whole file', edit: () => 42, problem: /the whole file must be object/ },
   ];
   for (const c of damagedPlans) {
     it(`plan.json with ${c.name}: a user error naming it`, async () => {
       const dir = folder();
-      writeFileSync(path.join(dir, PLAN_FILE), JSON.stringify(c.edit(JSON.parse(JSON.stringify(plan)) as Record<string, unknown>)));
-      await assert.rejects(readPlan(dir), (error: unknown) => error instanceof UserError && error.message.startsWith(path.join(dir, PLAN_FILE)) && c.problem.test(error.message));
+      writeFileSync(
+        path.join(dir, PLAN_FILE),
+        JSON.stringify(c.edit(JSON.parse(JSON.stringify(plan)) as Record<string, unknown>)),
+      );
+      await assert.rejects(
+        readPlan(dir),
+        (error: unknown) =>
+          error instanceof UserError &&
+          error.message.startsWith(path.join(dir, PLAN_FILE)) &&
+          c.problem.test(error.message),
+      );
     });
   }
 
   it('resolved.json that is not JSON: a user error naming it', async () => {
     const dir = folder();
     writeFileSync(path.join(dir, RESOLVED_FILE), '{"name": ');
-    await assert.rejects(readResolved(dir), (error: unknown) => error instanceof UserError && error.message === `${path.join(dir, RESOLVED_FILE)} is not valid JSON`);
+    await assert.rejects(
+      readResolved(dir),
+      (error: unknown) =>
+        error instanceof UserError && error.message === `${path.join(dir, RESOLVED_FILE)} is not valid JSON`,
+    );
   });
 
   it('resolved.json without stages: a user error naming what it holds', async () => {
     const dir = folder();
-    writeFileSync(path.join(dir, RESOLVED_FILE), JSON.stringify({ ...JSON.parse(JSON.stringify(spec)), train: { stages: [] } }));
-    await assert.rejects(readResolved(dir), /is not a resolved pipeline .*\/train\/stages must NOT have fewer than 1 items/);
+    writeFileSync(
+      path.join(dir, RESOLVED_FILE),
+      JSON.stringify({ ...JSON.parse(JSON.stringify(spec)), train: { stages: [] } }),
+    );
+    await assert.rejects(
+      readResolved(dir),
+      /is not a resolved pipeline .*\/train\/stages must NOT have fewer than 1 items/,
+    );
   });
 });

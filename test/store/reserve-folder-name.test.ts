@@ -35,6 +35,9 @@ describe('reserveFolderName numbers after every folder already there', () => {
   it('.ids a file: a user error naming it', async () => {
     const dir = parent();
     writeFileSync(path.join(dir, '.ids'), '');
-    await assert.rejects(reserveFolderName(dir, 'aaaaaaaa'), (error: Error) => error instanceof UserError && /\.ids is not a folder/.test(error.message));
+    await assert.rejects(
+      reserveFolderName(dir, 'aaaaaaaa'),
+      (error: Error) => error instanceof UserError && /\.ids is not a folder/.test(error.message),
+    );
   });
 });

@@ -17,13 +17,20 @@ const folder = (): string => {
 
 /** A process that has ended. */
 const deadPid = spawnSync(process.execPath, ['-e', '']).pid!;
-const owner = (changes: Partial<LockOwner>): LockOwner => ({ pid: process.ppid, host: hostname(), since: '2026-01-01T00:00:00.000Z', by: 'run', token: 'feedc0de', ...changes });
+const owner = (changes: Partial<LockOwner>): LockOwner => ({
+  pid: process.ppid,
+  host: hostname(),
+  since: '2026-01-01T00:00:00.000Z',
+  by: 'run',
+  token: 'feedc0de',
+  ...changes,
+});
 const minutesAgo = (file: string, minutes: number): void => {
   const then = new Date(Date.now() - minutes * 60_000);
   utimesSync(file, then, then);
 };
 
-describe('the run folder\'s lock: one owner at a time', () => {
+describe("the run folder's lock: one owner at a time", () => {
   it('taken, refused to a second taker who is told the owner, given up, taken again', async () => {
     const dir = folder();
     const first = await RunLock.acquire(dir, 'run');
@@ -40,12 +47,36 @@ describe('the run folder\'s lock: one owner at a time', () => {
 
   // What a lock left behind is worth: taken over when its owner is gone, respected while it may be alive.
   const left: { name: string; make: (file: string) => void; takenOver: boolean }[] = [
-    { name: 'its process ended on this host', make: (f) => writeFileSync(f, JSON.stringify(owner({ pid: deadPid }))), takenOver: true },
-    { name: 'its process alive on this host', make: (f) => writeFileSync(f, JSON.stringify(owner({}))), takenOver: false },
-    { name: 'another host\'s, touched a minute ago (its process cannot be checked from here)', make: (f) => (writeFileSync(f, JSON.stringify(owner({ host: 'elsewhere', pid: deadPid }))), minutesAgo(f, 1)), takenOver: false },
-    { name: 'another host\'s, untouched for ten minutes (its heartbeat stopped)', make: (f) => (writeFileSync(f, JSON.stringify(owner({ host: 'elsewhere' }))), minutesAgo(f, 10)), takenOver: true },
-    { name: 'garbage just written (a takeover may be writing it)', make: (f) => writeFileSync(f, 'not json'), takenOver: false },
-    { name: 'garbage a minute old', make: (f) => (writeFileSync(f, '{"pid": "x"}'), minutesAgo(f, 1)), takenOver: true },
+    {
+      name: 'its process ended on this host',
+      make: (f) => writeFileSync(f, JSON.stringify(owner({ pid: deadPid }))),
+      takenOver: true,
+    },
+    {
+      name: 'its process alive on this host',
+      make: (f) => writeFileSync(f, JSON.stringify(owner({}))),
+      takenOver: false,
+    },
+    {
+      name: "another host's, touched a minute ago (its process cannot be checked from here)",
+      make: (f) => (writeFileSync(f, JSON.stringify(owner({ host: 'elsewhere', pid: deadPid }))), minutesAgo(f, 1)),
+      takenOver: false,
+    },
+    {
+      name: "another host's, untouched for ten minutes (its heartbeat stopped)",
+      make: (f) => (writeFileSync(f, JSON.stringify(owner({ host: 'elsewhere' }))), minutesAgo(f, 10)),
+      takenOver: true,
+    },
+    {
+      name: 'garbage just written (a takeover may be writing it)',
+      make: (f) => writeFileSync(f, 'not json'),
+      takenOver: false,
+    },
+    {
+      name: 'garbage a minute old',
+      make: (f) => (writeFileSync(f, '{"pid": "x"}'), minutesAgo(f, 1)),
+      takenOver: true,
+    },
   ];
   for (const c of left) {
     it(`a lock left by ${c.name}: ${c.takenOver ? 'taken over' : 'respected'}`, async () => {
@@ -54,7 +85,8 @@ describe('the run folder\'s lock: one owner at a time', () => {
       const taken = await RunLock.acquire(dir, 'resume');
       assert.equal(taken.ok, c.takenOver);
       assert.equal(await isLocked(dir), true);
-      if (taken.ok) assert.equal(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).token, taken.lock.owner.token);
+      if (taken.ok)
+        assert.equal(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).token, taken.lock.owner.token);
     });
   }
 
@@ -72,13 +104,20 @@ describe('the run folder\'s lock: one owner at a time', () => {
     mkdirSync(path.join(dir, LOCK_FILE));
     writeFileSync(path.join(dir, LOCK_FILE, 'kept.txt'), 'a user file');
     await assert.rejects(RunLock.acquire(dir, 'resume'), /is a folder where the lock file belongs/);
-    assert.equal(readFileSync(path.join(dir, LOCK_FILE, 'kept.txt'), 'utf8'), 'a user file', 'nothing of the folder is removed');
+    assert.equal(
+      readFileSync(path.join(dir, LOCK_FILE, 'kept.txt'), 'utf8'),
+      'a user file',
+      'nothing of the folder is removed',
+    );
   });
 
   it('a folder without a lock is not locked', async () => assert.equal(await isLocked(folder()), false));
 
   it('the owner as a sentence', () => {
-    assert.equal(describeOwner(owner({ pid: 12, host: 'h', by: 'resume' })), 'pid 12 (resume) on h since 2026-01-01T00:00:00.000Z');
+    assert.equal(
+      describeOwner(owner({ pid: 12, host: 'h', by: 'resume' })),
+      'pid 12 (resume) on h since 2026-01-01T00:00:00.000Z',
+    );
     assert.equal(describeOwner(undefined), 'another process');
   });
 });

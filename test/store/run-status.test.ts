@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { RunRecord } from '../../src/store/run-record.js';
-import { effectiveStatus, HEARTBEAT_FILE, HEARTBEAT_STALE_MS, isAlive, overviewOf } from '../../src/store/run-status.js';
+import {
+  effectiveStatus,
+  HEARTBEAT_FILE,
+  HEARTBEAT_STALE_MS,
+  isAlive,
+  overviewOf,
+} from '../../src/store/run-status.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'tlpipe-run-status-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -21,36 +27,148 @@ const deadPid = spawnSync(process.execPath, ['-e', '']).pid!;
 /** A live process other than this one. */
 const livePid = process.ppid;
 
-describe('a run\'s status as it really is', () => {
+describe("a run's status as it really is", () => {
   it('isAlive: the parent is, an ended process is not, and this process does not count', () => {
     assert.deepEqual([isAlive(livePid), isAlive(deadPid), isAlive(process.pid)], [true, false, false]);
   });
 
-  const cases: { name: string; status: RunRecord['status']; pid: number; heartbeatAgeMs: number | undefined; effective: RunRecord['status'] }[] = [
-    { name: 'an ended run is what it says', status: 'completed', pid: deadPid, heartbeatAgeMs: undefined, effective: 'completed' },
+  const cases: {
+    name: string;
+    status: RunRecord['status'];
+    pid: number;
+    heartbeatAgeMs: number | undefined;
+    effective: RunRecord['status'];
+  }[] = [
+    {
+      name: 'an ended run is what it says',
+      status: 'completed',
+      pid: deadPid,
+      heartbeatAgeMs: undefined,
+      effective: 'completed',
+    },
     { name: 'a failed run stays failed', status: 'failed', pid: livePid, heartbeatAgeMs: 0, effective: 'failed' },
-    { name: 'running, its process alive, its heartbeat fresh', status: 'running', pid: livePid, heartbeatAgeMs: 1000, effective: 'running' },
-    { name: 'running, its process alive, no heartbeat yet', status: 'running', pid: livePid, heartbeatAgeMs: undefined, effective: 'running' },
-    { name: 'running, but its process was killed', status: 'running', pid: deadPid, heartbeatAgeMs: 1000, effective: 'interrupted' },
-    { name: 'running, its pid reused by another process, its heartbeat long stopped', status: 'running', pid: livePid, heartbeatAgeMs: HEARTBEAT_STALE_MS + 1, effective: 'interrupted' },
+    {
+      name: 'running, its process alive, its heartbeat fresh',
+      status: 'running',
+      pid: livePid,
+      heartbeatAgeMs: 1000,
+      effective: 'running',
+    },
+    {
+      name: 'running, its process alive, no heartbeat yet',
+      status: 'running',
+      pid: livePid,
+      heartbeatAgeMs: undefined,
+      effective: 'running',
+    },
+    {
+      name: 'running, but its process was killed',
+      status: 'running',
+      pid: deadPid,
+      heartbeatAgeMs: 1000,
+      effective: 'interrupted',
+    },
+    {
+      name: 'running, its pid reused by another process, its heartbeat long stopped',
+      status: 'running',
+      pid: livePid,
+      heartbeatAgeMs: HEARTBEAT_STALE_MS + 1,
+      effective: 'interrupted',
+    },
   ];
-  for (const c of cases) it(c.name, () => assert.equal(effectiveStatus({ status: c.status, pid: c.pid }, c.heartbeatAgeMs), c.effective));
+  for (const c of cases)
+    it(c.name, () => assert.equal(effectiveStatus({ status: c.status, pid: c.pid }, c.heartbeatAgeMs), c.effective));
 });
 
-const record = (changes: Partial<RunRecord> = {}): RunRecord => ({
-  id: '0001-abcdef12', pipeline: 'pets', status: 'completed', pid: deadPid, startedAt: '2026-01-01T00:00:00.000Z', endedAt: '2026-01-01T00:01:30.000Z',
-  fingerprint: 'f'.repeat(64), seed: 1, backend: 'wasm', git: { commit: 'c'.repeat(40), dirty: true }, versions: {}, ...changes,
-} as RunRecord);
-const rows = (...values: [number, number, number | null | undefined][]): string => values.map(([epoch, loss, val]) => JSON.stringify({ stage: 'head', epoch, loss, accuracy: 0.5, ...(val !== undefined ? { val_accuracy: val } : {}) }) + '\n').join('');
+const record = (changes: Partial<RunRecord> = {}): RunRecord =>
+  ({
+    id: '0001-abcdef12',
+    pipeline: 'pets',
+    status: 'completed',
+    pid: deadPid,
+    startedAt: '2026-01-01T00:00:00.000Z',
+    endedAt: '2026-01-01T00:01:30.000Z',
+    fingerprint: 'f'.repeat(64),
+    seed: 1,
+    backend: 'wasm',
+    git: { commit: 'c'.repeat(40), dirty: true },
+    versions: {},
+    ...changes,
+  }) as RunRecord;
+const rows = (...values: [number, number, number | null | undefined][]): string =>
+  values
+    .map(
+      ([epoch, loss, val]) =>
+        JSON.stringify({
+          stage: 'head',
+          epoch,
+          loss,
+          accuracy: 0.5,
+          ...(val !== undefined ? { val_accuracy: val } : {}),
+        }) + '\n',
+    )
+    .join('');
 
-describe('a run\'s overview, for `tlpipe runs`', () => {
-  const cases: { name: string; metrics?: string; summary?: object; record: RunRecord; best: unknown; testAccuracy: number | null; seconds: number | null }[] = [
-    { name: 'the best validation accuracy, a diverged epoch left out', metrics: rows([1, 1, 0.5], [2, 0.5, null], [3, 0.4, 0.75], [4, 0.3, 0.7]), record: record(), best: { metric: 'val_accuracy', value: 0.75, epoch: 3 }, testAccuracy: null, seconds: 90 },
-    { name: 'without validation, the lowest training loss', metrics: rows([1, 1, undefined], [2, 0.25, undefined], [3, 0.5, undefined]), record: record(), best: { metric: 'loss', value: 0.25, epoch: 2 }, testAccuracy: null, seconds: 90 },
+describe("a run's overview, for `tlpipe runs`", () => {
+  const cases: {
+    name: string;
+    metrics?: string;
+    summary?: object;
+    record: RunRecord;
+    best: unknown;
+    testAccuracy: number | null;
+    seconds: number | null;
+  }[] = [
+    {
+      name: 'the best validation accuracy, a diverged epoch left out',
+      metrics: rows([1, 1, 0.5], [2, 0.5, null], [3, 0.4, 0.75], [4, 0.3, 0.7]),
+      record: record(),
+      best: { metric: 'val_accuracy', value: 0.75, epoch: 3 },
+      testAccuracy: null,
+      seconds: 90,
+    },
+    {
+      name: 'without validation, the lowest training loss',
+      metrics: rows([1, 1, undefined], [2, 0.25, undefined], [3, 0.5, undefined]),
+      record: record(),
+      best: { metric: 'loss', value: 0.25, epoch: 2 },
+      testAccuracy: null,
+      seconds: 90,
+    },
     { name: 'no metrics yet: no best', record: record(), best: null, testAccuracy: null, seconds: 90 },
-    { name: 'a damaged metrics file leaves its columns empty, the run still listed', metrics: 'not json\n' + rows([1, 1, 0.5]), record: record(), best: null, testAccuracy: null, seconds: 90 },
-    { name: 'the test accuracy from summary.json', summary: { status: 'completed', pipeline: 'pets', run: '0001', backend: 'wasm', classes: [], data: { counts: { train: 1, validation: 1, test: 1 } }, stages: [], test: { loss: 1, accuracy: 0.625, examples: 8, perClass: {}, confusionMatrix: [] }, resources: { peakRssMiB: 1, seconds: 1 } }, record: record(), best: null, testAccuracy: 0.625, seconds: 90 },
-    { name: 'a killed run, never ended, without a heartbeat: no duration', record: record({ status: 'running', endedAt: undefined }), best: null, testAccuracy: null, seconds: null },
+    {
+      name: 'a damaged metrics file leaves its columns empty, the run still listed',
+      metrics: 'not json\n' + rows([1, 1, 0.5]),
+      record: record(),
+      best: null,
+      testAccuracy: null,
+      seconds: 90,
+    },
+    {
+      name: 'the test accuracy from summary.json',
+      summary: {
+        status: 'completed',
+        pipeline: 'pets',
+        run: '0001',
+        backend: 'wasm',
+        classes: [],
+        data: { counts: { train: 1, validation: 1, test: 1 } },
+        stages: [],
+        test: { loss: 1, accuracy: 0.625, examples: 8, perClass: {}, confusionMatrix: [] },
+        resources: { peakRssMiB: 1, seconds: 1 },
+      },
+      record: record(),
+      best: null,
+      testAccuracy: 0.625,
+      seconds: 90,
+    },
+    {
+      name: 'a killed run, never ended, without a heartbeat: no duration',
+      record: record({ status: 'running', endedAt: undefined }),
+      best: null,
+      testAccuracy: null,
+      seconds: null,
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {
@@ -58,7 +176,10 @@ describe('a run\'s overview, for `tlpipe runs`', () => {
       if (c.metrics !== undefined) writeFileSync(path.join(dir, 'metrics.jsonl'), c.metrics);
       if (c.summary) writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(c.summary));
       const overview = await overviewOf(dir, c.record);
-      assert.deepEqual({ best: overview.best, testAccuracy: overview.testAccuracy, seconds: overview.seconds }, { best: c.best, testAccuracy: c.testAccuracy, seconds: c.seconds });
+      assert.deepEqual(
+        { best: overview.best, testAccuracy: overview.testAccuracy, seconds: overview.seconds },
+        { best: c.best, testAccuracy: c.testAccuracy, seconds: c.seconds },
+      );
       assert.deepEqual(overview.git, { commit: 'c'.repeat(40), dirty: true });
     });
   }
@@ -76,7 +197,11 @@ describe('a run\'s overview, for `tlpipe runs`', () => {
     const dir = folder();
     writeFileSync(path.join(dir, HEARTBEAT_FILE), '');
     const now = Date.now();
-    const overview = await overviewOf(dir, record({ status: 'running', pid: livePid, endedAt: undefined, startedAt: new Date(now - 5000).toISOString() }), now);
+    const overview = await overviewOf(
+      dir,
+      record({ status: 'running', pid: livePid, endedAt: undefined, startedAt: new Date(now - 5000).toISOString() }),
+      now,
+    );
     assert.deepEqual([overview.status, overview.seconds], ['running', 5]);
   });
 });

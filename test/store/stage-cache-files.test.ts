@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -47,9 +57,15 @@ describe('single-flight: a claimed entry is computed once', () => {
     assert.equal(second, false, 'the second claim waited');
     assert.match(told[0] ?? '', new RegExp(`^pid ${process.pid} \\(stage cache\\) on .+ since `));
     await release();
-    await (await waiting)();
+    await (
+      await waiting
+    )();
     assert.equal(second, true);
-    assert.equal(existsSync(path.join(cache.root, 'features', `${key(1)}.claim`)), false, 'released claims leave no file');
+    assert.equal(
+      existsSync(path.join(cache.root, 'features', `${key(1)}.claim`)),
+      false,
+      'released claims leave no file',
+    );
   });
 
   it('claims on different entries do not wait for each other', async () => {
@@ -63,10 +79,21 @@ describe('single-flight: a claimed entry is computed once', () => {
     const cache = fresh();
     mkdirSync(path.join(cache.root, 'features'), { recursive: true });
     // A pid that is not running (the largest a Linux pid can be, plus one).
-    writeFileSync(path.join(cache.root, 'features', `${key(3)}.claim`), JSON.stringify({ pid: 4194305, host: hostname(), since: new Date().toISOString(), by: 'stage cache', token: 'x' }));
+    writeFileSync(
+      path.join(cache.root, 'features', `${key(3)}.claim`),
+      JSON.stringify({
+        pid: 4194305,
+        host: hostname(),
+        since: new Date().toISOString(),
+        by: 'stage cache',
+        token: 'x',
+      }),
+    );
     // Not a time bound (a loaded machine makes any one slow): a claim that waits says whose claim it waits on, and this one must not.
     const waitedOn: string[] = [];
-    await (await cache.claim('features', key(3), { onWait: (holder) => waitedOn.push(holder) }))();
+    await (
+      await cache.claim('features', key(3), { onWait: (holder) => waitedOn.push(holder) })
+    )();
     assert.deepEqual(waitedOn, []);
   });
 
@@ -85,36 +112,146 @@ describe('a damaged stage cache entry is removed and rebuilt, never used', () =>
   /** One layer's weights as a run caches them: a 2×3 kernel and a bias of 3, float32. */
   const stage = (): CachedStage => ({
     kind: 'head',
-    weightSpecs: [{ name: 'dense/kernel', shape: [2, 3], dtype: 'float32' }, { name: 'dense/bias', shape: [3], dtype: 'float32' }],
+    weightSpecs: [
+      { name: 'dense/kernel', shape: [2, 3], dtype: 'float32' },
+      { name: 'dense/bias', shape: [3], dtype: 'float32' },
+    ],
     weightData: new Uint8Array(new Float32Array([1, 2, 3, 4, 5, 6, 0.5, 0.25, 0.125]).buffer),
     random: { shuffle: 7 },
     completedStages: [{ name: 'head', epochs: 1, epochsRun: 1, stoppedEarly: false, lastLearningRate: 0.01 }],
     metrics: [{ stage: 'head', epoch: 1, stageEpoch: 1, loss: 0.9, accuracy: 0.5, lr: 0.01, seconds: 1 }],
   });
-  const editJson = (file: string, edit: (value: any) => unknown): void => writeFileSync(file, JSON.stringify(edit(JSON.parse(readFileSync(file, 'utf8')))));
+  const editJson = (file: string, edit: (value: any) => unknown): void =>
+    writeFileSync(file, JSON.stringify(edit(JSON.parse(readFileSync(file, 'utf8')))));
   /** Edits meta.json and writes a manifest matching the edit, so only the shape check can find it. */
-  const editBehindManifest = (edit: (value: any) => unknown) => async (entry: string): Promise<void> => {
-    editJson(path.join(entry, 'meta.json'), edit);
-    await writeFolderManifest(entry);
-  };
+  const editBehindManifest =
+    (edit: (value: any) => unknown) =>
+    async (entry: string): Promise<void> => {
+      editJson(path.join(entry, 'meta.json'), edit);
+      await writeFolderManifest(entry);
+    };
 
-  const cases: { name: string; kind: 'features' | 'stages'; damage: (entry: string) => void | Promise<void>; says: RegExp }[] = [
-    { name: 'features: meta.json shape edited (not in the manifest any more)', kind: 'features', damage: (e) => editJson(path.join(e, 'meta.json'), (m) => ({ ...m, shape: [2, 2] })), says: /meta\.json does not match the sha256/ },
-    { name: 'features: shape that does not account for the bytes, manifest rewritten to match', kind: 'features', damage: editBehindManifest((m) => ({ ...m, shape: [3, 4] })), says: /shape \[3, 4\] needs 48 bytes, data\.bin has 32/ },
-    { name: 'features: a zero, negative or fractional dimension', kind: 'features', damage: editBehindManifest((m) => ({ ...m, shape: [0, 8] })), says: /\/shape\/0 must be >= 1/ },
-    { name: 'features: meta.json is [] behind a matching manifest', kind: 'features', damage: editBehindManifest(() => []), says: /meta\.json: the whole file must be object/ },
-    { name: 'features: data.bin a link to /dev/zero', kind: 'features', damage: (e) => { rmSync(path.join(e, 'data.bin')); symlinkSync('/dev/zero', path.join(e, 'data.bin')); }, says: /data\.bin is a link that leads outside/ },
-    { name: 'features: data.bin a FIFO', kind: 'features', damage: (e) => { rmSync(path.join(e, 'data.bin')); execFileSync('mkfifo', [path.join(e, 'data.bin')]); }, says: /data\.bin is a named pipe \(FIFO\), not a file/ },
-    { name: 'features: data.bin cut short', kind: 'features', damage: (e) => truncateSync(path.join(e, 'data.bin'), 12), says: /data\.bin has 12 bytes, 32 when it was written/ },
-    { name: 'features: manifest.json is not a manifest', kind: 'features', damage: (e) => writeFileSync(path.join(e, 'manifest.json'), 'null'), says: /manifest\.json is damaged/ },
-    { name: 'features: an entry of an older tlpipe, without a manifest', kind: 'features', damage: (e) => rmSync(path.join(e, 'manifest.json')), says: /has no manifest\.json/ },
-    { name: 'features: the entry is a file, not a folder', kind: 'features', damage: (e) => { rmSync(e, { recursive: true }); writeFileSync(e, 'x'); }, says: /is not a folder/ },
-    { name: 'stages: invented metrics in meta.json', kind: 'stages', damage: (e) => editJson(path.join(e, 'meta.json'), (m) => ({ ...m, metrics: [{ ...m.metrics[0], accuracy: 0.7 }] })), says: /meta\.json does not match the sha256/ },
-    { name: 'stages: weight shapes that do not account for the bytes, manifest rewritten', kind: 'stages', damage: editBehindManifest((m) => ({ ...m, weightSpecs: [{ ...m.weightSpecs[0], shape: [4, 3] }, m.weightSpecs[1]] })), says: /meta\.json's weightSpecs: weight \S+ declares \[4,3\] float32, more than the 36 bytes there are/ },
-    { name: 'stages: a metric that is a string, manifest rewritten', kind: 'stages', damage: editBehindManifest((m) => ({ ...m, metrics: [{ ...m.metrics[0], loss: 'low' }] })), says: /\/metrics\/0\/loss must be number/ },
-    { name: 'stages: a weight dtype tfjs does not write, manifest rewritten', kind: 'stages', damage: editBehindManifest((m) => ({ ...m, weightSpecs: [{ ...m.weightSpecs[0], dtype: 'complex64' }, m.weightSpecs[1]] })), says: /\/weightSpecs\/0\/dtype/ },
-    { name: 'stages: completedStages missing, manifest rewritten', kind: 'stages', damage: editBehindManifest(({ completedStages: _c, ...m }) => m), says: /must have required property 'completedStages'/ },
-    { name: 'stages: data.bin a link to /dev/zero', kind: 'stages', damage: (e) => { rmSync(path.join(e, 'data.bin')); symlinkSync('/dev/zero', path.join(e, 'data.bin')); }, says: /data\.bin is a link that leads outside/ },
+  const cases: {
+    name: string;
+    kind: 'features' | 'stages';
+    damage: (entry: string) => void | Promise<void>;
+    says: RegExp;
+  }[] = [
+    {
+      name: 'features: meta.json shape edited (not in the manifest any more)',
+      kind: 'features',
+      damage: (e) => editJson(path.join(e, 'meta.json'), (m) => ({ ...m, shape: [2, 2] })),
+      says: /meta\.json does not match the sha256/,
+    },
+    {
+      name: 'features: shape that does not account for the bytes, manifest rewritten to match',
+      kind: 'features',
+      damage: editBehindManifest((m) => ({ ...m, shape: [3, 4] })),
+      says: /shape \[3, 4\] needs 48 bytes, data\.bin has 32/,
+    },
+    {
+      name: 'features: a zero, negative or fractional dimension',
+      kind: 'features',
+      damage: editBehindManifest((m) => ({ ...m, shape: [0, 8] })),
+      says: /\/shape\/0 must be >= 1/,
+    },
+    {
+      name: 'features: meta.json is [] behind a matching manifest',
+      kind: 'features',
+      damage: editBehindManifest(() => []),
+      says: /meta\.json: the whole file must be object/,
+    },
+    {
+      name: 'features: data.bin a link to /dev/zero',
+      kind: 'features',
+      damage: (e) => {
+        rmSync(path.join(e, 'data.bin'));
+        symlinkSync('/dev/zero', path.join(e, 'data.bin'));
+      },
+      says: /data\.bin is a link that leads outside/,
+    },
+    {
+      name: 'features: data.bin a FIFO',
+      kind: 'features',
+      damage: (e) => {
+        rmSync(path.join(e, 'data.bin'));
+        execFileSync('mkfifo', [path.join(e, 'data.bin')]);
+      },
+      says: /data\.bin is a named pipe \(FIFO\), not a file/,
+    },
+    {
+      name: 'features: data.bin cut short',
+      kind: 'features',
+      damage: (e) => truncateSync(path.join(e, 'data.bin'), 12),
+      says: /data\.bin has 12 bytes, 32 when it was written/,
+    },
+    {
+      name: 'features: manifest.json is not a manifest',
+      kind: 'features',
+      damage: (e) => writeFileSync(path.join(e, 'manifest.json'), 'null'),
+      says: /manifest\.json is damaged/,
+    },
+    {
+      name: 'features: an entry of an older tlpipe, without a manifest',
+      kind: 'features',
+      damage: (e) => rmSync(path.join(e, 'manifest.json')),
+      says: /has no manifest\.json/,
+    },
+    {
+      name: 'features: the entry is a file, not a folder',
+      kind: 'features',
+      damage: (e) => {
+        rmSync(e, { recursive: true });
+        writeFileSync(e, 'x');
+      },
+      says: /is not a folder/,
+    },
+    {
+      name: 'stages: invented metrics in meta.json',
+      kind: 'stages',
+      damage: (e) =>
+        editJson(path.join(e, 'meta.json'), (m) => ({ ...m, metrics: [{ ...m.metrics[0], accuracy: 0.7 }] })),
+      says: /meta\.json does not match the sha256/,
+    },
+    {
+      name: 'stages: weight shapes that do not account for the bytes, manifest rewritten',
+      kind: 'stages',
+      damage: editBehindManifest((m) => ({
+        ...m,
+        weightSpecs: [{ ...m.weightSpecs[0], shape: [4, 3] }, m.weightSpecs[1]],
+      })),
+      says: /meta\.json's weightSpecs: weight \S+ declares \[4,3\] float32, more than the 36 bytes there are/,
+    },
+    {
+      name: 'stages: a metric that is a string, manifest rewritten',
+      kind: 'stages',
+      damage: editBehindManifest((m) => ({ ...m, metrics: [{ ...m.metrics[0], loss: 'low' }] })),
+      says: /\/metrics\/0\/loss must be number/,
+    },
+    {
+      name: 'stages: a weight dtype tfjs does not write, manifest rewritten',
+      kind: 'stages',
+      damage: editBehindManifest((m) => ({
+        ...m,
+        weightSpecs: [{ ...m.weightSpecs[0], dtype: 'complex64' }, m.weightSpecs[1]],
+      })),
+      says: /\/weightSpecs\/0\/dtype/,
+    },
+    {
+      name: 'stages: completedStages missing, manifest rewritten',
+      kind: 'stages',
+      damage: editBehindManifest(({ completedStages: _c, ...m }) => m),
+      says: /must have required property 'completedStages'/,
+    },
+    {
+      name: 'stages: data.bin a link to /dev/zero',
+      kind: 'stages',
+      damage: (e) => {
+        rmSync(path.join(e, 'data.bin'));
+        symlinkSync('/dev/zero', path.join(e, 'data.bin'));
+      },
+      says: /data\.bin is a link that leads outside/,
+    },
   ];
 
   for (const c of cases) {
@@ -123,11 +260,17 @@ describe('a damaged stage cache entry is removed and rebuilt, never used', () =>
       const root = mkdtempSync(path.join(tmpdir(), 'tlpipe-damaged-'));
       const cache = new StageCacheFiles(root, undefined, (message) => told.push(message));
       const features = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]);
-      const write = (): Promise<void> => (c.kind === 'features' ? cache.writeFeatures(key(1), [2, 4], features) : cache.writeStage(key(1), stage()));
-      const read = (): Promise<unknown> => (c.kind === 'features' ? cache.readFeatures(key(1)) : cache.readStage(key(1)));
+      const write = (): Promise<void> =>
+        c.kind === 'features' ? cache.writeFeatures(key(1), [2, 4], features) : cache.writeStage(key(1), stage());
+      const read = (): Promise<unknown> =>
+        c.kind === 'features' ? cache.readFeatures(key(1)) : cache.readStage(key(1));
       await write();
       const entry = path.join(root, c.kind, key(1));
-      assert.deepEqual(Object.keys(JSON.parse(readFileSync(path.join(entry, 'manifest.json'), 'utf8')).files).sort(), ['data.bin', 'meta.json'], 'the manifest covers the metadata too');
+      assert.deepEqual(
+        Object.keys(JSON.parse(readFileSync(path.join(entry, 'manifest.json'), 'utf8')).files).sort(),
+        ['data.bin', 'meta.json'],
+        'the manifest covers the metadata too',
+      );
       assert.ok(await read(), 'intact, the entry is used');
       await c.damage(entry);
       const started = Date.now();
@@ -143,7 +286,8 @@ describe('a damaged stage cache entry is removed and rebuilt, never used', () =>
       await write();
       const again = await read();
       assert.ok(again, 'rebuilt, it is used');
-      if (c.kind === 'features') assert.deepEqual(Array.from((again as { data: Float32Array }).data), Array.from(features));
+      if (c.kind === 'features')
+        assert.deepEqual(Array.from((again as { data: Float32Array }).data), Array.from(features));
       else assert.deepEqual((again as CachedStage).metrics, stage().metrics);
     });
   }
@@ -153,7 +297,10 @@ describe('a damaged stage cache entry is removed and rebuilt, never used', () =>
     const cache = new StageCacheFiles(root);
     await cache.writeFeatures(key(1), [1024], new Float32Array(1024));
     const entry = path.join(root, 'features', key(1));
-    const bytes = ['data.bin', 'meta.json', 'manifest.json'].reduce((sum, name) => sum + statSync(path.join(entry, name)).size, 0);
+    const bytes = ['data.bin', 'meta.json', 'manifest.json'].reduce(
+      (sum, name) => sum + statSync(path.join(entry, name)).size,
+      0,
+    );
     // Just room for the entry with its manifest: kept; one byte less: evicted.
     await new StageCacheFiles(root, bytes).evict();
     assert.ok(existsSync(entry));

@@ -15,15 +15,33 @@ describe('connectRedis: an address that is not a Redis to talk to is a user erro
     else process.env['TLPIPE_QUEUE_CONNECT_S'] = connectS;
   });
   const cases: { name: string; address: string; message: RegExp; hint: RegExp }[] = [
-    { name: 'an http address', address: 'http://localhost:1', message: /^`http:\/\/localhost:1` is not a Redis address$/, hint: /^write redis:\/\/host:6379\/0/ },
-    { name: 'a bare host', address: 'localhost:6379', message: /is not a Redis address$/, hint: /unix:\/\/\/path\/redis\.sock/ },
-    { name: 'a socket nothing listens on', address: `unix://${path.join(dir, 'none.sock')}`, message: /^cannot reach Redis at unix:\/\/.*none\.sock: /, hint: /^start redis-server there/ },
+    {
+      name: 'an http address',
+      address: 'http://localhost:1',
+      message: /^`http:\/\/localhost:1` is not a Redis address$/,
+      hint: /^write redis:\/\/host:6379\/0/,
+    },
+    {
+      name: 'a bare host',
+      address: 'localhost:6379',
+      message: /is not a Redis address$/,
+      hint: /unix:\/\/\/path\/redis\.sock/,
+    },
+    {
+      name: 'a socket nothing listens on',
+      address: `unix://${path.join(dir, 'none.sock')}`,
+      message: /^cannot reach Redis at unix:\/\/.*none\.sock: /,
+      hint: /^start redis-server there/,
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {
       process.env['TLPIPE_QUEUE_CONNECT_S'] = '2';
       const started = Date.now();
-      const error = await connectRedis(c.address).then(() => undefined, (e: unknown) => e);
+      const error = await connectRedis(c.address).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(error instanceof UserError, String(error));
       assert.match(error.message, c.message);
       assert.match(error.hint ?? '', c.hint);

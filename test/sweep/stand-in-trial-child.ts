@@ -26,8 +26,25 @@ process.on('message', (message: ParentMessage) => {
     send({ type: 'result', status: 'crashed', diagnostics: [], reason: 'internal error: oops' });
     end();
   } else if (how === 'run') {
-    send({ type: 'event', event: { type: 'run-start', pipeline: 'p', id: '0001-0123abcd', dir: '/nowhere', fingerprint: message.job.plan.fingerprint, backend: 'cpu', resumed: false } as never });
-    send({ type: 'result', status: 'failed', run: 'p/0001-0123abcd', diagnostics: [] , reason: 'stopped after its start' });
+    send({
+      type: 'event',
+      event: {
+        type: 'run-start',
+        pipeline: 'p',
+        id: '0001-0123abcd',
+        dir: '/nowhere',
+        fingerprint: message.job.plan.fingerprint,
+        backend: 'cpu',
+        resumed: false,
+      } as never,
+    });
+    send({
+      type: 'result',
+      status: 'failed',
+      run: 'p/0001-0123abcd',
+      diagnostics: [],
+      reason: 'stopped after its start',
+    });
     end();
   }
   // stop: nothing until the parent's stop.

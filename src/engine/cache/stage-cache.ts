@@ -39,7 +39,11 @@ export interface StageCache {
    * live process holds it. Read again before computing: that process has
    * usually written it.
    */
-  claim(kind: 'features' | 'stages', key: string, wait: { signal?: AbortSignal; onWait?: (holder: string) => void }): Promise<() => Promise<void>>;
+  claim(
+    kind: 'features' | 'stages',
+    key: string,
+    wait: { signal?: AbortSignal; onWait?: (holder: string) => void },
+  ): Promise<() => Promise<void>>;
 }
 
 /**
@@ -57,7 +61,13 @@ export async function readOrCompute<T>(
   if (!cache) return { value: await compute(), reused: false };
   const first = await read(cache);
   if (first !== undefined) return { value: first, reused: true };
-  const release = await claimEntry(cache, entry.kind, entry.key, `computing ${entry.what} (computed once, then shared)`, options);
+  const release = await claimEntry(
+    cache,
+    entry.kind,
+    entry.key,
+    `computing ${entry.what} (computed once, then shared)`,
+    options,
+  );
   try {
     const written = await read(cache);
     if (written !== undefined) return { value: written, reused: true };
@@ -83,14 +93,21 @@ export function featuresKey(task: FeaturesTask, split: string, backend: string):
 }
 
 /** Serialises a model's weights for the cache. */
-export async function cachedWeights(model: tf.LayersModel): Promise<{ weightSpecs: tf.io.WeightsManifestEntry[]; weightData: Uint8Array }> {
-  const { data, specs } = await tf.io.encodeWeights(model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })));
+export async function cachedWeights(
+  model: tf.LayersModel,
+): Promise<{ weightSpecs: tf.io.WeightsManifestEntry[]; weightData: Uint8Array }> {
+  const { data, specs } = await tf.io.encodeWeights(
+    model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })),
+  );
   return { weightSpecs: specs, weightData: new Uint8Array(data as ArrayBuffer) };
 }
 
 export function decodeCachedWeights(stage: CachedStage): tf.NamedTensorMap {
   const bytes = stage.weightData;
-  return tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, stage.weightSpecs);
+  return tf.io.decodeWeights(
+    bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+    stage.weightSpecs,
+  );
 }
 
 /**
@@ -103,17 +120,37 @@ export async function keepInCache(what: string, write: () => Promise<void>, onEv
     await write();
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    const reason = e.code === 'ENOSPC' ? 'no space left on the device' : e.code === 'EDQUOT' ? 'the disk quota is used up' : e.code === 'EROFS' ? 'the file system is read-only' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : (e.code ?? e.message);
-    onEvent({ type: 'log', level: 'warn', message: `the stage cache could not keep ${what} (${reason}${e.path ? `: ${e.path}` : ''}); the run goes on without it` });
+    const reason =
+      e.code === 'ENOSPC'
+        ? 'no space left on the device'
+        : e.code === 'EDQUOT'
+          ? 'the disk quota is used up'
+          : e.code === 'EROFS'
+            ? 'the file system is read-only'
+            : e.code === 'EACCES' || e.code === 'EPERM'
+              ? 'permission denied'
+              : (e.code ?? e.message);
+    onEvent({
+      type: 'log',
+      level: 'warn',
+      message: `the stage cache could not keep ${what} (${reason}${e.path ? `: ${e.path}` : ''}); the run goes on without it`,
+    });
   }
 }
 
 /** The cache's claim on an entry, waiting (and saying so) while another run holds it; stopped by the run's signal as the run is. */
-export async function claimEntry(cache: StageCache, kind: 'features' | 'stages', key: string, holderIs: string, options: { onEvent: EventListener; signal?: AbortSignal }): Promise<() => Promise<void>> {
+export async function claimEntry(
+  cache: StageCache,
+  kind: 'features' | 'stages',
+  key: string,
+  holderIs: string,
+  options: { onEvent: EventListener; signal?: AbortSignal },
+): Promise<() => Promise<void>> {
   try {
     return await cache.claim(kind, key, {
       ...(options.signal ? { signal: options.signal } : {}),
-      onWait: (holder) => options.onEvent({ type: 'log', level: 'info', message: `waiting for ${holder}, which is ${holderIs}` }),
+      onWait: (holder) =>
+        options.onEvent({ type: 'log', level: 'info', message: `waiting for ${holder}, which is ${holderIs}` }),
     });
   } catch (error) {
     if (options.signal?.aborted) throw new RunInterrupted();

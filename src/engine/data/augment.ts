@@ -38,12 +38,21 @@ export function augmenter(spec: AugmentSpec, random: SeededRandom): (pixels: tf.
         x = tf.add(tf.mul(tf.image.flipLeftRight(x), mask), tf.mul(x, tf.sub(1, mask)));
       }
       if (spec.contrast > 0) {
-        const factors = tf.tensor4d(Array.from({ length: n }, () => 1 + uniform(spec.contrast)), [n, 1, 1, 1]);
+        const factors = tf.tensor4d(
+          Array.from({ length: n }, () => 1 + uniform(spec.contrast)),
+          [n, 1, 1, 1],
+        );
         const mean = tf.mean(x, [1, 2], true);
         x = tf.add(tf.mul(tf.sub(x, mean), factors), mean);
       }
       if (spec.brightness > 0) {
-        x = tf.add(x, tf.tensor4d(Array.from({ length: n }, () => uniform(spec.brightness) * 255), [n, 1, 1, 1]));
+        x = tf.add(
+          x,
+          tf.tensor4d(
+            Array.from({ length: n }, () => uniform(spec.brightness) * 255),
+            [n, 1, 1, 1],
+          ),
+        );
       }
       return tf.clipByValue(x, 0, 255) as tf.Tensor4D;
     });

@@ -12,7 +12,10 @@ export interface BatchSource {
  * the current one is used: image decoding (sharp, on libuv's threads) then
  * overlaps the training step (tfjs, on this thread).
  */
-export async function* prefetched(source: BatchSource, chunks: number[][]): AsyncGenerator<{ positions: number[]; x: tf.Tensor; y: tf.Tensor }> {
+export async function* prefetched(
+  source: BatchSource,
+  chunks: number[][],
+): AsyncGenerator<{ positions: number[]; x: tf.Tensor; y: tf.Tensor }> {
   let next = chunks.length > 0 ? source.batch(chunks[0]!) : undefined;
   for (let i = 0; i < chunks.length; i++) {
     const current = await next!;
@@ -24,7 +27,11 @@ export async function* prefetched(source: BatchSource, chunks: number[][]): Asyn
     } finally {
       // The consumer stopped here (an error or a break in its loop calls `return`, which runs only this):
       // dispose what was already prefetched; a batch that failed to load has nothing to dispose, and its error is not the one to report.
-      if (!consumed && next) await next.then((batch) => tf.dispose(Object.values(batch)), () => undefined);
+      if (!consumed && next)
+        await next.then(
+          (batch) => tf.dispose(Object.values(batch)),
+          () => undefined,
+        );
     }
   }
 }

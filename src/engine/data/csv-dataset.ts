@@ -22,7 +22,11 @@ const shownField = (field: string | undefined): string => {
  */
 export async function readCsvDataset(
   spec: Extract<DatasetSpec, { format: 'csv' }>,
-  options: { cacheBytes: number; select: (labels: { train: Int32Array }, numClasses: number) => Selection; signal?: AbortSignal },
+  options: {
+    cacheBytes: number;
+    select: (labels: { train: Int32Array }, numClasses: number) => Selection;
+    signal?: AbortSignal;
+  },
 ): Promise<LoadedDataset & { selection: Selection }> {
   const bytes = await readRegularFile(spec.file, 'csv', ['dataset', 'file']);
   let records;
@@ -30,16 +34,22 @@ export async function readCsvDataset(
     // Parsed from the bytes a piece at a time: the file is never in memory a second time as one string.
     records = parseCsvBytes(bytes);
   } catch (error) {
-    if (error instanceof CsvFormatError) throw new UserError(`${spec.file}:${error.line}: ${error.message}`, ['dataset', 'file']);
+    if (error instanceof CsvFormatError)
+      throw new UserError(`${spec.file}:${error.line}: ${error.message}`, ['dataset', 'file']);
     throw error;
   }
   const [header, ...rows] = records;
-  if (!header || rows.length === 0) throw new UserError(`${spec.file}: needs a header row and at least one data row`, ['dataset', 'file']);
+  if (!header || rows.length === 0)
+    throw new UserError(`${spec.file}: needs a header row and at least one data row`, ['dataset', 'file']);
   const column = (name: string, key: string): number => {
     const index = header.fields.indexOf(name);
     if (index < 0) {
       const hint = didYouMean(name, header.fields);
-      throw new UserError(`${spec.file}: no column named \`${name}\`; the header has ${header.fields.map((f) => `\`${f}\``).join(', ')}`, ['dataset', key], hint);
+      throw new UserError(
+        `${spec.file}: no column named \`${name}\`; the header has ${header.fields.map((f) => `\`${f}\``).join(', ')}`,
+        ['dataset', key],
+        hint,
+      );
     }
     return index;
   };
@@ -55,19 +65,38 @@ export async function readCsvDataset(
     const image = imageAt >= 0 ? (row.fields[imageAt]?.trim() ?? '') : '';
     const values = featureAt?.map((at) => Number(row.fields[at]?.trim() === '' ? Number.NaN : row.fields[at]));
     const badValue = featureAt && values ? values.findIndex((v) => !Number.isFinite(v)) : -1;
-    if (row.fields.length !== header.fields.length) problems.push({ file: where, reason: `${row.fields.length} fields, the header has ${header.fields.length}` });
+    if (row.fields.length !== header.fields.length)
+      problems.push({ file: where, reason: `${row.fields.length} fields, the header has ${header.fields.length}` });
     else if (label === '') problems.push({ file: where, reason: `missing label (column \`${spec.labelColumn}\`)` });
-    else if (imageAt >= 0 && image === '') problems.push({ file: where, reason: `missing image path (column \`${spec.imageColumn}\`)` });
-    else if (badValue >= 0) problems.push({ file: where, reason: `column \`${spec.featureColumns![badValue]}\` is not a number: ${shownField(row.fields[featureAt![badValue]!])}` });
-    else if (spec.classNames && !spec.classNames.includes(label)) problems.push({ file: where, reason: `label \`${label}\` is not one of classNames` });
+    else if (imageAt >= 0 && image === '')
+      problems.push({ file: where, reason: `missing image path (column \`${spec.imageColumn}\`)` });
+    else if (badValue >= 0)
+      problems.push({
+        file: where,
+        reason: `column \`${spec.featureColumns![badValue]}\` is not a number: ${shownField(row.fields[featureAt![badValue]!])}`,
+      });
+    else if (spec.classNames && !spec.classNames.includes(label))
+      problems.push({ file: where, reason: `label \`${label}\` is not one of classNames` });
     else usable.push({ file: imageAt >= 0 ? path.resolve(root, image) : where, label, ...(values ? { values } : {}) });
   }
   if (problems.length > 0 && spec.onBadFile === 'error') {
-    const shown = problems.slice(0, 5).map((p) => `\n    ${p.file}: ${p.reason}`).join('');
-    throw new UserError(`${problems.length} bad row${problems.length === 1 ? '' : 's'}:${shown}${problems.length > 5 ? `\n    … and ${problems.length - 5} more` : ''}`, ['dataset', 'file'], 'fix the rows, or set `onBadFile: skip` to train without them');
+    const shown = problems
+      .slice(0, 5)
+      .map((p) => `\n    ${p.file}: ${p.reason}`)
+      .join('');
+    throw new UserError(
+      `${problems.length} bad row${problems.length === 1 ? '' : 's'}:${shown}${problems.length > 5 ? `\n    … and ${problems.length - 5} more` : ''}`,
+      ['dataset', 'file'],
+      'fix the rows, or set `onBadFile: skip` to train without them',
+    );
   }
-  const classNames = spec.classNames ?? [...new Set(usable.map((u) => u.label))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (classNames.length < 2) throw new UserError(`${spec.file}: ${classNames.length} distinct label(s); classification needs at least 2`, ['dataset', 'labelColumn']);
+  const classNames =
+    spec.classNames ?? [...new Set(usable.map((u) => u.label))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (classNames.length < 2)
+    throw new UserError(`${spec.file}: ${classNames.length} distinct label(s); classification needs at least 2`, [
+      'dataset',
+      'labelColumn',
+    ]);
   const hash = createHash('sha256').update(bytes);
   const labels = Int32Array.from(usable.map((u) => classNames.indexOf(u.label)));
   if (spec.featureColumns) {
@@ -96,8 +125,20 @@ export async function readCsvDataset(
       selection: options.select({ train: labels }, classNames.length),
     };
   }
-  const decode: DecodeOptions = { size: spec.image.size, fit: spec.image.fit, onBadFile: spec.onBadFile, cacheBytes: options.cacheBytes, ...(options.signal ? { signal: options.signal } : {}) };
-  const read = await readImageSplits({ files: usable.map((u) => u.file), labels: Array.from(labels), root }, undefined, (l) => options.select(l, classNames.length), decode, ['dataset', 'file']);
+  const decode: DecodeOptions = {
+    size: spec.image.size,
+    fit: spec.image.fit,
+    onBadFile: spec.onBadFile,
+    cacheBytes: options.cacheBytes,
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  const read = await readImageSplits(
+    { files: usable.map((u) => u.file), labels: Array.from(labels), root },
+    undefined,
+    (l) => options.select(l, classNames.length),
+    decode,
+    ['dataset', 'file'],
+  );
   return {
     kind: 'images',
     train: read.train,

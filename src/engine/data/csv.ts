@@ -7,7 +7,10 @@ export interface CsvRecord {
 }
 
 export class CsvFormatError extends Error {
-  constructor(message: string, readonly line: number) {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
     super(message);
   }
 }
@@ -108,7 +111,11 @@ export class CsvParser {
         this.endRecord();
         from = i + 1;
       } else {
-        if (c === QUOTE) throw new CsvFormatError('a quote inside an unquoted field; quote the whole field and double the quote ("")', this.line);
+        if (c === QUOTE)
+          throw new CsvFormatError(
+            'a quote inside an unquoted field; quote the whole field and double the quote ("")',
+            this.line,
+          );
         this.atFieldStart = false;
       }
     }
@@ -123,7 +130,10 @@ export class CsvParser {
   private append(piece: string): void {
     this.fieldLength += piece.length;
     if (this.fieldLength > this.limits.fieldChars) {
-      throw new CsvFormatError(`a field longer than ${this.limits.fieldChars} characters (a field is a path, a label or a number; is this the right file?)`, this.recordLine);
+      throw new CsvFormatError(
+        `a field longer than ${this.limits.fieldChars} characters (a field is a path, a label or a number; is this the right file?)`,
+        this.recordLine,
+      );
     }
     this.parts.push(piece);
   }
@@ -134,7 +144,10 @@ export class CsvParser {
     this.fieldLength = 0;
     this.atFieldStart = true;
     if (this.fields.length > this.limits.fieldsPerRecord) {
-      throw new CsvFormatError(`a record of more than ${this.limits.fieldsPerRecord} fields (is this the right file?)`, this.recordLine);
+      throw new CsvFormatError(
+        `a record of more than ${this.limits.fieldsPerRecord} fields (is this the right file?)`,
+        this.recordLine,
+      );
     }
   }
 
@@ -167,7 +180,10 @@ export function parseCsv(text: string, limits: Readonly<CsvLimits> = CSV_LIMITS)
 export function parseCsvBytes(bytes: Uint8Array, limits: Readonly<CsvLimits> = CSV_LIMITS): CsvRecord[] {
   const parser = new CsvParser(limits);
   const decoder = new StringDecoder('utf8');
-  for (let at = 0; at < bytes.length; at += CHUNK_BYTES) parser.push(decoder.write(Buffer.from(bytes.buffer, bytes.byteOffset + at, Math.min(CHUNK_BYTES, bytes.length - at))));
+  for (let at = 0; at < bytes.length; at += CHUNK_BYTES)
+    parser.push(
+      decoder.write(Buffer.from(bytes.buffer, bytes.byteOffset + at, Math.min(CHUNK_BYTES, bytes.length - at))),
+    );
   parser.push(decoder.end());
   return parser.end();
 }

@@ -29,22 +29,43 @@ export function splitSource(dataset: LoadedDataset, split: keyof Selection): Spl
  * within the limits. Image files are read and decoded only when selected, so
  * `limit.perClass: 10` on a folder of 20 000 images reads 10 per class.
  */
-export async function readDataset(spec: DatasetSpec, options: ReadOptions = {}): Promise<LoadedDataset & { selection: Selection }> {
+export async function readDataset(
+  spec: DatasetSpec,
+  options: ReadOptions = {},
+): Promise<LoadedDataset & { selection: Selection }> {
   const read = await readSelected(spec, options);
   // Selected with nothing held out (so no training file is read for it), then pointed at the test examples.
-  return spec.validation === 'test' ? { ...read, validationFrom: 'test', selection: { ...read.selection, validation: read.selection.test } } : read;
+  return spec.validation === 'test'
+    ? { ...read, validationFrom: 'test', selection: { ...read.selection, validation: read.selection.test } }
+    : read;
 }
 
-async function readSelected(spec: DatasetSpec, options: ReadOptions): Promise<LoadedDataset & { selection: Selection }> {
-  const select = (labels: { train: Int32Array; test?: Int32Array }, numClasses: number): Selection => selectExamples(
-    { train: { labels: labels.train }, ...(labels.test ? { test: { labels: labels.test } } : {}), numClasses },
-    { ...spec.limit, validation: spec.validation, testFraction: 'testFraction' in spec ? spec.testFraction : 0, seed: options.seed ?? 42 },
-  );
+async function readSelected(
+  spec: DatasetSpec,
+  options: ReadOptions,
+): Promise<LoadedDataset & { selection: Selection }> {
+  const select = (labels: { train: Int32Array; test?: Int32Array }, numClasses: number): Selection =>
+    selectExamples(
+      { train: { labels: labels.train }, ...(labels.test ? { test: { labels: labels.test } } : {}), numClasses },
+      {
+        ...spec.limit,
+        validation: spec.validation,
+        testFraction: 'testFraction' in spec ? spec.testFraction : 0,
+        seed: options.seed ?? 42,
+      },
+    );
   const selected = (dataset: LoadedDataset): LoadedDataset & { selection: Selection } => ({
     ...dataset,
-    selection: select({ train: dataset.train.labels, ...(dataset.test ? { test: dataset.test.labels } : {}) }, dataset.numClasses),
+    selection: select(
+      { train: dataset.train.labels, ...(dataset.test ? { test: dataset.test.labels } : {}) },
+      dataset.numClasses,
+    ),
   });
-  const read = { cacheBytes: options.cacheBytes ?? DECODED_CACHE_BYTES, select, ...(options.signal ? { signal: options.signal } : {}) };
+  const read = {
+    cacheBytes: options.cacheBytes ?? DECODED_CACHE_BYTES,
+    select,
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
   switch (spec.format) {
     case 'mnist':
       return selected(await readIdxDataset(mnistFiles()));

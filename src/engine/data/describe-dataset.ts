@@ -7,7 +7,11 @@ import { imageDimensions } from './image-folder.js';
 /** A class is "rare" when the largest class has more than this many times its examples. */
 export const IMBALANCE_RATIO = 3;
 
-export interface SizeStats { min: number; median: number; max: number }
+export interface SizeStats {
+  min: number;
+  median: number;
+  max: number;
+}
 
 /** What `tlpipe data` reports: the data as the pipeline will see it, before any training. */
 export interface DatasetReport {
@@ -28,13 +32,18 @@ export interface DatasetReport {
 
 function stats(values: number[]): SizeStats {
   const sorted = [...values].sort((a, b) => a - b);
-  return { min: sorted[0] ?? 0, median: sorted[Math.floor(sorted.length / 2)] ?? 0, max: sorted[sorted.length - 1] ?? 0 };
+  return {
+    min: sorted[0] ?? 0,
+    median: sorted[Math.floor(sorted.length / 2)] ?? 0,
+    max: sorted[sorted.length - 1] ?? 0,
+  };
 }
 
 export async function describeDataset(spec: DatasetSpec, seed: number): Promise<DatasetReport> {
   const dataset = await readDataset(spec, { seed });
   const { selection } = dataset;
-  const classNames = spec.classNames ?? dataset.classNames ?? Array.from({ length: dataset.numClasses }, (_, i) => String(i));
+  const classNames =
+    spec.classNames ?? dataset.classNames ?? Array.from({ length: dataset.numClasses }, (_, i) => String(i));
   const counts = Object.fromEntries(
     (['train', 'validation', 'test'] as const).map((split) => {
       const perClass = new Array<number>(dataset.numClasses).fill(0);

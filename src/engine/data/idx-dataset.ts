@@ -35,14 +35,25 @@ async function readIdxSplit(files: IdxFiles, split: 'train' | 'test', hash: Hash
   const images = await readIdxFile(files.images, ['dataset', split, 'images'], hash);
   const labels = await readIdxFile(files.labels, ['dataset', split, 'labels'], hash);
   if (images.shape.length !== 3) {
-    throw new UserError(`${files.images}: expected images of rank 3 (count × height × width), got rank ${images.shape.length}`, ['dataset', split, 'images']);
+    throw new UserError(
+      `${files.images}: expected images of rank 3 (count × height × width), got rank ${images.shape.length}`,
+      ['dataset', split, 'images'],
+    );
   }
   if (labels.shape.length !== 1) {
-    throw new UserError(`${files.labels}: expected labels of rank 1, got rank ${labels.shape.length}`, ['dataset', split, 'labels']);
+    throw new UserError(`${files.labels}: expected labels of rank 1, got rank ${labels.shape.length}`, [
+      'dataset',
+      split,
+      'labels',
+    ]);
   }
   const [count, height, width] = images.shape as [number, number, number];
   if (labels.shape[0] !== count) {
-    throw new UserError(`${split}: ${count} images but ${labels.shape[0]} labels`, ['dataset', split], 'the images and labels files must describe the same examples');
+    throw new UserError(
+      `${split}: ${count} images but ${labels.shape[0]} labels`,
+      ['dataset', split],
+      'the images and labels files must describe the same examples',
+    );
   }
   const pixels = height * width;
   return {
@@ -51,7 +62,9 @@ async function readIdxSplit(files: IdxFiles, split: 'train' | 'test', hash: Hash
     name: (index) => `${split}[${index}]`,
     pixels: async (indexes) => {
       const data = new Uint8Array(indexes.length * pixels);
-      indexes.forEach((index, row) => data.set(images.data.subarray(index * pixels, (index + 1) * pixels), row * pixels));
+      indexes.forEach((index, row) =>
+        data.set(images.data.subarray(index * pixels, (index + 1) * pixels), row * pixels),
+      );
       return { data, count: indexes.length, height, width, channels: 1 };
     },
   };
@@ -72,8 +85,20 @@ export async function readIdxDataset(sources: { train: IdxFiles; test?: IdxFiles
   if (test) {
     const largest = largestLabel(test.labels);
     if (largest >= numClasses) {
-      throw new UserError(`the test labels include class ${largest}, which never occurs in the training labels (0..${numClasses - 1})`, ['dataset', 'test', 'labels']);
+      throw new UserError(
+        `the test labels include class ${largest}, which never occurs in the training labels (0..${numClasses - 1})`,
+        ['dataset', 'test', 'labels'],
+      );
     }
   }
-  return { kind: 'images', train, ...(test ? { test } : {}), numClasses, digest: hash.digest('hex'), skipped: [], ignored: [], storage: 'memory' };
+  return {
+    kind: 'images',
+    train,
+    ...(test ? { test } : {}),
+    numClasses,
+    digest: hash.digest('hex'),
+    skipped: [],
+    ignored: [],
+    storage: 'memory',
+  };
 }

@@ -41,11 +41,18 @@ export async function decompressIdx(raw: Uint8Array, maxBytes: number): Promise<
         const shape = declaredShape(chunks.length === 1 ? chunk : Buffer.concat(chunks));
         if (shape) {
           expected = 4 + 4 * shape.length + shape.reduce((a, b) => a * b, 1);
-          if (expected > maxBytes) gunzip.destroy(new IdxFormatError(`the header declares ${shape.join('×')} = ${expected} bytes, more than the ${maxBytes / 2 ** 20} MiB tlpipe reads (TLPIPE_MAX_FILE_MB)`));
+          if (expected > maxBytes)
+            gunzip.destroy(
+              new IdxFormatError(
+                `the header declares ${shape.join('×')} = ${expected} bytes, more than the ${maxBytes / 2 ** 20} MiB tlpipe reads (TLPIPE_MAX_FILE_MB)`,
+              ),
+            );
         } else if (total > 4 + 4 * 255) gunzip.destroy(new IdxFormatError('not an IDX file: no header'));
       }
-      if (expected !== undefined && total > expected) gunzip.destroy(new IdxFormatError(`it decompresses to more than the ${expected} bytes its header declares`));
-      else if (total > maxBytes) gunzip.destroy(new IdxFormatError(`it decompresses to more than ${maxBytes / 2 ** 20} MiB`));
+      if (expected !== undefined && total > expected)
+        gunzip.destroy(new IdxFormatError(`it decompresses to more than the ${expected} bytes its header declares`));
+      else if (total > maxBytes)
+        gunzip.destroy(new IdxFormatError(`it decompresses to more than ${maxBytes / 2 ** 20} MiB`));
     });
     gunzip.on('end', resolve);
     gunzip.on('error', reject);
@@ -62,17 +69,28 @@ export function parseIdx(raw: Uint8Array): IdxArray {
   if (bytes[0] !== 0 || bytes[1] !== 0) throw new IdxFormatError('not an IDX file: the first two bytes must be zero');
   const type = bytes[2]!;
   const rank = bytes[3]!;
-  if (type !== UNSIGNED_BYTE) throw new IdxFormatError(`element type 0x${type.toString(16)} is not supported; tlpipe reads unsigned-byte IDX files (0x08)`);
+  if (type !== UNSIGNED_BYTE)
+    throw new IdxFormatError(
+      `element type 0x${type.toString(16)} is not supported; tlpipe reads unsigned-byte IDX files (0x08)`,
+    );
   if (rank < 1 || rank > 4) throw new IdxFormatError(`rank ${rank} is not supported (1 to 4)`);
   const headerLength = 4 + 4 * rank;
-  if (bytes.length < headerLength) throw new IdxFormatError(`header of a rank-${rank} IDX file needs ${headerLength} bytes, the file has ${bytes.length}`);
+  if (bytes.length < headerLength)
+    throw new IdxFormatError(
+      `header of a rank-${rank} IDX file needs ${headerLength} bytes, the file has ${bytes.length}`,
+    );
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const shape = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
-  if (shape.some((d) => d === 0)) throw new IdxFormatError(`the header declares ${shape.join('×')}: ${shape[0] === 0 ? 'no examples' : 'examples of no pixels'}`);
+  if (shape.some((d) => d === 0))
+    throw new IdxFormatError(
+      `the header declares ${shape.join('×')}: ${shape[0] === 0 ? 'no examples' : 'examples of no pixels'}`,
+    );
   const expected = shape.reduce((a, b) => a * b, 1);
   const actual = bytes.length - headerLength;
   if (actual !== expected) {
-    throw new IdxFormatError(`header says ${shape.join('×')} = ${expected} bytes of data, the file has ${actual}${actual < expected ? ' (truncated?)' : ''}`);
+    throw new IdxFormatError(
+      `header says ${shape.join('×')} = ${expected} bytes of data, the file has ${actual}${actual < expected ? ' (truncated?)' : ''}`,
+    );
   }
   return { shape, data: bytes.subarray(headerLength) };
 }

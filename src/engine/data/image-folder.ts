@@ -40,10 +40,19 @@ const identity = (s: { dev: number; ino: number }): string => `${s.dev}:${s.ino}
  * alike are an error. Everything is sorted, so the listing (and every split
  * made from it) is independent of the file system's order.
  */
-export async function listImageFolder(dir: string, keyPath: (string | number)[], classNames?: string[], minClasses = 2): Promise<FolderListing> {
+export async function listImageFolder(
+  dir: string,
+  keyPath: (string | number)[],
+  classNames?: string[],
+  minClasses = 2,
+): Promise<FolderListing> {
   const hint = 'an image folder has one sub-folder per class, e.g. data/flowers/daisy/*.jpg';
   const entries = await readdir(dir, { withFileTypes: true }).catch((error: unknown) => {
-    throw new UserError(`image folder ${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'not a folder' : unreadable(error)}`, keyPath, hint);
+    throw new UserError(
+      `image folder ${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'not a folder' : unreadable(error)}`,
+      keyPath,
+      hint,
+    );
   });
   const ignored: SkippedFile[] = [];
   const folders = new Map<string, string>();
@@ -55,7 +64,10 @@ export async function listImageFolder(dir: string, keyPath: (string | number)[],
     }
     const target = await stat(full).catch((error: unknown) => error as NodeJS.ErrnoException);
     if (target instanceof Error) {
-      ignored.push({ file: full, reason: entry.isSymbolicLink() ? `a link that leads nowhere (${unreadable(target)})` : unreadable(target) });
+      ignored.push({
+        file: full,
+        reason: entry.isSymbolicLink() ? `a link that leads nowhere (${unreadable(target)})` : unreadable(target),
+      });
       continue;
     }
     if (!target.isDirectory()) {
@@ -64,17 +76,30 @@ export async function listImageFolder(dir: string, keyPath: (string | number)[],
     }
     const name = entry.name.normalize('NFC');
     const other = folders.get(name);
-    if (other !== undefined) throw new UserError(`class folders \`${path.basename(other)}\` and \`${entry.name}\` in ${dir} are the same name in different Unicode forms`, keyPath, 'rename one of them: they would print identically as two classes');
+    if (other !== undefined)
+      throw new UserError(
+        `class folders \`${path.basename(other)}\` and \`${entry.name}\` in ${dir} are the same name in different Unicode forms`,
+        keyPath,
+        'rename one of them: they would print identically as two classes',
+      );
     folders.set(name, full);
   }
   const found = [...folders.keys()].sort(byCodePoint);
   const classes = (classNames ?? found).map((c) => c.normalize('NFC'));
   const missing = classes.filter((c) => !folders.has(c));
   if (missing.length > 0) {
-    throw new UserError(`no class folder for ${missing.map((m) => `\`${m}\``).join(', ')} in ${dir}`, keyPath, `class folders found: ${found.join(', ') || 'none'}`);
+    throw new UserError(
+      `no class folder for ${missing.map((m) => `\`${m}\``).join(', ')} in ${dir}`,
+      keyPath,
+      `class folders found: ${found.join(', ') || 'none'}`,
+    );
   }
   if (classes.length < minClasses) {
-    throw new UserError(`${dir} has ${classes.length} class folder${classes.length === 1 ? '' : 's'}; ${minClasses === 2 ? 'classification needs at least 2' : `at least ${minClasses} needed`}`, keyPath, "put each class's images in its own sub-folder");
+    throw new UserError(
+      `${dir} has ${classes.length} class folder${classes.length === 1 ? '' : 's'}; ${minClasses === 2 ? 'classification needs at least 2' : `at least ${minClasses} needed`}`,
+      keyPath,
+      "put each class's images in its own sub-folder",
+    );
   }
   const files: string[] = [];
   const labels: number[] = [];
@@ -83,16 +108,33 @@ export async function listImageFolder(dir: string, keyPath: (string | number)[],
   for (const [label, name] of classes.entries()) {
     const classDir = folders.get(name)!;
     const before = files.length;
-    await walkClass(classDir, new Set(), (file, id) => {
-      const earlier = listed.get(id);
-      if (!earlier) {
-        listed.set(id, { label, file });
-        files.push(file);
-        labels.push(label);
-      } else if (earlier.label === label) ignored.push({ file, reason: `the same file as ${earlier.file} (reached through a link)` });
-      else throw new UserError(`${file} and ${earlier.file} are one file in two classes, \`${name}\` and \`${classes[earlier.label]}\` (through a link)`, keyPath, 'a file belongs to one class: remove the link or the copy');
-    }, ignored, keyPath);
-    if (files.length === before) throw new UserError(`class folder \`${name}\` has no images: ${classDir}`, keyPath, `supported: ${IMAGE_EXTENSIONS.join(' ')}`);
+    await walkClass(
+      classDir,
+      new Set(),
+      (file, id) => {
+        const earlier = listed.get(id);
+        if (!earlier) {
+          listed.set(id, { label, file });
+          files.push(file);
+          labels.push(label);
+        } else if (earlier.label === label)
+          ignored.push({ file, reason: `the same file as ${earlier.file} (reached through a link)` });
+        else
+          throw new UserError(
+            `${file} and ${earlier.file} are one file in two classes, \`${name}\` and \`${classes[earlier.label]}\` (through a link)`,
+            keyPath,
+            'a file belongs to one class: remove the link or the copy',
+          );
+      },
+      ignored,
+      keyPath,
+    );
+    if (files.length === before)
+      throw new UserError(
+        `class folder \`${name}\` has no images: ${classDir}`,
+        keyPath,
+        `supported: ${IMAGE_EXTENSIONS.join(' ')}`,
+      );
   }
   return { classNames: classes, files, labels, ignored };
 }
@@ -105,18 +147,30 @@ export async function listImageFiles(dir: string): Promise<{ files: string[]; ig
   const files: string[] = [];
   const seen = new Set<string>();
   const ignored: SkippedFile[] = [];
-  await walkClass(dir, new Set(), (file, id) => {
-    if (seen.has(id)) ignored.push({ file, reason: 'the same file as another, reached through a link' });
-    else {
-      seen.add(id);
-      files.push(file);
-    }
-  }, ignored, []);
+  await walkClass(
+    dir,
+    new Set(),
+    (file, id) => {
+      if (seen.has(id)) ignored.push({ file, reason: 'the same file as another, reached through a link' });
+      else {
+        seen.add(id);
+        files.push(file);
+      }
+    },
+    ignored,
+    [],
+  );
   return { files, ignored };
 }
 
 /** Every image file under `dir`, depth first in code-point order, following links but never into a folder already on the way. */
-async function walkClass(dir: string, ancestors: Set<string>, add: (file: string, id: string) => void, ignored: SkippedFile[], keyPath: (string | number)[]): Promise<void> {
+async function walkClass(
+  dir: string,
+  ancestors: Set<string>,
+  add: (file: string, id: string) => void,
+  ignored: SkippedFile[],
+  keyPath: (string | number)[],
+): Promise<void> {
   const self = await stat(dir);
   const id = identity(self);
   if (ancestors.has(id)) {
@@ -125,7 +179,11 @@ async function walkClass(dir: string, ancestors: Set<string>, add: (file: string
   }
   const inside = new Set(ancestors).add(id);
   const entries = await readdir(dir, { withFileTypes: true }).catch((error: unknown) => {
-    throw new UserError(`cannot read folder ${dir}: ${unreadable(error)}`, keyPath, 'make the folder readable, or move it out of the dataset');
+    throw new UserError(
+      `cannot read folder ${dir}: ${unreadable(error)}`,
+      keyPath,
+      'make the folder readable, or move it out of the dataset',
+    );
   });
   for (const entry of [...entries].sort((a, b) => byCodePoint(a.name, b.name))) {
     const full = path.join(dir, entry.name);
@@ -133,9 +191,15 @@ async function walkClass(dir: string, ancestors: Set<string>, add: (file: string
       ignored.push({ file: full, reason: 'hidden' });
       continue;
     }
-    const target = entry.isSymbolicLink() || entry.isDirectory() || entry.isFile() ? await stat(full).catch((error: unknown) => error as NodeJS.ErrnoException) : undefined;
+    const target =
+      entry.isSymbolicLink() || entry.isDirectory() || entry.isFile()
+        ? await stat(full).catch((error: unknown) => error as NodeJS.ErrnoException)
+        : undefined;
     if (target instanceof Error) {
-      ignored.push({ file: full, reason: entry.isSymbolicLink() ? `a link that leads nowhere (${unreadable(target)})` : unreadable(target) });
+      ignored.push({
+        file: full,
+        reason: entry.isSymbolicLink() ? `a link that leads nowhere (${unreadable(target)})` : unreadable(target),
+      });
       continue;
     }
     if (target?.isDirectory()) {
@@ -145,7 +209,8 @@ async function walkClass(dir: string, ancestors: Set<string>, add: (file: string
     const extension = path.extname(entry.name).toLowerCase();
     if (!target?.isFile()) ignored.push({ file: full, reason: 'not a regular file (a pipe, socket or device)' });
     else if ((IMAGE_EXTENSIONS as readonly string[]).includes(extension)) add(full, identity(target));
-    else if ((UNSUPPORTED_IMAGE_EXTENSIONS as readonly string[]).includes(extension)) ignored.push({ file: full, reason: `${extension} images are not supported (convert to PNG or JPEG)` });
+    else if ((UNSUPPORTED_IMAGE_EXTENSIONS as readonly string[]).includes(extension))
+      ignored.push({ file: full, reason: `${extension} images are not supported (convert to PNG or JPEG)` });
     else ignored.push({ file: full, reason: 'not an image' });
   }
 }
@@ -178,9 +243,12 @@ export async function decodeImage(encoded: Uint8Array, size: [number, number], f
     .raw()
     .toBuffer({ resolveWithObject: true })
     .catch((error: Error) => {
-      throw /pixel limit/i.test(error.message) ? new Error(`the image has more than ${limit} pixels (TLPIPE_MAX_IMAGE_PIXELS)`) : error;
+      throw /pixel limit/i.test(error.message)
+        ? new Error(`the image has more than ${limit} pixels (TLPIPE_MAX_IMAGE_PIXELS)`)
+        : error;
     });
-  if (data.length !== size[0] * size[1] * 3) throw new Error(`decoded to ${data.length} bytes, expected ${size[0] * size[1] * 3}`);
+  if (data.length !== size[0] * size[1] * 3)
+    throw new Error(`decoded to ${data.length} bytes, expected ${size[0] * size[1] * 3}`);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
@@ -203,7 +271,12 @@ export const DECODED_CACHE_BYTES = setting('TLPIPE_DECODE_CACHE_MB') * 2 ** 20;
 const DECODE_CONCURRENCY = 8;
 
 /** `fn` over `items`, `limit` at a time, in order; stops starting new ones once `signal` aborts. */
-export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>, signal?: AbortSignal): Promise<R[]> {
+export async function mapConcurrent<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+  signal?: AbortSignal,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -234,7 +307,12 @@ export interface FileSplit {
 }
 
 /** The image files of one split, of which those in `keep` are used; pixels decoded once when they fit the cache. */
-function imageSplit(source: FileSplit, keep: number[], decoded: Map<number, Uint8Array>, options: DecodeOptions): SplitData {
+function imageSplit(
+  source: FileSplit,
+  keep: number[],
+  decoded: Map<number, Uint8Array>,
+  options: DecodeOptions,
+): SplitData {
   const [height, width] = options.size;
   const bytesPerImage = height * width * 3;
   const at = (index: number): number => keep[index]!;
@@ -246,7 +324,11 @@ function imageSplit(source: FileSplit, keep: number[], decoded: Map<number, Uint
       const data = new Uint8Array(indexes.length * bytesPerImage);
       await mapConcurrent(indexes, DECODE_CONCURRENCY, async (index, row) => {
         const cached = decoded.get(at(index));
-        data.set(cached ?? (await decodeImage(await readRegularFile(source.files[at(index)]!, 'image'), options.size, options.fit)), row * bytesPerImage);
+        data.set(
+          cached ??
+            (await decodeImage(await readRegularFile(source.files[at(index)]!, 'image'), options.size, options.fit)),
+          row * bytesPerImage,
+        );
       });
       return { data, count: indexes.length, height, width, channels: 3 };
     },
@@ -267,42 +349,67 @@ export async function readImageSplits(
   select: (labels: { train: Int32Array; test?: Int32Array }) => Selection,
   options: DecodeOptions,
   keyPath: (string | number)[],
-): Promise<{ train: SplitData; test?: SplitData; selection: Selection; skipped: SkippedFile[]; digest: string; storage: 'memory' | 'streaming' }> {
+): Promise<{
+  train: SplitData;
+  test?: SplitData;
+  selection: Selection;
+  skipped: SkippedFile[];
+  digest: string;
+  storage: 'memory' | 'streaming';
+}> {
   const sources = { train, ...(test ? { test } : {}) } as Record<'train' | 'test', FileSplit>;
   const excluded = { train: new Set<number>(), test: new Set<number>() };
   const decoded = { train: new Map<number, Uint8Array>(), test: new Map<number, Uint8Array>() };
   const digests = { train: new Map<number, string>(), test: new Map<number, string>() };
   const skipped: SkippedFile[] = [];
   const bytesPerImage = options.size[0] * options.size[1] * 3;
-  const kept = (split: 'train' | 'test'): number[] => sources[split].files.map((_, i) => i).filter((i) => !excluded[split].has(i));
+  const kept = (split: 'train' | 'test'): number[] =>
+    sources[split].files.map((_, i) => i).filter((i) => !excluded[split].has(i));
   for (;;) {
     const keep = { train: kept('train'), test: test ? kept('test') : [] };
-    const selection = select({ train: Int32Array.from(keep.train, (i) => train.labels[i]!), ...(test ? { test: Int32Array.from(keep.test, (i) => test.labels[i]!) } : {}) });
+    const selection = select({
+      train: Int32Array.from(keep.train, (i) => train.labels[i]!),
+      ...(test ? { test: Int32Array.from(keep.test, (i) => test.labels[i]!) } : {}),
+    });
     const needed: { split: 'train' | 'test'; index: number }[] = [
-      ...[...selection.train, ...selection.validation, ...(test ? [] : selection.test)].map((p) => ({ split: 'train' as const, index: keep.train[p]! })),
+      ...[...selection.train, ...selection.validation, ...(test ? [] : selection.test)].map((p) => ({
+        split: 'train' as const,
+        index: keep.train[p]!,
+      })),
       ...(test ? selection.test.map((p) => ({ split: 'test' as const, index: keep.test[p]! })) : []),
     ];
     const toRead = needed.filter(({ split, index }) => !digests[split].has(index));
     const holdPixels = needed.length * bytesPerImage <= options.cacheBytes;
     const bad: { split: 'train' | 'test'; index: number; reason: string }[] = [];
-    await mapConcurrent(toRead, DECODE_CONCURRENCY, async ({ split, index }) => {
-      const file = sources[split].files[index]!;
-      try {
-        const raw = await readRegularFile(file, 'image', keyPath);
-        const pixels = await decodeImage(raw, options.size, options.fit);
-        // Keep a digest, not the file: holding every encoded file would defeat streaming.
-        digests[split].set(index, createHash('sha256').update(raw).digest('hex'));
-        if (holdPixels) decoded[split].set(index, pixels);
-      } catch (error) {
-        if ((error as Error).name === 'RunInterrupted') throw error;
-        bad.push({ split, index, reason: (error as Error).message.split('\n')[0]! });
-      }
-    }, options.signal);
+    await mapConcurrent(
+      toRead,
+      DECODE_CONCURRENCY,
+      async ({ split, index }) => {
+        const file = sources[split].files[index]!;
+        try {
+          const raw = await readRegularFile(file, 'image', keyPath);
+          const pixels = await decodeImage(raw, options.size, options.fit);
+          // Keep a digest, not the file: holding every encoded file would defeat streaming.
+          digests[split].set(index, createHash('sha256').update(raw).digest('hex'));
+          if (holdPixels) decoded[split].set(index, pixels);
+        } catch (error) {
+          if ((error as Error).name === 'RunInterrupted') throw error;
+          bad.push({ split, index, reason: (error as Error).message.split('\n')[0]! });
+        }
+      },
+      options.signal,
+    );
     if (bad.length > 0) {
       bad.sort((a, b) => a.split.localeCompare(b.split) || a.index - b.index);
-      const listed = bad.map(({ split, index, reason }) => ({ file: sources[split].files[index]!, reason: reason.replace(`image file ${sources[split].files[index]!}: `, '') }));
+      const listed = bad.map(({ split, index, reason }) => ({
+        file: sources[split].files[index]!,
+        reason: reason.replace(`image file ${sources[split].files[index]!}: `, ''),
+      }));
       if (options.onBadFile === 'error') {
-        const shown = listed.slice(0, 5).map((s) => `\n    ${s.file}: ${s.reason}`).join('');
+        const shown = listed
+          .slice(0, 5)
+          .map((s) => `\n    ${s.file}: ${s.reason}`)
+          .join('');
         throw new UserError(
           `${bad.length} image file${bad.length === 1 ? '' : 's'} cannot be decoded:${shown}${bad.length > 5 ? `\n    … and ${bad.length - 5} more` : ''}`,
           keyPath,
@@ -319,7 +426,10 @@ export async function readImageSplits(
       const source = sources[split];
       if (!source) continue;
       // Paths relative to the dataset root, so the digest survives moving the folder.
-      for (const index of keep[split]) hash.update(`${split}\0${path.relative(source.root, source.files[index]!)}\0${source.labels[index]}\0${digests[split].get(index) ?? ''}\n`);
+      for (const index of keep[split])
+        hash.update(
+          `${split}\0${path.relative(source.root, source.files[index]!)}\0${source.labels[index]}\0${digests[split].get(index) ?? ''}\n`,
+        );
     }
     return {
       train: imageSplit(train, keep.train, decoded.train, options),
@@ -334,12 +444,24 @@ export async function readImageSplits(
 
 export async function readImageFolderDataset(
   spec: Extract<DatasetSpec, { format: 'imageFolder' }>,
-  options: { cacheBytes: number; select: (labels: { train: Int32Array; test?: Int32Array }, numClasses: number) => Selection; signal?: AbortSignal },
+  options: {
+    cacheBytes: number;
+    select: (labels: { train: Int32Array; test?: Int32Array }, numClasses: number) => Selection;
+    signal?: AbortSignal;
+  },
 ): Promise<LoadedDataset & { selection: Selection }> {
   const listing = await listImageFolder(spec.dir, ['dataset', 'dir'], spec.classNames);
-  const testListing = spec.testDir ? await listImageFolder(spec.testDir, ['dataset', 'testDir'], listing.classNames) : undefined;
+  const testListing = spec.testDir
+    ? await listImageFolder(spec.testDir, ['dataset', 'testDir'], listing.classNames)
+    : undefined;
   const numClasses = listing.classNames.length;
-  const decode: DecodeOptions = { size: spec.image.size, fit: spec.image.fit, onBadFile: spec.onBadFile, cacheBytes: options.cacheBytes, ...(options.signal ? { signal: options.signal } : {}) };
+  const decode: DecodeOptions = {
+    size: spec.image.size,
+    fit: spec.image.fit,
+    onBadFile: spec.onBadFile,
+    cacheBytes: options.cacheBytes,
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
   const read = await readImageSplits(
     { files: listing.files, labels: listing.labels, root: spec.dir },
     testListing ? { files: testListing.files, labels: testListing.labels, root: spec.testDir! } : undefined,

@@ -37,7 +37,10 @@ export interface ImagePreprocessing {
 export function preprocessingFor(normalize: NormalizeSpec, image: ImageSpec): ImagePreprocessing {
   const inputSize = image.size;
   const average = (v: number[]): number[] => [v.reduce((a, b) => a + b, 0) / v.length];
-  const [mean, std] = image.channels === 1 ? [average(normalize.mean), average(normalize.std)] : [[...normalize.mean], [...normalize.std]];
+  const [mean, std] =
+    image.channels === 1
+      ? [average(normalize.mean), average(normalize.std)]
+      : [[...normalize.mean], [...normalize.std]];
   return {
     kind: 'image',
     inputSize,
@@ -59,7 +62,8 @@ const LUMA = [0.2989, 0.587, 0.114];
 export function pixelsTensor(batch: PixelBatch, inputSize: [number, number], channels: 1 | 3 = 3): tf.Tensor4D {
   return tf.tidy(() => {
     const x = tf.tensor4d(batch.data, [batch.count, batch.height, batch.width, batch.channels], 'int32').toFloat();
-    const sized = batch.height === inputSize[0] && batch.width === inputSize[1] ? x : tf.image.resizeBilinear(x, inputSize);
+    const sized =
+      batch.height === inputSize[0] && batch.width === inputSize[1] ? x : tf.image.resizeBilinear(x, inputSize);
     if (batch.channels === channels) return sized;
     return channels === 3 ? tf.tile(sized, [1, 1, 1, 3]) : tf.sum(tf.mul(sized, tf.tensor1d(LUMA)), -1, true);
   });
@@ -69,7 +73,11 @@ export function pixelsTensor(batch: PixelBatch, inputSize: [number, number], cha
  * The model input for a batch of pixels: [n, height, width, channels], float32,
  * resized, optionally augmented (training batches only), then normalised.
  */
-export function imageBatch(batch: PixelBatch, pre: ImagePreprocessing, augment?: (pixels: tf.Tensor4D) => tf.Tensor4D): tf.Tensor4D {
+export function imageBatch(
+  batch: PixelBatch,
+  pre: ImagePreprocessing,
+  augment?: (pixels: tf.Tensor4D) => tf.Tensor4D,
+): tf.Tensor4D {
   return tf.tidy(() => {
     const pixels = pixelsTensor(batch, pre.inputSize, pre.channels);
     const changed = augment ? augment(pixels) : pixels;
@@ -81,16 +89,41 @@ export function imageBatch(batch: PixelBatch, pre: ImagePreprocessing, augment?:
 export function tabularPreprocessing(columns: string[], rows: VectorBatch): TabularPreprocessing {
   const mean = new Array<number>(rows.width).fill(0);
   const variance = new Array<number>(rows.width).fill(0);
-  for (let r = 0; r < rows.count; r++) for (let c = 0; c < rows.width; c++) mean[c]! += rows.data[r * rows.width + c]! / rows.count;
-  for (let r = 0; r < rows.count; r++) for (let c = 0; c < rows.width; c++) variance[c]! += (rows.data[r * rows.width + c]! - mean[c]!) ** 2 / rows.count;
+  for (let r = 0; r < rows.count; r++)
+    for (let c = 0; c < rows.width; c++) mean[c]! += rows.data[r * rows.width + c]! / rows.count;
+  for (let r = 0; r < rows.count; r++)
+    for (let c = 0; c < rows.width; c++) variance[c]! += (rows.data[r * rows.width + c]! - mean[c]!) ** 2 / rows.count;
   const std = variance.map((v) => (v > 1e-12 ? Math.sqrt(v) : 1));
-  return { kind: 'tabular', columns, mean, std, description: `${columns.length} columns standardised with the training split's mean and std` };
+  return {
+    kind: 'tabular',
+    columns,
+    mean,
+    std,
+    description: `${columns.length} columns standardised with the training split's mean and std`,
+  };
 }
 
 export function vectorBatch(rows: VectorBatch, pre: TabularPreprocessing): tf.Tensor2D {
-  return tf.tidy(() => tf.div(tf.sub(tf.tensor2d(rows.data, [rows.count, rows.width]), tf.tensor1d(pre.mean)), tf.tensor1d(pre.std)) as tf.Tensor2D);
+  return tf.tidy(
+    () =>
+      tf.div(
+        tf.sub(tf.tensor2d(rows.data, [rows.count, rows.width]), tf.tensor1d(pre.mean)),
+        tf.tensor1d(pre.std),
+      ) as tf.Tensor2D,
+  );
 }
 
 export function oneHotBatch(labels: Int32Array, indexes: readonly number[], numClasses: number): tf.Tensor2D {
-  return tf.tidy(() => tf.oneHot(tf.tensor1d(indexes.map((i) => labels[i]!), 'int32'), numClasses).toFloat() as tf.Tensor2D);
+  return tf.tidy(
+    () =>
+      tf
+        .oneHot(
+          tf.tensor1d(
+            indexes.map((i) => labels[i]!),
+            'int32',
+          ),
+          numClasses,
+        )
+        .toFloat() as tf.Tensor2D,
+  );
 }

@@ -29,7 +29,13 @@ function heldOut(n: number, fraction: number): number {
  */
 export function selectExamples(
   dataset: { train: Pick<SplitData, 'labels'>; test?: Pick<SplitData, 'labels'>; numClasses: number },
-  options: { perClass?: number; testPerClass?: number; validation: number | 'test'; testFraction?: number; seed: number },
+  options: {
+    perClass?: number;
+    testPerClass?: number;
+    validation: number | 'test';
+    testFraction?: number;
+    seed: number;
+  },
 ): Selection {
   const random = new SeededRandom(options.seed);
   const trainRandom = random.fork('train-split');

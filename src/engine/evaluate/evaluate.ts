@@ -12,7 +12,13 @@ export const INFERENCE_BATCH = 32;
 const WORST_EXAMPLES = 20;
 
 /** Examples `indexes` of `data` as model inputs, decoded and preprocessed (and augmented) per batch. */
-export function exampleSource(data: SplitData, indexes: number[], pre: Preprocessing, numClasses: number, augment?: (x: tf.Tensor4D) => tf.Tensor4D): BatchSource {
+export function exampleSource(
+  data: SplitData,
+  indexes: number[],
+  pre: Preprocessing,
+  numClasses: number,
+  augment?: (x: tf.Tensor4D) => tf.Tensor4D,
+): BatchSource {
   return {
     count: indexes.length,
     batch: async (positions) => {
@@ -23,17 +29,38 @@ export function exampleSource(data: SplitData, indexes: number[], pre: Preproces
 }
 
 /** The model's input for some examples: preprocessed pixels, or standardised feature rows. */
-export async function modelInput(data: SplitData, indexes: number[], pre: Preprocessing, augment?: (x: tf.Tensor4D) => tf.Tensor4D): Promise<tf.Tensor> {
-  return pre.kind === 'tabular' ? vectorBatch(await data.vectors!(indexes), pre) : imageBatch(await data.pixels(indexes), pre, augment);
+export async function modelInput(
+  data: SplitData,
+  indexes: number[],
+  pre: Preprocessing,
+  augment?: (x: tf.Tensor4D) => tf.Tensor4D,
+): Promise<tf.Tensor> {
+  return pre.kind === 'tabular'
+    ? vectorBatch(await data.vectors!(indexes), pre)
+    : imageBatch(await data.pixels(indexes), pre, augment);
 }
 
 /** Loss, accuracy, top-k, per-class metrics, confusion matrix and the worst examples of `model` on `source`, in inference mode. */
-export async function evaluateExamples(model: tf.LayersModel, source: BatchSource, loss: Plan['loss'], classNames: string[], exampleNames: string[], batch = INFERENCE_BATCH): Promise<TestMetrics> {
+export async function evaluateExamples(
+  model: tf.LayersModel,
+  source: BatchSource,
+  loss: Plan['loss'],
+  classNames: string[],
+  exampleNames: string[],
+  batch = INFERENCE_BATCH,
+): Promise<TestMetrics> {
   return (await evaluatePredictions(model, source, loss, classNames, exampleNames, batch)).metrics;
 }
 
 /** The metrics, with each example's true class and predicted probabilities (for choosing what a report shows). */
-export async function evaluatePredictions(model: tf.LayersModel, source: BatchSource, loss: Plan['loss'], classNames: string[], exampleNames: string[], batch = INFERENCE_BATCH): Promise<{ metrics: TestMetrics; actual: number[]; probabilities: number[][] }> {
+export async function evaluatePredictions(
+  model: tf.LayersModel,
+  source: BatchSource,
+  loss: Plan['loss'],
+  classNames: string[],
+  exampleNames: string[],
+  batch = INFERENCE_BATCH,
+): Promise<{ metrics: TestMetrics; actual: number[]; probabilities: number[][] }> {
   const actual: number[] = [];
   const probabilities: number[][] = [];
   let lossSum = 0;
@@ -42,9 +69,22 @@ export async function evaluatePredictions(model: tf.LayersModel, source: BatchSo
       const output = model.apply(x, { training: false }) as tf.Tensor;
       lossSum += batchLoss(loss, y, output).dataSync()[0]! * positions.length;
       actual.push(...tf.argMax(y, -1).dataSync());
-      probabilities.push(...((loss === 'categoricalCrossentropy' ? output : tf.softmax(output)).arraySync() as number[][]));
+      probabilities.push(
+        ...((loss === 'categoricalCrossentropy' ? output : tf.softmax(output)).arraySync() as number[][]),
+      );
     });
     tf.dispose([x, y]);
   }
-  return { metrics: testMetrics(actual, probabilities, lossSum / Math.max(1, source.count), classNames, exampleNames, WORST_EXAMPLES), actual, probabilities };
+  return {
+    metrics: testMetrics(
+      actual,
+      probabilities,
+      lossSum / Math.max(1, source.count),
+      classNames,
+      exampleNames,
+      WORST_EXAMPLES,
+    ),
+    actual,
+    probabilities,
+  };
 }

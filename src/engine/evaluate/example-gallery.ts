@@ -79,11 +79,17 @@ export async function exampleGallery(
     const x = imageBatch(worstBatch, pre);
     try {
       const both = tf.concat([x, x]);
-      const maps = cam.maps(both as tf.Tensor4D, [...chosen.worst.map(predicted), ...chosen.worst.map((i) => actual[i]!)]);
+      const maps = cam.maps(both as tf.Tensor4D, [
+        ...chosen.worst.map(predicted),
+        ...chosen.worst.map((i) => actual[i]!),
+      ]);
       both.dispose();
       for (const [k, w] of worst.entries()) {
         const image = images[at.get(chosen.worst[k]!)!]!;
-        w.heat = { predicted: await overlayPng(image, maps[k]!), actual: await overlayPng(image, maps[k + worst.length]!) };
+        w.heat = {
+          predicted: await overlayPng(image, maps[k]!),
+          actual: await overlayPng(image, maps[k + worst.length]!),
+        };
       }
     } finally {
       x.dispose();

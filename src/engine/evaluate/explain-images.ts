@@ -34,7 +34,8 @@ export async function explainImages(
   files: readonly string[],
   options: { top: number; ask: readonly number[]; layer?: string },
 ): Promise<{ layer: string; explanations: ImageExplanation[]; failures: PredictionFailure[] }> {
-  if (pre.kind !== 'image') throw new UserError('this run was trained on tabular rows, not images: there is nothing to draw a map on');
+  if (pre.kind !== 'image')
+    throw new UserError('this run was trained on tabular rows, not images: there is nothing to draw a map on');
   const layer = explanationLayer(model, options.layer);
   const cam = new GradCam(model, layer);
   const explanations: ImageExplanation[] = [];
@@ -55,9 +56,19 @@ export async function explainImages(
       // One pass per position in the wanted lists: the predicted class first, then each asked class.
       const perImage: ClassHeatmap[][] = decoded.map(() => []);
       for (let k = 0; k < Math.max(...wanted.map((w) => w.length)); k++) {
-        const rows = wanted.map((w, i) => ({ i, c: w[k] })).filter((r): r is { i: number; c: number } => r.c !== undefined);
-        const subset = tf.gather(x, rows.map((r) => r.i));
-        cam.maps(subset, rows.map((r) => r.c)).forEach((map, j) => perImage[rows[j]!.i]!.push(map));
+        const rows = wanted
+          .map((w, i) => ({ i, c: w[k] }))
+          .filter((r): r is { i: number; c: number } => r.c !== undefined);
+        const subset = tf.gather(
+          x,
+          rows.map((r) => r.i),
+        );
+        cam
+          .maps(
+            subset,
+            rows.map((r) => r.c),
+          )
+          .forEach((map, j) => perImage[rows[j]!.i]!.push(map));
         subset.dispose();
       }
       decoded.forEach((d, i) => {
@@ -66,7 +77,12 @@ export async function explainImages(
           file: d.file,
           top: rankedClasses(p, labels).slice(0, options.top),
           image: images[i]!,
-          maps: perImage[i]!.map((heatmap, k) => ({ label: labels[heatmap.classIndex] ?? String(heatmap.classIndex), probability: p[heatmap.classIndex]!, why: k === 0 ? 'predicted' : 'asked', heatmap })),
+          maps: perImage[i]!.map((heatmap, k) => ({
+            label: labels[heatmap.classIndex] ?? String(heatmap.classIndex),
+            probability: p[heatmap.classIndex]!,
+            why: k === 0 ? 'predicted' : 'asked',
+            heatmap,
+          })),
         });
       });
     } finally {
@@ -85,5 +101,9 @@ export function inputImages(batch: PixelBatch, pre: ImagePreprocessing): InputIm
     return tf.clipByValue(tf.round(rgb), 0, 255).dataSync();
   });
   const size = height * width * 3;
-  return Array.from({ length: batch.count }, (_, i) => ({ height, width, rgb: Uint8Array.from(bytes.subarray(i * size, (i + 1) * size)) }));
+  return Array.from({ length: batch.count }, (_, i) => ({
+    height,
+    width,
+    rgb: Uint8Array.from(bytes.subarray(i * size, (i + 1) * size)),
+  }));
 }

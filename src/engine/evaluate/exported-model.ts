@@ -18,18 +18,30 @@ import type { TestMetrics } from './metrics.js';
  * weights still do not fit together is a UserError naming `file`, not an
  * allocation failure with a stack.
  */
-export async function loadExportedModel(handler: tf.io.IOHandler, file: string, keyPath: KeyPath = []): Promise<tf.LayersModel> {
+export async function loadExportedModel(
+  handler: tf.io.IOHandler,
+  file: string,
+  keyPath: KeyPath = [],
+): Promise<tf.LayersModel> {
   const artifacts = await checkedArtifacts(handler, file, keyPath);
   try {
     return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   } catch (error) {
     if (error instanceof UserError) throw error;
-    throw new UserError(`${file} cannot be built into a model: ${String((error as Error)?.message ?? error).split('\n')[0]}`, keyPath, 'its layers and its weights do not fit together; the exported model was damaged or edited');
+    throw new UserError(
+      `${file} cannot be built into a model: ${String((error as Error)?.message ?? error).split('\n')[0]}`,
+      keyPath,
+      'its layers and its weights do not fit together; the exported model was damaged or edited',
+    );
   }
 }
 
 /** The handler's artifacts, their topology checked against its weights before anyone builds it. */
-export async function checkedArtifacts(handler: tf.io.IOHandler, file: string, keyPath: KeyPath = []): Promise<tf.io.ModelArtifacts> {
+export async function checkedArtifacts(
+  handler: tf.io.IOHandler,
+  file: string,
+  keyPath: KeyPath = [],
+): Promise<tf.io.ModelArtifacts> {
   const artifacts = await handler.load!();
   const specs = (artifacts.weightSpecs ?? []) as { name: string; shape: number[] }[];
   checkTopology(artifacts.modelTopology as KerasTopology, specs, knownLayerClasses(), file, keyPath);
@@ -38,7 +50,11 @@ export async function checkedArtifacts(handler: tf.io.IOHandler, file: string, k
 }
 
 /** What a loaded model takes and gives: its input shape without the batch axis, its number of classes, and whether it ends in softmax. */
-export function modelShapes(model: tf.LayersModel): { input: (number | null)[]; classes: number; outputs: 'probabilities' | 'logits' } {
+export function modelShapes(model: tf.LayersModel): {
+  input: (number | null)[];
+  classes: number;
+  outputs: 'probabilities' | 'logits';
+} {
   const input = model.inputs[0]!.shape.slice(1);
   const output = model.outputs[0]!;
   const config = output.sourceLayer.getConfig() as { activation?: unknown };
@@ -50,7 +66,14 @@ export function modelShapes(model: tf.LayersModel): { input: (number | null)[]; 
  * An exported model evaluated with batch norm folded into its convolutions,
  * as the run computed its features, so the numbers are summary.json's.
  */
-export async function evaluateExportedModel(model: tf.LayersModel, source: BatchSource, loss: Plan['loss'], classNames: string[], exampleNames: string[], batch: number): Promise<TestMetrics> {
+export async function evaluateExportedModel(
+  model: tf.LayersModel,
+  source: BatchSource,
+  loss: Plan['loss'],
+  classNames: string[],
+  exampleNames: string[],
+  batch: number,
+): Promise<TestMetrics> {
   const folded = await foldBatchNorm(model);
   try {
     return await evaluateExamples(folded, source, loss, classNames, exampleNames, batch);

@@ -31,12 +31,29 @@ export function explanationLayer(model: tf.LayersModel, name?: string): string {
   };
   if (name !== undefined) {
     const layer = model.layers.find((l) => l.name === name);
-    if (!layer) throw new UserError(`the model has no layer \`${name}\``, [], `layers with height and width: ${model.layers.filter(spatial).slice(-5).map((l) => l.name).join(', ')}`);
-    if (!spatial(layer)) throw new UserError(`layer \`${name}\` has output shape [${String(layer.outputShape)}], not height × width × channels`, [], 'Grad-CAM needs a convolutional layer\'s output');
+    if (!layer)
+      throw new UserError(
+        `the model has no layer \`${name}\``,
+        [],
+        `layers with height and width: ${model.layers
+          .filter(spatial)
+          .slice(-5)
+          .map((l) => l.name)
+          .join(', ')}`,
+      );
+    if (!spatial(layer))
+      throw new UserError(
+        `layer \`${name}\` has output shape [${String(layer.outputShape)}], not height × width × channels`,
+        [],
+        "Grad-CAM needs a convolutional layer's output",
+      );
     return name;
   }
   const last = model.layers.filter(spatial).at(-1);
-  if (!last) throw new UserError('the model has no layer with height and width to explain (it reads feature vectors, not images)');
+  if (!last)
+    throw new UserError(
+      'the model has no layer with height and width to explain (it reads feature vectors, not images)',
+    );
   return last.name;
 }
 
@@ -50,7 +67,10 @@ export class GradCam {
   private readonly suffix: tf.LayersModel;
   private readonly scores: (activations: tf.Tensor4D) => tf.Tensor2D;
 
-  constructor(model: tf.LayersModel, readonly layer: string) {
+  constructor(
+    model: tf.LayersModel,
+    readonly layer: string,
+  ) {
     this.prefix = prefixModel(model, layer);
     this.suffix = suffixModel(model, layer);
     const output = this.suffix.outputs[0]!;
@@ -76,7 +96,9 @@ export class GradCam {
       const numClasses = this.suffix.outputs[0]!.shape.at(-1) as number;
       const chosen = tf.oneHot(tf.tensor1d(classes as number[], 'int32'), numClasses).toFloat();
       // Each image's own class score; the images do not interact, so one gradient gives every image's.
-      const gradient = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(this.scores(a as tf.Tensor4D), chosen)))(activations) as tf.Tensor4D;
+      const gradient = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(this.scores(a as tf.Tensor4D), chosen)))(
+        activations,
+      ) as tf.Tensor4D;
       const channelWeights = tf.mean(gradient, [1, 2], true);
       const cam = tf.relu(tf.sum(tf.mul(activations, channelWeights), -1, true)) as tf.Tensor4D;
       const resized = tf.image.resizeBilinear(cam, [height, width]);
@@ -86,6 +108,11 @@ export class GradCam {
     });
     const data = maps.dataSync() as Float32Array;
     maps.dispose();
-    return classes.map((classIndex, i) => ({ classIndex, height, width, values: data.slice(i * height * width, (i + 1) * height * width) }));
+    return classes.map((classIndex, i) => ({
+      classIndex,
+      height,
+      width,
+      values: data.slice(i * height * width, (i + 1) * height * width),
+    }));
   }
 }

@@ -23,7 +23,8 @@ const DISPLAY = 128;
  */
 export function heatColour(v: number): [number, number, number] {
   const t = Math.min(1, Math.max(0, v));
-  const channel = (centre: number): number => Math.round(255 * Math.min(1, Math.max(0, 1.5 - Math.abs(4 * t - centre))));
+  const channel = (centre: number): number =>
+    Math.round(255 * Math.min(1, Math.max(0, 1.5 - Math.abs(4 * t - centre))));
   return [channel(3), channel(2), channel(1)];
 }
 
@@ -36,8 +37,13 @@ export function thumbnailPng(image: InputImage): Promise<Uint8Array> {
  * The image with the heat drawn over it: each pixel mixed with its heat's
  * colour in proportion to the heat, so cold regions show the image as it is.
  */
-export function overlayPng(image: InputImage, map: ClassHeatmap, options: { reduce: boolean } = { reduce: true }): Promise<Uint8Array> {
-  if (map.height !== image.height || map.width !== image.width) throw new Error(`a ${map.height}×${map.width} map over a ${image.height}×${image.width} image`);
+export function overlayPng(
+  image: InputImage,
+  map: ClassHeatmap,
+  options: { reduce: boolean } = { reduce: true },
+): Promise<Uint8Array> {
+  if (map.height !== image.height || map.width !== image.width)
+    throw new Error(`a ${map.height}×${map.width} map over a ${image.height}×${image.width} image`);
   const out = new Uint8Array(image.rgb.length);
   for (let p = 0; p < map.values.length; p++) {
     const heat = map.values[p]!;
@@ -53,8 +59,18 @@ async function encode(rgb: Uint8Array, size: { height: number; width: number }, 
   const longer = Math.max(size.height, size.width);
   let image = sharp(rgb, { raw: { width: size.width, height: size.height, channels: 3 } });
   // Enlarged by a whole factor without smoothing (pixels stay pixels), or reduced with smoothing.
-  if (longer < DISPLAY) image = image.resize({ width: size.width * Math.ceil(DISPLAY / longer), height: size.height * Math.ceil(DISPLAY / longer), kernel: 'nearest' });
-  else if (reduce) image = image.resize({ width: Math.round((size.width * DISPLAY) / longer), height: Math.round((size.height * DISPLAY) / longer), kernel: 'lanczos3' });
+  if (longer < DISPLAY)
+    image = image.resize({
+      width: size.width * Math.ceil(DISPLAY / longer),
+      height: size.height * Math.ceil(DISPLAY / longer),
+      kernel: 'nearest',
+    });
+  else if (reduce)
+    image = image.resize({
+      width: Math.round((size.width * DISPLAY) / longer),
+      height: Math.round((size.height * DISPLAY) / longer),
+      kernel: 'lanczos3',
+    });
   const png = await image.png({ compressionLevel: 9 }).toBuffer();
   return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }

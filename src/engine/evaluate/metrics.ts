@@ -16,14 +16,28 @@ export interface TestMetrics {
   /** confusionMatrix[actual][predicted], in class order. */
   confusionMatrix: number[][];
   /** The misclassified examples given the lowest probability for their true class, worst first. */
-  worst: { example: string; actual: string; predicted: string; probabilityOfActual: number; probabilityOfPredicted: number }[];
+  worst: {
+    example: string;
+    actual: string;
+    predicted: string;
+    probabilityOfActual: number;
+    probabilityOfPredicted: number;
+  }[];
 }
 
 /** The index of the largest value (the first, on ties): the predicted class of a row of probabilities. */
-export const argMax = (values: readonly number[]): number => values.reduce((best, v, i) => (v > values[best]! ? i : best), 0);
+export const argMax = (values: readonly number[]): number =>
+  values.reduce((best, v, i) => (v > values[best]! ? i : best), 0);
 
 /** Every test metric from the true classes and the predicted probabilities. */
-export function testMetrics(actual: number[], probabilities: number[][], loss: number, classNames: string[], exampleNames: string[], worstCount: number): TestMetrics {
+export function testMetrics(
+  actual: number[],
+  probabilities: number[][],
+  loss: number,
+  classNames: string[],
+  exampleNames: string[],
+  worstCount: number,
+): TestMetrics {
   const predicted = probabilities.map(argMax);
   const matrix = confusionMatrix(actual, predicted, classNames.length);
   const topK: Record<string, number> = {};
@@ -42,12 +56,22 @@ export function testMetrics(actual: number[], probabilities: number[][], loss: n
       probabilityOfActual: p[a]!,
       probabilityOfPredicted: p[predicted[i]!]!,
     }));
-  return { loss, accuracy: accuracyOf(matrix), topK, examples: actual.length, perClass: perClassMetrics(matrix, classNames), confusionMatrix: matrix, worst };
+  return {
+    loss,
+    accuracy: accuracyOf(matrix),
+    topK,
+    examples: actual.length,
+    perClass: perClassMetrics(matrix, classNames),
+    confusionMatrix: matrix,
+    worst,
+  };
 }
 
 /** Positions of the examples from the lowest probability of their true class to the highest (ties by position). */
 export function hardestFirst(actual: readonly number[], probabilities: readonly number[][]): number[] {
-  return actual.map((_, i) => i).sort((x, y) => probabilities[x]![actual[x]!]! - probabilities[y]![actual[y]!]! || x - y);
+  return actual
+    .map((_, i) => i)
+    .sort((x, y) => probabilities[x]![actual[x]!]! - probabilities[y]![actual[y]!]! || x - y);
 }
 
 /**
@@ -56,7 +80,13 @@ export function hardestFirst(actual: readonly number[], probabilities: readonly 
  * `perClass` hardest examples, right or wrong, so every class is seen where
  * the model finds it hardest.
  */
-export function galleryPositions(actual: readonly number[], probabilities: readonly number[][], numClasses: number, worst: number, perClass: number): { worst: number[]; perClass: number[][] } {
+export function galleryPositions(
+  actual: readonly number[],
+  probabilities: readonly number[][],
+  numClasses: number,
+  worst: number,
+  perClass: number,
+): { worst: number[]; perClass: number[][] } {
   const order = hardestFirst(actual, probabilities);
   const predicted = probabilities.map(argMax);
   return {
@@ -65,7 +95,11 @@ export function galleryPositions(actual: readonly number[], probabilities: reado
   };
 }
 
-export function confusionMatrix(actual: ArrayLike<number>, predicted: ArrayLike<number>, numClasses: number): number[][] {
+export function confusionMatrix(
+  actual: ArrayLike<number>,
+  predicted: ArrayLike<number>,
+  numClasses: number,
+): number[][] {
   const matrix = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   for (let i = 0; i < actual.length; i++) matrix[actual[i]!]![predicted[i]!]! += 1;
   return matrix;

@@ -23,7 +23,9 @@ export interface PredictionFailure {
  * (links followed, loops left out), in order. A name that is neither a file
  * nor a folder is a failure of its own, not the end of the others.
  */
-export async function collectImageFiles(inputs: readonly string[]): Promise<{ files: string[]; failures: PredictionFailure[] }> {
+export async function collectImageFiles(
+  inputs: readonly string[],
+): Promise<{ files: string[]; failures: PredictionFailure[] }> {
   const files: string[] = [];
   const failures: PredictionFailure[] = [];
   for (const input of inputs) {
@@ -31,23 +33,37 @@ export async function collectImageFiles(inputs: readonly string[]): Promise<{ fi
     if (stats instanceof Error) failures.push({ file: input, reason: unreadable(stats) });
     else if (stats.isDirectory()) {
       const found = await listImageFiles(input);
-      if (found.files.length === 0) failures.push({ file: input, reason: `no image files in this folder (image files end in ${IMAGE_EXTENSIONS.join(' ')})` });
+      if (found.files.length === 0)
+        failures.push({
+          file: input,
+          reason: `no image files in this folder (image files end in ${IMAGE_EXTENSIONS.join(' ')})`,
+        });
       files.push(...found.files);
     } else files.push(input);
   }
-  if (files.length === 0 && failures.length === 0) throw new UserError('no image files given', [], `image files end in ${IMAGE_EXTENSIONS.join(' ')}`);
+  if (files.length === 0 && failures.length === 0)
+    throw new UserError('no image files given', [], `image files end in ${IMAGE_EXTENSIONS.join(' ')}`);
   return { files, failures };
 }
 
 /** Image files decoded at the model's input size (RGB bytes, as training decoded them); one that cannot be decoded is a failure, and the others are kept. */
-export async function decodeFiles(files: readonly string[], pre: ImagePreprocessing): Promise<{ decoded: { file: string; pixels: Uint8Array }[]; failures: PredictionFailure[] }> {
+export async function decodeFiles(
+  files: readonly string[],
+  pre: ImagePreprocessing,
+): Promise<{ decoded: { file: string; pixels: Uint8Array }[]; failures: PredictionFailure[] }> {
   const decoded: { file: string; pixels: Uint8Array }[] = [];
   const failures: PredictionFailure[] = [];
   for (const file of files) {
     try {
       decoded.push({ file, pixels: await decodeImage(await readRegularFile(file, 'image'), pre.inputSize, pre.fit) });
     } catch (error) {
-      failures.push({ file, reason: (error as Error).message.replace(`image file ${file}: `, '').replace(`image file ${file} `, '').split('\n')[0]! });
+      failures.push({
+        file,
+        reason: (error as Error).message
+          .replace(`image file ${file}: `, '')
+          .replace(`image file ${file} `, '')
+          .split('\n')[0]!,
+      });
     }
   }
   return { decoded, failures };
@@ -62,8 +78,13 @@ export function joinedPixels(decoded: readonly { pixels: Uint8Array }[], pre: Im
 }
 
 /** The ranked classes of one output row, best first. */
-export function rankedClasses(probabilities: readonly number[], labels: readonly string[]): { label: string; probability: number }[] {
-  return probabilities.map((probability, c) => ({ label: labels[c] ?? String(c), probability })).sort((a, b) => b.probability - a.probability);
+export function rankedClasses(
+  probabilities: readonly number[],
+  labels: readonly string[],
+): { label: string; probability: number }[] {
+  return probabilities
+    .map((probability, c) => ({ label: labels[c] ?? String(c), probability }))
+    .sort((a, b) => b.probability - a.probability);
 }
 
 /**
@@ -105,7 +126,10 @@ export async function predictImages(
  * training prepared its images (the run's preprocessing.json); one that
  * cannot be decoded is named.
  */
-export async function preparedImages(images: readonly (string | Uint8Array)[], pre: Preprocessing): Promise<tf.Tensor4D> {
+export async function preparedImages(
+  images: readonly (string | Uint8Array)[],
+  pre: Preprocessing,
+): Promise<tf.Tensor4D> {
   if (pre.kind !== 'image') throw new UserError('this run was trained on tabular rows, not images');
   const [height, width] = pre.inputSize;
   const pixels = new Uint8Array(images.length * height * width * 3);
@@ -114,7 +138,9 @@ export async function preparedImages(images: readonly (string | Uint8Array)[], p
       const encoded = typeof image === 'string' ? await readRegularFile(image, 'image') : image;
       pixels.set(await decodeImage(encoded, pre.inputSize, pre.fit), row * height * width * 3);
     } catch (error) {
-      throw new UserError(`${typeof image === 'string' ? image : `image ${row}`}: ${(error as Error).message.split('\n')[0]}`);
+      throw new UserError(
+        `${typeof image === 'string' ? image : `image ${row}`}: ${(error as Error).message.split('\n')[0]}`,
+      );
     }
   }
   return imageBatch({ data: pixels, count: images.length, height, width, channels: 3 }, pre);

@@ -17,7 +17,12 @@ export interface RunInputs extends LoadedInputs {
  * (engine/facts/cut-base, which has checked the cut): digests, class
  * counts, the base's layers and its output shape at the image size.
  */
-export function gatherFacts(spec: PipelineSpec, inputs: LoadedInputs, cut: CutBase, strategy?: StrategyMeasurement): RunInputs {
+export function gatherFacts(
+  spec: PipelineSpec,
+  inputs: LoadedInputs,
+  cut: CutBase,
+  strategy?: StrategyMeasurement,
+): RunInputs {
   const { artifacts, dataset, selection } = inputs;
   const { base } = cut;
   const facts: PlanInputs = {
@@ -38,7 +43,13 @@ export function gatherFacts(spec: PipelineSpec, inputs: LoadedInputs, cut: CutBa
       layers: base.layers.filter((l) => l.getClassName() !== 'InputLayer').map(layerFacts),
     },
   };
-  return { ...inputs, base, cut: spec.base.cut, facts, seconds: { ...inputs.seconds, base: inputs.seconds.base + cut.seconds } };
+  return {
+    ...inputs,
+    base,
+    cut: spec.base.cut,
+    facts,
+    seconds: { ...inputs.seconds, base: inputs.seconds.base + cut.seconds },
+  };
 }
 
 function countPerClass(labels: Int32Array, indexes: number[], numClasses: number): number[] {
@@ -50,7 +61,10 @@ function countPerClass(labels: Int32Array, indexes: number[], numClasses: number
 /** What the plan knows of a base layer: its weights, its output, and the layers it reads (its node in the base). */
 export function layerFacts(layer: tf.layers.Layer): BaseLayerFacts {
   const shape = layer.outputShape;
-  const single = Array.isArray(shape) && !Array.isArray(shape[0]) && (shape as (number | null)[]).slice(1).every((d) => typeof d === 'number');
+  const single =
+    Array.isArray(shape) &&
+    !Array.isArray(shape[0]) &&
+    (shape as (number | null)[]).slice(1).every((d) => typeof d === 'number');
   return {
     name: layer.name,
     className: layer.getClassName(),

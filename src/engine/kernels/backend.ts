@@ -52,7 +52,9 @@ async function start(name: ConcreteBackend): Promise<void> {
     } catch (error) {
       // Optional dependency: absent where its install could not download libtensorflow.
       if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-        throw new Error('@tensorflow/tfjs-node is not installed (its install downloads libtensorflow)', { cause: error });
+        throw new Error('@tensorflow/tfjs-node is not installed (its install downloads libtensorflow)', {
+          cause: error,
+        });
       }
       throw error;
     }
@@ -109,6 +111,17 @@ export async function selectBackend(requested: BackendName): Promise<BackendChoi
  */
 export function outOfMemoryError(error: unknown, backend: string): UserError | undefined {
   const message = (error as Error)?.message ?? '';
-  if (backend !== 'wasm' || !((error as Error)?.name === 'RuntimeError' || /^Aborted\(|memory access out of bounds|Cannot enlarge memory/.test(message))) return undefined;
-  return new UserError(`the wasm backend ran out of memory (its heap holds 4 GiB): ${message.split('.')[0]}`, [], 'lower the batch size of the stage that was running, use smaller images, or unfreeze fewer layers');
+  if (
+    backend !== 'wasm' ||
+    !(
+      (error as Error)?.name === 'RuntimeError' ||
+      /^Aborted\(|memory access out of bounds|Cannot enlarge memory/.test(message)
+    )
+  )
+    return undefined;
+  return new UserError(
+    `the wasm backend ran out of memory (its heap holds 4 GiB): ${message.split('.')[0]}`,
+    [],
+    'lower the batch size of the stage that was running, use smaller images, or unfreeze fewer layers',
+  );
 }

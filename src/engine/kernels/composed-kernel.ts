@@ -53,7 +53,12 @@ export interface Replacement {
  * scope (the engine is not asked: it would route the call back to the
  * replacement). For a composition that needs the native form itself.
  */
-export function nativeKernel(kernelName: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>, backend: unknown): tf.Tensor {
+export function nativeKernel(
+  kernelName: string,
+  inputs: Record<string, tf.Tensor>,
+  attrs: Record<string, unknown>,
+  backend: unknown,
+): tf.Tensor {
   const native = nativeKernels.get(kernelName);
   if (!native) throw new Error(`no native ${kernelName} kernel was set aside`);
   const out = native({ inputs, attrs, backend } as never) as unknown as Info;
@@ -91,7 +96,12 @@ export function registerReplacements(replacements: Replacement[]): string[] {
       tf.unregisterKernel(kernelName, 'wasm');
     }
     // The native kernel's setup binds its wasm function when the backend starts; keep it, so the fallback works.
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: withFallback(replacement), ...(native?.setupFunc ? { setupFunc: native.setupFunc } : {}) });
+    tf.registerKernel({
+      kernelName,
+      backendName: 'wasm',
+      kernelFunc: withFallback(replacement),
+      ...(native?.setupFunc ? { setupFunc: native.setupFunc } : {}),
+    });
     added.push(kernelName);
   }
   return added;

@@ -33,7 +33,8 @@ const fusedBatchNorm: Compute = (inputs, attrs, backend) => {
 
 /** Per-channel statistics (rank 1, as every Keras BatchNormalization has): what the composition covers. */
 const perChannel = (inputs: Record<string, Info>): boolean =>
-  inputs['x']!.dtype === 'float32' && ['mean', 'variance', 'scale', 'offset'].every((name) => !inputs[name] || inputs[name].shape.length === 1);
+  inputs['x']!.dtype === 'float32' &&
+  ['mean', 'variance', 'scale', 'offset'].every((name) => !inputs[name] || inputs[name].shape.length === 1);
 
 /** Axes a Reverse flips that have more than one element: flipping a size-1 axis changes nothing. */
 function flippedAxes(inputs: Record<string, Info>, attrs: Record<string, unknown>): number[] {
@@ -76,7 +77,12 @@ function leadingOrTrivial(inputs: Record<string, Info>, attrs: Record<string, un
   if (x.dtype !== 'float32' || x.shape.some((d) => d === 0)) return false;
   const axes = sumAxes(inputs, attrs);
   const wide = axes.filter((a) => x.shape[a]! > 1);
-  return wide.length === 0 || (wide.every((a, i) => a === i) && axes.every((a) => a < wide.length || x.shape[a] === 1) && wide.length < x.shape.length);
+  return (
+    wide.length === 0 ||
+    (wide.every((a, i) => a === i) &&
+      axes.every((a) => a < wide.length || x.shape[a] === 1) &&
+      wide.length < x.shape.length)
+  );
 }
 
 /** Tensors that have been a product's plain right operand: one seen twice is likely a layer's fixed weights, worth packing once. */
@@ -101,23 +107,30 @@ const PACKING_COST = 8;
  */
 const matMul: Compute = (inputs, attrs, backend) => {
   const [transposeA, transposeB] = [attrs['transposeA'] === true, attrs['transposeB'] === true];
-  const swapLast = (x: tf.Tensor): tf.Tensor => tf.transpose(x, [...x.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : i === all.length - 2 ? i + 1 : i - 1)));
+  const swapLast = (x: tf.Tensor): tf.Tensor =>
+    tf.transpose(
+      x,
+      [...x.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : i === all.length - 2 ? i + 1 : i - 1)),
+    );
   const a = asTensor(backend, inputs['a']!);
   const b = asTensor(backend, inputs['b']!);
-  const plain = (left: tf.Tensor, right: tf.Tensor): tf.Tensor => nativeKernel('BatchMatMul', { a: left, b: right }, { transposeA: false, transposeB: false }, backend);
+  const plain = (left: tf.Tensor, right: tf.Tensor): tf.Tensor =>
+    nativeKernel('BatchMatMul', { a: left, b: right }, { transposeA: false, transposeB: false }, backend);
   if (!isSingleProduct(inputs)) return plain(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b);
   const [m, k] = transposeA ? [a.shape.at(-1)!, a.shape.at(-2)!] : [a.shape.at(-2)!, a.shape.at(-1)!];
   const n = transposeB ? b.shape.at(-2)! : b.shape.at(-1)!;
   const outShape = [...tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)), m, n];
   const left = tf.reshape(a, transposeA ? [k, m] : [m, k]);
   const right = tf.reshape(b, transposeB ? [n, k] : [k, n]);
-  const packing = (operand: tf.Tensor, transposed: boolean): number => (!transposed && seenRightOperands.has(operand.dataId) ? 0 : PACKING_COST * operand.size);
+  const packing = (operand: tf.Tensor, transposed: boolean): number =>
+    !transposed && seenRightOperands.has(operand.dataId) ? 0 : PACKING_COST * operand.size;
   const direct = (transposeA ? left.size : 0) + (transposeB ? right.size : 0) + packing(right, transposeB);
   const swapped = (transposeA ? 0 : left.size) + (transposeB ? 0 : right.size) + m * n + packing(left, !transposeA);
   if (!transposeB) seenRightOperands.add(b.dataId);
-  const product = direct <= swapped
-    ? plain(transposeA ? tf.transpose(left) : left, transposeB ? tf.transpose(right) : right)
-    : tf.transpose(plain(transposeB ? right : tf.transpose(right), transposeA ? left : tf.transpose(left)));
+  const product =
+    direct <= swapped
+      ? plain(transposeA ? tf.transpose(left) : left, transposeB ? tf.transpose(right) : right)
+      : tf.transpose(plain(transposeB ? right : tf.transpose(right), transposeA ? left : tf.transpose(left)));
   return tf.reshape(product, outShape);
 };
 
@@ -127,17 +140,27 @@ const isSingleProduct = (inputs: Record<string, Info>): boolean =>
 
 /** Products the composition improves: single ones, and batched ones with a transposed operand. */
 const productCovered = (inputs: Record<string, Info>, attrs: Record<string, unknown>): boolean =>
-  inputs['a']!.dtype === 'float32' && inputs['b']!.dtype === 'float32' && (isSingleProduct(inputs) || attrs['transposeA'] === true || attrs['transposeB'] === true);
+  inputs['a']!.dtype === 'float32' &&
+  inputs['b']!.dtype === 'float32' &&
+  (isSingleProduct(inputs) || attrs['transposeA'] === true || attrs['transposeB'] === true);
 
 export const FORWARD_REPLACEMENTS: Replacement[] = [
   { kernelName: 'BatchMatMul', compute: matMul, covers: productCovered },
   { kernelName: 'Sum', compute: leadingSum, covers: leadingOrTrivial },
   { kernelName: 'Identity', compute: identity, covers: (inputs) => inputs['x']!.dtype !== 'string' },
   { kernelName: 'FusedBatchNorm', compute: fusedBatchNorm, covers: perChannel },
-  { kernelName: 'Reverse', compute: reverseOfSizeOneAxes, covers: (inputs, attrs) => inputs['x']!.dtype !== 'string' && flippedAxes(inputs, attrs).length === 0 },
+  {
+    kernelName: 'Reverse',
+    compute: reverseOfSizeOneAxes,
+    covers: (inputs, attrs) => inputs['x']!.dtype !== 'string' && flippedAxes(inputs, attrs).length === 0,
+  },
 ];
 
-type GradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => Record<string, () => tf.Tensor>;
+type GradFunc = (
+  dy: tf.Tensor | tf.Tensor[],
+  saved: tf.Tensor[],
+  attrs: tf.NamedAttrMap,
+) => Record<string, () => tf.Tensor>;
 
 /**
  * FusedBatchNorm's gradient on wasm without its waste. tfjs-core's tiles
@@ -187,7 +210,14 @@ export function clipGradient(original: tf.GradConfig): tf.GradConfig {
     if (tf.getBackend() !== 'wasm' || x.dtype !== 'float32') return originalGrad(dy, saved, attrs);
     const notAbove = (t: tf.Tensor): tf.Tensor => tf.sub(1, tf.step(t));
     return {
-      x: () => tf.mul(dy as tf.Tensor, tf.mul(notAbove(tf.sub(attrs['clipValueMin'] as number, x)), notAbove(tf.sub(x, attrs['clipValueMax'] as number)))),
+      x: () =>
+        tf.mul(
+          dy as tf.Tensor,
+          tf.mul(
+            notAbove(tf.sub(attrs['clipValueMin'] as number, x)),
+            notAbove(tf.sub(x, attrs['clipValueMax'] as number)),
+          ),
+        ),
     };
   };
   return { ...original, gradFunc: gradFunc as unknown as tf.GradConfig['gradFunc'] };

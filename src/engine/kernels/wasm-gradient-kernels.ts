@@ -19,7 +19,12 @@ function paddedInput(x: tf.Tensor4D, info: Conv2DInfo): tf.Tensor4D {
   const neededW = (info.outWidth - 1) * info.strideWidth + (info.filterWidth - 1) * info.dilationWidth + 1;
   const bottom = Math.max(0, neededH - top - info.inHeight);
   const right = Math.max(0, neededW - left - info.inWidth);
-  return tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+  return tf.pad(x, [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ]);
 }
 
 /** The input values one filter tap (kh, kw) met at every output position: [batch, outH, outW, inC]. */
@@ -29,12 +34,22 @@ function tapWindow(xPadded: tf.Tensor4D, info: Conv2DInfo, kh: number, kw: numbe
   return tf.stridedSlice(
     xPadded,
     [0, h0, w0, 0],
-    [info.batchSize, h0 + (info.outHeight - 1) * info.strideHeight + 1, w0 + (info.outWidth - 1) * info.strideWidth + 1, info.inChannels],
+    [
+      info.batchSize,
+      h0 + (info.outHeight - 1) * info.strideHeight + 1,
+      w0 + (info.outWidth - 1) * info.strideWidth + 1,
+      info.inChannels,
+    ],
     [1, info.strideHeight, info.strideWidth, 1],
   ) as tf.Tensor4D;
 }
 
-function convInfo(xShape: number[], filterShape: number[], attrs: Record<string, unknown>, depthwise: boolean): Conv2DInfo {
+function convInfo(
+  xShape: number[],
+  filterShape: number[],
+  attrs: Record<string, unknown>,
+  depthwise: boolean,
+): Conv2DInfo {
   return tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
     filterShape as [number, number, number, number],
@@ -62,7 +77,10 @@ const conv2DBackpropFilter: Compute = (inputs, a, backend) => {
     const xT = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D;
     const dyT = tf.transpose(asTensor<tf.Rank.R4>(backend, inputs['dy']!), [1, 2, 0, 3]) as tf.Tensor4D;
     const full = tf.conv2d(xT, dyT, 1, 'valid', 'NHWC', [info.strideHeight, info.strideWidth]);
-    return tf.transpose(tf.slice(full, [0, 0, 0, 0], [info.inChannels, info.filterHeight, info.filterWidth, info.outChannels]), [1, 2, 0, 3]);
+    return tf.transpose(
+      tf.slice(full, [0, 0, 0, 0], [info.inChannels, info.filterHeight, info.filterWidth, info.outChannels]),
+      [1, 2, 0, 3],
+    );
   }
   const rows = info.batchSize * info.outHeight * info.outWidth;
   const dy = tf.reshape(asTensor(backend, inputs['dy']!), [rows, info.outChannels]);
@@ -92,9 +110,21 @@ const depthwiseBackpropFilter: Compute = (inputs, a, backend) => {
   const x = paddedInput(asTensor<tf.Rank.R4>(backend, inputs['x']!), info);
   const [, hp, wp] = x.shape;
   const merged = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, hp, wp, b * channels]) as tf.Tensor4D;
-  const dy = tf.reshape(tf.transpose(asTensor<tf.Rank.R4>(backend, inputs['dy']!), [1, 2, 0, 3]), [oh, ow, b * channels, multiplier]) as tf.Tensor4D;
-  const taps = tf.depthwiseConv2d(merged, dy, [info.dilationHeight, info.dilationWidth], 'valid', 'NHWC', [info.strideHeight, info.strideWidth]);
-  const perImage = tf.reshape(tf.slice(taps, [0, 0, 0, 0], [1, kh, kw, b * channels * multiplier]), [kh * kw, b, channels * multiplier]);
+  const dy = tf.reshape(tf.transpose(asTensor<tf.Rank.R4>(backend, inputs['dy']!), [1, 2, 0, 3]), [
+    oh,
+    ow,
+    b * channels,
+    multiplier,
+  ]) as tf.Tensor4D;
+  const taps = tf.depthwiseConv2d(merged, dy, [info.dilationHeight, info.dilationWidth], 'valid', 'NHWC', [
+    info.strideHeight,
+    info.strideWidth,
+  ]);
+  const perImage = tf.reshape(tf.slice(taps, [0, 0, 0, 0], [1, kh, kw, b * channels * multiplier]), [
+    kh * kw,
+    b,
+    channels * multiplier,
+  ]);
   return tf.reshape(tf.matMul(tf.ones([kh * kw, 1, b]), perImage), filterShape);
 };
 
@@ -111,7 +141,12 @@ const depthwiseBackpropInput: Compute = (inputs, a, backend) => {
   const info = convInfo(inputShape, filterShape, a, true);
   const [kh, kw, channels, multiplier] = filterShape;
   const padded = spreadAndPad(asTensor<tf.Rank.R4>(backend, inputs['dy']!), info);
-  const turned = tf.reshape(tf.reverse(asTensor<tf.Rank.R4>(backend, inputs['filter']!), [0, 1]), [kh, kw, channels * multiplier, 1]) as tf.Tensor4D;
+  const turned = tf.reshape(tf.reverse(asTensor<tf.Rank.R4>(backend, inputs['filter']!), [0, 1]), [
+    kh,
+    kw,
+    channels * multiplier,
+    1,
+  ]) as tf.Tensor4D;
   const perMultiplier = tf.depthwiseConv2d(padded, turned, 1, 'valid');
   if (multiplier === 1) return perMultiplier;
   return tf.sum(tf.reshape(perMultiplier, [info.batchSize, info.inHeight, info.inWidth, channels, multiplier]), 4);
@@ -126,16 +161,35 @@ const depthwiseBackpropInput: Compute = (inputs, a, backend) => {
 function spreadAndPad(dy: tf.Tensor4D, info: Conv2DInfo): tf.Tensor4D {
   const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
   const channels = dy.shape[3];
-  const spread = sh === 1 && sw === 1 ? dy : tf.reshape(
-    tf.pad(tf.reshape(dy, [info.batchSize, info.outHeight, 1, info.outWidth, 1, channels]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]),
-    [info.batchSize, info.outHeight * sh, info.outWidth * sw, channels],
-  ) as tf.Tensor4D;
+  const spread =
+    sh === 1 && sw === 1
+      ? dy
+      : (tf.reshape(
+          tf.pad(tf.reshape(dy, [info.batchSize, info.outHeight, 1, info.outWidth, 1, channels]), [
+            [0, 0],
+            [0, 0],
+            [0, sh - 1],
+            [0, 0],
+            [0, sw - 1],
+            [0, 0],
+          ]),
+          [info.batchSize, info.outHeight * sh, info.outWidth * sw, channels],
+        ) as tf.Tensor4D);
   const top = kh - 1 - info.padInfo.top;
   const left = kw - 1 - info.padInfo.left;
   const bottom = info.inHeight + kh - 1 - top - info.outHeight * sh;
   const right = info.inWidth + kw - 1 - left - info.outWidth * sw;
-  const cropped = tf.slice(spread, [0, 0, 0, 0], [info.batchSize, info.outHeight * sh + Math.min(0, bottom), info.outWidth * sw + Math.min(0, right), channels]);
-  return tf.pad(cropped, [[0, 0], [top, Math.max(0, bottom)], [left, Math.max(0, right)], [0, 0]]) as tf.Tensor4D;
+  const cropped = tf.slice(
+    spread,
+    [0, 0, 0, 0],
+    [info.batchSize, info.outHeight * sh + Math.min(0, bottom), info.outWidth * sw + Math.min(0, right), channels],
+  );
+  return tf.pad(cropped, [
+    [0, 0],
+    [top, Math.max(0, bottom)],
+    [left, Math.max(0, right)],
+    [0, 0],
+  ]) as tf.Tensor4D;
 }
 
 /**
@@ -151,7 +205,10 @@ const conv2DBackpropInput: Compute = (inputs, a, backend) => {
   const filterShape = inputs['filter']!.shape as [number, number, number, number];
   const info = convInfo(inputShape, filterShape, a, false);
   const padded = spreadAndPad(asTensor<tf.Rank.R4>(backend, inputs['dy']!), info);
-  const turned = tf.transpose(tf.reverse(asTensor<tf.Rank.R4>(backend, inputs['filter']!), [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+  const turned = tf.transpose(
+    tf.reverse(asTensor<tf.Rank.R4>(backend, inputs['filter']!), [0, 1]),
+    [0, 1, 3, 2],
+  ) as tf.Tensor4D;
   return tf.conv2d(padded, turned, 1, 'valid');
 };
 

@@ -13,7 +13,9 @@ import type { ModelArtifacts } from './zoo.js';
  */
 export function buildPassThroughBase(inputShape: number[]): tf.LayersModel {
   const input = tf.input({ shape: inputShape, name: 'image' });
-  const output = tf.layers.activation({ activation: 'linear', name: 'image_pass_through' }).apply(input) as tf.SymbolicTensor;
+  const output = tf.layers
+    .activation({ activation: 'linear', name: 'image_pass_through' })
+    .apply(input) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: output, name: 'no_base' });
 }
 
@@ -24,7 +26,10 @@ export function buildPassThroughBase(inputShape: number[]): tf.LayersModel {
  */
 export async function buildBase(artifacts: ModelArtifacts, cut: string, input?: number[]): Promise<tf.LayersModel> {
   const topology = cutTopology(artifacts.modelTopology, cut, input);
-  if (!topology) throw new Error(`the base has no layer named ${cut}; a cut reaches here checked (engine/facts/cut-base), so this is a bug`);
+  if (!topology)
+    throw new Error(
+      `the base has no layer named ${cut}; a cut reaches here checked (engine/facts/cut-base), so this is a bug`,
+    );
   return buildCutBase(artifacts, topology);
 }
 
@@ -36,7 +41,11 @@ export async function buildBase(artifacts: ModelArtifacts, cut: string, input?: 
 export async function buildCutBase(artifacts: ModelArtifacts, topology: KerasTopology): Promise<tf.LayersModel> {
   // strict: false — the weights of the dropped top have no layer to go to.
   const base = await tf.loadLayersModel(
-    tf.io.fromMemory({ modelTopology: topology as unknown as object, weightSpecs: artifacts.weightSpecs, weightData: artifacts.weightData }),
+    tf.io.fromMemory({
+      modelTopology: topology as unknown as object,
+      weightSpecs: artifacts.weightSpecs,
+      weightData: artifacts.weightData,
+    }),
     { strict: false },
   );
   setTrainableLayers(base, 'none');
@@ -45,7 +54,11 @@ export async function buildCutBase(artifacts: ModelArtifacts, topology: KerasTop
 }
 
 /** Builds the head layers in order; initial weights are seeded from the pipeline's seed. */
-export function buildHeadLayers(head: ResolvedHeadLayer[], seed: number, streams = new RandomStreams(seed)): tf.layers.Layer[] {
+export function buildHeadLayers(
+  head: ResolvedHeadLayer[],
+  seed: number,
+  streams = new RandomStreams(seed),
+): tf.layers.Layer[] {
   const random = new SeededRandom(seed).fork('head-init');
   return head.map((layer, i) => {
     const name = `head_${i}_${layer.type}`;
@@ -81,7 +94,12 @@ export function buildHeadLayers(head: ResolvedHeadLayer[], seed: number, streams
           ...(layer.kernelRegularizer ? { kernelRegularizer: tf.regularizers.l1l2(layer.kernelRegularizer) } : {}),
         });
       case 'maxPooling2d':
-        return tf.layers.maxPooling2d({ name, poolSize: layer.poolSize, strides: layer.strides, padding: layer.padding });
+        return tf.layers.maxPooling2d({
+          name,
+          poolSize: layer.poolSize,
+          strides: layer.strides,
+          padding: layer.padding,
+        });
       case 'batchNormalization':
         return tf.layers.batchNormalization({ name });
       case 'activation':
@@ -100,7 +118,9 @@ export function buildHeadLayers(head: ResolvedHeadLayer[], seed: number, streams
  * plain Dropout layer that any tfjs loader reads.
  */
 function seedDropout(layer: tf.layers.Layer, rate: number, random: SeededRandom): tf.layers.Layer {
-  const target = layer as unknown as { call: (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor };
+  const target = layer as unknown as {
+    call: (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor;
+  };
   target.call = (inputs, kwargs) => {
     const input = Array.isArray(inputs) ? inputs[0]! : inputs;
     if (kwargs['training'] !== true || rate <= 0) return input;

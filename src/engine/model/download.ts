@@ -49,7 +49,9 @@ function checkProtocol(url: string, allowHttp: boolean): void {
   throw new UserError(
     `${url}: tlpipe downloads base models over https only`,
     KEY,
-    protocol === 'http:' ? 'use an https:// address, or set `base.allowHttp: true` for a server you trust (such as one on localhost)' : 'give an https:// address of a model.json',
+    protocol === 'http:'
+      ? 'use an https:// address, or set `base.allowHttp: true` for a server you trust (such as one on localhost)'
+      : 'give an https:// address of a model.json',
   );
 }
 
@@ -60,7 +62,11 @@ function checkProtocol(url: string, allowHttp: boolean): void {
  * a failed request is tried again ($TLPIPE_DOWNLOAD_RETRIES, 2).
  */
 export function downloadLimits(): { idleMs: number; totalMs: number; retries: number } {
-  return { idleMs: setting('TLPIPE_DOWNLOAD_IDLE_S') * 1000, totalMs: setting('TLPIPE_DOWNLOAD_TIMEOUT_S') * 1000, retries: setting('TLPIPE_DOWNLOAD_RETRIES') };
+  return {
+    idleMs: setting('TLPIPE_DOWNLOAD_IDLE_S') * 1000,
+    totalMs: setting('TLPIPE_DOWNLOAD_TIMEOUT_S') * 1000,
+    retries: setting('TLPIPE_DOWNLOAD_RETRIES'),
+  };
 }
 
 /** A failure worth another try: the network, a timeout, or the server's own trouble (5xx, 429). */
@@ -75,7 +81,9 @@ async function fetchBytes(url: string, options: FetchOptions): Promise<Buffer> {
       return await fetchOnce(url, options);
     } catch (error) {
       if (!(error instanceof TransientDownloadError) || attempt >= retries) {
-        throw error instanceof TransientDownloadError ? new UserError(`${error.message} (tried ${attempt + 1} time${attempt === 0 ? '' : 's'})`, KEY, error.hint) : error;
+        throw error instanceof TransientDownloadError
+          ? new UserError(`${error.message} (tried ${attempt + 1} time${attempt === 0 ? '' : 's'})`, KEY, error.hint)
+          : error;
       }
       options.budget.left = budget;
       await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
@@ -98,7 +106,8 @@ async function fetchOnce(url: string, options: FetchOptions): Promise<Buffer> {
     idle = setTimeout(() => abort(`no data for ${idleMs / 1000} s`), idleMs);
   };
   const total = setTimeout(() => abort(`not complete after ${totalMs / 1000} s`), totalMs);
-  const retryHint = 'check the address and the network (timeouts: TLPIPE_DOWNLOAD_IDLE_S, TLPIPE_DOWNLOAD_TIMEOUT_S); a model downloaded once is used from the cache afterwards';
+  const retryHint =
+    'check the address and the network (timeouts: TLPIPE_DOWNLOAD_IDLE_S, TLPIPE_DOWNLOAD_TIMEOUT_S); a model downloaded once is used from the cache afterwards';
   try {
     let response: Response;
     try {
@@ -112,10 +121,16 @@ async function fetchOnce(url: string, options: FetchOptions): Promise<Buffer> {
     if (!response.ok) {
       const message = `cannot download ${url}: HTTP ${response.status} ${response.statusText}`;
       await response.body?.cancel().catch(() => undefined);
-      throw response.status >= 500 || response.status === 429 ? new TransientDownloadError(message, KEY, retryHint) : new UserError(message, KEY);
+      throw response.status >= 500 || response.status === 429
+        ? new TransientDownloadError(message, KEY, retryHint)
+        : new UserError(message, KEY);
     }
     const tooLarge = (): UserError =>
-      new UserError(`download of ${url} exceeds the size limit of ${Number((maxDownloadBytes() / 2 ** 20).toFixed(2))} MiB`, KEY, 'raise TLPIPE_MAX_DOWNLOAD_MB if this model is really that large; nothing was cached');
+      new UserError(
+        `download of ${url} exceeds the size limit of ${Number((maxDownloadBytes() / 2 ** 20).toFixed(2))} MiB`,
+        KEY,
+        'raise TLPIPE_MAX_DOWNLOAD_MB if this model is really that large; nothing was cached',
+      );
     if (Number(response.headers.get('content-length') ?? 0) > options.budget.left) throw tooLarge();
     // Read in chunks, so a server that sends without end is cut off at the limit rather than filling memory.
     const chunks: Uint8Array[] = [];
@@ -131,12 +146,20 @@ async function fetchOnce(url: string, options: FetchOptions): Promise<Buffer> {
       }
     } catch (error) {
       if (error instanceof UserError) throw error;
-      throw new TransientDownloadError(`download of ${url} broke off: ${why || (error as Error).message}`, KEY, 'try again; nothing was cached');
+      throw new TransientDownloadError(
+        `download of ${url} broke off: ${why || (error as Error).message}`,
+        KEY,
+        'try again; nothing was cached',
+      );
     }
     const body = Buffer.concat(chunks);
     const declared = Number(response.headers.get('content-length') ?? Number.NaN);
     if (Number.isFinite(declared) && declared !== body.length && !response.headers.get('content-encoding')) {
-      throw new TransientDownloadError(`download of ${url} is truncated: ${body.length} of ${declared} bytes`, KEY, 'try again; nothing was cached');
+      throw new TransientDownloadError(
+        `download of ${url} is truncated: ${body.length} of ${declared} bytes`,
+        KEY,
+        'try again; nothing was cached',
+      );
     }
     return body;
   } finally {
@@ -152,7 +175,10 @@ async function fetchOnce(url: string, options: FetchOptions): Promise<Buffer> {
  * was pinned, matched it: an interrupted or wrong download never poses as
  * a cached model.
  */
-export async function downloadModel(url: string, options: { sha256?: string; cache?: string; allowHttp?: boolean } = {}): Promise<DownloadedModel> {
+export async function downloadModel(
+  url: string,
+  options: { sha256?: string; cache?: string; allowHttp?: boolean } = {},
+): Promise<DownloadedModel> {
   const fetching: FetchOptions = { allowHttp: options.allowHttp ?? false, budget: { left: maxDownloadBytes() } };
   checkProtocol(url, fetching.allowHttp);
   const root = options.cache ?? cacheRoot();
@@ -160,7 +186,8 @@ export async function downloadModel(url: string, options: { sha256?: string; cac
   const record = path.join(dir, 'download.json');
   if (existsSync(record)) {
     const cached = JSON.parse(readFileSync(record, 'utf8')) as { url: string; sha256: string };
-    if (!options.sha256 || cached.sha256 === options.sha256) return { file: path.join(dir, 'model.json'), sha256: cached.sha256, fetched: false };
+    if (!options.sha256 || cached.sha256 === options.sha256)
+      return { file: path.join(dir, 'model.json'), sha256: cached.sha256, fetched: false };
   }
   const json = await fetchBytes(url, fetching);
   let manifest: { weightsManifest?: { paths: string[] }[] };
@@ -169,7 +196,8 @@ export async function downloadModel(url: string, options: { sha256?: string; cac
   } catch {
     throw new UserError(`${url} is not JSON; expected a tfjs model.json`, KEY);
   }
-  if (!manifest.weightsManifest) throw new UserError(`${url} has no weightsManifest; expected a tfjs LayersModel model.json`, KEY);
+  if (!manifest.weightsManifest)
+    throw new UserError(`${url} has no weightsManifest; expected a tfjs LayersModel model.json`, KEY);
   const hash = createHash('sha256').update(json);
   const staging = `${dir}.${process.pid}.partial`;
   await rm(staging, { recursive: true, force: true });
@@ -179,7 +207,8 @@ export async function downloadModel(url: string, options: { sha256?: string; cac
     for (const group of manifest.weightsManifest) {
       for (const shard of group.paths) {
         const target = path.resolve(staging, shard);
-        if (!target.startsWith(staging + path.sep)) throw new UserError(`${url} names a weight file outside its folder: ${shard}`, KEY);
+        if (!target.startsWith(staging + path.sep))
+          throw new UserError(`${url} names a weight file outside its folder: ${shard}`, KEY);
         const data = await fetchBytes(new URL(shard, url).href, fetching);
         hash.update(data);
         await makeDirs(path.dirname(target));
@@ -188,9 +217,16 @@ export async function downloadModel(url: string, options: { sha256?: string; cac
     }
     const sha256 = hash.digest('hex');
     if (options.sha256 && options.sha256 !== sha256) {
-      throw new UserError(`${url} downloaded with sha256 ${sha256}, but the pipeline pins ${options.sha256}`, ['base', 'sha256'], 'the file changed on the server, or the pin is wrong; nothing was cached');
+      throw new UserError(
+        `${url} downloaded with sha256 ${sha256}, but the pipeline pins ${options.sha256}`,
+        ['base', 'sha256'],
+        'the file changed on the server, or the pin is wrong; nothing was cached',
+      );
     }
-    await writeFile(path.join(staging, 'download.json'), JSON.stringify({ url, sha256, downloadedAt: new Date().toISOString() }, null, 2) + '\n');
+    await writeFile(
+      path.join(staging, 'download.json'),
+      JSON.stringify({ url, sha256, downloadedAt: new Date().toISOString() }, null, 2) + '\n',
+    );
     await rm(dir, { recursive: true, force: true });
     await rename(staging, dir);
     return { file: path.join(dir, 'model.json'), sha256, fetched: true };

@@ -23,7 +23,13 @@ export function enforceFrozenBatchNorm(model: tf.LayersModel): number {
     if (target[PATCHED]) continue;
     const original = target.call.bind(layer);
     target.call = (inputs, kwargs) =>
-      original(inputs, { ...kwargs, training: layer.trainable && (layer as unknown as Record<symbol, boolean>)[TRAIN_STATISTICS] ? kwargs['training'] : false });
+      original(inputs, {
+        ...kwargs,
+        training:
+          layer.trainable && (layer as unknown as Record<symbol, boolean>)[TRAIN_STATISTICS]
+            ? kwargs['training']
+            : false,
+      });
     target[PATCHED] = true;
     patched++;
   }
@@ -38,6 +44,7 @@ export function allLayers(model: tf.LayersModel): tf.layers.Layer[] {
 /** frozen: batch norm always runs in inference mode. train: trainable batch norm layers use batch statistics while training. */
 export function setBatchNormPolicy(model: tf.LayersModel, policy: 'frozen' | 'train'): void {
   for (const layer of allLayers(model)) {
-    if (layer.getClassName() === 'BatchNormalization') (layer as unknown as Record<symbol, boolean>)[TRAIN_STATISTICS] = policy === 'train';
+    if (layer.getClassName() === 'BatchNormalization')
+      (layer as unknown as Record<symbol, boolean>)[TRAIN_STATISTICS] = policy === 'train';
   }
 }

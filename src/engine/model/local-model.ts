@@ -8,14 +8,17 @@ import { confinedPath } from '../../platform/read-back.js';
 import { checkTopology, type KerasTopology } from './model-topology.js';
 import { joinShards, type ModelArtifacts } from './zoo.js';
 
-const HINT = 'a model.json base is a tfjs LayersModel: model.json with its weight files beside it (paths are relative to the pipeline file)';
+const HINT =
+  'a model.json base is a tfjs LayersModel: model.json with its weight files beside it (paths are relative to the pipeline file)';
 
 /** What a file that should be JSON holds instead, said without quoting it (it may be anything, /etc/passwd say). */
 export function describeNonJson(bytes: Uint8Array): string {
   if (bytes.length === 0) return 'it is empty';
   const sample = bytes.subarray(0, 512);
   const binary = sample.some((b) => b < 9 || (b > 13 && b < 32));
-  return binary ? `it holds binary data (${bytes.length} bytes)` : `it holds text that is not JSON (${bytes.length} bytes)`;
+  return binary
+    ? `it holds binary data (${bytes.length} bytes)`
+    : `it holds text that is not JSON (${bytes.length} bytes)`;
 }
 
 /** A tfjs LayersModel saved on disk (model.json + weight shards), e.g. another run's model/ folder. */
@@ -27,9 +30,20 @@ export async function loadLocalArtifacts(file: string): Promise<ModelArtifacts> 
   } catch {
     throw new UserError(`${file} is not a model.json: ${describeNonJson(json)}`, ['base', 'model'], HINT);
   }
-  if (model === null || typeof model !== 'object') throw new UserError(`${file} is not a model.json: it holds a JSON ${Array.isArray(model) ? 'list' : typeof model}, not an object`, ['base', 'model'], HINT);
+  if (model === null || typeof model !== 'object')
+    throw new UserError(
+      `${file} is not a model.json: it holds a JSON ${Array.isArray(model) ? 'list' : typeof model}, not an object`,
+      ['base', 'model'],
+      HINT,
+    );
   if (!model.modelTopology || !model.weightsManifest) {
-    throw new UserError(`${file} is not a tfjs LayersModel (it needs modelTopology and weightsManifest)`, ['base', 'model'], model.format === 'graph-model' ? 'graph models cannot be cut or fine-tuned; convert the Keras model as a layers model' : undefined);
+    throw new UserError(
+      `${file} is not a tfjs LayersModel (it needs modelTopology and weightsManifest)`,
+      ['base', 'model'],
+      model.format === 'graph-model'
+        ? 'graph models cannot be cut or fine-tuned; convert the Keras model as a layers model'
+        : undefined,
+    );
   }
   const hash = createHash('sha256').update(json);
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
@@ -61,7 +75,11 @@ export function confinedWeightFile(modelFile: string, shard: unknown, keyPath: K
   try {
     return confinedPath(path.dirname(path.resolve(modelFile)), shard as string, 'weight file');
   } catch {
-    throw new UserError(`${modelFile} names a weight file outside its folder: ${String(shard)}`, keyPath, 'weight files sit beside model.json');
+    throw new UserError(
+      `${modelFile} names a weight file outside its folder: ${String(shard)}`,
+      keyPath,
+      'weight files sit beside model.json',
+    );
   }
 }
 

@@ -11,14 +11,19 @@ export type QuantizeDtype = 'uint8' | 'float16';
  * two bytes a weight (2× smaller). Weights that are not float32 stay as
  * they are.
  */
-export function quantizeWeights(specs: readonly tf.io.WeightsManifestEntry[], data: ArrayBuffer, dtype: QuantizeDtype): { specs: tf.io.WeightsManifestEntry[]; data: ArrayBuffer } {
+export function quantizeWeights(
+  specs: readonly tf.io.WeightsManifestEntry[],
+  data: ArrayBuffer,
+  dtype: QuantizeDtype,
+): { specs: tf.io.WeightsManifestEntry[]; data: ArrayBuffer } {
   const out: Uint8Array[] = [];
   const quantized: tf.io.WeightsManifestEntry[] = [];
   let offset = 0;
   for (const spec of specs) {
     const count = spec.shape.reduce((a, b) => a * b, 1);
     const bytes = spec.dtype === 'float32' || spec.dtype === 'int32' ? count * 4 : undefined;
-    if (bytes === undefined || 'quantization' in spec) throw new Error(`cannot quantize weight ${spec.name} of dtype ${spec.dtype}`);
+    if (bytes === undefined || 'quantization' in spec)
+      throw new Error(`cannot quantize weight ${spec.name} of dtype ${spec.dtype}`);
     const raw = new Uint8Array(data, offset, bytes);
     offset += bytes;
     if (spec.dtype !== 'float32') {
@@ -77,14 +82,14 @@ export function toFloat16(values: Float32Array): Uint16Array {
       let half = m >>> shift;
       const rest = m & ((1 << shift) - 1);
       const halfway = 1 << (shift - 1);
-      if (rest > halfway || (rest === halfway && (half & 1))) half++;
+      if (rest > halfway || (rest === halfway && half & 1)) half++;
       out[i] = sign | half;
       continue;
     }
     let half = (e << 10) | (mantissa >>> 13);
     const rest = mantissa & 0x1fff;
     // A carry out of the mantissa correctly bumps the exponent (and reaches Infinity at the top).
-    if (rest > 0x1000 || (rest === 0x1000 && (half & 1))) half++;
+    if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
     out[i] = sign | half;
   }
   return out;

@@ -37,10 +37,12 @@ export function suffixModel(model: tf.LayersModel, boundary: string): tf.LayersM
     const known = made.get(tensor.id);
     if (known) return known;
     const layer = tensor.sourceLayer;
-    if (!inModel.has(layer) || layer.getClassName() === 'InputLayer') throw new Error(`the layers above ${boundary} also read ${layer.name}`);
+    if (!inModel.has(layer) || layer.getClassName() === 'InputLayer')
+      throw new Error(`the layers above ${boundary} also read ${layer.name}`);
     const node = layer.inboundNodes[tensor.nodeIndex]!;
     const inputs = node.inputTensors.map(rebuild);
-    const outputs = layer.apply(inputs.length === 1 ? inputs[0]! : inputs, node.callArgs ?? {}) as tf.SymbolicTensor | tf.SymbolicTensor[];
+    const outputs = layer.apply(inputs.length === 1 ? inputs[0]! : inputs, node.callArgs ?? {}) as
+      tf.SymbolicTensor | tf.SymbolicTensor[];
     const list = Array.isArray(outputs) ? outputs : [outputs];
     node.outputTensors.forEach((t, i) => made.set(t.id, list[i]!));
     return made.get(tensor.id)!;

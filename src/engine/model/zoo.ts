@@ -16,7 +16,6 @@ export interface ModelArtifacts {
   digest: string;
 }
 
-
 /** nsfwjs ships each model as UMD modules: model.min.js and base64 weight shards. */
 const NSFWJS_MODELS: Readonly<Record<string, { dir: string }>> = {
   mobilenet_v2: { dir: 'mobilenet_v2' },
@@ -40,7 +39,10 @@ export function loadZooArtifacts(name: string): ModelArtifacts {
   const require = createRequire(import.meta.url);
   // The model files are not in nsfwjs's "exports"; an absolute path bypasses that map.
   const dir = path.join(path.dirname(require.resolve('nsfwjs')), '..', 'models', entry.dir);
-  const model = require(path.join(dir, 'model.min.js')) as { modelTopology: KerasTopology; weightsManifest: tf.io.WeightsManifestConfig };
+  const model = require(path.join(dir, 'model.min.js')) as {
+    modelTopology: KerasTopology;
+    weightsManifest: tf.io.WeightsManifestConfig;
+  };
   const hash = createHash('sha256').update(JSON.stringify(model.modelTopology));
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   const shards: Buffer[] = [];

@@ -37,8 +37,18 @@ export async function restore(run: SetupContext, models: RunModels): Promise<Res
     run.streams.restore(point.state.random);
     const model = models.model(point.state.model);
     model.loadWeights(checkpointWeights(point, model));
-    options.onEvent({ type: 'log', level: 'info', message: `resumed from ${point.entry.dir} (stage ${point.state.stage}, epoch ${point.state.epoch})` });
-    return { firstStage: point.state.stageIndex, checkpoints, training: { stages: [...point.state.completedStages], history: [] }, resumePoint: point, stageClaim: new StageClaim() };
+    options.onEvent({
+      type: 'log',
+      level: 'info',
+      message: `resumed from ${point.entry.dir} (stage ${point.state.stage}, epoch ${point.state.epoch})`,
+    });
+    return {
+      firstStage: point.state.stageIndex,
+      checkpoints,
+      training: { stages: [...point.state.completedStages], history: [] },
+      resumePoint: point,
+      stageClaim: new StageClaim(),
+    };
   }
   if (!options.cache || options.resume) return { firstStage: 0, checkpoints, stageClaim: new StageClaim() };
   return { ...(await fromStageCache(run, models, options.cache)), checkpoints };
@@ -49,7 +59,11 @@ export async function restore(run: SetupContext, models: RunModels): Promise<Res
  * plan: their weights, random streams and metrics are taken as they are,
  * and training starts after them.
  */
-async function fromStageCache(run: SetupContext, models: RunModels, cache: StageCache): Promise<Omit<Restored, 'checkpoints'>> {
+async function fromStageCache(
+  run: SetupContext,
+  models: RunModels,
+  cache: StageCache,
+): Promise<Omit<Restored, 'checkpoints'>> {
   const { plan, options } = run;
   const backend = run.inputs.backend.name;
   let reused: CachedStage | undefined;
@@ -60,7 +74,13 @@ async function fromStageCache(run: SetupContext, models: RunModels, cache: Stage
     let cached = await fittingStage(cache, key, models, options.onEvent);
     if (!cached) {
       // Single-flight: a run training this very stage now is waited for; else this run trains it, and holds the claim until the entry is written.
-      const release = await claimEntry(cache, 'stages', key, `training stage \`${stage.name}\` of the same plan (trained once, then shared)`, options);
+      const release = await claimEntry(
+        cache,
+        'stages',
+        key,
+        `training stage \`${stage.name}\` of the same plan (trained once, then shared)`,
+        options,
+      );
       cached = await fittingStage(cache, key, models, options.onEvent);
       if (!cached) {
         stageClaim = new StageClaim({ key, release });
@@ -85,7 +105,12 @@ async function fromStageCache(run: SetupContext, models: RunModels, cache: Stage
     training.history.push(row);
     options.onEvent({ type: 'epoch-end', metrics: row });
   }
-  for (const stage of plan.stages.slice(0, count)) options.onEvent({ type: 'stage-reused', stage: stage.name, epochs: training.stages[stage.index]?.epochsRun ?? stage.epochs });
+  for (const stage of plan.stages.slice(0, count))
+    options.onEvent({
+      type: 'stage-reused',
+      stage: stage.name,
+      epochs: training.stages[stage.index]?.epochsRun ?? stage.epochs,
+    });
   return { firstStage: count, training, stageClaim };
 }
 
@@ -95,11 +120,20 @@ async function fromStageCache(run: SetupContext, models: RunModels, cache: Stage
  * by hand, or by another tlpipe); it is said, and training the stage again
  * writes the entry anew.
  */
-async function fittingStage(cache: StageCache, key: string, models: RunModels, onEvent: EventListener): Promise<CachedStage | undefined> {
+async function fittingStage(
+  cache: StageCache,
+  key: string,
+  models: RunModels,
+  onEvent: EventListener,
+): Promise<CachedStage | undefined> {
   const cached = await cache.readStage(key);
   if (!cached) return undefined;
   const problem = weightsFitProblem(models.model(cached.kind), cached.weightSpecs);
   if (!problem) return cached;
-  onEvent({ type: 'log', level: 'warn', message: `the stage cache entry ${key.slice(0, 12)}… does not fit this model (${problem}); the stage is trained again and the entry rewritten` });
+  onEvent({
+    type: 'log',
+    level: 'warn',
+    message: `the stage cache entry ${key.slice(0, 12)}… does not fit this model (${problem}); the stage is trained again and the entry rewritten`,
+  });
   return undefined;
 }

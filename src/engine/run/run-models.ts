@@ -38,7 +38,11 @@ export class RunModels {
 
   private split(boundary: string): { prefix: tf.LayersModel; suffix: tf.LayersModel } {
     let halves = this.halves.get(boundary);
-    if (!halves) this.halves.set(boundary, (halves = { prefix: prefixModel(this.full, boundary), suffix: suffixModel(this.full, boundary) }));
+    if (!halves)
+      this.halves.set(
+        boundary,
+        (halves = { prefix: prefixModel(this.full, boundary), suffix: suffixModel(this.full, boundary) }),
+      );
     return halves;
   }
 

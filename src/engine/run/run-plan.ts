@@ -2,7 +2,13 @@ import type { Plan, PlanTask, TaskKind } from '../../plan/types.js';
 import { RunInterrupted } from '../errors.js';
 import type { RunInputs } from '../facts/gather-facts.js';
 import { RandomStreams } from '../random.js';
-import { FeatureWorkers, type PlanOutcome, type RunContext, type RunPlanOptions, type SetupContext } from './run-context.js';
+import {
+  FeatureWorkers,
+  type PlanOutcome,
+  type RunContext,
+  type RunPlanOptions,
+  type SetupContext,
+} from './run-context.js';
 import type { RunModels } from './run-models.js';
 import { restore, type Restored } from './restore.js';
 import { dependencyProblems, unmetReads } from './task-dependencies.js';
@@ -23,7 +29,11 @@ type SetupKind = 'data' | 'base' | 'head';
 const SETUP: ReadonlySet<TaskKind> = new Set<SetupKind>(['data', 'base', 'head']);
 
 /** An executor gets its task, the outputs of the dependencies it reads, and the run-wide resources; it returns its own output. */
-type Executor<K extends TaskKind> = (task: TaskOf<K>, inputs: TaskInputs[K], run: K extends SetupKind ? SetupContext : RunContext) => Promise<TaskOutputs[K]>;
+type Executor<K extends TaskKind> = (
+  task: TaskOf<K>,
+  inputs: TaskInputs[K],
+  run: K extends SetupKind ? SetupContext : RunContext,
+) => Promise<TaskOutputs[K]>;
 
 /** One small executor per kind of task. */
 const EXECUTORS: { [K in TaskKind]: Executor<K> } = {
@@ -38,7 +48,11 @@ const EXECUTORS: { [K in TaskKind]: Executor<K> } = {
 };
 
 async function execute(task: PlanTask, results: TaskResults, run: SetupContext | RunContext): Promise<void> {
-  const executor = EXECUTORS[task.kind] as (task: PlanTask, inputs: unknown, run: SetupContext | RunContext) => Promise<unknown>;
+  const executor = EXECUTORS[task.kind] as (
+    task: PlanTask,
+    inputs: unknown,
+    run: SetupContext | RunContext,
+  ) => Promise<unknown>;
   results.set(task, (await executor(task, results.inputsOf(task), run)) as TaskOutputs[TaskKind]);
 }
 
@@ -63,7 +77,15 @@ export async function runPlan(plan: Plan, inputs: RunInputs, options: RunPlanOpt
     // dependencyProblems made sure a plan whose tasks use models has a head task, and setup ran it.
     if (!models) throw new Error('the plan has no head task, so no models to train');
     const restored = await restore(setup, models);
-    run = { ...setup, models, checkpoints: restored.checkpoints, resumePoint: restored.resumePoint, resumed: options.resume === true, stageClaim: restored.stageClaim, featureWorkers: new FeatureWorkers() };
+    run = {
+      ...setup,
+      models,
+      checkpoints: restored.checkpoints,
+      resumePoint: restored.resumePoint,
+      resumed: options.resume === true,
+      stageClaim: restored.stageClaim,
+      featureWorkers: new FeatureWorkers(),
+    };
     const runs = tasksFrom(plan, restored.firstStage);
     keepRestoredTraining(plan, restored, results);
     const unmet = unmetReads(plan, runs, (id) => results.has(id));

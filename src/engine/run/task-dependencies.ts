@@ -17,7 +17,8 @@ export function dependencyProblems(plan: Plan): string[] {
   let head = false;
   for (const task of plan.tasks) {
     problems.push(...taskProblems(task, earlier));
-    if (USES_MODELS.has(task.kind) && !head) problems.push(`task ${task.id} uses the models, which no head task builds before it`);
+    if (USES_MODELS.has(task.kind) && !head)
+      problems.push(`task ${task.id} uses the models, which no head task builds before it`);
     head ||= task.kind === 'head';
     earlier.set(task.id, task);
   }
@@ -34,7 +35,8 @@ function taskProblems(task: PlanTask, earlier: ReadonlyMap<string, PlanTask>): s
       continue;
     }
     const same = kinds.get(dependency.kind);
-    if (same) problems.push(`task ${task.id} depends on two ${dependency.kind} tasks (${same}, ${id}); it can read one`);
+    if (same)
+      problems.push(`task ${task.id} depends on two ${dependency.kind} tasks (${same}, ${id}); it can read one`);
     kinds.set(dependency.kind, id);
   }
   for (const read of readsOf(task)) {
@@ -62,7 +64,8 @@ export function unmetReads(plan: Plan, runs: ReadonlySet<number>, restored: (id:
   for (const [index, task] of plan.tasks.entries()) {
     if (!runs.has(index)) continue;
     for (const { read, id } of readDependencies(task, byId)) {
-      if (id !== undefined && !made.has(id) && !restored(id)) problems.push(`task ${task.id} reads ${read.what} from ${id}, which neither runs before it nor was restored`);
+      if (id !== undefined && !made.has(id) && !restored(id))
+        problems.push(`task ${task.id} reads ${read.what} from ${id}, which neither runs before it nor was restored`);
     }
     made.add(task.id);
   }

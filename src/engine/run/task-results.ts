@@ -34,9 +34,19 @@ export interface Evaluation {
 }
 
 export interface Exported {
-  dir: string; verified: boolean; maxAbsDifference: number; probeExamples: number;
+  dir: string;
+  verified: boolean;
+  maxAbsDifference: number;
+  probeExamples: number;
   /** `export.quantize`: the copy with quantized weights, its size beside the float model's, and its test metrics. */
-  quantized?: { dtype: 'uint8' | 'float16'; dir: string; weightBytes: number; floatWeightBytes: number; maxAbsDifference: number; test?: { accuracy: number; loss: number } };
+  quantized?: {
+    dtype: 'uint8' | 'float16';
+    dir: string;
+    weightBytes: number;
+    floatWeightBytes: number;
+    maxAbsDifference: number;
+    test?: { accuracy: number; loss: number };
+  };
 }
 
 /** What a task of each kind returns, for the tasks that depend on it. */
@@ -82,7 +92,8 @@ export interface Read {
 }
 
 const EXAMPLES: Read = { kind: 'data', what: 'the examples' };
-const featuresOf = (id: string | undefined): Read => (id ? { kind: 'features', what: `the features of ${id}`, id } : { kind: 'features', what: 'features' });
+const featuresOf = (id: string | undefined): Read =>
+  id ? { kind: 'features', what: `the features of ${id}`, id } : { kind: 'features', what: 'features' };
 
 /** The dependencies a task reads: the contract between `TaskInputs` and the plan's `dependsOn`. */
 export function readsOf(task: PlanTask): Read[] {
@@ -91,7 +102,11 @@ export function readsOf(task: PlanTask): Read[] {
     case 'baseline':
       return [EXAMPLES];
     case 'train':
-      return [EXAMPLES, ...(task.features ? [featuresOf(task.features)] : []), { kind: 'train', what: 'the stages trained before it', optional: true }];
+      return [
+        EXAMPLES,
+        ...(task.features ? [featuresOf(task.features)] : []),
+        { kind: 'train', what: 'the stages trained before it', optional: true },
+      ];
     case 'evaluate':
       return task.on === 'features' ? [featuresOf(task.features)] : [EXAMPLES];
     default:
@@ -100,8 +115,14 @@ export function readsOf(task: PlanTask): Read[] {
 }
 
 /** The task each of `task`'s reads reads from: the one it names, or its dependency of that kind (none: undefined). */
-export function readDependencies(task: PlanTask, byId: ReadonlyMap<string, PlanTask>): { read: Read; id: string | undefined }[] {
-  return readsOf(task).map((read) => ({ read, id: read.id ?? task.dependsOn.find((d) => byId.get(d)?.kind === read.kind) }));
+export function readDependencies(
+  task: PlanTask,
+  byId: ReadonlyMap<string, PlanTask>,
+): { read: Read; id: string | undefined }[] {
+  return readsOf(task).map((read) => ({
+    read,
+    id: read.id ?? task.dependsOn.find((d) => byId.get(d)?.kind === read.kind),
+  }));
 }
 
 /**

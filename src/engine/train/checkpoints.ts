@@ -95,7 +95,13 @@ export interface TrainerState {
   /** Outcomes of the stages finished before this one. */
   completedStages: StageSummary[];
   /** Per parameter group, where its optimizer's weights are in optimizer.bin. */
-  optimizers: { group: string; weightSpecs: tf.io.WeightsManifestEntry[]; byteOffset: number; byteLength: number; accBeta?: [number, number] }[];
+  optimizers: {
+    group: string;
+    weightSpecs: tf.io.WeightsManifestEntry[];
+    byteOffset: number;
+    byteLength: number;
+    accBeta?: [number, number];
+  }[];
 }
 
 const EMPTY_INDEX: CheckpointIndex = { formatVersion: 1, latest: null, best: null, stageBest: null, kept: [] };
@@ -108,7 +114,11 @@ export function checkpointDir(epoch: number): string {
  * The checkpoints to keep: the newest `keepLast` plus the protected ones
  * (the run's best, a stage best early stopping may restore). Pure.
  */
-export function checkpointsToKeep(kept: CheckpointEntry[], keepLast: number, protectedDirs: ReadonlySet<string>): { keep: CheckpointEntry[]; remove: CheckpointEntry[] } {
+export function checkpointsToKeep(
+  kept: CheckpointEntry[],
+  keepLast: number,
+  protectedDirs: ReadonlySet<string>,
+): { keep: CheckpointEntry[]; remove: CheckpointEntry[] } {
   const newest = new Set(kept.slice(-keepLast).map((c) => c.dir));
   const keep = kept.filter((c) => newest.has(c.dir) || protectedDirs.has(c.dir));
   return { keep, remove: kept.filter((c) => !keep.includes(c)) };
@@ -131,14 +141,28 @@ export class CheckpointWriter {
    * stage, is the run's new best, or is a stage best that early stopping may
    * restore. Returns the folder written, if any.
    */
-  async afterEpoch(end: EpochEnd, context: { stage: PlanStage; model: tf.LayersModel; kind: 'head' | 'full'; random: Record<string, number>; completedStages: StageSummary[] }): Promise<string | undefined> {
+  async afterEpoch(
+    end: EpochEnd,
+    context: {
+      stage: PlanStage;
+      model: tf.LayersModel;
+      kind: 'head' | 'full';
+      random: Record<string, number>;
+      completedStages: StageSummary[];
+    },
+  ): Promise<string | undefined> {
     const { metrics, state } = end;
     const value = metrics[this.spec.monitor];
-    const runBest = this.spec.best && value !== undefined && isImprovement(this.spec.mode, 0, value, this.index.best?.value ?? null);
+    const runBest =
+      this.spec.best && value !== undefined && isImprovement(this.spec.mode, 0, value, this.index.best?.value ?? null);
     const due = state.done || metrics.epoch % this.spec.every === 0 || runBest || end.stageBest;
     if (!due) return undefined;
 
-    const entry: CheckpointEntry = { dir: checkpointDir(metrics.epoch), epoch: metrics.epoch, stage: context.stage.name };
+    const entry: CheckpointEntry = {
+      dir: checkpointDir(metrics.epoch),
+      epoch: metrics.epoch,
+      stage: context.stage.name,
+    };
     const partial = `checkpoints/.partial-epoch-${String(metrics.epoch).padStart(3, '0')}`;
     await context.model.save(this.output.modelHandler(partial));
     const snapshots = await Promise.all(end.optimizers.map((o) => optimizerState(o.optimizer)));
@@ -149,13 +173,30 @@ export class CheckpointWriter {
     let offset = 0;
     encoded.forEach(({ data, specs }, i) => {
       const byteLength = (data as ArrayBuffer).byteLength;
-      optimizers.push({ group: end.optimizers[i]!.group.name, weightSpecs: specs, byteOffset: offset, byteLength, ...(snapshots[i]!.accBeta ? { accBeta: snapshots[i]!.accBeta } : {}) });
+      optimizers.push({
+        group: end.optimizers[i]!.group.name,
+        weightSpecs: specs,
+        byteOffset: offset,
+        byteLength,
+        ...(snapshots[i]!.accBeta ? { accBeta: snapshots[i]!.accBeta } : {}),
+      });
       offset += byteLength;
     });
-    await this.output.writeFile(`${partial}/optimizer.bin`, Buffer.concat(encoded.map((e) => new Uint8Array(e.data as ArrayBuffer))));
+    await this.output.writeFile(
+      `${partial}/optimizer.bin`,
+      Buffer.concat(encoded.map((e) => new Uint8Array(e.data as ArrayBuffer))),
+    );
     const trainerState: TrainerState = {
-      formatVersion: 1, stage: context.stage.name, stageIndex: context.stage.index, epoch: metrics.epoch, stageState: state,
-      model: context.kind, metrics, random: context.random, completedStages: context.completedStages, optimizers,
+      formatVersion: 1,
+      stage: context.stage.name,
+      stageIndex: context.stage.index,
+      epoch: metrics.epoch,
+      stageState: state,
+      model: context.kind,
+      metrics,
+      random: context.random,
+      completedStages: context.completedStages,
+      optimizers,
     };
     await this.output.writeFile(`${partial}/trainer-state.json`, JSON.stringify(trainerState, null, 2) + '\n');
     // Last: a checkpoint whose manifest reads was whole, and every later read checks each file against it.
@@ -164,9 +205,15 @@ export class CheckpointWriter {
 
     const previous = this.index;
     const stageBest = end.stageBest ? entry : previous.stageBest?.stage === entry.stage ? previous.stageBest : null;
-    const best = runBest ? { ...entry, monitor: this.spec.monitor, value: monitoredValue(this.spec.monitor, metrics) } : previous.best;
+    const best = runBest
+      ? { ...entry, monitor: this.spec.monitor, value: monitoredValue(this.spec.monitor, metrics) }
+      : previous.best;
     const protectedDirs = new Set([best?.dir, stageBest?.dir].filter((d): d is string => d !== undefined));
-    const { keep, remove } = checkpointsToKeep([...previous.kept.filter((c) => c.dir !== entry.dir), entry], this.spec.keepLast, protectedDirs);
+    const { keep, remove } = checkpointsToKeep(
+      [...previous.kept.filter((c) => c.dir !== entry.dir), entry],
+      this.spec.keepLast,
+      protectedDirs,
+    );
     this.index = { formatVersion: 1, latest: entry, best, stageBest, kept: keep };
     await this.output.writeCheckpointIndex(this.index);
     // Pruned only after the index no longer names them.
@@ -194,7 +241,11 @@ const CHECKPOINT_NAME = /^epoch-(\d{3,6})$/;
  * trainer-state.json checked against the plan and against the sizes of the
  * binary files. A problem names the file and says what is wrong.
  */
-export async function readCheckpoint(output: RunOutput, dir: string, plan: Plan): Promise<{ ok: true; checkpoint: VerifiedCheckpoint } | { ok: false; problem: string }> {
+export async function readCheckpoint(
+  output: RunOutput,
+  dir: string,
+  plan: Plan,
+): Promise<{ ok: true; checkpoint: VerifiedCheckpoint } | { ok: false; problem: string }> {
   const sealed = await output.readSealedFiles(dir, CHECKPOINT_FILES);
   if (!sealed.ok) return { ok: false, problem: sealed.problem };
   const file = (name: (typeof CHECKPOINT_FILES)[number]): Uint8Array => sealed.files.get(name)!;
@@ -211,7 +262,16 @@ export async function readCheckpoint(output: RunOutput, dir: string, plan: Plan)
   const model = checkpointModelProblem(json('model.json'), file('weights.bin').byteLength);
   if (!model.specs) return { ok: false, problem: where(model.problem!) };
   const state = json('trainer-state.json') as TrainerState;
-  return { ok: true, checkpoint: { entry: { dir, epoch: state.epoch, stage: state.stage }, state, weightSpecs: model.specs, weightData: file('weights.bin'), optimizerData: file('optimizer.bin') } };
+  return {
+    ok: true,
+    checkpoint: {
+      entry: { dir, epoch: state.epoch, stage: state.stage },
+      state,
+      weightSpecs: model.specs,
+      weightData: file('weights.bin'),
+      optimizerData: file('optimizer.bin'),
+    },
+  };
 }
 
 /** The run's best checkpoint by `checkpoints.monitor` among the intact ones given, oldest first. */
@@ -219,7 +279,8 @@ function bestOf(checkpoints: readonly VerifiedCheckpoint[], spec: CheckpointSpec
   let best: CheckpointIndex['best'] = null;
   for (const c of checkpoints) {
     const value = c.state.metrics[spec.monitor];
-    if (spec.best && value !== undefined && isImprovement(spec.mode, 0, value, best?.value ?? null)) best = { ...c.entry, monitor: spec.monitor, value: monitoredValue(spec.monitor, c.state.metrics) };
+    if (spec.best && value !== undefined && isImprovement(spec.mode, 0, value, best?.value ?? null))
+      best = { ...c.entry, monitor: spec.monitor, value: monitoredValue(spec.monitor, c.state.metrics) };
   }
   return best;
 }
@@ -259,7 +320,15 @@ export async function chooseResumePoint(output: RunOutput, plan: Plan): Promise<
   const warnings: string[] = [];
   const read = await output.readCheckpointIndex();
   if (read.problem) warnings.push(read.problem);
-  const candidates = read.index ? [...new Map([read.index.latest, ...read.index.kept].filter((c): c is CheckpointEntry => c !== null).map((c) => [c.dir, c])).values()].sort((a, b) => b.epoch - a.epoch) : await checkpointFolders(output);
+  const candidates = read.index
+    ? [
+        ...new Map(
+          [read.index.latest, ...read.index.kept]
+            .filter((c): c is CheckpointEntry => c !== null)
+            .map((c) => [c.dir, c]),
+        ).values(),
+      ].sort((a, b) => b.epoch - a.epoch)
+    : await checkpointFolders(output);
   const checked = new Map<string, VerifiedCheckpoint | undefined>();
   const verify = async (dir: string): Promise<VerifiedCheckpoint | undefined> => {
     if (checked.has(dir)) return checked.get(dir);
@@ -277,7 +346,9 @@ export async function chooseResumePoint(output: RunOutput, plan: Plan): Promise<
     if (stage.earlyStopping?.restoreBest && bestEpoch !== undefined && bestEpoch >= stage.firstEpoch) {
       stageBest = await verify(checkpointDir(bestEpoch));
       if (!stageBest) {
-        warnings.push(`checkpoint ${candidate.dir} needs the stage's best epoch ${bestEpoch} (early stopping restores it), whose checkpoint is not intact; going back further`);
+        warnings.push(
+          `checkpoint ${candidate.dir} needs the stage's best epoch ${bestEpoch} (early stopping restores it), whose checkpoint is not intact; going back further`,
+        );
         continue;
       }
     }
@@ -286,38 +357,65 @@ export async function chooseResumePoint(output: RunOutput, plan: Plan): Promise<
     // The index's best stays when it is at or before the chosen epoch and intact; else (and with no index) it is found
     // again among the intact older checkpoints. The older checkpoints an index keeps stay unless found damaged.
     const indexBest = read.index?.best;
-    const keepBest = indexBest && indexBest.epoch <= checkpoint.entry.epoch && (await verify(indexBest.dir)) !== undefined;
+    const keepBest =
+      indexBest && indexBest.epoch <= checkpoint.entry.epoch && (await verify(indexBest.dir)) !== undefined;
     const older: VerifiedCheckpoint[] = [];
     if (!keepBest) {
       const before = read.index ? read.index.kept.filter(isBefore) : candidates.filter(isBefore).reverse();
-      for (const c of before) older.push(...[await verify(c.dir)].filter((v): v is VerifiedCheckpoint => v !== undefined));
+      for (const c of before)
+        older.push(...[await verify(c.dir)].filter((v): v is VerifiedCheckpoint => v !== undefined));
     }
     const kept = read.index ? read.index.kept.filter((c) => isBefore(c) && !damaged(c.dir)) : older.map((c) => c.entry);
     const best = keepBest ? indexBest : bestOf([...older, checkpoint], plan.checkpoints);
-    const index: CheckpointIndex = { formatVersion: 1, latest: checkpoint.entry, best, stageBest: stageBest?.entry ?? null, kept: [...kept, checkpoint.entry] };
-    if (checkpoint.entry.dir !== candidates[0]!.dir) warnings.push(`resuming from ${checkpoint.entry.dir} (epoch ${checkpoint.entry.epoch}), the newest intact checkpoint; the epochs after it are trained again`);
-    if (!read.index) warnings.push(`checkpoints/index.json was missing or damaged: rebuilt from ${older.length + 1} complete checkpoint(s)`);
+    const index: CheckpointIndex = {
+      formatVersion: 1,
+      latest: checkpoint.entry,
+      best,
+      stageBest: stageBest?.entry ?? null,
+      kept: [...kept, checkpoint.entry],
+    };
+    if (checkpoint.entry.dir !== candidates[0]!.dir)
+      warnings.push(
+        `resuming from ${checkpoint.entry.dir} (epoch ${checkpoint.entry.epoch}), the newest intact checkpoint; the epochs after it are trained again`,
+      );
+    if (!read.index)
+      warnings.push(
+        `checkpoints/index.json was missing or damaged: rebuilt from ${older.length + 1} complete checkpoint(s)`,
+      );
     const fellBack = read.index?.latest?.dir !== checkpoint.entry.dir;
     if (fellBack) await output.writeCheckpointIndex(index);
     return { index, point: { ...checkpoint, ...(stageBest ? { stageBest } : {}) }, warnings };
   }
-  if (candidates.length > 0) warnings.push('no checkpoint of this run is intact: it starts over from its first epoch, in the same folder');
+  if (candidates.length > 0)
+    warnings.push('no checkpoint of this run is intact: it starts over from its first epoch, in the same folder');
   return { warnings };
 }
 
 /** A verified checkpoint's model weights by name, for `LayersModel.loadWeights`, after checking they fit the model. */
 export function checkpointWeights(checkpoint: VerifiedCheckpoint, model: tf.LayersModel): tf.NamedTensorMap {
   const problem = weightsFitProblem(model, checkpoint.weightSpecs);
-  if (problem) throw new UserError(`${checkpoint.entry.dir}/${problem}`, [], 'the checkpoint does not belong to this run\'s plan; delete the checkpoints folder to start the run over');
+  if (problem)
+    throw new UserError(
+      `${checkpoint.entry.dir}/${problem}`,
+      [],
+      "the checkpoint does not belong to this run's plan; delete the checkpoints folder to start the run over",
+    );
   return tf.io.decodeWeights(arrayBufferOf(checkpoint.weightData), checkpoint.weightSpecs);
 }
 
 /** Each parameter group's optimizer state, decoded from optimizer.bin at the ranges the (checked) trainer state gives. */
 export function checkpointOptimizers(checkpoint: VerifiedCheckpoint): OptimizerSnapshot[] {
   return checkpoint.state.optimizers.map((o): OptimizerSnapshot => {
-    const named = tf.io.decodeWeights(arrayBufferOf(checkpoint.optimizerData.subarray(o.byteOffset, o.byteOffset + o.byteLength)), o.weightSpecs);
-    return { weights: o.weightSpecs.map((spec) => ({ name: spec.name, tensor: named[spec.name]! })), ...(o.accBeta ? { accBeta: o.accBeta } : {}) };
+    const named = tf.io.decodeWeights(
+      arrayBufferOf(checkpoint.optimizerData.subarray(o.byteOffset, o.byteOffset + o.byteLength)),
+      o.weightSpecs,
+    );
+    return {
+      weights: o.weightSpecs.map((spec) => ({ name: spec.name, tensor: named[spec.name]! })),
+      ...(o.accBeta ? { accBeta: o.accBeta } : {}),
+    };
   });
 }
 
-const arrayBufferOf = (bytes: Uint8Array): ArrayBuffer => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+const arrayBufferOf = (bytes: Uint8Array): ArrayBuffer =>
+  bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;

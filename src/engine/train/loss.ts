@@ -8,7 +8,12 @@ import { chunk, prefetched, range, type BatchSource } from '../data/batches.js';
  * class's weight before the mean, as Keras' class_weight does. Label
  * smoothing ε trains towards (1 − ε)·one-hot + ε/classes.
  */
-export function batchLoss(kind: Plan['loss'], yTrue: tf.Tensor, yPred: tf.Tensor, options: { classWeights?: tf.Tensor1D; labelSmoothing?: number } = {}): tf.Scalar {
+export function batchLoss(
+  kind: Plan['loss'],
+  yTrue: tf.Tensor,
+  yPred: tf.Tensor,
+  options: { classWeights?: tf.Tensor1D; labelSmoothing?: number } = {},
+): tf.Scalar {
   const { classWeights, labelSmoothing = 0 } = options;
   const classes = yTrue.shape[yTrue.shape.length - 1]!;
   const target = labelSmoothing > 0 ? tf.add(tf.mul(yTrue, 1 - labelSmoothing), labelSmoothing / classes) : yTrue;
@@ -24,7 +29,12 @@ export function correctCount(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
 }
 
 /** Loss and accuracy of `model` in inference mode over a whole split. */
-export async function evaluateSource(model: tf.LayersModel, source: BatchSource, batchSize: number, lossKind: Plan['loss']): Promise<{ loss: number; accuracy: number }> {
+export async function evaluateSource(
+  model: tf.LayersModel,
+  source: BatchSource,
+  batchSize: number,
+  lossKind: Plan['loss'],
+): Promise<{ loss: number; accuracy: number }> {
   let lossSum = 0;
   let correct = 0;
   for await (const { positions, x, y } of prefetched(source, chunk(range(0, source.count), batchSize))) {

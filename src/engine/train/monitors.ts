@@ -32,23 +32,39 @@ export function monitoredValue(monitor: MonitorSpec['monitor'], metrics: EpochMe
 }
 
 /** Better than `best` by more than `minDelta` in the monitor's direction (the first value always is). */
-export function isImprovement(mode: MonitorSpec['mode'], minDelta: number, value: number, best: number | null): boolean {
+export function isImprovement(
+  mode: MonitorSpec['mode'],
+  minDelta: number,
+  value: number,
+  best: number | null,
+): boolean {
   if (best === null) return Number.isFinite(value);
   return mode === 'min' ? value < best - minDelta : value > best + minDelta;
 }
 
 /** After an epoch: did it improve, and has patience run out? */
-export function observeEarlyStopping(spec: EarlyStoppingSpec, state: MonitorState, epoch: number, value: number): { state: MonitorState; improved: boolean; stop: boolean } {
+export function observeEarlyStopping(
+  spec: EarlyStoppingSpec,
+  state: MonitorState,
+  epoch: number,
+  value: number,
+): { state: MonitorState; improved: boolean; stop: boolean } {
   const improved = isImprovement(spec.mode, spec.minDelta, value, state.best);
   const next = improved ? { best: value, bestEpoch: epoch, wait: 0 } : { ...state, wait: state.wait + 1 };
   return { state: next, improved, stop: !improved && next.wait >= spec.patience };
 }
 
 /** After an epoch: a new best resets the count; `patience` epochs without one reduce the rate by `factor`. */
-export function observePlateau(spec: PlateauSpec, state: PlateauState, epoch: number, value: number): { state: PlateauState; reduced: boolean } {
+export function observePlateau(
+  spec: PlateauSpec,
+  state: PlateauState,
+  epoch: number,
+  value: number,
+): { state: PlateauState; reduced: boolean } {
   const inCooldown = state.cooldown > 0;
   let next: PlateauState = { ...state, cooldown: Math.max(0, state.cooldown - 1), wait: inCooldown ? 0 : state.wait };
-  if (isImprovement(spec.mode, spec.minDelta, value, state.best)) return { state: { ...next, best: value, bestEpoch: epoch, wait: 0 }, reduced: false };
+  if (isImprovement(spec.mode, spec.minDelta, value, state.best))
+    return { state: { ...next, best: value, bestEpoch: epoch, wait: 0 }, reduced: false };
   if (inCooldown) return { state: next, reduced: false };
   next = { ...next, wait: next.wait + 1 };
   if (next.wait < spec.patience) return { state: next, reduced: false };

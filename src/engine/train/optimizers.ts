@@ -19,7 +19,9 @@ export function createOptimizer(spec: OptimizerSpec, learningRate: number): tf.O
     case 'adamw':
       return tf.train.adam(learningRate);
     case 'sgd':
-      return spec.momentum > 0 ? tf.train.momentum(learningRate, spec.momentum, spec.nesterov) : tf.train.sgd(learningRate);
+      return spec.momentum > 0
+        ? tf.train.momentum(learningRate, spec.momentum, spec.nesterov)
+        : tf.train.sgd(learningRate);
     case 'rmsprop':
       return tf.train.rmsprop(learningRate, 0.9, spec.momentum);
   }
@@ -31,11 +33,17 @@ export function createOptimizer(spec: OptimizerSpec, learningRate: number): tf.O
  * (the head's) to the head group.
  */
 export function groupOptimizers(model: tf.LayersModel, stage: PlanStage): GroupOptimizer[] {
-  const groups = stage.parameterGroups.map((group) => ({ group, optimizer: createOptimizer(stage.optimizer, group.learningRate), variables: [] as tf.Variable[], rate: group.learningRate }));
+  const groups = stage.parameterGroups.map((group) => ({
+    group,
+    optimizer: createOptimizer(stage.optimizer, group.learningRate),
+    variables: [] as tf.Variable[],
+    rate: group.learningRate,
+  }));
   const byLayer = new Map(groups.flatMap((g) => g.group.baseLayers.map((name) => [name, g] as const)));
   const head = groups.find((g) => g.group.head)!;
   for (const layer of model.layers) {
-    for (const weight of layer.trainableWeights) (byLayer.get(layer.name) ?? head).variables.push(weight.read() as tf.Variable);
+    for (const weight of layer.trainableWeights)
+      (byLayer.get(layer.name) ?? head).variables.push(weight.read() as tf.Variable);
   }
   return groups.filter((g) => g.variables.length > 0 || g.group.head);
 }
@@ -90,7 +98,9 @@ export interface OptimizerSnapshot {
 export async function optimizerState(optimizer: tf.Optimizer): Promise<OptimizerSnapshot> {
   const weights = await optimizer.getWeights();
   const adam = optimizer as unknown as { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
-  return adam.accBeta1 && adam.accBeta2 ? { weights, accBeta: [adam.accBeta1.dataSync()[0]!, adam.accBeta2.dataSync()[0]!] } : { weights };
+  return adam.accBeta1 && adam.accBeta2
+    ? { weights, accBeta: [adam.accBeta1.dataSync()[0]!, adam.accBeta2.dataSync()[0]!] }
+    : { weights };
 }
 
 export async function restoreOptimizer(optimizer: tf.Optimizer, snapshot: OptimizerSnapshot): Promise<void> {

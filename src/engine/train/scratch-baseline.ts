@@ -47,15 +47,28 @@ export async function trainScratchBaseline(
     };
     for (const stage of plan.stages) {
       // Every weight in one group at the stage's head rate: from scratch there is no pretrained part to spare.
-      const everything: PlanStage = { ...stage, trainable: 'base+head', parameterGroups: [{ name: 'all', learningRate: stage.optimizer.learningRate, head: true, baseLayers: [] }] };
-      const outcome = await trainStage(model, everything, { train: data.train, ...(data.validation ? { validation: data.validation } : {}) }, plan.loss, shuffle, {
-        onEvent: report,
-        ...(signal ? { signal } : {}),
-        onEpochEnd: async () => undefined,
-      });
+      const everything: PlanStage = {
+        ...stage,
+        trainable: 'base+head',
+        parameterGroups: [{ name: 'all', learningRate: stage.optimizer.learningRate, head: true, baseLayers: [] }],
+      };
+      const outcome = await trainStage(
+        model,
+        everything,
+        { train: data.train, ...(data.validation ? { validation: data.validation } : {}) },
+        plan.loss,
+        shuffle,
+        {
+          onEvent: report,
+          ...(signal ? { signal } : {}),
+          onEpochEnd: async () => undefined,
+        },
+      );
       stages.push({ name: stage.name, ...outcome });
     }
-    const test = data.test ? await evaluateExamples(model, data.test, plan.loss, plan.classes.names, testNames) : undefined;
+    const test = data.test
+      ? await evaluateExamples(model, data.test, plan.loss, plan.classes.names, testNames)
+      : undefined;
     return { stages, ...(test ? { test } : {}) };
   } finally {
     // The composed model owns every layer, the scratch base's included.
@@ -78,7 +91,9 @@ function withBatchNormMomentum(topology: Record<string, unknown>, momentum: numb
     ...topology,
     config: {
       ...(topology['config'] as object),
-      layers: layers.map((l) => (l.class_name === 'BatchNormalization' ? { ...l, config: { ...l.config, momentum } } : l)),
+      layers: layers.map((l) =>
+        l.class_name === 'BatchNormalization' ? { ...l, config: { ...l.config, momentum } } : l,
+      ),
     },
   };
 }

@@ -14,7 +14,12 @@ import type { TrainingMonitor } from './training-monitor.js';
  * checkpoint holds the settled state). Reordering them changes what a
  * resumed run draws and saves.
  */
-export function stageMonitors(model: tf.LayersModel, stage: PlanStage, hooks: StageHooks, resumedBest?: tf.NamedTensorMap): TrainingMonitor[] {
+export function stageMonitors(
+  model: tf.LayersModel,
+  stage: PlanStage,
+  hooks: StageHooks,
+  resumedBest?: tf.NamedTensorMap,
+): TrainingMonitor[] {
   return [
     nonFiniteLossMonitor(stage),
     ...(stage.earlyStopping ? [earlyStoppingMonitor(stage.earlyStopping)] : []),
@@ -44,8 +49,18 @@ export function earlyStoppingMonitor(spec: EarlyStoppingSpec): TrainingMonitor {
   return {
     onEpochEnd(verdict) {
       const { metrics, state } = verdict;
-      const observed = observeEarlyStopping(spec, state.earlyStopping!, metrics.epoch, monitoredValue(spec.monitor, metrics));
-      return { ...verdict, state: { ...state, earlyStopping: observed.state }, improved: observed.improved, stop: verdict.stop || observed.stop };
+      const observed = observeEarlyStopping(
+        spec,
+        state.earlyStopping!,
+        metrics.epoch,
+        monitoredValue(spec.monitor, metrics),
+      );
+      return {
+        ...verdict,
+        state: { ...state, earlyStopping: observed.state },
+        improved: observed.improved,
+        stop: verdict.stop || observed.stop,
+      };
     },
   };
 }
@@ -55,7 +70,11 @@ export function earlyStoppingMonitor(spec: EarlyStoppingSpec): TrainingMonitor {
  * improved, put back when the stage ends on a later epoch. A resumed stage
  * starts from the best epoch's checkpointed weights.
  */
-export function bestWeightsMonitor(model: tf.LayersModel, stage: PlanStage, resumed?: tf.NamedTensorMap): TrainingMonitor {
+export function bestWeightsMonitor(
+  model: tf.LayersModel,
+  stage: PlanStage,
+  resumed?: tf.NamedTensorMap,
+): TrainingMonitor {
   let best = resumed ? model.weights.map((w) => tf.clone(resumed[w.originalName]!)) : undefined;
   return {
     onEpochEnd(verdict) {
@@ -83,7 +102,12 @@ export function plateauMonitor(stage: PlanStage, onEvent: EventListener): Traini
     onEpochEnd(verdict) {
       const { metrics, state } = verdict;
       const observed = observePlateau(spec, state.plateau!, metrics.epoch, monitoredValue(spec.monitor, metrics));
-      if (observed.reduced) onEvent({ type: 'log', level: 'info', message: `stage ${stage.name}, epoch ${metrics.epoch}: ${spec.monitor} has not improved for ${spec.patience} epoch(s); learning rate ×${spec.factor}` });
+      if (observed.reduced)
+        onEvent({
+          type: 'log',
+          level: 'info',
+          message: `stage ${stage.name}, epoch ${metrics.epoch}: ${spec.monitor} has not improved for ${spec.patience} epoch(s); learning rate ×${spec.factor}`,
+        });
       return { ...verdict, state: { ...state, plateau: observed.state } };
     },
   };

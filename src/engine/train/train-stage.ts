@@ -6,7 +6,15 @@ import { chunk, prefetched, range, type BatchSource } from '../data/batches.js';
 import type { SeededRandom } from '../random.js';
 import { batchLoss, correctCount, evaluateSource } from './loss.js';
 import { INITIAL_MONITOR, INITIAL_PLATEAU, type MonitorState, type PlateauState } from './monitors.js';
-import { decayWeights, groupOptimizers, groupRate, restoreOptimizer, setRates, type GroupOptimizer, type OptimizerSnapshot } from './optimizers.js';
+import {
+  decayWeights,
+  groupOptimizers,
+  groupRate,
+  restoreOptimizer,
+  setRates,
+  type GroupOptimizer,
+  type OptimizerSnapshot,
+} from './optimizers.js';
 import { stageMonitors } from './stage-monitors.js';
 import { MonitorList } from './training-monitor.js';
 
@@ -93,22 +101,43 @@ export async function trainStage(
     while (!state.done) {
       const stageEpoch = state.stageEpoch + 1;
       const started = performance.now();
-      const metrics = await trainEpoch(run, data.train, shuffle.shuffle(range(0, data.train.count)), stageEpoch, state.plateau?.scale ?? 1);
+      const metrics = await trainEpoch(
+        run,
+        data.train,
+        shuffle.shuffle(range(0, data.train.count)),
+        stageEpoch,
+        state.plateau?.scale ?? 1,
+      );
       if (data.validation && data.validation.count > 0) {
         const val = await evaluateSource(model, data.validation, stage.batchSize, lossKind);
         metrics.val_loss = val.loss;
         metrics.val_accuracy = val.accuracy;
       }
       metrics.seconds = (performance.now() - started) / 1000;
-      const verdict = monitors.epochEnd({ metrics, state: { ...state, stageEpoch }, stop: false, improved: false, stageBest: false });
-      state = { ...verdict.state, done: verdict.stop || stageEpoch >= stage.epochs, stoppedEarly: verdict.stop && stageEpoch < stage.epochs };
+      const verdict = monitors.epochEnd({
+        metrics,
+        state: { ...state, stageEpoch },
+        stop: false,
+        improved: false,
+        stageBest: false,
+      });
+      state = {
+        ...verdict.state,
+        done: verdict.stop || stageEpoch >= stage.epochs,
+        stoppedEarly: verdict.stop && stageEpoch < stage.epochs,
+      };
       // Live tensors after the epoch (the best-weights copy included): constant from epoch to epoch unless something leaks.
       metrics.tensors = tf.memory().numTensors;
       await monitors.epochSettled({ metrics, state, optimizers, stageBest: verdict.stageBest });
     }
     const lastLearningRate = groupRate(stage, optimizers[0]!.group, state.stageEpoch, state.plateau?.scale ?? 1);
     const restoredEpoch = monitors.stageEnd(state);
-    return { epochsRun: state.stageEpoch, stoppedEarly: state.stoppedEarly, ...(restoredEpoch !== undefined ? { restoredEpoch } : {}), lastLearningRate };
+    return {
+      epochsRun: state.stageEpoch,
+      stoppedEarly: state.stoppedEarly,
+      ...(restoredEpoch !== undefined ? { restoredEpoch } : {}),
+      lastLearningRate,
+    };
   } finally {
     for (const o of optimizers) o.optimizer.dispose();
     monitors?.dispose();
@@ -118,14 +147,22 @@ export async function trainStage(
 
 function initialState(stage: PlanStage): StageState {
   return {
-    stageEpoch: 0, done: false, stoppedEarly: false,
+    stageEpoch: 0,
+    done: false,
+    stoppedEarly: false,
     ...(stage.earlyStopping ? { earlyStopping: INITIAL_MONITOR } : {}),
     ...(stage.reduceLROnPlateau ? { plateau: INITIAL_PLATEAU } : {}),
   };
 }
 
 /** One pass over the training split in `order`; the epoch's metrics before validation. */
-async function trainEpoch(run: StageRun, train: BatchSource, order: number[], stageEpoch: number, scale: number): Promise<EpochMetrics> {
+async function trainEpoch(
+  run: StageRun,
+  train: BatchSource,
+  order: number[],
+  stageEpoch: number,
+  scale: number,
+): Promise<EpochMetrics> {
   const { stage, optimizers } = run;
   const epoch = stage.firstEpoch + stageEpoch - 1;
   const batches = Math.ceil(train.count / stage.batchSize);
@@ -149,26 +186,40 @@ async function trainEpoch(run: StageRun, train: BatchSource, order: number[], st
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return {
-    stage: stage.name, epoch, stageEpoch,
+    stage: stage.name,
+    epoch,
+    stageEpoch,
     loss: lossSum / train.count,
     accuracy: correct / train.count,
     lr: firstRates[0]!,
-    ...(optimizers.length > 1 ? { learningRates: Object.fromEntries(optimizers.map((o, i) => [o.group.name, firstRates[i]!])) } : {}),
+    ...(optimizers.length > 1
+      ? { learningRates: Object.fromEntries(optimizers.map((o, i) => [o.group.name, firstRates[i]!])) }
+      : {}),
     seconds: 0,
   };
 }
 
 /** One batch's gradients and each group's update (decay first, as AdamW); disposes the batch. */
-function trainBatch({ model, stage, lossKind, optimizers, classWeights }: StageRun, x: tf.Tensor, y: tf.Tensor): { loss: number; correct: number } {
+function trainBatch(
+  { model, stage, lossKind, optimizers, classWeights }: StageRun,
+  x: tf.Tensor,
+  y: tf.Tensor,
+): { loss: number; correct: number } {
   let correctInBatch: tf.Scalar | undefined;
-  const { value: loss, grads } = tf.variableGrads(() => {
-    const pred = model.apply(x, { training: true }) as tf.Tensor;
-    correctInBatch = tf.keep(correctCount(y, pred));
-    // Kernel regularizers of trainable layers add their penalties (a frozen layer's is a constant that teaches nothing).
-    const penalties = model.layers.filter((layer) => layer.trainable).flatMap((layer) => layer.calculateLosses());
-    const dataLoss = batchLoss(lossKind, y, pred, { ...(classWeights ? { classWeights } : {}), labelSmoothing: stage.labelSmoothing });
-    return penalties.length > 0 ? tf.addN([dataLoss, ...penalties]) : dataLoss;
-  }, optimizers.flatMap((o) => o.variables));
+  const { value: loss, grads } = tf.variableGrads(
+    () => {
+      const pred = model.apply(x, { training: true }) as tf.Tensor;
+      correctInBatch = tf.keep(correctCount(y, pred));
+      // Kernel regularizers of trainable layers add their penalties (a frozen layer's is a constant that teaches nothing).
+      const penalties = model.layers.filter((layer) => layer.trainable).flatMap((layer) => layer.calculateLosses());
+      const dataLoss = batchLoss(lossKind, y, pred, {
+        ...(classWeights ? { classWeights } : {}),
+        labelSmoothing: stage.labelSmoothing,
+      });
+      return penalties.length > 0 ? tf.addN([dataLoss, ...penalties]) : dataLoss;
+    },
+    optimizers.flatMap((o) => o.variables),
+  );
   for (const o of optimizers) {
     decayWeights(o.variables, o.rate * stage.optimizer.weightDecay);
     o.optimizer.applyGradients(Object.fromEntries(o.variables.map((v) => [v.name, grads[v.name]!])));

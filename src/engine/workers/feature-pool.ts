@@ -31,38 +31,49 @@ export class FeatureWorkerPool {
 
   static async start(count: number, data: FeatureWorkerData): Promise<FeatureWorkerPool> {
     const pool = new FeatureWorkerPool();
-    await Promise.all(Array.from({ length: count }, async () => {
-      const worker = new Worker(new URL('./feature-worker.js', import.meta.url), { workerData: data });
-      await new Promise<void>((resolve, reject) => {
-        worker.once('message', () => resolve());
-        worker.once('error', reject);
-      });
-      pool.workers.push(worker);
-      pool.idle.push(worker);
-    }));
+    await Promise.all(
+      Array.from({ length: count }, async () => {
+        const worker = new Worker(new URL('./feature-worker.js', import.meta.url), { workerData: data });
+        await new Promise<void>((resolve, reject) => {
+          worker.once('message', () => resolve());
+          worker.once('error', reject);
+        });
+        pool.workers.push(worker);
+        pool.idle.push(worker);
+      }),
+    );
     return pool;
   }
 
   /** Features of `indexes` of `split`, in order, as rows of one Float32Array (outside the wasm heap); with `prefix`, the unfolded base up to that layer. */
-  async rows(split: SplitData, indexes: number[], batch: number, onProgress: (done: number) => void, aborted: () => boolean, prefix?: string): Promise<{ shape: number[]; data: Float32Array }> {
+  async rows(
+    split: SplitData,
+    indexes: number[],
+    batch: number,
+    onProgress: (done: number) => void,
+    aborted: () => boolean,
+    prefix?: string,
+  ): Promise<{ shape: number[]; data: Float32Array }> {
     const chunks: number[][] = [];
     for (let i = 0; i < indexes.length; i += batch) chunks.push(indexes.slice(i, i + batch));
     const results = new Array<{ features: Float32Array; shape: number[] }>(chunks.length);
     let done = 0;
     // A chunk that finds the run aborted stops it: Promise.all rejects at once, and the chunks in
     // flight finish into the void (their workers are terminated with the pool).
-    await Promise.all(chunks.map(async (chunk, i) => {
-      const worker = await this.acquire();
-      try {
-        if (aborted()) throw new RunInterrupted();
-        const pixels = await split.pixels(chunk);
-        results[i] = await this.run(worker, pixels, prefix);
-        done += chunk.length;
-        onProgress(done);
-      } finally {
-        this.release(worker);
-      }
-    }));
+    await Promise.all(
+      chunks.map(async (chunk, i) => {
+        const worker = await this.acquire();
+        try {
+          if (aborted()) throw new RunInterrupted();
+          const pixels = await split.pixels(chunk);
+          results[i] = await this.run(worker, pixels, prefix);
+          done += chunk.length;
+          onProgress(done);
+        } finally {
+          this.release(worker);
+        }
+      }),
+    );
     const shape = [indexes.length, ...results[0]!.shape.slice(1)];
     const all = new Float32Array(shape.reduce((a, b) => a * b, 1));
     let offset = 0;
@@ -88,7 +99,11 @@ export class FeatureWorkerPool {
     else this.idle.push(worker);
   }
 
-  private run(worker: Worker, batch: PixelBatch, prefix?: string): Promise<{ features: Float32Array; shape: number[] }> {
+  private run(
+    worker: Worker,
+    batch: PixelBatch,
+    prefix?: string,
+  ): Promise<{ features: Float32Array; shape: number[] }> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const onMessage = (reply: FeatureReply): void => {
@@ -101,7 +116,18 @@ export class FeatureWorkerPool {
       worker.on('message', onMessage);
       worker.once('error', reject);
       const copy = batch.data.slice();
-      worker.postMessage({ id, pixels: copy, count: batch.count, height: batch.height, width: batch.width, channels: batch.channels, ...(prefix ? { prefix } : {}) } satisfies FeatureRequest, [copy.buffer as ArrayBuffer]);
+      worker.postMessage(
+        {
+          id,
+          pixels: copy,
+          count: batch.count,
+          height: batch.height,
+          width: batch.width,
+          channels: batch.channels,
+          ...(prefix ? { prefix } : {}),
+        } satisfies FeatureRequest,
+        [copy.buffer as ArrayBuffer],
+      );
     });
   }
 }

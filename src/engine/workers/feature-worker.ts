@@ -24,7 +24,15 @@ export interface FeatureWorkerData {
   folded: ResolvedHeadLayer[];
   pre: ImagePreprocessing;
 }
-export interface FeatureRequest { id: number; pixels: Uint8Array; count: number; height: number; width: number; channels: 1 | 3; prefix?: string }
+export interface FeatureRequest {
+  id: number;
+  pixels: Uint8Array;
+  count: number;
+  height: number;
+  width: number;
+  channels: 1 | 3;
+  prefix?: string;
+}
 export type FeatureReply = { id: number; features: Float32Array; shape: number[] } | { id: number; error: string };
 
 const data = workerData as FeatureWorkerData;
@@ -46,7 +54,9 @@ async function answer(request: FeatureRequest): Promise<void> {
       if (!prefixes.has(prefix)) prefixes.set(prefix, await buildBase(data.artifacts, prefix, data.inputShape));
       model = prefixes.get(prefix)!;
     }
-    const features = tf.tidy(() => model.predict(imageBatch({ data: pixels, count, height, width, channels }, data.pre)) as tf.Tensor);
+    const features = tf.tidy(
+      () => model.predict(imageBatch({ data: pixels, count, height, width, channels }, data.pre)) as tf.Tensor,
+    );
     const values = features.dataSync() as Float32Array;
     const reply: FeatureReply = { id: request.id, features: values, shape: features.shape };
     features.dispose();

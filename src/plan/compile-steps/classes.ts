@@ -9,13 +9,18 @@ import type { PlanInputs } from '../types.js';
  */
 export function resolveClasses(spec: PipelineSpec, inputs: PlanInputs): { names: string[]; diagnostics: Diagnostic[] } {
   const { numClasses } = inputs.dataset;
-  const names = spec.dataset.classNames ?? inputs.dataset.classNames ?? Array.from({ length: numClasses }, (_, i) => String(i));
+  const names =
+    spec.dataset.classNames ?? inputs.dataset.classNames ?? Array.from({ length: numClasses }, (_, i) => String(i));
   const diagnostics: Diagnostic[] = [];
   const error = (path: Diagnostic['path'], message: string, hint?: string): void => {
     diagnostics.push({ file: spec.file, path, message, hint, severity: 'error' });
   };
   if (names.length !== numClasses) {
-    error(['dataset', 'classNames'], `the labels have ${numClasses} classes, but ${names.length} names are given`, 'give one name per class, in label order');
+    error(
+      ['dataset', 'classNames'],
+      `the labels have ${numClasses} classes, but ${names.length} names are given`,
+      'give one name per class, in label order',
+    );
   }
   if (numClasses < 2) {
     error(['dataset'], `the training labels have ${numClasses} class; classification needs at least 2`);

@@ -4,9 +4,16 @@ import type { StagesSoFar } from './stages-so-far.js';
 import { fingerprinted, withTask, type TaskDraft } from './task-list.js';
 
 /** After the stages: evaluation when there is a test split, the scratch baseline on request, and the export, always last. */
-export function closingTasks(spec: PipelineSpec, inputs: PlanInputs, head: ResolvedHeadLayer[], names: string[], trained: StagesSoFar): { tasks: PlanTask[]; exported: ExportTask } {
+export function closingTasks(
+  spec: PipelineSpec,
+  inputs: PlanInputs,
+  head: ResolvedHeadLayer[],
+  names: string[],
+  trained: StagesSoFar,
+): { tasks: PlanTask[]; exported: ExportTask } {
   const evaluated = inputs.dataset.counts.test > 0 ? withTask(trained.tasks, evaluateTask(trained)) : trained.tasks;
-  const withBaseline = spec.baseline === 'scratch' ? withTask(evaluated, baselineTask(spec, inputs, head, trained)) : evaluated;
+  const withBaseline =
+    spec.baseline === 'scratch' ? withTask(evaluated, baselineTask(spec, inputs, head, trained)) : evaluated;
   const exported = fingerprinted<ExportTask>(withBaseline, exportTask(spec, names, trained.previous));
   return { tasks: [...withBaseline, exported], exported };
 }
@@ -15,25 +22,44 @@ export function closingTasks(spec: PipelineSpec, inputs: PlanInputs, head: Resol
 function evaluateTask(trained: StagesSoFar): TaskDraft<EvaluateTask> {
   const onFeatures = trained.stages[trained.stages.length - 1]?.trainable === 'head' ? trained.features : undefined;
   return {
-    id: 'evaluate', kind: 'evaluate', on: onFeatures ? 'features' : 'images', ...(onFeatures ? { features: onFeatures.id } : {}),
+    id: 'evaluate',
+    kind: 'evaluate',
+    on: onFeatures ? 'features' : 'images',
+    ...(onFeatures ? { features: onFeatures.id } : {}),
     dependsOn: [trained.previous, 'data', ...(onFeatures ? [onFeatures.id] : [])],
     description: `evaluate on the test split${onFeatures ? ' (head on the features)' : ' (the whole model on images)'}: loss, accuracy, per-class metrics, confusion matrix`,
     config: {},
   };
 }
 
-function baselineTask(spec: PipelineSpec, inputs: PlanInputs, head: ResolvedHeadLayer[], trained: StagesSoFar): TaskDraft<BaselineTask> {
+function baselineTask(
+  spec: PipelineSpec,
+  inputs: PlanInputs,
+  head: ResolvedHeadLayer[],
+  trained: StagesSoFar,
+): TaskDraft<BaselineTask> {
   return {
-    id: 'baseline', kind: 'baseline', dependsOn: ['data'],
+    id: 'baseline',
+    kind: 'baseline',
+    dependsOn: ['data'],
     description: `baseline: the same architecture from random initialisation, ${trained.epochs} epoch(s) over the same stages`,
-    config: { head, stages: trained.stages.map((s) => ({ epochs: s.epochs, optimizer: s.optimizer, schedule: s.schedule })), seed: spec.seed, base: inputs.base.digest },
+    config: {
+      head,
+      stages: trained.stages.map((s) => ({ epochs: s.epochs, optimizer: s.optimizer, schedule: s.schedule })),
+      seed: spec.seed,
+      base: inputs.base.digest,
+    },
   };
 }
 
 function exportTask(spec: PipelineSpec, names: string[], previous: string): TaskDraft<ExportTask> {
   const quantize = spec.export.quantize === 'none' ? undefined : spec.export.quantize;
   return {
-    id: 'export', kind: 'export', dependsOn: [previous], config: { classNames: names, ...(quantize ? { quantize } : {}) }, ...(quantize ? { quantize } : {}),
+    id: 'export',
+    kind: 'export',
+    dependsOn: [previous],
+    config: { classNames: names, ...(quantize ? { quantize } : {}) },
+    ...(quantize ? { quantize } : {}),
     ...(spec.export.demoPage !== undefined ? { demoPage: spec.export.demoPage } : {}),
     description: `export the model (tfjs LayersModel) with labels.json and preprocessing.json${quantize ? `; and with ${quantize} weights in model-${quantize}/ (${quantize === 'uint8' ? '4' : '2'}× smaller), evaluated on the test split` : ''}`,
   };

@@ -11,10 +11,17 @@ export function heapDiagnostics(spec: PipelineSpec, inputs: PlanInputs, plan: Pl
 /** A stage whose batch cannot fit the wasm heap, said at the batch size that set it. */
 function heapDiagnostic(spec: PipelineSpec, p: HeapProblem): Diagnostic {
   return {
-    file: spec.file, severity: 'error',
+    file: spec.file,
+    severity: 'error',
     path: ['train', 'stages', p.stage.index, 'batchSize'],
-    locateAt: [['train', 'batchSize'], ['train', 'stages', p.stage.index]],
+    locateAt: [
+      ['train', 'batchSize'],
+      ['train', 'stages', p.stage.index],
+    ],
     message: `stage \`${p.stage.name}\` trains on batches of ${p.stage.batchSize} at ${spec.dataset.image.size.join('×')}, which need about ${(p.needBytes / 2 ** 30).toFixed(1)} GiB; the wasm backend's heap holds 4 GiB`,
-    hint: p.largest > 0 ? `the largest batch that fits is ${p.largest}: set \`batchSize: ${p.largest}\` on this stage, or use smaller images or fewer unfrozen layers` : 'use smaller images or fewer unfrozen layers',
+    hint:
+      p.largest > 0
+        ? `the largest batch that fits is ${p.largest}: set \`batchSize: ${p.largest}\` on this stage, or use smaller images or fewer unfrozen layers`
+        : 'use smaller images or fewer unfrozen layers',
   };
 }

@@ -18,7 +18,12 @@ export function groupByLearningRate(optimizer: OptimizerSpec, trainableBaseLayer
     const rate = optimizer.baseLearningRate * multiplier;
     let group = groups.find((g) => !g.head && g.learningRate === rate);
     if (!group) {
-      group = { name: multiplier === 1 ? 'base' : `base×${multiplier}`, learningRate: rate, head: false, baseLayers: [] };
+      group = {
+        name: multiplier === 1 ? 'base' : `base×${multiplier}`,
+        learningRate: rate,
+        head: false,
+        baseLayers: [],
+      };
       groups.push(group);
     }
     group.baseLayers.push(layer);

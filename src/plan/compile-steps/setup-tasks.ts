@@ -17,9 +17,20 @@ export function setupTasks(spec: PipelineSpec, inputs: PlanInputs, head: Resolve
     augment: dataset.augment ?? null,
     seed: spec.seed,
   };
-  const data = withTask<DataTask>([], { id: 'data', kind: 'data', dependsOn: [], description: describeData(spec, inputs), config: dataConfig });
+  const data = withTask<DataTask>([], {
+    id: 'data',
+    kind: 'data',
+    dependsOn: [],
+    description: describeData(spec, inputs),
+    config: dataConfig,
+  });
   const base = withTask<BaseTask>(data, {
-    id: 'base', kind: 'base', dependsOn: [], description: isNoBase(spec.base.model) ? `no base: the head reads the ${inputs.base.cutOutputShape.join('×')} inputs themselves` : `${spec.base.model} cut at ${spec.base.cut} → ${inputs.base.cutOutputShape.join('×')}, frozen`,
+    id: 'base',
+    kind: 'base',
+    dependsOn: [],
+    description: isNoBase(spec.base.model)
+      ? `no base: the head reads the ${inputs.base.cutOutputShape.join('×')} inputs themselves`
+      : `${spec.base.model} cut at ${spec.base.cut} → ${inputs.base.cutOutputShape.join('×')}, frozen`,
     config: {
       // The digest names the weights; a model.json's path does not change what it computes.
       model: spec.base.file ? 'model.json' : spec.base.model,
@@ -30,7 +41,13 @@ export function setupTasks(spec: PipelineSpec, inputs: PlanInputs, head: Resolve
     },
   });
   const { numClasses } = inputs.dataset;
-  return withTask<HeadTask>(base, { id: 'head', kind: 'head', dependsOn: ['base'], description: `head: ${head.map(describeLayer).join(' → ')}`, config: { head, seed: spec.seed, numClasses } });
+  return withTask<HeadTask>(base, {
+    id: 'head',
+    kind: 'head',
+    dependsOn: ['base'],
+    description: `head: ${head.map(describeLayer).join(' → ')}`,
+    config: { head, seed: spec.seed, numClasses },
+  });
 }
 
 function describeData(spec: PipelineSpec, inputs: PlanInputs): string {
@@ -38,7 +55,10 @@ function describeData(spec: PipelineSpec, inputs: PlanInputs): string {
   const perClass = limit.perClass ? `, ≤${limit.perClass}/class` : '';
   const testPerClass = limit.testPerClass ? `, test ≤${limit.testPerClass}/class` : '';
   const { train, validation: held, test } = inputs.dataset.counts;
-  const shape = 'featureColumns' in spec.dataset && spec.dataset.featureColumns ? `${spec.dataset.featureColumns.length} feature columns` : `${image.size.join('×')}×${image.channels}`;
+  const shape =
+    'featureColumns' in spec.dataset && spec.dataset.featureColumns
+      ? `${spec.dataset.featureColumns.length} feature columns`
+      : `${image.size.join('×')}×${image.channels}`;
   return `${spec.dataset.format}: ${train} train / ${held} validation / ${test} test, ${inputs.dataset.numClasses} classes${perClass}${testPerClass} (validation ${validation}), ${shape}`;
 }
 

@@ -30,12 +30,23 @@ export function stageInput(context: StageContext, before: StagesSoFar, name: str
     // Without a base the features would be the images themselves: the head trains on the image batches directly.
     if (isNoBase(context.spec.base.model)) return { ...unchanged, input: undefined };
     const features = headFeatures(context, before, name);
-    return { tasks: features === before.features ? before.tasks : [...before.tasks, features], features, input: features };
+    return {
+      tasks: features === before.features ? before.tasks : [...before.tasks, features],
+      features,
+      input: features,
+    };
   }
-  const split: FrozenPrefix = context.splitPrefix ? frozenPrefix(context.inputs.base.layers, new Set(baseLayers)) : { kind: 'none', reason: 'the frozen prefix is off (TLPIPE_FROZEN_PREFIX=0)' };
+  const split: FrozenPrefix = context.splitPrefix
+    ? frozenPrefix(context.inputs.base.layers, new Set(baseLayers))
+    : { kind: 'none', reason: 'the frozen prefix is off (TLPIPE_FROZEN_PREFIX=0)' };
   if (split.kind === 'none') return { ...unchanged, input: undefined, whole: split.reason };
   const prefix = prefixFeatures(context, before, name, split);
-  return { tasks: prefix.reused ? before.tasks : [...before.tasks, prefix.task], features: before.features, input: prefix.task, prefix: prefix.record };
+  return {
+    tasks: prefix.reused ? before.tasks : [...before.tasks, prefix.task],
+    features: before.features,
+    input: prefix.task,
+    prefix: prefix.record,
+  };
 }
 
 /** The features of every split from the base as it now is: those made before while the base has not changed since. */
@@ -44,7 +55,11 @@ function headFeatures(context: StageContext, before: StagesSoFar, name: string):
   const { mode, headLayersApplied } = context.features;
   const pristine = before.baseSetBy === 'base';
   return fingerprinted<FeaturesTask>(before.tasks, {
-    id: `features:${name}`, kind: 'features', dependsOn: ['data', before.baseSetBy], mode, pristine,
+    id: `features:${name}`,
+    kind: 'features',
+    dependsOn: ['data', before.baseSetBy],
+    mode,
+    pristine,
     description: `features of every split from the ${pristine ? 'frozen base' : `base as stage \`${before.baseSetBy.replace(/^train:/, '')}\` left it`}, ${mode === 'precompute' ? 'once per example' : 'per batch'}`,
     // Not the head: changing the head reuses the features.
     config: { folded: context.head.slice(0, headLayersApplied), mode },
@@ -52,15 +67,33 @@ function headFeatures(context: StageContext, before: StagesSoFar, name: string):
 }
 
 /** The frozen prefix's output for the training and validation splits: the last features made, when they are the same. */
-function prefixFeatures(context: StageContext, before: StagesSoFar, name: string, split: Split): { task: FeaturesTask; reused: boolean; record: NonNullable<PlanStage['frozenPrefix']> } {
+function prefixFeatures(
+  context: StageContext,
+  before: StagesSoFar,
+  name: string,
+  split: Split,
+): { task: FeaturesTask; reused: boolean; record: NonNullable<PlanStage['frozenPrefix']> } {
   const { inputs, spec } = context;
-  const record = prefixMode(split, inputs.dataset.counts.train + inputs.dataset.counts.validation, spec.dataset.augment !== undefined);
-  const setBy = before.tasks.filter((t) => t.kind === 'train' && split.layers.some((layer) => before.lastTrainedBy.get(layer) === t.id)).pop()?.id ?? 'base';
+  const record = prefixMode(
+    split,
+    inputs.dataset.counts.train + inputs.dataset.counts.validation,
+    spec.dataset.augment !== undefined,
+  );
+  const setBy =
+    before.tasks
+      .filter((t) => t.kind === 'train' && split.layers.some((layer) => before.lastTrainedBy.get(layer) === t.id))
+      .pop()?.id ?? 'base';
   // The runner keeps one set of features at a time: the last one made can serve this stage too.
   const last = before.tasks.filter((t): t is FeaturesTask => t.kind === 'features').pop();
-  if (last && last.boundary === split.boundary && last.mode === record.mode && last.dependsOn.includes(setBy)) return { task: last, reused: true, record };
+  if (last && last.boundary === split.boundary && last.mode === record.mode && last.dependsOn.includes(setBy))
+    return { task: last, reused: true, record };
   const task = fingerprinted<FeaturesTask>(before.tasks, {
-    id: `prefix:${name}`, kind: 'features', dependsOn: ['data', setBy], mode: record.mode, pristine: setBy === 'base', boundary: split.boundary,
+    id: `prefix:${name}`,
+    kind: 'features',
+    dependsOn: ['data', setBy],
+    mode: record.mode,
+    pristine: setBy === 'base',
+    boundary: split.boundary,
     description: `the frozen prefix's output (${split.layers.length} base layers up to ${split.boundary} → ${split.shape.join('×')}) for the training and validation splits, ${record.mode === 'precompute' ? `once per example (${(record.bytes / 2 ** 20).toFixed(1)} MiB)` : `per batch: ${record.reason}`}`,
     config: { boundary: split.boundary, mode: record.mode },
   });

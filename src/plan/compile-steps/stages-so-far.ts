@@ -21,7 +21,16 @@ export interface StagesSoFar {
 
 /** Before the first stage: the setup tasks, the base as the base task made it. */
 export function noStagesYet(tasks: readonly PlanTask[]): StagesSoFar {
-  return { tasks, stages: [], epochs: 0, previous: 'head', baseSetBy: 'base', baseChanged: false, features: undefined, lastTrainedBy: new Map() };
+  return {
+    tasks,
+    stages: [],
+    epochs: 0,
+    previous: 'head',
+    baseSetBy: 'base',
+    baseChanged: false,
+    features: undefined,
+    lastTrainedBy: new Map(),
+  };
 }
 
 /** What every stage's step reads and none changes. */

@@ -20,9 +20,16 @@ export function trainableBaseLayers(spec: PipelineSpec, inputs: PlanInputs): Tra
   const layers = inputs.base.layers.map((l) => l.name);
   const initial = applyFreezeRules(layers, new Set(layers), [{ kind: 'freeze', rules: spec.freeze }]);
   const blockPattern = ZOO[spec.base.model]?.blockPattern;
-  const start = { trainable: initial.trainable, byStage: [] as string[][], diagnostics: ruleDiagnostics(spec.file, ['freeze'], initial.problems) };
+  const start = {
+    trainable: initial.trainable,
+    byStage: [] as string[][],
+    diagnostics: ruleDiagnostics(spec.file, ['freeze'], initial.problems),
+  };
   const end = spec.train.stages.reduce((before, stage, index) => {
-    const next = applyFreezeRules(layers, before.trainable, [{ kind: 'unfreeze', rules: stage.unfreeze }, { kind: 'freeze', rules: stage.freeze }]);
+    const next = applyFreezeRules(layers, before.trainable, [
+      { kind: 'unfreeze', rules: stage.unfreeze },
+      { kind: 'freeze', rules: stage.freeze },
+    ]);
     return {
       trainable: next.trainable,
       byStage: [...before.byStage, layers.filter((name) => next.trainable.has(name))],
@@ -30,7 +37,9 @@ export function trainableBaseLayers(spec: PipelineSpec, inputs: PlanInputs): Tra
         ...before.diagnostics,
         ...ruleDiagnostics(spec.file, ['train', 'stages', index], next.problems),
         ...multiplierDiagnostics(spec.file, stage, index, layers, next.trainable),
-        ...(blockPattern ? splitBlockWarnings(spec.file, stage, index, splitBlocks(layers, next.trainable, new RegExp(blockPattern))) : []),
+        ...(blockPattern
+          ? splitBlockWarnings(spec.file, stage, index, splitBlocks(layers, next.trainable, new RegExp(blockPattern)))
+          : []),
       ],
     };
   }, start);
@@ -38,26 +47,50 @@ export function trainableBaseLayers(spec: PipelineSpec, inputs: PlanInputs): Tra
 }
 
 /** A rule that matches nothing, said at the rule: `path` then the rule's kind (unless the path ends with it) and index. */
-function ruleDiagnostics(file: string, path: Diagnostic['path'], problems: readonly (RuleProblem & { kind: string })[]): Diagnostic[] {
+function ruleDiagnostics(
+  file: string,
+  path: Diagnostic['path'],
+  problems: readonly (RuleProblem & { kind: string })[],
+): Diagnostic[] {
   return problems.map((p) => ({
-    file, path: [...path, ...(path[path.length - 1] === p.kind ? [] : [p.kind]), p.index], message: p.message, ...(p.hint ? { hint: p.hint } : {}), severity: 'error',
+    file,
+    path: [...path, ...(path[path.length - 1] === p.kind ? [] : [p.kind]), p.index],
+    message: p.message,
+    ...(p.hint ? { hint: p.hint } : {}),
+    severity: 'error',
   }));
 }
 
 /** Multipliers select layers as freeze rules do, through the same resolver: a typo is an error here too. */
-function multiplierDiagnostics(file: string, stage: StageSpec, index: number, layers: readonly string[], trainable: ReadonlySet<string>): Diagnostic[] {
+function multiplierDiagnostics(
+  file: string,
+  stage: StageSpec,
+  index: number,
+  layers: readonly string[],
+  trainable: ReadonlySet<string>,
+): Diagnostic[] {
   return stage.optimizer.multipliers.flatMap((m, j): Diagnostic[] => {
     const at = ['train', 'stages', index, 'optimizer', 'multipliers', j, 'layers'];
     const resolved = resolveSelector(m.layers, layers);
     if (!resolved.ok) return [{ file, path: at, message: resolved.message, hint: resolved.hint, severity: 'error' }];
     if (resolved.names.some((name) => trainable.has(name))) return [];
-    return [{ file, path: at, severity: 'warning', message: `the multiplier for \`${typeof m.layers === 'string' ? m.layers : `from: ${m.layers.from}`}\` applies to no layer that learns in stage \`${stage.name}\``, hint: 'unfreeze those layers in this stage, or remove the multiplier' }];
+    return [
+      {
+        file,
+        path: at,
+        severity: 'warning',
+        message: `the multiplier for \`${typeof m.layers === 'string' ? m.layers : `from: ${m.layers.from}`}\` applies to no layer that learns in stage \`${stage.name}\``,
+        hint: 'unfreeze those layers in this stage, or remove the multiplier',
+      },
+    ];
   });
 }
 
 function splitBlockWarnings(file: string, stage: StageSpec, index: number, blocks: readonly string[]): Diagnostic[] {
   return blocks.map((block) => ({
-    file, path: ['train', 'stages', index], severity: 'warning',
+    file,
+    path: ['train', 'stages', index],
+    severity: 'warning',
     message: `stage \`${stage.name}\` trains part of ${block} and freezes the rest`,
     hint: `unfreeze whole blocks, e.g. "${block}_*"`,
   }));

@@ -14,14 +14,27 @@ let digits: tf.Tensor4D;
 
 before(async () => {
   await selectBackend('wasm');
-  const mnist = await readDataset({ format: 'mnist', limit: {}, validation: 0, image: { size: [32, 32], channels: 3, fit: 'fill' } });
+  const mnist = await readDataset({
+    format: 'mnist',
+    limit: {},
+    validation: 0,
+    image: { size: [32, 32], channels: 3, fit: 'fill' },
+  });
   digits = pixelsTensor(await mnist.train.pixels([0, 1, 2, 3, 4, 5, 6, 7]), [32, 32]);
 });
 
-const run = (spec: Partial<AugmentSpec>, seed: number) => augmenter({ ...OFF, ...spec }, new SeededRandom(seed))(digits);
+const run = (spec: Partial<AugmentSpec>, seed: number) =>
+  augmenter({ ...OFF, ...spec }, new SeededRandom(seed))(digits);
 
 describe('augmenter on real digits', () => {
-  const kinds: Partial<AugmentSpec>[] = [{ rotate: 20 }, { zoom: 0.2 }, { translate: 0.1 }, { brightness: 0.2 }, { contrast: 0.3 }, { flipHorizontal: true }];
+  const kinds: Partial<AugmentSpec>[] = [
+    { rotate: 20 },
+    { zoom: 0.2 },
+    { translate: 0.1 },
+    { brightness: 0.2 },
+    { contrast: 0.3 },
+    { flipHorizontal: true },
+  ];
   for (const spec of kinds) {
     const name = Object.keys(spec)[0]!;
     it(`${name}: same seed, same images; another seed, other images; shape and range kept`, () => {
@@ -40,7 +53,13 @@ describe('augmenter on real digits', () => {
     const out = tf.unstack(run({ flipHorizontal: true }, 3));
     const original = tf.unstack(digits);
     const mirrored = tf.unstack(tf.image.flipLeftRight(digits));
-    const verdicts = out.map((img, i) => (tf.equal(img, original[i]!).all().dataSync()[0] ? 'same' : tf.equal(img, mirrored[i]!).all().dataSync()[0] ? 'mirrored' : 'other'));
+    const verdicts = out.map((img, i) =>
+      tf.equal(img, original[i]!).all().dataSync()[0]
+        ? 'same'
+        : tf.equal(img, mirrored[i]!).all().dataSync()[0]
+          ? 'mirrored'
+          : 'other',
+    );
     assert.ok(!verdicts.includes('other'), verdicts.join(','));
     assert.ok(verdicts.includes('same') && verdicts.includes('mirrored'), verdicts.join(','));
   });
@@ -55,30 +74,61 @@ describe('normalisation', () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const pre = preprocessingFor({ mean: c.mean, std: c.std, description: c.name }, { size: [1, 1], channels: 3, fit: 'fill' });
+      const pre = preprocessingFor(
+        { mean: c.mean, std: c.std, description: c.name },
+        { size: [1, 1], channels: 3, fit: 'fill' },
+      );
       const values = Array.from(imageBatch(batch, pre).dataSync());
-      values.forEach((v, i) => assert.ok(Math.abs(v - c.expected[i]!) < 1e-6, `${values.join(',')} vs ${c.expected.join(',')}`));
+      values.forEach((v, i) =>
+        assert.ok(Math.abs(v - c.expected[i]!) < 1e-6, `${values.join(',')} vs ${c.expected.join(',')}`),
+      );
     });
   }
 });
 
 describe('class-weighted loss', () => {
   it('scales each example by its class weight before the mean (Keras class_weight)', () => {
-    const y = tf.tensor2d([[1, 0], [0, 1], [0, 1]]);
-    const p = tf.tensor2d([[0.8, 0.2], [0.4, 0.6], [0.1, 0.9]]);
+    const y = tf.tensor2d([
+      [1, 0],
+      [0, 1],
+      [0, 1],
+    ]);
+    const p = tf.tensor2d([
+      [0.8, 0.2],
+      [0.4, 0.6],
+      [0.1, 0.9],
+    ]);
     const weights = tf.tensor1d([3, 0.5]);
     const expected = (3 * -Math.log(0.8) + 0.5 * -Math.log(0.6) + 0.5 * -Math.log(0.9)) / 3;
-    assert.ok(Math.abs(batchLoss('categoricalCrossentropy', y, p, { classWeights: weights }).dataSync()[0]! - expected) < 1e-6);
+    assert.ok(
+      Math.abs(batchLoss('categoricalCrossentropy', y, p, { classWeights: weights }).dataSync()[0]! - expected) < 1e-6,
+    );
     const logits = tf.log(p);
-    assert.ok(Math.abs(batchLoss('softmaxCrossEntropyFromLogits', y, logits, { classWeights: weights }).dataSync()[0]! - expected) < 1e-5);
+    assert.ok(
+      Math.abs(
+        batchLoss('softmaxCrossEntropyFromLogits', y, logits, { classWeights: weights }).dataSync()[0]! - expected,
+      ) < 1e-5,
+    );
   });
 
   it('label smoothing ε trains towards (1 − ε)·one-hot + ε/classes, for probabilities and logits alike', () => {
-    const y = tf.tensor2d([[1, 0], [0, 1]]);
-    const p = tf.tensor2d([[0.8, 0.2], [0.4, 0.6]]);
+    const y = tf.tensor2d([
+      [1, 0],
+      [0, 1],
+    ]);
+    const p = tf.tensor2d([
+      [0.8, 0.2],
+      [0.4, 0.6],
+    ]);
     // ε = 0.2 over 2 classes: targets 0.9 / 0.1.
     const expected = (-(0.9 * Math.log(0.8) + 0.1 * Math.log(0.2)) - (0.1 * Math.log(0.4) + 0.9 * Math.log(0.6))) / 2;
-    assert.ok(Math.abs(batchLoss('categoricalCrossentropy', y, p, { labelSmoothing: 0.2 }).dataSync()[0]! - expected) < 1e-6);
-    assert.ok(Math.abs(batchLoss('softmaxCrossEntropyFromLogits', y, tf.log(p), { labelSmoothing: 0.2 }).dataSync()[0]! - expected) < 1e-5);
+    assert.ok(
+      Math.abs(batchLoss('categoricalCrossentropy', y, p, { labelSmoothing: 0.2 }).dataSync()[0]! - expected) < 1e-6,
+    );
+    assert.ok(
+      Math.abs(
+        batchLoss('softmaxCrossEntropyFromLogits', y, tf.log(p), { labelSmoothing: 0.2 }).dataSync()[0]! - expected,
+      ) < 1e-5,
+    );
   });
 });

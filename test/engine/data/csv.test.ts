@@ -9,25 +9,87 @@ import { workspace, writeDigitImageFolder } from '../../e2e/cli-harness.js';
 
 describe('parseCsv', () => {
   const cases: { name: string; text: string; records: [number, string[]][] }[] = [
-    { name: 'plain rows', text: 'a,b\n1,2\n', records: [[1, ['a', 'b']], [2, ['1', '2']]] },
-    { name: 'CRLF and no final newline', text: 'a,b\r\n1,2', records: [[1, ['a', 'b']], [2, ['1', '2']]] },
-    { name: 'quotes, commas and doubled quotes', text: 'a,b\n"x, y","say ""hi"""\n', records: [[1, ['a', 'b']], [2, ['x, y', 'say "hi"']]] },
-    { name: 'a quoted field across lines keeps line numbers right', text: 'a,b\n"two\nlines",1\nz,2\n', records: [[1, ['a', 'b']], [2, ['two\nlines', '1']], [4, ['z', '2']]] },
-    { name: 'blank lines and a BOM', text: '\ufeffa,b\n\n1,2\n\n', records: [[1, ['a', 'b']], [3, ['1', '2']]] },
-    { name: 'empty fields', text: 'a,b,c\n,,\n', records: [[1, ['a', 'b', 'c']], [2, ['', '', '']]] },
+    {
+      name: 'plain rows',
+      text: 'a,b\n1,2\n',
+      records: [
+        [1, ['a', 'b']],
+        [2, ['1', '2']],
+      ],
+    },
+    {
+      name: 'CRLF and no final newline',
+      text: 'a,b\r\n1,2',
+      records: [
+        [1, ['a', 'b']],
+        [2, ['1', '2']],
+      ],
+    },
+    {
+      name: 'quotes, commas and doubled quotes',
+      text: 'a,b\n"x, y","say ""hi"""\n',
+      records: [
+        [1, ['a', 'b']],
+        [2, ['x, y', 'say "hi"']],
+      ],
+    },
+    {
+      name: 'a quoted field across lines keeps line numbers right',
+      text: 'a,b\n"two\nlines",1\nz,2\n',
+      records: [
+        [1, ['a', 'b']],
+        [2, ['two\nlines', '1']],
+        [4, ['z', '2']],
+      ],
+    },
+    {
+      name: 'blank lines and a BOM',
+      text: '\ufeffa,b\n\n1,2\n\n',
+      records: [
+        [1, ['a', 'b']],
+        [3, ['1', '2']],
+      ],
+    },
+    {
+      name: 'empty fields',
+      text: 'a,b,c\n,,\n',
+      records: [
+        [1, ['a', 'b', 'c']],
+        [2, ['', '', '']],
+      ],
+    },
   ];
-  for (const c of cases) it(c.name, () => assert.deepEqual(parseCsv(c.text).map((r) => [r.line, r.fields]), c.records));
+  for (const c of cases)
+    it(c.name, () =>
+      assert.deepEqual(
+        parseCsv(c.text).map((r) => [r.line, r.fields]),
+        c.records,
+      ),
+    );
 
   const bad: { name: string; text: string; message: RegExp; line: number }[] = [
     { name: 'an unclosed quote', text: 'a,b\n1,"oops\n', message: /never closed/, line: 2 },
     { name: 'a stray quote', text: 'a,b\n1,x"y\n', message: /quote inside an unquoted field/, line: 2 },
   ];
-  for (const c of bad) it(`rejects ${c.name}`, () => assert.throws(() => parseCsv(c.text), (e: Error & { line: number }) => c.message.test(e.message) && e.line === c.line));
+  for (const c of bad)
+    it(`rejects ${c.name}`, () =>
+      assert.throws(
+        () => parseCsv(c.text),
+        (e: Error & { line: number }) => c.message.test(e.message) && e.line === c.line,
+      ));
   // The parser takes text in pieces: a quote, a doubled quote, CR and LF may fall at any boundary.
   const tricky = 'a,b\r\n"q ""x"", y","two\r\nlines"\r\n\r\nz,""""\r\nlast,"end"';
   it('gives the same records whatever the pieces the text comes in', () => {
     const whole = parseCsv(tricky);
-    assert.deepEqual(whole.map((r) => [r.line, r.fields]), [[1, ['a', 'b']], [2, ['q "x", y', 'two\r\nlines']], [5, ['z', '"']], [6, ['last', 'end']]]);
+    assert.deepEqual(
+      whole.map((r) => [r.line, r.fields]),
+      [
+        [1, ['a', 'b']],
+        [2, ['q "x", y', 'two\r\nlines']],
+        [5, ['z', '"']],
+        [6, ['last', 'end']],
+      ],
+    );
     for (let at = 0; at <= tricky.length; at++) {
       const parser = new CsvParser();
       parser.push(tricky.slice(0, at));
@@ -40,7 +102,11 @@ describe('parseCsv', () => {
     for (const c of cases) {
       const parser = new CsvParser();
       for (const ch of c.text) parser.push(ch);
-      assert.deepEqual(parser.end().map((r) => [r.line, r.fields]), c.records, c.name);
+      assert.deepEqual(
+        parser.end().map((r) => [r.line, r.fields]),
+        c.records,
+        c.name,
+      );
     }
   });
 
@@ -53,14 +119,35 @@ describe('parseCsv', () => {
 
   const limits = { fieldChars: 10, fieldsPerRecord: 4 };
   const oversize: { name: string; text: string; message: RegExp; line: number }[] = [
-    { name: 'a field past the bound', text: 'a,b\n1,2\nx,12345678901\n', message: /a field longer than 10 characters/, line: 3 },
-    { name: 'a quoted field past the bound, across lines', text: 'a,b\n"1\n2\n3\n4\n5\n6",x\n', message: /a field longer than 10 characters/, line: 2 },
-    { name: 'a record of too many fields', text: 'a,b\n1,2,3,4,5\n', message: /a record of more than 4 fields/, line: 2 },
+    {
+      name: 'a field past the bound',
+      text: 'a,b\n1,2\nx,12345678901\n',
+      message: /a field longer than 10 characters/,
+      line: 3,
+    },
+    {
+      name: 'a quoted field past the bound, across lines',
+      text: 'a,b\n"1\n2\n3\n4\n5\n6",x\n',
+      message: /a field longer than 10 characters/,
+      line: 2,
+    },
+    {
+      name: 'a record of too many fields',
+      text: 'a,b\n1,2,3,4,5\n',
+      message: /a record of more than 4 fields/,
+      line: 2,
+    },
   ];
   for (const c of oversize) {
     it(`refuses ${c.name}, at its line, as it parses`, () => {
-      assert.throws(() => parseCsv(c.text, limits), (e: Error & { line: number }) => c.message.test(e.message) && e.line === c.line);
-      assert.throws(() => parseCsvBytes(Buffer.from(c.text), limits), (e: Error & { line: number }) => c.message.test(e.message) && e.line === c.line);
+      assert.throws(
+        () => parseCsv(c.text, limits),
+        (e: Error & { line: number }) => c.message.test(e.message) && e.line === c.line,
+      );
+      assert.throws(
+        () => parseCsvBytes(Buffer.from(c.text), limits),
+        (e: Error & { line: number }) => c.message.test(e.message) && e.line === c.line,
+      );
     });
   }
   it('stops at the bound of a field, not at the end of it', () => {
@@ -75,15 +162,29 @@ describe('parseCsv', () => {
 });
 
 describe('readDataset for a CSV of image paths', () => {
-  const spec = (file: string, extra: Partial<Extract<DatasetSpec, { format: 'csv' }>> = {}): Extract<DatasetSpec, { format: 'csv' }> => ({
-    format: 'csv', file, labelColumn: 'label', imageColumn: 'path', limit: {}, validation: 0, testFraction: 0, onBadFile: 'error',
-    image: { size: [32, 32], channels: 3, fit: 'cover' }, ...extra,
+  const spec = (
+    file: string,
+    extra: Partial<Extract<DatasetSpec, { format: 'csv' }>> = {},
+  ): Extract<DatasetSpec, { format: 'csv' }> => ({
+    format: 'csv',
+    file,
+    labelColumn: 'label',
+    imageColumn: 'path',
+    limit: {},
+    validation: 0,
+    testFraction: 0,
+    onBadFile: 'error',
+    image: { size: [32, 32], channels: 3, fit: 'cover' },
+    ...extra,
   });
 
   async function csvOfDigits(extraRows: string[] = []): Promise<{ file: string; dir: string }> {
     const dir = workspace('csv');
     const files = await writeDigitImageFolder(path.join(dir, 'img'), 3);
-    const rows = files.map((f) => `${path.relative(dir, f)},${path.basename(path.dirname(f)) === 'more' ? path.basename(path.dirname(path.dirname(f))) : path.basename(path.dirname(f))}`);
+    const rows = files.map(
+      (f) =>
+        `${path.relative(dir, f)},${path.basename(path.dirname(f)) === 'more' ? path.basename(path.dirname(path.dirname(f))) : path.basename(path.dirname(f))}`,
+    );
     const file = path.join(dir, 'labels.csv');
     writeFileSync(file, ['path,label', ...rows, ...extraRows].join('\n') + '\n');
     return { file, dir };
@@ -98,7 +199,11 @@ describe('readDataset for a CSV of image paths', () => {
   });
 
   const badRows: { name: string; row: string; reason: RegExp }[] = [
-    { name: 'a row with a missing label', row: 'img/one/x.png,', reason: /labels.csv:11: missing label \(column `label`\)/ },
+    {
+      name: 'a row with a missing label',
+      row: 'img/one/x.png,',
+      reason: /labels.csv:11: missing label \(column `label`\)/,
+    },
     { name: 'a row with too few fields', row: 'img/one/x.png', reason: /labels.csv:11: 1 fields, the header has 2/ },
     { name: 'a row whose image does not exist', row: 'img/none.png,one', reason: /none.png: not found/ },
   ];
@@ -114,6 +219,9 @@ describe('readDataset for a CSV of image paths', () => {
 
   it('a missing column is named with the header it has', async () => {
     const { file } = await csvOfDigits();
-    await assert.rejects(readDataset(spec(file, { labelColumn: 'class' })), /no column named `class`; the header has `path`, `label`/);
+    await assert.rejects(
+      readDataset(spec(file, { labelColumn: 'class' })),
+      /no column named `class`; the header has `path`, `label`/,
+    );
   });
 });

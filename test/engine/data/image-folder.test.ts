@@ -9,8 +9,20 @@ import { decodeImage, listImageFolder } from '../../../src/engine/data/image-fol
 import type { DatasetSpec } from '../../../src/format/types.js';
 import { workspace, writeDigitImageFolder } from '../../e2e/cli-harness.js';
 
-function folderSpec(dir: string, extra: Partial<Extract<DatasetSpec, { format: 'imageFolder' }>> = {}): Extract<DatasetSpec, { format: 'imageFolder' }> {
-  return { format: 'imageFolder', dir, limit: {}, validation: 0.2, image: { size: [32, 32], channels: 3, fit: 'cover' }, testFraction: 0.25, onBadFile: 'error', ...extra };
+function folderSpec(
+  dir: string,
+  extra: Partial<Extract<DatasetSpec, { format: 'imageFolder' }>> = {},
+): Extract<DatasetSpec, { format: 'imageFolder' }> {
+  return {
+    format: 'imageFolder',
+    dir,
+    limit: {},
+    validation: 0.2,
+    image: { size: [32, 32], channels: 3, fit: 'cover' },
+    testFraction: 0.25,
+    onBadFile: 'error',
+    ...extra,
+  };
 }
 
 describe('listImageFolder', () => {
@@ -32,8 +44,14 @@ describe('listImageFolder', () => {
     assert.deepEqual(listing.classNames, ['one', 'seven', 'zero']);
     assert.equal(listing.files.length, 12);
     assert.deepEqual(listing.labels, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
-    assert.ok(listing.files.some((f) => f.includes(`${path.sep}more${path.sep}`)), 'nested file listed');
-    assert.ok(listing.files.some((f) => f.endsWith('.PNG')), 'upper-case extension listed');
+    assert.ok(
+      listing.files.some((f) => f.includes(`${path.sep}more${path.sep}`)),
+      'nested file listed',
+    );
+    assert.ok(
+      listing.files.some((f) => f.endsWith('.PNG')),
+      'upper-case extension listed',
+    );
   });
 
   it('ignores hidden files, non-images and unsupported formats, and says why', async () => {
@@ -51,14 +69,33 @@ describe('listImageFolder', () => {
 
   const errors: { name: string; setup: (d: string) => void; message: RegExp }[] = [
     { name: 'a missing folder', setup: () => undefined, message: /image folder .*nowhere: not found/ },
-    { name: 'a class folder with no images', setup: (d) => { mkdirSync(path.join(d, 'a')); mkdirSync(path.join(d, 'b')); writeFileSync(path.join(d, 'a', 'x.png'), 'x'); writeFileSync(path.join(d, 'b', 'x.txt'), 'x'); }, message: /class folder `b` has no images/ },
-    { name: 'a single class', setup: (d) => { mkdirSync(path.join(d, 'a')); writeFileSync(path.join(d, 'a', 'x.png'), 'x'); }, message: /has 1 class folder; classification needs at least 2/ },
+    {
+      name: 'a class folder with no images',
+      setup: (d) => {
+        mkdirSync(path.join(d, 'a'));
+        mkdirSync(path.join(d, 'b'));
+        writeFileSync(path.join(d, 'a', 'x.png'), 'x');
+        writeFileSync(path.join(d, 'b', 'x.txt'), 'x');
+      },
+      message: /class folder `b` has no images/,
+    },
+    {
+      name: 'a single class',
+      setup: (d) => {
+        mkdirSync(path.join(d, 'a'));
+        writeFileSync(path.join(d, 'a', 'x.png'), 'x');
+      },
+      message: /has 1 class folder; classification needs at least 2/,
+    },
   ];
   for (const c of errors) {
     it(`rejects ${c.name}`, async () => {
       const d = workspace('folder-bad');
       c.setup(d);
-      await assert.rejects(listImageFolder(c.name === 'a missing folder' ? path.join(d, 'nowhere') : d, ['dataset', 'dir']), c.message);
+      await assert.rejects(
+        listImageFolder(c.name === 'a missing folder' ? path.join(d, 'nowhere') : d, ['dataset', 'dir']),
+        c.message,
+      );
     });
   }
 });
@@ -66,11 +103,42 @@ describe('listImageFolder', () => {
 describe('decodeImage', () => {
   const size: [number, number] = [24, 32];
   const cases: { name: string; make: () => Promise<Buffer> }[] = [
-    { name: 'grayscale PNG', make: () => sharp({ create: { width: 10, height: 20, channels: 3, background: '#808080' } }).toColourspace('b-w').png().toBuffer() },
-    { name: 'RGBA PNG', make: () => sharp({ create: { width: 40, height: 30, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0.5 } } }).png().toBuffer() },
-    { name: 'JPEG', make: () => sharp({ create: { width: 64, height: 48, channels: 3, background: '#00ff00' } }).jpeg().toBuffer() },
-    { name: 'GIF (first frame)', make: () => sharp({ create: { width: 16, height: 16, channels: 3, background: '#0000ff' } }).gif().toBuffer() },
-    { name: 'WebP', make: () => sharp({ create: { width: 33, height: 17, channels: 3, background: '#ffffff' } }).webp().toBuffer() },
+    {
+      name: 'grayscale PNG',
+      make: () =>
+        sharp({ create: { width: 10, height: 20, channels: 3, background: '#808080' } })
+          .toColourspace('b-w')
+          .png()
+          .toBuffer(),
+    },
+    {
+      name: 'RGBA PNG',
+      make: () =>
+        sharp({ create: { width: 40, height: 30, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0.5 } } })
+          .png()
+          .toBuffer(),
+    },
+    {
+      name: 'JPEG',
+      make: () =>
+        sharp({ create: { width: 64, height: 48, channels: 3, background: '#00ff00' } })
+          .jpeg()
+          .toBuffer(),
+    },
+    {
+      name: 'GIF (first frame)',
+      make: () =>
+        sharp({ create: { width: 16, height: 16, channels: 3, background: '#0000ff' } })
+          .gif()
+          .toBuffer(),
+    },
+    {
+      name: 'WebP',
+      make: () =>
+        sharp({ create: { width: 33, height: 17, channels: 3, background: '#ffffff' } })
+          .webp()
+          .toBuffer(),
+    },
   ];
   for (const c of cases) {
     for (const fit of ['fill', 'cover', 'contain'] as const) {
@@ -82,13 +150,22 @@ describe('decodeImage', () => {
   }
 
   it('composites alpha onto black and keeps the colour', async () => {
-    const half = await sharp({ create: { width: 4, height: 4, channels: 4, background: { r: 200, g: 0, b: 0, alpha: 0.5 } } }).png().toBuffer();
+    const half = await sharp({
+      create: { width: 4, height: 4, channels: 4, background: { r: 200, g: 0, b: 0, alpha: 0.5 } },
+    })
+      .png()
+      .toBuffer();
     const pixels = await decodeImage(half, [4, 4], 'fill');
-    assert.ok(Math.abs(pixels[0]! - 100) <= 2 && pixels[1] === 0 && pixels[2] === 0, `got ${pixels.slice(0, 3).join(',')}`);
+    assert.ok(
+      Math.abs(pixels[0]! - 100) <= 2 && pixels[1] === 0 && pixels[2] === 0,
+      `got ${pixels.slice(0, 3).join(',')}`,
+    );
   });
 
   it('contain pads with black, cover crops', async () => {
-    const wide = await sharp({ create: { width: 40, height: 10, channels: 3, background: '#ffffff' } }).png().toBuffer();
+    const wide = await sharp({ create: { width: 40, height: 10, channels: 3, background: '#ffffff' } })
+      .png()
+      .toBuffer();
     const contained = await decodeImage(wide, [8, 8], 'contain');
     const covered = await decodeImage(wide, [8, 8], 'cover');
     assert.equal(contained[0], 0, 'top-left of a padded image is black');
@@ -97,18 +174,25 @@ describe('decodeImage', () => {
 
   const bad: { name: string; bytes: () => Promise<Uint8Array>; message: RegExp }[] = [
     { name: 'empty file', bytes: async () => new Uint8Array(0), message: /empty file \(0 bytes\)/ },
-    { name: 'text with an image extension', bytes: async () => new TextEncoder().encode('not an image'), message: /unsupported image format|Input buffer/ },
+    {
+      name: 'text with an image extension',
+      bytes: async () => new TextEncoder().encode('not an image'),
+      message: /unsupported image format|Input buffer/,
+    },
     {
       name: 'truncated JPEG',
       bytes: async () => {
         const noise = Buffer.from(Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 7919) % 256));
-        const jpeg = await sharp(noise, { raw: { width: 64, height: 64, channels: 3 } }).jpeg().toBuffer();
+        const jpeg = await sharp(noise, { raw: { width: 64, height: 64, channels: 3 } })
+          .jpeg()
+          .toBuffer();
         return jpeg.subarray(0, jpeg.length >> 1);
       },
       message: /premature end of JPEG/,
     },
   ];
-  for (const c of bad) it(`fails on ${c.name}`, async () => assert.rejects(decodeImage(await c.bytes(), size, 'fill'), c.message));
+  for (const c of bad)
+    it(`fails on ${c.name}`, async () => assert.rejects(decodeImage(await c.bytes(), size, 'fill'), c.message));
 });
 
 describe('describeDataset', () => {
@@ -145,7 +229,10 @@ describe('readDataset for image folders', () => {
     writeFileSync(files[4]!, 'garbage');
     const dataset = await readDataset(folderSpec(dir, { onBadFile: 'skip' }));
     assert.equal(dataset.train.count, 8);
-    assert.deepEqual(dataset.skipped.map((s) => s.file), [files[4]]);
+    assert.deepEqual(
+      dataset.skipped.map((s) => s.file),
+      [files[4]],
+    );
   });
 
   it('streams (decodes per batch) when decoded pixels exceed the cache, with the same pixels', async () => {
@@ -171,7 +258,11 @@ describe('readDataset for image folders', () => {
     const split = async (dir: string) => {
       const d = await readDataset(folderSpec(dir));
       const s = selectExamples(d, { validation: 0.2, testFraction: 0.25, seed: 5 });
-      return { digest: d.digest, train: s.train.map((i) => path.relative(dir, d.train.name(i))), test: s.test.map((i) => path.relative(dir, d.train.name(i))) };
+      return {
+        digest: d.digest,
+        train: s.train.map((i) => path.relative(dir, d.train.name(i))),
+        test: s.test.map((i) => path.relative(dir, d.train.name(i))),
+      };
     };
     assert.deepEqual(await split(b), await split(a));
   });
@@ -183,10 +274,15 @@ describe('only what the limits select is read', () => {
     for (const split of ['train', 'test']) {
       for (const name of ['a', 'b', 'c']) {
         mkdirSync(path.join(dir, split, name), { recursive: true });
-        for (let i = 0; i < 40; i++) writeFileSync(path.join(dir, split, name, `${String(i).padStart(2, '0')}.png`), 'not a png');
+        for (let i = 0; i < 40; i++)
+          writeFileSync(path.join(dir, split, name, `${String(i).padStart(2, '0')}.png`), 'not a png');
       }
     }
-    const spec = { ...folderSpec(path.join(dir, 'train'), { validation: 0, testFraction: 0 }), testDir: path.join(dir, 'test'), limit: { perClass: 2, testPerClass: 1 } };
+    const spec = {
+      ...folderSpec(path.join(dir, 'train'), { validation: 0, testFraction: 0 }),
+      testDir: path.join(dir, 'test'),
+      limit: { perClass: 2, testPerClass: 1 },
+    };
     await assert.rejects(readDataset(spec), (error: Error) => {
       assert.match(error.message, /^9 image files cannot be decoded:/);
       return true;

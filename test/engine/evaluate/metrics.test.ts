@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { confusionMatrixCsv, csvField } from '../../../src/store/report-file.js';
-import { accuracyOf, galleryPositions, confusionMatrix, perClassMetrics, testMetrics } from '../../../src/engine/evaluate/metrics.js';
+import {
+  accuracyOf,
+  galleryPositions,
+  confusionMatrix,
+  perClassMetrics,
+  testMetrics,
+} from '../../../src/engine/evaluate/metrics.js';
 
 describe('test metrics', () => {
   // actual:    a a a b b c
@@ -9,7 +15,11 @@ describe('test metrics', () => {
   const matrix = confusionMatrix([0, 0, 0, 1, 1, 2], [0, 0, 1, 1, 2, 2], 3);
 
   it('confusion matrix is [actual][predicted]', () => {
-    assert.deepEqual(matrix, [[2, 1, 0], [0, 1, 1], [0, 0, 1]]);
+    assert.deepEqual(matrix, [
+      [2, 1, 0],
+      [0, 1, 1],
+      [0, 0, 1],
+    ]);
   });
 
   it('accuracy is the diagonal over the total', () => {
@@ -61,19 +71,51 @@ describe('testMetrics', () => {
 
   it('lists only misclassified examples, even when a right one has a lower probability for its class', () => {
     // x is right with p 0.4; y is wrong with p 0.45 for its class.
-    const close = testMetrics([0, 1], [[0.4, 0.3, 0.3], [0.55, 0.45, 0]], 1, ['a', 'b', 'c'], ['x', 'y'], 5);
-    assert.deepEqual(close.worst.map((w) => w.example), ['y']);
+    const close = testMetrics(
+      [0, 1],
+      [
+        [0.4, 0.3, 0.3],
+        [0.55, 0.45, 0],
+      ],
+      1,
+      ['a', 'b', 'c'],
+      ['x', 'y'],
+      5,
+    );
+    assert.deepEqual(
+      close.worst.map((w) => w.example),
+      ['y'],
+    );
   });
 
   it('chooses for a report the worst misclassified and, per class, its hardest examples right or wrong', () => {
     const actual = [0, 0, 0, 1, 1, 2];
-    const probabilities = [[0.9, 0.1, 0], [0.3, 0.7, 0], [0.5, 0.2, 0.3], [0.2, 0.8, 0], [0.6, 0.4, 0], [0.1, 0.1, 0.8]];
-    assert.deepEqual(galleryPositions(actual, probabilities, 3, 8, 2), { worst: [1, 4], perClass: [[1, 2], [4, 3], [5]] });
+    const probabilities = [
+      [0.9, 0.1, 0],
+      [0.3, 0.7, 0],
+      [0.5, 0.2, 0.3],
+      [0.2, 0.8, 0],
+      [0.6, 0.4, 0],
+      [0.1, 0.1, 0.8],
+    ];
+    assert.deepEqual(galleryPositions(actual, probabilities, 3, 8, 2), {
+      worst: [1, 4],
+      perClass: [[1, 2], [4, 3], [5]],
+    });
     assert.deepEqual(galleryPositions(actual, probabilities, 3, 1, 1), { worst: [1], perClass: [[1], [4], [5]] });
   });
 
   it('writes the confusion matrix as CSV, quoting names that need it', () => {
-    assert.equal(confusionMatrixCsv([[1, 2], [3, 4]], ['cat', 'dog, big']), 'actual \\ predicted,cat,"dog, big"\ncat,1,2\n"dog, big",3,4\n');
+    assert.equal(
+      confusionMatrixCsv(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        ['cat', 'dog, big'],
+      ),
+      'actual \\ predicted,cat,"dog, big"\ncat,1,2\n"dog, big",3,4\n',
+    );
   });
 });
 
@@ -91,6 +133,15 @@ describe('CSV a spreadsheet opens safely', () => {
   for (const [name, field, written] of cases) it(name, () => assert.equal(csvField(field), written));
 
   it('class names in confusion-matrix.csv are neutralised in the header and the rows', () => {
-    assert.equal(confusionMatrixCsv([[1, 0], [0, 1]], ['=cmd', 'ok']), `actual \\ predicted,"'=cmd",ok\n"'=cmd",1,0\nok,0,1\n`);
+    assert.equal(
+      confusionMatrixCsv(
+        [
+          [1, 0],
+          [0, 1],
+        ],
+        ['=cmd', 'ok'],
+      ),
+      `actual \\ predicted,"'=cmd",ok\n"'=cmd",1,0\nok,0,1\n`,
+    );
   });
 });

@@ -26,46 +26,108 @@ async function smallBase(sequential: boolean): Promise<ModelArtifacts> {
     model = tf.model({ inputs: input, outputs: x });
   }
   let artifacts: ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (a) => {
-    artifacts = { modelTopology: a.modelTopology as KerasTopology, weightSpecs: a.weightSpecs!, weightData: a.weightData as ArrayBuffer, digest: 'test' };
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = {
+        modelTopology: a.modelTopology as KerasTopology,
+        weightSpecs: a.weightSpecs!,
+        weightData: a.weightData as ArrayBuffer,
+        digest: 'test',
+      };
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
   model.dispose();
   return artifacts!;
 }
 
 function specFor(cut: string, size: number) {
-  const loaded = loadPipelineText('/p/p.yaml', `dataset: { format: mnist, image: { size: [${size}, ${size}] } }
+  const loaded = loadPipelineText(
+    '/p/p.yaml',
+    `dataset: { format: mnist, image: { size: [${size}, ${size}] } }
 base: { model: ./base/model.json, cut: ${cut} }
 head:
   - flatten: {}
   - dense: { units: classes, activation: softmax }
 train: { stages: [{ epochs: 1 }] }
-`);
+`,
+  );
   assert.ok(loaded.ok, loaded.ok ? '' : loaded.diagnostics.map((d) => d.message).join('; '));
   return loaded.value.spec;
 }
 
 describe('cutBase: the one place a cut is checked, its problems returned as diagnostics', () => {
-  const cases: { name: string; cut: string; size: number; sequential?: boolean; outputShape?: number[]; path?: string[]; message?: RegExp; hint?: RegExp }[] = [
+  const cases: {
+    name: string;
+    cut: string;
+    size: number;
+    sequential?: boolean;
+    outputShape?: number[];
+    path?: string[];
+    message?: RegExp;
+    hint?: RegExp;
+  }[] = [
     { name: 'a layer the base has, at a size it fits', cut: 'conv_c', size: 16, outputShape: [4, 4, 2] },
     { name: 'a convolution cut at a larger input', cut: 'conv_b', size: 32, outputShape: [24, 24, 2] },
-    { name: 'a layer the base has not', cut: 'conv_d', size: 16, path: ['base', 'cut'], message: /^the base has no layer named `conv_d`$/, hint: /^nearest layer names: conv_a, conv_b, conv_c$/ },
-    { name: 'a layer the base has not, in a Sequential model', cut: 'conv_d', size: 16, sequential: true, path: ['base', 'cut'], message: /^the base has no layer named `conv_d`$/, hint: /^nearest layer names: conv_a, conv_b, conv_c$/ },
-    { name: 'nothing near the name', cut: 'zzzzzzzzzzzzzzzz', size: 16, path: ['base', 'cut'], message: /no layer named/, hint: /^layers run from \S+ to top$/ },
-    { name: 'an output with no extent at this image size', cut: 'conv_c', size: 12, path: ['dataset', 'image', 'size'], message: /^at 12×12 the base's output at `conv_c` has shape \[0, 0, 2\]$/, hint: /^use larger images or cut the base lower$/ },
-    { name: 'a classifier at another input size', cut: 'top', size: 24, path: ['base', 'cut'], message: /^the base cannot be built cut at `top` with input 24×24×3: /, hint: /Flatten and Dense only fit the input size/ },
+    {
+      name: 'a layer the base has not',
+      cut: 'conv_d',
+      size: 16,
+      path: ['base', 'cut'],
+      message: /^the base has no layer named `conv_d`$/,
+      hint: /^nearest layer names: conv_a, conv_b, conv_c$/,
+    },
+    {
+      name: 'a layer the base has not, in a Sequential model',
+      cut: 'conv_d',
+      size: 16,
+      sequential: true,
+      path: ['base', 'cut'],
+      message: /^the base has no layer named `conv_d`$/,
+      hint: /^nearest layer names: conv_a, conv_b, conv_c$/,
+    },
+    {
+      name: 'nothing near the name',
+      cut: 'zzzzzzzzzzzzzzzz',
+      size: 16,
+      path: ['base', 'cut'],
+      message: /no layer named/,
+      hint: /^layers run from \S+ to top$/,
+    },
+    {
+      name: 'an output with no extent at this image size',
+      cut: 'conv_c',
+      size: 12,
+      path: ['dataset', 'image', 'size'],
+      message: /^at 12×12 the base's output at `conv_c` has shape \[0, 0, 2\]$/,
+      hint: /^use larger images or cut the base lower$/,
+    },
+    {
+      name: 'a classifier at another input size',
+      cut: 'top',
+      size: 24,
+      path: ['base', 'cut'],
+      message: /^the base cannot be built cut at `top` with input 24×24×3: /,
+      hint: /Flatten and Dense only fit the input size/,
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {
       const artifacts = await smallBase(c.sequential ?? false);
       const spec = specFor(c.cut, c.size);
-      const result = await cutBase(spec, { artifacts, preprocessing: preprocessingFor(spec.base.normalize, spec.dataset.image), baseInput: inputShape(artifacts.modelTopology) });
+      const result = await cutBase(spec, {
+        artifacts,
+        preprocessing: preprocessingFor(spec.base.normalize, spec.dataset.image),
+        baseInput: inputShape(artifacts.modelTopology),
+      });
       if (c.outputShape) {
         assert.ok(result.ok, result.ok ? '' : result.diagnostics.map((d) => d.message).join('; '));
         assert.deepEqual(result.value.outputShape, c.outputShape);
         assert.equal(result.value.base.layers.at(-1)!.name, c.cut);
-        assert.ok(result.value.base.layers.every((l) => !l.trainable), 'the base starts frozen');
+        assert.ok(
+          result.value.base.layers.every((l) => !l.trainable),
+          'the base starts frozen',
+        );
         result.value.base.dispose();
         return;
       }

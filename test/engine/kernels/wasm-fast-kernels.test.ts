@@ -15,7 +15,8 @@ function values(n: number, seed: number, lo = -0.5, hi = 0.5): Float32Array {
   return out;
 }
 const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-const worst = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!) / Math.max(1, Math.abs(b[i]!))), 0);
+const worst = (a: Float32Array, b: Float32Array): number =>
+  a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!) / Math.max(1, Math.abs(b[i]!))), 0);
 
 interface BatchNormCase {
   name: string;
@@ -40,13 +41,24 @@ function batchNorm(c: BatchNormCase): Record<string, Float32Array> {
     const beta = tf.tensor1d(values(channels, 5));
     const weights = tf.tensor(values(size(c.x), 6), c.x);
     const f = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor, m: tf.Tensor, v: tf.Tensor): tf.Tensor =>
-      tf.batchNorm(xx, m as tf.Tensor1D, v as tf.Tensor1D, c.offset ? (b as tf.Tensor1D) : undefined, c.scale ? (g as tf.Tensor1D) : undefined, c.epsilon);
+      tf.batchNorm(
+        xx,
+        m as tf.Tensor1D,
+        v as tf.Tensor1D,
+        c.offset ? (b as tf.Tensor1D) : undefined,
+        c.scale ? (g as tf.Tensor1D) : undefined,
+        c.epsilon,
+      );
     const y = f(x, gamma, beta, mean, variance);
     // tfjs cannot take the gradient of a batch norm without γ or β on any backend (its tape saves the missing input): forward only.
     if (!c.scale || !c.offset) return { y: y.dataSync() as Float32Array };
-    const [dx, dGamma, dBeta, dMean, dVariance] = tf.grads((xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor, m: tf.Tensor, v: tf.Tensor) => tf.sum(tf.mul(f(xx, g, b, m, v), weights)))([x, gamma, beta, mean, variance]);
+    const [dx, dGamma, dBeta, dMean, dVariance] = tf.grads(
+      (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor, m: tf.Tensor, v: tf.Tensor) =>
+        tf.sum(tf.mul(f(xx, g, b, m, v), weights)),
+    )([x, gamma, beta, mean, variance]);
     const out: Record<string, Float32Array> = { y: y.dataSync() as Float32Array };
-    for (const [key, t] of Object.entries({ dx, dGamma, dBeta, dMean, dVariance })) out[key] = t!.dataSync() as Float32Array;
+    for (const [key, t] of Object.entries({ dx, dGamma, dBeta, dMean, dVariance }))
+      out[key] = t!.dataSync() as Float32Array;
     return out;
   });
 }
@@ -59,7 +71,14 @@ const BATCH_NORM: BatchNormCase[] = [
   { name: 'no β (center: false)', x: [2, 4, 4, 6], scale: true, offset: false, epsilon: 1e-3 },
   { name: 'neither γ nor β', x: [2, 3, 3, 4], scale: false, offset: false, epsilon: 1e-3 },
   { name: 'rank 2 (after a dense layer)', x: [16, 10], scale: true, offset: true, epsilon: 1e-3 },
-  { name: 'the mean far from zero (cancellation)', x: [2, 4, 4, 5], scale: true, offset: true, epsilon: 1e-3, meanAt: 50 },
+  {
+    name: 'the mean far from zero (cancellation)',
+    x: [2, 4, 4, 5],
+    scale: true,
+    offset: true,
+    epsilon: 1e-3,
+    meanAt: 50,
+  },
 ];
 
 const SUM: { name: string; shape: number[]; axis: number[]; keepDims?: boolean; tolerance?: number }[] = [
@@ -75,20 +94,31 @@ const SUM: { name: string; shape: number[]; axis: number[]; keepDims?: boolean; 
   { name: 'every axis (the native kernel)', shape: [4, 5], axis: [0, 1] },
   { name: 'int32 (the native kernel)', shape: [6, 3], axis: [0] },
 ];
-const sumOf = (c: (typeof SUM)[number]): Float32Array => tf.tidy(() => {
-  const x = tf.tensor(values(size(c.shape), 9, -1, 3), c.shape);
-  return tf.sum(c.name.startsWith('int32') ? tf.cast(tf.mul(x, 10), 'int32') : x, c.axis, c.keepDims).dataSync() as Float32Array;
-});
+const sumOf = (c: (typeof SUM)[number]): Float32Array =>
+  tf.tidy(() => {
+    const x = tf.tensor(values(size(c.shape), 9, -1, 3), c.shape);
+    return tf
+      .sum(c.name.startsWith('int32') ? tf.cast(tf.mul(x, 10), 'int32') : x, c.axis, c.keepDims)
+      .dataSync() as Float32Array;
+  });
 
 const CLIP: { name: string; x: number[]; min: number; max: number }[] = [
-  { name: 'relu6 (MobileNet): values at both ends count as inside', x: [-1, 0, 0.5, 3, 6, 6.5, -0, 5.999999], min: 0, max: 6 },
+  {
+    name: 'relu6 (MobileNet): values at both ends count as inside',
+    x: [-1, 0, 0.5, 3, 6, 6.5, -0, 5.999999],
+    min: 0,
+    max: 6,
+  },
   { name: 'a symmetric range', x: [-3, -2, -1.5, 0, 1.5, 2, 2.0000002, 9], min: -2, max: 2 },
 ];
 /** d/dx of Σ w·clip(x). */
-const clipGradientOf = (c: (typeof CLIP)[number]): Float32Array => tf.tidy(() => {
-  const w = tf.tensor1d(values(c.x.length, 11));
-  return tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(x, c.min, c.max), w)))(tf.tensor1d(c.x)).dataSync() as Float32Array;
-});
+const clipGradientOf = (c: (typeof CLIP)[number]): Float32Array =>
+  tf.tidy(() => {
+    const w = tf.tensor1d(values(c.x.length, 11));
+    return tf
+      .grad((x: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(x, c.min, c.max), w)))(tf.tensor1d(c.x))
+      .dataSync() as Float32Array;
+  });
 
 const REVERSE: { name: string; shape: number[]; dims: number[] }[] = [
   { name: 'a 1×1 filter turned 180° (size-1 axes only)', shape: [1, 1, 8, 16], dims: [0, 1] },
@@ -98,7 +128,7 @@ const REVERSE: { name: string; shape: number[]; dims: number[] }[] = [
   { name: 'negative axis', shape: [2, 3, 4], dims: [-1] },
 ];
 
-describe('wasm\'s faster kernels equal the cpu backend\'s', () => {
+describe("wasm's faster kernels equal the cpu backend's", () => {
   const expected = new Map<string, Record<string, Float32Array>>();
   const REPLACED = ['Identity', 'FusedBatchNorm', 'Reverse', 'Sum', 'Conv2DBackpropInput', 'BatchMatMul'];
   const kernelsBefore = new Map<string, tf.KernelFunc>();
@@ -106,12 +136,17 @@ describe('wasm\'s faster kernels equal the cpu backend\'s', () => {
   const gradientsBefore = new Map<string, unknown>();
   before(async () => {
     await selectBackend('cpu');
-    for (const name of REPLACED) for (const backend of ['cpu', 'wasm']) kernelsBefore.set(`${name}/${backend}`, tf.getKernel(name, backend)!.kernelFunc);
+    for (const name of REPLACED)
+      for (const backend of ['cpu', 'wasm'])
+        kernelsBefore.set(`${name}/${backend}`, tf.getKernel(name, backend)!.kernelFunc);
     for (const name of GRADIENTS) gradientsBefore.set(name, tf.getGradient(name)!.gradFunc);
     for (const c of BATCH_NORM) expected.set(`bn ${c.name}`, batchNorm(c));
     for (const c of SUM) expected.set(`sum ${c.name}`, { y: sumOf(c) });
     for (const c of CLIP) expected.set(`clip ${c.name}`, { dx: clipGradientOf(c) });
-    for (const c of REVERSE) expected.set(`reverse ${c.name}`, { y: tf.tidy(() => tf.reverse(tf.tensor(values(size(c.shape), 7), c.shape), c.dims).dataSync() as Float32Array) });
+    for (const c of REVERSE)
+      expected.set(`reverse ${c.name}`, {
+        y: tf.tidy(() => tf.reverse(tf.tensor(values(size(c.shape), 7), c.shape), c.dims).dataSync() as Float32Array),
+      });
     await selectBackend('wasm');
   });
 
@@ -144,13 +179,18 @@ describe('wasm\'s faster kernels equal the cpu backend\'s', () => {
     it(`clip gradient: ${c.name}`, () => {
       const want = expected.get(`clip ${c.name}`)!['dx']!;
       // Exactly: the mask is 0 or 1 and dy passes through unchanged (a zero may carry dy's sign).
-      assert.deepEqual(Array.from(clipGradientOf(c), (v) => v + 0), Array.from(want, (v) => v + 0));
+      assert.deepEqual(
+        Array.from(clipGradientOf(c), (v) => v + 0),
+        Array.from(want, (v) => v + 0),
+      );
     });
   }
 
   for (const c of REVERSE) {
     it(`reverse: ${c.name}`, () => {
-      const actual = tf.tidy(() => tf.reverse(tf.tensor(values(size(c.shape), 7), c.shape), c.dims).dataSync() as Float32Array);
+      const actual = tf.tidy(
+        () => tf.reverse(tf.tensor(values(size(c.shape), 7), c.shape), c.dims).dataSync() as Float32Array,
+      );
       assert.deepEqual(actual, expected.get(`reverse ${c.name}`)!['y']);
     });
   }
@@ -192,7 +232,7 @@ describe('wasm\'s faster kernels equal the cpu backend\'s', () => {
     assert.equal(after.numBytes, before.numBytes);
   });
 
-  it('on the cpu backend the replaced gradients give exactly what tfjs-core\'s gave', async () => {
+  it("on the cpu backend the replaced gradients give exactly what tfjs-core's gave", async () => {
     await selectBackend('cpu');
     try {
       for (const c of BATCH_NORM) {
@@ -208,10 +248,15 @@ describe('wasm\'s faster kernels equal the cpu backend\'s', () => {
 
   it('every replacement is registered for wasm alone: the cpu backend keeps its own kernels', () => {
     for (const name of REPLACED) {
-      assert.notEqual(tf.getKernel(name, 'wasm')!.kernelFunc, kernelsBefore.get(`${name}/wasm`), `${name} replaced on wasm`);
+      assert.notEqual(
+        tf.getKernel(name, 'wasm')!.kernelFunc,
+        kernelsBefore.get(`${name}/wasm`),
+        `${name} replaced on wasm`,
+      );
       assert.equal(tf.getKernel(name, 'cpu')!.kernelFunc, kernelsBefore.get(`${name}/cpu`), `${name} unchanged on cpu`);
     }
     // Gradients have one registry for all backends: the replacements are in it, and defer to the originals elsewhere (the cpu cases above).
-    for (const name of GRADIENTS) assert.notEqual(tf.getGradient(name)!.gradFunc, gradientsBefore.get(name), `${name}'s gradient replaced`);
+    for (const name of GRADIENTS)
+      assert.notEqual(tf.getGradient(name)!.gradFunc, gradientsBefore.get(name), `${name}'s gradient replaced`);
   });
 });

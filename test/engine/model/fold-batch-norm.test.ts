@@ -20,7 +20,8 @@ describe('batch norm folded into the convolutions of a frozen base', () => {
       const base = await buildBase(loadZooArtifacts('mobilenet_v2'), c.cut, [c.size, c.size, 3]);
       const folded = await foldBatchNorm(base);
       try {
-        const bns = (m: tf.LayersModel): number => m.layers.filter((l) => l.getClassName() === 'BatchNormalization').length;
+        const bns = (m: tf.LayersModel): number =>
+          m.layers.filter((l) => l.getClassName() === 'BatchNormalization').length;
         assert.ok(bns(base) > 0);
         assert.equal(bns(folded), 0);
         const x = tf.randomUniform([4, c.size, c.size, 3], 0, 1, 'float32', 7);

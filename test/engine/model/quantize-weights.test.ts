@@ -16,9 +16,16 @@ describe('quantized weights, decoded by tfjs itself', () => {
   ];
   for (const c of cases) it(`toFloat16: ${c.name}`, () => assert.equal(toFloat16(Float32Array.of(c.value))[0], c.bits));
 
-  const weights = (): tf.NamedTensorMap => ({ kernel: tf.randomNormal([64, 32], 0, 0.3, 'float32', 1), bias: tf.linspace(-1, 1, 32), count: tf.tensor1d([3, 4], 'int32') });
+  const weights = (): tf.NamedTensorMap => ({
+    kernel: tf.randomNormal([64, 32], 0, 0.3, 'float32', 1),
+    bias: tf.linspace(-1, 1, 32),
+    count: tf.tensor1d([3, 4], 'int32'),
+  });
 
-  for (const [dtype, ratio, tolerance] of [['uint8', 4, 0.01], ['float16', 2, 0.001]] as const) {
+  for (const [dtype, ratio, tolerance] of [
+    ['uint8', 4, 0.01],
+    ['float16', 2, 0.001],
+  ] as const) {
     it(`${dtype}: ${ratio}× smaller, and tf.io.decodeWeights gives the weights back within ${tolerance}`, async () => {
       const named = weights();
       const { data, specs } = await tf.io.encodeWeights(named);

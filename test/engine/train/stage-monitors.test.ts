@@ -9,14 +9,33 @@ import { buildHeadLayers, buildHeadModel } from '../../../src/engine/model/build
 import { SeededRandom } from '../../../src/engine/random.js';
 import { INITIAL_MONITOR, INITIAL_PLATEAU } from '../../../src/engine/train/monitors.js';
 import { optimizerState, type OptimizerSnapshot } from '../../../src/engine/train/optimizers.js';
-import { bestWeightsMonitor, earlyStoppingMonitor, nonFiniteLossMonitor, plateauMonitor } from '../../../src/engine/train/stage-monitors.js';
-import { trainStage, type EpochEnd, type StageOutcome, type StageState } from '../../../src/engine/train/train-stage.js';
+import {
+  bestWeightsMonitor,
+  earlyStoppingMonitor,
+  nonFiniteLossMonitor,
+  plateauMonitor,
+} from '../../../src/engine/train/stage-monitors.js';
+import {
+  trainStage,
+  type EpochEnd,
+  type StageOutcome,
+  type StageState,
+} from '../../../src/engine/train/train-stage.js';
 import { MonitorList, type TrainingMonitor } from '../../../src/engine/train/training-monitor.js';
 import { UserError } from '../../../src/diagnostics/user-error.js';
 import type { EarlyStoppingSpec, OptimizerSpec, PlateauSpec } from '../../../src/format/types.js';
 import type { PlanStage } from '../../../src/plan/types.js';
 
-const X = [[1, 2], [0.5, -1], [-0.3, 0.8], [2, -0.5], [-1, -1], [0.2, 0.4], [1.5, 1], [-0.7, 0.3]];
+const X = [
+  [1, 2],
+  [0.5, -1],
+  [-0.3, 0.8],
+  [2, -0.5],
+  [-1, -1],
+  [0.2, 0.4],
+  [1.5, 1],
+  [-0.7, 0.3],
+];
 const LABELS = [0, 1, 0, 1, 1, 0, 0, 1];
 const LR = 0.1;
 
@@ -32,21 +51,57 @@ function source(poison = false): BatchSource {
 }
 
 /** A 2→2 linear layer (logits), seeded. */
-const tinyModel = (): tf.LayersModel => buildHeadModel(buildHeadLayers([{ type: 'dense', units: 2, activation: 'linear', useBias: true }], 5), [2]);
+const tinyModel = (): tf.LayersModel =>
+  buildHeadModel(buildHeadLayers([{ type: 'dense', units: 2, activation: 'linear', useBias: true }], 5), [2]);
 
-function stage(overrides: Partial<Omit<PlanStage, 'optimizer'>> & { optimizer?: Partial<OptimizerSpec> } = {}): PlanStage {
+function stage(
+  overrides: Partial<Omit<PlanStage, 'optimizer'>> & { optimizer?: Partial<OptimizerSpec> } = {},
+): PlanStage {
   const { optimizer, ...rest } = overrides;
   const epochs = rest.epochs ?? 4;
   return {
-    name: 's', index: 0, taskId: 'train:s', epochs, firstEpoch: 1, lastEpoch: epochs, batchSize: 3,
-    optimizer: { name: 'adam', learningRate: LR, baseLearningRate: LR, multipliers: [], momentum: 0, nesterov: false, weightDecay: 0, ...optimizer },
-    parameterGroups: [{ name: 'head', learningRate: LR, head: true, baseLayers: [] }], schedule: { type: 'constant' }, classWeights: null, labelSmoothing: 0,
-    trainable: 'head', weights: 'head', trainableBaseLayers: [], batchNorm: 'frozen', trainableParams: 6, totalParams: 6, fingerprint: '', ...rest,
+    name: 's',
+    index: 0,
+    taskId: 'train:s',
+    epochs,
+    firstEpoch: 1,
+    lastEpoch: epochs,
+    batchSize: 3,
+    optimizer: {
+      name: 'adam',
+      learningRate: LR,
+      baseLearningRate: LR,
+      multipliers: [],
+      momentum: 0,
+      nesterov: false,
+      weightDecay: 0,
+      ...optimizer,
+    },
+    parameterGroups: [{ name: 'head', learningRate: LR, head: true, baseLayers: [] }],
+    schedule: { type: 'constant' },
+    classWeights: null,
+    labelSmoothing: 0,
+    trainable: 'head',
+    weights: 'head',
+    trainableBaseLayers: [],
+    batchNorm: 'frozen',
+    trainableParams: 6,
+    totalParams: 6,
+    fingerprint: '',
+    ...rest,
   };
 }
 
 const values = (model: tf.LayersModel): number[][] => model.weights.map((w) => [...w.read().dataSync()]);
-const metricsAt = (epoch: number, loss: number): EpochMetrics => ({ stage: 's', epoch, stageEpoch: epoch, loss, accuracy: 0, lr: LR, seconds: 0 });
+const metricsAt = (epoch: number, loss: number): EpochMetrics => ({
+  stage: 's',
+  epoch,
+  stageEpoch: epoch,
+  loss,
+  accuracy: 0,
+  lr: LR,
+  seconds: 0,
+});
 // Training loss falls epoch after epoch here, so watching it in `max` mode makes epoch 1 the best and every later epoch a miss.
 const LOSS_MAX = { monitor: 'loss', mode: 'max', minDelta: 0 } as const;
 const EARLY: EarlyStoppingSpec = { ...LOSS_MAX, patience: 1, restoreBest: true };
@@ -56,7 +111,7 @@ before(async () => {
   await selectBackend('cpu');
 });
 
-describe('each epoch\'s verdict, monitor by monitor, in list order', () => {
+describe("each epoch's verdict, monitor by monitor, in list order", () => {
   const minLoss = { monitor: 'loss', mode: 'min', minDelta: 0 } as const;
   const cases: {
     name: string;
@@ -72,21 +127,42 @@ describe('each epoch\'s verdict, monitor by monitor, in list order', () => {
       monitors: () => [earlyStoppingMonitor({ ...minLoss, patience: 2, restoreBest: false })],
       state: { earlyStopping: INITIAL_MONITOR },
       losses: [1, 0.8, 0.9, 0.85],
-      verdicts: [{ stop: false, improved: true, stageBest: false }, { stop: false, improved: true, stageBest: false }, { stop: false, improved: false, stageBest: false }, { stop: true, improved: false, stageBest: false }],
+      verdicts: [
+        { stop: false, improved: true, stageBest: false },
+        { stop: false, improved: true, stageBest: false },
+        { stop: false, improved: false, stageBest: false },
+        { stop: true, improved: false, stageBest: false },
+      ],
     },
     {
-      name: 'best weights after early stopping: each improving epoch is the stage\'s best',
-      monitors: (model) => [earlyStoppingMonitor({ ...minLoss, patience: 5, restoreBest: true }), bestWeightsMonitor(model, stage())],
+      name: "best weights after early stopping: each improving epoch is the stage's best",
+      monitors: (model) => [
+        earlyStoppingMonitor({ ...minLoss, patience: 5, restoreBest: true }),
+        bestWeightsMonitor(model, stage()),
+      ],
       state: { earlyStopping: INITIAL_MONITOR },
       losses: [1, 0.8, 0.9],
-      verdicts: [{ stop: false, improved: true, stageBest: true }, { stop: false, improved: true, stageBest: true }, { stop: false, improved: false, stageBest: false }],
+      verdicts: [
+        { stop: false, improved: true, stageBest: true },
+        { stop: false, improved: true, stageBest: true },
+        { stop: false, improved: false, stageBest: false },
+      ],
     },
     {
       name: 'plateau: reduces the rate after `patience` epochs without a new best, says so, and never stops the stage',
-      monitors: (_, logs) => [plateauMonitor(stage({ reduceLROnPlateau: { ...minLoss, factor: 0.5, patience: 1, cooldown: 0, minLearningRate: 0 } }), (e) => void (e.type === 'log' && logs.push(e.message)))],
+      monitors: (_, logs) => [
+        plateauMonitor(
+          stage({ reduceLROnPlateau: { ...minLoss, factor: 0.5, patience: 1, cooldown: 0, minLearningRate: 0 } }),
+          (e) => void (e.type === 'log' && logs.push(e.message)),
+        ),
+      ],
       state: { plateau: INITIAL_PLATEAU },
       losses: [1, 1.1, 1.2],
-      verdicts: [{ stop: false, improved: false, stageBest: false }, { stop: false, improved: false, stageBest: false }, { stop: false, improved: false, stageBest: false }],
+      verdicts: [
+        { stop: false, improved: false, stageBest: false },
+        { stop: false, improved: false, stageBest: false },
+        { stop: false, improved: false, stageBest: false },
+      ],
       logs: [/^stage s, epoch 2: loss has not improved for 1 epoch\(s\); learning rate ×0.5$/, /^stage s, epoch 3: /],
       scales: [1, 0.5, 0.25],
     },
@@ -95,7 +171,10 @@ describe('each epoch\'s verdict, monitor by monitor, in list order', () => {
       monitors: () => [],
       state: {},
       losses: [1, 2],
-      verdicts: [{ stop: false, improved: false, stageBest: false }, { stop: false, improved: false, stageBest: false }],
+      verdicts: [
+        { stop: false, improved: false, stageBest: false },
+        { stop: false, improved: false, stageBest: false },
+      ],
     },
   ];
   for (const c of cases) {
@@ -107,7 +186,18 @@ describe('each epoch\'s verdict, monitor by monitor, in list order', () => {
       const verdicts: { stop: boolean; improved: boolean; stageBest: boolean }[] = [];
       const scales: number[] = [];
       for (const [i, loss] of c.losses.entries()) {
-        const { stop, improved, stageBest, state: next } = list.epochEnd({ metrics: metricsAt(i + 1, loss), state: { ...state, stageEpoch: i + 1 }, stop: false, improved: false, stageBest: false });
+        const {
+          stop,
+          improved,
+          stageBest,
+          state: next,
+        } = list.epochEnd({
+          metrics: metricsAt(i + 1, loss),
+          state: { ...state, stageEpoch: i + 1 },
+          stop: false,
+          improved: false,
+          stageBest: false,
+        });
         verdicts.push({ stop, improved, stageBest });
         scales.push(next.plateau?.scale ?? 1);
         state = next;
@@ -146,28 +236,83 @@ describe('the non-finite loss monitor', () => {
 });
 
 describe('the best-weights monitor', () => {
-  const fill = (model: tf.LayersModel, value: number): void => tf.tidy(() => model.setWeights(model.weights.map((w) => tf.fill(w.shape as number[], value))));
-  const improved = (epoch: number, yes: boolean) => ({ metrics: metricsAt(epoch, 0), state: { stageEpoch: epoch, done: false, stoppedEarly: false }, stop: false, improved: yes, stageBest: false });
-  const cases: { name: string; resumedWith?: number; epochs: { value: number; improved: boolean }[]; bestEpoch: number; restored: number | undefined; weights: number }[] = [
-    { name: 'puts back the best epoch\'s weights when the stage ends on a later one', epochs: [{ value: 1, improved: true }, { value: 2, improved: false }], bestEpoch: 1, restored: 1, weights: 1 },
-    { name: 'keeps the last epoch\'s weights when it is the best', epochs: [{ value: 1, improved: true }, { value: 2, improved: true }], bestEpoch: 2, restored: undefined, weights: 2 },
-    { name: 'a resumed stage puts back the checkpoint\'s best weights', resumedWith: 7, epochs: [{ value: 3, improved: false }, { value: 4, improved: false }], bestEpoch: 1, restored: 1, weights: 7 },
+  const fill = (model: tf.LayersModel, value: number): void =>
+    tf.tidy(() => model.setWeights(model.weights.map((w) => tf.fill(w.shape as number[], value))));
+  const improved = (epoch: number, yes: boolean) => ({
+    metrics: metricsAt(epoch, 0),
+    state: { stageEpoch: epoch, done: false, stoppedEarly: false },
+    stop: false,
+    improved: yes,
+    stageBest: false,
+  });
+  const cases: {
+    name: string;
+    resumedWith?: number;
+    epochs: { value: number; improved: boolean }[];
+    bestEpoch: number;
+    restored: number | undefined;
+    weights: number;
+  }[] = [
+    {
+      name: "puts back the best epoch's weights when the stage ends on a later one",
+      epochs: [
+        { value: 1, improved: true },
+        { value: 2, improved: false },
+      ],
+      bestEpoch: 1,
+      restored: 1,
+      weights: 1,
+    },
+    {
+      name: "keeps the last epoch's weights when it is the best",
+      epochs: [
+        { value: 1, improved: true },
+        { value: 2, improved: true },
+      ],
+      bestEpoch: 2,
+      restored: undefined,
+      weights: 2,
+    },
+    {
+      name: "a resumed stage puts back the checkpoint's best weights",
+      resumedWith: 7,
+      epochs: [
+        { value: 3, improved: false },
+        { value: 4, improved: false },
+      ],
+      bestEpoch: 1,
+      restored: 1,
+      weights: 7,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
       const model = tinyModel();
       const before = tf.memory().numTensors;
-      const resumed = c.resumedWith === undefined ? undefined : Object.fromEntries(model.weights.map((w) => [w.originalName, tf.fill(w.shape as number[], c.resumedWith!)]));
+      const resumed =
+        c.resumedWith === undefined
+          ? undefined
+          : Object.fromEntries(
+              model.weights.map((w) => [w.originalName, tf.fill(w.shape as number[], c.resumedWith!)]),
+            );
       const monitor = bestWeightsMonitor(model, stage(), resumed);
       tf.dispose(Object.values(resumed ?? {}));
       c.epochs.forEach((e, i) => {
         fill(model, e.value);
         assert.equal(monitor.onEpochEnd!(improved(i + 1, e.improved)).stageBest, e.improved);
       });
-      const restored = monitor.onStageEnd!({ stageEpoch: c.epochs.length, done: true, stoppedEarly: false, earlyStopping: { best: 0, bestEpoch: c.bestEpoch, wait: 0 } });
+      const restored = monitor.onStageEnd!({
+        stageEpoch: c.epochs.length,
+        done: true,
+        stoppedEarly: false,
+        earlyStopping: { best: 0, bestEpoch: c.bestEpoch, wait: 0 },
+      });
       monitor.dispose!();
       assert.equal(restored, c.restored);
-      assert.deepEqual(values(model), model.weights.map((w) => new Array<number>(w.shape.reduce((a, b) => a! * b!, 1)!).fill(c.weights)));
+      assert.deepEqual(
+        values(model),
+        model.weights.map((w) => new Array<number>(w.shape.reduce((a, b) => a! * b!, 1)!).fill(c.weights)),
+      );
       assert.equal(tf.memory().numTensors, before, 'the copies are freed');
       model.dispose();
     });
@@ -193,7 +338,12 @@ async function train(planStage: PlanStage, data: BatchSource = source()): Promis
   const result: Trained = { calls: [], rows: [], ends: [], epochWeights: [], weights: [], leaked: 0 };
   const onEvent = (event: EngineEvent): void => {
     if (event.type === 'epoch-end') result.rows.push(event.metrics);
-    if (event.type !== 'batch-end') result.calls.push(event.type === 'log' ? `log: ${event.message}` : `${event.type} ${event.type === 'epoch-end' ? event.metrics.epoch : ''}`);
+    if (event.type !== 'batch-end')
+      result.calls.push(
+        event.type === 'log'
+          ? `log: ${event.message}`
+          : `${event.type} ${event.type === 'epoch-end' ? event.metrics.epoch : ''}`,
+      );
   };
   const onEpochEnd = async (end: EpochEnd): Promise<void> => {
     result.calls.push(`checkpoint ${end.metrics.epoch}`);
@@ -201,7 +351,14 @@ async function train(planStage: PlanStage, data: BatchSource = source()): Promis
     result.epochWeights.push(values(model));
   };
   try {
-    result.outcome = await trainStage(model, planStage, { train: data }, 'softmaxCrossEntropyFromLogits', new SeededRandom(1), { onEvent, onEpochEnd });
+    result.outcome = await trainStage(
+      model,
+      planStage,
+      { train: data },
+      'softmaxCrossEntropyFromLogits',
+      new SeededRandom(1),
+      { onEvent, onEpochEnd },
+    );
   } catch (error) {
     result.error = error;
   }
@@ -214,13 +371,19 @@ async function train(planStage: PlanStage, data: BatchSource = source()): Promis
 describe('a stage trained with its monitors', () => {
   const cases: { name: string; stage: PlanStage; data?: BatchSource; check: (t: Trained) => void }[] = [
     {
-      name: 'early stopping with restoreBest ends the stage at its patience and puts back the best epoch\'s weights',
+      name: "early stopping with restoreBest ends the stage at its patience and puts back the best epoch's weights",
       stage: stage({ earlyStopping: EARLY }),
       check: (t) => {
         assert.deepEqual(t.outcome, { epochsRun: 2, stoppedEarly: true, restoredEpoch: 1, lastLearningRate: LR });
         assert.deepEqual(t.weights, t.epochWeights[0]);
         assert.notDeepEqual(t.weights, t.epochWeights[1]);
-        assert.deepEqual(t.ends.map((e) => [e.stageBest, e.state.done, e.state.stoppedEarly]), [[true, false, false], [false, true, true]]);
+        assert.deepEqual(
+          t.ends.map((e) => [e.stageBest, e.state.done, e.state.stoppedEarly]),
+          [
+            [true, false, false],
+            [false, true, true],
+          ],
+        );
       },
     },
     {
@@ -228,7 +391,13 @@ describe('a stage trained with its monitors', () => {
       stage: stage({ epochs: 2 }),
       check: (t) => {
         assert.deepEqual(t.calls, ['epoch-end 1', 'checkpoint 1', 'epoch-end 2', 'checkpoint 2']);
-        assert.deepEqual(t.ends.map((e) => e.state), [{ stageEpoch: 1, done: false, stoppedEarly: false }, { stageEpoch: 2, done: true, stoppedEarly: false }]);
+        assert.deepEqual(
+          t.ends.map((e) => e.state),
+          [
+            { stageEpoch: 1, done: false, stoppedEarly: false },
+            { stageEpoch: 2, done: true, stoppedEarly: false },
+          ],
+        );
         assert.deepEqual(t.outcome, { epochsRun: 2, stoppedEarly: false, lastLearningRate: LR });
       },
     },
@@ -236,16 +405,25 @@ describe('a stage trained with its monitors', () => {
       name: 'plateau lowers the rate of the epochs after it and says so before the epoch is reported',
       stage: stage({ epochs: 3, reduceLROnPlateau: PLATEAU }),
       check: (t) => {
-        assert.deepEqual(t.rows.map((r) => r.lr), [LR, LR, LR / 2]);
+        assert.deepEqual(
+          t.rows.map((r) => r.lr),
+          [LR, LR, LR / 2],
+        );
         assert.equal(t.outcome?.lastLearningRate, LR / 4);
-        assert.deepEqual(t.calls.filter((c) => c.startsWith('log') || c.startsWith('epoch')), [
-          'epoch-end 1', 'log: stage s, epoch 2: loss has not improved for 1 epoch(s); learning rate ×0.5', 'epoch-end 2',
-          'log: stage s, epoch 3: loss has not improved for 1 epoch(s); learning rate ×0.5', 'epoch-end 3',
-        ]);
+        assert.deepEqual(
+          t.calls.filter((c) => c.startsWith('log') || c.startsWith('epoch')),
+          [
+            'epoch-end 1',
+            'log: stage s, epoch 2: loss has not improved for 1 epoch(s); learning rate ×0.5',
+            'epoch-end 2',
+            'log: stage s, epoch 3: loss has not improved for 1 epoch(s); learning rate ×0.5',
+            'epoch-end 3',
+          ],
+        );
       },
     },
     {
-      name: 'a NaN loss ends the stage with the user\'s error, after no epoch, leaving no tensor behind',
+      name: "a NaN loss ends the stage with the user's error, after no epoch, leaving no tensor behind",
       stage: stage({ earlyStopping: EARLY, reduceLROnPlateau: PLATEAU }),
       data: source(true),
       check: (t) => {
@@ -261,7 +439,11 @@ describe('a stage trained with its monitors', () => {
       c.check(trained);
       assert.equal(trained.leaked, 0, 'tensors leaked');
       // Live tensors are the same after every epoch: nothing leaks from one to the next.
-      assert.equal(new Set(trained.rows.map((r) => r.tensors)).size <= 1, true, trained.rows.map((r) => r.tensors).join(', '));
+      assert.equal(
+        new Set(trained.rows.map((r) => r.tensors)).size <= 1,
+        true,
+        trained.rows.map((r) => r.tensors).join(', '),
+      );
     });
   }
 });
@@ -289,36 +471,86 @@ async function trainInterrupted(planStage: PlanStage, at: number): Promise<Check
     if (end.metrics.stageEpoch !== at) return;
     const snapshots = await Promise.all(end.optimizers.map((o) => optimizerState(o.optimizer)));
     // The optimizers' own variables die with the stage: a checkpoint holds copies.
-    const optimizers = snapshots.map((s) => ({ ...s, weights: s.weights.map((w) => ({ name: w.name, tensor: tf.clone(w.tensor) })) }));
-    checkpoint = { state: end.state, optimizers, weights: model.weights.map((w) => tf.clone(w.read())), ...(best ? { bestWeights: best } : {}), shuffle: shuffle.snapshot() };
+    const optimizers = snapshots.map((s) => ({
+      ...s,
+      weights: s.weights.map((w) => ({ name: w.name, tensor: tf.clone(w.tensor) })),
+    }));
+    checkpoint = {
+      state: end.state,
+      optimizers,
+      weights: model.weights.map((w) => tf.clone(w.read())),
+      ...(best ? { bestWeights: best } : {}),
+      shuffle: shuffle.snapshot(),
+    };
     controller.abort();
   };
-  await assert.rejects(trainStage(model, planStage, { train: source() }, 'softmaxCrossEntropyFromLogits', shuffle, { onEvent: () => undefined, signal: controller.signal, onEpochEnd }), RunInterrupted);
+  await assert.rejects(
+    trainStage(model, planStage, { train: source() }, 'softmaxCrossEntropyFromLogits', shuffle, {
+      onEvent: () => undefined,
+      signal: controller.signal,
+      onEpochEnd,
+    }),
+    RunInterrupted,
+  );
   model.dispose();
   return checkpoint!;
 }
 
-async function trainResumed(planStage: PlanStage, checkpoint: Checkpoint): Promise<{ rows: EpochMetrics[]; outcome: StageOutcome; weights: number[][] }> {
+async function trainResumed(
+  planStage: PlanStage,
+  checkpoint: Checkpoint,
+): Promise<{ rows: EpochMetrics[]; outcome: StageOutcome; weights: number[][] }> {
   const model = tinyModel();
   model.setWeights(checkpoint.weights);
   const shuffle = new SeededRandom(1);
   shuffle.restore(checkpoint.shuffle);
   const rows: EpochMetrics[] = [];
   const onEvent = (event: EngineEvent): void => void (event.type === 'epoch-end' && rows.push(event.metrics));
-  const resume = { state: checkpoint.state, optimizers: checkpoint.optimizers, ...(checkpoint.bestWeights ? { bestWeights: checkpoint.bestWeights } : {}) };
-  const outcome = await trainStage(model, planStage, { train: source() }, 'softmaxCrossEntropyFromLogits', shuffle, { onEvent, onEpochEnd: async () => undefined }, resume);
+  const resume = {
+    state: checkpoint.state,
+    optimizers: checkpoint.optimizers,
+    ...(checkpoint.bestWeights ? { bestWeights: checkpoint.bestWeights } : {}),
+  };
+  const outcome = await trainStage(
+    model,
+    planStage,
+    { train: source() },
+    'softmaxCrossEntropyFromLogits',
+    shuffle,
+    { onEvent, onEpochEnd: async () => undefined },
+    resume,
+  );
   const weights = values(model);
   model.dispose();
-  tf.dispose([...checkpoint.weights, ...Object.values(checkpoint.bestWeights ?? {}), ...checkpoint.optimizers.flatMap((o) => o.weights.map((w) => w.tensor))]);
+  tf.dispose([
+    ...checkpoint.weights,
+    ...Object.values(checkpoint.bestWeights ?? {}),
+    ...checkpoint.optimizers.flatMap((o) => o.weights.map((w) => w.tensor)),
+  ]);
   return { rows, outcome, weights };
 }
 
 describe('a stage resumed from its checkpoint after epoch 2 ends as the uninterrupted stage, bit for bit', () => {
-  const withoutTimes = (rows: EpochMetrics[]): Omit<EpochMetrics, 'seconds' | 'tensors'>[] => rows.map(({ seconds: _s, tensors: _t, ...row }) => row);
+  const withoutTimes = (rows: EpochMetrics[]): Omit<EpochMetrics, 'seconds' | 'tensors'>[] =>
+    rows.map(({ seconds: _s, tensors: _t, ...row }) => row);
   const cases: { name: string; stage: PlanStage }[] = [
-    { name: 'sgd with momentum, plateau reductions before and after the checkpoint', stage: stage({ epochs: 4, optimizer: { name: 'sgd', momentum: 0.9 }, reduceLROnPlateau: PLATEAU }) },
-    { name: 'adam, early stopping that restores an epoch before the checkpoint', stage: stage({ epochs: 5, earlyStopping: { ...EARLY, patience: 3 } }) },
-    { name: 'adamw with weight decay, early stopping and plateau together', stage: stage({ epochs: 4, optimizer: { name: 'adamw', weightDecay: 0.1 }, earlyStopping: { ...EARLY, patience: 5 }, reduceLROnPlateau: PLATEAU }) },
+    {
+      name: 'sgd with momentum, plateau reductions before and after the checkpoint',
+      stage: stage({ epochs: 4, optimizer: { name: 'sgd', momentum: 0.9 }, reduceLROnPlateau: PLATEAU }),
+    },
+    {
+      name: 'adam, early stopping that restores an epoch before the checkpoint',
+      stage: stage({ epochs: 5, earlyStopping: { ...EARLY, patience: 3 } }),
+    },
+    {
+      name: 'adamw with weight decay, early stopping and plateau together',
+      stage: stage({
+        epochs: 4,
+        optimizer: { name: 'adamw', weightDecay: 0.1 },
+        earlyStopping: { ...EARLY, patience: 5 },
+        reduceLROnPlateau: PLATEAU,
+      }),
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {

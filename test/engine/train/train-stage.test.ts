@@ -9,32 +9,79 @@ import { trainStage } from '../../../src/engine/train/train-stage.js';
 import type { PlanStage } from '../../../src/plan/types.js';
 import type { OptimizerSpec } from '../../../src/format/types.js';
 
-const X = [[1, 2], [0.5, -1], [-0.3, 0.8]];
-const Y = [[1, 0], [0, 1], [1, 0]];
+const X = [
+  [1, 2],
+  [0.5, -1],
+  [-0.3, 0.8],
+];
+const Y = [
+  [1, 0],
+  [0, 1],
+  [1, 0],
+];
 const LR = 0.1;
 
 function stage(optimizer: Partial<OptimizerSpec>): PlanStage {
-  const full: OptimizerSpec = { name: 'adam', learningRate: LR, baseLearningRate: LR, multipliers: [], momentum: 0, nesterov: false, weightDecay: 0, ...optimizer };
+  const full: OptimizerSpec = {
+    name: 'adam',
+    learningRate: LR,
+    baseLearningRate: LR,
+    multipliers: [],
+    momentum: 0,
+    nesterov: false,
+    weightDecay: 0,
+    ...optimizer,
+  };
   return {
-    name: 's', index: 0, taskId: 'train:s', epochs: 1, firstEpoch: 1, lastEpoch: 1, batchSize: 8, optimizer: full,
-    parameterGroups: [{ name: 'head', learningRate: LR, head: true, baseLayers: [] }], schedule: { type: 'constant' }, classWeights: null, labelSmoothing: 0,
-    trainable: 'head', weights: 'head', trainableBaseLayers: [], batchNorm: 'frozen', trainableParams: 6, totalParams: 6, fingerprint: '',
+    name: 's',
+    index: 0,
+    taskId: 'train:s',
+    epochs: 1,
+    firstEpoch: 1,
+    lastEpoch: 1,
+    batchSize: 8,
+    optimizer: full,
+    parameterGroups: [{ name: 'head', learningRate: LR, head: true, baseLayers: [] }],
+    schedule: { type: 'constant' },
+    classWeights: null,
+    labelSmoothing: 0,
+    trainable: 'head',
+    weights: 'head',
+    trainableBaseLayers: [],
+    batchNorm: 'frozen',
+    trainableParams: 6,
+    totalParams: 6,
+    fingerprint: '',
   };
 }
 
 /** One full-batch step of trainStage on a 2→2 linear layer; the kernel and bias before and after, and the reference gradients. */
-async function oneStep(optimizer: Partial<OptimizerSpec>): Promise<{ before: number[][]; after: number[][]; grads: number[][] }> {
-  const model = buildHeadModel(buildHeadLayers([{ type: 'dense', units: 2, activation: 'linear', useBias: true }], 5), [2]);
+async function oneStep(
+  optimizer: Partial<OptimizerSpec>,
+): Promise<{ before: number[][]; after: number[][]; grads: number[][] }> {
+  const model = buildHeadModel(
+    buildHeadLayers([{ type: 'dense', units: 2, activation: 'linear', useBias: true }], 5),
+    [2],
+  );
   const x = tf.tensor2d(X);
   const y = tf.tensor2d(Y);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const before = vars.map((v) => [...v.dataSync()]);
   // The gradient by tf.grads of the same loss, taken apart from the training loop.
-  const { grads } = tf.variableGrads(() => tf.mean(tf.losses.softmaxCrossEntropy(y, model.apply(x) as tf.Tensor, undefined, 0, tf.Reduction.NONE)) as tf.Scalar, vars);
+  const { grads } = tf.variableGrads(
+    () =>
+      tf.mean(
+        tf.losses.softmaxCrossEntropy(y, model.apply(x) as tf.Tensor, undefined, 0, tf.Reduction.NONE),
+      ) as tf.Scalar,
+    vars,
+  );
   const reference = vars.map((v) => [...grads[v.name]!.dataSync()]);
   tf.dispose(Object.values(grads));
   const source: BatchSource = { count: 3, batch: async (p) => ({ x: tf.gather(x, p), y: tf.gather(y, p) }) };
-  await trainStage(model, stage(optimizer), { train: source }, 'softmaxCrossEntropyFromLogits', new SeededRandom(1), { onEvent: () => undefined, onEpochEnd: async () => undefined });
+  await trainStage(model, stage(optimizer), { train: source }, 'softmaxCrossEntropyFromLogits', new SeededRandom(1), {
+    onEvent: () => undefined,
+    onEpochEnd: async () => undefined,
+  });
   const after = vars.map((v) => [...v.dataSync()]);
   model.dispose();
   return { before, after, grads: reference };
@@ -45,10 +92,22 @@ describe('one optimizer step of the training loop equals the textbook update', (
     await selectBackend('wasm');
   });
   const EPSILON = 1e-7; // tfjs's adam epsilon on float32 backends
-  const cases: { name: string; optimizer: Partial<OptimizerSpec>; update: (w: number, g: number, isKernel: boolean) => number }[] = [
+  const cases: {
+    name: string;
+    optimizer: Partial<OptimizerSpec>;
+    update: (w: number, g: number, isKernel: boolean) => number;
+  }[] = [
     { name: 'sgd: w − lr·g', optimizer: { name: 'sgd' }, update: (w, g) => w - LR * g },
-    { name: 'sgd with nesterov momentum 0.9, first step: w − lr·(g + 0.9·g)', optimizer: { name: 'sgd', momentum: 0.9, nesterov: true }, update: (w, g) => w - LR * (g + 0.9 * g) },
-    { name: 'adam, first step: w − lr·g/(|g| + ε)', optimizer: { name: 'adam' }, update: (w, g) => w - (LR * g) / (Math.abs(g) + EPSILON) },
+    {
+      name: 'sgd with nesterov momentum 0.9, first step: w − lr·(g + 0.9·g)',
+      optimizer: { name: 'sgd', momentum: 0.9, nesterov: true },
+      update: (w, g) => w - LR * (g + 0.9 * g),
+    },
+    {
+      name: 'adam, first step: w − lr·g/(|g| + ε)',
+      optimizer: { name: 'adam' },
+      update: (w, g) => w - (LR * g) / (Math.abs(g) + EPSILON),
+    },
     {
       name: 'adamw: kernels decay by (1 − lr·wd) first, biases do not, then the adam step',
       optimizer: { name: 'adamw', weightDecay: 0.5 },
@@ -58,10 +117,12 @@ describe('one optimizer step of the training loop equals the textbook update', (
   for (const c of cases) {
     it(c.name, async () => {
       const { before: w0, after: w1, grads } = await oneStep(c.optimizer);
-      w0.forEach((values, v) => values.forEach((w, i) => {
-        const expected = c.update(w, grads[v]![i]!, v === 0);
-        assert.ok(Math.abs(w1[v]![i]! - expected) < 1e-5, `variable ${v}[${i}]: ${w1[v]![i]} vs ${expected}`);
-      }));
+      w0.forEach((values, v) =>
+        values.forEach((w, i) => {
+          const expected = c.update(w, grads[v]![i]!, v === 0);
+          assert.ok(Math.abs(w1[v]![i]! - expected) < 1e-5, `variable ${v}[${i}]: ${w1[v]![i]} vs ${expected}`);
+        }),
+      );
     });
   }
 });

@@ -35,14 +35,33 @@ const CHAIN: [string, string, number, number[]][] = [
 ];
 
 export const INPUTS: PlanInputs = {
-  dataset: { digest: 'd'.repeat(64), numClasses: 4, counts: { train: 90, validation: 10, test: 40 }, trainPerClass: [30, 30, 20, 10] },
+  dataset: {
+    digest: 'd'.repeat(64),
+    numClasses: 4,
+    counts: { train: 90, validation: 10, test: 40 },
+    trainPerClass: [30, 30, 20, 10],
+  },
   base: {
-    digest: 'b'.repeat(64), cutOutputShape: [3, 3, 1280], layerCount: 7, paramCount: CHAIN.reduce((sum, [, , params]) => sum + params, 0),
+    digest: 'b'.repeat(64),
+    cutOutputShape: [3, 3, 1280],
+    layerCount: 7,
+    paramCount: CHAIN.reduce((sum, [, , params]) => sum + params, 0),
     layers: CHAIN.map(([name, className, params, outputShape], i) => ({
-      name, className, params, outputShape, outputElements: outputShape.reduce((a, b) => a * b, 1), inbound: [i === 0 ? 'input_1' : CHAIN[i - 1]![0]],
+      name,
+      className,
+      params,
+      outputShape,
+      outputElements: outputShape.reduce((a, b) => a * b, 1),
+      inbound: [i === 0 ? 'input_1' : CHAIN[i - 1]![0]],
     })),
   },
 };
 
 /** The same base without its layer graph (as facts gathered from a model without one). */
-export const WITHOUT_GRAPH: PlanInputs = { ...INPUTS, base: { ...INPUTS.base, layers: INPUTS.base.layers.map(({ name, className, params }) => ({ name, className, params })) } };
+export const WITHOUT_GRAPH: PlanInputs = {
+  ...INPUTS,
+  base: {
+    ...INPUTS.base,
+    layers: INPUTS.base.layers.map(({ name, className, params }) => ({ name, className, params })),
+  },
+};

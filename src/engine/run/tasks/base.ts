@@ -8,8 +8,17 @@ import type { SetupContext } from '../run-context.js';
  */
 export async function runBaseTask(_task: BaseTask, _inputs: object, run: SetupContext): Promise<undefined> {
   const { plan, inputs, options } = run;
-  if (inputs.cut !== plan.base.cut) throw new Error(`the base was built cut at ${inputs.cut}, but the plan cuts at ${plan.base.cut}`);
+  if (inputs.cut !== plan.base.cut)
+    throw new Error(`the base was built cut at ${inputs.cut}, but the plan cuts at ${plan.base.cut}`);
   setTrainableLayers(inputs.base, 'none');
-  options.onEvent({ type: 'base', model: plan.base.model, cut: plan.base.cut, layers: plan.base.layerCount, params: plan.base.paramCount, outputShape: plan.base.cutOutputShape, seconds: inputs.seconds.base });
+  options.onEvent({
+    type: 'base',
+    model: plan.base.model,
+    cut: plan.base.cut,
+    layers: plan.base.layerCount,
+    params: plan.base.paramCount,
+    outputShape: plan.base.cutOutputShape,
+    seconds: inputs.seconds.base,
+  });
   return undefined;
 }

@@ -12,11 +12,22 @@ export async function runDataTask(_task: DataTask, _inputs: object, run: SetupCo
   const { dataset, selection, preprocessing, backend } = inputs;
   options.onEvent({ type: 'backend', backend: backend.name, skipped: backend.skipped });
   options.onEvent({
-    type: 'data', train: selection.train.length, validation: selection.validation.length, ...(dataset.validationFrom ? { validationFrom: dataset.validationFrom } : {}), test: selection.test.length, numClasses: plan.classes.count,
-    input: preprocessing.kind === 'tabular' ? `${preprocessing.columns.length} features` : `${preprocessing.inputSize.join('×')} images`,
-    skipped: dataset.skipped.length, ignored: dataset.ignored.length, storage: dataset.storage,
+    type: 'data',
+    train: selection.train.length,
+    validation: selection.validation.length,
+    ...(dataset.validationFrom ? { validationFrom: dataset.validationFrom } : {}),
+    test: selection.test.length,
+    numClasses: plan.classes.count,
+    input:
+      preprocessing.kind === 'tabular'
+        ? `${preprocessing.columns.length} features`
+        : `${preprocessing.inputSize.join('×')} images`,
+    skipped: dataset.skipped.length,
+    ignored: dataset.ignored.length,
+    storage: dataset.storage,
   });
-  for (const { file, reason } of dataset.skipped) options.onEvent({ type: 'log', level: 'warn', message: `skipped ${file}: ${reason}` });
+  for (const { file, reason } of dataset.skipped)
+    options.onEvent({ type: 'log', level: 'warn', message: `skipped ${file}: ${reason}` });
   const augment = plan.augment ? augmenter(plan.augment, run.streams.get('augment')) : undefined;
   const examples: SplitSources = {};
   for (const split of ['train', 'validation', 'test'] as const satisfies readonly Split[]) {
@@ -29,5 +40,11 @@ export async function runDataTask(_task: DataTask, _inputs: object, run: SetupCo
 /** One split's examples as model inputs, in the selection's order. */
 export function splitExamples(run: SetupContext, split: Split, augment?: ReturnType<typeof augmenter>): BatchSource {
   const { plan, inputs } = run;
-  return exampleSource(splitSource(inputs.dataset, split), inputs.selection[split], inputs.preprocessing, plan.classes.count, augment);
+  return exampleSource(
+    splitSource(inputs.dataset, split),
+    inputs.selection[split],
+    inputs.preprocessing,
+    plan.classes.count,
+    augment,
+  );
 }

@@ -8,7 +8,11 @@ import type { RunContext } from '../run-context.js';
 import type { Evaluation, TaskInputs } from '../task-results.js';
 
 /** The test split: the head on the features the last stage trained on, or the whole model on images. */
-export async function runEvaluateTask(task: EvaluateTask, inputs: TaskInputs['evaluate'], run: RunContext): Promise<Evaluation> {
+export async function runEvaluateTask(
+  task: EvaluateTask,
+  inputs: TaskInputs['evaluate'],
+  run: RunContext,
+): Promise<Evaluation> {
   const { plan, options, models } = run;
   setTrainableLayers(run.inputs.base, 'none');
   const onFeatures = task.on === 'features';
@@ -17,7 +21,14 @@ export async function runEvaluateTask(task: EvaluateTask, inputs: TaskInputs['ev
   const { dataset, selection, preprocessing } = run.inputs;
   const split = splitSource(dataset, 'test');
   const names = selection.test.map((i) => split.name(i));
-  const evaluated = await evaluatePredictions(models.model(onFeatures ? 'head' : 'full'), test, plan.loss, plan.classes.names, names, inferenceBatch(plan.base.layers));
+  const evaluated = await evaluatePredictions(
+    models.model(onFeatures ? 'head' : 'full'),
+    test,
+    plan.loss,
+    plan.classes.names,
+    names,
+    inferenceBatch(plan.base.layers),
+  );
   // The report shows the hardest test images, and where the whole model looked in them. They are
   // a view of the run, not its result: if they cannot be made, the run still completes, and says so.
   let gallery: ExampleGallery | undefined;
@@ -25,7 +36,11 @@ export async function runEvaluateTask(task: EvaluateTask, inputs: TaskInputs['ev
     try {
       gallery = await exampleGallery(models.full, split, selection.test, preprocessing, plan.classes.names, evaluated);
     } catch (error) {
-      options.onEvent({ type: 'log', level: 'warn', message: `the report shows no test images: ${(error as Error).message.split('\n')[0]}` });
+      options.onEvent({
+        type: 'log',
+        level: 'warn',
+        message: `the report shows no test images: ${(error as Error).message.split('\n')[0]}`,
+      });
     }
   }
   options.onEvent({ type: 'evaluate-end', test: evaluated.metrics });

@@ -40,7 +40,12 @@ export async function runExportTask(task: ExportTask, _inputs: object, run: RunC
     await output.writeExportFiles({
       labels: plan.classes.names,
       preprocessing,
-      probe: { split, indexes, examples: indexes.map((index) => source.name(index)), predictions: expected.arraySync() as number[][] },
+      probe: {
+        split,
+        indexes,
+        examples: indexes.map((index) => source.name(index)),
+        predictions: expected.arraySync() as number[][],
+      },
       ...(task.demoPage !== undefined ? { demoPage: task.demoPage } : {}),
     });
     tf.dispose([expected, actual]);
@@ -50,7 +55,13 @@ export async function runExportTask(task: ExportTask, _inputs: object, run: RunC
     reloaded.dispose();
   }
   if (task.quantize) exported.quantized = await exportQuantized(model, task.quantize, task.demoPage, run);
-  options.onEvent({ type: 'export-end', dir, verified: exported.verified, maxAbsDifference: exported.maxAbsDifference, ...(exported.quantized ? { quantized: exported.quantized } : {}) });
+  options.onEvent({
+    type: 'export-end',
+    dir,
+    verified: exported.verified,
+    maxAbsDifference: exported.maxAbsDifference,
+    ...(exported.quantized ? { quantized: exported.quantized } : {}),
+  });
   return exported;
 }
 
@@ -59,14 +70,21 @@ export async function runExportTask(task: ExportTask, _inputs: object, run: RunC
  * labels, preprocessing and probe), loaded back as a user would load it and
  * evaluated on the test split, so the accuracy it costs is measured, not guessed.
  */
-async function exportQuantized(model: tf.LayersModel, dtype: 'uint8' | 'float16', demoPage: boolean | undefined, run: RunContext): Promise<Exported['quantized']> {
+async function exportQuantized(
+  model: tf.LayersModel,
+  dtype: 'uint8' | 'float16',
+  demoPage: boolean | undefined,
+  run: RunContext,
+): Promise<Exported['quantized']> {
   const { plan, inputs, options } = run;
   const { output } = options;
   let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (a) => {
-    artifacts = a;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
   const floatData = joinedWeights(artifacts!.weightData!);
   const quantized = quantizeWeights(artifacts!.weightSpecs!, floatData, dtype);
   const dir = `model-${dtype}`;
@@ -81,15 +99,44 @@ async function exportQuantized(model: tf.LayersModel, dtype: 'uint8' | 'float16'
     const expected = tf.tidy(() => model.predict(probe) as tf.Tensor);
     const actual = tf.tidy(() => loaded.predict(probe) as tf.Tensor);
     const maxAbsDifference = tf.tidy(() => tf.max(tf.abs(tf.sub(expected, actual))).dataSync()[0]!);
-    await output.writeExportFiles({ labels: plan.classes.names, preprocessing, probe: { split, indexes, examples: indexes.map((index) => source.name(index)), predictions: actual.arraySync() as number[][] }, ...(demoPage !== undefined ? { demoPage } : {}) }, dir);
+    await output.writeExportFiles(
+      {
+        labels: plan.classes.names,
+        preprocessing,
+        probe: {
+          split,
+          indexes,
+          examples: indexes.map((index) => source.name(index)),
+          predictions: actual.arraySync() as number[][],
+        },
+        ...(demoPage !== undefined ? { demoPage } : {}),
+      },
+      dir,
+    );
     tf.dispose([probe, expected, actual]);
-    const test = selection.test.length > 0
-      ? await evaluateExamples(loaded, splitExamples(run, 'test'), plan.loss, plan.classes.names, selection.test.map((i) => splitSource(dataset, 'test').name(i)), inferenceBatch(plan.base.layers))
-      : undefined;
-    return { dtype, dir, weightBytes: quantized.data.byteLength, floatWeightBytes: floatData.byteLength, maxAbsDifference, ...(test ? { test: { accuracy: test.accuracy, loss: test.loss } } : {}) };
+    const test =
+      selection.test.length > 0
+        ? await evaluateExamples(
+            loaded,
+            splitExamples(run, 'test'),
+            plan.loss,
+            plan.classes.names,
+            selection.test.map((i) => splitSource(dataset, 'test').name(i)),
+            inferenceBatch(plan.base.layers),
+          )
+        : undefined;
+    return {
+      dtype,
+      dir,
+      weightBytes: quantized.data.byteLength,
+      floatWeightBytes: floatData.byteLength,
+      maxAbsDifference,
+      ...(test ? { test: { accuracy: test.accuracy, loss: test.loss } } : {}),
+    };
   } finally {
     loaded.dispose();
   }
 }
 
-const joinedWeights = (data: tf.io.WeightData): ArrayBuffer => (data instanceof ArrayBuffer ? data : joinShards(data.map((b) => new Uint8Array(b))));
+const joinedWeights = (data: tf.io.WeightData): ArrayBuffer =>
+  data instanceof ArrayBuffer ? data : joinShards(data.map((b) => new Uint8Array(b)));

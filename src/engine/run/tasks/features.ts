@@ -18,7 +18,11 @@ import type { Features, SplitSources, TaskInputs } from '../task-results.js';
  * when an earlier run stored them, else in worker threads (the plan's own
  * base) or on this thread, then stored; perBatch: for every batch.
  */
-export async function runFeaturesTask(task: FeaturesTask, { data }: TaskInputs['features'], run: RunContext): Promise<Features> {
+export async function runFeaturesTask(
+  task: FeaturesTask,
+  { data }: TaskInputs['features'],
+  run: RunContext,
+): Promise<Features> {
   if (task.boundary) return runPrefixTask(task, task.boundary, data, run);
   const { plan, inputs, options } = run;
   const backend = inputs.backend.name;
@@ -38,7 +42,9 @@ export async function runFeaturesTask(task: FeaturesTask, { data }: TaskInputs['
         continue;
       }
       const key = featuresKey(task, split, backend);
-      const { value: stored, reused } = await readOrCompute(options.cache, { kind: 'features', key, what: `the ${split} features` },
+      const { value: stored, reused } = await readOrCompute(
+        options.cache,
+        { kind: 'features', key, what: `the ${split} features` },
         async (cache) => {
           const cached = await cache.readFeatures(key);
           return cached && cached.shape[0] === examples.count ? tf.tensor(cached.data, cached.shape) : undefined;
@@ -46,17 +52,35 @@ export async function runFeaturesTask(task: FeaturesTask, { data }: TaskInputs['
         async () => {
           const pool = workerPool(task, run);
           const computed = pool
-            ? await extractInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, options.onEvent, options.signal).then((rows) => tf.tensor(rows.data, rows.shape))
+            ? await extractInWorkers(
+                await pool,
+                splitSource(inputs.dataset, split),
+                inputs.selection[split],
+                split,
+                batch,
+                options.onEvent,
+                options.signal,
+              ).then((rows) => tf.tensor(rows.data, rows.shape))
             : await extractOnThisThread(await extractor(), examples, split, batch, options.onEvent, options.signal);
           if (options.cache) {
             const { cache } = options;
             const data = (await computed.data()) as Float32Array;
-            await keepInCache(`the ${split} features`, () => cache.writeFeatures(key, computed.shape, data), options.onEvent);
+            await keepInCache(
+              `the ${split} features`,
+              () => cache.writeFeatures(key, computed.shape, data),
+              options.onEvent,
+            );
           }
           return computed;
-        }, options);
+        },
+        options,
+      );
       if (reused) options.onEvent({ type: 'features-reused', split, total: examples.count });
-      const labels = oneHotBatch(splitSource(inputs.dataset, split).labels, inputs.selection[split], plan.classes.count);
+      const labels = oneHotBatch(
+        splitSource(inputs.dataset, split).labels,
+        inputs.selection[split],
+        plan.classes.count,
+      );
       tensors.push(stored, labels);
       sources[split] = tensorSource(stored, labels);
     }
@@ -80,10 +104,25 @@ function workerPool(task: FeaturesTask, run: RunContext): Promise<FeatureWorkerP
   const { preprocessing, selection, artifacts } = inputs;
   const count = featureWorkerCount();
   const examples = selection.train.length + selection.validation.length + (task.boundary ? 0 : selection.test.length);
-  if (!task.pristine || task.mode !== 'precompute' || inputs.backend.name !== 'wasm' || count <= 1 || !artifacts || preprocessing.kind !== 'image' || examples < MIN_EXAMPLES_FOR_WORKERS) return undefined;
-  return run.featureWorkers.get(() => FeatureWorkerPool.start(count, {
-    artifacts, cut: plan.base.cut, inputShape: [...preprocessing.inputSize, preprocessing.channels], folded: plan.head.slice(0, plan.features.headLayersApplied), pre: preprocessing,
-  }));
+  if (
+    !task.pristine ||
+    task.mode !== 'precompute' ||
+    inputs.backend.name !== 'wasm' ||
+    count <= 1 ||
+    !artifacts ||
+    preprocessing.kind !== 'image' ||
+    examples < MIN_EXAMPLES_FOR_WORKERS
+  )
+    return undefined;
+  return run.featureWorkers.get(() =>
+    FeatureWorkerPool.start(count, {
+      artifacts,
+      cut: plan.base.cut,
+      inputShape: [...preprocessing.inputSize, preprocessing.channels],
+      folded: plan.head.slice(0, plan.features.headLayersApplied),
+      pre: preprocessing,
+    }),
+  );
 }
 
 /**
@@ -91,18 +130,49 @@ function workerPool(task: FeaturesTask, run: RunContext): Promise<FeatureWorkerP
  * that layer), in the worker threads over the split's raw pixels: the plan's
  * own base, unchanged by any stage. Rows of one Float32Array.
  */
-async function extractInWorkers(pool: FeatureWorkerPool, split: SplitData, indexes: number[], name: string, batch: number, onEvent: EventListener, signal?: AbortSignal, at?: string): Promise<{ shape: number[]; data: Float32Array }> {
+async function extractInWorkers(
+  pool: FeatureWorkerPool,
+  split: SplitData,
+  indexes: number[],
+  name: string,
+  batch: number,
+  onEvent: EventListener,
+  signal?: AbortSignal,
+  at?: string,
+): Promise<{ shape: number[]; data: Float32Array }> {
   const started = performance.now();
   const where = at ? { at } : {};
   onEvent({ type: 'features-start', split: name, total: indexes.length, ...where });
-  const rows = await pool.rows(split, indexes, batch, (done) => onEvent({ type: 'features-progress', split: name, done, total: indexes.length, ...where }), () => signal?.aborted === true, at);
+  const rows = await pool.rows(
+    split,
+    indexes,
+    batch,
+    (done) => onEvent({ type: 'features-progress', split: name, done, total: indexes.length, ...where }),
+    () => signal?.aborted === true,
+    at,
+  );
   const seconds = (performance.now() - started) / 1000;
-  onEvent({ type: 'features-end', split: name, total: indexes.length, seconds, imagesPerSecond: indexes.length / Math.max(seconds, 1e-9), ...where, workers: pool.size });
+  onEvent({
+    type: 'features-end',
+    split: name,
+    total: indexes.length,
+    seconds,
+    imagesPerSecond: indexes.length / Math.max(seconds, 1e-9),
+    ...where,
+    workers: pool.size,
+  });
   return rows;
 }
 
 /** Runs the frozen base (and the head's weightless leading layers) once over a split, in inference mode. */
-async function extractOnThisThread(extractor: tf.LayersModel, examples: BatchSource, split: string, batch: number, onEvent: EventListener, signal?: AbortSignal): Promise<tf.Tensor> {
+async function extractOnThisThread(
+  extractor: tf.LayersModel,
+  examples: BatchSource,
+  split: string,
+  batch: number,
+  onEvent: EventListener,
+  signal?: AbortSignal,
+): Promise<tf.Tensor> {
   const started = performance.now();
   onEvent({ type: 'features-start', split, total: examples.count });
   const parts: tf.Tensor[] = [];
@@ -116,7 +186,13 @@ async function extractOnThisThread(extractor: tf.LayersModel, examples: BatchSou
       onEvent({ type: 'features-progress', split, done, total: examples.count });
     }
     const seconds = (performance.now() - started) / 1000;
-    onEvent({ type: 'features-end', split, total: examples.count, seconds, imagesPerSecond: examples.count / Math.max(seconds, 1e-9) });
+    onEvent({
+      type: 'features-end',
+      split,
+      total: examples.count,
+      seconds,
+      imagesPerSecond: examples.count / Math.max(seconds, 1e-9),
+    });
     return tf.concat(parts);
   } finally {
     tf.dispose(parts);
@@ -132,7 +208,12 @@ async function extractOnThisThread(extractor: tf.LayersModel, examples: BatchSou
  * wasm heap) and in the stage cache; perBatch: folded, for
  * every batch, outside the gradient tape.
  */
-async function runPrefixTask(task: FeaturesTask, boundary: string, data: SplitSources, run: RunContext): Promise<Features> {
+async function runPrefixTask(
+  task: FeaturesTask,
+  boundary: string,
+  data: SplitSources,
+  run: RunContext,
+): Promise<Features> {
   const { plan, inputs, options } = run;
   const prefix = run.models.prefix(boundary);
   const batch = inferenceBatch(plan.base.layers);
@@ -148,7 +229,9 @@ async function runPrefixTask(task: FeaturesTask, boundary: string, data: SplitSo
         continue;
       }
       const key = featuresKey(task, split, inputs.backend.name);
-      const { value: stored, reused } = await readOrCompute(options.cache, { kind: 'features', key, what: `the frozen prefix's ${split} activations` },
+      const { value: stored, reused } = await readOrCompute(
+        options.cache,
+        { kind: 'features', key, what: `the frozen prefix's ${split} activations` },
         async (cache) => {
           const cached = await cache.readFeatures(key);
           return cached && cached.shape[0] === examples.count ? cached : undefined;
@@ -156,16 +239,35 @@ async function runPrefixTask(task: FeaturesTask, boundary: string, data: SplitSo
         async () => {
           const pool = workerPool(task, run);
           const computed = pool
-            ? await extractInWorkers(await pool, splitSource(inputs.dataset, split), inputs.selection[split], split, batch, options.onEvent, options.signal, boundary)
+            ? await extractInWorkers(
+                await pool,
+                splitSource(inputs.dataset, split),
+                inputs.selection[split],
+                split,
+                batch,
+                options.onEvent,
+                options.signal,
+                boundary,
+              )
             : await rowsOf(prefix, examples, split, batch, boundary, options.onEvent, options.signal);
           if (options.cache) {
             const { cache } = options;
-            await keepInCache(`the frozen prefix's ${split} activations`, () => cache.writeFeatures(key, computed.shape, computed.data), options.onEvent);
+            await keepInCache(
+              `the frozen prefix's ${split} activations`,
+              () => cache.writeFeatures(key, computed.shape, computed.data),
+              options.onEvent,
+            );
           }
           return computed;
-        }, options);
+        },
+        options,
+      );
       if (reused) options.onEvent({ type: 'features-reused', split, total: examples.count, at: boundary });
-      const labels = oneHotBatch(splitSource(inputs.dataset, split).labels, inputs.selection[split], plan.classes.count);
+      const labels = oneHotBatch(
+        splitSource(inputs.dataset, split).labels,
+        inputs.selection[split],
+        plan.classes.count,
+      );
       tensors.push(labels);
       sources[split] = rowSource(stored, labels);
     }
@@ -177,7 +279,15 @@ async function runPrefixTask(task: FeaturesTask, boundary: string, data: SplitSo
 }
 
 /** `model`'s output for every example, as rows of one Float32Array: one batch at a time is in the heap. */
-async function rowsOf(model: tf.LayersModel, examples: BatchSource, split: string, batch: number, at: string, onEvent: EventListener, signal?: AbortSignal): Promise<{ shape: number[]; data: Float32Array }> {
+async function rowsOf(
+  model: tf.LayersModel,
+  examples: BatchSource,
+  split: string,
+  batch: number,
+  at: string,
+  onEvent: EventListener,
+  signal?: AbortSignal,
+): Promise<{ shape: number[]; data: Float32Array }> {
   const started = performance.now();
   onEvent({ type: 'features-start', split, total: examples.count, at });
   const shape = (model.outputs[0]!.shape as number[]).slice(1);
@@ -193,7 +303,14 @@ async function rowsOf(model: tf.LayersModel, examples: BatchSource, split: strin
     onEvent({ type: 'features-progress', split, done, total: examples.count, at });
   }
   const seconds = (performance.now() - started) / 1000;
-  onEvent({ type: 'features-end', split, total: examples.count, seconds, imagesPerSecond: examples.count / Math.max(seconds, 1e-9), at });
+  onEvent({
+    type: 'features-end',
+    split,
+    total: examples.count,
+    seconds,
+    imagesPerSecond: examples.count / Math.max(seconds, 1e-9),
+    at,
+  });
   return { shape: [examples.count, ...shape], data };
 }
 
@@ -206,7 +323,10 @@ function rowSource(stored: { shape: number[]; data: Float32Array }, labels: tf.T
     batch: async (positions) => {
       const values = new Float32Array(positions.length * row);
       positions.forEach((p, i) => values.set(stored.data.subarray(p * row, (p + 1) * row), i * row));
-      return tf.tidy(() => ({ x: tf.tensor(values, [positions.length, ...shape]), y: tf.gather(labels, tf.tensor1d(positions, 'int32')) }));
+      return tf.tidy(() => ({
+        x: tf.tensor(values, [positions.length, ...shape]),
+        y: tf.gather(labels, tf.tensor1d(positions, 'int32')),
+      }));
     },
   };
 }
@@ -214,10 +334,11 @@ function rowSource(stored: { shape: number[]; data: Float32Array }, labels: tf.T
 function tensorSource(x: tf.Tensor, y: tf.Tensor): BatchSource {
   return {
     count: x.shape[0]!,
-    batch: async (positions) => tf.tidy(() => {
-      const at = tf.tensor1d(positions, 'int32');
-      return { x: tf.gather(x, at), y: tf.gather(y, at) };
-    }),
+    batch: async (positions) =>
+      tf.tidy(() => {
+        const at = tf.tensor1d(positions, 'int32');
+        return { x: tf.gather(x, at), y: tf.gather(y, at) };
+      }),
   };
 }
 

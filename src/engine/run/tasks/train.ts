@@ -28,28 +28,60 @@ export async function runTrainTask(task: TrainTask, inputs: TaskInputs['train'],
   if (!sources?.train) throw new Error(`stage ${stage.name} has no training examples`);
   const before = inputs.train?.stages ?? [];
   const history: EpochMetrics[] = [...(inputs.train?.history ?? [])];
-  options.onEvent({ type: 'stage-start', stage: stage.name, index: stage.index, epochs: stage.epochs, firstEpoch: stage.firstEpoch });
-  const outcome = await trainStage(model, stage, { train: sources.train, ...(sources.validation ? { validation: sources.validation } : {}) }, plan.loss, run.streams.get('shuffle'), {
-    onEvent: (event) => {
-      if (event.type === 'epoch-end') history.push(event.metrics);
-      options.onEvent(event);
+  options.onEvent({
+    type: 'stage-start',
+    stage: stage.name,
+    index: stage.index,
+    epochs: stage.epochs,
+    firstEpoch: stage.firstEpoch,
+  });
+  const outcome = await trainStage(
+    model,
+    stage,
+    { train: sources.train, ...(sources.validation ? { validation: sources.validation } : {}) },
+    plan.loss,
+    run.streams.get('shuffle'),
+    {
+      onEvent: (event) => {
+        if (event.type === 'epoch-end') history.push(event.metrics);
+        options.onEvent(event);
+      },
+      ...(options.signal ? { signal: options.signal } : {}),
+      onEpochEnd: async (end) => {
+        const dir = await run.checkpoints.afterEpoch(end, {
+          stage,
+          model: saved,
+          kind: stage.weights,
+          random: run.streams.snapshot(),
+          completedStages: before,
+        });
+        if (dir) options.onEvent({ type: 'checkpoint', stage: stage.name, epoch: end.metrics.epoch, dir });
+      },
     },
-    ...(options.signal ? { signal: options.signal } : {}),
-    onEpochEnd: async (end) => {
-      const dir = await run.checkpoints.afterEpoch(end, { stage, model: saved, kind: stage.weights, random: run.streams.snapshot(), completedStages: before });
-      if (dir) options.onEvent({ type: 'checkpoint', stage: stage.name, epoch: end.metrics.epoch, dir });
-    },
-  }, resume);
+    resume,
+  );
   const stages: StageSummary[] = [...before, { name: stage.name, epochs: stage.epochs, ...outcome }];
   // A resumed run lacks the metrics of epochs before it resumed, so it leaves nothing to reuse.
   if (options.cache && !run.resumed) {
     const { cache } = options;
-    const entry = { kind: stage.weights, ...(await cachedWeights(saved)), random: run.streams.snapshot(), completedStages: [...stages], metrics: [...history] };
+    const entry = {
+      kind: stage.weights,
+      ...(await cachedWeights(saved)),
+      random: run.streams.snapshot(),
+      completedStages: [...stages],
+      metrics: [...history],
+    };
     const key = stageKey(stage, run.inputs.backend.name);
     await keepInCache(`stage \`${stage.name}\``, () => cache.writeStage(key, entry), options.onEvent);
     await run.stageClaim.release(key);
   }
-  options.onEvent({ type: 'stage-end', stage: stage.name, epochsRun: outcome.epochsRun, stoppedEarly: outcome.stoppedEarly, ...(outcome.restoredEpoch !== undefined ? { restoredEpoch: outcome.restoredEpoch } : {}) });
+  options.onEvent({
+    type: 'stage-end',
+    stage: stage.name,
+    epochsRun: outcome.epochsRun,
+    stoppedEarly: outcome.stoppedEarly,
+    ...(outcome.restoredEpoch !== undefined ? { restoredEpoch: outcome.restoredEpoch } : {}),
+  });
   return { stages, history };
 }
 
@@ -58,6 +90,11 @@ function stageResume(stage: PlanStage, run: RunContext): StageResume | undefined
   const point = run.resumePoint?.state.stageIndex === stage.index ? run.resumePoint : undefined;
   if (!point) return undefined;
   // The stage's best epoch, verified when the resume point was chosen.
-  const best = stage.earlyStopping?.restoreBest && point.stageBest?.entry.stage === stage.name ? point.stageBest : undefined;
-  return { state: point.state.stageState, optimizers: checkpointOptimizers(point), ...(best ? { bestWeights: checkpointWeights(best, run.models.model(stage.weights)) } : {}) };
+  const best =
+    stage.earlyStopping?.restoreBest && point.stageBest?.entry.stage === stage.name ? point.stageBest : undefined;
+  return {
+    state: point.state.stageState,
+    optimizers: checkpointOptimizers(point),
+    ...(best ? { bestWeights: checkpointWeights(best, run.models.model(stage.weights)) } : {}),
+  };
 }

@@ -3,9 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadPipelineText } from '../../src/format/load-pipeline.js';
-import { compilePlan } from '../../src/plan/compile-plan.js';
-import type { PlanInputs } from '../../src/plan/types.js';
+import { compileSmall } from '../fixtures/small-plan.js';
 import { niceTicks } from '../../src/render/report-charts.js';
 import { bestEpoch, renderComparisonReport, runColour } from '../../src/render/report-html.js';
 import { renderRunReport } from '../../src/render/run-report.js';
@@ -20,24 +18,6 @@ import {
 const root = mkdtempSync(path.join(tmpdir(), 'tlpipe-report-pages-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const INPUTS: PlanInputs = {
-  dataset: {
-    digest: 'd'.repeat(64),
-    numClasses: 2,
-    counts: { train: 8, validation: 2, test: 2 },
-    trainPerClass: [4, 4],
-  },
-  base: {
-    digest: 'b'.repeat(64),
-    cutOutputShape: [2, 2, 8],
-    layerCount: 2,
-    paramCount: 10,
-    layers: [
-      { name: 'conv', className: 'Conv2D', params: 10 },
-      { name: 'top', className: 'ReLU', params: 0 },
-    ],
-  },
-};
 /** Class names a report must show as text, never as markup. */
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const PIPELINE = `dataset: { format: idx, train: { images: a, labels: b }, test: { images: c, labels: d }, classNames: [cat, "${HOSTILE}"] }
@@ -66,11 +46,8 @@ const row = (stage: string, epoch: number, valLoss: number) =>
 async function runFolder(): Promise<string> {
   const dir = path.join(root, 'runs', 'p', '0001-abcdef12');
   mkdirSync(dir, { recursive: true });
-  const loaded = loadPipelineText('/p/p.yaml', PIPELINE);
-  assert.ok(loaded.ok);
-  const plan = compilePlan(loaded.value.spec, INPUTS);
-  assert.ok(plan.ok);
-  await writePlan(dir, plan.value);
+  const { plan } = compileSmall(PIPELINE);
+  await writePlan(dir, plan);
   writeFileSync(
     path.join(dir, 'run.json'),
     JSON.stringify({
@@ -80,7 +57,7 @@ async function runFolder(): Promise<string> {
       pid: 1,
       startedAt: '2026-01-01T00:00:00.000Z',
       endedAt: '2026-01-01T00:02:05.000Z',
-      fingerprint: plan.value.fingerprint,
+      fingerprint: plan.fingerprint,
       seed: 42,
       backend: 'wasm',
       git: null,

@@ -4,9 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { UserError } from '../../src/diagnostics/user-error.js';
-import { loadPipelineText } from '../../src/format/load-pipeline.js';
-import { compilePlan } from '../../src/plan/compile-plan.js';
-import type { PlanInputs } from '../../src/plan/types.js';
+import { compileSmall } from '../fixtures/small-plan.js';
 import {
   PLAN_FILE,
   readPlan,
@@ -25,30 +23,9 @@ const folder = (): string => {
   return dir;
 };
 
-const INPUTS: PlanInputs = {
-  dataset: {
-    digest: 'd'.repeat(64),
-    numClasses: 2,
-    counts: { train: 8, validation: 2, test: 2 },
-    trainPerClass: [4, 4],
-  },
-  base: {
-    digest: 'b'.repeat(64),
-    cutOutputShape: [2, 2, 8],
-    layerCount: 2,
-    paramCount: 10,
-    layers: [
-      { name: 'conv', className: 'Conv2D', params: 10 },
-      { name: 'top', className: 'ReLU', params: 0 },
-    ],
-  },
-};
-
 /** A real plan and resolved spec, compiled from a two-stage pipeline. */
 function compiled() {
-  const loaded = loadPipelineText(
-    '/p/p.yaml',
-    `dataset: { format: idx, train: { images: a, labels: b }, test: { images: c, labels: d } }
+  return compileSmall(`dataset: { format: idx, train: { images: a, labels: b }, test: { images: c, labels: d } }
 base: { model: ./m.json, cut: top }
 head:
   - globalAveragePooling2d: {}
@@ -57,12 +34,7 @@ train:
   stages:
     - { name: head, epochs: 3 }
     - { name: tune, epochs: 2, unfreeze: ['conv'] }
-`,
-  );
-  assert.ok(loaded.ok);
-  const plan = compilePlan(loaded.value.spec, INPUTS);
-  assert.ok(plan.ok);
-  return { spec: loaded.value.spec, plan: plan.value };
+`);
 }
 
 describe('plan.json and resolved.json', () => {

@@ -5,36 +5,13 @@ import {
   trainerStateProblem,
   weightSpecsProblem,
 } from '../../../src/engine/train/checkpoint-checks.js';
-import { loadPipelineText } from '../../../src/format/load-pipeline.js';
-import { compilePlan } from '../../../src/plan/compile-plan.js';
-import type { PlanInputs } from '../../../src/plan/types.js';
 import { checkpointIndexProblem } from '../../../src/store/checkpoint-index.js';
 import { runRecordProblem } from '../../../src/store/run-record.js';
-
-const INPUTS: PlanInputs = {
-  dataset: {
-    digest: 'd'.repeat(64),
-    numClasses: 2,
-    counts: { train: 8, validation: 2, test: 2 },
-    trainPerClass: [4, 4],
-  },
-  base: {
-    digest: 'b'.repeat(64),
-    cutOutputShape: [2, 2, 8],
-    layerCount: 2,
-    paramCount: 10,
-    layers: [
-      { name: 'conv', className: 'Conv2D', params: 10 },
-      { name: 'top', className: 'ReLU', params: 0 },
-    ],
-  },
-};
+import { compileSmall } from '../../fixtures/small-plan.js';
 
 /** Two stages: head (epochs 1–3, early stopping) and tune (epochs 4–5). */
 function plan() {
-  const loaded = loadPipelineText(
-    '/p/p.yaml',
-    `dataset: { format: idx, train: { images: a, labels: b }, test: { images: c, labels: d } }
+  return compileSmall(`dataset: { format: idx, train: { images: a, labels: b }, test: { images: c, labels: d } }
 base: { model: ./m.json, cut: top }
 head:
   - globalAveragePooling2d: {}
@@ -43,12 +20,7 @@ train:
   stages:
     - { name: head, epochs: 3, earlyStopping: { patience: 5 } }
     - { name: tune, epochs: 2, unfreeze: ['conv'] }
-`,
-  );
-  assert.ok(loaded.ok);
-  const compiled = compilePlan(loaded.value.spec, INPUTS);
-  assert.ok(compiled.ok);
-  return compiled.value;
+`).plan;
 }
 
 /** A trainer state as CheckpointWriter writes it for epoch 2 of the head stage: 24 bytes of optimizer state. */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { UserError } from '../diagnostics/user-error.js';
 import { readDataset, splitSource } from '../engine/data/datasets.js';
-import { DECODED_CACHE_BYTES, listImageFolder, readImageSplits } from '../engine/data/image-folder.js';
+import { decodedCacheBytes, listImageFolder, readImageSplits } from '../engine/data/image-folder.js';
 import { exampleSource } from '../engine/evaluate/evaluate.js';
 import type { TestMetrics } from '../engine/evaluate/metrics.js';
 import { evaluateExportedModel } from '../engine/evaluate/exported-model.js';
@@ -90,7 +90,7 @@ async function evaluateOpened(
       { files: listing.files, labels, root: options.data },
       undefined,
       ({ train }) => ({ train: [...train.keys()], validation: [], test: [] }),
-      { size: pre.inputSize, fit: pre.fit, onBadFile: 'skip', cacheBytes: DECODED_CACHE_BYTES },
+      { size: pre.inputSize, fit: pre.fit, onBadFile: 'skip', cacheBytes: decodedCacheBytes() },
       [],
     );
     skipped = read.skipped;

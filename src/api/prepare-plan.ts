@@ -128,12 +128,16 @@ export async function planFromSpec(
   const place = (d: Diagnostic): Diagnostic => source?.locate(d) ?? d;
   const cut = await cutBase(spec, read);
   if (!cut.ok) return { ok: false, diagnostics: cut.diagnostics.map(place) };
-  const inputs = gatherFacts(spec, read, cut.value, strategy);
-  // TLPIPE_FROZEN_PREFIX=0 trains fine-tuning stages through the whole model, as tlpipe did before the prefix split (to compare).
-  const compiled = compilePlan(spec, inputs.facts, { frozenPrefix: setting('TLPIPE_FROZEN_PREFIX') });
-  if (!compiled.ok) {
-    inputs.base.dispose();
-    return { ok: false, diagnostics: compiled.diagnostics.map(place) };
+  // The cut base is the caller's only once the plan is: on any other way out it is disposed here.
+  let handedOver = false;
+  try {
+    const inputs = gatherFacts(spec, read, cut.value, strategy);
+    // TLPIPE_FROZEN_PREFIX=0 trains fine-tuning stages through the whole model, as tlpipe did before the prefix split (to compare).
+    const compiled = compilePlan(spec, inputs.facts, { frozenPrefix: setting('TLPIPE_FROZEN_PREFIX') });
+    if (!compiled.ok) return { ok: false, diagnostics: compiled.diagnostics.map(place) };
+    handedOver = true;
+    return { ok: true, value: { spec, source, inputs, plan: compiled.value }, warnings: compiled.warnings.map(place) };
+  } finally {
+    if (!handedOver) cut.value.base.dispose();
   }
-  return { ok: true, value: { spec, source, inputs, plan: compiled.value }, warnings: compiled.warnings.map(place) };
 }

@@ -70,12 +70,20 @@ export function startCli(
   live.add(child);
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
+  // Decoded as a stream: a character of several bytes (×, →, …) may straddle two reads.
+  child.stdout!.setEncoding('utf8');
+  child.stderr!.setEncoding('utf8');
+  child.stdout!.on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.on('data', (chunk: string) => {
+    stderr += chunk;
     options.onStderr?.(stderr, child);
   });
-  const ended = new Promise<number | NodeJS.Signals>((resolve) => {
+  const ended = new Promise<number | NodeJS.Signals>((resolve, reject) => {
+    // Not started at all (a uid it may not take, say): the wait fails with the reason instead of waiting for an exit that never comes.
+    child.on('error', (error) => {
+      live.delete(child);
+      reject(error);
+    });
     child.on('exit', (code, signal) => {
       live.delete(child);
       resolve(signal ?? code ?? 1);

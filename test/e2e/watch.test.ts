@@ -49,10 +49,13 @@ function startWatch(
       }
     }
   };
-  const collect = (chunk: Buffer): void => {
-    text += chunk.toString();
+  const collect = (chunk: string): void => {
+    text += chunk;
     check();
   };
+  // Decoded as streams: a character of several bytes may straddle two reads.
+  child.stderr!.setEncoding('utf8');
+  child.stdout!.setEncoding('utf8');
   child.stderr!.on('data', collect);
   child.stdout!.on('data', collect);
   return {

@@ -36,12 +36,19 @@ describe('connectRedis: an address that is not a Redis to talk to is a user erro
   ];
   for (const c of cases) {
     it(c.name, async () => {
+      const previous = process.env['TLPIPE_QUEUE_CONNECT_S'];
       process.env['TLPIPE_QUEUE_CONNECT_S'] = '2';
       const started = Date.now();
-      const error = await connectRedis(c.address).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const error = await connectRedis(c.address)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        .finally(() => {
+          // Not left for the file's later cases.
+          if (previous === undefined) delete process.env['TLPIPE_QUEUE_CONNECT_S'];
+          else process.env['TLPIPE_QUEUE_CONNECT_S'] = previous;
+        });
       assert.ok(error instanceof UserError, String(error));
       assert.match(error.message, c.message);
       assert.match(error.hint ?? '', c.hint);

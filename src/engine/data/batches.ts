@@ -16,10 +16,17 @@ export async function* prefetched(
   source: BatchSource,
   chunks: number[][],
 ): AsyncGenerator<{ positions: number[]; x: tf.Tensor; y: tf.Tensor }> {
-  let next = chunks.length > 0 ? source.batch(chunks[0]!) : undefined;
+  // Handled as soon as asked for, thrown when awaited: a load that fails while the current batch trains
+  // must not be an unhandled rejection (which ends the process before the run can be marked failed).
+  const ask = (positions: number[]): Promise<{ x: tf.Tensor; y: tf.Tensor }> => {
+    const batch = source.batch(positions);
+    batch.catch(() => undefined);
+    return batch;
+  };
+  let next = chunks.length > 0 ? ask(chunks[0]!) : undefined;
   for (let i = 0; i < chunks.length; i++) {
     const current = await next!;
-    next = i + 1 < chunks.length ? source.batch(chunks[i + 1]!) : undefined;
+    next = i + 1 < chunks.length ? ask(chunks[i + 1]!) : undefined;
     let consumed = false;
     try {
       yield { positions: chunks[i]!, ...current };

@@ -2,7 +2,7 @@ import type { DatasetSpec } from '../../format/types.js';
 import { readCsvDataset } from './csv-dataset.js';
 import type { LoadedDataset, SplitData } from './dataset-types.js';
 import { mnistFiles, readIdxDataset } from './idx-dataset.js';
-import { DECODED_CACHE_BYTES, readImageFolderDataset } from './image-folder.js';
+import { decodedCacheBytes, readImageFolderDataset } from './image-folder.js';
 import { selectExamples, type Selection } from './selection.js';
 
 export type { LoadedDataset, PixelBatch, SkippedFile, SplitData, VectorBatch } from './dataset-types.js';
@@ -62,7 +62,7 @@ async function readSelected(
     ),
   });
   const read = {
-    cacheBytes: options.cacheBytes ?? DECODED_CACHE_BYTES,
+    cacheBytes: options.cacheBytes ?? decodedCacheBytes(),
     select,
     ...(options.signal ? { signal: options.signal } : {}),
   };

@@ -266,7 +266,8 @@ export async function imageDimensions(file: string): Promise<{ width: number; he
  * Decoded pixels of image files are kept in memory up to this size (512 MiB,
  * or TLPIPE_DECODE_CACHE_MB); beyond it they are decoded again per batch.
  */
-export const DECODED_CACHE_BYTES = setting('TLPIPE_DECODE_CACHE_MB') * 2 ** 20;
+// Read when a dataset is read, not when the module loads: a bad value must not make importing the library fail.
+export const decodedCacheBytes = (): number => setting('TLPIPE_DECODE_CACHE_MB') * 2 ** 20;
 /** Files decoded at once: sharp decodes on libuv's thread pool, so this keeps both cores busy. */
 const DECODE_CONCURRENCY = 8;
 

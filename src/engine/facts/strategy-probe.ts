@@ -1,3 +1,4 @@
+import { UserError } from '../../diagnostics/user-error.js';
 import * as tf from '@tensorflow/tfjs';
 import type { StrategyProbe } from '../../plan/types.js';
 import type { LoadedInputs } from './read-inputs.js';
@@ -53,7 +54,15 @@ export async function measureStrategy(
   const labels = Int32Array.from([...fit, ...score], (i) => dataset.train.labels[i]!);
   const probes: { cut: string; accuracy: number }[] = [];
   for (const cut of cuts) {
-    const base = await buildBase(artifacts, cut, [...spec.dataset.image.size, 3]);
+    const input = [...spec.dataset.image.size, 3];
+    const base = await buildBase(artifacts, cut, input).catch((error: unknown) => {
+      // The zoo's candidate cuts fit its models at every size the rules let through; if one still does not, it is said at the key that asked for the probe.
+      throw new UserError(
+        `strategy: auto could not build ${spec.base.model} cut at \`${cut}\` with input ${input.join('×')} to probe it: ${(error as Error).message.split('\n')[0]}`,
+        ['strategy'],
+        'name a strategy (head-only, head-then-all, low-level, all) or use a larger dataset.image.size',
+      );
+    });
     try {
       const features = pooledFeatures(base, imageBatch(pixels, pre));
       probes.push({ cut, accuracy: linearProbeAccuracy(features, labels, fit.length, dataset.numClasses) });

@@ -98,11 +98,27 @@ export async function runPlan(plan: Plan, inputs: RunInputs, options: RunPlanOpt
     }
     return outcome(plan, inputs, results);
   } finally {
-    results.dispose();
-    await run?.stageClaim.release();
-    modelsOf(plan, results)?.dispose();
-    await run?.featureWorkers.close();
+    // Each step whatever the one before it did: a worker thread left open would keep a trial's process alive.
+    await settleAll([
+      () => results.dispose(),
+      () => run?.stageClaim.release(),
+      () => modelsOf(plan, results)?.dispose(),
+      () => run?.featureWorkers.close(),
+    ]);
   }
+}
+
+/** Runs every cleanup step, each even when one before it throws; then throws the first failure. */
+async function settleAll(steps: (() => unknown)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
 }
 
 /** The models the head task built (once setup ran it): run-wide, since every stage changes them in place. */

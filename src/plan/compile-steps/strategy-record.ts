@@ -5,7 +5,8 @@ import type { Plan, PlanInputs } from '../types.js';
 /** The keys a strategy filled, as a user would write them, so `tlpipe plan` can show them for copying. */
 export function strategyRecord(spec: PipelineSpec, inputs: PlanInputs): NonNullable<Plan['strategy']> {
   const { requested, chosen, filled } = spec.strategy!;
-  const keys = strategyKeys(chosen, spec.base.model, spec.base.cut);
+  // The freeze and stages as written; the cut is the spec's own (not handed back to format/, which filled it).
+  const keys = strategyKeys(chosen, spec.base.model);
   return {
     requested,
     chosen,

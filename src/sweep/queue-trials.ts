@@ -315,13 +315,16 @@ async function checkJobs(
   watch.workers = await queue.getWorkersCount().catch(() => undefined);
   for (const index of open) {
     const jobId = jobIdOf(folder, index);
-    const found = await Job.fromId(queue, jobId);
+    let found = await Job.fromId(queue, jobId);
     if (!found) {
       await enqueue(queue, folder, index);
       log('warn', `trial ${index}'s job was gone from Redis (restarted without its data?): queued again`);
       continue;
     }
     const jobState = await found.getState();
+    // The job as it ended: it may have ended between the read above and its state (BullMQ writes a job's failed
+    // reason or return value and its final state in one step, so a read after the state sees them).
+    if (jobState === 'failed' || jobState === 'completed') found = (await Job.fromId(queue, jobId)) ?? found;
     const before = watch.states.get(index);
     watch.states.set(index, jobState);
     // The folder again, after Redis: a worker records its trial before its job ends, so what Redis says ended is in the folder by now.

@@ -44,15 +44,14 @@ export interface ChosenKeys {
 
 /**
  * `strategy: auto`'s decision from the probe: the measurement as the plan
- * and the run record keep it, the keys to fill (picked from the choices the
- * file was resolved with, format/resolve-pipeline), and the spec with them
- * filled in. Pure.
+ * and the run record keep it, and the spec with the chosen keys filled in
+ * (picked from the choices the file was resolved with, format/resolve-pipeline). Pure.
  */
 export function chooseStrategy(
   spec: PipelineSpec,
   choices: StrategyChoices,
   probe: StrategyProbe,
-): { measurement: StrategyMeasurement; keys: ChosenKeys; spec: PipelineSpec } {
+): { measurement: StrategyMeasurement; spec: PipelineSpec } {
   const measurement: StrategyMeasurement = { ...probe, ...decideStrategy(probe.perClass, probe.probes) };
   const cutFilled = spec.strategy?.filled.includes('base.cut') ?? false;
   const { freeze, stages } = choices[measurement.chosen];
@@ -62,7 +61,7 @@ export function chooseStrategy(
     freeze,
     stages,
   };
-  return { measurement, keys, spec: withChosenKeys(spec, keys) };
+  return { measurement, spec: withChosenKeys(spec, keys) };
 }
 
 /** The spec with auto's chosen keys filled in: the pipeline as it runs and as resolved.json records it. Pure. */

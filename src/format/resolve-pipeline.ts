@@ -60,6 +60,7 @@ export function nameFromFile(file: string): string {
 type Defaulted = PipelineFile & {
   seed: number;
   backend: NonNullable<PipelineFile['backend']>;
+  task: NonNullable<PipelineFile['task']>;
   base: NonNullable<PipelineFile['base']> & { model: string };
   baseline: 'none' | 'scratch';
   export: { quantize: 'none' | 'uint8' | 'float16'; demoPage?: boolean };
@@ -130,6 +131,7 @@ function resolveWith(file: string, written: PipelineFile, strategy: NamedStrateg
     file: absolute,
     seed: f.seed,
     backend: f.backend,
+    task: f.task,
     dataset: resolveDataset(d, common, dir),
     base: {
       model,

@@ -4,6 +4,7 @@ import { headShapeProblems } from './head-shape.js';
 import { sweepIsWellFormed } from './sweep-rules.js';
 import { hasValidation, isArrayFormat, isModelUrl } from './resolve-pipeline.js';
 import type { PipelineFile, PipelineSpec } from './types.js';
+import { TASK_FORMATS } from './tasks/registry.js';
 import { KNOWN_CLASS_COUNTS, ZOO } from './zoo-catalog.js';
 
 /**
@@ -541,6 +542,9 @@ export const httpNeedsAllowing: SpecRule = ({ base }) =>
       ]
     : [];
 
+/** The checks of the pipeline's own task (format/tasks). */
+export const taskRules: SpecRule = (spec) => TASK_FORMATS[spec.task].rules.flatMap((rule) => rule(spec));
+
 export const SPEC_RULES: readonly SpecRule[] = [
   baseModelIsKnown,
   imageFitsBase,
@@ -561,4 +565,5 @@ export const SPEC_RULES: readonly SpecRule[] = [
   monitorNeedsValidation,
   autoNeedsZooBase,
   httpNeedsAllowing,
+  taskRules,
 ];

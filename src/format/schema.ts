@@ -11,6 +11,7 @@
  * filled in by resolve-pipeline.ts.
  */
 import { Kind, Type, TypeRegistry, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { DEFAULT_TASK, TASK_FORMATS, TASK_NAMES } from './tasks/registry.js';
 
 /** A value from a fixed list, emitted as JSON Schema `enum` (ajv then names the allowed values). */
 function Enum<const T extends readonly (string | number)[]>(
@@ -1005,6 +1006,14 @@ export const PipelineFileSchema = Type.Object(
         description:
           'TensorFlow.js backend. auto tries tensorflow (tfjs-node), then wasm, then cpu; the run records which one ran.',
         default: 'auto',
+      }),
+    ),
+    task: Type.Optional(
+      Enum(TASK_NAMES, {
+        description: `What the model learns to do. ${Object.values(TASK_FORMATS)
+          .map((task) => task.description)
+          .join('; ')}.`,
+        default: DEFAULT_TASK,
       }),
     ),
     dataset,

@@ -8,6 +8,8 @@
 import type { FreezeRule, PipelineFile } from './schema.js';
 import type { NamedStrategy, StrategyKey, StrategyName } from './strategy.js';
 
+import type { TaskName } from './tasks/registry.js';
+export type { TaskName } from './tasks/registry.js';
 export type { FreezeRule, HeadLayerAsWritten, IdxFilesAsWritten, PipelineFile, StageAsWritten } from './schema.js';
 
 export type BackendName = NonNullable<PipelineFile['backend']>;
@@ -184,6 +186,8 @@ export interface PipelineSpec {
   file: string;
   seed: number;
   backend: BackendName;
+  /** What the model learns to do; each task is a module in format/tasks, plan/tasks and engine/tasks. */
+  task: TaskName;
   dataset: DatasetSpec;
   base: {
     /** A zoo name, or the model.json path as written. */

@@ -11,6 +11,7 @@ import type {
   PlateauSpec,
   ScheduleSpec,
   StageAsWritten,
+  TaskName,
 } from '../format/types.js';
 import type { NamedStrategy, StrategyName } from '../format/strategy.js';
 
@@ -215,6 +216,12 @@ export interface ParameterGroup {
 export interface Plan {
   formatVersion: 2;
   pipeline: string;
+  /**
+   * What the model learns to do. Absent for classification: plans made
+   * before tasks existed read the same, and a classification plan's
+   * fingerprints stay what they were.
+   */
+  task?: Exclude<TaskName, 'classification'>;
   /** Fingerprint of the whole plan: the fingerprint of its last task chain. */
   fingerprint: string;
   seed: number;
@@ -276,3 +283,6 @@ export interface Plan {
   stages: PlanStage[];
   tasks: PlanTask[];
 }
+
+/** The plan's task: classification unless the plan names another. */
+export const taskOf = (plan: Pick<Plan, 'task'>): TaskName => plan.task ?? 'classification';

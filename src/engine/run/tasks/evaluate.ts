@@ -1,48 +1,13 @@
-import type { EvaluateTask } from '../../../plan/types.js';
-import { splitSource } from '../../data/datasets.js';
-import { evaluatePredictions } from '../../evaluate/evaluate.js';
-import { exampleGallery, type ExampleGallery } from '../../evaluate/example-gallery.js';
-import { inferenceBatch } from '../../../plan/memory-estimate.js';
-import { setTrainableLayers } from '../../model/trainable-layers.js';
+import { taskOf, type EvaluateTask } from '../../../plan/types.js';
+import { TASK_ENGINES } from '../../tasks/registry.js';
 import type { RunContext } from '../run-context.js';
 import type { Evaluation, TaskInputs } from '../task-results.js';
 
-/** The test split: the head on the features the last stage trained on, or the whole model on images. */
-export async function runEvaluateTask(
+/** The test split, evaluated as the plan's task evaluates (engine/tasks). */
+export function runEvaluateTask(
   task: EvaluateTask,
   inputs: TaskInputs['evaluate'],
   run: RunContext,
 ): Promise<Evaluation> {
-  const { plan, options, models } = run;
-  setTrainableLayers(run.inputs.base, 'none');
-  const onFeatures = task.on === 'features';
-  const test = onFeatures ? inputs.features?.sources.test : inputs.data?.test;
-  if (!test) throw new Error('the plan evaluates a test split the data does not have');
-  const { dataset, selection, preprocessing } = run.inputs;
-  const split = splitSource(dataset, 'test');
-  const names = selection.test.map((i) => split.name(i));
-  const evaluated = await evaluatePredictions(
-    models.model(onFeatures ? 'head' : 'full'),
-    test,
-    plan.loss,
-    plan.classes.names,
-    names,
-    inferenceBatch(plan.base.layers),
-  );
-  // The report shows the hardest test images, and where the whole model looked in them. They are
-  // a view of the run, not its result: if they cannot be made, the run still completes, and says so.
-  let gallery: ExampleGallery | undefined;
-  if (preprocessing.kind === 'image') {
-    try {
-      gallery = await exampleGallery(models.full, split, selection.test, preprocessing, plan.classes.names, evaluated);
-    } catch (error) {
-      options.onEvent({
-        type: 'log',
-        level: 'warn',
-        message: `the report shows no test images: ${(error as Error).message.split('\n')[0]}`,
-      });
-    }
-  }
-  options.onEvent({ type: 'evaluate-end', test: evaluated.metrics });
-  return { test: evaluated.metrics, ...(gallery ? { gallery } : {}) };
+  return TASK_ENGINES[taskOf(run.plan)].evaluate(task, inputs, run);
 }

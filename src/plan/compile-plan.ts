@@ -49,7 +49,7 @@ export function compilePlan(spec: PipelineSpec, inputs: PlanInputs, options: Pla
     head,
     features,
     trainableByStage: trainable.byStage,
-    headParams: headParamCount(head, inputs.base.cutOutputShape),
+    headParams: headParamCount(head, inputs.base.cutOutputShape, inputs),
     splitPrefix: options.frozenPrefix !== false,
   };
   const trained = spec.train.stages.reduce(planStage(context), noStagesYet(setupTasks(spec, inputs, head)));

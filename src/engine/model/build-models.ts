@@ -85,7 +85,8 @@ export function buildHeadLayers(
 /** A layer from its Keras config, by tfjs's own registry of layer classes (initializers and regularizers likewise). */
 function deserializeLayer({ className, config }: KerasLayer): tf.layers.Layer {
   const registered = tf.serialization.SerializationMap.getMap().classNameMap[className];
-  if (!registered) throw new Error(`tfjs has no layer class ${className}; a head layer entry names it, so this is a bug`);
+  if (!registered)
+    throw new Error(`tfjs has no layer class ${className}; a head layer entry names it, so this is a bug`);
   const [cls, fromConfig] = registered;
   return fromConfig(cls, structuredClone(config) as tf.serialization.ConfigDict) as tf.layers.Layer;
 }

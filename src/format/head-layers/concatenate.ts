@@ -46,12 +46,13 @@ export const concatenate = {
     if (!sameSize)
       return {
         message: `\`${layer.with}\` outputs ${show(skip)}, which cannot be concatenated with the head's ${show(input)} here: heights and widths must match`,
-        hint: 'upsample the head to the skip layer\'s size first, or take the skip from a layer of the head\'s size',
+        hint: "upsample the head to the skip layer's size first, or take the skip from a layer of the head's size",
         key: ['concatenate', 'with'],
       };
     const channels = input[2] === null || skip[2] === null ? null : input[2]! + skip[2]!;
     return [input[0]!, input[1]!, channels];
   },
+  reads: (layer) => [layer.with],
   paramCount: () => 0,
   keras: (layer, { name }) => [{ className: 'Concatenate', config: { name, axis: -1 }, reads: layer.with }],
 } satisfies HeadLayerEntry<ConcatenateSpec, typeof options>;

@@ -62,6 +62,11 @@ export interface HeadLayerEntry<Spec extends { type: string }, Options extends T
    * from no layer's doing (reshape); absent: as the layer before left it.
    */
   vectorOrigin?: 'here' | 'none';
+  /**
+   * The base layers it reads besides the tensor it receives (a skip connection): the head then
+   * trains through the whole model, since features of the cut lack them.
+   */
+  reads?: (layer: Spec) => string[];
   /** Trainable parameters for an input shape (batch norm's moving statistics do not train). */
   paramCount: (layer: ClassesFilled<Spec>, input: readonly number[]) => number;
   /** The Keras layers it is built from, in order. */

@@ -5,12 +5,9 @@ import { withDefault } from '../schema-parts.js';
 export const kernelSizeOption = Type.Optional(
   withDefault(
     3,
-    Type.Union(
-      [Type.Integer({ minimum: 1 }), Type.Array(Type.Integer({ minimum: 1 }), { minItems: 2, maxItems: 2 })],
-      {
-        description: 'Kernel height and width: one number or [h, w] (Keras requires it; tlpipe takes 3 when omitted).',
-      },
-    ),
+    Type.Union([Type.Integer({ minimum: 1 }), Type.Array(Type.Integer({ minimum: 1 }), { minItems: 2, maxItems: 2 })], {
+      description: 'Kernel height and width: one number or [h, w] (Keras requires it; tlpipe takes 3 when omitted).',
+    }),
   ),
 );
 

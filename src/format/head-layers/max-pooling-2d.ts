@@ -24,7 +24,12 @@ const options = Type.Object(
 export const maxPooling2d = {
   options,
   description,
-  resolve: (o) => ({ type: 'maxPooling2d', poolSize: o.poolSize!, strides: o.strides ?? o.poolSize!, padding: o.padding! }),
+  resolve: (o) => ({
+    type: 'maxPooling2d',
+    poolSize: o.poolSize!,
+    strides: o.strides ?? o.poolSize!,
+    padding: o.padding!,
+  }),
   outputShape: (layer, input, context) =>
     needsFeatureMap(layer.type, input, context) ?? [
       windowOutput(input[0]!, layer.poolSize, layer.strides, layer.padding),

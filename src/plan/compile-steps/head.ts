@@ -53,8 +53,8 @@ function baseLayerShapes(inputs: Pick<PlanInputs, 'base'>): Map<string, readonly
 }
 
 /** The base layers the head reads through skip connections, in order. */
-export function headReadsBaseLayers(head: readonly { type: string; with?: string }[]): string[] {
-  return head.flatMap((layer) => (layer.type === 'concatenate' && layer.with !== undefined ? [layer.with] : []));
+export function headReadsBaseLayers(head: readonly HeadLayerSpec[]): string[] {
+  return head.flatMap((layer) => (headLayerEntry(layer.type) as HeadLayerEntry<HeadLayerSpec>).reads?.(layer) ?? []);
 }
 
 /** Weights of the head layers, from the feature shape they receive: the fold of the entries' counts. */

@@ -30,7 +30,11 @@ export function stageInput(context: StageContext, before: StagesSoFar, name: str
   const skips = headReadsBaseLayers(context.head);
   // Features of the cut (or a frozen prefix's output) lack the inner base layers a skip connection reads.
   if (skips.length > 0 && !isNoBase(context.spec.base.model))
-    return { ...unchanged, input: undefined, whole: `the head reads base layer ${skips.join(', ')} (a skip connection)` };
+    return {
+      ...unchanged,
+      input: undefined,
+      whole: `the head reads base layer ${skips.join(', ')} (a skip connection)`,
+    };
   if (baseLayers.length === 0) {
     // Without a base the features would be the images themselves: the head trains on the image batches directly.
     if (isNoBase(context.spec.base.model)) return { ...unchanged, input: undefined };

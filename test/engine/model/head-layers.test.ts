@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { buildBase, buildHeadLayers, composeModel } from '../../../src/engine/model/build-models.js';
+import { buildBase, buildHeadLayers, buildHeadModel, composeModel } from '../../../src/engine/model/build-models.js';
 import { loadZooArtifacts } from '../../../src/engine/model/zoo.js';
 import type { HeadLayerType } from '../../../src/format/head-layers/registry.js';
 import { HEAD_LAYERS } from '../../../src/format/head-layers/registry.js';
@@ -14,7 +14,11 @@ before(async () => {
   await tf.setBackend('cpu');
 });
 
-const MAP = [[6, 6, 4], [5, 7, 3], [8, 8, 1]];
+const MAP = [
+  [6, 6, 4],
+  [5, 7, 3],
+  [8, 8, 1],
+];
 const VECTOR = [[12], [5]];
 
 /** For every registry entry (the Record makes a missing one a compile error): layers to build and the inputs they take. */
@@ -50,9 +54,33 @@ const CASES: Record<HeadLayerType, { layers: ResolvedHeadLayer[]; inputs: number
   reshape: { layers: [{ type: 'reshape', targetShape: [2, 2, 3] }], inputs: [[12], [3, 4]] },
   conv2dTranspose: {
     layers: [
-      { type: 'conv2dTranspose', filters: 3, kernelSize: [3, 3], strides: 2, padding: 'same', activation: 'linear', useBias: true },
-      { type: 'conv2dTranspose', filters: 2, kernelSize: [3, 3], strides: 2, padding: 'valid', activation: 'relu', useBias: false },
-      { type: 'conv2dTranspose', filters: 4, kernelSize: [2, 3], strides: 1, padding: 'valid', activation: 'linear', useBias: true },
+      {
+        type: 'conv2dTranspose',
+        filters: 3,
+        kernelSize: [3, 3],
+        strides: 2,
+        padding: 'same',
+        activation: 'linear',
+        useBias: true,
+      },
+      {
+        type: 'conv2dTranspose',
+        filters: 2,
+        kernelSize: [3, 3],
+        strides: 2,
+        padding: 'valid',
+        activation: 'relu',
+        useBias: false,
+      },
+      {
+        type: 'conv2dTranspose',
+        filters: 4,
+        kernelSize: [2, 3],
+        strides: 1,
+        padding: 'valid',
+        activation: 'linear',
+        useBias: true,
+      },
     ],
     inputs: MAP,
   },
@@ -92,7 +120,9 @@ describe('every head layer entry agrees with tfjs', () => {
           const trainable = built
             .flatMap((l) => l.trainableWeights)
             .reduce((sum, w) => sum + w.shape.reduce<number>((a, b) => a * (b ?? 0), 1), 0);
-          const baseFacts = { base: { layers: [{ name: 'skip', className: 'Activation', params: 0, outputShape: shape }] } };
+          const baseFacts = {
+            base: { layers: [{ name: 'skip', className: 'Activation', params: 0, outputShape: shape }] },
+          };
           assert.equal(headParamCount([layer], shape, baseFacts as never), trainable);
           const { shapes, problem } = headShapes([layer], shape, new Map([['skip', shape]]));
           assert.equal(problem, undefined);
@@ -116,7 +146,10 @@ describe('head: unet on the zoo mobilenet_v2', () => {
       const resolved = HEAD_LAYERS[type as HeadLayerType].resolve(
         structuredClone({ size: 3, applyDropout: false, activation: 'linear', useBias: true, ...options }) as never,
       );
-      return { ...resolved, ...('filters' in resolved && resolved.filters === 'classes' ? { filters: classes } : {}) } as ResolvedHeadLayer;
+      return {
+        ...resolved,
+        ...('filters' in resolved && resolved.filters === 'classes' ? { filters: classes } : {}),
+      } as ResolvedHeadLayer;
     });
     const model = composeModel(base, buildHeadLayers(head, 1), 'unet');
     assert.deepEqual(model.outputs[0]!.shape, [null, 128, 128, classes]);
@@ -124,5 +157,33 @@ describe('head: unet on the zoo mobilenet_v2', () => {
     assert.equal(concatenated.length, 4);
     const out = tf.tidy(() => (model.predict(tf.zeros([1, 128, 128, 3])) as tf.Tensor).shape);
     assert.deepEqual(out, [1, 128, 128, classes]);
+  });
+});
+
+describe('a head with a skip connection', () => {
+  it("on its own takes the skipped layer's output as a second input and shares its weights with the composed model", () => {
+    const base = identityBase([4, 4, 3]);
+    const layers = buildHeadLayers(
+      [
+        { type: 'concatenate', with: 'skip' },
+        { type: 'conv2d', filters: 2, kernelSize: [1, 1], strides: 1, padding: 'valid', activation: 'linear' },
+      ],
+      5,
+    );
+    const full = composeModel(base, layers, 'full');
+    const head = buildHeadModel(layers, [4, 4, 3], base);
+    assert.deepEqual(
+      head.inputs.map((i) => i.shape),
+      [
+        [null, 4, 4, 3],
+        [null, 4, 4, 3],
+      ],
+    );
+    const x = tf.randomUniform([2, 4, 4, 3], 0, 1, 'float32', 7);
+    const viaHead = head.predict([x, x]) as tf.Tensor;
+    const viaFull = full.predict(x) as tf.Tensor;
+    assert.deepEqual(viaHead.arraySync(), viaFull.arraySync());
+    assert.equal(head.countParams(), 6 * 2 + 2);
+    tf.dispose([x, viaHead, viaFull]);
   });
 });

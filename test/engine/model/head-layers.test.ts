@@ -5,9 +5,13 @@ import { buildBase, buildHeadLayers, buildHeadModel, composeModel } from '../../
 import { loadZooArtifacts } from '../../../src/engine/model/zoo.js';
 import type { HeadLayerType } from '../../../src/format/head-layers/registry.js';
 import { HEAD_LAYERS } from '../../../src/format/head-layers/registry.js';
-import { expandUnet } from '../../../src/format/head-layers/unet.js';
 import { headShapes } from '../../../src/format/head-shape.js';
-import { headParamCount } from '../../../src/plan/compile-steps/head.js';
+import { headParamCount, resolveHead } from '../../../src/plan/compile-steps/head.js';
+import { layerFacts } from '../../../src/engine/facts/gather-facts.js';
+import { resolvePipeline } from '../../../src/format/load-pipeline.js';
+import type { PipelineFile } from '../../../src/format/types.js';
+import { parse } from 'yaml';
+import { INPUTS } from '../../plan/compile-steps/facts.js';
 import type { ResolvedHeadLayer } from '../../../src/plan/types.js';
 
 before(async () => {
@@ -138,23 +142,36 @@ describe('every head layer entry agrees with tfjs', () => {
 });
 
 describe('head: unet on the zoo mobilenet_v2', () => {
-  it('composes to [128, 128, classes] with its skips wired into the base', async () => {
-    const base = await buildBase(loadZooArtifacts('mobilenet_v2'), 'block_16_project', [128, 128, 3]);
+  it('plans without a problem against the real base, and composes to [128, 128, classes] with its skips wired in', async () => {
+    const { spec } = resolvePipeline(
+      '/p/p.yaml',
+      parse(`dataset: { format: idx, train: { images: a, labels: b }, image: { size: [128, 128] } }
+base: { model: mobilenet_v2 }
+head: unet
+train: { stages: [{ epochs: 1 }] }
+`) as PipelineFile,
+    );
+    const base = await buildBase(loadZooArtifacts('mobilenet_v2'), spec.base.cut, [128, 128, 3]);
     const classes = 3;
-    const head = expandUnet('unet').map((written): ResolvedHeadLayer => {
-      const [type, options] = Object.entries(written)[0]!;
-      const resolved = HEAD_LAYERS[type as HeadLayerType].resolve(
-        structuredClone({ size: 3, applyDropout: false, activation: 'linear', useBias: true, ...options }) as never,
-      );
-      return {
-        ...resolved,
-        ...('filters' in resolved && resolved.filters === 'classes' ? { filters: classes } : {}),
-      } as ResolvedHeadLayer;
-    });
-    const model = composeModel(base, buildHeadLayers(head, 1), 'unet');
+    const facts = {
+      dataset: { ...INPUTS.dataset, numClasses: classes },
+      base: {
+        ...INPUTS.base,
+        cutOutputShape: base.outputs[0]!.shape.slice(1) as number[],
+        layers: base.layers.map(layerFacts),
+      },
+    };
+    const { head, diagnostics } = resolveHead(spec, facts);
+    assert.deepEqual(diagnostics, []);
+    const layers = buildHeadLayers(head, 1);
+    const model = composeModel(base, layers, 'unet');
     assert.deepEqual(model.outputs[0]!.shape, [null, 128, 128, classes]);
-    const concatenated = model.layers.filter((l) => l.getClassName() === 'Concatenate');
-    assert.equal(concatenated.length, 4);
+    assert.deepEqual(headShapes(head, facts.base.cutOutputShape).shapes.at(-1), [128, 128, classes]);
+    assert.equal(model.layers.filter((l) => l.getClassName() === 'Concatenate').length, 4);
+    const trainable = layers
+      .flatMap((l) => l.trainableWeights)
+      .reduce((sum, w) => sum + w.shape.reduce<number>((a, b) => a * (b ?? 0), 1), 0);
+    assert.equal(headParamCount(head, facts.base.cutOutputShape, facts), trainable);
     const out = tf.tidy(() => (model.predict(tf.zeros([1, 128, 128, 3])) as tf.Tensor).shape);
     assert.deepEqual(out, [1, 128, 128, classes]);
   });

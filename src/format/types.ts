@@ -96,7 +96,6 @@ export type DatasetSpec =
 export type HeadLayerSpec = { [K in HeadLayerType]: HeadLayerSpecOf<K> }[HeadLayerType];
 export type { HeadLayerType };
 
-
 export interface OptimizerSpec {
   name: OptimizerName;
   /** The head's peak learning rate (and every weight's, unless `baseLearningRate` differs). */

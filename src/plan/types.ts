@@ -1,3 +1,4 @@
+import type { ClassesFilled } from '../format/head-layers/entry.js';
 import type {
   AugmentSpec,
   BackendName,
@@ -141,9 +142,8 @@ export interface ExportTask extends TaskCommon<'export'> {
 export type PlanTask =
   DataTask | BaseTask | HeadTask | FeaturesTask | TrainTask | EvaluateTask | BaselineTask | ExportTask;
 
-/** A head layer with `units: classes` replaced by the class count. */
-export type ResolvedHeadLayer =
-  Exclude<HeadLayerSpec, { type: 'dense' }> | (Extract<HeadLayerSpec, { type: 'dense' }> & { units: number });
+/** A head layer with `classes` (`units: classes`, `filters: classes`) replaced by the class count. */
+export type ResolvedHeadLayer = ClassesFilled<HeadLayerSpec>;
 
 export interface PlanStage {
   name: string;

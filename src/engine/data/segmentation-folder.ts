@@ -173,7 +173,7 @@ export async function decodeMaskValues(
     const v = data[p * info.channels]!;
     if (info.channels >= 3 && (data[p * info.channels + 1] !== v || data[p * info.channels + 2] !== v))
       throw new Error(
-        `pixel (${p % info.width}, ${Math.floor(p / info.width)}) is a colour, not a class index; masks hold class indexes as gray values`,
+        `pixel (${p % info.width}, ${Math.floor(p / info.width)}) is a colour, not a class index; masks hold class indexes as 8-bit gray values (a palette PNG such as VOC's is read by its colours: save its indexes as gray)`,
       );
     if (v >= numClasses && v !== ignoreIndex)
       throw new Error(

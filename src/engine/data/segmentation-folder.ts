@@ -311,6 +311,101 @@ function pairSplit(
 const sumCounts = (rows: number[][]): number[] =>
   rows.reduce((sum, row) => sum.map((v, i) => v + row[i]!), rows[0]?.map(() => 0) ?? []);
 
+type SplitName = 'train' | 'test';
+type PerSplit<T> = Record<SplitName, T>;
+
+/** What has been read of each split's pairs, by index into the split's listing. */
+interface PairReads {
+  decoded: PerSplit<Map<number, DecodedPair>>;
+  counts: PerSplit<Map<number, number[]>>;
+  digests: PerSplit<Map<number, string>>;
+}
+
+interface BadPair {
+  split: SplitName;
+  index: number;
+  file: string;
+  reason: string;
+}
+
+/** The seeded selection over the pairs still kept, and the pairs (by listing index) it uses. */
+function selectPairs(
+  keep: PerSplit<number[]>,
+  hasTest: boolean,
+  limit: SegmentationFolderSpec['limit'],
+  options: { validation: number | 'test'; testFraction: number; seed: number },
+): { selection: Selection; needed: { split: SplitName; index: number }[] } {
+  // One group of images: the same seeded shuffle and hold-out as an image folder's, without strata.
+  const selection = selectExamples(
+    {
+      train: { labels: new Int32Array(keep.train.length) },
+      ...(hasTest ? { test: { labels: new Int32Array(keep.test.length) } } : {}),
+      numClasses: 1,
+    },
+    { perClass: limit.train, testPerClass: limit.test, ...options },
+  );
+  const fromTrain = [...selection.train, ...selection.validation, ...(hasTest ? [] : selection.test)];
+  return {
+    selection,
+    needed: [
+      ...fromTrain.map((p) => ({ split: 'train' as const, index: keep.train[p]! })),
+      ...(hasTest ? selection.test.map((p) => ({ split: 'test' as const, index: keep.test[p]! })) : []),
+    ],
+  };
+}
+
+/** Decodes the needed pairs not read yet; returns those that cannot be used, in listing order. */
+async function decodeNeeded(
+  needed: { split: SplitName; index: number }[],
+  sources: { train: PairSource; test?: PairSource },
+  reads: PairReads,
+  holdPixels: boolean,
+  options: MaskDecodeOptions,
+  keyPath: (string | number)[],
+): Promise<BadPair[]> {
+  const bad: BadPair[] = [];
+  await mapConcurrent(
+    needed.filter(({ split, index }) => !reads.digests[split].has(index)),
+    DECODE_CONCURRENCY,
+    async ({ split, index }) => {
+      const pair = sources[split]!.pairs[index]!;
+      try {
+        const read = await decodePair(pair, options, keyPath);
+        reads.digests[split].set(index, read.digest);
+        reads.counts[split].set(index, read.counts);
+        if (holdPixels) reads.decoded[split].set(index, read);
+      } catch (error) {
+        if ((error as Error).name === 'RunInterrupted') throw error;
+        const file = error instanceof MaskError ? error.file : pair.image;
+        const reason = (error as Error).message.split('\n')[0]!.replace(`image file ${file}: `, '');
+        bad.push({ split, index, file, reason });
+      }
+    },
+    options.signal,
+  );
+  return bad.sort((a, b) => a.split.localeCompare(b.split) || a.index - b.index);
+}
+
+/** sha256 over the kept listing (paths relative to the roots, so moving the dataset keeps it) and the bytes of every pair read. */
+function pairsDigest(
+  sources: { train: PairSource; test?: PairSource },
+  keep: PerSplit<number[]>,
+  digests: PerSplit<Map<number, string>>,
+): string {
+  const hash = createHash('sha256');
+  for (const split of ['train', 'test'] as const) {
+    const source = sources[split];
+    if (!source) continue;
+    for (const index of keep[split]) {
+      const pair = source.pairs[index]!;
+      hash.update(
+        `${split}\0${path.relative(source.imageRoot, pair.image)}\0${path.relative(source.maskRoot, pair.mask)}\0${digests[split].get(index) ?? ''}\n`,
+      );
+    }
+  }
+  return hash.digest('hex');
+}
+
 /**
  * Reads the pairs the selection uses — before any training, so a bad one is
  * found now (an error naming it, or with `onBadFile: skip` left out and
@@ -324,80 +419,37 @@ async function readPairSplits(
   options: MaskDecodeOptions,
   keyPath: (string | number)[],
 ) {
-  const splits = (sources.test ? ['train', 'test'] : ['train']) as ('train' | 'test')[];
   const excluded = { train: new Set<number>(), test: new Set<number>() };
-  const decoded = { train: new Map<number, DecodedPair>(), test: new Map<number, DecodedPair>() };
-  const counts = { train: new Map<number, number[]>(), test: new Map<number, number[]>() };
-  const digests = { train: new Map<number, string>(), test: new Map<number, string>() };
+  const reads: PairReads = {
+    decoded: { train: new Map(), test: new Map() },
+    counts: { train: new Map(), test: new Map() },
+    digests: { train: new Map(), test: new Map() },
+  };
   const skipped: SkippedFile[] = [];
+  // RGB pixels and a one-byte mask per pixel.
   const bytesPerPair = options.size[0] * options.size[1] * 4;
-  const kept = (split: 'train' | 'test'): number[] =>
+  const kept = (split: SplitName): number[] =>
     (sources[split]?.pairs ?? []).map((_, i) => i).filter((i) => !excluded[split].has(i));
   for (;;) {
     const keep = { train: kept('train'), test: kept('test') };
-    // One group of images: the same seeded shuffle and hold-out as an image folder's, without strata.
-    const selection = selectExamples(
-      {
-        train: { labels: new Int32Array(keep.train.length) },
-        ...(sources.test ? { test: { labels: new Int32Array(keep.test.length) } } : {}),
-        numClasses: 1,
-      },
-      { perClass: limit.train, testPerClass: limit.test, ...selectionOptions },
-    );
-    const needed = [
-      ...[...selection.train, ...selection.validation, ...(sources.test ? [] : selection.test)].map((p) => ({
-        split: 'train' as const,
-        index: keep.train[p]!,
-      })),
-      ...(sources.test ? selection.test.map((p) => ({ split: 'test' as const, index: keep.test[p]! })) : []),
-    ];
+    const { selection, needed } = selectPairs(keep, sources.test !== undefined, limit, selectionOptions);
     const holdPixels = needed.length * bytesPerPair <= options.cacheBytes;
-    const bad: { split: 'train' | 'test'; index: number; file: string; reason: string }[] = [];
-    await mapConcurrent(
-      needed.filter(({ split, index }) => !digests[split].has(index)),
-      DECODE_CONCURRENCY,
-      async ({ split, index }) => {
-        const pair = sources[split]!.pairs[index]!;
-        try {
-          const read = await decodePair(pair, options, keyPath);
-          digests[split].set(index, read.digest);
-          counts[split].set(index, read.counts);
-          if (holdPixels) decoded[split].set(index, read);
-        } catch (error) {
-          if ((error as Error).name === 'RunInterrupted') throw error;
-          const file = error instanceof MaskError ? error.file : pair.image;
-          const reason = (error as Error).message.split('\n')[0]!.replace(`image file ${file}: `, '');
-          bad.push({ split, index, file, reason });
-        }
-      },
-      options.signal,
-    );
+    const bad = await decodeNeeded(needed, sources, reads, holdPixels, options, keyPath);
     if (bad.length > 0) {
-      bad.sort((a, b) => a.split.localeCompare(b.split) || a.index - b.index);
       if (options.onBadFile === 'error') throw badPairsError(bad, keyPath);
       for (const b of bad) excluded[b.split].add(b.index);
       skipped.push(...bad.map(({ file, reason }) => ({ file, reason })));
       continue;
     }
-    if (!holdPixels) for (const map of Object.values(decoded)) map.clear();
-    const hash = createHash('sha256');
-    for (const split of splits) {
-      const source = sources[split]!;
-      for (const index of keep[split]) {
-        const pair = source.pairs[index]!;
-        hash.update(
-          `${split}\0${path.relative(source.imageRoot, pair.image)}\0${path.relative(source.maskRoot, pair.mask)}\0${digests[split].get(index) ?? ''}\n`,
-        );
-      }
-    }
-    const split = (name: 'train' | 'test') =>
-      pairSplit(sources[name]!, keep[name], decoded[name], counts[name], options, keyPath);
+    if (!holdPixels) for (const map of Object.values(reads.decoded)) map.clear();
+    const split = (name: SplitName) =>
+      pairSplit(sources[name]!, keep[name], reads.decoded[name], reads.counts[name], options, keyPath);
     return {
       train: split('train'),
       ...(sources.test ? { test: split('test') } : {}),
       selection,
       skipped: skipped.sort((a, b) => byCodePoint(a.file, b.file)),
-      digest: hash.digest('hex'),
+      digest: pairsDigest(sources, keep, reads.digests),
       storage: holdPixels ? ('memory' as const) : ('streaming' as const),
     };
   }

@@ -82,7 +82,7 @@ interface PairSource {
 
 const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const DECODE_CONCURRENCY = 8;
-/** Where a mask is not PNG: lossy formats change class values at region borders. */
+/** Masks are PNG only: a lossy format changes class values at region borders. */
 const MASK_EXTENSION = '.png';
 
 async function requireFolder(dir: string, keyPath: (string | number)[], what: string): Promise<void> {
@@ -103,10 +103,10 @@ async function requireFolder(dir: string, keyPath: (string | number)[], what: st
 export async function listMaskedImages(
   imagesDir: string,
   masksDir: string,
-  keyPath: (string | number)[],
+  keys: { images: (string | number)[]; masks: (string | number)[] },
 ): Promise<{ pairs: MaskedFile[]; ignored: SkippedFile[] }> {
-  await requireFolder(imagesDir, [...keyPath, 'images'], 'image folder');
-  await requireFolder(masksDir, [...keyPath, 'masks'], 'mask folder');
+  await requireFolder(imagesDir, keys.images, 'image folder');
+  await requireFolder(masksDir, keys.masks, 'mask folder');
   const images = await listImageFiles(imagesDir);
   const masks = await listImageFiles(masksDir);
   const stem = (root: string, file: string): string => {
@@ -127,7 +127,7 @@ export async function listMaskedImages(
     if (other !== undefined)
       throw new UserError(
         `${other} and ${image} would share one mask, ${path.join(masksDir, key + MASK_EXTENSION)}`,
-        [...keyPath, 'images'],
+        keys.images,
         'give each image its own base name',
       );
     imageByStem.set(key, image);
@@ -136,7 +136,7 @@ export async function listMaskedImages(
   for (const [key, mask] of maskByStem)
     if (!imageByStem.has(key)) ignored.push({ file: mask, reason: 'a mask with no image of the same name' });
   if (pairs.length === 0)
-    throw new UserError(`image folder ${imagesDir} has no images`, [...keyPath, 'images'], 'put the images in it');
+    throw new UserError(`image folder ${imagesDir} has no images`, keys.images, 'put the images in it');
   return { pairs, ignored: ignored.sort((a, b) => byCodePoint(a.file, b.file)) };
 }
 
@@ -498,9 +498,17 @@ export async function readSegmentationFolderDataset(
   options: { cacheBytes: number; seed: number; signal?: AbortSignal },
 ): Promise<LoadedSegmentationDataset> {
   checkSpec(spec);
-  const listing = await listMaskedImages(spec.images, spec.masks, ['dataset']);
+  const listing = await listMaskedImages(spec.images, spec.masks, {
+    images: ['dataset', 'images'],
+    masks: ['dataset', 'masks'],
+  });
   const testListing =
-    spec.testImages && spec.testMasks ? await listMaskedImages(spec.testImages, spec.testMasks, ['dataset']) : undefined;
+    spec.testImages && spec.testMasks
+      ? await listMaskedImages(spec.testImages, spec.testMasks, {
+          images: ['dataset', 'testImages'],
+          masks: ['dataset', 'testMasks'],
+        })
+      : undefined;
   const numClasses = spec.classes.length;
   const decode: MaskDecodeOptions = {
     size: spec.image.size,

@@ -295,18 +295,56 @@ describe('bad and foreign files', () => {
     });
   });
 
-  const specErrors: { name: string; extra: (dir: string) => Partial<SegmentationFolderSpec>; message: RegExp }[] = [
-    { name: 'a missing image folder', extra: (d) => ({ images: path.join(d, 'nowhere') }), message: /image folder .*nowhere: not found/ },
-    { name: 'a mask folder that is a file', extra: (d) => ({ masks: path.join(d, 'classes.txt') }), message: /mask folder .*classes\.txt: not a folder/ },
-    { name: 'one class', extra: () => ({ classes: ['background'] }), message: /1 classes; segmentation needs 2 to 256/ },
-    { name: 'testImages without testMasks', extra: (d) => ({ testImages: d }), message: /testImages and testMasks go together/ },
-    { name: 'an ignoreIndex past a byte', extra: () => ({ ignoreIndex: 300 }), message: /ignoreIndex 300 is not a mask value/ },
+  const specErrors: {
+    name: string;
+    extra: (dir: string) => Partial<SegmentationFolderSpec>;
+    message: RegExp;
+    key: string[];
+  }[] = [
+    {
+      name: 'a missing image folder',
+      extra: (d) => ({ images: path.join(d, 'nowhere') }),
+      message: /image folder .*nowhere: not found/,
+      key: ['dataset', 'images'],
+    },
+    {
+      name: 'a mask folder that is a file',
+      extra: (d) => ({ masks: path.join(d, 'classes.txt') }),
+      message: /mask folder .*classes\.txt: not a folder/,
+      key: ['dataset', 'masks'],
+    },
+    {
+      name: 'a missing test mask folder',
+      extra: (d) => ({ testImages: path.join(d, 'images'), testMasks: path.join(d, 'nowhere') }),
+      message: /mask folder .*nowhere: not found/,
+      key: ['dataset', 'testMasks'],
+    },
+    {
+      name: 'one class',
+      extra: () => ({ classes: ['background'] }),
+      message: /1 classes; segmentation needs 2 to 256/,
+      key: ['dataset', 'classes'],
+    },
+    {
+      // At the key that is written, where a diagnostic has a line to show.
+      name: 'testImages without testMasks',
+      extra: (d) => ({ testImages: d }),
+      message: /testImages and testMasks go together/,
+      key: ['dataset', 'testImages'],
+    },
+    {
+      name: 'an ignoreIndex past a byte',
+      extra: () => ({ ignoreIndex: 300 }),
+      message: /ignoreIndex 300 is not a mask value/,
+      key: ['dataset', 'ignoreIndex'],
+    },
   ];
   for (const c of specErrors)
-    it(`refuses ${c.name}`, async () => {
-      await assert.rejects(read(spec(TEXTURES, c.extra(TEXTURES))), (error: Error) => {
+    it(`refuses ${c.name}, at its key`, async () => {
+      await assert.rejects(read(spec(TEXTURES, c.extra(TEXTURES))), (error: Error & { path?: string[] }) => {
         assert.equal(error.name, 'UserError');
         assert.match(error.message, c.message);
+        assert.deepEqual(error.path, c.key);
         return true;
       });
     });

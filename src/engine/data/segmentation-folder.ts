@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { UserError } from '../../diagnostics/user-error.js';
 import type { ImageSpec } from '../../format/types.js';
 import { readRegularFile, unreadable } from '../read-file.js';
-import type { LoadedDataset, SkippedFile, SplitData } from './dataset-types.js';
+import type { LoadedDataset, PixelBatch, SkippedFile, SplitData } from './dataset-types.js';
 import { decodeImage, listImageFiles, mapConcurrent, maxImagePixels, type FitMode } from './image-folder.js';
 import { selectExamples, type Selection } from './selection.js';
 
@@ -52,7 +52,9 @@ export interface SegmentationSplit extends SplitData {
   /** The mask file of example `index`. */
   maskName(index: number): string;
   masks(indexes: readonly number[]): Promise<MaskBatch>;
-  /** Pixels of each class (then, last, ignored pixels) over these examples, at the pipeline's image size. */
+  /** Pixels and masks together: when streaming, each pair is decoded once rather than once for each. */
+  pairs(indexes: readonly number[]): Promise<{ pixels: PixelBatch; masks: MaskBatch }>;
+  /** Pixels of each class (then, last, ignored pixels) over these selected examples, at the pipeline's image size. */
   pixelCounts(indexes: readonly number[]): number[];
 }
 
@@ -166,12 +168,15 @@ export async function decodeMaskValues(
   });
   if (meta.format !== 'png') throw new Error(`a ${meta.format ?? 'non-image'} file; a mask must be a PNG`);
   if (meta.depth !== 'uchar') throw new Error('a 16-bit PNG; save masks as 8-bit (one byte per pixel)');
+  // libvips stretches 1-, 2- and 4-bit gray to 0–255 (a 1-bit 1 reads 255): undo it, so a bilevel mask reads 0 and 1.
+  const bits = meta.isPalette ? 8 : (meta.bitsPerSample ?? 8);
+  const stretch = bits < 8 ? 255 / (2 ** bits - 1) : 1;
   const { data, info } = await input.removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const pixels = info.width * info.height;
   const values = new Uint8Array(pixels);
   for (let p = 0; p < pixels; p++) {
-    const v = data[p * info.channels]!;
-    if (info.channels >= 3 && (data[p * info.channels + 1] !== v || data[p * info.channels + 2] !== v))
+    const v = Math.round(data[p * info.channels]! / stretch);
+    if (info.channels >= 3 && (data[p * info.channels + 1] !== data[p * info.channels] || data[p * info.channels + 2] !== data[p * info.channels]))
       throw new Error(
         `pixel (${p % info.width}, ${Math.floor(p / info.width)}) is a colour, not a class index; masks hold class indexes as 8-bit gray values (a palette PNG such as VOC's is read by its colours: save its indexes as gray)`,
       );
@@ -279,32 +284,33 @@ function pairSplit(
   const at = (index: number): number => keep[index]!;
   const read = async (index: number): Promise<DecodedPair> =>
     decoded.get(at(index)) ?? (await decodePair(source.pairs[at(index)]!, options, keyPath));
-  const gather = async (indexes: readonly number[], take: (pair: DecodedPair) => Uint8Array, bytes: number) => {
-    const data = new Uint8Array(indexes.length * bytes);
-    await mapConcurrent(indexes, DECODE_CONCURRENCY, async (index, row) =>
-      data.set(take(await read(index)), row * bytes),
-    );
-    return data;
+  const gather = async (indexes: readonly number[], pixels: boolean, masks: boolean) => {
+    const pixelData = new Uint8Array(pixels ? indexes.length * height * width * 3 : 0);
+    const maskData = new Uint8Array(masks ? indexes.length * height * width : 0);
+    await mapConcurrent(indexes, DECODE_CONCURRENCY, async (index, row) => {
+      const pair = await read(index);
+      if (pixels) pixelData.set(pair.pixels, row * height * width * 3);
+      if (masks) maskData.set(pair.mask, row * height * width);
+    });
+    return {
+      pixels: { data: pixelData, count: indexes.length, height, width, channels: 3 as const },
+      masks: { data: maskData, count: indexes.length, height, width },
+    };
+  };
+  const countsOf = (index: number): number[] => {
+    const counted = counts.get(at(index));
+    if (!counted) throw new Error(`example ${index} was not selected, so its pixels were not counted`);
+    return counted;
   };
   return {
     count: keep.length,
     labels: new Int32Array(keep.length),
     name: (index) => source.pairs[at(index)]!.image,
     maskName: (index) => source.pairs[at(index)]!.mask,
-    pixels: async (indexes) => ({
-      data: await gather(indexes, (p) => p.pixels, height * width * 3),
-      count: indexes.length,
-      height,
-      width,
-      channels: 3,
-    }),
-    masks: async (indexes) => ({
-      data: await gather(indexes, (p) => p.mask, height * width),
-      count: indexes.length,
-      height,
-      width,
-    }),
-    pixelCounts: (indexes) => sumCounts(indexes.map((i) => counts.get(at(i))!)),
+    pixels: async (indexes) => (await gather(indexes, true, false)).pixels,
+    masks: async (indexes) => (await gather(indexes, false, true)).masks,
+    pairs: (indexes) => gather(indexes, true, true),
+    pixelCounts: (indexes) => sumCounts(indexes.map(countsOf)),
   };
 }
 

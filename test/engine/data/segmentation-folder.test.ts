@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { crc32, deflateSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import {
@@ -44,6 +45,32 @@ function copyOf(dir: string): string {
   const copy = path.join(workspace('seg'), 'data');
   cpSync(dir, copy, { recursive: true });
   return copy;
+}
+
+/** A 1-bit grayscale PNG (colour type 0, bit depth 1), written by hand: sharp writes no such file. */
+function oneBitPng(width: number, height: number, on: (x: number, y: number) => boolean): Buffer {
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([Buffer.from(type, 'ascii'), data])));
+    return Buffer.concat([length, Buffer.from(type, 'ascii'), data, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 1; // bit depth
+  header[9] = 0; // grayscale
+  const stride = Math.ceil(width / 8);
+  const rows = Buffer.alloc(height * (stride + 1));
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) if (on(x, y)) rows[y * (stride + 1) + 1 + (x >> 3)]! |= 0x80 >> (x & 7);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 const grayPng = (width: number, height: number, values: Uint8Array | number[]): Promise<Buffer> =>
@@ -93,6 +120,9 @@ describe('readSegmentationFolderDataset on the texture mosaics (JPEG images, PNG
     assert.equal(streamed.storage, 'streaming');
     assert.deepEqual((await streamed.train.masks([1, 2])).data, (await held.train.masks([1, 2])).data);
     assert.deepEqual((await streamed.train.pixels([1, 2])).data, (await held.train.pixels([1, 2])).data);
+    const both = await streamed.train.pairs([1, 2]);
+    assert.deepEqual(both.pixels.data, (await held.train.pixels([1, 2])).data);
+    assert.deepEqual(both.masks.data, (await held.train.masks([1, 2])).data);
     assert.equal(streamed.digest, held.digest);
   });
 });
@@ -270,6 +300,20 @@ describe('bad and foreign files', () => {
       assert.ok(!data.selection.train.some((i) => data.train.name(i).endsWith('0002.jpg')));
     });
   }
+
+  it('reads a 1-bit PNG mask as 0 and 1 (libvips shows its 1 as 255)', async () => {
+    const dir = copyOf(TEXTURES);
+    writeFileSync(path.join(dir, 'masks', '0002.png'), oneBitPng(64, 64, (x, y) => x < 32 && y < 16));
+    const data = await read(spec(dir, { testFraction: 0, validation: 0, limit: {} }));
+    const index = data.selection.train.find((i) => data.train.name(i).endsWith('0002.jpg'))!;
+    assert.deepEqual(data.train.pixelCounts([index]), [64 * 64 - 32 * 16, 32 * 16, 0, 0]);
+  });
+
+  it('counts only selected examples', async () => {
+    const data = await read(spec(TEXTURES, { limit: { train: 2 }, testFraction: 0 }));
+    const unselected = [...Array(8).keys()].find((i) => !data.selection.train.includes(i) && !data.selection.validation.includes(i))!;
+    assert.throws(() => data.train.pixelCounts([unselected]), /was not selected, so its pixels were not counted/);
+  });
 
   it('a mask value equal to ignoreIndex is counted apart, in no class', async () => {
     const dir = copyOf(TEXTURES);

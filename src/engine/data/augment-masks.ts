@@ -43,9 +43,8 @@ export function jointAugmenter(
       let x = pixels;
       let m = tf.reshape(masks, [n, height, width, 1]).toFloat() as tf.Tensor4D;
       if (transforms) {
-        const matrix = tf.tensor2d(transforms, [n, 8]);
-        x = tf.image.transform(x, matrix, 'bilinear', 'reflect');
-        m = tf.image.transform(m, matrix, 'nearest', 'reflect');
+        x = transformEach(x, transforms, 'bilinear');
+        m = transformEach(m, transforms, 'nearest');
       }
       if (flips) {
         const flip = tf.tensor4d(flips, [n, 1, 1, 1]);
@@ -65,6 +64,21 @@ export function jointAugmenter(
       };
     });
   };
+}
+
+/**
+ * tf.image.transform one image at a time: tfjs-backend-cpu 4.22's Transform
+ * kernel returns after the first image of a batch and leaves the others at
+ * the fill value (black images, all-zero masks). Per image, every backend
+ * computes the same values as a correct batched call.
+ */
+function transformEach(images: tf.Tensor4D, rows: number[], interpolation: 'bilinear' | 'nearest'): tf.Tensor4D {
+  const n = images.shape[0];
+  if (n === 1) return tf.image.transform(images, tf.tensor2d(rows, [1, 8]), interpolation, 'reflect');
+  const each = tf.split(images, n, 0).map((image, i) =>
+    tf.image.transform(image as tf.Tensor4D, tf.tensor2d(rows.slice(i * 8, i * 8 + 8), [1, 8]), interpolation, 'reflect'),
+  );
+  return tf.concat(each, 0);
 }
 
 /** One row per image of tf.image.transform's matrices: each output pixel → where it is read from in the input. */

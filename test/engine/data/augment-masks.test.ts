@@ -11,12 +11,13 @@ const OFF: AugmentSpec = { flipHorizontal: false, rotate: 0, zoom: 0, translate:
 const SIZE = 48;
 const BLOCK = 8;
 const N = 4;
-/** A class's gray value: the image's pixels say their class. */
-const SHADE = 80;
+/** A class's gray value: the image's pixels say their class, and none is black (the fill of a lost image). */
+const shadeOf = (c: number): number => 40 + 60 * c;
+const classOf = (shade: number): number => Math.round((shade - 40) / 60);
 
 /**
  * N images of 8×8 blocks, each block a random class 0–3 (seeded), its gray
- * value 80 × class; the masks are the classes. Not symmetric, so a flip or a
+ * value 40 + 60 × class; the masks are the classes. Not symmetric, so a flip or a
  * turn applied to one and not the other shows.
  */
 function blockPairs(): { pixels: tf.Tensor4D; masks: tf.Tensor3D } {
@@ -30,7 +31,7 @@ function blockPairs(): { pixels: tf.Tensor4D; masks: tf.Tensor3D } {
           for (let x = 0; x < BLOCK; x++) classes[i * SIZE * SIZE + (by * BLOCK + y) * SIZE + bx * BLOCK + x] = c;
       }
   const masks = tf.tensor3d(classes, [N, SIZE, SIZE], 'int32');
-  const pixels = tf.tile(tf.expandDims(tf.mul(masks.toFloat(), SHADE), 3), [1, 1, 1, 3]) as tf.Tensor4D;
+  const pixels = tf.tile(tf.expandDims(tf.add(tf.mul(masks.toFloat(), 60), 40), 3), [1, 1, 1, 3]) as tf.Tensor4D;
   return { pixels, masks };
 }
 
@@ -60,8 +61,11 @@ describe('jointAugmenter', () => {
     { name: 'horizontal flip', spec: { flipHorizontal: true } },
     { name: 'all four', spec: { rotate: 25, zoom: 0.2, translate: 0.1, flipHorizontal: true } },
   ];
+  // Both: tfjs-backend-cpu's batched Transform loses all images but the first (transformed one by one here), and wasm's differs from cpu's at some pixels.
+  for (const backend of ['cpu', 'wasm'] as const)
   for (const { name, spec } of geometric)
-    it(`${name}: every mask pixel stays on the image pixels of its class`, () => {
+    it(`${name} on ${backend}: every mask pixel stays on the image pixels of its class, in every image`, async () => {
+      await selectBackend(backend);
       const { pixels, masks } = blockPairs();
       // Seed 8 flips images 0 and 2 of the four (some small seeds flip none).
       const out = jointAugmenter({ ...OFF, ...spec }, new SeededRandom(8))(pixels, masks);
@@ -77,24 +81,33 @@ describe('jointAugmenter', () => {
         for (const p of interior(mask, i)) {
           checked++;
           const shade = image[(i * SIZE * SIZE + p) * 3]!;
-          assert.ok(Math.abs(shade - SHADE * mask[i * SIZE * SIZE + p]!) < 1, `image ${i} pixel ${p}: shade ${shade}, class ${mask[i * SIZE * SIZE + p]}`);
+          assert.ok(
+            Math.abs(shade - shadeOf(mask[i * SIZE * SIZE + p]!)) < 1,
+            `image ${i} pixel ${p}: shade ${shade}, class ${mask[i * SIZE * SIZE + p]}`,
+          );
         }
         for (let p = 0; p < SIZE * SIZE; p++)
-          if (Math.round(image[(i * SIZE * SIZE + p) * 3]! / SHADE) === mask[i * SIZE * SIZE + p]) agreeing++;
+          if (classOf(image[(i * SIZE * SIZE + p) * 3]!) === mask[i * SIZE * SIZE + p]) agreeing++;
       }
-      assert.ok(checked > N * SIZE * SIZE * 0.3, `enough interior pixels checked: ${checked}`);
+      assert.ok(checked > N * SIZE * SIZE * 0.2, `enough interior pixels checked: ${checked}`);
       assert.ok(agreeing / (N * SIZE * SIZE) > 0.9, `most pixels agree, borders included: ${agreeing}`);
     });
 
-  it('changes the image exactly as augmenter does with the same seed, and leaves the stream where augmenter does', () => {
-    const spec: AugmentSpec = { flipHorizontal: true, rotate: 20, zoom: 0.15, translate: 0.1, brightness: 0.2, contrast: 0.3 };
-    const { pixels, masks } = blockPairs();
-    const jointRandom = new SeededRandom(3);
-    const plainRandom = new SeededRandom(3);
-    const joint = jointAugmenter(spec, jointRandom)(pixels, masks);
-    const plain = augmenter(spec, plainRandom)(pixels);
-    assert.deepEqual(joint.pixels.dataSync(), plain.dataSync());
-    assert.equal(jointRandom.snapshot(), plainRandom.snapshot());
+  // On wasm: tfjs-backend-cpu's batched Transform loses every image after the first, and augmenter calls it batched.
+  it('changes the image exactly as augmenter does with the same seed (wasm), and leaves the stream where augmenter does', async () => {
+    await selectBackend('wasm');
+    try {
+      const spec: AugmentSpec = { flipHorizontal: true, rotate: 20, zoom: 0.15, translate: 0.1, brightness: 0.2, contrast: 0.3 };
+      const { pixels, masks } = blockPairs();
+      const jointRandom = new SeededRandom(3);
+      const plainRandom = new SeededRandom(3);
+      const joint = jointAugmenter(spec, jointRandom)(pixels, masks);
+      const plain = augmenter(spec, plainRandom)(pixels);
+      assert.deepEqual(joint.pixels.dataSync(), plain.dataSync());
+      assert.equal(jointRandom.snapshot(), plainRandom.snapshot());
+    } finally {
+      await selectBackend('cpu');
+    }
   });
 
   it('brightness and contrast change the image only', () => {

@@ -9,51 +9,88 @@ import type { SeededRandom } from '../random.js';
  * image (tf.image.transform), filled by reflection like Keras' random layers.
  */
 export function augmenter(spec: AugmentSpec, random: SeededRandom): (pixels: tf.Tensor4D) => tf.Tensor4D {
+  return (pixels) => {
+    const draws = drawAugmentation(spec, random, pixels.shape);
+    return tf.tidy(() => changeColours(moveEach(pixels, draws, 'bilinear'), draws));
+  };
+}
+
+/** One batch's random changes, drawn in a fixed order (transforms, flips, contrast, brightness) so a seed repeats them. */
+export interface AugmentDraws {
+  /** One row of tf.image.transform's matrix per image: each output pixel → where it is read from in the input. */
+  transforms?: number[];
+  /** 1: flip that image left–right. */
+  flips?: number[];
+  contrasts?: number[];
+  /** Added to every pixel, 0–255 scale. */
+  brightness?: number[];
+}
+
+/** The random changes of a batch of `shape` [n, height, width, …]. */
+export function drawAugmentation(
+  spec: AugmentSpec,
+  random: SeededRandom,
+  shape: readonly number[],
+): AugmentDraws {
+  const [n, height, width] = shape as [number, number, number];
   const uniform = (limit: number): number => (random.next() * 2 - 1) * limit;
-  return (pixels) =>
-    tf.tidy(() => {
-      const [n, height, width] = pixels.shape as [number, number, number, number];
-      let x = pixels;
-      if (spec.rotate > 0 || spec.zoom > 0 || spec.translate > 0) {
-        const cx = (width - 1) / 2;
-        const cy = (height - 1) / 2;
-        const rows: number[] = [];
-        for (let i = 0; i < n; i++) {
-          const angle = (uniform(spec.rotate) * Math.PI) / 180;
-          const scale = 1 + uniform(spec.zoom);
-          const tx = uniform(spec.translate) * width;
-          const ty = uniform(spec.translate) * height;
-          // The transform maps each output pixel to where it is read from in the input.
-          const a0 = Math.cos(angle) / scale;
-          const a1 = -Math.sin(angle) / scale;
-          const b0 = Math.sin(angle) / scale;
-          const b1 = Math.cos(angle) / scale;
-          rows.push(a0, a1, cx - a0 * cx - a1 * cy - tx, b0, b1, cy - b0 * cx - b1 * cy - ty, 0, 0);
-        }
-        x = tf.image.transform(x, tf.tensor2d(rows, [n, 8]), 'bilinear', 'reflect');
-      }
-      if (spec.flipHorizontal) {
-        const flags = Array.from({ length: n }, () => (random.next() < 0.5 ? 1 : 0));
-        const mask = tf.tensor4d(flags, [n, 1, 1, 1]);
-        x = tf.add(tf.mul(tf.image.flipLeftRight(x), mask), tf.mul(x, tf.sub(1, mask)));
-      }
-      if (spec.contrast > 0) {
-        const factors = tf.tensor4d(
-          Array.from({ length: n }, () => 1 + uniform(spec.contrast)),
-          [n, 1, 1, 1],
-        );
-        const mean = tf.mean(x, [1, 2], true);
-        x = tf.add(tf.mul(tf.sub(x, mean), factors), mean);
-      }
-      if (spec.brightness > 0) {
-        x = tf.add(
-          x,
-          tf.tensor4d(
-            Array.from({ length: n }, () => uniform(spec.brightness) * 255),
-            [n, 1, 1, 1],
-          ),
-        );
-      }
-      return tf.clipByValue(x, 0, 255) as tf.Tensor4D;
-    });
+  const each = (draw: () => number): number[] => Array.from({ length: n }, draw);
+  const cx = (width - 1) / 2;
+  const cy = (height - 1) / 2;
+  const transform = (): number[] => {
+    const angle = (uniform(spec.rotate) * Math.PI) / 180;
+    const scale = 1 + uniform(spec.zoom);
+    const tx = uniform(spec.translate) * width;
+    const ty = uniform(spec.translate) * height;
+    const a0 = Math.cos(angle) / scale;
+    const a1 = -Math.sin(angle) / scale;
+    const b0 = Math.sin(angle) / scale;
+    const b1 = Math.cos(angle) / scale;
+    return [a0, a1, cx - a0 * cx - a1 * cy - tx, b0, b1, cy - b0 * cx - b1 * cy - ty, 0, 0];
+  };
+  return {
+    ...(spec.rotate > 0 || spec.zoom > 0 || spec.translate > 0
+      ? { transforms: Array.from({ length: n }, transform).flat() }
+      : {}),
+    ...(spec.flipHorizontal ? { flips: each(() => (random.next() < 0.5 ? 1 : 0)) } : {}),
+    ...(spec.contrast > 0 ? { contrasts: each(() => 1 + uniform(spec.contrast)) } : {}),
+    ...(spec.brightness > 0 ? { brightness: each(() => uniform(spec.brightness) * 255) } : {}),
+  };
+}
+
+/** The geometric changes (transform, flip), for images (bilinear) and for masks (nearest: a class is never blended into another). */
+export function moveEach(x: tf.Tensor4D, draws: AugmentDraws, interpolation: 'bilinear' | 'nearest'): tf.Tensor4D {
+  const n = x.shape[0];
+  let moved = draws.transforms ? transformEach(x, draws.transforms, interpolation) : x;
+  if (draws.flips) {
+    const flip = tf.tensor4d(draws.flips, [n, 1, 1, 1]);
+    moved = tf.add(tf.mul(tf.image.flipLeftRight(moved), flip), tf.mul(moved, tf.sub(1, flip)));
+  }
+  return moved;
+}
+
+/** The photometric changes (contrast, brightness), for images only, clipped to 0–255. */
+export function changeColours(x: tf.Tensor4D, draws: AugmentDraws): tf.Tensor4D {
+  const n = x.shape[0];
+  let changed = x;
+  if (draws.contrasts) {
+    const mean = tf.mean(changed, [1, 2], true);
+    changed = tf.add(tf.mul(tf.sub(changed, mean), tf.tensor4d(draws.contrasts, [n, 1, 1, 1])), mean);
+  }
+  if (draws.brightness) changed = tf.add(changed, tf.tensor4d(draws.brightness, [n, 1, 1, 1]));
+  return tf.clipByValue(changed, 0, 255);
+}
+
+/**
+ * tf.image.transform one image at a time: tfjs-backend-cpu 4.22's Transform
+ * kernel returns after the first image of a batch and leaves the others at
+ * the fill value (black images on cpu). Per image, every backend computes
+ * the same values as a correct batched call (the same on wasm, bit for bit).
+ * Filled by reflection, like Keras' random layers.
+ */
+function transformEach(images: tf.Tensor4D, rows: number[], interpolation: 'bilinear' | 'nearest'): tf.Tensor4D {
+  const n = images.shape[0];
+  const one = (image: tf.Tensor4D, i: number): tf.Tensor4D =>
+    tf.image.transform(image, tf.tensor2d(rows.slice(i * 8, i * 8 + 8), [1, 8]), interpolation, 'reflect');
+  return n === 1 ? one(images, 0) : tf.concat(tf.split(images, n, 0).map((image, i) => one(image as tf.Tensor4D, i)), 0);
 }

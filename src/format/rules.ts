@@ -379,11 +379,25 @@ export const sha256PinsADownload: SpecRule = ({ base }) =>
       ]
     : [];
 
-/** Zoo bases output feature maps, so the head must pool or flatten once before dense layers. (Other bases: checked by the planner.) */
-export const headFitsFeatureMap: SpecRule = ({ base, head }) =>
-  isExternalBase(base)
+/**
+ * The rank of what the head receives, where the spec alone decides it: a zoo
+ * base outputs a feature map; `base: none` passes its input through (a row of
+ * feature columns, or an image). Undefined for a model.json or downloaded base,
+ * whose output only the planner knows.
+ */
+export function knownFeatureRank(spec: Pick<PipelineSpec, 'base' | 'dataset'>): number | undefined {
+  if (isExternalBase(spec.base)) return undefined;
+  if (isNoBase(spec.base.model)) return spec.dataset.format === 'csv' && spec.dataset.featureColumns ? 1 : 3;
+  return 3;
+}
+
+/** The head must fit what it receives; the same check as the planner's, made early where the rank is known. */
+export const headFitsFeatureMap: SpecRule = (spec) => {
+  const rank = knownFeatureRank(spec);
+  return rank === undefined
     ? []
-    : headShapeProblems(head, 3).map((p) => ({ path: ['head', p.index], message: p.message, hint: p.hint }));
+    : headShapeProblems(spec.head, rank).map((p) => ({ path: ['head', p.index], message: p.message, hint: p.hint }));
+};
 
 /** The last layer produces the class scores: dense, one unit per class, softmax or linear. */
 export const headEndsInClassifier: SpecRule = ({ head, dataset }) => {

@@ -1,7 +1,7 @@
 import { isArrayFormat } from '../../format/resolve-pipeline.js';
 import type { DatasetSpec } from '../../format/types.js';
 import { readDataset, splitSource, type Selection } from './datasets.js';
-import type { SkippedFile } from './dataset-types.js';
+import type { SkippedFile, VectorBatch } from './dataset-types.js';
 import { imageDimensions } from './image-folder.js';
 
 /** A class is "rare" when the largest class has more than this many times its examples. */
@@ -19,7 +19,9 @@ export interface DatasetReport {
   classNames: string[];
   /** counts[split][class] after subsampling and splitting. */
   counts: Record<keyof Selection, number[]>;
-  /** Source image sizes in pixels (before resizing to image.size). */
+  /** Tabular rows: each feature column's range and mean over the training split (absent for images). */
+  rows?: { columns: ColumnSummary[] };
+  /** Source image sizes in pixels (before resizing to image.size); no examples for tabular rows. */
   sourceSize: { width: SizeStats; height: SizeStats; examples: number };
   inputSize: [number, number];
   storage: 'memory' | 'streaming';
@@ -28,6 +30,14 @@ export interface DatasetReport {
   /** Largest over smallest training class; a warning names the rare classes. */
   imbalance: { ratio: number; rareClasses: string[] };
   digest: string;
+}
+
+/** One feature column of the training rows. */
+export interface ColumnSummary {
+  name: string;
+  min: number;
+  mean: number;
+  max: number;
 }
 
 function stats(values: number[]): SizeStats {
@@ -53,9 +63,11 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
     }),
   ) as DatasetReport['counts'];
 
+  const { input } = dataset;
   const widths: number[] = [];
   const heights: number[] = [];
-  for (const split of ['train', 'validation', 'test'] as const) {
+  // Rows have no source size: their columns are summarised instead.
+  for (const split of input.kind === 'image' ? (['train', 'validation', 'test'] as const) : []) {
     const source = splitSource(dataset, split);
     if (!isArrayFormat(spec.format)) {
       for (const index of selection[split]) {
@@ -81,6 +93,9 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
     format: spec.format,
     classNames,
     counts,
+    ...(input.kind === 'rows'
+      ? { rows: { columns: summariseColumns(input.columns, await dataset.train.vectors!(selection.train)) } }
+      : {}),
     sourceSize: { width: stats(widths), height: stats(heights), examples: widths.length },
     inputSize: spec.image.size,
     storage: dataset.storage,
@@ -92,4 +107,19 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
     },
     digest: dataset.digest,
   };
+}
+
+function summariseColumns(columns: string[], rows: VectorBatch): ColumnSummary[] {
+  return columns.map((name, c) => {
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    let sum = 0;
+    for (let r = 0; r < rows.count; r++) {
+      const value = rows.data[r * rows.width + c]!;
+      min = Math.min(min, value);
+      max = Math.max(max, value);
+      sum += value;
+    }
+    return rows.count === 0 ? { name, min: 0, mean: 0, max: 0 } : { name, min, mean: sum / rows.count, max };
+  });
 }

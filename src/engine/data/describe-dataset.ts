@@ -1,17 +1,12 @@
-import { isArrayFormat } from '../../format/resolve-pipeline.js';
 import type { DatasetSpec } from '../../format/types.js';
-import { readDataset, splitSource, type Selection } from './datasets.js';
-import type { SkippedFile, VectorBatch } from './dataset-types.js';
-import { imageDimensions } from './image-folder.js';
+import { datasetReader, readDataset, splitSource, type Selection } from './datasets.js';
+import type { SkippedFile } from './dataset-types.js';
+import type { ColumnSummary, SizeStats } from './example-summary.js';
+
+export type { ColumnSummary, SizeStats } from './example-summary.js';
 
 /** A class is "rare" when the largest class has more than this many times its examples. */
 export const IMBALANCE_RATIO = 3;
-
-export interface SizeStats {
-  min: number;
-  median: number;
-  max: number;
-}
 
 /** What `tlpipe data` reports: the data as the pipeline will see it, before any training. */
 export interface DatasetReport {
@@ -32,23 +27,7 @@ export interface DatasetReport {
   digest: string;
 }
 
-/** One feature column of the training rows. */
-export interface ColumnSummary {
-  name: string;
-  min: number;
-  mean: number;
-  max: number;
-}
-
-function stats(values: number[]): SizeStats {
-  const sorted = [...values].sort((a, b) => a - b);
-  return {
-    min: sorted[0] ?? 0,
-    median: sorted[Math.floor(sorted.length / 2)] ?? 0,
-    max: sorted[sorted.length - 1] ?? 0,
-  };
-}
-
+/** The dataset as the pipeline's spec and seed select it: class counts per split, and what its reader says of the examples. */
 export async function describeDataset(spec: DatasetSpec, seed: number): Promise<DatasetReport> {
   const dataset = await readDataset(spec, { seed });
   const { selection } = dataset;
@@ -63,28 +42,11 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
     }),
   ) as DatasetReport['counts'];
 
-  const { input } = dataset;
-  const widths: number[] = [];
-  const heights: number[] = [];
-  // Rows have no source size: their columns are summarised instead.
-  for (const split of input.kind === 'image' ? (['train', 'validation', 'test'] as const) : []) {
-    const source = splitSource(dataset, split);
-    if (!isArrayFormat(spec.format)) {
-      for (const index of selection[split]) {
-        const size = await imageDimensions(source.name(index));
-        if (size) {
-          widths.push(size.width);
-          heights.push(size.height);
-        }
-      }
-    } else if (selection[split].length > 0) {
-      const { width, height } = await source.pixels([selection[split][0]!]);
-      for (let i = 0; i < selection[split].length; i++) {
-        widths.push(width);
-        heights.push(height);
-      }
-    }
-  }
+  const splits = (['train', 'validation', 'test'] as const).map((split) => ({
+    data: splitSource(dataset, split),
+    indexes: selection[split],
+  }));
+  const examples = await datasetReader(spec.format).describe(dataset, splits);
 
   const train = counts.train;
   const largest = Math.max(...train);
@@ -93,10 +55,8 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
     format: spec.format,
     classNames,
     counts,
-    ...(input.kind === 'rows'
-      ? { rows: { columns: summariseColumns(input.columns, await dataset.train.vectors!(selection.train)) } }
-      : {}),
-    sourceSize: { width: stats(widths), height: stats(heights), examples: widths.length },
+    ...(examples.rows ? { rows: examples.rows } : {}),
+    sourceSize: examples.sourceSize,
     inputSize: spec.image.size,
     storage: dataset.storage,
     skipped: dataset.skipped,
@@ -109,17 +69,3 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
   };
 }
 
-function summariseColumns(columns: string[], rows: VectorBatch): ColumnSummary[] {
-  return columns.map((name, c) => {
-    let min = Number.POSITIVE_INFINITY;
-    let max = Number.NEGATIVE_INFINITY;
-    let sum = 0;
-    for (let r = 0; r < rows.count; r++) {
-      const value = rows.data[r * rows.width + c]!;
-      min = Math.min(min, value);
-      max = Math.max(max, value);
-      sum += value;
-    }
-    return rows.count === 0 ? { name, min: 0, mean: 0, max: 0 } : { name, min, mean: sum / rows.count, max };
-  });
-}

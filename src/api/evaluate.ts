@@ -19,7 +19,7 @@ import { userErrorsAt } from './run-refs.js';
 import { failed, ok, problem, type Outcome } from './types.js';
 
 export interface EvaluateOptions extends ModelOptions {
-  /** A folder of labelled images (one sub-folder per class, named as the model's classes) instead of the run's test split. */
+  /** A folder of labelled images (one sub-folder per class, named as the model's classes) instead of the run's test split; for a tabular run, a CSV file of rows with its feature columns and label column. */
   data?: string;
   /** Also write evaluation.json and confusion-matrix.csv here. */
   out?: string;

@@ -1,6 +1,7 @@
 import type { KeyPath } from '../diagnostics/diagnostic.js';
 import { didYouMean } from '../diagnostics/did-you-mean.js';
 import { datasetFormat, FORMAT_NAMES } from './dataset-formats/index.js';
+import { datasetInput } from './dataset-formats/input.js';
 import { headShapeProblems } from './head-shape.js';
 import { sweepIsWellFormed } from './sweep-rules.js';
 import { hasValidation, isArrayFormat, isModelUrl } from './resolve-pipeline.js';
@@ -301,6 +302,22 @@ export const featureColumnsNeedVectorBase: SpecRule = ({ dataset, base }) => {
   ];
 };
 
+/**
+ * The demo page classifies an image picked in the browser; a model of
+ * tabular rows has no picture to pick, so asking for its page is refused
+ * rather than silently not written.
+ */
+export const demoPageNeedsImages: SpecRule = (spec) =>
+  spec.export.demoPage === true && datasetInput(spec.dataset).kind === 'rows'
+    ? [
+        {
+          path: ['export', 'demoPage'],
+          message: 'the demo page classifies an image picked in the browser; this pipeline trains on tabular rows',
+          hint: 'remove `demoPage`; classify rows with `tlpipe predict <run> rows.csv`, or loadModel(run).predict(rows) in a program',
+        },
+      ]
+    : [];
+
 /** A test subsample needs a test split to sample from. */
 const hasTestSplit = (d: PipelineSpec['dataset']): boolean =>
   d.format === 'mnist' ||
@@ -546,6 +563,7 @@ export const SPEC_RULES: readonly SpecRule[] = [
   imageFitsBase,
   channelsFitBase,
   featureColumnsNeedVectorBase,
+  demoPageNeedsImages,
   testLimitNeedsTestSplit,
   validationOnTestNeedsTestSplit,
   classNamesMatchClasses,

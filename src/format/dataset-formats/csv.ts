@@ -5,7 +5,7 @@ import type { DatasetFormat } from './dataset-format.js';
 
 /** A CSV file: a label column, and either a column of image paths or numeric feature columns (tabular rows). */
 export const csv = {
-  summary: 'csv: a CSV file with a label column and a column of image paths.',
+  summary: 'csv: a CSV file with a label column and a column of image paths, or numeric feature columns (tabular rows).',
   properties: {
     file: Type.Optional(
       Type.String({ description: 'csv: the CSV file (header row first; RFC 4180 quoting).', minLength: 1 }),
@@ -25,14 +25,14 @@ export const csv = {
     featureColumns: Type.Optional(
       Type.Array(Type.String({ minLength: 1 }), {
         description:
-          "csv: numeric feature columns, for tabular data on a base whose input is a vector (a model.json base). Each column is standardised with the training split's mean and standard deviation.",
+          "csv: numeric feature columns: each row is a tabular example instead of an image. With `base: { model: none }` the head's dense layers read them directly; a base whose input is a vector (a model.json base) also takes them. Each column is standardised with the training split's mean and standard deviation, recorded in the run's model/preprocessing.json and applied to every row predict and evaluate read.",
         minItems: 1,
         uniqueItems: true,
       }),
     ),
   },
   keys: ['file', 'labelColumn', 'imageColumn', 'featureColumns', 'test', 'onBadFile'],
-  keysHint: 'format `csv` reads `file`, `labelColumn`, `imageColumn`, and optionally `test: <fraction>`',
+  keysHint: 'format `csv` reads `file`, `labelColumn`, `imageColumn` or `featureColumns`, and optionally `test: <fraction>`',
   resolve: (written, common, dir) => ({
     format: 'csv',
     ...common,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { loadModel } from '../../src/api/load-model.js';
 import { packageRoot } from '../../src/package/package-root.js';
 import { readJson, tlpipe, workspace, write } from './cli-harness.js';
 
@@ -67,6 +68,22 @@ describe('tabular rows end to end: real tables, base: none, validate â†’ plan â†
         const top = byLine.get(worst.example.slice(worst.example.lastIndexOf(':')));
         const p = top?.find((t) => t.label === worst.actual)?.probability;
         assert.ok(p !== undefined && Math.abs(p - worst.probabilityOfActual) < 1e-5, `${worst.example}: ${p} vs ${worst.probabilityOfActual}`);
+      }
+
+      // The library takes rows in memory, by column name, and answers as the CLI did for the same rows.
+      const [header, ...lines] = readFileSync(trainCsv, 'utf8').trim().split('\n');
+      const names = header!.split(',');
+      const rows = lines.slice(0, 5).map((l) => Object.fromEntries(l.split(',').slice(0, -1).map((v, i) => [names[i]!, Number(v)])));
+      const loaded = await loadModel(run, { backend: 'cpu' });
+      assert.ok(loaded.ok);
+      try {
+        const { predictions } = await loaded.value.predict(rows, { top: c.classes });
+        predictions.forEach((p, i) => {
+          const cli = byLine.get(`:${i + 2}`)!;
+          for (const t of p.top) assert.ok(Math.abs(t.probability - cli.find((x) => x.label === t.label)!.probability) < 1e-5, `row ${i}`);
+        });
+      } finally {
+        loaded.value.dispose();
       }
 
       // evaluate on its own test split: the run's own numbers.

@@ -14,6 +14,7 @@ import {
 } from '../engine/evaluate/predict.js';
 import { explainImages, type ImageExplanation } from '../engine/evaluate/explain-images.js';
 import { UserError } from '../diagnostics/user-error.js';
+import { assertNever } from '../format/dataset-formats/input.js';
 import { closestMatches } from '../diagnostics/did-you-mean.js';
 import { selectBackend } from '../engine/kernels/backend.js';
 import { isModelFolder, MODEL_DIR, readExportedModel, type ExportedModelInfo } from '../store/model-folder.js';
@@ -190,7 +191,7 @@ function checkAgreement(exported: ExportedModelInfo, shapes: ReturnType<typeof m
       hint,
     );
   const pre = exported.preprocessing;
-  const expected = pre.kind === 'image' ? [...pre.inputSize, pre.channels] : [pre.columns.length];
+  const expected = preparedShape(pre);
   const fits = shapes.input.length === expected.length && shapes.input.every((d, i) => d === null || d === expected[i]);
   if (!fits)
     throw new UserError(
@@ -198,6 +199,18 @@ function checkAgreement(exported: ExportedModelInfo, shapes: ReturnType<typeof m
       [],
       hint,
     );
+}
+
+/** One example's shape as preprocessing.json prepares it. */
+function preparedShape(pre: Preprocessing): number[] {
+  switch (pre.kind) {
+    case 'image':
+      return [...pre.inputSize, pre.channels];
+    case 'tabular':
+      return [pre.columns.length];
+    default:
+      return assertNever(pre);
+  }
 }
 
 /** A run's exported model, ready to classify images exactly as `tlpipe predict` does. */

@@ -116,7 +116,10 @@ export function runBin(argv: readonly string[]): void {
   runCli(argv, processPrinter).then(
     (code) => {
       commandFinished();
-      process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+      const exit = (): never => process.exit(code);
+      // Bounded: a reader that never reads does not keep a finished command (whose signals are now ignored) alive.
+      setTimeout(exit, 5000).unref();
+      process.stdout.write('', () => process.stderr.write('', exit));
     },
     (error: unknown) => {
       // Not a user error: those are data and were printed. This is a bug.

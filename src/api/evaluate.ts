@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { UserError } from '../diagnostics/user-error.js';
-import { readDataset, splitSource } from '../engine/data/datasets.js';
+import { readDataset, splitSource, type SplitData } from '../engine/data/datasets.js';
+import { readFeatureRows } from '../engine/data/feature-rows.js';
 import { decodedCacheBytes, listImageFolder, readImageSplits } from '../engine/data/image-folder.js';
 import { exampleSource } from '../engine/evaluate/evaluate.js';
 import type { TestMetrics } from '../engine/evaluate/metrics.js';
@@ -18,7 +19,7 @@ import { userErrorsAt } from './run-refs.js';
 import { failed, ok, problem, type Outcome } from './types.js';
 
 export interface EvaluateOptions extends ModelOptions {
-  /** A folder of labelled images (one sub-folder per class, named as the model's classes) instead of the run's test split. */
+  /** A folder of labelled images (one sub-folder per class, named as the model's classes) instead of the run's test split; for a tabular run, a CSV file of rows with its feature columns and label column. */
   data?: string;
   /** Also write evaluation.json and confusion-matrix.csv here. */
   out?: string;
@@ -65,13 +66,13 @@ async function evaluateOpened(
   let names: string[];
   let on: string;
   let skipped: { file: string; reason: string }[] = [];
-  if (options.data) {
-    if (pre.kind !== 'image')
-      throw new UserError(
-        'this run was trained on tabular rows, not images',
-        [],
-        'evaluate it on its own test split (without --data)',
-      );
+  if (options.data && pre.kind === 'tabular') {
+    const labelColumn = runDir ? await runLabelColumn(runDir) : 'label';
+    const rows = await labelledRows(options.data, pre.columns, labelColumn, classNames);
+    source = exampleSource(rows, [...rows.labels.keys()], pre, classNames.length);
+    names = [...rows.labels.keys()].map((i) => rows.name(i));
+    on = `${options.data} (${rows.count} rows)`;
+  } else if (options.data && pre.kind === 'image') {
     // One class folder is enough to measure how a model does on that class.
     const listing = await listImageFolder(options.data, [], undefined, 1);
     const labels = listing.labels.map((label) => {
@@ -143,4 +144,42 @@ async function evaluateOpened(
         warnings,
         evaluation,
       );
+}
+
+/** The label column a tabular run was trained with (`label` unless its pipeline said otherwise). */
+async function runLabelColumn(runDir: string): Promise<string> {
+  const spec = await readResolved(runDir);
+  return spec?.dataset.format === 'csv' ? spec.dataset.labelColumn : 'label';
+}
+
+/** A CSV of labelled rows as a split: every label must be one of the model's classes (named by `file:line`). */
+async function labelledRows(
+  file: string,
+  columns: readonly string[],
+  labelColumn: string,
+  classNames: readonly string[],
+): Promise<SplitData> {
+  const read = await readFeatureRows(file, columns, { column: labelColumn, required: true });
+  const unknown = read.labels!.flatMap((label, i) =>
+    classNames.includes(label) ? [] : [`${read.names[i]}: label \`${label}\` is not one of the model's classes`],
+  );
+  if (unknown.length > 0)
+    throw new UserError(
+      `${unknown.length} row(s) with an unknown label:\n    ${unknown.slice(0, 5).join('\n    ')}${unknown.length > 5 ? `\n    … and ${unknown.length - 5} more` : ''}`,
+      [],
+      `the model knows: ${classNames.join(', ')}`,
+    );
+  const labels = Int32Array.from(read.labels!, (label) => classNames.indexOf(label));
+  const { width, data } = read.rows;
+  return {
+    count: read.rows.count,
+    labels,
+    name: (index) => read.names[index]!,
+    pixels: () => Promise.reject(new Error('tabular rows have no pixels')),
+    vectors: async (indexes) => {
+      const out = new Float32Array(indexes.length * width);
+      indexes.forEach((index, row) => out.set(data.subarray(index * width, (index + 1) * width), row * width));
+      return { data: out, count: indexes.length, width };
+    },
+  };
 }

@@ -3,14 +3,18 @@ import type { Preprocessing } from '../engine/data/preprocess.js';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { checkedArtifacts, loadExportedModel, modelShapes, preparedImages } from '../engine/evaluate/exported-model.js';
+import { featureRowsOf, readFeatureRows, type FeatureRow } from '../engine/data/feature-rows.js';
 import {
   collectImageFiles,
   predictImages,
+  predictRows,
+  wrongInput,
   type Prediction,
   type PredictionFailure,
 } from '../engine/evaluate/predict.js';
 import { explainImages, type ImageExplanation } from '../engine/evaluate/explain-images.js';
 import { UserError } from '../diagnostics/user-error.js';
+import { assertNever } from '../format/dataset-formats/input.js';
 import { closestMatches } from '../diagnostics/did-you-mean.js';
 import { selectBackend } from '../engine/kernels/backend.js';
 import { isModelFolder, MODEL_DIR, readExportedModel, type ExportedModelInfo } from '../store/model-folder.js';
@@ -20,6 +24,7 @@ import { findRunFolder, userErrorsAt } from './run-refs.js';
 import { failed, ok, problem, type Outcome, type PipelineOptions } from './types.js';
 
 export type { Prediction, PredictionFailure } from '../engine/evaluate/predict.js';
+export type { FeatureRow } from '../engine/data/feature-rows.js';
 export type { ImageExplanation } from '../engine/evaluate/explain-images.js';
 export type { ClassHeatmap } from '../engine/evaluate/grad-cam.js';
 
@@ -186,7 +191,7 @@ function checkAgreement(exported: ExportedModelInfo, shapes: ReturnType<typeof m
       hint,
     );
   const pre = exported.preprocessing;
-  const expected = pre.kind === 'image' ? [...pre.inputSize, pre.channels] : [pre.columns.length];
+  const expected = preparedShape(pre);
   const fits = shapes.input.length === expected.length && shapes.input.every((d, i) => d === null || d === expected[i]);
   if (!fits)
     throw new UserError(
@@ -194,6 +199,18 @@ function checkAgreement(exported: ExportedModelInfo, shapes: ReturnType<typeof m
       [],
       hint,
     );
+}
+
+/** One example's shape as preprocessing.json prepares it. */
+function preparedShape(pre: Preprocessing): number[] {
+  switch (pre.kind) {
+    case 'image':
+      return [...pre.inputSize, pre.channels];
+    case 'tabular':
+      return [pre.columns.length];
+    default:
+      return assertNever(pre);
+  }
 }
 
 /** A run's exported model, ready to classify images exactly as `tlpipe predict` does. */
@@ -226,6 +243,15 @@ export interface LoadedModel {
     inputs: readonly string[],
     options?: { top?: number; classes?: readonly string[]; layer?: string },
   ): Promise<{ layer: string; explanations: ImageExplanation[]; failures: PredictionFailure[] }>;
+  /**
+   * A tabular model's `top` most likely classes for each row, best first:
+   * rows in memory (values by column name, or in `preprocessing.columns`
+   * order) or the path of a CSV file whose header names the columns (other
+   * columns, the label among them, are ignored). Each column is standardised
+   * with the training split's mean and std, as training did. A row that does
+   * not fit is an error naming it (`file.csv:12`, or `row 3`).
+   */
+  predict(rows: string | readonly FeatureRow[], options?: { top?: number }): Promise<{ predictions: Prediction[] }>;
   dispose(): void;
 }
 
@@ -282,6 +308,15 @@ export async function loadModel(ref: string, options: ModelOptions = {}): Promis
             ...(explainOptions.layer ? { layer: explainOptions.layer } : {}),
           });
           return { ...explained, failures: [...collected.failures, ...explained.failures] };
+        },
+        async predict(rows, predictOptions = {}) {
+          if (pre.kind !== 'tabular') throw wrongInput(pre, 'rows');
+          const read =
+            typeof rows === 'string'
+              ? await readFeatureRows(rows, pre.columns, { column: '', required: false })
+              : featureRowsOf(rows, pre.columns);
+          const top = Math.min(predictOptions.top ?? 3, exported.labels.length);
+          return { predictions: predictRows(model, exported.labels, pre, outputs, read, top) };
         },
         dispose: () => model.dispose(),
       },

@@ -1,4 +1,6 @@
-import { loadModel, type ModelOptions, type Prediction } from './load-model.js';
+import { assertNever } from '../format/dataset-formats/input.js';
+import { UserError } from '../diagnostics/user-error.js';
+import { loadModel, type LoadedModel, type ModelOptions, type Prediction } from './load-model.js';
 import { userErrorsAt } from './run-refs.js';
 import { failed, ok, problem, type Outcome } from './types.js';
 
@@ -7,6 +9,8 @@ import { failed, ok, problem, type Outcome } from './types.js';
  * exported model (or a model folder given directly), preparing each as
  * training did. A file that cannot be read or decoded is a diagnostic of its
  * own; the others are classified, and the outcome is not ok when any failed.
+ * A model trained on tabular rows takes CSV files of rows instead: one
+ * prediction per row, named `file.csv:<line>`.
  */
 export async function predict(
   runRef: string,
@@ -17,6 +21,15 @@ export async function predict(
   if (!loaded.ok) return failed(loaded.diagnostics, loaded.warnings);
   try {
     return await userErrorsAt(runRef, async () => {
+      const input = loaded.value.preprocessing;
+      switch (input.kind) {
+        case 'tabular':
+          return ok(await predictRowFiles(loaded.value, inputs, options.top ?? 3), loaded.warnings);
+        case 'image':
+          break;
+        default:
+          return assertNever(input);
+      }
       const { predictions, failures } = await loaded.value.classify(inputs, { top: options.top ?? 3 });
       return failures.length === 0
         ? ok(predictions, loaded.warnings)
@@ -29,4 +42,13 @@ export async function predict(
   } finally {
     loaded.value.dispose();
   }
+}
+
+/** Every row of each CSV file, in order; a bad row ends the command with its `file:line`. */
+async function predictRowFiles(model: LoadedModel, files: readonly string[], top: number): Promise<Prediction[]> {
+  if (files.length === 0)
+    throw new UserError('no CSV file of rows given', [], 'this model was trained on tabular rows: give a CSV file with its feature columns');
+  const predictions: Prediction[] = [];
+  for (const file of files) predictions.push(...(await model.predict(file, { top })).predictions);
+  return predictions;
 }

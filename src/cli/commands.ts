@@ -166,7 +166,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     description:
       "Evaluates the run's exported model: on the run's own test split (the dataset as the run resolved it, split with its seed), or with --data on a folder with one sub-folder of images per class (named as the model's classes). Prints loss, accuracy, top-k, per-class precision/recall/F1, the confusion matrix and the most wrong examples.",
     options: [
-      { flags: '--data <folder>', description: 'evaluate on these labelled images instead of the test split' },
+      {
+        flags: '--data <folder>',
+        description:
+          'evaluate on these labelled images instead of the test split (a tabular run: a CSV of rows with its feature columns and label column)',
+      },
       JSON_OUT('the metrics'),
       { flags: '--out <dir>', description: 'also write evaluation.json and confusion-matrix.csv there' },
       ALLOW_INCOMPLETE,
@@ -197,10 +201,13 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'predict',
-    args: [MODEL_REF, { syntax: '<images...>', description: 'image files or folders of them' }],
+    args: [
+      MODEL_REF,
+      { syntax: '<images...>', description: 'image files or folders of them (a tabular run: CSV files of rows)' },
+    ],
     summary: "classify image files (or folders) with a run's exported model",
     description:
-      "Loads the run's exported model with its labels.json and preprocessing.json, prepares each image exactly as training did, and prints the most likely classes.",
+      "Loads the run's exported model with its labels.json and preprocessing.json, prepares each image exactly as training did, and prints the most likely classes. A run trained on tabular rows takes CSV files of rows instead: its feature columns found by name in the header (a label column is ignored), each standardised as in training; one line per row, named file.csv:<line>.",
     options: [
       { flags: '--top <n>', description: 'how many classes to show per image (default 3)' },
       { flags: '--json', description: 'one JSON object per image' },

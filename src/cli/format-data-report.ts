@@ -1,4 +1,4 @@
-import type { DatasetReport } from '../engine/data/describe-dataset.js';
+import type { ColumnSummary, DatasetReport } from '../engine/data/describe-dataset.js';
 import { terminalText } from './terminal-text.js';
 
 /** The dataset report as a table: classes down, splits across. Class and file names come from the data: shown escaped. */
@@ -21,8 +21,12 @@ export function formatDataReport(report: DatasetReport): string {
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
     '',
-    `source images (${examples}): width ${width.min}–${width.max} (median ${width.median}), height ${height.min}–${height.max} (median ${height.median}); fed to the base at ${report.inputSize.join('×')}`,
-    `pixels: ${report.storage === 'memory' ? 'decoded once, held in memory' : 'decoded per batch (too many to hold in memory)'}`,
+    ...(report.rows
+      ? describeColumns(report.rows.columns)
+      : [
+          `source images (${examples}): width ${width.min}–${width.max} (median ${width.median}), height ${height.min}–${height.max} (median ${height.median}); fed to the base at ${report.inputSize.join('×')}`,
+          `pixels: ${report.storage === 'memory' ? 'decoded once, held in memory' : 'decoded per batch (too many to hold in memory)'}`,
+        ]),
   ];
   if (report.skipped.length > 0) {
     out.push(
@@ -47,4 +51,21 @@ export function formatDataReport(report: DatasetReport): string {
     );
   }
   return out.join('\n');
+}
+
+/** The feature columns over the training rows, as the model receives them after standardising. */
+function describeColumns(columns: readonly ColumnSummary[]): string[] {
+  const number = (v: number): string => (Number.isInteger(v) ? String(v) : v.toPrecision(4));
+  const rows = columns.map((c) => [terminalText(c.name), number(c.min), number(c.mean), number(c.max)]);
+  const header = ['feature column', 'min', 'mean', 'max'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  return [
+    `rows: ${columns.length} feature columns, each standardised with the training split's mean and std before the model sees it`,
+    '',
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+  ];
 }

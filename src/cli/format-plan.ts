@@ -2,6 +2,7 @@ import { stringify } from 'yaml';
 import { describeSchedule } from '../api/describe.js';
 import type { Plan, PlanStage } from '../plan/types.js';
 import { TEXT_WIDTH, wrapParagraph } from './text-table.js';
+import { stageBatchNorm } from '../api/describe.js';
 import { terminalText } from './terminal-text.js';
 
 /** The plan as a table a person reads before spending minutes on a run. */
@@ -9,11 +10,12 @@ export function formatPlan(plan: Plan): string {
   const rows = plan.tasks.map((t) => [t.id, t.fingerprint.slice(0, 12), t.dependsOn.join(', ') || '–', t.description]);
   const header = ['task', 'fingerprint', 'after'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const examples = plan.data.columns ? 'rows' : 'images';
   const features =
     plan.base.model === 'none'
-      ? 'none: there is no base, so the head trains on the image batches themselves'
+      ? `none: there is no base, so the head trains on the ${plan.data.columns ? 'rows' : 'image batches'} themselves`
       : plan.stages.every((s) => s.trainable === 'base+head')
-        ? 'none: every stage trains base layers, so images run through the whole model'
+        ? `none: every stage trains base layers, so ${examples} run through the whole model`
         : plan.features.mode === 'precompute'
           ? `precomputed once with the frozen base (${(plan.features.bytes / 2 ** 20).toFixed(1)} MiB in memory), kept in the stage cache for later runs with the same data, base and pooling`
           : `the base runs on every batch, so features cannot be cached: ${plan.features.reason}`;
@@ -22,7 +24,7 @@ export function formatPlan(plan: Plan): string {
     const how = `    ${describeTraining(stage)}`;
     if (stage.trainable === 'head') return [`  ${stage.name}: head only (base frozen); ${share}`, how];
     return [
-      `  ${stage.name}: head + ${stage.trainableBaseLayers.length} of ${plan.base.layers.length} base layers; batch norm ${stage.batchNorm}; ${share}`,
+      `  ${stage.name}: head + ${stage.trainableBaseLayers.length} of ${plan.base.layers.length} base layers; batch norm ${stageBatchNorm(plan, stage)}; ${share}`,
       how,
       `    ${describePrefix(stage)}`,
       ...layerRuns(plan.base.layers, new Set(stage.trainableBaseLayers)).map((line) => `    ${line}`),
@@ -36,14 +38,16 @@ export function formatPlan(plan: Plan): string {
     `features: ${features}`,
     `loss: ${plan.loss}`,
     `checkpoints: every ${plan.checkpoints.every} epoch(s), keep the last ${plan.checkpoints.keepLast}${plan.checkpoints.best ? ` and the best by ${plan.checkpoints.monitor} (${plan.checkpoints.mode})` : ''}`,
-    `pixels: ${plan.normalize.description}${
+    plan.data.columns
+      ? `rows: ${plan.data.columns.length} feature columns (${plan.data.columns.map(terminalText).join(', ')}), each standardised with the training split's mean and std`
+      : `pixels: ${plan.normalize.description}${
       plan.augment
         ? `; augmented: ${Object.entries(plan.augment)
             .filter(([, v]) => v)
             .map(([k, v]) => (v === true ? k : `${k} ${v}`))
             .join(', ')}`
-        : ''
-    }`,
+          : ''
+      }`,
     ...(plan.baseline === 'scratch'
       ? [
           'baseline: the same architecture and stages from random initialisation (every layer trains, batch norm learns), recorded beside this run',

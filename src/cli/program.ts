@@ -109,12 +109,17 @@ export async function runCli(argv: readonly string[], print: Printer): Promise<n
 export function runBin(argv: readonly string[]): void {
   // Exits as soon as the command is done, rather than when the event loop drains: a Ctrl-C in
   // that drain would otherwise be taken for one during start-up, or kill the process as it tears
-  // down, and a completed run would end with 130. (stdout and stderr are synchronous on pipes and
-  // files here, so nothing printed is lost.)
+  // down, and a completed run would end with 130. stdout and stderr are synchronous on files, but
+  // a pipe whose reader is slower than the command (a 400-row `predict --json | …`) fills, and
+  // what did not fit would be lost to process.exit: each stream's (empty) last write calls back
+  // once everything before it is written.
   runCli(argv, processPrinter).then(
     (code) => {
       commandFinished();
-      process.exit(code);
+      const exit = (): never => process.exit(code);
+      // Bounded: a reader that never reads does not keep a finished command (whose signals are now ignored) alive.
+      setTimeout(exit, 5000).unref();
+      process.stdout.write('', () => process.stderr.write('', exit));
     },
     (error: unknown) => {
       // Not a user error: those are data and were printed. This is a bug.

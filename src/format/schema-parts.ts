@@ -1,30 +1,12 @@
 /**
- * Pieces of the file format's declaration shared by schema.ts and the head
- * layer entries (src/format/head-layers/), which declare their own options:
- * in one module so that neither imports the other.
+ * Pieces of the head layers' declarations shared by schema.ts and the
+ * entries (src/format/head-layers/), which declare their own options; the
+ * pieces every part of the format shares are in schema-kit.ts.
  */
-import { Kind, Type, TypeRegistry, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { Type, type TUnsafe } from '@sinclair/typebox';
+import { withDefault } from './schema-kit.js';
 
-/** A value from a fixed list, emitted as JSON Schema `enum` (ajv then names the allowed values). */
-export function Enum<const T extends readonly (string | number)[]>(
-  values: T,
-  options: { description?: string; default?: T[number] } = {},
-): TUnsafe<T[number]> {
-  return Type.Unsafe<T[number]>({ [Kind]: 'Enum', enum: values, ...options });
-}
-// So that TypeBox's own checks (inside unions, when filling defaults) understand `Enum`.
-if (!TypeRegistry.Has('Enum'))
-  TypeRegistry.Set('Enum', (schema: { enum: unknown[] }, value) => schema.enum.includes(value));
-
-/** `schema` with a default that holds whatever else the file says, also stated in its description. */
-export function withDefault<T extends TSchema>(value: Static<T>, schema: T): T {
-  const shown = typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return {
-    ...schema,
-    default: value,
-    description: `${schema.description ?? ''}${schema.description ? ' ' : ''}Default: ${shown}.`,
-  };
-}
+export { Enum, withDefault } from './schema-kit.js';
 
 export const ACTIVATIONS = [
   'linear',

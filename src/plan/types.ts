@@ -227,7 +227,15 @@ export interface Plan {
   seed: number;
   backend: BackendName;
   classes: { count: number; names: string[] };
-  data: { format: string; limit: LimitSpec; validation: number | 'test'; image: ImageSpec; digest: string };
+  data: {
+    format: string;
+    limit: LimitSpec;
+    validation: number | 'test';
+    image: ImageSpec;
+    /** Tabular rows: the feature columns, in input order (absent for images). */
+    columns?: string[];
+    digest: string;
+  };
   base: {
     model: string;
     cut: string;

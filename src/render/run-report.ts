@@ -1,3 +1,4 @@
+import { stageBatchNorm } from '../plan/batch-norm.js';
 import { describeSchedule } from '../plan/learning-rate-schedule.js';
 import type { Plan, PlanStage } from '../plan/types.js';
 import type { RunReportSources } from '../store/report-file.js';
@@ -48,10 +49,9 @@ function runFacts({ record, plan, summary }: RunReportSources): Record<string, u
       : {}),
     backend: record.backend,
     base: `${plan.base.model} @ ${plan.base.cut}`,
-    input:
-      plan.data.format === 'csv'
-        ? 'tabular rows'
-        : `${plan.data.image.size.join('×')} images, ${plan.data.image.channels} channel(s)`,
+    input: plan.data.columns
+      ? `tabular rows, ${plan.data.columns.length} feature columns (${plan.data.columns.join(', ')})`
+      : `${plan.data.image.size.join('×')} images, ${plan.data.image.channels} channel(s)`,
     features: plan.features.mode,
     plan: plan.fingerprint,
     seed: plan.seed,
@@ -82,7 +82,7 @@ function stageViews(plan: Plan, summary: RunSummary | undefined): StageView[] {
       groups: s.parameterGroups.map((g) => ({ name: g.name, learningRate: g.learningRate })),
       schedule: describeSchedule(s.schedule),
       learns: learns(s),
-      batchNorm: s.trainable === 'head' ? '–' : s.batchNorm,
+      batchNorm: stageBatchNorm(plan, s),
       ...(stopping
         ? {
             earlyStopping: `${stopping.monitor}, patience ${stopping.patience}${stopping.restoreBest ? ', restores best' : ''}`,

@@ -103,8 +103,7 @@ export async function readCsvDataset(
     const width = spec.featureColumns.length;
     const table = Float32Array.from(usable.flatMap((u) => u.values!));
     return {
-      kind: 'vectors',
-      columns: spec.featureColumns,
+      input: { kind: 'rows', columns: spec.featureColumns },
       train: {
         count: usable.length,
         labels,
@@ -140,7 +139,7 @@ export async function readCsvDataset(
     ['dataset', 'file'],
   );
   return {
-    kind: 'images',
+    input: { kind: 'image' },
     train: read.train,
     numClasses: classNames.length,
     classNames,

@@ -31,11 +31,12 @@ export interface SplitData {
   vectors?(indexes: readonly number[]): Promise<VectorBatch>;
 }
 
+/** What one example of a dataset is; a new kind is a compile error wherever code switches on it. */
+export type ExampleInput = { kind: 'image' } | { kind: 'rows'; columns: string[] };
+
 export interface LoadedDataset {
-  /** Images (pixels) or tabular rows (vectors). */
-  kind: 'images' | 'vectors';
-  /** Tabular datasets: the feature columns, in input order. */
-  columns?: string[];
+  /** What an example is: an image (read with `pixels`) or a row of feature columns (read with `vectors`). Switch on `input.kind` exhaustively. */
+  input: ExampleInput;
   train: SplitData;
   /** A separate test split; absent when the test split is carved out of `train` (or there is none). */
   test?: SplitData;

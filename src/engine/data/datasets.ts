@@ -1,9 +1,18 @@
+import { assertNever } from '../../format/dataset-formats/input.js';
+import type { FormatName } from '../../format/dataset-formats/index.js';
 import type { DatasetSpec } from '../../format/types.js';
 import { readCsvDataset } from './csv-dataset.js';
 import type { LoadedDataset, SplitData } from './dataset-types.js';
 import { mnistFiles, readIdxDataset } from './idx-dataset.js';
 import { decodedCacheBytes, readImageFolderDataset } from './image-folder.js';
 import { selectExamples, type Selection } from './selection.js';
+import {
+  imageArraySummary,
+  imageFileSummary,
+  rowSummary,
+  type ExampleSummary,
+  type SelectedSplits,
+} from './example-summary.js';
 
 export type { LoadedDataset, PixelBatch, SkippedFile, SplitData, VectorBatch } from './dataset-types.js';
 export { selectExamples, type Selection } from './selection.js';
@@ -40,6 +49,70 @@ export async function readDataset(
     : read;
 }
 
+/** What a reader gets besides its format's spec. */
+export interface ReadContext {
+  cacheBytes: number;
+  /** Selects the pipeline's splits (limits, validation, test fraction, seed) from the labels read. */
+  select: (labels: { train: Int32Array; test?: Int32Array }, numClasses: number) => Selection;
+  signal?: AbortSignal;
+}
+
+/**
+ * The engine's side of one dataset format: how its files are read and
+ * split, and what `tlpipe data` says of its examples (image sizes, or each
+ * feature column). One entry per format in DATASET_READERS.
+ */
+export interface DatasetReader<F extends FormatName> {
+  read(spec: Extract<DatasetSpec, { format: F }>, context: ReadContext): Promise<LoadedDataset & { selection: Selection }>;
+  describe(dataset: LoadedDataset, splits: SelectedSplits): Promise<ExampleSummary>;
+}
+
+/** Arrays read whole, then split: the selection is made from their labels. */
+const selected = async (
+  read: Promise<LoadedDataset>,
+  context: ReadContext,
+): Promise<LoadedDataset & { selection: Selection }> => {
+  const dataset = await read;
+  return {
+    ...dataset,
+    selection: context.select(
+      { train: dataset.train.labels, ...(dataset.test ? { test: dataset.test.labels } : {}) },
+      dataset.numClasses,
+    ),
+  };
+};
+
+/** Images, or rows: what a CSV holds decides how its examples are described. */
+function describeByInput(dataset: LoadedDataset, splits: SelectedSplits): Promise<ExampleSummary> {
+  const { input } = dataset;
+  switch (input.kind) {
+    case 'image':
+      return imageFileSummary(splits);
+    case 'rows':
+      return rowSummary(input.columns, splits);
+    default:
+      return assertNever(input);
+  }
+}
+
+/**
+ * Every format's reader; a format of DatasetSpec without one does not
+ * compile. Adding a format is its module and one line here.
+ */
+export const DATASET_READERS: { readonly [F in FormatName]: DatasetReader<F> } = {
+  mnist: { read: (_spec, context) => selected(readIdxDataset(mnistFiles()), context), describe: (_d, s) => imageArraySummary(s) },
+  idx: {
+    read: (spec, context) => selected(readIdxDataset({ train: spec.train, ...(spec.test ? { test: spec.test } : {}) }), context),
+    describe: (_d, s) => imageArraySummary(s),
+  },
+  imageFolder: { read: readImageFolderDataset, describe: (_d, s) => imageFileSummary(s) },
+  csv: { read: readCsvDataset, describe: describeByInput },
+};
+
+/** The reader of a format, typed by its name. */
+export const datasetReader = <F extends FormatName>(format: F): DatasetReader<F> =>
+  DATASET_READERS[format] as unknown as DatasetReader<F>;
+
 async function readSelected(
   spec: DatasetSpec,
   options: ReadOptions,
@@ -54,26 +127,9 @@ async function readSelected(
         seed: options.seed ?? 42,
       },
     );
-  const selected = (dataset: LoadedDataset): LoadedDataset & { selection: Selection } => ({
-    ...dataset,
-    selection: select(
-      { train: dataset.train.labels, ...(dataset.test ? { test: dataset.test.labels } : {}) },
-      dataset.numClasses,
-    ),
-  });
-  const read = {
+  return datasetReader(spec.format).read(spec, {
     cacheBytes: options.cacheBytes ?? decodedCacheBytes(),
     select,
     ...(options.signal ? { signal: options.signal } : {}),
-  };
-  switch (spec.format) {
-    case 'mnist':
-      return selected(await readIdxDataset(mnistFiles()));
-    case 'idx':
-      return selected(await readIdxDataset({ train: spec.train, ...(spec.test ? { test: spec.test } : {}) }));
-    case 'imageFolder':
-      return readImageFolderDataset(spec, read);
-    case 'csv':
-      return readCsvDataset(spec, read);
-  }
+  });
 }

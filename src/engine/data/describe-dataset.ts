@@ -1,17 +1,12 @@
-import { isArrayFormat } from '../../format/resolve-pipeline.js';
 import type { DatasetSpec } from '../../format/types.js';
-import { readDataset, splitSource, type Selection } from './datasets.js';
+import { datasetReader, readDataset, splitSource, type Selection } from './datasets.js';
 import type { SkippedFile } from './dataset-types.js';
-import { imageDimensions } from './image-folder.js';
+import type { ColumnSummary, SizeStats } from './example-summary.js';
+
+export type { ColumnSummary, SizeStats } from './example-summary.js';
 
 /** A class is "rare" when the largest class has more than this many times its examples. */
 export const IMBALANCE_RATIO = 3;
-
-export interface SizeStats {
-  min: number;
-  median: number;
-  max: number;
-}
 
 /** What `tlpipe data` reports: the data as the pipeline will see it, before any training. */
 export interface DatasetReport {
@@ -19,7 +14,9 @@ export interface DatasetReport {
   classNames: string[];
   /** counts[split][class] after subsampling and splitting. */
   counts: Record<keyof Selection, number[]>;
-  /** Source image sizes in pixels (before resizing to image.size). */
+  /** Tabular rows: each feature column's range and mean over the training split (absent for images). */
+  rows?: { columns: ColumnSummary[] };
+  /** Source image sizes in pixels (before resizing to image.size); no examples for tabular rows. */
   sourceSize: { width: SizeStats; height: SizeStats; examples: number };
   inputSize: [number, number];
   storage: 'memory' | 'streaming';
@@ -30,15 +27,7 @@ export interface DatasetReport {
   digest: string;
 }
 
-function stats(values: number[]): SizeStats {
-  const sorted = [...values].sort((a, b) => a - b);
-  return {
-    min: sorted[0] ?? 0,
-    median: sorted[Math.floor(sorted.length / 2)] ?? 0,
-    max: sorted[sorted.length - 1] ?? 0,
-  };
-}
-
+/** The dataset as the pipeline's spec and seed select it: class counts per split, and what its reader says of the examples. */
 export async function describeDataset(spec: DatasetSpec, seed: number): Promise<DatasetReport> {
   const dataset = await readDataset(spec, { seed });
   const { selection } = dataset;
@@ -53,26 +42,11 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
     }),
   ) as DatasetReport['counts'];
 
-  const widths: number[] = [];
-  const heights: number[] = [];
-  for (const split of ['train', 'validation', 'test'] as const) {
-    const source = splitSource(dataset, split);
-    if (!isArrayFormat(spec.format)) {
-      for (const index of selection[split]) {
-        const size = await imageDimensions(source.name(index));
-        if (size) {
-          widths.push(size.width);
-          heights.push(size.height);
-        }
-      }
-    } else if (selection[split].length > 0) {
-      const { width, height } = await source.pixels([selection[split][0]!]);
-      for (let i = 0; i < selection[split].length; i++) {
-        widths.push(width);
-        heights.push(height);
-      }
-    }
-  }
+  const splits = (['train', 'validation', 'test'] as const).map((split) => ({
+    data: splitSource(dataset, split),
+    indexes: selection[split],
+  }));
+  const examples = await datasetReader(spec.format).describe(dataset, splits);
 
   const train = counts.train;
   const largest = Math.max(...train);
@@ -81,7 +55,8 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
     format: spec.format,
     classNames,
     counts,
-    sourceSize: { width: stats(widths), height: stats(heights), examples: widths.length },
+    ...(examples.rows ? { rows: examples.rows } : {}),
+    sourceSize: examples.sourceSize,
     inputSize: spec.image.size,
     storage: dataset.storage,
     skipped: dataset.skipped,
@@ -93,3 +68,4 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
     digest: dataset.digest,
   };
 }
+

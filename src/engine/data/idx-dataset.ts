@@ -92,7 +92,7 @@ export async function readIdxDataset(sources: { train: IdxFiles; test?: IdxFiles
     }
   }
   return {
-    kind: 'images',
+    input: { kind: 'image' },
     train,
     ...(test ? { test } : {}),
     numClasses,

@@ -471,7 +471,7 @@ export async function readImageFolderDataset(
     ['dataset', testListing ? 'dir' : 'dir'],
   );
   return {
-    kind: 'images',
+    input: { kind: 'image' },
     train: read.train,
     ...(read.test ? { test: read.test } : {}),
     numClasses,

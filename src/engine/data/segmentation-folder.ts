@@ -540,7 +540,7 @@ export async function readSegmentationFolderDataset(
     return { perClass: counts.slice(0, numClasses), ignored: counts[numClasses]! };
   };
   return {
-    kind: 'images',
+    input: { kind: 'image' },
     train: read.train,
     ...(read.test ? { test: read.test } : {}),
     numClasses,

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { assertNever } from '../../format/dataset-formats/input.js';
 import type { Plan } from '../../plan/types.js';
 import type { SplitData } from '../data/datasets.js';
 import { testMetrics, type TestMetrics } from './metrics.js';
@@ -35,9 +36,14 @@ export async function modelInput(
   pre: Preprocessing,
   augment?: (x: tf.Tensor4D) => tf.Tensor4D,
 ): Promise<tf.Tensor> {
-  return pre.kind === 'tabular'
-    ? vectorBatch(await data.vectors!(indexes), pre)
-    : imageBatch(await data.pixels(indexes), pre, augment);
+  switch (pre.kind) {
+    case 'tabular':
+      return vectorBatch(await data.vectors!(indexes), pre);
+    case 'image':
+      return imageBatch(await data.pixels(indexes), pre, augment);
+    default:
+      return assertNever(pre);
+  }
 }
 
 /** Loss, accuracy, top-k, per-class metrics, confusion matrix and the worst examples of `model` on `source`, in inference mode. */

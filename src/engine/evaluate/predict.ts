@@ -4,7 +4,8 @@ import { UserError } from '../../diagnostics/user-error.js';
 import { decodeImage, IMAGE_EXTENSIONS, listImageFiles } from '../data/image-folder.js';
 import { readRegularFile, unreadable } from '../read-file.js';
 import type { PixelBatch } from '../data/dataset-types.js';
-import { imageBatch, type ImagePreprocessing, type Preprocessing } from '../data/preprocess.js';
+import { imageBatch, vectorBatch, type ImagePreprocessing, type Preprocessing, type TabularPreprocessing } from '../data/preprocess.js';
+import type { FeatureRows } from '../data/feature-rows.js';
 
 export interface Prediction {
   file: string;
@@ -102,7 +103,7 @@ export async function predictImages(
   files: string[],
   top: number,
 ): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }> {
-  if (pre.kind !== 'image') throw new UserError('this run was trained on tabular rows, not images');
+  if (pre.kind !== 'image') throw wrongInput(pre, 'images');
   const predictions: Prediction[] = [];
   const failures: PredictionFailure[] = [];
   const batchSize = 32;
@@ -130,7 +131,7 @@ export async function preparedImages(
   images: readonly (string | Uint8Array)[],
   pre: Preprocessing,
 ): Promise<tf.Tensor4D> {
-  if (pre.kind !== 'image') throw new UserError('this run was trained on tabular rows, not images');
+  if (pre.kind !== 'image') throw wrongInput(pre, 'images');
   const [height, width] = pre.inputSize;
   const pixels = new Uint8Array(images.length * height * width * 3);
   for (const [row, image] of images.entries()) {
@@ -144,4 +145,34 @@ export async function preparedImages(
     }
   }
   return imageBatch({ data: pixels, count: images.length, height, width, channels: 3 }, pre);
+}
+
+/**
+ * Classifies rows with an exported tabular model, standardising each column
+ * exactly as training did (the run's preprocessing.json).
+ */
+export function predictRows(
+  model: tf.LayersModel,
+  labels: string[],
+  pre: TabularPreprocessing,
+  outputs: 'probabilities' | 'logits',
+  read: FeatureRows,
+  top: number,
+): Prediction[] {
+  const probabilities = tf.tidy(() => {
+    const y = model.predict(vectorBatch(read.rows, pre)) as tf.Tensor;
+    return (outputs === 'logits' ? tf.softmax(y) : y).arraySync() as number[][];
+  });
+  return probabilities.map((p, i) => ({ file: read.names[i]!, top: rankedClasses(p, labels).slice(0, top) }));
+}
+
+/** What a model trained on one kind of input says when handed another. */
+export function wrongInput(pre: Preprocessing, given: 'images' | 'rows'): UserError {
+  return given === 'images'
+    ? new UserError(
+        `this model was trained on tabular rows (columns ${(pre as TabularPreprocessing).columns.join(', ')}), not images`,
+        [],
+        'give a CSV file of rows with those columns (the library: loadModel(run).predict(rows))',
+      )
+    : new UserError('this model was trained on images, not tabular rows', [], 'give image files or folders');
 }

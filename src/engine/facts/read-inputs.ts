@@ -2,6 +2,8 @@ import type { Result } from '../../diagnostics/diagnostic.js';
 import { UserError } from '../../diagnostics/user-error.js';
 import type { BackendName, PipelineSpec } from '../../format/types.js';
 import { readDataset, type LoadedDataset, type Selection } from '../data/datasets.js';
+import type { ExampleInput } from '../data/dataset-types.js';
+import { assertNever } from '../../format/dataset-formats/input.js';
 import { preprocessingFor, tabularPreprocessing, type Preprocessing } from '../data/preprocess.js';
 import { selectBackend, type BackendChoice } from '../kernels/backend.js';
 import { downloadModel } from '../model/download.js';
@@ -43,12 +45,7 @@ export async function loadInputs(
     const dataSeconds = (performance.now() - dataStarted) / 1000;
     const baseStarted = performance.now();
     const { artifacts, download } = await loadBaseArtifacts(spec);
-    const vectorWidth = dataset.kind === 'vectors' ? dataset.columns!.length : undefined;
-    const baseInput = artifacts
-      ? inputShape(artifacts.modelTopology)
-      : vectorWidth !== undefined
-        ? [vectorWidth]
-        : [...spec.dataset.image.size, spec.dataset.image.channels];
+    const baseInput = artifacts ? inputShape(artifacts.modelTopology) : exampleShape(spec, dataset.input);
     const preprocessing = await preprocessingOf(spec, dataset, selection, baseInput);
     const value: LoadedInputs = {
       backend,
@@ -86,6 +83,18 @@ async function loadBaseArtifacts(
   return { artifacts: spec.base.file ? await loadLocalArtifacts(spec.base.file) : loadZooArtifacts(spec.base.model) };
 }
 
+/** One example's shape as the data gives it: what a pass-through base (`base: none`) takes. */
+function exampleShape(spec: PipelineSpec, input: ExampleInput): number[] {
+  switch (input.kind) {
+    case 'image':
+      return [...spec.dataset.image.size, spec.dataset.image.channels];
+    case 'rows':
+      return [input.columns.length];
+    default:
+      return assertNever(input);
+  }
+}
+
 /** How examples become model inputs, checked against what the base takes. */
 async function preprocessingOf(
   spec: PipelineSpec,
@@ -93,20 +102,37 @@ async function preprocessingOf(
   selection: Selection,
   baseInput: (number | null)[],
 ): Promise<Preprocessing> {
-  if (dataset.kind === 'vectors') {
-    const columns = dataset.columns!;
-    if (baseInput.length !== 1 || baseInput[0] !== columns.length) {
-      throw new UserError(
-        `the base takes input [${baseInput.join(', ')}], but the dataset has ${columns.length} feature columns`,
-        ['dataset', 'featureColumns'],
-        baseInput.length === 1
-          ? `list the ${baseInput[0]} columns the base was trained on, in its order`
-          : 'a tabular dataset needs a base whose input is a vector',
-      );
-    }
-    // Statistics of the training split only: validation and test must not leak into preprocessing.
-    return tabularPreprocessing(columns, await dataset.train.vectors!(selection.train));
+  const { input } = dataset;
+  switch (input.kind) {
+    case 'rows':
+      return rowPreprocessing(input.columns, dataset, selection, baseInput);
+    case 'image':
+      return imagePreprocessing(spec, baseInput);
+    default:
+      return assertNever(input);
   }
+}
+
+async function rowPreprocessing(
+  columns: string[],
+  dataset: LoadedDataset,
+  selection: Selection,
+  baseInput: (number | null)[],
+): Promise<Preprocessing> {
+  if (baseInput.length !== 1 || baseInput[0] !== columns.length) {
+    throw new UserError(
+      `the base takes input [${baseInput.join(', ')}], but the dataset has ${columns.length} feature columns`,
+      ['dataset', 'featureColumns'],
+      baseInput.length === 1
+        ? `list the ${baseInput[0]} columns the base was trained on, in its order`
+        : 'a tabular dataset needs a base whose input is a vector',
+    );
+  }
+  // Statistics of the training split only: validation and test must not leak into preprocessing.
+  return tabularPreprocessing(columns, await dataset.train.vectors!(selection.train));
+}
+
+function imagePreprocessing(spec: PipelineSpec, baseInput: (number | null)[]): Preprocessing {
   if (baseInput.length !== 3) {
     throw new UserError(
       `the base takes input [${baseInput.join(', ')}], not images [height, width, channels]`,

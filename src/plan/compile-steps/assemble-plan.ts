@@ -1,4 +1,5 @@
 import type { PipelineSpec } from '../../format/types.js';
+import { datasetInput } from '../../format/dataset-formats/input.js';
 import { fingerprint } from '../fingerprint.js';
 import type { ExportTask, Plan, PlanInputs, PlanStage, PlanTask, ResolvedHeadLayer } from '../types.js';
 import { lossFor } from './head.js';
@@ -17,6 +18,7 @@ export interface PlanParts {
 /** The plan: the spec's settings, the facts, and the tasks; its fingerprint is that of the task chain. */
 export function assemblePlan(spec: PipelineSpec, inputs: PlanInputs, parts: PlanParts): Plan {
   const { dataset } = spec;
+  const input = datasetInput(dataset);
   const { head, tasks } = parts;
   return {
     formatVersion: 2,
@@ -30,6 +32,7 @@ export function assemblePlan(spec: PipelineSpec, inputs: PlanInputs, parts: Plan
       limit: dataset.limit,
       validation: dataset.validation,
       image: dataset.image,
+      ...(input.kind === 'rows' ? { columns: input.columns } : {}),
       digest: inputs.dataset.digest,
     },
     base: {

@@ -1,3 +1,4 @@
+import { datasetInput, examplesNoun } from '../../format/dataset-formats/input.js';
 import type { PipelineSpec } from '../../format/types.js';
 import type { BaselineTask, EvaluateTask, ExportTask, PlanInputs, PlanTask, ResolvedHeadLayer } from '../types.js';
 import type { StagesSoFar } from './stages-so-far.js';
@@ -11,7 +12,7 @@ export function closingTasks(
   names: string[],
   trained: StagesSoFar,
 ): { tasks: PlanTask[]; exported: ExportTask } {
-  const evaluated = inputs.dataset.counts.test > 0 ? withTask(trained.tasks, evaluateTask(trained)) : trained.tasks;
+  const evaluated = inputs.dataset.counts.test > 0 ? withTask(trained.tasks, evaluateTask(trained, examplesNoun(datasetInput(spec.dataset)))) : trained.tasks;
   const withBaseline =
     spec.baseline === 'scratch' ? withTask(evaluated, baselineTask(spec, inputs, head, trained)) : evaluated;
   const exported = fingerprinted<ExportTask>(withBaseline, exportTask(spec, names, trained.previous));
@@ -19,7 +20,7 @@ export function closingTasks(
 }
 
 /** The last stage trained the head on features: evaluate it on the same features; else the whole model on images. */
-function evaluateTask(trained: StagesSoFar): TaskDraft<EvaluateTask> {
+function evaluateTask(trained: StagesSoFar, examples: 'images' | 'rows'): TaskDraft<EvaluateTask> {
   const onFeatures = trained.stages[trained.stages.length - 1]?.trainable === 'head' ? trained.features : undefined;
   return {
     id: 'evaluate',
@@ -27,7 +28,7 @@ function evaluateTask(trained: StagesSoFar): TaskDraft<EvaluateTask> {
     on: onFeatures ? 'features' : 'images',
     ...(onFeatures ? { features: onFeatures.id } : {}),
     dependsOn: [trained.previous, 'data', ...(onFeatures ? [onFeatures.id] : [])],
-    description: `evaluate on the test split${onFeatures ? ' (head on the features)' : ' (the whole model on images)'}: loss, accuracy, per-class metrics, confusion matrix`,
+    description: `evaluate on the test split${onFeatures ? ' (head on the features)' : ` (the whole model on ${examples})`}: loss, accuracy, per-class metrics, confusion matrix`,
     config: {},
   };
 }

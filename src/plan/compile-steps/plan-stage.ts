@@ -1,3 +1,4 @@
+import { datasetInput, examplesNoun } from '../../format/dataset-formats/input.js';
 import { isNoBase } from '../../format/rules.js';
 import type { StageSpec } from '../../format/types.js';
 import { describeSchedule } from '../learning-rate-schedule.js';
@@ -88,14 +89,15 @@ function describeTraining(
     ? parameterGroups.map((g) => `${g.name} ${g.learningRate}`).join(', ')
     : String(stage.optimizer.learningRate);
   const prefix = source.prefix;
+  const examples = examplesNoun(datasetInput(context.spec.dataset));
   const on = isNoBase(context.spec.base.model)
-    ? ', on the images'
+    ? `, on the ${examples}`
     : baseLayers.length === 0
       ? source.whole !== undefined
         ? ', images through the whole model'
         : ''
       : prefix
         ? `, above ${prefix.boundary} (the frozen prefix's output, ${prefix.mode === 'precompute' ? 'once per example' : 'per batch'})`
-        : ', images through the whole model';
+        : `, ${examples} through the whole model`;
   return `train ${what} ${stage.epochs} epoch(s), ${stage.optimizer.name} lr ${rates} (${describeSchedule(stage.schedule)}), batch ${stage.batchSize}${on}`;
 }

@@ -36,14 +36,15 @@ const DAMAGED_HINT =
 const count = (maximum: number) => Type.Integer({ minimum: 1, maximum });
 const finite = (options: { minimum?: number; maximum?: number } = {}) =>
   Type.Number({ minimum: -1e12, maximum: 1e12, ...options });
-const Pair = (maximum: number) => Type.Tuple([count(maximum), count(maximum)]);
+// Arrays of two, not Type.Tuple: TypeBox writes a tuple as draft-07 `items: […]`, which ajv's 2020 dialect refuses.
+const Pair = (maximum: number) => Type.Array(count(maximum), { minItems: 2, maxItems: 2 });
 
 const HeaderSchema = Type.Object({
   formatVersion: Type.Literal(1),
   data: Type.String({ minLength: 1, maxLength: 255 }),
   dtype: Type.Literal('float32'),
   /** [patches, dimensions]. */
-  shape: Type.Tuple([count(2 ** 31), count(MEMORY_BANK_LIMITS.dim)]),
+  shape: Type.Array(count(2 ** 31), { minItems: 2, maxItems: 2 }),
   bytes: Type.Integer({ minimum: 4, maximum: Number.MAX_SAFE_INTEGER }),
   sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
   features: Type.Object({
@@ -75,7 +76,11 @@ const HeaderSchema = Type.Object({
   }),
   scoring: Type.Object({ neighbours: count(1000) }),
 });
-export type MemoryBankHeader = Static<typeof HeaderSchema>;
+type CheckedHeader = Static<typeof HeaderSchema>;
+export type MemoryBankHeader = Omit<CheckedHeader, 'shape' | 'features'> & {
+  shape: [number, number];
+  features: Omit<CheckedHeader['features'], 'imageSize' | 'grid'> & { imageSize: [number, number]; grid: [number, number] };
+};
 
 /** What a bank is, besides its patches: enough to compute a test image's patches the same way and to call its verdict. */
 export interface MemoryBankInfo {
@@ -135,7 +140,7 @@ export async function readMemoryBank(
     headerFile,
     'a memory bank header',
     DAMAGED_HINT,
-  );
+  ) as MemoryBankHeader;
   const [patches, dim] = header.shape;
   const limit = Math.min(options.maxBytes ?? Infinity, MEMORY_BANK_LIMITS.bankBytes);
   if (patches * dim * 4 !== header.bytes)

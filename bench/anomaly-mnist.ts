@@ -28,11 +28,11 @@ import { NORMALIZE_PRESETS } from '../src/format/zoo-catalog.js';
 const { values } = parseArgs({
   options: {
     size: { type: 'string', default: '64' },
-    layers: { type: 'string', default: 'block_3_expand_relu,block_6_expand_relu' },
+    layers: { type: 'string', default: 'block_6_expand_relu,block_13_expand_relu' },
     fraction: { type: 'string', default: '0.1' },
     train: { type: 'string', default: '300' },
     'test-per-digit': { type: 'string', default: '100' },
-    project: { type: 'string', default: '' },
+    project: { type: 'string', default: '128' },
     'coreset-project': { type: 'string', default: '128' },
     neighbours: { type: 'string', default: '1' },
     backend: { type: 'string', default: 'wasm' },
@@ -48,7 +48,8 @@ const settings = {
   fraction: Number(values.fraction),
   train: Number(values.train),
   testPerDigit: Number(values['test-per-digit']),
-  projectTo: values.project ? Number(values.project) : undefined,
+  // --project 0 keeps every channel.
+  projectTo: Number(values.project) > 0 ? Number(values.project) : undefined,
   coresetProjectTo: Number(values['coreset-project']),
   neighbours: Number(values.neighbours),
   digits: values.digits.split(',').map(Number),
@@ -73,7 +74,12 @@ async function main(): Promise<void> {
   );
   const extractor = await buildPatchExtractor(
     loadZooArtifacts('mobilenet_v2'),
-    { layers: settings.layers, neighbourhood: 3, seed: settings.seed, ...(settings.projectTo ? { projectTo: settings.projectTo } : {}) },
+    {
+      layers: settings.layers,
+      neighbourhood: 3,
+      seed: settings.seed,
+      ...(settings.projectTo ? { projectTo: settings.projectTo } : {}),
+    },
     preprocessing,
   );
   console.log(
@@ -83,26 +89,37 @@ async function main(): Promise<void> {
     `${settings.train} normal training images per digit; test: ${settings.testPerDigit} of each digit from the test split; coreset ${settings.fraction} (greedy on ${settings.coresetProjectTo} dims), cap ${settings.maxBankBytes / 2 ** 20} MiB; neighbours ${settings.neighbours}; seed ${settings.seed}`,
   );
 
-  const testIndexes = Array.from({ length: 10 }, (_, d) => pick(test.labels, d, settings.testPerDigit, settings.seed + 1)).flat();
+  const testIndexes = Array.from({ length: 10 }, (_, d) =>
+    pick(test.labels, d, settings.testPerDigit, settings.seed + 1),
+  ).flat();
   const testLabels = testIndexes.map((i) => test.labels[i]!);
   let t = performance.now();
   const testPatches = await patchesOfPixels(extractor, await test.pixels(testIndexes));
   console.log(`test patches: ${testIndexes.length} images in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   const rows: { digit: number; auroc: number; ap: number; bank: number; seconds: number }[] = [];
+  const spent = { features: 0, coreset: 0, scoring: 0 };
+  const lap = (key: keyof typeof spent, since: number): number => {
+    const now = performance.now();
+    spent[key] += (now - since) / 1000;
+    return now;
+  };
   for (const digit of settings.digits) {
     t = performance.now();
     const normal: PixelBatch = await data.train.pixels(pick(data.train.labels, digit, settings.train, settings.seed));
     const patches = await patchesOfPixels(extractor, normal);
+    let lapped = lap('features', t);
     const { bank, coreset } = buildMemoryBank(patches, extractor.dim, {
       fraction: settings.fraction,
       maxBytes: settings.maxBankBytes,
       seed: settings.seed,
       projectTo: settings.coresetProjectTo,
     });
+    lapped = lap('coreset', lapped);
     const loaded = loadBank(bank);
     const scores = await scorePatches(loaded, testPatches, extractor.grid, { neighbours: settings.neighbours });
     loaded.dispose();
+    lap('scoring', lapped);
     const labelled = { scores: scores.imageScores, anomalous: testLabels.map((label) => label !== digit) };
     const row = {
       digit,
@@ -119,6 +136,9 @@ async function main(): Promise<void> {
   extractor.dispose();
   const mean = (key: 'auroc' | 'ap') => rows.reduce((sum, row) => sum + row[key], 0) / rows.length;
   console.log(`mean AUROC ${mean('auroc').toFixed(4)}  mean AP ${mean('ap').toFixed(4)}  over ${rows.length} digits`);
+  console.log(
+    `time in all digits: training features ${spent.features.toFixed(1)} s, coreset ${spent.coreset.toFixed(1)} s, scoring ${spent.scoring.toFixed(1)} s`,
+  );
   console.log(`wall time ${((performance.now() - started) / 1000).toFixed(1)} s on ${backend.name}`);
 }
 

@@ -79,7 +79,10 @@ const HeaderSchema = Type.Object({
 type CheckedHeader = Static<typeof HeaderSchema>;
 export type MemoryBankHeader = Omit<CheckedHeader, 'shape' | 'features'> & {
   shape: [number, number];
-  features: Omit<CheckedHeader['features'], 'imageSize' | 'grid'> & { imageSize: [number, number]; grid: [number, number] };
+  features: Omit<CheckedHeader['features'], 'imageSize' | 'grid'> & {
+    imageSize: [number, number];
+    grid: [number, number];
+  };
 };
 
 /** What a bank is, besides its patches: enough to compute a test image's patches the same way and to call its verdict. */
@@ -150,7 +153,11 @@ export async function readMemoryBank(
       DAMAGED_HINT,
     );
   if (header.bytes > limit)
-    throw new UserError(`${headerFile} declares a bank of ${header.bytes} bytes, more than the ${limit} tlpipe reads`, [], DAMAGED_HINT);
+    throw new UserError(
+      `${headerFile} declares a bank of ${header.bytes} bytes, more than the ${limit} tlpipe reads`,
+      [],
+      DAMAGED_HINT,
+    );
   const data = await readBackFile(dir, header.data, {
     what: 'memory bank',
     kind: 'binary',
@@ -176,6 +183,10 @@ const missing =
   (error: NodeJS.ErrnoException): never => {
     if (error instanceof UserError) throw error;
     if (error.code === 'ENOENT')
-      throw new UserError(`${file} is missing`, [], 'an anomaly model folder holds memory-bank.json and memory-bank.bin');
+      throw new UserError(
+        `${file} is missing`,
+        [],
+        'an anomaly model folder holds memory-bank.json and memory-bank.bin',
+      );
     throw error;
   };

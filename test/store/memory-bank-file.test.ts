@@ -81,7 +81,8 @@ describe('the memory bank file', () => {
     },
     {
       name: 'data cut short',
-      damage: (dir) => writeFileSync(path.join(dir, BANK_DATA_FILE), readFileSync(path.join(dir, BANK_DATA_FILE)).subarray(0, 40)),
+      damage: (dir) =>
+        writeFileSync(path.join(dir, BANK_DATA_FILE), readFileSync(path.join(dir, BANK_DATA_FILE)).subarray(0, 40)),
       message: /has 40 bytes, not the 48/,
     },
     {
@@ -99,7 +100,7 @@ describe('the memory bank file', () => {
       message: /more than the \d+ tlpipe reads/,
     },
     {
-      name: 'a bank over the caller\'s bound',
+      name: "a bank over the caller's bound",
       damage: () => undefined,
       message: /declares a bank of 48 bytes, more than the 40/,
       maxBytes: 40,

@@ -87,7 +87,12 @@ async function multiOutputBase(
 }
 
 /** A dense [depth, dim] matrix of N(0, 1/dim) entries (Box–Muller on the seeded stream): distances are kept in expectation. */
-export function gaussianProjection(depth: number, dim: number, seed: number, purpose = 'patch-projection'): Float32Array {
+export function gaussianProjection(
+  depth: number,
+  dim: number,
+  seed: number,
+  purpose = 'patch-projection',
+): Float32Array {
   const random = new SeededRandom(seed).fork(purpose);
   const matrix = new Float32Array(depth * dim);
   const scale = 1 / Math.sqrt(dim);
@@ -178,7 +183,9 @@ export async function patchesOfPixels(
   for (let from = 0; from < pixels.count; from += batchSize) {
     throwIfAborted(options.signal);
     const to = Math.min(pixels.count, from + batchSize);
-    const patches = tf.tidy(() => extractor.patches(imageBatch(slicePixels(pixels, from, to), extractor.preprocessing)));
+    const patches = tf.tidy(() =>
+      extractor.patches(imageBatch(slicePixels(pixels, from, to), extractor.preprocessing)),
+    );
     try {
       out.set(await patches.data(), from * cells * extractor.dim);
     } finally {

@@ -37,7 +37,7 @@ export function auroc(labelled: LabelledScores): number | undefined {
     (a, b) => labelled.scores[a]! - labelled.scores[b]!,
   );
   let positiveRankSum = 0;
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start;
     while (end + 1 < order.length && labelled.scores[order[end + 1]!] === labelled.scores[order[start]!]) end++;
     const averageRank = (start + end) / 2 + 1;
@@ -61,16 +61,14 @@ export function averagePrecision(labelled: LabelledScores): number | undefined {
     (a, b) => labelled.scores[b]! - labelled.scores[a]!,
   );
   let truePositives = 0;
-  let taken = 0;
   let previousRecall = 0;
   let sum = 0;
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start;
     while (end + 1 < order.length && labelled.scores[order[end + 1]!] === labelled.scores[order[start]!]) end++;
     for (let k = start; k <= end; k++) if (labelled.anomalous[order[k]!]) truePositives++;
-    taken = end + 1;
     const recall = truePositives / positives;
-    sum += (recall - previousRecall) * (truePositives / taken);
+    sum += (recall - previousRecall) * (truePositives / (end + 1));
     previousRecall = recall;
     start = end + 1;
   }
@@ -98,8 +96,11 @@ export function metricsAtThreshold(labelled: LabelledScores, threshold: number):
   let tn = 0;
   for (let i = 0; i < labelled.scores.length; i++) {
     const called = labelled.scores[i]! > threshold;
-    if (labelled.anomalous[i]) called ? tp++ : fn++;
-    else called ? fp++ : tn++;
+    if (labelled.anomalous[i]) {
+      if (called) tp++;
+      else fn++;
+    } else if (called) fp++;
+    else tn++;
   }
   const precision = tp + fp === 0 ? 0 : tp / (tp + fp);
   const recall = tp + fn === 0 ? 0 : tp / (tp + fn);

@@ -79,7 +79,9 @@ describe('the memory bank: a seeded k-center coreset of the normal patches', () 
   it('the bank rows are training patches, whole', () => {
     const { bank } = buildMemoryBank(patches, dim, settings());
     for (let row = 0; row < bank.count; row++) {
-      const found = Array.from({ length: 400 }, (_, i) => i).some((i) => distance(bank.patches, row, patches, i, dim) === 0);
+      const found = Array.from({ length: 400 }, (_, i) => i).some(
+        (i) => distance(bank.patches, row, patches, i, dim) === 0,
+      );
       assert.ok(found, `bank row ${row} is not a training patch`);
     }
   });
@@ -91,7 +93,10 @@ describe('scoring against the bank', () => {
   const bankRows = randomRows(50, dim, 11);
   // Two test images of normal-looking patches (bank rows with a little noise); image 1 has an outlier at cell 7.
   const noise = new SeededRandom(12);
-  const test = Float32Array.from({ length: 2 * 12 * dim }, (_, i) => bankRows[i % (50 * dim)]! + (noise.next() - 0.5) * 0.01);
+  const test = Float32Array.from(
+    { length: 2 * 12 * dim },
+    (_, i) => bankRows[i % (50 * dim)]! + (noise.next() - 0.5) * 0.01,
+  );
   test.fill(5, (12 + 7) * dim, (12 + 8) * dim);
 
   it('finds the planted outlier patch, scores its image by it, and matches brute-force distances', async () => {
@@ -108,7 +113,10 @@ describe('scoring against the bank', () => {
       assert.ok(scores.imageScores[1]! > 10 * scores.imageScores[0]!);
       for (let cell = 0; cell < 24; cell++) {
         const nearest = Math.min(...Array.from({ length: 50 }, (_, b) => distance(test, cell, bankRows, b, dim)));
-        assert.ok(Math.abs(scores.patchScores[cell]! - nearest) < 1e-3, `cell ${cell}: ${scores.patchScores[cell]} vs ${nearest}`);
+        assert.ok(
+          Math.abs(scores.patchScores[cell]! - nearest) < 1e-3,
+          `cell ${cell}: ${scores.patchScores[cell]} vs ${nearest}`,
+        );
       }
     } finally {
       loaded.dispose();

@@ -40,7 +40,11 @@ describe('patch features of the zoo MobileNetV2', () => {
 
   it('a layer the base lacks is a user error naming the nearest', async () => {
     await assert.rejects(
-      buildPatchExtractor(loadZooArtifacts('mobilenet_v2'), { layers: ['block_3_expand_rel'], neighbourhood: 3, seed: 1 }, preprocessing),
+      buildPatchExtractor(
+        loadZooArtifacts('mobilenet_v2'),
+        { layers: ['block_3_expand_rel'], neighbourhood: 3, seed: 1 },
+        preprocessing,
+      ),
       (error: unknown) => error instanceof UserError && /block_3_expand_relu/.test(error.hint ?? ''),
     );
   });
@@ -55,8 +59,16 @@ describe('one-class MNIST at a tiny size (20 normal ones)', () => {
       { layers: LAYERS, neighbourhood: 3, seed: 42 },
       preprocessing,
     );
-    const normal = await patchesOfPixels(extractor, await data.train.pixels(first(data.train.labels, (l) => l === 1, 20)));
-    const { bank } = buildMemoryBank(normal, extractor.dim, { fraction: 0.25, maxBytes: 2 ** 24, seed: 42, projectTo: 64 });
+    const normal = await patchesOfPixels(
+      extractor,
+      await data.train.pixels(first(data.train.labels, (l) => l === 1, 20)),
+    );
+    const { bank } = buildMemoryBank(normal, extractor.dim, {
+      fraction: 0.25,
+      maxBytes: 2 ** 24,
+      seed: 42,
+      projectTo: 64,
+    });
     const validation = first(data.train.labels, (l) => l === 1, 5, 20);
     const testIndexes = [...first(test.labels, (l) => l === 1, 10), ...first(test.labels, (l) => l !== 1, 10)];
     const loaded = loadBank(bank);

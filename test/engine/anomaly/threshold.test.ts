@@ -34,7 +34,10 @@ describe('the anomaly threshold from normal validation scores', () => {
   });
 
   it('without validation scores, a user error that says to hold some out', () => {
-    assert.throws(() => thresholdFromNormalScores([]), (error: unknown) => error instanceof UserError && /validation/.test(error.hint ?? ''));
+    assert.throws(
+      () => thresholdFromNormalScores([]),
+      (error: unknown) => error instanceof UserError && /validation/.test(error.hint ?? ''),
+    );
   });
 
   it('refuses a quantile outside [0, 1] and a score that is not finite', () => {

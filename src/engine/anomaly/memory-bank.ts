@@ -9,12 +9,12 @@ import { gaussianProjection } from './patch-features.js';
  * [positions × d × d] covariance (at 8×8 positions and 768 dimensions,
  * 64 × 768² floats = 151 MB, and an inverse of each), and it assumes the
  * normal images are aligned so that one position always shows the same part
- * of the object — true of a product photographed on a jig, not of digits
- * written anywhere in their box. PatchCore keeps normal patches themselves
- * in a memory bank and scores a test patch by the distance to its nearest
- * normal patch, wherever that came from; a seeded coreset bounds the bank to
- * a stated fraction and a hard cap in bytes, and nothing per position is
- * stored.
+ * of the object — true of a product photographed on a jig, less so of
+ * handwriting, whose strokes move with slant and size even in a centred
+ * box. PatchCore keeps normal patches themselves in a memory bank and scores
+ * a test patch by the distance to its nearest normal patch, wherever that
+ * came from; a seeded coreset bounds the bank to a stated fraction and a
+ * hard cap in bytes, and nothing per position is stored.
  */
 
 /** A memory bank: `count` normal patches of `dim` float32s, row-major. */
@@ -233,7 +233,12 @@ function distance(a: Float32Array, aRow: number, b: Float32Array, bRow: number, 
   return Math.sqrt(d);
 }
 
-/** anomalib's `compute_anomaly_score` for one image, in JS: a handful of rows, not worth a kernel launch. */
+/**
+ * anomalib's `compute_anomaly_score` for one image, in JS: one pass over the
+ * bank from the worst patch's nearest bank patch (which is its own first
+ * support sample, at distance 0, as in anomalib) — per image, too small to
+ * be worth a kernel launch.
+ */
 function reweighted(
   bank: MemoryBank,
   patch: Float32Array,

@@ -7,8 +7,8 @@
  * average precision per digit, their means, the settings, the backend and
  * the wall time.
  *
- *   node dist/bench/anomaly-mnist.js [--size 64] [--layers a,b] [--fraction 0.1]
- *     [--train 300] [--test-per-digit 100] [--project 256] [--neighbours 1]
+ *   node dist/bench/anomaly-mnist.js [--size 64] [--layers a,b] [--fraction 0.02]
+ *     [--train 300] [--test-per-digit 100] [--project 0 (none)] [--neighbours 1]
  *     [--backend wasm] [--digits 0,1,…] [--seed 42]
  */
 import { parseArgs } from 'node:util';
@@ -29,10 +29,10 @@ const { values } = parseArgs({
   options: {
     size: { type: 'string', default: '64' },
     layers: { type: 'string', default: 'block_6_expand_relu,block_13_expand_relu' },
-    fraction: { type: 'string', default: '0.1' },
+    fraction: { type: 'string', default: '0.02' },
     train: { type: 'string', default: '300' },
     'test-per-digit': { type: 'string', default: '100' },
-    project: { type: 'string', default: '128' },
+    project: { type: 'string', default: '0' },
     'coreset-project': { type: 'string', default: '128' },
     neighbours: { type: 'string', default: '1' },
     backend: { type: 'string', default: 'wasm' },

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { PipelineFileSchema } from './schema.js';
 import { expandStrategy, NAMED_STRATEGIES, type NamedStrategy, type StrategyChoices } from './strategy.js';
+import { resolveAnomaly } from './tasks/anomaly.js';
 import type {
   AugmentSpec,
   CheckpointSpec,
@@ -145,9 +146,10 @@ function resolveWith(file: string, written: PipelineFile, strategy: NamedStrateg
       normalize: resolveNormalize(f.base.normalize ?? zoo?.normalize ?? 'unit'),
     },
     freeze: typeof f.freeze === 'string' || f.freeze === undefined ? [f.freeze ?? 'all'] : f.freeze,
-    head: f.head.map(resolveHeadLayer),
+    head: (f.head ?? []).map(resolveHeadLayer),
     ...(requested && strategy ? { strategy: { requested, chosen: strategy, filled: expanded!.filled } } : {}),
     baseline: f.baseline,
+    ...(f.anomaly ? { anomaly: resolveAnomaly(f.anomaly) } : {}),
     export: {
       quantize: f.export.quantize ?? 'none',
       ...(f.export.demoPage !== undefined ? { demoPage: f.export.demoPage } : {}),
@@ -312,7 +314,7 @@ function resolveDataset(
 }
 
 /** A head layer as written (`{ dense: {…} }`, defaults filled) as a typed entry. */
-function resolveHeadLayer(layer: PipelineFile['head'][number]): HeadLayerSpec {
+function resolveHeadLayer(layer: NonNullable<PipelineFile['head']>[number]): HeadLayerSpec {
   const [type, options] = Object.entries(layer)[0] as [HeadLayerSpec['type'], object | null];
   // Typed by the schema, which has passed; `never` lets each field go where the resolved type wants it.
   const o = (key: string): never => (options as Record<string, unknown> | null)?.[key] as never;

@@ -11,6 +11,7 @@
  * filled in by resolve-pipeline.ts.
  */
 import { Kind, Type, TypeRegistry, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { anomalyKeys } from './tasks/anomaly.js';
 import { DEFAULT_TASK, TASK_FORMATS, TASK_NAMES } from './tasks/registry.js';
 
 /** A value from a fixed list, emitted as JSON Schema `enum` (ajv then names the allowed values). */
@@ -1024,11 +1025,13 @@ export const PipelineFileSchema = Type.Object(
           'Which base layers keep their pretrained weights at the start. all: the whole base is frozen and only the head learns. none: everything learns. Or a list of rules naming the layers to freeze (the rest learn). Stages change it with `unfreeze` and `freeze`. Default: all (or what `strategy` fills).',
       }),
     ),
-    head: Type.Array(headLayer, {
-      description:
-        'The new layers put on top of the cut base, in order. The last one must be a dense layer with `units: classes`.',
-      minItems: 1,
-    }),
+    head: Type.Optional(
+      Type.Array(headLayer, {
+        description:
+          'The new layers put on top of the cut base, in order. The last one must be a dense layer with `units: classes`. Required for classification.',
+        minItems: 1,
+      }),
+    ),
     strategy: Type.Optional(
       Enum(['head-only', 'head-then-all', 'low-level', 'all', 'auto'], {
         description:
@@ -1043,6 +1046,7 @@ export const PipelineFileSchema = Type.Object(
       }),
     ),
     train: Type.Optional(train),
+    anomaly: Type.Optional(anomalyKeys),
     export: Type.Optional(
       Type.Object(
         {

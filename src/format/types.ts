@@ -8,12 +8,14 @@
 import type { FreezeRule, PipelineFile } from './schema.js';
 import type { NamedStrategy, StrategyKey, StrategyName } from './strategy.js';
 
+import type { AnomalySpec } from './tasks/anomaly.js';
 import type { TaskName } from './tasks/registry.js';
+export type { AnomalySpec } from './tasks/anomaly.js';
 export type { TaskName } from './tasks/registry.js';
 export type { FreezeRule, HeadLayerAsWritten, IdxFilesAsWritten, PipelineFile, StageAsWritten } from './schema.js';
 
 export type BackendName = NonNullable<PipelineFile['backend']>;
-export type ActivationName = NonNullable<NonNullable<NonNullable<PipelineFile['head'][number]['dense']>['activation']>>;
+export type ActivationName = NonNullable<NonNullable<NonNullable<NonNullable<PipelineFile['head']>[number]['dense']>['activation']>>;
 export type OptimizerName = 'adam' | 'adamw' | 'sgd' | 'rmsprop';
 export type MonitorName = 'val_loss' | 'val_accuracy' | 'loss' | 'accuracy';
 export type ScheduleType = 'constant' | 'step' | 'exponential' | 'cosine' | 'oneCycle';
@@ -216,6 +218,8 @@ export interface PipelineSpec {
    */
   strategy?: { requested: StrategyName; chosen: NamedStrategy; filled: StrategyKey[] };
   baseline: 'none' | 'scratch';
+  /** `task: anomaly`: the normal classes and how the memory bank is made. */
+  anomaly?: AnomalySpec;
   /** A quantized copy of the exported model, for the web. */
   export: { quantize: 'none' | 'uint8' | 'float16'; demoPage?: boolean };
 }

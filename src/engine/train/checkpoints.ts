@@ -1,3 +1,5 @@
+import type { CoresetRecord, MemoryBank } from '../anomaly/memory-bank.js';
+import type { AnomalyThreshold } from '../anomaly/threshold.js';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../diagnostics/user-error.js';
 import type { Plan, PlanStage } from '../../plan/types.js';
@@ -17,6 +19,19 @@ export interface ExportFiles {
   probe: { split: string; indexes: number[]; examples: string[]; predictions: number[][] };
   /** index.html beside the model: always (true), never (false), or when the weights are small enough (absent). */
   demoPage?: boolean;
+  /** `task: anomaly`: the memory bank and threshold the exported base's patches are scored against. */
+  anomaly?: AnomalyExport;
+}
+
+/** What an anomaly model folder holds beside the base: how patches are made, the bank, the threshold. */
+export interface AnomalyExport {
+  normal: string[];
+  layers: string[];
+  neighbourhood: number;
+  grid: [number, number];
+  bank: MemoryBank;
+  coreset: CoresetRecord;
+  threshold: AnomalyThreshold;
 }
 
 /**

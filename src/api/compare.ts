@@ -210,7 +210,7 @@ export async function compareRuns(runs: RunOverview[]): Promise<Comparison> {
       status: r.status,
       seconds: r.seconds,
       testAccuracy: summaries[i]?.test?.accuracy ?? null,
-      testLoss: summaries[i]?.test?.loss ?? null,
+      testLoss: (summaries[i]?.test && 'loss' in summaries[i]!.test! ? summaries[i]!.test!.loss : null) ?? null,
       config: configs[i]!.source,
     })),
     // A run whose configuration cannot be read is left out of the rows rather than counted as empty.

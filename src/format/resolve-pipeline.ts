@@ -157,7 +157,7 @@ function resolveWith(file: string, written: PipelineFile, strategy: NamedStrateg
     train: {
       batchSize: f.train.batchSize,
       checkpoints: resolveCheckpoints(f.train.checkpoints, hasValidation(common.validation)),
-      stages: f.train.stages.map((s, i) => ({
+      stages: (f.train.stages ?? []).map((s, i) => ({
         name: s.name ?? `stage-${i + 1}`,
         epochs: s.epochs,
         batchSize: s.batchSize ?? f.train.batchSize,

@@ -17,7 +17,8 @@ export function renderRunReport(sources: RunReportSources): string {
     ...(baseline.length > 0
       ? { baseline: { metrics: baseline, ...(summary?.baseline?.test ? { test: summary.baseline.test } : {}) } }
       : {}),
-    ...(summary?.test ? { test: summary.test } : {}),
+    ...(summary?.test && 'confusionMatrix' in summary.test ? { test: summary.test } : {}),
+    ...(summary?.test && 'auroc' in summary.test ? { anomaly: summary.test } : {}),
     ...(gallery ? { gallery } : {}),
     classNames: plan.classes.names,
     pipelineYaml: sources.pipelineYaml,

@@ -1,3 +1,4 @@
+import { writeMemoryBank } from './memory-bank-file.js';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { Type, type TSchema } from '@sinclair/typebox';
@@ -208,6 +209,7 @@ export async function writeExportFiles(
   await writeFileAtomic(path.join(dir, LABELS_FILE), JSON.stringify(files.labels, null, 2) + '\n');
   await writeFileAtomic(path.join(dir, PREPROCESSING_FILE), JSON.stringify(files.preprocessing, null, 2) + '\n');
   await writeFileAtomic(path.join(dir, PROBE_FILE), JSON.stringify(files.probe) + '\n');
+  if (files.anomaly) await writeMemoryBank(dir, files.anomaly.bank, files.anomaly);
   if (files.demoPage !== false)
     await writeDemoPage(dir, writeFileAtomic, renderDemoPage, { always: files.demoPage === true });
   await writeFolderManifest(dir);

@@ -35,7 +35,7 @@ const PlanStageSchema = Type.Object({
  * What readers of plan.json use (report, evaluate, predict through the
  * exported model): the top level and each stage, field by field.
  */
-const PlanSchema = Type.Object({
+const PlanFields = {
   formatVersion: Type.Literal(2),
   pipeline: Type.String(),
   fingerprint: Type.String(),
@@ -58,9 +58,27 @@ const PlanSchema = Type.Object({
   features: Type.Object({ mode: Type.String() }),
   normalize: Type.Object({}),
   checkpoints: Type.Object({ monitor: Type.String(), mode: Type.String() }),
-  stages: Type.Array(PlanStageSchema, { minItems: 1 }),
   tasks: Type.Array(Type.Object({ kind: Type.String() })),
-});
+};
+const PlanSchema = Type.Union([
+  // Classification: no `task` key (plans written before tasks existed read the same), its stages.
+  Type.Object({ ...PlanFields, task: Type.Optional(Type.Never()), stages: Type.Array(PlanStageSchema, { minItems: 1 }) }),
+  // task: anomaly trains nothing; its bank is described instead.
+  Type.Object({
+    ...PlanFields,
+    task: Type.Literal('anomaly'),
+    stages: Type.Array(PlanStageSchema, { maxItems: 0 }),
+    anomaly: Type.Object({
+      normal: Type.Array(Type.String(), { minItems: 1 }),
+      normalClasses: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1 }),
+      layers: Type.Array(Type.String(), { minItems: 1 }),
+      grid: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 2, maxItems: 2 }),
+      channels: Type.Integer({ minimum: 1 }),
+      coreset: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
+      quantile: Type.Number({ minimum: 0, maximum: 1 }),
+    }),
+  }),
+]);
 /** resolved.json: a pipeline with its defaults filled in; compare flattens it, evaluate reads its dataset. */
 /** What resume and evaluate read of a resolved spec before they hand it to the data readers and the planner. */
 const ResolvedSchema = Type.Object({
@@ -70,7 +88,9 @@ const ResolvedSchema = Type.Object({
   dataset: Type.Object({ format: Type.String() }),
   base: Type.Object({ model: Type.String() }),
   head: Type.Array(Type.Object({})),
-  train: Type.Object({ stages: Type.Array(Type.Object({ epochs: Type.Integer({ minimum: 1 }) }), { minItems: 1 }) }),
+  task: Type.Optional(Type.String()),
+  // task: anomaly has no stages; the planner says what each task needs.
+  train: Type.Object({ stages: Type.Array(Type.Object({ epochs: Type.Integer({ minimum: 1 }) })) }),
 });
 
 async function readJson(dir: string, name: string, what: string, schema: TSchema, expected: string): Promise<unknown> {

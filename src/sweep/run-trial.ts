@@ -230,7 +230,7 @@ export function completedStateOf(
   const metric = trialMetric(spec.metric.name, {
     rows,
     ...(restoredEpoch !== undefined ? { restoredEpoch } : {}),
-    ...(summary?.test ? { test: summary.test } : {}),
+    ...(summary?.test && 'loss' in summary.test ? { test: summary.test } : {}),
   });
   const valLoss = trialValLoss({ rows, ...(restoredEpoch !== undefined ? { restoredEpoch } : {}) });
   return {
@@ -239,7 +239,9 @@ export function completedStateOf(
     // A diverged trial's NaN is null in JSON: recorded as absent, so its state still reads back.
     ...(isNumber(metric) ? { metric } : {}),
     ...(isNumber(valLoss) ? { valLoss } : {}),
-    ...(summary?.test ? { test: { accuracy: summary.test.accuracy, loss: summary.test.loss } } : {}),
+    ...(summary?.test && 'loss' in summary.test
+      ? { test: { accuracy: summary.test.accuracy, loss: summary.test.loss } }
+      : {}),
     epochs: rows.length,
     ...(summary?.resources ? { seconds: summary.resources.seconds } : {}),
   };

@@ -1,4 +1,5 @@
 import type { CoresetRecord, MemoryBank } from '../anomaly/memory-bank.js';
+import type { PatchFeatureSettings } from '../anomaly/patch-features.js';
 import type { AnomalyThreshold } from '../anomaly/threshold.js';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../diagnostics/user-error.js';
@@ -23,15 +24,13 @@ export interface ExportFiles {
   anomaly?: AnomalyExport;
 }
 
-/** What an anomaly model folder holds beside the base: how patches are made, the bank, the threshold. */
+/** What an anomaly model folder holds beside the base: the bank, and how a test image's patches are made and judged. */
 export interface AnomalyExport {
-  normal: string[];
-  layers: string[];
-  neighbourhood: number;
-  grid: [number, number];
   bank: MemoryBank;
-  coreset: CoresetRecord;
+  features: PatchFeatureSettings & { base: string; imageSize: [number, number]; grid: [number, number]; depth: number };
   threshold: AnomalyThreshold;
+  coreset: CoresetRecord;
+  scoring: { neighbours: number };
 }
 
 /**

@@ -28,6 +28,8 @@ export interface AnomalyTestMetrics {
   /** At the threshold recorded with the model: anomalous when the score is above it. */
   atThreshold: ThresholdMetrics;
   f1: number;
+  /** Fraction of the test images called rightly (normal or anomalous) at the threshold. */
+  accuracy: number;
   /** Per class: its images, their mean score and how many were called anomalous. */
   perClass: Record<string, { normal: boolean; examples: number; meanScore: number; flagged: number }>;
   histograms: ScoreHistograms;
@@ -107,6 +109,10 @@ export function anomalyMetrics(
     averagePrecision: averagePrecision(labelled) ?? null,
     atThreshold,
     f1: atThreshold.f1,
+    accuracy:
+      scored.labels.length === 0
+        ? 0
+        : (atThreshold.truePositives + atThreshold.trueNegatives) / scored.labels.length,
     perClass,
     histograms: scoreHistograms(
       scored.scores,

@@ -18,7 +18,6 @@ const EXPORT_PROBE_SIZE = 8;
 export async function exportAnomaly(task: ExportTask, banked: Banked, run: RunContextBase): Promise<Exported> {
   const { plan, inputs, options } = run;
   const { output } = options;
-  const anomaly = plan.anomaly!;
   const dir = 'model';
   await banked.extractor.model.save(output.modelHandler(dir));
   const split = inputs.selection.test.length > 0 ? 'test' : 'validation';
@@ -51,13 +50,17 @@ export async function exportAnomaly(task: ExportTask, banked: Banked, run: RunCo
     // The demo page classifies a picked image; an anomaly scorer has no such page yet.
     demoPage: false,
     anomaly: {
-      normal: anomaly.normal,
-      layers: anomaly.layers,
-      neighbourhood: banked.extractor.settings.neighbourhood,
-      grid: banked.extractor.grid,
       bank: banked.bank,
-      coreset: banked.coreset,
+      features: {
+        ...banked.extractor.settings,
+        base: plan.base.model,
+        imageSize: inputs.preprocessing.kind === 'image' ? inputs.preprocessing.inputSize : [0, 0],
+        grid: banked.extractor.grid,
+        depth: banked.extractor.depth,
+      },
       threshold: banked.threshold,
+      coreset: banked.coreset,
+      scoring: { neighbours: 1 },
     },
   });
   const exported: Exported = { dir, verified: maxAbsDifference === 0, maxAbsDifference, probeExamples: indexes.length };

@@ -3,7 +3,6 @@ import { RunInterrupted } from '../../errors.js';
 import type { RunInputs } from '../../facts/gather-facts.js';
 import { RandomStreams } from '../../random.js';
 import type { PlanOutcome, RunPlanOptions, SetupContext } from '../../run/run-context.js';
-import { runBaseTask } from '../../run/tasks/base.js';
 import { runDataTask } from '../../run/tasks/data.js';
 import { evaluateAnomaly } from './evaluate-anomaly.js';
 import { exportAnomaly } from './export-anomaly.js';
@@ -25,7 +24,17 @@ export async function runAnomalyPlan(plan: Plan, inputs: RunInputs, options: Run
     return plan.tasks.find((t): t is Extract<PlanTask, { kind: K }> => t.kind === kind);
   };
   await runDataTask(required(step('data'), 'data'), {}, run);
-  await runBaseTask(required(step('base'), 'base'), {}, run);
+  required(step('base'), 'base');
+  // The facts were gathered on the base at the file's cut; the patch extractor cuts its own copy at the plan's.
+  options.onEvent({
+    type: 'base',
+    model: plan.base.model,
+    cut: plan.base.cut,
+    layers: plan.base.layerCount,
+    params: plan.base.paramCount,
+    outputShape: [...plan.anomaly!.grid, plan.anomaly!.channels],
+    seconds: inputs.seconds.base,
+  });
   const banked = await fitBank(required(step('bank'), 'bank'), run);
   try {
     const evaluated = step('evaluate') ? await evaluateAnomaly(banked, run) : undefined;

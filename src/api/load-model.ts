@@ -16,6 +16,7 @@ import { selectBackend } from '../engine/kernels/backend.js';
 import { isModelFolder, MODEL_DIR, readExportedModel, type ExportedModelInfo } from '../store/model-folder.js';
 import { readRunRecord, RUN_FILE, type RunRecord } from '../store/run-record.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
+import { isAnomalyModelFolder, openAnomalyModel } from './anomaly-model.js';
 import { findRunFolder, userErrorsAt } from './run-refs.js';
 import { failed, ok, problem, type Outcome, type PipelineOptions } from './types.js';
 
@@ -198,6 +199,8 @@ function checkAgreement(exported: ExportedModelInfo, shapes: ReturnType<typeof m
 
 /** A run's exported model, ready to classify images exactly as `tlpipe predict` does. */
 export interface LoadedModel {
+  /** What the model does: classification (the default), or anomaly (score() and a verdict per image). */
+  task: 'classification' | 'anomaly';
   model: tf.LayersModel;
   /** Class names, in the order of the model's outputs. */
   labels: string[];
@@ -216,6 +219,12 @@ export interface LoadedModel {
     inputs: readonly string[],
     options?: { top?: number },
   ): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }>;
+  /**
+   * An anomaly model's scores of image files (or every image file under a
+   * folder): each prediction's `anomaly` has the score, the model's
+   * threshold, the verdict and the heat map. A classifier has none.
+   */
+  score(inputs: readonly string[]): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }>;
   /**
    * Grad-CAM maps of image files (or every image file under a folder): for
    * the class each is given, and for each class named in `classes`, at
@@ -237,12 +246,19 @@ export interface LoadedModel {
  */
 export async function loadModel(ref: string, options: ModelOptions = {}): Promise<Outcome<LoadedModel>> {
   return userErrorsAt(ref, async () => {
+    const found = await findExportedModel(ref, options);
+    if (!found.ok) return found.outcome;
+    if (await isAnomalyModelFolder(found.modelDir)) {
+      const anomaly = await openAnomalyModel(found.modelDir, options);
+      return ok(anomaly.model, anomaly.warnings);
+    }
     const opened = await openExportedModel(ref, options);
     if (!opened.ok) return opened.outcome;
     const { model, exported, outputs, warnings } = opened.opened;
     const pre = exported.preprocessing;
     return ok<LoadedModel>(
       {
+        task: 'classification',
         model,
         labels: exported.labels,
         preprocessing: pre,
@@ -283,6 +299,14 @@ export async function loadModel(ref: string, options: ModelOptions = {}): Promis
           });
           return { ...explained, failures: [...collected.failures, ...explained.failures] };
         },
+        score: () =>
+          Promise.reject(
+            new UserError(
+              'this model classifies; score() is for anomaly models (task: anomaly)',
+              [],
+              'use classify() for the classes of each image',
+            ),
+          ),
         dispose: () => model.dispose(),
       },
       warnings,

@@ -92,6 +92,8 @@ function verticalComparison(
 
 /** `tlpipe predict`: an image and its most likely classes (names from the model's labels.json, escaped for the terminal). */
 export function formatPrediction(p: Prediction): string {
+  if (p.anomaly)
+    return `${terminalText(p.file)}: ${p.anomaly.anomalous ? 'anomalous' : 'normal'} (score ${p.anomaly.score.toFixed(3)}, threshold ${p.anomaly.threshold.toFixed(3)})`;
   return `${terminalText(p.file)}: ${p.top.map((t) => `${terminalText(t.label)} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`;
 }
 

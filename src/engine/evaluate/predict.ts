@@ -8,8 +8,10 @@ import { imageBatch, type ImagePreprocessing, type Preprocessing } from '../data
 
 export interface Prediction {
   file: string;
-  /** Best first. */
+  /** Best first. For an anomaly model: its verdict alone, `normal` or `anomalous`. */
   top: { label: string; probability: number }[];
+  /** An anomaly model's answer: the image's score, the model's threshold, the verdict, and the patch scores on their grid. */
+  anomaly?: { score: number; threshold: number; anomalous: boolean; heat: { grid: [number, number]; values: number[] } };
 }
 
 /** A file that could not be classified, and why. */

@@ -1,69 +1,63 @@
-/** A problem with the order of head layers, given the rank of the features they receive. */
+import type { Dim, HeadLayerEntry, ShapeContext } from './head-layers/entry.js';
+import { isShapeProblem } from './head-layers/entry.js';
+import { headLayerEntry, type HeadLayerType } from './head-layers/registry.js';
+
+export type { Dim };
+
+/** A problem with the order of head layers, given the shape of the features they receive. */
 export interface HeadShapeProblem {
   index: number;
   message: string;
   hint: string;
+  /** Under `head[index]`, the key it is about; absent: the layer. */
+  key?: string[];
 }
 
-const REDUCERS = ['flatten', 'globalAveragePooling2d', 'globalMaxPooling2d'];
+/** What each head layer outputs, in order, up to the first layer that cannot take its input. */
+export interface HeadShapes {
+  /** shapes[i] is what head[i] receives; one more than the layers that fit (the last is the head's output). */
+  shapes: Dim[][];
+  problem?: HeadShapeProblem;
+}
+
+/**
+ * The fold of the head layers' entries over the base's output shape, each
+ * layer's `outputShape` taking what the one before gave. `input` is the
+ * shape, or only its rank when the sizes are not known yet (the spec's early
+ * check on zoo bases); `baseLayers` (the base's layer shapes, from the
+ * plan's facts) lets skip connections be checked.
+ */
+export function headShapes(
+  layers: readonly { type: string }[],
+  input: number | readonly Dim[],
+  baseLayers?: ShapeContext['baseLayers'],
+): HeadShapes {
+  let shape: Dim[] = typeof input === 'number' ? Array<Dim>(input).fill(null) : [...input];
+  const shapes = [shape];
+  let vectorFrom: number | undefined;
+  for (const [index, layer] of layers.entries()) {
+    const entry = headLayerEntry(layer.type as HeadLayerType) as HeadLayerEntry<{ type: string }>;
+    const output = entry.outputShape(layer, shape, { vectorFrom, ...(baseLayers ? { baseLayers } : {}) });
+    if (isShapeProblem(output)) return { shapes, problem: { index, ...output } };
+    if (entry.vectorOrigin === 'here') vectorFrom = index;
+    else if (entry.vectorOrigin === 'none') vectorFrom = undefined;
+    shapes.push((shape = output));
+  }
+  return { shapes };
+}
 
 /**
  * Checks that head layers fit the base's output: a feature map
  * ([h, w, c], rank 3) must be pooled or flattened once before any dense
- * layer; a vector (rank 1) must not be. One function for the spec's early
+ * layer; a vector (rank 1) must not be; a skip connection names a base
+ * layer of the same height and width. One function for the spec's early
  * check (zoo bases, rank known) and the planner's (any base).
  */
 export function headShapeProblems(
-  layers: readonly { type: string; targetShape?: number[] }[],
-  featureRank: number,
+  layers: readonly { type: string }[],
+  input: number | readonly Dim[],
+  baseLayers?: ShapeContext['baseLayers'],
 ): HeadShapeProblem[] {
-  let rank = featureRank;
-  let reducedAt = -1;
-  for (const [index, { type, targetShape }] of layers.entries()) {
-    if (type === 'reshape') {
-      rank = targetShape?.length ?? rank;
-      reducedAt = -1;
-    } else if (type === 'conv2d' || type === 'maxPooling2d') {
-      if (rank !== 3) {
-        return [
-          {
-            index,
-            message: `\`${type}\` needs a feature map [height, width, channels], but ${reducedAt >= 0 ? `head[${reducedAt}] turned it into a vector` : 'it receives a vector'}`,
-            hint: 'put convolutions and pooling before any flatten, global pooling or dense layer',
-          },
-        ];
-      }
-    } else if (REDUCERS.includes(type)) {
-      if (rank === 3) {
-        rank = 1;
-        reducedAt = index;
-      } else if (reducedAt >= 0) {
-        return [
-          {
-            index,
-            message: `\`${type}\` needs a feature map, but head[${reducedAt}] already turned it into a vector`,
-            hint: 'keep one of the pooling/flatten layers',
-          },
-        ];
-      } else {
-        return [
-          {
-            index,
-            message: `\`${type}\` needs a feature map [height, width, channels], but the base outputs a vector`,
-            hint: 'start the head with `dense` instead',
-          },
-        ];
-      }
-    } else if (type === 'dense' && rank === 3) {
-      return [
-        {
-          index,
-          message:
-            "`dense` is applied to the base's feature map [height, width, channels] before it is pooled or flattened",
-          hint: 'add `- globalAveragePooling2d: {}` (or `- flatten: {}`) before it',
-        },
-      ];
-    }
-  }
-  return [];
+  const { problem } = headShapes(layers, input, baseLayers);
+  return problem ? [problem] : [];
 }

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { Value } from '@sinclair/typebox/value';
+import { headLayerEntry, headLayerSchema, type HeadLayerType } from './head-layers/registry.js';
+import { expandUnet, isUnet, UNET_CUT } from './head-layers/unet.js';
 import { PipelineFileSchema } from './schema.js';
 import { expandStrategy, NAMED_STRATEGIES, type NamedStrategy, type StrategyChoices } from './strategy.js';
 import { resolveAnomaly } from './tasks/anomaly.js';
@@ -9,6 +11,7 @@ import type {
   DatasetCommon,
   DatasetSpec,
   EarlyStoppingSpec,
+  HeadLayerAsWritten,
   HeadLayerSpec,
   IdxFiles,
   MonitorName,
@@ -142,11 +145,11 @@ function resolveWith(file: string, written: PipelineFile, strategy: NamedStrateg
       ...(f.base.sha256 ? { sha256: f.base.sha256 } : {}),
       ...(f.base.allowHttp ? { allowHttp: true } : {}),
       // A model.json base must name its cut (a rule says so); zoo entries know theirs.
-      cut: f.base.cut ?? zoo?.featureLayer ?? '',
+      cut: f.base.cut ?? (isUnet(f.head) && model === 'mobilenet_v2' ? UNET_CUT : zoo?.featureLayer) ?? '',
       normalize: resolveNormalize(f.base.normalize ?? zoo?.normalize ?? 'unit'),
     },
     freeze: typeof f.freeze === 'string' || f.freeze === undefined ? [f.freeze ?? 'all'] : f.freeze,
-    head: (f.head ?? []).map(resolveHeadLayer),
+    head: resolveHead(f.head),
     ...(requested && strategy ? { strategy: { requested, chosen: strategy, filled: expanded!.filled } } : {}),
     baseline: f.baseline,
     ...(f.anomaly ? { anomaly: resolveAnomaly(f.anomaly) } : {}),
@@ -313,41 +316,16 @@ function resolveDataset(
   }
 }
 
-/** A head layer as written (`{ dense: {…} }`, defaults filled) as a typed entry. */
-function resolveHeadLayer(layer: NonNullable<PipelineFile['head']>[number]): HeadLayerSpec {
-  const [type, options] = Object.entries(layer)[0] as [HeadLayerSpec['type'], object | null];
-  // Typed by the schema, which has passed; `never` lets each field go where the resolved type wants it.
-  const o = (key: string): never => (options as Record<string, unknown> | null)?.[key] as never;
-  switch (type) {
-    case 'dense':
-      return {
-        type,
-        units: o('units'),
-        activation: o('activation'),
-        useBias: o('useBias'),
-        ...(o('kernelRegularizer') ? { kernelRegularizer: o('kernelRegularizer') } : {}),
-      };
-    case 'dropout':
-      return { type, rate: o('rate') };
-    case 'conv2d': {
-      const size: number | [number, number] = o('kernelSize');
-      return {
-        type,
-        filters: o('filters'),
-        kernelSize: typeof size === 'number' ? [size, size] : size,
-        strides: o('strides'),
-        padding: o('padding'),
-        activation: o('activation'),
-        ...(o('kernelRegularizer') ? { kernelRegularizer: o('kernelRegularizer') } : {}),
-      };
-    }
-    case 'maxPooling2d':
-      return { type, poolSize: o('poolSize'), strides: o('strides') ?? o('poolSize'), padding: o('padding') };
-    case 'activation':
-      return { type, activation: o('activation') };
-    case 'reshape':
-      return { type, targetShape: o('targetShape') };
-    default:
-      return { type } as HeadLayerSpec;
-  }
+/** The head as written, `unet` expanded into its layers, each a typed entry with its defaults. */
+function resolveHead(head: PipelineFile['head']): HeadLayerSpec[] {
+  if (head === undefined) return [];
+  return (isUnet(head) ? expandUnet(head) : head).map(resolveHeadLayer);
+}
+
+/** A head layer as written (`{ dense: {…} }`) with its schema defaults, resolved by its registry entry. */
+function resolveHeadLayer(layer: HeadLayerAsWritten): HeadLayerSpec {
+  const filled = Value.Default(headLayerSchema, structuredClone(layer)) as HeadLayerAsWritten;
+  const [type, options] = Object.entries(filled)[0] as [HeadLayerType, unknown];
+  // The schema has passed, so the options are the entry's own.
+  return (headLayerEntry(type).resolve as (options: unknown) => HeadLayerSpec)(options);
 }

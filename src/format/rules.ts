@@ -1,5 +1,6 @@
 import type { KeyPath } from '../diagnostics/diagnostic.js';
 import { didYouMean } from '../diagnostics/did-you-mean.js';
+import { unetFiltersPerSkip } from './head-layers/unet.js';
 import { headShapeProblems } from './head-shape.js';
 import { sweepIsWellFormed } from './sweep-rules.js';
 import { hasValidation, isArrayFormat, isModelUrl } from './resolve-pipeline.js';
@@ -239,6 +240,7 @@ export const FILE_RULES: readonly FileRule[] = [
   taskKeysFitTask,
   taskFileRules,
   sweepIsWellFormed,
+  unetFiltersPerSkip,
 ];
 
 // ——— Rules on the resolved spec ———

@@ -10,45 +10,15 @@
  * a stage's batch size on `train.batchSize`) is said in the description and
  * filled in by resolve-pipeline.ts.
  */
-import { Kind, Type, TypeRegistry, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { headLayerSchema, type HeadLayerAsWritten } from './head-layers/registry.js';
+import { unetName, unetObject, type UnetAsWritten } from './head-layers/unet.js';
+import { ACTIVATIONS, Enum, withDefault } from './schema-parts.js';
 import { anomalyKeys } from './tasks/anomaly.js';
 import { DEFAULT_TASK, TASK_FORMATS, TASK_NAMES } from './tasks/registry.js';
 
-/** A value from a fixed list, emitted as JSON Schema `enum` (ajv then names the allowed values). */
-function Enum<const T extends readonly (string | number)[]>(
-  values: T,
-  options: { description?: string; default?: T[number] } = {},
-): TUnsafe<T[number]> {
-  return Type.Unsafe<T[number]>({ [Kind]: 'Enum', enum: values, ...options });
-}
-// So that TypeBox's own checks (inside unions, when filling defaults) understand `Enum`.
-if (!TypeRegistry.Has('Enum'))
-  TypeRegistry.Set('Enum', (schema: { enum: unknown[] }, value) => schema.enum.includes(value));
-
-/** `schema` with a default that holds whatever else the file says, also stated in its description. */
-function withDefault<T extends TSchema>(value: Static<T>, schema: T): T {
-  const shown = typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return {
-    ...schema,
-    default: value,
-    description: `${schema.description ?? ''}${schema.description ? ' ' : ''}Default: ${shown}.`,
-  };
-}
-
 const describe = <T extends TSchema>(schema: T, description: string): T => ({ ...schema, description });
 
-const ACTIVATIONS = [
-  'linear',
-  'relu',
-  'relu6',
-  'elu',
-  'selu',
-  'sigmoid',
-  'tanh',
-  'softplus',
-  'softmax',
-  'swish',
-] as const;
 const MONITORS = ['val_loss', 'val_accuracy', 'loss', 'accuracy'] as const;
 const MONITOR_DESCRIPTION =
   'The metric watched: val_loss, val_accuracy (both need a validation split), loss or accuracy (of the training epoch).';
@@ -78,27 +48,6 @@ const imageSize = (description: string): TUnsafe<[number, number]> =>
     maxItems: 2,
   });
 
-/** A layer that takes no options: `{}` or nothing. */
-const noOptions = (description: string): TUnsafe<Record<string, never> | null> =>
-  Type.Unsafe<Record<string, never> | null>({
-    description,
-    type: ['object', 'null'],
-    additionalProperties: false,
-    properties: {},
-  });
-
-const regularizer = (description: string) =>
-  Type.Object(
-    {
-      l1: Type.Optional(withDefault(0, Type.Number({ description: 'L1 factor.', minimum: 0 }))),
-      l2: Type.Optional(withDefault(0, Type.Number({ description: 'L2 factor.', minimum: 0 }))),
-    },
-    {
-      description: `${description} Weight penalty added to the loss: l1 · Σ|w| + l2 · Σw².`,
-      additionalProperties: false,
-    },
-  );
-
 const freezeRule = Type.Union(
   [
     Type.String({ minLength: 1 }),
@@ -119,136 +68,22 @@ const freezeRules = (description?: string) =>
     minItems: 1,
   });
 
-const headLayer = Type.Object(
-  {
-    globalAveragePooling2d: Type.Optional(noOptions('Averages each feature map to one value: [h, w, c] → [c].')),
-    globalMaxPooling2d: Type.Optional(noOptions('Takes the maximum of each feature map: [h, w, c] → [c].')),
-    flatten: Type.Optional(noOptions('Flattens [h, w, c] to [h·w·c].')),
-    dense: Type.Optional(
-      Type.Object(
-        {
-          units: Type.Unsafe<number | 'classes'>({
-            description: 'Output size: a positive integer, or `classes` for the number of classes.',
-            type: ['integer', 'string'],
-            minimum: 1,
-            maximum: 65536,
-            pattern: '^classes$',
-          }),
-          activation: Type.Optional(
-            Enum(ACTIVATIONS, {
-              description: 'Activation function. The last layer takes softmax (probabilities) or linear (logits).',
-              default: 'linear',
-            }),
-          ),
-          useBias: Type.Optional(Type.Boolean({ description: 'Whether the layer adds a bias vector.', default: true })),
-          kernelRegularizer: Type.Optional(regularizer("Penalty on the layer's kernel weights, e.g. { l2: 0.0001 }.")),
-        },
-        {
-          description: 'A fully connected layer; defaults as in Keras (linear, with a bias).',
-          additionalProperties: false,
-        },
-      ),
-    ),
-    dropout: Type.Optional(
-      Type.Object(
-        {
-          rate: Type.Number({
-            description: 'Fraction of inputs dropped, 0 ≤ rate < 1.',
-            minimum: 0,
-            exclusiveMaximum: 1,
-          }),
-        },
-        { description: 'Randomly zeroes a fraction of the inputs during training.', additionalProperties: false },
-      ),
-    ),
-    conv2d: Type.Optional(
-      Type.Object(
-        {
-          filters: Type.Integer({ description: 'Output channels.', minimum: 1, maximum: 4096 }),
-          kernelSize: Type.Optional(
-            withDefault(
-              3,
-              Type.Union(
-                [Type.Integer({ minimum: 1 }), Type.Array(Type.Integer({ minimum: 1 }), { minItems: 2, maxItems: 2 })],
-                {
-                  description:
-                    'Kernel height and width: one number or [h, w] (Keras requires it; tlpipe takes 3 when omitted).',
-                },
-              ),
-            ),
-          ),
-          strides: Type.Optional(
-            withDefault(1, Type.Integer({ description: 'Step between applications.', minimum: 1 })),
-          ),
-          padding: Type.Optional(
-            Enum(['same', 'valid'], {
-              description:
-                'valid (as in Keras): no padding, the map shrinks by kernelSize − 1. same: keep the size (at stride 1).',
-              default: 'valid',
-            }),
-          ),
-          activation: Type.Optional(
-            Enum(ACTIVATIONS, {
-              description:
-                "Activation function; linear (none) when omitted, as in Keras: write relu for Conv2D(..., activation='relu').",
-              default: 'linear',
-            }),
-          ),
-          kernelRegularizer: Type.Optional(regularizer('Penalty on the kernel weights.')),
-        },
-        {
-          description:
-            'A 2-D convolution over the feature map (or image, with base: none). Defaults are those of Keras and tfjs-layers, so a translated recipe builds the same network.',
-          additionalProperties: false,
-        },
-      ),
-    ),
-    maxPooling2d: Type.Optional(
-      Type.Object(
-        {
-          poolSize: Type.Optional(
-            withDefault(2, Type.Integer({ description: 'Window height and width.', minimum: 1 })),
-          ),
-          strides: Type.Optional(Type.Integer({ description: 'Step between windows. Default: poolSize.', minimum: 1 })),
-          padding: Type.Optional(Enum(['same', 'valid'], { description: 'valid or same.', default: 'valid' })),
-        },
-        {
-          description:
-            'Takes the maximum over windows of the feature map; defaults as in Keras (2×2, stride = poolSize, valid).',
-          additionalProperties: false,
-        },
-      ),
-    ),
-    batchNormalization: Type.Optional(
-      noOptions('Normalises each channel with running statistics; trains with the head.'),
-    ),
-    activation: Type.Optional(
-      Type.Object(
-        {
-          activation: Enum(ACTIVATIONS, { description: 'Activation function.' }),
-        },
-        { description: 'An activation on its own.', additionalProperties: false },
-      ),
-    ),
-    reshape: Type.Optional(
-      Type.Object(
-        {
-          targetShape: Type.Array(Type.Integer({ minimum: 1 }), {
-            description: 'The new shape without the batch axis.',
-            minItems: 1,
-          }),
-        },
-        { description: 'Reshapes each example, e.g. [7, 7, 16] or [784].', additionalProperties: false },
-      ),
-    ),
-  },
-  {
-    description: 'One head layer: an object with exactly one key, the layer type.',
-    minProperties: 1,
-    maxProperties: 1,
-    additionalProperties: false,
-  },
-);
+const headLayer = headLayerSchema;
+
+/** The head's layers in order, or a ready decoder that resolution expands into them. */
+const head = Type.Unsafe<HeadLayerAsWritten[] | UnetAsWritten>({
+  anyOf: [
+    Type.Array(headLayer, {
+      description:
+        'The new layers put on top of the cut base, in order. The last one must be a dense layer with `units: classes`.',
+      minItems: 1,
+    }),
+    unetName,
+    unetObject,
+  ],
+  description:
+    'The new layers put on top of the cut base, in order; or `unet`, a ready segmentation decoder that tlpipe expands into such layers.',
+});
 
 const optimizer = Type.Object(
   {
@@ -1025,13 +860,7 @@ export const PipelineFileSchema = Type.Object(
           'Which base layers keep their pretrained weights at the start. all: the whole base is frozen and only the head learns. none: everything learns. Or a list of rules naming the layers to freeze (the rest learn). Stages change it with `unfreeze` and `freeze`. Default: all (or what `strategy` fills).',
       }),
     ),
-    head: Type.Optional(
-      Type.Array(headLayer, {
-        description:
-          'The new layers put on top of the cut base, in order. The last one must be a dense layer with `units: classes`. Required for classification.',
-        minItems: 1,
-      }),
-    ),
+    head: Type.Optional(head),
     strategy: Type.Optional(
       Enum(['head-only', 'head-then-all', 'low-level', 'all', 'auto'], {
         description:
@@ -1086,7 +915,7 @@ export const PipelineFileSchema = Type.Object(
 /** A pipeline file as written: every key the schema makes optional is optional. */
 export type PipelineFile = Static<typeof PipelineFileSchema>;
 export type StageAsWritten = Static<typeof stage>;
-export type HeadLayerAsWritten = Static<typeof headLayer>;
+export type { HeadLayerAsWritten };
 export type FreezeRule = Static<typeof freezeRule>;
 export type IdxFilesAsWritten = Static<typeof idxFiles>;
 export type SweepAsWritten = Static<typeof sweep>;

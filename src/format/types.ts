@@ -5,6 +5,8 @@
  * same pipeline with every default filled in and every path made absolute.
  */
 
+import type { HeadLayerSpecOf, HeadLayerType } from './head-layers/registry.js';
+import type { ACTIVATIONS } from './schema-parts.js';
 import type { FreezeRule, PipelineFile } from './schema.js';
 import type { NamedStrategy, StrategyKey, StrategyName } from './strategy.js';
 
@@ -15,7 +17,7 @@ export type { TaskName } from './tasks/registry.js';
 export type { FreezeRule, HeadLayerAsWritten, IdxFilesAsWritten, PipelineFile, StageAsWritten } from './schema.js';
 
 export type BackendName = NonNullable<PipelineFile['backend']>;
-export type ActivationName = NonNullable<NonNullable<NonNullable<NonNullable<PipelineFile['head']>[number]['dense']>['activation']>>;
+export type ActivationName = (typeof ACTIVATIONS)[number];
 export type OptimizerName = 'adam' | 'adamw' | 'sgd' | 'rmsprop';
 export type MonitorName = 'val_loss' | 'val_accuracy' | 'loss' | 'accuracy';
 export type ScheduleType = 'constant' | 'step' | 'exponential' | 'cosine' | 'oneCycle';
@@ -94,32 +96,9 @@ export type DatasetSpec =
       onBadFile: 'error' | 'skip';
     });
 
-export type HeadLayerSpec =
-  | { type: 'globalAveragePooling2d' }
-  | { type: 'globalMaxPooling2d' }
-  | { type: 'flatten' }
-  | {
-      type: 'dense';
-      units: number | 'classes';
-      activation: ActivationName;
-      useBias: boolean;
-      kernelRegularizer?: RegularizerSpec;
-    }
-  | { type: 'dropout'; rate: number }
-  | {
-      type: 'conv2d';
-      filters: number;
-      kernelSize: [number, number];
-      strides: number;
-      padding: 'same' | 'valid';
-      activation: ActivationName;
-      kernelRegularizer?: RegularizerSpec;
-    }
-  | { type: 'maxPooling2d'; poolSize: number; strides: number; padding: 'same' | 'valid' }
-  | { type: 'batchNormalization' }
-  | { type: 'activation'; activation: ActivationName }
-  | { type: 'reshape'; targetShape: number[] };
-export type HeadLayerType = HeadLayerSpec['type'];
+/** A head layer resolved: `{type, ...its options with defaults}`, one kind per entry of the head-layer registry. */
+export type HeadLayerSpec = { [K in HeadLayerType]: HeadLayerSpecOf<K> }[HeadLayerType];
+export type { HeadLayerType };
 
 export interface OptimizerSpec {
   name: OptimizerName;

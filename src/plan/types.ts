@@ -1,3 +1,4 @@
+import type { ClassesFilled } from '../format/head-layers/entry.js';
 import type {
   AugmentSpec,
   BackendName,
@@ -159,9 +160,8 @@ export interface AnomalyPlan {
   bank: { patches: number; bytes: number; fromPatches: number };
 }
 
-/** A head layer with `units: classes` replaced by the class count. */
-export type ResolvedHeadLayer =
-  Exclude<HeadLayerSpec, { type: 'dense' }> | (Extract<HeadLayerSpec, { type: 'dense' }> & { units: number });
+/** A head layer with `classes` (`units: classes`, `filters: classes`) replaced by the class count. */
+export type ResolvedHeadLayer = ClassesFilled<HeadLayerSpec>;
 
 export interface PlanStage {
   name: string;

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import type { HeadLayerEntry, KerasLayer } from '../../format/head-layers/entry.js';
+import { headLayerEntry } from '../../format/head-layers/registry.js';
 import type { ResolvedHeadLayer } from '../../plan/types.js';
 import { enforceFrozenBatchNorm } from './frozen-batch-norm.js';
 import { RandomStreams, SeededRandom } from '../random.js';
@@ -53,61 +55,61 @@ export async function buildCutBase(artifacts: ModelArtifacts, topology: KerasTop
   return base;
 }
 
-/** Builds the head layers in order; initial weights are seeded from the pipeline's seed. */
+/** The base layer a skip connection of the head reads, by the head layer that reads it. */
+const skipSources = new WeakMap<tf.layers.Layer, string>();
+
+/**
+ * Builds the head layers in order from their registry entries' Keras
+ * configs (an entry may yield several); initial weights are seeded from the
+ * pipeline's seed, drawn in layer order.
+ */
 export function buildHeadLayers(
   head: ResolvedHeadLayer[],
   seed: number,
   streams = new RandomStreams(seed),
 ): tf.layers.Layer[] {
   const random = new SeededRandom(seed).fork('head-init');
-  return head.map((layer, i) => {
-    const name = `head_${i}_${layer.type}`;
-    switch (layer.type) {
-      case 'globalAveragePooling2d':
-        return tf.layers.globalAveragePooling2d({ name });
-      case 'globalMaxPooling2d':
-        return tf.layers.globalMaxPooling2d({ name });
-      case 'flatten':
-        return tf.layers.flatten({ name });
-      case 'dropout':
-        return seedDropout(tf.layers.dropout({ name, rate: layer.rate }), layer.rate, streams.get(`dropout/${name}`));
-      case 'dense':
-        return tf.layers.dense({
-          name,
-          units: layer.units,
-          // 'linear' and 'swish' are tfjs's names too; relu6 etc. likewise.
-          activation: layer.activation as 'linear',
-          useBias: layer.useBias,
-          kernelInitializer: tf.initializers.glorotUniform({ seed: random.nextSeed() }),
-          biasInitializer: 'zeros',
-          ...(layer.kernelRegularizer ? { kernelRegularizer: tf.regularizers.l1l2(layer.kernelRegularizer) } : {}),
-        });
-      case 'conv2d':
-        return tf.layers.conv2d({
-          name,
-          filters: layer.filters,
-          kernelSize: layer.kernelSize,
-          strides: layer.strides,
-          padding: layer.padding,
-          activation: layer.activation as 'linear',
-          kernelInitializer: tf.initializers.glorotUniform({ seed: random.nextSeed() }),
-          ...(layer.kernelRegularizer ? { kernelRegularizer: tf.regularizers.l1l2(layer.kernelRegularizer) } : {}),
-        });
-      case 'maxPooling2d':
-        return tf.layers.maxPooling2d({
-          name,
-          poolSize: layer.poolSize,
-          strides: layer.strides,
-          padding: layer.padding,
-        });
-      case 'batchNormalization':
-        return tf.layers.batchNormalization({ name });
-      case 'activation':
-        return tf.layers.activation({ name, activation: layer.activation as 'linear' });
-      case 'reshape':
-        return tf.layers.reshape({ name, targetShape: layer.targetShape });
-    }
+  const nextSeed = (): number => random.nextSeed();
+  return head.flatMap((layer, i) => {
+    const entry = headLayerEntry(layer.type) as HeadLayerEntry<ResolvedHeadLayer>;
+    return entry.keras(layer as never, { name: `head_${i}_${layer.type}`, nextSeed }).map((keras) => {
+      const built = deserializeLayer(keras);
+      if (keras.reads !== undefined) skipSources.set(built, keras.reads);
+      if (keras.className !== 'Dropout') return built;
+      const name = keras.config['name'] as string;
+      return seedDropout(built, keras.config['rate'] as number, streams.get(`dropout/${name}`));
+    });
   });
+}
+
+/** A layer from its Keras config, by tfjs's own registry of layer classes (initializers and regularizers likewise). */
+function deserializeLayer({ className, config }: KerasLayer): tf.layers.Layer {
+  const registered = tf.serialization.SerializationMap.getMap().classNameMap[className];
+  if (!registered)
+    throw new Error(`tfjs has no layer class ${className}; a head layer entry names it, so this is a bug`);
+  const [cls, fromConfig] = registered;
+  return fromConfig(cls, structuredClone(config) as tf.serialization.ConfigDict) as tf.layers.Layer;
+}
+
+/** The base layers the head's skip connections read, in order. */
+export function headSkips(layers: readonly tf.layers.Layer[]): string[] {
+  return layers.flatMap((layer) => {
+    const source = skipSources.get(layer);
+    return source === undefined ? [] : [source];
+  });
+}
+
+/** Applies the head layers to `x`; a skip connection also takes its base layer's output from `skip`. */
+function applyHead(
+  layers: readonly tf.layers.Layer[],
+  x: tf.SymbolicTensor,
+  skip: (name: string) => tf.SymbolicTensor,
+): tf.SymbolicTensor {
+  for (const layer of layers) {
+    const source = skipSources.get(layer);
+    x = (source === undefined ? layer.apply(x) : layer.apply([x, skip(source)])) as tf.SymbolicTensor;
+  }
+  return x;
 }
 
 /**
@@ -129,20 +131,35 @@ function seedDropout(layer: tf.layers.Layer, rate: number, random: SeededRandom)
   return layer;
 }
 
-/** The head on its own, taking the base's features: what is trained when the base is frozen. */
-export function buildHeadModel(layers: tf.layers.Layer[], featureShape: number[]): tf.LayersModel {
+/**
+ * The head on its own, taking the base's features: what is trained when the
+ * base is frozen. A head with skip connections also takes each skipped base
+ * layer's output as an input (`base` gives their shapes): the plan trains
+ * it through the whole model, but its weights are still saved as the head's.
+ */
+export function buildHeadModel(
+  layers: tf.layers.Layer[],
+  featureShape: number[],
+  base?: tf.LayersModel,
+): tf.LayersModel {
   const input = tf.input({ shape: featureShape, name: 'features' });
-  let x: tf.SymbolicTensor = input;
-  for (const layer of layers) x = layer.apply(x) as tf.SymbolicTensor;
-  return tf.model({ inputs: input, outputs: x, name: 'head' });
+  const skips = new Map(
+    headSkips(layers).map((name) => {
+      const shape = base?.getLayer(name).outputShape as number[] | undefined;
+      if (!shape) throw new Error(`the head reads base layer ${name}, but no base was given to shape its input`);
+      return [name, tf.input({ shape: shape.slice(1), name: `skip_${name}` })];
+    }),
+  );
+  const output = applyHead(layers, input, (name) => skips.get(name)!);
+  return tf.model({ inputs: skips.size > 0 ? [input, ...skips.values()] : input, outputs: output, name: 'head' });
 }
 
 /**
- * Base and head as one flat model for export. The head layers are the same
+ * Base and head as one model for export: a skip connection reads its base
+ * layer's output inside the base's graph. The head layers are the same
  * objects as in the head model, so they share its trained weights.
  */
 export function composeModel(base: tf.LayersModel, layers: tf.layers.Layer[], name: string): tf.LayersModel {
-  let x = base.outputs[0]!;
-  for (const layer of layers) x = layer.apply(x) as tf.SymbolicTensor;
-  return tf.model({ inputs: base.inputs, outputs: x, name });
+  const output = applyHead(layers, base.outputs[0]!, (layer) => base.getLayer(layer).output as tf.SymbolicTensor);
+  return tf.model({ inputs: base.inputs, outputs: output, name });
 }

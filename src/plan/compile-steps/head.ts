@@ -1,28 +1,29 @@
 import type { Diagnostic } from '../../diagnostics/diagnostic.js';
-import { headShapeProblems } from '../../format/head-shape.js';
-import type { PipelineSpec } from '../../format/types.js';
+import type { HeadLayerEntry } from '../../format/head-layers/entry.js';
+import { headLayerEntry } from '../../format/head-layers/registry.js';
+import { headShapeProblems, headShapes, type Dim } from '../../format/head-shape.js';
+import type { HeadLayerSpec, PipelineSpec } from '../../format/types.js';
 import type { Plan, PlanInputs, ResolvedHeadLayer } from '../types.js';
 
 /**
- * The head with `units: classes` replaced by the class count found in the
- * data. Problems: layers that cannot take the base's output shape, and a
- * last dense layer whose score count is not the class count.
+ * The head with `classes` (`units: classes`, `filters: classes`) replaced
+ * by the class count found in the data. Problems: layers that cannot take
+ * the base's output shape (skip connections checked against the base's
+ * layers), and a last dense layer whose score count is not the class count.
  */
 export function resolveHead(
   spec: PipelineSpec,
-  inputs: PlanInputs,
+  inputs: Pick<PlanInputs, 'dataset' | 'base'>,
 ): { head: ResolvedHeadLayer[]; diagnostics: Diagnostic[] } {
   const { numClasses } = inputs.dataset;
   const diagnostics: Diagnostic[] = [];
   const error = (path: Diagnostic['path'], message: string, hint?: string): void => {
     diagnostics.push({ file: spec.file, path, message, hint, severity: 'error' });
   };
-  for (const problem of headShapeProblems(spec.head, inputs.base.cutOutputShape.length)) {
-    error(['head', problem.index], problem.message, problem.hint);
+  for (const problem of headShapeProblems(spec.head, inputs.base.cutOutputShape, baseLayerShapes(inputs))) {
+    error(['head', problem.index, ...(problem.key ?? [])], problem.message, problem.hint);
   }
-  const head = spec.head.map((layer): ResolvedHeadLayer =>
-    layer.type === 'dense' ? { ...layer, units: layer.units === 'classes' ? numClasses : layer.units } : layer,
-  );
+  const head = spec.head.map((layer) => fillClasses(layer, numClasses));
   const lastIndex = head.length - 1;
   const last = head[lastIndex];
   if (last?.type === 'dense' && last.units !== numClasses) {
@@ -35,34 +36,40 @@ export function resolveHead(
   return { head, diagnostics };
 }
 
-/** Weights of the head layers, from the feature shape they receive. */
-export function headParamCount(head: readonly ResolvedHeadLayer[], featureShape: number[]): number {
-  let shape = featureShape;
-  let total = 0;
-  for (const layer of head) {
-    if (layer.type === 'globalAveragePooling2d' || layer.type === 'globalMaxPooling2d')
-      shape = [shape[shape.length - 1]!];
-    else if (layer.type === 'flatten') shape = [shape.reduce((a, b) => a * b, 1)];
-    else if (layer.type === 'dense') {
-      total += shape[shape.length - 1]! * layer.units + (layer.useBias ? layer.units : 0);
-      shape = [...shape.slice(0, -1), layer.units];
-    } else if (layer.type === 'conv2d') {
-      total += layer.kernelSize[0] * layer.kernelSize[1] * shape[shape.length - 1]! * layer.filters + layer.filters;
-      const out = (n: number): number =>
-        layer.padding === 'same'
-          ? Math.ceil(n / layer.strides)
-          : Math.ceil((n - layer.kernelSize[0] + 1) / layer.strides);
-      shape = [out(shape[0]!), out(shape[1]!), layer.filters];
-    } else if (layer.type === 'maxPooling2d') {
-      const out = (n: number): number =>
-        layer.padding === 'same' ? Math.ceil(n / layer.strides) : Math.floor((n - layer.poolSize) / layer.strides) + 1;
-      shape = [out(shape[0]!), out(shape[1]!), shape[2]!];
-    } else if (layer.type === 'batchNormalization') {
-      // gamma and beta learn; the moving statistics are counted as weights but do not.
-      total += 2 * shape[shape.length - 1]!;
-    } else if (layer.type === 'reshape') shape = layer.targetShape;
-  }
-  return total;
+/** The layer with its entry's `classes` option (if it has one and says so) made the class count. */
+function fillClasses(layer: HeadLayerSpec, numClasses: number): ResolvedHeadLayer {
+  const option = (headLayerEntry(layer.type) as HeadLayerEntry<HeadLayerSpec>).classesOption;
+  const filled =
+    option !== undefined && (layer as unknown as Record<string, unknown>)[option] === 'classes'
+      ? { ...layer, [option]: numClasses }
+      : layer;
+  return filled as ResolvedHeadLayer;
+}
+
+/** The base's layers by name with their output shapes, when the facts have them (skip connections read them). */
+function baseLayerShapes(inputs: Pick<PlanInputs, 'base'>): Map<string, readonly Dim[] | undefined> | undefined {
+  const { layers } = inputs.base;
+  return layers.length === 0 ? undefined : new Map(layers.map((l) => [l.name, l.outputShape]));
+}
+
+/** The base layers the head reads through skip connections, in order. */
+export function headReadsBaseLayers(head: readonly HeadLayerSpec[]): string[] {
+  return head.flatMap((layer) => (headLayerEntry(layer.type) as HeadLayerEntry<HeadLayerSpec>).reads?.(layer) ?? []);
+}
+
+/** Weights of the head layers, from the feature shape they receive: the fold of the entries' counts. */
+export function headParamCount(
+  head: readonly ResolvedHeadLayer[],
+  featureShape: number[],
+  base?: Pick<PlanInputs, 'base'>,
+): number {
+  const { shapes } = headShapes(head, featureShape, base && baseLayerShapes(base));
+  // A layer past a shape problem is never planned (the problem is an error); it counts nothing here.
+  return head.reduce((total, layer, i) => {
+    const entry = headLayerEntry(layer.type) as HeadLayerEntry<HeadLayerSpec>;
+    const input = shapes[i];
+    return input ? total + entry.paramCount(layer as never, input as number[]) : total;
+  }, 0);
 }
 
 /** The loss the head's last layer calls for: its softmax's output, or raw scores (logits). */

@@ -91,7 +91,9 @@ function describeTraining(
   const on = isNoBase(context.spec.base.model)
     ? ', on the images'
     : baseLayers.length === 0
-      ? ''
+      ? source.whole !== undefined
+        ? ', images through the whole model'
+        : ''
       : prefix
         ? `, above ${prefix.boundary} (the frozen prefix's output, ${prefix.mode === 'precompute' ? 'once per example' : 'per batch'})`
         : ', images through the whole model';

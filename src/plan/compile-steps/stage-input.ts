@@ -2,6 +2,7 @@ import { isNoBase } from '../../format/rules.js';
 import { frozenPrefix, prefixMode, type FrozenPrefix } from '../frozen-prefix.js';
 import type { FeaturesTask, PlanStage, PlanTask } from '../types.js';
 import type { StageContext, StagesSoFar } from './stages-so-far.js';
+import { headReadsBaseLayers } from './head.js';
 import { fingerprinted } from './task-list.js';
 
 type Split = Extract<FrozenPrefix, { kind: 'split' }>;
@@ -26,6 +27,14 @@ export interface StageInput {
  */
 export function stageInput(context: StageContext, before: StagesSoFar, name: string, baseLayers: string[]): StageInput {
   const unchanged = { tasks: before.tasks, features: before.features };
+  const skips = headReadsBaseLayers(context.head);
+  // Features of the cut (or a frozen prefix's output) lack the inner base layers a skip connection reads.
+  if (skips.length > 0 && !isNoBase(context.spec.base.model))
+    return {
+      ...unchanged,
+      input: undefined,
+      whole: `the head reads base layer ${skips.join(', ')} (a skip connection)`,
+    };
   if (baseLayers.length === 0) {
     // Without a base the features would be the images themselves: the head trains on the image batches directly.
     if (isNoBase(context.spec.base.model)) return { ...unchanged, input: undefined };

@@ -34,7 +34,7 @@ export function planClassification(spec: PipelineSpec, inputs: PlanInputs, optio
     head,
     features,
     trainableByStage: trainable.byStage,
-    headParams: headParamCount(head, inputs.base.cutOutputShape),
+    headParams: headParamCount(head, inputs.base.cutOutputShape, inputs),
     splitPrefix: options.frozenPrefix !== false,
   };
   const trained = spec.train.stages.reduce(planStage(context), noStagesYet(setupTasks(spec, inputs, head)));

@@ -13,7 +13,7 @@ export async function runHeadTask(_task: HeadTask, _inputs: object, run: SetupCo
   const applied = plan.features.headLayersApplied;
   const layers = buildHeadLayers(plan.head, plan.seed, run.streams);
   return new RunModels(
-    buildHeadModel(layers.slice(applied), plan.features.shape),
+    buildHeadModel(layers.slice(applied), plan.features.shape, inputs.base),
     composeModel(inputs.base, layers, plan.pipeline),
     composeModel(inputs.base, layers.slice(0, applied), `${plan.pipeline}_features`),
   );

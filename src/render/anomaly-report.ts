@@ -1,5 +1,6 @@
 import type { AnomalyTestMetrics } from '../engine/tasks/anomaly/evaluate-anomaly.js';
 import type { AnomalyPlan } from '../plan/types.js';
+import type { StoredScoredImage } from '../store/gallery-file.js';
 import { escapeHtml as escape } from './report-charts.js';
 import { page } from './report-html.js';
 
@@ -9,6 +10,8 @@ export interface AnomalyReportInput {
   run: Record<string, unknown>;
   anomaly: AnomalyPlan;
   test?: AnomalyTestMetrics;
+  /** The misjudged test images with their patch scores drawn over them (examples.json). */
+  scored?: StoredScoredImage[];
   pipelineYaml: string;
 }
 
@@ -29,7 +32,7 @@ export function renderAnomalyReport(input: AnomalyReportInput): string {
 <p class="note">${test.examples} test images: ${test.normalExamples} normal, ${test.anomalousExamples} anomalous. An image's score is the distance of its most unusual patch to the nearest normal patch in the memory bank.</p>
 <h2>Scores by class (test)</h2>${histogram(test)}
 <h2>Per class (test)</h2>${perClassTable(test)}
-<h2>Most misjudged (test)</h2>${worstTable(test)}`
+<h2>Most misjudged (test)</h2>${worstTable(test)}${heatMaps(input.scored ?? [])}`
     : '<p class="headline">no test split</p>';
   return page(
     input.title,
@@ -48,6 +51,18 @@ function perClassTable(test: AnomalyTestMetrics): string {
     )
     .join('');
   return `<table><tr><th>class</th><th>kind</th><th>images</th><th>mean score</th><th>called anomalous</th></tr>${rows}</table>`;
+}
+
+/** Each misjudged image beside its heat map: where its patches are far from every normal patch (red: past the threshold). */
+function heatMaps(scored: readonly StoredScoredImage[]): string {
+  if (scored.length === 0) return '';
+  const figures = scored
+    .map(
+      (s) =>
+        `<figure class="wrong"><img class="thumbnail" alt="${escape(s.example)}" src="data:image/png;base64,${s.png}"><img class="heatmap" alt="patch scores of ${escape(s.example)}" src="data:image/png;base64,${s.heat}"><figcaption>${escape(s.actual)} (${s.anomalous ? 'anomalous' : 'normal'}), called ${s.anomalous ? 'normal' : 'anomalous'}: ${fixed(s.score, 3)}</figcaption></figure>`,
+    )
+    .join('');
+  return `<p class="note">Each image and its patch scores over it: the colour reaches red at twice the threshold, yellow-green at the threshold.</p><div>${figures}</div>`;
 }
 
 function worstTable(test: AnomalyTestMetrics): string {

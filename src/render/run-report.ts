@@ -15,6 +15,7 @@ export function renderRunReport(sources: RunReportSources): string {
       run: runFacts(sources),
       anomaly: plan.anomaly,
       ...(summary?.test && 'auroc' in summary.test ? { test: summary.test } : {}),
+      ...(gallery?.scored ? { scored: gallery.scored } : {}),
       pipelineYaml: sources.pipelineYaml,
     });
   return renderReport({

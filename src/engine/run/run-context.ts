@@ -1,4 +1,4 @@
-import type { AnomalyHeatMaps, AnomalyTestMetrics } from '../tasks/anomaly/evaluate-anomaly.js';
+import type { AnomalyTestMetrics } from '../tasks/anomaly/evaluate-anomaly.js';
 import type { Plan } from '../../plan/types.js';
 import type { StageCache } from '../cache/stage-cache.js';
 import type { EventListener } from '../events.js';
@@ -36,8 +36,6 @@ export interface PlanOutcome {
   stages: StageSummary[];
   /** The test split's metrics, as the plan's task measures them. */
   test?: TestMetrics | AnomalyTestMetrics;
-  /** `task: anomaly`: the heat maps of the test images judged most wrongly. */
-  heatMaps?: AnomalyHeatMaps;
   /** The test images a report shows (image datasets with a test split). */
   gallery?: ExampleGallery;
   /** `baseline: scratch`: the same architecture and stages from random initialisation. */

@@ -1,6 +1,5 @@
 import type { AnomalyPlan } from '../../../plan/types.js';
 import { splitSource } from '../../data/datasets.js';
-import { heatMap, type AnomalyScores } from '../../anomaly/memory-bank.js';
 import {
   auroc,
   averagePrecision,
@@ -12,6 +11,8 @@ import {
 import type { RunContextBase } from './run-anomaly-plan.js';
 import type { Banked } from './fit-bank.js';
 import { scoreExamples } from './patch-scores.js';
+import { anomalyGallery } from './anomaly-gallery.js';
+import type { ExampleGallery } from '../../evaluate/example-gallery.js';
 
 /** How many misjudged test images are listed (and drawn with their heat maps in the report). */
 const WORST_EXAMPLES = 12;
@@ -37,17 +38,11 @@ export interface AnomalyTestMetrics {
   worst: { example: string; actual: string; anomalous: boolean; score: number }[];
 }
 
-/** The worst images' heat maps (patch scores on the grid), for the report. */
-export interface AnomalyHeatMaps {
-  grid: [number, number];
-  maps: { example: string; values: number[] }[];
-}
-
 /** Scores the test split against the bank: AUROC, average precision, F1 at the threshold, histograms by class. */
 export async function evaluateAnomaly(
   banked: Banked,
   run: RunContextBase,
-): Promise<{ test: AnomalyTestMetrics; heatMaps: AnomalyHeatMaps }> {
+): Promise<{ test: AnomalyTestMetrics; gallery?: ExampleGallery }> {
   const { plan, inputs, options } = run;
   const anomaly = plan.anomaly!;
   const split = splitSource(inputs.dataset, 'test');
@@ -64,7 +59,19 @@ export async function evaluateAnomaly(
     level: 'info',
     message: `test: AUROC ${format(test.auroc)}, average precision ${format(test.averagePrecision)}, F1 ${test.f1.toFixed(4)} at threshold ${banked.threshold.value.toPrecision(4)}`,
   });
-  return { test, heatMaps: worstHeatMaps(scores, test, indexes.map((i) => split.name(i))) };
+  // The images are a view of the run, not its result: if they cannot be made, the run still completes, and says so.
+  try {
+    const pre = inputs.preprocessing;
+    if (pre.kind !== 'image') return { test };
+    return { test, gallery: { worst: [], perClass: [], scored: await anomalyGallery(test, scores, split, indexes, pre) } };
+  } catch (error) {
+    options.onEvent({
+      type: 'log',
+      level: 'warn',
+      message: `the report shows no test images: ${(error as Error).message.split('\n')[0]}`,
+    });
+    return { test };
+  }
 }
 
 /** The metrics from each test image's label, name and score: pure, so a test can check them by hand. */
@@ -119,16 +126,6 @@ export function anomalyMetrics(
       scored.labels.map((l) => classNames[l] ?? String(l)),
     ),
     worst,
-  };
-}
-
-function worstHeatMaps(scores: AnomalyScores, test: AnomalyTestMetrics, names: readonly string[]): AnomalyHeatMaps {
-  return {
-    grid: scores.grid,
-    maps: test.worst.map(({ example }) => ({
-      example,
-      values: Array.from(heatMap(scores, names.indexOf(example)).values),
-    })),
   };
 }
 

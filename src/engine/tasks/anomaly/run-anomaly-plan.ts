@@ -49,7 +49,8 @@ export async function runAnomalyPlan(plan: Plan, inputs: RunInputs, options: Run
         ignored: dataset.ignored.length,
       },
       stages: [],
-      ...(evaluated ? { test: evaluated.test, heatMaps: evaluated.heatMaps } : {}),
+      ...(evaluated ? { test: evaluated.test } : {}),
+      ...(evaluated?.gallery ? { gallery: evaluated.gallery } : {}),
       export: exported,
     };
   } finally {

@@ -36,7 +36,7 @@ export const anomalyKeys = Type.Object(
     quantile: Type.Optional(
       Type.Number({
         description:
-          'The threshold is this quantile of the normal validation images’ scores (or of the training images’ when there is no validation split): an image scoring above it is anomalous. Default: 0.99.',
+          'The threshold is this quantile of the normal validation images’ scores (so the pipeline needs a validation split): an image scoring above it is anomalous. Default: 0.99.',
         minimum: 0.5,
         maximum: 1,
         default: 0.99,

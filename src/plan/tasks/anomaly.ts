@@ -32,7 +32,7 @@ export function planAnomaly(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
   const anomaly = spec.anomaly!;
   const patches = patchLayers(spec, inputs, anomaly);
   const normal = normalClasses(spec, anomaly, classes.names);
-  const problems = [...classes.diagnostics, ...patches.diagnostics, ...normal.diagnostics];
+  const problems = [...classes.diagnostics, ...patches.diagnostics, ...normal.diagnostics, ...needsValidation(spec, inputs)];
   if (problems.length > 0 || !patches.value) return { ok: false, diagnostics: problems };
 
   const { layers, cut, grid, channels } = patches.value;
@@ -205,6 +205,22 @@ function normalClasses(
     });
   }
   return { indexes: indexes.sort((a, b) => a - b), diagnostics };
+}
+
+/** The threshold is a quantile of normal validation scores: images the bank was not made from. */
+function needsValidation(spec: PipelineSpec, inputs: PlanInputs): Diagnostic[] {
+  return inputs.dataset.counts.validation > 0
+    ? []
+    : [
+        {
+          file: spec.file,
+          path: ['dataset', 'validation'],
+          message:
+            "the anomaly threshold is taken from normal validation images' scores, and this pipeline holds none out",
+          hint: 'hold out a fraction of the training images, e.g. `validation: 0.2` (only the normal ones are used)',
+          severity: 'error',
+        },
+      ];
 }
 
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;

@@ -121,6 +121,14 @@ describe('planning task: anomaly', () => {
     });
   }
 
+  it('no validation split: refused, since the threshold comes from normal validation scores', () => {
+    const none: PlanInputs = { ...INPUTS, dataset: { ...INPUTS.dataset, counts: { train: 90, validation: 0, test: 30 } } };
+    const result = compilePlan(spec('{ normal: [good] }'), none);
+    assert.ok(!result.ok);
+    assert.deepEqual(result.diagnostics.map((d) => d.path.join('.')), ['dataset.validation']);
+    assert.match(result.diagnostics[0]!.hint ?? '', /validation: 0\.2/);
+  });
+
   it('a bank over the cap is refused before anything runs, with what to lower', () => {
     const many: PlanInputs = { ...INPUTS, dataset: { ...INPUTS.dataset, trainPerClass: [200_000, 30, 20] } };
     const result = compilePlan(spec('{ normal: [good], coreset: 1 }'), many);

@@ -7,7 +7,7 @@ import type { PlanOutcome } from '../engine/run/run-plan.js';
 import type { AnomalyTestMetrics } from '../engine/tasks/anomaly/evaluate-anomaly.js';
 import type { StrategyMeasurement } from '../plan/types.js';
 import { writeJsonAtomic } from './atomic-write.js';
-import { checkShape } from './read-back-shape.js';
+import { byTask, checkShape } from './read-back-shape.js';
 import { relativePath, withRelativePaths } from './relative-paths.js';
 
 export const SUMMARY_FILE = 'summary.json';
@@ -131,7 +131,7 @@ const SummarySchema = Type.Object({
   classes: Type.Array(Type.String()),
   data: Type.Object({ counts: Type.Object({ train: Count, validation: Count, test: Count }) }),
   stages: Type.Array(StageOutcomeSchema),
-  test: Type.Optional(Type.Union([AnomalyTestMetricsSchema, TestMetricsSchema])),
+  test: Type.Optional(byTask({ anomaly: AnomalyTestMetricsSchema }, TestMetricsSchema)),
   baseline: Type.Optional(
     Type.Object({ stages: Type.Array(StageOutcomeSchema), test: Type.Optional(TestMetricsSchema) }),
   ),

@@ -7,7 +7,7 @@ import { readMetricRows } from '../store/metrics-file.js';
 import { readResolved } from '../store/plan-file.js';
 import { PIPELINE_COPY } from '../store/run-folder.js';
 import type { RunOverview } from '../store/run-status.js';
-import { readSummary } from '../store/summary-file.js';
+import { readSummary, testHeadline } from '../store/summary-file.js';
 import type { EpochMetrics } from '../engine/events.js';
 
 /** A value at a key path, as `train.stages[1].optimizer.learningRate`. */
@@ -87,6 +87,8 @@ export interface Comparison {
     seconds: number | null;
     testAccuracy: number | null;
     testLoss: number | null;
+    /** `task: anomaly` runs: the test AUROC (their accuracy is at the threshold, and they have no loss). */
+    testAuroc?: number | null;
     config: ConfigSource;
   }[];
   /** Differences by key path; empty means identical only when `complete`. */
@@ -210,7 +212,8 @@ export async function compareRuns(runs: RunOverview[]): Promise<Comparison> {
       status: r.status,
       seconds: r.seconds,
       testAccuracy: summaries[i]?.test?.accuracy ?? null,
-      testLoss: summaries[i]?.test?.loss ?? null,
+      testLoss: summaries[i]?.test ? (testHeadline(summaries[i]!.test!).loss ?? null) : null,
+      ...(summaries[i]?.test && 'auroc' in summaries[i]!.test! ? { testAuroc: testHeadline(summaries[i]!.test!).auroc ?? null } : {}),
       config: configs[i]!.source,
     })),
     // A run whose configuration cannot be read is left out of the rows rather than counted as empty.

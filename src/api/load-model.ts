@@ -20,6 +20,7 @@ import { selectBackend } from '../engine/kernels/backend.js';
 import { isModelFolder, MODEL_DIR, readExportedModel, type ExportedModelInfo } from '../store/model-folder.js';
 import { readRunRecord, RUN_FILE, type RunRecord } from '../store/run-record.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
+import { isAnomalyModelFolder, openAnomalyModel } from './anomaly-model.js';
 import { findRunFolder, userErrorsAt } from './run-refs.js';
 import { failed, ok, problem, type Outcome, type PipelineOptions } from './types.js';
 
@@ -215,6 +216,8 @@ function preparedShape(pre: Preprocessing): number[] {
 
 /** A run's exported model, ready to classify images exactly as `tlpipe predict` does. */
 export interface LoadedModel {
+  /** What the model does: classification (the default), or anomaly (score() and a verdict per image). */
+  task: 'classification' | 'anomaly';
   model: tf.LayersModel;
   /** Class names, in the order of the model's outputs. */
   labels: string[];
@@ -233,6 +236,12 @@ export interface LoadedModel {
     inputs: readonly string[],
     options?: { top?: number },
   ): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }>;
+  /**
+   * An anomaly model's scores of image files (or every image file under a
+   * folder): each prediction's `anomaly` has the score, the model's
+   * threshold, the verdict and the heat map. A classifier has none.
+   */
+  score(inputs: readonly string[]): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }>;
   /**
    * Grad-CAM maps of image files (or every image file under a folder): for
    * the class each is given, and for each class named in `classes`, at
@@ -263,12 +272,19 @@ export interface LoadedModel {
  */
 export async function loadModel(ref: string, options: ModelOptions = {}): Promise<Outcome<LoadedModel>> {
   return userErrorsAt(ref, async () => {
+    const found = await findExportedModel(ref, options);
+    if (!found.ok) return found.outcome;
+    if (await isAnomalyModelFolder(found.modelDir)) {
+      const anomaly = await openAnomalyModel(found.modelDir, options);
+      return ok(anomaly.model, anomaly.warnings);
+    }
     const opened = await openExportedModel(ref, options);
     if (!opened.ok) return opened.outcome;
     const { model, exported, outputs, warnings } = opened.opened;
     const pre = exported.preprocessing;
     return ok<LoadedModel>(
       {
+        task: 'classification',
         model,
         labels: exported.labels,
         preprocessing: pre,
@@ -318,6 +334,14 @@ export async function loadModel(ref: string, options: ModelOptions = {}): Promis
           const top = Math.min(predictOptions.top ?? 3, exported.labels.length);
           return { predictions: predictRows(model, exported.labels, pre, outputs, read, top) };
         },
+        score: () =>
+          Promise.reject(
+            new UserError(
+              'this model classifies; score() is for anomaly models (task: anomaly)',
+              [],
+              'use classify() for the classes of each image',
+            ),
+          ),
         dispose: () => model.dispose(),
       },
       warnings,

@@ -27,7 +27,7 @@ import { describeOwner, isLocked } from '../store/run-lock.js';
 import { RunRecorder } from '../store/run-recorder.js';
 import { isAlive } from '../store/run-status.js';
 import { StageCacheFiles } from '../store/stage-cache-files.js';
-import { SUMMARY_FILE, writeSummary, type RunSummary } from '../store/summary-file.js';
+import { SUMMARY_FILE, testHeadline, writeSummary, type RunSummary } from '../store/summary-file.js';
 import { loadInput, overrideRecord, runsRootOf } from './pipeline-input.js';
 import { planFromSpec, preparePlan, type PreparedPlan } from './prepare-plan.js';
 import {
@@ -404,7 +404,7 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
       seconds: record.seconds ?? 0,
       backend: inputs.backend.name,
       ...(summary?.test
-        ? { test: { accuracy: summary.test.accuracy, loss: summary.test.loss, examples: summary.test.examples } }
+        ? { test: testHeadline(summary.test) }
         : {}),
       ...(record.error ? { error: record.error } : {}),
       paths,
@@ -460,7 +460,7 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
       },
     };
     await writeSummary(folder.dir, summary, path.dirname(spec.file));
-    if (outcome.test) await writeConfusionCsv(folder.dir, outcome.test.confusionMatrix, plan.classes.names);
+    if (outcome.test && 'confusionMatrix' in outcome.test) await writeConfusionCsv(folder.dir, outcome.test.confusionMatrix, plan.classes.names);
     if (outcome.gallery) await writeGallery(folder.dir, outcome.gallery, path.dirname(spec.file));
     await writeRunReport(folder.dir, renderRunReport);
     const record = await folder.finish('completed');

@@ -34,6 +34,7 @@ export function formatComparison(c: Comparison): string {
     ['seconds', ...c.runs.map((r) => num(r.seconds, 1))],
     ['test accuracy', ...c.runs.map((r) => num(r.testAccuracy))],
     ['test loss', ...c.runs.map((r) => num(r.testLoss))],
+    ...(c.runs.some((r) => r.testAuroc !== undefined) ? [['test AUROC', ...c.runs.map((r) => num(r.testAuroc ?? null))]] : []),
   ];
   const stageRows = c.stages.map((s) => [`${s.stage} ${s.metric}`, ...s.values.map((v) => num(v))]);
   const configRows = c.config.map((d) => [d.path, ...d.values.map(show)]);
@@ -92,6 +93,8 @@ function verticalComparison(
 
 /** `tlpipe predict`: an image and its most likely classes (names from the model's labels.json, escaped for the terminal). */
 export function formatPrediction(p: Prediction): string {
+  if (p.anomaly)
+    return `${terminalText(p.file)}: ${p.anomaly.anomalous ? 'anomalous' : 'normal'} (score ${p.anomaly.score.toFixed(3)}, threshold ${p.anomaly.threshold.toFixed(3)})`;
   return `${terminalText(p.file)}: ${p.top.map((t) => `${terminalText(t.label)} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`;
 }
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { RunEndEvent, RunEvent, RunResult } from '../api/index.js';
+import { testHeadline, type RunEndEvent, type RunEvent, type RunResult } from '../api/index.js';
 import { formatDiagnostic } from '../diagnostics/diagnostic.js';
 import { shown } from '../progress/event-lines.js';
 import { fitText } from '../progress/text-width.js';
@@ -44,10 +44,19 @@ export function describeRunEnd(
       `run ${end.status}: ${where}${end.error ? ` — ${end.error.message}` : ''}\n  continue it with: tlpipe resume ${where}`,
     );
   // The loss has a line of its own, so the first line fits 80 columns with a usual runs path.
-  const test = end.test ? `test accuracy ${end.test.accuracy.toFixed(4)}` : 'no test split';
-  const loss = end.test ? `\n  test loss ${end.test.loss.toFixed(4)}` : '';
+  const test = !end.test
+    ? 'no test split'
+    : end.test.auroc !== undefined
+      ? `test AUROC ${end.test.auroc.toFixed(4)}`
+      : `test accuracy ${end.test.accuracy.toFixed(4)}`;
+  const second =
+    end.test?.auroc !== undefined
+      ? `\n  test accuracy at the threshold ${end.test.accuracy.toFixed(4)}`
+      : end.test?.loss !== undefined
+        ? `\n  test loss ${end.test.loss.toFixed(4)}`
+        : '';
   return fitText(
-    `completed ${where} in ${end.seconds.toFixed(1)}s on ${end.backend}: ${test}${loss}\n  report: ${path.join(where, 'report.html')}\n  model:  ${path.join(where, 'model')}/`,
+    `completed ${where} in ${end.seconds.toFixed(1)}s on ${end.backend}: ${test}${second}\n  report: ${path.join(where, 'report.html')}\n  model:  ${path.join(where, 'model')}/`,
   );
 }
 
@@ -66,7 +75,7 @@ function reportRun(result: RunResult, mode: Mode, print: Printer, options: Recor
     dir,
     seconds: record.seconds ?? 0,
     backend: record.backend ?? '–',
-    ...(summary?.test ? { test: summary.test } : {}),
+    ...(summary?.test ? { test: testHeadline(summary.test) } : {}),
     ...(record.error ? { error: record.error } : {}),
   });
   // Results go to stdout, except with --json, where stdout is for JSON lines only.

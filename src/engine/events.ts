@@ -117,7 +117,8 @@ export interface RunEndEvent {
   status: 'completed' | 'failed' | 'interrupted';
   seconds: number;
   backend: string;
-  test?: { accuracy: number; loss: number; examples: number };
+  /** `loss` only where the task has one (classification); anomaly's accuracy is at its threshold. */
+  test?: { accuracy: number; loss?: number; examples: number; auroc?: number };
   error?: { message: string; hint?: string };
   /** What the run wrote for people and programs (absent when it did not get that far). */
   paths: { summary?: string; report?: string; model?: string };

@@ -5,6 +5,7 @@ import { expandUnet, isUnet, UNET_CUT } from './head-layers/unet.js';
 import { PipelineFileSchema } from './schema.js';
 import { datasetFormat, type WrittenDatasetKeys } from './dataset-formats/index.js';
 import { expandStrategy, NAMED_STRATEGIES, type NamedStrategy, type StrategyChoices } from './strategy.js';
+import { resolveAnomaly } from './tasks/anomaly.js';
 import type {
   AugmentSpec,
   CheckpointSpec,
@@ -151,6 +152,7 @@ function resolveWith(file: string, written: PipelineFile, strategy: NamedStrateg
     head: resolveHead(f.head),
     ...(requested && strategy ? { strategy: { requested, chosen: strategy, filled: expanded!.filled } } : {}),
     baseline: f.baseline,
+    ...(f.anomaly ? { anomaly: resolveAnomaly(f.anomaly) } : {}),
     export: {
       quantize: f.export.quantize ?? 'none',
       ...(f.export.demoPage !== undefined ? { demoPage: f.export.demoPage } : {}),
@@ -158,7 +160,7 @@ function resolveWith(file: string, written: PipelineFile, strategy: NamedStrateg
     train: {
       batchSize: f.train.batchSize,
       checkpoints: resolveCheckpoints(f.train.checkpoints, hasValidation(common.validation)),
-      stages: f.train.stages.map((s, i) => ({
+      stages: (f.train.stages ?? []).map((s, i) => ({
         name: s.name ?? `stage-${i + 1}`,
         epochs: s.epochs,
         batchSize: s.batchSize ?? f.train.batchSize,
@@ -277,6 +279,7 @@ function resolveDataset(d: PipelineFile['dataset'] & WrittenDatasetKeys, common:
 
 /** The head as written, `unet` expanded into its layers, each a typed entry with its defaults. */
 function resolveHead(head: PipelineFile['head']): HeadLayerSpec[] {
+  if (head === undefined) return [];
   return (isUnet(head) ? expandUnet(head) : head).map(resolveHeadLayer);
 }
 

@@ -7,7 +7,7 @@ import { headShapeProblems } from './head-shape.js';
 import { sweepIsWellFormed } from './sweep-rules.js';
 import { hasValidation, isArrayFormat, isModelUrl } from './resolve-pipeline.js';
 import type { PipelineFile, PipelineSpec } from './types.js';
-import { TASK_FORMATS } from './tasks/registry.js';
+import { DEFAULT_TASK, TASK_FORMATS } from './tasks/registry.js';
 import { KNOWN_CLASS_COUNTS, ZOO } from './zoo-catalog.js';
 
 /**
@@ -196,17 +196,26 @@ export const scheduleKeysFitType: FileRule = (file) =>
     return findings;
   });
 
-/** Stages come from the file or from a strategy; with neither there is nothing to run. */
-export const stagesOrStrategy: FileRule = (file) =>
-  file.train?.stages === undefined && file.strategy === undefined
-    ? [
-        {
-          path: file.train ? ['train'] : [],
-          message: 'no training stages: write `train.stages`, or a `strategy` that fills them',
-          hint: 'e.g. `strategy: head-only`, or train: { stages: [{ name: head, epochs: 10 }] }',
-        },
-      ]
-    : [];
+/** The task's own checks on the file as written (format/tasks): the keys it needs, or cannot use. */
+export const taskFileRules: FileRule = (file) =>
+  TASK_FORMATS[file.task ?? DEFAULT_TASK].fileRules.flatMap((rule) => rule(file));
+
+/** A key that only another task reads is a mistake, not a setting. */
+export const taskKeysFitTask: FileRule = (file) => {
+  const task = file.task ?? DEFAULT_TASK;
+  return Object.entries(TASK_FORMATS).flatMap(([owner, format]) =>
+    owner === task
+      ? []
+      : format.ownKeys
+          .filter((key) => (file as Record<string, unknown>)[key] !== undefined)
+          .map((key) => ({
+            path: [key],
+            key: true,
+            message: `\`${key}\` is read by \`task: ${owner}\` only, and this pipeline's task is ${task}`,
+            hint: `write \`task: ${owner}\`, or remove \`${key}\``,
+          })),
+  );
+};
 
 export const FILE_RULES: readonly FileRule[] = [
   idxNamesItsFiles,
@@ -215,7 +224,8 @@ export const FILE_RULES: readonly FileRule[] = [
   testFitsFormat,
   inputSizeSaidOnce,
   scheduleKeysFitType,
-  stagesOrStrategy,
+  taskKeysFitTask,
+  taskFileRules,
   sweepIsWellFormed,
   unetFiltersPerSkip,
 ];

@@ -16,6 +16,7 @@ import { headLayerSchema, type HeadLayerAsWritten } from './head-layers/registry
 import { unetName, unetObject, type UnetAsWritten } from './head-layers/unet.js';
 import { ACTIVATIONS } from './schema-parts.js';
 import { describe, Enum, imageSize, withDefault } from './schema-kit.js';
+import { anomalyKeys } from './tasks/anomaly.js';
 import { DEFAULT_TASK, TASK_FORMATS, TASK_NAMES } from './tasks/registry.js';
 
 const MONITORS = ['val_loss', 'val_accuracy', 'loss', 'accuracy'] as const;
@@ -517,14 +518,14 @@ const sweep = Type.Object(
       Type.Object(
         {
           name: Type.Optional(
-            Enum(['val_accuracy', 'val_loss', 'test_accuracy', 'test_loss'], {
+            Enum(['val_accuracy', 'val_loss', 'test_accuracy', 'test_loss', 'test_auroc'], {
               description:
-                'val_*: the validation metric of the epoch whose weights the trial ends with (the restored epoch when early stopping restores one, else the last); test_*: on the test split after training.',
+                'val_*: the validation metric of the epoch whose weights the trial ends with (the restored epoch when early stopping restores one, else the last); test_*: on the test split after training (test_auroc: task: anomaly, whose test_accuracy is at its threshold).',
               default: 'val_accuracy',
             }),
           ),
           goal: Type.Optional(
-            Enum(['maximize', 'minimize'], { description: 'Default: maximize for accuracies, minimize for losses.' }),
+            Enum(['maximize', 'minimize'], { description: 'Default: minimize for losses, maximize for the others.' }),
           ),
         },
         {
@@ -641,7 +642,7 @@ export const PipelineFileSchema = Type.Object(
           'Which base layers keep their pretrained weights at the start. all: the whole base is frozen and only the head learns. none: everything learns. Or a list of rules naming the layers to freeze (the rest learn). Stages change it with `unfreeze` and `freeze`. Default: all (or what `strategy` fills).',
       }),
     ),
-    head,
+    head: Type.Optional(head),
     strategy: Type.Optional(
       Enum(['head-only', 'head-then-all', 'low-level', 'all', 'auto'], {
         description:
@@ -656,6 +657,7 @@ export const PipelineFileSchema = Type.Object(
       }),
     ),
     train: Type.Optional(train),
+    anomaly: Type.Optional(anomalyKeys),
     export: Type.Optional(
       Type.Object(
         {

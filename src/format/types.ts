@@ -10,7 +10,9 @@ import type { ACTIVATIONS } from './schema-parts.js';
 import type { FreezeRule, PipelineFile } from './schema.js';
 import type { NamedStrategy, StrategyKey, StrategyName } from './strategy.js';
 
+import type { AnomalySpec } from './tasks/anomaly.js';
 import type { TaskName } from './tasks/registry.js';
+export type { AnomalySpec } from './tasks/anomaly.js';
 export type { TaskName } from './tasks/registry.js';
 export type { FreezeRule, HeadLayerAsWritten, IdxFilesAsWritten, PipelineFile, StageAsWritten } from './schema.js';
 
@@ -195,6 +197,8 @@ export interface PipelineSpec {
    */
   strategy?: { requested: StrategyName; chosen: NamedStrategy; filled: StrategyKey[] };
   baseline: 'none' | 'scratch';
+  /** `task: anomaly`: the normal classes and how the memory bank is made. */
+  anomaly?: AnomalySpec;
   /** A quantized copy of the exported model, for the web. */
   export: { quantize: 'none' | 'uint8' | 'float16'; demoPage?: boolean };
 }

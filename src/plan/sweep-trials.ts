@@ -17,7 +17,7 @@ export interface SweepSpec {
   earlyTerminate?: { type: 'asha'; minEpochs: number; reductionFactor: number };
 }
 
-export type SweepMetricName = 'val_accuracy' | 'val_loss' | 'test_accuracy' | 'test_loss';
+export type SweepMetricName = 'val_accuracy' | 'val_loss' | 'test_accuracy' | 'test_loss' | 'test_auroc';
 
 export interface SweepParameter {
   /** As written (`head[1].dense.units`): the override's key and the results' column. */
@@ -40,7 +40,7 @@ export function resolveSweep(sweep: SweepAsWritten, pipelineSeed: number): Sweep
   const name = sweep.metric?.name ?? 'val_accuracy';
   return {
     method: sweep.method ?? 'grid',
-    metric: { name, goal: sweep.metric?.goal ?? (name.endsWith('accuracy') ? 'maximize' : 'minimize') },
+    metric: { name, goal: sweep.metric?.goal ?? (name.endsWith('loss') ? 'minimize' : 'maximize') },
     ...(sweep.runCap !== undefined ? { runCap: sweep.runCap } : {}),
     seed: sweep.seed ?? pipelineSeed,
     parameters: Object.entries(sweep.parameters).map(([name, p]) => ({
@@ -151,10 +151,11 @@ export function trialMetric(
   run: {
     rows: readonly { epoch: number; val_loss?: number; val_accuracy?: number }[];
     restoredEpoch?: number;
-    test?: { accuracy: number; loss: number };
+    test?: { accuracy: number; loss?: number; auroc?: number };
   },
 ): number | undefined {
   if (name === 'test_accuracy') return run.test?.accuracy;
+  if (name === 'test_auroc') return run.test?.auroc;
   if (name === 'test_loss') return run.test?.loss;
   const epoch = run.restoredEpoch ?? Math.max(0, ...run.rows.map((r) => r.epoch));
   return epochMetric(

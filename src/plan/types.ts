@@ -133,6 +133,8 @@ export interface EvaluateTask extends TaskCommon<'evaluate'> {
   features?: string;
 }
 export type BaselineTask = TaskCommon<'baseline'>;
+/** `task: anomaly`: the memory bank of normal patch features, and the threshold from normal validation scores. */
+export type BankTask = TaskCommon<'bank'>;
 export interface ExportTask extends TaskCommon<'export'> {
   /** Also a copy with quantized weights, in model-<dtype>/, evaluated on the test split. */
   quantize?: 'uint8' | 'float16';
@@ -140,7 +142,23 @@ export interface ExportTask extends TaskCommon<'export'> {
   demoPage?: boolean;
 }
 export type PlanTask =
-  DataTask | BaseTask | HeadTask | FeaturesTask | TrainTask | EvaluateTask | BaselineTask | ExportTask;
+  DataTask | BaseTask | HeadTask | FeaturesTask | TrainTask | EvaluateTask | BaselineTask | BankTask | ExportTask;
+
+/** `task: anomaly`: what the memory bank is made of, resolved against the data and the base. */
+export interface AnomalyPlan {
+  /** The normal classes, by name and by label. */
+  normal: string[];
+  normalClasses: number[];
+  /** Base layers whose maps, locally averaged and resized to `grid`, are concatenated into patch features. */
+  layers: string[];
+  grid: [number, number];
+  /** Features per patch. */
+  channels: number;
+  /** Fraction of the normal patches kept (greedy k-center), and the threshold's quantile. */
+  coreset: number;
+  quantile: number;
+  bank: { patches: number; bytes: number; fromPatches: number };
+}
 
 /** A head layer with `classes` (`units: classes`, `filters: classes`) replaced by the class count. */
 export type ResolvedHeadLayer = ClassesFilled<HeadLayerSpec>;
@@ -222,6 +240,8 @@ export interface Plan {
    * fingerprints stay what they were.
    */
   task?: Exclude<TaskName, 'classification'>;
+  /** `task: anomaly`: the memory bank. */
+  anomaly?: AnomalyPlan;
   /** Fingerprint of the whole plan: the fingerprint of its last task chain. */
   fingerprint: string;
   seed: number;

@@ -292,7 +292,7 @@ export function confusionHeatmap(matrix: number[][], classNames: string[]): stri
 }
 
 /** The HTML document around a report's body: one file, its styles inline, no scripts, nothing fetched. */
-function page(title: string, body: string): string {
+export function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
 <style>

@@ -4,11 +4,21 @@ import type { Plan, PlanStage } from '../plan/types.js';
 import type { RunReportSources } from '../store/report-file.js';
 import { effectiveStatus } from '../store/run-status.js';
 import type { RunSummary } from '../store/summary-file.js';
+import { renderAnomalyReport } from './anomaly-report.js';
 import { renderReport, type StageView } from './report-html.js';
 
 /** A run's report page from its own files (plan, summary, metrics, pipeline.yaml), as the store read them. */
 export function renderRunReport(sources: RunReportSources): string {
   const { record, plan, summary, baseline, gallery } = sources;
+  if (plan.task === 'anomaly' && plan.anomaly)
+    return renderAnomalyReport({
+      title: `${plan.pipeline} — run ${record.id}`,
+      run: runFacts(sources),
+      anomaly: plan.anomaly,
+      ...(summary?.test && 'auroc' in summary.test ? { test: summary.test } : {}),
+      ...(gallery?.scored ? { scored: gallery.scored } : {}),
+      pipelineYaml: sources.pipelineYaml,
+    });
   return renderReport({
     title: `${plan.pipeline} — run ${record.id}`,
     run: runFacts(sources),
@@ -18,7 +28,7 @@ export function renderRunReport(sources: RunReportSources): string {
     ...(baseline.length > 0
       ? { baseline: { metrics: baseline, ...(summary?.baseline?.test ? { test: summary.baseline.test } : {}) } }
       : {}),
-    ...(summary?.test ? { test: summary.test } : {}),
+    ...(summary?.test && 'confusionMatrix' in summary.test ? { test: summary.test } : {}),
     ...(gallery ? { gallery } : {}),
     classNames: plan.classes.names,
     pipelineYaml: sources.pipelineYaml,

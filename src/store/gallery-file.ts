@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { UserError } from '../diagnostics/user-error.js';
-import type { ExampleGallery, GalleryImage } from '../engine/evaluate/example-gallery.js';
+import type { ExampleGallery, GalleryImage, ScoredImage } from '../engine/evaluate/example-gallery.js';
 import { readBackIfPresent } from '../platform/read-back.js';
 import { writeJsonAtomic } from './atomic-write.js';
 import { checkShape } from './read-back-shape.js';
@@ -15,8 +15,12 @@ export type StoredGalleryImage = Omit<GalleryImage, 'png' | 'heat'> & {
   png: string;
   heat?: { predicted: string; actual: string };
 };
+/** An anomaly model's misjudged test image as stored: both PNGs as base64. */
+export type StoredScoredImage = Omit<ScoredImage, 'png' | 'heat'> & { png: string; heat: string };
+
 export interface StoredGallery {
   layer?: string;
+  scored?: StoredScoredImage[];
   worst: StoredGalleryImage[];
   perClass: { name: string; examples: StoredGalleryImage[] }[];
 }
@@ -36,6 +40,16 @@ export function writeGallery(dir: string, gallery: ExampleGallery, pipelineDir =
   });
   const value: StoredGallery = {
     ...(gallery.layer ? { layer: gallery.layer } : {}),
+    ...(gallery.scored
+      ? {
+          scored: gallery.scored.map(({ png, heat, ...described }) => ({
+            ...described,
+            example: relativePath(described.example, pipelineDir),
+            png: base64(png),
+            heat: base64(heat),
+          })),
+        }
+      : {}),
     worst: gallery.worst.map(kept),
     perClass: gallery.perClass.map((c) => ({ name: c.name, examples: c.examples.map(kept) })),
   };
@@ -56,6 +70,18 @@ const StoredImage = Type.Object({
 });
 const GallerySchema = Type.Object({
   layer: Type.Optional(Type.String()),
+  scored: Type.Optional(
+    Type.Array(
+      Type.Object({
+        example: Type.String(),
+        actual: Type.String(),
+        anomalous: Type.Boolean(),
+        score: Type.Number(),
+        png: Base64,
+        heat: Base64,
+      }),
+    ),
+  ),
   worst: Type.Array(StoredImage),
   perClass: Type.Array(Type.Object({ name: Type.String(), examples: Type.Array(StoredImage) })),
 });

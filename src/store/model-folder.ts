@@ -1,3 +1,4 @@
+import { BANK_HEADER_FILE, writeMemoryBank } from './memory-bank-file.js';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { Type, type TSchema } from '@sinclair/typebox';
@@ -208,6 +209,7 @@ export async function writeExportFiles(
   await writeFileAtomic(path.join(dir, LABELS_FILE), JSON.stringify(files.labels, null, 2) + '\n');
   await writeFileAtomic(path.join(dir, PREPROCESSING_FILE), JSON.stringify(files.preprocessing, null, 2) + '\n');
   await writeFileAtomic(path.join(dir, PROBE_FILE), JSON.stringify(files.probe) + '\n');
+  if (files.anomaly) await writeMemoryBank(dir, files.anomaly.bank, files.anomaly);
   if (files.demoPage !== false)
     await writeDemoPage(dir, writeFileAtomic, renderDemoPage, { always: files.demoPage === true });
   await writeFolderManifest(dir);
@@ -390,7 +392,9 @@ export async function readExportedModel(dir: string): Promise<ExportedModelInfo>
   const labels = parseLabels(files.get(LABELS_FILE)!, path.join(dir, LABELS_FILE));
   const preprocessing = parsePreprocessing(files.get(PREPROCESSING_FILE)!, path.join(dir, PREPROCESSING_FILE));
   const probeBytes = files.get(PROBE_FILE);
-  const probe = probeBytes ? parseProbe(probeBytes, path.join(dir, PROBE_FILE), labels.length) : undefined;
+  // An anomaly model's probe holds each example's score, one number, not a row per class.
+  const probeWidth = (await isPresent(path.join(dir, BANK_HEADER_FILE))) ? 1 : labels.length;
+  const probe = probeBytes ? parseProbe(probeBytes, path.join(dir, PROBE_FILE), probeWidth) : undefined;
   return {
     dir,
     labels,
@@ -412,3 +416,9 @@ const missingIsUserError =
       'a model folder holds model.json, weights.bin, labels.json, preprocessing.json and manifest.json; only a completed run has a whole one',
     );
   };
+
+const isPresent = (file: string): Promise<boolean> =>
+  lstat(file).then(
+    () => true,
+    () => false,
+  );

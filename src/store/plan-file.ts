@@ -5,7 +5,7 @@ import type { PipelineSpec } from '../format/types.js';
 import type { Plan } from '../plan/types.js';
 import { readBackIfPresent } from '../platform/read-back.js';
 import { writeJsonAtomic } from './atomic-write.js';
-import { checkShape } from './read-back-shape.js';
+import { byTask, checkShape } from './read-back-shape.js';
 
 /** plan.json: the compiled plan with its fingerprints; resolved.json: the spec with every default filled in. */
 export const PLAN_FILE = 'plan.json';
@@ -35,7 +35,7 @@ const PlanStageSchema = Type.Object({
  * What readers of plan.json use (report, evaluate, predict through the
  * exported model): the top level and each stage, field by field.
  */
-const PlanSchema = Type.Object({
+const PlanFields = {
   formatVersion: Type.Literal(2),
   pipeline: Type.String(),
   fingerprint: Type.String(),
@@ -58,20 +58,44 @@ const PlanSchema = Type.Object({
   features: Type.Object({ mode: Type.String() }),
   normalize: Type.Object({}),
   checkpoints: Type.Object({ monitor: Type.String(), mode: Type.String() }),
-  stages: Type.Array(PlanStageSchema, { minItems: 1 }),
   tasks: Type.Array(Type.Object({ kind: Type.String() })),
-});
+};
+const PlanSchema = byTask(
+  {
+    // task: anomaly trains nothing; its bank is described instead.
+    anomaly: Type.Object({
+      ...PlanFields,
+      stages: Type.Array(PlanStageSchema, { maxItems: 0 }),
+      anomaly: Type.Object({
+        normal: Type.Array(Type.String(), { minItems: 1 }),
+        normalClasses: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1 }),
+        layers: Type.Array(Type.String(), { minItems: 1 }),
+        grid: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 2, maxItems: 2 }),
+        channels: Type.Integer({ minimum: 1 }),
+        coreset: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
+        quantile: Type.Number({ minimum: 0, maximum: 1 }),
+      }),
+    }),
+  },
+  // Classification: no `task` key (plans written before tasks existed read the same), and its stages.
+  Type.Object({ ...PlanFields, stages: Type.Array(PlanStageSchema, { minItems: 1 }) }),
+);
 /** resolved.json: a pipeline with its defaults filled in; compare flattens it, evaluate reads its dataset. */
 /** What resume and evaluate read of a resolved spec before they hand it to the data readers and the planner. */
-const ResolvedSchema = Type.Object({
+const ResolvedFields = {
   name: Type.String(),
   seed: Type.Number(),
   backend: Type.String(),
   dataset: Type.Object({ format: Type.String() }),
   base: Type.Object({ model: Type.String() }),
   head: Type.Array(Type.Object({})),
-  train: Type.Object({ stages: Type.Array(Type.Object({ epochs: Type.Integer({ minimum: 1 }) }), { minItems: 1 }) }),
-});
+};
+const Stages = (minItems: number) => Type.Array(Type.Object({ epochs: Type.Integer({ minimum: 1 }) }), { minItems });
+const ResolvedSchema = byTask(
+  // task: anomaly trains nothing, so it has no stages.
+  { anomaly: Type.Object({ ...ResolvedFields, train: Type.Object({ stages: Stages(0) }) }) },
+  Type.Object({ ...ResolvedFields, train: Type.Object({ stages: Stages(1) }) }),
+);
 
 async function readJson(dir: string, name: string, what: string, schema: TSchema, expected: string): Promise<unknown> {
   const file = path.join(dir, name);

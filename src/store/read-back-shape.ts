@@ -1,5 +1,5 @@
 import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import type { Static, TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { UserError } from '../diagnostics/user-error.js';
 
 // ajv ships CommonJS with the class on `.default`; NodeNext sees the namespace.
@@ -52,4 +52,18 @@ export function checkShape<T extends TSchema>(
   const problem = shapeProblem(schema, value);
   if (problem !== undefined) throw new UserError(`${where} is not ${expected}: ${problem}`, [], hint);
   return value as Static<T>;
+}
+
+/**
+ * A value whose shape its `task` names (`task: 'anomaly'`), else the
+ * default's (classification, which has no `task` key): JSON Schema's
+ * if/then/else, so a damaged file is told what is wrong with its own
+ * shape, not with every shape it might have had.
+ */
+export function byTask(shapes: Record<string, TSchema>, otherwise: TSchema): TSchema {
+  return Object.entries(shapes).reduceRight<TSchema>(
+    (rest, [task, shape]) =>
+      Type.Unsafe({ if: { properties: { task: { const: task } }, required: ['task'] }, then: shape, else: rest }),
+    otherwise,
+  );
 }

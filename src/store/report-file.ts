@@ -66,7 +66,10 @@ function withoutMachinePaths(summary: RunSummary | undefined, dir: string): RunS
   if (!summary?.test?.worst) return summary;
   return {
     ...summary,
-    test: { ...summary.test, worst: summary.test.worst.map((w) => ({ ...w, example: relativePath(w.example, dir) })) },
+    test: {
+      ...summary.test,
+      worst: summary.test.worst.map((w) => ({ ...w, example: relativePath(w.example, dir) })),
+    } as RunSummary['test'],
   };
 }
 

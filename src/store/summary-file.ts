@@ -4,9 +4,10 @@ import { UserError } from '../diagnostics/user-error.js';
 import { readBackIfPresent } from '../platform/read-back.js';
 import type { TestMetrics } from '../engine/evaluate/metrics.js';
 import type { PlanOutcome } from '../engine/run/run-plan.js';
+import type { AnomalyTestMetrics } from '../engine/tasks/anomaly/evaluate-anomaly.js';
 import type { StrategyMeasurement } from '../plan/types.js';
 import { writeJsonAtomic } from './atomic-write.js';
-import { checkShape } from './read-back-shape.js';
+import { byTask, checkShape } from './read-back-shape.js';
 import { relativePath, withRelativePaths } from './relative-paths.js';
 
 export const SUMMARY_FILE = 'summary.json';
@@ -20,12 +21,28 @@ export interface RunSummary {
   classes: string[];
   data: PlanOutcome['data'];
   stages: PlanOutcome['stages'];
-  test?: TestMetrics;
+  /** As the pipeline's task measures it: classification's metrics, or `task: anomaly`'s (they say their task). */
+  test?: TestMetrics | AnomalyTestMetrics;
   baseline?: { kind: 'scratch'; stages: NonNullable<PlanOutcome['baseline']>['stages']; test?: TestMetrics };
   strategy?: StrategyMeasurement;
   export: PlanOutcome['export'];
   /** Peak resident memory of the whole process and the run's wall time, for sizing machines. */
   resources: { peakRssMiB: number; seconds: number };
+}
+
+/** What a one-line account of the test split says, whatever the task: accuracy always, the loss where there is one, AUROC for anomaly. */
+export function testHeadline(test: NonNullable<RunSummary['test']>): {
+  accuracy: number;
+  examples: number;
+  loss?: number;
+  auroc?: number;
+} {
+  return {
+    accuracy: test.accuracy,
+    examples: test.examples,
+    ...('loss' in test ? { loss: test.loss } : {}),
+    ...('auroc' in test && test.auroc !== null ? { auroc: test.auroc } : {}),
+  };
 }
 
 /**
@@ -34,7 +51,7 @@ export interface RunSummary {
  * whose paths the pipeline's own are relative to (default: the run folder).
  */
 export function writeSummary(dir: string, summary: RunSummary, pipelineDir = dir): Promise<void> {
-  const test = (metrics: TestMetrics | undefined): TestMetrics | undefined =>
+  const test = <T extends { worst: { example: string }[] }>(metrics: T | undefined): T | undefined =>
     metrics && {
       ...metrics,
       worst: metrics.worst.map((w) => ({ ...w, example: relativePath(w.example, pipelineDir) })),
@@ -77,6 +94,28 @@ const TestMetricsSchema = Type.Object({
     ),
   ),
 });
+const AnomalyTestMetricsSchema = Type.Object({
+  task: Type.Literal('anomaly'),
+  examples: Count,
+  normalExamples: Count,
+  anomalousExamples: Count,
+  auroc: Metric,
+  averagePrecision: Metric,
+  f1: Metric,
+  accuracy: Metric,
+  atThreshold: Type.Object({ threshold: Type.Number(), precision: Metric, recall: Metric, f1: Metric }),
+  perClass: Type.Record(
+    Type.String(),
+    Type.Object({ normal: Type.Boolean(), examples: Count, meanScore: Metric, flagged: Count }),
+  ),
+  histograms: Type.Object({
+    edges: Type.Array(Type.Number(), { maxItems: 1001 }),
+    counts: Type.Record(Type.String(), Type.Array(Count, { maxItems: 1000 })),
+  }),
+  worst: Type.Array(
+    Type.Object({ example: Type.String(), actual: Type.String(), anomalous: Type.Boolean(), score: Type.Number() }),
+  ),
+});
 const StageOutcomeSchema = Type.Object({
   name: Type.Optional(Type.String()),
   epochsRun: Count,
@@ -92,7 +131,7 @@ const SummarySchema = Type.Object({
   classes: Type.Array(Type.String()),
   data: Type.Object({ counts: Type.Object({ train: Count, validation: Count, test: Count }) }),
   stages: Type.Array(StageOutcomeSchema),
-  test: Type.Optional(TestMetricsSchema),
+  test: Type.Optional(byTask({ anomaly: AnomalyTestMetricsSchema }, TestMetricsSchema)),
   baseline: Type.Optional(
     Type.Object({ stages: Type.Array(StageOutcomeSchema), test: Type.Optional(TestMetricsSchema) }),
   ),

@@ -70,7 +70,7 @@ export interface TrialState {
   metric?: number;
   /** val_loss at the epoch the metric is taken from: the first tie-break between trials equal on the metric. */
   valLoss?: number;
-  test?: { accuracy: number; loss: number };
+  test?: { accuracy: number; loss?: number; auroc?: number };
   epochs?: number;
   seconds?: number;
   /** Why it failed or stopped. */

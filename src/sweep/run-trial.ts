@@ -11,7 +11,7 @@ import {
   type SweepSpec,
 } from '../plan/sweep-trials.js';
 import { readMetricRows } from '../store/metrics-file.js';
-import { readSummary, type RunSummary } from '../store/summary-file.js';
+import { readSummary, testHeadline, type RunSummary } from '../store/summary-file.js';
 import { SweepFolder, type TrialState } from '../store/sweep-folder.js';
 import type { ChildMessage, ParentMessage, TrialJob } from './trial-messages.js';
 
@@ -230,7 +230,7 @@ export function completedStateOf(
   const metric = trialMetric(spec.metric.name, {
     rows,
     ...(restoredEpoch !== undefined ? { restoredEpoch } : {}),
-    ...(summary?.test ? { test: summary.test } : {}),
+    ...(summary?.test ? { test: trialTest(summary.test) } : {}),
   });
   const valLoss = trialValLoss({ rows, ...(restoredEpoch !== undefined ? { restoredEpoch } : {}) });
   return {
@@ -239,8 +239,14 @@ export function completedStateOf(
     // A diverged trial's NaN is null in JSON: recorded as absent, so its state still reads back.
     ...(isNumber(metric) ? { metric } : {}),
     ...(isNumber(valLoss) ? { valLoss } : {}),
-    ...(summary?.test ? { test: { accuracy: summary.test.accuracy, loss: summary.test.loss } } : {}),
+    ...(summary?.test ? { test: trialTest(summary.test) } : {}),
     epochs: rows.length,
     ...(summary?.resources ? { seconds: summary.resources.seconds } : {}),
   };
+}
+
+/** What a trial records of its test split: accuracy, and the loss or AUROC its task has. */
+function trialTest(test: NonNullable<RunSummary['test']>): NonNullable<TrialState['test']> {
+  const { examples: _examples, ...headline } = testHeadline(test);
+  return headline;
 }

@@ -40,8 +40,12 @@ export interface PatchFeatureExtractor {
   depth: number;
   /** Dimensions of a patch as scored: `projectTo` when set, else `depth`. */
   dim: number;
+  /** The base cut at the deepest patch layer, one output per layer: what a model folder saves. */
+  model: tf.LayersModel;
   /** Runs the base on preprocessed images: [n, h, w, 3] → [n × grid cells, dim], image by image, row by row. */
   patches(images: tf.Tensor4D): tf.Tensor2D;
+  /** The same extractor on another copy of its model (one loaded back from a model folder); disposing it leaves that model alone. */
+  withModel(model: tf.LayersModel): PatchFeatureExtractor;
   dispose(): void;
 }
 
@@ -128,6 +132,22 @@ export async function buildPatchExtractor(
       'use larger images or name lower layers',
     );
   }
+  return extractorOf(model, settings, preprocessing, () => base.dispose());
+}
+
+/**
+ * The extractor around a multi-output `model` (one output per patch layer,
+ * in `settings.layers` order): the one built from the base, or the same
+ * model loaded back from a model folder. `release` frees what the model
+ * came with.
+ */
+export function extractorOf(
+  model: tf.LayersModel,
+  settings: PatchFeatureSettings,
+  preprocessing: ImagePreprocessing,
+  release: () => void = () => model.dispose(),
+): PatchFeatureExtractor {
+  const shapes = model.outputs.map((output) => output.shape.slice(1) as number[]);
   const finest = shapes.reduce((a, b) => (b[0]! * b[1]! > a[0]! * a[1]! ? b : a));
   const grid: [number, number] = [finest[0]!, finest[1]!];
   const depth = shapes.reduce((sum, shape) => sum + shape[2]!, 0);
@@ -142,6 +162,7 @@ export async function buildPatchExtractor(
     grid,
     depth,
     dim: projection ? projection.shape[1] : depth,
+    model,
     patches: (images) =>
       tf.tidy(() => {
         const outputs = model.predict(images) as tf.Tensor4D | tf.Tensor4D[];
@@ -154,9 +175,10 @@ export async function buildPatchExtractor(
         const joined = (maps.length === 1 ? maps[0]! : tf.concat(maps, 3)).reshape([-1, depth]) as tf.Tensor2D;
         return projection ? tf.matMul(joined, projection) : joined;
       }),
+    withModel: (other) => extractorOf(other, settings, preprocessing, () => undefined),
     dispose: () => {
       projection?.dispose();
-      base.dispose();
+      release();
     },
   };
 }

@@ -25,8 +25,20 @@ export interface GalleryImage {
   heat?: { predicted: Uint8Array; actual: Uint8Array };
 }
 
+/** An anomaly model's test image as a report shows it: its verdict was wrong; the image, and its patch scores over it (PNG each). */
+export interface ScoredImage {
+  example: string;
+  actual: string;
+  anomalous: boolean;
+  score: number;
+  png: Uint8Array;
+  heat: Uint8Array;
+}
+
 /** The test examples a report shows as images. */
 export interface ExampleGallery {
+  /** `task: anomaly`: the misjudged test images with their heat maps (worst and perClass are empty). */
+  scored?: ScoredImage[];
   /** The layer the maps are computed at; absent when the model has none with height and width. */
   layer?: string;
   worst: GalleryImage[];

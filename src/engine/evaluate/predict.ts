@@ -9,8 +9,10 @@ import type { FeatureRows } from '../data/feature-rows.js';
 
 export interface Prediction {
   file: string;
-  /** Best first. */
+  /** Best first. For an anomaly model: its verdict alone, `normal` or `anomalous`. */
   top: { label: string; probability: number }[];
+  /** An anomaly model's answer: the image's score, the model's threshold, the verdict, and the patch scores on their grid. */
+  anomaly?: { score: number; threshold: number; anomalous: boolean; heat: { grid: [number, number]; values: number[] } };
 }
 
 /** A file that could not be classified, and why. */

@@ -1,3 +1,4 @@
+import type { AnomalyTestMetrics } from '../tasks/anomaly/evaluate-anomaly.js';
 import type { Plan } from '../../plan/types.js';
 import type { StageCache } from '../cache/stage-cache.js';
 import type { EventListener } from '../events.js';
@@ -33,7 +34,8 @@ export interface PlanOutcome {
     ignored: number;
   };
   stages: StageSummary[];
-  test?: TestMetrics;
+  /** The test split's metrics, as the plan's task measures them. */
+  test?: TestMetrics | AnomalyTestMetrics;
   /** The test images a report shows (image datasets with a test split). */
   gallery?: ExampleGallery;
   /** `baseline: scratch`: the same architecture and stages from random initialisation. */

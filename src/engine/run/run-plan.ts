@@ -1,4 +1,5 @@
-import type { Plan, PlanTask, TaskKind } from '../../plan/types.js';
+import { taskOf, type Plan, type PlanTask, type TaskKind } from '../../plan/types.js';
+import { TASK_ENGINES } from '../tasks/registry.js';
 import { RunInterrupted } from '../errors.js';
 import type { RunInputs } from '../facts/gather-facts.js';
 import { RandomStreams } from '../random.js';
@@ -35,8 +36,11 @@ type Executor<K extends TaskKind> = (
   run: K extends SetupKind ? SetupContext : RunContext,
 ) => Promise<TaskOutputs[K]>;
 
+/** Kinds of plan task only a task's own runner executes (engine/tasks): never in a staged plan. */
+type OwnRunnerKind = 'bank';
+
 /** One small executor per kind of task. */
-const EXECUTORS: { [K in TaskKind]: Executor<K> } = {
+const EXECUTORS: { [K in Exclude<TaskKind, OwnRunnerKind>]: Executor<K> } = {
   data: runDataTask,
   base: runBaseTask,
   head: runHeadTask,
@@ -48,6 +52,7 @@ const EXECUTORS: { [K in TaskKind]: Executor<K> } = {
 };
 
 async function execute(task: PlanTask, results: TaskResults, run: SetupContext | RunContext): Promise<void> {
+  if (task.kind === 'bank') throw new Error(`a staged plan has no ${task.kind} task; ${taskOf(run.plan)}'s own runner runs it`);
   const executor = EXECUTORS[task.kind] as (
     task: PlanTask,
     inputs: unknown,
@@ -66,6 +71,8 @@ async function execute(task: PlanTask, results: TaskResults, run: SetupContext |
  * features tasks that later tasks train or evaluate on.
  */
 export async function runPlan(plan: Plan, inputs: RunInputs, options: RunPlanOptions): Promise<PlanOutcome> {
+  const engine = TASK_ENGINES[taskOf(plan)];
+  if (engine.runs === 'own') return engine.run(plan, inputs, options);
   const problems = dependencyProblems(plan);
   if (problems.length > 0) throw new Error(`the plan's tasks do not fit together: ${problems.join('; ')}`);
   const setup: SetupContext = { plan, inputs, options, streams: new RandomStreams(plan.seed) };

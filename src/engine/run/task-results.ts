@@ -58,6 +58,8 @@ export interface TaskOutputs {
   train: Training;
   evaluate: Evaluation;
   baseline: BaselineResult;
+  /** Made and read inside `task: anomaly`'s own runner (engine/tasks/anomaly), never passed between staged tasks. */
+  bank: never;
   export: Exported;
 }
 
@@ -76,6 +78,7 @@ export interface TaskInputs {
   train: { data: SplitSources; features?: Features; train?: Training };
   evaluate: { data?: SplitSources; features?: Features };
   baseline: { data: SplitSources };
+  bank: object;
   export: object;
 }
 

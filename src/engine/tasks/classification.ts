@@ -50,5 +50,6 @@ async function evaluateClassification(
 
 /** Classification: one class per example (image or row), the first task and the default. */
 export const classificationEngine: TaskEngine = {
+  runs: 'staged',
   evaluate: evaluateClassification,
 };

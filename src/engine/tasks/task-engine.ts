@@ -1,14 +1,19 @@
-import type { EvaluateTask } from '../../plan/types.js';
-import type { RunContext } from '../run/run-context.js';
+import type { EvaluateTask, Plan } from '../../plan/types.js';
+import type { RunInputs } from '../facts/gather-facts.js';
+import type { PlanOutcome, RunContext, RunPlanOptions } from '../run/run-context.js';
 import type { Evaluation, TaskInputs } from '../run/task-results.js';
 
 /**
- * A task's part of running a plan: what differs between tasks once the
- * examples are read and the models built. The loop over the plan's tasks
- * (engine/run) is the same for every task; it hands these hooks the
- * outputs their plan task depends on.
+ * A task's part of running a plan. A task that trains stages (staged) runs
+ * in the shared loop over the plan's tasks (engine/run/run-plan), with
+ * resume, checkpoints and the stage cache, and brings what differs: how the
+ * test split is evaluated. A task that trains nothing (own) runs its plan's
+ * few tasks itself.
  */
-export interface TaskEngine {
-  /** The test split's metrics (summary.json `test`) and what the report shows of them. */
-  evaluate: (task: EvaluateTask, inputs: TaskInputs['evaluate'], run: RunContext) => Promise<Evaluation>;
-}
+export type TaskEngine =
+  | {
+      runs: 'staged';
+      /** The test split's metrics (summary.json `test`) and what the report shows of them. */
+      evaluate: (task: EvaluateTask, inputs: TaskInputs['evaluate'], run: RunContext) => Promise<Evaluation>;
+    }
+  | { runs: 'own'; run: (plan: Plan, inputs: RunInputs, options: RunPlanOptions) => Promise<PlanOutcome> };

@@ -1,3 +1,6 @@
+import type { CoresetRecord, MemoryBank } from '../anomaly/memory-bank.js';
+import type { PatchFeatureSettings } from '../anomaly/patch-features.js';
+import type { AnomalyThreshold } from '../anomaly/threshold.js';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../diagnostics/user-error.js';
 import type { Plan, PlanStage } from '../../plan/types.js';
@@ -17,6 +20,17 @@ export interface ExportFiles {
   probe: { split: string; indexes: number[]; examples: string[]; predictions: number[][] };
   /** index.html beside the model: always (true), never (false), or when the weights are small enough (absent). */
   demoPage?: boolean;
+  /** `task: anomaly`: the memory bank and threshold the exported base's patches are scored against. */
+  anomaly?: AnomalyExport;
+}
+
+/** What an anomaly model folder holds beside the base: the bank, and how a test image's patches are made and judged. */
+export interface AnomalyExport {
+  bank: MemoryBank;
+  features: PatchFeatureSettings & { base: string; imageSize: [number, number]; grid: [number, number]; depth: number };
+  threshold: AnomalyThreshold;
+  coreset: CoresetRecord;
+  scoring: { neighbours: number };
 }
 
 /**

@@ -72,7 +72,7 @@ export const isUnet = (head: unknown): head is UnetAsWritten =>
   head === 'unet' || (typeof head === 'object' && head !== null && !Array.isArray(head) && 'unet' in head);
 
 /** `unet: {skips, filters}`: one upsample block per skip, so the lists pair up. */
-export const unetFiltersPerSkip = (file: { head: unknown }): RuleFinding[] => {
+export const unetFiltersPerSkip = (file: { head?: unknown }): RuleFinding[] => {
   if (!isUnet(file.head) || typeof file.head === 'string') return [];
   const { skips, filters } = unetKeys(file.head);
   return skips.length === filters.length

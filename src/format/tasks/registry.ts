@@ -1,3 +1,4 @@
+import { anomalyFormat } from './anomaly.js';
 import { classificationFormat } from './classification.js';
 import type { TaskFormat } from './task-format.js';
 
@@ -9,6 +10,7 @@ import type { TaskFormat } from './task-format.js';
  */
 export const TASK_FORMATS = {
   classification: classificationFormat,
+  anomaly: anomalyFormat,
 } as const satisfies Record<string, TaskFormat>;
 
 export type TaskName = keyof typeof TASK_FORMATS;

@@ -1,15 +1,21 @@
-import type { SpecRule } from '../rules.js';
+import type { FileRule, SpecRule } from '../rules.js';
 
 /**
  * What a task is in the pipeline file: the name users write under `task:`,
- * the sentence editors show for it, and the checks it adds on the resolved
- * spec. The plan (plan/tasks) and the engine (engine/tasks) each have their
- * own part of a task, registered under the same name; the compiler checks
- * every registry has every task.
+ * the sentence editors show for it, the top-level keys only it reads, and
+ * its checks — on the file as written (which keys it needs) and on the
+ * resolved spec. The plan (plan/tasks) and the engine (engine/tasks) each
+ * have their own part of a task, registered under the same name; each
+ * registry is typed by the task names, so a task missing from one of them
+ * does not compile.
  */
 export interface TaskFormat {
   /** What this task predicts, in one sentence (the schema's description lists them). */
   description: string;
-  /** Named checks that hold only for this task, run after the common rules. */
+  /** Top-level keys that only this task reads: written for another task, they are an error. */
+  ownKeys: readonly string[];
+  /** Checks on the file as written: the keys this task needs, or cannot use. */
+  fileRules: readonly FileRule[];
+  /** Checks on the resolved spec that hold only for this task, run after the common rules. */
   rules: readonly SpecRule[];
 }

@@ -9,5 +9,7 @@ export function runEvaluateTask(
   inputs: TaskInputs['evaluate'],
   run: RunContext,
 ): Promise<Evaluation> {
-  return TASK_ENGINES[taskOf(run.plan)].evaluate(task, inputs, run);
+  const engine = TASK_ENGINES[taskOf(run.plan)];
+  if (engine.runs !== 'staged') throw new Error(`${taskOf(run.plan)} runs its own plan; the staged runner does not evaluate it`);
+  return engine.evaluate(task, inputs, run);
 }

@@ -1,0 +1,46 @@
+import * as tf from '@tensorflow/tfjs';
+import type { SplitData } from '../../data/dataset-types.js';
+import type { ImagePreprocessing } from '../../data/preprocess.js';
+import type { AnomalyScores } from '../../anomaly/memory-bank.js';
+import type { ScoredImage } from '../../evaluate/example-gallery.js';
+import { inputImages } from '../../evaluate/explain-images.js';
+import { overlayPng, thumbnailPng } from '../../evaluate/heatmap-image.js';
+import type { AnomalyTestMetrics } from './evaluate-anomaly.js';
+
+/**
+ * The misjudged test images as a report shows them: each image, and its
+ * patch scores drawn over it (resized bilinearly to the image), scaled so
+ * the threshold is the middle of the colour ramp — red is past it.
+ */
+export async function anomalyGallery(
+  test: AnomalyTestMetrics,
+  scores: AnomalyScores,
+  split: SplitData,
+  indexes: readonly number[],
+  pre: ImagePreprocessing,
+): Promise<ScoredImage[]> {
+  const names = indexes.map((i) => split.name(i));
+  const positions = test.worst.map((w) => names.indexOf(w.example)).filter((p) => p >= 0);
+  if (positions.length === 0) return [];
+  const images = inputImages(await split.pixels(positions.map((p) => indexes[p]!)), pre);
+  const [height, width] = pre.inputSize;
+  const cells = scores.grid[0] * scores.grid[1];
+  const scale = 2 * test.atThreshold.threshold;
+  return Promise.all(
+    positions.map(async (position, k) => {
+      const values = tf.tidy(() => {
+        const grid = tf.tensor4d(scores.patchScores.subarray(position * cells, (position + 1) * cells), [1, ...scores.grid, 1]);
+        return tf.clipByValue(tf.div(tf.image.resizeBilinear(grid, [height, width]), scale > 0 ? scale : 1), 0, 1).dataSync() as Float32Array;
+      });
+      const worst = test.worst[k]!;
+      return {
+        example: worst.example,
+        actual: worst.actual,
+        anomalous: worst.anomalous,
+        score: worst.score,
+        png: await thumbnailPng(images[k]!),
+        heat: await overlayPng(images[k]!, { classIndex: 0, height, width, values }),
+      };
+    }),
+  );
+}

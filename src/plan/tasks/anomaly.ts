@@ -1,0 +1,230 @@
+import type { Diagnostic, Result } from '../../diagnostics/diagnostic.js';
+import { didYouMean } from '../../diagnostics/did-you-mean.js';
+import type { AnomalySpec, PipelineSpec } from '../../format/types.js';
+import { assemblePlan } from '../compile-steps/assemble-plan.js';
+import { resolveClasses } from '../compile-steps/classes.js';
+import { setupTasks } from '../compile-steps/setup-tasks.js';
+import { fingerprinted, withTask } from '../compile-steps/task-list.js';
+import type { AnomalyPlan, BankTask, EvaluateTask, ExportTask, Plan, PlanInputs, PlanTask } from '../types.js';
+
+/**
+ * The patch layers when `anomaly.layers` is not written: mid-level blocks,
+ * local enough to place a defect and deep enough to be robust to noise
+ * (PatchCore takes a ResNet's layer2 and layer3 for the same reason). For
+ * mobilenet_v2, measured on one-class MNIST (`npm run bench:anomaly`):
+ * block_6 + block_13 at 64×64 gave a mean AUROC of 0.961 over the ten
+ * digits; block_3 + block_6 was slower (a 16×16 grid) and no better on
+ * the digits tried.
+ */
+const DEFAULT_LAYERS: Readonly<Record<string, readonly string[]>> = {
+  mobilenet_v2: ['block_6_expand_relu', 'block_13_expand_relu'],
+};
+/** The memory bank is held in memory and written to the model folder: bounded, with a stated reason when it is not. */
+export const MAX_BANK_BYTES = 256 * 1024 * 1024;
+const FLOAT_BYTES = 4;
+
+/**
+ * `task: anomaly`: no head and no stages. The frozen base's features at
+ * `anomaly.layers`, as local patches of the normal training images, fill a
+ * memory bank in one pass (bank); the threshold is a quantile of the normal
+ * validation images' scores; the test split (every class) is scored normal
+ * vs not (evaluate); the base cut at the deepest patch layer, the bank and
+ * the threshold are exported together.
+ */
+export function planAnomaly(spec: PipelineSpec, inputs: PlanInputs): Result<Plan> {
+  const classes = resolveClasses(spec, inputs);
+  const anomaly = spec.anomaly!;
+  const patches = patchLayers(spec, inputs, anomaly);
+  const normal = normalClasses(spec, anomaly, classes.names);
+  const problems = [...classes.diagnostics, ...patches.diagnostics, ...normal.diagnostics, ...needsValidation(spec, inputs)];
+  if (problems.length > 0 || !patches.value) return { ok: false, diagnostics: problems };
+
+  const { layers, cut, grid, channels } = patches.value;
+  const normalTrain = normal.indexes.reduce((sum, c) => sum + (inputs.dataset.trainPerClass[c] ?? 0), 0);
+  const patchCount = normalTrain * grid[0] * grid[1];
+  const bankPatches = Math.max(1, Math.ceil(patchCount * anomaly.coreset));
+  const bankBytes = bankPatches * channels * FLOAT_BYTES;
+  if (bankBytes > MAX_BANK_BYTES) {
+    return {
+      ok: false,
+      diagnostics: [
+        {
+          file: spec.file,
+          path: ['anomaly', 'coreset'],
+          message: `the memory bank would hold ${bankPatches} patches × ${channels} features (${mib(bankBytes)}), over tlpipe's ${mib(MAX_BANK_BYTES)}`,
+          hint: `lower \`anomaly.coreset\` (${anomaly.coreset} now), \`dataset.limit.perClass\`, or the image size`,
+          severity: 'error',
+        },
+      ],
+    };
+  }
+  const plan: AnomalyPlan = {
+    normal: normal.indexes.map((c) => classes.names[c]!),
+    normalClasses: normal.indexes,
+    layers,
+    grid,
+    channels,
+    coreset: anomaly.coreset,
+    quantile: anomaly.quantile,
+    bank: { patches: bankPatches, bytes: bankBytes, fromPatches: patchCount },
+  };
+  const resolved = { ...spec, base: { ...spec.base, cut } };
+  // The data's splits and the base cut at the deepest patch layer, as for every task; no head.
+  const setup = setupTasks(resolved, inputs, []).filter((t) => t.kind === 'data' || t.kind === 'base');
+  const banked = withTask<BankTask>(setup, {
+    id: 'bank',
+    kind: 'bank',
+    dependsOn: ['data', 'base'],
+    description: `memory bank: ${layers.join(' + ')} as ${grid.join('×')} patches of ${channels} features from ${normalTrain} normal training images, ${bankPatches} kept (coreset ${anomaly.coreset}, ${mib(bankBytes)}); threshold at the ${anomaly.quantile} quantile of normal validation scores`,
+    config: { ...plan, seed: spec.seed },
+  });
+  const evaluated =
+    inputs.dataset.counts.test > 0
+      ? withTask<EvaluateTask>(banked, {
+          id: 'evaluate',
+          kind: 'evaluate',
+          on: 'images',
+          dependsOn: ['bank', 'data'],
+          description: `score the test split (every class; normal: ${plan.normal.join(', ')}): AUROC, average precision, F1 at the threshold`,
+          config: {},
+        })
+      : banked;
+  const exported = fingerprinted<ExportTask>(evaluated, {
+    id: 'export',
+    kind: 'export',
+    dependsOn: ['bank'],
+    config: { classNames: classes.names, normal: plan.normal },
+    ...(spec.export.demoPage !== undefined ? { demoPage: spec.export.demoPage } : {}),
+    description: `export the base cut at ${cut} (tfjs LayersModel), the memory bank and its threshold, with labels.json and preprocessing.json`,
+  });
+  const tasks: PlanTask[] = [...evaluated, exported];
+  const assembled = assemblePlan(resolved, inputs, {
+    names: classes.names,
+    head: [],
+    features: {
+      mode: 'precompute',
+      headLayersApplied: 0,
+      shape: [...grid, channels],
+      bytes: patchCount * channels * FLOAT_BYTES,
+    },
+    stages: [],
+    tasks,
+    exported,
+  });
+  return { ok: true, warnings: [], value: { ...assembled, task: 'anomaly', anomaly: plan } };
+}
+
+interface PatchLayers {
+  layers: string[];
+  /** The deepest patch layer: where the base is cut. */
+  cut: string;
+  /** The largest grid among the layers: every layer's map is resized to it. */
+  grid: [number, number];
+  /** Features per patch: the layers' channels, concatenated. */
+  channels: number;
+}
+
+/** The patch layers, written or the zoo's default, each a feature map of the base. */
+function patchLayers(
+  spec: PipelineSpec,
+  inputs: PlanInputs,
+  anomaly: AnomalySpec,
+): { value?: PatchLayers; diagnostics: Diagnostic[] } {
+  const error = (path: Diagnostic['path'], message: string, hint?: string): { diagnostics: Diagnostic[] } => ({
+    diagnostics: [{ file: spec.file, path, message, hint, severity: 'error' }],
+  });
+  const layers = anomaly.layers.length > 0 ? anomaly.layers : [...(DEFAULT_LAYERS[spec.base.model] ?? [])];
+  if (layers.length === 0) {
+    return error(
+      ['anomaly'],
+      `\`${spec.base.model}\` has no default patch layers`,
+      'name them: `anomaly: { layers: [<a mid-level feature map>, <a deeper one>] }` (`tlpipe describe` lists the layers)',
+    );
+  }
+  const known = inputs.base.layers;
+  const positions: number[] = [];
+  const shapes: number[][] = [];
+  for (const [i, name] of layers.entries()) {
+    const at = known.findIndex((l) => l.name === name);
+    const shape = known[at]?.outputShape;
+    if (at < 0) {
+      return error(
+        ['anomaly', 'layers', i],
+        `the base has no layer \`${name}\` below its cut`,
+        didYouMean(
+          name,
+          known.map((l) => l.name),
+        ) ?? 'list the layers with `tlpipe describe`',
+      );
+    }
+    if (!shape || shape.length !== 3) {
+      return error(
+        ['anomaly', 'layers', i],
+        `\`${name}\` outputs ${shape ? `[${shape.join(', ')}]` : 'several tensors'}, not a feature map [height, width, channels]`,
+        'name a convolutional layer (its activation), e.g. block_3_expand_relu',
+      );
+    }
+    positions.push(at);
+    shapes.push(shape);
+  }
+  const largest = shapes.reduce((a, b) => (b[0]! * b[1]! > a[0]! * a[1]! ? b : a));
+  return {
+    value: {
+      layers,
+      cut: known[Math.max(...positions)]!.name,
+      grid: [largest[0]!, largest[1]!],
+      channels: shapes.reduce((sum, s) => sum + s[2]!, 0),
+    },
+    diagnostics: [],
+  };
+}
+
+/** The normal classes by label, each named in the data. */
+function normalClasses(
+  spec: PipelineSpec,
+  anomaly: AnomalySpec,
+  names: string[],
+): { indexes: number[]; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const indexes: number[] = [];
+  for (const [i, name] of anomaly.normal.entries()) {
+    const index = names.indexOf(name);
+    if (index >= 0) indexes.push(index);
+    else
+      diagnostics.push({
+        file: spec.file,
+        path: ['anomaly', 'normal', i],
+        message: `no class is named \`${name}\`; the classes are ${names.join(', ')}`,
+        hint: didYouMean(name, names) ?? 'name a class folder (or one of `dataset.classNames`)',
+        severity: 'error',
+      });
+  }
+  if (diagnostics.length === 0 && indexes.length === names.length) {
+    diagnostics.push({
+      file: spec.file,
+      path: ['anomaly', 'normal'],
+      message: 'every class is normal, so the test split has no anomalies to find',
+      hint: 'leave at least one class out of `anomaly.normal`',
+      severity: 'error',
+    });
+  }
+  return { indexes: indexes.sort((a, b) => a - b), diagnostics };
+}
+
+/** The threshold is a quantile of normal validation scores: images the bank was not made from. */
+function needsValidation(spec: PipelineSpec, inputs: PlanInputs): Diagnostic[] {
+  return inputs.dataset.counts.validation > 0
+    ? []
+    : [
+        {
+          file: spec.file,
+          path: ['dataset', 'validation'],
+          message:
+            "the anomaly threshold is taken from normal validation images' scores, and this pipeline holds none out",
+          hint: 'hold out a fraction of the training images, e.g. `validation: 0.2` (only the normal ones are used)',
+          severity: 'error',
+        },
+      ];
+}
+
+const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;

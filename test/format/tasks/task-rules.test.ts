@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadPipelineText } from '../../../src/format/load-pipeline.js';
+
+const DATA = `dataset:
+  format: mnist
+  image: { size: [64, 64] }
+`;
+const HEAD = `head:
+  - globalAveragePooling2d: {}
+  - dense: { units: classes, activation: softmax }
+train: { stages: [{ epochs: 1 }] }
+`;
+
+/** Each case: a pipeline, and what loading it says (nothing: it loads). */
+const CASES: { name: string; text: string; says?: RegExp; at?: RegExp }[] = [
+  { name: 'a classification pipeline loads as before', text: DATA + HEAD },
+  { name: 'anomaly: normal classes and nothing to train', text: `task: anomaly\n${DATA}anomaly: { normal: ['1'] }\n` },
+  {
+    name: 'anomaly without `anomaly:` asks for the normal classes',
+    text: `task: anomaly\n${DATA}`,
+    says: /`task: anomaly` needs `anomaly: \{ normal: \[\.\.\.\] \}`/,
+  },
+  {
+    name: 'anomaly with a head says the head is not used',
+    text: `task: anomaly\n${DATA}anomaly: { normal: ['1'] }\n${HEAD}`,
+    says: /`task: anomaly` trains nothing.*`head` is not used/,
+  },
+  {
+    name: 'anomaly with a strategy says the strategy is not used',
+    text: `task: anomaly\n${DATA}anomaly: { normal: ['1'] }\nstrategy: head-only\n`,
+    says: /`strategy` is not used/,
+  },
+  {
+    name: '`anomaly:` in a classification pipeline names its task',
+    text: DATA + HEAD + `anomaly: { normal: ['1'] }\n`,
+    says: /`anomaly` is read by `task: anomaly` only, and this pipeline's task is classification/,
+  },
+  {
+    name: 'a classification pipeline without a head asks for one',
+    text: DATA + 'train: { stages: [{ epochs: 1 }] }\n',
+    says: /a classification pipeline needs a `head:`/,
+  },
+  {
+    name: 'anomaly on table rows is refused',
+    text: `task: anomaly\ndataset:\n  format: csv\n  file: rows.csv\n  labelColumn: y\n  featureColumns: [a, b]\nbase: { model: none }\nanomaly: { normal: ['1'] }\n`,
+    says: /scores images by their local patch features; table rows have none/,
+  },
+  {
+    name: 'an unknown task is refused with the tasks there are',
+    text: `task: detection\n${DATA}${HEAD}`,
+    says: /classification|anomaly/,
+  },
+  {
+    name: 'a coreset above 1 is refused by the schema',
+    text: `task: anomaly\n${DATA}anomaly: { normal: ['1'], coreset: 1.5 }\n`,
+    says: /coreset/,
+  },
+];
+
+describe('task rules on real pipeline text', () => {
+  for (const c of CASES) {
+    it(c.name, () => {
+      const loaded = loadPipelineText('/p/p.yaml', c.text);
+      if (!c.says) {
+        assert.ok(loaded.ok, loaded.ok ? '' : loaded.diagnostics.map((d) => d.message).join('; '));
+        return;
+      }
+      assert.ok(!loaded.ok, 'expected the pipeline to be refused');
+      const said = loaded.diagnostics.map((d) => `${d.message} ${d.path?.join('.') ?? ''} ${d.hint ?? ''}`).join('\n');
+      assert.match(said, c.says);
+      // Every finding says where (a line) and how to go on.
+      for (const d of loaded.diagnostics) assert.ok(d.line !== undefined, `no line for: ${d.message}`);
+    });
+  }
+
+  it('a resolved anomaly pipeline has its defaults: coreset 0.1, quantile 0.99, layers left to the planner', () => {
+    const loaded = loadPipelineText('/p/p.yaml', `task: anomaly\n${DATA}anomaly: { normal: ['1', '7'] }\n`);
+    assert.ok(loaded.ok);
+    assert.equal(loaded.value.spec.task, 'anomaly');
+    assert.deepEqual(loaded.value.spec.anomaly, { normal: ['1', '7'], layers: [], coreset: 0.1, quantile: 0.99 });
+    assert.deepEqual(loaded.value.spec.head, []);
+    assert.deepEqual(loaded.value.spec.train.stages, []);
+  });
+});

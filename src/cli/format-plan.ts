@@ -30,11 +30,14 @@ export function formatPlan(plan: Plan): string {
       ...layerRuns(plan.base.layers, new Set(stage.trainableBaseLayers)).map((line) => `    ${line}`),
     ];
   });
-  const top = [
+  const heading = [
     ...(plan.strategy ? [describeStrategy(plan.strategy), ''] : []),
     `pipeline ${plan.pipeline}  plan ${plan.fingerprint.slice(0, 8)}  seed ${plan.seed}  backend ${plan.backend}`,
     // Class names come from the data (folder names, classNames): shown escaped.
     `classes (${plan.classes.count}): ${plan.classes.names.map(terminalText).join(', ')}`,
+  ];
+  const top = plan.anomaly ? [...heading, ...anomalyLines(plan, plan.anomaly)] : [
+    ...heading,
     `features: ${features}`,
     `loss: ${plan.loss}`,
     `checkpoints: every ${plan.checkpoints.every} epoch(s), keep the last ${plan.checkpoints.keepLast}${plan.checkpoints.best ? ` and the best by ${plan.checkpoints.monitor} (${plan.checkpoints.mode})` : ''}`,
@@ -63,6 +66,19 @@ export function formatPlan(plan: Plan): string {
     // One line per task (id, fingerprint, what it runs after: wrapped under itself when long), and under it what it does, wrapped.
     ...taskTable(header, widths, rows),
   ].join('\n');
+}
+
+/** What a `task: anomaly` plan does instead of training: the patches, the bank, the threshold. */
+function anomalyLines(plan: Plan, anomaly: NonNullable<Plan['anomaly']>): string[] {
+  const mib = (anomaly.bank.bytes / 2 ** 20).toFixed(1);
+  return [
+    `task: anomaly — normal: ${anomaly.normal.map(terminalText).join(', ')}; every other class is anomalous`,
+    `patches: ${anomaly.layers.join(' + ')}, each map averaged over 3×3 and resized to ${anomaly.grid.join('×')}, ${anomaly.channels} features per patch`,
+    `memory bank: ${anomaly.bank.patches} of the ${anomaly.bank.fromPatches} normal training patches (greedy coreset ${anomaly.coreset}, ${mib} MiB), in model/ with the threshold`,
+    `threshold: the ${anomaly.quantile} quantile of the normal validation images' scores`,
+    `pixels: ${plan.normalize.description}`,
+    'what learns: nothing — the base stays frozen and the bank is filled in one pass',
+  ];
 }
 
 /**

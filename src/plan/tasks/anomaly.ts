@@ -70,7 +70,14 @@ export function planAnomaly(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
   };
   const resolved = { ...spec, base: { ...spec.base, cut } };
   // The data's splits and the base cut at the deepest patch layer, as for every task; no head.
-  const setup = setupTasks(resolved, inputs, []).filter((t) => t.kind === 'data' || t.kind === 'base');
+  const setup = setupTasks(resolved, inputs, [])
+    .filter((t) => t.kind === 'data' || t.kind === 'base')
+    // The description only (no fingerprint covers it): the facts' output shape is at the file's cut, not this one.
+    .map((t) =>
+      t.kind === 'base'
+        ? { ...t, description: `${spec.base.model} cut at ${cut}, frozen: its maps at ${layers.join(' and ')}` }
+        : t,
+    );
   const banked = withTask<BankTask>(setup, {
     id: 'bank',
     kind: 'bank',

@@ -17,7 +17,10 @@ import { mnistFiles } from '../src/engine/data/datasets.js';
 import { parseIdx } from '../src/engine/data/idx-file.js';
 import { SeededRandom } from '../src/engine/random.js';
 
-export const DIGIT_CLASSES = ['background', ...['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine']];
+export const DIGIT_CLASSES = [
+  'background',
+  ...['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'],
+];
 
 interface CanvasOptions {
   size: number;
@@ -95,12 +98,23 @@ async function main(): Promise<void> {
     maxSide: Number(values['max-side']),
     threshold: Number(values.threshold),
   };
-  if (!out || !(count >= 1) || !(options.size >= 28) || !(options.minSide >= 8) || !(options.maxSide >= options.minSide)) {
-    console.error('usage: make-digit-canvases OUT [--count N ≥ 1] [--size ≥ 28] [--min-side ≥ 8] [--max-side ≥ min-side] …');
+  if (
+    !out ||
+    !(count >= 1) ||
+    !(options.size >= 28) ||
+    !(options.minSide >= 8) ||
+    !(options.maxSide >= options.minSide)
+  ) {
+    console.error(
+      'usage: make-digit-canvases OUT [--count N ≥ 1] [--size ≥ 28] [--min-side ≥ 8] [--max-side ≥ min-side] …',
+    );
     process.exit(2);
   }
   const files = values.split === 'test' ? mnistFiles().test : mnistFiles().train;
-  const digits = { images: parseIdx(readFileSync(files.images)).data, labels: parseIdx(readFileSync(files.labels)).data };
+  const digits = {
+    images: parseIdx(readFileSync(files.images)).data,
+    labels: parseIdx(readFileSync(files.labels)).data,
+  };
   const random = new SeededRandom(Number(values.seed));
   mkdirSync(path.join(out, 'images'), { recursive: true });
   mkdirSync(path.join(out, 'masks'), { recursive: true });

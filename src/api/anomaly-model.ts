@@ -39,7 +39,11 @@ export async function openAnomalyModel(
   const { bank, header } = await readMemoryBank(modelDir);
   const pre = exported.preprocessing;
   if (pre.kind !== 'image')
-    throw new UserError(`${path.join(modelDir, 'preprocessing.json')} prepares table rows, but an anomaly model scores images`, [], BELONG_HINT);
+    throw new UserError(
+      `${path.join(modelDir, 'preprocessing.json')} prepares table rows, but an anomaly model scores images`,
+      [],
+      BELONG_HINT,
+    );
   await selectBackend(options.backend ?? 'auto');
   const model = await loadExportedModel(exported.handler, path.join(modelDir, 'model.json'));
   const extractor = extractorOf(model, header.features, pre);
@@ -65,7 +69,12 @@ export async function openAnomalyModel(
     return { predictions: scored.predictions, failures: [...collected.failures, ...scored.failures] };
   };
   const warnings = exported.note
-    ? [{ ...problem(modelDir, exported.note, 'run the pipeline again to export the model with a manifest'), severity: 'warning' as const }]
+    ? [
+        {
+          ...problem(modelDir, exported.note, 'run the pipeline again to export the model with a manifest'),
+          severity: 'warning' as const,
+        },
+      ]
     : [];
   return {
     model: {

@@ -213,7 +213,9 @@ export async function compareRuns(runs: RunOverview[]): Promise<Comparison> {
       seconds: r.seconds,
       testAccuracy: summaries[i]?.test?.accuracy ?? null,
       testLoss: summaries[i]?.test ? (testHeadline(summaries[i]!.test!).loss ?? null) : null,
-      ...(summaries[i]?.test && 'auroc' in summaries[i]!.test! ? { testAuroc: testHeadline(summaries[i]!.test!).auroc ?? null } : {}),
+      ...(summaries[i]?.test && 'auroc' in summaries[i]!.test!
+        ? { testAuroc: testHeadline(summaries[i]!.test!).auroc ?? null }
+        : {}),
       config: configs[i]!.source,
     })),
     // A run whose configuration cannot be read is left out of the rows rather than counted as empty.

@@ -47,7 +47,11 @@ export async function predict(
 /** Every row of each CSV file, in order; a bad row ends the command with its `file:line`. */
 async function predictRowFiles(model: LoadedModel, files: readonly string[], top: number): Promise<Prediction[]> {
   if (files.length === 0)
-    throw new UserError('no CSV file of rows given', [], 'this model was trained on tabular rows: give a CSV file with its feature columns');
+    throw new UserError(
+      'no CSV file of rows given',
+      [],
+      'this model was trained on tabular rows: give a CSV file with its feature columns',
+    );
   const predictions: Prediction[] = [];
   for (const file of files) predictions.push(...(await model.predict(file, { top })).predictions);
   return predictions;

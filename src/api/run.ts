@@ -403,9 +403,7 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
       status: record.status as RunInfo['status'],
       seconds: record.seconds ?? 0,
       backend: inputs.backend.name,
-      ...(summary?.test
-        ? { test: testHeadline(summary.test) }
-        : {}),
+      ...(summary?.test ? { test: testHeadline(summary.test) } : {}),
       ...(record.error ? { error: record.error } : {}),
       paths,
     });
@@ -460,7 +458,8 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
       },
     };
     await writeSummary(folder.dir, summary, path.dirname(spec.file));
-    if (outcome.test && 'confusionMatrix' in outcome.test) await writeConfusionCsv(folder.dir, outcome.test.confusionMatrix, plan.classes.names);
+    if (outcome.test && 'confusionMatrix' in outcome.test)
+      await writeConfusionCsv(folder.dir, outcome.test.confusionMatrix, plan.classes.names);
     if (outcome.gallery) await writeGallery(folder.dir, outcome.gallery, path.dirname(spec.file));
     await writeRunReport(folder.dir, renderRunReport);
     const record = await folder.finish('completed');

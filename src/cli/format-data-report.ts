@@ -76,6 +76,7 @@ function describeColumns(columns: readonly ColumnSummary[]): string[] {
 /** task: anomaly: which of those examples the bank, the threshold and the test use. */
 function anomalyLine(report: DatasetReport, normal: string[]): string {
   const indexes = normal.map((name) => report.classNames.indexOf(name)).filter((c) => c >= 0);
-  const sum = (split: 'train' | 'validation'): number => indexes.reduce((n, c) => n + (report.counts[split][c] ?? 0), 0);
+  const sum = (split: 'train' | 'validation'): number =>
+    indexes.reduce((n, c) => n + (report.counts[split][c] ?? 0), 0);
   return `task anomaly: the memory bank is filled from the ${sum('train')} training images of the normal classes (${normal.map(terminalText).join(', ')}), the threshold taken from their ${sum('validation')} validation images; the test split scores every class`;
 }

@@ -36,29 +36,31 @@ export function formatPlan(plan: Plan): string {
     // Class names come from the data (folder names, classNames): shown escaped.
     `classes (${plan.classes.count}): ${plan.classes.names.map(terminalText).join(', ')}`,
   ];
-  const top = plan.anomaly ? [...heading, ...anomalyLines(plan, plan.anomaly)] : [
-    ...heading,
-    `features: ${features}`,
-    `loss: ${plan.loss}`,
-    `checkpoints: every ${plan.checkpoints.every} epoch(s), keep the last ${plan.checkpoints.keepLast}${plan.checkpoints.best ? ` and the best by ${plan.checkpoints.monitor} (${plan.checkpoints.mode})` : ''}`,
-    plan.data.columns
-      ? `rows: ${plan.data.columns.length} feature columns (${plan.data.columns.map(terminalText).join(', ')}), each standardised with the training split's mean and std`
-      : `pixels: ${plan.normalize.description}${
-      plan.augment
-        ? `; augmented: ${Object.entries(plan.augment)
-            .filter(([, v]) => v)
-            .map(([k, v]) => (v === true ? k : `${k} ${v}`))
-            .join(', ')}`
-          : ''
-      }`,
-    ...(plan.baseline === 'scratch'
-      ? [
-          'baseline: the same architecture and stages from random initialisation (every layer trains, batch norm learns), recorded beside this run',
-        ]
-      : []),
-    'what learns:',
-    ...stageLines,
-  ];
+  const top = plan.anomaly
+    ? [...heading, ...anomalyLines(plan, plan.anomaly)]
+    : [
+        ...heading,
+        `features: ${features}`,
+        `loss: ${plan.loss}`,
+        `checkpoints: every ${plan.checkpoints.every} epoch(s), keep the last ${plan.checkpoints.keepLast}${plan.checkpoints.best ? ` and the best by ${plan.checkpoints.monitor} (${plan.checkpoints.mode})` : ''}`,
+        plan.data.columns
+          ? `rows: ${plan.data.columns.length} feature columns (${plan.data.columns.map(terminalText).join(', ')}), each standardised with the training split's mean and std`
+          : `pixels: ${plan.normalize.description}${
+              plan.augment
+                ? `; augmented: ${Object.entries(plan.augment)
+                    .filter(([, v]) => v)
+                    .map(([k, v]) => (v === true ? k : `${k} ${v}`))
+                    .join(', ')}`
+                : ''
+            }`,
+        ...(plan.baseline === 'scratch'
+          ? [
+              'baseline: the same architecture and stages from random initialisation (every layer trains, batch norm learns), recorded beside this run',
+            ]
+          : []),
+        'what learns:',
+        ...stageLines,
+      ];
   // Each line of the top part, and the table's last column, wrap to fit TEXT_WIDTH.
   return [
     ...top.flatMap((l) => l.split('\n')).flatMap((l) => (l === '' ? [''] : wrapParagraph(l))),

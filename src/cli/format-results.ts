@@ -34,7 +34,9 @@ export function formatComparison(c: Comparison): string {
     ['seconds', ...c.runs.map((r) => num(r.seconds, 1))],
     ['test accuracy', ...c.runs.map((r) => num(r.testAccuracy))],
     ['test loss', ...c.runs.map((r) => num(r.testLoss))],
-    ...(c.runs.some((r) => r.testAuroc !== undefined) ? [['test AUROC', ...c.runs.map((r) => num(r.testAuroc ?? null))]] : []),
+    ...(c.runs.some((r) => r.testAuroc !== undefined)
+      ? [['test AUROC', ...c.runs.map((r) => num(r.testAuroc ?? null))]]
+      : []),
   ];
   const stageRows = c.stages.map((s) => [`${s.stage} ${s.metric}`, ...s.values.map((v) => num(v))]);
   const configRows = c.config.map((d) => [d.path, ...d.values.map(show)]);

@@ -273,7 +273,11 @@ function resolveNormalize(
   return { mean, std, description: `(pixel / 255 − [${mean.join(', ')}]) / [${std.join(', ')}]` };
 }
 
-function resolveDataset(d: PipelineFile['dataset'] & WrittenDatasetKeys, common: DatasetCommon, dir: string): DatasetSpec {
+function resolveDataset(
+  d: PipelineFile['dataset'] & WrittenDatasetKeys,
+  common: DatasetCommon,
+  dir: string,
+): DatasetSpec {
   return datasetFormat(d.format).resolve(d, common, dir);
 }
 

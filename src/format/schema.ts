@@ -10,11 +10,10 @@
  * a stage's batch size on `train.batchSize`) is said in the description and
  * filled in by resolve-pipeline.ts.
  */
-import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { datasetSchema as dataset, idxFiles } from './dataset-formats/dataset-schema.js';
 import { headLayerSchema, type HeadLayerAsWritten } from './head-layers/registry.js';
 import { unetName, unetObject, type UnetAsWritten } from './head-layers/unet.js';
-import { ACTIVATIONS } from './schema-parts.js';
 import { describe, Enum, imageSize, withDefault } from './schema-kit.js';
 import { anomalyKeys } from './tasks/anomaly.js';
 import { DEFAULT_TASK, TASK_FORMATS, TASK_NAMES } from './tasks/registry.js';
@@ -26,8 +25,6 @@ const MODE = Enum(['auto', 'min', 'max'], {
   description: 'min: lower is better; max: higher is better; auto: max for accuracies, min for losses.',
   default: 'auto',
 });
-
-
 
 const freezeRule = Type.Union(
   [
@@ -336,7 +333,6 @@ const stage = Type.Object(
   },
   { description: 'One training stage.', additionalProperties: false },
 );
-
 
 const base = Type.Object(
   {

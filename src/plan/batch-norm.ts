@@ -10,7 +10,10 @@ export const hasBatchNorm = (plan: Pick<Plan, 'base' | 'head'>): boolean =>
  * trains only the head leaves the base's batch norm as it is ('–'), and a
  * network without batch norm has nothing to freeze or train.
  */
-export function stageBatchNorm(plan: Pick<Plan, 'base' | 'head'>, stage: Pick<PlanStage, 'trainable' | 'batchNorm'>): string {
+export function stageBatchNorm(
+  plan: Pick<Plan, 'base' | 'head'>,
+  stage: Pick<PlanStage, 'trainable' | 'batchNorm'>,
+): string {
   if (stage.trainable === 'head') return '–';
   return hasBatchNorm(plan) ? stage.batchNorm : 'none in the network';
 }

@@ -24,7 +24,10 @@ const ANOMALOUS = '#cf222e';
 export function renderAnomalyReport(input: AnomalyReportInput): string {
   const { test, anomaly } = input;
   const facts = Object.entries(input.run)
-    .map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(typeof v === 'object' ? JSON.stringify(v) : String(v))}</td></tr>`)
+    .map(
+      ([k, v]) =>
+        `<tr><th>${escape(k)}</th><td>${escape(typeof v === 'object' ? JSON.stringify(v) : String(v))}</td></tr>`,
+    )
     .join('');
   const bank = `<table class="facts"><tr><th>normal classes</th><td>${escape(anomaly.normal.join(', '))}</td></tr><tr><th>patch layers</th><td>${escape(anomaly.layers.join(', '))}</td></tr><tr><th>patches</th><td>${anomaly.grid.join('×')} per image, ${anomaly.channels} features each</td></tr><tr><th>memory bank</th><td>${anomaly.bank.patches} of ${anomaly.bank.fromPatches} patches (coreset ${anomaly.coreset})</td></tr><tr><th>threshold</th><td>the ${anomaly.quantile} quantile of the normal validation images' scores${test ? `: ${fixed(test.atThreshold.threshold)}` : ''}</td></tr></table>`;
   const body = test
@@ -123,7 +126,10 @@ function histogram(test: AnomalyTestMetrics): string {
       ? `<line x1="${x(threshold).toFixed(1)}" x2="${x(threshold).toFixed(1)}" y1="${top}" y2="${y(0)}" stroke="#1b1f24" stroke-dasharray="4 3"/><text class="tick" x="${(x(threshold) + 4).toFixed(1)}" y="${top + 10}">threshold ${fixed(threshold, 3)}</text>`
       : '';
   const legend = groups
-    .map((g, i) => `<rect x="${left + i * 110}" y="4" width="10" height="10" fill="${g.color}" fill-opacity="0.5"/><text class="legend-label" x="${left + 14 + i * 110}" y="13">${g.name}</text>`)
+    .map(
+      (g, i) =>
+        `<rect x="${left + i * 110}" y="4" width="10" height="10" fill="${g.color}" fill-opacity="0.5"/><text class="legend-label" x="${left + 14 + i * 110}" y="13">${g.name}</text>`,
+    )
     .join('');
   const axis = `<line x1="${left}" x2="${width - 10}" y1="${y(0)}" y2="${y(0)}" stroke="#8c959f"/><text class="tick" x="${left}" y="${height - 6}">${fixed(low, 2)}</text><text class="tick" x="${width - 10}" y="${height - 6}" text-anchor="end">${fixed(high, 2)}</text><text class="tick" x="4" y="${top + 4}">${peak}</text>`;
   return `<svg class="chart histogram" role="img" aria-label="anomaly scores by kind of class" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${legend}${bars}${line}${axis}</svg>`;

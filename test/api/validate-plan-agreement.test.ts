@@ -18,9 +18,10 @@ import { fileModelHandler } from '../../src/store/model-folder.js';
  * no file passed both. Each case runs both on the same file.
  */
 
-const ROWS_CSV = ['a,b,c,label', ...Array.from({ length: 24 }, (_, i) => `${i % 3},${(i * 7) % 5},${i / 10},k${i % 2}`)].join(
-  '\n',
-);
+const ROWS_CSV = [
+  'a,b,c,label',
+  ...Array.from({ length: 24 }, (_, i) => `${i % 3},${(i * 7) % 5},${i / 10},k${i % 2}`),
+].join('\n');
 
 /** What the head receives in each setting, and the pipeline's dataset and base for it. */
 const SETTINGS = [
@@ -51,9 +52,17 @@ const CLASSES = '  - dense: { units: classes, activation: softmax }\n';
 /** Heads, with whether they fit rows (a vector) and images (a feature map): the table the checks must both follow. */
 const HEADS = [
   { name: 'dense only', head: CLASSES, fits: { rows: true, images: false } },
-  { name: 'dense, dense', head: '  - dense: { units: 8, activation: relu }\n' + CLASSES, fits: { rows: true, images: false } },
+  {
+    name: 'dense, dense',
+    head: '  - dense: { units: 8, activation: relu }\n' + CLASSES,
+    fits: { rows: true, images: false },
+  },
   { name: 'flatten, dense', head: '  - flatten: {}\n' + CLASSES, fits: { rows: false, images: true } },
-  { name: 'global pooling, dense', head: '  - globalAveragePooling2d: {}\n' + CLASSES, fits: { rows: false, images: true } },
+  {
+    name: 'global pooling, dense',
+    head: '  - globalAveragePooling2d: {}\n' + CLASSES,
+    fits: { rows: false, images: true },
+  },
   {
     name: 'conv2d, flatten, dense',
     head: '  - conv2d: { filters: 2, kernelSize: 3 }\n  - flatten: {}\n' + CLASSES,
@@ -71,7 +80,10 @@ describe('validate and plan agree on every head, for every kind of base', () => 
     writeFileSync(path.join(dir, 'rows.csv'), ROWS_CSV + '\n');
     await selectBackend('cpu');
     const dense = tf.sequential({
-      layers: [tf.layers.dense({ inputShape: [3], units: 4, activation: 'relu', name: 'hidden' }), tf.layers.dense({ units: 2, name: 'top' })],
+      layers: [
+        tf.layers.dense({ inputShape: [3], units: 4, activation: 'relu', name: 'hidden' }),
+        tf.layers.dense({ units: 2, name: 'top' }),
+      ],
     });
     await dense.save(fileModelHandler(path.join(dir, 'dense')));
     dense.dispose();
@@ -86,14 +98,19 @@ describe('validate and plan agree on every head, for every kind of base', () => 
         const early = await validate(input);
         const planned = await plan(input, { runsDir: path.join(dir, 'runs'), backend: 'cpu' });
         const fits = head.fits[setting.input];
-        const said = (o: { diagnostics: { message: string }[] }): string => o.diagnostics.map((d) => d.message).join('; ');
+        const said = (o: { diagnostics: { message: string }[] }): string =>
+          o.diagnostics.map((d) => d.message).join('; ');
         assert.equal(planned.ok, fits, `plan ${fits ? 'refused' : 'accepted'} it: ${said(planned)}`);
         if (setting.name.includes('model.json')) {
           // The early check cannot know a model.json base's output: it leaves the head to the planner, never refusing one the planner takes.
           assert.ok(early.ok, `validate refused it: ${said(early)}`);
         } else {
           assert.equal(early.ok, planned.ok, `validate: ${said(early) || 'ok'}; plan: ${said(planned) || 'ok'}`);
-          if (!early.ok) assert.deepEqual(early.diagnostics.map((d) => d.path), planned.diagnostics.map((d) => d.path));
+          if (!early.ok)
+            assert.deepEqual(
+              early.diagnostics.map((d) => d.path),
+              planned.diagnostics.map((d) => d.path),
+            );
         }
       });
     }

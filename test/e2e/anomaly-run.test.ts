@@ -32,7 +32,9 @@ async function writeTestDigits(dir: string, digits: number[], count: number): Pr
     for (let i = labels.data.length - 1; i >= 0 && n < count; i--) {
       if (labels.data[i] !== digit) continue;
       const file = path.join(dir, `d${digit}-${i}.png`);
-      await sharp(Buffer.from(images.data.subarray(i * 784, (i + 1) * 784)), { raw: { width: 28, height: 28, channels: 1 } })
+      await sharp(Buffer.from(images.data.subarray(i * 784, (i + 1) * 784)), {
+        raw: { width: 28, height: 28, channels: 1 },
+      })
         .png()
         .toFile(file);
       written.push(file);

@@ -44,7 +44,10 @@ describe('tabular rows end to end: real tables, base: none, validate â†’ plan â†
       assert.match(data.stdout, new RegExp(`^rows: ${c.columns} feature columns`, 'm'));
       assert.doesNotMatch(data.stdout, /source images|fed to the base/);
 
-      const ran = await tlpipe(['run', pipeline, '--runs', runs, '--quiet', '--set', `train.stages[0].epochs=${EPOCHS}`], dir);
+      const ran = await tlpipe(
+        ['run', pipeline, '--runs', runs, '--quiet', '--set', `train.stages[0].epochs=${EPOCHS}`],
+        dir,
+      );
       assert.equal(ran.code, 0, ran.stderr);
       const [id] = readdirSync(path.join(runs, c.name)).filter((f) => /^\d{4}-/.test(f));
       const run = path.join(runs, c.name, id!);
@@ -62,25 +65,41 @@ describe('tabular rows end to end: real tables, base: none, validate â†’ plan â†
           .map((l) => JSON.parse(l) as { file: string; top: { label: string; probability: number }[] })
           .map((p) => [p.file.slice(p.file.lastIndexOf(':')), p.top]),
       );
-      assert.equal(byLine.size, readJson(path.join(run, 'summary.json')).data.counts.train + summary.data.counts.validation + summary.data.counts.test);
+      assert.equal(
+        byLine.size,
+        readJson(path.join(run, 'summary.json')).data.counts.train +
+          summary.data.counts.validation +
+          summary.data.counts.test,
+      );
       assert.ok(summary.test.worst.length > 0);
       for (const worst of summary.test.worst as { example: string; actual: string; probabilityOfActual: number }[]) {
         const top = byLine.get(worst.example.slice(worst.example.lastIndexOf(':')));
         const p = top?.find((t) => t.label === worst.actual)?.probability;
-        assert.ok(p !== undefined && Math.abs(p - worst.probabilityOfActual) < 1e-5, `${worst.example}: ${p} vs ${worst.probabilityOfActual}`);
+        assert.ok(
+          p !== undefined && Math.abs(p - worst.probabilityOfActual) < 1e-5,
+          `${worst.example}: ${p} vs ${worst.probabilityOfActual}`,
+        );
       }
 
       // The library takes rows in memory, by column name, and answers as the CLI did for the same rows.
       const [header, ...lines] = readFileSync(trainCsv, 'utf8').trim().split('\n');
       const names = header!.split(',');
-      const rows = lines.slice(0, 5).map((l) => Object.fromEntries(l.split(',').slice(0, -1).map((v, i) => [names[i]!, Number(v)])));
+      const rows = lines.slice(0, 5).map((l) =>
+        Object.fromEntries(
+          l
+            .split(',')
+            .slice(0, -1)
+            .map((v, i) => [names[i]!, Number(v)]),
+        ),
+      );
       const loaded = await loadModel(run, { backend: 'cpu' });
       assert.ok(loaded.ok);
       try {
         const { predictions } = await loaded.value.predict(rows, { top: c.classes });
         predictions.forEach((p, i) => {
           const cli = byLine.get(`:${i + 2}`)!;
-          for (const t of p.top) assert.ok(Math.abs(t.probability - cli.find((x) => x.label === t.label)!.probability) < 1e-5, `row ${i}`);
+          for (const t of p.top)
+            assert.ok(Math.abs(t.probability - cli.find((x) => x.label === t.label)!.probability) < 1e-5, `row ${i}`);
         });
       } finally {
         loaded.value.dispose();
@@ -104,10 +123,33 @@ describe('tabular rows end to end: real tables, base: none, validate â†’ plan â†
     const run = path.join(runs, 'wine', id!);
     const header = readJson(path.join(run, 'model', 'preprocessing.json')).columns as string[];
     const cases = [
-      { name: 'missing', text: `${header.slice(1).join(',')}\n${header.slice(1).map(() => 1).join(',')}\n`, command: 'predict', err: /missing\.csv:1: no feature column `alcohol`/ },
-      { name: 'word', text: `${header.join(',')}\n${header.map((_, i) => (i === 2 ? 'two' : '1')).join(',')}\n`, command: 'predict', err: /word\.csv:2: column `ash` is not a number: "two"/ },
-      { name: 'short', text: `${header.join(',')}\n1,2\n`, command: 'predict', err: /short\.csv:2: 2 fields, the header has 13/ },
-      { name: 'unlabelled', text: `${header.join(',')}\n${header.map(() => 1).join(',')}\n`, command: 'evaluate', err: /unlabelled\.csv:1: no label column `label`/ },
+      {
+        name: 'missing',
+        text: `${header.slice(1).join(',')}\n${header
+          .slice(1)
+          .map(() => 1)
+          .join(',')}\n`,
+        command: 'predict',
+        err: /missing\.csv:1: no feature column `alcohol`/,
+      },
+      {
+        name: 'word',
+        text: `${header.join(',')}\n${header.map((_, i) => (i === 2 ? 'two' : '1')).join(',')}\n`,
+        command: 'predict',
+        err: /word\.csv:2: column `ash` is not a number: "two"/,
+      },
+      {
+        name: 'short',
+        text: `${header.join(',')}\n1,2\n`,
+        command: 'predict',
+        err: /short\.csv:2: 2 fields, the header has 13/,
+      },
+      {
+        name: 'unlabelled',
+        text: `${header.join(',')}\n${header.map(() => 1).join(',')}\n`,
+        command: 'evaluate',
+        err: /unlabelled\.csv:1: no label column `label`/,
+      },
     ];
     for (const c of cases) {
       const file = write(dir, `${c.name}.csv`, c.text);

@@ -18,12 +18,16 @@ describe('dataset formats, one module each', () => {
     { name: 'csv rows', yaml: ROWS + DENSE, input: { kind: 'rows', columns: ['a', 'b'] } },
     {
       name: 'csv image paths',
-      yaml: 'dataset: { format: csv, file: images.csv, image: { size: [32, 32] } }\nhead:\n  - globalAveragePooling2d: {}\n' + DENSE.slice(6),
+      yaml:
+        'dataset: { format: csv, file: images.csv, image: { size: [32, 32] } }\nhead:\n  - globalAveragePooling2d: {}\n' +
+        DENSE.slice(6),
       input: { kind: 'image', image: { size: [32, 32], channels: 3, fit: 'cover' } },
     },
     {
       name: 'an image folder',
-      yaml: 'dataset: { format: imageFolder, dir: data, test: 0.2, image: { size: [32, 32] } }\nhead:\n  - flatten: {}\n' + DENSE.slice(6),
+      yaml:
+        'dataset: { format: imageFolder, dir: data, test: 0.2, image: { size: [32, 32] } }\nhead:\n  - flatten: {}\n' +
+        DENSE.slice(6),
       input: { kind: 'image', image: { size: [32, 32], channels: 3, fit: 'cover' } },
     },
   ];
@@ -32,7 +36,10 @@ describe('dataset formats, one module each', () => {
       const loaded = load(c.yaml);
       assert.ok(loaded.ok, loaded.ok ? '' : loaded.diagnostics.map((d) => d.message).join('; '));
       assert.deepEqual(datasetInput(loaded.value.spec.dataset), c.input);
-      assert.ok(path(loaded.value.spec.dataset).startsWith('/work/pipelines/'), 'paths are relative to the pipeline file');
+      assert.ok(
+        path(loaded.value.spec.dataset).startsWith('/work/pipelines/'),
+        'paths are relative to the pipeline file',
+      );
     });
   }
 

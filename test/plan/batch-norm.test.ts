@@ -28,7 +28,10 @@ describe('what the plan and the report say a stage does to batch norm: true for 
     },
     {
       name: 'batch norm in the head only',
-      plan: { base: { layers: [layer('Dense')] }, head: [{ type: 'batchNormalization' } as Plan['head'][number], dense] },
+      plan: {
+        base: { layers: [layer('Dense')] },
+        head: [{ type: 'batchNormalization' } as Plan['head'][number], dense],
+      },
       stage: { trainable: 'base+head', batchNorm: 'train' },
       says: 'train',
     },

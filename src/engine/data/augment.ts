@@ -27,11 +27,7 @@ export interface AugmentDraws {
 }
 
 /** The random changes of a batch of `shape` [n, height, width, …]. */
-export function drawAugmentation(
-  spec: AugmentSpec,
-  random: SeededRandom,
-  shape: readonly number[],
-): AugmentDraws {
+export function drawAugmentation(spec: AugmentSpec, random: SeededRandom, shape: readonly number[]): AugmentDraws {
   const [n, height, width] = shape as [number, number, number];
   const uniform = (limit: number): number => (random.next() * 2 - 1) * limit;
   const each = (draw: () => number): number[] => Array.from({ length: n }, draw);
@@ -92,5 +88,10 @@ function transformEach(images: tf.Tensor4D, rows: number[], interpolation: 'bili
   const n = images.shape[0];
   const one = (image: tf.Tensor4D, i: number): tf.Tensor4D =>
     tf.image.transform(image, tf.tensor2d(rows.slice(i * 8, i * 8 + 8), [1, 8]), interpolation, 'reflect');
-  return n === 1 ? one(images, 0) : tf.concat(tf.split(images, n, 0).map((image, i) => one(image as tf.Tensor4D, i)), 0);
+  return n === 1
+    ? one(images, 0)
+    : tf.concat(
+        tf.split(images, n, 0).map((image, i) => one(image as tf.Tensor4D, i)),
+        0,
+      );
 }

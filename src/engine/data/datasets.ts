@@ -63,7 +63,10 @@ export interface ReadContext {
  * feature column). One entry per format in DATASET_READERS.
  */
 export interface DatasetReader<F extends FormatName> {
-  read(spec: Extract<DatasetSpec, { format: F }>, context: ReadContext): Promise<LoadedDataset & { selection: Selection }>;
+  read(
+    spec: Extract<DatasetSpec, { format: F }>,
+    context: ReadContext,
+  ): Promise<LoadedDataset & { selection: Selection }>;
   describe(dataset: LoadedDataset, splits: SelectedSplits): Promise<ExampleSummary>;
 }
 
@@ -100,9 +103,13 @@ function describeByInput(dataset: LoadedDataset, splits: SelectedSplits): Promis
  * compile. Adding a format is its module and one line here.
  */
 export const DATASET_READERS: { readonly [F in FormatName]: DatasetReader<F> } = {
-  mnist: { read: (_spec, context) => selected(readIdxDataset(mnistFiles()), context), describe: (_d, s) => imageArraySummary(s) },
+  mnist: {
+    read: (_spec, context) => selected(readIdxDataset(mnistFiles()), context),
+    describe: (_d, s) => imageArraySummary(s),
+  },
   idx: {
-    read: (spec, context) => selected(readIdxDataset({ train: spec.train, ...(spec.test ? { test: spec.test } : {}) }), context),
+    read: (spec, context) =>
+      selected(readIdxDataset({ train: spec.train, ...(spec.test ? { test: spec.test } : {}) }), context),
     describe: (_d, s) => imageArraySummary(s),
   },
   imageFolder: { read: readImageFolderDataset, describe: (_d, s) => imageFileSummary(s) },

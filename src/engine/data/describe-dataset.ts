@@ -68,4 +68,3 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
     digest: dataset.digest,
   };
 }
-

@@ -62,7 +62,12 @@ export async function readFeatureRows(
       throw new UserError(
         `${file}:${header.line}: no ${what} \`${name}\`; the header has ${header.fields.map((f) => `\`${f}\``).join(', ')}`,
         [],
-        [didYouMean(name, header.fields), what === 'label column' ? 'rows to evaluate need the class of each row in the column the run was trained with' : `the model reads the columns ${columns.map((c) => `\`${c}\``).join(', ')}`]
+        [
+          didYouMean(name, header.fields),
+          what === 'label column'
+            ? 'rows to evaluate need the class of each row in the column the run was trained with'
+            : `the model reads the columns ${columns.map((c) => `\`${c}\``).join(', ')}`,
+        ]
           .filter(Boolean)
           .join('; '),
       );
@@ -89,14 +94,17 @@ export async function readFeatureRows(
       return !Number.isFinite(value);
     });
     if (bad >= 0)
-      problems.push(`${where}: column \`${columns[bad]}\` is not a number: ${shownField(record.fields[featureAt[bad]!])}`);
+      problems.push(
+        `${where}: column \`${columns[bad]}\` is not a number: ${shownField(record.fields[featureAt[bad]!])}`,
+      );
     if (labelAt >= 0) {
       const value = record.fields[labelAt]!.trim();
       if (value === '' && label.required) problems.push(`${where}: missing label (column \`${label.column}\`)`);
       labels.push(value);
     }
   }
-  if (problems.length > 0) throw badRows(problems, 'fix the rows: every feature cell a number, every row as wide as the header');
+  if (problems.length > 0)
+    throw badRows(problems, 'fix the rows: every feature cell a number, every row as wide as the header');
   return {
     names,
     rows: { data: values, count: data.length, width },

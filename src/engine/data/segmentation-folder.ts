@@ -176,7 +176,11 @@ export async function decodeMaskValues(
   const values = new Uint8Array(pixels);
   for (let p = 0; p < pixels; p++) {
     const v = Math.round(data[p * info.channels]! / stretch);
-    if (info.channels >= 3 && (data[p * info.channels + 1] !== data[p * info.channels] || data[p * info.channels + 2] !== data[p * info.channels]))
+    if (
+      info.channels >= 3 &&
+      (data[p * info.channels + 1] !== data[p * info.channels] ||
+        data[p * info.channels + 2] !== data[p * info.channels])
+    )
       throw new Error(
         `pixel (${p % info.width}, ${Math.floor(p / info.width)}) is a colour, not a class index; masks hold class indexes as 8-bit gray values (a palette PNG such as VOC's is read by its colours: save its indexes as gray)`,
       );
@@ -483,7 +487,10 @@ function checkSpec(spec: SegmentationFolderSpec): void {
       ['dataset', 'classes'],
       'list the background first, then each class in the order of its mask value',
     );
-  if (spec.ignoreIndex !== undefined && !(Number.isInteger(spec.ignoreIndex) && spec.ignoreIndex >= 0 && spec.ignoreIndex < 256))
+  if (
+    spec.ignoreIndex !== undefined &&
+    !(Number.isInteger(spec.ignoreIndex) && spec.ignoreIndex >= 0 && spec.ignoreIndex < 256)
+  )
     throw new UserError(`ignoreIndex ${spec.ignoreIndex} is not a mask value (0–255)`, ['dataset', 'ignoreIndex']);
   if ((spec.testImages === undefined) !== (spec.testMasks === undefined))
     throw new UserError(
@@ -528,7 +535,9 @@ export async function readSegmentationFolderDataset(
   const read = await readPairSplits(
     {
       train: { pairs: listing.pairs, imageRoot: spec.images, maskRoot: spec.masks },
-      ...(testListing ? { test: { pairs: testListing.pairs, imageRoot: spec.testImages!, maskRoot: spec.testMasks! } } : {}),
+      ...(testListing
+        ? { test: { pairs: testListing.pairs, imageRoot: spec.testImages!, maskRoot: spec.testMasks! } }
+        : {}),
     },
     spec.limit,
     { validation: spec.validation, testFraction: testListing ? 0 : spec.testFraction, seed: options.seed },

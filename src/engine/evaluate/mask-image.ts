@@ -34,7 +34,10 @@ export const IGNORED_COLOUR: [number, number, number] = [224, 224, 192];
 export function classColoursHex(numClasses: number): string[] {
   return Array.from(
     { length: numClasses },
-    (_, c) => `#${classColour(c).map((v) => v.toString(16).padStart(2, '0')).join('')}`,
+    (_, c) =>
+      `#${classColour(c)
+        .map((v) => v.toString(16).padStart(2, '0'))
+        .join('')}`,
   );
 }
 

@@ -4,7 +4,13 @@ import { UserError } from '../../diagnostics/user-error.js';
 import { decodeImage, IMAGE_EXTENSIONS, listImageFiles } from '../data/image-folder.js';
 import { readRegularFile, unreadable } from '../read-file.js';
 import type { PixelBatch } from '../data/dataset-types.js';
-import { imageBatch, vectorBatch, type ImagePreprocessing, type Preprocessing, type TabularPreprocessing } from '../data/preprocess.js';
+import {
+  imageBatch,
+  vectorBatch,
+  type ImagePreprocessing,
+  type Preprocessing,
+  type TabularPreprocessing,
+} from '../data/preprocess.js';
 import type { FeatureRows } from '../data/feature-rows.js';
 
 export interface Prediction {
@@ -12,7 +18,12 @@ export interface Prediction {
   /** Best first. For an anomaly model: its verdict alone, `normal` or `anomalous`. */
   top: { label: string; probability: number }[];
   /** An anomaly model's answer: the image's score, the model's threshold, the verdict, and the patch scores on their grid. */
-  anomaly?: { score: number; threshold: number; anomalous: boolean; heat: { grid: [number, number]; values: number[] } };
+  anomaly?: {
+    score: number;
+    threshold: number;
+    anomalous: boolean;
+    heat: { grid: [number, number]; values: number[] };
+  };
 }
 
 /** A file that could not be classified, and why. */

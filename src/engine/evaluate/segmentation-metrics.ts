@@ -28,7 +28,8 @@ export class PixelConfusion {
       const a = actual[p]!;
       if (a === this.ignoreIndex) continue;
       const q = predicted[p]!;
-      if (a >= n || q >= n || a < 0 || q < 0) throw new Error(`class ${a >= n || a < 0 ? a : q} at pixel ${p}; ${n} classes`);
+      if (a >= n || q >= n || a < 0 || q < 0)
+        throw new Error(`class ${a >= n || a < 0 ? a : q} at pixel ${p}; ${n} classes`);
       this.counts[a * n + q]!++;
     }
     return this;
@@ -102,7 +103,8 @@ export function perImageMeanIoU(
   if (!Number.isInteger(pixelsPerImage)) throw new Error(`${actual.length} pixels do not make ${count} images`);
   return Array.from({ length: count }, (_, i) => {
     const from = i * pixelsPerImage;
-    const slice = (values: ArrayLike<number>) => Array.prototype.slice.call(values, from, from + pixelsPerImage) as number[];
+    const slice = (values: ArrayLike<number>) =>
+      Array.prototype.slice.call(values, from, from + pixelsPerImage) as number[];
     return segmentationScores(new PixelConfusion(numClasses, ignoreIndex).add(slice(actual), slice(predicted))).meanIoU;
   });
 }

@@ -52,7 +52,8 @@ const EXECUTORS: { [K in Exclude<TaskKind, OwnRunnerKind>]: Executor<K> } = {
 };
 
 async function execute(task: PlanTask, results: TaskResults, run: SetupContext | RunContext): Promise<void> {
-  if (task.kind === 'bank') throw new Error(`a staged plan has no ${task.kind} task; ${taskOf(run.plan)}'s own runner runs it`);
+  if (task.kind === 'bank')
+    throw new Error(`a staged plan has no ${task.kind} task; ${taskOf(run.plan)}'s own runner runs it`);
   const executor = EXECUTORS[task.kind] as (
     task: PlanTask,
     inputs: unknown,

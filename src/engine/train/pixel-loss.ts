@@ -21,11 +21,19 @@ function countedPixels(
 ): { oneHot: tf.Tensor2D; counted: tf.Tensor1D; safe: tf.Tensor1D } {
   const flat = tf.reshape(masks, [-1]).toInt() as tf.Tensor1D;
   if (ignoreIndex === undefined)
-    return { oneHot: tf.oneHot(flat, classes).toFloat() as tf.Tensor2D, counted: tf.onesLike(flat).toFloat(), safe: flat };
+    return {
+      oneHot: tf.oneHot(flat, classes).toFloat() as tf.Tensor2D,
+      counted: tf.onesLike(flat).toFloat(),
+      safe: flat,
+    };
   const keep = tf.notEqual(flat, ignoreIndex);
   const safe = tf.where(keep, flat, tf.zerosLike(flat)) as tf.Tensor1D;
   const counted = keep.toFloat() as tf.Tensor1D;
-  return { oneHot: tf.mul(tf.oneHot(safe, classes).toFloat(), tf.expandDims(counted, 1)) as tf.Tensor2D, counted, safe };
+  return {
+    oneHot: tf.mul(tf.oneHot(safe, classes).toFloat(), tf.expandDims(counted, 1)) as tf.Tensor2D,
+    counted,
+    safe,
+  };
 }
 
 /**

@@ -5,7 +5,8 @@ import type { DatasetFormat } from './dataset-format.js';
 
 /** A CSV file: a label column, and either a column of image paths or numeric feature columns (tabular rows). */
 export const csv = {
-  summary: 'csv: a CSV file with a label column and a column of image paths, or numeric feature columns (tabular rows).',
+  summary:
+    'csv: a CSV file with a label column and a column of image paths, or numeric feature columns (tabular rows).',
   properties: {
     file: Type.Optional(
       Type.String({ description: 'csv: the CSV file (header row first; RFC 4180 quoting).', minLength: 1 }),
@@ -32,7 +33,8 @@ export const csv = {
     ),
   },
   keys: ['file', 'labelColumn', 'imageColumn', 'featureColumns', 'test', 'onBadFile'],
-  keysHint: 'format `csv` reads `file`, `labelColumn`, `imageColumn` or `featureColumns`, and optionally `test: <fraction>`',
+  keysHint:
+    'format `csv` reads `file`, `labelColumn`, `imageColumn` or `featureColumns`, and optionally `test: <fraction>`',
   resolve: (written, common, dir) => ({
     format: 'csv',
     ...common,

@@ -19,7 +19,10 @@ const PUBLISHED_KEY_ORDER: readonly FormatName[] = ['imageFolder', 'csv', 'idx']
 
 function formatProperties(): FormatProperties {
   const order = [...PUBLISHED_KEY_ORDER, ...FORMAT_NAMES.filter((f) => !PUBLISHED_KEY_ORDER.includes(f))];
-  return Object.assign({}, ...order.map((f) => DATASET_FORMATS[f].properties as Record<string, TSchema>)) as FormatProperties;
+  return Object.assign(
+    {},
+    ...order.map((f) => DATASET_FORMATS[f].properties as Record<string, TSchema>),
+  ) as FormatProperties;
 }
 
 /** The `dataset` key: its format, each format's own keys, and the keys every format shares. */

@@ -12,7 +12,7 @@ export const anomalyKeys = Type.Object(
   {
     normal: Type.Array(Type.String({ minLength: 1 }), {
       description:
-        "The classes (folder names, or `classNames`) that are normal. Training and validation use only their images; the test split holds every class, scored normal vs not.",
+        'The classes (folder names, or `classNames`) that are normal. Training and validation use only their images; the test split holds every class, scored normal vs not.',
       minItems: 1,
       uniqueItems: true,
     }),

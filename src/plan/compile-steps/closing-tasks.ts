@@ -12,7 +12,10 @@ export function closingTasks(
   names: string[],
   trained: StagesSoFar,
 ): { tasks: PlanTask[]; exported: ExportTask } {
-  const evaluated = inputs.dataset.counts.test > 0 ? withTask(trained.tasks, evaluateTask(trained, examplesNoun(datasetInput(spec.dataset)))) : trained.tasks;
+  const evaluated =
+    inputs.dataset.counts.test > 0
+      ? withTask(trained.tasks, evaluateTask(trained, examplesNoun(datasetInput(spec.dataset))))
+      : trained.tasks;
   const withBaseline =
     spec.baseline === 'scratch' ? withTask(evaluated, baselineTask(spec, inputs, head, trained)) : evaluated;
   const exported = fingerprinted<ExportTask>(withBaseline, exportTask(spec, names, trained.previous));

@@ -36,7 +36,12 @@ export function planAnomaly(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
   const anomaly = spec.anomaly!;
   const patches = patchLayers(spec, inputs, anomaly);
   const normal = normalClasses(spec, anomaly, classes.names);
-  const problems = [...classes.diagnostics, ...patches.diagnostics, ...normal.diagnostics, ...needsValidation(spec, inputs)];
+  const problems = [
+    ...classes.diagnostics,
+    ...patches.diagnostics,
+    ...normal.diagnostics,
+    ...needsValidation(spec, inputs),
+  ];
   if (problems.length > 0 || !patches.value) return { ok: false, diagnostics: problems };
 
   const { layers, cut, grid, channels } = patches.value;

@@ -63,41 +63,51 @@ describe('jointAugmenter', () => {
   ];
   // Both: tfjs-backend-cpu's batched Transform loses all images but the first (transformed one by one here), and wasm's differs from cpu's at some pixels.
   for (const backend of ['cpu', 'wasm'] as const)
-  for (const { name, spec } of geometric)
-    it(`${name} on ${backend}: every mask pixel stays on the image pixels of its class, in every image`, async () => {
-      await selectBackend(backend);
-      const { pixels, masks } = blockPairs();
-      // Seed 8 flips images 0 and 2 of the four (some small seeds flip none).
-      const out = jointAugmenter({ ...OFF, ...spec }, new SeededRandom(8))(pixels, masks);
-      assert.deepEqual(out.masks.shape, [N, SIZE, SIZE]);
-      assert.equal(out.masks.dtype, 'int32');
-      const mask = out.masks.dataSync() as Int32Array;
-      const image = out.pixels.dataSync();
-      assert.notDeepEqual(mask, masks.dataSync(), 'the masks changed');
-      assert.ok(mask.every((c) => c >= 0 && c <= 3), 'only class values: nearest neighbour never blends');
-      let checked = 0;
-      let agreeing = 0;
-      for (let i = 0; i < N; i++) {
-        for (const p of interior(mask, i)) {
-          checked++;
-          const shade = image[(i * SIZE * SIZE + p) * 3]!;
-          assert.ok(
-            Math.abs(shade - shadeOf(mask[i * SIZE * SIZE + p]!)) < 1,
-            `image ${i} pixel ${p}: shade ${shade}, class ${mask[i * SIZE * SIZE + p]}`,
-          );
+    for (const { name, spec } of geometric)
+      it(`${name} on ${backend}: every mask pixel stays on the image pixels of its class, in every image`, async () => {
+        await selectBackend(backend);
+        const { pixels, masks } = blockPairs();
+        // Seed 8 flips images 0 and 2 of the four (some small seeds flip none).
+        const out = jointAugmenter({ ...OFF, ...spec }, new SeededRandom(8))(pixels, masks);
+        assert.deepEqual(out.masks.shape, [N, SIZE, SIZE]);
+        assert.equal(out.masks.dtype, 'int32');
+        const mask = out.masks.dataSync() as Int32Array;
+        const image = out.pixels.dataSync();
+        assert.notDeepEqual(mask, masks.dataSync(), 'the masks changed');
+        assert.ok(
+          mask.every((c) => c >= 0 && c <= 3),
+          'only class values: nearest neighbour never blends',
+        );
+        let checked = 0;
+        let agreeing = 0;
+        for (let i = 0; i < N; i++) {
+          for (const p of interior(mask, i)) {
+            checked++;
+            const shade = image[(i * SIZE * SIZE + p) * 3]!;
+            assert.ok(
+              Math.abs(shade - shadeOf(mask[i * SIZE * SIZE + p]!)) < 1,
+              `image ${i} pixel ${p}: shade ${shade}, class ${mask[i * SIZE * SIZE + p]}`,
+            );
+          }
+          for (let p = 0; p < SIZE * SIZE; p++)
+            if (classOf(image[(i * SIZE * SIZE + p) * 3]!) === mask[i * SIZE * SIZE + p]) agreeing++;
         }
-        for (let p = 0; p < SIZE * SIZE; p++)
-          if (classOf(image[(i * SIZE * SIZE + p) * 3]!) === mask[i * SIZE * SIZE + p]) agreeing++;
-      }
-      assert.ok(checked > N * SIZE * SIZE * 0.2, `enough interior pixels checked: ${checked}`);
-      assert.ok(agreeing / (N * SIZE * SIZE) > 0.9, `most pixels agree, borders included: ${agreeing}`);
-    });
+        assert.ok(checked > N * SIZE * SIZE * 0.2, `enough interior pixels checked: ${checked}`);
+        assert.ok(agreeing / (N * SIZE * SIZE) > 0.9, `most pixels agree, borders included: ${agreeing}`);
+      });
 
   // On wasm: tfjs-backend-cpu's batched Transform loses every image after the first, and augmenter calls it batched.
   it('changes the image exactly as augmenter does with the same seed (wasm), and leaves the stream where augmenter does', async () => {
     await selectBackend('wasm');
     try {
-      const spec: AugmentSpec = { flipHorizontal: true, rotate: 20, zoom: 0.15, translate: 0.1, brightness: 0.2, contrast: 0.3 };
+      const spec: AugmentSpec = {
+        flipHorizontal: true,
+        rotate: 20,
+        zoom: 0.15,
+        translate: 0.1,
+        brightness: 0.2,
+        contrast: 0.3,
+      };
       const { pixels, masks } = blockPairs();
       const jointRandom = new SeededRandom(3);
       const plainRandom = new SeededRandom(3);

@@ -42,28 +42,69 @@ describe('rows of a CSV read for a tabular model', () => {
   }
 
   const refused = [
-    { name: 'a missing feature column', text: 'a,label\n1,x\n', required: false, message: /bad\.csv:1: no feature column `b`; the header has `a`, `label`/ },
-    { name: 'a missing label column, for evaluation', text: 'a,b\n1,2\n', required: true, message: /bad\.csv:1: no label column `label`/ },
-    { name: 'a cell that is not a number', text: 'a,b\n1,2\n1,two\n', required: false, message: /bad\.csv:3: column `b` is not a number: "two"/ },
-    { name: 'an empty cell', text: 'a,b\n1,\n', required: false, message: /bad\.csv:2: column `b` is not a number: ""/ },
-    { name: 'a row of the wrong width', text: 'a,b\n1,2\n1,2,3\n', required: false, message: /bad\.csv:3: 3 fields, the header has 2/ },
-    { name: 'a row without its label, for evaluation', text: 'a,b,label\n1,2,\n', required: true, message: /bad\.csv:2: missing label/ },
-    { name: 'a header and no rows', text: 'a,b\n', required: false, message: /needs a header row and at least one data row/ },
+    {
+      name: 'a missing feature column',
+      text: 'a,label\n1,x\n',
+      required: false,
+      message: /bad\.csv:1: no feature column `b`; the header has `a`, `label`/,
+    },
+    {
+      name: 'a missing label column, for evaluation',
+      text: 'a,b\n1,2\n',
+      required: true,
+      message: /bad\.csv:1: no label column `label`/,
+    },
+    {
+      name: 'a cell that is not a number',
+      text: 'a,b\n1,2\n1,two\n',
+      required: false,
+      message: /bad\.csv:3: column `b` is not a number: "two"/,
+    },
+    {
+      name: 'an empty cell',
+      text: 'a,b\n1,\n',
+      required: false,
+      message: /bad\.csv:2: column `b` is not a number: ""/,
+    },
+    {
+      name: 'a row of the wrong width',
+      text: 'a,b\n1,2\n1,2,3\n',
+      required: false,
+      message: /bad\.csv:3: 3 fields, the header has 2/,
+    },
+    {
+      name: 'a row without its label, for evaluation',
+      text: 'a,b,label\n1,2,\n',
+      required: true,
+      message: /bad\.csv:2: missing label/,
+    },
+    {
+      name: 'a header and no rows',
+      text: 'a,b\n',
+      required: false,
+      message: /needs a header row and at least one data row/,
+    },
   ];
   for (const c of refused) {
     it(`refuses ${c.name}, naming file and line`, async () => {
       const file = csv('bad.csv', c.text);
-      await assert.rejects(readFeatureRows(file, COLUMNS, { column: 'label', required: c.required }), (error: unknown) => {
-        assert.ok(error instanceof UserError);
-        assert.match(error.message, c.message);
-        return true;
-      });
+      await assert.rejects(
+        readFeatureRows(file, COLUMNS, { column: 'label', required: c.required }),
+        (error: unknown) => {
+          assert.ok(error instanceof UserError);
+          assert.match(error.message, c.message);
+          return true;
+        },
+      );
     });
   }
 
   it('names every bad row up to five, then how many more', async () => {
     const file = csv('many.csv', 'a,b\n' + 'x,1\n'.repeat(7));
-    await assert.rejects(readFeatureRows(file, COLUMNS, { column: 'label', required: false }), /7 bad rows:[^]*many\.csv:6:[^]*… and 2 more/);
+    await assert.rejects(
+      readFeatureRows(file, COLUMNS, { column: 'label', required: false }),
+      /7 bad rows:[^]*many\.csv:6:[^]*… and 2 more/,
+    );
   });
 });
 
@@ -76,7 +117,14 @@ describe('rows given in memory', () => {
   const refused = [
     { name: 'a missing column', rows: [{ a: 1 }], message: /row 0: no column `b`/ },
     { name: 'too few values', rows: [[1]], message: /row 0: 1 values, the model reads 2 columns/ },
-    { name: 'a value that is not finite', rows: [[1, 2], [1, Number.NaN]], message: /row 1: column `b` is not a finite number/ },
+    {
+      name: 'a value that is not finite',
+      rows: [
+        [1, 2],
+        [1, Number.NaN],
+      ],
+      message: /row 1: column `b` is not a finite number/,
+    },
   ];
   for (const c of refused) {
     it(`refuses ${c.name}`, () => {

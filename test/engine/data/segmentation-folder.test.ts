@@ -100,7 +100,10 @@ describe('readSegmentationFolderDataset on the texture mosaics (JPEG images, PNG
         `${split}: every pixel counted once`,
       );
     }
-    assert.ok(data.pixelCounts.train.perClass.every((n) => n > 0), 'each texture appears in training');
+    assert.ok(
+      data.pixelCounts.train.perClass.every((n) => n > 0),
+      'each texture appears in training',
+    );
   });
 
   it('returns the mask files’ values unchanged at their own size, and masks beside their pixels', async () => {
@@ -171,7 +174,11 @@ describe('splits and limits', () => {
 
   it('takes a separate test pair of folders', async () => {
     const data = await read(
-      spec(TEXTURES, { testImages: path.join(DIGITS, 'images'), testMasks: path.join(DIGITS, 'masks'), classes: classesOf(DIGITS) }),
+      spec(TEXTURES, {
+        testImages: path.join(DIGITS, 'images'),
+        testMasks: path.join(DIGITS, 'masks'),
+        classes: classesOf(DIGITS),
+      }),
     );
     assert.equal(data.test?.count, 8);
     assert.deepEqual(data.selection.test, [0, 1, 2, 3, 4, 5, 6, 7]);
@@ -203,7 +210,14 @@ describe('alignment when the fit crops or pads', () => {
     writeFileSync(path.join(dir, 'classes.txt'), 'background\nwhite\n');
     for (const name of ['a', 'b']) {
       const mask = Array.from({ length: 40 * 20 }, (_, p) => (p % 40 < 20 ? 1 : 0));
-      writeFileSync(path.join(dir, 'images', `${name}.png`), await grayPng(40, 20, mask.map((v) => v * 255)));
+      writeFileSync(
+        path.join(dir, 'images', `${name}.png`),
+        await grayPng(
+          40,
+          20,
+          mask.map((v) => v * 255),
+        ),
+      );
       writeFileSync(path.join(dir, 'masks', `${name}.png`), await grayPng(40, 20, mask));
     }
     return dir;
@@ -245,7 +259,8 @@ describe('bad and foreign files', () => {
     },
     {
       name: 'a mask of another size than its image',
-      breakIt: async (dir) => writeFileSync(path.join(dir, 'masks', '0002.png'), await grayPng(32, 64, new Uint8Array(32 * 64))),
+      breakIt: async (dir) =>
+        writeFileSync(path.join(dir, 'masks', '0002.png'), await grayPng(32, 64, new Uint8Array(32 * 64))),
       file: 'masks/0002.png',
       message: /the mask is 32×64, its image 0002\.jpg is 64×64/,
     },
@@ -264,7 +279,9 @@ describe('bad and foreign files', () => {
       breakIt: async (dir) =>
         writeFileSync(
           path.join(dir, 'masks', '0002.png'),
-          await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 1, g: 0, b: 0 } } }).png().toBuffer(),
+          await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 1, g: 0, b: 0 } } })
+            .png()
+            .toBuffer(),
         ),
       file: 'masks/0002.png',
       message: /is a colour, not a class index/,
@@ -303,7 +320,10 @@ describe('bad and foreign files', () => {
 
   it('reads a 1-bit PNG mask as 0 and 1 (libvips shows its 1 as 255)', async () => {
     const dir = copyOf(TEXTURES);
-    writeFileSync(path.join(dir, 'masks', '0002.png'), oneBitPng(64, 64, (x, y) => x < 32 && y < 16));
+    writeFileSync(
+      path.join(dir, 'masks', '0002.png'),
+      oneBitPng(64, 64, (x, y) => x < 32 && y < 16),
+    );
     const data = await read(spec(dir, { testFraction: 0, validation: 0, limit: {} }));
     const index = data.selection.train.find((i) => data.train.name(i).endsWith('0002.jpg'))!;
     assert.deepEqual(data.train.pixelCounts([index]), [64 * 64 - 32 * 16, 32 * 16, 0, 0]);
@@ -311,7 +331,9 @@ describe('bad and foreign files', () => {
 
   it('counts only selected examples', async () => {
     const data = await read(spec(TEXTURES, { limit: { train: 2 }, testFraction: 0 }));
-    const unselected = [...Array(8).keys()].find((i) => !data.selection.train.includes(i) && !data.selection.validation.includes(i))!;
+    const unselected = [...Array(8).keys()].find(
+      (i) => !data.selection.train.includes(i) && !data.selection.validation.includes(i),
+    )!;
     assert.throws(() => data.train.pixelCounts([unselected]), /was not selected, so its pixels were not counted/);
   });
 

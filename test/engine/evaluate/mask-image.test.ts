@@ -58,7 +58,11 @@ describe('maskPng', () => {
 
 describe('maskOverlayPng', () => {
   // A 2×2 gray image: background, class 1, class 2, ignored.
-  const image = { height: 2, width: 2, rgb: Uint8Array.from([100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100]) };
+  const image = {
+    height: 2,
+    width: 2,
+    rgb: Uint8Array.from([100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100]),
+  };
   const mask = { height: 2, width: 2, data: Uint8Array.from([0, 1, 2, 255]) };
   const blend = (colour: [number, number, number], alpha: number): number[] =>
     colour.map((c) => Math.round((1 - alpha) * 100 + alpha * c));
@@ -76,7 +80,11 @@ describe('maskOverlayPng', () => {
   ];
   for (const c of cases)
     it(`${c.name} (full size)`, async () => {
-      const png = await maskOverlayPng(image, mask, { ignoreIndex: 255, size: 'full', ...(c.alpha ? { alpha: c.alpha } : {}) });
+      const png = await maskOverlayPng(image, mask, {
+        ignoreIndex: 255,
+        size: 'full',
+        ...(c.alpha ? { alpha: c.alpha } : {}),
+      });
       const back = await raw(png);
       assert.deepEqual([back.width, back.height, back.channels], [2, 2, 3]);
       assert.deepEqual([...back.data], c.expected.flat());
@@ -99,16 +107,26 @@ describe('maskOverlayPng', () => {
       .raw()
       .toBuffer({ resolveWithObject: true });
     const truth = await decodeMaskValues(await sharp(path.join(DIGITS, 'masks', '0000.png')).toBuffer(), 11, undefined);
-    const png = await maskOverlayPng({ height: info.height, width: info.width, rgb: new Uint8Array(data) }, { ...truth, data: truth.values }, { size: 'full' });
+    const png = await maskOverlayPng(
+      { height: info.height, width: info.width, rgb: new Uint8Array(data) },
+      { ...truth, data: truth.values },
+      { size: 'full' },
+    );
     const back = await raw(png);
     for (let p = 0; p < truth.values.length; p++) {
       const k = truth.values[p]!;
-      const expected = k === 0 ? [data[p * 3]!, data[p * 3 + 1]!, data[p * 3 + 2]!] : classColour(k).map((c, i) => Math.round(0.5 * data[p * 3 + i]! + 0.5 * c));
+      const expected =
+        k === 0
+          ? [data[p * 3]!, data[p * 3 + 1]!, data[p * 3 + 2]!]
+          : classColour(k).map((c, i) => Math.round(0.5 * data[p * 3 + i]! + 0.5 * c));
       assert.deepEqual([...back.data.subarray(p * 3, p * 3 + 3)], expected, `pixel ${p}`);
     }
   });
 
   it('refuses a mask of another size than its image', async () => {
-    await assert.rejects(maskOverlayPng(image, { height: 1, width: 4, data: new Uint8Array(4) }), /a 1×4 mask over a 2×2 image/);
+    await assert.rejects(
+      maskOverlayPng(image, { height: 1, width: 4, data: new Uint8Array(4) }),
+      /a 1×4 mask over a 2×2 image/,
+    );
   });
 });

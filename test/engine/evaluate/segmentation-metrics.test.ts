@@ -115,9 +115,21 @@ describe('segmentationScores, by hand', () => {
   });
 
   const refused: { name: string; run: () => unknown; message: RegExp }[] = [
-    { name: 'unequal lengths', run: () => new PixelConfusion(2).add([0, 1], [0]), message: /2 true pixels against 1 predicted/ },
-    { name: 'a class past the last', run: () => new PixelConfusion(2).add([0, 2], [0, 0]), message: /class 2 at pixel 1; 2 classes/ },
-    { name: 'a prediction past the last', run: () => new PixelConfusion(2).add([0, 1], [0, 5]), message: /class 5 at pixel 1/ },
+    {
+      name: 'unequal lengths',
+      run: () => new PixelConfusion(2).add([0, 1], [0]),
+      message: /2 true pixels against 1 predicted/,
+    },
+    {
+      name: 'a class past the last',
+      run: () => new PixelConfusion(2).add([0, 2], [0, 0]),
+      message: /class 2 at pixel 1; 2 classes/,
+    },
+    {
+      name: 'a prediction past the last',
+      run: () => new PixelConfusion(2).add([0, 1], [0, 5]),
+      message: /class 5 at pixel 1/,
+    },
   ];
   for (const c of refused) it(`refuses ${c.name}`, () => assert.throws(c.run, c.message));
 });

@@ -107,7 +107,11 @@ describe('pixelLoss against hand computation', () => {
 
   it('logits and their softmax give the same loss', () => {
     const fromLogits = pixelLoss('softmaxCrossEntropyFromLogits', masks([0, 1, 2]), logits()).dataSync()[0]!;
-    const fromProbabilities = pixelLoss('categoricalCrossentropy', masks([0, 1, 2]), tf.softmax(logits())).dataSync()[0]!;
+    const fromProbabilities = pixelLoss(
+      'categoricalCrossentropy',
+      masks([0, 1, 2]),
+      tf.softmax(logits()),
+    ).dataSync()[0]!;
     assert.ok(Math.abs(fromLogits - fromProbabilities) < 1e-5, `${fromLogits} vs ${fromProbabilities}`);
   });
 
@@ -119,18 +123,26 @@ describe('pixelLoss against hand computation', () => {
     assert.deepEqual(rows[0]![0]![2], [0, 0, 0]);
     const softmax = tf.softmax(tf.tensor1d(LOGITS[0]!)).arraySync() as number[];
     // d(mean over 2 counted pixels)/d logit = (softmax − one-hot) / 2.
-    rows[0]![0]![0]!.forEach((g, k) => assert.ok(Math.abs(g - (softmax[k]! - (k === 0 ? 1 : 0)) / 2) < 1e-6, `logit ${k}: ${g}`));
+    rows[0]![0]![0]!.forEach((g, k) =>
+      assert.ok(Math.abs(g - (softmax[k]! - (k === 0 ? 1 : 0)) / 2) < 1e-6, `logit ${k}: ${g}`),
+    );
   });
 
   it('refuses predictions and masks of different pixel counts', () => {
-    assert.throws(() => pixelLoss('softmaxCrossEntropyFromLogits', masks([0, 1], [1, 1, 2]), logits()), /3 predicted pixels against 2 mask pixels/);
+    assert.throws(
+      () => pixelLoss('softmaxCrossEntropyFromLogits', masks([0, 1], [1, 1, 2]), logits()),
+      /3 predicted pixels against 2 mask pixels/,
+    );
   });
 
   it('leaves no tensor behind', () => {
     const x = logits();
     const m = masks([0, 1, 255]);
     const before = tf.memory().numTensors;
-    pixelLoss('softmaxCrossEntropyFromLogits', m, x, { ignoreIndex: 255, classWeights: tf.tensor1d([1, 1, 1]) }).dispose();
+    pixelLoss('softmaxCrossEntropyFromLogits', m, x, {
+      ignoreIndex: 255,
+      classWeights: tf.tensor1d([1, 1, 1]),
+    }).dispose();
     // The class-weight tensor made here is the one left.
     assert.equal(tf.memory().numTensors, before + 1);
   });

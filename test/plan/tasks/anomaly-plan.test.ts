@@ -43,7 +43,7 @@ function spec(anomaly: string, model = 'mobilenet_v2'): PipelineSpec {
 
 describe('planning task: anomaly', () => {
   it('data → base → bank → evaluate → export, nothing trains, the base cut at the deepest patch layer', () => {
-    const result = compilePlan(spec("{ normal: [good] }"), INPUTS);
+    const result = compilePlan(spec('{ normal: [good] }'), INPUTS);
     assert.ok(result.ok);
     const plan = result.value;
     assert.equal(plan.task, 'anomaly');
@@ -118,15 +118,24 @@ describe('planning task: anomaly', () => {
       assert.ok(!result.ok);
       const said = result.diagnostics.map((d) => `${d.message} ${d.hint ?? ''}`).join('\n');
       assert.match(said, c.says);
-      assert.deepEqual(result.diagnostics.map((d) => d.path.join('.')), [c.at]);
+      assert.deepEqual(
+        result.diagnostics.map((d) => d.path.join('.')),
+        [c.at],
+      );
     });
   }
 
   it('no validation split: refused, since the threshold comes from normal validation scores', () => {
-    const none: PlanInputs = { ...INPUTS, dataset: { ...INPUTS.dataset, counts: { train: 90, validation: 0, test: 30 } } };
+    const none: PlanInputs = {
+      ...INPUTS,
+      dataset: { ...INPUTS.dataset, counts: { train: 90, validation: 0, test: 30 } },
+    };
     const result = compilePlan(spec('{ normal: [good] }'), none);
     assert.ok(!result.ok);
-    assert.deepEqual(result.diagnostics.map((d) => d.path.join('.')), ['dataset.validation']);
+    assert.deepEqual(
+      result.diagnostics.map((d) => d.path.join('.')),
+      ['dataset.validation'],
+    );
     assert.match(result.diagnostics[0]!.hint ?? '', /validation: 0\.2/);
   });
 
@@ -134,7 +143,10 @@ describe('planning task: anomaly', () => {
     const many: PlanInputs = { ...INPUTS, dataset: { ...INPUTS.dataset, trainPerClass: [200_000, 30, 20] } };
     const result = compilePlan(spec('{ normal: [good], coreset: 1 }'), many);
     assert.ok(!result.ok);
-    assert.match(result.diagnostics[0]!.message, new RegExp(`over tlpipe's ${(MAX_BANK_BYTES / 2 ** 20).toFixed(1)} MiB`));
+    assert.match(
+      result.diagnostics[0]!.message,
+      new RegExp(`over tlpipe's ${(MAX_BANK_BYTES / 2 ** 20).toFixed(1)} MiB`),
+    );
     assert.match(result.diagnostics[0]!.hint ?? '', /anomaly\.coreset/);
   });
 });

@@ -10,6 +10,7 @@ export function runEvaluateTask(
   run: RunContext,
 ): Promise<Evaluation> {
   const engine = TASK_ENGINES[taskOf(run.plan)];
-  if (engine.runs !== 'staged') throw new Error(`${taskOf(run.plan)} runs its own plan; the staged runner does not evaluate it`);
+  if (engine.runs !== 'staged')
+    throw new Error(`${taskOf(run.plan)} runs its own plan; the staged runner does not evaluate it`);
   return engine.evaluate(task, inputs, run);
 }

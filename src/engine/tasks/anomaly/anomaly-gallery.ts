@@ -29,8 +29,14 @@ export async function anomalyGallery(
   return Promise.all(
     positions.map(async (position, k) => {
       const values = tf.tidy(() => {
-        const grid = tf.tensor4d(scores.patchScores.subarray(position * cells, (position + 1) * cells), [1, ...scores.grid, 1]);
-        return tf.clipByValue(tf.div(tf.image.resizeBilinear(grid, [height, width]), scale > 0 ? scale : 1), 0, 1).dataSync() as Float32Array;
+        const grid = tf.tensor4d(scores.patchScores.subarray(position * cells, (position + 1) * cells), [
+          1,
+          ...scores.grid,
+          1,
+        ]);
+        return tf
+          .clipByValue(tf.div(tf.image.resizeBilinear(grid, [height, width]), scale > 0 ? scale : 1), 0, 1)
+          .dataSync() as Float32Array;
       });
       const worst = test.worst[k]!;
       return {

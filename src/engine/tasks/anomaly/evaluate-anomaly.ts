@@ -63,7 +63,10 @@ export async function evaluateAnomaly(
   try {
     const pre = inputs.preprocessing;
     if (pre.kind !== 'image') return { test };
-    return { test, gallery: { worst: [], perClass: [], scored: await anomalyGallery(test, scores, split, indexes, pre) } };
+    return {
+      test,
+      gallery: { worst: [], perClass: [], scored: await anomalyGallery(test, scores, split, indexes, pre) },
+    };
   } catch (error) {
     options.onEvent({
       type: 'log',
@@ -98,7 +101,7 @@ export function anomalyMetrics(
     anomalous[i] ? scored.threshold - scored.scores[i]! : scored.scores[i]! - scored.threshold;
   const worst = scored.labels
     .map((_, i) => i)
-    .filter((i) => (scored.scores[i]! > scored.threshold) !== anomalous[i])
+    .filter((i) => scored.scores[i]! > scored.threshold !== anomalous[i])
     .sort((a, b) => wrongness(b) - wrongness(a))
     .slice(0, WORST_EXAMPLES)
     .map((i) => ({
@@ -117,9 +120,7 @@ export function anomalyMetrics(
     atThreshold,
     f1: atThreshold.f1,
     accuracy:
-      scored.labels.length === 0
-        ? 0
-        : (atThreshold.truePositives + atThreshold.trueNegatives) / scored.labels.length,
+      scored.labels.length === 0 ? 0 : (atThreshold.truePositives + atThreshold.trueNegatives) / scored.labels.length,
     perClass,
     histograms: scoreHistograms(
       scored.scores,

@@ -1,7 +1,13 @@
 import type { AnomalyPlan, BankTask } from '../../../plan/types.js';
 import { MAX_BANK_BYTES } from '../../../plan/tasks/anomaly.js';
 import { splitSource } from '../../data/datasets.js';
-import { buildMemoryBank, loadBank, type CoresetRecord, type LoadedBank, type MemoryBank } from '../../anomaly/memory-bank.js';
+import {
+  buildMemoryBank,
+  loadBank,
+  type CoresetRecord,
+  type LoadedBank,
+  type MemoryBank,
+} from '../../anomaly/memory-bank.js';
 import { buildPatchExtractor, type PatchFeatureExtractor } from '../../anomaly/patch-features.js';
 import { thresholdFromNormalScores, type AnomalyThreshold } from '../../anomaly/threshold.js';
 import type { SetupContext } from '../../run/run-context.js';

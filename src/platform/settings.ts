@@ -275,6 +275,12 @@ export const TEST_SUITE_VARIABLES: readonly Omit<SettingRow, 'for'>[] = [
     description: '1: the tests that need tmux fail without it instead of being skipped (.ci/run sets it)',
   },
   {
+    name: 'TLPIPE_REQUIRE_SKIMAGE',
+    default: 'unset',
+    description:
+      "1: the test of the texture-mosaic script fails without Debian's python3-skimage instead of being skipped (.ci/run sets it)",
+  },
+  {
     name: 'TLPIPE_TEST_CLI',
     default: "this build's",
     description: 'the CLI the end-to-end tests run, to show a test fails on another version',

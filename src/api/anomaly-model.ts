@@ -8,7 +8,9 @@ import { loadExportedModel, preparedImages } from '../engine/evaluate/exported-m
 import { collectImageFiles } from '../engine/evaluate/predict.js';
 import { selectBackend } from '../engine/kernels/backend.js';
 import { scoreImageFiles } from '../engine/tasks/anomaly/score-files.js';
-import { BANK_HEADER_FILE, readMemoryBank } from '../store/memory-bank-file.js';
+import { BANK_HEADER_FILE, readMemoryBank, type MemoryBankHeader } from '../store/memory-bank-file.js';
+import { MAX_BANK_BYTES } from '../plan/tasks/anomaly.js';
+import type { LayersModel } from '@tensorflow/tfjs';
 import { readExportedModel } from '../store/model-folder.js';
 import type { LoadedModel, ModelOptions } from './load-model.js';
 import { problem } from './types.js';
@@ -19,6 +21,26 @@ export function isAnomalyModelFolder(modelDir: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** How the model's outputs, the preprocessing and the bank disagree, if they do: the patches they make must be the bank's. */
+function bankMismatch(
+  model: LayersModel,
+  features: MemoryBankHeader['features'],
+  inputSize: readonly number[],
+  bankDim: number,
+): string | undefined {
+  const shapes = model.outputs.map((output) => output.shape.slice(1));
+  if (shapes.length !== features.layers.length)
+    return `the model has ${shapes.length} outputs, but the bank was made from ${features.layers.length} layers`;
+  if (inputSize.join('×') !== features.imageSize.join('×'))
+    return `preprocessing.json prepares ${inputSize.join('×')} images, but the bank was made from ${features.imageSize.join('×')}`;
+  const finest = shapes.reduce((a, b) => ((b[0] ?? 0) * (b[1] ?? 0) > (a[0] ?? 0) * (a[1] ?? 0) ? b : a));
+  const depth = shapes.reduce((sum, shape) => sum + (shape[2] ?? 0), 0);
+  const dim = features.projectTo !== undefined && features.projectTo < depth ? features.projectTo : depth;
+  if (`${finest[0]}×${finest[1]}` !== features.grid.join('×') || depth !== features.depth || dim !== bankDim)
+    return `the model makes ${finest[0]}×${finest[1]} patches of ${dim} features, but the bank holds ${features.grid.join('×')} of ${bankDim}`;
+  return undefined;
 }
 
 const BELONG_HINT =
@@ -36,7 +58,8 @@ export async function openAnomalyModel(
   options: ModelOptions,
 ): Promise<{ model: LoadedModel; warnings: Diagnostic[] }> {
   const exported = await readExportedModel(modelDir);
-  const { bank, header } = await readMemoryBank(modelDir);
+  // No bank bigger than a run may write is read back, whatever its header declares.
+  const { bank, header } = await readMemoryBank(modelDir, { maxBytes: MAX_BANK_BYTES });
   const pre = exported.preprocessing;
   if (pre.kind !== 'image')
     throw new UserError(
@@ -46,21 +69,13 @@ export async function openAnomalyModel(
     );
   await selectBackend(options.backend ?? 'auto');
   const model = await loadExportedModel(exported.handler, path.join(modelDir, 'model.json'));
-  const extractor = extractorOf(model, header.features, pre);
-  try {
-    const mismatch =
-      model.outputs.length !== header.features.layers.length
-        ? `the model has ${model.outputs.length} outputs, but the bank was made from ${header.features.layers.length} layers`
-        : pre.inputSize.join('×') !== header.features.imageSize.join('×')
-          ? `preprocessing.json prepares ${pre.inputSize.join('×')} images, but the bank was made from ${header.features.imageSize.join('×')}`
-          : extractor.grid.join('×') !== header.features.grid.join('×') || extractor.dim !== bank.dim
-            ? `the model makes ${extractor.grid.join('×')} patches of ${extractor.dim} features, but the bank holds ${header.features.grid.join('×')} of ${bank.dim}`
-            : undefined;
-    if (mismatch) throw new UserError(`${path.join(modelDir, BANK_HEADER_FILE)}: ${mismatch}`, [], BELONG_HINT);
-  } catch (error) {
-    extractor.dispose();
-    throw error;
+  // Checked against the model before anything is sized by the header (its projection, say).
+  const mismatch = bankMismatch(model, header.features, pre.inputSize, bank.dim);
+  if (mismatch) {
+    model.dispose();
+    throw new UserError(`${path.join(modelDir, BANK_HEADER_FILE)}: ${mismatch}`, [], BELONG_HINT);
   }
+  const extractor = extractorOf(model, header.features, pre);
   const loaded = loadBank(bank);
   const threshold = header.threshold.value;
   const score: LoadedModel['score'] = async (inputs) => {

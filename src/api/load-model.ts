@@ -156,6 +156,13 @@ export async function openExportedModel(
 ): Promise<{ ok: true; opened: OpenedModel } | { ok: false; outcome: Outcome<never> }> {
   const found = await findExportedModel(ref, options);
   if (!found.ok) return found;
+  // The classifier's paths (evaluate, explain) on an anomaly model would misread its patch outputs as classes.
+  if (await isAnomalyModelFolder(found.modelDir))
+    throw new UserError(
+      `${found.modelDir} is an anomaly model (task: anomaly): it scores images against its memory bank, it does not classify them`,
+      [],
+      '`tlpipe predict <run> <images>` scores images (loadModel(run).score() in the library); the run’s test AUROC is in its summary.json and report.html',
+    );
   const exported = await readExportedModel(found.modelDir);
   await selectBackend(options.backend ?? 'auto');
   const modelFile = path.join(found.modelDir, 'model.json');

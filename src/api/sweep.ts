@@ -91,7 +91,7 @@ async function planSweepWithSections(
         'add a sweep: block (see the README, "Sweeps"), or run it once with `tlpipe run`',
       ),
     ]);
-  const spec = resolveSweep(written.sweep, pipelineSpec.seed);
+  const spec = resolveSweep(written.sweep, pipelineSpec.seed, pipelineSpec.task);
   const runsRoot = runsRootOf(options);
   // The data and the base file are read once for all trials; each trial builds its own base at its cut.
   const reads = new Map<string, ReturnType<typeof loadInputs>>();

@@ -200,6 +200,22 @@ export const scheduleKeysFitType: FileRule = (file) =>
 export const taskFileRules: FileRule = (file) =>
   TASK_FORMATS[file.task ?? DEFAULT_TASK].fileRules.flatMap((rule) => rule(file));
 
+/** A sweep ranks trials by a metric their runs record; each task says which it records. */
+export const sweepMetricFitsTask: FileRule = (file) => {
+  const task = file.task ?? DEFAULT_TASK;
+  const name = file.sweep?.metric?.name;
+  const recorded = TASK_FORMATS[task].sweepMetrics;
+  return name === undefined || (recorded as readonly string[]).includes(name)
+    ? []
+    : [
+        {
+          path: ['sweep', 'metric', 'name'],
+          message: `\`task: ${task}\` runs record no ${name}, so no trial could be ranked by it`,
+          hint: `rank by one of ${recorded.join(', ')}`,
+        },
+      ];
+};
+
 /** A key that only another task reads is a mistake, not a setting. */
 export const taskKeysFitTask: FileRule = (file) => {
   const task = file.task ?? DEFAULT_TASK;
@@ -226,6 +242,7 @@ export const FILE_RULES: readonly FileRule[] = [
   scheduleKeysFitType,
   taskKeysFitTask,
   taskFileRules,
+  sweepMetricFitsTask,
   sweepIsWellFormed,
   unetFiltersPerSkip,
 ];

@@ -1,3 +1,4 @@
+import { DEFAULT_TASK, TASK_FORMATS, type TaskName } from '../format/tasks/registry.js';
 import type { KeyPath } from '../diagnostics/diagnostic.js';
 import { parseKeyPath } from '../format/overrides.js';
 import { SeededRandom } from './seeded-random.js';
@@ -36,8 +37,9 @@ export interface TrialValues {
 }
 
 /** The sweep with its defaults; call on a file that loaded (the loader's rules checked it). */
-export function resolveSweep(sweep: SweepAsWritten, pipelineSeed: number): SweepSpec {
-  const name = sweep.metric?.name ?? 'val_accuracy';
+export function resolveSweep(sweep: SweepAsWritten, pipelineSeed: number, task: TaskName = DEFAULT_TASK): SweepSpec {
+  // Each task's default is the first metric its runs record (val_accuracy for classification, test_auroc for anomaly).
+  const name = sweep.metric?.name ?? TASK_FORMATS[task].sweepMetrics[0] ?? 'val_accuracy';
   return {
     method: sweep.method ?? 'grid',
     metric: { name, goal: sweep.metric?.goal ?? (name.endsWith('loss') ? 'minimize' : 'maximize') },

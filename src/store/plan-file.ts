@@ -74,6 +74,7 @@ const PlanSchema = byTask(
         channels: Type.Integer({ minimum: 1 }),
         coreset: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
         quantile: Type.Number({ minimum: 0, maximum: 1 }),
+        bank: Type.Object({ patches: Integer, bytes: Integer, fromPatches: Integer }),
       }),
     }),
   },

@@ -66,7 +66,11 @@ describe('task: anomaly, end to end through the CLI on real digits', () => {
     assert.equal(summary.test.normalExamples, 4);
     assert.ok(summary.test.auroc > 0.8, `AUROC ${summary.test.auroc}`);
     assert.ok(summary.test.averagePrecision > 0.8, `AP ${summary.test.averagePrecision}`);
-    assert.ok(summary.test.f1 >= 0 && summary.test.f1 <= 1);
+    // F1 and accuracy are at the threshold, recomputed here from the confusion counts summary.json keeps.
+    const { truePositives: tp, falsePositives: fp, falseNegatives: fn, trueNegatives: tn } = summary.test.atThreshold;
+    assert.equal(tp + fp + fn + tn, 40);
+    assert.ok(Math.abs(summary.test.f1 - (2 * tp) / (2 * tp + fp + fn)) < 1e-12, `F1 ${summary.test.f1}`);
+    assert.ok(Math.abs(summary.test.accuracy - (tp + tn) / 40) < 1e-12, `accuracy ${summary.test.accuracy}`);
     assert.deepEqual(summary.stages, []);
     const report = readFileSync(path.join(runDir, 'report.html'), 'utf8');
     assert.match(report, /test AUROC <b id="test-auroc">[01]\.\d{4}<\/b>/);
@@ -103,6 +107,27 @@ describe('task: anomaly, end to end through the CLI on real digits', () => {
       loaded.value.dispose();
     }
   });
+
+  const CLASSIFIER_ONLY: { command: string; args: (run: string) => string[]; says: RegExp }[] = [
+    {
+      command: 'evaluate',
+      args: (run) => ['evaluate', run],
+      says: /is an anomaly model \(task: anomaly\).*tlpipe predict/s,
+    },
+    {
+      command: 'explain',
+      args: (run) => ['explain', run, path.join(dir, 'none.png')],
+      says: /explains its scores with heat maps of patch distances, not Grad-CAM/,
+    },
+  ];
+  for (const c of CLASSIFIER_ONLY) {
+    it(`${c.command}, which classifies, refuses an anomaly run and says what to use`, async () => {
+      const refused = await tlpipe(c.args(runDir), dir);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, c.says);
+      assert.ok(!hasStackTrace(refused.stderr), refused.stderr);
+    });
+  }
 
   it('a flipped byte in the memory bank is refused by name, with no stack trace', async () => {
     const images = await writeTestDigits(dir, [1], 1);

@@ -56,8 +56,8 @@ export function coresetSize(count: number, dim: number, settings: CoresetSetting
   if (fits < 1)
     throw new UserError(
       `a memory bank of ${settings.maxBytes} bytes cannot hold one patch of ${dim} float32s`,
-      ['anomaly', 'maxBankBytes'],
-      'raise the cap or reduce the patch dimensions',
+      ['anomaly', 'layers'],
+      'name layers with fewer channels',
     );
   return { size: Math.min(wanted, fits), capped: fits < wanted };
 }

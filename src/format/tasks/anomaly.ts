@@ -85,6 +85,40 @@ const noTraining: FileRule = (file) => {
   return findings;
 };
 
+/** What an anomaly model folder holds is fixed: a written export or augmentation key would be silently unused. */
+const nothingElseExported: FileRule = (file) => {
+  const unused: { path: (string | number)[]; what: string }[] = [
+    ...(file.export?.quantize !== undefined && file.export.quantize !== 'none'
+      ? [{ path: ['export', 'quantize'], what: 'quantized copy (the memory bank is float32 beside the base)' }]
+      : []),
+    ...(file.export?.demoPage === true
+      ? [{ path: ['export', 'demoPage'], what: 'demo page (a demo page classifies; an anomaly model scores)' }]
+      : []),
+    ...(file.dataset.augment !== undefined
+      ? [{ path: ['dataset', 'augment'], what: 'augmentation (the bank holds the normal images as they are)' }]
+      : []),
+  ];
+  return unused.map(({ path, what }) => ({
+    path,
+    key: true,
+    message: `\`task: anomaly\` has no ${what}`,
+    hint: `remove \`${path.join('.')}\``,
+  }));
+};
+
+/** The threshold is chosen on validation scores: taken from the test split, the test's F1 would be measured on what chose it. */
+const thresholdNotFromTest: SpecRule = ({ dataset }) =>
+  dataset.validation === 'test'
+    ? [
+        {
+          path: ['dataset', 'validation'],
+          message:
+            '`task: anomaly` takes its threshold from the validation images, so `validation: test` would tune it on the test split',
+          hint: 'hold out a fraction of the training images instead, e.g. `validation: 0.2`',
+        },
+      ]
+    : [];
+
 const anomalyIsWritten: FileRule = (file) =>
   file.anomaly === undefined
     ? [
@@ -113,6 +147,8 @@ export const anomalyFormat: TaskFormat = {
   description:
     'anomaly: a score per image (and a heat map) of how unlike the normal classes it is, from a memory bank of the pretrained base’s patch features; scored by AUROC, average precision and F1 at a threshold',
   ownKeys: ['anomaly'],
-  fileRules: [anomalyIsWritten, noTraining],
-  rules: [imagesOnly],
+  fileRules: [anomalyIsWritten, noTraining, nothingElseExported],
+  rules: [imagesOnly, thresholdNotFromTest],
+  // Nothing trains, so there are no validation metrics per epoch; accuracy is at the threshold.
+  sweepMetrics: ['test_auroc', 'test_accuracy'],
 };

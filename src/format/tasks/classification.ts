@@ -9,4 +9,5 @@ export const classificationFormat: TaskFormat = {
   fileRules: [headIsWritten, stagesOrStrategy],
   // Its checks on the resolved head (it ends in a classifier, `units: classes` only last) are still common rules.
   rules: [],
+  sweepMetrics: ['val_accuracy', 'val_loss', 'test_accuracy', 'test_loss'],
 };

@@ -18,4 +18,6 @@ export interface TaskFormat {
   fileRules: readonly FileRule[];
   /** Checks on the resolved spec that hold only for this task, run after the common rules. */
   rules: readonly SpecRule[];
+  /** The metrics a sweep of this task can rank trials by (its runs record them), the default first. */
+  sweepMetrics: readonly ('val_accuracy' | 'val_loss' | 'test_accuracy' | 'test_loss' | 'test_auroc')[];
 }

@@ -21,6 +21,14 @@ const DEFAULT_LAYERS: Readonly<Record<string, readonly string[]>> = {
 };
 /** The memory bank is held in memory and written to the model folder: bounded, with a stated reason when it is not. */
 export const MAX_BANK_BYTES = 256 * 1024 * 1024;
+/** Every normal patch is held at once before the coreset is chosen (and projected on the backend: wasm's heap is 4 GiB). */
+const MAX_PATCH_BYTES = 1024 * 1024 * 1024;
+/**
+ * The greedy coreset compares each patch with each centre it keeps, in JS
+ * (128 numbers a pair): 300 normal digits at 64×64 (19 200 patches, 384
+ * kept, 7·10⁶ pairs) take about 10 s here, so this bound is about an hour.
+ */
+const MAX_CORESET_PAIRS = 2e9;
 const FLOAT_BYTES = 4;
 
 /**
@@ -49,20 +57,8 @@ export function planAnomaly(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
   const patchCount = normalTrain * grid[0] * grid[1];
   const bankPatches = Math.max(1, Math.ceil(patchCount * anomaly.coreset));
   const bankBytes = bankPatches * channels * FLOAT_BYTES;
-  if (bankBytes > MAX_BANK_BYTES) {
-    return {
-      ok: false,
-      diagnostics: [
-        {
-          file: spec.file,
-          path: ['anomaly', 'coreset'],
-          message: `the memory bank would hold ${bankPatches} patches × ${channels} features (${mib(bankBytes)}), over tlpipe's ${mib(MAX_BANK_BYTES)}`,
-          hint: `lower \`anomaly.coreset\` (${anomaly.coreset} now), \`dataset.limit.perClass\`, or the image size`,
-          severity: 'error',
-        },
-      ],
-    };
-  }
+  const tooMuch = bankBounds(spec, { patchCount, bankPatches, bankBytes, channels });
+  if (tooMuch.length > 0) return { ok: false, diagnostics: tooMuch };
   const plan: AnomalyPlan = {
     normal: normal.indexes.map((c) => classes.names[c]!),
     normalClasses: normal.indexes,
@@ -221,6 +217,52 @@ function normalClasses(
     });
   }
   return { indexes: indexes.sort((a, b) => a - b), diagnostics };
+}
+
+/**
+ * What fitting the bank holds and does, bounded before anything runs: every
+ * normal patch is held at once (and projected on the backend) before the
+ * coreset is chosen, the greedy compares every patch with every centre it
+ * keeps, and the bank itself is written to the model folder.
+ */
+function bankBounds(
+  spec: PipelineSpec,
+  size: { patchCount: number; bankPatches: number; bankBytes: number; channels: number },
+): Diagnostic[] {
+  const error = (path: Diagnostic['path'], message: string, hint: string): Diagnostic => ({
+    file: spec.file,
+    path,
+    message,
+    hint,
+    severity: 'error',
+  });
+  const patchBytes = size.patchCount * size.channels * FLOAT_BYTES;
+  const smaller = 'lower `dataset.limit.perClass` (fewer normal images) or the image size (fewer patches per image)';
+  if (patchBytes > MAX_PATCH_BYTES)
+    return [
+      error(
+        ['dataset', 'limit'],
+        `the normal training images make ${size.patchCount} patches × ${size.channels} features (${mib(patchBytes)}), held at once to choose the bank from: over tlpipe's ${mib(MAX_PATCH_BYTES)}`,
+        smaller,
+      ),
+    ];
+  if (size.patchCount * size.bankPatches > MAX_CORESET_PAIRS)
+    return [
+      error(
+        ['anomaly', 'coreset'],
+        `choosing ${size.bankPatches} of ${size.patchCount} patches compares every patch with every one kept (${(size.patchCount * size.bankPatches).toExponential(1)} pairs): over tlpipe's ${MAX_CORESET_PAIRS.toExponential(0)}`,
+        `lower \`anomaly.coreset\` (fewer kept), or ${smaller}`,
+      ),
+    ];
+  if (size.bankBytes > MAX_BANK_BYTES)
+    return [
+      error(
+        ['anomaly', 'coreset'],
+        `the memory bank would hold ${size.bankPatches} patches × ${size.channels} features (${mib(size.bankBytes)}), over tlpipe's ${mib(MAX_BANK_BYTES)}`,
+        `lower \`anomaly.coreset\`, or ${smaller}`,
+      ),
+    ];
+  return [];
 }
 
 /** The threshold is a quantile of normal validation scores: images the bank was not made from. */

@@ -52,6 +52,36 @@ const CASES: { name: string; text: string; says?: RegExp; at?: RegExp }[] = [
     says: /classification|anomaly/,
   },
   {
+    name: 'anomaly with validation: test is refused (the threshold would be tuned on the test split)',
+    text: `task: anomaly\ndataset:\n  format: mnist\n  validation: test\n  image: { size: [64, 64] }\nanomaly: { normal: ['1'] }\n`,
+    says: /`validation: test` would tune it on the test split/,
+  },
+  {
+    name: 'anomaly with a quantized export is refused (the bank is float32)',
+    text: `task: anomaly\n${DATA}anomaly: { normal: ['1'] }\nexport: { quantize: uint8 }\n`,
+    says: /`task: anomaly` has no quantized copy/,
+  },
+  {
+    name: 'anomaly with augmentation is refused',
+    text: `task: anomaly\ndataset:\n  format: mnist\n  augment: { rotate: 10 }\n  image: { size: [64, 64] }\nanomaly: { normal: ['1'] }\n`,
+    says: /augmentation/,
+  },
+  {
+    name: 'anomaly asking for a demo page is refused',
+    text: `task: anomaly\n${DATA}anomaly: { normal: ['1'] }\nexport: { demoPage: true }\n`,
+    says: /demo page/,
+  },
+  {
+    name: 'an anomaly sweep ranked by a validation metric is refused: nothing trains, so none is recorded',
+    text: `task: anomaly\n${DATA}anomaly: { normal: ['1'] }\nsweep: { parameters: { anomaly.coreset: { values: [0.05, 0.1] } }, metric: { name: val_accuracy } }\n`,
+    says: /`task: anomaly` runs record no val_accuracy.*test_auroc, test_accuracy/s,
+  },
+  {
+    name: 'a classification sweep ranked by test_auroc is refused',
+    text: DATA + HEAD + `sweep: { parameters: { seed: { values: [1, 2] } }, metric: { name: test_auroc } }\n`,
+    says: /`task: classification` runs record no test_auroc/,
+  },
+  {
     name: 'a coreset above 1 is refused by the schema',
     text: `task: anomaly\n${DATA}anomaly: { normal: ['1'], coreset: 1.5 }\n`,
     says: /coreset/,

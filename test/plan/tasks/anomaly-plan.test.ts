@@ -26,6 +26,7 @@ const INPUTS: PlanInputs = {
       { name: 'block_6_expand_relu', className: 'ReLU', params: 0, outputShape: [8, 8, 192] },
       { name: 'block_6_depthwise', className: 'DepthwiseConv2D', params: 1728, outputShape: [4, 4, 192] },
       { name: 'block_13_expand_relu', className: 'ReLU', params: 0, outputShape: [4, 4, 576] },
+      { name: 'wide_relu', className: 'ReLU', params: 0, outputShape: [2, 2, 4096] },
       { name: 'global_pool', className: 'GlobalAveragePooling2D', params: 0, outputShape: [1280] },
       { name: 'out_relu', className: 'ReLU', params: 0, outputShape: [2, 2, 1280] },
     ],
@@ -139,14 +140,48 @@ describe('planning task: anomaly', () => {
     assert.match(result.diagnostics[0]!.hint ?? '', /validation: 0\.2/);
   });
 
-  it('a bank over the cap is refused before anything runs, with what to lower', () => {
-    const many: PlanInputs = { ...INPUTS, dataset: { ...INPUTS.dataset, trainPerClass: [200_000, 30, 20] } };
-    const result = compilePlan(spec('{ normal: [good], coreset: 1 }'), many);
-    assert.ok(!result.ok);
-    assert.match(
-      result.diagnostics[0]!.message,
-      new RegExp(`over tlpipe's ${(MAX_BANK_BYTES / 2 ** 20).toFixed(1)} MiB`),
-    );
-    assert.match(result.diagnostics[0]!.hint ?? '', /anomaly\.coreset/);
-  });
+  // 8×8 patches of 768 features from the default layers; wide_relu makes 2×2 of 4096.
+  const TOO_MUCH: {
+    name: string;
+    normalImages: number;
+    anomaly: string;
+    says: RegExp;
+    at: string;
+    hint: RegExp;
+  }[] = [
+    {
+      name: 'every normal patch held at once, over 1 GiB',
+      normalImages: 6_000,
+      anomaly: '{ normal: [good], coreset: 0.001 }',
+      says: /held at once to choose the bank from: over tlpipe's 1024\.0 MiB/,
+      at: 'dataset.limit',
+      hint: /limit\.perClass/,
+    },
+    {
+      name: 'the greedy coreset, over 2e9 comparisons',
+      normalImages: 5_000,
+      anomaly: '{ normal: [good], coreset: 0.5 }',
+      says: /compares every patch with every one kept/,
+      at: 'anomaly.coreset',
+      hint: /lower `anomaly\.coreset`/,
+    },
+    {
+      name: 'the bank itself, over its cap',
+      normalImages: 5_000,
+      anomaly: '{ normal: [good], coreset: 1, layers: [wide_relu] }',
+      says: new RegExp(`over tlpipe's ${(MAX_BANK_BYTES / 2 ** 20).toFixed(1)} MiB`),
+      at: 'anomaly.coreset',
+      hint: /lower `anomaly\.coreset`/,
+    },
+  ];
+  for (const c of TOO_MUCH) {
+    it(`refused before anything runs: ${c.name}, with what to lower`, () => {
+      const many: PlanInputs = { ...INPUTS, dataset: { ...INPUTS.dataset, trainPerClass: [c.normalImages, 30, 20] } };
+      const result = compilePlan(spec(c.anomaly), many);
+      assert.ok(!result.ok);
+      assert.match(result.diagnostics[0]!.message, c.says);
+      assert.equal(result.diagnostics[0]!.path.join('.'), c.at);
+      assert.match(result.diagnostics[0]!.hint ?? '', c.hint);
+    });
+  }
 });

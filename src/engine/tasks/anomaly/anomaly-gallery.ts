@@ -20,14 +20,18 @@ export async function anomalyGallery(
   pre: ImagePreprocessing,
 ): Promise<ScoredImage[]> {
   const names = indexes.map((i) => split.name(i));
-  const positions = test.worst.map((w) => names.indexOf(w.example)).filter((p) => p >= 0);
-  if (positions.length === 0) return [];
-  const images = inputImages(await split.pixels(positions.map((p) => indexes[p]!)), pre);
+  // Each shown image with its own entry: a name the split does not have is left out, and its caption with it.
+  const shown = test.worst.flatMap((worst) => {
+    const position = names.indexOf(worst.example);
+    return position >= 0 ? [{ worst, position }] : [];
+  });
+  if (shown.length === 0) return [];
+  const images = inputImages(await split.pixels(shown.map((s) => indexes[s.position]!)), pre);
   const [height, width] = pre.inputSize;
   const cells = scores.grid[0] * scores.grid[1];
   const scale = 2 * test.atThreshold.threshold;
   return Promise.all(
-    positions.map(async (position, k) => {
+    shown.map(async ({ worst, position }, k) => {
       const values = tf.tidy(() => {
         const grid = tf.tensor4d(scores.patchScores.subarray(position * cells, (position + 1) * cells), [
           1,
@@ -38,7 +42,6 @@ export async function anomalyGallery(
           .clipByValue(tf.div(tf.image.resizeBilinear(grid, [height, width]), scale > 0 ? scale : 1), 0, 1)
           .dataSync() as Float32Array;
       });
-      const worst = test.worst[k]!;
       return {
         example: worst.example,
         actual: worst.actual,

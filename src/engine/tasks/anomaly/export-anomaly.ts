@@ -25,17 +25,13 @@ export async function exportAnomaly(task: ExportTask, banked: Banked, run: RunCo
   const indexes = inputs.selection[split].slice(0, EXPORT_PROBE_SIZE);
   const expected = await scoreExamples(banked.extractor, banked.loaded, source, indexes, options.signal);
   const reloaded = await tf.loadLayersModel(output.modelHandler(dir));
+  const onReloaded = banked.extractor.withModel(reloaded);
   let maxAbsDifference: number;
   try {
-    const again = await scoreExamples(
-      banked.extractor.withModel(reloaded),
-      banked.loaded,
-      source,
-      indexes,
-      options.signal,
-    );
+    const again = await scoreExamples(onReloaded, banked.loaded, source, indexes, options.signal);
     maxAbsDifference = expected.imageScores.reduce((m, s, i) => Math.max(m, Math.abs(s - again.imageScores[i]!)), 0);
   } finally {
+    onReloaded.dispose();
     reloaded.dispose();
   }
   await output.writeExportFiles({

@@ -40,7 +40,7 @@ export const normalOnly = (labels: Int32Array, indexes: readonly number[], plan:
 export async function fitBank(_task: BankTask, run: SetupContext): Promise<Banked> {
   const { plan, inputs, options } = run;
   const anomaly = plan.anomaly!;
-  // format/tasks/anomaly's rules let only image data and a pretrained base through.
+  // format/tasks/anomaly's rules let only image data through, and the planner only a base with patch layers.
   if (inputs.preprocessing.kind !== 'image') throw new Error('task: anomaly reaches the engine with image data only');
   if (!inputs.artifacts) throw new Error('task: anomaly reaches the engine with a pretrained base only');
   const extractor = await buildPatchExtractor(
@@ -49,6 +49,16 @@ export async function fitBank(_task: BankTask, run: SetupContext): Promise<Banke
     inputs.preprocessing,
   );
   try {
+    // The facts were gathered on the base at the file's cut; this is the base at the plan's.
+    options.onEvent({
+      type: 'base',
+      model: plan.base.model,
+      cut: plan.base.cut,
+      layers: extractor.model.layers.length,
+      params: extractor.model.countParams(),
+      outputShape: [...extractor.grid, extractor.dim],
+      seconds: inputs.seconds.base,
+    });
     const train = splitSource(inputs.dataset, 'train');
     const normal = normalOnly(train.labels, inputs.selection.train, anomaly);
     const patches = await normalPatches(extractor, run, normal);
@@ -64,10 +74,17 @@ export async function fitBank(_task: BankTask, run: SetupContext): Promise<Banke
       message: `memory bank: ${coreset.kept} of ${coreset.fromPatches} normal patches kept (${extractor.dim} features each${coreset.capped ? `; capped at ${MAX_BANK_BYTES} bytes` : ''})`,
     });
     const loaded = loadBank(bank);
-    const validation = splitSource(inputs.dataset, 'validation');
-    const held = normalOnly(validation.labels, inputs.selection.validation, anomaly);
-    const scores = await scoreExamples(extractor, loaded, validation, held, options.signal);
-    const threshold = thresholdFromNormalScores(scores.imageScores, anomaly.quantile);
+    let threshold: AnomalyThreshold;
+    try {
+      const validation = splitSource(inputs.dataset, 'validation');
+      const held = normalOnly(validation.labels, inputs.selection.validation, anomaly);
+      const scores = await scoreExamples(extractor, loaded, validation, held, options.signal);
+      threshold = thresholdFromNormalScores(scores.imageScores, anomaly.quantile);
+    } catch (error) {
+      // An abort (watch stops a run on every save) must not leave the bank on the backend.
+      loaded.dispose();
+      throw error;
+    }
     options.onEvent({
       type: 'log',
       level: 'info',

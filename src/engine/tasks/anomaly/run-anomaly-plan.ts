@@ -24,17 +24,8 @@ export async function runAnomalyPlan(plan: Plan, inputs: RunInputs, options: Run
     return plan.tasks.find((t): t is Extract<PlanTask, { kind: K }> => t.kind === kind);
   };
   await runDataTask(required(step('data'), 'data'), {}, run);
+  // The base task's work is the extractor's: fitBank cuts its own copy at the plan's cut and says so.
   required(step('base'), 'base');
-  // The facts were gathered on the base at the file's cut; the patch extractor cuts its own copy at the plan's.
-  options.onEvent({
-    type: 'base',
-    model: plan.base.model,
-    cut: plan.base.cut,
-    layers: plan.base.layerCount,
-    params: plan.base.paramCount,
-    outputShape: [...plan.anomaly!.grid, plan.anomaly!.channels],
-    seconds: inputs.seconds.base,
-  });
   const banked = await fitBank(required(step('bank'), 'bank'), run);
   try {
     const evaluated = step('evaluate') ? await evaluateAnomaly(banked, run) : undefined;

@@ -21,7 +21,7 @@ import { reshape } from './reshape.js';
 import { upSampling2d } from './up-sampling-2d.js';
 import { upsample } from './upsample.js';
 
-export const HEAD_LAYERS = {
+const ENTRIES = {
   globalAveragePooling2d,
   globalMaxPooling2d,
   flatten,
@@ -38,15 +38,23 @@ export const HEAD_LAYERS = {
   concatenate,
 } as const;
 
+/** Each entry checked whole against its own resolved layer and options: an entry that lacks a part does not compile. */
+export const HEAD_LAYERS: {
+  readonly [K in keyof typeof ENTRIES]: HeadLayerEntry<
+    ReturnType<(typeof ENTRIES)[K]['resolve']>,
+    (typeof ENTRIES)[K]['options']
+  >;
+} = ENTRIES;
+
 type Registry = typeof HEAD_LAYERS;
 export type HeadLayerType = keyof Registry;
 
 /** A resolved layer of type K: what its entry's functions take. */
 export type HeadLayerSpecOf<K extends HeadLayerType> = Parameters<Registry[K]['outputShape']>[0];
 
-/** A layer's key in the file is its resolved `type`: refused at compile time otherwise. */
-type KeyIsType = { [K in HeadLayerType]: HeadLayerSpecOf<K>['type'] extends K ? true : false }[HeadLayerType];
-const keysAreTypes: KeyIsType = true;
+/** A layer's key in the file is its resolved `type`: the keys where it is not, which must be none. */
+type KeysNotTheirType = { [K in HeadLayerType]: HeadLayerSpecOf<K>['type'] extends K ? never : K }[HeadLayerType];
+const keysAreTypes: [KeysNotTheirType] extends [never] ? true : KeysNotTheirType = true;
 void keysAreTypes;
 
 /** The entry of a layer type, typed as any entry (its functions take any resolved layer of its type). */

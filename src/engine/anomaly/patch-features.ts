@@ -127,6 +127,11 @@ export async function buildPatchExtractor(
   if (empty >= 0) {
     base.dispose();
     throw new UserError(
+      `at ${preprocessing.inputSize.join('×')} the base's output at \`${settings.layers[empty]}\` has shape [${shapes[empty]!.join(', ')}]`,
+      ['dataset', 'image', 'size'],
+      'use larger images or name lower layers',
+    );
+  }
   return extractorOf(model, settings, preprocessing, () => base.dispose());
 }
 
@@ -143,11 +148,6 @@ export function extractorOf(
   release: () => void = () => model.dispose(),
 ): PatchFeatureExtractor {
   const shapes = model.outputs.map((output) => output.shape.slice(1) as number[]);
-      `at ${preprocessing.inputSize.join('×')} the base's output at \`${settings.layers[empty]}\` has shape [${shapes[empty]!.join(', ')}]`,
-      ['dataset', 'image', 'size'],
-      'use larger images or name lower layers',
-    );
-  }
   const finest = shapes.reduce((a, b) => (b[0]! * b[1]! > a[0]! * a[1]! ? b : a));
   const grid: [number, number] = [finest[0]!, finest[1]!];
   const depth = shapes.reduce((sum, shape) => sum + shape[2]!, 0);
@@ -157,12 +157,12 @@ export function extractorOf(
       : undefined;
   const k = settings.neighbourhood;
   return {
-    model,
     settings,
     preprocessing,
     grid,
     depth,
     dim: projection ? projection.shape[1] : depth,
+    model,
     patches: (images) =>
       tf.tidy(() => {
         const outputs = model.predict(images) as tf.Tensor4D | tf.Tensor4D[];
@@ -170,12 +170,12 @@ export function extractorOf(
           // tfjs's `same` average leaves the padding out of the count, so a border patch is not darkened.
           const local = k > 1 ? tf.avgPool(map, k, 1, 'same') : map;
           const [, h, w] = local.shape;
-    withModel: (other) => extractorOf(other, settings, preprocessing, () => undefined),
           return h === grid[0] && w === grid[1] ? local : tf.image.resizeBilinear(local, grid);
         });
         const joined = (maps.length === 1 ? maps[0]! : tf.concat(maps, 3)).reshape([-1, depth]) as tf.Tensor2D;
         return projection ? tf.matMul(joined, projection) : joined;
       }),
+    withModel: (other) => extractorOf(other, settings, preprocessing, () => undefined),
     dispose: () => {
       projection?.dispose();
       release();

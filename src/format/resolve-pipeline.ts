@@ -5,6 +5,7 @@ import { expandUnet, isUnet, UNET_CUT } from './head-layers/unet.js';
 import { PipelineFileSchema } from './schema.js';
 import { expandStrategy, NAMED_STRATEGIES, type NamedStrategy, type StrategyChoices } from './strategy.js';
 import { resolveAnomaly } from './tasks/anomaly.js';
+import { resolveSegmentationFolder } from './tasks/segmentation.js';
 import type {
   AugmentSpec,
   CheckpointSpec,
@@ -224,7 +225,7 @@ export function resolveSchedule(written: StageAsWritten['schedule']): ScheduleSp
 
 /** `auto` watches accuracies upwards and losses downwards. */
 function resolveMode(monitor: MonitorName, mode: Mode): MonitorSpec['mode'] {
-  return mode === 'auto' ? (monitor.endsWith('accuracy') ? 'max' : 'min') : mode;
+  return mode === 'auto' ? (monitor.endsWith('accuracy') || monitor.endsWith('IoU') ? 'max' : 'min') : mode;
 }
 
 function withMode<T extends { monitor: MonitorName; mode: Mode }>(
@@ -313,6 +314,8 @@ function resolveDataset(
         testFraction,
         onBadFile: d.onBadFile,
       };
+    case 'segmentationFolder':
+      return resolveSegmentationFolder(d, common, dir);
   }
 }
 

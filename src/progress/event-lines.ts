@@ -51,7 +51,9 @@ export function formatEventLine(event: RunEvent): string | undefined {
         ? `scratch baseline test ${event.test.examples} examples: accuracy ${n4(event.test.accuracy)} loss ${n4(event.test.loss)}`
         : 'scratch baseline done';
     case 'evaluate-end':
-      return `test ${event.test.examples} examples: accuracy ${n4(event.test.accuracy)} loss ${n4(event.test.loss)}`;
+      return 'meanIoU' in event.test
+        ? `test ${event.test.examples} images: mean IoU ${n4(event.test.meanIoU)} pixel accuracy ${n4(event.test.pixelAccuracy)} loss ${n4(event.test.loss)}`
+        : `test ${event.test.examples} examples: accuracy ${n4(event.test.accuracy)} loss ${n4(event.test.loss)}`;
     case 'export-end': {
       const q = event.quantized;
       const quantized = q

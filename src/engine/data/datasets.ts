@@ -4,6 +4,7 @@ import type { LoadedDataset, SplitData } from './dataset-types.js';
 import { mnistFiles, readIdxDataset } from './idx-dataset.js';
 import { decodedCacheBytes, readImageFolderDataset } from './image-folder.js';
 import { selectExamples, type Selection } from './selection.js';
+import { readSegmentationFolderDataset } from './segmentation-folder.js';
 
 export type { LoadedDataset, PixelBatch, SkippedFile, SplitData, VectorBatch } from './dataset-types.js';
 export { selectExamples, type Selection } from './selection.js';
@@ -75,5 +76,7 @@ async function readSelected(
       return readImageFolderDataset(spec, read);
     case 'csv':
       return readCsvDataset(spec, read);
+    case 'segmentationFolder':
+      return readSegmentationFolderDataset(spec, { ...read, seed: options.seed ?? 42 });
   }
 }

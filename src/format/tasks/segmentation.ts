@@ -1,0 +1,211 @@
+import path from 'node:path';
+import { Type } from '@sinclair/typebox';
+import type { FileRule, RuleFinding, SpecRule } from '../rules.js';
+import type { DatasetCommon, PipelineFile } from '../types.js';
+import { headIsWritten, stagesOrStrategy } from './common-rules.js';
+import type { TaskFormat } from './task-format.js';
+
+/**
+ * `task: segmentation` and its dataset format, `segmentationFolder`, in one
+ * place: the dataset keys the schema adds, how they resolve, and the rules.
+ * (When dataset formats become one module each, the keys and `resolve…`
+ * move there as they are.)
+ */
+
+/** The `dataset` keys only `format: segmentationFolder` reads (merged into the dataset object of schema.ts). */
+export const segmentationFolderKeys = {
+  images: Type.Optional(
+    Type.String({
+      description:
+        'segmentationFolder: the folder of images (nested folders allowed); each has a mask with the same relative path and base name under `masks`.',
+      minLength: 1,
+    }),
+  ),
+  masks: Type.Optional(
+    Type.String({
+      description:
+        'segmentationFolder: the folder of mask PNGs, one per image (same relative path and base name, .png); a pixel value is the class index, in the order of `classes`.',
+      minLength: 1,
+    }),
+  ),
+  testImages: Type.Optional(
+    Type.String({ description: 'segmentationFolder: a separate folder of test images (with testMasks).', minLength: 1 }),
+  ),
+  testMasks: Type.Optional(
+    Type.String({ description: 'segmentationFolder: the masks of testImages.', minLength: 1 }),
+  ),
+  classes: Type.Optional(
+    Type.Array(Type.String({ minLength: 1 }), {
+      description:
+        'segmentationFolder: the class names in mask-value order (value 0 first, usually background); 2 to 255 classes.',
+      minItems: 2,
+      uniqueItems: true,
+    }),
+  ),
+  ignoreIndex: Type.Optional(
+    Type.Integer({
+      description:
+        'segmentationFolder: a mask value that counts in no loss and no metric (often 255, the object borders of VOC).',
+      minimum: 0,
+      maximum: 255,
+    }),
+  ),
+} as const;
+
+/** The `limit` keys of segmentationFolder: a mask holds many classes, so images are counted, not examples per class. */
+export const segmentationLimitKeys = {
+  train: Type.Optional(
+    Type.Integer({
+      description: 'segmentationFolder: at most this many images for training and validation (seeded).',
+      minimum: 1,
+    }),
+  ),
+  test: Type.Optional(
+    Type.Integer({ description: 'segmentationFolder: at most this many test images (seeded).', minimum: 1 }),
+  ),
+} as const;
+
+export const SEGMENTATION_FOLDER_KEYS = ['images', 'masks', 'testImages', 'testMasks', 'classes', 'ignoreIndex', 'test', 'onBadFile'];
+
+/** `dataset: { format: segmentationFolder, … }` resolved: paths absolute, the test fraction and bad-file policy filled. */
+export interface SegmentationFolderDataset extends DatasetCommon {
+  format: 'segmentationFolder';
+  images: string;
+  masks: string;
+  testImages?: string;
+  testMasks?: string;
+  classes: string[];
+  ignoreIndex?: number;
+  testFraction: number;
+  onBadFile: 'error' | 'skip';
+}
+
+export function resolveSegmentationFolder(
+  d: PipelineFile['dataset'] & { onBadFile: 'error' | 'skip' },
+  common: DatasetCommon,
+  dir: string,
+): SegmentationFolderDataset {
+  return {
+    format: 'segmentationFolder',
+    ...common,
+    images: path.resolve(dir, d.images!),
+    masks: path.resolve(dir, d.masks!),
+    ...(d.testImages ? { testImages: path.resolve(dir, d.testImages) } : {}),
+    ...(d.testMasks ? { testMasks: path.resolve(dir, d.testMasks) } : {}),
+    classes: d.classes!,
+    ...(d.ignoreIndex !== undefined ? { ignoreIndex: d.ignoreIndex } : {}),
+    testFraction: typeof d.test === 'number' ? d.test : 0,
+    onBadFile: d.onBadFile,
+  };
+}
+
+// ——— Rules ———
+
+/** Masks go with `task: segmentation` and it with them: one without the other is a mistake, named both ways. */
+export const segmentationDataFitsTask: FileRule = (file) => {
+  const isSegmentation = file.task === 'segmentation';
+  const isFolder = file.dataset.format === 'segmentationFolder';
+  if (isFolder && !isSegmentation)
+    return [
+      {
+        path: ['dataset', 'format'],
+        message: `format \`segmentationFolder\` reads masks, which only \`task: segmentation\` learns from; this pipeline's task is ${file.task ?? 'classification'}`,
+        hint: 'add `task: segmentation`, or use `format: imageFolder` for one class per image',
+      },
+    ];
+  if (isSegmentation && !isFolder)
+    return [
+      {
+        path: ['dataset', 'format'],
+        message: `\`task: segmentation\` learns a class per pixel from masks; format \`${file.dataset.format}\` has one label per example`,
+        hint: 'use `format: segmentationFolder` with `images:`, `masks:` and `classes:`',
+      },
+    ];
+  return [];
+};
+
+/** The folder format names its images, its masks and its classes. */
+const foldersAndClassesWritten: FileRule = (file) => {
+  if (file.dataset.format !== 'segmentationFolder') return [];
+  const missing = (['images', 'masks', 'classes'] as const).filter((key) => file.dataset[key] === undefined);
+  return missing.map((key) => ({
+    path: ['dataset'],
+    message: `format \`segmentationFolder\` needs \`${key}\``,
+    hint: 'e.g. images: data/images, masks: data/masks, classes: [background, brick, grass]',
+  }));
+};
+
+/** Limits by class and class names have no meaning for masks: `limit.train`/`limit.test` count images, `classes` names mask values. */
+const limitsAndNamesFitMasks: FileRule = (file) => {
+  const d = file.dataset;
+  const findings: RuleFinding[] = [];
+  const isFolder = d.format === 'segmentationFolder';
+  for (const key of ['perClass', 'testPerClass'] as const) {
+    if (isFolder && d.limit?.[key] !== undefined)
+      findings.push({
+        path: ['dataset', 'limit', key],
+        key: true,
+        message: `a mask holds many classes, so \`limit.${key}\` has no meaning for format \`segmentationFolder\``,
+        hint: `count images: \`limit.${key === 'perClass' ? 'train' : 'test'}\``,
+      });
+  }
+  for (const key of ['train', 'test'] as const) {
+    if (!isFolder && d.limit?.[key] !== undefined)
+      findings.push({
+        path: ['dataset', 'limit', key],
+        key: true,
+        message: `\`limit.${key}\` counts images of format \`segmentationFolder\` only`,
+        hint: `use \`limit.${key === 'train' ? 'perClass' : 'testPerClass'}\``,
+      });
+  }
+  if (isFolder && d.classNames !== undefined)
+    findings.push({
+      path: ['dataset', 'classNames'],
+      key: true,
+      message: 'format `segmentationFolder` names its classes in `classes` (mask value order)',
+      hint: 'move the names to `classes`',
+    });
+  return findings;
+};
+
+/** The last layer gives each pixel a score per class: a convolution with `filters: classes`, softmax or linear. */
+export const headEndsInPixelClassifier: SpecRule = ({ head, dataset }) => {
+  const i = head.length - 1;
+  const last = head[i];
+  if (last === undefined) return [];
+  if (last.type !== 'conv2dTranspose' && last.type !== 'conv2d')
+    return [
+      {
+        path: ['head', i],
+        message: `a segmentation head must end with a convolution that outputs a score per class at each pixel, not \`${last.type}\``,
+        hint: 'end with `- conv2dTranspose: { filters: classes, kernelSize: 3, strides: 2, padding: same }` (or write `head: unet`)',
+      },
+    ];
+  const findings: RuleFinding[] = [];
+  const known = 'classes' in dataset ? dataset.classes.length : undefined;
+  if (typeof last.filters === 'number' && known !== undefined && last.filters !== known)
+    findings.push({
+      path: ['head', i, last.type, 'filters'],
+      message: `the last layer outputs ${last.filters} scores per pixel, but \`dataset.classes\` names ${known} classes`,
+      hint: 'write `filters: classes` and tlpipe fills in the class count',
+    });
+  if (last.activation !== 'softmax' && last.activation !== 'linear')
+    findings.push({
+      path: ['head', i, last.type, 'activation'],
+      message: `the last layer's activation must be softmax (probabilities) or linear (logits), not ${last.activation}`,
+      hint: 'tlpipe trains with per-pixel softmax cross-entropy over the classes',
+    });
+  return findings;
+};
+
+/** A class per pixel, from masks: an encoder (the cut base) and a decoder (the head) that upsamples back to the image. */
+export const segmentationFormat: TaskFormat = {
+  description:
+    'segmentation: a class for every pixel, learned from mask PNGs (format segmentationFolder) by a decoder on the base, e.g. `head: unet`; scored by pixel accuracy, per-class IoU and mean IoU',
+  ownKeys: [],
+  fileRules: [headIsWritten, stagesOrStrategy, foldersAndClassesWritten],
+  rules: [headEndsInPixelClassifier],
+};
+
+/** Rules about the segmentation format that hold whatever the task: registered among the common file rules. */
+export const segmentationFolderRules: readonly FileRule[] = [segmentationDataFitsTask, limitsAndNamesFitMasks];

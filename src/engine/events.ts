@@ -120,8 +120,8 @@ export interface RunEndEvent {
   status: 'completed' | 'failed' | 'interrupted';
   seconds: number;
   backend: string;
-  /** `loss` only where the task has one (classification); anomaly's accuracy is at its threshold. */
-  test?: { accuracy: number; loss?: number; examples: number; auroc?: number };
+  /** `loss` only where the task has one (classification); anomaly's accuracy is at its threshold; segmentation's is per pixel, with its mean IoU. */
+  test?: { accuracy: number; loss?: number; examples: number; auroc?: number; meanIoU?: number };
   error?: { message: string; hint?: string };
   /** What the run wrote for people and programs (absent when it did not get that far). */
   paths: { summary?: string; report?: string; model?: string };

@@ -37,7 +37,8 @@ export function formatEventLine(event: RunEvent): string | undefined {
       return `stage ${event.stage}: ${event.epochs} epoch(s) from epoch ${event.firstEpoch}`;
     case 'epoch-end': {
       const m = event.metrics;
-      const val = m.val_loss === undefined ? '' : `  val_loss ${n4(m.val_loss)} val_acc ${n4(m.val_accuracy)}`;
+      const iou = m.val_meanIoU === undefined ? '' : ` val_mIoU ${n4(m.val_meanIoU)}`;
+      const val = m.val_loss === undefined ? '' : `  val_loss ${n4(m.val_loss)} val_acc ${n4(m.val_accuracy)}${iou}`;
       return `${m.stage} epoch ${m.epoch}${m.reused ? ' (reused)' : ''}  loss ${n4(m.loss)} acc ${n4(m.accuracy)}${val}  lr ${Number(m.lr.toPrecision(3))}  ${m.seconds.toFixed(1)}s`;
     }
     case 'stage-end':

@@ -63,6 +63,8 @@ const PlanFields = {
 const PlanSchema = Type.Union([
   // Classification: no `task` key (plans written before tasks existed read the same), its stages.
   Type.Object({ ...PlanFields, task: Type.Optional(Type.Never()), stages: Type.Array(PlanStageSchema, { minItems: 1 }) }),
+  // task: segmentation trains stages as classification does.
+  Type.Object({ ...PlanFields, task: Type.Literal('segmentation'), stages: Type.Array(PlanStageSchema, { minItems: 1 }) }),
   // task: anomaly trains nothing; its bank is described instead.
   Type.Object({
     ...PlanFields,

@@ -12,6 +12,8 @@ import { splitExamples } from './data.js';
 
 /** How many test examples the exported model is checked on after a save/load round trip (kept in model/probe.json). */
 const EXPORT_PROBE_SIZE = 16;
+/** A model with an output per pixel (segmentation) is probed on 2: its outputs are height × width × classes numbers each. */
+const probeSize = (model: tf.LayersModel): number => (model.outputs[0]!.shape.length > 2 ? 2 : EXPORT_PROBE_SIZE);
 
 /**
  * Saves base + head as one LayersModel, with its labels and preprocessing,
@@ -27,7 +29,7 @@ export async function runExportTask(task: ExportTask, _inputs: object, run: RunC
   await model.save(output.modelHandler(dir));
   const { dataset, selection, preprocessing } = inputs;
   const split = selection.test.length > 0 ? 'test' : 'train';
-  const indexes = selection[split].slice(0, EXPORT_PROBE_SIZE);
+  const indexes = selection[split].slice(0, probeSize(model));
   const source = splitSource(dataset, split);
   const probe = await modelInput(source, indexes, preprocessing);
   const reloaded = await tf.loadLayersModel(output.modelHandler(dir));
@@ -93,7 +95,7 @@ async function exportQuantized(
   try {
     const { dataset, selection, preprocessing } = inputs;
     const split = selection.test.length > 0 ? 'test' : 'train';
-    const indexes = selection[split].slice(0, EXPORT_PROBE_SIZE);
+    const indexes = selection[split].slice(0, probeSize(model));
     const source = splitSource(dataset, split);
     const probe = await modelInput(source, indexes, preprocessing);
     const expected = tf.tidy(() => model.predict(probe) as tf.Tensor);

@@ -12,6 +12,8 @@ export interface Prediction {
   top: { label: string; probability: number }[];
   /** An anomaly model's answer: the image's score, the model's threshold, the verdict, and the patch scores on their grid. */
   anomaly?: { score: number; threshold: number; anomalous: boolean; heat: { grid: [number, number]; values: number[] } };
+  /** A segmentation model's answer: each class's fraction of the pixels, and where `predict --out` wrote the mask PNG. */
+  segmentation?: { fractions: Record<string, number>; mask?: string };
 }
 
 /** A file that could not be classified, and why. */

@@ -12,8 +12,13 @@ import { splitExamples } from './data.js';
 
 /** How many test examples the exported model is checked on after a save/load round trip (kept in model/probe.json). */
 const EXPORT_PROBE_SIZE = 16;
-/** A model with an output per pixel (segmentation) is probed on 2: its outputs are height × width × classes numbers each. */
-const probeSize = (model: tf.LayersModel): number => (model.outputs[0]!.shape.length > 2 ? 2 : EXPORT_PROBE_SIZE);
+/**
+ * probe.json's rows: one per example, a score per class. A model with a
+ * score per pixel (segmentation) has each example's scores averaged over its
+ * pixels, which any change in preprocessing still moves.
+ */
+const probeRows = (predictions: tf.Tensor): number[][] =>
+  tf.tidy(() => (predictions.rank === 4 ? tf.mean(predictions, [1, 2]) : predictions).arraySync() as number[][]);
 
 /**
  * Saves base + head as one LayersModel, with its labels and preprocessing,
@@ -29,7 +34,7 @@ export async function runExportTask(task: ExportTask, _inputs: object, run: RunC
   await model.save(output.modelHandler(dir));
   const { dataset, selection, preprocessing } = inputs;
   const split = selection.test.length > 0 ? 'test' : 'train';
-  const indexes = selection[split].slice(0, probeSize(model));
+  const indexes = selection[split].slice(0, EXPORT_PROBE_SIZE);
   const source = splitSource(dataset, split);
   const probe = await modelInput(source, indexes, preprocessing);
   const reloaded = await tf.loadLayersModel(output.modelHandler(dir));
@@ -46,7 +51,7 @@ export async function runExportTask(task: ExportTask, _inputs: object, run: RunC
         split,
         indexes,
         examples: indexes.map((index) => source.name(index)),
-        predictions: expected.arraySync() as number[][],
+        predictions: probeRows(expected),
       },
       ...(task.demoPage !== undefined ? { demoPage: task.demoPage } : {}),
     });
@@ -95,7 +100,7 @@ async function exportQuantized(
   try {
     const { dataset, selection, preprocessing } = inputs;
     const split = selection.test.length > 0 ? 'test' : 'train';
-    const indexes = selection[split].slice(0, probeSize(model));
+    const indexes = selection[split].slice(0, EXPORT_PROBE_SIZE);
     const source = splitSource(dataset, split);
     const probe = await modelInput(source, indexes, preprocessing);
     const expected = tf.tidy(() => model.predict(probe) as tf.Tensor);
@@ -109,7 +114,7 @@ async function exportQuantized(
           split,
           indexes,
           examples: indexes.map((index) => source.name(index)),
-          predictions: actual.arraySync() as number[][],
+          predictions: probeRows(actual),
         },
         ...(demoPage !== undefined ? { demoPage } : {}),
       },

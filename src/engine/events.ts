@@ -69,7 +69,7 @@ export type EngineEvent =
   | { type: 'evaluate-end'; test: TestMetrics | SegmentationTestMetrics }
   | { type: 'baseline-start'; epochs: number }
   | { type: 'baseline-epoch-end'; metrics: EpochMetrics }
-  | { type: 'baseline-end'; test?: TestMetrics }
+  | { type: 'baseline-end'; test?: TestMetrics | SegmentationTestMetrics }
   | {
       type: 'export-end';
       dir: string;

@@ -33,6 +33,7 @@ export function renderRunReport(sources: RunReportSources): string {
           taskSection: segmentationSection(
             summary?.test && 'meanIoU' in summary.test ? summary.test : undefined,
             sources.masks,
+            summary?.baseline?.test && 'meanIoU' in summary.baseline.test ? summary.baseline.test : undefined,
           ),
         }
       : {}),

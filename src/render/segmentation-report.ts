@@ -13,9 +13,13 @@ const fixed = (n: number | null | undefined, digits = 4): string =>
 export function segmentationSection(
   test: SegmentationTestMetrics | undefined,
   masks: readonly StoredMaskOverlay[] | undefined,
+  baseline?: SegmentationTestMetrics,
 ): { headline: string; body: string } {
   if (!test) return { headline: 'no test split', body: '' };
-  const headline = `test mean IoU <b id="test-mean-iou">${fixed(test.meanIoU)}</b>, pixel accuracy ${fixed(test.pixelAccuracy)}, test loss ${fixed(test.loss)} (${test.examples} images)`;
+  const scratch = baseline
+    ? `; the scratch baseline's mean IoU <b id="baseline-mean-iou">${fixed(baseline.meanIoU)}</b>, pixel accuracy ${fixed(baseline.pixelAccuracy)}`
+    : '';
+  const headline = `test mean IoU <b id="test-mean-iou">${fixed(test.meanIoU)}</b>, pixel accuracy ${fixed(test.pixelAccuracy)}, test loss ${fixed(test.loss)} (${test.examples} images)${scratch}`;
   const rows = Object.entries(test.perClass)
     .map(([name, c]) => `<tr><td>${escape(name)}</td><td>${fixed(c.iou, 3)}</td><td>${c.pixels.toLocaleString('en-US')}</td></tr>`)
     .join('');

@@ -24,7 +24,11 @@ export interface RunSummary {
   stages: PlanOutcome['stages'];
   /** As the pipeline's task measures it: classification's metrics, or another task's (they say their task). */
   test?: TestMetrics | AnomalyTestMetrics | SegmentationTestMetrics;
-  baseline?: { kind: 'scratch'; stages: NonNullable<PlanOutcome['baseline']>['stages']; test?: TestMetrics };
+  baseline?: {
+    kind: 'scratch';
+    stages: NonNullable<PlanOutcome['baseline']>['stages'];
+    test?: TestMetrics | SegmentationTestMetrics;
+  };
   strategy?: StrategyMeasurement;
   export: PlanOutcome['export'];
   /** Peak resident memory of the whole process and the run's wall time, for sizing machines. */
@@ -150,7 +154,10 @@ const SummarySchema = Type.Object({
   stages: Type.Array(StageOutcomeSchema),
   test: Type.Optional(Type.Union([AnomalyTestMetricsSchema, SegmentationTestMetricsSchema, TestMetricsSchema])),
   baseline: Type.Optional(
-    Type.Object({ stages: Type.Array(StageOutcomeSchema), test: Type.Optional(TestMetricsSchema) }),
+    Type.Object({
+      stages: Type.Array(StageOutcomeSchema),
+      test: Type.Optional(Type.Union([SegmentationTestMetricsSchema, TestMetricsSchema])),
+    }),
   ),
   resources: Type.Object({ peakRssMiB: Type.Number({ minimum: 0 }), seconds: Type.Number({ minimum: 0 }) }),
 });

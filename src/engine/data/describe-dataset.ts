@@ -17,8 +17,10 @@ export interface SizeStats {
 export interface DatasetReport {
   format: DatasetSpec['format'];
   classNames: string[];
-  /** counts[split][class] after subsampling and splitting. */
+  /** counts[split][class] after subsampling and splitting: examples, or for masks (segmentationFolder) pixels. */
   counts: Record<keyof Selection, number[]>;
+  /** What `counts` counts: images have one class each; a mask's pixels have one each. */
+  counted: 'examples' | 'pixels';
   /** Source image sizes in pixels (before resizing to image.size). */
   sourceSize: { width: SizeStats; height: SizeStats; examples: number };
   inputSize: [number, number];
@@ -46,6 +48,7 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
     spec.classNames ?? dataset.classNames ?? Array.from({ length: dataset.numClasses }, (_, i) => String(i));
   const counts = Object.fromEntries(
     (['train', 'validation', 'test'] as const).map((split) => {
+      if ('pixelCounts' in dataset) return [split, [...(dataset.pixelCounts as Record<typeof split, { perClass: number[] }>)[split].perClass]];
       const perClass = new Array<number>(dataset.numClasses).fill(0);
       const labels = splitSource(dataset, split).labels;
       for (const index of selection[split]) perClass[labels[index]!]! += 1;
@@ -81,6 +84,7 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
     format: spec.format,
     classNames,
     counts,
+    counted: 'pixelCounts' in dataset ? 'pixels' : 'examples',
     sourceSize: { width: stats(widths), height: stats(heights), examples: widths.length },
     inputSize: spec.image.size,
     storage: dataset.storage,

@@ -90,11 +90,19 @@ function outputProblems(spec: PipelineSpec, inputs: PlanInputs, head: ResolvedHe
       file: spec.file,
       path: ['head', head.length - 1],
       message: `the head outputs [${output.join(', ')}], but a mask needs [${expected.join(', ')}]: a score per class at every pixel of the ${height}×${width} image`,
-      hint:
-        output.length === 3 && output[0] !== height
-          ? `the base's output is ${inputs.base.cutOutputShape.join('×')}; upsample it by ${height / (output[0] ?? height)} more (conv2dTranspose strides, upSampling2d), or change dataset.image.size`
-          : 'end with `conv2dTranspose: { filters: classes, … }`',
+      hint: sizeHint(output, height, inputs.base.cutOutputShape),
       severity: 'error',
     },
   ];
+}
+
+/** How far the decoder is from the image size, in the terms of its layers. */
+function sizeHint(output: readonly (number | null)[], height: number, cut: readonly number[]): string {
+  const reached = output[0];
+  if (output.length !== 3 || typeof reached !== 'number' || reached === height)
+    return 'end with `conv2dTranspose: { filters: classes, … }`';
+  const factor = height / reached;
+  return factor > 1
+    ? `the base's output is ${cut.join('×')}; upsample ${factor}× more (conv2dTranspose strides, upSampling2d), or change dataset.image.size`
+    : `the decoder upsamples ${1 / factor}× too far; take out an upsampling step, or change dataset.image.size`;
 }

@@ -198,13 +198,25 @@ export const headEndsInPixelClassifier: SpecRule = ({ head, dataset }) => {
   return findings;
 };
 
+/** The demo page shows a picked image's class scores; a page that draws the mask over it is not built yet. */
+const noDemoPage: SpecRule = ({ export: exported }) =>
+  exported.demoPage === true
+    ? [
+        {
+          path: ['export', 'demoPage'],
+          message: 'the demo page shows the class scores of a picked image; it does not draw a segmentation mask',
+          hint: 'remove `demoPage`; `tlpipe predict <run> <images> --out DIR` writes the masks',
+        },
+      ]
+    : [];
+
 /** A class per pixel, from masks: an encoder (the cut base) and a decoder (the head) that upsamples back to the image. */
 export const segmentationFormat: TaskFormat = {
   description:
     'segmentation: a class for every pixel, learned from mask PNGs (format segmentationFolder) by a decoder on the base, e.g. `head: unet`; scored by pixel accuracy, per-class IoU and mean IoU',
   ownKeys: [],
   fileRules: [headIsWritten, stagesOrStrategy, foldersAndClassesWritten],
-  rules: [headEndsInPixelClassifier],
+  rules: [headEndsInPixelClassifier, noDemoPage],
 };
 
 /** Rules about the segmentation format that hold whatever the task: registered among the common file rules. */

@@ -97,6 +97,12 @@ const CASES: { name: string; text: string; path?: (string | number)[]; says?: Re
     says: /a mask holds many classes/,
   },
   {
+    name: 'a demo page asked for (it would show class scores, not the mask)',
+    text: pipeline('task: segmentation', DATASET, UNET, STAGES, 'export: { demoPage: true }'),
+    path: ['export', 'demoPage'],
+    says: /does not draw a segmentation mask/,
+  },
+  {
     name: 'classNames beside classes',
     text: pipeline('task: segmentation', `${DATASET}\n  classNames: [a, b, c]`, UNET, STAGES),
     path: ['dataset', 'classNames'],

@@ -210,13 +210,27 @@ const noDemoPage: SpecRule = ({ export: exported }) =>
       ]
     : [];
 
+/** The per-pixel loss takes hard targets: smoothing them is not built for masks, so it is refused rather than ignored. */
+const noLabelSmoothing: SpecRule = ({ train }) =>
+  train.stages.flatMap((stage, i) =>
+    stage.labelSmoothing > 0
+      ? [
+          {
+            path: ['train', 'stages', i, 'labelSmoothing'],
+            message: '`labelSmoothing` is not applied to masks: the per-pixel loss trains on each pixel’s class',
+            hint: 'remove `labelSmoothing`',
+          },
+        ]
+      : [],
+  );
+
 /** A class per pixel, from masks: an encoder (the cut base) and a decoder (the head) that upsamples back to the image. */
 export const segmentationFormat: TaskFormat = {
   description:
     'segmentation: a class for every pixel, learned from mask PNGs (format segmentationFolder) by a decoder on the base, e.g. `head: unet`; scored by pixel accuracy, per-class IoU and mean IoU',
   ownKeys: [],
   fileRules: [headIsWritten, stagesOrStrategy, foldersAndClassesWritten],
-  rules: [headEndsInPixelClassifier, noDemoPage],
+  rules: [headEndsInPixelClassifier, noDemoPage, noLabelSmoothing],
 };
 
 /** Rules about the segmentation format that hold whatever the task: registered among the common file rules. */

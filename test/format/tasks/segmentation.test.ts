@@ -103,6 +103,12 @@ const CASES: { name: string; text: string; path?: (string | number)[]; says?: Re
     says: /does not draw a segmentation mask/,
   },
   {
+    name: 'label smoothing on masks',
+    text: pipeline('task: segmentation', DATASET, UNET, 'train: { stages: [{ name: d, epochs: 1, labelSmoothing: 0.1 }] }'),
+    path: ['train', 'stages', 0, 'labelSmoothing'],
+    says: /not applied to masks/,
+  },
+  {
     name: 'classNames beside classes',
     text: pipeline('task: segmentation', `${DATASET}\n  classNames: [a, b, c]`, UNET, STAGES),
     path: ['dataset', 'classNames'],

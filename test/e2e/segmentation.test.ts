@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { loadModel } from '../../src/api/index.js';
 import { packageRoot } from '../../src/package/package-root.js';
 import { hasStackTrace, readJson, tlpipeBounded, workspace, write } from './cli-harness.js';
 
@@ -111,5 +112,27 @@ describe('task: segmentation through the CLI on the texture fixture', () => {
     const text = await tlpipeBounded(['predict', runDir, images[0]!], dir, { timeoutMs: BOUND_MS });
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /0000\.jpg: \w+ \d+\.\d% of pixels/);
+  });
+
+  it('loadModel(run).segment(files) in the library: a mask per image at the input size, the others still segmented', async () => {
+    const loaded = await loadModel(runDir);
+    assert.ok(loaded.ok, loaded.ok ? '' : loaded.diagnostics.map((d) => d.message).join('; '));
+    try {
+      assert.equal(loaded.value.task, 'segmentation');
+      const image = path.join(FIXTURE, 'images', '0001.jpg');
+      const { segmentations, failures } = await loaded.value.segment([image, path.join(dir, 'missing.jpg')]);
+      assert.deepEqual(
+        failures.map((f) => f.file),
+        [path.join(dir, 'missing.jpg')],
+      );
+      assert.equal(segmentations.length, 1);
+      const [s] = segmentations;
+      assert.equal(s!.file, image);
+      assert.deepEqual([s!.mask.height, s!.mask.width, s!.mask.data.length], [64, 64, 64 * 64]);
+      assert.deepEqual(Object.keys(s!.fractions), CLASSES);
+      await assert.rejects(loaded.value.score([image]), /segments/);
+    } finally {
+      loaded.value.dispose();
+    }
   });
 });

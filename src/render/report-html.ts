@@ -192,7 +192,12 @@ ${baselineLine}
       'accuracy',
       (r) => r.accuracy,
       (r) => r.val_accuracy,
-    )}${learningRate}</div>
+    )}${
+      // task: segmentation measures the validation split's mean IoU each epoch (training batches have no confusion kept).
+      input.metrics.some((r) => r.val_meanIoU !== undefined)
+        ? chart('mean IoU (validation)', () => undefined, (r) => r.val_meanIoU ?? undefined)
+        : ''
+    }${learningRate}</div>
 <h2>Hyperparameters as resolved</h2>${stageTable(input.stages)}
 ${input.taskSection ? input.taskSection.body : classificationSections(input, perClass)}
 <h2>Run</h2><table class="facts">${meta}</table>

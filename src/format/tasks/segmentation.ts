@@ -224,13 +224,25 @@ const noLabelSmoothing: SpecRule = ({ train }) =>
       : [],
   );
 
+/** auto chooses by a linear probe of pooled features against one label per image, which masks do not give. */
+const noAutoStrategy: SpecRule = ({ strategy }) =>
+  strategy?.requested === 'auto'
+    ? [
+        {
+          path: ['strategy'],
+          message: '`strategy: auto` measures a linear probe against one class per image; a mask has a class per pixel',
+          hint: 'name a strategy (head-then-all: the decoder, then every layer), or write train.stages',
+        },
+      ]
+    : [];
+
 /** A class per pixel, from masks: an encoder (the cut base) and a decoder (the head) that upsamples back to the image. */
 export const segmentationFormat: TaskFormat = {
   description:
     'segmentation: a class for every pixel, learned from mask PNGs (format segmentationFolder) by a decoder on the base, e.g. `head: unet`; scored by pixel accuracy, per-class IoU and mean IoU',
   ownKeys: [],
   fileRules: [headIsWritten, stagesOrStrategy, foldersAndClassesWritten],
-  rules: [headEndsInPixelClassifier, noDemoPage, noLabelSmoothing],
+  rules: [headEndsInPixelClassifier, noDemoPage, noLabelSmoothing, noAutoStrategy],
 };
 
 /** Rules about the segmentation format that hold whatever the task: registered among the common file rules. */

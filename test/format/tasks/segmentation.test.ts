@@ -109,6 +109,12 @@ const CASES: { name: string; text: string; path?: (string | number)[]; says?: Re
     says: /not applied to masks/,
   },
   {
+    name: 'strategy: auto (it probes one label per image)',
+    text: pipeline('task: segmentation', DATASET, UNET, 'strategy: auto'),
+    path: ['strategy'],
+    says: /a mask has a class per pixel/,
+  },
+  {
     name: 'classNames beside classes',
     text: pipeline('task: segmentation', `${DATASET}\n  classNames: [a, b, c]`, UNET, STAGES),
     path: ['dataset', 'classNames'],

@@ -48,6 +48,8 @@ export function formatEventLine(event: RunEvent): string | undefined {
     case 'baseline-epoch-end':
       return `scratch ${formatEventLine({ type: 'epoch-end', metrics: event.metrics })}`;
     case 'baseline-end':
+      if (event.test && 'meanIoU' in event.test)
+        return `scratch baseline test ${event.test.examples} images: mean IoU ${n4(event.test.meanIoU)} pixel accuracy ${n4(event.test.pixelAccuracy)} loss ${n4(event.test.loss)}`;
       return event.test
         ? `scratch baseline test ${event.test.examples} examples: accuracy ${n4(event.test.accuracy)} loss ${n4(event.test.loss)}`
         : 'scratch baseline done';

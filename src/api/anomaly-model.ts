@@ -114,6 +114,8 @@ export async function openAnomalyModel(
             'each of score()’s predictions has `anomaly.heat`: the patch scores on their grid',
           ),
         ),
+      segment: () =>
+        Promise.reject(new UserError('an anomaly model scores images; segment() is for segmentation models', [], 'use score()')),
       dispose: () => {
         loaded.dispose();
         extractor.dispose();

@@ -4,6 +4,7 @@ import { readDataset, splitSource, type SplitData } from '../engine/data/dataset
 import { readFeatureRows } from '../engine/data/feature-rows.js';
 import { decodedCacheBytes, listImageFolder, readImageSplits } from '../engine/data/image-folder.js';
 import { exampleSource } from '../engine/evaluate/evaluate.js';
+import { segmentsPixels } from '../engine/tasks/segmentation/segment-files.js';
 import type { TestMetrics } from '../engine/evaluate/metrics.js';
 import { evaluateExportedModel } from '../engine/evaluate/exported-model.js';
 import type { BatchSource } from '../engine/data/batches.js';
@@ -43,6 +44,13 @@ export async function evaluate(runRef: string, options: EvaluateOptions = {}): P
     if (!opened.ok) return opened.outcome;
     const { model, exported, outputs, runDir, warnings } = opened.opened;
     try {
+      // Not built yet for masks: said, rather than scored as if each image had one class.
+      if (segmentsPixels(model))
+        throw new UserError(
+          'tlpipe evaluate scores models with one class per image; this model segments (a class per pixel)',
+          [],
+          "the run's test scores per pixel and class are in its summary.json (test.meanIoU, test.perClass) and report.html",
+        );
       return await evaluateOpened(model, exported, outputs, runDir, warnings, options);
     } finally {
       model.dispose();

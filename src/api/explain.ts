@@ -94,7 +94,7 @@ export async function explain(
  * same name (from different folders, or differing only in case, which
  * macOS and Windows do not tell apart) are told apart by their position.
  */
-function overlayNames(files: readonly string[]): string[] {
+export function overlayNames(files: readonly string[]): string[] {
   const stems = files.map((f) => portableName(path.basename(f, path.extname(f))));
   const counts = new Map<string, number>();
   for (const s of stems) counts.set(s.toLowerCase(), (counts.get(s.toLowerCase()) ?? 0) + 1);

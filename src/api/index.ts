@@ -26,6 +26,7 @@ export {
   type ImageExplanation,
   type ClassHeatmap,
 } from './load-model.js';
+export type { Segmentation } from './segmentation-model.js';
 export { listRuns, compare, report, type Comparison, type RunOverview } from './runs.js';
 export { describeData, type DatasetReport } from './data.js';
 export { listModels, type ZooListing } from './models.js';

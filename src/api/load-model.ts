@@ -21,6 +21,8 @@ import { isModelFolder, MODEL_DIR, readExportedModel, type ExportedModelInfo } f
 import { readRunRecord, RUN_FILE, type RunRecord } from '../store/run-record.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { isAnomalyModelFolder, openAnomalyModel } from './anomaly-model.js';
+import { segmentationModel, type Segmentation } from './segmentation-model.js';
+import { segmentsPixels } from '../engine/tasks/segmentation/segment-files.js';
 import { findRunFolder, userErrorsAt } from './run-refs.js';
 import { failed, ok, problem, type Outcome, type PipelineOptions } from './types.js';
 
@@ -223,8 +225,8 @@ function preparedShape(pre: Preprocessing): number[] {
 
 /** A run's exported model, ready to classify images exactly as `tlpipe predict` does. */
 export interface LoadedModel {
-  /** What the model does: classification (the default), or anomaly (score() and a verdict per image). */
-  task: 'classification' | 'anomaly';
+  /** What the model does: classification (the default), anomaly (score() and a verdict per image), or segmentation (segment(): a class per pixel). */
+  task: 'classification' | 'anomaly' | 'segmentation';
   model: tf.LayersModel;
   /** Class names, in the order of the model's outputs. */
   labels: string[];
@@ -249,6 +251,12 @@ export interface LoadedModel {
    * threshold, the verdict and the heat map. A classifier has none.
    */
   score(inputs: readonly string[]): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }>;
+  /**
+   * A segmentation model's masks of image files (or every image file under a
+   * folder): each pixel's class at the model's input size, and each class's
+   * fraction of the image. Other models have none.
+   */
+  segment(inputs: readonly string[]): Promise<{ segmentations: Segmentation[]; failures: PredictionFailure[] }>;
   /**
    * Grad-CAM maps of image files (or every image file under a folder): for
    * the class each is given, and for each class named in `classes`, at
@@ -288,6 +296,7 @@ export async function loadModel(ref: string, options: ModelOptions = {}): Promis
     const opened = await openExportedModel(ref, options);
     if (!opened.ok) return opened.outcome;
     const { model, exported, outputs, warnings } = opened.opened;
+    if (segmentsPixels(model)) return ok(segmentationModel(opened.opened), warnings);
     const pre = exported.preprocessing;
     return ok<LoadedModel>(
       {
@@ -348,6 +357,10 @@ export async function loadModel(ref: string, options: ModelOptions = {}): Promis
               [],
               'use classify() for the classes of each image',
             ),
+          ),
+        segment: () =>
+          Promise.reject(
+            new UserError('this model classifies; segment() is for segmentation models (task: segmentation)', [], 'use classify()'),
           ),
         dispose: () => model.dispose(),
       },

@@ -2,6 +2,7 @@ import { assertNever } from '../format/dataset-formats/input.js';
 import { UserError } from '../diagnostics/user-error.js';
 import { loadModel, type LoadedModel, type ModelOptions, type Prediction } from './load-model.js';
 import { userErrorsAt } from './run-refs.js';
+import { writeMasks } from './segmentation-model.js';
 import { failed, ok, problem, type Outcome } from './types.js';
 
 /**
@@ -15,11 +16,16 @@ import { failed, ok, problem, type Outcome } from './types.js';
 export async function predict(
   runRef: string,
   inputs: readonly string[],
-  options: ModelOptions & { top?: number } = {},
+  options: ModelOptions & { top?: number; out?: string } = {},
 ): Promise<Outcome<Prediction[]>> {
   const loaded = await loadModel(runRef, options);
   if (!loaded.ok) return failed(loaded.diagnostics, loaded.warnings);
   try {
+    if (options.out !== undefined && loaded.value.task !== 'segmentation')
+      return failed(
+        [problem(runRef, `--out writes the masks of a segmentation model; this model's task is ${loaded.value.task}`, 'leave out --out')],
+        loaded.warnings,
+      );
     return await userErrorsAt(runRef, async () => {
       const input = loaded.value.preprocessing;
       switch (input.kind) {
@@ -30,7 +36,10 @@ export async function predict(
         default:
           return assertNever(input);
       }
-      const { predictions, failures } = await loaded.value.classify(inputs, { top: options.top ?? 3 });
+      const { predictions, failures } =
+        loaded.value.task === 'segmentation' && options.out !== undefined
+          ? await writeMasks(loaded.value, inputs, options.out, options.top ?? 3)
+          : await loaded.value.classify(inputs, { top: options.top ?? 3 });
       return failures.length === 0
         ? ok(predictions, loaded.warnings)
         : failed(

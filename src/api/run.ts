@@ -18,6 +18,7 @@ import { truncateMetricRows } from '../store/metrics-file.js';
 import { MODEL_DIR } from '../store/model-folder.js';
 import { readResolved, writePlan, writeResolved } from '../store/plan-file.js';
 import { writeGallery } from '../store/gallery-file.js';
+import { writeMaskGallery } from '../store/mask-gallery-file.js';
 import { REPORT_FILE, writeConfusionCsv, writeRunReport } from '../store/report-file.js';
 import { PIPELINE_COPY, RunFolder } from '../store/run-folder.js';
 import { renderDemoPage } from '../render/demo-page.js';
@@ -461,6 +462,7 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
     if (outcome.test && 'confusionMatrix' in outcome.test)
       await writeConfusionCsv(folder.dir, outcome.test.confusionMatrix, plan.classes.names);
     if (outcome.gallery) await writeGallery(folder.dir, outcome.gallery, path.dirname(spec.file));
+    if (outcome.masks) await writeMaskGallery(folder.dir, outcome.masks, path.dirname(spec.file));
     await writeRunReport(folder.dir, renderRunReport);
     const record = await folder.finish('completed');
     const info = end(record, summary);

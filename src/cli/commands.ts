@@ -210,6 +210,10 @@ export const COMMANDS: readonly CommandSpec[] = [
       "Loads the run's exported model with its labels.json and preprocessing.json, prepares each image exactly as training did, and prints the most likely classes. A run trained on tabular rows takes CSV files of rows instead: its feature columns found by name in the header (a label column is ignored), each standardised as in training; one line per row, named file.csv:<line>.",
     options: [
       { flags: '--top <n>', description: 'how many classes to show per image (default 3)' },
+      {
+        flags: '--out <dir>',
+        description: 'segmentation models: write each image\'s mask here, a PNG of class indexes (labels.json order) at the model\'s input size',
+      },
       { flags: '--json', description: 'one JSON object per image' },
       ALLOW_INCOMPLETE,
       BACKEND,
@@ -220,7 +224,12 @@ export const COMMANDS: readonly CommandSpec[] = [
       if (!Number.isInteger(top) || top < 1)
         return usage(`--top must be a positive whole number, got '${String(options['top'])}'`, print);
       const { predict } = await api();
-      const result = await predict(run!, images, { top, ...allowIncomplete(options), ...backendAndRuns(options) });
+      const result = await predict(run!, images, {
+        top,
+        ...(options['out'] !== undefined ? { out: String(options['out']) } : {}),
+        ...allowIncomplete(options),
+        ...backendAndRuns(options),
+      });
       printDiagnostics(result.warnings, print);
       const { formatPrediction } = await import('./format-results.js');
       // The images that could be classified are printed even when others could not; then exit 1.

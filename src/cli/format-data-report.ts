@@ -17,7 +17,7 @@ export function formatDataReport(report: DatasetReport): string {
     cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   const { width, height, examples } = report.sourceSize;
   const out = [
-    `${report.format}: ${report.classNames.length} classes, dataset digest ${report.digest.slice(0, 12)}`,
+    `${report.format}: ${report.classNames.length} classes, dataset digest ${report.digest.slice(0, 12)}${report.counted === 'pixels' ? ' (counts are mask pixels at the image size)' : ''}`,
     '',
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
@@ -50,7 +50,9 @@ export function formatDataReport(report: DatasetReport): string {
     out.push(
       '',
       `warning: classes are imbalanced (largest/smallest training class = ${report.imbalance.ratio.toFixed(1)}); rare: ${report.imbalance.rareClasses.map(terminalText).join(', ')}`,
-      '  hint: set `limit.perClass` to even out the classes, or add examples of the rare ones',
+      report.counted === 'pixels'
+        ? '  hint: `train.classWeights: balanced` weighs each pixel by its class’s rarity'
+        : '  hint: set `limit.perClass` to even out the classes, or add examples of the rare ones',
     );
   }
   return out.join('\n');

@@ -97,6 +97,9 @@ function verticalComparison(
 export function formatPrediction(p: Prediction): string {
   if (p.anomaly)
     return `${terminalText(p.file)}: ${p.anomaly.anomalous ? 'anomalous' : 'normal'} (score ${p.anomaly.score.toFixed(3)}, threshold ${p.anomaly.threshold.toFixed(3)})`;
+  // A mask's classes by their share of the pixels, and where its PNG went.
+  if (p.segmentation)
+    return `${terminalText(p.file)}: ${p.top.map((t) => `${terminalText(t.label)} ${(t.probability * 100).toFixed(1)}% of pixels`).join(', ')}${p.segmentation.mask ? ` → ${terminalText(p.segmentation.mask)}` : ''}`;
   return `${terminalText(p.file)}: ${p.top.map((t) => `${terminalText(t.label)} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`;
 }
 

@@ -48,10 +48,14 @@ export function describeRunEnd(
     ? 'no test split'
     : end.test.auroc !== undefined
       ? `test AUROC ${end.test.auroc.toFixed(4)}`
-      : `test accuracy ${end.test.accuracy.toFixed(4)}`;
+      : end.test.meanIoU !== undefined
+        ? `test mean IoU ${end.test.meanIoU.toFixed(4)}`
+        : `test accuracy ${end.test.accuracy.toFixed(4)}`;
   const second =
     end.test?.auroc !== undefined
       ? `\n  test accuracy at the threshold ${end.test.accuracy.toFixed(4)}`
+      : end.test?.meanIoU !== undefined
+        ? `\n  test pixel accuracy ${end.test.accuracy.toFixed(4)}${end.test.loss !== undefined ? `, loss ${end.test.loss.toFixed(4)}` : ''}`
       : end.test?.loss !== undefined
         ? `\n  test loss ${end.test.loss.toFixed(4)}`
         : '';

@@ -1,5 +1,6 @@
 import type { ConcreteBackend } from './kernels/backend.js';
 import type { TestMetrics } from './evaluate/metrics.js';
+import type { SegmentationTestMetrics } from './tasks/segmentation/evaluate-masks.js';
 
 /** One epoch's row in metrics.jsonl. Epochs count continuously across stages. */
 export interface EpochMetrics {
@@ -10,6 +11,8 @@ export interface EpochMetrics {
   accuracy: number;
   val_loss?: number;
   val_accuracy?: number;
+  /** task: segmentation: mean IoU over the validation split. */
+  val_meanIoU?: number;
   /** The learning rate at the epoch's first step (the head's, when groups differ). */
   lr: number;
   /** Each parameter group's rate at the epoch's first step, when there are several. */
@@ -63,10 +66,10 @@ export type EngineEvent =
   | { type: 'epoch-end'; metrics: EpochMetrics }
   | { type: 'checkpoint'; stage: string; epoch: number; dir: string }
   | { type: 'stage-end'; stage: string; epochsRun: number; stoppedEarly: boolean; restoredEpoch?: number }
-  | { type: 'evaluate-end'; test: TestMetrics }
+  | { type: 'evaluate-end'; test: TestMetrics | SegmentationTestMetrics }
   | { type: 'baseline-start'; epochs: number }
   | { type: 'baseline-epoch-end'; metrics: EpochMetrics }
-  | { type: 'baseline-end'; test?: TestMetrics }
+  | { type: 'baseline-end'; test?: TestMetrics | SegmentationTestMetrics }
   | {
       type: 'export-end';
       dir: string;
@@ -117,8 +120,8 @@ export interface RunEndEvent {
   status: 'completed' | 'failed' | 'interrupted';
   seconds: number;
   backend: string;
-  /** `loss` only where the task has one (classification); anomaly's accuracy is at its threshold. */
-  test?: { accuracy: number; loss?: number; examples: number; auroc?: number };
+  /** `loss` only where the task has one (classification); anomaly's accuracy is at its threshold; segmentation's is per pixel, with its mean IoU. */
+  test?: { accuracy: number; loss?: number; examples: number; auroc?: number; meanIoU?: number };
   error?: { message: string; hint?: string };
   /** What the run wrote for people and programs (absent when it did not get that far). */
   paths: { summary?: string; report?: string; model?: string };

@@ -224,7 +224,7 @@ export function resolveSchedule(written: StageAsWritten['schedule']): ScheduleSp
 
 /** `auto` watches accuracies upwards and losses downwards. */
 function resolveMode(monitor: MonitorName, mode: Mode): MonitorSpec['mode'] {
-  return mode === 'auto' ? (monitor.endsWith('accuracy') ? 'max' : 'min') : mode;
+  return mode === 'auto' ? (monitor.endsWith('accuracy') || monitor.endsWith('IoU') ? 'max' : 'min') : mode;
 }
 
 function withMode<T extends { monitor: MonitorName; mode: Mode }>(

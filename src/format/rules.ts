@@ -8,6 +8,7 @@ import { sweepIsWellFormed } from './sweep-rules.js';
 import { hasValidation, isArrayFormat, isModelUrl } from './resolve-pipeline.js';
 import type { PipelineFile, PipelineSpec } from './types.js';
 import { DEFAULT_TASK, TASK_FORMATS } from './tasks/registry.js';
+import { segmentationFolderRules } from './tasks/segmentation.js';
 import { KNOWN_CLASS_COUNTS, ZOO } from './zoo-catalog.js';
 
 /**
@@ -124,7 +125,7 @@ export const testFitsFormat: FileRule = (file) => {
       },
     ];
   }
-  if ((format === 'imageFolder' || format === 'csv') && typeof test !== 'number') {
+  if ((format === 'imageFolder' || format === 'csv' || format === 'segmentationFolder') && typeof test !== 'number') {
     return [
       {
         path: ['dataset', 'test'],
@@ -241,6 +242,7 @@ export const FILE_RULES: readonly FileRule[] = [
   inputSizeSaidOnce,
   scheduleKeysFitType,
   taskKeysFitTask,
+  ...segmentationFolderRules,
   taskFileRules,
   sweepMetricFitsTask,
   sweepIsWellFormed,
@@ -432,39 +434,6 @@ export const headFitsFeatureMap: SpecRule = (spec) => {
     : headShapeProblems(spec.head, rank).map((p) => ({ path: ['head', p.index], message: p.message, hint: p.hint }));
 };
 
-/** The last layer produces the class scores: dense, one unit per class, softmax or linear. */
-export const headEndsInClassifier: SpecRule = ({ head, dataset }) => {
-  const i = head.length - 1;
-  const last = head[i];
-  if (last === undefined) return [];
-  if (last.type !== 'dense') {
-    return [
-      {
-        path: ['head', i],
-        message: `the head must end with a dense layer that outputs one score per class, not \`${last.type}\``,
-        hint: 'add `- dense: { units: classes, activation: softmax }` at the end',
-      },
-    ];
-  }
-  const findings: RuleFinding[] = [];
-  const known = dataset.classNames?.length ?? KNOWN_CLASS_COUNTS[dataset.format];
-  if (typeof last.units === 'number' && known !== undefined && last.units !== known) {
-    findings.push({
-      path: ['head', i, 'dense', 'units'],
-      message: `the last layer outputs ${last.units} scores, but the dataset has ${known} classes`,
-      hint: 'write `units: classes` and tlpipe fills in the class count',
-    });
-  }
-  if (last.activation !== 'softmax' && last.activation !== 'linear') {
-    findings.push({
-      path: ['head', i, 'dense', 'activation'],
-      message: `the last layer's activation must be softmax (probabilities) or linear (logits), not ${last.activation}`,
-      hint: 'tlpipe trains with categorical cross-entropy over the classes',
-    });
-  }
-  return findings;
-};
-
 /** `units: classes` only means something in a layer that outputs class scores. */
 export const classesUnitsOnlyLast: SpecRule = ({ head }) =>
   head.flatMap((layer, i) =>
@@ -544,7 +513,18 @@ export const warmupShorterThanStage: SpecRule = ({ train }) =>
 /** Validation metrics exist only with a validation split. */
 export const monitorNeedsValidation: SpecRule = ({ dataset, train }) => {
   if (hasValidation(dataset.validation)) return [];
-  const watched: { path: KeyPath; monitor: string }[] = [
+  return watchedMonitors(train)
+    .filter((w) => w.monitor.startsWith('val_'))
+    .map((w) => ({
+      path: w.path,
+      message: `${w.monitor} needs a validation split, but \`dataset.validation\` is 0`,
+      hint: 'set `dataset.validation: 0.1`, or monitor `loss` or `accuracy`',
+    }));
+};
+
+/** Every monitor the training settings watch, with where it is written. */
+function watchedMonitors(train: PipelineSpec['train']): { path: KeyPath; monitor: string }[] {
+  return [
     ...train.stages.flatMap((stage, i) => [
       ...(stage.earlyStopping
         ? [{ path: ['train', 'stages', i, 'earlyStopping', 'monitor'], monitor: stage.earlyStopping.monitor }]
@@ -555,14 +535,19 @@ export const monitorNeedsValidation: SpecRule = ({ dataset, train }) => {
     ]),
     { path: ['train', 'checkpoints', 'monitor'], monitor: train.checkpoints.monitor },
   ];
-  return watched
-    .filter((w) => w.monitor.startsWith('val_'))
-    .map((w) => ({
-      path: w.path,
-      message: `${w.monitor} needs a validation split, but \`dataset.validation\` is 0`,
-      hint: 'set `dataset.validation: 0.1`, or monitor `loss` or `accuracy`',
-    }));
-};
+}
+
+/** Mean IoU is measured on masks only: `val_meanIoU` is there to watch for task: segmentation alone. */
+export const meanIoUNeedsSegmentation: SpecRule = ({ task, train }) =>
+  task === 'segmentation'
+    ? []
+    : watchedMonitors(train)
+        .filter((w) => w.monitor === 'val_meanIoU')
+        .map((w) => ({
+          path: w.path,
+          message: `val_meanIoU is measured for \`task: segmentation\` only; this pipeline's task is ${task}`,
+          hint: 'monitor val_accuracy or val_loss',
+        }));
 
 /** auto probes the zoo's candidate cuts; other bases have none on record. */
 export const autoNeedsZooBase: SpecRule = ({ strategy, base }) =>
@@ -603,13 +588,13 @@ export const SPEC_RULES: readonly SpecRule[] = [
   fileBaseNamesItsCut,
   sha256PinsADownload,
   headFitsFeatureMap,
-  headEndsInClassifier,
   classesUnitsOnlyLast,
   stageNamesUnique,
   momentumNeedsSgdOrRmsprop,
   nesterovNeedsMomentum,
   warmupShorterThanStage,
   monitorNeedsValidation,
+  meanIoUNeedsSegmentation,
   autoNeedsZooBase,
   httpNeedsAllowing,
   taskRules,

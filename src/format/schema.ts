@@ -18,9 +18,9 @@ import { describe, Enum, imageSize, withDefault } from './schema-kit.js';
 import { anomalyKeys } from './tasks/anomaly.js';
 import { DEFAULT_TASK, TASK_FORMATS, TASK_NAMES } from './tasks/registry.js';
 
-const MONITORS = ['val_loss', 'val_accuracy', 'loss', 'accuracy'] as const;
+const MONITORS = ['val_loss', 'val_accuracy', 'loss', 'accuracy', 'val_meanIoU'] as const;
 const MONITOR_DESCRIPTION =
-  'The metric watched: val_loss, val_accuracy (both need a validation split), loss or accuracy (of the training epoch).';
+  'The metric watched: val_loss, val_accuracy (both need a validation split), loss or accuracy (of the training epoch); for task: segmentation also val_meanIoU (accuracy is pixel accuracy there).';
 const MODE = Enum(['auto', 'min', 'max'], {
   description: 'min: lower is better; max: higher is better; auto: max for accuracies, min for losses.',
   default: 'auto',

@@ -11,6 +11,7 @@ import type { FreezeRule, PipelineFile } from './schema.js';
 import type { NamedStrategy, StrategyKey, StrategyName } from './strategy.js';
 
 import type { AnomalySpec } from './tasks/anomaly.js';
+import type { SegmentationFolderDataset } from './dataset-formats/segmentation-folder.js';
 import type { TaskName } from './tasks/registry.js';
 export type { AnomalySpec } from './tasks/anomaly.js';
 export type { TaskName } from './tasks/registry.js';
@@ -19,7 +20,7 @@ export type { FreezeRule, HeadLayerAsWritten, IdxFilesAsWritten, PipelineFile, S
 export type BackendName = NonNullable<PipelineFile['backend']>;
 export type ActivationName = (typeof ACTIVATIONS)[number];
 export type OptimizerName = 'adam' | 'adamw' | 'sgd' | 'rmsprop';
-export type MonitorName = 'val_loss' | 'val_accuracy' | 'loss' | 'accuracy';
+export type MonitorName = 'val_loss' | 'val_accuracy' | 'loss' | 'accuracy' | 'val_meanIoU';
 export type ScheduleType = 'constant' | 'step' | 'exponential' | 'cosine' | 'oneCycle';
 
 /** Random training-image changes; 0 or false turns one off. */
@@ -59,6 +60,9 @@ export interface ImageSpec {
 export interface LimitSpec {
   perClass?: number;
   testPerClass?: number;
+  /** segmentationFolder: images, not examples per class. */
+  train?: number;
+  test?: number;
 }
 
 export interface DatasetCommon {
@@ -94,7 +98,8 @@ export type DatasetSpec =
       featureColumns?: string[];
       testFraction: number;
       onBadFile: 'error' | 'skip';
-    });
+    })
+  | SegmentationFolderDataset;
 
 /** A head layer resolved: `{type, ...its options with defaults}`, one kind per entry of the head-layer registry. */
 export type HeadLayerSpec = { [K in HeadLayerType]: HeadLayerSpecOf<K> }[HeadLayerType];

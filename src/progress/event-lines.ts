@@ -37,7 +37,8 @@ export function formatEventLine(event: RunEvent): string | undefined {
       return `stage ${event.stage}: ${event.epochs} epoch(s) from epoch ${event.firstEpoch}`;
     case 'epoch-end': {
       const m = event.metrics;
-      const val = m.val_loss === undefined ? '' : `  val_loss ${n4(m.val_loss)} val_acc ${n4(m.val_accuracy)}`;
+      const iou = m.val_meanIoU === undefined ? '' : ` val_mIoU ${n4(m.val_meanIoU)}`;
+      const val = m.val_loss === undefined ? '' : `  val_loss ${n4(m.val_loss)} val_acc ${n4(m.val_accuracy)}${iou}`;
       return `${m.stage} epoch ${m.epoch}${m.reused ? ' (reused)' : ''}  loss ${n4(m.loss)} acc ${n4(m.accuracy)}${val}  lr ${Number(m.lr.toPrecision(3))}  ${m.seconds.toFixed(1)}s`;
     }
     case 'stage-end':
@@ -47,11 +48,15 @@ export function formatEventLine(event: RunEvent): string | undefined {
     case 'baseline-epoch-end':
       return `scratch ${formatEventLine({ type: 'epoch-end', metrics: event.metrics })}`;
     case 'baseline-end':
+      if (event.test && 'meanIoU' in event.test)
+        return `scratch baseline test ${event.test.examples} images: mean IoU ${n4(event.test.meanIoU)} pixel accuracy ${n4(event.test.pixelAccuracy)} loss ${n4(event.test.loss)}`;
       return event.test
         ? `scratch baseline test ${event.test.examples} examples: accuracy ${n4(event.test.accuracy)} loss ${n4(event.test.loss)}`
         : 'scratch baseline done';
     case 'evaluate-end':
-      return `test ${event.test.examples} examples: accuracy ${n4(event.test.accuracy)} loss ${n4(event.test.loss)}`;
+      return 'meanIoU' in event.test
+        ? `test ${event.test.examples} images: mean IoU ${n4(event.test.meanIoU)} pixel accuracy ${n4(event.test.pixelAccuracy)} loss ${n4(event.test.loss)}`
+        : `test ${event.test.examples} examples: accuracy ${n4(event.test.accuracy)} loss ${n4(event.test.loss)}`;
     case 'export-end': {
       const q = event.quantized;
       const quantized = q

@@ -56,6 +56,8 @@ export interface ReportInput {
     }[];
   };
   gallery?: StoredGallery;
+  /** A task other than classification says what it measured on the test split (its headline and sections). */
+  taskSection?: { headline: string; body: string };
   classNames: string[];
   pipelineYaml: string;
   /** `baseline: scratch`: the same architecture trained from random initialisation, drawn on the same charts. */
@@ -179,7 +181,7 @@ export function renderReport(input: ReportInput): string {
     : '';
   return page(
     input.title,
-    `<p class="headline">${test ? `test accuracy <b id="test-accuracy">${fixed(test.accuracy)}</b>, test loss ${fixed(test.loss)}` : 'no test split'}</p>
+    `<p class="headline">${input.taskSection ? input.taskSection.headline : test ? `test accuracy <b id="test-accuracy">${fixed(test.accuracy)}</b>, test loss ${fixed(test.loss)}` : 'no test split'}</p>
 ${baselineLine}
 <h2>Training curves</h2>
 <div class="charts">${chart(
@@ -190,15 +192,26 @@ ${baselineLine}
       'accuracy',
       (r) => r.accuracy,
       (r) => r.val_accuracy,
-    )}${learningRate}</div>
+    )}${
+      // task: segmentation measures the validation split's mean IoU each epoch (training batches have no confusion kept).
+      input.metrics.some((r) => r.val_meanIoU !== undefined)
+        ? chart('mean IoU (validation)', () => undefined, (r) => r.val_meanIoU ?? undefined)
+        : ''
+    }${learningRate}</div>
 <h2>Hyperparameters as resolved</h2>${stageTable(input.stages)}
-${worstSection(input)}
-${perClassGallery(input.gallery)}
-${test ? `<h2>Confusion matrix (test)</h2>${confusionHeatmap(test.confusionMatrix, input.classNames)}` : ''}
-<h2>Per-class metrics (test)</h2>${perClass}
+${input.taskSection ? input.taskSection.body : classificationSections(input, perClass)}
 <h2>Run</h2><table class="facts">${meta}</table>
 <h2>Pipeline as run</h2><pre>${escape(input.pipelineYaml)}</pre>`,
   );
+}
+
+/** Classification's test sections: the worst, a few per class, the confusion matrix, per-class metrics. */
+function classificationSections(input: ReportInput, perClass: string): string {
+  const test = input.test;
+  return `${worstSection(input)}
+${perClassGallery(input.gallery)}
+${test ? `<h2>Confusion matrix (test)</h2>${confusionHeatmap(test.confusionMatrix, input.classNames)}` : ''}
+<h2>Per-class metrics (test)</h2>${perClass}`;
 }
 
 /** Rates spanning more than a factor of 20 are drawn on a log scale, or the smaller ones would lie flat on the axis. */

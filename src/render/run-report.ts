@@ -5,6 +5,7 @@ import type { RunReportSources } from '../store/report-file.js';
 import { effectiveStatus } from '../store/run-status.js';
 import type { RunSummary } from '../store/summary-file.js';
 import { renderAnomalyReport } from './anomaly-report.js';
+import { segmentationSection } from './segmentation-report.js';
 import { renderReport, type StageView } from './report-html.js';
 
 /** A run's report page from its own files (plan, summary, metrics, pipeline.yaml), as the store read them. */
@@ -29,6 +30,15 @@ export function renderRunReport(sources: RunReportSources): string {
       ? { baseline: { metrics: baseline, ...(summary?.baseline?.test ? { test: summary.baseline.test } : {}) } }
       : {}),
     ...(summary?.test && 'confusionMatrix' in summary.test ? { test: summary.test } : {}),
+    ...(plan.task === 'segmentation'
+      ? {
+          taskSection: segmentationSection(
+            summary?.test && 'meanIoU' in summary.test ? summary.test : undefined,
+            sources.masks,
+            summary?.baseline?.test && 'meanIoU' in summary.baseline.test ? summary.baseline.test : undefined,
+          ),
+        }
+      : {}),
     ...(gallery ? { gallery } : {}),
     classNames: plan.classes.names,
     pipelineYaml: sources.pipelineYaml,

@@ -22,6 +22,7 @@ export const MetricRowSchema = Type.Object({
   accuracy: Metric,
   val_loss: Type.Optional(Metric),
   val_accuracy: Type.Optional(Metric),
+  val_meanIoU: Type.Optional(Metric),
   lr: Type.Optional(Metric),
   learningRates: Type.Optional(Type.Record(Type.String(), Metric)),
   seconds: Type.Optional(Type.Number()),

@@ -62,6 +62,8 @@ const PlanFields = {
 };
 const PlanSchema = byTask(
   {
+    // task: segmentation trains stages as classification does.
+    segmentation: Type.Object({ ...PlanFields, stages: Type.Array(PlanStageSchema, { minItems: 1 }) }),
     // task: anomaly trains nothing; its bank is described instead.
     anomaly: Type.Object({
       ...PlanFields,

@@ -5,6 +5,7 @@ import { readBackIfPresent } from '../platform/read-back.js';
 import type { Plan } from '../plan/types.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { readGallery, type StoredGallery } from './gallery-file.js';
+import { readMaskGallery, type StoredMaskOverlay } from './mask-gallery-file.js';
 import { readMetricRows } from './metrics-file.js';
 import { readPlan } from './plan-file.js';
 import { relativePath } from './relative-paths.js';
@@ -26,6 +27,8 @@ export interface RunReportSources {
   /** `baseline: scratch`'s rows; none without a baseline. */
   baseline: EpochMetrics[];
   gallery: StoredGallery | undefined;
+  /** `task: segmentation`: the worst test images with their masks (masks.json). */
+  masks?: StoredMaskOverlay[];
   /** pipeline.yaml as the run ran it; empty when the copy is gone. */
   pipelineYaml: string;
 }
@@ -58,7 +61,8 @@ export async function readRunReportSources(dir: string): Promise<RunReportSource
     (await readBackIfPresent(dir, PIPELINE_COPY, { what: "the run's copy of its pipeline", kind: 'text' }))?.toString(
       'utf8',
     ) ?? '';
-  return { record, plan, summary, metrics, baseline, gallery, pipelineYaml };
+  const masks = plan.task === 'segmentation' ? await readMaskGallery(dir) : undefined;
+  return { record, plan, summary, metrics, baseline, gallery, ...(masks ? { masks } : {}), pipelineYaml };
 }
 
 /** A summary whose test examples are named relative to the run folder when an older run kept them absolute. */

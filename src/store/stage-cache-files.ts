@@ -51,6 +51,7 @@ const EpochRow = Type.Object({
   seconds: Type.Number({ minimum: 0 }),
   val_loss: Type.Optional(Metric),
   val_accuracy: Type.Optional(Metric),
+  val_meanIoU: Type.Optional(Metric),
   learningRates: Type.Optional(Type.Record(Type.String(), Metric)),
 });
 const StageMeta = Type.Object({

@@ -5,6 +5,7 @@ import { readBackIfPresent } from '../platform/read-back.js';
 import type { TestMetrics } from '../engine/evaluate/metrics.js';
 import type { PlanOutcome } from '../engine/run/run-plan.js';
 import type { AnomalyTestMetrics } from '../engine/tasks/anomaly/evaluate-anomaly.js';
+import type { SegmentationTestMetrics } from '../engine/tasks/segmentation/evaluate-masks.js';
 import type { StrategyMeasurement } from '../plan/types.js';
 import { writeJsonAtomic } from './atomic-write.js';
 import { byTask, checkShape } from './read-back-shape.js';
@@ -21,24 +22,34 @@ export interface RunSummary {
   classes: string[];
   data: PlanOutcome['data'];
   stages: PlanOutcome['stages'];
-  /** As the pipeline's task measures it: classification's metrics, or `task: anomaly`'s (they say their task). */
-  test?: TestMetrics | AnomalyTestMetrics;
-  baseline?: { kind: 'scratch'; stages: NonNullable<PlanOutcome['baseline']>['stages']; test?: TestMetrics };
+  /** As the pipeline's task measures it: classification's metrics, or another task's (they say their task). */
+  test?: TestMetrics | AnomalyTestMetrics | SegmentationTestMetrics;
+  baseline?: {
+    kind: 'scratch';
+    stages: NonNullable<PlanOutcome['baseline']>['stages'];
+    test?: TestMetrics | SegmentationTestMetrics;
+  };
   strategy?: StrategyMeasurement;
   export: PlanOutcome['export'];
   /** Peak resident memory of the whole process and the run's wall time, for sizing machines. */
   resources: { peakRssMiB: number; seconds: number };
 }
 
-/** What a one-line account of the test split says, whatever the task: accuracy always, the loss where there is one, AUROC for anomaly. */
+/**
+ * What a one-line account of the test split says, whatever the task:
+ * accuracy always (pixel accuracy for segmentation), the loss where there
+ * is one, AUROC for anomaly, mean IoU for segmentation.
+ */
 export function testHeadline(test: NonNullable<RunSummary['test']>): {
   accuracy: number;
   examples: number;
   loss?: number;
   auroc?: number;
+  meanIoU?: number;
 } {
   return {
-    accuracy: test.accuracy,
+    accuracy: 'pixelAccuracy' in test ? test.pixelAccuracy : test.accuracy,
+    ...('meanIoU' in test ? { meanIoU: test.meanIoU } : {}),
     examples: test.examples,
     ...('loss' in test ? { loss: test.loss } : {}),
     ...('auroc' in test && test.auroc !== null ? { auroc: test.auroc } : {}),
@@ -116,6 +127,16 @@ const AnomalyTestMetricsSchema = Type.Object({
     Type.Object({ example: Type.String(), actual: Type.String(), anomalous: Type.Boolean(), score: Type.Number() }),
   ),
 });
+const SegmentationTestMetricsSchema = Type.Object({
+  task: Type.Literal('segmentation'),
+  loss: Metric,
+  pixelAccuracy: Metric,
+  accuracy: Metric,
+  meanIoU: Metric,
+  perClass: Type.Record(Type.String(), Type.Object({ iou: Metric, pixels: Count })),
+  examples: Count,
+  worst: Type.Array(Type.Object({ example: Type.String(), meanIoU: Metric })),
+});
 const StageOutcomeSchema = Type.Object({
   name: Type.Optional(Type.String()),
   epochsRun: Count,
@@ -131,9 +152,14 @@ const SummarySchema = Type.Object({
   classes: Type.Array(Type.String()),
   data: Type.Object({ counts: Type.Object({ train: Count, validation: Count, test: Count }) }),
   stages: Type.Array(StageOutcomeSchema),
-  test: Type.Optional(byTask({ anomaly: AnomalyTestMetricsSchema }, TestMetricsSchema)),
+  test: Type.Optional(
+    byTask({ anomaly: AnomalyTestMetricsSchema, segmentation: SegmentationTestMetricsSchema }, TestMetricsSchema),
+  ),
   baseline: Type.Optional(
-    Type.Object({ stages: Type.Array(StageOutcomeSchema), test: Type.Optional(TestMetricsSchema) }),
+    Type.Object({
+      stages: Type.Array(StageOutcomeSchema),
+      test: Type.Optional(Type.Union([SegmentationTestMetricsSchema, TestMetricsSchema])),
+    }),
   ),
   resources: Type.Object({ peakRssMiB: Type.Number({ minimum: 0 }), seconds: Type.Number({ minimum: 0 }) }),
 });

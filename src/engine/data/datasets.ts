@@ -5,6 +5,7 @@ import { readCsvDataset } from './csv-dataset.js';
 import type { LoadedDataset, SplitData } from './dataset-types.js';
 import { mnistFiles, readIdxDataset } from './idx-dataset.js';
 import { decodedCacheBytes, readImageFolderDataset } from './image-folder.js';
+import { readSegmentationFolderDataset } from './segmentation-folder.js';
 import { selectExamples, type Selection } from './selection.js';
 import {
   imageArraySummary,
@@ -52,6 +53,8 @@ export async function readDataset(
 /** What a reader gets besides its format's spec. */
 export interface ReadContext {
   cacheBytes: number;
+  /** The pipeline's seed, for a reader that selects its examples itself (segmentationFolder counts images, not classes). */
+  seed: number;
   /** Selects the pipeline's splits (limits, validation, test fraction, seed) from the labels read. */
   select: (labels: { train: Int32Array; test?: Int32Array }, numClasses: number) => Selection;
   signal?: AbortSignal;
@@ -114,6 +117,10 @@ export const DATASET_READERS: { readonly [F in FormatName]: DatasetReader<F> } =
   },
   imageFolder: { read: readImageFolderDataset, describe: (_d, s) => imageFileSummary(s) },
   csv: { read: readCsvDataset, describe: describeByInput },
+  segmentationFolder: {
+    read: (spec, context) => readSegmentationFolderDataset(spec, context),
+    describe: (_d, s) => imageFileSummary(s),
+  },
 };
 
 /** The reader of a format, typed by its name. */
@@ -136,6 +143,7 @@ async function readSelected(
     );
   return datasetReader(spec.format).read(spec, {
     cacheBytes: options.cacheBytes ?? decodedCacheBytes(),
+    seed: options.seed ?? 42,
     select,
     ...(options.signal ? { signal: options.signal } : {}),
   });

@@ -12,11 +12,13 @@ export const IMBALANCE_RATIO = 3;
 export interface DatasetReport {
   format: DatasetSpec['format'];
   classNames: string[];
-  /** counts[split][class] after subsampling and splitting. */
+  /** counts[split][class] after subsampling and splitting: examples, or for masks (segmentationFolder) pixels. */
   counts: Record<keyof Selection, number[]>;
   /** Tabular rows: each feature column's range and mean over the training split (absent for images). */
   rows?: { columns: ColumnSummary[] };
   /** Source image sizes in pixels (before resizing to image.size); no examples for tabular rows. */
+  /** What `counts` counts: images have one class each; a mask's pixels have one each. */
+  counted: 'examples' | 'pixels';
   sourceSize: { width: SizeStats; height: SizeStats; examples: number };
   inputSize: [number, number];
   storage: 'memory' | 'streaming';
@@ -35,6 +37,7 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
     spec.classNames ?? dataset.classNames ?? Array.from({ length: dataset.numClasses }, (_, i) => String(i));
   const counts = Object.fromEntries(
     (['train', 'validation', 'test'] as const).map((split) => {
+      if ('pixelCounts' in dataset) return [split, [...(dataset.pixelCounts as Record<typeof split, { perClass: number[] }>)[split].perClass]];
       const perClass = new Array<number>(dataset.numClasses).fill(0);
       const labels = splitSource(dataset, split).labels;
       for (const index of selection[split]) perClass[labels[index]!]! += 1;
@@ -56,6 +59,7 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
     classNames,
     counts,
     ...(examples.rows ? { rows: examples.rows } : {}),
+    counted: 'pixelCounts' in dataset ? 'pixels' : 'examples',
     sourceSize: examples.sourceSize,
     inputSize: spec.image.size,
     storage: dataset.storage,

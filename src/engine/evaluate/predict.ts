@@ -24,6 +24,8 @@ export interface Prediction {
     anomalous: boolean;
     heat: { grid: [number, number]; values: number[] };
   };
+  /** A segmentation model's answer: each class's fraction of the pixels, and where `predict --out` wrote the mask PNG. */
+  segmentation?: { fractions: Record<string, number>; mask?: string };
 }
 
 /** A file that could not be classified, and why. */

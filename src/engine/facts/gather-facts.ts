@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { PipelineSpec } from '../../format/types.js';
 import type { BaseLayerFacts, PlanInputs, StrategyMeasurement } from '../../plan/types.js';
+import { isSegmentationDataset } from '../tasks/segmentation/mask-source.js';
 import type { CutBase } from './cut-base.js';
 import type { LoadedInputs } from './read-inputs.js';
 
@@ -32,7 +33,10 @@ export function gatherFacts(
       numClasses: dataset.numClasses,
       ...(dataset.classNames ? { classNames: dataset.classNames } : {}),
       counts: { train: selection.train.length, validation: selection.validation.length, test: selection.test.length },
-      trainPerClass: countPerClass(dataset.train.labels, selection.train, dataset.numClasses),
+      // For masks, pixels of each class: what balanced class weights divide by.
+      trainPerClass: isSegmentationDataset(dataset)
+        ? [...dataset.pixelCounts.train.perClass]
+        : countPerClass(dataset.train.labels, selection.train, dataset.numClasses),
     },
     ...(strategy ? { strategy } : {}),
     base: {

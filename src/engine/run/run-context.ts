@@ -1,4 +1,5 @@
 import type { AnomalyTestMetrics } from '../tasks/anomaly/evaluate-anomaly.js';
+import type { MaskOverlay, SegmentationTestMetrics } from '../tasks/segmentation/evaluate-masks.js';
 import type { Plan } from '../../plan/types.js';
 import type { StageCache } from '../cache/stage-cache.js';
 import type { EventListener } from '../events.js';
@@ -35,7 +36,9 @@ export interface PlanOutcome {
   };
   stages: StageSummary[];
   /** The test split's metrics, as the plan's task measures them. */
-  test?: TestMetrics | AnomalyTestMetrics;
+  test?: TestMetrics | AnomalyTestMetrics | SegmentationTestMetrics;
+  /** `task: segmentation`: the worst test images with their true and predicted masks. */
+  masks?: MaskOverlay[];
   /** The test images a report shows (image datasets with a test split). */
   gallery?: ExampleGallery;
   /** `baseline: scratch`: the same architecture and stages from random initialisation. */

@@ -181,6 +181,7 @@ function outcome(plan: Plan, inputs: RunInputs, results: TaskResults): PlanOutco
     stages: last('train')?.stages ?? [],
     ...(evaluation ? { test: evaluation.test } : {}),
     ...(evaluation?.gallery ? { gallery: evaluation.gallery } : {}),
+    ...(evaluation?.masks ? { masks: evaluation.masks } : {}),
     ...(baseline ? { baseline } : {}),
     export: exported,
   };

@@ -1,5 +1,6 @@
 import type { PlanTask, TaskKind } from '../../plan/types.js';
 import type { ExampleGallery } from '../evaluate/example-gallery.js';
+import type { MaskOverlay, SegmentationTestMetrics } from '../tasks/segmentation/evaluate-masks.js';
 import type { TestMetrics } from '../evaluate/metrics.js';
 import type { EpochMetrics } from '../events.js';
 import type { StageSummary } from '../train/checkpoints.js';
@@ -28,9 +29,11 @@ export interface Training {
 }
 
 export interface Evaluation {
-  test: TestMetrics;
+  test: TestMetrics | SegmentationTestMetrics;
   /** The test images a report shows (image datasets). */
   gallery?: ExampleGallery;
+  /** `task: segmentation`: the worst test images with their true and predicted masks. */
+  masks?: MaskOverlay[];
 }
 
 export interface Exported {

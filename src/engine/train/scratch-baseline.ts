@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Plan, PlanStage } from '../../plan/types.js';
+import { taskOf, type Plan, type PlanStage } from '../../plan/types.js';
 import type { EventListener } from '../events.js';
 import { evaluateExamples } from '../evaluate/evaluate.js';
+import { evaluateMasks, type SegmentationTestMetrics } from '../tasks/segmentation/evaluate-masks.js';
+import { inferenceBatch } from '../../plan/memory-estimate.js';
 import { setBatchNormPolicy } from '../model/frozen-batch-norm.js';
 import type { TestMetrics } from '../evaluate/metrics.js';
 import { buildHeadLayers, composeModel } from '../model/build-models.js';
@@ -12,7 +14,7 @@ import { trainStage, type StageOutcome } from './train-stage.js';
 
 export interface BaselineResult {
   stages: (StageOutcome & { name: string })[];
-  test?: TestMetrics;
+  test?: TestMetrics | SegmentationTestMetrics;
 }
 
 /**
@@ -66,9 +68,11 @@ export async function trainScratchBaseline(
       );
       stages.push({ name: stage.name, ...outcome });
     }
-    const test = data.test
-      ? await evaluateExamples(model, data.test, plan.loss, plan.classes.names, testNames)
-      : undefined;
+    const test = !data.test
+      ? undefined
+      : taskOf(plan) === 'segmentation'
+        ? (await evaluateMasks(model, data.test, plan.loss, plan.classes.names, testNames, inferenceBatch(plan.base.layers))).metrics
+        : await evaluateExamples(model, data.test, plan.loss, plan.classes.names, testNames);
     return { stages, ...(test ? { test } : {}) };
   } finally {
     // The composed model owns every layer, the scratch base's included.

@@ -75,7 +75,9 @@ export function bestWeightsMonitor(
   stage: PlanStage,
   resumed?: tf.NamedTensorMap,
 ): TrainingMonitor {
-  let best = resumed ? model.weights.map((w) => tf.clone(resumed[w.originalName]!)) : undefined;
+  // A head-only stage that runs images through the whole model (a head reading base layers) checkpoints
+  // the head's weights alone: the frozen base's are the model's own, unchanged by the stage.
+  let best = resumed ? model.weights.map((w) => tf.clone(resumed[w.originalName] ?? w.read())) : undefined;
   return {
     onEpochEnd(verdict) {
       if (!verdict.improved) return verdict;

@@ -112,6 +112,7 @@ export async function trainStage(
         const val = await evaluateSource(model, data.validation, stage.batchSize, lossKind);
         metrics.val_loss = val.loss;
         metrics.val_accuracy = val.accuracy;
+        if (val.meanIoU !== undefined) metrics.val_meanIoU = val.meanIoU;
       }
       metrics.seconds = (performance.now() - started) / 1000;
       const verdict = monitors.epochEnd({

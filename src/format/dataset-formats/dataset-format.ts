@@ -15,6 +15,12 @@ export interface WrittenDatasetKeys {
   train?: { images: string; labels: string };
   test?: number | { images: string; labels: string };
   onBadFile: 'error' | 'skip';
+  images?: string;
+  masks?: string;
+  testImages?: string;
+  testMasks?: string;
+  classes?: string[];
+  ignoreIndex?: number;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { segmentationLimitKeys } from './segmentation-folder.js';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Enum, imageSize, withDefault } from '../schema-kit.js';
 import type { FormatName } from './dataset-format.js';
@@ -65,9 +66,11 @@ export const datasetSchema = Type.Object(
           testPerClass: Type.Optional(
             Type.Integer({ description: 'At most this many test examples per class.', minimum: 1 }),
           ),
+          ...segmentationLimitKeys,
         },
         {
-          description: 'A stratified, seeded subsample: at most this many examples of each class.',
+          description:
+            'A stratified, seeded subsample: at most this many examples of each class (segmentationFolder: at most this many images, since a mask holds many classes).',
           additionalProperties: false,
           default: {},
         },

@@ -3,6 +3,7 @@ import { csv } from './csv.js';
 import { idx } from './idx.js';
 import { imageFolder } from './image-folder.js';
 import { mnist } from './mnist.js';
+import { segmentationFolder } from './segmentation-folder.js';
 
 export type { DatasetFormat, FormatName, WrittenDatasetKeys } from './dataset-format.js';
 
@@ -16,6 +17,7 @@ export const DATASET_FORMATS = {
   idx,
   imageFolder,
   csv,
+  segmentationFolder,
 } as const satisfies { [F in FormatName]: DatasetFormat<F> };
 
 export const FORMAT_NAMES = Object.keys(DATASET_FORMATS) as FormatName[];

@@ -1,5 +1,6 @@
 import { anomalyFormat } from './anomaly.js';
 import { classificationFormat } from './classification.js';
+import { segmentationFormat } from './segmentation.js';
 import type { TaskFormat } from './task-format.js';
 
 /**
@@ -11,6 +12,7 @@ import type { TaskFormat } from './task-format.js';
 export const TASK_FORMATS = {
   classification: classificationFormat,
   anomaly: anomalyFormat,
+  segmentation: segmentationFormat,
 } as const satisfies Record<string, TaskFormat>;
 
 export type TaskName = keyof typeof TASK_FORMATS;

@@ -75,7 +75,8 @@ export function headParamCount(
 /** The loss the head's last layer calls for: its softmax's output, or raw scores (logits). */
 export function lossFor(head: readonly ResolvedHeadLayer[]): Plan['loss'] {
   const last = head[head.length - 1];
-  return last?.type === 'dense' && last.activation === 'softmax'
+  // Dense for a class per example, a convolution for a class per pixel (task: segmentation).
+  return last !== undefined && 'activation' in last && last.activation === 'softmax'
     ? 'categoricalCrossentropy'
     : 'softmaxCrossEntropyFromLogits';
 }

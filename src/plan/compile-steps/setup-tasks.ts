@@ -12,6 +12,10 @@ export function setupTasks(spec: PipelineSpec, inputs: PlanInputs, head: Resolve
     limit: dataset.limit,
     validation: dataset.validation,
     ...('testFraction' in dataset ? { testFraction: dataset.testFraction, onBadFile: dataset.onBadFile } : {}),
+    // Which mask values are classes and which is ignored select the targets (segmentationFolder only).
+    ...(dataset.format === 'segmentationFolder'
+      ? { classes: dataset.classes, ignoreIndex: dataset.ignoreIndex ?? null }
+      : {}),
     image: dataset.image,
     normalize: spec.base.normalize,
     augment: dataset.augment ?? null,

@@ -35,6 +35,7 @@ export function stageInput(context: StageContext, before: StagesSoFar, name: str
       input: undefined,
       whole: `the head reads base layer ${skips.join(', ')} (a skip connection)`,
     };
+  if (context.imagesOnly) return { ...unchanged, input: undefined, whole: context.imagesOnly };
   if (baseLayers.length === 0) {
     // Without a base the features would be the images themselves: the head trains on the image batches directly.
     if (isNoBase(context.spec.base.model)) return { ...unchanged, input: undefined };

@@ -44,4 +44,6 @@ export interface StageContext {
   headParams: number;
   /** Whether fine-tuning stages train above their frozen prefix (PlanOptions.frozenPrefix). */
   splitPrefix: boolean;
+  /** Why every stage runs images through the whole model, when the task's targets cannot be stored beside features. */
+  imagesOnly?: string;
 }

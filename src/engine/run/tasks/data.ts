@@ -1,5 +1,8 @@
 import type { DataTask } from '../../../plan/types.js';
 import { augmenter } from '../../data/augment.js';
+import { jointAugmenter } from '../../data/augment-masks.js';
+import type { SegmentationSplit } from '../../data/segmentation-folder.js';
+import { isSegmentationDataset, maskSource, type JointAugment } from '../../tasks/segmentation/mask-source.js';
 import { splitSource } from '../../data/datasets.js';
 import { exampleSource } from '../../evaluate/evaluate.js';
 import type { BatchSource } from '../../data/batches.js';
@@ -28,18 +31,35 @@ export async function runDataTask(_task: DataTask, _inputs: object, run: SetupCo
   });
   for (const { file, reason } of dataset.skipped)
     options.onEvent({ type: 'log', level: 'warn', message: `skipped ${file}: ${reason}` });
-  const augment = plan.augment ? augmenter(plan.augment, run.streams.get('augment')) : undefined;
+  const masks = isSegmentationDataset(dataset);
+  const augment = plan.augment && !masks ? augmenter(plan.augment, run.streams.get('augment')) : undefined;
+  // Masks move with their images: the same draws from the same stream, applied to both.
+  const joint = plan.augment && masks ? jointAugmenter(plan.augment, run.streams.get('augment')) : undefined;
   const examples: SplitSources = {};
   for (const split of ['train', 'validation', 'test'] as const satisfies readonly Split[]) {
     if (selection[split].length === 0) continue;
-    examples[split] = splitExamples(run, split, split === 'train' ? augment : undefined);
+    examples[split] = splitExamples(run, split, split === 'train' ? augment : undefined, split === 'train' ? joint : undefined);
   }
   return examples;
 }
 
 /** One split's examples as model inputs, in the selection's order. */
-export function splitExamples(run: SetupContext, split: Split, augment?: ReturnType<typeof augmenter>): BatchSource {
+export function splitExamples(
+  run: SetupContext,
+  split: Split,
+  augment?: ReturnType<typeof augmenter>,
+  joint?: JointAugment,
+): BatchSource {
   const { plan, inputs } = run;
+  const { dataset, preprocessing } = inputs;
+  if (isSegmentationDataset(dataset) && preprocessing.kind === 'image')
+    return maskSource(
+      splitSource(dataset, split) as SegmentationSplit,
+      inputs.selection[split],
+      preprocessing,
+      dataset.ignoreIndex,
+      joint,
+    );
   return exampleSource(
     splitSource(inputs.dataset, split),
     inputs.selection[split],

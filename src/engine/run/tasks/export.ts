@@ -12,6 +12,13 @@ import { splitExamples } from './data.js';
 
 /** How many test examples the exported model is checked on after a save/load round trip (kept in model/probe.json). */
 const EXPORT_PROBE_SIZE = 16;
+/**
+ * probe.json's rows: one per example, a score per class. A model with a
+ * score per pixel (segmentation) has each example's scores averaged over its
+ * pixels, which any change in preprocessing still moves.
+ */
+const probeRows = (predictions: tf.Tensor): number[][] =>
+  tf.tidy(() => (predictions.rank === 4 ? tf.mean(predictions, [1, 2]) : predictions).arraySync() as number[][]);
 
 /**
  * Saves base + head as one LayersModel, with its labels and preprocessing,
@@ -44,7 +51,7 @@ export async function runExportTask(task: ExportTask, _inputs: object, run: RunC
         split,
         indexes,
         examples: indexes.map((index) => source.name(index)),
-        predictions: expected.arraySync() as number[][],
+        predictions: probeRows(expected),
       },
       ...(task.demoPage !== undefined ? { demoPage: task.demoPage } : {}),
     });
@@ -107,7 +114,7 @@ async function exportQuantized(
           split,
           indexes,
           examples: indexes.map((index) => source.name(index)),
-          predictions: actual.arraySync() as number[][],
+          predictions: probeRows(actual),
         },
         ...(demoPage !== undefined ? { demoPage } : {}),
       },

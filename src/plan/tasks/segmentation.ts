@@ -1,0 +1,108 @@
+import type { Diagnostic, Result } from '../../diagnostics/diagnostic.js';
+import type { PipelineSpec } from '../../format/types.js';
+import { headShapes } from '../../format/head-shape.js';
+import { assemblePlan } from '../compile-steps/assemble-plan.js';
+import { resolveClasses } from '../compile-steps/classes.js';
+import { closingTasks } from '../compile-steps/closing-tasks.js';
+import { headParamCount, resolveHead } from '../compile-steps/head.js';
+import { heapDiagnostics } from '../compile-steps/heap-check.js';
+import { planStage } from '../compile-steps/plan-stage.js';
+import { setupTasks } from '../compile-steps/setup-tasks.js';
+import { noStagesYet, type StageContext } from '../compile-steps/stages-so-far.js';
+import { trainableBaseLayers } from '../compile-steps/trainable-base-layers.js';
+import type { Plan, PlanInputs, PlanTask, ResolvedHeadLayer } from '../types.js';
+import type { PlanOptions } from './task-planner.js';
+
+/**
+ * Stored features carry one label per example; a mask is a label per pixel,
+ * so every stage reads the images (and their masks) through the whole model.
+ */
+const IMAGES_ONLY = 'a mask labels every pixel, and stored features carry one label per example';
+
+/**
+ * `task: segmentation`: classification's steps (classes, head, freeze rules,
+ * stages, discriminative rates, checkpoints), with a head whose output is
+ * checked to be a class score per pixel at the image size, every stage on
+ * images, the loss per pixel (class weights balanced by pixel counts: the
+ * facts count pixels per class for this task), the test split scored by
+ * pixel accuracy and IoU, and no demo page (it shows class scores, not masks).
+ */
+export function planSegmentation(spec: PipelineSpec, inputs: PlanInputs, options: PlanOptions = {}): Result<Plan> {
+  const classes = resolveClasses(spec, inputs);
+  const { head, diagnostics: headProblems } = resolveHead(spec, inputs);
+  const problems = [...classes.diagnostics, ...headProblems];
+  if (problems.length === 0) problems.push(...outputProblems(spec, inputs, head));
+  if (problems.length > 0) return { ok: false, diagnostics: problems };
+
+  const trainable = trainableBaseLayers(spec, inputs);
+  const errors = trainable.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length > 0) return { ok: false, diagnostics: errors };
+
+  const { counts } = inputs.dataset;
+  const features: Plan['features'] = {
+    mode: 'perBatch',
+    reason: IMAGES_ONLY,
+    headLayersApplied: 0,
+    shape: inputs.base.cutOutputShape,
+    bytes: inputs.base.cutOutputShape.reduce((a, b) => a * b, 4) * (counts.train + counts.validation + counts.test),
+  };
+  const context: StageContext = {
+    spec,
+    inputs,
+    head,
+    features,
+    trainableByStage: trainable.byStage,
+    headParams: headParamCount(head, inputs.base.cutOutputShape, inputs),
+    splitPrefix: options.frozenPrefix !== false,
+    imagesOnly: IMAGES_ONLY,
+  };
+  const trained = spec.train.stages.reduce(planStage(context), noStagesYet(setupTasks(spec, inputs, head)));
+  const closed = closingTasks(spec, inputs, head, classes.names, trained);
+  // Descriptions and the demo page are outside the fingerprints, so the tasks keep theirs.
+  const exported = { ...closed.exported, demoPage: false, description: EXPORT_DESCRIPTION };
+  const tasks = closed.tasks.map((t): PlanTask => (t.kind === 'export' ? exported : t.kind === 'evaluate' ? { ...t, description: EVALUATE_DESCRIPTION } : t));
+  const plan = assemblePlan(spec, inputs, { names: classes.names, head, features, stages: trained.stages, tasks, exported });
+  const heap = heapDiagnostics(spec, inputs, plan);
+  if (heap.length > 0) return { ok: false, diagnostics: heap };
+  return {
+    ok: true,
+    warnings: trainable.diagnostics.filter((d) => d.severity === 'warning'),
+    value: { ...plan, task: 'segmentation' },
+  };
+}
+
+const EVALUATE_DESCRIPTION =
+  'evaluate on the test split (the whole model on images): per-pixel loss, pixel accuracy, per-class IoU, mean IoU, the worst images';
+const EXPORT_DESCRIPTION =
+  'export the model (tfjs LayersModel, output [height, width, classes]) with labels.json and preprocessing.json; no demo page (it shows class scores, not masks)';
+
+/** The head must give every pixel of the image a score per class: [height, width, classes] at the image size. */
+function outputProblems(spec: PipelineSpec, inputs: PlanInputs, head: ResolvedHeadLayer[]): Diagnostic[] {
+  const baseLayers = new Map(inputs.base.layers.map((l) => [l.name, l.outputShape]));
+  const { shapes, problem } = headShapes(head, inputs.base.cutOutputShape, baseLayers);
+  if (problem) return []; // resolveHead reported it
+  const output = shapes[shapes.length - 1]!;
+  const [height, width] = spec.dataset.image.size;
+  const expected = [height, width, inputs.dataset.numClasses];
+  if (output.length === 3 && output.every((d, i) => d === expected[i])) return [];
+  return [
+    {
+      file: spec.file,
+      path: ['head', head.length - 1],
+      message: `the head outputs [${output.join(', ')}], but a mask needs [${expected.join(', ')}]: a score per class at every pixel of the ${height}×${width} image`,
+      hint: sizeHint(output, height, inputs.base.cutOutputShape),
+      severity: 'error',
+    },
+  ];
+}
+
+/** How far the decoder is from the image size, in the terms of its layers. */
+function sizeHint(output: readonly (number | null)[], height: number, cut: readonly number[]): string {
+  const reached = output[0];
+  if (output.length !== 3 || typeof reached !== 'number' || reached === height)
+    return 'end with `conv2dTranspose: { filters: classes, … }`';
+  const factor = height / reached;
+  return factor > 1
+    ? `the base's output is ${cut.join('×')}; upsample ${factor}× more (conv2dTranspose strides, upSampling2d), or change dataset.image.size`
+    : `the decoder upsamples ${1 / factor}× too far; take out an upsampling step, or change dataset.image.size`;
+}

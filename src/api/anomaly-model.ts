@@ -115,7 +115,9 @@ export async function openAnomalyModel(
           ),
         ),
       segment: () =>
-        Promise.reject(new UserError('an anomaly model scores images; segment() is for segmentation models', [], 'use score()')),
+        Promise.reject(
+          new UserError('an anomaly model scores images; segment() is for segmentation models', [], 'use score()'),
+        ),
       dispose: () => {
         loaded.dispose();
         extractor.dispose();

@@ -360,7 +360,11 @@ export async function loadModel(ref: string, options: ModelOptions = {}): Promis
           ),
         segment: () =>
           Promise.reject(
-            new UserError('this model classifies; segment() is for segmentation models (task: segmentation)', [], 'use classify()'),
+            new UserError(
+              'this model classifies; segment() is for segmentation models (task: segmentation)',
+              [],
+              'use classify()',
+            ),
           ),
         dispose: () => model.dispose(),
       },

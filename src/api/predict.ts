@@ -23,7 +23,13 @@ export async function predict(
   try {
     if (options.out !== undefined && loaded.value.task !== 'segmentation')
       return failed(
-        [problem(runRef, `--out writes the masks of a segmentation model; this model's task is ${loaded.value.task}`, 'leave out --out')],
+        [
+          problem(
+            runRef,
+            `--out writes the masks of a segmentation model; this model's task is ${loaded.value.task}`,
+            'leave out --out',
+          ),
+        ],
         loaded.warnings,
       );
     return await userErrorsAt(runRef, async () => {

@@ -212,7 +212,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--top <n>', description: 'how many classes to show per image (default 3)' },
       {
         flags: '--out <dir>',
-        description: 'segmentation models: write each image\'s mask here, a PNG of class indexes (labels.json order) at the model\'s input size',
+        description:
+          "segmentation models: write each image's mask here, a PNG of class indexes (labels.json order) at the model's input size",
       },
       { flags: '--json', description: 'one JSON object per image' },
       ALLOW_INCOMPLETE,

@@ -56,9 +56,9 @@ export function describeRunEnd(
       ? `\n  test accuracy at the threshold ${end.test.accuracy.toFixed(4)}`
       : end.test?.meanIoU !== undefined
         ? `\n  test pixel accuracy ${end.test.accuracy.toFixed(4)}${end.test.loss !== undefined ? `, loss ${end.test.loss.toFixed(4)}` : ''}`
-      : end.test?.loss !== undefined
-        ? `\n  test loss ${end.test.loss.toFixed(4)}`
-        : '';
+        : end.test?.loss !== undefined
+          ? `\n  test loss ${end.test.loss.toFixed(4)}`
+          : '';
   return fitText(
     `completed ${where} in ${end.seconds.toFixed(1)}s on ${end.backend}: ${test}${second}\n  report: ${path.join(where, 'report.html')}\n  model:  ${path.join(where, 'model')}/`,
   );

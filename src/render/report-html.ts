@@ -195,7 +195,11 @@ ${baselineLine}
     )}${
       // task: segmentation measures the validation split's mean IoU each epoch (training batches have no confusion kept).
       input.metrics.some((r) => r.val_meanIoU !== undefined)
-        ? chart('mean IoU (validation)', () => undefined, (r) => r.val_meanIoU ?? undefined)
+        ? chart(
+            'mean IoU (validation)',
+            () => undefined,
+            (r) => r.val_meanIoU ?? undefined,
+          )
         : ''
     }${learningRate}</div>
 <h2>Hyperparameters as resolved</h2>${stageTable(input.stages)}

@@ -21,7 +21,10 @@ export function segmentationSection(
     : '';
   const headline = `test mean IoU <b id="test-mean-iou">${fixed(test.meanIoU)}</b>, pixel accuracy ${fixed(test.pixelAccuracy)}, test loss ${fixed(test.loss)} (${test.examples} images)${scratch}`;
   const rows = Object.entries(test.perClass)
-    .map(([name, c]) => `<tr><td>${escape(name)}</td><td>${fixed(c.iou, 3)}</td><td>${c.pixels.toLocaleString('en-US')}</td></tr>`)
+    .map(
+      ([name, c]) =>
+        `<tr><td>${escape(name)}</td><td>${fixed(c.iou, 3)}</td><td>${c.pixels.toLocaleString('en-US')}</td></tr>`,
+    )
     .join('');
   const perClass = `<h2>IoU per class (test)</h2><table id="class-iou"><tr><th>class</th><th>IoU</th><th>true pixels</th></tr>${rows}</table>
 <p class="note">IoU = true positives / (true positives + false positives + false negatives) over every test pixel; a class in neither the truth nor the prediction has none (–) and is left out of the mean, as Keras' MeanIoU does.</p>`;

@@ -43,7 +43,11 @@ const MaskGallerySchema = Type.Array(
 export async function readMaskGallery(dir: string): Promise<StoredMaskOverlay[] | undefined> {
   const file = path.join(dir, MASK_GALLERY_FILE);
   const hint = `masks.json was damaged or edited by hand; remove it (rm ${file}) to rebuild the report without its masks`;
-  const bytes = await readBackIfPresent(dir, MASK_GALLERY_FILE, { what: "the report's test masks", kind: 'text', hint });
+  const bytes = await readBackIfPresent(dir, MASK_GALLERY_FILE, {
+    what: "the report's test masks",
+    kind: 'text',
+    hint,
+  });
   if (bytes === undefined) return undefined;
   let value: unknown;
   try {
@@ -51,5 +55,11 @@ export async function readMaskGallery(dir: string): Promise<StoredMaskOverlay[] 
   } catch {
     throw new UserError(`${file} is not valid JSON`, [], hint);
   }
-  return checkShape(MaskGallerySchema, value, file, 'a list of test images with their masks', hint) as StoredMaskOverlay[];
+  return checkShape(
+    MaskGallerySchema,
+    value,
+    file,
+    'a list of test images with their masks',
+    hint,
+  ) as StoredMaskOverlay[];
 }

@@ -51,7 +51,7 @@ export function testHeadline(test: NonNullable<RunSummary['test']>): {
     accuracy: 'pixelAccuracy' in test ? test.pixelAccuracy : test.accuracy,
     ...('meanIoU' in test ? { meanIoU: test.meanIoU } : {}),
     examples: test.examples,
-    ...('loss' in test ? { loss: test.loss } : {}),
+    ...(test.loss !== undefined ? { loss: test.loss } : {}),
     ...('auroc' in test && test.auroc !== null ? { auroc: test.auroc } : {}),
   };
 }

@@ -70,7 +70,10 @@ describe('task: segmentation through the CLI on the texture fixture', () => {
   });
 
   it('every epoch records the validation mean IoU, and the report shows IoU per class and the worst masks', () => {
-    const rows = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rows = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(rows.length, 2);
     for (const row of rows) assert.ok(row.val_meanIoU >= 0 && row.val_meanIoU <= 1, JSON.stringify(row));
     const report = readFileSync(path.join(runDir, 'report.html'), 'utf8');
@@ -92,7 +95,10 @@ describe('task: segmentation through the CLI on the texture fixture', () => {
     const out = path.join(dir, 'masks');
     const r = await tlpipeBounded(['predict', runDir, ...images, '--out', out, '--json'], dir, { timeoutMs: BOUND_MS });
     assert.equal(r.code, 0, r.stderr);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(lines.length, 2);
     for (const [i, p] of lines.entries()) {
       assert.equal(p.file, images[i]);

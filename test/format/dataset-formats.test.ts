@@ -10,8 +10,8 @@ const DENSE = 'head:\n  - dense: { units: classes, activation: softmax }\ntrain:
 
 describe('dataset formats, one module each', () => {
   it('every format has an entry, in the order of the `format` key', () => {
-    assert.deepEqual(FORMAT_NAMES, ['mnist', 'idx', 'imageFolder', 'csv']);
-    for (const name of FORMAT_NAMES) assert.match(DATASET_FORMATS[name].summary, new RegExp(`^${name}: `));
+    assert.deepEqual(FORMAT_NAMES, ['mnist', 'idx', 'imageFolder', 'csv', 'segmentationFolder']);
+    for (const name of FORMAT_NAMES) assert.match(DATASET_FORMATS[name].summary, new RegExp(`^${name}[: ]`));
   });
 
   const resolved = [

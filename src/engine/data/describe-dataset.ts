@@ -37,7 +37,8 @@ export async function describeDataset(spec: DatasetSpec, seed: number): Promise<
     spec.classNames ?? dataset.classNames ?? Array.from({ length: dataset.numClasses }, (_, i) => String(i));
   const counts = Object.fromEntries(
     (['train', 'validation', 'test'] as const).map((split) => {
-      if ('pixelCounts' in dataset) return [split, [...(dataset.pixelCounts as Record<typeof split, { perClass: number[] }>)[split].perClass]];
+      if ('pixelCounts' in dataset)
+        return [split, [...(dataset.pixelCounts as Record<typeof split, { perClass: number[] }>)[split].perClass]];
       const perClass = new Array<number>(dataset.numClasses).fill(0);
       const labels = splitSource(dataset, split).labels;
       for (const index of selection[split]) perClass[labels[index]!]! += 1;

@@ -18,7 +18,10 @@ export function batchLoss(
 ): tf.Scalar {
   const { classWeights, labelSmoothing = 0 } = options;
   if (isMaskBatch(yTrue, yPred))
-    return pixelLoss(kind, yTrue, yPred as tf.Tensor4D, { ...(classWeights ? { classWeights } : {}), ignoreIndex: IGNORED });
+    return pixelLoss(kind, yTrue, yPred as tf.Tensor4D, {
+      ...(classWeights ? { classWeights } : {}),
+      ignoreIndex: IGNORED,
+    });
   const classes = yTrue.shape[yTrue.shape.length - 1]!;
   const target = labelSmoothing > 0 ? tf.add(tf.mul(yTrue, 1 - labelSmoothing), labelSmoothing / classes) : yTrue;
   const perExample =
@@ -70,7 +73,11 @@ export async function evaluateSource(
     correct += c;
   }
   const accuracy = correct / source.count;
-  return { loss: lossSum / source.count, accuracy, ...(confusion ? { meanIoU: segmentationScores(confusion).meanIoU } : {}) };
+  return {
+    loss: lossSum / source.count,
+    accuracy,
+    ...(confusion ? { meanIoU: segmentationScores(confusion).meanIoU } : {}),
+  };
 }
 
 /**

@@ -71,7 +71,16 @@ export async function trainScratchBaseline(
     const test = !data.test
       ? undefined
       : taskOf(plan) === 'segmentation'
-        ? (await evaluateMasks(model, data.test, plan.loss, plan.classes.names, testNames, inferenceBatch(plan.base.layers))).metrics
+        ? (
+            await evaluateMasks(
+              model,
+              data.test,
+              plan.loss,
+              plan.classes.names,
+              testNames,
+              inferenceBatch(plan.base.layers),
+            )
+          ).metrics
         : await evaluateExamples(model, data.test, plan.loss, plan.classes.names, testNames);
     return { stages, ...(test ? { test } : {}) };
   } finally {

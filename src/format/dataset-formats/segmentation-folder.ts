@@ -20,11 +20,12 @@ export const segmentationFolderKeys = {
     }),
   ),
   testImages: Type.Optional(
-    Type.String({ description: 'segmentationFolder: a separate folder of test images (with testMasks).', minLength: 1 }),
+    Type.String({
+      description: 'segmentationFolder: a separate folder of test images (with testMasks).',
+      minLength: 1,
+    }),
   ),
-  testMasks: Type.Optional(
-    Type.String({ description: 'segmentationFolder: the masks of testImages.', minLength: 1 }),
-  ),
+  testMasks: Type.Optional(Type.String({ description: 'segmentationFolder: the masks of testImages.', minLength: 1 })),
   classes: Type.Optional(
     Type.Array(Type.String({ minLength: 1 }), {
       description:
@@ -55,7 +56,6 @@ export const segmentationLimitKeys = {
     Type.Integer({ description: 'segmentationFolder: at most this many test images (seeded).', minimum: 1 }),
   ),
 } as const;
-
 
 /** `dataset: { format: segmentationFolder, … }` resolved: paths absolute, the test fraction and bad-file policy filled. */
 export interface SegmentationFolderDataset extends DatasetCommon {

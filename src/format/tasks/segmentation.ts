@@ -1,5 +1,4 @@
 import type { FileRule, RuleFinding, SpecRule } from '../rules.js';
-import type { DatasetCommon, PipelineFile } from '../types.js';
 import { headIsWritten, stagesOrStrategy } from './common-rules.js';
 import type { TaskFormat } from './task-format.js';
 

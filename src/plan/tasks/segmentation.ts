@@ -60,8 +60,17 @@ export function planSegmentation(spec: PipelineSpec, inputs: PlanInputs, options
   const closed = closingTasks(spec, inputs, head, classes.names, trained);
   // Descriptions and the demo page are outside the fingerprints, so the tasks keep theirs.
   const exported = { ...closed.exported, demoPage: false, description: EXPORT_DESCRIPTION };
-  const tasks = closed.tasks.map((t): PlanTask => (t.kind === 'export' ? exported : t.kind === 'evaluate' ? { ...t, description: EVALUATE_DESCRIPTION } : t));
-  const plan = assemblePlan(spec, inputs, { names: classes.names, head, features, stages: trained.stages, tasks, exported });
+  const tasks = closed.tasks.map((t): PlanTask =>
+    t.kind === 'export' ? exported : t.kind === 'evaluate' ? { ...t, description: EVALUATE_DESCRIPTION } : t,
+  );
+  const plan = assemblePlan(spec, inputs, {
+    names: classes.names,
+    head,
+    features,
+    stages: trained.stages,
+    tasks,
+    exported,
+  });
   const heap = heapDiagnostics(spec, inputs, plan);
   if (heap.length > 0) return { ok: false, diagnostics: heap };
   return {

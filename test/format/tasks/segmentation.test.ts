@@ -35,12 +35,7 @@ const CASES: { name: string; text: string; path?: (string | number)[]; says?: Re
   },
   {
     name: 'task: segmentation on a format with one label per example',
-    text: pipeline(
-      'task: segmentation',
-      'dataset: { format: imageFolder, dir: data }',
-      UNET,
-      STAGES,
-    ),
+    text: pipeline('task: segmentation', 'dataset: { format: imageFolder, dir: data }', UNET, STAGES),
     path: ['dataset', 'format'],
     says: /learns a class per pixel from masks/,
   },
@@ -104,7 +99,12 @@ const CASES: { name: string; text: string; path?: (string | number)[]; says?: Re
   },
   {
     name: 'label smoothing on masks',
-    text: pipeline('task: segmentation', DATASET, UNET, 'train: { stages: [{ name: d, epochs: 1, labelSmoothing: 0.1 }] }'),
+    text: pipeline(
+      'task: segmentation',
+      DATASET,
+      UNET,
+      'train: { stages: [{ name: d, epochs: 1, labelSmoothing: 0.1 }] }',
+    ),
     path: ['train', 'stages', 0, 'labelSmoothing'],
     says: /not applied to masks/,
   },
@@ -152,12 +152,7 @@ describe('task: segmentation in the pipeline file', () => {
   it('resolves the folders against the pipeline file, with the classes, ignoreIndex and image limits', () => {
     const loaded = loadPipelineText(
       '/p/p.yaml',
-      pipeline(
-        'task: segmentation',
-        `${DATASET}\n  ignoreIndex: 255\n  limit: { train: 40, test: 10 }`,
-        UNET,
-        STAGES,
-      ),
+      pipeline('task: segmentation', `${DATASET}\n  ignoreIndex: 255\n  limit: { train: 40, test: 10 }`, UNET, STAGES),
     );
     assert.ok(loaded.ok);
     const { dataset, base } = loaded.value.spec;

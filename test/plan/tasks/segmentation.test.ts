@@ -122,7 +122,10 @@ describe('the segmentation plan on the real mobilenet_v2 cut at block_16_project
       const result = compilePlan(spec, inputs);
       assert.equal(result.ok, false);
       const messages = result.ok ? [] : result.diagnostics.map((d) => d.message);
-      assert.ok(messages.some((m) => c.says.test(m)), messages.join(' | '));
+      assert.ok(
+        messages.some((m) => c.says.test(m)),
+        messages.join(' | '),
+      );
     });
   }
 });

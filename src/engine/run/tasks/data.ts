@@ -38,7 +38,12 @@ export async function runDataTask(_task: DataTask, _inputs: object, run: SetupCo
   const examples: SplitSources = {};
   for (const split of ['train', 'validation', 'test'] as const satisfies readonly Split[]) {
     if (selection[split].length === 0) continue;
-    examples[split] = splitExamples(run, split, split === 'train' ? augment : undefined, split === 'train' ? joint : undefined);
+    examples[split] = splitExamples(
+      run,
+      split,
+      split === 'train' ? augment : undefined,
+      split === 'train' ? joint : undefined,
+    );
   }
   return examples;
 }

@@ -31,6 +31,8 @@ export interface AnomalyTestMetrics {
   f1: number;
   /** Fraction of the test images called rightly (normal or anomalous) at the threshold. */
   accuracy: number;
+  /** None: nothing trains. Declared so that reading `test.loss` of any run's summary compiles (and is undefined here). */
+  loss?: undefined;
   /** Per class: its images, their mean score and how many were called anomalous. */
   perClass: Record<string, { normal: boolean; examples: number; meanScore: number; flagged: number }>;
   histograms: ScoreHistograms;

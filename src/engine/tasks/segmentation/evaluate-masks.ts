@@ -4,7 +4,12 @@ import type { ImagePreprocessing } from '../../data/preprocess.js';
 import type { SegmentationSplit } from '../../data/segmentation-folder.js';
 import { inputImages } from '../../evaluate/explain-images.js';
 import { maskOverlayPng } from '../../evaluate/mask-image.js';
-import { PixelConfusion, perImageMeanIoU, segmentationScores, worstFirst } from '../../evaluate/segmentation-metrics.js';
+import {
+  PixelConfusion,
+  perImageMeanIoU,
+  segmentationScores,
+  worstFirst,
+} from '../../evaluate/segmentation-metrics.js';
 import type { Plan } from '../../../plan/types.js';
 import { batchLoss, IGNORED } from '../../train/loss.js';
 

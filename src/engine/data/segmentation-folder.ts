@@ -3,41 +3,14 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { UserError } from '../../diagnostics/user-error.js';
-import type { ImageSpec } from '../../format/types.js';
+import type { DatasetSpec } from '../../format/types.js';
 import { readRegularFile, unreadable } from '../read-file.js';
 import type { LoadedDataset, PixelBatch, SkippedFile, SplitData } from './dataset-types.js';
 import { decodeImage, listImageFiles, mapConcurrent, maxImagePixels, type FitMode } from './image-folder.js';
 import { selectExamples, type Selection } from './selection.js';
 
-/**
- * `dataset: { format: segmentationFolder, … }` with every default filled in
- * and every path absolute. Declared here until the format registry owns it.
- */
-export interface SegmentationFolderSpec {
-  format: 'segmentationFolder';
-  /** Absolute. Images anywhere below it; sub-folders are mirrored under `masks`. */
-  images: string;
-  /** Absolute. `masks/<same relative path, same base name>.png`. */
-  masks: string;
-  /** Absolute; a separate test split (both or neither). */
-  testImages?: string;
-  testMasks?: string;
-  /** Class names; a mask's pixel value is an index into this list (0 is usually background). */
-  classes: string[];
-  /** Mask value that counts in no loss and no metric (often 255, the object borders of VOC). */
-  ignoreIndex?: number;
-  /**
-   * Images, not classes, are counted: a mask holds many classes, so
-   * `perClass` has no meaning. `train` bounds the images that training and
-   * validation share, `test` the test images.
-   */
-  limit: { train?: number; test?: number };
-  validation: number | 'test';
-  /** Fraction of the images held out as the test split when there is no testImages. */
-  testFraction: number;
-  onBadFile: 'error' | 'skip';
-  image: ImageSpec;
-}
+/** `dataset: { format: segmentationFolder, … }` with every default filled in and every path absolute (format/dataset-formats owns it). */
+export type SegmentationFolderSpec = Extract<DatasetSpec, { format: 'segmentationFolder' }>;
 
 /** Class indexes of some masks, row-major [count, height, width], at the pipeline's image size. */
 export interface MaskBatch {

@@ -101,3 +101,13 @@ export class FeatureWorkers {
     await (await this.pool?.catch(() => undefined))?.close();
   }
 }
+
+/** What summary.json says of the data, whatever the task: the examples each split used, how they were held, what was skipped. */
+export function dataOutcome({ selection, dataset }: Pick<RunInputs, 'selection' | 'dataset'>): PlanOutcome['data'] {
+  return {
+    counts: { train: selection.train.length, validation: selection.validation.length, test: selection.test.length },
+    storage: dataset.storage,
+    skipped: dataset.skipped,
+    ignored: dataset.ignored.length,
+  };
+}

@@ -4,6 +4,7 @@ import { RunInterrupted } from '../errors.js';
 import type { RunInputs } from '../facts/gather-facts.js';
 import { RandomStreams } from '../random.js';
 import {
+  dataOutcome,
   FeatureWorkers,
   type PlanOutcome,
   type RunContext,
@@ -161,7 +162,6 @@ export function tasksFrom(plan: Plan, firstStage: number): Set<number> {
 
 /** What the run produced, from its tasks' outputs: the last train task's stages, the evaluation, the baseline, the export. */
 function outcome(plan: Plan, inputs: RunInputs, results: TaskResults): PlanOutcome {
-  const { selection, dataset } = inputs;
   const last = <K extends TaskKind>(kind: K): TaskOutputs[K] | undefined => {
     const task = [...plan.tasks].reverse().find((t): t is TaskOf<K> => t.kind === kind);
     return task && results.get(task);
@@ -172,12 +172,7 @@ function outcome(plan: Plan, inputs: RunInputs, results: TaskResults): PlanOutco
   if (!exported) throw new Error('the plan exports no model');
   return {
     backend: inputs.backend.name,
-    data: {
-      counts: { train: selection.train.length, validation: selection.validation.length, test: selection.test.length },
-      storage: dataset.storage,
-      skipped: dataset.skipped,
-      ignored: dataset.ignored.length,
-    },
+    data: dataOutcome(inputs),
     stages: last('train')?.stages ?? [],
     ...(evaluation ? { test: evaluation.test } : {}),
     ...(evaluation?.gallery ? { gallery: evaluation.gallery } : {}),

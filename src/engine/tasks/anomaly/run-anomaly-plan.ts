@@ -2,7 +2,7 @@ import type { Plan, PlanTask, TaskKind } from '../../../plan/types.js';
 import { RunInterrupted } from '../../errors.js';
 import type { RunInputs } from '../../facts/gather-facts.js';
 import { RandomStreams } from '../../random.js';
-import type { PlanOutcome, RunPlanOptions, SetupContext } from '../../run/run-context.js';
+import { dataOutcome, type PlanOutcome, type RunPlanOptions, type SetupContext } from '../../run/run-context.js';
 import { runDataTask } from '../../run/tasks/data.js';
 import { evaluateAnomaly } from './evaluate-anomaly.js';
 import { exportAnomaly } from './export-anomaly.js';
@@ -30,15 +30,9 @@ export async function runAnomalyPlan(plan: Plan, inputs: RunInputs, options: Run
   try {
     const evaluated = step('evaluate') ? await evaluateAnomaly(banked, run) : undefined;
     const exported = await exportAnomaly(required(step('export'), 'export'), banked, run);
-    const { selection, dataset } = inputs;
     return {
       backend: inputs.backend.name,
-      data: {
-        counts: { train: selection.train.length, validation: selection.validation.length, test: selection.test.length },
-        storage: dataset.storage,
-        skipped: dataset.skipped,
-        ignored: dataset.ignored.length,
-      },
+      data: dataOutcome(inputs),
       stages: [],
       ...(evaluated ? { test: evaluated.test } : {}),
       ...(evaluated?.gallery ? { gallery: evaluated.gallery } : {}),

@@ -1,10 +1,8 @@
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { UserError } from '../diagnostics/user-error.js';
 import type { ExampleGallery, GalleryImage, ScoredImage } from '../engine/evaluate/example-gallery.js';
-import { readBackIfPresent } from '../platform/read-back.js';
 import { writeJsonAtomic } from './atomic-write.js';
-import { checkShape } from './read-back-shape.js';
+import { readShapedJsonIfPresent } from './read-back-shape.js';
 import { relativePath } from './relative-paths.js';
 
 /** examples.json: the test images report.html shows (thumbnails, Grad-CAM overlays), PNGs as base64, so the report can be rebuilt from the run folder alone. */
@@ -95,19 +93,10 @@ const GallerySchema = Type.Object({
 export async function readGallery(dir: string): Promise<StoredGallery | undefined> {
   const file = path.join(dir, GALLERY_FILE);
   const hint = `examples.json was damaged or edited by hand; remove it (rm ${file}) to rebuild the report without its images`;
-  const bytes = await readBackIfPresent(dir, GALLERY_FILE, { what: "the report's example images", kind: 'text', hint });
-  if (bytes === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new UserError(`${file} is not valid JSON`, [], hint);
-  }
-  return checkShape(
-    GallerySchema,
-    value,
-    file,
-    'a gallery of example images (an object with worst and perClass)',
+  return (await readShapedJsonIfPresent(dir, GALLERY_FILE, {
+    what: "the report's example images",
     hint,
-  ) as StoredGallery;
+    schema: GallerySchema,
+    expected: 'a gallery of example images (an object with worst and perClass)',
+  })) as StoredGallery | undefined;
 }

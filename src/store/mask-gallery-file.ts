@@ -1,10 +1,8 @@
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { UserError } from '../diagnostics/user-error.js';
 import type { MaskOverlay } from '../engine/tasks/segmentation/evaluate-masks.js';
-import { readBackIfPresent } from '../platform/read-back.js';
 import { writeJsonAtomic } from './atomic-write.js';
-import { checkShape } from './read-back-shape.js';
+import { readShapedJsonIfPresent } from './read-back-shape.js';
 import { relativePath } from './relative-paths.js';
 
 /**
@@ -43,23 +41,10 @@ const MaskGallerySchema = Type.Array(
 export async function readMaskGallery(dir: string): Promise<StoredMaskOverlay[] | undefined> {
   const file = path.join(dir, MASK_GALLERY_FILE);
   const hint = `masks.json was damaged or edited by hand; remove it (rm ${file}) to rebuild the report without its masks`;
-  const bytes = await readBackIfPresent(dir, MASK_GALLERY_FILE, {
+  return (await readShapedJsonIfPresent(dir, MASK_GALLERY_FILE, {
     what: "the report's test masks",
-    kind: 'text',
     hint,
-  });
-  if (bytes === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new UserError(`${file} is not valid JSON`, [], hint);
-  }
-  return checkShape(
-    MaskGallerySchema,
-    value,
-    file,
-    'a list of test images with their masks',
-    hint,
-  ) as StoredMaskOverlay[];
+    schema: MaskGallerySchema,
+    expected: 'a list of test images with their masks',
+  })) as StoredMaskOverlay[] | undefined;
 }

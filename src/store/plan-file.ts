@@ -3,9 +3,8 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { UserError } from '../diagnostics/user-error.js';
 import type { PipelineSpec } from '../format/types.js';
 import type { Plan } from '../plan/types.js';
-import { readBackIfPresent } from '../platform/read-back.js';
 import { writeJsonAtomic } from './atomic-write.js';
-import { byTask, checkShape } from './read-back-shape.js';
+import { byTask, readShapedJsonIfPresent } from './read-back-shape.js';
 
 /** plan.json: the compiled plan with its fingerprints; resolved.json: the spec with every default filled in. */
 export const PLAN_FILE = 'plan.json';
@@ -100,18 +99,9 @@ const ResolvedSchema = byTask(
   Type.Object({ ...ResolvedFields, train: Type.Object({ stages: Stages(1) }) }),
 );
 
-async function readJson(dir: string, name: string, what: string, schema: TSchema, expected: string): Promise<unknown> {
-  const file = path.join(dir, name);
+function readJson(dir: string, name: string, what: string, schema: TSchema, expected: string): Promise<unknown> {
   const hint = `the run's ${what} was damaged or edited by hand; tlpipe will not use it (run the pipeline again)`;
-  const bytes = await readBackIfPresent(dir, name, { what: `the run's ${what}`, kind: 'text', hint });
-  if (bytes === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new UserError(`${file} is not valid JSON`, [], hint);
-  }
-  return checkShape(schema, value, file, expected, hint);
+  return readShapedJsonIfPresent(dir, name, { what: `the run's ${what}`, hint, schema, expected });
 }
 
 export const writePlan = (dir: string, plan: Plan): Promise<void> => writeJsonAtomic(path.join(dir, PLAN_FILE), plan);

@@ -1,6 +1,8 @@
+import path from 'node:path';
 import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { UserError } from '../diagnostics/user-error.js';
+import { readBackIfPresent } from '../platform/read-back.js';
 
 // ajv ships CommonJS with the class on `.default`; NodeNext sees the namespace.
 const Ajv2020 = Ajv2020Module.default;
@@ -66,4 +68,31 @@ export function byTask(shapes: Record<string, TSchema>, otherwise: TSchema): TSc
       Type.Unsafe({ if: { properties: { task: { const: task } }, required: ['task'] }, then: shape, else: rest }),
     otherwise,
   );
+}
+
+/**
+ * A JSON file of the run folder read back: bounded and confined
+ * (readBackIfPresent), parsed, and checked against `schema`; undefined when
+ * absent. Not JSON, or valid JSON of another shape, is a user error naming
+ * the file with `hint`.
+ */
+export async function readShapedJsonIfPresent(
+  dir: string,
+  name: string,
+  options: { what: string; kind?: 'json' | 'text'; hint: string; schema: TSchema; expected: string },
+): Promise<unknown> {
+  const bytes = await readBackIfPresent(dir, name, {
+    what: options.what,
+    kind: options.kind ?? 'text',
+    hint: options.hint,
+  });
+  if (bytes === undefined) return undefined;
+  const file = path.join(dir, name);
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new UserError(`${file} is not valid JSON`, [], options.hint);
+  }
+  return checkShape(options.schema, value, file, options.expected, options.hint);
 }

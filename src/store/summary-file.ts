@@ -1,14 +1,12 @@
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { UserError } from '../diagnostics/user-error.js';
-import { readBackIfPresent } from '../platform/read-back.js';
 import type { TestMetrics } from '../engine/evaluate/metrics.js';
 import type { PlanOutcome } from '../engine/run/run-plan.js';
 import type { AnomalyTestMetrics } from '../engine/tasks/anomaly/evaluate-anomaly.js';
 import type { SegmentationTestMetrics } from '../engine/tasks/segmentation/evaluate-masks.js';
 import type { StrategyMeasurement } from '../plan/types.js';
 import { writeJsonAtomic } from './atomic-write.js';
-import { byTask, checkShape } from './read-back-shape.js';
+import { byTask, readShapedJsonIfPresent } from './read-back-shape.js';
 import { relativePath, withRelativePaths } from './relative-paths.js';
 
 export const SUMMARY_FILE = 'summary.json';
@@ -172,20 +170,11 @@ const SummarySchema = Type.Object({
  */
 export async function readSummary(dir: string): Promise<RunSummary | undefined> {
   const hint = 'summary.json was damaged or edited by hand; run the pipeline again (or restore the file from git)';
-  const bytes = await readBackIfPresent(dir, SUMMARY_FILE, { what: 'run summary', kind: 'json', hint });
-  if (bytes === undefined) return undefined;
-  const file = path.join(dir, SUMMARY_FILE);
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new UserError(`${file} is not valid JSON`, [], hint);
-  }
-  return checkShape(
-    SummarySchema,
-    value,
-    file,
-    "a run's summary (an object with status, stages, data and resources)",
+  return (await readShapedJsonIfPresent(dir, SUMMARY_FILE, {
+    what: 'run summary',
+    kind: 'json',
     hint,
-  ) as unknown as RunSummary;
+    schema: SummarySchema,
+    expected: "a run's summary (an object with status, stages, data and resources)",
+  })) as RunSummary | undefined;
 }

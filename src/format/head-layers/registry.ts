@@ -14,6 +14,7 @@ import { dense } from './dense.js';
 import { dropout } from './dropout.js';
 import type { HeadLayerEntry } from './entry.js';
 import { flatten } from './flatten.js';
+import { layerNormalization } from './layer-normalization.js';
 import { globalAveragePooling2d } from './global-average-pooling-2d.js';
 import { globalMaxPooling2d } from './global-max-pooling-2d.js';
 import { maxPooling2d } from './max-pooling-2d.js';
@@ -30,6 +31,7 @@ const ENTRIES = {
   conv2d,
   maxPooling2d,
   batchNormalization,
+  layerNormalization,
   activation,
   reshape,
   conv2dTranspose,

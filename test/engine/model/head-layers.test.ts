@@ -54,6 +54,7 @@ const CASES: Record<HeadLayerType, { layers: ResolvedHeadLayer[]; inputs: number
     inputs: MAP,
   },
   batchNormalization: { layers: [{ type: 'batchNormalization' }], inputs: [...MAP, ...VECTOR] },
+  layerNormalization: { layers: [{ type: 'layerNormalization', epsilon: 0.001 }], inputs: [...MAP, ...VECTOR] },
   activation: { layers: [{ type: 'activation', activation: 'relu6' }], inputs: [...MAP, ...VECTOR] },
   reshape: { layers: [{ type: 'reshape', targetShape: [2, 2, 3] }], inputs: [[12], [3, 4]] },
   conv2dTranspose: {

@@ -89,7 +89,10 @@ describe("a segmentation model's demo page in a real browser (headless Chromium)
     const r = await tlpipeBounded(['run', 'textures.yaml'], dir, { timeoutMs: BOUND_MS });
     assert.equal(r.code, 0, r.stderr);
     const runs = path.join(dir, 'runs', 'textures');
-    const run = path.join(runs, readdirSync(runs).find((name) => /^\d{4}-/.test(name))!);
+    const run = path.join(
+      runs,
+      readdirSync(runs).find((name) => /^\d{4}-/.test(name))!,
+    );
     // Fixture images are at the model's input size (64×64): both sides prepare them without resizing.
     const images = readdirSync(path.join(FIXTURE, 'images')).map((f) => path.join(FIXTURE, 'images', f));
     const predicted = await tlpipeBounded(['predict', run, ...images, '--json'], dir, { timeoutMs: BOUND_MS });

@@ -1,10 +1,6 @@
 import sharp from 'sharp';
 import { thumbnailPng, type InputImage } from './heatmap-image.js';
-import {
-  classColour,
-  IGNORED_COLOUR,
-  MASK_OVERLAY_ALPHA,
-} from '../../format/dataset-formats/mask-palette.js';
+import { classColour, IGNORED_COLOUR, MASK_OVERLAY_ALPHA } from '../../format/dataset-formats/mask-palette.js';
 
 export { classColour, IGNORED_COLOUR };
 

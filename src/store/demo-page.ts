@@ -21,6 +21,8 @@ export interface DemoPageModel {
   labels: string[];
   /** preprocessing.json of an image model, as written. */
   preprocessing: { kind: 'image' } & Record<string, unknown>;
+  /** `segmentation`: the page draws each pixel's class over the image; absent: it lists the image's classes. */
+  task?: 'segmentation';
 }
 
 /**
@@ -34,13 +36,13 @@ export type DemoPageRenderer = (model: DemoPageModel) => Promise<string>;
  * Writes index.html into an exported model's folder (`dir`), as `render`
  * makes it from model.json, weights.bin, labels.json and preprocessing.json.
  * Not written (false) for tabular models, nor above DEMO_PAGE_MAX_WEIGHT_BYTES
- * unless `always`.
+ * unless `always`. `task: 'segmentation'` makes the page that draws masks.
  */
 export async function writeDemoPage(
   dir: string,
   write: (file: string, content: string) => Promise<void>,
   render: DemoPageRenderer,
-  options: { always?: boolean } = {},
+  options: { always?: boolean; task?: 'segmentation' } = {},
 ): Promise<boolean> {
   const weightBytes = (await stat(path.join(dir, 'weights.bin'))).size;
   if (weightBytes > DEMO_PAGE_MAX_WEIGHT_BYTES && !options.always) return false;
@@ -61,6 +63,7 @@ export async function writeDemoPage(
     weights,
     labels,
     preprocessing: preprocessing as DemoPageModel['preprocessing'],
+    ...(options.task ? { task: options.task } : {}),
   });
   await write(path.join(dir, DEMO_PAGE), page);
   return true;

@@ -211,7 +211,10 @@ export async function writeExportFiles(
   await writeFileAtomic(path.join(dir, PROBE_FILE), JSON.stringify(files.probe) + '\n');
   if (files.anomaly) await writeMemoryBank(dir, files.anomaly.bank, files.anomaly);
   if (files.demoPage !== false)
-    await writeDemoPage(dir, writeFileAtomic, renderDemoPage, { always: files.demoPage === true });
+    await writeDemoPage(dir, writeFileAtomic, renderDemoPage, {
+      always: files.demoPage === true,
+      ...(files.pageShowsMask ? { task: 'segmentation' as const } : {}),
+    });
   await writeFolderManifest(dir);
 }
 

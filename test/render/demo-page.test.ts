@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync,
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { classColour, MASK_OVERLAY_ALPHA } from '../../src/format/dataset-formats/mask-palette.js';
 import { renderDemoPage } from '../../src/render/demo-page.js';
 import { writeFileAtomic } from '../../src/store/atomic-write.js';
 import { DEMO_PAGE, DEMO_PAGE_MAX_WEIGHT_BYTES, writeDemoPage } from '../../src/store/demo-page.js';
@@ -64,6 +65,37 @@ describe('the demo page beside an exported model', () => {
     assert.ok(!page.includes(HOSTILE), 'the hostile label is not in the page as it is');
     assert.ok(page.includes('e.loadLayersModel='), "tfjs's browser bundle is inside the page");
   });
+
+  /** What tells the two pages apart: the mask canvas and the palette, on a segmentation model's page only. */
+  const pages: { name: string; task?: 'segmentation'; heading: RegExp; palette: boolean }[] = [
+    {
+      name: 'a classification model: the page that lists classes, no palette',
+      heading: /Classify an image/,
+      palette: false,
+    },
+    {
+      name: "a segmentation model: the page that draws masks, with the report's palette and alpha",
+      task: 'segmentation',
+      heading: /Segment an image/,
+      palette: true,
+    },
+  ];
+  for (const c of pages) {
+    it(c.name, async () => {
+      const dir = modelFolder(IMAGE);
+      assert.equal(await writeDemoPage(dir, writeFileAtomic, renderDemoPage, c.task ? { task: c.task } : {}), true);
+      const page = readFileSync(path.join(dir, DEMO_PAGE), 'utf8');
+      assert.match(page, c.heading);
+      assert.equal(page.includes('<canvas id="mask">'), c.palette);
+      const palette = /<script type="application\/json" id="palette">(.*?)<\/script>/.exec(page);
+      assert.equal(palette !== null, c.palette);
+      if (palette)
+        assert.deepEqual(JSON.parse(palette[1]!), {
+          colours: [classColour(0), classColour(1)],
+          alpha: MASK_OVERLAY_ALPHA,
+        });
+    });
+  }
 
   const skipped: { name: string; preprocessing: object; weightBytes?: number; always?: boolean; written: boolean }[] = [
     {

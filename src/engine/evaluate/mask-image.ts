@@ -1,5 +1,8 @@
 import sharp from 'sharp';
 import { thumbnailPng, type InputImage } from './heatmap-image.js';
+import { classColour, IGNORED_COLOUR, MASK_OVERLAY_ALPHA } from '../../format/dataset-formats/mask-palette.js';
+
+export { classColour, IGNORED_COLOUR };
 
 /** Class indexes of one image, row-major height × width: a true or predicted mask. */
 export interface ClassMask {
@@ -7,28 +10,6 @@ export interface ClassMask {
   width: number;
   data: Uint8Array;
 }
-
-/**
- * The colour of class `index` in PASCAL VOC's palette, the one most
- * segmentation tools draw with: the bits of the index spread over the
- * high bits of R, G and B, so neighbouring indexes differ strongly and
- * class 0 (the background) is black. Fixed, so a class keeps its colour in
- * every report and every run.
- */
-export function classColour(index: number): [number, number, number] {
-  let r = 0;
-  let g = 0;
-  let b = 0;
-  for (let bit = 0, c = index; bit < 8 && c > 0; bit++, c >>= 3) {
-    r |= (c & 1) << (7 - bit);
-    g |= ((c >> 1) & 1) << (7 - bit);
-    b |= ((c >> 2) & 1) << (7 - bit);
-  }
-  return [r, g, b];
-}
-
-/** VOC's colour for the pixels that count nowhere (its object borders, value 255). */
-export const IGNORED_COLOUR: [number, number, number] = [224, 224, 192];
 
 /** `#rrggbb` of each class, for a legend beside the overlays. */
 export function classColoursHex(numClasses: number): string[] {
@@ -52,7 +33,7 @@ export async function maskPng(mask: ClassMask): Promise<Uint8Array> {
 }
 
 export interface OverlayOptions {
-  /** How much of a class's colour covers the image, 0–1 (0.5 by default). */
+  /** How much of a class's colour covers the image, 0–1 (MASK_OVERLAY_ALPHA by default). */
   alpha?: number;
   /** Drawn in VOC's border colour; pixels of no class at all. */
   ignoreIndex?: number;
@@ -77,7 +58,7 @@ export async function maskOverlayPng(
   if (mask.height !== image.height || mask.width !== image.width)
     throw new Error(`a ${mask.height}×${mask.width} mask over a ${image.height}×${image.width} image`);
   checkSize(mask, image.rgb.length / 3);
-  const alpha = options.alpha ?? 0.5;
+  const alpha = options.alpha ?? MASK_OVERLAY_ALPHA;
   const palette = new Map<number, [number, number, number]>();
   const colourOf = (value: number): [number, number, number] => {
     let colour = palette.get(value);

@@ -20,6 +20,8 @@ export interface ExportFiles {
   probe: { split: string; indexes: number[]; examples: string[]; predictions: number[][] };
   /** index.html beside the model: always (true), never (false), or when the weights are small enough (absent). */
   demoPage?: boolean;
+  /** `task: segmentation`: the demo page draws the mask over the picked image instead of listing class scores. */
+  pageShowsMask?: true;
   /** `task: anomaly`: the memory bank and threshold the exported base's patches are scored against. */
   anomaly?: AnomalyExport;
 }

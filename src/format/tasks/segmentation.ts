@@ -107,18 +107,6 @@ export const headEndsInPixelClassifier: SpecRule = ({ head, dataset }) => {
   return findings;
 };
 
-/** The demo page shows a picked image's class scores; a page that draws the mask over it is not built yet. */
-const noDemoPage: SpecRule = ({ export: exported }) =>
-  exported.demoPage === true
-    ? [
-        {
-          path: ['export', 'demoPage'],
-          message: 'the demo page shows the class scores of a picked image; it does not draw a segmentation mask',
-          hint: 'remove `demoPage`; `tlpipe predict <run> <images> --out DIR` writes the masks',
-        },
-      ]
-    : [];
-
 /** The per-pixel loss takes hard targets: smoothing them is not built for masks, so it is refused rather than ignored. */
 const noLabelSmoothing: SpecRule = ({ train }) =>
   train.stages.flatMap((stage, i) =>
@@ -151,7 +139,7 @@ export const segmentationFormat: TaskFormat = {
     'segmentation: a class for every pixel, learned from mask PNGs (format segmentationFolder) by a decoder on the base, e.g. `head: unet`; scored by pixel accuracy, per-class IoU and mean IoU',
   ownKeys: [],
   fileRules: [headIsWritten, stagesOrStrategy, foldersAndClassesWritten],
-  rules: [headEndsInPixelClassifier, noDemoPage, noLabelSmoothing, noAutoStrategy],
+  rules: [headEndsInPixelClassifier, noLabelSmoothing, noAutoStrategy],
   // Pixel accuracy and loss: what its runs record per epoch and on the test split.
   sweepMetrics: ['val_accuracy', 'val_loss', 'test_accuracy', 'test_loss'],
 };

@@ -25,7 +25,7 @@ const IMAGES_ONLY = 'a mask labels every pixel, and stored features carry one la
  * checked to be a class score per pixel at the image size, every stage on
  * images, the loss per pixel (class weights balanced by pixel counts: the
  * facts count pixels per class for this task), the test split scored by
- * pixel accuracy and IoU, and no demo page (it shows class scores, not masks).
+ * pixel accuracy and IoU, and a demo page that draws the mask over a picked image.
  */
 export function planSegmentation(spec: PipelineSpec, inputs: PlanInputs, options: PlanOptions = {}): Result<Plan> {
   const classes = resolveClasses(spec, inputs);
@@ -58,8 +58,8 @@ export function planSegmentation(spec: PipelineSpec, inputs: PlanInputs, options
   };
   const trained = spec.train.stages.reduce(planStage(context), noStagesYet(setupTasks(spec, inputs, head)));
   const closed = closingTasks(spec, inputs, head, classes.names, trained);
-  // Descriptions and the demo page are outside the fingerprints, so the tasks keep theirs.
-  const exported = { ...closed.exported, demoPage: false, description: EXPORT_DESCRIPTION };
+  // Descriptions are outside the fingerprints, so the tasks keep theirs.
+  const exported = { ...closed.exported, description: EXPORT_DESCRIPTION };
   const tasks = closed.tasks.map((t): PlanTask =>
     t.kind === 'export' ? exported : t.kind === 'evaluate' ? { ...t, description: EVALUATE_DESCRIPTION } : t,
   );
@@ -83,7 +83,7 @@ export function planSegmentation(spec: PipelineSpec, inputs: PlanInputs, options
 const EVALUATE_DESCRIPTION =
   'evaluate on the test split (the whole model on images): per-pixel loss, pixel accuracy, per-class IoU, mean IoU, the worst images';
 const EXPORT_DESCRIPTION =
-  'export the model (tfjs LayersModel, output [height, width, classes]) with labels.json and preprocessing.json; no demo page (it shows class scores, not masks)';
+  'export the model (tfjs LayersModel, output [height, width, classes]) with labels.json, preprocessing.json and a demo page that draws the mask over a picked image';
 
 /** The head must give every pixel of the image a score per class: [height, width, classes] at the image size. */
 function outputProblems(spec: PipelineSpec, inputs: PlanInputs, head: ResolvedHeadLayer[]): Diagnostic[] {

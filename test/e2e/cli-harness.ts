@@ -35,6 +35,8 @@ function stopAll(): void {
 
 /** Did not hang: the bound on any one CLI process a test waits for (generous: two suites share the 2 cores). */
 export const CLI_BOUND_MS = 600_000;
+/** How long a finished CLI's stdout and stderr are waited for after it exits. */
+const STDIO_DRAIN_MS = 5_000;
 
 export interface StartedCli {
   child: ChildProcess;
@@ -86,7 +88,14 @@ export function startCli(
     });
     child.on('exit', (code, signal) => {
       live.delete(child);
-      resolve(signal ?? code ?? 1);
+      // 'exit' can come before the last of stdout and stderr is read (seen once under load: an error
+      // printed, exit code 1, stderr empty): wait for both to end, bounded, for a grandchild may hold them.
+      const drained = (stream: NodeJS.ReadableStream & { readableEnded: boolean }): Promise<void> =>
+        stream.readableEnded ? Promise.resolve() : new Promise((done) => stream.once('end', done));
+      const bound = new Promise<void>((done) => setTimeout(done, STDIO_DRAIN_MS).unref());
+      void Promise.race([Promise.all([drained(child.stdout!), drained(child.stderr!)]), bound]).then(() =>
+        resolve(signal ?? code ?? 1),
+      );
     });
   });
   return {

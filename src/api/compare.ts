@@ -7,7 +7,8 @@ import { readMetricRows } from '../store/metrics-file.js';
 import { readResolved } from '../store/plan-file.js';
 import { PIPELINE_COPY } from '../store/run-folder.js';
 import type { RunOverview } from '../store/run-status.js';
-import { readSummary, testHeadline } from '../store/summary-file.js';
+import { readSummary } from '../store/summary-file.js';
+import { testHeadline } from '../store/tasks/registry.js';
 import type { EpochMetrics } from '../engine/events.js';
 
 /** A value at a key path, as `train.stages[1].optimizer.learningRate`. */

@@ -57,4 +57,5 @@ export type { Plan, PlanTask, PlanStage } from '../plan/types.js';
 export type { EngineEvent, RunEvent, RunStartEvent, RunEndEvent, EpochMetrics } from '../engine/events.js';
 export type { TestMetrics } from '../engine/evaluate/metrics.js';
 export type { RunRecord, RunStatus } from '../store/run-record.js';
-export { testHeadline, type RunSummary } from '../store/summary-file.js';
+export type { RunSummary } from '../store/summary-file.js';
+export { testHeadline } from '../store/tasks/registry.js';

@@ -28,7 +28,8 @@ import { describeOwner, isLocked } from '../store/run-lock.js';
 import { RunRecorder } from '../store/run-recorder.js';
 import { isAlive } from '../store/run-status.js';
 import { StageCacheFiles } from '../store/stage-cache-files.js';
-import { SUMMARY_FILE, testHeadline, writeSummary, type RunSummary } from '../store/summary-file.js';
+import { SUMMARY_FILE, writeSummary, type RunSummary } from '../store/summary-file.js';
+import { testHeadline } from '../store/tasks/registry.js';
 import { loadInput, overrideRecord, runsRootOf } from './pipeline-input.js';
 import { planFromSpec, preparePlan, type PreparedPlan } from './prepare-plan.js';
 import {

@@ -232,7 +232,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         ...backendAndRuns(options),
       });
       printDiagnostics(result.warnings, print);
-      const { formatPrediction } = await import('./format-results.js');
+      const { formatPrediction } = await import('./tasks/registry.js');
       // The images that could be classified are printed even when others could not; then exit 1.
       for (const p of result.value ?? [])
         printLine(print.out, options['json'] ? JSON.stringify(p) : formatPrediction(p));

@@ -1,5 +1,6 @@
 import type { DatasetReport } from '../api/index.js';
 import type { ColumnSummary } from '../engine/data/describe-dataset.js';
+import { TASK_LINES } from './tasks/registry.js';
 import { terminalText } from './terminal-text.js';
 import { wrapParagraph } from './text-table.js';
 
@@ -30,7 +31,11 @@ export function formatDataReport(report: DatasetReport): string {
           `pixels: ${report.storage === 'memory' ? 'decoded once, held in memory' : 'decoded per batch (too many to hold in memory)'}`,
         ]),
   ];
-  if (report.normal) out.push('', ...wrapParagraph(anomalyLine(report, report.normal)));
+  // Only a task that uses part of the data has a line (anomaly: the normal classes' images).
+  const taskLine = Object.values(TASK_LINES)
+    .map((lines) => lines.data?.(report))
+    .find((line) => line !== undefined);
+  if (taskLine) out.push('', ...wrapParagraph(taskLine));
   if (report.skipped.length > 0) {
     out.push(
       '',
@@ -73,12 +78,4 @@ function describeColumns(columns: readonly ColumnSummary[]): string[] {
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
   ];
-}
-
-/** task: anomaly: which of those examples the bank, the threshold and the test use. */
-function anomalyLine(report: DatasetReport, normal: string[]): string {
-  const indexes = normal.map((name) => report.classNames.indexOf(name)).filter((c) => c >= 0);
-  const sum = (split: 'train' | 'validation'): number =>
-    indexes.reduce((n, c) => n + (report.counts[split][c] ?? 0), 0);
-  return `task anomaly: the memory bank is filled from the ${sum('train')} training images of the normal classes (${normal.map(terminalText).join(', ')}), the threshold taken from their ${sum('validation')} validation images; the test split scores every class`;
 }

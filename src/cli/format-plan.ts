@@ -3,6 +3,7 @@ import { describeSchedule } from '../api/describe.js';
 import type { Plan, PlanStage } from '../plan/types.js';
 import { TEXT_WIDTH, wrapParagraph } from './text-table.js';
 import { stageBatchNorm } from '../api/describe.js';
+import { TASK_LINES } from './tasks/registry.js';
 import { terminalText } from './terminal-text.js';
 
 /** The plan as a table a person reads before spending minutes on a run. */
@@ -10,6 +11,24 @@ export function formatPlan(plan: Plan): string {
   const rows = plan.tasks.map((t) => [t.id, t.fingerprint.slice(0, 12), t.dependsOn.join(', ') || '–', t.description]);
   const header = ['task', 'fingerprint', 'after'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const heading = [
+    ...(plan.strategy ? [describeStrategy(plan.strategy), ''] : []),
+    `pipeline ${plan.pipeline}  plan ${plan.fingerprint.slice(0, 8)}  seed ${plan.seed}  backend ${plan.backend}`,
+    // Class names come from the data (folder names, classNames): shown escaped.
+    `classes (${plan.classes.count}): ${plan.classes.names.map(terminalText).join(', ')}`,
+  ];
+  const top = [...heading, ...TASK_LINES[plan.task ?? 'classification'].plan(plan)];
+  // Each line of the top part, and the table's last column, wrap to fit TEXT_WIDTH.
+  return [
+    ...top.flatMap((l) => l.split('\n')).flatMap((l) => (l === '' ? [''] : wrapParagraph(l))),
+    '',
+    // One line per task (id, fingerprint, what it runs after: wrapped under itself when long), and under it what it does, wrapped.
+    ...taskTable(header, widths, rows),
+  ].join('\n');
+}
+
+/** What a plan that trains stages does (classification, segmentation): features, loss, checkpoints, pixels or rows, and what learns in each stage. */
+export function stagedPlanLines(plan: Plan): string[] {
   const examples = plan.data.columns ? 'rows' : 'images';
   const features =
     plan.base.model === 'none'
@@ -30,56 +49,27 @@ export function formatPlan(plan: Plan): string {
       ...layerRuns(plan.base.layers, new Set(stage.trainableBaseLayers)).map((line) => `    ${line}`),
     ];
   });
-  const heading = [
-    ...(plan.strategy ? [describeStrategy(plan.strategy), ''] : []),
-    `pipeline ${plan.pipeline}  plan ${plan.fingerprint.slice(0, 8)}  seed ${plan.seed}  backend ${plan.backend}`,
-    // Class names come from the data (folder names, classNames): shown escaped.
-    `classes (${plan.classes.count}): ${plan.classes.names.map(terminalText).join(', ')}`,
-  ];
-  const top = plan.anomaly
-    ? [...heading, ...anomalyLines(plan, plan.anomaly)]
-    : [
-        ...heading,
-        `features: ${features}`,
-        `loss: ${plan.loss}`,
-        `checkpoints: every ${plan.checkpoints.every} epoch(s), keep the last ${plan.checkpoints.keepLast}${plan.checkpoints.best ? ` and the best by ${plan.checkpoints.monitor} (${plan.checkpoints.mode})` : ''}`,
-        plan.data.columns
-          ? `rows: ${plan.data.columns.length} feature columns (${plan.data.columns.map(terminalText).join(', ')}), each standardised with the training split's mean and std`
-          : `pixels: ${plan.normalize.description}${
-              plan.augment
-                ? `; augmented: ${Object.entries(plan.augment)
-                    .filter(([, v]) => v)
-                    .map(([k, v]) => (v === true ? k : `${k} ${v}`))
-                    .join(', ')}`
-                : ''
-            }`,
-        ...(plan.baseline === 'scratch'
-          ? [
-              'baseline: the same architecture and stages from random initialisation (every layer trains, batch norm learns), recorded beside this run',
-            ]
-          : []),
-        'what learns:',
-        ...stageLines,
-      ];
-  // Each line of the top part, and the table's last column, wrap to fit TEXT_WIDTH.
   return [
-    ...top.flatMap((l) => l.split('\n')).flatMap((l) => (l === '' ? [''] : wrapParagraph(l))),
-    '',
-    // One line per task (id, fingerprint, what it runs after: wrapped under itself when long), and under it what it does, wrapped.
-    ...taskTable(header, widths, rows),
-  ].join('\n');
-}
-
-/** What a `task: anomaly` plan does instead of training: the patches, the bank, the threshold. */
-function anomalyLines(plan: Plan, anomaly: NonNullable<Plan['anomaly']>): string[] {
-  const mib = (anomaly.bank.bytes / 2 ** 20).toFixed(1);
-  return [
-    `task: anomaly — normal: ${anomaly.normal.map(terminalText).join(', ')}; every other class is anomalous`,
-    `patches: ${anomaly.layers.join(' + ')}, each map averaged over 3×3 and resized to ${anomaly.grid.join('×')}, ${anomaly.channels} features per patch`,
-    `memory bank: ${anomaly.bank.patches} of the ${anomaly.bank.fromPatches} normal training patches (greedy coreset ${anomaly.coreset}, ${mib} MiB), in model/ with the threshold`,
-    `threshold: the ${anomaly.quantile} quantile of the normal validation images' scores`,
-    `pixels: ${plan.normalize.description}`,
-    'what learns: nothing — the base stays frozen and the bank is filled in one pass',
+    `features: ${features}`,
+    `loss: ${plan.loss}`,
+    `checkpoints: every ${plan.checkpoints.every} epoch(s), keep the last ${plan.checkpoints.keepLast}${plan.checkpoints.best ? ` and the best by ${plan.checkpoints.monitor} (${plan.checkpoints.mode})` : ''}`,
+    plan.data.columns
+      ? `rows: ${plan.data.columns.length} feature columns (${plan.data.columns.map(terminalText).join(', ')}), each standardised with the training split's mean and std`
+      : `pixels: ${plan.normalize.description}${
+          plan.augment
+            ? `; augmented: ${Object.entries(plan.augment)
+                .filter(([, v]) => v)
+                .map(([k, v]) => (v === true ? k : `${k} ${v}`))
+                .join(', ')}`
+            : ''
+        }`,
+    ...(plan.baseline === 'scratch'
+      ? [
+          'baseline: the same architecture and stages from random initialisation (every layer trains, batch norm learns), recorded beside this run',
+        ]
+      : []),
+    'what learns:',
+    ...stageLines,
   ];
 }
 

@@ -1,4 +1,5 @@
-import type { Comparison, Evaluation, Explanation, Prediction, RunOverview, ZooListing } from '../api/index.js';
+import type { Comparison, Evaluation, Explanation, RunOverview, ZooListing } from '../api/index.js';
+import { formatPrediction } from './tasks/registry.js';
 import { terminalText } from './terminal-text.js';
 import { alignColumns, fitColumns, TEXT_WIDTH, wrapParagraph } from './text-table.js';
 
@@ -91,16 +92,6 @@ function verticalComparison(
     ...configRows.flatMap(block),
     ...c.notes.flatMap((n) => wrapParagraph(`note: ${n}`)),
   ].join('\n');
-}
-
-/** `tlpipe predict`: an image and its most likely classes (names from the model's labels.json, escaped for the terminal). */
-export function formatPrediction(p: Prediction): string {
-  if (p.anomaly)
-    return `${terminalText(p.file)}: ${p.anomaly.anomalous ? 'anomalous' : 'normal'} (score ${p.anomaly.score.toFixed(3)}, threshold ${p.anomaly.threshold.toFixed(3)})`;
-  // A mask's classes by their share of the pixels, and where its PNG went.
-  if (p.segmentation)
-    return `${terminalText(p.file)}: ${p.top.map((t) => `${terminalText(t.label)} ${(t.probability * 100).toFixed(1)}% of pixels`).join(', ')}${p.segmentation.mask ? ` → ${terminalText(p.segmentation.mask)}` : ''}`;
-  return `${terminalText(p.file)}: ${p.top.map((t) => `${terminalText(t.label)} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`;
 }
 
 /** `tlpipe explain`: an image, its most likely classes, and each map's overlay PNG. */

@@ -1,6 +1,5 @@
 import type { ConcreteBackend } from './kernels/backend.js';
-import type { TestMetrics } from './evaluate/metrics.js';
-import type { SegmentationTestMetrics } from './tasks/segmentation/evaluate-masks.js';
+import type { StagedTestMetrics } from './tasks/test-metrics.js';
 
 /** One epoch's row in metrics.jsonl. Epochs count continuously across stages. */
 export interface EpochMetrics {
@@ -66,10 +65,10 @@ export type EngineEvent =
   | { type: 'epoch-end'; metrics: EpochMetrics }
   | { type: 'checkpoint'; stage: string; epoch: number; dir: string }
   | { type: 'stage-end'; stage: string; epochsRun: number; stoppedEarly: boolean; restoredEpoch?: number }
-  | { type: 'evaluate-end'; test: TestMetrics | SegmentationTestMetrics }
+  | { type: 'evaluate-end'; test: StagedTestMetrics }
   | { type: 'baseline-start'; epochs: number }
   | { type: 'baseline-epoch-end'; metrics: EpochMetrics }
-  | { type: 'baseline-end'; test?: TestMetrics | SegmentationTestMetrics }
+  | { type: 'baseline-end'; test?: StagedTestMetrics }
   | {
       type: 'export-end';
       dir: string;

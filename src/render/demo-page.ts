@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { classColour, MASK_OVERLAY_ALPHA } from '../format/dataset-formats/mask-palette.js';
 import type { DemoPageModel } from '../store/demo-page.js';
+import { scriptJson } from './script-json.js';
+import { TASK_RENDERS } from './tasks/registry.js';
 
 /** tfjs's browser bundle, from the installed package: the page needs no network. */
 async function tfjsBundle(): Promise<string> {
@@ -13,115 +14,15 @@ async function tfjsBundle(): Promise<string> {
   );
 }
 
-/** JSON inside a <script> element: `</script>` or `<!--` in a value cannot end or change it. */
-const scriptJson = (value: unknown): string => JSON.stringify(value).replace(/</g, '\\u003c');
-
-/** What differs between the page that lists an image's classes and the one that draws its mask. */
-interface PageView {
-  title: string;
-  heading: string;
-  /** What the page does to the picked image, after "prepared as the model was trained and". */
-  done: string;
-  style: string;
-  canvases: string;
-  /** The script's function that answers for an image, `(model, url)`, and its name. */
-  answer: string;
-  answerName: string;
-}
-
-const CLASSIFICATION_VIEW: PageView = {
-  title: 'classify an image',
-  heading: 'Classify an image',
-  done: 'classified',
-  style: '.bar{background:#1f6feb;height:.7rem}',
-  canvases: '<canvas id="input"></canvas>',
-  answerName: 'classify',
-  answer: `async function classify(model, url) {
-  const image = await decoded(url);
-  const x = input(draw(image));
-  const p = Array.from(await model.predict(x).data());
-  x.dispose();
-  const ranked = labels.map((name, i) => ({ name, probability: p[i] })).sort((a, b) => b.probability - a.probability);
-  document.getElementById('classes').innerHTML = '';
-  for (const r of ranked.slice(0, 5)) {
-    const row = document.getElementById('classes').insertRow();
-    row.insertCell().textContent = r.name;
-    row.insertCell().textContent = r.probability.toFixed(4);
-    const bar = document.createElement('div'); bar.className = 'bar'; bar.style.width = (r.probability * 12) + 'rem';
-    row.insertCell().appendChild(bar);
-  }
-  const result = document.getElementById('result');
-  result.textContent = JSON.stringify({ backend: tf.getBackend(), probabilities: p, top: ranked[0].name });
-  status(ranked[0].name + ' (' + ranked[0].probability.toFixed(4) + ')');
-}
-`,
-};
-
-/**
- * Each pixel's most likely class (argmax, as `tlpipe predict` takes it),
- * drawn over the prepared image as the report draws masks: class k > 0 mixed
- * with its colour by the palette's alpha, class 0 left as the image. Beside
- * it, each class's fraction of the pixels, as `predict --json` gives them.
- */
-const SEGMENTATION_VIEW: PageView = {
-  title: 'segment an image',
-  heading: 'Segment an image',
-  done: 'segmented',
-  style: '.swatch{display:inline-block;width:.8rem;height:.8rem;border:1px solid #999}',
-  canvases: '<canvas id="input"></canvas> <canvas id="mask"></canvas>',
-  answerName: 'segment',
-  answer: `const palette = read('palette');
-async function segment(model, url) {
-  const image = await decoded(url);
-  const pixels = draw(image);
-  const x = input(pixels);
-  const classes = tf.tidy(() => tf.argMax(model.predict(x), -1));
-  const mask = await classes.data();
-  tf.dispose([x, classes]);
-  const counts = labels.map(() => 0);
-  const overlay = new ImageData(pixels.width, pixels.height);
-  for (let p = 0; p < mask.length; p++) {
-    const k = mask[p], colour = palette.colours[k], a = k === 0 ? 0 : palette.alpha;
-    counts[k]++;
-    for (let c = 0; c < 3; c++) overlay.data[p * 4 + c] = Math.round((1 - a) * pixels.data[p * 4 + c] + a * colour[c]);
-    overlay.data[p * 4 + 3] = 255;
-  }
-  const canvas = document.getElementById('mask');
-  canvas.width = pixels.width; canvas.height = pixels.height;
-  canvas.getContext('2d').putImageData(overlay, 0, 0);
-  const fractions = Object.fromEntries(labels.map((name, k) => [name, counts[k] / mask.length]));
-  document.getElementById('classes').innerHTML = '';
-  labels.forEach((name, k) => {
-    const row = document.getElementById('classes').insertRow();
-    const swatch = document.createElement('span'); swatch.className = 'swatch';
-    swatch.style.background = 'rgb(' + palette.colours[k].join(',') + ')';
-    row.insertCell().appendChild(swatch);
-    row.insertCell().textContent = name;
-    row.insertCell().textContent = fractions[name].toFixed(4);
-  });
-  const result = document.getElementById('result');
-  result.textContent = JSON.stringify({ backend: tf.getBackend(), fractions });
-  status('segmented: ' + labels.filter((name) => fractions[name] > 0).join(', '));
-}
-`,
-};
-
-/** The mask palette's colour of every class and its alpha, as the report draws masks with them. */
-const paletteJson = (classes: number): string =>
-  `<script type="application/json" id="palette">${scriptJson({
-    colours: Array.from({ length: classes }, (_, k) => classColour(k)),
-    alpha: MASK_OVERLAY_ALPHA,
-  })}</script>\n`;
-
 /**
  * One self-contained page, so it works opened from disk (file://), where a
  * browser refuses to fetch model.json: tfjs, the model and its weights are
  * inside. It prepares a picked image as preprocessing.json says — drawn at the
  * input size with the same fit (fill, cover, contain on black), alpha on
  * black, gray by BT.601 luma when the model takes one channel, then
- * `pixel · scale + offset` — and lists the classes by probability, or, for
- * a segmentation model (`task`), draws its mask over the image and lists each
- * class's fraction of the pixels. An image
+ * `pixel · scale + offset` — and answers as the model's task shows it
+ * (render/tasks: classification lists the classes by probability,
+ * segmentation draws the mask over the image). An image
  * already at the input size is prepared exactly as tlpipe prepares it; others
  * are resized by the browser's canvas, not sharp's lanczos3.
  * `#image=<url>` classifies that image on load (and `backend=cpu` picks tfjs's
@@ -138,8 +39,10 @@ export async function renderDemoPage({
 }: DemoPageModel): Promise<string> {
   const tfjs = await tfjsBundle();
   const model = { modelTopology, weightSpecs, weights: Buffer.from(weights).toString('base64') };
-  const view = task === 'segmentation' ? SEGMENTATION_VIEW : CLASSIFICATION_VIEW;
-  const extraJson = task === 'segmentation' ? paletteJson(labels.length) : '';
+  const page = TASK_RENDERS[task ?? 'classification'].demoPage;
+  if (!page) throw new Error(`a ${task} model has no demo page`);
+  const { view } = page;
+  const extraJson = page.extraJson?.(labels) ?? '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${view.title}</title>

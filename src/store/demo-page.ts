@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { TaskName } from '../format/types.js';
 
 /** index.html beside an exported model: a page that classifies an image the user picks. */
 export const DEMO_PAGE = 'index.html';
@@ -21,8 +22,8 @@ export interface DemoPageModel {
   labels: string[];
   /** preprocessing.json of an image model, as written. */
   preprocessing: { kind: 'image' } & Record<string, unknown>;
-  /** `segmentation`: the page draws each pixel's class over the image; absent: it lists the image's classes. */
-  task?: 'segmentation';
+  /** The model's task, whose view the page shows (render/tasks); absent: classification, which lists the image's classes. */
+  task?: TaskName;
 }
 
 /**
@@ -36,13 +37,13 @@ export type DemoPageRenderer = (model: DemoPageModel) => Promise<string>;
  * Writes index.html into an exported model's folder (`dir`), as `render`
  * makes it from model.json, weights.bin, labels.json and preprocessing.json.
  * Not written (false) for tabular models, nor above DEMO_PAGE_MAX_WEIGHT_BYTES
- * unless `always`. `task: 'segmentation'` makes the page that draws masks.
+ * unless `always`. `task` says whose page it is (absent: classification's).
  */
 export async function writeDemoPage(
   dir: string,
   write: (file: string, content: string) => Promise<void>,
   render: DemoPageRenderer,
-  options: { always?: boolean; task?: 'segmentation' } = {},
+  options: { always?: boolean; task?: TaskName } = {},
 ): Promise<boolean> {
   const weightBytes = (await stat(path.join(dir, 'weights.bin'))).size;
   if (weightBytes > DEMO_PAGE_MAX_WEIGHT_BYTES && !options.always) return false;

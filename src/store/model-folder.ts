@@ -213,7 +213,7 @@ export async function writeExportFiles(
   if (files.demoPage !== false)
     await writeDemoPage(dir, writeFileAtomic, renderDemoPage, {
       always: files.demoPage === true,
-      ...(files.pageShowsMask ? { task: 'segmentation' as const } : {}),
+      ...(files.task ? { task: files.task } : {}),
     });
   await writeFolderManifest(dir);
 }

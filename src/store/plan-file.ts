@@ -4,32 +4,13 @@ import { UserError } from '../diagnostics/user-error.js';
 import type { PipelineSpec } from '../format/types.js';
 import type { Plan } from '../plan/types.js';
 import { writeJsonAtomic } from './atomic-write.js';
-import { byTask, readShapedJsonIfPresent } from './read-back-shape.js';
+import { readShapedJsonIfPresent } from './read-back-shape.js';
+import { planShape, shapeByTask } from './tasks/registry.js';
 
 /** plan.json: the compiled plan with its fingerprints; resolved.json: the spec with every default filled in. */
 export const PLAN_FILE = 'plan.json';
 export const RESOLVED_FILE = 'resolved.json';
 
-const Integer = Type.Integer({ minimum: 0 });
-const PlanStageSchema = Type.Object({
-  name: Type.String(),
-  index: Integer,
-  epochs: Integer,
-  firstEpoch: Integer,
-  lastEpoch: Integer,
-  batchSize: Type.Integer({ minimum: 1 }),
-  optimizer: Type.Object({ name: Type.String() }),
-  parameterGroups: Type.Array(Type.Object({ name: Type.String(), learningRate: Type.Number() })),
-  schedule: Type.Object({ type: Type.String() }),
-  trainable: Type.String(),
-  weights: Type.String(),
-  trainableBaseLayers: Type.Array(Type.String()),
-  labelSmoothing: Type.Number(),
-  classWeights: Type.Union([Type.Array(Type.Number()), Type.Null()]),
-  trainableParams: Integer,
-  totalParams: Integer,
-  earlyStopping: Type.Optional(Type.Object({ monitor: Type.String(), patience: Integer, restoreBest: Type.Boolean() })),
-});
 /**
  * What readers of plan.json use (report, evaluate, predict through the
  * exported model): the top level and each stage, field by field.
@@ -59,29 +40,8 @@ const PlanFields = {
   checkpoints: Type.Object({ monitor: Type.String(), mode: Type.String() }),
   tasks: Type.Array(Type.Object({ kind: Type.String() })),
 };
-const PlanSchema = byTask(
-  {
-    // task: segmentation trains stages as classification does.
-    segmentation: Type.Object({ ...PlanFields, stages: Type.Array(PlanStageSchema, { minItems: 1 }) }),
-    // task: anomaly trains nothing; its bank is described instead.
-    anomaly: Type.Object({
-      ...PlanFields,
-      stages: Type.Array(PlanStageSchema, { maxItems: 0 }),
-      anomaly: Type.Object({
-        normal: Type.Array(Type.String(), { minItems: 1 }),
-        normalClasses: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1 }),
-        layers: Type.Array(Type.String(), { minItems: 1 }),
-        grid: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 2, maxItems: 2 }),
-        channels: Type.Integer({ minimum: 1 }),
-        coreset: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
-        quantile: Type.Number({ minimum: 0, maximum: 1 }),
-        bank: Type.Object({ patches: Integer, bytes: Integer, fromPatches: Integer }),
-      }),
-    }),
-  },
-  // Classification: no `task` key (plans written before tasks existed read the same), and its stages.
-  Type.Object({ ...PlanFields, stages: Type.Array(PlanStageSchema, { minItems: 1 }) }),
-);
+/** Every plan's fields, and its task's (a classification plan has no `task` key: plans written before tasks existed read the same). */
+const PlanSchema = planShape(PlanFields);
 /** resolved.json: a pipeline with its defaults filled in; compare flattens it, evaluate reads its dataset. */
 /** What resume and evaluate read of a resolved spec before they hand it to the data readers and the planner. */
 const ResolvedFields = {
@@ -92,11 +52,13 @@ const ResolvedFields = {
   base: Type.Object({ model: Type.String() }),
   head: Type.Array(Type.Object({})),
 };
-const Stages = (minItems: number) => Type.Array(Type.Object({ epochs: Type.Integer({ minimum: 1 }) }), { minItems });
-const ResolvedSchema = byTask(
-  // task: anomaly trains nothing, so it has no stages.
-  { anomaly: Type.Object({ ...ResolvedFields, train: Type.Object({ stages: Stages(0) }) }) },
-  Type.Object({ ...ResolvedFields, train: Type.Object({ stages: Stages(1) }) }),
+const ResolvedSchema = shapeByTask((store) =>
+  Type.Object({
+    ...ResolvedFields,
+    train: Type.Object({
+      stages: Type.Array(Type.Object({ epochs: Type.Integer({ minimum: 1 }) }), { minItems: store.minStages }),
+    }),
+  }),
 );
 
 function readJson(dir: string, name: string, what: string, schema: TSchema, expected: string): Promise<unknown> {

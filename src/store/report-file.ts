@@ -2,16 +2,17 @@ import path from 'node:path';
 import { UserError } from '../diagnostics/user-error.js';
 import type { EpochMetrics } from '../engine/events.js';
 import { readBackIfPresent } from '../platform/read-back.js';
-import type { Plan } from '../plan/types.js';
+import { taskOf, type Plan } from '../plan/types.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { readGallery, type StoredGallery } from './gallery-file.js';
-import { readMaskGallery, type StoredMaskOverlay } from './mask-gallery-file.js';
 import { readMetricRows } from './metrics-file.js';
 import { readPlan } from './plan-file.js';
 import { relativePath } from './relative-paths.js';
 import { PIPELINE_COPY } from './run-folder.js';
 import { readRunRecord, type RunRecord } from './run-record.js';
 import { readSummary, type RunSummary } from './summary-file.js';
+import { TASK_STORES } from './tasks/registry.js';
+import type { TaskReportFiles } from './tasks/task-store.js';
 
 /** report.html and confusion-matrix.csv: what a person opens, rebuilt from the run's other files alone. */
 export const REPORT_FILE = 'report.html';
@@ -27,8 +28,8 @@ export interface RunReportSources {
   /** `baseline: scratch`'s rows; none without a baseline. */
   baseline: EpochMetrics[];
   gallery: StoredGallery | undefined;
-  /** `task: segmentation`: the worst test images with their masks (masks.json). */
-  masks?: StoredMaskOverlay[];
+  /** What the run's task shows beyond these (segmentation: the worst test images with their masks). */
+  taskFiles: TaskReportFiles;
   /** pipeline.yaml as the run ran it; empty when the copy is gone. */
   pipelineYaml: string;
 }
@@ -61,8 +62,8 @@ export async function readRunReportSources(dir: string): Promise<RunReportSource
     (await readBackIfPresent(dir, PIPELINE_COPY, { what: "the run's copy of its pipeline", kind: 'text' }))?.toString(
       'utf8',
     ) ?? '';
-  const masks = plan.task === 'segmentation' ? await readMaskGallery(dir) : undefined;
-  return { record, plan, summary, metrics, baseline, gallery, ...(masks ? { masks } : {}), pipelineYaml };
+  const taskFiles = (await TASK_STORES[taskOf(plan)].readReportFiles?.(dir)) ?? {};
+  return { record, plan, summary, metrics, baseline, gallery, taskFiles, pipelineYaml };
 }
 
 /** A summary whose test examples are named relative to the run folder when an older run kept them absolute. */

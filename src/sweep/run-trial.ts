@@ -11,7 +11,8 @@ import {
   type SweepSpec,
 } from '../plan/sweep-trials.js';
 import { readMetricRows } from '../store/metrics-file.js';
-import { readSummary, testHeadline, type RunSummary } from '../store/summary-file.js';
+import { readSummary, type RunSummary } from '../store/summary-file.js';
+import { testHeadline } from '../store/tasks/registry.js';
 import { SweepFolder, type TrialState } from '../store/sweep-folder.js';
 import type { ChildMessage, ParentMessage, TrialJob } from './trial-messages.js';
 

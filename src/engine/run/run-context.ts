@@ -1,5 +1,5 @@
-import type { AnomalyTestMetrics } from '../tasks/anomaly/evaluate-anomaly.js';
-import type { MaskOverlay, SegmentationTestMetrics } from '../tasks/segmentation/evaluate-masks.js';
+import type { MaskOverlay } from '../tasks/segmentation/evaluate-masks.js';
+import type { TaskTestMetrics } from '../tasks/test-metrics.js';
 import type { Plan } from '../../plan/types.js';
 import type { StageCache } from '../cache/stage-cache.js';
 import type { EventListener } from '../events.js';
@@ -9,7 +9,6 @@ import type { CheckpointWriter, ResumeChoice, RunOutput, StageSummary } from '..
 import type { BaselineResult } from '../train/scratch-baseline.js';
 import type { FeatureWorkerPool } from '../workers/feature-pool.js';
 import type { ExampleGallery } from '../evaluate/example-gallery.js';
-import type { TestMetrics } from '../evaluate/metrics.js';
 import type { RunModels } from './run-models.js';
 import type { Exported } from './task-results.js';
 
@@ -36,7 +35,7 @@ export interface PlanOutcome {
   };
   stages: StageSummary[];
   /** The test split's metrics, as the plan's task measures them. */
-  test?: TestMetrics | AnomalyTestMetrics | SegmentationTestMetrics;
+  test?: TaskTestMetrics;
   /** `task: segmentation`: the worst test images with their true and predicted masks. */
   masks?: MaskOverlay[];
   /** The test images a report shows (image datasets with a test split). */

@@ -1,7 +1,7 @@
 import type { PlanTask, TaskKind } from '../../plan/types.js';
 import type { ExampleGallery } from '../evaluate/example-gallery.js';
-import type { MaskOverlay, SegmentationTestMetrics } from '../tasks/segmentation/evaluate-masks.js';
-import type { TestMetrics } from '../evaluate/metrics.js';
+import type { MaskOverlay } from '../tasks/segmentation/evaluate-masks.js';
+import type { StagedTestMetrics } from '../tasks/test-metrics.js';
 import type { EpochMetrics } from '../events.js';
 import type { StageSummary } from '../train/checkpoints.js';
 import type { BaselineResult } from '../train/scratch-baseline.js';
@@ -29,7 +29,7 @@ export interface Training {
 }
 
 export interface Evaluation {
-  test: TestMetrics | SegmentationTestMetrics;
+  test: StagedTestMetrics;
   /** The test images a report shows (image datasets). */
   gallery?: ExampleGallery;
   /** `task: segmentation`: the worst test images with their true and predicted masks. */

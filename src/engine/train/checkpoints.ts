@@ -4,7 +4,7 @@ import type { AnomalyThreshold } from '../anomaly/threshold.js';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../diagnostics/user-error.js';
 import type { Plan, PlanStage } from '../../plan/types.js';
-import type { CheckpointSpec } from '../../format/types.js';
+import type { CheckpointSpec, TaskName } from '../../format/types.js';
 import type { Preprocessing } from '../data/preprocess.js';
 import type { EpochMetrics } from '../events.js';
 import { checkpointModelProblem, trainerStateProblem, weightsFitProblem } from './checkpoint-checks.js';
@@ -20,8 +20,8 @@ export interface ExportFiles {
   probe: { split: string; indexes: number[]; examples: string[]; predictions: number[][] };
   /** index.html beside the model: always (true), never (false), or when the weights are small enough (absent). */
   demoPage?: boolean;
-  /** `task: segmentation`: the demo page draws the mask over the picked image instead of listing class scores. */
-  pageShowsMask?: true;
+  /** The plan's task where it is not classification: the demo page shows that task's view (the mask over the picked image, for segmentation). */
+  task?: TaskName;
   /** `task: anomaly`: the memory bank and threshold the exported base's patches are scored against. */
   anomaly?: AnomalyExport;
 }

@@ -54,7 +54,7 @@ export async function runExportTask(task: ExportTask, _inputs: object, run: RunC
         predictions: probeRows(expected),
       },
       ...(task.demoPage !== undefined ? { demoPage: task.demoPage } : {}),
-      ...(plan.task === 'segmentation' ? { pageShowsMask: true as const } : {}),
+      ...(plan.task ? { task: plan.task } : {}),
     });
     tf.dispose([expected, actual]);
     exported = { dir, verified: maxAbsDifference === 0, maxAbsDifference, probeExamples: probe.shape[0]! };
@@ -118,7 +118,7 @@ async function exportQuantized(
           predictions: probeRows(actual),
         },
         ...(demoPage !== undefined ? { demoPage } : {}),
-        ...(plan.task === 'segmentation' ? { pageShowsMask: true as const } : {}),
+        ...(plan.task ? { task: plan.task } : {}),
       },
       dir,
     );

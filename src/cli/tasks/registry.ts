@@ -1,0 +1,19 @@
+import type { Prediction } from '../../api/index.js';
+import type { TaskName } from '../../format/types.js';
+import { anomalyLines } from './anomaly.js';
+import { classificationLines } from './classification.js';
+import { segmentationLines } from './segmentation.js';
+import type { TaskLines } from './task-lines.js';
+
+/** Each task's lines, by the name written under `task:` (format/tasks/registry.ts lists the names). */
+export const TASK_LINES: { readonly [T in TaskName]: TaskLines } = {
+  classification: classificationLines,
+  anomaly: anomalyLines,
+  segmentation: segmentationLines,
+};
+
+/** One prediction on a line, as the task whose answer it carries puts it (classification's when no other task's). */
+export function formatPrediction(p: Prediction): string {
+  const others = Object.values(TASK_LINES).filter((lines) => lines !== TASK_LINES.classification);
+  return (others.find((lines) => lines.answers(p)) ?? TASK_LINES.classification).prediction(p);
+}

@@ -1,0 +1,32 @@
+import { Type } from '@sinclair/typebox';
+import { Count, Metric, stagedPlanFields } from './shared-schemas.js';
+import type { TaskStore } from './task-store.js';
+
+/** Classification's files: its test metrics carry no `task` (they were written before tasks existed). */
+export const classificationStore: TaskStore<'classification'> = {
+  testMetrics: Type.Object({
+    loss: Metric,
+    accuracy: Metric,
+    examples: Count,
+    topK: Type.Optional(Type.Record(Type.String(), Metric)),
+    perClass: Type.Record(
+      Type.String(),
+      Type.Object({ precision: Metric, recall: Metric, f1: Metric, support: Count }),
+    ),
+    confusionMatrix: Type.Array(Type.Array(Count)),
+    worst: Type.Optional(
+      Type.Array(
+        Type.Object({
+          example: Type.String(),
+          actual: Type.String(),
+          predicted: Type.String(),
+          probabilityOfActual: Metric,
+          probabilityOfPredicted: Metric,
+        }),
+      ),
+    ),
+  }),
+  planFields: stagedPlanFields,
+  minStages: 1,
+  headline: (test) => ({ accuracy: test.accuracy, examples: test.examples, loss: test.loss }),
+};

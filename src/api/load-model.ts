@@ -2,27 +2,20 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Preprocessing } from '../engine/data/preprocess.js';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { checkedArtifacts, loadExportedModel, modelShapes, preparedImages } from '../engine/evaluate/exported-model.js';
-import { featureRowsOf, readFeatureRows, type FeatureRow } from '../engine/data/feature-rows.js';
-import {
-  collectImageFiles,
-  predictImages,
-  predictRows,
-  wrongInput,
-  type Prediction,
-  type PredictionFailure,
-} from '../engine/evaluate/predict.js';
-import { explainImages, type ImageExplanation } from '../engine/evaluate/explain-images.js';
+import { checkedArtifacts, loadExportedModel, modelShapes } from '../engine/evaluate/exported-model.js';
+import type { FeatureRow } from '../engine/data/feature-rows.js';
+import type { Prediction, PredictionFailure } from '../engine/evaluate/predict.js';
+import type { ImageExplanation } from '../engine/evaluate/explain-images.js';
 import { UserError } from '../diagnostics/user-error.js';
 import { assertNever } from '../format/dataset-formats/input.js';
-import { closestMatches } from '../diagnostics/did-you-mean.js';
 import { selectBackend } from '../engine/kernels/backend.js';
 import { isModelFolder, MODEL_DIR, readExportedModel, type ExportedModelInfo } from '../store/model-folder.js';
 import { readRunRecord, RUN_FILE, type RunRecord } from '../store/run-record.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
-import { isAnomalyModelFolder, openAnomalyModel } from './anomaly-model.js';
-import { segmentationModel, type Segmentation } from './segmentation-model.js';
-import { segmentsPixels } from '../engine/tasks/segmentation/segment-files.js';
+import type { TaskName } from '../format/types.js';
+import { isAnomalyModelFolder } from './anomaly-model.js';
+import type { Segmentation } from './segmentation-model.js';
+import { folderTasks, modelTasks } from './tasks/registry.js';
 import { findRunFolder, userErrorsAt } from './run-refs.js';
 import { failed, ok, problem, type Outcome, type PipelineOptions } from './types.js';
 
@@ -226,7 +219,7 @@ function preparedShape(pre: Preprocessing): number[] {
 /** A run's exported model, ready to classify images exactly as `tlpipe predict` does. */
 export interface LoadedModel {
   /** What the model does: classification (the default), anomaly (score() and a verdict per image), or segmentation (segment(): a class per pixel). */
-  task: 'classification' | 'anomaly' | 'segmentation';
+  task: TaskName;
   model: tf.LayersModel;
   /** Class names, in the order of the model's outputs. */
   labels: string[];
@@ -289,86 +282,15 @@ export async function loadModel(ref: string, options: ModelOptions = {}): Promis
   return userErrorsAt(ref, async () => {
     const found = await findExportedModel(ref, options);
     if (!found.ok) return found.outcome;
-    if (await isAnomalyModelFolder(found.modelDir)) {
-      const anomaly = await openAnomalyModel(found.modelDir, options);
-      return ok(anomaly.model, anomaly.warnings);
-    }
+    // A task with files of its own is told by its folder; the others by the model, once built.
+    for (const [, task] of folderTasks())
+      if (await task.holds(found.modelDir)) {
+        const opened = await task.open(found.modelDir, options);
+        return ok(opened.model, opened.warnings);
+      }
     const opened = await openExportedModel(ref, options);
     if (!opened.ok) return opened.outcome;
-    const { model, exported, outputs, warnings } = opened.opened;
-    if (segmentsPixels(model)) return ok(segmentationModel(opened.opened), warnings);
-    const pre = exported.preprocessing;
-    return ok<LoadedModel>(
-      {
-        task: 'classification',
-        model,
-        labels: exported.labels,
-        preprocessing: pre,
-        outputs,
-        preprocess: (images) => preparedImages(images, pre),
-        async classify(inputs, classifyOptions = {}) {
-          const collected = await collectImageFiles(inputs);
-          const classified = await predictImages(
-            model,
-            exported.labels,
-            pre,
-            outputs,
-            collected.files,
-            Math.min(classifyOptions.top ?? 3, exported.labels.length),
-          );
-          return { predictions: classified.predictions, failures: [...collected.failures, ...classified.failures] };
-        },
-        async explain(inputs, explainOptions = {}) {
-          const ask = (explainOptions.classes ?? []).map((label) => {
-            const index = exported.labels.indexOf(label);
-            if (index < 0) {
-              const near = closestMatches(label, exported.labels);
-              throw new UserError(
-                `the model has no class \`${label}\``,
-                [],
-                near.length > 0
-                  ? `did you mean ${near.map((n) => `\`${n}\``).join(' or ')}?`
-                  : `its classes: ${exported.labels.join(', ')}`,
-              );
-            }
-            return index;
-          });
-          const collected = await collectImageFiles(inputs);
-          const explained = await explainImages(model, exported.labels, pre, outputs, collected.files, {
-            top: Math.min(explainOptions.top ?? 3, exported.labels.length),
-            ask,
-            ...(explainOptions.layer ? { layer: explainOptions.layer } : {}),
-          });
-          return { ...explained, failures: [...collected.failures, ...explained.failures] };
-        },
-        async predict(rows, predictOptions = {}) {
-          if (pre.kind !== 'tabular') throw wrongInput(pre, 'rows');
-          const read =
-            typeof rows === 'string'
-              ? await readFeatureRows(rows, pre.columns, { column: '', required: false })
-              : featureRowsOf(rows, pre.columns);
-          const top = Math.min(predictOptions.top ?? 3, exported.labels.length);
-          return { predictions: predictRows(model, exported.labels, pre, outputs, read, top) };
-        },
-        score: () =>
-          Promise.reject(
-            new UserError(
-              'this model classifies; score() is for anomaly models (task: anomaly)',
-              [],
-              'use classify() for the classes of each image',
-            ),
-          ),
-        segment: () =>
-          Promise.reject(
-            new UserError(
-              'this model classifies; segment() is for segmentation models (task: segmentation)',
-              [],
-              'use classify()',
-            ),
-          ),
-        dispose: () => model.dispose(),
-      },
-      warnings,
-    );
+    const [, task] = modelTasks().find(([, t]) => t.holds(opened.opened.model))!;
+    return ok(task.open(opened.opened), opened.opened.warnings);
   });
 }

@@ -2,7 +2,7 @@ import { assertNever } from '../format/dataset-formats/input.js';
 import { UserError } from '../diagnostics/user-error.js';
 import { loadModel, type LoadedModel, type ModelOptions, type Prediction } from './load-model.js';
 import { userErrorsAt } from './run-refs.js';
-import { writeMasks } from './segmentation-model.js';
+import { TASK_MODELS } from './tasks/registry.js';
 import { failed, ok, problem, type Outcome } from './types.js';
 
 /**
@@ -21,7 +21,9 @@ export async function predict(
   const loaded = await loadModel(runRef, options);
   if (!loaded.ok) return failed(loaded.diagnostics, loaded.warnings);
   try {
-    if (options.out !== undefined && loaded.value.task !== 'segmentation')
+    const into = TASK_MODELS[loaded.value.task];
+    const predictInto = into.opens === 'model' ? into.predictInto : undefined;
+    if (options.out !== undefined && !predictInto)
       return failed(
         [
           problem(
@@ -43,8 +45,8 @@ export async function predict(
           return assertNever(input);
       }
       const { predictions, failures } =
-        loaded.value.task === 'segmentation' && options.out !== undefined
-          ? await writeMasks(loaded.value, inputs, options.out, options.top ?? 3)
+        predictInto && options.out !== undefined
+          ? await predictInto(loaded.value, inputs, options.out, options.top ?? 3)
           : await loaded.value.classify(inputs, { top: options.top ?? 3 });
       return failures.length === 0
         ? ok(predictions, loaded.warnings)

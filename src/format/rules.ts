@@ -6,7 +6,7 @@ import { datasetInput } from './dataset-formats/input.js';
 import { headShapeProblems } from './head-shape.js';
 import { sweepIsWellFormed } from './sweep-rules.js';
 import { hasValidation, isArrayFormat, isModelUrl } from './resolve-pipeline.js';
-import type { PipelineFile, PipelineSpec } from './types.js';
+import type { MonitorName, PipelineFile, PipelineSpec, TaskName } from './types.js';
 import { DEFAULT_TASK, TASK_FORMATS } from './tasks/registry.js';
 import { segmentationFolderRules } from './tasks/segmentation.js';
 import { KNOWN_CLASS_COUNTS, ZOO } from './zoo-catalog.js';
@@ -537,17 +537,24 @@ function watchedMonitors(train: PipelineSpec['train']): { path: KeyPath; monitor
   ];
 }
 
-/** Mean IoU is measured on masks only: `val_meanIoU` is there to watch for task: segmentation alone. */
-export const meanIoUNeedsSegmentation: SpecRule = ({ task, train }) =>
-  task === 'segmentation'
-    ? []
-    : watchedMonitors(train)
-        .filter((w) => w.monitor === 'val_meanIoU')
-        .map((w) => ({
-          path: w.path,
-          message: `val_meanIoU is measured for \`task: segmentation\` only; this pipeline's task is ${task}`,
-          hint: 'monitor val_accuracy or val_loss',
-        }));
+/**
+ * A metric only some tasks measure (val_meanIoU: masks) can be watched
+ * only by a stage of one of them; each task lists its own (TaskFormat.monitors).
+ */
+export const monitorFitsTask: SpecRule = ({ task, train }) =>
+  watchedMonitors(train).flatMap((w) => {
+    const measuredBy = (Object.keys(TASK_FORMATS) as TaskName[]).filter((t) =>
+      TASK_FORMATS[t].monitors.includes(w.monitor as MonitorName),
+    );
+    if (measuredBy.length === 0 || measuredBy.includes(task)) return [];
+    return [
+      {
+        path: w.path,
+        message: `${w.monitor} is measured for ${measuredBy.map((t) => `\`task: ${t}\``).join(', ')} only; this pipeline's task is ${task}`,
+        hint: 'monitor val_accuracy or val_loss',
+      },
+    ];
+  });
 
 /** auto probes the zoo's candidate cuts; other bases have none on record. */
 export const autoNeedsZooBase: SpecRule = ({ strategy, base }) =>
@@ -594,7 +601,7 @@ export const SPEC_RULES: readonly SpecRule[] = [
   nesterovNeedsMomentum,
   warmupShorterThanStage,
   monitorNeedsValidation,
-  meanIoUNeedsSegmentation,
+  monitorFitsTask,
   autoNeedsZooBase,
   httpNeedsAllowing,
   taskRules,

@@ -3,6 +3,15 @@ import path from 'node:path';
 import { readMetricRows } from './metrics-file.js';
 import type { RunRecord, RunStatus } from './run-record.js';
 import { readSummary } from './summary-file.js';
+import type { EpochMetrics } from '../engine/events.js';
+
+/**
+ * The validation scores a run's best epoch is chosen by, the first its rows
+ * record: mean IoU where the task measures it (segmentation, whose accuracy
+ * is dominated by the background's pixels), else accuracy.
+ */
+const VALIDATION_SCORES = ['val_meanIoU', 'val_accuracy'] as const;
+type ValidationScore = (typeof VALIDATION_SCORES)[number];
 
 /** How often a running run touches its heartbeat file. */
 export const HEARTBEAT_MS = 10_000;
@@ -45,7 +54,7 @@ export interface RunOverview {
   startedAt: string;
   seconds: number | null;
   backend: string | null;
-  /** The best validation accuracy (or, without one, the lowest training loss) over all epochs. */
+  /** The best validation score over all epochs (mean IoU where measured, else accuracy; without either, the lowest training loss). */
   best: { metric: string; value: number; epoch: number } | null;
   testAccuracy: number | null;
   git: { commit: string; dirty: boolean } | null;
@@ -59,14 +68,12 @@ export async function overviewOf(dir: string, record: RunRecord, now = Date.now(
   const rows = await readMetricRows(dir).catch(() => []);
   const summary = await readSummary(dir).catch(() => undefined);
   // A diverged epoch records null: only numbers compete for the best.
-  const withVal = rows.filter((r) => typeof r.val_accuracy === 'number' && Number.isFinite(r.val_accuracy));
+  const scored = (metric: ValidationScore): EpochMetrics[] =>
+    rows.filter((r) => typeof r[metric] === 'number' && Number.isFinite(r[metric]));
+  const byScore = VALIDATION_SCORES.map((metric) => ({ metric, rows: scored(metric) })).find((s) => s.rows.length > 0);
   const withLoss = rows.filter((r) => typeof r.loss === 'number' && Number.isFinite(r.loss));
-  const best =
-    withVal.length > 0
-      ? withVal.reduce((a, b) => (b.val_accuracy! > a.val_accuracy! ? b : a))
-      : withLoss.length > 0
-        ? withLoss.reduce((a, b) => (b.loss < a.loss ? b : a))
-        : undefined;
+  const bestScore = byScore && byScore.rows.reduce((a, b) => (b[byScore.metric]! > a[byScore.metric]! ? b : a));
+  const bestLoss = withLoss.length > 0 ? withLoss.reduce((a, b) => (b.loss < a.loss ? b : a)) : undefined;
   const ended = record.endedAt ? Date.parse(record.endedAt) : status === 'running' ? now : heartbeat?.mtimeMs;
   return {
     dir,
@@ -76,11 +83,12 @@ export async function overviewOf(dir: string, record: RunRecord, now = Date.now(
     startedAt: record.startedAt,
     seconds: ended === undefined ? null : (ended - Date.parse(record.startedAt)) / 1000,
     backend: record.backend,
-    best: best
-      ? withVal.length > 0
-        ? { metric: 'val_accuracy', value: best.val_accuracy!, epoch: best.epoch }
-        : { metric: 'loss', value: best.loss, epoch: best.epoch }
-      : null,
+    best:
+      byScore && bestScore
+        ? { metric: byScore.metric, value: bestScore[byScore.metric]!, epoch: bestScore.epoch }
+        : bestLoss
+          ? { metric: 'loss', value: bestLoss.loss, epoch: bestLoss.epoch }
+          : null,
     testAccuracy: summary?.test?.accuracy ?? null,
     git: record.git ? { commit: record.git.commit, dirty: record.git.dirty } : null,
     record,

@@ -128,6 +128,19 @@ describe("a run's overview, for `tlpipe runs`", () => {
       seconds: 90,
     },
     {
+      name: 'a segmentation run: the best validation mean IoU, not its pixel accuracy',
+      metrics: [
+        { epoch: 1, stage: 'head', loss: 1, accuracy: 0.5, val_accuracy: 0.9, val_meanIoU: 0.4 },
+        { epoch: 2, stage: 'head', loss: 0.5, accuracy: 0.6, val_accuracy: 0.8, val_meanIoU: 0.6 },
+      ]
+        .map((r) => JSON.stringify(r))
+        .join('\n'),
+      record: record(),
+      best: { metric: 'val_meanIoU', value: 0.6, epoch: 2 },
+      testAccuracy: null,
+      seconds: 90,
+    },
+    {
       name: 'without validation, the lowest training loss',
       metrics: rows([1, 1, undefined], [2, 0.25, undefined], [3, 0.5, undefined]),
       record: record(),

@@ -150,5 +150,6 @@ export const anomalyFormat: TaskFormat = {
   fileRules: [anomalyIsWritten, noTraining, nothingElseExported],
   rules: [imagesOnly, thresholdNotFromTest],
   // Nothing trains, so there are no validation metrics per epoch; accuracy is at the threshold.
+  monitors: [],
   sweepMetrics: ['test_auroc', 'test_accuracy'],
 };

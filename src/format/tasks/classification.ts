@@ -44,5 +44,6 @@ export const classificationFormat: TaskFormat = {
   fileRules: [headIsWritten, stagesOrStrategy],
   // `units: classes` only last is still a common rule (a warning on any dense layer).
   rules: [headEndsInClassifier],
+  monitors: [],
   sweepMetrics: ['val_accuracy', 'val_loss', 'test_accuracy', 'test_loss'],
 };

@@ -141,6 +141,7 @@ export const segmentationFormat: TaskFormat = {
   fileRules: [headIsWritten, stagesOrStrategy, foldersAndClassesWritten],
   rules: [headEndsInPixelClassifier, noLabelSmoothing, noAutoStrategy],
   // Pixel accuracy and loss: what its runs record per epoch and on the test split.
+  monitors: ['val_meanIoU'],
   sweepMetrics: ['val_accuracy', 'val_loss', 'test_accuracy', 'test_loss'],
 };
 

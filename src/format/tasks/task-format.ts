@@ -1,4 +1,5 @@
 import type { FileRule, SpecRule } from '../rules.js';
+import type { MonitorName } from '../types.js';
 
 /**
  * What a task is in the pipeline file: the name users write under `task:`,
@@ -18,6 +19,8 @@ export interface TaskFormat {
   fileRules: readonly FileRule[];
   /** Checks on the resolved spec that hold only for this task, run after the common rules. */
   rules: readonly SpecRule[];
+  /** Epoch metrics beyond loss and accuracy that this task's runs measure, and so a stage may watch (segmentation: val_meanIoU). */
+  monitors: readonly MonitorName[];
   /** The metrics a sweep of this task can rank trials by (its runs record them), the default first. */
   sweepMetrics: readonly ('val_accuracy' | 'val_loss' | 'test_accuracy' | 'test_loss' | 'test_auroc')[];
 }

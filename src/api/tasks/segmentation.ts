@@ -1,0 +1,11 @@
+import { segmentsPixels } from '../../engine/tasks/segmentation/segment-files.js';
+import { segmentationModel as segmenterOf, writeMasks } from '../segmentation-model.js';
+import type { TaskModel } from './task-model.js';
+
+/** Segmentation: a LayersModel whose output is a class score per pixel; `predict --out` writes its masks. */
+export const segmentationModel: TaskModel = {
+  opens: 'model',
+  holds: segmentsPixels,
+  open: segmenterOf,
+  predictInto: writeMasks,
+};

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { headLayerEntry, headLayerSchema, type HeadLayerType } from './head-layers/registry.js';
-import { expandUnet, isUnet, UNET_CUT } from './head-layers/unet.js';
+import { cutTheHeadNeeds, expandUnet, isUnet } from './head-layers/unet.js';
 import { PipelineFileSchema } from './schema.js';
 import { datasetFormat, type WrittenDatasetKeys } from './dataset-formats/index.js';
 import { expandStrategy, NAMED_STRATEGIES, type NamedStrategy, type StrategyChoices } from './strategy.js';
@@ -145,7 +145,7 @@ function resolveWith(file: string, written: PipelineFile, strategy: NamedStrateg
       ...(f.base.sha256 ? { sha256: f.base.sha256 } : {}),
       ...(f.base.allowHttp ? { allowHttp: true } : {}),
       // A model.json base must name its cut (a rule says so); zoo entries know theirs.
-      cut: f.base.cut ?? (isUnet(f.head) && model === 'mobilenet_v2' ? UNET_CUT : zoo?.featureLayer) ?? '',
+      cut: f.base.cut ?? cutTheHeadNeeds(f.head, model) ?? zoo?.featureLayer ?? '',
       normalize: resolveNormalize(f.base.normalize ?? zoo?.normalize ?? 'unit'),
     },
     freeze: typeof f.freeze === 'string' || f.freeze === undefined ? [f.freeze ?? 'all'] : f.freeze,

@@ -1,4 +1,5 @@
 import type { FreezeRule, PipelineFile, StageAsWritten, StageSpec } from './types.js';
+import { cutTheHeadNeeds } from './head-layers/unet.js';
 import { ZOO } from './zoo-catalog.js';
 
 /**
@@ -90,7 +91,8 @@ export function expandStrategy(
   strategy: NamedStrategy,
 ): { file: PipelineFile; filled: StrategyKey[] } {
   const model = file.base?.model ?? 'mobilenet_v2';
-  const keys = strategyKeys(strategy, model);
+  // A head that needs its own cut (unet's skips read the encoder at block_16_project) keeps it under any strategy.
+  const keys = strategyKeys(strategy, model, cutTheHeadNeeds(file.head, model));
   const filled: StrategyKey[] = [];
   const base = { ...file.base };
   if (base.cut === undefined && keys.cut !== undefined) {

@@ -91,6 +91,17 @@ describe('named strategies compile to explicit cuts, freeze sets and stages', ()
     assert.deepEqual(plan.strategy!.filled, { freeze: 'all' });
   });
 
+  it('a head that needs its own cut keeps it under every named strategy (unet reads the encoder at block_16_project)', () => {
+    for (const strategy of NAMED_STRATEGIES) {
+      const loaded = loadPipelineText(
+        '/p/p.yaml',
+        `task: segmentation\ndataset: { format: segmentationFolder, images: i, masks: m, classes: [a, b] }\nhead: unet\nstrategy: ${strategy}\n`,
+      );
+      assert.ok(loaded.ok, loaded.ok ? '' : loaded.diagnostics.map((d) => d.message).join('; '));
+      assert.equal(loaded.value.spec.base.cut, 'block_16_project', strategy);
+    }
+  });
+
   it('auto starts as head-only, with the keys of every named strategy resolved for the planner to pick from', () => {
     const loaded = loadPipelineText('/p/p.yaml', `${HEAD}strategy: auto\n`);
     assert.ok(loaded.ok);

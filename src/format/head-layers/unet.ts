@@ -10,6 +10,10 @@ import type { HeadLayerAsWritten } from './registry.js';
 
 /** The tutorial's encoder output: the last base layer kept. */
 export const UNET_CUT = 'block_16_project';
+/** The cut a head needs of a base when the file names none: `unet` on the zoo's mobilenet_v2 needs the tutorial's encoder output. */
+export const cutTheHeadNeeds = (head: unknown, model: string): string | undefined =>
+  isUnet(head) && model === 'mobilenet_v2' ? UNET_CUT : undefined;
+
 const SKIPS = ['block_13_expand_relu', 'block_6_expand_relu', 'block_3_expand_relu', 'block_1_expand_relu'];
 const FILTERS = [512, 256, 128, 64];
 

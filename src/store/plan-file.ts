@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { UserError } from '../diagnostics/user-error.js';
 import type { PipelineSpec } from '../format/types.js';
-import type { Plan } from '../plan/types.js';
+import { EXAMPLE_LOSSES, PIXEL_LOSSES, type Plan } from '../plan/types.js';
 import { writeJsonAtomic } from './atomic-write.js';
 import { byTask, readShapedJsonIfPresent } from './read-back-shape.js';
 
@@ -57,6 +57,7 @@ const PlanFields = {
   features: Type.Object({ mode: Type.String() }),
   normalize: Type.Object({}),
   checkpoints: Type.Object({ monitor: Type.String(), mode: Type.String() }),
+  loss: Type.Union([...EXAMPLE_LOSSES, ...PIXEL_LOSSES].map((kind) => Type.Literal(kind))),
   tasks: Type.Array(Type.Object({ kind: Type.String() })),
 };
 const PlanSchema = byTask(

@@ -10,7 +10,7 @@ import {
   segmentationScores,
   worstFirst,
 } from '../../evaluate/segmentation-metrics.js';
-import type { Plan } from '../../../plan/types.js';
+import type { PixelLoss } from '../../../plan/types.js';
 import { batchLoss, IGNORED } from '../../train/loss.js';
 
 /** Test images the report shows, worst mean IoU first. */
@@ -51,7 +51,7 @@ export interface MaskOverlay {
 export async function evaluateMasks(
   model: tf.LayersModel,
   source: BatchSource,
-  lossKind: Plan['loss'],
+  lossKind: PixelLoss,
   classNames: readonly string[],
   names: readonly string[],
   batchSize: number,

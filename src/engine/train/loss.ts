@@ -61,7 +61,11 @@ function exampleLoss(
  * the accuracy, or the pixel accuracy, of the whole split, however many
  * counted pixels each batch holds.
  */
-export function correctCount(kind: LossKind, yTrue: tf.Tensor, yPred: tf.Tensor): { correct: tf.Scalar; counted: tf.Scalar } {
+export function correctCount(
+  kind: LossKind,
+  yTrue: tf.Tensor,
+  yPred: tf.Tensor,
+): { correct: tf.Scalar; counted: tf.Scalar } {
   switch (kind) {
     case 'categoricalCrossentropy':
     case 'softmaxCrossEntropyFromLogits':

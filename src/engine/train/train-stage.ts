@@ -230,7 +230,11 @@ function trainBatch(
     decayWeights(o.variables, o.rate * stage.optimizer.weightDecay);
     o.optimizer.applyGradients(Object.fromEntries(o.variables.map((v) => [v.name, grads[v.name]!])));
   }
-  const result = { loss: loss.dataSync()[0]!, correct: right!.correct.dataSync()[0]!, counted: right!.counted.dataSync()[0]! };
+  const result = {
+    loss: loss.dataSync()[0]!,
+    correct: right!.correct.dataSync()[0]!,
+    counted: right!.counted.dataSync()[0]!,
+  };
   tf.dispose([x, y, loss, right!.correct, right!.counted, grads]);
   return result;
 }

@@ -32,7 +32,10 @@ const PIXEL_ACCURACY = 5 / 9;
 /** Class 0: 5 true pixels, 9 predicted, 5 both; class 1: 4 true, none predicted. */
 const MEAN_IOU = (5 / 9 + 0) / 2;
 
-const scores = tf.tensor4d(MASKS.flatMap((m) => m.flatMap(() => SAYS_0)), [3, 2, 2, 2]);
+const scores = tf.tensor4d(
+  MASKS.flatMap((m) => m.flatMap(() => SAYS_0)),
+  [3, 2, 2, 2],
+);
 const masks = tf.tensor3d(MASKS.flat(), [3, 2, 2], 'int32');
 const source: BatchSource = {
   count: 3,
@@ -105,12 +108,35 @@ describe('correctCount and batchLoss follow the loss kind', () => {
     [2, 0, 1],
   ]);
   after(() => tf.dispose([onehot, predicted]));
-  const cases: { name: string; kind: LossKind; truth: () => tf.Tensor; pred: () => tf.Tensor; right: [number, number] }[] =
-    [
-      { name: 'examples: counted = examples', kind: 'softmaxCrossEntropyFromLogits', truth: () => onehot, pred: () => predicted, right: [2, 3] },
-      { name: 'examples from probabilities', kind: 'categoricalCrossentropy', truth: () => onehot, pred: () => tf.softmax(predicted), right: [2, 3] },
-      { name: 'pixels: ignored pixels not counted', kind: 'perPixelSoftmaxCrossEntropyFromLogits', truth: () => masks, pred: () => scores, right: [5, 9] },
-    ];
+  const cases: {
+    name: string;
+    kind: LossKind;
+    truth: () => tf.Tensor;
+    pred: () => tf.Tensor;
+    right: [number, number];
+  }[] = [
+    {
+      name: 'examples: counted = examples',
+      kind: 'softmaxCrossEntropyFromLogits',
+      truth: () => onehot,
+      pred: () => predicted,
+      right: [2, 3],
+    },
+    {
+      name: 'examples from probabilities',
+      kind: 'categoricalCrossentropy',
+      truth: () => onehot,
+      pred: () => tf.softmax(predicted),
+      right: [2, 3],
+    },
+    {
+      name: 'pixels: ignored pixels not counted',
+      kind: 'perPixelSoftmaxCrossEntropyFromLogits',
+      truth: () => masks,
+      pred: () => scores,
+      right: [5, 9],
+    },
+  ];
   for (const c of cases) {
     it(`correctCount, ${c.name}: ${c.right[0]} of ${c.right[1]}`, () => {
       const got = tf.tidy(() => {

@@ -7,7 +7,9 @@ import { planStaged, type StagedTaskPart } from '../../../src/plan/tasks/staged-
 import type { Plan } from '../../../src/plan/types.js';
 import { compileSmall, smallPipeline, smallPlanInputs } from '../../fixtures/small-plan.js';
 
-const { spec } = compileSmall(smallPipeline(['{ name: head, epochs: 2 }', "{ name: tune, epochs: 1, unfreeze: ['conv'] }"]));
+const { spec } = compileSmall(
+  smallPipeline(['{ name: head, epochs: 2 }', "{ name: tune, epochs: 1, unfreeze: ['conv'] }"]),
+);
 const inputs = smallPlanInputs();
 const CLASSIFICATION: StagedTaskPart = {
   features: (s, i, head) => featureMode(i, head, s.dataset.augment !== undefined),
@@ -73,12 +75,17 @@ describe("the staged planner: each part of a task's own", () => {
   for (const c of cases) it(c.name, () => c.check(planWith(c.part)));
 
   it("the task's head problems refuse the plan", () => {
-    const result = planStaged(spec, inputs, {}, {
-      ...CLASSIFICATION,
-      headProblems: (s, _i, head) => [
-        { file: s.file, path: ['head', head.length - 1], message: 'not this head', severity: 'error' },
-      ],
-    });
+    const result = planStaged(
+      spec,
+      inputs,
+      {},
+      {
+        ...CLASSIFICATION,
+        headProblems: (s, _i, head) => [
+          { file: s.file, path: ['head', head.length - 1], message: 'not this head', severity: 'error' },
+        ],
+      },
+    );
     assert.equal(result.ok, false);
     assert.deepEqual(result.ok ? [] : result.diagnostics.map((d) => d.message), ['not this head']);
   });

@@ -323,6 +323,12 @@ export type ExampleLoss = (typeof EXAMPLE_LOSSES)[number];
 export type PixelLoss = (typeof PIXEL_LOSSES)[number];
 export type LossKind = ExampleLoss | PixelLoss;
 export const isPixelLoss = (kind: LossKind): kind is PixelLoss => (PIXEL_LOSSES as readonly string[]).includes(kind);
+const AT_EVERY_PIXEL: { readonly [K in ExampleLoss]: PixelLoss } = {
+  categoricalCrossentropy: 'perPixelCategoricalCrossentropy',
+  softmaxCrossEntropyFromLogits: 'perPixelSoftmaxCrossEntropyFromLogits',
+};
+/** The per-pixel form of a loss: the same for the same last layer (probabilities or logits). */
+export const perPixel = (kind: LossKind): PixelLoss => (isPixelLoss(kind) ? kind : AT_EVERY_PIXEL[kind]);
 
 /** The plan's task: classification unless the plan names another. */
 export const taskOf = (plan: Pick<Plan, 'task'>): TaskName => plan.task ?? 'classification';

@@ -1,4 +1,4 @@
-import { isPixelLoss, type EvaluateTask } from '../../plan/types.js';
+import type { EvaluateTask } from '../../plan/types.js';
 import { inferenceBatch } from '../../plan/memory-estimate.js';
 import { splitSource } from '../data/datasets.js';
 import type { SegmentationSplit } from '../data/segmentation-folder.js';
@@ -21,7 +21,6 @@ async function evaluateSegmentation(
   const test = inputs.data?.test;
   if (!test || !isSegmentationDataset(dataset) || preprocessing.kind !== 'image')
     throw new Error('the plan evaluates masks of a test split the data does not have');
-  if (!isPixelLoss(plan.loss)) throw new Error(`the plan evaluates masks with a loss per example (${plan.loss})`);
   const split = splitSource(dataset, 'test') as SegmentationSplit;
   const names = selection.test.map((i) => split.name(i));
   const evaluated = await evaluateMasks(

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { isPixelLoss, type Plan, type PlanStage } from '../../plan/types.js';
+import { taskOf, type Plan, type PlanStage } from '../../plan/types.js';
 import type { EventListener } from '../events.js';
 import { evaluateExamples } from '../evaluate/evaluate.js';
 import { evaluateMasks, type SegmentationTestMetrics } from '../tasks/segmentation/evaluate-masks.js';
@@ -70,7 +70,7 @@ export async function trainScratchBaseline(
     }
     const test = !data.test
       ? undefined
-      : isPixelLoss(plan.loss)
+      : taskOf(plan) === 'segmentation'
         ? (
             await evaluateMasks(
               model,

@@ -2,7 +2,7 @@ import type { Diagnostic, Result } from '../../diagnostics/diagnostic.js';
 import type { PipelineSpec } from '../../format/types.js';
 import { headShapes } from '../../format/head-shape.js';
 import { lossFor } from '../compile-steps/head.js';
-import type { ExampleLoss, Plan, PlanInputs, PixelLoss, ResolvedHeadLayer } from '../types.js';
+import { perPixel, type Plan, type PlanInputs, type ResolvedHeadLayer } from '../types.js';
 import { planStaged } from './staged-planner.js';
 import type { PlanOptions } from './task-planner.js';
 
@@ -27,15 +27,10 @@ export function planSegmentation(spec: PipelineSpec, inputs: PlanInputs, options
     features: imageFeatures,
     imagesOnly: IMAGES_ONLY,
     descriptions: { evaluate: EVALUATE_DESCRIPTION, export: EXPORT_DESCRIPTION },
-    loss: (head) => PER_PIXEL[lossFor(head)],
+    // The loss the last layer calls for, at every pixel, averaged over the counted ones.
+    loss: (head) => perPixel(lossFor(head)),
   });
 }
-
-/** The classification loss the last layer calls for, taken at every pixel and averaged over the counted ones. */
-const PER_PIXEL: { readonly [K in ExampleLoss]: PixelLoss } = {
-  categoricalCrossentropy: 'perPixelCategoricalCrossentropy',
-  softmaxCrossEntropyFromLogits: 'perPixelSoftmaxCrossEntropyFromLogits',
-};
 
 /** Always per batch (IMAGES_ONLY): the base's output for every example, had it been stored. */
 function imageFeatures(_spec: PipelineSpec, inputs: PlanInputs): Plan['features'] {

@@ -7,6 +7,7 @@ import { selectBackend } from '../../../src/engine/kernels/backend.js';
 import { SeededRandom } from '../../../src/engine/random.js';
 import { batchLoss, correctCount, evaluateSource, IGNORED } from '../../../src/engine/train/loss.js';
 import { trainStage } from '../../../src/engine/train/train-stage.js';
+import { evaluateMasks } from '../../../src/engine/tasks/segmentation/evaluate-masks.js';
 import type { LossKind, PlanStage } from '../../../src/plan/types.js';
 
 before(async () => {
@@ -66,6 +67,21 @@ describe('pixel accuracy over a split is correct counted pixels / counted pixels
       }
     });
   }
+
+  it("evaluateMasks: the same per-pixel loss and pixel accuracy from the plan's kind or, with no plan, the last layer's", async () => {
+    const model = passThrough();
+    try {
+      const [fromPlan, fromModel] = await Promise.all(
+        (['perPixelSoftmaxCrossEntropyFromLogits', 'softmaxCrossEntropyFromLogits'] as const).map(
+          async (kind) => (await evaluateMasks(model, source, kind, ['a', 'b'], ['x', 'y', 'z'], 2)).metrics,
+        ),
+      );
+      assert.ok(Math.abs(fromPlan!.pixelAccuracy - PIXEL_ACCURACY) < 1e-12, `${fromPlan!.pixelAccuracy}`);
+      assert.deepEqual(fromModel, fromPlan);
+    } finally {
+      model.dispose();
+    }
+  });
 
   it('the training loop: the epoch and its validation, in whatever batches the shuffle makes', async () => {
     const model = passThrough();

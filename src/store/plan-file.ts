@@ -57,6 +57,7 @@ const PlanFields = {
   features: Type.Object({ mode: Type.String() }),
   normalize: Type.Object({}),
   checkpoints: Type.Object({ monitor: Type.String(), mode: Type.String() }),
+  // evaluate scores a run's model with the loss it trained with.
   loss: Type.Union([...EXAMPLE_LOSSES, ...PIXEL_LOSSES].map((kind) => Type.Literal(kind))),
   tasks: Type.Array(Type.Object({ kind: Type.String() })),
 };

@@ -306,11 +306,29 @@ export interface Plan {
   baseline: 'none' | 'scratch';
   /** Which epochs' checkpoints are saved and kept. */
   checkpoints: CheckpointSpec;
-  /** The loss follows the last layer: probabilities (softmax) or logits (linear). */
-  loss: 'categoricalCrossentropy' | 'softmaxCrossEntropyFromLogits';
+  /**
+   * The loss follows the last layer, probabilities (softmax) or logits
+   * (linear), and the task: one class per example, or per pixel.
+   */
+  loss: LossKind;
   stages: PlanStage[];
   tasks: PlanTask[];
 }
+
+/** Cross-entropy of one class score vector per example: from probabilities (a softmax last layer) or logits. */
+export const EXAMPLE_LOSSES = ['categoricalCrossentropy', 'softmaxCrossEntropyFromLogits'] as const;
+/** The same cross-entropy at every pixel of a mask, averaged over the pixels it counts (task: segmentation). */
+export const PIXEL_LOSSES = ['perPixelCategoricalCrossentropy', 'perPixelSoftmaxCrossEntropyFromLogits'] as const;
+export type ExampleLoss = (typeof EXAMPLE_LOSSES)[number];
+export type PixelLoss = (typeof PIXEL_LOSSES)[number];
+export type LossKind = ExampleLoss | PixelLoss;
+export const isPixelLoss = (kind: LossKind): kind is PixelLoss => (PIXEL_LOSSES as readonly string[]).includes(kind);
+const AT_EVERY_PIXEL: { readonly [K in ExampleLoss]: PixelLoss } = {
+  categoricalCrossentropy: 'perPixelCategoricalCrossentropy',
+  softmaxCrossEntropyFromLogits: 'perPixelSoftmaxCrossEntropyFromLogits',
+};
+/** The per-pixel form of a loss: the same for the same last layer (probabilities or logits). */
+export const perPixel = (kind: LossKind): PixelLoss => (isPixelLoss(kind) ? kind : AT_EVERY_PIXEL[kind]);
 
 /** The plan's task: classification unless the plan names another. */
 export const taskOf = (plan: Pick<Plan, 'task'>): TaskName => plan.task ?? 'classification';

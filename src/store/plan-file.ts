@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { UserError } from '../diagnostics/user-error.js';
 import type { PipelineSpec } from '../format/types.js';
-import type { Plan } from '../plan/types.js';
+import { EXAMPLE_LOSSES, PIXEL_LOSSES, type Plan } from '../plan/types.js';
 import { writeJsonAtomic } from './atomic-write.js';
 import { readShapedJsonIfPresent } from './read-back-shape.js';
 import { planShape, shapeByTask } from './tasks/registry.js';
@@ -38,6 +38,8 @@ const PlanFields = {
   features: Type.Object({ mode: Type.String() }),
   normalize: Type.Object({}),
   checkpoints: Type.Object({ monitor: Type.String(), mode: Type.String() }),
+  // evaluate scores a run's model with the loss it trained with.
+  loss: Type.Union([...EXAMPLE_LOSSES, ...PIXEL_LOSSES].map((kind) => Type.Literal(kind))),
   tasks: Type.Array(Type.Object({ kind: Type.String() })),
 };
 /** Every plan's fields, and its task's (a classification plan has no `task` key: plans written before tasks existed read the same). */

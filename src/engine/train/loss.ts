@@ -1,27 +1,51 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Plan } from '../../plan/types.js';
+import { assertNever } from '../../format/dataset-formats/input.js';
+import { isPixelLoss, type ExampleLoss, type LossKind, type PixelLoss } from '../../plan/types.js';
 import { chunk, prefetched, range, type BatchSource } from '../data/batches.js';
 import { PixelConfusion, segmentationScores } from '../evaluate/segmentation-metrics.js';
 import { pixelCorrectCount, pixelLoss } from './pixel-loss.js';
 
 /**
- * Mean loss over a batch, from probabilities (softmax head) or logits
- * (linear head). With class weights each example's loss is scaled by its
- * class's weight before the mean, as Keras' class_weight does. Label
- * smoothing ε trains towards (1 − ε)·one-hot + ε/classes.
+ * Mean loss over a batch, as the plan's loss kind says: per example, from
+ * probabilities (softmax head) or logits (linear head), or the same at
+ * every counted pixel of a mask (pixel-loss.ts). With class weights each
+ * example's (pixel's) loss is scaled by its class's weight before the mean,
+ * as Keras' class_weight does. Label smoothing ε trains examples towards
+ * (1 − ε)·one-hot + ε/classes.
  */
 export function batchLoss(
-  kind: Plan['loss'],
+  kind: LossKind,
   yTrue: tf.Tensor,
   yPred: tf.Tensor,
   options: { classWeights?: tf.Tensor1D; labelSmoothing?: number } = {},
 ): tf.Scalar {
-  const { classWeights, labelSmoothing = 0 } = options;
-  if (isMaskBatch(yTrue, yPred))
-    return pixelLoss(kind, yTrue, yPred as tf.Tensor4D, {
-      ...(classWeights ? { classWeights } : {}),
-      ignoreIndex: IGNORED,
-    });
+  switch (kind) {
+    case 'categoricalCrossentropy':
+    case 'softmaxCrossEntropyFromLogits':
+      return exampleLoss(kind, yTrue, yPred, options);
+    case 'perPixelCategoricalCrossentropy':
+    case 'perPixelSoftmaxCrossEntropyFromLogits':
+      return pixelLoss(AT_EACH_PIXEL[kind], yTrue, yPred as tf.Tensor4D, {
+        ...(options.classWeights ? { classWeights: options.classWeights } : {}),
+        ignoreIndex: IGNORED,
+      });
+    default:
+      return assertNever(kind);
+  }
+}
+
+/** The example loss each pixel gets under a per-pixel kind. */
+const AT_EACH_PIXEL: { readonly [K in PixelLoss]: ExampleLoss } = {
+  perPixelCategoricalCrossentropy: 'categoricalCrossentropy',
+  perPixelSoftmaxCrossEntropyFromLogits: 'softmaxCrossEntropyFromLogits',
+};
+
+function exampleLoss(
+  kind: ExampleLoss,
+  yTrue: tf.Tensor,
+  yPred: tf.Tensor,
+  { classWeights, labelSmoothing = 0 }: { classWeights?: tf.Tensor1D; labelSmoothing?: number },
+): tf.Scalar {
   const classes = yTrue.shape[yTrue.shape.length - 1]!;
   const target = labelSmoothing > 0 ? tf.add(tf.mul(yTrue, 1 - labelSmoothing), labelSmoothing / classes) : yTrue;
   const perExample =
@@ -32,50 +56,63 @@ export function batchLoss(
 }
 
 /**
- * Examples predicted right. For masks, each image counts as the fraction of
- * its batch's counted pixels predicted right, so that correct / examples
- * is pixel accuracy (per batch, weighted by the batch's images).
+ * Predictions right, and predictions counted, in a batch: examples, or the
+ * pixels a mask counts (all but IGNORED). Summed over a split, their ratio is
+ * the accuracy, or the pixel accuracy, of the whole split, however many
+ * counted pixels each batch holds.
  */
-export function correctCount(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
-  if (isMaskBatch(yTrue, yPred))
-    return tf.tidy(() => {
-      const { correct, counted } = pixelCorrectCount(yTrue, yPred as tf.Tensor4D, IGNORED);
-      return tf.mul(tf.div(correct, tf.maximum(counted, 1)), yTrue.shape[0]!) as tf.Scalar;
-    });
-  return tf.sum(tf.cast(tf.equal(tf.argMax(yTrue, -1), tf.argMax(yPred, -1)), 'float32'));
+export function correctCount(
+  kind: LossKind,
+  yTrue: tf.Tensor,
+  yPred: tf.Tensor,
+): { correct: tf.Scalar; counted: tf.Scalar } {
+  switch (kind) {
+    case 'categoricalCrossentropy':
+    case 'softmaxCrossEntropyFromLogits':
+      return tf.tidy(() => ({
+        correct: tf.sum(tf.cast(tf.equal(tf.argMax(yTrue, -1), tf.argMax(yPred, -1)), 'float32')) as tf.Scalar,
+        counted: tf.scalar(yTrue.shape[0]!),
+      }));
+    case 'perPixelCategoricalCrossentropy':
+    case 'perPixelSoftmaxCrossEntropyFromLogits':
+      return pixelCorrectCount(yTrue, yPred as tf.Tensor4D, IGNORED);
+    default:
+      return assertNever(kind);
+  }
 }
 
-/** Loss and accuracy of `model` in inference mode over a whole split. */
+/** Loss and accuracy (pixel accuracy and mean IoU, for a per-pixel loss) of `model` in inference mode over a whole split. */
 export async function evaluateSource(
   model: tf.LayersModel,
   source: BatchSource,
   batchSize: number,
-  lossKind: Plan['loss'],
+  lossKind: LossKind,
 ): Promise<{ loss: number; accuracy: number; meanIoU?: number }> {
   let lossSum = 0;
   let correct = 0;
-  let confusion: PixelConfusion | undefined;
+  let counted = 0;
+  const confusion = isPixelLoss(lossKind) ? new PixelConfusion(model.outputs[0]!.shape[3]!, IGNORED) : undefined;
   for await (const { positions, x, y } of prefetched(source, chunk(range(0, source.count), batchSize))) {
-    const [l, c, predicted] = tf.tidy(() => {
+    const [l, c, n, predicted] = tf.tidy(() => {
       const pred = model.apply(x, { training: false }) as tf.Tensor;
+      const right = correctCount(lossKind, y, pred);
       return [
         batchLoss(lossKind, y, pred).mul(positions.length).dataSync()[0]!,
-        correctCount(y, pred).dataSync()[0]!,
-        isMaskBatch(y, pred) ? tf.argMax(pred, -1).dataSync() : undefined,
+        right.correct.dataSync()[0]!,
+        right.counted.dataSync()[0]!,
+        confusion ? tf.argMax(pred, -1).dataSync() : undefined,
       ] as const;
     });
-    if (predicted) {
-      confusion ??= new PixelConfusion(model.outputs[0]!.shape[3]!, IGNORED);
-      confusion.add(y.dataSync(), predicted);
-    }
+    if (confusion && predicted) confusion.add(y.dataSync(), predicted);
     tf.dispose([x, y]);
     lossSum += l;
     correct += c;
+    counted += n;
   }
-  const accuracy = correct / source.count;
   return {
     loss: lossSum / source.count,
-    accuracy,
+    // No counted pixel (every one ignored) scores 0, as no example right would.
+    accuracy: correct / Math.max(counted, 1),
     ...(confusion ? { meanIoU: segmentationScores(confusion).meanIoU } : {}),
   };
 }
@@ -86,4 +123,3 @@ export async function evaluateSource(
  * `ignoreIndex`) set to IGNORED by the batch source.
  */
 export const IGNORED = -1;
-const isMaskBatch = (yTrue: tf.Tensor, yPred: tf.Tensor): boolean => yTrue.rank === 3 && yPred.rank === 4;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Plan } from '../../plan/types.js';
+import type { ExampleLoss } from '../../plan/types.js';
 
 export interface PixelLossOptions {
   /** One weight per class, in class order; a pixel's loss is scaled by its true class's weight. */
@@ -39,15 +39,16 @@ function countedPixels(
 /**
  * Per-pixel softmax cross-entropy of a batch, [n, h, w, classes] predictions
  * against integer masks, averaged over the counted pixels (all but those
- * equal to `ignoreIndex`; 0 when there are none). `kind` says what the last
- * layer gives, as for classification: probabilities (a softmax, clipped and
- * renormalised as Keras' categorical cross-entropy does) or logits. Class
+ * equal to `ignoreIndex`; 0 when there are none). `kind` is the example
+ * loss each pixel gets (the plan's per-pixel kind names it), after what the
+ * last layer gives: probabilities (a softmax, clipped and renormalised as
+ * Keras' categorical cross-entropy does) or logits. Class
  * weights scale each pixel's loss before the mean over counted pixels, as
  * Keras' sample weights do (PyTorch would divide by the sum of weights
  * instead; the two agree when no weights are given).
  */
 export function pixelLoss(
-  kind: Plan['loss'],
+  kind: ExampleLoss,
   masks: tf.Tensor,
   predictions: tf.Tensor4D,
   options: PixelLossOptions = {},

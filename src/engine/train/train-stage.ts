@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Plan, PlanStage } from '../../plan/types.js';
+import type { LossKind, PlanStage } from '../../plan/types.js';
 import { RunInterrupted } from '../errors.js';
 import type { EpochMetrics, EventListener } from '../events.js';
 import { chunk, prefetched, range, type BatchSource } from '../data/batches.js';
@@ -65,7 +65,7 @@ export interface StageOutcome {
 interface StageRun {
   model: tf.LayersModel;
   stage: PlanStage;
-  lossKind: Plan['loss'];
+  lossKind: LossKind;
   optimizers: GroupOptimizer[];
   classWeights: tf.Tensor1D | undefined;
   monitors: MonitorList;
@@ -85,7 +85,7 @@ export async function trainStage(
   model: tf.LayersModel,
   stage: PlanStage,
   data: { train: BatchSource; validation?: BatchSource },
-  lossKind: Plan['loss'],
+  lossKind: LossKind,
   shuffle: SeededRandom,
   hooks: StageHooks,
   resume?: StageResume,
@@ -171,6 +171,7 @@ async function trainEpoch(
   const firstRates = ratesAt(stageEpoch - 1);
   let lossSum = 0;
   let correct = 0;
+  let counted = 0;
   let b = 0;
   for await (const { positions, x, y } of prefetched(train, chunk(order, stage.batchSize))) {
     if (run.signal?.aborted) {
@@ -180,6 +181,7 @@ async function trainEpoch(
     setRates(optimizers, ratesAt(stageEpoch - 1 + b / batches));
     const step = trainBatch(run, x, y);
     correct += step.correct;
+    counted += step.counted;
     run.monitors.batchEnd({ epoch, batch: b + 1, batches, loss: step.loss });
     lossSum += step.loss * positions.length;
     b++;
@@ -191,7 +193,8 @@ async function trainEpoch(
     epoch,
     stageEpoch,
     loss: lossSum / train.count,
-    accuracy: correct / train.count,
+    // Over the whole split: a batch with more counted pixels weighs more, so this is the pixel accuracy exactly.
+    accuracy: correct / Math.max(counted, 1),
     lr: firstRates[0]!,
     ...(optimizers.length > 1
       ? { learningRates: Object.fromEntries(optimizers.map((o, i) => [o.group.name, firstRates[i]!])) }
@@ -205,12 +208,14 @@ function trainBatch(
   { model, stage, lossKind, optimizers, classWeights }: StageRun,
   x: tf.Tensor,
   y: tf.Tensor,
-): { loss: number; correct: number } {
-  let correctInBatch: tf.Scalar | undefined;
+): { loss: number; correct: number; counted: number } {
+  let right: { correct: tf.Scalar; counted: tf.Scalar } | undefined;
   const { value: loss, grads } = tf.variableGrads(
     () => {
       const pred = model.apply(x, { training: true }) as tf.Tensor;
-      correctInBatch = tf.keep(correctCount(y, pred));
+      right = correctCount(lossKind, y, pred);
+      tf.keep(right.correct);
+      tf.keep(right.counted);
       // Kernel regularizers of trainable layers add their penalties (a frozen layer's is a constant that teaches nothing).
       const penalties = model.layers.filter((layer) => layer.trainable).flatMap((layer) => layer.calculateLosses());
       const dataLoss = batchLoss(lossKind, y, pred, {
@@ -225,7 +230,11 @@ function trainBatch(
     decayWeights(o.variables, o.rate * stage.optimizer.weightDecay);
     o.optimizer.applyGradients(Object.fromEntries(o.variables.map((v) => [v.name, grads[v.name]!])));
   }
-  const result = { loss: loss.dataSync()[0]!, correct: correctInBatch!.dataSync()[0]! };
-  tf.dispose([x, y, loss, correctInBatch!, grads]);
+  const result = {
+    loss: loss.dataSync()[0]!,
+    correct: right!.correct.dataSync()[0]!,
+    counted: right!.counted.dataSync()[0]!,
+  };
+  tf.dispose([x, y, loss, right!.correct, right!.counted, grads]);
   return result;
 }

@@ -1,7 +1,7 @@
 import type { PipelineSpec } from '../../format/types.js';
 import { datasetInput } from '../../format/dataset-formats/input.js';
 import { fingerprint } from '../fingerprint.js';
-import type { ExportTask, Plan, PlanInputs, PlanStage, PlanTask, ResolvedHeadLayer } from '../types.js';
+import type { ExportTask, LossKind, Plan, PlanInputs, PlanStage, PlanTask, ResolvedHeadLayer } from '../types.js';
 import { lossFor } from './head.js';
 import { strategyRecord } from './strategy-record.js';
 
@@ -13,6 +13,8 @@ export interface PlanParts {
   stages: readonly PlanStage[];
   tasks: PlanTask[];
   exported: ExportTask;
+  /** The task's loss; absent, the one the head's last layer calls for per example. */
+  loss?: LossKind;
 }
 
 /** The plan: the spec's settings, the facts, and the tasks; its fingerprint is that of the task chain. */
@@ -48,7 +50,7 @@ export function assemblePlan(spec: PipelineSpec, inputs: PlanInputs, parts: Plan
     ...(spec.strategy ? { strategy: strategyRecord(spec, inputs) } : {}),
     baseline: spec.baseline,
     checkpoints: spec.train.checkpoints,
-    loss: lossFor(head),
+    loss: parts.loss ?? lossFor(head),
     stages: [...parts.stages],
     tasks,
   };

@@ -3,7 +3,7 @@ import type { HeadLayerEntry } from '../../format/head-layers/entry.js';
 import { headLayerEntry } from '../../format/head-layers/registry.js';
 import { headShapeProblems, headShapes, type Dim } from '../../format/head-shape.js';
 import type { HeadLayerSpec, PipelineSpec } from '../../format/types.js';
-import type { Plan, PlanInputs, ResolvedHeadLayer } from '../types.js';
+import type { ExampleLoss, PlanInputs, ResolvedHeadLayer } from '../types.js';
 
 /**
  * The head with `classes` (`units: classes`, `filters: classes`) replaced
@@ -73,7 +73,7 @@ export function headParamCount(
 }
 
 /** The loss the head's last layer calls for: its softmax's output, or raw scores (logits). */
-export function lossFor(head: readonly ResolvedHeadLayer[]): Plan['loss'] {
+export function lossFor(head: readonly ResolvedHeadLayer[]): ExampleLoss {
   const last = head[head.length - 1];
   // Dense for a class per example, a convolution for a class per pixel (task: segmentation).
   return last !== undefined && 'activation' in last && last.activation === 'softmax'

@@ -1,16 +1,9 @@
 import type { Diagnostic, Result } from '../../diagnostics/diagnostic.js';
 import type { PipelineSpec } from '../../format/types.js';
 import { headShapes } from '../../format/head-shape.js';
-import { assemblePlan } from '../compile-steps/assemble-plan.js';
-import { resolveClasses } from '../compile-steps/classes.js';
-import { closingTasks } from '../compile-steps/closing-tasks.js';
-import { headParamCount, resolveHead } from '../compile-steps/head.js';
-import { heapDiagnostics } from '../compile-steps/heap-check.js';
-import { planStage } from '../compile-steps/plan-stage.js';
-import { setupTasks } from '../compile-steps/setup-tasks.js';
-import { noStagesYet, type StageContext } from '../compile-steps/stages-so-far.js';
-import { trainableBaseLayers } from '../compile-steps/trainable-base-layers.js';
-import type { Plan, PlanInputs, PlanTask, ResolvedHeadLayer } from '../types.js';
+import { lossFor } from '../compile-steps/head.js';
+import { perPixel, type Plan, type PlanInputs, type ResolvedHeadLayer } from '../types.js';
+import { planStaged } from './staged-planner.js';
 import type { PlanOptions } from './task-planner.js';
 
 /**
@@ -28,55 +21,26 @@ const IMAGES_ONLY = 'a mask labels every pixel, and stored features carry one la
  * pixel accuracy and IoU, and a demo page that draws the mask over a picked image.
  */
 export function planSegmentation(spec: PipelineSpec, inputs: PlanInputs, options: PlanOptions = {}): Result<Plan> {
-  const classes = resolveClasses(spec, inputs);
-  const { head, diagnostics: headProblems } = resolveHead(spec, inputs);
-  const problems = [...classes.diagnostics, ...headProblems];
-  if (problems.length === 0) problems.push(...outputProblems(spec, inputs, head));
-  if (problems.length > 0) return { ok: false, diagnostics: problems };
+  return planStaged(spec, inputs, options, {
+    task: 'segmentation',
+    headProblems: outputProblems,
+    features: imageFeatures,
+    imagesOnly: IMAGES_ONLY,
+    descriptions: { evaluate: EVALUATE_DESCRIPTION, export: EXPORT_DESCRIPTION },
+    // The loss the last layer calls for, at every pixel, averaged over the counted ones.
+    loss: (head) => perPixel(lossFor(head)),
+  });
+}
 
-  const trainable = trainableBaseLayers(spec, inputs);
-  const errors = trainable.diagnostics.filter((d) => d.severity === 'error');
-  if (errors.length > 0) return { ok: false, diagnostics: errors };
-
+/** Always per batch (IMAGES_ONLY): the base's output for every example, had it been stored. */
+function imageFeatures(_spec: PipelineSpec, inputs: PlanInputs): Plan['features'] {
   const { counts } = inputs.dataset;
-  const features: Plan['features'] = {
+  return {
     mode: 'perBatch',
     reason: IMAGES_ONLY,
     headLayersApplied: 0,
     shape: inputs.base.cutOutputShape,
     bytes: inputs.base.cutOutputShape.reduce((a, b) => a * b, 4) * (counts.train + counts.validation + counts.test),
-  };
-  const context: StageContext = {
-    spec,
-    inputs,
-    head,
-    features,
-    trainableByStage: trainable.byStage,
-    headParams: headParamCount(head, inputs.base.cutOutputShape, inputs),
-    splitPrefix: options.frozenPrefix !== false,
-    imagesOnly: IMAGES_ONLY,
-  };
-  const trained = spec.train.stages.reduce(planStage(context), noStagesYet(setupTasks(spec, inputs, head)));
-  const closed = closingTasks(spec, inputs, head, classes.names, trained);
-  // Descriptions are outside the fingerprints, so the tasks keep theirs.
-  const exported = { ...closed.exported, description: EXPORT_DESCRIPTION };
-  const tasks = closed.tasks.map((t): PlanTask =>
-    t.kind === 'export' ? exported : t.kind === 'evaluate' ? { ...t, description: EVALUATE_DESCRIPTION } : t,
-  );
-  const plan = assemblePlan(spec, inputs, {
-    names: classes.names,
-    head,
-    features,
-    stages: trained.stages,
-    tasks,
-    exported,
-  });
-  const heap = heapDiagnostics(spec, inputs, plan);
-  if (heap.length > 0) return { ok: false, diagnostics: heap };
-  return {
-    ok: true,
-    warnings: trainable.diagnostics.filter((d) => d.severity === 'warning'),
-    value: { ...plan, task: 'segmentation' },
   };
 }
 

@@ -72,7 +72,7 @@ describe('the segmentation plan on the real mobilenet_v2 cut at block_16_project
   it('head: unet plans: every stage on images, the loss per pixel from logits, weights balanced by pixels', () => {
     const plan = planOf(load('unet'));
     assert.equal(plan.task, 'segmentation');
-    assert.equal(plan.loss, 'softmaxCrossEntropyFromLogits');
+    assert.equal(plan.loss, 'perPixelSoftmaxCrossEntropyFromLogits');
     assert.deepEqual(
       plan.tasks.map((t) => t.kind),
       ['data', 'base', 'head', 'train', 'train', 'evaluate', 'export'],
@@ -89,6 +89,25 @@ describe('the segmentation plan on the real mobilenet_v2 cut at block_16_project
     // The demo page on classification's conditions: written when the weights are small enough, unless export.demoPage says.
     assert.equal(plan.tasks.find((t) => t.kind === 'export' && t.demoPage === undefined)?.kind, 'export');
   });
+
+  const LOSSES: { name: string; head: string; loss: Plan['loss'] }[] = [
+    { name: 'unet (logits)', head: 'unet', loss: 'perPixelSoftmaxCrossEntropyFromLogits' },
+    {
+      name: 'a decoder ending in a linear 1×1 convolution',
+      head: '[{ upSampling2d: { size: 32 } }, { conv2d: { filters: 3, kernelSize: 1 } }]',
+      loss: 'perPixelSoftmaxCrossEntropyFromLogits',
+    },
+    {
+      name: 'a decoder ending in a softmax',
+      head: '[{ upSampling2d: { size: 32 } }, { conv2d: { filters: 3, kernelSize: 1, activation: softmax } }]',
+      loss: 'perPixelCategoricalCrossentropy',
+    },
+  ];
+  for (const c of LOSSES) {
+    it(`the plan's loss is per pixel, after the last layer: ${c.name} → ${c.loss}`, () => {
+      assert.equal(planOf(load(c.head)).loss, c.loss);
+    });
+  }
 
   it('the data task names what selects the targets: the classes and the ignored value', () => {
     const config = planOf(load('unet')).tasks[0]!.config;

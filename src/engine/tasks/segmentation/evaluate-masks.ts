@@ -10,7 +10,7 @@ import {
   segmentationScores,
   worstFirst,
 } from '../../evaluate/segmentation-metrics.js';
-import type { Plan } from '../../../plan/types.js';
+import { perPixel, type LossKind } from '../../../plan/types.js';
 import { batchLoss, IGNORED } from '../../train/loss.js';
 
 /** Test images the report shows, worst mean IoU first. */
@@ -46,12 +46,14 @@ export interface MaskOverlay {
  * The test split through the whole model: the confusion over every counted
  * pixel, each image's mean IoU, and the worst images drawn with their true
  * and predicted masks. Predicted masks are kept only for the worst (a class
- * byte per pixel) while the split streams by.
+ * byte per pixel) while the split streams by. The loss is the per-pixel
+ * form of `lossKind`: a model folder outside a run has no plan, only a last
+ * layer that gives probabilities or logits.
  */
 export async function evaluateMasks(
   model: tf.LayersModel,
   source: BatchSource,
-  lossKind: Plan['loss'],
+  lossKind: LossKind,
   classNames: readonly string[],
   names: readonly string[],
   batchSize: number,
@@ -60,10 +62,11 @@ export async function evaluateMasks(
   const perImage: number[] = [];
   const predicted = new Map<number, Uint8Array>();
   let lossSum = 0;
+  const pixelLoss = perPixel(lossKind);
   for await (const { positions, x, y } of prefetched(source, chunk(range(0, source.count), batchSize))) {
     const [loss, classes] = tf.tidy(() => {
       const pred = model.apply(x, { training: false }) as tf.Tensor;
-      return [batchLoss(lossKind, y, pred).dataSync()[0]! * positions.length, tf.argMax(pred, -1).dataSync()] as const;
+      return [batchLoss(pixelLoss, y, pred).dataSync()[0]! * positions.length, tf.argMax(pred, -1).dataSync()] as const;
     });
     const truth = y.dataSync();
     tf.dispose([x, y]);

@@ -162,6 +162,8 @@ export async function preparedImages(
   return imageBatch({ data: pixels, count: images.length, height, width, channels: 3 }, pre);
 }
 
+const ROWS_PER_BATCH = 1024;
+
 /**
  * Classifies rows with an exported tabular model, standardising each column
  * exactly as training did (the run's preprocessing.json).
@@ -174,10 +176,18 @@ export function predictRows(
   read: FeatureRows,
   top: number,
 ): Prediction[] {
-  const probabilities = tf.tidy(() => {
-    const y = model.predict(vectorBatch(read.rows, pre)) as tf.Tensor;
-    return (outputs === 'logits' ? tf.softmax(y) : y).arraySync() as number[][];
-  });
+  const probabilities: number[][] = [];
+  // In batches: a CSV of a million rows is not one tensor of them all.
+  const { data, count, width } = read.rows;
+  for (let start = 0; start < count; start += ROWS_PER_BATCH)
+    probabilities.push(
+      ...tf.tidy(() => {
+        const rows = Math.min(ROWS_PER_BATCH, count - start);
+        const batch = { data: data.slice(start * width, (start + rows) * width), count: rows, width };
+        const y = model.predict(vectorBatch(batch, pre)) as tf.Tensor;
+        return (outputs === 'logits' ? tf.softmax(y) : y).arraySync() as number[][];
+      }),
+    );
   return probabilities.map((p, i) => ({ file: read.names[i]!, top: rankedClasses(p, labels).slice(0, top) }));
 }
 

@@ -106,7 +106,7 @@ export function planAnomaly(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
     description: `export the base cut at ${cut} (tfjs LayersModel), the memory bank and its threshold, with labels.json and preprocessing.json`,
   });
   const tasks: PlanTask[] = [...evaluated, exported];
-  const assembled = assemblePlan(resolved, inputs, {
+  const assembled = assemblePlan(resolved, atCut(inputs, cut), {
     names: classes.names,
     head: [],
     features: {
@@ -282,3 +282,26 @@ function needsValidation(spec: PipelineSpec, inputs: PlanInputs): Diagnostic[] {
 }
 
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/**
+ * The base's facts at the anomaly cut, the deepest patch layer: the facts
+ * were gathered at the file's cut (the zoo's feature layer), above it, and
+ * plan.json lists the layers the exported model keeps.
+ */
+function atCut(inputs: PlanInputs, cut: string): PlanInputs {
+  const end = inputs.base.layers.findIndex((l) => l.name === cut);
+  if (end < 0) return inputs;
+  const layers = inputs.base.layers.slice(0, end + 1);
+  const kept = layers[end]!;
+  return {
+    ...inputs,
+    base: {
+      ...inputs.base,
+      layers,
+      // layerCount counts the input layer too; `layers` leaves it out.
+      layerCount: inputs.base.layerCount - inputs.base.layers.length + layers.length,
+      paramCount: layers.reduce((sum, l) => sum + l.params, 0),
+      ...(kept.outputShape ? { cutOutputShape: kept.outputShape } : {}),
+    },
+  };
+}

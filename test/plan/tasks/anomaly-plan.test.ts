@@ -54,6 +54,13 @@ describe('planning task: anomaly', () => {
     );
     assert.deepEqual(plan.stages, []);
     assert.equal(plan.base.cut, 'block_13_expand_relu');
+    // plan.json lists what the exported model keeps: the layers up to the cut, not the facts' (gathered at out_relu).
+    assert.deepEqual(
+      plan.base.layers.map((l) => l.name),
+      ['Conv1', 'block_3_expand_relu', 'block_6_expand_relu', 'block_6_depthwise', 'block_13_expand_relu'],
+    );
+    assert.deepEqual(plan.base.cutOutputShape, [4, 4, 576]);
+    assert.equal(plan.base.paramCount, 864 + 1728);
     assert.deepEqual(plan.anomaly, {
       normal: ['good'],
       normalClasses: [0],

@@ -1,6 +1,6 @@
 import type { EvaluateTask } from '../../plan/types.js';
 import { splitSource } from '../data/datasets.js';
-import { evaluatePredictions } from '../evaluate/evaluate.js';
+import { evaluateExamples, evaluatePredictions } from '../evaluate/evaluate.js';
 import { exampleGallery, type ExampleGallery } from '../evaluate/example-gallery.js';
 import { inferenceBatch } from '../../plan/memory-estimate.js';
 import { setTrainableLayers } from '../model/trainable-layers.js';
@@ -52,4 +52,5 @@ async function evaluateClassification(
 export const classificationEngine: TaskEngine = {
   runs: 'staged',
   evaluate: evaluateClassification,
+  score: (model, source, plan, names) => evaluateExamples(model, source, plan.loss, plan.classes.names, names),
 };

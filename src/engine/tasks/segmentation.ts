@@ -47,4 +47,10 @@ async function evaluateSegmentation(
 }
 
 /** Segmentation: a class per pixel, trained in stages as classification is, scored by IoU. */
-export const segmentationEngine: TaskEngine = { runs: 'staged', evaluate: evaluateSegmentation };
+export const segmentationEngine: TaskEngine = {
+  runs: 'staged',
+  evaluate: evaluateSegmentation,
+  score: async (model, source, plan, names) =>
+    (await evaluateMasks(model, source, plan.loss, plan.classes.names, names, inferenceBatch(plan.base.layers)))
+      .metrics,
+};

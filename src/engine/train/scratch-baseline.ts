@@ -1,11 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { taskOf, type Plan, type PlanStage } from '../../plan/types.js';
 import type { EventListener } from '../events.js';
-import { evaluateExamples } from '../evaluate/evaluate.js';
-import { evaluateMasks, type SegmentationTestMetrics } from '../tasks/segmentation/evaluate-masks.js';
-import { inferenceBatch } from '../../plan/memory-estimate.js';
+import { TASK_ENGINES } from '../tasks/registry.js';
+import type { StagedTestMetrics } from '../tasks/test-metrics.js';
 import { setBatchNormPolicy } from '../model/frozen-batch-norm.js';
-import type { TestMetrics } from '../evaluate/metrics.js';
 import { buildHeadLayers, composeModel } from '../model/build-models.js';
 import { setTrainableLayers } from '../model/trainable-layers.js';
 import { RandomStreams, SeededRandom } from '../random.js';
@@ -14,7 +12,7 @@ import { trainStage, type StageOutcome } from './train-stage.js';
 
 export interface BaselineResult {
   stages: (StageOutcome & { name: string })[];
-  test?: TestMetrics | SegmentationTestMetrics;
+  test?: StagedTestMetrics;
 }
 
 /**
@@ -68,20 +66,9 @@ export async function trainScratchBaseline(
       );
       stages.push({ name: stage.name, ...outcome });
     }
-    const test = !data.test
-      ? undefined
-      : taskOf(plan) === 'segmentation'
-        ? (
-            await evaluateMasks(
-              model,
-              data.test,
-              plan.loss,
-              plan.classes.names,
-              testNames,
-              inferenceBatch(plan.base.layers),
-            )
-          ).metrics
-        : await evaluateExamples(model, data.test, plan.loss, plan.classes.names, testNames);
+    const engine = TASK_ENGINES[taskOf(plan)];
+    if (engine.runs !== 'staged') throw new Error(`${taskOf(plan)} trains no stages, so it has no scratch baseline`);
+    const test = data.test ? await engine.score(model, data.test, plan, testNames) : undefined;
     return { stages, ...(test ? { test } : {}) };
   } finally {
     // The composed model owns every layer, the scratch base's included.

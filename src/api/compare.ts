@@ -7,7 +7,7 @@ import { readMetricRows } from '../store/metrics-file.js';
 import { readResolved } from '../store/plan-file.js';
 import { PIPELINE_COPY } from '../store/run-folder.js';
 import type { RunOverview } from '../store/run-status.js';
-import { readSummary } from '../store/summary-file.js';
+import { readSummary, type RunSummary } from '../store/summary-file.js';
 import { testHeadline } from '../store/tasks/registry.js';
 import type { EpochMetrics } from '../engine/events.js';
 
@@ -90,6 +90,8 @@ export interface Comparison {
     testLoss: number | null;
     /** `task: anomaly` runs: the test AUROC (their accuracy is at the threshold, and they have no loss). */
     testAuroc?: number | null;
+    /** `task: segmentation` runs: the test mean IoU (their accuracy is per pixel). */
+    testMeanIoU?: number | null;
     config: ConfigSource;
   }[];
   /** Differences by key path; empty means identical only when `complete`. */
@@ -214,9 +216,7 @@ export async function compareRuns(runs: RunOverview[]): Promise<Comparison> {
       seconds: r.seconds,
       testAccuracy: summaries[i]?.test?.accuracy ?? null,
       testLoss: summaries[i]?.test ? (testHeadline(summaries[i]!.test!).loss ?? null) : null,
-      ...(summaries[i]?.test && 'auroc' in summaries[i]!.test!
-        ? { testAuroc: testHeadline(summaries[i]!.test!).auroc ?? null }
-        : {}),
+      ...taskHeadline(summaries[i]?.test),
       config: configs[i]!.source,
     })),
     // A run whose configuration cannot be read is left out of the rows rather than counted as empty.
@@ -249,4 +249,14 @@ function spreadBack(
     let next = 0;
     return { path: row.path, values: readable.map((r) => (r ? row.values[next++] : undefined)) };
   });
+}
+
+/** The test numbers a run's task has beyond accuracy and loss, by the names a comparison gives them. */
+function taskHeadline(test: RunSummary['test']): { testAuroc?: number | null; testMeanIoU?: number | null } {
+  if (!test) return {};
+  const { auroc, meanIoU } = testHeadline(test);
+  return {
+    ...('auroc' in test ? { testAuroc: auroc ?? null } : {}),
+    ...('meanIoU' in test ? { testMeanIoU: meanIoU ?? null } : {}),
+  };
 }

@@ -35,6 +35,9 @@ export function formatComparison(c: Comparison): string {
     ['seconds', ...c.runs.map((r) => num(r.seconds, 1))],
     ['test accuracy', ...c.runs.map((r) => num(r.testAccuracy))],
     ['test loss', ...c.runs.map((r) => num(r.testLoss))],
+    ...(c.runs.some((r) => r.testMeanIoU !== undefined)
+      ? [['test mean IoU', ...c.runs.map((r) => num(r.testMeanIoU ?? null))]]
+      : []),
     ...(c.runs.some((r) => r.testAuroc !== undefined)
       ? [['test AUROC', ...c.runs.map((r) => num(r.testAuroc ?? null))]]
       : []),

@@ -127,6 +127,6 @@ async function dataImages(dir: string, classes: BankClasses, pre: ImagePreproces
     normal: listing.classNames.filter((name) => classes.normal.includes(name)),
     unseen: listing.classNames.filter((name) => !classes.names.includes(name)),
     skipped: read.skipped,
-    on: countedOn(dir, read.train.count, 'images', read.skipped.length, 'cannot be decoded'),
+    on: countedOn(dir, read.train.count, read.skipped.length, 'cannot be decoded'),
   };
 }

@@ -97,7 +97,7 @@ async function dataPairs(
     indexes: read.indexes,
     ignoreIndex,
     skipped: read.skipped,
-    on: countedOn(dir, read.indexes.length, 'images', read.skipped.length, 'cannot be used'),
+    on: countedOn(dir, read.indexes.length, read.skipped.length, 'cannot be used'),
   };
 }
 

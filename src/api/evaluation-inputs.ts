@@ -42,9 +42,9 @@ export function namedRelativeTo<S extends SplitData>(split: S, dir: string): S {
   return { ...split, name: (index: number) => path.relative(dir, split.name(index)) };
 }
 
-/** ` (N images, M that cannot be used left out)`: what --data held, said in the evaluation's `on`. */
-export function countedOn(dir: string, count: number, unit: string, skipped: number, why: string): string {
-  return `${dir} (${count} ${unit}${skipped > 0 ? `, ${skipped} that ${why} left out` : ''})`;
+/** `dir (N images, M that … left out)`: what --data held, said in the evaluation's `on`. */
+export function countedOn(dir: string, count: number, skipped: number, why: string): string {
+  return `${dir} (${count} image${count === 1 ? '' : 's'}${skipped > 0 ? `, ${skipped} that ${why} left out` : ''})`;
 }
 
 /**

@@ -183,7 +183,7 @@ function formatSegmentation({ metrics, classNames }: SegmentationEvaluation): st
   const perClass = classNames.map((name, i) => {
     const { iou, pixels } = metrics.perClass[name]!;
     // No IoU: the class is in neither the truth nor the prediction, and is left out of the mean.
-    return `  ${shown[i]!.padEnd(width)}  ${iou === null ? '–'.padEnd(6) : iou.toFixed(4)}  ${String(pixels).padStart(10)}`;
+    return `  ${shown[i]!.padEnd(width)}  ${iou === null ? '–'.padEnd(6) : iou.toFixed(4)}  ${String(pixels).padStart(11)}`;
   });
   return [
     `mean IoU ${metrics.meanIoU.toFixed(4)}  pixel accuracy ${metrics.pixelAccuracy.toFixed(4)}  loss ${metrics.loss.toFixed(4)}  (${metrics.examples} images)`,

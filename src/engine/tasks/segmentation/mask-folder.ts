@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../../diagnostics/user-error.js';
 import type { SkippedFile } from '../../data/dataset-types.js';
@@ -23,6 +24,10 @@ export async function readMaskFolder(
   ignoreIndex: number | undefined,
   pre: ImagePreprocessing,
 ): Promise<{ split: SegmentationSplit; indexes: number[]; skipped: SkippedFile[] }> {
+  for (const sub of [MASK_FOLDER_LAYOUT.images, MASK_FOLDER_LAYOUT.masks]) {
+    const info = await stat(path.join(dir, sub)).catch(() => undefined);
+    if (!info?.isDirectory()) throw new UserError(`${dir} has no ${sub}/ folder`, [], LAYOUT_HINT);
+  }
   try {
     const read = await readSegmentationFolderDataset(
       {

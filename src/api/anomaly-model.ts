@@ -11,7 +11,6 @@ import {
   BANK_HEADER_FILE,
   isAnomalyModelFolder,
   readMemoryBank,
-  type BankClasses,
   type MemoryBankHeader,
 } from '../store/memory-bank-file.js';
 import type { AnomalyScorer } from '../engine/tasks/anomaly/evaluate-anomaly.js';
@@ -113,9 +112,6 @@ export async function openAnomalyScorer(modelDir: string, options: ModelOptions)
     },
   };
 }
-
-/** The classes a bank's header records (absent in folders exported before they were). */
-export type { BankClasses };
 
 /** An anomaly model folder (see openAnomalyScorer) as loadModel's LoadedModel: score(), and a verdict per image. */
 export async function openAnomalyModel(

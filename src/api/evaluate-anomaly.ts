@@ -91,6 +91,13 @@ async function runClasses(runDir: string | undefined, modelDir: string): Promise
 /** The run's test split, every class of it, read again as the run read it. */
 async function testImages(runDir: string | undefined, modelDir: string, classes: BankClasses): Promise<ScoredImages> {
   const { dataset } = await runDataset(runDir, modelDir, DATA_HINT);
+  // Labels are read by position: a class folder added or removed since the run would shift them.
+  if (dataset.classNames && dataset.classNames.join('\n') !== classes.names.join('\n'))
+    throw new UserError(
+      `the run's dataset now has the classes ${dataset.classNames.join(', ')}, but the run had ${classes.names.join(', ')}: its test split cannot be rebuilt`,
+      [],
+      DATA_HINT.other,
+    );
   const indexes = dataset.selection.test;
   return {
     split: splitSource(dataset, 'test'),

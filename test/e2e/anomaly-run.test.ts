@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -175,6 +175,24 @@ describe('task: anomaly, end to end through the CLI on real digits', () => {
       else assert.equal(r.stdout, '');
     });
   }
+
+  it('a model folder exported before its header recorded the classes: evaluated from its run’s plan.json; alone, refused by name', async () => {
+    const old = path.join(dir, 'old-run');
+    cpSync(runDir, old, { recursive: true });
+    const header = path.join(old, 'model', 'memory-bank.json');
+    const { classes, ...older } = readJson(header);
+    assert.deepEqual(classes, { names: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], normal: ['1'] });
+    writeFileSync(header, JSON.stringify(older));
+    const inRun = await tlpipe(['evaluate', old, '--json'], dir);
+    assert.equal(inRun.code, 0, inRun.stderr);
+    assert.equal(JSON.parse(inRun.stdout).auroc, readJson(path.join(runDir, 'summary.json')).test.auroc);
+    const alone = path.join(dir, 'old-model');
+    cpSync(path.join(old, 'model'), alone, { recursive: true });
+    const refused = await tlpipe(['evaluate', alone, '--data', path.join(dir, 'folders')], dir);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /memory-bank\.json does not record which classes are normal/);
+    assert.ok(!hasStackTrace(refused.stderr), refused.stderr);
+  });
 
   const CLASSIFIER_ONLY: { command: string; args: (run: string) => string[]; says: RegExp }[] = [
     {

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { lstat } from 'node:fs/promises';
 import { UserError } from '../diagnostics/user-error.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { loadBank } from '../engine/anomaly/memory-bank.js';
@@ -8,20 +7,23 @@ import { loadExportedModel, preparedImages } from '../engine/evaluate/exported-m
 import { collectImageFiles } from '../engine/evaluate/predict.js';
 import { selectBackend } from '../engine/kernels/backend.js';
 import { scoreImageFiles } from '../engine/tasks/anomaly/score-files.js';
-import { BANK_HEADER_FILE, readMemoryBank, type MemoryBankHeader } from '../store/memory-bank-file.js';
+import {
+  BANK_HEADER_FILE,
+  isAnomalyModelFolder,
+  readMemoryBank,
+  type MemoryBankHeader,
+} from '../store/memory-bank-file.js';
+import type { AnomalyScorer } from '../engine/tasks/anomaly/evaluate-anomaly.js';
+import type { ExportedModelInfo } from '../store/model-folder.js';
 import { MAX_BANK_BYTES } from '../plan/tasks/anomaly.js';
 import type { LayersModel } from '@tensorflow/tfjs';
+import type { ImagePreprocessing } from '../engine/data/preprocess.js';
 import { readExportedModel } from '../store/model-folder.js';
 import type { LoadedModel, ModelOptions } from './load-model.js';
 import { problem } from './types.js';
 
-/** Whether a model folder is an anomaly model's: it has a memory bank beside model.json. */
-export function isAnomalyModelFolder(modelDir: string): Promise<boolean> {
-  return lstat(path.join(modelDir, BANK_HEADER_FILE)).then(
-    () => true,
-    () => false,
-  );
-}
+// The store's one test of an anomaly model folder, here too for the callers that import it from here.
+export { isAnomalyModelFolder };
 
 /** How the model's outputs, the preprocessing and the bank disagree, if they do: the patches they make must be the bank's. */
 function bankMismatch(
@@ -46,17 +48,25 @@ function bankMismatch(
 const BELONG_HINT =
   'the files of a model folder belong together; the folder was damaged, edited, or assembled from different runs';
 
+/** An anomaly model folder opened and checked: what scores images, and what the folder says of itself. */
+export interface OpenedAnomalyModel {
+  scorer: AnomalyScorer;
+  exported: ExportedModelInfo & { preprocessing: ImagePreprocessing };
+  header: MemoryBankHeader;
+  warnings: Diagnostic[];
+  /** Frees the model and the bank. */
+  dispose(): void;
+}
+
 /**
  * An anomaly model folder opened without trust: the model's files checked
  * against manifest.json (readExportedModel), the memory bank against its
  * header's size and sha256 (readMemoryBank), and the three checked against
  * each other — one output per patch layer, the image size preprocessing.json
- * prepares, the patch grid and features the bank was made of.
+ * prepares, the patch grid and features the bank was made of, the classes
+ * labels.json names.
  */
-export async function openAnomalyModel(
-  modelDir: string,
-  options: ModelOptions,
-): Promise<{ model: LoadedModel; warnings: Diagnostic[] }> {
+export async function openAnomalyScorer(modelDir: string, options: ModelOptions): Promise<OpenedAnomalyModel> {
   const exported = await readExportedModel(modelDir);
   // No bank bigger than a run may write is read back, whatever its header declares.
   const { bank, header } = await readMemoryBank(modelDir, { maxBytes: MAX_BANK_BYTES });
@@ -64,6 +74,12 @@ export async function openAnomalyModel(
   if (pre.kind !== 'image')
     throw new UserError(
       `${path.join(modelDir, 'preprocessing.json')} prepares table rows, but an anomaly model scores images`,
+      [],
+      BELONG_HINT,
+    );
+  if (header.classes && header.classes.names.join('\n') !== exported.labels.join('\n'))
+    throw new UserError(
+      `${path.join(modelDir, BANK_HEADER_FILE)} names the classes ${header.classes.names.join(', ')}, but labels.json names ${exported.labels.join(', ')}`,
       [],
       BELONG_HINT,
     );
@@ -77,12 +93,6 @@ export async function openAnomalyModel(
   }
   const extractor = extractorOf(model, header.features, pre);
   const loaded = loadBank(bank);
-  const threshold = header.threshold.value;
-  const score: LoadedModel['score'] = async (inputs) => {
-    const collected = await collectImageFiles(inputs);
-    const scored = await scoreImageFiles(extractor, loaded, threshold, collected.files);
-    return { predictions: scored.predictions, failures: [...collected.failures, ...scored.failures] };
-  };
   const warnings = exported.note
     ? [
         {
@@ -92,9 +102,34 @@ export async function openAnomalyModel(
       ]
     : [];
   return {
+    scorer: { extractor, bank: loaded, threshold: header.threshold.value },
+    exported: { ...exported, preprocessing: pre },
+    header,
+    warnings,
+    dispose: () => {
+      loaded.dispose();
+      extractor.dispose();
+    },
+  };
+}
+
+/** An anomaly model folder (see openAnomalyScorer) as loadModel's LoadedModel: score(), and a verdict per image. */
+export async function openAnomalyModel(
+  modelDir: string,
+  options: ModelOptions,
+): Promise<{ model: LoadedModel; warnings: Diagnostic[] }> {
+  const opened = await openAnomalyScorer(modelDir, options);
+  const { scorer, exported, warnings } = opened;
+  const pre = exported.preprocessing;
+  const score: LoadedModel['score'] = async (inputs) => {
+    const collected = await collectImageFiles(inputs);
+    const scored = await scoreImageFiles(scorer.extractor, scorer.bank, scorer.threshold, collected.files);
+    return { predictions: scored.predictions, failures: [...collected.failures, ...scored.failures] };
+  };
+  return {
     model: {
       task: 'anomaly',
-      model,
+      model: scorer.extractor.model,
       labels: exported.labels,
       preprocessing: pre,
       outputs: 'probabilities',
@@ -118,10 +153,7 @@ export async function openAnomalyModel(
         Promise.reject(
           new UserError('an anomaly model scores images; segment() is for segmentation models', [], 'use score()'),
         ),
-      dispose: () => {
-        loaded.dispose();
-        extractor.dispose();
-      },
+      dispose: () => opened.dispose(),
     },
     warnings,
   };

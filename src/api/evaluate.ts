@@ -1,56 +1,103 @@
 import path from 'node:path';
 import { UserError } from '../diagnostics/user-error.js';
-import { readDataset, splitSource, type SplitData } from '../engine/data/datasets.js';
+import { splitSource, type SplitData } from '../engine/data/datasets.js';
 import { readFeatureRows } from '../engine/data/feature-rows.js';
 import { decodedCacheBytes, listImageFolder, readImageSplits } from '../engine/data/image-folder.js';
 import { exampleSource } from '../engine/evaluate/evaluate.js';
 import { segmentsPixels } from '../engine/tasks/segmentation/segment-files.js';
 import type { TestMetrics } from '../engine/evaluate/metrics.js';
+import type { SegmentationTestMetrics } from '../engine/tasks/segmentation/evaluate-masks.js';
+import type { AnomalyTestMetrics } from '../engine/tasks/anomaly/evaluate-anomaly.js';
+import { isAnomalyModelFolder } from '../store/memory-bank-file.js';
 import { evaluateExportedModel } from '../engine/evaluate/exported-model.js';
 import type { BatchSource } from '../engine/data/batches.js';
 import { inferenceBatch } from '../plan/memory-estimate.js';
-import { writeFileAtomic, writeJsonAtomic } from '../store/atomic-write.js';
+import { writeFileAtomic } from '../store/atomic-write.js';
 import type { ExportedModelInfo } from '../store/model-folder.js';
 import { readPlan, readResolved } from '../store/plan-file.js';
+import { evaluateAnomalyModel } from './evaluate-anomaly.js';
+import { evaluateSegmentationModel } from './evaluate-segmentation.js';
+import { evaluationOutcome, runDataset } from './evaluation-inputs.js';
 import { confusionMatrixCsv } from '../store/report-file.js';
 import type { LayersModel } from '@tensorflow/tfjs';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
-import { openExportedModel, type ModelOptions } from './load-model.js';
+import { findExportedModel, openExportedModel, type ModelOptions } from './load-model.js';
 import { userErrorsAt } from './run-refs.js';
-import { failed, ok, problem, type Outcome } from './types.js';
+import type { Outcome } from './types.js';
 
 export interface EvaluateOptions extends ModelOptions {
-  /** A folder of labelled images (one sub-folder per class, named as the model's classes) instead of the run's test split; for a tabular run, a CSV file of rows with its feature columns and label column. */
+  /**
+   * Labelled data instead of the run's test split. A classifier: a folder of
+   * images with one sub-folder per class, named as the model's classes (a
+   * tabular run: a CSV file of rows with its feature columns and label
+   * column). A segmentation model: a folder with images/ and masks/ (a PNG
+   * per image, same name, pixel value = class index). An anomaly model: a
+   * folder with one sub-folder of images per class; a class the run took as
+   * normal counts as normal, any other (one the run never saw too) as anomalous.
+   */
   data?: string;
-  /** Also write evaluation.json and confusion-matrix.csv here. */
+  /** Also write evaluation.json (and, for a classifier, confusion-matrix.csv) here. */
   out?: string;
 }
 
-export interface Evaluation {
+/** What every evaluation says: the task, what was evaluated (the run's test split, or the folder given) and the class names. */
+interface EvaluationOf<T extends string, M> {
+  task: T;
   /** What was evaluated: the run's test split, or the folder given. */
   on: string;
   classNames: string[];
-  metrics: TestMetrics;
+  metrics: M;
+}
+
+/** A classifier's evaluation: loss, accuracy, top-k, per class, the confusion matrix, the most wrong. */
+export type ClassificationEvaluation = EvaluationOf<'classification', TestMetrics>;
+
+/** A segmentation model's: mean IoU, pixel accuracy and IoU per class (the model's classes), the lowest images. */
+export type SegmentationEvaluation = EvaluationOf<'segmentation', SegmentationTestMetrics>;
+
+/**
+ * An anomaly model's: AUROC, average precision, F1 and accuracy at the
+ * model's threshold. `classNames` are the evaluated images' classes;
+ * `normal` those of them the model takes as normal; `unseen` those that
+ * were not among the run's classes (scored, and counted as anomalous).
+ */
+export type AnomalyEvaluation = EvaluationOf<'anomaly', AnomalyTestMetrics> & { normal: string[]; unseen: string[] };
+
+/** `evaluate`'s result: tagged by the model's task. */
+export type Evaluation = ClassificationEvaluation | SegmentationEvaluation | AnomalyEvaluation;
+
+/**
+ * An evaluation as evaluation.json and `--json` give it: where it was
+ * evaluated, then the metrics (an anomaly model's also says which classes
+ * it took as normal and which it had never seen).
+ */
+export function evaluationRecord(evaluation: Evaluation): object {
+  const { on, metrics } = evaluation;
+  return evaluation.task === 'anomaly'
+    ? { on, ...metrics, normalClasses: evaluation.normal, unseenClasses: evaluation.unseen }
+    : { on, ...metrics };
 }
 
 /**
  * A run's exported model evaluated on its own test split (the dataset as the
  * run resolved it, split with the run's seed: the numbers of summary.json),
- * or on a folder of labelled images whose class folders are among its classes.
+ * or on labelled data given with `data`: for a classifier, a folder with a
+ * sub-folder of images per class among its classes (a tabular one: a CSV of
+ * rows); for a segmentation model, a folder with images/ and masks/; for an
+ * anomaly model, a folder with a sub-folder of images per class, scored
+ * normal or not by the classes the model took as normal.
  */
 export async function evaluate(runRef: string, options: EvaluateOptions = {}): Promise<Outcome<Evaluation>> {
   return userErrorsAt(runRef, async () => {
+    const found = await findExportedModel(runRef, options);
+    if (!found.ok) return found.outcome;
+    // Its outputs are patch features, not classes: opened with its bank, not as a classifier.
+    if (await isAnomalyModelFolder(found.modelDir)) return evaluateAnomalyModel(found, options);
     const opened = await openExportedModel(runRef, options);
     if (!opened.ok) return opened.outcome;
     const { model, exported, outputs, runDir, warnings } = opened.opened;
     try {
-      // Not built yet for masks: said, rather than scored as if each image had one class.
-      if (segmentsPixels(model))
-        throw new UserError(
-          'tlpipe evaluate scores models with one class per image; this model segments (a class per pixel)',
-          [],
-          "the run's test scores per pixel and class are in its summary.json (test.meanIoU, test.perClass) and report.html",
-        );
+      if (segmentsPixels(model)) return await evaluateSegmentationModel(opened.opened, options);
       return await evaluateOpened(model, exported, outputs, runDir, warnings, options);
     } finally {
       model.dispose();
@@ -65,7 +112,7 @@ async function evaluateOpened(
   runDir: string | undefined,
   warnings: Diagnostic[],
   options: EvaluateOptions,
-): Promise<Outcome<Evaluation>> {
+): Promise<Outcome<ClassificationEvaluation>> {
   const { labels: classNames, preprocessing: pre } = exported;
   const loss = outputs === 'probabilities' ? 'categoricalCrossentropy' : 'softmaxCrossEntropyFromLogits';
   // A model folder outside a run has no plan: a batch of 16 fits any image model tlpipe exports.
@@ -113,45 +160,32 @@ async function evaluateOpened(
     names = read.selection.train.map((i) => path.relative(options.data!, read.train.name(i)));
     on = `${options.data} (${read.train.count} images${skipped.length > 0 ? `, ${skipped.length} that cannot be decoded left out` : ''})`;
   } else {
-    if (!runDir)
-      throw new UserError(
-        `${exported.dir} is a model folder outside any run, so it has no test split`,
-        [],
-        'pass --data <folder> with labelled images (one sub-folder per class)',
-      );
-    const spec = await readResolved(runDir);
-    if (!spec)
-      throw new UserError(
-        `${runDir} has no resolved.json, so its test split cannot be rebuilt`,
-        [],
-        'pass --data <folder> with labelled images',
-      );
-    const dataset = await readDataset(spec.dataset, { seed: spec.seed });
+    const { dataset } = await runDataset(runDir, exported.dir, {
+      outside: 'pass --data <folder> with labelled images (one sub-folder per class)',
+      other: 'pass --data <folder> with labelled images',
+    });
     const { selection } = dataset;
-    if (selection.test.length === 0)
-      throw new UserError('the run has no test split', [], 'pass --data <folder> with labelled images');
     const split = splitSource(dataset, 'test');
     source = exampleSource(split, selection.test, pre, classNames.length);
     names = selection.test.map((i) => split.name(i));
     on = `its test split (${selection.test.length} examples)`;
   }
   const metrics = await evaluateExportedModel(model, source, loss, classNames, names, batch);
-  if (options.out) {
-    await writeJsonAtomic(path.join(options.out, 'evaluation.json'), { on, ...metrics });
+  if (options.out)
     await writeFileAtomic(
       path.join(options.out, 'confusion-matrix.csv'),
       confusionMatrixCsv(metrics.confusionMatrix, classNames),
     );
-  }
-  const evaluation = { on, classNames, metrics };
+  const evaluation: ClassificationEvaluation = { task: 'classification', on, classNames, metrics };
   // Each file that could not be read is a problem of its own; the metrics cover the rest.
-  return skipped.length === 0
-    ? ok(evaluation, warnings)
-    : failed(
-        skipped.map((s) => problem(s.file, `cannot be decoded: ${s.reason}`, 'it was left out of the evaluation')),
-        warnings,
-        evaluation,
-      );
+  return evaluationOutcome(
+    evaluation,
+    evaluationRecord(evaluation),
+    skipped,
+    'cannot be decoded',
+    warnings,
+    options.out,
+  );
 }
 
 /** The label column a tabular run was trained with (`label` unless its pipeline said otherwise). */

@@ -13,7 +13,15 @@
 export { validate } from './validate.js';
 export { plan } from './plan.js';
 export { run, resume, type RunOptions, type RunResult, type RunInfo } from './run.js';
-export { evaluate, type Evaluation, type EvaluateOptions } from './evaluate.js';
+export {
+  evaluate,
+  evaluationRecord,
+  type Evaluation,
+  type ClassificationEvaluation,
+  type SegmentationEvaluation,
+  type AnomalyEvaluation,
+  type EvaluateOptions,
+} from './evaluate.js';
 export { predict } from './predict.js';
 export { explain, type Explanation, type ExplainOptions } from './explain.js';
 export {

@@ -164,21 +164,24 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: [MODEL_REF],
     summary: "evaluate a run's model on its test split (or --data <folder>)",
     description:
-      "Evaluates the run's exported model: on the run's own test split (the dataset as the run resolved it, split with its seed), or with --data on a folder with one sub-folder of images per class (named as the model's classes). Prints loss, accuracy, top-k, per-class precision/recall/F1, the confusion matrix and the most wrong examples.",
+      "Evaluates the run's exported model: on the run's own test split (the dataset as the run resolved it, split with its seed), or with --data on labelled data. A classifier: a folder with one sub-folder of images per class (named as the model's classes); prints loss, accuracy, top-k, per-class precision/recall/F1, the confusion matrix and the most wrong examples. A segmentation model: a folder with images/ and masks/ (a PNG per image, same name, pixel value = class index); prints mean IoU, pixel accuracy and IoU per class. An anomaly model: a folder with one sub-folder of images per class, the classes the run took as normal counting as normal and every other (one the run never saw too) as anomalous; prints AUROC, average precision, F1 and accuracy at the model's threshold.",
     options: [
       {
         flags: '--data <folder>',
         description:
-          'evaluate on these labelled images instead of the test split (a tabular run: a CSV of rows with its feature columns and label column)',
+          'evaluate on this labelled data instead of the test split (a tabular run: a CSV of rows with its feature columns and label column; a segmentation run: a folder with images/ and masks/)',
       },
       JSON_OUT('the metrics'),
-      { flags: '--out <dir>', description: 'also write evaluation.json and confusion-matrix.csv there' },
+      {
+        flags: '--out <dir>',
+        description: "also write evaluation.json there (and a classifier's confusion-matrix.csv)",
+      },
       ALLOW_INCOMPLETE,
       BACKEND,
       RUNS,
     ],
     run: async ({ positional: [run], options }, print) => {
-      const { evaluate } = await api();
+      const { evaluate, evaluationRecord } = await api();
       const result = await evaluate(run!, {
         ...dataOption(options),
         ...(options['out'] ? { out: String(options['out']) } : {}),
@@ -190,9 +193,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         const { formatEvaluated } = await import('./format-results.js');
         printLine(
           print.out,
-          options['json']
-            ? JSON.stringify({ on: result.value.on, ...result.value.metrics })
-            : formatEvaluated(run!, result.value),
+          options['json'] ? JSON.stringify(evaluationRecord(result.value)) : formatEvaluated(run!, result.value),
         );
       }
       // Files that could not be decoded were left out of the metrics: said, and exit 1.

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { lstat } from 'node:fs/promises';
 import { Type, type Static } from '@sinclair/typebox';
 import { UserError } from '../diagnostics/user-error.js';
 import type { CoresetRecord, MemoryBank } from '../engine/anomaly/memory-bank.js';
@@ -75,6 +76,13 @@ const HeaderSchema = Type.Object({
     capped: Type.Boolean(),
   }),
   scoring: Type.Object({ neighbours: count(1000) }),
+  // Optional: folders exported before it was recorded still read (their run's plan.json says the same).
+  classes: Type.Optional(
+    Type.Object({
+      names: Type.Array(Type.String({ minLength: 1, maxLength: 1000 }), { minItems: 1, maxItems: 65_536 }),
+      normal: Type.Array(Type.String({ minLength: 1, maxLength: 1000 }), { minItems: 1, maxItems: 65_536 }),
+    }),
+  ),
 });
 type CheckedHeader = Static<typeof HeaderSchema>;
 export type MemoryBankHeader = Omit<CheckedHeader, 'shape' | 'features'> & {
@@ -96,6 +104,22 @@ export interface MemoryBankInfo {
   threshold: AnomalyThreshold;
   coreset: CoresetRecord;
   scoring: { neighbours: number };
+  /** The run's classes, in label order, and those it took as normal: what a model folder alone needs to be evaluated. */
+  classes: BankClasses;
+}
+
+/** The classes of the dataset a bank was made from, by name, and which of them are normal. */
+export interface BankClasses {
+  names: string[];
+  normal: string[];
+}
+
+/** Whether a model folder is an anomaly model's: it has a memory bank header beside model.json. */
+export function isAnomalyModelFolder(modelDir: string): Promise<boolean> {
+  return lstat(path.join(modelDir, BANK_HEADER_FILE)).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Writes memory-bank.bin, then memory-bank.json, each atomically, into `dir` (the run's model folder). */
@@ -115,6 +139,7 @@ export async function writeMemoryBank(dir: string, bank: MemoryBank, info: Memor
     threshold: info.threshold,
     coreset: info.coreset,
     scoring: info.scoring,
+    classes: info.classes,
   };
   await writeFileAtomic(path.join(dir, BANK_DATA_FILE), bytes);
   await writeJsonAtomic(path.join(dir, BANK_HEADER_FILE), header);
@@ -144,6 +169,13 @@ export async function readMemoryBank(
     'a memory bank header',
     DAMAGED_HINT,
   ) as MemoryBankHeader;
+  const normalUnknown = header.classes?.normal.find((name) => !header.classes!.names.includes(name));
+  if (normalUnknown !== undefined)
+    throw new UserError(
+      `${headerFile} names \`${normalUnknown}\` as normal, but it is not one of its classes`,
+      [],
+      DAMAGED_HINT,
+    );
   const [patches, dim] = header.shape;
   const limit = Math.min(options.maxBytes ?? Infinity, MEMORY_BANK_LIMITS.bankBytes);
   if (patches * dim * 4 !== header.bytes)

@@ -1,4 +1,4 @@
-import { BANK_HEADER_FILE, writeMemoryBank } from './memory-bank-file.js';
+import { isAnomalyModelFolder, writeMemoryBank } from './memory-bank-file.js';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { Type, type TSchema } from '@sinclair/typebox';
@@ -396,7 +396,7 @@ export async function readExportedModel(dir: string): Promise<ExportedModelInfo>
   const preprocessing = parsePreprocessing(files.get(PREPROCESSING_FILE)!, path.join(dir, PREPROCESSING_FILE));
   const probeBytes = files.get(PROBE_FILE);
   // An anomaly model's probe holds each example's score, one number, not a row per class.
-  const probeWidth = (await isPresent(path.join(dir, BANK_HEADER_FILE))) ? 1 : labels.length;
+  const probeWidth = (await isAnomalyModelFolder(dir)) ? 1 : labels.length;
   const probe = probeBytes ? parseProbe(probeBytes, path.join(dir, PROBE_FILE), probeWidth) : undefined;
   return {
     dir,
@@ -419,9 +419,3 @@ const missingIsUserError =
       'a model folder holds model.json, weights.bin, labels.json, preprocessing.json and manifest.json; only a completed run has a whole one',
     );
   };
-
-const isPresent = (file: string): Promise<boolean> =>
-  lstat(file).then(
-    () => true,
-    () => false,
-  );

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -108,12 +108,93 @@ describe('task: anomaly, end to end through the CLI on real digits', () => {
     }
   });
 
-  const CLASSIFIER_ONLY: { command: string; args: (run: string) => string[]; says: RegExp }[] = [
+  it('evaluate re-scores the run on its test split: the AUROC, average precision, F1 and accuracy of summary.json', async () => {
+    const { test } = readJson(path.join(runDir, 'summary.json'));
+    const r = await tlpipe(['evaluate', runDir, '--json'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const evaluated = JSON.parse(r.stdout);
+    assert.equal(evaluated.task, 'anomaly');
+    assert.equal(evaluated.on, 'its test split (40 images)');
+    // The same model and bank on the same images through the same scoring: equal, not close.
+    for (const key of ['auroc', 'averagePrecision', 'f1', 'accuracy', 'examples', 'normalExamples'])
+      assert.equal(evaluated[key], test[key], key);
+    assert.deepEqual(evaluated.atThreshold, test.atThreshold);
+    assert.deepEqual(evaluated.perClass, test.perClass);
+    assert.deepEqual(evaluated.normalClasses, ['1']);
+    assert.deepEqual(evaluated.unseenClasses, []);
+  });
+
+  it('evaluate --data scores class folders by the normal classes the model records; a class it never saw counts as anomalous, and is said to', async () => {
+    const data = path.join(dir, 'folders');
+    for (const [folder, digit] of [['1', 1], ['7', 7], ['sevens-unseen', 7]] as const) {
+      mkdirSync(path.join(data, folder), { recursive: true });
+      await writeTestDigits(path.join(data, folder), [digit], 2);
+    }
+    const out = path.join(dir, 'evaluated');
+    const r = await tlpipe(['evaluate', runDir, '--data', data, '--out', out], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const written = readJson(path.join(out, 'evaluation.json'));
+    assert.equal(written.on, `${data} (6 images)`);
+    assert.deepEqual([written.normalExamples, written.anomalousExamples], [2, 4]);
+    assert.deepEqual(written.normalClasses, ['1']);
+    assert.deepEqual(written.unseenClasses, ['sevens-unseen']);
+    assert.deepEqual(
+      Object.entries(written.perClass as Record<string, { normal: boolean }>).map(([c, v]) => [c, v.normal]),
+      [['1', true], ['7', false], ['sevens-unseen', false]],
+    );
+    assert.match(r.stdout, new RegExp(`^AUROC ${written.auroc.toFixed(4)}  average precision `, 'm'));
+    assert.match(r.stdout, /^ {2}sevens-unseen +unseen +2 /m);
+    assert.match(r.stdout, /not among the run's classes, so scored as anomalous: sevens-unseen/);
+  });
+
+  const BAD_DATA: { name: string; make: (data: string) => void; says: RegExp; scored: boolean }[] = [
     {
-      command: 'evaluate',
-      args: (run) => ['evaluate', run],
-      says: /is an anomaly model \(task: anomaly\).*tlpipe predict/s,
+      name: 'a file that is not an image: named, left out, the rest scored',
+      make: (data) => writeFileSync(path.join(data, '7', 'broken.png'), 'not a png'),
+      says: /7\/broken\.png: error: cannot be decoded/,
+      scored: true,
     },
+    {
+      name: 'a folder that does not exist',
+      make: (data) => rmSync(data, { recursive: true }),
+      says: /image folder .*bad-1: /,
+      scored: false,
+    },
+  ];
+  for (const c of BAD_DATA) {
+    it(`evaluate --data with ${c.name}: exit 1, no stack trace`, async () => {
+      const data = path.join(dir, `bad-${BAD_DATA.indexOf(c)}`);
+      mkdirSync(path.join(data, '7'), { recursive: true });
+      await writeTestDigits(path.join(data, '7'), [7], 1);
+      c.make(data);
+      const r = await tlpipe(['evaluate', runDir, '--data', data], dir);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, c.says);
+      assert.ok(!hasStackTrace(r.stderr), r.stderr);
+      if (c.scored) assert.match(r.stdout, /\(1 image, 1 that cannot be decoded left out\)/);
+      else assert.equal(r.stdout, '');
+    });
+  }
+
+  it('a model folder exported before its header recorded the classes: evaluated from its run’s plan.json; alone, refused by name', async () => {
+    const old = path.join(dir, 'old-run');
+    cpSync(runDir, old, { recursive: true });
+    const header = path.join(old, 'model', 'memory-bank.json');
+    const { classes, ...older } = readJson(header);
+    assert.deepEqual(classes, { names: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], normal: ['1'] });
+    writeFileSync(header, JSON.stringify(older));
+    const inRun = await tlpipe(['evaluate', old, '--json'], dir);
+    assert.equal(inRun.code, 0, inRun.stderr);
+    assert.equal(JSON.parse(inRun.stdout).auroc, readJson(path.join(runDir, 'summary.json')).test.auroc);
+    const alone = path.join(dir, 'old-model');
+    cpSync(path.join(old, 'model'), alone, { recursive: true });
+    const refused = await tlpipe(['evaluate', alone, '--data', path.join(dir, 'folders')], dir);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /memory-bank\.json does not record which classes are normal/);
+    assert.ok(!hasStackTrace(refused.stderr), refused.stderr);
+  });
+
+  const CLASSIFIER_ONLY: { command: string; args: (run: string) => string[]; says: RegExp }[] = [
     {
       command: 'explain',
       args: (run) => ['explain', run, path.join(dir, 'none.png')],

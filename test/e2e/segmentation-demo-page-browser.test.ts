@@ -3,34 +3,20 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { packageRoot } from '../../src/package/package-root.js';
 import { browserSkip, CHROMIUM, chromiumFlags } from './browser-harness.js';
 import { tlpipeBounded, workspace, write } from './cli-harness.js';
-
-const FIXTURE = path.join(packageRoot(), 'test', 'fixtures', 'segmentation', 'textures');
-const CLASSES = readFileSync(path.join(FIXTURE, 'classes.txt'), 'utf8').trim().split('\n');
+import { TEXTURES as FIXTURE, TEXTURE_CLASSES as CLASSES, texturesPipeline } from './texture-segmentation.js';
 
 /** The zoo's mobilenet_v2 encoder with a small decoder at 64×64, one short stage: a model, not a good one. */
-const PIPELINE = `name: textures
-task: segmentation
-seed: 3
-dataset:
-  format: segmentationFolder
-  images: ${path.join(FIXTURE, 'images')}
-  masks: ${path.join(FIXTURE, 'masks')}
-  classes: [${CLASSES.join(', ')}]
-  test: 0.25
-  image: { size: [64, 64] }
-base: { model: mobilenet_v2, cut: block_6_expand_relu }
-head:
-  - upsample: { filters: 16, size: 3 }
-  - upsample: { filters: 16, size: 3 }
-  - conv2dTranspose: { filters: classes, kernelSize: 3, strides: 2, padding: same }
-train:
-  batchSize: 4
-  stages:
-    - { name: decoder, epochs: 1, optimizer: { learningRate: 0.01 } }
-`;
+const PIPELINE = texturesPipeline({
+  cut: 'block_6_expand_relu',
+  head: [
+    'upsample: { filters: 16, size: 3 }',
+    'upsample: { filters: 16, size: 3 }',
+    'conv2dTranspose: { filters: classes, kernelSize: 3, strides: 2, padding: same }',
+  ],
+  train: ['batchSize: 4', 'stages:', '  - { name: decoder, epochs: 1, optimizer: { learningRate: 0.01 } }'],
+});
 
 /** Generous: training takes seconds alone; two suites share two cores. */
 const BOUND_MS = 180_000;

@@ -1,43 +1,32 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { loadModel } from '../../src/api/index.js';
-import { packageRoot } from '../../src/package/package-root.js';
 import { hasStackTrace, readJson, tlpipeBounded, workspace, write } from './cli-harness.js';
-
-const FIXTURE = path.join(packageRoot(), 'test', 'fixtures', 'segmentation', 'textures');
-const CLASSES = readFileSync(path.join(FIXTURE, 'classes.txt'), 'utf8').trim().split('\n');
+import { TEXTURES as FIXTURE, TEXTURE_CLASSES as CLASSES, texturesPipeline } from './texture-segmentation.js';
 
 /** The zoo's mobilenet_v2 encoder with a small U-Net decoder (2 skips), at 64×64: frozen, then fine-tuned. */
-const PIPELINE = `name: textures
-task: segmentation
-seed: 3
-dataset:
-  format: segmentationFolder
-  images: ${path.join(FIXTURE, 'images')}
-  masks: ${path.join(FIXTURE, 'masks')}
-  classes: [${CLASSES.join(', ')}]
-  test: 0.25
-  validation: 0.2
-  augment: { flipHorizontal: true }
-  image: { size: [64, 64] }
-base: { model: mobilenet_v2, cut: block_13_expand_relu }
-head:
-  - upsample: { filters: 32, size: 3 }
-  - concatenate: { with: block_6_expand_relu }
-  - upsample: { filters: 16, size: 3 }
-  - concatenate: { with: block_3_expand_relu }
-  - upsample: { filters: 16, size: 3 }
-  - conv2dTranspose: { filters: classes, kernelSize: 3, strides: 2, padding: same }
-train:
-  batchSize: 4
-  checkpoints: { monitor: val_meanIoU }
-  stages:
-    - { name: decoder, epochs: 1, optimizer: { learningRate: 0.001 } }
-    - { name: fine-tune, epochs: 1, unfreeze: [all], optimizer: { learningRate: 0.0001 } }
-`;
+const PIPELINE = texturesPipeline({
+  cut: 'block_13_expand_relu',
+  dataset: ['validation: 0.2', 'augment: { flipHorizontal: true }'],
+  head: [
+    'upsample: { filters: 32, size: 3 }',
+    'concatenate: { with: block_6_expand_relu }',
+    'upsample: { filters: 16, size: 3 }',
+    'concatenate: { with: block_3_expand_relu }',
+    'upsample: { filters: 16, size: 3 }',
+    'conv2dTranspose: { filters: classes, kernelSize: 3, strides: 2, padding: same }',
+  ],
+  train: [
+    'batchSize: 4',
+    'checkpoints: { monitor: val_meanIoU }',
+    'stages:',
+    '  - { name: decoder, epochs: 1, optimizer: { learningRate: 0.001 } }',
+    '  - { name: fine-tune, epochs: 1, unfreeze: [all], optimizer: { learningRate: 0.0001 } }',
+  ],
+});
 
 /** Generous: the run itself takes ~15 s alone; two suites share two cores. */
 const BOUND_MS = 300_000;
@@ -141,4 +130,76 @@ describe('task: segmentation through the CLI on the texture fixture', () => {
       loaded.value.dispose();
     }
   });
+
+  it('evaluate re-scores the exported model on the run\'s test split: the numbers of summary.json', async () => {
+    const { test } = readJson(path.join(runDir, 'summary.json'));
+    const r = await tlpipeBounded(['evaluate', runDir, '--json'], dir, { timeoutMs: BOUND_MS });
+    assert.equal(r.code, 0, r.stderr);
+    const evaluated = JSON.parse(r.stdout);
+    assert.equal(evaluated.task, 'segmentation');
+    assert.equal(evaluated.on, 'its test split (2 images)');
+    // The same model on the same pixels through the same evaluateMasks: equal, not close.
+    assert.equal(evaluated.meanIoU, test.meanIoU);
+    assert.equal(evaluated.pixelAccuracy, test.pixelAccuracy);
+    assert.deepEqual(evaluated.perClass, test.perClass);
+    assert.deepEqual(
+      evaluated.worst.map((w: { example: string; meanIoU: number }) => [path.basename(w.example), w.meanIoU]),
+      test.worst.map((w: { example: string; meanIoU: number }) => [path.basename(w.example), w.meanIoU]),
+    );
+  });
+
+  it('evaluate --data <folder with images/ and masks/> prints mean IoU, pixel accuracy and IoU per class, and --out writes evaluation.json', async () => {
+    const out = path.join(dir, 'evaluated');
+    const r = await tlpipeBounded(['evaluate', runDir, '--data', FIXTURE, '--out', out], dir, { timeoutMs: BOUND_MS });
+    assert.equal(r.code, 0, r.stderr);
+    const written = readJson(path.join(out, 'evaluation.json'));
+    assert.equal(written.on, `${FIXTURE} (8 images)`);
+    assert.equal(written.examples, 8);
+    const pixels = Object.values(written.perClass as Record<string, { pixels: number }>).reduce((a, c) => a + c.pixels, 0);
+    assert.equal(pixels, 8 * 64 * 64);
+    assert.match(r.stdout, new RegExp(`^evaluated .+ on ${FIXTURE} \\(8 images\\)$`, 'm'));
+    assert.match(
+      r.stdout,
+      new RegExp(`^mean IoU ${written.meanIoU.toFixed(4)}  pixel accuracy ${written.pixelAccuracy.toFixed(4)} `, 'm'),
+    );
+    for (const name of CLASSES) {
+      const { iou, pixels: truePixels } = written.perClass[name];
+      const shown = iou === null ? '–' : iou.toFixed(4);
+      assert.match(r.stdout, new RegExp(`^  ${name}\\s+${shown}\\s+${truePixels}$`, 'm'), name);
+    }
+  });
+
+  const BAD_DATA: { name: string; make: (data: string) => Promise<void>; says: RegExp; scored: boolean }[] = [
+    {
+      name: 'a mask with a value that is no class: named, left out, the rest scored',
+      make: async (data) => {
+        const values = Buffer.alloc(64 * 64);
+        values[64 * 2 + 5] = 7;
+        await sharp(values, { raw: { width: 64, height: 64, channels: 1 } })
+          .png()
+          .toFile(path.join(data, 'masks', '0003.png'));
+      },
+      says: /masks\/0003\.png.*cannot be used: pixel \(5, 2\) is 7; expected a class index 0–2/,
+      scored: true,
+    },
+    {
+      name: 'no masks/ folder',
+      make: async (data) => rmSync(path.join(data, 'masks'), { recursive: true }),
+      says: /bad-1 has no masks\/ folder\n.*hint: .*holds images\/ .*and masks\//,
+      scored: false,
+    },
+  ];
+  for (const c of BAD_DATA) {
+    it(`evaluate --data with ${c.name}: exit 1, no stack trace`, async () => {
+      const data = path.join(dir, `bad-${BAD_DATA.indexOf(c)}`);
+      cpSync(FIXTURE, data, { recursive: true });
+      await c.make(data);
+      const r = await tlpipeBounded(['evaluate', runDir, '--data', data], dir, { timeoutMs: BOUND_MS });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, c.says);
+      assert.equal(hasStackTrace(r.stderr), false, r.stderr);
+      if (c.scored) assert.match(r.stdout, /\(7 images, 1 that cannot be used left out\)/);
+      else assert.equal(r.stdout, '');
+    });
+  }
 });

@@ -8,6 +8,7 @@ import type { MemoryBank } from '../../src/engine/anomaly/memory-bank.js';
 import {
   BANK_DATA_FILE,
   BANK_HEADER_FILE,
+  isAnomalyModelFolder,
   readMemoryBank,
   writeMemoryBank,
   type MemoryBankInfo,
@@ -31,6 +32,7 @@ const info: MemoryBankInfo = {
   threshold: { value: 1.5, quantile: 0.99, from: 30 },
   coreset: { fraction: 0.1, maxBytes: 2 ** 20, seed: 42, projectTo: 128, fromPatches: 40, kept: 4, capped: false },
   scoring: { neighbours: 1 },
+  classes: { names: ['cat', 'dog', 'fox'], normal: ['cat', 'dog'] },
 };
 
 let folders = 0;
@@ -66,6 +68,22 @@ describe('the memory bank file', () => {
     assert.deepEqual(read.header.coreset, info.coreset);
     assert.deepEqual(read.header.shape, [4, 3]);
     assert.equal(read.header.data, BANK_DATA_FILE);
+    assert.deepEqual(read.header.classes, info.classes);
+  });
+
+  it('reads a header written before the classes were recorded (they are absent, not invented)', async () => {
+    const dir = await written();
+    rewriteHeader(dir, (h) => delete h['classes']);
+    const read = await readMemoryBank(dir);
+    assert.equal(read.header.classes, undefined);
+    assert.deepEqual(read.bank, bank);
+  });
+
+  it('tells an anomaly model folder by its header, and nothing else', async () => {
+    const dir = await written();
+    assert.equal(await isAnomalyModelFolder(dir), true);
+    rmSync(path.join(dir, BANK_HEADER_FILE));
+    assert.equal(await isAnomalyModelFolder(dir), false);
   });
 
   const damage: { name: string; damage: (dir: string) => void; message: RegExp; maxBytes?: number }[] = [
@@ -139,6 +157,16 @@ describe('the memory bank file', () => {
       name: 'a header that is not JSON',
       damage: (dir) => writeFileSync(path.join(dir, BANK_HEADER_FILE), '{"formatVersion": 1,'),
       message: /not valid JSON/,
+    },
+    {
+      name: 'a normal class that is not one of its classes',
+      damage: (dir) => rewriteHeader(dir, (h) => (h['classes'] = { names: ['cat', 'dog'], normal: ['cow'] })),
+      message: /names `cow` as normal, but it is not one of its classes/,
+    },
+    {
+      name: 'classes of the wrong shape',
+      damage: (dir) => rewriteHeader(dir, (h) => (h['classes'] = { names: [], normal: ['cat'] })),
+      message: /is not a memory bank header/,
     },
     {
       name: 'a missing data file',

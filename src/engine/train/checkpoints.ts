@@ -33,6 +33,8 @@ export interface AnomalyExport {
   threshold: AnomalyThreshold;
   coreset: CoresetRecord;
   scoring: { neighbours: number };
+  /** The run's class names in label order, and the normal ones: evaluating the folder alone needs them. */
+  classes: { names: string[]; normal: string[] };
 }
 
 /**

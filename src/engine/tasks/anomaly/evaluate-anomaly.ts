@@ -13,6 +13,9 @@ import type { Banked } from './fit-bank.js';
 import { scoreExamples } from './patch-scores.js';
 import { anomalyGallery } from './anomaly-gallery.js';
 import type { ExampleGallery } from '../../evaluate/example-gallery.js';
+import type { SplitData } from '../../data/dataset-types.js';
+import type { AnomalyScores, LoadedBank } from '../../anomaly/memory-bank.js';
+import type { PatchFeatureExtractor } from '../../anomaly/patch-features.js';
 
 /** How many misjudged test images are listed (and drawn with their heat maps in the report). */
 const WORST_EXAMPLES = 12;
@@ -46,16 +49,13 @@ export async function evaluateAnomaly(
   run: RunContextBase,
 ): Promise<{ test: AnomalyTestMetrics; gallery?: ExampleGallery }> {
   const { plan, inputs, options } = run;
-  const anomaly = plan.anomaly!;
   const split = splitSource(inputs.dataset, 'test');
   const indexes = inputs.selection.test;
-  const scores = await scoreExamples(banked.extractor, banked.loaded, split, indexes, options.signal);
-  const test = anomalyMetrics(anomaly, plan.classes.names, {
-    labels: indexes.map((i) => split.labels[i]!),
-    names: indexes.map((i) => split.name(i)),
-    scores: scores.imageScores,
-    threshold: banked.threshold.value,
-  });
+  const { test, scores } = await scoreLabelledSplit(
+    { extractor: banked.extractor, bank: banked.loaded, threshold: banked.threshold.value },
+    { split, indexes, classNames: plan.classes.names, normalClasses: plan.anomaly!.normalClasses },
+    options.signal,
+  );
   options.onEvent({
     type: 'log',
     level: 'info',
@@ -77,6 +77,42 @@ export async function evaluateAnomaly(
     });
     return { test };
   }
+}
+
+/** What scores images: the extractor of the base's patches, the bank and the threshold (of a run, or of a model folder loaded back). */
+export interface AnomalyScorer {
+  extractor: PatchFeatureExtractor;
+  bank: LoadedBank;
+  threshold: number;
+}
+
+/** Labelled images to score: a split, the examples of it, its class names in label order and the labels of the normal ones. */
+export interface LabelledImages {
+  split: SplitData;
+  indexes: readonly number[];
+  classNames: readonly string[];
+  normalClasses: readonly number[];
+}
+
+/**
+ * Every example of `images` scored against the bank and measured normal vs
+ * not: the run's test evaluation and `tlpipe evaluate` both come here, so
+ * the same model on the same examples gives the same numbers.
+ */
+export async function scoreLabelledSplit(
+  scorer: AnomalyScorer,
+  images: LabelledImages,
+  signal?: AbortSignal,
+): Promise<{ test: AnomalyTestMetrics; scores: AnomalyScores }> {
+  const { split, indexes } = images;
+  const scores = await scoreExamples(scorer.extractor, scorer.bank, split, indexes, signal);
+  const test = anomalyMetrics({ normalClasses: [...images.normalClasses] }, images.classNames, {
+    labels: indexes.map((i) => split.labels[i]!),
+    names: indexes.map((i) => split.name(i)),
+    scores: scores.imageScores,
+    threshold: scorer.threshold,
+  });
+  return { test, scores };
 }
 
 /** The metrics from each test image's label, name and score: pure, so a test can check them by hand. */

@@ -57,6 +57,7 @@ export async function exportAnomaly(task: ExportTask, banked: Banked, run: RunCo
       threshold: banked.threshold,
       coreset: banked.coreset,
       scoring: { neighbours: 1 },
+      classes: { names: plan.classes.names, normal: plan.anomaly!.normal },
     },
   });
   const exported: Exported = { dir, verified: maxAbsDifference === 0, maxAbsDifference, probeExamples: indexes.length };

@@ -46,14 +46,7 @@ export async function evaluateSegmentationModel(
   const names = indexes.map((i) => split.name(i));
   const { metrics } = await evaluateMasks(model, source, loss, classNames, names, batch);
   const evaluation: SegmentationEvaluation = { task: 'segmentation', on, classNames, metrics };
-  return evaluationOutcome(
-    evaluation,
-    { on, ...metrics },
-    skipped,
-    'cannot be used',
-    warnings,
-    options.out,
-  );
+  return evaluationOutcome(evaluation, { on, ...metrics }, skipped, 'cannot be used', warnings, options.out);
 }
 
 interface MaskPairs {

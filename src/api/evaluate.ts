@@ -4,24 +4,21 @@ import { splitSource, type SplitData } from '../engine/data/datasets.js';
 import { readFeatureRows } from '../engine/data/feature-rows.js';
 import { decodedCacheBytes, listImageFolder, readImageSplits } from '../engine/data/image-folder.js';
 import { exampleSource } from '../engine/evaluate/evaluate.js';
-import { segmentsPixels } from '../engine/tasks/segmentation/segment-files.js';
 import type { TestMetrics } from '../engine/evaluate/metrics.js';
 import type { SegmentationTestMetrics } from '../engine/tasks/segmentation/evaluate-masks.js';
 import type { AnomalyTestMetrics } from '../engine/tasks/anomaly/evaluate-anomaly.js';
-import { isAnomalyModelFolder } from '../store/memory-bank-file.js';
 import { evaluateExportedModel } from '../engine/evaluate/exported-model.js';
 import type { BatchSource } from '../engine/data/batches.js';
 import { inferenceBatch } from '../plan/memory-estimate.js';
 import { writeFileAtomic } from '../store/atomic-write.js';
 import type { ExportedModelInfo } from '../store/model-folder.js';
 import { readPlan, readResolved } from '../store/plan-file.js';
-import { evaluateAnomalyModel } from './evaluate-anomaly.js';
-import { evaluateSegmentationModel } from './evaluate-segmentation.js';
 import { evaluationOutcome, runDataset } from './evaluation-inputs.js';
 import { confusionMatrixCsv } from '../store/report-file.js';
 import type { LayersModel } from '@tensorflow/tfjs';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
-import { findExportedModel, openExportedModel, type ModelOptions } from './load-model.js';
+import { findExportedModel, openExportedModel, type ModelOptions, type OpenedModel } from './load-model.js';
+import { folderTasks, modelTasks } from './tasks/registry.js';
 import { userErrorsAt } from './run-refs.js';
 import type { Outcome } from './types.js';
 
@@ -91,18 +88,26 @@ export async function evaluate(runRef: string, options: EvaluateOptions = {}): P
   return userErrorsAt(runRef, async () => {
     const found = await findExportedModel(runRef, options);
     if (!found.ok) return found.outcome;
-    // Its outputs are patch features, not classes: opened with its bank, not as a classifier.
-    if (await isAnomalyModelFolder(found.modelDir)) return evaluateAnomalyModel(found, options);
+    // A task with files of its own is told by its folder (anomaly: its outputs are patch features, not classes).
+    for (const [, task] of folderTasks()) if (await task.holds(found.modelDir)) return task.evaluate(found, options);
     const opened = await openExportedModel(runRef, options);
     if (!opened.ok) return opened.outcome;
-    const { model, exported, outputs, runDir, warnings } = opened.opened;
     try {
-      if (segmentsPixels(model)) return await evaluateSegmentationModel(opened.opened, options);
-      return await evaluateOpened(model, exported, outputs, runDir, warnings, options);
+      const [, task] = modelTasks().find(([, t]) => t.holds(opened.opened.model))!;
+      return await task.evaluate(opened.opened, options);
     } finally {
-      model.dispose();
+      opened.opened.model.dispose();
     }
   });
+}
+
+/** A classifier scored on the run's test split, or on labelled images (a tabular one: rows) given with `data`. */
+export function evaluateClassifier(
+  opened: OpenedModel,
+  options: EvaluateOptions,
+): Promise<Outcome<ClassificationEvaluation>> {
+  const { model, exported, outputs, runDir, warnings } = opened;
+  return evaluateOpened(model, exported, outputs, runDir, warnings, options);
 }
 
 async function evaluateOpened(

@@ -27,11 +27,7 @@ export async function runDataset(
     throw new UserError(`${modelDir} is a model folder outside any run, so it has no test split`, [], dataHint.outside);
   const spec = await readResolved(runDir);
   if (!spec)
-    throw new UserError(
-      `${runDir} has no resolved.json, so its test split cannot be rebuilt`,
-      [],
-      dataHint.other,
-    );
+    throw new UserError(`${runDir} has no resolved.json, so its test split cannot be rebuilt`, [], dataHint.other);
   const dataset = await readDataset(spec.dataset, { seed: spec.seed });
   if (dataset.selection.test.length === 0) throw new UserError('the run has no test split', [], dataHint.other);
   return { spec, dataset };

@@ -13,7 +13,6 @@ import { isModelFolder, MODEL_DIR, readExportedModel, type ExportedModelInfo } f
 import { readRunRecord, RUN_FILE, type RunRecord } from '../store/run-record.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import type { TaskName } from '../format/types.js';
-import { isAnomalyModelFolder } from './anomaly-model.js';
 import type { Segmentation } from './segmentation-model.js';
 import { folderTasks, modelTasks } from './tasks/registry.js';
 import { findRunFolder, userErrorsAt } from './run-refs.js';
@@ -151,13 +150,14 @@ export async function openExportedModel(
 ): Promise<{ ok: true; opened: OpenedModel } | { ok: false; outcome: Outcome<never> }> {
   const found = await findExportedModel(ref, options);
   if (!found.ok) return found;
-  // The classifier's paths (evaluate, explain) on an anomaly model would misread its patch outputs as classes.
-  if (await isAnomalyModelFolder(found.modelDir))
-    throw new UserError(
-      `${found.modelDir} is an anomaly model (task: anomaly): it scores images against its memory bank, it does not classify them`,
-      [],
-      '`tlpipe predict <run> <images>` scores images (loadModel(run).score() in the library); the run’s test AUROC is in its summary.json and report.html',
-    );
+  // A task with files of its own (anomaly: a memory bank) is not read as a model with class outputs.
+  for (const [name, task] of folderTasks())
+    if (await task.holds(found.modelDir))
+      throw new UserError(
+        `${found.modelDir} is a model of task ${name}, which opens with its own files, not as a model with an output per class`,
+        [],
+        'loadModel() opens every task’s model; `tlpipe predict` and `tlpipe evaluate` take it',
+      );
   const exported = await readExportedModel(found.modelDir);
   await selectBackend(options.backend ?? 'auto');
   const modelFile = path.join(found.modelDir, 'model.json');

@@ -5,6 +5,7 @@ import { preparedImages } from '../../engine/evaluate/exported-model.js';
 import { explainImages } from '../../engine/evaluate/explain-images.js';
 import { collectImageFiles, predictImages, predictRows, wrongInput } from '../../engine/evaluate/predict.js';
 import type { LoadedModel, OpenedModel } from '../load-model.js';
+import { evaluateClassifier } from '../evaluate.js';
 import type { TaskModel } from './task-model.js';
 
 /**
@@ -85,4 +86,9 @@ function classifierOf({ model, exported, outputs }: OpenedModel): LoadedModel {
 }
 
 /** Classification: any tfjs LayersModel with one score per class; the default, when no other task claims the model. */
-export const classificationModel: TaskModel = { opens: 'model', holds: () => true, open: classifierOf };
+export const classificationModel: TaskModel = {
+  opens: 'model',
+  holds: () => true,
+  open: classifierOf,
+  evaluate: evaluateClassifier,
+};

@@ -1,4 +1,5 @@
 import { segmentsPixels } from '../../engine/tasks/segmentation/segment-files.js';
+import { evaluateSegmentationModel } from '../evaluate-segmentation.js';
 import { segmentationModel as segmenterOf, writeMasks } from '../segmentation-model.js';
 import type { TaskModel } from './task-model.js';
 
@@ -8,4 +9,5 @@ export const segmentationModel: TaskModel = {
   holds: segmentsPixels,
   open: segmenterOf,
   predictInto: writeMasks,
+  evaluate: evaluateSegmentationModel,
 };

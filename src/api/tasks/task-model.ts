@@ -1,7 +1,9 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Diagnostic } from '../../diagnostics/diagnostic.js';
 import type { Prediction, PredictionFailure } from '../../engine/evaluate/predict.js';
+import type { Evaluation, EvaluateOptions } from '../evaluate.js';
 import type { LoadedModel, ModelOptions, OpenedModel } from '../load-model.js';
+import type { Outcome } from '../types.js';
 
 /**
  * A task's exported model as the library and the CLI use it: how a model
@@ -18,6 +20,8 @@ export type TaskModel =
       /** Whether the built model is this task's (segmentation: a class score per pixel). */
       holds: (model: tf.LayersModel) => boolean;
       open: (opened: OpenedModel) => LoadedModel;
+      /** `tlpipe evaluate`: the model scored on the run's test split, or on the data given. */
+      evaluate: (opened: OpenedModel, options: EvaluateOptions) => Promise<Outcome<Evaluation>>;
       /** `predict --out DIR`: what the task writes there for each input, where it writes anything (segmentation: mask PNGs). */
       predictInto?: (
         loaded: LoadedModel,
@@ -31,4 +35,8 @@ export type TaskModel =
       /** Whether the model folder holds this task's files, read before any model is built. */
       holds: (modelDir: string) => Promise<boolean>;
       open: (modelDir: string, options: ModelOptions) => Promise<{ model: LoadedModel; warnings: Diagnostic[] }>;
+      evaluate: (
+        found: { modelDir: string; runDir?: string },
+        options: EvaluateOptions,
+      ) => Promise<Outcome<Evaluation>>;
     };

@@ -9,6 +9,7 @@ import { batchLoss, correctCount, evaluateSource, IGNORED } from '../../../src/e
 import { trainStage } from '../../../src/engine/train/train-stage.js';
 import { evaluateMasks } from '../../../src/engine/tasks/segmentation/evaluate-masks.js';
 import type { LossKind, PlanStage } from '../../../src/plan/types.js';
+import { headStage } from '../../fixtures/head-stage.js';
 
 before(async () => {
   await selectBackend('cpu');
@@ -177,33 +178,11 @@ describe('correctCount and batchLoss follow the loss kind', () => {
 
 /** Two epochs of sgd at rate 0, batches of 2: the model's scores stay as set, so every epoch's accuracy is known. */
 function frozenStage(): PlanStage {
-  return {
-    name: 's',
-    index: 0,
-    taskId: 'train:s',
+  return headStage(0, {
     epochs: 2,
-    firstEpoch: 1,
-    lastEpoch: 2,
     batchSize: 2,
-    optimizer: {
-      name: 'sgd',
-      learningRate: 0,
-      baseLearningRate: 0,
-      multipliers: [],
-      momentum: 0,
-      nesterov: false,
-      weightDecay: 0,
-    },
-    parameterGroups: [{ name: 'head', learningRate: 0, head: true, baseLayers: [] }],
-    schedule: { type: 'constant' },
-    classWeights: null,
-    labelSmoothing: 0,
-    trainable: 'head',
-    weights: 'head',
-    trainableBaseLayers: [],
-    batchNorm: 'frozen',
+    optimizer: { name: 'sgd' },
     trainableParams: 4,
     totalParams: 4,
-    fingerprint: '',
-  };
+  });
 }

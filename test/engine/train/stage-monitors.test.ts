@@ -24,6 +24,7 @@ import {
 import { MonitorList, type TrainingMonitor } from '../../../src/engine/train/training-monitor.js';
 import { UserError } from '../../../src/diagnostics/user-error.js';
 import type { EarlyStoppingSpec, OptimizerSpec, PlateauSpec } from '../../../src/format/types.js';
+import { headStage } from '../../fixtures/head-stage.js';
 import type { PlanStage } from '../../../src/plan/types.js';
 
 const X = [
@@ -57,39 +58,7 @@ const tinyModel = (): tf.LayersModel =>
 function stage(
   overrides: Partial<Omit<PlanStage, 'optimizer'>> & { optimizer?: Partial<OptimizerSpec> } = {},
 ): PlanStage {
-  const { optimizer, ...rest } = overrides;
-  const epochs = rest.epochs ?? 4;
-  return {
-    name: 's',
-    index: 0,
-    taskId: 'train:s',
-    epochs,
-    firstEpoch: 1,
-    lastEpoch: epochs,
-    batchSize: 3,
-    optimizer: {
-      name: 'adam',
-      learningRate: LR,
-      baseLearningRate: LR,
-      multipliers: [],
-      momentum: 0,
-      nesterov: false,
-      weightDecay: 0,
-      ...optimizer,
-    },
-    parameterGroups: [{ name: 'head', learningRate: LR, head: true, baseLayers: [] }],
-    schedule: { type: 'constant' },
-    classWeights: null,
-    labelSmoothing: 0,
-    trainable: 'head',
-    weights: 'head',
-    trainableBaseLayers: [],
-    batchNorm: 'frozen',
-    trainableParams: 6,
-    totalParams: 6,
-    fingerprint: '',
-    ...rest,
-  };
+  return headStage(LR, { epochs: 4, batchSize: 3, ...overrides });
 }
 
 const values = (model: tf.LayersModel): number[][] => model.weights.map((w) => [...w.read().dataSync()]);

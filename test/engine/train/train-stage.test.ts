@@ -8,6 +8,7 @@ import type { BatchSource } from '../../../src/engine/data/batches.js';
 import { trainStage } from '../../../src/engine/train/train-stage.js';
 import type { PlanStage } from '../../../src/plan/types.js';
 import type { OptimizerSpec } from '../../../src/format/types.js';
+import { headStage } from '../../fixtures/head-stage.js';
 
 const X = [
   [1, 2],
@@ -22,37 +23,7 @@ const Y = [
 const LR = 0.1;
 
 function stage(optimizer: Partial<OptimizerSpec>): PlanStage {
-  const full: OptimizerSpec = {
-    name: 'adam',
-    learningRate: LR,
-    baseLearningRate: LR,
-    multipliers: [],
-    momentum: 0,
-    nesterov: false,
-    weightDecay: 0,
-    ...optimizer,
-  };
-  return {
-    name: 's',
-    index: 0,
-    taskId: 'train:s',
-    epochs: 1,
-    firstEpoch: 1,
-    lastEpoch: 1,
-    batchSize: 8,
-    optimizer: full,
-    parameterGroups: [{ name: 'head', learningRate: LR, head: true, baseLayers: [] }],
-    schedule: { type: 'constant' },
-    classWeights: null,
-    labelSmoothing: 0,
-    trainable: 'head',
-    weights: 'head',
-    trainableBaseLayers: [],
-    batchNorm: 'frozen',
-    trainableParams: 6,
-    totalParams: 6,
-    fingerprint: '',
-  };
+  return headStage(LR, { optimizer });
 }
 
 /** One full-batch step of trainStage on a 2→2 linear layer; the kernel and bias before and after, and the reference gradients. */

@@ -1,14 +1,7 @@
-import type {
-  AnomalyEvaluation,
-  ClassificationEvaluation,
-  Comparison,
-  Evaluation,
-  Explanation,
-  RunOverview,
-  SegmentationEvaluation,
-  ZooListing,
-} from '../api/index.js';
-import { formatPrediction } from './tasks/registry.js';
+import type { Comparison, Evaluation, Explanation, RunOverview, ZooListing } from '../api/index.js';
+import type { TaskName } from '../format/types.js';
+import { formatPrediction, TASK_LINES } from './tasks/registry.js';
+import type { TaskLines } from './tasks/task-lines.js';
 import { terminalText } from './terminal-text.js';
 import { alignColumns, fitColumns, TEXT_WIDTH, wrapParagraph } from './text-table.js';
 
@@ -122,102 +115,7 @@ export function formatEvaluated(run: string, evaluation: Evaluation): string {
 
 /** The metrics as a person reads them, as the model's task has them. */
 export function formatEvaluation(evaluation: Evaluation): string {
-  switch (evaluation.task) {
-    case 'classification':
-      return formatClassification(evaluation);
-    case 'segmentation':
-      return formatSegmentation(evaluation);
-    case 'anomaly':
-      return formatAnomaly(evaluation);
-  }
-}
-
-/** A classifier's: headline numbers, a per-class table, the confusion matrix, the worst examples. */
-function formatClassification({ metrics, classNames }: ClassificationEvaluation): string {
-  const pct = (v: number): string => v.toFixed(4);
-  const topK = Object.entries(metrics.topK)
-    .filter(([k]) => k !== 'top1')
-    .map(([k, v]) => `${k.replace('top', 'top-')} ${pct(v)}`)
-    .join('  ');
-  // Class names come from the model's labels.json: shown escaped, and measured as shown.
-  const shown = classNames.map(terminalText);
-  const width = Math.max(5, ...shown.map((n) => n.length));
-  const perClass = classNames.map((name, i) => {
-    const m = metrics.perClass[name]!;
-    return `  ${shown[i]!.padEnd(width)}  ${pct(m.precision)}     ${pct(m.recall)}  ${pct(m.f1)}  ${String(m.support).padStart(7)}`;
-  });
-  const cell = Math.max(4, ...metrics.confusionMatrix.flat().map((v) => String(v).length));
-  const matrix = metrics.confusionMatrix.map(
-    (row, i) => `  ${shown[i]!.padEnd(width)}  ${row.map((v) => String(v).padStart(cell)).join(' ')}`,
-  );
-  return [
-    `accuracy ${pct(metrics.accuracy)}  loss ${pct(metrics.loss)}  ${topK}  (${metrics.examples} examples)`,
-    '',
-    `  ${'class'.padEnd(width)}  precision  recall  f1      support`,
-    ...perClass,
-    '',
-    'confusion matrix (rows: actual, columns: predicted in the same order)',
-    ...matrix,
-    '',
-    'most wrong (lowest probability of the true class):',
-    ...metrics.worst
-      .slice(0, 10)
-      .map(
-        (w) =>
-          `  ${terminalText(w.example)}: ${terminalText(w.actual)} → ${terminalText(w.predicted)} (p(actual) ${w.probabilityOfActual.toFixed(3)})`,
-      ),
-  ].join('\n');
-}
-
-/** A segmentation model's: mean IoU and pixel accuracy, IoU per class with its true pixels, the images of lowest mean IoU. */
-function formatSegmentation({ metrics, classNames }: SegmentationEvaluation): string {
-  const shown = classNames.map(terminalText);
-  const width = Math.max(5, ...shown.map((n) => n.length));
-  const perClass = classNames.map((name, i) => {
-    const { iou, pixels } = metrics.perClass[name]!;
-    // No IoU: the class is in neither the truth nor the prediction, and is left out of the mean.
-    return `  ${shown[i]!.padEnd(width)}  ${iou === null ? '–'.padEnd(6) : iou.toFixed(4)}  ${String(pixels).padStart(11)}`;
-  });
-  return [
-    `mean IoU ${metrics.meanIoU.toFixed(4)}  pixel accuracy ${metrics.pixelAccuracy.toFixed(4)}  loss ${metrics.loss.toFixed(4)}  (${metrics.examples} images)`,
-    '',
-    `  ${'class'.padEnd(width)}  IoU     true pixels`,
-    ...perClass,
-    '',
-    'lowest mean IoU:',
-    ...metrics.worst.map((w) => `  ${terminalText(w.example)}: ${w.meanIoU.toFixed(4)}`),
-  ].join('\n');
-}
-
-/** An anomaly model's: AUROC, average precision, F1 and accuracy at its threshold, each class's scores, the most wrongly judged. */
-function formatAnomaly({ metrics, classNames, unseen }: AnomalyEvaluation): string {
-  const num = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(4));
-  const shown = classNames.map(terminalText);
-  const width = Math.max(5, ...shown.map((n) => n.length));
-  const perClass = classNames.map((name, i) => {
-    const c = metrics.perClass[name]!;
-    const kind = c.normal ? 'normal' : unseen.includes(name) ? 'unseen' : 'anomalous';
-    return `  ${shown[i]!.padEnd(width)}  ${kind.padEnd(9)}  ${String(c.examples).padStart(6)}  ${c.meanScore.toFixed(4).padStart(10)}  ${String(c.flagged).padStart(7)}`;
-  });
-  const { atThreshold: t } = metrics;
-  return [
-    `AUROC ${num(metrics.auroc)}  average precision ${num(metrics.averagePrecision)}  F1 ${metrics.f1.toFixed(4)}  accuracy ${metrics.accuracy.toFixed(4)}  (${metrics.examples} images: ${metrics.normalExamples} normal, ${metrics.anomalousExamples} anomalous)`,
-    `at the model's threshold ${t.threshold.toPrecision(4)}: precision ${t.precision.toFixed(4)}, recall ${t.recall.toFixed(4)}`,
-    '',
-    `  ${'class'.padEnd(width)}  ${'counts as'.padEnd(9)}  images  mean score  flagged`,
-    ...perClass,
-    ...(unseen.length > 0
-      ? ['', `not among the run's classes, so scored as anomalous: ${unseen.map(terminalText).join(', ')}`]
-      : []),
-    '',
-    'most wrongly judged (furthest on the wrong side of the threshold):',
-    ...metrics.worst
-      .slice(0, 10)
-      .map(
-        (w) =>
-          `  ${terminalText(w.example)}: ${terminalText(w.actual)} (${w.anomalous ? 'anomalous' : 'normal'}), score ${w.score.toFixed(4)}`,
-      ),
-  ].join('\n');
+  return (TASK_LINES[evaluation.task] as TaskLines<TaskName>).evaluation(evaluation as never);
 }
 
 /** `tlpipe models`: the zoo as a table, then each entry's description. */

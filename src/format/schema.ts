@@ -514,11 +514,14 @@ const sweep = Type.Object(
       Type.Object(
         {
           name: Type.Optional(
-            Enum(['val_accuracy', 'val_loss', 'test_accuracy', 'test_loss', 'test_auroc'], {
-              description:
-                'val_*: the validation metric of the epoch whose weights the trial ends with (the restored epoch when early stopping restores one, else the last); test_*: on the test split after training (test_auroc: task: anomaly, whose test_accuracy is at its threshold).',
-              default: 'val_accuracy',
-            }),
+            Enum(
+              ['val_accuracy', 'val_loss', 'test_accuracy', 'test_loss', 'test_auroc', 'val_meanIoU', 'test_meanIoU'],
+              {
+                description:
+                  'val_*: the validation metric of the epoch whose weights the trial ends with (the restored epoch when early stopping restores one, else the last); test_*: on the test split after training (test_auroc: task: anomaly, whose test_accuracy is at its threshold; val_meanIoU and test_meanIoU: task: segmentation, the default val_meanIoU).',
+                default: 'val_accuracy',
+              },
+            ),
           ),
           goal: Type.Optional(
             Enum(['maximize', 'minimize'], { description: 'Default: minimize for losses, maximize for the others.' }),

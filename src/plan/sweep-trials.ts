@@ -18,7 +18,8 @@ export interface SweepSpec {
   earlyTerminate?: { type: 'asha'; minEpochs: number; reductionFactor: number };
 }
 
-export type SweepMetricName = 'val_accuracy' | 'val_loss' | 'test_accuracy' | 'test_loss' | 'test_auroc';
+export type SweepMetricName =
+  'val_accuracy' | 'val_loss' | 'test_accuracy' | 'test_loss' | 'test_auroc' | 'val_meanIoU' | 'test_meanIoU';
 
 export interface SweepParameter {
   /** As written (`head[1].dense.units`): the override's key and the results' column. */
@@ -38,7 +39,7 @@ export interface TrialValues {
 
 /** The sweep with its defaults; call on a file that loaded (the loader's rules checked it). */
 export function resolveSweep(sweep: SweepAsWritten, pipelineSeed: number, task: TaskName = DEFAULT_TASK): SweepSpec {
-  // Each task's default is the first metric its runs record (val_accuracy for classification, test_auroc for anomaly).
+  // Each task's default is the first metric its runs record (val_accuracy for classification, test_auroc for anomaly, val_meanIoU for segmentation).
   const name = sweep.metric?.name ?? TASK_FORMATS[task].sweepMetrics[0] ?? 'val_accuracy';
   return {
     method: sweep.method ?? 'grid',
@@ -151,13 +152,14 @@ const round = (v: number): string => String(Number(v.toPrecision(4)));
 export function trialMetric(
   name: SweepMetricName,
   run: {
-    rows: readonly { epoch: number; val_loss?: number; val_accuracy?: number }[];
+    rows: readonly { epoch: number; val_loss?: number; val_accuracy?: number; val_meanIoU?: number }[];
     restoredEpoch?: number;
-    test?: { accuracy: number; loss?: number; auroc?: number };
+    test?: { accuracy: number; loss?: number; auroc?: number; meanIoU?: number };
   },
 ): number | undefined {
   if (name === 'test_accuracy') return run.test?.accuracy;
   if (name === 'test_auroc') return run.test?.auroc;
+  if (name === 'test_meanIoU') return run.test?.meanIoU;
   if (name === 'test_loss') return run.test?.loss;
   const epoch = run.restoredEpoch ?? Math.max(0, ...run.rows.map((r) => r.epoch));
   return epochMetric(
@@ -205,7 +207,8 @@ export function compareTrials(
 /** The validation metric of one epoch's row, as early termination compares it. */
 export function epochMetric(
   name: SweepMetricName,
-  row: { val_loss?: number; val_accuracy?: number } | undefined,
+  row: { val_loss?: number; val_accuracy?: number; val_meanIoU?: number } | undefined,
 ): number | undefined {
-  return name === 'val_accuracy' ? row?.val_accuracy : name === 'val_loss' ? row?.val_loss : undefined;
+  if (name === 'val_accuracy' || name === 'val_loss' || name === 'val_meanIoU') return row?.[name];
+  return undefined;
 }

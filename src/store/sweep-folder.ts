@@ -8,6 +8,7 @@ import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
 import { reserveFolderName } from './run-folder.js';
 import { newestFirst } from './find-run.js';
 import { makeDirs } from '../platform/make-dirs.js';
+import type { TestHeadline } from './tasks/task-store.js';
 
 /**
  * A sweep's record: runs/<pipeline>/sweeps/<NNNN>-<fp8>/. sweep.json says
@@ -70,7 +71,8 @@ export interface TrialState {
   metric?: number;
   /** val_loss at the epoch the metric is taken from: the first tie-break between trials equal on the metric. */
   valLoss?: number;
-  test?: { accuracy: number; loss?: number; auroc?: number };
+  /** The trial's test split in one line, as its task measures it (accuracy, and loss, AUROC or mean IoU). */
+  test?: Omit<TestHeadline, 'examples'>;
   epochs?: number;
   seconds?: number;
   /** Why it failed or stopped. */

@@ -107,6 +107,11 @@ describe('resolveSweep', () => {
       resolveSweep({ metric: { name: 'test_loss' }, parameters: { a: { values: [1] } } }, 1).metric.goal,
       'minimize',
     );
+    // Each task's first sweep metric is its default: segmentation ranks by mean IoU, not pixel accuracy.
+    assert.deepEqual(resolveSweep({ parameters: { a: { values: [1] } } }, 1, 'segmentation').metric, {
+      name: 'val_meanIoU',
+      goal: 'maximize',
+    });
     assert.deepEqual(
       resolveSweep({ earlyTerminate: { type: 'asha' }, parameters: { a: { values: [1] } } }, 1).earlyTerminate,
       { type: 'asha', minEpochs: 1, reductionFactor: 3 },
@@ -156,6 +161,16 @@ describe('trialMetric and isBetter', () => {
   it('test_*: the test split', () => {
     assert.equal(trialMetric('test_accuracy', { rows, test: { accuracy: 0.9, loss: 0.3 } }), 0.9);
     assert.equal(trialMetric('test_loss', { rows }), undefined);
+  });
+  it('a segmentation trial: val_meanIoU at the epoch it ends with, test_meanIoU on the test split', () => {
+    const masks = [
+      { epoch: 1, val_accuracy: 0.9, val_loss: 1, val_meanIoU: 0.3 },
+      { epoch: 2, val_accuracy: 0.8, val_loss: 0.9, val_meanIoU: 0.5 },
+    ];
+    assert.equal(trialMetric('val_meanIoU', { rows: masks }), 0.5);
+    assert.equal(trialMetric('val_meanIoU', { rows: masks, restoredEpoch: 1 }), 0.3);
+    assert.equal(trialMetric('test_meanIoU', { rows: masks, test: { accuracy: 0.9, meanIoU: 0.45 } }), 0.45);
+    assert.equal(trialMetric('val_meanIoU', { rows }), undefined);
   });
   it('an absent or NaN value is never better', () => {
     assert.equal(isBetter('maximize', 0.5, undefined), true);

@@ -6,7 +6,7 @@ import { segmentationLines } from './segmentation.js';
 import type { TaskLines } from './task-lines.js';
 
 /** Each task's lines, by the name written under `task:` (format/tasks/registry.ts lists the names). */
-export const TASK_LINES: { readonly [T in TaskName]: TaskLines } = {
+export const TASK_LINES: { readonly [T in TaskName]: TaskLines<T> } = {
   classification: classificationLines,
   anomaly: anomalyLines,
   segmentation: segmentationLines,
@@ -14,6 +14,7 @@ export const TASK_LINES: { readonly [T in TaskName]: TaskLines } = {
 
 /** One prediction on a line, as the task whose answer it carries puts it (classification's when no other task's). */
 export function formatPrediction(p: Prediction): string {
-  const others = Object.values(TASK_LINES).filter((lines) => lines !== TASK_LINES.classification);
+  const all = Object.values(TASK_LINES) as TaskLines<TaskName>[];
+  const others = all.filter((lines) => lines !== TASK_LINES.classification);
   return (others.find((lines) => lines.answers(p)) ?? TASK_LINES.classification).prediction(p);
 }

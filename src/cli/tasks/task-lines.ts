@@ -1,4 +1,5 @@
-import type { DatasetReport, Prediction } from '../../api/index.js';
+import type { DatasetReport, Evaluation, Prediction } from '../../api/index.js';
+import type { TaskName } from '../../format/types.js';
 import type { Plan } from '../../plan/types.js';
 
 /**
@@ -6,7 +7,7 @@ import type { Plan } from '../../plan/types.js';
  * data it uses, and one prediction. Each task is one module in this folder
  * and one line in registry.ts.
  */
-export interface TaskLines {
+export interface TaskLines<T extends TaskName> {
   /** `tlpipe plan`, under the heading: what the plan does (a staged task: features, loss, checkpoints, what learns). */
   plan(plan: Plan): string[];
   /** `tlpipe data`: which of the examples the task uses, where it uses only some; one paragraph. */
@@ -15,4 +16,6 @@ export interface TaskLines {
   answers(prediction: Prediction): boolean;
   /** `tlpipe predict`: one image's (or row's) answer on one line. */
   prediction(prediction: Prediction): string;
+  /** `tlpipe evaluate`: the metrics as a person reads them. */
+  evaluation(evaluation: Extract<Evaluation, { task: T }>): string;
 }

@@ -142,7 +142,7 @@ export const segmentationFormat: TaskFormat = {
   rules: [headEndsInPixelClassifier, noLabelSmoothing, noAutoStrategy],
   // Pixel accuracy and loss: what its runs record per epoch and on the test split.
   monitors: ['val_meanIoU'],
-  sweepMetrics: ['val_accuracy', 'val_loss', 'test_accuracy', 'test_loss'],
+  sweepMetrics: ['val_meanIoU', 'test_meanIoU', 'val_accuracy', 'val_loss', 'test_accuracy', 'test_loss'],
 };
 
 /** Rules about the segmentation format that hold whatever the task: registered among the common file rules. */

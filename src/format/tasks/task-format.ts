@@ -22,5 +22,7 @@ export interface TaskFormat {
   /** Epoch metrics beyond loss and accuracy that this task's runs measure, and so a stage may watch (segmentation: val_meanIoU). */
   monitors: readonly MonitorName[];
   /** The metrics a sweep of this task can rank trials by (its runs record them), the default first. */
-  sweepMetrics: readonly ('val_accuracy' | 'val_loss' | 'test_accuracy' | 'test_loss' | 'test_auroc')[];
+  sweepMetrics: readonly (
+    'val_accuracy' | 'val_loss' | 'test_accuracy' | 'test_loss' | 'test_auroc' | 'val_meanIoU' | 'test_meanIoU'
+  )[];
 }

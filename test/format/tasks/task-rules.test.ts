@@ -82,6 +82,11 @@ const CASES: { name: string; text: string; says?: RegExp; at?: RegExp }[] = [
     says: /`task: classification` runs record no test_auroc/,
   },
   {
+    name: 'a classification sweep ranked by val_meanIoU is refused: only segmentation measures it',
+    text: DATA + HEAD + `sweep: { parameters: { seed: { values: [1, 2] } }, metric: { name: val_meanIoU } }\n`,
+    says: /`task: classification` runs record no val_meanIoU/,
+  },
+  {
     name: 'a coreset above 1 is refused by the schema',
     text: `task: anomaly\n${DATA}anomaly: { normal: ['1'], coreset: 1.5 }\n`,
     says: /coreset/,

@@ -5,7 +5,7 @@ import { cutTheHeadNeeds, expandUnet, isUnet } from './head-layers/unet.js';
 import { PipelineFileSchema } from './schema.js';
 import { datasetFormat, type WrittenDatasetKeys } from './dataset-formats/index.js';
 import { expandStrategy, NAMED_STRATEGIES, type NamedStrategy, type StrategyChoices } from './strategy.js';
-import { resolveAnomaly } from './tasks/anomaly.js';
+import { TASK_FORMATS } from './tasks/registry.js';
 import type {
   AugmentSpec,
   CheckpointSpec,
@@ -152,7 +152,7 @@ function resolveWith(file: string, written: PipelineFile, strategy: NamedStrateg
     head: resolveHead(f.head),
     ...(requested && strategy ? { strategy: { requested, chosen: strategy, filled: expanded!.filled } } : {}),
     baseline: f.baseline,
-    ...(f.anomaly ? { anomaly: resolveAnomaly(f.anomaly) } : {}),
+    ...TASK_FORMATS[f.task].resolveOwnKeys?.(f),
     export: {
       quantize: f.export.quantize ?? 'none',
       ...(f.export.demoPage !== undefined ? { demoPage: f.export.demoPage } : {}),

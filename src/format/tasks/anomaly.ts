@@ -147,6 +147,7 @@ export const anomalyFormat: TaskFormat = {
   description:
     'anomaly: a score per image (and a heat map) of how unlike the normal classes it is, from a memory bank of the pretrained base’s patch features; scored by AUROC, average precision and F1 at a threshold',
   ownKeys: ['anomaly'],
+  resolveOwnKeys: (file) => (file.anomaly ? { anomaly: resolveAnomaly(file.anomaly) } : {}),
   fileRules: [anomalyIsWritten, noTraining, nothingElseExported],
   rules: [imagesOnly, thresholdNotFromTest],
   // Nothing trains, so there are no validation metrics per epoch; accuracy is at the threshold.

@@ -1,5 +1,5 @@
 import type { FileRule, SpecRule } from '../rules.js';
-import type { MonitorName } from '../types.js';
+import type { MonitorName, PipelineFile, PipelineSpec } from '../types.js';
 
 /**
  * What a task is in the pipeline file: the name users write under `task:`,
@@ -15,6 +15,8 @@ export interface TaskFormat {
   description: string;
   /** Top-level keys that only this task reads: written for another task, they are an error. */
   ownKeys: readonly string[];
+  /** Its own keys (ownKeys) as the resolved spec has them, defaults filled in. */
+  resolveOwnKeys?: (file: PipelineFile) => Partial<PipelineSpec>;
   /** Checks on the file as written: the keys this task needs, or cannot use. */
   fileRules: readonly FileRule[];
   /** Checks on the resolved spec that hold only for this task, run after the common rules. */

@@ -17,7 +17,7 @@ export type { Segmentation } from '../engine/tasks/segmentation/segment-files.js
  * classify() — what `predict` calls — ranks the classes by their share of
  * the image.
  */
-export function segmentationModel(opened: OpenedModel): LoadedModel {
+export function segmenterOf(opened: OpenedModel): LoadedModel {
   const { model, exported, outputs } = opened;
   const pre = exported.preprocessing;
   const segment: LoadedModel['segment'] = async (inputs) => {

@@ -169,7 +169,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       {
         flags: '--data <folder>',
         description:
-          'evaluate on this labelled data instead of the test split (a tabular run: a CSV of rows with its feature columns and label column; a segmentation run: a folder with images/ and masks/)',
+          'evaluate on this labelled data instead of the test split (a tabular run: a CSV of rows with its feature columns and label column; a segmentation run: a folder with images/ and masks/; an anomaly run: a folder of class folders, scored normal or not by the classes the run took as normal)',
       },
       JSON_OUT('the metrics'),
       {

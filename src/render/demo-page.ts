@@ -40,7 +40,8 @@ export async function renderDemoPage({
   const tfjs = await tfjsBundle();
   const model = { modelTopology, weightSpecs, weights: Buffer.from(weights).toString('base64') };
   const page = TASK_RENDERS[task ?? 'classification'].demoPage;
-  if (!page) throw new Error(`a ${task} model has no demo page`);
+  // Its format rules refuse `export.demoPage` for a task that exports no page, so this is not reached from a pipeline.
+  if (!page) throw new Error(`task ${task} exports no demo page`);
   const { view } = page;
   const extraJson = page.extraJson?.(labels) ?? '';
   return `<!doctype html>

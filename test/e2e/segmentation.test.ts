@@ -131,7 +131,7 @@ describe('task: segmentation through the CLI on the texture fixture', () => {
     }
   });
 
-  it('evaluate re-scores the exported model on the run\'s test split: the numbers of summary.json', async () => {
+  it("evaluate re-scores the exported model on the run's test split: the numbers of summary.json", async () => {
     const { test } = readJson(path.join(runDir, 'summary.json'));
     const r = await tlpipeBounded(['evaluate', runDir, '--json'], dir, { timeoutMs: BOUND_MS });
     assert.equal(r.code, 0, r.stderr);
@@ -141,6 +141,7 @@ describe('task: segmentation through the CLI on the texture fixture', () => {
     // The same model on the same pixels through the same evaluateMasks: equal, not close.
     assert.equal(evaluated.meanIoU, test.meanIoU);
     assert.equal(evaluated.pixelAccuracy, test.pixelAccuracy);
+    assert.equal(evaluated.loss, test.loss);
     assert.deepEqual(evaluated.perClass, test.perClass);
     assert.deepEqual(
       evaluated.worst.map((w: { example: string; meanIoU: number }) => [path.basename(w.example), w.meanIoU]),
@@ -155,7 +156,10 @@ describe('task: segmentation through the CLI on the texture fixture', () => {
     const written = readJson(path.join(out, 'evaluation.json'));
     assert.equal(written.on, `${FIXTURE} (8 images)`);
     assert.equal(written.examples, 8);
-    const pixels = Object.values(written.perClass as Record<string, { pixels: number }>).reduce((a, c) => a + c.pixels, 0);
+    const pixels = Object.values(written.perClass as Record<string, { pixels: number }>).reduce(
+      (a, c) => a + c.pixels,
+      0,
+    );
     assert.equal(pixels, 8 * 64 * 64);
     assert.match(r.stdout, new RegExp(`^evaluated .+ on ${FIXTURE} \\(8 images\\)$`, 'm'));
     assert.match(

@@ -4,11 +4,23 @@ import { classificationModel } from './classification.js';
 import { segmentationModel } from './segmentation.js';
 import type { TaskModel } from './task-model.js';
 
-/** Each task's exported model, by the name written under `task:` (format/tasks/registry.ts lists the names). */
+/**
+ * Each task's exported model, by the name written under `task:`
+ * (format/tasks/registry.ts lists the names). Getters, read when used: a
+ * task module reaches this registry again through the API it uses
+ * (evaluate, loadModel), so whichever module loads first, no entry is read
+ * before its module has run.
+ */
 export const TASK_MODELS: { readonly [T in TaskName]: TaskModel } = {
-  classification: classificationModel,
-  anomaly: anomalyModel,
-  segmentation: segmentationModel,
+  get classification() {
+    return classificationModel;
+  },
+  get anomaly() {
+    return anomalyModel;
+  },
+  get segmentation() {
+    return segmentationModel;
+  },
 };
 
 /** The tasks told from a model folder's files, then those told from the built model; classification, the default, last. */

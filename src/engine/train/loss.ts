@@ -97,7 +97,10 @@ export async function evaluateSource(
       const pred = model.apply(x, { training: false }) as tf.Tensor;
       const right = correctCount(lossKind, y, pred);
       return [
-        batchLoss(lossKind, y, pred).mul(positions.length).dataSync()[0]!,
+        // Weighted by counted pixels for a per-pixel loss (a batch's mean over them), by examples otherwise.
+        batchLoss(lossKind, y, pred)
+          .mul(confusion ? right.counted : positions.length)
+          .dataSync()[0]!,
         right.correct.dataSync()[0]!,
         right.counted.dataSync()[0]!,
         confusion ? tf.argMax(pred, -1).dataSync() : undefined,
@@ -110,7 +113,7 @@ export async function evaluateSource(
     counted += n;
   }
   return {
-    loss: lossSum / source.count,
+    loss: lossSum / (confusion ? Math.max(counted, 1) : source.count),
     // No counted pixel (every one ignored) scores 0, as no example right would.
     accuracy: correct / Math.max(counted, 1),
     ...(confusion ? { meanIoU: segmentationScores(confusion).meanIoU } : {}),

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LossKind, PlanStage } from '../../plan/types.js';
+import { isPixelLoss, type LossKind, type PlanStage } from '../../plan/types.js';
 import { RunInterrupted } from '../errors.js';
 import type { EpochMetrics, EventListener } from '../events.js';
 import { chunk, prefetched, range, type BatchSource } from '../data/batches.js';
@@ -169,6 +169,7 @@ async function trainEpoch(
   const batches = Math.ceil(train.count / stage.batchSize);
   const ratesAt = (t: number): number[] => optimizers.map((o) => groupRate(stage, o.group, t, scale));
   const firstRates = ratesAt(stageEpoch - 1);
+  const perPixel = isPixelLoss(run.lossKind);
   let lossSum = 0;
   let correct = 0;
   let counted = 0;
@@ -183,7 +184,8 @@ async function trainEpoch(
     correct += step.correct;
     counted += step.counted;
     run.monitors.batchEnd({ epoch, batch: b + 1, batches, loss: step.loss });
-    lossSum += step.loss * positions.length;
+    // A per-pixel loss is a batch's mean over its counted pixels: weighted by them, the epoch's is the mean over every counted pixel.
+    lossSum += step.loss * (perPixel ? step.counted : positions.length);
     b++;
     // Let listeners (progress, signals) run between batches: tfjs on wasm/cpu never yields.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -192,7 +194,7 @@ async function trainEpoch(
     stage: stage.name,
     epoch,
     stageEpoch,
-    loss: lossSum / train.count,
+    loss: lossSum / (perPixel ? Math.max(counted, 1) : train.count),
     // Over the whole split: a batch with more counted pixels weighs more, so this is the pixel accuracy exactly.
     accuracy: correct / Math.max(counted, 1),
     lr: firstRates[0]!,

@@ -33,6 +33,8 @@ const MASKS = [
 const PIXEL_ACCURACY = 5 / 9;
 /** Class 0: 5 true pixels, 9 predicted, 5 both; class 1: 4 true, none predicted. */
 const MEAN_IOU = (5 / 9 + 0) / 2;
+/** Softmax cross-entropy of scores [2, 0]: 5 counted pixels of class 0 and 4 of class 1, averaged over the 9. */
+const PIXEL_LOSS = (5 * Math.log(1 + Math.exp(-2)) + 4 * Math.log(1 + Math.exp(2))) / 9;
 
 const scores = tf.tensor4d(
   MASKS.flatMap((m) => m.flatMap(() => SAYS_0)),
@@ -63,6 +65,9 @@ describe('pixel accuracy over a split is correct counted pixels / counted pixels
         const result = await evaluateSource(model, source, 2, kind);
         assert.ok(Math.abs(result.accuracy - PIXEL_ACCURACY) < 1e-12, `${result.accuracy}`);
         assert.ok(Math.abs(result.meanIoU! - MEAN_IOU) < 1e-12, `${result.meanIoU}`);
+        // The scores are logits: the loss from them is known (as probabilities they are not ones).
+        if (kind === 'perPixelSoftmaxCrossEntropyFromLogits')
+          assert.ok(Math.abs(result.loss - PIXEL_LOSS) < 1e-6, `loss ${result.loss}`);
       } finally {
         model.dispose();
       }
@@ -78,6 +83,7 @@ describe('pixel accuracy over a split is correct counted pixels / counted pixels
         ),
       );
       assert.ok(Math.abs(fromPlan!.pixelAccuracy - PIXEL_ACCURACY) < 1e-12, `${fromPlan!.pixelAccuracy}`);
+      assert.ok(Math.abs(fromPlan!.loss - PIXEL_LOSS) < 1e-6, `loss ${fromPlan!.loss}`);
       assert.deepEqual(fromModel, fromPlan);
     } finally {
       model.dispose();
@@ -109,6 +115,8 @@ describe('pixel accuracy over a split is correct counted pixels / counted pixels
       assert.ok(Math.abs(m.accuracy - PIXEL_ACCURACY) < 1e-12, `accuracy ${m.accuracy}`);
       assert.ok(Math.abs(m.val_accuracy! - PIXEL_ACCURACY) < 1e-12, `val_accuracy ${m.val_accuracy}`);
       assert.ok(Math.abs(m.val_meanIoU! - MEAN_IOU) < 1e-12, `val_meanIoU ${m.val_meanIoU}`);
+      assert.ok(Math.abs(m.val_loss! - PIXEL_LOSS) < 1e-6, `val_loss ${m.val_loss}`);
+      assert.ok(Math.abs(m.loss - PIXEL_LOSS) < 1e-6, `loss ${m.loss}`);
     }
   });
 });

@@ -11,7 +11,7 @@ import {
   worstFirst,
 } from '../../evaluate/segmentation-metrics.js';
 import { perPixel, type LossKind } from '../../../plan/types.js';
-import { batchLoss, IGNORED } from '../../train/loss.js';
+import { batchLoss, correctCount, IGNORED } from '../../train/loss.js';
 
 /** Test images the report shows, worst mean IoU first. */
 export const WORST_SHOWN = 6;
@@ -62,15 +62,19 @@ export async function evaluateMasks(
   const perImage: number[] = [];
   const predicted = new Map<number, Uint8Array>();
   let lossSum = 0;
+  let counted = 0;
   const pixelLoss = perPixel(lossKind);
   for await (const { positions, x, y } of prefetched(source, chunk(range(0, source.count), batchSize))) {
-    const [loss, classes] = tf.tidy(() => {
+    const [loss, pixelsCounted, classes] = tf.tidy(() => {
       const pred = model.apply(x, { training: false }) as tf.Tensor;
-      return [batchLoss(pixelLoss, y, pred).dataSync()[0]! * positions.length, tf.argMax(pred, -1).dataSync()] as const;
+      const n = correctCount(pixelLoss, y, pred).counted.dataSync()[0]!;
+      // A batch's loss is its mean over its counted pixels: weighted by them, the split's is the mean over every one.
+      return [batchLoss(pixelLoss, y, pred).dataSync()[0]! * n, n, tf.argMax(pred, -1).dataSync()] as const;
     });
     const truth = y.dataSync();
     tf.dispose([x, y]);
     lossSum += loss;
+    counted += pixelsCounted;
     confusion.add(truth, classes);
     perImage.push(...perImageMeanIoU(truth, classes, positions.length, classNames.length, IGNORED));
     const pixels = classes.length / positions.length;
@@ -83,7 +87,7 @@ export async function evaluateMasks(
   return {
     metrics: {
       task: 'segmentation',
-      loss: lossSum / Math.max(1, source.count),
+      loss: lossSum / Math.max(1, counted),
       pixelAccuracy: scores.pixelAccuracy,
       accuracy: scores.pixelAccuracy,
       meanIoU: scores.meanIoU,

@@ -261,25 +261,26 @@ describe('commands on a runs folder holding a damaged run: the damage is named, 
     );
   });
 
+  /** A copy of the intact run in `root` as run `number`. */
+  function copyOfGood(root: string, number: number): string {
+    const fingerprint = path.basename(good).slice(5);
+    const id = `${String(number).padStart(4, '0')}-${fingerprint}`;
+    const folder = path.join(root, 'damaged', id);
+    mkdirSync(path.dirname(folder), { recursive: true });
+    cpSync(good, folder, { recursive: true });
+    const record = readJson(path.join(folder, 'run.json'));
+    writeFileSync(path.join(folder, 'run.json'), JSON.stringify({ ...record, id }));
+    return folder;
+  }
+
   /** A runs folder with the intact run as 0001 and a copy of it, damaged, as 0002. */
   function runsWithDamaged(
     index: number,
     damage: (run: string) => void,
   ): { root: string; intact: string; damaged: string } {
     const root = path.join(dir, `case-${index}`);
-    const fingerprint = path.basename(good).slice(5);
-    const intact = path.join(root, 'damaged', `0001-${fingerprint}`);
-    const damaged = path.join(root, 'damaged', `0002-${fingerprint}`);
-    mkdirSync(path.dirname(intact), { recursive: true });
-    cpSync(good, intact, { recursive: true });
-    cpSync(good, damaged, { recursive: true });
-    for (const [folder, id] of [
-      [intact, '0001'],
-      [damaged, '0002'],
-    ] as const) {
-      const record = readJson(path.join(folder, 'run.json'));
-      writeFileSync(path.join(folder, 'run.json'), JSON.stringify({ ...record, id: `${id}-${fingerprint}` }));
-    }
+    const intact = copyOfGood(root, 1);
+    const damaged = copyOfGood(root, 2);
     damage(damaged);
     return { root, intact, damaged };
   }
@@ -296,18 +297,46 @@ describe('commands on a runs folder holding a damaged run: the damage is named, 
     return { code: r.code, out: r.stdout, err: r.stderr };
   };
 
+  /**
+   * `runs` is asked once, of one runs folder holding the intact run as 0001 and every case's damaged copy beside it
+   * (case i as run i + 2): each warning it prints names its run, so each case still checks what is said of its own
+   * run — and that the listing goes on past all the others.
+   */
+  const listing = path.join(dir, 'listing');
+  let listed: { code: number; out: string; err: string; warnings: string[] } = { code: -1, out: '', err: '', warnings: [] };
+  const listedNumber = (index: number): string => String(index + 2).padStart(4, '0');
+  before(async () => {
+    copyOfGood(listing, 1);
+    CASES.forEach((c, index) => c.damage(copyOfGood(listing, index + 2)));
+    const runs = await bounded(['runs', '--runs', listing]);
+    // One diagnostic per block: its continuation lines are indented.
+    listed = { ...runs, warnings: runs.err.split(/\n(?=\S)/).filter((w) => w.trim() !== '') };
+  });
+
+  it('runs, of a runs folder holding every damaged run: exit 0, the intact run listed, every warning about a run that warns', () => {
+    assert.equal(listed.code, 0, listed.err);
+    assert.match(listed.out, new RegExp(`damaged/0001-${path.basename(good).slice(5)}`), 'the intact run is listed');
+    const warns = CASES.flatMap((c, index) => (c.runs === 'warns' ? [listedNumber(index)] : []));
+    for (const warning of listed.warnings)
+      assert.ok(
+        warns.some((number) => warning.includes(`damaged/${number}-`)),
+        `a warning about no run whose damage the listing reads:\n${warning}`,
+      );
+  });
+
   CASES.forEach((c, index) => {
     it(c.name, async () => {
       const { root, intact, damaged } = runsWithDamaged(index, c.damage);
       const id = (folder: string): string => `damaged/${path.basename(folder)}`;
 
-      const runs = await bounded(['runs', '--runs', root]);
-      assert.equal(runs.code, 0, runs.err);
-      assert.match(runs.out, new RegExp(`damaged/${path.basename(intact)}`), 'the intact run is listed');
+      // What `runs` said of this case's copy in the shared listing (the `before` above).
+      assert.equal(listed.code, 0, listed.err);
+      const aboutThis = listed.warnings.filter((w) => w.includes(`damaged/${listedNumber(index)}-`));
       if (c.runs === 'warns') {
-        assert.match(runs.err, /warning/);
-        assert.match(runs.err.replace(/\n\s+/g, ' '), c.says);
-      } else assert.equal(runs.err.trim(), '');
+        assert.ok(aboutThis.length > 0, `no warning names run ${listedNumber(index)}:\n${listed.err}`);
+        assert.ok(aboutThis.every((w) => /warning/.test(w)), aboutThis.join('\n'));
+        assert.match(aboutThis.join('\n').replace(/\n\s+/g, ' '), c.says);
+      } else assert.deepEqual(aboutThis, []);
 
       const compare = await bounded(['compare', id(intact), id(damaged), '--runs', root]);
       if (c.file === 'run.json') {

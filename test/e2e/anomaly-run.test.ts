@@ -126,7 +126,11 @@ describe('task: anomaly, end to end through the CLI on real digits', () => {
 
   it('evaluate --data scores class folders by the normal classes the model records; a class it never saw counts as anomalous, and is said to', async () => {
     const data = path.join(dir, 'folders');
-    for (const [folder, digit] of [['1', 1], ['7', 7], ['sevens-unseen', 7]] as const) {
+    for (const [folder, digit] of [
+      ['1', 1],
+      ['7', 7],
+      ['sevens-unseen', 7],
+    ] as const) {
       mkdirSync(path.join(data, folder), { recursive: true });
       await writeTestDigits(path.join(data, folder), [digit], 2);
     }
@@ -140,7 +144,11 @@ describe('task: anomaly, end to end through the CLI on real digits', () => {
     assert.deepEqual(written.unseenClasses, ['sevens-unseen']);
     assert.deepEqual(
       Object.entries(written.perClass as Record<string, { normal: boolean }>).map(([c, v]) => [c, v.normal]),
-      [['1', true], ['7', false], ['sevens-unseen', false]],
+      [
+        ['1', true],
+        ['7', false],
+        ['sevens-unseen', false],
+      ],
     );
     assert.match(r.stdout, new RegExp(`^AUROC ${written.auroc.toFixed(4)}  average precision `, 'm'));
     assert.match(r.stdout, /^ {2}sevens-unseen +unseen +2 /m);

@@ -303,7 +303,12 @@ describe('commands on a runs folder holding a damaged run: the damage is named, 
    * run — and that the listing goes on past all the others.
    */
   const listing = path.join(dir, 'listing');
-  let listed: { code: number; out: string; err: string; warnings: string[] } = { code: -1, out: '', err: '', warnings: [] };
+  let listed: { code: number; out: string; err: string; warnings: string[] } = {
+    code: -1,
+    out: '',
+    err: '',
+    warnings: [],
+  };
   const listedNumber = (index: number): string => String(index + 2).padStart(4, '0');
   before(async () => {
     copyOfGood(listing, 1);
@@ -334,7 +339,10 @@ describe('commands on a runs folder holding a damaged run: the damage is named, 
       const aboutThis = listed.warnings.filter((w) => w.includes(`damaged/${listedNumber(index)}-`));
       if (c.runs === 'warns') {
         assert.ok(aboutThis.length > 0, `no warning names run ${listedNumber(index)}:\n${listed.err}`);
-        assert.ok(aboutThis.every((w) => /warning/.test(w)), aboutThis.join('\n'));
+        assert.ok(
+          aboutThis.every((w) => /warning/.test(w)),
+          aboutThis.join('\n'),
+        );
         assert.match(aboutThis.join('\n').replace(/\n\s+/g, ' '), c.says);
       } else assert.deepEqual(aboutThis, []);
 

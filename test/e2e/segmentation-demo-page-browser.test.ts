@@ -34,19 +34,27 @@ interface PageAnswer {
  * compares the drawn mask canvas with the prepared image, pixel by pixel.
  */
 function segmentInBrowser(page: string, image: string): PageAnswer {
-  const check = `<script>new MutationObserver((_, observer) => {
+  // The page may answer before the parser reaches this script (it yields while parsing a page of several MB, and the
+  // answer's tasks can run first): an answer already there is checked at once, a later one when it appears.
+  const check = `<script>(() => {
   const result = document.getElementById('result');
-  if (!result.textContent) return;
-  observer.disconnect();
-  const pixels = (id) => { const c = document.getElementById(id); return c.getContext('2d').getImageData(0, 0, c.width, c.height).data; };
-  const drawn = pixels('mask'), prepared = pixels('input');
-  let coloured = 0;
-  for (let p = 0; p < drawn.length; p += 4)
-    if (drawn[p] !== prepared[p] || drawn[p + 1] !== prepared[p + 1] || drawn[p + 2] !== prepared[p + 2]) coloured++;
-  const pre = document.createElement('pre'); pre.id = 'check';
-  pre.textContent = JSON.stringify({ ...JSON.parse(result.textContent), coloured });
-  document.body.append(pre);
-}).observe(document.getElementById('result'), { childList: true, characterData: true, subtree: true });</script>`;
+  const measure = () => {
+    const pixels = (id) => { const c = document.getElementById(id); return c.getContext('2d').getImageData(0, 0, c.width, c.height).data; };
+    const drawn = pixels('mask'), prepared = pixels('input');
+    let coloured = 0;
+    for (let p = 0; p < drawn.length; p += 4)
+      if (drawn[p] !== prepared[p] || drawn[p + 1] !== prepared[p + 1] || drawn[p + 2] !== prepared[p + 2]) coloured++;
+    const pre = document.createElement('pre'); pre.id = 'check';
+    pre.textContent = JSON.stringify({ ...JSON.parse(result.textContent), coloured });
+    document.body.append(pre);
+  };
+  if (result.textContent) return measure();
+  new MutationObserver((_, observer) => {
+    if (!result.textContent) return;
+    observer.disconnect();
+    measure();
+  }).observe(result, { childList: true, characterData: true, subtree: true });
+})();</script>`;
   const copy = `${page}.check.html`;
   writeFileSync(copy, readFileSync(page, 'utf8').replace(/<\/body><\/html>\s*$/, `${check}</body></html>\n`));
   const dataUrl = `data:image/jpeg;base64,${readFileSync(image).toString('base64')}`;

@@ -11,7 +11,7 @@ import {
   worstFirst,
 } from '../../evaluate/segmentation-metrics.js';
 import { perPixel, type LossKind } from '../../../plan/types.js';
-import { batchLoss, correctCount, IGNORED } from '../../train/loss.js';
+import { batchLoss, IGNORED } from '../../train/loss.js';
 
 /** Test images the report shows, worst mean IoU first. */
 export const WORST_SHOWN = 6;
@@ -65,15 +65,16 @@ export async function evaluateMasks(
   let counted = 0;
   const pixelLoss = perPixel(lossKind);
   for await (const { positions, x, y } of prefetched(source, chunk(range(0, source.count), batchSize))) {
-    const [loss, pixelsCounted, classes] = tf.tidy(() => {
+    const [meanLoss, classes] = tf.tidy(() => {
       const pred = model.apply(x, { training: false }) as tf.Tensor;
-      const n = correctCount(pixelLoss, y, pred).counted.dataSync()[0]!;
-      // A batch's loss is its mean over its counted pixels: weighted by them, the split's is the mean over every one.
-      return [batchLoss(pixelLoss, y, pred).dataSync()[0]! * n, n, tf.argMax(pred, -1).dataSync()] as const;
+      return [batchLoss(pixelLoss, y, pred).dataSync()[0]!, tf.argMax(pred, -1).dataSync()] as const;
     });
     const truth = y.dataSync();
     tf.dispose([x, y]);
-    lossSum += loss;
+    // A batch's loss is its mean over its counted pixels: weighted by them, the split's is the mean over every one.
+    let pixelsCounted = 0;
+    for (const t of truth) if (t !== IGNORED) pixelsCounted++;
+    lossSum += meanLoss * pixelsCounted;
     counted += pixelsCounted;
     confusion.add(truth, classes);
     perImage.push(...perImageMeanIoU(truth, classes, positions.length, classNames.length, IGNORED));

@@ -23,6 +23,15 @@ export {
   type EvaluateOptions,
 } from './evaluate.js';
 export { predict } from './predict.js';
+export {
+  serve,
+  type ServeOptions,
+  type Server,
+  type ServeEvent,
+  type FollowEvent,
+  type ModelDescription,
+  type ServedAnswer,
+} from './serve.js';
 export { explain, type Explanation, type ExplainOptions } from './explain.js';
 export {
   loadModel,
@@ -31,6 +40,8 @@ export {
   type LoadedModel,
   type Prediction,
   type PredictionFailure,
+  type ImageInput,
+  type EncodedImage,
   type ImageExplanation,
   type ClassHeatmap,
 } from './load-model.js';

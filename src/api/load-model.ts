@@ -4,7 +4,7 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { checkedArtifacts, loadExportedModel, modelShapes } from '../engine/evaluate/exported-model.js';
 import type { FeatureRow } from '../engine/data/feature-rows.js';
-import type { Prediction, PredictionFailure } from '../engine/evaluate/predict.js';
+import type { ImageInput, Prediction, PredictionFailure } from '../engine/evaluate/predict.js';
 import type { ImageExplanation } from '../engine/evaluate/explain-images.js';
 import { UserError } from '../diagnostics/user-error.js';
 import { assertNever } from '../format/dataset-formats/input.js';
@@ -18,7 +18,7 @@ import { folderTasks, modelTasks } from './tasks/registry.js';
 import { findRunFolder, userErrorsAt } from './run-refs.js';
 import { failed, ok, problem, type Outcome, type PipelineOptions } from './types.js';
 
-export type { Prediction, PredictionFailure } from '../engine/evaluate/predict.js';
+export type { Prediction, PredictionFailure, ImageInput, EncodedImage } from '../engine/evaluate/predict.js';
 export type { FeatureRow } from '../engine/data/feature-rows.js';
 export type { ImageExplanation } from '../engine/evaluate/explain-images.js';
 export type { ClassHeatmap } from '../engine/evaluate/grad-cam.js';
@@ -231,11 +231,12 @@ export interface LoadedModel {
   preprocess(images: readonly (string | Uint8Array)[]): Promise<tf.Tensor4D>;
   /**
    * The `top` most likely classes of each image file (or every image file
-   * under a folder), best first; a file that cannot be read or decoded is a
-   * failure, and the others are still classified.
+   * under a folder, or an encoded image in memory: `{ name, bytes }`), best
+   * first; one that cannot be read or decoded is a failure, and the others
+   * are still classified. Every method that takes images takes these.
    */
   classify(
-    inputs: readonly string[],
+    inputs: readonly ImageInput[],
     options?: { top?: number },
   ): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }>;
   /**
@@ -243,13 +244,13 @@ export interface LoadedModel {
    * folder): each prediction's `anomaly` has the score, the model's
    * threshold, the verdict and the heat map. A classifier has none.
    */
-  score(inputs: readonly string[]): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }>;
+  score(inputs: readonly ImageInput[]): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }>;
   /**
    * A segmentation model's masks of image files (or every image file under a
    * folder): each pixel's class at the model's input size, and each class's
    * fraction of the image. Other models have none.
    */
-  segment(inputs: readonly string[]): Promise<{ segmentations: Segmentation[]; failures: PredictionFailure[] }>;
+  segment(inputs: readonly ImageInput[]): Promise<{ segmentations: Segmentation[]; failures: PredictionFailure[] }>;
   /**
    * Grad-CAM maps of image files (or every image file under a folder): for
    * the class each is given, and for each class named in `classes`, at
@@ -257,7 +258,7 @@ export interface LoadedModel {
    * the model's input size, 0–1.
    */
   explain(
-    inputs: readonly string[],
+    inputs: readonly ImageInput[],
     options?: { top?: number; classes?: readonly string[]; layer?: string },
   ): Promise<{ layer: string; explanations: ImageExplanation[]; failures: PredictionFailure[] }>;
   /**

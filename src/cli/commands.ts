@@ -241,6 +241,56 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
+    name: 'serve',
+    args: [
+      {
+        syntax: '<model>',
+        description:
+          "a run folder, <pipeline>/<NNNN>, a model folder, a pipeline file (its newest completed run) or a pipeline's runs folder (followed)",
+      },
+    ],
+    summary: 'serve a model over HTTP: predictions, health, readiness and metrics',
+    description:
+      "Serves the model on 127.0.0.1:8080 (TF Serving's POST /v1/models/{name}:predict with base64 images, multipart uploads or table rows; the Open Inference Protocol's POST /v2/models/{name}/infer; GET /v1/models/{name}; /healthz, /readyz, /metrics in Prometheus' format). Each image is prepared exactly as `tlpipe predict` prepares it, in worker threads that batch concurrent requests. Limits are status codes: 413 a body too big, 400 a bad image (the rest of the batch answered), 503 with Retry-After a full queue, 504 no answer in time. With --follow (or given a pipeline's runs folder) it swaps to each newer completed run without failing a request. SIGINT or SIGTERM: stops accepting, answers what it accepted, exits 0.",
+    options: [
+      { flags: '--port <n>', description: 'port to listen on (default 8080; 0 picks a free one)' },
+      {
+        flags: '--host <address>',
+        description: 'address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)',
+      },
+      {
+        flags: '--name <name>',
+        description: "the model's name in the routes (default: the run's pipeline, or the model folder's name)",
+      },
+      {
+        flags: '--follow',
+        description: "serve the pipeline's newest completed run and swap to each newer one as it completes",
+      },
+      {
+        flags: '--workers <n>',
+        description: 'worker threads running the model (default: $TLPIPE_WORKERS, cores up to 4)',
+      },
+      { flags: '--max-batch-size <n>', description: 'instances in one batch at most (default 16)' },
+      { flags: '--max-latency-ms <ms>', description: 'how long a request waits for others to batch with (default 5)' },
+      { flags: '--max-queue <n>', description: 'instances waiting at most; more are answered 503 (default 256)' },
+      { flags: '--timeout-ms <ms>', description: 'answer 504 to a request not answered by then (default 30000)' },
+      { flags: '--max-body-mb <mb>', description: 'answer 413 to a bigger body (default 32)' },
+      { flags: '--max-instances <n>', description: 'instances one request may hold (default 64)' },
+      {
+        flags: '--allow-files <folder>',
+        description: 'let requests name image files inside this folder by path ({"path": "…"}); none may without it',
+      },
+      {
+        flags: '--json',
+        description: 'one JSON object per line on stdout: listening, each request, each swap, closed',
+      },
+      ALLOW_INCOMPLETE,
+      BACKEND,
+      RUNS,
+    ],
+    run: async (args, print) => (await import('./serve-command.js')).serveCommand(args, print),
+  },
+  {
     name: 'explain',
     args: [MODEL_REF, { syntax: '<images...>', description: 'image files or folders of them' }],
     summary: 'show where in each image the evidence for its class lies (Grad-CAM)',

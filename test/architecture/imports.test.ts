@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { packageRoot } from '../../src/package/package-root.js';
 
 /**
- * Imports go one way: cli → api → watch/progress/sweep → render → store → engine →
+ * Imports go one way: cli → api → watch/progress/sweep/serve → render → store → engine →
  * plan → format → platform (the few things Node itself gets wrong, worked around
  * once, and reading back files nothing vouches for) → diagnostics/package. A folder imports from folders below it (and
  * from itself). The store implements the engine's output interfaces, so it
@@ -27,6 +27,7 @@ const RANK: Readonly<Record<string, number>> = {
   progress: 5,
   watch: 5,
   sweep: 5,
+  serve: 5,
   api: 6,
   cli: 7,
 };

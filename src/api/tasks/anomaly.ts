@@ -1,6 +1,7 @@
 import { isAnomalyModelFolder, openAnomalyModel } from '../anomaly-model.js';
 import { evaluateAnomalyModel } from '../evaluate-anomaly.js';
 import type { TaskModel } from './task-model.js';
+import { answerImages } from './served-images.js';
 
 /** Anomaly: the cut base with its memory bank and threshold beside it, opened and cross-checked as one. */
 export const anomalyModel: TaskModel = {
@@ -8,4 +9,19 @@ export const anomalyModel: TaskModel = {
   holds: isAnomalyModelFolder,
   open: openAnomalyModel,
   evaluate: evaluateAnomalyModel,
+  serve: (loaded, inputs) =>
+    answerImages(
+      inputs,
+      async (images) => {
+        const { predictions, failures } = await loaded.score(images);
+        return { items: predictions, failures };
+      },
+      (p) => ({
+        label: p.top[0]!.label,
+        score: p.anomaly!.score,
+        threshold: p.anomaly!.threshold,
+        anomalous: p.anomaly!.anomalous,
+        heat: p.anomaly!.heat,
+      }),
+    ),
 };

@@ -7,6 +7,7 @@ import { collectImageFiles, predictImages, predictRows, wrongInput } from '../..
 import type { LoadedModel, OpenedModel } from '../load-model.js';
 import { evaluateClassifier } from '../evaluate.js';
 import type { TaskModel } from './task-model.js';
+import { answerImages, answerRows, classAnswer } from './served-images.js';
 
 /**
  * A classifier as a LoadedModel: classify() and explain() for images,
@@ -91,4 +92,15 @@ export const classificationModel: TaskModel = {
   holds: () => true,
   open: classifierOf,
   evaluate: evaluateClassifier,
+  serve: (loaded, inputs) =>
+    loaded.preprocessing.kind === 'tabular'
+      ? answerRows(loaded, inputs, (top) => classAnswer(loaded.labels, top))
+      : answerImages(
+          inputs,
+          async (images) => {
+            const { predictions, failures } = await loaded.classify(images, { top: loaded.labels.length });
+            return { items: predictions, failures };
+          },
+          (p) => classAnswer(loaded.labels, p.top),
+        ),
 };

@@ -4,6 +4,7 @@ import type { Prediction, PredictionFailure } from '../../engine/evaluate/predic
 import type { Evaluation, EvaluateOptions } from '../evaluate.js';
 import type { LoadedModel, ModelOptions, OpenedModel } from '../load-model.js';
 import type { Outcome } from '../types.js';
+import type { ServedAnswer, ServedInput } from '../../serve/served-answers.js';
 
 /**
  * A task's exported model as the library and the CLI use it: how a model
@@ -22,6 +23,8 @@ export type TaskModel =
       open: (opened: OpenedModel) => LoadedModel;
       /** `tlpipe evaluate`: the model scored on the run's test split, or on the data given. */
       evaluate: (opened: OpenedModel, options: EvaluateOptions) => Promise<Outcome<Evaluation>>;
+      /** `tlpipe serve`: a batch of instances answered, each in its place (an instance that cannot be answered: its error). */
+      serve: ServeBatch;
       /** `predict --out DIR`: what the task writes there for each input, where it writes anything (segmentation: mask PNGs). */
       predictInto?: (
         loaded: LoadedModel,
@@ -39,4 +42,8 @@ export type TaskModel =
         found: { modelDir: string; runDir?: string },
         options: EvaluateOptions,
       ) => Promise<Outcome<Evaluation>>;
+      serve: ServeBatch;
     };
+
+/** A batch of served instances through a loaded model, by the model's own methods, so a served answer is `predict`'s. */
+export type ServeBatch = (loaded: LoadedModel, inputs: readonly ServedInput[]) => Promise<ServedAnswer[]>;

@@ -5,7 +5,7 @@ import { imageBatch, pixelsTensor, type ImagePreprocessing, type Preprocessing }
 import { GradCam, explanationLayer, type ClassHeatmap } from './grad-cam.js';
 import type { InputImage } from './heatmap-image.js';
 import { argMax } from './metrics.js';
-import { decodeFiles, joinedPixels, rankedClasses, type PredictionFailure } from './predict.js';
+import { decodeFiles, joinedPixels, rankedClasses, type PredictionFailure, type ImageInput } from './predict.js';
 
 /** Images explained per Grad-CAM pass: each holds the model's activations and their gradients. */
 const EXPLAIN_BATCH = 8;
@@ -31,7 +31,7 @@ export async function explainImages(
   labels: string[],
   pre: Preprocessing,
   outputs: 'probabilities' | 'logits',
-  files: readonly string[],
+  files: readonly ImageInput[],
   options: { top: number; ask: readonly number[]; layer?: string },
 ): Promise<{ layer: string; explanations: ImageExplanation[]; failures: PredictionFailure[] }> {
   if (pre.kind !== 'image')

@@ -28,6 +28,17 @@ export interface Prediction {
   segmentation?: { fractions: Record<string, number>; mask?: string };
 }
 
+/**
+ * An image to answer for: a file's path, or encoded bytes in memory (an
+ * upload, a request body) with the name its answer and failure carry.
+ */
+export type ImageInput = string | EncodedImage;
+export interface EncodedImage {
+  name: string;
+  bytes: Uint8Array;
+}
+const inputName = (input: ImageInput): string => (typeof input === 'string' ? input : input.name);
+
 /** A file that could not be classified, and why. */
 export interface PredictionFailure {
   file: string;
@@ -40,11 +51,16 @@ export interface PredictionFailure {
  * nor a folder is a failure of its own, not the end of the others.
  */
 export async function collectImageFiles(
-  inputs: readonly string[],
-): Promise<{ files: string[]; failures: PredictionFailure[] }> {
-  const files: string[] = [];
+  inputs: readonly ImageInput[],
+): Promise<{ files: ImageInput[]; failures: PredictionFailure[] }> {
+  const files: ImageInput[] = [];
   const failures: PredictionFailure[] = [];
   for (const input of inputs) {
+    // Bytes in memory are an image already: nothing on disk is looked at.
+    if (typeof input !== 'string') {
+      files.push(input);
+      continue;
+    }
     const stats = await stat(input).catch((error: unknown) => error as NodeJS.ErrnoException);
     if (stats instanceof Error) failures.push({ file: input, reason: unreadable(stats) });
     else if (stats.isDirectory()) {
@@ -62,16 +78,18 @@ export async function collectImageFiles(
   return { files, failures };
 }
 
-/** Image files decoded at the model's input size (RGB bytes, as training decoded them); one that cannot be decoded is a failure, and the others are kept. */
+/** Image files (or encoded images in memory) decoded at the model's input size (RGB bytes, as training decoded them); one that cannot be decoded is a failure, and the others are kept. */
 export async function decodeFiles(
-  files: readonly string[],
+  files: readonly ImageInput[],
   pre: ImagePreprocessing,
 ): Promise<{ decoded: { file: string; pixels: Uint8Array }[]; failures: PredictionFailure[] }> {
   const decoded: { file: string; pixels: Uint8Array }[] = [];
   const failures: PredictionFailure[] = [];
-  for (const file of files) {
+  for (const input of files) {
+    const file = inputName(input);
     try {
-      decoded.push({ file, pixels: await decodeImage(await readRegularFile(file, 'image'), pre.inputSize, pre.fit) });
+      const encoded = typeof input === 'string' ? await readRegularFile(input, 'image') : input.bytes;
+      decoded.push({ file, pixels: await decodeImage(encoded, pre.inputSize, pre.fit) });
     } catch (error) {
       failures.push({
         file,
@@ -115,7 +133,7 @@ export async function predictImages(
   labels: string[],
   pre: Preprocessing,
   outputs: 'probabilities' | 'logits',
-  files: string[],
+  files: readonly ImageInput[],
   top: number,
 ): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }> {
   if (pre.kind !== 'image') throw wrongInput(pre, 'images');

@@ -1,5 +1,11 @@
 import type { ImagePreprocessing } from '../../data/preprocess.js';
-import { decodeFiles, joinedPixels, type Prediction, type PredictionFailure } from '../../evaluate/predict.js';
+import {
+  decodeFiles,
+  joinedPixels,
+  type Prediction,
+  type PredictionFailure,
+  type ImageInput,
+} from '../../evaluate/predict.js';
 import { scorePatches, type LoadedBank } from '../../anomaly/memory-bank.js';
 import { patchesOfPixels, type PatchFeatureExtractor } from '../../anomaly/patch-features.js';
 import { isAnomalous } from '../../anomaly/threshold.js';
@@ -19,7 +25,7 @@ export async function scoreImageFiles(
   extractor: PatchFeatureExtractor,
   bank: LoadedBank,
   threshold: number,
-  files: readonly string[],
+  files: readonly ImageInput[],
   signal?: AbortSignal,
 ): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }> {
   const pre: ImagePreprocessing = extractor.preprocessing;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ImagePreprocessing } from '../../data/preprocess.js';
 import { imageBatch } from '../../data/preprocess.js';
 import type { ClassMask } from '../../evaluate/mask-image.js';
-import { decodeFiles, joinedPixels, type PredictionFailure } from '../../evaluate/predict.js';
+import { decodeFiles, joinedPixels, type PredictionFailure, type ImageInput } from '../../evaluate/predict.js';
 
 /** One image segmented: the class of every pixel at the model's input size, and each class's share of the pixels. */
 export interface Segmentation {
@@ -27,7 +27,7 @@ export async function segmentImageFiles(
   model: tf.LayersModel,
   labels: readonly string[],
   pre: ImagePreprocessing,
-  files: readonly string[],
+  files: readonly ImageInput[],
 ): Promise<{ segmentations: Segmentation[]; failures: PredictionFailure[] }> {
   const segmentations: Segmentation[] = [];
   const failures: PredictionFailure[] = [];

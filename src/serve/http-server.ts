@@ -1,0 +1,346 @@
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import multipart from '@fastify/multipart';
+import type { BatchingOptions } from './micro-batcher.js';
+import { QueueFull } from './micro-batcher.js';
+import type { ModelSlot } from './model-slot.js';
+import { inferBody, predictBody } from './request-schemas.js';
+import type { ModelDescription, ServedAnswer, ServedInput } from './served-answers.js';
+import { checkInstances, type CheckedInstance, type RequestInstance } from './served-inputs.js';
+import { ServerMetrics } from './server-metrics.js';
+import { inferResponse, inferInstances } from './open-inference.js';
+
+/** What the server refuses, and when it gives up. */
+export interface ServeLimits {
+  /** A request body bigger than this is refused with 413 (a multipart upload: all its files together). */
+  bodyLimitBytes: number;
+  /** Instances one request may hold (more: 413). */
+  maxInstances: number;
+  /** A request not answered this long after it arrived is answered 504. */
+  timeoutMs: number;
+  /** How long a client may take to send a whole request (a slow client's connection is closed with 408). */
+  receiveTimeoutMs: number;
+  /** Connections open at once; more are closed as they arrive. */
+  maxConnections: number;
+}
+
+/** What happens in the server, for a log: one `request` per answer. */
+export type ServeEvent =
+  | {
+      type: 'request';
+      id: string;
+      method: string;
+      url: string;
+      status: number;
+      ms: number;
+      instances?: number;
+      run?: string;
+      error?: string;
+    }
+  | { type: 'internal-error'; id: string; message: string };
+
+export interface HttpServerOptions {
+  limits: ServeLimits;
+  batching: BatchingOptions;
+  /** A folder whose image files requests may name by path (`{"path": "…"}`); none when absent. */
+  allowFiles?: string;
+  version: string;
+  onEvent: (event: ServeEvent) => void;
+}
+
+/** A failure the server answers with a status code and a message of its own. */
+class HttpFailure extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const RETRY_AFTER_S = 1;
+
+/**
+ * The HTTP server over a model slot: TF Serving's predict and model routes,
+ * the Open Inference Protocol's, health, readiness and Prometheus metrics.
+ * Every limit is a status code: nothing a client sends makes it throw.
+ */
+export async function httpServer(
+  slot: ModelSlot,
+  metrics: ServerMetrics,
+  options: HttpServerOptions,
+): Promise<{ app: FastifyInstance; state: { ready: boolean } }> {
+  const { limits } = options;
+  const state = { ready: false };
+  const app = Fastify({
+    logger: false,
+    bodyLimit: limits.bodyLimitBytes,
+    requestTimeout: limits.receiveTimeoutMs,
+    connectionTimeout: limits.receiveTimeoutMs,
+    keepAliveTimeout: 5000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // Node's own default for maxParamLength (100) would 404 a long model name; names are short, and compared, never used as paths.
+    routerOptions: { maxParamLength: 512 },
+    ajv: { customOptions: { allErrors: false } },
+  });
+  await app.register(multipart, {
+    limits: {
+      fileSize: limits.bodyLimitBytes,
+      files: limits.maxInstances,
+      fields: 4,
+      parts: limits.maxInstances + 4,
+      headerPairs: 64,
+    },
+  });
+  const instanceCounts = new WeakMap<FastifyRequest, number>();
+
+  app.addHook('onRequest', async (request) => {
+    (request as { startedAt?: number }).startedAt = performance.now();
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const ms = performance.now() - ((request as { startedAt?: number }).startedAt ?? performance.now());
+    const route = request.routeOptions.url ?? 'unknown';
+    const status = String(reply.statusCode);
+    metrics.requests.inc({ route, status });
+    if (reply.statusCode >= 400) metrics.errors.inc({ route, status });
+    metrics.latency.observe({ route }, ms / 1000);
+    const instances = instanceCounts.get(request);
+    const run = reply.getHeader('x-tlpipe-run');
+    options.onEvent({
+      type: 'request',
+      id: request.id,
+      method: request.method,
+      url: request.url.slice(0, 200),
+      status: reply.statusCode,
+      ms: Math.round(ms * 10) / 10,
+      ...(instances !== undefined ? { instances } : {}),
+      ...(typeof run === 'string' ? { run } : {}),
+    });
+  });
+
+  app.setErrorHandler((error: FastifyError | HttpFailure, request, reply) => {
+    if (error instanceof HttpFailure)
+      return reply.code(error.statusCode).headers(error.headers).send({ error: error.message });
+    if (error instanceof QueueFull)
+      return reply
+        .code(503)
+        .header('retry-after', String(RETRY_AFTER_S))
+        .send({ error: `${error.message}; try again in ${RETRY_AFTER_S} s` });
+    if ((error as Error).name === 'TimeoutError')
+      return reply.code(504).send({ error: `no answer within ${limits.timeoutMs} ms (the server is busy)` });
+    if (error.validation) return reply.code(400).send({ error: `the body does not fit: ${error.message}` });
+    const code = (error as FastifyError).code;
+    if (
+      code === 'FST_ERR_CTP_BODY_TOO_LARGE' ||
+      code === 'FST_REQ_FILE_TOO_LARGE' ||
+      code === 'FST_FILES_LIMIT' ||
+      code === 'FST_PARTS_LIMIT'
+    )
+      return reply.code(413).send({
+        error: `${error.message} (at most ${limits.bodyLimitBytes} bytes and ${limits.maxInstances} files a request)`,
+      });
+    const status = (error as FastifyError).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) return reply.code(status).send({ error: error.message });
+    options.onEvent({ type: 'internal-error', id: request.id, message: (error as Error).message });
+    return reply.code(500).send({ error: `the server failed to answer: ${(error as Error).message.split('\n')[0]}` });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      error: `no route ${request.method} ${request.url.slice(0, 200)}`,
+      routes: [
+        'POST /v1/models/{name}:predict',
+        'GET /v1/models/{name}',
+        'POST /v2/models/{name}/infer',
+        'GET /v2/models/{name}',
+        'GET /healthz',
+        'GET /readyz',
+        'GET /metrics',
+      ],
+    }),
+  );
+
+  /** The model a request names, or a 404 saying which one this server serves. */
+  const modelNamed = (name: string, reply: FastifyReply): ModelDescription => {
+    const model = slot.description;
+    if (!model) throw new HttpFailure(503, 'the model is still opening', { 'retry-after': String(RETRY_AFTER_S) });
+    if (name !== model.name)
+      throw new HttpFailure(
+        404,
+        `no model named ${JSON.stringify(name.slice(0, 100))} here; this server serves \`${model.name}\``,
+      );
+    if (model.run) reply.header('x-tlpipe-run', model.run.id);
+    return model;
+  };
+
+  /** The answers to checked instances: those that could not be checked answer with their error, the others go to the model. */
+  const answer = async (request: FastifyRequest, checked: CheckedInstance[]): Promise<ServedAnswer[]> => {
+    instanceCounts.set(request, checked.length);
+    const inputs = checked.filter((c): c is ServedInput => !('error' in c));
+    const answers =
+      inputs.length > 0 ? await slot.submit(inputs, AbortSignal.timeout(Math.ceil(remainingMs(request)))) : [];
+    let next = 0;
+    const all = checked.map((c) => ('error' in c ? { error: c.error } : answers[next++]!));
+    const failed = all.filter((a) => 'error' in a).length;
+    metrics.instances.inc({ outcome: 'ok' }, all.length - failed);
+    if (failed > 0) metrics.instances.inc({ outcome: 'failed' }, failed);
+    return all;
+  };
+  const remainingMs = (request: FastifyRequest): number =>
+    Math.max(1, limits.timeoutMs - (performance.now() - ((request as { startedAt?: number }).startedAt ?? 0)));
+
+  app.get('/healthz', async () => ({ status: 'live' }));
+  app.get('/readyz', async (_request, reply) => {
+    const model = slot.description;
+    if (!state.ready || !model)
+      return reply.code(503).header('retry-after', String(RETRY_AFTER_S)).send({ status: 'not ready' });
+    return { status: 'ready', model: model.name, ...(model.run ? { run: model.run.id } : {}) };
+  });
+  app.get('/metrics', async (_request, reply) =>
+    reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+
+  app.get<{ Params: { name: string } }>('/v1/models/:name', async (request, reply) => {
+    const model = modelNamed(request.params.name, reply);
+    return describe(model, options.batching);
+  });
+
+  app.post<{ Params: { call: string }; Body: { instances: RequestInstance[]; top?: number } }>(
+    '/v1/models/:call',
+    // Only JSON bodies are checked by schema; a multipart upload is read part by part.
+    { schema: { body: { content: { 'application/json': { schema: predictBody(limits.maxInstances) } } } } },
+    async (request, reply) => {
+      const call = /^(.*):predict$/s.exec(request.params.call);
+      if (!call)
+        throw new HttpFailure(
+          404,
+          `no route ${request.method} ${request.url.slice(0, 200)}; predict is POST /v1/models/{name}:predict`,
+        );
+      const model = modelNamed(call[1]!, reply);
+      const { checked, top } = request.isMultipart()
+        ? { checked: await uploadedImages(request, model, limits), top: undefined }
+        : {
+            checked: await checkInstances(request.body.instances, model, options.allowFiles),
+            top: request.body.top,
+          };
+      const predictions = (await answer(request, checked)).map((a) => withTop(a, top));
+      const failed = predictions.flatMap((p, i) => ('error' in p ? [`instance ${i}: ${p.error}`] : []));
+      if (failed.length > 0)
+        return reply.code(400).send({
+          error: `${failed.length} of ${predictions.length} instances could not be answered: ${failed.slice(0, 5).join('; ')}${failed.length > 5 ? '; …' : ''}`,
+          predictions,
+        });
+      return { predictions };
+    },
+  );
+
+  app.get('/v2', async () => ({ name: 'tlpipe', version: options.version, extensions: [] }));
+  app.get('/v2/health/live', async () => ({ live: true }));
+  app.get('/v2/health/ready', async (_request, reply) =>
+    state.ready ? { ready: true } : reply.code(503).send({ ready: false }),
+  );
+  app.get<{ Params: { name: string } }>('/v2/models/:name', async (request, reply) => {
+    const model = modelNamed(request.params.name, reply);
+    return openInferenceMetadata(model);
+  });
+  app.get<{ Params: { name: string } }>('/v2/models/:name/ready', async (request, reply) => {
+    modelNamed(request.params.name, reply);
+    return { name: request.params.name, ready: state.ready };
+  });
+  app.post<{ Params: { name: string }; Body: Parameters<typeof inferInstances>[0] }>(
+    '/v2/models/:name/infer',
+    { schema: { body: inferBody(limits.maxInstances) } },
+    async (request, reply) => {
+      const model = modelNamed(request.params.name, reply);
+      const read = inferInstances(request.body, model, limits.maxInstances);
+      if ('error' in read) throw new HttpFailure(read.status ?? 400, read.error);
+      const answers = await answer(request, read.instances);
+      const failed = answers.findIndex((a) => 'error' in a);
+      if (failed >= 0)
+        throw new HttpFailure(400, `instance ${failed}: ${(answers[failed] as { error: string }).error}`);
+      return inferResponse(request.body, model, answers);
+    },
+  );
+
+  return { app, state };
+}
+
+/** What GET /v1/models/{name} says: enough to send the model what it takes and read what it gives. */
+function describe(model: ModelDescription, batching: BatchingOptions): Record<string, unknown> {
+  return {
+    name: model.name,
+    task: model.task,
+    labels: model.labels,
+    preprocessing: model.preprocessing,
+    ...(model.preprocessing.kind === 'image'
+      ? { input: { size: model.preprocessing.inputSize, channels: model.preprocessing.channels } }
+      : { input: { columns: model.preprocessing.columns } }),
+    outputs: model.outputs,
+    run: model.run
+      ? {
+          pipeline: model.run.pipeline,
+          id: model.run.id,
+          dir: model.run.dir,
+          fingerprint: model.run.fingerprint,
+          ...(model.run.endedAt ? { endedAt: model.run.endedAt } : {}),
+        }
+      : null,
+    modelDir: model.modelDir,
+    batching,
+    // TF Serving's model status, for clients that read it.
+    model_version_status: [
+      { version: model.run?.id ?? '0', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } },
+    ],
+  };
+}
+
+function openInferenceMetadata(model: ModelDescription): Record<string, unknown> {
+  const images = model.preprocessing.kind === 'image';
+  return {
+    name: model.name,
+    versions: [model.run?.id ?? '0'],
+    platform: 'tlpipe_tfjs',
+    inputs: images
+      ? [{ name: 'image', datatype: 'BYTES', shape: [-1] }]
+      : [
+          {
+            name: 'rows',
+            datatype: 'FP32',
+            shape: [-1, model.preprocessing.kind === 'tabular' ? model.preprocessing.columns.length : 0],
+          },
+        ],
+    outputs: inferResponse({}, model, []).outputs.map((o) => ({
+      name: o.name,
+      datatype: o.datatype,
+      shape: [-1, ...o.shape.slice(1)],
+    })),
+  };
+}
+
+/** A classification answer's `top`, as many as the request asked for (3 unless it said). */
+function withTop(answer: ServedAnswer, top: number | undefined): ServedAnswer {
+  if (!('top' in answer)) return answer;
+  return { ...answer, top: answer.top.slice(0, top ?? 3) };
+}
+
+/** The image files of a multipart upload, each an instance named by its file name; every byte counted against the body limit. */
+async function uploadedImages(
+  request: FastifyRequest,
+  model: ModelDescription,
+  limits: ServeLimits,
+): Promise<CheckedInstance[]> {
+  const checked: CheckedInstance[] = [];
+  let total = 0;
+  for await (const part of request.parts()) {
+    if (part.type !== 'file') continue;
+    const bytes = await part.toBuffer();
+    total += bytes.length;
+    if (total > limits.bodyLimitBytes)
+      throw new HttpFailure(413, `the uploaded files are over ${limits.bodyLimitBytes} bytes together`);
+    if (model.preprocessing.kind !== 'image') checked.push({ error: 'this model takes table rows, not images' });
+    else checked.push({ kind: 'image', name: part.filename || part.fieldname, bytes });
+  }
+  if (checked.length === 0)
+    throw new HttpFailure(400, 'the upload holds no file: send each image as a file part of multipart/form-data');
+  return checked;
+}

@@ -1,0 +1,92 @@
+import { InferencePool } from './inference-pool.js';
+import { MicroBatcher, type BatchingOptions } from './micro-batcher.js';
+import type { ModelDescription, ServedAnswer, ServedInput, ServedRun } from './served-answers.js';
+
+/** Where a model to serve is, as the API found it. */
+export interface ModelLocation {
+  name: string;
+  modelDir: string;
+  run?: ServedRun;
+}
+
+/** How a model's workers start: the worker script, and what each is told. */
+export interface WorkerSetup {
+  script: URL;
+  count: number;
+  data: (location: ModelLocation) => unknown;
+  startTimeoutMs: number;
+}
+
+/** One opened model: its workers, its queue, and what it is. */
+class OpenModel {
+  constructor(
+    readonly description: ModelDescription,
+    readonly pool: InferencePool,
+    readonly batcher: MicroBatcher,
+  ) {}
+
+  async close(): Promise<void> {
+    await this.batcher.drained();
+    await this.pool.close();
+  }
+}
+
+/**
+ * The model the server answers with, replaceable while it serves: a newer
+ * run's model opens and warms up beside the old one, requests go to it from
+ * then on, and the old one answers what it had accepted before it closes,
+ * so no request fails across a swap.
+ */
+export class ModelSlot {
+  private current: OpenModel | undefined;
+  private readonly closing: Promise<void>[] = [];
+
+  constructor(
+    private readonly workers: WorkerSetup,
+    private readonly batching: BatchingOptions,
+    private readonly onBatch: (size: number) => void,
+  ) {}
+
+  get description(): ModelDescription | undefined {
+    return this.current?.description;
+  }
+
+  /** Instances waiting for a batch, in every open model. */
+  get depth(): number {
+    return this.current?.batcher.depth ?? 0;
+  }
+
+  /** Opens the model at `location` (its workers warmed up) and serves it from now on; the one before finishes its requests and closes. */
+  async open(location: ModelLocation): Promise<ModelDescription> {
+    const pool = await InferencePool.start(
+      this.workers.script,
+      this.workers.count,
+      this.workers.data(location),
+      this.workers.startTimeoutMs,
+    );
+    const description: ModelDescription = {
+      name: location.name,
+      modelDir: location.modelDir,
+      ...(location.run ? { run: location.run } : {}),
+      ...pool.facts,
+    };
+    const batcher = new MicroBatcher((inputs) => pool.run(inputs), pool.size, this.batching, this.onBatch);
+    const previous = this.current;
+    this.current = new OpenModel(description, pool, batcher);
+    if (previous) this.closing.push(previous.close());
+    return description;
+  }
+
+  /** The answers of the model being served when the request arrived. */
+  submit(inputs: readonly ServedInput[], signal?: AbortSignal): Promise<ServedAnswer[]> {
+    if (!this.current) return Promise.reject(new Error('no model is open yet'));
+    return this.current.batcher.submit(inputs, signal);
+  }
+
+  /** Finishes every accepted request, then stops every worker. */
+  async close(): Promise<void> {
+    const last = this.current;
+    this.current = undefined;
+    await Promise.all([...this.closing, last?.close()]);
+  }
+}

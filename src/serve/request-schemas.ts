@@ -1,0 +1,72 @@
+/**
+ * The JSON bodies the server accepts, as JSON Schema: Fastify validates a
+ * body against its route's schema before the handler runs, and a body that
+ * does not fit is a 400 with the schema's message.
+ */
+
+/** TF Serving's row format: `{"instances": [{"b64": "…"}, …]}` for images, `{"instances": [{"column": 1.5, …}, …]}` or `[[1.5, …]]` for rows. */
+export const predictBody = (maxInstances: number) =>
+  ({
+    type: 'object',
+    required: ['instances'],
+    additionalProperties: false,
+    properties: {
+      instances: {
+        type: 'array',
+        minItems: 1,
+        maxItems: maxInstances,
+        items: {
+          anyOf: [
+            {
+              type: 'object',
+              required: ['b64'],
+              additionalProperties: false,
+              properties: { b64: { type: 'string' }, name: { type: 'string', maxLength: 1024 } },
+            },
+            {
+              type: 'object',
+              required: ['path'],
+              additionalProperties: false,
+              properties: { path: { type: 'string', minLength: 1, maxLength: 4096 } },
+            },
+            {
+              type: 'object',
+              not: { anyOf: [{ required: ['b64'] }, { required: ['path'] }] },
+              additionalProperties: { type: 'number' },
+              maxProperties: 100000,
+            },
+            { type: 'array', items: { type: 'number' }, maxItems: 100000 },
+          ],
+        },
+      },
+      top: { type: 'integer', minimum: 1, maximum: 1000 },
+    },
+  }) as const;
+
+/** The Open Inference Protocol's request (KServe v2, Triton): one input tensor, BYTES of base64 images or numbers of rows. */
+export const inferBody = (maxInstances: number) =>
+  ({
+    type: 'object',
+    required: ['inputs'],
+    properties: {
+      id: { type: 'string', maxLength: 256 },
+      parameters: { type: 'object' },
+      outputs: { type: 'array' },
+      inputs: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 1,
+        items: {
+          type: 'object',
+          required: ['name', 'shape', 'datatype', 'data'],
+          properties: {
+            name: { type: 'string', maxLength: 256 },
+            shape: { type: 'array', minItems: 1, maxItems: 2, items: { type: 'integer', minimum: 0 } },
+            datatype: { enum: ['BYTES', 'FP32', 'FP64', 'INT8', 'INT16', 'INT32', 'INT64', 'UINT8'] },
+            parameters: { type: 'object' },
+            data: { type: 'array', minItems: 1, maxItems: maxInstances * 100000 },
+          },
+        },
+      },
+    },
+  }) as const;

@@ -100,10 +100,6 @@ const WORKER_START_TIMEOUT_MS = 120_000;
  */
 export async function serve(ref: string, options: ServeOptions = {}): Promise<Outcome<Server>> {
   return userErrorsAt(ref, async () => {
-    const source = await sourceOf(ref, options);
-    if (!source.ok) return source.outcome;
-    const first = await source.newest();
-    if (!first.ok) return first.outcome;
     const limits: ServeLimits = {
       bodyLimitBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
       maxInstances: options.maxInstances ?? DEFAULTS.maxInstances,
@@ -128,6 +124,10 @@ export async function serve(ref: string, options: ServeOptions = {}): Promise<Ou
       return failed([
         problem(options.allowFiles, 'not a folder', 'allowFiles names the folder requests may read images from'),
       ]);
+    const source = await sourceOf(ref, options);
+    if (!source.ok) return source.outcome;
+    const first = await source.newest();
+    if (!first.ok) return first.outcome;
     const onEvent = options.onEvent ?? (() => {});
     let server;
     try {

@@ -28,8 +28,18 @@ export async function serveCommand({ positional: [ref], options }: CommandArgs, 
     if (options[flag] === undefined) continue;
     const value = Number(options[flag]);
     const cased = flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    if (!Number.isFinite(value) || (scale === undefined && !Number.isInteger(value)))
-      return usage(`--${cased} must be a number, got '${String(options[flag])}'`, print);
+    const [min, max] = flag === 'port' ? [0, 65535] : [scale ? 0 : 1, Number.MAX_SAFE_INTEGER];
+    if (
+      !Number.isFinite(value) ||
+      (scale === undefined && !Number.isInteger(value)) ||
+      value < min ||
+      value > max ||
+      (scale && value <= 0)
+    )
+      return usage(
+        `--${cased} must be ${scale ? 'a number above 0' : `a whole number from ${min}${max === 65535 ? ' to 65535' : ' up'}`}, got '${String(options[flag])}'`,
+        print,
+      );
     numbers[key] = scale ? Math.round(value * scale) : value;
   }
   const json = options['json'] === true;

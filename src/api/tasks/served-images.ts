@@ -59,7 +59,14 @@ export async function answerRows(
     for (const row of rows)
       await predictRows([row]).catch((rowError: unknown) => {
         if (!(rowError instanceof UserError)) throw rowError;
-        answers[row.at] = { error: rowError.message.replace(/^row \d+: /, '') };
+        // The message lists the bad rows of the batch given, here the one: its line without the row number.
+        const said =
+          rowError.message
+            .split('\n')
+            .map((line) => line.trim())
+            .filter(Boolean)
+            .pop() ?? rowError.message;
+        answers[row.at] = { error: said.replace(/^row \d+: /, '') };
       });
   }
   return answers;

@@ -81,7 +81,9 @@ export async function serveCommand({ positional: [ref], options }: CommandArgs, 
               '  Ctrl-C to stop (requests already accepted are answered first)',
           ),
         );
-      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      // A signal while the model was opening has aborted already, and an abort listener added now would never hear it.
+      if (!signal.aborted)
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
       await server.close();
       if (json) printLine(print.out, JSON.stringify({ time: new Date().toISOString(), type: 'closed' }));
       else printLine(print.err, 'stopped: every accepted request was answered');

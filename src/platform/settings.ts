@@ -59,7 +59,8 @@ const text = (value: string): string => value;
 const SETTINGS = {
   TLPIPE_WORKERS: declare({
     for: 'users',
-    description: 'threads that extract features from the base; 1 runs it on the main thread alone',
+    description:
+      'threads that extract features from the base (1 runs it on the main thread alone), and that run a served model (tlpipe serve)',
     shownDefault: 'cores, at most 4',
     default: () => Math.min(4, os.availableParallelism?.() ?? os.cpus().length),
     parse: numberParser({ min: 1, integer: true }),

@@ -63,6 +63,8 @@ export class MicroBatcher {
    * batch (a request past its timeout), and the promise rejects with its reason.
    */
   submit(inputs: readonly ServedInput[], signal?: AbortSignal): Promise<ServedAnswer[]> {
+    // No instance would ever go into a batch to answer it: the request would wait for ever.
+    if (inputs.length === 0) return Promise.resolve([]);
     if (this.queued + inputs.length > this.options.maxQueue) return Promise.reject(new QueueFull(this.queued));
     return new Promise((resolve, reject) => {
       const waiting: Waiting = {

@@ -51,14 +51,23 @@ export function inferInstances(
     return {
       error: `a tabular model takes one numeric input of shape [n, ${columns}] (columns ${model.preprocessing.columns.join(', ')}); got ${input.datatype} [${input.shape.join(', ')}]`,
     };
-  if (data.length !== n * columns || data.some((v) => typeof v !== 'number'))
-    return { error: `inputs[0] has shape [${n}, ${columns}] but ${data.length} data, or data that are not numbers` };
-  const values = data as number[];
+  // Rows given nested must each be one row: flattened, [[1, 2, 3, 4], [5, 6]] would pass as two rows of 3 with a value moved.
+  if (
+    input.data.some(Array.isArray) &&
+    (input.data.length !== n || input.data.some((row) => !Array.isArray(row) || row.length !== columns))
+  )
+    return {
+      error: `inputs[0] has shape [${n}, ${columns}] but its nested data are not ${n} rows of ${columns} values`,
+    };
+  // One level only: a value nested deeper than its row is not a number.
+  const values = input.data.flat();
+  if (values.length !== n * columns || values.some((v) => typeof v !== 'number'))
+    return { error: `inputs[0] has shape [${n}, ${columns}] but ${values.length} data, or data that are not numbers` };
   return {
     instances: Array.from({ length: n }, (_, i) => ({
       kind: 'row' as const,
       name: `instance ${i}`,
-      values: values.slice(i * columns, (i + 1) * columns),
+      values: values.slice(i * columns, (i + 1) * columns) as number[],
     })),
   };
 }

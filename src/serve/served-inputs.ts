@@ -9,7 +9,8 @@ export type RequestInstance = { b64: string; name?: string } | { path: string } 
 /** One instance as the model takes it, or why it cannot be one (answered as that instance's error). */
 export type CheckedInstance = ServedInput | { error: string };
 
-const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/;
+// Each `=` comes before the line breaks after it, so no run of line breaks can be split two ways (no backtracking).
+const BASE64 = /^[A-Za-z0-9+/\r\n]*(?:=[\r\n]*){0,2}$/;
 
 /**
  * Base64 text as bytes. Node's decoder skips what is not base64, so text
@@ -73,7 +74,8 @@ export async function allowedFile(root: string, given: string): Promise<{ path: 
   const outside = { error: `path ${JSON.stringify(given)} is outside the allowed folder` };
   const inside = (base: string, file: string): boolean => {
     const relative = path.relative(base, file);
-    return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+    // `..name` is a file inside; only `..` itself or `../…` leaves.
+    return relative !== '' && relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
   };
   const realRoot = await realpath(root);
   if (!inside(realRoot, path.resolve(realRoot, given))) return outside;

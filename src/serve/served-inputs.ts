@@ -77,7 +77,9 @@ export async function allowedFile(root: string, given: string): Promise<{ path: 
     // `..name` is a file inside; only `..` itself or `../…` leaves.
     return relative !== '' && relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
   };
-  const realRoot = await realpath(root);
+  const realRoot = await realpath(root).catch(() => undefined);
+  // The folder was there when the server started; one removed since is said, not a 500.
+  if (realRoot === undefined) return { error: 'the folder the server was allowed to read is gone' };
   if (!inside(realRoot, path.resolve(realRoot, given))) return outside;
   let real: string;
   try {

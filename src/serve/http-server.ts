@@ -59,6 +59,8 @@ class HttpFailure extends Error {
 }
 
 const RETRY_AFTER_S = 1;
+/** How long past its timeout a request's answer (its 504) may take to be written before its socket may be closed. */
+const ANSWER_GRACE_MS = 5000;
 
 /**
  * The HTTP server over a model slot: TF Serving's predict and model routes,
@@ -76,7 +78,9 @@ export async function httpServer(
     logger: false,
     bodyLimit: limits.bodyLimitBytes,
     requestTimeout: limits.receiveTimeoutMs,
-    connectionTimeout: limits.receiveTimeoutMs,
+    // A socket's inactivity bound, so it must outlast a received request's wait for its answer (a 504 at worst):
+    // bounded by the receive time alone, a request that waited longer lost its socket, unanswered.
+    connectionTimeout: Math.max(limits.receiveTimeoutMs, limits.timeoutMs) + ANSWER_GRACE_MS,
     keepAliveTimeout: 5000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',

@@ -44,6 +44,8 @@ export class MicroBatcher {
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private idle: (() => void)[] = [];
+  /** Closing: nothing waits for company any more. */
+  private flushing = false;
 
   constructor(
     private readonly runBatch: (inputs: ServedInput[]) => Promise<ServedAnswer[]>,
@@ -107,6 +109,12 @@ export class MicroBatcher {
     });
   }
 
+  /** From now on every instance goes as soon as a worker is free, without waiting for others (the server is closing). */
+  flush(): void {
+    this.flushing = true;
+    this.pump();
+  }
+
   /** Sends what may go now; otherwise arms the timer for when the oldest instance has waited long enough. */
   private pump(flush = false): void {
     clearTimeout(this.timer);
@@ -114,7 +122,7 @@ export class MicroBatcher {
     while (this.inFlight < this.workers && this.queued > 0) {
       const oldest = this.queue.find((w) => w.next < w.inputs.length)!;
       const waited = performance.now() - oldest.since;
-      const draining = flush || this.idle.length > 0;
+      const draining = flush || this.flushing || this.idle.length > 0;
       if (this.queued < this.options.maxBatchSize && waited < this.options.maxLatencyMs && !draining) {
         this.timer = setTimeout(() => this.pump(), Math.max(0, this.options.maxLatencyMs - waited));
         return;

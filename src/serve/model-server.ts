@@ -67,6 +67,8 @@ export async function startModelServer(location: ModelLocation, options: ModelSe
     close() {
       closing ??= (async () => {
         state.ready = false;
+        // The requests in flight are answered now, not after --max-latency-ms: app.close() waits for them.
+        slot.flush();
         // Fastify stops accepting, answers 503 on kept-alive connections, and waits for the requests in flight.
         await app.close();
         await slot.close();

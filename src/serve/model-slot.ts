@@ -83,6 +83,11 @@ export class ModelSlot {
     return this.current.batcher.submit(inputs, signal);
   }
 
+  /** Sends every waiting instance, and every one to come, without waiting for a fuller batch (the server is closing). */
+  flush(): void {
+    this.current?.batcher.flush();
+  }
+
   /** Finishes every accepted request, then stops every worker. */
   async close(): Promise<void> {
     const last = this.current;

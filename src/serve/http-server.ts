@@ -86,7 +86,8 @@ export async function httpServer(
     forceCloseConnections: 'idle',
     // Node's own default for maxParamLength (100) would 404 a long model name; names are short, and compared, never used as paths.
     routerOptions: { maxParamLength: 512 },
-    ajv: { customOptions: { allErrors: false } },
+    // No coercion: `"instances": "x.png"` is a body that does not fit, said as such, not a list of one string.
+    ajv: { customOptions: { allErrors: false, coerceTypes: false } },
   });
   await app.register(multipart, {
     limits: {
@@ -101,6 +102,10 @@ export async function httpServer(
 
   app.addHook('onRequest', async (request) => {
     (request as { startedAt?: number }).startedAt = performance.now();
+  });
+  // Closing: each answer tells its client to go, so no kept-alive connection holds the server open after the last answer.
+  app.addHook('onSend', async (_request, reply) => {
+    if (!state.ready) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     const ms = performance.now() - ((request as { startedAt?: number }).startedAt ?? performance.now());

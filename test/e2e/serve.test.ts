@@ -420,8 +420,9 @@ describe('tlpipe serve end to end: real runs, real HTTP on 127.0.0.1, answers eq
           const MALFORMED: [body: string, message: RegExp][] = [
             ['{"instancez": []}', /must have required property 'instances'/],
             ['{"instances": []}', /must NOT have fewer than 1 items/],
-            // Fastify's Ajv coerces a lone value into an array: the item is then checked, and fits none of the kinds.
-            ['{"instances": "x.png"}', /body\/instances\/0 must match a schema in anyOf/],
+            // Not coerced into a list of one: said as what it is.
+            ['{"instances": "x.png"}', /body\/instances must be array/],
+            ['{"instances": [{"b64": 5}]}', /body\/instances\/0 must match a schema in anyOf/],
             ['{"instances": [{"b64": "AAAA"}], "top": 0}', /top.*must be >= 1/],
             ['{"instances": [', /JSON|Unexpected end/i],
           ];

@@ -73,7 +73,8 @@ export async function allowedFile(root: string, given: string): Promise<{ path: 
   const outside = { error: `path ${JSON.stringify(given)} is outside the allowed folder` };
   const inside = (base: string, file: string): boolean => {
     const relative = path.relative(base, file);
-    return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+    // `..` as a whole segment leaves; a name that merely starts with dots (`..digit.png`) is a file inside.
+    return relative !== '' && relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
   };
   const realRoot = await realpath(root);
   if (!inside(realRoot, path.resolve(realRoot, given))) return outside;

@@ -1,5 +1,7 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { BatchingOptions } from './micro-batcher.js';
 import { QueueFull } from './micro-batcher.js';
 import type { ModelSlot } from './model-slot.js';
@@ -86,8 +88,48 @@ export async function httpServer(
     forceCloseConnections: 'idle',
     // Node's own default for maxParamLength (100) would 404 a long model name; names are short, and compared, never used as paths.
     routerOptions: { maxParamLength: 512 },
-    // No coercion: `"instances": "x.png"` is a body that does not fit, said as such, not a list of one string.
+    // Given to Node's server itself: requestTimeout set after it is made (as Fastify does) is not enforced while
+    // headersTimeout is longer (a client dribbling its body kept its connection for as long as it liked), and Node
+    // looks for requests past their time only every connectionsCheckingInterval (30 s unless told).
+    http: {
+      requestTimeout: limits.receiveTimeoutMs,
+      headersTimeout: limits.receiveTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.ceil(limits.receiveTimeoutMs / 4))),
+    },
+    // No coercion: {"b64": 5} is a wrong type, not the base64 text "5" (which decodes to no bytes).
     ajv: { customOptions: { allErrors: false, coerceTypes: false } },
+    // Node's own errors before a request exists (a slow client, a connection ended mid-request, bytes that are not
+    // HTTP), answered in the server's shape with what happened instead of Fastify's "Client Error".
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, message] =
+        error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, `the whole request did not arrive within ${limits.receiveTimeoutMs} ms`]
+          : error.code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'the request headers are too large']
+            : error.code === 'HPE_INVALID_EOF_STATE'
+              ? [400, 'the connection ended before the whole request arrived']
+              : [400, `the request is not well-formed HTTP (${error.code ?? error.message.split('\n')[0]})`];
+      const body = JSON.stringify({ error: message });
+      if (socket.writable)
+        socket.write(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+      socket.destroy();
+    },
+    // A name past maxParamLength, or a URL that is not well-formed, is answered here rather than by Fastify's own reply (its shape, the whole URL echoed, no log line).
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const [status, message] =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? [
+              404,
+              `no model by a name that long here; this server serves \`${slot.description?.name ?? '(still opening)'}\``,
+            ]
+          : error.code === 'FST_ERR_BAD_URL'
+            ? [400, 'the URL is not well-formed (a % not followed by two hex digits?)']
+            : [500, `the server failed to answer: ${error.message.split('\n')[0]}`];
+      void reply.code(status).send({ error: message });
+    },
   });
   await app.register(multipart, {
     limits: {
@@ -102,6 +144,14 @@ export async function httpServer(
 
   app.addHook('onRequest', async (request) => {
     (request as { startedAt?: number }).startedAt = performance.now();
+    // A compressed body is refused unread: inflating it could turn a body under the limit into gigabytes.
+    const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+    if (encoding !== undefined && encoding !== '' && encoding !== 'identity')
+      throw new HttpFailure(
+        415,
+        `a body with Content-Encoding ${JSON.stringify(encoding.slice(0, 50))} is not taken; send it uncompressed`,
+        { 'accept-encoding': 'identity' },
+      );
   });
   // Closing: each answer tells its client to go, so no kept-alive connection holds the server open after the last answer.
   app.addHook('onSend', async (_request, reply) => {
@@ -140,6 +190,11 @@ export async function httpServer(
       return reply.code(504).send({ error: `no answer within ${limits.timeoutMs} ms (the server is busy)` });
     if (error.validation) return reply.code(400).send({ error: `the body does not fit: ${error.message}` });
     const code = (error as FastifyError).code;
+    if (code === 'FST_ERR_CTP_INVALID_JSON_BODY')
+      return reply.code(400).send({
+        error:
+          'the body is not JSON, or it holds a "__proto__" key or a "constructor" with a "prototype" (refused: they could change every object)',
+      });
     if (
       code === 'FST_ERR_CTP_BODY_TOO_LARGE' ||
       code === 'FST_REQ_FILE_TOO_LARGE' ||
@@ -226,6 +281,12 @@ export async function httpServer(
           `no route ${request.method} ${request.url.slice(0, 200)}; predict is POST /v1/models/{name}:predict`,
         );
       const model = modelNamed(call[1]!, reply);
+      // Only a JSON body is checked by schema: a text/plain body, or one without a content type, reaches here unchecked.
+      if (!request.isMultipart() && (typeof request.body !== 'object' || request.body === null))
+        throw new HttpFailure(
+          415,
+          `predict takes application/json or multipart/form-data, not ${request.headers['content-type'] ? JSON.stringify(request.headers['content-type'].slice(0, 100)) : 'a body without a content type'}`,
+        );
       const { checked, top } = request.isMultipart()
         ? { checked: await uploadedImages(request, model, limits), top: undefined }
         : {

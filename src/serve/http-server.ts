@@ -272,7 +272,7 @@ export async function httpServer(
   app.post<{ Params: { call: string }; Body: { instances: RequestInstance[]; top?: number } }>(
     '/v1/models/:call',
     // Only JSON bodies are checked by schema; a multipart upload is read part by part.
-    { schema: { body: { content: { 'application/json': { schema: predictBody(limits.maxInstances) } } } } },
+    { schema: { body: { content: { 'application/json': { schema: predictBody } } } } },
     async (request, reply) => {
       const call = /^(.*):predict$/s.exec(request.params.call);
       if (!call)
@@ -287,10 +287,16 @@ export async function httpServer(
           415,
           `predict takes application/json or multipart/form-data, not ${request.headers['content-type'] ? JSON.stringify(request.headers['content-type'].slice(0, 100)) : 'a body without a content type'}`,
         );
+      // Checked here, not by the schema's maxItems: too many instances is a body too big (413), as a multipart upload's too many files is.
+      if (!request.isMultipart() && request.body.instances.length > limits.maxInstances)
+        throw new HttpFailure(
+          413,
+          `${request.body.instances.length} instances; a request holds at most ${limits.maxInstances} (send them in several requests)`,
+        );
       const { checked, top } = request.isMultipart()
         ? { checked: await uploadedImages(request, model, limits), top: undefined }
         : {
-            checked: await checkInstances(request.body.instances, model, options.allowFiles),
+            checked: await checkInstances(request.body.instances, model, options.allowFiles, limits.bodyLimitBytes),
             top: request.body.top,
           };
       const predictions = (await answer(request, checked)).map((a) => withTop(a, top));

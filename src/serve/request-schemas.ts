@@ -5,43 +5,43 @@
  */
 
 /** TF Serving's row format: `{"instances": [{"b64": "…"}, …]}` for images, `{"instances": [{"column": 1.5, …}, …]}` or `[[1.5, …]]` for rows. */
-export const predictBody = (maxInstances: number) =>
-  ({
-    type: 'object',
-    required: ['instances'],
-    additionalProperties: false,
-    properties: {
-      instances: {
-        type: 'array',
-        minItems: 1,
-        maxItems: maxInstances,
-        items: {
-          anyOf: [
-            {
-              type: 'object',
-              required: ['b64'],
-              additionalProperties: false,
-              properties: { b64: { type: 'string' }, name: { type: 'string', maxLength: 1024 } },
-            },
-            {
-              type: 'object',
-              required: ['path'],
-              additionalProperties: false,
-              properties: { path: { type: 'string', minLength: 1, maxLength: 4096 } },
-            },
-            {
-              type: 'object',
-              not: { anyOf: [{ required: ['b64'] }, { required: ['path'] }] },
-              additionalProperties: { type: 'number' },
-              maxProperties: 100000,
-            },
-            { type: 'array', items: { type: 'number' }, maxItems: 100000 },
-          ],
-        },
+export const predictBody = {
+  type: 'object',
+  required: ['instances'],
+  additionalProperties: false,
+  properties: {
+    instances: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        anyOf: [
+          {
+            type: 'object',
+            required: ['b64'],
+            additionalProperties: false,
+            properties: { b64: { type: 'string' }, name: { type: 'string', maxLength: 1024 } },
+          },
+          {
+            type: 'object',
+            required: ['path'],
+            additionalProperties: false,
+            properties: { path: { type: 'string', minLength: 1, maxLength: 4096 } },
+          },
+          {
+            type: 'object',
+            not: { anyOf: [{ required: ['b64'] }, { required: ['path'] }] },
+            additionalProperties: { type: 'number' },
+            maxProperties: 100000,
+          },
+          { type: 'array', items: { type: 'number' }, maxItems: 100000 },
+        ],
       },
-      top: { type: 'integer', minimum: 1, maximum: 1000 },
     },
-  }) as const;
+    top: { type: 'integer', minimum: 1, maximum: 1000 },
+    // TF Serving's clients name the signature; a tlpipe model has one.
+    signature_name: { type: 'string', maxLength: 256 },
+  },
+} as const;
 
 /** The Open Inference Protocol's request (KServe v2, Triton): one input tensor, BYTES of base64 images or numbers of rows. */
 export const inferBody = (maxInstances: number) =>

@@ -1,4 +1,4 @@
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readRegularFile } from '../engine/read-file.js';
 import type { ModelDescription, ServedInput } from './served-answers.js';
@@ -31,6 +31,7 @@ export async function checkInstances(
   instances: readonly RequestInstance[],
   model: ModelDescription,
   allowFiles: string | undefined,
+  maxFileBytes: number,
 ): Promise<CheckedInstance[]> {
   const images = model.preprocessing.kind === 'image';
   return Promise.all(
@@ -53,6 +54,10 @@ export async function checkInstances(
         const file = await allowedFile(allowFiles, instance.path);
         if ('error' in file) return file;
         try {
+          // A file named by path counts as the body an upload of it would have been.
+          const size = (await stat(file.path)).size;
+          if (size > maxFileBytes)
+            return { error: `${instance.path} is ${size} bytes, over the ${maxFileBytes} a request may send` };
           return { kind: 'image', name: instance.path, bytes: await readRegularFile(file.path, 'image') };
         } catch (error) {
           return { error: (error as Error).message.split('\n')[0]!.replace(file.path, instance.path) };

@@ -148,6 +148,7 @@ describe('allowedFile and {"path"} instances: confined to the allowed folder', (
       [{ path: 'link-in.png' }, { path: '../outside/secret.png' }, { path: 'sub' }, { path: 'nope.png' }],
       imageModel,
       root,
+      2 ** 20,
     );
     assert.deepEqual(checked[0], { kind: 'image', name: 'link-in.png', bytes: png });
     assert.match((checked[1] as { error: string }).error, /outside the allowed folder/);
@@ -155,6 +156,16 @@ describe('allowedFile and {"path"} instances: confined to the allowed folder', (
     assert.match((checked[3] as { error: string }).error, /not found/);
     for (const c of checked.slice(1))
       assert.ok(!(c as { error: string }).error.includes(base), `names the server's folders: ${JSON.stringify(c)}`);
+  });
+
+  it('a file named by path is held to the body limit, as an upload of it would be', async () => {
+    const [over] = await checkInstances([{ path: 'link-in.png' }], imageModel, root, png.length - 1);
+    assert.match(
+      (over as { error: string }).error,
+      new RegExp(`link-in.png is ${png.length} bytes, over the ${png.length - 1}`),
+    );
+    const [within] = await checkInstances([{ path: 'link-in.png' }], imageModel, root, png.length);
+    assert.deepEqual(within, { kind: 'image', name: 'link-in.png', bytes: png });
   });
 });
 
@@ -213,7 +224,7 @@ describe('checkInstances: instances as the model takes them', () => {
   ];
   for (const c of cases)
     it(c.name, async () => {
-      const checked = await checkInstances(c.instances, c.model, c.allowFiles);
+      const checked = await checkInstances(c.instances, c.model, c.allowFiles, 2 ** 20);
       assert.equal(checked.length, c.checked.length);
       checked.forEach((got, i) => {
         const want = c.checked[i]!;
@@ -229,9 +240,9 @@ describe('checkInstances: instances as the model takes them', () => {
     });
 
   it('a base64 image arrives as its bytes, a row as its values', async () => {
-    const [image] = await checkInstances([{ b64 }], imageModel, undefined);
+    const [image] = await checkInstances([{ b64 }], imageModel, undefined, 2 ** 20);
     assert.deepEqual(image, { kind: 'image', name: 'instance 0', bytes: Buffer.from('image bytes') });
-    const rows = await checkInstances([{ sepal: 2, petal: 1 }, [5, 6]], tabularModel, undefined);
+    const rows = await checkInstances([{ sepal: 2, petal: 1 }, [5, 6]], tabularModel, undefined, 2 ** 20);
     assert.deepEqual(rows, [
       { kind: 'row', name: 'instance 0', values: { sepal: 2, petal: 1 } },
       { kind: 'row', name: 'instance 1', values: [5, 6] },

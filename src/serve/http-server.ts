@@ -97,7 +97,17 @@ export async function httpServer(
       connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.ceil(limits.receiveTimeoutMs / 4))),
     },
     // No coercion: {"b64": 5} is a wrong type, not the base64 text "5" (which decodes to no bytes).
-    ajv: { customOptions: { allErrors: false, coerceTypes: false } },
+    // Ajv's messages, with the key they are about where Ajv knows it: "must NOT have additional properties (`extra`)".
+    schemaErrorFormatter: (errors, dataVar) =>
+      new Error(
+        errors
+          .map((e) => {
+            const key = (e.params as { additionalProperty?: string }).additionalProperty;
+            return `${dataVar}${e.instancePath} ${e.message ?? 'does not fit'}${key !== undefined ? ` (\`${key.slice(0, 100)}\`)` : ''}`;
+          })
+          .join(', '),
+      ),
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
     // Node's own errors before a request exists (a slow client, a connection ended mid-request, bytes that are not
     // HTTP), answered in the server's shape with what happened instead of Fastify's "Client Error".
     clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {

@@ -13,28 +13,28 @@ export const predictBody = {
     instances: {
       type: 'array',
       minItems: 1,
+      // Told apart by if/then rather than anyOf, so a wrong instance is said by the one kind it tried to be
+      // ("b64 must be string"), not by every kind it is not.
       items: {
-        anyOf: [
-          {
+        if: { type: 'object', required: ['b64'] },
+        then: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { b64: { type: 'string' }, name: { type: 'string', maxLength: 1024 } },
+        },
+        else: {
+          if: { type: 'object', required: ['path'] },
+          then: {
             type: 'object',
-            required: ['b64'],
-            additionalProperties: false,
-            properties: { b64: { type: 'string' }, name: { type: 'string', maxLength: 1024 } },
-          },
-          {
-            type: 'object',
-            required: ['path'],
             additionalProperties: false,
             properties: { path: { type: 'string', minLength: 1, maxLength: 4096 } },
           },
-          {
-            type: 'object',
-            not: { anyOf: [{ required: ['b64'] }, { required: ['path'] }] },
-            additionalProperties: { type: 'number' },
-            maxProperties: 100000,
+          else: {
+            if: { type: 'array' },
+            then: { type: 'array', items: { type: 'number' }, maxItems: 100000 },
+            else: { type: 'object', additionalProperties: { type: 'number' }, maxProperties: 100000 },
           },
-          { type: 'array', items: { type: 'number' }, maxItems: 100000 },
-        ],
+        },
       },
     },
     top: { type: 'integer', minimum: 1, maximum: 1000 },

@@ -422,7 +422,11 @@ describe('tlpipe serve end to end: real runs, real HTTP on 127.0.0.1, answers eq
             ['{"instances": []}', /must NOT have fewer than 1 items/],
             // Not coerced into a list of one: said as what it is.
             ['{"instances": "x.png"}', /body\/instances must be array/],
-            ['{"instances": [{"b64": 5}]}', /body\/instances\/0 must match a schema in anyOf/],
+            ['{"instances": [{"b64": 5}]}', /body\/instances\/0\/b64 must be string/],
+            [
+              '{"instances": [{"b64": "AAAA", "extra": 1}]}',
+              /body\/instances\/0 must NOT have additional properties \(`extra`\)/,
+            ],
             ['{"instances": [{"b64": "AAAA"}], "top": 0}', /top.*must be >= 1/],
             ['{"instances": [', /JSON|Unexpected end/i],
           ];

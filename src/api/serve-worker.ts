@@ -22,6 +22,7 @@ export interface ServeWorkerData {
 const data = workerData as ServeWorkerData;
 const port = parentPort!;
 
+// The server has checked the run's status already (and refused an incomplete one unless told): the worker opens what it is given.
 const opened = await loadModel(data.modelDir, { backend: data.backend, allowIncomplete: true }).catch(
   (error: unknown) => ({ ok: false as const, diagnostics: [], thrown: (error as Error).message }),
 );

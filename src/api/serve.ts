@@ -2,7 +2,7 @@ import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { version } from '../package/package-root.js';
 import { setting } from '../platform/settings.js';
-import { findRun } from '../store/find-run.js';
+import { findRun, listRuns } from '../store/find-run.js';
 import { isModelFolder } from '../store/model-folder.js';
 import { readRunRecord, RUN_FILE, type RunRecord } from '../store/run-record.js';
 import {
@@ -114,6 +114,15 @@ export async function serve(ref: string, options: ServeOptions = {}): Promise<Ou
     };
     const bad = badNumbers({ ...limits, ...batching, workers: options.workers ?? 1, port: options.port ?? 0 });
     if (bad) return failed([problem(ref, bad, 'each limit is a whole number of at least 1 (the port: 0–65535)')]);
+    // A request the queue can never hold would be told to try again for ever.
+    if (limits.maxInstances > batching.maxQueue)
+      return failed([
+        problem(
+          ref,
+          `maxInstances (${limits.maxInstances}) is more than maxQueue (${batching.maxQueue}): a request that big would never fit in the queue`,
+          'raise maxQueue (--max-queue) or lower maxInstances (--max-instances)',
+        ),
+      ]);
     if (
       options.allowFiles !== undefined &&
       !(await stat(options.allowFiles).then(
@@ -148,7 +157,7 @@ export async function serve(ref: string, options: ServeOptions = {}): Promise<Ou
       });
     } catch (error) {
       const listen = error as NodeJS.ErrnoException;
-      if (listen.code === 'EADDRINUSE' || listen.code === 'EACCES' || listen.code === 'EADDRNOTAVAIL')
+      if (['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN'].includes(listen.code ?? ''))
         return failed([
           problem(
             ref,
@@ -158,7 +167,7 @@ export async function serve(ref: string, options: ServeOptions = {}): Promise<Ou
         ]);
       return failed([problem(first.location.modelDir, `the model cannot be served: ${(error as Error).message}`)]);
     }
-    const stopFollowing = source.follows ? follow(server, source.newest, options, onEvent) : () => Promise.resolve();
+    const following = source.follows ? follow(server, source.newest, options, onEvent) : undefined;
     const started = server;
     return ok<Server>({
       url: started.url,
@@ -166,8 +175,10 @@ export async function serve(ref: string, options: ServeOptions = {}): Promise<Ou
       port: started.port,
       model: () => started.model(),
       close: async () => {
-        await stopFollowing();
+        // Requests stop being accepted at once; a swap under way is abandoned (its model closed as it opens), not waited for.
+        following?.stop();
         await started.close();
+        await following?.settled();
       },
     });
   });
@@ -235,6 +246,9 @@ async function pipelineOf(
     return { ok: true, runsRoot: runsRootOf(options), name: loaded.value.spec.name, followsByDefault: false };
   }
   if (!stats?.isDirectory() || (await isModelFolder(ref))) return undefined;
+  // A folder that holds runs: not a dataset's folder that happens to share a pipeline's name.
+  if ((await listRuns(path.dirname(path.resolve(ref)), path.basename(path.resolve(ref)))).length === 0)
+    return undefined;
   if (
     await lstat(path.join(ref, RUN_FILE)).then(
       () => true,
@@ -283,7 +297,7 @@ function follow(
   newest: Source['newest'],
   options: ServeOptions,
   onEvent: (event: FollowEvent) => void,
-): () => Promise<void> {
+): { stop: () => void; settled: () => Promise<void> } {
   let stopped = false;
   let tried = server.model().run?.dir;
   let looking: Promise<void> = Promise.resolve();
@@ -302,16 +316,19 @@ function follow(
         ms: Math.round(performance.now() - started),
       });
     } catch (error) {
-      onEvent({ type: 'swap-failed', run: found.location.run.id, message: (error as Error).message });
+      if (!stopped) onEvent({ type: 'swap-failed', run: found.location.run.id, message: (error as Error).message });
     }
   };
   const timer = setInterval(() => {
-    looking = looking.then(look);
+    // A look that throws (a listener's error, say) is one missed look, not the end of following.
+    looking = looking.then(look).catch(() => {});
   }, options.followIntervalMs ?? DEFAULTS.followIntervalMs);
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await looking;
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+    settled: () => looking,
   };
 }
 

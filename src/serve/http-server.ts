@@ -4,6 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { BatchingOptions } from './micro-batcher.js';
 import { QueueFull } from './micro-batcher.js';
+import { WorkerFailed } from './inference-pool.js';
 import type { ModelSlot } from './model-slot.js';
 import { inferBody, predictBody } from './request-schemas.js';
 import type { ModelDescription, ServedAnswer, ServedInput } from './served-answers.js';
@@ -61,6 +62,13 @@ class HttpFailure extends Error {
 }
 
 const RETRY_AFTER_S = 1;
+
+/** Content types whose bodies are read as JSON besides application/json: what curl -d and fetch with a string send. */
+const JSON_ALIASES = ['application/x-www-form-urlencoded', 'text/plain'] as const;
+
+/** A route's JSON schema for every content type read as JSON, so none reaches the handler unchecked. */
+const jsonContent = <S>(schema: S): Record<string, { schema: S }> =>
+  Object.fromEntries(['application/json', ...JSON_ALIASES].map((type) => [type, { schema }]));
 /** How long past its timeout a request's answer (its 504) may take to be written before its socket may be closed. */
 const ANSWER_GRACE_MS = 5000;
 
@@ -152,8 +160,10 @@ export async function httpServer(
   });
   const instanceCounts = new WeakMap<FastifyRequest, number>();
 
+  // The bodies curl -d (form-urlencoded) and fetch with a string (text/plain) send are JSON all the same, as TF Serving takes them.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser([...JSON_ALIASES], { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   app.addHook('onRequest', async (request) => {
-    (request as { startedAt?: number }).startedAt = performance.now();
     // A compressed body is refused unread: inflating it could turn a body under the limit into gigabytes.
     const encoding = request.headers['content-encoding']?.trim().toLowerCase();
     if (encoding !== undefined && encoding !== '' && encoding !== 'identity')
@@ -168,7 +178,7 @@ export async function httpServer(
     if (!state.ready) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
-    const ms = performance.now() - ((request as { startedAt?: number }).startedAt ?? performance.now());
+    const ms = reply.elapsedTime;
     const route = request.routeOptions.url ?? 'unknown';
     const status = String(reply.statusCode);
     metrics.requests.inc({ route, status });
@@ -196,10 +206,19 @@ export async function httpServer(
         .code(503)
         .header('retry-after', String(RETRY_AFTER_S))
         .send({ error: `${error.message}; try again in ${RETRY_AFTER_S} s` });
+    if (error instanceof WorkerFailed)
+      return reply
+        .code(503)
+        .header('retry-after', String(RETRY_AFTER_S))
+        .send({ error: `the model could not answer: ${error.message}; try again in ${RETRY_AFTER_S} s` });
     if ((error as Error).name === 'TimeoutError')
       return reply.code(504).send({ error: `no answer within ${limits.timeoutMs} ms (the server is busy)` });
     if (error.validation) return reply.code(400).send({ error: `the body does not fit: ${error.message}` });
     const code = (error as FastifyError).code;
+    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      return reply.code(415).send({
+        error: `a body of ${request.headers['content-type'] ? JSON.stringify(request.headers['content-type'].slice(0, 100)) : 'no content type'} is not taken: send JSON (content-type: application/json) or images as multipart/form-data`,
+      });
     if (code === 'FST_ERR_CTP_INVALID_JSON_BODY')
       return reply.code(400).send({
         error:
@@ -247,12 +266,37 @@ export async function httpServer(
     return model;
   };
 
+  /** The run that answered, which after a swap may be another than the one the request was checked against. */
+  const answeredBy = (reply: FastifyReply, model: ModelDescription): void => {
+    if (model.run) reply.header('x-tlpipe-run', model.run.id);
+    else reply.removeHeader('x-tlpipe-run');
+  };
+
   /** The answers to checked instances: those that could not be checked answer with their error, the others go to the model. */
-  const answer = async (request: FastifyRequest, checked: CheckedInstance[]): Promise<ServedAnswer[]> => {
+  const answer = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    checked: CheckedInstance[],
+  ): Promise<ServedAnswer[]> => {
     instanceCounts.set(request, checked.length);
     const inputs = checked.filter((c): c is ServedInput => !('error' in c));
-    const answers =
-      inputs.length > 0 ? await slot.submit(inputs, AbortSignal.timeout(Math.ceil(remainingMs(request)))) : [];
+    let answers: ServedAnswer[] = [];
+    if (inputs.length > 0) {
+      // A client that has gone takes its instances out of the queue, as a request past its time does.
+      const gone = new AbortController();
+      const onClose = (): void => {
+        if (!reply.raw.writableFinished) gone.abort(new Error('the client closed the connection'));
+      };
+      reply.raw.once('close', onClose);
+      try {
+        const remainingMs = Math.max(1, Math.ceil(limits.timeoutMs - reply.elapsedTime));
+        const answered = await slot.submit(inputs, AbortSignal.any([AbortSignal.timeout(remainingMs), gone.signal]));
+        answeredBy(reply, answered.model);
+        answers = answered.answers;
+      } finally {
+        reply.raw.off('close', onClose);
+      }
+    }
     let next = 0;
     const all = checked.map((c) => ('error' in c ? { error: c.error } : answers[next++]!));
     const failed = all.filter((a) => 'error' in a).length;
@@ -260,13 +304,11 @@ export async function httpServer(
     if (failed > 0) metrics.instances.inc({ outcome: 'failed' }, failed);
     return all;
   };
-  const remainingMs = (request: FastifyRequest): number =>
-    Math.max(1, limits.timeoutMs - (performance.now() - ((request as { startedAt?: number }).startedAt ?? 0)));
 
   app.get('/healthz', async () => ({ status: 'live' }));
   app.get('/readyz', async (_request, reply) => {
     const model = slot.description;
-    if (!state.ready || !model)
+    if (!state.ready || !model || !slot.ready)
       return reply.code(503).header('retry-after', String(RETRY_AFTER_S)).send({ status: 'not ready' });
     return { status: 'ready', model: model.name, ...(model.run ? { run: model.run.id } : {}) };
   });
@@ -282,7 +324,7 @@ export async function httpServer(
   app.post<{ Params: { call: string }; Body: { instances: RequestInstance[]; top?: number } }>(
     '/v1/models/:call',
     // Only JSON bodies are checked by schema; a multipart upload is read part by part.
-    { schema: { body: { content: { 'application/json': { schema: predictBody } } } } },
+    { schema: { body: { content: jsonContent(predictBody) } } },
     async (request, reply) => {
       const call = /^(.*):predict$/s.exec(request.params.call);
       if (!call)
@@ -291,7 +333,7 @@ export async function httpServer(
           `no route ${request.method} ${request.url.slice(0, 200)}; predict is POST /v1/models/{name}:predict`,
         );
       const model = modelNamed(call[1]!, reply);
-      // Only a JSON body is checked by schema: a text/plain body, or one without a content type, reaches here unchecked.
+      // A body of no content type is not parsed, and reaches here unchecked.
       if (!request.isMultipart() && (typeof request.body !== 'object' || request.body === null))
         throw new HttpFailure(
           415,
@@ -309,7 +351,7 @@ export async function httpServer(
             checked: await checkInstances(request.body.instances, model, options.allowFiles, limits.bodyLimitBytes),
             top: request.body.top,
           };
-      const predictions = (await answer(request, checked)).map((a) => withTop(a, top));
+      const predictions = (await answer(request, reply, checked)).map((a) => withTop(a, top));
       const failed = predictions.flatMap((p, i) => ('error' in p ? [`instance ${i}: ${p.error}`] : []));
       if (failed.length > 0)
         return reply.code(400).send({
@@ -335,12 +377,12 @@ export async function httpServer(
   });
   app.post<{ Params: { name: string }; Body: Parameters<typeof inferInstances>[0] }>(
     '/v2/models/:name/infer',
-    { schema: { body: inferBody(limits.maxInstances) } },
+    { schema: { body: { content: jsonContent(inferBody(limits.maxInstances)) } } },
     async (request, reply) => {
       const model = modelNamed(request.params.name, reply);
       const read = inferInstances(request.body, model, limits.maxInstances);
       if ('error' in read) throw new HttpFailure(read.status ?? 400, read.error);
-      const answers = await answer(request, read.instances);
+      const answers = await answer(request, reply, read.instances);
       const failed = answers.findIndex((a) => 'error' in a);
       if (failed >= 0)
         throw new HttpFailure(400, `instance ${failed}: ${(answers[failed] as { error: string }).error}`);
@@ -366,12 +408,11 @@ function describe(model: ModelDescription, batching: BatchingOptions): Record<st
       ? {
           pipeline: model.run.pipeline,
           id: model.run.id,
-          dir: model.run.dir,
           fingerprint: model.run.fingerprint,
           ...(model.run.endedAt ? { endedAt: model.run.endedAt } : {}),
         }
       : null,
-    modelDir: model.modelDir,
+    // No folder of the server's is named: a client has no use for it, and an address on 0.0.0.0 would tell it to anyone.
     batching,
     // TF Serving's model status, for clients that read it.
     model_version_status: [

@@ -25,7 +25,7 @@ interface Busy {
  */
 export class InferencePool {
   private readonly idle: Worker[] = [];
-  private readonly waiting: ((worker: Worker) => void)[] = [];
+  private readonly waiting: { resolve: (worker: Worker) => void; reject: (error: Error) => void }[] = [];
   private readonly busy = new Map<Worker, Busy>();
   private nextId = 0;
   private closed = false;
@@ -55,10 +55,17 @@ export class InferencePool {
     return pool;
   }
 
-  /** The answers of one batch, from the next free worker. */
+  /** Workers running now (one that died and has not been replaced is not counted). */
+  get alive(): number {
+    return this.idle.length + this.busy.size;
+  }
+
+  /** The answers of one batch, from the next free worker; rejects at once while no worker is running. */
   async run(inputs: ServedInput[]): Promise<ServedAnswer[]> {
     if (this.closed) throw new WorkerFailed('the model is closing');
-    const worker = this.idle.pop() ?? (await new Promise<Worker>((resolve) => this.waiting.push(resolve)));
+    if (this.alive === 0) throw new WorkerFailed('no worker is running the model; a new one is starting');
+    const worker =
+      this.idle.pop() ?? (await new Promise<Worker>((resolve, reject) => this.waiting.push({ resolve, reject })));
     const id = this.nextId++;
     return new Promise<ServedAnswer[]>((resolve, reject) => {
       this.busy.set(worker, { id, resolve, reject });
@@ -68,6 +75,7 @@ export class InferencePool {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.failWaiting('the model is closing');
     const workers = [...this.idle, ...this.busy.keys()];
     this.idle.length = 0;
     await Promise.all(workers.map((w) => w.terminate()));
@@ -95,19 +103,32 @@ export class InferencePool {
     this.release(worker);
   }
 
+  /**
+   * A worker in place of one that died, tried again with a growing pause
+   * until one starts or the pool closes. While none runs, batches waiting for
+   * a worker fail at once (503, try again) rather than wait without end.
+   */
   private async replace(): Promise<void> {
-    try {
-      const { worker } = await startWorker(this.script, this.workerData, this.startTimeoutMs);
-      if (this.closed) await worker.terminate();
-      else this.adopt(worker);
-    } catch {
-      // The pool goes on with the workers it has; a later exit tries again.
+    for (let attempt = 0; !this.closed; attempt++) {
+      if (this.alive === 0) this.failWaiting('no worker is running the model; a new one is starting');
+      try {
+        const { worker } = await startWorker(this.script, this.workerData, this.startTimeoutMs);
+        if (this.closed) await worker.terminate();
+        else this.adopt(worker);
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** attempt)).unref());
+      }
     }
+  }
+
+  private failWaiting(why: string): void {
+    for (const waiter of this.waiting.splice(0)) waiter.reject(new WorkerFailed(why));
   }
 
   private release(worker: Worker): void {
     const next = this.waiting.shift();
-    if (next) next(worker);
+    if (next) next.resolve(worker);
     else this.idle.push(worker);
   }
 }

@@ -69,6 +69,22 @@ export class MicroBatcher {
     if (inputs.length === 0) return Promise.resolve([]);
     if (this.queued + inputs.length > this.options.maxQueue) return Promise.reject(new QueueFull(this.queued));
     return new Promise((resolve, reject) => {
+      // The listener holds the request's inputs: it goes as soon as the request is settled, not when its timeout
+      // fires (AbortSignal.timeout keeps what listens to it until then, 30 s of every answered request's bytes).
+      const withdraw = (): void => {
+        if (waiting.answered === inputs.length) return;
+        waiting.cancelled = true;
+        this.queued -= inputs.length - waiting.next;
+        waiting.next = inputs.length;
+        reject(signal!.reason as Error);
+        this.settled();
+      };
+      const settle =
+        <T>(finish: (value: T) => void) =>
+        (value: T): void => {
+          signal?.removeEventListener('abort', withdraw);
+          finish(value);
+        };
       const waiting: Waiting = {
         inputs,
         answers: new Array<ServedAnswer>(inputs.length),
@@ -76,23 +92,12 @@ export class MicroBatcher {
         answered: 0,
         since: performance.now(),
         cancelled: false,
-        resolve,
-        reject,
+        resolve: settle(resolve),
+        reject: settle(reject),
       };
       if (signal) {
         if (signal.aborted) return reject(signal.reason as Error);
-        signal.addEventListener(
-          'abort',
-          () => {
-            if (waiting.answered === inputs.length) return;
-            waiting.cancelled = true;
-            this.queued -= inputs.length - waiting.next;
-            waiting.next = inputs.length;
-            reject(signal.reason as Error);
-            this.settled();
-          },
-          { once: true },
-        );
+        signal.addEventListener('abort', withdraw, { once: true });
       }
       this.queue.push(waiting);
       this.queued += inputs.length;

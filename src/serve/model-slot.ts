@@ -40,6 +40,7 @@ class OpenModel {
 export class ModelSlot {
   private current: OpenModel | undefined;
   private readonly closing: Promise<void>[] = [];
+  private closed = false;
 
   constructor(
     private readonly workers: WorkerSetup,
@@ -51,9 +52,14 @@ export class ModelSlot {
     return this.current?.description;
   }
 
-  /** Instances waiting for a batch, in every open model. */
+  /** Instances waiting for a batch in the model being served (a swapped-out one only finishes what it had sent). */
   get depth(): number {
     return this.current?.batcher.depth ?? 0;
+  }
+
+  /** Whether the served model has a worker running (one that died is being replaced). */
+  get ready(): boolean {
+    return !this.closed && (this.current?.pool.alive ?? 0) > 0;
   }
 
   /** Opens the model at `location` (its workers warmed up) and serves it from now on; the one before finishes its requests and closes. */
@@ -70,6 +76,11 @@ export class ModelSlot {
       ...(location.run ? { run: location.run } : {}),
       ...pool.facts,
     };
+    // Closed while it opened (a swap when the server stopped): it never serves.
+    if (this.closed) {
+      await pool.close();
+      throw new Error('the server closed while the model opened');
+    }
     const batcher = new MicroBatcher((inputs) => pool.run(inputs), pool.size, this.batching, this.onBatch);
     const previous = this.current;
     this.current = new OpenModel(description, pool, batcher);
@@ -77,10 +88,14 @@ export class ModelSlot {
     return description;
   }
 
-  /** The answers of the model being served when the request arrived. */
-  submit(inputs: readonly ServedInput[], signal?: AbortSignal): Promise<ServedAnswer[]> {
-    if (!this.current) return Promise.reject(new Error('no model is open yet'));
-    return this.current.batcher.submit(inputs, signal);
+  /** The answers of the model being served when the request arrived, and which model that was. */
+  async submit(
+    inputs: readonly ServedInput[],
+    signal?: AbortSignal,
+  ): Promise<{ model: ModelDescription; answers: ServedAnswer[] }> {
+    const serving = this.current;
+    if (!serving) throw new Error('no model is open');
+    return { model: serving.description, answers: await serving.batcher.submit(inputs, signal) };
   }
 
   /** Sends every waiting instance, and every one to come, without waiting for a fuller batch (the server is closing). */
@@ -90,6 +105,7 @@ export class ModelSlot {
 
   /** Finishes every accepted request, then stops every worker. */
   async close(): Promise<void> {
+    this.closed = true;
     const last = this.current;
     this.current = undefined;
     await Promise.all([...this.closing, last?.close()]);

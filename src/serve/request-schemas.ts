@@ -32,7 +32,12 @@ export const predictBody = {
           else: {
             if: { type: 'array' },
             then: { type: 'array', items: { type: 'number' }, maxItems: 100000 },
-            else: { type: 'object', additionalProperties: { type: 'number' }, maxProperties: 100000 },
+            // A row by column may carry columns the model does not read (the label, an id), as a CSV given to predict may.
+            else: {
+              type: 'object',
+              additionalProperties: { type: ['number', 'string', 'boolean', 'null'] },
+              maxProperties: 100000,
+            },
           },
         },
       },

@@ -34,39 +34,46 @@ export async function checkInstances(
   maxFileBytes: number,
 ): Promise<CheckedInstance[]> {
   const images = model.preprocessing.kind === 'image';
-  return Promise.all(
-    instances.map(async (instance, i): Promise<CheckedInstance> => {
-      const name = `instance ${i}`;
-      if (!Array.isArray(instance) && 'b64' in instance && typeof instance.b64 === 'string') {
-        if (!images) return { error: 'this model takes table rows, not images' };
-        const bytes = base64Bytes(instance.b64);
-        return bytes
-          ? { kind: 'image', name: typeof instance.name === 'string' ? instance.name : name, bytes }
-          : { error: 'b64 is not base64 text' };
-      }
-      if (!Array.isArray(instance) && 'path' in instance && typeof instance.path === 'string') {
-        if (!images) return { error: 'this model takes table rows, not images' };
-        if (allowFiles === undefined)
-          return {
-            error:
-              'this server reads no file by path; send the image as {"b64": …} or as a multipart upload (or start it with --allow-files <folder>)',
-          };
-        const file = await allowedFile(allowFiles, instance.path);
-        if ('error' in file) return file;
-        try {
-          // A file named by path counts as the body an upload of it would have been.
-          const size = (await stat(file.path)).size;
-          if (size > maxFileBytes)
-            return { error: `${instance.path} is ${size} bytes, over the ${maxFileBytes} a request may send` };
-          return { kind: 'image', name: instance.path, bytes: await readRegularFile(file.path, 'image') };
-        } catch (error) {
-          return { error: (error as Error).message.split('\n')[0]!.replace(file.path, instance.path) };
+  // Files named by path count together as the body an upload of them would have been, and are read one at a time.
+  let budget = maxFileBytes;
+  const checked: CheckedInstance[] = [];
+  for (const [i, instance] of instances.entries())
+    checked.push(
+      await (async (): Promise<CheckedInstance> => {
+        const name = `instance ${i}`;
+        if (!Array.isArray(instance) && 'b64' in instance && typeof instance.b64 === 'string') {
+          if (!images) return { error: 'this model takes table rows, not images' };
+          const bytes = base64Bytes(instance.b64);
+          return bytes
+            ? { kind: 'image', name: typeof instance.name === 'string' ? instance.name : name, bytes }
+            : { error: 'b64 is not base64 text' };
         }
-      }
-      if (images) return { error: 'an image model takes {"b64": "<base64 image>"} instances' };
-      return { kind: 'row', name, values: instance as Record<string, number> | number[] };
-    }),
-  );
+        if (!Array.isArray(instance) && 'path' in instance && typeof instance.path === 'string') {
+          if (!images) return { error: 'this model takes table rows, not images' };
+          if (allowFiles === undefined)
+            return {
+              error:
+                'this server reads no file by path; send the image as {"b64": …} or as a multipart upload (or start it with --allow-files <folder>)',
+            };
+          const file = await allowedFile(allowFiles, instance.path);
+          if ('error' in file) return file;
+          try {
+            const size = (await stat(file.path)).size;
+            if (size > budget)
+              return {
+                error: `${instance.path} is ${size} bytes, over what is left of the ${maxFileBytes} a request may send`,
+              };
+            budget -= size;
+            return { kind: 'image', name: instance.path, bytes: await readRegularFile(file.path, 'image') };
+          } catch (error) {
+            return { error: (error as Error).message.split('\n')[0]!.replace(file.path, instance.path) };
+          }
+        }
+        if (images) return { error: 'an image model takes {"b64": "<base64 image>"} instances' };
+        return { kind: 'row', name, values: instance as Record<string, number> | number[] };
+      })(),
+    );
+  return checked;
 }
 
 /**

@@ -551,15 +551,37 @@ describe('tlpipe serve under hostile requests: a status code and a clear message
         assert.match(answer.body.error, message);
       },
     })),
-    {
-      name: 'a text/plain body: 415 naming the content types predict takes',
+    // What curl -d (form-urlencoded) and fetch with a string (text/plain) send is JSON all the same, as TF Serving reads it.
+    ...['text/plain', 'application/x-www-form-urlencoded'].map((type) => ({
+      name: `a JSON body sent as ${type}: read as JSON, checked by the schema, answered as predict answers`,
       run: async () => {
+        const headers = { 'content-type': type };
         const answer = await request(withFiles, '/v1/models/digits:predict', {
           body: JSON.stringify({ instances: [b64(digit.png)] }),
-          headers: { 'content-type': 'text/plain' },
+          headers,
+        });
+        assert.equal(answer.status, 200, answer.text);
+        assertAnswersDigit(answer.body.predictions[0]);
+        const unchecked = await request(withFiles, '/v1/models/digits:predict', {
+          body: JSON.stringify({ instances: 'x.png' }),
+          headers,
+        });
+        assert.equal(unchecked.status, 400, unchecked.text);
+        assert.match(unchecked.body.error, /body\/instances must be array/);
+      },
+    })),
+    {
+      name: 'a body of another content type: 415 saying what to send',
+      run: async () => {
+        const answer = await request(withFiles, '/v1/models/digits:predict', {
+          body: '<instances/>',
+          headers: { 'content-type': 'application/xml' },
         });
         assert.equal(answer.status, 415, answer.text);
-        assert.equal(answer.body.error, 'predict takes application/json or multipart/form-data, not "text/plain"');
+        assert.match(
+          answer.body.error,
+          /^a body of "application\/xml" is not taken: send JSON \(content-type: application\/json\) or images as multipart\/form-data$/,
+        );
       },
     },
 

@@ -135,7 +135,7 @@ describe('tlpipe serve end to end: real runs, real HTTP on 127.0.0.1, answers eq
       // Batches wait 10 s for company and a request gives up after 3 s: a request waits, and the queue holds 2.
       digitsReady.then((m) =>
         started(m.runDir, [
-          ...['--max-body-mb', '0.01', '--max-queue', '2', '--max-batch-size', '8'],
+          ...['--max-body-mb', '0.01', '--max-queue', '2', '--max-instances', '2', '--max-batch-size', '8'],
           ...['--max-latency-ms', '10000', '--timeout-ms', '3000'],
         ]),
       ),

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import { MicroBatcher, QueueFull, type BatchingOptions } from '../../src/serve/micro-batcher.js';
 import type { ServedAnswer, ServedInput } from '../../src/serve/served-answers.js';
@@ -356,6 +357,25 @@ describe('MicroBatcher: withdrawn requests (a timeout)', () => {
     assert.deepEqual(labels(answers), ['a.0', 'a.1', 'a.2']);
     assert.equal(batcher.depth, 0);
     assert.deepEqual(labels(await batcher.submit(instances('b', 1))), ['b.0']);
+  });
+
+  it('a settled request lets go of its signal: nothing listens to it once answered or failed', async () => {
+    // AbortSignal.timeout keeps its listeners until it fires: a listener left behind would hold the request's bytes that long.
+    const answered = new AbortController();
+    await new MicroBatcher(async (inputs) => inputs.map(answerTo), 1, options({ maxLatencyMs: 0 })).submit(
+      instances('a', 2),
+      answered.signal,
+    );
+    assert.equal(getEventListeners(answered.signal, 'abort').length, 0);
+    const failed = new AbortController();
+    await assert.rejects(
+      new MicroBatcher(() => Promise.reject(new Error('no')), 1, options({ maxLatencyMs: 0 })).submit(
+        instances('b', 2),
+        failed.signal,
+      ),
+      /no/,
+    );
+    assert.equal(getEventListeners(failed.signal, 'abort').length, 0);
   });
 
   it('a request whose instances are all in flight when it is withdrawn is rejected, and its answers go nowhere', async () => {

@@ -162,8 +162,16 @@ describe('allowedFile and {"path"} instances: confined to the allowed folder', (
     const [over] = await checkInstances([{ path: 'link-in.png' }], imageModel, root, png.length - 1);
     assert.match(
       (over as { error: string }).error,
-      new RegExp(`link-in.png is ${png.length} bytes, over the ${png.length - 1}`),
+      new RegExp(`link-in.png is ${png.length} bytes, over what is left of the ${png.length - 1}`),
     );
+    const [first, second] = await checkInstances(
+      [{ path: 'link-in.png' }, { path: 'link-in.png' }],
+      imageModel,
+      root,
+      png.length * 2 - 1,
+    );
+    assert.ok(!('error' in first!), 'the first file fits');
+    assert.match((second as { error: string }).error, /over what is left/, 'files count together against the limit');
     const [within] = await checkInstances([{ path: 'link-in.png' }], imageModel, root, png.length);
     assert.deepEqual(within, { kind: 'image', name: 'link-in.png', bytes: png });
   });

@@ -91,6 +91,8 @@ export function inferResponse(
         shape: [n],
         data: ok.map((a) => ('anomalous' in a ? a.anomalous : false)),
       },
+      // The model's threshold, with each score: what the verdict was made against.
+      { name: 'threshold', datatype: 'FP32', shape: [n], data: ok.map((a) => ('threshold' in a ? a.threshold : NaN)) },
     );
   } else if (model.task === 'segmentation') {
     outputs.push(

@@ -258,7 +258,7 @@ describe('inferResponse: output tensors by task', () => {
       ],
     },
     {
-      name: 'anomaly: labels, scores and whether each is anomalous',
+      name: 'anomaly: labels, scores, whether each is anomalous, and the threshold it was judged against',
       model: { ...imageModel, task: 'anomaly', labels: ['normal', 'anomalous'] },
       answers: [
         { label: 'normal', score: 0.2, threshold: 0.5, anomalous: false, heat: { grid: [1, 1], values: [0.2] } },
@@ -268,6 +268,7 @@ describe('inferResponse: output tensors by task', () => {
         { name: 'label', datatype: 'BYTES', shape: [2], data: ['normal', 'anomalous'] },
         { name: 'score', datatype: 'FP32', shape: [2], data: [0.2, 0.9] },
         { name: 'anomalous', datatype: 'BOOL', shape: [2], data: [false, true] },
+        { name: 'threshold', datatype: 'FP32', shape: [2], data: [0.5, 0.5] },
       ],
     },
     {
@@ -309,6 +310,6 @@ describe('inferResponse: output tensors by task', () => {
     const names = (model: ModelDescription): string[] => inferResponse({}, model, []).outputs.map((o) => o.name);
     assert.deepEqual(names(imageModel), ['label', 'probabilities']);
     assert.deepEqual(names({ ...imageModel, task: 'segmentation' }), ['label', 'fractions', 'mask']);
-    assert.deepEqual(names({ ...imageModel, task: 'anomaly' }), ['label', 'score', 'anomalous']);
+    assert.deepEqual(names({ ...imageModel, task: 'anomaly' }), ['label', 'score', 'anomalous', 'threshold']);
   });
 });

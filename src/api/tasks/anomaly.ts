@@ -1,7 +1,7 @@
 import { isAnomalyModelFolder, openAnomalyModel } from '../anomaly-model.js';
 import { evaluateAnomalyModel } from '../evaluate-anomaly.js';
 import type { TaskModel } from './task-model.js';
-import { answerImages } from './served-images.js';
+import { answerImages } from './answer-batches.js';
 
 /** Anomaly: the cut base with its memory bank and threshold beside it, opened and cross-checked as one. */
 export const anomalyModel: TaskModel = {

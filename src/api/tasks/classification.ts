@@ -7,7 +7,7 @@ import { collectImageFiles, predictImages, predictRows, wrongInput } from '../..
 import type { LoadedModel, OpenedModel } from '../load-model.js';
 import { evaluateClassifier } from '../evaluate.js';
 import type { TaskModel } from './task-model.js';
-import { answerImages, answerRows, classAnswer } from './served-images.js';
+import { answerImages, answerRows, classAnswer } from './answer-batches.js';
 
 /**
  * A classifier as a LoadedModel: classify() and explain() for images,

@@ -3,7 +3,7 @@ import { evaluateSegmentationModel } from '../evaluate-segmentation.js';
 import { segmenterOf, writeMasks } from '../segmentation-model.js';
 import type { TaskModel } from './task-model.js';
 import { maskPng } from '../../engine/evaluate/mask-image.js';
-import { answerImages } from './served-images.js';
+import { answerImages } from './answer-batches.js';
 
 /** Segmentation: a LayersModel whose output is a class score per pixel; `predict --out` writes its masks. */
 export const segmentationModel: TaskModel = {

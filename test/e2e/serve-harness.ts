@@ -155,6 +155,12 @@ export interface PredictLine {
   file: string;
   top: { label: string; probability: number }[];
   segmentation?: { fractions: Record<string, number>; mask?: string };
+  anomaly?: {
+    score: number;
+    threshold: number;
+    anomalous: boolean;
+    heat: { grid: [number, number]; values: number[] };
+  };
 }
 
 /** `tlpipe predict --json`'s stdout, line by line. */

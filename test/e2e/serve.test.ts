@@ -52,6 +52,20 @@ const TEXTURES_PIPELINE = texturesPipeline({
   train: ['batchSize: 4', 'stages:', '  - { epochs: 1 }'],
 });
 
+/** Anomaly detection on real MNIST digits, ones as normal: a memory bank of a few digits' patch features. */
+const ONES_PIPELINE = `name: ones
+seed: 5
+backend: wasm
+task: anomaly
+dataset:
+  format: mnist
+  limit: { perClass: 6, testPerClass: 2 }
+  validation: 0.25
+  image: { size: [32, 32] }
+base: { model: mobilenet_v2 }
+anomaly: { normal: ['1'] }
+`;
+
 const TABLES = path.join(packageRoot(), 'test', 'fixtures', 'tables');
 /** Rows of the wine table the run never trained on, with their label column (predict ignores it; so must serve). */
 const WINE_ROWS = 5;
@@ -71,7 +85,7 @@ interface Served {
 
 describe('tlpipe serve end to end: real runs, real HTTP on 127.0.0.1, answers equal to tlpipe predict', () => {
   const dir = workspace('serve');
-  const models = {} as Record<'digits' | 'wine' | 'textures', Served>;
+  const models = {} as Record<'digits' | 'wine' | 'textures' | 'ones', Served>;
   /** The server with tight limits, for 413, 503 and 504. */
   let limited: ServeProcess;
   /** Image files: digits of every class in PNG and JPEG, and a colour texture of 64×64 (resized and not grey). */
@@ -103,6 +117,7 @@ describe('tlpipe serve end to end: real runs, real HTTP on 127.0.0.1, answers eq
     textureProbes = ['0000.jpg', '0005.jpg'].map((f) => path.join(TEXTURES, 'images', f));
     write(dir, 'digits.yaml', DIGITS_PIPELINE);
     write(dir, 'textures.yaml', TEXTURES_PIPELINE);
+    write(dir, 'ones.yaml', ONES_PIPELINE);
     copyFileSync(path.join(TABLES, 'wine.yaml'), path.join(dir, 'wine.yaml'));
     copyFileSync(path.join(TABLES, 'wine-train.csv'), path.join(dir, 'wine-train.csv'));
     const [header, ...lines] = readFileSync(path.join(TABLES, 'wine-test.csv'), 'utf8').trim().split('\n');
@@ -128,10 +143,11 @@ describe('tlpipe serve end to end: real runs, real HTTP on 127.0.0.1, answers eq
       return { name, server, runDir, labels: readJson(path.join(runDir, 'model', 'labels.json')), expected };
     };
     const digitsReady = ready('digits', [], probes);
-    [models.digits, models.wine, models.textures, limited] = await Promise.all([
+    [models.digits, models.wine, models.textures, models.ones, limited] = await Promise.all([
       digitsReady,
       ready('wine', ['--set', 'train.stages[0].epochs=2'], [path.join(dir, 'rows.csv')]),
       ready('textures', [], textureProbes, ['--out', path.join(dir, 'masks')]),
+      ready('ones', [], probes),
       // Batches wait 10 s for company and a request gives up after 3 s: a request waits, and the queue holds 2.
       digitsReady.then((m) =>
         started(m.runDir, [
@@ -156,6 +172,11 @@ describe('tlpipe serve end to end: real runs, real HTTP on 127.0.0.1, answers eq
     }
   });
 
+  /** 200, from the run being served. */
+  const assertAnsweredBy = (r: HttpAnswer, m: Served): void => {
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.headers.get('x-tlpipe-run'), path.basename(m.runDir));
+  };
   const predictUrl = (m: Served): string => `${m.server.url}/v1/models/${m.name}:predict`;
   const inferUrl = (m: Served): string => `${m.server.url}/v2/models/${m.name}/infer`;
   /** Each answer's probabilities (or, for segmentation, fractions) from a v1 predict answer. */
@@ -299,6 +320,43 @@ describe('tlpipe serve end to end: real runs, real HTTP on 127.0.0.1, answers eq
         assert.ok(served.equals(written), `mask ${i}`);
       }
     });
+  });
+
+  it("anomaly detection: each image's score, threshold, verdict and patch scores are predict's (v1), and v2's tensors hold them", async () => {
+    const m = models.ones;
+    const v1 = await postJson(predictUrl(m), { instances: probes.map(b64Instance) });
+    assertAnsweredBy(v1, m);
+    assert.deepEqual(
+      v1.body.predictions,
+      m.expected.map((e) => ({ label: e.top[0]!.label, ...e.anomaly! })),
+    );
+    const data = probes.map((file) => b64Instance(file).b64);
+    const v2 = await postJson(inferUrl(m), {
+      inputs: [{ name: 'image', datatype: 'BYTES', shape: [data.length], data }],
+    });
+    assertAnsweredBy(v2, m);
+    const output = (name: string): unknown[] =>
+      (v2.body.outputs as { name: string; data: unknown[] }[]).find((o) => o.name === name)!.data;
+    assert.deepEqual(
+      output('label'),
+      m.expected.map((e) => e.top[0]!.label),
+    );
+    assert.deepEqual(
+      output('score'),
+      m.expected.map((e) => e.anomaly!.score),
+    );
+    assert.deepEqual(
+      output('anomalous'),
+      m.expected.map((e) => e.anomaly!.anomalous),
+    );
+    assert.deepEqual(
+      output('threshold'),
+      m.expected.map((e) => e.anomaly!.threshold),
+    );
+    assert.ok(
+      m.expected.some((e) => e.anomaly!.anomalous) && m.expected.some((e) => !e.anomaly!.anomalous),
+      'the probes hold both verdicts, so the comparison says something',
+    );
   });
 
   describe('GET /v1/models/{name}, health, readiness and metrics', () => {

@@ -37,7 +37,6 @@ export type ServeEvent =
       ms: number;
       instances?: number;
       run?: string;
-      error?: string;
     }
   | { type: 'internal-error'; id: string; message: string };
 
@@ -69,6 +68,7 @@ const JSON_ALIASES = ['application/x-www-form-urlencoded', 'text/plain'] as cons
 /** A route's JSON schema for every content type read as JSON, so none reaches the handler unchecked. */
 const jsonContent = <S>(schema: S): Record<string, { schema: S }> =>
   Object.fromEntries(['application/json', ...JSON_ALIASES].map((type) => [type, { schema }]));
+
 /** How long past its timeout a request's answer (its 504) may take to be written before its socket may be closed. */
 const ANSWER_GRACE_MS = 5000;
 
@@ -104,7 +104,6 @@ export async function httpServer(
       headersTimeout: limits.receiveTimeoutMs,
       connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.ceil(limits.receiveTimeoutMs / 4))),
     },
-    // No coercion: {"b64": 5} is a wrong type, not the base64 text "5" (which decodes to no bytes).
     // Ajv's messages, with the key they are about where Ajv knows it: "must NOT have additional properties (`extra`)".
     schemaErrorFormatter: (errors, dataVar) =>
       new Error(
@@ -115,6 +114,8 @@ export async function httpServer(
           })
           .join(', '),
       ),
+    // No coercion: {"b64": 5} is a wrong type, not the base64 text "5" (which decodes to no bytes); no key dropped
+    // unsaid: one the schema does not know is refused by name.
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
     // Node's own errors before a request exists (a slow client, a connection ended mid-request, bytes that are not
     // HTTP), answered in the server's shape with what happened instead of Fastify's "Client Error".
@@ -272,15 +273,20 @@ export async function httpServer(
     else reply.removeHeader('x-tlpipe-run');
   };
 
-  /** The answers to checked instances: those that could not be checked answer with their error, the others go to the model. */
+  /**
+   * The answers to checked instances (those that could not be checked answer with their error, the others go to
+   * the model), and the model that answered: after a swap, another than the one the request was checked against.
+   */
   const answer = async (
     request: FastifyRequest,
     reply: FastifyReply,
     checked: CheckedInstance[],
-  ): Promise<ServedAnswer[]> => {
+    checkedAgainst: ModelDescription,
+  ): Promise<{ answers: ServedAnswer[]; model: ModelDescription }> => {
     instanceCounts.set(request, checked.length);
     const inputs = checked.filter((c): c is ServedInput => !('error' in c));
     let answers: ServedAnswer[] = [];
+    let model = checkedAgainst;
     if (inputs.length > 0) {
       // A client that has gone takes its instances out of the queue, as a request past its time does.
       const gone = new AbortController();
@@ -292,7 +298,7 @@ export async function httpServer(
         const remainingMs = Math.max(1, Math.ceil(limits.timeoutMs - reply.elapsedTime));
         const answered = await slot.submit(inputs, AbortSignal.any([AbortSignal.timeout(remainingMs), gone.signal]));
         answeredBy(reply, answered.model);
-        answers = answered.answers;
+        ({ answers, model } = answered);
       } finally {
         reply.raw.off('close', onClose);
       }
@@ -302,13 +308,15 @@ export async function httpServer(
     const failed = all.filter((a) => 'error' in a).length;
     metrics.instances.inc({ outcome: 'ok' }, all.length - failed);
     if (failed > 0) metrics.instances.inc({ outcome: 'failed' }, failed);
-    return all;
+    return { answers: all, model };
   };
+  /** Ready: listening, not closing, and the model has a worker running. */
+  const ready = (): boolean => state.ready && slot.ready;
 
   app.get('/healthz', async () => ({ status: 'live' }));
   app.get('/readyz', async (_request, reply) => {
     const model = slot.description;
-    if (!state.ready || !model || !slot.ready)
+    if (!ready() || !model)
       return reply.code(503).header('retry-after', String(RETRY_AFTER_S)).send({ status: 'not ready' });
     return { status: 'ready', model: model.name, ...(model.run ? { run: model.run.id } : {}) };
   });
@@ -351,7 +359,7 @@ export async function httpServer(
             checked: await checkInstances(request.body.instances, model, options.allowFiles, limits.bodyLimitBytes),
             top: request.body.top,
           };
-      const predictions = (await answer(request, reply, checked)).map((a) => withTop(a, top));
+      const predictions = (await answer(request, reply, checked, model)).answers.map((a) => withTop(a, top));
       const failed = predictions.flatMap((p, i) => ('error' in p ? [`instance ${i}: ${p.error}`] : []));
       if (failed.length > 0)
         return reply.code(400).send({
@@ -365,7 +373,7 @@ export async function httpServer(
   app.get('/v2', async () => ({ name: 'tlpipe', version: options.version, extensions: [] }));
   app.get('/v2/health/live', async () => ({ live: true }));
   app.get('/v2/health/ready', async (_request, reply) =>
-    state.ready ? { ready: true } : reply.code(503).send({ ready: false }),
+    ready() ? { ready: true } : reply.code(503).send({ ready: false }),
   );
   app.get<{ Params: { name: string } }>('/v2/models/:name', async (request, reply) => {
     const model = modelNamed(request.params.name, reply);
@@ -373,7 +381,7 @@ export async function httpServer(
   });
   app.get<{ Params: { name: string } }>('/v2/models/:name/ready', async (request, reply) => {
     modelNamed(request.params.name, reply);
-    return { name: request.params.name, ready: state.ready };
+    return { name: request.params.name, ready: ready() };
   });
   app.post<{ Params: { name: string }; Body: Parameters<typeof inferInstances>[0] }>(
     '/v2/models/:name/infer',
@@ -382,11 +390,11 @@ export async function httpServer(
       const model = modelNamed(request.params.name, reply);
       const read = inferInstances(request.body, model, limits.maxInstances);
       if ('error' in read) throw new HttpFailure(read.status ?? 400, read.error);
-      const answers = await answer(request, reply, read.instances);
-      const failed = answers.findIndex((a) => 'error' in a);
+      const answered = await answer(request, reply, read.instances, model);
+      const failed = answered.answers.findIndex((a) => 'error' in a);
       if (failed >= 0)
-        throw new HttpFailure(400, `instance ${failed}: ${(answers[failed] as { error: string }).error}`);
-      return inferResponse(request.body, model, answers);
+        throw new HttpFailure(400, `instance ${failed}: ${(answered.answers[failed] as { error: string }).error}`);
+      return inferResponse(request.body, answered.model, answered.answers);
     },
   );
 

@@ -31,8 +31,11 @@ export interface ModelServer {
 }
 
 /**
- * Opens the model (its workers warmed up), then listens: a server that
- * listens is ready. Nothing listens when the model cannot be opened.
+ * Listens, then opens the model: while its workers open and warm up, /healthz
+ * answers (live) and /readyz and predictions answer 503, as an orchestrator
+ * expects of a server starting; a port already taken is said before any model
+ * is read. Resolves once the model answers; a model that cannot be opened
+ * closes the server again.
  */
 export async function startModelServer(location: ModelLocation, options: ModelServerOptions): Promise<ModelServer> {
   // Read only when scraped, once the slot below exists.
@@ -41,15 +44,17 @@ export async function startModelServer(location: ModelLocation, options: ModelSe
     () => ({ run: slot.description?.run?.id ?? '', task: slot.description?.task ?? '' }),
   );
   const slot = new ModelSlot(options.workers, options.batching, (size) => metrics.batchSize.observe(size));
-  const first = await slot.open(location);
   const { app, state } = await httpServer(slot, metrics, options);
+  await app.listen({ host: options.host, port: options.port });
+  app.server.maxConnections = options.limits.maxConnections;
+  let first: ModelDescription;
   try {
-    await app.listen({ host: options.host, port: options.port });
+    first = await slot.open(location);
   } catch (error) {
+    await app.close();
     await slot.close();
     throw error;
   }
-  app.server.maxConnections = options.limits.maxConnections;
   state.ready = true;
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -2,44 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { inferInstances, inferResponse, type InferRequest } from '../../src/serve/open-inference.js';
 import type { ModelDescription, ServedAnswer } from '../../src/serve/served-answers.js';
-
-const imagePreprocessing: ModelDescription['preprocessing'] = {
-  kind: 'image',
-  inputSize: [8, 8],
-  channels: 3,
-  grayscaleToRgb: true,
-  fit: 'cover',
-  scale: [1 / 255, 1 / 255, 1 / 255],
-  offset: [0, 0, 0],
-  mean: [0, 0, 0],
-  std: [1, 1, 1],
-  description: 'pixels / 255',
-};
+import { imageModel as imageDescription, tabularModel as tabularDescription } from './model-descriptions.js';
 
 const imageModel: ModelDescription = {
-  name: 'flowers',
-  modelDir: '/models/flowers',
-  task: 'classification',
-  labels: ['daisy', 'rose', 'tulip'],
-  outputs: 'probabilities',
-  preprocessing: imagePreprocessing,
+  ...imageDescription(['daisy', 'rose', 'tulip']),
   run: { pipeline: 'flowers', id: '2026-12-06T10-00-00Z', dir: '/runs/flowers/x', fingerprint: 'abc' },
 };
-
-const tabularModel: ModelDescription = {
-  name: 'iris',
-  modelDir: '/models/iris',
-  task: 'classification',
-  labels: ['setosa', 'versicolor', 'virginica'],
-  outputs: 'probabilities',
-  preprocessing: {
-    kind: 'tabular',
-    columns: ['petal', 'sepal', 'width'],
-    mean: [0, 0, 0],
-    std: [1, 1, 1],
-    description: 'standardised',
-  },
-};
+const tabularModel = tabularDescription(['setosa', 'versicolor', 'virginica'], ['petal', 'sepal', 'width']);
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
 const request = (input: Partial<InferRequest['inputs'][number]>): InferRequest => ({

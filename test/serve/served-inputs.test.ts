@@ -4,42 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ModelDescription } from '../../src/serve/served-answers.js';
+import { imageModel as imageDescription, tabularModel as tabularDescription } from './model-descriptions.js';
 import { allowedFile, base64Bytes, checkInstances, type RequestInstance } from '../../src/serve/served-inputs.js';
 
-const imageModel: ModelDescription = {
-  name: 'flowers',
-  modelDir: '/models/flowers',
-  task: 'classification',
-  labels: ['daisy', 'rose'],
-  outputs: 'probabilities',
-  preprocessing: {
-    kind: 'image',
-    inputSize: [8, 8],
-    channels: 3,
-    grayscaleToRgb: true,
-    fit: 'cover',
-    scale: [1 / 255, 1 / 255, 1 / 255],
-    offset: [0, 0, 0],
-    mean: [0, 0, 0],
-    std: [1, 1, 1],
-    description: 'pixels / 255',
-  },
-};
-
-const tabularModel: ModelDescription = {
-  name: 'iris',
-  modelDir: '/models/iris',
-  task: 'classification',
-  labels: ['setosa', 'virginica'],
-  outputs: 'probabilities',
-  preprocessing: {
-    kind: 'tabular',
-    columns: ['petal', 'sepal'],
-    mean: [0, 0],
-    std: [1, 1],
-    description: 'standardised',
-  },
-};
+const imageModel = imageDescription(['daisy', 'rose']);
+const tabularModel = tabularDescription(['setosa', 'virginica'], ['petal', 'sepal']);
 
 describe('base64Bytes', () => {
   const accepted: { name: string; text: string; bytes: string }[] = [

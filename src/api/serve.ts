@@ -5,13 +5,13 @@ import { setting } from '../platform/settings.js';
 import { findRun, listRuns } from '../store/find-run.js';
 import { isModelFolder } from '../store/model-folder.js';
 import { readRunRecord, RUN_FILE, type RunRecord } from '../store/run-record.js';
-import {
-  startModelServer,
-  type BatchingOptions,
-  type ModelDescription,
-  type ModelLocation,
-  type ServeEvent,
-  type ServeLimits,
+import type {
+  BatchingOptions,
+  ModelDescription,
+  ModelLocation,
+  ModelServer,
+  ServeEvent,
+  ServeLimits,
 } from '../serve/model-server.js';
 import { findExportedModel, type ModelOptions } from './load-model.js';
 import { loadInput, runsRootOf } from './pipeline-input.js';
@@ -138,6 +138,8 @@ export async function serve(ref: string, options: ServeOptions = {}): Promise<Ou
     const first = await source.newest();
     if (!first.ok) return first.outcome;
     const onEvent = options.onEvent ?? (() => {});
+    // Loaded here, not with the library: a program that never serves never loads the HTTP server.
+    const { startModelServer } = await import('../serve/model-server.js');
     let server;
     try {
       server = await startModelServer(first.location, {
@@ -293,7 +295,7 @@ function runLocation(
  * model it has. Returns how to stop, which waits for a swap under way.
  */
 function follow(
-  server: Awaited<ReturnType<typeof startModelServer>>,
+  server: ModelServer,
   newest: Source['newest'],
   options: ServeOptions,
   onEvent: (event: FollowEvent) => void,

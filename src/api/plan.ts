@@ -1,7 +1,6 @@
 import type { EngineEvent } from '../engine/events.js';
 import type { Plan } from '../plan/types.js';
 import { loadInput, runsRootOf } from './pipeline-input.js';
-import { preparePlan } from './prepare-plan.js';
 import { failed, ok, type Outcome, type PipelineInput, type PipelineOptions } from './types.js';
 
 /**
@@ -16,6 +15,8 @@ export async function plan(
 ): Promise<Outcome<Plan>> {
   const loaded = loadInput(input, options);
   if (!loaded.ok) return failed(loaded.diagnostics);
+  // The engine (tfjs, the readers of data and bases) loads once the pipeline is valid as written, as for run.
+  const { preparePlan } = await import('./prepare-plan.js');
   const planned = await preparePlan(loaded.value, {
     runsRoot: runsRootOf(options),
     ...(options.backend ? { backend: options.backend } : {}),

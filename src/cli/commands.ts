@@ -69,8 +69,6 @@ const MODEL_REF = {
 const allowIncomplete = (options: Record<string, unknown>): { allowIncomplete?: true } =>
   options['allowIncomplete'] ? { allowIncomplete: true } : {};
 
-const api = () => import('../api/index.js');
-
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'run',
@@ -181,7 +179,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       RUNS,
     ],
     run: async ({ positional: [run], options }, print) => {
-      const { evaluate, evaluationRecord } = await api();
+      const { evaluate, evaluationRecord } = await import('../api/evaluate.js');
       const result = await evaluate(run!, {
         ...dataOption(options),
         ...(options['out'] ? { out: String(options['out']) } : {}),
@@ -225,7 +223,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       const top = Number(options['top'] ?? 3);
       if (!Number.isInteger(top) || top < 1)
         return usage(`--top must be a positive whole number, got '${String(options['top'])}'`, print);
-      const { predict } = await api();
+      const { predict } = await import('../api/predict.js');
       const result = await predict(run!, images, {
         top,
         ...(options['out'] !== undefined ? { out: String(options['out']) } : {}),
@@ -314,7 +312,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       const top = Number(options['top'] ?? 3);
       if (!Number.isInteger(top) || top < 1)
         return usage(`--top must be a positive whole number, got '${String(options['top'])}'`, print);
-      const { explain } = await api();
+      const { explain } = await import('../api/explain.js');
       const out = String(options['out'] ?? 'explanations');
       const result = await explain(run!, images, {
         top,

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { testHeadline, type RunEndEvent, type RunEvent, type RunResult } from '../api/index.js';
+import type { RunEndEvent, RunEvent, RunResult } from '../api/index.js';
+import { testHeadline } from '../api/run.js';
 import { formatDiagnostic } from '../diagnostics/diagnostic.js';
 import { shown } from '../progress/event-lines.js';
 import { fitText } from '../progress/text-width.js';

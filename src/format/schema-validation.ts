@@ -31,7 +31,15 @@ export function pipelineValidator(): ValidateFunction {
   if (!compiled) {
     // JSON round trip: TypeBox's markers are symbols, which ajv need not see.
     const schema = JSON.parse(JSON.stringify(PipelineFileSchema)) as object;
-    const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+    // Without ajv's code optimisation pass: the same checks, compiled in under half the time (the pass cost more than
+    // a run's one validation saves; this compile is in every command that reads a pipeline).
+    const ajv = new Ajv2020({
+      allErrors: true,
+      verbose: true,
+      strict: true,
+      allowUnionTypes: true,
+      code: { optimize: false },
+    });
     compiled = ajv.compile(schema);
   }
   return compiled;

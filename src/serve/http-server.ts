@@ -116,7 +116,7 @@ export async function httpServer(
       ),
     // No coercion: {"b64": 5} is a wrong type, not the base64 text "5" (which decodes to no bytes); no key dropped
     // unsaid: one the schema does not know is refused by name.
-    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false, allowUnionTypes: true } },
     // Node's own errors before a request exists (a slow client, a connection ended mid-request, bytes that are not
     // HTTP), answered in the server's shape with what happened instead of Fastify's "Client Error".
     clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {

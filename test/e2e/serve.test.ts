@@ -167,6 +167,15 @@ describe('tlpipe serve end to end: real runs, real HTTP on 127.0.0.1, answers eq
         servers.map(() => 0),
         'every server exits 0 on SIGTERM',
       );
+      // With --json, stderr is for people and says only that the signal was heard: no library's warning leaks there.
+      for (const server of servers)
+        assert.deepEqual(
+          server.cli
+            .stderr()
+            .split('\n')
+            .filter((line) => line.trim() !== '' && !line.startsWith('SIGTERM: no longer accepting')),
+          [],
+        );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

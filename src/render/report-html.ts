@@ -5,6 +5,8 @@
  * the per-class metrics, the hyperparameters as resolved, the run's facts
  * and the pipeline as run.
  */
+import type { Calibration } from '../engine/evaluate/metrics.js';
+import { reliabilityDiagram } from './reliability-diagram.js';
 import type { EpochMetrics } from '../engine/events.js';
 import type { MonitorName } from '../format/types.js';
 import type { StoredGallery, StoredGalleryImage } from '../store/gallery-file.js';
@@ -45,7 +47,18 @@ export interface ReportInput {
   test?: {
     loss: number;
     accuracy: number;
-    perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
+    perClass: Record<
+      string,
+      {
+        precision: number;
+        recall: number;
+        f1: number;
+        support: number;
+        auroc?: number | null;
+        averagePrecision?: number | null;
+      }
+    >;
+    calibration?: Calibration;
     confusionMatrix: number[][];
     worst?: {
       example: string;
@@ -64,8 +77,8 @@ export interface ReportInput {
   baseline?: { metrics: MetricRow[]; test?: { accuracy: number; loss: number } };
 }
 
-const fixed = (n: number | undefined, digits = 4): string =>
-  n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits);
+const fixed = (n: number | null | undefined, digits = 4): string =>
+  n === undefined || n === null || !Number.isFinite(n) ? '–' : n.toFixed(digits);
 
 const TRAIN = '#1f6feb';
 const VALIDATION = '#d9480f';
@@ -160,15 +173,17 @@ export function renderReport(input: ReportInput): string {
     { boundaries, log: logScale(groups.flatMap(([, rates]) => rates.map(([, r]) => r))) },
   );
   const test = input.test;
+  // A run written before the rankings (one-vs-rest AUROC, average precision) has no columns for them.
+  const ranked = test ? Object.values(test.perClass).some((m) => m.auroc !== undefined) : false;
   const perClass = test
-    ? `<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>${Object.entries(
+    ? `<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th>${ranked ? '<th title="one-vs-rest area under the ROC curve">AUROC</th><th title="one-vs-rest average precision">AP</th>' : ''}<th>support</th></tr>${Object.entries(
         test.perClass,
       )
         .map(
           ([name, m]) =>
-            `<tr><td>${escape(name)}</td><td>${fixed(m.precision, 3)}</td><td>${fixed(m.recall, 3)}</td><td>${fixed(m.f1, 3)}</td><td>${m.support}</td></tr>`,
+            `<tr><td>${escape(name)}</td><td>${fixed(m.precision, 3)}</td><td>${fixed(m.recall, 3)}</td><td>${fixed(m.f1, 3)}</td>${ranked ? `<td>${fixed(m.auroc, 3)}</td><td>${fixed(m.averagePrecision, 3)}</td>` : ''}<td>${m.support}</td></tr>`,
         )
-        .join('')}</table>`
+        .join('')}</table>${calibrationSection(test.calibration)}`
     : '<p>No test split.</p>';
   const meta = Object.entries(input.run)
     .map(
@@ -207,6 +222,13 @@ ${input.taskSection ? input.taskSection.body : classificationSections(input, per
 <h2>Run</h2><table class="facts">${meta}</table>
 <h2>Pipeline as run</h2><pre>${escape(input.pipelineYaml)}</pre>`,
   );
+}
+
+/** The calibration of the test split's answers: the ECE, and the reliability diagram it comes from. */
+function calibrationSection(calibration: Calibration | undefined): string {
+  if (!calibration) return '';
+  const examples = calibration.bins.reduce((sum, b) => sum + b.count, 0);
+  return `<h2>Calibration (test)</h2><p>Expected calibration error <b>${fixed(calibration.ece, 4)}</b> over ${examples} examples, in ${calibration.bins.length} bins of the predicted class's probability: the gap between each bar and the diagonal, weighted by its examples.</p>${reliabilityDiagram(calibration)}`;
 }
 
 /** Classification's test sections: the worst, a few per class, the confusion matrix, per-class metrics. */

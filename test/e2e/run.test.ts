@@ -131,7 +131,24 @@ describe('tlpipe run on real MNIST digits and real MobileNetV2 weights', () => {
     for (const s of summary.stages) assert.equal(s.stoppedEarly, false);
     assert.equal(summary.test.examples, 40);
     assert.equal(Object.keys(summary.test.perClass).length, 10);
-    assert.deepEqual(Object.keys(summary.test.perClass['3']).sort(), ['f1', 'precision', 'recall', 'support']);
+    assert.deepEqual(Object.keys(summary.test.perClass['3']).sort(), [
+      'auroc',
+      'averagePrecision',
+      'f1',
+      'precision',
+      'recall',
+      'support',
+    ]);
+    // Every class has test examples here, so each one-vs-rest ranking is defined.
+    for (const m of Object.values<{ auroc: number; averagePrecision: number }>(summary.test.perClass))
+      for (const v of [m.auroc, m.averagePrecision]) assert.ok(v >= 0 && v <= 1, String(v));
+    const { ece, bins } = summary.test.calibration;
+    assert.ok(ece >= 0 && ece <= 1, String(ece));
+    assert.equal(bins.length, 10);
+    assert.equal(
+      bins.reduce((n: number, b: { count: number }) => n + b.count, 0),
+      40,
+    );
     const matrix: number[][] = summary.test.confusionMatrix;
     assert.equal(matrix.length, 10);
     assert.equal(
@@ -267,6 +284,11 @@ describe('tlpipe run on real MNIST digits and real MobileNetV2 weights', () => {
     const html = readFileSync(path.join(runDir, 'report.html'), 'utf8');
     assert.match(html, /<svg class="chart"/);
     assert.match(html, /<table class="confusion">/);
+    assert.match(
+      html,
+      /<h2>Calibration \(test\)<\/h2><p>Expected calibration error <b>\d\.\d{4}<\/b> over 40 examples/,
+    );
+    assert.match(html, /<th title="one-vs-rest area under the ROC curve">AUROC<\/th>/);
     assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org)/);
   });
 

@@ -43,7 +43,12 @@ const row = (stage: string, epoch: number, valLoss: number) =>
   }) + '\n';
 
 /** A completed run's folder as tlpipe leaves it, examples.json naming its example absolutely (as runs before relative paths did). */
-async function runFolder(): Promise<string> {
+async function runFolder(
+  newer: {
+    rankings?: Record<string, { auroc: number | null; averagePrecision: number | null }>;
+    calibration?: unknown;
+  } = {},
+): Promise<string> {
   const dir = path.join(root, 'runs', 'p', '0001-abcdef12');
   mkdirSync(dir, { recursive: true });
   const { plan } = compileSmall(PIPELINE);
@@ -70,8 +75,8 @@ async function runFolder(): Promise<string> {
   );
   writeFileSync(path.join(dir, 'pipeline.yaml'), PIPELINE);
   const perClass = {
-    cat: { precision: 1, recall: 0.5, f1: 0.667, support: 2 },
-    [HOSTILE]: { precision: 0.667, recall: 1, f1: 0.8, support: 2 },
+    cat: { precision: 1, recall: 0.5, f1: 0.667, support: 2, ...newer.rankings?.['cat'] },
+    [HOSTILE]: { precision: 0.667, recall: 1, f1: 0.8, support: 2, ...newer.rankings?.[HOSTILE] },
   };
   writeFileSync(
     path.join(dir, 'summary.json'),
@@ -91,6 +96,7 @@ async function runFolder(): Promise<string> {
         accuracy: 0.75,
         examples: 4,
         perClass,
+        ...(newer.calibration ? { calibration: newer.calibration } : {}),
         confusionMatrix: [
           [1, 1],
           [0, 2],
@@ -150,6 +156,36 @@ describe("a run's report page, from its own files", () => {
     ];
     for (const text of expected) assert.ok(page.includes(text), text);
     assert.equal(page.includes(HOSTILE), false);
+  });
+
+  it('a run that measured rankings and calibration shows AUROC and AP per class and a reliability diagram; an older run shows neither', async () => {
+    const bins = Array.from({ length: 10 }, (_, k) => ({
+      lower: k / 10,
+      upper: (k + 1) / 10,
+      count: k === 9 ? 3 : k === 6 ? 1 : 0,
+      confidence: k === 9 ? 0.95 : k === 6 ? 0.65 : null,
+      accuracy: k === 9 ? 1 : k === 6 ? 0 : null,
+    }));
+    const dir = await runFolder({
+      rankings: { cat: { auroc: 0.875, averagePrecision: 0.8333 }, [HOSTILE]: { auroc: null, averagePrecision: null } },
+      calibration: { ece: 0.2, bins },
+    });
+    const page = renderRunReport(await readRunReportSources(dir));
+    for (const text of [
+      '<th title="one-vs-rest area under the ROC curve">AUROC</th>',
+      '<td>0.875</td><td>0.833</td>',
+      '<td>–</td><td>–</td>',
+      '<h2>Calibration (test)</h2>',
+      'Expected calibration error <b>0.2000</b> over 4 examples',
+      'aria-label="reliability diagram',
+      '90–100%: 3 examples, mean probability 0.950, accuracy 1.000',
+    ])
+      assert.ok(page.includes(text), text);
+    // Two bars, for the two bins that hold examples.
+    assert.equal(page.match(/<rect x="[^"]+" y="[^"]+" width="[^"]+" height="[^"]+" fill="#1f6feb"/g)?.length, 2);
+    const older = renderRunReport(await readRunReportSources(await runFolder()));
+    assert.equal(older.includes('AUROC'), false);
+    assert.equal(older.includes('Calibration (test)'), false);
   });
 
   it("a page at another place (`tlpipe report --out`) leaves the run folder's alone", async () => {

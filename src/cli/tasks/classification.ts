@@ -16,6 +16,8 @@ export const classificationLines: TaskLines<'classification'> = {
 /** A classifier's: headline numbers, a per-class table, the confusion matrix, the worst examples. */
 function formatClassification({ metrics, classNames }: ClassificationEvaluation): string {
   const pct = (v: number): string => v.toFixed(4);
+  // Undefined where the test data has no example of the class (or nothing else).
+  const ranked = (v: number | null): string => (v === null ? '–'.padEnd(6) : pct(v));
   const topK = Object.entries(metrics.topK)
     .filter(([k]) => k !== 'top1')
     .map(([k, v]) => `${k.replace('top', 'top-')} ${pct(v)}`)
@@ -25,7 +27,7 @@ function formatClassification({ metrics, classNames }: ClassificationEvaluation)
   const width = Math.max(5, ...shown.map((n) => n.length));
   const perClass = classNames.map((name, i) => {
     const m = metrics.perClass[name]!;
-    return `  ${shown[i]!.padEnd(width)}  ${pct(m.precision)}     ${pct(m.recall)}  ${pct(m.f1)}  ${String(m.support).padStart(7)}`;
+    return `  ${shown[i]!.padEnd(width)}  ${pct(m.precision)}     ${pct(m.recall)}  ${pct(m.f1)}  ${ranked(m.auroc)}  ${ranked(m.averagePrecision)}  ${String(m.support).padStart(7)}`;
   });
   const cell = Math.max(4, ...metrics.confusionMatrix.flat().map((v) => String(v).length));
   const matrix = metrics.confusionMatrix.map(
@@ -34,8 +36,10 @@ function formatClassification({ metrics, classNames }: ClassificationEvaluation)
   return [
     `accuracy ${pct(metrics.accuracy)}  loss ${pct(metrics.loss)}  ${topK}  (${metrics.examples} examples)`,
     '',
-    `  ${'class'.padEnd(width)}  precision  recall  f1      support`,
+    `  ${'class'.padEnd(width)}  precision  recall  f1      auroc   ap      support`,
     ...perClass,
+    '',
+    `calibration: expected calibration error ${pct(metrics.calibration.ece)} (${metrics.calibration.bins.length} bins of the predicted class's probability)`,
     '',
     'confusion matrix (rows: actual, columns: predicted in the same order)',
     ...matrix,

@@ -1,3 +1,5 @@
+import { auroc, averagePrecision } from './anomaly-metrics.js';
+
 /** Per-class precision, recall and F1, as in scikit-learn's classification report. */
 export interface ClassMetrics {
   precision: number;
@@ -6,13 +8,36 @@ export interface ClassMetrics {
   support: number;
 }
 
+/**
+ * A class against the rest, ranked by its probability: the area under its
+ * ROC curve and its average precision, as scikit-learn's `roc_auc_score`
+ * and `average_precision_score` give them one-vs-rest. Null where the test
+ * split has no example of the class (or only examples of it): undefined there.
+ */
+export interface ClassRanking {
+  auroc: number | null;
+  averagePrecision: number | null;
+}
+
+/**
+ * How well the top class's probability says how often it is right: the
+ * examples in `bins` equal-width bins of that probability, each with its
+ * mean probability and its accuracy, and the expected calibration error
+ * (their gap, weighted by how many examples each bin holds).
+ */
+export interface Calibration {
+  ece: number;
+  bins: { lower: number; upper: number; count: number; confidence: number | null; accuracy: number | null }[];
+}
+
 export interface TestMetrics {
   loss: number;
   accuracy: number;
   /** Fraction of examples whose class is among the k most probable, for k = 1…min(5, classes). */
   topK: Record<string, number>;
   examples: number;
-  perClass: Record<string, ClassMetrics>;
+  perClass: Record<string, ClassMetrics & ClassRanking>;
+  calibration: Calibration;
   /** confusionMatrix[actual][predicted], in class order. */
   confusionMatrix: number[][];
   /** The misclassified examples given the lowest probability for their true class, worst first. */
@@ -61,7 +86,8 @@ export function testMetrics(
     accuracy: accuracyOf(matrix),
     topK,
     examples: actual.length,
-    perClass: perClassMetrics(matrix, classNames),
+    perClass: withRankings(perClassMetrics(matrix, classNames), actual, probabilities),
+    calibration: calibrationOf(actual, probabilities),
     confusionMatrix: matrix,
     worst,
   };
@@ -118,6 +144,72 @@ export function perClassMetrics(matrix: number[][], classNames: string[]): Recor
     out[classNames[c] ?? String(c)] = { precision, recall, f1, support };
   });
   return out;
+}
+
+/** Each class's metrics with its one-vs-rest AUROC and average precision. */
+function withRankings(
+  perClass: Record<string, ClassMetrics>,
+  actual: readonly number[],
+  probabilities: readonly number[][],
+): Record<string, ClassMetrics & ClassRanking> {
+  return Object.fromEntries(
+    Object.entries(perClass).map(([name, metrics], c) => {
+      // The class is the positive side ("anomalous" in these functions' words); its probability the score.
+      const labelled = { scores: probabilities.map((p) => p[c]!), anomalous: actual.map((a) => a === c) };
+      // A model that diverged (NaN) ranks nothing: undefined, as for a class without examples.
+      const ranks = labelled.scores.every(Number.isFinite);
+      return [
+        name,
+        {
+          ...metrics,
+          auroc: ranks ? (auroc(labelled) ?? null) : null,
+          averagePrecision: ranks ? (averagePrecision(labelled) ?? null) : null,
+        },
+      ];
+    }),
+  );
+}
+
+const CALIBRATION_BINS = 10;
+
+/** The top class's probability against how often it is right, in equal-width bins (see Calibration). */
+export function calibrationOf(
+  actual: readonly number[],
+  probabilities: readonly number[][],
+  bins = CALIBRATION_BINS,
+): Calibration {
+  const sums = Array.from({ length: bins }, () => ({ count: 0, confidence: 0, correct: 0 }));
+  let total = 0;
+  probabilities.forEach((p, i) => {
+    const predicted = argMax(p);
+    const confidence = p[predicted]!;
+    // A model that diverged gives NaN: not a probability, in no bin (and not counted), never an index.
+    if (!(confidence >= 0 && confidence <= 1)) return;
+    total++;
+    // [0, 1/bins), …, [1 − 1/bins, 1]: a probability of exactly 1 is in the last bin.
+    const bin = sums[Math.min(bins - 1, Math.floor(confidence * bins))]!;
+    bin.count++;
+    bin.confidence += confidence;
+    if (predicted === actual[i]) bin.correct++;
+  });
+  const ece =
+    total === 0
+      ? 0
+      : sums.reduce(
+          (sum, b) =>
+            sum + (b.count === 0 ? 0 : (b.count / total) * Math.abs(b.correct / b.count - b.confidence / b.count)),
+          0,
+        );
+  return {
+    ece,
+    bins: sums.map((b, k) => ({
+      lower: k / bins,
+      upper: (k + 1) / bins,
+      count: b.count,
+      confidence: b.count === 0 ? null : b.confidence / b.count,
+      accuracy: b.count === 0 ? null : b.correct / b.count,
+    })),
+  };
 }
 
 export function accuracyOf(matrix: number[][]): number {

@@ -11,7 +11,30 @@ export const classificationStore: TaskStore<'classification'> = {
     topK: Type.Optional(Type.Record(Type.String(), Metric)),
     perClass: Type.Record(
       Type.String(),
-      Type.Object({ precision: Metric, recall: Metric, f1: Metric, support: Count }),
+      Type.Object({
+        precision: Metric,
+        recall: Metric,
+        f1: Metric,
+        support: Count,
+        // Runs written before the rankings and the calibration have none.
+        auroc: Type.Optional(Metric),
+        averagePrecision: Type.Optional(Metric),
+      }),
+    ),
+    calibration: Type.Optional(
+      Type.Object({
+        ece: Metric,
+        bins: Type.Array(
+          Type.Object({
+            lower: Type.Number(),
+            upper: Type.Number(),
+            count: Count,
+            confidence: Metric,
+            accuracy: Metric,
+          }),
+          { maxItems: 1000 },
+        ),
+      }),
     ),
     confusionMatrix: Type.Array(Type.Array(Count)),
     worst: Type.Optional(

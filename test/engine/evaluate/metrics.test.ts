@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { confusionMatrixCsv, csvField } from '../../../src/store/report-file.js';
 import {
   accuracyOf,
+  calibrationOf,
   galleryPositions,
   confusionMatrix,
   perClassMetrics,
@@ -144,4 +145,137 @@ describe('CSV a spreadsheet opens safely', () => {
       `actual \\ predicted,"'=cmd",ok\n"'=cmd",1,0\nok,0,1\n`,
     );
   });
+});
+
+describe('testMetrics: one-vs-rest rankings and calibration', () => {
+  // a: right at 0.7; b: wrong at 0.5 (b ties example 3's 0.3); c: wrong at 0.6 (c ties example 1's 0.1).
+  const m = testMetrics(
+    [0, 1, 2],
+    [
+      [0.7, 0.2, 0.1],
+      [0.5, 0.3, 0.2],
+      [0.6, 0.3, 0.1],
+    ],
+    1.5,
+    ['a', 'b', 'c'],
+    ['x', 'y', 'z'],
+    2,
+  );
+  const rankings: { name: string; cls: string; auroc: number | null; averagePrecision: number | null }[] = [
+    { name: 'a class ranked above every other example: 1 and 1', cls: 'a', auroc: 1, averagePrecision: 1 },
+    // b's 0.3 beats 0.2 and ties 0.3 (half a pair): (1 + ½) / 2; at 0.3, one of two is b: precision ½ at recall 1.
+    { name: 'a tie counts half, as scikit-learn counts it', cls: 'b', auroc: 0.75, averagePrecision: 0.5 },
+    // c's 0.1 loses to 0.2 and ties 0.1: (0 + ½) / 2; c is found only at the lowest threshold, one of three.
+    { name: 'a class ranked low', cls: 'c', auroc: 0.25, averagePrecision: 1 / 3 },
+  ];
+  for (const r of rankings)
+    it(`rankings: ${r.name}`, () => {
+      assert.equal(m.perClass[r.cls]!.auroc, r.auroc);
+      assert.equal(m.perClass[r.cls]!.averagePrecision, r.averagePrecision);
+    });
+
+  it('rankings are null for a model that diverged (NaN probabilities), not the ranks of an arbitrary sort', () => {
+    const diverged = testMetrics(
+      [0, 1],
+      [
+        [Number.NaN, Number.NaN],
+        [Number.NaN, Number.NaN],
+      ],
+      Number.NaN,
+      ['a', 'b'],
+      ['x', 'y'],
+      1,
+    );
+    for (const m of Object.values(diverged.perClass)) assert.deepEqual([m.auroc, m.averagePrecision], [null, null]);
+    assert.deepEqual(
+      diverged.calibration.bins.map((b) => b.count),
+      new Array(10).fill(0),
+    );
+  });
+
+  it('rankings are null where they are undefined: a class with no test example, or with every one', () => {
+    const one = testMetrics(
+      [0, 0],
+      [
+        [0.9, 0.1],
+        [0.6, 0.4],
+      ],
+      1,
+      ['a', 'b'],
+      ['x', 'y'],
+      1,
+    );
+    assert.equal(one.perClass['a']!.auroc, null, 'no negatives: no ROC curve');
+    assert.equal(one.perClass['a']!.averagePrecision, 1);
+    assert.deepEqual([one.perClass['b']!.auroc, one.perClass['b']!.averagePrecision], [null, null]);
+  });
+
+  it('calibration: each bin holds its examples, their mean probability and accuracy; the ECE weighs the gaps', () => {
+    const filled = m.calibration.bins.filter((b) => b.count > 0);
+    assert.deepEqual(
+      filled.map((b) => [b.lower, b.count, b.confidence, b.accuracy]),
+      [
+        [0.5, 1, 0.5, 0],
+        [0.6, 1, 0.6, 0],
+        [0.7, 1, 0.7, 1],
+      ],
+    );
+    assert.equal(m.calibration.bins.length, 10);
+    assert.ok(
+      m.calibration.bins.filter((b) => b.count === 0).every((b) => b.confidence === null && b.accuracy === null),
+    );
+    assert.ok(Math.abs(m.calibration.ece - (0.5 + 0.6 + 0.3) / 3) < 1e-12, String(m.calibration.ece));
+  });
+
+  const calibrationCases: {
+    name: string;
+    actual: number[];
+    probabilities: number[][];
+    ece: number;
+    lastBin: number;
+  }[] = [
+    {
+      name: 'right three times in four at 0.75: calibrated, ECE 0',
+      actual: [0, 0, 0, 1],
+      probabilities: [
+        [0.75, 0.25],
+        [0.75, 0.25],
+        [0.75, 0.25],
+        [0.75, 0.25],
+      ],
+      ece: 0,
+      lastBin: 0,
+    },
+    {
+      name: 'a probability of exactly 1 falls in the last bin; wrong at 1 is a gap of 1',
+      actual: [1, 0],
+      probabilities: [
+        [1, 0],
+        [1, 0],
+      ],
+      ece: 0.5,
+      lastBin: 2,
+    },
+    { name: 'no examples: ECE 0, every bin empty', actual: [], probabilities: [], ece: 0, lastBin: 0 },
+    {
+      name: 'a diverged model (NaN) is in no bin, and the others are binned as ever',
+      actual: [0, 0],
+      probabilities: [
+        [Number.NaN, Number.NaN],
+        [1, 0],
+      ],
+      ece: 0,
+      lastBin: 1,
+    },
+  ];
+  for (const c of calibrationCases)
+    it(`calibration: ${c.name}`, () => {
+      const got = calibrationOf(c.actual, c.probabilities);
+      assert.ok(Math.abs(got.ece - c.ece) < 1e-12, `${got.ece}`);
+      assert.equal(got.bins.at(-1)!.count, c.lastBin);
+      assert.equal(
+        got.bins.reduce((n, b) => n + b.count, 0),
+        c.probabilities.filter((p) => p.every(Number.isFinite)).length,
+      );
+    });
 });

@@ -26,7 +26,7 @@ export function reliabilityDiagram(calibration: Calibration): string {
         `<text x="${x(t)}" y="${y(0) + 14}" text-anchor="middle">${t}</text><text x="${PLOT.left - 6}" y="${y(t) + 4}" text-anchor="end">${t}</text>`,
     )
     .join('');
-  return `<svg class="chart" width="${SIZE}" height="${SIZE + 16}" viewBox="0 0 ${SIZE} ${SIZE + 16}" role="img" aria-label="reliability diagram: accuracy against the top class's probability" font-size="11" font-family="system-ui,sans-serif">
+  return `<svg class="reliability" width="${SIZE}" height="${SIZE + 16}" viewBox="0 0 ${SIZE} ${SIZE + 16}" role="img" aria-label="reliability diagram: accuracy against the top class's probability" font-size="11" font-family="system-ui,sans-serif">
 <rect x="${x(0)}" y="${y(1)}" width="${PLOT.side}" height="${PLOT.side}" fill="none" stroke="#d0d7de"/>${bars}
 <line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#57606a" stroke-dasharray="4 3"/>${ticks}
 <text x="${x(0.5)}" y="${y(0) + 30}" text-anchor="middle">probability of the predicted class</text>

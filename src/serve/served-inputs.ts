@@ -35,45 +35,50 @@ export async function checkInstances(
 ): Promise<CheckedInstance[]> {
   const images = model.preprocessing.kind === 'image';
   // Files named by path count together as the body an upload of them would have been, and are read one at a time.
-  let budget = maxFileBytes;
+  const files = { allowFiles, limit: maxFileBytes, left: maxFileBytes };
   const checked: CheckedInstance[] = [];
   for (const [i, instance] of instances.entries())
-    checked.push(
-      await (async (): Promise<CheckedInstance> => {
-        const name = `instance ${i}`;
-        if (!Array.isArray(instance) && 'b64' in instance && typeof instance.b64 === 'string') {
-          if (!images) return { error: 'this model takes table rows, not images' };
-          const bytes = base64Bytes(instance.b64);
-          return bytes
-            ? { kind: 'image', name: typeof instance.name === 'string' ? instance.name : name, bytes }
-            : { error: 'b64 is not base64 text' };
-        }
-        if (!Array.isArray(instance) && 'path' in instance && typeof instance.path === 'string') {
-          if (!images) return { error: 'this model takes table rows, not images' };
-          if (allowFiles === undefined)
-            return {
-              error:
-                'this server reads no file by path; send the image as {"b64": …} or as a multipart upload (or start it with --allow-files <folder>)',
-            };
-          const file = await allowedFile(allowFiles, instance.path);
-          if ('error' in file) return file;
-          try {
-            const size = (await stat(file.path)).size;
-            if (size > budget)
-              return {
-                error: `${instance.path} is ${size} bytes, over what is left of the ${maxFileBytes} a request may send`,
-              };
-            budget -= size;
-            return { kind: 'image', name: instance.path, bytes: await readRegularFile(file.path, 'image') };
-          } catch (error) {
-            return { error: (error as Error).message.split('\n')[0]!.replace(file.path, instance.path) };
-          }
-        }
-        if (images) return { error: 'an image model takes {"b64": "<base64 image>"} instances' };
-        return { kind: 'row', name, values: instance as Record<string, number> | number[] };
-      })(),
-    );
+    checked.push(await checkInstance(instance, `instance ${i}`, images, files));
   return checked;
+}
+
+/** One instance as the model takes it; a file it names is read within what is `left` of the request's bytes. */
+async function checkInstance(
+  instance: RequestInstance,
+  name: string,
+  images: boolean,
+  files: { allowFiles: string | undefined; limit: number; left: number },
+): Promise<CheckedInstance> {
+  if (!Array.isArray(instance) && 'b64' in instance && typeof instance.b64 === 'string') {
+    if (!images) return { error: 'this model takes table rows, not images' };
+    const bytes = base64Bytes(instance.b64);
+    return bytes
+      ? { kind: 'image', name: typeof instance.name === 'string' ? instance.name : name, bytes }
+      : { error: 'b64 is not base64 text' };
+  }
+  if (!Array.isArray(instance) && 'path' in instance && typeof instance.path === 'string') {
+    if (!images) return { error: 'this model takes table rows, not images' };
+    if (files.allowFiles === undefined)
+      return {
+        error:
+          'this server reads no file by path; send the image as {"b64": …} or as a multipart upload (or start it with --allow-files <folder>)',
+      };
+    const file = await allowedFile(files.allowFiles, instance.path);
+    if ('error' in file) return file;
+    try {
+      const size = (await stat(file.path)).size;
+      if (size > files.left)
+        return {
+          error: `${instance.path} is ${size} bytes, over what is left of the ${files.limit} a request may send`,
+        };
+      files.left -= size;
+      return { kind: 'image', name: instance.path, bytes: await readRegularFile(file.path, 'image') };
+    } catch (error) {
+      return { error: (error as Error).message.split('\n')[0]!.replace(file.path, instance.path) };
+    }
+  }
+  if (images) return { error: 'an image model takes {"b64": "<base64 image>"} instances' };
+  return { kind: 'row', name, values: instance as Record<string, number> | number[] };
 }
 
 /**

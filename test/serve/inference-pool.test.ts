@@ -60,12 +60,17 @@ describe('InferencePool on real worker threads', () => {
 
   it('with no worker running and none able to start, a batch fails at once instead of waiting for ever, and close() returns', async () => {
     const { pool: p, refuse } = await pool('none-left', 1);
-    refuse();
-    await assert.rejects(p.run(rows('exit')), WorkerFailed);
-    await until(() => p.alive === 0, 'the dead worker to be counted out');
-    await assert.rejects(p.run(rows('c')), /no worker is running the model/);
-    await p.close();
-    await assert.rejects(p.run(rows('d')), /closing/);
+    try {
+      refuse();
+      await assert.rejects(p.run(rows('exit')), WorkerFailed);
+      await until(() => p.alive === 0, 'the dead worker to be counted out');
+      await assert.rejects(p.run(rows('c')), /no worker is running the model/);
+      await p.close();
+      await assert.rejects(p.run(rows('d')), /closing/);
+    } finally {
+      // Its threads stopped even when an assertion failed (closing twice is closing once).
+      await p.close();
+    }
   });
 
   it('close() fails the batches waiting for a worker rather than leaving them pending', async () => {

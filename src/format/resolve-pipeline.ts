@@ -3,6 +3,7 @@ import { Value } from '@sinclair/typebox/value';
 import { headLayerEntry, headLayerSchema, type HeadLayerType } from './head-layers/registry.js';
 import { cutTheHeadNeeds, expandUnet, isUnet } from './head-layers/unet.js';
 import { PipelineFileSchema } from './schema.js';
+import { resolveEvaluation } from './evaluation-keys.js';
 import { datasetFormat, type WrittenDatasetKeys } from './dataset-formats/index.js';
 import { expandStrategy, NAMED_STRATEGIES, type NamedStrategy, type StrategyChoices } from './strategy.js';
 import { TASK_FORMATS } from './tasks/registry.js';
@@ -153,6 +154,7 @@ function resolveWith(file: string, written: PipelineFile, strategy: NamedStrateg
     ...(requested && strategy ? { strategy: { requested, chosen: strategy, filled: expanded!.filled } } : {}),
     baseline: f.baseline,
     ...TASK_FORMATS[f.task].resolveOwnKeys?.(f),
+    evaluate: resolveEvaluation(f.evaluate),
     export: {
       quantize: f.export.quantize ?? 'none',
       ...(f.export.demoPage !== undefined ? { demoPage: f.export.demoPage } : {}),

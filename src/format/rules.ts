@@ -5,6 +5,7 @@ import { datasetFormat, FORMAT_NAMES } from './dataset-formats/index.js';
 import { datasetInput } from './dataset-formats/input.js';
 import { headShapeProblems } from './head-shape.js';
 import { sweepIsWellFormed } from './sweep-rules.js';
+import { EVALUATION_RULES } from './evaluation-keys.js';
 import { hasValidation, isArrayFormat, isModelUrl } from './resolve-pipeline.js';
 import type { MonitorName, PipelineFile, PipelineSpec, TaskName } from './types.js';
 import { DEFAULT_TASK, TASK_FORMATS } from './tasks/registry.js';
@@ -604,5 +605,6 @@ export const SPEC_RULES: readonly SpecRule[] = [
   monitorFitsTask,
   autoNeedsZooBase,
   httpNeedsAllowing,
+  ...EVALUATION_RULES,
   taskRules,
 ];

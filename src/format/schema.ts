@@ -16,6 +16,7 @@ import { headLayerSchema, type HeadLayerAsWritten } from './head-layers/registry
 import { unetName, unetObject, type UnetAsWritten } from './head-layers/unet.js';
 import { describe, Enum, imageSize, withDefault } from './schema-kit.js';
 import { anomalyKeys } from './tasks/anomaly.js';
+import { evaluationKeys } from './evaluation-keys.js';
 import { DEFAULT_TASK, TASK_FORMATS, TASK_NAMES } from './tasks/registry.js';
 
 const MONITORS = ['val_loss', 'val_accuracy', 'loss', 'accuracy', 'val_meanIoU'] as const;
@@ -657,6 +658,7 @@ export const PipelineFileSchema = Type.Object(
     ),
     train: Type.Optional(train),
     anomaly: Type.Optional(anomalyKeys),
+    evaluate: Type.Optional(evaluationKeys),
     export: Type.Optional(
       Type.Object(
         {
@@ -700,6 +702,7 @@ export type { HeadLayerAsWritten };
 export type FreezeRule = Static<typeof freezeRule>;
 export type IdxFilesAsWritten = Static<typeof idxFiles>;
 export type SweepAsWritten = Static<typeof sweep>;
+export type { EvaluationAsWritten } from './evaluation-keys.js';
 export type SweepParameterAsWritten = Static<typeof sweepParameter>;
 
 /** The schema as the JSON document editors and ajv read (TypeBox's own markers are symbols, so JSON leaves them out). */

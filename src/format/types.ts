@@ -11,9 +11,11 @@ import type { FreezeRule, PipelineFile } from './schema.js';
 import type { NamedStrategy, StrategyKey, StrategyName } from './strategy.js';
 
 import type { AnomalySpec } from './tasks/anomaly.js';
+import type { EvaluationSpec } from './evaluation-keys.js';
 import type { SegmentationFolderDataset } from './dataset-formats/segmentation-folder.js';
 import type { TaskName } from './tasks/registry.js';
 export type { AnomalySpec } from './tasks/anomaly.js';
+export type { EvaluationSpec, ThresholdMetric, TtaTransform } from './evaluation-keys.js';
 export type { TaskName } from './tasks/registry.js';
 export type { FreezeRule, HeadLayerAsWritten, IdxFilesAsWritten, PipelineFile, StageAsWritten } from './schema.js';
 
@@ -204,6 +206,8 @@ export interface PipelineSpec {
   baseline: 'none' | 'scratch';
   /** `task: anomaly`: the normal classes and how the memory bank is made. */
   anomaly?: AnomalySpec;
+  /** `evaluate:`: cross-validation, calibration, thresholds, test-time augmentation, the data audit (classification). */
+  evaluate: EvaluationSpec;
   /** A quantized copy of the exported model, for the web. */
   export: { quantize: 'none' | 'uint8' | 'float16'; demoPage?: boolean };
 }

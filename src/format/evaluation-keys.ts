@@ -25,6 +25,14 @@ export const evaluationKeys = Type.Object(
         maximum: 20,
       }),
     ),
+    fold: Type.Optional(
+      Type.Integer({
+        description:
+          'With `folds`: run this one fold alone (1..folds) as an ordinary run, training on the other folds and validating on this one. The k-fold run sets it for each of its fold runs; set it yourself to run or repeat one fold.',
+        minimum: 1,
+        maximum: 20,
+      }),
+    ),
     calibrate: Type.Optional(
       Enum(['none', 'temperature'], {
         description:
@@ -98,6 +106,8 @@ export type EvaluationAsWritten = Static<typeof evaluationKeys>;
 /** `evaluate:` resolved: every default filled in. */
 export interface EvaluationSpec {
   folds?: number;
+  /** With folds: this run is that one fold (1..folds), not the k-fold run of them all. */
+  fold?: number;
   calibrate: 'none' | 'temperature';
   threshold?: { metric: ThresholdMetric; recall?: number; positive?: string };
   abstain?: number;
@@ -109,6 +119,7 @@ export function resolveEvaluation(written: EvaluationAsWritten | undefined): Eva
   const w = written ?? {};
   return {
     ...(w.folds !== undefined ? { folds: w.folds } : {}),
+    ...(w.fold !== undefined ? { fold: w.fold } : {}),
     calibrate: w.calibrate ?? 'none',
     ...(w.threshold ? { threshold: { ...w.threshold } } : {}),
     ...(w.abstain !== undefined ? { abstain: w.abstain } : {}),
@@ -129,6 +140,7 @@ export const asksForEvaluation = (e: EvaluationSpec): boolean =>
 /** The written `evaluate:` keys, each with the path a finding points at. */
 const writtenKeys = (e: EvaluationSpec): [keyof EvaluationSpec, boolean][] => [
   ['folds', e.folds !== undefined],
+  ['fold', e.fold !== undefined],
   ['calibrate', e.calibrate !== 'none'],
   ['threshold', e.threshold !== undefined],
   ['abstain', e.abstain !== undefined],
@@ -231,9 +243,35 @@ export const foldsReplaceValidation: SpecRule = ({ evaluate, dataset }) =>
       ]
     : [];
 
+/** `fold` names one of the `folds`: without them it names nothing. */
+export const foldIsOneOfTheFolds: SpecRule = ({ evaluate }) => {
+  const { fold, folds } = evaluate;
+  if (fold === undefined) return [];
+  if (folds === undefined)
+    return [
+      {
+        path: ['evaluate', 'fold'],
+        key: true,
+        message:
+          '`evaluate.fold` names one fold of a k-fold cross-validation, and this pipeline sets no `evaluate.folds`',
+        hint: 'add `folds: 5` (or your k) under evaluate, or remove fold',
+      },
+    ];
+  return fold > folds
+    ? [
+        {
+          path: ['evaluate', 'fold'],
+          message: `fold ${fold} is not one of the ${folds} folds (they are numbered 1..${folds})`,
+          hint: `set evaluate.fold to a number from 1 to ${folds}`,
+        },
+      ]
+    : [];
+};
+
 export const EVALUATION_RULES: readonly SpecRule[] = [
   evaluationNeedsClassification,
   fittingNeedsValidation,
   thresholdNeedsTwoClasses,
   foldsReplaceValidation,
+  foldIsOneOfTheFolds,
 ];

@@ -39,3 +39,62 @@ export function foldMembers(folds: readonly number[], k: number): number[][] {
   folds.forEach((fold, index) => members[fold]!.push(index));
   return members;
 }
+
+/** One fold's examples: what it trains on and validates on, drawn from the pool of train+validation. */
+export interface FoldSelection {
+  /** The pool, train then validation as the pipeline's own split selects them: the examples the folds divide (indexes into the data's training split). */
+  pool: number[];
+  /** The fold of each pool example (0..k-1), by position in `pool`. */
+  folds: number[];
+  /** Positions in `pool` of the examples this fold trains on, and validates on, ascending. */
+  trainAt: number[];
+  validationAt: number[];
+  /** The same as indexes into the data's training split: the fold's selection. */
+  train: number[];
+  validation: number[];
+}
+
+/**
+ * Fold `fold` (1..k) of the pipeline's train+validation examples: the pool
+ * is divided into k stratified folds with the seed; this fold validates on
+ * its own part and trains on the others'. The test split is not touched.
+ */
+export function foldSelection(
+  split: { train: readonly number[]; validation: readonly number[] },
+  labelOf: (index: number) => number,
+  k: number,
+  fold: number,
+  seed: number,
+): FoldSelection {
+  if (!Number.isInteger(fold) || fold < 1 || fold > k) throw new RangeError(`fold ${fold} is not one of 1..${k}`);
+  const pool = [...split.train, ...split.validation];
+  const folds = stratifiedFolds(
+    pool.map((index) => labelOf(index)),
+    k,
+    seed,
+  );
+  const trainAt: number[] = [];
+  const validationAt: number[] = [];
+  folds.forEach((f, at) => (f === fold - 1 ? validationAt : trainAt).push(at));
+  return {
+    pool,
+    folds,
+    trainAt,
+    validationAt,
+    train: trainAt.map((at) => pool[at]!),
+    validation: validationAt.map((at) => pool[at]!),
+  };
+}
+
+/**
+ * What a task that trains or judges on one fold's examples adds to its
+ * config, so its fingerprint (stage cache, resume) names the fold. The data
+ * and features tasks do not: the pool they hold is every fold's, which is
+ * what lets the folds share one extraction.
+ */
+export function foldConfig(spec: { evaluate: { folds?: number; fold?: number } }): {
+  fold?: { k: number; index: number };
+} {
+  const { folds, fold } = spec.evaluate;
+  return folds !== undefined && fold !== undefined ? { fold: { k: folds, index: fold } } : {};
+}

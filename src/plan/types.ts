@@ -304,6 +304,8 @@ export interface Plan {
   };
   /** `baseline: scratch`: the same architecture and stages trained from random initialisation. */
   baseline: 'none' | 'scratch';
+  /** `evaluate.fold`: this run is fold `index` (1..k) of a k-fold cross-validation of train+validation. */
+  fold?: { k: number; index: number };
   /** Which epochs' checkpoints are saved and kept. */
   checkpoints: CheckpointSpec;
   /**

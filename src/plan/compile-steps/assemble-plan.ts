@@ -4,6 +4,7 @@ import { fingerprint } from '../fingerprint.js';
 import type { ExportTask, LossKind, Plan, PlanInputs, PlanStage, PlanTask, ResolvedHeadLayer } from '../types.js';
 import { lossFor } from './head.js';
 import { strategyRecord } from './strategy-record.js';
+import { foldConfig } from '../stratified-folds.js';
 
 /** What the steps before made, for the plan to hold. */
 export interface PlanParts {
@@ -49,6 +50,7 @@ export function assemblePlan(spec: PipelineSpec, inputs: PlanInputs, parts: Plan
     normalize: spec.base.normalize,
     ...(spec.strategy ? { strategy: strategyRecord(spec, inputs) } : {}),
     baseline: spec.baseline,
+    ...foldConfig(spec),
     checkpoints: spec.train.checkpoints,
     loss: parts.loss ?? lossFor(head),
     stages: [...parts.stages],

@@ -3,6 +3,7 @@ import type { PipelineSpec } from '../../format/types.js';
 import type { BaselineTask, EvaluateTask, ExportTask, PlanInputs, PlanTask, ResolvedHeadLayer } from '../types.js';
 import type { StagesSoFar } from './stages-so-far.js';
 import { fingerprinted, withTask, type TaskDraft } from './task-list.js';
+import { foldConfig } from '../stratified-folds.js';
 
 /** After the stages: evaluation when there is a test split, the scratch baseline on request, and the export, always last. */
 export function closingTasks(
@@ -14,7 +15,7 @@ export function closingTasks(
 ): { tasks: PlanTask[]; exported: ExportTask } {
   const evaluated =
     inputs.dataset.counts.test > 0
-      ? withTask(trained.tasks, evaluateTask(trained, examplesNoun(datasetInput(spec.dataset))))
+      ? withTask(trained.tasks, evaluateTask(spec, trained, examplesNoun(datasetInput(spec.dataset))))
       : trained.tasks;
   const withBaseline =
     spec.baseline === 'scratch' ? withTask(evaluated, baselineTask(spec, inputs, head, trained)) : evaluated;
@@ -23,7 +24,7 @@ export function closingTasks(
 }
 
 /** The last stage trained the head on features: evaluate it on the same features; else the whole model on images. */
-function evaluateTask(trained: StagesSoFar, examples: 'images' | 'rows'): TaskDraft<EvaluateTask> {
+function evaluateTask(spec: PipelineSpec, trained: StagesSoFar, examples: 'images' | 'rows'): TaskDraft<EvaluateTask> {
   const onFeatures = trained.stages[trained.stages.length - 1]?.trainable === 'head' ? trained.features : undefined;
   return {
     id: 'evaluate',
@@ -32,7 +33,7 @@ function evaluateTask(trained: StagesSoFar, examples: 'images' | 'rows'): TaskDr
     ...(onFeatures ? { features: onFeatures.id } : {}),
     dependsOn: [trained.previous, 'data', ...(onFeatures ? [onFeatures.id] : [])],
     description: `evaluate on the test split${onFeatures ? ' (head on the features)' : ` (the whole model on ${examples})`}: loss, accuracy, per-class metrics, confusion matrix`,
-    config: {},
+    config: { ...foldConfig(spec) },
   };
 }
 
@@ -52,6 +53,7 @@ function baselineTask(
       stages: trained.stages.map((s) => ({ epochs: s.epochs, optimizer: s.optimizer, schedule: s.schedule })),
       seed: spec.seed,
       base: inputs.base.digest,
+      ...foldConfig(spec),
     },
   };
 }

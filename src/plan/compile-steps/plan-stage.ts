@@ -7,6 +7,7 @@ import { stageInput, type StageInput } from './stage-input.js';
 import { stageTraining, type StageTraining } from './stage-training.js';
 import type { StageContext, StagesSoFar } from './stages-so-far.js';
 import { fingerprinted } from './task-list.js';
+import { foldConfig } from '../stratified-folds.js';
 
 /**
  * One stage planned: the reducer over `train.stages`. The stage's train task
@@ -40,6 +41,7 @@ export const planStage =
         trainableBaseLayers: baseLayers,
         batchNorm: stage.batchNorm,
         seed: context.spec.seed,
+        ...foldConfig(context.spec),
       },
     });
     const baseTrainableParams = inputs.base.layers

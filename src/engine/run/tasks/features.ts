@@ -3,6 +3,7 @@ import { inferenceBatch } from '../../../plan/memory-estimate.js';
 import type { FeaturesTask } from '../../../plan/types.js';
 import { featuresKey, keepInCache, readOrCompute } from '../../cache/stage-cache.js';
 import { splitSource, type SplitData } from '../../data/datasets.js';
+import { exampleSource } from '../../evaluate/evaluate.js';
 import { oneHotBatch } from '../../data/preprocess.js';
 import { RunInterrupted } from '../../errors.js';
 import type { EventListener } from '../../events.js';
@@ -33,6 +34,46 @@ export async function runFeaturesTask(
   // Folded only when this thread extracts: not for features from the cache or the workers.
   let folded: tf.LayersModel | undefined;
   const extractor = async (): Promise<tf.LayersModel> => (folded ??= await foldBatchNorm(run.models.extractor));
+  const fold = task.mode === 'precompute' ? inputs.fold : undefined;
+  let pool: tf.Tensor | undefined;
+  /** One set of examples' features: from the stage cache, else extracted (in workers when they pay) and kept there. */
+  const storedFeatures = async (
+    name: string,
+    source: SplitData,
+    indexes: number[],
+    examples: BatchSource,
+  ): Promise<tf.Tensor> => {
+    const key = featuresKey(task, name, backend);
+    const { value, reused } = await readOrCompute(
+      options.cache,
+      { kind: 'features', key, what: `the ${name} features` },
+      async (cache) => {
+        const cached = await cache.readFeatures(key);
+        return cached && cached.shape[0] === indexes.length ? tf.tensor(cached.data, cached.shape) : undefined;
+      },
+      async () => {
+        const workers = workerPool(task, run);
+        const computed = workers
+          ? await extractInWorkers(await workers, source, indexes, name, batch, options.onEvent, options.signal).then(
+              (rows) => tf.tensor(rows.data, rows.shape),
+            )
+          : await extractOnThisThread(await extractor(), examples, name, batch, options.onEvent, options.signal);
+        if (options.cache) {
+          const { cache } = options;
+          const data = (await computed.data()) as Float32Array;
+          await keepInCache(
+            `the ${name} features`,
+            () => cache.writeFeatures(key, computed.shape, data),
+            options.onEvent,
+          );
+        }
+        return computed;
+      },
+      options,
+    );
+    if (reused) options.onEvent({ type: 'features-reused', split: name, total: indexes.length });
+    return value;
+  };
   try {
     for (const [split, examples] of Object.entries(data) as [keyof SplitSources, BatchSource][]) {
       // Validation on the test split: the test split's features, computed once (below).
@@ -41,41 +82,17 @@ export async function runFeaturesTask(
         sources[split] = featureSource(await extractor(), examples);
         continue;
       }
-      const key = featuresKey(task, split, backend);
-      const { value: stored, reused } = await readOrCompute(
-        options.cache,
-        { kind: 'features', key, what: `the ${split} features` },
-        async (cache) => {
-          const cached = await cache.readFeatures(key);
-          return cached && cached.shape[0] === examples.count ? tf.tensor(cached.data, cached.shape) : undefined;
-        },
-        async () => {
-          const pool = workerPool(task, run);
-          const computed = pool
-            ? await extractInWorkers(
-                await pool,
-                splitSource(inputs.dataset, split),
-                inputs.selection[split],
-                split,
-                batch,
-                options.onEvent,
-                options.signal,
-              ).then((rows) => tf.tensor(rows.data, rows.shape))
-            : await extractOnThisThread(await extractor(), examples, split, batch, options.onEvent, options.signal);
-          if (options.cache) {
-            const { cache } = options;
-            const data = (await computed.data()) as Float32Array;
-            await keepInCache(
-              `the ${split} features`,
-              () => cache.writeFeatures(key, computed.shape, data),
-              options.onEvent,
-            );
-          }
-          return computed;
-        },
-        options,
-      );
-      if (reused) options.onEvent({ type: 'features-reused', split, total: examples.count });
+      let stored: tf.Tensor;
+      if (fold && split !== 'test') {
+        // One fold of k: the pool of train+validation is extracted (or read) once under a key no fold changes, and each fold takes its rows.
+        if (!pool) {
+          const trainSplit = splitSource(inputs.dataset, 'train');
+          pool = await storedFeatures('pool', trainSplit, fold.pool, poolExamples(run, trainSplit, fold.pool));
+          tensors.push(pool);
+        }
+        stored = tf.gather(pool, split === 'train' ? fold.trainAt : fold.validationAt);
+      } else
+        stored = await storedFeatures(split, splitSource(inputs.dataset, split), inputs.selection[split], examples);
       const labels = oneHotBatch(
         splitSource(inputs.dataset, split).labels,
         inputs.selection[split],
@@ -90,6 +107,11 @@ export async function runFeaturesTask(
   }
   if (inputs.dataset.validationFrom === 'test' && sources.test) sources.validation = sources.test;
   return { task: task.id, sources, dispose: () => disposeFeatures(tensors, folded, run.models.extractor) };
+}
+
+/** The pool of a fold's train+validation examples as model inputs, in the pool's order (never augmented: features are of the images as they are). */
+function poolExamples(run: RunContext, train: SplitData, pool: number[]): BatchSource {
+  return exampleSource(train, pool, run.inputs.preprocessing, run.plan.classes.count);
 }
 
 /** Frees features' tensors, and the folded copy of the model they came from (the model itself when nothing folded, which is the run's). */

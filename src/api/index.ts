@@ -66,6 +66,19 @@ export {
   type WorkerEvent,
 } from './sweep.js';
 export type { SweepRecord, TrialState, TrialStatus } from '../store/sweep-folder.js';
+export {
+  crossValidate,
+  planCrossValidation,
+  foldsOf,
+  type CrossValidateOptions,
+  type KfoldEvent,
+  type KfoldInfo,
+  type KfoldPlan,
+  type PlannedFold,
+  type KfoldSummary,
+  type FoldsRecord,
+} from './cross-validate.js';
+export { stratifiedFolds } from '../plan/stratified-folds.js';
 export type { SweepSpec } from '../plan/sweep-trials.js';
 export { version, schemaPath } from '../package/package-root.js';
 export { formatDiagnostic, type Diagnostic, type KeyPath } from '../diagnostics/diagnostic.js';

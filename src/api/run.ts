@@ -1,6 +1,6 @@
 import { loadInput } from './pipeline-input.js';
 import type { RunOptions, RunResult } from './run-pipeline.js';
-import { failed, type PipelineInput } from './types.js';
+import { failed, problem, type PipelineInput } from './types.js';
 
 export type { RunOptions, RunResult, RunInfo } from './run-pipeline.js';
 /** How a run's end is told: its headline test metric (the CLI's last line). */
@@ -16,6 +16,19 @@ export { testHeadline } from '../store/tasks/registry.js';
 export async function run(input: PipelineInput, options: RunOptions = {}): Promise<RunResult> {
   const loaded = loadInput(input, options);
   if (!loaded.ok) return failed(loaded.diagnostics);
+  const { folds, fold } = loaded.value.spec.evaluate;
+  // A k-fold pipeline is k runs, not one: a single run of it would validate on one split and pose as the cross-validation.
+  if (folds !== undefined && fold === undefined)
+    return failed(
+      [
+        problem(
+          loaded.value.spec.file,
+          `this pipeline asks for ${folds}-fold cross-validation (evaluate.folds), which is ${folds} runs, not one`,
+          'run it with crossValidate() (what `tlpipe run` does), or set evaluate.fold to run one fold',
+        ),
+      ],
+      loaded.warnings,
+    );
   // The engine (tfjs, the decoders, the run folder's writers) loads once the pipeline is valid as written:
   // a file refused as written is said as soon as `tlpipe validate` would say it.
   return (await import('./run-pipeline.js')).runLoaded(loaded, options);

@@ -82,6 +82,12 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--resume', description: 'continue the newest unfinished run of the same plan, if there is one' },
       NO_CACHE,
       SET,
+      {
+        flags: '--folds <k>',
+        description:
+          'k-fold cross-validation (sets evaluate.folds): each fold an ordinary run, recorded in runs/<name>/kfold/<NNNN>-<fp8>/ with every metric as mean ± std',
+      },
+      { flags: '-j, --jobs <n>', description: 'with folds: folds at once, each a child process (default 1)' },
       JSON_LINES,
       QUIET,
     ],
@@ -471,10 +477,28 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "show the compiled plan (tasks and fingerprints), or a sweep's trials, without running",
     description:
       'Reads the dataset and base model, and prints the compiled plan: what learns in each stage, the tasks in the order they run, their inputs and content fingerprints. Nothing is trained or written.',
-    options: [BACKEND, RUNS, SET, JSON_OUT('the plan')],
+    options: [
+      BACKEND,
+      RUNS,
+      SET,
+      { flags: '--folds <k>', description: 'plan a k-fold cross-validation (sets evaluate.folds)' },
+      JSON_OUT('the plan'),
+    ],
     run: async ({ positional: [file], options }, print) => {
-      const overrides = await setOption(options);
-      if (!Array.isArray(overrides)) return usage(overrides.message, print);
+      const set = await setOption(options);
+      if (!Array.isArray(set)) return usage(set.message, print);
+      const { foldsOption, formatKfoldPlan } = await import('./kfold-commands.js');
+      const folds = foldsOption(options);
+      if (!Array.isArray(folds)) return usage(folds.message, print);
+      const overrides = [...set, ...folds];
+      const { foldsOf, planCrossValidation } = await import('../api/cross-validate.js');
+      if (foldsOf(file!, { overrides }) !== undefined) {
+        const planned = await planCrossValidation(file!, { overrides, ...backendAndRuns(options) });
+        printDiagnostics(planned.warnings, print);
+        if (!planned.ok) return failure(planned.diagnostics, print, options['json'] === true, options);
+        printLine(print.out, options['json'] ? JSON.stringify(planned.value, null, 2) : formatKfoldPlan(planned.value));
+        return EXIT.ok;
+      }
       if (await hasSweep(file!)) {
         const { planSweep } = await import('../api/sweep.js');
         const swept = await planSweep(file!, { overrides, ...backendAndRuns(options) });

@@ -107,8 +107,28 @@ async function runWith(
 }
 
 export async function runCommand({ positional: [file], options }: CommandArgs, print: Printer): Promise<number> {
-  const overrides = await setOption(options);
-  if (!Array.isArray(overrides)) return usage(overrides.message, print);
+  const set = await setOption(options);
+  if (!Array.isArray(set)) return usage(set.message, print);
+  const { foldsOption, kfoldCommand } = await import('./kfold-commands.js');
+  const folds = foldsOption(options);
+  if (!Array.isArray(folds)) return usage(folds.message, print);
+  const overrides = [...set, ...folds];
+  const { foldsOf } = await import('../api/cross-validate.js');
+  // evaluate.folds (or --folds) without evaluate.fold: the folds run as runs of their own, recorded in runs/<name>/kfold/.
+  if (foldsOf(file!, { overrides }) !== undefined)
+    return kfoldCommand(
+      file!,
+      {
+        overrides,
+        options,
+        common: {
+          ...backendAndRuns(options),
+          ...(options['resume'] ? { resume: true } : {}),
+          ...(options['cache'] === false ? { noCache: true } : {}),
+        },
+      },
+      print,
+    );
   const { run } = await import('../api/run.js');
   return runWith(print, options, (onEvent, signal) =>
     run(file!, {

@@ -90,8 +90,14 @@ export class SweepFolder {
     public record: SweepRecord,
   ) {}
 
-  static async create(runsRoot: string, record: Omit<SweepRecord, 'id'>, fingerprint: string): Promise<SweepFolder> {
-    const parent = path.join(runsRoot, record.pipeline, SWEEPS_DIR);
+  /** `under`: the pipeline's folder of such records — sweeps/, or kfold/ for a k-fold run, whose folds are its trials. */
+  static async create(
+    runsRoot: string,
+    record: Omit<SweepRecord, 'id'>,
+    fingerprint: string,
+    under: string = SWEEPS_DIR,
+  ): Promise<SweepFolder> {
+    const parent = path.join(runsRoot, record.pipeline, under);
     const id = await reserveFolderName(parent, fingerprint);
     const folder = new SweepFolder(path.join(parent, id), { id, uid: newSweepUid(), ...record });
     await makeDirs(path.join(folder.dir, 'trials'));
@@ -267,9 +273,9 @@ function isTrialState(state: Partial<TrialState> | null, index: number): state i
   );
 }
 
-/** The sweeps of one pipeline, newest first. */
-export async function listSweeps(runsRoot: string, pipeline: string): Promise<string[]> {
-  const parent = path.join(runsRoot, pipeline, SWEEPS_DIR);
+/** The sweeps of one pipeline (or, `under` kfold/, its k-fold runs), newest first. */
+export async function listSweeps(runsRoot: string, pipeline: string, under: string = SWEEPS_DIR): Promise<string[]> {
+  const parent = path.join(runsRoot, pipeline, under);
   const names = await readdir(parent).catch(() => [] as string[]);
   return newestFirst(names.filter((n) => /^\d{4,}-[0-9a-f]{8}$/.test(n))).map((n) => path.join(parent, n));
 }

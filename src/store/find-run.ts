@@ -1,5 +1,6 @@
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { FOLDS_FILE } from './kfold-folder.js';
 import { readRunRecord, RUN_FILE, type RunRecord } from './run-record.js';
 
 export type FoundRun = { ok: true; dir: string; record: RunRecord } | { ok: false; message: string; hint: string };
@@ -99,6 +100,18 @@ export async function resolveRunRef(
     : undefined;
   if (damaged)
     return { ok: false, message: damaged.why, hint: 'the run folder is damaged; `tlpipe runs` lists the others' };
+  // A k-fold run's folder is not a run: it trained no model of its own; each of its folds did.
+  if (
+    await lstat(path.join(ref, FOLDS_FILE)).then(
+      () => true,
+      () => false,
+    )
+  )
+    return {
+      ok: false,
+      message: `${ref} is a k-fold cross-validation, which has no run or model of its own: each of its folds is a run with its own model`,
+      hint: `name one of its folds' runs (its summary.json lists them: folds[].run), e.g. <pipeline>/<NNNN>`,
+    };
   return {
     ok: false,
     message: `no run \`${ref}\` (not a run folder, nor a run in ${runsRoot})`,

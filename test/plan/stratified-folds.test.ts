@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { foldMembers, stratifiedFolds } from '../../src/plan/stratified-folds.js';
+import { foldConfig, foldMembers, foldSelection, stratifiedFolds } from '../../src/plan/stratified-folds.js';
 
 /** Labels with `counts[c]` examples of class c, interleaved as a real listing would hold them. */
 function labelsWithCounts(counts: number[]): number[] {
@@ -98,4 +98,59 @@ describe('stratifiedFolds', () => {
     assert.deepEqual(stratifiedFolds([], 3, 1), []);
     assert.deepEqual(foldMembers([], 3), [[], [], []]);
   });
+});
+
+describe('foldSelection', () => {
+  // Indexes into a training split of 40: train and validation as a pipeline's own split chose them.
+  const labels = Array.from({ length: 40 }, (_, i) => i % 4);
+  const split = {
+    train: [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 1, 3, 5, 7, 9, 11],
+    validation: [13, 15, 17, 19, 21, 23],
+  };
+  const k = 4;
+  const all = Array.from({ length: k }, (_, i) => foldSelection(split, (index) => labels[index]!, k, i + 1, 9));
+
+  it('the pool is train then validation; every fold divides the same pool the same way', () => {
+    for (const s of all) {
+      assert.deepEqual(s.pool, [...split.train, ...split.validation]);
+      assert.deepEqual(s.folds, all[0]!.folds);
+    }
+  });
+
+  it("each fold validates on its own part and trains on all the others'; the validation parts cover the pool once", () => {
+    const validated = all.flatMap((s) => s.validation).sort((a, b) => a - b);
+    assert.deepEqual(
+      validated,
+      [...split.train, ...split.validation].sort((a, b) => a - b),
+    );
+    for (const s of all) {
+      assert.deepEqual(
+        [...s.train, ...s.validation].sort((a, b) => a - b),
+        [...s.pool].sort((a, b) => a - b),
+      );
+      assert.equal(s.train.filter((i) => s.validation.includes(i)).length, 0);
+      assert.deepEqual(
+        s.train,
+        s.trainAt.map((at) => s.pool[at]),
+      );
+      assert.deepEqual(
+        s.validation,
+        s.validationAt.map((at) => s.pool[at]),
+      );
+    }
+  });
+
+  it('a fold outside 1..k is refused', () => {
+    for (const fold of [0, k + 1, 1.5])
+      assert.throws(() => foldSelection(split, (i) => labels[i]!, k, fold, 9), RangeError);
+  });
+});
+
+describe('foldConfig', () => {
+  const cases: [string, { folds?: number; fold?: number }, ReturnType<typeof foldConfig>][] = [
+    ['no folds: nothing (the fingerprints of other runs stay what they were)', {}, {}],
+    ['the k-fold run itself: nothing (it trains nothing)', { folds: 5 }, {}],
+    ['one fold: k and the fold', { folds: 5, fold: 2 }, { fold: { k: 5, index: 2 } }],
+  ];
+  for (const [name, evaluate, expected] of cases) it(name, () => assert.deepEqual(foldConfig({ evaluate }), expected));
 });

@@ -63,7 +63,12 @@ function describeData(spec: PipelineSpec, inputs: PlanInputs): string {
     'featureColumns' in spec.dataset && spec.dataset.featureColumns
       ? `${spec.dataset.featureColumns.length} feature columns`
       : `${image.size.join('×')}×${image.channels}`;
-  return `${spec.dataset.format}: ${train} train / ${held} validation / ${test} test, ${inputs.dataset.numClasses} classes${perClass}${testPerClass} (validation ${validation}), ${shape}`;
+  const { folds, fold } = spec.evaluate;
+  const split =
+    folds !== undefined && fold !== undefined
+      ? `fold ${fold} of ${folds}: validation is this fold of train+validation, train the other folds`
+      : `validation ${validation}`;
+  return `${spec.dataset.format}: ${train} train / ${held} validation / ${test} test, ${inputs.dataset.numClasses} classes${perClass}${testPerClass} (${split}), ${shape}`;
 }
 
 function describeLayer(layer: ResolvedHeadLayer): string {

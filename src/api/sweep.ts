@@ -91,6 +91,14 @@ async function planSweepWithSections(
         'add a sweep: block (see the README, "Sweeps"), or run it once with `tlpipe run`',
       ),
     ]);
+  if (pipelineSpec.evaluate.folds !== undefined && pipelineSpec.evaluate.fold === undefined)
+    return failed([
+      problem(
+        pipelineSpec.file,
+        `this pipeline asks for ${pipelineSpec.evaluate.folds}-fold cross-validation (evaluate.folds), and a sweep's trials are single runs`,
+        'remove evaluate.folds to sweep; then cross-validate the values the sweep chose with `tlpipe run --folds k`',
+      ),
+    ]);
   const spec = resolveSweep(written.sweep, pipelineSpec.seed, pipelineSpec.task);
   const runsRoot = runsRootOf(options);
   // The data and the base file are read once for all trials; each trial builds its own base at its cut.

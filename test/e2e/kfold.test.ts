@@ -219,6 +219,47 @@ describe('tlpipe run --folds: k-fold cross-validation on cached features', () =>
     assert.deepEqual(resumed.metrics, reference!.metrics);
   });
 
+  it('bad folds on the command line or in the file: a message where it was asked, a non-zero exit, no stack trace, nothing run', async () => {
+    const swept = write(
+      dir,
+      'swept.yaml',
+      `${pipeline()}sweep:\n  parameters:\n    train.batchSize: { values: [4, 8] }\n`,
+    );
+    const cases: { name: string; args: string[]; code: number; message: RegExp }[] = [
+      {
+        name: '--folds 1',
+        args: ['run', file, '--folds', '1'],
+        code: 2,
+        message: /--folds takes a number of folds from 2 to 20, got '1'/,
+      },
+      {
+        name: '-j 0',
+        args: ['run', file, '--folds', '3', '-j', '0'],
+        code: 2,
+        message: /-j takes a number of folds at once from 1 to 64/,
+      },
+      {
+        name: 'a fold without folds',
+        args: ['run', file, '--set', 'evaluate.fold=2'],
+        code: 1,
+        message: /--set evaluate.fold=2: error: .*sets no `evaluate.folds`/,
+      },
+      {
+        name: 'a sweep of k-fold runs',
+        args: ['sweep', swept, '--set', 'evaluate.folds=3'],
+        code: 1,
+        message: /asks for 3-fold cross-validation \(evaluate.folds\), and a sweep's trials are single runs/,
+      },
+    ];
+    for (const c of cases) {
+      const r = await tlpipe([...c.args, '--runs', runs('bad')], dir);
+      assert.equal(r.code, c.code, `${c.name}: ${r.stderr}`);
+      assert.match(unwrapped(r.stderr), c.message, c.name);
+      assert.equal(hasStackTrace(r.stderr), false, r.stderr);
+    }
+    assert.equal(existsSync(runs('bad')), false, 'nothing was written');
+  });
+
   it('a fold that fails marks the k-fold run failed, with the fold and its reason', async () => {
     // The penalty overflows the loss at the first batch: a failure of every fold's own run, not a crash.
     const failing = write(dir, 'failing.yaml', pipeline(2, ', kernelRegularizer: { l2: 1.0e+38 }'));

@@ -251,8 +251,10 @@ describe('tlpipe run --folds: k-fold cross-validation on cached features', () =>
         message: /asks for 3-fold cross-validation \(evaluate.folds\), and a sweep's trials are single runs/,
       },
     ];
-    for (const c of cases) {
-      const r = await tlpipe([...c.args, '--runs', runs('bad')], dir);
+    // Nothing trains: the cases run side by side.
+    const results = await Promise.all(cases.map((c) => tlpipe([...c.args, '--runs', runs('bad')], dir)));
+    for (const [i, c] of cases.entries()) {
+      const r = results[i]!;
       assert.equal(r.code, c.code, `${c.name}: ${r.stderr}`);
       assert.match(unwrapped(r.stderr), c.message, c.name);
       assert.equal(hasStackTrace(r.stderr), false, r.stderr);

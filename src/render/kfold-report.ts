@@ -7,7 +7,8 @@ const fixed = (v: number | null | undefined): string => (typeof v === 'number' ?
 
 /**
  * A k-fold run's report page: every metric as mean ± standard deviation,
- * then a table per metric with each fold's value, and the folds' runs.
+ * then a table per metric with each fold's value, and the folds' runs
+ * (linked: from runs/<pipeline>/kfold/<id>/ up to the runs folder).
  */
 export function renderKfoldReport(summary: KfoldSummary): string {
   const names = Object.keys(summary.metrics);
@@ -27,7 +28,7 @@ export function renderKfoldReport(summary: KfoldSummary): string {
   const runs = `<table class="kfold-runs"><tr><th>fold</th><th>status</th><th>run</th><th>note</th></tr>${summary.folds
     .map(
       (f) =>
-        `<tr><td>${f.fold}</td><td>${escape(f.status)}</td><td>${escape(f.run ?? '–')}</td><td>${escape((f.reason ?? '').split('\n')[0]!)}</td></tr>`,
+        `<tr><td>${f.fold}</td><td>${escape(f.status)}</td><td>${f.run ? `<a href="../../../${escape(f.run)}/report.html">${escape(f.run)}</a>` : '–'}</td><td>${escape((f.reason ?? '').split('\n')[0]!)}</td></tr>`,
     )
     .join('')}</table>`;
   const error = summary.error ? `<p class="note">${escape(summary.error)}</p>` : '';

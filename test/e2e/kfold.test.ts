@@ -160,6 +160,9 @@ describe('tlpipe run --folds: k-fold cross-validation on cached features', () =>
     const html = readFileSync(path.join(parent, 'report.html'), 'utf8');
     assert.equal(html.match(/<table class="kfold-metric"/g)?.length, Object.keys(summary.metrics).length);
     assert.match(html, /data-metric="test_accuracy">.*fold 3.*mean ± std/s);
+    const links = [...html.matchAll(/<a href="([^"]+)">/g)].map((m) => m[1]!);
+    assert.equal(links.length, K);
+    for (const link of links) assert.ok(existsSync(path.resolve(parent, link)), `${link} is the fold's report`);
     reference = summary;
     // The parent folder is not a run: listings and comparisons of the runs go on, and a model command says what it is.
     const listed = await tlpipe(['runs', '--runs', runs('two')], dir);

@@ -34,12 +34,7 @@ import {
 } from '../store/kfold-folder.js';
 import { readMetricRows } from '../store/metrics-file.js';
 import { readSummary } from '../store/summary-file.js';
-import {
-  FINAL_TRIAL_STATES,
-  listSweeps,
-  SweepFolder,
-  type TrialState,
-} from '../store/sweep-folder.js';
+import { FINAL_TRIAL_STATES, listSweeps, SweepFolder, type TrialState } from '../store/sweep-folder.js';
 import { runTrialsLocally } from '../sweep/local-trials.js';
 import { trialJobOf } from '../sweep/trial-messages.js';
 import { inputSource, loadInput, overrideList, runsRootOf } from './pipeline-input.js';

@@ -151,6 +151,21 @@ export async function planCrossValidation(
     });
   }
   if (diagnostics.length > 0 || !first?.fold) return failed(diagnostics, loaded.warnings);
+  const pool = first.fold.pool.length;
+  if (pool < k)
+    return failed(
+      [
+        {
+          ...problem(
+            spec.file,
+            `${k} folds need at least ${k} examples in train+validation, and this pipeline has ${pool}`,
+            'use fewer folds, or raise dataset.limit',
+          ),
+          path: ['evaluate', 'folds'],
+        },
+      ].map((d) => loaded.value.source.locate(d)),
+      loaded.warnings,
+    );
   const taskIds = [...new Set(folds.flatMap((f) => f.tasks.map((t) => t.id)))];
   const work = taskIds.map((id) => {
     const having = folds.flatMap((f) => f.tasks.filter((t) => t.id === id));

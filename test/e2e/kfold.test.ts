@@ -242,6 +242,13 @@ describe('tlpipe run --folds: k-fold cross-validation on cached features', () =>
         message: /-j takes a number of folds at once from 1 to 64/,
       },
       {
+        name: 'more folds than examples',
+        args: ['run', file, '--folds', '7', '--set', 'dataset.limit.perClass=2'],
+        code: 1,
+        message:
+          /--folds 7: error: evaluate.folds: 7 folds need at least 7 examples in train\+validation, and this pipeline has 6/,
+      },
+      {
         name: 'a fold without folds',
         args: ['run', file, '--set', 'evaluate.fold=2'],
         code: 1,

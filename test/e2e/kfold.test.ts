@@ -11,6 +11,7 @@ import {
   writeMnistSubsetIdx,
   type CliResult,
 } from './cli-harness.js';
+import { run, stratifiedFolds } from '../../src/api/index.js';
 import { extractions, Processes, unwrapped, waitFor } from './sweep-harness.js';
 
 /** A few small folds on a loaded machine: a minute or two; a hang fails the test instead of the suite. */
@@ -270,6 +271,18 @@ describe('tlpipe run --folds: k-fold cross-validation on cached features', () =>
       assert.equal(hasStackTrace(r.stderr), false, r.stderr);
     }
     assert.equal(existsSync(runs('bad')), false, 'nothing was written');
+  });
+
+  it('the library: run() refuses a k-fold pipeline rather than pose as its cross-validation; stratifiedFolds is exported', async () => {
+    const result = await run({ yaml: pipeline(), path: file }, { overrides: [{ path: 'evaluate.folds', value: 3 }] });
+    assert.equal(result.ok, false);
+    assert.equal(result.value, undefined, 'no run folder');
+    assert.match(
+      result.diagnostics[0]!.message,
+      /asks for 3-fold cross-validation \(evaluate.folds\), which is 3 runs, not one/,
+    );
+    assert.match(result.diagnostics[0]!.hint!, /crossValidate\(\)/);
+    assert.deepEqual(stratifiedFolds([0, 0, 1, 1], 2, 1).sort(), [0, 0, 1, 1]);
   });
 
   it('a fold that fails marks the k-fold run failed, with the fold and its reason', async () => {

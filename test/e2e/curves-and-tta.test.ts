@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadModel } from '../../src/api/load-model.js';
+import { packageRoot } from '../../src/package/package-root.js';
 import { browserSkip, probePage } from './browser-harness.js';
 import {
   DIGIT_FOLDERS,
@@ -169,6 +170,63 @@ describe('ROC/PR curves and test-time augmentation on real MNIST digits', () => 
       const r = await tlpipe(c.args(), dir);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, /unknown test-time augmentation `wobble`: the transforms are flip and crops/);
+      assert.ok(!hasStackTrace(r.stderr), r.stderr);
+    });
+});
+
+describe('a two-class table: the positive class drawn alone; test-time augmentation refused', () => {
+  const dir = workspace('tta-rows');
+  let runDir = '';
+  before(async () => {
+    for (const name of ['breast-cancer.yaml', 'breast-cancer-train.csv', 'breast-cancer-test.csv'])
+      cpSync(path.join(packageRoot(), 'test', 'fixtures', 'tables', name), path.join(dir, name));
+    const r = await tlpipe(['run', 'breast-cancer.yaml', '--set', 'train.stages[0].epochs=5'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const runs = path.join(dir, 'runs', 'breast-cancer');
+    runDir = path.join(
+      runs,
+      readdirSync(runs).find((n) => /^\d{4}-/.test(n))!,
+    );
+  });
+
+  it('report.html: one ROC line and one precision-recall line, of malignant (the second class)', () => {
+    const html = readFileSync(path.join(runDir, 'report.html'), 'utf8');
+    assert.equal((html.match(/<polyline class="curve"/g) ?? []).length, 2);
+    assert.match(html, /malignant \(AUC \d\.\d{3}\)/);
+    assert.match(html, /malignant \(AP \d\.\d{3}\)/);
+    assert.doesNotMatch(html, /benign \(AUC/);
+    assert.match(html, /the positive class, malignant, against benign/);
+  });
+
+  const refusals = [
+    {
+      name: 'predict --tta flip',
+      args: () => ['predict', runDir, 'breast-cancer-test.csv', '--tta', 'flip'],
+      says: /test-time augmentation \(--tta\) transforms images, and this model was trained on tabular rows/,
+    },
+    {
+      name: 'evaluate --tta crops',
+      args: () => ['evaluate', runDir, '--tta', 'crops'],
+      says: /test-time augmentation \(--tta\) transforms images, and this model was trained on tabular rows/,
+    },
+    {
+      name: 'evaluate.tta in the pipeline',
+      args: () => {
+        write(
+          dir,
+          'rows.yaml',
+          readFileSync(path.join(dir, 'breast-cancer.yaml'), 'utf8') + 'evaluate: { tta: [flip] }\n',
+        );
+        return ['validate', 'rows.yaml'];
+      },
+      says: /^rows\.yaml:\d+:13: error: evaluate\.tta: test-time augmentation \(flip\) transforms images, and this pipeline's examples are tabular rows/m,
+    },
+  ];
+  for (const c of refusals)
+    it(`${c.name}: a clear error`, async () => {
+      const r = await tlpipe(c.args(), dir);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, c.says);
       assert.ok(!hasStackTrace(r.stderr), r.stderr);
     });
 });

@@ -9,7 +9,7 @@ import type { Evaluation, TaskInputs } from '../run/task-results.js';
 import type { TaskEngine } from './task-engine.js';
 import type { TtaTransform } from '../../format/evaluation-keys.js';
 import type { TtaMetrics } from '../evaluate/metrics.js';
-import { asTtaMetrics } from '../evaluate/test-time-augmentation.js';
+import { asTtaMetrics, ttaViews } from '../evaluate/test-time-augmentation.js';
 
 /** The test split: the head on the features the last stage trained on, or the whole model on images. */
 async function evaluateClassification(
@@ -63,7 +63,14 @@ async function augmentedMetrics(
 ): Promise<TtaMetrics> {
   const images = inputs.data?.test;
   if (!images) throw new Error('the plan augments a test split the data does not have');
-  const { plan, models } = run;
+  const { plan, models, options } = run;
+  // The whole model on each view of each image: on a head-only run, many times the plain evaluation's work.
+  const views = ttaViews(transforms).length;
+  options.onEvent({
+    type: 'log',
+    level: 'info',
+    message: `test-time augmentation: the whole model on ${views} views of each of ${images.count} test examples`,
+  });
   const evaluated = await evaluatePredictions(
     models.full,
     images,

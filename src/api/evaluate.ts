@@ -20,7 +20,8 @@ import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { findExportedModel, openExportedModel, type ModelOptions, type OpenedModel } from './load-model.js';
 import { folderTasks, modelTasks } from './tasks/registry.js';
 import { userErrorsAt } from './run-refs.js';
-import type { Outcome } from './types.js';
+import { failed, problem, type Outcome } from './types.js';
+import { checkedTransforms, ttaNeedsImages, type TtaTransform } from './tta-option.js';
 
 export interface EvaluateOptions extends ModelOptions {
   /**
@@ -35,6 +36,8 @@ export interface EvaluateOptions extends ModelOptions {
   data?: string;
   /** Also write evaluation.json (and, for a classifier, confusion-matrix.csv) here. */
   out?: string;
+  /** A classifier of images: also evaluate with test-time augmentation (the metrics' `tta`): see LoadedModel.classify. */
+  tta?: readonly TtaTransform[];
 }
 
 /** What every evaluation says: the task, what was evaluated (the run's test split, or the folder given) and the class names. */
@@ -89,17 +92,30 @@ export async function evaluate(runRef: string, options: EvaluateOptions = {}): P
     const found = await findExportedModel(runRef, options);
     if (!found.ok) return found.outcome;
     // A task with files of its own is told by its folder (anomaly: its outputs are patch features, not classes).
-    for (const [, task] of folderTasks()) if (await task.holds(found.modelDir)) return task.evaluate(found, options);
+    for (const [name, task] of folderTasks())
+      if (await task.holds(found.modelDir))
+        return options.tta?.length ? ttaRefused(runRef, name) : task.evaluate(found, options);
     const opened = await openExportedModel(runRef, options);
     if (!opened.ok) return opened.outcome;
     try {
-      const [, task] = modelTasks().find(([, t]) => t.holds(opened.opened.model))!;
+      const [name, task] = modelTasks().find(([, t]) => t.holds(opened.opened.model))!;
+      if (options.tta?.length && name !== 'classification') return ttaRefused(runRef, name);
       return await task.evaluate(opened.opened, options);
     } finally {
       opened.opened.model.dispose();
     }
   });
 }
+
+/** Test-time augmentation averages a classifier's probabilities: other models have none to average. */
+const ttaRefused = (runRef: string, task: string): Outcome<never> =>
+  failed([
+    problem(
+      runRef,
+      `test-time augmentation averages a classifier's probabilities; this model's task is ${task}`,
+      'leave out --tta',
+    ),
+  ]);
 
 /** A classifier scored on the run's test split, or on labelled images (a tabular one: rows) given with `data`. */
 export function evaluateClassifier(
@@ -119,6 +135,8 @@ async function evaluateOpened(
   options: EvaluateOptions,
 ): Promise<Outcome<ClassificationEvaluation>> {
   const { labels: classNames, preprocessing: pre } = exported;
+  const tta = checkedTransforms(options.tta);
+  if (tta.length > 0 && pre.kind === 'tabular') throw ttaNeedsImages();
   const loss = outputs === 'probabilities' ? 'categoricalCrossentropy' : 'softmaxCrossEntropyFromLogits';
   // A model folder outside a run has no plan: a batch of 16 fits any image model tlpipe exports.
   const batch = runDir ? inferenceBatch((await readPlan(runDir)).base.layers) : 16;
@@ -175,7 +193,7 @@ async function evaluateOpened(
     names = selection.test.map((i) => split.name(i));
     on = `its test split (${selection.test.length} examples)`;
   }
-  const metrics = await evaluateExportedModel(model, source, loss, classNames, names, batch);
+  const metrics = await evaluateExportedModel(model, source, loss, classNames, names, batch, tta);
   if (options.out)
     await writeFileAtomic(
       path.join(options.out, 'confusion-matrix.csv'),

@@ -44,6 +44,7 @@ export {
   type EncodedImage,
   type ImageExplanation,
   type ClassHeatmap,
+  type TtaTransform,
 } from './load-model.js';
 export type { Segmentation } from './segmentation-model.js';
 export { listRuns, compare, report, type Comparison, type RunOverview } from './runs.js';
@@ -87,7 +88,8 @@ export type { Outcome, PipelineInput, PipelineOptions, Cancellable } from './typ
 export type { PipelineFile, PipelineSpec, BackendName } from '../format/types.js';
 export type { Plan, PlanTask, PlanStage } from '../plan/types.js';
 export type { EngineEvent, RunEvent, RunStartEvent, RunEndEvent, EpochMetrics } from '../engine/events.js';
-export type { TestMetrics } from '../engine/evaluate/metrics.js';
+export type { TestMetrics, TtaMetrics } from '../engine/evaluate/metrics.js';
+export type { ClassCurves, CurvePoints } from '../engine/evaluate/curves.js';
 export type { RunRecord, RunStatus } from '../store/run-record.js';
 export type { RunSummary } from '../store/summary-file.js';
 export { testHeadline } from '../store/tasks/registry.js';

@@ -14,12 +14,14 @@ import { readRunRecord, RUN_FILE, type RunRecord } from '../store/run-record.js'
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import type { TaskName } from '../format/types.js';
 import type { Segmentation } from './segmentation-model.js';
+import type { TtaTransform } from './tta-option.js';
 import { folderTasks, modelTasks } from './tasks/registry.js';
 import { findRunFolder, userErrorsAt } from './run-refs.js';
 import { failed, ok, problem, type Outcome, type PipelineOptions } from './types.js';
 
 export type { Prediction, PredictionFailure, ImageInput, EncodedImage } from '../engine/evaluate/predict.js';
 export type { FeatureRow } from '../engine/data/feature-rows.js';
+export type { TtaTransform } from './tta-option.js';
 export type { ImageExplanation } from '../engine/evaluate/explain-images.js';
 export type { ClassHeatmap } from '../engine/evaluate/grad-cam.js';
 
@@ -234,10 +236,14 @@ export interface LoadedModel {
    * under a folder, or an encoded image in memory: `{ name, bytes }`), best
    * first; one that cannot be read or decoded is a failure, and the others
    * are still classified. Every method that takes images takes these.
+   * `tta` (test-time augmentation): each image's probabilities averaged
+   * over deterministic transforms of it — `flip`: the image and its
+   * mirror; `crops`: the image and its four corner and centre crops (90%
+   * of each side, resized back); both: each of those and its mirror.
    */
   classify(
     inputs: readonly ImageInput[],
-    options?: { top?: number },
+    options?: { top?: number; tta?: readonly TtaTransform[] },
   ): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }>;
   /**
    * An anomaly model's scores of image files (or every image file under a

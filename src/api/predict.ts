@@ -4,6 +4,7 @@ import { loadModel, type LoadedModel, type ModelOptions, type Prediction } from 
 import { userErrorsAt } from './run-refs.js';
 import { TASK_MODELS } from './tasks/registry.js';
 import { failed, ok, problem, type Outcome } from './types.js';
+import { ttaNeedsImages, type TtaTransform } from './tta-option.js';
 
 /**
  * Classifies image files (or every image file under a folder) with a run's
@@ -16,7 +17,7 @@ import { failed, ok, problem, type Outcome } from './types.js';
 export async function predict(
   runRef: string,
   inputs: readonly string[],
-  options: ModelOptions & { top?: number; out?: string } = {},
+  options: ModelOptions & { top?: number; out?: string; tta?: readonly TtaTransform[] } = {},
 ): Promise<Outcome<Prediction[]>> {
   const loaded = await loadModel(runRef, options);
   if (!loaded.ok) return failed(loaded.diagnostics, loaded.warnings);
@@ -34,10 +35,22 @@ export async function predict(
         ],
         loaded.warnings,
       );
+    if (options.tta?.length && loaded.value.task !== 'classification')
+      return failed(
+        [
+          problem(
+            runRef,
+            `test-time augmentation averages a classifier's probabilities; this model's task is ${loaded.value.task}`,
+            'leave out --tta',
+          ),
+        ],
+        loaded.warnings,
+      );
     return await userErrorsAt(runRef, async () => {
       const input = loaded.value.preprocessing;
       switch (input.kind) {
         case 'tabular':
+          if (options.tta?.length) throw ttaNeedsImages();
           return ok(await predictRowFiles(loaded.value, inputs, options.top ?? 3), loaded.warnings);
         case 'image':
           break;
@@ -47,7 +60,10 @@ export async function predict(
       const { predictions, failures } =
         predictInto && options.out !== undefined
           ? await predictInto(loaded.value, inputs, options.out, options.top ?? 3)
-          : await loaded.value.classify(inputs, { top: options.top ?? 3 });
+          : await loaded.value.classify(inputs, {
+              top: options.top ?? 3,
+              ...(options.tta ? { tta: options.tta } : {}),
+            });
       return failures.length === 0
         ? ok(predictions, loaded.warnings)
         : failed(

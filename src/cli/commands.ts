@@ -1,5 +1,6 @@
 import { parse } from 'yaml';
 import type { BackendName } from '../api/index.js';
+import type { TtaTransform } from '../api/tta-option.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { EXIT, printDiagnostics, printLine, type Printer } from './output.js';
 import { fitText } from '../progress/text-width.js';
@@ -68,6 +69,17 @@ const MODEL_REF = {
 };
 const allowIncomplete = (options: Record<string, unknown>): { allowIncomplete?: true } =>
   options['allowIncomplete'] ? { allowIncomplete: true } : {};
+const TTA = (what: string): CommandOption => ({
+  flags: '--tta <transforms>',
+  description: `${what} with test-time augmentation: probabilities averaged over deterministic transforms of each image, comma-separated: flip (the image and its mirror), crops (the image, its four corner crops and its centre crop, 90% of each side, resized back); flip,crops: each of those 6 and its mirror`,
+});
+/** `--tta flip,crops` parsed (absent: none), or the usage error it is. */
+async function ttaOption(options: Record<string, unknown>): Promise<{ tta?: TtaTransform[] } | { problem: string }> {
+  if (options['tta'] === undefined) return {};
+  const { parseTtaOption } = await import('../api/tta-option.js');
+  const parsed = parseTtaOption(String(options['tta']));
+  return 'problem' in parsed ? parsed : { tta: parsed.transforms };
+}
 
 export const COMMANDS: readonly CommandSpec[] = [
   {
@@ -180,13 +192,17 @@ export const COMMANDS: readonly CommandSpec[] = [
         flags: '--out <dir>',
         description: "also write evaluation.json there (and a classifier's confusion-matrix.csv)",
       },
+      TTA('a classifier of images: also evaluate'),
       ALLOW_INCOMPLETE,
       BACKEND,
       RUNS,
     ],
     run: async ({ positional: [run], options }, print) => {
+      const tta = await ttaOption(options);
+      if ('problem' in tta) return usage(tta.problem, print);
       const { evaluate, evaluationRecord } = await import('../api/evaluate.js');
       const result = await evaluate(run!, {
+        ...tta,
         ...dataOption(options),
         ...(options['out'] ? { out: String(options['out']) } : {}),
         ...allowIncomplete(options),
@@ -221,6 +237,7 @@ export const COMMANDS: readonly CommandSpec[] = [
           "segmentation models: write each image's mask here, a PNG of class indexes (labels.json order) at the model's input size",
       },
       { flags: '--json', description: 'one JSON object per image' },
+      TTA('a classifier of images: classify'),
       ALLOW_INCOMPLETE,
       BACKEND,
       RUNS,
@@ -229,9 +246,12 @@ export const COMMANDS: readonly CommandSpec[] = [
       const top = Number(options['top'] ?? 3);
       if (!Number.isInteger(top) || top < 1)
         return usage(`--top must be a positive whole number, got '${String(options['top'])}'`, print);
+      const tta = await ttaOption(options);
+      if ('problem' in tta) return usage(tta.problem, print);
       const { predict } = await import('../api/predict.js');
       const result = await predict(run!, images, {
         top,
+        ...tta,
         ...(options['out'] !== undefined ? { out: String(options['out']) } : {}),
         ...allowIncomplete(options),
         ...backendAndRuns(options),

@@ -9,6 +9,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { SpecRule, RuleFinding } from './rules.js';
 import { Enum, withDefault } from './schema-kit.js';
 import { KNOWN_CLASS_COUNTS } from './zoo-catalog.js';
+import { datasetInput } from './dataset-formats/input.js';
 
 export const TTA_TRANSFORMS = ['flip', 'crops'] as const;
 export type TtaTransform = (typeof TTA_TRANSFORMS)[number];
@@ -79,7 +80,7 @@ export const evaluationKeys = Type.Object(
     tta: Type.Optional(
       Type.Array(Enum(TTA_TRANSFORMS), {
         description:
-          'Test-time augmentation on the test split: probabilities averaged over deterministic transforms (flip: the mirror image; crops: four corner crops and the centre, each resized back), with the metrics with and without. `tlpipe evaluate --tta` and `tlpipe predict --tta` take the same list.',
+          'Test-time augmentation on the test split: probabilities averaged over deterministic views of each image, always including the image itself (flip: the image and its mirror, 2 views; crops: the image, its four corner crops and its centre crop, each 90% of the side and resized back, 6 views; both: each of those 6 and its mirror, 12 views), with the metrics with and without. The whole model runs on each view, also when the head was trained on cached features. Images only. `tlpipe evaluate --tta` and `tlpipe predict --tta` take the same list.',
         minItems: 1,
         uniqueItems: true,
       }),
@@ -268,10 +269,24 @@ export const foldIsOneOfTheFolds: SpecRule = ({ evaluate }) => {
     : [];
 };
 
+/** Test-time augmentation flips and crops images; a table's rows have no such transforms. */
+export const ttaNeedsImages: SpecRule = ({ evaluate, dataset }) =>
+  evaluate.tta.length > 0 && datasetInput(dataset).kind === 'rows'
+    ? [
+        {
+          path: ['evaluate', 'tta'],
+          key: true,
+          message: `test-time augmentation (${evaluate.tta.join(', ')}) transforms images, and this pipeline's examples are tabular rows`,
+          hint: 'remove evaluate.tta',
+        },
+      ]
+    : [];
+
 export const EVALUATION_RULES: readonly SpecRule[] = [
   evaluationNeedsClassification,
   fittingNeedsValidation,
   thresholdNeedsTwoClasses,
   foldsReplaceValidation,
   foldIsOneOfTheFolds,
+  ttaNeedsImages,
 ];

@@ -1,3 +1,4 @@
+import type { TtaTransform } from '../format/evaluation-keys.js';
 import type { ClassesFilled } from '../format/head-layers/entry.js';
 import type {
   AugmentSpec,
@@ -131,6 +132,8 @@ export interface EvaluateTask extends TaskCommon<'evaluate'> {
   /** The head on the features of the last features task, or the whole model on images. */
   on: 'features' | 'images';
   features?: string;
+  /** `evaluate.tta`: the test split also with test-time augmentation, the whole model on images (whatever `on` is). */
+  tta?: TtaTransform[];
 }
 export type BaselineTask = TaskCommon<'baseline'>;
 /** `task: anomaly`: the memory bank of normal patch features, and the threshold from normal validation scores. */

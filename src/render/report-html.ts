@@ -5,7 +5,10 @@
  * the per-class metrics, the hyperparameters as resolved, the run's facts
  * and the pipeline as run.
  */
-import type { Calibration } from '../engine/evaluate/metrics.js';
+import type { Calibration, TtaMetrics } from '../engine/evaluate/metrics.js';
+import type { ClassCurves } from '../engine/evaluate/curves.js';
+import { curvesSection } from './curve-charts.js';
+import { ttaSection } from './tta-section.js';
 import { reliabilityDiagram } from './reliability-diagram.js';
 import type { EpochMetrics } from '../engine/events.js';
 import type { MonitorName } from '../format/types.js';
@@ -59,6 +62,9 @@ export interface ReportInput {
       }
     >;
     calibration?: Calibration;
+    curves?: Record<string, ClassCurves | null>;
+    tta?: TtaMetrics;
+    topK?: Record<string, number>;
     confusionMatrix: number[][];
     worst?: {
       example: string;
@@ -237,7 +243,8 @@ function classificationSections(input: ReportInput, perClass: string): string {
   return `${worstSection(input)}
 ${perClassGallery(input.gallery)}
 ${test ? `<h2>Confusion matrix (test)</h2>${confusionHeatmap(test.confusionMatrix, input.classNames)}` : ''}
-<h2>Per-class metrics (test)</h2>${perClass}`;
+<h2>Per-class metrics (test)</h2>${perClass}
+${test ? `${curvesSection(test, input.classNames)}${ttaSection({ ...test, topK: test.topK ?? {} })}` : ''}`;
 }
 
 /** Rates spanning more than a factor of 20 are drawn on a log scale, or the smaller ones would lie flat on the axis. */

@@ -200,6 +200,11 @@ describe('fingerprints', () => {
       changed: ['head', 'train:head', 'train:more', 'evaluate', 'export'],
     },
     {
+      name: 'test-time augmentation changes the evaluation alone',
+      change: () => plan(spec(PIPELINE + 'evaluate: { tta: [flip] }\n')),
+      changed: ['evaluate'],
+    },
+    {
       name: 'comments and key order change nothing',
       change: () => plan(spec('# a comment\n' + PIPELINE.replace('name: p\n', '') + 'name: p\n')),
       changed: [],

@@ -8,6 +8,7 @@ import type { LoadedModel, OpenedModel } from '../load-model.js';
 import { evaluateClassifier } from '../evaluate.js';
 import type { TaskModel } from './task-model.js';
 import { answerImages, answerRows, classAnswer } from './answer-batches.js';
+import { checkedTransforms, ttaNeedsImages } from '../tta-option.js';
 
 /**
  * A classifier as a LoadedModel: classify() and explain() for images,
@@ -23,6 +24,8 @@ function classifierOf({ model, exported, outputs }: OpenedModel): LoadedModel {
     outputs,
     preprocess: (images) => preparedImages(images, pre),
     async classify(inputs, classifyOptions = {}) {
+      const tta = checkedTransforms(classifyOptions.tta);
+      if (tta.length > 0 && pre.kind === 'tabular') throw ttaNeedsImages();
       const collected = await collectImageFiles(inputs);
       const classified = await predictImages(
         model,
@@ -31,6 +34,7 @@ function classifierOf({ model, exported, outputs }: OpenedModel): LoadedModel {
         outputs,
         collected.files,
         Math.min(classifyOptions.top ?? 3, exported.labels.length),
+        tta,
       );
       return { predictions: classified.predictions, failures: [...collected.failures, ...classified.failures] };
     },

@@ -33,8 +33,14 @@ function formatClassification({ metrics, classNames }: ClassificationEvaluation)
   const matrix = metrics.confusionMatrix.map(
     (row, i) => `  ${shown[i]!.padEnd(width)}  ${row.map((v) => String(v).padStart(cell)).join(' ')}`,
   );
+  const tta = metrics.tta;
   return [
     `accuracy ${pct(metrics.accuracy)}  loss ${pct(metrics.loss)}  ${topK}  (${metrics.examples} examples)`,
+    ...(tta
+      ? [
+          `with test-time augmentation (${tta.transforms.join(', ')}: ${tta.views.length} views averaged): accuracy ${pct(tta.accuracy)}  loss ${pct(tta.loss)}  expected calibration error ${pct(tta.calibration.ece)}`,
+        ]
+      : []),
     '',
     `  ${'class'.padEnd(width)}  precision  recall  f1      auroc   ap      support`,
     ...perClass,

@@ -6,6 +6,8 @@ import { testMetrics, type TestMetrics } from './metrics.js';
 import { imageBatch, oneHotBatch, vectorBatch, type Preprocessing } from '../data/preprocess.js';
 import { chunk, prefetched, range, type BatchSource } from '../data/batches.js';
 import { batchLoss } from '../train/loss.js';
+import type { TtaTransform } from '../../format/evaluation-keys.js';
+import { ttaProbabilities } from './test-time-augmentation.js';
 
 /** Examples per inference batch when evaluating or extracting features. */
 export const INFERENCE_BATCH = 32;
@@ -54,11 +56,17 @@ export async function evaluateExamples(
   classNames: string[],
   exampleNames: string[],
   batch = INFERENCE_BATCH,
+  transforms: readonly TtaTransform[] = [],
 ): Promise<TestMetrics> {
-  return (await evaluatePredictions(model, source, loss, classNames, exampleNames, batch)).metrics;
+  return (await evaluatePredictions(model, source, loss, classNames, exampleNames, batch, transforms)).metrics;
 }
 
-/** The metrics, with each example's true class and predicted probabilities (for choosing what a report shows). */
+/**
+ * The metrics, with each example's true class and predicted probabilities
+ * (for choosing what a report shows). With `transforms` (test-time
+ * augmentation), the probabilities are averaged over their views, and the
+ * loss is the cross-entropy of that average.
+ */
 export async function evaluatePredictions(
   model: tf.LayersModel,
   source: BatchSource,
@@ -66,17 +74,22 @@ export async function evaluatePredictions(
   classNames: string[],
   exampleNames: string[],
   batch = INFERENCE_BATCH,
+  transforms: readonly TtaTransform[] = [],
 ): Promise<{ metrics: TestMetrics; actual: number[]; probabilities: number[][] }> {
   const actual: number[] = [];
   const probabilities: number[][] = [];
   let lossSum = 0;
   for await (const { positions, x, y } of prefetched(source, chunk(range(0, source.count), batch))) {
     tf.tidy(() => {
-      const output = model.apply(x, { training: false }) as tf.Tensor;
-      lossSum += batchLoss(loss, y, output).dataSync()[0]! * positions.length;
+      const averaged =
+        transforms.length > 0
+          ? ttaProbabilities(model, x, transforms, loss === 'categoricalCrossentropy' ? 'probabilities' : 'logits')
+          : undefined;
+      const output = averaged ?? (model.apply(x, { training: false }) as tf.Tensor);
+      lossSum += batchLoss(averaged ? 'categoricalCrossentropy' : loss, y, output).dataSync()[0]! * positions.length;
       actual.push(...tf.argMax(y, -1).dataSync());
       probabilities.push(
-        ...((loss === 'categoricalCrossentropy' ? output : tf.softmax(output)).arraySync() as number[][]),
+        ...((averaged || loss === 'categoricalCrossentropy' ? output : tf.softmax(output)).arraySync() as number[][]),
       );
     });
     tf.dispose([x, y]);

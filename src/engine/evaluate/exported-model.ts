@@ -8,6 +8,8 @@ import { checkLayerWeights, checkTopology, type KerasTopology } from '../model/m
 import type { BatchSource } from '../data/batches.js';
 import { evaluateExamples } from './evaluate.js';
 import type { TestMetrics } from './metrics.js';
+import type { TtaTransform } from '../../format/evaluation-keys.js';
+import { asTtaMetrics } from './test-time-augmentation.js';
 
 /**
  * A run's exported LayersModel, loaded through the given IO handler (the
@@ -64,7 +66,8 @@ export function modelShapes(model: tf.LayersModel): {
 
 /**
  * An exported model evaluated with batch norm folded into its convolutions,
- * as the run computed its features, so the numbers are summary.json's.
+ * as the run computed its features, so the numbers are summary.json's;
+ * with `transforms`, also with test-time augmentation (`tta`).
  */
 export async function evaluateExportedModel(
   model: tf.LayersModel,
@@ -73,10 +76,14 @@ export async function evaluateExportedModel(
   classNames: string[],
   exampleNames: string[],
   batch: number,
+  transforms: readonly TtaTransform[] = [],
 ): Promise<TestMetrics> {
   const folded = await foldBatchNorm(model);
   try {
-    return await evaluateExamples(folded, source, loss, classNames, exampleNames, batch);
+    const plain = await evaluateExamples(folded, source, loss, classNames, exampleNames, batch);
+    if (transforms.length === 0) return plain;
+    const augmented = await evaluateExamples(folded, source, loss, classNames, exampleNames, batch, transforms);
+    return { ...plain, tta: asTtaMetrics(augmented, transforms) };
   } finally {
     if (folded !== model) folded.dispose();
   }

@@ -1,4 +1,6 @@
+import type { TtaTransform } from '../../format/evaluation-keys.js';
 import { auroc, averagePrecision } from './anomaly-metrics.js';
+import { classCurves, type ClassCurves } from './curves.js';
 
 /** Per-class precision, recall and F1, as in scikit-learn's classification report. */
 export interface ClassMetrics {
@@ -38,8 +40,12 @@ export interface TestMetrics {
   examples: number;
   perClass: Record<string, ClassMetrics & ClassRanking>;
   calibration: Calibration;
+  /** Each class's one-vs-rest ROC and precision-recall curves (null where undefined); absent beyond CURVE_CLASS_LIMIT classes. */
+  curves?: Record<string, ClassCurves | null>;
   /** confusionMatrix[actual][predicted], in class order. */
   confusionMatrix: number[][];
+  /** `evaluate.tta` (or `tlpipe evaluate --tta`): the same split with test-time augmentation. */
+  tta?: TtaMetrics;
   /** The misclassified examples given the lowest probability for their true class, worst first. */
   worst: {
     example: string;
@@ -48,6 +54,17 @@ export interface TestMetrics {
     probabilityOfActual: number;
     probabilityOfPredicted: number;
   }[];
+}
+
+/**
+ * The test split's metrics with test-time augmentation: each example's
+ * probabilities averaged over `views` (deterministic transforms of it, see
+ * test-time-augmentation.ts), its loss the cross-entropy of that average.
+ */
+export interface TtaMetrics extends Omit<TestMetrics, 'worst' | 'curves' | 'tta'> {
+  transforms: TtaTransform[];
+  /** The transforms averaged over, by name (`identity`, `mirror`, `crop-top-left`, …). */
+  views: string[];
 }
 
 /** The index of the largest value (the first, on ties): the predicted class of a row of probabilities. */
@@ -88,10 +105,13 @@ export function testMetrics(
     examples: actual.length,
     perClass: withRankings(perClassMetrics(matrix, classNames), actual, probabilities),
     calibration: calibrationOf(actual, probabilities),
+    ...withCurves(classCurves(actual, probabilities, classNames)),
     confusionMatrix: matrix,
     worst,
   };
 }
+
+const withCurves = (curves: TestMetrics['curves']): Pick<TestMetrics, 'curves'> => (curves ? { curves } : {});
 
 /** Positions of the examples from the lowest probability of their true class to the highest (ties by position). */
 export function hardestFirst(actual: readonly number[], probabilities: readonly number[][]): number[] {

@@ -12,6 +12,8 @@ import {
   type TabularPreprocessing,
 } from '../data/preprocess.js';
 import type { FeatureRows } from '../data/feature-rows.js';
+import type { TtaTransform } from '../../format/evaluation-keys.js';
+import { ttaProbabilities } from './test-time-augmentation.js';
 
 export interface Prediction {
   file: string;
@@ -126,7 +128,8 @@ export function rankedClasses(
  * exactly as training did (the run's preprocessing.json). `outputs` says
  * whether the model ends in softmax (probabilities) or is linear (logits).
  * Each file is decoded on its own: one that cannot be is a failure, and the
- * others are classified.
+ * others are classified. With `tta`, each image's probabilities are
+ * averaged over the views of those transforms (test-time-augmentation.ts).
  */
 export async function predictImages(
   model: tf.LayersModel,
@@ -135,6 +138,7 @@ export async function predictImages(
   outputs: 'probabilities' | 'logits',
   files: readonly ImageInput[],
   top: number,
+  tta: readonly TtaTransform[] = [],
 ): Promise<{ predictions: Prediction[]; failures: PredictionFailure[] }> {
   if (pre.kind !== 'image') throw wrongInput(pre, 'images');
   const predictions: Prediction[] = [];
@@ -145,7 +149,9 @@ export async function predictImages(
     failures.push(...failed);
     if (decoded.length === 0) continue;
     const probabilities = tf.tidy(() => {
-      const y = model.predict(imageBatch(joinedPixels(decoded, pre), pre)) as tf.Tensor;
+      const x = imageBatch(joinedPixels(decoded, pre), pre);
+      if (tta.length > 0) return ttaProbabilities(model, x, tta, outputs).arraySync();
+      const y = model.predict(x) as tf.Tensor;
       return (outputs === 'logits' ? tf.softmax(y) : y).arraySync() as number[][];
     });
     probabilities.forEach((p, i) => {

@@ -114,7 +114,8 @@ export function readsOf(task: PlanTask): Read[] {
         { kind: 'train', what: 'the stages trained before it', optional: true },
       ];
     case 'evaluate':
-      return task.on === 'features' ? [featuresOf(task.features)] : [EXAMPLES];
+      // Test-time augmentation transforms the images, whatever the head was evaluated on.
+      return task.on === 'features' ? [featuresOf(task.features), ...(task.tta?.length ? [EXAMPLES] : [])] : [EXAMPLES];
     default:
       return [];
   }

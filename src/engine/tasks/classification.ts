@@ -7,6 +7,9 @@ import { setTrainableLayers } from '../model/trainable-layers.js';
 import type { RunContext } from '../run/run-context.js';
 import type { Evaluation, TaskInputs } from '../run/task-results.js';
 import type { TaskEngine } from './task-engine.js';
+import type { TtaTransform } from '../../format/evaluation-keys.js';
+import type { TtaMetrics } from '../evaluate/metrics.js';
+import { asTtaMetrics, ttaViews } from '../evaluate/test-time-augmentation.js';
 
 /** The test split: the head on the features the last stage trained on, or the whole model on images. */
 async function evaluateClassification(
@@ -17,14 +20,14 @@ async function evaluateClassification(
   const { plan, options, models } = run;
   setTrainableLayers(run.inputs.base, 'none');
   const onFeatures = task.on === 'features';
-  const test = onFeatures ? inputs.features?.sources.test : inputs.data?.test;
-  if (!test) throw new Error('the plan evaluates a test split the data does not have');
+  const source = onFeatures ? inputs.features?.sources.test : inputs.data?.test;
+  if (!source) throw new Error('the plan evaluates a test split the data does not have');
   const { dataset, selection, preprocessing } = run.inputs;
   const split = splitSource(dataset, 'test');
   const names = selection.test.map((i) => split.name(i));
   const evaluated = await evaluatePredictions(
     models.model(onFeatures ? 'head' : 'full'),
-    test,
+    source,
     plan.loss,
     plan.classes.names,
     names,
@@ -44,8 +47,40 @@ async function evaluateClassification(
       });
     }
   }
-  options.onEvent({ type: 'evaluate-end', test: evaluated.metrics });
-  return { test: evaluated.metrics, ...(gallery ? { gallery } : {}) };
+  const test = task.tta?.length
+    ? { ...evaluated.metrics, tta: await augmentedMetrics(task.tta, inputs, run, names) }
+    : evaluated.metrics;
+  options.onEvent({ type: 'evaluate-end', test });
+  return { test, ...(gallery ? { gallery } : {}) };
+}
+
+/** The test split with test-time augmentation: the whole model on each view of each image. */
+async function augmentedMetrics(
+  transforms: readonly TtaTransform[],
+  inputs: TaskInputs['evaluate'],
+  run: RunContext,
+  names: string[],
+): Promise<TtaMetrics> {
+  const images = inputs.data?.test;
+  if (!images) throw new Error('the plan augments a test split the data does not have');
+  const { plan, models, options } = run;
+  // The whole model on each view of each image: on a head-only run, many times the plain evaluation's work.
+  const views = ttaViews(transforms).length;
+  options.onEvent({
+    type: 'log',
+    level: 'info',
+    message: `test-time augmentation: the whole model on ${views} views of each of ${images.count} test examples`,
+  });
+  const evaluated = await evaluatePredictions(
+    models.full,
+    images,
+    plan.loss,
+    plan.classes.names,
+    names,
+    inferenceBatch(plan.base.layers),
+    transforms,
+  );
+  return asTtaMetrics(evaluated.metrics, transforms);
 }
 
 /** Classification: one class per example (image or row), the first task and the default. */

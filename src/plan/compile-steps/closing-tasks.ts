@@ -1,5 +1,6 @@
 import { datasetInput, examplesNoun } from '../../format/dataset-formats/input.js';
 import type { PipelineSpec } from '../../format/types.js';
+import type { TtaTransform } from '../../format/evaluation-keys.js';
 import type { BaselineTask, EvaluateTask, ExportTask, PlanInputs, PlanTask, ResolvedHeadLayer } from '../types.js';
 import type { StagesSoFar } from './stages-so-far.js';
 import { fingerprinted, withTask, type TaskDraft } from './task-list.js';
@@ -23,17 +24,26 @@ export function closingTasks(
   return { tasks: [...withBaseline, exported], exported };
 }
 
-/** The last stage trained the head on features: evaluate it on the same features; else the whole model on images. */
+/**
+ * The last stage trained the head on features: evaluate it on the same
+ * features; else the whole model on images. Test-time augmentation runs the
+ * whole model on images either way (a transform of cached features means
+ * nothing); its transforms are in the config, so a run asking for other
+ * ones evaluates again rather than reusing a cached evaluation.
+ */
 function evaluateTask(spec: PipelineSpec, trained: StagesSoFar, examples: 'images' | 'rows'): TaskDraft<EvaluateTask> {
+  const tta: readonly TtaTransform[] = spec.evaluate.tta;
   const onFeatures = trained.stages[trained.stages.length - 1]?.trainable === 'head' ? trained.features : undefined;
+  const augmented = tta.length > 0 ? { tta: [...tta] } : {};
   return {
     id: 'evaluate',
     kind: 'evaluate',
     on: onFeatures ? 'features' : 'images',
     ...(onFeatures ? { features: onFeatures.id } : {}),
+    ...augmented,
     dependsOn: [trained.previous, 'data', ...(onFeatures ? [onFeatures.id] : [])],
-    description: `evaluate on the test split${onFeatures ? ' (head on the features)' : ` (the whole model on ${examples})`}: loss, accuracy, per-class metrics, confusion matrix`,
-    config: { ...foldConfig(spec) },
+    description: `evaluate on the test split${onFeatures ? ' (head on the features)' : ` (the whole model on ${examples})`}: loss, accuracy, per-class metrics, confusion matrix${tta.length > 0 ? `; and with test-time augmentation (${tta.join(', ')}; the whole model on each view of each image)` : ''}`,
+    config: { ...foldConfig(spec), ...augmented },
   };
 }
 

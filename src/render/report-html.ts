@@ -7,6 +7,8 @@
  */
 import type { Calibration } from '../engine/evaluate/metrics.js';
 import { reliabilityDiagram } from './reliability-diagram.js';
+import { decisionSection } from './decision-section.js';
+import type { DecisionMetrics } from '../engine/evaluate/decision-metrics.js';
 import type { EpochMetrics } from '../engine/events.js';
 import type { MonitorName } from '../format/types.js';
 import type { StoredGallery, StoredGalleryImage } from '../store/gallery-file.js';
@@ -59,6 +61,8 @@ export interface ReportInput {
       }
     >;
     calibration?: Calibration;
+    /** `evaluate: calibrate / threshold / abstain`: the fitted rule's effect on the test split. */
+    decision?: DecisionMetrics;
     confusionMatrix: number[][];
     worst?: {
       example: string;
@@ -183,7 +187,7 @@ export function renderReport(input: ReportInput): string {
           ([name, m]) =>
             `<tr><td>${escape(name)}</td><td>${fixed(m.precision, 3)}</td><td>${fixed(m.recall, 3)}</td><td>${fixed(m.f1, 3)}</td>${ranked ? `<td>${fixed(m.auroc, 3)}</td><td>${fixed(m.averagePrecision, 3)}</td>` : ''}<td>${m.support}</td></tr>`,
         )
-        .join('')}</table>${calibrationSection(test.calibration)}`
+        .join('')}</table>${calibrationSection(test.calibration)}${decisionSection(test.decision)}`
     : '<p>No test split.</p>';
   const meta = Object.entries(input.run)
     .map(

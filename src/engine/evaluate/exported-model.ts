@@ -6,7 +6,9 @@ import { foldBatchNorm } from '../model/fold-batch-norm.js';
 import { knownLayerClasses } from '../model/local-model.js';
 import { checkLayerWeights, checkTopology, type KerasTopology } from '../model/model-topology.js';
 import type { BatchSource } from '../data/batches.js';
-import { evaluateExamples } from './evaluate.js';
+import { decisionMetrics } from './decision-metrics.js';
+import type { DecisionRule } from './decision-rule.js';
+import { evaluateExamples, evaluatePredictions } from './evaluate.js';
 import type { TestMetrics } from './metrics.js';
 
 /**
@@ -73,13 +75,36 @@ export async function evaluateExportedModel(
   classNames: string[],
   exampleNames: string[],
   batch: number,
+  decision?: DecisionRule,
 ): Promise<TestMetrics> {
   const folded = await foldBatchNorm(model);
   try {
+    if (decision) return await withDecision(folded, source, loss, classNames, exampleNames, batch, decision);
     return await evaluateExamples(folded, source, loss, classNames, exampleNames, batch);
   } finally {
     if (folded !== model) folded.dispose();
   }
+}
+
+/** The metrics, with what the model's decision rule (decision.json) changes on the same examples. */
+async function withDecision(
+  model: tf.LayersModel,
+  source: BatchSource,
+  loss: Plan['loss'],
+  classNames: string[],
+  exampleNames: string[],
+  batch: number,
+  rule: DecisionRule,
+): Promise<TestMetrics> {
+  const { metrics, actual, probabilities } = await evaluatePredictions(
+    model,
+    source,
+    loss,
+    classNames,
+    exampleNames,
+    batch,
+  );
+  return { ...metrics, decision: decisionMetrics(actual, probabilities, rule, classNames) };
 }
 
 export { preparedImages } from './predict.js';

@@ -1,4 +1,5 @@
 import { auroc, averagePrecision } from './anomaly-metrics.js';
+import type { DecisionMetrics } from './decision-metrics.js';
 
 /** Per-class precision, recall and F1, as in scikit-learn's classification report. */
 export interface ClassMetrics {
@@ -40,6 +41,8 @@ export interface TestMetrics {
   calibration: Calibration;
   /** confusionMatrix[actual][predicted], in class order. */
   confusionMatrix: number[][];
+  /** `evaluate: calibrate / threshold / abstain`: the rule fitted on validation, and what it changes on this split. */
+  decision?: DecisionMetrics;
   /** The misclassified examples given the lowest probability for their true class, worst first. */
   worst: {
     example: string;

@@ -1,5 +1,6 @@
 import type { EvaluateTask } from '../../plan/types.js';
 import { splitSource } from '../data/datasets.js';
+import { decisionMetrics } from '../evaluate/decision-metrics.js';
 import { evaluateExamples, evaluatePredictions } from '../evaluate/evaluate.js';
 import { exampleGallery, type ExampleGallery } from '../evaluate/example-gallery.js';
 import { inferenceBatch } from '../../plan/memory-estimate.js';
@@ -44,8 +45,20 @@ async function evaluateClassification(
       });
     }
   }
-  options.onEvent({ type: 'evaluate-end', test: evaluated.metrics });
-  return { test: evaluated.metrics, ...(gallery ? { gallery } : {}) };
+  const metrics = inputs.decision
+    ? {
+        ...evaluated.metrics,
+        decision: decisionMetrics(
+          evaluated.actual,
+          evaluated.probabilities,
+          inputs.decision.rule,
+          plan.classes.names,
+          inputs.decision.fit,
+        ),
+      }
+    : evaluated.metrics;
+  options.onEvent({ type: 'evaluate-end', test: metrics });
+  return { test: metrics, ...(gallery ? { gallery } : {}) };
 }
 
 /** Classification: one class per example (image or row), the first task and the default. */

@@ -193,7 +193,7 @@ async function evaluateOpened(
     names = selection.test.map((i) => split.name(i));
     on = `its test split (${selection.test.length} examples)`;
   }
-  const metrics = await evaluateExportedModel(model, source, loss, classNames, names, batch, tta);
+  const metrics = await evaluateExportedModel(model, source, loss, classNames, names, batch, tta, exported.decision);
   if (options.out)
     await writeFileAtomic(
       path.join(options.out, 'confusion-matrix.csv'),

@@ -90,6 +90,8 @@ export type { Plan, PlanTask, PlanStage } from '../plan/types.js';
 export type { EngineEvent, RunEvent, RunStartEvent, RunEndEvent, EpochMetrics } from '../engine/events.js';
 export type { TestMetrics, TtaMetrics } from '../engine/evaluate/metrics.js';
 export type { ClassCurves, CurvePoints } from '../engine/evaluate/curves.js';
+export type { DecisionRule } from '../engine/evaluate/decision-rule.js';
+export type { DecisionMetrics } from '../engine/evaluate/decision-metrics.js';
 export type { RunRecord, RunStatus } from '../store/run-record.js';
 export type { RunSummary } from '../store/summary-file.js';
 export { testHeadline } from '../store/tasks/registry.js';

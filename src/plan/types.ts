@@ -135,6 +135,15 @@ export interface EvaluateTask extends TaskCommon<'evaluate'> {
   /** `evaluate.tta`: the test split also with test-time augmentation, the whole model on images (whatever `on` is). */
   tta?: TtaTransform[];
 }
+/**
+ * `evaluate: calibrate / threshold / abstain`: the decision rule fitted on
+ * the validation split's predictions after the last stage (on the same
+ * inputs the evaluate task uses), for the evaluation and the export.
+ */
+export interface DecisionTask extends TaskCommon<'decision'> {
+  on: 'features' | 'images';
+  features?: string;
+}
 export type BaselineTask = TaskCommon<'baseline'>;
 /** `task: anomaly`: the memory bank of normal patch features, and the threshold from normal validation scores. */
 export type BankTask = TaskCommon<'bank'>;
@@ -145,7 +154,16 @@ export interface ExportTask extends TaskCommon<'export'> {
   demoPage?: boolean;
 }
 export type PlanTask =
-  DataTask | BaseTask | HeadTask | FeaturesTask | TrainTask | EvaluateTask | BaselineTask | BankTask | ExportTask;
+  | DataTask
+  | BaseTask
+  | HeadTask
+  | FeaturesTask
+  | TrainTask
+  | DecisionTask
+  | EvaluateTask
+  | BaselineTask
+  | BankTask
+  | ExportTask;
 
 /** `task: anomaly`: what the memory bank is made of, resolved against the data and the base. */
 export interface AnomalyPlan {

@@ -36,6 +36,7 @@ export async function renderDemoPage({
   labels,
   preprocessing,
   task,
+  decision,
 }: DemoPageModel): Promise<string> {
   const tfjs = await tfjsBundle();
   const model = { modelTopology, weightSpecs, weights: Buffer.from(weights).toString('base64') };
@@ -61,7 +62,7 @@ ${view.canvases}
 <script type="application/json" id="model">${scriptJson(model)}</script>
 <script type="application/json" id="labels">${scriptJson(labels)}</script>
 <script type="application/json" id="preprocessing">${scriptJson(preprocessing)}</script>
-${extraJson}<script>${tfjs.replace(/<\/script/gi, '<\\/script')}</script>
+${decision ? `<script type="application/json" id="decision">${scriptJson(decision)}</script>\n` : ''}${extraJson}<script>${tfjs.replace(/<\/script/gi, '<\\/script')}</script>
 <script>
 const read = (id) => JSON.parse(document.getElementById(id).textContent);
 const labels = read('labels'), pre = read('preprocessing'), stored = read('model');

@@ -10,6 +10,8 @@ import type { ClassCurves } from '../engine/evaluate/curves.js';
 import { curvesSection } from './curve-charts.js';
 import { ttaSection } from './tta-section.js';
 import { reliabilityDiagram } from './reliability-diagram.js';
+import { decisionSection } from './decision-section.js';
+import type { DecisionMetrics } from '../engine/evaluate/decision-metrics.js';
 import type { EpochMetrics } from '../engine/events.js';
 import type { MonitorName } from '../format/types.js';
 import type { StoredGallery, StoredGalleryImage } from '../store/gallery-file.js';
@@ -65,6 +67,8 @@ export interface ReportInput {
     curves?: Record<string, ClassCurves | null>;
     tta?: TtaMetrics;
     topK?: Record<string, number>;
+    /** `evaluate: calibrate / threshold / abstain`: the fitted rule's effect on the test split. */
+    decision?: DecisionMetrics;
     confusionMatrix: number[][];
     worst?: {
       example: string;
@@ -189,7 +193,7 @@ export function renderReport(input: ReportInput): string {
           ([name, m]) =>
             `<tr><td>${escape(name)}</td><td>${fixed(m.precision, 3)}</td><td>${fixed(m.recall, 3)}</td><td>${fixed(m.f1, 3)}</td>${ranked ? `<td>${fixed(m.auroc, 3)}</td><td>${fixed(m.averagePrecision, 3)}</td>` : ''}<td>${m.support}</td></tr>`,
         )
-        .join('')}</table>${calibrationSection(test.calibration)}`
+        .join('')}</table>${calibrationSection(test.calibration)}${decisionSection(test.decision)}`
     : '<p>No test split.</p>';
   const meta = Object.entries(input.run)
     .map(

@@ -10,6 +10,8 @@ export type ServedAnswer =
   | {
       /** Classification: the most likely class, every class's probability, and the best few. */
       label: string;
+      /** The model's decision rule abstained: `label` is "unsure". */
+      unsure?: boolean;
       probabilities: Record<string, number>;
       top: { label: string; probability: number }[];
     }

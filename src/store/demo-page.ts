@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { DecisionRule } from '../engine/evaluate/decision-rule.js';
 import type { TaskName } from '../format/types.js';
 
 /** index.html beside an exported model: a page that classifies an image the user picks. */
@@ -24,6 +25,8 @@ export interface DemoPageModel {
   preprocessing: { kind: 'image' } & Record<string, unknown>;
   /** The model's task, whose view the page shows (render/tasks); absent: classification, which lists the image's classes. */
   task?: TaskName;
+  /** decision.json: the page answers with it as predict does (temperature, threshold, "unsure"). */
+  decision?: DecisionRule;
 }
 
 /**
@@ -37,13 +40,14 @@ export type DemoPageRenderer = (model: DemoPageModel) => Promise<string>;
  * Writes index.html into an exported model's folder (`dir`), as `render`
  * makes it from model.json, weights.bin, labels.json and preprocessing.json.
  * Not written (false) for tabular models, nor above DEMO_PAGE_MAX_WEIGHT_BYTES
- * unless `always`. `task` says whose page it is (absent: classification's).
+ * unless `always`. `task` says whose page it is (absent: classification's);
+ * `decision`, the rule the page applies to the model's outputs.
  */
 export async function writeDemoPage(
   dir: string,
   write: (file: string, content: string) => Promise<void>,
   render: DemoPageRenderer,
-  options: { always?: boolean; task?: TaskName } = {},
+  options: { always?: boolean; task?: TaskName; decision?: DecisionRule } = {},
 ): Promise<boolean> {
   const weightBytes = (await stat(path.join(dir, 'weights.bin'))).size;
   if (weightBytes > DEMO_PAGE_MAX_WEIGHT_BYTES && !options.always) return false;
@@ -65,6 +69,7 @@ export async function writeDemoPage(
     labels,
     preprocessing: preprocessing as DemoPageModel['preprocessing'],
     ...(options.task ? { task: options.task } : {}),
+    ...(options.decision ? { decision: options.decision } : {}),
   });
   await write(path.join(dir, DEMO_PAGE), page);
   return true;

@@ -9,6 +9,8 @@ import type { Preprocessing } from '../engine/data/preprocess.js';
 import type { ExportFiles } from '../engine/train/checkpoints.js';
 import { confinedPath, readBackFile, readBackIfPresent } from '../platform/read-back.js';
 import { weightSpecsProblem } from '../platform/weight-specs.js';
+import type { DecisionRule } from '../engine/evaluate/decision-rule.js';
+import { DECISION_FILE, DECISION_FILE_LIMIT, parseDecision, writeDecisionFile } from './decision-file.js';
 import { writeDemoPage, type DemoPageRenderer } from './demo-page.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
 import { MANIFEST_FILE, readVerifiedFiles, writeFolderManifest } from './file-manifest.js';
@@ -16,8 +18,8 @@ import { MANIFEST_FILE, readVerifiedFiles, writeFolderManifest } from './file-ma
 /**
  * A run's exported model folder, model/ (and model-uint8/, model-float16/):
  * model.json and weights.bin (the LayersModel, through `fileModelHandler`),
- * labels.json, preprocessing.json, probe.json, index.html, and manifest.json
- * last. This module is the only one that reads or writes them.
+ * labels.json, preprocessing.json, probe.json, decision.json (when the
+ * pipeline fitted a decision rule), index.html, and manifest.json last. This module is the only one that reads or writes them.
  */
 export const MODEL_DIR = 'model';
 
@@ -210,10 +212,12 @@ export async function writeExportFiles(
   await writeFileAtomic(path.join(dir, PREPROCESSING_FILE), JSON.stringify(files.preprocessing, null, 2) + '\n');
   await writeFileAtomic(path.join(dir, PROBE_FILE), JSON.stringify(files.probe) + '\n');
   if (files.anomaly) await writeMemoryBank(dir, files.anomaly.bank, files.anomaly);
+  if (files.decision) await writeDecisionFile(dir, files.decision);
   if (files.demoPage !== false)
     await writeDemoPage(dir, writeFileAtomic, renderDemoPage, {
       always: files.demoPage === true,
       ...(files.task ? { task: files.task } : {}),
+      ...(files.decision ? { decision: files.decision } : {}),
     });
   await writeFolderManifest(dir);
 }
@@ -327,6 +331,8 @@ export interface ExportedModelInfo {
   labels: string[];
   preprocessing: Preprocessing;
   probe?: ExportFiles['probe'];
+  /** decision.json: the rule fitted on validation that turns the model's probabilities into its answer. */
+  decision?: DecisionRule;
   /** The IO handler that loads this folder's model from the bytes read (and verified) here. */
   handler: io.IOHandler;
   /** Whether every file used was checked against manifest.json; false for a folder without one (a note says so). */
@@ -364,7 +370,15 @@ export async function readExportedModel(dir: string): Promise<ExportedModelInfo>
     const more = [
       ...new Set(weightFileNames(modelJson, dir, path.join(dir, MODEL_FILE))),
       ...(first.manifest.files[PROBE_FILE] ? [PROBE_FILE] : []),
+      ...(Object.hasOwn(first.manifest.files, DECISION_FILE) ? [DECISION_FILE] : []),
     ];
+    // A decision.json the manifest does not list was put there after the export: it would change every answer, unchecked.
+    if (!Object.hasOwn(first.manifest.files, DECISION_FILE) && (await present(dir, DECISION_FILE)))
+      throw new UserError(
+        `${path.join(dir, DECISION_FILE)} is not listed in ${MANIFEST_FILE}, so it was added or kept after the model was exported`,
+        [],
+        `remove it, or run the pipeline again with the evaluate: keys that fit it; ${DAMAGED_HINT}`,
+      );
     const rest = await readVerifiedFiles(dir, more, { kind: 'binary', what });
     if (!rest.ok) throw new UserError(rest.problem, [], DAMAGED_HINT);
     for (const [name, bytes] of rest.files) files.set(name, bytes);
@@ -382,6 +396,13 @@ export async function readExportedModel(dir: string): Promise<ExportedModelInfo>
     // Optional: absent is fine, but present and unreadable (a FIFO, a link out) is refused like the others.
     const probe = await readBackIfPresent(dir, PROBE_FILE, { what: `${what} file`, kind: 'json', hint: DAMAGED_HINT });
     if (probe) files.set(PROBE_FILE, probe);
+    const decision = await readBackIfPresent(dir, DECISION_FILE, {
+      what: `${what} file`,
+      kind: 'json',
+      maxBytes: DECISION_FILE_LIMIT,
+      hint: DAMAGED_HINT,
+    });
+    if (decision) files.set(DECISION_FILE, decision);
   } else {
     const missingModel = first.file === path.join(dir, MODEL_FILE) && /is missing$/.test(first.problem);
     throw new UserError(
@@ -398,16 +419,31 @@ export async function readExportedModel(dir: string): Promise<ExportedModelInfo>
   // An anomaly model's probe holds each example's score, one number, not a row per class.
   const probeWidth = (await isAnomalyModelFolder(dir)) ? 1 : labels.length;
   const probe = probeBytes ? parseProbe(probeBytes, path.join(dir, PROBE_FILE), probeWidth) : undefined;
+  const decisionBytes = files.get(DECISION_FILE);
+  if (decisionBytes && decisionBytes.byteLength > DECISION_FILE_LIMIT)
+    throw new UserError(
+      `${path.join(dir, DECISION_FILE)} is ${decisionBytes.byteLength} bytes, far more than a decision rule`,
+      [],
+      DAMAGED_HINT,
+    );
+  const decision = decisionBytes ? parseDecision(decisionBytes, path.join(dir, DECISION_FILE), labels) : undefined;
   return {
     dir,
     labels,
     preprocessing,
     ...(probe ? { probe } : {}),
+    ...(decision ? { decision } : {}),
     handler: fileModelHandler(dir, verified ? files : undefined),
     verified,
     ...(note ? { note } : {}),
   };
 }
+
+const present = (dir: string, name: string): Promise<boolean> =>
+  lstat(path.join(dir, name)).then(
+    () => true,
+    () => false,
+  );
 
 const missingIsUserError =
   (dir: string, name: string) =>

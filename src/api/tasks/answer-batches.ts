@@ -1,4 +1,4 @@
-import type { PredictionFailure } from '../../engine/evaluate/predict.js';
+import type { Prediction, PredictionFailure } from '../../engine/evaluate/predict.js';
 import type { ServedAnswer, ServedInput } from '../../serve/served-answers.js';
 import { UserError } from '../../diagnostics/user-error.js';
 import type { FeatureRow } from '../../engine/data/feature-rows.js';
@@ -35,7 +35,7 @@ const imageProblem = (reason: string): string => `the image cannot be used: ${re
 export async function answerRows(
   loaded: LoadedModel,
   inputs: readonly ServedInput[],
-  toAnswer: (top: { label: string; probability: number }[]) => ServedAnswer,
+  toAnswer: (top: { label: string; probability: number }[], prediction: Prediction) => ServedAnswer,
 ): Promise<ServedAnswer[]> {
   const answers = new Array<ServedAnswer>(inputs.length);
   const rows: { at: number; row: FeatureRow }[] = [];
@@ -49,7 +49,7 @@ export async function answerRows(
       batch.map((r) => r.row),
       { top },
     );
-    predictions.forEach((p, i) => (answers[batch[i]!.at] = toAnswer(p.top)));
+    predictions.forEach((p, i) => (answers[batch[i]!.at] = toAnswer(p.top, p)));
   };
   try {
     await predictRows(rows);
@@ -72,11 +72,20 @@ export async function answerRows(
   return answers;
 }
 
-/** A classification's answer: the best class, every class's probability (in labels.json's order), and the ranking. */
-export function classAnswer(labels: readonly string[], ranked: { label: string; probability: number }[]): ServedAnswer {
+/**
+ * A classification's answer: the best class, every class's probability (in
+ * labels.json's order), and the ranking. A model with a decision rule
+ * answers with its decided label (`unsure: true` where it abstains).
+ */
+export function classAnswer(
+  labels: readonly string[],
+  ranked: { label: string; probability: number }[],
+  decided: Pick<Prediction, 'label' | 'unsure'> = {},
+): ServedAnswer {
   const byLabel = new Map(ranked.map((r) => [r.label, r.probability]));
   return {
-    label: ranked[0]!.label,
+    label: decided.label ?? ranked[0]!.label,
+    ...(decided.unsure !== undefined ? { unsure: decided.unsure } : {}),
     probabilities: Object.fromEntries(labels.map((l) => [l, byLabel.get(l) ?? 0])),
     top: ranked,
   };

@@ -3,8 +3,9 @@ import { closestMatches } from '../../diagnostics/did-you-mean.js';
 import { featureRowsOf, readFeatureRows } from '../../engine/data/feature-rows.js';
 import { preparedImages } from '../../engine/evaluate/exported-model.js';
 import { explainImages } from '../../engine/evaluate/explain-images.js';
+import { decidedPredictions } from '../../engine/evaluate/decided-predictions.js';
 import { collectImageFiles, predictImages, predictRows, wrongInput } from '../../engine/evaluate/predict.js';
-import type { LoadedModel, OpenedModel } from '../load-model.js';
+import type { LoadedModel, OpenedModel, Prediction } from '../load-model.js';
 import { evaluateClassifier } from '../evaluate.js';
 import type { TaskModel } from './task-model.js';
 import { answerImages, answerRows, classAnswer } from './answer-batches.js';
@@ -16,6 +17,12 @@ import { checkedTransforms, ttaNeedsImages } from '../tta-option.js';
  */
 function classifierOf({ model, exported, outputs }: OpenedModel): LoadedModel {
   const pre = exported.preprocessing;
+  // decision.json (calibration, threshold, abstain): the rule needs every class's probability, then answers with `top` of them.
+  const rule = exported.decision;
+  const asked = (top: number | undefined) => Math.min(top ?? 3, exported.labels.length);
+  const made = (top: number | undefined) => (rule ? exported.labels.length : asked(top));
+  const answered = (predictions: Prediction[], top: number | undefined) =>
+    rule ? decidedPredictions(predictions, rule, exported.labels, asked(top)) : predictions;
   return {
     task: 'classification',
     model,
@@ -33,10 +40,13 @@ function classifierOf({ model, exported, outputs }: OpenedModel): LoadedModel {
         pre,
         outputs,
         collected.files,
-        Math.min(classifyOptions.top ?? 3, exported.labels.length),
+        made(classifyOptions.top),
         tta,
       );
-      return { predictions: classified.predictions, failures: [...collected.failures, ...classified.failures] };
+      return {
+        predictions: answered(classified.predictions, classifyOptions.top),
+        failures: [...collected.failures, ...classified.failures],
+      };
     },
     async explain(inputs, explainOptions = {}) {
       const ask = (explainOptions.classes ?? []).map((label) => {
@@ -67,8 +77,8 @@ function classifierOf({ model, exported, outputs }: OpenedModel): LoadedModel {
         typeof rows === 'string'
           ? await readFeatureRows(rows, pre.columns, { column: '', required: false })
           : featureRowsOf(rows, pre.columns);
-      const top = Math.min(predictOptions.top ?? 3, exported.labels.length);
-      return { predictions: predictRows(model, exported.labels, pre, outputs, read, top) };
+      const predicted = predictRows(model, exported.labels, pre, outputs, read, made(predictOptions.top));
+      return { predictions: answered(predicted, predictOptions.top) };
     },
     score: () =>
       Promise.reject(
@@ -98,13 +108,13 @@ export const classificationModel: TaskModel = {
   evaluate: evaluateClassifier,
   serve: (loaded, inputs) =>
     loaded.preprocessing.kind === 'tabular'
-      ? answerRows(loaded, inputs, (top) => classAnswer(loaded.labels, top))
+      ? answerRows(loaded, inputs, (top, p) => classAnswer(loaded.labels, top, p))
       : answerImages(
           inputs,
           async (images) => {
             const { predictions, failures } = await loaded.classify(images, { top: loaded.labels.length });
             return { items: predictions, failures };
           },
-          (p) => classAnswer(loaded.labels, p.top),
+          (p) => classAnswer(loaded.labels, p.top, p),
         ),
 };

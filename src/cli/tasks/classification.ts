@@ -1,6 +1,7 @@
 import type { ClassificationEvaluation } from '../../api/index.js';
 import { stagedPlanLines } from '../format-plan.js';
 import { terminalText } from '../terminal-text.js';
+import { decisionLines } from './decision-lines.js';
 import type { TaskLines } from './task-lines.js';
 
 /** Classification: the staged plan; an image's (or row's) most likely classes. */
@@ -10,7 +11,7 @@ export const classificationLines: TaskLines<'classification'> = {
   // The default: every prediction that is not another task's.
   answers: () => true,
   prediction: (p) =>
-    `${terminalText(p.file)}: ${p.top.map((t) => `${terminalText(t.label)} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`,
+    `${terminalText(p.file)}: ${p.label !== undefined ? `${p.unsure ? 'unsure' : terminalText(p.label)} — ` : ''}${p.top.map((t) => `${terminalText(t.label)} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`,
 };
 
 /** A classifier's: headline numbers, a per-class table, the confusion matrix, the worst examples. */
@@ -46,6 +47,7 @@ function formatClassification({ metrics, classNames }: ClassificationEvaluation)
     ...perClass,
     '',
     `calibration: expected calibration error ${pct(metrics.calibration.ece)} (${metrics.calibration.bins.length} bins of the predicted class's probability)`,
+    ...decisionLines(metrics.decision),
     '',
     'confusion matrix (rows: actual, columns: predicted in the same order)',
     ...matrix,

@@ -6,7 +6,9 @@ import { foldBatchNorm } from '../model/fold-batch-norm.js';
 import { knownLayerClasses } from '../model/local-model.js';
 import { checkLayerWeights, checkTopology, type KerasTopology } from '../model/model-topology.js';
 import type { BatchSource } from '../data/batches.js';
-import { evaluateExamples } from './evaluate.js';
+import { decisionMetrics } from './decision-metrics.js';
+import type { DecisionRule } from './decision-rule.js';
+import { evaluateExamples, evaluatePredictions } from './evaluate.js';
 import type { TestMetrics } from './metrics.js';
 import type { TtaTransform } from '../../format/evaluation-keys.js';
 import { asTtaMetrics } from './test-time-augmentation.js';
@@ -77,16 +79,40 @@ export async function evaluateExportedModel(
   exampleNames: string[],
   batch: number,
   transforms: readonly TtaTransform[] = [],
+  decision?: DecisionRule,
 ): Promise<TestMetrics> {
   const folded = await foldBatchNorm(model);
   try {
-    const plain = await evaluateExamples(folded, source, loss, classNames, exampleNames, batch);
+    const plain = decision
+      ? await withDecision(folded, source, loss, classNames, exampleNames, batch, decision)
+      : await evaluateExamples(folded, source, loss, classNames, exampleNames, batch);
     if (transforms.length === 0) return plain;
     const augmented = await evaluateExamples(folded, source, loss, classNames, exampleNames, batch, transforms);
     return { ...plain, tta: asTtaMetrics(augmented, transforms) };
   } finally {
     if (folded !== model) folded.dispose();
   }
+}
+
+/** The metrics, with what the model's decision rule (decision.json) changes on the same examples. */
+async function withDecision(
+  model: tf.LayersModel,
+  source: BatchSource,
+  loss: Plan['loss'],
+  classNames: string[],
+  exampleNames: string[],
+  batch: number,
+  rule: DecisionRule,
+): Promise<TestMetrics> {
+  const { metrics, actual, probabilities } = await evaluatePredictions(
+    model,
+    source,
+    loss,
+    classNames,
+    exampleNames,
+    batch,
+  );
+  return { ...metrics, decision: decisionMetrics(actual, probabilities, rule, classNames) };
 }
 
 export { preparedImages } from './predict.js';

@@ -1,6 +1,7 @@
 import type { TtaTransform } from '../../format/evaluation-keys.js';
 import { auroc, averagePrecision } from './anomaly-metrics.js';
 import { classCurves, type ClassCurves } from './curves.js';
+import type { DecisionMetrics } from './decision-metrics.js';
 
 /** Per-class precision, recall and F1, as in scikit-learn's classification report. */
 export interface ClassMetrics {
@@ -46,6 +47,8 @@ export interface TestMetrics {
   confusionMatrix: number[][];
   /** `evaluate.tta` (or `tlpipe evaluate --tta`): the same split with test-time augmentation. */
   tta?: TtaMetrics;
+  /** `evaluate: calibrate / threshold / abstain`: the rule fitted on validation, and what it changes on this split. */
+  decision?: DecisionMetrics;
   /** The misclassified examples given the lowest probability for their true class, worst first. */
   worst: {
     example: string;

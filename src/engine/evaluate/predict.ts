@@ -19,6 +19,13 @@ export interface Prediction {
   file: string;
   /** Best first. For an anomaly model: its verdict alone, `normal` or `anomalous`. */
   top: { label: string; probability: number }[];
+  /**
+   * A classifier with a decision rule (model/decision.json): its answer — the
+   * class the tuned threshold chooses, or `unsure` below the abstain
+   * confidence (then `unsure` is true). `top` holds the calibrated probabilities.
+   */
+  label?: string;
+  unsure?: boolean;
   /** An anomaly model's answer: the image's score, the model's threshold, the verdict, and the patch scores on their grid. */
   anomaly?: {
     score: number;

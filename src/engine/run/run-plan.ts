@@ -18,6 +18,7 @@ import { TaskResults, type TaskInputs, type TaskOf, type TaskOutputs } from './t
 import { runBaseTask } from './tasks/base.js';
 import { runBaselineTask } from './tasks/baseline.js';
 import { runDataTask } from './tasks/data.js';
+import { runDecisionTask } from './tasks/decision.js';
 import { runEvaluateTask } from './tasks/evaluate.js';
 import { runExportTask } from './tasks/export.js';
 import { runFeaturesTask } from './tasks/features.js';
@@ -47,6 +48,7 @@ const EXECUTORS: { [K in Exclude<TaskKind, OwnRunnerKind>]: Executor<K> } = {
   head: runHeadTask,
   features: runFeaturesTask,
   train: runTrainTask,
+  decision: runDecisionTask,
   evaluate: runEvaluateTask,
   baseline: runBaselineTask,
   export: runExportTask,

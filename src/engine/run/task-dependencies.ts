@@ -2,7 +2,7 @@ import type { Plan, PlanTask, TaskKind } from '../../plan/types.js';
 import { readDependencies, readsOf } from './task-results.js';
 
 /** Kinds whose executors use the run's models, which the head task builds. */
-const USES_MODELS: ReadonlySet<TaskKind> = new Set(['features', 'train', 'evaluate', 'export']);
+const USES_MODELS: ReadonlySet<TaskKind> = new Set(['features', 'train', 'decision', 'evaluate', 'export']);
 
 /**
  * Whether the plan's tasks fit together, checked before any of them runs:

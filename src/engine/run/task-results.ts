@@ -1,4 +1,5 @@
 import type { PlanTask, TaskKind } from '../../plan/types.js';
+import type { FittedDecision } from '../evaluate/decision-metrics.js';
 import type { ExampleGallery } from '../evaluate/example-gallery.js';
 import type { MaskOverlay } from '../tasks/segmentation/evaluate-masks.js';
 import type { StagedTestMetrics } from '../tasks/test-metrics.js';
@@ -59,6 +60,7 @@ export interface TaskOutputs {
   head: RunModels;
   features: Features;
   train: Training;
+  decision: FittedDecision;
   evaluate: Evaluation;
   baseline: BaselineResult;
   /** Made and read inside `task: anomaly`'s own runner (engine/tasks/anomaly), never passed between staged tasks. */
@@ -79,10 +81,11 @@ export interface TaskInputs {
   head: object;
   features: { data: SplitSources };
   train: { data: SplitSources; features?: Features; train?: Training };
-  evaluate: { data?: SplitSources; features?: Features };
+  decision: { data?: SplitSources; features?: Features };
+  evaluate: { data?: SplitSources; features?: Features; decision?: FittedDecision };
   baseline: { data: SplitSources };
   bank: object;
-  export: object;
+  export: { decision?: FittedDecision };
 }
 
 export type TaskOf<K extends TaskKind> = Extract<PlanTask, { kind: K }>;
@@ -98,6 +101,8 @@ export interface Read {
 }
 
 const EXAMPLES: Read = { kind: 'data', what: 'the examples' };
+/** The decision rule fitted on validation, read by the evaluation and the export of a pipeline that asks for one. */
+const DECISION: Read = { kind: 'decision', what: 'the fitted decision rule', optional: true };
 const featuresOf = (id: string | undefined): Read =>
   id ? { kind: 'features', what: `the features of ${id}`, id } : { kind: 'features', what: 'features' };
 
@@ -113,9 +118,16 @@ export function readsOf(task: PlanTask): Read[] {
         ...(task.features ? [featuresOf(task.features)] : []),
         { kind: 'train', what: 'the stages trained before it', optional: true },
       ];
+    case 'decision':
+      return task.on === 'features' ? [featuresOf(task.features)] : [EXAMPLES];
     case 'evaluate':
       // Test-time augmentation transforms the images, whatever the head was evaluated on.
-      return task.on === 'features' ? [featuresOf(task.features), ...(task.tta?.length ? [EXAMPLES] : [])] : [EXAMPLES];
+      return [
+        ...(task.on === 'features' ? [featuresOf(task.features), ...(task.tta?.length ? [EXAMPLES] : [])] : [EXAMPLES]),
+        DECISION,
+      ];
+    case 'export':
+      return [DECISION];
     default:
       return [];
   }

@@ -1,5 +1,6 @@
 import type { EvaluateTask } from '../../plan/types.js';
 import { splitSource } from '../data/datasets.js';
+import { decisionMetrics } from '../evaluate/decision-metrics.js';
 import { evaluateExamples, evaluatePredictions } from '../evaluate/evaluate.js';
 import { exampleGallery, type ExampleGallery } from '../evaluate/example-gallery.js';
 import { inferenceBatch } from '../../plan/memory-estimate.js';
@@ -47,9 +48,19 @@ async function evaluateClassification(
       });
     }
   }
-  const test = task.tta?.length
-    ? { ...evaluated.metrics, tta: await augmentedMetrics(task.tta, inputs, run, names) }
+  const metrics = inputs.decision
+    ? {
+        ...evaluated.metrics,
+        decision: decisionMetrics(
+          evaluated.actual,
+          evaluated.probabilities,
+          inputs.decision.rule,
+          plan.classes.names,
+          inputs.decision.fit,
+        ),
+      }
     : evaluated.metrics;
+  const test = task.tta?.length ? { ...metrics, tta: await augmentedMetrics(task.tta, inputs, run, names) } : metrics;
   options.onEvent({ type: 'evaluate-end', test });
   return { test, ...(gallery ? { gallery } : {}) };
 }

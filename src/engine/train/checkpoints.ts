@@ -6,6 +6,7 @@ import { UserError } from '../../diagnostics/user-error.js';
 import type { Plan, PlanStage } from '../../plan/types.js';
 import type { CheckpointSpec, TaskName } from '../../format/types.js';
 import type { Preprocessing } from '../data/preprocess.js';
+import type { DecisionRule } from '../evaluate/decision-rule.js';
 import type { EpochMetrics } from '../events.js';
 import { checkpointModelProblem, trainerStateProblem, weightsFitProblem } from './checkpoint-checks.js';
 import { isImprovement, monitoredValue } from './monitors.js';
@@ -24,6 +25,8 @@ export interface ExportFiles {
   task?: TaskName;
   /** `task: anomaly`: the memory bank and threshold the exported base's patches are scored against. */
   anomaly?: AnomalyExport;
+  /** `evaluate: calibrate / threshold / abstain`: the decision rule fitted on validation (decision.json). */
+  decision?: DecisionRule;
 }
 
 /** What an anomaly model folder holds beside the base: the bank, and how a test image's patches are made and judged. */

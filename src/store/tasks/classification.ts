@@ -2,6 +2,60 @@ import { Type } from '@sinclair/typebox';
 import { Count, Metric, stagedPlanFields } from './shared-schemas.js';
 import type { TaskStore } from './task-store.js';
 
+const CalibrationSchema = Type.Object({
+  ece: Metric,
+  bins: Type.Array(
+    Type.Object({
+      lower: Type.Number(),
+      upper: Type.Number(),
+      count: Count,
+      confidence: Metric,
+      accuracy: Metric,
+    }),
+    { maxItems: 1000 },
+  ),
+});
+const BinaryMetricsSchema = Type.Object({
+  accuracy: Metric,
+  precision: Metric,
+  recall: Metric,
+  f1: Metric,
+  balancedAccuracy: Metric,
+});
+/** summary.json `test.decision` (engine/evaluate/decision-metrics.ts): bounded, each part optional as the pipeline asked. */
+const DecisionSchema = Type.Object({
+  validationExamples: Type.Optional(Count),
+  calibration: Type.Optional(
+    Type.Object({
+      temperature: Type.Number({ exclusiveMinimum: 0, maximum: 1000 }),
+      validationNll: Type.Optional(Type.Object({ before: Metric, after: Metric })),
+      before: Type.Intersect([CalibrationSchema, Type.Object({ nll: Metric })]),
+      after: Type.Intersect([CalibrationSchema, Type.Object({ nll: Metric })]),
+    }),
+  ),
+  threshold: Type.Optional(
+    Type.Object({
+      positive: Type.String({ maxLength: 1000 }),
+      value: Type.Number({ minimum: 0, maximum: 1 }),
+      metric: Type.String({ maxLength: 100 }),
+      recall: Type.Optional(Type.Number()),
+      fallback: Type.Optional(Type.String({ maxLength: 10_000 })),
+      validation: Type.Optional(BinaryMetricsSchema),
+      tuned: BinaryMetricsSchema,
+      argmax: BinaryMetricsSchema,
+    }),
+  ),
+  abstain: Type.Optional(
+    Type.Object({
+      confidence: Type.Number({ minimum: 0, maximum: 1 }),
+      coverage: Metric,
+      answered: Count,
+      accuracyAnswered: Metric,
+      accuracyAll: Metric,
+    }),
+  ),
+});
+
 /** Classification's files: its test metrics carry no `task` (they were written before tasks existed). */
 /** Class name → its metrics: bounded like the class list (labels.json allows no more). */
 const MAX_CLASSES = 10_000;
@@ -19,20 +73,6 @@ const PerClass = Type.Record(
   }),
   { maxProperties: MAX_CLASSES },
 );
-
-const CalibrationSchema = Type.Object({
-  ece: Metric,
-  bins: Type.Array(
-    Type.Object({
-      lower: Type.Number(),
-      upper: Type.Number(),
-      count: Count,
-      confidence: Metric,
-      accuracy: Metric,
-    }),
-    { maxItems: 1000 },
-  ),
-});
 
 /** A curve's vertices; tlpipe writes at most 100 (engine/evaluate/curves.ts), a bound well above that is checked. */
 const CurveSchema = Type.Object({
@@ -68,6 +108,8 @@ export const classificationStore: TaskStore<'classification'> = {
         views: Type.Array(Type.String(), { maxItems: 256 }),
       }),
     ),
+    // `evaluate: calibrate / threshold / abstain`: runs without them (and before them) have none.
+    decision: Type.Optional(DecisionSchema),
     worst: Type.Optional(
       Type.Array(
         Type.Object({

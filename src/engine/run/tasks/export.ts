@@ -1,13 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ExportTask } from '../../../plan/types.js';
 import { splitSource } from '../../data/datasets.js';
+import type { DecisionRule } from '../../evaluate/decision-rule.js';
 import { evaluateExamples, modelInput } from '../../evaluate/evaluate.js';
 import { inferenceBatch } from '../../../plan/memory-estimate.js';
 import { quantizeWeights } from '../../model/quantize-weights.js';
 import { joinShards } from '../../model/zoo.js';
 import { setTrainableLayers } from '../../model/trainable-layers.js';
 import type { RunContext } from '../run-context.js';
-import type { Exported } from '../task-results.js';
+import type { Exported, TaskInputs } from '../task-results.js';
 import { splitExamples } from './data.js';
 
 /** How many test examples the exported model is checked on after a save/load round trip (kept in model/probe.json). */
@@ -25,14 +26,20 @@ const probeRows = (predictions: tf.Tensor): number[][] =>
  * then loads it back through the same handler and checks it predicts what
  * the in-memory model predicts.
  */
-export async function runExportTask(task: ExportTask, _inputs: object, run: RunContext): Promise<Exported> {
-  const { plan, inputs, options } = run;
+export async function runExportTask(
+  task: ExportTask,
+  inputs: TaskInputs['export'],
+  run: RunContext,
+): Promise<Exported> {
+  // The rule fitted on validation (decision.json) goes with every copy of the model: it decides what the model answers.
+  const decision = inputs.decision?.rule;
+  const { plan, options } = run;
   const { output } = options;
   const model = run.models.full;
-  setTrainableLayers(inputs.base, 'none');
+  setTrainableLayers(run.inputs.base, 'none');
   const dir = 'model';
   await model.save(output.modelHandler(dir));
-  const { dataset, selection, preprocessing } = inputs;
+  const { dataset, selection, preprocessing } = run.inputs;
   const split = selection.test.length > 0 ? 'test' : 'train';
   const indexes = selection[split].slice(0, EXPORT_PROBE_SIZE);
   const source = splitSource(dataset, split);
@@ -55,6 +62,7 @@ export async function runExportTask(task: ExportTask, _inputs: object, run: RunC
       },
       ...(task.demoPage !== undefined ? { demoPage: task.demoPage } : {}),
       ...(plan.task ? { task: plan.task } : {}),
+      ...(decision ? { decision } : {}),
     });
     tf.dispose([expected, actual]);
     exported = { dir, verified: maxAbsDifference === 0, maxAbsDifference, probeExamples: probe.shape[0]! };
@@ -62,7 +70,7 @@ export async function runExportTask(task: ExportTask, _inputs: object, run: RunC
     probe.dispose();
     reloaded.dispose();
   }
-  if (task.quantize) exported.quantized = await exportQuantized(model, task.quantize, task.demoPage, run);
+  if (task.quantize) exported.quantized = await exportQuantized(model, task.quantize, task.demoPage, run, decision);
   options.onEvent({
     type: 'export-end',
     dir,
@@ -83,6 +91,7 @@ async function exportQuantized(
   dtype: 'uint8' | 'float16',
   demoPage: boolean | undefined,
   run: RunContext,
+  decision: DecisionRule | undefined,
 ): Promise<Exported['quantized']> {
   const { plan, inputs, options } = run;
   const { output } = options;
@@ -119,6 +128,7 @@ async function exportQuantized(
         },
         ...(demoPage !== undefined ? { demoPage } : {}),
         ...(plan.task ? { task: plan.task } : {}),
+        ...(decision ? { decision } : {}),
       },
       dir,
     );

@@ -180,7 +180,8 @@ export const fittingNeedsValidation: SpecRule = ({ evaluate, dataset }) => {
             hint: 'set dataset.validation to a fraction such as 0.1',
           },
         ];
-      if (dataset.validation === 0)
+      // k-fold validates each fold on its own held-out part.
+      if (dataset.validation === 0 && evaluate.folds === undefined)
         return [
           {
             path: ['evaluate', key],

@@ -59,9 +59,9 @@ export interface TunedThreshold {
  * so each such interval is one candidate, represented by 0.5 when it holds
  * 0.5 and else by its midpoint (never a score itself, so an example at the
  * boundary is not decided by rounding). Ties go to the candidate nearest
- * 0.5, the argmax rule's own threshold. precisionAtRecall keeps only the
- * candidates whose recall reaches the goal's; the lowest threshold has
- * recall 1, so one always does. Undefined when the scores cannot tune
+ * 0.5, the argmax rule's own threshold. A last candidate, 0, answers
+ * every example positive. precisionAtRecall keeps only the candidates whose
+ * recall reaches the goal's; 0 has recall 1, so one always does. Undefined when the scores cannot tune
  * anything: no example, or no positive or no negative example.
  */
 export function tuneThreshold(
@@ -72,10 +72,17 @@ export function tuneThreshold(
   if (!truth.some((t) => t) || !truth.some((t) => !t)) return undefined;
   const distinct = [...new Set(scores.filter(Number.isFinite))].sort((a, b) => a - b);
   const bounds = [0, ...distinct.filter((s) => s > 0 && s < 1), 1];
+  // 0 answers every example positive: the one candidate that reaches recall 1 when a positive example's
+  // probability underflowed to exactly 0 (an overconfident float32 softmax), which no interval above 0 counts.
+  const candidates = [
+    0,
+    ...bounds.slice(1).map((upper, i) => {
+      const lower = bounds[i]!;
+      return lower < 0.5 && 0.5 <= upper ? 0.5 : (lower + upper) / 2;
+    }),
+  ];
   let best: { value: number; score: number; validation: BinaryMetrics } | undefined;
-  for (let i = 0; i + 1 < bounds.length; i++) {
-    const [lower, upper] = [bounds[i]!, bounds[i + 1]!];
-    const value = lower < 0.5 && 0.5 <= upper ? 0.5 : (lower + upper) / 2;
+  for (const value of candidates) {
     const validation = binaryMetrics(
       truth,
       scores.map((s) => s >= value),

@@ -50,6 +50,14 @@ describe('tuneThreshold: the best threshold on validation, ties to the one neare
       achieved: { f1: 1 },
     },
     {
+      name: 'a positive at exactly 0 (a float32 softmax underflow): only 0 keeps recall 1',
+      scores: [0, 0.3, 0.7, 0.9],
+      truth: [T, F, T, F],
+      goal: { metric: 'precisionAtRecall', recall: 1 },
+      value: 0,
+      achieved: { recall: 1, precision: 0.5 },
+    },
+    {
       name: 'separable around 0.5: 0.5 itself',
       scores: [0.1, 0.9],
       truth: [F, T],

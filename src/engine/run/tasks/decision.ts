@@ -28,6 +28,8 @@ export async function runDecisionTask(
       [],
       'name one of the two classes as positive, or remove evaluate.threshold',
     );
+  // Abstaining alone fits nothing: the confidence is the pipeline's own, and no validation split is needed.
+  if (goal.calibrate !== 'temperature' && !goal.threshold) return fitDecision([], [], goal, names);
   setTrainableLayers(run.inputs.base, 'none');
   const onFeatures = task.on === 'features';
   const validation = onFeatures ? inputs.features?.sources.validation : inputs.data?.validation;

@@ -2,7 +2,10 @@ import path from 'node:path';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { UserError } from '../diagnostics/user-error.js';
 import type { AuditSettings } from '../engine/audit/audit-types.js';
+import type { StageCache } from '../engine/cache/stage-cache.js';
 import type { EngineEvent } from '../engine/events.js';
+import type { RunInputs } from '../engine/facts/gather-facts.js';
+import type { Plan } from '../plan/types.js';
 import type { PipelineSpec } from '../format/types.js';
 import { isNoBase } from '../format/rules.js';
 import { isInside } from '../platform/read-back.js';
@@ -103,8 +106,9 @@ export async function audit(input: PipelineInput, options: AuditOptions = {}): P
     };
     let fixes: number | undefined;
     if (options.fix) {
-      const rows = store.fixRows(stored);
-      await store.writeFixCsv(path.resolve(options.fix), rows);
+      const { fixRows, writeFixCsv } = await import('../store/fix-file.js');
+      const rows = fixRows(stored);
+      await writeFixCsv(path.resolve(options.fix), rows);
       paths.fix = path.resolve(options.fix);
       fixes = rows.length;
     }
@@ -121,6 +125,29 @@ export async function audit(input: PipelineInput, options: AuditOptions = {}): P
   } finally {
     inputs.base.dispose();
   }
+}
+
+/**
+ * `evaluate: { audit: true }`: the audit of a run's data into its folder
+ * (audit.json, which report.html shows), before training, on the frozen
+ * base as the plan has it — so its features go into the stage cache for
+ * the run's own features task to reuse.
+ */
+export async function auditIntoRun(
+  dir: string,
+  planned: { plan: Plan; inputs: RunInputs; pipelineDir: string },
+  options: { onEvent: (event: EngineEvent) => void; signal?: AbortSignal; cache?: StageCache },
+): Promise<void> {
+  const { auditData } = await import('../engine/audit/audit-data.js');
+  const { writeAudit } = await import('../store/audit-file.js');
+  const { headlineText } = await import('../render/audit-report.js');
+  const output = await auditData(planned.plan, planned.inputs, {}, options);
+  const stored = await writeAudit(dir, output, planned.pipelineDir);
+  options.onEvent({
+    type: 'log',
+    level: 'info',
+    message: `data audit (audit.json, report.html): ${headlineText(stored)}`,
+  });
 }
 
 /** What the audit refuses before reading anything: another task, bad settings, a --fix path among the user's data. */

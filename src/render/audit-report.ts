@@ -42,6 +42,9 @@ function auditBody(audit: StoredAudit, level: 2 | 3): string {
   ].join('\n');
 }
 
+/** What the audit found, as plain text on one line. */
+export const headlineText = (audit: StoredAudit): string => headline(audit).replace(/<[^>]+>/g, '');
+
 /** One line of what the audit found. */
 export function headline(audit: StoredAudit): string {
   const c = audit.duplicates.counts;

@@ -25,7 +25,7 @@ import type { StoredAudit } from '../store/audit-file.js';
 export interface AuditOptions extends PipelineOptions, Cancellable {
   /** Stratified folds of the out-of-fold predictions (default 5). */
   folds?: number;
-  /** Cosine similarity of two examples' features at or above which they are near-duplicates (default 0.95). */
+  /** Cosine similarity of two examples' features at or above which they are near-duplicates (default 0.995). */
   threshold?: number;
   /** Also write the suggested relabels and removals as CSV here (never into the dataset). */
   fix?: string;

@@ -56,6 +56,14 @@ function numberOption(value: unknown, flag: string): number | string | undefined
   return Number.isFinite(n) ? n : `${flag} takes a number, got '${String(value)}'`;
 }
 
+/** How a pair was found. */
+function pairVerdict(p: AuditInfo['audit']['duplicates']['leaks'][number]): string {
+  if (p.exact) return 'identical pixels';
+  if (p.pixelDistance !== undefined)
+    return `the same picture moved or recompressed, pixel distance ${p.pixelDistance.toFixed(3)}`;
+  return `feature similarity ${p.similarity.toFixed(3)}`;
+}
+
 /** What the audit found, for people. */
 export function formatAudit(info: AuditInfo): string {
   const a = info.audit;
@@ -72,20 +80,16 @@ export function formatAudit(info: AuditInfo): string {
         (e) =>
           `  ${terminalText(e.name)} (${e.split}): labelled ${name(e.label)}, looks like ${name(e.suggested)} (p(label) ${e.selfConfidence.toFixed(3)}, margin ${e.margin.toFixed(3)})`,
       ),
-    `train/test leaks: ${c.exactLeaks} exact, ${c.nearLeaks} near (similarity ≥ ${a.settings.threshold})`,
+    `train/test leaks: ${c.exactLeaks} exact, ${c.nearLeaks} near (moved or recompressed, or feature similarity ≥ ${a.settings.threshold})`,
     ...a.duplicates.leaks
       .slice(0, LISTED)
       .map(
-        (p) =>
-          `  ${p.a.split} ${terminalText(p.a.name)} ≈ ${p.b.split} ${terminalText(p.b.name)} (${p.exact ? 'identical pixels' : `similarity ${p.similarity.toFixed(3)}`})`,
+        (p) => `  ${p.a.split} ${terminalText(p.a.name)} ≈ ${p.b.split} ${terminalText(p.b.name)} (${pairVerdict(p)})`,
       ),
     `duplicates within a split: ${c.exactWithin} exact, ${c.nearWithin} near`,
     ...a.duplicates.within
       .slice(0, LISTED)
-      .map(
-        (p) =>
-          `  ${p.a.split} ${terminalText(p.a.name)} ≈ ${terminalText(p.b.name)} (${p.exact ? 'identical pixels' : `similarity ${p.similarity.toFixed(3)}`})`,
-      ),
+      .map((p) => `  ${p.a.split} ${terminalText(p.a.name)} ≈ ${terminalText(p.b.name)} (${pairVerdict(p)})`),
     `class balance: largest/smallest ${Number.isFinite(a.balance.ratio ?? Number.NaN) ? (a.balance.ratio as number).toFixed(2) : '∞'}${a.balance.warn ? ' — imbalanced: weigh the classes (train.classWeights: balanced) or collect more of the small ones' : ''}`,
     ...a.confusion.hardPairs.map(
       (p) => `  hard to separate: ${(p.share * 100).toFixed(0)}% of ${name(p.actual)} predicted ${name(p.predicted)}`,

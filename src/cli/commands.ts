@@ -527,7 +527,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--folds <k>', description: 'stratified folds of the out-of-fold predictions (default 5)' },
       {
         flags: '--threshold <similarity>',
-        description: 'feature cosine similarity at or above which two images are near-duplicates (default 0.95)',
+        description:
+          'feature cosine similarity (centred features) at or above which two images are near-duplicates (default 0.995); moved or recompressed copies are found by their aligned pixels whatever it is',
       },
       {
         flags: '--fix <file.csv>',

@@ -92,14 +92,22 @@ function pairSection(audit: StoredAudit, pairs: readonly PairFinding[], kind: 'l
     .slice(0, SHOWN)
     .map(
       (p) =>
-        `<tr><td>${thumbnail(audit, p.a)}</td><td>${thumbnail(audit, p.b)}</td><td style="text-align:left">${escape(p.a.split)} ${escape(p.a.name)} (${escape(className(audit, p.a.label))})<br>${escape(p.b.split)} ${escape(p.b.name)} (${escape(className(audit, p.b.label))})</td><td>${p.exact ? 'identical pixels' : fixed(p.similarity)}</td></tr>`,
+        `<tr><td>${thumbnail(audit, p.a)}</td><td>${thumbnail(audit, p.b)}</td><td style="text-align:left">${escape(p.a.split)} ${escape(p.a.name)} (${escape(className(audit, p.a.label))})<br>${escape(p.b.split)} ${escape(p.b.name)} (${escape(className(audit, p.b.label))})</td><td>${pairVerdict(p)}</td></tr>`,
     )
     .join('');
   const note =
     kind === 'leak'
       ? 'A held-out image that training also saw (or one very like it) makes the held-out metrics too good.'
       : 'Copies within a split weigh an image more than the others; near-copies may be bursts of one scene.';
-  return `<p class="note">${note} Exact copies by their pixels' digest; near ones by the cosine similarity of their features (≥ ${fixed(audit.settings.threshold, 2)}).</p><table class="audit-pairs"><tr><th>image</th><th>image</th><th>examples</th><th>similarity</th></tr>${rows}</table>`;
+  return `<p class="note">${note} Exact copies by their pixels' digest; moved or recompressed copies by their pixels aligned (each image against its nearest neighbours by features); look-alikes by the cosine similarity of their features (≥ ${fixed(audit.settings.threshold, 2)}).</p><table class="audit-pairs"><tr><th>image</th><th>image</th><th>examples</th><th>found by</th></tr>${rows}</table>`;
+}
+
+/** How a pair was found: identical pixels, the same picture aligned, or similar features. */
+function pairVerdict(p: PairFinding): string {
+  if (p.exact) return 'identical pixels';
+  if (p.pixelDistance !== undefined)
+    return `the same picture, moved or recompressed (aligned pixel distance ${fixed(p.pixelDistance)}; features ${fixed(p.similarity)})`;
+  return `features ${fixed(p.similarity)}`;
 }
 
 function classSection(audit: StoredAudit): string {

@@ -14,7 +14,7 @@ import { domainShift } from './domain-shift.js';
 import { classStatistics, imageStatistic, statisticOutliers, type ImageStatistic } from './image-statistics.js';
 import { FIT_DEFAULTS, outOfFold, type Rows } from './logistic-regression.js';
 import { exactPairs, l2Normalised, MAX_PAIRS, nearestNeighbours, similarPairs } from './near-duplicates.js';
-import { alignedDistance, PIXEL_MATCH, pixelSignature, type Signature } from './pixel-match.js';
+import { alignedDistance, PIXEL_MATCH, pixelSignature, signatureRows, type Signature } from './pixel-match.js';
 import {
   type AuditOutput,
   type AuditResult,
@@ -26,9 +26,9 @@ import {
   type PairFinding,
 } from './audit-types.js';
 
-export const AUDIT_DEFAULTS = { folds: 5, threshold: 0.98 } as const;
-/** Each example's nearest neighbours (by features) whose pixels are compared, aligned: where shifted and recompressed copies are found. */
-const NEIGHBOURS_CHECKED = 3;
+export const AUDIT_DEFAULTS = { folds: 5, threshold: 0.995 } as const;
+/** Each example's nearest neighbours, by features and by blurred pixels, whose pixels are compared aligned: where moved and recompressed copies are found. */
+const NEIGHBOURS_CHECKED = { features: 3, pixels: 5 };
 /** Label issues audit.json lists at most (the count says how many in all). */
 const ISSUES_LISTED = 200;
 /** Examples shown as thumbnails at most, per list: a report stays a page. */
@@ -212,7 +212,10 @@ function poolRows(splits: readonly AuditedSplit[]): Rows {
  * within each split; bounded.
  */
 function findDuplicates(splits: readonly AuditedSplit[], threshold: number): AuditResult['duplicates'] {
-  const normalised = new Map(splits.map((s) => [s.split, l2Normalised(s.features)]));
+  // Centred first: features of one base share a large common part, which makes every pair look alike.
+  const mean = meanRow(splits);
+  const normalised = new Map(splits.map((s) => [s.split, l2Normalised(centred(s.features, mean))]));
+  const pixelRows = new Map(splits.map((s) => [s.split, signatureRows(s.signatures)]));
   const counts = { exactLeaks: 0, nearLeaks: 0, exactWithin: 0, nearWithin: 0 };
   const collect = (a: AuditedSplit, b: AuditedSplit | undefined, kind: PairFinding['kind']): PairFinding[] => {
     const other = b ?? a;
@@ -239,9 +242,17 @@ function findDuplicates(splits: readonly AuditedSplit[], threshold: number): Aud
     const rowsB = b && normalised.get(b.split)!;
     for (const p of exactPairs(a.digests, b?.digests)) add(p.a, p.b, 1, true);
     for (const p of similarPairs(rowsA, rowsB, threshold)) add(p.a, p.b, p.similarity, false);
-    for (const p of nearestNeighbours(rowsA, rowsB, NEIGHBOURS_CHECKED)) {
+    const candidates = [
+      ...nearestNeighbours(rowsA, rowsB, NEIGHBOURS_CHECKED.features),
+      ...nearestNeighbours(pixelRows.get(a.split)!, b && pixelRows.get(b.split)!, NEIGHBOURS_CHECKED.pixels),
+    ];
+    const checked = new Set<string>();
+    for (const p of candidates) {
+      const key = `${p.a}:${p.b}`;
+      if (checked.has(key)) continue;
+      checked.add(key);
       const distance = alignedDistance(a.signatures[p.a]!, other.signatures[p.b]!);
-      if (distance <= PIXEL_MATCH) add(p.a, p.b, p.similarity, false, distance);
+      if (distance <= PIXEL_MATCH) add(p.a, p.b, cosine(rowsA, rowsB ?? rowsA, p.a, p.b), false, distance);
     }
     const pairs = [...found.values()];
     const exact = pairs.filter((p) => p.exact).length;
@@ -267,6 +278,29 @@ function findDuplicates(splits: readonly AuditedSplit[], threshold: number): Aud
     (x.pixelDistance ?? Number.POSITIVE_INFINITY) - (y.pixelDistance ?? Number.POSITIVE_INFINITY) ||
     y.similarity - x.similarity;
   return { leaks: leaks.sort(order).slice(0, MAX_PAIRS), within: within.sort(order).slice(0, MAX_PAIRS), counts };
+}
+
+/** The mean of every split's feature rows. */
+function meanRow(splits: readonly AuditedSplit[]): Float32Array {
+  const width = splits[0]?.features.width ?? 0;
+  const mean = new Float32Array(width);
+  let count = 0;
+  for (const { features } of splits) {
+    for (let r = 0; r < features.count; r++) for (let c = 0; c < width; c++) mean[c]! += features.data[r * width + c]!;
+    count += features.count;
+  }
+  return mean.map((v) => v / Math.max(1, count));
+}
+
+function centred(rows: Rows, mean: Float32Array): Rows {
+  return { ...rows, data: rows.data.map((v, i) => v - mean[i % rows.width]!) };
+}
+
+/** The cosine similarity of two L2-normalised rows. */
+function cosine(a: Rows, b: Rows, i: number, j: number): number {
+  let dot = 0;
+  for (let c = 0; c < a.width; c++) dot += a.data[i * a.width + c]! * b.data[j * b.width + c]!;
+  return Math.min(1, dot);
 }
 
 /** PNG thumbnails of the examples (each once), as the model sees them. */

@@ -19,6 +19,43 @@ export interface Signature {
   values: Float32Array;
 }
 
+/**
+ * Signatures as rows for a nearest-neighbour search: each lightly blurred
+ * (so a copy moved by a pixel stays close) and L2-normalised. Where
+ * features do not find a moved copy (features of a late layer can differ
+ * more between a digit and its shifted copy than between two digits),
+ * these do.
+ */
+export function signatureRows(signatures: readonly Signature[]): { data: Float32Array; count: number; width: number } {
+  const side = signatures[0]?.side ?? 0;
+  const width = side * side;
+  const data = new Float32Array(signatures.length * width);
+  signatures.forEach((s, r) => {
+    if (s.side !== side) return;
+    const row = data.subarray(r * width, (r + 1) * width);
+    for (let y = 0; y < side; y++)
+      for (let x = 0; x < side; x++) {
+        let sum = 0;
+        let weight = 0;
+        for (let dy = -1; dy <= 1; dy++)
+          for (let dx = -1; dx <= 1; dx++) {
+            const yy = y + dy;
+            const xx = x + dx;
+            if (yy < 0 || yy >= side || xx < 0 || xx >= side) continue;
+            const w = (2 - Math.abs(dy)) * (2 - Math.abs(dx));
+            sum += w * s.values[yy * side + xx]!;
+            weight += w;
+          }
+        row[y * side + x] = sum / weight;
+      }
+    let norm = 0;
+    for (const v of row) norm += v * v;
+    const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    for (let i = 0; i < width; i++) row[i]! *= scale;
+  });
+  return { data, count: signatures.length, width };
+}
+
 /** The image as a grey side × side grid (box-averaged), normalised. */
 export function pixelSignature(pixels: ArrayLike<number>, height: number, width: number, channels: number): Signature {
   const side = Math.max(1, Math.min(SIDE, height, width));

@@ -74,6 +74,12 @@ export function formatAudit(info: AuditInfo): string {
     `  (features of ${a.features.width} values; out-of-fold accuracy ${a.outOfFoldAccuracy.toFixed(3)} over ${a.settings.folds} folds)`,
     '',
     `likely label errors: ${a.labelIssues.total}`,
+    ...(a.weakFeatures
+      ? [
+          `  (the features separate the classes poorly: many of these are the classifier's mistakes, not wrong labels;`,
+          `   a base cut whose features suit these images makes the label audit sharper)`,
+        ]
+      : []),
     ...a.labelIssues.shown
       .slice(0, LISTED)
       .map(

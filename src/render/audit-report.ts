@@ -69,8 +69,11 @@ function thumbnail(audit: StoredAudit, e: ExampleRef): string {
 }
 
 function labelSection(audit: StoredAudit): string {
+  const weak = audit.weakFeatures
+    ? `<p class="audit-weak"><b>The features separate the classes poorly</b> (out-of-fold accuracy ${fixed(audit.outOfFoldAccuracy)}): many flags below are the simple classifier's mistakes, not wrong labels. A base cut where its features suit these images (an earlier cut for small or unusual images) makes the label audit sharper.</p>`
+    : '';
   const issues = audit.labelIssues.shown;
-  if (issues.length === 0) return '<p>No example is confidently another class than its label.</p>';
+  if (issues.length === 0) return `${weak}<p>No example is confidently another class than its label.</p>`;
   const rows = issues
     .slice(0, SHOWN)
     .map(
@@ -82,7 +85,7 @@ function labelSection(audit: StoredAudit): string {
     audit.labelIssues.total > SHOWN
       ? `<p class="note">The surest ${SHOWN} of ${audit.labelIssues.total}; audit.json lists up to ${issues.length}.</p>`
       : '';
-  return `<p class="note">Confident learning: an example is flagged when the out-of-fold probability of its label is below that class's threshold (the mean probability of the class over the examples labelled with it) and another class's reaches its own threshold. Ranked by the margin of that class over the label.</p><table class="audit-labels"><tr><th>image</th><th>example</th><th>split</th><th>label</th><th>suggested</th><th>p(label)</th><th>margin</th></tr>${rows}</table>${more}`;
+  return `${weak}<p class="note">Confident learning: an example is flagged when the out-of-fold probability of its label is below that class's threshold (the mean probability of the class over the examples labelled with it) and another class's reaches its own threshold, and the classifier finds that class likelier than the label. Ranked by the margin of that class over the label.</p><table class="audit-labels"><tr><th>image</th><th>example</th><th>split</th><th>label</th><th>suggested</th><th>p(label)</th><th>margin</th></tr>${rows}</table>${more}`;
 }
 
 function pairSection(audit: StoredAudit, pairs: readonly PairFinding[], kind: 'leak' | 'duplicate'): string {

@@ -98,6 +98,7 @@ const AuditSchema = Type.Object({
   features: Type.Object({ shape: Type.Array(Type.Integer(), { maxItems: 8 }), width: Type.Integer() }),
   settings: Type.Object({ folds: Type.Integer(), threshold: Type.Number(), seed: Type.Integer() }),
   outOfFoldAccuracy: Type.Number(),
+  weakFeatures: Type.Optional(Type.Boolean()),
   labelIssues: Type.Object({
     total: Type.Integer(),
     thresholds: Numbers(10_000),

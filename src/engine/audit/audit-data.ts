@@ -16,6 +16,7 @@ import { FIT_DEFAULTS, outOfFold, type Rows } from './logistic-regression.js';
 import { exactPairs, l2Normalised, MAX_PAIRS, nearestNeighbours, similarPairs } from './near-duplicates.js';
 import { alignedDistance, PIXEL_MATCH, pixelSignature, signatureRows, type Signature } from './pixel-match.js';
 import {
+  WEAK_FEATURES,
   type AuditOutput,
   type AuditResult,
   type AuditSettings,
@@ -116,6 +117,7 @@ export async function auditData(
     features: { shape: splits[0]?.features.shape ?? [], width: pooled.width },
     settings: full,
     outOfFoldAccuracy: labels.length > 0 ? correct / labels.length : 0,
+    weakFeatures: labels.length > 0 && correct / labels.length < WEAK_FEATURES,
     labelIssues: {
       total: learning.issues.length,
       thresholds: learning.thresholds,

@@ -2,6 +2,9 @@ import type { ClassBalance, ConfusedPair } from './class-balance.js';
 import type { DomainShift } from './domain-shift.js';
 import type { ClassStatistics, StatisticOutlier } from './image-statistics.js';
 
+/** Below this out-of-fold accuracy the features separate the classes poorly, and many flags are the classifier's mistakes. */
+export const WEAK_FEATURES = 0.9;
+
 export type AuditSplit = 'train' | 'validation' | 'test';
 
 /** One example as the audit names it: its split, its index in the split's source, what reports call it, its given label. */
@@ -47,8 +50,10 @@ export interface AuditResult {
   /** The features audited: one example's shape as the base gives it, and the values per example compared. */
   features: { shape: number[]; width: number };
   settings: AuditSettings;
-  /** The accuracy of the out-of-fold predictions the label audit rests on: low, and its flags mean little. */
+  /** The accuracy of the out-of-fold predictions the label audit rests on: below WEAK_FEATURES its flags mean less (the report says so). */
   outOfFoldAccuracy: number;
+  /** outOfFoldAccuracy is below WEAK_FEATURES. */
+  weakFeatures?: boolean;
   labelIssues: {
     /** How many examples are flagged in all; `shown` is the surest of them. */
     total: number;

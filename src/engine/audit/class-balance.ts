@@ -56,7 +56,8 @@ export function confusedPairs(confusion: readonly (readonly number[])[], share =
     const total = row.reduce((a, b) => a + b, 0);
     if (total === 0) return;
     row.forEach((count, predicted) => {
-      if (predicted !== actual && count > 0 && count / total >= share)
+      // Two examples at least: one confused example of a small class is not a pattern.
+      if (predicted !== actual && count >= 2 && count / total >= share)
         pairs.push({ actual, predicted, share: count / total, count });
     });
   });

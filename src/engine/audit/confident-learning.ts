@@ -35,8 +35,9 @@ export interface ConfidentLearning {
  * example labelled y is flagged when p_y is below t_y and some other class
  * j reaches its own threshold t_j: the confident joint counts it off the
  * diagonal, at the class among those above threshold it is likeliest to be.
- * Requiring p_y < t_y as well (stricter than cleanlab's off-diagonal rule)
- * keeps examples the model finds plausible as labelled out of the list.
+ * Requiring p_y < t_y, and the classifier's likeliest class to be another
+ * than y (cleanlab's filter_by='both' asks that too), keeps examples the
+ * model finds plausible as labelled out of the list.
  */
 export function confidentLearning(
   probabilities: readonly ArrayLike<number>[],
@@ -55,6 +56,7 @@ export function confidentLearning(
     confidentJoint[given]![confident]!++;
     if (confident === given || !(p[given]! < thresholds[given]!)) return;
     const other = bestOther(p, given);
+    if (!(p[other]! > p[given]!)) return;
     issues.push({ index, given, suggested: confident, selfConfidence: p[given]!, margin: p[other]! - p[given]! });
   });
   issues.sort((a, b) => b.margin - a.margin || a.selfConfidence - b.selfConfidence || a.index - b.index);

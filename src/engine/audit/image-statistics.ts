@@ -5,7 +5,7 @@
  */
 
 /** A class is flagged when its mean is this many within-class standard deviations from the median of the other classes. */
-export const OUTLIER_SPREADS = 2.5;
+export const OUTLIER_SPREADS = 3;
 
 /** One image's statistics over all its pixels and channels, 0–255. */
 export interface ImageStatistic {

@@ -76,6 +76,19 @@ const cases: {
     ],
   },
   {
+    name: 'below its threshold, another class above its own, but the label still the likeliest: not flagged',
+    probabilities: [
+      [0.95, 0.05],
+      [0.95, 0.05],
+      [0.6, 0.4], // labelled 0: p0 0.6 < t0, p1 0.4 >= t1 = 0.35, yet 0 is likelier
+      [0.7, 0.3],
+      [0.6, 0.4],
+    ],
+    labels: [0, 0, 0, 1, 1],
+    thresholds: [(0.95 + 0.95 + 0.6) / 3, 0.35],
+    flagged: [],
+  },
+  {
     name: 'a class no example is labelled with has no threshold and never confidently attracts',
     probabilities: [
       [0.6, 0.1, 0.3],

@@ -146,6 +146,17 @@ function classSection(audit: StoredAudit): string {
 
 function shiftSection(audit: StoredAudit): string {
   const shift = audit.shift;
-  if (!shift) return '<p>Not measured: it needs a test split and at least 10 examples on each side.</p>';
-  return `<p>A classifier told which split each example's features come from reaches an out-of-fold AUROC of <b id="audit-shift">${fixed(shift.auroc)}</b> (${shift.train} training, ${shift.test} test examples). ${shift.warn ? 'The test split looks different from the training data: its metrics may not say how the model does on the training distribution, or the reverse.' : 'About 0.5: the splits look alike.'}</p>`;
+  const perSplit = audit.imageStatistics.perSplit ?? {};
+  const splits = (['train', 'validation', 'test'] as const).filter((s) => perSplit[s]);
+  const table =
+    splits.length > 0
+      ? `<table class="audit-splits"><tr><th>split</th><th>examples</th><th>mean brightness</th><th>mean contrast</th></tr>${splits
+          .map(
+            (s) =>
+              `<tr><th>${s}</th><td>${perSplit[s]!.count}</td><td>${fixed(perSplit[s]!.brightness, 1)}</td><td>${fixed(perSplit[s]!.contrast, 1)}</td></tr>`,
+          )
+          .join('')}</table>`
+      : '';
+  if (!shift) return `<p>Not measured: it needs a test split and at least 10 examples on each side.</p>${table}`;
+  return `${table}<p>A classifier told which split each example's features come from reaches an out-of-fold AUROC of <b id="audit-shift">${fixed(shift.auroc)}</b> (${shift.train} training, ${shift.test} test examples). ${shift.warn ? 'The test split looks different from the training data: its metrics may not say how the model does on the training distribution, or the reverse.' : 'About 0.5: the splits look alike.'}</p>`;
 }

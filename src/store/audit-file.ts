@@ -83,6 +83,11 @@ const Pair = Type.Object({
   exact: Type.Boolean(),
   pixelDistance: Type.Optional(Type.Number()),
 });
+const Statistics = Type.Object({
+  brightness: Type.Union([Type.Number(), Type.Null()]),
+  contrast: Type.Union([Type.Number(), Type.Null()]),
+  count: Type.Integer(),
+});
 const Perclass = Type.Array(
   Type.Object({
     brightness: Type.Union([Type.Number(), Type.Null()]),
@@ -139,6 +144,13 @@ const AuditSchema = Type.Object({
   ),
   imageStatistics: Type.Object({
     perClass: Perclass,
+    perSplit: Type.Optional(
+      Type.Object({
+        train: Type.Optional(Statistics),
+        validation: Type.Optional(Statistics),
+        test: Type.Optional(Statistics),
+      }),
+    ),
     outliers: Type.Array(
       Type.Object({
         class: Type.Integer(),

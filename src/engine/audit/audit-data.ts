@@ -14,7 +14,15 @@ import { domainShift } from './domain-shift.js';
 import { classStatistics, imageStatistic, statisticOutliers, type ImageStatistic } from './image-statistics.js';
 import { FIT_DEFAULTS, outOfFold, type Rows } from './logistic-regression.js';
 import { exactPairs, l2Normalised, MAX_PAIRS, nearestNeighbours, similarPairs } from './near-duplicates.js';
-import { alignedDistance, PIXEL_MATCH, pixelSignature, signatureRows, type Signature } from './pixel-match.js';
+import {
+  alignedDistance,
+  LARGE_DATASET,
+  PIXEL_MATCH,
+  pixelSignature,
+  SIGNATURE_SIDE,
+  signatureRows,
+  type Signature,
+} from './pixel-match.js';
 import {
   WEAK_FEATURES,
   type AuditOutput,
@@ -135,6 +143,16 @@ export async function auditData(
     confusion: { matrix, hardPairs: confusedPairs(matrix) },
     ...(shift ? { shift } : {}),
     imageStatistics: {
+      perSplit: Object.fromEntries(
+        splits.map((s) => [
+          s.split,
+          classStatistics(
+            s.statistics,
+            s.labels.map(() => 0),
+            1,
+          )[0]!,
+        ]),
+      ),
       perClass: classStatistics(statistics, labels, k),
       outliers: statisticOutliers(statistics, labels, k),
     },
@@ -165,6 +183,8 @@ async function readSplit(
   const digests: string[] = [];
   const statistics: ImageStatistic[] = [];
   const signatures: Signature[] = [];
+  const examples = inputs.selection.train.length + inputs.selection.validation.length + inputs.selection.test.length;
+  const side = examples > LARGE_DATASET ? SIGNATURE_SIDE / 2 : SIGNATURE_SIDE;
   for (let start = 0; start < indexes.length; start += PIXEL_CHUNK) {
     if (signal?.aborted) throw new RunInterrupted();
     const batch = await source.pixels(indexes.slice(start, start + PIXEL_CHUNK));
@@ -173,7 +193,7 @@ async function readSplit(
         createHash('sha256').update(`${batch.height}x${batch.width}x${batch.channels}:`).update(pixels).digest('hex'),
       );
       statistics.push(imageStatistic(pixels));
-      signatures.push(pixelSignature(pixels, batch.height, batch.width, batch.channels));
+      signatures.push(pixelSignature(pixels, batch.height, batch.width, batch.channels, side));
     }
   }
   return {

@@ -73,7 +73,12 @@ export interface AuditResult {
   confusion: { matrix: number[][]; hardPairs: ConfusedPair[] };
   /** Absent without a test split, or with too few examples on either side. */
   shift?: DomainShift;
-  imageStatistics: { perClass: ClassStatistics[]; outliers: StatisticOutlier[] };
+  imageStatistics: {
+    perClass: ClassStatistics[];
+    outliers: StatisticOutlier[];
+    /** Each split's mean brightness and contrast: a test split shot differently shows here and in the shift. */
+    perSplit?: Partial<Record<AuditSplit, ClassStatistics>>;
+  };
   seconds: number;
 }
 

@@ -8,7 +8,12 @@
  */
 
 /** The signature's side at most: images are compared at this size or their own, if smaller. */
-const SIDE = 32;
+export const SIGNATURE_SIDE = 32;
+/**
+ * Beyond this many examples signatures are 16×16: a signature and its
+ * blurred row take 8 KiB at 32×32, 2 KiB at 16×16, for every example.
+ */
+export const LARGE_DATASET = 20_000;
 /** Shifts tried, in signature pixels, each way. */
 const RADIUS = 2;
 /** At or below this aligned distance two images are the same picture. */
@@ -57,8 +62,14 @@ export function signatureRows(signatures: readonly Signature[]): { data: Float32
 }
 
 /** The image as a grey side × side grid (box-averaged), normalised. */
-export function pixelSignature(pixels: ArrayLike<number>, height: number, width: number, channels: number): Signature {
-  const side = Math.max(1, Math.min(SIDE, height, width));
+export function pixelSignature(
+  pixels: ArrayLike<number>,
+  height: number,
+  width: number,
+  channels: number,
+  largest = SIGNATURE_SIDE,
+): Signature {
+  const side = Math.max(1, Math.min(largest, height, width));
   const values = new Float32Array(side * side);
   for (let y = 0; y < side; y++) {
     const y0 = Math.floor((y * height) / side);

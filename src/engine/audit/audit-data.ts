@@ -38,6 +38,10 @@ import {
 export const AUDIT_DEFAULTS = { folds: 5, threshold: 0.995 } as const;
 /** Each example's nearest neighbours, by features and by blurred pixels, whose pixels are compared aligned: where moved and recompressed copies are found. */
 const NEIGHBOURS_CHECKED = { features: 3, pixels: 5 };
+/** Fewer feature values than this (a pooled early cut), and the audit reads the maps before the pooling. */
+const FEW_FEATURES = 256;
+/** More values than this in a map, and the audit averages it over its positions. */
+const MANY_FEATURES = 4096;
 /** Label issues audit.json lists at most (the count says how many in all). */
 const ISSUES_LISTED = 200;
 /** Examples shown as thumbnails at most, per list: a report stays a page. */
@@ -86,7 +90,7 @@ export async function auditData(
     threshold: settings.threshold ?? AUDIT_DEFAULTS.threshold,
     seed: plan.seed,
   };
-  const features = await planFeatures(plan, inputs, options);
+  const features = auditedRows(await planFeatures(plan, inputs, options, { unfolded: pooledTooFar(plan) }));
   const splits: AuditedSplit[] = [];
   for (const split of SPLITS) {
     const rows = features[split];
@@ -300,6 +304,40 @@ function findDuplicates(splits: readonly AuditedSplit[], threshold: number): Aud
     (x.pixelDistance ?? Number.POSITIVE_INFINITY) - (y.pixelDistance ?? Number.POSITIVE_INFINITY) ||
     y.similarity - x.similarity;
   return { leaks: leaks.sort(order).slice(0, MAX_PAIRS), within: within.sort(order).slice(0, MAX_PAIRS), counts };
+}
+
+/**
+ * Whether the plan's features are too few values to tell classes apart
+ * (a head that pools an early cut's maps: 24 values at block_2_add), while
+ * the maps before its pooling are not: the audit then reads the maps.
+ */
+function pooledTooFar(plan: Plan): boolean {
+  const width = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+  return (
+    plan.features.headLayersApplied > 0 &&
+    width(plan.features.shape) < FEW_FEATURES &&
+    width(plan.base.cutOutputShape) > width(plan.features.shape)
+  );
+}
+
+/** Feature maps of more than MANY_FEATURES values averaged over their positions (one value per channel); fewer are kept whole. */
+function auditedRows(features: Partial<Record<AuditSplit, SplitFeatures>>): Partial<Record<AuditSplit, SplitFeatures>> {
+  const out: Partial<Record<AuditSplit, SplitFeatures>> = {};
+  for (const [split, f] of Object.entries(features) as [AuditSplit, SplitFeatures][]) {
+    if (f.width <= MANY_FEATURES || f.shape.length !== 3) {
+      out[split] = f;
+      continue;
+    }
+    const channels = f.shape[2]!;
+    const positions = f.width / channels;
+    const data = new Float32Array(f.count * channels);
+    for (let r = 0; r < f.count; r++)
+      for (let p = 0; p < positions; p++)
+        for (let c = 0; c < channels; c++)
+          data[r * channels + c]! += f.data[r * f.width + p * channels + c]! / positions;
+    out[split] = { data, count: f.count, width: channels, shape: [channels] };
+  }
+  return out;
 }
 
 /** The mean of every split's feature rows. */

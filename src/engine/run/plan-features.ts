@@ -35,13 +35,19 @@ export interface PlanFeaturesOptions {
  * pipeline uses, so an audit after a run (or a second audit) reads them
  * from the cache, and a run after an audit does too. Always once per
  * example: an augmenting pipeline's own features are per batch, but its
- * un-augmented ones are what the audit describes.
+ * un-augmented ones are what the audit describes. `unfolded`: without the
+ * head's weightless leading layers (its pooling).
  */
 export async function planFeatures(
-  plan: Plan,
+  planned: Plan,
   inputs: RunInputs,
   options: PlanFeaturesOptions,
+  { unfolded = false }: { unfolded?: boolean } = {},
 ): Promise<Partial<Record<Split, SplitFeatures>>> {
+  // Unfolded: the base's output at the cut, without the head's pooling (its own features task, cached under its own key).
+  const plan: Plan = unfolded
+    ? { ...planned, features: { ...planned.features, headLayersApplied: 0, shape: [...planned.base.cutOutputShape] } }
+    : planned;
   if (plan.features.bytes > MAX_PRECOMPUTED_FEATURE_BYTES)
     throw new UserError(
       `the base's features of every example would take ${(plan.features.bytes / 2 ** 30).toFixed(2)} GiB, more than the audit keeps in memory`,

@@ -49,6 +49,8 @@ export {
 export type { Segmentation } from './segmentation-model.js';
 export { listRuns, compare, report, type Comparison, type RunOverview } from './runs.js';
 export { describeData, type DatasetReport } from './data.js';
+export { audit, type AuditInfo, type AuditOptions } from './audit.js';
+export type { AuditResult, LabelIssueFinding, PairFinding, ExampleRef } from '../engine/audit/audit-types.js';
 export { listModels, type ZooListing } from './models.js';
 export { initProject, type InitResult } from './init.js';
 export { watch, type WatchOptions, type WatchEvent } from './watch.js';

@@ -30,6 +30,7 @@ import { isAlive } from '../store/run-status.js';
 import { StageCacheFiles } from '../store/stage-cache-files.js';
 import { SUMMARY_FILE, writeSummary, type RunSummary } from '../store/summary-file.js';
 import { testHeadline } from '../store/tasks/registry.js';
+import { auditIntoRun } from './audit.js';
 import { overrideRecord, runsRootOf } from './pipeline-input.js';
 import { planFromSpec, preparePlan, type PreparedPlan } from './prepare-plan.js';
 import {
@@ -422,6 +423,17 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
       : new StageCacheFiles(path.join(options.runsRoot, '.cache'), undefined, (message) =>
           emit({ type: 'log', level: 'warn', message }),
         );
+    // Before training: the base as the plan has it (a stage may fine-tune it); its features then serve the run from the cache.
+    if (spec.evaluate.audit)
+      await auditIntoRun(
+        folder.dir,
+        { plan, inputs, pipelineDir: path.dirname(spec.file) },
+        {
+          onEvent: emit,
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(cache ? { cache } : {}),
+        },
+      );
     const outcome = await runPlan(plan, inputs, {
       onEvent: emit,
       output: folder,

@@ -562,6 +562,31 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
+    name: 'audit',
+    args: [{ syntax: '<pipeline>', description: 'the pipeline file (classification)' }],
+    summary: 'audit the data: likely label errors, train/test leaks, duplicates, imbalance, shift',
+    description:
+      "On the base's features (made by the pipeline's own features task, so shared with its runs through the stage cache) and out-of-fold predictions of a logistic regression: likely label errors (confident learning), exact and near-duplicate images across splits (leaks) and within them, class imbalance and classes hard to separate, classes whose brightness or contrast stands out, and the shift between train and test (the AUROC of a classifier telling them apart). Writes runs/<name>/audits/<NNNN>/audit.json and audit.html; with --fix, a CSV of suggested relabels and removals. The dataset is never changed. Findings are not an error: exit 0 when the audit ran.",
+    options: [
+      { flags: '--folds <k>', description: 'stratified folds of the out-of-fold predictions (default 5)' },
+      {
+        flags: '--threshold <similarity>',
+        description:
+          'feature cosine similarity (centred features) at or above which two images are near-duplicates (default 0.995); moved or recompressed copies are found by their aligned pixels whatever it is',
+      },
+      {
+        flags: '--fix <file.csv>',
+        description: 'write suggested relabels and removals as CSV (your files are not changed)',
+      },
+      BACKEND,
+      RUNS,
+      NO_CACHE,
+      SET,
+      JSON_OUT('what the audit found'),
+    ],
+    run: async (args, print) => (await import('./audit-command.js')).auditCommand(args, print),
+  },
+  {
     name: 'models',
     args: [],
     summary: 'list the base models in the zoo',

@@ -283,6 +283,31 @@ export const ttaNeedsImages: SpecRule = ({ evaluate, dataset }) =>
       ]
     : [];
 
+/** The audit is of the data, which every fold shares: once, not once per fold; and it reads images. */
+export const auditFitsThePipeline: SpecRule = ({ evaluate, dataset }) => {
+  if (!evaluate.audit) return [];
+  if (datasetInput(dataset).kind === 'rows')
+    return [
+      {
+        path: ['evaluate', 'audit'],
+        key: true,
+        message:
+          "the data audit reads images (thumbnails, pixel copies, brightness), and this pipeline's examples are tabular rows",
+        hint: 'remove evaluate.audit',
+      },
+    ];
+  if (evaluate.folds !== undefined)
+    return [
+      {
+        path: ['evaluate', 'audit'],
+        key: true,
+        message: 'the data audit is of the data every fold shares, so a k-fold run would repeat it in each fold',
+        hint: 'remove evaluate.audit here and run `tlpipe audit <pipeline>` once',
+      },
+    ];
+  return [];
+};
+
 export const EVALUATION_RULES: readonly SpecRule[] = [
   evaluationNeedsClassification,
   fittingNeedsValidation,
@@ -290,4 +315,5 @@ export const EVALUATION_RULES: readonly SpecRule[] = [
   foldsReplaceValidation,
   foldIsOneOfTheFolds,
   ttaNeedsImages,
+  auditFitsThePipeline,
 ];

@@ -79,6 +79,8 @@ export interface ReportInput {
     }[];
   };
   gallery?: StoredGallery;
+  /** Sections after the test split's (the data audit, when the pipeline asks for it). */
+  extraSections?: string;
   /** A task other than classification says what it measured on the test split (its headline and sections). */
   taskSection?: { headline: string; body: string };
   classNames: string[];
@@ -229,6 +231,7 @@ ${baselineLine}
     }${learningRate}</div>
 <h2>Hyperparameters as resolved</h2>${stageTable(input.stages)}
 ${input.taskSection ? input.taskSection.body : classificationSections(input, perClass)}
+${input.extraSections ?? ''}
 <h2>Run</h2><table class="facts">${meta}</table>
 <h2>Pipeline as run</h2><pre>${escape(input.pipelineYaml)}</pre>`,
   );

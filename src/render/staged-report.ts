@@ -4,6 +4,7 @@ import type { Plan, PlanStage } from '../plan/types.js';
 import type { RunReportSources } from '../store/report-file.js';
 import { effectiveStatus } from '../store/run-status.js';
 import type { RunSummary } from '../store/summary-file.js';
+import { auditSection } from './audit-report.js';
 import { renderReport, type ReportInput, type StageView } from './report-html.js';
 
 /**
@@ -25,6 +26,7 @@ export function renderStagedReport(sources: RunReportSources, taskSection?: Repo
     ...(summary?.test && 'confusionMatrix' in summary.test ? { test: summary.test } : {}),
     ...(taskSection ? { taskSection } : {}),
     ...(gallery ? { gallery } : {}),
+    ...(sources.taskFiles.audit ? { extraSections: auditSection(sources.taskFiles.audit) } : {}),
     classNames: plan.classes.names,
     pipelineYaml: sources.pipelineYaml,
   });

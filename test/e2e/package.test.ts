@@ -72,6 +72,7 @@ describe('the package as users get it', () => {
       'loadModel',
       'modelFiles',
       'describeData',
+      'audit',
       'listModels',
       'initProject',
       'watch',

@@ -83,6 +83,12 @@ describe('evaluate: the rules of the fitted keys', () => {
       message: /abstain/,
       line: 12,
     },
+    {
+      name: 'the audit in every fold of a k-fold run',
+      text: pipeline('{ folds: 3, audit: true }'),
+      message: /would repeat it in each fold/,
+      line: 12,
+    },
   ];
   for (const c of invalid)
     it(`invalid: ${c.name}`, () => {

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { Count, Metric, stagedPlanFields } from './shared-schemas.js';
+import { readAudit } from '../audit-file.js';
 import type { TaskStore } from './task-store.js';
 
 const CalibrationSchema = Type.Object({
@@ -125,4 +126,8 @@ export const classificationStore: TaskStore<'classification'> = {
   planFields: stagedPlanFields,
   minStages: 1,
   headline: (test) => ({ accuracy: test.accuracy, examples: test.examples, loss: test.loss }),
+  readReportFiles: async (dir) => {
+    const audit = await readAudit(dir);
+    return audit ? { audit } : {};
+  },
 };

@@ -1,6 +1,7 @@
 import type { TProperties, TSchema } from '@sinclair/typebox';
 import type { TaskName } from '../../format/types.js';
 import type { TestMetricsByTask } from '../../engine/tasks/test-metrics.js';
+import type { StoredAudit } from '../audit-file.js';
 import type { StoredMaskOverlay } from '../mask-gallery-file.js';
 
 /**
@@ -20,6 +21,8 @@ export interface TestHeadline {
 /** What a task's report shows beyond every run's files, read from its run folder (masks.json for segmentation). */
 export interface TaskReportFiles {
   masks?: StoredMaskOverlay[];
+  /** Classification with `evaluate: { audit: true }`: audit.json. */
+  audit?: StoredAudit;
 }
 
 /**

@@ -50,7 +50,7 @@ export async function runDataTask(_task: DataTask, _inputs: object, run: SetupCo
 
 /** One split's examples as model inputs, in the selection's order. */
 export function splitExamples(
-  run: SetupContext,
+  run: Pick<SetupContext, 'plan' | 'inputs'>,
   split: Split,
   augment?: ReturnType<typeof augmenter>,
   joint?: JointAugment,

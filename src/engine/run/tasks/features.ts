@@ -10,8 +10,13 @@ import type { EventListener } from '../../events.js';
 import { foldBatchNorm } from '../../model/fold-batch-norm.js';
 import { chunk, prefetched, range, type BatchSource } from '../../data/batches.js';
 import { FeatureWorkerPool, featureWorkerCount, MIN_EXAMPLES_FOR_WORKERS } from '../../workers/feature-pool.js';
-import type { RunContext } from '../run-context.js';
+import type { RunContext, RunPlanOptions } from '../run-context.js';
 import type { Features, SplitSources, TaskInputs } from '../task-results.js';
+
+/** What extracting features uses of a run: a run's context, or the data audit's (which trains nothing). */
+export type FeaturesContext = Pick<RunContext, 'plan' | 'inputs' | 'models' | 'featureWorkers'> & {
+  options: Pick<RunPlanOptions, 'onEvent' | 'signal' | 'cache'>;
+};
 
 /**
  * The base's features for every split, computed in inference mode outside
@@ -22,7 +27,7 @@ import type { Features, SplitSources, TaskInputs } from '../task-results.js';
 export async function runFeaturesTask(
   task: FeaturesTask,
   { data }: TaskInputs['features'],
-  run: RunContext,
+  run: FeaturesContext,
 ): Promise<Features> {
   if (task.boundary) return runPrefixTask(task, task.boundary, data, run);
   const { plan, inputs, options } = run;
@@ -110,7 +115,7 @@ export async function runFeaturesTask(
 }
 
 /** The pool of a fold's train+validation examples as model inputs, in the pool's order (never augmented: features are of the images as they are). */
-function poolExamples(run: RunContext, train: SplitData, pool: number[]): BatchSource {
+function poolExamples(run: FeaturesContext, train: SplitData, pool: number[]): BatchSource {
   return exampleSource(train, pool, run.inputs.preprocessing, run.plan.classes.count);
 }
 
@@ -121,7 +126,7 @@ function disposeFeatures(tensors: tf.Tensor[], folded: tf.LayersModel | undefine
 }
 
 /** Feature workers (one wasm backend each) for a task over the plan's own base, when there are enough images to repay starting them. */
-function workerPool(task: FeaturesTask, run: RunContext): Promise<FeatureWorkerPool> | undefined {
+function workerPool(task: FeaturesTask, run: FeaturesContext): Promise<FeatureWorkerPool> | undefined {
   const { plan, inputs } = run;
   const { preprocessing, selection, artifacts } = inputs;
   const count = featureWorkerCount();
@@ -234,7 +239,7 @@ async function runPrefixTask(
   task: FeaturesTask,
   boundary: string,
   data: SplitSources,
-  run: RunContext,
+  run: FeaturesContext,
 ): Promise<Features> {
   const { plan, inputs, options } = run;
   const prefix = run.models.prefix(boundary);

@@ -8,7 +8,11 @@ import { RunModels } from '../run-models.js';
  * head alone on features, base and head as one, and the base with the
  * head's weightless leading layers (the feature extractor).
  */
-export async function runHeadTask(_task: HeadTask, _inputs: object, run: SetupContext): Promise<RunModels> {
+export async function runHeadTask(
+  _task: HeadTask,
+  _inputs: object,
+  run: Pick<SetupContext, 'plan' | 'inputs' | 'streams'>,
+): Promise<RunModels> {
   const { plan, inputs } = run;
   const applied = plan.features.headLayersApplied;
   const layers = buildHeadLayers(plan.head, plan.seed, run.streams);

@@ -18,6 +18,7 @@ import { loadInputs, withFold, type LoadedInputs } from '../engine/facts/read-in
 import type { PipelineSpec } from '../format/types.js';
 import { fingerprint } from '../plan/fingerprint.js';
 import { metricsOverFolds } from '../plan/fold-metrics.js';
+import { confinedPath } from '../platform/read-back.js';
 import type { SweepSpec } from '../plan/sweep-trials.js';
 import { renderKfoldReport } from '../render/kfold-report.js';
 import { fileSystemError } from '../store/disk-errors.js';
@@ -37,8 +38,9 @@ import { readSummary } from '../store/summary-file.js';
 import { FINAL_TRIAL_STATES, listSweeps, SweepFolder, type TrialState } from '../store/sweep-folder.js';
 import { runTrialsLocally } from '../sweep/local-trials.js';
 import { trialJobOf } from '../sweep/trial-messages.js';
+import { foldTestMetrics } from './fold-test-metrics.js';
 import { inputSource, loadInput, overrideList, runsRootOf } from './pipeline-input.js';
-import { preparePlan } from './prepare-plan.js';
+import { planVariant } from './plan-variant.js';
 import {
   failed,
   ok,
@@ -116,24 +118,16 @@ export async function planCrossValidation(
   const folds: PlannedFold[] = [];
   let first: (LoadedInputs & { classNames: string[] }) | undefined;
   for (let fold = 1; fold <= k; fold++) {
-    const foldLoaded = loadInput(input, {
-      overrides: [...overrideList(options.overrides), { path: FOLD_KEY, value: fold, label: `fold ${fold} of ${k}` }],
-    });
-    if (!foldLoaded.ok) {
-      diagnostics.push(...foldLoaded.diagnostics);
-      break;
-    }
-    const planned = await preparePlan(foldLoaded.value, {
-      runsRoot,
-      readInputs,
-      ...(options.backend ? { backend: options.backend } : {}),
-    });
+    const planned = await planVariant(
+      input,
+      [...overrideList(options.overrides), { path: FOLD_KEY, value: fold, label: `fold ${fold} of ${k}` }],
+      { runsRoot, readInputs, ...(options.backend ? { backend: options.backend } : {}) },
+    );
     if (!planned.ok) {
       diagnostics.push(...planned.diagnostics);
       break;
     }
-    planned.value.inputs.base.dispose();
-    const { plan, inputs } = planned.value;
+    const { plan, inputs, tasks } = planned.value;
     first ??= { ...inputs, classNames: plan.classes.names };
     folds.push({
       fold,
@@ -144,10 +138,7 @@ export async function planCrossValidation(
         validation: inputs.selection.validation.length,
         test: inputs.selection.test.length,
       },
-      tasks: [
-        ...plan.tasks.filter((t) => t.kind === 'features').map((t) => ({ id: t.id, fingerprint: t.fingerprint })),
-        ...plan.stages.map((s) => ({ id: `stage ${s.name}`, fingerprint: s.fingerprint })),
-      ],
+      tasks,
     });
   }
   if (diagnostics.length > 0 || !first?.fold) return failed(diagnostics, loaded.warnings);
@@ -406,10 +397,18 @@ async function foldSummary(runsRoot: string, fold: number, state: TrialState | u
     ...(state?.reason && state.status !== 'completed' ? { reason: state.reason } : {}),
   };
   if (state?.status !== 'completed' || !state.run) return { ...base, metrics: {} };
-  return { ...base, metrics: await foldMetrics(path.join(runsRoot, state.run)) };
+  // The trial's state file names its run folder; nothing read back is trusted, so it must lie inside the runs folder.
+  let dir: string;
+  try {
+    dir = confinedPath(runsRoot, state.run, `fold ${fold}'s run folder`);
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    return { fold, status: 'failed', reason: error.message, metrics: {} };
+  }
+  return { ...base, metrics: await foldMetrics(dir) };
 }
 
-/** val_* at the epoch whose weights the fold ends with (the last stage's restored epoch, else the last), and the test split's metrics. */
+/** val_* at the epoch whose weights the fold ends with (the last stage's restored epoch, else the last), and the test split's metrics (with TTA and the decision rule's when asked). */
 async function foldMetrics(dir: string): Promise<Record<string, number>> {
   const [rows, summary] = await Promise.all([readMetricRows(dir), readSummary(dir)]);
   const epoch = summary?.stages.at(-1)?.restoredEpoch ?? Math.max(0, ...rows.map((r) => r.epoch));
@@ -418,27 +417,7 @@ async function foldMetrics(dir: string): Promise<Record<string, number>> {
   for (const [key, value] of Object.entries(row ?? {}))
     if (key.startsWith('val_') && typeof value === 'number') out[key] = value;
   const test = summary?.test;
-  if (test && !('task' in test)) {
-    out['test_accuracy'] = test.accuracy;
-    out['test_loss'] = test.loss;
-    for (const [k, v] of Object.entries(test.topK ?? {})) if (k !== 'top1') out[`test_${k}`] = v;
-    const classes = Object.values(test.perClass);
-    const macro = (pick: (c: (typeof classes)[number]) => number | null | undefined): number | undefined => {
-      const values = classes.map(pick);
-      return values.every((v): v is number => typeof v === 'number' && Number.isFinite(v)) && values.length > 0
-        ? values.reduce((a, b) => a + b, 0) / values.length
-        : undefined;
-    };
-    const macros: [string, number | undefined][] = [
-      ['test_macro_precision', macro((c) => c.precision)],
-      ['test_macro_recall', macro((c) => c.recall)],
-      ['test_macro_f1', macro((c) => c.f1)],
-      ['test_macro_auroc', macro((c) => c.auroc)],
-      ['test_macro_average_precision', macro((c) => c.averagePrecision)],
-      ['test_ece', test.calibration?.ece],
-    ];
-    for (const [name, value] of macros) if (value !== undefined) out[name] = value;
-  }
+  if (test && !('task' in test)) Object.assign(out, foldTestMetrics(test));
   return out;
 }
 

@@ -23,7 +23,7 @@ import { runTrialsLocally } from '../sweep/local-trials.js';
 import { trialJobOf, type TrialJob } from '../sweep/trial-messages.js';
 import type { RunEvent } from '../engine/events.js';
 import { inputSource, loadInput, overrideList, runsRootOf } from './pipeline-input.js';
-import { preparePlan } from './prepare-plan.js';
+import { planVariant } from './plan-variant.js';
 import {
   failed,
   ok,
@@ -124,12 +124,7 @@ async function planSweepWithSections(
       label: `trial ${trial.index} (${p.name}=${JSON.stringify(trial.values[p.name])})`,
       at: valuePlace(p.name, p.values, trial.values[p.name]),
     }));
-    const trialLoaded = loadInput(input, { overrides: [...overrideList(options.overrides), ...trialOverrides] });
-    if (!trialLoaded.ok) {
-      diagnostics.push(...trialLoaded.diagnostics);
-      continue;
-    }
-    const planned = await preparePlan(trialLoaded.value, {
+    const planned = await planVariant(input, [...overrideList(options.overrides), ...trialOverrides], {
       runsRoot,
       readInputs,
       ...(options.backend ? { backend: options.backend } : {}),
@@ -138,12 +133,7 @@ async function planSweepWithSections(
       diagnostics.push(...planned.diagnostics);
       continue;
     }
-    planned.value.inputs.base.dispose();
-    const { plan } = planned.value;
-    const tasks = [
-      ...plan.tasks.filter((t) => t.kind === 'features').map((t) => ({ id: t.id, fingerprint: t.fingerprint })),
-      ...plan.stages.map((s) => ({ id: `stage ${s.name}`, fingerprint: s.fingerprint })),
-    ];
+    const { plan, tasks } = planned.value;
     sections.push(planSections(plan));
     const duplicate = trials.find((t) => t.fingerprint === plan.fingerprint && t.duplicateOf === undefined);
     trials.push({

@@ -505,12 +505,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       JSON_OUT('the plan'),
     ],
     run: async ({ positional: [file], options }, print) => {
-      const set = await setOption(options);
-      if (!Array.isArray(set)) return usage(set.message, print);
-      const { foldsOption, formatKfoldPlan } = await import('./kfold-commands.js');
-      const folds = foldsOption(options);
-      if (!Array.isArray(folds)) return usage(folds.message, print);
-      const overrides = [...set, ...folds];
+      const { formatKfoldPlan, setAndFoldsOverrides } = await import('./kfold-commands.js');
+      const overrides = await setAndFoldsOverrides(options);
+      if (!Array.isArray(overrides)) return usage(overrides.message, print);
       const { foldsOf, planCrossValidation } = await import('../api/cross-validate.js');
       if (foldsOf(file!, { overrides }) !== undefined) {
         const planned = await planCrossValidation(file!, { overrides, ...backendAndRuns(options) });

@@ -2,7 +2,7 @@ import type { KfoldEvent, KfoldInfo, KfoldPlan } from '../api/cross-validate.js'
 import type { Outcome } from '../api/types.js';
 import { meanPlusMinus } from '../api/cross-validate.js';
 import { shown } from '../progress/event-lines.js';
-import { failure, usage } from './commands.js';
+import { failure, setOption, usage } from './commands.js';
 import { EXIT, printDiagnostics, printLine, whileRunning, type Printer } from './output.js';
 import { fittedLines } from './sweep-commands.js';
 import { fitColumns } from './text-table.js';
@@ -18,6 +18,21 @@ export function foldsOption(
     return { message: `--folds takes a number of folds from 2 to 20, got '${String(raw)}'` };
   return [{ path: 'evaluate.folds', value: k, label: `--folds ${String(raw)}` }];
 }
+
+/** The overrides of --set then --folds, or the usage problem of either: what `tlpipe run` and `tlpipe plan` apply to the pipeline. */
+export async function setAndFoldsOverrides(
+  options: Record<string, unknown>,
+): Promise<{ path: string; value: unknown; label: string }[] | { message: string }> {
+  const set = await setOption(options);
+  if (!Array.isArray(set)) return set;
+  const folds = foldsOption(options);
+  if (!Array.isArray(folds)) return folds;
+  return [...set, ...folds];
+}
+
+/** -j runs folds at once; a single run has nothing to run beside it, so -j there is a mistake to say, not to ignore. */
+export const JOBS_WITHOUT_FOLDS =
+  "-j runs the folds of a k-fold cross-validation at once, and this run has none: add --folds k (or evaluate.folds), or for a sweep's trials at once use 'tlpipe sweep -j'";
 
 /** `-j N` for the folds at once, or a usage problem. */
 export function jobsOption(options: Record<string, unknown>): number | { message: string } {

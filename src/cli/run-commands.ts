@@ -107,12 +107,9 @@ async function runWith(
 }
 
 export async function runCommand({ positional: [file], options }: CommandArgs, print: Printer): Promise<number> {
-  const set = await setOption(options);
-  if (!Array.isArray(set)) return usage(set.message, print);
-  const { foldsOption, kfoldCommand } = await import('./kfold-commands.js');
-  const folds = foldsOption(options);
-  if (!Array.isArray(folds)) return usage(folds.message, print);
-  const overrides = [...set, ...folds];
+  const { JOBS_WITHOUT_FOLDS, kfoldCommand, setAndFoldsOverrides } = await import('./kfold-commands.js');
+  const overrides = await setAndFoldsOverrides(options);
+  if (!Array.isArray(overrides)) return usage(overrides.message, print);
   const { foldsOf } = await import('../api/cross-validate.js');
   // evaluate.folds (or --folds) without evaluate.fold: the folds run as runs of their own, recorded in runs/<name>/kfold/.
   if (foldsOf(file!, { overrides }) !== undefined)
@@ -129,6 +126,7 @@ export async function runCommand({ positional: [file], options }: CommandArgs, p
       },
       print,
     );
+  if (options['jobs'] !== undefined) return usage(JOBS_WITHOUT_FOLDS, print);
   const { run } = await import('../api/run.js');
   return runWith(print, options, (onEvent, signal) =>
     run(file!, {

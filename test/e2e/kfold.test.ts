@@ -250,6 +250,13 @@ describe('tlpipe run --folds: k-fold cross-validation on cached features', () =>
           /--folds 7: error: evaluate.folds: 7 folds need at least 7 examples in train\+validation, and this pipeline has 6/,
       },
       {
+        name: '-j without folds',
+        args: ['run', file, '-j', '3'],
+        code: 2,
+        message:
+          /-j runs the folds of a k-fold cross-validation at once, and this run has none: add --folds k .*'tlpipe sweep -j'/,
+      },
+      {
         name: 'a fold without folds',
         args: ['run', file, '--set', 'evaluate.fold=2'],
         code: 1,

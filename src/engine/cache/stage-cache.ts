@@ -83,13 +83,15 @@ export function stageKey(stage: Plan['stages'][number], backend: string): string
 }
 
 /**
- * One split's features on this backend. The features task's fingerprint
- * chains the data, the base as it is (the plan's, or as a fine-tuning stage
- * left it) and the weightless head layers folded into extraction — not the
- * head that trains on them.
+ * One set of examples' features on this backend. The features task's
+ * fingerprint chains the data, the base as it is (the plan's, or as a
+ * fine-tuning stage left it) and the weightless head layers folded into
+ * extraction — not the head that trains on them. The examples' indexes are
+ * in the key too, so an entry holding other rows of the same count (another
+ * fold's split, say) is never read as these.
  */
-export function featuresKey(task: FeaturesTask, split: string, backend: string): string {
-  return fingerprint({ features: task.fingerprint, split, backend });
+export function featuresKey(task: FeaturesTask, split: string, backend: string, examples: readonly number[]): string {
+  return fingerprint({ features: task.fingerprint, split, backend, examples: fingerprint(examples) });
 }
 
 /** Serialises a model's weights for the cache. */

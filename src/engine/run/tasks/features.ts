@@ -48,7 +48,7 @@ export async function runFeaturesTask(
     indexes: number[],
     examples: BatchSource,
   ): Promise<tf.Tensor> => {
-    const key = featuresKey(task, name, backend);
+    const key = featuresKey(task, name, backend, indexes);
     const { value, reused } = await readOrCompute(
       options.cache,
       { kind: 'features', key, what: `the ${name} features` },
@@ -247,6 +247,51 @@ async function runPrefixTask(
   const sources: SplitSources = {};
   const tensors: tf.Tensor[] = [];
   let folded: tf.LayersModel | undefined;
+  const fold = task.mode === 'precompute' ? inputs.fold : undefined;
+  let pool: { shape: number[]; data: Float32Array } | undefined;
+  /** One set of examples' activations: from the stage cache, else computed (in workers when they pay) and kept there. */
+  const storedRows = async (
+    name: string,
+    indexes: number[],
+    examples: BatchSource,
+  ): Promise<{ shape: number[]; data: Float32Array }> => {
+    const key = featuresKey(task, name, inputs.backend.name, indexes);
+    const { value, reused } = await readOrCompute(
+      options.cache,
+      { kind: 'features', key, what: `the frozen prefix's ${name} activations` },
+      async (cache) => {
+        const cached = await cache.readFeatures(key);
+        return cached && cached.shape[0] === indexes.length ? cached : undefined;
+      },
+      async () => {
+        const workers = workerPool(task, run);
+        const computed = workers
+          ? await extractInWorkers(
+              await workers,
+              splitSource(inputs.dataset, 'train'),
+              indexes,
+              name,
+              batch,
+              options.onEvent,
+              options.signal,
+              boundary,
+            )
+          : await rowsOf(prefix, examples, name, batch, boundary, options.onEvent, options.signal);
+        if (options.cache) {
+          const { cache } = options;
+          await keepInCache(
+            `the frozen prefix's ${name} activations`,
+            () => cache.writeFeatures(key, computed.shape, computed.data),
+            options.onEvent,
+          );
+        }
+        return computed;
+      },
+      options,
+    );
+    if (reused) options.onEvent({ type: 'features-reused', split: name, total: indexes.length, at: boundary });
+    return value;
+  };
   try {
     for (const split of ['train', 'validation'] as const) {
       const examples = data[split];
@@ -255,48 +300,18 @@ async function runPrefixTask(
         sources[split] = featureSource((folded ??= await foldBatchNorm(prefix)), examples);
         continue;
       }
-      const key = featuresKey(task, split, inputs.backend.name);
-      const { value: stored, reused } = await readOrCompute(
-        options.cache,
-        { kind: 'features', key, what: `the frozen prefix's ${split} activations` },
-        async (cache) => {
-          const cached = await cache.readFeatures(key);
-          return cached && cached.shape[0] === examples.count ? cached : undefined;
-        },
-        async () => {
-          const pool = workerPool(task, run);
-          const computed = pool
-            ? await extractInWorkers(
-                await pool,
-                splitSource(inputs.dataset, split),
-                inputs.selection[split],
-                split,
-                batch,
-                options.onEvent,
-                options.signal,
-                boundary,
-              )
-            : await rowsOf(prefix, examples, split, batch, boundary, options.onEvent, options.signal);
-          if (options.cache) {
-            const { cache } = options;
-            await keepInCache(
-              `the frozen prefix's ${split} activations`,
-              () => cache.writeFeatures(key, computed.shape, computed.data),
-              options.onEvent,
-            );
-          }
-          return computed;
-        },
-        options,
-      );
-      if (reused) options.onEvent({ type: 'features-reused', split, total: examples.count, at: boundary });
       const labels = oneHotBatch(
         splitSource(inputs.dataset, split).labels,
         inputs.selection[split],
         plan.classes.count,
       );
       tensors.push(labels);
-      sources[split] = rowSource(stored, labels);
+      if (fold) {
+        // One fold of k: the prefix's activations of train+validation are computed (or read) once under a key no fold changes, and each fold takes its rows.
+        const trainSplit = splitSource(inputs.dataset, 'train');
+        pool ??= await storedRows('pool', fold.pool, poolExamples(run, trainSplit, fold.pool));
+        sources[split] = rowSource(pool, labels, split === 'train' ? fold.trainAt : fold.validationAt);
+      } else sources[split] = rowSource(await storedRows(split, inputs.selection[split], examples), labels);
     }
   } catch (error) {
     disposeFeatures(tensors, folded, prefix);
@@ -341,15 +356,22 @@ async function rowsOf(
   return { shape: [examples.count, ...shape], data };
 }
 
-/** Batches of stored rows: each batch's rows copied into a tensor of its own. */
-function rowSource(stored: { shape: number[]; data: Float32Array }, labels: tf.Tensor): BatchSource {
-  const [count, ...shape] = stored.shape as [number, ...number[]];
+/**
+ * Batches of stored rows: each batch's rows copied into a tensor of its own.
+ * With `at`, the source's example i is stored row at[i] (a fold's rows of
+ * the pool, taken without copying the pool); labels are by example.
+ */
+function rowSource(stored: { shape: number[]; data: Float32Array }, labels: tf.Tensor, at?: number[]): BatchSource {
+  const [rows, ...shape] = stored.shape as [number, ...number[]];
   const row = shape.reduce((a, b) => a * b, 1);
   return {
-    count,
+    count: at ? at.length : rows,
     batch: async (positions) => {
       const values = new Float32Array(positions.length * row);
-      positions.forEach((p, i) => values.set(stored.data.subarray(p * row, (p + 1) * row), i * row));
+      positions.forEach((p, i) => {
+        const r = at ? at[p]! : p;
+        values.set(stored.data.subarray(r * row, (r + 1) * row), i * row);
+      });
       return tf.tidy(() => ({
         x: tf.tensor(values, [positions.length, ...shape]),
         y: tf.gather(labels, tf.tensor1d(positions, 'int32')),

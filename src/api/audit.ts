@@ -59,20 +59,15 @@ export async function audit(input: PipelineInput, options: AuditOptions = {}): P
   const refused = refusal(spec, options);
   if (refused) return failed([refused], loaded.warnings);
   const runsRoot = runsRootOf(options);
-  const { preparePlan } = await import('./prepare-plan.js');
+  const { preparePlanUnlessInterrupted } = await import('./prepare-plan.js');
   const { RunInterrupted } = await import('../engine/errors.js');
-  let planned: Awaited<ReturnType<typeof preparePlan>>;
-  try {
-    planned = await preparePlan(loaded.value, {
-      runsRoot,
-      ...(options.backend ? { backend: options.backend } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-    });
-  } catch (error) {
-    if (error instanceof RunInterrupted) return interruptedEarly(loaded.warnings);
-    throw error;
-  }
+  const planned = await preparePlanUnlessInterrupted(loaded.value, {
+    runsRoot,
+    ...(options.backend ? { backend: options.backend } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+  });
+  if (planned === 'interrupted') return interruptedEarly(loaded.warnings);
   if (!planned.ok) return failed(planned.diagnostics, loaded.warnings);
   const warnings = [...loaded.warnings, ...planned.warnings];
   const { plan, inputs, source } = planned.value;

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Diagnostic, Result } from '../diagnostics/diagnostic.js';
 import type { EventListener } from '../engine/events.js';
 import { cutBase } from '../engine/facts/cut-base.js';
+import { RunInterrupted } from '../engine/errors.js';
 import { gatherFacts, type RunInputs } from '../engine/facts/gather-facts.js';
 import { loadInputs, type LoadedInputs } from '../engine/facts/read-inputs.js';
 import { probeStrategy } from '../engine/facts/strategy-probe.js';
@@ -112,6 +113,23 @@ async function decideAuto(
     seconds: (performance.now() - started) / 1000,
   });
   return { spec: chosen, measurement };
+}
+
+/**
+ * preparePlan for a command that stops cleanly when asked to while the data
+ * is read: `'interrupted'` then (nothing was written yet), the plan or its
+ * diagnostics otherwise.
+ */
+export async function preparePlanUnlessInterrupted(
+  loaded: LoadedPipeline,
+  options: PrepareOptions,
+): Promise<Result<PreparedPlan> | 'interrupted'> {
+  try {
+    return await preparePlan(loaded, options);
+  } catch (error) {
+    if (error instanceof RunInterrupted) return 'interrupted';
+    throw error;
+  }
 }
 
 /**

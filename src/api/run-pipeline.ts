@@ -32,7 +32,7 @@ import { SUMMARY_FILE, writeSummary, type RunSummary } from '../store/summary-fi
 import { testHeadline } from '../store/tasks/registry.js';
 import { auditIntoRun } from './audit.js';
 import { overrideRecord, runsRootOf } from './pipeline-input.js';
-import { planFromSpec, preparePlan, type PreparedPlan } from './prepare-plan.js';
+import { planFromSpec, preparePlanUnlessInterrupted, type PreparedPlan } from './prepare-plan.js';
 import {
   failed,
   interruptedEarly,
@@ -77,19 +77,14 @@ export async function runLoaded(
   options: RunOptions = {},
 ): Promise<RunResult> {
   const runsRoot = runsRootOf(options);
-  let planned: Awaited<ReturnType<typeof preparePlan>>;
-  try {
-    planned = await preparePlan(loaded.value, {
-      runsRoot,
-      ...(options.backend ? { backend: options.backend } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-    });
-  } catch (error) {
-    // Stopped while reading the data, before any run folder: nothing was written.
-    if (error instanceof RunInterrupted) return interruptedEarly(loaded.warnings);
-    throw error;
-  }
+  // Stopped while reading the data, before any run folder: nothing was written.
+  const planned = await preparePlanUnlessInterrupted(loaded.value, {
+    runsRoot,
+    ...(options.backend ? { backend: options.backend } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+  });
+  if (planned === 'interrupted') return interruptedEarly(loaded.warnings);
   if (!planned.ok) return failed(planned.diagnostics, loaded.warnings);
   const warnings = [...loaded.warnings, ...planned.warnings];
   const { spec, plan, inputs } = planned.value;

@@ -7,6 +7,7 @@
  */
 import type { ClassCurves, CurvePoints } from '../engine/evaluate/curves.js';
 import { escapeHtml as escape } from './report-charts.js';
+import { unitSquareTicks } from './reliability-diagram.js';
 
 /** What the charts read of the test metrics. */
 export interface CurveInput {
@@ -66,12 +67,7 @@ function chart(kind: 'roc' | 'pr', lines: readonly Drawn[], axes: { x: string; y
       return `<line x1="${LEGEND.left}" y1="${top}" x2="${LEGEND.left + 18}" y2="${top}" stroke-width="2" ${stroke(l.style)}/><text x="${LEGEND.left + 24}" y="${top + 4}">${escape(l.name)} (${axes.score} ${fixed(l.score)})</text>`;
     })
     .join('');
-  const ticks = [0, 0.25, 0.5, 0.75, 1]
-    .map(
-      (t) =>
-        `<text x="${x(t)}" y="${y(0) + 14}" text-anchor="middle">${t}</text><text x="${PLOT.left - 6}" y="${y(t) + 4}" text-anchor="end">${t}</text>`,
-    )
-    .join('');
+  const ticks = unitSquareTicks(x, y, PLOT.left);
   // A ROC chart's diagonal is a model that ranks at random.
   const chance =
     kind === 'roc'

@@ -90,7 +90,7 @@ function labelSection(audit: StoredAudit): string {
 
 function pairSection(audit: StoredAudit, pairs: readonly PairFinding[], kind: 'leak' | 'duplicate'): string {
   if (pairs.length === 0)
-    return `<p>None: no two ${kind === 'leak' ? 'examples of different splits' : 'examples of one split'} have the same pixels or a feature similarity of ${fixed(audit.settings.threshold, 2)} or more.</p>`;
+    return `<p>None: no two ${kind === 'leak' ? 'examples of different splits' : 'examples of one split'} have the same pixels or a feature similarity of ${String(audit.settings.threshold)} or more.</p>`;
   const rows = pairs
     .slice(0, SHOWN)
     .map(
@@ -102,7 +102,7 @@ function pairSection(audit: StoredAudit, pairs: readonly PairFinding[], kind: 'l
     kind === 'leak'
       ? 'A held-out image that training also saw (or one very like it) makes the held-out metrics too good.'
       : 'Copies within a split weigh an image more than the others; near-copies may be bursts of one scene.';
-  return `<p class="note">${note} Exact copies by their pixels' digest; moved or recompressed copies by their pixels aligned (each image against its nearest neighbours by features); look-alikes by the cosine similarity of their features (≥ ${fixed(audit.settings.threshold, 2)}).</p><table class="audit-pairs"><tr><th>image</th><th>image</th><th>examples</th><th>found by</th></tr>${rows}</table>`;
+  return `<p class="note">${note} Exact copies by their pixels' digest; moved or recompressed copies by their pixels aligned (each image against its nearest neighbours by features); look-alikes by the cosine similarity of their features (≥ ${String(audit.settings.threshold)}).</p><table class="audit-pairs"><tr><th>image</th><th>image</th><th>examples</th><th>found by</th></tr>${rows}</table>`;
 }
 
 /** How a pair was found: identical pixels, the same picture aligned, or similar features. */

@@ -4,9 +4,9 @@ import { classThresholds, confidentLearning } from '../../../src/engine/audit/co
 
 /**
  * Tables of out-of-fold probabilities built by hand: thresholds are each
- * class's mean probability over its own examples, and an example is
- * flagged only when its label falls below that threshold while another
- * class reaches its own.
+ * class's mean probability over its own examples; the calibrated
+ * confident joint says how many labelled i are j, and that many with the
+ * largest margin p_j - p_i are flagged.
  */
 const cases: {
   name: string;
@@ -31,6 +31,27 @@ const cases: {
     joint: [
       [2, 1],
       [0, 1],
+    ],
+  },
+  {
+    name: 'the calibrated joint says two labelled 0 are 1: the two largest margins p1 - p0 are flagged, one of them below class 1 threshold',
+    probabilities: [
+      [0.9, 0.1],
+      [0.1, 0.9], // labelled 0, confidently 1: margin 0.8
+      [0.3, 0.7], // labelled 0, p1 below t1 = 0.85 (the joint does not count it) but margin 0.4: flagged
+      [0.35, 0.65], // labelled 0, margin 0.3: the third largest, not flagged
+      [0.2, 0.8],
+      [0.1, 0.9],
+    ],
+    labels: [0, 0, 0, 0, 1, 1],
+    thresholds: [(0.9 + 0.1 + 0.3 + 0.35) / 4, 0.85],
+    flagged: [
+      { index: 1, suggested: 1 },
+      { index: 2, suggested: 1 },
+    ],
+    joint: [
+      [1, 1],
+      [0, 1], // [0.2, 0.8] misses t1: uncounted
     ],
   },
   {

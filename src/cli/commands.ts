@@ -563,7 +563,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: [{ syntax: '<pipeline>', description: 'the pipeline file (classification)' }],
     summary: 'audit the data: likely label errors, train/test leaks, duplicates, imbalance, shift',
     description:
-      "On the base's features (made by the pipeline's own features task, so shared with its runs through the stage cache) and out-of-fold predictions of a logistic regression: likely label errors (confident learning), exact and near-duplicate images across splits (leaks) and within them, class imbalance and classes hard to separate, classes whose brightness or contrast stands out, and the shift between train and test (the AUROC of a classifier telling them apart). Writes runs/<name>/audits/<NNNN>/audit.json and audit.html; with --fix, a CSV of suggested relabels and removals. The dataset is never changed. Findings are not an error: exit 0 when the audit ran.",
+      "On the base's features (made by the pipeline's own features task, so shared with its runs through the stage cache) and out-of-fold probabilities (a logistic regression averaged with a nearest-neighbour vote): likely label errors (confident learning), exact and near-duplicate images across splits (leaks) and within them, class imbalance and classes hard to separate, classes whose brightness or contrast stands out, and the shift between train and test (the AUROC of a classifier telling them apart). Writes runs/<name>/audits/<NNNN>/audit.json and audit.html; with --fix, a CSV of suggested relabels and removals. The dataset is never changed. Findings are not an error: exit 0 when the audit ran.",
     options: [
       { flags: '--folds <k>', description: 'stratified folds of the out-of-fold predictions (default 5)' },
       {

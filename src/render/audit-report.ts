@@ -28,7 +28,7 @@ function auditBody(audit: StoredAudit, level: 2 | 3): string {
   const h = (text: string, id: string): string => `<h${level} id="${id}">${escape(text)}</h${level}>`;
   return [
     `<p class="headline">${headline(audit)}</p>`,
-    `<p class="note">On the base's features (${audit.features.width} values per example) of ${audit.examples.train} train, ${audit.examples.validation} validation and ${audit.examples.test} test examples; out-of-fold predictions of a logistic regression over ${audit.settings.folds} stratified folds (seed ${audit.settings.seed}), accuracy ${fixed(audit.outOfFoldAccuracy)}.</p>`,
+    `<p class="note">On the base's features (${audit.features.width} values per example) of ${audit.examples.train} train, ${audit.examples.validation} validation and ${audit.examples.test} test examples; out-of-fold probabilities of a logistic regression over ${audit.settings.folds} stratified folds (seed ${audit.settings.seed}), averaged with a vote of each example's 10 nearest neighbours by features; their accuracy ${fixed(audit.outOfFoldAccuracy)}.</p>`,
     h('Likely label errors', 'audit-labels'),
     labelSection(audit),
     h('Train/test leaks', 'audit-leaks'),
@@ -85,7 +85,7 @@ function labelSection(audit: StoredAudit): string {
     audit.labelIssues.total > SHOWN
       ? `<p class="note">The surest ${SHOWN} of ${audit.labelIssues.total}; audit.json lists up to ${issues.length}.</p>`
       : '';
-  return `${weak}<p class="note">Confident learning: an example is flagged when the out-of-fold probability of its label is below that class's threshold (the mean probability of the class over the examples labelled with it) and another class's reaches its own threshold, and the classifier finds that class likelier than the label. Ranked by the margin of that class over the label.</p><table class="audit-labels"><tr><th>image</th><th>example</th><th>split</th><th>label</th><th>suggested</th><th>p(label)</th><th>margin</th></tr>${rows}</table>${more}`;
+  return `${weak}<p class="note">Confident learning (cleanlab's prune by noise rate): each class's threshold is the mean out-of-fold probability of the class over the examples labelled with it; counting the examples whose probability of another class reaches that class's threshold estimates how many examples labelled i are really j, and that many examples labelled i are flagged, those where j is likeliest over the label by the largest margin. Ranked by that margin.</p><table class="audit-labels"><tr><th>image</th><th>example</th><th>split</th><th>label</th><th>suggested</th><th>p(label)</th><th>margin</th></tr>${rows}</table>${more}`;
 }
 
 function pairSection(audit: StoredAudit, pairs: readonly PairFinding[], kind: 'leak' | 'duplicate'): string {

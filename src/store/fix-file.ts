@@ -36,7 +36,7 @@ export function fixRows(audit: AuditResult): FixRow[] {
     split: issue.split,
     given: name(issue.label),
     suggested: name(issue.suggested),
-    reason: `label error: p(${name(issue.label)}) ${issue.selfConfidence.toFixed(3)} below the class threshold, p(${name(issue.suggested)}) above its own`,
+    reason: `label error: out-of-fold p(${name(issue.label)}) ${issue.selfConfidence.toFixed(3)}, ${name(issue.suggested)} likelier by ${issue.margin.toFixed(3)}`,
     score: issue.margin,
   }));
   const removed = new Set(rows.map((r) => `${r.split}:${r.example}`));

@@ -13,6 +13,8 @@ import { unitSquareTicks } from './reliability-diagram.js';
 export interface CurveInput {
   perClass: Record<string, { auroc?: number | null; averagePrecision?: number | null; support: number }>;
   curves?: Record<string, ClassCurves | null>;
+  /** A tuned threshold's positive class (`evaluate.threshold.positive`): the one class drawn for two. */
+  decision?: { threshold?: { positive: string } };
 }
 
 /** Ten colours told apart by most eyes (matplotlib's tab10); beyond ten classes, dashes tell the lines apart. */
@@ -45,7 +47,9 @@ const fixed = (n: number | null | undefined): string =>
 /** The classes whose curves are drawn: the positive class of two, else every class that has curves. */
 function drawnClasses(test: CurveInput, classNames: readonly string[]): string[] {
   const curves = test.curves ?? {};
-  const names = classNames.length === 2 ? [classNames[1]!] : classNames;
+  const positive = test.decision?.threshold?.positive;
+  const names =
+    classNames.length === 2 ? [positive && classNames.includes(positive) ? positive : classNames[1]!] : classNames;
   return names.filter((name) => curves[name]);
 }
 
@@ -97,7 +101,7 @@ export function curvesSection(test: CurveInput, classNames: readonly string[]): 
     }));
   const which =
     classNames.length === 2
-      ? `the positive class, ${escape(names[0]!)}, against ${escape(classNames[0]!)}`
+      ? `the positive class, ${escape(names[0]!)}, against ${escape(classNames.find((n) => n !== names[0]) ?? '')}`
       : 'each class against the rest';
   return `<h2>ROC and precision-recall (test)</h2><p>Ranking the test examples by ${which} by its predicted probability: the area under the ROC curve (AUC) and the average precision (AP, the area under the stepped precision-recall curve). The dashed diagonal is a model that ranks at random.</p>
 <div class="curves">${chart(

@@ -13,6 +13,7 @@ describe('the ROC and precision-recall charts of report.html', () => {
     curves?: Record<string, typeof curve | null>;
     lines: number;
     legend: RegExp[];
+    positive?: string;
   }[] = [
     {
       name: 'three classes: a line each in both charts',
@@ -27,6 +28,14 @@ describe('the ROC and precision-recall charts of report.html', () => {
       curves: { cat: curve, dog: curve },
       lines: 1,
       legend: [/dog \(AUC 1\.000\)/, /the positive class, dog, against cat/],
+    },
+    {
+      name: 'two classes with a tuned threshold: its positive class, even when it is the first',
+      classNames: ['cat', 'dog'],
+      curves: { cat: curve, dog: curve },
+      positive: 'cat',
+      lines: 1,
+      legend: [/cat \(AUC 1\.000\)/, /the positive class, cat, against dog/],
     },
     {
       name: 'a class without curves (no example of it) is left out',
@@ -47,7 +56,14 @@ describe('the ROC and precision-recall charts of report.html', () => {
   for (const c of cases)
     it(c.name, () => {
       const perClass = Object.fromEntries(c.classNames.map((n) => [n, ranked]));
-      const html = curvesSection({ perClass, ...(c.curves ? { curves: c.curves } : {}) }, c.classNames);
+      const html = curvesSection(
+        {
+          perClass,
+          ...(c.curves ? { curves: c.curves } : {}),
+          ...(c.positive ? { decision: { threshold: { positive: c.positive } } } : {}),
+        },
+        c.classNames,
+      );
       if (c.lines === 0) return assert.equal(html, '');
       for (const kind of ['roc', 'pr']) {
         const svg = new RegExp(`<svg class="${kind}"[\\s\\S]*?</svg>`).exec(html)?.[0] ?? '';

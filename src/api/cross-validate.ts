@@ -39,7 +39,7 @@ import { FINAL_TRIAL_STATES, listSweeps, SweepFolder, type TrialState } from '..
 import { runTrialsLocally } from '../sweep/local-trials.js';
 import { trialJobOf } from '../sweep/trial-messages.js';
 import { foldTestMetrics } from './fold-test-metrics.js';
-import { inputSource, loadInput, overrideList, runsRootOf } from './pipeline-input.js';
+import { foldsOf, inputSource, loadInput, overrideList, runsRootOf } from './pipeline-input.js';
 import { planVariant } from './plan-variant.js';
 import {
   failed,
@@ -77,13 +77,7 @@ export interface KfoldPlan {
   fingerprint: string;
 }
 
-/** Whether the pipeline (with its overrides) asks for a k-fold run: `evaluate.folds` without `evaluate.fold`. Undefined when it does not load. */
-export function foldsOf(input: PipelineInput, options: PipelineOptions = {}): number | undefined {
-  const loaded = loadInput(input, options);
-  if (!loaded.ok) return undefined;
-  const { folds, fold } = loaded.value.spec.evaluate;
-  return fold === undefined ? folds : undefined;
-}
+export { foldsOf };
 
 /** Every fold validated and planned before anything runs, and the assignment of examples to folds. */
 export async function planCrossValidation(

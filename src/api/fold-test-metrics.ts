@@ -89,3 +89,6 @@ function binaryMetrics(prefix: string, metrics: BinaryRead | undefined): [string
     [`${prefix}_balanced_accuracy`, metrics.balancedAccuracy],
   ];
 }
+
+/** How a metric over folds is written (the CLI's k-fold lines): from here, so printing them loads no engine. */
+export { meanPlusMinus } from '../plan/fold-metrics.js';

@@ -42,3 +42,11 @@ export function inputSource(input: PipelineInput): { file: string; text: string 
     text: 'yaml' in input ? input.yaml : stringify(input.pipeline),
   };
 }
+
+/** Whether the pipeline (with its overrides) asks for a k-fold run: `evaluate.folds` without `evaluate.fold`. Undefined when it does not load. */
+export function foldsOf(input: PipelineInput, options: PipelineOptions = {}): number | undefined {
+  const loaded = loadInput(input, options);
+  if (!loaded.ok) return undefined;
+  const { folds, fold } = loaded.value.spec.evaluate;
+  return fold === undefined ? folds : undefined;
+}

@@ -508,8 +508,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       const { formatKfoldPlan, setAndFoldsOverrides } = await import('./kfold-commands.js');
       const overrides = await setAndFoldsOverrides(options);
       if (!Array.isArray(overrides)) return usage(overrides.message, print);
-      const { foldsOf, planCrossValidation } = await import('../api/cross-validate.js');
+      const { foldsOf } = await import('../api/pipeline-input.js');
       if (foldsOf(file!, { overrides }) !== undefined) {
+        const { planCrossValidation } = await import('../api/cross-validate.js');
         const planned = await planCrossValidation(file!, { overrides, ...backendAndRuns(options) });
         printDiagnostics(planned.warnings, print);
         if (!planned.ok) return failure(planned.diagnostics, print, options['json'] === true, options);

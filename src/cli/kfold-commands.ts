@@ -1,6 +1,6 @@
 import type { KfoldEvent, KfoldInfo, KfoldPlan } from '../api/cross-validate.js';
 import type { Outcome } from '../api/types.js';
-import { meanPlusMinus } from '../api/cross-validate.js';
+import { meanPlusMinus } from '../api/fold-test-metrics.js';
 import { shown } from '../progress/event-lines.js';
 import { failure, setOption, usage } from './commands.js';
 import { EXIT, printDiagnostics, printLine, whileRunning, type Printer } from './output.js';

@@ -110,7 +110,8 @@ export async function runCommand({ positional: [file], options }: CommandArgs, p
   const { JOBS_WITHOUT_FOLDS, kfoldCommand, setAndFoldsOverrides } = await import('./kfold-commands.js');
   const overrides = await setAndFoldsOverrides(options);
   if (!Array.isArray(overrides)) return usage(overrides.message, print);
-  const { foldsOf } = await import('../api/cross-validate.js');
+  // The light module: a plain run must not load the engine before its pipeline is validated.
+  const { foldsOf } = await import('../api/pipeline-input.js');
   // evaluate.folds (or --folds) without evaluate.fold: the folds run as runs of their own, recorded in runs/<name>/kfold/.
   if (foldsOf(file!, { overrides }) !== undefined)
     return kfoldCommand(

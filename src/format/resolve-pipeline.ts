@@ -4,7 +4,9 @@ import { headLayerEntry, headLayerSchema, type HeadLayerType } from './head-laye
 import { cutTheHeadNeeds, expandUnet, isUnet } from './head-layers/unet.js';
 import { PipelineFileSchema } from './schema.js';
 import { resolveEvaluation } from './evaluation-keys.js';
+import { resolveAdapt, type SourceSpec } from './adaptation-keys.js';
 import { datasetFormat, type WrittenDatasetKeys } from './dataset-formats/index.js';
+import { sourceSchema } from './dataset-formats/dataset-schema.js';
 import { expandStrategy, NAMED_STRATEGIES, type NamedStrategy, type StrategyChoices } from './strategy.js';
 import { TASK_FORMATS } from './tasks/registry.js';
 import type {
@@ -155,6 +157,11 @@ function resolveWith(file: string, written: PipelineFile, strategy: NamedStrateg
     baseline: f.baseline,
     ...TASK_FORMATS[f.task].resolveOwnKeys?.(f),
     evaluate: resolveEvaluation(f.evaluate),
+    ...optional(
+      'adapt',
+      resolveAdapt(f.adapt, (p) => path.resolve(dir, p)),
+    ),
+    ...optional('source', resolveSource(d.source, common, dir)),
     export: {
       quantize: f.export.quantize ?? 'none',
       ...(f.export.demoPage !== undefined ? { demoPage: f.export.demoPage } : {}),
@@ -273,6 +280,44 @@ function resolveNormalize(
   const mean = triple(written.mean);
   const std = triple(written.std);
   return { mean, std, description: `(pixel / 255 − [${mean.join(', ')}]) / [${std.join(', ')}]` };
+}
+
+/** `{ [key]: value }` when there is a value, else nothing: a resolved spec holds no undefined keys. */
+const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
+  (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+
+/**
+ * `dataset.source` read as a dataset of its own format, at the pipeline's
+ * image size and channels, with no validation or test split (it only
+ * trains) and no augmentation of its own (the training split's applies to
+ * every training example).
+ */
+function resolveSource(
+  written: PipelineFile['dataset']['source'],
+  target: DatasetCommon,
+  dir: string,
+): SourceSpec | undefined {
+  if (!written) return undefined;
+  const w = Value.Default(sourceSchema, structuredClone(written)) as NonNullable<PipelineFile['dataset']['source']>;
+  const common: DatasetCommon = {
+    ...(w.classNames ? { classNames: w.classNames } : {}),
+    limit: { ...(w.limit?.perClass !== undefined ? { perClass: w.limit.perClass } : {}) },
+    validation: 0,
+    image: { ...target.image, fit: isArrayFormat(w.format) ? 'fill' : target.image.fit },
+  };
+  const keys = {
+    ...(w as object),
+    labelColumn: w.labelColumn ?? 'label',
+    imageColumn: w.imageColumn ?? 'image',
+    onBadFile: w.onBadFile ?? 'error',
+  } as PipelineFile['dataset'] & WrittenDatasetKeys;
+  return {
+    dataset: resolveDataset(keys, common, dir),
+    weight: w.weight ?? 1,
+    ...(w.weightColumn !== undefined ? { weightColumn: w.weightColumn } : {}),
+    decay: w.decay ?? 1,
+    ...(w.labelMap ? { labelMap: { ...w.labelMap } } : {}),
+  };
 }
 
 function resolveDataset(

@@ -6,6 +6,7 @@ import { datasetInput } from './dataset-formats/input.js';
 import { headShapeProblems } from './head-shape.js';
 import { sweepIsWellFormed } from './sweep-rules.js';
 import { EVALUATION_RULES } from './evaluation-keys.js';
+import { ADAPTATION_FILE_RULES, ADAPTATION_RULES } from './adaptation-keys.js';
 import { hasValidation, isArrayFormat, isModelUrl } from './resolve-pipeline.js';
 import type { MonitorName, PipelineFile, PipelineSpec, TaskName } from './types.js';
 import { DEFAULT_TASK, TASK_FORMATS } from './tasks/registry.js';
@@ -248,6 +249,7 @@ export const FILE_RULES: readonly FileRule[] = [
   sweepMetricFitsTask,
   sweepIsWellFormed,
   unetFiltersPerSkip,
+  ...ADAPTATION_FILE_RULES,
 ];
 
 // ——— Rules on the resolved spec ———
@@ -606,5 +608,6 @@ export const SPEC_RULES: readonly SpecRule[] = [
   autoNeedsZooBase,
   httpNeedsAllowing,
   ...EVALUATION_RULES,
+  ...ADAPTATION_RULES,
   taskRules,
 ];

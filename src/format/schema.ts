@@ -17,6 +17,7 @@ import { unetName, unetObject, type UnetAsWritten } from './head-layers/unet.js'
 import { describe, Enum, imageSize, withDefault } from './schema-kit.js';
 import { anomalyKeys } from './tasks/anomaly.js';
 import { evaluationKeys } from './evaluation-keys.js';
+import { adaptKeys } from './adaptation-keys.js';
 import { DEFAULT_TASK, TASK_FORMATS, TASK_NAMES } from './tasks/registry.js';
 
 const MONITORS = ['val_loss', 'val_accuracy', 'loss', 'accuracy', 'val_meanIoU'] as const;
@@ -659,6 +660,7 @@ export const PipelineFileSchema = Type.Object(
     train: Type.Optional(train),
     anomaly: Type.Optional(anomalyKeys),
     evaluate: Type.Optional(evaluationKeys),
+    adapt: Type.Optional(adaptKeys),
     export: Type.Optional(
       Type.Object(
         {

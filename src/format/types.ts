@@ -12,10 +12,12 @@ import type { NamedStrategy, StrategyKey, StrategyName } from './strategy.js';
 
 import type { AnomalySpec } from './tasks/anomaly.js';
 import type { EvaluationSpec } from './evaluation-keys.js';
+import type { AdaptSpec, SourceSpec } from './adaptation-keys.js';
 import type { SegmentationFolderDataset } from './dataset-formats/segmentation-folder.js';
 import type { TaskName } from './tasks/registry.js';
 export type { AnomalySpec } from './tasks/anomaly.js';
 export type { EvaluationSpec, ThresholdMetric, TtaTransform } from './evaluation-keys.js';
+export type { AdaptMethod, AdaptSpec, SourceSpec } from './adaptation-keys.js';
 export type { TaskName } from './tasks/registry.js';
 export type { FreezeRule, HeadLayerAsWritten, IdxFilesAsWritten, PipelineFile, StageAsWritten } from './schema.js';
 
@@ -208,6 +210,10 @@ export interface PipelineSpec {
   anomaly?: AnomalySpec;
   /** `evaluate:`: cross-validation, calibration, thresholds, test-time augmentation, the data audit (classification). */
   evaluate: EvaluationSpec;
+  /** `adapt:`: unlabelled target-domain images and how the model is aligned to them. */
+  adapt?: AdaptSpec;
+  /** `dataset.source`: a second labelled dataset, weighted, in the training split only. */
+  source?: SourceSpec;
   /** A quantized copy of the exported model, for the web. */
   export: { quantize: 'none' | 'uint8' | 'float16'; demoPage?: boolean };
 }

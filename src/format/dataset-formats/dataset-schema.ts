@@ -26,6 +26,82 @@ function formatProperties(): FormatProperties {
   ) as FormatProperties;
 }
 
+/**
+ * `dataset.source`: a second labelled dataset in any format, read at the
+ * pipeline's image size and mixed into training only (see
+ * format/adaptation-keys.ts). Its examples never enter validation or test,
+ * so it takes no split keys of its own.
+ */
+export const sourceSchema = Type.Object(
+  {
+    format: Enum(FORMAT_NAMES, { description: "The source's format; the same formats and keys as the dataset's own." }),
+    ...formatProperties(),
+    classNames: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description:
+          "The source's class names in label order (imageFolder: its sub-folders to use). Matched by name to the pipeline's classes; without names on either side, label numbers are matched.",
+        minItems: 1,
+        uniqueItems: true,
+      }),
+    ),
+    limit: Type.Optional(
+      Type.Object(
+        {
+          perClass: Type.Optional(
+            Type.Integer({ description: 'At most this many source examples per class (seeded).', minimum: 1 }),
+          ),
+        },
+        { description: 'A stratified, seeded subsample of the source.', additionalProperties: false, default: {} },
+      ),
+    ),
+    onBadFile: Type.Optional(
+      Enum(['error', 'skip'], {
+        description: 'imageFolder and csv: what to do with a source file that cannot be decoded.',
+        default: 'error',
+      }),
+    ),
+    weight: Type.Optional(
+      withDefault(
+        1,
+        Type.Number({
+          description:
+            "Each source example's loss weight; the pipeline's own examples weigh 1, and each batch's loss is the weighted mean. 0 leaves the source out entirely (the run is the run without it).",
+          minimum: 0,
+          maximum: 100,
+        }),
+      ),
+    ),
+    weightColumn: Type.Optional(
+      Type.String({
+        description: 'csv sources: a numeric column (≥ 0) multiplying `weight` per row; rows weighing 0 are left out.',
+        minLength: 1,
+      }),
+    ),
+    decay: Type.Optional(
+      withDefault(
+        1,
+        Type.Number({
+          description:
+            "Per-epoch factor on the source's weight: epoch e (counted from 1 across all stages) weighs weight × decay^(e−1), so the source teaches early and the pipeline's own data takes over. 1: constant.",
+          exclusiveMinimum: 0,
+          maximum: 1,
+        }),
+      ),
+    ),
+    labelMap: Type.Optional(
+      Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), {
+        description:
+          "Source class name → the pipeline's class name, for classes named differently. A source class neither mapped nor named as one of the pipeline's classes is left out (the plan says which).",
+      }),
+    ),
+  },
+  {
+    description:
+      'Instance-based transfer: a second labelled dataset (any format) whose examples join the training split with their own loss weight. They never enter the validation or test split.',
+    additionalProperties: false,
+  },
+);
+
 /** The `dataset` key: its format, each format's own keys, and the keys every format shares. */
 export const datasetSchema = Type.Object(
   {
@@ -133,6 +209,7 @@ export const datasetSchema = Type.Object(
         default: 'error',
       }),
     ),
+    source: Type.Optional(sourceSchema),
     augment: Type.Optional(
       Type.Object(
         {

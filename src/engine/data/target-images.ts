@@ -105,7 +105,7 @@ async function listTargetFiles(adapt: AdaptSpec): Promise<{ files: string[]; ign
   try {
     isFile = (await stat(adapt.images)).isFile();
   } catch (error) {
-    throw new UserError(`adapt.images ${adapt.images}: ${unreadable(error)}`, AT);
+    throw new UserError(`${adapt.images}: ${unreadable(error)}`, AT);
   }
   if (!isFile) {
     const { files, ignored } = await listImageFiles(adapt.images);

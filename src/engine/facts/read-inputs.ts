@@ -5,6 +5,7 @@ import { readDataset, type LoadedDataset, type Selection } from '../data/dataset
 import type { ExampleInput } from '../data/dataset-types.js';
 import { foldSelection, type FoldSelection } from '../../plan/stratified-folds.js';
 import { assertNever } from '../../format/dataset-formats/input.js';
+import { readTargetImages, type TargetImages } from '../data/target-images.js';
 import { preprocessingFor, tabularPreprocessing, type Preprocessing } from '../data/preprocess.js';
 import { selectBackend, type BackendChoice } from '../kernels/backend.js';
 import { downloadModel } from '../model/download.js';
@@ -25,6 +26,8 @@ export interface LoadedInputs {
   /** The base's input without the batch axis, as the model declares it (or the images, for no base). */
   baseInput: (number | null)[];
   seconds: { data: number; base: number };
+  /** `adapt.images`: the target domain's unlabelled images, read and checked with the dataset. */
+  target?: TargetImages;
   /** `evaluate.fold`: this run is one fold of a k-fold cross-validation; `selection` is the fold's. */
   fold?: FoldSelection & { k: number; fold: number };
 }
@@ -45,6 +48,12 @@ export async function loadInputs(
       seed: spec.seed,
       ...(options.signal ? { signal: options.signal } : {}),
     });
+    const target = spec.adapt
+      ? await readTargetImages(spec.adapt, spec.dataset.image, {
+          seed: spec.seed,
+          ...(options.signal ? { signal: options.signal } : {}),
+        })
+      : undefined;
     const dataSeconds = (performance.now() - dataStarted) / 1000;
     const baseStarted = performance.now();
     const { artifacts, download } = await loadBaseArtifacts(spec);
@@ -56,6 +65,7 @@ export async function loadInputs(
       ...withFold(spec, dataset, selection),
       ...(artifacts ? { artifacts } : {}),
       ...(download ? { download } : {}),
+      ...(target ? { target } : {}),
       preprocessing,
       baseInput,
       seconds: { data: dataSeconds, base: (performance.now() - baseStarted) / 1000 },

@@ -110,8 +110,8 @@ export async function adaptBatchNorm(
     if (!stats) throw new Error(`batch-norm layer ${layer.name} saw no target image: it is not on the model's path`);
     const bn = layer as unknown as BatchNormInternals;
     const shape = bn.movingMean.shape as number[];
-    bn.movingMean.write(tf.tensor(Float32Array.from(stats.mean), shape));
-    bn.movingVariance.write(tf.tensor(Float32Array.from(stats.variance()), shape));
+    writeVariable(bn.movingMean, Float32Array.from(stats.mean), shape);
+    writeVariable(bn.movingVariance, Float32Array.from(stats.variance()), shape);
   }
   return { layers: layers.length, images: target.count };
 }
@@ -152,4 +152,53 @@ function normalisedAxis(axis: number | number[] | undefined, rank: number): numb
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+}
+
+/** Every batch-norm layer's moving mean then moving variance, in layer order, as one array: what the stage cache keeps of an adaptation. */
+export function movingStatistics(model: tf.LayersModel): Float32Array {
+  const parts = batchNormLayers(model).flatMap((layer) => {
+    const bn = layer as unknown as BatchNormInternals;
+    return [bn.movingMean.read().dataSync(), bn.movingVariance.read().dataSync()] as Float32Array[];
+  });
+  const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    all.set(part, at);
+    at += part.length;
+  }
+  return all;
+}
+
+/** Values movingStatistics gives for this model. */
+export function movingStatisticsLength(model: tf.LayersModel): number {
+  return batchNormLayers(model).reduce(
+    (n, layer) => n + 2 * variableSize((layer as unknown as BatchNormInternals).movingMean),
+    0,
+  );
+}
+
+/** Sets the moving statistics movingStatistics read (of a model of the same layers). */
+export function setMovingStatistics(model: tf.LayersModel, values: Float32Array): void {
+  if (values.length !== movingStatisticsLength(model))
+    throw new Error(`${values.length} moving statistics for a model that has ${movingStatisticsLength(model)}`);
+  let at = 0;
+  const next = (v: tf.LayerVariable): void => {
+    const size = variableSize(v);
+    writeVariable(v, values.slice(at, at + size), v.shape as number[]);
+    at += size;
+  };
+  for (const layer of batchNormLayers(model)) {
+    const bn = layer as unknown as BatchNormInternals;
+    next(bn.movingMean);
+    next(bn.movingVariance);
+  }
+}
+
+const variableSize = (v: tf.LayerVariable): number => (v.shape as number[]).reduce((a, b) => a * b, 1);
+
+/** Writes values into a variable; the variable keeps its own reference, so the tensor written is freed here. */
+function writeVariable(v: tf.LayerVariable, values: Float32Array, shape: number[]): void {
+  const t = tf.tensor(values, shape);
+  v.write(t);
+  t.dispose();
 }

@@ -20,7 +20,7 @@ export function adaptProblems(spec: PipelineSpec, inputs: PlanInputs): Diagnosti
       severity: 'error',
       path: ['adapt', 'method'],
       locateAt: [['adapt']],
-      message: `adapt.method adabn re-estimates batch-norm statistics, but ${spec.base.model} has no BatchNormalization layer below the cut ${spec.base.cut}: AdaBN has nothing to adapt`,
+      message: `AdaBN re-estimates batch-norm statistics, but ${spec.base.model} has no BatchNormalization layer below the cut ${spec.base.cut}: AdaBN has nothing to adapt`,
       hint: 'use a base with batch norm below the cut (MobileNet V2, ResNet), or `method: coral` / `method: dann` with a stage that fine-tunes base layers',
     },
   ];

@@ -39,6 +39,7 @@ export function gatherFacts(
         : countPerClass(dataset.train.labels, selection.train, dataset.numClasses),
     },
     ...(strategy ? { strategy } : {}),
+    ...(inputs.target ? { target: { digest: inputs.target.digest, count: inputs.target.count } } : {}),
     base: {
       digest: artifacts?.digest ?? 'none',
       cutOutputShape: cut.outputShape,

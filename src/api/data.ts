@@ -1,16 +1,47 @@
+import path from 'node:path';
 import { describeDataset, type DatasetReport as EngineDatasetReport } from '../engine/data/describe-dataset.js';
-import { loadInput } from './pipeline-input.js';
+import type { EngineEvent } from '../engine/events.js';
+import type { PipelineSpec } from '../format/types.js';
+import type { LoadedPipeline } from '../format/load-pipeline.js';
+import { loadInput, runsRootOf } from './pipeline-input.js';
 import { userErrorsAt } from './run-refs.js';
 import { failed, ok, type Outcome, type PipelineInput, type PipelineOptions } from './types.js';
 
-/** What training will see; for `task: anomaly`, which classes are normal (only their training and validation images are used). */
-export type DatasetReport = EngineDatasetReport & { normal?: string[] };
+/**
+ * `adapt:`: the domain shift a run would start from: a domain classifier's
+ * AUROC telling target from training images by the base's pooled features
+ * (0.5: indistinguishable; near 1: two domains).
+ */
+export interface DataDomainShift {
+  method: NonNullable<PipelineSpec['adapt']>['method'];
+  before: { auroc: number };
+  /** Images of each domain measured (a seeded sample of at most 500). */
+  train: number;
+  target: number;
+  /** The base layer whose output was pooled. */
+  features: string;
+}
 
-/** What training will see, before it starts: class counts per split, image sizes, skipped and ignored files. */
-export async function describeData(
-  input: PipelineInput,
-  options: Omit<PipelineOptions, 'runsDir' | 'backend'> = {},
-): Promise<Outcome<DatasetReport>> {
+/** What training will see; for `task: anomaly`, which classes are normal (only their training and validation images are used). */
+export type DatasetReport = EngineDatasetReport & {
+  normal?: string[];
+  /** `adapt:` with enough images of both domains. */
+  domainShift?: DataDomainShift;
+  /** `adapt:` with too few training or target images (fewer than 10) to measure a shift: why there is no domainShift. */
+  domainShiftSkipped?: string;
+};
+
+export interface DataOptions extends PipelineOptions {
+  /** The engine's events (features extracted or reused); only a pipeline with `adapt:` has any. */
+  onEvent?: (event: EngineEvent) => void;
+}
+
+/**
+ * What training will see, before it starts: class counts per split, image
+ * sizes, skipped and ignored files; with `adapt:`, the domain shift between
+ * the training and target images on the base as cut.
+ */
+export async function describeData(input: PipelineInput, options: DataOptions = {}): Promise<Outcome<DatasetReport>> {
   const loaded = loadInput(input, options);
   if (!loaded.ok) return failed(loaded.diagnostics);
   const { spec, source } = loaded.value;
@@ -23,10 +54,56 @@ export async function describeData(
       loaded.warnings,
     ),
   );
-  return described.ok
-    ? described
-    : failed(
-        described.diagnostics.map((d) => source.locate(d)),
-        loaded.warnings,
-      );
+  if (!described.ok)
+    return failed(
+      described.diagnostics.map((d) => source.locate(d)),
+      loaded.warnings,
+    );
+  if (!spec.adapt) return described;
+  const shift = await measureShift(loaded.value, options);
+  if (!shift.ok) return failed(shift.diagnostics, [...loaded.warnings, ...shift.warnings]);
+  return ok({ ...described.value, ...shift.value }, [...loaded.warnings, ...shift.warnings]);
+}
+
+/** The pipeline planned as a run would be (inputs read, base cut), then its shift task before adaptation. */
+async function measureShift(
+  loaded: LoadedPipeline,
+  options: DataOptions,
+): Promise<Outcome<Pick<DatasetReport, 'domainShift' | 'domainShiftSkipped'>>> {
+  const { spec } = loaded;
+  const adapt = spec.adapt!;
+  const runsRoot = runsRootOf(options);
+  const { preparePlan } = await import('./prepare-plan.js');
+  const planned = await preparePlan(loaded, { runsRoot, ...(options.backend ? { backend: options.backend } : {}) });
+  if (!planned.ok) return failed(planned.diagnostics);
+  const { plan, inputs, source } = planned.value;
+  const { shiftBeforeAdaptation } = await import('../engine/adapt/data-shift.js');
+  const { StageCacheFiles } = await import('../store/stage-cache-files.js');
+  const onEvent = options.onEvent ?? ((): void => undefined);
+  try {
+    const cache = new StageCacheFiles(path.join(runsRoot, '.cache'), undefined, (message) =>
+      onEvent({ type: 'log', level: 'warn', message }),
+    );
+    const measured = await userErrorsAt(spec.file, async () =>
+      ok(await shiftBeforeAdaptation(plan, inputs, { onEvent, cache })),
+    );
+    if (!measured.ok) return failed(measured.diagnostics.map((d) => source?.locate(d) ?? d));
+    const shift = measured.value;
+    return ok(
+      shift
+        ? {
+            domainShift: {
+              method: adapt.method,
+              before: { auroc: shift.auroc },
+              train: shift.train,
+              target: shift.target,
+              features: shift.features,
+            },
+          }
+        : { domainShiftSkipped: 'too few training or target images (fewer than 10) to measure a domain shift' },
+      planned.warnings,
+    );
+  } finally {
+    inputs.base.dispose();
+  }
 }

@@ -467,6 +467,7 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
           }
         : {}),
       ...(plan.strategy?.measurement ? { strategy: plan.strategy.measurement } : {}),
+      ...(outcome.domainShift ? { domainShift: outcome.domainShift } : {}),
       export: outcome.export,
       resources: {
         peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),

@@ -546,13 +546,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: [{ syntax: '<pipeline>', description: 'the pipeline file' }],
     summary: 'report the dataset: class counts per split, image sizes, skipped files',
     description:
-      "Reads and decodes the pipeline's dataset and reports what training would see: class counts per split (after limits and splits), source image sizes, files skipped or ignored and why, and a warning when classes are imbalanced.",
-    options: [SET, JSON_OUT('the report')],
+      "Reads and decodes the pipeline's dataset and reports what training would see: class counts per split (after limits and splits), source image sizes, files skipped or ignored and why, and a warning when classes are imbalanced. With `adapt:`, also the domain shift before adaptation: the AUROC of a classifier telling the target images from the training images by the base's pooled features (0.5: the base sees them alike).",
+    options: [SET, BACKEND, RUNS, JSON_OUT('the report')],
     run: async ({ positional: [file], options }, print) => {
       const overrides = await setOption(options);
       if (!Array.isArray(overrides)) return usage(overrides.message, print);
       const { describeData } = await import('../api/data.js');
-      const result = await describeData(file!, { overrides });
+      const result = await describeData(file!, { overrides, ...backendAndRuns(options) });
       if (!result.ok) return failure(result.diagnostics, print);
       const { formatDataReport } = await import('./format-data-report.js');
       printLine(print.out, options['json'] ? JSON.stringify(result.value, null, 2) : formatDataReport(result.value));

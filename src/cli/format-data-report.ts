@@ -36,6 +36,8 @@ export function formatDataReport(report: DatasetReport): string {
     .map((lines) => lines.data?.(report))
     .find((line) => line !== undefined);
   if (taskLine) out.push('', ...wrapParagraph(taskLine));
+  if (report.domainShift) out.push('', ...wrapParagraph(domainShiftLine(report.domainShift)));
+  if (report.domainShiftSkipped) out.push('', `domain shift: not measured, ${report.domainShiftSkipped}`);
   if (report.skipped.length > 0) {
     out.push(
       '',
@@ -78,4 +80,13 @@ function describeColumns(columns: readonly ColumnSummary[]): string[] {
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
   ];
+}
+
+/** `adapt:`: the shift before adaptation, and what the number means. */
+function domainShiftLine(shift: NonNullable<DatasetReport['domainShift']>): string {
+  const auroc = shift.before.auroc;
+  const apart = Math.abs(auroc - 0.5);
+  // 0.15: the audit's shift warning (engine/audit/domain-shift SHIFT_WARNING); a few dozen images of one domain score up to about 0.6 against themselves.
+  const reading = apart < 0.15 ? 'little or no shift' : apart < 0.3 ? 'a moderate shift' : 'a large shift';
+  return `domain shift before adaptation (adapt.method ${shift.method}): AUROC ${auroc.toFixed(3)} telling ${shift.target} target from ${shift.train} training images by the base's ${terminalText(shift.features)} features (0.5: indistinguishable, 1: two domains) — ${reading}`;
 }

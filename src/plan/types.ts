@@ -153,6 +153,18 @@ export interface DecisionTask extends TaskCommon<'decision'> {
   features?: string;
 }
 export type BaselineTask = TaskCommon<'baseline'>;
+/**
+ * `adapt:`: the domain shift between training and target images, a domain
+ * classifier's AUROC on the base's pooled features. `before`: on the base
+ * as cut, before anything adapts or trains it (it depends on the data and
+ * the base only, and runs with the setup tasks, so a resumed run has it
+ * too); `after`: on the base as the last task that changed it left it.
+ */
+export interface ShiftTask extends TaskCommon<'shift'> {
+  when: 'before' | 'after';
+  /** Images of each domain measured at most (a seeded sample). */
+  sample: number;
+}
 /** `task: anomaly`: the memory bank of normal patch features, and the threshold from normal validation scores. */
 export type BankTask = TaskCommon<'bank'>;
 export interface ExportTask extends TaskCommon<'export'> {
@@ -171,6 +183,7 @@ export type PlanTask =
   | DecisionTask
   | EvaluateTask
   | BaselineTask
+  | ShiftTask
   | BankTask
   | ExportTask;
 

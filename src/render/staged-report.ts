@@ -5,6 +5,7 @@ import type { RunReportSources } from '../store/report-file.js';
 import { effectiveStatus } from '../store/run-status.js';
 import type { RunSummary } from '../store/summary-file.js';
 import { auditSection } from './audit-report.js';
+import { domainShiftSection } from './domain-shift-section.js';
 import { renderReport, type ReportInput, type StageView } from './report-html.js';
 
 /**
@@ -14,6 +15,10 @@ import { renderReport, type ReportInput, type StageView } from './report-html.js
  */
 export function renderStagedReport(sources: RunReportSources, taskSection?: ReportInput['taskSection']): string {
   const { record, plan, summary, baseline, gallery } = sources;
+  const extraSections = [
+    summary?.domainShift ? domainShiftSection(summary.domainShift) : '',
+    sources.taskFiles.audit ? auditSection(sources.taskFiles.audit) : '',
+  ].join('');
   return renderReport({
     title: `${plan.pipeline} — run ${record.id}`,
     run: runFacts(sources),
@@ -26,7 +31,7 @@ export function renderStagedReport(sources: RunReportSources, taskSection?: Repo
     ...(summary?.test && 'confusionMatrix' in summary.test ? { test: summary.test } : {}),
     ...(taskSection ? { taskSection } : {}),
     ...(gallery ? { gallery } : {}),
-    ...(sources.taskFiles.audit ? { extraSections: auditSection(sources.taskFiles.audit) } : {}),
+    ...(extraSections ? { extraSections } : {}),
     classNames: plan.classes.names,
     pipelineYaml: sources.pipelineYaml,
   });

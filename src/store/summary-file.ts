@@ -30,6 +30,8 @@ export interface RunSummary {
     test?: StagedTestMetrics;
   };
   strategy?: StrategyMeasurement;
+  /** `adapt:`: a domain classifier's AUROC on the base's pooled features, training vs target images, before and after adaptation. */
+  domainShift?: NonNullable<PlanOutcome['domainShift']>;
   export: PlanOutcome['export'];
   /** Peak resident memory of the whole process and the run's wall time, for sizing machines. */
   resources: { peakRssMiB: number; seconds: number };
@@ -89,6 +91,15 @@ const SummarySchema = Type.Object({
   test: Type.Optional(TestMetricsSchema),
   baseline: Type.Optional(
     Type.Object({ stages: Type.Array(StageOutcomeSchema), test: Type.Optional(TestMetricsSchema) }),
+  ),
+  domainShift: Type.Optional(
+    Type.Object({
+      before: Type.Object({ auroc: Type.Number({ minimum: 0, maximum: 1 }) }),
+      after: Type.Object({ auroc: Type.Number({ minimum: 0, maximum: 1 }) }),
+      train: Count,
+      target: Count,
+      features: Type.String({ maxLength: 300 }),
+    }),
   ),
   resources: Type.Object({ peakRssMiB: Type.Number({ minimum: 0 }), seconds: Type.Number({ minimum: 0 }) }),
 });

@@ -44,6 +44,14 @@ export interface PlanOutcome {
   gallery?: ExampleGallery;
   /** `baseline: scratch`: the same architecture and stages from random initialisation. */
   baseline?: BaselineResult;
+  /** `adapt:`: a domain classifier's AUROC telling target from training images by the base's pooled features, before and after adaptation. */
+  domainShift?: {
+    before: { auroc: number };
+    after: { auroc: number };
+    train: number;
+    target: number;
+    features: string;
+  };
   export: Exported;
 }
 

@@ -25,12 +25,18 @@ import { runExportTask } from './tasks/export.js';
 import { runFeaturesTask } from './tasks/features.js';
 import { runHeadTask } from './tasks/head.js';
 import { runTrainTask } from './tasks/train.js';
+import { runShiftTask } from './tasks/shift.js';
 
 export type { PlanOutcome, RunPlanOptions } from './run-context.js';
 
-/** Tasks that make what every later task needs (the examples, the frozen base, the models); they run whatever point the run starts from. */
-type SetupKind = 'data' | 'base' | 'adapt' | 'head';
+/**
+ * Tasks that make what every later task needs (the examples, the frozen
+ * base, the models), and the shift measured on the base as cut (before a
+ * restored checkpoint changes it); they run whatever point the run starts from.
+ */
+type SetupKind = 'data' | 'base' | 'adapt' | 'head' | 'shift';
 const SETUP: ReadonlySet<TaskKind> = new Set<SetupKind>(['data', 'base', 'adapt', 'head']);
+const isSetup = (task: PlanTask): boolean => SETUP.has(task.kind) || (task.kind === 'shift' && task.when === 'before');
 
 /** An executor gets its task, the outputs of the dependencies it reads, and the run-wide resources; it returns its own output. */
 type Executor<K extends TaskKind> = (
@@ -53,6 +59,7 @@ const EXECUTORS: { [K in Exclude<TaskKind, OwnRunnerKind>]: Executor<K> } = {
   decision: runDecisionTask,
   evaluate: runEvaluateTask,
   baseline: runBaselineTask,
+  shift: runShiftTask,
   export: runExportTask,
 };
 
@@ -85,7 +92,7 @@ export async function runPlan(plan: Plan, inputs: RunInputs, options: RunPlanOpt
   const results = new TaskResults(plan.tasks);
   let run: RunContext | undefined;
   try {
-    for (const task of plan.tasks.filter((t) => SETUP.has(t.kind))) await execute(task, results, setup);
+    for (const task of plan.tasks.filter(isSetup)) await execute(task, results, setup);
     const models = modelsOf(plan, results);
     // dependencyProblems made sure a plan whose tasks use models has a head task, and setup ran it.
     if (!models) throw new Error('the plan has no head task, so no models to train');
@@ -103,7 +110,7 @@ export async function runPlan(plan: Plan, inputs: RunInputs, options: RunPlanOpt
     keepRestoredTraining(plan, restored, results);
     const unmet = unmetReads(plan, runs, (id) => results.has(id));
     if (unmet.length > 0) throw new Error(`the run cannot start at stage ${restored.firstStage}: ${unmet.join('; ')}`);
-    const toRun = plan.tasks.filter((t, i) => runs.has(i) && !SETUP.has(t.kind));
+    const toRun = plan.tasks.filter((t, i) => runs.has(i) && !isSetup(t));
     for (const [index, task] of toRun.entries()) {
       if (options.signal?.aborted) throw new RunInterrupted();
       await execute(task, results, run);
@@ -175,6 +182,7 @@ function outcome(plan: Plan, inputs: RunInputs, results: TaskResults): PlanOutco
   const baseline = last('baseline');
   const exported = last('export');
   if (!exported) throw new Error('the plan exports no model');
+  const shift = domainShiftOutcome(plan, results);
   return {
     backend: inputs.backend.name,
     data: dataOutcome(inputs),
@@ -184,6 +192,25 @@ function outcome(plan: Plan, inputs: RunInputs, results: TaskResults): PlanOutco
     ...(evaluation?.gallery ? { gallery: evaluation.gallery } : {}),
     ...(evaluation?.masks ? { masks: evaluation.masks } : {}),
     ...(baseline ? { baseline } : {}),
+    ...(shift ? { domainShift: shift } : {}),
     export: exported,
+  };
+}
+
+/** `adapt:`: the shift before and after adaptation, when both were measured. */
+function domainShiftOutcome(plan: Plan, results: TaskResults): PlanOutcome['domainShift'] {
+  const measured = (when: 'before' | 'after') => {
+    const task = plan.tasks.find((t): t is TaskOf<'shift'> => t.kind === 'shift' && t.when === when);
+    return task && results.get(task);
+  };
+  const before = measured('before');
+  const after = measured('after');
+  if (!before || !after) return undefined;
+  return {
+    before: { auroc: before.auroc },
+    after: { auroc: after.auroc },
+    train: before.train,
+    target: before.target,
+    features: before.features,
   };
 }

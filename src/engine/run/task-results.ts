@@ -8,6 +8,7 @@ import type { StageSummary } from '../train/checkpoints.js';
 import type { BaselineResult } from '../train/scratch-baseline.js';
 import type { BatchSource } from '../data/batches.js';
 import type { RunModels } from './run-models.js';
+import type { ShiftMeasurement } from '../adapt/measure-shift.js';
 
 export type Split = 'train' | 'validation' | 'test';
 export type SplitSources = Partial<Record<Split, BatchSource>>;
@@ -74,6 +75,8 @@ export interface TaskOutputs {
   decision: FittedDecision;
   evaluate: Evaluation;
   baseline: BaselineResult;
+  /** Undefined when either domain had too few images to measure. */
+  shift: ShiftMeasurement | undefined;
   /** Made and read inside `task: anomaly`'s own runner (engine/tasks/anomaly), never passed between staged tasks. */
   bank: never;
   export: Exported;
@@ -96,6 +99,7 @@ export interface TaskInputs {
   decision: { data?: SplitSources; features?: Features };
   evaluate: { data?: SplitSources; features?: Features; decision?: FittedDecision };
   baseline: { data: SplitSources };
+  shift: object;
   bank: object;
   export: { decision?: FittedDecision };
 }

@@ -8,6 +8,7 @@ import { headParamCount, resolveHead } from '../compile-steps/head.js';
 import { heapDiagnostics } from '../compile-steps/heap-check.js';
 import { planStage } from '../compile-steps/plan-stage.js';
 import { setupTasks } from '../compile-steps/setup-tasks.js';
+import { withShiftAfter, withShiftBefore } from '../compile-steps/shift-tasks.js';
 import { noStagesYet, type StageContext } from '../compile-steps/stages-so-far.js';
 import { trainableBaseLayers } from '../compile-steps/trainable-base-layers.js';
 import type { ExportTask, LossKind, Plan, PlanInputs, PlanTask, ResolvedHeadLayer } from '../types.js';
@@ -62,7 +63,8 @@ export function planStaged(
     splitPrefix: options.frozenPrefix !== false,
     ...(part.imagesOnly !== undefined ? { imagesOnly: part.imagesOnly } : {}),
   };
-  const trained = spec.train.stages.reduce(planStage(context), noStagesYet(setupTasks(spec, inputs, head)));
+  const setup = withShiftBefore(spec, inputs, setupTasks(spec, inputs, head));
+  const trained = withShiftAfter(spec, inputs, spec.train.stages.reduce(planStage(context), noStagesYet(setup)));
   const closed = closingTasks(spec, inputs, head, classes.names, trained);
   const { tasks, exported } = part.descriptions ? described(closed, part.descriptions) : closed;
   const adapt = adaptRecord(spec, inputs);

@@ -1,0 +1,124 @@
+import * as tf from '@tensorflow/tfjs';
+import { domainShift } from '../audit/domain-shift.js';
+import { FIT_DEFAULTS, type Rows } from '../audit/logistic-regression.js';
+import type { SplitData } from '../data/dataset-types.js';
+import { imageBatch, type ImagePreprocessing } from '../data/preprocess.js';
+import { RunInterrupted } from '../errors.js';
+import { SeededRandom } from '../random.js';
+
+/** Images of each domain the shift is measured on at most: enough for a stable AUROC, few enough to stay seconds on a CPU. */
+export const SHIFT_SAMPLE = 500;
+/** Folds of the domain classifier's out-of-fold scores. */
+export const SHIFT_FOLDS = 5;
+
+/** Images as model inputs on demand, normalised as the pipeline's own (what engine/data/target-images' targetSource is). */
+export interface ImageSource {
+  count: number;
+  /** The caller disposes the tensor. */
+  batch(positions: readonly number[]): Promise<tf.Tensor4D>;
+}
+
+/** A domain shift as measured: how well a classifier tells target images from training ones by their pooled base features. */
+export interface ShiftMeasurement {
+  /** Out-of-fold AUROC: 0.5 the two are indistinguishable, 1 (or 0) they are two domains. */
+  auroc: number;
+  /** Images of each domain the classifier saw. */
+  train: number;
+  target: number;
+  /** What the rows are: the base layer, pooled over its spatial positions. */
+  features: string;
+}
+
+export interface MeasureOptions {
+  seed: number;
+  /** Images sampled from each domain at most. */
+  limit: number;
+  /** Images through the base at once. */
+  batchSize: number;
+  /** The base's output layer, for the record. */
+  layer: string;
+  signal?: AbortSignal;
+  /** Where each domain's pooled rows come from when they were kept (the stage cache); absent: computed. */
+  rows?: (domain: 'train' | 'target', compute: () => Promise<Rows>) => Promise<Rows>;
+}
+
+/** A training split's selected images as model inputs, never augmented: the images the base is measured on. */
+export function trainingImages(split: SplitData, selection: readonly number[], pre: ImagePreprocessing): ImageSource {
+  return {
+    count: selection.length,
+    batch: async (positions) => imageBatch(await split.pixels(positions.map((p) => selection[p]!)), pre),
+  };
+}
+
+/**
+ * The domain shift between training and target images as the base sees
+ * them: each image's output of `base` in inference mode, averaged over its
+ * spatial positions (so the rows are as wide as the channels, whatever the
+ * image size), a seeded sample of at most `limit` per domain, and a
+ * cross-validated logistic regression told which domain each row is from
+ * (audit/domain-shift). Undefined when either domain has too few images to
+ * tell a shift from chance.
+ */
+export async function measureShift(
+  base: tf.LayersModel,
+  train: ImageSource,
+  target: ImageSource,
+  options: MeasureOptions,
+): Promise<ShiftMeasurement | undefined> {
+  const rowsOf = options.rows ?? ((_domain, compute) => compute());
+  const trainRows = await rowsOf('train', () =>
+    pooledFeatures(base, train, sample(train.count, options.limit, options.seed), options.batchSize, options.signal),
+  );
+  const targetRows = await rowsOf('target', () =>
+    pooledFeatures(
+      base,
+      target,
+      sample(target.count, options.limit, options.seed + 1),
+      options.batchSize,
+      options.signal,
+    ),
+  );
+  const shift = domainShift(trainRows, targetRows, SHIFT_FOLDS, { ...FIT_DEFAULTS, seed: options.seed });
+  return shift && { auroc: shift.auroc, train: shift.train, target: shift.test, features: `${options.layer} pooled` };
+}
+
+/** The positions of a seeded sample of at most `limit` of `count`, ascending; all of them when there are no more. */
+export function sample(count: number, limit: number, seed: number): number[] {
+  const all = Array.from({ length: count }, (_, i) => i);
+  if (count <= limit) return all;
+  return new SeededRandom(seed)
+    .shuffle(all)
+    .slice(0, limit)
+    .sort((a, b) => a - b);
+}
+
+/** One row per image: the base's output, averaged over every axis between the batch and the channels. */
+export async function pooledFeatures(
+  base: tf.LayersModel,
+  source: ImageSource,
+  positions: readonly number[],
+  batchSize: number,
+  signal?: AbortSignal,
+): Promise<Rows> {
+  const parts: Float32Array[] = [];
+  let width = 0;
+  for (let start = 0; start < positions.length; start += batchSize) {
+    if (signal?.aborted) throw new RunInterrupted();
+    const images = await source.batch(positions.slice(start, start + batchSize));
+    const pooled = tf.tidy(() => {
+      const output = base.predict(images) as tf.Tensor;
+      return output.rank > 2 ? output.mean(Array.from({ length: output.rank - 2 }, (_, i) => i + 1)) : output;
+    });
+    images.dispose();
+    width = pooled.shape[1] ?? 1;
+    parts.push((await pooled.data()) as Float32Array);
+    pooled.dispose();
+  }
+  const data = new Float32Array(positions.length * width);
+  let at = 0;
+  for (const part of parts) {
+    data.set(part, at);
+    at += part.length;
+  }
+  return { data, count: positions.length, width };
+}

@@ -39,6 +39,9 @@ export function gatherFacts(
         : countPerClass(dataset.train.labels, selection.train, dataset.numClasses),
     },
     ...(strategy ? { strategy } : {}),
+    ...(inputs.target
+      ? { adapt: { images: spec.adapt!.images, digest: inputs.target.digest, count: inputs.target.count } }
+      : {}),
     base: {
       digest: artifacts?.digest ?? 'none',
       cutOutputShape: cut.outputShape,

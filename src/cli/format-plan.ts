@@ -2,7 +2,7 @@ import { stringify } from 'yaml';
 import { describeSchedule } from '../api/describe.js';
 import type { Plan, PlanStage } from '../plan/types.js';
 import { TEXT_WIDTH, wrapParagraph } from './text-table.js';
-import { stageBatchNorm } from '../api/describe.js';
+import { describeAlignment, stageBatchNorm } from '../api/describe.js';
 import { TASK_LINES } from './tasks/registry.js';
 import { terminalText } from './terminal-text.js';
 
@@ -46,6 +46,7 @@ export function stagedPlanLines(plan: Plan): string[] {
       `  ${stage.name}: head + ${stage.trainableBaseLayers.length} of ${plan.base.layers.length} base layers; batch norm ${stageBatchNorm(plan, stage)}; ${share}`,
       how,
       `    ${describePrefix(stage)}`,
+      ...(stage.alignment ? [`    ${describeAlignment(stage.alignment)}`] : []),
       ...layerRuns(plan.base.layers, new Set(stage.trainableBaseLayers)).map((line) => `    ${line}`),
     ];
   });

@@ -21,6 +21,12 @@ export interface EpochMetrics {
   tensors?: number;
   /** Taken from the stage cache: an earlier run trained this epoch with the same plan. */
   reused?: true;
+  /** `adapt.method: coral`: the epoch's mean CORAL loss between training and target batches (before its weight). */
+  coral_loss?: number;
+  /** `adapt.method: dann`: the domain classifier's mean binary cross-entropy on training and target batches. */
+  domain_loss?: number;
+  /** `adapt.method: dann`: how often the domain classifier told training from target features (0.5: it cannot). */
+  domain_accuracy?: number;
 }
 
 /**

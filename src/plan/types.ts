@@ -263,11 +263,26 @@ export interface PlanStage {
   };
   /** Why a fine-tuning stage runs images through the whole model. */
   whole?: string;
+  /**
+   * `adapt.method: coral | dann` in a stage that trains base layers: each
+   * step also runs a batch of target images and adds the alignment loss on
+   * the base's pooled output at the cut.
+   */
+  alignment?: StageAlignment;
   batchNorm: 'frozen' | 'train';
   /** Weights that learn in this stage, and all weights of base + head. */
   trainableParams: number;
   totalParams: number;
   fingerprint: string;
+}
+
+export interface StageAlignment {
+  method: 'coral' | 'dann';
+  /** coral: the loss's weight; dann: the reversed gradient's final scale. */
+  weight: number;
+  /** The target images' digest and count: other images are another alignment. */
+  targetDigest: string;
+  targetCount: number;
 }
 
 export interface ParameterGroup {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { formatDiagnostic } from '../diagnostics/diagnostic.js';
-import type { RunEvent } from '../engine/events.js';
+import type { EpochMetrics, RunEvent } from '../engine/events.js';
 
 const n4 = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(4));
 
@@ -39,7 +39,7 @@ export function formatEventLine(event: RunEvent): string | undefined {
       const m = event.metrics;
       const iou = m.val_meanIoU === undefined ? '' : ` val_mIoU ${n4(m.val_meanIoU)}`;
       const val = m.val_loss === undefined ? '' : `  val_loss ${n4(m.val_loss)} val_acc ${n4(m.val_accuracy)}${iou}`;
-      return `${m.stage} epoch ${m.epoch}${m.reused ? ' (reused)' : ''}  loss ${n4(m.loss)} acc ${n4(m.accuracy)}${val}  lr ${Number(m.lr.toPrecision(3))}  ${m.seconds.toFixed(1)}s`;
+      return `${m.stage} epoch ${m.epoch}${m.reused ? ' (reused)' : ''}  loss ${n4(m.loss)} acc ${n4(m.accuracy)}${val}${alignmentText(m)}  lr ${Number(m.lr.toPrecision(3))}  ${m.seconds.toFixed(1)}s`;
     }
     case 'stage-end':
       return `stage ${event.stage} done after ${event.epochsRun} epoch(s)${event.stoppedEarly ? ', stopped early' : ''}${event.restoredEpoch !== undefined ? `; weights of epoch ${event.restoredEpoch} restored` : ''}`;
@@ -81,4 +81,11 @@ export const shown = (file: string): string => path.relative(process.cwd(), file
 /** Features for the head, or a fine-tuning stage's frozen prefix up to the layer `at`. */
 function featuresOf(at: string | undefined): string {
   return at ? `frozen prefix (to ${at})` : 'features';
+}
+
+/** adapt.method coral or dann: the epoch's alignment figures. */
+function alignmentText(m: EpochMetrics): string {
+  if (m.coral_loss !== undefined) return `  coral ${m.coral_loss.toPrecision(4)}`;
+  if (m.domain_loss !== undefined) return `  domain_loss ${n4(m.domain_loss)} domain_acc ${n4(m.domain_accuracy)}`;
+  return '';
 }

@@ -131,6 +131,32 @@ function ratesByGroup(rows: readonly MetricRow[], stages: readonly StageView[]):
   return byGroup;
 }
 
+/**
+ * adapt.method coral or dann: the alignment each epoch measured (CORAL's
+ * loss, or the domain classifier's loss and accuracy, which falls towards
+ * 0.5 as the features become indistinguishable). Nothing for other runs.
+ */
+function alignmentChart(rows: readonly MetricRow[], boundaries: { epoch: number; stage: string }[]): string {
+  const series = (name: string, color: string, pick: (r: MetricRow) => number | undefined, dashed = false): Series => ({
+    name,
+    color,
+    points: rows.flatMap((r) => {
+      const v = pick(r);
+      return v === undefined || v === null ? [] : [[r.epoch, v] as [number, number]];
+    }),
+    ...(dashed ? { dashed } : {}),
+  });
+  return lineChart(
+    'domain alignment (training vs target batches)',
+    [
+      series('CORAL loss', TRAIN, (r) => r.coral_loss),
+      series('domain classifier loss', TRAIN, (r) => r.domain_loss),
+      series('domain classifier accuracy', VALIDATION, (r) => r.domain_accuracy, true),
+    ],
+    { boundaries },
+  );
+}
+
 export function renderReport(input: ReportInput): string {
   const points = (rows: readonly MetricRow[], pick: (r: MetricRow) => number | undefined): [number, number][] =>
     rows.flatMap((r) => {
@@ -228,7 +254,7 @@ ${baselineLine}
             (r) => r.val_meanIoU ?? undefined,
           )
         : ''
-    }${learningRate}</div>
+    }${alignmentChart(input.metrics, boundaries)}${learningRate}</div>
 <h2>Hyperparameters as resolved</h2>${stageTable(input.stages)}
 ${input.taskSection ? input.taskSection.body : classificationSections(input, perClass)}
 ${input.extraSections ?? ''}

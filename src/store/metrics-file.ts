@@ -24,6 +24,9 @@ export const MetricRowSchema = Type.Object({
   val_accuracy: Type.Optional(Metric),
   val_meanIoU: Type.Optional(Metric),
   lr: Type.Optional(Metric),
+  coral_loss: Type.Optional(Metric),
+  domain_loss: Type.Optional(Metric),
+  domain_accuracy: Type.Optional(Metric),
   learningRates: Type.Optional(Type.Record(Type.String(), Metric)),
   seconds: Type.Optional(Type.Number()),
 });

@@ -52,6 +52,9 @@ const EpochRow = Type.Object({
   val_loss: Type.Optional(Metric),
   val_accuracy: Type.Optional(Metric),
   val_meanIoU: Type.Optional(Metric),
+  coral_loss: Type.Optional(Metric),
+  domain_loss: Type.Optional(Metric),
+  domain_accuracy: Type.Optional(Metric),
   learningRates: Type.Optional(Type.Record(Type.String(), Metric)),
 });
 const StageMeta = Type.Object({

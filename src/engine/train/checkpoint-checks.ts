@@ -167,9 +167,53 @@ export function trainerStateProblem(
       return `trainer-state.json's optimizer ${o['group']} has a damaged Adam state`;
     offset += o['byteLength'] as number;
   }
+  const classifier = domainClassifierProblem(
+    value['domainClassifier'],
+    stage.alignment?.method === 'dann',
+    offset,
+    optimizerBytes,
+  );
+  if (typeof classifier === 'string') return classifier;
+  offset = classifier;
   if (offset !== optimizerBytes)
     return `trainer-state.json accounts for ${offset} bytes of optimizer.bin's ${optimizerBytes}`;
   return undefined;
+}
+
+/**
+ * `adapt.method: dann`: the domain classifier's two byte ranges follow the
+ * optimizers' in optimizer.bin, inside it, their specs adding up; absent
+ * for any other stage. The offset after them, or a problem.
+ */
+function domainClassifierProblem(
+  value: unknown,
+  expected: boolean,
+  offset: number,
+  optimizerBytes: number,
+): number | string {
+  if (value === undefined && !expected) return offset;
+  if (!expected) return "trainer-state.json holds a domain classifier, and the plan's stage trains none";
+  if (!isRecord(value))
+    return "trainer-state.json has no domain classifier, and the plan's stage trains one (adapt.method: dann)";
+  let at = offset;
+  for (const part of ['weights', 'optimizer'] as const) {
+    const range = value[part];
+    const what = `trainer-state.json's domain classifier ${part}`;
+    if (
+      !isRecord(range) ||
+      range['byteOffset'] !== at ||
+      !isCount(range['byteLength']) ||
+      at + (range['byteLength'] as number) > optimizerBytes
+    )
+      return `${what} are not at bytes ${at}+ inside optimizer.bin's ${optimizerBytes} bytes`;
+    const problem = weightSpecsProblem(range['weightSpecs'], range['byteLength'] as number, what);
+    if (problem) return problem;
+    const beta = range['accBeta'];
+    if (beta !== undefined && !(Array.isArray(beta) && beta.length === 2 && beta.every(isFiniteNumber)))
+      return `${what} has a damaged Adam state`;
+    at += range['byteLength'] as number;
+  }
+  return at;
 }
 
 /** The checkpoint's weights fit the model they are to be loaded into: the same names and shapes (loadWeights would throw otherwise). */

@@ -11,6 +11,7 @@ import type { EpochMetrics } from '../events.js';
 import { checkpointModelProblem, trainerStateProblem, weightsFitProblem } from './checkpoint-checks.js';
 import { isImprovement, monitoredValue } from './monitors.js';
 import { optimizerState, type OptimizerSnapshot } from './optimizers.js';
+import type { DomainClassifierSnapshot } from '../adapt/domain-classifier.js';
 import type { EpochEnd, StageOutcome, StageState } from './train-stage.js';
 
 /** What the exported model folder holds beside model.json and its weights. */
@@ -123,6 +124,22 @@ export interface TrainerState {
     byteLength: number;
     accBeta?: [number, number];
   }[];
+  /**
+   * `adapt.method: dann`: the domain classifier's weights (in layer order,
+   * named w0, w1, …) and its optimizer's state, in optimizer.bin after the
+   * groups' optimizers.
+   */
+  domainClassifier?: {
+    weights: ByteRange;
+    optimizer: ByteRange & { accBeta?: [number, number] };
+  };
+}
+
+/** Tensors in a byte range of optimizer.bin. */
+export interface ByteRange {
+  weightSpecs: tf.io.WeightsManifestEntry[];
+  byteOffset: number;
+  byteLength: number;
 }
 
 const EMPTY_INDEX: CheckpointIndex = { formatVersion: 1, latest: null, best: null, stageBest: null, kept: [] };
@@ -203,9 +220,12 @@ export class CheckpointWriter {
       });
       offset += byteLength;
     });
+    const classifier = end.domainClassifier
+      ? await encodeClassifier(await end.domainClassifier.snapshot(), offset)
+      : undefined;
     await this.output.writeFile(
       `${partial}/optimizer.bin`,
-      Buffer.concat(encoded.map((e) => new Uint8Array(e.data as ArrayBuffer))),
+      Buffer.concat([...encoded.map((e) => new Uint8Array(e.data as ArrayBuffer)), ...(classifier?.bytes ?? [])]),
     );
     const trainerState: TrainerState = {
       formatVersion: 1,
@@ -218,6 +238,7 @@ export class CheckpointWriter {
       random: context.random,
       completedStages: context.completedStages,
       optimizers,
+      ...(classifier ? { domainClassifier: classifier.state } : {}),
     };
     await this.output.writeFile(`${partial}/trainer-state.json`, JSON.stringify(trainerState, null, 2) + '\n');
     // Last: a checkpoint whose manifest reads was whole, and every later read checks each file against it.
@@ -240,6 +261,37 @@ export class CheckpointWriter {
     // Pruned only after the index no longer names them.
     for (const old of remove) await this.output.remove(old.dir);
     return entry.dir;
+  }
+}
+
+/** The domain classifier's weights and optimizer state encoded from `offset` in optimizer.bin; disposes the snapshot. */
+async function encodeClassifier(
+  snapshot: DomainClassifierSnapshot,
+  offset: number,
+): Promise<{ bytes: Uint8Array[]; state: NonNullable<TrainerState['domainClassifier']> }> {
+  try {
+    const weights = await tf.io.encodeWeights(snapshot.weights.map((tensor, i) => ({ name: `w${i}`, tensor })));
+    const optimizer = await tf.io.encodeWeights(snapshot.optimizer.weights);
+    const weightBytes = (weights.data as ArrayBuffer).byteLength;
+    const optimizerBytes = (optimizer.data as ArrayBuffer).byteLength;
+    return {
+      bytes: [new Uint8Array(weights.data as ArrayBuffer), new Uint8Array(optimizer.data as ArrayBuffer)],
+      state: {
+        weights: { weightSpecs: weights.specs, byteOffset: offset, byteLength: weightBytes },
+        optimizer: {
+          weightSpecs: optimizer.specs,
+          byteOffset: offset + weightBytes,
+          byteLength: optimizerBytes,
+          ...(snapshot.optimizer.accBeta ? { accBeta: snapshot.optimizer.accBeta } : {}),
+        },
+      },
+    };
+  } finally {
+    // The weights are copies; of the optimizer's, only the iteration count is a fresh tensor.
+    tf.dispose([
+      ...snapshot.weights,
+      ...snapshot.optimizer.weights.filter((w) => w.name === 'iter').map((w) => w.tensor),
+    ]);
   }
 }
 
@@ -436,6 +488,26 @@ export function checkpointOptimizers(checkpoint: VerifiedCheckpoint): OptimizerS
       ...(o.accBeta ? { accBeta: o.accBeta } : {}),
     };
   });
+}
+
+/** `adapt.method: dann`: the domain classifier's weights and optimizer state, from the ranges the (checked) trainer state gives. */
+export function checkpointDomainClassifier(checkpoint: VerifiedCheckpoint): DomainClassifierSnapshot | undefined {
+  const stored = checkpoint.state.domainClassifier;
+  if (!stored) return undefined;
+  const decode = (range: ByteRange): { name: string; tensor: tf.Tensor }[] => {
+    const named = tf.io.decodeWeights(
+      arrayBufferOf(checkpoint.optimizerData.subarray(range.byteOffset, range.byteOffset + range.byteLength)),
+      range.weightSpecs,
+    );
+    return range.weightSpecs.map((spec) => ({ name: spec.name, tensor: named[spec.name]! }));
+  };
+  return {
+    weights: decode(stored.weights).map((w) => w.tensor),
+    optimizer: {
+      weights: decode(stored.optimizer),
+      ...(stored.optimizer.accBeta ? { accBeta: stored.optimizer.accBeta } : {}),
+    },
+  };
 }
 
 const arrayBufferOf = (bytes: Uint8Array): ArrayBuffer =>

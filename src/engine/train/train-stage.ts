@@ -4,6 +4,8 @@ import { RunInterrupted } from '../errors.js';
 import type { EpochMetrics, EventListener } from '../events.js';
 import { chunk, prefetched, range, type BatchSource } from '../data/batches.js';
 import type { SeededRandom } from '../random.js';
+import type { DomainClassifier, DomainClassifierSnapshot } from '../adapt/domain-classifier.js';
+import type { StageAligner } from '../adapt/stage-alignment.js';
 import { batchLoss, correctCount, evaluateSource } from './loss.js';
 import { INITIAL_MONITOR, INITIAL_PLATEAU, type MonitorState, type PlateauState } from './monitors.js';
 import {
@@ -35,6 +37,8 @@ export interface EpochEnd {
   optimizers: GroupOptimizer[];
   /** This epoch is the stage's best so far and early stopping may restore it. */
   stageBest: boolean;
+  /** `adapt.method: dann`: the domain classifier, which a checkpoint keeps with its optimizer. */
+  domainClassifier?: DomainClassifier;
 }
 
 export interface StageHooks {
@@ -51,6 +55,8 @@ export interface StageResume {
   optimizers: OptimizerSnapshot[];
   /** For early stopping with restoreBest: the stage's best weights so far, by weight name. */
   bestWeights?: tf.NamedTensorMap;
+  /** `adapt.method: dann`: the domain classifier's weights and optimizer state. */
+  domainClassifier?: DomainClassifierSnapshot;
 }
 
 export interface StageOutcome {
@@ -70,6 +76,7 @@ interface StageRun {
   classWeights: tf.Tensor1D | undefined;
   monitors: MonitorList;
   signal: AbortSignal | undefined;
+  aligner: StageAligner | undefined;
 }
 
 /**
@@ -89,6 +96,7 @@ export async function trainStage(
   shuffle: SeededRandom,
   hooks: StageHooks,
   resume?: StageResume,
+  aligner?: StageAligner,
 ): Promise<StageOutcome> {
   const classWeights = stage.classWeights ? tf.tensor1d(stage.classWeights) : undefined;
   const optimizers = groupOptimizers(model, stage);
@@ -96,8 +104,9 @@ export async function trainStage(
   let state = resume?.state ?? initialState(stage);
   try {
     if (resume) await Promise.all(optimizers.map((o, i) => restoreOptimizer(o.optimizer, resume.optimizers[i]!)));
+    await aligner?.restore(resume?.domainClassifier);
     monitors = new MonitorList(stageMonitors(model, stage, hooks, resume?.bestWeights));
-    const run: StageRun = { model, stage, lossKind, optimizers, classWeights, monitors, signal: hooks.signal };
+    const run: StageRun = { model, stage, lossKind, optimizers, classWeights, monitors, signal: hooks.signal, aligner };
     while (!state.done) {
       const stageEpoch = state.stageEpoch + 1;
       const started = performance.now();
@@ -129,7 +138,13 @@ export async function trainStage(
       };
       // Live tensors after the epoch (the best-weights copy included): constant from epoch to epoch unless something leaks.
       metrics.tensors = tf.memory().numTensors;
-      await monitors.epochSettled({ metrics, state, optimizers, stageBest: verdict.stageBest });
+      await monitors.epochSettled({
+        metrics,
+        state,
+        optimizers,
+        stageBest: verdict.stageBest,
+        ...(aligner?.classifier ? { domainClassifier: aligner.classifier } : {}),
+      });
     }
     const lastLearningRate = groupRate(stage, optimizers[0]!.group, state.stageEpoch, state.plateau?.scale ?? 1);
     const restoredEpoch = monitors.stageEnd(state);
@@ -141,6 +156,7 @@ export async function trainStage(
     };
   } finally {
     for (const o of optimizers) o.optimizer.dispose();
+    aligner?.dispose();
     monitors?.dispose();
     classWeights?.dispose();
   }
@@ -174,13 +190,17 @@ async function trainEpoch(
   let correct = 0;
   let counted = 0;
   let b = 0;
+  run.aligner?.startEpoch();
   for await (const { positions, x, y } of prefetched(train, chunk(order, stage.batchSize))) {
     if (run.signal?.aborted) {
       tf.dispose([x, y]);
       throw new RunInterrupted();
     }
     setRates(optimizers, ratesAt(stageEpoch - 1 + b / batches));
-    const step = trainBatch(run, x, y);
+    const target = run.aligner ? await run.aligner.targetBatch(positions.length) : undefined;
+    // Progress through the stage, for DANN's schedule of the reversed gradient's scale.
+    const progress = (stageEpoch - 1 + b / batches) / stage.epochs;
+    const step = trainBatch(run, x, y, target && { images: target, progress });
     correct += step.correct;
     counted += step.counted;
     run.monitors.batchEnd({ epoch, batch: b + 1, batches, loss: step.loss });
@@ -202,41 +222,57 @@ async function trainEpoch(
       ? { learningRates: Object.fromEntries(optimizers.map((o, i) => [o.group.name, firstRates[i]!])) }
       : {}),
     seconds: 0,
+    ...run.aligner?.epochMetrics(),
   };
 }
 
-/** One batch's gradients and each group's update (decay first, as AdamW); disposes the batch. */
+/**
+ * One batch's gradients and each group's update (decay first, as AdamW);
+ * disposes the batch. With an alignment, the target batch runs too and its
+ * term joins the loss the gradients are taken of; the loss reported is the
+ * training batch's own.
+ */
 function trainBatch(
-  { model, stage, lossKind, optimizers, classWeights }: StageRun,
+  { model, stage, lossKind, optimizers, classWeights, aligner }: StageRun,
   x: tf.Tensor,
   y: tf.Tensor,
+  target?: { images: tf.Tensor4D; progress: number },
 ): { loss: number; correct: number; counted: number } {
   let right: { correct: tf.Scalar; counted: tf.Scalar } | undefined;
-  const { value: loss, grads } = tf.variableGrads(
-    () => {
-      const pred = model.apply(x, { training: true }) as tf.Tensor;
-      right = correctCount(lossKind, y, pred);
-      tf.keep(right.correct);
-      tf.keep(right.counted);
-      // Kernel regularizers of trainable layers add their penalties (a frozen layer's is a constant that teaches nothing).
-      const penalties = model.layers.filter((layer) => layer.trainable).flatMap((layer) => layer.calculateLosses());
-      const dataLoss = batchLoss(lossKind, y, pred, {
-        ...(classWeights ? { classWeights } : {}),
-        labelSmoothing: stage.labelSmoothing,
-      });
-      return penalties.length > 0 ? tf.addN([dataLoss, ...penalties]) : dataLoss;
-    },
-    optimizers.flatMap((o) => o.variables),
-  );
+  let reported: tf.Scalar | undefined;
+  const { value: total, grads } = tf.variableGrads(() => {
+    let pred: tf.Tensor;
+    let alignmentTerm: tf.Scalar | undefined;
+    if (aligner && target) {
+      const [cut, output] = aligner.model.apply(x, { training: true }) as tf.Tensor[];
+      pred = output!;
+      alignmentTerm = aligner.term(cut!, target.images, target.progress);
+    } else pred = model.apply(x, { training: true }) as tf.Tensor;
+    right = correctCount(lossKind, y, pred);
+    tf.keep(right.correct);
+    tf.keep(right.counted);
+    // Kernel regularizers of trainable layers add their penalties (a frozen layer's is a constant that teaches nothing).
+    const penalties = model.layers.filter((layer) => layer.trainable).flatMap((layer) => layer.calculateLosses());
+    const dataLoss = batchLoss(lossKind, y, pred, {
+      ...(classWeights ? { classWeights } : {}),
+      labelSmoothing: stage.labelSmoothing,
+    });
+    const loss = penalties.length > 0 ? tf.addN([dataLoss, ...penalties]) : dataLoss;
+    if (!alignmentTerm) return loss;
+    reported = tf.keep(loss);
+    return tf.add(loss, alignmentTerm);
+  }, [...optimizers.flatMap((o) => o.variables), ...(aligner?.variables ?? [])]);
   for (const o of optimizers) {
     decayWeights(o.variables, o.rate * stage.optimizer.weightDecay);
     o.optimizer.applyGradients(Object.fromEntries(o.variables.map((v) => [v.name, grads[v.name]!])));
   }
+  aligner?.afterStep(grads);
   const result = {
-    loss: loss.dataSync()[0]!,
+    loss: (reported ?? total).dataSync()[0]!,
     correct: right!.correct.dataSync()[0]!,
     counted: right!.counted.dataSync()[0]!,
   };
-  tf.dispose([x, y, loss, right!.correct, right!.counted, grads]);
+  tf.dispose([x, y, total, right!.correct, right!.counted, grads, ...(reported ? [reported] : [])]);
+  if (target) target.images.dispose();
   return result;
 }

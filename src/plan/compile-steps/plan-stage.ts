@@ -2,7 +2,8 @@ import { datasetInput, examplesNoun } from '../../format/dataset-formats/input.j
 import { isNoBase } from '../../format/rules.js';
 import type { StageSpec } from '../../format/types.js';
 import { describeSchedule } from '../learning-rate-schedule.js';
-import type { PlanStage, TrainTask } from '../types.js';
+import type { PlanStage, StageAlignment, TrainTask } from '../types.js';
+import { describeAlignment, stageAlignment } from './stage-alignment.js';
 import { stageInput, type StageInput } from './stage-input.js';
 import { stageTraining, type StageTraining } from './stage-training.js';
 import type { StageContext, StagesSoFar } from './stages-so-far.js';
@@ -24,14 +25,15 @@ export const planStage =
     const trainable: PlanStage['trainable'] = baseLayers.length > 0 ? 'base+head' : 'head';
     const baseChanged = before.baseChanged || trainable === 'base+head';
     const training = stageTraining(stage, baseLayers, inputs);
-    const source = stageInput(context, before, stage.name, baseLayers);
+    const alignment = stageAlignment(context.spec, inputs, baseLayers);
+    const source = stageInput(context, before, stage.name, baseLayers, alignment);
     const task = fingerprinted<TrainTask>(source.tasks, {
       id,
       kind: 'train',
       stage: index,
       ...(source.input ? { features: source.input.id } : {}),
       dependsOn: [before.previous, 'data', ...(source.input ? [source.input.id] : [])],
-      description: describeTraining(context, stage, training, baseLayers, source),
+      description: describeTraining(context, stage, training, baseLayers, source, alignment),
       config: {
         stage: stage.name,
         index,
@@ -40,6 +42,7 @@ export const planStage =
         trainable,
         trainableBaseLayers: baseLayers,
         batchNorm: stage.batchNorm,
+        ...(alignment ? { alignment } : {}),
         seed: context.spec.seed,
         ...foldConfig(context.spec),
       },
@@ -60,6 +63,7 @@ export const planStage =
       trainableBaseLayers: baseLayers,
       batchNorm: stage.batchNorm,
       ...(source.prefix ? { frozenPrefix: source.prefix } : source.whole !== undefined ? { whole: source.whole } : {}),
+      ...(alignment ? { alignment } : {}),
       trainableParams: context.headParams + baseTrainableParams,
       totalParams: context.headParams + inputs.base.paramCount,
       fingerprint: task.fingerprint,
@@ -84,6 +88,7 @@ function describeTraining(
   training: StageTraining,
   baseLayers: string[],
   source: StageInput,
+  alignment: StageAlignment | undefined,
 ): string {
   const what = baseLayers.length === 0 ? 'the head' : `the head and ${baseLayers.length} base layer(s)`;
   const { parameterGroups } = training;
@@ -102,5 +107,6 @@ function describeTraining(
       : prefix
         ? `, above ${prefix.boundary} (the frozen prefix's output, ${prefix.mode === 'precompute' ? 'once per example' : 'per batch'})`
         : `, ${examples} through the whole model`;
-  return `train ${what} ${stage.epochs} epoch(s), ${stage.optimizer.name} lr ${rates} (${describeSchedule(stage.schedule)}), batch ${stage.batchSize}${on}`;
+  const aligned = alignment ? `; ${describeAlignment(alignment)}` : '';
+  return `train ${what} ${stage.epochs} epoch(s), ${stage.optimizer.name} lr ${rates} (${describeSchedule(stage.schedule)}), batch ${stage.batchSize}${on}${aligned}`;
 }

@@ -1,6 +1,6 @@
 import { isNoBase } from '../../format/rules.js';
 import { frozenPrefix, prefixMode, type FrozenPrefix } from '../frozen-prefix.js';
-import type { FeaturesTask, PlanStage, PlanTask } from '../types.js';
+import type { FeaturesTask, PlanStage, PlanTask, StageAlignment } from '../types.js';
 import type { StageContext, StagesSoFar } from './stages-so-far.js';
 import { headReadsBaseLayers } from './head.js';
 import { fingerprinted } from './task-list.js';
@@ -25,7 +25,13 @@ export interface StageInput {
  * head reads the images); a fine-tuning stage on its frozen prefix's output
  * when the base splits there, else on images through the whole model.
  */
-export function stageInput(context: StageContext, before: StagesSoFar, name: string, baseLayers: string[]): StageInput {
+export function stageInput(
+  context: StageContext,
+  before: StagesSoFar,
+  name: string,
+  baseLayers: string[],
+  alignment?: StageAlignment,
+): StageInput {
   const unchanged = { tasks: before.tasks, features: before.features };
   const skips = headReadsBaseLayers(context.head);
   // Features of the cut (or a frozen prefix's output) lack the inner base layers a skip connection reads.
@@ -46,6 +52,13 @@ export function stageInput(context: StageContext, before: StagesSoFar, name: str
       input: features,
     };
   }
+  // Target images have no cached prefix output, and the alignment's gradient reaches every trainable base layer from the cut.
+  if (alignment)
+    return {
+      ...unchanged,
+      input: undefined,
+      whole: `adapt.method ${alignment.method} runs target images through the base beside each training batch`,
+    };
   const split: FrozenPrefix = context.splitPrefix
     ? frozenPrefix(context.inputs.base.layers, new Set(baseLayers))
     : { kind: 'none', reason: 'the frozen prefix is off (TLPIPE_FROZEN_PREFIX=0)' };

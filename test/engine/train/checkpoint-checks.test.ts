@@ -7,7 +7,7 @@ import {
 } from '../../../src/engine/train/checkpoint-checks.js';
 import { checkpointIndexProblem } from '../../../src/store/checkpoint-index.js';
 import { runRecordProblem } from '../../../src/store/run-record.js';
-import { compileSmall } from '../../fixtures/small-plan.js';
+import { compileSmall, smallPlanInputs } from '../../fixtures/small-plan.js';
 
 /** Two stages: head (epochs 1–3, early stopping) and tune (epochs 4–5). */
 function plan() {
@@ -174,6 +174,89 @@ describe('trainer-state.json is checked against the plan before use', () => {
       assert.match(trainerStateProblem(state, p, dir, c.bytes ?? 24) ?? 'accepted', c.problem);
     });
   }
+});
+
+/** adapt.method dann: stage tune (epochs 4–5) trains a domain classifier, kept after the optimizers in optimizer.bin. */
+describe("trainer-state.json's domain classifier (adapt.method: dann) is checked like the optimizers", () => {
+  const danPlan = compileSmall(
+    `dataset: { format: idx, train: { images: a, labels: b }, test: { images: c, labels: d } }
+base: { model: ./m.json, cut: top }
+head:
+  - globalAveragePooling2d: {}
+  - dense: { units: classes, activation: softmax }
+adapt: { images: target, method: dann }
+train:
+  stages:
+    - { name: head, epochs: 3 }
+    - { name: tune, epochs: 2, unfreeze: ['conv'] }
+`,
+    { ...smallPlanInputs(), adapt: { images: 10, digest: 't'.repeat(64) } },
+  ).plan;
+  const range = (byteOffset: number, byteLength: number) => ({
+    weightSpecs: [{ name: 'w0', shape: [byteLength / 4], dtype: 'float32' }],
+    byteOffset,
+    byteLength,
+  });
+  /** Epoch 4, the tune stage's first: 24 bytes of the head group's optimizer, then 16 of classifier weights and 8 of its Adam state. */
+  const tuneState = (): Record<string, any> => ({
+    ...headState(),
+    stage: 'tune',
+    stageIndex: 1,
+    epoch: 4,
+    model: 'full',
+    stageState: { stageEpoch: 1, done: false, stoppedEarly: false },
+    metrics: { stage: 'tune', epoch: 4, stageEpoch: 1, loss: 0.7, accuracy: 0.5, lr: 0.01, seconds: 1 },
+    completedStages: [{ name: 'head', epochs: 3, epochsRun: 3, stoppedEarly: false, lastLearningRate: 0.001 }],
+    domainClassifier: { weights: range(24, 16), optimizer: { ...range(40, 8), accBeta: [0.9, 0.999] } },
+  });
+  const dir = 'checkpoints/epoch-004';
+  it('the state as written passes', () => assert.equal(trainerStateProblem(tuneState(), danPlan, dir, 48), undefined));
+  const cases: { name: string; edit: (s: Record<string, any>) => void; bytes?: number; problem: RegExp }[] = [
+    {
+      name: 'missing where the stage trains one',
+      edit: (s) => delete s['domainClassifier'],
+      problem: /has no domain classifier, and the plan's stage trains one/,
+    },
+    {
+      name: 'weights overlapping the optimizers',
+      edit: (s) => (s['domainClassifier'].weights.byteOffset = 20),
+      problem: /domain classifier weights are not at bytes 24\+/,
+    },
+    {
+      name: 'Adam state past the end of optimizer.bin',
+      edit: (s) => (s['domainClassifier'].optimizer = range(40, 16)),
+      problem: /domain classifier optimizer are not at bytes 40\+ inside optimizer\.bin's 48 bytes/,
+    },
+    {
+      name: 'specs that do not add up to the range',
+      edit: (s) => (s['domainClassifier'].weights.weightSpecs[0].shape = [5]),
+      problem: /domain classifier weights/,
+    },
+    {
+      name: 'a damaged Adam state',
+      edit: (s) => (s['domainClassifier'].optimizer.accBeta = ['x', 1]),
+      problem: /damaged Adam state/,
+    },
+    {
+      name: 'bytes left over after it',
+      edit: () => undefined,
+      bytes: 52,
+      problem: /accounts for 48 bytes of optimizer\.bin's 52/,
+    },
+  ];
+  for (const c of cases)
+    it(c.name, () => {
+      const state = tuneState();
+      c.edit(state);
+      assert.match(trainerStateProblem(state, danPlan, dir, c.bytes ?? 48) ?? 'accepted', c.problem);
+    });
+  it("a stage that trains none refuses one (the plan's own tune stage, without adapt)", () => {
+    const state = tuneState();
+    assert.match(
+      trainerStateProblem(state, plan(), dir, 48) ?? 'accepted',
+      /holds a domain classifier, and the plan's stage trains none/,
+    );
+  });
 });
 
 describe('declared weight sizes are bounded before anything is allocated', () => {

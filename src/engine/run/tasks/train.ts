@@ -3,7 +3,14 @@ import { cachedWeights, keepInCache, stageKey } from '../../cache/stage-cache.js
 import type { EpochMetrics } from '../../events.js';
 import { setBatchNormPolicy } from '../../model/frozen-batch-norm.js';
 import { setTrainableLayers } from '../../model/trainable-layers.js';
-import { checkpointOptimizers, checkpointWeights, type StageSummary } from '../../train/checkpoints.js';
+import { alignedModel, StageAligner } from '../../adapt/stage-alignment.js';
+import { targetSource } from '../../data/target-images.js';
+import {
+  checkpointDomainClassifier,
+  checkpointOptimizers,
+  checkpointWeights,
+  type StageSummary,
+} from '../../train/checkpoints.js';
 import { trainStage, type StageResume } from '../../train/train-stage.js';
 import type { RunContext } from '../run-context.js';
 import type { TaskInputs, Training } from '../task-results.js';
@@ -59,6 +66,7 @@ export async function runTrainTask(task: TrainTask, inputs: TaskInputs['train'],
       },
     },
     resume,
+    stageAligner(stage, run),
   );
   const stages: StageSummary[] = [...before, { name: stage.name, epochs: stage.epochs, ...outcome }];
   // A resumed run lacks the metrics of epochs before it resumed, so it leaves nothing to reuse.
@@ -85,6 +93,24 @@ export async function runTrainTask(task: TrainTask, inputs: TaskInputs['train'],
   return { stages, history };
 }
 
+/** `adapt.method: coral | dann`: the stage's alignment with the run's target images, whose order the run's `target` stream draws. */
+function stageAligner(stage: PlanStage, run: RunContext): StageAligner | undefined {
+  const alignment = stage.alignment;
+  if (!alignment) return undefined;
+  const { target, preprocessing, base } = run.inputs;
+  if (!target || preprocessing.kind !== 'image')
+    throw new Error(`stage ${stage.name} aligns to target images, and the run has none`);
+  return new StageAligner({
+    alignment,
+    model: alignedModel(run.models.full, base),
+    base,
+    target: targetSource(target, preprocessing),
+    order: run.streams.get('target'),
+    seed: run.plan.seed,
+    stage: stage.name,
+  });
+}
+
 /** Where the stage continues when the run resumes inside it: its trainer state and optimizers, and its best epoch for early stopping to restore. */
 function stageResume(stage: PlanStage, run: RunContext): StageResume | undefined {
   const point = run.resumePoint?.state.stageIndex === stage.index ? run.resumePoint : undefined;
@@ -95,6 +121,7 @@ function stageResume(stage: PlanStage, run: RunContext): StageResume | undefined
   return {
     state: point.state.stageState,
     optimizers: checkpointOptimizers(point),
+    ...(stage.alignment?.method === 'dann' ? { domainClassifier: checkpointDomainClassifier(point) } : {}),
     ...(best ? { bestWeights: checkpointWeights(best, run.models.model(stage.weights)) } : {}),
   };
 }

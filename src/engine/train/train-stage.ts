@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { isPixelLoss, type LossKind, type PlanStage } from '../../plan/types.js';
 import { RunInterrupted } from '../errors.js';
 import type { EpochMetrics, EventListener } from '../events.js';
-import { chunk, prefetched, range, type BatchSource } from '../data/batches.js';
+import { chunk, prefetched, range, weightsAt, type BatchSource, type PositionWeights } from '../data/batches.js';
 import type { SeededRandom } from '../random.js';
 import { batchLoss, correctCount, evaluateSource } from './loss.js';
 import { INITIAL_MONITOR, INITIAL_PLATEAU, type MonitorState, type PlateauState } from './monitors.js';
@@ -68,6 +68,8 @@ interface StageRun {
   lossKind: LossKind;
   optimizers: GroupOptimizer[];
   classWeights: tf.Tensor1D | undefined;
+  /** dataset.source: the training split's example weights by position. */
+  weights: PositionWeights | undefined;
   monitors: MonitorList;
   signal: AbortSignal | undefined;
 }
@@ -84,7 +86,7 @@ interface StageRun {
 export async function trainStage(
   model: tf.LayersModel,
   stage: PlanStage,
-  data: { train: BatchSource; validation?: BatchSource },
+  data: { train: BatchSource; validation?: BatchSource; weights?: PositionWeights },
   lossKind: LossKind,
   shuffle: SeededRandom,
   hooks: StageHooks,
@@ -97,7 +99,16 @@ export async function trainStage(
   try {
     if (resume) await Promise.all(optimizers.map((o, i) => restoreOptimizer(o.optimizer, resume.optimizers[i]!)));
     monitors = new MonitorList(stageMonitors(model, stage, hooks, resume?.bestWeights));
-    const run: StageRun = { model, stage, lossKind, optimizers, classWeights, monitors, signal: hooks.signal };
+    const run: StageRun = {
+      model,
+      stage,
+      lossKind,
+      optimizers,
+      classWeights,
+      weights: data.weights,
+      monitors,
+      signal: hooks.signal,
+    };
     while (!state.done) {
       const stageEpoch = state.stageEpoch + 1;
       const started = performance.now();
@@ -174,18 +185,21 @@ async function trainEpoch(
   let correct = 0;
   let counted = 0;
   let b = 0;
+  const mix = run.weights ? new SourceMix(run.weights.from) : undefined;
   for await (const { positions, x, y } of prefetched(train, chunk(order, stage.batchSize))) {
     if (run.signal?.aborted) {
       tf.dispose([x, y]);
       throw new RunInterrupted();
     }
     setRates(optimizers, ratesAt(stageEpoch - 1 + b / batches));
-    const step = trainBatch(run, x, y);
+    const weights = run.weights ? weightsAt(run.weights, positions, epoch) : undefined;
+    const step = trainBatch(run, x, y, weights);
     correct += step.correct;
     counted += step.counted;
     run.monitors.batchEnd({ epoch, batch: b + 1, batches, loss: step.loss });
     // A per-pixel loss is a batch's mean over its counted pixels: weighted by them, the epoch's is the mean over every counted pixel.
-    lossSum += step.loss * (perPixel ? step.counted : positions.length);
+    // With example weights, a batch's loss is their weighted mean: weighted by their sum, the epoch's is the weighted mean of the epoch.
+    lossSum += step.loss * (perPixel ? step.counted : weights ? mix!.add(positions, weights) : positions.length);
     b++;
     // Let listeners (progress, signals) run between batches: tfjs on wasm/cpu never yields.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -194,15 +208,51 @@ async function trainEpoch(
     stage: stage.name,
     epoch,
     stageEpoch,
-    loss: lossSum / (perPixel ? Math.max(counted, 1) : train.count),
+    loss: lossSum / (perPixel ? Math.max(counted, 1) : mix ? mix.totalWeight || 1 : train.count),
     // Over the whole split: a batch with more counted pixels weighs more, so this is the pixel accuracy exactly.
     accuracy: correct / Math.max(counted, 1),
     lr: firstRates[0]!,
     ...(optimizers.length > 1
       ? { learningRates: Object.fromEntries(optimizers.map((o, i) => [o.group.name, firstRates[i]!])) }
       : {}),
+    ...(mix ? mix.shares() : {}),
     seconds: 0,
   };
+}
+
+/**
+ * How much of an epoch's batches came from `dataset.source`: its share of
+ * the examples, and of the loss weight (which its weight and decay shrink).
+ */
+class SourceMix {
+  totalWeight = 0;
+  private sourceWeight = 0;
+  private examples = 0;
+  private sourceExamples = 0;
+
+  constructor(private readonly from: number) {}
+
+  /** Counts a batch; returns its weight. */
+  add(positions: readonly number[], weights: Float32Array): number {
+    let batchWeight = 0;
+    positions.forEach((p, i) => {
+      batchWeight += weights[i]!;
+      if (p >= this.from) {
+        this.sourceExamples += 1;
+        this.sourceWeight += weights[i]!;
+      }
+    });
+    this.examples += positions.length;
+    this.totalWeight += batchWeight;
+    return batchWeight;
+  }
+
+  shares(): Pick<EpochMetrics, 'sourceShare' | 'sourceWeightShare'> {
+    return {
+      sourceShare: this.sourceExamples / Math.max(this.examples, 1),
+      sourceWeightShare: this.totalWeight > 0 ? this.sourceWeight / this.totalWeight : 0,
+    };
+  }
 }
 
 /** One batch's gradients and each group's update (decay first, as AdamW); disposes the batch. */
@@ -210,8 +260,10 @@ function trainBatch(
   { model, stage, lossKind, optimizers, classWeights }: StageRun,
   x: tf.Tensor,
   y: tf.Tensor,
+  weights?: Float32Array,
 ): { loss: number; correct: number; counted: number } {
   let right: { correct: tf.Scalar; counted: tf.Scalar } | undefined;
+  const exampleWeights = weights ? tf.tensor1d(weights) : undefined;
   const { value: loss, grads } = tf.variableGrads(
     () => {
       const pred = model.apply(x, { training: true }) as tf.Tensor;
@@ -222,6 +274,7 @@ function trainBatch(
       const penalties = model.layers.filter((layer) => layer.trainable).flatMap((layer) => layer.calculateLosses());
       const dataLoss = batchLoss(lossKind, y, pred, {
         ...(classWeights ? { classWeights } : {}),
+        ...(exampleWeights ? { exampleWeights } : {}),
         labelSmoothing: stage.labelSmoothing,
       });
       return penalties.length > 0 ? tf.addN([dataLoss, ...penalties]) : dataLoss;
@@ -237,6 +290,6 @@ function trainBatch(
     correct: right!.correct.dataSync()[0]!,
     counted: right!.counted.dataSync()[0]!,
   };
-  tf.dispose([x, y, loss, right!.correct, right!.counted, grads]);
+  tf.dispose([x, y, loss, right!.correct, right!.counted, grads, ...(exampleWeights ? [exampleWeights] : [])]);
   return result;
 }

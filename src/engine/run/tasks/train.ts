@@ -5,6 +5,7 @@ import { setBatchNormPolicy } from '../../model/frozen-batch-norm.js';
 import { setTrainableLayers } from '../../model/trainable-layers.js';
 import { checkpointOptimizers, checkpointWeights, type StageSummary } from '../../train/checkpoints.js';
 import { trainStage, type StageResume } from '../../train/train-stage.js';
+import type { PositionWeights } from '../../data/batches.js';
 import type { RunContext } from '../run-context.js';
 import type { TaskInputs, Training } from '../task-results.js';
 
@@ -38,7 +39,11 @@ export async function runTrainTask(task: TrainTask, inputs: TaskInputs['train'],
   const outcome = await trainStage(
     model,
     stage,
-    { train: sources.train, ...(sources.validation ? { validation: sources.validation } : {}) },
+    {
+      train: sources.train,
+      ...(sources.validation ? { validation: sources.validation } : {}),
+      ...sourceWeights(run.inputs),
+    },
     plan.loss,
     run.streams.get('shuffle'),
     {
@@ -83,6 +88,16 @@ export async function runTrainTask(task: TrainTask, inputs: TaskInputs['train'],
     ...(outcome.restoredEpoch !== undefined ? { restoredEpoch: outcome.restoredEpoch } : {}),
   });
   return { stages, history };
+}
+
+/**
+ * dataset.source: the training examples' loss weights by position. The
+ * source's examples end the training selection, so each training source
+ * (images, features, a frozen prefix's rows) has them at the same positions.
+ */
+export function sourceWeights(inputs: Pick<RunContext['inputs'], 'source'>): { weights?: PositionWeights } {
+  const { source } = inputs;
+  return source ? { weights: { from: source.from, weights: source.weights, decay: source.decay } } : {};
 }
 
 /** Where the stage continues when the run resumes inside it: its trainer state and optimizers, and its best epoch for early stopping to restore. */

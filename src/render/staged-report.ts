@@ -26,6 +26,7 @@ export function renderStagedReport(sources: RunReportSources, taskSection?: Repo
     ...(summary?.test && 'confusionMatrix' in summary.test ? { test: summary.test } : {}),
     ...(taskSection ? { taskSection } : {}),
     ...(gallery ? { gallery } : {}),
+    ...(summary?.source ? { source: summary.source } : {}),
     ...(sources.taskFiles.audit ? { extraSections: auditSection(sources.taskFiles.audit) } : {}),
     classNames: plan.classes.names,
     pipelineYaml: sources.pipelineYaml,

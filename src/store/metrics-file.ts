@@ -25,6 +25,8 @@ export const MetricRowSchema = Type.Object({
   val_meanIoU: Type.Optional(Metric),
   lr: Type.Optional(Metric),
   learningRates: Type.Optional(Type.Record(Type.String(), Metric)),
+  sourceShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  sourceWeightShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   seconds: Type.Optional(Type.Number()),
 });
 

@@ -6,6 +6,37 @@ import type { LoadedPipeline } from '../format/load-pipeline.js';
 import { loadInput, runsRootOf } from './pipeline-input.js';
 import { userErrorsAt } from './run-refs.js';
 import { failed, ok, type Outcome, type PipelineInput, type PipelineOptions } from './types.js';
+import { readSource } from '../engine/data/source-dataset.js';
+import { sourceWeighsNothing, type SourceSpec } from '../format/adaptation-keys.js';
+/** `dataset.source` as `tlpipe data` reports it: what joins the training split (nothing with `weight: 0`). */
+export interface SourceReport {
+  format: string;
+  /** Source examples that join the training split, per pipeline class (absent with weight 0: not read). */
+  perClass?: number[];
+  mapped?: { from: string; to: string }[];
+  dropped?: string[];
+  skipped?: number;
+  weight: number;
+  decay: number;
+  digest?: string;
+}
+
+/** The source read as a run reads it (unless it weighs nothing): which of its examples join which class. */
+async function describeSource(source: SourceSpec, classNames: string[], seed: number): Promise<SourceReport> {
+  const { weight, decay } = source;
+  if (sourceWeighsNothing(source)) return { format: source.dataset.format, weight, decay };
+  const read = await readSource(source, classNames, { seed });
+  return {
+    format: source.dataset.format,
+    perClass: read.perClass,
+    mapped: read.mapped,
+    dropped: read.dropped,
+    skipped: read.skipped.length,
+    weight,
+    decay,
+    digest: read.digest,
+  };
+}
 
 /**
  * `adapt:`: the domain shift a run would start from: a domain classifier's
@@ -25,6 +56,7 @@ export interface DataDomainShift {
 /** What training will see; for `task: anomaly`, which classes are normal (only their training and validation images are used). */
 export type DatasetReport = EngineDatasetReport & {
   normal?: string[];
+  source?: SourceReport;
   /** `adapt:` with enough images of both domains. */
   domainShift?: DataDomainShift;
   /** `adapt:` with too few training or target images (fewer than 10) to measure a shift: why there is no domainShift. */
@@ -45,15 +77,17 @@ export async function describeData(input: PipelineInput, options: DataOptions = 
   const loaded = loadInput(input, options);
   if (!loaded.ok) return failed(loaded.diagnostics);
   const { spec, source } = loaded.value;
-  const described = await userErrorsAt(spec.file, async () =>
-    ok(
+  const described = await userErrorsAt(spec.file, async () => {
+    const report = await describeDataset(spec.dataset, spec.seed);
+    return ok(
       {
-        ...(await describeDataset(spec.dataset, spec.seed)),
+        ...report,
         ...(spec.anomaly ? { normal: spec.anomaly.normal } : {}),
+        ...(spec.source ? { source: await describeSource(spec.source, report.classNames, spec.seed) } : {}),
       },
       loaded.warnings,
-    ),
-  );
+    );
+  });
   if (!described.ok)
     return failed(
       described.diagnostics.map((d) => source.locate(d)),

@@ -445,6 +445,7 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
       backend: outcome.backend,
       classes: plan.classes.names,
       data: outcome.data,
+      ...(outcome.source ? { source: outcome.source } : {}),
       stages: outcome.stages,
       ...(outcome.adapt
         ? {

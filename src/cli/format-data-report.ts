@@ -38,6 +38,7 @@ export function formatDataReport(report: DatasetReport): string {
   if (taskLine) out.push('', ...wrapParagraph(taskLine));
   if (report.domainShift) out.push('', ...wrapParagraph(domainShiftLine(report.domainShift)));
   if (report.domainShiftSkipped) out.push('', `domain shift: not measured, ${report.domainShiftSkipped}`);
+  if (report.source) out.push('', ...wrapParagraph(sourceLine(report.source, report.classNames)));
   if (report.skipped.length > 0) {
     out.push(
       '',
@@ -63,6 +64,28 @@ export function formatDataReport(report: DatasetReport): string {
     );
   }
   return out.join('\n');
+}
+
+/** What `dataset.source` adds to the training split: per class, the classes renamed or left out, the weight. Names come from the data: escaped. */
+function sourceLine(source: NonNullable<DatasetReport['source']>, classNames: readonly string[]): string {
+  const weighs = `weight ${source.weight}${source.decay === 1 ? '' : `, × ${source.decay} per epoch`}`;
+  if (!source.perClass) return `source (${source.format}): ${weighs}: not read, the run is the run without it`;
+  const total = source.perClass.reduce((a, b) => a + b, 0);
+  const perClass = source.perClass
+    .map((n, c) => (n > 0 ? `${terminalText(classNames[c] ?? String(c))} ${n}` : ''))
+    .filter(Boolean)
+    .join(', ');
+  const renamed = (source.mapped ?? []).filter((m) => m.from !== m.to);
+  return [
+    `source (${source.format}): ${total} examples join the training split only (${perClass}), ${weighs}`,
+    ...(renamed.length > 0
+      ? [`mapped ${renamed.map((m) => `${terminalText(m.from)} → ${terminalText(m.to)}`).join(', ')}`]
+      : []),
+    ...(source.dropped && source.dropped.length > 0
+      ? [`left out (no matching class): ${source.dropped.map(terminalText).join(', ')}`]
+      : []),
+    ...(source.skipped ? [`${source.skipped} source files skipped`] : []),
+  ].join('; ');
 }
 
 /** The feature columns over the training rows, as the model receives them after standardising. */

@@ -16,6 +16,10 @@ export interface EpochMetrics {
   lr: number;
   /** Each parameter group's rate at the epoch's first step, when there are several. */
   learningRates?: Record<string, number>;
+  /** dataset.source: the share of the epoch's training examples that were the source's. */
+  sourceShare?: number;
+  /** dataset.source: the share of the epoch's loss weight that was the source's (after its weight and decay). */
+  sourceWeightShare?: number;
   seconds: number;
   /** tfjs tensors alive at the epoch's end; the same at every epoch of a stage, or something leaks. */
   tensors?: number;

@@ -214,7 +214,25 @@ export const sourceFitsThePipeline: SpecRule = ({ source, dataset }) => {
   return findings;
 };
 
+/**
+ * k-fold cross-validation folds the pipeline's own examples: a fold's
+ * features are rows of one shared pool, which the source would have to
+ * join in every fold's training part only. Not built: refused plainly.
+ */
+export const sourceWithoutFolds: SpecRule = ({ source, evaluate }) =>
+  source && !sourceWeighsNothing(source) && evaluate.folds !== undefined
+    ? [
+        {
+          path: ['evaluate', 'folds'],
+          key: true,
+          message: 'k-fold cross-validation is not available with `dataset.source`',
+          hint: 'remove evaluate.folds, or the source (or set its weight: 0)',
+        },
+      ]
+    : [];
+
 export const ADAPTATION_RULES: readonly SpecRule[] = [
+  sourceWithoutFolds,
   adaptationNeedsClassification,
   adaptNeedsImages,
   adaptNeedsBase,

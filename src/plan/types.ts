@@ -56,6 +56,8 @@ export interface PlanInputs {
     counts: { train: number; validation: number; test: number };
     /** Training examples of each class, in label order. */
     trainPerClass: number[];
+    /** `dataset.source`, when read: its examples are part of `counts.train` and `trainPerClass`. */
+    source?: SourceFacts;
   };
   /** For `strategy: auto`: what was measured and chosen. */
   strategy?: StrategyMeasurement;
@@ -72,6 +74,23 @@ export interface PlanInputs {
     /** The kept layers in order (input layer excluded), with their weight counts, the layers they read and their output shape. */
     layers: BaseLayerFacts[];
   };
+}
+
+/** What the plan knows of `dataset.source`: enough to fingerprint and describe it. */
+export interface SourceFacts {
+  /** sha256 over the source's files. */
+  digest: string;
+  /** sha256 over its kept examples' weights. */
+  weightsDigest: string;
+  /** Kept source examples, and per pipeline class. */
+  examples: number;
+  perClass: number[];
+  /** Source class → pipeline class. */
+  mapped: { from: string; to: string }[];
+  /** Source classes left out: they map to none of the pipeline's. */
+  dropped: string[];
+  weight: number;
+  decay: number;
 }
 
 export interface BaseLayerFacts {

@@ -8,6 +8,8 @@ const n4 = (x: number | undefined): string => (x === undefined ? '–' : x.toFix
  * One human line per event worth a line, for pipes, CI and log.txt.
  * Per-batch events return undefined: they are for live renderers only.
  */
+const percent = (share: number): string => `${(share * 100).toFixed(0)}%`;
+
 export function formatEventLine(event: RunEvent): string | undefined {
   switch (event.type) {
     case 'run-start':
@@ -39,7 +41,12 @@ export function formatEventLine(event: RunEvent): string | undefined {
       const m = event.metrics;
       const iou = m.val_meanIoU === undefined ? '' : ` val_mIoU ${n4(m.val_meanIoU)}`;
       const val = m.val_loss === undefined ? '' : `  val_loss ${n4(m.val_loss)} val_acc ${n4(m.val_accuracy)}${iou}`;
-      return `${m.stage} epoch ${m.epoch}${m.reused ? ' (reused)' : ''}  loss ${n4(m.loss)} acc ${n4(m.accuracy)}${val}${alignmentText(m)}  lr ${Number(m.lr.toPrecision(3))}  ${m.seconds.toFixed(1)}s`;
+      // dataset.source: the share of the epoch's examples, and of its loss weight, that came from the source.
+      const source =
+        m.sourceShare === undefined
+          ? ''
+          : `  source ${percent(m.sourceShare)} of examples, ${percent(m.sourceWeightShare ?? 0)} of weight`;
+      return `${m.stage} epoch ${m.epoch}${m.reused ? ' (reused)' : ''}  loss ${n4(m.loss)} acc ${n4(m.accuracy)}${val}${alignmentText(m)}${source}  lr ${Number(m.lr.toPrecision(3))}  ${m.seconds.toFixed(1)}s`;
     }
     case 'stage-end':
       return `stage ${event.stage} done after ${event.epochsRun} epoch(s)${event.stoppedEarly ? ', stopped early' : ''}${event.restoredEpoch !== undefined ? `; weights of epoch ${event.restoredEpoch} restored` : ''}`;

@@ -5,6 +5,7 @@
  * the per-class metrics, the hyperparameters as resolved, the run's facts
  * and the pipeline as run.
  */
+import type { RunSummary } from '../store/summary-file.js';
 import type { Calibration, TtaMetrics } from '../engine/evaluate/metrics.js';
 import type { ClassCurves } from '../engine/evaluate/curves.js';
 import { curvesSection } from './curve-charts.js';
@@ -85,6 +86,8 @@ export interface ReportInput {
   taskSection?: { headline: string; body: string };
   classNames: string[];
   pipelineYaml: string;
+  /** `dataset.source`: what it added to the training split (summary.json's source block). */
+  source?: RunSummary['source'];
   /** `baseline: scratch`: the same architecture trained from random initialisation, drawn on the same charts. */
   baseline?: { metrics: MetricRow[]; test?: { accuracy: number; loss: number } };
 }
@@ -236,6 +239,7 @@ export function renderReport(input: ReportInput): string {
     input.title,
     `<p class="headline">${input.taskSection ? input.taskSection.headline : test ? `test accuracy <b id="test-accuracy">${fixed(test.accuracy)}</b>, test loss ${fixed(test.loss)}` : 'no test split'}</p>
 ${baselineLine}
+${sourceSection(input)}
 <h2>Training curves</h2>
 <div class="charts">${chart(
       'loss',
@@ -261,6 +265,29 @@ ${input.extraSections ?? ''}
 <h2>Run</h2><table class="facts">${meta}</table>
 <h2>Pipeline as run</h2><pre>${escape(input.pipelineYaml)}</pre>`,
   );
+}
+
+/**
+ * `dataset.source`: how many of its examples joined the training split (of
+ * which classes, which were left out), how they weighed, and per epoch how
+ * much of the batches — by examples and by loss weight — came from it.
+ */
+function sourceSection(input: Pick<ReportInput, 'source' | 'metrics'>): string {
+  const { source } = input;
+  if (!source) return '';
+  const perClass = Object.entries(source.perClass)
+    .filter(([, n]) => n > 0)
+    .map(([name, n]) => `${escape(name)} ${n}`)
+    .join(', ');
+  const renamed = source.mapped.filter((m) => m.from !== m.to);
+  const rows = input.metrics
+    .filter((r) => r.sourceShare !== undefined)
+    .map(
+      (r) =>
+        `<tr><td>${r.epoch}</td><td>${fixed((r.sourceShare ?? 0) * 100, 1)}%</td><td>${fixed((r.sourceWeightShare ?? 0) * 100, 1)}%</td></tr>`,
+    )
+    .join('');
+  return `<h2>Training data</h2><p id="source-data">The training split held <b>${source.examples}</b> source examples (${perClass}) beside the pipeline's own, each weighing ${source.weight}${source.decay === 1 ? '' : ` × ${source.decay}<sup>epoch − 1</sup>`}; none is in the validation or test split.${renamed.length > 0 ? ` Mapped: ${renamed.map((m) => `${escape(m.from)} → ${escape(m.to)}`).join(', ')}.` : ''}${source.dropped.length > 0 ? ` Left out (no matching class): ${source.dropped.map(escape).join(', ')}.` : ''}</p>${rows ? `<table class="source-share"><tr><th>epoch</th><th>examples from the source</th><th>loss weight from the source</th></tr>${rows}</table>` : ''}`;
 }
 
 /** The calibration of the test split's answers: the ECE, and the reliability diagram it comes from. */

@@ -32,6 +32,7 @@ export function renderStagedReport(sources: RunReportSources, taskSection?: Repo
     ...(taskSection ? { taskSection } : {}),
     ...(gallery ? { gallery } : {}),
     ...(extraSections ? { extraSections } : {}),
+    ...(summary?.source ? { source: summary.source } : {}),
     classNames: plan.classes.names,
     pipelineYaml: sources.pipelineYaml,
   });

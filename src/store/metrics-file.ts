@@ -28,6 +28,8 @@ export const MetricRowSchema = Type.Object({
   domain_loss: Type.Optional(Metric),
   domain_accuracy: Type.Optional(Metric),
   learningRates: Type.Optional(Type.Record(Type.String(), Metric)),
+  sourceShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  sourceWeightShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   seconds: Type.Optional(Type.Number()),
 });
 

@@ -6,6 +6,7 @@ import type { StrategyMeasurement } from '../plan/types.js';
 import { writeJsonAtomic } from './atomic-write.js';
 import { readShapedJsonIfPresent } from './read-back-shape.js';
 import { Count } from './tasks/shared-schemas.js';
+import { MAX_CLASSES } from './tasks/classification.js';
 import { TestMetricsSchema } from './tasks/registry.js';
 import { relativePath, withRelativePaths } from './relative-paths.js';
 
@@ -19,6 +20,8 @@ export interface RunSummary {
   backend: string;
   classes: string[];
   data: PlanOutcome['data'];
+  /** `dataset.source`: its examples in the training split, the classes left out, its weight and decay. */
+  source?: NonNullable<PlanOutcome['source']>;
   stages: PlanOutcome['stages'];
   /** `adapt.method: adabn`: the base's batch-norm statistics re-estimated on the target images. */
   adapt?: { method: 'adabn'; images: number; batchNormLayers: number; seconds: number };
@@ -79,6 +82,21 @@ const SummarySchema = Type.Object({
   backend: Type.String(),
   classes: Type.Array(Type.String()),
   data: Type.Object({ counts: Type.Object({ train: Count, validation: Count, test: Count }) }),
+  source: Type.Optional(
+    Type.Object({
+      examples: Count,
+      perClass: Type.Record(Type.String({ maxLength: 1000 }), Count, { maxProperties: MAX_CLASSES }),
+      mapped: Type.Array(
+        Type.Object({ from: Type.String({ maxLength: 1000 }), to: Type.String({ maxLength: 1000 }) }),
+        {
+          maxItems: MAX_CLASSES,
+        },
+      ),
+      dropped: Type.Array(Type.String({ maxLength: 1000 }), { maxItems: MAX_CLASSES }),
+      weight: Type.Number({ minimum: 0 }),
+      decay: Type.Number({ minimum: 0 }),
+    }),
+  ),
   stages: Type.Array(StageOutcomeSchema),
   adapt: Type.Optional(
     Type.Object({

@@ -8,6 +8,24 @@ export interface BatchSource {
 }
 
 /**
+ * Loss weights of a training split's examples by position, for a split
+ * whose positions from `from` on are `dataset.source` examples: those weigh
+ * `weights[p − from]` × decay^(epoch − 1), the rest 1. A split without
+ * them has none, and its batches are weighed as they always were.
+ */
+export interface PositionWeights {
+  from: number;
+  weights: Float32Array;
+  decay: number;
+}
+
+/** The weights of `positions` in (global, from 1) epoch `epoch`. */
+export function weightsAt(weights: PositionWeights, positions: readonly number[], epoch: number): Float32Array {
+  const factor = weights.decay === 1 ? 1 : weights.decay ** (epoch - 1);
+  return Float32Array.from(positions, (p) => (p < weights.from ? 1 : weights.weights[p - weights.from]! * factor));
+}
+
+/**
  * Yields the batches for `chunks` in order, asking for the next one before
  * the current one is used: image decoding (sharp, on libuv's threads) then
  * overlaps the training step (tfjs, on this thread).

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { PipelineSpec } from '../../format/types.js';
-import type { BaseLayerFacts, PlanInputs, StrategyMeasurement } from '../../plan/types.js';
+import type { BaseLayerFacts, PlanInputs, SourceFacts, StrategyMeasurement } from '../../plan/types.js';
 import { isSegmentationDataset } from '../tasks/segmentation/mask-source.js';
 import type { CutBase } from './cut-base.js';
 import type { LoadedInputs } from './read-inputs.js';
@@ -37,6 +37,7 @@ export function gatherFacts(
       trainPerClass: isSegmentationDataset(dataset)
         ? [...dataset.pixelCounts.train.perClass]
         : countPerClass(dataset.train.labels, selection.train, dataset.numClasses),
+      ...(inputs.source ? { source: sourceFacts(inputs.source) } : {}),
     },
     ...(strategy ? { strategy } : {}),
     ...(inputs.target ? { adapt: { images: inputs.target.count, digest: inputs.target.digest } } : {}),
@@ -54,6 +55,19 @@ export function gatherFacts(
     cut: spec.base.cut,
     facts,
     seconds: { ...inputs.seconds, base: inputs.seconds.base + cut.seconds },
+  };
+}
+
+function sourceFacts(source: NonNullable<LoadedInputs['source']>): SourceFacts {
+  return {
+    digest: source.digest,
+    weightsDigest: source.weightsDigest,
+    examples: source.split.count,
+    perClass: source.perClass,
+    mapped: source.mapped,
+    dropped: source.dropped,
+    weight: source.weight,
+    decay: source.decay,
   };
 }
 

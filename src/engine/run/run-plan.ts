@@ -5,6 +5,7 @@ import type { RunInputs } from '../facts/gather-facts.js';
 import { RandomStreams } from '../random.js';
 import {
   dataOutcome,
+  sourceOutcome,
   FeatureWorkers,
   type PlanOutcome,
   type RunContext,
@@ -186,6 +187,7 @@ function outcome(plan: Plan, inputs: RunInputs, results: TaskResults): PlanOutco
   return {
     backend: inputs.backend.name,
     data: dataOutcome(inputs),
+    ...(inputs.source ? { source: sourceOutcome(inputs.source, plan.classes.names)! } : {}),
     stages: last('train')?.stages ?? [],
     ...(adapted ? { adapt: adapted } : {}),
     ...(evaluation ? { test: evaluation.test } : {}),

@@ -11,13 +11,15 @@ import { pixelCorrectCount, pixelLoss } from './pixel-loss.js';
  * every counted pixel of a mask (pixel-loss.ts). With class weights each
  * example's (pixel's) loss is scaled by its class's weight before the mean,
  * as Keras' class_weight does. Label smoothing ε trains examples towards
- * (1 − ε)·one-hot + ε/classes.
+ * (1 − ε)·one-hot + ε/classes. With example weights wᵢ (dataset.source)
+ * the mean is weighted: Σ wᵢ·lᵢ / Σ wᵢ, each lᵢ already scaled by its
+ * class weight; a batch weighing nothing has loss 0.
  */
 export function batchLoss(
   kind: LossKind,
   yTrue: tf.Tensor,
   yPred: tf.Tensor,
-  options: { classWeights?: tf.Tensor1D; labelSmoothing?: number } = {},
+  options: { classWeights?: tf.Tensor1D; labelSmoothing?: number; exampleWeights?: tf.Tensor1D } = {},
 ): tf.Scalar {
   switch (kind) {
     case 'categoricalCrossentropy':
@@ -40,11 +42,18 @@ const AT_EACH_PIXEL: { readonly [K in PixelLoss]: ExampleLoss } = {
   perPixelSoftmaxCrossEntropyFromLogits: 'softmaxCrossEntropyFromLogits',
 };
 
+/** The smallest batch weight divided by: below it a batch weighs nothing. */
+const NO_WEIGHT = 1e-12;
+
 function exampleLoss(
   kind: ExampleLoss,
   yTrue: tf.Tensor,
   yPred: tf.Tensor,
-  { classWeights, labelSmoothing = 0 }: { classWeights?: tf.Tensor1D; labelSmoothing?: number },
+  {
+    classWeights,
+    labelSmoothing = 0,
+    exampleWeights,
+  }: { classWeights?: tf.Tensor1D; labelSmoothing?: number; exampleWeights?: tf.Tensor1D },
 ): tf.Scalar {
   const classes = yTrue.shape[yTrue.shape.length - 1]!;
   const target = labelSmoothing > 0 ? tf.add(tf.mul(yTrue, 1 - labelSmoothing), labelSmoothing / classes) : yTrue;
@@ -52,7 +61,11 @@ function exampleLoss(
     kind === 'categoricalCrossentropy'
       ? tf.metrics.categoricalCrossentropy(target, yPred)
       : tf.losses.softmaxCrossEntropy(target, yPred, undefined, 0, tf.Reduction.NONE);
-  return classWeights ? tf.mean(tf.mul(perExample, tf.sum(tf.mul(yTrue, classWeights), -1))) : tf.mean(perExample);
+  const weighed = classWeights ? tf.mul(perExample, tf.sum(tf.mul(yTrue, classWeights), -1)) : perExample;
+  // Never 0/0: a batch whose weights all decayed to nothing has loss 0 (divNoNan has no gradient in tfjs).
+  if (exampleWeights)
+    return tf.div(tf.sum(tf.mul(weighed, exampleWeights)), tf.maximum(tf.sum(exampleWeights), NO_WEIGHT));
+  return tf.mean(weighed);
 }
 
 /**

@@ -7,7 +7,7 @@ import { setBatchNormPolicy } from '../model/frozen-batch-norm.js';
 import { buildHeadLayers, composeModel } from '../model/build-models.js';
 import { setTrainableLayers } from '../model/trainable-layers.js';
 import { RandomStreams, SeededRandom } from '../random.js';
-import type { BatchSource } from '../data/batches.js';
+import type { BatchSource, PositionWeights } from '../data/batches.js';
 import { trainStage, type StageOutcome } from './train-stage.js';
 
 export interface BaselineResult {
@@ -25,7 +25,7 @@ export interface BaselineResult {
 export async function trainScratchBaseline(
   plan: Plan,
   base: tf.LayersModel,
-  data: { train: BatchSource; validation?: BatchSource; test?: BatchSource },
+  data: { train: BatchSource; validation?: BatchSource; test?: BatchSource; weights?: PositionWeights },
   testNames: string[],
   onEvent: EventListener,
   signal?: AbortSignal,
@@ -55,7 +55,11 @@ export async function trainScratchBaseline(
       const outcome = await trainStage(
         model,
         everything,
-        { train: data.train, ...(data.validation ? { validation: data.validation } : {}) },
+        {
+          train: data.train,
+          ...(data.validation ? { validation: data.validation } : {}),
+          ...(data.weights ? { weights: data.weights } : {}),
+        },
         plan.loss,
         shuffle,
         {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { isPixelLoss, type LossKind, type PlanStage } from '../../plan/types.js';
 import { RunInterrupted } from '../errors.js';
 import type { EpochMetrics, EventListener } from '../events.js';
-import { chunk, prefetched, range, type BatchSource } from '../data/batches.js';
+import { chunk, prefetched, range, weightsAt, type BatchSource, type PositionWeights } from '../data/batches.js';
 import type { SeededRandom } from '../random.js';
 import type { DomainClassifier, DomainClassifierSnapshot } from '../adapt/domain-classifier.js';
 import type { StageAligner } from '../adapt/stage-alignment.js';
@@ -74,6 +74,8 @@ interface StageRun {
   lossKind: LossKind;
   optimizers: GroupOptimizer[];
   classWeights: tf.Tensor1D | undefined;
+  /** dataset.source: the training split's example weights by position. */
+  weights: PositionWeights | undefined;
   monitors: MonitorList;
   signal: AbortSignal | undefined;
   aligner: StageAligner | undefined;
@@ -91,7 +93,7 @@ interface StageRun {
 export async function trainStage(
   model: tf.LayersModel,
   stage: PlanStage,
-  data: { train: BatchSource; validation?: BatchSource },
+  data: { train: BatchSource; validation?: BatchSource; weights?: PositionWeights },
   lossKind: LossKind,
   shuffle: SeededRandom,
   hooks: StageHooks,
@@ -106,7 +108,17 @@ export async function trainStage(
     if (resume) await Promise.all(optimizers.map((o, i) => restoreOptimizer(o.optimizer, resume.optimizers[i]!)));
     await aligner?.restore(resume?.domainClassifier);
     monitors = new MonitorList(stageMonitors(model, stage, hooks, resume?.bestWeights));
-    const run: StageRun = { model, stage, lossKind, optimizers, classWeights, monitors, signal: hooks.signal, aligner };
+    const run: StageRun = {
+      model,
+      stage,
+      lossKind,
+      optimizers,
+      classWeights,
+      weights: data.weights,
+      monitors,
+      signal: hooks.signal,
+      aligner,
+    };
     while (!state.done) {
       const stageEpoch = state.stageEpoch + 1;
       const started = performance.now();
@@ -191,21 +203,24 @@ async function trainEpoch(
   let counted = 0;
   let b = 0;
   run.aligner?.startEpoch();
+  const mix = run.weights ? new SourceMix(run.weights.from) : undefined;
   for await (const { positions, x, y } of prefetched(train, chunk(order, stage.batchSize))) {
     if (run.signal?.aborted) {
       tf.dispose([x, y]);
       throw new RunInterrupted();
     }
     setRates(optimizers, ratesAt(stageEpoch - 1 + b / batches));
+    const weights = run.weights ? weightsAt(run.weights, positions, epoch) : undefined;
     const target = run.aligner ? await run.aligner.targetBatch(positions.length) : undefined;
     // Progress through the stage, for DANN's schedule of the reversed gradient's scale.
     const progress = (stageEpoch - 1 + b / batches) / stage.epochs;
-    const step = trainBatch(run, x, y, target && { images: target, progress });
+    const step = trainBatch(run, x, y, weights, target && { images: target, progress });
     correct += step.correct;
     counted += step.counted;
     run.monitors.batchEnd({ epoch, batch: b + 1, batches, loss: step.loss });
     // A per-pixel loss is a batch's mean over its counted pixels: weighted by them, the epoch's is the mean over every counted pixel.
-    lossSum += step.loss * (perPixel ? step.counted : positions.length);
+    // With example weights, a batch's loss is their weighted mean: weighted by their sum, the epoch's is the weighted mean of the epoch.
+    lossSum += step.loss * (perPixel ? step.counted : weights ? mix!.add(positions, weights) : positions.length);
     b++;
     // Let listeners (progress, signals) run between batches: tfjs on wasm/cpu never yields.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -214,16 +229,52 @@ async function trainEpoch(
     stage: stage.name,
     epoch,
     stageEpoch,
-    loss: lossSum / (perPixel ? Math.max(counted, 1) : train.count),
+    loss: lossSum / (perPixel ? Math.max(counted, 1) : mix ? mix.totalWeight || 1 : train.count),
     // Over the whole split: a batch with more counted pixels weighs more, so this is the pixel accuracy exactly.
     accuracy: correct / Math.max(counted, 1),
     lr: firstRates[0]!,
     ...(optimizers.length > 1
       ? { learningRates: Object.fromEntries(optimizers.map((o, i) => [o.group.name, firstRates[i]!])) }
       : {}),
+    ...(mix ? mix.shares() : {}),
     seconds: 0,
     ...run.aligner?.epochMetrics(),
   };
+}
+
+/**
+ * How much of an epoch's batches came from `dataset.source`: its share of
+ * the examples, and of the loss weight (which its weight and decay shrink).
+ */
+class SourceMix {
+  totalWeight = 0;
+  private sourceWeight = 0;
+  private examples = 0;
+  private sourceExamples = 0;
+
+  constructor(private readonly from: number) {}
+
+  /** Counts a batch; returns its weight. */
+  add(positions: readonly number[], weights: Float32Array): number {
+    let batchWeight = 0;
+    positions.forEach((p, i) => {
+      batchWeight += weights[i]!;
+      if (p >= this.from) {
+        this.sourceExamples += 1;
+        this.sourceWeight += weights[i]!;
+      }
+    });
+    this.examples += positions.length;
+    this.totalWeight += batchWeight;
+    return batchWeight;
+  }
+
+  shares(): Pick<EpochMetrics, 'sourceShare' | 'sourceWeightShare'> {
+    return {
+      sourceShare: this.sourceExamples / Math.max(this.examples, 1),
+      sourceWeightShare: this.totalWeight > 0 ? this.sourceWeight / this.totalWeight : 0,
+    };
+  }
 }
 
 /**
@@ -236,10 +287,12 @@ function trainBatch(
   { model, stage, lossKind, optimizers, classWeights, aligner }: StageRun,
   x: tf.Tensor,
   y: tf.Tensor,
+  weights?: Float32Array,
   target?: { images: tf.Tensor4D; progress: number },
 ): { loss: number; correct: number; counted: number } {
   let right: { correct: tf.Scalar; counted: tf.Scalar } | undefined;
   let reported: tf.Scalar | undefined;
+  const exampleWeights = weights ? tf.tensor1d(weights) : undefined;
   const { value: total, grads } = tf.variableGrads(() => {
     let pred: tf.Tensor;
     let alignmentTerm: tf.Scalar | undefined;
@@ -255,6 +308,7 @@ function trainBatch(
     const penalties = model.layers.filter((layer) => layer.trainable).flatMap((layer) => layer.calculateLosses());
     const dataLoss = batchLoss(lossKind, y, pred, {
       ...(classWeights ? { classWeights } : {}),
+      ...(exampleWeights ? { exampleWeights } : {}),
       labelSmoothing: stage.labelSmoothing,
     });
     const loss = penalties.length > 0 ? tf.addN([dataLoss, ...penalties]) : dataLoss;
@@ -272,7 +326,16 @@ function trainBatch(
     correct: right!.correct.dataSync()[0]!,
     counted: right!.counted.dataSync()[0]!,
   };
-  tf.dispose([x, y, total, right!.correct, right!.counted, grads, ...(reported ? [reported] : [])]);
+  tf.dispose([
+    x,
+    y,
+    total,
+    right!.correct,
+    right!.counted,
+    grads,
+    ...(reported ? [reported] : []),
+    ...(exampleWeights ? [exampleWeights] : []),
+  ]);
   if (target) target.images.dispose();
   return result;
 }

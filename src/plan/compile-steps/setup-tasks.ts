@@ -1,6 +1,15 @@
 import { isNoBase } from '../../format/rules.js';
 import type { PipelineSpec } from '../../format/types.js';
-import type { AdaptTask, BaseTask, DataTask, HeadTask, PlanInputs, PlanTask, ResolvedHeadLayer } from '../types.js';
+import type {
+  AdaptTask,
+  BaseTask,
+  DataTask,
+  HeadTask,
+  PlanInputs,
+  PlanTask,
+  ResolvedHeadLayer,
+  SourceFacts,
+} from '../types.js';
 import { adaptTask } from './adapt-task.js';
 import { withTask } from './task-list.js';
 
@@ -21,6 +30,8 @@ export function setupTasks(spec: PipelineSpec, inputs: PlanInputs, head: Resolve
     normalize: spec.base.normalize,
     augment: dataset.augment ?? null,
     seed: spec.seed,
+    // Present only with a source that is read: a run without one (or with `weight: 0`) keeps its fingerprints.
+    ...(inputs.dataset.source ? { source: sourceConfig(inputs.dataset.source) } : {}),
   };
   const data = withTask<DataTask>([], {
     id: 'data',
@@ -58,6 +69,32 @@ export function setupTasks(spec: PipelineSpec, inputs: PlanInputs, head: Resolve
   });
 }
 
+/** What of the source changes the training data: its files, which classes it gives to which, its weights and their decay. */
+function sourceConfig(source: SourceFacts): Record<string, unknown> {
+  return {
+    digest: source.digest,
+    mapped: source.mapped,
+    weights: source.weightsDigest,
+    weight: source.weight,
+    decay: source.decay,
+  };
+}
+
+/** The source's line in the plan: how many examples of which classes, what was left out, how they weigh. */
+export function describeSource(source: SourceFacts, classNames: readonly string[]): string {
+  const perClass = source.perClass
+    .map((n, c) => (n > 0 ? `${classNames[c] ?? c} ${n}` : ''))
+    .filter(Boolean)
+    .join(', ');
+  const renamed = source.mapped.filter((m) => m.from !== m.to).map((m) => `${m.from} → ${m.to}`);
+  const decay = source.decay === 1 ? '' : `, × ${source.decay} per epoch`;
+  return [
+    `source: ${source.examples} training examples (${perClass}), weight ${source.weight}${decay}`,
+    ...(renamed.length > 0 ? [`mapped ${renamed.join(', ')}`] : []),
+    ...(source.dropped.length > 0 ? [`left out (no matching class): ${source.dropped.join(', ')}`] : []),
+  ].join('; ');
+}
+
 function describeData(spec: PipelineSpec, inputs: PlanInputs): string {
   const { limit, validation, image } = spec.dataset;
   const perClass = limit.perClass ? `, ≤${limit.perClass}/class` : '';
@@ -72,7 +109,11 @@ function describeData(spec: PipelineSpec, inputs: PlanInputs): string {
     folds !== undefined && fold !== undefined
       ? `fold ${fold} of ${folds}: validation is this fold of train+validation, train the other folds`
       : `validation ${validation}`;
-  return `${spec.dataset.format}: ${train} train / ${held} validation / ${test} test, ${inputs.dataset.numClasses} classes${perClass}${testPerClass} (${split}), ${shape}`;
+  const { source } = inputs.dataset;
+  const classNames = spec.dataset.classNames ?? inputs.dataset.classNames ?? [];
+  const own = source ? ` (${train - source.examples} own + ${source.examples} source)` : '';
+  const line = `${spec.dataset.format}: ${train} train${own} / ${held} validation / ${test} test, ${inputs.dataset.numClasses} classes${perClass}${testPerClass} (${split}), ${shape}`;
+  return source ? `${line}. ${describeSource(source, classNames)}` : line;
 }
 
 function describeLayer(layer: ResolvedHeadLayer): string {

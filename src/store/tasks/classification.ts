@@ -59,7 +59,7 @@ const DecisionSchema = Type.Object({
 
 /** Classification's files: its test metrics carry no `task` (they were written before tasks existed). */
 /** Class name → its metrics: bounded like the class list (labels.json allows no more). */
-const MAX_CLASSES = 10_000;
+export const MAX_CLASSES = 10_000;
 
 const PerClass = Type.Record(
   Type.String(),

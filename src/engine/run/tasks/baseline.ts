@@ -3,6 +3,7 @@ import { splitSource } from '../../data/datasets.js';
 import { setTrainableLayers } from '../../model/trainable-layers.js';
 import { trainScratchBaseline, type BaselineResult } from '../../train/scratch-baseline.js';
 import type { RunContext } from '../run-context.js';
+import { sourceWeights } from './train.js';
 import type { TaskInputs } from '../task-results.js';
 
 /** `baseline: scratch`: the same architecture and stages from random initialisation, on the same examples. */
@@ -18,7 +19,7 @@ export async function runBaselineTask(
   const baseline = await trainScratchBaseline(
     plan,
     inputs.base,
-    { train: data.train!, ...data },
+    { train: data.train!, ...data, ...sourceWeights(inputs) },
     testNames,
     options.onEvent,
     options.signal,

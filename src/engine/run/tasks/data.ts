@@ -1,4 +1,5 @@
 import type { DataTask } from '../../../plan/types.js';
+import { describeSource } from '../../../plan/compile-steps/setup-tasks.js';
 import { augmenter } from '../../data/augment.js';
 import { jointAugmenter } from '../../data/augment-masks.js';
 import type { SegmentationSplit } from '../../data/segmentation-folder.js';
@@ -29,6 +30,12 @@ export async function runDataTask(_task: DataTask, _inputs: object, run: SetupCo
     ignored: dataset.ignored.length,
     storage: dataset.storage,
   });
+  if (inputs.facts.dataset.source)
+    options.onEvent({
+      type: 'log',
+      level: 'info',
+      message: describeSource(inputs.facts.dataset.source, plan.classes.names),
+    });
   for (const { file, reason } of dataset.skipped)
     options.onEvent({ type: 'log', level: 'warn', message: `skipped ${file}: ${reason}` });
   const masks = isSegmentationDataset(dataset);

@@ -12,6 +12,7 @@ import {
   type StageSummary,
 } from '../../train/checkpoints.js';
 import { trainStage, type StageResume } from '../../train/train-stage.js';
+import type { PositionWeights } from '../../data/batches.js';
 import type { RunContext } from '../run-context.js';
 import type { TaskInputs, Training } from '../task-results.js';
 
@@ -45,7 +46,11 @@ export async function runTrainTask(task: TrainTask, inputs: TaskInputs['train'],
   const outcome = await trainStage(
     model,
     stage,
-    { train: sources.train, ...(sources.validation ? { validation: sources.validation } : {}) },
+    {
+      train: sources.train,
+      ...(sources.validation ? { validation: sources.validation } : {}),
+      ...sourceWeights(run.inputs),
+    },
     plan.loss,
     run.streams.get('shuffle'),
     {
@@ -109,6 +114,16 @@ function stageAligner(stage: PlanStage, run: RunContext): StageAligner | undefin
     seed: run.plan.seed,
     stage: stage.name,
   });
+}
+
+/**
+ * dataset.source: the training examples' loss weights by position. The
+ * source's examples end the training selection, so each training source
+ * (images, features, a frozen prefix's rows) has them at the same positions.
+ */
+export function sourceWeights(inputs: Pick<RunContext['inputs'], 'source'>): { weights?: PositionWeights } {
+  const { source } = inputs;
+  return source ? { weights: { from: source.from, weights: source.weights, decay: source.decay } } : {};
 }
 
 /** Where the stage continues when the run resumes inside it: its trainer state and optimizers, and its best epoch for early stopping to restore. */

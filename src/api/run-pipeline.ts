@@ -446,6 +446,16 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
       classes: plan.classes.names,
       data: outcome.data,
       stages: outcome.stages,
+      ...(outcome.adapt
+        ? {
+            adapt: {
+              method: outcome.adapt.method,
+              images: outcome.adapt.images,
+              batchNormLayers: outcome.adapt.batchNormLayers,
+              seconds: outcome.adapt.seconds,
+            },
+          }
+        : {}),
       ...(outcome.test ? { test: outcome.test } : {}),
       ...(outcome.baseline
         ? {

@@ -59,12 +59,8 @@ export interface PlanInputs {
   };
   /** For `strategy: auto`: what was measured and chosen. */
   strategy?: StrategyMeasurement;
-  /** `adapt.images`: the target images used (a seeded sample of at most adapt.limit). */
-  target?: {
-    /** sha256 over the files used. */
-    digest: string;
-    count: number;
-  };
+  /** `adapt:`: the target-domain images used (after adapt.limit) and sha256 over them. */
+  adapt?: { images: number; digest: string };
   base: {
     /** sha256 over the base model's topology and weights. */
     digest: string;
@@ -111,6 +107,12 @@ export type DataTask = TaskCommon<'data'>;
 export type BaseTask = TaskCommon<'base'>;
 /** The new head layers, seeded. */
 export type HeadTask = TaskCommon<'head'>;
+/**
+ * `adapt.method: adabn`: the base's batch-norm moving statistics
+ * re-estimated on the target images, before anything reads the base; every
+ * later task depends on it through the head (and the features tasks).
+ */
+export type AdaptTask = TaskCommon<'adapt'>;
 /**
  * The frozen base's output (and the head's weightless leading layers) for
  * every split, in inference mode, for the head-only stages after it: once
@@ -174,6 +176,7 @@ export interface ExportTask extends TaskCommon<'export'> {
 export type PlanTask =
   | DataTask
   | BaseTask
+  | AdaptTask
   | HeadTask
   | FeaturesTask
   | TrainTask
@@ -198,6 +201,13 @@ export interface AnomalyPlan {
   coreset: number;
   quantile: number;
   bank: { patches: number; bytes: number; fromPatches: number };
+}
+
+/** `adapt.method: adabn`: the base's batch-norm layers whose statistics are re-estimated, and on how many target images. */
+export interface AdaptPlan {
+  method: 'adabn';
+  images: number;
+  batchNormLayers: number;
 }
 
 /** A head layer with `classes` (`units: classes`, `filters: classes`) replaced by the class count. */
@@ -282,6 +292,8 @@ export interface Plan {
   task?: Exclude<TaskName, 'classification'>;
   /** `task: anomaly`: the memory bank. */
   anomaly?: AnomalyPlan;
+  /** `adapt.method: adabn`: what adapts, on how many target images. */
+  adapt?: AdaptPlan;
   /** Fingerprint of the whole plan: the fingerprint of its last task chain. */
   fingerprint: string;
   seed: number;

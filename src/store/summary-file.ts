@@ -20,6 +20,8 @@ export interface RunSummary {
   classes: string[];
   data: PlanOutcome['data'];
   stages: PlanOutcome['stages'];
+  /** `adapt.method: adabn`: the base's batch-norm statistics re-estimated on the target images. */
+  adapt?: { method: 'adabn'; images: number; batchNormLayers: number; seconds: number };
   /** As the pipeline's task measures it: classification's metrics, or another task's (they say their task). */
   test?: TaskTestMetrics;
   baseline?: {
@@ -78,6 +80,14 @@ const SummarySchema = Type.Object({
   classes: Type.Array(Type.String()),
   data: Type.Object({ counts: Type.Object({ train: Count, validation: Count, test: Count }) }),
   stages: Type.Array(StageOutcomeSchema),
+  adapt: Type.Optional(
+    Type.Object({
+      method: Type.Literal('adabn'),
+      images: Count,
+      batchNormLayers: Count,
+      seconds: Type.Number({ minimum: 0, maximum: 1e7 }),
+    }),
+  ),
   test: Type.Optional(TestMetricsSchema),
   baseline: Type.Optional(
     Type.Object({ stages: Type.Array(StageOutcomeSchema), test: Type.Optional(TestMetricsSchema) }),

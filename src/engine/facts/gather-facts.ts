@@ -39,7 +39,7 @@ export function gatherFacts(
         : countPerClass(dataset.train.labels, selection.train, dataset.numClasses),
     },
     ...(strategy ? { strategy } : {}),
-    ...(inputs.target ? { target: { digest: inputs.target.digest, count: inputs.target.count } } : {}),
+    ...(inputs.target ? { adapt: { images: inputs.target.count, digest: inputs.target.digest } } : {}),
     base: {
       digest: artifacts?.digest ?? 'none',
       cutOutputShape: cut.outputShape,

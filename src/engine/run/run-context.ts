@@ -10,7 +10,7 @@ import type { BaselineResult } from '../train/scratch-baseline.js';
 import type { FeatureWorkerPool } from '../workers/feature-pool.js';
 import type { ExampleGallery } from '../evaluate/example-gallery.js';
 import type { RunModels } from './run-models.js';
-import type { Exported } from './task-results.js';
+import type { Adapted, Exported } from './task-results.js';
 
 export interface RunPlanOptions {
   onEvent: EventListener;
@@ -34,6 +34,8 @@ export interface PlanOutcome {
     ignored: number;
   };
   stages: StageSummary[];
+  /** `adapt.method: adabn`: what the adapt task did. */
+  adapt?: Adapted;
   /** The test split's metrics, as the plan's task measures them. */
   test?: TaskTestMetrics;
   /** `task: segmentation`: the worst test images with their true and predicted masks. */

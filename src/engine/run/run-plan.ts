@@ -15,6 +15,7 @@ import type { RunModels } from './run-models.js';
 import { restore, type Restored } from './restore.js';
 import { dependencyProblems, unmetReads } from './task-dependencies.js';
 import { TaskResults, type TaskInputs, type TaskOf, type TaskOutputs } from './task-results.js';
+import { runAdaptTask } from './tasks/adapt.js';
 import { runBaseTask } from './tasks/base.js';
 import { runBaselineTask } from './tasks/baseline.js';
 import { runDataTask } from './tasks/data.js';
@@ -30,11 +31,12 @@ export type { PlanOutcome, RunPlanOptions } from './run-context.js';
 
 /**
  * Tasks that make what every later task needs (the examples, the frozen
- * base, the models), and the shift measured on the base as cut (before a
- * restored checkpoint changes it); they run whatever point the run starts from.
+ * base, adapted when the pipeline asks, the models), and the shift measured
+ * on the base as cut (before the adapt task or a restored checkpoint
+ * changes it); they run whatever point the run starts from.
  */
-type SetupKind = 'data' | 'base' | 'head' | 'shift';
-const SETUP: ReadonlySet<TaskKind> = new Set<SetupKind>(['data', 'base', 'head']);
+type SetupKind = 'data' | 'base' | 'adapt' | 'head' | 'shift';
+const SETUP: ReadonlySet<TaskKind> = new Set<SetupKind>(['data', 'base', 'adapt', 'head']);
 const isSetup = (task: PlanTask): boolean => SETUP.has(task.kind) || (task.kind === 'shift' && task.when === 'before');
 
 /** An executor gets its task, the outputs of the dependencies it reads, and the run-wide resources; it returns its own output. */
@@ -51,6 +53,7 @@ type OwnRunnerKind = 'bank';
 const EXECUTORS: { [K in Exclude<TaskKind, OwnRunnerKind>]: Executor<K> } = {
   data: runDataTask,
   base: runBaseTask,
+  adapt: runAdaptTask,
   head: runHeadTask,
   features: runFeaturesTask,
   train: runTrainTask,
@@ -175,6 +178,7 @@ function outcome(plan: Plan, inputs: RunInputs, results: TaskResults): PlanOutco
     const task = [...plan.tasks].reverse().find((t): t is TaskOf<K> => t.kind === kind);
     return task && results.get(task);
   };
+  const adapted = last('adapt');
   const evaluation = last('evaluate');
   const baseline = last('baseline');
   const exported = last('export');
@@ -184,6 +188,7 @@ function outcome(plan: Plan, inputs: RunInputs, results: TaskResults): PlanOutco
     backend: inputs.backend.name,
     data: dataOutcome(inputs),
     stages: last('train')?.stages ?? [],
+    ...(adapted ? { adapt: adapted } : {}),
     ...(evaluation ? { test: evaluation.test } : {}),
     ...(evaluation?.gallery ? { gallery: evaluation.gallery } : {}),
     ...(evaluation?.masks ? { masks: evaluation.masks } : {}),

@@ -54,10 +54,21 @@ export interface Exported {
   };
 }
 
+/** What the adapt task did (AdaBN), for summary.json. */
+export interface Adapted {
+  method: 'adabn';
+  images: number;
+  batchNormLayers: number;
+  seconds: number;
+  /** The statistics came from the stage cache. */
+  reused: boolean;
+}
+
 /** What a task of each kind returns, for the tasks that depend on it. */
 export interface TaskOutputs {
   data: SplitSources;
   base: undefined;
+  adapt: Adapted;
   head: RunModels;
   features: Features;
   train: Training;
@@ -81,6 +92,7 @@ export interface TaskOutputs {
 export interface TaskInputs {
   data: object;
   base: object;
+  adapt: object;
   head: object;
   features: { data: SplitSources };
   train: { data: SplitSources; features?: Features; train?: Training };

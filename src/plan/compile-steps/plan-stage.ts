@@ -70,6 +70,7 @@ export const planStage =
       epochs: before.epochs + stage.epochs,
       previous: id,
       baseSetBy: trainable === 'base+head' ? id : before.baseSetBy,
+      setupBase: before.setupBase,
       baseChanged,
       features: source.features,
       lastTrainedBy: new Map([...before.lastTrainedBy, ...baseLayers.map((layer): [string, string] => [layer, id])]),

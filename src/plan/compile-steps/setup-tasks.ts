@@ -1,9 +1,10 @@
 import { isNoBase } from '../../format/rules.js';
 import type { PipelineSpec } from '../../format/types.js';
-import type { BaseTask, DataTask, HeadTask, PlanInputs, PlanTask, ResolvedHeadLayer } from '../types.js';
+import type { AdaptTask, BaseTask, DataTask, HeadTask, PlanInputs, PlanTask, ResolvedHeadLayer } from '../types.js';
+import { adaptTask } from './adapt-task.js';
 import { withTask } from './task-list.js';
 
-/** The tasks every plan starts with: the data's splits, the base cut, the head seeded. */
+/** The tasks every plan starts with: the data's splits, the base cut (and adapted, with adapt.method adabn), the head seeded. */
 export function setupTasks(spec: PipelineSpec, inputs: PlanInputs, head: ResolvedHeadLayer[]): PlanTask[] {
   const { dataset } = spec;
   const dataConfig = {
@@ -44,11 +45,14 @@ export function setupTasks(spec: PipelineSpec, inputs: PlanInputs, head: Resolve
       inputSize: dataset.image.size,
     },
   });
+  const adapt = adaptTask(spec, inputs);
+  const adapted = adapt ? withTask<AdaptTask>(base, adapt) : base;
   const { numClasses } = inputs.dataset;
-  return withTask<HeadTask>(base, {
+  // The head builds the models on the base as the last setup task left it: its fingerprint, and so every later one, chains the adaptation.
+  return withTask<HeadTask>(adapted, {
     id: 'head',
     kind: 'head',
-    dependsOn: ['base'],
+    dependsOn: [adapt ? 'adapt' : 'base'],
     description: `head: ${head.map(describeLayer).join(' → ')}`,
     config: { head, seed: spec.seed, numClasses },
   });

@@ -11,7 +11,7 @@ export const SHIFT_SAMPLE = 500;
  * base task, so it sees the base before any task adapts or trains it.
  */
 export function withShiftBefore(spec: PipelineSpec, inputs: PlanInputs, tasks: readonly PlanTask[]): PlanTask[] {
-  if (!spec.adapt || !inputs.target) return [...tasks];
+  if (!spec.adapt || !inputs.adapt) return [...tasks];
   const at = tasks.findIndex((t) => t.kind === 'base') + 1;
   const before = tasks.slice(0, at);
   const task = fingerprinted<ShiftTask>(before, draft(spec, inputs, 'before', 'base'));
@@ -24,7 +24,7 @@ export function withShiftBefore(spec: PipelineSpec, inputs: PlanInputs, tasks: r
  * nothing did: then it equals the one before).
  */
 export function withShiftAfter(spec: PipelineSpec, inputs: PlanInputs, trained: StagesSoFar): StagesSoFar {
-  if (!spec.adapt || !inputs.target) return trained;
+  if (!spec.adapt || !inputs.adapt) return trained;
   return { ...trained, tasks: withTask(trained.tasks, draft(spec, inputs, 'after', trained.baseSetBy)) };
 }
 
@@ -34,9 +34,9 @@ function draft(
   when: ShiftTask['when'],
   baseSetBy: string,
 ): TaskDraft<ShiftTask> {
-  const target = inputs.target!;
+  const target = inputs.adapt!;
   const trainImages = Math.min(SHIFT_SAMPLE, inputs.dataset.counts.train);
-  const targetImages = Math.min(SHIFT_SAMPLE, target.count);
+  const targetImages = Math.min(SHIFT_SAMPLE, target.images);
   return {
     id: `shift:${when}`,
     kind: 'shift',

@@ -63,14 +63,20 @@ export function stageInput(context: StageContext, before: StagesSoFar, name: str
 function headFeatures(context: StageContext, before: StagesSoFar, name: string): FeaturesTask {
   if (before.features && before.features.dependsOn.includes(before.baseSetBy)) return before.features;
   const { mode, headLayersApplied } = context.features;
+  // An adapted base is not the plan's own: feature workers build theirs from the artifacts, without the target statistics.
   const pristine = before.baseSetBy === 'base';
+  const from = pristine
+    ? 'frozen base'
+    : before.baseSetBy === 'adapt'
+      ? 'frozen base with its batch-norm statistics adapted to the target images'
+      : `base as stage \`${before.baseSetBy.replace(/^train:/, '')}\` left it`;
   return fingerprinted<FeaturesTask>(before.tasks, {
     id: `features:${name}`,
     kind: 'features',
     dependsOn: ['data', before.baseSetBy],
     mode,
     pristine,
-    description: `features of every split from the ${pristine ? 'frozen base' : `base as stage \`${before.baseSetBy.replace(/^train:/, '')}\` left it`}, ${mode === 'precompute' ? 'once per example' : 'per batch'}`,
+    description: `features of every split from the ${from}, ${mode === 'precompute' ? 'once per example' : 'per batch'}`,
     // Not the head: changing the head reuses the features.
     config: { folded: context.head.slice(0, headLayersApplied), mode },
   });
@@ -92,7 +98,7 @@ function prefixFeatures(
   const setBy =
     before.tasks
       .filter((t) => t.kind === 'train' && split.layers.some((layer) => before.lastTrainedBy.get(layer) === t.id))
-      .pop()?.id ?? 'base';
+      .pop()?.id ?? before.setupBase;
   // The runner keeps one set of features at a time: the last one made can serve this stage too.
   const last = before.tasks.filter((t): t is FeaturesTask => t.kind === 'features').pop();
   if (last && last.boundary === split.boundary && last.mode === record.mode && last.dependsOn.includes(setBy))

@@ -9,8 +9,10 @@ export interface StagesSoFar {
   epochs: number;
   /** The task the next one continues from: the head, then the last stage. */
   previous: string;
-  /** The task that last set the base: the base task, or a stage that fine-tuned it. */
+  /** The task that last set the base: the base task (the adapt task after it, when there is one), or a stage that fine-tuned it. */
   baseSetBy: string;
+  /** The task that set the base before any stage: the base task, or the adapt task after it. */
+  setupBase: string;
   /** Whether a stage has changed the base: from then on checkpoints hold the full model. */
   baseChanged: boolean;
   /** The features head-only stages train on, made by the first of them after the base last changed. */
@@ -19,14 +21,16 @@ export interface StagesSoFar {
   lastTrainedBy: ReadonlyMap<string, string>;
 }
 
-/** Before the first stage: the setup tasks, the base as the base task made it. */
+/** Before the first stage: the setup tasks, the base as the base task (or the adapt task) made it. */
 export function noStagesYet(tasks: readonly PlanTask[]): StagesSoFar {
+  const setupBase = tasks.some((t) => t.kind === 'adapt') ? 'adapt' : 'base';
   return {
     tasks,
     stages: [],
     epochs: 0,
     previous: 'head',
-    baseSetBy: 'base',
+    baseSetBy: setupBase,
+    setupBase,
     baseChanged: false,
     features: undefined,
     lastTrainedBy: new Map(),

@@ -1,5 +1,6 @@
 import type { Diagnostic, Result } from '../../diagnostics/diagnostic.js';
 import type { PipelineSpec } from '../../format/types.js';
+import { adaptProblems, adaptRecord } from '../compile-steps/adapt-task.js';
 import { assemblePlan } from '../compile-steps/assemble-plan.js';
 import { resolveClasses } from '../compile-steps/classes.js';
 import { closingTasks } from '../compile-steps/closing-tasks.js';
@@ -43,7 +44,7 @@ export function planStaged(
 ): Result<Plan> {
   const classes = resolveClasses(spec, inputs);
   const { head, diagnostics: headProblems } = resolveHead(spec, inputs);
-  const problems = [...classes.diagnostics, ...headProblems];
+  const problems = [...classes.diagnostics, ...headProblems, ...adaptProblems(spec, inputs)];
   if (problems.length === 0 && part.headProblems) problems.push(...part.headProblems(spec, inputs, head));
   if (problems.length > 0) return { ok: false, diagnostics: problems };
 
@@ -66,7 +67,8 @@ export function planStaged(
   const trained = withShiftAfter(spec, inputs, spec.train.stages.reduce(planStage(context), noStagesYet(setup)));
   const closed = closingTasks(spec, inputs, head, classes.names, trained);
   const { tasks, exported } = part.descriptions ? described(closed, part.descriptions) : closed;
-  const plan = assemblePlan(spec, inputs, {
+  const adapt = adaptRecord(spec, inputs);
+  const assembled = assemblePlan(spec, inputs, {
     names: classes.names,
     head,
     features,
@@ -75,6 +77,7 @@ export function planStaged(
     exported,
     loss: part.loss(head),
   });
+  const plan = adapt ? { ...assembled, adapt } : assembled;
 
   const heap = heapDiagnostics(spec, inputs, plan);
   if (heap.length > 0) return { ok: false, diagnostics: heap };

@@ -85,7 +85,7 @@ function describeColumns(columns: readonly ColumnSummary[]): string[] {
 /** `adapt:`: the shift before adaptation, and what the number means. */
 function domainShiftLine(shift: NonNullable<DatasetReport['domainShift']>): string {
   const auroc = shift.before.auroc;
-  const apart = Math.abs(auroc - 0.5);
+  const apart = Math.max(0, auroc - 0.5);
   // 0.15: the audit's shift warning (engine/audit/domain-shift SHIFT_WARNING); a few dozen images of one domain score up to about 0.6 against themselves.
   const reading = apart < 0.15 ? 'little or no shift' : apart < 0.3 ? 'a moderate shift' : 'a large shift';
   const after = shift.after

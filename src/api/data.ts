@@ -46,6 +46,8 @@ async function describeSource(source: SourceSpec, classNames: string[], seed: nu
 export interface DataDomainShift {
   method: NonNullable<PipelineSpec['adapt']>['method'];
   before: { auroc: number };
+  /** adapt.method adabn: after re-estimating the base's batch-norm statistics on the target images. coral and dann adapt while training: only a run measures them after. */
+  after?: { auroc: number; by: 'adabn' };
   /** Images of each domain measured (a seeded sample of at most 500). */
   train: number;
   target: number;
@@ -111,27 +113,26 @@ async function measureShift(
   const planned = await preparePlan(loaded, { runsRoot, ...(options.backend ? { backend: options.backend } : {}) });
   if (!planned.ok) return failed(planned.diagnostics);
   const { plan, inputs, source } = planned.value;
-  const { shiftBeforeAdaptation } = await import('../engine/adapt/data-shift.js');
+  const { dataShift } = await import('../engine/adapt/data-shift.js');
   const { StageCacheFiles } = await import('../store/stage-cache-files.js');
   const onEvent = options.onEvent ?? ((): void => undefined);
   try {
     const cache = new StageCacheFiles(path.join(runsRoot, '.cache'), undefined, (message) =>
       onEvent({ type: 'log', level: 'warn', message }),
     );
-    const measured = await userErrorsAt(spec.file, async () =>
-      ok(await shiftBeforeAdaptation(plan, inputs, { onEvent, cache })),
-    );
+    const measured = await userErrorsAt(spec.file, async () => ok(await dataShift(plan, inputs, { onEvent, cache })));
     if (!measured.ok) return failed(measured.diagnostics.map((d) => source?.locate(d) ?? d));
-    const shift = measured.value;
+    const { before, afterAdaBN } = measured.value;
     return ok(
-      shift
+      before
         ? {
             domainShift: {
               method: adapt.method,
-              before: { auroc: shift.auroc },
-              train: shift.train,
-              target: shift.target,
-              features: shift.features,
+              before: { auroc: before.auroc },
+              ...(afterAdaBN ? { after: { auroc: afterAdaBN.auroc, by: 'adabn' as const } } : {}),
+              train: before.train,
+              target: before.target,
+              features: before.features,
             },
           }
         : { domainShiftSkipped: 'too few training or target images (fewer than 10) to measure a domain shift' },

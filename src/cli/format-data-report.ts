@@ -108,8 +108,13 @@ function describeColumns(columns: readonly ColumnSummary[]): string[] {
 /** `adapt:`: the shift before adaptation, and what the number means. */
 function domainShiftLine(shift: NonNullable<DatasetReport['domainShift']>): string {
   const auroc = shift.before.auroc;
-  const apart = Math.abs(auroc - 0.5);
+  const apart = Math.max(0, auroc - 0.5);
   // 0.15: the audit's shift warning (engine/audit/domain-shift SHIFT_WARNING); a few dozen images of one domain score up to about 0.6 against themselves.
   const reading = apart < 0.15 ? 'little or no shift' : apart < 0.3 ? 'a moderate shift' : 'a large shift';
-  return `domain shift before adaptation (adapt.method ${shift.method}): AUROC ${auroc.toFixed(3)} telling ${shift.target} target from ${shift.train} training images by the base's ${terminalText(shift.features)} features (0.5: indistinguishable, 1: two domains) — ${reading}`;
+  const after = shift.after
+    ? `; after AdaBN: AUROC ${shift.after.auroc.toFixed(3)}`
+    : shift.method === 'adabn'
+      ? ''
+      : `; ${shift.method} adapts while training, so only a run measures the shift after it`;
+  return `domain shift before adaptation (adapt.method ${shift.method}): AUROC ${auroc.toFixed(3)} telling ${shift.target} target from ${shift.train} training images by the base's ${terminalText(shift.features)} features (0.5: indistinguishable, 1: two domains) — ${reading}${after}`;
 }

@@ -4,8 +4,8 @@ import { escapeHtml as escape } from './report-charts.js';
 /** An AUROC at least this much closer to 0.5 after adaptation is called a reduction: out-of-fold AUROCs of a few hundred images move by a few hundredths by chance. */
 const REDUCED_BY = 0.05;
 
-/** How far from indistinguishable: 0.3 and 0.7 are the same shift (a classifier may rank the domains either way). */
-const distance = (auroc: number): number => Math.abs(auroc - 0.5);
+/** How far from indistinguishable (measure-shift reports a score below chance as 0.5). */
+const distance = (auroc: number): number => Math.max(0, auroc - 0.5);
 
 /** Whether adaptation brought the domains closer, in words. */
 export function shiftVerdict(before: number, after: number): string {

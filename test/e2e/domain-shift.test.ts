@@ -73,10 +73,16 @@ describe('the domain shift between training and target images', () => {
       assert.equal(report.domainShift.train, 48);
       assert.equal(report.domainShift.features, 'block_2_add pooled');
       check(report.domainShift.before.auroc);
+      // adapt.method adabn: the shift after AdaBN too, on the same images.
+      assert.equal(report.domainShift.after.by, 'adabn');
+      assert.ok(report.domainShift.after.auroc >= 0 && report.domainShift.after.auroc <= 1);
       if (look === 'as-is') return;
       const text = await tlpipe(['data', `${look}.yaml`], dir);
       assert.equal(text.code, 0, text.stderr);
-      assert.match(text.stdout, /domain shift before adaptation \(adapt\.method adabn\): AUROC \d\.\d{3}/);
+      assert.match(
+        text.stdout.replace(/\s+/g, ' '),
+        /domain shift before adaptation \(adapt\.method adabn\): AUROC \d\.\d{3} .*; after AdaBN: AUROC \d\.\d{3}/,
+      );
     });
 
   it('a run records the shift before and after adaptation in summary.json and its report', async () => {

@@ -76,6 +76,19 @@ describe('summary.json', () => {
     assert.equal((await readSummary(dir))!.test!.worst[0]!.example, 'x.png');
   });
 
+  it('adapt: the domain shift before and after reads back as written', async () => {
+    const dir = folder();
+    const domainShift = {
+      before: { auroc: 0.97 },
+      after: { auroc: 0.61 },
+      train: 500,
+      target: 120,
+      features: 'block_2_add pooled',
+    };
+    await writeSummary(dir, { ...summary(), domainShift }, pipelineDir);
+    assert.deepEqual((await readSummary(dir))!.domainShift, domainShift);
+  });
+
   it('a run that has not completed has none', async () => assert.equal(await readSummary(folder()), undefined));
 
   const damaged: { name: string; text: string; problem: RegExp }[] = [
@@ -90,6 +103,14 @@ describe('summary.json', () => {
       name: 'a negative count',
       text: JSON.stringify({ ...summary(), data: { counts: { train: -1, validation: 2, test: 4 } } }),
       problem: /\/data\/counts\/train must be >= 0/,
+    },
+    {
+      name: 'a domain shift AUROC above 1',
+      text: JSON.stringify({
+        ...summary(),
+        domainShift: { before: { auroc: 1.5 }, after: { auroc: 0.6 }, train: 10, target: 10, features: 'x pooled' },
+      }),
+      problem: /\/domainShift\/before\/auroc must be <= 1/,
     },
     {
       name: 'a status other than completed',

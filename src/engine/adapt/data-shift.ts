@@ -1,26 +1,54 @@
-import type { Plan, ShiftTask } from '../../plan/types.js';
+import { fingerprinted } from '../../plan/compile-steps/task-list.js';
+import type { AdaptTask, Plan, ShiftTask } from '../../plan/types.js';
 import type { StageCache } from '../cache/stage-cache.js';
 import type { EventListener } from '../events.js';
 import type { RunInputs } from '../facts/gather-facts.js';
 import { setTrainableLayers } from '../model/trainable-layers.js';
+import { runAdaptTask } from '../run/tasks/adapt.js';
 import { runShiftTask } from '../run/tasks/shift.js';
 import type { ShiftMeasurement } from './measure-shift.js';
 
+/** `tlpipe data`'s shift: before adaptation, and after AdaBN when the pipeline adapts with it (other methods adapt while training). */
+export interface DataShift {
+  before?: ShiftMeasurement;
+  /** adapt.method adabn: on the base with its batch-norm statistics re-estimated on the target images. */
+  afterAdaBN?: ShiftMeasurement;
+}
+
 /**
  * `tlpipe data` of a pipeline with `adapt:`: the plan's own shift task
- * before adaptation (same fingerprint, so its pooled features are shared
- * with the pipeline's runs through the stage cache). Undefined when the
- * plan measures no shift or either domain has too few images.
+ * before adaptation and, with AdaBN, its adapt task and the shift after it
+ * (the tasks and fingerprints a run makes, so the pooled features and the
+ * adapted statistics are shared with the pipeline's runs through the stage
+ * cache). Changes `inputs.base` in place when it adapts it.
  */
-export async function shiftBeforeAdaptation(
+export async function dataShift(
   plan: Plan,
   inputs: RunInputs,
   options: { onEvent: EventListener; signal?: AbortSignal; cache?: StageCache },
-): Promise<ShiftMeasurement | undefined> {
-  const task = plan.tasks.find((t): t is ShiftTask => t.kind === 'shift' && t.when === 'before');
-  if (!task) return undefined;
+): Promise<DataShift> {
+  const before = plan.tasks.find((t): t is ShiftTask => t.kind === 'shift' && t.when === 'before');
+  if (!before) return {};
   if (inputs.cut !== plan.base.cut)
     throw new Error(`the base was built cut at ${inputs.cut}, but the plan cuts at ${plan.base.cut}`);
   setTrainableLayers(inputs.base, 'none');
-  return runShiftTask(task, {}, { plan, inputs, options });
+  const context = { plan, inputs, options };
+  const measuredBefore = await runShiftTask(before, {}, context);
+  const adapt = plan.tasks.find((t): t is AdaptTask => t.kind === 'adapt');
+  if (!adapt) return measuredBefore ? { before: measuredBefore } : {};
+  await runAdaptTask(adapt, {}, context);
+  // The task a run's shift:after is when no stage changes the base after AdaBN (same config, same upstream).
+  const { fingerprint: _, ...draft } = before;
+  const after = fingerprinted<ShiftTask>(plan.tasks, {
+    ...draft,
+    id: 'shift:after',
+    when: 'after',
+    dependsOn: ['data', adapt.id],
+    description: 'domain shift after AdaBN',
+  });
+  const measuredAfter = await runShiftTask(after, {}, context);
+  return {
+    ...(measuredBefore ? { before: measuredBefore } : {}),
+    ...(measuredAfter ? { afterAdaBN: measuredAfter } : {}),
+  };
 }

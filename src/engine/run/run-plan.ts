@@ -32,8 +32,9 @@ export type { PlanOutcome, RunPlanOptions } from './run-context.js';
 
 /**
  * Tasks that make what every later task needs (the examples, the frozen
- * base, the models), and the shift measured on the base as cut (before a
- * restored checkpoint changes it); they run whatever point the run starts from.
+ * base, adapted when the pipeline asks, the models), and the shift measured
+ * on the base as cut (before the adapt task or a restored checkpoint
+ * changes it); they run whatever point the run starts from.
  */
 type SetupKind = 'data' | 'base' | 'adapt' | 'head' | 'shift';
 const SETUP: ReadonlySet<TaskKind> = new Set<SetupKind>(['data', 'base', 'adapt', 'head']);

@@ -10,7 +10,7 @@ import {
 import { keepInCache, readOrCompute } from '../../cache/stage-cache.js';
 import { targetSource } from '../../data/target-images.js';
 import { RunInterrupted } from '../../errors.js';
-import type { SetupContext } from '../run-context.js';
+import type { RunPlanOptions, SetupContext } from '../run-context.js';
 import type { Adapted } from '../task-results.js';
 
 /** The stage cache's key for an adaptation's statistics on this backend (backends differ in the last bits). */
@@ -24,7 +24,12 @@ export const adaptKey = (task: AdaptTask, backend: string): string => fingerprin
  * adapts it again, from the statistics the cache keeps when it has them
  * (bit-identical to computing them again).
  */
-export async function runAdaptTask(task: AdaptTask, _inputs: object, run: SetupContext): Promise<Adapted> {
+export async function runAdaptTask(
+  task: AdaptTask,
+  _inputs: object,
+  // What it uses of a run's setup: `tlpipe data` adapts a base too, to measure the shift after AdaBN.
+  run: Pick<SetupContext, 'inputs'> & { options: Pick<RunPlanOptions, 'onEvent' | 'signal' | 'cache'> },
+): Promise<Adapted> {
   const { inputs, options } = run;
   const { target, preprocessing, base } = inputs;
   if (!target) throw new Error('the plan adapts the base, but the run read no target images (adapt.images)');

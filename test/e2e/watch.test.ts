@@ -156,7 +156,8 @@ describe('tlpipe watch', () => {
 
   it('a save that changes nothing a run depends on (the same bytes, a touch, a reformat) leaves the running run alone; it completes', async () => {
     const dir = workspace('watch-same');
-    const text = PIPELINE.replace('EPOCHS', '400');
+    // Long enough to outlast the three saves below (each answered within about a second), short enough to wait for.
+    const text = PIPELINE.replace('EPOCHS', '150');
     const file = write(dir, 'w.yaml', text);
     const watch = startWatch(dir, ['w.yaml']);
     await watch.waitFor(/^head epoch 2 /);

@@ -310,12 +310,32 @@ describe('commands on a runs folder holding a damaged run: the damage is named, 
     warnings: [],
   };
   const listedNumber = (index: number): string => String(index + 2).padStart(4, '0');
+  const blocks = (err: string): string[] => err.split(/\n(?=\S)/).filter((w) => w.trim() !== '');
+  /** What a shared invocation said of case `index`'s copy: the blocks naming it, continuation lines joined. */
+  const aboutCase = (text: string, index: number): string =>
+    blocks(text)
+      .filter((w) => w.includes(`damaged/${listedNumber(index)}-`))
+      .join('\n')
+      .replace(/\n\s+/g, ' ');
+  const comparedTogether = (c: DamageCase): boolean => c.file !== 'run.json';
+  const pagedTogether = (c: DamageCase): boolean => c.file !== 'run.json' && c.file !== 'plan.json';
+  const comparisonPage = path.join(dir, 'compare.html');
+  let compared = { code: -1, out: '', err: '' };
+  let paged = { code: -1, out: '', err: '' };
   before(async () => {
     copyOfGood(listing, 1);
     CASES.forEach((c, index) => c.damage(copyOfGood(listing, index + 2)));
     const runs = await bounded(['runs', '--runs', listing]);
     // One diagnostic per block: its continuation lines are indented.
-    listed = { ...runs, warnings: runs.err.split(/\n(?=\S)/).filter((w) => w.trim() !== '') };
+    listed = { ...runs, warnings: blocks(runs.err) };
+    // Likewise `compare` and the comparison page, once each, of the intact run and every damaged copy they take: a
+    // damaged run.json is refused outright (so each such case asks on its own), and a damaged plan.json leaves no page.
+    const ids = (take: (c: DamageCase) => boolean): string[] => [
+      'damaged/0001',
+      ...CASES.flatMap((c, index) => (take(c) ? [`damaged/${listedNumber(index)}`] : [])),
+    ];
+    compared = await bounded(['compare', ...ids(comparedTogether), '--runs', listing]);
+    paged = await bounded(['report', ...ids(pagedTogether), '--runs', listing, '--out', comparisonPage]);
   });
 
   it('runs, of a runs folder holding every damaged run: exit 0, the intact run listed, every warning about a run that warns', () => {
@@ -346,18 +366,19 @@ describe('commands on a runs folder holding a damaged run: the damage is named, 
         assert.match(aboutThis.join('\n').replace(/\n\s+/g, ' '), c.says);
       } else assert.deepEqual(aboutThis, []);
 
-      const compare = await bounded(['compare', id(intact), id(damaged), '--runs', root]);
-      if (c.file === 'run.json') {
-        assert.equal(compare.code, 1, compare.out);
-        assert.match(compare.err, c.says);
-      } else {
-        assert.equal(compare.code, 0, compare.err);
+      if (comparedTogether(c)) {
+        // The shared `compare` (the second `before`): exit 0, the other runs compared, a note on this one.
+        assert.equal(compared.code, 0, compared.err);
         // Notes wrap at the terminal's width.
         if (c.compare === 'note')
           assert.match(
-            compare.out.replace(/\n\s+/g, ' '),
-            new RegExp(`note: damaged/${path.basename(damaged)}.*${c.says.source}`),
+            compared.out.replace(/\n\s+/g, ' '),
+            new RegExp(`note: damaged/${listedNumber(index)}-${path.basename(good).slice(5)}: .*${c.says.source}`),
           );
+      } else {
+        const compare = await bounded(['compare', id(intact), id(damaged), '--runs', root]);
+        assert.equal(compare.code, 1, compare.out);
+        assert.match(compare.err, c.says);
       }
 
       const report = await bounded(['report', id(damaged), '--runs', root]);
@@ -367,12 +388,11 @@ describe('commands on a runs folder holding a damaged run: the damage is named, 
         assert.match(report.err, /hint: /);
       }
 
-      if (c.file !== 'run.json' && c.file !== 'plan.json') {
-        const page = path.join(root, 'compare.html');
-        const comparison = await bounded(['report', id(intact), id(damaged), '--runs', root, '--out', page]);
-        assert.equal(comparison.code, 0, comparison.err);
-        if (c.compare === 'note') assert.match(comparison.err.replace(/\n\s+/g, ' '), c.says);
-        assert.match(readFileSync(page, 'utf8'), /<svg/);
+      if (pagedTogether(c)) {
+        // The shared comparison page (the second `before`): written, and a warning that names this run says why.
+        assert.equal(paged.code, 0, paged.err);
+        if (c.compare === 'note') assert.match(aboutCase(paged.err, index), c.says);
+        assert.match(readFileSync(comparisonPage, 'utf8'), /<svg/);
       }
 
       if (c.evaluate) {

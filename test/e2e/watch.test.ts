@@ -156,7 +156,9 @@ describe('tlpipe watch', () => {
 
   it('a save that changes nothing a run depends on (the same bytes, a touch, a reformat) leaves the running run alone; it completes', async () => {
     const dir = workspace('watch-same');
-    const text = PIPELINE.replace('EPOCHS', '400');
+    // Long enough to outlast the three saves below (answered within the first five epochs under a load of 17 on 2 cores),
+    // short enough to wait for: 400 epochs outlasted the wait for completion itself under that load.
+    const text = PIPELINE.replace('EPOCHS', '60');
     const file = write(dir, 'w.yaml', text);
     const watch = startWatch(dir, ['w.yaml']);
     await watch.waitFor(/^head epoch 2 /);

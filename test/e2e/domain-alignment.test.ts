@@ -112,6 +112,10 @@ describe('adapt.method coral: the CORAL loss joins fine-tuning, measured per epo
     const report = readFileSync(path.join(runDir, 'report.html'), 'utf8');
     assert.match(report, /<svg class="chart" role="img" aria-label="domain alignment/);
     assert.match(report, /data-series="CORAL loss"/);
+    assert.match(
+      report,
+      /<th style="text-align:left">domain alignment<\/th><td style="text-align:left">–<\/td><td style="text-align:left">aligned to 12 target image\(s\) by CORAL × 0\.5/,
+    );
   });
 });
 

@@ -33,6 +33,8 @@ export interface StageView {
   learns: string;
   batchNorm: string;
   earlyStopping?: string;
+  /** adapt.method coral or dann: how the stage aligns to the target images. */
+  alignment?: string;
   labelSmoothing: number;
   classWeights: boolean;
   trainableParams: number;
@@ -329,6 +331,9 @@ function stageTable(stages: readonly StageView[]): string {
     ['weights trained / all', (s) => `${number(s.trainableParams)} / ${number(s.totalParams)}`],
     ['batch norm', (s) => escape(s.batchNorm)],
     ['early stopping', (s) => escape(s.earlyStopping ?? '–')],
+    ...(stages.some((s) => s.alignment)
+      ? [['domain alignment', (s: StageView) => escape(s.alignment ?? '–')] as [string, (s: StageView) => string]]
+      : []),
     ['restored epoch', (s) => (s.restoredEpoch !== undefined ? String(s.restoredEpoch) : '–')],
     ['label smoothing', (s) => String(s.labelSmoothing)],
     ['class weights', (s) => (s.classWeights ? 'yes' : '–')],

@@ -1,5 +1,6 @@
 import { stageBatchNorm } from '../plan/batch-norm.js';
 import { describeSchedule } from '../plan/learning-rate-schedule.js';
+import { describeAlignment } from '../plan/compile-steps/stage-alignment.js';
 import type { Plan, PlanStage } from '../plan/types.js';
 import type { RunReportSources } from '../store/report-file.js';
 import { effectiveStatus } from '../store/run-status.js';
@@ -101,6 +102,7 @@ function stageViews(plan: Plan, summary: RunSummary | undefined): StageView[] {
             earlyStopping: `${stopping.monitor}, patience ${stopping.patience}${stopping.restoreBest ? ', restores best' : ''}`,
           }
         : {}),
+      ...(s.alignment ? { alignment: describeAlignment(s.alignment) } : {}),
       labelSmoothing: s.labelSmoothing,
       classWeights: s.classWeights !== null,
       trainableParams: s.trainableParams,

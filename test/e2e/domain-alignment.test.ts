@@ -69,8 +69,10 @@ describe('adapt.method coral: the CORAL loss joins fine-tuning, measured per epo
   before(async () => {
     dirs = await Promise.all([digitsWorkspace('coral-a', 'coral'), digitsWorkspace('coral-b', 'coral')]);
     // Separate workspaces: separate stage caches, so the second run trains every stage itself.
-    runs = await Promise.all(dirs.map((dir) => tlpipe(['run', 'align.yaml'], dir)));
-    plan = await tlpipe(['plan', 'align.yaml'], dirs[0]!);
+    [plan, ...runs] = await Promise.all([
+      tlpipe(['plan', 'align.yaml'], dirs[0]!),
+      ...dirs.map((dir) => tlpipe(['run', 'align.yaml'], dir)),
+    ]);
   });
 
   it('both runs complete', () => {
@@ -98,6 +100,16 @@ describe('adapt.method coral: the CORAL loss joins fine-tuning, measured per epo
     for (const r of rows.slice(1)) assert.ok(Number.isFinite(r['coral_loss']) && (r['coral_loss'] as number) > 0);
   });
 
+  it('no tensors leak: the live count is the same after every epoch of the aligning stage', () => {
+    const counts = epochRows(runDirOf(dirs[0]!), [])
+      .filter((r) => r['stage'] === 'tune')
+      .map((r) => r['tensors']);
+    assert.deepEqual(
+      counts,
+      counts.map(() => counts[0]),
+    );
+  });
+
   it('two runs with the same seed give bit-identical metrics and weights', () => {
     const [a, b] = dirs.map((dir) => runDirOf(dir));
     assert.deepEqual(metricsOf(b!), metricsOf(a!));
@@ -112,6 +124,10 @@ describe('adapt.method coral: the CORAL loss joins fine-tuning, measured per epo
     const report = readFileSync(path.join(runDir, 'report.html'), 'utf8');
     assert.match(report, /<svg class="chart" role="img" aria-label="domain alignment/);
     assert.match(report, /data-series="CORAL loss"/);
+    assert.match(
+      report,
+      /<th style="text-align:left">domain alignment<\/th><td style="text-align:left">–<\/td><td style="text-align:left">aligned to 12 target image\(s\) by CORAL × 0\.5/,
+    );
   });
 });
 
@@ -167,6 +183,16 @@ describe('adapt.method dann: a run killed mid-stage resumes to the same domain c
       assert.ok((r['domain_accuracy'] as number) >= 0 && (r['domain_accuracy'] as number) <= 1, JSON.stringify(r));
     }
     assert.deepEqual(metricsOf(runDirOf(killed)), expected);
+  });
+
+  it('no tensors leak while the domain classifier trains', () => {
+    const counts = epochRows(runDirOf(whole), [])
+      .filter((r) => r['stage'] === 'tune')
+      .map((r) => r['tensors']);
+    assert.deepEqual(
+      counts,
+      counts.map(() => counts[0]),
+    );
   });
 
   it("the exported model is byte-identical to the uninterrupted run's", () => {

@@ -24,6 +24,14 @@ export const PlanStageSchema = Type.Object({
   trainableParams: Count,
   totalParams: Count,
   earlyStopping: Type.Optional(Type.Object({ monitor: Type.String(), patience: Count, restoreBest: Type.Boolean() })),
+  alignment: Type.Optional(
+    Type.Object({
+      method: Type.Union([Type.Literal('coral'), Type.Literal('dann')]),
+      weight: Type.Number(),
+      targetDigest: Type.String({ maxLength: 128 }),
+      targetCount: Count,
+    }),
+  ),
 });
 
 /** A task that trains stages has at least one in its plan. */

@@ -31,6 +31,9 @@ export type { PlanOutcome, RunPlanOptions } from './run-context.js';
 /** Tasks that make what every later task needs (the examples, the frozen base, the models); they run whatever point the run starts from. */
 type SetupKind = 'data' | 'base' | 'adapt' | 'head';
 const SETUP: ReadonlySet<TaskKind> = new Set<SetupKind>(['data', 'base', 'adapt', 'head']);
+/** A setup task: by its kind, except AdaBN once more after the stages, which runs after the stages like the tasks around it. */
+const isSetup = (task: PlanTask): boolean =>
+  SETUP.has(task.kind) && !(task.kind === 'adapt' && task.after === 'stages');
 
 /** An executor gets its task, the outputs of the dependencies it reads, and the run-wide resources; it returns its own output. */
 type Executor<K extends TaskKind> = (
@@ -85,7 +88,7 @@ export async function runPlan(plan: Plan, inputs: RunInputs, options: RunPlanOpt
   const results = new TaskResults(plan.tasks);
   let run: RunContext | undefined;
   try {
-    for (const task of plan.tasks.filter((t) => SETUP.has(t.kind))) await execute(task, results, setup);
+    for (const task of plan.tasks.filter(isSetup)) await execute(task, results, setup);
     const models = modelsOf(plan, results);
     // dependencyProblems made sure a plan whose tasks use models has a head task, and setup ran it.
     if (!models) throw new Error('the plan has no head task, so no models to train');
@@ -103,7 +106,7 @@ export async function runPlan(plan: Plan, inputs: RunInputs, options: RunPlanOpt
     keepRestoredTraining(plan, restored, results);
     const unmet = unmetReads(plan, runs, (id) => results.has(id));
     if (unmet.length > 0) throw new Error(`the run cannot start at stage ${restored.firstStage}: ${unmet.join('; ')}`);
-    const toRun = plan.tasks.filter((t, i) => runs.has(i) && !SETUP.has(t.kind));
+    const toRun = plan.tasks.filter((t, i) => runs.has(i) && !isSetup(t));
     for (const [index, task] of toRun.entries()) {
       if (options.signal?.aborted) throw new RunInterrupted();
       await execute(task, results, run);
@@ -170,7 +173,14 @@ function outcome(plan: Plan, inputs: RunInputs, results: TaskResults): PlanOutco
     const task = [...plan.tasks].reverse().find((t): t is TaskOf<K> => t.kind === kind);
     return task && results.get(task);
   };
-  const adapted = last('adapt');
+  // AdaBN before the stages, and again after them when a stage trained batch-norm statistics: the time of both.
+  const adaptations = plan.tasks.flatMap((t) =>
+    t.kind === 'adapt' ? [results.get(t)].filter((r) => r !== undefined) : [],
+  );
+  const adapted =
+    adaptations.length > 0
+      ? { ...adaptations[adaptations.length - 1]!, seconds: adaptations.reduce((sum, a) => sum + a.seconds, 0) }
+      : undefined;
   const evaluation = last('evaluate');
   const baseline = last('baseline');
   const exported = last('export');

@@ -99,5 +99,12 @@ export function adaptAgain(spec: PipelineSpec, inputs: PlanInputs, trained: Stag
       batchSize: inferenceBatch(inputs.base.layers),
     },
   };
-  return { ...trained, tasks: withTask<AdaptTask>(trained.tasks, draft), previous: draft.id, features: undefined };
+  // The base is as this task leaves it: what reads the base after the stages (a shift measured after them) depends on it.
+  return {
+    ...trained,
+    tasks: withTask<AdaptTask>(trained.tasks, draft),
+    previous: draft.id,
+    baseSetBy: draft.id,
+    features: undefined,
+  };
 }

@@ -77,7 +77,8 @@ describe('the adapt task (adapt.method: adabn)', () => {
         config: { method: 'adabn', images: 120, digest: 't'.repeat(64), batchSize: 32 },
       },
     );
-    assert.deepEqual(p.tasks.map((t) => t.id).slice(0, 4), ['data', 'base', 'adapt', 'head']);
+    const ids = p.tasks.map((t) => t.id);
+    assert.ok(ids.indexOf('base') < ids.indexOf('adapt') && ids.indexOf('adapt') < ids.indexOf('head'), ids.join(', '));
     assert.deepEqual(task(p, 'head')!.dependsOn, ['adapt']);
     const features = p.tasks.find((t): t is FeaturesTask => t.kind === 'features')!;
     assert.deepEqual([features.dependsOn, features.pristine], [['data', 'adapt'], false]);

@@ -52,6 +52,11 @@ export function stagedPlanLines(plan: Plan): string[] {
   });
   return [
     `features: ${features}`,
+    ...(plan.adapt
+      ? [
+          `adapt: AdaBN re-estimates ${plan.adapt.batchNormLayers} batch-norm layers' statistics on ${plan.adapt.images} target images (adapt.images) before anything reads the base${plan.adapt.again ? `, and again after the stages (${plan.adapt.again.join(', ')} train${plan.adapt.again.length > 1 ? '' : 's'} batch-norm statistics on the training images)` : ''}; no other weight changes, and the exported model carries them`,
+        ]
+      : []),
     `loss: ${plan.loss}`,
     `checkpoints: every ${plan.checkpoints.every} epoch(s), keep the last ${plan.checkpoints.keepLast}${plan.checkpoints.best ? ` and the best by ${plan.checkpoints.monitor} (${plan.checkpoints.mode})` : ''}`,
     plan.data.columns

@@ -128,10 +128,16 @@ export type BaseTask = TaskCommon<'base'>;
 export type HeadTask = TaskCommon<'head'>;
 /**
  * `adapt.method: adabn`: the base's batch-norm moving statistics
- * re-estimated on the target images, before anything reads the base; every
- * later task depends on it through the head (and the features tasks).
+ * re-estimated on the target images. after `base`: before anything reads
+ * the base (a setup task); every later task depends on it through the head
+ * (and the features tasks). after `stages`: again once the stages are
+ * trained, when one of them trained batch-norm statistics on the training
+ * images (`batchNorm: train`), so the evaluation and the export carry the
+ * target's.
  */
-export type AdaptTask = TaskCommon<'adapt'>;
+export interface AdaptTask extends TaskCommon<'adapt'> {
+  after: 'base' | 'stages';
+}
 /**
  * The frozen base's output (and the head's weightless leading layers) for
  * every split, in inference mode, for the head-only stages after it: once
@@ -227,6 +233,8 @@ export interface AdaptPlan {
   method: 'adabn';
   images: number;
   batchNormLayers: number;
+  /** Stages that train batch-norm statistics (`batchNorm: train`): the statistics are re-estimated after the last stage too. */
+  again?: string[];
 }
 
 /** A head layer with `classes` (`units: classes`, `filters: classes`) replaced by the class count. */

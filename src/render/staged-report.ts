@@ -63,6 +63,11 @@ export function runFacts({ record, plan, summary }: RunReportSources): Record<st
       : {}),
     backend: record.backend,
     base: `${plan.base.model} @ ${plan.base.cut}`,
+    ...(summary?.adapt
+      ? {
+          adaptation: `AdaBN: ${summary.adapt.batchNormLayers} batch-norm layers' statistics re-estimated on ${summary.adapt.images} target images (${minutes(summary.adapt.seconds)}); no other weight changed`,
+        }
+      : {}),
     input: plan.data.columns
       ? `tabular rows, ${plan.data.columns.length} feature columns (${plan.data.columns.join(', ')})`
       : `${plan.data.image.size.join('×')} images, ${plan.data.image.channels} channel(s)`,

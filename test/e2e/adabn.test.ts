@@ -111,7 +111,7 @@ describe('adapt.method: adabn, end to end', () => {
     assert.deepEqual([features.pristine, features.dependsOn], [false, ['data', 'adapt']]);
   });
 
-  it('summary.json and the run log say what adapted', () => {
+  it('summary.json, the report and the run log say what adapted', () => {
     assert.deepEqual(
       { ...summary.adapt, seconds: typeof summary.adapt.seconds },
       { method: 'adabn', images: PER_CLASS * CLASSES, batchNormLayers: 9, seconds: 'number' },
@@ -119,6 +119,10 @@ describe('adapt.method: adabn, end to end', () => {
     assert.match(
       readFileSync(path.join(adapted, 'log.txt'), 'utf8'),
       /adapt: AdaBN re-estimated 9 batch-norm layers' statistics on 150 target images in/,
+    );
+    assert.match(
+      readFileSync(path.join(adapted, 'report.html'), 'utf8'),
+      /AdaBN: 9 batch-norm layers&#39; statistics re-estimated on 150 target images/,
     );
   });
 

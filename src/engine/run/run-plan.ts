@@ -38,7 +38,10 @@ export type { PlanOutcome, RunPlanOptions } from './run-context.js';
  */
 type SetupKind = 'data' | 'base' | 'adapt' | 'head' | 'shift';
 const SETUP: ReadonlySet<TaskKind> = new Set<SetupKind>(['data', 'base', 'adapt', 'head']);
-const isSetup = (task: PlanTask): boolean => SETUP.has(task.kind) || (task.kind === 'shift' && task.when === 'before');
+/** A setup task: by its kind, except AdaBN once more after the stages (which runs after them like the tasks around it), and the shift before adaptation. */
+const isSetup = (task: PlanTask): boolean =>
+  (SETUP.has(task.kind) && !(task.kind === 'adapt' && task.after === 'stages')) ||
+  (task.kind === 'shift' && task.when === 'before');
 
 /** An executor gets its task, the outputs of the dependencies it reads, and the run-wide resources; it returns its own output. */
 type Executor<K extends TaskKind> = (
@@ -179,7 +182,14 @@ function outcome(plan: Plan, inputs: RunInputs, results: TaskResults): PlanOutco
     const task = [...plan.tasks].reverse().find((t): t is TaskOf<K> => t.kind === kind);
     return task && results.get(task);
   };
-  const adapted = last('adapt');
+  // AdaBN before the stages, and again after them when a stage trained batch-norm statistics: the time of both.
+  const adaptations = plan.tasks.flatMap((t) =>
+    t.kind === 'adapt' ? [results.get(t)].filter((r) => r !== undefined) : [],
+  );
+  const adapted =
+    adaptations.length > 0
+      ? { ...adaptations[adaptations.length - 1]!, seconds: adaptations.reduce((sum, a) => sum + a.seconds, 0) }
+      : undefined;
   const evaluation = last('evaluate');
   const baseline = last('baseline');
   const exported = last('export');

@@ -1,8 +1,9 @@
 import type { Diagnostic } from '../../diagnostics/diagnostic.js';
 import type { PipelineSpec } from '../../format/types.js';
 import { inferenceBatch } from '../memory-estimate.js';
-import type { AdaptPlan, AdaptTask, PlanInputs } from '../types.js';
-import type { TaskDraft } from './task-list.js';
+import type { AdaptPlan, AdaptTask, PlanInputs, PlanStage } from '../types.js';
+import type { StagesSoFar } from './stages-so-far.js';
+import { withTask, type TaskDraft } from './task-list.js';
 
 /** The base's batch-norm layers below the cut: what AdaBN re-estimates. */
 export const batchNormLayerCount = (inputs: Pick<PlanInputs, 'base'>): number =>
@@ -27,9 +28,19 @@ export function adaptProblems(spec: PipelineSpec, inputs: PlanInputs): Diagnosti
 }
 
 /** What `plan` and summary.json say adapts. */
-export function adaptRecord(spec: PipelineSpec, inputs: PlanInputs): AdaptPlan | undefined {
+export function adaptRecord(
+  spec: PipelineSpec,
+  inputs: PlanInputs,
+  stages: readonly PlanStage[] = [],
+): AdaptPlan | undefined {
   if (!adabn(spec) || !inputs.adapt) return undefined;
-  return { method: 'adabn', images: inputs.adapt.images, batchNormLayers: batchNormLayerCount(inputs) };
+  const again = stagesTrainingBatchNorm(stages, inputs);
+  return {
+    method: 'adabn',
+    images: inputs.adapt.images,
+    batchNormLayers: batchNormLayerCount(inputs),
+    ...(again.length > 0 ? { again } : {}),
+  };
 }
 
 /**
@@ -44,6 +55,7 @@ export function adaptTask(spec: PipelineSpec, inputs: PlanInputs): TaskDraft<Ada
   return {
     id: 'adapt',
     kind: 'adapt',
+    after: 'base',
     dependsOn: ['base'],
     description: `adapt: AdaBN re-estimates ${record.batchNormLayers} batch-norm layers' statistics on ${record.images} target images (adapt.images); no other weight changes`,
     config: {
@@ -52,5 +64,47 @@ export function adaptTask(spec: PipelineSpec, inputs: PlanInputs): TaskDraft<Ada
       digest: inputs.adapt.digest,
       batchSize: inferenceBatch(inputs.base.layers),
     },
+  };
+}
+
+/** Stages that train batch-norm statistics on the training images: `batchNorm: train` with a batch-norm layer among those they train. */
+export function stagesTrainingBatchNorm(stages: readonly PlanStage[], inputs: Pick<PlanInputs, 'base'>): string[] {
+  const batchNorm = new Set(inputs.base.layers.filter((l) => l.className === 'BatchNormalization').map((l) => l.name));
+  return stages
+    .filter((s) => s.batchNorm === 'train' && s.trainableBaseLayers.some((layer) => batchNorm.has(layer)))
+    .map((s) => s.name);
+}
+
+/**
+ * After the stages, when one trained batch-norm statistics on the training
+ * images: AdaBN again on the base as they left it, so the evaluation and the
+ * export carry the target's statistics. What comes after reads the model
+ * from here: the evaluation and the decision rule run the whole model on
+ * images, since features made before would have the training statistics.
+ */
+export function adaptAgain(spec: PipelineSpec, inputs: PlanInputs, trained: StagesSoFar): StagesSoFar {
+  const record = adaptRecord(spec, inputs);
+  const again = stagesTrainingBatchNorm(trained.stages, inputs);
+  if (!record || !inputs.adapt || again.length === 0) return trained;
+  const draft: TaskDraft<AdaptTask> = {
+    id: 'adapt:stages',
+    kind: 'adapt',
+    after: 'stages',
+    dependsOn: [trained.previous],
+    description: `adapt again: stage${again.length > 1 ? 's' : ''} ${again.map((s) => `\`${s}\``).join(', ')} trained batch-norm statistics on the training images (batchNorm: train), so AdaBN re-estimates the ${record.batchNormLayers} layers' statistics on the ${record.images} target images once more, for the evaluation and the export`,
+    config: {
+      method: record.method,
+      images: record.images,
+      digest: inputs.adapt.digest,
+      batchSize: inferenceBatch(inputs.base.layers),
+    },
+  };
+  // The base is as this task leaves it: what reads the base after the stages (a shift measured after them) depends on it.
+  return {
+    ...trained,
+    tasks: withTask<AdaptTask>(trained.tasks, draft),
+    previous: draft.id,
+    baseSetBy: draft.id,
+    features: undefined,
   };
 }

@@ -39,6 +39,20 @@ const FLOAT_BYTES = 4;
  * vs not (evaluate); the base cut at the deepest patch layer, the bank and
  * the threshold are exported together.
  */
+/** The memory bank is built from the base as the artifacts give it: an adaptation would be silently ignored, so it is an error. */
+function noAdaptation(spec: PipelineSpec): Diagnostic[] {
+  if (!spec.adapt) return [];
+  return [
+    {
+      file: spec.file,
+      severity: 'error',
+      path: ['adapt'],
+      message: `task: anomaly does not adapt its base (adapt.method ${spec.adapt.method}): the memory bank's patch features come from the base as it is`,
+      hint: 'remove adapt, or use task: classification',
+    },
+  ];
+}
+
 export function planAnomaly(spec: PipelineSpec, inputs: PlanInputs): Result<Plan> {
   const classes = resolveClasses(spec, inputs);
   const anomaly = spec.anomaly!;
@@ -49,6 +63,7 @@ export function planAnomaly(spec: PipelineSpec, inputs: PlanInputs): Result<Plan
     ...patches.diagnostics,
     ...normal.diagnostics,
     ...needsValidation(spec, inputs),
+    ...noAdaptation(spec),
   ];
   if (problems.length > 0 || !patches.value) return { ok: false, diagnostics: problems };
 

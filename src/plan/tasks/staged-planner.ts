@@ -1,6 +1,6 @@
 import type { Diagnostic, Result } from '../../diagnostics/diagnostic.js';
 import type { PipelineSpec } from '../../format/types.js';
-import { adaptProblems, adaptRecord } from '../compile-steps/adapt-task.js';
+import { adaptAgain, adaptProblems, adaptRecord } from '../compile-steps/adapt-task.js';
 import { assemblePlan } from '../compile-steps/assemble-plan.js';
 import { resolveClasses } from '../compile-steps/classes.js';
 import { closingTasks } from '../compile-steps/closing-tasks.js';
@@ -64,10 +64,15 @@ export function planStaged(
     ...(part.imagesOnly !== undefined ? { imagesOnly: part.imagesOnly } : {}),
   };
   const setup = withShiftBefore(spec, inputs, setupTasks(spec, inputs, head));
-  const trained = withShiftAfter(spec, inputs, spec.train.stages.reduce(planStage(context), noStagesYet(setup)));
+  // AdaBN again after the stages when one trained batch-norm statistics, before the shift is measured on the base they leave.
+  const trained = withShiftAfter(
+    spec,
+    inputs,
+    adaptAgain(spec, inputs, spec.train.stages.reduce(planStage(context), noStagesYet(setup))),
+  );
   const closed = closingTasks(spec, inputs, head, classes.names, trained);
   const { tasks, exported } = part.descriptions ? described(closed, part.descriptions) : closed;
-  const adapt = adaptRecord(spec, inputs);
+  const adapt = adaptRecord(spec, inputs, trained.stages);
   const assembled = assemblePlan(spec, inputs, {
     names: classes.names,
     head,

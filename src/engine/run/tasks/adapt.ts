@@ -76,7 +76,7 @@ export async function runAdaptTask(
   options.onEvent({
     type: 'log',
     level: 'info',
-    message: `adapt: AdaBN re-estimated ${adapted.batchNormLayers} batch-norm layers' statistics on ${adapted.images} target images${reused ? ' (from the stage cache)' : ''} in ${adapted.seconds.toFixed(1)}s`,
+    message: `adapt${task.after === 'stages' ? ' (again, after the stages)' : ''}: AdaBN re-estimated ${adapted.batchNormLayers} batch-norm layers' statistics on ${adapted.images} target images${reused ? ' (from the stage cache)' : ''} in ${adapted.seconds.toFixed(1)}s`,
   });
   return adapted;
 }

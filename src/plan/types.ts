@@ -135,8 +135,17 @@ export type HeadTask = TaskCommon<'head'>;
  * images (`batchNorm: train`), so the evaluation and the export carry the
  * target's.
  */
+/**
+ * AdaBN (`adapt.method: adabn`), as its paper has it: each domain through the
+ * base with its own batch-norm statistics. After the base, re-estimated on
+ * the training images (the head trains on features of the source domain
+ * normalised as that domain); after the stages, on the target images (the
+ * evaluation and the exported model normalise as the target domain).
+ */
 export interface AdaptTask extends TaskCommon<'adapt'> {
   after: 'base' | 'stages';
+  /** Whose statistics: the training split's images, or adapt.images. */
+  on: 'training' | 'target';
 }
 /**
  * The frozen base's output (and the head's weightless leading layers) for
@@ -231,7 +240,10 @@ export interface AnomalyPlan {
 /** `adapt.method: adabn`: the base's batch-norm layers whose statistics are re-estimated, and on how many target images. */
 export interface AdaptPlan {
   method: 'adabn';
+  /** Target images the exported model's statistics are estimated on. */
   images: number;
+  /** Training images the statistics the head trains with are estimated on. */
+  training: number;
   batchNormLayers: number;
   /** Stages that train batch-norm statistics (`batchNorm: train`): the statistics are re-estimated after the last stage too. */
   again?: string[];

@@ -65,7 +65,7 @@ export function runFacts({ record, plan, summary }: RunReportSources): Record<st
     base: `${plan.base.model} @ ${plan.base.cut}`,
     ...(summary?.adapt
       ? {
-          adaptation: `AdaBN: ${summary.adapt.batchNormLayers} batch-norm layers' statistics re-estimated on ${summary.adapt.images} target images (${minutes(summary.adapt.seconds)}); no other weight changed`,
+          adaptation: `AdaBN: ${summary.adapt.batchNormLayers} batch-norm layers' statistics re-estimated on the training images for training and on ${summary.adapt.images} target images for the evaluation and the export (${minutes(summary.adapt.seconds)}); no other weight changed`,
         }
       : {}),
     input: plan.data.columns

@@ -56,11 +56,21 @@ const TUNE = "{ name: tune, epochs: 1, unfreeze: ['Conv_1'] }";
 describe('the shift tasks of a plan with adapt:', () => {
   for (const { name, adapt, stages, order, afterDependsOn } of [
     {
-      name: 'adabn, head only: before right after the base (ahead of the adapt task), after on the adapted base',
+      name: 'adabn, head only: before right after the base (ahead of the adapt tasks), after on the target statistics',
       adapt: 'adapt: { images: target, method: adabn }',
       stages: [HEAD],
-      order: ['data', 'base', 'shift:before', 'adapt', 'head', 'features:head', 'train:head', 'shift:after'],
-      afterDependsOn: ['data', 'adapt'],
+      order: [
+        'data',
+        'base',
+        'shift:before',
+        'adapt',
+        'head',
+        'features:head',
+        'train:head',
+        'adapt:target',
+        'shift:after',
+      ],
+      afterDependsOn: ['data', 'adapt:target'],
     },
     {
       name: 'coral with a fine-tuning stage: after on the base as that stage left it',

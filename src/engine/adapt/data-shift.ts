@@ -11,13 +11,13 @@ import type { ShiftMeasurement } from './measure-shift.js';
 /** `tlpipe data`'s shift: before adaptation, and after AdaBN when the pipeline adapts with it (other methods adapt while training). */
 export interface DataShift {
   before?: ShiftMeasurement;
-  /** adapt.method adabn: on the base with its batch-norm statistics re-estimated on the target images. */
+  /** adapt.method adabn: each domain through the base with its own batch-norm statistics (the training images', the target's). */
   afterAdaBN?: ShiftMeasurement;
 }
 
 /**
  * `tlpipe data` of a pipeline with `adapt:`: the plan's own shift task
- * before adaptation and, with AdaBN, its adapt task and the shift after it
+ * before adaptation and, with AdaBN, its two adapt tasks and the shift after them
  * (the tasks and fingerprints a run makes, so the pooled features and the
  * adapted statistics are shared with the pipeline's runs through the stage
  * cache). Changes `inputs.base` in place when it adapts it.
@@ -34,19 +34,21 @@ export async function dataShift(
   setTrainableLayers(inputs.base, 'none');
   const context = { plan, inputs, options };
   const measuredBefore = await runShiftTask(before, {}, context);
-  const adapt = plan.tasks.find((t): t is AdaptTask => t.kind === 'adapt');
-  if (!adapt) return measuredBefore ? { before: measuredBefore } : {};
-  await runAdaptTask(adapt, {}, context);
-  // The task a run's shift:after is when no stage changes the base after AdaBN (same config, same upstream).
+  const onTraining = plan.tasks.find((t): t is AdaptTask => t.kind === 'adapt' && t.on === 'training');
+  const onTarget = plan.tasks.find((t): t is AdaptTask => t.kind === 'adapt' && t.on === 'target');
+  if (!onTraining || !onTarget) return measuredBefore ? { before: measuredBefore } : {};
+  // As a run whose stages leave the base as AdaBN set it: the training images' statistics, then the target's.
+  await runAdaptTask(onTraining, {}, context);
+  const adapted = await runAdaptTask(onTarget, {}, context);
   const { fingerprint: _, ...draft } = before;
   const after = fingerprinted<ShiftTask>(plan.tasks, {
     ...draft,
     id: 'shift:after',
     when: 'after',
-    dependsOn: ['data', adapt.id],
+    dependsOn: ['data', onTarget.id],
     description: 'domain shift after AdaBN',
   });
-  const measuredAfter = await runShiftTask(after, {}, context);
+  const measuredAfter = await runShiftTask(after, { adapt: adapted }, context);
   return {
     ...(measuredBefore ? { before: measuredBefore } : {}),
     ...(measuredAfter ? { afterAdaBN: measuredAfter } : {}),

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { domainShift } from '../audit/domain-shift.js';
+import { movingStatistics, setMovingStatistics } from './adabn.js';
 import { FIT_DEFAULTS, type Rows } from '../audit/logistic-regression.js';
 import type { SplitData } from '../data/dataset-types.js';
 import { imageBatch, type ImagePreprocessing } from '../data/preprocess.js';
@@ -46,6 +47,12 @@ export interface MeasureOptions {
   /** The base's output layer, for the record. */
   layer: string;
   signal?: AbortSignal;
+  /**
+   * AdaBN's per-domain statistics: the batch-norm statistics the training
+   * images are pooled with (the base has the target's); absent: both
+   * domains through the base as it is.
+   */
+  trainStatistics?: Float32Array;
   /** Where each domain's pooled rows come from when they were kept (the stage cache); absent: computed. */
   rows?: (domain: 'train' | 'target', compute: () => Promise<Rows>) => Promise<Rows>;
 }
@@ -75,7 +82,9 @@ export async function measureShift(
 ): Promise<ShiftMeasurement | undefined> {
   const rowsOf = options.rows ?? ((_domain, compute) => compute());
   const trainRows = await rowsOf('train', () =>
-    pooledFeatures(base, train, sample(train.count, options.limit, options.seed), options.batchSize, options.signal),
+    withStatistics(base, options.trainStatistics, () =>
+      pooledFeatures(base, train, sample(train.count, options.limit, options.seed), options.batchSize, options.signal),
+    ),
   );
   const targetRows = await rowsOf('target', () =>
     pooledFeatures(
@@ -95,6 +104,22 @@ export async function measureShift(
       features: `${options.layer} pooled`,
     }
   );
+}
+
+/** `compute` with the base's batch-norm statistics set to `statistics` for its duration, then put back. */
+async function withStatistics<T>(
+  base: tf.LayersModel,
+  statistics: Float32Array | undefined,
+  compute: () => Promise<T>,
+): Promise<T> {
+  if (!statistics) return compute();
+  const own = movingStatistics(base);
+  setMovingStatistics(base, statistics);
+  try {
+    return await compute();
+  } finally {
+    setMovingStatistics(base, own);
+  }
 }
 
 /** The positions of a seeded sample of at most `limit` of `count`, ascending; all of them when there are no more. */

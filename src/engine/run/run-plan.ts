@@ -182,14 +182,20 @@ function outcome(plan: Plan, inputs: RunInputs, results: TaskResults): PlanOutco
     const task = [...plan.tasks].reverse().find((t): t is TaskOf<K> => t.kind === kind);
     return task && results.get(task);
   };
-  // AdaBN before the stages, and again after them when a stage trained batch-norm statistics: the time of both.
+  // AdaBN on the training images before the stages, and on the target images after them.
   const adaptations = plan.tasks.flatMap((t) =>
     t.kind === 'adapt' ? [results.get(t)].filter((r) => r !== undefined) : [],
   );
-  const adapted =
-    adaptations.length > 0
-      ? { ...adaptations[adaptations.length - 1]!, seconds: adaptations.reduce((sum, a) => sum + a.seconds, 0) }
-      : undefined;
+  // The target's pass is the one the exported model carries; the time is both passes'.
+  const onTarget = adaptations.find((a) => a.on === 'target') ?? adaptations[adaptations.length - 1];
+  const adapted = onTarget && {
+    method: onTarget.method,
+    on: onTarget.on,
+    images: onTarget.images,
+    batchNormLayers: onTarget.batchNormLayers,
+    seconds: adaptations.reduce((sum, a) => sum + a.seconds, 0),
+    reused: adaptations.every((a) => a.reused),
+  };
   const evaluation = last('evaluate');
   const baseline = last('baseline');
   const exported = last('export');

@@ -57,7 +57,11 @@ export interface Exported {
 /** What the adapt task did (AdaBN), for summary.json. */
 export interface Adapted {
   method: 'adabn';
+  /** Whose statistics were estimated: the training images' or the target's. */
+  on: 'training' | 'target';
   images: number;
+  /** On the target: the statistics it replaced (the training images'), with which a shift after it pools the training images. */
+  replaced?: Float32Array;
   batchNormLayers: number;
   seconds: number;
   /** The statistics came from the stage cache. */
@@ -99,7 +103,8 @@ export interface TaskInputs {
   decision: { data?: SplitSources; features?: Features };
   evaluate: { data?: SplitSources; features?: Features; decision?: FittedDecision };
   baseline: { data: SplitSources };
-  shift: object;
+  /** After AdaBN on the target: each domain is pooled with its own statistics. */
+  shift: { adapt?: Adapted };
   bank: object;
   export: { decision?: FittedDecision };
 }
@@ -144,6 +149,8 @@ export function readsOf(task: PlanTask): Read[] {
       ];
     case 'export':
       return [DECISION];
+    case 'shift':
+      return [{ kind: 'adapt', what: 'the training statistics AdaBN replaced', optional: true }];
     default:
       return [];
   }

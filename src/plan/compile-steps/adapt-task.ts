@@ -38,16 +38,19 @@ export function adaptRecord(
   return {
     method: 'adabn',
     images: inputs.adapt.images,
+    training: inputs.dataset.counts.train,
     batchNormLayers: batchNormLayerCount(inputs),
     ...(again.length > 0 ? { again } : {}),
   };
 }
 
 /**
- * The adapt task, after the base: its config holds what changes the
- * statistics it sets (the method, the target images by digest and count,
- * and the batch the pass normalises with), so every task downstream is
- * fingerprinted with them.
+ * The adapt task, after the base: AdaBN on the training images, so the
+ * features the head trains on are the source domain normalised by its own
+ * statistics (the pretrained ones are another domain's). Its config holds
+ * what changes the statistics (the method, the images whose statistics they
+ * are, the batch the pass normalises with); the data task it depends on
+ * fingerprints the training images.
  */
 export function adaptTask(spec: PipelineSpec, inputs: PlanInputs): TaskDraft<AdaptTask> | undefined {
   const record = adaptRecord(spec, inputs);
@@ -56,14 +59,10 @@ export function adaptTask(spec: PipelineSpec, inputs: PlanInputs): TaskDraft<Ada
     id: 'adapt',
     kind: 'adapt',
     after: 'base',
-    dependsOn: ['base'],
-    description: `adapt: AdaBN re-estimates ${record.batchNormLayers} batch-norm layers' statistics on ${record.images} target images (adapt.images); no other weight changes`,
-    config: {
-      method: record.method,
-      images: record.images,
-      digest: inputs.adapt.digest,
-      batchSize: inferenceBatch(inputs.base.layers),
-    },
+    on: 'training',
+    dependsOn: ['data', 'base'],
+    description: `adapt: AdaBN re-estimates ${record.batchNormLayers} batch-norm layers' statistics on the ${record.training} training images, which the head trains with; no other weight changes`,
+    config: { method: record.method, on: 'training', batchSize: inferenceBatch(inputs.base.layers) },
   };
 }
 
@@ -76,24 +75,26 @@ export function stagesTrainingBatchNorm(stages: readonly PlanStage[], inputs: Pi
 }
 
 /**
- * After the stages, when one trained batch-norm statistics on the training
- * images: AdaBN again on the base as they left it, so the evaluation and the
- * export carry the target's statistics. What comes after reads the model
- * from here: the evaluation and the decision rule run the whole model on
- * images, since features made before would have the training statistics.
+ * After the stages: AdaBN on the target images, on the base as the stages
+ * left it, so the evaluation and the exported model normalise as the target
+ * domain (the paper's test-time step). What comes after reads the model from
+ * here: the evaluation and the decision rule run the whole model on images,
+ * since the features made before have the training images' statistics.
  */
 export function adaptAgain(spec: PipelineSpec, inputs: PlanInputs, trained: StagesSoFar): StagesSoFar {
-  const record = adaptRecord(spec, inputs);
-  const again = stagesTrainingBatchNorm(trained.stages, inputs);
-  if (!record || !inputs.adapt || again.length === 0) return trained;
+  const record = adaptRecord(spec, inputs, trained.stages);
+  if (!record || !inputs.adapt) return trained;
+  const again = record.again ?? [];
   const draft: TaskDraft<AdaptTask> = {
-    id: 'adapt:stages',
+    id: 'adapt:target',
     kind: 'adapt',
     after: 'stages',
+    on: 'target',
     dependsOn: [trained.previous],
-    description: `adapt again: stage${again.length > 1 ? 's' : ''} ${again.map((s) => `\`${s}\``).join(', ')} trained batch-norm statistics on the training images (batchNorm: train), so AdaBN re-estimates the ${record.batchNormLayers} layers' statistics on the ${record.images} target images once more, for the evaluation and the export`,
+    description: `adapt to the target: AdaBN re-estimates the ${record.batchNormLayers} layers' statistics on the ${record.images} target images (adapt.images)${again.length > 0 ? `, after stage${again.length > 1 ? 's' : ''} ${again.map((s) => `\`${s}\``).join(', ')} trained them on the training images` : ''}, for the evaluation and the exported model`,
     config: {
       method: record.method,
+      on: 'target',
       images: record.images,
       digest: inputs.adapt.digest,
       batchSize: inferenceBatch(inputs.base.layers),

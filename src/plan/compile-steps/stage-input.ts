@@ -81,7 +81,7 @@ function headFeatures(context: StageContext, before: StagesSoFar, name: string):
   const from = pristine
     ? 'frozen base'
     : before.baseSetBy === 'adapt'
-      ? 'frozen base with its batch-norm statistics adapted to the target images'
+      ? "frozen base with the training images' own batch-norm statistics (AdaBN)"
       : `base as stage \`${before.baseSetBy.replace(/^train:/, '')}\` left it`;
   return fingerprinted<FeaturesTask>(before.tasks, {
     id: `features:${name}`,

@@ -9,6 +9,8 @@ import {
 } from '../../adapt/adabn.js';
 import { keepInCache, readOrCompute } from '../../cache/stage-cache.js';
 import { targetSource } from '../../data/target-images.js';
+import { splitSource } from '../../data/datasets.js';
+import { trainingImages } from '../../adapt/measure-shift.js';
 import { RunInterrupted } from '../../errors.js';
 import type { RunPlanOptions, SetupContext } from '../run-context.js';
 import type { Adapted } from '../task-results.js';
@@ -34,6 +36,12 @@ export async function runAdaptTask(
   const { target, preprocessing, base } = inputs;
   if (!target) throw new Error('the plan adapts the base, but the run read no target images (adapt.images)');
   if (preprocessing.kind !== 'image') throw new Error('adapt.images needs an image dataset');
+  // Each domain's own statistics: the training images' for what the head trains on, the target's for what predicts.
+  const images =
+    task.on === 'training'
+      ? trainingImages(splitSource(inputs.dataset, 'train'), inputs.selection.train, preprocessing)
+      : targetSource(target, preprocessing);
+  const replaced = task.on === 'target' ? movingStatistics(base) : undefined;
   const started = performance.now();
   const key = adaptKey(task, inputs.backend.name);
   const length = movingStatisticsLength(base);
@@ -47,7 +55,7 @@ export async function runAdaptTask(
     },
     async () => {
       try {
-        await adaptBatchNorm(base, targetSource(target, preprocessing), batchSize, options.signal);
+        await adaptBatchNorm(base, images, batchSize, options.signal);
       } catch (error) {
         if (options.signal?.aborted) throw new RunInterrupted();
         throw error;
@@ -68,7 +76,9 @@ export async function runAdaptTask(
   if (reused) setMovingStatistics(base, value);
   const adapted: Adapted = {
     method: 'adabn',
-    images: target.count,
+    on: task.on,
+    images: images.count,
+    ...(replaced ? { replaced } : {}),
     batchNormLayers: batchNormLayers(base).length,
     seconds: (performance.now() - started) / 1000,
     reused,
@@ -76,7 +86,7 @@ export async function runAdaptTask(
   options.onEvent({
     type: 'log',
     level: 'info',
-    message: `adapt${task.after === 'stages' ? ' (again, after the stages)' : ''}: AdaBN re-estimated ${adapted.batchNormLayers} batch-norm layers' statistics on ${adapted.images} target images${reused ? ' (from the stage cache)' : ''} in ${adapted.seconds.toFixed(1)}s`,
+    message: `adapt: AdaBN re-estimated ${adapted.batchNormLayers} batch-norm layers' statistics on ${adapted.images} ${task.on} images${task.on === 'target' ? ' for the evaluation and the export' : ', which the head trains with'}${reused ? ' (from the stage cache)' : ''} in ${adapted.seconds.toFixed(1)}s`,
   });
   return adapted;
 }

@@ -7,6 +7,7 @@ import { splitSource } from '../../data/datasets.js';
 import { targetSource } from '../../data/target-images.js';
 import { measureShift, trainingImages, type ShiftMeasurement } from '../../adapt/measure-shift.js';
 import type { RunPlanOptions, SetupContext } from '../run-context.js';
+import type { TaskInputs } from '../task-results.js';
 
 /** What measuring a shift uses of a run: a run's setup, or `tlpipe data`'s (which trains nothing). */
 export type ShiftContext = Pick<SetupContext, 'plan' | 'inputs'> & {
@@ -22,7 +23,7 @@ export type ShiftContext = Pick<SetupContext, 'plan' | 'inputs'> & {
  */
 export async function runShiftTask(
   task: ShiftTask,
-  _inputs: object,
+  dependencies: TaskInputs['shift'],
   run: ShiftContext,
 ): Promise<ShiftMeasurement | undefined> {
   const { plan, inputs, options } = run;
@@ -66,6 +67,7 @@ export async function runShiftTask(
       limit: task.sample,
       batchSize: inferenceBatch(plan.base.layers),
       layer: plan.base.cut,
+      ...(dependencies.adapt?.replaced ? { trainStatistics: dependencies.adapt.replaced } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       rows,
     },

@@ -74,6 +74,11 @@ before(async () => {
     cpSync(path.join(digits, 'seven', file), path.join(digits, 'nine', file));
   write(dir, 'own.yaml', pipeline(TARGET));
   write(dir, 'with-source.yaml', pipeline(`${TARGET}\n${SOURCE}`));
+  write(
+    dir,
+    'sweep.yaml',
+    `${pipeline(`${TARGET}\n${SOURCE}`)}sweep:\n  parameters:\n    dataset.source.weight: { values: [0, 0.3] }\n`,
+  );
 });
 
 describe('dataset.source: a second labelled dataset trains beside the pipelineâ€™s own', () => {
@@ -176,6 +181,15 @@ describe('dataset.source: a second labelled dataset trains beside the pipelineâ€
     const data = unwrapped(ok(await tlpipe(['data', 'with-source.yaml'], dir)).stdout);
     assert.match(data, /source \(imageFolder\): 36 examples join the training split only \(0 12, 1 12, 7 12\)/);
     assert.match(data, /left out \(no matching class\): nine/);
+  });
+
+  it('a sweep over dataset.source.weight plans each weight apart, and its weight-0 trial is the run without the source', async () => {
+    const planned = ok(await tlpipe(['plan', 'sweep.yaml'], dir)).stdout;
+    const plans = Object.fromEntries(
+      [...planned.matchAll(/^\d+\s+(0|0\.3)\s+([0-9a-f]{8})\s/gm)].map((m) => [m[1]!, m[2]!]),
+    );
+    assert.equal(plans['0'], path.basename(own).slice(5), planned);
+    assert.ok(plans['0.3'] && plans['0.3'] !== plans['0'], planned);
   });
 
   const refusals: { name: string; args: string[]; says: RegExp }[] = [

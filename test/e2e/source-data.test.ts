@@ -178,6 +178,13 @@ describe('dataset.source: a second labelled dataset trains beside the pipeline�
     assert.match(planned, /68 train \(32 own \+ 36 source\) \/ 8 validation \/ 40 test/);
     assert.match(planned, /source: 36 training examples \(0 12, 1 12, 7 12\), weight 0\.3, × 0\.5 per epoch/);
     assert.match(planned, /left out \(no matching class\): nine/);
+    // classWeights: balanced evens out each class's loss weight: 4 own examples of each class, plus 12 × 0.3 for 0, 1 and 7.
+    const balanced = JSON.parse(
+      ok(await tlpipe(['plan', 'with-source.yaml', '--set', 'train.classWeights=balanced', '--json'], dir)).stdout,
+    ) as { stages: { classWeights: number[] }[] };
+    const weighs = [0, 1, 2, 3, 4, 5, 6, 7].map((c) => 4 + ([0, 1, 7].includes(c) ? SOURCE_PER_CLASS * 0.3 : 0));
+    const total = weighs.reduce((a, b) => a + b, 0);
+    balanced.stages[0]!.classWeights.forEach((w, c) => assert.ok(Math.abs(w - total / (8 * weighs[c]!)) < 1e-6));
     const data = unwrapped(ok(await tlpipe(['data', 'with-source.yaml'], dir)).stdout);
     assert.match(data, /source \(imageFolder\): 36 examples join the training split only \(0 12, 1 12, 7 12\)/);
     assert.match(data, /left out \(no matching class\): nine/);

@@ -120,7 +120,7 @@ function split(count: number, base: number, size: number, channels: 1 | 3): Spli
 
 describe("the training split joined with the source's examples", () => {
   it('reads each index from its part, in the order asked, and names it by its part', async () => {
-    const joined = joinedSplit(split(3, 0, 2, 3), split(2, 100, 2, 3), [2, 2]);
+    const joined = joinedSplit(split(3, 0, 2, 3), split(2, 100, 2, 3));
     assert.equal(joined.count, 5);
     assert.deepEqual([...joined.labels], [0, 1, 0, 0, 1]);
     assert.equal(joined.name(4), '100:1');
@@ -131,11 +131,18 @@ describe("the training split joined with the source's examples", () => {
     );
   });
 
-  it('brings gray arrays at another size to the pipeline size and colour when mixed with image files', async () => {
-    const joined = joinedSplit(split(2, 0, 3, 1), split(2, 100, 4, 3), [4, 4]);
-    const batch = await joined.pixels([2, 1]);
-    assert.deepEqual([batch.height, batch.width, batch.channels, batch.count], [4, 4, 3, 2]);
-    assert.deepEqual([batch.data[0], batch.data[48], batch.data[48 + 47]], [110, 20, 20]);
+  it("brings the source's pixels to the shape of the pipeline's own, in every batch", async () => {
+    // The pipeline's own: gray 3×3 arrays (IDX); the source's: 4×4 colour images (files).
+    const joined = joinedSplit(split(2, 0, 3, 1), split(2, 100, 4, 3));
+    for (const indexes of [
+      [2, 1],
+      [3, 2],
+    ]) {
+      const batch = await joined.pixels(indexes);
+      assert.deepEqual([batch.height, batch.width, batch.channels, batch.count, batch.data.length], [3, 3, 1, 2, 18]);
+    }
+    const mixed = await joined.pixels([2, 1]);
+    assert.deepEqual([mixed.data[0], mixed.data[8], mixed.data[9], mixed.data[17]], [110, 110, 20, 20]);
   });
 });
 

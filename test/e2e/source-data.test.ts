@@ -199,6 +199,11 @@ describe('dataset.source: a second labelled dataset trains beside the pipelineâ€
     assert.ok(plans['0.3'] && plans['0.3'] !== plans['0'], planned);
   });
 
+  it('tlpipe audit audits the sourceâ€™s examples as training examples', async () => {
+    const audited = ok(await tlpipe(['audit', 'with-source.yaml'], dir));
+    assert.match(audited.stdout, /train\/test leaks: \d+ exact/);
+  });
+
   const refusals: { name: string; args: string[]; says: RegExp }[] = [
     {
       name: 'a labelMap to a class the pipeline lacks',

@@ -106,6 +106,8 @@ async function planSweepWithSections(
   const readInputs: typeof loadInputs = (s, o) => {
     const key = canonicalJson({
       dataset: s.dataset,
+      // dataset.source is resolved beside the dataset: a swept weight is another read (and 0 is none).
+      ...(s.source ? { source: s.source } : {}),
       seed: s.seed,
       backend: o?.backend ?? s.backend,
       base: { ...s.base, cut: undefined },

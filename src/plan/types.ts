@@ -54,7 +54,7 @@ export interface PlanInputs {
     classNames?: string[];
     /** Examples per split after subsampling and the validation split. */
     counts: { train: number; validation: number; test: number };
-    /** Training examples of each class, in label order. */
+    /** Training examples of each class, in label order (with `dataset.source`, its examples count their weight). */
     trainPerClass: number[];
     /** `dataset.source`, when read: its examples are part of `counts.train` and `trainPerClass`. */
     source?: SourceFacts;

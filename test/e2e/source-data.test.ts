@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadInput } from '../../src/api/pipeline-input.js';
@@ -46,6 +46,7 @@ train:
   stages:
     - { epochs: 2 }
 `;
+const OWN_PER_CLASS = 5;
 const SOURCE_PER_CLASS = 12;
 const NINES = 3;
 
@@ -62,10 +63,17 @@ const ok = (result: CliResult): CliResult => {
 
 before(async () => {
   dir = workspace('tlpipe-source-');
-  writeMnistSubsetIdx(dir, 5, 8);
+  writeMnistSubsetIdx(dir, OWN_PER_CLASS, 8);
   const digits = path.join(dir, 'digits');
   mkdirSync(digits);
-  await writeDigitImageFolder(digits, SOURCE_PER_CLASS, ['png']);
+  // MNIST's first digits of each class are the pipeline's own: the source holds the ones after them.
+  const written = await writeDigitImageFolder(digits, OWN_PER_CLASS + SOURCE_PER_CLASS, ['png']);
+  for (let c = 0; c < 3; c++)
+    for (const file of written.slice(
+      c * (OWN_PER_CLASS + SOURCE_PER_CLASS),
+      c * (OWN_PER_CLASS + SOURCE_PER_CLASS) + OWN_PER_CLASS,
+    ))
+      rmSync(file);
   // A class the pipeline does not have: left out, and said so.
   mkdirSync(path.join(digits, 'nine'));
   for (const file of readdirSync(path.join(digits, 'seven'))
@@ -74,6 +82,11 @@ before(async () => {
     cpSync(path.join(digits, 'seven', file), path.join(digits, 'nine', file));
   write(dir, 'own.yaml', pipeline(TARGET));
   write(dir, 'with-source.yaml', pipeline(`${TARGET}\n${SOURCE}`));
+  write(
+    dir,
+    'sweep.yaml',
+    `${pipeline(`${TARGET}\n${SOURCE}`)}sweep:\n  parameters:\n    dataset.source.weight: { values: [0, 0.3] }\n`,
+  );
 });
 
 describe('dataset.source: a second labelled dataset trains beside the pipeline’s own', () => {
@@ -173,9 +186,30 @@ describe('dataset.source: a second labelled dataset trains beside the pipeline�
     assert.match(planned, /68 train \(32 own \+ 36 source\) \/ 8 validation \/ 40 test/);
     assert.match(planned, /source: 36 training examples \(0 12, 1 12, 7 12\), weight 0\.3, × 0\.5 per epoch/);
     assert.match(planned, /left out \(no matching class\): nine/);
+    // classWeights: balanced evens out each class's loss weight: 4 own examples of each class, plus 12 × 0.3 for 0, 1 and 7.
+    const balanced = JSON.parse(
+      ok(await tlpipe(['plan', 'with-source.yaml', '--set', 'train.classWeights=balanced', '--json'], dir)).stdout,
+    ) as { stages: { classWeights: number[] }[] };
+    const weighs = [0, 1, 2, 3, 4, 5, 6, 7].map((c) => 4 + ([0, 1, 7].includes(c) ? SOURCE_PER_CLASS * 0.3 : 0));
+    const total = weighs.reduce((a, b) => a + b, 0);
+    balanced.stages[0]!.classWeights.forEach((w, c) => assert.ok(Math.abs(w - total / (8 * weighs[c]!)) < 1e-6));
     const data = unwrapped(ok(await tlpipe(['data', 'with-source.yaml'], dir)).stdout);
     assert.match(data, /source \(imageFolder\): 36 examples join the training split only \(0 12, 1 12, 7 12\)/);
     assert.match(data, /left out \(no matching class\): nine/);
+  });
+
+  it('a sweep over dataset.source.weight plans each weight apart, and its weight-0 trial is the run without the source', async () => {
+    const planned = ok(await tlpipe(['plan', 'sweep.yaml'], dir)).stdout;
+    const plans = Object.fromEntries(
+      [...planned.matchAll(/^\d+\s+(0|0\.3)\s+([0-9a-f]{8})\s/gm)].map((m) => [m[1]!, m[2]!]),
+    );
+    assert.equal(plans['0'], path.basename(own).slice(5), planned);
+    assert.ok(plans['0.3'] && plans['0.3'] !== plans['0'], planned);
+  });
+
+  it('tlpipe audit audits the source’s examples as training examples', async () => {
+    const audited = ok(await tlpipe(['audit', 'with-source.yaml'], dir));
+    assert.match(audited.stdout, /train\/test leaks: \d+ exact/);
   });
 
   const refusals: { name: string; args: string[]; says: RegExp }[] = [

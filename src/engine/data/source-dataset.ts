@@ -228,8 +228,11 @@ function subset(split: SplitData, indexes: readonly number[], labels: Int32Array
  * The pipeline's training split followed by the source's examples: index
  * i < own.count is the pipeline's own example i, the rest the source's. A
  * selection of it reads each part from its own split, in the order asked.
+ * Source pixels come in the shape the pipeline's own do (IDX arrays at
+ * their size and gray, image files at the pipeline's size in colour), so
+ * every batch of the split has one shape, whatever it holds.
  */
-export function joinedSplit(own: SplitData, source: SplitData, size: [number, number]): SplitData {
+export function joinedSplit(own: SplitData, source: SplitData): SplitData {
   const labels = new Int32Array(own.count + source.count);
   labels.set(own.labels);
   labels.set(source.labels, own.count);
@@ -237,6 +240,11 @@ export function joinedSplit(own: SplitData, source: SplitData, size: [number, nu
     own: indexes.filter((i) => i < own.count),
     source: indexes.filter((i) => i >= own.count).map((i) => i - own.count),
   });
+  let shape: Promise<Pick<PixelBatch, 'height' | 'width' | 'channels'>> | undefined;
+  const ownShape = (): Promise<Pick<PixelBatch, 'height' | 'width' | 'channels'>> =>
+    (shape ??= own.pixels([0]).then(({ height, width, channels }) => ({ height, width, channels })));
+  const sourcePixels = async (indexes: number[]): Promise<PixelBatch> =>
+    inShape(await source.pixels(indexes), await ownShape());
   return {
     count: labels.length,
     labels,
@@ -244,9 +252,9 @@ export function joinedSplit(own: SplitData, source: SplitData, size: [number, nu
     pixels: async (indexes) => {
       const { own: mine, source: theirs } = parts(indexes);
       if (theirs.length === 0) return own.pixels(indexes);
-      if (mine.length === 0) return source.pixels(theirs);
-      const [a, b] = await Promise.all([own.pixels(mine), source.pixels(theirs)]);
-      return interleaved(indexes, own.count, ...alike(a, b, size));
+      if (mine.length === 0) return sourcePixels(theirs);
+      const [a, b] = await Promise.all([own.pixels(mine), sourcePixels(theirs)]);
+      return interleaved(indexes, own.count, a, b);
     },
     ...(own.vectors && source.vectors
       ? {
@@ -261,20 +269,13 @@ export function joinedSplit(own: SplitData, source: SplitData, size: [number, nu
   };
 }
 
-/**
- * Two pixel batches in one shape: IDX arrays come at their own size and
- * gray, image files at the pipeline's size and in colour. When they differ
- * both are brought to the pipeline's size (bilinear, as preprocessing
- * resizes arrays) with the larger channel count; preprocessing then does the rest.
- */
-function alike(a: PixelBatch, b: PixelBatch, size: [number, number]): [PixelBatch, PixelBatch] {
-  if (a.height === b.height && a.width === b.width && a.channels === b.channels) return [a, b];
-  const channels = Math.max(a.channels, b.channels) as 1 | 3;
-  const at = (batch: PixelBatch): PixelBatch => {
-    const data = tf.tidy(() => tf.clipByValue(tf.round(pixelsTensor(batch, size, channels)), 0, 255).dataSync());
-    return { data: Uint8Array.from(data), count: batch.count, height: size[0], width: size[1], channels };
-  };
-  return [at(a), at(b)];
+/** A pixel batch brought to another size (bilinear, as preprocessing resizes arrays) and channel count, when it differs. */
+function inShape(batch: PixelBatch, shape: Pick<PixelBatch, 'height' | 'width' | 'channels'>): PixelBatch {
+  if (batch.height === shape.height && batch.width === shape.width && batch.channels === shape.channels) return batch;
+  const data = tf.tidy(() =>
+    tf.clipByValue(tf.round(pixelsTensor(batch, [shape.height, shape.width], shape.channels)), 0, 255).dataSync(),
+  );
+  return { data: Uint8Array.from(data), count: batch.count, ...shape };
 }
 
 /** Rows of `a` (indexes below `boundary`) and `b` (the rest) put back in the order of `indexes`. */

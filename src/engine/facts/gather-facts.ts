@@ -36,7 +36,9 @@ export function gatherFacts(
       // For masks, pixels of each class: what balanced class weights divide by.
       trainPerClass: isSegmentationDataset(dataset)
         ? [...dataset.pixelCounts.train.perClass]
-        : countPerClass(dataset.train.labels, selection.train, dataset.numClasses),
+        : inputs.source
+          ? weighedPerClass(dataset.train.labels, selection.train, dataset.numClasses, inputs.source)
+          : countPerClass(dataset.train.labels, selection.train, dataset.numClasses),
       ...(inputs.source ? { source: sourceFacts(inputs.source) } : {}),
     },
     ...(strategy ? { strategy } : {}),
@@ -69,6 +71,23 @@ function sourceFacts(source: NonNullable<LoadedInputs['source']>): SourceFacts {
     weight: source.weight,
     decay: source.decay,
   };
+}
+
+/**
+ * With a source, each class's training loss weight: its own examples count
+ * 1 each, the source's their weight (before decay), so `classWeights:
+ * balanced` evens out what each class weighs in the loss, not how many
+ * examples it has.
+ */
+function weighedPerClass(
+  labels: Int32Array,
+  indexes: number[],
+  numClasses: number,
+  source: NonNullable<LoadedInputs['source']>,
+): number[] {
+  const perClass = countPerClass(labels, indexes.slice(0, source.from), numClasses);
+  source.split.labels.forEach((label, i) => (perClass[label]! += source.weights[i]!));
+  return perClass;
 }
 
 function countPerClass(labels: Int32Array, indexes: number[], numClasses: number): number[] {

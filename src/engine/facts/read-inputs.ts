@@ -130,7 +130,7 @@ function withSource(
   return {
     dataset: {
       ...dataset,
-      train: joinedSplit(dataset.train, source.split, spec.dataset.image.size),
+      train: joinedSplit(dataset.train, source.split),
       skipped: [...dataset.skipped, ...source.skipped.map((s) => ({ ...s, reason: `source: ${s.reason}` }))],
     },
     selection: {

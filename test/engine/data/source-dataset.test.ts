@@ -1,8 +1,17 @@
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadInput } from '../../../src/api/pipeline-input.js';
 import { UserError } from '../../../src/diagnostics/user-error.js';
 import type { PixelBatch, SplitData } from '../../../src/engine/data/dataset-types.js';
-import { joinedSplit, mapSourceLabels } from '../../../src/engine/data/source-dataset.js';
+import {
+  joinedSplit,
+  mapSourceLabels,
+  readSource,
+  type SourceExamples,
+} from '../../../src/engine/data/source-dataset.js';
 import { selectBackend } from '../../../src/engine/kernels/backend.js';
 
 before(async () => {
@@ -111,7 +120,7 @@ function split(count: number, base: number, size: number, channels: 1 | 3): Spli
 
 describe("the training split joined with the source's examples", () => {
   it('reads each index from its part, in the order asked, and names it by its part', async () => {
-    const joined = joinedSplit(split(3, 0, 2, 3), split(2, 100, 2, 3), [2, 2]);
+    const joined = joinedSplit(split(3, 0, 2, 3), split(2, 100, 2, 3));
     assert.equal(joined.count, 5);
     assert.deepEqual([...joined.labels], [0, 1, 0, 0, 1]);
     assert.equal(joined.name(4), '100:1');
@@ -122,10 +131,72 @@ describe("the training split joined with the source's examples", () => {
     );
   });
 
-  it('brings gray arrays at another size to the pipeline size and colour when mixed with image files', async () => {
-    const joined = joinedSplit(split(2, 0, 3, 1), split(2, 100, 4, 3), [4, 4]);
-    const batch = await joined.pixels([2, 1]);
-    assert.deepEqual([batch.height, batch.width, batch.channels, batch.count], [4, 4, 3, 2]);
-    assert.deepEqual([batch.data[0], batch.data[48], batch.data[48 + 47]], [110, 20, 20]);
+  it("brings the source's pixels to the shape of the pipeline's own, in every batch", async () => {
+    // The pipeline's own: gray 3×3 arrays (IDX); the source's: 4×4 colour images (files).
+    const joined = joinedSplit(split(2, 0, 3, 1), split(2, 100, 4, 3));
+    for (const indexes of [
+      [2, 1],
+      [3, 2],
+    ]) {
+      const batch = await joined.pixels(indexes);
+      assert.deepEqual([batch.height, batch.width, batch.channels, batch.count, batch.data.length], [3, 3, 1, 2, 18]);
+    }
+    const mixed = await joined.pixels([2, 1]);
+    assert.deepEqual([mixed.data[0], mixed.data[8], mixed.data[9], mixed.data[17]], [110, 110, 20, 20]);
+  });
+});
+
+describe('a csv source weighs each row by weight × its weightColumn', () => {
+  let dir: string;
+  const pipeline = (source: string): string => `name: tab
+backend: cpu
+dataset:
+  format: csv
+  file: own.csv
+  featureColumns: [a, b]
+  source: { format: csv, featureColumns: [a, b], weight: 0.5, weightColumn: w, ${source} }
+base: { model: none }
+head:
+  - dense: { units: classes, activation: softmax }
+train:
+  stages:
+    - { epochs: 1 }
+`;
+  const read = async (source: string): Promise<SourceExamples> => {
+    const loaded = loadInput({ yaml: pipeline(source), path: path.join(dir, 'p.yaml') });
+    assert.ok(loaded.ok, JSON.stringify(!loaded.ok && loaded.diagnostics));
+    return readSource(loaded.value.spec.source!, ['x', 'y'], { seed: 1 });
+  };
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'tlpipe-source-csv-'));
+    writeFileSync(path.join(dir, 'own.csv'), 'label,a,b\nx,1,2\ny,3,4\nx,5,6\ny,7,8\n');
+    // Row weights 1, 0.5, 0 (left out), 2; class z is none of the pipeline's.
+    writeFileSync(path.join(dir, 'source.csv'), 'label,a,b,w\nx,1,2,1\ny,3,4,0.5\nx,5,6,0\ny,7,8,2\nz,9,9,1\n');
+    writeFileSync(path.join(dir, 'bad.csv'), 'label,a,b,w\nx,1,2,-1\ny,3,4,abc\nx,5,6,1\ny,7,8,1\n');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('rows weighing 0 and classes that map to nothing are left out', async () => {
+    const source = await read('file: source.csv');
+    assert.deepEqual([...source.weights], [0.5, 0.25, 1]);
+    assert.deepEqual([...source.split.labels], [0, 1, 1]);
+    assert.deepEqual(source.dropped, ['z']);
+    assert.deepEqual(source.perClass, [1, 2]);
+    assert.deepEqual([...(await source.split.vectors!([2, 0])).data], [7, 8, 1, 2]);
+  });
+
+  it('a weight that is negative or not a number is a bad row: an error at weightColumn, or with onBadFile: skip left out', async () => {
+    await assert.rejects(
+      read('file: bad.csv'),
+      (error: unknown) =>
+        error instanceof UserError &&
+        error.path.join('.') === 'dataset.source.weightColumn' &&
+        /2 source rows with a bad weight:\n.*bad\.csv:2: weight column `w` is not a number ≥ 0: "-1"/.test(
+          error.message,
+        ),
+    );
+    const skipped = await read('file: bad.csv, onBadFile: skip');
+    assert.deepEqual([...skipped.weights], [0.5, 0.5]);
+    assert.equal(skipped.skipped.length, 2);
   });
 });

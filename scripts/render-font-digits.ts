@@ -10,7 +10,9 @@
  * Writes OUT/images-idx3-ubyte.gz and OUT/labels-idx1-ubyte.gz (what
  * `dataset.format: idx` reads), OUT/faces.txt (the faces used, one a line),
  * and with --png also OUT/images/<digit>/<nnnnn>.png (an image folder, e.g.
- * for `adapt.images`). The same options write the same bytes.
+ * for `adapt.images`). The same options write the same bytes, given the
+ * same sharp build and font files (another librsvg or font version may
+ * draw a glyph's edge a shade differently).
  *
  *   node dist/scripts/render-font-digits.js OUT [--count 100 (per class)] [--seed 1]
  *     [--fonts "DejaVu Sans,DejaVu Serif:bold,Liberation Mono:italic"] [--offset 3]

@@ -27,7 +27,7 @@ export function formatDataReport(report: DatasetReport): string {
     ...(report.rows
       ? describeColumns(report.rows.columns)
       : [
-          `source images (${examples}): width ${width.min}–${width.max} (median ${width.median}), height ${height.min}–${height.max} (median ${height.median}); fed to the base at ${report.inputSize.join('×')}`,
+          `images as read (${examples}): width ${width.min}–${width.max} (median ${width.median}), height ${height.min}–${height.max} (median ${height.median}); fed to the base at ${report.inputSize.join('×')}`,
           `pixels: ${report.storage === 'memory' ? 'decoded once, held in memory' : 'decoded per batch (too many to hold in memory)'}`,
         ]),
   ];

@@ -54,7 +54,7 @@ export function stagedPlanLines(plan: Plan): string[] {
     `features: ${features}`,
     ...(plan.adapt
       ? [
-          `adapt: AdaBN re-estimates ${plan.adapt.batchNormLayers} batch-norm layers' statistics on ${plan.adapt.images} target images (adapt.images) before anything reads the base${plan.adapt.again ? `, and again after the stages (${plan.adapt.again.join(', ')} train${plan.adapt.again.length > 1 ? '' : 's'} batch-norm statistics on the training images)` : ''}; no other weight changes, and the exported model carries them`,
+          `adapt: AdaBN, each domain with its own statistics: ${plan.adapt.batchNormLayers} batch-norm layers re-estimated on the ${plan.adapt.training} training images (the head trains with them), then on the ${plan.adapt.images} target images (adapt.images) for the evaluation and the exported model; no other weight changes`,
         ]
       : []),
     `loss: ${plan.loss}`,

@@ -42,7 +42,7 @@ describe('tabular rows end to end: real tables, base: none, validate â†’ plan â†
       const data = await tlpipe(['data', pipeline], dir);
       assert.equal(data.code, 0, data.stderr);
       assert.match(data.stdout, new RegExp(`^rows: ${c.columns} feature columns`, 'm'));
-      assert.doesNotMatch(data.stdout, /source images|fed to the base/);
+      assert.doesNotMatch(data.stdout, /images as read|fed to the base/);
 
       const ran = await tlpipe(
         ['run', pipeline, '--runs', runs, '--quiet', '--set', `train.stages[0].epochs=${EPOCHS}`],

@@ -286,19 +286,26 @@ function fail(message: string): never {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      count: { type: 'string', default: '100' },
-      seed: { type: 'string', default: '1' },
-      fonts: { type: 'string', default: DEFAULT_FACES.join(',') },
-      offset: { type: 'string', default: '3' },
-      rotate: { type: 'string', default: '12' },
-      stroke: { type: 'string', default: '1' },
-      blur: { type: 'string', default: '0' },
-      png: { type: 'boolean', default: false },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        count: { type: 'string', default: '100' },
+        seed: { type: 'string', default: '1' },
+        fonts: { type: 'string', default: DEFAULT_FACES.join(',') },
+        offset: { type: 'string', default: '3' },
+        rotate: { type: 'string', default: '12' },
+        stroke: { type: 'string', default: '1' },
+        blur: { type: 'string', default: '0' },
+        png: { type: 'boolean', default: false },
+      },
+    });
+  } catch (error) {
+    // An unknown or malformed option is the user's mistake: the usage, not a stack trace.
+    fail(`${(error as Error).message.split('. ')[0]}\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
   const out = positionals[0];
   const numbers = {
     perClass: Number(values.count),

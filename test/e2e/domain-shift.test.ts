@@ -99,6 +99,8 @@ describe('the domain shift between training and target images', () => {
     assert.deepEqual([summary.domainShift.train, summary.domainShift.target], [48, 40]);
     const log = readFileSync(path.join(runs, id, 'log.txt'), 'utf8');
     assert.match(log, /domain shift before adaptation: AUROC/);
+    // `tlpipe data` ran first and trained nothing: its target pass is not kept under the run's keys, which cover the stages.
+    assert.match(log, /statistics on 40 target images for the evaluation and the export in/);
     assert.match(log, /domain shift after adaptation: AUROC/);
     const report = readFileSync(path.join(runs, id, 'report.html'), 'utf8');
     assert.match(report, /<h2>Domain shift<\/h2>/);

@@ -39,7 +39,13 @@ export async function dataShift(
   if (!onTraining || !onTarget) return measuredBefore ? { before: measuredBefore } : {};
   // As a run whose stages leave the base as AdaBN set it: the training images' statistics, then the target's.
   await runAdaptTask(onTraining, {}, context);
-  const adapted = await runAdaptTask(onTarget, {}, context);
+  // The run's target pass and shift after it are fingerprinted with its stages, which `data` does not train:
+  // what it measures on the untrained base must not be kept under their keys (a run would read it back).
+  const uncached = {
+    ...context,
+    options: { onEvent: options.onEvent, ...(options.signal ? { signal: options.signal } : {}) },
+  };
+  const adapted = await runAdaptTask(onTarget, {}, uncached);
   const { fingerprint: _, ...draft } = before;
   const after = fingerprinted<ShiftTask>(plan.tasks, {
     ...draft,
@@ -48,7 +54,7 @@ export async function dataShift(
     dependsOn: ['data', onTarget.id],
     description: 'domain shift after AdaBN',
   });
-  const measuredAfter = await runShiftTask(after, { adapt: adapted }, context);
+  const measuredAfter = await runShiftTask(after, { adapt: adapted }, uncached);
   return {
     ...(measuredBefore ? { before: measuredBefore } : {}),
     ...(measuredAfter ? { afterAdaBN: measuredAfter } : {}),

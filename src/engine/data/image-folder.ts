@@ -295,6 +295,8 @@ export interface DecodeOptions {
   size: [number, number];
   fit: FitMode;
   onBadFile: 'error' | 'skip';
+  /** The hint of the error `onBadFile: error` gives; the dataset's by default. */
+  badFileHint?: string;
   cacheBytes: number;
   signal?: AbortSignal;
 }
@@ -414,7 +416,8 @@ export async function readImageSplits(
         throw new UserError(
           `${bad.length} image file${bad.length === 1 ? '' : 's'} cannot be decoded:${shown}${bad.length > 5 ? `\n    … and ${bad.length - 5} more` : ''}`,
           keyPath,
-          'fix or remove them, or set `onBadFile: skip` to train without them (they are counted in summary.json)',
+          options.badFileHint ??
+            'fix or remove them, or set `onBadFile: skip` to train without them (they are counted in summary.json)',
         );
       }
       for (const b of bad) excluded[b.split].add(b.index);

@@ -60,6 +60,8 @@ export async function readTargetImages(
       size: image.size,
       fit: image.fit,
       onBadFile: adapt.onBadFile,
+      badFileHint:
+        'fix or remove them, or set `adapt.onBadFile: skip` to adapt without them (each is named in the run log)',
       cacheBytes: options.cacheBytes ?? decodedCacheBytes(),
       ...(options.signal ? { signal: options.signal } : {}),
     },
@@ -113,7 +115,7 @@ async function listTargetFiles(adapt: AdaptSpec): Promise<{ files: string[]; ign
   }
   if (path.extname(adapt.images).toLowerCase() !== '.csv')
     throw new UserError(
-      `adapt.images ${adapt.images} is a file, and not a .csv`,
+      `${adapt.images} is a file, and not a .csv`,
       AT,
       'give a folder of images, or a CSV file with a column of image paths',
     );

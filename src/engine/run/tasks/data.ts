@@ -38,6 +38,8 @@ export async function runDataTask(_task: DataTask, _inputs: object, run: SetupCo
     });
   for (const { file, reason } of dataset.skipped)
     options.onEvent({ type: 'log', level: 'warn', message: `skipped ${file}: ${reason}` });
+  for (const { file, reason } of inputs.target?.skipped ?? [])
+    options.onEvent({ type: 'log', level: 'warn', message: `skipped target image ${file}: ${reason}` });
   const masks = isSegmentationDataset(dataset);
   const augment = plan.augment && !masks ? augmenter(plan.augment, run.streams.get('augment')) : undefined;
   // Masks move with their images: the same draws from the same stream, applied to both.

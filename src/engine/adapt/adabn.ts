@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { range } from '../data/batches.js';
 import type { TargetSource } from '../data/target-images.js';
 import { allLayers } from '../model/frozen-batch-norm.js';
 
@@ -150,10 +151,6 @@ function normalisedAxis(axis: number | number[] | undefined, rank: number): numb
   return a < 0 ? rank + a : a;
 }
 
-function range(from: number, to: number): number[] {
-  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
-}
-
 /** Every batch-norm layer's moving mean then moving variance, in layer order, as one array: what the stage cache keeps of an adaptation. */
 export function movingStatistics(model: tf.LayersModel): Float32Array {
   const parts = batchNormLayers(model).flatMap((layer) => {
@@ -175,6 +172,23 @@ export function movingStatisticsLength(model: tf.LayersModel): number {
     (n, layer) => n + 2 * variableSize((layer as unknown as BatchNormInternals).movingMean),
     0,
   );
+}
+
+/**
+ * Whether `values` can be this model's moving statistics: as many as it
+ * has, every one finite, every variance non-negative. What the stage cache
+ * gives back is checked so before it reaches a model that is exported.
+ */
+export function plausibleStatistics(model: tf.LayersModel, values: Float32Array): boolean {
+  if (values.length !== movingStatisticsLength(model)) return false;
+  let at = 0;
+  for (const layer of batchNormLayers(model)) {
+    const size = variableSize((layer as unknown as BatchNormInternals).movingMean);
+    for (let i = at; i < at + 2 * size; i++) if (!Number.isFinite(values[i]!)) return false;
+    for (let i = at + size; i < at + 2 * size; i++) if (values[i]! < 0) return false;
+    at += 2 * size;
+  }
+  return true;
 }
 
 /** Sets the moving statistics movingStatistics read (of a model of the same layers). */

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { adaptBatchNorm, batchNormLayers, ChannelMoments } from '../../../src/engine/adapt/adabn.js';
+import {
+  adaptBatchNorm,
+  batchNormLayers,
+  ChannelMoments,
+  movingStatistics,
+  plausibleStatistics,
+} from '../../../src/engine/adapt/adabn.js';
 import type { TargetSource } from '../../../src/engine/data/target-images.js';
 import { selectBackend } from '../../../src/engine/kernels/backend.js';
 import { buildBase } from '../../../src/engine/model/build-models.js';
@@ -110,6 +116,31 @@ describe('AdaBN on a real MobileNetV2 base', () => {
       tf.dispose([mean, variance]);
     } finally {
       images.dispose();
+      base.dispose();
+    }
+  });
+
+  it('statistics read back (the stage cache) are used only when they can be the model’s', async () => {
+    const base = await buildBase(loadZooArtifacts('mobilenet_v2'), 'block_2_add', [32, 32, 3]);
+    try {
+      const own = movingStatistics(base);
+      // bn_Conv1 is first: its 32 means, then its 32 variances.
+      const changed = (at: number, value: number): Float32Array => {
+        const values = own.slice();
+        values[at] = value;
+        return values;
+      };
+      const cases: { name: string; values: Float32Array; plausible: boolean }[] = [
+        { name: 'the model’s own', values: own, plausible: true },
+        { name: 'a negative mean (means may be anything finite)', values: changed(0, -3), plausible: true },
+        { name: 'one value short', values: own.subarray(1), plausible: false },
+        { name: 'one value too many', values: Float32Array.from([...own, 1]), plausible: false },
+        { name: 'a NaN mean', values: changed(0, Number.NaN), plausible: false },
+        { name: 'an infinite variance', values: changed(32, Number.POSITIVE_INFINITY), plausible: false },
+        { name: 'a negative variance', values: changed(32, -0.5), plausible: false },
+      ];
+      for (const c of cases) assert.equal(plausibleStatistics(base, c.values), c.plausible, c.name);
+    } finally {
       base.dispose();
     }
   });

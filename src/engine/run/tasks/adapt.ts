@@ -4,7 +4,7 @@ import {
   adaptBatchNorm,
   batchNormLayers,
   movingStatistics,
-  movingStatisticsLength,
+  plausibleStatistics,
   setMovingStatistics,
 } from '../../adapt/adabn.js';
 import { keepInCache, readOrCompute } from '../../cache/stage-cache.js';
@@ -44,14 +44,14 @@ export async function runAdaptTask(
   const replaced = task.on === 'target' ? movingStatistics(base) : undefined;
   const started = performance.now();
   const key = adaptKey(task, inputs.backend.name);
-  const length = movingStatisticsLength(base);
   const batchSize = Number(task.config['batchSize']);
   const { value, reused } = await readOrCompute(
     options.cache,
     { kind: 'features', key, what: 'the adapted batch-norm statistics' },
     async (cache) => {
       const cached = await cache.readFeatures(key);
-      return cached && cached.data.length === length ? cached.data : undefined;
+      // Read back untrusted: a damaged entry is computed again, never exported.
+      return cached && plausibleStatistics(base, cached.data) ? cached.data : undefined;
     },
     async () => {
       try {

@@ -40,9 +40,14 @@ export async function runShiftTask(
       { kind: 'features', key, what },
       async (c) => {
         const kept = await c.readFeatures(key);
-        return kept && kept.shape.length === 2
-          ? { data: kept.data, count: kept.shape[0]!, width: kept.shape[1]! }
-          : undefined;
+        // Read back untrusted: one row per sampled image, one value per channel at the cut, every one finite.
+        const plausible =
+          kept !== undefined &&
+          kept.shape.length === 2 &&
+          kept.shape[0]! <= task.sample &&
+          kept.shape[1] === plan.base.cutOutputShape.at(-1) &&
+          kept.data.every(Number.isFinite);
+        return plausible ? { data: kept.data, count: kept.shape[0]!, width: kept.shape[1]! } : undefined;
       },
       async () => {
         const computed = await compute();

@@ -8,11 +8,7 @@ import * as tf from '@tensorflow/tfjs';
  */
 
 /** A feature map [batch, h, w, channels] pooled to [batch, channels] by its global average; rows stay rows. */
-export function pooledFeatures(features: tf.Tensor): tf.Tensor2D {
-  if (features.rank === 2) return features as tf.Tensor2D;
-  const axes = Array.from({ length: features.rank - 2 }, (_, i) => i + 1);
-  return tf.mean(features, axes) as tf.Tensor2D;
-}
+export { spatialMean as pooledFeatures } from '../model/spatial-mean.js';
 
 /** The unbiased covariance [d, d] of rows [n, d]; a batch of one has none to estimate, so it counts as n − 1 = 1. */
 export function covariance(rows: tf.Tensor2D): tf.Tensor2D {

@@ -1,14 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { domainShift } from '../audit/domain-shift.js';
+import { seededSample, type TargetSource as ImageSource } from '../data/target-images.js';
+import { spatialMean } from '../model/spatial-mean.js';
 import { movingStatistics, setMovingStatistics } from './adabn.js';
 import { FIT_DEFAULTS, type Rows } from '../audit/logistic-regression.js';
 import type { SplitData } from '../data/dataset-types.js';
 import { imageBatch, type ImagePreprocessing } from '../data/preprocess.js';
 import { RunInterrupted } from '../errors.js';
-import { SeededRandom } from '../random.js';
 
-/** Images of each domain the shift is measured on at most: enough for a stable AUROC, few enough to stay seconds on a CPU. */
-export const SHIFT_SAMPLE = 500;
+export { SHIFT_SAMPLE } from '../../plan/compile-steps/shift-tasks.js';
 /**
  * A domain classifier no better than chance. Out of fold it can score below
  * it, but only by chance or by anti-learning (the same image in both
@@ -20,12 +20,8 @@ const CHANCE = 0.5;
 /** Folds of the domain classifier's out-of-fold scores. */
 export const SHIFT_FOLDS = 5;
 
-/** Images as model inputs on demand, normalised as the pipeline's own (what engine/data/target-images' targetSource is). */
-export interface ImageSource {
-  count: number;
-  /** The caller disposes the tensor. */
-  batch(positions: readonly number[]): Promise<tf.Tensor4D>;
-}
+/** Images as model inputs on demand, normalised as the pipeline's own: target images (targetSource) or training ones. */
+export type { TargetSource as ImageSource } from '../data/target-images.js';
 
 /** A domain shift as measured: how well a classifier tells target images from training ones by their pooled base features. */
 export interface ShiftMeasurement {
@@ -83,14 +79,20 @@ export async function measureShift(
   const rowsOf = options.rows ?? ((_domain, compute) => compute());
   const trainRows = await rowsOf('train', () =>
     withStatistics(base, options.trainStatistics, () =>
-      pooledFeatures(base, train, sample(train.count, options.limit, options.seed), options.batchSize, options.signal),
+      pooledFeatures(
+        base,
+        train,
+        seededSample(train.count, options.limit, options.seed),
+        options.batchSize,
+        options.signal,
+      ),
     ),
   );
   const targetRows = await rowsOf('target', () =>
     pooledFeatures(
       base,
       target,
-      sample(target.count, options.limit, options.seed + 1),
+      seededSample(target.count, options.limit, options.seed + 1),
       options.batchSize,
       options.signal,
     ),
@@ -123,14 +125,7 @@ async function withStatistics<T>(
 }
 
 /** The positions of a seeded sample of at most `limit` of `count`, ascending; all of them when there are no more. */
-export function sample(count: number, limit: number, seed: number): number[] {
-  const all = Array.from({ length: count }, (_, i) => i);
-  if (count <= limit) return all;
-  return new SeededRandom(seed)
-    .shuffle(all)
-    .slice(0, limit)
-    .sort((a, b) => a - b);
-}
+export { seededSample as sample } from '../data/target-images.js';
 
 /** One row per image: the base's output, averaged over every axis between the batch and the channels. */
 export async function pooledFeatures(
@@ -146,8 +141,7 @@ export async function pooledFeatures(
     if (signal?.aborted) throw new RunInterrupted();
     const images = await source.batch(positions.slice(start, start + batchSize));
     const pooled = tf.tidy(() => {
-      const output = base.predict(images) as tf.Tensor;
-      return output.rank > 2 ? output.mean(Array.from({ length: output.rank - 2 }, (_, i) => i + 1)) : output;
+      return spatialMean(base.predict(images) as tf.Tensor);
     });
     images.dispose();
     width = pooled.shape[1] ?? 1;

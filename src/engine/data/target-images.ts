@@ -89,10 +89,10 @@ export async function readTargetImages(
 
 /**
  * The first `limit` of a seeded shuffle of 0..count−1, in ascending order,
- * or all of them. The selection callback of readImageSplits is asked again
- * after a bad file is skipped; it then samples from the files kept.
+ * or all of them. (The selection callback of readImageSplits is asked again
+ * after a bad file is skipped; it then samples from the files kept.)
  */
-function seededSample(count: number, limit: number, seed: number): number[] {
+export function seededSample(count: number, limit: number, seed: number): number[] {
   const all = Array.from({ length: count }, (_, i) => i);
   if (count <= limit) return all;
   return new SeededRandom(seed)

@@ -1,5 +1,6 @@
 import { UserError } from '../../diagnostics/user-error.js';
 import * as tf from '@tensorflow/tfjs';
+import { spatialMean } from '../model/spatial-mean.js';
 import type { StrategyProbe } from '../../plan/types.js';
 import type { LoadedInputs } from './read-inputs.js';
 import type { PipelineSpec } from '../../format/types.js';
@@ -104,7 +105,7 @@ function pooledFeatures(base: tf.LayersModel, x: tf.Tensor4D): tf.Tensor2D {
     parts.push(
       tf.tidy(() => {
         const y = base.predict(tf.slice(x, start, Math.min(32, x.shape[0] - start))) as tf.Tensor;
-        return (y.rank === 4 ? tf.mean(y, [1, 2]) : y.reshape([y.shape[0]!, -1])) as tf.Tensor2D;
+        return y.rank === 4 ? spatialMean(y) : (y.reshape([y.shape[0]!, -1]) as tf.Tensor2D);
       }),
     );
   }

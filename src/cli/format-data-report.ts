@@ -77,14 +77,14 @@ function sourceLine(source: NonNullable<DatasetReport['source']>, classNames: re
     .join(', ');
   const renamed = (source.mapped ?? []).filter((m) => m.from !== m.to);
   return [
-    `source (${source.format}): ${total} examples join the training split only (${perClass}), ${weighs}`,
+    `source (${source.format}): ${total} ${total === 1 ? 'example joins' : 'examples join'} the training split only (${perClass}), ${weighs}`,
     ...(renamed.length > 0
       ? [`mapped ${renamed.map((m) => `${terminalText(m.from)} → ${terminalText(m.to)}`).join(', ')}`]
       : []),
     ...(source.dropped && source.dropped.length > 0
       ? [`left out (no matching class): ${source.dropped.map(terminalText).join(', ')}`]
       : []),
-    ...(source.skipped ? [`${source.skipped} source files skipped`] : []),
+    ...(source.skipped ? [`${source.skipped} source ${source.skipped === 1 ? 'file' : 'files'} skipped`] : []),
   ].join('; ');
 }
 

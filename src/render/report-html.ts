@@ -289,7 +289,7 @@ function sourceSection(input: Pick<ReportInput, 'source' | 'metrics'>): string {
         `<tr><td>${r.epoch}</td><td>${fixed((r.sourceShare ?? 0) * 100, 1)}%</td><td>${fixed((r.sourceWeightShare ?? 0) * 100, 1)}%</td></tr>`,
     )
     .join('');
-  return `<h2>Training data</h2><p id="source-data">The training split held <b>${source.examples}</b> source examples (${perClass}) beside the pipeline's own, each weighing ${source.weight}${source.decay === 1 ? '' : ` × ${source.decay}<sup>epoch − 1</sup>`}; none is in the validation or test split.${renamed.length > 0 ? ` Mapped: ${renamed.map((m) => `${escape(m.from)} → ${escape(m.to)}`).join(', ')}.` : ''}${source.dropped.length > 0 ? ` Left out (no matching class): ${source.dropped.map(escape).join(', ')}.` : ''}</p>${rows ? `<table class="source-share"><tr><th>epoch</th><th>examples from the source</th><th>loss weight from the source</th></tr>${rows}</table>` : ''}`;
+  return `<h2>Training data</h2><p id="source-data">The training split held <b>${source.examples}</b> source ${source.examples === 1 ? 'example' : 'examples'} (${perClass}) beside the pipeline's own, each weighing ${source.weight}${source.decay === 1 ? '' : ` × ${source.decay}<sup>epoch − 1</sup>`}; none is in the validation or test split.${renamed.length > 0 ? ` Mapped: ${renamed.map((m) => `${escape(m.from)} → ${escape(m.to)}`).join(', ')}.` : ''}${source.dropped.length > 0 ? ` Left out (no matching class): ${source.dropped.map(escape).join(', ')}.` : ''}</p>${rows ? `<table class="source-share"><tr><th>epoch</th><th>examples from the source</th><th>loss weight from the source</th></tr>${rows}</table>` : ''}`;
 }
 
 /** The calibration of the test split's answers: the ECE, and the reliability diagram it comes from. */

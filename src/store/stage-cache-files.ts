@@ -33,6 +33,10 @@ async function folderBytes(dir: string): Promise<number> {
 const PositiveInteger = Type.Integer({ minimum: 1 });
 /** A metric JSON could not hold (NaN, a diverged loss) was written as null. */
 const Metric = Type.Union([Type.Number(), Type.Null()]);
+/** A loss is never negative (null: it was NaN). */
+const Loss = Type.Union([Type.Number({ minimum: 0 }), Type.Null()]);
+/** An accuracy is a fraction (null: it was NaN). */
+const Fraction = Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()]);
 
 const FeaturesMeta = Type.Object({ shape: Type.Array(PositiveInteger, { minItems: 1, maxItems: 8 }) });
 
@@ -52,9 +56,11 @@ const EpochRow = Type.Object({
   val_loss: Type.Optional(Metric),
   val_accuracy: Type.Optional(Metric),
   val_meanIoU: Type.Optional(Metric),
-  coral_loss: Type.Optional(Metric),
-  domain_loss: Type.Optional(Metric),
-  domain_accuracy: Type.Optional(Metric),
+  coral_loss: Type.Optional(Loss),
+  domain_loss: Type.Optional(Loss),
+  domain_accuracy: Type.Optional(Fraction),
+  sourceShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  sourceWeightShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   learningRates: Type.Optional(Type.Record(Type.String(), Metric)),
 });
 const StageMeta = Type.Object({

@@ -85,6 +85,30 @@ describe('the domain shift between training and target images', () => {
       );
     });
 
+  it("with dataset.source the shift is measured on the pipeline's own training images only", async () => {
+    await writeTargetDigits(path.join(dir, 'inverted'), 40, 'inverted');
+    // The training digits again as the source: 60 more training examples, none of them measured.
+    write(
+      dir,
+      'with-source.yaml',
+      pipeline('inverted').replace(
+        'image: { size: [32, 32] } }',
+        'image: { size: [32, 32] }, source: { format: imageFolder, dir: digits, weight: 0.3 } }',
+      ),
+    );
+    const data = await tlpipe(['data', 'with-source.yaml', '--json'], dir);
+    assert.equal(data.code, 0, data.stderr);
+    const report = JSON.parse(data.stdout);
+    assert.equal(
+      report.source.perClass.reduce((a: number, b: number) => a + b, 0),
+      60,
+    );
+    assert.deepEqual([report.domainShift.train, report.domainShift.target], [48, 40]);
+    const plan = await tlpipe(['plan', 'with-source.yaml'], dir);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout.replace(/\s+/g, ' '), /48 training vs 40 target images/);
+  });
+
   it('a run records the shift before and after adaptation in summary.json and its report', async () => {
     const run = await tlpipe(['run', 'inverted.yaml'], dir);
     assert.equal(run.code, 0, run.stderr);

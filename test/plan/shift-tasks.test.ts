@@ -120,4 +120,16 @@ describe('the shift tasks of a plan with adapt:', () => {
     assert.equal(fp(longerTuning, 'before'), fp(base, 'before'));
     assert.notEqual(fp(longerTuning, 'after'), fp(base, 'after'));
   });
+
+  it("with dataset.source: the training images counted are the pipeline's own, not the source's", () => {
+    const source = {
+      ...{ digest: 's'.repeat(64), weightsDigest: 'w'.repeat(64), examples: 15, perClass: [5, 10] },
+      ...{ mapped: [], dropped: [], weight: 0.3, decay: 1 },
+    };
+    const plan = compiled(pipeline('adapt: { images: target, method: adabn }', [HEAD]), {
+      ...INPUTS,
+      dataset: { ...INPUTS.dataset, source },
+    });
+    assert.match(shift(plan, 'before')!.description, /, 25 training vs 30 target images/);
+  });
 });

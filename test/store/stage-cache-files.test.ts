@@ -119,7 +119,20 @@ describe('a damaged stage cache entry is removed and rebuilt, never used', () =>
     weightData: new Uint8Array(new Float32Array([1, 2, 3, 4, 5, 6, 0.5, 0.25, 0.125]).buffer),
     random: { shuffle: 7 },
     completedStages: [{ name: 'head', epochs: 1, epochsRun: 1, stoppedEarly: false, lastLearningRate: 0.01 }],
-    metrics: [{ stage: 'head', epoch: 1, stageEpoch: 1, loss: 0.9, accuracy: 0.5, lr: 0.01, seconds: 1 }],
+    metrics: [
+      // In-range source shares (a run with dataset.source) read back as written.
+      {
+        stage: 'head',
+        epoch: 1,
+        stageEpoch: 1,
+        loss: 0.9,
+        accuracy: 0.5,
+        lr: 0.01,
+        seconds: 1,
+        sourceShare: 0.4,
+        sourceWeightShare: 0.2,
+      },
+    ],
   });
   const editJson = (file: string, edit: (value: any) => unknown): void =>
     writeFileSync(file, JSON.stringify(edit(JSON.parse(readFileSync(file, 'utf8')))));
@@ -227,6 +240,24 @@ describe('a damaged stage cache entry is removed and rebuilt, never used', () =>
       kind: 'stages',
       damage: editBehindManifest((m) => ({ ...m, metrics: [{ ...m.metrics[0], loss: 'low' }] })),
       says: /\/metrics\/0\/loss must be number/,
+    },
+    {
+      name: 'stages: a source share above 1, manifest rewritten',
+      kind: 'stages',
+      damage: editBehindManifest((m) => ({ ...m, metrics: [{ ...m.metrics[0], sourceShare: 1.5 }] })),
+      says: /\/metrics\/0\/sourceShare must be <= 1/,
+    },
+    {
+      name: 'stages: a negative source weight share, manifest rewritten',
+      kind: 'stages',
+      damage: editBehindManifest((m) => ({ ...m, metrics: [{ ...m.metrics[0], sourceWeightShare: -0.1 }] })),
+      says: /\/metrics\/0\/sourceWeightShare must be >= 0/,
+    },
+    {
+      name: 'stages: a domain accuracy above 1, manifest rewritten',
+      kind: 'stages',
+      damage: editBehindManifest((m) => ({ ...m, metrics: [{ ...m.metrics[0], domain_accuracy: 2 }] })),
+      says: /\/metrics\/0\/domain_accuracy must be <= 1/,
     },
     {
       name: 'stages: a weight dtype tfjs does not write, manifest rewritten',

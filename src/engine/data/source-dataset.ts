@@ -37,6 +37,9 @@ export interface SourceExamples {
   columns?: string[];
 }
 
+/** The largest finite float32, the type example weights train in. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /** How a source's labels become the pipeline's. */
 export interface LabelMapping {
   /** Source label → pipeline label, or −1 when the source class is left out. */
@@ -157,8 +160,9 @@ function everyTrainingExample(selection: Selection): number[] {
 
 /**
  * A csv source's weightColumn, by example name (an image's path, or a
- * tabular row's `file:line`). A value that is not a finite number ≥ 0 makes
- * the row bad: an error, or with `onBadFile: skip` a row left out (weight 0).
+ * tabular row's `file:line`). A value that is not a finite number ≥ 0, or
+ * whose product with `weight` float32 cannot hold (above 3.4e38), makes the
+ * row bad: an error, or with `onBadFile: skip` a row left out (weight 0).
  */
 async function columnWeights(
   source: SourceSpec,
@@ -187,16 +191,21 @@ async function columnWeights(
   const root = path.dirname(spec.file);
   const byName = new Map<string, number>();
   const bad: SkippedFile[] = [];
+  // Weights train as float32: a larger product would be Infinity there, and the loss NaN.
+  const largest = FLOAT32_MAX / Math.max(source.weight, 1);
   for (const row of rows) {
     const where = `${spec.file}:${row.line}`;
     const text = row.fields[at]?.trim() ?? '';
     const value = text === '' ? Number.NaN : Number(text);
     const name = imageAt >= 0 ? path.resolve(root, row.fields[imageAt]?.trim() ?? '') : where;
-    if (!Number.isFinite(value) || value < 0) {
-      bad.push({
-        file: where,
-        reason: `weight column \`${column}\` is not a number ≥ 0: ${JSON.stringify(text.slice(0, 30))}`,
-      });
+    const problem =
+      !Number.isFinite(value) || value < 0
+        ? `is not a number ≥ 0: ${JSON.stringify(text.slice(0, 30))}`
+        : value > largest
+          ? `is too large: ${text.slice(0, 30)} × weight ${source.weight} is above ${FLOAT32_MAX.toPrecision(2)}, the largest weight float32 holds`
+          : undefined;
+    if (problem) {
+      bad.push({ file: where, reason: `weight column \`${column}\` ${problem}` });
       byName.set(name, 0);
     } else byName.set(name, Math.min(byName.get(name) ?? value, value));
   }

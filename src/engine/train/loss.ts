@@ -11,9 +11,11 @@ import { pixelCorrectCount, pixelLoss } from './pixel-loss.js';
  * every counted pixel of a mask (pixel-loss.ts). With class weights each
  * example's (pixel's) loss is scaled by its class's weight before the mean,
  * as Keras' class_weight does. Label smoothing ε trains examples towards
- * (1 − ε)·one-hot + ε/classes. With example weights wᵢ (dataset.source)
- * the mean is weighted: Σ wᵢ·lᵢ / Σ wᵢ, each lᵢ already scaled by its
- * class weight; a batch weighing nothing has loss 0.
+ * (1 − ε)·one-hot + ε/classes. Example weights wᵢ (dataset.source) are
+ * Keras' sample_weight: each multiplies its example's loss (already scaled
+ * by its class weight) and the mean stays over the batch's n examples,
+ * Σ wᵢ·lᵢ / n. Not Σ wᵢ·lᵢ / Σ wᵢ: in a batch of source examples only, all
+ * of one weight, that weight would cancel and do nothing.
  */
 export function batchLoss(
   kind: LossKind,
@@ -42,9 +44,6 @@ const AT_EACH_PIXEL: { readonly [K in PixelLoss]: ExampleLoss } = {
   perPixelSoftmaxCrossEntropyFromLogits: 'softmaxCrossEntropyFromLogits',
 };
 
-/** The smallest batch weight divided by: below it a batch weighs nothing. */
-const NO_WEIGHT = 1e-12;
-
 function exampleLoss(
   kind: ExampleLoss,
   yTrue: tf.Tensor,
@@ -62,10 +61,7 @@ function exampleLoss(
       ? tf.metrics.categoricalCrossentropy(target, yPred)
       : tf.losses.softmaxCrossEntropy(target, yPred, undefined, 0, tf.Reduction.NONE);
   const weighed = classWeights ? tf.mul(perExample, tf.sum(tf.mul(yTrue, classWeights), -1)) : perExample;
-  // Never 0/0: a batch whose weights all decayed to nothing has loss 0 (divNoNan has no gradient in tfjs).
-  if (exampleWeights)
-    return tf.div(tf.sum(tf.mul(weighed, exampleWeights)), tf.maximum(tf.sum(exampleWeights), NO_WEIGHT));
-  return tf.mean(weighed);
+  return tf.mean(exampleWeights ? tf.mul(weighed, exampleWeights) : weighed);
 }
 
 /**

@@ -219,8 +219,10 @@ async function trainEpoch(
     counted += step.counted;
     run.monitors.batchEnd({ epoch, batch: b + 1, batches, loss: step.loss });
     // A per-pixel loss is a batch's mean over its counted pixels: weighted by them, the epoch's is the mean over every counted pixel.
-    // With example weights, a batch's loss is their weighted mean: weighted by their sum, the epoch's is the weighted mean of the epoch.
-    lossSum += step.loss * (perPixel ? step.counted : weights ? mix!.add(positions, weights) : positions.length);
+    // With example weights a batch's loss is Σ wᵢlᵢ / n (Keras' sample_weight), so the epoch's is Σ wᵢlᵢ / N over the
+    // epoch: the mean of the loss the optimiser minimises, as Keras reports it (weights of 1 give the plain mean).
+    if (weights) mix!.add(positions, weights);
+    lossSum += step.loss * (perPixel ? step.counted : positions.length);
     b++;
     // Let listeners (progress, signals) run between batches: tfjs on wasm/cpu never yields.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -229,7 +231,7 @@ async function trainEpoch(
     stage: stage.name,
     epoch,
     stageEpoch,
-    loss: lossSum / (perPixel ? Math.max(counted, 1) : mix ? mix.totalWeight || 1 : train.count),
+    loss: lossSum / (perPixel ? Math.max(counted, 1) : train.count),
     // Over the whole split: a batch with more counted pixels weighs more, so this is the pixel accuracy exactly.
     accuracy: correct / Math.max(counted, 1),
     lr: firstRates[0]!,
@@ -247,26 +249,23 @@ async function trainEpoch(
  * the examples, and of the loss weight (which its weight and decay shrink).
  */
 class SourceMix {
-  totalWeight = 0;
+  private totalWeight = 0;
   private sourceWeight = 0;
   private examples = 0;
   private sourceExamples = 0;
 
   constructor(private readonly from: number) {}
 
-  /** Counts a batch; returns its weight. */
-  add(positions: readonly number[], weights: Float32Array): number {
-    let batchWeight = 0;
+  /** Counts a batch. */
+  add(positions: readonly number[], weights: Float32Array): void {
     positions.forEach((p, i) => {
-      batchWeight += weights[i]!;
+      this.totalWeight += weights[i]!;
       if (p >= this.from) {
         this.sourceExamples += 1;
         this.sourceWeight += weights[i]!;
       }
     });
     this.examples += positions.length;
-    this.totalWeight += batchWeight;
-    return batchWeight;
   }
 
   shares(): Pick<EpochMetrics, 'sourceShare' | 'sourceWeightShare'> {

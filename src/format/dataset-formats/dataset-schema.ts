@@ -65,7 +65,7 @@ export const sourceSchema = Type.Object(
         1,
         Type.Number({
           description:
-            "Each source example's loss weight; the pipeline's own examples weigh 1, and each batch's loss is the weighted mean. 0 leaves the source out entirely (the run is the run without it).",
+            "Each source example's loss weight, as Keras' sample_weight: it multiplies the example's loss in the batch mean; the pipeline's own examples weigh 1. 0 leaves the source out entirely (the run is the run without it).",
           minimum: 0,
           maximum: 100,
         }),

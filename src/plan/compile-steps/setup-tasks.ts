@@ -1,4 +1,5 @@
 import { isNoBase } from '../../format/rules.js';
+import type { SourceSpec } from '../../format/adaptation-keys.js';
 import type { PipelineSpec } from '../../format/types.js';
 import type {
   AdaptTask,
@@ -31,7 +32,7 @@ export function setupTasks(spec: PipelineSpec, inputs: PlanInputs, head: Resolve
     augment: dataset.augment ?? null,
     seed: spec.seed,
     // Present only with a source that is read: a run without one (or with `weight: 0`) keeps its fingerprints.
-    ...(inputs.dataset.source ? { source: sourceConfig(inputs.dataset.source) } : {}),
+    ...(spec.source && inputs.dataset.source ? { source: sourceConfig(spec.source, inputs.dataset.source) } : {}),
   };
   const data = withTask<DataTask>([], {
     id: 'data',
@@ -69,15 +70,39 @@ export function setupTasks(spec: PipelineSpec, inputs: PlanInputs, head: Resolve
   });
 }
 
-/** What of the source changes the training data: its files, which classes it gives to which, its weights and their decay. */
-function sourceConfig(source: SourceFacts): Record<string, unknown> {
+/**
+ * What of the source changes the training data: its files, the reader keys
+ * that select and label its examples, which classes it gives to which, its
+ * weights and their decay.
+ */
+function sourceConfig(spec: SourceSpec, source: SourceFacts): Record<string, unknown> {
   return {
     digest: source.digest,
+    reader: sourceReaderKeys(spec),
     mapped: source.mapped,
     weights: source.weightsDigest,
     weight: source.weight,
     decay: source.decay,
   };
+}
+
+/**
+ * The source's reader keys that pick and label its examples (another label
+ * column of the same file with the same class counts changes no digest).
+ * Not its paths: the digest over its files covers them, and a run elsewhere
+ * reading the same files keeps its fingerprints.
+ */
+function sourceReaderKeys({ dataset, weightColumn }: SourceSpec): Record<string, unknown> {
+  const keys: Record<string, unknown> = { format: dataset.format, limit: dataset.limit };
+  if (dataset.classNames) keys.classNames = dataset.classNames;
+  if ('onBadFile' in dataset) keys.onBadFile = dataset.onBadFile;
+  if (dataset.format === 'csv') {
+    keys.labelColumn = dataset.labelColumn;
+    keys.imageColumn = dataset.imageColumn;
+    if (dataset.featureColumns) keys.featureColumns = dataset.featureColumns;
+  }
+  if (weightColumn !== undefined) keys.weightColumn = weightColumn;
+  return keys;
 }
 
 /** The source's line in the plan: how many examples of which classes, what was left out, how they weigh. */
@@ -89,7 +114,7 @@ export function describeSource(source: SourceFacts, classNames: readonly string[
   const renamed = source.mapped.filter((m) => m.from !== m.to).map((m) => `${m.from} → ${m.to}`);
   const decay = source.decay === 1 ? '' : `, × ${source.decay} per epoch`;
   return [
-    `source: ${source.examples} training examples (${perClass}), weight ${source.weight}${decay}`,
+    `source: ${source.examples} training ${source.examples === 1 ? 'example' : 'examples'} (${perClass}), weight ${source.weight}${decay}`,
     ...(renamed.length > 0 ? [`mapped ${renamed.join(', ')}`] : []),
     ...(source.dropped.length > 0 ? [`left out (no matching class): ${source.dropped.join(', ')}`] : []),
   ].join('; ');

@@ -35,7 +35,9 @@ function draft(
   baseSetBy: string,
 ): TaskDraft<ShiftTask> {
   const target = inputs.adapt!;
-  const trainImages = Math.min(SHIFT_SAMPLE, inputs.dataset.counts.train);
+  // The pipeline's own training images: a dataset.source's examples are not measured (another domain, maybe).
+  const own = inputs.dataset.counts.train - (inputs.dataset.source?.examples ?? 0);
+  const trainImages = Math.min(SHIFT_SAMPLE, own);
   const targetImages = Math.min(SHIFT_SAMPLE, target.images);
   return {
     id: `shift:${when}`,

@@ -148,13 +148,13 @@ describe("the training split joined with the source's examples", () => {
 
 describe('a csv source weighs each row by weight × its weightColumn', () => {
   let dir: string;
-  const pipeline = (source: string): string => `name: tab
+  const pipeline = (source: string, weight: number): string => `name: tab
 backend: cpu
 dataset:
   format: csv
   file: own.csv
   featureColumns: [a, b]
-  source: { format: csv, featureColumns: [a, b], weight: 0.5, weightColumn: w, ${source} }
+  source: { format: csv, featureColumns: [a, b], weight: ${weight}, weightColumn: w, ${source} }
 base: { model: none }
 head:
   - dense: { units: classes, activation: softmax }
@@ -162,8 +162,8 @@ train:
   stages:
     - { epochs: 1 }
 `;
-  const read = async (source: string): Promise<SourceExamples> => {
-    const loaded = loadInput({ yaml: pipeline(source), path: path.join(dir, 'p.yaml') });
+  const read = async (source: string, weight = 0.5): Promise<SourceExamples> => {
+    const loaded = loadInput({ yaml: pipeline(source, weight), path: path.join(dir, 'p.yaml') });
     assert.ok(loaded.ok, JSON.stringify(!loaded.ok && loaded.diagnostics));
     return readSource(loaded.value.spec.source!, ['x', 'y'], { seed: 1 });
   };
@@ -172,7 +172,6 @@ train:
     writeFileSync(path.join(dir, 'own.csv'), 'label,a,b\nx,1,2\ny,3,4\nx,5,6\ny,7,8\n');
     // Row weights 1, 0.5, 0 (left out), 2; class z is none of the pipeline's.
     writeFileSync(path.join(dir, 'source.csv'), 'label,a,b,w\nx,1,2,1\ny,3,4,0.5\nx,5,6,0\ny,7,8,2\nz,9,9,1\n');
-    writeFileSync(path.join(dir, 'bad.csv'), 'label,a,b,w\nx,1,2,-1\ny,3,4,abc\nx,5,6,1\ny,7,8,1\n');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -185,18 +184,40 @@ train:
     assert.deepEqual([...(await source.split.vectors!([2, 0])).data], [7, 8, 1, 2]);
   });
 
-  it('a weight that is negative or not a number is a bad row: an error at weightColumn, or with onBadFile: skip left out', async () => {
-    await assert.rejects(
-      read('file: bad.csv'),
-      (error: unknown) =>
-        error instanceof UserError &&
-        error.path.join('.') === 'dataset.source.weightColumn' &&
-        /2 source rows with a bad weight:\n.*bad\.csv:2: weight column `w` is not a number ≥ 0: "-1"/.test(
-          error.message,
-        ),
-    );
-    const skipped = await read('file: bad.csv, onBadFile: skip');
-    assert.deepEqual([...skipped.weights], [0.5, 0.5]);
-    assert.equal(skipped.skipped.length, 2);
-  });
+  const badWeights: { name: string; value: string; weight?: number; reason: RegExp }[] = [
+    { name: 'negative', value: '-1', reason: /is not a number ≥ 0: "-1"/ },
+    { name: 'not a number', value: 'abc', reason: /is not a number ≥ 0: "abc"/ },
+    { name: 'empty', value: '', reason: /is not a number ≥ 0: ""/ },
+    {
+      name: 'beyond float32 (Infinity there)',
+      value: '1e39',
+      reason: /is too large: 1e39 × weight 0\.5 is above 3\.4e\+38/,
+    },
+    {
+      name: 'within float32, but not times weight',
+      value: '3e38',
+      weight: 2,
+      reason: /is too large: 3e38 × weight 2 is above 3\.4e\+38/,
+    },
+  ];
+  for (const c of badWeights)
+    it(`a weight ${c.name} is a bad row: an error at weightColumn, or with onBadFile: skip left out`, async () => {
+      const file = `bad-${badWeights.indexOf(c)}.csv`;
+      writeFileSync(path.join(dir, file), `label,a,b,w\nx,1,2,${c.value}\ny,3,4,1\nx,5,6,1\n`);
+      await assert.rejects(
+        read(`file: ${file}`, c.weight),
+        (error: unknown) =>
+          error instanceof UserError &&
+          error.path.join('.') === 'dataset.source.weightColumn' &&
+          /1 source row with a bad weight:\n.*bad-\d\.csv:2: weight column `w` /.test(error.message) &&
+          c.reason.test(error.message),
+      );
+      const skipped = await read(`file: ${file}, onBadFile: skip`, c.weight);
+      assert.equal(skipped.split.count, 2);
+      assert.ok(
+        [...skipped.weights].every((w) => Number.isFinite(w)),
+        'every weight kept is finite in float32',
+      );
+      assert.equal(skipped.skipped.length, 1);
+    });
 });

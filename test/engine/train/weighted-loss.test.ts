@@ -58,7 +58,7 @@ function loss(
   );
 }
 
-describe('a batch with example weights has the weighted mean loss Σ wᵢ lᵢ / Σ wᵢ', () => {
+describe("example weights are Keras' sample_weight: Σ wᵢ lᵢ / n", () => {
   for (const kind of KINDS) {
     it(`${kind}: weights of 1 give the unweighted loss (with class weights and label smoothing too)`, () => {
       const ones = [1, 1, 1, 1];
@@ -68,18 +68,41 @@ describe('a batch with example weights has the weighted mean loss Σ wᵢ lᵢ /
       }
     });
 
-    it(`${kind}: an example weighing 0 has no effect on the loss`, () => {
-      const without = loss(kind, { rows: [0, 1, 3] });
-      const zeroed = loss(kind, { exampleWeights: [1, 1, 0, 1] });
-      assert.ok(Math.abs(zeroed - without) < 1e-6, `${zeroed} vs ${without}`);
+    it(`${kind}: a batch all of one weight 0.3 (source examples only) has 0.3× the loss at weight 1`, () => {
+      const atOne = loss(kind, { exampleWeights: [1, 1, 1, 1] });
+      const atPointThree = loss(kind, { exampleWeights: [0.3, 0.3, 0.3, 0.3] });
+      assert.ok(Math.abs(atPointThree - 0.3 * atOne) < 1e-6, `${atPointThree} vs ${0.3 * atOne}`);
     });
 
-    it(`${kind}: example and class weights multiply, over the example weights' sum`, () => {
+    it(`${kind}: an example weighing 0 adds nothing to the loss and has no gradient`, () => {
+      const l = lossesOf(kind);
+      const expected = (l[0]! + l[1]! + l[3]!) / 4;
+      const zeroed = loss(kind, { exampleWeights: [1, 1, 0, 1] });
+      assert.ok(Math.abs(zeroed - expected) < 1e-6, `${zeroed} vs ${expected}`);
+      const logits = tf.variable(tf.tensor2d(LOGITS));
+      const { value, grads } = tf.variableGrads(() =>
+        batchLoss(kind, tf.tensor2d(Y), kind === 'categoricalCrossentropy' ? tf.softmax(logits) : logits, {
+          exampleWeights: tf.tensor1d([1, 1, 0, 1]),
+        }),
+      );
+      const rows = grads[logits.name]!.arraySync() as number[][];
+      assert.deepEqual(
+        rows[2]!.map((g) => Math.abs(g)),
+        [0, 0, 0],
+      );
+      assert.ok(
+        rows[0]!.some((g) => g !== 0),
+        'the examples that weigh something have a gradient',
+      );
+      tf.dispose([logits, value, ...Object.values(grads)]);
+    });
+
+    it(`${kind}: example and class weights multiply, over the batch's size`, () => {
       const l = lossesOf(kind);
       const w = [0.3, 1, 2, 0.5];
       const classWeights = [0.5, 2, 1];
       const cw = Y.map((y) => classWeights[y.indexOf(1)]!);
-      const expected = l.reduce((sum, li, i) => sum + w[i]! * cw[i]! * li, 0) / w.reduce((a, b) => a + b, 0);
+      const expected = l.reduce((sum, li, i) => sum + w[i]! * cw[i]! * li, 0) / w.length;
       const got = loss(kind, { exampleWeights: w, classWeights });
       assert.ok(Math.abs(got - expected) < 1e-5, `${got} vs ${expected}`);
     });

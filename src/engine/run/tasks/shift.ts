@@ -15,6 +15,16 @@ export type ShiftContext = Pick<SetupContext, 'plan' | 'inputs'> & {
 };
 
 /**
+ * The pipeline's own training images: `dataset.source`'s examples follow
+ * them in the training selection (from `source.from` on), and with a source
+ * from a third domain pooling them in would measure a mix of domains, not
+ * the pipeline's data against its target.
+ */
+export function ownTrainingImages(inputs: Pick<ShiftContext['inputs'], 'selection' | 'source'>): number[] {
+  return inputs.source ? inputs.selection.train.slice(0, inputs.source.from) : inputs.selection.train;
+}
+
+/**
  * `adapt:`: the domain shift on the base as it is when the task runs (the
  * base as cut for `before`, which runs with the setup tasks; as the last
  * task that changed it left it for `after`). Each domain's pooled rows are
@@ -65,7 +75,7 @@ export async function runShiftTask(
   const started = performance.now();
   const measured = await measureShift(
     inputs.base,
-    trainingImages(splitSource(inputs.dataset, 'train'), inputs.selection.train, preprocessing),
+    trainingImages(splitSource(inputs.dataset, 'train'), ownTrainingImages(inputs), preprocessing),
     targetSource(target, preprocessing),
     {
       seed: plan.seed,

@@ -95,15 +95,19 @@ describe('adapt.method: adabn, end to end', () => {
     summary = readJson(path.join(adapted, 'summary.json'));
   });
 
-  it('plan says what adapts, on how many target images, and chains every later task through it', async () => {
+  it('plan says what adapts, on how many training and target images, and chains every later task through it', async () => {
     const plan = await tlpipe(['plan', 'adabn.yaml'], dir, ENV);
     assert.equal(plan.code, 0, plan.stderr);
     assert.match(
       plan.stdout.replace(/\n\s+/g, ' '),
-      /adapt: AdaBN re-estimates 9 batch-norm layers' statistics on 150 target images \(adapt\.images\)/,
+      /adapt: AdaBN, each domain with its own statistics: 9 batch-norm layers re-estimated on the 135 training images \(the head trains with them\), then on the 150 target images \(adapt\.images\) for the evaluation and the exported model/,
     );
     const tasks = readJson(path.join(adapted, 'plan.json')).tasks as { id: string; dependsOn: string[] }[];
     assert.deepEqual(tasks.find((t) => t.id === 'head')!.dependsOn, ['adapt']);
+    // The target's pass comes after the last stage, and what evaluates and exports reads the model from it.
+    const lastStage = tasks.filter((t) => t.id.startsWith('train:')).at(-1)!;
+    assert.deepEqual(tasks.find((t) => t.id === 'adapt:target')!.dependsOn, [lastStage.id]);
+    assert.deepEqual(tasks.find((t) => t.id === 'export')!.dependsOn, ['adapt:target']);
     const features = tasks.find((t) => t.id.startsWith('features:')) as unknown as {
       pristine: boolean;
       dependsOn: string[];

@@ -108,6 +108,17 @@ async function planSweepWithSections(
       dataset: s.dataset,
       // dataset.source is resolved beside the dataset: a swept weight is another read (and 0 is none).
       ...(s.source ? { source: s.source } : {}),
+      // adapt.images is read with the data: a swept folder or limit is another read (the method and weight are not).
+      ...(s.adapt
+        ? {
+            target: {
+              images: s.adapt.images,
+              imageColumn: s.adapt.imageColumn,
+              limit: s.adapt.limit,
+              onBadFile: s.adapt.onBadFile,
+            },
+          }
+        : {}),
       seed: s.seed,
       backend: o?.backend ?? s.backend,
       base: { ...s.base, cut: undefined },

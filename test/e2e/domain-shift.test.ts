@@ -130,4 +130,19 @@ describe('the domain shift between training and target images', () => {
     assert.match(report, /<h2>Domain shift<\/h2>/);
     assert.match(report, new RegExp(`id="shift-before">${summary.domainShift.before.auroc.toFixed(3)}<`));
   });
+
+  it('a sweep over adapt.limit reads each trial its own target images', async () => {
+    write(
+      dir,
+      'sweep-limit.yaml',
+      `${pipeline('inverted')}sweep:\n  parameters:\n    adapt.limit: { values: [10, 40] }\n`,
+    );
+    const planned = await tlpipe(['plan', 'sweep-limit.yaml'], dir);
+    assert.equal(planned.code, 0, planned.stderr);
+    const plans = Object.fromEntries(
+      [...planned.stdout.matchAll(/^\d+\s+(10|40)\s+([0-9a-f]{8})\s/gm)].map((m) => [m[1]!, m[2]!]),
+    );
+    // Read once for both, the second trial would plan on the first one's 10 images: the same fingerprint.
+    assert.ok(plans['10'] && plans['40'] && plans['10'] !== plans['40'], planned.stdout);
+  });
 });

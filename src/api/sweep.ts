@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Diagnostic, KeyPath } from '../diagnostics/diagnostic.js';
 import { UserError } from '../diagnostics/user-error.js';
-import { loadInputs } from '../engine/facts/read-inputs.js';
+import { inputsKey, loadInputs } from '../engine/facts/read-inputs.js';
 import { canonicalJson, fingerprint } from '../plan/fingerprint.js';
 import { planSections, splitSharedSections } from '../plan/plan-digest.js';
 import { compareTrials, expandTrials, resolveSweep, type SweepSpec } from '../plan/sweep-trials.js';
@@ -104,25 +104,7 @@ async function planSweepWithSections(
   // The data and the base file are read once for all trials; each trial builds its own base at its cut.
   const reads = new Map<string, ReturnType<typeof loadInputs>>();
   const readInputs: typeof loadInputs = (s, o) => {
-    const key = canonicalJson({
-      dataset: s.dataset,
-      // dataset.source is resolved beside the dataset: a swept weight is another read (and 0 is none).
-      ...(s.source ? { source: s.source } : {}),
-      // adapt.images is read with the data: a swept folder or limit is another read (the method and weight are not).
-      ...(s.adapt
-        ? {
-            target: {
-              images: s.adapt.images,
-              imageColumn: s.adapt.imageColumn,
-              limit: s.adapt.limit,
-              onBadFile: s.adapt.onBadFile,
-            },
-          }
-        : {}),
-      seed: s.seed,
-      backend: o?.backend ?? s.backend,
-      base: { ...s.base, cut: undefined },
-    });
+    const key = inputsKey(s, o?.backend);
     if (!reads.has(key)) reads.set(key, loadInputs(s, o));
     return reads.get(key)!;
   };

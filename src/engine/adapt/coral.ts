@@ -7,9 +7,6 @@ import * as tf from '@tensorflow/tfjs';
  * zero when both batches have the same covariance, whatever their means.
  */
 
-/** A feature map [batch, h, w, channels] pooled to [batch, channels] by its global average; rows stay rows. */
-export { spatialMean as pooledFeatures } from '../model/spatial-mean.js';
-
 /** The unbiased covariance [d, d] of rows [n, d]; a batch of one has none to estimate, so it counts as n − 1 = 1. */
 export function covariance(rows: tf.Tensor2D): tf.Tensor2D {
   const n = rows.shape[0];

@@ -8,7 +8,6 @@ import type { SplitData } from '../data/dataset-types.js';
 import { imageBatch, type ImagePreprocessing } from '../data/preprocess.js';
 import { RunInterrupted } from '../errors.js';
 
-export { SHIFT_SAMPLE } from '../../plan/compile-steps/shift-tasks.js';
 /**
  * A domain classifier no better than chance. Out of fold it can score below
  * it, but only by chance or by anti-learning (the same image in both
@@ -19,9 +18,6 @@ export { SHIFT_SAMPLE } from '../../plan/compile-steps/shift-tasks.js';
 const CHANCE = 0.5;
 /** Folds of the domain classifier's out-of-fold scores. */
 export const SHIFT_FOLDS = 5;
-
-/** Images as model inputs on demand, normalised as the pipeline's own: target images (targetSource) or training ones. */
-export type { TargetSource as ImageSource } from '../data/target-images.js';
 
 /** A domain shift as measured: how well a classifier tells target images from training ones by their pooled base features. */
 export interface ShiftMeasurement {
@@ -123,9 +119,6 @@ async function withStatistics<T>(
     setMovingStatistics(base, own);
   }
 }
-
-/** The positions of a seeded sample of at most `limit` of `count`, ascending; all of them when there are no more. */
-export { seededSample as sample } from '../data/target-images.js';
 
 /** One row per image: the base's output, averaged over every axis between the batch and the channels. */
 export async function pooledFeatures(

@@ -4,7 +4,8 @@ import { range } from '../data/batches.js';
 import type { TargetSource } from '../data/target-images.js';
 import type { EpochMetrics } from '../events.js';
 import type { SeededRandom } from '../random.js';
-import { coralLoss, pooledFeatures } from './coral.js';
+import { spatialMean } from '../model/spatial-mean.js';
+import { coralLoss } from './coral.js';
 import { DomainClassifier, type DomainClassifierSnapshot } from './domain-classifier.js';
 import { reverseGradient, reversalScale } from './gradient-reversal.js';
 
@@ -80,8 +81,8 @@ export class StageAligner {
    * features through gradient reversal at weight × (2/(1+e^(−10p)) − 1).
    */
   term(sourceCut: tf.Tensor, target: tf.Tensor4D, progress: number): tf.Scalar {
-    const source = pooledFeatures(sourceCut);
-    const targetRows = pooledFeatures(this.setup.base.apply(target, { training: true }) as tf.Tensor);
+    const source = spatialMean(sourceCut);
+    const targetRows = spatialMean(this.setup.base.apply(target, { training: true }) as tf.Tensor);
     const { method, weight } = this.setup.alignment;
     if (method === 'coral') {
       const loss = coralLoss(source, targetRows);

@@ -4,6 +4,7 @@ import type { BackendName, PipelineSpec } from '../../format/types.js';
 import { readDataset, type LoadedDataset, type Selection } from '../data/datasets.js';
 import type { ExampleInput } from '../data/dataset-types.js';
 import { foldSelection, type FoldSelection } from '../../plan/stratified-folds.js';
+import { canonicalJson } from '../../plan/fingerprint.js';
 import { assertNever } from '../../format/dataset-formats/input.js';
 import { readTargetImages, type TargetImages } from '../data/target-images.js';
 import { classNamesOf, joinedSplit, readSource, type SourceExamples } from '../data/source-dataset.js';
@@ -92,6 +93,37 @@ export async function loadInputs(
     if (error instanceof UserError) return { ok: false, diagnostics: [error.toDiagnostic(spec.file)] };
     throw error;
   }
+}
+
+/**
+ * Everything in a spec that `loadInputs` reads, as one string: two specs
+ * with the same key load the same inputs (a sweep reads them once for all
+ * such trials). Kept beside loadInputs so that what it reads and what the
+ * key holds change together. The cut is left out: each trial builds its own
+ * base at its cut from the same artifacts.
+ */
+export function inputsKey(spec: PipelineSpec, backend?: BackendName): string {
+  const { adapt, evaluate } = spec;
+  return canonicalJson({
+    dataset: spec.dataset,
+    // dataset.source is read beside the dataset (not at all with weight 0).
+    ...(spec.source ? { source: spec.source } : {}),
+    // adapt.images is read with the data; the method and weight are not read here.
+    ...(adapt
+      ? {
+          target: {
+            images: adapt.images,
+            imageColumn: adapt.imageColumn,
+            limit: adapt.limit,
+            onBadFile: adapt.onBadFile,
+          },
+        }
+      : {}),
+    fold: { folds: evaluate.folds, fold: evaluate.fold },
+    seed: spec.seed,
+    backend: backend ?? spec.backend,
+    base: { ...spec.base, cut: undefined },
+  });
 }
 
 /**

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { coralLoss, covariance, pooledFeatures } from '../../../src/engine/adapt/coral.js';
+import { coralLoss, covariance } from '../../../src/engine/adapt/coral.js';
+import { spatialMean as pooledFeatures } from '../../../src/engine/model/spatial-mean.js';
 import { DomainClassifier } from '../../../src/engine/adapt/domain-classifier.js';
 import { reversalScale, reverseGradient } from '../../../src/engine/adapt/gradient-reversal.js';
 import { selectBackend } from '../../../src/engine/kernels/backend.js';

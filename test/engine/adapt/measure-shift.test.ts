@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { measureShift, pooledFeatures, sample, type ImageSource } from '../../../src/engine/adapt/measure-shift.js';
+import { measureShift, pooledFeatures } from '../../../src/engine/adapt/measure-shift.js';
+import { seededSample as sample, type TargetSource as ImageSource } from '../../../src/engine/data/target-images.js';
 import { selectBackend } from '../../../src/engine/kernels/backend.js';
 import { SeededRandom } from '../../../src/engine/random.js';
 

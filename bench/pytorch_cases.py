@@ -1,8 +1,12 @@
 """The PyTorch side of `npm run bench`: the same cases as bench/tlpipe-steps.ts and
-bench/compare-pytorch.ts's end-to-end pipelines, on the CPU with 2 threads, random
-data of the same shapes. `python3 pytorch_cases.py '{"case": ...}'` prints one JSON
-object: images per second per step case ("steps"), or the wall time of one plain
-training loop ("frozen_e2e", "two_stage", "seed_cnn")."""
+bench/compare-pytorch.ts's end-to-end pipelines, on the CPU with 2 threads ($TORCH_THREADS), on the
+same real MNIST digits: bench/peer-data.ts writes them with tlpipe's own selection and
+preprocessing (args["data"]), and MobileNetV2 carries tlpipe's zoo weights (args["weights"],
+bench/export-zoo-weights.ts), so the frozen base gives the same features and the peer learns.
+`python3 pytorch_cases.py '{"case": ...}'` prints one JSON object: images per second per step case
+("steps"), or the wall time and test accuracy of one plain training loop ("frozen_e2e",
+"two_stage", "seed_cnn"), with what the process ran on ("peer": threads, BLAS, oneDNN).
+"peer" alone only reports that."""
 import json
 import math
 import sys
@@ -11,9 +15,12 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torchvision
 
-torch.set_num_threads(2)
+import peer_runtime
+from mobilenet_nsfwjs import mobilenet_v2_features
+from peer_data import pipeline_splits, step_inputs
+
+peer_runtime.configure()
 torch.manual_seed(0)
 args = json.loads(sys.argv[1])
 
@@ -27,7 +34,7 @@ def rate(step, batch, n):
 
 
 def mobilenet():
-    return torchvision.models.mobilenet_v2(weights=None).features.eval()
+    return mobilenet_v2_features(args["weights"]).eval()
 
 
 def head(inputs, dropout=0.0):
@@ -61,18 +68,18 @@ def augment(pixels, flip, rotate, zoom):
 
 
 def steps():
+    """Per-step rates on real digits (bench/peer-data.ts stepInputs: the batches tlpipe-steps.ts times)."""
     iterations = args["iterations"]
+    real = step_inputs(args["data"])
+    x96, y = real["x96"], real["labels32"]
     results = {}
     base = mobilenet()
-    for size in (96, 224):
-        x = torch.rand(32, 3, size, size)
+    for size, x in ((96, x96), (224, real["x224"])):
         with torch.no_grad():
             results[f"inference_{size}"] = rate(lambda: base(x), 32, iterations if size == 96 else max(2, iterations // 4))
     pool = nn.AdaptiveAvgPool2d(1)
     top = head(1280)
     optimizer = torch.optim.Adam(top.parameters(), 1e-3)
-    x96 = torch.rand(32, 3, 96, 96)
-    y = torch.randint(0, 10, (32,))
 
     def frozen_step():
         with torch.no_grad():
@@ -102,13 +109,12 @@ def steps():
     n = max(3, iterations // 2)
     results["finetune_top3_96"] = rate(lambda: finetune_step(x96), 32, n)
     a = args["augment"]
-    pixels = torch.rand(32, 3, 96, 96) * 255
+    pixels = real["pixels96"]
     results["finetune_top3_96_augmented"] = rate(lambda: finetune_step(augment(pixels, a["flipHorizontal"], a["rotate"], a["zoom"])), 32, n)
 
     cnn = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 12 * 12, 128), nn.ReLU(), nn.Linear(128, 10))
     optimizer3 = torch.optim.Adam(cnn.parameters(), 1e-3)
-    x28 = torch.rand(64, 1, 28, 28)
-    y64 = torch.randint(0, 10, (64,))
+    x28, y64 = real["x28"], real["labels64"]
 
     def cnn_step():
         optimizer3.zero_grad()
@@ -118,7 +124,8 @@ def steps():
     results["scratch_cnn_28"] = rate(cnn_step, 64, iterations)
     top4 = head(1280)
     optimizer4 = torch.optim.Adam(top4.parameters(), 1e-3)
-    feats = torch.rand(32, 1280)
+    with torch.no_grad():
+        feats = pool(base(x96)).flatten(1)  # the real digits' features, as tlpipe's side uses
 
     def head_step():
         optimizer4.zero_grad()
@@ -146,11 +153,12 @@ def epochs_of(model, optimizer, data, labels, epochs, batch, schedule=None, vali
             F.cross_entropy(model(data[idx]), labels[idx]).backward()
             optimizer.step()
             step += 1
-        if validation is not None:
-            evaluate(model, *validation, batch)
+        if validation is not None and validation[0].shape[0] > 0:
+            evaluate(model, *validation)
 
 
-def evaluate(model, data, labels, batch):
+def evaluate(model, data, labels, batch=256):
+    """Accuracy in inference mode, in batches of 256 (as a plain evaluation loop would)."""
     model.eval()
     correct = 0
     with torch.no_grad():
@@ -160,63 +168,58 @@ def evaluate(model, data, labels, batch):
 
 
 def frozen_e2e():
-    """A frozen base in the forward pass of every batch of every epoch, the head trained: training only."""
-    images, epochs = args["train"], args["epochs"]
-    base, pool = mobilenet(), nn.AdaptiveAvgPool2d(1)
-    data, labels = torch.rand(images, 3, 96, 96), torch.randint(0, 10, (images,))
-    top = head(1280)
-    optimizer = torch.optim.Adam(top.parameters(), 1e-3)
+    """A frozen base in the forward pass of every batch of every epoch (the plain way), the head trained
+    (Adam 1e-3, batch 32), the validation split every epoch, then the test split."""
+    splits, _ = pipeline_splits(args["data"])
+    base = mobilenet()
+    for p in base.parameters():
+        p.requires_grad = False
+    model = nn.Sequential(base, nn.AdaptiveAvgPool2d(1), nn.Flatten(), head(1280))
+    top_params = [p for p in model.parameters() if p.requires_grad]
     start = time.perf_counter()
-    for _ in range(epochs):
-        order = torch.randperm(images)
-        for i in range(0, images, 32):
-            idx = order[i:i + 32]
-            with torch.no_grad():
-                f = pool(base(data[idx])).flatten(1)
-            optimizer.zero_grad()
-            F.cross_entropy(top(f), labels[idx]).backward()
-            optimizer.step()
-    return {"seconds": time.perf_counter() - start}
+    epochs_of(model, torch.optim.Adam(top_params, 1e-3), *splits["train"], args["epochs"], 32, None, splits["validation"])
+    accuracy = evaluate(model, *splits["test"])
+    return {"seconds": time.perf_counter() - start, "testAccuracy": accuracy, "trainImages": splits["train"][0].shape[0]}
 
 
 def two_stage():
-    """pipelines/two-stage.yaml at bench size: MobileNetV2 cut at block_13_expand_relu (torchvision's
-    features[:14] + features[14].conv[0]); stage 1 the head on the frozen base (cosine from 3e-3),
-    stage 2 block_12 and block_13's expansion unfrozen at 3e-5; validation every epoch, test at the end."""
-    size, batch = args["size"], args["batch"]
-    features = torchvision.models.mobilenet_v2(weights=None).features
+    """pipelines/two-stage.yaml at bench size: MobileNetV2 (tlpipe's weights) cut at block_13_expand_relu
+    (torchvision's features[:14] + features[14].conv[0]); stage 1 the head on the frozen base (cosine
+    from 3e-3), stage 2 block_12 and block_13's expansion unfrozen at 3e-5; validation every epoch, test
+    at the end."""
+    batch = args["batch"]
+    splits, _ = pipeline_splits(args["data"])
+    features = mobilenet_v2_features(args["weights"])
     base = nn.Sequential(*features[:14], features[14].conv[0])
     model = nn.Sequential(base, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(576, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
-    split = lambda n: (torch.rand(n, 3, size, size), torch.randint(0, 10, (n,)))
-    train, validation, test = split(args["train"]), split(args["validation"]), split(args["test"])
     start = time.perf_counter()
     for p in base.parameters():
         p.requires_grad = False
     head_params = [p for p in model.parameters() if p.requires_grad]
     peak, floor = 3e-3, 3e-4
     cosine = lambda t: floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * t))
-    epochs_of(model, torch.optim.Adam(head_params, peak), *train, args["headEpochs"], batch, cosine, validation)
+    epochs_of(model, torch.optim.Adam(head_params, peak), *splits["train"], args["headEpochs"], batch, cosine, splits["validation"])
     for p in list(features[13].parameters()) + list(features[14].conv[0].parameters()):
         p.requires_grad = True
     tuned = [p for p in model.parameters() if p.requires_grad]
-    epochs_of(model, torch.optim.Adam(tuned, 3e-5), *train, args["tuneEpochs"], batch, None, validation)
-    evaluate(model, *test, batch)
-    return {"seconds": time.perf_counter() - start}
+    epochs_of(model, torch.optim.Adam(tuned, 3e-5), *splits["train"], args["tuneEpochs"], batch, None, splits["validation"])
+    accuracy = evaluate(model, *splits["test"])
+    return {"seconds": time.perf_counter() - start, "testAccuracy": accuracy, "trainImages": splits["train"][0].shape[0]}
 
 
 def seed_cnn():
     """The seed article's CNN: conv 32 3×3 (valid, relu) → max-pool 2 → flatten → dense 256 relu → dropout 0.5
-    → dense 10, Adam 1e-3, batch 32, one epoch over the training images, then the test images."""
-    channels = args["channels"]
+    → dense 10, Adam 1e-3, batch 32, `epochs` (1) over the training digits, then the test digits."""
+    splits, index = pipeline_splits(args["data"])
+    channels = index["inputShape"][2]
     model = nn.Sequential(nn.Conv2d(channels, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 13 * 13, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10))
-    train = (torch.rand(args["train"], channels, 28, 28), torch.randint(0, 10, (args["train"],)))
-    test = (torch.rand(args["test"], channels, 28, 28), torch.randint(0, 10, (args["test"],)))
     start = time.perf_counter()
-    epochs_of(model, torch.optim.Adam(model.parameters(), 1e-3), *train, 1, 32, None, test)
-    return {"seconds": time.perf_counter() - start}
+    epochs_of(model, torch.optim.Adam(model.parameters(), 1e-3), *splits["train"], args.get("epochs", 1), 32, None, splits["validation"])
+    accuracy = evaluate(model, *splits["test"])
+    return {"seconds": time.perf_counter() - start, "testAccuracy": accuracy, "trainImages": splits["train"][0].shape[0]}
 
 
-result = {"steps": steps, "frozen_e2e": frozen_e2e, "two_stage": two_stage, "seed_cnn": seed_cnn}[args["case"]]()
-result["torch"] = torch.__version__
-result["threads"] = torch.get_num_threads()
+CASES = {"steps": steps, "frozen_e2e": frozen_e2e, "two_stage": two_stage, "seed_cnn": seed_cnn, "peer": dict}
+result = CASES[args["case"]]()
+result["peer"] = peer_runtime.describe()
 print(json.dumps(result))

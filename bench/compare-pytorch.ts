@@ -228,6 +228,9 @@ function tlpipeRun(c: EndToEndCase): { seconds: number; testAccuracy: number | u
 }
 
 const loadAtStart = load();
+/** Each measurement on stderr as it is taken, with the load: a long run that is stopped still says what it saw. */
+const progress = (r: number, name: string, side: string, figures: unknown): void =>
+  console.error(JSON.stringify({ round: r + 1, case: name, side, figures, load: load() }));
 const ours: Record<string, number>[] = [];
 const theirs: Record<string, number | string>[] = [];
 interface Sides {
@@ -254,28 +257,32 @@ for (let r = 0; r < ROUNDS; r++) {
       ) as { augment: unknown; cases: Record<string, number> };
       ours.push(steps.cases);
       augment = steps.augment;
-    } else if (python)
-      theirs.push(
-        pytorch({
-          case: 'steps',
-          data: path.join(peerFiles, 'steps'),
-          weights,
-          iterations: ITERATIONS,
-          augment: augment ?? { flipHorizontal: true, rotate: 10, zoom: 0.1 },
-        }),
-      );
+      progress(r, 'steps', 'tlpipe', steps.cases);
+    } else if (python) {
+      const result = pytorch({
+        case: 'steps',
+        data: path.join(peerFiles, 'steps'),
+        weights,
+        iterations: ITERATIONS,
+        augment: augment ?? { flipHorizontal: true, rotate: 10, zoom: 0.1 },
+      });
+      theirs.push(result);
+      progress(r, 'steps', 'pytorch', { ...result, peer: undefined });
+    }
   }
   for (const c of CASES) {
     for (const side of sides) {
-      const sides = e2e.get(c.name)!;
+      const record = e2e.get(c.name)!;
       if (side === 'tlpipe') {
         const run = tlpipeRun(c);
-        sides.tlpipe.push(run.seconds);
-        sides.tlpipeAccuracy.push(run.testAccuracy);
+        record.tlpipe.push(run.seconds);
+        record.tlpipeAccuracy.push(run.testAccuracy);
+        progress(r, c.name, side, run);
       } else if (python) {
         const result = pytorch({ ...c.pytorch, data: peerData.get(c.name), weights });
-        sides.pytorch.push(Number(result['seconds']));
-        sides.pytorchAccuracy.push(Number(result['testAccuracy']));
+        record.pytorch.push(Number(result['seconds']));
+        record.pytorchAccuracy.push(Number(result['testAccuracy']));
+        progress(r, c.name, side, { seconds: result['seconds'], testAccuracy: result['testAccuracy'] });
       }
     }
   }
@@ -349,6 +356,11 @@ console.log(
       rounds: ROUNDS,
       note: "ratio: for images per second tlpipe/PyTorch (above 1 tlpipe is faster); for end-to-end seconds tlpipe/PyTorch (below 1 tlpipe is faster). Medians over rounds. Both sides on the same real MNIST digits (tlpipe's selection and preprocessing); goal: issue 29's target for the ratio, met: whether this run meets it.",
       ...(weakness ? { weakPeer: weakness } : {}),
+      ...(Math.max(loadAtStart[0]!, load()[0]!) > os.cpus().length
+        ? {
+            loadWarning: `load average above ${os.cpus().length} (the CPUs) during the run: PyTorch's 2 threads wait on each other when one is descheduled, so an overloaded machine slows the peer far more than tlpipe's single-threaded wasm workers and the ratios flatter tlpipe`,
+          }
+        : {}),
       cases,
       endToEnd,
       ...(ours.length > 0

@@ -17,6 +17,9 @@
  * beside every ratio; against the reference BLAS, oneDNN off or not 2
  * threads the bench stops before measuring (BENCH_ALLOW_REFERENCE_BLAS=1
  * measures anyway). Each ratio is printed with issue 29's goal for it.
+ * The peer runs with OMP_WAIT_POLICY=PASSIVE unless the environment sets
+ * it: libgomp's default spinning makes 2-thread PyTorch collapse on a
+ * loaded machine (peer-check.ts has the figures), which would flatter tlpipe.
  *
  * This machine is shared and noisy: the two sides alternate, round after
  * round (BENCH_ROUNDS, 3), each case's figure is the median over rounds,
@@ -33,7 +36,15 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { packageRoot } from '../src/package/package-root.js';
 import { CLI, readJson, workspace, write } from '../test/e2e/cli-harness.js';
-import { goalOf, peerSummary, peerWeakness, refusal, INSTALL_PEER, type PeerDescription } from './peer-check.js';
+import {
+  goalOf,
+  PEER_OMP_WAIT_POLICY,
+  peerSummary,
+  peerWeakness,
+  refusal,
+  INSTALL_PEER,
+  type PeerDescription,
+} from './peer-check.js';
 import { writePipelineInputs, writeStepInputs } from './peer-data.js';
 
 const ITERATIONS = Number(process.env['BENCH_ITERATIONS'] ?? 8);
@@ -148,6 +159,7 @@ const pytorch = (args: Record<string, unknown>): PeerResult =>
       encoding: 'utf8',
       maxBuffer: 1 << 24,
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: { OMP_WAIT_POLICY: PEER_OMP_WAIT_POLICY, ...process.env },
     }),
   ) as PeerResult;
 const seconds = (work: () => void): number => {

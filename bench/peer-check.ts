@@ -12,6 +12,7 @@ export interface PeerDescription {
   blas: { api: string; version?: string; threads?: number; library?: string; libraries?: string[] };
   onednn: { available: boolean; enabled: boolean; on: boolean; library: string | null };
   flushDenormal?: boolean;
+  ompWaitPolicy?: string;
 }
 
 /** BLAS libraries a user would run PyTorch on; the reference BLAS (or one not found) is not among them. */
@@ -23,6 +24,14 @@ export const INSTALL_PEER =
   'sudo apt-get install python3-torch python3-torchvision libopenblas0-pthread python3-threadpoolctl ' +
   "(Debian's alternatives then point libblas.so.3 at OpenBLAS: update-alternatives --display libblas.so.3-x86_64-linux-gnu)";
 
+/**
+ * The OpenMP wait policy the peer runs with unless OMP_WAIT_POLICY is set. Under load, libgomp's
+ * default spinning starves the peer's second thread: measured at load 11–13 on 2 CPUs, MobileNetV2
+ * at 96×96, batch 32, 2 threads: 4.0–4.7 img/s spinning (5.1 CPU-s per 3 batches) against
+ * 54–58 img/s PASSIVE (0.49 CPU-s) and 28–34 img/s on one thread.
+ */
+export const PEER_OMP_WAIT_POLICY = 'PASSIVE';
+
 /** One line for beside every ratio: which BLAS and oneDNN the peer ran on. */
 export function peerSummary(peer: PeerDescription): string {
   const blas =
@@ -32,7 +41,8 @@ export function peerSummary(peer: PeerDescription): string {
   const onednn = peer.onednn.on
     ? `oneDNN on${peer.onednn.library ? ` (${peer.onednn.library.split('/').pop()})` : ''}`
     : 'oneDNN off';
-  return `torch ${peer.torch}, ${peer.threads} threads, ${blas}, ${onednn}${peer.flushDenormal ? ', denormals flushed' : ''}`;
+  const wait = peer.ompWaitPolicy ? `, OMP_WAIT_POLICY ${peer.ompWaitPolicy}` : '';
+  return `torch ${peer.torch}, ${peer.threads} threads, ${blas}, ${onednn}${wait}${peer.flushDenormal ? ', denormals flushed' : ''}`;
 }
 
 /** Why ratios against this peer would flatter tlpipe, or undefined when it is the fast PyTorch a user gets. */

@@ -59,4 +59,7 @@ def describe():
         "blas": blas,
         "onednn": onednn,
         "flushDenormal": os.environ.get("TORCH_FLUSH_DENORMAL") == "1",
+        # libgomp spins between parallel regions unless told PASSIVE: on a shared machine that spinning
+        # starves the other thread (compare-pytorch.ts sets PASSIVE for the peer; this reports what ran).
+        "ompWaitPolicy": os.environ.get("OMP_WAIT_POLICY", "default (spinning)"),
     }

@@ -253,11 +253,7 @@ async function runPrefixTask(
   const fold = task.mode === 'precompute' ? inputs.fold : undefined;
   let pool: Rows | undefined;
   /** One set of examples' activations: from the stage cache, else computed (in workers when they pay) and kept there. */
-  const storedRows = async (
-    name: string,
-    indexes: number[],
-    examples: BatchSource,
-  ): Promise<Rows> => {
+  const storedRows = async (name: string, indexes: number[], examples: BatchSource): Promise<Rows> => {
     const key = featuresKey(task, name, inputs.backend.name, indexes);
     const { value, reused } = await readOrCompute(
       options.cache,
@@ -378,10 +374,7 @@ function rowSource(stored: Rows, labels: tf.Tensor, at?: number[]): BatchSource 
   return {
     count: at ? at.length : rows,
     batch: async (positions) => ({
-      x: tf.tensor(take(stored.data, row, at ? positions.map((p) => at[p]!) : positions), [
-        positions.length,
-        ...shape,
-      ]),
+      x: tf.tensor(take(stored.data, row, at ? positions.map((p) => at[p]!) : positions), [positions.length, ...shape]),
       y: tf.tensor2d(take(labelRows, classes, positions), [positions.length, classes]),
     }),
   };

@@ -90,17 +90,15 @@ export async function exampleGallery(
     const worstBatch = await split.pixels(chosen.worst.map((i) => indexes[i]!));
     const x = imageBatch(worstBatch, pre);
     try {
-      const both = tf.concat([x, x]);
-      const maps = cam.maps(both as tf.Tensor4D, [
-        ...chosen.worst.map(predicted),
-        ...chosen.worst.map((i) => actual[i]!),
+      const [ofPredicted, ofActual] = cam.mapsPerClassList(x, [
+        chosen.worst.map(predicted),
+        chosen.worst.map((i) => actual[i]!),
       ]);
-      both.dispose();
       for (const [k, w] of worst.entries()) {
         const image = images[at.get(chosen.worst[k]!)!]!;
         w.heat = {
-          predicted: await overlayPng(image, maps[k]!),
-          actual: await overlayPng(image, maps[k + worst.length]!),
+          predicted: await overlayPng(image, ofPredicted![k]!),
+          actual: await overlayPng(image, ofActual![k]!),
         };
       }
     } finally {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../diagnostics/user-error.js';
 import type { PixelBatch } from '../data/dataset-types.js';
-import { imageBatch, pixelsTensor, type ImagePreprocessing, type Preprocessing } from '../data/preprocess.js';
+import { asRgb, imageBatch, pixelsTensor, type ImagePreprocessing, type Preprocessing } from '../data/preprocess.js';
 import { GradCam, explanationLayer, type ClassHeatmap } from './grad-cam.js';
 import type { InputImage } from './heatmap-image.js';
 import { argMax } from './metrics.js';
@@ -97,7 +97,7 @@ export function inputImages(batch: PixelBatch, pre: ImagePreprocessing): InputIm
   const [height, width] = pre.inputSize;
   const bytes = tf.tidy(() => {
     const seen = pixelsTensor(batch, pre.inputSize, pre.channels);
-    const rgb = pre.channels === 1 ? tf.tile(seen, [1, 1, 1, 3]) : seen;
+    const rgb = pre.channels === 1 ? asRgb(seen) : seen;
     return tf.clipByValue(tf.round(rgb), 0, 255).dataSync();
   });
   const size = height * width * 3;

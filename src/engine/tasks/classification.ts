@@ -34,6 +34,21 @@ async function evaluateClassification(
     names,
     inferenceBatch(plan.base.layers),
   );
+  const metrics = inputs.decision
+    ? {
+        ...evaluated.metrics,
+        decision: decisionMetrics(
+          evaluated.actual,
+          evaluated.probabilities,
+          inputs.decision.rule,
+          plan.classes.names,
+          inputs.decision.fit,
+        ),
+      }
+    : evaluated.metrics;
+  const test = task.tta?.length ? { ...metrics, tta: await augmentedMetrics(task.tta, inputs, run, names) } : metrics;
+  // The metrics are announced before the gallery is drawn: they are what a watcher waits for, the images are not.
+  options.onEvent({ type: 'evaluate-end', test });
   // The report shows the hardest test images, and where the whole model looked in them. They are
   // a view of the run, not its result: if they cannot be made, the run still completes, and says so.
   let gallery: ExampleGallery | undefined;
@@ -48,20 +63,6 @@ async function evaluateClassification(
       });
     }
   }
-  const metrics = inputs.decision
-    ? {
-        ...evaluated.metrics,
-        decision: decisionMetrics(
-          evaluated.actual,
-          evaluated.probabilities,
-          inputs.decision.rule,
-          plan.classes.names,
-          inputs.decision.fit,
-        ),
-      }
-    : evaluated.metrics;
-  const test = task.tta?.length ? { ...metrics, tta: await augmentedMetrics(task.tta, inputs, run, names) } : metrics;
-  options.onEvent({ type: 'evaluate-end', test });
   return { test, ...(gallery ? { gallery } : {}) };
 }
 

@@ -63,7 +63,8 @@ export function explanationLayer(model: tf.LayersModel, name?: string): string {
  * layer (a probability near 1 has almost no gradient), the outputs otherwise.
  */
 export class GradCam {
-  private readonly prefix: tf.LayersModel;
+  /** The model up to the layer (what `mapsPerClassList` may be given the output of). */
+  readonly prefix: tf.LayersModel;
   private readonly suffix: tf.LayersModel;
   private readonly scores: (activations: tf.Tensor4D) => tf.Tensor2D;
 
@@ -97,13 +98,18 @@ export class GradCam {
    * the layer runs once over `x` whatever the number of lists (most of the
    * work on a large base), and only the layers after it once per list.
    */
-  mapsPerClassList(x: tf.Tensor4D, classLists: readonly (readonly number[])[]): ClassHeatmap[][] {
+  mapsPerClassList(
+    x: tf.Tensor4D,
+    classLists: readonly (readonly number[])[],
+    /** `prefix`'s output for x, when the caller has it (the stage cache's). */
+    activationsOfX?: tf.Tensor,
+  ): ClassHeatmap[][] {
     const [n, height, width] = x.shape;
     for (const classes of classLists)
       if (classes.length !== n) throw new Error(`${classes.length} classes for ${n} images`);
     const classes = classLists.flat();
     const maps = tf.tidy(() => {
-      const once = this.prefix.apply(x, { training: false }) as tf.Tensor4D;
+      const once = activationsOfX ?? (this.prefix.apply(x, { training: false }) as tf.Tensor4D);
       const activations = classLists.length === 1 ? once : tf.concat(classLists.map(() => once));
       const numClasses = this.suffix.outputs[0]!.shape.at(-1) as number;
       const chosen = tf.oneHot(tf.tensor1d(classes as number[], 'int32'), numClasses).toFloat();

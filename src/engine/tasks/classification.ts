@@ -54,7 +54,11 @@ async function evaluateClassification(
   let gallery: ExampleGallery | undefined;
   if (preprocessing.kind === 'image') {
     try {
-      gallery = await exampleGallery(models.full, split, selection.test, preprocessing, plan.classes.names, evaluated);
+      gallery = await exampleGallery(models.full, split, selection.test, preprocessing, plan.classes.names, evaluated, {
+        cache: options.cache,
+        backend: run.inputs.backend.name,
+        onEvent: options.onEvent,
+      });
     } catch (error) {
       options.onEvent({
         type: 'log',

@@ -4,6 +4,7 @@ import type { SplitData } from '../data/dataset-types.js';
 import { imageBatch, type ImagePreprocessing } from '../data/preprocess.js';
 import { inputImages } from './explain-images.js';
 import { GradCam, explanationLayer } from './grad-cam.js';
+import { PrefixActivations, type ActivationsCache } from '../cache/prefix-activations.js';
 import { overlayPng, thumbnailPng } from './heatmap-image.js';
 import { argMax, galleryPositions } from './metrics.js';
 
@@ -59,6 +60,8 @@ export async function exampleGallery(
   pre: ImagePreprocessing,
   classNames: readonly string[],
   predictions: { actual: number[]; probabilities: number[][] },
+  /** Where the Grad-CAM layer's activations of the images are kept between runs (a head-only change reuses them). */
+  activations?: ActivationsCache,
 ): Promise<ExampleGallery> {
   const { actual, probabilities } = predictions;
   const perClass = Math.max(1, Math.min(PER_CLASS_SHOWN, Math.floor(PER_CLASS_TOTAL / classNames.length)));
@@ -89,22 +92,24 @@ export async function exampleGallery(
     const cam = new GradCam(model, layer);
     const worstBatch = await split.pixels(chosen.worst.map((i) => indexes[i]!));
     const x = imageBatch(worstBatch, pre);
+    const known = activations
+      ? await new PrefixActivations(cam.prefix, activations.cache, activations.backend, activations.onEvent).of(x)
+      : undefined;
     try {
-      const both = tf.concat([x, x]);
-      const maps = cam.maps(both as tf.Tensor4D, [
-        ...chosen.worst.map(predicted),
-        ...chosen.worst.map((i) => actual[i]!),
-      ]);
-      both.dispose();
+      const [ofPredicted, ofActual] = cam.mapsPerClassList(
+        x,
+        [chosen.worst.map(predicted), chosen.worst.map((i) => actual[i]!)],
+        known,
+      );
       for (const [k, w] of worst.entries()) {
         const image = images[at.get(chosen.worst[k]!)!]!;
         w.heat = {
-          predicted: await overlayPng(image, maps[k]!),
-          actual: await overlayPng(image, maps[k + worst.length]!),
+          predicted: await overlayPng(image, ofPredicted![k]!),
+          actual: await overlayPng(image, ofActual![k]!),
         };
       }
     } finally {
-      x.dispose();
+      tf.dispose([x, ...(known ? [known] : [])]);
     }
   }
   return {

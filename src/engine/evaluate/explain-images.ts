@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../diagnostics/user-error.js';
 import type { PixelBatch } from '../data/dataset-types.js';
-import { imageBatch, pixelsTensor, type ImagePreprocessing, type Preprocessing } from '../data/preprocess.js';
+import { asRgb, imageBatch, pixelsTensor, type ImagePreprocessing, type Preprocessing } from '../data/preprocess.js';
 import { GradCam, explanationLayer, type ClassHeatmap } from './grad-cam.js';
 import type { InputImage } from './heatmap-image.js';
 import { argMax } from './metrics.js';
@@ -95,11 +95,14 @@ export async function explainImages(
 /** Each image of a batch as the model sees it before normalisation: resized, in its channels, as RGB bytes for display. */
 export function inputImages(batch: PixelBatch, pre: ImagePreprocessing): InputImage[] {
   const [height, width] = pre.inputSize;
-  const bytes = tf.tidy(() => {
+  // The tensor leaves tidy, not its values: tidy walks whatever it returns, element by element (0.7 s at 224×224).
+  const shown = tf.tidy(() => {
     const seen = pixelsTensor(batch, pre.inputSize, pre.channels);
-    const rgb = pre.channels === 1 ? tf.tile(seen, [1, 1, 1, 3]) : seen;
-    return tf.clipByValue(tf.round(rgb), 0, 255).dataSync();
+    const rgb = pre.channels === 1 ? asRgb(seen) : seen;
+    return tf.clipByValue(tf.round(rgb), 0, 255);
   });
+  const bytes = shown.dataSync();
+  shown.dispose();
   const size = height * width * 3;
   return Array.from({ length: batch.count }, (_, i) => ({
     height,

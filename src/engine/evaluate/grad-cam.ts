@@ -63,7 +63,8 @@ export function explanationLayer(model: tf.LayersModel, name?: string): string {
  * layer (a probability near 1 has almost no gradient), the outputs otherwise.
  */
 export class GradCam {
-  private readonly prefix: tf.LayersModel;
+  /** The model up to the layer (what `mapsPerClassList` may be given the output of). */
+  readonly prefix: tf.LayersModel;
   private readonly suffix: tf.LayersModel;
   private readonly scores: (activations: tf.Tensor4D) => tf.Tensor2D;
 
@@ -89,10 +90,27 @@ export class GradCam {
 
   /** For each image of `x` (the model's prepared input), the map of the class at the same position of `classes`. */
   maps(x: tf.Tensor4D, classes: readonly number[]): ClassHeatmap[] {
+    return this.mapsPerClassList(x, [classes])[0]!;
+  }
+
+  /**
+   * For each list of `classLists`, as `maps` gives for it: the model up to
+   * the layer runs once over `x` whatever the number of lists (most of the
+   * work on a large base), and only the layers after it once per list.
+   */
+  mapsPerClassList(
+    x: tf.Tensor4D,
+    classLists: readonly (readonly number[])[],
+    /** `prefix`'s output for x, when the caller has it (the stage cache's). */
+    activationsOfX?: tf.Tensor,
+  ): ClassHeatmap[][] {
     const [n, height, width] = x.shape;
-    if (classes.length !== n) throw new Error(`${classes.length} classes for ${n} images`);
+    for (const classes of classLists)
+      if (classes.length !== n) throw new Error(`${classes.length} classes for ${n} images`);
+    const classes = classLists.flat();
     const maps = tf.tidy(() => {
-      const activations = this.prefix.apply(x, { training: false }) as tf.Tensor4D;
+      const once = activationsOfX ?? (this.prefix.apply(x, { training: false }) as tf.Tensor4D);
+      const activations = classLists.length === 1 ? once : tf.concat(classLists.map(() => once));
       const numClasses = this.suffix.outputs[0]!.shape.at(-1) as number;
       const chosen = tf.oneHot(tf.tensor1d(classes as number[], 'int32'), numClasses).toFloat();
       // Each image's own class score; the images do not interact, so one gradient gives every image's.
@@ -104,15 +122,16 @@ export class GradCam {
       const resized = tf.image.resizeBilinear(cam, [height, width]);
       const peak = tf.max(resized, [1, 2, 3], true);
       // An all-zero map (no positive evidence anywhere) stays zero rather than dividing by zero.
-      return tf.div(resized, tf.maximum(peak, 1e-12)).reshape([n, height * width]);
+      return tf.div(resized, tf.maximum(peak, 1e-12)).reshape([classes.length, height * width]);
     });
     const data = maps.dataSync() as Float32Array;
     maps.dispose();
-    return classes.map((classIndex, i) => ({
+    const all = classes.map((classIndex, i) => ({
       classIndex,
       height,
       width,
       values: data.slice(i * height * width, (i + 1) * height * width),
     }));
+    return classLists.map((_, l) => all.slice(l * n, (l + 1) * n));
   }
 }

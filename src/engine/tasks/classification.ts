@@ -34,20 +34,6 @@ async function evaluateClassification(
     names,
     inferenceBatch(plan.base.layers),
   );
-  // The report shows the hardest test images, and where the whole model looked in them. They are
-  // a view of the run, not its result: if they cannot be made, the run still completes, and says so.
-  let gallery: ExampleGallery | undefined;
-  if (preprocessing.kind === 'image') {
-    try {
-      gallery = await exampleGallery(models.full, split, selection.test, preprocessing, plan.classes.names, evaluated);
-    } catch (error) {
-      options.onEvent({
-        type: 'log',
-        level: 'warn',
-        message: `the report shows no test images: ${(error as Error).message.split('\n')[0]}`,
-      });
-    }
-  }
   const metrics = inputs.decision
     ? {
         ...evaluated.metrics,
@@ -61,7 +47,26 @@ async function evaluateClassification(
       }
     : evaluated.metrics;
   const test = task.tta?.length ? { ...metrics, tta: await augmentedMetrics(task.tta, inputs, run, names) } : metrics;
+  // The metrics are announced before the gallery is drawn: they are what a watcher waits for, the images are not.
   options.onEvent({ type: 'evaluate-end', test });
+  // The report shows the hardest test images, and where the whole model looked in them. They are
+  // a view of the run, not its result: if they cannot be made, the run still completes, and says so.
+  let gallery: ExampleGallery | undefined;
+  if (preprocessing.kind === 'image') {
+    try {
+      gallery = await exampleGallery(models.full, split, selection.test, preprocessing, plan.classes.names, evaluated, {
+        cache: options.cache,
+        backend: run.inputs.backend.name,
+        onEvent: options.onEvent,
+      });
+    } catch (error) {
+      options.onEvent({
+        type: 'log',
+        level: 'warn',
+        message: `the report shows no test images: ${(error as Error).message.split('\n')[0]}`,
+      });
+    }
+  }
   return { test, ...(gallery ? { gallery } : {}) };
 }
 

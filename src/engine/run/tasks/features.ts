@@ -13,6 +13,9 @@ import { FeatureWorkerPool, featureWorkerCount, MIN_EXAMPLES_FOR_WORKERS } from 
 import type { RunContext, RunPlanOptions } from '../run-context.js';
 import type { Features, SplitSources, TaskInputs } from '../task-results.js';
 
+/** Examples' features as rows of one Float32Array, outside the wasm heap. */
+type Rows = { shape: number[]; data: Float32Array };
+
 /** What extracting features uses of a run: a run's context, or the data audit's (which trains nothing). */
 export type FeaturesContext = Pick<RunContext, 'plan' | 'inputs' | 'models' | 'featureWorkers'> & {
   options: Pick<RunPlanOptions, 'onEvent' | 'signal' | 'cache'>;
@@ -40,35 +43,32 @@ export async function runFeaturesTask(
   let folded: tf.LayersModel | undefined;
   const extractor = async (): Promise<tf.LayersModel> => (folded ??= await foldBatchNorm(run.models.extractor));
   const fold = task.mode === 'precompute' ? inputs.fold : undefined;
-  let pool: tf.Tensor | undefined;
+  let pool: Rows | undefined;
   /** One set of examples' features: from the stage cache, else extracted (in workers when they pay) and kept there. */
   const storedFeatures = async (
     name: string,
     source: SplitData,
     indexes: number[],
     examples: BatchSource,
-  ): Promise<tf.Tensor> => {
+  ): Promise<Rows> => {
     const key = featuresKey(task, name, backend, indexes);
     const { value, reused } = await readOrCompute(
       options.cache,
       { kind: 'features', key, what: `the ${name} features` },
       async (cache) => {
         const cached = await cache.readFeatures(key);
-        return cached && cached.shape[0] === indexes.length ? tf.tensor(cached.data, cached.shape) : undefined;
+        return cached && cached.shape[0] === indexes.length ? cached : undefined;
       },
       async () => {
         const workers = workerPool(task, run);
         const computed = workers
-          ? await extractInWorkers(await workers, source, indexes, name, batch, options.onEvent, options.signal).then(
-              (rows) => tf.tensor(rows.data, rows.shape),
-            )
+          ? await extractInWorkers(await workers, source, indexes, name, batch, options.onEvent, options.signal)
           : await extractOnThisThread(await extractor(), examples, name, batch, options.onEvent, options.signal);
         if (options.cache) {
           const { cache } = options;
-          const data = (await computed.data()) as Float32Array;
           await keepInCache(
             `the ${name} features`,
-            () => cache.writeFeatures(key, computed.shape, data),
+            () => cache.writeFeatures(key, computed.shape, computed.data),
             options.onEvent,
           );
         }
@@ -87,24 +87,22 @@ export async function runFeaturesTask(
         sources[split] = featureSource(await extractor(), examples);
         continue;
       }
-      let stored: tf.Tensor;
-      if (fold && split !== 'test') {
-        // One fold of k: the pool of train+validation is extracted (or read) once under a key no fold changes, and each fold takes its rows.
-        if (!pool) {
-          const trainSplit = splitSource(inputs.dataset, 'train');
-          pool = await storedFeatures('pool', trainSplit, fold.pool, poolExamples(run, trainSplit, fold.pool));
-          tensors.push(pool);
-        }
-        stored = tf.gather(pool, split === 'train' ? fold.trainAt : fold.validationAt);
-      } else
-        stored = await storedFeatures(split, splitSource(inputs.dataset, split), inputs.selection[split], examples);
       const labels = oneHotBatch(
         splitSource(inputs.dataset, split).labels,
         inputs.selection[split],
         plan.classes.count,
       );
-      tensors.push(stored, labels);
-      sources[split] = tensorSource(stored, labels);
+      tensors.push(labels);
+      if (fold && split !== 'test') {
+        // One fold of k: the pool of train+validation is extracted (or read) once under a key no fold changes, and each fold takes its rows.
+        const trainSplit = splitSource(inputs.dataset, 'train');
+        pool ??= await storedFeatures('pool', trainSplit, fold.pool, poolExamples(run, trainSplit, fold.pool));
+        sources[split] = rowSource(pool, labels, split === 'train' ? fold.trainAt : fold.validationAt);
+      } else
+        sources[split] = rowSource(
+          await storedFeatures(split, splitSource(inputs.dataset, split), inputs.selection[split], examples),
+          labels,
+        );
     }
   } catch (error) {
     disposeFeatures(tensors, folded, run.models.extractor);
@@ -166,7 +164,7 @@ async function extractInWorkers(
   onEvent: EventListener,
   signal?: AbortSignal,
   at?: string,
-): Promise<{ shape: number[]; data: Float32Array }> {
+): Promise<Rows> {
   const started = performance.now();
   const where = at ? { at } : {};
   onEvent({ type: 'features-start', split: name, total: indexes.length, ...where });
@@ -199,7 +197,7 @@ async function extractOnThisThread(
   batch: number,
   onEvent: EventListener,
   signal?: AbortSignal,
-): Promise<tf.Tensor> {
+): Promise<Rows> {
   const started = performance.now();
   onEvent({ type: 'features-start', split, total: examples.count });
   const parts: tf.Tensor[] = [];
@@ -220,7 +218,12 @@ async function extractOnThisThread(
       seconds,
       imagesPerSecond: examples.count / Math.max(seconds, 1e-9),
     });
-    return tf.concat(parts);
+    const all = tf.concat(parts);
+    try {
+      return { shape: all.shape, data: (await all.data()) as Float32Array };
+    } finally {
+      all.dispose();
+    }
   } finally {
     tf.dispose(parts);
   }
@@ -248,13 +251,9 @@ async function runPrefixTask(
   const tensors: tf.Tensor[] = [];
   let folded: tf.LayersModel | undefined;
   const fold = task.mode === 'precompute' ? inputs.fold : undefined;
-  let pool: { shape: number[]; data: Float32Array } | undefined;
+  let pool: Rows | undefined;
   /** One set of examples' activations: from the stage cache, else computed (in workers when they pay) and kept there. */
-  const storedRows = async (
-    name: string,
-    indexes: number[],
-    examples: BatchSource,
-  ): Promise<{ shape: number[]; data: Float32Array }> => {
+  const storedRows = async (name: string, indexes: number[], examples: BatchSource): Promise<Rows> => {
     const key = featuresKey(task, name, inputs.backend.name, indexes);
     const { value, reused } = await readOrCompute(
       options.cache,
@@ -329,7 +328,7 @@ async function rowsOf(
   at: string,
   onEvent: EventListener,
   signal?: AbortSignal,
-): Promise<{ shape: number[]; data: Float32Array }> {
+): Promise<Rows> {
   const started = performance.now();
   onEvent({ type: 'features-start', split, total: examples.count, at });
   const shape = (model.outputs[0]!.shape as number[]).slice(1);
@@ -361,33 +360,23 @@ async function rowsOf(
  * With `at`, the source's example i is stored row at[i] (a fold's rows of
  * the pool, taken without copying the pool); labels are by example.
  */
-function rowSource(stored: { shape: number[]; data: Float32Array }, labels: tf.Tensor, at?: number[]): BatchSource {
+function rowSource(stored: Rows, labels: tf.Tensor, at?: number[]): BatchSource {
   const [rows, ...shape] = stored.shape as [number, ...number[]];
   const row = shape.reduce((a, b) => a * b, 1);
+  const classes = labels.shape[1]!;
+  const labelRows = labels.dataSync() as Float32Array;
+  // Rows copied in JS: tf.gather on wasm costs ~1 ms a batch whatever its size (most of a head step), a copy ~50 µs.
+  const take = (data: Float32Array, width: number, rowsAt: number[]): Float32Array => {
+    const values = new Float32Array(rowsAt.length * width);
+    rowsAt.forEach((r, i) => values.set(data.subarray(r * width, (r + 1) * width), i * width));
+    return values;
+  };
   return {
     count: at ? at.length : rows,
-    batch: async (positions) => {
-      const values = new Float32Array(positions.length * row);
-      positions.forEach((p, i) => {
-        const r = at ? at[p]! : p;
-        values.set(stored.data.subarray(r * row, (r + 1) * row), i * row);
-      });
-      return tf.tidy(() => ({
-        x: tf.tensor(values, [positions.length, ...shape]),
-        y: tf.gather(labels, tf.tensor1d(positions, 'int32')),
-      }));
-    },
-  };
-}
-
-function tensorSource(x: tf.Tensor, y: tf.Tensor): BatchSource {
-  return {
-    count: x.shape[0]!,
-    batch: async (positions) =>
-      tf.tidy(() => {
-        const at = tf.tensor1d(positions, 'int32');
-        return { x: tf.gather(x, at), y: tf.gather(y, at) };
-      }),
+    batch: async (positions) => ({
+      x: tf.tensor(take(stored.data, row, at ? positions.map((p) => at[p]!) : positions), [positions.length, ...shape]),
+      y: tf.tensor2d(take(labelRows, classes, positions), [positions.length, classes]),
+    }),
   };
 }
 

@@ -1,0 +1,93 @@
+import { createHash } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs';
+import { fingerprint } from '../../plan/fingerprint.js';
+import type { EventListener } from '../events.js';
+import { keepInCache, type StageCache } from './stage-cache.js';
+
+/** The stage cache a run keeps activations in, with what their keys and warnings need. */
+export interface ActivationsCache {
+  cache: StageCache | undefined;
+  backend: string;
+  onEvent: EventListener;
+}
+
+/**
+ * A model's activations at one of its layers (`prefix`: the model up to
+ * it), image by image, kept in the stage cache. The key of an image's entry
+ * is what the activations are a function of: the prefix's layers and every
+ * weight's bytes, the image's input bytes, and the backend — so a head-only
+ * change (new head weights, the same frozen base) reads them back, and any
+ * change below the layer (another cut, a fine-tuned base, other
+ * preprocessing) computes them again. Each image's activations do not
+ * depend on the others in its batch, so entries computed in one batch serve
+ * another: the same bits the prefix gives on the batch asked for.
+ */
+export class PrefixActivations {
+  private prefixDigest: string | undefined;
+
+  constructor(
+    private readonly prefix: tf.LayersModel,
+    private readonly cache: StageCache | undefined,
+    private readonly backend: string,
+    private readonly onEvent: EventListener,
+  ) {}
+
+  /** The prefix's output for `x`, from the cache where it has each image's, computed (in one batch) and kept where not. */
+  async of(x: tf.Tensor4D): Promise<tf.Tensor> {
+    const { cache } = this;
+    if (!cache) return tf.tidy(() => this.prefix.predict(x) as tf.Tensor);
+    const n = x.shape[0];
+    const keys = this.keys(x);
+    const found = await Promise.all(keys.map((key) => cache.readFeatures(key)));
+    const shape = (this.prefix.outputs[0]!.shape as number[]).slice(1);
+    const size = shape.reduce((a, b) => a * b, 1);
+    const usable = (entry: (typeof found)[number]): entry is { shape: number[]; data: Float32Array } =>
+      entry !== undefined && entry.data.length === size;
+    const missing = found.flatMap((entry, i) => (usable(entry) ? [] : [i]));
+    const rows = new Float32Array(n * size);
+    found.forEach((entry, i) => usable(entry) && rows.set(entry.data, i * size));
+    if (missing.length > 0) {
+      const computed = tf.tidy(() => this.prefix.predict(tf.gather(x, missing)) as tf.Tensor);
+      const data = (await computed.data()) as Float32Array;
+      computed.dispose();
+      for (const [k, i] of missing.entries()) {
+        const row = data.subarray(k * size, (k + 1) * size);
+        rows.set(row, i * size);
+        await keepInCache(
+          "an image's activations",
+          () => cache.writeFeatures(keys[i]!, [1, ...shape], row.slice()),
+          this.onEvent,
+        );
+      }
+    }
+    return tf.tensor(rows, [n, ...shape]);
+  }
+
+  /** Each image's entry key. */
+  private keys(x: tf.Tensor4D): string[] {
+    this.prefixDigest ??= modelDigest(this.prefix);
+    const values = x.dataSync() as Float32Array;
+    const size = values.length / x.shape[0];
+    return Array.from({ length: x.shape[0] }, (_, i) => {
+      const image = values.subarray(i * size, (i + 1) * size);
+      const input = createHash('sha256')
+        .update(new Uint8Array(image.buffer, image.byteOffset, image.byteLength))
+        .digest('hex');
+      return fingerprint({ activations: this.prefixDigest, input, shape: x.shape.slice(1), backend: this.backend });
+    });
+  }
+}
+
+/** sha256 of a model's topology and every weight's name, shape and bytes. */
+export function modelDigest(model: tf.LayersModel): string {
+  // The layers as configured, not the model's own name (a counter tfjs gives models built in a process).
+  const topology = model.toJSON(null, false) as { config?: { name?: string } };
+  if (topology.config) delete topology.config.name;
+  const hash = createHash('sha256').update(JSON.stringify(topology));
+  for (const weight of model.weights) {
+    const values = weight.read().dataSync();
+    hash.update(`${weight.originalName}:${weight.dtype}:${weight.shape.join('x')}`);
+    if (!Array.isArray(values)) hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  }
+  return hash.digest('hex');
+}

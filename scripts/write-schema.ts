@@ -1,6 +1,6 @@
 /**
  * Writes schemas/pipeline.schema.json and the validator compiled from it
- * (src/format/generated/pipeline-validator.ts) from the declaration in
+ * (src/format/generated/pipeline-validator.cts) from the declaration in
  * src/format/schema.ts (`npm run schema`, which then builds again so that
  * dist/ holds the new validator). The JSON is committed for editors, the
  * validator so that no process compiles the schema; test/format/schema.test.ts

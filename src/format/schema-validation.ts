@@ -1,15 +1,21 @@
+import { createRequire } from 'node:module';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { Diagnostic, KeyPath } from '../diagnostics/diagnostic.js';
 import { didYouMean } from '../diagnostics/did-you-mean.js';
-import { validate as generatedValidator } from './generated/pipeline-validator.js';
 import type { SourceFile } from './source-file.js';
+
+const require = createRequire(import.meta.url);
+let validator: ValidateFunction | undefined;
 
 /**
  * The schema's validator, compiled by `npm run schema` (pipeline-validator-source.ts) rather than here: compiling
- * cost every command that reads a pipeline ~0.15 s, and ajv's compiler as much again to load. It only checks: the
- * file as written stays as written (resolution fills defaults).
+ * cost every command that reads a pipeline ~0.15 s, and ajv's compiler ~0.03 s to load. Loaded on first use, as
+ * commands that import the loader without validating (runs, compare) skip its ~20 ms. It only checks: the file as
+ * written stays as written (resolution fills defaults).
  */
-const validatePipeline = generatedValidator as unknown as ValidateFunction;
+function pipelineValidator(): ValidateFunction {
+  return (validator ??= require('./generated/pipeline-validator.cjs') as ValidateFunction);
+}
 
 /**
  * Keys users write where a value of another key belongs, with the sentence
@@ -30,8 +36,9 @@ const MEANT_AS_VALUE: Readonly<Record<string, { parent: string; hint: string }>>
 
 /** Validates `data` and explains each violation at its place in `source`. */
 export function validateAgainstSchema(source: SourceFile, data: unknown): Diagnostic[] {
-  if (validatePipeline(data)) return [];
-  const errors = pruneErrors(validatePipeline.errors ?? []);
+  const validate = pipelineValidator();
+  if (validate(data)) return [];
+  const errors = pruneErrors(validate.errors ?? []);
   return errors.map((e) => explain(source, e));
 }
 

@@ -3,8 +3,6 @@ import type { RunOptions, RunResult } from './run-pipeline.js';
 import { failed, problem, type PipelineInput } from './types.js';
 
 export type { RunOptions, RunResult, RunInfo } from './run-pipeline.js';
-/** How a run's end is told: its headline test metric (the CLI's last line). */
-export { testHeadline } from '../store/tasks/registry.js';
 
 /**
  * Validates, plans and runs a pipeline into a new run folder (or, with

@@ -1,6 +1,5 @@
 import path from 'node:path';
 import type { RunEndEvent, RunEvent, RunResult } from '../api/index.js';
-import { testHeadline } from '../api/run.js';
 import { formatDiagnostic } from '../diagnostics/diagnostic.js';
 import { shown } from '../progress/event-lines.js';
 import { fitText } from '../progress/text-width.js';
@@ -66,7 +65,12 @@ export function describeRunEnd(
 }
 
 /** Prints how a run ended and returns the exit code. */
-function reportRun(result: RunResult, mode: Mode, print: Printer, options: Record<string, unknown>): number {
+async function reportRun(
+  result: RunResult,
+  mode: Mode,
+  print: Printer,
+  options: Record<string, unknown>,
+): Promise<number> {
   if (!result.ok && result.interrupted && !result.value) {
     printLine(print.err, 'interrupted before the run started: nothing was written');
     if (mode === 'json') printLine(print.out, JSON.stringify({ type: 'interrupted', before: 'run-start' }));
@@ -75,6 +79,8 @@ function reportRun(result: RunResult, mode: Mode, print: Printer, options: Recor
   if (!result.value) return failure(result.diagnostics, print, mode === 'json', options);
   printDiagnostics(atFlags(result.diagnostics, options), print);
   const { status, dir, record, summary } = result.value;
+  // Here, not at the top: it loads the store (and ajv), which a run refused before it starts never needs.
+  const { testHeadline } = await import('../api/test-headline.js');
   const line = describeRunEnd({
     status,
     dir,

@@ -1,11 +1,21 @@
-import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { Diagnostic, KeyPath } from '../diagnostics/diagnostic.js';
 import { didYouMean } from '../diagnostics/did-you-mean.js';
-import { PipelineFileSchema } from './schema.js';
 import type { SourceFile } from './source-file.js';
 
-// ajv ships CommonJS with the class on `.default`; NodeNext sees the namespace.
-const Ajv2020 = Ajv2020Module.default;
+const require = createRequire(import.meta.url);
+let validator: ValidateFunction | undefined;
+
+/**
+ * The schema's validator, compiled by `npm run schema` (pipeline-validator-source.ts) rather than here: compiling
+ * cost every command that reads a pipeline ~0.15 s, and ajv's compiler ~0.03 s to load. Loaded on first use, as
+ * commands that import the loader without validating (runs, compare) skip its ~20 ms. It only checks: the file as
+ * written stays as written (resolution fills defaults).
+ */
+function pipelineValidator(): ValidateFunction {
+  return (validator ??= require('./generated/pipeline-validator.cjs') as ValidateFunction);
+}
 
 /**
  * Keys users write where a value of another key belongs, with the sentence
@@ -23,27 +33,6 @@ const MEANT_AS_VALUE: Readonly<Record<string, { parent: string; hint: string }>>
     hint: 'a dataset names its format as a value: `format: imageFolder` with `dir: <folder>`',
   },
 };
-
-let compiled: ValidateFunction | undefined;
-
-/** The compiled schema. It only checks: the file as written stays as written (resolution fills defaults). */
-export function pipelineValidator(): ValidateFunction {
-  if (!compiled) {
-    // JSON round trip: TypeBox's markers are symbols, which ajv need not see.
-    const schema = JSON.parse(JSON.stringify(PipelineFileSchema)) as object;
-    // Without ajv's code optimisation pass: the same checks, compiled in under half the time (the pass cost more than
-    // a run's one validation saves; this compile is in every command that reads a pipeline).
-    const ajv = new Ajv2020({
-      allErrors: true,
-      verbose: true,
-      strict: true,
-      allowUnionTypes: true,
-      code: { optimize: false },
-    });
-    compiled = ajv.compile(schema);
-  }
-  return compiled;
-}
 
 /** Validates `data` and explains each violation at its place in `source`. */
 export function validateAgainstSchema(source: SourceFile, data: unknown): Diagnostic[] {

@@ -37,6 +37,8 @@ describe('the package as users get it', () => {
       'dist/src/api/index.js',
       'dist/src/api/index.d.ts',
       'dist/src/engine/workers/feature-worker.js',
+      // CommonJS, built from .cts: the pipeline schema's validator, compiled at build time.
+      'dist/src/format/generated/pipeline-validator.cjs',
     ]) {
       assert.ok(files.includes(needed), needed);
     }

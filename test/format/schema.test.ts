@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import path from 'node:path';
+import { GENERATED_VALIDATOR, pipelineValidatorSource } from '../../src/format/pipeline-validator-source.js';
 import { pipelineJsonSchema } from '../../src/format/schema.js';
-import { SCHEMA_PATH } from '../../src/package/package-root.js';
+import { packageRoot, SCHEMA_PATH } from '../../src/package/package-root.js';
 
 type Schema = {
   description?: string;
@@ -30,6 +32,12 @@ describe('schemas/pipeline.schema.json', () => {
 
   it('is what src/format/schema.ts declares (run `npm run schema` after changing the declaration)', () => {
     assert.equal(readFileSync(SCHEMA_PATH(), 'utf8'), pipelineJsonSchema());
+  });
+
+  it('compiles to the validator in src/format/generated (run `npm run schema` after changing the declaration)', () => {
+    // Not assert.equal: its diff of two 400 kB texts says less than the command that fixes them.
+    const committed = readFileSync(path.join(packageRoot(), GENERATED_VALIDATOR), 'utf8');
+    assert.ok(committed === pipelineValidatorSource(), `${GENERATED_VALIDATOR} is out of date: run \`npm run schema\``);
   });
 
   it('is JSON Schema 2020-12', () => {

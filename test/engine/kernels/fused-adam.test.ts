@@ -4,16 +4,11 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { selectBackend } from '../../../src/engine/kernels/backend.js';
 import { FusedAdamOptimizer } from '../../../src/engine/kernels/fused-adam.js';
+import { values as uniform } from './deterministic-values.js';
 
-/** Deterministic pseudo-random values, some tiny (moments near zero, denormal squares), the same on every backend. */
+/** Deterministic values, every third tiny (moments near zero, denormal squares). */
 function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    out[i] = (s / 2147483648 - 0.5) * (i % 3 === 0 ? 1e-6 : 1);
-  }
-  return out;
+  return uniform(n, seed).map((v, i) => (i % 3 === 0 ? v * 1e-6 : v));
 }
 
 /** Sizes with and without a remainder of 4 (the SIMD pass takes groups of four, the rest goes element by element). */

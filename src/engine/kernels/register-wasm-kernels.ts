@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerMissing, registerReplacements } from './composed-kernel.js';
 import { batchNormGradient, clipGradient, FORWARD_REPLACEMENTS } from './wasm-fast-kernels.js';
 import { GRADIENT_REPLACEMENTS, MISSING_GRADIENT_KERNELS } from './wasm-gradient-kernels.js';
+import { registerHeapKernels } from './wasm-heap-kernels.js';
 
 /** Gradients replaced on wasm: the registry is shared by all backends, so each replacement checks the backend at each call. */
 const GRADIENTS: [string, (original: tf.GradConfig) => tf.GradConfig][] = [
@@ -23,6 +24,7 @@ export function registerWasmKernels(keepNative: readonly string[] = []): string[
   const added = [
     ...registerMissing(MISSING_GRADIENT_KERNELS),
     ...registerReplacements([...GRADIENT_REPLACEMENTS, ...FORWARD_REPLACEMENTS].filter((r) => !keep.has(r.kernelName))),
+    ...registerHeapKernels(keep),
   ];
   for (const [kernelName, replace] of GRADIENTS) {
     const original = tf.getGradient(kernelName);

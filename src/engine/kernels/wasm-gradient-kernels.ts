@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { asTensor, type Compute, type Replacement } from './composed-kernel.js';
+import { asTensor, type Compute, type Info, type Replacement } from './composed-kernel.js';
 
 /**
  * The wasm backend has no kernels for three convolution gradients, so it
@@ -71,6 +71,14 @@ function convInfo(
 const conv2DBackpropFilter: Compute = (inputs, a, backend) => {
   const filterShape = a['filterShape'] as number[];
   const info = convInfo(inputs['x']!.shape, filterShape, a, false);
+  const window = info.filterHeight * info.filterWidth;
+  if (
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    window > 1 &&
+    window * info.inChannels <= FEW_PATCH_VALUES
+  )
+    return fromPatches(inputs, a, backend, info);
   const x = paddedInput(asTensor<tf.Rank.R4>(backend, inputs['x']!), info);
   if (info.dilationHeight === 1 && info.dilationWidth === 1 && info.filterHeight * info.filterWidth > 1) {
     // x' [ci, H, W, b] ⊛ dy' [oh, ow, b, co], dilated by the stride, valid → [ci, kh, kw, co]; cropped, since x may be padded beyond need.
@@ -92,6 +100,43 @@ const conv2DBackpropFilter: Compute = (inputs, a, backend) => {
   }
   return tf.reshape(tf.stack(taps), filterShape);
 };
+
+/** Values in a window (taps × input channels) up to which the filter gradient goes through patches. */
+const FEW_PATCH_VALUES = 32;
+
+/**
+ * dW for a layer with few values per window (a first layer on grey or RGB
+ * images): the windows as patches, one row per output position, made by a
+ * convolution with the identity filter (with the layer's own strides and
+ * padding, so they are its windows; a product with 1 and sums with zeros
+ * copy each value exactly, for finite inputs), then dW = patchesᵀ·dy. The
+ * convolution below would pack all of dy as a filter at every call and run
+ * a product only kh·kw·ci rows tall: 5.2 ms against 2.7 ms at the seed
+ * CNN's first layer (batch 32, 28×28×1, 32 filters).
+ */
+function fromPatches(
+  inputs: Record<string, Info>,
+  a: Record<string, unknown>,
+  backend: unknown,
+  info: Conv2DInfo,
+): tf.Tensor {
+  const values = info.filterHeight * info.filterWidth * info.inChannels;
+  const rows = info.batchSize * info.outHeight * info.outWidth;
+  const identity = tf.reshape(tf.eye(values), [info.filterHeight, info.filterWidth, info.inChannels, values]);
+  const patches = tf.conv2d(
+    asTensor<tf.Rank.R4>(backend, inputs['x']!),
+    identity as tf.Tensor4D,
+    a['strides'] as [number, number],
+    a['pad'] as 'same',
+    'NHWC',
+    1,
+    a['dimRoundingMode'] as 'round' | undefined,
+  );
+  const dy = tf.reshape(asTensor(backend, inputs['dy']!), [rows, info.outChannels]);
+  // The product replacement takes it as (dyᵀ·patches)ᵀ, packing the patches (the small operand).
+  const product = tf.matMul(tf.reshape(patches, [rows, values]), dy, true, false);
+  return tf.reshape(product, a['filterShape'] as number[]);
+}
 
 /**
  * dW[kh, kw, c, m] = Σ_b Σ_ij x(tap kh,kw window)[b, i, j, c] · dy[b, i, j, c·M + m].

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { learningRateAt } from '../../plan/learning-rate-schedule.js';
 import type { ParameterGroup, PlanStage } from '../../plan/types.js';
 import type { OptimizerSpec } from '../../format/types.js';
+import { FusedAdamOptimizer } from '../kernels/fused-adam.js';
 
 /** One parameter group's optimizer and the variables it updates. */
 export interface GroupOptimizer {
@@ -17,7 +18,8 @@ export function createOptimizer(spec: OptimizerSpec, learningRate: number): tf.O
   switch (spec.name) {
     case 'adam':
     case 'adamw':
-      return tf.train.adam(learningRate);
+      // tf.train.adam's update to the bit, fused into one pass on wasm.
+      return new FusedAdamOptimizer(learningRate);
     case 'sgd':
       return spec.momentum > 0
         ? tf.train.momentum(learningRate, spec.momentum, spec.nesterov)

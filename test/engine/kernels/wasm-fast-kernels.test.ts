@@ -3,17 +3,8 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { selectBackend } from '../../../src/engine/kernels/backend.js';
+import { values } from './deterministic-values.js';
 
-/** Deterministic pseudo-random values in [lo, hi), the same on every backend. */
-function values(n: number, seed: number, lo = -0.5, hi = 0.5): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    out[i] = lo + (hi - lo) * (s / 2147483648);
-  }
-  return out;
-}
 const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 const worst = (a: Float32Array, b: Float32Array): number =>
   a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!) / Math.max(1, Math.abs(b[i]!))), 0);

@@ -101,6 +101,22 @@ const CASES: Case[] = [
   },
   { name: 'conv 5×5 same, stride 1', depthwise: false, x: [1, 7, 7, 2], filter: [5, 5, 2, 3], strides: 1, pad: 'same' },
   {
+    name: "conv 3×3 valid, one input channel (the seed CNN's first layer: the filter gradient from patches)",
+    depthwise: false,
+    x: [4, 12, 12, 1],
+    filter: [3, 3, 1, 8],
+    strides: 1,
+    pad: 'valid',
+  },
+  {
+    name: 'conv 3×3 same, stride 2, 4 input channels (36 values a window: the filter gradient as a convolution)',
+    depthwise: false,
+    x: [2, 9, 9, 4],
+    filter: [3, 3, 4, 3],
+    strides: 2,
+    pad: 'same',
+  },
+  {
     name: 'conv 2×2 same, stride 2, even size',
     depthwise: false,
     x: [2, 8, 8, 3],

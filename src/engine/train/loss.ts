@@ -78,16 +78,36 @@ export function correctCount(
   switch (kind) {
     case 'categoricalCrossentropy':
     case 'softmaxCrossEntropyFromLogits':
-      return tf.tidy(() => ({
-        correct: tf.sum(tf.cast(tf.equal(tf.argMax(yTrue, -1), tf.argMax(yPred, -1)), 'float32')) as tf.Scalar,
-        counted: tf.scalar(yTrue.shape[0]!),
-      }));
+      return { correct: tf.scalar(sameArgMax(yTrue, yPred)), counted: tf.scalar(yTrue.shape[0]!) };
     case 'perPixelCategoricalCrossentropy':
     case 'perPixelSoftmaxCrossEntropyFromLogits':
       return pixelCorrectCount(yTrue, yPred as tf.Tensor4D, IGNORED);
     default:
       return assertNever(kind);
   }
+}
+
+/**
+ * Rows of [n, classes] whose largest entries sit at the same index in both,
+ * counted on the host from one readback of each: tf.argMax, tf.equal,
+ * tf.cast and tf.sum are five kernel calls per batch (and tape records
+ * inside a training step), which cost more than the 32×10 numbers they
+ * compare. Ties go to the first index, as every backend's ArgMax breaks them.
+ */
+function sameArgMax(yTrue: tf.Tensor, yPred: tf.Tensor): number {
+  const classes = yTrue.shape[yTrue.shape.length - 1]!;
+  const [truth, pred] = [yTrue.dataSync(), yPred.dataSync()];
+  let same = 0;
+  for (let row = 0; row < truth.length; row += classes)
+    if (firstMax(truth, row, classes) === firstMax(pred, row, classes)) same++;
+  return same;
+}
+
+/** The index of the first largest of `count` values from `start`; a NaN is never larger, as in ArgMax's kernels. */
+function firstMax(values: ArrayLike<number>, start: number, count: number): number {
+  let best = 0;
+  for (let i = 1; i < count; i++) if (values[start + i]! > values[start + best]!) best = i;
+  return best;
 }
 
 /** Loss and accuracy (pixel accuracy and mean IoU, for a per-pixel loss) of `model` in inference mode over a whole split. */

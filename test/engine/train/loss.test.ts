@@ -172,6 +172,40 @@ describe('correctCount and batchLoss follow the loss kind', () => {
     });
   }
 
+  /** Rows where tied scores decide: ties go to the first index (as tf.argMax's), a NaN is never the largest (rows 2 and 4 right). */
+  const ties = {
+    truth: [
+      [0, 1, 0],
+      [1, 0, 0],
+      [0, 0, 1],
+      [1, 0, 0],
+      [0, 1, 0],
+    ],
+    pred: [
+      [0.5, 0.5, 0],
+      [0.5, 0.5, 0],
+      [0.2, 0.4, 0.4],
+      [NaN, 1, 2],
+      [0, NaN, 0],
+    ],
+  };
+  for (const backend of ['cpu', 'wasm'] as const) {
+    it(`correctCount of examples counts what tf.argMax would, ties and NaN included (${backend})`, async () => {
+      await selectBackend(backend);
+      try {
+        const [got, expected] = tf.tidy(() => {
+          const [truth, pred] = [tf.tensor2d(ties.truth), tf.tensor2d(ties.pred)];
+          const byArgMax = tf.sum(tf.cast(tf.equal(tf.argMax(truth, -1), tf.argMax(pred, -1)), 'float32'));
+          return [correctCount('categoricalCrossentropy', truth, pred).correct.dataSync()[0], byArgMax.dataSync()[0]];
+        });
+        assert.equal(got, expected);
+        assert.equal(got, 2);
+      } finally {
+        await selectBackend('cpu');
+      }
+    });
+  }
+
   it('a per-pixel kind from probabilities is the same loss as from their logits', () => {
     const [fromLogits, fromProbabilities] = tf.tidy(() => [
       batchLoss('perPixelSoftmaxCrossEntropyFromLogits', masks, scores).dataSync()[0]!,

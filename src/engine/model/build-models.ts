@@ -126,9 +126,26 @@ function seedDropout(layer: tf.layers.Layer, rate: number, random: SeededRandom)
   target.call = (inputs, kwargs) => {
     const input = Array.isArray(inputs) ? inputs[0]! : inputs;
     if (kwargs['training'] !== true || rate <= 0) return input;
-    return tf.dropout(input, rate, undefined, random.nextSeed());
+    return tf.mul(input, dropoutMultiplier(input.shape, rate, random.nextSeed()));
   };
   return layer;
+}
+
+/**
+ * tf.dropout's multiplier, ⌊u + keep⌋ / keep with keep = 1 − rate and u
+ * drawn as tf.dropout draws it, computed on the host: tf.dropout's add,
+ * floor and divide are three kernel calls per training step, each recorded
+ * on the gradient tape with copies of its inputs, for a mask no gradient
+ * flows through. The bits are tf.dropout's: each step is one float32
+ * operation, and a float32 sum or quotient computed in double and rounded
+ * once to float32 is the correctly rounded float32 result (53 ≥ 2·24 + 2 bits).
+ */
+export function dropoutMultiplier(shape: readonly number[], rate: number, seed: number): tf.Tensor {
+  const keep = Math.fround(1 - rate);
+  const drawn = tf.tidy(() => tf.randomUniform([...shape], 0, 1, 'float32', seed).dataSync());
+  const multiplier = new Float32Array(drawn.length);
+  for (let i = 0; i < drawn.length; i++) multiplier[i] = Math.floor(Math.fround(drawn[i]! + keep)) / keep;
+  return tf.tensor(multiplier, [...shape], 'float32');
 }
 
 /**

@@ -142,7 +142,10 @@ function seedDropout(layer: tf.layers.Layer, rate: number, random: SeededRandom)
  */
 export function dropoutMultiplier(shape: readonly number[], rate: number, seed: number): tf.Tensor {
   const keep = Math.fround(1 - rate);
-  const drawn = tf.tidy(() => tf.randomUniform([...shape], 0, 1, 'float32', seed).dataSync());
+  // Not read back inside tf.tidy: tidy walks what its function returns, a typed array element by element.
+  const draw = tf.randomUniform([...shape], 0, 1, 'float32', seed);
+  const drawn = draw.dataSync();
+  draw.dispose();
   const multiplier = new Float32Array(drawn.length);
   for (let i = 0; i < drawn.length; i++) multiplier[i] = Math.floor(Math.fround(drawn[i]! + keep)) / keep;
   return tf.tensor(multiplier, [...shape], 'float32');

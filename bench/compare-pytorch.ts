@@ -46,6 +46,7 @@ import {
   type PeerDescription,
 } from './peer-check.js';
 import { writePipelineInputs, writeStepInputs } from './peer-data.js';
+import { seedCnnPipeline } from './seed-cnn-pipeline.js';
 
 const ITERATIONS = Number(process.env['BENCH_ITERATIONS'] ?? 8);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -115,24 +116,12 @@ train:
   {
     name: 'seed_cnn_epoch',
     what: `the seed article's CNN from scratch (conv 32 3×3 → max-pool → dense 256 → dropout 0.5 → dense 10, Adam 1e-3, batch 32), one epoch of full MNIST (60 000 digits at 28×28×${SEED_CHANNELS}), then the 10 000 test digits`,
-    pipeline: `name: seed_cnn_epoch
-seed: 1
-backend: wasm
-dataset: { format: mnist, validation: 0, image: { size: [28, 28]${SEED_CHANNELS === 1 ? ', channels: 1' : ''} } }
-base: { model: none }
-head:
-  - conv2d: { filters: 32, kernelSize: 3, padding: valid, activation: relu }
-  - maxPooling2d: { poolSize: 2 }
-  - flatten: {}
-  - dense: { units: 256, activation: relu }
-  - dropout: { rate: 0.5 }
-  - dense: { units: classes, activation: softmax }
-train:
-  batchSize: 32
-  checkpoints: { keepLast: 1 }
-  stages:
-    - { name: cnn, epochs: 1, optimizer: { name: adam, learningRate: 0.001 } }
-`,
+    pipeline: seedCnnPipeline({
+      name: 'seed_cnn_epoch',
+      seed: 1,
+      dataset: `{ format: mnist, validation: 0, image: { size: [28, 28]${SEED_CHANNELS === 1 ? ', channels: 1' : ''} } }`,
+      epochs: 1,
+    }),
     pytorch: { case: 'seed_cnn', epochs: 1 },
   },
 ];

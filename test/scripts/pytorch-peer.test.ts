@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { goalOf, peerSummary, peerWeakness, refusal, type PeerDescription } from '../../bench/peer-check.js';
 import { writePipelineInputs } from '../../bench/peer-data.js';
+import { seedCnnPipeline } from '../../bench/seed-cnn-pipeline.js';
 import { readDataset } from '../../src/engine/data/datasets.js';
 import { workspace, write } from '../e2e/cli-harness.js';
 
@@ -31,23 +32,13 @@ function torchMissing(): string | false {
 }
 
 /** The seed article's CNN on a small seeded subset of the real digits (1 000 to train, 200 to test). */
-const SMALL_SEED_CNN = `name: small_seed_cnn
-seed: 3
-backend: wasm
-dataset: { format: mnist, limit: { perClass: 100, testPerClass: 20 }, validation: 0, image: { size: [28, 28], channels: 1 } }
-base: { model: none }
-head:
-  - conv2d: { filters: 32, kernelSize: 3, padding: valid, activation: relu }
-  - maxPooling2d: { poolSize: 2 }
-  - flatten: {}
-  - dense: { units: 256, activation: relu }
-  - dropout: { rate: 0.5 }
-  - dense: { units: classes, activation: softmax }
-train:
-  batchSize: 32
-  stages:
-    - { name: cnn, epochs: 2, optimizer: { name: adam, learningRate: 0.001 } }
-`;
+const SMALL_SEED_CNN = seedCnnPipeline({
+  name: 'small_seed_cnn',
+  seed: 3,
+  dataset:
+    '{ format: mnist, limit: { perClass: 100, testPerClass: 20 }, validation: 0, image: { size: [28, 28], channels: 1 } }',
+  epochs: 2,
+});
 
 const REFERENCE_PEER: PeerDescription = {
   torch: '1.13.0a0',

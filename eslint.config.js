@@ -7,8 +7,8 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  // src/format/generated/: ajv's compiled validator, written by `npm run schema` (a test checks it is current).
-  { ignores: ['dist/', 'runs/', '.scratch/', 'src/format/generated/'] },
+  // src/format/generated/, src/store/generated/: ajv's compiled validators, written by `npm run schema` (tests check they are current).
+  { ignores: ['dist/', 'runs/', '.scratch/', 'src/format/generated/', 'src/store/generated/'] },
   {
     files: ['{src,test,bench,scripts}/**/*.ts'],
     extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],

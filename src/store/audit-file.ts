@@ -96,7 +96,7 @@ const Perclass = Type.Array(
   }),
   { maxItems: 10_000 },
 );
-const AuditSchema = Type.Object({
+export const AuditSchema = Type.Object({
   version: Type.Literal(1),
   classes: Type.Array(Type.String(), { maxItems: 10_000 }),
   examples: Type.Object({ train: Type.Integer(), validation: Type.Integer(), test: Type.Integer() }),

@@ -66,7 +66,7 @@ const StoredImage = Type.Object({
   png: Base64,
   heat: Type.Optional(Type.Object({ predicted: Base64, actual: Base64 })),
 });
-const GallerySchema = Type.Object({
+export const GallerySchema = Type.Object({
   layer: Type.Optional(Type.String()),
   scored: Type.Optional(
     Type.Array(

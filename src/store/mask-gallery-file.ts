@@ -33,7 +33,7 @@ export function writeMaskGallery(dir: string, overlays: readonly MaskOverlay[], 
 }
 
 const Base64 = Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$' });
-const MaskGallerySchema = Type.Array(
+export const MaskGallerySchema = Type.Array(
   Type.Object({ example: Type.String(), meanIoU: Type.Number(), truth: Base64, predicted: Base64 }),
 );
 

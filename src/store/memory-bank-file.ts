@@ -40,7 +40,7 @@ const finite = (options: { minimum?: number; maximum?: number } = {}) =>
 // Arrays of two, not Type.Tuple: TypeBox writes a tuple as draft-07 `items: […]`, which ajv's 2020 dialect refuses.
 const Pair = (maximum: number) => Type.Array(count(maximum), { minItems: 2, maxItems: 2 });
 
-const HeaderSchema = Type.Object({
+export const MemoryBankHeaderSchema = Type.Object({
   formatVersion: Type.Literal(1),
   data: Type.String({ minLength: 1, maxLength: 255 }),
   dtype: Type.Literal('float32'),
@@ -84,7 +84,7 @@ const HeaderSchema = Type.Object({
     }),
   ),
 });
-type CheckedHeader = Static<typeof HeaderSchema>;
+type CheckedHeader = Static<typeof MemoryBankHeaderSchema>;
 export type MemoryBankHeader = Omit<CheckedHeader, 'shape' | 'features'> & {
   shape: [number, number];
   features: Omit<CheckedHeader['features'], 'imageSize' | 'grid'> & {
@@ -159,7 +159,7 @@ export async function readMemoryBank(
 ): Promise<{ bank: MemoryBank; header: MemoryBankHeader }> {
   const headerFile = path.join(dir, BANK_HEADER_FILE);
   const header = checkShape(
-    HeaderSchema,
+    MemoryBankHeaderSchema,
     await readBackJson(dir, BANK_HEADER_FILE, {
       what: 'memory bank header',
       maxBytes: MEMORY_BANK_LIMITS.headerBytes,

@@ -43,7 +43,7 @@ const PlanFields = {
   tasks: Type.Array(Type.Object({ kind: Type.String() })),
 };
 /** Every plan's fields, and its task's (a classification plan has no `task` key: plans written before tasks existed read the same). */
-const PlanSchema = planShape(PlanFields);
+export const PlanSchema = planShape(PlanFields);
 /** resolved.json: a pipeline with its defaults filled in; compare flattens it, evaluate reads its dataset. */
 /** What resume and evaluate read of a resolved spec before they hand it to the data readers and the planner. */
 const ResolvedFields = {
@@ -54,7 +54,7 @@ const ResolvedFields = {
   base: Type.Object({ model: Type.String() }),
   head: Type.Array(Type.Object({})),
 };
-const ResolvedSchema = shapeByTask((store) =>
+export const ResolvedSchema = shapeByTask((store) =>
   Type.Object({
     ...ResolvedFields,
     train: Type.Object({

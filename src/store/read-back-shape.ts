@@ -1,11 +1,14 @@
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type Ajv2020Module from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { UserError } from '../diagnostics/user-error.js';
 import { readBackIfPresent } from '../platform/read-back.js';
 
-// ajv ships CommonJS with the class on `.default`; NodeNext sees the namespace.
-const Ajv2020 = Ajv2020Module.default;
+const require = createRequire(import.meta.url);
+type Ajv2020Class = InstanceType<typeof Ajv2020Module.default>;
 
 /**
  * The shape of a file tlpipe wrote and reads back (summary.json, plan.json,
@@ -15,16 +18,59 @@ const Ajv2020 = Ajv2020Module.default;
  * TypeError later. The schemas list what the readers use; other fields may
  * be there (older and newer versions add some).
  */
-// Without ajv's code optimisation pass (as the pipeline's validator): the same checks, compiled in less time, in every
-// command that reads a run back.
-const ajv = new Ajv2020({ allErrors: false, strict: false, allowUnionTypes: true, code: { optimize: false } });
-const compiled = new WeakMap<TSchema, ValidateFunction>();
 
+/** The schema as ajv reads it: JSON round trip, as TypeBox's markers are symbols, which ajv need not see. */
+export function shapeJson(schema: TSchema): object {
+  return JSON.parse(JSON.stringify(schema)) as object;
+}
+
+/** A shape's name in the generated validators: a digest of its JSON, so that an edited shape is another name. */
+export function shapeKey(schema: TSchema): string {
+  return `shape_${createHash('sha256').update(JSON.stringify(schema)).digest('hex').slice(0, 24)}`;
+}
+
+/**
+ * The ajv that compiles read-back shapes: at build time for the listed ones (read-back-validators-source.ts,
+ * `source` on), at run time for any other. Only the first error is reported, so allErrors is off.
+ */
+export function newReadBackAjv(code: { source?: boolean } = {}): Ajv2020Class {
+  // ajv ships CommonJS with the class on `.default`; loaded only when a shape is compiled.
+  const Ajv2020 = (require('ajv/dist/2020.js') as typeof Ajv2020Module).default;
+  return new Ajv2020({
+    allErrors: false,
+    strict: false,
+    allowUnionTypes: true,
+    unevaluated: false,
+    dynamicRef: false,
+    code: { optimize: false, ...code },
+  });
+}
+
+/** Where the validators compiled at build time are, beside this module: one CommonJS module per shape, named by its key. */
+export const GENERATED_READ_BACK_DIR = 'generated/read-back';
+
+const compiled = new WeakMap<TSchema, ValidateFunction>();
+let runTimeAjv: Ajv2020Class | undefined;
+
+/** The shape's validator compiled at build time, or undefined when the shape is not listed in read-back-schemas.ts. */
+export function precompiledValidator(schema: TSchema): ValidateFunction | undefined {
+  try {
+    return require(`./${GENERATED_READ_BACK_DIR}/${shapeKey(schema)}.cjs`) as ValidateFunction;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The shape's validator: compiled at build time (`npm run schema`) when the shape is listed in read-back-schemas.ts,
+ * which spares every command that reads a run back compiling them (~0.35 s) and loading ajv's compiler; any other
+ * shape is compiled here, once per process.
+ */
 function validatorOf(schema: TSchema): ValidateFunction {
   let validate = compiled.get(schema);
   if (!validate) {
-    // JSON round trip: TypeBox's markers are symbols, which ajv need not see.
-    validate = ajv.compile(JSON.parse(JSON.stringify(schema)) as object);
+    validate = precompiledValidator(schema) ?? (runTimeAjv ??= newReadBackAjv()).compile(shapeJson(schema));
     compiled.set(schema, validate);
   }
   return validate;

@@ -38,7 +38,9 @@ const Loss = Type.Union([Type.Number({ minimum: 0 }), Type.Null()]);
 /** An accuracy is a fraction (null: it was NaN). */
 const Fraction = Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()]);
 
-const FeaturesMeta = Type.Object({ shape: Type.Array(PositiveInteger, { minItems: 1, maxItems: 8 }) });
+export const CachedFeaturesMetaSchema = Type.Object({
+  shape: Type.Array(PositiveInteger, { minItems: 1, maxItems: 8 }),
+});
 
 const WeightSpec = Type.Object({
   name: Type.String({ minLength: 1 }),
@@ -63,7 +65,7 @@ const EpochRow = Type.Object({
   sourceWeightShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   learningRates: Type.Optional(Type.Record(Type.String(), Metric)),
 });
-const StageMeta = Type.Object({
+export const CachedStageMetaSchema = Type.Object({
   kind: Type.Union([Type.Literal('head'), Type.Literal('full')]),
   weightSpecs: Type.Array(WeightSpec),
   random: Type.Record(Type.String(), Type.Number()),
@@ -83,7 +85,7 @@ const StageMeta = Type.Object({
 const elements = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** The features' shape accounts for every byte of the data, 4 a float. */
-function featuresFit(meta: Static<typeof FeaturesMeta>, data: Uint8Array): string | undefined {
+function featuresFit(meta: Static<typeof CachedFeaturesMetaSchema>, data: Uint8Array): string | undefined {
   const bytes = elements(meta.shape) * 4;
   return bytes === data.byteLength
     ? undefined
@@ -91,7 +93,7 @@ function featuresFit(meta: Static<typeof FeaturesMeta>, data: Uint8Array): strin
 }
 
 /** The weight specs account for every byte of the data, in order, with no name twice. */
-function weightsFit(meta: Static<typeof StageMeta>, data: Uint8Array): string | undefined {
+function weightsFit(meta: Static<typeof CachedStageMetaSchema>, data: Uint8Array): string | undefined {
   return weightSpecsProblem(meta.weightSpecs, data.byteLength, `${META_FILE}'s weightSpecs`);
 }
 
@@ -119,7 +121,7 @@ export class StageCacheFiles implements StageCache {
   ) {}
 
   async readFeatures(key: string): Promise<{ shape: number[]; data: Float32Array } | undefined> {
-    const entry = await this.read('features', key, FeaturesMeta, featuresFit);
+    const entry = await this.read('features', key, CachedFeaturesMetaSchema, featuresFit);
     if (!entry) return undefined;
     const { meta, data } = entry;
     // A Float32Array needs its start on a multiple of 4; a small buffer may sit anywhere in Node's pool.
@@ -132,7 +134,7 @@ export class StageCacheFiles implements StageCache {
   }
 
   async readStage(key: string): Promise<CachedStage | undefined> {
-    const entry = await this.read('stages', key, StageMeta, weightsFit);
+    const entry = await this.read('stages', key, CachedStageMetaSchema, weightsFit);
     return entry ? { ...(entry.meta as Omit<CachedStage, 'weightData'>), weightData: entry.data } : undefined;
   }
 

@@ -75,7 +75,7 @@ const StageOutcomeSchema = Type.Object({
   restoredEpoch: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 /** What the readers of summary.json use (report, compare, runs, a sweep's trial). */
-const SummarySchema = Type.Object({
+export const SummarySchema = Type.Object({
   status: Type.Literal('completed'),
   pipeline: Type.String(),
   run: Type.String(),

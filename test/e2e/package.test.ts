@@ -7,6 +7,8 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { mnistFiles } from '../../src/engine/data/datasets.js';
 import { packageRoot } from '../../src/package/package-root.js';
+import { READ_BACK_SCHEMAS } from '../../src/store/read-back-schemas.js';
+import { GENERATED_READ_BACK_DIR, shapeKey } from '../../src/store/read-back-shape.js';
 import { workspace } from './cli-harness.js';
 
 const exec = promisify(execFile);
@@ -39,6 +41,8 @@ describe('the package as users get it', () => {
       'dist/src/engine/workers/feature-worker.js',
       // CommonJS, built from .cts: the pipeline schema's validator, compiled at build time.
       'dist/src/format/generated/pipeline-validator.cjs',
+      // and the store's read-back validators, one per shape.
+      ...READ_BACK_SCHEMAS.map((schema) => `dist/src/store/${GENERATED_READ_BACK_DIR}/${shapeKey(schema)}.cjs`),
     ]) {
       assert.ok(files.includes(needed), needed);
     }

@@ -1,8 +1,22 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import { UserError } from '../../src/diagnostics/user-error.js';
-import { checkShape, shapeProblem } from '../../src/store/read-back-shape.js';
+import { packageRoot } from '../../src/package/package-root.js';
+import { READ_BACK_SCHEMAS } from '../../src/store/read-back-schemas.js';
+import {
+  checkShape,
+  newReadBackAjv,
+  precompiledValidator,
+  shapeJson,
+  shapeProblem,
+} from '../../src/store/read-back-shape.js';
+import {
+  GENERATED_READ_BACK_VALIDATORS,
+  readBackValidatorSources,
+} from '../../src/store/read-back-validators-source.js';
 
 const Summary = Type.Object({
   status: Type.Literal('completed'),
@@ -57,4 +71,33 @@ describe('the shape of a file read back', () => {
       },
     );
   });
+});
+
+describe("the store's read-back validators, compiled at build time", () => {
+  it('are what the listed shapes compile to, one module each and no other (run `npm run schema` after changing a shape)', () => {
+    const dir = path.join(packageRoot(), GENERATED_READ_BACK_VALIDATORS);
+    const expected = readBackValidatorSources();
+    assert.deepEqual(readdirSync(dir).sort(), [...expected.keys()].sort());
+    // Not assert.equal: its diff of two 0.5 MB texts says less than the command that fixes them.
+    for (const [name, text] of expected)
+      assert.ok(readFileSync(path.join(dir, name), 'utf8') === text, `${name} is out of date: run \`npm run schema\``);
+  });
+
+  it('serve every listed shape, and a shape not listed is compiled at run time', () => {
+    for (const schema of READ_BACK_SCHEMAS)
+      assert.ok(precompiledValidator(schema), JSON.stringify(schema).slice(0, 80));
+    assert.equal(precompiledValidator(Summary), undefined);
+  });
+
+  // What a damaged file is told is what the run-time compiled validator says: the same ajv, options and first error.
+  const damaged: unknown[] = [[], null, 7, {}, { status: 'completed' }, { version: 'one' }, { shape: [0] }];
+  for (const [i, schema] of READ_BACK_SCHEMAS.entries())
+    it(`listed shape ${i} rejects damage as the run-time compiled one does`, () => {
+      const atRunTime = newReadBackAjv().compile(shapeJson(schema));
+      const built = precompiledValidator(schema)!;
+      for (const value of damaged) {
+        assert.equal(built(value), atRunTime(value));
+        assert.deepEqual(built.errors, atRunTime.errors);
+      }
+    });
 });

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 
 /**
  * Deep CORAL (Sun & Saenko, 2016): the distance between the second-order

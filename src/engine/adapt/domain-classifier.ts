@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { UserError } from '../../diagnostics/user-error.js';
 import { SeededRandom } from '../random.js';
 import { optimizerState, restoreOptimizer, type OptimizerSnapshot } from '../train/optimizers.js';

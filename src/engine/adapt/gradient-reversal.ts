@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 
 /**
  * The gradient-reversal layer of domain-adversarial training (Ganin et al.,

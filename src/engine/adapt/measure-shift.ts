@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { domainShift } from '../audit/domain-shift.js';
 import { seededSample, type TargetSource as ImageSource } from '../data/target-images.js';
 import { spatialMean } from '../model/spatial-mean.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import type { StageAlignment } from '../../plan/types.js';
 import { range } from '../data/batches.js';
 import type { TargetSource } from '../data/target-images.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { foldMembers, stratifiedFolds } from '../../plan/stratified-folds.js';
 
 /** Feature rows: `count` rows of `width` values each, row-major. */

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import type { Rows } from './logistic-regression.js';
 
 /** Rows compared at once: a block of similarities is BLOCK × BLOCK floats (4 MiB), whatever the split sizes. */

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import type { Rows } from './logistic-regression.js';
 
 /** Neighbours that vote, and rows compared at a time (a chunk's similarities to every row are held at once). */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { fingerprint } from '../../plan/fingerprint.js';
 import type { EventListener } from '../events.js';
 import { keepInCache, type StageCache } from './stage-cache.js';

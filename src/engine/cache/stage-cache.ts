@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { fingerprint } from '../../plan/fingerprint.js';
 import type { FeaturesTask, Plan } from '../../plan/types.js';
 import type { StageSummary } from '../train/checkpoints.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import type { AugmentSpec } from '../../format/types.js';
 import type { SeededRandom } from '../random.js';
 import { changeColours, drawAugmentation, moveEach } from './augment.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 
 /** A split that yields model inputs and one-hot targets for any list of its examples. */
 export interface BatchSource {

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import type { FitMode, ImageSpec, NormalizeSpec } from '../../format/types.js';
 import type { PixelBatch, VectorBatch } from './datasets.js';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import path from 'node:path';
 import { UserError } from '../../diagnostics/user-error.js';
 import type { SourceSpec } from '../../format/adaptation-keys.js';

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { didYouMean } from '../../diagnostics/did-you-mean.js';
 import { UserError } from '../../diagnostics/user-error.js';
 import type { AdaptSpec, ImageSpec } from '../../format/types.js';

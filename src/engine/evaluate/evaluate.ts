@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { assertNever } from '../../format/dataset-formats/input.js';
 import type { Plan } from '../../plan/types.js';
 import type { SplitData } from '../data/datasets.js';

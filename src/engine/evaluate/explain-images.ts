@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { UserError } from '../../diagnostics/user-error.js';
 import type { PixelBatch } from '../data/dataset-types.js';
 import { asRgb, imageBatch, pixelsTensor, type ImagePreprocessing, type Preprocessing } from '../data/preprocess.js';

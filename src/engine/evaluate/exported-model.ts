@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import type { KeyPath } from '../../diagnostics/diagnostic.js';
 import { UserError } from '../../diagnostics/user-error.js';
 import type { Plan } from '../../plan/types.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { UserError } from '../../diagnostics/user-error.js';
 import { prefixModel, suffixModel } from '../model/split-model.js';
 

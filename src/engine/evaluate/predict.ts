@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { UserError } from '../../diagnostics/user-error.js';
 import { decodeImage, IMAGE_EXTENSIONS, listImageFiles } from '../data/image-folder.js';
 import { readRegularFile, unreadable } from '../read-file.js';

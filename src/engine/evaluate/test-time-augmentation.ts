@@ -12,7 +12,7 @@
  *   bilinear interpolation (6 views);
  * - `flip` and `crops`: each of those 6 views and its mirror (12 views).
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import type { TtaTransform } from '../../format/evaluation-keys.js';
 import type { TestMetrics, TtaMetrics } from './metrics.js';
 

@@ -1,5 +1,5 @@
 import { UserError } from '../../diagnostics/user-error.js';
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { spatialMean } from '../model/spatial-mean.js';
 import type { StrategyProbe } from '../../plan/types.js';
 import type { LoadedInputs } from './read-inputs.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import type { BackendName } from '../../format/types.js';
 import { UserError } from '../../diagnostics/user-error.js';
 import { registerWasmKernels } from './register-wasm-kernels.js';

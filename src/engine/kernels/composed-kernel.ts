@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 
 /**
  * Kernels for the wasm backend written with tfjs ops. Inputs and outputs

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 
 /**
  * Adam with each variable's update as one pass of 128-bit SIMD over the wasm

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { registerMissing, registerReplacements } from './composed-kernel.js';
 import { batchNormGradient, clipGradient, FORWARD_REPLACEMENTS } from './wasm-fast-kernels.js';
 import { GRADIENT_REPLACEMENTS, MISSING_GRADIENT_KERNELS } from './wasm-gradient-kernels.js';

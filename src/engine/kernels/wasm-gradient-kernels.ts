@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { asTensor, type Compute, type Info, type Replacement } from './composed-kernel.js';
 
 /**

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import type { HeadLayerEntry, KerasLayer } from '../../format/head-layers/entry.js';
 import { headLayerEntry } from '../../format/head-layers/registry.js';
 import type { ResolvedHeadLayer } from '../../plan/types.js';

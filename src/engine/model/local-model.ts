@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { readRegularFile } from '../read-file.js';
 import type { KeyPath } from '../../diagnostics/diagnostic.js';
 import { UserError } from '../../diagnostics/user-error.js';

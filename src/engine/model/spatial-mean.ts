@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 
 /**
  * A feature map [batch, …spatial, channels] averaged over its spatial axes

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 
 /**
  * A model cut in two at one layer's output, both halves sharing the

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { fingerprinted } from '../../plan/compile-steps/task-list.js';
 import { MAX_PRECOMPUTED_FEATURE_BYTES } from '../../plan/compile-steps/feature-mode.js';
 import type { FeaturesTask, Plan } from '../../plan/types.js';

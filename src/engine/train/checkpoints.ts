@@ -1,7 +1,7 @@
 import type { CoresetRecord, MemoryBank } from '../anomaly/memory-bank.js';
 import type { PatchFeatureSettings } from '../anomaly/patch-features.js';
 import type { AnomalyThreshold } from '../anomaly/threshold.js';
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { UserError } from '../../diagnostics/user-error.js';
 import type { Plan, PlanStage } from '../../plan/types.js';
 import type { CheckpointSpec, TaskName } from '../../format/types.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { assertNever } from '../../format/dataset-formats/input.js';
 import { isPixelLoss, type ExampleLoss, type LossKind, type PixelLoss } from '../../plan/types.js';
 import { chunk, prefetched, range, type BatchSource } from '../data/batches.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { learningRateAt } from '../../plan/learning-rate-schedule.js';
 import type { ParameterGroup, PlanStage } from '../../plan/types.js';
 import type { OptimizerSpec } from '../../format/types.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { taskOf, type Plan, type PlanStage } from '../../plan/types.js';
 import type { EventListener } from '../events.js';
 import { TASK_ENGINES } from '../tasks/registry.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import { isPixelLoss, type LossKind, type PlanStage } from '../../plan/types.js';
 import { RunInterrupted } from '../errors.js';
 import type { EpochMetrics, EventListener } from '../events.js';

@@ -8,7 +8,7 @@
  * for bit.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tfjs.cjs';
 import type { ResolvedHeadLayer } from '../../plan/types.js';
 import { selectBackend } from '../kernels/backend.js';
 import { foldBatchNorm } from '../model/fold-batch-norm.js';

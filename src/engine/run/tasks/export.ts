@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tfjs.cjs';
 import type { ExportTask } from '../../../plan/types.js';
 import { splitSource } from '../../data/datasets.js';
 import type { DecisionRule } from '../../evaluate/decision-rule.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tfjs.cjs';
 import { inferenceBatch } from '../../../plan/memory-estimate.js';
 import type { FeaturesTask } from '../../../plan/types.js';
 import { featuresKey, keepInCache, readOrCompute } from '../../cache/stage-cache.js';

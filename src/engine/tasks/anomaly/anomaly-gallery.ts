@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tfjs.cjs';
 import type { SplitData } from '../../data/dataset-types.js';
 import type { ImagePreprocessing } from '../../data/preprocess.js';
 import type { AnomalyScores } from '../../anomaly/memory-bank.js';

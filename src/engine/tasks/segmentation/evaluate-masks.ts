@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tfjs.cjs';
 import { chunk, prefetched, range, type BatchSource } from '../../data/batches.js';
 import type { ImagePreprocessing } from '../../data/preprocess.js';
 import type { SegmentationSplit } from '../../data/segmentation-folder.js';

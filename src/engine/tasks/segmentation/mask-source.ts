@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tfjs.cjs';
 import type { BatchSource } from '../../data/batches.js';
 import type { LoadedDataset } from '../../data/dataset-types.js';
 import type { ImagePreprocessing } from '../../data/preprocess.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tfjs.cjs';
 import type { ImagePreprocessing } from '../../data/preprocess.js';
 import { imageBatch } from '../../data/preprocess.js';
 import type { ClassMask } from '../../evaluate/mask-image.js';

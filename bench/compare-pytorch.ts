@@ -34,6 +34,7 @@ import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { parse as parseYaml } from 'yaml';
 import { packageRoot } from '../src/package/package-root.js';
 import { CLI, readJson, workspace, write } from '../test/e2e/cli-harness.js';
 import {
@@ -57,8 +58,53 @@ interface EndToEndCase {
   name: string;
   what: string;
   pipeline: string;
-  /** What the PyTorch loop is told to do the same. */
-  pytorch: Record<string, unknown>;
+  /** Which PyTorch loop does the same; its batch, epochs and learning rates come from `pipeline` (peerRecipe). */
+  pytorch: { case: 'frozen_e2e' | 'two_stage' | 'seed_cnn' };
+}
+
+/** What a stage of the case's pipeline tells the peer: read from the YAML, so an edit there reaches both sides. */
+interface PeerStage {
+  epochs: number;
+  learningRate: number;
+  minLearningRate?: number;
+}
+
+/**
+ * The batch size and stages of the case's pipeline, for the PyTorch loop; an error where the pipeline asks for
+ * something the loop in bench/pytorch_cases.py does not do (its model, schedule and unfrozen layers are written
+ * there), so the two sides cannot drift apart silently.
+ */
+function peerRecipe(c: EndToEndCase): { batch: number; stages: PeerStage[] } {
+  const pipeline = parseYaml(c.pipeline) as {
+    train: {
+      batchSize: number;
+      stages: {
+        epochs: number;
+        optimizer: { learningRate: number };
+        schedule?: { type: string; minLearningRate?: number };
+        unfreeze?: string[];
+      }[];
+    };
+  };
+  const stages = pipeline.train.stages;
+  const shape = stages.map((s) => [s.schedule?.type ?? 'constant', (s.unfreeze ?? []).join(',')].join(' '));
+  const loops: Record<EndToEndCase['pytorch']['case'], string[]> = {
+    frozen_e2e: ['constant '],
+    two_stage: ['cosine ', 'constant block_12_*,block_13_*'],
+    seed_cnn: ['constant '],
+  };
+  if (JSON.stringify(shape) !== JSON.stringify(loops[c.pytorch.case]))
+    throw new Error(
+      `${c.name}: the pipeline's stages (${shape.join('; ')}) are not what bench/pytorch_cases.py ${c.pytorch.case}() trains (${loops[c.pytorch.case].join('; ')}): change both`,
+    );
+  return {
+    batch: pipeline.train.batchSize,
+    stages: stages.map((s) => ({
+      epochs: s.epochs,
+      learningRate: s.optimizer.learningRate,
+      ...(s.schedule?.minLearningRate !== undefined ? { minLearningRate: s.schedule.minLearningRate } : {}),
+    })),
+  };
 }
 
 const ALL_CASES: EndToEndCase[] = [
@@ -78,7 +124,7 @@ train:
   stages:
     - { name: head, epochs: 10, optimizer: { learningRate: 0.001 } }
 `,
-    pytorch: { case: 'frozen_e2e', epochs: 10 },
+    pytorch: { case: 'frozen_e2e' },
   },
   {
     name: 'two_stage_e2e',
@@ -106,12 +152,7 @@ train:
       unfreeze: ["block_12_*", "block_13_*"]
       optimizer: { name: adam, learningRate: 0.00003 }
 `,
-    pytorch: {
-      case: 'two_stage',
-      batch: 32,
-      headEpochs: 5,
-      tuneEpochs: 3,
-    },
+    pytorch: { case: 'two_stage' },
   },
   {
     name: 'seed_cnn_epoch',
@@ -122,7 +163,7 @@ train:
       dataset: `{ format: mnist, validation: 0, image: { size: [28, 28]${SEED_CHANNELS === 1 ? ', channels: 1' : ''} } }`,
       epochs: 1,
     }),
-    pytorch: { case: 'seed_cnn', epochs: 1 },
+    pytorch: { case: 'seed_cnn' },
   },
 ];
 
@@ -280,7 +321,7 @@ for (let r = 0; r < ROUNDS; r++) {
         record.tlpipeAccuracy.push(run.testAccuracy);
         progress(r, c.name, side, run);
       } else if (python) {
-        const result = pytorch({ ...c.pytorch, data: peerData.get(c.name), weights });
+        const result = pytorch({ ...c.pytorch, ...peerRecipe(c), data: peerData.get(c.name), weights });
         record.pytorch.push(Number(result['seconds']));
         record.pytorchAccuracy.push(Number(result['testAccuracy']));
         progress(r, c.name, side, { seconds: result['seconds'], testAccuracy: result['testAccuracy'] });

@@ -38,12 +38,15 @@ def describe():
     except ImportError:
         found = []
         blas["threadpoolctl"] = "not installed (Debian: python3-threadpoolctl)"
-    if found:
+    reference = [lib for lib in blas_libraries if os.path.realpath(lib).startswith(REFERENCE_BLAS_DIR) or lib.startswith(REFERENCE_BLAS_DIR)]
+    if reference:
+        # Whatever else is mapped (a numpy wheel's own OpenBLAS, say), a reference libblas in the process may be
+        # the one torch calls: threadpoolctl's first BLAS entry cannot tell, so this counts as the reference BLAS.
+        blas.update(api="reference", library=reference[0])
+    elif found:
         # threadpoolctl knows OpenBLAS, MKL, BLIS and FlexiBLAS by their own entry points.
         p = found[0]
         blas.update(api=p.get("internal_api"), version=p.get("version"), threads=p.get("num_threads"), library=p.get("filepath"))
-    elif any(os.path.realpath(lib).startswith(REFERENCE_BLAS_DIR) or lib.startswith(REFERENCE_BLAS_DIR) for lib in blas_libraries):
-        blas.update(api="reference", library=next(lib for lib in blas_libraries if "blas/" in lib))
     elif any("openblas" in lib for lib in blas_libraries):
         blas.update(api="openblas", library=next(lib for lib in blas_libraries if "openblas" in lib))
     dnnl = [lib for lib in libraries if "libdnnl" in lib or "libmkldnn" in lib]

@@ -177,7 +177,8 @@ def frozen_e2e():
     model = nn.Sequential(base, nn.AdaptiveAvgPool2d(1), nn.Flatten(), head(1280))
     top_params = [p for p in model.parameters() if p.requires_grad]
     start = time.perf_counter()
-    epochs_of(model, torch.optim.Adam(top_params, 1e-3), *splits["train"], args["epochs"], 32, None, splits["validation"])
+    (stage,) = args["stages"]
+    epochs_of(model, torch.optim.Adam(top_params, stage["learningRate"]), *splits["train"], stage["epochs"], args["batch"], None, splits["validation"])
     accuracy = evaluate(model, *splits["test"])
     return {"seconds": time.perf_counter() - start, "testAccuracy": accuracy, "trainImages": splits["train"][0].shape[0]}
 
@@ -196,13 +197,14 @@ def two_stage():
     for p in base.parameters():
         p.requires_grad = False
     head_params = [p for p in model.parameters() if p.requires_grad]
-    peak, floor = 3e-3, 3e-4
+    head_stage, tune_stage = args["stages"]
+    peak, floor = head_stage["learningRate"], head_stage["minLearningRate"]
     cosine = lambda t: floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * t))
-    epochs_of(model, torch.optim.Adam(head_params, peak), *splits["train"], args["headEpochs"], batch, cosine, splits["validation"])
+    epochs_of(model, torch.optim.Adam(head_params, peak), *splits["train"], head_stage["epochs"], batch, cosine, splits["validation"])
     for p in list(features[13].parameters()) + list(features[14].conv[0].parameters()):
         p.requires_grad = True
     tuned = [p for p in model.parameters() if p.requires_grad]
-    epochs_of(model, torch.optim.Adam(tuned, 3e-5), *splits["train"], args["tuneEpochs"], batch, None, splits["validation"])
+    epochs_of(model, torch.optim.Adam(tuned, tune_stage["learningRate"]), *splits["train"], tune_stage["epochs"], batch, None, splits["validation"])
     accuracy = evaluate(model, *splits["test"])
     return {"seconds": time.perf_counter() - start, "testAccuracy": accuracy, "trainImages": splits["train"][0].shape[0]}
 
@@ -214,7 +216,8 @@ def seed_cnn():
     channels = index["inputShape"][2]
     model = nn.Sequential(nn.Conv2d(channels, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 13 * 13, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10))
     start = time.perf_counter()
-    epochs_of(model, torch.optim.Adam(model.parameters(), 1e-3), *splits["train"], args.get("epochs", 1), 32, None, splits["validation"])
+    (stage,) = args["stages"]
+    epochs_of(model, torch.optim.Adam(model.parameters(), stage["learningRate"]), *splits["train"], stage["epochs"], args["batch"], None, splits["validation"])
     accuracy = evaluate(model, *splits["test"])
     return {"seconds": time.perf_counter() - start, "testAccuracy": accuracy, "trainImages": splits["train"][0].shape[0]}
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,15 @@ function torchMissing(): string | false {
     if (process.env['TLPIPE_REQUIRE_TORCH'] === '1') throw new Error(missing);
     return missing;
   }
+}
+
+/** Debian's reference BLAS (libblas3), installed beside OpenBLAS by .ci/run. */
+const REFERENCE_BLAS = '/usr/lib/x86_64-linux-gnu/blas/libblas.so.3';
+function referenceBlasMissing(): string | false {
+  if (existsSync(REFERENCE_BLAS)) return false;
+  const missing = `${REFERENCE_BLAS} is not installed (Debian: apt-get install libblas3)`;
+  if (process.env['TLPIPE_REQUIRE_TORCH'] === '1') throw new Error(missing);
+  return missing;
 }
 
 /** The seed article's CNN on a small seeded subset of the real digits (1 000 to train, 200 to test). */
@@ -82,9 +91,13 @@ describe("npm run bench's PyTorch peer", () => {
         Array.from(raw),
       );
 
-      const { stdout } = await run(PYTHON, [CASES, JSON.stringify({ case: 'seed_cnn', data, epochs: 2 })], {
-        timeout: 240_000,
-      });
+      const { stdout } = await run(
+        PYTHON,
+        [CASES, JSON.stringify({ case: 'seed_cnn', data, batch: 32, stages: [{ epochs: 2, learningRate: 0.001 }] })],
+        {
+          timeout: 240_000,
+        },
+      );
       const result = JSON.parse(stdout) as {
         seconds: number;
         testAccuracy: number;
@@ -103,6 +116,23 @@ describe("npm run bench's PyTorch peer", () => {
       assert.match(result.peer.onednn.library ?? '', /libdnnl/);
       assert.equal(peerWeakness(result.peer), undefined);
       assert.match(peerSummary(result.peer), /openblas 0\.3\.\d+ \(\d threads\), oneDNN on/);
+    },
+  );
+
+  it(
+    'a process that has the reference BLAS mapped beside OpenBLAS is on the reference BLAS, and the bench refuses it',
+    { skip: missing || referenceBlasMissing(), timeout: 120_000 },
+    async () => {
+      // Preloaded, Debian's reference libblas.so.3 answers torch's BLAS calls, while OpenBLAS stays mapped through
+      // LAPACK: threadpoolctl lists OpenBLAS, so only the mapped libraries tell.
+      const { stdout } = await run(
+        PYTHON,
+        ['-c', 'import json, peer_runtime; peer_runtime.configure(); print(json.dumps(peer_runtime.describe()))'],
+        { cwd: path.dirname(CASES), env: { ...process.env, LD_PRELOAD: REFERENCE_BLAS, TORCH_THREADS: '2' } },
+      );
+      const peer = JSON.parse(stdout) as PeerDescription;
+      assert.equal(peer.blas.api, 'reference', JSON.stringify(peer.blas));
+      assert.match(refusal(peerWeakness(peer) ?? 'not refused'), /BENCH_ALLOW_REFERENCE_BLAS=1/);
     },
   );
 

@@ -111,7 +111,7 @@ function weightsFit(meta: Static<typeof CachedStageMetaSchema>, data: Uint8Array
 export class StageCacheFiles implements StageCache {
   /**
    * The cache keeps under `maxBytes` ($TLPIPE_CACHE_MAX_MB, 4 GiB by
-   * default): after each write, the least recently used entries go first.
+   * default): after each write (each batch of writes), the least recently used entries go first.
    * `onDamaged` hears of each entry removed as damaged (a run says it).
    */
   constructor(
@@ -131,6 +131,26 @@ export class StageCacheFiles implements StageCache {
 
   writeFeatures(key: string, shape: number[], data: Float32Array): Promise<void> {
     return this.write('features', key, { shape }, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  /**
+   * Eviction lists and stats every entry of the cache: once per entry of a
+   * batch it made n writes cost n × (entries in the cache). Once after the
+   * last keeps the cache within its size all the same.
+   */
+  async writeManyFeatures(entries: readonly { key: string; shape: number[]; data: Float32Array }[]): Promise<void> {
+    try {
+      for (const { key, shape, data } of entries)
+        await this.write(
+          'features',
+          key,
+          { shape },
+          new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+          false,
+        );
+    } finally {
+      if (entries.length > 0) await this.evict();
+    }
   }
 
   async readStage(key: string): Promise<CachedStage | undefined> {
@@ -280,7 +300,7 @@ export class StageCacheFiles implements StageCache {
       : `is damaged (${META_FILE}: ${problem})`;
   }
 
-  private async write(kind: string, key: string, meta: object, data: Uint8Array): Promise<void> {
+  private async write(kind: string, key: string, meta: object, data: Uint8Array, evict = true): Promise<void> {
     const dir = this.dir(kind, key);
     const temporary = `${dir}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await makeDirs(temporary);
@@ -291,7 +311,7 @@ export class StageCacheFiles implements StageCache {
       await writeFolderManifest(temporary);
       await rm(dir, { recursive: true, force: true });
       await rename(temporary, dir);
-      await this.evict();
+      if (evict) await this.evict();
     } catch (error) {
       await rm(temporary, { recursive: true, force: true });
       // Another run wrote the same entry (same key, same content) first.

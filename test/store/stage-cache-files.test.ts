@@ -4,6 +4,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -38,6 +39,26 @@ describe('the stage cache stays within its size', () => {
     const present = [1, 2, 3, 4].filter((n) => existsSync(path.join(root, 'features', key(n))));
     assert.deepEqual(present, [1, 3, 4]);
     assert.deepEqual(Array.from((await cache.readFeatures(key(4)))!.data.slice(0, 2)), [0, 0]);
+  });
+
+  it('a batch of writes evicts once, after the last, and leaves the cache within its size', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'tlpipe-cache-'));
+    const cache = new StageCacheFiles(root, 14 * 1024);
+    let evictions = 0;
+    const evict = cache.evict.bind(cache);
+    cache.evict = () => {
+      evictions++;
+      return evict();
+    };
+    const data = new Float32Array(1024);
+    await cache.writeManyFeatures([1, 2, 3, 4, 5].map((n) => ({ key: key(n), shape: [1024], data })));
+    assert.equal(evictions, 1);
+    const dir = path.join(root, 'features');
+    const bytes = readdirSync(dir)
+      .flatMap((entry) => readdirSync(path.join(dir, entry)).map((file) => statSync(path.join(dir, entry, file)).size))
+      .reduce((a, b) => a + b, 0);
+    assert.ok(bytes <= 14 * 1024, `${bytes} bytes kept`);
+    assert.ok(readdirSync(dir).length >= 2, 'the newest entries stay');
   });
 });
 

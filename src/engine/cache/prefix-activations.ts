@@ -50,15 +50,12 @@ export class PrefixActivations {
       const computed = tf.tidy(() => this.prefix.predict(tf.gather(x, missing)) as tf.Tensor);
       const data = (await computed.data()) as Float32Array;
       computed.dispose();
-      for (const [k, i] of missing.entries()) {
+      const entries = missing.map((i, k) => {
         const row = data.subarray(k * size, (k + 1) * size);
         rows.set(row, i * size);
-        await keepInCache(
-          "an image's activations",
-          () => cache.writeFeatures(keys[i]!, [1, ...shape], row.slice()),
-          this.onEvent,
-        );
-      }
+        return { key: keys[i]!, shape: [1, ...shape], data: row.slice() };
+      });
+      await keepInCache("the images' activations", () => cache.writeManyFeatures(entries), this.onEvent);
     }
     return tf.tensor(rows, [n, ...shape]);
   }

@@ -30,6 +30,8 @@ export interface CachedStage {
 export interface StageCache {
   readFeatures(key: string): Promise<{ shape: number[]; data: Float32Array } | undefined>;
   writeFeatures(key: string, shape: number[], data: Float32Array): Promise<void>;
+  /** Several entries at once: the cache is brought within its size once, after the last. */
+  writeManyFeatures(entries: readonly { key: string; shape: number[]; data: Float32Array }[]): Promise<void>;
   readStage(key: string): Promise<CachedStage | undefined>;
   writeStage(key: string, stage: CachedStage): Promise<void>;
   /**

@@ -20,16 +20,27 @@ function model(): tf.LayersModel {
   return tf.model({ inputs: input, outputs: output as tf.SymbolicTensor });
 }
 
-/** The real stage cache in a fresh folder, counting the activations it is given to keep. */
-function countingCache(): { cache: StageCacheFiles; writes: () => number } {
+/** The real stage cache in a fresh folder, counting the activations it is given to keep and its evictions. */
+function countingCache(): { cache: StageCacheFiles; writes: () => number; evictions: () => number } {
   const cache = new StageCacheFiles(mkdtempSync(path.join(tmpdir(), 'tlpipe-activations-')));
   let writes = 0;
+  let evictions = 0;
   const write = cache.writeFeatures.bind(cache);
   cache.writeFeatures = (key, shape, data) => {
     writes++;
     return write(key, shape, data);
   };
-  return { cache, writes: () => writes };
+  const writeMany = cache.writeManyFeatures.bind(cache);
+  cache.writeManyFeatures = (entries) => {
+    writes += entries.length;
+    return writeMany(entries);
+  };
+  const evict = cache.evict.bind(cache);
+  cache.evict = () => {
+    evictions++;
+    return evict();
+  };
+  return { cache, writes: () => writes, evictions: () => evictions };
 }
 
 const images = (seed: number, n = 3): tf.Tensor4D =>
@@ -91,4 +102,15 @@ describe("a model's activations at a layer, kept in the stage cache image by ima
       assert.deepEqual(bytes(again), bytes(below.predict(x) as tf.Tensor));
       m.dispose();
     });
+});
+
+describe('what keeping the activations costs', () => {
+  it("a batch's entries are written with one eviction pass, not one per image (each pass stats the whole cache)", async () => {
+    const m = model();
+    const { cache, writes, evictions } = countingCache();
+    await new PrefixActivations(prefixModel(m, 'features'), cache, 'test', () => {}).of(images(1, 5));
+    assert.equal(writes(), 5);
+    assert.equal(evictions(), 1);
+    m.dispose();
+  });
 });

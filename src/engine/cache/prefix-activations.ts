@@ -1,14 +1,38 @@
 import { createHash } from 'node:crypto';
 import tf from '../tfjs.cjs';
 import { fingerprint } from '../../plan/fingerprint.js';
+import type { Plan } from '../../plan/types.js';
 import type { EventListener } from '../events.js';
 import { keepInCache, type StageCache } from './stage-cache.js';
 
-/** The stage cache a run keeps activations in, with what their keys and warnings need. */
+/** The stage cache a run keeps activations in, with what their keys, warnings and the rule of what is kept need. */
 export interface ActivationsCache {
   cache: StageCache | undefined;
   backend: string;
   onEvent: EventListener;
+  /** The model's layers whose weights no stage of the run trains (`untrainedBaseLayers`). */
+  untrained: ReadonlySet<string>;
+}
+
+/** A run's activations cache: its stage cache, backend and listener, and the base layers its plan never trains. */
+export function activationsCache(
+  plan: Plan,
+  cache: StageCache | undefined,
+  backend: string,
+  onEvent: EventListener,
+): ActivationsCache {
+  return { cache, backend, onEvent, untrained: untrainedBaseLayers(plan) };
+}
+
+/**
+ * The base layers no stage of the plan trains: their weights are the
+ * base's as loaded (or as an adaptation without training set them), the
+ * same whatever the head or its stages are. The head's layers always
+ * train; so do the base layers a fine-tuning stage unfreezes.
+ */
+export function untrainedBaseLayers(plan: Plan): Set<string> {
+  const trained = new Set(plan.stages.flatMap((stage) => stage.trainableBaseLayers));
+  return new Set(plan.base.layers.map((layer) => layer.name).filter((name) => !trained.has(name)));
 }
 
 /**
@@ -20,17 +44,28 @@ export interface ActivationsCache {
  * change below the layer (another cut, a fine-tuned base, other
  * preprocessing) computes them again. Each image's activations do not
  * depend on the others in its batch, so entries computed in one batch serve
- * another: the same bits the prefix gives on the batch asked for.
+ * another: the same bits the prefix gives on the batch asked for. Only
+ * where no layer of the prefix trains in the run (see the constructor).
  */
 export class PrefixActivations {
   private prefixDigest: string | undefined;
+  private readonly cache: StageCache | undefined;
+  private readonly backend: string;
+  private readonly onEvent: EventListener;
 
   constructor(
     private readonly prefix: tf.LayersModel,
-    private readonly cache: StageCache | undefined,
-    private readonly backend: string,
-    private readonly onEvent: EventListener,
-  ) {}
+    activations: ActivationsCache,
+  ) {
+    ({ backend: this.backend, onEvent: this.onEvent } = activations);
+    // Kept only when every layer with weights below the explained one is untrained: a layer the run trains
+    // (a seed CNN's convolutions in the head, a fine-tuned base) has other weights after any change to the
+    // plan, so its entries would be keyed by weights no later run has — written every run, read by none.
+    // A prefix without weights (a cut at the input) is cheaper to run than an entry is to read.
+    const weighted = prefix.layers.filter((layer) => layer.weights.length > 0);
+    const fixed = weighted.length > 0 && weighted.every((layer) => activations.untrained.has(layer.name));
+    this.cache = fixed ? activations.cache : undefined;
+  }
 
   /** The prefix's output for `x`, from the cache where it has each image's, computed (in one batch) and kept where not. */
   async of(x: tf.Tensor4D): Promise<tf.Tensor> {

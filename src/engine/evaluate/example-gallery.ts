@@ -92,9 +92,7 @@ export async function exampleGallery(
     const cam = new GradCam(model, layer);
     const worstBatch = await split.pixels(chosen.worst.map((i) => indexes[i]!));
     const x = imageBatch(worstBatch, pre);
-    const known = activations
-      ? await new PrefixActivations(cam.prefix, activations.cache, activations.backend, activations.onEvent).of(x)
-      : undefined;
+    const known = activations ? await new PrefixActivations(cam.prefix, activations).of(x) : undefined;
     try {
       const [ofPredicted, ofActual] = cam.mapsPerClassList(
         x,

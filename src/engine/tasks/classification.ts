@@ -3,6 +3,7 @@ import { splitSource } from '../data/datasets.js';
 import { decisionMetrics } from '../evaluate/decision-metrics.js';
 import { evaluateExamples, evaluatePredictions } from '../evaluate/evaluate.js';
 import { exampleGallery, type ExampleGallery } from '../evaluate/example-gallery.js';
+import { activationsCache } from '../cache/prefix-activations.js';
 import { inferenceBatch } from '../../plan/memory-estimate.js';
 import { setTrainableLayers } from '../model/trainable-layers.js';
 import type { RunContext } from '../run/run-context.js';
@@ -54,11 +55,15 @@ async function evaluateClassification(
   let gallery: ExampleGallery | undefined;
   if (preprocessing.kind === 'image') {
     try {
-      gallery = await exampleGallery(models.full, split, selection.test, preprocessing, plan.classes.names, evaluated, {
-        cache: options.cache,
-        backend: run.inputs.backend.name,
-        onEvent: options.onEvent,
-      });
+      gallery = await exampleGallery(
+        models.full,
+        split,
+        selection.test,
+        preprocessing,
+        plan.classes.names,
+        evaluated,
+        activationsCache(plan, options.cache, run.inputs.backend.name, options.onEvent),
+      );
     } catch (error) {
       options.onEvent({
         type: 'log',

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { PrefixActivations } from '../../../src/engine/cache/prefix-activations.js';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { PrefixActivations, type ActivationsCache } from '../../../src/engine/cache/prefix-activations.js';
 import { prefixModel } from '../../../src/engine/model/split-model.js';
 import { StageCacheFiles } from '../../../src/store/stage-cache-files.js';
 
@@ -43,6 +44,14 @@ function countingCache(): { cache: StageCacheFiles; writes: () => number; evicti
   return { cache, writes: () => writes, evictions: () => evictions };
 }
 
+/** `model()`'s conv layer is the frozen base's (no stage trains it) unless told otherwise. */
+const kept = (cache: StageCacheFiles, untrained: string[] = ['conv'], backend = 'test'): ActivationsCache => ({
+  cache,
+  backend,
+  onEvent: () => {},
+  untrained: new Set(untrained),
+});
+
 const images = (seed: number, n = 3): tf.Tensor4D =>
   tf.randomUniform([n, 8, 8, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
 
@@ -60,7 +69,9 @@ describe("a model's activations at a layer, kept in the stage cache image by ima
   const cases: {
     name: string;
     /** What happens between the run that keeps the activations and the next. */
-    between: (m: tf.LayersModel) => void;
+    between: (m: tf.LayersModel, cache: StageCacheFiles) => void;
+    /** The second run's backend ('test' as the first's unless told). */
+    backend?: string;
     /** The images of the second run: seed 1's three again, or others. */
     second: () => tf.Tensor4D;
     writes: number;
@@ -90,27 +101,38 @@ describe("a model's activations at a layer, kept in the stage cache image by ima
       const m = model();
       const below = prefixModel(m, 'features');
       const { cache, writes } = countingCache();
-      const activations = (): PrefixActivations => new PrefixActivations(below, cache, 'test', () => {});
       const first = images(1);
-      const kept = await activations().of(first);
+      const stored = await new PrefixActivations(below, kept(cache)).of(first);
       assert.equal(writes(), 3, 'the first run computes and keeps each image');
-      assert.deepEqual(bytes(kept), bytes(below.predict(first) as tf.Tensor));
-      c.between(m);
+      assert.deepEqual(bytes(stored), bytes(below.predict(first) as tf.Tensor));
+      c.between(m, cache);
       const x = c.second();
-      const again = await activations().of(x);
+      const again = await new PrefixActivations(below, kept(cache, ['conv'], c.backend)).of(x);
       assert.equal(writes() - 3, c.writes);
       assert.deepEqual(bytes(again), bytes(below.predict(x) as tf.Tensor));
       m.dispose();
     });
 });
 
-describe('what keeping the activations costs', () => {
+describe('what the activations cache keeps, and what keeping costs', () => {
   it("a batch's entries are written with one eviction pass, not one per image (each pass stats the whole cache)", async () => {
     const m = model();
     const { cache, writes, evictions } = countingCache();
-    await new PrefixActivations(prefixModel(m, 'features'), cache, 'test', () => {}).of(images(1, 5));
+    await new PrefixActivations(prefixModel(m, 'features'), kept(cache)).of(images(1, 5));
     assert.equal(writes(), 5);
     assert.equal(evictions(), 1);
+    m.dispose();
+  });
+
+  it('a layer below the explained one that the run trains (a seed CNN, a fine-tuned base): nothing kept', async () => {
+    const m = model();
+    const below = prefixModel(m, 'features');
+    const { cache, writes } = countingCache();
+    const x = images(1);
+    const computed = await new PrefixActivations(below, kept(cache, [])).of(x);
+    assert.equal(writes(), 0);
+    assert.deepEqual(readdirSync(cache.root), [], 'no entry written');
+    assert.deepEqual(bytes(computed), bytes(below.predict(x) as tf.Tensor));
     m.dispose();
   });
 });

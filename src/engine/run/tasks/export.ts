@@ -7,7 +7,7 @@ import { inferenceBatch } from '../../../plan/memory-estimate.js';
 import { quantizeWeights } from '../../model/quantize-weights.js';
 import { sameModel } from '../../model/same-model.js';
 import { prefixModel, suffixModel } from '../../model/split-model.js';
-import { PrefixActivations } from '../../cache/prefix-activations.js';
+import { activationsCache, PrefixActivations } from '../../cache/prefix-activations.js';
 import { joinShards } from '../../model/zoo.js';
 import { setTrainableLayers } from '../../model/trainable-layers.js';
 import type { RunContext } from '../run-context.js';
@@ -111,11 +111,12 @@ async function probePredictions(
     // Layers above the cut that also read below it (a U-Net's skips): no split at the cut.
     return whole();
   }
-  const { options, inputs } = run;
+  const { options, inputs, plan } = run;
   const below = prefixModel(model, cut);
-  const activations = await new PrefixActivations(below, options.cache, inputs.backend.name, options.onEvent).of(
-    probe as tf.Tensor4D,
-  );
+  const activations = await new PrefixActivations(
+    below,
+    activationsCache(plan, options.cache, inputs.backend.name, options.onEvent),
+  ).of(probe as tf.Tensor4D);
   try {
     return tf.tidy(() => above.predict(activations) as tf.Tensor);
   } finally {

@@ -72,6 +72,7 @@ export async function runExportTask(
       ...(decision ? { decision } : {}),
     });
     expected.dispose();
+    // verified: the same topology and the same weight bytes as the trained model (the reload runs only when they differ).
     exported = { dir, verified: same && maxAbsDifference === 0, maxAbsDifference, probeExamples: probe.shape[0]! };
   } finally {
     probe.dispose();

@@ -90,6 +90,25 @@ describe("a model's activations at a layer, kept in the stage cache image by ima
       writes: 3,
     },
     {
+      name: 'another backend: every image computed again',
+      between: () => {},
+      second: () => images(1),
+      backend: 'other',
+      writes: 3,
+    },
+    {
+      name: "one image's stored data with a byte flipped: that image computed again, not read",
+      between: (_m, cache) => {
+        const dir = path.join(cache.root, 'features');
+        const file = path.join(dir, readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n))[0]!, 'data.bin');
+        const data = readFileSync(file);
+        data[0]! ^= 0x01;
+        writeFileSync(file, data);
+      },
+      second: () => images(1),
+      writes: 1,
+    },
+    {
       name: 'two images seen and one new: only the new one computed',
       between: () => {},
       second: () => tf.concat([images(1).slice(1, 2), images(9, 1), images(1).slice(0, 1)]) as tf.Tensor4D,

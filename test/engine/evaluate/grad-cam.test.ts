@@ -41,7 +41,7 @@ describe('Grad-CAM maps of several class lists over the same images', () => {
     },
   ];
   for (const c of cases)
-    it(`${c.name}: the same maps, bit for bit, as the lists' images stacked and mapped in one call`, () => {
+    it(`${c.name}: the same maps, bit for bit, as the lists' images stacked and mapped in one call, and from the layer's activations given`, () => {
       const m = model();
       const cam = new GradCam(m, 'conv2');
       const x = tf.randomUniform([3, 12, 12, 3], -1, 1, 'float32', 7) as tf.Tensor4D;
@@ -49,10 +49,20 @@ describe('Grad-CAM maps of several class lists over the same images', () => {
       try {
         const separately = cam.maps(stacked, c.lists.flat());
         const together = cam.mapsPerClassList(x, c.lists).flat();
+        // The layer's activations as the stage cache gives them back: the prefix's output on x, as a new tensor.
+        const kept = tf.tensor(
+          (cam.prefix.predict(x) as tf.Tensor).dataSync(),
+          cam.prefix.outputs[0]!.shape.map((d) => d ?? 3),
+        );
+        const fromKept = cam.mapsPerClassList(x, c.lists, kept).flat();
+        kept.dispose();
         assert.equal(together.length, separately.length);
+        assert.equal(fromKept.length, separately.length);
         together.forEach((map, i) => {
           assert.equal(map.classIndex, separately[i]!.classIndex);
           assert.deepEqual(Buffer.from(map.values.buffer), Buffer.from(separately[i]!.values.buffer));
+          assert.equal(fromKept[i]!.classIndex, separately[i]!.classIndex);
+          assert.deepEqual(Buffer.from(fromKept[i]!.values.buffer), Buffer.from(separately[i]!.values.buffer));
         });
         assert.ok(
           together.some((map) => map.values.some((v) => v > 0)),

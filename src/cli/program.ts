@@ -22,7 +22,7 @@ function program(print: Printer, setExit: (code: number) => void): Command {
     .description('Declarative transfer-learning pipelines: one YAML file in, a versioned run folder out.')
     .version(version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show this help')
-    .addHelpCommand(false)
+    .helpCommand('help [command]', "show a command's help (as tlpipe <command> --help)")
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
@@ -31,13 +31,22 @@ function program(print: Printer, setExit: (code: number) => void): Command {
       outputError: (text, write) => write(`tlpipe: ${text}`),
     })
     .addOption(new Option('--help-env', 'list the TLPIPE_* environment variables: their defaults and what they set'))
+    // npm's own spelling (npm -v), beside commander's -V; not listed, as --version is.
+    .addOption(new Option('-v').hideHelp())
     .addHelpText('after', EPILOG);
+  const printVersion = (): never => {
+    printLine(print.out, version);
+    // Ends parsing as --version does, with exit code 0.
+    throw new CommanderError(EXIT.ok, 'tlpipe.version', '(outputVersion)');
+  };
+  root.on('option:v', printVersion);
   // Printed as --version is: it ends parsing, with exit code 0.
   root.on('option:help-env', () => {
     printLine(print.out, formatSettings(settingsTable(), TEST_SUITE_VARIABLES));
     throw new CommanderError(EXIT.ok, 'tlpipe.helpEnv', '(outputHelpEnv)');
   });
   for (const spec of COMMANDS) root.addCommand(command(spec, print, setExit));
+  root.command('version').description('print the version (as --version)').action(printVersion);
   return root;
 }
 

@@ -39,6 +39,8 @@ describe('commands load only what they use', () => {
   const cases: { name: string; args: string[]; code: number; notLoaded: string[] }[] = [
     { name: '--version', args: ['--version'], code: 0, notLoaded: [...HEAVY, ...SCHEMA_COMPILER, 'yaml/'] },
     { name: '--help', args: ['--help'], code: 0, notLoaded: [...HEAVY, ...SCHEMA_COMPILER, 'yaml/'] },
+    { name: 'version', args: ['version'], code: 0, notLoaded: [...HEAVY, ...SCHEMA_COMPILER, 'yaml/'] },
+    { name: 'help run', args: ['help', 'run'], code: 0, notLoaded: [...HEAVY, ...SCHEMA_COMPILER, 'yaml/'] },
     {
       name: 'validate, a valid file',
       args: ['validate', 'pipeline.yaml'],

@@ -24,6 +24,22 @@ describe('usage', () => {
     },
     { name: '--version and -V print the version', args: ['-V'], code: 0, out: /^\d+\.\d+\.\d+\n$/ },
     { name: '--version', args: ['--version'], code: 0, out: /^\d+\.\d+\.\d+\n$/ },
+    { name: '-v, as npm -v', args: ['-v'], code: 0, out: /^\d+\.\d+\.\d+\n$/ },
+    { name: 'the version command', args: ['version'], code: 0, out: /^\d+\.\d+\.\d+\n$/ },
+    { name: 'version takes no argument', args: ['version', 'x'], code: 2, err: /too many arguments/ },
+    {
+      name: "help <command> is the command's --help",
+      args: ['help', 'run'],
+      code: 0,
+      out: /Usage: tlpipe run \[options\] <pipeline>/,
+    },
+    { name: 'help alone is --help', args: ['help'], code: 0, out: /Commands:\n(.|\n)* {2}help \[command\]/ },
+    {
+      name: 'help of no such command: the command list, on stderr, exit 2',
+      args: ['help', 'rnu'],
+      code: 2,
+      err: /Usage: tlpipe \[options\] \[command\](.|\n)*Commands:/,
+    },
     {
       name: 'validate --help',
       args: ['validate', '--help'],

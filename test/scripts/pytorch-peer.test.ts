@@ -128,7 +128,12 @@ describe("npm run bench's PyTorch peer", () => {
       const { stdout } = await run(
         PYTHON,
         ['-c', 'import json, peer_runtime; peer_runtime.configure(); print(json.dumps(peer_runtime.describe()))'],
-        { cwd: path.dirname(CASES), env: { ...process.env, LD_PRELOAD: REFERENCE_BLAS, TORCH_THREADS: '2' } },
+        {
+          cwd: path.dirname(CASES),
+          env: { ...process.env, LD_PRELOAD: REFERENCE_BLAS, TORCH_THREADS: '2' },
+          // Killed if it hangs: the test's own timeout would not stop the child.
+          timeout: 60_000,
+        },
       );
       const peer = JSON.parse(stdout) as PeerDescription;
       assert.equal(peer.blas.api, 'reference', JSON.stringify(peer.blas));

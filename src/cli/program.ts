@@ -17,7 +17,8 @@ const EPILOG = `
 Run 'tlpipe <command> --help' for a command's options.
 Exit codes: 0 success, 1 invalid pipeline or failed run, 2 usage error, 130 interrupted.`;
 
-function program(print: Printer, setExit: (code: number) => void): Command {
+/** `parseOnly`: commands parse their arguments and options but do not run (the docs' examples are checked so). */
+function program(print: Printer, setExit: (code: number) => void, parseOnly = false): Command {
   const root = new Command('tlpipe')
     .description('Declarative transfer-learning pipelines: one YAML file in, a versioned run folder out.')
     .version(version, '-V, --version', 'print the version')
@@ -45,12 +46,12 @@ function program(print: Printer, setExit: (code: number) => void): Command {
     printLine(print.out, formatSettings(settingsTable(), TEST_SUITE_VARIABLES));
     throw new CommanderError(EXIT.ok, 'tlpipe.helpEnv', '(outputHelpEnv)');
   });
-  for (const spec of COMMANDS) root.addCommand(command(spec, print, setExit));
+  for (const spec of COMMANDS) root.addCommand(command(spec, print, setExit, parseOnly));
   root.command('version').description('print the version (as --version)').action(printVersion);
   return root;
 }
 
-function command(spec: CommandSpec, print: Printer, setExit: (code: number) => void): Command {
+function command(spec: CommandSpec, print: Printer, setExit: (code: number) => void, parseOnly: boolean): Command {
   const cmd = new Command(spec.name)
     .summary(spec.summary)
     .description(`${spec.summary[0]!.toUpperCase()}${spec.summary.slice(1)}.\n\n${spec.description}`)
@@ -70,6 +71,7 @@ function command(spec: CommandSpec, print: Printer, setExit: (code: number) => v
     cmd.addOption(option);
   }
   cmd.action(async (...values: unknown[]) => {
+    if (parseOnly) return;
     // commander passes the arguments, then the options object, then the command.
     const options = values[values.length - 2] as Record<string, unknown>;
     const positional = values
@@ -110,6 +112,28 @@ export async function runCli(argv: readonly string[], print: Printer): Promise<n
   } catch (error) {
     // --help and --version end parsing through this path too, with exit code 0.
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    throw error;
+  }
+}
+
+/** The commands as commander holds them, parsing only (nothing runs): what the CLI reference is written from. */
+export const commandTree = (print: Printer = { out: () => {}, err: () => {} }): Command =>
+  program(print, () => {}, true);
+
+/**
+ * What is wrong with a command line (without `tlpipe`), as tlpipe would print it, or undefined when it parses:
+ * an unknown command or option, a missing argument, a value outside an option's choices. Nothing runs and
+ * nothing is printed; `--help` and `--version` parse.
+ */
+export async function commandLineProblem(argv: readonly string[]): Promise<string | undefined> {
+  const errors: string[] = [];
+  const root = commandTree({ out: () => {}, err: (text) => errors.push(text) });
+  try {
+    await root.parseAsync([...argv], { from: 'user' });
+    return undefined;
+  } catch (error) {
+    if (error instanceof CommanderError)
+      return error.exitCode === 0 ? undefined : errors.join('').trim() || error.message;
     throw error;
   }
 }

@@ -89,10 +89,14 @@ export const sourceSchema = Type.Object(
       ),
     ),
     labelMap: Type.Optional(
-      Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), {
-        description:
-          "Source class name → the pipeline's class name, for classes named differently. A source class neither mapped nor named as one of the pipeline's classes is left out (the plan says which).",
-      }),
+      Type.Record(
+        Type.String({ minLength: 1 }),
+        Type.String({ minLength: 1, description: "The pipeline's class name this source class becomes." }),
+        {
+          description:
+            "Source class name → the pipeline's class name, for classes named differently. A source class neither mapped nor named as one of the pipeline's classes is left out (the plan says which).",
+        },
+      ),
     ),
   },
   {

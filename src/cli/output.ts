@@ -10,10 +10,41 @@ export interface Printer {
   err: (text: string) => void;
 }
 
-export const processPrinter: Printer = {
-  out: (text) => void process.stdout.write(text),
-  err: (text) => void process.stderr.write(text),
+/**
+ * The process's streams whose reader has gone (EPIPE: `tlpipe run … | head`, a closed terminal pipe).
+ * What is written to them from then on is dropped and the command goes on: a run finishes and
+ * records how it ended in its folder, instead of dying mid-epoch with its run.json saying running.
+ */
+const readerGone = new Set<NodeJS.WriteStream>();
+
+/** Installed by the bin with its signal handlers: an EPIPE on stdout or stderr closes that stream for tlpipe, not the process. */
+export function outliveClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      readerGone.add(stream);
+    });
+}
+
+const writeTo = (stream: NodeJS.WriteStream, text: string): void => {
+  if (!readerGone.has(stream)) stream.write(text);
 };
+
+export const processPrinter: Printer = {
+  out: (text) => writeTo(process.stdout, text),
+  err: (text) => writeTo(process.stderr, text),
+};
+
+/** Calls `done` once everything written to stdout and stderr is out (at once for a stream whose reader is gone). */
+export function afterOutput(done: () => void): void {
+  const flushed = (stream: NodeJS.WriteStream): Promise<void> =>
+    readerGone.has(stream) || stream.destroyed
+      ? Promise.resolve()
+      : new Promise((resolve) => stream.write('', () => resolve()));
+  void flushed(process.stdout)
+    .then(() => flushed(process.stderr))
+    .then(done);
+}
 
 export function printLine(write: (text: string) => void, text: string): void {
   write(text.endsWith('\n') ? text : `${text}\n`);

@@ -11,7 +11,7 @@ import { version } from '../package/package-root.js';
 import { settingProblems, settingsTable, TEST_SUITE_VARIABLES } from '../api/settings.js';
 import { COMMANDS, type CommandSpec } from './commands.js';
 import { formatSettings } from './format-settings.js';
-import { commandFinished, EXIT, printLine, processPrinter, type Printer } from './output.js';
+import { afterOutput, commandFinished, EXIT, printLine, processPrinter, type Printer } from './output.js';
 
 const EPILOG = `
 Run 'tlpipe <command> --help' for a command's options.
@@ -152,7 +152,7 @@ export function runBin(argv: readonly string[]): void {
       const exit = (): never => process.exit(code);
       // Bounded: a reader that never reads does not keep a finished command (whose signals are now ignored) alive.
       setTimeout(exit, 5000).unref();
-      process.stdout.write('', () => process.stderr.write('', exit));
+      afterOutput(exit);
     },
     (error: unknown) => {
       // Not a user error: those are data and were printed. This is a bug.

@@ -1,7 +1,7 @@
 /**
  * Writes schemas/pipeline.schema.json and the validator compiled from it
  * (src/format/generated/pipeline-validator.cts), and the store's read-back
- * validators (src/store/generated/read-back-validators.cts), from the declaration in
+ * validators (src/store/generated/read-back/shape_*.cts, one per shape), from the declaration in
  * src/format/schema.ts (`npm run schema`, which then builds again so that
  * dist/ holds the new validator). The JSON is committed for editors, the
  * validator so that no process compiles the schema; test/format/schema.test.ts

@@ -1,7 +1,8 @@
 import type { SettingAudience, SettingRow } from '../api/settings.js';
 import { fitColumns, TEXT_WIDTH, wrapText } from './text-table.js';
 
-const GROUPS: Readonly<Record<SettingAudience, string>> = {
+/** The headings `--help-env` groups the variables under, in order. */
+export const SETTING_GROUPS: Readonly<Record<SettingAudience, string>> = {
   users: 'For everyone:',
   sweeps: 'For sweeps on a queue (tlpipe sweep --queue, tlpipe worker):',
   developers: "For tlpipe's developers (comparisons and profiling):",
@@ -19,8 +20,8 @@ export function formatSettings(rows: readonly SettingRow[], testSuite: readonly 
         ([name, shown, description]) => [`  ${name!.padEnd(nameWidth)}`, shown!.padEnd(defaultWidth), description!],
       ),
     );
-  const sections = (Object.keys(GROUPS) as SettingAudience[]).map((audience) =>
-    [GROUPS[audience], ...table(rows.filter((r) => r.for === audience))].join('\n'),
+  const sections = (Object.keys(SETTING_GROUPS) as SettingAudience[]).map((audience) =>
+    [SETTING_GROUPS[audience], ...table(rows.filter((r) => r.for === audience))].join('\n'),
   );
   return [
     wrapText(

@@ -116,6 +116,10 @@ export async function runCli(argv: readonly string[], print: Printer): Promise<n
   }
 }
 
+/** The commands as commander holds them, parsing only (nothing runs): what the CLI reference is written from. */
+export const commandTree = (print: Printer = { out: () => {}, err: () => {} }): Command =>
+  program(print, () => {}, true);
+
 /**
  * What is wrong with a command line (without `tlpipe`), as tlpipe would print it, or undefined when it parses:
  * an unknown command or option, a missing argument, a value outside an option's choices. Nothing runs and
@@ -123,8 +127,7 @@ export async function runCli(argv: readonly string[], print: Printer): Promise<n
  */
 export async function commandLineProblem(argv: readonly string[]): Promise<string | undefined> {
   const errors: string[] = [];
-  const silent: Printer = { out: () => {}, err: (text) => errors.push(text) };
-  const root = program(silent, () => {}, true);
+  const root = commandTree({ out: () => {}, err: (text) => errors.push(text) });
   try {
     await root.parseAsync([...argv], { from: 'user' });
     return undefined;

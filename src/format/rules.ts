@@ -318,7 +318,7 @@ export const channelsFitBase: SpecRule = ({ base, dataset }) => {
     {
       path: ['dataset', 'image', 'channels'],
       message: `${entry.name} takes 3-channel (RGB) images, not ${dataset.image.channels}`,
-      hint: 'remove `channels` (grayscale images are repeated to 3 channels); `channels: 1` is for `base: none` or a base trained on 1-channel images',
+      hint: 'remove `channels` (grayscale images are repeated to 3 channels); `channels: 1` is for `base: { model: none }` or a base trained on 1-channel images',
     },
   ];
 };

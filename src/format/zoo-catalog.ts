@@ -35,7 +35,7 @@ export const ZOO: Readonly<Record<string, ZooEntry>> = {
   mobilenet_v2: {
     name: 'mobilenet_v2',
     description:
-      'MobileNetV2 α=1.0 from the npm package nsfwjs 4.4.0: ImageNet-initialised, then trained on 5 photo classes; uint8-quantised weights.',
+      'MobileNetV2 α=1.0 from the npm package nsfwjs (the version in package.json): ImageNet-initialised, then trained on 5 photo classes; uint8-quantised weights.',
     featureLayer: 'out_relu',
     lowLevelCut: 'block_13_expand_relu',
     probeCuts: ['out_relu', 'block_13_expand_relu', 'block_6_expand_relu'],
@@ -47,7 +47,7 @@ export const ZOO: Readonly<Record<string, ZooEntry>> = {
   inception_v3: {
     name: 'inception_v3',
     description:
-      'InceptionV3 from the npm package nsfwjs 4.4.0: ImageNet-initialised, then trained on 5 photo classes; uint8-quantised weights.',
+      'InceptionV3 from the npm package nsfwjs (the version in package.json): ImageNet-initialised, then trained on 5 photo classes; uint8-quantised weights.',
     featureLayer: 'mixed10',
     lowLevelCut: 'mixed7',
     probeCuts: ['mixed10', 'mixed7', 'mixed4'],

@@ -348,7 +348,7 @@ export interface Plan {
   anomaly?: AnomalyPlan;
   /** `adapt.method: adabn`: what adapts, on how many target images. */
   adapt?: AdaptPlan;
-  /** Fingerprint of the whole plan: the fingerprint of its last task chain. */
+  /** Fingerprint of the whole plan: of every task's fingerprint and the export's. */
   fingerprint: string;
   seed: number;
   backend: BackendName;

@@ -293,5 +293,27 @@ export const TEST_SUITE_VARIABLES: readonly Omit<SettingRow, 'for'>[] = [
     description: 'trials of the test that signals sweeps at random moments',
   },
   { name: 'TLPIPE_KILL_TRIALS', default: '5', description: 'trials of the test that kills runs at random moments' },
+  {
+    name: 'TLPIPE_REQUIRE_FONTS',
+    default: 'unset',
+    description:
+      "1: the test of the font-digits script fails without Debian's DejaVu and Liberation fonts instead of being skipped (.ci/run sets it)",
+  },
+  {
+    name: 'TLPIPE_REQUIRE_TORCH',
+    default: 'unset',
+    description:
+      "1: the PyTorch peer's test fails without Debian's python3-torch (on OpenBLAS, with oneDNN) instead of being skipped (.ci/run sets it)",
+  },
   { name: 'TLPIPE_PYTHON', default: 'python3', description: 'the Python that npm run bench compares against' },
+  {
+    name: 'TLPIPE_BENCH_RUN',
+    default: 'the newest completed run',
+    description: 'the run npm run bench:serve serves (as its --run)',
+  },
+  {
+    name: 'TLPIPE_RECORD_IMPORTS',
+    default: 'unset',
+    description: "the file the lazy-load test's import hook records a command's imports to (set by that test)",
+  },
 ];

@@ -147,13 +147,19 @@ export function shellCommands(text: string, console: boolean): string[] {
 
 const knownVariables = new Set([...settingsTable(), ...TEST_SUITE_VARIABLES].map((row) => row.name));
 
+const REDIRECTIONS = new Set(['<', '>', '>>', '>&', '<&', '>|', '<(', '<<<']);
+
 /** One shell line split into simple commands (at `&&`, `|`, `;`…), each a list of words, comments dropped. */
 export function simpleCommands(line: string): string[][] {
   const commands: string[][] = [[]];
+  let redirectTarget = false;
   // Variables stay as written (`$RUN`): a command is checked for its shape, not its values.
   for (const entry of parseShell(line, (name) => `$${name}`) as ParseEntry[]) {
-    if (typeof entry === 'string') commands.at(-1)!.push(entry);
+    // The word after `<` or `>` is a file (or a placeholder such as `<repository-url>`), not a command.
+    if (redirectTarget && typeof entry === 'string') redirectTarget = false;
+    else if (typeof entry === 'string') commands.at(-1)!.push(entry);
     else if ('comment' in entry) break;
+    else if ('op' in entry && REDIRECTIONS.has(entry.op)) redirectTarget = true;
     else if ('op' in entry && entry.op === 'glob') commands.at(-1)!.push(entry.pattern);
     else commands.push([]);
   }

@@ -78,6 +78,11 @@ describe('the checks the docs get (each can fail)', () => {
       fails: false,
     },
     {
+      name: 'a placeholder in angle brackets is not a command',
+      block: block('sh', 'git clone <repository-url> tlpipe && cd tlpipe\nnpm test > log.txt 2>&1\n'),
+      fails: false,
+    },
+    {
       name: 'an npm script that is not there',
       block: block('sh', 'npm run docs:nothing\n'),
       fails: /no script "docs:nothing"/,

@@ -9,6 +9,7 @@ import { mnistFiles } from '../../src/engine/data/datasets.js';
 import { packageRoot } from '../../src/package/package-root.js';
 import { READ_BACK_SCHEMAS } from '../../src/store/read-back-schemas.js';
 import { GENERATED_READ_BACK_DIR, shapeKey } from '../../src/store/read-back-shape.js';
+import { readDocs } from '../docs/doc-blocks.js';
 import { workspace } from './cli-harness.js';
 
 const exec = promisify(execFile);
@@ -94,7 +95,7 @@ describe('the package as users get it', () => {
   });
 
   it(
-    'installs from its tarball into an empty project; the CLI trains, and a strict TypeScript program gets the same metrics and predictions through the API',
+    "installs from its tarball into an empty project; the CLI trains, a strict TypeScript program gets the same metrics and predictions through the API, and the docs' TypeScript examples compile against it (the runnable one runs)",
     { timeout: 600_000 },
     async () => {
       const dir = workspace('package');
@@ -173,6 +174,11 @@ for (const p of (await loaded.value.classify(images, { top: 2 })).predictions) {
 loaded.value.dispose();
 `,
       );
+      // The docs' TypeScript blocks, each a module of this project: compiled with check.ts, and the `ts run` ones run below.
+      const docExamples = readDocs(root).blocks.filter((b) => b.info === 'ts' || b.info === 'ts run');
+      docExamples.forEach((b, i) =>
+        writeFileSync(path.join(project, `doc-example-${i}.ts`), `// ${b.file}:${b.line}\n${b.text}`),
+      );
       const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
       const config = JSON.stringify({
         compilerOptions: {
@@ -185,7 +191,7 @@ loaded.value.dispose();
           types: ['node'],
           typeRoots: [path.join(root, 'node_modules', '@types')],
         },
-        include: ['check.ts'],
+        include: ['check.ts', ...docExamples.map((_, i) => `doc-example-${i}.ts`)],
       });
       // Without skipLibCheck every declaration is checked: tlpipe's own must have no error (tfjs 4.22's have some, as for any program that imports tfjs).
       writeFileSync(path.join(project, 'tsconfig.json'), config);
@@ -217,6 +223,19 @@ loaded.value.dispose();
         perClass: summary.test.perClass,
       });
       assert.deepEqual(predictions, predicted.trim().split('\n'));
+
+      // The library guide's runnable example, as a user runs it after `init`: it trains, then classifies images/.
+      const runnable = docExamples.flatMap((b, i) => (b.info === 'ts run' ? [i] : []));
+      assert.ok(runnable.length > 0, 'docs/guides/library.md has a `ts run` example');
+      for (const i of runnable) {
+        const { stdout } = await exec(process.execPath, [`out/doc-example-${i}.js`], {
+          cwd: project,
+          maxBuffer: 64 << 20,
+        });
+        assert.match(stdout, /^epoch 1: loss [\d.]+, val_accuracy [\d.]+$/m, stdout);
+        assert.match(stdout, /^completed \S+\/runs\/project\/0001-[0-9a-f]{8}: test accuracy 0\.\d+$/m, stdout);
+        assert.equal(stdout.match(/^images\/digit-\d\.png: \w+ [\d.]+%, \w+ [\d.]+%$/gm)?.length, 6, stdout);
+      }
     },
   );
 });

@@ -324,7 +324,7 @@ describe('invalid pipelines: message, place and hint', () => {
       text: VALID.replace('format: mnist', 'format: mnist\n  image: { channels: 1 }'),
       at: '3:22',
       message: /mobilenet_v2 takes 3-channel \(RGB\) images, not 1/,
-      hint: /`channels: 1` is for `base: none`/,
+      hint: /`channels: 1` is for `base: { model: none }`/,
     },
     {
       name: 'image smaller than the base accepts',

@@ -5,7 +5,13 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { UserError } from '../../src/diagnostics/user-error.js';
 import { packageRoot } from '../../src/package/package-root.js';
-import { setting, settingProblems, settingsTable, type SettingName } from '../../src/platform/settings.js';
+import {
+  setting,
+  settingProblems,
+  settingsTable,
+  TEST_SUITE_VARIABLES,
+  type SettingName,
+} from '../../src/platform/settings.js';
 
 describe('TLPIPE_* settings', () => {
   const valid: { name: string; variable: SettingName; value: string | undefined; expected: unknown }[] = [
@@ -150,6 +156,26 @@ describe('TLPIPE_* settings', () => {
       assert.ok(row.description.length > 10 && row.default.length > 0, row.name);
       assert.ok(['users', 'sweeps', 'developers'].includes(row.for), row.name);
     }
+  });
+
+  it('every TLPIPE_* variable the tests, benchmarks, scripts and .ci/run read or set is listed (so --help-env and docs/reference/cli.md show it)', () => {
+    const root = packageRoot();
+    const listed = new Set([...settingsTable(), ...TEST_SUITE_VARIABLES].map((row) => row.name));
+    const files = ['test', 'bench', 'scripts']
+      .flatMap((dir) =>
+        readdirSync(path.join(root, dir), { recursive: true, encoding: 'utf8' }).map((name) => path.join(dir, name)),
+      )
+      .filter((file) => /\.(ts|py|sh)$/.test(file))
+      .concat(['.ci/run']);
+    const unlisted = new Set<string>();
+    for (const file of files) {
+      const text = readFileSync(path.join(root, file), 'utf8');
+      for (const match of text.matchAll(
+        /(?:process\.env(?:\[\s*['"`]|\.)|export |os\.environ(?:\.get\(|\[)['"])(TLPIPE_[A-Z0-9_]+)/g,
+      ))
+        if (!listed.has(match[1]!)) unlisted.add(`${match[1]} (${file})`);
+    }
+    assert.deepEqual([...unlisted], []);
   });
 
   it('only the settings module reads TLPIPE_* variables from the environment', () => {

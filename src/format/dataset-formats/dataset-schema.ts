@@ -89,10 +89,14 @@ export const sourceSchema = Type.Object(
       ),
     ),
     labelMap: Type.Optional(
-      Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), {
-        description:
-          "Source class name → the pipeline's class name, for classes named differently. A source class neither mapped nor named as one of the pipeline's classes is left out (the plan says which).",
-      }),
+      Type.Record(
+        Type.String({ minLength: 1 }),
+        Type.String({ minLength: 1, description: "The pipeline's class name this source class becomes." }),
+        {
+          description:
+            "Source class name → the pipeline's class name, for classes named differently. A source class neither mapped nor named as one of the pipeline's classes is left out (the plan says which).",
+        },
+      ),
     ),
   },
   {
@@ -184,7 +188,7 @@ export const datasetSchema = Type.Object(
           channels: Type.Optional(
             Enum([1, 3], {
               description:
-                "Channels fed to the model. 3 (RGB, what every pretrained zoo base takes): grayscale sources are repeated to 3 channels. 1 (gray): for `base: none` or a base trained on 1-channel images, such as Keras' `Reshape((28, 28, 1))` on MNIST; colour sources are turned gray (0.2989 R + 0.587 G + 0.114 B, as tf.image.rgb_to_grayscale), and `normalize` uses the mean of its three means and stds.",
+                "Channels fed to the model. 3 (RGB, what every pretrained zoo base takes): grayscale sources are repeated to 3 channels. 1 (gray): for `base: { model: none }` or a base trained on 1-channel images, such as Keras' `Reshape((28, 28, 1))` on MNIST; colour sources are turned gray (0.2989 R + 0.587 G + 0.114 B, as tf.image.rgb_to_grayscale), and `normalize` uses the mean of its three means and stds.",
               default: 3,
             }),
           ),

@@ -5,7 +5,7 @@ import type { TaskFormat } from './task-format.js';
 
 /**
  * Every task tlpipe runs, by the name written under `task:`. Adding a task
- * is one module per layer (format/tasks, plan/tasks, engine/tasks) and one
+ * is one module per layer (the tasks/ folders of format, plan, engine, store, render, api and cli) and one
  * line in each registry; each registry is typed by `TaskName`, so a task
  * missing from one of them does not compile.
  */

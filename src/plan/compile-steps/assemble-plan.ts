@@ -18,7 +18,7 @@ export interface PlanParts {
   loss?: LossKind;
 }
 
-/** The plan: the spec's settings, the facts, and the tasks; its fingerprint is that of the task chain. */
+/** The plan: the spec's settings, the facts, and the tasks; its fingerprint is of every task's fingerprint and the export's. */
 export function assemblePlan(spec: PipelineSpec, inputs: PlanInputs, parts: PlanParts): Plan {
   const { dataset } = spec;
   const input = datasetInput(dataset);

@@ -545,7 +545,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: [{ syntax: '<pipeline>', description: 'the pipeline file' }],
     summary: 'report the dataset: class counts per split, image sizes, skipped files',
     description:
-      "Reads and decodes the pipeline's dataset and reports what training would see: class counts per split (after limits and splits), source image sizes, files skipped or ignored and why, and a warning when classes are imbalanced. With `adapt:`, also the domain shift before adaptation: the AUROC of a classifier telling the target images from the training images by the base's pooled features (0.5: the base sees them alike).",
+      "Reads and decodes the pipeline's dataset and reports what training would see: class counts per split (after limits and splits), source image sizes, files skipped or ignored and why, and a warning when classes are imbalanced. With `adapt:`, also the domain shift: the AUROC of a classifier telling the target images from the training images by the base's pooled features (0.5: the base sees them alike), before adaptation and, with `method: adabn`, after it.",
     options: [SET, BACKEND, RUNS, JSON_OUT('the report')],
     run: async ({ positional: [file], options }, print) => {
       const overrides = await setOption(options);

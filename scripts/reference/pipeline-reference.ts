@@ -16,6 +16,8 @@ export interface SchemaNode {
   anyOf?: SchemaNode[];
   oneOf?: SchemaNode[];
   items?: SchemaNode | SchemaNode[];
+  /** A list of fixed length, item by item: `[height, width]`. */
+  prefixItems?: SchemaNode[];
   properties?: Record<string, SchemaNode>;
   patternProperties?: Record<string, SchemaNode>;
   required?: string[];
@@ -34,6 +36,7 @@ export interface KeyRow {
   path: string;
   type: string;
   required: boolean;
+  /** As the page shows it: the value in code, `see description` where it depends on another key, or empty. */
   default: string;
   description: string;
 }
@@ -70,6 +73,7 @@ export function typeOf(node: SchemaNode): string {
   if (node.enum) return `one of: ${node.enum.map((v) => `\`${shown(v)}\``).join(', ')}`;
   const types = Array.isArray(node.type) ? node.type : node.type ? [node.type] : [];
   const words = types.map((type) => {
+    if (type === 'array' && node.prefixItems) return `[${node.prefixItems.map(typeOf).join(', ')}]`;
     if (type === 'array') {
       const items = Array.isArray(node.items)
         ? node.items.map(typeOf).join(', ')
@@ -80,8 +84,14 @@ export function typeOf(node: SchemaNode): string {
     }
     return type === 'string' ? 'text' : type === 'null' ? 'null' : type;
   });
-  const range = bounds(node);
+  const range = node.prefixItems ? '' : bounds(node);
   return `${words.join(' or ') || 'any'}${range ? ` (${range})` : ''}`;
+}
+
+/** The default as the page shows it; one that depends on another key is said in the description. */
+function defaultShown(node: SchemaNode): string {
+  if (node.default !== undefined) return `\`${markdownCell(shown(node.default))}\``;
+  return /\bDefault\b/.test(node.description ?? '') ? 'see description' : '';
 }
 
 /** The description without the `Default: …` that `withDefault` appends, since the default has its own column. */
@@ -122,7 +132,7 @@ export function keyRows(node: SchemaNode, at = ''): KeyRow[] {
         path: keyPath,
         type: typeOf(value),
         required,
-        default: value.default === undefined ? '' : shown(value.default),
+        default: defaultShown(value),
         description: ownDescription(value),
       });
       visit(value, keyPath);
@@ -145,7 +155,7 @@ export function pipelineReference(schema: SchemaNode): string {
       '|---|---|---|---|',
       ...under.map(
         (r) =>
-          `| \`${r.path}\`${r.required ? ' (required)' : ''} | ${markdownCell(r.type)} | ${r.default ? `\`${markdownCell(r.default)}\`` : ''} | ${markdownCell(r.description)} |`,
+          `| \`${r.path}\`${r.required ? ' (required)' : ''} | ${markdownCell(r.type)} | ${r.default} | ${markdownCell(r.description)} |`,
       ),
     ];
     return [
@@ -153,7 +163,7 @@ export function pipelineReference(schema: SchemaNode): string {
       '',
       `${top.required ? '**Required.** ' : ''}${markdownCell(top.description)}`,
       '',
-      `Type: ${markdownCell(top.type)}${top.default ? ` · default: \`${markdownCell(top.default)}\`` : ''}`,
+      `Type: ${markdownCell(top.type)}${top.default ? ` · default: ${top.default}` : ''}`,
       ...(under.length > 0 ? ['', ...table] : []),
     ].join('\n');
   });

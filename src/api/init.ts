@@ -183,7 +183,7 @@ export async function initProject(dir = '.'): Promise<Outcome<InitResult>> {
     notes.push(
       existsSync(schemaFile)
         ? `the schema modeline points at ${path.relative(process.cwd(), schemaFile) || schemaFile}, which npm install gives everyone who clones the project`
-        : `the schema modeline points at ${schema}: add tlpipe as a dev dependency (npm i -D tlpipe) so editors, yours and your teammates', find the schema there`,
+        : `the schema modeline points at ${schema}: add tlpipe as a dev dependency (npm i -D with its packed tarball or git URL until it is on the npm registry, then npm i -D tlpipe) so editors, yours and your teammates', find the schema there`,
     );
     if (existing === undefined) {
       await writeFile(gitignore, [GITIGNORE_HEADER, ...GITIGNORE_RULES].join('\n') + '\n', { flag: 'wx' });

@@ -209,7 +209,7 @@ export const datasetSchema = Type.Object(
     onBadFile: Type.Optional(
       Enum(['error', 'skip'], {
         description:
-          'imageFolder and csv: what to do with a file that cannot be decoded (corrupt, truncated, empty). error: stop before training and name the files. skip: train without them; they are listed in summary.json and log.txt.',
+          'imageFolder, csv and segmentationFolder: what to do with a file that cannot be decoded (corrupt, truncated, empty; for segmentationFolder, an image or its mask). error: stop before training and name the files. skip: train without them; they are listed in summary.json and log.txt.',
         default: 'error',
       }),
     ),

@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import tf from '../tfjs.cjs';
 import { fingerprint } from '../../plan/fingerprint.js';
 import type { Plan } from '../../plan/types.js';
-import { version as tlpipeVersion } from '../../package/package-root.js';
 import type { EventListener } from '../events.js';
-import { keepInCache, type StageCache } from './stage-cache.js';
+import { ENGINE_VERSIONS, keepInCache, type StageCache } from './stage-cache.js';
 
 /** The stage cache a run keeps activations in, with what their keys, warnings and the rule of what is kept need. */
 export interface ActivationsCache {
@@ -106,14 +105,12 @@ export class PrefixActivations {
       const input = createHash('sha256')
         .update(new Uint8Array(image.buffer, image.byteOffset, image.byteLength))
         .digest('hex');
-      // The versions too: an upgrade of tlpipe or of tfjs's kernels may change the last bits of the same layers' output.
       return fingerprint({
         activations: this.prefixDigest,
         input,
         shape: x.shape.slice(1),
         backend: this.backend,
-        tlpipe: tlpipeVersion,
-        tfjs: tf.version['tfjs-core'],
+        ...ENGINE_VERSIONS,
       });
     });
   }

@@ -1,5 +1,6 @@
 import tf from '../tfjs.cjs';
 import { fingerprint } from '../../plan/fingerprint.js';
+import { version as tlpipeVersion } from '../../package/package-root.js';
 import type { FeaturesTask, Plan } from '../../plan/types.js';
 import type { StageSummary } from '../train/checkpoints.js';
 import { RunInterrupted } from '../errors.js';
@@ -80,8 +81,23 @@ export async function readOrCompute<T>(
 }
 
 /** A stage's cache key on this backend. */
-export function stageKey(stage: Plan['stages'][number], backend: string): string {
-  return fingerprint({ stage: stage.fingerprint, backend });
+/**
+ * The versions in every cache key: an upgrade of tlpipe (a kernel fixed, a
+ * step computed another way) or of tfjs's kernels may change the last bits of
+ * what the same plan computes, so an entry an older version wrote is not used.
+ */
+export interface EngineVersions {
+  tlpipe: string;
+  tfjs: string;
+}
+export const ENGINE_VERSIONS: EngineVersions = { tlpipe: tlpipeVersion, tfjs: tf.version['tfjs-core'] };
+
+export function stageKey(
+  stage: Plan['stages'][number],
+  backend: string,
+  versions: EngineVersions = ENGINE_VERSIONS,
+): string {
+  return fingerprint({ stage: stage.fingerprint, backend, ...versions });
 }
 
 /**
@@ -92,8 +108,14 @@ export function stageKey(stage: Plan['stages'][number], backend: string): string
  * in the key too, so an entry holding other rows of the same count (another
  * fold's split, say) is never read as these.
  */
-export function featuresKey(task: FeaturesTask, split: string, backend: string, examples: readonly number[]): string {
-  return fingerprint({ features: task.fingerprint, split, backend, examples: fingerprint(examples) });
+export function featuresKey(
+  task: FeaturesTask,
+  split: string,
+  backend: string,
+  examples: readonly number[],
+  versions: EngineVersions = ENGINE_VERSIONS,
+): string {
+  return fingerprint({ features: task.fingerprint, split, backend, examples: fingerprint(examples), ...versions });
 }
 
 /** Serialises a model's weights for the cache. */

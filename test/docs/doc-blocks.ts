@@ -17,6 +17,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import GithubSlugger from 'github-slugger';
 import MarkdownIt from 'markdown-it';
 import { parse as parseShell, type ParseEntry } from 'shell-quote';
 import { parse as parseYaml, stringify } from 'yaml';
@@ -43,12 +44,26 @@ export interface Link {
 
 const markdown = new MarkdownIt();
 
-/** The fenced blocks and the links (and images) of one Markdown text. */
-export function readMarkdown(file: string, text: string): { blocks: CodeBlock[]; links: Link[] } {
+export interface MarkdownFile {
+  blocks: CodeBlock[];
+  links: Link[];
+  /** The anchors of its headings, as GitHub makes them (`## \`tlpipe run\`` → `tlpipe-run`). */
+  anchors: string[];
+}
+
+/** The fenced blocks, the links (and images) and the heading anchors of one Markdown text. */
+export function readMarkdown(file: string, text: string): MarkdownFile {
   const blocks: CodeBlock[] = [];
   const links: Link[] = [];
-  for (const token of markdown.parse(text, {})) {
+  const anchors: string[] = [];
+  const slugger = new GithubSlugger();
+  const tokens = markdown.parse(text, {});
+  for (const [i, token] of tokens.entries()) {
     const line = (token.map?.[0] ?? 0) + 1;
+    if (token.type === 'heading_open') {
+      const words = (tokens[i + 1]?.children ?? []).filter((c) => c.type === 'text' || c.type === 'code_inline');
+      anchors.push(slugger.slug(words.map((c) => c.content).join('')));
+    }
     if (token.type === 'fence' || token.type === 'code_block')
       blocks.push({ file, line, info: token.info.trim(), text: token.content });
     for (const child of token.children ?? []) {
@@ -57,7 +72,7 @@ export function readMarkdown(file: string, text: string): { blocks: CodeBlock[];
       if (target !== null) links.push({ file, line, target });
     }
   }
-  return { blocks, links };
+  return { blocks, links, anchors };
 }
 
 /** README.md and every Markdown file under docs/, relative to the package root, sorted. */
@@ -68,10 +83,19 @@ export function markdownFiles(root = packageRoot()): string[] {
   return ['README.md', ...docs.sort()];
 }
 
-/** Every block and link of README.md and docs/. */
-export function readDocs(root = packageRoot()): { blocks: CodeBlock[]; links: Link[] } {
-  const all = markdownFiles(root).map((file) => readMarkdown(file, readFileSync(path.join(root, file), 'utf8')));
-  return { blocks: all.flatMap((d) => d.blocks), links: all.flatMap((d) => d.links) };
+/** Every block and link of README.md and docs/, and each file's anchors. */
+export function readDocs(root = packageRoot()): {
+  blocks: CodeBlock[];
+  links: Link[];
+  anchors: ReadonlyMap<string, readonly string[]>;
+} {
+  const files = markdownFiles(root);
+  const all = files.map((file) => readMarkdown(file, readFileSync(path.join(root, file), 'utf8')));
+  return {
+    blocks: all.flatMap((d) => d.blocks),
+    links: all.flatMap((d) => d.links),
+    anchors: new Map(files.map((file, i) => [file, all[i]!.anchors])),
+  };
 }
 
 type Plain = Record<string, unknown>;
@@ -192,11 +216,24 @@ async function shellProblems(text: string, console: boolean, root: string): Prom
   return problems;
 }
 
-/** Whether a relative link's file exists (a link to a web page, a mail address or an anchor on the page is not checked). */
-export function linkProblem(link: Link, exists: (file: string) => boolean): string | undefined {
-  if (/^[a-z][a-z0-9+.-]*:/i.test(link.target) || link.target.startsWith('#')) return undefined;
-  const target = decodeURIComponent(link.target.replace(/[#?].*$/, ''));
-  const file = path.normalize(path.join(path.dirname(link.file), target));
+/**
+ * Whether a relative link's file exists and, for a Markdown file, its `#anchor` is one of that
+ * file's headings (`anchors` of a file, undefined when it is not Markdown the docs hold). A link to
+ * a web page or a mail address is not checked.
+ */
+export function linkProblem(
+  link: Link,
+  exists: (file: string) => boolean,
+  anchors: (file: string) => readonly string[] | undefined,
+): string | undefined {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(link.target)) return undefined;
+  const [pathPart = '', fragment] = link.target.replace(/\?[^#]*/, '').split('#');
+  const file =
+    pathPart === '' ? link.file : path.normalize(path.join(path.dirname(link.file), decodeURIComponent(pathPart)));
   if (file.startsWith('..')) return `${link.target} is outside the package`;
-  return exists(file) ? undefined : `${link.target}: no such file (${file})`;
+  if (!exists(file)) return `${link.target}: no such file (${file})`;
+  const headings = fragment === undefined ? undefined : anchors(file);
+  if (headings && !headings.includes(decodeURIComponent(fragment!)))
+    return `${link.target}: ${file} has no heading whose anchor is #${fragment}`;
+  return undefined;
 }

@@ -107,21 +107,35 @@ describe('the checks the docs get (each can fail)', () => {
       else assert.match(problems.join('\n'), c.fails);
     });
 
-  it('a relative link to a file that is not there fails; web links, anchors and files that are there pass', () => {
-    const { links } = readMarkdown(
+  it('a relative link to a file or a heading that is not there fails; web links and what is there pass', () => {
+    const page = readMarkdown(
       'docs/guides/x.md',
-      '[a](../reference/none.md) [b](https://example.org/) [c](#top) [d](../../README.md#tlpipe) ![e](../images/none.png)\n',
+      [
+        '# Top',
+        '## `tlpipe run` options',
+        '[a](../reference/none.md) [b](https://example.org/) [c](#top) [d](../../README.md#tlpipe)',
+        '![e](../images/none.png) [f](#tlpipe-run-options) [g](#bottom) [h](../reference/cli.md#tlpipe-serve)',
+        '[i](../reference/cli.md#tlpipe-serv) [j](../images/report.png)',
+      ].join('\n\n'),
     );
-    const problems = links.map((link) => linkProblem(link, (file) => existsSync(path.join(root, file))));
+    assert.deepEqual(page.anchors, ['top', 'tlpipe-run-options']);
+    const { anchors } = readDocs(root);
+    const problems = page.links.map((link) =>
+      linkProblem(
+        link,
+        (file) => file === 'docs/guides/x.md' || existsSync(path.join(root, file)),
+        (file) => (file === 'docs/guides/x.md' ? page.anchors : anchors.get(file)),
+      ),
+    );
     assert.deepEqual(
       problems.map((p) => p !== undefined),
-      [true, false, false, false, true],
+      [true, false, false, false, true, false, true, false, true, false],
     );
   });
 });
 
 describe('the examples in README.md and docs/', () => {
-  const { blocks, links } = readDocs(root);
+  const { blocks, links, anchors } = readDocs(root);
 
   it('there are docs to check: README.md and a guide per topic', () => {
     const files = markdownFiles(root);
@@ -134,9 +148,13 @@ describe('the examples in README.md and docs/', () => {
       assert.deepEqual(await blockProblems(b, root), []);
     });
 
-  it('every relative link points to a file of the package', () => {
+  it('every relative link points to a file of the package, and to a heading of it where it names one', () => {
     const problems = links.flatMap((link) => {
-      const problem = linkProblem(link, (file) => existsSync(path.join(root, file)));
+      const problem = linkProblem(
+        link,
+        (file) => existsSync(path.join(root, file)),
+        (file) => anchors.get(file),
+      );
       return problem === undefined ? [] : [`${link.file}:${link.line}: ${problem}`];
     });
     assert.deepEqual(problems, []);

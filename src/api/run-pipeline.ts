@@ -26,7 +26,7 @@ import { renderRunReport } from '../render/run-report.js';
 import type { RunRecord, RunStatus } from '../store/run-record.js';
 import { describeOwner, isLocked } from '../store/run-lock.js';
 import { RunRecorder } from '../store/run-recorder.js';
-import { isAlive } from '../store/run-status.js';
+import { statusOf } from '../store/run-status.js';
 import { StageCacheFiles } from '../store/stage-cache-files.js';
 import { SUMMARY_FILE, writeSummary, type RunSummary } from '../store/summary-file.js';
 import { testHeadline } from '../store/tasks/registry.js';
@@ -332,8 +332,8 @@ async function missingOutputs(folder: RunFolder): Promise<string[]> {
 async function findResumableRun(runsRoot: string, pipeline: string, fingerprint: string): Promise<string | undefined> {
   for (const { dir, record } of await listRuns(runsRoot, pipeline)) {
     if (record.fingerprint !== fingerprint) continue;
-    if (record.status === 'completed' || (record.status === 'running' && isAlive(record.pid)) || (await isLocked(dir)))
-      continue;
+    // Running as it really is: on another machine sharing the runs folder, by its heartbeat (its pid means nothing here).
+    if (record.status === 'completed' || (await statusOf(dir, record)) === 'running' || (await isLocked(dir))) continue;
     return dir;
   }
   return undefined;

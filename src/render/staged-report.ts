@@ -45,10 +45,10 @@ const minutes = (seconds: number): string =>
     : `${Math.floor(Math.round(seconds) / 60)} min ${Math.round(seconds) % 60} s`;
 
 /** The run's facts, in the order the report's table lists them. */
-export function runFacts({ record, plan, summary }: RunReportSources): Record<string, unknown> {
+export function runFacts({ record, plan, summary, heartbeatAgeMs }: RunReportSources): Record<string, unknown> {
   return {
     run: record.id,
-    status: summary?.status ?? effectiveStatus(record, undefined),
+    status: summary?.status ?? effectiveStatus(record, heartbeatAgeMs),
     started: record.startedAt,
     ...(summary
       ? {

@@ -10,6 +10,7 @@ import { readPlan } from './plan-file.js';
 import { relativePath } from './relative-paths.js';
 import { PIPELINE_COPY } from './run-folder.js';
 import { readRunRecord, type RunRecord } from './run-record.js';
+import { heartbeatAgeMs } from './run-status.js';
 import { readSummary, type RunSummary } from './summary-file.js';
 import { TASK_STORES } from './tasks/registry.js';
 import type { TaskReportFiles } from './tasks/task-store.js';
@@ -32,6 +33,8 @@ export interface RunReportSources {
   taskFiles: TaskReportFiles;
   /** pipeline.yaml as the run ran it; empty when the copy is gone. */
   pipelineYaml: string;
+  /** How long since the run last showed it was alive (its heartbeat), for its status as it really is; undefined: not known. */
+  heartbeatAgeMs?: number;
 }
 
 /**
@@ -63,7 +66,18 @@ export async function readRunReportSources(dir: string): Promise<RunReportSource
       'utf8',
     ) ?? '';
   const taskFiles = (await TASK_STORES[taskOf(plan)].readReportFiles?.(dir)) ?? {};
-  return { record, plan, summary, metrics, baseline, gallery, taskFiles, pipelineYaml };
+  const age = await heartbeatAgeMs(dir, record);
+  return {
+    record,
+    plan,
+    summary,
+    metrics,
+    baseline,
+    gallery,
+    taskFiles,
+    pipelineYaml,
+    ...(age === undefined ? {} : { heartbeatAgeMs: age }),
+  };
 }
 
 /** A summary whose test examples are named relative to the run folder when an older run kept them absolute. */

@@ -12,7 +12,7 @@ import { gitState } from './git-state.js';
 import type { DemoPageRenderer } from './demo-page.js';
 import { fileModelHandler, writeExportFiles } from './model-folder.js';
 import { RunLock, type LockOwner } from './run-lock.js';
-import { readRunRecord, versions, writeRunRecord, type RunRecord, type RunStatus } from './run-record.js';
+import { readRunRecord, thisHost, versions, writeRunRecord, type RunRecord, type RunStatus } from './run-record.js';
 import { HEARTBEAT_FILE, HEARTBEAT_MS } from './run-status.js';
 import { makeDirs } from '../platform/make-dirs.js';
 
@@ -82,6 +82,7 @@ export class RunFolder implements RunOutput {
       pipeline: options.pipeline,
       status: 'running',
       pid: process.pid,
+      host: thisHost(),
       startedAt: new Date().toISOString(),
       fingerprint: options.fingerprint,
       seed: options.seed,
@@ -220,7 +221,11 @@ export class RunFolder implements RunOutput {
       ...rest,
       status: 'running',
       pid: process.pid,
-      resumes: [...(rest.resumes ?? []), { at: new Date().toISOString(), fromEpoch, pid: process.pid }],
+      host: thisHost(),
+      resumes: [
+        ...(rest.resumes ?? []),
+        { at: new Date().toISOString(), fromEpoch, pid: process.pid, host: thisHost() },
+      ],
     };
     await writeRunRecord(this.dir, this.current);
   }

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { link, lstat, stat, unlink, utimes, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../diagnostics/user-error.js';
 import { readBackIfPresent } from '../platform/read-back.js';
+import { isHostName, thisHost } from './run-record.js';
 import { HEARTBEAT_STALE_MS } from './run-status.js';
 
 /** `.lock` in a run folder: who owns the folder while a run or resume writes it. */
@@ -55,7 +55,7 @@ const isOwner = (value: unknown): value is LockOwner => {
     typeof v === 'object' &&
     v !== null &&
     Number.isSafeInteger(v.pid) &&
-    typeof v.host === 'string' &&
+    isHostName(v.host) &&
     typeof v.since === 'string' &&
     typeof v.by === 'string' &&
     typeof v.token === 'string'
@@ -96,7 +96,7 @@ async function readOwner(file: string): Promise<{ owner: LockOwner | undefined; 
 function isStale(found: { owner: LockOwner | undefined; ageMs: number }): boolean {
   if (found.ageMs > HEARTBEAT_STALE_MS) return true;
   if (!found.owner) return found.ageMs > TAKEOVER_STALE_MS;
-  return found.owner.host === os.hostname() && !processExists(found.owner.pid);
+  return found.owner.host === thisHost() && !processExists(found.owner.pid);
 }
 
 export class RunLock {
@@ -120,7 +120,7 @@ export class RunLock {
     const file = path.join(dir, name);
     const owner: LockOwner = {
       pid: process.pid,
-      host: os.hostname(),
+      host: thisHost(),
       since: new Date().toISOString(),
       by,
       token: randomBytes(8).toString('hex'),

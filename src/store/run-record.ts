@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../diagnostics/user-error.js';
 import { packageRoot } from '../package/package-root.js';
@@ -27,6 +28,12 @@ export interface RunRecord {
   pipeline: string;
   status: RunStatus;
   pid: number;
+  /**
+   * The machine `pid` is a process of (os.hostname()), recorded when the run
+   * starts and each time it resumes: a pid means nothing on another machine
+   * sharing the runs folder. Absent in a run.json of an older tlpipe: this machine.
+   */
+  host?: string;
   startedAt: string;
   endedAt?: string;
   seconds?: number;
@@ -44,9 +51,26 @@ export interface RunRecord {
   error?: { message: string; hint?: string };
   /** The strategy asked for and chosen; for auto, the decision in one sentence. */
   strategy?: { requested: string; chosen: string; decision?: string };
-  /** Each time `tlpipe resume` continued the run: when, from which epoch, in which process. */
-  resumes?: { at: string; fromEpoch: number; pid: number }[];
+  /** Each time `tlpipe resume` continued the run: when, from which epoch, in which process on which machine. */
+  resumes?: { at: string; fromEpoch: number; pid: number; host?: string }[];
 }
+
+/** A host name as run.json keeps it: Linux allows 64 bytes, POSIX 255; nothing longer is a host tlpipe recorded. */
+export const HOST_MAX_CHARS = 255;
+/** One or more characters, none of them a control character (which a listing would print). */
+const HOST_PATTERN = new RegExp(`^[^\\u0000-\\u001f\\u007f]{1,${HOST_MAX_CHARS}}$`, 'u');
+
+/** Whether `value` is a host name tlpipe could have recorded. */
+export const isHostName = (value: unknown): value is string => typeof value === 'string' && HOST_PATTERN.test(value);
+
+/** This machine, as a run record (and a run lock) names it. */
+export function thisHost(): string {
+  return [...os.hostname()].slice(0, HOST_MAX_CHARS).join('') || 'localhost';
+}
+
+/** Whether the record's process ran on this machine: a record without a host was written by an older tlpipe, here. */
+export const onThisHost = (record: { host?: string | undefined }): boolean =>
+  record.host === undefined || record.host === thisHost();
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -91,6 +115,9 @@ export function runRecordProblem(value: unknown): string | undefined {
       ? undefined
       : `status is ${JSON.stringify(value['status']) ?? 'missing'}, not one of ${STATUSES.join(', ')}`) ??
     (Number.isSafeInteger(value['pid']) ? undefined : 'pid is not a process id') ??
+    (value['host'] === undefined || isHostName(value['host'])
+      ? undefined
+      : `host is not a machine's name (1 to ${HOST_MAX_CHARS} characters, no control characters)`) ??
     (typeof value['seed'] === 'number' ? undefined : 'seed is not a number') ??
     (value['backend'] === null || typeof value['backend'] === 'string' ? undefined : 'backend is not a name') ??
     (value['endedAt'] === undefined || typeof value['endedAt'] === 'string' ? undefined : 'endedAt is not a time') ??
@@ -107,7 +134,8 @@ export function runRecordProblem(value: unknown): string | undefined {
           isRecord(r) &&
           typeof r['at'] === 'string' &&
           Number.isSafeInteger(r['fromEpoch']) &&
-          Number.isSafeInteger(r['pid']),
+          Number.isSafeInteger(r['pid']) &&
+          (r['host'] === undefined || isHostName(r['host'])),
       ))
       ? undefined
       : 'resumes is not a list of resumes') ??

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readMetricRows } from './metrics-file.js';
-import type { RunRecord, RunStatus } from './run-record.js';
+import { onThisHost, RUN_FILE, type RunRecord, type RunStatus } from './run-record.js';
 import { readSummary } from './summary-file.js';
 import type { EpochMetrics } from '../engine/events.js';
 
@@ -33,16 +33,43 @@ export function isAlive(pid: number): boolean {
 /**
  * A run's status as it really is: run.json says `running` until the process
  * records an end, so a process that was killed would look running forever.
- * It is running only while its pid is alive and its heartbeat is fresh.
+ * On this machine it is running only while its pid is alive and its
+ * heartbeat is fresh (or not yet written). On another machine sharing the
+ * runs folder its pid means nothing here: it is running while its heartbeat
+ * is fresh, and without one (`heartbeatAgeMs` undefined) it is not.
  */
 export function effectiveStatus(
-  record: Pick<RunRecord, 'status' | 'pid'>,
+  record: Pick<RunRecord, 'status' | 'pid' | 'host'>,
   heartbeatAgeMs: number | undefined,
 ): RunStatus {
   if (record.status !== 'running') return record.status;
+  const stale = heartbeatAgeMs !== undefined && heartbeatAgeMs > HEARTBEAT_STALE_MS;
+  if (!onThisHost(record)) return heartbeatAgeMs === undefined || stale ? 'interrupted' : 'running';
   if (!isAlive(record.pid)) return 'interrupted';
-  if (heartbeatAgeMs !== undefined && heartbeatAgeMs > HEARTBEAT_STALE_MS) return 'interrupted';
-  return 'running';
+  return stale ? 'interrupted' : 'running';
+}
+
+/**
+ * How long ago a run last showed it was alive: its heartbeat's age. A run of
+ * another machine that has not touched its heartbeat yet (it starts when
+ * training does) counts from run.json's last write instead, since its pid
+ * cannot be asked; undefined when neither file is there.
+ */
+export async function heartbeatAgeMs(
+  dir: string,
+  record: Pick<RunRecord, 'host'>,
+  now = Date.now(),
+): Promise<number | undefined> {
+  const heartbeat = await stat(path.join(dir, HEARTBEAT_FILE)).catch(() => undefined);
+  if (heartbeat) return now - heartbeat.mtimeMs;
+  if (onThisHost(record)) return undefined;
+  const written = await stat(path.join(dir, RUN_FILE)).catch(() => undefined);
+  return written ? now - written.mtimeMs : undefined;
+}
+
+/** The run's status as it really is, from its folder (see effectiveStatus). */
+export async function statusOf(dir: string, record: RunRecord, now = Date.now()): Promise<RunStatus> {
+  return record.status === 'running' ? effectiveStatus(record, await heartbeatAgeMs(dir, record, now)) : record.status;
 }
 
 /** One row of `tlpipe runs`: the record plus what its files say about how it went. */
@@ -63,7 +90,7 @@ export interface RunOverview {
 
 export async function overviewOf(dir: string, record: RunRecord, now = Date.now()): Promise<RunOverview> {
   const heartbeat = await stat(path.join(dir, HEARTBEAT_FILE)).catch(() => undefined);
-  const status = effectiveStatus(record, heartbeat ? now - heartbeat.mtimeMs : undefined);
+  const status = effectiveStatus(record, await heartbeatAgeMs(dir, record, now));
   // A listing shows what it can: a damaged file leaves its columns empty rather than hiding the run.
   const rows = await readMetricRows(dir).catch(() => []);
   const summary = await readSummary(dir).catch(() => undefined);

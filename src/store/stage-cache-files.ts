@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Stats } from 'node:fs';
 import { lstat, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
@@ -8,13 +8,37 @@ import type { CachedStage, StageCache } from '../engine/cache/stage-cache.js';
 import { MANIFEST_FILE, readVerifiedFiles, writeFolderManifest } from './file-manifest.js';
 import { shapeProblem } from './read-back-shape.js';
 import { describeOwner, RunLock } from './run-lock.js';
-import { HEARTBEAT_MS, isAlive } from './run-status.js';
+import { thisHost } from './run-record.js';
+import { HEARTBEAT_MS, HEARTBEAT_STALE_MS, isAlive } from './run-status.js';
 import { makeDirs } from '../platform/make-dirs.js';
 import { DTYPE_BYTES, weightSpecsProblem } from '../platform/weight-specs.js';
 import { setting } from '../platform/settings.js';
 
 const META_FILE = 'meta.json';
 const DATA_FILE = 'data.bin';
+
+/**
+ * This machine in a temporary entry's name, `<key>.<pid>.<host>.<random>.tmp`:
+ * the cache sits beside the runs, which several machines may share, and a
+ * pid says whether its writer lives only on the machine it ran on.
+ */
+const hostTag = (): string => createHash('sha256').update(thisHost()).digest('hex').slice(0, 8);
+/** A temporary entry: its writer's pid, and its machine (none in the name an older tlpipe gave it: this one). */
+const TEMPORARY = /^[0-9a-f]{64}\.(\d+)\.(?:([0-9a-f]{8})\.)?[0-9a-f]+\.tmp$/;
+
+/** The newest change to a folder or a file directly in it: a writer on another machine shows it lives by this alone. */
+async function lastChanged(dir: string): Promise<number> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const times = await Promise.all(
+    [dir, ...names.map((n) => path.join(dir, n))].map((file) =>
+      lstat(file).then(
+        (s) => s.mtimeMs,
+        () => 0,
+      ),
+    ),
+  );
+  return Math.max(...times);
+}
 
 /** The bytes of the files directly in a folder (a cache entry has three). */
 async function folderBytes(dir: string): Promise<number> {
@@ -202,8 +226,9 @@ export class StageCacheFiles implements StageCache {
 
   /**
    * Removes least recently used entries until the cache fits `maxBytes`.
-   * Temporary entries a killed process left (its pid gone) are removed
-   * first; those still being written count against the limit.
+   * Temporary entries a killed process left (its pid gone, or, written on
+   * another machine sharing the folder, unchanged for HEARTBEAT_STALE_MS)
+   * are removed first; those still being written count against the limit.
    */
   async evict(): Promise<void> {
     const entries: { dir: string; bytes: number; used: number }[] = [];
@@ -211,9 +236,15 @@ export class StageCacheFiles implements StageCache {
     for (const kind of ['features', 'stages']) {
       for (const name of await readdir(path.join(this.root, kind)).catch(() => [] as string[])) {
         const dir = path.join(this.root, kind, name);
-        const temporary = /^[0-9a-f]{64}\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
+        const temporary = TEMPORARY.exec(name);
         if (temporary) {
-          if (isAlive(Number(temporary[1])) || Number(temporary[1]) === process.pid) writing += await folderBytes(dir);
+          const pid = Number(temporary[1]);
+          // Written here: while its process lives. On another machine: while it keeps changing.
+          const inProgress =
+            temporary[2] === undefined || temporary[2] === hostTag()
+              ? isAlive(pid) || pid === process.pid
+              : Date.now() - (await lastChanged(dir)) <= HEARTBEAT_STALE_MS;
+          if (inProgress) writing += await folderBytes(dir);
           else await rm(dir, { recursive: true, force: true });
           continue;
         }
@@ -302,7 +333,7 @@ export class StageCacheFiles implements StageCache {
 
   private async write(kind: string, key: string, meta: object, data: Uint8Array, evict = true): Promise<void> {
     const dir = this.dir(kind, key);
-    const temporary = `${dir}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const temporary = `${dir}.${process.pid}.${hostTag()}.${randomBytes(4).toString('hex')}.tmp`;
     await makeDirs(temporary);
     try {
       await writeFile(path.join(temporary, DATA_FILE), data);

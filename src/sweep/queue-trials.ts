@@ -174,6 +174,12 @@ type Log = (level: 'info' | 'warn', message: string) => void;
 interface Watch {
   /** The job's log lines already said (a worker's refusal). */
   logsSeen: Map<number, number>;
+  /**
+   * Each worker that handed jobs back, and why, as last said: a worker that
+   * cannot see the sweep hands back every job it is offered, every few
+   * seconds, and the sweep says so once per worker, again only when its reason changes.
+   */
+  handBacks: Map<string, string>;
   /** Jobs Redis called completed while the sweep folder did not record their trial finished. */
   unrecorded: Map<number, number>;
   /** The job states of the last look, for the status line. */
@@ -224,7 +230,13 @@ export async function runTrialsOnQueue(
       `start workers on the same runs folder: tlpipe worker --queue ${address} --runs ${runs}${queueSecret() ? ' (with the same TLPIPE_QUEUE_SECRET)' : ''}`,
     );
     const seen = new Map<number, string>();
-    const watch: Watch = { logsSeen: new Map(), unrecorded: new Map(), states: new Map(), workers: undefined };
+    const watch: Watch = {
+      logsSeen: new Map(),
+      handBacks: new Map(),
+      unrecorded: new Map(),
+      states: new Map(),
+      workers: undefined,
+    };
     let lastCheck = 0;
     let lastStatus = Date.now();
     let unreachableSince: number | undefined;
@@ -332,7 +344,7 @@ async function checkJobs(
     const finished = FINAL_TRIAL_STATES.has(recorded?.status ?? 'queued');
     const { logs, count } = await queue.getJobLogs(jobId, watch.logsSeen.get(index) ?? 0, -1);
     watch.logsSeen.set(index, count);
-    for (const line of logs) log('warn', `trial ${index}: ${printable(line, 400)}`);
+    for (const line of logs) sayJobLog(index, line, watch.handBacks, log);
     if (jobState === 'failed' && !finished) {
       await folder.writeTrial({
         index,
@@ -373,6 +385,38 @@ async function checkJobs(
       );
     }
   }
+}
+
+/** A worker's hand-back as its job's log has it (handBackLine): the worker, the job, and why. */
+const HAND_BACK = /^(.{1,200}?) handed job (.{1,200}?) back: (.+)$/su;
+/** A hand-back as the worker writes it into the job's log, which the coordinator reads back (HAND_BACK). */
+const handBackLine = (worker: string, job: Job, reason: string): string =>
+  `${worker} handed job ${shownId(job)} back: ${reason}`;
+/** Workers whose hand-backs the coordinator remembers; Redis is untrusted, so a flood of invented ones cannot grow it without bound. */
+const MAX_HAND_BACK_WORKERS = 1000;
+
+/**
+ * Says a line of a trial's job log. A hand-back is said once per worker
+ * (which worker, and why), and again only when that worker's reason
+ * changes: the worker hands back every job it is offered, each every
+ * TLPIPE_QUEUE_HAND_BACK_S, and the waiting line counts the jobs handed back.
+ */
+export function sayJobLog(index: number, line: string, handBacks: Map<string, string>, log: Log): void {
+  const handBack = HAND_BACK.exec(line);
+  if (!handBack) {
+    log('warn', `trial ${index}: ${printable(line, 400)}`);
+    return;
+  }
+  const worker = printable(handBack[1], 80);
+  const reason = printable(handBack[3], 400);
+  if (handBacks.get(worker) === reason) return;
+  if (!handBacks.has(worker) && handBacks.size >= MAX_HAND_BACK_WORKERS) handBacks.clear();
+  const again = handBacks.has(worker);
+  handBacks.set(worker, reason);
+  log(
+    'warn',
+    `worker ${worker} hands this sweep's trials back (trial ${index}'s job first${again ? ', for a new reason' : ''}; said once per worker): ${reason}`,
+  );
 }
 
 /** Where a queue job's sweep is under this worker's runs folder, or why it is not there. */
@@ -451,7 +495,7 @@ export async function runWorker(
       });
       if (!located.ok) {
         refused++;
-        const reason = `${me} handed job ${shownId(job)} back: ${located.reason}`;
+        const reason = handBackLine(me, job, located.reason);
         log('warn', reason);
         await job.log(reason).catch(() => undefined);
         await job.moveToDelayed(Date.now() + handBackMs(), token);

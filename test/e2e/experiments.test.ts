@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { epochRows, readJson, startCli, tlpipe, unwrapped, workspace, write } from './cli-harness.js';
@@ -149,6 +150,71 @@ describe('runs and compare', () => {
     assert.match(text.stdout, /^run +status +started +seconds +backend +best +test acc +git$/m);
     assert.match(text.stdout, new RegExp(`^exp/${killedId} +interrupted `, 'm'));
   });
+
+  /**
+   * Another machine sharing the runs folder: the killed run's folder copied, its run.json (and lock) edited to
+   * say where it runs. A pid there means nothing here (4000000 is beyond any pid_max), so only the heartbeat tells.
+   */
+  const elsewhere: {
+    name: string;
+    /** run.json's host; undefined: an older tlpipe's run.json, which names none. */
+    host: string | undefined;
+    heartbeatAgeS: number;
+    status: 'running' | 'interrupted';
+  }[] = [
+    { name: 'another machine, its heartbeat fresh: running', host: 'build-box-2', heartbeatAgeS: 0, status: 'running' },
+    {
+      name: 'another machine, its heartbeat stopped ten minutes ago: interrupted',
+      host: 'build-box-2',
+      heartbeatAgeS: 600,
+      status: 'interrupted',
+    },
+    {
+      name: 'this machine, its pid gone, its heartbeat fresh: interrupted',
+      host: hostname(),
+      heartbeatAgeS: 0,
+      status: 'interrupted',
+    },
+    {
+      name: 'no machine recorded (an older run.json), its pid gone: this machine, interrupted',
+      host: undefined,
+      heartbeatAgeS: 0,
+      status: 'interrupted',
+    },
+  ];
+  for (const [i, c] of elsewhere.entries()) {
+    it(`tlpipe runs on a shared runs folder, ${c.name}`, async () => {
+      const copy = path.join(dir, 'shared', String(i));
+      const runDir = path.join(copy, 'exp', killedId);
+      cpSync(path.join(dir, 'runs', 'exp', killedId), runDir, { recursive: true });
+      const { host: _host, ...record } = readJson(path.join(runDir, 'run.json'));
+      writeFileSync(
+        path.join(runDir, 'run.json'),
+        JSON.stringify({ ...record, status: 'running', pid: 4000000, ...(c.host ? { host: c.host } : {}) }),
+      );
+      // The lock its process holds (and touches with its heartbeat), as that machine wrote it.
+      const since = new Date(Date.now() - c.heartbeatAgeS * 1000);
+      const lock = { pid: 4000000, host: c.host ?? hostname(), since: since.toISOString(), by: 'run', token: 'ab' };
+      writeFileSync(path.join(runDir, '.lock'), JSON.stringify(lock) + '\n');
+      writeFileSync(path.join(runDir, '.heartbeat'), since.toISOString());
+      for (const file of ['.lock', '.heartbeat']) utimesSync(path.join(runDir, file), since, since);
+      const r = await tlpipe(['runs', '--runs', copy, '--json'], dir);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(
+        JSON.parse(r.stdout).map((x: { status: string }) => x.status),
+        [c.status],
+      );
+      const text = await tlpipe(['runs', '--runs', copy], dir);
+      assert.match(text.stdout, new RegExp(`^exp/${killedId} +${c.status} `, 'm'));
+      if (c.status === 'running') {
+        // Nor may a resume here take the folder from the process that runs it there.
+        const resumed = await tlpipe(['resume', runDir, '--no-cache'], dir);
+        assert.equal(resumed.code, 1, resumed.stderr);
+        assert.match(unwrapped(resumed.stderr), /is in use by pid 4000000 \(run\) on build-box-2 since/);
+        assert.equal(readJson(path.join(runDir, 'run.json')).pid, 4000000, 'run.json untouched');
+      }
+    });
+  }
 
   it('tlpipe compare shows the one differing key and the metrics side by side', async () => {
     const r = await tlpipe(['compare', 'exp/0001', 'exp/0002', '--json'], dir);

@@ -274,17 +274,27 @@ describe('a sweep and workers that do not share a runs folder', { skip: skipWith
       );
       const other = path.join(dir, 'other-runs');
       const stranger = processes.tlpipe(['worker', '--queue', redis.address, '--runs', other, '--json'], dir, env);
+      // Both jobs handed back three times or more (every TLPIPE_QUEUE_HAND_BACK_S), and the sweep has looked since.
       await waitFor(
-        'the sweep to print the hand-back',
-        () => /handed job tiny--\d{4}-[0-9a-f]{8}--\d back: this worker's runs folder/.test(unwrapped(sweep.stderr())),
+        'the stranger to hand the jobs back again and again',
+        () => logLines(stranger).filter((l) => /handed job tiny--\S+ back: /.test(l)).length >= 6,
         { timeoutMs: 180_000, context: () => sweep.stderr() + stranger.stdout() },
       );
+      const said = (): string[] =>
+        unwrapped(sweep.stderr())
+          .split('\n')
+          .filter((l) => l.includes(`:${stranger.child.pid} hand`));
+      await waitFor('the sweep to print the hand-back', () => said().length > 0 || undefined, {
+        timeoutMs: 60_000,
+        context: () => sweep.stderr() + stranger.stdout(),
+      });
       assert.ok(
         logLines(stranger).some((l) =>
           l.includes(`this worker's runs folder ${other} does not have the sweep tiny/sweeps/`),
         ),
         stranger.stdout(),
       );
+      await sleep(6_000); // past the sweep's next look at Redis, which reads the job logs
       processes.tlpipe(['worker', '--queue', redis.address, '--runs', runs, '--json'], dir, env);
       const code = await Promise.race([
         sweep.done,
@@ -304,6 +314,14 @@ describe('a sweep and workers that do not share a runs folder', { skip: skipWith
         existsSync(other) ? readdirSync(other, { recursive: true }) : [],
         [],
         'the stranger wrote nothing in its own runs folder',
+      );
+      // Said once for the worker, with which worker and why, not once per job per hand-back.
+      assert.equal(said().length, 1, said().join('\n'));
+      assert.match(
+        said()[0]!,
+        new RegExp(
+          `^worker \\S+:${stranger.child.pid} hands this sweep's trials back \\(trial \\d's job first; said once per worker\\): this worker's runs folder ${other} does not have the sweep tiny/sweeps/\\d{4}-[0-9a-f]{8} the job names \\(uid [0-9a-f]+\\)`,
+        ),
       );
       const lines = sweep.stderr().split('\n');
       assert.deepEqual(

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -99,6 +100,8 @@ describe('resume: a run killed mid-training continues from its last checkpoint a
     assert.equal(run.status, 'completed');
     assert.equal(run.resumes.length, 1);
     assert.equal(run.resumes[0].fromEpoch, afterKill.latest);
+    // The machine its pids are processes of: the run's, and each resume's.
+    assert.deepEqual([run.host, run.resumes[0].host], [hostname(), hostname()]);
   });
 
   it("metrics of every epoch equal the uninterrupted run's exactly (wasm backend: bit-identical)", () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { RunRecord } from '../../src/store/run-record.js';
@@ -32,10 +32,14 @@ describe("a run's status as it really is", () => {
     assert.deepEqual([isAlive(livePid), isAlive(deadPid), isAlive(process.pid)], [true, false, false]);
   });
 
+  /** Another machine sharing the runs folder: its pids mean nothing here (deadPid and livePid alike). */
+  const elsewhere = `not-${hostname()}`;
   const cases: {
     name: string;
     status: RunRecord['status'];
     pid: number;
+    /** The machine run.json names; absent in an older tlpipe's run.json. */
+    host?: string;
     heartbeatAgeMs: number | undefined;
     effective: RunRecord['status'];
   }[] = [
@@ -43,41 +47,89 @@ describe("a run's status as it really is", () => {
       name: 'an ended run is what it says',
       status: 'completed',
       pid: deadPid,
+      host: hostname(),
       heartbeatAgeMs: undefined,
       effective: 'completed',
     },
     { name: 'a failed run stays failed', status: 'failed', pid: livePid, heartbeatAgeMs: 0, effective: 'failed' },
     {
-      name: 'running, its process alive, its heartbeat fresh',
+      name: 'this machine, its process alive, its heartbeat fresh',
+      status: 'running',
+      pid: livePid,
+      host: hostname(),
+      heartbeatAgeMs: 1000,
+      effective: 'running',
+    },
+    {
+      name: 'this machine, its process alive, no heartbeat yet',
+      status: 'running',
+      pid: livePid,
+      host: hostname(),
+      heartbeatAgeMs: undefined,
+      effective: 'running',
+    },
+    {
+      name: 'this machine, its process killed, its heartbeat fresh',
+      status: 'running',
+      pid: deadPid,
+      host: hostname(),
+      heartbeatAgeMs: 1000,
+      effective: 'interrupted',
+    },
+    {
+      name: 'this machine, its pid reused by another process, its heartbeat long stopped',
+      status: 'running',
+      pid: livePid,
+      host: hostname(),
+      heartbeatAgeMs: HEARTBEAT_STALE_MS + 1,
+      effective: 'interrupted',
+    },
+    {
+      name: 'another machine, its heartbeat fresh: running, though no process here has its pid',
+      status: 'running',
+      pid: deadPid,
+      host: elsewhere,
+      heartbeatAgeMs: 1000,
+      effective: 'running',
+    },
+    {
+      name: 'another machine, its heartbeat long stopped: interrupted, though a process here has its pid',
+      status: 'running',
+      pid: livePid,
+      host: elsewhere,
+      heartbeatAgeMs: HEARTBEAT_STALE_MS + 1,
+      effective: 'interrupted',
+    },
+    {
+      name: 'another machine, no heartbeat at all: interrupted (nothing says it lives)',
+      status: 'running',
+      pid: livePid,
+      host: elsewhere,
+      heartbeatAgeMs: undefined,
+      effective: 'interrupted',
+    },
+    {
+      name: 'no machine recorded (an older run.json), its process alive: this machine, running',
       status: 'running',
       pid: livePid,
       heartbeatAgeMs: 1000,
       effective: 'running',
     },
     {
-      name: 'running, its process alive, no heartbeat yet',
-      status: 'running',
-      pid: livePid,
-      heartbeatAgeMs: undefined,
-      effective: 'running',
-    },
-    {
-      name: 'running, but its process was killed',
+      name: 'no machine recorded (an older run.json), its process killed: this machine, interrupted',
       status: 'running',
       pid: deadPid,
       heartbeatAgeMs: 1000,
       effective: 'interrupted',
     },
-    {
-      name: 'running, its pid reused by another process, its heartbeat long stopped',
-      status: 'running',
-      pid: livePid,
-      heartbeatAgeMs: HEARTBEAT_STALE_MS + 1,
-      effective: 'interrupted',
-    },
   ];
   for (const c of cases)
-    it(c.name, () => assert.equal(effectiveStatus({ status: c.status, pid: c.pid }, c.heartbeatAgeMs), c.effective));
+    it(c.name, () =>
+      assert.equal(
+        effectiveStatus({ status: c.status, pid: c.pid, ...(c.host ? { host: c.host } : {}) }, c.heartbeatAgeMs),
+        c.effective,
+      ),
+    );
 });
 
 const record = (changes: Partial<RunRecord> = {}): RunRecord =>
@@ -205,6 +257,49 @@ describe("a run's overview, for `tlpipe runs`", () => {
     const overview = await overviewOf(dir, record({ status: 'running', endedAt: undefined }), started + 60_000);
     assert.deepEqual([overview.status, overview.seconds], ['interrupted', 40]);
   });
+
+  const another = `not-${hostname()}`;
+  const fromAnotherMachine: {
+    name: string;
+    /** The age of .heartbeat, of run.json; undefined: no such file. */
+    heartbeatAgeMs?: number;
+    runFileAgeMs?: number;
+    status: RunRecord['status'];
+  }[] = [
+    { name: 'another machine, its heartbeat fresh', heartbeatAgeMs: 10_000, status: 'running' },
+    {
+      name: 'another machine, its heartbeat stale',
+      heartbeatAgeMs: HEARTBEAT_STALE_MS + 60_000,
+      status: 'interrupted',
+    },
+    { name: 'another machine, no heartbeat yet, run.json just written', runFileAgeMs: 10_000, status: 'running' },
+    {
+      name: 'another machine, no heartbeat, run.json long unchanged',
+      runFileAgeMs: HEARTBEAT_STALE_MS + 60_000,
+      status: 'interrupted',
+    },
+  ];
+  for (const c of fromAnotherMachine) {
+    it(`${c.name}: ${c.status}, whatever its pid is here`, async () => {
+      const dir = folder();
+      const now = Date.now();
+      const touched = (file: string, ageMs: number | undefined): void => {
+        if (ageMs === undefined) return;
+        writeFileSync(path.join(dir, file), '');
+        utimesSync(path.join(dir, file), new Date(now - ageMs), new Date(now - ageMs));
+      };
+      touched(HEARTBEAT_FILE, c.heartbeatAgeMs);
+      touched('run.json', c.runFileAgeMs);
+      for (const pid of [livePid, deadPid]) {
+        const overview = await overviewOf(
+          dir,
+          record({ status: 'running', pid, host: another, endedAt: undefined }),
+          now,
+        );
+        assert.equal(overview.status, c.status, `pid ${pid === livePid ? 'alive' : 'gone'} here`);
+      }
+    });
+  }
 
   it('a live run with a fresh heartbeat is running, its duration up to now', async () => {
     const dir = folder();

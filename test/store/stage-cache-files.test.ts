@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -10,6 +11,7 @@ import {
   statSync,
   symlinkSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -60,6 +62,60 @@ describe('the stage cache stays within its size', () => {
     assert.ok(bytes <= 14 * 1024, `${bytes} bytes kept`);
     assert.ok(readdirSync(dir).length >= 2, 'the newest entries stay');
   });
+});
+
+describe('eviction and the temporary entries writers left: the cache is shared by every machine sharing the runs folder', () => {
+  /** This machine in a temporary entry's name, as the cache writes it. */
+  const here = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+  const deadPid = spawnSync(process.execPath, ['-e', '']).pid!;
+  const livePid = process.ppid;
+  const cases: {
+    name: string;
+    /** `<key>.<pid>.<host>.<random>.tmp`, or an older tlpipe's `<key>.<pid>.<random>.tmp`. */
+    entry: string;
+    /** How long since it last changed. */
+    ageMs: number;
+    kept: boolean;
+  }[] = [
+    {
+      name: 'this machine, its writer alive: being written, kept',
+      entry: `${livePid}.${here}.0a0b`,
+      ageMs: 0,
+      kept: true,
+    },
+    { name: 'this machine, its writer gone: removed', entry: `${deadPid}.${here}.0a0b`, ageMs: 0, kept: false },
+    {
+      name: 'an older name, no machine: this one, its writer gone: removed',
+      entry: `${deadPid}.0a0b0c0d`,
+      ageMs: 0,
+      kept: false,
+    },
+    {
+      name: 'another machine, changed a minute ago: being written there, kept (its pid means nothing here)',
+      entry: `${deadPid}.${here === 'deadbeef' ? 'feedbeef' : 'deadbeef'}.0a0b`,
+      ageMs: 60_000,
+      kept: true,
+    },
+    {
+      name: 'another machine, unchanged for ten minutes: its writer is gone, removed',
+      entry: `${livePid}.${here === 'deadbeef' ? 'feedbeef' : 'deadbeef'}.0a0b`,
+      ageMs: 600_000,
+      kept: false,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const root = mkdtempSync(path.join(tmpdir(), 'tlpipe-evict-tmp-'));
+      const temporary = path.join(root, 'features', `${key(1)}.${c.entry}.tmp`);
+      mkdirSync(temporary, { recursive: true });
+      writeFileSync(path.join(temporary, 'data.bin'), new Uint8Array(64));
+      const then = new Date(Date.now() - c.ageMs);
+      for (const file of [path.join(temporary, 'data.bin'), temporary]) utimesSync(file, then, then);
+      await new StageCacheFiles(root).evict();
+      assert.equal(existsSync(temporary), c.kept);
+      rmSync(root, { recursive: true, force: true });
+    });
+  }
 });
 
 describe('single-flight: a claimed entry is computed once', () => {

@@ -379,9 +379,38 @@ describe('run.json is checked field by field', () => {
     { name: 'a pipeline name with a slash', value: { ...record(), pipeline: 'a/b' }, problem: /pipeline is "a\/b"/ },
     { name: 'no pid', value: { ...record(), pid: undefined }, problem: /pid is not a process id/ },
     { name: 'resumes not a list', value: { ...record(), resumes: 3 }, problem: /resumes is not a list/ },
+    { name: 'host a number', value: { ...record(), host: 7 }, problem: /host is not a machine's name/ },
+    { name: 'host empty', value: { ...record(), host: '' }, problem: /host is not a machine's name/ },
+    {
+      name: 'host 256 characters',
+      value: { ...record(), host: 'h'.repeat(256) },
+      problem: /host is not a machine's name/,
+    },
+    {
+      name: 'host with a terminal escape',
+      value: { ...record(), host: 'a\u001b[2Jb' },
+      problem: /host is not a machine's name/,
+    },
+    {
+      name: "a resume's host not a name",
+      value: { ...record(), resumes: [{ at: '2026-01-01T00:00:00Z', fromEpoch: 1, pid: 2, host: ['h'] }] },
+      problem: /resumes is not a list/,
+    },
     { name: 'an error without a message', value: { ...record(), error: 'bad' }, problem: /error has no message/ },
     { name: 'git a string', value: { ...record(), git: 'main' }, problem: /git is not an object/ },
   ];
   it('the record as written passes', () => assert.equal(runRecordProblem(record()), undefined));
+  it('with its machine and its resumes', () =>
+    assert.equal(
+      runRecordProblem({
+        ...record(),
+        host: 'h'.repeat(255),
+        resumes: [
+          { at: '2026-01-01T00:00:00Z', fromEpoch: 1, pid: 2, host: 'build-7.example.org' },
+          { at: '2026-01-01T00:00:00Z', fromEpoch: 2, pid: 3 },
+        ],
+      }),
+      undefined,
+    ));
   for (const c of cases) it(c.name, () => assert.match(runRecordProblem(c.value) ?? 'accepted', c.problem));
 });

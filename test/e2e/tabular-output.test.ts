@@ -62,6 +62,14 @@ describe('a tabular run, as its commands print it', () => {
         assert.match(listed.stdout, / 75\.2 /, 'tlpipe runs says the same duration');
       },
     },
+    {
+      name: 'data says the feature columns are summed over the training split',
+      check: async () => {
+        const r = await tlpipe(['data', 'wine.yaml'], dir);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^feature columns \(training split\):\nfeature column +min +mean +max$/m);
+      },
+    },
   ];
   for (const c of cases) it(c.name, c.check);
 });

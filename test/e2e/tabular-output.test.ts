@@ -70,6 +70,25 @@ describe('a tabular run, as its commands print it', () => {
         assert.match(r.stdout, /^feature columns \(training split\):\nfeature column +min +mean +max$/m);
       },
     },
+    {
+      name: "evaluate on the run's own test split names rows relative to the working folder",
+      check: async () => {
+        const r = await tlpipe(['evaluate', run], dir);
+        assert.equal(r.code, 0, r.stderr);
+        const rows = r.stdout.split('most wrong')[1]!.trim().split('\n').slice(1);
+        assert.ok(rows.length > 0, r.stdout);
+        for (const row of rows) assert.match(row, /^ {2}wine-train\.csv:\d+: /);
+      },
+    },
+    {
+      name: 'evaluate --data, given as an absolute path, names rows the same way',
+      check: async () => {
+        const r = await tlpipe(['evaluate', run, '--data', path.join(dir, 'wine-test.csv')], dir);
+        assert.equal(r.code, 0, r.stderr);
+        const rows = r.stdout.split('most wrong')[1]!.trim().split('\n').slice(1);
+        for (const row of rows) assert.match(row, /^ {2}wine-test\.csv:\d+: /);
+      },
+    },
   ];
   for (const c of cases) it(c.name, c.check);
 });

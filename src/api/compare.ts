@@ -14,60 +14,45 @@ import type { EpochMetrics } from '../engine/events.js';
 /** A value at a key path, as `train.stages[1].optimizer.learningRate`. */
 type Flat = Map<string, unknown>;
 
-/** Every leaf of a JSON value by its key path; arrays of scalars are one leaf. */
+/**
+ * Every leaf of a JSON value by its key path. An array of scalars is one
+ * leaf, and so is an empty object or array (`globalAveragePooling2d: {}`):
+ * a value that is there must have a key path, or adding it would not show.
+ */
 export function flattenKeyPaths(value: unknown, prefix = '', out: Flat = new Map()): Flat {
-  if (Array.isArray(value) && value.some((v) => typeof v === 'object' && v !== null)) {
-    value.forEach((item, i) => flattenKeyPaths(item, `${prefix}[${i}]`, out));
-  } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    for (const [key, v] of Object.entries(value)) flattenKeyPaths(v, prefix ? `${prefix}.${key}` : key, out);
-  } else out.set(prefix, value);
+  const entries =
+    Array.isArray(value) && value.some((v) => typeof v === 'object' && v !== null)
+      ? value.map((item, i) => [`${prefix}[${i}]`, item] as const)
+      : typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? Object.entries(value).map(([key, v]) => [prefix ? `${prefix}.${key}` : key, v] as const)
+        : undefined;
+  if (entries === undefined || entries.length === 0) out.set(prefix, value);
+  else for (const [keyPath, v] of entries) flattenKeyPaths(v, keyPath, out);
   return out;
 }
 
 /**
- * Key paths whose values differ between any of the configurations, in
- * first-seen order. A subtree one run lacks entirely (a stage only one run
- * has) is one row, its whole value, not a row per leaf.
+ * Every key path, down to its leaves, whose value differs between any of
+ * the configurations, in first-seen order. A value one configuration lacks
+ * (a key, or a whole stage, only another has) is `undefined` in its place,
+ * so a stage only one run has is a row per key of that stage.
  */
 export function configDifferences(configs: unknown[]): { path: string; values: unknown[] }[] {
   const flats = configs.map((c) => flattenKeyPaths(c));
   const paths = [...new Set(flats.flatMap((f) => [...f.keys()]))];
-  const rows: { path: string; values: unknown[] }[] = [];
-  const seen = new Set<string>();
-  for (const p of paths) {
-    const values = flats.map((f) => f.get(p));
-    if (!values.some((v) => JSON.stringify(v) !== JSON.stringify(values[0]))) continue;
-    const top = values.includes(undefined) ? outermostMissing(configs, p) : p;
-    if (seen.has(top)) continue;
-    seen.add(top);
-    rows.push({ path: top, values: top === p ? values : configs.map((c) => valueAt(c, top)) });
-  }
-  return rows;
+  const empty = (v: unknown): boolean =>
+    v === undefined || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+  // `limit: {}` beside `limit: { perClass: 8 }` is said by `limit.perClass`, not by a row of its own as well.
+  const within = (p: string): boolean => paths.some((q) => q.startsWith(`${p}.`) || q.startsWith(`${p}[`));
+  return paths
+    .map((p) => ({ path: p, values: flats.map((f) => f.get(p)) }))
+    .filter(({ values }) => values.some((v) => JSON.stringify(v) !== JSON.stringify(values[0])))
+    .filter(({ path: p, values }) => !(values.every(empty) && within(p)));
 }
 
 /** `a.b[2].c` → ['a', 'b', 2, 'c']. */
 function tokens(keyPath: string): (string | number)[] {
   return [...keyPath.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]!));
-}
-
-function valueAt(value: unknown, keyPath: string): unknown {
-  let at: unknown = value;
-  for (const t of tokens(keyPath))
-    at = at === null || typeof at !== 'object' ? undefined : (at as Record<string | number, unknown>)[t];
-  return at;
-}
-
-/** The shortest prefix of `keyPath` that some configuration lacks altogether. */
-function outermostMissing(configs: unknown[], keyPath: string): string {
-  const parts = tokens(keyPath);
-  for (let n = 1; n <= parts.length; n++) {
-    const prefix = parts
-      .slice(0, n)
-      .map((t, i) => (typeof t === 'number' ? `[${t}]` : i === 0 ? t : `.${t}`))
-      .join('');
-    if (configs.some((c) => valueAt(c, prefix) === undefined)) return prefix;
-  }
-  return keyPath;
 }
 
 /** Per stage: the epochs it ran and its last epoch's metrics. */

@@ -8,7 +8,7 @@ import { BANK_HEADER_FILE, type BankClasses } from '../store/memory-bank-file.js
 import { readPlan } from '../store/plan-file.js';
 import { openAnomalyScorer } from './anomaly-model.js';
 import { evaluationRecord, type AnomalyEvaluation, type EvaluateOptions, type Evaluation } from './evaluate.js';
-import { countedOn, evaluationOutcome, namedRelativeTo, runDataset } from './evaluation-inputs.js';
+import { countedOn, evaluationOutcome, namedAsShown, runDataset } from './evaluation-inputs.js';
 import type { Outcome } from './types.js';
 
 const DATA_HINT = {
@@ -100,7 +100,7 @@ async function testImages(runDir: string | undefined, modelDir: string, classes:
     );
   const indexes = dataset.selection.test;
   return {
-    split: splitSource(dataset, 'test'),
+    split: namedAsShown(splitSource(dataset, 'test')),
     indexes,
     classNames: classes.names,
     normal: classes.normal,
@@ -128,7 +128,7 @@ async function dataImages(dir: string, classes: BankClasses, pre: ImagePreproces
       'an image folder has one sub-folder of images per class, named as the run’s classes',
     );
   return {
-    split: namedRelativeTo(read.train, dir),
+    split: namedAsShown(read.train),
     indexes: read.selection.train,
     classNames: listing.classNames,
     normal: listing.classNames.filter((name) => classes.normal.includes(name)),

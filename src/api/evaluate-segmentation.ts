@@ -8,7 +8,7 @@ import { inferenceBatch } from '../plan/memory-estimate.js';
 import type { Plan } from '../plan/types.js';
 import { readPlan, readResolved } from '../store/plan-file.js';
 import type { EvaluateOptions, Evaluation, SegmentationEvaluation } from './evaluate.js';
-import { countedOn, evaluationOutcome, namedRelativeTo, runDataset } from './evaluation-inputs.js';
+import { countedOn, evaluationOutcome, namedAsShown, runDataset } from './evaluation-inputs.js';
 import type { OpenedModel } from './load-model.js';
 import type { Outcome } from './types.js';
 
@@ -68,7 +68,7 @@ async function testPairs(runDir: string | undefined, modelDir: string): Promise<
     );
   const indexes = dataset.selection.test;
   return {
-    split: splitSource(dataset, 'test') as SegmentationSplit,
+    split: namedAsShown(splitSource(dataset, 'test') as SegmentationSplit),
     indexes,
     ignoreIndex: dataset.ignoreIndex,
     skipped: [],
@@ -86,7 +86,7 @@ async function dataPairs(
   const read = await readMaskFolder(dir, classNames, ignoreIndex, pre);
   if (read.indexes.length === 0) throw noUsablePairs(dir, read.skipped);
   return {
-    split: namedRelativeTo(read.split, dir),
+    split: namedAsShown(read.split),
     indexes: read.indexes,
     ignoreIndex,
     skipped: read.skipped,

@@ -13,7 +13,7 @@ import { inferenceBatch } from '../plan/memory-estimate.js';
 import { writeFileAtomic } from '../store/atomic-write.js';
 import type { ExportedModelInfo } from '../store/model-folder.js';
 import { readPlan, readResolved } from '../store/plan-file.js';
-import { evaluationOutcome, runDataset } from './evaluation-inputs.js';
+import { evaluationOutcome, exampleName, runDataset } from './evaluation-inputs.js';
 import { confusionMatrixCsv } from '../store/report-file.js';
 import type { LayersModel } from '@tensorflow/tfjs';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
@@ -148,7 +148,7 @@ async function evaluateOpened(
     const labelColumn = runDir ? await runLabelColumn(runDir) : 'label';
     const rows = await labelledRows(options.data, pre.columns, labelColumn, classNames);
     source = exampleSource(rows, [...rows.labels.keys()], pre, classNames.length);
-    names = [...rows.labels.keys()].map((i) => rows.name(i));
+    names = [...rows.labels.keys()].map((i) => exampleName(rows.name(i)));
     on = `${options.data} (${rows.count} rows)`;
   } else if (options.data && pre.kind === 'image') {
     // One class folder is enough to measure how a model does on that class.
@@ -180,7 +180,7 @@ async function evaluateOpened(
         "an image folder has one sub-folder per class, named as the model's classes",
       );
     source = exampleSource(read.train, read.selection.train, pre, classNames.length);
-    names = read.selection.train.map((i) => path.relative(options.data!, read.train.name(i)));
+    names = read.selection.train.map((i) => exampleName(read.train.name(i)));
     on = `${options.data} (${read.train.count} images${skipped.length > 0 ? `, ${skipped.length} that cannot be decoded left out` : ''})`;
   } else {
     const { dataset } = await runDataset(runDir, exported.dir, {
@@ -190,7 +190,7 @@ async function evaluateOpened(
     const { selection } = dataset;
     const split = splitSource(dataset, 'test');
     source = exampleSource(split, selection.test, pre, classNames.length);
-    names = selection.test.map((i) => split.name(i));
+    names = selection.test.map((i) => exampleName(split.name(i)));
     on = `its test split (${selection.test.length} examples)`;
   }
   const metrics = await evaluateExportedModel(model, source, loss, classNames, names, batch, tta, exported.decision);

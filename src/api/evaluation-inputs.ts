@@ -33,9 +33,20 @@ export async function runDataset(
   return { spec, dataset };
 }
 
-/** `split` with its examples named relative to `dir` (the folder given with --data), as the output shows them. */
-export function namedRelativeTo<S extends SplitData>(split: S, dir: string): S {
-  return { ...split, name: (index: number) => path.relative(dir, split.name(index)) };
+/**
+ * An example's name as an evaluation gives it, whether it comes from the
+ * run's own split or from --data: relative to the working folder, as the
+ * CLI shows every other file (`data/test/5/test-8.png`,
+ * `colours-test.csv:81`); one outside it keeps its absolute path.
+ */
+export function exampleName(name: string, cwd = process.cwd()): string {
+  const absolute = path.resolve(cwd, name);
+  return absolute.startsWith(cwd + path.sep) ? path.relative(cwd, absolute).split(path.sep).join('/') : absolute;
+}
+
+/** `split` with its examples named by exampleName. */
+export function namedAsShown<S extends SplitData>(split: S): S {
+  return { ...split, name: (index: number) => exampleName(split.name(index)) };
 }
 
 /** `dir (N images, M that … left out)`: what --data held, said in the evaluation's `on`. */

@@ -480,8 +480,9 @@ async function executeRun(folder: RunFolder, planned: PreparedPlan, options: Exe
       await writeConfusionCsv(folder.dir, outcome.test.confusionMatrix, plan.classes.names);
     if (outcome.gallery) await writeGallery(folder.dir, outcome.gallery, path.dirname(spec.file));
     if (outcome.masks) await writeMaskGallery(folder.dir, outcome.masks, path.dirname(spec.file));
-    await writeRunReport(folder.dir, renderRunReport);
-    const record = await folder.finish('completed');
+    const ended = new Date();
+    await writeRunReport(folder.dir, renderRunReport, undefined, folder.ending(ended));
+    const record = await folder.finish('completed', undefined, ended);
     const info = end(record, summary);
     await recorder.settle();
     return ok(info, options.warnings);

@@ -11,6 +11,7 @@ import { renderComparisonReport } from '../render/report-html.js';
 import { renderRunReport } from '../render/run-report.js';
 import { overviewOf, type RunOverview } from '../store/run-status.js';
 import { compareRuns, type Comparison } from './compare.js';
+import { formatComparedNumber } from './compared-number.js';
 import { runsRootOf } from './pipeline-input.js';
 import { userErrorsAt } from './run-refs.js';
 import { failed, ok, problem, type Outcome, type PipelineOptions } from './types.js';
@@ -121,16 +122,21 @@ export async function report(
         ),
       });
     const comparison = await compareRuns(runs.value);
-    const num = (v: number | null): string => (v === null ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(4));
     const header = ['', ...comparison.runs.map((r) => `${r.pipeline}/${r.id}`)];
-    const testAccuracy = ['test accuracy', ...comparison.runs.map((r) => num(r.testAccuracy))];
+    const testAccuracy = [
+      'test accuracy',
+      ...comparison.runs.map((r) => formatComparedNumber('accuracy', r.testAccuracy)),
+    ];
     const metrics = {
       header,
       rows: [
         ['status', ...comparison.runs.map((r) => r.status)],
         testAccuracy,
-        ['seconds', ...comparison.runs.map((r) => num(r.seconds))],
-        ...comparison.stages.map((s) => [`${s.stage} ${s.metric}`, ...s.values.map(num)]),
+        ['seconds', ...comparison.runs.map((r) => formatComparedNumber('seconds', r.seconds))],
+        ...comparison.stages.map((s) => [
+          `${s.stage} ${s.metric}`,
+          ...s.values.map((v) => formatComparedNumber(s.metric, v)),
+        ]),
       ],
     };
     // Each differing key beside the metric it led to.

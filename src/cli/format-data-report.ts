@@ -99,6 +99,8 @@ function describeColumns(columns: readonly ColumnSummary[]): string[] {
   return [
     `rows: ${columns.length} feature columns, each standardised with the training split's mean and std before the model sees it`,
     '',
+    // The numbers are the training split's only (the validation and test rows are not summed in): said, not left to be guessed.
+    'feature columns (training split):',
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),

@@ -1,4 +1,5 @@
 import type { Comparison, Evaluation, Explanation, RunOverview, ZooListing } from '../api/index.js';
+import { formatComparedNumber } from '../api/compared-number.js';
 import type { TaskName } from '../format/types.js';
 import { formatPrediction, TASK_LINES } from './tasks/registry.js';
 import type { TaskLines } from './tasks/task-lines.js';
@@ -24,27 +25,26 @@ export function formatRunTable(runs: RunOverview[]): string {
 
 /** `tlpipe compare`: text columns, one per run. */
 export function formatComparison(c: Comparison): string {
-  // Whole subtrees are cut short in the table; --json has them in full.
+  // Values are leaves (a scalar, a list of scalars); a long one is cut short in the table, --json has it in full.
   const show = (v: unknown): string => {
     const text = v === undefined ? '–' : typeof v === 'number' ? String(Number(v.toPrecision(6))) : JSON.stringify(v);
     return text.length > 60 ? `${text.slice(0, 59)}…` : text;
   };
-  const num = (v: number | null, digits = 4): string =>
-    v === null ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(digits);
+  const num = formatComparedNumber;
   const header = ['', ...c.runs.map((r) => `${r.pipeline}/${r.id}`)];
   const rows: string[][] = [
     ['status', ...c.runs.map((r) => r.status)],
-    ['seconds', ...c.runs.map((r) => num(r.seconds, 1))],
-    ['test accuracy', ...c.runs.map((r) => num(r.testAccuracy))],
-    ['test loss', ...c.runs.map((r) => num(r.testLoss))],
+    ['seconds', ...c.runs.map((r) => num('seconds', r.seconds))],
+    ['test accuracy', ...c.runs.map((r) => num('accuracy', r.testAccuracy))],
+    ['test loss', ...c.runs.map((r) => num('loss', r.testLoss))],
     ...(c.runs.some((r) => r.testMeanIoU !== undefined)
-      ? [['test mean IoU', ...c.runs.map((r) => num(r.testMeanIoU ?? null))]]
+      ? [['test mean IoU', ...c.runs.map((r) => num('meanIoU', r.testMeanIoU))]]
       : []),
     ...(c.runs.some((r) => r.testAuroc !== undefined)
-      ? [['test AUROC', ...c.runs.map((r) => num(r.testAuroc ?? null))]]
+      ? [['test AUROC', ...c.runs.map((r) => num('auroc', r.testAuroc))]]
       : []),
   ];
-  const stageRows = c.stages.map((s) => [`${s.stage} ${s.metric}`, ...s.values.map((v) => num(v))]);
+  const stageRows = c.stages.map((s) => [`${s.stage} ${s.metric}`, ...s.values.map((v) => num(s.metric, v))]);
   const configRows = c.config.map((d) => [d.path, ...d.values.map(show)]);
   const table = alignColumns([header, ...rows, ...stageRows, ...configRows]);
   if (table.some((l) => l.length > TEXT_WIDTH))

@@ -51,6 +51,9 @@ function pointerToPath(pointer: string): (string | number)[] {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
+/** The description of the union whose branch an error was kept from, for a branch that has no description of its own. */
+const unionHints = new WeakMap<ErrorObject, string>();
+
 /**
  * A type error at a path makes every other complaint about that path noise;
  * an anyOf failure is one complaint, not one per alternative.
@@ -59,10 +62,14 @@ function pruneErrors(errors: ErrorObject[]): ErrorObject[] {
   // An anyOf answered by its one type-matching alternative: keep that alternative's errors, drop the rest.
   for (const anyOf of errors.filter((e) => e.keyword === 'anyOf')) {
     const chosen = matchingAlternativeErrors(anyOf, errors);
-    if (chosen)
-      errors = errors.filter(
-        (e) => e !== anyOf && (!e.schemaPath.startsWith(`${anyOf.schemaPath}/`) || chosen.includes(e)),
-      );
+    if (!chosen) continue;
+    errors = errors.filter(
+      (e) => e !== anyOf && (!e.schemaPath.startsWith(`${anyOf.schemaPath}/`) || chosen.includes(e)),
+    );
+    // The hint is the chosen branch's description; a branch without one falls back to the whole union's.
+    const union = describe(anyOf.parentSchema);
+    if (union !== undefined)
+      for (const e of chosen) if (e.instancePath === anyOf.instancePath && !unionHints.has(e)) unionHints.set(e, union);
   }
   const anyOfPaths = errors.filter((e) => e.keyword === 'anyOf').map((e) => e.schemaPath);
   errors = errors.filter((e) => !anyOfPaths.some((p) => e.schemaPath.startsWith(`${p}/`)));
@@ -110,6 +117,19 @@ function describe(schema: unknown): string | undefined {
   return (schema as { description?: string } | undefined)?.description;
 }
 
+/** Whether `value` is of JSON Schema type `type`. */
+function hasType(value: unknown, type: string): boolean {
+  if (type === 'integer') return Number.isInteger(value);
+  if (type === 'array') return Array.isArray(value);
+  if (type === 'null') return value === null;
+  if (type === 'object') return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === type;
+}
+
+function typeOfValue(value: unknown): string {
+  return value === null ? 'nothing (null)' : Array.isArray(value) ? 'a list' : `${typeof value} ${show(value)}`;
+}
+
 function show(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
@@ -117,7 +137,7 @@ function show(value: unknown): string {
 
 function explain(source: SourceFile, e: ErrorObject): Diagnostic {
   const path: KeyPath = pointerToPath(e.instancePath);
-  const hint = describe(e.parentSchema);
+  const hint = describe(e.parentSchema) ?? unionHints.get(e);
   const severity = 'error' as const;
   switch (e.keyword) {
     case 'additionalProperties': {
@@ -154,9 +174,7 @@ function explain(source: SourceFile, e: ErrorObject): Diagnostic {
     }
     case 'type': {
       const expected = ([] as string[]).concat(e.params.type as string | string[]).join(' or ');
-      const actual =
-        e.data === null ? 'nothing (null)' : Array.isArray(e.data) ? 'a list' : `${typeof e.data} ${show(e.data)}`;
-      return source.at({ path }, { path, message: `expected ${expected}, got ${actual}`, severity, hint });
+      return source.at({ path }, { path, message: `expected ${expected}, got ${typeOfValue(e.data)}`, severity, hint });
     }
     case 'minimum':
     case 'maximum':
@@ -193,8 +211,14 @@ function explain(source: SourceFile, e: ErrorObject): Diagnostic {
         );
       }
       break;
-    case 'anyOf':
-      return source.at({ path }, { path, message: `${show(e.data)} is not a valid value here`, severity, hint });
+    case 'anyOf': {
+      // A value of none of the branches' types is told so, as a type union's is.
+      const types = (e.schema as { type?: unknown }[]).map((branch) => branch.type);
+      const message = types.every((t) => typeof t === 'string' && !hasType(e.data, t))
+        ? `expected ${[...new Set(types)].join(' or ')}, got ${typeOfValue(e.data)}`
+        : `${show(e.data)} is not a valid value here`;
+      return source.at({ path }, { path, message, severity, hint });
+    }
     case 'pattern':
       return source.at({ path }, { path, message: `${show(e.data)} is not a valid value here`, severity, hint });
     case 'minItems':

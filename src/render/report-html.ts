@@ -416,7 +416,6 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #d0d7de;paddi
 .confusion td{min-width:34px;text-align:center}
 table.compare{table-layout:fixed;width:100%}table.compare th:first-child{width:20%}
 table.compare td,table.compare th{overflow-wrap:anywhere;vertical-align:top}
-code.json{display:block;white-space:pre-wrap;text-align:left;font-size:12px}
 img.thumbnail,img.heatmap{image-rendering:pixelated;display:block}
 .per-class td.strip{text-align:left}
 figure{display:inline-block;margin:2px 6px 2px 0;text-align:center;font-size:12px}
@@ -446,16 +445,6 @@ const PALETTE = ['#1f6feb', '#d9480f', '#2da44e', '#8250df', '#bf3989', '#9a6700
 export function runColour(index: number, count: number): string {
   if (count <= PALETTE.length) return PALETTE[index]!;
   return `hsl(${Math.round((index * 360) / count)}, 75%, ${index % 2 === 0 ? 38 : 52}%)`;
-}
-
-/** A compared value: a whole subtree (a stage that only one run has) laid out as indented JSON that wraps inside its column. */
-function comparedCell(cell: string): string {
-  if (!/^[[{]/.test(cell)) return escape(cell);
-  try {
-    return `<code class="json">${escape(JSON.stringify(JSON.parse(cell), null, 1))}</code>`;
-  } catch {
-    return escape(cell);
-  }
 }
 
 /**
@@ -508,7 +497,7 @@ export function renderComparisonReport(
     const rows = t.rows
       .map(
         (r) =>
-          `<tr>${r.map((cell, i) => (i === 0 ? `<th style="text-align:left">${escape(cell)}</th>` : `<td>${comparedCell(cell)}</td>`)).join('')}</tr>`,
+          `<tr>${r.map((cell, i) => (i === 0 ? `<th style="text-align:left">${escape(cell)}</th>` : `<td>${escape(cell)}</td>`)).join('')}</tr>`,
       )
       .join('');
     return `<table class="${cls}">${head}${rows}</table>`;

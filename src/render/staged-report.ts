@@ -3,6 +3,7 @@ import { describeSchedule } from '../plan/learning-rate-schedule.js';
 import { describeAlignment } from '../plan/compile-steps/stage-alignment.js';
 import type { Plan, PlanStage } from '../plan/types.js';
 import type { RunReportSources } from '../store/report-file.js';
+import { recordedSeconds } from '../store/run-record.js';
 import { effectiveStatus } from '../store/run-status.js';
 import type { RunSummary } from '../store/summary-file.js';
 import { auditSection } from './audit-report.js';
@@ -50,12 +51,9 @@ export function runFacts({ record, plan, summary, heartbeatAgeMs }: RunReportSou
     run: record.id,
     status: summary?.status ?? effectiveStatus(record, heartbeatAgeMs),
     started: record.startedAt,
-    ...(summary
-      ? {
-          duration: minutes(summary.resources.seconds),
-          'peak memory': `${summary.resources.peakRssMiB} MiB (resident, whole process)`,
-        }
-      : {}),
+    // run.json's duration, as `tlpipe run`, `runs` and `compare` say it (summary.json's is this process's time alone).
+    ...(recordedSeconds(record) !== undefined ? { duration: minutes(recordedSeconds(record)!) } : {}),
+    ...(summary ? { 'peak memory': `${summary.resources.peakRssMiB} MiB (resident, whole process)` } : {}),
     ...(summary
       ? {
           examples: `${summary.data.counts.train} train, ${summary.data.counts.validation} validation, ${summary.data.counts.test} test`,

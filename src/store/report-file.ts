@@ -97,8 +97,11 @@ export async function writeRunReport(
   dir: string,
   render: RunReportRenderer,
   out = path.join(dir, REPORT_FILE),
+  ending?: Pick<RunRecord, 'endedAt' | 'seconds'>,
 ): Promise<string> {
-  await writeFileAtomic(out, render(await readRunReportSources(dir)));
+  const sources = await readRunReportSources(dir);
+  // A run writes its report just before run.json records its end: the page shows that end, so both say one duration.
+  await writeFileAtomic(out, render(ending ? { ...sources, record: { ...sources.record, ...ending } } : sources));
   return out;
 }
 

@@ -267,23 +267,31 @@ export class RunFolder implements RunOutput {
     this.heartbeat.unref();
   }
 
+  /** run.json's end of the run, were it to end at `endedAt`: the one duration every page and listing shows. */
+  ending(endedAt: Date): Pick<RunRecord, 'endedAt' | 'seconds'> {
+    return {
+      endedAt: endedAt.toISOString(),
+      seconds: (endedAt.getTime() - Date.parse(this.current.startedAt)) / 1000,
+    };
+  }
+
   /**
    * Marks the run ended; `completed` only when every output has been
    * written. A completed status is read back before it counts: a runs folder
    * gone read-only, full or removed must leave the run failing, never a
    * completed run.json nobody wrote or a success whose record says otherwise.
+   * `endedAt`: when the run ended, if a page written before this (its
+   * report) already shows that end.
    */
-  async finish(status: Exclude<RunStatus, 'running'>, error?: RunRecord['error']): Promise<RunRecord> {
+  async finish(
+    status: Exclude<RunStatus, 'running'>,
+    error?: RunRecord['error'],
+    endedAt = new Date(),
+  ): Promise<RunRecord> {
     clearInterval(this.heartbeat);
-    const endedAt = new Date();
     try {
       await rm(this.path(HEARTBEAT_FILE), { force: true });
-      await this.update({
-        status,
-        endedAt: endedAt.toISOString(),
-        seconds: (endedAt.getTime() - Date.parse(this.current.startedAt)) / 1000,
-        ...(error ? { error } : {}),
-      });
+      await this.update({ status, ...this.ending(endedAt), ...(error ? { error } : {}) });
       if (status === 'completed') {
         const written = await readRunRecord(this.dir);
         if (written.status !== 'completed' || written.endedAt !== this.current.endedAt) {

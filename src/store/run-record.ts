@@ -63,6 +63,12 @@ const HOST_PATTERN = new RegExp(`^[^\\u0000-\\u001f\\u007f]{1,${HOST_MAX_CHARS}}
 /** Whether `value` is a host name tlpipe could have recorded. */
 export const isHostName = (value: unknown): value is string => typeof value === 'string' && HOST_PATTERN.test(value);
 
+/** How long the run took, by run.json: its `seconds`, else from its start to its end; undefined while it has not ended. */
+export function recordedSeconds(record: Pick<RunRecord, 'startedAt' | 'endedAt' | 'seconds'>): number | undefined {
+  if (record.seconds !== undefined) return record.seconds;
+  return record.endedAt === undefined ? undefined : (Date.parse(record.endedAt) - Date.parse(record.startedAt)) / 1000;
+}
+
 /** This machine, as a run record (and a run lock) names it. */
 export function thisHost(): string {
   return [...os.hostname()].slice(0, HOST_MAX_CHARS).join('') || 'localhost';

@@ -310,19 +310,3 @@ describe('feature extraction on both cores', () => {
     );
   });
 });
-
-describe('config differences', () => {
-  it('a subtree only one run has is one row, not a row per leaf', async () => {
-    const { configDifferences } = await import('../../src/api/compare.js');
-    assert.deepEqual(
-      configDifferences([
-        { name: 'a', train: { stages: [{ epochs: 1 }, { epochs: 2, optimizer: { name: 'sgd' } }] } },
-        { name: 'a', train: { stages: [{ epochs: 3 }] } },
-      ]),
-      [
-        { path: 'train.stages[0].epochs', values: [1, 3] },
-        { path: 'train.stages[1]', values: [{ epochs: 2, optimizer: { name: 'sgd' } }, undefined] },
-      ],
-    );
-  });
-});

@@ -291,7 +291,7 @@ describe('invalid pipelines: message, place and hint', () => {
       name: 'a freeze rule of the wrong type',
       text: VALID + 'freeze: [3]\n',
       at: '9:10',
-      message: /3 is not a valid value here/,
+      message: /expected string or object, got number 3/,
       hint: /a glob/,
     },
     {
@@ -452,6 +452,51 @@ describe('invalid pipelines: message, place and hint', () => {
       [8, 9, 10],
     );
   });
+});
+
+/** A key whose schema is a union of branches (anyOf): its hint is that of the branch the value has the type of. */
+describe("a union's hint describes the branch the value's type matches", () => {
+  const csv = (test: string): string =>
+    VALID.replace('format: mnist', `format: csv\n  file: rows.csv\n  featureColumns: [a, b]\n  test: ${test}`);
+  const cases: { name: string; text: string; message: RegExp; hint: RegExp; notHint?: RegExp }[] = [
+    {
+      name: 'a csv test fraction of 0: the fraction branch, and how to have no test split',
+      text: csv('0'),
+      message: /must be > 0, got 0/,
+      hint: /fraction of each class held out as the test split .*in \(0, 0\.9\].*leave the key out/,
+      notHint: /IDX/,
+    },
+    {
+      name: 'a test fraction above 0.9: the fraction branch',
+      text: csv('0.95'),
+      message: /must be <= 0\.9, got 0\.95/,
+      hint: /in \(0, 0\.9\]/,
+      notHint: /IDX/,
+    },
+    {
+      name: 'a test value of neither type: the whole union',
+      text: csv('"0.2"'),
+      message: /expected object or number, got string "0\.2"/,
+      hint: /idx: the test IDX files.*imageFolder and csv: the fraction/,
+    },
+    {
+      name: 'a validation fraction below 0: the fraction branch, not the `test` one',
+      text: VALID.replace('format: mnist', 'format: mnist\n  validation: -0.1'),
+      message: /must be >= 0, got -0\.1/,
+      hint: /^Fraction of the training examples held out for validation, stratified by class and seeded/,
+      notHint: /every epoch/,
+    },
+  ];
+  for (const c of cases)
+    it(c.name, () => {
+      const result = load(c.text);
+      assert.equal(result.ok, false, 'expected the pipeline to be rejected');
+      if (result.ok) return;
+      const first = result.diagnostics[0]!;
+      assert.match(first.message, c.message, formatDiagnostic(first));
+      assert.match(first.hint ?? '', c.hint);
+      if (c.notHint) assert.doesNotMatch(first.hint ?? '', c.notHint);
+    });
 });
 
 describe('printed form (golden)', () => {

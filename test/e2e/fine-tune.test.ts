@@ -70,6 +70,8 @@ describe('two-stage transfer: train the head on a frozen base, then fine-tune th
     assert.match(plan.stdout, /^ {4}trainable {2}block_2_expand … block_2_add {4}9 layers {3}9,456 weights$/m);
     const r = await tlpipe(['run', 'frozen.yaml'], dir);
     assert.equal(r.code, 0, r.stderr);
+    // The run's progress counts the base's layers as plan does (the input layer left out).
+    assert.match(r.stderr, /^base mobilenet_v2 cut at block_2_add: 27 layers, /m);
     const planned = JSON.parse(readFileSync(path.join(runDir('frozen'), 'plan.json'), 'utf8'));
     const unfrozen: string[] = planned.stages[1].trainableBaseLayers;
     assert.deepEqual(unfrozen, [

@@ -15,7 +15,8 @@ export async function runBaseTask(_task: BaseTask, _inputs: object, run: SetupCo
     type: 'base',
     model: plan.base.model,
     cut: plan.base.cut,
-    layers: plan.base.layerCount,
+    // The layers as `plan` counts them, without the input layer (layerCount, in the fingerprint, counts it too).
+    layers: plan.base.layers.length,
     params: plan.base.paramCount,
     outputShape: plan.base.cutOutputShape,
     seconds: inputs.seconds.base,

@@ -54,7 +54,7 @@ export async function fitBank(_task: BankTask, run: SetupContext): Promise<Banke
       type: 'base',
       model: plan.base.model,
       cut: plan.base.cut,
-      layers: extractor.model.layers.length,
+      layers: plan.base.layers.length,
       params: extractor.model.countParams(),
       outputShape: [...extractor.grid, extractor.dim],
       seconds: inputs.seconds.base,

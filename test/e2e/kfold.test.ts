@@ -188,12 +188,14 @@ describe('tlpipe run --folds: k-fold cross-validation on cached features', () =>
         .split('\n')
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l));
-    await waitFor(
-      'fold 1 completed',
-      () => events().some((e) => e.type === 'fold' && e.fold === 1 && e.state?.status === 'completed'),
-      { timeoutMs: KFOLD_MS, context: () => first.stderr() },
-    );
-    first.child.kill('SIGINT');
+    // Ctrl-C as soon as the line arrives, not at the next poll: the two folds left take seconds, and a loaded machine
+    // can spend them between two polls.
+    let sent = false;
+    first.child.stdout!.on('data', () => {
+      if (!sent && events().some((e) => e.type === 'fold' && e.fold === 1 && e.state?.status === 'completed'))
+        sent = first.child.kill('SIGINT');
+    });
+    await waitFor('fold 1 completed', () => sent, { timeoutMs: KFOLD_MS, context: () => first.stderr() });
     const code = await Promise.race([
       first.done,
       new Promise((resolve) => setTimeout(() => resolve('hung'), 300_000).unref()),

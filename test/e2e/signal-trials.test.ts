@@ -146,8 +146,15 @@ describe('signals at any moment: interrupted, exit 130, and the resumed run ends
   }
 
   it('Ctrl-C during worker-thread feature extraction', async () => {
-    const result = await signalled(dir, 'workers', 'SIGINT', { onLine: /features train: extracting/ });
-    assert.equal(await resumesEqual('workers', result), 'during feature extraction');
+    // The extraction takes under a second, and the signal goes when its first line arrives: a loaded machine can
+    // deliver that line late enough for the extraction to end first. Such a try missed its moment and is made
+    // again; a run that ignored the signal until the extraction ended would miss it every time.
+    const outcomes: string[] = [];
+    for (let attempt = 1; attempt <= 3 && !outcomes.includes('during feature extraction'); attempt++) {
+      const result = await signalled(dir, `workers-${attempt}`, 'SIGINT', { onLine: /features train: extracting/ });
+      outcomes.push(await resumesEqual(`workers-${attempt}`, result));
+    }
+    assert.equal(outcomes.at(-1), 'during feature extraction', `outcomes of the tries: ${outcomes.join('; ')}`);
   });
 
   it('Ctrl-C while images are being decoded stops within seconds, before any run folder', async () => {

@@ -33,8 +33,9 @@ after(() => {
 function startWatch(
   dir: string,
   files: string[],
+  debounceMs = 200,
 ): { child: ChildProcess; output: () => string; waitFor(pattern: RegExp, count?: number): Promise<void> } {
-  const child = spawn(process.execPath, [CLI, 'watch', ...files, '--debounce', '200'], {
+  const child = spawn(process.execPath, [CLI, 'watch', ...files, '--debounce', String(debounceMs)], {
     cwd: dir,
     env: { ...process.env, FORCE_COLOR: '0' },
   });
@@ -102,7 +103,9 @@ describe('tlpipe watch', () => {
   it('two quick saves start exactly one new run, which reuses the features; a broken save waits', async () => {
     const dir = workspace('watch');
     const file = write(dir, 'w.yaml', PIPELINE.replace('EPOCHS', '2'));
-    const watch = startWatch(dir, ['w.yaml']);
+    // A debounce far above the 20 ms between the two saves below: under a load of 8–13 on 2 cores a 20 ms sleep
+    // overran by over 180 ms in 2 of 400 tries, and a 200 ms debounce then starts a run for the first save.
+    const watch = startWatch(dir, ['w.yaml'], 2000);
     await watch.waitFor(/^completed runs\/w\/0001-/);
     // An editor that writes a file in two steps, 20 ms apart.
     writeFileSync(file, PIPELINE.replace('EPOCHS', '2').replace('units: 16', 'units: 12'));

@@ -50,21 +50,30 @@ export function effectiveStatus(
 }
 
 /**
- * How long ago a run last showed it was alive: its heartbeat's age. A run of
- * another machine that has not touched its heartbeat yet (it starts when
- * training does) counts from run.json's last write instead, since its pid
- * cannot be asked; undefined when neither file is there.
+ * When a run last showed it was alive, as a time (ms): its heartbeat's last
+ * touch. A run of another machine that has not touched its heartbeat yet (it
+ * starts when training does) counts from run.json's last write instead, since
+ * its pid cannot be asked. `heartbeatAt` is the heartbeat's own time, if any.
  */
+async function lastSignOfLife(
+  dir: string,
+  record: Pick<RunRecord, 'host'>,
+): Promise<{ aliveAt?: number; heartbeatAt?: number }> {
+  const heartbeat = await stat(path.join(dir, HEARTBEAT_FILE)).catch(() => undefined);
+  if (heartbeat) return { aliveAt: heartbeat.mtimeMs, heartbeatAt: heartbeat.mtimeMs };
+  if (onThisHost(record)) return {};
+  const written = await stat(path.join(dir, RUN_FILE)).catch(() => undefined);
+  return written ? { aliveAt: written.mtimeMs } : {};
+}
+
+/** How long ago a run last showed it was alive (see lastSignOfLife); undefined when neither file is there. */
 export async function heartbeatAgeMs(
   dir: string,
   record: Pick<RunRecord, 'host'>,
   now = Date.now(),
 ): Promise<number | undefined> {
-  const heartbeat = await stat(path.join(dir, HEARTBEAT_FILE)).catch(() => undefined);
-  if (heartbeat) return now - heartbeat.mtimeMs;
-  if (onThisHost(record)) return undefined;
-  const written = await stat(path.join(dir, RUN_FILE)).catch(() => undefined);
-  return written ? now - written.mtimeMs : undefined;
+  const { aliveAt } = await lastSignOfLife(dir, record);
+  return aliveAt === undefined ? undefined : now - aliveAt;
 }
 
 /** The run's status as it really is, from its folder (see effectiveStatus). */
@@ -89,8 +98,9 @@ export interface RunOverview {
 }
 
 export async function overviewOf(dir: string, record: RunRecord, now = Date.now()): Promise<RunOverview> {
-  const heartbeat = await stat(path.join(dir, HEARTBEAT_FILE)).catch(() => undefined);
-  const status = effectiveStatus(record, await heartbeatAgeMs(dir, record, now));
+  // One look at the folder for both: whether the run is alive, and when an interrupted one last was.
+  const { aliveAt, heartbeatAt } = await lastSignOfLife(dir, record);
+  const status = effectiveStatus(record, aliveAt === undefined ? undefined : now - aliveAt);
   // A listing shows what it can: a damaged file leaves its columns empty rather than hiding the run.
   const rows = await readMetricRows(dir).catch(() => []);
   const summary = await readSummary(dir).catch(() => undefined);
@@ -101,7 +111,7 @@ export async function overviewOf(dir: string, record: RunRecord, now = Date.now(
   const withLoss = rows.filter((r) => typeof r.loss === 'number' && Number.isFinite(r.loss));
   const bestScore = byScore && byScore.rows.reduce((a, b) => (b[byScore.metric]! > a[byScore.metric]! ? b : a));
   const bestLoss = withLoss.length > 0 ? withLoss.reduce((a, b) => (b.loss < a.loss ? b : a)) : undefined;
-  const ended = record.endedAt ? Date.parse(record.endedAt) : status === 'running' ? now : heartbeat?.mtimeMs;
+  const ended = record.endedAt ? Date.parse(record.endedAt) : status === 'running' ? now : heartbeatAt;
   return {
     dir,
     pipeline: record.pipeline,

@@ -22,7 +22,7 @@ const DATA_FILE = 'data.bin';
  * the cache sits beside the runs, which several machines may share, and a
  * pid says whether its writer lives only on the machine it ran on.
  */
-const hostTag = (): string => createHash('sha256').update(thisHost()).digest('hex').slice(0, 8);
+const HOST_TAG = createHash('sha256').update(thisHost()).digest('hex').slice(0, 8);
 /** A temporary entry: its writer's pid, and its machine (none in the name an older tlpipe gave it: this one). */
 const TEMPORARY = /^[0-9a-f]{64}\.(\d+)\.(?:([0-9a-f]{8})\.)?[0-9a-f]+\.tmp$/;
 
@@ -241,7 +241,7 @@ export class StageCacheFiles implements StageCache {
           const pid = Number(temporary[1]);
           // Written here: while its process lives. On another machine: while it keeps changing.
           const inProgress =
-            temporary[2] === undefined || temporary[2] === hostTag()
+            temporary[2] === undefined || temporary[2] === HOST_TAG
               ? isAlive(pid) || pid === process.pid
               : Date.now() - (await lastChanged(dir)) <= HEARTBEAT_STALE_MS;
           if (inProgress) writing += await folderBytes(dir);
@@ -333,7 +333,7 @@ export class StageCacheFiles implements StageCache {
 
   private async write(kind: string, key: string, meta: object, data: Uint8Array, evict = true): Promise<void> {
     const dir = this.dir(kind, key);
-    const temporary = `${dir}.${process.pid}.${hostTag()}.${randomBytes(4).toString('hex')}.tmp`;
+    const temporary = `${dir}.${process.pid}.${HOST_TAG}.${randomBytes(4).toString('hex')}.tmp`;
     await makeDirs(temporary);
     try {
       await writeFile(path.join(temporary, DATA_FILE), data);

@@ -80,7 +80,6 @@ export async function readOrCompute<T>(
   }
 }
 
-/** A stage's cache key on this backend. */
 /**
  * The versions in every cache key: an upgrade of tlpipe (a kernel fixed, a
  * step computed another way) or of tfjs's kernels may change the last bits of
@@ -92,6 +91,7 @@ export interface EngineVersions {
 }
 export const ENGINE_VERSIONS: EngineVersions = { tlpipe: tlpipeVersion, tfjs: tf.version['tfjs-core'] };
 
+/** A stage's cache key on this backend. */
 export function stageKey(
   stage: Plan['stages'][number],
   backend: string,
